@@ -1,0 +1,126 @@
+/**
+ * What an evaluation of one partner's billing period produces. These types are the contract between
+ * the overage rules (evaluate.ts), the notices (notices.ts) and the report (report.ts).
+ * All quantities are bigint; money is integer minor units; percentages for people are strings.
+ */
+import type { Period } from './time.js';
+import type { Metric, UsageCounts } from './usage.js';
+
+/** One priced tier applied to the units over a limit. */
+export interface FeeLine {
+  readonly metric: Metric;
+  /** Which application's limit this line is for, or undefined for the partner's total. */
+  readonly applicationId?: string;
+  readonly tier: number;
+  /** Units over the limit charged in this tier. */
+  readonly units: bigint;
+  /** The tier's price, as written in the contract, for `per` units. */
+  readonly price: string;
+  readonly per: bigint;
+  /** units x price / per, rounded half up to minor units. */
+  readonly amountMinor: bigint;
+}
+
+/** Usage of one metric against one limit over the period so far. */
+export interface MetricFigure {
+  readonly metric: Metric;
+  readonly used: bigint;
+  /** The monthly limit, if the contract sets one for this metric. */
+  readonly limit?: bigint;
+  /** used / limit in basis points (1/100 of a percent), floored; undefined without a limit. */
+  readonly utilisationBp?: bigint;
+  /** Units over the limit: max(0, used - limit). */
+  readonly over: bigint;
+  /** Projected use at the period's end from the run rate so far (equal to used once closed). */
+  readonly forecast: bigint;
+  /** Projected units over the limit at the period's end. */
+  readonly forecastOver: bigint;
+  /** Fee for `over`, in minor units (0 where no price is set). */
+  readonly feeMinor: bigint;
+  /** Whether the contract prices overage of this metric. */
+  readonly priced: boolean;
+}
+
+/** One local day of the period. */
+export interface DailyFigure {
+  readonly date: string;
+  readonly counts: UsageCounts;
+  /** Metrics whose daily cap this day exceeded. */
+  readonly overCap: readonly Metric[];
+}
+
+export interface ApplicationFigure {
+  readonly applicationId: string;
+  readonly name: string;
+  readonly counts: UsageCounts;
+  /** Against the application's own monthly limits, where the contract sets them (else empty). */
+  readonly metrics: readonly MetricFigure[];
+  readonly daily: readonly DailyFigure[];
+  readonly daysOverCap: number;
+}
+
+export interface DatasetFigure {
+  readonly dataset: string;
+  readonly counts: UsageCounts;
+  /** Whether the contract allows this dataset. */
+  readonly allowed: boolean;
+}
+
+export type FindingKind = 'unregistered-principal' | 'dataset-outside-contract' | 'daily-cap-exceeded';
+
+/** Something a compliance person must look at. */
+export interface Finding {
+  readonly kind: FindingKind;
+  readonly severity: 'info' | 'warning' | 'critical';
+  /** One sentence for people. */
+  readonly message: string;
+  readonly partnerId?: string;
+  readonly applicationId?: string;
+  readonly requester?: string;
+  readonly dataset?: string;
+  readonly date?: string;
+  readonly counts: UsageCounts;
+}
+
+/** A notice level that the period's usage reached. */
+export interface LevelReached {
+  readonly level: string;
+  readonly percent: number;
+  /** The metric (and application, for a per-application limit) that reached it first. */
+  readonly metric: Metric;
+  readonly applicationId?: string;
+  readonly utilisationBp: bigint;
+}
+
+/** Everything the rules say about one partner in one billing period. */
+export interface PartnerPeriodEvaluation {
+  readonly partnerId: string;
+  readonly partnerName: string;
+  readonly period: Period;
+  readonly contractId: string;
+  readonly currency: string;
+  /** End of the data considered: min(period end, audit window end). */
+  readonly asOfMs: number;
+  /** True when the data reaches the period's end, so figures are final. */
+  readonly complete: boolean;
+  readonly totals: UsageCounts;
+  readonly metrics: readonly MetricFigure[];
+  readonly applications: readonly ApplicationFigure[];
+  readonly datasets: readonly DatasetFigure[];
+  readonly daily: readonly DailyFigure[];
+  readonly daysOverCap: number;
+  readonly fees: { readonly totalMinor: bigint; readonly lines: readonly FeeLine[] };
+  /** Levels reached, lowest first; the last one is the partner's current level. */
+  readonly levels: readonly LevelReached[];
+  readonly findings: readonly Finding[];
+}
+
+/** Usage by requesters that no partner registered, over the audit window. */
+export interface UnattributedFigure {
+  readonly requester: string;
+  readonly accessPoint: string;
+  readonly counts: UsageCounts;
+  readonly datasets: readonly DatasetFigure[];
+  /** Whether any of it read a dataset that some partner's contract covers. */
+  readonly touchedPartnerData: boolean;
+}

@@ -1,0 +1,103 @@
+/**
+ * The interfaces the core needs from the outside world. The local engine (DuckDB, outbox folder) and
+ * the AWS one (Athena, SES, DynamoDB, S3) implement the same ports; tests use small in-memory fakes.
+ */
+import type { Interval } from './domain/time.js';
+import type { UsageRow } from './domain/usage.js';
+
+/** The only way the core learns the time. */
+export interface Clock {
+  now(): Date;
+}
+
+/** Reads the usage rollup. */
+export interface UsageSource {
+  /** Engine name for the report, e.g. `duckdb` or `athena`. */
+  readonly engine: string;
+  /** Rows whose slot starts in [range.startMs, range.endMs), summed over batches. */
+  usage(range: Interval): Promise<UsageRow[]>;
+}
+
+/** One malformed log line, as evidence. */
+export interface MalformedSample {
+  readonly file: string;
+  /** 1-based line number in the (decompressed) file. */
+  readonly line: number;
+  readonly reason: string;
+  /** The line, cut to at most 300 characters. */
+  readonly text: string;
+}
+
+/** What ingestion read: every line is either parsed or malformed, nothing else. */
+export interface InputSummary {
+  /** Log objects seen in this run (new, changed and unchanged). */
+  readonly files: number;
+  /** Of those, already ingested with the same fingerprint, so not read again. */
+  readonly filesSkipped: number;
+  readonly bytes: number;
+  readonly lines: number;
+  readonly parsedLines: number;
+  readonly malformedLines: number;
+  /** Malformed lines by reason. */
+  readonly malformedByReason: Readonly<Record<string, number>>;
+  /** A bounded sample of malformed lines (the first few of each file). */
+  readonly malformedSamples: readonly MalformedSample[];
+  /** Files that could not be read at all (truncated gzip, permission), with why. */
+  readonly unreadableFiles: readonly { readonly file: string; readonly reason: string }[];
+}
+
+/** Identifies one notice: a partner, a billing period and a level are notified at most once. */
+export interface NoticeKey {
+  readonly partnerId: string;
+  /** Billing period id, `YYYY-MM`. */
+  readonly periodId: string;
+  readonly level: string;
+}
+
+export interface LedgerEntry extends NoticeKey {
+  readonly state: 'pending' | 'sent';
+  readonly runId: string;
+  readonly messageId?: string;
+  readonly sentAt?: string;
+  /** The figures the notice stated, as JSON, so a re-audit can report what changed. */
+  readonly figuresJson: string;
+}
+
+/**
+ * Remembers which notices were sent. `claim` is atomic: of two runs claiming the same key, one wins.
+ * A `pending` claim left by a crashed run can be taken over after `staleAfterMs`.
+ */
+export interface NoticeLedger {
+  claim(
+    key: NoticeKey,
+    claim: { runId: string; figuresJson: string; nowMs: number; staleAfterMs: number },
+  ): Promise<'claimed' | 'already-sent' | 'held-by-another-run'>;
+  markSent(key: NoticeKey, sent: { runId: string; messageId: string; sentAt: string }): Promise<void>;
+  /** Give a claim back after a failed send, so a later run can try again. */
+  release(key: NoticeKey, runId: string): Promise<void>;
+  entries(partnerId: string, periodId: string): Promise<LedgerEntry[]>;
+}
+
+/** A composed notice: the same RFC 5322 bytes go to the outbox and to SES. */
+export interface OutgoingMessage {
+  readonly key: NoticeKey;
+  readonly messageId: string;
+  readonly from: string;
+  readonly to: readonly string[];
+  readonly cc: readonly string[];
+  readonly subject: string;
+  readonly text: string;
+  readonly html: string;
+  /** The full MIME message (CRLF line ends). */
+  readonly raw: string;
+}
+
+export interface Mailer {
+  /** Deliver one message. Throws on failure; a retryable failure is marked by `retryable: true`. */
+  send(message: OutgoingMessage): Promise<{ providerMessageId: string }>;
+}
+
+/** Where reports and previews go: a local folder, or an S3 bucket. */
+export interface ReportStore {
+  put(name: string, body: string | Uint8Array, contentType: string): Promise<string>;
+}
