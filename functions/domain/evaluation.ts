@@ -31,11 +31,18 @@ export interface MetricFigure {
   readonly utilisationBp?: bigint;
   /** Units over the limit: max(0, used - limit). */
   readonly over: bigint;
+  /**
+   * The part of `over` that `feeMinor` prices, set wherever a limit is. An application's is its whole
+   * `over`; the partner's is `over` less what its applications' own limits already charged for this
+   * metric, floored at 0, so no request is charged twice. Optional only for older producers; read a
+   * missing value as `over`.
+   */
+  readonly chargedOver?: bigint;
   /** Projected use at the period's end from the run rate so far (equal to used once closed). */
   readonly forecast: bigint;
   /** Projected units over the limit at the period's end. */
   readonly forecastOver: bigint;
-  /** Fee for `over`, in minor units (0 where no price is set). */
+  /** Fee for `chargedOver`, in minor units (0 where no price is set). */
   readonly feeMinor: bigint;
   /** Whether the contract prices overage of this metric. */
   readonly priced: boolean;

@@ -1,0 +1,261 @@
+/**
+ * Runs one Athena statement to the end and reads its results: the only place that knows Athena's
+ * query life cycle (QUEUED -> RUNNING -> SUCCEEDED | FAILED | CANCELLED, and back to QUEUED).
+ *
+ * - Idempotent submission: the ClientRequestToken is a hash of the run id, the attempt number, the
+ *   SQL and its parameters. A Lambda retried with the same run id gets the same query execution back
+ *   instead of starting a second one (which matters for INSERT), and a fresh run starts fresh.
+ * - A FAILED query whose AthenaError says `Retryable` is resubmitted (with the next attempt's token)
+ *   up to `maxResubmits` times; any other failure, and CANCELLED, is an AthenaQueryError.
+ * - TooManyRequestsException and ThrottlingException on any call back off with full jitter.
+ * - Running out of time (`timeoutMs`) leaves the query running and throws a retryable error: the
+ *   retried Lambda presents the same token and resumes waiting for the same query.
+ */
+import { createHash } from 'node:crypto';
+import {
+  type AthenaClient,
+  GetQueryExecutionCommand,
+  type GetQueryExecutionCommandOutput,
+  GetQueryResultsCommand,
+  StartQueryExecutionCommand,
+} from '@aws-sdk/client-athena';
+import type { SqlQuery } from './sql.js';
+
+/** How the runner submits, waits and backs off. Every delay goes through `sleep`, for tests. */
+export interface AthenaQueryRunnerOptions {
+  readonly workGroup: string;
+  /** Default database of the statements (QueryExecutionContext). */
+  readonly database?: string;
+  /** Resubmissions of a query that FAILED with `Retryable: true`. @default 2 */
+  readonly maxResubmits?: number;
+  /** Retries of one API call refused with throttling. @default 8 */
+  readonly maxThrottleRetries?: number;
+  /** First wait between status polls; grows by half each poll. @default 250 */
+  readonly pollInitialMs?: number;
+  /** @default 5000 */
+  readonly pollMaxMs?: number;
+  /** Base of the exponential, fully jittered backoff after throttling. @default 400 */
+  readonly throttleBaseMs?: number;
+  /** @default 20000 */
+  readonly throttleMaxMs?: number;
+  /** Give up waiting on one statement after this long (the query keeps running). @default 780000 */
+  readonly timeoutMs?: number;
+  readonly sleep?: (ms: number) => Promise<void>;
+  /** In [0, 1): the jitter source. */
+  readonly random?: () => number;
+  /** Milliseconds, for the timeout only. */
+  readonly now?: () => number;
+}
+
+/** What running one statement cost and which execution did it. */
+export interface QueryOutcome {
+  readonly queryExecutionId: string;
+  /** Statistics.DataScannedInBytes of the successful execution (a number: Athena's own type). */
+  readonly bytesScanned: number;
+  /** Submissions made: 1, plus one per retryable failure. */
+  readonly submissions: number;
+}
+
+/** A result row by column name; `null` where Athena returned no value (SQL NULL). */
+export type ResultRow = Readonly<Record<string, string | null>>;
+
+export interface SelectOutcome<T> extends QueryOutcome {
+  readonly rows: readonly T[];
+}
+
+/** A statement did not complete. `retryable` says whether running the step again may succeed. */
+export class AthenaQueryError extends Error {
+  override readonly name = 'AthenaQueryError';
+  constructor(
+    message: string,
+    readonly details: {
+      readonly retryable: boolean;
+      readonly queryExecutionId?: string;
+      readonly state?: string;
+      readonly errorCategory?: number;
+      readonly errorType?: number;
+      readonly submissions: number;
+    },
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+
+  get retryable(): boolean {
+    return this.details.retryable;
+  }
+}
+
+const THROTTLING = new Set(['TooManyRequestsException', 'ThrottlingException', 'Throttling']);
+
+function isThrottling(error: unknown): boolean {
+  const e = error as { name?: string; $metadata?: { httpStatusCode?: number } } | undefined;
+  return (
+    e !== undefined && ((e.name !== undefined && THROTTLING.has(e.name)) || e.$metadata?.httpStatusCode === 429)
+  );
+}
+
+/** A server-side fault or a failure to reach Athena at all: trying again later may work. */
+function isTransient(error: unknown): boolean {
+  const e = error as { name?: string; $metadata?: { httpStatusCode?: number } } | undefined;
+  const status = e?.$metadata?.httpStatusCode;
+  return e?.name === 'InternalServerException' || status === undefined || status >= 500;
+}
+
+/** 32..128 characters, as StartQueryExecution requires: a SHA-256 in hex is 64. */
+export function clientRequestToken(query: SqlQuery, runId: string, attempt: number): string {
+  const h = createHash('sha256');
+  h.update(`${runId}\n${attempt}\n${query.sql}\n`);
+  for (const p of query.params) h.update(`${p.length}:${p}\n`);
+  return h.digest('hex');
+}
+
+export class AthenaQueryRunner {
+  private readonly o: Required<Omit<AthenaQueryRunnerOptions, 'database'>> & { database?: string };
+
+  constructor(
+    private readonly client: AthenaClient,
+    options: AthenaQueryRunnerOptions,
+  ) {
+    this.o = {
+      maxResubmits: 2,
+      maxThrottleRetries: 8,
+      pollInitialMs: 250,
+      pollMaxMs: 5000,
+      throttleBaseMs: 400,
+      throttleMaxMs: 20_000,
+      timeoutMs: 780_000,
+      sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+      random: Math.random,
+      now: Date.now,
+      ...options,
+    };
+  }
+
+  /** Run a statement (DDL, INSERT, DELETE, SELECT whose rows are not needed) to SUCCEEDED. */
+  async run(query: SqlQuery, runId: string): Promise<QueryOutcome> {
+    const deadline = this.o.now() + this.o.timeoutMs;
+    for (let attempt = 0; ; attempt++) {
+      const submissions = attempt + 1;
+      const token = clientRequestToken(query, runId, attempt);
+      const started = await this.call(
+        () =>
+          this.client.send(
+            new StartQueryExecutionCommand({
+              QueryString: query.sql,
+              ExecutionParameters: query.params.length > 0 ? [...query.params] : undefined,
+              ClientRequestToken: token,
+              WorkGroup: this.o.workGroup,
+              QueryExecutionContext: this.o.database ? { Database: this.o.database } : undefined,
+            }),
+          ),
+        submissions,
+      );
+      const id = started.QueryExecutionId;
+      if (!id) throw new AthenaQueryError('StartQueryExecution returned no id', { retryable: true, submissions });
+      const execution = await this.waitFor(id, deadline, submissions);
+      const status = execution.QueryExecution?.Status;
+      const state = status?.State;
+      if (state === 'SUCCEEDED') {
+        return {
+          queryExecutionId: id,
+          bytesScanned: execution.QueryExecution?.Statistics?.DataScannedInBytes ?? 0,
+          submissions,
+        };
+      }
+      const error = status?.AthenaError;
+      const reason = error?.ErrorMessage ?? status?.StateChangeReason ?? 'no reason given';
+      if (state === 'FAILED' && error?.Retryable === true && attempt < this.o.maxResubmits) continue;
+      throw new AthenaQueryError(`query ${id} ${state}: ${reason}`, {
+        // A retryable failure that outlasted the resubmits may still pass on a later step retry.
+        retryable: state === 'FAILED' && error?.Retryable === true,
+        queryExecutionId: id,
+        state,
+        errorCategory: error?.ErrorCategory,
+        errorType: error?.ErrorType,
+        submissions,
+      });
+    }
+  }
+
+  /** Run a SELECT and read every result row (paging, skipping the header row), mapped by `map`. */
+  async select<T>(query: SqlQuery, runId: string, map: (row: ResultRow) => T): Promise<SelectOutcome<T>> {
+    const outcome = await this.run(query, runId);
+    const rows: T[] = [];
+    let next: string | undefined;
+    let first = true;
+    let names: string[] = [];
+    do {
+      const page = await this.call(
+        () =>
+          this.client.send(
+            new GetQueryResultsCommand({
+              QueryExecutionId: outcome.queryExecutionId,
+              NextToken: next,
+              MaxResults: 1000,
+            }),
+          ),
+        outcome.submissions,
+      );
+      if (first) names = (page.ResultSet?.ResultSetMetadata?.ColumnInfo ?? []).map((c) => c.Name ?? '');
+      const pageRows = page.ResultSet?.Rows ?? [];
+      // The first row of a SELECT's first page repeats the column names.
+      for (let i = first ? 1 : 0; i < pageRows.length; i++) {
+        const data = pageRows[i]?.Data ?? [];
+        const row: Record<string, string | null> = {};
+        names.forEach((name, c) => {
+          row[name] = data[c]?.VarCharValue ?? null;
+        });
+        rows.push(map(row));
+      }
+      first = false;
+      next = page.NextToken;
+    } while (next);
+    return { ...outcome, rows };
+  }
+
+  private async waitFor(id: string, deadline: number, submissions: number): Promise<GetQueryExecutionCommandOutput> {
+    let wait = this.o.pollInitialMs;
+    for (;;) {
+      const out = await this.call(
+        () => this.client.send(new GetQueryExecutionCommand({ QueryExecutionId: id })),
+        submissions,
+      );
+      const state = out.QueryExecution?.Status?.State;
+      if (state === 'SUCCEEDED' || state === 'FAILED' || state === 'CANCELLED') return out;
+      if (this.o.now() + wait > deadline) {
+        throw new AthenaQueryError(`query ${id} still ${state ?? 'unknown'} after ${this.o.timeoutMs} ms`, {
+          retryable: true,
+          queryExecutionId: id,
+          state,
+          submissions,
+        });
+      }
+      await this.o.sleep(wait);
+      wait = Math.min(this.o.pollMaxMs, Math.ceil(wait * 1.5));
+    }
+  }
+
+  /** One API call, retried with full-jitter exponential backoff while Athena says it is throttling. */
+  private async call<T>(send: () => Promise<T>, submissions: number): Promise<T> {
+    for (let retry = 0; ; retry++) {
+      try {
+        return await send();
+      } catch (error) {
+        if (!isThrottling(error)) {
+          throw new AthenaQueryError(`Athena call failed: ${(error as Error).message}`, {
+            retryable: isTransient(error),
+            submissions,
+          }, { cause: error });
+        }
+        if (retry >= this.o.maxThrottleRetries) {
+          throw new AthenaQueryError(`Athena still throttling after ${retry} retries`, { retryable: true, submissions }, {
+            cause: error,
+          });
+        }
+        const cap = Math.min(this.o.throttleMaxMs, this.o.throttleBaseMs * 2 ** retry);
+        await this.o.sleep(Math.floor(this.o.random() * cap));
+      }
+    }
+  }
+}

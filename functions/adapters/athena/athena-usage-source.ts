@@ -1,0 +1,78 @@
+/**
+ * The usage rollup read from Athena: the AWS implementation of the UsageSource port, over the
+ * Iceberg rollup table that the rollup step fills. Month-to-date evaluation reads only this table.
+ */
+import type { Interval } from '../../domain/time.js';
+import { STATUS_CLASSES, type StatusClass, type UsageRow } from '../../domain/usage.js';
+import type { UsageSource } from '../../ports.js';
+import type { AthenaQueryRunner, ResultRow } from './athena-client.js';
+import { type AthenaTables, parseSlotStart, readUsageSql } from './sql.js';
+
+/** A rollup row that does not have the shape the rollup step writes. */
+export class RollupRowError extends Error {
+  override readonly name = 'RollupRowError';
+}
+
+function text(row: ResultRow, column: string): string {
+  const v = row[column];
+  if (v === null || v === undefined) throw new RollupRowError(`rollup column ${column} is NULL`);
+  return v;
+}
+
+function count(row: ResultRow, column: string): bigint {
+  const v = row[column];
+  // sum() over no non-NULL value is NULL; the rollup never writes NULL counts, so this is 0.
+  if (v === null || v === undefined) return 0n;
+  if (!/^\d+$/.test(v)) throw new RollupRowError(`rollup column ${column} is not a count: "${v}"`);
+  return BigInt(v);
+}
+
+/** One result row of readUsageSql as a UsageRow. */
+export function usageRowOf(row: ResultRow): UsageRow {
+  const statusClass = text(row, 'status_class');
+  if (!(STATUS_CLASSES as readonly string[]).includes(statusClass)) {
+    throw new RollupRowError(`rollup status class "${statusClass}" is not one of ${STATUS_CLASSES.join(' ')}`);
+  }
+  return {
+    slotStart: parseSlotStart(text(row, 'slot')),
+    bucket: text(row, 'bucket'),
+    requester: text(row, 'requester'),
+    accessPoint: text(row, 'access_point'),
+    dataset: text(row, 'dataset'),
+    operation: text(row, 'operation'),
+    statusClass: statusClass as StatusClass,
+    requests: count(row, 'requests'),
+    bytesSent: count(row, 'bytes_sent'),
+    records: count(row, 'records'),
+  };
+}
+
+/** UsageSource over the Athena rollup table. Keeps the bytes its queries scanned, for the report. */
+export class AthenaUsageSource implements UsageSource {
+  readonly engine = 'athena';
+  private scanned = 0;
+  private readonly ids: string[] = [];
+
+  constructor(
+    private readonly runner: AthenaQueryRunner,
+    private readonly tables: AthenaTables,
+    /** Makes the queries' ClientRequestTokens unique to this audit run. */
+    private readonly runId: string,
+  ) {}
+
+  async usage(range: Interval): Promise<UsageRow[]> {
+    const out = await this.runner.select(readUsageSql(this.tables, range), this.runId, usageRowOf);
+    this.scanned += out.bytesScanned;
+    this.ids.push(out.queryExecutionId);
+    return [...out.rows];
+  }
+
+  /** Bytes scanned by every usage() call so far. */
+  get bytesScanned(): number {
+    return this.scanned;
+  }
+
+  get queryExecutionIds(): readonly string[] {
+    return this.ids;
+  }
+}

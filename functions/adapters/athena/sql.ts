@@ -1,0 +1,199 @@
+/**
+ * The Athena (Trino) statements of the AWS path, as data: each builder returns `{ sql, params }` with
+ * positional `?` placeholders, filled by StartQueryExecution's ExecutionParameters. Athena accepts
+ * parameters only in WHERE, and takes each as a literal written out, so strings go with their quotes
+ * (`'2026/03/01'`). Values never enter the SQL text; what does (database and table names, the dataset
+ * depth) is validated against a strict shape first.
+ *
+ * The SQL keeps to what Trino and DuckDB both read, except three Trino functions (parse_datetime,
+ * to_unixtime, from_unixtime) that the local Athena server in test/support defines for DuckDB.
+ * Athena runs queries in UTC, which the timestamp casts below rely on.
+ */
+import type { Interval } from '../../domain/time.js';
+
+/** A statement and its ExecutionParameters, in placeholder order. */
+export interface SqlQuery {
+  readonly sql: string;
+  readonly params: readonly string[];
+}
+
+/** Where the statements read and write: the Glue database and its two tables. */
+export interface AthenaTables {
+  readonly database: string;
+  /** The access-log table (RegexSerDe over raw logs, partitioned by `delivery_date`). */
+  readonly logsTable: string;
+  /** The Iceberg rollup table. */
+  readonly rollupTable: string;
+}
+
+/** A value that may not enter a statement: an identifier, a batch or a depth of the wrong shape. */
+export class SqlInputError extends Error {
+  override readonly name = 'SqlInputError';
+}
+
+/** The access-log timestamp as Joda reads it: `14/Mar/2026:09:12:44 +0000`, any offset. */
+export const LOG_TIME_FORMAT = 'dd/MMM/yyyy:HH:mm:ss Z';
+
+/** The rollup table's columns, in the order the INSERT writes them. */
+export const ROLLUP_COLUMNS = [
+  'slot_start',
+  'bucket',
+  'requester',
+  'access_point',
+  'dataset',
+  'operation',
+  'status_class',
+  'requests',
+  'bytes_sent',
+  'records',
+  'batch',
+] as const;
+
+const IDENTIFIER = /^[a-z_][a-z0-9_]{0,127}$/;
+const BATCH = /^(\d{4})\/(\d{2})\/(\d{2})$/;
+
+/** `"name"`, after checking it is a Glue-style name (lower-case letters, digits, `_`). */
+export function quoteIdentifier(name: string): string {
+  if (!IDENTIFIER.test(name)) {
+    throw new SqlInputError(
+      `"${name}" is not a valid Glue database or table name (lower-case letters, digits and _, at most 128)`,
+    );
+  }
+  return `"${name}"`;
+}
+
+/** A string as an Athena ExecutionParameter: a SQL literal with its quotes, inner quotes doubled. */
+export function sqlString(value: string): string {
+  return `'${value.replaceAll("'", "''")}'`;
+}
+
+/** True for a delivery-date batch, `yyyy/MM/dd`, that is a calendar date. */
+export function isBatch(batch: string): boolean {
+  const m = BATCH.exec(batch);
+  if (!m) return false;
+  const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  const date = new Date(Date.UTC(y, mo - 1, d));
+  return date.getUTCFullYear() === y && date.getUTCMonth() === mo - 1 && date.getUTCDate() === d;
+}
+
+function checkBatch(batch: string): void {
+  if (!isBatch(batch)) throw new SqlInputError(`"${batch}" is not a delivery date (yyyy/MM/dd)`);
+}
+
+function checkDepth(depth: number): number {
+  if (!Number.isInteger(depth) || depth < 1 || depth > 8) {
+    throw new SqlInputError(`dataset depth must be an integer from 1 to 8, got ${depth}`);
+  }
+  return depth;
+}
+
+function table(tables: AthenaTables, name: string): string {
+  return `${quoteIdentifier(tables.database)}.${quoteIdentifier(name)}`;
+}
+
+/** Removes one delivery date's rows from the rollup, so that inserting it again replaces them. */
+export function clearBatchSql(tables: AthenaTables, batch: string): SqlQuery {
+  checkBatch(batch);
+  return {
+    sql: `DELETE FROM ${table(tables, tables.rollupTable)} WHERE batch = ?`,
+    params: [sqlString(batch)],
+  };
+}
+
+/**
+ * Rolls up the access logs delivered on one date (one `delivery_date` partition) into the rollup,
+ * with the same rules as the local ingester (functions/adapters/logs):
+ * - lines the regex did not match (NULL columns) or whose time does not parse are skipped;
+ * - the time is normalised to UTC from its offset and cut to its 15-minute slot;
+ * - the key is URL-decoded when it holds `%` (a `+` stays a `+`, as in decodeURIComponent; a key
+ *   that does not decode is kept as logged), and the dataset is its first `datasetDepth` segments
+ *   plus `/`, `/` for a key without one, `-` for no key;
+ * - status class `1xx`..`5xx`, or `-`; bytes sent `-` counts as 0; the access point `-` when absent.
+ * Records (from a dataset manifest) are not computed on Athena in this version: written as 0.
+ */
+export function insertBatchRollupSql(
+  tables: AthenaTables,
+  batch: string,
+  options: { readonly datasetDepth: number },
+): SqlQuery {
+  checkBatch(batch);
+  const depth = checkDepth(options.datasetDepth);
+  const sql = `INSERT INTO ${table(tables, tables.rollupTable)} (${ROLLUP_COLUMNS.join(', ')})
+SELECT
+  slot_start, bucket, requester, access_point, dataset, operation, status_class,
+  count(*) AS requests,
+  sum(bytes_sent) AS bytes_sent,
+  CAST(0 AS bigint) AS records,
+  batch
+FROM (
+  SELECT
+    CAST(from_unixtime(floor(to_unixtime(event_time) / 900) * 900) AS timestamp) AS slot_start,
+    bucket_name AS bucket,
+    requester,
+    coalesce(nullif(accesspointarn, ''), '-') AS access_point,
+    CASE
+      WHEN object_key = '-' OR object_key = '' THEN '-'
+      WHEN strpos(object_key, '/') = 0 THEN '/'
+      ELSE regexp_extract(object_key, '^([^/]*/){1,${depth}}')
+    END AS dataset,
+    operation,
+    CASE
+      WHEN length(httpstatus) = 3 AND substr(httpstatus, 1, 1) BETWEEN '1' AND '5'
+      THEN substr(httpstatus, 1, 1) || 'xx'
+      ELSE '-'
+    END AS status_class,
+    CASE WHEN bytessent = '-' THEN CAST(0 AS bigint) ELSE CAST(bytessent AS bigint) END AS bytes_sent,
+    delivery_date AS batch
+  FROM (
+    SELECT
+      bucket_name, requester, accesspointarn, operation, httpstatus, bytessent, delivery_date,
+      try(parse_datetime(requestdatetime, '${LOG_TIME_FORMAT}')) AS event_time,
+      CASE
+        WHEN strpos("key", '%') > 0 THEN coalesce(try(url_decode(replace("key", '+', '%2B'))), "key")
+        ELSE "key"
+      END AS object_key
+    FROM ${table(tables, tables.logsTable)}
+    WHERE delivery_date = ? AND requestdatetime IS NOT NULL
+  ) AS parsed
+  WHERE event_time IS NOT NULL
+) AS shaped
+GROUP BY slot_start, bucket, requester, access_point, dataset, operation, status_class, batch`;
+  return { sql, params: [sqlString(batch)] };
+}
+
+/** `2026-03-01 00:15:00.000`: an instant as a UTC timestamp literal for a parameter. */
+export function timestampLiteral(epochMs: number): string {
+  if (!Number.isFinite(epochMs)) throw new SqlInputError(`not an instant: ${epochMs}`);
+  return new Date(epochMs).toISOString().replace('T', ' ').replace('Z', '');
+}
+
+/**
+ * Usage with a slot starting in [range.startMs, range.endMs), summed over batches and grouped by
+ * the UsageKey columns. The slot comes back as text (`CAST(... AS varchar)`), read by
+ * `parseSlotStart`, since Athena returns every value as text anyway.
+ */
+export function readUsageSql(tables: AthenaTables, range: Interval): SqlQuery {
+  return {
+    sql: `SELECT
+  CAST(slot_start AS varchar) AS slot,
+  bucket, requester, access_point, dataset, operation, status_class,
+  sum(requests) AS requests,
+  sum(bytes_sent) AS bytes_sent,
+  sum(records) AS records
+FROM ${table(tables, tables.rollupTable)}
+WHERE slot_start >= CAST(? AS timestamp) AND slot_start < CAST(? AS timestamp)
+GROUP BY slot_start, bucket, requester, access_point, dataset, operation, status_class
+ORDER BY slot_start, bucket, requester, access_point, dataset, operation, status_class`,
+    params: [sqlString(timestampLiteral(range.startMs)), sqlString(timestampLiteral(range.endMs))],
+  };
+}
+
+const TIMESTAMP_TEXT = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?$/;
+
+/** Epoch milliseconds of a UTC timestamp as Athena (`.000000`) or DuckDB (no fraction) writes it. */
+export function parseSlotStart(text: string): number {
+  const m = TIMESTAMP_TEXT.exec(text);
+  if (!m) throw new SqlInputError(`not a timestamp: "${text}"`);
+  const ms = Number((m[7] ?? '').padEnd(3, '0').slice(0, 3));
+  return Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6]), ms);
+}

@@ -1,0 +1,42 @@
+/** `partner-audit audit`: one audit of local log files. */
+import type { Clock } from '../ports.js';
+import { optionalDate, parseCommandArgs, requireString, UsageError } from './args.js';
+import { runLocalAudit } from './local-audit.js';
+import { stderrProgress } from './progress.js';
+import { printSummary } from './summary.js';
+
+export async function runAuditCommand(argv: string[], clock: Clock): Promise<number> {
+  const v = parseCommandArgs('audit', argv, {
+    logs: { type: 'string', multiple: true },
+    registry: { type: 'string' },
+    out: { type: 'string' },
+    db: { type: 'string' },
+    partner: { type: 'string', multiple: true },
+    from: { type: 'string' },
+    to: { type: 'string' },
+    'dry-run': { type: 'boolean' },
+    reason: { type: 'string' },
+    quiet: { type: 'boolean' },
+  });
+  const logs = v.logs ?? [];
+  if (logs.length === 0)
+    throw new UsageError('audit: --logs <path> is required (a file or a folder of log objects)');
+  const from = optionalDate('audit', 'from', v.from);
+  const to = optionalDate('audit', 'to', v.to);
+  if (from && to && !(from < to)) throw new UsageError(`audit: --from (${from}) must be before --to (${to})`);
+  const result = await runLocalAudit({
+    logs,
+    registryPath: requireString('audit', 'registry', v.registry),
+    outDir: v.out ?? 'audit-output',
+    dbPath: v.db,
+    partners: v.partner,
+    from,
+    to,
+    dryRun: v['dry-run'] ?? false,
+    reason: v.reason,
+    clock,
+    progress: stderrProgress(!(v.quiet ?? false)),
+  });
+  printSummary(result);
+  return 0;
+}

@@ -1,0 +1,42 @@
+/** `partner-audit generate`: a realistic synthetic data set with its ground truth. */
+
+import { optionalDate, optionalPositiveInt, parseCommandArgs, requireString, UsageError } from './args.js';
+import { generateDataset } from './generate/generator.js';
+import { displayPath } from './paths.js';
+
+const LAYOUTS = ['simple', 'partitioned', 'both'] as const;
+type Layout = (typeof LAYOUTS)[number];
+
+export async function runGenerateCommand(argv: string[]): Promise<number> {
+  const v = parseCommandArgs('generate', argv, {
+    out: { type: 'string' },
+    partners: { type: 'string' },
+    days: { type: 'string' },
+    start: { type: 'string' },
+    'requests-per-day': { type: 'string' },
+    layout: { type: 'string' },
+    gzip: { type: 'boolean' },
+    seed: { type: 'string' },
+    lines: { type: 'string' },
+  });
+  const layout = (v.layout ?? 'both') as Layout;
+  if (!LAYOUTS.includes(layout))
+    throw new UsageError(`generate: --layout must be one of ${LAYOUTS.join(', ')}`);
+  const lines = optionalPositiveInt('generate', 'lines', v.lines);
+  const summary = await generateDataset({
+    outDir: requireString('generate', 'out', v.out),
+    partners: optionalPositiveInt('generate', 'partners', v.partners),
+    days: optionalPositiveInt('generate', 'days', v.days) ?? 28,
+    start: optionalDate('generate', 'start', v.start) ?? '2026-11-01',
+    requestsPerDay: optionalPositiveInt('generate', 'requests-per-day', v['requests-per-day']),
+    layout,
+    gzip: v.gzip ?? false,
+    seed: optionalPositiveInt('generate', 'seed', v.seed),
+    singleFile: lines === undefined ? undefined : { lines },
+  });
+  process.stdout.write(
+    `Generated ${summary.lines} log lines in ${summary.files} files under ${displayPath(summary.logsDir)}\n` +
+      `Registry: ${displayPath(summary.registryPath)}\nGround truth: ${displayPath(summary.groundTruthPath)}\n`,
+  );
+  return 0;
+}

@@ -1,0 +1,420 @@
+/**
+ * The synthetic data set for the demo, the tests and the benchmark: S3 server access logs of a
+ * provider's data bucket as S3 would deliver them, the partner registry and dataset manifest that go
+ * with them, and a ground truth of what was written, tallied independently of the project's parser,
+ * attribution and overage rules.
+ */
+import { closeSync, mkdirSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { parseRegistry } from '../../domain/registry.js';
+import { GroundTruthTally, type MalformedKind } from './ground-truth.js';
+import { renderLine } from './log-line.js';
+import { HEX_UPPER, Rng, WeightedTable } from './prng.js';
+import { deriveLimits, renderManifest, renderRegistry } from './registry-writer.js';
+import { type LogEvent, Traffic } from './traffic.js';
+import { buildGroundTruth } from './truth-json.js';
+import { buildWorld, type PartnerModel, type World } from './world.js';
+import { localHourAndWeekday, plusDays } from './zones.js';
+
+export { encodeKey, formatLogTime, type LogLineFields, renderLine } from './log-line.js';
+export type { GroundTruthJson } from './truth-json.js';
+
+/** Key layouts of the log objects (see REFERENCE.md). */
+export type LogLayout = 'simple' | 'partitioned' | 'both';
+
+export interface GenerateOptions {
+  /** Folder to write into; its `logs/` subfolder is replaced. */
+  readonly outDir: string;
+  /** @default 42 */
+  readonly seed?: number;
+  /** @default 4 */
+  readonly partners?: number;
+  /** Applications per partner, varied by -1..+1 around this. @default 3 */
+  readonly appsPerPartner?: number;
+  /** UTC date (YYYY-MM-DD) of the first day of logs. */
+  readonly start: string;
+  readonly days: number;
+  /** Partner requests per day across all partners (other traffic comes on top). @default 8000 */
+  readonly requestsPerDay?: number;
+  /** `both`: the first half of the days under logs/simple/, the rest under logs/partitioned/. @default 'both' */
+  readonly layout?: LogLayout;
+  /** Write `.gz` log objects. @default false */
+  readonly gzip?: boolean;
+  /** Mix in a few malformed lines (truncated, garbage, bad time). @default true */
+  readonly malformed?: boolean;
+  /** Bench mode: one big plain file of exactly this many lines (gzip and layout do not apply). */
+  readonly singleFile?: { readonly lines: number };
+  readonly onProgress?: (done: number, total: number) => void;
+}
+
+export interface GenerateSummary {
+  /** Log objects written. */
+  readonly files: number;
+  /** Log lines written, malformed ones included. */
+  readonly lines: number;
+  /** Bytes of log objects on disk (compressed size for gzip). */
+  readonly bytes: number;
+  readonly registryPath: string;
+  readonly manifestPath: string;
+  readonly groundTruthPath: string;
+  readonly logsDir: string;
+}
+
+/** An option given to the generator is out of range; `option` names it. */
+export class GenerateOptionsError extends Error {
+  override readonly name = 'GenerateOptionsError';
+  constructor(
+    readonly option: string,
+    message: string,
+  ) {
+    super(`generate: ${option} ${message}`);
+  }
+}
+
+const HOUR_MS = 3_600_000;
+const DAY_MS = 24 * HOUR_MS;
+
+/** Relative traffic by local hour: quiet nights, busy office hours. */
+const DIURNAL = [
+  0.35, 0.3, 0.28, 0.27, 0.3, 0.4, 0.6, 0.85, 1.1, 1.3, 1.4, 1.45, 1.4, 1.45, 1.5, 1.45, 1.35, 1.2, 1.0, 0.85, 0.7,
+  0.6, 0.5, 0.4,
+];
+const DIURNAL_MEAN = DIURNAL.reduce((a, b) => a + b, 0) / 24;
+
+function checkInt(option: string, value: number, min: number, max: number): number {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new GenerateOptionsError(option, `must be a whole number from ${min} to ${max}, got ${value}`);
+  }
+  return value;
+}
+
+interface Resolved {
+  readonly outDir: string;
+  readonly seed: number;
+  readonly partners: number;
+  readonly appsPerPartner: number;
+  readonly start: string;
+  readonly days: number;
+  readonly requestsPerDay: number;
+  readonly layout: LogLayout;
+  readonly gzip: boolean;
+  readonly malformed: boolean;
+  readonly singleFileLines: number | undefined;
+  readonly startMs: number;
+}
+
+function resolve(opts: GenerateOptions): Resolved {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(opts.start) || Number.isNaN(Date.parse(`${opts.start}T00:00:00Z`))) {
+    throw new GenerateOptionsError('start', `must be a UTC date YYYY-MM-DD, got "${opts.start}"`);
+  }
+  const startMs = Date.parse(`${opts.start}T00:00:00Z`);
+  if (new Date(startMs).toISOString().slice(0, 10) !== opts.start) {
+    throw new GenerateOptionsError('start', `is not a calendar date: "${opts.start}"`);
+  }
+  const layout = opts.layout ?? 'both';
+  if (!['simple', 'partitioned', 'both'].includes(layout)) {
+    throw new GenerateOptionsError('layout', `must be simple, partitioned or both, got "${layout}"`);
+  }
+  return {
+    outDir: opts.outDir,
+    seed: checkInt('seed', opts.seed ?? 42, 0, 2 ** 32 - 1),
+    partners: checkInt('partners', opts.partners ?? 4, 1, 64),
+    appsPerPartner: checkInt('appsPerPartner', opts.appsPerPartner ?? 3, 1, 5),
+    start: opts.start,
+    days: checkInt('days', opts.days, 1, 3660),
+    requestsPerDay: checkInt('requestsPerDay', opts.requestsPerDay ?? 8000, 1, 100_000_000),
+    layout,
+    gzip: opts.gzip ?? false,
+    malformed: opts.malformed ?? true,
+    singleFileLines:
+      opts.singleFile === undefined ? undefined : checkInt('singleFile.lines', opts.singleFile.lines, 0, 1e10),
+    startMs,
+  };
+}
+
+function stamp(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 19).replace('T', '-').replaceAll(':', '-');
+}
+
+/** Lines that are not access log records, of the kinds log pipelines really meet. */
+function malformedLine(kind: MalformedKind, rng: Rng, sample: () => string): string {
+  switch (kind) {
+    case 'truncated': {
+      // Cut inside the request URI: the status, byte counts and all later fields are gone.
+      const line = sample();
+      const quote = line.indexOf(' "');
+      return line.slice(0, quote + rng.between(2, 12));
+    }
+    case 'bad-time': {
+      const line = sample();
+      const bad = rng.pick(['[01/Foo/2026:00:00:00 +0000]', '[--/---/----:--:--:-- +0000]', '[1709251200 +0000]']);
+      return line.replace(/\[[^\]]*\]/, bad);
+    }
+    case 'garbage':
+      return rng.pick([
+        '{"level":"error","msg":"log shipper restarted","pid":4242}',
+        '\u0016\u0003\u0001\u0002\u0000\u0001\u0000\u0001\u00fc\u0003\u0003 binary noise',
+        `${'='.repeat(20)} rotated ${'='.repeat(20)}`,
+        rng.chars('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/', 120),
+      ]);
+  }
+}
+
+const MALFORMED_KINDS: readonly MalformedKind[] = ['truncated', 'garbage', 'bad-time'];
+
+class Writer {
+  files = 0;
+  bytes = 0;
+  private readonly dirs = new Set<string>();
+
+  constructor(
+    private readonly logsDir: string,
+    private readonly world: World,
+    private readonly gzip: boolean,
+  ) {}
+
+  /** Write one log object delivered at `deliveredMs`, named per its layout. */
+  object(layout: 'simple' | 'partitioned', deliveredMs: number, unique: string, lines: readonly string[]): void {
+    const name = `${stamp(deliveredMs)}-${unique}${this.gzip ? '.gz' : ''}`;
+    let dir: string;
+    if (layout === 'simple') dir = join(this.logsDir, 'simple');
+    else {
+      const d = new Date(deliveredMs).toISOString();
+      dir = join(
+        this.logsDir,
+        'partitioned',
+        this.world.providerAccount,
+        this.world.region,
+        this.world.bucket,
+        d.slice(0, 4),
+        d.slice(5, 7),
+        d.slice(8, 10),
+      );
+    }
+    if (!this.dirs.has(dir)) {
+      mkdirSync(dir, { recursive: true });
+      this.dirs.add(dir);
+    }
+    const text = Buffer.from(`${lines.join('\n')}\n`, 'utf8');
+    const body = this.gzip ? gzipSync(text) : text;
+    writeFileSync(join(dir, name), body);
+    this.files++;
+    this.bytes += body.length;
+  }
+}
+
+/** Traffic hour by hour, one log object per hour, some records delivered in the next hour's object. */
+function writeHourly(r: Resolved, world: World, tally: GroundTruthTally, writer: Writer, onProgress?: GenerateOptions['onProgress']): void {
+  const rng = new Rng(r.seed).fork(2);
+  const traffic = new Traffic(world, rng.fork(3));
+  const hours = r.days * 24;
+  const splitHour = r.layout === 'simple' ? Number.POSITIVE_INFINITY : r.layout === 'partitioned' ? 0 : r.days >= 2 ? Math.floor(r.days / 2) * 24 : 12;
+  const dayNoise = world.partners.map(() => Array.from({ length: r.days }, () => 0.85 + 0.3 * rng.next()));
+  const appTables = world.partners.map((p) => new WeightedTable(p.apps.map((a) => [a, a.weight] as const)));
+  const crawlerDays = new Set<number>();
+  for (let d = Math.min(2, r.days - 1); d < r.days; d += 7) {
+    crawlerDays.add(d);
+    if (d + 1 < r.days) crawlerDays.add(d + 1);
+  }
+  const poisson = (expected: number) => Math.floor(expected + rng.next());
+  const sample = (): string => {
+    const p = rng.pick(world.partners);
+    return renderLine(traffic.partner(p, rng.pick(p.apps), r.startMs).fields);
+  };
+  const rpd = r.requestsPerDay;
+  let carried: string[] = [];
+  for (let h = 0; h <= hours; h++) {
+    const hourStart = r.startMs + h * HOUR_MS;
+    const events: LogEvent[] = [];
+    if (h < hours) {
+      const day = Math.floor(h / 24);
+      const at = (): number => hourStart + rng.int(HOUR_MS);
+      for (const p of world.partners) {
+        const { hour, weekday } = localHourAndWeekday(hourStart, p.timeZone);
+        const weekend = weekday === 0 || weekday === 6 ? 0.65 : 1;
+        const spike = p.spikeDays.has(day) ? 2.2 : 1;
+        const expected = ((rpd * p.share) / 24) * (DIURNAL[hour]! / DIURNAL_MEAN) * weekend * dayNoise[p.index]![day]! * spike;
+        const n = poisson(expected);
+        const apps = appTables[p.index]!;
+        for (let i = 0; i < n; i++) events.push(traffic.partner(p, apps.draw(rng), at()));
+      }
+      for (let i = poisson((rpd * 0.015) / 24); i > 0; i--) events.push(traffic.publisherPut(at()));
+      for (let i = poisson((rpd * 0.004) / 24); i > 0; i--) events.push(traffic.qaRead(at()));
+      for (let i = poisson((rpd * 0.01) / 24); i > 0; i--) events.push(traffic.service(at()));
+      for (let i = poisson((rpd * 0.002) / 24); i > 0; i--) events.push(traffic.anonymous(at()));
+      if (crawlerDays.has(day) && h % 24 < 7) {
+        for (let i = poisson((rpd * 0.03) / 7); i > 0; i--) events.push(traffic.unregistered(at()));
+      }
+      if (h % 24 === 1) {
+        // The nightly lifecycle run expires staging objects within a few minutes.
+        const t0 = hourStart + rng.int(10) * 60_000;
+        for (let i = rng.between(15, 40); i > 0; i--) events.push(traffic.lifecycleExpire(t0 + rng.int(300_000)));
+      }
+      if (h % 24 === 2) {
+        const t0 = hourStart + rng.int(50) * 60_000;
+        for (let i = rng.between(8, 25); i > 0; i--) events.push(traffic.batchDelete(t0 + rng.int(2_000), world.providerCleanup));
+      }
+      events.sort((a, b) => a.fields.timeMs - b.fields.timeMs);
+    }
+    const lines: string[] = carried;
+    carried = [];
+    const late = hourStart + 45 * 60_000;
+    for (const e of events) {
+      const line = renderLine(e.fields);
+      tally.line(e);
+      // S3 delivers best effort: a record near the end of an hour sometimes lands in the next object.
+      if (e.fields.timeMs >= late && rng.chance(0.05)) {
+        carried.push(line);
+        tally.lateRecords++;
+      } else lines.push(line);
+    }
+    if (r.malformed && h < hours) {
+      const kinds = h === 0 ? MALFORMED_KINDS : rng.chance(0.12) ? [rng.pick(MALFORMED_KINDS)] : [];
+      for (const kind of kinds) {
+        lines.splice(rng.int(lines.length + 1), 0, malformedLine(kind, rng, sample));
+        tally.malformedLine(kind);
+      }
+    }
+    if (lines.length > 0) {
+      const delivered = hourStart + rng.between(2, 59) * 60_000 + rng.int(60) * 1000;
+      writer.object(h < splitHour ? 'simple' : 'partitioned', delivered, rng.chars(HEX_UPPER, 16), lines);
+    }
+    if (onProgress && h < hours) onProgress(h + 1, hours);
+  }
+}
+
+type SingleSource = number | 'publisher' | 'qa' | 'svc' | 'unregistered' | 'anonymous' | 'expire' | 'delete';
+
+/** Bench mode: exactly `lines` lines in one plain file, time spread evenly over the window. */
+function writeSingleFile(r: Resolved, lines: number, world: World, tally: GroundTruthTally, logsDir: string, onProgress?: GenerateOptions['onProgress']): { bytes: number } {
+  const rng = new Rng(r.seed).fork(4);
+  const traffic = new Traffic(world, rng.fork(5));
+  const sources = new WeightedTable<SingleSource>([
+    ...world.apps.map((a) => [a.globalIndex, 0.955 * world.partners[a.partnerIndex]!.share * a.weight] as const),
+    ['publisher', 0.015],
+    ['qa', 0.004],
+    ['svc', 0.01],
+    ['unregistered', 0.008],
+    ['anonymous', 0.002],
+    ['expire', 0.003],
+    ['delete', 0.003],
+  ]);
+  const partnerOf = (appIndex: number): PartnerModel => world.partners[world.apps[appIndex]!.partnerIndex]!;
+  const dir = join(logsDir, 'simple');
+  mkdirSync(dir, { recursive: true });
+  const path = join(dir, `${stamp(r.startMs)}-${rng.chars(HEX_UPPER, 16)}`);
+  const windowMs = r.days * DAY_MS;
+  const forced = new Map<number, MalformedKind>();
+  if (r.malformed && lines >= 4) {
+    MALFORMED_KINDS.forEach((k, i) => forced.set(Math.floor((lines * (i + 1)) / 4), k));
+  }
+  const sample = (): string => renderLine(traffic.partner(world.partners[0]!, world.partners[0]!.apps[0]!, r.startMs).fields);
+  const fd = openSync(path, 'w');
+  let bytes = 0;
+  let chunk: string[] = [];
+  const flush = () => {
+    if (chunk.length === 0) return;
+    const buf = Buffer.from(`${chunk.join('\n')}\n`, 'utf8');
+    let off = 0;
+    while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
+    bytes += buf.length;
+    chunk = [];
+  };
+  const progressEvery = Math.max(1, Math.floor(lines / 100));
+  try {
+    for (let i = 0; i < lines; i++) {
+      const kind = forced.get(i) ?? (r.malformed && rng.chance(0.00002) ? rng.pick(MALFORMED_KINDS) : undefined);
+      if (kind) {
+        chunk.push(malformedLine(kind, rng, sample));
+        tally.malformedLine(kind);
+      } else {
+        const t = r.startMs + Math.floor((i * windowMs) / lines) + rng.int(1000);
+        const timeMs = Math.min(t, r.startMs + windowMs - 1);
+        const src = sources.draw(rng);
+        let e: LogEvent;
+        if (typeof src === 'number') e = traffic.partner(partnerOf(src), world.apps[src]!, timeMs);
+        else if (src === 'publisher') e = traffic.publisherPut(timeMs);
+        else if (src === 'qa') e = traffic.qaRead(timeMs);
+        else if (src === 'svc') e = traffic.service(timeMs);
+        else if (src === 'unregistered') e = traffic.unregistered(timeMs);
+        else if (src === 'anonymous') e = traffic.anonymous(timeMs);
+        else if (src === 'expire') e = traffic.lifecycleExpire(timeMs);
+        else e = traffic.batchDelete(timeMs, world.providerCleanup);
+        chunk.push(renderLine(e.fields));
+        tally.line(e);
+      }
+      if (chunk.length >= 8192) flush();
+      if (onProgress && (i + 1) % progressEvery === 0) onProgress(i + 1, lines);
+    }
+    flush();
+  } finally {
+    closeSync(fd);
+  }
+  if (onProgress && lines % progressEvery !== 0) onProgress(lines, lines);
+  return { bytes };
+}
+
+/**
+ * Generate the data set into `opts.outDir`: `registry.yaml`, `manifest.csv`, `ground-truth.json` and
+ * the log objects under `logs/`. Deterministic: the same options give the same bytes.
+ */
+export async function generateDataset(opts: GenerateOptions): Promise<GenerateSummary> {
+  const r = resolve(opts);
+  const world = buildWorld({
+    seed: r.seed,
+    partners: r.partners,
+    appsPerPartner: r.appsPerPartner,
+    days: r.days,
+    windowStartMs: r.startMs,
+  });
+  const tally = new GroundTruthTally(world, r.startMs, r.days);
+  const logsDir = join(r.outDir, 'logs');
+  rmSync(logsDir, { recursive: true, force: true });
+  mkdirSync(logsDir, { recursive: true });
+  let files: number;
+  let bytes: number;
+  if (r.singleFileLines !== undefined) {
+    bytes = writeSingleFile(r, r.singleFileLines, world, tally, logsDir, opts.onProgress).bytes;
+    files = 1;
+  } else {
+    const writer = new Writer(logsDir, world, r.gzip);
+    writeHourly(r, world, tally, writer, opts.onProgress);
+    files = writer.files;
+    bytes = writer.bytes;
+  }
+
+  const tallies = tally.partnerTallies();
+  const limits = deriveLimits(world, tallies);
+  const registryPath = join(r.outDir, 'registry.yaml');
+  const manifestPath = join(r.outDir, 'manifest.csv');
+  const groundTruthPath = join(r.outDir, 'ground-truth.json');
+  const registryText = renderRegistry(world, limits, { seed: r.seed, start: r.start, days: r.days });
+  // A generator that writes an invalid registry is broken: fail here, not in the audit.
+  parseRegistry(registryText, registryPath);
+  writeFileSync(registryPath, registryText);
+  writeFileSync(manifestPath, renderManifest(world));
+  const truth = buildGroundTruth({
+    world,
+    tally,
+    tallies,
+    limits,
+    files,
+    start: r.start,
+    to: plusDays(r.start, r.days),
+    generator: {
+      seed: r.seed,
+      start: r.start,
+      days: r.days,
+      partners: r.partners,
+      appsPerPartner: r.appsPerPartner,
+      requestsPerDay: r.requestsPerDay,
+      layout: r.singleFileLines === undefined ? r.layout : 'single-file',
+      gzip: r.singleFileLines === undefined ? r.gzip : false,
+      malformed: r.malformed,
+      mode: r.singleFileLines === undefined ? 'hourly' : 'single-file',
+    },
+  });
+  writeFileSync(groundTruthPath, `${JSON.stringify(truth, null, 2)}\n`);
+  return { files, lines: tally.lines, bytes, registryPath, manifestPath, groundTruthPath, logsDir };
+}

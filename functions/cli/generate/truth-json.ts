@@ -1,0 +1,307 @@
+/**
+ * The ground-truth document (ground-truth.json): the generator's own account of what it wrote, with
+ * every count as a decimal string (JSON has no bigint).
+ */
+import {
+  addInto,
+  type Counts,
+  countsJson,
+  type GroundTruthTally,
+  type MalformedKind,
+  monthBounds,
+  type PartnerTally,
+  zeroCounts,
+} from './ground-truth.js';
+import type { PartnerLimits } from './registry-writer.js';
+import { PROFILE_FRACTION, type World } from './world.js';
+
+type CountsJson = ReturnType<typeof countsJson>;
+type MetricName = 'requests' | 'bytesSent' | 'records';
+
+export interface UtilisationJson {
+  readonly used: string;
+  readonly limit: string;
+  /** used * 10000 / limit, floored. */
+  readonly bp: string;
+  /** The same as a percentage with two decimals, e.g. `85.12`. */
+  readonly percent: string;
+}
+
+export interface DayJson extends CountsJson {
+  /** Metrics whose daily cap this local day exceeded (used > cap). */
+  readonly overDailyCap: MetricName[];
+}
+
+export interface MonthJson {
+  readonly month: string;
+  /** Half-open UTC bounds of the month in the partner's zone. */
+  readonly startUtc: string;
+  readonly endUtc: string;
+  readonly counted: CountsJson;
+  readonly utilisation: Partial<Record<MetricName, UtilisationJson>>;
+  /** Notice levels reached by the partner's or an application's monthly limits (thresholds 80/100/150). */
+  readonly levels: string[];
+  readonly daysOverDailyCap: number;
+  readonly days: Record<string, DayJson>;
+  readonly applications: Record<
+    string,
+    {
+      readonly counted: CountsJson;
+      readonly utilisation: Partial<Record<MetricName, UtilisationJson>>;
+      readonly days: Record<string, DayJson>;
+    }
+  >;
+  readonly datasets: Record<string, { readonly allowed: boolean; readonly counted: CountsJson }>;
+}
+
+export interface PartnerJson {
+  readonly name: string;
+  readonly timeZone: string;
+  readonly currency: string;
+  readonly profile: string;
+  readonly targetPercent: number;
+  readonly contractId: string;
+  readonly allowedDatasets: string[];
+  readonly datasetsOutsideContract: string[];
+  /** The month the profile's target refers to (most counted requests). */
+  readonly mainMonth: string;
+  readonly limits: {
+    readonly monthly: Partial<Record<MetricName, string>>;
+    readonly daily: Partial<Record<MetricName, string>>;
+    readonly applications: Record<
+      string,
+      { readonly monthly: Partial<Record<MetricName, string>>; readonly daily: Partial<Record<MetricName, string>> }
+    >;
+  };
+  readonly months: Record<string, MonthJson>;
+}
+
+export interface UnregisteredJson {
+  readonly anonymous: boolean;
+  readonly requests: string;
+  readonly bytesSent: string;
+  readonly touchedPartnerData: boolean;
+  readonly datasets: Record<string, { readonly requests: string; readonly bytesSent: string }>;
+}
+
+/** The whole ground-truth document. */
+export interface GroundTruthJson {
+  readonly format: 'partner-audit/ground-truth@1';
+  readonly generator: Record<string, unknown>;
+  readonly window: { readonly from: string; readonly to: string; readonly startUtc: string; readonly endUtc: string };
+  readonly counting: { readonly operations: string[]; readonly statuses: string[]; readonly records: string };
+  readonly input: {
+    readonly files: number;
+    readonly lines: string;
+    readonly parsedLines: string;
+    readonly malformedLines: string;
+    readonly malformedByKind: Record<MalformedKind, number>;
+    readonly linesByFieldCount: Record<string, number>;
+    readonly nonUtcOffsetLines: number;
+    readonly extraTrailingFieldLines: number;
+    readonly quotedUserAgentLines: number;
+    readonly lateRecords: number;
+  };
+  readonly partners: Record<string, PartnerJson>;
+  readonly unregistered: Record<string, UnregisteredJson>;
+}
+
+const THRESHOLDS: readonly [string, bigint][] = [
+  ['warning', 80n],
+  ['overage', 100n],
+  ['escalation', 150n],
+];
+
+function utilisation(used: bigint, limit: bigint): UtilisationJson {
+  const bp = (used * 10_000n) / limit;
+  return {
+    used: used.toString(),
+    limit: limit.toString(),
+    bp: bp.toString(),
+    percent: `${bp / 100n}.${(bp % 100n).toString().padStart(2, '0')}`,
+  };
+}
+
+function metricsOf(limits: Partial<Record<MetricName, bigint>>, c: Counts): Partial<Record<MetricName, UtilisationJson>> {
+  const out: Partial<Record<MetricName, UtilisationJson>> = {};
+  for (const m of ['requests', 'bytesSent', 'records'] as const) {
+    const limit = limits[m];
+    if (limit !== undefined) out[m] = utilisation(c[m], limit);
+  }
+  return out;
+}
+
+function day(c: Counts, caps: Partial<Record<MetricName, bigint>>): DayJson {
+  const over: MetricName[] = [];
+  for (const m of ['requests', 'bytesSent', 'records'] as const) {
+    const cap = caps[m];
+    if (cap !== undefined && c[m] > cap) over.push(m);
+  }
+  return { ...countsJson(c), overDailyCap: over };
+}
+
+function stringify(l: Partial<Record<MetricName, bigint>>): Partial<Record<MetricName, string>> {
+  const out: Partial<Record<MetricName, string>> = {};
+  for (const [k, v] of Object.entries(l)) if (v !== undefined) out[k as MetricName] = v.toString();
+  return out;
+}
+
+function sortedEntries<V>(m: Map<string, V>): [string, V][] {
+  return [...m.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+export function buildGroundTruth(input: {
+  world: World;
+  tally: GroundTruthTally;
+  tallies: readonly PartnerTally[];
+  limits: readonly PartnerLimits[];
+  files: number;
+  generator: Record<string, unknown>;
+  start: string;
+  to: string;
+}): GroundTruthJson {
+  const { world, tally, tallies, limits } = input;
+  const partners: Record<string, PartnerJson> = {};
+  const contractDatasets = new Set<string>();
+  for (const p of world.partners) for (const d of p.allowed) contractDatasets.add(world.datasets[d]!.prefix);
+
+  for (const p of world.partners) {
+    const t = tallies[p.index]!;
+    const l = limits[p.index]!;
+    const allowed = p.allowed.map((d) => world.datasets[d]!.prefix);
+    const monthlyLimits: Partial<Record<MetricName, bigint>> = { ...l.monthly };
+    const dailyLimits: Partial<Record<MetricName, bigint>> = { ...l.daily };
+    const appMonthly = new Map<string, Partial<Record<MetricName, bigint>>>();
+    const appDaily = new Map<string, Partial<Record<MetricName, bigint>>>();
+    if (l.application) {
+      appMonthly.set(l.application.appId, { ...l.application.monthly });
+      appDaily.set(l.application.appId, { ...l.application.daily });
+    }
+    const months: Record<string, MonthJson> = {};
+    const monthNames = [...new Set([...t.days.keys()].map((d) => d.slice(0, 7)))].sort();
+    const outside = new Set<string>();
+    for (const month of monthNames) {
+      const total = zeroCounts();
+      const days: Record<string, DayJson> = {};
+      let daysOver = 0;
+      for (const [date, c] of sortedEntries(t.days)) {
+        if (!date.startsWith(month)) continue;
+        addInto(total, c);
+        const d = day(c, dailyLimits);
+        if (d.overDailyCap.length > 0) daysOver++;
+        days[date] = d;
+      }
+      const applications: MonthJson['applications'] = {};
+      const utilisationNow = metricsOf(monthlyLimits, total);
+      const reached = new Set<string>();
+      const reach = (used: bigint, limit: bigint | undefined) => {
+        if (limit === undefined) return;
+        for (const [level, percent] of THRESHOLDS) if (used * 100n >= limit * percent) reached.add(level);
+      };
+      for (const m of ['requests', 'bytesSent', 'records'] as const) reach(total[m], monthlyLimits[m]);
+      for (const app of p.apps) {
+        const appDays = t.apps.get(app.id);
+        const appTotal = zeroCounts();
+        const appDayJson: Record<string, DayJson> = {};
+        for (const [date, c] of sortedEntries(appDays ?? new Map<string, Counts>())) {
+          if (!date.startsWith(month)) continue;
+          addInto(appTotal, c);
+          appDayJson[date] = day(c, appDaily.get(app.id) ?? {});
+        }
+        const lim = appMonthly.get(app.id) ?? {};
+        for (const m of ['requests', 'bytesSent', 'records'] as const) reach(appTotal[m], lim[m]);
+        applications[app.id] = { counted: countsJson(appTotal), utilisation: metricsOf(lim, appTotal), days: appDayJson };
+      }
+      const datasets: MonthJson['datasets'] = {};
+      const perDataset = new Map<string, Counts>();
+      for (const [date, byDs] of t.datasets) {
+        if (!date.startsWith(month)) continue;
+        for (const [ds, c] of byDs) {
+          let acc = perDataset.get(ds);
+          if (!acc) {
+            acc = zeroCounts();
+            perDataset.set(ds, acc);
+          }
+          addInto(acc, c);
+        }
+      }
+      for (const [ds, c] of sortedEntries(perDataset)) {
+        const ok = allowed.some((a) => ds.startsWith(a));
+        if (!ok) outside.add(ds);
+        datasets[ds] = { allowed: ok, counted: countsJson(c) };
+      }
+      const bounds = monthBounds(month, p.timeZone);
+      months[month] = {
+        month,
+        startUtc: new Date(bounds.startMs).toISOString(),
+        endUtc: new Date(bounds.endMs).toISOString(),
+        counted: countsJson(total),
+        utilisation: utilisationNow,
+        levels: THRESHOLDS.map(([lv]) => lv).filter((lv) => reached.has(lv)),
+        daysOverDailyCap: daysOver,
+        days,
+        applications,
+        datasets,
+      };
+    }
+    const appLimitsJson: PartnerJson['limits']['applications'] = {};
+    for (const [id, m] of appMonthly) appLimitsJson[id] = { monthly: stringify(m), daily: stringify(appDaily.get(id) ?? {}) };
+    partners[p.id] = {
+      name: p.name,
+      timeZone: p.timeZone,
+      currency: p.currency,
+      profile: p.profile,
+      targetPercent: Math.round(PROFILE_FRACTION[p.profile] * 100),
+      contractId: `${p.id}-${p.hasOldContract ? 'v2' : 'v1'}`,
+      allowedDatasets: allowed,
+      datasetsOutsideContract: [...outside].sort(),
+      mainMonth: l.mainMonth,
+      limits: { monthly: stringify(monthlyLimits), daily: stringify(dailyLimits), applications: appLimitsJson },
+      months,
+    };
+  }
+
+  const unregistered: Record<string, UnregisteredJson> = {};
+  for (const u of tally.unregisteredFigures()) {
+    const datasets: UnregisteredJson['datasets'] = {};
+    for (const d of u.datasets) datasets[d.dataset] = { requests: d.requests.toString(), bytesSent: d.bytesSent.toString() };
+    unregistered[u.requester] = {
+      anonymous: u.requester === '-',
+      requests: u.requests.toString(),
+      bytesSent: u.bytesSent.toString(),
+      touchedPartnerData: u.datasets.some((d) => contractDatasets.has(d.dataset)),
+      datasets,
+    };
+  }
+
+  const windowStart = tally.windowStartMs;
+  return {
+    format: 'partner-audit/ground-truth@1',
+    generator: input.generator,
+    window: {
+      from: input.start,
+      to: input.to,
+      startUtc: new Date(windowStart).toISOString(),
+      endUtc: new Date(windowStart + tally.days * 86_400_000).toISOString(),
+    },
+    counting: {
+      operations: ['REST.GET.OBJECT'],
+      statuses: ['2xx', '3xx'],
+      records: 'manifest records of full reads only: REST.GET.OBJECT with status 200 (206 and 304 retrieve none)',
+    },
+    input: {
+      files: input.files,
+      lines: String(tally.lines),
+      parsedLines: String(tally.lines - tally.malformed),
+      malformedLines: String(tally.malformed),
+      malformedByKind: { ...tally.malformedByKind },
+      linesByFieldCount: { ...tally.byFieldCount },
+      nonUtcOffsetLines: tally.offsetLines,
+      extraTrailingFieldLines: tally.extraFieldLines,
+      quotedUserAgentLines: tally.quotedAgentLines,
+      lateRecords: tally.lateRecords,
+    },
+    partners,
+    unregistered,
+  };
+}

@@ -1,0 +1,195 @@
+/**
+ * The local audit: ingest log files into the DuckDB state, evaluate, notify to an outbox folder and
+ * write the report. Wiring only: the rules live in functions/domain, the steps in functions/audit.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { DuckDbStore } from '../adapters/duckdb/index.js';
+import { LocalReportStore } from '../adapters/local/local-report-store.js';
+import { type Manifest, parseManifest } from '../adapters/logs/index.js';
+import { OutboxMailer } from '../adapters/outbox/outbox-mailer.js';
+import { type AuditWindow, evaluateWindow } from '../audit/evaluate-window.js';
+import { diffSentNotices, type NoticeOutcome, sendNotices } from '../audit/send-notices.js';
+import type { PartnerPeriodEvaluation } from '../domain/evaluation.js';
+import { parseRegistry, type Registry } from '../domain/registry.js';
+import { buildReport, type Report, reportJsonSchema, reportToCsv, reportToJson } from '../domain/report.js';
+import { addDays, localDateOf, monthOf } from '../domain/time.js';
+import type { Clock, InputSummary } from '../ports.js';
+import { UsageError } from './args.js';
+import { ingestPaths, type Progress } from './local-ingest.js';
+
+export interface LocalAuditOptions {
+  readonly logs: readonly string[];
+  readonly registryPath: string;
+  readonly outDir: string;
+  /** DuckDB state file; default `<outDir>/state.duckdb`. */
+  readonly dbPath?: string;
+  readonly partners?: readonly string[];
+  readonly from?: string;
+  readonly to?: string;
+  readonly dryRun: boolean;
+  readonly reason?: string;
+  readonly clock: Clock;
+  readonly progress?: Progress;
+}
+
+export interface LocalAuditResult {
+  readonly report: Report;
+  readonly window: AuditWindow;
+  readonly dryRun: boolean;
+  readonly input: InputSummary;
+  readonly evaluations: readonly PartnerPeriodEvaluation[];
+  readonly unattributedCount: number;
+  readonly findingCount: number;
+  readonly reportPath: string;
+  readonly csvPath: string;
+  readonly outboxDir: string;
+  readonly notices: readonly NoticeOutcome[];
+}
+
+export const CODE_VERSION = '0.1.0';
+
+export async function loadRegistry(
+  path: string,
+): Promise<{ registry: Registry; text: string; manifest?: Manifest }> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    throw new UsageError(
+      `cannot read the registry ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+    );
+  }
+  const registry = parseRegistry(text, path);
+  const manifestRel = registry.settings.manifest;
+  if (!manifestRel) return { registry, text };
+  const manifestPath = resolve(dirname(path), manifestRel);
+  let manifestText: string;
+  try {
+    manifestText = await readFile(manifestPath, 'utf8');
+  } catch (e) {
+    throw new UsageError(
+      `${path}: settings.manifest: cannot read ${manifestPath}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+    );
+  }
+  return { registry, text, manifest: parseManifest(manifestText, manifestPath) };
+}
+
+function newRunId(clock: Clock): string {
+  const stamp = clock
+    .now()
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
+  return `${stamp}-${randomBytes(3).toString('hex')}`;
+}
+
+/** Default window: the calendar month (UTC) of the newest data, up to the day after it. */
+function defaultWindow(extent: { maxMs: number } | undefined, clock: Clock): AuditWindow {
+  const last = localDateOf(extent ? extent.maxMs : clock.now().getTime(), 'UTC');
+  return { from: monthOf(last).first, to: addDays(last, 1) };
+}
+
+export async function runLocalAudit(options: LocalAuditOptions): Promise<LocalAuditResult> {
+  const { registry, text: registryText, manifest } = await loadRegistry(options.registryPath);
+  const outDir = resolve(options.outDir);
+  await mkdir(outDir, { recursive: true });
+  const store = await DuckDbStore.open(options.dbPath ?? join(outDir, 'state.duckdb'));
+  try {
+    const ingest = await ingestPaths(store, options.logs, {
+      datasetDepth: registry.settings.datasetDepth,
+      manifest,
+      manifestHash: manifest?.hash,
+      progress: options.progress,
+    });
+    const window: AuditWindow =
+      options.from || options.to
+        ? {
+            from: options.from ?? monthOf(options.to ?? '').first,
+            to: options.to ?? addDays(localDateOf(options.clock.now().getTime(), 'UTC'), 1),
+          }
+        : defaultWindow(await store.dataExtent(), options.clock);
+
+    const runId = newRunId(options.clock);
+    const evaluated = await evaluateWindow(
+      { registry, usage: store },
+      { window, partners: options.partners },
+    );
+    const outboxDir = join(outDir, options.dryRun ? 'previews' : 'outbox');
+    const mailer = new OutboxMailer(outboxDir);
+    // Differences against notices already sent are read before this run records its own.
+    const noticeDiffs = await diffSentNotices(store, evaluated.evaluations);
+    const notices = await sendNotices(
+      { registry, ledger: store, mailer, clock: options.clock },
+      {
+        runId,
+        evaluations: evaluated.evaluations,
+        dryRun: options.dryRun,
+        reportRef: `partner-audit run ${runId}`,
+        messageIdDomain: 'partner-audit.local',
+      },
+    );
+    // A dry run records nothing, but its notices are rendered to previews/ for people to read.
+    const files = new Map<NoticeOutcome, string>();
+    for (const n of notices) {
+      if (n.status === 'sent' && n.delivery) files.set(n, join(outboxDir, n.delivery));
+      if (n.status === 'previewed' && n.message) {
+        files.set(n, join(outboxDir, (await mailer.send(n.message)).providerMessageId));
+      }
+    }
+    const report = buildReport({
+      runId,
+      generatedAt: options.clock.now().toISOString(),
+      engine: store.engine,
+      window,
+      dryRun: options.dryRun,
+      reason: options.reason,
+      registryHash: createHash('sha256').update(registryText).digest('hex'),
+      codeVersion: CODE_VERSION,
+      input: ingest.summary,
+      evaluations: evaluated.evaluations,
+      unattributed: evaluated.unattributed,
+      uncovered: evaluated.uncovered,
+      notices: notices.map((n) => ({
+        key: n.key,
+        status: n.status,
+        covers: n.covers,
+        messageId: n.messageId,
+        file: files.get(n),
+        error: n.error,
+      })),
+      noticeDiffs,
+    });
+    const reports = new LocalReportStore(outDir);
+    const json = reportToJson(report);
+    const csv = reportToCsv(report);
+    const reportPath = await reports.put('report.json', json, 'application/json');
+    const csvPath = await reports.put('usage.csv', csv, 'text/csv');
+    await reports.put(
+      'report.schema.json',
+      `${JSON.stringify(reportJsonSchema(), null, 2)}\n`,
+      'application/json',
+    );
+    await reports.put(`runs/${runId}/report.json`, json, 'application/json');
+    await reports.put(`runs/${runId}/usage.csv`, csv, 'text/csv');
+    await writeFile(join(outDir, 'LATEST_RUN'), `${runId}\n`);
+    return {
+      report,
+      window,
+      dryRun: options.dryRun,
+      input: ingest.summary,
+      evaluations: evaluated.evaluations,
+      unattributedCount: evaluated.unattributed.figures.length,
+      findingCount:
+        evaluated.unattributed.findings.length +
+        evaluated.evaluations.reduce((n, e) => n + e.findings.length, 0),
+      reportPath,
+      csvPath,
+      outboxDir,
+      notices,
+    };
+  } finally {
+    await store.close();
+  }
+}

@@ -1,0 +1,73 @@
+/**
+ * `partner-audit`: the local command line. Parses arguments, wires adapters, calls the use cases.
+ * Errors are one clear line on stderr and a non-zero exit, never a stack trace (set DEBUG=1 for one).
+ */
+import { resolve } from 'node:path';
+import { RegistryError } from '../domain/registry.js';
+import type { Clock } from '../ports.js';
+import { UsageError } from './args.js';
+import { runAuditCommand } from './audit-command.js';
+import { runDemoCommand } from './demo-command.js';
+import { runGenerateCommand } from './generate-command.js';
+
+const HELP = `partner-audit: audit partners' S3 data usage against their contracts
+
+Usage:
+  partner-audit audit --logs <path> [--logs <path> ...] --registry <file> [options]
+      --out <dir>          where report.json, usage.csv and outbox/ go (default ./audit-output)
+      --db <file>          DuckDB state reused between runs (default <out>/state.duckdb)
+      --partner <id>       audit only this partner (repeatable)
+      --from YYYY-MM-DD    first local date of the window (default: first day of the newest data's month)
+      --to YYYY-MM-DD      first local date after the window, exclusive (default: the day after the newest data)
+      --dry-run            compute and render notices to <out>/previews without recording or sending
+      --reason <text>      why this audit was run, kept in the report
+      --quiet              no progress output
+  partner-audit generate --out <dir> [--partners N] [--days N] [--start YYYY-MM-DD] [--requests-per-day N]
+                         [--layout simple|partitioned|both] [--gzip] [--seed N] [--lines N]
+  partner-audit demo [--out <dir>]   generate a data set, audit it, print a summary (default ./demo-output)
+  partner-audit help
+`;
+
+export const systemClock: Clock = { now: () => new Date() };
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'audit':
+      return runAuditCommand(rest, systemClock);
+    case 'generate':
+      return runGenerateCommand(rest);
+    case 'demo':
+      return runDemoCommand(rest, systemClock);
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(HELP);
+      return 0;
+    default:
+      throw new UsageError(`unknown command "${command}" (commands: audit, generate, demo, help)`);
+  }
+}
+
+function oneLine(error: unknown): { message: string; code: number } {
+  if (error instanceof UsageError) return { message: error.message, code: 2 };
+  if (error instanceof RegistryError) return { message: error.message, code: 2 };
+  const e = error as Error;
+  return { message: `${e.name && e.name !== 'Error' ? `${e.name}: ` : ''}${e.message}`, code: 1 };
+}
+
+const isEntry = process.argv[1] && resolve(process.argv[1]) === resolve(new URL(import.meta.url).pathname);
+if (isEntry) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: unknown) => {
+      const { message, code } = oneLine(error);
+      process.stderr.write(`partner-audit: ${message}\n`);
+      if (process.env.DEBUG) process.stderr.write(`${(error as Error).stack}\n`);
+      process.exitCode = code;
+    },
+  );
+}

@@ -1,0 +1,730 @@
+/**
+ * Notices: which ones are due, the figures they state, and their content (subject, text, HTML, MIME).
+ * Pure: the notice date, Message-ID and report references are handed in.
+ */
+import type { LedgerEntry, NoticeKey, OutgoingMessage } from '../ports.js';
+import type {
+  ApplicationFigure,
+  FeeLine,
+  LevelReached,
+  MetricFigure,
+  PartnerPeriodEvaluation,
+} from './evaluation.js';
+import { buildMime, cleanSubject, formatMailbox, normaliseMessageId } from './mime.js';
+import { formatMoney } from './money.js';
+import type { Partner, Registry } from './registry.js';
+import { addDays, localDateOf } from './time.js';
+import { METRICS, type Metric, type UsageCounts } from './usage.js';
+
+// ---------------------------------------------------------------------------------------------
+// Which notices are due
+
+/** A notice to send: its key, the level it states, and the lower levels it also covers. */
+export interface DueNotice extends NoticeKey {
+  /** Lower levels reached since the last notice, which this one covers (lowest first). */
+  readonly covers: readonly string[];
+  readonly reached: LevelReached;
+}
+
+/**
+ * The notice due for one partner's period, if any (an array of zero or one).
+ *
+ * Rule: a notice states the highest level reached and covers every level below it. So
+ * - a level is due only if it is above the highest level the ledger holds (sent or pending) for the
+ *   partner and period: a notice for `escalation` already told the partner about `warning`;
+ * - when several levels are newly reached at once (a first run at 160%), ONE notice goes out, for
+ *   the highest of them, and lists the lower ones in `covers`. Claiming the highest level in the
+ *   ledger is enough to record them all, because of the first point.
+ * A ledger level that the evaluation does not (or no longer) reaches counts as higher than every
+ * reached one: it can only come from usage revised downward since, and a partner already told of a
+ * higher level must not then receive a lower one.
+ */
+export function dueNotices(
+  evaluation: PartnerPeriodEvaluation,
+  sentOrPending: readonly LedgerEntry[],
+): DueNotice[] {
+  const reached = [...evaluation.levels].sort((a, b) => a.percent - b.percent);
+  if (reached.length === 0) return [];
+  const rank = new Map(reached.map((l, i) => [l.level, i]));
+  let highestHeld = -1;
+  for (const e of sentOrPending) {
+    if (e.partnerId !== evaluation.partnerId || e.periodId !== evaluation.period.id) continue;
+    highestHeld = Math.max(highestHeld, rank.get(e.level) ?? Number.POSITIVE_INFINITY);
+  }
+  const fresh = reached.slice(highestHeld + 1);
+  const top = fresh[fresh.length - 1];
+  if (!top) return [];
+  return [
+    {
+      partnerId: evaluation.partnerId,
+      periodId: evaluation.period.id,
+      level: top.level,
+      covers: fresh.slice(0, -1).map((l) => l.level),
+      reached: top,
+    },
+  ];
+}
+
+// ---------------------------------------------------------------------------------------------
+// The figures a notice states, for the ledger and for re-audits
+
+/** One metric as a notice states it. Integers are decimal strings; null where there is no limit. */
+export interface NoticeMetricFigures {
+  readonly used: string;
+  readonly limit: string | null;
+  /** Percent of the limit with two decimals, e.g. `152.34`. */
+  readonly utilisation: string | null;
+  readonly over: string;
+  /** The part of `over` the fee prices (less than `over` where application limits charged some). */
+  readonly chargedOver: string;
+  readonly feeMinor: string;
+}
+
+export interface NoticeApplicationFigures {
+  readonly name: string;
+  readonly requests: string;
+  readonly bytesSent: string;
+  readonly records: string;
+  readonly daysOverCap: number;
+  /** Against the application's own limits; only metrics the contract limits for it. */
+  readonly metrics: Readonly<Record<string, NoticeMetricFigures>>;
+}
+
+/** The figures of a notice as stable, JSON-able data (key order fixed, bigints as strings). */
+export interface NoticeFigures {
+  readonly partnerId: string;
+  readonly periodId: string;
+  readonly contractId: string;
+  readonly currency: string;
+  /** End of the data considered, ISO instant. */
+  readonly asOf: string;
+  readonly complete: boolean;
+  /** The highest level reached, or null. */
+  readonly level: string | null;
+  readonly metrics: Readonly<Record<string, NoticeMetricFigures>>;
+  readonly applications: Readonly<Record<string, NoticeApplicationFigures>>;
+  readonly daysOverCap: number;
+  readonly feeTotalMinor: string;
+}
+
+function metricFigures(metrics: readonly MetricFigure[]): Record<string, NoticeMetricFigures> {
+  const out: Record<string, NoticeMetricFigures> = {};
+  for (const metric of METRICS) {
+    const m = metrics.find((f) => f.metric === metric);
+    if (!m) continue;
+    out[metric] = {
+      used: m.used.toString(),
+      limit: m.limit === undefined ? null : m.limit.toString(),
+      utilisation: m.utilisationBp === undefined ? null : formatBp(m.utilisationBp),
+      over: m.over.toString(),
+      chargedOver: (m.chargedOver ?? m.over).toString(),
+      feeMinor: m.feeMinor.toString(),
+    };
+  }
+  return out;
+}
+
+/** The figures a notice for this evaluation states; store `JSON.stringify` of it in the ledger. */
+export function noticeFigures(evaluation: PartnerPeriodEvaluation): NoticeFigures {
+  const applications: Record<string, NoticeApplicationFigures> = {};
+  const apps = [...evaluation.applications].sort((a, b) => compare(a.applicationId, b.applicationId));
+  for (const a of apps) {
+    applications[a.applicationId] = {
+      name: a.name,
+      requests: a.counts.requests.toString(),
+      bytesSent: a.counts.bytesSent.toString(),
+      records: a.counts.records.toString(),
+      daysOverCap: a.daysOverCap,
+      metrics: metricFigures(a.metrics),
+    };
+  }
+  return {
+    partnerId: evaluation.partnerId,
+    periodId: evaluation.period.id,
+    contractId: evaluation.contractId,
+    currency: evaluation.currency,
+    asOf: new Date(evaluation.asOfMs).toISOString(),
+    complete: evaluation.complete,
+    level: evaluation.levels[evaluation.levels.length - 1]?.level ?? null,
+    metrics: metricFigures(evaluation.metrics),
+    applications,
+    daysOverCap: evaluation.daysOverCap,
+    feeTotalMinor: evaluation.fees.totalMinor.toString(),
+  };
+}
+
+/** One figure that differs between a sent notice and a re-audit. */
+export interface FigureChange {
+  /** Dotted path, e.g. `metrics.bytesSent.used` or `applications.ingest.requests`. */
+  readonly path: string;
+  /** As the notice stated it; null when the notice did not state it. */
+  readonly sent: string | null;
+  /** As the re-audit finds it; null when it no longer applies. */
+  readonly current: string | null;
+  /** current - sent, when both are integers. */
+  readonly delta: string | null;
+}
+
+/** How the figures of a sent notice differ from a re-audit of its period. */
+export interface NoticeDiff {
+  readonly key: NoticeKey;
+  readonly messageId?: string;
+  readonly sentAt?: string;
+  readonly changes: readonly FigureChange[];
+}
+
+/** The ledger held figures that are not valid JSON of an object. */
+export class NoticeFiguresError extends Error {
+  override readonly name = 'NoticeFiguresError';
+}
+
+function flatten(value: unknown, prefix: string, out: Map<string, string | null>): void {
+  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+    for (const [k, v] of Object.entries(value)) flatten(v, prefix ? `${prefix}.${k}` : k, out);
+    return;
+  }
+  out.set(prefix, value === null || value === undefined ? null : String(value));
+}
+
+/**
+ * Per-figure changes between the figures a notice stated (`sentJson`, as stored in the ledger) and
+ * the current ones, in a stable order. Empty when nothing changed.
+ */
+export function diffFigures(sentJson: string, current: NoticeFigures | string): FigureChange[] {
+  const parse = (json: string, what: string): unknown => {
+    let v: unknown;
+    try {
+      v = JSON.parse(json);
+    } catch (e) {
+      throw new NoticeFiguresError(`${what} figures are not valid JSON`, { cause: e });
+    }
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) {
+      throw new NoticeFiguresError(`${what} figures are not a JSON object`);
+    }
+    return v;
+  };
+  const before = new Map<string, string | null>();
+  const after = new Map<string, string | null>();
+  flatten(parse(sentJson, 'sent'), '', before);
+  flatten(typeof current === 'string' ? parse(current, 'current') : current, '', after);
+  const paths = [...new Set([...before.keys(), ...after.keys()])];
+  const changes: FigureChange[] = [];
+  for (const path of paths) {
+    const sent = before.get(path) ?? null;
+    const now = after.get(path) ?? null;
+    if (sent === now) continue;
+    const isInt = (s: string | null): s is string => s !== null && /^-?\d+$/.test(s);
+    const delta = isInt(sent) && isInt(now) ? (BigInt(now) - BigInt(sent)).toString() : null;
+    changes.push({ path, sent, current: now, delta });
+  }
+  return changes;
+}
+
+/**
+ * For a re-audit: how the current figures differ from every notice the ledger holds as sent for
+ * this partner and period. Notices whose figures still hold are left out.
+ */
+export function noticeDiffs(
+  evaluation: PartnerPeriodEvaluation,
+  ledger: readonly LedgerEntry[],
+): NoticeDiff[] {
+  const current = noticeFigures(evaluation);
+  const out: NoticeDiff[] = [];
+  for (const e of ledger) {
+    if (e.state !== 'sent' || e.partnerId !== evaluation.partnerId || e.periodId !== evaluation.period.id) {
+      continue;
+    }
+    const changes = diffFigures(e.figuresJson, current);
+    if (changes.length === 0) continue;
+    out.push({
+      key: { partnerId: e.partnerId, periodId: e.periodId, level: e.level },
+      ...(e.messageId === undefined ? {} : { messageId: e.messageId }),
+      ...(e.sentAt === undefined ? {} : { sentAt: e.sentAt }),
+      changes,
+    });
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Formatting for people
+
+/** `1234567n` -> `1,234,567`. */
+export function formatCount(n: bigint): string {
+  const neg = n < 0n;
+  const s = (neg ? -n : n).toString().replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+  return neg ? `-${s}` : s;
+}
+
+/** Basis points, floored by the rules, as a percent with two decimals: `15234n` -> `152.34`. */
+export function formatBp(bp: bigint): string {
+  const neg = bp < 0n;
+  const a = neg ? -bp : bp;
+  return `${neg ? '-' : ''}${a / 100n}.${(a % 100n).toString().padStart(2, '0')}`;
+}
+
+/** Bytes as decimal gigabytes (10^9, two decimals, half up) with the exact count: `1.23 GB (1,234,567,890 bytes)`. */
+export function formatBytes(bytes: bigint): string {
+  const hundredths = (bytes * 100n + 500_000_000n) / 1_000_000_000n;
+  const gb = `${formatCount(hundredths / 100n)}.${(hundredths % 100n).toString().padStart(2, '0')}`;
+  return `${gb} GB (${formatCount(bytes)} byte${bytes === 1n ? '' : 's'})`;
+}
+
+const METRIC_LABEL: Record<Metric, string> = {
+  requests: 'Requests',
+  bytesSent: 'Data sent',
+  records: 'Records',
+};
+
+const METRIC_UNIT: Record<Metric, string> = { requests: 'requests', bytesSent: 'bytes', records: 'records' };
+
+function formatQuantity(metric: Metric, n: bigint): string {
+  return metric === 'bytesSent' ? formatBytes(n) : formatCount(n);
+}
+
+const MONTH_NAMES = [
+  'January',
+  'February',
+  'March',
+  'April',
+  'May',
+  'June',
+  'July',
+  'August',
+  'September',
+  'October',
+  'November',
+  'December',
+];
+
+/** `2026-11-03` -> `3 November 2026`. */
+export function formatLongDate(date: string): string {
+  const [y, m, d] = date.split('-');
+  return `${Number(d)} ${MONTH_NAMES[Number(m) - 1]} ${y}`;
+}
+
+/** `2026-11` -> `November 2026`. */
+function formatMonth(periodId: string): string {
+  const [y, m] = periodId.split('-');
+  return `${MONTH_NAMES[Number(m) - 1]} ${y}`;
+}
+
+/** Local wall-clock time `YYYY-MM-DD HH:mm` of an instant in a zone. */
+function formatLocalDateTime(epochMs: number, timeZone: string): string {
+  const parts = new Intl.DateTimeFormat('en-US', {
+    timeZone,
+    hourCycle: 'h23',
+    hour: '2-digit',
+    minute: '2-digit',
+  }).formatToParts(new Date(epochMs));
+  const get = (t: string) => parts.find((p) => p.type === t)?.value ?? '00';
+  return `${localDateOf(epochMs, timeZone)} ${get('hour')}:${get('minute')}`;
+}
+
+/** Escape text for HTML element content and attribute values. */
+export function escapeHtml(s: string): string {
+  return s
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;')
+    .replace(/'/g, '&#39;');
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Composing a notice
+
+export interface ComposeNoticeInput {
+  readonly registry: Registry;
+  readonly partner: Partner;
+  readonly evaluation: PartnerPeriodEvaluation;
+  /** The level the notice states (one of evaluation.levels). */
+  readonly level: string;
+  /** Lower levels this notice also covers (DueNotice.covers). */
+  readonly covers?: readonly string[];
+  /** `id@domain`, with or without angle brackets. */
+  readonly messageId: string;
+  /** The notice date (Date header; the response deadline counts from it). */
+  readonly date: Date;
+  /** The report this notice belongs to, e.g. the run id. */
+  readonly reportRef: string;
+  /** Where the evidence is kept, e.g. the report's path or URL. */
+  readonly evidenceRef: string;
+}
+
+/** The level asked for is not among those the evaluation reached. */
+export class NoticeLevelError extends Error {
+  override readonly name = 'NoticeLevelError';
+  constructor(
+    readonly partnerId: string,
+    readonly periodId: string,
+    readonly level: string,
+  ) {
+    super(`${partnerId} ${periodId}: level "${level}" was not reached, so no notice can state it`);
+  }
+}
+
+interface Limited {
+  readonly scope: string;
+  readonly applicationName?: string;
+  readonly figure: MetricFigure;
+}
+
+/** Every limited metric of the partner and its applications, highest utilisation first. */
+function limitedFigures(ev: PartnerPeriodEvaluation): Limited[] {
+  const all: Limited[] = [];
+  for (const f of ev.metrics) if (f.utilisationBp !== undefined) all.push({ scope: 'partner', figure: f });
+  for (const a of ev.applications) {
+    for (const f of a.metrics) {
+      if (f.utilisationBp !== undefined) {
+        all.push({ scope: a.applicationId, applicationName: a.name, figure: f });
+      }
+    }
+  }
+  return all.sort((x, y) => {
+    const d = (y.figure.utilisationBp ?? 0n) - (x.figure.utilisationBp ?? 0n);
+    return d > 0n ? 1 : d < 0n ? -1 : 0;
+  });
+}
+
+/** What the notice asks the partner to do, as plain sentences. */
+function actions(
+  ev: PartnerPeriodEvaluation,
+  reached: LevelReached,
+  deadline: string,
+  contact: string,
+): string[] {
+  const out: string[] = [];
+  const over =
+    reached.percent >= 100 ||
+    [...ev.metrics, ...ev.applications.flatMap((a) => a.metrics)].some((m) => m.over > 0n);
+  if (over) {
+    out.push(
+      `Bring your usage back within the contracted limits, or write to ${contact} by ${deadline} to agree a higher limit.`,
+    );
+    if (ev.fees.totalMinor > 0n) {
+      const fee = formatMoney({ currency: ev.currency, minor: ev.fees.totalMinor });
+      out.push(
+        ev.complete
+          ? `The overage fees stated above (${fee}) are due under contract ${ev.contractId}.`
+          : `The overage fees stated above (${fee} so far) are charged under contract ${ev.contractId}; they grow while usage stays above the limit.`,
+      );
+    }
+  } else {
+    out.push(
+      `No fee is due yet. Please review your usage; if you expect to pass the limit, write to ${contact} by ${deadline} to discuss a higher limit before overage fees apply.`,
+    );
+  }
+  if (ev.daysOverCap > 0) out.push('Keep each day’s usage within the daily cap of your contract.');
+  if (offContractDatasets(ev).length > 0) {
+    out.push(
+      `Stop reading the datasets listed as outside your contract, or write to ${contact} by ${deadline} to add them to it.`,
+    );
+  }
+  return out;
+}
+
+interface OffContract {
+  readonly dataset: string;
+  readonly counts: UsageCounts;
+}
+
+/** Datasets the partner read that its contract does not allow (from figures and findings). */
+function offContractDatasets(ev: PartnerPeriodEvaluation): OffContract[] {
+  const byKey = new Map<string, OffContract>();
+  for (const d of ev.datasets) if (!d.allowed) byKey.set(d.dataset, { dataset: d.dataset, counts: d.counts });
+  for (const f of ev.findings) {
+    if (f.kind === 'dataset-outside-contract' && f.dataset !== undefined && !byKey.has(f.dataset)) {
+      if (f.partnerId === undefined || f.partnerId === ev.partnerId) {
+        byKey.set(f.dataset, { dataset: f.dataset, counts: f.counts });
+      }
+    }
+  }
+  return [...byKey.values()].sort((a, b) => compare(a.dataset, b.dataset));
+}
+
+function feeLineText(line: FeeLine, ev: PartnerPeriodEvaluation, apps: readonly ApplicationFigure[]): string {
+  const app = line.applicationId ? apps.find((a) => a.applicationId === line.applicationId) : undefined;
+  const scope = line.applicationId ? ` (${app?.name ?? line.applicationId})` : '';
+  return (
+    `${METRIC_LABEL[line.metric]}${scope}, tier ${line.tier}: ${formatCount(line.units)} ${METRIC_UNIT[line.metric]} ` +
+    `at ${line.price} ${ev.currency} per ${formatCount(line.per)} = ${formatMoney({ currency: ev.currency, minor: line.amountMinor })}`
+  );
+}
+
+function metricLine(m: MetricFigure, currency: string): string {
+  const parts = [`used ${formatQuantity(m.metric, m.used)}`];
+  if (m.limit === undefined) parts.push('no monthly limit');
+  else {
+    parts.push(`limit ${formatQuantity(m.metric, m.limit)}`);
+    parts.push(`utilisation ${formatBp(m.utilisationBp ?? 0n)}%`);
+    parts.push(`over by ${formatQuantity(m.metric, m.over)}`);
+    const charged = m.chargedOver ?? m.over;
+    if (charged !== m.over) {
+      parts.push(
+        `of which ${formatQuantity(m.metric, charged)} charged here (the rest under application limits)`,
+      );
+    }
+    parts.push(m.priced ? `fee ${formatMoney({ currency, minor: m.feeMinor })}` : 'no overage price');
+  }
+  return `${METRIC_LABEL[m.metric]}: ${parts.join('; ')}`;
+}
+
+function countsText(c: UsageCounts): string {
+  return `${formatCount(c.requests)} requests, ${formatBytes(c.bytesSent)}, ${formatCount(c.records)} records`;
+}
+
+/**
+ * Compose the notice for one level of one partner's period: subject, plain text and HTML saying the
+ * same, and the MIME message. To: the partner's account owners; Cc: the provider's internal
+ * contacts for it; Reply-To: the provider's contact address.
+ */
+export function composeNotice(input: ComposeNoticeInput): OutgoingMessage {
+  const { registry, partner, evaluation: ev, level } = input;
+  const provider = registry.provider;
+  const reached = ev.levels.find((l) => l.level === level);
+  if (!reached) throw new NoticeLevelError(ev.partnerId, ev.period.id, level);
+  const covered = (input.covers ?? [])
+    .map((c) => ev.levels.find((l) => l.level === c))
+    .filter((l): l is LevelReached => l !== undefined && l.level !== level);
+  const messageId = normaliseMessageId(input.messageId);
+  const zone = ev.period.timeZone;
+  const month = formatMonth(ev.period.id);
+  const lastDay = addDays(ev.period.toDate, -1);
+  const noticeDate = localDateOf(input.date.getTime(), zone);
+  const deadline = formatLongDate(addDays(noticeDate, provider.responseDays));
+  const contact = provider.contactEmail;
+  const top = limitedFigures(ev)[0];
+  const topBp = top?.figure.utilisationBp ?? reached.utilisationBp;
+  const actionRequired = reached.percent >= 100;
+
+  const subjectWhat = top?.applicationName
+    ? `usage of ${top.applicationName} at ${topBp / 100n}% of its ${month} limit`
+    : `data usage at ${topBp / 100n}% of the ${month} limit`;
+  const subject = cleanSubject(
+    `${actionRequired ? '[Action required]' : '[Notice]'} ${partner.name}: ${subjectWhat} (${level})`,
+  );
+
+  const periodText = `${formatLongDate(ev.period.fromDate)} to ${formatLongDate(lastDay)} (time zone ${zone})`;
+  const asOfText = ev.complete
+    ? 'These are the final figures for the whole period.'
+    : `The period is still open: figures cover usage up to ${formatLocalDateTime(ev.asOfMs, zone)} (${zone}).`;
+  const topText = top
+    ? `${formatBp(topBp)}% of the ${top.applicationName ? `${top.applicationName} application's ` : ''}monthly ${METRIC_LABEL[top.figure.metric].toLowerCase()} limit`
+    : `${formatBp(reached.utilisationBp)}% of a monthly limit`;
+  const coversText =
+    covered.length > 0
+      ? `The ${covered.map((l) => `${l.level} (${l.percent}%)`).join(' and ')} level${covered.length > 1 ? 's were' : ' was'} also reached; this notice covers ${covered.length > 1 ? 'them' : 'it'} too.`
+      : '';
+  const overCapDays = ev.daily.filter((d) => d.overCap.length > 0);
+  const offContract = offContractDatasets(ev);
+  const todo = actions(ev, reached, deadline, contact);
+  const dispute =
+    `If you believe these figures are wrong, write to ${contact} by ${deadline}, quoting reference ${input.reportRef}. ` +
+    'We will review the access-log evidence with you and answer in writing; the notice stays open while we do.';
+  const evidence = `Reference: ${input.reportRef}. Evidence: ${input.evidenceRef}.`;
+  const money = (minor: bigint) => formatMoney({ currency: ev.currency, minor });
+
+  // ---- plain text
+  const t: string[] = [];
+  t.push(`Dear ${partner.name} team,`, '');
+  t.push(
+    `Your use of data from ${provider.name} in the billing period ${month}, ${periodText}, has reached the ${level} level (${reached.percent}% threshold): ${topText}.`,
+  );
+  if (coversText) t.push(coversText);
+  t.push(asOfText, '');
+  t.push(`Usage against contract ${ev.contractId}:`);
+  for (const m of ev.metrics) t.push(`  - ${metricLine(m, ev.currency)}`);
+  t.push('', `Overage fees: ${money(ev.fees.totalMinor)}`);
+  for (const line of ev.fees.lines) t.push(`  - ${feeLineText(line, ev, ev.applications)}`);
+  if (ev.applications.length > 0) {
+    t.push('', 'By application:');
+    for (const a of ev.applications) {
+      t.push(
+        `  - ${a.name} (${a.applicationId}): ${countsText(a.counts)}; days over the daily cap: ${a.daysOverCap}`,
+      );
+      for (const m of a.metrics) t.push(`      ${metricLine(m, ev.currency)}`);
+    }
+  }
+  t.push('', `Days over the daily cap: ${ev.daysOverCap}`);
+  for (const d of overCapDays) {
+    t.push(`  - ${d.date}: ${d.overCap.map((m) => METRIC_LABEL[m].toLowerCase()).join(', ')}`);
+  }
+  if (!ev.complete) {
+    t.push('', 'Forecast for the whole period at the current rate:');
+    for (const m of ev.metrics) {
+      const over =
+        m.limit === undefined ? '' : `, over the limit by ${formatQuantity(m.metric, m.forecastOver)}`;
+      t.push(`  - ${METRIC_LABEL[m.metric]}: ${formatQuantity(m.metric, m.forecast)}${over}`);
+    }
+  }
+  if (offContract.length > 0) {
+    t.push('', 'Datasets read outside your contract:');
+    for (const d of offContract) t.push(`  - ${d.dataset}: ${countsText(d.counts)}`);
+  }
+  t.push('', `What you need to do, by ${deadline}:`);
+  for (const a of todo) t.push(`  - ${a}`);
+  t.push('', `Contact: ${contact}`, `Disputes: ${dispute}`, evidence, '', provider.name, '');
+  const text = t.join('\n');
+
+  // ---- HTML: the same content; every value from the registry or the logs goes through escapeHtml.
+  const e = escapeHtml;
+  const cell = 'border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top';
+  const num = 'border:1px solid #ccc;padding:4px 8px;text-align:right;vertical-align:top';
+  const table = (head: string[], rows: string[][], numeric: boolean[]) =>
+    `<table style="border-collapse:collapse;margin:8px 0">` +
+    `<tr>${head.map((h) => `<th style="${cell};background:#f2f2f2">${e(h)}</th>`).join('')}</tr>` +
+    rows
+      .map(
+        (r) => `<tr>${r.map((c, i) => `<td style="${numeric[i] ? num : cell}">${e(c)}</td>`).join('')}</tr>`,
+      )
+      .join('') +
+    '</table>';
+  const metricRows = (ms: readonly MetricFigure[]) =>
+    ms.map((m) => [
+      METRIC_LABEL[m.metric],
+      formatQuantity(m.metric, m.used),
+      m.limit === undefined ? 'none' : formatQuantity(m.metric, m.limit),
+      m.utilisationBp === undefined ? '-' : `${formatBp(m.utilisationBp)}%`,
+      (m.chargedOver ?? m.over) === m.over
+        ? formatQuantity(m.metric, m.over)
+        : `${formatQuantity(m.metric, m.over)}, of which ${formatQuantity(m.metric, m.chargedOver ?? m.over)} charged here`,
+      m.priced ? money(m.feeMinor) : '-',
+    ]);
+  const metricHead = ['Metric', 'Used', 'Monthly limit', 'Utilisation', 'Over', 'Fee'];
+  const metricNum = [false, true, true, true, true, true];
+  const h: string[] = [];
+  const p = (s: string) => h.push(`<p style="margin:8px 0">${s}</p>`);
+  const h2 = (s: string) => h.push(`<h2 style="font-size:16px;margin:16px 0 4px">${e(s)}</h2>`);
+  h.push(
+    '<!DOCTYPE html><html><head><meta charset="utf-8"><title>' +
+      e(subject) +
+      '</title></head><body style="font-family:Arial,Helvetica,sans-serif;font-size:14px;color:#222">',
+  );
+  p(`Dear ${e(partner.name)} team,`);
+  p(
+    `Your use of data from ${e(provider.name)} in the billing period <strong>${e(month)}</strong>, ${e(periodText)}, ` +
+      `has reached the <strong>${e(level)}</strong> level (${e(String(reached.percent))}% threshold): ${e(topText)}.`,
+  );
+  if (coversText) p(e(coversText));
+  p(e(asOfText));
+  h2(`Usage against contract ${ev.contractId}`);
+  h.push(table(metricHead, metricRows(ev.metrics), metricNum));
+  h2(`Overage fees: ${money(ev.fees.totalMinor)}`);
+  if (ev.fees.lines.length > 0) {
+    h.push(
+      table(
+        ['Metric', 'Application', 'Tier', 'Units', 'Price', 'Amount'],
+        ev.fees.lines.map((l) => [
+          METRIC_LABEL[l.metric],
+          l.applicationId
+            ? (ev.applications.find((a) => a.applicationId === l.applicationId)?.name ?? l.applicationId)
+            : 'all',
+          String(l.tier),
+          formatCount(l.units),
+          `${l.price} ${ev.currency} per ${formatCount(l.per)}`,
+          money(l.amountMinor),
+        ]),
+        [false, false, true, true, true, true],
+      ),
+    );
+  }
+  if (ev.applications.length > 0) {
+    h2('By application');
+    h.push(
+      table(
+        ['Application', 'Id', 'Requests', 'Data sent', 'Records', 'Days over daily cap'],
+        ev.applications.map((a) => [
+          a.name,
+          a.applicationId,
+          formatCount(a.counts.requests),
+          formatBytes(a.counts.bytesSent),
+          formatCount(a.counts.records),
+          String(a.daysOverCap),
+        ]),
+        [false, false, true, true, true, true],
+      ),
+    );
+    for (const a of ev.applications.filter((x) => x.metrics.length > 0)) {
+      p(`Limits of ${e(a.name)}:`);
+      h.push(table(metricHead, metricRows(a.metrics), metricNum));
+    }
+  }
+  h2(`Days over the daily cap: ${ev.daysOverCap}`);
+  if (overCapDays.length > 0) {
+    h.push(
+      table(
+        ['Date', 'Over the cap for', 'Requests', 'Data sent'],
+        overCapDays.map((d) => [
+          d.date,
+          d.overCap.map((m) => METRIC_LABEL[m].toLowerCase()).join(', '),
+          formatCount(d.counts.requests),
+          formatBytes(d.counts.bytesSent),
+        ]),
+        [false, false, true, true],
+      ),
+    );
+  }
+  if (!ev.complete) {
+    h2('Forecast for the whole period at the current rate');
+    h.push(
+      table(
+        ['Metric', 'Forecast', 'Forecast over the limit'],
+        ev.metrics.map((m) => [
+          METRIC_LABEL[m.metric],
+          formatQuantity(m.metric, m.forecast),
+          m.limit === undefined ? '-' : formatQuantity(m.metric, m.forecastOver),
+        ]),
+        [false, true, true],
+      ),
+    );
+  }
+  if (offContract.length > 0) {
+    h2('Datasets read outside your contract');
+    h.push(
+      table(
+        ['Dataset', 'Requests', 'Data sent', 'Records'],
+        offContract.map((d) => [
+          d.dataset,
+          formatCount(d.counts.requests),
+          formatBytes(d.counts.bytesSent),
+          formatCount(d.counts.records),
+        ]),
+        [false, true, true, true],
+      ),
+    );
+  }
+  h2(`What you need to do, by ${deadline}`);
+  h.push(`<ul style="margin:4px 0">${todo.map((a) => `<li>${e(a)}</li>`).join('')}</ul>`);
+  p(`Contact: <a href="mailto:${e(contact)}">${e(contact)}</a>`);
+  p(`Disputes: ${e(dispute)}`);
+  p(e(evidence));
+  p(e(provider.name));
+  h.push('</body></html>');
+  const html = h.join('\n');
+
+  const to = partner.accountOwners.map((o) => formatMailbox(o));
+  const cc = partner.internalContacts.map((o) => formatMailbox(o));
+  const key: NoticeKey = { partnerId: ev.partnerId, periodId: ev.period.id, level };
+  const raw = buildMime({
+    from: provider.noticeFrom,
+    to,
+    cc,
+    replyTo: contact,
+    subject,
+    text,
+    html,
+    messageId,
+    date: input.date,
+    headers: {
+      'Auto-Submitted': 'auto-generated',
+      'X-Partner-Audit-Notice': `${key.partnerId}/${key.periodId}/${key.level}`,
+      'X-Partner-Audit-Report': input.reportRef,
+    },
+  });
+  return { key, messageId, from: provider.noticeFrom, to, cc, subject, text, html, raw };
+}

@@ -1,0 +1,559 @@
+/**
+ * The report model: what `report.json` holds, as a zod schema (also published as JSON Schema), the
+ * builder from evaluations, and the CSV of usage per partner and application.
+ *
+ * JSON has no 64-bit integers, so counts and money are decimal strings; money also carries a
+ * formatted decimal; utilisation is a percent string with two decimals. Absent values are `null`,
+ * not missing, so every report has the same shape.
+ */
+import { z } from 'zod';
+import type { InputSummary, NoticeKey } from '../ports.js';
+import type {
+  DailyFigure,
+  DatasetFigure,
+  FeeLine,
+  Finding,
+  MetricFigure,
+  PartnerPeriodEvaluation,
+  UnattributedFigure,
+} from './evaluation.js';
+import { formatMinor } from './money.js';
+import { type FigureChange, formatBp, type NoticeDiff } from './notices.js';
+import type { UsageCounts } from './usage.js';
+
+const Int = z
+  .string()
+  .regex(/^-?\d+$/)
+  .describe('an integer as a decimal string (JSON numbers lose precision above 2^53)');
+const Percent = z
+  .string()
+  .regex(/^-?\d+\.\d{2}$/)
+  .describe('a percentage with two decimals, floored, e.g. "152.34"');
+const Count = z.number().int().nonnegative();
+const Metric = z.enum(['requests', 'bytesSent', 'records']);
+const Instant = z.iso.datetime().describe('an ISO 8601 instant in UTC');
+const LocalDate = z.iso.date().describe('a local calendar date YYYY-MM-DD');
+
+const CountsSchema = z.strictObject({ requests: Int, bytesSent: Int, records: Int });
+
+const MoneySchema = z
+  .strictObject({
+    currency: z.string().regex(/^[A-Z]{3}$/),
+    minor: Int.describe('amount in minor units of the currency (cents)'),
+    amount: z
+      .string()
+      .regex(/^-?\d+(\.\d+)?$/)
+      .describe('the same amount as a decimal, e.g. "123.45"'),
+  })
+  .describe('an amount of money');
+
+const MetricSchema = z.strictObject({
+  metric: Metric,
+  used: Int,
+  limit: Int.nullable(),
+  utilisation: Percent.nullable(),
+  over: Int,
+  chargedOver: Int.describe('the part of `over` that `fee` prices'),
+  fee: MoneySchema,
+  priced: z.boolean(),
+});
+
+const DailySchema = z.strictObject({ date: LocalDate, counts: CountsSchema, overCap: z.array(Metric) });
+
+const ApplicationSchema = z.strictObject({
+  applicationId: z.string(),
+  name: z.string(),
+  counts: CountsSchema,
+  metrics: z.array(MetricSchema),
+  daily: z.array(DailySchema),
+  daysOverCap: Count,
+});
+
+const DatasetSchema = z.strictObject({ dataset: z.string(), counts: CountsSchema, allowed: z.boolean() });
+
+const FeeLineSchema = z.strictObject({
+  metric: Metric,
+  applicationId: z.string().nullable(),
+  tier: z.number().int().positive(),
+  units: Int,
+  price: z.string().describe('the tier price as the contract writes it, for `per` units'),
+  per: Int,
+  amount: MoneySchema,
+});
+
+const ForecastSchema = z
+  .strictObject({
+    basedOnDataUntil: Instant,
+    metrics: z.array(
+      z.strictObject({
+        metric: Metric,
+        applicationId: z.string().nullable(),
+        limit: Int.nullable(),
+        forecast: Int,
+        forecastOver: Int,
+      }),
+    ),
+  })
+  .nullable()
+  .describe('projection to the end of the period at the run rate so far; null once the period is complete');
+
+const LevelSchema = z.strictObject({
+  level: z.string(),
+  percent: z.number(),
+  metric: Metric,
+  applicationId: z.string().nullable(),
+  utilisation: Percent,
+});
+
+const FindingSchema = z.strictObject({
+  kind: z.enum(['unregistered-principal', 'dataset-outside-contract', 'daily-cap-exceeded']),
+  severity: z.enum(['info', 'warning', 'critical']),
+  message: z.string(),
+  partnerId: z.string().nullable(),
+  applicationId: z.string().nullable(),
+  requester: z.string().nullable(),
+  dataset: z.string().nullable(),
+  date: z.string().nullable(),
+  counts: CountsSchema,
+});
+
+export const NOTICE_STATUSES = ['sent', 'previewed', 'already-sent', 'held', 'failed'] as const;
+/** What happened to a due notice in this run. */
+export type NoticeStatus = (typeof NOTICE_STATUSES)[number];
+
+const NoticeSchema = z.strictObject({
+  partnerId: z.string(),
+  periodId: z.string(),
+  level: z.string(),
+  status: z.enum(NOTICE_STATUSES),
+  covers: z.array(z.string()).describe('lower levels this notice also covers'),
+  messageId: z.string().nullable(),
+  file: z.string().nullable().describe('the outbox or preview file, when written locally'),
+  error: z.string().nullable(),
+});
+
+const FigureChangeSchema = z.strictObject({
+  path: z.string(),
+  sent: z.string().nullable(),
+  current: z.string().nullable(),
+  delta: Int.nullable(),
+});
+
+const NoticeDiffSchema = z
+  .strictObject({
+    partnerId: z.string(),
+    periodId: z.string(),
+    level: z.string(),
+    messageId: z.string().nullable(),
+    sentAt: z.string().nullable(),
+    changes: z.array(FigureChangeSchema),
+  })
+  .describe('how a re-audit differs from the figures a sent notice stated');
+
+const PeriodSchema = z.strictObject({
+  periodId: z.string().regex(/^\d{4}-\d{2}$/),
+  timeZone: z.string(),
+  fromDate: LocalDate,
+  toDate: LocalDate.describe('first local date after the period (exclusive)'),
+  startsAt: Instant,
+  endsAt: Instant,
+  contractId: z.string(),
+  currency: z.string(),
+  asOf: Instant.describe('end of the data considered'),
+  complete: z.boolean(),
+  totals: CountsSchema,
+  metrics: z.array(MetricSchema),
+  applications: z.array(ApplicationSchema),
+  datasets: z.array(DatasetSchema),
+  daily: z.array(DailySchema),
+  daysOverCap: Count,
+  fees: z.strictObject({ total: MoneySchema, lines: z.array(FeeLineSchema) }),
+  forecast: ForecastSchema,
+  levels: z.array(LevelSchema),
+  currentLevel: z.string().nullable(),
+  findings: z.array(FindingSchema),
+  notices: z.array(NoticeSchema),
+});
+
+const PartnerSchema = z.strictObject({
+  partnerId: z.string(),
+  partnerName: z.string(),
+  periods: z.array(PeriodSchema),
+});
+
+const InputSchema = z.strictObject({
+  files: Count,
+  filesSkipped: Count,
+  bytes: Count,
+  lines: Count,
+  parsedLines: Count,
+  malformedLines: Count,
+  malformedByReason: z.record(z.string(), Count),
+  malformedSamples: z.array(
+    z.strictObject({ file: z.string(), line: Count, reason: z.string(), text: z.string() }),
+  ),
+  unreadableFiles: z.array(z.strictObject({ file: z.string(), reason: z.string() })),
+});
+
+const UnattributedSchema = z.strictObject({
+  figures: z.array(
+    z.strictObject({
+      requester: z.string(),
+      accessPoint: z.string(),
+      counts: CountsSchema,
+      datasets: z.array(DatasetSchema),
+      touchedPartnerData: z.boolean(),
+    }),
+  ),
+  findings: z.array(FindingSchema),
+});
+
+const SummarySchema = z.strictObject({
+  partners: Count,
+  periods: Count,
+  fees: z.array(MoneySchema).describe('overage fees of all periods, one entry per currency'),
+  partnersOverLimit: z.array(z.string()),
+  findings: Count,
+  notices: z.record(z.string(), Count).describe('notices by status'),
+  inputComplete: z.boolean().describe('false when any line was malformed or any file unreadable'),
+});
+
+/** The schema of `report.json`. */
+export const ReportSchema = z.strictObject({
+  reportVersion: z.literal(1),
+  runId: z.string().min(1),
+  generatedAt: Instant,
+  engine: z.string(),
+  dryRun: z.boolean(),
+  reason: z.string().nullable().describe('why the run was started, for an ad hoc run'),
+  registryHash: z.string(),
+  codeVersion: z.string(),
+  window: z.strictObject({ from: z.string(), to: z.string() }).describe('the audit window as requested'),
+  summary: SummarySchema,
+  input: InputSchema,
+  partners: z.array(PartnerSchema),
+  uncovered: z
+    .array(z.strictObject({ partnerId: z.string(), periodId: z.string() }))
+    .describe('partner periods in the window with no contract in force: not evaluated'),
+  unattributed: UnattributedSchema,
+  notices: z.array(NoticeSchema),
+  noticeDiffs: z.array(NoticeDiffSchema),
+});
+
+/** A report as written to `report.json`. */
+export type Report = z.infer<typeof ReportSchema>;
+
+/** The JSON Schema (draft 2020-12) of `report.json`, for consumers outside TypeScript. */
+export function reportJsonSchema(): Record<string, unknown> {
+  return z.toJSONSchema(ReportSchema) as Record<string, unknown>;
+}
+
+/** One notice outcome of the run, as the notice sender records it. */
+export interface NoticeOutcome {
+  readonly key: NoticeKey;
+  readonly status: NoticeStatus;
+  readonly covers?: readonly string[];
+  readonly messageId?: string;
+  /** Outbox .eml or preview file written locally. */
+  readonly file?: string;
+  readonly error?: string;
+}
+
+export interface BuildReportInput {
+  readonly runId: string;
+  readonly generatedAt: Date | string;
+  readonly engine: string;
+  /** The audit window as the request gave it (local dates or instants). */
+  readonly window: { readonly from: string; readonly to: string };
+  readonly dryRun: boolean;
+  /** Why the run was started (ad hoc runs). */
+  readonly reason?: string;
+  readonly registryHash: string;
+  readonly codeVersion: string;
+  readonly input: InputSummary;
+  readonly evaluations: readonly PartnerPeriodEvaluation[];
+  readonly unattributed: {
+    readonly figures: readonly UnattributedFigure[];
+    readonly findings: readonly Finding[];
+  };
+  /** Partner periods with no contract in force. */
+  readonly uncovered?: readonly { readonly partnerId: string; readonly periodId: string }[];
+  readonly notices: readonly NoticeOutcome[];
+  readonly noticeDiffs: readonly NoticeDiff[];
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+const counts = (c: UsageCounts) => ({
+  requests: c.requests.toString(),
+  bytesSent: c.bytesSent.toString(),
+  records: c.records.toString(),
+});
+const moneyOf = (currency: string, minor: bigint) => ({
+  currency,
+  minor: minor.toString(),
+  amount: formatMinor(minor, currency),
+});
+
+function metricOut(m: MetricFigure, currency: string) {
+  return {
+    metric: m.metric,
+    used: m.used.toString(),
+    limit: m.limit?.toString() ?? null,
+    utilisation: m.utilisationBp === undefined ? null : formatBp(m.utilisationBp),
+    over: m.over.toString(),
+    chargedOver: (m.chargedOver ?? m.over).toString(),
+    fee: moneyOf(currency, m.feeMinor),
+    priced: m.priced,
+  };
+}
+
+const dailyOut = (d: DailyFigure) => ({ date: d.date, counts: counts(d.counts), overCap: [...d.overCap] });
+const datasetOut = (d: DatasetFigure) => ({
+  dataset: d.dataset,
+  counts: counts(d.counts),
+  allowed: d.allowed,
+});
+
+function feeLineOut(l: FeeLine, currency: string) {
+  return {
+    metric: l.metric,
+    applicationId: l.applicationId ?? null,
+    tier: l.tier,
+    units: l.units.toString(),
+    price: l.price,
+    per: l.per.toString(),
+    amount: moneyOf(currency, l.amountMinor),
+  };
+}
+
+function findingOut(f: Finding) {
+  return {
+    kind: f.kind,
+    severity: f.severity,
+    message: f.message,
+    partnerId: f.partnerId ?? null,
+    applicationId: f.applicationId ?? null,
+    requester: f.requester ?? null,
+    dataset: f.dataset ?? null,
+    date: f.date ?? null,
+    counts: counts(f.counts),
+  };
+}
+
+function noticeOut(n: NoticeOutcome) {
+  return {
+    partnerId: n.key.partnerId,
+    periodId: n.key.periodId,
+    level: n.key.level,
+    status: n.status,
+    covers: [...(n.covers ?? [])],
+    messageId: n.messageId ?? null,
+    file: n.file ?? null,
+    error: n.error ?? null,
+  };
+}
+
+const changeOut = (c: FigureChange) => ({ path: c.path, sent: c.sent, current: c.current, delta: c.delta });
+
+function periodOut(ev: PartnerPeriodEvaluation, notices: readonly NoticeOutcome[]) {
+  const forecastMetrics = [
+    ...ev.metrics.map((m) => ({ m, applicationId: null as string | null })),
+    ...ev.applications.flatMap((a) =>
+      a.metrics.map((m) => ({ m, applicationId: a.applicationId as string | null })),
+    ),
+  ].map(({ m, applicationId }) => ({
+    metric: m.metric,
+    applicationId,
+    limit: m.limit?.toString() ?? null,
+    forecast: m.forecast.toString(),
+    forecastOver: m.forecastOver.toString(),
+  }));
+  return {
+    periodId: ev.period.id,
+    timeZone: ev.period.timeZone,
+    fromDate: ev.period.fromDate,
+    toDate: ev.period.toDate,
+    startsAt: iso(ev.period.startMs),
+    endsAt: iso(ev.period.endMs),
+    contractId: ev.contractId,
+    currency: ev.currency,
+    asOf: iso(ev.asOfMs),
+    complete: ev.complete,
+    totals: counts(ev.totals),
+    metrics: ev.metrics.map((m) => metricOut(m, ev.currency)),
+    applications: ev.applications.map((a) => ({
+      applicationId: a.applicationId,
+      name: a.name,
+      counts: counts(a.counts),
+      metrics: a.metrics.map((m) => metricOut(m, ev.currency)),
+      daily: a.daily.map(dailyOut),
+      daysOverCap: a.daysOverCap,
+    })),
+    datasets: ev.datasets.map(datasetOut),
+    daily: ev.daily.map(dailyOut),
+    daysOverCap: ev.daysOverCap,
+    fees: {
+      total: moneyOf(ev.currency, ev.fees.totalMinor),
+      lines: ev.fees.lines.map((l) => feeLineOut(l, ev.currency)),
+    },
+    forecast: ev.complete ? null : { basedOnDataUntil: iso(ev.asOfMs), metrics: forecastMetrics },
+    levels: ev.levels.map((l) => ({
+      level: l.level,
+      percent: l.percent,
+      metric: l.metric,
+      applicationId: l.applicationId ?? null,
+      utilisation: formatBp(l.utilisationBp),
+    })),
+    currentLevel: ev.levels[ev.levels.length - 1]?.level ?? null,
+    findings: ev.findings.map(findingOut),
+    notices: notices
+      .filter((n) => n.key.partnerId === ev.partnerId && n.key.periodId === ev.period.id)
+      .map(noticeOut),
+  };
+}
+
+/**
+ * Build the report of one run. The result is checked against ReportSchema before it is returned, so
+ * a report that would not validate is a bug found here, not by a reader.
+ */
+export function buildReport(input: BuildReportInput): Report {
+  const partners: { partnerId: string; partnerName: string; periods: ReturnType<typeof periodOut>[] }[] = [];
+  for (const ev of input.evaluations) {
+    let p = partners.find((x) => x.partnerId === ev.partnerId);
+    if (!p) {
+      p = { partnerId: ev.partnerId, partnerName: ev.partnerName, periods: [] };
+      partners.push(p);
+    }
+    p.periods.push(periodOut(ev, input.notices));
+  }
+  for (const p of partners)
+    p.periods.sort((a, b) => (a.periodId < b.periodId ? -1 : a.periodId > b.periodId ? 1 : 0));
+
+  const feesByCurrency = new Map<string, bigint>();
+  for (const ev of input.evaluations) {
+    feesByCurrency.set(ev.currency, (feesByCurrency.get(ev.currency) ?? 0n) + ev.fees.totalMinor);
+  }
+  const noticesByStatus: Record<string, number> = {};
+  for (const n of input.notices) noticesByStatus[n.status] = (noticesByStatus[n.status] ?? 0) + 1;
+  const overLimit = new Set(
+    input.evaluations
+      .filter((ev) => [...ev.metrics, ...ev.applications.flatMap((a) => a.metrics)].some((m) => m.over > 0n))
+      .map((ev) => ev.partnerId),
+  );
+  const inp = input.input;
+
+  const report = {
+    reportVersion: 1 as const,
+    runId: input.runId,
+    generatedAt: typeof input.generatedAt === 'string' ? input.generatedAt : input.generatedAt.toISOString(),
+    engine: input.engine,
+    dryRun: input.dryRun,
+    reason: input.reason ?? null,
+    registryHash: input.registryHash,
+    codeVersion: input.codeVersion,
+    window: { from: input.window.from, to: input.window.to },
+    summary: {
+      partners: partners.length,
+      periods: input.evaluations.length,
+      fees: [...feesByCurrency.entries()]
+        .sort(([a], [b]) => (a < b ? -1 : 1))
+        .map(([currency, minor]) => moneyOf(currency, minor)),
+      partnersOverLimit: [...overLimit].sort(),
+      findings:
+        input.evaluations.reduce((n, ev) => n + ev.findings.length, 0) + input.unattributed.findings.length,
+      notices: noticesByStatus,
+      inputComplete: inp.malformedLines === 0 && inp.unreadableFiles.length === 0,
+    },
+    input: {
+      files: inp.files,
+      filesSkipped: inp.filesSkipped,
+      bytes: inp.bytes,
+      lines: inp.lines,
+      parsedLines: inp.parsedLines,
+      malformedLines: inp.malformedLines,
+      malformedByReason: { ...inp.malformedByReason },
+      malformedSamples: inp.malformedSamples.map((s) => ({
+        file: s.file,
+        line: s.line,
+        reason: s.reason,
+        text: s.text,
+      })),
+      unreadableFiles: inp.unreadableFiles.map((u) => ({ file: u.file, reason: u.reason })),
+    },
+    partners,
+    uncovered: (input.uncovered ?? []).map((u) => ({ partnerId: u.partnerId, periodId: u.periodId })),
+    unattributed: {
+      figures: input.unattributed.figures.map((u) => ({
+        requester: u.requester,
+        accessPoint: u.accessPoint,
+        counts: counts(u.counts),
+        datasets: u.datasets.map(datasetOut),
+        touchedPartnerData: u.touchedPartnerData,
+      })),
+      findings: input.unattributed.findings.map(findingOut),
+    },
+    notices: input.notices.map(noticeOut),
+    noticeDiffs: input.noticeDiffs.map((d) => ({
+      partnerId: d.key.partnerId,
+      periodId: d.key.periodId,
+      level: d.key.level,
+      messageId: d.messageId ?? null,
+      sentAt: d.sentAt ?? null,
+      changes: d.changes.map(changeOut),
+    })),
+  };
+  return ReportSchema.parse(report);
+}
+
+/** Serialise a report for `report.json` (stable key order, two-space indent, final newline). */
+export function reportToJson(report: Report): string {
+  return `${JSON.stringify(report, null, 2)}\n`;
+}
+
+/** The CSV columns of `reportToCsv`. */
+export const CSV_COLUMNS = [
+  'partner_id',
+  'partner_name',
+  'period',
+  'application_id',
+  'application_name',
+  'requests',
+  'bytes_sent',
+  'records',
+] as const;
+
+/**
+ * A text cell: a leading `=`, `+`, `-`, `@` (or tab / CR, which some spreadsheets strip first) would
+ * make a spreadsheet run the cell as a formula, so it gets a `'` in front. Then RFC 4180 quoting.
+ */
+export function csvTextCell(value: string): string {
+  const guarded = /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
+  return /[",\r\n]/.test(guarded) ? `"${guarded.replace(/"/g, '""')}"` : guarded;
+}
+
+/**
+ * Usage per partner, period and application, one row each, as RFC 4180 CSV (CRLF, header row).
+ * Counts are written as integers and never guarded: they are never negative.
+ */
+export function reportToCsv(report: Report): string {
+  const rows: string[] = [CSV_COLUMNS.join(',')];
+  for (const p of report.partners) {
+    for (const period of p.periods) {
+      for (const a of period.applications) {
+        rows.push(
+          [
+            csvTextCell(p.partnerId),
+            csvTextCell(p.partnerName),
+            csvTextCell(period.periodId),
+            csvTextCell(a.applicationId),
+            csvTextCell(a.name),
+            a.counts.requests,
+            a.counts.bytesSent,
+            a.counts.records,
+          ].join(','),
+        );
+      }
+    }
+  }
+  return `${rows.join('\r\n')}\r\n`;
+}

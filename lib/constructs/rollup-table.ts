@@ -1,0 +1,150 @@
+/**
+ * The usage rollup on AWS: an Iceberg table (Athena engine v3) with exactly the columns of the shared
+ * rollup row, partitioned by day(slot_start). Iceberg gives the roll-up a rerun-safe
+ * `DELETE ... WHERE batch = ?` followed by `INSERT`, and month-to-date evaluation reads a few small
+ * Parquet files instead of the raw logs.
+ */
+import { Duration, Stack } from 'aws-cdk-lib';
+import * as glue from 'aws-cdk-lib/aws-glue';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import { Construct, type IConstruct } from 'constructs';
+import { acknowledgeWildcardResource } from '../nag.js';
+import type { LogsTable } from './logs-table.js';
+import { newSecureBucket } from './secure-bucket.js';
+
+/** Column name and Iceberg type, in table order: the contract's rollup row. */
+export const ROLLUP_COLUMNS = [
+  ['slot_start', 'timestamp'],
+  ['bucket', 'string'],
+  ['requester', 'string'],
+  ['access_point', 'string'],
+  ['dataset', 'string'],
+  ['operation', 'string'],
+  ['status_class', 'string'],
+  ['requests', 'long'],
+  ['bytes_sent', 'long'],
+  ['records', 'long'],
+  ['batch', 'string'],
+] as const;
+
+/** Props of {@link RollupTable}. */
+export interface RollupTableProps {
+  /** The database (created by the logs table) the rollup table lives in. */
+  readonly logsTable: LogsTable;
+  /** Where the warehouse bucket's server access logs go. */
+  readonly serverAccessLogs: s3.IBucket;
+  /**
+   * @default 'usage_rollup'
+   */
+  readonly tableName?: string;
+}
+
+const WAREHOUSE_PREFIX = 'rollup/';
+
+/** The Iceberg rollup table and the warehouse bucket holding its data and metadata. */
+export class RollupTable extends Construct {
+  readonly tableName: string;
+  readonly warehouseBucket: s3.Bucket;
+  readonly table: glue.CfnTable;
+  private readonly logsTable: LogsTable;
+
+  constructor(scope: Construct, id: string, props: RollupTableProps) {
+    super(scope, id);
+    this.tableName = props.tableName ?? 'usage_rollup';
+    if (!/^[a-z0-9_]{1,255}$/.test(this.tableName)) {
+      throw new Error(`RollupTable: tableName must be lower-case letters, digits or _, got "${this.tableName}"`);
+    }
+    if (this.tableName === props.logsTable.tableName) {
+      throw new Error(`RollupTable: tableName "${this.tableName}" is already the logs table's name`);
+    }
+    this.logsTable = props.logsTable;
+    this.warehouseBucket = newSecureBucket(this, 'WarehouseBucket', {
+      accessLogs: props.serverAccessLogs,
+      accessLogsPrefix: 'warehouse/',
+      // Iceberg keeps its own snapshots; S3 versions of replaced files would only cost money.
+      versioned: false,
+      lifecycleRules: [{ abortIncompleteMultipartUploadAfter: Duration.days(1) }],
+    });
+    const location = `s3://${this.warehouseBucket.bucketName}/${WAREHOUSE_PREFIX}`;
+    const account = Stack.of(this).account;
+    this.table = new glue.CfnTable(this, 'Table', {
+      catalogId: account,
+      databaseName: props.logsTable.databaseName,
+      tableInput: {
+        name: this.tableName,
+        description: 'Usage per 15-minute slot x requester x access point x dataset x operation x status class',
+        tableType: 'EXTERNAL_TABLE',
+      },
+      openTableFormatInput: {
+        icebergInput: {
+          metadataOperation: 'CREATE',
+          version: '2',
+          icebergTableInput: {
+            location,
+            schema: {
+              type: 'struct',
+              schemaId: 0,
+              fields: ROLLUP_COLUMNS.map(([name, type], i) => ({ id: i + 1, name, type, required: false })),
+            },
+            partitionSpec: {
+              specId: 0,
+              // day(slot_start): a month-to-date read prunes to the month's days.
+              fields: [{ sourceId: 1, fieldId: 1000, name: 'slot_start_day', transform: 'day' }],
+            },
+            properties: {
+              'write.format.default': 'parquet',
+              'write.parquet.compression-codec': 'zstd',
+            },
+          },
+        },
+      },
+    });
+    this.table.node.addDependency(props.logsTable.database);
+  }
+
+  /** Glue ARN of the table. */
+  get tableArn(): string {
+    return this.logsTable.tableArn(this.tableName);
+  }
+
+  /** Query the rollup through Athena (evaluation). */
+  grantRead(grantee: iam.IGrantable & IConstruct): void {
+    this.grant(grantee, false);
+  }
+
+  /** Replace batches in the rollup through Athena: Iceberg DELETE and INSERT commit new metadata. */
+  grantReadWrite(grantee: iam.IGrantable & IConstruct): void {
+    this.grant(grantee, true);
+  }
+
+  private grant(grantee: iam.IGrantable & IConstruct, write: boolean): void {
+    const principal = grantee.grantPrincipal;
+    principal.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['glue:GetDatabase', 'glue:GetTable', ...(write ? ['glue:UpdateTable'] : [])],
+        resources: [this.logsTable.catalogArn, this.logsTable.databaseArn, this.tableArn],
+      }),
+    );
+    const objects = this.warehouseBucket.arnForObjects(`${WAREHOUSE_PREFIX}*`);
+    principal.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: write
+          ? ['s3:GetObject', 's3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload']
+          : ['s3:GetObject'],
+        resources: [objects],
+      }),
+    );
+    principal.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['s3:ListBucket', 's3:GetBucketLocation'],
+        resources: [this.warehouseBucket.bucketArn],
+      }),
+    );
+    acknowledgeWildcardResource(
+      grantee,
+      objects,
+      'Iceberg names its data and metadata files itself, under the rollup/ prefix of the warehouse bucket the stack owns.',
+    );
+  }
+}

@@ -1,0 +1,181 @@
+/**
+ * The whole AWS deployment of partner-audit, composed from one construct per concern. Access between
+ * them is granted only through the constructs' grant methods, step by step, as aws-contract.md lists.
+ */
+import { Annotations, CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import type { Construct } from 'constructs';
+import type { DeployConfig } from './config.js';
+import { AccessLogSource } from './constructs/access-log-source.js';
+import { AuditFunctions } from './constructs/audit-functions.js';
+import { LogsTable } from './constructs/logs-table.js';
+import { Monitoring } from './constructs/monitoring.js';
+import { Notices } from './constructs/notices.js';
+import { RegistryDeployment } from './constructs/registry-deployment.js';
+import { Reports } from './constructs/reports.js';
+import { RollupTable } from './constructs/rollup-table.js';
+import { NightlySchedule } from './constructs/schedule.js';
+import { ServerAccessLogsBucket } from './constructs/secure-bucket.js';
+import { AuditStateMachine } from './constructs/state-machine.js';
+import { AuditWorkgroup } from './constructs/workgroup.js';
+
+/** Props of {@link PartnerAuditStack}. */
+export interface PartnerAuditStackProps extends StackProps {
+  /** The validated deployment settings (lib/config.ts). */
+  readonly config: DeployConfig;
+  /**
+   * Folder of the handler entry files, for tests that bundle stand-ins.
+   * @default functions/handlers
+   */
+  readonly handlersDir?: string;
+}
+
+/** `PartnerAudit` -> `partner_audit`: a Glue-safe name derived from the stack name. */
+export function glueNameOf(stackName: string): string {
+  return stackName
+    .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+    .toLowerCase()
+    .replace(/[^a-z0-9_]/g, '_');
+}
+
+/** Logs table, workgroup, rollup table, functions, state machine, schedule, notices, reports, monitoring. */
+export class PartnerAuditStack extends Stack {
+  readonly reports: Reports;
+  readonly functions: AuditFunctions;
+  readonly stateMachine: AuditStateMachine;
+  readonly schedule: NightlySchedule;
+  readonly notices: Notices;
+  readonly monitoring: Monitoring;
+  readonly workgroup: AuditWorkgroup;
+  readonly logsTable: LogsTable;
+  readonly rollupTable: RollupTable;
+  readonly registry: RegistryDeployment;
+
+  constructor(scope: Construct, id: string, props: PartnerAuditStackProps) {
+    super(scope, id, {
+      description: 'partner-audit: nightly audit of partner usage of the data bucket, from S3 server access logs',
+      ...props,
+    });
+    const config = props.config;
+    if (config.isExample) {
+      Annotations.of(this).addInfo(
+        `No deploy.config.json: using the documented example ${config.source} (createDataBucket: true).`,
+      );
+    }
+
+    const serverAccessLogs = new ServerAccessLogsBucket(this, 'ServerAccessLogs').bucket;
+    const source = new AccessLogSource(
+      this,
+      'AccessLogSource',
+      config.accessLogs.kind === 'existing'
+        ? {
+            existing: {
+              logBucketName: config.accessLogs.logBucketName,
+              logPrefix: config.accessLogs.logPrefix,
+              sourceBucket: config.accessLogs.sourceBucket,
+              ...(config.accessLogs.sourceAccount ? { sourceAccount: config.accessLogs.sourceAccount } : {}),
+              ...(config.accessLogs.sourceRegion ? { sourceRegion: config.accessLogs.sourceRegion } : {}),
+            },
+          }
+        : { create: { serverAccessLogs } },
+    );
+    const glueName = glueNameOf(config.stackName);
+    this.logsTable = new LogsTable(this, 'LogsTable', {
+      source,
+      databaseName: glueName,
+      startDate: config.logsStartDate,
+    });
+    this.rollupTable = new RollupTable(this, 'RollupTable', { logsTable: this.logsTable, serverAccessLogs });
+    this.workgroup = new AuditWorkgroup(this, 'Workgroup', {
+      workgroupName: `${config.stackName}-audit`,
+      bytesScannedCutoffPerQuery: config.bytesScannedCutoffPerQuery,
+      serverAccessLogs,
+    });
+    this.reports = new Reports(this, 'Reports', { serverAccessLogs });
+    this.registry = new RegistryDeployment(this, 'Registry', {
+      registryFile: config.registryFile,
+      ...(config.manifestFile ? { manifestFile: config.manifestFile } : {}),
+      serverAccessLogs,
+    });
+    this.notices = new Notices(this, 'Notices', {
+      identity: config.sender.identity,
+      configurationSetName: config.sender.configurationSetName,
+    });
+    this.monitoring = new Monitoring(this, 'Monitoring', {
+      ...(config.alarmEmail ? { alarmEmail: config.alarmEmail } : {}),
+    });
+
+    this.functions = new AuditFunctions(this, 'Functions', {
+      ...(props.handlersDir ? { handlersDir: props.handlersDir } : {}),
+      environment: {
+        REPORT_BUCKET: this.reports.bucket.bucketName,
+        REGISTRY_BUCKET: this.registry.bucket.bucketName,
+        REGISTRY_KEY: this.registry.registryKey,
+        ...(this.registry.manifestKey ? { MANIFEST_KEY: this.registry.manifestKey } : {}),
+        ATHENA_WORKGROUP: this.workgroup.workgroupName,
+        GLUE_DATABASE: this.logsTable.databaseName,
+        LOGS_TABLE: this.logsTable.tableName,
+        ROLLUP_TABLE: this.rollupTable.tableName,
+        LEDGER_TABLE: this.notices.ledger.tableName,
+        SES_CONFIGURATION_SET: this.notices.configurationSetName,
+        NOTICE_MODE: config.noticeMode,
+        SES_MAX_SEND_RATE: String(config.sender.maxSendRate),
+        POWERTOOLS_SERVICE_NAME: 'partner-audit',
+        POWERTOOLS_METRICS_NAMESPACE: 'PartnerAudit',
+        POWERTOOLS_LOG_LEVEL: 'INFO',
+      },
+    });
+    const { rollup, evaluate, notify, publish } = this.functions;
+    // The registry is the configuration every step interprets (dataset depth, contracts, contacts).
+    for (const fn of this.functions.all) this.registry.grantRead(fn);
+    this.workgroup.grantRunQueries(rollup);
+    this.logsTable.grantRead(rollup);
+    this.rollupTable.grantReadWrite(rollup);
+    this.workgroup.grantRunQueries(evaluate);
+    this.rollupTable.grantRead(evaluate);
+    this.reports.grantWriteRuns(evaluate);
+    this.reports.grantReadRuns(notify);
+    this.notices.grantLedger(notify);
+    // In preview mode nothing is sent, so the notifier gets no SES permission at all.
+    if (config.noticeMode === 'send') this.notices.grantSend(notify);
+    this.reports.grantReadWriteRuns(publish);
+
+    this.stateMachine = new AuditStateMachine(this, 'AuditRun', {
+      functions: this.functions,
+      failureTopic: this.monitoring.topic,
+    });
+    this.monitoring.grantPublish(this.stateMachine.stateMachine);
+    this.schedule = new NightlySchedule(this, 'Nightly', {
+      stateMachine: this.stateMachine.stateMachine,
+      cron: config.schedule.cron,
+      timeZone: config.schedule.timeZone,
+      flexibleWindow: Duration.minutes(config.schedule.flexibleWindowMinutes),
+      enabled: config.schedule.enabled,
+    });
+
+    this.monitoring.watchStateMachine(this.stateMachine.stateMachine, { expectNightlyRun: config.schedule.enabled });
+    this.monitoring.watchFunctions(this.functions.all);
+    this.monitoring.watchDeadLetterQueue(this.schedule.deadLetterQueue);
+    this.monitoring.watchNotices(this.notices.configurationSetName);
+    this.monitoring.watchQueries(this.workgroup.workgroupName);
+
+    new CfnOutput(this, 'StateMachineConsoleUrl', {
+      description: 'Start an ad hoc audit here ("Start execution"; input documented in the README)',
+      value: this.stateMachine.consoleUrl,
+    });
+    new CfnOutput(this, 'StateMachineArn', { value: this.stateMachine.stateMachine.stateMachineArn });
+    new CfnOutput(this, 'ReportBucketName', {
+      description: 'Reports, usage CSVs and notice previews, under runs/<runId>/',
+      value: this.reports.bucket.bucketName,
+    });
+    new CfnOutput(this, 'ConfigBucketName', {
+      description: 'The deployed partner registry',
+      value: this.registry.bucket.bucketName,
+    });
+    if (source.dataBucket) {
+      new CfnOutput(this, 'DataBucketName', {
+        description: 'The created data bucket whose access is audited',
+        value: source.dataBucket.bucketName,
+      });
+    }
+  }
+}

@@ -1,0 +1,576 @@
+import { Match, type Template } from 'aws-cdk-lib/assertions';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ACCESS_LOG_COLUMNS, ACCESS_LOG_REGEX } from '../../functions/adapters/athena/access-log-regex.js';
+import {
+  actionsOfStep,
+  configWith,
+  EXISTING_LOGS,
+  functionId,
+  resourcesOf,
+  type StateMachineDefinition,
+  stateMachineDefinition,
+  statementsOfStep,
+  synth,
+} from './helpers.js';
+
+const STEPS = ['Plan', 'Rollup', 'Evaluate', 'Notify', 'Publish'] as const;
+
+/** The example deployment, sending notices, with an alarm email. */
+let created: Template;
+/** An existing log bucket, previewing notices. */
+let existing: Template;
+let definition: StateMachineDefinition;
+
+beforeAll(() => {
+  created = synth(configWith({ noticeMode: 'send', alarmEmail: 'ops@provider.example' })).template;
+  existing = synth(configWith(EXISTING_LOGS)).template;
+  definition = stateMachineDefinition(created);
+});
+
+describe('nightly schedule', () => {
+  it('runs the cron in the configured time zone within a flexible window, retrying into a DLQ', () => {
+    created.hasResourceProperties('AWS::Scheduler::Schedule', {
+      ScheduleExpression: 'cron(30 2 * * ? *)',
+      ScheduleExpressionTimezone: 'Europe/Berlin',
+      FlexibleTimeWindow: { Mode: 'FLEXIBLE', MaximumWindowInMinutes: 15 },
+      State: 'ENABLED',
+      Target: Match.objectLike({
+        Arn: { Ref: Match.stringLikeRegexp('^AuditRunStateMachine') },
+        RetryPolicy: { MaximumRetryAttempts: 5, MaximumEventAgeInSeconds: 6 * 3600 },
+        DeadLetterConfig: { Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^NightlyDeadLetterQueue'), 'Arn'] } },
+      }),
+    });
+  });
+
+  it('passes the scheduled time, not the start time, as the run input', () => {
+    const [schedule] = Object.values(created.findResources('AWS::Scheduler::Schedule'));
+    const input = JSON.parse((schedule!.Properties.Target as { Input: string }).Input);
+    expect(input).toEqual({ scheduledTime: '<aws.scheduler.scheduled-time>', reason: 'nightly schedule' });
+  });
+
+  it('keeps dead-lettered starts encrypted and reachable only over TLS', () => {
+    created.hasResourceProperties('AWS::SQS::Queue', { SqsManagedSseEnabled: true, MessageRetentionPeriod: 1209600 });
+    created.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      },
+    });
+  });
+});
+
+describe('audit state machine', () => {
+  it('is a Standard state machine with X-Ray and full execution logging', () => {
+    created.hasResourceProperties('AWS::StepFunctions::StateMachine', {
+      StateMachineType: 'STANDARD',
+      TracingConfiguration: { Enabled: true },
+      LoggingConfiguration: Match.objectLike({ Level: 'ALL', IncludeExecutionData: true }),
+    });
+  });
+
+  it('runs plan, roll-up, evaluate, notify and publish in that order', () => {
+    const order: string[] = [];
+    for (let at: string | undefined = definition.StartAt; at; at = definition.States[at]?.Next) order.push(at);
+    expect(order).toEqual(['Plan', 'RollUp', 'Evaluate', 'Notify', 'Publish', 'AnyNoticeFailed']);
+  });
+
+  it('rolls up the planned delivery dates two at a time', () => {
+    const rollup = definition.States.RollUp!;
+    expect(rollup).toMatchObject({
+      Type: 'Map',
+      ItemsPath: '$.batches',
+      MaxConcurrency: 2,
+      ItemSelector: { 'batch.$': '$$.Map.Item.Value' },
+      ResultPath: '$.rollups',
+    });
+    expect(rollup.ItemProcessor?.StartAt).toBe('RollUpBatch');
+  });
+
+  it('notifies the partners to notify four at a time, each with the run, the evaluation and dry-run flag', () => {
+    expect(definition.States.Notify).toMatchObject({
+      Type: 'Map',
+      ItemsPath: '$.evaluation.partnersToNotify',
+      MaxConcurrency: 4,
+      ItemSelector: {
+        'runId.$': '$.runId',
+        'evaluationKey.$': '$.evaluation.evaluationKey',
+        'partnerId.$': '$$.Map.Item.Value.partnerId',
+        'dryRun.$': '$.dryRun',
+      },
+    });
+  });
+
+  it('hands evaluate and publish only the fields of the contract', () => {
+    expect(definition.States.Evaluate?.Parameters).toEqual({
+      'runId.$': '$.runId',
+      'window.$': '$.window',
+      'partners.$': '$.partners',
+      'dryRun.$': '$.dryRun',
+    });
+    expect(definition.States.Evaluate?.ResultPath).toBe('$.evaluation');
+    expect(definition.States.Publish?.Parameters).toEqual({
+      'runId.$': '$.runId',
+      'evaluationKey.$': '$.evaluation.evaluationKey',
+      'notifyResults.$': '$.notifyResults',
+    });
+  });
+
+  it('retries every Lambda step on service errors and RetryableError with backoff and full jitter', () => {
+    const tasks = {
+      Plan: definition.States.Plan,
+      RollUpBatch: definition.States.RollUp?.ItemProcessor?.States.RollUpBatch,
+      Evaluate: definition.States.Evaluate,
+      NotifyPartner: definition.States.Notify?.ItemProcessor?.States.NotifyPartner,
+      Publish: definition.States.Publish,
+    };
+    for (const [name, task] of Object.entries(tasks)) {
+      expect(task?.Retry, name).toEqual([
+        expect.objectContaining({
+          ErrorEquals: expect.arrayContaining(['RetryableError', 'Lambda.ServiceException', 'Lambda.TooManyRequestsException']),
+          BackoffRate: 2,
+          JitterStrategy: 'FULL',
+          MaxAttempts: 5,
+        }),
+      ]);
+    }
+  });
+
+  it('sends any step failure to ReportFailure, which publishes to the alarm topic and then fails', () => {
+    for (const name of ['Plan', 'RollUp', 'Evaluate', 'Notify', 'Publish']) {
+      expect(definition.States[name]?.Catch, name).toEqual([
+        { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'ReportFailure' },
+      ]);
+    }
+    expect(definition.States.ReportFailure).toMatchObject({ Type: 'Task', Next: 'AuditFailed' });
+    expect(definition.States.AuditFailed).toMatchObject({
+      Type: 'Fail',
+      ErrorPath: '$.error.Error',
+      CausePath: '$.error.Cause',
+    });
+  });
+
+  it('records one partner’s failed notice, goes on, and fails the run after publishing', () => {
+    const notify = definition.States.Notify?.ItemProcessor;
+    expect(notify?.States.NotifyPartner?.Catch).toEqual([
+      { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'RecordNoticeFailure' },
+    ]);
+    expect(notify?.States.RecordNoticeFailure?.Parameters).toMatchObject({ failed: true });
+    expect(definition.States.AnyNoticeFailed).toMatchObject({
+      Type: 'Choice',
+      QueryLanguage: 'JSONata',
+      Choices: [{ Condition: expect.stringContaining('failed = true'), Next: 'DescribeNoticeFailures' }],
+      Default: 'Done',
+    });
+    expect(definition.States.DescribeNoticeFailures?.Next).toBe('ReportFailure');
+  });
+
+  it('lets the state machine publish to the encrypted topic', () => {
+    created.hasResourceProperties('AWS::IAM::Policy', {
+      Roles: [{ Ref: Match.stringLikeRegexp('^AuditRunStateMachineRole') }],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Action: 'sns:Publish' }),
+          Match.objectLike({
+            Action: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+            Resource: { 'Fn::GetAtt': [Match.stringLikeRegexp('^MonitoringTopicKey'), 'Arn'] },
+          }),
+        ]),
+      },
+    });
+  });
+});
+
+describe('Athena workgroup', () => {
+  it('enforces its settings, engine v3, encrypted results and the bytes-scanned cutoff', () => {
+    created.hasResourceProperties('AWS::Athena::WorkGroup', {
+      Name: 'PartnerAudit-audit',
+      RecursiveDeleteOption: true,
+      WorkGroupConfiguration: {
+        EnforceWorkGroupConfiguration: true,
+        BytesScannedCutoffPerQuery: 100_000_000_000,
+        PublishCloudWatchMetricsEnabled: true,
+        RequesterPaysEnabled: false,
+        EngineVersion: { SelectedEngineVersion: 'Athena engine version 3' },
+        ResultConfiguration: {
+          EncryptionConfiguration: { EncryptionOption: 'SSE_S3' },
+          OutputLocation: Match.anyValue(),
+        },
+      },
+    });
+  });
+
+  it('takes the cutoff from the settings', () => {
+    const t = synth(configWith({ bytesScannedCutoffPerQuery: 25_000_000 })).template;
+    t.hasResourceProperties('AWS::Athena::WorkGroup', {
+      WorkGroupConfiguration: Match.objectLike({ BytesScannedCutoffPerQuery: 25_000_000 }),
+    });
+  });
+
+  it('expires query results', () => {
+    created.hasResourceProperties('AWS::S3::Bucket', {
+      LoggingConfiguration: Match.objectLike({ LogFilePrefix: 'athena-results/' }),
+      LifecycleConfiguration: {
+        Rules: [Match.objectLike({ ExpirationInDays: 7, Status: 'Enabled' })],
+      },
+    });
+  });
+});
+
+describe('access-log table', () => {
+  const tableOf = (t: Template) =>
+    Object.values(t.findResources('AWS::Glue::Table')).find(
+      (r) => (r.Properties.TableInput as { Name: string }).Name === 'access_logs',
+    )!.Properties as { DatabaseName: string; TableInput: Record<string, any> };
+
+  it('parses every line with the shared ACCESS_LOG_REGEX into one string column per field', () => {
+    const input = tableOf(created).TableInput;
+    expect(input.StorageDescriptor.SerdeInfo).toEqual({
+      SerializationLibrary: 'org.apache.hadoop.hive.serde2.RegexSerDe',
+      Parameters: { 'input.regex': ACCESS_LOG_REGEX },
+    });
+    expect(input.StorageDescriptor.Columns).toEqual(ACCESS_LOG_COLUMNS.map((Name) => ({ Name, Type: 'string' })));
+    expect(input.StorageDescriptor.Columns).toHaveLength(27);
+  });
+
+  it('projects delivery_date partitions as dates from the logs start date to now', () => {
+    const input = tableOf(created).TableInput;
+    expect(input.PartitionKeys).toEqual([expect.objectContaining({ Name: 'delivery_date', Type: 'string' })]);
+    expect(input.Parameters).toMatchObject({
+      'projection.enabled': 'true',
+      'projection.delivery_date.type': 'date',
+      'projection.delivery_date.format': 'yyyy/MM/dd',
+      'projection.delivery_date.range': '2026/01/01,NOW',
+      'projection.delivery_date.interval': '1',
+      'projection.delivery_date.interval.unit': 'DAYS',
+    });
+  });
+
+  it('reads the PartitionedPrefix layout of an existing log bucket, one prefix per delivery date', () => {
+    const input = tableOf(existing).TableInput;
+    expect(input.Parameters['storage.location.template']).toBe(
+      's3://acme-logs/s3-access/123456789012/eu-central-1/acme-data/${delivery_date}',
+    );
+    expect(input.StorageDescriptor.Location).toBe('s3://acme-logs/s3-access/123456789012/eu-central-1/acme-data/');
+  });
+
+  it('creates the data bucket with delivery-time PartitionedPrefix access logs when asked to', () => {
+    created.hasResourceProperties('AWS::S3::Bucket', {
+      LoggingConfiguration: {
+        DestinationBucketName: { Ref: Match.stringLikeRegexp('^AccessLogSourceLogBucket') },
+        LogFilePrefix: 's3-access/',
+        TargetObjectKeyFormat: { PartitionedPrefix: { PartitionDateSource: 'DeliveryTime' } },
+      },
+    });
+  });
+
+  it('lives in the stack’s Glue database', () => {
+    created.hasResourceProperties('AWS::Glue::Database', { DatabaseInput: Match.objectLike({ Name: 'partner_audit' }) });
+    expect(tableOf(created).DatabaseName).toBe('partner_audit');
+  });
+});
+
+describe('rollup table', () => {
+  it('is an Iceberg table with the rollup row’s columns, partitioned by day(slot_start)', () => {
+    created.hasResourceProperties('AWS::Glue::Table', {
+      DatabaseName: 'partner_audit',
+      TableInput: Match.objectLike({ Name: 'usage_rollup' }),
+      OpenTableFormatInput: {
+        IcebergInput: {
+          MetadataOperation: 'CREATE',
+          Version: '2',
+          IcebergTableInput: Match.objectLike({
+            Schema: Match.objectLike({
+              Fields: [
+                { Id: 1, Name: 'slot_start', Type: 'timestamp', Required: false },
+                { Id: 2, Name: 'bucket', Type: 'string', Required: false },
+                { Id: 3, Name: 'requester', Type: 'string', Required: false },
+                { Id: 4, Name: 'access_point', Type: 'string', Required: false },
+                { Id: 5, Name: 'dataset', Type: 'string', Required: false },
+                { Id: 6, Name: 'operation', Type: 'string', Required: false },
+                { Id: 7, Name: 'status_class', Type: 'string', Required: false },
+                { Id: 8, Name: 'requests', Type: 'long', Required: false },
+                { Id: 9, Name: 'bytes_sent', Type: 'long', Required: false },
+                { Id: 10, Name: 'records', Type: 'long', Required: false },
+                { Id: 11, Name: 'batch', Type: 'string', Required: false },
+              ],
+            }),
+            PartitionSpec: Match.objectLike({
+              Fields: [Match.objectLike({ SourceId: 1, Transform: 'day' })],
+            }),
+          }),
+        },
+      },
+    });
+  });
+});
+
+describe('notices', () => {
+  it('has a ledger keyed by pk, on demand, with point-in-time recovery and KMS encryption', () => {
+    created.hasResourceProperties('AWS::DynamoDB::Table', {
+      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+      AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
+      BillingMode: 'PAY_PER_REQUEST',
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      SSESpecification: { SSEEnabled: true },
+      DeletionProtectionEnabled: true,
+    });
+  });
+
+  it('has an SES configuration set requiring TLS and suppressing bounces and complaints', () => {
+    created.hasResourceProperties('AWS::SES::ConfigurationSet', {
+      Name: 'partner-audit',
+      DeliveryOptions: { TlsPolicy: 'REQUIRE' },
+      ReputationOptions: { ReputationMetricsEnabled: true },
+      SuppressionOptions: { SuppressedReasons: ['BOUNCE', 'COMPLAINT'] },
+    });
+    created.hasResourceProperties('AWS::SES::ConfigurationSetEventDestination', {
+      EventDestination: Match.objectLike({
+        Enabled: true,
+        MatchingEventTypes: Match.arrayWith(['send', 'delivery', 'bounce', 'reject']),
+      }),
+    });
+  });
+
+  it('creates the sender identity with the configuration set', () => {
+    created.hasResourceProperties('AWS::SES::EmailIdentity', {
+      EmailIdentity: 'provider.example',
+      ConfigurationSetAttributes: { ConfigurationSetName: { Ref: Match.stringLikeRegexp('^NoticesConfigurationSet') } },
+    });
+  });
+});
+
+describe('alarms and dashboard', () => {
+  const alarmsOn = (t: Template, metricName: string) =>
+    Object.values(t.findResources('AWS::CloudWatch::Alarm')).filter(
+      (a) =>
+        a.Properties.MetricName === metricName ||
+        JSON.stringify(a.Properties.Metrics ?? []).includes(`"MetricName":"${metricName}"`),
+    );
+
+  it('alarms on failed and timed-out executions and on a day without a successful run', () => {
+    expect(alarmsOn(created, 'ExecutionsFailed')).toHaveLength(1);
+    expect(alarmsOn(created, 'ExecutionsTimedOut')).toHaveLength(1);
+    created.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'ExecutionsSucceeded',
+      ComparisonOperator: 'LessThanThreshold',
+      Period: 86400,
+      TreatMissingData: 'breaching',
+    });
+  });
+
+  it('alarms on errors of each of the five functions', () => {
+    const errors = alarmsOn(created, 'Errors');
+    expect(errors).toHaveLength(5);
+    for (const step of STEPS) {
+      expect(errors.map((a) => JSON.stringify(a.Properties.Dimensions))).toContainEqual(
+        expect.stringContaining(functionId(created, step)),
+      );
+    }
+  });
+
+  it('alarms as soon as the schedule dead-letters a start, and on bounced or rejected notices', () => {
+    created.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Namespace: 'AWS/SQS',
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+    });
+    expect(alarmsOn(created, 'Bounce')).toHaveLength(1);
+  });
+
+  it('sends every alarm to the encrypted alarm topic, which mails the configured address', () => {
+    const alarms = Object.values(created.findResources('AWS::CloudWatch::Alarm'));
+    expect(alarms.length).toBeGreaterThanOrEqual(10);
+    for (const a of alarms) {
+      expect(a.Properties.AlarmActions).toEqual([{ Ref: expect.stringMatching(/^MonitoringAlarmTopic/) }]);
+    }
+    created.hasResourceProperties('AWS::SNS::Topic', {
+      KmsMasterKeyId: Match.objectLike({ 'Fn::GetAtt': [Match.stringLikeRegexp('^MonitoringTopicKey'), 'Arn'] }),
+    });
+    created.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'ops@provider.example' });
+    created.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
+  });
+
+  it('has no email subscription when no alarm email is set', () => {
+    existing.resourceCountIs('AWS::SNS::Subscription', 0);
+  });
+
+  it('draws runs, notices and failures on one dashboard', () => {
+    const [dashboard] = Object.values(created.findResources('AWS::CloudWatch::Dashboard'));
+    const body = JSON.stringify(dashboard!.Properties.DashboardBody);
+    for (const title of ['Runs', 'Notices (SES events)', 'Failures: function errors and throttles', 'Athena bytes scanned']) {
+      expect(body).toContain(title);
+    }
+  });
+});
+
+describe('buckets', () => {
+  it('encrypts every bucket, blocks public access and enforces object ownership', () => {
+    const buckets = Object.values(created.findResources('AWS::S3::Bucket'));
+    expect(buckets).toHaveLength(7);
+    for (const b of buckets) {
+      expect(b.Properties.BucketEncryption).toEqual({
+        ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
+      });
+      expect(b.Properties.PublicAccessBlockConfiguration).toEqual({
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      });
+    }
+  });
+
+  it('refuses plain HTTP on every bucket', () => {
+    const buckets = Object.keys(created.findResources('AWS::S3::Bucket'));
+    const policies = Object.values(created.findResources('AWS::S3::BucketPolicy'));
+    for (const id of buckets) {
+      const policy = policies.find((p) => JSON.stringify(p.Properties.Bucket).includes(id));
+      expect(JSON.stringify(policy?.Properties.PolicyDocument), id).toContain('"aws:SecureTransport":"false"');
+    }
+  });
+
+  it('keeps reports versioned, logged and their old versions for 90 days', () => {
+    created.hasResourceProperties('AWS::S3::Bucket', {
+      VersioningConfiguration: { Status: 'Enabled' },
+      LoggingConfiguration: Match.objectLike({ LogFilePrefix: 'reports/' }),
+      LifecycleConfiguration: {
+        Rules: [Match.objectLike({ NoncurrentVersionExpiration: { NoncurrentDays: 90 } })],
+      },
+    });
+  });
+
+  it('deploys the validated registry to the config bucket', () => {
+    created.hasResourceProperties('Custom::CDKBucketDeployment', {
+      DestinationBucketKeyPrefix: 'registry/',
+      Prune: true,
+      RetainOnDelete: true,
+    });
+  });
+});
+
+describe('audit functions', () => {
+  it('run Node.js 22 on arm64, traced, with their own log groups', () => {
+    for (const step of STEPS) {
+      const fn = resourcesOf(created)[functionId(created, step)]!.Properties!;
+      expect(fn, step).toMatchObject({
+        Runtime: 'nodejs22.x',
+        Architectures: ['arm64'],
+        Handler: 'index.handler',
+        TracingConfig: { Mode: 'Active' },
+        LoggingConfig: { LogGroup: { Ref: expect.stringMatching(new RegExp(`^Functions${step}Logs`)) } },
+      });
+    }
+  });
+
+  it('get every variable of the contract, with the notice mode and send rate of the settings', () => {
+    for (const step of STEPS) {
+      const env = (resourcesOf(created)[functionId(created, step)]!.Properties!.Environment as { Variables: object })
+        .Variables;
+      expect(Object.keys(env).sort(), step).toEqual(
+        [
+          'ATHENA_WORKGROUP',
+          'GLUE_DATABASE',
+          'LEDGER_TABLE',
+          'LOGS_TABLE',
+          'NOTICE_MODE',
+          'POWERTOOLS_LOG_LEVEL',
+          'POWERTOOLS_METRICS_NAMESPACE',
+          'POWERTOOLS_SERVICE_NAME',
+          'REGISTRY_BUCKET',
+          'REGISTRY_KEY',
+          'REPORT_BUCKET',
+          'ROLLUP_TABLE',
+          'SES_CONFIGURATION_SET',
+          'SES_MAX_SEND_RATE',
+        ].sort(),
+      );
+      expect(env).toMatchObject({
+        ATHENA_WORKGROUP: 'PartnerAudit-audit',
+        GLUE_DATABASE: 'partner_audit',
+        LOGS_TABLE: 'access_logs',
+        ROLLUP_TABLE: 'usage_rollup',
+        REGISTRY_KEY: 'registry/registry.yaml',
+        SES_CONFIGURATION_SET: 'partner-audit',
+        NOTICE_MODE: 'send',
+        SES_MAX_SEND_RATE: '1',
+        POWERTOOLS_SERVICE_NAME: 'partner-audit',
+        POWERTOOLS_METRICS_NAMESPACE: 'PartnerAudit',
+      });
+    }
+  });
+});
+
+describe('least-privilege grants', () => {
+  const has = (actions: string[], prefix: string) => actions.some((a) => a.startsWith(prefix));
+
+  it('lets notify send raw email only from the identity with the configuration set, and run no queries', () => {
+    const ses = statementsOfStep(created, 'Notify').filter((s) => JSON.stringify(s.Action).includes('ses:'));
+    expect(ses).toHaveLength(1);
+    expect(ses[0]!.Action).toBe('ses:SendRawEmail');
+    const resources = JSON.stringify(ses[0]!.Resource);
+    expect(resources).toMatch(/":identity\/",\{"Ref":"NoticesIdentity[0-9A-F]+"\}/);
+    expect(resources).toContain(':configuration-set/partner-audit');
+    const actions = actionsOfStep(created, 'Notify');
+    expect(has(actions, 'athena:')).toBe(false);
+    expect(has(actions, 'glue:')).toBe(false);
+    expect(actions).toEqual(expect.arrayContaining(['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:GetItem']));
+    expect(has(actions, 'dynamodb:Scan')).toBe(false);
+  });
+
+  it('gives notify no SES permission at all in preview mode', () => {
+    expect(has(actionsOfStep(existing, 'Notify'), 'ses:')).toBe(false);
+  });
+
+  it('lets evaluate query the rollup and write run outputs, but not send mail or touch the ledger or raw logs', () => {
+    const actions = actionsOfStep(created, 'Evaluate');
+    expect(actions).toEqual(expect.arrayContaining(['athena:StartQueryExecution', 's3:PutObject']));
+    expect(has(actions, 'ses:')).toBe(false);
+    expect(has(actions, 'dynamodb:')).toBe(false);
+    expect(actions).not.toContain('glue:UpdateTable');
+    expect(JSON.stringify(statementsOfStep(created, 'Evaluate'))).not.toContain('AccessLogSourceLogBucket');
+  });
+
+  it('lets rollup read the logs under their prefix only and commit to the rollup table', () => {
+    const statements = statementsOfStep(existing, 'Rollup');
+    const text = JSON.stringify(statements);
+    expect(text).toContain('acme-logs/s3-access/123456789012/eu-central-1/acme-data/*');
+    expect(actionsOfStep(existing, 'Rollup')).toEqual(
+      expect.arrayContaining(['athena:StartQueryExecution', 'glue:UpdateTable', 's3:DeleteObject']),
+    );
+    const list = statements.find((s) => s.Action === 's3:ListBucket' && JSON.stringify(s.Resource).includes('acme-logs'));
+    expect(list?.Condition).toEqual({
+      StringLike: { 's3:prefix': ['s3-access/123456789012/eu-central-1/acme-data/*'] },
+    });
+    expect(has(actionsOfStep(existing, 'Rollup'), 'ses:')).toBe(false);
+  });
+
+  it('lets plan read the registry and nothing else', () => {
+    const actions = actionsOfStep(created, 'Plan').filter((a) => !a.startsWith('logs:') && !a.startsWith('xray:'));
+    expect(actions).toEqual(['s3:GetObject']);
+    expect(JSON.stringify(statementsOfStep(created, 'Plan'))).toContain('/registry/registry.yaml');
+  });
+
+  it('lets publish read and write run outputs only', () => {
+    const actions = actionsOfStep(created, 'Publish').filter((a) => !a.startsWith('logs:') && !a.startsWith('xray:'));
+    expect(new Set(actions)).toEqual(new Set(['s3:GetObject', 's3:PutObject']));
+  });
+
+  it('uses no AWS managed policies on the audit functions', () => {
+    for (const step of STEPS) {
+      const fn = resourcesOf(created)[functionId(created, step)]!;
+      const roleId = (fn.Properties!.Role as { 'Fn::GetAtt': string[] })['Fn::GetAtt'][0]!;
+      expect(resourcesOf(created)[roleId]!.Properties!.ManagedPolicyArns, step).toBeUndefined();
+    }
+  });
+});
+
+describe('outputs', () => {
+  it('gives the state machine console URL and the report bucket name', () => {
+    created.hasOutput('StateMachineConsoleUrl', {
+      Value: Match.objectLike({ 'Fn::Join': Match.arrayWith([Match.arrayWith([Match.stringLikeRegexp('console\\.aws\\.amazon\\.com/states/home')])]) }),
+    });
+    created.hasOutput('ReportBucketName', { Value: { Ref: Match.stringLikeRegexp('^ReportsBucket') } });
+  });
+});

@@ -1,0 +1,556 @@
+/**
+ * A local stand-in for Amazon Athena, for tests: an HTTP server on 127.0.0.1 (port 0) that speaks the
+ * Athena JSON 1.1 protocol the real SDK client uses (StartQueryExecution, GetQueryExecution,
+ * GetQueryResults, StopQueryExecution) and answers from an in-memory DuckDB.
+ *
+ * What is real: the SQL text the adapter sends is executed as sent (DuckDB binds the
+ * ExecutionParameters to the `?` placeholders); the logs table is a view that applies
+ * ACCESS_LOG_REGEX to raw log lines with DuckDB's RE2 `regexp_extract`, like the Glue RegexSerDe
+ * (a line that does not match gives a row of NULLs; absent trailing fields are NULL); the rollup
+ * table is a plain table with the Iceberg table's columns. ClientRequestToken idempotency, the
+ * QUEUED/RUNNING/terminal life cycle, AthenaError on failures, paging with a header row and
+ * throttling errors behave as Athena documents them.
+ *
+ * The minimal translation from Trino to DuckDB, as DuckDB macros (the only dialect shims):
+ * - `parse_datetime(text, format)` for the one Joda format in LOG_TIME_FORMAT (any other format is
+ *   refused when the query is submitted);
+ * - `to_unixtime(timestamp)` = DuckDB `epoch`; `from_unixtime(seconds)` = DuckDB `to_timestamp`.
+ * The session time zone is UTC, as in Athena.
+ *
+ * Departures, kept on purpose: parameters are refused before the first WHERE (as Athena refuses
+ * them); DataScannedInBytes is the raw size of the log partitions a query names (projection-style
+ * pruning) plus 32 bytes per rollup row read, a stand-in for columnar scanning; values come back via
+ * DuckDB's text form (a timestamp reads `2026-03-01 00:15:00`, where Athena writes `.000`).
+ */
+import { randomUUID } from 'node:crypto';
+import { readdir, readFile } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join, relative, sep } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { type DuckDBConnection, DuckDBInstance, type DuckDBValue } from '@duckdb/node-api';
+import { ACCESS_LOG_COLUMNS, ACCESS_LOG_REGEX } from '../../functions/adapters/athena/access-log-regex.js';
+import { LOG_TIME_FORMAT } from '../../functions/adapters/athena/sql.js';
+
+export type AthenaOperation = 'StartQueryExecution' | 'GetQueryExecution' | 'GetQueryResults' | 'StopQueryExecution';
+
+/** A fault to inject; each applies to the next `times` (default 1) matching calls or queries. */
+export type AthenaFault =
+  | {
+      readonly kind: 'throttle';
+      readonly operation: AthenaOperation;
+      readonly error?: 'TooManyRequestsException' | 'ThrottlingException';
+      times?: number;
+    }
+  /** The query ends FAILED with this AthenaError, without running. */
+  | { readonly kind: 'fail'; readonly retryable: boolean; readonly match?: RegExp; readonly message?: string; times?: number }
+  /** The query ends CANCELLED, without running. */
+  | { readonly kind: 'cancel'; readonly match?: RegExp; times?: number }
+  /** Polls see these states first (e.g. QUEUED, RUNNING, QUEUED, RUNNING) before the real outcome. */
+  | { readonly kind: 'states'; readonly states: readonly ('QUEUED' | 'RUNNING')[]; readonly match?: RegExp; times?: number };
+
+export interface AthenaLocalServerOptions {
+  readonly database: string;
+  readonly logsTable: string;
+  readonly rollupTable: string;
+}
+
+type State = 'QUEUED' | 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'CANCELLED';
+
+interface ResultSet {
+  readonly columns: readonly { readonly name: string; readonly type: string }[];
+  readonly rows: readonly (readonly (string | null)[])[];
+}
+
+interface Execution {
+  readonly id: string;
+  readonly sql: string;
+  readonly params: readonly string[];
+  readonly workGroup: string | undefined;
+  readonly token: string | undefined;
+  readonly database: string | undefined;
+  readonly submittedAt: number;
+  readonly statementType: 'DDL' | 'DML' | 'UTILITY';
+  /** States still to report before the outcome. */
+  pending: ('QUEUED' | 'RUNNING')[];
+  /** Settles when the query has run (or was decided without running). */
+  done: Promise<void>;
+  state: State;
+  error?: { category: number; type: number; retryable: boolean; message: string };
+  result?: ResultSet;
+  updateCount?: number;
+  bytesScanned: number;
+  completedAt?: number;
+}
+
+/** A request the server refused (4xx), as Athena would name it. */
+class ApiError extends Error {
+  override readonly name = 'ApiError';
+  constructor(
+    readonly type: string,
+    message: string,
+    readonly status = 400,
+  ) {
+    super(message);
+  }
+}
+
+/** Joda formats `parse_datetime` understands here, and their DuckDB strptime equivalents. */
+const JODA_FORMATS: Readonly<Record<string, string>> = { [LOG_TIME_FORMAT]: '%d/%b/%Y:%H:%M:%S %z' };
+
+const RAW_TABLE = 'main.raw_log_lines';
+
+function literal(text: string): string {
+  return `'${text.replaceAll("'", "''")}'`;
+}
+
+function quoted(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
+/** Positions of `?` placeholders and of the first WHERE, outside string literals and quoted names. */
+function scanSql(sql: string): { placeholders: number[]; firstWhere: number } {
+  const placeholders: number[] = [];
+  let firstWhere = -1;
+  let i = 0;
+  while (i < sql.length) {
+    const c = sql[i]!;
+    if (c === "'" || c === '"') {
+      const close = sql.indexOf(c, i + 1);
+      i = close === -1 ? sql.length : close + 1;
+      continue;
+    }
+    if (c === '-' && sql[i + 1] === '-') {
+      const nl = sql.indexOf('\n', i);
+      i = nl === -1 ? sql.length : nl;
+      continue;
+    }
+    if (c === '?') placeholders.push(i);
+    if (firstWhere === -1 && /^where\b/i.test(sql.slice(i, i + 6)) && !/\w/.test(sql[i - 1] ?? ' ')) firstWhere = i;
+    i++;
+  }
+  return { placeholders, firstWhere };
+}
+
+/** An ExecutionParameter, read as the SQL literal it is written as. */
+function parameterValue(text: string): DuckDBValue {
+  const t = text.trim();
+  if (/^'(?:[^']|'')*'$/.test(t)) return t.slice(1, -1).replaceAll("''", "'");
+  if (/^-?\d+$/.test(t)) return BigInt(t);
+  if (/^-?\d+\.\d+$/.test(t)) return Number(t);
+  if (/^(true|false)$/i.test(t)) return t.toLowerCase() === 'true';
+  throw new Error(`ExecutionParameter ${text} is not a literal (strings need their quotes)`);
+}
+
+function athenaType(duckType: string): string {
+  if (duckType === 'VARCHAR') return 'varchar';
+  if (duckType === 'BIGINT' || duckType === 'HUGEINT' || duckType === 'UBIGINT') return 'bigint';
+  if (duckType === 'INTEGER') return 'integer';
+  if (duckType === 'DOUBLE') return 'double';
+  if (duckType === 'BOOLEAN') return 'boolean';
+  if (duckType.startsWith('TIMESTAMP')) return 'timestamp';
+  if (duckType === 'DATE') return 'date';
+  return 'varchar';
+}
+
+/** The delivery date of a log object from its key: PartitionedPrefix `.../YYYY/MM/DD/<name>`. */
+export function deliveryDateOfKey(key: string): string | undefined {
+  const m = /(?:^|\/)(\d{4})\/(\d{2})\/(\d{2})\/\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2}-[^/]+$/.exec(key);
+  return m ? `${m[1]}/${m[2]}/${m[3]}` : undefined;
+}
+
+/** Splits text into records as Hadoop's LineReader does: on LF, CRLF or a lone CR. */
+function records(text: string): string[] {
+  const out = text.split(/\r\n|\n|\r/);
+  if (out.length > 0 && out[out.length - 1] === '') out.pop();
+  return out;
+}
+
+export class AthenaLocalServer {
+  /** Every API call received, in order. */
+  readonly calls: { readonly operation: string; readonly input: Record<string, unknown> }[] = [];
+  private readonly executions = new Map<string, Execution>();
+  private readonly tokens = new Map<string, string>();
+  private readonly faults: AthenaFault[] = [];
+  private queue: Promise<unknown> = Promise.resolve();
+  private readonly partitionBytes = new Map<string, number>();
+
+  private constructor(
+    private readonly server: Server,
+    private readonly instance: DuckDBInstance,
+    private readonly db: DuckDBConnection,
+    readonly options: AthenaLocalServerOptions,
+    /** `http://127.0.0.1:<port>`: the `endpoint` of an AthenaClient. */
+    readonly endpoint: string,
+  ) {}
+
+  static async start(options: AthenaLocalServerOptions): Promise<AthenaLocalServer> {
+    const instance = await DuckDBInstance.create(':memory:');
+    const db = await instance.connect();
+    await AthenaLocalServer.createSchema(db, options);
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const local = new AthenaLocalServer(server, instance, db, options, `http://127.0.0.1:${port}`);
+    server.on('request', (req, res) => {
+      void local.handle(req, res);
+    });
+    return local;
+  }
+
+  private static async createSchema(db: DuckDBConnection, o: AthenaLocalServerOptions): Promise<void> {
+    const formats = Object.entries(JODA_FORMATS)
+      .map(([joda, strp]) => `WHEN f = ${literal(joda)} THEN strptime(s, ${literal(strp)})`)
+      .join(' ');
+    const rx = literal(ACCESS_LOG_REGEX);
+    const names = `[${ACCESS_LOG_COLUMNS.map(literal).join(', ')}]`;
+    // Groups 18-27 capture non-empty text when they take part, so '' means "absent": Java gives NULL.
+    const cols = ACCESS_LOG_COLUMNS.map((c, i) =>
+      i < 17 ? `CASE WHEN ok THEN f.${quoted(c)} END AS ${quoted(c)}` : `CASE WHEN ok THEN nullif(f.${quoted(c)}, '') END AS ${quoted(c)}`,
+    ).join(',\n  ');
+    const schema = quoted(o.database);
+    await db.run(`
+SET TimeZone = 'UTC';
+CREATE MACRO parse_datetime(s, f) AS CASE ${formats} END;
+CREATE MACRO to_unixtime(t) AS epoch(t);
+CREATE MACRO from_unixtime(x) AS to_timestamp(x);
+CREATE TABLE ${RAW_TABLE} (delivery_date VARCHAR, object_key VARCHAR, line_no BIGINT, line VARCHAR);
+CREATE SCHEMA ${schema};
+CREATE VIEW ${schema}.${quoted(o.logsTable)} AS
+SELECT
+  ${cols},
+  delivery_date
+FROM (SELECT regexp_matches(line, ${rx}) AS ok, regexp_extract(line, ${rx}, ${names}) AS f, delivery_date
+      FROM ${RAW_TABLE});
+CREATE TABLE ${schema}.${quoted(o.rollupTable)} (
+  slot_start TIMESTAMP, bucket VARCHAR, requester VARCHAR, access_point VARCHAR, dataset VARCHAR,
+  operation VARCHAR, status_class VARCHAR, requests BIGINT, bytes_sent BIGINT, records BIGINT, batch VARCHAR);
+`);
+  }
+
+  /**
+   * Adds one log object as the logs table would see it under partition projection: its delivery
+   * date comes from its PartitionedPrefix key (or is given). `.gz` objects are gunzipped.
+   */
+  async addLogObject(key: string, body: string | Uint8Array, deliveryDate?: string): Promise<void> {
+    const date = deliveryDate ?? deliveryDateOfKey(key);
+    if (!date) throw new Error(`no delivery date in log object key ${key} (PartitionedPrefix layout expected)`);
+    const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : Buffer.from(body);
+    const text = (key.endsWith('.gz') ? gunzipSync(bytes) : bytes).toString('utf8');
+    const lines = records(text);
+    await this.serial(async () => {
+      const appender = await this.db.createAppender('raw_log_lines', 'main');
+      lines.forEach((line, i) => {
+        appender.appendVarchar(date);
+        appender.appendVarchar(key);
+        appender.appendBigInt(BigInt(i + 1));
+        appender.appendVarchar(line);
+        appender.endRow();
+      });
+      appender.closeSync();
+    });
+    this.partitionBytes.set(date, (this.partitionBytes.get(date) ?? 0) + Buffer.byteLength(text, 'utf8'));
+  }
+
+  /** Adds every log object under `dir` whose path (relative to `dir`) is a PartitionedPrefix key. */
+  async addLogDirectory(dir: string): Promise<number> {
+    let added = 0;
+    for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
+      if (!entry.isFile()) continue;
+      const path = join(entry.parentPath, entry.name);
+      const key = relative(dir, path).split(sep).join('/');
+      if (deliveryDateOfKey(key) === undefined) continue;
+      await this.addLogObject(key, await readFile(path));
+      added++;
+    }
+    return added;
+  }
+
+  /** Makes the next matching calls or queries misbehave. */
+  inject(fault: AthenaFault): void {
+    this.faults.push({ ...fault, times: fault.times ?? 1 });
+  }
+
+  /** Run SQL directly against the DuckDB behind the server (for assertions), bypassing the API. */
+  async sql(text: string): Promise<Record<string, unknown>[]> {
+    return this.serial(async () => (await this.db.runAndReadAll(text)).getRowObjectsJS());
+  }
+
+  /** The executions the server knows, in submission order. */
+  queryExecutions(): readonly { id: string; sql: string; params: readonly string[]; state: State; token?: string }[] {
+    return [...this.executions.values()].map((e) => ({
+      id: e.id,
+      sql: e.sql,
+      params: e.params,
+      state: e.state,
+      token: e.token,
+    }));
+  }
+
+  async stop(): Promise<void> {
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await this.queue.catch(() => undefined);
+    this.db.closeSync();
+    this.instance.closeSync();
+  }
+
+  private serial<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(work, work);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private takeFault(test: (f: AthenaFault) => boolean): AthenaFault | undefined {
+    const i = this.faults.findIndex(test);
+    if (i === -1) return undefined;
+    const f = this.faults[i]!;
+    f.times = (f.times ?? 1) - 1;
+    if (f.times <= 0) this.faults.splice(i, 1);
+    return f;
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const target = String(req.headers['x-amz-target'] ?? '');
+    const operation = target.startsWith('AmazonAthena.') ? target.slice('AmazonAthena.'.length) : target;
+    let status = 200;
+    let body: unknown;
+    try {
+      if (req.method !== 'POST') throw new ApiError('InvalidRequestException', 'POST expected');
+      const input = (chunks.length > 0 ? JSON.parse(Buffer.concat(chunks).toString('utf8')) : {}) as Record<
+        string,
+        unknown
+      >;
+      this.calls.push({ operation, input });
+      const throttle = this.takeFault((f) => f.kind === 'throttle' && f.operation === operation);
+      if (throttle?.kind === 'throttle') {
+        const type = throttle.error ?? 'TooManyRequestsException';
+        throw new ApiError(type, type === 'ThrottlingException' ? 'Rate exceeded' : 'Too many queries running');
+      }
+      body = await this.dispatch(operation, input);
+    } catch (error) {
+      const e = error instanceof ApiError ? error : new ApiError('InternalServerException', String(error), 500);
+      status = e.status;
+      body = { __type: e.type, Message: e.message };
+    }
+    res.writeHead(status, { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-requestid': randomUUID() });
+    res.end(JSON.stringify(body));
+  }
+
+  private dispatch(operation: string, input: Record<string, unknown>): Promise<unknown> | unknown {
+    switch (operation) {
+      case 'StartQueryExecution':
+        return this.start(input);
+      case 'GetQueryExecution':
+        return this.describe(this.execution(input['QueryExecutionId']));
+      case 'GetQueryResults':
+        return this.results(this.execution(input['QueryExecutionId']), input);
+      case 'StopQueryExecution':
+        return this.cancel(this.execution(input['QueryExecutionId']));
+      default:
+        throw new ApiError('UnknownOperationException', `operation ${operation} is not supported here`);
+    }
+  }
+
+  private execution(id: unknown): Execution {
+    const e = typeof id === 'string' ? this.executions.get(id) : undefined;
+    if (!e) throw new ApiError('InvalidRequestException', `QueryExecution ${String(id)} was not found`);
+    return e;
+  }
+
+  private start(input: Record<string, unknown>): { QueryExecutionId: string } {
+    const sql = input['QueryString'];
+    if (typeof sql !== 'string' || sql.trim() === '') throw new ApiError('InvalidRequestException', 'QueryString is required');
+    const params = (input['ExecutionParameters'] as string[] | undefined) ?? [];
+    const workGroup = input['WorkGroup'] as string | undefined;
+    const token = input['ClientRequestToken'] as string | undefined;
+    const database = (input['QueryExecutionContext'] as { Database?: string } | undefined)?.Database;
+    if (token !== undefined) {
+      if (token.length < 32 || token.length > 128) {
+        throw new ApiError('InvalidRequestException', 'ClientRequestToken must be 32 to 128 characters');
+      }
+      const known = this.tokens.get(token);
+      if (known) {
+        const prior = this.executions.get(known)!;
+        if (prior.sql !== sql || JSON.stringify(prior.params) !== JSON.stringify(params) || prior.workGroup !== workGroup) {
+          throw new ApiError('InvalidRequestException', 'Idempotent parameters do not match');
+        }
+        return { QueryExecutionId: known };
+      }
+    }
+    const keyword = /^\s*(\w+)/.exec(sql)?.[1]?.toUpperCase() ?? '';
+    const statementType = ['SELECT', 'WITH', 'INSERT', 'DELETE', 'UPDATE', 'MERGE'].includes(keyword)
+      ? 'DML'
+      : ['CREATE', 'DROP', 'ALTER', 'MSCK'].includes(keyword)
+        ? 'DDL'
+        : 'UTILITY';
+    const e: Execution = {
+      id: randomUUID(),
+      sql,
+      params,
+      workGroup,
+      token,
+      database,
+      submittedAt: Date.now(),
+      statementType,
+      pending: [],
+      done: Promise.resolve(),
+      state: 'QUEUED',
+      bytesScanned: 0,
+    };
+    this.executions.set(e.id, e);
+    if (token !== undefined) this.tokens.set(token, e.id);
+    const matches = (f: AthenaFault) => f.kind !== 'throttle' && (f.match === undefined || f.match.test(sql));
+    const states = this.takeFault((f) => f.kind === 'states' && matches(f));
+    if (states?.kind === 'states') e.pending = [...states.states];
+    const decided = this.takeFault((f) => (f.kind === 'fail' || f.kind === 'cancel') && matches(f));
+    if (decided?.kind === 'fail') {
+      e.done = Promise.resolve().then(() => {
+        e.state = 'FAILED';
+        e.error = {
+          category: decided.retryable ? 1 : 2,
+          type: decided.retryable ? 401 : 1000,
+          retryable: decided.retryable,
+          message: decided.message ?? (decided.retryable ? 'Internal error, try again' : 'Query failed'),
+        };
+      });
+    } else if (decided?.kind === 'cancel') {
+      e.done = Promise.resolve().then(() => {
+        e.state = 'CANCELLED';
+      });
+    } else {
+      e.done = this.serial(() => this.execute(e));
+    }
+    return { QueryExecutionId: e.id };
+  }
+
+  private async execute(e: Execution): Promise<void> {
+    // StopQueryExecution may land while DuckDB runs; DuckDB cannot be interrupted, the state wins.
+    const cancelled = (): boolean => e.state === 'CANCELLED';
+    if (cancelled()) return;
+    try {
+      const { placeholders, firstWhere } = scanSql(e.sql);
+      if (placeholders.length !== e.params.length) {
+        throw new Error(`the query has ${placeholders.length} parameters but ${e.params.length} values were given`);
+      }
+      if (placeholders.some((p) => firstWhere === -1 || p < firstWhere)) {
+        throw new Error('parameters are supported only in the WHERE clause');
+      }
+      for (const m of e.sql.matchAll(/parse_datetime\s*\([^,]*,\s*'([^']*)'\s*\)/g)) {
+        if (JODA_FORMATS[m[1]!] === undefined) throw new Error(`parse_datetime format '${m[1]}' is not supported here`);
+      }
+      const values = e.params.map(parameterValue);
+      const reader = await this.db.runAndReadAll(e.sql, values.length > 0 ? values : undefined);
+      if (/^\s*(SELECT|WITH)\b/i.test(e.sql)) {
+        const types = reader.columnTypes().map((t) => athenaType(t.toString()));
+        e.result = {
+          columns: reader.columnNames().map((name, i) => ({ name, type: types[i] ?? 'varchar' })),
+          rows: reader.getRows().map((row) => row.map((v) => (v === null ? null : String(v)))),
+        };
+      } else {
+        e.updateCount = reader.rowsChanged;
+      }
+      e.bytesScanned = await this.scannedBytes(e);
+      if (!cancelled()) e.state = 'SUCCEEDED';
+    } catch (error) {
+      if (cancelled()) return;
+      e.state = 'FAILED';
+      e.error = { category: 2, type: 1000, retryable: false, message: (error as Error).message };
+    } finally {
+      e.completedAt = Date.now();
+    }
+  }
+
+  /** Raw bytes of the log partitions named by a string parameter (all of them if none), plus rollup rows. */
+  private async scannedBytes(e: Execution): Promise<number> {
+    const { database, logsTable, rollupTable } = this.options;
+    const reads = (t: string) => new RegExp(`FROM\\s+${quoted(database)}\\.${quoted(t)}`, 'i').test(e.sql);
+    let bytes = 0;
+    if (reads(logsTable)) {
+      const named = e.params.map((p) => /^'(\d{4}\/\d{2}\/\d{2})'$/.exec(p)?.[1]).filter((d) => d !== undefined);
+      for (const [date, n] of this.partitionBytes) if (named.length === 0 || named.includes(date)) bytes += n;
+    }
+    if (reads(rollupTable)) {
+      const r = await this.db.runAndReadAll(`SELECT count(*) FROM ${quoted(database)}.${quoted(rollupTable)}`);
+      bytes += Number(r.getRows()[0]?.[0] ?? 0) * 32;
+    }
+    return bytes;
+  }
+
+  private async describe(e: Execution): Promise<unknown> {
+    if (e.state !== 'CANCELLED') {
+      const next = e.pending.shift();
+      if (next) return this.describeAs(e, next);
+      await e.done;
+    }
+    return this.describeAs(e, e.state);
+  }
+
+  private describeAs(e: Execution, state: State): unknown {
+    const terminal = state === 'SUCCEEDED' || state === 'FAILED' || state === 'CANCELLED';
+    return {
+      QueryExecution: {
+        QueryExecutionId: e.id,
+        Query: e.sql,
+        StatementType: e.statementType,
+        ExecutionParameters: e.params.length > 0 ? e.params : undefined,
+        WorkGroup: e.workGroup,
+        QueryExecutionContext: e.database ? { Database: e.database } : undefined,
+        Status: {
+          State: state,
+          SubmissionDateTime: e.submittedAt / 1000,
+          ...(terminal && e.completedAt ? { CompletionDateTime: e.completedAt / 1000 } : {}),
+          ...(state === 'FAILED' && e.error
+            ? {
+                StateChangeReason: e.error.message,
+                AthenaError: {
+                  ErrorCategory: e.error.category,
+                  ErrorType: e.error.type,
+                  Retryable: e.error.retryable,
+                  ErrorMessage: e.error.message,
+                },
+              }
+            : {}),
+        },
+        Statistics: terminal ? { DataScannedInBytes: e.bytesScanned, EngineExecutionTimeInMillis: 1 } : {},
+      },
+    };
+  }
+
+  private async results(e: Execution, input: Record<string, unknown>): Promise<unknown> {
+    if (e.pending.length === 0) await e.done;
+    if (e.state !== 'SUCCEEDED' || e.pending.length > 0) {
+      throw new ApiError('InvalidRequestException', `Query has not yet finished. Current state: ${e.state}`);
+    }
+    const max = (input['MaxResults'] as number | undefined) ?? 1000;
+    if (max < 1 || max > 1000) throw new ApiError('InvalidRequestException', 'MaxResults must be 1 to 1000');
+    const result = e.result ?? { columns: [], rows: [] };
+    const header = result.columns.length > 0 ? [result.columns.map((c) => c.name)] : [];
+    const all = [...header, ...result.rows];
+    const offset = input['NextToken'] === undefined ? 0 : Number(input['NextToken']);
+    if (!Number.isInteger(offset) || offset < 0 || offset > all.length) {
+      throw new ApiError('InvalidRequestException', 'NextToken is not valid');
+    }
+    const page = all.slice(offset, offset + max);
+    const next = offset + max < all.length ? String(offset + max) : undefined;
+    return {
+      ...(e.updateCount !== undefined ? { UpdateCount: e.updateCount } : {}),
+      ResultSet: {
+        Rows: page.map((row) => ({ Data: row.map((v) => (v === null ? {} : { VarCharValue: v })) })),
+        ResultSetMetadata: {
+          ColumnInfo: result.columns.map((c) => ({ Name: c.name, Label: c.name, Type: c.type, Nullable: 'UNKNOWN' })),
+        },
+      },
+      ...(next ? { NextToken: next } : {}),
+    };
+  }
+
+  private cancel(e: Execution): unknown {
+    if (e.state === 'QUEUED' || e.state === 'RUNNING') {
+      e.state = 'CANCELLED';
+      e.pending = [];
+    }
+    return {};
+  }
+}

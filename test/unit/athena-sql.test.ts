@@ -1,0 +1,153 @@
+import { describe, expect, it } from 'vitest';
+import {
+  clearBatchSql,
+  insertBatchRollupSql,
+  isBatch,
+  parseSlotStart,
+  quoteIdentifier,
+  readUsageSql,
+  SqlInputError,
+  sqlString,
+  timestampLiteral,
+} from '../../functions/adapters/athena/sql.js';
+
+const tables = { database: 'partner_audit', logsTable: 'access_logs', rollupTable: 'usage_rollup' };
+
+describe('clearBatchSql', () => {
+  it('deletes one batch, the batch passed as a quoted parameter', () => {
+    expect(clearBatchSql(tables, '2026/03/14')).toEqual({
+      sql: 'DELETE FROM "partner_audit"."usage_rollup" WHERE batch = ?',
+      params: ["'2026/03/14'"],
+    });
+  });
+});
+
+describe('insertBatchRollupSql', () => {
+  it('rolls up one delivery date with the golden text', () => {
+    const q = insertBatchRollupSql(tables, '2026/03/14', { datasetDepth: 2 });
+    expect(q.params).toEqual(["'2026/03/14'"]);
+    expect(q.sql).toBe(`INSERT INTO "partner_audit"."usage_rollup" (slot_start, bucket, requester, access_point, dataset, operation, status_class, requests, bytes_sent, records, batch)
+SELECT
+  slot_start, bucket, requester, access_point, dataset, operation, status_class,
+  count(*) AS requests,
+  sum(bytes_sent) AS bytes_sent,
+  CAST(0 AS bigint) AS records,
+  batch
+FROM (
+  SELECT
+    CAST(from_unixtime(floor(to_unixtime(event_time) / 900) * 900) AS timestamp) AS slot_start,
+    bucket_name AS bucket,
+    requester,
+    coalesce(nullif(accesspointarn, ''), '-') AS access_point,
+    CASE
+      WHEN object_key = '-' OR object_key = '' THEN '-'
+      WHEN strpos(object_key, '/') = 0 THEN '/'
+      ELSE regexp_extract(object_key, '^([^/]*/){1,2}')
+    END AS dataset,
+    operation,
+    CASE
+      WHEN length(httpstatus) = 3 AND substr(httpstatus, 1, 1) BETWEEN '1' AND '5'
+      THEN substr(httpstatus, 1, 1) || 'xx'
+      ELSE '-'
+    END AS status_class,
+    CASE WHEN bytessent = '-' THEN CAST(0 AS bigint) ELSE CAST(bytessent AS bigint) END AS bytes_sent,
+    delivery_date AS batch
+  FROM (
+    SELECT
+      bucket_name, requester, accesspointarn, operation, httpstatus, bytessent, delivery_date,
+      try(parse_datetime(requestdatetime, 'dd/MMM/yyyy:HH:mm:ss Z')) AS event_time,
+      CASE
+        WHEN strpos("key", '%') > 0 THEN coalesce(try(url_decode(replace("key", '+', '%2B'))), "key")
+        ELSE "key"
+      END AS object_key
+    FROM "partner_audit"."access_logs"
+    WHERE delivery_date = ? AND requestdatetime IS NOT NULL
+  ) AS parsed
+  WHERE event_time IS NOT NULL
+) AS shaped
+GROUP BY slot_start, bucket, requester, access_point, dataset, operation, status_class, batch`);
+  });
+
+  it('writes the dataset depth from the registry into the dataset pattern', () => {
+    expect(insertBatchRollupSql(tables, '2026/03/14', { datasetDepth: 3 }).sql).toContain("'^([^/]*/){1,3}'");
+  });
+
+  it('has exactly one placeholder, in the WHERE clause', () => {
+    const { sql } = insertBatchRollupSql(tables, '2026/03/14', { datasetDepth: 2 });
+    const placeholders = sql.replace(/'[^']*'/g, "''").match(/\?/g) ?? [];
+    expect(placeholders).toHaveLength(1);
+    expect(sql.indexOf('?')).toBeGreaterThan(sql.indexOf('WHERE'));
+  });
+
+  it.each([0, 9, 2.5, Number.NaN, -1])('refuses dataset depth %s before it reaches the SQL text', (depth) => {
+    expect(() => insertBatchRollupSql(tables, '2026/03/14', { datasetDepth: depth })).toThrow(SqlInputError);
+  });
+
+  it.each(["2026/03/14' OR 1=1 --", '2026-03-14', '2026/02/30', '26/03/14', ''])('refuses batch %j', (batch) => {
+    expect(() => insertBatchRollupSql(tables, batch, { datasetDepth: 2 })).toThrow(SqlInputError);
+    expect(() => clearBatchSql(tables, batch)).toThrow(SqlInputError);
+  });
+
+  it.each([
+    { ...tables, database: 'Partner' },
+    { ...tables, logsTable: 'logs"; DROP TABLE x; --' },
+    { ...tables, rollupTable: '' },
+    { ...tables, rollupTable: 'usage-rollup' },
+  ])('refuses a table name that is not a plain Glue name: %j', (bad) => {
+    expect(() => insertBatchRollupSql(bad, '2026/03/14', { datasetDepth: 2 })).toThrow(SqlInputError);
+  });
+});
+
+describe('readUsageSql', () => {
+  it('reads [start, end) summed over batches, with the golden text', () => {
+    const q = readUsageSql(tables, { startMs: Date.UTC(2026, 2, 1), endMs: Date.UTC(2026, 2, 14, 23, 45) });
+    expect(q.params).toEqual(["'2026-03-01 00:00:00.000'", "'2026-03-14 23:45:00.000'"]);
+    expect(q.sql).toBe(`SELECT
+  CAST(slot_start AS varchar) AS slot,
+  bucket, requester, access_point, dataset, operation, status_class,
+  sum(requests) AS requests,
+  sum(bytes_sent) AS bytes_sent,
+  sum(records) AS records
+FROM "partner_audit"."usage_rollup"
+WHERE slot_start >= CAST(? AS timestamp) AND slot_start < CAST(? AS timestamp)
+GROUP BY slot_start, bucket, requester, access_point, dataset, operation, status_class
+ORDER BY slot_start, bucket, requester, access_point, dataset, operation, status_class`);
+  });
+});
+
+describe('helpers', () => {
+  it('quotes strings for ExecutionParameters, doubling inner quotes', () => {
+    expect(sqlString("O'Brien's")).toBe("'O''Brien''s'");
+    expect(sqlString('')).toBe("''");
+  });
+
+  it('quotes only plain identifiers', () => {
+    expect(quoteIdentifier('usage_rollup')).toBe('"usage_rollup"');
+    expect(() => quoteIdentifier('a"b')).toThrow(SqlInputError);
+  });
+
+  it.each([
+    ['2026/03/14', true],
+    ['2024/02/29', true],
+    ['2026/02/29', false],
+    ['2026/3/14', false],
+  ])('isBatch(%s) is %s', (batch, ok) => {
+    expect(isBatch(batch)).toBe(ok);
+  });
+
+  it('writes instants as UTC timestamp literals, to the millisecond', () => {
+    expect(timestampLiteral(Date.UTC(2026, 10, 1, 4, 15, 0, 7))).toBe('2026-11-01 04:15:00.007');
+  });
+
+  it.each([
+    ['2026-03-14 09:15:00.000000', Date.UTC(2026, 2, 14, 9, 15)],
+    ['2026-03-14 09:15:00', Date.UTC(2026, 2, 14, 9, 15)],
+    ['2026-03-14 09:15:00.5', Date.UTC(2026, 2, 14, 9, 15, 0, 500)],
+  ])('reads the slot %s as Athena or DuckDB writes it', (text, ms) => {
+    expect(parseSlotStart(text)).toBe(ms);
+  });
+
+  it('refuses a slot that is not a timestamp', () => {
+    expect(() => parseSlotStart('14/Mar/2026')).toThrow(SqlInputError);
+  });
+});
