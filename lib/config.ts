@@ -53,7 +53,13 @@ const CRON_FIELDS = [
     names: ['JAN', 'FEB', 'MAR', 'APR', 'MAY', 'JUN', 'JUL', 'AUG', 'SEP', 'OCT', 'NOV', 'DEC'],
     extra: '',
   },
-  { name: 'day-of-week', min: 1, max: 7, names: ['SUN', 'MON', 'TUE', 'WED', 'THU', 'FRI', 'SAT'], extra: 'L#' },
+  {
+    name: 'day-of-week',
+    min: 1,
+    max: 7,
+    names: ['SUN', 'MON', 'TUE', 'WED', 'THU', 'FRI', 'SAT'],
+    extra: 'L#',
+  },
   { name: 'year', min: 1970, max: 2199, names: [], extra: '' },
 ] as const;
 
@@ -90,12 +96,14 @@ function cronPartProblem(part: string, spec: (typeof CRON_FIELDS)[number]): stri
   const inRange = (n: number | undefined) => n !== undefined && n >= spec.min && n <= spec.max;
   const outOfRange = `values must be ${spec.min}-${spec.max}${spec.names.length ? ' or names such as ' + spec.names[0] : ''}`;
   // Special forms: L / W on day-of-month, nL / n#k on day-of-week.
-  if (spec.extra.includes('L') && /^(L|LW|\d*L|\d+W|L-\d+)$/i.test(part) && spec.name === 'day-of-month') return;
+  if (spec.extra.includes('L') && /^(L|LW|\d*L|\d+W|L-\d+)$/i.test(part) && spec.name === 'day-of-month')
+    return;
   if (spec.name === 'day-of-week') {
     const hash = /^(\w+)#([1-5])$/.exec(part);
     if (hash) return inRange(value(hash[1] ?? '')) ? undefined : outOfRange;
     const last = /^(\w+)L$/i.exec(part);
-    if (last && value(last[1] ?? '') !== undefined) return inRange(value(last[1] ?? '')) ? undefined : outOfRange;
+    if (last && value(last[1] ?? '') !== undefined)
+      return inRange(value(last[1] ?? '')) ? undefined : outOfRange;
     if (part.toUpperCase() === 'L') return;
   }
   const m = /^(\*|[A-Za-z0-9]+(?:-[A-Za-z0-9]+)?)(?:\/(\d+))?$/.exec(part);
@@ -110,7 +118,10 @@ function cronPartProblem(part: string, spec: (typeof CRON_FIELDS)[number]): stri
 
 const bucketName = z
   .string()
-  .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name (3-63 lower-case letters, digits, . or -)');
+  .regex(
+    /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/,
+    'must be an S3 bucket name (3-63 lower-case letters, digits, . or -)',
+  );
 const emailAddress = z.email('must be an email address');
 const domainName = z
   .string()
@@ -252,7 +263,9 @@ export function loadDeployConfig(options: LoadDeployConfigOptions): DeployConfig
   const context = options.context ?? {};
   const named = context[CONFIG_FILE_CONTEXT];
   if (named !== undefined && typeof named !== 'string') {
-    throw new DeployConfigError('context', [{ setting: CONFIG_FILE_CONTEXT, message: 'must be a file path' }]);
+    throw new DeployConfigError('context', [
+      { setting: CONFIG_FILE_CONTEXT, message: 'must be a file path' },
+    ]);
   }
   const requested = resolve(options.cwd, named ?? DEFAULT_CONFIG_FILE);
   let file = requested;
@@ -270,9 +283,13 @@ export function loadDeployConfig(options: LoadDeployConfigOptions): DeployConfig
   try {
     raw = JSON.parse(readFileSync(file, 'utf8'));
   } catch (e) {
-    throw new DeployConfigError(file, [{ setting: '', message: `not readable JSON: ${(e as Error).message}` }], {
-      cause: e,
-    });
+    throw new DeployConfigError(
+      file,
+      [{ setting: '', message: `not readable JSON: ${(e as Error).message}` }],
+      {
+        cause: e,
+      },
+    );
   }
   return parseDeployConfig(applyOverrides(raw, context), { source: file, isExample });
 }
@@ -302,7 +319,9 @@ export function parseDeployConfig(raw: unknown, opts: { source: string; isExampl
         'or set createDataBucket: true to let the stack create a logged data bucket',
     });
   }
-  const registryFile = isAbsolute(c.registryFile) ? c.registryFile : resolve(dirname(opts.source), c.registryFile);
+  const registryFile = isAbsolute(c.registryFile)
+    ? c.registryFile
+    : resolve(dirname(opts.source), c.registryFile);
   const registry = readRegistry(registryFile, problems);
   let manifestFile: string | undefined;
   if (registry?.settings.manifest) {

@@ -32,7 +32,11 @@ export function acknowledgeWildcardAction(scope: IConstruct, action: string, rea
  * name matches `pattern`, at synth time. For grants made inside aws-cdk-lib constructs whose
  * resource names (such as the bootstrap asset bucket) depend on the synthesizer and environment.
  */
-export function acknowledgeWildcardResourcesMatching(scope: IConstruct, pattern: RegExp, reason: string): void {
+export function acknowledgeWildcardResourcesMatching(
+  scope: IConstruct,
+  pattern: RegExp,
+  reason: string,
+): void {
   Aspects.of(scope).add({
     visit(node: IConstruct) {
       if (!(node instanceof iam.CfnPolicy)) return;

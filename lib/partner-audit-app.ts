@@ -3,20 +3,12 @@
  * cdk-nag's AwsSolutions checks. Shared by the `cdk` entry (lib/app.ts) and the infra tests, so both
  * synthesise exactly the same thing.
  */
-import { App } from 'aws-cdk-lib';
-import { Validations } from 'aws-cdk-lib';
+import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { type DeployConfig, loadDeployConfig } from './config.js';
-import { PartnerAuditStack } from './partner-audit-stack.js';
+import { FEATURE_FLAGS, PartnerAuditStack } from './partner-audit-stack.js';
 
-/** Feature flags this app is written against (newer CDK defaults that change the template). */
-export const FEATURE_FLAGS: Readonly<Record<string, boolean>> = {
-  // Log delivery to the log buckets by bucket policy rather than the legacy ACL.
-  '@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy': true,
-  '@aws-cdk/aws-s3:createDefaultLoggingPolicy': true,
-  '@aws-cdk/aws-iam:minimizePolicies': true,
-  '@aws-cdk/core:enablePartitionLiterals': true,
-};
+export { FEATURE_FLAGS };
 
 /** Options of {@link createPartnerAuditApp}. */
 export interface CreatePartnerAuditAppOptions {

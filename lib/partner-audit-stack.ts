@@ -29,6 +29,18 @@ export interface PartnerAuditStackProps extends StackProps {
   readonly handlersDir?: string;
 }
 
+/**
+ * Feature flags the stack is written against (newer CDK defaults). The stack sets them on itself
+ * unless the app already decided, so it synthesises the same in any app.
+ */
+export const FEATURE_FLAGS: Readonly<Record<string, boolean>> = {
+  // Log delivery by bucket policy: the legacy ACL cannot coexist with BucketOwnerEnforced buckets.
+  '@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy': true,
+  '@aws-cdk/aws-s3:createDefaultLoggingPolicy': true,
+  '@aws-cdk/aws-iam:minimizePolicies': true,
+  '@aws-cdk/core:enablePartitionLiterals': true,
+};
+
 /** `PartnerAudit` -> `partner_audit`: a Glue-safe name derived from the stack name. */
 export function glueNameOf(stackName: string): string {
   return stackName
@@ -52,9 +64,13 @@ export class PartnerAuditStack extends Stack {
 
   constructor(scope: Construct, id: string, props: PartnerAuditStackProps) {
     super(scope, id, {
-      description: 'partner-audit: nightly audit of partner usage of the data bucket, from S3 server access logs',
+      description:
+        'partner-audit: nightly audit of partner usage of the data bucket, from S3 server access logs',
       ...props,
     });
+    for (const [flag, value] of Object.entries(FEATURE_FLAGS)) {
+      if (this.node.tryGetContext(flag) === undefined) this.node.setContext(flag, value);
+    }
     const config = props.config;
     if (config.isExample) {
       Annotations.of(this).addInfo(
@@ -133,7 +149,8 @@ export class PartnerAuditStack extends Stack {
     this.workgroup.grantRunQueries(evaluate);
     this.rollupTable.grantRead(evaluate);
     this.reports.grantWriteRuns(evaluate);
-    this.reports.grantReadRuns(notify);
+    // Notify reads the evaluation and keeps each composed notice (.eml, .html) under runs/<runId>/notices/.
+    this.reports.grantReadWriteRuns(notify);
     this.notices.grantLedger(notify);
     // In preview mode nothing is sent, so the notifier gets no SES permission at all.
     if (config.noticeMode === 'send') this.notices.grantSend(notify);
@@ -152,7 +169,9 @@ export class PartnerAuditStack extends Stack {
       enabled: config.schedule.enabled,
     });
 
-    this.monitoring.watchStateMachine(this.stateMachine.stateMachine, { expectNightlyRun: config.schedule.enabled });
+    this.monitoring.watchStateMachine(this.stateMachine.stateMachine, {
+      expectNightlyRun: config.schedule.enabled,
+    });
     this.monitoring.watchFunctions(this.functions.all);
     this.monitoring.watchDeadLetterQueue(this.schedule.deadLetterQueue);
     this.monitoring.watchNotices(this.notices.configurationSetName);

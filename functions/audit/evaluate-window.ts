@@ -19,6 +19,12 @@ export interface EvaluateWindowRequest {
   readonly window: AuditWindow;
   /** Partner ids to audit; all partners when absent or empty. */
   readonly partners?: readonly string[];
+  /**
+   * The instant up to which usage data exists (the end of the newest rollup slot). Figures are "as of"
+   * the earliest of this, the window's end and the period's end, so an open period's forecast runs from
+   * the data actually seen rather than from hours no log has reached yet.
+   */
+  readonly dataEndMs?: number;
 }
 
 export interface WindowEvaluation {
@@ -58,7 +64,11 @@ interface PlannedPeriod {
 }
 
 /** Periods to evaluate: each partner's months overlapping the window, measured up to the window's end. */
-export function planPeriods(partners: readonly Partner[], window: AuditWindow): PlannedPeriod[] {
+export function planPeriods(
+  partners: readonly Partner[],
+  window: AuditWindow,
+  dataEndMs: number = Number.POSITIVE_INFINITY,
+): PlannedPeriod[] {
   if (!(window.from < window.to)) {
     throw new InvalidWindowError(
       `the window's "from" (${window.from}) must be before its "to" (${window.to})`,
@@ -68,7 +78,11 @@ export function planPeriods(partners: readonly Partner[], window: AuditWindow): 
   for (const partner of partners) {
     const windowEndMs = startOfLocalDate(window.to, partner.timeZone);
     for (const period of monthlyPeriodsOverlapping(window.from, window.to, partner.timeZone)) {
-      out.push({ partner, period, asOfMs: Math.min(period.endMs, windowEndMs) });
+      out.push({
+        partner,
+        period,
+        asOfMs: Math.min(period.endMs, windowEndMs, Math.max(dataEndMs, period.startMs)),
+      });
     }
   }
   return out;
@@ -80,7 +94,7 @@ export async function evaluateWindow(
 ): Promise<WindowEvaluation> {
   const { registry } = deps;
   const partners = selectPartners(registry, request.partners);
-  const planned = planPeriods(partners, request.window);
+  const planned = planPeriods(partners, request.window, request.dataEndMs);
   const unattributedRange = {
     startMs: startOfLocalDate(request.window.from, 'UTC'),
     endMs: startOfLocalDate(request.window.to, 'UTC'),

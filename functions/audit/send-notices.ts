@@ -107,10 +107,23 @@ export async function sendNotices(
           messageId,
           sentAt: deps.clock.now().toISOString(),
         });
-        outcomes.push({ key, covers: due.covers, status: 'sent', messageId, delivery: providerMessageId, message });
+        outcomes.push({
+          key,
+          covers: due.covers,
+          status: 'sent',
+          messageId,
+          delivery: providerMessageId,
+          message,
+        });
       } catch (error) {
         await deps.ledger.release(key, request.runId);
-        outcomes.push({ key, covers: due.covers, status: 'failed', messageId, error: (error as Error).message });
+        outcomes.push({
+          key,
+          covers: due.covers,
+          status: 'failed',
+          messageId,
+          error: (error as Error).message,
+        });
       }
     }
   }

@@ -14,17 +14,17 @@ import { stderrProgress } from './progress.js';
 import { printSummary } from './summary.js';
 
 /** The demo's month: this month up to yesterday (UTC), or all of last month on the 1st. */
-export function demoSpan(now: Date): { start: string; days: number; to: string } {
+export function demoSpan(now: Date): { start: string; days: number } {
   const y = now.getUTCFullYear();
   const m = now.getUTCMonth();
   const day = now.getUTCDate();
   if (day > 1) {
     const start = new Date(Date.UTC(y, m, 1)).toISOString().slice(0, 10);
-    return { start, days: day - 1, to: new Date(Date.UTC(y, m, day)).toISOString().slice(0, 10) };
+    return { start, days: day - 1 };
   }
   const start = new Date(Date.UTC(y, m - 1, 1)).toISOString().slice(0, 10);
   const days = new Date(Date.UTC(y, m, 0)).getUTCDate();
-  return { start, days, to: new Date(Date.UTC(y, m, 1)).toISOString().slice(0, 10) };
+  return { start, days };
 }
 
 export async function runDemoCommand(argv: string[], clock: Clock): Promise<number> {
@@ -48,8 +48,6 @@ export async function runDemoCommand(argv: string[], clock: Clock): Promise<numb
     logs: [data.logsDir],
     registryPath: data.registryPath,
     outDir,
-    from: span.start.slice(0, 8) + '01',
-    to: span.to,
     dryRun: false,
     reason: 'demo',
     clock,

@@ -15,6 +15,7 @@ import type { PartnerPeriodEvaluation } from '../domain/evaluation.js';
 import { parseRegistry, type Registry } from '../domain/registry.js';
 import { buildReport, type Report, reportJsonSchema, reportToCsv, reportToJson } from '../domain/report.js';
 import { addDays, localDateOf, monthOf } from '../domain/time.js';
+import { SLOT_MS } from '../domain/usage.js';
 import type { Clock, InputSummary } from '../ports.js';
 import { UsageError } from './args.js';
 import { ingestPaths, type Progress } from './local-ingest.js';
@@ -85,10 +86,10 @@ function newRunId(clock: Clock): string {
   return `${stamp}-${randomBytes(3).toString('hex')}`;
 }
 
-/** Default window: the calendar month (UTC) of the newest data, up to the day after it. */
+/** Default window: the whole calendar month (UTC dates) of the newest data; figures are as of the data's end. */
 function defaultWindow(extent: { maxMs: number } | undefined, clock: Clock): AuditWindow {
-  const last = localDateOf(extent ? extent.maxMs : clock.now().getTime(), 'UTC');
-  return { from: monthOf(last).first, to: addDays(last, 1) };
+  const { first, next } = monthOf(localDateOf(extent ? extent.maxMs : clock.now().getTime(), 'UTC'));
+  return { from: first, to: next };
 }
 
 export async function runLocalAudit(options: LocalAuditOptions): Promise<LocalAuditResult> {
@@ -103,18 +104,19 @@ export async function runLocalAudit(options: LocalAuditOptions): Promise<LocalAu
       manifestHash: manifest?.hash,
       progress: options.progress,
     });
+    const extent = await store.dataExtent();
     const window: AuditWindow =
       options.from || options.to
         ? {
-            from: options.from ?? monthOf(options.to ?? '').first,
-            to: options.to ?? addDays(localDateOf(options.clock.now().getTime(), 'UTC'), 1),
+            from: options.from ?? monthOf(addDays(options.to ?? '', -1)).first,
+            to: options.to ?? monthOf(options.from ?? '').next,
           }
-        : defaultWindow(await store.dataExtent(), options.clock);
+        : defaultWindow(extent, options.clock);
 
     const runId = newRunId(options.clock);
     const evaluated = await evaluateWindow(
       { registry, usage: store },
-      { window, partners: options.partners },
+      { window, partners: options.partners, dataEndMs: extent ? extent.maxMs + SLOT_MS : undefined },
     );
     const outboxDir = join(outDir, options.dryRun ? 'previews' : 'outbox');
     const mailer = new OutboxMailer(outboxDir);

@@ -17,8 +17,10 @@ Usage:
       --out <dir>          where report.json, usage.csv and outbox/ go (default ./audit-output)
       --db <file>          DuckDB state reused between runs (default <out>/state.duckdb)
       --partner <id>       audit only this partner (repeatable)
-      --from YYYY-MM-DD    first local date of the window (default: first day of the newest data's month)
-      --to YYYY-MM-DD      first local date after the window, exclusive (default: the day after the newest data)
+      --from YYYY-MM-DD    first local date of the window, in each partner's time zone
+                           (default: the first day of the newest data's month)
+      --to YYYY-MM-DD      first local date after the window, exclusive (default: the month after --from);
+                           figures are as of the end of the window or of the data, whichever is first
       --dry-run            compute and render notices to <out>/previews without recording or sending
       --reason <text>      why this audit was run, kept in the report
       --quiet              no progress output

@@ -6,6 +6,7 @@
  * formatted decimal; utilisation is a percent string with two decimals. Absent values are `null`,
  * not missing, so every report has the same shape.
  */
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { InputSummary, NoticeKey } from '../ports.js';
 import type {
@@ -19,6 +20,7 @@ import type {
 } from './evaluation.js';
 import { formatMinor } from './money.js';
 import { type FigureChange, formatBp, type NoticeDiff } from './notices.js';
+import type { MetricLimits, Registry } from './registry.js';
 import type { UsageCounts } from './usage.js';
 
 const Int = z
@@ -60,6 +62,15 @@ const MetricSchema = z.strictObject({
 
 const DailySchema = z.strictObject({ date: LocalDate, counts: CountsSchema, overCap: z.array(Metric) });
 
+const CapsSchema = z
+  .strictObject({ requests: Int.nullable(), bytesSent: Int.nullable(), records: Int.nullable() })
+  .nullable()
+  .optional()
+  .describe(
+    'the daily caps of the contract in force (null per metric without a cap); null when the report was ' +
+      'built without the registry, missing in reports written before caps were reported',
+  );
+
 const ApplicationSchema = z.strictObject({
   applicationId: z.string(),
   name: z.string(),
@@ -67,6 +78,7 @@ const ApplicationSchema = z.strictObject({
   metrics: z.array(MetricSchema),
   daily: z.array(DailySchema),
   daysOverCap: Count,
+  dailyCaps: CapsSchema,
 });
 
 const DatasetSchema = z.strictObject({ dataset: z.string(), counts: CountsSchema, allowed: z.boolean() });
@@ -167,6 +179,7 @@ const PeriodSchema = z.strictObject({
   datasets: z.array(DatasetSchema),
   daily: z.array(DailySchema),
   daysOverCap: Count,
+  dailyCaps: CapsSchema,
   fees: z.strictObject({ total: MoneySchema, lines: z.array(FeeLineSchema) }),
   forecast: ForecastSchema,
   levels: z.array(LevelSchema),
@@ -218,6 +231,41 @@ const SummarySchema = z.strictObject({
   inputComplete: z.boolean().describe('false when any line was malformed or any file unreadable'),
 });
 
+const EvidenceSchema = z
+  .strictObject({
+    inputFiles: z
+      .array(
+        z.strictObject({
+          name: z.string().describe('the log object as the run named it (path or S3 key)'),
+          fingerprint: z.string().describe('the content fingerprint the run ingested it under'),
+          bytes: Count.nullable(),
+        }),
+      )
+      .describe('every log object the run read or found already ingested'),
+    inputManifestHash: z
+      .string()
+      .nullable()
+      .describe('sha256 (hex) of inputManifestText(inputFiles); null without input files'),
+    queries: z
+      .array(
+        z.strictObject({
+          purpose: z.string(),
+          engine: z.string(),
+          sql: z.string(),
+          params: z.array(z.string()),
+          queryExecutionId: z
+            .string()
+            .nullable()
+            .describe('the Athena query execution id, when run on Athena'),
+          bytesScanned: Int.nullable(),
+        }),
+      )
+      .describe('the queries that produced the usage figures'),
+    registrySource: z.string().nullable().describe('where the registry was read from'),
+    rerun: z.string().nullable().describe('a command that reruns this audit and gives the same figures'),
+  })
+  .describe('what anyone needs to rerun the audit and get the same numbers');
+
 /** The schema of `report.json`. */
 export const ReportSchema = z.strictObject({
   reportVersion: z.literal(1),
@@ -238,6 +286,9 @@ export const ReportSchema = z.strictObject({
   unattributed: UnattributedSchema,
   notices: z.array(NoticeSchema),
   noticeDiffs: z.array(NoticeDiffSchema),
+  evidence: EvidenceSchema.nullable()
+    .optional()
+    .describe('null when the engine gave none; missing in reports written before it was recorded'),
 });
 
 /** A report as written to `report.json`. */
@@ -257,6 +308,53 @@ export interface NoticeOutcome {
   /** Outbox .eml or preview file written locally. */
   readonly file?: string;
   readonly error?: string;
+}
+
+/** One input object of the run, for the evidence section. */
+export interface EvidenceFile {
+  readonly name: string;
+  readonly fingerprint: string;
+  readonly bytes?: number;
+}
+
+/** One query that produced usage figures, for the evidence section. */
+export interface EvidenceQuery {
+  /** What the query is for, e.g. `usage 2026-11-01..2026-11-21` or `rollup 2026/11/05`. */
+  readonly purpose: string;
+  readonly engine: string;
+  readonly sql: string;
+  readonly params?: readonly string[];
+  readonly queryExecutionId?: string;
+  readonly bytesScanned?: bigint | number;
+}
+
+/** Evidence the engine hands to buildReport; the manifest hash is computed here. */
+export interface EvidenceInput {
+  readonly inputFiles: readonly EvidenceFile[];
+  readonly queries?: readonly EvidenceQuery[];
+  readonly registrySource?: string;
+  readonly rerun?: string;
+}
+
+/**
+ * The text whose sha256 is the input manifest hash: one line per input object, sorted by name then
+ * fingerprint, `<fingerprint>  <name>` (the layout of `sha256sum`), each ending in a newline. Written
+ * out so that anyone can recompute the hash from the evidence list with standard tools.
+ */
+export function inputManifestText(files: readonly EvidenceFile[]): string {
+  return [...files]
+    .sort((a, b) => compareStrings(a.name, b.name) || compareStrings(a.fingerprint, b.fingerprint))
+    .map((f) => `${f.fingerprint}  ${f.name.replace(/[\r\n]/g, ' ')}\n`)
+    .join('');
+}
+
+/** sha256 (hex) of inputManifestText(files). */
+export function inputManifestHash(files: readonly EvidenceFile[]): string {
+  return createHash('sha256').update(inputManifestText(files), 'utf8').digest('hex');
+}
+
+function compareStrings(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 export interface BuildReportInput {
@@ -280,6 +378,13 @@ export interface BuildReportInput {
   readonly uncovered?: readonly { readonly partnerId: string; readonly periodId: string }[];
   readonly notices: readonly NoticeOutcome[];
   readonly noticeDiffs: readonly NoticeDiff[];
+  /**
+   * The registry the run used, so the report can state each contract's daily caps (the evaluation
+   * carries only which days went over). Without it the caps are reported as null.
+   */
+  readonly registry?: Registry;
+  /** Input fingerprints and queries; without it the report's evidence is null. */
+  readonly evidence?: EvidenceInput;
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -355,7 +460,59 @@ function noticeOut(n: NoticeOutcome) {
 
 const changeOut = (c: FigureChange) => ({ path: c.path, sent: c.sent, current: c.current, delta: c.delta });
 
-function periodOut(ev: PartnerPeriodEvaluation, notices: readonly NoticeOutcome[]) {
+type Caps = { requests: string | null; bytesSent: string | null; records: string | null } | null;
+
+function capsOut(limits: MetricLimits | undefined): Caps {
+  if (!limits) return null;
+  return {
+    requests: limits.requests?.toString() ?? null,
+    bytesSent: limits.bytesSent?.toString() ?? null,
+    records: limits.records?.toString() ?? null,
+  };
+}
+
+/** The daily caps of the contract an evaluation used, for the partner and for one application. */
+function dailyCapsOf(
+  ev: PartnerPeriodEvaluation,
+  registry: Registry | undefined,
+  applicationId?: string,
+): Caps {
+  if (!registry) return null;
+  const contract = registry.partners
+    .find((p) => p.id === ev.partnerId)
+    ?.contracts.find((c) => c.id === ev.contractId);
+  if (!contract) return null;
+  if (applicationId === undefined) return capsOut(contract.limits.daily);
+  return capsOut(contract.applicationLimits[applicationId]?.daily ?? {});
+}
+
+function evidenceOut(e: EvidenceInput | undefined) {
+  if (!e) return null;
+  return {
+    inputFiles: e.inputFiles.map((f) => ({
+      name: f.name,
+      fingerprint: f.fingerprint,
+      bytes: f.bytes ?? null,
+    })),
+    inputManifestHash: e.inputFiles.length > 0 ? inputManifestHash(e.inputFiles) : null,
+    queries: (e.queries ?? []).map((q) => ({
+      purpose: q.purpose,
+      engine: q.engine,
+      sql: q.sql,
+      params: [...(q.params ?? [])],
+      queryExecutionId: q.queryExecutionId ?? null,
+      bytesScanned: q.bytesScanned === undefined ? null : q.bytesScanned.toString(),
+    })),
+    registrySource: e.registrySource ?? null,
+    rerun: e.rerun ?? null,
+  };
+}
+
+function periodOut(
+  ev: PartnerPeriodEvaluation,
+  notices: readonly NoticeOutcome[],
+  registry: Registry | undefined,
+) {
   const forecastMetrics = [
     ...ev.metrics.map((m) => ({ m, applicationId: null as string | null })),
     ...ev.applications.flatMap((a) =>
@@ -388,10 +545,12 @@ function periodOut(ev: PartnerPeriodEvaluation, notices: readonly NoticeOutcome[
       metrics: a.metrics.map((m) => metricOut(m, ev.currency)),
       daily: a.daily.map(dailyOut),
       daysOverCap: a.daysOverCap,
+      dailyCaps: dailyCapsOf(ev, registry, a.applicationId),
     })),
     datasets: ev.datasets.map(datasetOut),
     daily: ev.daily.map(dailyOut),
     daysOverCap: ev.daysOverCap,
+    dailyCaps: dailyCapsOf(ev, registry),
     fees: {
       total: moneyOf(ev.currency, ev.fees.totalMinor),
       lines: ev.fees.lines.map((l) => feeLineOut(l, ev.currency)),
@@ -424,7 +583,7 @@ export function buildReport(input: BuildReportInput): Report {
       p = { partnerId: ev.partnerId, partnerName: ev.partnerName, periods: [] };
       partners.push(p);
     }
-    p.periods.push(periodOut(ev, input.notices));
+    p.periods.push(periodOut(ev, input.notices, input.registry));
   }
   for (const p of partners)
     p.periods.sort((a, b) => (a.periodId < b.periodId ? -1 : a.periodId > b.periodId ? 1 : 0));
@@ -501,6 +660,7 @@ export function buildReport(input: BuildReportInput): Report {
       sentAt: d.sentAt ?? null,
       changes: d.changes.map(changeOut),
     })),
+    evidence: evidenceOut(input.evidence),
   };
   return ReportSchema.parse(report);
 }

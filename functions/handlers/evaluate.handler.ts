@@ -1,1 +1,141 @@
-export const handler = async () => { throw new Error('not wired yet'); };
+/**
+ * Step 3: evaluate every selected partner's billing periods in the window from the Athena rollup
+ * (month to date reads only the rollup, never the raw logs), and leave the evaluation in the report
+ * bucket for the notify and publish steps. Usage metrics per partner go out as EMF.
+ */
+
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { z } from 'zod';
+import type { AthenaQueryRunner } from '../adapters/athena/athena-client.js';
+import { AthenaUsageSource, athenaInputSummary } from '../adapters/athena/athena-usage-source.js';
+import type { AthenaTables } from '../adapters/athena/sql.js';
+import { evaluateWindow } from '../audit/evaluate-window.js';
+import { addDays, isIsoDate } from '../domain/time.js';
+import type { Clock } from '../ports.js';
+import { athenaRunner, athenaTables } from './aws/athena.js';
+import { type LoadedRegistry, loadRegistry, s3Client } from './aws/s3.js';
+import { loadEnv } from './env.js';
+import { asStep, InvalidInputError } from './errors.js';
+import { type EvaluationDocument, writeEvaluation } from './evaluation-document.js';
+import { logger, metrics } from './observability.js';
+
+const isoDate = z.string().refine(isIsoDate, 'must be a calendar date YYYY-MM-DD');
+
+/** The plan's output (extra fields such as `batches` are ignored). */
+export const EvaluateInputSchema = z.object({
+  runId: z.string().min(1),
+  window: z.object({ from: isoDate, to: isoDate }),
+  partners: z.array(z.string().min(1)).default([]),
+  dryRun: z.boolean().default(false),
+  reason: z.string().nullable().default(null),
+});
+
+export interface EvaluateOutput {
+  readonly runId: string;
+  readonly evaluationKey: string;
+  readonly dryRun: boolean;
+  /** Partners with at least one level reached: a notice may be due (the ledger decides). */
+  readonly partnersToNotify: readonly { readonly partnerId: string }[];
+}
+
+export interface EvaluateDeps {
+  readonly runner: AthenaQueryRunner;
+  readonly tables: AthenaTables;
+  readonly s3: S3Client;
+  readonly reportBucket: string;
+  readonly loadRegistry: () => Promise<LoadedRegistry>;
+  readonly clock: Clock;
+}
+
+export async function evaluate(deps: EvaluateDeps, event: unknown): Promise<EvaluateOutput> {
+  const parsed = EvaluateInputSchema.safeParse(event);
+  if (!parsed.success) {
+    throw new InvalidInputError(
+      `evaluate input: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+    );
+  }
+  const input = parsed.data;
+  const { registry, hash } = await deps.loadRegistry();
+  const usage = new AthenaUsageSource(deps.runner, deps.tables, input.runId);
+  const evaluation = await evaluateWindow(
+    { registry, usage },
+    { window: input.window, partners: input.partners },
+  );
+  // The input section covers the deliveries that can hold the window's requests (see plan).
+  const inputSummary = await athenaInputSummary(deps.runner, deps.tables, input.runId, {
+    from: addDays(input.window.from, -1).replaceAll('-', '/'),
+    to: input.window.to.replaceAll('-', '/'),
+  });
+  const { bytesScanned, ...summary } = inputSummary;
+  const doc: EvaluationDocument = {
+    version: 1,
+    runId: input.runId,
+    window: input.window,
+    partners: input.partners,
+    dryRun: input.dryRun,
+    reason: input.reason,
+    registryHash: hash,
+    evaluatedAt: deps.clock.now().toISOString(),
+    engine: usage.engine,
+    input: summary,
+    evaluation,
+    bytesScanned: usage.bytesScanned + bytesScanned,
+    queryExecutionIds: usage.queryExecutionIds,
+  };
+  const evaluationKey = await writeEvaluation(deps.s3, deps.reportBucket, doc);
+
+  for (const e of evaluation.evaluations) {
+    const m = metrics.singleMetric();
+    m.addDimensions({ partner: e.partnerId, period: e.period.id });
+    m.addMetric('Requests', MetricUnit.Count, Number(e.totals.requests));
+    m.addMetric('BytesSent', MetricUnit.Bytes, Number(e.totals.bytesSent));
+    m.addMetric('OverageFeeMinor', MetricUnit.Count, Number(e.fees.totalMinor));
+  }
+  const partnersToNotify = [
+    ...new Set(evaluation.evaluations.filter((e) => e.levels.length > 0).map((e) => e.partnerId)),
+  ].map((partnerId) => ({ partnerId }));
+  logger.info('evaluated window', {
+    runId: input.runId,
+    evaluationKey,
+    periods: evaluation.evaluations.length,
+    partnersToNotify: partnersToNotify.length,
+    bytesScanned: doc.bytesScanned,
+  });
+  return { runId: input.runId, evaluationKey, dryRun: input.dryRun, partnersToNotify };
+}
+
+let deps: EvaluateDeps | undefined;
+
+function coldStart(): EvaluateDeps {
+  const env = loadEnv([
+    'ATHENA_WORKGROUP',
+    'GLUE_DATABASE',
+    'LOGS_TABLE',
+    'ROLLUP_TABLE',
+    'REGISTRY_BUCKET',
+    'REGISTRY_KEY',
+    'REPORT_BUCKET',
+    'AWS_ENDPOINT_URL_ATHENA',
+    'AWS_ENDPOINT_URL_S3',
+  ]);
+  const s3 = s3Client(env);
+  return {
+    runner: athenaRunner(env),
+    tables: athenaTables(env),
+    s3,
+    reportBucket: env.REPORT_BUCKET,
+    loadRegistry: () => loadRegistry(s3, env),
+    clock: { now: () => new Date() },
+  };
+}
+
+export const handler = async (event: unknown): Promise<EvaluateOutput> => {
+  deps ??= coldStart();
+  const d = deps;
+  try {
+    return await asStep(() => evaluate(d, event));
+  } finally {
+    metrics.publishStoredMetrics();
+  }
+};

@@ -1,1 +1,76 @@
-export const handler = async () => { throw new Error('not wired yet'); };
+/**
+ * Step 2 (a Map over the plan's batches): roll up the access logs delivered on one date into the
+ * Iceberg rollup table: delete that batch's rows, then insert them again. Rerun-safe; with the run id
+ * in the queries' ClientRequestTokens, a retried step picks up the queries it already started.
+ */
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import type { AthenaQueryRunner } from '../adapters/athena/athena-client.js';
+import { type AthenaTables, clearBatchSql, insertBatchRollupSql, isBatch } from '../adapters/athena/sql.js';
+import { athenaRunner, athenaTables } from './aws/athena.js';
+import { type LoadedRegistry, loadRegistry, s3Client } from './aws/s3.js';
+import { loadEnv } from './env.js';
+import { asStep, InvalidInputError } from './errors.js';
+import { logger } from './observability.js';
+
+export const RollupInputSchema = z.object({
+  batch: z.string().refine(isBatch, 'must be a delivery date yyyy/MM/dd'),
+  /** The plan's run id; without one the queries are not idempotent across retries. */
+  runId: z.string().min(1).optional(),
+});
+
+export interface RollupOutput {
+  readonly batch: string;
+  readonly queryExecutionIds: readonly string[];
+  readonly bytesScanned: number;
+}
+
+export interface RollupDeps {
+  readonly runner: AthenaQueryRunner;
+  readonly tables: AthenaTables;
+  readonly loadRegistry: () => Promise<LoadedRegistry>;
+}
+
+export async function rollup(deps: RollupDeps, event: unknown): Promise<RollupOutput> {
+  const parsed = RollupInputSchema.safeParse(event);
+  if (!parsed.success)
+    throw new InvalidInputError(`rollup input: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
+  const { batch } = parsed.data;
+  const runId = parsed.data.runId ?? `rollup-${randomUUID()}`;
+  const { registry } = await deps.loadRegistry();
+  const cleared = await deps.runner.run(clearBatchSql(deps.tables, batch), runId);
+  const inserted = await deps.runner.run(
+    insertBatchRollupSql(deps.tables, batch, { datasetDepth: registry.settings.datasetDepth }),
+    runId,
+  );
+  const out: RollupOutput = {
+    batch,
+    queryExecutionIds: [cleared.queryExecutionId, inserted.queryExecutionId],
+    bytesScanned: cleared.bytesScanned + inserted.bytesScanned,
+  };
+  logger.info('rolled up batch', { ...out, runId });
+  return out;
+}
+
+let deps: RollupDeps | undefined;
+
+function coldStart(): RollupDeps {
+  const env = loadEnv([
+    'ATHENA_WORKGROUP',
+    'GLUE_DATABASE',
+    'LOGS_TABLE',
+    'ROLLUP_TABLE',
+    'REGISTRY_BUCKET',
+    'REGISTRY_KEY',
+    'AWS_ENDPOINT_URL_ATHENA',
+    'AWS_ENDPOINT_URL_S3',
+  ]);
+  const s3 = s3Client(env);
+  return { runner: athenaRunner(env), tables: athenaTables(env), loadRegistry: () => loadRegistry(s3, env) };
+}
+
+export const handler = (event: unknown): Promise<RollupOutput> => {
+  deps ??= coldStart();
+  const d = deps;
+  return asStep(() => rollup(d, event));
+};

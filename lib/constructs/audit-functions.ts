@@ -21,10 +21,14 @@ export const PROJECT_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const AUDIT_STEPS = ['plan', 'rollup', 'evaluate', 'notify', 'publish'] as const;
 export type AuditStep = (typeof AUDIT_STEPS)[number];
 
-/** Packages that must never be in a Lambda bundle: DuckDB ships a ~70 MB native binary. */
-export const NEVER_BUNDLED = ['@duckdb/node-api'];
+/**
+ * Packages left out of every bundle. DuckDB must never be in a Lambda (a ~70 MB native binary; no
+ * handler may import it). The AWS SDK v3 is provided by the nodejs22.x runtime: bundled, the S3
+ * client alone is about 500 KB minified and would push the bundles over 1 MiB.
+ */
+export const NEVER_BUNDLED = ['@duckdb/node-api', '@aws-sdk/*'];
 
-/** Lets ESM bundles load the CommonJS dependencies (AWS SDK internals) that call `require`. */
+/** Lets an ESM bundle run bundled CommonJS code that calls `require` for Node built-ins. */
 const REQUIRE_BANNER =
   "import { createRequire as __partnerAuditCreateRequire } from 'node:module'; const require = __partnerAuditCreateRequire(import.meta.url);";
 
@@ -110,7 +114,6 @@ export class AuditFunction extends Construct implements iam.IGrantable {
         mainFields: ['module', 'main'],
         minify: true,
         sourceMap: false,
-        // The AWS SDK is bundled (pinned, the versions the e2e tests ran); DuckDB never is.
         externalModules: [...NEVER_BUNDLED],
         banner: REQUIRE_BANNER,
         logLevel: nodejs.LogLevel.ERROR,
@@ -144,7 +147,8 @@ export class AuditFunctions extends Construct {
   constructor(scope: Construct, id: string, props: AuditFunctionsProps) {
     super(scope, id);
     for (const name of Object.keys(props.environment)) {
-      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new Error(`AuditFunctions: bad environment name "${name}"`);
+      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name))
+        throw new Error(`AuditFunctions: bad environment name "${name}"`);
     }
     const dir = props.handlersDir ?? join(PROJECT_ROOT, 'functions', 'handlers');
     const make = (step: AuditStep, description: string) =>
@@ -156,7 +160,10 @@ export class AuditFunctions extends Construct {
         description,
       });
     this.plan = make('plan', 'partner-audit: validate the run input, decide the window and the log batches');
-    this.rollup = make('rollup', 'partner-audit: roll up one delivery date of access logs into the usage table');
+    this.rollup = make(
+      'rollup',
+      'partner-audit: roll up one delivery date of access logs into the usage table',
+    );
     this.evaluate = make('evaluate', 'partner-audit: evaluate usage against the contracts');
     this.notify = make('notify', 'partner-audit: send one partner its notices, once per level and period');
     this.publish = make('publish', 'partner-audit: publish the report, usage CSV and notice previews');

@@ -40,10 +40,14 @@ export class LogsTable extends Construct {
     super(scope, id);
     this.tableName = props.tableName ?? 'access_logs';
     if (!GLUE_NAME.test(props.databaseName)) {
-      throw new Error(`LogsTable: databaseName must be lower-case letters, digits or _, got "${props.databaseName}"`);
+      throw new Error(
+        `LogsTable: databaseName must be lower-case letters, digits or _, got "${props.databaseName}"`,
+      );
     }
     if (!GLUE_NAME.test(this.tableName)) {
-      throw new Error(`LogsTable: tableName must be lower-case letters, digits or _, got "${this.tableName}"`);
+      throw new Error(
+        `LogsTable: tableName must be lower-case letters, digits or _, got "${this.tableName}"`,
+      );
     }
     if (!isIsoDate(props.startDate)) {
       throw new Error(`LogsTable: startDate must be YYYY-MM-DD, got "${props.startDate}"`);
@@ -77,7 +81,9 @@ export class LogsTable extends Construct {
           // PartitionedPrefix with delivery-time dates: <prefix><account>/<region>/<bucket>/YYYY/MM/DD/
           'storage.location.template': `${location}\${delivery_date}`,
         },
-        partitionKeys: [{ name: 'delivery_date', type: 'string', comment: 'yyyy/MM/dd the logs were delivered' }],
+        partitionKeys: [
+          { name: 'delivery_date', type: 'string', comment: 'yyyy/MM/dd the logs were delivered' },
+        ],
         storageDescriptor: {
           location,
           columns: ACCESS_LOG_COLUMNS.map((name) => ({ name, type: 'string' })),
@@ -95,7 +101,11 @@ export class LogsTable extends Construct {
 
   /** Glue ARN of the database. */
   get databaseArn(): string {
-    return Stack.of(this).formatArn({ service: 'glue', resource: 'database', resourceName: this.databaseName });
+    return Stack.of(this).formatArn({
+      service: 'glue',
+      resource: 'database',
+      resourceName: this.databaseName,
+    });
   }
 
   /** Glue ARN of the catalog. */

@@ -107,7 +107,13 @@ export class Monitoring extends Construct {
       }),
       new cloudwatch.GraphWidget({
         title: 'Run duration',
-        left: [stateMachine.metric('ExecutionTime', { statistic: 'Maximum', period: day, unit: cloudwatch.Unit.MILLISECONDS })],
+        left: [
+          stateMachine.metric('ExecutionTime', {
+            statistic: 'Maximum',
+            period: day,
+            unit: cloudwatch.Unit.MILLISECONDS,
+          }),
+        ],
         width: 12,
       }),
     );
@@ -136,9 +142,13 @@ export class Monitoring extends Construct {
 
   /** Alarm as soon as anything is dead-lettered. */
   watchDeadLetterQueue(queue: sqs.IQueue): void {
-    const depth = queue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: 'Maximum' });
+    const depth = queue.metricApproximateNumberOfMessagesVisible({
+      period: Duration.minutes(5),
+      statistic: 'Maximum',
+    });
     this.alarm('DeadLetterQueueNotEmpty', depth, {
-      description: 'The nightly schedule could not start a run; the failed start is in the dead-letter queue.',
+      description:
+        'The nightly schedule could not start a run; the failed start is in the dead-letter queue.',
     });
     this.dashboard.addWidgets(
       new cloudwatch.GraphWidget({ title: 'Failures: schedule dead-letter queue', left: [depth], width: 12 }),
@@ -156,12 +166,16 @@ export class Monitoring extends Construct {
         period,
         label: metricName.toLowerCase(),
       });
-    this.alarm('NoticesBouncedOrRejected', new cloudwatch.MathExpression({
-      expression: 'FILL(b, 0) + FILL(r, 0)',
-      usingMetrics: { b: ses('Bounce', Duration.hours(1)), r: ses('Reject', Duration.hours(1)) },
-      period: Duration.hours(1),
-      label: 'bounced or rejected notices',
-    }), { description: 'A notice bounced or was rejected by SES: a partner may not have been told.' });
+    this.alarm(
+      'NoticesBouncedOrRejected',
+      new cloudwatch.MathExpression({
+        expression: 'FILL(b, 0) + FILL(r, 0)',
+        usingMetrics: { b: ses('Bounce', Duration.hours(1)), r: ses('Reject', Duration.hours(1)) },
+        period: Duration.hours(1),
+        label: 'bounced or rejected notices',
+      }),
+      { description: 'A notice bounced or was rejected by SES: a partner may not have been told.' },
+    );
     this.dashboard.addWidgets(
       new cloudwatch.GraphWidget({
         title: 'Notices (SES events)',
@@ -204,7 +218,8 @@ export class Monitoring extends Construct {
       alarmDescription: opts.description,
       threshold: 1,
       evaluationPeriods: 1,
-      comparisonOperator: opts.comparisonOperator ?? cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      comparisonOperator:
+        opts.comparisonOperator ?? cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       treatMissingData: opts.treatMissingData ?? cloudwatch.TreatMissingData.NOT_BREACHING,
     });
     alarm.addAlarmAction(this.action);

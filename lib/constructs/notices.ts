@@ -40,7 +40,9 @@ export class Notices extends Construct {
       throw new Error(`Notices: identity must be an email address or a domain name, got "${props.identity}"`);
     }
     if (!/^[A-Za-z0-9_-]{1,64}$/.test(props.configurationSetName)) {
-      throw new Error(`Notices: configurationSetName must be 1-64 of A-Z a-z 0-9 _ -, got "${props.configurationSetName}"`);
+      throw new Error(
+        `Notices: configurationSetName must be 1-64 of A-Z a-z 0-9 _ -, got "${props.configurationSetName}"`,
+      );
     }
     this.identityName = props.identity;
     this.configurationSetName = props.configurationSetName;
@@ -53,7 +55,11 @@ export class Notices extends Construct {
     });
     this.configurationSet.addEventDestination('CloudWatch', {
       destination: ses.EventDestination.cloudWatchDimensions([
-        { name: SES_METRIC_DIMENSION, source: ses.CloudWatchDimensionSource.MESSAGE_TAG, defaultValue: 'none' },
+        {
+          name: SES_METRIC_DIMENSION,
+          source: ses.CloudWatchDimensionSource.MESSAGE_TAG,
+          defaultValue: 'none',
+        },
       ]),
       events: [
         ses.EmailSendingEvent.SEND,
@@ -107,17 +113,18 @@ export class Notices extends Construct {
     );
   }
 
-  /** Claim, mark and release notices and read a partner's entries, by key only (no scans). */
+  /**
+   * Claim, mark and release notices (conditional writes) and list a partner's entries for a period.
+   * The table has only a partition key, so listing is a filtered Scan of this one small table.
+   */
   grantLedger(grantee: iam.IGrantable): void {
     this.ledger.grant(
       grantee,
       'dynamodb:GetItem',
-      'dynamodb:BatchGetItem',
-      'dynamodb:Query',
+      'dynamodb:Scan',
       'dynamodb:PutItem',
       'dynamodb:UpdateItem',
       'dynamodb:DeleteItem',
-      'dynamodb:DescribeTable',
     );
   }
 }

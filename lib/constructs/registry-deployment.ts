@@ -84,7 +84,10 @@ export class RegistryDeployment extends Construct {
   grantRead(grantee: iam.IGrantable): void {
     const keys = [this.registryKey, ...(this.manifestKey ? [this.manifestKey] : [])];
     grantee.grantPrincipal.addToPrincipalPolicy(
-      new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: keys.map((k) => this.bucket.arnForObjects(k)) }),
+      new iam.PolicyStatement({
+        actions: ['s3:GetObject'],
+        resources: keys.map((k) => this.bucket.arnForObjects(k)),
+      }),
     );
   }
 

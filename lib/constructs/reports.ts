@@ -43,7 +43,10 @@ export class Reports extends Construct {
       accessLogsPrefix: 'reports/',
       versioned: true,
       lifecycleRules: [
-        { noncurrentVersionExpiration: Duration.days(days), abortIncompleteMultipartUploadAfter: Duration.days(1) },
+        {
+          noncurrentVersionExpiration: Duration.days(days),
+          abortIncompleteMultipartUploadAfter: Duration.days(1),
+        },
       ],
       ...(props.removalPolicy ? { removalPolicy: props.removalPolicy } : {}),
     });

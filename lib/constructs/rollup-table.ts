@@ -53,7 +53,9 @@ export class RollupTable extends Construct {
     super(scope, id);
     this.tableName = props.tableName ?? 'usage_rollup';
     if (!/^[a-z0-9_]{1,255}$/.test(this.tableName)) {
-      throw new Error(`RollupTable: tableName must be lower-case letters, digits or _, got "${this.tableName}"`);
+      throw new Error(
+        `RollupTable: tableName must be lower-case letters, digits or _, got "${this.tableName}"`,
+      );
     }
     if (this.tableName === props.logsTable.tableName) {
       throw new Error(`RollupTable: tableName "${this.tableName}" is already the logs table's name`);
@@ -73,7 +75,8 @@ export class RollupTable extends Construct {
       databaseName: props.logsTable.databaseName,
       tableInput: {
         name: this.tableName,
-        description: 'Usage per 15-minute slot x requester x access point x dataset x operation x status class',
+        description:
+          'Usage per 15-minute slot x requester x access point x dataset x operation x status class',
         tableType: 'EXTERNAL_TABLE',
       },
       openTableFormatInput: {

@@ -84,7 +84,10 @@ export class NightlySchedule extends Construct {
     });
     this.schedule = new scheduler.Schedule(this, 'Schedule', {
       description: 'partner-audit: nightly audit run',
-      schedule: scheduler.ScheduleExpression.expression(`cron(${props.cron.trim()})`, TimeZone.of(props.timeZone)),
+      schedule: scheduler.ScheduleExpression.expression(
+        `cron(${props.cron.trim()})`,
+        TimeZone.of(props.timeZone),
+      ),
       timeWindow: scheduler.TimeWindow.flexible(window),
       target,
       enabled: props.enabled ?? true,

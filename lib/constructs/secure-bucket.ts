@@ -29,7 +29,9 @@ export class ServerAccessLogsBucket extends Construct {
     super(scope, id);
     const retentionDays = props.retentionDays ?? 365;
     if (!Number.isInteger(retentionDays) || retentionDays < 1) {
-      throw new Error(`ServerAccessLogsBucket: retentionDays must be a positive integer, got ${retentionDays}`);
+      throw new Error(
+        `ServerAccessLogsBucket: retentionDays must be a positive integer, got ${retentionDays}`,
+      );
     }
     this.bucket = new s3.Bucket(this, 'Bucket', {
       // Server access log delivery supports SSE-S3 only, not SSE-KMS.
@@ -82,7 +84,9 @@ export interface SecureBucketProps {
 /** A bucket with the stack's guardrails; see the file comment. */
 export function newSecureBucket(scope: Construct, id: string, props: SecureBucketProps): s3.Bucket {
   if (!/^([a-z0-9-]+\/)+$/.test(props.accessLogsPrefix)) {
-    throw new Error(`${id}: accessLogsPrefix must be a key prefix ending in /, got "${props.accessLogsPrefix}"`);
+    throw new Error(
+      `${id}: accessLogsPrefix must be a key prefix ending in /, got "${props.accessLogsPrefix}"`,
+    );
   }
   return new s3.Bucket(scope, id, {
     encryption: s3.BucketEncryption.S3_MANAGED,

@@ -1,6 +1,6 @@
 /**
  * The run, as a Standard state machine (aws-contract.md):
- * Plan -> RollUp (Map over delivery dates) -> Evaluate -> Notify (Map over partners) -> Publish.
+ * StartRun -> Plan -> RollUp (Map over delivery dates) -> Evaluate -> Notify (Map over partners) -> Publish.
  * Steps pass S3 keys, never data, to stay far under the 256 KiB payload limit. Lambda service errors
  * and errors named RetryableError are retried with exponential backoff and full jitter; anything else
  * goes to ReportFailure, which tells the alarm topic and fails the execution with the original error.
@@ -115,11 +115,20 @@ export class AuditStateMachine extends Construct {
       }),
       resultPath: sfn.JsonPath.DISCARD,
     });
-    reportFailure.addRetry({ interval: Duration.seconds(2), maxAttempts: 3, jitterStrategy: sfn.JitterType.FULL });
+    reportFailure.addRetry({
+      interval: Duration.seconds(2),
+      maxAttempts: 3,
+      jitterStrategy: sfn.JitterType.FULL,
+    });
     reportFailure.next(fail);
     const onError = { resultPath: '$.error' };
 
-    // The execution input goes to Plan unchanged: Plan validates it and says what is wrong.
+    // Plan gets the execution input plus the execution's name, its run id (a redriven execution keeps
+    // it). Plan validates the input and says what is wrong with it.
+    const start = sfn.Pass.jsonata(this, 'StartRun', {
+      comment: 'The execution input plus executionName, for Plan.',
+      outputs: '{% $merge([$states.input, {"executionName": $states.context.Execution.Name}]) %}',
+    });
     const plan = invoke('Plan', f.plan).addCatch(reportFailure, onError);
 
     const rollup = new sfn.Map(this, 'RollUp', {
@@ -183,7 +192,8 @@ export class AuditStateMachine extends Construct {
     const describeNoticeFailures = new sfn.Pass(this, 'DescribeNoticeFailures', {
       result: sfn.Result.fromObject({
         Error: 'NoticeFailed',
-        Cause: 'One or more partner notices failed after retries; see notifyResults in the execution output and the report.',
+        Cause:
+          'One or more partner notices failed after retries; see notifyResults in the execution output and the report.',
       }),
       resultPath: '$.error',
     });
@@ -195,7 +205,13 @@ export class AuditStateMachine extends Construct {
       )
       .otherwise(new sfn.Succeed(this, 'Done'));
 
-    const definition = plan.next(rollup).next(evaluate).next(notify).next(publish).next(anyNoticeFailed);
+    const definition = start
+      .next(plan)
+      .next(rollup)
+      .next(evaluate)
+      .next(notify)
+      .next(publish)
+      .next(anyNoticeFailed);
 
     this.logGroup = new logs.LogGroup(this, 'Logs', {
       // The vendedlogs prefix keeps the log group's resource policy small as executions grow.

@@ -48,7 +48,9 @@ export class AuditWorkgroup extends Construct {
   constructor(scope: Construct, id: string, props: AuditWorkgroupProps) {
     super(scope, id);
     if (!/^[A-Za-z0-9._-]{1,128}$/.test(props.workgroupName)) {
-      throw new Error(`AuditWorkgroup: workgroupName must be 1-128 of A-Z a-z 0-9 . _ -, got "${props.workgroupName}"`);
+      throw new Error(
+        `AuditWorkgroup: workgroupName must be 1-128 of A-Z a-z 0-9 . _ -, got "${props.workgroupName}"`,
+      );
     }
     const cutoff = props.bytesScannedCutoffPerQuery;
     if (!Number.isSafeInteger(cutoff) || cutoff < MIN_BYTES_SCANNED_CUTOFF) {
@@ -58,7 +60,9 @@ export class AuditWorkgroup extends Construct {
     }
     const expirationDays = props.resultsExpirationDays ?? 7;
     if (!Number.isInteger(expirationDays) || expirationDays < 1) {
-      throw new Error(`AuditWorkgroup: resultsExpirationDays must be a positive integer, got ${expirationDays}`);
+      throw new Error(
+        `AuditWorkgroup: resultsExpirationDays must be a positive integer, got ${expirationDays}`,
+      );
     }
     this.workgroupName = props.workgroupName;
     if (props.resultsKey) this.resultsKey = props.resultsKey;
@@ -94,7 +98,11 @@ export class AuditWorkgroup extends Construct {
 
   /** ARN of the workgroup. */
   get workgroupArn(): string {
-    return Stack.of(this).formatArn({ service: 'athena', resource: 'workgroup', resourceName: this.workgroupName });
+    return Stack.of(this).formatArn({
+      service: 'athena',
+      resource: 'workgroup',
+      resourceName: this.workgroupName,
+    });
   }
 
   /**

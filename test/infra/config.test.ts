@@ -136,12 +136,16 @@ describe('parseDeployConfig', () => {
 
   it('refuses a sender identity that does not cover the registry noticeFrom', () => {
     expect(problemsOf({ sender: { identity: 'other.example' } })).toEqual([
-      expect.stringMatching(/^sender\.identity: "other\.example" does not cover .*partners@provider\.example/),
+      expect.stringMatching(
+        /^sender\.identity: "other\.example" does not cover .*partners@provider\.example/,
+      ),
     ]);
   });
 
   it('accepts the exact noticeFrom address as an email identity', () => {
-    expect(configWith({ sender: { identity: 'partners@provider.example' } }).sender.identityKind).toBe('email');
+    expect(configWith({ sender: { identity: 'partners@provider.example' } }).sender.identityKind).toBe(
+      'email',
+    );
   });
 
   it('keeps the bytes-scanned cutoff at or above Athena’s minimum', () => {
@@ -163,9 +167,9 @@ describe('parseDeployConfig', () => {
   });
 
   it('starts the error message with the file and lists each setting', () => {
-    expect(() => parseDeployConfig(exampleSettings({ noticeMode: 'x' }), { source: '/p/deploy.config.json' })).toThrow(
-      /^\/p\/deploy\.config\.json: 1 problem in the deployment settings:\n {2}noticeMode: /,
-    );
+    expect(() =>
+      parseDeployConfig(exampleSettings({ noticeMode: 'x' }), { source: '/p/deploy.config.json' }),
+    ).toThrow(/^\/p\/deploy\.config\.json: 1 problem in the deployment settings:\n {2}noticeMode: /);
   });
 });
 
@@ -178,9 +182,9 @@ describe('loadDeployConfig', () => {
   });
 
   it('fails naming the context key when an explicitly named file does not exist', () => {
-    expect(() => loadDeployConfig({ cwd: ROOT, context: { [CONFIG_FILE_CONTEXT]: 'prod.config.json' } })).toThrow(
-      /partner-audit:configFile: the config file .*prod\.config\.json does not exist/,
-    );
+    expect(() =>
+      loadDeployConfig({ cwd: ROOT, context: { [CONFIG_FILE_CONTEXT]: 'prod.config.json' } }),
+    ).toThrow(/partner-audit:configFile: the config file .*prod\.config\.json does not exist/);
   });
 
   it('reads a named file, resolving the registry relative to that file', () => {
@@ -203,14 +207,18 @@ describe('loadDeployConfig', () => {
       },
     });
     expect(config.noticeMode).toBe('send');
-    expect(config.schedule).toMatchObject({ cron: '30 2 * * ? *', timeZone: 'America/New_York', enabled: false });
+    expect(config.schedule).toMatchObject({
+      cron: '30 2 * * ? *',
+      timeZone: 'America/New_York',
+      enabled: false,
+    });
     expect(config.bytesScannedCutoffPerQuery).toBe(20_000_000);
   });
 
   it('reports a bad override under the overridden setting', () => {
-    expect(() => loadDeployConfig({ cwd: ROOT, context: { 'partner-audit:schedule.cron': 'every night' } })).toThrow(
-      /schedule\.cron: must have 6 fields/,
-    );
+    expect(() =>
+      loadDeployConfig({ cwd: ROOT, context: { 'partner-audit:schedule.cron': 'every night' } }),
+    ).toThrow(/schedule\.cron: must have 6 fields/);
   });
 });
 

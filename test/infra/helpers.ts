@@ -47,19 +47,26 @@ export interface Synthesised {
 }
 
 /** Build and synthesise the stack. Bundling is skipped unless `bundle` (then `outdir` holds the assets). */
-export function synth(config: DeployConfig, opts: { bundle?: boolean; outdir?: string } = {}): Synthesised {
+export function synth(
+  config: DeployConfig,
+  opts: { bundle?: boolean; outdir?: string; handlersDir?: string } = {},
+): Synthesised {
   const { app, stack } = createPartnerAuditApp({
     cwd: ROOT,
     config,
     nag: false,
+    ...(opts.handlersDir ? { handlersDir: opts.handlersDir } : {}),
     ...(opts.outdir ? { outdir: opts.outdir } : {}),
     // An empty bundling list makes NodejsFunction skip esbuild: the template is the same.
-    context: opts.bundle ? {} : { 'aws:cdk:bundling-stacks': [] },
+    context: opts.bundle ? { 'aws:cdk:enable-asset-metadata': true } : { 'aws:cdk:bundling-stacks': [] },
   });
   return { app, stack, template: Template.fromStack(stack) };
 }
 
-type Resources = Record<string, { Type: string; Properties?: Record<string, unknown>; Metadata?: Record<string, unknown> }>;
+type Resources = Record<
+  string,
+  { Type: string; Properties?: Record<string, unknown>; Metadata?: Record<string, unknown> }
+>;
 
 export function resourcesOf(template: Template): Resources {
   return template.toJSON().Resources as Resources;
@@ -70,8 +77,9 @@ export function resourcesOf(template: Template): Resources {
  * references (function ARNs, the topic); references become "<ref>".
  */
 export function stateMachineDefinition(template: Template): StateMachineDefinition {
-  const [machine] = Object.values(template.findResources('AWS::StepFunctions::StateMachine'));
-  const body = (machine?.Properties as { DefinitionString: unknown }).DefinitionString;
+  const machines = Object.values(template.findResources('AWS::StepFunctions::StateMachine'));
+  if (machines.length !== 1) throw new Error(`expected one state machine, found ${machines.length}`);
+  const body = (machines[0]!.Properties as { DefinitionString: unknown }).DefinitionString;
   const text =
     typeof body === 'string'
       ? body
@@ -91,6 +99,7 @@ export interface StateDefinition {
   readonly ResultPath?: string | null;
   readonly Parameters?: Record<string, unknown>;
   readonly QueryLanguage?: string;
+  readonly Output?: unknown;
   readonly Retry?: {
     ErrorEquals: string[];
     BackoffRate?: number;

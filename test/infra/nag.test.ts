@@ -20,7 +20,11 @@ function acknowledgementsOf(root: IConstruct): { path: string; id: string; reaso
     for (const entry of c.node.metadata) {
       if (entry.type !== Validations.ACKNOWLEDGED_RULES_METADATA_KEY) continue;
       for (const [id, reason] of Object.entries(entry.data as Record<string, unknown>)) {
-        out.push({ path: c.node.path, id, reason: typeof reason === 'string' ? reason : JSON.stringify(reason) });
+        out.push({
+          path: c.node.path,
+          id,
+          reason: typeof reason === 'string' ? reason : JSON.stringify(reason),
+        });
       }
     }
   }
@@ -39,13 +43,18 @@ describe('cdk-nag AwsSolutions', () => {
 
   it.each([
     ['the example (created data bucket, preview)', () => configWith()],
-    ['an existing log bucket, sending, with an alarm email', () =>
-      configWith({ ...EXISTING_LOGS, noticeMode: 'send', alarmEmail: 'ops@provider.example' })],
-    ['an email sender identity and the schedule disabled', () =>
-      configWith({
-        sender: { identity: 'partners@provider.example' },
-        schedule: { cron: '0 4 ? * MON-FRI *', timeZone: 'UTC', enabled: false },
-      })],
+    [
+      'an existing log bucket, sending, with an alarm email',
+      () => configWith({ ...EXISTING_LOGS, noticeMode: 'send', alarmEmail: 'ops@provider.example' }),
+    ],
+    [
+      'an email sender identity and the schedule disabled',
+      () =>
+        configWith({
+          sender: { identity: 'partners@provider.example' },
+          schedule: { cron: '0 4 ? * MON-FRI *', timeZone: 'UTC', enabled: false },
+        }),
+    ],
   ])('leaves no unacknowledged error or warning for %s', (_name, config) => {
     const s = synth(config());
     expect(findingsOf(s)).toEqual([]);
@@ -57,7 +66,8 @@ describe('cdk-nag AwsSolutions', () => {
     expect(acks.length).toBeGreaterThan(0);
     for (const a of acks) {
       expect(a.reason.length, `${a.id} at ${a.path}`).toBeGreaterThan(40);
-      expect(a.id, a.path).not.toBe('AwsSolutions-IAM5');
+      // A wildcard is acknowledged one finding at a time, never the whole rule.
+      if (a.id.includes('IAM5')) expect(a.id, a.path).toMatch(/IAM5\[(Resource|Action)::.+\]$/);
     }
   });
 });

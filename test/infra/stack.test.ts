@@ -1,6 +1,8 @@
-import { Match, type Template } from 'aws-cdk-lib/assertions';
+import { App } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ACCESS_LOG_COLUMNS, ACCESS_LOG_REGEX } from '../../functions/adapters/athena/access-log-regex.js';
+import { PartnerAuditStack } from '../../lib/partner-audit-stack.js';
 import {
   actionsOfStep,
   configWith,
@@ -37,7 +39,9 @@ describe('nightly schedule', () => {
       Target: Match.objectLike({
         Arn: { Ref: Match.stringLikeRegexp('^AuditRunStateMachine') },
         RetryPolicy: { MaximumRetryAttempts: 5, MaximumEventAgeInSeconds: 6 * 3600 },
-        DeadLetterConfig: { Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^NightlyDeadLetterQueue'), 'Arn'] } },
+        DeadLetterConfig: {
+          Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^NightlyDeadLetterQueue'), 'Arn'] },
+        },
       }),
     });
   });
@@ -49,7 +53,10 @@ describe('nightly schedule', () => {
   });
 
   it('keeps dead-lettered starts encrypted and reachable only over TLS', () => {
-    created.hasResourceProperties('AWS::SQS::Queue', { SqsManagedSseEnabled: true, MessageRetentionPeriod: 1209600 });
+    created.hasResourceProperties('AWS::SQS::Queue', {
+      SqsManagedSseEnabled: true,
+      MessageRetentionPeriod: 1209600,
+    });
     created.hasResourceProperties('AWS::SQS::QueuePolicy', {
       PolicyDocument: {
         Statement: Match.arrayWith([
@@ -71,8 +78,18 @@ describe('audit state machine', () => {
 
   it('runs plan, roll-up, evaluate, notify and publish in that order', () => {
     const order: string[] = [];
-    for (let at: string | undefined = definition.StartAt; at; at = definition.States[at]?.Next) order.push(at);
-    expect(order).toEqual(['Plan', 'RollUp', 'Evaluate', 'Notify', 'Publish', 'AnyNoticeFailed']);
+    for (let at: string | undefined = definition.StartAt; at; at = definition.States[at]?.Next)
+      order.push(at);
+    expect(order).toEqual(['StartRun', 'Plan', 'RollUp', 'Evaluate', 'Notify', 'Publish', 'AnyNoticeFailed']);
+  });
+
+  it('gives Plan the execution input plus the execution name (the run id), and nothing else', () => {
+    expect(definition.States.StartRun).toMatchObject({
+      Type: 'Pass',
+      QueryLanguage: 'JSONata',
+      Output: '{% $merge([$states.input, {"executionName": $states.context.Execution.Name}]) %}',
+    });
+    expect(definition.States.Plan?.Parameters).toBeUndefined();
   });
 
   it('rolls up the planned delivery dates two at a time', () => {
@@ -127,7 +144,11 @@ describe('audit state machine', () => {
     for (const [name, task] of Object.entries(tasks)) {
       expect(task?.Retry, name).toEqual([
         expect.objectContaining({
-          ErrorEquals: expect.arrayContaining(['RetryableError', 'Lambda.ServiceException', 'Lambda.TooManyRequestsException']),
+          ErrorEquals: expect.arrayContaining([
+            'RetryableError',
+            'Lambda.ServiceException',
+            'Lambda.TooManyRequestsException',
+          ]),
           BackoffRate: 2,
           JitterStrategy: 'FULL',
           MaxAttempts: 5,
@@ -229,7 +250,9 @@ describe('access-log table', () => {
       SerializationLibrary: 'org.apache.hadoop.hive.serde2.RegexSerDe',
       Parameters: { 'input.regex': ACCESS_LOG_REGEX },
     });
-    expect(input.StorageDescriptor.Columns).toEqual(ACCESS_LOG_COLUMNS.map((Name) => ({ Name, Type: 'string' })));
+    expect(input.StorageDescriptor.Columns).toEqual(
+      ACCESS_LOG_COLUMNS.map((Name) => ({ Name, Type: 'string' })),
+    );
     expect(input.StorageDescriptor.Columns).toHaveLength(27);
   });
 
@@ -249,9 +272,12 @@ describe('access-log table', () => {
   it('reads the PartitionedPrefix layout of an existing log bucket, one prefix per delivery date', () => {
     const input = tableOf(existing).TableInput;
     expect(input.Parameters['storage.location.template']).toBe(
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: Athena's projection placeholder, literally.
       's3://acme-logs/s3-access/123456789012/eu-central-1/acme-data/${delivery_date}',
     );
-    expect(input.StorageDescriptor.Location).toBe('s3://acme-logs/s3-access/123456789012/eu-central-1/acme-data/');
+    expect(input.StorageDescriptor.Location).toBe(
+      's3://acme-logs/s3-access/123456789012/eu-central-1/acme-data/',
+    );
   });
 
   it('creates the data bucket with delivery-time PartitionedPrefix access logs when asked to', () => {
@@ -265,7 +291,9 @@ describe('access-log table', () => {
   });
 
   it('lives in the stack’s Glue database', () => {
-    created.hasResourceProperties('AWS::Glue::Database', { DatabaseInput: Match.objectLike({ Name: 'partner_audit' }) });
+    created.hasResourceProperties('AWS::Glue::Database', {
+      DatabaseInput: Match.objectLike({ Name: 'partner_audit' }),
+    });
     expect(tableOf(created).DatabaseName).toBe('partner_audit');
   });
 });
@@ -335,7 +363,9 @@ describe('notices', () => {
   it('creates the sender identity with the configuration set', () => {
     created.hasResourceProperties('AWS::SES::EmailIdentity', {
       EmailIdentity: 'provider.example',
-      ConfigurationSetAttributes: { ConfigurationSetName: { Ref: Match.stringLikeRegexp('^NoticesConfigurationSet') } },
+      ConfigurationSetAttributes: {
+        ConfigurationSetName: { Ref: Match.stringLikeRegexp('^NoticesConfigurationSet') },
+      },
     });
   });
 });
@@ -386,9 +416,14 @@ describe('alarms and dashboard', () => {
       expect(a.Properties.AlarmActions).toEqual([{ Ref: expect.stringMatching(/^MonitoringAlarmTopic/) }]);
     }
     created.hasResourceProperties('AWS::SNS::Topic', {
-      KmsMasterKeyId: Match.objectLike({ 'Fn::GetAtt': [Match.stringLikeRegexp('^MonitoringTopicKey'), 'Arn'] }),
+      KmsMasterKeyId: Match.objectLike({
+        'Fn::GetAtt': [Match.stringLikeRegexp('^MonitoringTopicKey'), 'Arn'],
+      }),
     });
-    created.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'ops@provider.example' });
+    created.hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'email',
+      Endpoint: 'ops@provider.example',
+    });
     created.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
   });
 
@@ -399,7 +434,12 @@ describe('alarms and dashboard', () => {
   it('draws runs, notices and failures on one dashboard', () => {
     const [dashboard] = Object.values(created.findResources('AWS::CloudWatch::Dashboard'));
     const body = JSON.stringify(dashboard!.Properties.DashboardBody);
-    for (const title of ['Runs', 'Notices (SES events)', 'Failures: function errors and throttles', 'Athena bytes scanned']) {
+    for (const title of [
+      'Runs',
+      'Notices (SES events)',
+      'Failures: function errors and throttles',
+      'Athena bytes scanned',
+    ]) {
       expect(body).toContain(title);
     }
   });
@@ -427,7 +467,9 @@ describe('buckets', () => {
     const policies = Object.values(created.findResources('AWS::S3::BucketPolicy'));
     for (const id of buckets) {
       const policy = policies.find((p) => JSON.stringify(p.Properties.Bucket).includes(id));
-      expect(JSON.stringify(policy?.Properties.PolicyDocument), id).toContain('"aws:SecureTransport":"false"');
+      expect(JSON.stringify(policy?.Properties.PolicyDocument), id).toContain(
+        '"aws:SecureTransport":"false"',
+      );
     }
   });
 
@@ -466,8 +508,9 @@ describe('audit functions', () => {
 
   it('get every variable of the contract, with the notice mode and send rate of the settings', () => {
     for (const step of STEPS) {
-      const env = (resourcesOf(created)[functionId(created, step)]!.Properties!.Environment as { Variables: object })
-        .Variables;
+      const env = (
+        resourcesOf(created)[functionId(created, step)]!.Properties!.Environment as { Variables: object }
+      ).Variables;
       expect(Object.keys(env).sort(), step).toEqual(
         [
           'ATHENA_WORKGROUP',
@@ -515,8 +558,25 @@ describe('least-privilege grants', () => {
     const actions = actionsOfStep(created, 'Notify');
     expect(has(actions, 'athena:')).toBe(false);
     expect(has(actions, 'glue:')).toBe(false);
-    expect(actions).toEqual(expect.arrayContaining(['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:GetItem']));
-    expect(has(actions, 'dynamodb:Scan')).toBe(false);
+    expect(actions.filter((a) => a.startsWith('dynamodb:')).sort()).toEqual([
+      'dynamodb:DeleteItem',
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:Scan',
+      'dynamodb:UpdateItem',
+    ]);
+    const ledger = statementsOfStep(created, 'Notify').find((s) =>
+      JSON.stringify(s.Action).includes('dynamodb:'),
+    );
+    expect(ledger?.Resource).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^NoticesLedger/), 'Arn'] });
+  });
+
+  it('lets notify read the evaluation and keep composed notices, under runs/ only', () => {
+    const s3 = statementsOfStep(created, 'Notify').filter((s) => JSON.stringify(s.Action).includes('s3:'));
+    const runs = s3.filter((s) => JSON.stringify(s.Resource).includes('ReportsBucket'));
+    expect(runs).toHaveLength(1);
+    expect(runs[0]!.Action).toEqual(['s3:GetObject', 's3:PutObject']);
+    expect(JSON.stringify(runs[0]!.Resource)).toMatch(/"\/runs\/\*"\]\]\}$/);
   });
 
   it('gives notify no SES permission at all in preview mode', () => {
@@ -539,7 +599,9 @@ describe('least-privilege grants', () => {
     expect(actionsOfStep(existing, 'Rollup')).toEqual(
       expect.arrayContaining(['athena:StartQueryExecution', 'glue:UpdateTable', 's3:DeleteObject']),
     );
-    const list = statements.find((s) => s.Action === 's3:ListBucket' && JSON.stringify(s.Resource).includes('acme-logs'));
+    const list = statements.find(
+      (s) => s.Action === 's3:ListBucket' && JSON.stringify(s.Resource).includes('acme-logs'),
+    );
     expect(list?.Condition).toEqual({
       StringLike: { 's3:prefix': ['s3-access/123456789012/eu-central-1/acme-data/*'] },
     });
@@ -547,13 +609,17 @@ describe('least-privilege grants', () => {
   });
 
   it('lets plan read the registry and nothing else', () => {
-    const actions = actionsOfStep(created, 'Plan').filter((a) => !a.startsWith('logs:') && !a.startsWith('xray:'));
+    const actions = actionsOfStep(created, 'Plan').filter(
+      (a) => !a.startsWith('logs:') && !a.startsWith('xray:'),
+    );
     expect(actions).toEqual(['s3:GetObject']);
     expect(JSON.stringify(statementsOfStep(created, 'Plan'))).toContain('/registry/registry.yaml');
   });
 
   it('lets publish read and write run outputs only', () => {
-    const actions = actionsOfStep(created, 'Publish').filter((a) => !a.startsWith('logs:') && !a.startsWith('xray:'));
+    const actions = actionsOfStep(created, 'Publish').filter(
+      (a) => !a.startsWith('logs:') && !a.startsWith('xray:'),
+    );
     expect(new Set(actions)).toEqual(new Set(['s3:GetObject', 's3:PutObject']));
   });
 
@@ -569,8 +635,26 @@ describe('least-privilege grants', () => {
 describe('outputs', () => {
   it('gives the state machine console URL and the report bucket name', () => {
     created.hasOutput('StateMachineConsoleUrl', {
-      Value: Match.objectLike({ 'Fn::Join': Match.arrayWith([Match.arrayWith([Match.stringLikeRegexp('console\\.aws\\.amazon\\.com/states/home')])]) }),
+      Value: Match.objectLike({
+        'Fn::Join': Match.arrayWith([
+          Match.arrayWith([Match.stringLikeRegexp('console\\.aws\\.amazon\\.com/states/home')]),
+        ]),
+      }),
     });
     created.hasOutput('ReportBucketName', { Value: { Ref: Match.stringLikeRegexp('^ReportsBucket') } });
+  });
+});
+
+describe('PartnerAuditStack in another app', () => {
+  it('synthesises without the app setting any feature flag, with log delivery by bucket policy', () => {
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const stack = new PartnerAuditStack(app, 'Elsewhere', { config: configWith() });
+    Template.fromStack(stack).hasResourceProperties('AWS::S3::BucketPolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Principal: { Service: 'logging.s3.amazonaws.com' } }),
+        ]),
+      },
+    });
   });
 });

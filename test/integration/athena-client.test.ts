@@ -109,8 +109,15 @@ describe('AthenaQueryRunner', () => {
   });
 
   it('gives up after maxResubmits with a retryable error, having run nothing', async () => {
-    server.inject({ kind: 'fail', retryable: true, times: 3, message: 'Amazon Athena experienced an internal error' });
-    const error = await runner({ maxResubmits: 2 }).run(insertOne, runId()).catch((e: unknown) => e);
+    server.inject({
+      kind: 'fail',
+      retryable: true,
+      times: 3,
+      message: 'Amazon Athena experienced an internal error',
+    });
+    const error = await runner({ maxResubmits: 2 })
+      .run(insertOne, runId())
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(AthenaQueryError);
     expect((error as AthenaQueryError).retryable).toBe(true);
     expect((error as AthenaQueryError).details.submissions).toBe(3);
@@ -120,7 +127,9 @@ describe('AthenaQueryRunner', () => {
 
   it('does not resubmit a FAILED query that is not retryable', async () => {
     server.inject({ kind: 'fail', retryable: false, message: 'TABLE_NOT_FOUND' });
-    const error = (await runner().run(insertOne, runId()).catch((e: unknown) => e)) as AthenaQueryError;
+    const error = (await runner()
+      .run(insertOne, runId())
+      .catch((e: unknown) => e)) as AthenaQueryError;
     expect(error.name).toBe('AthenaQueryError');
     expect(error.retryable).toBe(false);
     expect(error.details).toMatchObject({ state: 'FAILED', submissions: 1, errorCategory: 2 });
@@ -136,7 +145,9 @@ describe('AthenaQueryRunner', () => {
 
   it('treats CANCELLED as an error that a retry will not fix', async () => {
     server.inject({ kind: 'cancel' });
-    const error = (await runner().run(insertOne, runId()).catch((e: unknown) => e)) as AthenaQueryError;
+    const error = (await runner()
+      .run(insertOne, runId())
+      .catch((e: unknown) => e)) as AthenaQueryError;
     expect(error.details.state).toBe('CANCELLED');
     expect(error.retryable).toBe(false);
   });
@@ -185,7 +196,10 @@ describe('AthenaQueryRunner', () => {
 
   it('reads every page of a large result, skipping only the header row', async () => {
     const out = await runner().select(
-      { sql: 'SELECT i, CAST(i AS varchar) AS s, NULL AS n FROM range(2500) AS t(i) WHERE i >= ?', params: ['0'] },
+      {
+        sql: 'SELECT i, CAST(i AS varchar) AS s, NULL AS n FROM range(2500) AS t(i) WHERE i >= ?',
+        params: ['0'],
+      },
       runId(),
       (row) => row,
     );
@@ -199,13 +213,19 @@ describe('AthenaQueryRunner', () => {
   it('binds a parameter holding quotes and SQL as a plain value', async () => {
     const nasty = "x'); DROP TABLE audit_db.usage_rollup; --";
     const out = await runner().select(
-      { sql: "SELECT 'found' AS v FROM (SELECT 1) AS t WHERE strpos(?, 'DROP TABLE') > 0", params: [sqlString(nasty)] },
+      {
+        sql: "SELECT 'found' AS v FROM (SELECT 1) AS t WHERE strpos(?, 'DROP TABLE') > 0",
+        params: [sqlString(nasty)],
+      },
       runId(),
       (row) => row['v'],
     );
     expect(out.rows).toEqual(['found']);
     const echoed = await runner().select(
-      { sql: 'SELECT 1 AS one FROM (SELECT 1) AS t WHERE ? = ?', params: [sqlString(nasty), sqlString(nasty)] },
+      {
+        sql: 'SELECT 1 AS one FROM (SELECT 1) AS t WHERE ? = ?',
+        params: [sqlString(nasty), sqlString(nasty)],
+      },
       runId(),
       (row) => row['one'],
     );

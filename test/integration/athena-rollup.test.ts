@@ -3,7 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AthenaQueryRunner } from '../../functions/adapters/athena/athena-client.js';
-import { AthenaUsageSource } from '../../functions/adapters/athena/athena-usage-source.js';
+import {
+  AthenaUsageSource,
+  athenaInputSummary,
+} from '../../functions/adapters/athena/athena-usage-source.js';
 import { clearBatchSql, insertBatchRollupSql } from '../../functions/adapters/athena/sql.js';
 import { ingestLogFile } from '../../functions/adapters/logs/index.js';
 import type { UsageRow } from '../../functions/domain/usage.js';
@@ -37,13 +40,23 @@ const DAY1 = [
   ),
   logLine({ requester: OWNER, time: '14/Mar/2016:09:01:00 +0000' }, { fields: 18 }).replace('2016', '2026'),
   logLine({ requester: OWNER }, { fields: 17 }),
-  logLine({ accessPoint: 'arn:aws:s3:eu-central-1:444455556666:accesspoint/partner-reader', aclRequired: 'Yes' }),
+  logLine({
+    accessPoint: 'arn:aws:s3:eu-central-1:444455556666:accesspoint/partner-reader',
+    aclRequired: 'Yes',
+  }),
   logLine({ key: 'feeds/sat%20images/a+b.png', uri: '"GET /feeds/sat%20images/a+b.png HTTP/1.1"' }),
   logLine({ key: 'feeds/bad%zzkey/x.csv' }),
   logLine({ key: 'readme.txt' }),
   logLine({ operation: 'REST.GET.BUCKET', key: '-', uri: '"GET /?list-type=2 HTTP/1.1"' }),
   logLine({ key: "feeds/o'brien/x.csv" }),
-  logLine({ requester: 'AmazonS3', operation: 'S3.EXPIRE.OBJECT', uri: '-', status: '-', referer: '-', userAgent: '-' }),
+  logLine({
+    requester: 'AmazonS3',
+    operation: 'S3.EXPIRE.OBJECT',
+    uri: '-',
+    status: '-',
+    referer: '-',
+    userAgent: '-',
+  }),
   logLine({ time: '13/Mar/2026:23:58:00 +0000' }),
   logLine({}, { extra: ['future-field', '"quoted future"'] }),
   logLine({ userAgent: '"Mozilla/5.0 "compatible; Feedbot/2.1" x"' }),
@@ -55,7 +68,10 @@ const DAY1 = [
   '',
   logLine({ bytesSent: '12k' }),
 ];
-const DAY2 = [logLine({ time: '15/Mar/2026:00:05:00 +0000' }), logLine({ time: '14/Mar/2026:23:59:59 +0000' })];
+const DAY2 = [
+  logLine({ time: '15/Mar/2026:00:05:00 +0000' }),
+  logLine({ time: '14/Mar/2026:23:59:59 +0000' }),
+];
 
 let server: AthenaLocalServer;
 let runner: AthenaQueryRunner;
@@ -81,11 +97,20 @@ function total(rows: readonly UsageRow[]): { requests: bigint; bytes: bigint } {
 
 beforeAll(async () => {
   server = await AthenaLocalServer.start(tables);
-  runner = new AthenaQueryRunner(localAthenaClient(server.endpoint), { workGroup: 'partner-audit', sleep: async () => {} });
+  runner = new AthenaQueryRunner(localAthenaClient(server.endpoint), {
+    workGroup: 'partner-audit',
+    sleep: async () => {},
+  });
   dir = await mkdtemp(join(tmpdir(), 'athena-rollup-'));
   // One object with CRLF line ends, as a hand-copied log might have.
-  await server.addLogObject(`${PREFIX}/2026/03/14/2026-03-14-09-00-00-0A1B2C3D4E5F6071`, `${DAY1.join('\r\n')}\r\n`);
-  await server.addLogObject(`${PREFIX}/2026/03/15/2026-03-15-00-00-00-1A2B3C4D5E6F7081`, `${DAY2.join('\n')}\n`);
+  await server.addLogObject(
+    `${PREFIX}/2026/03/14/2026-03-14-09-00-00-0A1B2C3D4E5F6071`,
+    `${DAY1.join('\r\n')}\r\n`,
+  );
+  await server.addLogObject(
+    `${PREFIX}/2026/03/15/2026-03-15-00-00-00-1A2B3C4D5E6F7081`,
+    `${DAY2.join('\n')}\n`,
+  );
   await writeFile(join(dir, 'day1.log'), `${DAY1.join('\r\n')}\r\n`);
 });
 
@@ -107,11 +132,28 @@ describe('the Athena rollup of one delivery date', () => {
     expect(total(athena).requests).toBe(BigInt(DAY1.length - 5));
   });
 
+  it('counts the lines read and the malformed ones as the local ingester does, without reading the logs again', async () => {
+    const local = await ingestLogFile(join(dir, 'day1.log'), { datasetDepth: 2 });
+    const input = await athenaInputSummary(runner, tables, 'run-1', { from: '2026/03/14', to: '2026/03/14' });
+    expect(input).toMatchObject({
+      files: 1,
+      lines: local.stats.lines,
+      parsedLines: local.stats.parsedLines,
+      malformedLines: local.stats.malformedLines,
+      malformedByReason: { 'no-match': 4, 'bad-time': 1 },
+    });
+  });
+
   it('normalises offsets, cuts 15-minute slots and keeps late records in their own hour', async () => {
     const rows = await new AthenaUsageSource(runner, tables, 'run-1').usage(window);
     const slots = new Set(rows.map((r) => new Date(r.slotStart).toISOString()));
     expect(slots).toEqual(
-      new Set(['2026-03-13T23:45:00.000Z', '2026-03-14T09:00:00.000Z', '2026-03-14T09:15:00.000Z', '2026-03-14T04:00:00.000Z']),
+      new Set([
+        '2026-03-13T23:45:00.000Z',
+        '2026-03-14T09:00:00.000Z',
+        '2026-03-14T09:15:00.000Z',
+        '2026-03-14T04:00:00.000Z',
+      ]),
     );
   });
 
@@ -119,7 +161,15 @@ describe('the Athena rollup of one delivery date', () => {
     const rows = await new AthenaUsageSource(runner, tables, 'run-1').usage(window);
     const datasets = new Set(rows.map((r) => r.dataset));
     expect(datasets).toEqual(
-      new Set(['feeds/weather/', 'tmp/', 'feeds/sat images/', 'feeds/bad%zzkey/', '/', '-', "feeds/o'brien/"]),
+      new Set([
+        'feeds/weather/',
+        'tmp/',
+        'feeds/sat images/',
+        'feeds/bad%zzkey/',
+        '/',
+        '-',
+        "feeds/o'brien/",
+      ]),
     );
     expect(new Set(rows.map((r) => r.statusClass))).toEqual(new Set(['2xx', '4xx', '-']));
     expect(rows.filter((r) => r.accessPoint !== '-').map((r) => r.accessPoint)).toEqual([
@@ -145,10 +195,15 @@ describe('the Athena rollup of one delivery date', () => {
 
   it('reads a half-open range of slots', async () => {
     const source = new AthenaUsageSource(runner, tables, 'run-4');
-    const rows = await source.usage({ startMs: Date.UTC(2026, 2, 14, 9, 15), endMs: Date.UTC(2026, 2, 14, 9, 30) });
+    const rows = await source.usage({
+      startMs: Date.UTC(2026, 2, 14, 9, 15),
+      endMs: Date.UTC(2026, 2, 14, 9, 30),
+    });
     expect(rows.length).toBeGreaterThan(0);
     expect(rows.every((r) => r.slotStart === Date.UTC(2026, 2, 14, 9, 15))).toBe(true);
-    expect(await source.usage({ startMs: Date.UTC(2026, 2, 14, 9, 16), endMs: Date.UTC(2026, 2, 14, 9, 30) })).toEqual([]);
+    expect(
+      await source.usage({ startMs: Date.UTC(2026, 2, 14, 9, 16), endMs: Date.UTC(2026, 2, 14, 9, 30) }),
+    ).toEqual([]);
     expect(source.engine).toBe('athena');
     expect(source.bytesScanned).toBeGreaterThan(0);
     expect(source.queryExecutionIds).toHaveLength(2);

@@ -32,7 +32,11 @@ import { type DuckDBConnection, DuckDBInstance, type DuckDBValue } from '@duckdb
 import { ACCESS_LOG_COLUMNS, ACCESS_LOG_REGEX } from '../../functions/adapters/athena/access-log-regex.js';
 import { LOG_TIME_FORMAT } from '../../functions/adapters/athena/sql.js';
 
-export type AthenaOperation = 'StartQueryExecution' | 'GetQueryExecution' | 'GetQueryResults' | 'StopQueryExecution';
+export type AthenaOperation =
+  | 'StartQueryExecution'
+  | 'GetQueryExecution'
+  | 'GetQueryResults'
+  | 'StopQueryExecution';
 
 /** A fault to inject; each applies to the next `times` (default 1) matching calls or queries. */
 export type AthenaFault =
@@ -43,11 +47,22 @@ export type AthenaFault =
       times?: number;
     }
   /** The query ends FAILED with this AthenaError, without running. */
-  | { readonly kind: 'fail'; readonly retryable: boolean; readonly match?: RegExp; readonly message?: string; times?: number }
+  | {
+      readonly kind: 'fail';
+      readonly retryable: boolean;
+      readonly match?: RegExp;
+      readonly message?: string;
+      times?: number;
+    }
   /** The query ends CANCELLED, without running. */
   | { readonly kind: 'cancel'; readonly match?: RegExp; times?: number }
   /** Polls see these states first (e.g. QUEUED, RUNNING, QUEUED, RUNNING) before the real outcome. */
-  | { readonly kind: 'states'; readonly states: readonly ('QUEUED' | 'RUNNING')[]; readonly match?: RegExp; times?: number };
+  | {
+      readonly kind: 'states';
+      readonly states: readonly ('QUEUED' | 'RUNNING')[];
+      readonly match?: RegExp;
+      times?: number;
+    };
 
 export interface AthenaLocalServerOptions {
   readonly database: string;
@@ -126,7 +141,8 @@ function scanSql(sql: string): { placeholders: number[]; firstWhere: number } {
       continue;
     }
     if (c === '?') placeholders.push(i);
-    if (firstWhere === -1 && /^where\b/i.test(sql.slice(i, i + 6)) && !/\w/.test(sql[i - 1] ?? ' ')) firstWhere = i;
+    if (firstWhere === -1 && /^where\b/i.test(sql.slice(i, i + 6)) && !/\w/.test(sql[i - 1] ?? ' '))
+      firstWhere = i;
     i++;
   }
   return { placeholders, firstWhere };
@@ -206,7 +222,9 @@ export class AthenaLocalServer {
     const names = `[${ACCESS_LOG_COLUMNS.map(literal).join(', ')}]`;
     // Groups 18-27 capture non-empty text when they take part, so '' means "absent": Java gives NULL.
     const cols = ACCESS_LOG_COLUMNS.map((c, i) =>
-      i < 17 ? `CASE WHEN ok THEN f.${quoted(c)} END AS ${quoted(c)}` : `CASE WHEN ok THEN nullif(f.${quoted(c)}, '') END AS ${quoted(c)}`,
+      i < 17
+        ? `CASE WHEN ok THEN f.${quoted(c)} END AS ${quoted(c)}`
+        : `CASE WHEN ok THEN nullif(f.${quoted(c)}, '') END AS ${quoted(c)}`,
     ).join(',\n  ');
     const schema = quoted(o.database);
     await db.run(`
@@ -234,7 +252,8 @@ CREATE TABLE ${schema}.${quoted(o.rollupTable)} (
    */
   async addLogObject(key: string, body: string | Uint8Array, deliveryDate?: string): Promise<void> {
     const date = deliveryDate ?? deliveryDateOfKey(key);
-    if (!date) throw new Error(`no delivery date in log object key ${key} (PartitionedPrefix layout expected)`);
+    if (!date)
+      throw new Error(`no delivery date in log object key ${key} (PartitionedPrefix layout expected)`);
     const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : Buffer.from(body);
     const text = (key.endsWith('.gz') ? gunzipSync(bytes) : bytes).toString('utf8');
     const lines = records(text);
@@ -277,7 +296,13 @@ CREATE TABLE ${schema}.${quoted(o.rollupTable)} (
   }
 
   /** The executions the server knows, in submission order. */
-  queryExecutions(): readonly { id: string; sql: string; params: readonly string[]; state: State; token?: string }[] {
+  queryExecutions(): readonly {
+    id: string;
+    sql: string;
+    params: readonly string[];
+    state: State;
+    token?: string;
+  }[] {
     return [...this.executions.values()].map((e) => ({
       id: e.id,
       sql: e.sql,
@@ -326,11 +351,15 @@ CREATE TABLE ${schema}.${quoted(o.rollupTable)} (
       const throttle = this.takeFault((f) => f.kind === 'throttle' && f.operation === operation);
       if (throttle?.kind === 'throttle') {
         const type = throttle.error ?? 'TooManyRequestsException';
-        throw new ApiError(type, type === 'ThrottlingException' ? 'Rate exceeded' : 'Too many queries running');
+        throw new ApiError(
+          type,
+          type === 'ThrottlingException' ? 'Rate exceeded' : 'Too many queries running',
+        );
       }
       body = await this.dispatch(operation, input);
     } catch (error) {
-      const e = error instanceof ApiError ? error : new ApiError('InternalServerException', String(error), 500);
+      const e =
+        error instanceof ApiError ? error : new ApiError('InternalServerException', String(error), 500);
       status = e.status;
       body = { __type: e.type, Message: e.message };
     }
@@ -361,7 +390,8 @@ CREATE TABLE ${schema}.${quoted(o.rollupTable)} (
 
   private start(input: Record<string, unknown>): { QueryExecutionId: string } {
     const sql = input['QueryString'];
-    if (typeof sql !== 'string' || sql.trim() === '') throw new ApiError('InvalidRequestException', 'QueryString is required');
+    if (typeof sql !== 'string' || sql.trim() === '')
+      throw new ApiError('InvalidRequestException', 'QueryString is required');
     const params = (input['ExecutionParameters'] as string[] | undefined) ?? [];
     const workGroup = input['WorkGroup'] as string | undefined;
     const token = input['ClientRequestToken'] as string | undefined;
@@ -373,7 +403,11 @@ CREATE TABLE ${schema}.${quoted(o.rollupTable)} (
       const known = this.tokens.get(token);
       if (known) {
         const prior = this.executions.get(known)!;
-        if (prior.sql !== sql || JSON.stringify(prior.params) !== JSON.stringify(params) || prior.workGroup !== workGroup) {
+        if (
+          prior.sql !== sql ||
+          JSON.stringify(prior.params) !== JSON.stringify(params) ||
+          prior.workGroup !== workGroup
+        ) {
           throw new ApiError('InvalidRequestException', 'Idempotent parameters do not match');
         }
         return { QueryExecutionId: known };
@@ -432,13 +466,16 @@ CREATE TABLE ${schema}.${quoted(o.rollupTable)} (
     try {
       const { placeholders, firstWhere } = scanSql(e.sql);
       if (placeholders.length !== e.params.length) {
-        throw new Error(`the query has ${placeholders.length} parameters but ${e.params.length} values were given`);
+        throw new Error(
+          `the query has ${placeholders.length} parameters but ${e.params.length} values were given`,
+        );
       }
       if (placeholders.some((p) => firstWhere === -1 || p < firstWhere)) {
         throw new Error('parameters are supported only in the WHERE clause');
       }
       for (const m of e.sql.matchAll(/parse_datetime\s*\([^,]*,\s*'([^']*)'\s*\)/g)) {
-        if (JODA_FORMATS[m[1]!] === undefined) throw new Error(`parse_datetime format '${m[1]}' is not supported here`);
+        if (JODA_FORMATS[m[1]!] === undefined)
+          throw new Error(`parse_datetime format '${m[1]}' is not supported here`);
       }
       const values = e.params.map(parameterValue);
       const reader = await this.db.runAndReadAll(e.sql, values.length > 0 ? values : undefined);
@@ -468,11 +505,15 @@ CREATE TABLE ${schema}.${quoted(o.rollupTable)} (
     const reads = (t: string) => new RegExp(`FROM\\s+${quoted(database)}\\.${quoted(t)}`, 'i').test(e.sql);
     let bytes = 0;
     if (reads(logsTable)) {
-      const named = e.params.map((p) => /^'(\d{4}\/\d{2}\/\d{2})'$/.exec(p)?.[1]).filter((d) => d !== undefined);
+      const named = e.params
+        .map((p) => /^'(\d{4}\/\d{2}\/\d{2})'$/.exec(p)?.[1])
+        .filter((d) => d !== undefined);
       for (const [date, n] of this.partitionBytes) if (named.length === 0 || named.includes(date)) bytes += n;
     }
     if (reads(rollupTable)) {
-      const r = await this.db.runAndReadAll(`SELECT count(*) FROM ${quoted(database)}.${quoted(rollupTable)}`);
+      const r = await this.db.runAndReadAll(
+        `SELECT count(*) FROM ${quoted(database)}.${quoted(rollupTable)}`,
+      );
       bytes += Number(r.getRows()[0]?.[0] ?? 0) * 32;
     }
     return bytes;
@@ -539,7 +580,12 @@ CREATE TABLE ${schema}.${quoted(o.rollupTable)} (
       ResultSet: {
         Rows: page.map((row) => ({ Data: row.map((v) => (v === null ? {} : { VarCharValue: v })) })),
         ResultSetMetadata: {
-          ColumnInfo: result.columns.map((c) => ({ Name: c.name, Label: c.name, Type: c.type, Nullable: 'UNKNOWN' })),
+          ColumnInfo: result.columns.map((c) => ({
+            Name: c.name,
+            Label: c.name,
+            Type: c.type,
+            Nullable: 'UNKNOWN',
+          })),
         },
       },
       ...(next ? { NextToken: next } : {}),

@@ -17,15 +17,30 @@ function local(endpoint: string): string {
 
 /** `maxAttempts: 1` so that the adapters' own retries are what the tests see. */
 export function localAthenaClient(endpoint: string): AthenaClient {
-  return new AthenaClient({ endpoint: local(endpoint), region: LOCAL_REGION, credentials: FAKE, maxAttempts: 1 });
+  return new AthenaClient({
+    endpoint: local(endpoint),
+    region: LOCAL_REGION,
+    credentials: FAKE,
+    maxAttempts: 1,
+  });
 }
 
 export function localSesClient(endpoint: string): SESClient {
-  return new SESClient({ endpoint: local(endpoint), region: LOCAL_REGION, credentials: FAKE, maxAttempts: 1 });
+  return new SESClient({
+    endpoint: local(endpoint),
+    region: LOCAL_REGION,
+    credentials: FAKE,
+    maxAttempts: 1,
+  });
 }
 
 export function localDynamoDbClient(endpoint: string): DynamoDBClient {
-  return new DynamoDBClient({ endpoint: local(endpoint), region: LOCAL_REGION, credentials: FAKE, maxAttempts: 1 });
+  return new DynamoDBClient({
+    endpoint: local(endpoint),
+    region: LOCAL_REGION,
+    credentials: FAKE,
+    maxAttempts: 1,
+  });
 }
 
 /** s3rver accepts only the S3RVER/S3RVER key pair, path-style addressing, and no streamed checksums. */

@@ -77,7 +77,9 @@ describe('ACCESS_LOG_REGEX', () => {
   it('reads every field of a modern 27-field line', () => {
     const c = columns(lineOf(MODERN));
     expect(c).toEqual(
-      Object.fromEntries(ACCESS_LOG_COLUMNS.map((name, i) => [name, i === 2 ? MODERN[i]!.slice(1, -1) : MODERN[i]])),
+      Object.fromEntries(
+        ACCESS_LOG_COLUMNS.map((name, i) => [name, i === 2 ? MODERN[i]!.slice(1, -1) : MODERN[i]]),
+      ),
     );
     expect(c?.requestdatetime).toBe('14/Mar/2026:09:12:44 +0000');
   });

@@ -5,6 +5,7 @@ import {
   isBatch,
   parseSlotStart,
   quoteIdentifier,
+  readInputSql,
   readUsageSql,
   SqlInputError,
   sqlString,
@@ -26,7 +27,9 @@ describe('insertBatchRollupSql', () => {
   it('rolls up one delivery date with the golden text', () => {
     const q = insertBatchRollupSql(tables, '2026/03/14', { datasetDepth: 2 });
     expect(q.params).toEqual(["'2026/03/14'"]);
-    expect(q.sql).toBe(`INSERT INTO "partner_audit"."usage_rollup" (slot_start, bucket, requester, access_point, dataset, operation, status_class, requests, bytes_sent, records, batch)
+    expect(
+      q.sql,
+    ).toBe(`INSERT INTO "partner_audit"."usage_rollup" (slot_start, bucket, requester, access_point, dataset, operation, status_class, requests, bytes_sent, records, batch)
 SELECT
   slot_start, bucket, requester, access_point, dataset, operation, status_class,
   count(*) AS requests,
@@ -35,35 +38,46 @@ SELECT
   batch
 FROM (
   SELECT
-    CAST(from_unixtime(floor(to_unixtime(event_time) / 900) * 900) AS timestamp) AS slot_start,
-    bucket_name AS bucket,
-    requester,
-    coalesce(nullif(accesspointarn, ''), '-') AS access_point,
+    CASE WHEN ok
+      THEN CAST(from_unixtime(floor(to_unixtime(event_time) / 900) * 900) AS timestamp)
+      ELSE CAST(CAST(replace(delivery_date, '/', '-') AS date) AS timestamp)
+    END AS slot_start,
+    CASE WHEN ok THEN bucket_name ELSE '-' END AS bucket,
+    CASE WHEN ok THEN requester ELSE '-' END AS requester,
+    CASE WHEN ok THEN coalesce(nullif(accesspointarn, ''), '-') ELSE '-' END AS access_point,
     CASE
-      WHEN object_key = '-' OR object_key = '' THEN '-'
+      WHEN NOT ok OR object_key = '-' OR object_key = '' THEN '-'
       WHEN strpos(object_key, '/') = 0 THEN '/'
       ELSE regexp_extract(object_key, '^([^/]*/){1,2}')
     END AS dataset,
-    operation,
     CASE
-      WHEN length(httpstatus) = 3 AND substr(httpstatus, 1, 1) BETWEEN '1' AND '5'
+      WHEN requestdatetime IS NULL THEN '(malformed:no-match)'
+      WHEN NOT ok THEN '(malformed:bad-time)'
+      ELSE operation
+    END AS operation,
+    CASE
+      WHEN ok AND length(httpstatus) = 3 AND substr(httpstatus, 1, 1) BETWEEN '1' AND '5'
       THEN substr(httpstatus, 1, 1) || 'xx'
       ELSE '-'
     END AS status_class,
-    CASE WHEN bytessent = '-' THEN CAST(0 AS bigint) ELSE CAST(bytessent AS bigint) END AS bytes_sent,
+    CASE WHEN NOT ok OR bytessent = '-' THEN CAST(0 AS bigint) ELSE CAST(bytessent AS bigint) END AS bytes_sent,
     delivery_date AS batch
   FROM (
     SELECT
-      bucket_name, requester, accesspointarn, operation, httpstatus, bytessent, delivery_date,
-      try(parse_datetime(requestdatetime, 'dd/MMM/yyyy:HH:mm:ss Z')) AS event_time,
+      bucket_name, requester, accesspointarn, operation, httpstatus, bytessent, delivery_date, requestdatetime,
+      event_time, event_time IS NOT NULL AS ok,
       CASE
         WHEN strpos("key", '%') > 0 THEN coalesce(try(url_decode(replace("key", '+', '%2B'))), "key")
         ELSE "key"
       END AS object_key
-    FROM "partner_audit"."access_logs"
-    WHERE delivery_date = ? AND requestdatetime IS NOT NULL
+    FROM (
+      SELECT
+        bucket_name, requester, accesspointarn, operation, httpstatus, bytessent, delivery_date, requestdatetime,
+        "key", try(parse_datetime(requestdatetime, 'dd/MMM/yyyy:HH:mm:ss Z')) AS event_time
+      FROM "partner_audit"."access_logs"
+      WHERE delivery_date = ?
+    ) AS logged
   ) AS parsed
-  WHERE event_time IS NOT NULL
 ) AS shaped
 GROUP BY slot_start, bucket, requester, access_point, dataset, operation, status_class, batch`);
   });
@@ -83,10 +97,13 @@ GROUP BY slot_start, bucket, requester, access_point, dataset, operation, status
     expect(() => insertBatchRollupSql(tables, '2026/03/14', { datasetDepth: depth })).toThrow(SqlInputError);
   });
 
-  it.each(["2026/03/14' OR 1=1 --", '2026-03-14', '2026/02/30', '26/03/14', ''])('refuses batch %j', (batch) => {
-    expect(() => insertBatchRollupSql(tables, batch, { datasetDepth: 2 })).toThrow(SqlInputError);
-    expect(() => clearBatchSql(tables, batch)).toThrow(SqlInputError);
-  });
+  it.each(["2026/03/14' OR 1=1 --", '2026-03-14', '2026/02/30', '26/03/14', ''])(
+    'refuses batch %j',
+    (batch) => {
+      expect(() => insertBatchRollupSql(tables, batch, { datasetDepth: 2 })).toThrow(SqlInputError);
+      expect(() => clearBatchSql(tables, batch)).toThrow(SqlInputError);
+    },
+  );
 
   it.each([
     { ...tables, database: 'Partner' },
@@ -110,8 +127,28 @@ describe('readUsageSql', () => {
   sum(records) AS records
 FROM "partner_audit"."usage_rollup"
 WHERE slot_start >= CAST(? AS timestamp) AND slot_start < CAST(? AS timestamp)
+  AND substr(operation, 1, 11) <> '(malformed:'
 GROUP BY slot_start, bucket, requester, access_point, dataset, operation, status_class
 ORDER BY slot_start, bucket, requester, access_point, dataset, operation, status_class`);
+  });
+});
+
+describe('readInputSql', () => {
+  it('counts lines per delivery date, usage apart from each malformed-line marker', () => {
+    const q = readInputSql(tables, '2026/02/28', '2026/03/15');
+    expect(q.params).toEqual(["'2026/02/28'", "'2026/03/15'"]);
+    expect(q.sql).toBe(`SELECT
+  batch,
+  CASE WHEN substr(operation, 1, 11) = '(malformed:' THEN operation ELSE '' END AS kind,
+  sum(requests) AS line_count
+FROM "partner_audit"."usage_rollup"
+WHERE batch >= ? AND batch <= ?
+GROUP BY 1, 2
+ORDER BY 1, 2`);
+  });
+
+  it('refuses batches of the wrong shape', () => {
+    expect(() => readInputSql(tables, '2026-02-28', '2026/03/15')).toThrow(SqlInputError);
   });
 });
 

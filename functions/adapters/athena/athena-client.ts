@@ -91,7 +91,8 @@ const THROTTLING = new Set(['TooManyRequestsException', 'ThrottlingException', '
 function isThrottling(error: unknown): boolean {
   const e = error as { name?: string; $metadata?: { httpStatusCode?: number } } | undefined;
   return (
-    e !== undefined && ((e.name !== undefined && THROTTLING.has(e.name)) || e.$metadata?.httpStatusCode === 429)
+    e !== undefined &&
+    ((e.name !== undefined && THROTTLING.has(e.name)) || e.$metadata?.httpStatusCode === 429)
   );
 }
 
@@ -152,7 +153,8 @@ export class AthenaQueryRunner {
         submissions,
       );
       const id = started.QueryExecutionId;
-      if (!id) throw new AthenaQueryError('StartQueryExecution returned no id', { retryable: true, submissions });
+      if (!id)
+        throw new AthenaQueryError('StartQueryExecution returned no id', { retryable: true, submissions });
       const execution = await this.waitFor(id, deadline, submissions);
       const status = execution.QueryExecution?.Status;
       const state = status?.State;
@@ -214,7 +216,11 @@ export class AthenaQueryRunner {
     return { ...outcome, rows };
   }
 
-  private async waitFor(id: string, deadline: number, submissions: number): Promise<GetQueryExecutionCommandOutput> {
+  private async waitFor(
+    id: string,
+    deadline: number,
+    submissions: number,
+  ): Promise<GetQueryExecutionCommandOutput> {
     let wait = this.o.pollInitialMs;
     for (;;) {
       const out = await this.call(
@@ -243,15 +249,23 @@ export class AthenaQueryRunner {
         return await send();
       } catch (error) {
         if (!isThrottling(error)) {
-          throw new AthenaQueryError(`Athena call failed: ${(error as Error).message}`, {
-            retryable: isTransient(error),
-            submissions,
-          }, { cause: error });
+          throw new AthenaQueryError(
+            `Athena call failed: ${(error as Error).message}`,
+            {
+              retryable: isTransient(error),
+              submissions,
+            },
+            { cause: error },
+          );
         }
         if (retry >= this.o.maxThrottleRetries) {
-          throw new AthenaQueryError(`Athena still throttling after ${retry} retries`, { retryable: true, submissions }, {
-            cause: error,
-          });
+          throw new AthenaQueryError(
+            `Athena still throttling after ${retry} retries`,
+            { retryable: true, submissions },
+            {
+              cause: error,
+            },
+          );
         }
         const cap = Math.min(this.o.throttleMaxMs, this.o.throttleBaseMs * 2 ** retry);
         await this.o.sleep(Math.floor(this.o.random() * cap));

@@ -4,9 +4,9 @@
  */
 import type { Interval } from '../../domain/time.js';
 import { STATUS_CLASSES, type StatusClass, type UsageRow } from '../../domain/usage.js';
-import type { UsageSource } from '../../ports.js';
+import type { InputSummary, UsageSource } from '../../ports.js';
 import type { AthenaQueryRunner, ResultRow } from './athena-client.js';
-import { type AthenaTables, parseSlotStart, readUsageSql } from './sql.js';
+import { type AthenaTables, parseSlotStart, readInputSql, readUsageSql } from './sql.js';
 
 /** A rollup row that does not have the shape the rollup step writes. */
 export class RollupRowError extends Error {
@@ -31,7 +31,9 @@ function count(row: ResultRow, column: string): bigint {
 export function usageRowOf(row: ResultRow): UsageRow {
   const statusClass = text(row, 'status_class');
   if (!(STATUS_CLASSES as readonly string[]).includes(statusClass)) {
-    throw new RollupRowError(`rollup status class "${statusClass}" is not one of ${STATUS_CLASSES.join(' ')}`);
+    throw new RollupRowError(
+      `rollup status class "${statusClass}" is not one of ${STATUS_CLASSES.join(' ')}`,
+    );
   }
   return {
     slotStart: parseSlotStart(text(row, 'slot')),
@@ -75,4 +77,47 @@ export class AthenaUsageSource implements UsageSource {
   get queryExecutionIds(): readonly string[] {
     return this.ids;
   }
+}
+
+/**
+ * The input section of a report on Athena, from the rollup of the delivery dates in
+ * [fromBatch, toBatch]: lines read, usage lines and malformed lines by reason, taken from the
+ * malformed-line markers that the rollup writes, so the logs are not scanned a second time.
+ * A "file" here is a delivery-date partition; bytes and samples are not known on this path (0, none).
+ */
+export async function athenaInputSummary(
+  runner: AthenaQueryRunner,
+  tables: AthenaTables,
+  runId: string,
+  batches: { readonly from: string; readonly to: string },
+): Promise<InputSummary & { readonly bytesScanned: number }> {
+  const out = await runner.select(readInputSql(tables, batches.from, batches.to), runId, (row) => ({
+    batch: text(row, 'batch'),
+    kind: row['kind'] ?? '',
+    lines: count(row, 'line_count'),
+  }));
+  const byReason: Record<string, number> = {};
+  let lines = 0;
+  let parsed = 0;
+  for (const r of out.rows) {
+    const n = Number(r.lines);
+    lines += n;
+    if (r.kind === '') parsed += n;
+    else {
+      const reason = r.kind.slice(r.kind.indexOf(':') + 1, -1);
+      byReason[reason] = (byReason[reason] ?? 0) + n;
+    }
+  }
+  return {
+    files: new Set(out.rows.map((r) => r.batch)).size,
+    filesSkipped: 0,
+    bytes: 0,
+    lines,
+    parsedLines: parsed,
+    malformedLines: lines - parsed,
+    malformedByReason: byReason,
+    malformedSamples: [],
+    unreadableFiles: [],
+    bytesScanned: out.bytesScanned,
+  };
 }

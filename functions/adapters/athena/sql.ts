@@ -101,14 +101,27 @@ export function clearBatchSql(tables: AthenaTables, batch: string): SqlQuery {
 }
 
 /**
+ * Operations of the marker rows that count a batch's malformed lines: `no-match` for lines the regex
+ * did not read (Athena gives them NULL columns), `bad-time` for a time that does not parse. S3
+ * operations are upper-case dotted names, so these never collide with one.
+ */
+export const MALFORMED_OPERATIONS = {
+  noMatch: '(malformed:no-match)',
+  badTime: '(malformed:bad-time)',
+} as const;
+const MALFORMED_PREFIX = '(malformed:';
+
+/**
  * Rolls up the access logs delivered on one date (one `delivery_date` partition) into the rollup,
  * with the same rules as the local ingester (functions/adapters/logs):
- * - lines the regex did not match (NULL columns) or whose time does not parse are skipped;
  * - the time is normalised to UTC from its offset and cut to its 15-minute slot;
  * - the key is URL-decoded when it holds `%` (a `+` stays a `+`, as in decodeURIComponent; a key
  *   that does not decode is kept as logged), and the dataset is its first `datasetDepth` segments
  *   plus `/`, `/` for a key without one, `-` for no key;
  * - status class `1xx`..`5xx`, or `-`; bytes sent `-` counts as 0; the access point `-` when absent.
+ * Malformed lines are not usage: they become marker rows (MALFORMED_OPERATIONS, slot = the delivery
+ * date, every other key `-`), so that the run's report can count them without a second scan of the
+ * logs; the usage query leaves them out.
  * Records (from a dataset manifest) are not computed on Athena in this version: written as 0.
  */
 export function insertBatchRollupSql(
@@ -127,38 +140,69 @@ SELECT
   batch
 FROM (
   SELECT
-    CAST(from_unixtime(floor(to_unixtime(event_time) / 900) * 900) AS timestamp) AS slot_start,
-    bucket_name AS bucket,
-    requester,
-    coalesce(nullif(accesspointarn, ''), '-') AS access_point,
+    CASE WHEN ok
+      THEN CAST(from_unixtime(floor(to_unixtime(event_time) / 900) * 900) AS timestamp)
+      ELSE CAST(CAST(replace(delivery_date, '/', '-') AS date) AS timestamp)
+    END AS slot_start,
+    CASE WHEN ok THEN bucket_name ELSE '-' END AS bucket,
+    CASE WHEN ok THEN requester ELSE '-' END AS requester,
+    CASE WHEN ok THEN coalesce(nullif(accesspointarn, ''), '-') ELSE '-' END AS access_point,
     CASE
-      WHEN object_key = '-' OR object_key = '' THEN '-'
+      WHEN NOT ok OR object_key = '-' OR object_key = '' THEN '-'
       WHEN strpos(object_key, '/') = 0 THEN '/'
       ELSE regexp_extract(object_key, '^([^/]*/){1,${depth}}')
     END AS dataset,
-    operation,
     CASE
-      WHEN length(httpstatus) = 3 AND substr(httpstatus, 1, 1) BETWEEN '1' AND '5'
+      WHEN requestdatetime IS NULL THEN '${MALFORMED_OPERATIONS.noMatch}'
+      WHEN NOT ok THEN '${MALFORMED_OPERATIONS.badTime}'
+      ELSE operation
+    END AS operation,
+    CASE
+      WHEN ok AND length(httpstatus) = 3 AND substr(httpstatus, 1, 1) BETWEEN '1' AND '5'
       THEN substr(httpstatus, 1, 1) || 'xx'
       ELSE '-'
     END AS status_class,
-    CASE WHEN bytessent = '-' THEN CAST(0 AS bigint) ELSE CAST(bytessent AS bigint) END AS bytes_sent,
+    CASE WHEN NOT ok OR bytessent = '-' THEN CAST(0 AS bigint) ELSE CAST(bytessent AS bigint) END AS bytes_sent,
     delivery_date AS batch
   FROM (
     SELECT
-      bucket_name, requester, accesspointarn, operation, httpstatus, bytessent, delivery_date,
-      try(parse_datetime(requestdatetime, '${LOG_TIME_FORMAT}')) AS event_time,
+      bucket_name, requester, accesspointarn, operation, httpstatus, bytessent, delivery_date, requestdatetime,
+      event_time, event_time IS NOT NULL AS ok,
       CASE
         WHEN strpos("key", '%') > 0 THEN coalesce(try(url_decode(replace("key", '+', '%2B'))), "key")
         ELSE "key"
       END AS object_key
-    FROM ${table(tables, tables.logsTable)}
-    WHERE delivery_date = ? AND requestdatetime IS NOT NULL
+    FROM (
+      SELECT
+        bucket_name, requester, accesspointarn, operation, httpstatus, bytessent, delivery_date, requestdatetime,
+        "key", try(parse_datetime(requestdatetime, '${LOG_TIME_FORMAT}')) AS event_time
+      FROM ${table(tables, tables.logsTable)}
+      WHERE delivery_date = ?
+    ) AS logged
   ) AS parsed
-  WHERE event_time IS NOT NULL
 ) AS shaped
 GROUP BY slot_start, bucket, requester, access_point, dataset, operation, status_class, batch`;
   return { sql, params: [sqlString(batch)] };
+}
+
+/**
+ * Lines read per delivery date in [fromBatch, toBatch], split into usage and the malformed-line
+ * markers (`kind` is '' for usage, else the marker's operation): the input section of a report.
+ */
+export function readInputSql(tables: AthenaTables, fromBatch: string, toBatch: string): SqlQuery {
+  checkBatch(fromBatch);
+  checkBatch(toBatch);
+  return {
+    sql: `SELECT
+  batch,
+  CASE WHEN substr(operation, 1, ${MALFORMED_PREFIX.length}) = '${MALFORMED_PREFIX}' THEN operation ELSE '' END AS kind,
+  sum(requests) AS line_count
+FROM ${table(tables, tables.rollupTable)}
+WHERE batch >= ? AND batch <= ?
+GROUP BY 1, 2
+ORDER BY 1, 2`,
+    params: [sqlString(fromBatch), sqlString(toBatch)],
+  };
 }
 
 /** `2026-03-01 00:15:00.000`: an instant as a UTC timestamp literal for a parameter. */
@@ -169,7 +213,7 @@ export function timestampLiteral(epochMs: number): string {
 
 /**
  * Usage with a slot starting in [range.startMs, range.endMs), summed over batches and grouped by
- * the UsageKey columns. The slot comes back as text (`CAST(... AS varchar)`), read by
+ * the UsageKey columns, leaving out the malformed-line markers. The slot comes back as text (`CAST(... AS varchar)`), read by
  * `parseSlotStart`, since Athena returns every value as text anyway.
  */
 export function readUsageSql(tables: AthenaTables, range: Interval): SqlQuery {
@@ -182,6 +226,7 @@ export function readUsageSql(tables: AthenaTables, range: Interval): SqlQuery {
   sum(records) AS records
 FROM ${table(tables, tables.rollupTable)}
 WHERE slot_start >= CAST(? AS timestamp) AND slot_start < CAST(? AS timestamp)
+  AND substr(operation, 1, ${MALFORMED_PREFIX.length}) <> '${MALFORMED_PREFIX}'
 GROUP BY slot_start, bucket, requester, access_point, dataset, operation, status_class
 ORDER BY slot_start, bucket, requester, access_point, dataset, operation, status_class`,
     params: [sqlString(timestampLiteral(range.startMs)), sqlString(timestampLiteral(range.endMs))],

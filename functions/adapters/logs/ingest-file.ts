@@ -105,9 +105,13 @@ export async function ingestLogFile(path: string, opts: IngestOptions): Promise<
   );
   const file = createReadStream(path, { highWaterMark: READ_CHUNK_BYTES });
   let source: NodeJS.ReadableStream = file;
+  let readFailed = false;
   if (compressed) {
     const gunzip = createGunzip({ chunkSize: 256 * 1024 });
-    file.on('error', (e) => gunzip.destroy(e));
+    file.on('error', (e) => {
+      readFailed = true;
+      gunzip.destroy(e);
+    });
     source = file.pipe(gunzip);
   }
   try {
@@ -120,7 +124,7 @@ export async function ingestLogFile(path: string, opts: IngestOptions): Promise<
     // A stream that broke off mid-line leaves a cut record: counting it as parsed could invent a short
     // key or a smaller byte count, so it is evidence of the break instead.
     if (pending !== null) sink.malformed('truncated-line', 'the file breaks off inside this line', pending);
-    return result(`${compressed ? 'corrupt gzip' : 'read error'}: ${messageOf(e)}`);
+    return result(`${compressed && !readFailed ? 'corrupt gzip' : 'read error'}: ${messageOf(e)}`);
   } finally {
     file.destroy();
   }
@@ -147,8 +151,9 @@ async function startsWithGzipMagic(path: string): Promise<boolean> {
 /**
  * Cuts a byte stream into lines, decoding them as latin1: one byte is one char, so the length cap is
  * exact and decoding is cheap. Lines holding non-ASCII bytes are re-decoded as UTF-8 by the sink.
+ * Exported for its tests; callers use ingestLogFile.
  */
-class LineSplitter {
+export class LineSplitter {
   private carry: Buffer[] = [];
   private carryLength = 0;
   /** Inside an over-long line (already counted), dropping bytes up to the next newline. */

@@ -9,12 +9,12 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { parseRegistry } from '../../domain/registry.js';
 import { GroundTruthTally, type MalformedKind } from './ground-truth.js';
-import { renderLine } from './log-line.js';
+import { formatLogTime, renderLine } from './log-line.js';
 import { HEX_UPPER, Rng, WeightedTable } from './prng.js';
 import { deriveLimits, renderManifest, renderRegistry } from './registry-writer.js';
 import { type LogEvent, Traffic } from './traffic.js';
 import { buildGroundTruth } from './truth-json.js';
-import { buildWorld, type PartnerModel, type World } from './world.js';
+import { buildWorld, type World } from './world.js';
 import { localHourAndWeekday, plusDays } from './zones.js';
 
 export { encodeKey, formatLogTime, type LogLineFields, renderLine } from './log-line.js';
@@ -77,8 +77,8 @@ const DAY_MS = 24 * HOUR_MS;
 
 /** Relative traffic by local hour: quiet nights, busy office hours. */
 const DIURNAL = [
-  0.35, 0.3, 0.28, 0.27, 0.3, 0.4, 0.6, 0.85, 1.1, 1.3, 1.4, 1.45, 1.4, 1.45, 1.5, 1.45, 1.35, 1.2, 1.0, 0.85, 0.7,
-  0.6, 0.5, 0.4,
+  0.35, 0.3, 0.28, 0.27, 0.3, 0.4, 0.6, 0.85, 1.1, 1.3, 1.4, 1.45, 1.4, 1.45, 1.5, 1.45, 1.35, 1.2, 1.0, 0.85,
+  0.7, 0.6, 0.5, 0.4,
 ];
 const DIURNAL_MEAN = DIURNAL.reduce((a, b) => a + b, 0) / 24;
 
@@ -128,7 +128,9 @@ function resolve(opts: GenerateOptions): Resolved {
     gzip: opts.gzip ?? false,
     malformed: opts.malformed ?? true,
     singleFileLines:
-      opts.singleFile === undefined ? undefined : checkInt('singleFile.lines', opts.singleFile.lines, 0, 1e10),
+      opts.singleFile === undefined
+        ? undefined
+        : checkInt('singleFile.lines', opts.singleFile.lines, 0, 1e10),
     startMs,
   };
 }
@@ -148,13 +150,17 @@ function malformedLine(kind: MalformedKind, rng: Rng, sample: () => string): str
     }
     case 'bad-time': {
       const line = sample();
-      const bad = rng.pick(['[01/Foo/2026:00:00:00 +0000]', '[--/---/----:--:--:-- +0000]', '[1709251200 +0000]']);
+      const bad = rng.pick([
+        '[01/Foo/2026:00:00:00 +0000]',
+        '[--/---/----:--:--:-- +0000]',
+        '[1709251200 +0000]',
+      ]);
       return line.replace(/\[[^\]]*\]/, bad);
     }
     case 'garbage':
       return rng.pick([
         '{"level":"error","msg":"log shipper restarted","pid":4242}',
-        '\u0016\u0003\u0001\u0002\u0000\u0001\u0000\u0001\u00fc\u0003\u0003 binary noise',
+        '\u0016\u0003\u0001\u0002\u0001\u0001\u00fc\u0003\u0003 binary noise',
         `${'='.repeat(20)} rotated ${'='.repeat(20)}`,
         rng.chars('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/', 120),
       ]);
@@ -175,7 +181,12 @@ class Writer {
   ) {}
 
   /** Write one log object delivered at `deliveredMs`, named per its layout. */
-  object(layout: 'simple' | 'partitioned', deliveredMs: number, unique: string, lines: readonly string[]): void {
+  object(
+    layout: 'simple' | 'partitioned',
+    deliveredMs: number,
+    unique: string,
+    lines: readonly string[],
+  ): void {
     const name = `${stamp(deliveredMs)}-${unique}${this.gzip ? '.gz' : ''}`;
     let dir: string;
     if (layout === 'simple') dir = join(this.logsDir, 'simple');
@@ -205,11 +216,24 @@ class Writer {
 }
 
 /** Traffic hour by hour, one log object per hour, some records delivered in the next hour's object. */
-function writeHourly(r: Resolved, world: World, tally: GroundTruthTally, writer: Writer, onProgress?: GenerateOptions['onProgress']): void {
+function writeHourly(
+  r: Resolved,
+  world: World,
+  tally: GroundTruthTally,
+  writer: Writer,
+  onProgress?: GenerateOptions['onProgress'],
+): void {
   const rng = new Rng(r.seed).fork(2);
   const traffic = new Traffic(world, rng.fork(3));
   const hours = r.days * 24;
-  const splitHour = r.layout === 'simple' ? Number.POSITIVE_INFINITY : r.layout === 'partitioned' ? 0 : r.days >= 2 ? Math.floor(r.days / 2) * 24 : 12;
+  const splitHour =
+    r.layout === 'simple'
+      ? Number.POSITIVE_INFINITY
+      : r.layout === 'partitioned'
+        ? 0
+        : r.days >= 2
+          ? Math.floor(r.days / 2) * 24
+          : 12;
   const dayNoise = world.partners.map(() => Array.from({ length: r.days }, () => 0.85 + 0.3 * rng.next()));
   const appTables = world.partners.map((p) => new WeightedTable(p.apps.map((a) => [a, a.weight] as const)));
   const crawlerDays = new Set<number>();
@@ -234,7 +258,12 @@ function writeHourly(r: Resolved, world: World, tally: GroundTruthTally, writer:
         const { hour, weekday } = localHourAndWeekday(hourStart, p.timeZone);
         const weekend = weekday === 0 || weekday === 6 ? 0.65 : 1;
         const spike = p.spikeDays.has(day) ? 2.2 : 1;
-        const expected = ((rpd * p.share) / 24) * (DIURNAL[hour]! / DIURNAL_MEAN) * weekend * dayNoise[p.index]![day]! * spike;
+        const expected =
+          ((rpd * p.share) / 24) *
+          (DIURNAL[hour]! / DIURNAL_MEAN) *
+          weekend *
+          dayNoise[p.index]![day]! *
+          spike;
         const n = poisson(expected);
         const apps = appTables[p.index]!;
         for (let i = 0; i < n; i++) events.push(traffic.partner(p, apps.draw(rng), at()));
@@ -249,11 +278,13 @@ function writeHourly(r: Resolved, world: World, tally: GroundTruthTally, writer:
       if (h % 24 === 1) {
         // The nightly lifecycle run expires staging objects within a few minutes.
         const t0 = hourStart + rng.int(10) * 60_000;
-        for (let i = rng.between(15, 40); i > 0; i--) events.push(traffic.lifecycleExpire(t0 + rng.int(300_000)));
+        for (let i = rng.between(15, 40); i > 0; i--)
+          events.push(traffic.lifecycleExpire(t0 + rng.int(300_000)));
       }
       if (h % 24 === 2) {
         const t0 = hourStart + rng.int(50) * 60_000;
-        for (let i = rng.between(8, 25); i > 0; i--) events.push(traffic.batchDelete(t0 + rng.int(2_000), world.providerCleanup));
+        for (let i = rng.between(8, 25); i > 0; i--)
+          events.push(traffic.batchDelete(t0 + rng.int(2_000), world.providerCleanup));
       }
       events.sort((a, b) => a.fields.timeMs - b.fields.timeMs);
     }
@@ -286,12 +317,27 @@ function writeHourly(r: Resolved, world: World, tally: GroundTruthTally, writer:
 
 type SingleSource = number | 'publisher' | 'qa' | 'svc' | 'unregistered' | 'anonymous' | 'expire' | 'delete';
 
-/** Bench mode: exactly `lines` lines in one plain file, time spread evenly over the window. */
-function writeSingleFile(r: Resolved, lines: number, world: World, tally: GroundTruthTally, logsDir: string, onProgress?: GenerateOptions['onProgress']): { bytes: number } {
-  const rng = new Rng(r.seed).fork(4);
-  const traffic = new Traffic(world, rng.fork(5));
+/** Records the bench file cycles through: enough for a realistic mix, few enough to pre-encode. */
+const POOL_SIZE = 8192;
+const REQUEST_ID_MARK = '\u0001'.repeat(16);
+
+/** A record pre-encoded around its two per-line parts: the time and the request id. */
+interface PooledRecord {
+  readonly event: LogEvent;
+  /** Up to and including the space before the time. */
+  readonly head: Buffer;
+  /** From the space after the time up to the request id. */
+  readonly middle: Buffer;
+  /** After the request id, with the line end. */
+  readonly tail: Buffer;
+  readonly offset: number;
+}
+
+function pool(r: Resolved, world: World, traffic: Traffic, rng: Rng): PooledRecord[] {
   const sources = new WeightedTable<SingleSource>([
-    ...world.apps.map((a) => [a.globalIndex, 0.955 * world.partners[a.partnerIndex]!.share * a.weight] as const),
+    ...world.apps.map(
+      (a) => [a.globalIndex, 0.955 * world.partners[a.partnerIndex]!.share * a.weight] as const,
+    ),
     ['publisher', 0.015],
     ['qa', 0.004],
     ['svc', 0.01],
@@ -300,51 +346,141 @@ function writeSingleFile(r: Resolved, lines: number, world: World, tally: Ground
     ['expire', 0.003],
     ['delete', 0.003],
   ]);
-  const partnerOf = (appIndex: number): PartnerModel => world.partners[world.apps[appIndex]!.partnerIndex]!;
+  const out: PooledRecord[] = [];
+  for (let k = 0; k < POOL_SIZE; k++) {
+    const src = sources.draw(rng);
+    const t = r.startMs;
+    let e: LogEvent;
+    if (typeof src === 'number') {
+      const app = world.apps[src]!;
+      e = traffic.partner(world.partners[app.partnerIndex]!, app, t);
+    } else if (src === 'publisher') e = traffic.publisherPut(t);
+    else if (src === 'qa') e = traffic.qaRead(t);
+    else if (src === 'svc') e = traffic.service(t);
+    else if (src === 'unregistered') e = traffic.unregistered(t);
+    else if (src === 'anonymous') e = traffic.anonymous(t);
+    else if (src === 'expire') e = traffic.lifecycleExpire(t);
+    else e = traffic.batchDelete(t, world.providerCleanup);
+    const line = renderLine({ ...e.fields, requestId: REQUEST_ID_MARK });
+    const open = line.indexOf(' [');
+    const close = line.indexOf('] ', open);
+    const mark = line.indexOf(REQUEST_ID_MARK, close);
+    out.push({
+      event: e,
+      head: Buffer.from(line.slice(0, open + 1), 'latin1'),
+      middle: Buffer.from(line.slice(close + 1, mark), 'utf8'),
+      tail: Buffer.from(`${line.slice(mark + REQUEST_ID_MARK.length)}\n`, 'utf8'),
+      offset: e.fields.utcOffsetMinutes,
+    });
+  }
+  return out;
+}
+
+/**
+ * Writes `[DD/Mon/YYYY:HH:MM:SS +0000]` straight into a buffer: the date part is encoded once a day,
+ * the clock digits per line. Same text as formatLogTime, without a Date or a string per line.
+ */
+class UtcClockWriter {
+  private day = Number.NaN;
+  private prefix = Buffer.alloc(0);
+
+  write(buf: Buffer, pos: number, timeMs: number): number {
+    const day = Math.floor(timeMs / DAY_MS);
+    if (day !== this.day) {
+      this.day = day;
+      // `[DD/Mon/YYYY:` is the first 13 characters of the formatted midnight.
+      this.prefix = Buffer.from(formatLogTime(day * DAY_MS).slice(0, 13), 'latin1');
+    }
+    buf.set(this.prefix, pos);
+    let p = pos + this.prefix.length;
+    const secondOfDay = Math.floor((timeMs - day * DAY_MS) / 1000);
+    const h = Math.floor(secondOfDay / 3600);
+    const m = Math.floor(secondOfDay / 60) % 60;
+    const s = secondOfDay % 60;
+    buf[p++] = 48 + Math.floor(h / 10);
+    buf[p++] = 48 + (h % 10);
+    buf[p++] = 58;
+    buf[p++] = 48 + Math.floor(m / 10);
+    buf[p++] = 48 + (m % 10);
+    buf[p++] = 58;
+    buf[p++] = 48 + Math.floor(s / 10);
+    buf[p++] = 48 + (s % 10);
+    return p + buf.write(' +0000]', p, 'latin1');
+  }
+}
+
+const ID_CHARS = Buffer.from('ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789', 'latin1');
+
+/**
+ * Bench mode: exactly `lines` lines in one plain file, time spread evenly over the window. Ten million
+ * lines of text cannot be built string by string fast enough, so the file cycles through a pool of
+ * pre-encoded records and writes only the time and a fresh request id per line, into a large buffer.
+ */
+function writeSingleFile(
+  r: Resolved,
+  lines: number,
+  world: World,
+  tally: GroundTruthTally,
+  logsDir: string,
+  onProgress?: GenerateOptions['onProgress'],
+): { bytes: number } {
+  const rng = new Rng(r.seed).fork(4);
+  const traffic = new Traffic(world, rng.fork(5));
+  const records = pool(r, world, traffic, rng);
   const dir = join(logsDir, 'simple');
   mkdirSync(dir, { recursive: true });
   const path = join(dir, `${stamp(r.startMs)}-${rng.chars(HEX_UPPER, 16)}`);
   const windowMs = r.days * DAY_MS;
   const forced = new Map<number, MalformedKind>();
   if (r.malformed && lines >= 4) {
-    MALFORMED_KINDS.forEach((k, i) => forced.set(Math.floor((lines * (i + 1)) / 4), k));
+    MALFORMED_KINDS.forEach((k, i) => {
+      forced.set(Math.floor((lines * (i + 1)) / 4), k);
+    });
   }
-  const sample = (): string => renderLine(traffic.partner(world.partners[0]!, world.partners[0]!.apps[0]!, r.startMs).fields);
+  const sample = (): string => renderLine(records[rng.int(records.length)]!.event.fields);
   const fd = openSync(path, 'w');
+  const buf = Buffer.allocUnsafe(8 * 1024 * 1024);
+  let pos = 0;
   let bytes = 0;
-  let chunk: string[] = [];
   const flush = () => {
-    if (chunk.length === 0) return;
-    const buf = Buffer.from(`${chunk.join('\n')}\n`, 'utf8');
     let off = 0;
-    while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
-    bytes += buf.length;
-    chunk = [];
+    while (off < pos) off += writeSync(fd, buf, off, pos - off);
+    bytes += pos;
+    pos = 0;
   };
   const progressEvery = Math.max(1, Math.floor(lines / 100));
+  const step = windowMs / lines;
+  const clock = new UtcClockWriter();
   try {
     for (let i = 0; i < lines; i++) {
-      const kind = forced.get(i) ?? (r.malformed && rng.chance(0.00002) ? rng.pick(MALFORMED_KINDS) : undefined);
+      // Leave room for the longest line (malformed ones included) before writing the next.
+      if (pos > buf.length - 65_536) flush();
+      const kind =
+        forced.get(i) ?? (r.malformed && rng.next() < 0.00002 ? rng.pick(MALFORMED_KINDS) : undefined);
       if (kind) {
-        chunk.push(malformedLine(kind, rng, sample));
+        pos += buf.write(`${malformedLine(kind, rng, sample)}\n`, pos, 'utf8');
         tally.malformedLine(kind);
-      } else {
-        const t = r.startMs + Math.floor((i * windowMs) / lines) + rng.int(1000);
-        const timeMs = Math.min(t, r.startMs + windowMs - 1);
-        const src = sources.draw(rng);
-        let e: LogEvent;
-        if (typeof src === 'number') e = traffic.partner(partnerOf(src), world.apps[src]!, timeMs);
-        else if (src === 'publisher') e = traffic.publisherPut(timeMs);
-        else if (src === 'qa') e = traffic.qaRead(timeMs);
-        else if (src === 'svc') e = traffic.service(timeMs);
-        else if (src === 'unregistered') e = traffic.unregistered(timeMs);
-        else if (src === 'anonymous') e = traffic.anonymous(timeMs);
-        else if (src === 'expire') e = traffic.lifecycleExpire(timeMs);
-        else e = traffic.batchDelete(timeMs, world.providerCleanup);
-        chunk.push(renderLine(e.fields));
-        tally.line(e);
+        continue;
       }
-      if (chunk.length >= 8192) flush();
+      const rec = records[Math.floor(rng.next() * POOL_SIZE)]!;
+      const timeMs = Math.min(r.startMs + Math.floor(i * step + rng.next() * step), r.startMs + windowMs - 1);
+      buf.set(rec.head, pos);
+      pos += rec.head.length;
+      if (rec.offset === 0) pos = clock.write(buf, pos, timeMs);
+      else pos += buf.write(formatLogTime(timeMs, rec.offset), pos, 'latin1');
+      buf.set(rec.middle, pos);
+      pos += rec.middle.length;
+      // Three draws give 18 base-36 digits (36^6 < 2^32): a fresh 16-character request id.
+      for (let d = 0; d < 3; d++) {
+        let x = Math.floor(rng.next() * 2_176_782_336);
+        for (let c = 0; c < 6 && d * 6 + c < 16; c++) {
+          buf[pos++] = ID_CHARS[x % 36]!;
+          x = Math.floor(x / 36);
+        }
+      }
+      buf.set(rec.tail, pos);
+      pos += rec.tail.length;
+      tally.line(rec.event, timeMs);
       if (onProgress && (i + 1) % progressEvery === 0) onProgress(i + 1, lines);
     }
     flush();

@@ -103,8 +103,8 @@ export class GroundTruthTally {
     this.counted = new Float64Array(world.apps.length * this.datasetCount * this.localDays * 3);
   }
 
-  /** Record one well-formed line that was written. */
-  line(e: LogEvent): void {
+  /** Record one well-formed line that was written (at `timeMs`, when the line reuses a record's text). */
+  line(e: LogEvent, timeMs: number = e.fields.timeMs): void {
     this.lines++;
     const fc = e.fields.fieldCount;
     this.byFieldCount[fc] = (this.byFieldCount[fc] ?? 0) + 1;
@@ -113,8 +113,8 @@ export class GroundTruthTally {
     if (e.fields.userAgent.includes('"')) this.quotedAgentLines++;
     if (e.actor === 'partner') {
       if (!e.counted) return;
-      const slot = Math.floor((e.fields.timeMs - this.windowStartMs) / SLOT_MS);
-      if (slot < 0 || slot >= this.slotCount) throw new RangeError(`event outside the window: ${e.fields.timeMs}`);
+      const slot = Math.floor((timeMs - this.windowStartMs) / SLOT_MS);
+      if (slot < 0 || slot >= this.slotCount) throw new RangeError(`event outside the window: ${timeMs}`);
       const app = this.world.apps[e.appIndex]!;
       const day = this.slotDay[app.partnerIndex]![slot]!;
       const i = ((e.appIndex * this.datasetCount + e.datasetIndex) * this.localDays + day) * 3;
@@ -243,5 +243,9 @@ export function monthBounds(month: string, timeZone: string): { startMs: number;
 }
 
 export function countsJson(c: Counts): { requests: string; bytesSent: string; records: string } {
-  return { requests: c.requests.toString(), bytesSent: c.bytesSent.toString(), records: c.records.toString() };
+  return {
+    requests: c.requests.toString(),
+    bytesSent: c.bytesSent.toString(),
+    records: c.records.toString(),
+  };
 }

@@ -4,7 +4,7 @@
  * over its monthly limit). The YAML is commented so a person can learn the format from it.
  */
 import { addInto, type Counts, monthsOf, type PartnerTally, zeroCounts } from './ground-truth.js';
-import { PROFILE_FRACTION, type PartnerModel, type PrincipalEntry, type World } from './world.js';
+import { type PartnerModel, PROFILE_FRACTION, type PrincipalEntry, type World } from './world.js';
 
 /** Limits chosen for one partner's contract in force. */
 export interface PartnerLimits {
@@ -40,7 +40,8 @@ type Rounding = 'nearest' | 'up' | 'down';
 /** Round to three significant digits, so limits read like numbers a person would write. */
 export function roundSignificant(value: number, mode: Rounding = 'nearest'): bigint {
   if (value < 1) return 1n;
-  const digits = Math.floor(Math.log10(value)) + 1;
+  // Digits counted on the decimal text: Math.log10 may differ in the last bit between platforms.
+  const digits = String(Math.floor(value)).length;
   const unit = digits <= 3 ? 1 : 10 ** (digits - 3);
   const q = value / unit;
   const r = mode === 'up' ? Math.ceil(q) : mode === 'down' ? Math.floor(q) : Math.round(q);
@@ -53,9 +54,15 @@ function median(values: readonly number[]): number {
 }
 
 /** A daily cap: comfortably above every day, or, for a far-over partner, crossed on several days. */
-function dailyCap(perDay: readonly number[], farOver: boolean): bigint {
+function dailyCap(
+  perDay: readonly number[],
+  farOver: boolean,
+  monthlyLimit: bigint,
+  monthDays: number,
+): bigint {
   const max = Math.max(1, ...perDay);
-  if (!farOver) return roundSignificant(max * 1.25, 'up');
+  // Never below one and a half times an even share of the monthly limit: a cap a contract could hold.
+  if (!farOver) return roundSignificant(Math.max(max * 1.25, (Number(monthlyLimit) * 1.5) / monthDays), 'up');
   let cap = roundSignificant(median(perDay) * 1.4, 'nearest');
   const over = perDay.filter((v) => BigInt(Math.round(v)) > cap).length;
   if (over < 2 && perDay.length >= 3) {
@@ -82,6 +89,9 @@ export function deriveLimits(world: World, tallies: readonly PartnerTally[]): Pa
     const days = [...t.days.values()];
     const monthlyRequests = roundSignificant(Number(main.requests) / f);
     const monthlyBytes = roundSignificant(Number(main.bytesSent) / (f * 0.92));
+    const monthDays = mainMonth
+      ? new Date(Date.UTC(Number(mainMonth.slice(0, 4)), Number(mainMonth.slice(5, 7)), 0)).getUTCDate()
+      : 30;
     const records = p.hasRecordsLimit ? roundSignificant(Number(main.records) / (f * 1.05)) : undefined;
     let application: PartnerLimits['application'];
     if (p.hasAppLimits && p.apps.length > 0) {
@@ -89,29 +99,40 @@ export function deriveLimits(world: World, tallies: readonly PartnerTally[]): Pa
       const appDays = t.apps.get(app.id) ?? new Map<string, Counts>();
       const appMain = zeroCounts();
       for (const [date, c] of appDays) if (date.startsWith(mainMonth)) addInto(appMain, c);
+      const appMonthly = roundSignificant(Number(appMain.requests) / 1.3);
       application = {
         appId: app.id,
-        // The application alone runs past its own limit while the partner as a whole stays under.
-        monthly: { requests: roundSignificant(Number(appMain.requests) / 1.3) },
+        // The application runs past its own limit, on top of the partner's overage.
+        monthly: { requests: appMonthly },
         daily: {
           requests: dailyCap(
             [...appDays.values()].map((c) => Number(c.requests)),
             false,
+            appMonthly,
+            monthDays,
           ),
         },
       };
     }
     return {
       mainMonth: mainMonth || '',
-      monthly: { requests: monthlyRequests, bytesSent: monthlyBytes, ...(records === undefined ? {} : { records }) },
+      monthly: {
+        requests: monthlyRequests,
+        bytesSent: monthlyBytes,
+        ...(records === undefined ? {} : { records }),
+      },
       daily: {
         requests: dailyCap(
           days.map((c) => Number(c.requests)),
           farOver,
+          monthlyRequests,
+          monthDays,
         ),
         bytesSent: dailyCap(
           days.map((c) => Number(c.bytesSent)),
           farOver,
+          monthlyBytes,
+          monthDays,
         ),
       },
       ...(application ? { application } : {}),
@@ -164,13 +185,23 @@ function quantity(n: bigint): string {
 function principalLine(pr: PrincipalEntry): string[] {
   if ('arn' in pr) {
     return pr.arn.includes(':role/')
-      ? ['# A role: its assumed-role sessions (arn:aws:sts::...:assumed-role/<role>/<session>) match too.', `arn: ${q(pr.arn)}`]
+      ? [
+          '# A role: its assumed-role sessions (arn:aws:sts::...:assumed-role/<role>/<session>) match too.',
+          `arn: ${q(pr.arn)}`,
+        ]
       : ['# An exact IAM user ARN.', `arn: ${q(pr.arn)}`];
   }
-  if ('arnGlob' in pr) return ['# Any session of any role whose name starts so: * matches any characters.', `arnGlob: ${q(pr.arnGlob)}`];
+  if ('arnGlob' in pr)
+    return [
+      '# Any session of any role whose name starts so: * matches any characters.',
+      `arnGlob: ${q(pr.arnGlob)}`,
+    ];
   if ('account' in pr) return ['# Every user and role of this AWS account.', `account: ${q(pr.account)}`];
   if ('canonicalUserId' in pr) {
-    return ['# A canonical user id, as S3 logs requests signed by legacy credentials.', `canonicalUserId: ${q(pr.canonicalUserId)}`];
+    return [
+      '# A canonical user id, as S3 logs requests signed by legacy credentials.',
+      `canonicalUserId: ${q(pr.canonicalUserId)}`,
+    ];
   }
   return ['# Requests through this access point, whoever signs them.', `accessPoint: ${q(pr.accessPoint)}`];
 }
@@ -182,7 +213,16 @@ const PROFILE_TEXT: Readonly<Record<string, string>> = {
   'far-over': 'planned to go FAR OVER its monthly limit (about 170%) and over its daily cap on several days',
 };
 
-const OWNER_NAMES = ['Alex Morgan', 'Katrin Vogel', 'Ananya Rao', 'Sam Okafor', 'Jordan Lee', 'Pasang Sherpa', 'Mia Walker', 'Haruto Sato'];
+const OWNER_NAMES = [
+  'Alex Morgan',
+  'Katrin Vogel',
+  'Ananya Rao',
+  'Sam Okafor',
+  'Jordan Lee',
+  'Pasang Sherpa',
+  'Mia Walker',
+  'Haruto Sato',
+];
 
 function renderPartner(w: World, p: PartnerModel, l: PartnerLimits, start: string): string[] {
   const out: string[] = [];
@@ -191,7 +231,8 @@ function renderPartner(w: World, p: PartnerModel, l: PartnerLimits, start: strin
   const owner = OWNER_NAMES[p.index % OWNER_NAMES.length]!;
   const ownerEmail = `${owner.toLowerCase().replace(/[^a-z]+/g, '.')}@${p.domain}`;
   out.push(`  # ${p.id}: ${PROFILE_TEXT[p.profile]}.`);
-  if (p.outside !== undefined) out.push(`  # It also reads ${w.datasets[p.outside]!.prefix}, which its contract does not allow.`);
+  if (p.outside !== undefined)
+    out.push(`  # It also reads ${w.datasets[p.outside]!.prefix}, which its contract does not allow.`);
   out.push(`  - id: ${q(p.id)}`, `    name: ${q(p.name)}`);
   out.push('    # Billing periods are calendar months, and daily caps local days, in this zone.');
   out.push(`    timeZone: ${q(p.timeZone)}`);
@@ -234,7 +275,7 @@ function renderPartner(w: World, p: PartnerModel, l: PartnerLimits, start: strin
     `        effectiveFrom: ${q(currentFrom)}`,
     `        currency: ${q(p.currency)}`,
     '        # What counts toward the limits: successful and not-modified object reads.',
-    '        # HEAD, listings, errors (4xx, 5xx) and the provider\'s own traffic do not count.',
+    "        # HEAD, listings, errors (4xx, 5xx) and the provider's own traffic do not count.",
     '        counted:',
     `          operations: [${q('REST.GET.OBJECT')}]`,
     `          statuses: [${q('2xx')}, ${q('3xx')}]`,
@@ -242,7 +283,11 @@ function renderPartner(w: World, p: PartnerModel, l: PartnerLimits, start: strin
     '        datasets:',
   );
   for (const ds of p.allowed) out.push(`          - ${q(w.datasets[ds]!.prefix)}`);
-  out.push('        limits:', '          # Per billing period (calendar month in the partner\'s zone).', '          monthly:');
+  out.push(
+    '        limits:',
+    "          # Per billing period (calendar month in the partner's zone).",
+    '          monthly:',
+  );
   out.push(`            requests: ${quantity(l.monthly.requests)}`);
   out.push(`            bytesSent: ${quantity(l.monthly.bytesSent)} # ${humanBytes(l.monthly.bytesSent)}`);
   if (l.monthly.records !== undefined) {
@@ -326,7 +371,7 @@ export function renderRegistry(
     'settings:',
     `  # A dataset is the first two segments of a key: ${q('feeds/weather/stations/72503/2025.csv.gz')} is in ${q('feeds/weather/')}.`,
     '  datasetDepth: 2',
-    '  # Traffic that is never a finding: AWS services, S3 itself (lifecycle), and the provider\'s own',
+    "  # Traffic that is never a finding: AWS services, S3 itself (lifecycle), and the provider's own",
     `  # account ${w.providerAccount} (publishing, QA checks, cleanup). * matches any characters.`,
     '  ignoredRequesters:',
     `    - ${q('svc:*')}`,

@@ -24,7 +24,16 @@ export interface LogEvent {
   readonly records: number;
 }
 
-type PartnerAction = 'get' | 'range' | 'notModified' | 'head' | 'notFound' | 'denied' | 'list' | 'slowDown' | 'error';
+type PartnerAction =
+  | 'get'
+  | 'range'
+  | 'notModified'
+  | 'head'
+  | 'notFound'
+  | 'denied'
+  | 'list'
+  | 'slowDown'
+  | 'error';
 
 const PARTNER_ACTIONS = new WeightedTable<PartnerAction>([
   ['get', 72],
@@ -70,10 +79,15 @@ export class Traffic {
   }
 
   /** Layout and time offset for a line; lines through an access point need the 25th field. */
-  private layout(needsAccessPoint: boolean): { fieldCount: LogFieldCount; offset: number; extra: string[] | undefined } {
+  private layout(needsAccessPoint: boolean): {
+    fieldCount: LogFieldCount;
+    offset: number;
+    extra: string[] | undefined;
+  } {
     const fieldCount = needsAccessPoint ? 27 : FIELD_COUNTS.draw(this.rng);
     let offset = 0;
-    if (fieldCount === 18 ? this.rng.chance(0.4) : this.rng.chance(0.003)) offset = this.rng.pick(ODD_OFFSETS);
+    if (fieldCount === 18 ? this.rng.chance(0.4) : this.rng.chance(0.003))
+      offset = this.rng.pick(ODD_OFFSETS);
     // A field S3 may add one day: readers must ignore unknown trailing fields.
     const extra = fieldCount === 27 && this.rng.chance(0.002) ? ['-'] : undefined;
     return { fieldCount, offset, extra };
@@ -96,17 +110,19 @@ export class Traffic {
     const obj = this.object(datasetIndex);
     const viaAp = app.accessPoint !== '-';
     const { fieldCount, offset, extra } = this.layout(viaAp);
-    const apHost = viaAp ? `${app.accessPoint.slice(app.accessPoint.lastIndexOf('/') + 1)}-${w.providerAccount}` : '';
+    const apHost = viaAp
+      ? `${app.accessPoint.slice(app.accessPoint.lastIndexOf('/') + 1)}-${w.providerAccount}`
+      : '';
     const hostHeader = viaAp
       ? `${apHost}.s3-accesspoint.${w.region}.amazonaws.com`
       : app.virtualHosted
         ? `${w.bucket}.s3.${w.region}.amazonaws.com`
         : `s3.${w.region}.amazonaws.com`;
     const path = viaAp || app.virtualHosted ? '' : `/${w.bucket}`;
-    const presigned = rng.chance(0.08);
+    const presigned = rng.chance(0.03);
     const query = presigned
       ? `?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Expires=3600&X-Amz-SignedHeaders=host&X-Amz-Signature=${rng.chars(HEX_LOWER, 64)}`
-      : app.userAgents[0]!.startsWith('aws-sdk-js')
+      : app.userAgents[0]!.startsWith('aws-sdk-js') && rng.chance(0.3)
         ? '?x-id=GetObject'
         : '';
 
@@ -189,8 +205,9 @@ export class Traffic {
       objectSize,
       totalTimeMs: total,
       turnAroundMs: rng.between(1, Math.min(total, 40)),
-      referer: app.kind === 'accessPoint' && rng.chance(0.3) ? `https://portal.${partner.domain}/reports` : '-',
-      userAgent: rng.pick(app.userAgents),
+      referer:
+        app.kind === 'accessPoint' && rng.chance(0.3) ? `https://portal.${partner.domain}/reports` : '-',
+      userAgent: rng.chance(0.85) ? app.userAgents[0]! : rng.pick(app.userAgents),
       versionId,
       authType: presigned ? 'QueryString' : 'AuthHeader',
       hostHeader,
@@ -215,7 +232,10 @@ export class Traffic {
    * built by this one literal so all share one object shape: spreading partial objects over each
    * other made V8 fall back to slow dictionary objects, ten times slower to build and to read.
    */
-  private record(o: Partial<LogLineFields> & Pick<LogLineFields, 'timeMs' | 'requester' | 'remoteIp' | 'operation' | 'key'>): LogLineFields {
+  private record(
+    o: Partial<LogLineFields> &
+      Pick<LogLineFields, 'timeMs' | 'requester' | 'remoteIp' | 'operation' | 'key'>,
+  ): LogLineFields {
     const tls13 = this.rng.chance(0.7);
     return {
       bucketOwner: this.world.bucketOwner,
@@ -277,7 +297,8 @@ export class Traffic {
         requestUri: uri,
         objectSize: multipart ? 8_388_608 : obj.size,
         totalTimeMs: rng.between(80, 2_400),
-        userAgent: 'aws-cli/2.15.30 Python/3.11.8 Linux/6.1.79-99.164.amzn2023.x86_64 exe/x86_64.amzn.2023 command/s3.cp',
+        userAgent:
+          'aws-cli/2.15.30 Python/3.11.8 Linux/6.1.79-99.164.amzn2023.x86_64 exe/x86_64.amzn.2023 command/s3.cp',
       }),
       dsIndex,
     );
@@ -440,7 +461,10 @@ export class Traffic {
         httpStatus: '403',
         errorCode: 'AccessDenied',
         bytesSent,
-        userAgent: rng.pick(['Mozilla/5.0 (X11; Linux x86_64; rv:124.0) Gecko/20100101 Firefox/124.0', 'Go-http-client/1.1']),
+        userAgent: rng.pick([
+          'Mozilla/5.0 (X11; Linux x86_64; rv:124.0) Gecko/20100101 Firefox/124.0',
+          'Go-http-client/1.1',
+        ]),
         signatureVersion: '-',
         authType: '-',
         sourceRegion: '-',

@@ -70,7 +70,10 @@ export interface PartnerJson {
     readonly daily: Partial<Record<MetricName, string>>;
     readonly applications: Record<
       string,
-      { readonly monthly: Partial<Record<MetricName, string>>; readonly daily: Partial<Record<MetricName, string>> }
+      {
+        readonly monthly: Partial<Record<MetricName, string>>;
+        readonly daily: Partial<Record<MetricName, string>>;
+      }
     >;
   };
   readonly months: Record<string, MonthJson>;
@@ -88,7 +91,12 @@ export interface UnregisteredJson {
 export interface GroundTruthJson {
   readonly format: 'partner-audit/ground-truth@1';
   readonly generator: Record<string, unknown>;
-  readonly window: { readonly from: string; readonly to: string; readonly startUtc: string; readonly endUtc: string };
+  readonly window: {
+    readonly from: string;
+    readonly to: string;
+    readonly startUtc: string;
+    readonly endUtc: string;
+  };
   readonly counting: { readonly operations: string[]; readonly statuses: string[]; readonly records: string };
   readonly input: {
     readonly files: number;
@@ -122,7 +130,10 @@ function utilisation(used: bigint, limit: bigint): UtilisationJson {
   };
 }
 
-function metricsOf(limits: Partial<Record<MetricName, bigint>>, c: Counts): Partial<Record<MetricName, UtilisationJson>> {
+function metricsOf(
+  limits: Partial<Record<MetricName, bigint>>,
+  c: Counts,
+): Partial<Record<MetricName, UtilisationJson>> {
   const out: Partial<Record<MetricName, UtilisationJson>> = {};
   for (const m of ['requests', 'bytesSent', 'records'] as const) {
     const limit = limits[m];
@@ -210,7 +221,11 @@ export function buildGroundTruth(input: {
         }
         const lim = appMonthly.get(app.id) ?? {};
         for (const m of ['requests', 'bytesSent', 'records'] as const) reach(appTotal[m], lim[m]);
-        applications[app.id] = { counted: countsJson(appTotal), utilisation: metricsOf(lim, appTotal), days: appDayJson };
+        applications[app.id] = {
+          counted: countsJson(appTotal),
+          utilisation: metricsOf(lim, appTotal),
+          days: appDayJson,
+        };
       }
       const datasets: MonthJson['datasets'] = {};
       const perDataset = new Map<string, Counts>();
@@ -245,7 +260,8 @@ export function buildGroundTruth(input: {
       };
     }
     const appLimitsJson: PartnerJson['limits']['applications'] = {};
-    for (const [id, m] of appMonthly) appLimitsJson[id] = { monthly: stringify(m), daily: stringify(appDaily.get(id) ?? {}) };
+    for (const [id, m] of appMonthly)
+      appLimitsJson[id] = { monthly: stringify(m), daily: stringify(appDaily.get(id) ?? {}) };
     partners[p.id] = {
       name: p.name,
       timeZone: p.timeZone,
@@ -256,7 +272,11 @@ export function buildGroundTruth(input: {
       allowedDatasets: allowed,
       datasetsOutsideContract: [...outside].sort(),
       mainMonth: l.mainMonth,
-      limits: { monthly: stringify(monthlyLimits), daily: stringify(dailyLimits), applications: appLimitsJson },
+      limits: {
+        monthly: stringify(monthlyLimits),
+        daily: stringify(dailyLimits),
+        applications: appLimitsJson,
+      },
       months,
     };
   }
@@ -264,7 +284,8 @@ export function buildGroundTruth(input: {
   const unregistered: Record<string, UnregisteredJson> = {};
   for (const u of tally.unregisteredFigures()) {
     const datasets: UnregisteredJson['datasets'] = {};
-    for (const d of u.datasets) datasets[d.dataset] = { requests: d.requests.toString(), bytesSent: d.bytesSent.toString() };
+    for (const d of u.datasets)
+      datasets[d.dataset] = { requests: d.requests.toString(), bytesSent: d.bytesSent.toString() };
     unregistered[u.requester] = {
       anonymous: u.requester === '-',
       requests: u.requests.toString(),
@@ -287,7 +308,8 @@ export function buildGroundTruth(input: {
     counting: {
       operations: ['REST.GET.OBJECT'],
       statuses: ['2xx', '3xx'],
-      records: 'manifest records of full reads only: REST.GET.OBJECT with status 200 (206 and 304 retrieve none)',
+      records:
+        'manifest records of full reads only: REST.GET.OBJECT with status 200 (206 and 304 retrieve none)',
     },
     input: {
       files: input.files,

@@ -167,20 +167,34 @@ const APP_BY_KIND: Readonly<Record<PrincipalKind, { slug: string; name: string }
 };
 
 const USER_AGENTS: readonly string[] = [
-  'aws-sdk-java/2.25.11 Linux/5.10.210-201.852.amzn2.x86_64 OpenJDK_64-Bit_Server_VM/17.0.10+7-LTS Java/17.0.10 vendor/Amazon.com_Inc. io/sync http/Apache cfg/retry-mode/legacy',
-  'Boto3/1.34.69 md/Botocore#1.34.69 ua/2.0 os/linux#5.15.0-1057-aws md/arch#x86_64 lang/python#3.11.8 md/pyimpl#CPython cfg/retry-mode#legacy Botocore/1.34.69',
-  'aws-cli/2.15.30 Python/3.11.8 Linux/6.5.0-1016-aws exe/x86_64.ubuntu.22 prompt/off command/s3.cp',
-  'aws-sdk-js/3.540.0 ua/2.0 os/linux#5.10.0-28-cloud-amd64 lang/js md/nodejs#20.11.1 api/s3#3.540.0 m/E,N',
-  'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/122.0.0.0 Safari/537.36',
+  'aws-sdk-java/2.25.11 Linux/5.10.210 OpenJDK_64-Bit_Server_VM/17.0.10',
+  'Boto3/1.34.69 md/Botocore#1.34.69 os/linux#5.15.0 lang/python#3.11.8',
+  'aws-cli/2.15.30 Python/3.11.8 Linux/6.5.0-1016-aws command/s3.cp',
+  'aws-sdk-js/3.540.0 ua/2.0 os/linux#5.10.0 lang/js md/nodejs#20.11.1',
+  'Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/122.0.0.0',
   'rclone/v1.66.0',
-  'aws-sdk-go-v2/1.26.1 os/linux lang/go#1.22.1 md/GOOS#linux md/GOARCH#amd64 api/s3#1.53.0',
+  'aws-sdk-go-v2/1.26.1 os/linux lang/go#1.22.1 api/s3#1.53.0',
   // Real clients put unescaped double quotes in their agent strings; parsers must cope.
-  'DataFetcher/3.2 (+https://partner.example/bot; "batch" mode) python-requests/2.31.0',
+  'DataFetcher/3.2 (+https://partner.example/bot; "batch" mode)',
   'curl/8.5.0 "nightly "sync" job"',
   'Apache-HttpClient/4.5.13 (Java/11.0.22) Spark/3.5.1 app="etl-daily"',
 ];
 
-const STATION_IDS = ['72503', '10382', '43003', '47662', '94767', '03772', '71624', '16242', '87576', '68816'];
+/** The first agents have no quotes inside. */
+const PLAIN_AGENTS = 7;
+
+const STATION_IDS = [
+  '72503',
+  '10382',
+  '43003',
+  '47662',
+  '94767',
+  '03772',
+  '71624',
+  '16242',
+  '87576',
+  '68816',
+];
 const EXCHANGES = ['XNYS', 'XNAS', 'XLON', 'XETR', 'XNSE', 'XTKS'];
 const COUNTRIES = [
   "Côte d'Ivoire",
@@ -246,20 +260,30 @@ function buildKeys(rng: Rng, windowStartMs: number): { keys: string[][]; sizes: 
   }
   for (let d = 1; d <= 60; d++) {
     const date = isoDay(windowStartMs - d * day).replaceAll('-', '/');
-    add(0, `feeds/weather/hourly/${date}/observations.csv.gz`, rng.between(120_000, 900_000));
+    add(0, `feeds/weather/hourly/${date}/obs.csv.gz`, rng.between(120_000, 900_000));
   }
   for (const x of EXCHANGES) {
     for (let d = 1; d <= 20; d++) {
-      add(1, `feeds/markets/eod/${x}/${isoDay(windowStartMs - d * day)}.csv`, rng.between(400_000, 2_600_000));
+      add(
+        1,
+        `feeds/markets/eod/${x}/${isoDay(windowStartMs - d * day)}.csv`,
+        rng.between(400_000, 2_600_000),
+      );
     }
   }
   for (let i = 0; i < 80; i++) {
     const zone = rng.between(10, 60);
     const band = 'CDEFGHJKLMNPQRSTUVWX'[rng.int(20)];
     const sq = `${'ABCDEFGHJK'[rng.int(10)]}${'ABCDEFGHJK'[rng.int(10)]}`;
-    const date = isoDay(windowStartMs - rng.between(1, 90) * day).replaceAll('-0', '/').replaceAll('-', '/');
+    const date = isoDay(windowStartMs - rng.between(1, 90) * day)
+      .replaceAll('-0', '/')
+      .replaceAll('-', '/');
     const b = ['B02', 'B03', 'B04', 'B08', 'TCI'][rng.int(5)];
-    add(2, `imagery/sentinel-2/tiles/${zone}/${band}/${sq}/${date}/0/${b}.jp2`, rng.between(20_000_000, 240_000_000));
+    add(
+      2,
+      `imagery/sentinel-2/tiles/${zone}/${band}/${sq}/${date}/0/${b}.jp2`,
+      rng.between(20_000_000, 240_000_000),
+    );
   }
   for (const c of COUNTRIES) {
     add(3, `reference/geo/countries/${c}/admin-1.geojson`, rng.between(40_000, 30_000_000));
@@ -269,17 +293,14 @@ function buildKeys(rng: Rng, windowStartMs: number): { keys: string[][]; sizes: 
   for (const m of CLIMATE_MODELS) {
     for (const v of ['tas', 'pr', 'tasmax']) {
       for (const y of [2030, 2050, 2100]) {
-        add(
-          4,
-          `research/climate/cmip6/${m}/${v}_day_${m}_ssp245_r1i1p1f1_${y}.nc`,
-          rng.between(90_000_000, 650_000_000),
-        );
+        add(4, `research/climate/cmip6/${m}/${v}_ssp245_${y}.nc`, rng.between(90_000_000, 650_000_000));
       }
     }
   }
   for (let d = 1; d <= 10; d++) {
     const date = isoDay(windowStartMs - d * day).replaceAll('-', '/');
-    for (const s of SYMBOLS) add(5, `premium/tick-data/${date}/trades-${s}.parquet`, rng.between(4_000_000, 60_000_000));
+    for (const s of SYMBOLS)
+      add(5, `premium/tick-data/${date}/${s}.parquet`, rng.between(4_000_000, 60_000_000));
   }
   for (let i = 0; i < 40; i++) {
     add(6, `internal/staging/upload-${digits(rng, 8)}.tmp`, rng.between(1_000, 80_000_000));
@@ -289,7 +310,11 @@ function buildKeys(rng: Rng, windowStartMs: number): { keys: string[][]; sizes: 
 
 function buildManifest(keys: readonly string[][]): ManifestEntry[] {
   const entries: ManifestEntry[] = [
-    { keyOrPrefix: 'feeds/weather/', records: 8_760, comment: 'station files: one reading an hour for a year' },
+    {
+      keyOrPrefix: 'feeds/weather/',
+      records: 8_760,
+      comment: 'station files: one reading an hour for a year',
+    },
     { keyOrPrefix: 'feeds/weather/hourly/', records: 1_200, comment: 'hourly files: one row per station' },
     { keyOrPrefix: 'feeds/markets/', records: 5_000, comment: 'end-of-day files: one row per listed symbol' },
     { keyOrPrefix: 'reference/geo/', records: 250 },
@@ -361,12 +386,15 @@ export function buildWorld(opts: {
     const domain = `${id}.example`;
     const profile = PROFILES[p % PROFILES.length]!;
     const allowed = ALLOWED_BY_SLOT[p % ALLOWED_BY_SLOT.length]!;
-    const outside =
-      p === outsidePartner ? [0, 1, 2, 3, 4, 5].find((d) => !allowed.includes(d)) : undefined;
+    const outside = p === outsidePartner ? [0, 1, 2, 3, 4, 5].find((d) => !allowed.includes(d)) : undefined;
     const appCount = Math.max(1, Math.min(KINDS.length, opts.appsPerPartner + [0, -1, 1, 0][p % 4]!));
     const mainAccount = account();
     const partnerApps: AppModel[] = [];
-    const nets = [`198.51.${100 + (p % 50)}`, `203.0.${113 + (p % 40)}`, `52.${20 + (p % 200)}.${rng.between(0, 255)}`];
+    const nets = [
+      `198.51.${100 + (p % 50)}`,
+      `203.0.${113 + (p % 40)}`,
+      `52.${20 + (p % 200)}.${rng.between(0, 255)}`,
+    ];
     const rawWeights = Array.from({ length: appCount }, () => 0.5 + rng.next());
     const weightSum = rawWeights.reduce((a, b) => a + b, 0);
     for (let a = 0; a < appCount; a++) {
@@ -384,7 +412,9 @@ export function buildWorld(opts: {
             // A role principal: its assumed-role sessions belong to the same application.
             principals.push({ arn: `arn:aws:iam::${mainAccount}:role/${slug}-reader` });
             for (let s = 0; s < 3; s++) {
-              requesters.push(`arn:aws:sts::${mainAccount}:assumed-role/${slug}-reader/worker-${digits(rng, 6)}`);
+              requesters.push(
+                `arn:aws:sts::${mainAccount}:assumed-role/${slug}-reader/worker-${digits(rng, 6)}`,
+              );
             }
           }
           break;
@@ -393,7 +423,9 @@ export function buildWorld(opts: {
           principals.push({ arnGlob: `arn:aws:sts::${mainAccount}:assumed-role/${slug}-*` });
           for (const env of ['prod', 'backfill']) {
             for (let s = 0; s < 3; s++) {
-              requesters.push(`arn:aws:sts::${mainAccount}:assumed-role/${slug}-${env}/airflow-${digits(rng, 10)}`);
+              requesters.push(
+                `arn:aws:sts::${mainAccount}:assumed-role/${slug}-${env}/airflow-${digits(rng, 10)}`,
+              );
             }
           }
           break;
@@ -435,7 +467,11 @@ export function buildWorld(opts: {
         weight: rawWeights[a]! / weightSum,
         datasets: own.length > 0 ? own : allowed,
         ips: Array.from({ length: 3 }, (_, i) => ipIn(rng, nets[(a + i) % nets.length]!)),
-        userAgents: [USER_AGENTS[(p * 3 + a) % USER_AGENTS.length]!, USER_AGENTS[(p + a * 5 + 7) % USER_AGENTS.length]!],
+        // The first agent is the app's usual client; the second, used now and then, may be an odd one.
+        userAgents: [
+          USER_AGENTS[(p * 3 + a) % PLAIN_AGENTS]!,
+          USER_AGENTS[(p + a * 5 + 7) % USER_AGENTS.length]!,
+        ],
         virtualHosted: (p + a) % 2 === 0,
         sourceRegion: kind === 'accessPoint' || kind === 'arnGlob' ? region : '-',
       };
@@ -443,8 +479,10 @@ export function buildWorld(opts: {
       partnerApps.push(app);
     }
     const spikeDays = new Set<number>();
+    // A fork, so the number of days does not shift the draws of everything after (accounts, ids).
+    const spikeRng = rng.fork(100 + p);
     if (profile === 'far-over') {
-      for (let d = 1; d < opts.days; d += 4) spikeDays.add(d + (rng.chance(0.5) ? 1 : 0));
+      for (let d = 1; d < opts.days; d += 4) spikeDays.add(d + (spikeRng.chance(0.5) ? 1 : 0));
     }
     partners.push({
       index: p,

@@ -27,7 +27,8 @@ export function localHourAndWeekday(epochMs: number, timeZone: string): { hour: 
   let weekday = 0;
   for (const part of f.formatToParts(epochMs)) {
     if (part.type === 'hour') hour = Number(part.value) % 24;
-    else if (part.type === 'weekday') weekday = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'].indexOf(part.value);
+    else if (part.type === 'weekday')
+      weekday = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'].indexOf(part.value);
   }
   return { hour, weekday };
 }

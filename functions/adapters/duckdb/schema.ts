@@ -1,0 +1,176 @@
+/**
+ * The DuckDB store's schema and its SQL. Every statement is constant text with positional parameters:
+ * values never enter SQL by concatenation.
+ *
+ * `rollup.slot_start` is BIGINT epoch milliseconds (UTC), the same number `UsageKey.slotStart` carries,
+ * so no time zone or TIMESTAMP conversion sits between the store and the domain.
+ */
+import type { Interval } from '../../domain/time.js';
+
+/** Bumped when a table changes shape; a file written with another version is refused, not guessed at. */
+export const SCHEMA_VERSION = '1';
+
+/** `settings` keys. */
+export const SETTING_SCHEMA_VERSION = 'schema_version';
+export const SETTING_INGESTION = 'ingestion_settings';
+
+/** Run once per open; every statement is idempotent. */
+export const CREATE_SCHEMA: readonly string[] = [
+  `CREATE TABLE IF NOT EXISTS settings (
+    key VARCHAR PRIMARY KEY,
+    value VARCHAR NOT NULL
+  )`,
+  `CREATE TABLE IF NOT EXISTS rollup (
+    slot_start BIGINT NOT NULL,
+    bucket VARCHAR NOT NULL,
+    requester VARCHAR NOT NULL,
+    access_point VARCHAR NOT NULL,
+    dataset VARCHAR NOT NULL,
+    operation VARCHAR NOT NULL,
+    status_class VARCHAR NOT NULL,
+    requests BIGINT NOT NULL,
+    bytes_sent BIGINT NOT NULL,
+    records BIGINT NOT NULL,
+    batch VARCHAR NOT NULL
+  )`,
+  `CREATE TABLE IF NOT EXISTS ingested_files (
+    fingerprint VARCHAR PRIMARY KEY,
+    path VARCHAR NOT NULL,
+    basename VARCHAR NOT NULL,
+    size BIGINT NOT NULL,
+    layout VARCHAR NOT NULL,
+    lines BIGINT NOT NULL,
+    parsed_lines BIGINT NOT NULL,
+    malformed_lines BIGINT NOT NULL,
+    malformed_by_reason VARCHAR NOT NULL,
+    unreadable_reason VARCHAR,
+    ingested_at TIMESTAMP NOT NULL
+  )`,
+  `CREATE TABLE IF NOT EXISTS malformed_samples (
+    fingerprint VARCHAR NOT NULL,
+    path VARCHAR NOT NULL,
+    line BIGINT NOT NULL,
+    reason VARCHAR NOT NULL,
+    text VARCHAR NOT NULL
+  )`,
+  `CREATE TABLE IF NOT EXISTS notice_ledger (
+    partner_id VARCHAR NOT NULL,
+    period_id VARCHAR NOT NULL,
+    level VARCHAR NOT NULL,
+    state VARCHAR NOT NULL CHECK (state IN ('pending', 'sent')),
+    run_id VARCHAR NOT NULL,
+    message_id VARCHAR,
+    sent_at VARCHAR,
+    figures_json VARCHAR NOT NULL,
+    claimed_at_ms BIGINT NOT NULL,
+    PRIMARY KEY (partner_id, period_id, level)
+  )`,
+  // Per-connection staging for bulk rollup writes: integer codes into a small string dictionary.
+  // Moving integers into DuckDB is a memory copy, while every string costs a native call, and rollup
+  // strings repeat heavily (one bucket, a few operations, a few hundred requesters).
+  `CREATE TEMP TABLE IF NOT EXISTS rollup_stage (
+    slot_start BIGINT NOT NULL,
+    bucket INTEGER NOT NULL,
+    requester INTEGER NOT NULL,
+    access_point INTEGER NOT NULL,
+    dataset INTEGER NOT NULL,
+    operation INTEGER NOT NULL,
+    status_class INTEGER NOT NULL,
+    requests BIGINT NOT NULL,
+    bytes_sent BIGINT NOT NULL,
+    records BIGINT NOT NULL
+  )`,
+  `CREATE TEMP TABLE IF NOT EXISTS stage_strings (
+    id INTEGER NOT NULL,
+    value VARCHAR NOT NULL
+  )`,
+];
+
+export const SQL = {
+  getSetting: 'SELECT value FROM settings WHERE key = $1',
+  putSetting: 'INSERT OR REPLACE INTO settings (key, value) VALUES ($1, $2)',
+  insertSettingIfAbsent: 'INSERT OR IGNORE INTO settings (key, value) VALUES ($1, $2)',
+
+  clearRollup: 'DELETE FROM rollup',
+  clearFiles: 'DELETE FROM ingested_files',
+  clearSamples: 'DELETE FROM malformed_samples',
+  countFiles: 'SELECT count(*) FROM ingested_files',
+
+  hasReadableFile: 'SELECT 1 FROM ingested_files WHERE fingerprint = $1 AND unreadable_reason IS NULL',
+  readableFingerprints: 'SELECT fingerprint FROM ingested_files WHERE unreadable_reason IS NULL',
+  /** Earlier versions of a file: the same fingerprint, or the same object name with other content. */
+  supersededFiles: 'SELECT fingerprint FROM ingested_files WHERE basename = $1 OR fingerprint = $2',
+  deleteRollupOf: 'DELETE FROM rollup WHERE batch = ANY($1)',
+  deleteSamplesOf: 'DELETE FROM malformed_samples WHERE fingerprint = ANY($1)',
+  deleteFilesOf: 'DELETE FROM ingested_files WHERE fingerprint = ANY($1)',
+  insertFile: `INSERT INTO ingested_files (fingerprint, path, basename, size, layout, lines, parsed_lines,
+      malformed_lines, malformed_by_reason, unreadable_reason, ingested_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, epoch_ms($11::BIGINT))`,
+  insertSample:
+    'INSERT INTO malformed_samples (fingerprint, path, line, reason, text) VALUES ($1, $2, $3, $4, $5)',
+
+  /** Decodes the staged integer codes through the dictionary into the rollup, tagging the batch. */
+  unstageRollup: `INSERT INTO rollup (slot_start, bucket, requester, access_point, dataset, operation,
+      status_class, requests, bytes_sent, records, batch)
+    SELECT s.slot_start, b.value, r.value, a.value, d.value, o.value, c.value,
+      s.requests, s.bytes_sent, s.records, $1
+    FROM rollup_stage s
+      JOIN stage_strings b ON b.id = s.bucket
+      JOIN stage_strings r ON r.id = s.requester
+      JOIN stage_strings a ON a.id = s.access_point
+      JOIN stage_strings d ON d.id = s.dataset
+      JOIN stage_strings o ON o.id = s.operation
+      JOIN stage_strings c ON c.id = s.status_class`,
+  clearStage: 'DELETE FROM rollup_stage',
+  clearStageStrings: 'DELETE FROM stage_strings',
+
+  dataExtent: 'SELECT min(slot_start), max(slot_start) FROM rollup',
+
+  fileTotals: `SELECT fingerprint, path, size, lines, parsed_lines, malformed_lines, malformed_by_reason,
+      unreadable_reason
+    FROM ingested_files WHERE $1 IS NULL OR fingerprint = ANY($1) ORDER BY path, fingerprint`,
+  /** The first samples of every file before the second of any, so one bad file cannot hide the rest. */
+  samples: `SELECT path, line, reason, text FROM (
+      SELECT path, line, reason, text,
+        row_number() OVER (PARTITION BY fingerprint ORDER BY line) AS nth
+      FROM malformed_samples WHERE $1 IS NULL OR fingerprint = ANY($1)
+    ) ORDER BY nth, path, line LIMIT $2::BIGINT`,
+
+  ledgerGet: `SELECT state, run_id, claimed_at_ms FROM notice_ledger
+    WHERE partner_id = $1 AND period_id = $2 AND level = $3`,
+  ledgerInsertPending: `INSERT INTO notice_ledger (partner_id, period_id, level, state, run_id, figures_json,
+      claimed_at_ms) VALUES ($1, $2, $3, 'pending', $4, $5, $6::BIGINT)`,
+  ledgerTakeOver: `UPDATE notice_ledger SET run_id = $4, figures_json = $5, claimed_at_ms = $6::BIGINT
+    WHERE partner_id = $1 AND period_id = $2 AND level = $3 AND state = 'pending'`,
+  ledgerMarkSent: `UPDATE notice_ledger SET state = 'sent', run_id = $4, message_id = $5, sent_at = $6
+    WHERE partner_id = $1 AND period_id = $2 AND level = $3 AND state = 'pending'`,
+  ledgerRelease: `DELETE FROM notice_ledger
+    WHERE partner_id = $1 AND period_id = $2 AND level = $3 AND state = 'pending' AND run_id = $4`,
+  ledgerEntries: `SELECT partner_id, period_id, level, state, run_id, message_id, sent_at, figures_json
+    FROM notice_ledger WHERE partner_id = $1 AND period_id = $2 ORDER BY level`,
+} as const;
+
+/** A statement and its positional parameters. */
+export interface Query {
+  readonly sql: string;
+  readonly params: readonly bigint[];
+}
+
+/**
+ * Usage in [startMs, endMs), summed over batches by the usage key. Ordered so that two reads of the
+ * same data give the same rows in the same order (reports and tests compare them).
+ */
+export function usageQuery(range: Interval): Query {
+  if (!Number.isSafeInteger(range.startMs) || !Number.isSafeInteger(range.endMs)) {
+    throw new RangeError(`usage range must be integer epoch milliseconds: ${range.startMs}..${range.endMs}`);
+  }
+  return {
+    sql: `SELECT slot_start, bucket, requester, access_point, dataset, operation, status_class,
+    sum(requests) AS requests, sum(bytes_sent) AS bytes_sent, sum(records) AS records
+  FROM rollup
+  WHERE slot_start >= $1::BIGINT AND slot_start < $2::BIGINT
+  GROUP BY slot_start, bucket, requester, access_point, dataset, operation, status_class
+  ORDER BY slot_start, bucket, requester, access_point, dataset, operation, status_class`,
+    params: [BigInt(range.startMs), BigInt(range.endMs)],
+  };
+}

@@ -1,0 +1,272 @@
+/**
+ * The notice ledger in DynamoDB: one item per partner, period and level (`pk` =
+ * `${partnerId}#${periodId}#${level}`), written only by conditional PutItem / UpdateItem / DeleteItem,
+ * so that of two runs (or two retries of one step) claiming the same notice exactly one wins.
+ * No transactions: every decision is a single-item condition.
+ *
+ * Item: pk, partnerId, periodId, level, state (`pending` | `sent`), runId, figuresJson, claimedAtMs,
+ * and once sent, messageId and sentAt.
+ */
+import {
+  type AttributeValue,
+  ConditionalCheckFailedException,
+  DeleteItemCommand,
+  type DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  ScanCommand,
+  UpdateItemCommand,
+} from '@aws-sdk/client-dynamodb';
+import type { LedgerEntry, NoticeKey, NoticeLedger } from '../../ports.js';
+
+/** The ledger could not be read or written, or an item is not what this code writes. */
+export class DynamoDbLedgerError extends Error {
+  override readonly name = 'DynamoDbLedgerError';
+  constructor(
+    message: string,
+    readonly retryable: boolean,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** markSent found the claim no longer this run's: another run took it over as stale, or sent it. */
+export class LedgerConflictError extends Error {
+  override readonly name = 'LedgerConflictError';
+  readonly retryable = false;
+}
+
+type Item = Record<string, AttributeValue>;
+
+/** `${partnerId}#${periodId}#${level}`; none of the three may hold `#` (ids and `YYYY-MM` do not). */
+export function ledgerPk(key: NoticeKey): string {
+  for (const part of [key.partnerId, key.periodId, key.level]) {
+    if (part === '' || part.includes('#'))
+      throw new DynamoDbLedgerError(`invalid notice key part "${part}"`, false);
+  }
+  return `${key.partnerId}#${key.periodId}#${key.level}`;
+}
+
+const NAMES = { '#state': 'state', '#runId': 'runId' };
+
+function str(item: Item, name: string): string | undefined {
+  return item[name]?.S;
+}
+
+function isConditionFailure(error: unknown): boolean {
+  return (
+    error instanceof ConditionalCheckFailedException ||
+    (error as { name?: string } | undefined)?.name === 'ConditionalCheckFailedException'
+  );
+}
+
+function wrap(action: string, error: unknown): DynamoDbLedgerError {
+  const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
+  const status = e.$metadata?.httpStatusCode;
+  const retryable =
+    e.name === 'ProvisionedThroughputExceededException' ||
+    e.name === 'ThrottlingException' ||
+    e.name === 'RequestLimitExceeded' ||
+    status === undefined ||
+    status >= 500;
+  return new DynamoDbLedgerError(`ledger ${action} failed: ${(error as Error).message}`, retryable, {
+    cause: error,
+  });
+}
+
+export class DynamoDbLedger implements NoticeLedger {
+  constructor(
+    private readonly client: DynamoDBClient,
+    private readonly tableName: string,
+  ) {}
+
+  async claim(
+    key: NoticeKey,
+    claim: { runId: string; figuresJson: string; nowMs: number; staleAfterMs: number },
+  ): Promise<'claimed' | 'already-sent' | 'held-by-another-run'> {
+    const pk = ledgerPk(key);
+    // A claim released between our two writes leaves no item: start over, a bounded number of times.
+    for (let round = 0; round < 3; round++) {
+      if (await this.putNew(pk, key, claim)) return 'claimed';
+      if (await this.takeOver(pk, claim)) return 'claimed';
+      const current = await this.get(pk);
+      if (current === undefined) continue;
+      return str(current, 'state') === 'sent' ? 'already-sent' : 'held-by-another-run';
+    }
+    throw new DynamoDbLedgerError(`ledger claim of ${pk} kept changing under us`, true);
+  }
+
+  async markSent(key: NoticeKey, sent: { runId: string; messageId: string; sentAt: string }): Promise<void> {
+    const pk = ledgerPk(key);
+    try {
+      await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: { pk: { S: pk } },
+          UpdateExpression: 'SET #state = :sent, messageId = :messageId, sentAt = :sentAt',
+          ConditionExpression: 'attribute_exists(pk) AND #runId = :runId AND #state = :pending',
+          ExpressionAttributeNames: NAMES,
+          ExpressionAttributeValues: {
+            ':sent': { S: 'sent' },
+            ':pending': { S: 'pending' },
+            ':runId': { S: sent.runId },
+            ':messageId': { S: sent.messageId },
+            ':sentAt': { S: sent.sentAt },
+          },
+        }),
+      );
+    } catch (error) {
+      if (!isConditionFailure(error)) throw wrap('markSent', error);
+      const current = await this.get(pk);
+      // A retried step marking the same send again is fine; anything else means two sends raced.
+      if (
+        current &&
+        str(current, 'state') === 'sent' &&
+        str(current, 'runId') === sent.runId &&
+        str(current, 'messageId') === sent.messageId
+      ) {
+        return;
+      }
+      throw new LedgerConflictError(
+        `notice ${pk} is not claimed by run ${sent.runId} (now ${current ? `${str(current, 'state')} by ${str(current, 'runId')}` : 'absent'}); message ${sent.messageId} was sent`,
+      );
+    }
+  }
+
+  async release(key: NoticeKey, runId: string): Promise<void> {
+    try {
+      await this.client.send(
+        new DeleteItemCommand({
+          TableName: this.tableName,
+          Key: { pk: { S: ledgerPk(key) } },
+          ConditionExpression: '#runId = :runId AND #state = :pending',
+          ExpressionAttributeNames: NAMES,
+          ExpressionAttributeValues: { ':runId': { S: runId }, ':pending': { S: 'pending' } },
+        }),
+      );
+    } catch (error) {
+      // Not ours, already sent, or already gone: nothing of this run's to give back.
+      if (!isConditionFailure(error)) throw wrap('release', error);
+    }
+  }
+
+  async entries(partnerId: string, periodId: string): Promise<LedgerEntry[]> {
+    const prefix = `${partnerId}#${periodId}#`;
+    const out: LedgerEntry[] = [];
+    let start: Item | undefined;
+    try {
+      // The table has only a partition key, so the entries of one partner and period are a filtered
+      // scan: the ledger holds a few items per partner and month, so this stays small.
+      do {
+        const page = await this.client.send(
+          new ScanCommand({
+            TableName: this.tableName,
+            FilterExpression: 'begins_with(pk, :prefix)',
+            ExpressionAttributeValues: { ':prefix': { S: prefix } },
+            ConsistentRead: true,
+            ExclusiveStartKey: start,
+          }),
+        );
+        for (const item of page.Items ?? []) out.push(this.entryOf(item));
+        start = page.LastEvaluatedKey;
+      } while (start);
+    } catch (error) {
+      if (error instanceof DynamoDbLedgerError) throw error;
+      throw wrap('entries', error);
+    }
+    return out.sort((a, b) => (a.level < b.level ? -1 : a.level > b.level ? 1 : 0));
+  }
+
+  private async putNew(
+    pk: string,
+    key: NoticeKey,
+    claim: { runId: string; figuresJson: string; nowMs: number },
+  ): Promise<boolean> {
+    try {
+      await this.client.send(
+        new PutItemCommand({
+          TableName: this.tableName,
+          Item: {
+            pk: { S: pk },
+            partnerId: { S: key.partnerId },
+            periodId: { S: key.periodId },
+            level: { S: key.level },
+            state: { S: 'pending' },
+            runId: { S: claim.runId },
+            figuresJson: { S: claim.figuresJson },
+            claimedAtMs: { N: String(claim.nowMs) },
+          },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw wrap('claim', error);
+    }
+  }
+
+  /** Take over a pending claim that is this run's own (a retried step) or has gone stale. */
+  private async takeOver(
+    pk: string,
+    claim: { runId: string; figuresJson: string; nowMs: number; staleAfterMs: number },
+  ): Promise<boolean> {
+    try {
+      await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: { pk: { S: pk } },
+          UpdateExpression: 'SET #runId = :runId, figuresJson = :figures, claimedAtMs = :now',
+          ConditionExpression: '#state = :pending AND (#runId = :runId OR claimedAtMs <= :staleBefore)',
+          ExpressionAttributeNames: NAMES,
+          ExpressionAttributeValues: {
+            ':pending': { S: 'pending' },
+            ':runId': { S: claim.runId },
+            ':figures': { S: claim.figuresJson },
+            ':now': { N: String(claim.nowMs) },
+            ':staleBefore': { N: String(claim.nowMs - claim.staleAfterMs) },
+          },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw wrap('claim', error);
+    }
+  }
+
+  private async get(pk: string): Promise<Item | undefined> {
+    try {
+      const out = await this.client.send(
+        new GetItemCommand({ TableName: this.tableName, Key: { pk: { S: pk } }, ConsistentRead: true }),
+      );
+      return out.Item;
+    } catch (error) {
+      throw wrap('read', error);
+    }
+  }
+
+  private entryOf(item: Item): LedgerEntry {
+    const state = str(item, 'state');
+    const partnerId = str(item, 'partnerId');
+    const periodId = str(item, 'periodId');
+    const level = str(item, 'level');
+    const runId = str(item, 'runId');
+    if ((state !== 'pending' && state !== 'sent') || !partnerId || !periodId || !level || !runId) {
+      throw new DynamoDbLedgerError(`ledger item ${str(item, 'pk')} is not a notice entry`, false);
+    }
+    const messageId = str(item, 'messageId');
+    const sentAt = str(item, 'sentAt');
+    return {
+      partnerId,
+      periodId,
+      level,
+      state,
+      runId,
+      figuresJson: str(item, 'figuresJson') ?? '{}',
+      ...(messageId !== undefined ? { messageId } : {}),
+      ...(sentAt !== undefined ? { sentAt } : {}),
+    };
+  }
+}

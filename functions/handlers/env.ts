@@ -1,0 +1,59 @@
+/**
+ * The Lambda functions' settings, from environment variables the stack sets (see aws-contract.md).
+ * Each handler parses the ones it needs once, at cold start, into a frozen object; a missing or
+ * malformed setting fails fast with a message that names it.
+ */
+import { z } from 'zod';
+
+const name = z.string().trim().min(1, 'must not be empty');
+const endpoint = z.url('must be a URL such as http://127.0.0.1:4566').optional();
+
+/** Every setting any handler reads. */
+export const HandlerEnvSchema = z.object({
+  REPORT_BUCKET: name,
+  REGISTRY_BUCKET: name,
+  REGISTRY_KEY: name,
+  MANIFEST_KEY: name.optional(),
+  ATHENA_WORKGROUP: name,
+  GLUE_DATABASE: name,
+  LOGS_TABLE: name,
+  ROLLUP_TABLE: name,
+  LEDGER_TABLE: name,
+  SES_CONFIGURATION_SET: name,
+  NOTICE_MODE: z.enum(['send', 'preview'], 'must be "send" or "preview"'),
+  SES_MAX_SEND_RATE: z.coerce
+    .number('must be a number')
+    .positive('must be a positive number of sends per second'),
+  /** Set by Lambda; used for console links. */
+  AWS_REGION: name.optional(),
+  /** Endpoint overrides, for local servers in tests (never set in the stack). */
+  AWS_ENDPOINT_URL_ATHENA: endpoint,
+  AWS_ENDPOINT_URL_S3: endpoint,
+  AWS_ENDPOINT_URL_SES: endpoint,
+  AWS_ENDPOINT_URL_DYNAMODB: endpoint,
+});
+
+export type HandlerEnv = z.infer<typeof HandlerEnvSchema>;
+type Key = keyof HandlerEnv;
+
+/** A setting is missing or malformed. */
+export class HandlerConfigError extends Error {
+  override readonly name = 'HandlerConfigError';
+}
+
+/** The settings `keys` from `source`, validated and frozen. */
+export function loadEnv<K extends Key>(
+  keys: readonly K[],
+  source: Readonly<Record<string, string | undefined>> = process.env,
+): Readonly<Pick<HandlerEnv, K>> {
+  const mask: Partial<Record<Key, true>> = Object.fromEntries(keys.map((k) => [k, true]));
+  const result = HandlerEnvSchema.pick(mask as Record<Key, true>).safeParse(source);
+  if (!result.success) {
+    throw new HandlerConfigError(
+      `invalid Lambda environment: ${result.error.issues
+        .map((i) => `${i.path.join('.') || '(env)'}: ${i.message}`)
+        .join('; ')}`,
+    );
+  }
+  return Object.freeze(result.data) as unknown as Readonly<Pick<HandlerEnv, K>>;
+}

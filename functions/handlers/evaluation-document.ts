@@ -1,0 +1,54 @@
+/**
+ * What the evaluate step hands to notify and publish through the report bucket (step payloads are
+ * capped at 256 KiB, so they carry only its key): the window's evaluation and what the report needs.
+ */
+import type { S3Client } from '@aws-sdk/client-s3';
+import { readS3Text, S3ReportStore } from '../adapters/s3/s3-report-store.js';
+import type { AuditWindow, WindowEvaluation } from '../audit/evaluate-window.js';
+import type { InputSummary } from '../ports.js';
+import { InvalidInputError } from './errors.js';
+import { fromJsonWithBigInts, toJsonWithBigInts } from './json-codec.js';
+
+export interface EvaluationDocument {
+  readonly version: 1;
+  readonly runId: string;
+  readonly window: AuditWindow;
+  readonly partners: readonly string[];
+  readonly dryRun: boolean;
+  readonly reason: string | null;
+  readonly registryHash: string;
+  readonly evaluatedAt: string;
+  readonly engine: string;
+  readonly input: InputSummary;
+  readonly evaluation: WindowEvaluation;
+  /** Athena bytes scanned by this step's queries. */
+  readonly bytesScanned: number;
+  readonly queryExecutionIds: readonly string[];
+}
+
+/** Key of a run's objects in the report bucket: `runs/<runId>/<name>`. */
+export function runKey(runId: string, name: string): string {
+  if (!/^[A-Za-z0-9._-]{1,128}$/.test(runId))
+    throw new InvalidInputError(`run id "${runId}" is not a safe key part`);
+  return `runs/${runId}/${name}`;
+}
+
+export async function writeEvaluation(
+  client: S3Client,
+  bucket: string,
+  doc: EvaluationDocument,
+): Promise<string> {
+  const key = runKey(doc.runId, 'evaluation.json');
+  await new S3ReportStore(client, { bucket }).put(key, toJsonWithBigInts(doc), 'application/json');
+  return key;
+}
+
+export async function readEvaluation(
+  client: S3Client,
+  bucket: string,
+  key: string,
+): Promise<EvaluationDocument> {
+  const doc = fromJsonWithBigInts<EvaluationDocument>(await readS3Text(client, bucket, key));
+  if (doc.version !== 1) throw new InvalidInputError(`s3://${bucket}/${key} is not an evaluation document`);
+  return doc;
+}

@@ -1,0 +1,82 @@
+import { App, Stack } from 'aws-cdk-lib';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { describe, expect, it } from 'vitest';
+import { AccessLogSource } from '../../lib/constructs/access-log-source.js';
+import { LogsTable } from '../../lib/constructs/logs-table.js';
+import { Monitoring } from '../../lib/constructs/monitoring.js';
+import { Notices } from '../../lib/constructs/notices.js';
+import { NightlySchedule } from '../../lib/constructs/schedule.js';
+import { AuditWorkgroup } from '../../lib/constructs/workgroup.js';
+import { FEATURE_FLAGS } from '../../lib/partner-audit-stack.js';
+
+function scope() {
+  // The constructs are written against the stack's feature flags (bucket-policy log delivery).
+  const stack = new Stack(new App({ context: { ...FEATURE_FLAGS } }), 'S');
+  return { stack, logs: new s3.Bucket(stack, 'Logs') };
+}
+
+const existing = { logBucketName: 'acme-logs', logPrefix: 's3-access/', sourceBucket: 'acme-data' };
+
+describe('constructs refuse invalid combinations', () => {
+  it('AccessLogSource needs exactly one of an existing log bucket and create', () => {
+    const { stack, logs } = scope();
+    expect(
+      () => new AccessLogSource(stack, 'Both', { existing, create: { serverAccessLogs: logs } }),
+    ).toThrow(/exactly one of `existing`/);
+    expect(() => new AccessLogSource(stack, 'None', {})).toThrow(/exactly one of `existing`/);
+    expect(
+      () => new AccessLogSource(stack, 'Prefix', { existing: { ...existing, logPrefix: 'logs' } }),
+    ).toThrow(/logPrefix must be '' or end in \//);
+  });
+
+  it('AuditWorkgroup keeps the cutoff at or above Athena’s 10 MB minimum', () => {
+    const { stack, logs } = scope();
+    expect(
+      () =>
+        new AuditWorkgroup(stack, 'W', {
+          workgroupName: 'w',
+          bytesScannedCutoffPerQuery: 9_999_999,
+          serverAccessLogs: logs,
+        }),
+    ).toThrow(/bytesScannedCutoffPerQuery must be an integer of at least 10000000/);
+  });
+
+  it('LogsTable wants Glue-safe names and a calendar start date', () => {
+    const { stack, logs } = scope();
+    const source = new AccessLogSource(stack, 'Src', { create: { serverAccessLogs: logs } });
+    expect(
+      () => new LogsTable(stack, 'A', { source, databaseName: 'Partner-Audit', startDate: '2026-01-01' }),
+    ).toThrow(/databaseName must be lower-case/);
+    expect(() => new LogsTable(stack, 'B', { source, databaseName: 'pa', startDate: '2026-13-01' })).toThrow(
+      /startDate must be YYYY-MM-DD/,
+    );
+  });
+
+  it('NightlySchedule refuses a bad cron, an unknown time zone and a window over a day', () => {
+    const { stack } = scope();
+    const stateMachine = new sfn.StateMachine(stack, 'M', {
+      definitionBody: sfn.DefinitionBody.fromChainable(new sfn.Pass(stack, 'P')),
+    });
+    expect(
+      () => new NightlySchedule(stack, 'A', { stateMachine, cron: '0 3 * * *', timeZone: 'UTC' }),
+    ).toThrow(/cron "0 3 \* \* \*": must have 6 fields/);
+    expect(
+      () =>
+        new NightlySchedule(stack, 'B', { stateMachine, cron: '0 3 * * ? *', timeZone: 'Europe/Atlantis' }),
+    ).toThrow(/timeZone must be an IANA time zone/);
+  });
+
+  it('Notices and Monitoring refuse malformed identities and addresses', () => {
+    const { stack } = scope();
+    expect(() => new Notices(stack, 'N', { identity: 'not a domain', configurationSetName: 'x' })).toThrow(
+      /identity must be an email address or a domain name/,
+    );
+    expect(
+      () => new Notices(stack, 'N2', { identity: 'provider.example', configurationSetName: 'bad name' }),
+    ).toThrow(/configurationSetName must be/);
+    expect(() => new Monitoring(stack, 'M', { alarmEmail: 'ops' })).toThrow(
+      /alarmEmail must be an email address/,
+    );
+  });
+});
