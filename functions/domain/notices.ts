@@ -529,15 +529,42 @@ export function composeNotice(input: ComposeNoticeInput): OutgoingMessage {
   const evidence = `Reference: ${input.reportRef}. Evidence: ${input.evidenceRef}.`;
   const money = (minor: bigint) => formatMoney({ currency: ev.currency, minor });
 
-  // ---- plain text
+  // The figures that matter first: how far over, what it costs, by when to answer.
+  const unitOf = (metric: Metric, n: bigint) =>
+    metric === 'bytesSent' ? formatBytes(n) : `${formatCount(n)} ${METRIC_UNIT[metric]}`;
+  const keyFigures: [string, string][] = [];
+  if (top) {
+    const f = top.figure;
+    const what = METRIC_LABEL[f.metric];
+    keyFigures.push(
+      [
+        top.applicationName ? `${what} used by ${top.applicationName}` : `${what} used`,
+        `${formatBp(topBp)}% of the monthly limit (${formatQuantity(f.metric, f.used)} of ${formatQuantity(f.metric, f.limit ?? 0n)})`,
+      ],
+      ['Over the limit', f.over > 0n ? unitOf(f.metric, f.over) : 'not yet'],
+    );
+  }
+  keyFigures.push([`Overage fees${ev.complete ? '' : ' so far'}`, money(ev.fees.totalMinor)]);
+  if (ev.daysOverCap > 0) keyFigures.push(['Days over the daily cap', String(ev.daysOverCap)]);
+  if (offContract.length > 0) keyFigures.push(['Datasets outside your contract', String(offContract.length)]);
+  keyFigures.push(['Respond by', deadline]);
+  const headline = `${partner.name}: ${subjectWhat}`;
+  const intro =
+    `Your use of data from ${provider.name} in the billing period ${month}, ${periodText}, ` +
+    `has reached the ${level} level (${reached.percent}% threshold): ${topText}.`;
+
+  // ---- plain text: the same content in the same order as the HTML.
   const t: string[] = [];
-  t.push(`Dear ${partner.name} team,`, '');
-  t.push(
-    `Your use of data from ${provider.name} in the billing period ${month}, ${periodText}, has reached the ${level} level (${reached.percent}% threshold): ${topText}.`,
-  );
+  t.push(subject, '');
+  t.push('Key figures:');
+  for (const [k, v] of keyFigures) t.push(`  - ${k}: ${v}`);
+  t.push('', `Dear ${partner.name} team,`, '');
+  t.push(intro);
   if (coversText) t.push(coversText);
-  t.push(asOfText, '');
-  t.push(`Usage against contract ${ev.contractId}:`);
+  t.push(asOfText);
+  t.push('', `What you need to do, by ${deadline}:`);
+  for (const a of todo) t.push(`  - ${a}`);
+  t.push('', `Usage against contract ${ev.contractId}:`);
   for (const m of ev.metrics) t.push(`  - ${metricLine(m, ev.currency)}`);
   t.push('', `Overage fees: ${money(ev.fees.totalMinor)}`);
   for (const line of ev.fees.lines) t.push(`  - ${feeLineText(line, ev, ev.applications)}`);
@@ -566,145 +593,179 @@ export function composeNotice(input: ComposeNoticeInput): OutgoingMessage {
     t.push('', 'Datasets read outside your contract:');
     for (const d of offContract) t.push(`  - ${d.dataset}: ${countsText(d.counts)}`);
   }
-  t.push('', `What you need to do, by ${deadline}:`);
-  for (const a of todo) t.push(`  - ${a}`);
   t.push('', `Contact: ${contact}`, `Disputes: ${dispute}`, evidence, '', provider.name, '');
   const text = t.join('\n');
 
-  // ---- HTML: the same content; every value from the registry or the logs goes through escapeHtml.
+  // ---- HTML for mail clients: nested tables, inline styles, 600 px at most, no script, no image.
+  // Every value from the registry or the logs goes through escapeHtml. Label/value rows (two
+  // columns) instead of wide tables, so nothing needs sideways scrolling on a phone.
   const e = escapeHtml;
-  const cell = 'border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top';
-  const num = 'border:1px solid #ccc;padding:4px 8px;text-align:right;vertical-align:top';
-  const table = (head: string[], rows: string[][], numeric: boolean[]) =>
-    `<table style="border-collapse:collapse;margin:8px 0">` +
-    `<tr>${head.map((h) => `<th style="${cell};background:#f2f2f2">${e(h)}</th>`).join('')}</tr>` +
+  const FONT = 'font-family:Arial,Helvetica,sans-serif';
+  const INK = '#1d2733';
+  const MUTED = '#5b6775';
+  const RULE = '#e3e7ec';
+  const accent = actionRequired ? '#b3261e' : '#2f6db5';
+  const para = (html: string, extra = '') =>
+    `<p style="margin:0 0 12px;${FONT};font-size:15px;line-height:22px;color:${INK};${extra}">${html}</p>`;
+  const pairs = (rows: readonly [string, string][]) =>
+    '<table role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0" style="border-collapse:collapse;margin:0 0 12px">' +
     rows
       .map(
-        (r) => `<tr>${r.map((c, i) => `<td style="${numeric[i] ? num : cell}">${e(c)}</td>`).join('')}</tr>`,
+        ([k, v]) =>
+          `<tr><td style="padding:6px 12px 6px 0;border-bottom:1px solid ${RULE};${FONT};font-size:14px;line-height:20px;color:${MUTED};vertical-align:top;width:40%">${e(k)}</td>` +
+          `<td style="padding:6px 0;border-bottom:1px solid ${RULE};${FONT};font-size:14px;line-height:20px;color:${INK};vertical-align:top;text-align:right">${e(v)}</td></tr>`,
       )
       .join('') +
     '</table>';
-  const metricRows = (ms: readonly MetricFigure[]) =>
-    ms.map((m) => [
-      METRIC_LABEL[m.metric],
-      formatQuantity(m.metric, m.used),
-      m.limit === undefined ? 'none' : formatQuantity(m.metric, m.limit),
-      m.utilisationBp === undefined ? '-' : `${formatBp(m.utilisationBp)}%`,
-      (m.chargedOver ?? m.over) === m.over
-        ? formatQuantity(m.metric, m.over)
-        : `${formatQuantity(m.metric, m.over)}, of which ${formatQuantity(m.metric, m.chargedOver ?? m.over)} charged here`,
-      m.priced ? money(m.feeMinor) : '-',
-    ]);
-  const metricHead = ['Metric', 'Used', 'Monthly limit', 'Utilisation', 'Over', 'Fee'];
-  const metricNum = [false, true, true, true, true, true];
-  const h: string[] = [];
-  const p = (s: string) => h.push(`<p style="margin:8px 0">${s}</p>`);
-  const h2 = (s: string) => h.push(`<h2 style="font-size:16px;margin:16px 0 4px">${e(s)}</h2>`);
-  h.push(
-    '<!DOCTYPE html><html><head><meta charset="utf-8"><title>' +
-      e(subject) +
-      '</title></head><body style="font-family:Arial,Helvetica,sans-serif;font-size:14px;color:#222">',
-  );
-  p(`Dear ${e(partner.name)} team,`);
-  p(
-    `Your use of data from ${e(provider.name)} in the billing period <strong>${e(month)}</strong>, ${e(periodText)}, ` +
-      `has reached the <strong>${e(level)}</strong> level (${e(String(reached.percent))}% threshold): ${e(topText)}.`,
-  );
-  if (coversText) p(e(coversText));
-  p(e(asOfText));
-  h2(`Usage against contract ${ev.contractId}`);
-  h.push(table(metricHead, metricRows(ev.metrics), metricNum));
-  h2(`Overage fees: ${money(ev.fees.totalMinor)}`);
-  if (ev.fees.lines.length > 0) {
-    h.push(
-      table(
-        ['Metric', 'Application', 'Tier', 'Units', 'Price', 'Amount'],
-        ev.fees.lines.map((l) => [
-          METRIC_LABEL[l.metric],
-          l.applicationId
-            ? (ev.applications.find((a) => a.applicationId === l.applicationId)?.name ?? l.applicationId)
-            : 'all',
-          String(l.tier),
-          formatCount(l.units),
-          `${l.price} ${ev.currency} per ${formatCount(l.per)}`,
-          money(l.amountMinor),
-        ]),
-        [false, false, true, true, true, true],
-      ),
-    );
-  }
-  if (ev.applications.length > 0) {
-    h2('By application');
-    h.push(
-      table(
-        ['Application', 'Id', 'Requests', 'Data sent', 'Records', 'Days over daily cap'],
-        ev.applications.map((a) => [
-          a.name,
-          a.applicationId,
-          formatCount(a.counts.requests),
-          formatBytes(a.counts.bytesSent),
-          formatCount(a.counts.records),
-          String(a.daysOverCap),
-        ]),
-        [false, false, true, true, true, true],
-      ),
-    );
-    for (const a of ev.applications.filter((x) => x.metrics.length > 0)) {
-      p(`Limits of ${e(a.name)}:`);
-      h.push(table(metricHead, metricRows(a.metrics), metricNum));
+  const subhead = (s: string) =>
+    `<p style="margin:12px 0 4px;${FONT};font-size:14px;line-height:20px;font-weight:bold;color:${INK}">${e(s)}</p>`;
+  const section = (title: string, inner: string) =>
+    `<tr><td style="padding:4px 24px 8px;${FONT}"><h2 style="margin:16px 0 8px;${FONT};font-size:17px;line-height:24px;color:${INK};border-top:1px solid ${RULE};padding-top:16px">${e(title)}</h2>${inner}</td></tr>`;
+  const metricRows = (m: MetricFigure): [string, string][] => {
+    const rows: [string, string][] = [['Used', formatQuantity(m.metric, m.used)]];
+    if (m.limit === undefined) {
+      rows.push(['Monthly limit', 'none']);
+      return rows;
     }
+    const charged = m.chargedOver ?? m.over;
+    rows.push(
+      ['Monthly limit', formatQuantity(m.metric, m.limit)],
+      ['Utilisation', `${formatBp(m.utilisationBp ?? 0n)}%`],
+      [
+        'Over the limit',
+        charged === m.over
+          ? formatQuantity(m.metric, m.over)
+          : `${formatQuantity(m.metric, m.over)}, of which ${formatQuantity(m.metric, charged)} charged here`,
+      ],
+      ['Fee', m.priced ? money(m.feeMinor) : 'no overage price'],
+    );
+    return rows;
+  };
+
+  const keyCells = keyFigures.map(
+    ([k, v]) =>
+      `<td class="stack" width="50%" valign="top" style="width:50%;padding:6px;vertical-align:top">` +
+      `<div style="border:1px solid ${RULE};border-left:4px solid ${accent};border-radius:4px;padding:8px 10px;background:#fbfcfd">` +
+      `<div style="${FONT};font-size:12px;line-height:16px;color:${MUTED};text-transform:uppercase;letter-spacing:0.5px">${e(k)}</div>` +
+      `<div style="${FONT};font-size:16px;line-height:22px;font-weight:bold;color:${INK}">${e(v)}</div></div></td>`,
+  );
+  const keyRows: string[] = [];
+  for (let i = 0; i < keyCells.length; i += 2) {
+    keyRows.push(`<tr>${keyCells[i]}${keyCells[i + 1] ?? '<td class="stack" width="50%" style="width:50%"></td>'}</tr>`);
   }
-  h2(`Days over the daily cap: ${ev.daysOverCap}`);
-  if (overCapDays.length > 0) {
+
+  const h: string[] = [];
+  h.push(
+    '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">' +
+      '<meta name="viewport" content="width=device-width, initial-scale=1">' +
+      '<meta name="x-apple-disable-message-reformatting">' +
+      `<title>${e(subject)}</title>` +
+      // Only for clients that honour <style>: stack the key figures on narrow screens.
+      '<style>@media only screen and (max-width:480px){.stack{display:block!important;width:100%!important}}</style>' +
+      `</head><body style="margin:0;padding:0;background:#f3f5f8;${FONT};color:${INK}">`,
+    `<div style="display:none;max-height:0;overflow:hidden;mso-hide:all">${e(`${topText}; overage fees ${money(ev.fees.totalMinor)}; respond by ${deadline}.`)}</div>`,
+    '<table role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0" style="background:#f3f5f8"><tr><td align="center" style="padding:16px 8px">',
+    `<table role="presentation" width="600" cellpadding="0" cellspacing="0" border="0" style="width:100%;max-width:600px;background:#ffffff;border:1px solid #d9dee4;border-radius:8px;border-collapse:separate">`,
+    `<tr><td style="padding:18px 24px;background:${accent};border-radius:8px 8px 0 0;${FONT};color:#ffffff">` +
+      `<div style="font-size:12px;line-height:16px;letter-spacing:1px;text-transform:uppercase;font-weight:bold">${actionRequired ? 'Action required' : 'Notice'} · ${e(provider.name)}</div>` +
+      `<h1 style="margin:6px 0 0;${FONT};font-size:21px;line-height:28px;color:#ffffff">${e(headline)}</h1>` +
+      `<div style="font-size:14px;line-height:20px;margin-top:4px">Level: <strong>${e(level)}</strong> · ${e(month)}</div></td></tr>`,
+    `<tr><td style="padding:14px 18px 4px"><table role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0">${keyRows.join('')}</table></td></tr>`,
+    `<tr><td style="padding:12px 24px 0">` +
+      para(`Dear ${e(partner.name)} team,`) +
+      para(e(intro)) +
+      (coversText ? para(e(coversText)) : '') +
+      para(e(asOfText), `color:${MUTED};font-size:14px`) +
+      '</td></tr>',
+    `<tr><td style="padding:4px 24px 4px"><div style="border:2px solid ${accent};border-radius:6px;padding:12px 16px;background:${actionRequired ? '#fdecea' : '#e8eef6'}">` +
+      `<h2 style="margin:0 0 6px;${FONT};font-size:17px;line-height:24px;color:${INK}">${e(`What you need to do, by ${deadline}`)}</h2>` +
+      `<ul style="margin:0;padding:0 0 0 20px;${FONT};font-size:15px;line-height:22px;color:${INK}">${todo.map((a) => `<li style="margin:0 0 6px">${e(a)}</li>`).join('')}</ul>` +
+      '</div></td></tr>',
+  );
+  h.push(
+    section(
+      `Usage against contract ${ev.contractId}`,
+      ev.metrics.map((m) => subhead(METRIC_LABEL[m.metric]) + pairs(metricRows(m))).join(''),
+    ),
+  );
+  h.push(
+    section(
+      `Overage fees: ${money(ev.fees.totalMinor)}`,
+      ev.fees.lines.length > 0
+        ? `<ul style="margin:0 0 12px;padding:0 0 0 20px;${FONT};font-size:14px;line-height:21px">${ev.fees.lines
+            .map((l) => `<li style="margin:0 0 4px">${e(feeLineText(l, ev, ev.applications))}</li>`)
+            .join('')}</ul>`
+        : para('No overage fee applies.'),
+    ),
+  );
+  if (ev.applications.length > 0) {
     h.push(
-      table(
-        ['Date', 'Over the cap for', 'Requests', 'Data sent'],
-        overCapDays.map((d) => [
-          d.date,
-          d.overCap.map((m) => METRIC_LABEL[m].toLowerCase()).join(', '),
-          formatCount(d.counts.requests),
-          formatBytes(d.counts.bytesSent),
-        ]),
-        [false, false, true, true],
+      section(
+        'By application',
+        ev.applications
+          .map(
+            (a) =>
+              subhead(`${a.name} (${a.applicationId})`) +
+              pairs([
+                ['Requests', formatCount(a.counts.requests)],
+                ['Data sent', formatBytes(a.counts.bytesSent)],
+                ['Records', formatCount(a.counts.records)],
+                ['Days over the daily cap', String(a.daysOverCap)],
+              ]) +
+              a.metrics
+                .map((m) => subhead(`Limit of ${a.name}: ${METRIC_LABEL[m.metric]}`) + pairs(metricRows(m)))
+                .join(''),
+          )
+          .join(''),
       ),
     );
   }
+  h.push(
+    section(
+      `Days over the daily cap: ${ev.daysOverCap}`,
+      overCapDays.length > 0
+        ? pairs(
+            overCapDays.map((d) => [
+              d.date,
+              `${d.overCap.map((m) => METRIC_LABEL[m].toLowerCase()).join(', ')}: ${formatCount(d.counts.requests)} requests, ${formatBytes(d.counts.bytesSent)}`,
+            ]),
+          )
+        : para('None.'),
+    ),
+  );
   if (!ev.complete) {
-    h2('Forecast for the whole period at the current rate');
     h.push(
-      table(
-        ['Metric', 'Forecast', 'Forecast over the limit'],
-        ev.metrics.map((m) => [
-          METRIC_LABEL[m.metric],
-          formatQuantity(m.metric, m.forecast),
-          m.limit === undefined ? '-' : formatQuantity(m.metric, m.forecastOver),
-        ]),
-        [false, true, true],
+      section(
+        'Forecast for the whole period at the current rate',
+        pairs(
+          ev.metrics.map((m) => [
+            METRIC_LABEL[m.metric],
+            m.limit === undefined
+              ? formatQuantity(m.metric, m.forecast)
+              : `${formatQuantity(m.metric, m.forecast)}, over the limit by ${formatQuantity(m.metric, m.forecastOver)}`,
+          ]),
+        ),
       ),
     );
   }
   if (offContract.length > 0) {
-    h2('Datasets read outside your contract');
     h.push(
-      table(
-        ['Dataset', 'Requests', 'Data sent', 'Records'],
-        offContract.map((d) => [
-          d.dataset,
-          formatCount(d.counts.requests),
-          formatBytes(d.counts.bytesSent),
-          formatCount(d.counts.records),
-        ]),
-        [false, true, true, true],
+      section(
+        'Datasets read outside your contract',
+        pairs(offContract.map((d) => [d.dataset, countsText(d.counts)])),
       ),
     );
   }
-  h2(`What you need to do, by ${deadline}`);
-  h.push(`<ul style="margin:4px 0">${todo.map((a) => `<li>${e(a)}</li>`).join('')}</ul>`);
-  p(`Contact: <a href="mailto:${e(contact)}">${e(contact)}</a>`);
-  p(`Disputes: ${e(dispute)}`);
-  p(e(evidence));
-  p(e(provider.name));
-  h.push('</body></html>');
+  h.push(
+    section(
+      'Contact and disputes',
+      para(`Contact: <a href="mailto:${e(contact)}" style="color:${accent}">${e(contact)}</a>`) +
+        para(`Disputes: ${e(dispute)}`) +
+        para(e(evidence), `color:${MUTED};font-size:13px;word-break:break-word`),
+    ),
+    `<tr><td style="padding:12px 24px 20px;${FONT};font-size:13px;line-height:18px;color:${MUTED}">${e(provider.name)}</td></tr>`,
+    '</table></td></tr></table></body></html>',
+  );
   const html = h.join('\n');
 
   const to = partner.accountOwners.map((o) => formatMailbox(o));

@@ -11,7 +11,7 @@ import type { AthenaQueryRunner } from '../adapters/athena/athena-client.js';
 import { AthenaUsageSource, athenaInputSummary } from '../adapters/athena/athena-usage-source.js';
 import type { AthenaTables } from '../adapters/athena/sql.js';
 import { evaluateWindow } from '../audit/evaluate-window.js';
-import { addDays, isIsoDate } from '../domain/time.js';
+import { addDays, isIsoDate, startOfLocalDate } from '../domain/time.js';
 import type { Clock } from '../ports.js';
 import { athenaRunner, athenaTables } from './aws/athena.js';
 import { type LoadedRegistry, loadRegistry, s3Client } from './aws/s3.js';
@@ -58,9 +58,15 @@ export async function evaluate(deps: EvaluateDeps, event: unknown): Promise<Eval
   const input = parsed.data;
   const { registry, hash } = await deps.loadRegistry();
   const usage = new AthenaUsageSource(deps.runner, deps.tables, input.runId);
+  // Where the data ends, as the local engine takes it from its rollup's extent. Two days either side
+  // of the window cover every time zone and are enough: data past the window's end changes nothing.
+  const dataEndMs = await usage.dataEnd({
+    startMs: startOfLocalDate(addDays(input.window.from, -2), 'UTC'),
+    endMs: startOfLocalDate(addDays(input.window.to, 2), 'UTC'),
+  });
   const evaluation = await evaluateWindow(
     { registry, usage },
-    { window: input.window, partners: input.partners },
+    { window: input.window, partners: input.partners, ...(dataEndMs !== undefined ? { dataEndMs } : {}) },
   );
   // The input section covers the deliveries that can hold the window's requests (see plan).
   const inputSummary = await athenaInputSummary(deps.runner, deps.tables, input.runId, {

@@ -134,7 +134,11 @@ export class AuditStateMachine extends Construct {
     const rollup = new sfn.Map(this, 'RollUp', {
       comment: 'Roll up each delivery date (yyyy/MM/dd) of access logs; rerun-safe per date.',
       itemsPath: '$.batches',
-      itemSelector: { batch: sfn.JsonPath.stringAt('$$.Map.Item.Value') },
+      // The run id goes into every Athena ClientRequestToken, so a retried step resumes its own queries.
+      itemSelector: {
+        batch: sfn.JsonPath.stringAt('$$.Map.Item.Value'),
+        runId: sfn.JsonPath.stringAt('$.runId'),
+      },
       maxConcurrency: rollupConcurrency,
       resultPath: '$.rollups',
     });
@@ -148,6 +152,7 @@ export class AuditStateMachine extends Construct {
         window: sfn.JsonPath.objectAt('$.window'),
         partners: sfn.JsonPath.listAt('$.partners'),
         dryRun: sfn.JsonPath.objectAt('$.dryRun'),
+        reason: sfn.JsonPath.objectAt('$.reason'),
       }),
       resultPath: '$.evaluation',
     });

@@ -98,7 +98,7 @@ describe('audit state machine', () => {
       Type: 'Map',
       ItemsPath: '$.batches',
       MaxConcurrency: 2,
-      ItemSelector: { 'batch.$': '$$.Map.Item.Value' },
+      ItemSelector: { 'batch.$': '$$.Map.Item.Value', 'runId.$': '$.runId' },
       ResultPath: '$.rollups',
     });
     expect(rollup.ItemProcessor?.StartAt).toBe('RollUpBatch');
@@ -124,6 +124,7 @@ describe('audit state machine', () => {
       'window.$': '$.window',
       'partners.$': '$.partners',
       'dryRun.$': '$.dryRun',
+      'reason.$': '$.reason',
     });
     expect(definition.States.Evaluate?.ResultPath).toBe('$.evaluation');
     expect(definition.States.Publish?.Parameters).toEqual({

@@ -9,6 +9,7 @@ import { buildAttributor } from '../../functions/domain/attribution.js';
 import { evaluatePartnerPeriod } from '../../functions/domain/evaluate.js';
 import type { PartnerPeriodEvaluation } from '../../functions/domain/evaluation.js';
 import { formatMoney } from '../../functions/domain/money.js';
+import { formatCount } from '../../functions/domain/notices.js';
 import { parseRegistry } from '../../functions/domain/registry.js';
 import { monthlyPeriod } from '../../functions/domain/time.js';
 import { type StatusClass, slotOf, type UsageRow } from '../../functions/domain/usage.js';
@@ -125,6 +126,16 @@ describe('the worked example of OVERAGES.md', () => {
     expect(e.fees.totalMinor).toBe(BigInt(expected.totalMinor));
     expect(formatMoney({ currency: e.currency, minor: e.fees.totalMinor })).toBe(expected.total);
     expect(doc).toContain(`= **${expected.totalMinor} cents = ${expected.total}**`);
+  });
+
+  it('is summarised with the same total in the README section "How overages are computed"', () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const section = readme.slice(
+      readme.indexOf('## How overages are computed'),
+      readme.indexOf('## What a notice'),
+    );
+    expect(section).toContain(`**${expected.total}**`);
+    expect(section).toContain(formatCount(e.metrics.find((m) => m.metric === 'requests')!.used));
   });
 
   it('finds the days over the daily cap stated', () => {

@@ -3,10 +3,10 @@
  * Iceberg rollup table that the rollup step fills. Month-to-date evaluation reads only this table.
  */
 import type { Interval } from '../../domain/time.js';
-import { STATUS_CLASSES, type StatusClass, type UsageRow } from '../../domain/usage.js';
+import { SLOT_MS, STATUS_CLASSES, type StatusClass, type UsageRow } from '../../domain/usage.js';
 import type { InputSummary, UsageSource } from '../../ports.js';
 import type { AthenaQueryRunner, ResultRow } from './athena-client.js';
-import { type AthenaTables, parseSlotStart, readInputSql, readUsageSql } from './sql.js';
+import { type AthenaTables, parseSlotStart, readInputSql, readLastSlotSql, readUsageSql } from './sql.js';
 
 /** A rollup row that does not have the shape the rollup step writes. */
 export class RollupRowError extends Error {
@@ -69,7 +69,16 @@ export class AthenaUsageSource implements UsageSource {
     return [...out.rows];
   }
 
-  /** Bytes scanned by every usage() call so far. */
+  /** The end of the newest usage slot in `range` (its start plus SLOT_MS), or undefined when none. */
+  async dataEnd(range: Interval): Promise<number | undefined> {
+    const out = await this.runner.select(readLastSlotSql(this.tables, range), this.runId, (row) => row['last_slot']);
+    this.scanned += out.bytesScanned;
+    this.ids.push(out.queryExecutionId);
+    const last = out.rows[0];
+    return last === null || last === undefined ? undefined : parseSlotStart(last) + SLOT_MS;
+  }
+
+  /** Bytes scanned by every query so far. */
   get bytesScanned(): number {
     return this.scanned;
   }

@@ -233,6 +233,21 @@ ORDER BY slot_start, bucket, requester, access_point, dataset, operation, status
   };
 }
 
+/**
+ * The start of the newest usage slot in [range.startMs, range.endMs) (NULL when there is none): where
+ * the data ends, so that an open period's forecast runs from the data seen, not from hours no log has
+ * reached yet.
+ */
+export function readLastSlotSql(tables: AthenaTables, range: Interval): SqlQuery {
+  return {
+    sql: `SELECT CAST(max(slot_start) AS varchar) AS last_slot
+FROM ${table(tables, tables.rollupTable)}
+WHERE slot_start >= CAST(? AS timestamp) AND slot_start < CAST(? AS timestamp)
+  AND substr(operation, 1, ${MALFORMED_PREFIX.length}) <> '${MALFORMED_PREFIX}'`,
+    params: [sqlString(timestampLiteral(range.startMs)), sqlString(timestampLiteral(range.endMs))],
+  };
+}
+
 const TIMESTAMP_TEXT = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?$/;
 
 /** Epoch milliseconds of a UTC timestamp as Athena (`.000000`) or DuckDB (no fraction) writes it. */
