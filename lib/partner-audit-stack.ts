@@ -18,6 +18,9 @@ import { ServerAccessLogsBucket } from './constructs/secure-bucket.js';
 import { AuditStateMachine } from './constructs/state-machine.js';
 import { AuditWorkgroup } from './constructs/workgroup.js';
 
+/** Partners notified at once by the state machine's Notify map. */
+export const NOTIFY_CONCURRENCY = 4;
+
 /** Props of {@link PartnerAuditStack}. */
 export interface PartnerAuditStackProps extends StackProps {
   /** The validated deployment settings (lib/config.ts). */
@@ -134,7 +137,8 @@ export class PartnerAuditStack extends Stack {
         LEDGER_TABLE: this.notices.ledger.tableName,
         SES_CONFIGURATION_SET: this.notices.configurationSetName,
         NOTICE_MODE: config.noticeMode,
-        SES_MAX_SEND_RATE: String(config.sender.maxSendRate),
+        // Each notify invocation paces itself; up to NOTIFY_CONCURRENCY run at once, sharing the account's rate.
+        SES_MAX_SEND_RATE: String(config.sender.maxSendRate / NOTIFY_CONCURRENCY),
         POWERTOOLS_SERVICE_NAME: 'partner-audit',
         POWERTOOLS_METRICS_NAMESPACE: 'PartnerAudit',
         POWERTOOLS_LOG_LEVEL: 'INFO',
@@ -158,6 +162,7 @@ export class PartnerAuditStack extends Stack {
 
     this.stateMachine = new AuditStateMachine(this, 'AuditRun', {
       functions: this.functions,
+      notifyConcurrency: NOTIFY_CONCURRENCY,
       failureTopic: this.monitoring.topic,
     });
     this.monitoring.grantPublish(this.stateMachine.stateMachine);

@@ -79,7 +79,7 @@ const shortBytes = (s: string) => formatBytes(big(s)).replace(/ \(.*\)$/, '');
 
 /** A quantity for a table cell: bytes as gigabytes with the exact count on a line of its own. */
 function qtyCell(metric: Metric, s: string): string {
-  if (metric !== 'bytesSent') return e(formatCount(big(s)));
+  if (metric !== 'bytesSent' || big(s) === 0n) return e(formatCount(big(s)));
   const exact = formatBytes(big(s)).replace(/^.* \((.*)\)$/, '$1');
   return `${e(shortBytes(s))} <span class="exact">(${e(exact)})</span>`;
 }
@@ -216,15 +216,17 @@ function charts(period: Period): string {
           : { date, overCap: false };
       }),
     });
-    const capText =
+    const anyOver = period.daily.some((d) => d.overCap.includes(m));
+    const key =
       cap === null
-        ? period.dailyCaps === null || period.dailyCaps === undefined
-          ? 'daily cap not stated in this report'
-          : 'no daily cap'
-        : `daily cap ${e(qty(m, cap.toString()))}`;
+        ? `<i class="sw bar"></i>usage per day${anyOver ? ' <i class="sw over"></i>over the cap' : ''}; ` +
+          (period.dailyCaps === null || period.dailyCaps === undefined
+            ? 'the daily cap is not stated in this report'
+            : 'no daily cap')
+        : `<i class="sw bar"></i>within the cap <i class="sw over"></i>over the cap <i class="sw cap"></i>daily cap ${e(qty(m, cap.toString()))}`;
     figures.push(
       `<figure>${svg}<figcaption><strong>${e(METRIC_LABEL[m])} per day</strong> (local days, ${e(period.timeZone)}). ` +
-        `<span class="key"><i class="sw bar"></i>within the cap <i class="sw over"></i>over the cap <i class="sw cap"></i>${capText}</span></figcaption></figure>`,
+        `<span class="key">${key}</span></figcaption></figure>`,
     );
   }
   out.push(`<h4>Usage per day against the daily cap</h4><div class="charts">${figures.join('')}</div>`);
@@ -499,12 +501,14 @@ function runHeader(report: Report, partners: readonly Partner[], onePartner: boo
     Object.entries(s.notices)
       .map(([k, v]) => `${v} ${STATUS_LABEL[k] ?? k}`)
       .join(', ') || 'none';
+  // Currencies with nothing charged would only crowd the card.
+  const charged = s.fees.filter((f) => big(f.minor) !== 0n);
   const cards = onePartner
     ? ''
     : `<div class="kpis">` +
       `<div class="kpi"><div class="k">Partners audited</div><div class="v">${s.partners}</div><div class="s">${s.periods} billing period${s.periods === 1 ? '' : 's'}</div></div>` +
       `<div class="kpi${s.partnersOverLimit.length > 0 ? ' over' : ''}"><div class="k">Over a monthly limit</div><div class="v">${s.partnersOverLimit.length}</div><div class="s">${s.partnersOverLimit.length > 0 ? e(s.partnersOverLimit.join(', ')) : 'no partner'}</div></div>` +
-      `<div class="kpi"><div class="k">Overage fees</div><div class="v">${s.fees.length > 0 ? s.fees.map((f) => e(money(f))).join('<br>') : 'none'}</div><div class="s">all periods</div></div>` +
+      `<div class="kpi${charged.length > 0 ? ' over' : ''}"><div class="k">Overage fees</div><div class="v${charged.length > 1 ? ' several' : ''}">${charged.length > 0 ? charged.map((f) => e(money(f))).join('<br>') : 'none'}</div><div class="s">all periods</div></div>` +
       `<div class="kpi${s.findings > 0 ? ' over' : ''}"><div class="k">Findings</div><div class="v">${s.findings}</div><div class="s">to look at</div></div>` +
       `<div class="kpi"><div class="k">Notices</div><div class="v">${report.notices.length}</div><div class="s">${e(noticeText)}</div></div>` +
       `<div class="kpi${s.inputComplete ? '' : ' over'}"><div class="k">Input</div><div class="v">${s.inputComplete ? 'complete' : 'incomplete'}</div><div class="s">${report.input.malformedLines} malformed line${report.input.malformedLines === 1 ? '' : 's'}, ${report.input.unreadableFiles.length} unreadable file${report.input.unreadableFiles.length === 1 ? '' : 's'}</div></div>` +
@@ -547,6 +551,17 @@ function unattributedSection(report: Report): string {
   );
 }
 
+/** How many malformed-line samples the page shows; the rest are in report.json. */
+const MAX_SAMPLES_LISTED = 20;
+
+/** Control characters from a broken log line as `\xNN`, so the evidence shows what the bytes were. */
+function visibleControls(text: string): string {
+  return text.replace(
+    /[\u0000-\u001f\u007f-\u009f]/g,
+    (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`,
+  );
+}
+
 function inputSection(report: Report, onePartner: boolean): string {
   const i = report.input;
   const reasons = Object.entries(i.malformedByReason)
@@ -559,20 +574,26 @@ function inputSection(report: Report, onePartner: boolean): string {
   ];
   // Raw log lines can name other partners' principals: they stay out of a report for one partner.
   if (!onePartner && i.malformedSamples.length > 0) {
+    const shown = i.malformedSamples.slice(0, MAX_SAMPLES_LISTED);
     parts.push(
-      '<h3>Malformed lines (sample)</h3>',
+      `<h3>Malformed lines (${shown.length < i.malformedSamples.length ? `first ${shown.length} of ` : ''}${i.malformedSamples.length} sampled)</h3>`,
       table(
         ['File', 'Line', 'Reason', 'Text'],
-        i.malformedSamples.map((s) => [
+        shown.map((s) => [
           `<code>${e(s.file)}</code>`,
           String(s.line),
           e(s.reason),
-          `<code>${e(s.text)}</code>`,
+          `<code>${e(visibleControls(s.text))}</code>`,
         ]),
         [false, true, false, false],
         'wide',
       ),
     );
+    if (shown.length < i.malformedSamples.length) {
+      parts.push(
+        '<p>The other samples are in <code>report.json</code> (<code>input.malformedSamples</code>).</p>',
+      );
+    }
   }
   if (i.unreadableFiles.length > 0) {
     parts.push(
@@ -713,7 +734,7 @@ const CSS = `
 :root{--ink:#1d2733;--muted:#5b6775;--line:#d9dee4;--paper:#fff;--bg:#f3f5f8;--accent:#2f6db5;--bad:#b3261e;--bad-bg:#fdecea;--warn:#8a5a00;--warn-bg:#fff4dc;--ok:#1e6b3a;--ok-bg:#e6f4ea;--info:#2f4f75;--info-bg:#e8eef6}
 *{box-sizing:border-box}
 html{-webkit-text-size-adjust:100%;text-size-adjust:100%}
-body{margin:0;background:var(--bg);color:var(--ink);font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif}
+body{margin:0;overflow-wrap:break-word;background:var(--bg);color:var(--ink);font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif}
 main{max-width:1120px;margin:0 auto;padding:12px}
 header.run,section,article{background:var(--paper);border:1px solid var(--line);border-radius:10px;padding:16px;margin:12px 0;min-width:0}
 section.partner{background:transparent;border:0;padding:0}
@@ -739,6 +760,7 @@ pre{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:.
 .kpi.over{border-left-color:var(--bad);background:var(--bad-bg)}
 .kpi .k{font-size:.78rem;color:var(--muted);text-transform:uppercase;letter-spacing:.03em}
 .kpi .v{font-size:1.3rem;font-weight:650;font-variant-numeric:tabular-nums;overflow-wrap:anywhere}
+.kpi .v.several{font-size:1.05rem}
 .kpi .s{font-size:.85rem;color:var(--muted);overflow-wrap:anywhere}
 .meter{height:6px;background:#e3e8ee;border-radius:3px;margin:4px 0;overflow:hidden}
 .meter span{display:block;height:100%;background:var(--accent)}

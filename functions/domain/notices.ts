@@ -608,7 +608,7 @@ export function composeNotice(input: ComposeNoticeInput): OutgoingMessage {
   const para = (html: string, extra = '') =>
     `<p style="margin:0 0 12px;${FONT};font-size:15px;line-height:22px;color:${INK};${extra}">${html}</p>`;
   const pairs = (rows: readonly [string, string][]) =>
-    '<table role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0" style="border-collapse:collapse;margin:0 0 12px">' +
+    '<table role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0" style="border-collapse:collapse;margin:0 0 12px;table-layout:fixed">' +
     rows
       .map(
         ([k, v]) =>
@@ -651,7 +651,9 @@ export function composeNotice(input: ComposeNoticeInput): OutgoingMessage {
   );
   const keyRows: string[] = [];
   for (let i = 0; i < keyCells.length; i += 2) {
-    keyRows.push(`<tr>${keyCells[i]}${keyCells[i + 1] ?? '<td class="stack" width="50%" style="width:50%"></td>'}</tr>`);
+    keyRows.push(
+      `<tr>${keyCells[i]}${keyCells[i + 1] ?? '<td class="stack" width="50%" style="width:50%"></td>'}</tr>`,
+    );
   }
 
   const h: string[] = [];
@@ -662,15 +664,15 @@ export function composeNotice(input: ComposeNoticeInput): OutgoingMessage {
       `<title>${e(subject)}</title>` +
       // Only for clients that honour <style>: stack the key figures on narrow screens.
       '<style>@media only screen and (max-width:480px){.stack{display:block!important;width:100%!important}}</style>' +
-      `</head><body style="margin:0;padding:0;background:#f3f5f8;${FONT};color:${INK}">`,
+      `</head><body style="margin:0;padding:0;background:#f3f5f8;${FONT};color:${INK};word-wrap:break-word;overflow-wrap:anywhere">`,
     `<div style="display:none;max-height:0;overflow:hidden;mso-hide:all">${e(`${topText}; overage fees ${money(ev.fees.totalMinor)}; respond by ${deadline}.`)}</div>`,
     '<table role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0" style="background:#f3f5f8"><tr><td align="center" style="padding:16px 8px">',
-    `<table role="presentation" width="600" cellpadding="0" cellspacing="0" border="0" style="width:100%;max-width:600px;background:#ffffff;border:1px solid #d9dee4;border-radius:8px;border-collapse:separate">`,
+    `<table role="presentation" width="600" cellpadding="0" cellspacing="0" border="0" style="width:100%;max-width:600px;background:#ffffff;border:1px solid #d9dee4;border-radius:8px;border-collapse:separate;table-layout:fixed">`,
     `<tr><td style="padding:18px 24px;background:${accent};border-radius:8px 8px 0 0;${FONT};color:#ffffff">` +
       `<div style="font-size:12px;line-height:16px;letter-spacing:1px;text-transform:uppercase;font-weight:bold">${actionRequired ? 'Action required' : 'Notice'} · ${e(provider.name)}</div>` +
       `<h1 style="margin:6px 0 0;${FONT};font-size:21px;line-height:28px;color:#ffffff">${e(headline)}</h1>` +
       `<div style="font-size:14px;line-height:20px;margin-top:4px">Level: <strong>${e(level)}</strong> · ${e(month)}</div></td></tr>`,
-    `<tr><td style="padding:14px 18px 4px"><table role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0">${keyRows.join('')}</table></td></tr>`,
+    `<tr><td style="padding:14px 18px 4px"><table role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0" style="table-layout:fixed">${keyRows.join('')}</table></td></tr>`,
     `<tr><td style="padding:12px 24px 0">` +
       para(`Dear ${e(partner.name)} team,`) +
       para(e(intro)) +

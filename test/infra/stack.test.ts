@@ -538,7 +538,7 @@ describe('audit functions', () => {
         REGISTRY_KEY: 'registry/registry.yaml',
         SES_CONFIGURATION_SET: 'partner-audit',
         NOTICE_MODE: 'send',
-        SES_MAX_SEND_RATE: '1',
+        SES_MAX_SEND_RATE: '0.25', // the account's 1 a second, shared by 4 notify invocations at once
         POWERTOOLS_SERVICE_NAME: 'partner-audit',
         POWERTOOLS_METRICS_NAMESPACE: 'PartnerAudit',
       });

@@ -233,6 +233,13 @@ describe('AthenaQueryRunner', () => {
     expect(await rollupCount()).toBe(0);
   });
 
+  it('is refused, as by Athena, when a DELETE carries parameters', async () => {
+    const error = (await runner()
+      .run({ sql: 'DELETE FROM "audit_db"."usage_rollup" WHERE batch = ?', params: ["'x'"] }, runId())
+      .catch((e: unknown) => e)) as AthenaQueryError;
+    expect(error.message).toContain('only for SELECT, INSERT INTO, CTAS and UNLOAD');
+  });
+
   it('is refused, as by Athena, when a parameter sits before the WHERE clause', async () => {
     const error = (await runner()
       .run({ sql: 'SELECT ? AS v', params: ["'x'"] }, runId())

@@ -193,6 +193,17 @@ describe('the Athena rollup of one delivery date', () => {
     expect(batches.map((b) => b['batch'])).toEqual(['2026/03/14', '2026/03/15']);
   });
 
+  it('says where the data ends: the end of the newest usage slot, markers aside', async () => {
+    const source = new AthenaUsageSource(runner, tables, 'run-end');
+    expect(await source.dataEnd(window)).toBe(Date.UTC(2026, 2, 15, 0, 15));
+    expect(
+      await source.dataEnd({ startMs: Date.UTC(2026, 2, 14), endMs: Date.UTC(2026, 2, 14, 9, 15) }),
+    ).toBe(Date.UTC(2026, 2, 14, 9, 15));
+    expect(
+      await source.dataEnd({ startMs: Date.UTC(2025, 0, 1), endMs: Date.UTC(2025, 1, 1) }),
+    ).toBeUndefined();
+  });
+
   it('reads a half-open range of slots', async () => {
     const source = new AthenaUsageSource(runner, tables, 'run-4');
     const rows = await source.usage({

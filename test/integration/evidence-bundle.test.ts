@@ -17,7 +17,10 @@ const FILES = [
   { name: 'report.json', body: '{"runId":"r1"}\n' },
   { name: 'usage.csv', body: 'partner_id,requests\r\nacme,1523456\r\n' },
   { name: 'report.html', body: '<!DOCTYPE html><p>report</p>' },
-  { name: 'notices/acme-2026-11-escalation.eml', body: new Uint8Array([0x46, 0x72, 0x6f, 0x6d, 0x3a, 0x0d, 0x0a]) },
+  {
+    name: 'notices/acme-2026-11-escalation.eml',
+    body: new Uint8Array([0x46, 0x72, 0x6f, 0x6d, 0x3a, 0x0d, 0x0a]),
+  },
 ];
 
 let dir: string;
@@ -28,7 +31,8 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const readManifest = async () => JSON.parse(await readFile(join(dir, MANIFEST_NAME), 'utf8')) as BundleManifest;
+const readManifest = async () =>
+  JSON.parse(await readFile(join(dir, MANIFEST_NAME), 'utf8')) as BundleManifest;
 const writeManifest = (m: unknown) => writeFile(join(dir, MANIFEST_NAME), JSON.stringify(m, null, 2));
 
 describe('writeBundle', () => {
@@ -68,16 +72,12 @@ describe('writeBundle', () => {
     expect(b.head).toBe(a.head);
   });
 
-  it.each([
-    ['../escape.txt'],
-    ['/etc/passwd'],
-    ['a//b'],
-    ['a\\b'],
-    [MANIFEST_NAME],
-    [''],
-  ])('refuses the file name %j', async (name) => {
-    await expect(writeBundle(dir, [{ name, body: 'x' }])).rejects.toThrow(BundleError);
-  });
+  it.each([['../escape.txt'], ['/etc/passwd'], ['a//b'], ['a\\b'], [MANIFEST_NAME], ['']])(
+    'refuses the file name %j',
+    async (name) => {
+      await expect(writeBundle(dir, [{ name, body: 'x' }])).rejects.toThrow(BundleError);
+    },
+  );
 
   it('refuses a name given twice, and a folder holding files that are not in the bundle', async () => {
     await expect(writeBundle(dir, [FILES[0]!, FILES[0]!])).rejects.toThrow(/twice/);
@@ -144,7 +144,9 @@ describe('verifyBundle', () => {
     await writeManifest(m);
     const v = await verifyBundle(dir);
     expect(v.ok).toBe(false);
-    expect(v.problems).toContain(`${MANIFEST_NAME}: the chain breaks at report.json (the manifest was edited)`);
+    expect(v.problems).toContain(
+      `${MANIFEST_NAME}: the chain breaks at report.json (the manifest was edited)`,
+    );
   });
 
   it('detects a manifest that drops an entry, or changes a size', async () => {

@@ -17,10 +17,11 @@
  * - `to_unixtime(timestamp)` = DuckDB `epoch`; `from_unixtime(seconds)` = DuckDB `to_timestamp`.
  * The session time zone is UTC, as in Athena.
  *
- * Departures, kept on purpose: parameters are refused before the first WHERE (as Athena refuses
- * them); DataScannedInBytes is the raw size of the log partitions a query names (projection-style
- * pruning) plus 32 bytes per rollup row read, a stand-in for columnar scanning; values come back via
- * DuckDB's text form (a timestamp reads `2026-03-01 00:15:00`, where Athena writes `.000`).
+ * Departures, kept on purpose: parameters are refused before the first WHERE and in statements other
+ * than SELECT, INSERT INTO, CTAS and UNLOAD (as Athena refuses them); DataScannedInBytes is the raw
+ * size of the log partitions a query names (projection-style pruning) plus 32 bytes per rollup row
+ * read, a stand-in for columnar scanning; values come back via DuckDB's text form (a timestamp reads
+ * `2026-03-01 00:15:00`, where Athena writes `.000`).
  */
 import { randomUUID } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
@@ -472,6 +473,11 @@ CREATE TABLE ${schema}.${quoted(o.rollupTable)} (
       }
       if (placeholders.some((p) => firstWhere === -1 || p < firstWhere)) {
         throw new Error('parameters are supported only in the WHERE clause');
+      }
+      const keyword = /^\s*(\w+)/.exec(e.sql)?.[1]?.toUpperCase() ?? '';
+      const ctas = keyword === 'CREATE' && /^\s*CREATE\s+TABLE\b[\s\S]*\bAS\s+(SELECT|WITH)\b/i.test(e.sql);
+      if (e.params.length > 0 && !['SELECT', 'WITH', 'INSERT', 'UNLOAD'].includes(keyword) && !ctas) {
+        throw new Error('parameterized queries are supported only for SELECT, INSERT INTO, CTAS and UNLOAD');
       }
       for (const m of e.sql.matchAll(/parse_datetime\s*\([^,]*,\s*'([^']*)'\s*\)/g)) {
         if (JODA_FORMATS[m[1]!] === undefined)

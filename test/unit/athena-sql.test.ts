@@ -6,6 +6,7 @@ import {
   parseSlotStart,
   quoteIdentifier,
   readInputSql,
+  readLastSlotSql,
   readUsageSql,
   SqlInputError,
   sqlString,
@@ -15,10 +16,10 @@ import {
 const tables = { database: 'partner_audit', logsTable: 'access_logs', rollupTable: 'usage_rollup' };
 
 describe('clearBatchSql', () => {
-  it('deletes one batch, the batch passed as a quoted parameter', () => {
+  it('deletes one batch, written as a literal since Athena does not parameterise DELETE', () => {
     expect(clearBatchSql(tables, '2026/03/14')).toEqual({
-      sql: 'DELETE FROM "partner_audit"."usage_rollup" WHERE batch = ?',
-      params: ["'2026/03/14'"],
+      sql: `DELETE FROM "partner_audit"."usage_rollup" WHERE batch = '2026/03/14'`,
+      params: [],
     });
   });
 });
@@ -130,6 +131,17 @@ WHERE slot_start >= CAST(? AS timestamp) AND slot_start < CAST(? AS timestamp)
   AND substr(operation, 1, 11) <> '(malformed:'
 GROUP BY slot_start, bucket, requester, access_point, dataset, operation, status_class
 ORDER BY slot_start, bucket, requester, access_point, dataset, operation, status_class`);
+  });
+});
+
+describe('readLastSlotSql', () => {
+  it('finds the newest usage slot in a range, leaving out the malformed-line markers', () => {
+    const q = readLastSlotSql(tables, { startMs: Date.UTC(2026, 1, 27), endMs: Date.UTC(2026, 2, 13) });
+    expect(q.params).toEqual(["'2026-02-27 00:00:00.000'", "'2026-03-13 00:00:00.000'"]);
+    expect(q.sql).toBe(`SELECT CAST(max(slot_start) AS varchar) AS last_slot
+FROM "partner_audit"."usage_rollup"
+WHERE slot_start >= CAST(? AS timestamp) AND slot_start < CAST(? AS timestamp)
+  AND substr(operation, 1, 11) <> '(malformed:'`);
   });
 });
 

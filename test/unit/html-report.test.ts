@@ -81,7 +81,7 @@ describe('renderReportHtml', () => {
     expect(html).not.toMatch(/<link\b/i);
     expect(html).toContain('<meta name="viewport" content="width=device-width, initial-scale=1">');
     expect(html).toContain("default-src 'none'");
-    expect(html).toMatch(/@media print\{[^]*section\.partner\{break-before:page\}/);
+    expect(html).toMatch(/@media print\{[\s\S]*section\.partner\{break-before:page\}/);
   });
 
   it('is a pure function of the report', () => {
@@ -171,7 +171,7 @@ describe('renderReportHtml', () => {
     const parsed = ReportSchema.parse(old);
     const out = renderReportHtml(parsed);
     expect(out).toContain('records no input fingerprints');
-    expect(out).toContain('daily cap not stated in this report');
+    expect(out).toContain('the daily cap is not stated in this report');
     expect(out).toContain('--from 2026-11-01 --to 2026-11-21 --dry-run');
   });
 

@@ -71,7 +71,11 @@ export class AthenaUsageSource implements UsageSource {
 
   /** The end of the newest usage slot in `range` (its start plus SLOT_MS), or undefined when none. */
   async dataEnd(range: Interval): Promise<number | undefined> {
-    const out = await this.runner.select(readLastSlotSql(this.tables, range), this.runId, (row) => row['last_slot']);
+    const out = await this.runner.select(
+      readLastSlotSql(this.tables, range),
+      this.runId,
+      (row) => row['last_slot'],
+    );
     this.scanned += out.bytesScanned;
     this.ids.push(out.queryExecutionId);
     const last = out.rows[0];

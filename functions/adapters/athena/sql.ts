@@ -2,8 +2,9 @@
  * The Athena (Trino) statements of the AWS path, as data: each builder returns `{ sql, params }` with
  * positional `?` placeholders, filled by StartQueryExecution's ExecutionParameters. Athena accepts
  * parameters only in WHERE, and takes each as a literal written out, so strings go with their quotes
- * (`'2026/03/01'`). Values never enter the SQL text; what does (database and table names, the dataset
- * depth) is validated against a strict shape first.
+ * (`'2026/03/01'`). Values do not enter the SQL text; what does (database and table names, the dataset
+ * depth, and the batch of a DELETE, which Athena does not parameterise) is validated against a strict
+ * shape first.
  *
  * The SQL keeps to what Trino and DuckDB both read, except three Trino functions (parse_datetime,
  * to_unixtime, from_unixtime) that the local Athena server in test/support defines for DuckDB.
@@ -91,12 +92,19 @@ function table(tables: AthenaTables, name: string): string {
   return `${quoteIdentifier(tables.database)}.${quoteIdentifier(name)}`;
 }
 
-/** Removes one delivery date's rows from the rollup, so that inserting it again replaces them. */
+/**
+ * Removes one delivery date's rows from the rollup, so that inserting it again replaces them.
+ *
+ * The one statement that carries its value in the SQL text: Athena takes ExecutionParameters only in
+ * SELECT, INSERT INTO, CTAS and UNLOAD, not in DELETE. The batch is checked to be exactly a calendar
+ * date `yyyy/MM/dd` first (digits and slashes, nothing that could end a literal), and still quoted as
+ * a literal with inner quotes doubled.
+ */
 export function clearBatchSql(tables: AthenaTables, batch: string): SqlQuery {
   checkBatch(batch);
   return {
-    sql: `DELETE FROM ${table(tables, tables.rollupTable)} WHERE batch = ?`,
-    params: [sqlString(batch)],
+    sql: `DELETE FROM ${table(tables, tables.rollupTable)} WHERE batch = ${sqlString(batch)}`,
+    params: [],
   };
 }
 

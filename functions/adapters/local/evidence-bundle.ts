@@ -71,7 +71,8 @@ function badName(name: string): string | undefined {
   if (name === MANIFEST_NAME) return `is reserved for the manifest`;
   if (/[\\\u0000-\u001f\u007f]/.test(name)) return 'contains a backslash or a control character';
   if (name.startsWith('/')) return 'is absolute';
-  if (name.split('/').some((s) => s === '' || s === '.' || s === '..')) return 'has an empty, . or .. segment';
+  if (name.split('/').some((s) => s === '' || s === '.' || s === '..'))
+    return 'has an empty, . or .. segment';
   return undefined;
 }
 
@@ -86,7 +87,8 @@ function signedPayload(m: Omit<BundleManifest, 'signature'>): string {
   });
 }
 
-const hmac = (key: string | Uint8Array, payload: string) => createHmac('sha256', key).update(payload).digest('hex');
+const hmac = (key: string | Uint8Array, payload: string) =>
+  createHmac('sha256', key).update(payload).digest('hex');
 
 /** Every regular file and anything else under `dir`, as `/`-separated paths relative to it. */
 async function listTree(dir: string): Promise<{ files: string[]; others: string[] }> {
@@ -126,7 +128,9 @@ export async function writeBundle(
   }
   await mkdir(root, { recursive: true });
   const existing = await listTree(root);
-  const strangers = [...existing.files, ...existing.others].filter((n) => n !== MANIFEST_NAME && !seen.has(n));
+  const strangers = [...existing.files, ...existing.others].filter(
+    (n) => n !== MANIFEST_NAME && !seen.has(n),
+  );
   if (strangers.length > 0) {
     throw new BundleError(
       `${root} already holds files that are not in the bundle: ${strangers.slice(0, 5).join(', ')}${strangers.length > 5 ? ', ...' : ''}`,
@@ -186,7 +190,9 @@ export async function verifyBundle(
   try {
     text = await readFile(join(root, MANIFEST_NAME), 'utf8');
   } catch (e) {
-    problems.push(`${MANIFEST_NAME} cannot be read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    problems.push(
+      `${MANIFEST_NAME} cannot be read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+    );
     return fail();
   }
   let json: unknown;
@@ -224,7 +230,8 @@ export async function verifyBundle(
       previous = f.chain;
     }
   });
-  if (!sortedNames) problems.push(`${MANIFEST_NAME}: entries are not in name order (the manifest was edited)`);
+  if (!sortedNames)
+    problems.push(`${MANIFEST_NAME}: entries are not in name order (the manifest was edited)`);
   const last = m.files[m.files.length - 1];
   const recomputed = m.files.reduce((p, f) => chainHash(p, f.name, f.sha256), m.genesis);
   if ((last?.chain ?? m.genesis) !== m.head || recomputed !== m.head) {
