@@ -178,6 +178,7 @@ export class PartnerAuditStack extends Stack {
       expectNightlyRun: config.schedule.enabled,
     });
     this.monitoring.watchFunctions(this.functions.all);
+    this.monitoring.watchAudit('PartnerAudit', 'partner-audit');
     this.monitoring.watchDeadLetterQueue(this.schedule.deadLetterQueue);
     this.monitoring.watchNotices(this.notices.configurationSetName);
     this.monitoring.watchQueries(this.workgroup.workgroupName);

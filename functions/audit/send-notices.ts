@@ -26,11 +26,19 @@ export interface NoticeOutcome {
   readonly message?: OutgoingMessage;
 }
 
+/**
+ * Steps of one notice, reported to `SendNoticesDeps.onStep` as each completes: the ledger claim, the
+ * mailer accepting the message, the ledger marking it sent.
+ */
+export type NoticeStep = 'claimed' | 'sent' | 'marked';
+
 export interface SendNoticesDeps {
   readonly registry: Registry;
   readonly ledger: NoticeLedger;
   readonly mailer: Mailer;
   readonly clock: Clock;
+  /** Called after each step of each notice; crash tests use it to stop a run between two steps. */
+  readonly onStep?: (step: NoticeStep, key: NoticeKey) => void;
 }
 
 export interface SendNoticesRequest {
@@ -62,8 +70,12 @@ export async function sendNotices(
   for (const evaluation of request.evaluations) {
     const partner = deps.registry.partners.find((p) => p.id === evaluation.partnerId);
     if (!partner) continue;
+    // Only sent notices settle a level here. A pending claim may be a run that died before its
+    // message left: leaving the level due lets claim() decide (this run's own claim is taken again,
+    // a fresh claim of another run is held, a stale one is taken over) instead of losing the notice.
     const entries = await deps.ledger.entries(evaluation.partnerId, evaluation.period.id);
-    for (const due of dueNotices(evaluation, entries)) {
+    const sent = entries.filter((e) => e.state === 'sent');
+    for (const due of dueNotices(evaluation, sent)) {
       const key: NoticeKey = {
         partnerId: evaluation.partnerId,
         periodId: evaluation.period.id,
@@ -100,13 +112,16 @@ export async function sendNotices(
         outcomes.push({ key, covers: due.covers, status: 'held' });
         continue;
       }
+      deps.onStep?.('claimed', key);
       try {
         const { providerMessageId } = await deps.mailer.send(message);
+        deps.onStep?.('sent', key);
         await deps.ledger.markSent(key, {
           runId: request.runId,
           messageId,
           sentAt: deps.clock.now().toISOString(),
         });
+        deps.onStep?.('marked', key);
         outcomes.push({
           key,
           covers: due.covers,

@@ -4,6 +4,7 @@ import { optionalDate, parseCommandArgs, requireString, UsageError } from './arg
 import { runLocalAudit } from './local-audit.js';
 import { stderrProgress } from './progress.js';
 import { printSummary } from './summary.js';
+import { signingKeyFrom } from './verify-command.js';
 
 export async function runAuditCommand(argv: string[], clock: Clock): Promise<number> {
   const v = parseCommandArgs('audit', argv, {
@@ -36,6 +37,7 @@ export async function runAuditCommand(argv: string[], clock: Clock): Promise<num
     reason: v.reason,
     clock,
     progress: stderrProgress(!(v.quiet ?? false)),
+    signingKey: signingKeyFrom(process.env),
   });
   printSummary(result);
   return 0;

@@ -4,20 +4,23 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { DuckDbStore } from '../adapters/duckdb/index.js';
+import { writeBundle } from '../adapters/local/evidence-bundle.js';
 import { LocalReportStore } from '../adapters/local/local-report-store.js';
 import { type Manifest, parseManifest } from '../adapters/logs/index.js';
 import { OutboxMailer } from '../adapters/outbox/outbox-mailer.js';
 import { type AuditWindow, evaluateWindow } from '../audit/evaluate-window.js';
 import { diffSentNotices, type NoticeOutcome, sendNotices } from '../audit/send-notices.js';
 import type { PartnerPeriodEvaluation } from '../domain/evaluation.js';
+import { renderReportHtml } from '../domain/html-report.js';
 import { parseRegistry, type Registry } from '../domain/registry.js';
 import { buildReport, type Report, reportJsonSchema, reportToCsv, reportToJson } from '../domain/report.js';
 import { addDays, localDateOf, monthOf } from '../domain/time.js';
 import { SLOT_MS } from '../domain/usage.js';
 import type { Clock, InputSummary } from '../ports.js';
 import { UsageError } from './args.js';
+import { failpoint } from './failpoints.js';
 import { ingestPaths, type Progress } from './local-ingest.js';
 
 export interface LocalAuditOptions {
@@ -33,6 +36,8 @@ export interface LocalAuditOptions {
   readonly reason?: string;
   readonly clock: Clock;
   readonly progress?: Progress;
+  /** HMAC key for the evidence bundle's signature (PARTNER_AUDIT_SIGNING_KEY); unsigned without it. */
+  readonly signingKey?: string;
 }
 
 export interface LocalAuditResult {
@@ -45,6 +50,10 @@ export interface LocalAuditResult {
   readonly findingCount: number;
   readonly reportPath: string;
   readonly csvPath: string;
+  readonly htmlPath: string;
+  /** The run's evidence bundle folder and the head of its hash chain. */
+  readonly bundleDir: string;
+  readonly bundleHead: string;
   readonly outboxDir: string;
   readonly notices: readonly NoticeOutcome[];
 }
@@ -102,8 +111,12 @@ export async function runLocalAudit(options: LocalAuditOptions): Promise<LocalAu
       datasetDepth: registry.settings.datasetDepth,
       manifest,
       manifestHash: manifest?.hash,
-      progress: options.progress,
+      progress: (event) => {
+        options.progress?.(event);
+        failpoint('ingest-file');
+      },
     });
+    failpoint('after-ingest');
     const extent = await store.dataExtent();
     const window: AuditWindow =
       options.from || options.to
@@ -118,20 +131,31 @@ export async function runLocalAudit(options: LocalAuditOptions): Promise<LocalAu
       { registry, usage: store },
       { window, partners: options.partners, dataEndMs: extent ? extent.maxMs + SLOT_MS : undefined },
     );
+    failpoint('after-evaluate');
     const outboxDir = join(outDir, options.dryRun ? 'previews' : 'outbox');
     const mailer = new OutboxMailer(outboxDir);
     // Differences against notices already sent are read before this run records its own.
     const noticeDiffs = await diffSentNotices(store, evaluated.evaluations);
     const notices = await sendNotices(
-      { registry, ledger: store, mailer, clock: options.clock },
+      {
+        registry,
+        ledger: store,
+        mailer,
+        clock: options.clock,
+        onStep: (step) => failpoint(`notice-${step}`),
+      },
       {
         runId,
         evaluations: evaluated.evaluations,
         dryRun: options.dryRun,
         reportRef: `partner-audit run ${runId}`,
         messageIdDomain: 'partner-audit.local',
+        // The state file is locked to one process at a time (DuckDbStore.open), so a pending claim
+        // of another run here is always one that died: take it over at once rather than after 30 min.
+        staleAfterMs: 0,
       },
     );
+    failpoint('after-notices');
     // A dry run records nothing, but its notices are rendered to previews/ for people to read.
     const files = new Map<NoticeOutcome, string>();
     for (const n of notices) {
@@ -162,6 +186,14 @@ export async function runLocalAudit(options: LocalAuditOptions): Promise<LocalAu
         error: n.error,
       })),
       noticeDiffs,
+      registry,
+      evidence: {
+        inputFiles: ingest.inputs,
+        registrySource: options.registryPath,
+        rerun:
+          `partner-audit audit ${options.logs.map((l) => `--logs ${l}`).join(' ')} ` +
+          `--registry ${options.registryPath} --from ${window.from} --to ${window.to} --dry-run`,
+      },
     });
     const reports = new LocalReportStore(outDir);
     const json = reportToJson(report);
@@ -173,8 +205,26 @@ export async function runLocalAudit(options: LocalAuditOptions): Promise<LocalAu
       `${JSON.stringify(reportJsonSchema(), null, 2)}\n`,
       'application/json',
     );
-    await reports.put(`runs/${runId}/report.json`, json, 'application/json');
-    await reports.put(`runs/${runId}/usage.csv`, csv, 'text/csv');
+    const html = renderReportHtml(report);
+    const htmlPath = await reports.put('report.html', html, 'text/html');
+    // The run's evidence: report, CSV, HTML and the notices, under a hash-chained manifest.
+    const bundleDir = join(outDir, 'runs', runId);
+    const noticeFiles = [];
+    for (const file of new Set(files.values())) {
+      for (const f of [file, file.replace(/\.eml$/, '.html')]) {
+        noticeFiles.push({ name: `notices/${basename(f)}`, body: await readFile(f) });
+      }
+    }
+    const bundle = await writeBundle(
+      bundleDir,
+      [
+        { name: 'report.json', body: json },
+        { name: 'usage.csv', body: csv },
+        { name: 'report.html', body: html },
+        ...noticeFiles,
+      ],
+      options.signingKey === undefined ? {} : { signingKey: options.signingKey },
+    );
     await writeFile(join(outDir, 'LATEST_RUN'), `${runId}\n`);
     return {
       report,
@@ -188,6 +238,9 @@ export async function runLocalAudit(options: LocalAuditOptions): Promise<LocalAu
         evaluated.evaluations.reduce((n, e) => n + e.findings.length, 0),
       reportPath,
       csvPath,
+      htmlPath,
+      bundleDir,
+      bundleHead: bundle.head,
       outboxDir,
       notices,
     };

@@ -1,11 +1,28 @@
 /**
  * Local ingestion: every log object under the given paths goes into the DuckDB rollup once. A file
- * already ingested with the same fingerprint is skipped; a changed one replaces its earlier rows.
+ * already ingested with the same fingerprint is skipped without being read; a changed one replaces its
+ * earlier rows.
+ *
+ * The reading is parallel (IngestPool: one worker thread per core, large plain files cut into ranges),
+ * rows stream into DuckDB's staging as workers produce them, and a file enters the rollup, summed to one
+ * row per key, in the same transaction that records it, so a crash leaves every file either fully
+ * recorded or not at all.
  */
 import { createHash } from 'node:crypto';
-import type { DuckDbStore } from '../adapters/duckdb/index.js';
-import { fingerprintFile, ingestLogFile, listLogFiles, type Manifest } from '../adapters/logs/index.js';
-import type { InputSummary } from '../ports.js';
+import type { DuckDbStore, StagedFileIngestion } from '../adapters/duckdb/index.js';
+import {
+  DEFAULT_MAX_LINE_BYTES,
+  DEFAULT_SAMPLE_LIMIT,
+  fingerprintFile,
+  IngestPool,
+  type ItemOutcome,
+  type LogFileEntry,
+  listLogFiles,
+  type Manifest,
+  manifestToData,
+  planTasks,
+} from '../adapters/logs/index.js';
+import type { InputSummary, MalformedSample } from '../ports.js';
 
 export type Progress = (event: { phase: 'ingest'; done: number; total: number; file: string }) => void;
 
@@ -14,6 +31,8 @@ export interface IngestOptions {
   readonly manifest?: Manifest;
   readonly manifestHash?: string;
   readonly progress?: Progress;
+  /** Worker threads reading logs; 0 reads on the main thread. @default os.availableParallelism() */
+  readonly workers?: number;
 }
 
 export interface IngestOutcome {
@@ -35,6 +54,11 @@ export function ingestionSettingsFingerprint(options: IngestOptions): string {
     .digest('hex');
 }
 
+/** Files recorded per transaction when many small files complete. */
+const FILES_PER_COMMIT = 500;
+/** Files fingerprinted at once (two small reads each). */
+const FINGERPRINT_CONCURRENCY = 16;
+
 export async function ingestPaths(
   store: DuckDbStore,
   paths: readonly string[],
@@ -43,29 +67,33 @@ export async function ingestPaths(
   const rebuilt = await store.resetIfSettingsChanged(ingestionSettingsFingerprint(options));
   const listing = await listLogFiles(paths);
   const files = listing.files;
-  const fingerprints: string[] = [];
-  let skipped = 0;
+  const fingerprints = await mapLimit(files, FINGERPRINT_CONCURRENCY, (f) => fingerprintFile(f.path));
+  const known = await store.ingestedFingerprints();
+
   let done = 0;
-  for (const file of files) {
-    const fingerprint = await fingerprintFile(file.path);
-    fingerprints.push(fingerprint);
-    if (await store.hasFile(fingerprint)) {
-      skipped++;
-    } else {
-      const result = await ingestLogFile(file.path, {
-        datasetDepth: options.datasetDepth,
-        manifest: options.manifest,
-        fingerprint,
-      });
-      await store.replaceFile(
-        { fingerprint, path: file.path, basename: file.basename, size: file.size, layout: file.layout },
-        result.rows,
-        { ...result.stats, unreadableReason: result.unreadable },
-      );
-    }
+  const report = (file: LogFileEntry) => {
     done++;
     options.progress?.({ phase: 'ingest', done, total: files.length, file: file.path });
+  };
+  // A second copy of a file (same fingerprint) in the same run is skipped like a known one.
+  const toRead: number[] = [];
+  const planned = new Set<string>();
+  let skipped = 0;
+  files.forEach((file, i) => {
+    const fingerprint = fingerprints[i]!;
+    if (known.has(fingerprint) || planned.has(fingerprint)) {
+      skipped++;
+      report(file);
+    } else {
+      planned.add(fingerprint);
+      toRead.push(i);
+    }
+  });
+
+  if (toRead.length > 0) {
+    await readFiles(store, files, fingerprints, toRead, options, report);
   }
+
   const summary = await store.inputSummary(fingerprints);
   return {
     summary: {
@@ -76,4 +104,124 @@ export async function ingestPaths(
     },
     rebuilt,
   };
+}
+
+/** Reads files `toRead` (indexes into `files`) through the pool and records them. */
+async function readFiles(
+  store: DuckDbStore,
+  files: readonly LogFileEntry[],
+  fingerprints: readonly string[],
+  toRead: readonly number[],
+  options: IngestOptions,
+  report: (file: LogFileEntry) => void,
+): Promise<void> {
+  const manifest = options.manifest === undefined ? undefined : manifestToData(options.manifest);
+  // A Manifest that cannot be handed to a worker (not made by parseManifest) is read on this thread.
+  const inline = options.manifest !== undefined && manifest === undefined;
+  const pool = IngestPool.start({
+    workers: inline ? 0 : options.workers,
+    datasetDepth: options.datasetDepth,
+    sampleLimit: DEFAULT_SAMPLE_LIMIT,
+    maxLineBytes: DEFAULT_MAX_LINE_BYTES,
+    manifest,
+  });
+  try {
+    const tasks = await planTasks(
+      toRead.map((i) => ({ fileId: i, path: files[i]!.path, size: files[i]!.size })),
+      { threads: pool.size },
+    );
+    const itemsLeft = new Map<number, number>();
+    for (const task of tasks) {
+      for (const item of task.items) itemsLeft.set(item.fileId, (itemsLeft.get(item.fileId) ?? 0) + 1);
+    }
+    const stream = await store.openRollupStream();
+    const pieces = new Map<number, { start: number; outcome: ItemOutcome }[]>();
+    let ready: StagedFileIngestion[] = [];
+    let commits: Promise<void> = Promise.resolve();
+    const commit = () => {
+      const batch = ready;
+      ready = [];
+      commits = commits.then(async () => {
+        await stream.replaceFiles(batch);
+        for (const f of batch) report(files[f.item]!);
+      });
+    };
+
+    const reading = pool.run(tasks, {
+      rows: (batch) => stream.stage(batch, pool.strings.values),
+      itemDone: (item, outcome) => {
+        const list = pieces.get(item.fileId) ?? [];
+        list.push({ start: item.range?.[0] ?? 0, outcome });
+        pieces.set(item.fileId, list);
+        const left = itemsLeft.get(item.fileId)! - 1;
+        itemsLeft.set(item.fileId, left);
+        if (left > 0) return;
+        pieces.delete(item.fileId);
+        const file = files[item.fileId]!;
+        ready.push(fileIngestion(item.fileId, file, fingerprints[item.fileId]!, list));
+        // A file read in ranges is large: record it at once rather than wait for company.
+        if (ready.length >= FILES_PER_COMMIT || list.length > 1) commit();
+      },
+    });
+    try {
+      await reading;
+    } catch (error) {
+      // What was committed stays committed; the error that stopped the run is the one to report.
+      await commits.catch(() => undefined);
+      throw error;
+    }
+    if (ready.length > 0) commit();
+    await commits;
+  } finally {
+    await pool.close();
+  }
+}
+
+/** One file's bookkeeping from the outcomes of its pieces (ranges, or the whole file). */
+function fileIngestion(
+  item: number,
+  file: LogFileEntry,
+  fingerprint: string,
+  pieces: { start: number; outcome: ItemOutcome }[],
+): StagedFileIngestion {
+  pieces.sort((a, b) => a.start - b.start);
+  let lines = 0;
+  let parsedLines = 0;
+  let malformedLines = 0;
+  const malformedByReason: Record<string, number> = {};
+  const samples: Pick<MalformedSample, 'line' | 'reason' | 'text'>[] = [];
+  let unreadableReason: string | undefined;
+  for (const { outcome } of pieces) {
+    const counts = outcome.counts;
+    // Line numbers in a range count from its start: offset them by the lines of the ranges before it.
+    for (const s of counts.samples) {
+      if (samples.length < DEFAULT_SAMPLE_LIMIT) samples.push({ ...s, line: s.line + lines });
+    }
+    lines += counts.lines;
+    parsedLines += counts.parsedLines;
+    malformedLines += counts.malformedLines;
+    for (const [reason, n] of Object.entries(counts.malformedByReason)) {
+      malformedByReason[reason] = (malformedByReason[reason] ?? 0) + n;
+    }
+    unreadableReason ??= outcome.unreadable;
+  }
+  return {
+    item,
+    file: { fingerprint, path: file.path, basename: file.basename, size: file.size, layout: file.layout },
+    stats: { lines, parsedLines, malformedLines, malformedByReason, samples, unreadableReason },
+  };
+}
+
+/** `fn` over `items` with at most `limit` calls running, results in order. */
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const run = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, run));
+  return out;
 }

@@ -9,6 +9,8 @@ import { UsageError } from './args.js';
 import { runAuditCommand } from './audit-command.js';
 import { runDemoCommand } from './demo-command.js';
 import { runGenerateCommand } from './generate-command.js';
+import { runReportCommand } from './report-command.js';
+import { runVerifyCommand } from './verify-command.js';
 
 const HELP = `partner-audit: audit partners' S3 data usage against their contracts
 
@@ -27,6 +29,11 @@ Usage:
   partner-audit generate --out <dir> [--partners N] [--days N] [--start YYYY-MM-DD] [--requests-per-day N]
                          [--layout simple|partitioned|both] [--gzip] [--seed N] [--lines N]
   partner-audit demo [--out <dir>]   generate a data set, audit it, print a summary (default ./demo-output)
+  partner-audit report --run <dir|report.json> [--out <file.html>] [--partner <id>]
+                         render the HTML audit report of a run
+  partner-audit verify <bundle dir> [--head <sha256>]
+                         check a run's evidence bundle (runs/<run id>/) against its hash-chained manifest;
+                         with PARTNER_AUDIT_SIGNING_KEY set, also its HMAC signature
   partner-audit help
 `;
 
@@ -41,6 +48,10 @@ export async function main(argv: string[]): Promise<number> {
       return runGenerateCommand(rest);
     case 'demo':
       return runDemoCommand(rest, systemClock);
+    case 'report':
+      return runReportCommand(rest);
+    case 'verify':
+      return runVerifyCommand(rest);
     case undefined:
     case 'help':
     case '--help':
@@ -48,7 +59,9 @@ export async function main(argv: string[]): Promise<number> {
       process.stdout.write(HELP);
       return 0;
     default:
-      throw new UsageError(`unknown command "${command}" (commands: audit, generate, demo, help)`);
+      throw new UsageError(
+        `unknown command "${command}" (commands: audit, generate, demo, report, verify, help)`,
+      );
   }
 }
 

@@ -71,7 +71,9 @@ export function printSummary(result: LocalAuditResult, out: NodeJS.WritableStrea
     '',
     `Unregistered principals: ${result.unattributedCount}; findings: ${result.findingCount}`,
     `Report:   ${displayPath(result.reportPath)}`,
+    `HTML:     ${displayPath(result.htmlPath)}`,
     `CSV:      ${displayPath(result.csvPath)}`,
+    `Evidence: ${displayPath(result.bundleDir)} (chain head ${result.bundleHead.slice(0, 16)}...; check with "partner-audit verify")`,
     `Notices:  ${displayPath(result.outboxDir)} (${notices.filter((n) => n.status === 'sent' || n.status === 'previewed').length} new .eml with .html previews)`,
     '',
   ];

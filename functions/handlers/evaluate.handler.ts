@@ -10,25 +10,32 @@ import { z } from 'zod';
 import type { AthenaQueryRunner } from '../adapters/athena/athena-client.js';
 import { AthenaUsageSource, athenaInputSummary } from '../adapters/athena/athena-usage-source.js';
 import type { AthenaTables } from '../adapters/athena/sql.js';
-import { evaluateWindow } from '../audit/evaluate-window.js';
+import { evaluateWindow, selectPartners } from '../audit/evaluate-window.js';
 import { addDays, isIsoDate, startOfLocalDate } from '../domain/time.js';
 import type { Clock } from '../ports.js';
 import { athenaRunner, athenaTables } from './aws/athena.js';
 import { type LoadedRegistry, loadRegistry, s3Client } from './aws/s3.js';
 import { loadEnv } from './env.js';
 import { asStep, InvalidInputError } from './errors.js';
-import { type EvaluationDocument, writeEvaluation } from './evaluation-document.js';
+import {
+  type EvaluationDocument,
+  PartnerIdSchema,
+  RunIdSchema,
+  writeEvaluation,
+} from './evaluation-document.js';
 import { logger, metrics } from './observability.js';
 
 const isoDate = z.string().refine(isIsoDate, 'must be a calendar date YYYY-MM-DD');
 
 /** The plan's output (extra fields such as `batches` are ignored). */
 export const EvaluateInputSchema = z.object({
-  runId: z.string().min(1),
-  window: z.object({ from: isoDate, to: isoDate }),
-  partners: z.array(z.string().min(1)).default([]),
+  runId: RunIdSchema,
+  window: z
+    .object({ from: isoDate, to: isoDate })
+    .refine((w) => w.from < w.to, '"from" must be before "to" ("to" is exclusive)'),
+  partners: z.array(PartnerIdSchema).max(1000).default([]),
   dryRun: z.boolean().default(false),
-  reason: z.string().nullable().default(null),
+  reason: z.string().max(1000).nullable().default(null),
 });
 
 export interface EvaluateOutput {
@@ -52,11 +59,17 @@ export async function evaluate(deps: EvaluateDeps, event: unknown): Promise<Eval
   const parsed = EvaluateInputSchema.safeParse(event);
   if (!parsed.success) {
     throw new InvalidInputError(
-      `evaluate input: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+      `evaluate input: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(input)'}: ${i.message}`).join('; ')}`,
     );
   }
   const input = parsed.data;
   const { registry, hash } = await deps.loadRegistry();
+  try {
+    // Before any query: an unknown partner is a bad payload, not a reason to scan.
+    selectPartners(registry, input.partners);
+  } catch (error) {
+    throw new InvalidInputError(`evaluate input: partners: ${(error as Error).message}`, { cause: error });
+  }
   const usage = new AthenaUsageSource(deps.runner, deps.tables, input.runId);
   // Where the data ends, as the local engine takes it from its rollup's extent. Two days either side
   // of the window cover every time zone and are enough: data past the window's end changes nothing.
@@ -73,7 +86,7 @@ export async function evaluate(deps: EvaluateDeps, event: unknown): Promise<Eval
     from: addDays(input.window.from, -1).replaceAll('-', '/'),
     to: input.window.to.replaceAll('-', '/'),
   });
-  const { bytesScanned, ...summary } = inputSummary;
+  const { bytesScanned, query: inputQuery, ...summary } = inputSummary;
   const doc: EvaluationDocument = {
     version: 1,
     runId: input.runId,
@@ -87,7 +100,9 @@ export async function evaluate(deps: EvaluateDeps, event: unknown): Promise<Eval
     input: summary,
     evaluation,
     bytesScanned: usage.bytesScanned + bytesScanned,
-    queryExecutionIds: usage.queryExecutionIds,
+    queryExecutionIds: [...usage.queryExecutionIds, inputQuery.queryExecutionId],
+    queries: [...usage.queries, inputQuery],
+    tables: deps.tables,
   };
   const evaluationKey = await writeEvaluation(deps.s3, deps.reportBucket, doc);
 
@@ -97,6 +112,12 @@ export async function evaluate(deps: EvaluateDeps, event: unknown): Promise<Eval
     m.addMetric('Requests', MetricUnit.Count, Number(e.totals.requests));
     m.addMetric('BytesSent', MetricUnit.Bytes, Number(e.totals.bytesSent));
     m.addMetric('OverageFeeMinor', MetricUnit.Count, Number(e.fees.totalMinor));
+    // The highest utilisation of any monthly limit, for the dashboard's usage-against-limit chart.
+    const bp = e.metrics.reduce(
+      (max, f) => (f.utilisationBp !== undefined && f.utilisationBp > max ? f.utilisationBp : max),
+      0n,
+    );
+    m.addMetric('UtilisationPercent', MetricUnit.Percent, Number(bp) / 100);
   }
   const partnersToNotify = [
     ...new Set(evaluation.evaluations.filter((e) => e.levels.length > 0).map((e) => e.partnerId)),

@@ -3,6 +3,9 @@
  * capped at 256 KiB, so they carry only its key): the window's evaluation and what the report needs.
  */
 import type { S3Client } from '@aws-sdk/client-s3';
+import { z } from 'zod';
+import type { RecordedQuery } from '../adapters/athena/athena-usage-source.js';
+import type { AthenaTables } from '../adapters/athena/sql.js';
 import { readS3Text, S3ReportStore } from '../adapters/s3/s3-report-store.js';
 import type { AuditWindow, WindowEvaluation } from '../audit/evaluate-window.js';
 import type { InputSummary } from '../ports.js';
@@ -24,12 +27,26 @@ export interface EvaluationDocument {
   /** Athena bytes scanned by this step's queries. */
   readonly bytesScanned: number;
   readonly queryExecutionIds: readonly string[];
+  /** This step's statements, for the report's evidence (absent in documents written before). */
+  readonly queries?: readonly RecordedQuery[];
+  /** Where the statements ran, so publish can state the rollup statements too (absent before). */
+  readonly tables?: AthenaTables;
 }
+
+const RUN_ID = /^[A-Za-z0-9._-]{1,128}$/;
+
+/** A run id as the steps accept it: it names the run's folder in the report bucket. */
+export const RunIdSchema = z
+  .string()
+  .regex(RUN_ID, 'must be 1 to 128 letters, digits, ".", "_" or "-" (it names the run\'s folder)');
+
+/** A partner id in a step's payload (registry ids are short slugs; this bounds what an error repeats). */
+export const PartnerIdSchema = z.string().min(1).max(128);
 
 /** Key of a run's objects in the report bucket: `runs/<runId>/<name>`. */
 export function runKey(runId: string, name: string): string {
-  if (!/^[A-Za-z0-9._-]{1,128}$/.test(runId))
-    throw new InvalidInputError(`run id "${runId}" is not a safe key part`);
+  if (!RUN_ID.test(runId))
+    throw new InvalidInputError(`run id "${runId.slice(0, 140)}" is not a safe key part`);
   return `runs/${runId}/${name}`;
 }
 

@@ -6,7 +6,10 @@
  *
  * A notice that failed for a reason a retry may fix (SES throttling) fails the step with
  * RetryableError once the partner's other notices are done, so Step Functions retries it; the ledger
- * turns the retry's repeats of what was sent into `sent` again, not duplicates.
+ * turns the retry's repeats of what was sent into `sent` again, not duplicates. Right before SES is
+ * called, the notice's copy is stored and its claim marked as being sent (GuardedMailer): a step that
+ * stops between SES and markSent is not sent again by its retry. Recipients' addresses are taken out
+ * of every error text, since those go to the logs.
  */
 
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
@@ -17,19 +20,19 @@ import { diffSentNotices, sendNotices } from '../audit/send-notices.js';
 import { parseMailbox } from '../domain/mime.js';
 import type { NoticeDiff } from '../domain/notices.js';
 import type { Registry } from '../domain/registry.js';
-import type { Clock, Mailer, NoticeLedger, OutgoingMessage } from '../ports.js';
+import type { Clock, LedgerEntry, Mailer, NoticeKey, NoticeLedger, OutgoingMessage } from '../ports.js';
 import { dynamoDbLedger } from './aws/dynamodb.js';
 import { type LoadedRegistry, loadRegistry, s3Client } from './aws/s3.js';
 import { sesMailer } from './aws/ses.js';
 import { loadEnv } from './env.js';
 import { asStep, InvalidInputError, isRetryable, RetryableError } from './errors.js';
-import { readEvaluation, runKey } from './evaluation-document.js';
+import { PartnerIdSchema, RunIdSchema, readEvaluation, runKey } from './evaluation-document.js';
 import { logger, metrics } from './observability.js';
 
 export const NotifyInputSchema = z.object({
-  runId: z.string().min(1),
-  evaluationKey: z.string().min(1),
-  partnerId: z.string().min(1),
+  runId: RunIdSchema,
+  evaluationKey: z.string().min(1).max(1024),
+  partnerId: PartnerIdSchema,
   dryRun: z.boolean().default(false),
 });
 
@@ -82,6 +85,85 @@ class RecordingMailer implements Mailer {
   }
 }
 
+/** What a ledger offers beyond the port to make a retried step safe (DynamoDbLedger has it). */
+interface AttemptTracking {
+  markAttempt(key: NoticeKey, attempt: { runId: string; messageId: string; nowMs: number }): Promise<void>;
+  clearAttempt(key: NoticeKey, runId: string): Promise<void>;
+}
+
+function attemptTracking(ledger: NoticeLedger): AttemptTracking | undefined {
+  const l = ledger as Partial<AttemptTracking>;
+  return typeof l.markAttempt === 'function' && typeof l.clearAttempt === 'function'
+    ? (ledger as unknown as AttemptTracking)
+    : undefined;
+}
+
+/** `runs/<runId>/notices/<partner>-<period>-<level>` (add `.eml` or `.html`). */
+function noticeName(runId: string, key: NoticeKey): string {
+  return runKey(runId, `notices/${key.partnerId}-${key.periodId}-${key.level}`);
+}
+
+/**
+ * Wraps the SES mailer with what must happen right before a message leaves: its copy is kept in the
+ * report bucket (so a sent notice always has its evidence), and the ledger claim is marked as being
+ * sent, so that a step that stops before markSent is not sent again by its retry. Remembers which
+ * messages SES accepted, since the use case reports a send followed by a failed markSent as failed.
+ */
+class GuardedMailer implements Mailer {
+  readonly accepted = new Map<string, string>();
+  readonly copies = new Map<string, string>();
+
+  constructor(
+    private readonly inner: Mailer,
+    private readonly store: S3ReportStore,
+    private readonly ledger: NoticeLedger,
+    private readonly runId: string,
+    private readonly clock: Clock,
+  ) {}
+
+  async send(message: OutgoingMessage): Promise<{ providerMessageId: string }> {
+    const name = noticeName(this.runId, message.key);
+    await this.store.put(`${name}.eml`, message.raw, 'message/rfc822');
+    await this.store.put(`${name}.html`, message.html, 'text/html; charset=utf-8');
+    this.copies.set(message.messageId, `${name}.eml`);
+    const attempts = attemptTracking(this.ledger);
+    await attempts?.markAttempt(message.key, {
+      runId: this.runId,
+      messageId: message.messageId,
+      nowMs: this.clock.now().getTime(),
+    });
+    try {
+      const out = await this.inner.send(message);
+      this.accepted.set(message.messageId, out.providerMessageId);
+      return out;
+    } catch (error) {
+      // SES refused it: the message did not leave, so the claim may be given back.
+      await attempts?.clearAttempt(message.key, this.runId).catch((e: unknown) => {
+        logger.warn('could not clear a send attempt: the notice stays claimed until a person looks', {
+          runId: this.runId,
+          key: message.key,
+          error: (e as Error).message,
+        });
+      });
+      throw error;
+    }
+  }
+}
+
+/** Every address of the registry's people, so error texts (SES names refused recipients) can be logged. */
+function redactor(registry: Registry): (text: string) => string {
+  const emails = [
+    ...new Set(
+      registry.partners.flatMap((p) =>
+        [...p.accountOwners, ...p.internalContacts].map((x) => x.email.toLowerCase()),
+      ),
+    ),
+  ].sort((a, b) => b.length - a.length);
+  if (emails.length === 0) return (text) => text;
+  const pattern = new RegExp(emails.map((e) => e.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|'), 'gi');
+  return (text) => text.replace(pattern, '<recipient>');
+}
+
 /** `partner-audit.<domain of the provider's notice sender>`, for Message-IDs. */
 export function messageIdDomain(registry: Registry): string {
   const email = parseMailbox(registry.provider.noticeFrom, 'provider.noticeFrom').email;
@@ -92,7 +174,7 @@ export async function notify(deps: NotifyDeps, event: unknown): Promise<NotifyOu
   const parsed = NotifyInputSchema.safeParse(event);
   if (!parsed.success) {
     throw new InvalidInputError(
-      `notify input: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+      `notify input: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(input)'}: ${i.message}`).join('; ')}`,
     );
   }
   const { runId, evaluationKey, partnerId } = parsed.data;
@@ -106,7 +188,10 @@ export async function notify(deps: NotifyDeps, event: unknown): Promise<NotifyOu
     throw new InvalidInputError(`${evaluationKey} holds no evaluation of partner "${partnerId}"`);
 
   const noticeDiffs = await diffSentNotices(deps.ledger, evaluations);
-  const mailer = new RecordingMailer(deps.mailer);
+  const store = new S3ReportStore(deps.s3, { bucket: deps.reportBucket });
+  const guarded = new GuardedMailer(deps.mailer, store, deps.ledger, runId, deps.clock);
+  const mailer = new RecordingMailer(guarded);
+  const redact = redactor(registry);
   const outcomes = await sendNotices(
     { registry, ledger: deps.ledger, mailer, clock: deps.clock },
     {
@@ -118,7 +203,6 @@ export async function notify(deps: NotifyDeps, event: unknown): Promise<NotifyOu
     },
   );
 
-  const store = new S3ReportStore(deps.s3, { bucket: deps.reportBucket });
   const results: NotifyResult[] = [];
   for (const o of outcomes) {
     const base = {
@@ -127,25 +211,34 @@ export async function notify(deps: NotifyDeps, event: unknown): Promise<NotifyOu
       level: o.key.level,
       covers: o.covers,
     };
-    let file: string | undefined;
-    if (o.message) {
-      const name = runKey(runId, `notices/${o.key.partnerId}-${o.key.periodId}-${o.key.level}`);
+    let file = o.messageId !== undefined ? guarded.copies.get(o.messageId) : undefined;
+    if (o.message && file === undefined && o.status === 'previewed') {
+      const name = noticeName(runId, o.key);
       await store.put(`${name}.eml`, o.message.raw, 'message/rfc822');
       await store.put(`${name}.html`, o.message.html, 'text/html; charset=utf-8');
       file = `${name}.eml`;
     }
+    const accepted = o.messageId !== undefined ? guarded.accepted.get(o.messageId) : undefined;
+    if (o.status === 'failed' && accepted !== undefined) {
+      // SES took it and only the ledger's markSent failed: it was sent, and its claim (marked as
+      // attempted) keeps it from being sent again.
+      results.push({
+        ...base,
+        status: 'sent',
+        messageId: o.messageId,
+        delivery: accepted,
+        ...(file !== undefined ? { file } : {}),
+        error: redact(`sent, but the ledger did not record it as sent (${o.error ?? 'no detail'})`),
+      });
+      continue;
+    }
     if (o.status === 'already-sent') {
-      // Sent by this very run in an earlier attempt of this step: report it as sent.
       const entry = (await deps.ledger.entries(o.key.partnerId, o.key.periodId)).find(
         (e) => e.level === o.key.level,
       );
-      if (entry?.state === 'sent' && entry.runId === runId) {
-        results.push({
-          ...base,
-          status: 'sent',
-          messageId: entry.messageId,
-          file: runKey(runId, `notices/${o.key.partnerId}-${o.key.periodId}-${o.key.level}.eml`),
-        });
+      const mine = entry !== undefined && entry.runId === runId;
+      if (mine && (entry.state === 'sent' || entry.messageId !== undefined)) {
+        results.push(sentEarlierInThisRun(runId, entry, o.covers));
         continue;
       }
     }
@@ -155,26 +248,19 @@ export async function notify(deps: NotifyDeps, event: unknown): Promise<NotifyOu
       ...(o.messageId !== undefined ? { messageId: o.messageId } : {}),
       ...(o.delivery !== undefined ? { delivery: o.delivery } : {}),
       ...(file !== undefined ? { file } : {}),
-      ...(o.error !== undefined ? { error: o.error } : {}),
+      ...(o.error !== undefined ? { error: redact(o.error) } : {}),
     });
   }
 
   if (!dryRun) {
-    // A retried step finds what its first attempt sent already in the ledger, so nothing is due for
-    // it: report those notices as sent by this run all the same (their `covers` are not recorded).
+    // A retried step may find what its first attempt sent already in the ledger, with nothing due
+    // for it: report those notices as sent by this run all the same (their `covers` are not recorded).
     for (const e of evaluations) {
       for (const entry of await deps.ledger.entries(partnerId, e.period.id)) {
         const known = results.some((r) => r.periodId === entry.periodId && r.level === entry.level);
-        if (known || entry.state !== 'sent' || entry.runId !== runId) continue;
-        results.push({
-          partnerId,
-          periodId: entry.periodId,
-          level: entry.level,
-          status: 'sent',
-          covers: [],
-          ...(entry.messageId !== undefined ? { messageId: entry.messageId } : {}),
-          file: runKey(runId, `notices/${partnerId}-${entry.periodId}-${entry.level}.eml`),
-        });
+        const handed = entry.state === 'sent' || entry.messageId !== undefined;
+        if (known || !handed || entry.runId !== runId) continue;
+        results.push(sentEarlierInThisRun(runId, entry, []));
       }
     }
     results.sort((a, b) => (a.periodId === b.periodId ? 0 : a.periodId < b.periodId ? -1 : 1));
@@ -191,10 +277,33 @@ export async function notify(deps: NotifyDeps, event: unknown): Promise<NotifyOu
   logger.info('notified partner', { runId, partnerId, dryRun, results });
   if (retryable.length > 0) {
     throw new RetryableError(
-      `${retryable.length} notice(s) of ${partnerId} failed and may pass on retry: ${retryable.map((o) => o.error).join('; ')}`,
+      redact(
+        `${retryable.length} notice(s) of ${partnerId} failed and may pass on retry: ${retryable.map((o) => o.error).join('; ')}`,
+      ),
     );
   }
   return { partnerId, failed: results.some((r) => r.status === 'failed'), results, noticeDiffs };
+}
+
+/**
+ * A notice an earlier attempt of this step handed to SES: `sent`, and when the step stopped before
+ * SES's answer was recorded, said so (it is not sent again either way).
+ */
+function sentEarlierInThisRun(runId: string, entry: LedgerEntry, covers: readonly string[]): NotifyResult {
+  const key = { partnerId: entry.partnerId, periodId: entry.periodId, level: entry.level };
+  return {
+    ...key,
+    status: 'sent',
+    covers,
+    ...(entry.messageId !== undefined ? { messageId: entry.messageId } : {}),
+    file: `${noticeName(runId, key)}.eml`,
+    ...(entry.state === 'pending'
+      ? {
+          error:
+            'an earlier attempt of this step handed it to SES and stopped before the answer was recorded: not sent again',
+        }
+      : {}),
+  };
 }
 
 let deps: NotifyDeps | undefined;

@@ -29,7 +29,7 @@ const isoDate = z.string().refine(isIsoDate, 'must be a calendar date YYYY-MM-DD
 
 /** The documented execution input. Unknown fields are refused, so a typo is not silently ignored. */
 export const ExecutionInputSchema = z.strictObject({
-  partners: z.array(z.string().min(1)).optional(),
+  partners: z.array(z.string().min(1).max(128)).max(1000).optional(),
   from: isoDate.optional(),
   to: isoDate.optional(),
   dryRun: z.boolean().optional(),

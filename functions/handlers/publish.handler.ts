@@ -1,6 +1,8 @@
 /**
  * Step 5: write the run's report to the report bucket: `runs/<runId>/report.json` (the schema of
- * functions/domain/report.ts) and `usage.csv`, next to the notice copies notify left there.
+ * functions/domain/report.ts) and `usage.csv`, next to the notice copies notify left there. The
+ * report's evidence lists the run's Athena statements with the bytes each scanned: the rollups' from
+ * the RollUp Map's results (`rollups`, optional) and the evaluation's from its document.
  *
  * Failed notices are reported, not thrown: the state machine fails the run after this step when any
  * notify result says `failed`, so the report exists when the alarm fires. A partner whose notify step
@@ -9,14 +11,15 @@
  */
 import type { S3Client } from '@aws-sdk/client-s3';
 import { z } from 'zod';
+import { isBatch, replaceBatchRollupSql } from '../adapters/athena/sql.js';
 import { S3ReportStore } from '../adapters/s3/s3-report-store.js';
 import type { NoticeDiff } from '../domain/notices.js';
-import { buildReport, reportToCsv, reportToJson } from '../domain/report.js';
+import { buildReport, type EvidenceQuery, reportToCsv, reportToJson } from '../domain/report.js';
 import type { Clock } from '../ports.js';
 import { s3Client } from './aws/s3.js';
 import { loadEnv } from './env.js';
 import { asStep, InvalidInputError } from './errors.js';
-import { readEvaluation, runKey } from './evaluation-document.js';
+import { type EvaluationDocument, RunIdSchema, readEvaluation, runKey } from './evaluation-document.js';
 import type { NotifyResult } from './notify.handler.js';
 import { logger } from './observability.js';
 
@@ -42,9 +45,19 @@ const FigureChangeSchema = z.object({
   delta: z.string().nullable(),
 });
 
+/** The RollUp Map's results (`$.rollups`), each as the rollup step returned it. */
+const RollupResultSchema = z.object({
+  batch: z.string().max(10),
+  queryExecutionIds: z.array(z.string().max(128)).max(10).default([]),
+  bytesScanned: z.number().int().nonnegative(),
+  datasetDepth: z.number().int().optional(),
+});
+
 export const PublishInputSchema = z.object({
-  runId: z.string().min(1),
-  evaluationKey: z.string().min(1),
+  runId: RunIdSchema,
+  evaluationKey: z.string().min(1).max(1024),
+  /** Optional so that a state machine that does not pass them still publishes (with evaluate's only). */
+  rollups: z.array(RollupResultSchema).max(400).default([]),
   notifyResults: z
     .array(
       z.object({
@@ -71,6 +84,8 @@ export const PublishInputSchema = z.object({
 export interface PublishOutput {
   /** Notices that failed in this run (the run fails after publishing when this is not 0). */
   readonly failedNotices: number;
+  /** Athena bytes scanned by the run: its rollups and its evaluation (the report lists each query). */
+  readonly bytesScanned: { readonly rollup: number; readonly evaluate: number; readonly total: number };
   readonly reportKey: string;
   readonly csvKey: string;
   /** The report in the S3 console. */
@@ -88,10 +103,10 @@ export async function publish(deps: PublishDeps, event: unknown): Promise<Publis
   const parsed = PublishInputSchema.safeParse(event);
   if (!parsed.success) {
     throw new InvalidInputError(
-      `publish input: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+      `publish input: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(input)'}: ${i.message}`).join('; ')}`,
     );
   }
-  const { runId, evaluationKey, notifyResults } = parsed.data;
+  const { runId, evaluationKey, notifyResults, rollups } = parsed.data;
   const doc = await readEvaluation(deps.s3, deps.reportBucket, evaluationKey);
   if (doc.runId !== runId)
     throw new InvalidInputError(`${evaluationKey} belongs to run ${doc.runId}, not ${runId}`);
@@ -133,18 +148,81 @@ export async function publish(deps: PublishDeps, event: unknown): Promise<Publis
       ...(r.error !== undefined ? { error: r.error } : {}),
     })),
     noticeDiffs,
+    evidence: {
+      inputFiles: [],
+      queries: runQueries(doc, rollups),
+      registrySource: `registry sha256 ${doc.registryHash}`,
+    },
   });
   const store = new S3ReportStore(deps.s3, { bucket: deps.reportBucket });
   const reportKey = runKey(runId, 'report.json');
   const csvKey = runKey(runId, 'usage.csv');
-  await store.put(reportKey, reportToJson(report), 'application/json');
+  // report.json last: where it exists, the run's outputs are complete (a failed write is retried whole).
   await store.put(csvKey, reportToCsv(report), 'text/csv; charset=utf-8');
+  await store.put(reportKey, reportToJson(report), 'application/json');
+  const rollupBytes = rollups.reduce((n, r) => n + r.bytesScanned, 0);
+  const bytesScanned = {
+    rollup: rollupBytes,
+    evaluate: doc.bytesScanned,
+    total: rollupBytes + doc.bytesScanned,
+  };
   const reportUrl =
     `https://s3.console.aws.amazon.com/s3/object/${encodeURIComponent(deps.reportBucket)}` +
     `?region=${encodeURIComponent(deps.region)}&prefix=${encodeURIComponent(reportKey)}`;
   const failedNotices = results.filter((r) => r.status === 'failed').length;
-  logger.info('published report', { runId, reportKey, csvKey, notices: results.length, failedNotices });
-  return { failedNotices, reportKey, csvKey, reportUrl };
+  logger.info('published report', {
+    runId,
+    reportKey,
+    csvKey,
+    notices: results.length,
+    failedNotices,
+    bytesScanned,
+  });
+  return { failedNotices, bytesScanned, reportKey, csvKey, reportUrl };
+}
+
+/**
+ * The run's Athena statements for the report's evidence, each with the bytes it scanned: one MERGE per
+ * rolled-up delivery date (its text rebuilt from the tables and dataset depth it ran with), then the
+ * evaluate step's reads of the rollup.
+ */
+function runQueries(
+  doc: EvaluationDocument,
+  rollups: readonly z.infer<typeof RollupResultSchema>[],
+): EvidenceQuery[] {
+  const out: EvidenceQuery[] = rollups.map((r) => {
+    const sql =
+      doc.tables && r.datasetDepth !== undefined && isBatch(r.batch)
+        ? replaceBatchRollupSql(doc.tables, r.batch, { datasetDepth: r.datasetDepth }).sql
+        : '';
+    return {
+      purpose: `roll up delivery date ${r.batch}`,
+      engine: 'athena',
+      sql,
+      ...(r.queryExecutionIds[0] !== undefined ? { queryExecutionId: r.queryExecutionIds.at(-1) } : {}),
+      bytesScanned: r.bytesScanned,
+    };
+  });
+  if (doc.queries) {
+    for (const q of doc.queries) {
+      out.push({
+        purpose: q.purpose,
+        engine: doc.engine,
+        sql: q.sql,
+        params: q.params,
+        queryExecutionId: q.queryExecutionId,
+        bytesScanned: q.bytesScanned,
+      });
+    }
+  } else {
+    out.push({
+      purpose: 'evaluate (rollup reads)',
+      engine: doc.engine,
+      sql: '',
+      bytesScanned: doc.bytesScanned,
+    });
+  }
+  return out;
 }
 
 let deps: PublishDeps | undefined;

@@ -1,12 +1,14 @@
 /**
  * Step 2 (a Map over the plan's batches): roll up the access logs delivered on one date into the
- * Iceberg rollup table: delete that batch's rows, then insert them again. Rerun-safe; with the run id
- * in the queries' ClientRequestTokens, a retried step picks up the queries it already started.
+ * Iceberg rollup table, replacing that batch's rows in one MERGE (replaceBatchRollupSql). Rerun-safe
+ * and safe against a second run rolling up the same date at once (a nightly and an ad hoc run): no
+ * reader sees the batch half-replaced, and it is never counted twice. With the run id in the query's
+ * ClientRequestToken, a retried step picks up the query it already started.
  */
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { AthenaQueryRunner } from '../adapters/athena/athena-client.js';
-import { type AthenaTables, clearBatchSql, insertBatchRollupSql, isBatch } from '../adapters/athena/sql.js';
+import { type AthenaTables, isBatch, replaceBatchRollupSql } from '../adapters/athena/sql.js';
 import { athenaRunner, athenaTables } from './aws/athena.js';
 import { type LoadedRegistry, loadRegistry, s3Client } from './aws/s3.js';
 import { loadEnv } from './env.js';
@@ -14,15 +16,20 @@ import { asStep, InvalidInputError } from './errors.js';
 import { logger } from './observability.js';
 
 export const RollupInputSchema = z.object({
-  batch: z.string().refine(isBatch, 'must be a delivery date yyyy/MM/dd'),
+  batch: z
+    .string()
+    .max(10, 'must be a delivery date yyyy/MM/dd')
+    .refine(isBatch, 'must be a delivery date yyyy/MM/dd'),
   /** The plan's run id; without one the queries are not idempotent across retries. */
-  runId: z.string().min(1).optional(),
+  runId: z.string().min(1).max(128).optional(),
 });
 
 export interface RollupOutput {
   readonly batch: string;
   readonly queryExecutionIds: readonly string[];
   readonly bytesScanned: number;
+  /** The registry's dataset depth the statement used, so the report can state the statement. */
+  readonly datasetDepth: number;
 }
 
 export interface RollupDeps {
@@ -33,20 +40,21 @@ export interface RollupDeps {
 
 export async function rollup(deps: RollupDeps, event: unknown): Promise<RollupOutput> {
   const parsed = RollupInputSchema.safeParse(event);
-  if (!parsed.success)
-    throw new InvalidInputError(`rollup input: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
+  if (!parsed.success) {
+    throw new InvalidInputError(
+      `rollup input: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(input)'}: ${i.message}`).join('; ')}`,
+    );
+  }
   const { batch } = parsed.data;
   const runId = parsed.data.runId ?? `rollup-${randomUUID()}`;
   const { registry } = await deps.loadRegistry();
-  const cleared = await deps.runner.run(clearBatchSql(deps.tables, batch), runId);
-  const inserted = await deps.runner.run(
-    insertBatchRollupSql(deps.tables, batch, { datasetDepth: registry.settings.datasetDepth }),
-    runId,
-  );
+  const datasetDepth = registry.settings.datasetDepth;
+  const replaced = await deps.runner.run(replaceBatchRollupSql(deps.tables, batch, { datasetDepth }), runId);
   const out: RollupOutput = {
     batch,
-    queryExecutionIds: [cleared.queryExecutionId, inserted.queryExecutionId],
-    bytesScanned: cleared.bytesScanned + inserted.bytesScanned,
+    queryExecutionIds: [replaced.queryExecutionId],
+    bytesScanned: replaced.bytesScanned,
+    datasetDepth,
   };
   logger.info('rolled up batch', { ...out, runId });
   return out;

@@ -185,6 +185,42 @@ export class Monitoring extends Construct {
     );
   }
 
+  /**
+   * Chart what the audit itself reports (EMF metrics of the evaluate and notify functions): each
+   * partner's highest utilisation of a monthly limit against the 100 % line, and notices sent or failed.
+   */
+  watchAudit(namespace: string, service: string): void {
+    this.dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: 'Usage per partner against its limit (%)',
+        left: [
+          new cloudwatch.MathExpression({
+            expression: `SEARCH('{${namespace},partner,period,service} MetricName="UtilisationPercent"', 'Maximum', 86400)`,
+            period: Duration.days(1),
+            label: '',
+          }),
+        ],
+        leftAnnotations: [{ value: 100, label: 'limit', color: cloudwatch.Color.RED }],
+        width: 12,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Notices sent by the audit',
+        left: ['NoticesSent', 'NoticesFailed', 'NoticesPreviewed'].map(
+          (metricName) =>
+            new cloudwatch.Metric({
+              namespace,
+              metricName,
+              dimensionsMap: { service },
+              statistic: 'Sum',
+              period: Duration.days(1),
+              label: metricName,
+            }),
+        ),
+        width: 12,
+      }),
+    );
+  }
+
   /** Chart the bytes Athena scanned in the workgroup (cost). */
   watchQueries(workgroupName: string): void {
     this.dashboard.addWidgets(

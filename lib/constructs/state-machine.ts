@@ -189,6 +189,8 @@ export class AuditStateMachine extends Construct {
         runId: sfn.JsonPath.stringAt('$.runId'),
         evaluationKey: sfn.JsonPath.stringAt('$.evaluation.evaluationKey'),
         notifyResults: sfn.JsonPath.listAt('$.notifyResults'),
+        // The rollup queries and their bytes scanned, for the report's evidence and cost figures.
+        rollups: sfn.JsonPath.listAt('$.rollups'),
       }),
       resultPath: '$.report',
     });

@@ -131,6 +131,7 @@ describe('audit state machine', () => {
       'runId.$': '$.runId',
       'evaluationKey.$': '$.evaluation.evaluationKey',
       'notifyResults.$': '$.notifyResults',
+      'rollups.$': '$.rollups',
     });
   });
 
@@ -440,9 +441,14 @@ describe('alarms and dashboard', () => {
       'Notices (SES events)',
       'Failures: function errors and throttles',
       'Athena bytes scanned',
+      'Usage per partner against its limit (%)',
+      'Notices sent by the audit',
     ]) {
       expect(body).toContain(title);
     }
+    // Each partner's utilisation, from the evaluate function's EMF metric, against the 100 % line.
+    expect(body).toMatch(/SEARCH\('\{PartnerAudit,partner,period,service\} MetricName=.*UtilisationPercent/);
+    expect(body).toContain('NoticesSent');
   });
 });
 

@@ -20,7 +20,7 @@
  * Departures, kept on purpose: parameters are refused before the first WHERE and in statements other
  * than SELECT, INSERT INTO, CTAS and UNLOAD (as Athena refuses them); DataScannedInBytes is the raw
  * size of the log partitions a query names (projection-style pruning) plus 32 bytes per rollup row
- * read, a stand-in for columnar scanning; values come back via DuckDB's text form (a timestamp reads
+ * its WHERE clauses select (partition and file-statistics pruning), a stand-in for columnar scanning; values come back via DuckDB's text form (a timestamp reads
  * `2026-03-01 00:15:00`, where Athena writes `.000`).
  */
 import { randomUUID } from 'node:crypto';
@@ -180,6 +180,47 @@ export function deliveryDateOfKey(key: string): string | undefined {
 function records(text: string): string[] {
   const out = text.split(/\r\n|\n|\r/);
   if (out.length > 0 && out[out.length - 1] === '') out.pop();
+  return out;
+}
+
+/**
+ * Each read of `table` in a statement (`FROM <table> [AS x] [WHERE ...]`): the WHERE clause (up to
+ * GROUP BY, ORDER BY, LIMIT or the end of its subquery), with the indexes of the `?` placeholders in
+ * it, so that the rows it selects can be counted with the same parameters.
+ */
+function rollupReads(sql: string, table: string): { clause: string; placeholders: number[] }[] {
+  const all = scanSql(sql).placeholders;
+  const out: { clause: string; placeholders: number[] }[] = [];
+  const from = new RegExp(
+    `FROM\\s+${table.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?:\\s+(?:AS\\s+)?(?!(?:WHERE|GROUP|ORDER|LIMIT|JOIN|LEFT|RIGHT|FULL|INNER|CROSS|ON|UNION)\\b)\\w+)?\\s*`,
+    'gi',
+  );
+  for (const m of sql.matchAll(from)) {
+    const start = (m.index ?? 0) + m[0].length;
+    if (!/^WHERE\b/i.test(sql.slice(start))) {
+      out.push({ clause: '', placeholders: [] });
+      continue;
+    }
+    let depth = 0;
+    let end = start;
+    for (; end < sql.length; end++) {
+      const c = sql[end]!;
+      if (c === "'") {
+        const close = sql.indexOf("'", end + 1);
+        end = close === -1 ? sql.length : close;
+        continue;
+      }
+      if (c === '(') depth++;
+      else if (c === ')') {
+        if (depth === 0) break;
+        depth--;
+      } else if (depth === 0 && /^(GROUP\s+BY|ORDER\s+BY|LIMIT)\b/i.test(sql.slice(end, end + 10))) break;
+    }
+    out.push({
+      clause: sql.slice(start, end),
+      placeholders: all.flatMap((p, i) => (p >= start && p < end ? [i] : [])),
+    });
+  }
   return out;
 }
 
@@ -443,6 +484,7 @@ CREATE TABLE ${schema}.${quoted(o.rollupTable)} (
     if (decided?.kind === 'fail') {
       e.done = Promise.resolve().then(() => {
         e.state = 'FAILED';
+        e.completedAt = Date.now();
         e.error = {
           category: decided.retryable ? 1 : 2,
           type: decided.retryable ? 401 : 1000,
@@ -453,6 +495,7 @@ CREATE TABLE ${schema}.${quoted(o.rollupTable)} (
     } else if (decided?.kind === 'cancel') {
       e.done = Promise.resolve().then(() => {
         e.state = 'CANCELLED';
+        e.completedAt = Date.now();
       });
     } else {
       e.done = this.serial(() => this.execute(e));
@@ -484,6 +527,8 @@ CREATE TABLE ${schema}.${quoted(o.rollupTable)} (
           throw new Error(`parse_datetime format '${m[1]}' is not supported here`);
       }
       const values = e.params.map(parameterValue);
+      // Counted before the statement runs: a DELETE or MERGE reads the rows it then changes.
+      const scanned = await this.scannedBytes(e);
       const reader = await this.db.runAndReadAll(e.sql, values.length > 0 ? values : undefined);
       if (/^\s*(SELECT|WITH)\b/i.test(e.sql)) {
         const types = reader.columnTypes().map((t) => athenaType(t.toString()));
@@ -494,7 +539,7 @@ CREATE TABLE ${schema}.${quoted(o.rollupTable)} (
       } else {
         e.updateCount = reader.rowsChanged;
       }
-      e.bytesScanned = await this.scannedBytes(e);
+      e.bytesScanned = scanned;
       if (!cancelled()) e.state = 'SUCCEEDED';
     } catch (error) {
       if (cancelled()) return;
@@ -505,20 +550,28 @@ CREATE TABLE ${schema}.${quoted(o.rollupTable)} (
     }
   }
 
-  /** Raw bytes of the log partitions named by a string parameter (all of them if none), plus rollup rows. */
+  /**
+   * What a query scanned, as partition projection and Iceberg pruning would have it: the raw size of
+   * the log partitions it names (by a string parameter or a `delivery_date = '...'` literal; all of
+   * them if none), plus 32 bytes per rollup row that the WHERE clause of each read of the rollup
+   * table selects (all its rows when a read has no WHERE clause).
+   */
   private async scannedBytes(e: Execution): Promise<number> {
     const { database, logsTable, rollupTable } = this.options;
     const reads = (t: string) => new RegExp(`FROM\\s+${quoted(database)}\\.${quoted(t)}`, 'i').test(e.sql);
     let bytes = 0;
     if (reads(logsTable)) {
-      const named = e.params
-        .map((p) => /^'(\d{4}\/\d{2}\/\d{2})'$/.exec(p)?.[1])
-        .filter((d) => d !== undefined);
+      const named = [
+        ...e.params.map((p) => /^'(\d{4}\/\d{2}\/\d{2})'$/.exec(p)?.[1]),
+        ...[...e.sql.matchAll(/delivery_date\s*=\s*'(\d{4}\/\d{2}\/\d{2})'/g)].map((m) => m[1]),
+      ].filter((d) => d !== undefined);
       for (const [date, n] of this.partitionBytes) if (named.length === 0 || named.includes(date)) bytes += n;
     }
-    if (reads(rollupTable)) {
+    for (const where of rollupReads(e.sql, `${quoted(database)}.${quoted(rollupTable)}`)) {
+      const values = where.placeholders.map((i) => parameterValue(e.params[i] ?? "''"));
       const r = await this.db.runAndReadAll(
-        `SELECT count(*) FROM ${quoted(database)}.${quoted(rollupTable)}`,
+        `SELECT count(*) FROM ${quoted(database)}.${quoted(rollupTable)} ${where.clause}`,
+        values.length > 0 ? values : undefined,
       );
       bytes += Number(r.getRows()[0]?.[0] ?? 0) * 32;
     }
@@ -602,6 +655,7 @@ CREATE TABLE ${schema}.${quoted(o.rollupTable)} (
     if (e.state === 'QUEUED' || e.state === 'RUNNING') {
       e.state = 'CANCELLED';
       e.pending = [];
+      e.completedAt = Date.now();
     }
     return {};
   }

@@ -7,6 +7,10 @@
  *   instead of starting a second one (which matters for INSERT), and a fresh run starts fresh.
  * - A FAILED query whose AthenaError says `Retryable` is resubmitted (with the next attempt's token)
  *   up to `maxResubmits` times; any other failure, and CANCELLED, is an AthenaQueryError.
+ * - A retried step presents the same tokens, and Athena answers them with the executions an earlier
+ *   invocation started: one that had already FAILED (retryably) before this call began is skipped
+ *   without counting against `maxResubmits`, so a step retry can succeed once Athena recovers instead
+ *   of replaying the same failures forever.
  * - TooManyRequestsException and ThrottlingException on any call back off with full jitter.
  * - Running out of time (`timeoutMs`) leaves the query running and throws a retryable error: the
  *   retried Lambda presents the same token and resumes waiting for the same query.
@@ -103,6 +107,12 @@ function isTransient(error: unknown): boolean {
   return e?.name === 'InternalServerException' || status === undefined || status >= 500;
 }
 
+/**
+ * Earlier invocations' failed executions one call walks past at most: each step retry adds at most
+ * `maxResubmits + 1`, and the state machine retries a step five times.
+ */
+const MAX_INHERITED_FAILURES = 50;
+
 /** 32..128 characters, as StartQueryExecution requires: a SHA-256 in hex is 64. */
 export function clientRequestToken(query: SqlQuery, runId: string, attempt: number): string {
   const h = createHash('sha256');
@@ -135,7 +145,10 @@ export class AthenaQueryRunner {
 
   /** Run a statement (DDL, INSERT, DELETE, SELECT whose rows are not needed) to SUCCEEDED. */
   async run(query: SqlQuery, runId: string): Promise<QueryOutcome> {
-    const deadline = this.o.now() + this.o.timeoutMs;
+    const startedAt = this.o.now();
+    const deadline = startedAt + this.o.timeoutMs;
+    // Failed executions of earlier invocations (a retried step) that this call walked past.
+    let inherited = 0;
     for (let attempt = 0; ; attempt++) {
       const submissions = attempt + 1;
       const token = clientRequestToken(query, runId, attempt);
@@ -167,7 +180,14 @@ export class AthenaQueryRunner {
       }
       const error = status?.AthenaError;
       const reason = error?.ErrorMessage ?? status?.StateChangeReason ?? 'no reason given';
-      if (state === 'FAILED' && error?.Retryable === true && attempt < this.o.maxResubmits) continue;
+      if (state === 'FAILED' && error?.Retryable === true) {
+        const completed = status?.CompletionDateTime?.getTime();
+        if (completed !== undefined && completed < startedAt && inherited < MAX_INHERITED_FAILURES) {
+          inherited++;
+          continue;
+        }
+        if (attempt - inherited < this.o.maxResubmits) continue;
+      }
       throw new AthenaQueryError(`query ${id} ${state}: ${reason}`, {
         // A retryable failure that outlasted the resubmits may still pass on a later step retry.
         retryable: state === 'FAILED' && error?.Retryable === true,

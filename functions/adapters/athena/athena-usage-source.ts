@@ -5,8 +5,15 @@
 import type { Interval } from '../../domain/time.js';
 import { SLOT_MS, STATUS_CLASSES, type StatusClass, type UsageRow } from '../../domain/usage.js';
 import type { InputSummary, UsageSource } from '../../ports.js';
-import type { AthenaQueryRunner, ResultRow } from './athena-client.js';
-import { type AthenaTables, parseSlotStart, readInputSql, readLastSlotSql, readUsageSql } from './sql.js';
+import type { AthenaQueryRunner, QueryOutcome, ResultRow } from './athena-client.js';
+import {
+  type AthenaTables,
+  parseSlotStart,
+  readInputSql,
+  readLastSlotSql,
+  readUsageSql,
+  type SqlQuery,
+} from './sql.js';
 
 /** A rollup row that does not have the shape the rollup step writes. */
 export class RollupRowError extends Error {
@@ -49,11 +56,22 @@ export function usageRowOf(row: ResultRow): UsageRow {
   };
 }
 
+/** One statement a step ran on Athena, for the report's evidence. */
+export interface RecordedQuery {
+  /** What the statement was for, e.g. `usage 2026-03-01T00:00:00.000Z..2026-03-12T00:00:00.000Z`. */
+  readonly purpose: string;
+  readonly sql: string;
+  readonly params: readonly string[];
+  readonly queryExecutionId: string;
+  readonly bytesScanned: number;
+}
+
 /** UsageSource over the Athena rollup table. Keeps the bytes its queries scanned, for the report. */
 export class AthenaUsageSource implements UsageSource {
   readonly engine = 'athena';
   private scanned = 0;
   private readonly ids: string[] = [];
+  private readonly recorded: RecordedQuery[] = [];
 
   constructor(
     private readonly runner: AthenaQueryRunner,
@@ -63,21 +81,17 @@ export class AthenaUsageSource implements UsageSource {
   ) {}
 
   async usage(range: Interval): Promise<UsageRow[]> {
-    const out = await this.runner.select(readUsageSql(this.tables, range), this.runId, usageRowOf);
-    this.scanned += out.bytesScanned;
-    this.ids.push(out.queryExecutionId);
+    const query = readUsageSql(this.tables, range);
+    const out = await this.runner.select(query, this.runId, usageRowOf);
+    this.record(`usage ${span(range)}`, query, out);
     return [...out.rows];
   }
 
   /** The end of the newest usage slot in `range` (its start plus SLOT_MS), or undefined when none. */
   async dataEnd(range: Interval): Promise<number | undefined> {
-    const out = await this.runner.select(
-      readLastSlotSql(this.tables, range),
-      this.runId,
-      (row) => row['last_slot'],
-    );
-    this.scanned += out.bytesScanned;
-    this.ids.push(out.queryExecutionId);
+    const query = readLastSlotSql(this.tables, range);
+    const out = await this.runner.select(query, this.runId, (row) => row['last_slot']);
+    this.record(`data end ${span(range)}`, query, out);
     const last = out.rows[0];
     return last === null || last === undefined ? undefined : parseSlotStart(last) + SLOT_MS;
   }
@@ -90,6 +104,27 @@ export class AthenaUsageSource implements UsageSource {
   get queryExecutionIds(): readonly string[] {
     return this.ids;
   }
+
+  /** Every statement so far, with its SQL, parameters and bytes scanned. */
+  get queries(): readonly RecordedQuery[] {
+    return this.recorded;
+  }
+
+  private record(purpose: string, query: SqlQuery, out: QueryOutcome): void {
+    this.scanned += out.bytesScanned;
+    this.ids.push(out.queryExecutionId);
+    this.recorded.push({
+      purpose,
+      sql: query.sql,
+      params: query.params,
+      queryExecutionId: out.queryExecutionId,
+      bytesScanned: out.bytesScanned,
+    });
+  }
+}
+
+function span(range: Interval): string {
+  return `${new Date(range.startMs).toISOString()}..${new Date(range.endMs).toISOString()}`;
 }
 
 /**
@@ -103,8 +138,9 @@ export async function athenaInputSummary(
   tables: AthenaTables,
   runId: string,
   batches: { readonly from: string; readonly to: string },
-): Promise<InputSummary & { readonly bytesScanned: number }> {
-  const out = await runner.select(readInputSql(tables, batches.from, batches.to), runId, (row) => ({
+): Promise<InputSummary & { readonly bytesScanned: number; readonly query: RecordedQuery }> {
+  const sql = readInputSql(tables, batches.from, batches.to);
+  const out = await runner.select(sql, runId, (row) => ({
     batch: text(row, 'batch'),
     kind: row['kind'] ?? '',
     lines: count(row, 'line_count'),
@@ -132,5 +168,12 @@ export async function athenaInputSummary(
     malformedSamples: [],
     unreadableFiles: [],
     bytesScanned: out.bytesScanned,
+    query: {
+      purpose: `input lines of delivery dates ${batches.from}..${batches.to}`,
+      sql: sql.sql,
+      params: sql.params,
+      queryExecutionId: out.queryExecutionId,
+      bytesScanned: out.bytesScanned,
+    },
   };
 }

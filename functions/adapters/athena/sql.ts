@@ -138,9 +138,14 @@ export function insertBatchRollupSql(
   options: { readonly datasetDepth: number },
 ): SqlQuery {
   checkBatch(batch);
-  const depth = checkDepth(options.datasetDepth);
   const sql = `INSERT INTO ${table(tables, tables.rollupTable)} (${ROLLUP_COLUMNS.join(', ')})
-SELECT
+${batchAggregateSql(tables, '?', checkDepth(options.datasetDepth))}`;
+  return { sql, params: [sqlString(batch)] };
+}
+
+/** The rollup rows of one delivery date, as insertBatchRollupSql describes them; `partition` is `?` or a literal. */
+function batchAggregateSql(tables: AthenaTables, partition: string, depth: number): string {
+  return `SELECT
   slot_start, bucket, requester, access_point, dataset, operation, status_class,
   count(*) AS requests,
   sum(bytes_sent) AS bytes_sent,
@@ -185,12 +190,61 @@ FROM (
         bucket_name, requester, accesspointarn, operation, httpstatus, bytessent, delivery_date, requestdatetime,
         "key", try(parse_datetime(requestdatetime, '${LOG_TIME_FORMAT}')) AS event_time
       FROM ${table(tables, tables.logsTable)}
-      WHERE delivery_date = ?
+      WHERE delivery_date = ${partition}
     ) AS logged
   ) AS parsed
 ) AS shaped
 GROUP BY slot_start, bucket, requester, access_point, dataset, operation, status_class, batch`;
-  return { sql, params: [sqlString(batch)] };
+}
+
+/** The rollup's key columns: one row per key and batch. */
+const KEY_COLUMNS = ROLLUP_COLUMNS.slice(0, 7);
+
+/**
+ * Replaces one delivery date's rows of the rollup in ONE statement (an Iceberg MERGE), with the rows
+ * insertBatchRollupSql would insert: a row whose key is rolled up again gets the new counts, a new key
+ * is inserted, and a row of the batch that the logs no longer give (say, after a dataset depth
+ * change) is deleted. Unlike clearBatchSql followed by insertBatchRollupSql, nothing can run between a
+ * delete and an insert: a reader never sees the batch missing, and two runs rolling up the same date
+ * at once cannot both insert it (Iceberg commits row-level changes with optimistic concurrency, so
+ * the later MERGE either sees the earlier one's rows or fails to commit; it never adds to them).
+ *
+ * Athena takes no ExecutionParameters in MERGE, so the batch enters the text as a literal after the
+ * same check as in clearBatchSql: a calendar date `yyyy/MM/dd`, digits and slashes only.
+ */
+export function replaceBatchRollupSql(
+  tables: AthenaTables,
+  batch: string,
+  options: { readonly datasetDepth: number },
+): SqlQuery {
+  checkBatch(batch);
+  const depth = checkDepth(options.datasetDepth);
+  const rollup = table(tables, tables.rollupTable);
+  const literal = sqlString(batch);
+  const on = (a: string, b: string) => KEY_COLUMNS.map((c) => `${a}.${c} = ${b}.${c}`).join(' AND ');
+  const aggregate = batchAggregateSql(tables, literal, depth).replaceAll('\n', '\n    ');
+  const sql = `MERGE INTO ${rollup} AS r
+USING (
+  SELECT
+    ${KEY_COLUMNS.map((c) => `coalesce(n.${c}, o.${c}) AS ${c}`).join(',\n    ')},
+    n.requests, n.bytes_sent, n.records,
+    n.slot_start IS NULL AS stale
+  FROM (
+    ${aggregate}
+  ) AS n
+  FULL OUTER JOIN (
+    SELECT ${KEY_COLUMNS.join(', ')}
+    FROM ${rollup}
+    WHERE batch = ${literal}
+  ) AS o
+  ON ${on('n', 'o')}
+) AS s
+ON r.batch = ${literal} AND ${on('r', 's')}
+WHEN MATCHED AND s.stale THEN DELETE
+WHEN MATCHED THEN UPDATE SET requests = s.requests, bytes_sent = s.bytes_sent, records = s.records
+WHEN NOT MATCHED THEN INSERT (${ROLLUP_COLUMNS.join(', ')})
+  VALUES (${KEY_COLUMNS.map((c) => `s.${c}`).join(', ')}, s.requests, s.bytes_sent, s.records, ${literal})`;
+  return { sql, params: [] };
 }
 
 /**

@@ -26,7 +26,7 @@ import type {
   UsageSource,
 } from '../../ports.js';
 import { DuckDbStoreError, InvalidRollupRowError } from './errors.js';
-import { appendRollupRows } from './rollup-writer.js';
+import { appendRollupRows, type ColumnarRollupRows, STREAM_SQL, StagedRollup } from './rollup-writer.js';
 import {
   CREATE_SCHEMA,
   SCHEMA_VERSION,
@@ -66,6 +66,29 @@ export interface FileIngestion {
   readonly file: IngestedFile;
   readonly rows: readonly RollupRow[];
   readonly stats: FileStats;
+}
+
+/** A file whose rows went through a RollupStream, with its bookkeeping. */
+export interface StagedFileIngestion {
+  /** The id its rows were staged under (their `item`). */
+  readonly item: number;
+  readonly file: IngestedFile;
+  readonly stats: FileStats;
+}
+
+/**
+ * Writes for a parallel ingester: rows are staged as workers produce them, in any order and in partial
+ * sums, and a file enters the rollup (summed to one row per key) when `replaceFiles` records it.
+ */
+export interface RollupStream {
+  /** Stages rows; `strings[id]` is the text of each id in their string columns (a growing table). */
+  stage(rows: ColumnarRollupRows, strings: readonly string[]): Promise<void>;
+  /**
+   * `DuckDbStore.replaceFiles` for staged files, in ONE transaction: earlier versions (same basename or
+   * fingerprint, recorded before or earlier in `files`) are removed, then each file's staged rows are
+   * summed into the rollup and its bookkeeping and samples recorded. Statements per call, not per file.
+   */
+  replaceFiles(files: readonly StagedFileIngestion[]): Promise<void>;
 }
 
 export interface DuckDbStoreOptions {
@@ -238,6 +261,18 @@ export class DuckDbStore implements UsageSource, NoticeLedger {
         for (const ingestion of ingestions) await this.writeFile(ingestion);
       }),
     );
+  }
+
+  /** Starts staging rows for a parallel ingester (see RollupStream). One stream at a time per store. */
+  openRollupStream(): Promise<RollupStream> {
+    return this.serial('openRollupStream', async () => {
+      const staged = await StagedRollup.open(this.connection);
+      return {
+        stage: (rows, strings) => this.serial('stageRollupRows', () => staged.stage(rows, strings)),
+        replaceFiles: (files) =>
+          this.serial('replaceFile', () => this.transaction(() => this.writeStagedFiles(staged, files))),
+      };
+    });
   }
 
   /**
@@ -439,13 +474,7 @@ export class DuckDbStore implements UsageSource, NoticeLedger {
   }
 
   private async writeFile({ file, rows, stats }: FileIngestion): Promise<void> {
-    if (stats.lines !== stats.parsedLines + stats.malformedLines) {
-      throw new DuckDbStoreError(
-        'replaceFile',
-        this.path,
-        `${file.path}: lines (${stats.lines}) must equal parsed (${stats.parsedLines}) + malformed (${stats.malformedLines})`,
-      );
-    }
+    this.checkStats(file, stats);
     const superseded = (
       await this.connection.runAndReadAll(SQL.supersededFiles, [file.basename, file.fingerprint])
     )
@@ -481,6 +510,93 @@ export class DuckDbStore implements UsageSource, NoticeLedger {
         sample.reason,
         sample.text.slice(0, SAMPLE_TEXT_MAX),
       ]);
+    }
+  }
+
+  private async writeStagedFiles(staged: StagedRollup, files: readonly StagedFileIngestion[]): Promise<void> {
+    if (files.length === 0) return;
+    for (const { file, stats } of files) this.checkStats(file, stats);
+    const superseded = (
+      await this.connection.runAndReadAll(
+        STREAM_SQL.supersededBy,
+        [listValue(files.map((f) => f.file.basename)), listValue(files.map((f) => f.file.fingerprint))],
+        [LIST(VARCHAR), LIST(VARCHAR)],
+      )
+    )
+      .getRows()
+      .map(([fingerprint]) => String(fingerprint));
+    if (superseded.length > 0) {
+      const list: DuckDBValue[] = [listValue(superseded)];
+      const types: DuckDBType[] = [LIST(VARCHAR)];
+      await this.connection.run(SQL.deleteRollupOf, list, types);
+      await this.connection.run(SQL.deleteSamplesOf, list, types);
+      await this.connection.run(SQL.deleteFilesOf, list, types);
+    }
+    // As if recorded one by one: a file is replaced by any later one with its basename or fingerprint.
+    const laterNames = new Set<string>();
+    const laterFingerprints = new Set<string>();
+    const kept: StagedFileIngestion[] = [];
+    for (let i = files.length - 1; i >= 0; i--) {
+      const f = files[i]!;
+      if (!laterNames.has(f.file.basename) && !laterFingerprints.has(f.file.fingerprint)) kept.unshift(f);
+      laterNames.add(f.file.basename);
+      laterFingerprints.add(f.file.fingerprint);
+    }
+    await staged.discard(files.filter((f) => !kept.includes(f)).map((f) => f.item));
+    await staged.insertInto(kept.map((f) => ({ item: f.item, batch: f.file.fingerprint })));
+    const column = <T extends DuckDBValue>(pick: (f: StagedFileIngestion) => T) => listValue(kept.map(pick));
+    await this.connection.run(
+      STREAM_SQL.insertFiles,
+      [
+        column((f) => f.file.fingerprint),
+        column((f) => f.file.path),
+        column((f) => f.file.basename),
+        column((f) => BigInt(f.file.size)),
+        column((f) => f.file.layout),
+        column((f) => BigInt(f.stats.lines)),
+        column((f) => BigInt(f.stats.parsedLines)),
+        column((f) => BigInt(f.stats.malformedLines)),
+        column((f) => JSON.stringify(f.stats.malformedByReason)),
+        column((f) => f.stats.unreadableReason ?? null),
+        BigInt(this.clock.now().getTime()),
+      ],
+      [
+        LIST(VARCHAR),
+        LIST(VARCHAR),
+        LIST(VARCHAR),
+        LIST(BIGINT),
+        LIST(VARCHAR),
+        LIST(BIGINT),
+        LIST(BIGINT),
+        LIST(BIGINT),
+        LIST(VARCHAR),
+        LIST(VARCHAR),
+        BIGINT,
+      ],
+    );
+    const samples = kept.flatMap((f) => f.stats.samples.map((sample) => ({ f, sample })));
+    if (samples.length > 0) {
+      await this.connection.run(
+        STREAM_SQL.insertSamples,
+        [
+          listValue(samples.map((s) => s.f.file.fingerprint)),
+          listValue(samples.map((s) => s.f.file.path)),
+          listValue(samples.map((s) => BigInt(s.sample.line))),
+          listValue(samples.map((s) => s.sample.reason)),
+          listValue(samples.map((s) => s.sample.text.slice(0, SAMPLE_TEXT_MAX))),
+        ],
+        [LIST(VARCHAR), LIST(VARCHAR), LIST(BIGINT), LIST(VARCHAR), LIST(VARCHAR)],
+      );
+    }
+  }
+
+  private checkStats(file: IngestedFile, stats: FileStats): void {
+    if (stats.lines !== stats.parsedLines + stats.malformedLines) {
+      throw new DuckDbStoreError(
+        'replaceFile',
+        this.path,
+        `${file.path}: lines (${stats.lines}) must equal parsed (${stats.parsedLines}) + malformed (${stats.malformedLines})`,
+      );
     }
   }
 

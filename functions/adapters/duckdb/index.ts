@@ -6,6 +6,9 @@ export {
   type FileStats,
   type IngestedFile,
   type InputSummaryOptions,
+  type RollupStream,
+  type StagedFileIngestion,
 } from './duckdb-store.js';
 export { DuckDbStoreError, InvalidRollupRowError } from './errors.js';
+export type { ColumnarRollupRows } from './rollup-writer.js';
 export { type Query, usageQuery } from './schema.js';

@@ -3,8 +3,17 @@
  * dictionary and are decoded by one INSERT ... SELECT inside DuckDB: numbers cross into DuckDB as a
  * memory copy per column chunk, whereas each string crosses with a native call of its own.
  */
-import { BIGINT, type DuckDBConnection, DuckDBDataChunk, INTEGER } from '@duckdb/node-api';
-import { type RollupRow, SLOT_MS } from '../../domain/usage.js';
+import {
+  BIGINT,
+  DOUBLE,
+  type DuckDBConnection,
+  DuckDBDataChunk,
+  INTEGER,
+  LIST,
+  listValue,
+  VARCHAR,
+} from '@duckdb/node-api';
+import { type RollupRow, SLOT_MS, type StatusClass } from '../../domain/usage.js';
 import { InvalidRollupRowError } from './errors.js';
 import { SQL } from './schema.js';
 
@@ -101,5 +110,202 @@ function checkRow(row: RollupRow, batch: string, index: number): void {
   }
   if (row.requests < 0n || row.bytesSent < 0n || row.records < 0n) {
     throw new InvalidRollupRowError(index, 'counts must not be negative');
+  }
+}
+
+/**
+ * Rollup rows in columns, as a parallel ingester produces them: string columns hold ids into a string
+ * table, counts are doubles below 2^53 (so exact), and several rows may share a key (partial sums).
+ * `item` holds the id the rows were staged under (see StagedRollup).
+ */
+export interface ColumnarRollupRows {
+  readonly count: number;
+  readonly item: Int32Array;
+  /** Slot number: slot start / SLOT_MS. */
+  readonly slot: Int32Array;
+  /** Index into the status classes `-`, `1xx` .. `5xx`. */
+  readonly status: Int32Array;
+  readonly bucket: Int32Array;
+  readonly requester: Int32Array;
+  readonly accessPoint: Int32Array;
+  readonly dataset: Int32Array;
+  readonly operation: Int32Array;
+  readonly requests: Float64Array;
+  readonly bytesSent: Float64Array;
+  readonly records: Float64Array;
+}
+
+/** Status classes by the index ColumnarRollupRows.status holds. */
+const STATUS_CLASSES_BY_INDEX: readonly StatusClass[] = ['-', '1xx', '2xx', '3xx', '4xx', '5xx'];
+
+/**
+ * Per-connection staging for streamed rows, summed into `rollup` per file when the file is complete.
+ * TEMP tables: a crash loses only rows of files not yet recorded, which the next run reads again.
+ */
+const STREAM_SCHEMA: readonly string[] = [
+  `CREATE TEMP TABLE IF NOT EXISTS rollup_stream (
+    item INTEGER NOT NULL,
+    slot INTEGER NOT NULL,
+    status INTEGER NOT NULL,
+    bucket INTEGER NOT NULL,
+    requester INTEGER NOT NULL,
+    access_point INTEGER NOT NULL,
+    dataset INTEGER NOT NULL,
+    operation INTEGER NOT NULL,
+    requests DOUBLE NOT NULL,
+    bytes_sent DOUBLE NOT NULL,
+    records DOUBLE NOT NULL
+  )`,
+  `CREATE TEMP TABLE IF NOT EXISTS rollup_stream_strings (
+    id INTEGER NOT NULL,
+    value VARCHAR NOT NULL
+  )`,
+  'DELETE FROM rollup_stream',
+  'DELETE FROM rollup_stream_strings',
+];
+
+const STREAM_TYPES = [
+  INTEGER,
+  INTEGER,
+  INTEGER,
+  INTEGER,
+  INTEGER,
+  INTEGER,
+  INTEGER,
+  INTEGER,
+  DOUBLE,
+  DOUBLE,
+  DOUBLE,
+];
+
+/** SQL of StagedRollup; constant text, values only as parameters. */
+export const STREAM_SQL = {
+  /**
+   * Sums the staged rows of the items in $1 by key (each partial count is exact as a double, and is
+   * summed as an integer), decodes ids through the staged strings and tags each row with its item's
+   * batch from $2 (the list of batches in the same order as $1). $3 is SLOT_MS, $4 the status classes.
+   */
+  insertSummed: `INSERT INTO rollup (slot_start, bucket, requester, access_point, dataset, operation,
+      status_class, requests, bytes_sent, records, batch)
+    SELECT g.slot::BIGINT * $3::BIGINT, b.value, r.value, a.value, d.value, o.value,
+      list_extract($4::VARCHAR[], g.status + 1), g.requests, g.bytes_sent, g.records, f.batch
+    FROM (
+      SELECT item, slot, status, bucket, requester, access_point, dataset, operation,
+        sum(requests::BIGINT)::BIGINT AS requests,
+        sum(bytes_sent::BIGINT)::BIGINT AS bytes_sent,
+        sum(records::BIGINT)::BIGINT AS records
+      FROM rollup_stream
+      WHERE item IN (SELECT unnest($1::INTEGER[]))
+      GROUP BY item, slot, status, bucket, requester, access_point, dataset, operation
+    ) g
+      JOIN (SELECT unnest($1::INTEGER[]) AS item, unnest($2::VARCHAR[]) AS batch) f ON f.item = g.item
+      JOIN rollup_stream_strings b ON b.id = g.bucket
+      JOIN rollup_stream_strings r ON r.id = g.requester
+      JOIN rollup_stream_strings a ON a.id = g.access_point
+      JOIN rollup_stream_strings d ON d.id = g.dataset
+      JOIN rollup_stream_strings o ON o.id = g.operation`,
+  discardItems: 'DELETE FROM rollup_stream WHERE item IN (SELECT unnest($1::INTEGER[]))',
+  /** Recorded files that files named $1 (basenames) or with fingerprints $2 replace. */
+  supersededBy: 'SELECT fingerprint FROM ingested_files WHERE basename = ANY($1) OR fingerprint = ANY($2)',
+  /** Bookkeeping of many files in one statement: parallel lists, one element per file. */
+  insertFiles: `INSERT INTO ingested_files (fingerprint, path, basename, size, layout, lines, parsed_lines,
+      malformed_lines, malformed_by_reason, unreadable_reason, ingested_at)
+    SELECT unnest($1::VARCHAR[]), unnest($2::VARCHAR[]), unnest($3::VARCHAR[]), unnest($4::BIGINT[]),
+      unnest($5::VARCHAR[]), unnest($6::BIGINT[]), unnest($7::BIGINT[]), unnest($8::BIGINT[]),
+      unnest($9::VARCHAR[]), unnest($10::VARCHAR[]), epoch_ms($11::BIGINT)`,
+  insertSamples: `INSERT INTO malformed_samples (fingerprint, path, line, reason, text)
+    SELECT unnest($1::VARCHAR[]), unnest($2::VARCHAR[]), unnest($3::BIGINT[]), unnest($4::VARCHAR[]),
+      unnest($5::VARCHAR[])`,
+} as const;
+
+/**
+ * Rows staged on a connection while files are read, keyed by an item id per file; `insertInto` sums a
+ * finished file's rows into `rollup`. Strings are staged once, as they first appear.
+ */
+export class StagedRollup {
+  private stagedStrings = 0;
+
+  private constructor(private readonly connection: DuckDBConnection) {}
+
+  /** Creates (or empties) the staging tables. */
+  static async open(connection: DuckDBConnection): Promise<StagedRollup> {
+    for (const statement of STREAM_SCHEMA) await connection.run(statement);
+    return new StagedRollup(connection);
+  }
+
+  /**
+   * Stages `rows`; `strings[id]` is the text of every id its string columns hold. The same `strings`
+   * (growing) must be passed each time: ids already staged are not staged again.
+   */
+  async stage(rows: ColumnarRollupRows, strings: readonly string[]): Promise<void> {
+    if (strings.length > this.stagedStrings) {
+      const appender = await this.connection.createAppender('rollup_stream_strings');
+      try {
+        for (let id = this.stagedStrings; id < strings.length; id++) {
+          appender.appendInteger(id);
+          appender.appendVarchar(strings[id]!);
+          appender.endRow();
+        }
+        appender.closeSync();
+      } catch (error) {
+        appender.clear();
+        appender.closeSync();
+        throw error;
+      }
+      this.stagedStrings = strings.length;
+    }
+    if (rows.count === 0) return;
+    const columns = [
+      rows.item,
+      rows.slot,
+      rows.status,
+      rows.bucket,
+      rows.requester,
+      rows.accessPoint,
+      rows.dataset,
+      rows.operation,
+      rows.requests,
+      rows.bytesSent,
+      rows.records,
+    ];
+    const appender = await this.connection.createAppender('rollup_stream');
+    try {
+      let chunk = DuckDBDataChunk.create(STREAM_TYPES, CHUNK_ROWS);
+      for (let offset = 0; offset < rows.count; offset += CHUNK_ROWS) {
+        const count = Math.min(CHUNK_ROWS, rows.count - offset);
+        if (count !== chunk.rowCount) chunk = DuckDBDataChunk.create(STREAM_TYPES, count);
+        // Typed arrays read like arrays of numbers, which is what INTEGER and DOUBLE vectors take.
+        chunk.setColumns(columns.map((c) => c.subarray(offset, offset + count)) as unknown as number[][]);
+        appender.appendDataChunk(chunk);
+      }
+      appender.closeSync();
+    } catch (error) {
+      appender.clear();
+      appender.closeSync();
+      throw error;
+    }
+  }
+
+  /**
+   * Sums the staged rows of `items` into `rollup`, each item's rows tagged with its batch, and
+   * unstages them. Run it inside the caller's transaction. Returns the rollup rows written.
+   */
+  async insertInto(items: readonly { readonly item: number; readonly batch: string }[]): Promise<number> {
+    if (items.length === 0) return 0;
+    const ids = listValue(items.map((i) => i.item));
+    const batches = listValue(items.map((i) => i.batch));
+    const result = await this.connection.run(
+      STREAM_SQL.insertSummed,
+      [ids, batches, BigInt(SLOT_MS), listValue([...STATUS_CLASSES_BY_INDEX])],
+      [LIST(INTEGER), LIST(VARCHAR), BIGINT, LIST(VARCHAR)],
+    );
+    await this.discard(items.map((i) => i.item));
+    return Number(result.rowsChanged);
+  }
+
+  /** Drops the staged rows of `items` without writing them. */
+  async discard(items: readonly number[]): Promise<void> {
+    if (items.length === 0) return;
+    await this.connection.run(STREAM_SQL.discardItems, [listValue([...items])], [LIST(INTEGER)]);
   }
 }

@@ -6,6 +6,12 @@
  *
  * Item: pk, partnerId, periodId, level, state (`pending` | `sent`), runId, figuresJson, claimedAtMs,
  * and once sent, messageId and sentAt.
+ *
+ * A pending claim whose message was handed to the mailer carries messageId and attemptedAtMs
+ * (markAttempt) until markSent: if the step stops in between, nobody knows whether the message left,
+ * so the claim is never taken over nor released, and claim() answers `already-sent`. A notice is thus
+ * sent at most once; the cost is a notice that would be lost if the step stopped in the instant
+ * between markAttempt and the mailer's call (clearAttempt undoes the mark when the mailer refuses).
  */
 import {
   type AttributeValue,
@@ -92,7 +98,9 @@ export class DynamoDbLedger implements NoticeLedger {
       if (await this.takeOver(pk, claim)) return 'claimed';
       const current = await this.get(pk);
       if (current === undefined) continue;
-      return str(current, 'state') === 'sent' ? 'already-sent' : 'held-by-another-run';
+      // A claim whose message may have left counts as sent, whoever holds it.
+      if (str(current, 'state') === 'sent' || str(current, 'messageId') !== undefined) return 'already-sent';
+      return 'held-by-another-run';
     }
     throw new DynamoDbLedgerError(`ledger claim of ${pk} kept changing under us`, true);
   }
@@ -134,13 +142,64 @@ export class DynamoDbLedger implements NoticeLedger {
     }
   }
 
+  /**
+   * Records that this run's claim is being handed to the mailer now (see the file comment). Throws
+   * LedgerConflictError when the claim is not this run's pending claim any more.
+   */
+  async markAttempt(
+    key: NoticeKey,
+    attempt: { runId: string; messageId: string; nowMs: number },
+  ): Promise<void> {
+    const pk = ledgerPk(key);
+    try {
+      await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: { pk: { S: pk } },
+          UpdateExpression: 'SET messageId = :messageId, attemptedAtMs = :now',
+          ConditionExpression:
+            'attribute_exists(pk) AND #runId = :runId AND #state = :pending AND (attribute_not_exists(messageId) OR messageId = :messageId)',
+          ExpressionAttributeNames: NAMES,
+          ExpressionAttributeValues: {
+            ':pending': { S: 'pending' },
+            ':runId': { S: attempt.runId },
+            ':messageId': { S: attempt.messageId },
+            ':now': { N: String(attempt.nowMs) },
+          },
+        }),
+      );
+    } catch (error) {
+      if (!isConditionFailure(error)) throw wrap('markAttempt', error);
+      throw new LedgerConflictError(`notice ${pk} is not claimed by run ${attempt.runId} any more: not sent`);
+    }
+  }
+
+  /** Undoes markAttempt after the mailer refused the message, so the claim can be released. */
+  async clearAttempt(key: NoticeKey, runId: string): Promise<void> {
+    try {
+      await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: { pk: { S: ledgerPk(key) } },
+          UpdateExpression: 'REMOVE messageId, attemptedAtMs',
+          ConditionExpression: '#runId = :runId AND #state = :pending',
+          ExpressionAttributeNames: NAMES,
+          ExpressionAttributeValues: { ':runId': { S: runId }, ':pending': { S: 'pending' } },
+        }),
+      );
+    } catch (error) {
+      if (!isConditionFailure(error)) throw wrap('clearAttempt', error);
+    }
+  }
+
   async release(key: NoticeKey, runId: string): Promise<void> {
     try {
       await this.client.send(
         new DeleteItemCommand({
           TableName: this.tableName,
           Key: { pk: { S: ledgerPk(key) } },
-          ConditionExpression: '#runId = :runId AND #state = :pending',
+          // A claim whose message may have left (markAttempt without markSent) is never given back.
+          ConditionExpression: '#runId = :runId AND #state = :pending AND attribute_not_exists(messageId)',
           ExpressionAttributeNames: NAMES,
           ExpressionAttributeValues: { ':runId': { S: runId }, ':pending': { S: 'pending' } },
         }),
@@ -218,7 +277,8 @@ export class DynamoDbLedger implements NoticeLedger {
           TableName: this.tableName,
           Key: { pk: { S: pk } },
           UpdateExpression: 'SET #runId = :runId, figuresJson = :figures, claimedAtMs = :now',
-          ConditionExpression: '#state = :pending AND (#runId = :runId OR claimedAtMs <= :staleBefore)',
+          ConditionExpression:
+            '#state = :pending AND attribute_not_exists(messageId) AND (#runId = :runId OR claimedAtMs <= :staleBefore)',
           ExpressionAttributeNames: NAMES,
           ExpressionAttributeValues: {
             ':pending': { S: 'pending' },

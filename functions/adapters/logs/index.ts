@@ -11,14 +11,30 @@ export {
   parseAccessLogLine,
   parseLogTime,
 } from './access-log-parser.js';
+export { ByteLineSplitter, LineSplitter } from './byte-lines.js';
 export {
+  checkIngestOptions,
   DEFAULT_MAX_LINE_BYTES,
   DEFAULT_SAMPLE_LIMIT,
   type IngestFileResult,
   type IngestFileStats,
   type IngestOptions,
   ingestLogFile,
+  RowMerger,
 } from './ingest-file.js';
+export {
+  IngestPool,
+  IngestWorkerError,
+  type PlanFile,
+  type PlanOptions,
+  type PoolHandlers,
+  type PoolItem,
+  type PoolOptions,
+  type PoolTask,
+  planTasks,
+} from './ingest-pool.js';
+export type { RunnerSettings } from './ingest-task.js';
+export { type AggregatorOptions, type ItemCounts, type LineSample, LogAggregator } from './log-aggregator.js';
 export {
   detectLayout,
   FINGERPRINT_EDGE_BYTES,
@@ -30,4 +46,14 @@ export {
   LogPathError,
   listLogFiles,
 } from './log-files.js';
-export { loadManifest, type Manifest, ManifestError, parseManifest } from './manifest.js';
+export { type ItemOutcome, type ReadItem, readLogItem } from './log-reader.js';
+export {
+  loadManifest,
+  type Manifest,
+  type ManifestData,
+  ManifestError,
+  manifestFromData,
+  manifestToData,
+  parseManifest,
+} from './manifest.js';
+export { type RowBatch, RowBatchBuilder, STATUS_BY_INDEX } from './row-batch.js';

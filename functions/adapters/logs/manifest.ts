@@ -78,6 +78,23 @@ export function parseManifest(text: string, source: string): Manifest {
   return new MapManifest(source, exact, prefixes);
 }
 
+/** A manifest as plain data, for handing to a worker thread (structured clone keeps bigints). */
+export interface ManifestData {
+  readonly source: string;
+  readonly exact: readonly (readonly [string, bigint])[];
+  readonly prefixes: readonly (readonly [string, bigint])[];
+}
+
+/** The data of a manifest made by parseManifest or loadManifest; undefined for any other Manifest. */
+export function manifestToData(manifest: Manifest): ManifestData | undefined {
+  return manifest instanceof MapManifest ? manifest.toData() : undefined;
+}
+
+/** The manifest `data` describes (see manifestToData). */
+export function manifestFromData(data: ManifestData): Manifest {
+  return new MapManifest(data.source, new Map(data.exact), new Map(data.prefixes));
+}
+
 /** Read and parse a manifest file. */
 export async function loadManifest(path: string): Promise<Manifest> {
   let text: string;
@@ -132,6 +149,10 @@ class MapManifest implements Manifest {
     const entries = [...exact, ...byPrefix].map(([k, v]) => `${JSON.stringify(k)},${v}`);
     entries.sort();
     this.hash = createHash('sha256').update(entries.join('\n')).digest('hex');
+  }
+
+  toData(): ManifestData {
+    return { source: this.source, exact: [...this.exact], prefixes: [...this.byPrefix] };
   }
 
   recordsFor(key: string): bigint {

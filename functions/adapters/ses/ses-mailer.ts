@@ -4,9 +4,9 @@
  *
  * - A client-side limiter spaces sends evenly under `maxSendRate` per second, so a burst of notices
  *   does not meet SES's own limit in the first place.
- * - Throttling ("Maximum sending rate exceeded.") backs off with full jitter and tries again; the
- *   daily quota, a rejected message, an unverified identity and the like are not retried here, and
- *   the error says whether a later attempt (a Step Functions retry) could succeed.
+ * - Throttling ("Maximum sending rate exceeded.", or any HTTP 429) backs off with full jitter and
+ *   tries again; the daily quota, a rejected message, an unverified identity and the like are not
+ *   retried here, and the error says whether a later attempt (a Step Functions retry) could succeed.
  */
 import { type SESClient, SendRawEmailCommand } from '@aws-sdk/client-ses';
 import type { Mailer, OutgoingMessage } from '../../ports.js';
@@ -111,15 +111,17 @@ function classify(error: unknown): Classified {
   const message = e.message ?? '';
   // The daily quota is reported as throttling too, but no backoff measured in seconds lifts it.
   if (/daily message quota/i.test(message)) return { throttled: false, retryable: false, code };
+  const status = e.$metadata?.httpStatusCode;
   if (
     code === 'Throttling' ||
     code === 'ThrottlingException' ||
+    code === 'TooManyRequestsException' ||
+    status === 429 ||
     /maximum sending rate exceeded/i.test(message)
   ) {
     return { throttled: true, retryable: true, code };
   }
   if (code !== undefined && NOT_RETRYABLE.has(code)) return { throttled: false, retryable: false, code };
-  const status = e.$metadata?.httpStatusCode;
   // No HTTP status at all: the request never got an answer (network), so a retry may work.
   return { throttled: false, retryable: status === undefined || status >= 500, code };
 }

@@ -1,0 +1,337 @@
+/**
+ * Parallel ingestion: a pool of worker threads, one per core, reading log files into partial rollup
+ * rows. Large plain files are cut into byte ranges that any worker can read (see log-reader.ts); small
+ * files are grouped so that a task is worth a message; a gzip file is one task, since a deflate stream
+ * cannot be entered in the middle. Workers take the next task when they finish one, so a slow file
+ * holds up one worker, not the run.
+ *
+ * Rows reach the caller with their string columns translated into the pool's own StringTable, and the
+ * item column set to the caller's file id, so rows from every worker share one id space.
+ */
+import { open } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { StringTable } from './byte-interner.js';
+import type { RowsMessage, RunnerSettings, TaskMessage, WorkerMessage } from './ingest-task.js';
+import { TaskRunner } from './ingest-task.js';
+import type { ItemOutcome, ReadItem } from './log-reader.js';
+import type { RowBatch } from './row-batch.js';
+
+/** A file to read, or a range of one, with the caller's id for the file. */
+export interface PoolItem extends ReadItem {
+  readonly fileId: number;
+}
+
+/** Items one thread reads in order. */
+export interface PoolTask {
+  readonly items: readonly PoolItem[];
+}
+
+/** What the pool hands back while it runs. */
+export interface PoolHandlers {
+  /**
+   * Rows of finished pieces of work: `item` holds file ids, string columns ids into `pool.strings`.
+   * Partial sums: one key may come in several rows. The pool waits for a returned promise before the
+   * worker that sent the rows takes its next task, which bounds the rows waiting in memory.
+   */
+  rows(batch: RowBatch): void | Promise<void>;
+  /** An item was read to its end (or as far as it could be; see ItemOutcome.unreadable). */
+  itemDone(item: PoolItem, outcome: ItemOutcome): void | Promise<void>;
+}
+
+export interface PoolOptions extends RunnerSettings {
+  /** Worker threads; 0 reads on the calling thread. @default os.availableParallelism() */
+  readonly workers?: number;
+}
+
+/** A worker thread failed or stopped outside of any file problem; the run cannot be trusted. */
+export class IngestWorkerError extends Error {
+  override readonly name = 'IngestWorkerError';
+}
+
+interface Lane {
+  run(task: TaskMessage, onRows: (message: RowsMessage) => Promise<void>): Promise<readonly ItemOutcome[]>;
+  close(): Promise<void>;
+}
+
+/** Reads tasks on worker threads (or inline), handing rows and outcomes to the caller. */
+export class IngestPool {
+  /** The strings every id column of the rows handed out refers to. */
+  readonly strings = new StringTable();
+  private readonly lanes: Lane[];
+  private nextTaskId = 0;
+
+  private constructor(lanes: Lane[]) {
+    this.lanes = lanes;
+  }
+
+  /** Starts the workers. Their start-up (a few hundred ms) overlaps whatever the caller does next. */
+  static start(options: PoolOptions): IngestPool {
+    const count = options.workers ?? availableParallelism();
+    const settings: RunnerSettings = {
+      datasetDepth: options.datasetDepth,
+      sampleLimit: options.sampleLimit,
+      maxLineBytes: options.maxLineBytes,
+      manifest: options.manifest,
+      sendRows: options.sendRows,
+    };
+    const lanes: Lane[] =
+      count <= 0 ? [new InlineLane(settings)] : Array.from({ length: count }, () => new WorkerLane(settings));
+    return new IngestPool(lanes);
+  }
+
+  /** Threads reading (1 when reading inline). */
+  get size(): number {
+    return this.lanes.length;
+  }
+
+  /** Runs every task; resolves when all are done and handled, rejects on the first failure. */
+  async run(tasks: readonly PoolTask[], handlers: PoolHandlers): Promise<void> {
+    let next = 0;
+    let failed: unknown;
+    const work = async (lane: Lane) => {
+      while (failed === undefined && next < tasks.length) {
+        const task = tasks[next++]!;
+        const id = this.nextTaskId++;
+        const pendingRows: Promise<void>[] = [];
+        const outcomes = await lane.run({ type: 'task', id, items: task.items }, async (message) => {
+          const batch = this.translate(lane, message, task);
+          const handled = handlers.rows(batch);
+          if (handled !== undefined) pendingRows.push(handled);
+        });
+        await Promise.all(pendingRows);
+        for (let i = 0; i < task.items.length; i++) await handlers.itemDone(task.items[i]!, outcomes[i]!);
+      }
+    };
+    await Promise.all(
+      this.lanes.map((lane) =>
+        work(lane).catch((e: unknown) => {
+          failed ??= e;
+        }),
+      ),
+    );
+    if (failed !== undefined) throw failed;
+  }
+
+  /** Stops the workers. */
+  async close(): Promise<void> {
+    await Promise.all(this.lanes.map((lane) => lane.close()));
+  }
+
+  /** Local string ids of a lane -> pool ids, by lane. */
+  private readonly stringMaps = new Map<Lane, Int32Array>();
+
+  private translate(lane: Lane, message: RowsMessage, task: PoolTask): RowBatch {
+    let map = this.stringMaps.get(lane) ?? new Int32Array(256);
+    const needed = message.firstString + message.strings.length;
+    if (needed > map.length) {
+      const bigger = new Int32Array(Math.max(needed, map.length * 2));
+      bigger.set(map);
+      map = bigger;
+    }
+    this.stringMaps.set(lane, map);
+    for (let k = 0; k < message.strings.length; k++) {
+      map[message.firstString + k] = this.strings.id(message.strings[k]!);
+    }
+    const batch = message.batch;
+    for (const column of [batch.bucket, batch.requester, batch.accessPoint, batch.dataset, batch.operation]) {
+      for (let i = 0; i < batch.count; i++) column[i] = map[column[i]!]!;
+    }
+    const items = task.items;
+    for (let i = 0; i < batch.count; i++) batch.item[i] = items[batch.item[i]!]!.fileId;
+    return batch;
+  }
+}
+
+/** The bootstrap a worker runs: TypeScript sources need tsx's require hook inside the worker too. */
+const BOOTSTRAP = `
+const { workerData } = require('node:worker_threads');
+if (workerData.tsx) {
+  require(workerData.tsx).register();
+  require(workerData.entry);
+} else {
+  import(require('node:url').pathToFileURL(workerData.entry).href);
+}
+`;
+
+/** Where the worker's entry module is and whether it needs tsx (running from .ts sources). */
+function workerEntry(): { entry: string; tsx?: string } {
+  const fromSource = import.meta.url.endsWith('.ts');
+  const entry = fileURLToPath(
+    new URL(fromSource ? './ingest-worker.ts' : './ingest-worker.js', import.meta.url),
+  );
+  // Node 20 does not pass module hooks (tsx's ESM loader) on to worker threads; tsx's CommonJS hook
+  // registered inside the worker compiles the TypeScript instead.
+  return fromSource ? { entry, tsx: createRequire(import.meta.url).resolve('tsx/cjs/api') } : { entry };
+}
+
+class WorkerLane implements Lane {
+  private readonly worker: Worker;
+  private current:
+    | {
+        id: number;
+        onRows: (message: RowsMessage) => Promise<void>;
+        rows: Promise<void>[];
+        resolve: (outcomes: readonly ItemOutcome[]) => void;
+        reject: (e: unknown) => void;
+      }
+    | undefined;
+  private dead: Error | undefined;
+
+  constructor(settings: RunnerSettings) {
+    this.worker = new Worker(BOOTSTRAP, { eval: true, workerData: { ...workerEntry(), settings } });
+    this.worker.on('message', (message: WorkerMessage) => this.receive(message));
+    this.worker.on('error', (e) =>
+      this.die(new IngestWorkerError(`ingest worker failed: ${e.message}`, { cause: e })),
+    );
+    this.worker.on('exit', (code) => this.die(new IngestWorkerError(`ingest worker exited (code ${code})`)));
+  }
+
+  run(task: TaskMessage, onRows: (message: RowsMessage) => Promise<void>): Promise<readonly ItemOutcome[]> {
+    if (this.dead !== undefined) return Promise.reject(this.dead);
+    return new Promise((resolve, reject) => {
+      this.current = { id: task.id, onRows, rows: [], resolve, reject };
+      this.worker.postMessage(task);
+    });
+  }
+
+  async close(): Promise<void> {
+    this.dead ??= new IngestWorkerError('the ingest pool is closed');
+    await this.worker.terminate();
+  }
+
+  private receive(message: WorkerMessage): void {
+    const current = this.current;
+    if (current === undefined || message.id !== current.id) return;
+    if (message.type === 'rows') {
+      current.rows.push(current.onRows(message));
+      return;
+    }
+    this.current = undefined;
+    if (message.type === 'done') {
+      Promise.all(current.rows).then(() => current.resolve(message.outcomes), current.reject);
+    } else {
+      const error = new IngestWorkerError(`ingest worker: ${message.message}`);
+      if (message.stack !== undefined) error.stack = message.stack;
+      current.reject(error);
+    }
+  }
+
+  private die(error: Error): void {
+    if (this.dead !== undefined) return;
+    this.dead = error;
+    const current = this.current;
+    this.current = undefined;
+    current?.reject(error);
+  }
+}
+
+/** Reads on the calling thread, through the same TaskRunner a worker uses. */
+class InlineLane implements Lane {
+  private readonly runner: TaskRunner;
+  private onRows: ((message: RowsMessage) => Promise<void>) | undefined;
+  private rows: Promise<void>[] = [];
+
+  constructor(settings: RunnerSettings) {
+    this.runner = new TaskRunner(settings, (message) => {
+      if (this.onRows !== undefined) this.rows.push(this.onRows(message));
+    });
+  }
+
+  async run(
+    task: TaskMessage,
+    onRows: (message: RowsMessage) => Promise<void>,
+  ): Promise<readonly ItemOutcome[]> {
+    this.onRows = onRows;
+    this.rows = [];
+    const outcomes = await this.runner.run(task);
+    await Promise.all(this.rows);
+    return outcomes;
+  }
+
+  async close(): Promise<void> {}
+}
+
+/** How files are cut into tasks. */
+export interface PlanOptions {
+  /** Threads that will read; ranges are sized so each gets several. */
+  readonly threads: number;
+  /** Plain files larger than this are read in ranges. @default 16 MiB */
+  readonly splitAbove?: number;
+  /** Largest range. @default 64 MiB */
+  readonly maxRangeBytes?: number;
+  /** Small files are grouped into tasks of about this many bytes. @default 16 MiB */
+  readonly groupBytes?: number;
+}
+
+/** A file to plan: the caller's id, its path and its size on disk. */
+export interface PlanFile {
+  readonly fileId: number;
+  readonly path: string;
+  readonly size: number;
+}
+
+/**
+ * Cuts files into tasks: large plain files into ranges, large gzip files one task each, small files
+ * grouped. Longest work first (a big gzip file cannot be shared, so it should not start last).
+ */
+export async function planTasks(files: readonly PlanFile[], options: PlanOptions): Promise<PoolTask[]> {
+  const splitAbove = options.splitAbove ?? 16 * 1024 * 1024;
+  const maxRange = options.maxRangeBytes ?? 64 * 1024 * 1024;
+  const groupBytes = options.groupBytes ?? 16 * 1024 * 1024;
+  const whole: { task: PoolTask; weight: number }[] = [];
+  const ranges: PoolTask[] = [];
+  const small: PoolItem[] = [];
+  for (const file of files) {
+    if (file.size <= splitAbove) {
+      small.push({ fileId: file.fileId, path: file.path });
+    } else if (file.path.endsWith('.gz') || (await startsWithGzipMagic(file.path))) {
+      // Inflating costs several times reading: weigh compressed bytes accordingly.
+      whole.push({ task: { items: [{ fileId: file.fileId, path: file.path }] }, weight: file.size * 6 });
+    } else {
+      const pieces = Math.max(2, Math.ceil(file.size / maxRange), options.threads * 4);
+      const step = Math.ceil(file.size / pieces);
+      for (let start = 0; start < file.size; start += step) {
+        ranges.push({
+          items: [
+            { fileId: file.fileId, path: file.path, range: [start, Math.min(file.size, start + step)] },
+          ],
+        });
+      }
+    }
+  }
+  whole.sort((a, b) => b.weight - a.weight);
+  const groups: PoolTask[] = [];
+  let group: PoolItem[] = [];
+  let groupSize = 0;
+  const sizes = new Map(files.map((f) => [f.fileId, f.size]));
+  for (const item of small) {
+    group.push(item);
+    groupSize += sizes.get(item.fileId) ?? 0;
+    if (groupSize >= groupBytes || group.length >= 1000) {
+      groups.push({ items: group });
+      group = [];
+      groupSize = 0;
+    }
+  }
+  if (group.length > 0) groups.push({ items: group });
+  return [...whole.map((w) => w.task), ...ranges, ...groups];
+}
+
+async function startsWithGzipMagic(path: string): Promise<boolean> {
+  try {
+    const handle = await open(path, 'r');
+    try {
+      const head = Buffer.alloc(2);
+      const { bytesRead } = await handle.read(head, 0, 2, 0);
+      return bytesRead === 2 && head[0] === 0x1f && head[1] === 0x8b;
+    } finally {
+      await handle.close();
+    }
+  } catch {
+    // The worker reading it will name the problem as the file's unreadable reason.
+    return true;
+  }
+}

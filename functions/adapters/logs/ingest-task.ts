@@ -1,0 +1,111 @@
+/**
+ * One unit of parallel ingestion: a task is a list of items (whole files, or byte ranges of one large
+ * plain file) read in order by one thread. The same TaskRunner runs inside a worker thread and, when
+ * there are no workers, on the main thread, so both paths read, scan and aggregate identically.
+ */
+import { LogAggregator } from './log-aggregator.js';
+import { type ItemOutcome, type ReadItem, readLogItem } from './log-reader.js';
+import { type ManifestData, manifestFromData } from './manifest.js';
+import { batchBuffers, type RowBatch, RowBatchBuilder } from './row-batch.js';
+
+/** Settings every task of a run shares; plain data, so they can be a worker's `workerData`. */
+export interface RunnerSettings {
+  readonly datasetDepth: number;
+  readonly sampleLimit: number;
+  readonly maxLineBytes: number;
+  readonly manifest?: ManifestData;
+  /** Rows a thread collects before sending them on. @default 32768 */
+  readonly sendRows?: number;
+}
+
+/** Main thread to worker: read these items. */
+export interface TaskMessage {
+  readonly type: 'task';
+  readonly id: number;
+  readonly items: readonly ReadItem[];
+}
+
+/**
+ * Worker to main thread: rows of task `id`. String ids index the sender's table, of which this message
+ * carries the entries added since the previous one (ids `firstString`, `firstString + 1`, ...).
+ */
+export interface RowsMessage {
+  readonly type: 'rows';
+  readonly id: number;
+  readonly firstString: number;
+  readonly strings: readonly string[];
+  readonly batch: RowBatch;
+}
+
+/** Worker to main thread: task `id` is done; one outcome per item, in order. Its rows were all sent. */
+export interface DoneMessage {
+  readonly type: 'done';
+  readonly id: number;
+  readonly outcomes: readonly ItemOutcome[];
+}
+
+/** Worker to main thread: task `id` failed unexpectedly (a bug or an invalid setting, not a bad file). */
+export interface FailedMessage {
+  readonly type: 'failed';
+  readonly id: number;
+  readonly message: string;
+  readonly stack?: string;
+}
+
+export type WorkerMessage = RowsMessage | DoneMessage | FailedMessage;
+
+const DEFAULT_SEND_ROWS = 32768;
+
+/** Reads tasks into rows, sending each batch of rows through `send` as it fills. */
+export class TaskRunner {
+  private readonly builder = new RowBatchBuilder(4096);
+  private readonly aggregator: LogAggregator;
+  private readonly maxLineBytes: number;
+  private readonly sendRows: number;
+  private sentStrings = 0;
+
+  constructor(
+    settings: RunnerSettings,
+    private readonly send: (message: RowsMessage, transfer: ArrayBuffer[]) => void,
+  ) {
+    this.aggregator = new LogAggregator(
+      {
+        datasetDepth: settings.datasetDepth,
+        sampleLimit: settings.sampleLimit,
+        manifest: settings.manifest === undefined ? undefined : manifestFromData(settings.manifest),
+      },
+      this.builder,
+    );
+    this.maxLineBytes = settings.maxLineBytes;
+    this.sendRows = settings.sendRows ?? DEFAULT_SEND_ROWS;
+  }
+
+  async run(task: TaskMessage): Promise<ItemOutcome[]> {
+    const outcomes: ItemOutcome[] = [];
+    const afterChunk = () => {
+      if (this.builder.count >= this.sendRows) this.flush(task.id);
+    };
+    for (let i = 0; i < task.items.length; i++) {
+      outcomes.push(
+        await readLogItem(task.items[i]!, i, this.aggregator, {
+          maxLineBytes: this.maxLineBytes,
+          afterChunk,
+        }),
+      );
+    }
+    this.flush(task.id);
+    return outcomes;
+  }
+
+  private flush(id: number): void {
+    if (this.builder.count === 0) return;
+    const batch = this.builder.take();
+    const values = this.aggregator.strings.values;
+    const firstString = this.sentStrings;
+    this.sentStrings = values.length;
+    this.send(
+      { type: 'rows', id, firstString, strings: values.slice(firstString), batch },
+      batchBuffers(batch),
+    );
+  }
+}

@@ -1,0 +1,28 @@
+/**
+ * Worker-thread entry of IngestPool: reads the tasks the pool sends, one at a time, and answers with
+ * rows and outcomes. Its settings arrive as `workerData`.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { type RunnerSettings, type TaskMessage, TaskRunner, type WorkerMessage } from './ingest-task.js';
+
+const port = parentPort;
+if (port === null) throw new Error('ingest-worker must run in a worker thread');
+
+const runner = new TaskRunner((workerData as { settings: RunnerSettings }).settings, (message, transfer) =>
+  port.postMessage(message, transfer),
+);
+
+// The pool sends the next task only after this one is done; the chain keeps order regardless.
+let queue: Promise<void> = Promise.resolve();
+port.on('message', (task: TaskMessage) => {
+  queue = queue.then(async () => {
+    let answer: WorkerMessage;
+    try {
+      answer = { type: 'done', id: task.id, outcomes: await runner.run(task) };
+    } catch (e) {
+      const error = e instanceof Error ? e : new Error(String(e));
+      answer = { type: 'failed', id: task.id, message: error.message, stack: error.stack };
+    }
+    port.postMessage(answer);
+  });
+});

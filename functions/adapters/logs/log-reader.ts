@@ -1,0 +1,197 @@
+/**
+ * Reading one log file, or one byte range of a large plain file, into a LogAggregator.
+ *
+ * A plain file can be cut into ranges that separate threads read at once. Each range owns the lines
+ * that START inside it: a range that begins mid-line skips to the next line, and a range reads past its
+ * end to finish its last line, so the ranges of a file see every line exactly once whatever the cut
+ * points are. A gzip stream cannot be entered in the middle: it is read whole, by one thread, while
+ * zlib inflates the next piece on the thread pool.
+ */
+import { createReadStream } from 'node:fs';
+import { type FileHandle, open } from 'node:fs/promises';
+import { createGunzip } from 'node:zlib';
+import { ByteLineSplitter } from './byte-lines.js';
+import type { ItemCounts, LogAggregator } from './log-aggregator.js';
+
+/** A file to read, whole or the lines starting in bytes [range[0], range[1]) of it (plain files only). */
+export interface ReadItem {
+  readonly path: string;
+  readonly range?: readonly [number, number];
+}
+
+/** What reading one item found. */
+export interface ItemOutcome {
+  /** Size of the file on disk (compressed size for gzip), whether whole or a range was read. */
+  readonly size: number;
+  /** Bytes of log text read: the range's own bytes, or the decompressed size. */
+  readonly decodedBytes: number;
+  readonly compressed: boolean;
+  readonly counts: ItemCounts;
+  /** Why the item could not be read to its end; what was read before that is still counted. */
+  readonly unreadable?: string;
+}
+
+export interface ReadOptions {
+  /** A line longer than this many bytes is malformed (`line-too-long`) and never held whole. */
+  readonly maxLineBytes: number;
+  /** Called after each chunk, e.g. to send the rows collected so far. */
+  readonly afterChunk?: () => void;
+}
+
+const READ_CHUNK_BYTES = 4 * 1024 * 1024;
+const GUNZIP_CHUNK_BYTES = 512 * 1024;
+const PROBE_BYTES = 64 * 1024;
+
+/** Reads `item` into `aggregator` as its item `index`. Never rejects for a problem with the file. */
+export async function readLogItem(
+  item: ReadItem,
+  index: number,
+  aggregator: LogAggregator,
+  options: ReadOptions,
+): Promise<ItemOutcome> {
+  aggregator.begin(index);
+  const maxLineBytes = options.maxLineBytes;
+  let size = 0;
+  let decodedBytes = 0;
+  let compressed = false;
+  const outcome = (unreadable?: string): ItemOutcome => ({
+    size,
+    decodedBytes,
+    compressed,
+    counts: aggregator.finish(),
+    ...(unreadable === undefined ? {} : { unreadable }),
+  });
+  const splitter = new ByteLineSplitter(
+    maxLineBytes,
+    (b, start, end) => aggregator.line(b, start, end),
+    (preview, length) =>
+      aggregator.malformed(
+        'line-too-long',
+        `over ${maxLineBytes} bytes (${length} read)`,
+        preview,
+        0,
+        preview.length,
+      ),
+  );
+  /** A stream that broke off mid-line leaves a cut record: evidence of the break, not usage. */
+  const cutOff = () => {
+    const pending = splitter.end();
+    if (pending !== null) {
+      aggregator.malformed(
+        'truncated-line',
+        'the file breaks off inside this line',
+        pending,
+        0,
+        pending.length,
+      );
+    }
+  };
+
+  let handle: FileHandle;
+  try {
+    handle = await open(item.path, 'r');
+  } catch (e) {
+    return outcome(`cannot open: ${messageOf(e)}`);
+  }
+  let start = 0;
+  let end = 0;
+  try {
+    const st = await handle.stat();
+    if (!st.isFile()) return outcome('not a regular file');
+    size = st.size;
+    if (item.range === undefined) {
+      compressed = size > 0 && ((await startsWithGzipMagic(handle)) || item.path.endsWith('.gz'));
+      end = size;
+    } else {
+      start = await lineStartAtOrAfter(handle, item.range[0], size);
+      end = await lineStartAtOrAfter(handle, item.range[1], size);
+    }
+  } catch (e) {
+    await handle.close().catch(() => undefined);
+    return outcome(`cannot open: ${messageOf(e)}`);
+  }
+
+  if (compressed) {
+    await handle.close().catch(() => undefined);
+    const file = createReadStream(item.path, { highWaterMark: 1024 * 1024 });
+    const gunzip = createGunzip({ chunkSize: GUNZIP_CHUNK_BYTES });
+    let readFailed = false;
+    file.on('error', (e) => {
+      readFailed = true;
+      gunzip.destroy(e);
+    });
+    try {
+      for await (const chunk of file.pipe(gunzip)) {
+        decodedBytes += (chunk as Buffer).length;
+        splitter.push(chunk as Buffer);
+        options.afterChunk?.();
+      }
+    } catch (e) {
+      cutOff();
+      return outcome(`${readFailed ? 'read error' : 'corrupt gzip'}: ${messageOf(e)}`);
+    } finally {
+      file.destroy();
+    }
+  } else {
+    try {
+      // Two buffers: the next read runs on the thread pool while this thread splits the last one.
+      const buffers = [Buffer.allocUnsafe(READ_CHUNK_BYTES), Buffer.allocUnsafe(READ_CHUNK_BYTES)];
+      let position = start;
+      let turn = 0;
+      let pending = position < end ? readAt(handle, buffers[0]!, position, end) : undefined;
+      while (pending !== undefined) {
+        const n = await pending;
+        if (n === 0) break;
+        const chunk = buffers[turn]!;
+        position += n;
+        turn ^= 1;
+        pending = position < end ? readAt(handle, buffers[turn]!, position, end) : undefined;
+        decodedBytes += n;
+        splitter.push(chunk, 0, n);
+        options.afterChunk?.();
+      }
+    } catch (e) {
+      cutOff();
+      return outcome(`read error: ${messageOf(e)}`);
+    } finally {
+      await handle.close().catch(() => undefined);
+    }
+  }
+  const last = splitter.end();
+  if (last !== null) aggregator.line(last, 0, last.length);
+  return outcome();
+}
+
+function readAt(handle: FileHandle, buffer: Buffer, position: number, end: number): Promise<number> {
+  return handle.read(buffer, 0, Math.min(buffer.length, end - position), position).then((r) => r.bytesRead);
+}
+
+/**
+ * Where the first line starting at or after byte `pos` begins: `pos` itself when a newline precedes
+ * it, else just after the next newline (or the end of the file). Both neighbours of a cut point compute
+ * the same answer, which is what makes ranges meet without gap or overlap.
+ */
+export async function lineStartAtOrAfter(handle: FileHandle, pos: number, size: number): Promise<number> {
+  if (pos <= 0) return 0;
+  if (pos >= size) return size;
+  const probe = Buffer.allocUnsafe(PROBE_BYTES);
+  let p = pos - 1;
+  while (p < size) {
+    const { bytesRead } = await handle.read(probe, 0, Math.min(PROBE_BYTES, size - p), p);
+    if (bytesRead === 0) break;
+    const nl = probe.indexOf(10);
+    if (nl !== -1 && nl < bytesRead) return p + nl + 1;
+    p += bytesRead;
+  }
+  return size;
+}
+
+async function startsWithGzipMagic(handle: FileHandle): Promise<boolean> {
+  const head = Buffer.alloc(2);
+  const { bytesRead } = await handle.read(head, 0, 2, 0);
+  return bytesRead === 2 && head[0] === 0x1f && head[1] === 0x8b;
+}
+
+export function messageOf(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}

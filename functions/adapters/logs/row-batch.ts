@@ -1,0 +1,143 @@
+/**
+ * Rollup rows in columns, the form in which partial rollups leave a worker thread: typed arrays move
+ * between threads without copying, where a million row objects would be cloned one by one.
+ *
+ * A batch may hold several rows with the same key (a file read in ranges, a table emptied to bound its
+ * memory): they are partial sums, added up when the rows are written. Each count in a batch is below
+ * 2^53, so it is exact as a double; sums are taken as integers.
+ */
+import type { StatusClass } from '../../domain/usage.js';
+
+/** Status classes by the index rows carry: 0 is `-`, 1..5 are `1xx`..`5xx`. */
+export const STATUS_BY_INDEX: readonly StatusClass[] = ['-', '1xx', '2xx', '3xx', '4xx', '5xx'];
+
+/** Rows in columns. String columns hold ids into the sender's string table. */
+export interface RowBatch {
+  readonly count: number;
+  /** Which item (file or file range) of the task each row belongs to. */
+  readonly item: Int32Array;
+  /** Slot number: slot start / SLOT_MS. */
+  readonly slot: Int32Array;
+  /** Index into STATUS_BY_INDEX. */
+  readonly status: Int32Array;
+  readonly bucket: Int32Array;
+  readonly requester: Int32Array;
+  readonly accessPoint: Int32Array;
+  readonly dataset: Int32Array;
+  readonly operation: Int32Array;
+  readonly requests: Float64Array;
+  readonly bytesSent: Float64Array;
+  readonly records: Float64Array;
+}
+
+/** The typed arrays of a batch, for `postMessage`'s transfer list. */
+export function batchBuffers(batch: RowBatch): ArrayBuffer[] {
+  return [
+    batch.item,
+    batch.slot,
+    batch.status,
+    batch.bucket,
+    batch.requester,
+    batch.accessPoint,
+    batch.dataset,
+    batch.operation,
+    batch.requests,
+    batch.bytesSent,
+    batch.records,
+  ].map((a) => a.buffer as ArrayBuffer);
+}
+
+/** Collects rows into columns that grow as needed. */
+export class RowBatchBuilder {
+  count = 0;
+  private item = new Int32Array(0);
+  private slot = new Int32Array(0);
+  private status = new Int32Array(0);
+  private bucket = new Int32Array(0);
+  private requester = new Int32Array(0);
+  private accessPoint = new Int32Array(0);
+  private dataset = new Int32Array(0);
+  private operation = new Int32Array(0);
+  private requests = new Float64Array(0);
+  private bytesSent = new Float64Array(0);
+  private records = new Float64Array(0);
+
+  constructor(private readonly initialRows = 1024) {}
+
+  push(
+    item: number,
+    slot: number,
+    status: number,
+    bucket: number,
+    requester: number,
+    accessPoint: number,
+    dataset: number,
+    operation: number,
+    requests: number,
+    bytesSent: number,
+    records: number,
+  ): void {
+    const i = this.count;
+    if (i === this.item.length) this.grow();
+    this.item[i] = item;
+    this.slot[i] = slot;
+    this.status[i] = status;
+    this.bucket[i] = bucket;
+    this.requester[i] = requester;
+    this.accessPoint[i] = accessPoint;
+    this.dataset[i] = dataset;
+    this.operation[i] = operation;
+    this.requests[i] = requests;
+    this.bytesSent[i] = bytesSent;
+    this.records[i] = records;
+    this.count = i + 1;
+  }
+
+  /** The rows collected so far as a batch of exactly-sized arrays; the builder starts empty again. */
+  take(): RowBatch {
+    const n = this.count;
+    const batch: RowBatch = {
+      count: n,
+      item: this.item.slice(0, n),
+      slot: this.slot.slice(0, n),
+      status: this.status.slice(0, n),
+      bucket: this.bucket.slice(0, n),
+      requester: this.requester.slice(0, n),
+      accessPoint: this.accessPoint.slice(0, n),
+      dataset: this.dataset.slice(0, n),
+      operation: this.operation.slice(0, n),
+      requests: this.requests.slice(0, n),
+      bytesSent: this.bytesSent.slice(0, n),
+      records: this.records.slice(0, n),
+    };
+    this.count = 0;
+    return batch;
+  }
+
+  private grow(): void {
+    const n = Math.max(this.initialRows, this.item.length * 2);
+    this.item = growInt(this.item, n);
+    this.slot = growInt(this.slot, n);
+    this.status = growInt(this.status, n);
+    this.bucket = growInt(this.bucket, n);
+    this.requester = growInt(this.requester, n);
+    this.accessPoint = growInt(this.accessPoint, n);
+    this.dataset = growInt(this.dataset, n);
+    this.operation = growInt(this.operation, n);
+    this.requests = growFloat(this.requests, n);
+    this.bytesSent = growFloat(this.bytesSent, n);
+    this.records = growFloat(this.records, n);
+  }
+}
+
+function growInt(a: Int32Array, n: number): Int32Array<ArrayBuffer> {
+  const b = new Int32Array(n);
+  b.set(a);
+  return b;
+}
+
+function growFloat(a: Float64Array, n: number): Float64Array<ArrayBuffer> {
+  const b = new Float64Array(n);
+  b.set(a);
+  return b;
+}
