@@ -13,10 +13,11 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { z } from 'zod';
 import { isBatch, replaceBatchRollupSql } from '../adapters/athena/sql.js';
 import { S3ReportStore } from '../adapters/s3/s3-report-store.js';
+import { renderReportHtml } from '../domain/html-report.js';
 import type { NoticeDiff } from '../domain/notices.js';
 import { buildReport, type EvidenceQuery, reportToCsv, reportToJson } from '../domain/report.js';
 import type { Clock } from '../ports.js';
-import { s3Client } from './aws/s3.js';
+import { type LoadedRegistry, loadRegistry, s3Client } from './aws/s3.js';
 import { loadEnv } from './env.js';
 import { asStep, InvalidInputError } from './errors.js';
 import { type EvaluationDocument, RunIdSchema, readEvaluation, runKey } from './evaluation-document.js';
@@ -97,6 +98,8 @@ export interface PublishDeps {
   readonly reportBucket: string;
   readonly region: string;
   readonly clock: Clock;
+  /** The registry, so the report can state each contract's daily caps; without it they are null. */
+  readonly loadRegistry?: () => Promise<LoadedRegistry>;
 }
 
 export async function publish(deps: PublishDeps, event: unknown): Promise<PublishOutput> {
@@ -126,6 +129,7 @@ export async function publish(deps: PublishDeps, event: unknown): Promise<Publis
       }));
   });
   const noticeDiffs: NoticeDiff[] = notifyResults.flatMap((n) => n.noticeDiffs);
+  const registry = deps.loadRegistry ? (await deps.loadRegistry()).registry : undefined;
   const report = buildReport({
     runId,
     generatedAt: deps.clock.now(),
@@ -148,6 +152,7 @@ export async function publish(deps: PublishDeps, event: unknown): Promise<Publis
       ...(r.error !== undefined ? { error: r.error } : {}),
     })),
     noticeDiffs,
+    ...(registry ? { registry } : {}),
     evidence: {
       inputFiles: [],
       queries: runQueries(doc, rollups),
@@ -159,6 +164,7 @@ export async function publish(deps: PublishDeps, event: unknown): Promise<Publis
   const csvKey = runKey(runId, 'usage.csv');
   // report.json last: where it exists, the run's outputs are complete (a failed write is retried whole).
   await store.put(csvKey, reportToCsv(report), 'text/csv; charset=utf-8');
+  await store.put(runKey(runId, 'report.html'), renderReportHtml(report), 'text/html; charset=utf-8');
   await store.put(reportKey, reportToJson(report), 'application/json');
   const rollupBytes = rollups.reduce((n, r) => n + r.bytesScanned, 0);
   const bytesScanned = {
@@ -228,9 +234,17 @@ function runQueries(
 let deps: PublishDeps | undefined;
 
 function coldStart(): PublishDeps {
-  const env = loadEnv(['REPORT_BUCKET', 'AWS_REGION', 'AWS_ENDPOINT_URL_S3']);
+  const env = loadEnv([
+    'REPORT_BUCKET',
+    'REGISTRY_BUCKET',
+    'REGISTRY_KEY',
+    'AWS_REGION',
+    'AWS_ENDPOINT_URL_S3',
+  ]);
+  const s3 = s3Client(env);
   return {
-    s3: s3Client(env),
+    s3,
+    loadRegistry: () => loadRegistry(s3, env),
     reportBucket: env.REPORT_BUCKET,
     region: env.AWS_REGION ?? 'us-east-1',
     clock: { now: () => new Date() },

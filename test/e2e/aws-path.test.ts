@@ -246,6 +246,9 @@ describe('the AWS path, handler by handler, against local stand-ins', () => {
     expect(first.published.failedNotices).toBe(0);
     expect(first.report.engine).toBe('athena');
     expect(first.report.reason).toBe('parity check');
+    // The HTML report is published next to report.json, with every partner in it.
+    const html = await readS3Text(localS3Client(s3.endpoint), REPORTS, 'runs/e2e-first/report.html');
+    for (const p of first.report.partners) expect(html).toContain(p.partnerName);
   });
 
   it('gives the same usage, fees, forecasts, levels and findings as the local CLI', () => {
