@@ -82,17 +82,24 @@ export async function sendNotices(
         level: due.level,
       };
       const messageId = noticeMessageId(key, request.runId, request.messageIdDomain);
-      const message = composeNotice({
-        registry: deps.registry,
-        partner,
-        evaluation,
-        level: due.level,
-        covers: due.covers,
-        messageId,
-        date: deps.clock.now(),
-        reportRef: request.reportRef,
-        evidenceRef: `${request.reportRef}#${evaluation.partnerId}/${evaluation.period.id}`,
-      });
+      let message: OutgoingMessage;
+      try {
+        message = composeNotice({
+          registry: deps.registry,
+          partner,
+          evaluation,
+          level: due.level,
+          covers: due.covers,
+          messageId,
+          date: deps.clock.now(),
+          reportRef: request.reportRef,
+          evidenceRef: `${request.reportRef}#${evaluation.partnerId}/${evaluation.period.id}`,
+        });
+      } catch (error) {
+        // A notice that cannot be composed is a failed notice, not a failed run: nothing was claimed.
+        outcomes.push({ key, covers: due.covers, status: 'failed', messageId, error: (error as Error).message });
+        continue;
+      }
       if (request.dryRun) {
         outcomes.push({ key, covers: due.covers, status: 'previewed', messageId, message });
         continue;

@@ -11,6 +11,7 @@
 import { createHash } from 'node:crypto';
 import type { DuckDbStore, StagedFileIngestion } from '../adapters/duckdb/index.js';
 import {
+  combineOutcomes,
   DEFAULT_MAX_LINE_BYTES,
   DEFAULT_SAMPLE_LIMIT,
   fingerprintFile,
@@ -20,9 +21,11 @@ import {
   listLogFiles,
   type Manifest,
   manifestToData,
+  type PlanOptions,
   planTasks,
 } from '../adapters/logs/index.js';
-import type { InputSummary, MalformedSample } from '../ports.js';
+import type { EvidenceFile } from '../domain/report.js';
+import type { InputSummary } from '../ports.js';
 
 export type Progress = (event: { phase: 'ingest'; done: number; total: number; file: string }) => void;
 
@@ -33,10 +36,14 @@ export interface IngestOptions {
   readonly progress?: Progress;
   /** Worker threads reading logs; 0 reads on the main thread. @default os.availableParallelism() */
   readonly workers?: number;
+  /** How files are cut into tasks (tests make ranges small). @default planTasks' defaults */
+  readonly plan?: Omit<PlanOptions, 'threads'>;
 }
 
 export interface IngestOutcome {
   readonly summary: InputSummary;
+  /** Every log object the run read or found already ingested, for the report's evidence. */
+  readonly inputs: readonly EvidenceFile[];
   /** True when the ingestion settings changed and the rollup was rebuilt from the logs. */
   readonly rebuilt: boolean;
 }
@@ -102,6 +109,7 @@ export async function ingestPaths(
       filesSkipped: skipped,
       unreadableFiles: [...listing.unreadable, ...summary.unreadableFiles],
     },
+    inputs: files.map((f, i) => ({ name: f.path, fingerprint: fingerprints[i]!, bytes: f.size })),
     rebuilt,
   };
 }
@@ -118,7 +126,7 @@ async function readFiles(
   const manifest = options.manifest === undefined ? undefined : manifestToData(options.manifest);
   // A Manifest that cannot be handed to a worker (not made by parseManifest) is read on this thread.
   const inline = options.manifest !== undefined && manifest === undefined;
-  const pool = IngestPool.start({
+  const pool = await IngestPool.start({
     workers: inline ? 0 : options.workers,
     datasetDepth: options.datasetDepth,
     sampleLimit: DEFAULT_SAMPLE_LIMIT,
@@ -128,7 +136,7 @@ async function readFiles(
   try {
     const tasks = await planTasks(
       toRead.map((i) => ({ fileId: i, path: files[i]!.path, size: files[i]!.size })),
-      { threads: pool.size },
+      { ...options.plan, threads: pool.size },
     );
     const itemsLeft = new Map<number, number>();
     for (const task of tasks) {
@@ -184,31 +192,18 @@ function fileIngestion(
   fingerprint: string,
   pieces: { start: number; outcome: ItemOutcome }[],
 ): StagedFileIngestion {
-  pieces.sort((a, b) => a.start - b.start);
-  let lines = 0;
-  let parsedLines = 0;
-  let malformedLines = 0;
-  const malformedByReason: Record<string, number> = {};
-  const samples: Pick<MalformedSample, 'line' | 'reason' | 'text'>[] = [];
-  let unreadableReason: string | undefined;
-  for (const { outcome } of pieces) {
-    const counts = outcome.counts;
-    // Line numbers in a range count from its start: offset them by the lines of the ranges before it.
-    for (const s of counts.samples) {
-      if (samples.length < DEFAULT_SAMPLE_LIMIT) samples.push({ ...s, line: s.line + lines });
-    }
-    lines += counts.lines;
-    parsedLines += counts.parsedLines;
-    malformedLines += counts.malformedLines;
-    for (const [reason, n] of Object.entries(counts.malformedByReason)) {
-      malformedByReason[reason] = (malformedByReason[reason] ?? 0) + n;
-    }
-    unreadableReason ??= outcome.unreadable;
-  }
+  const c = combineOutcomes(pieces, DEFAULT_SAMPLE_LIMIT);
   return {
     item,
     file: { fingerprint, path: file.path, basename: file.basename, size: file.size, layout: file.layout },
-    stats: { lines, parsedLines, malformedLines, malformedByReason, samples, unreadableReason },
+    stats: {
+      lines: c.lines,
+      parsedLines: c.parsedLines,
+      malformedLines: c.malformedLines,
+      malformedByReason: c.malformedByReason,
+      samples: c.samples,
+      unreadableReason: c.unreadable,
+    },
   };
 }
 

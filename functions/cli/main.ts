@@ -9,6 +9,7 @@ import { UsageError } from './args.js';
 import { runAuditCommand } from './audit-command.js';
 import { runDemoCommand } from './demo-command.js';
 import { runGenerateCommand } from './generate-command.js';
+import { runIngestCommand } from './ingest-command.js';
 import { runReportCommand } from './report-command.js';
 import { runVerifyCommand } from './verify-command.js';
 
@@ -26,6 +27,9 @@ Usage:
       --dry-run            compute and render notices to <out>/previews without recording or sending
       --reason <text>      why this audit was run, kept in the report
       --quiet              no progress output
+  partner-audit ingest --logs <path> [--logs <path> ...] --registry <file> --db <file> [--workers N] [--json]
+                         read log files into the DuckDB state only (a later audit with the same --db
+                         finds them ingested); --workers 0 reads on the main thread
   partner-audit generate --out <dir> [--partners N] [--days N] [--start YYYY-MM-DD] [--requests-per-day N]
                          [--layout simple|partitioned|both] [--gzip] [--seed N] [--lines N]
   partner-audit demo [--out <dir>]   generate a data set, audit it, print a summary (default ./demo-output)
@@ -46,6 +50,8 @@ export async function main(argv: string[]): Promise<number> {
       return runAuditCommand(rest, systemClock);
     case 'generate':
       return runGenerateCommand(rest);
+    case 'ingest':
+      return runIngestCommand(rest);
     case 'demo':
       return runDemoCommand(rest, systemClock);
     case 'report':
@@ -60,7 +66,7 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     default:
       throw new UsageError(
-        `unknown command "${command}" (commands: audit, generate, demo, report, verify, help)`,
+        `unknown command "${command}" (commands: audit, ingest, generate, demo, report, verify, help)`,
       );
   }
 }

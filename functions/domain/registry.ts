@@ -16,6 +16,11 @@ const id = z
     'must be lower-case letters, digits, - or _ (at most 63), e.g. "acme-data"',
   );
 const email = z.email('must be an email address');
+/** Text a person reads (names): one line, no control characters, since names reach mail headers. */
+const label = z
+  .string()
+  .min(1)
+  .regex(/^[^\u0000-\u001f\u007f\u2028\u2029]*$/, 'must be one line without control characters');
 const isoDate = z.string().refine(isIsoDate, 'must be a calendar date YYYY-MM-DD');
 const timeZone = z.string().refine(isValidTimeZone, 'must be an IANA time zone such as "Europe/Berlin"');
 /** Whole, non-negative quantities. YAML readers may give numbers or strings; both become bigint. */
@@ -161,16 +166,16 @@ export type Contract = z.infer<typeof ContractSchema>;
 
 const ApplicationSchema = z.strictObject({
   id,
-  name: z.string().min(1),
+  name: label,
   principals: z.array(PrincipalSchema).min(1),
 });
 export type Application = z.infer<typeof ApplicationSchema>;
 
-const PersonSchema = z.strictObject({ name: z.string().min(1).optional(), email });
+const PersonSchema = z.strictObject({ name: label.optional(), email });
 
 const PartnerSchema = z.strictObject({
   id,
-  name: z.string().min(1),
+  name: label,
   accountOwners: z.array(PersonSchema).min(1),
   /** Provider staff copied on every notice to this partner. */
   internalContacts: z.array(PersonSchema).default([]),
@@ -181,9 +186,9 @@ const PartnerSchema = z.strictObject({
 export type Partner = z.infer<typeof PartnerSchema>;
 
 const ProviderSchema = z.strictObject({
-  name: z.string().min(1),
+  name: label,
   /** The From of every notice, e.g. `Data Partnerships <partners@provider.example>`. */
-  noticeFrom: z.string().min(3),
+  noticeFrom: label.min(3),
   /** Where partners write to discuss or dispute a notice. */
   contactEmail: email,
   /** Days a partner has to act on a notice. */

@@ -99,7 +99,7 @@ const cases: Case[] = [
 describe('the CLI given bad arguments', () => {
   it.concurrent.each(cases)(
     'refuses %s: one line on stderr, no stack trace',
-    async (_name, template, code, message) => {
+    async (name, template, code, message) => {
       const args = template.map((a) =>
         a
           .replace('@logs', logs)
@@ -108,7 +108,9 @@ describe('the CLI given bad arguments', () => {
           .replace('@out', join(usageOut, 'generated')),
       );
       const hasOut = args.includes('--out');
-      const r = await runCli(hasOut ? args : [...args, '--out', code === 2 ? usageOut : join(root, 'out')]);
+      // Failures get a folder each: the runs go at once, and a shared state file would be locked.
+      const failureOut = join(root, `out-${name.replace(/\W+/g, '-')}`);
+      const r = await runCli(hasOut ? args : [...args, '--out', code === 2 ? usageOut : failureOut]);
       expect(r.signal).toBeNull();
       expect(r.code).toBe(code);
       expect(r.stdout).toBe('');

@@ -8,7 +8,13 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { DuckDbStore } from '../../functions/adapters/duckdb/index.js';
+import { OutboxMailer } from '../../functions/adapters/outbox/outbox-mailer.js';
+import { type SendNoticesRequest, sendNotices } from '../../functions/audit/send-notices.js';
 import { FAILPOINT_ENV, FailpointSpecError, parseFailpointSpec } from '../../functions/cli/failpoints.js';
+import { runLocalAudit } from '../../functions/cli/local-audit.js';
+import { parseRegistry } from '../../functions/domain/registry.js';
+import type { Mailer, NoticeLedger, OutgoingMessage } from '../../functions/ports.js';
 import {
   type CliResult,
   keysIn,
@@ -149,5 +155,93 @@ describe('a local audit killed at a failpoint, then run again', () => {
       }),
       { numRuns: 2, seed: 1105, endOnFailure: true },
     );
+  });
+});
+
+describe('sendNotices when a run dies between a send and its ledger mark (the at-least-once window)', () => {
+  it('holds the notice for a fresh claim, then sends it again once the claim is stale: twice to the mailer, once in the outbox', async () => {
+    const dir = join(root, 'window');
+    const t0 = Date.parse('2026-03-03T06:00:00Z');
+    // The evaluations of the data set, from a dry run that records nothing.
+    const { evaluations } = await runLocalAudit({
+      logs: [logsDir],
+      registryPath,
+      outDir: join(dir, 'evaluate'),
+      dryRun: true,
+      clock: { now: () => new Date(t0) },
+    });
+    const registry = parseRegistry(await readFile(registryPath, 'utf8'), registryPath);
+    const store = await DuckDbStore.open(join(dir, 'ledger.duckdb'));
+    const outbox = new OutboxMailer(join(dir, 'outbox'));
+    const sends: string[] = [];
+    const mailer: Mailer = {
+      send: (m: OutgoingMessage) => {
+        sends.push(`${m.key.partnerId}/${m.key.periodId}/${m.key.level}`);
+        return outbox.send(m);
+      },
+    };
+    const request = (runId: string): SendNoticesRequest => ({
+      runId,
+      evaluations,
+      dryRun: false,
+      reportRef: runId,
+      messageIdDomain: 'partner-audit.test',
+      staleAfterMs: 30 * 60_000,
+    });
+    try {
+      // Run A: its first message leaves, then it dies before the ledger records it (markSent never
+      // returns, as if the process were gone).
+      let sentOne: () => void = () => undefined;
+      const firstSent = new Promise<void>((resolve) => {
+        sentOne = resolve;
+      });
+      const dying: NoticeLedger = {
+        claim: (k, c) => store.claim(k, c),
+        markSent: () => new Promise<never>(() => undefined),
+        release: (k, r) => store.release(k, r),
+        entries: (p, q) => store.entries(p, q),
+      };
+      void sendNotices(
+        {
+          registry,
+          ledger: dying,
+          mailer,
+          clock: { now: () => new Date(t0) },
+          onStep: (s) => s === 'sent' && sentOne(),
+        },
+        request('run-a'),
+      );
+      await firstSent;
+      const cut = sends[0] ?? '';
+
+      // Run B, a minute later: the claim is fresh, so the notice is held, not sent twice; the others go.
+      const b = await sendNotices(
+        { registry, ledger: store, mailer, clock: { now: () => new Date(t0 + 60_000) } },
+        request('run-b'),
+      );
+      const status = (outcomes: typeof b) =>
+        outcomes.map((o) => `${o.key.partnerId}/${o.key.periodId}/${o.key.level}:${o.status}`);
+      expect(status(b)).toContain(`${cut}:held`);
+      expect(b.filter((o) => o.status === 'sent')).toHaveLength(
+        evaluations.filter((e) => e.levels.length > 0).length - 1,
+      );
+
+      // Run C, after the claim went stale: taken over and sent again. This is the one duplicate the
+      // design allows; a mailer that is a folder keeps one file per notice, SES would deliver two.
+      const c = await sendNotices(
+        { registry, ledger: store, mailer, clock: { now: () => new Date(t0 + 31 * 60_000) } },
+        request('run-c'),
+      );
+      expect(status(c)).toEqual([`${cut}:sent`]);
+      expect(sends.filter((k) => k === cut)).toHaveLength(2);
+      expect(new Set(sends).size).toBe(sends.length - 1);
+      const files = await outboxContents(join(dir, 'outbox'));
+      expect(files.headers).toEqual([...new Set(sends)].sort());
+      const ledger = await Promise.all(evaluations.map((e) => store.entries(e.partnerId, e.period.id)));
+      expect(keysIn(ledger.flat(), 'sent')).toEqual([...new Set(sends)].sort());
+      expect(keysIn(ledger.flat(), 'pending')).toEqual([]);
+    } finally {
+      await store.close();
+    }
   });
 });

@@ -4,9 +4,10 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { afterAll } from 'vitest';
 import { DuckDbStore } from '../../functions/adapters/duckdb/index.js';
 import { type GenerateSummary, generateDataset } from '../../functions/cli/generate/generator.js';
 import { parseRegistry } from '../../functions/domain/registry.js';
@@ -22,9 +23,11 @@ export interface CliResult {
   readonly stderr: string;
 }
 
-/** A fresh temporary folder for one test file. */
+/** A fresh temporary folder for one test file, removed after its tests (set KEEP_TEST_FILES=1 to keep it). */
 export function tempDir(prefix: string): string {
-  return mkdtempSync(join(tmpdir(), `pa-rel-${prefix}-`));
+  const dir = mkdtempSync(join(tmpdir(), `pa-rel-${prefix}-`));
+  if (!process.env.KEEP_TEST_FILES) afterAll(() => rm(dir, { recursive: true, force: true }));
+  return dir;
 }
 
 /**
@@ -37,9 +40,11 @@ export function runCli(
   options: { env?: Record<string, string>; timeoutMs?: number } = {},
 ): Promise<CliResult> {
   return new Promise((done, fail) => {
-    const env: NodeJS.ProcessEnv = { ...process.env, ...options.env };
-    // A developer's DEBUG=1 would add stack traces and break the one-line error checks.
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    // A developer's DEBUG=1 would add stack traces, and an armed failpoint would kill every run.
     delete env.DEBUG;
+    delete env.PARTNER_AUDIT_FAILPOINT;
+    Object.assign(env, options.env);
     const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], {
       cwd: REPO_ROOT,
       env,

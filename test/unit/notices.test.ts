@@ -268,7 +268,13 @@ describe('composeNotice', () => {
   });
 
   it('keeps CR/LF in a partner name out of the headers', () => {
-    const registry = makeRegistry({ name: 'Acme\r\nBcc: victim@evil.example' });
+    // The registry refuses such a name; the composer still defends itself if one gets through.
+    expect(() => makeRegistry({ name: 'Acme\r\nBcc: victim@evil.example' })).toThrow(/control characters/);
+    const valid = makeRegistry();
+    const registry = {
+      ...valid,
+      partners: [{ ...valid.partners[0]!, name: 'Acme\r\nBcc: victim@evil.example' }],
+    } as typeof valid;
     const m = composeNotice({
       registry,
       partner: partnerOf(registry),

@@ -96,6 +96,16 @@ describe('parseRegistry', () => {
       /partners\[1\]\.applications\[0\]\.principals\[1\]: same principal already identifies partners\[0\]/,
     ],
     [
+      'a line break in a name (it would reach mail headers)',
+      (r: any) => (r.partners[1].name = 'Globex\u2028Bcc: evil@attacker.example'),
+      /partners\[1\]\.name: must be one line without control characters/,
+    ],
+    [
+      'a CR/LF in an account owner name',
+      (r: any) => (r.partners[0].accountOwners[0].name = 'Dana\r\nBcc: x@y.example'),
+      /partners\[0\]\.accountOwners\[0\]\.name: must be one line/,
+    ],
+    [
       'an unknown key (a typo)',
       (r: any) => (r.partners[0].timezone = 'UTC'),
       /partners\[0\]: Unrecognized key/,

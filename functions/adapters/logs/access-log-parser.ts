@@ -227,7 +227,10 @@ export class LineScanner {
       p = sp + 1;
     }
 
-    if (b[p] !== LBRACKET) return this.fail('bad-time', `expected "[" at column ${p - from + 1}`);
+    if (b[p] !== LBRACKET) {
+      // Columns count characters, as an editor shows them, not bytes.
+      return this.fail('bad-time', `expected "[" at column ${b.toString('utf8', from, p).length + 1}`);
+    }
     // A well-formed time has its "]" at a fixed place; only a line that fails there pays for a search,
     // which then names the problem exactly as a search from the start would.
     let close = p + TIME_CLOSE_OFFSET;
@@ -524,15 +527,16 @@ function findByte(dv: DataView, pattern: number, byte: number, from: number, end
   return end;
 }
 
-/** Index of the first space or quote in [from, end), or `end`. */
+/**
+ * Index of the first space or quote in [from, end), or `end`. Space (0x20) and quote (0x22) differ only
+ * in bit 1, so setting that bit in every byte turns both into 0x22 and one test finds either.
+ */
 function findSpaceOrQuote(dv: DataView, from: number, end: number): number {
   let i = from;
   const last = end - 4;
   while (i <= last) {
-    const w = dv.getInt32(i, true);
-    const x = w ^ SPACES;
-    const y = w ^ QUOTES;
-    const t = ((((x - ONES) | 0) & ~x) | (((y - ONES) | 0) & ~y)) & HIGHS;
+    const x = (dv.getInt32(i, true) | 0x02020202) ^ QUOTES;
+    const t = ((x - ONES) | 0) & ~x & HIGHS;
     if (t !== 0) return i + ((31 - Math.clz32(t & ~((t - 1) | 0))) >> 3);
     i += 4;
   }
@@ -549,8 +553,10 @@ function nextSpace(dv: DataView, from: number, end: number): number {
   return findByte(dv, SPACES, SPACE, from, end);
 }
 
+/** The text of bytes [a, e) for a message, cut to 40 characters. */
 function clip(b: Buffer, a: number, e: number): string {
-  return e - a > 40 ? `${b.toString('utf8', a, a + 40)}...` : b.toString('utf8', a, e);
+  const text = b.toString('utf8', a, e);
+  return text.length > 40 ? `${text.slice(0, 40)}...` : text;
 }
 
 /** Digits as a number, DASH_VALUE for `-`, BAD otherwise (also past 2^53, which no log count reaches). */

@@ -23,6 +23,8 @@ export {
   RowMerger,
 } from './ingest-file.js';
 export {
+  type CombinedOutcome,
+  combineOutcomes,
   IngestPool,
   IngestWorkerError,
   type PlanFile,

@@ -11,11 +11,12 @@
 import { open } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { StringTable } from './byte-interner.js';
 import type { RowsMessage, RunnerSettings, TaskMessage, WorkerMessage } from './ingest-task.js';
 import { TaskRunner } from './ingest-task.js';
+import type { LineSample } from './log-aggregator.js';
 import type { ItemOutcome, ReadItem } from './log-reader.js';
 import type { RowBatch } from './row-batch.js';
 
@@ -67,8 +68,8 @@ export class IngestPool {
     this.lanes = lanes;
   }
 
-  /** Starts the workers. Their start-up (a few hundred ms) overlaps whatever the caller does next. */
-  static start(options: PoolOptions): IngestPool {
+  /** Starts the workers; they take tasks as soon as `run` gives them some. */
+  static async start(options: PoolOptions): Promise<IngestPool> {
     const count = options.workers ?? availableParallelism();
     const settings: RunnerSettings = {
       datasetDepth: options.datasetDepth,
@@ -77,9 +78,9 @@ export class IngestPool {
       manifest: options.manifest,
       sendRows: options.sendRows,
     };
-    const lanes: Lane[] =
-      count <= 0 ? [new InlineLane(settings)] : Array.from({ length: count }, () => new WorkerLane(settings));
-    return new IngestPool(lanes);
+    if (count <= 0) return new IngestPool([new InlineLane(settings)]);
+    const source = await loadWorkerSource();
+    return new IngestPool(Array.from({ length: count }, () => new WorkerLane(source, settings)));
   }
 
   /** Threads reading (1 when reading inline). */
@@ -145,26 +146,40 @@ export class IngestPool {
   }
 }
 
-/** The bootstrap a worker runs: TypeScript sources need tsx's require hook inside the worker too. */
-const BOOTSTRAP = `
-const { workerData } = require('node:worker_threads');
-if (workerData.tsx) {
-  require(workerData.tsx).register();
-  require(workerData.entry);
-} else {
-  import(require('node:url').pathToFileURL(workerData.entry).href);
-}
-`;
+/**
+ * How a worker gets its code. From compiled JavaScript, it loads ingest-worker.js. From the TypeScript
+ * sources (tsx), the worker is bundled once per process with esbuild (which tsx itself runs on) and
+ * evaluated from memory: Node 20 does not pass tsx's module hooks on to worker threads, and loading tsx
+ * again in each worker costs some 200 ms where evaluating the 50 kB bundle costs a few.
+ */
+type WorkerSource = { readonly code: string } | { readonly file: string };
 
-/** Where the worker's entry module is and whether it needs tsx (running from .ts sources). */
-function workerEntry(): { entry: string; tsx?: string } {
-  const fromSource = import.meta.url.endsWith('.ts');
-  const entry = fileURLToPath(
-    new URL(fromSource ? './ingest-worker.ts' : './ingest-worker.js', import.meta.url),
-  );
-  // Node 20 does not pass module hooks (tsx's ESM loader) on to worker threads; tsx's CommonJS hook
-  // registered inside the worker compiles the TypeScript instead.
-  return fromSource ? { entry, tsx: createRequire(import.meta.url).resolve('tsx/cjs/api') } : { entry };
+let workerSource: Promise<WorkerSource> | undefined;
+
+function loadWorkerSource(): Promise<WorkerSource> {
+  workerSource ??= (async () => {
+    if (!import.meta.url.endsWith('.ts')) {
+      return { file: fileURLToPath(new URL('./ingest-worker.js', import.meta.url)) };
+    }
+    const entry = fileURLToPath(new URL('./ingest-worker.ts', import.meta.url));
+    const require = createRequire(import.meta.url);
+    // esbuild as tsx resolves it, so the bundler is the one that compiles the rest of the sources.
+    const esbuildPath = createRequire(require.resolve('tsx/package.json')).resolve('esbuild');
+    const esbuild = (await import(pathToFileURL(esbuildPath).href)) as typeof import('esbuild');
+    const built = await esbuild.build({
+      entryPoints: [entry],
+      bundle: true,
+      platform: 'node',
+      format: 'cjs',
+      target: 'node20',
+      write: false,
+      logLevel: 'silent',
+    });
+    const code = built.outputFiles[0]?.text;
+    if (code === undefined) throw new IngestWorkerError('bundling the ingest worker produced no code');
+    return { code };
+  })();
+  return workerSource;
 }
 
 class WorkerLane implements Lane {
@@ -180,8 +195,11 @@ class WorkerLane implements Lane {
     | undefined;
   private dead: Error | undefined;
 
-  constructor(settings: RunnerSettings) {
-    this.worker = new Worker(BOOTSTRAP, { eval: true, workerData: { ...workerEntry(), settings } });
+  constructor(source: WorkerSource, settings: RunnerSettings) {
+    this.worker =
+      'code' in source
+        ? new Worker(source.code, { eval: true, workerData: { settings } })
+        : new Worker(source.file, { workerData: { settings } });
     this.worker.on('message', (message: WorkerMessage) => this.receive(message));
     this.worker.on('error', (e) =>
       this.die(new IngestWorkerError(`ingest worker failed: ${e.message}`, { cause: e })),
@@ -252,6 +270,65 @@ class InlineLane implements Lane {
   }
 
   async close(): Promise<void> {}
+}
+
+/** A file's totals, from the outcomes of the items it was read in. */
+export interface CombinedOutcome {
+  readonly decodedBytes: number;
+  readonly compressed: boolean;
+  readonly lines: number;
+  readonly parsedLines: number;
+  readonly malformedLines: number;
+  readonly malformedByReason: Readonly<Record<string, number>>;
+  /** The file's first `sampleLimit` malformed lines, numbered from the start of the file. */
+  readonly samples: readonly LineSample[];
+  /** The first reason an item could not be read to its end. */
+  readonly unreadable?: string;
+}
+
+/**
+ * Adds up the outcomes of one file's items (its ranges, or the file whole). A range numbers its lines
+ * from its own start: each sample is offset by the lines of the ranges before it, which makes the
+ * numbers the file's own.
+ */
+export function combineOutcomes(
+  pieces: readonly { readonly start: number; readonly outcome: ItemOutcome }[],
+  sampleLimit: number,
+): CombinedOutcome {
+  const ordered = [...pieces].sort((a, b) => a.start - b.start);
+  let lines = 0;
+  let parsedLines = 0;
+  let malformedLines = 0;
+  let decodedBytes = 0;
+  let compressed = false;
+  let unreadable: string | undefined;
+  const malformedByReason: Record<string, number> = {};
+  const samples: LineSample[] = [];
+  for (const { outcome } of ordered) {
+    const counts = outcome.counts;
+    for (const s of counts.samples) {
+      if (samples.length < sampleLimit) samples.push({ ...s, line: s.line + lines });
+    }
+    lines += counts.lines;
+    parsedLines += counts.parsedLines;
+    malformedLines += counts.malformedLines;
+    for (const [reason, n] of Object.entries(counts.malformedByReason)) {
+      malformedByReason[reason] = (malformedByReason[reason] ?? 0) + n;
+    }
+    decodedBytes += outcome.decodedBytes;
+    compressed ||= outcome.compressed;
+    unreadable ??= outcome.unreadable;
+  }
+  return {
+    decodedBytes,
+    compressed,
+    lines,
+    parsedLines,
+    malformedLines,
+    malformedByReason,
+    samples,
+    ...(unreadable === undefined ? {} : { unreadable }),
+  };
 }
 
 /** How files are cut into tasks. */

@@ -97,7 +97,10 @@ export async function readLogItem(
   let end = 0;
   try {
     const st = await handle.stat();
-    if (!st.isFile()) return outcome('not a regular file');
+    if (!st.isFile()) {
+      await handle.close().catch(() => undefined);
+      return outcome('not a regular file');
+    }
     size = st.size;
     if (item.range === undefined) {
       compressed = size > 0 && ((await startsWithGzipMagic(handle)) || item.path.endsWith('.gz'));
@@ -111,6 +114,8 @@ export async function readLogItem(
     return outcome(`cannot open: ${messageOf(e)}`);
   }
 
+  // Only the reads are guarded: a failure to read is the file's problem (recorded, the run goes on),
+  // while an error from the parsing itself is a bug or a bad setting, and must stop the run.
   if (compressed) {
     await handle.close().catch(() => undefined);
     const file = createReadStream(item.path, { highWaterMark: 1024 * 1024 });
@@ -120,17 +125,24 @@ export async function readLogItem(
       readFailed = true;
       gunzip.destroy(e);
     });
+    const chunks = file.pipe(gunzip)[Symbol.asyncIterator]();
     try {
-      for await (const chunk of file.pipe(gunzip)) {
-        decodedBytes += (chunk as Buffer).length;
-        splitter.push(chunk as Buffer);
+      for (;;) {
+        let next: IteratorResult<Buffer>;
+        try {
+          next = await chunks.next();
+        } catch (e) {
+          cutOff();
+          return outcome(`${readFailed ? 'read error' : 'corrupt gzip'}: ${messageOf(e)}`);
+        }
+        if (next.done === true) break;
+        decodedBytes += next.value.length;
+        splitter.push(next.value);
         options.afterChunk?.();
       }
-    } catch (e) {
-      cutOff();
-      return outcome(`${readFailed ? 'read error' : 'corrupt gzip'}: ${messageOf(e)}`);
     } finally {
       file.destroy();
+      gunzip.destroy();
     }
   } else {
     try {
@@ -140,19 +152,24 @@ export async function readLogItem(
       let turn = 0;
       let pending = position < end ? readAt(handle, buffers[0]!, position, end) : undefined;
       while (pending !== undefined) {
-        const n = await pending;
+        let n: number;
+        try {
+          n = await pending;
+        } catch (e) {
+          cutOff();
+          return outcome(`read error: ${messageOf(e)}`);
+        }
         if (n === 0) break;
         const chunk = buffers[turn]!;
         position += n;
         turn ^= 1;
         pending = position < end ? readAt(handle, buffers[turn]!, position, end) : undefined;
+        // A read issued before a parsing error must not be left to reject unobserved.
+        pending?.catch(() => undefined);
         decodedBytes += n;
         splitter.push(chunk, 0, n);
         options.afterChunk?.();
       }
-    } catch (e) {
-      cutOff();
-      return outcome(`read error: ${messageOf(e)}`);
     } finally {
       await handle.close().catch(() => undefined);
     }
