@@ -97,7 +97,13 @@ export async function sendNotices(
         });
       } catch (error) {
         // A notice that cannot be composed is a failed notice, not a failed run: nothing was claimed.
-        outcomes.push({ key, covers: due.covers, status: 'failed', messageId, error: (error as Error).message });
+        outcomes.push({
+          key,
+          covers: due.covers,
+          status: 'failed',
+          messageId,
+          error: (error as Error).message,
+        });
         continue;
       }
       if (request.dryRun) {
