@@ -10,7 +10,8 @@
  * - partner-audit: `node --import tsx functions/cli/main.ts ingest ... --json`, a fresh state file per
  *   run: the whole CLI, start-up, parsing, rollup and the DuckDB write included;
  * - the same command a second time over the same state file (nothing should be parsed again);
- * - DuckDB `read_csv` split on spaces, grouped by requester (bench/duckdb-naive.ts), in its own process;
+ * - DuckDB `read_csv` split on spaces, grouped by requester (bench/duckdb-naive.ts), in its own process,
+ *   and the same reader grouped as the ingester groups (`--rollup`): the like-for-like comparison;
  * - `wc -l` (`gzip -dc | wc -l` for gzip) as the floor: reading the bytes and nothing else;
  * - GoAccess with `--log-format=AWSS3`, when `goaccess` is on the PATH.
  * Peak RSS comes from GNU time (`/usr/bin/time -f %M`) when installed, else from /proc/<pid>/status.
@@ -362,17 +363,22 @@ async function benchDataset(args: Args, set: Dataset): Promise<Row[]> {
     const data = `${label(set.lines)} ${kind}`;
     log(`${data}: ${file}`);
     // Warm the page cache, so that every reader finds the file in memory.
-    await measure('cat', [file]).catch(() => undefined);
+    await measure('sh', ['-c', 'cat "$0" > /dev/null', file]);
     rows.push(...(await benchOurs(args.runs, data, file, set.registry, set.lines, set.plainBytes)));
-    rows.push(
-      await bench(
-        args.runs,
-        { data, reader: 'DuckDB read_csv, naive', lines: set.lines, textBytes: set.plainBytes },
-        process.execPath,
-        () => ['--import', 'tsx', DUCKDB_NAIVE, file],
-        (stdout) => (JSON.parse(stdout) as { seconds: number }).seconds,
-      ),
-    );
+    for (const [reader, extra] of [
+      ['DuckDB read_csv, naive', []],
+      ['DuckDB read_csv, naive rollup', ['--rollup']],
+    ] as const) {
+      rows.push(
+        await bench(
+          args.runs,
+          { data, reader, lines: set.lines, textBytes: set.plainBytes },
+          process.execPath,
+          () => ['--import', 'tsx', DUCKDB_NAIVE, file, ...extra],
+          (stdout) => (JSON.parse(stdout) as { seconds: number }).seconds,
+        ),
+      );
+    }
     const floor =
       kind === 'plain'
         ? { reader: 'wc -l', command: 'wc', argv: ['-l', file] }
@@ -441,11 +447,13 @@ function table(rows: readonly Row[], markdown: boolean): string {
     'MB/s',
     'peak RSS',
     'vs DuckDB',
+    'vs DuckDB rollup',
     'vs wc -l',
   ];
   const body = rows.map((r) => {
     const peers = rows.filter((p) => p.data === r.data);
-    const duck = peers.find((p) => p.reader.startsWith('DuckDB'));
+    const duck = peers.find((p) => p.reader === 'DuckDB read_csv, naive');
+    const duckRollup = peers.find((p) => p.reader === 'DuckDB read_csv, naive rollup');
     const wc = peers.find((p) => p.reader.includes('wc -l'));
     const ours = r.reader === 'partner-audit ingest (CLI)';
     const second = r.reader.includes('second run');
@@ -458,11 +466,13 @@ function table(rows: readonly Row[], markdown: boolean): string {
       second ? '-' : (r.textBytes / r.seconds / 1e6).toFixed(0),
       `${(r.maxRssKb / 1024).toFixed(0)} MB`,
       ours && duck ? `${(duck.seconds / r.seconds).toFixed(2)}x` : '',
+      ours && duckRollup ? `${(duckRollup.seconds / r.seconds).toFixed(2)}x` : '',
       ours && wc ? `${(wc.seconds / r.seconds).toFixed(2)}x` : '',
     ];
   });
   if (markdown) {
-    const line = (cells: readonly string[]) => `| ${cells.join(' | ')} |`;
+    const line = (cells: readonly string[]) =>
+      `| ${cells.map((c) => c.replaceAll('|', '\\|')).join(' | ')} |`;
     return [line(header), line(header.map(() => '---')), ...body.map(line)].join('\n');
   }
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));

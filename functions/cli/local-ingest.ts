@@ -20,7 +20,6 @@ import {
   type LogFileEntry,
   listLogFiles,
   type Manifest,
-  manifestToData,
   type PlanOptions,
   planTasks,
 } from '../adapters/logs/index.js';
@@ -82,23 +81,32 @@ export async function ingestPaths(
     done++;
     options.progress?.({ phase: 'ingest', done, total: files.length, file: file.path });
   };
-  // A second copy of a file (same fingerprint) in the same run is skipped like a known one.
+  // Decide as recording the files one by one in path order would: a file is skipped when its
+  // fingerprint is recorded at its turn, and recording a file removes the records of others with its
+  // name (a re-delivered object replaces the earlier delivery), which may make a later one due again.
+  const sameName = new Map<string, number[]>();
+  files.forEach((file, i) => {
+    const list = sameName.get(file.basename) ?? [];
+    list.push(i);
+    sameName.set(file.basename, list);
+  });
+  const recorded = new Set(fingerprints.filter((f) => known.has(f)));
   const toRead: number[] = [];
-  const planned = new Set<string>();
   let skipped = 0;
   files.forEach((file, i) => {
     const fingerprint = fingerprints[i]!;
-    if (known.has(fingerprint) || planned.has(fingerprint)) {
+    if (recorded.has(fingerprint)) {
       skipped++;
       report(file);
-    } else {
-      planned.add(fingerprint);
-      toRead.push(i);
+      return;
     }
+    toRead.push(i);
+    for (const j of sameName.get(file.basename)!) recorded.delete(fingerprints[j]!);
+    recorded.add(fingerprint);
   });
 
   if (toRead.length > 0) {
-    await readFiles(store, files, fingerprints, toRead, options, report);
+    await readFiles(store, files, fingerprints, toRead, options, report, sameName);
   }
 
   const summary = await store.inputSummary(fingerprints);
@@ -122,16 +130,14 @@ async function readFiles(
   toRead: readonly number[],
   options: IngestOptions,
   report: (file: LogFileEntry) => void,
+  sameName: ReadonlyMap<string, readonly number[]>,
 ): Promise<void> {
-  const manifest = options.manifest === undefined ? undefined : manifestToData(options.manifest);
-  // A Manifest that cannot be handed to a worker (not made by parseManifest) is read on this thread.
-  const inline = options.manifest !== undefined && manifest === undefined;
   const pool = await IngestPool.start({
-    workers: inline ? 0 : options.workers,
+    workers: options.workers,
     datasetDepth: options.datasetDepth,
     sampleLimit: DEFAULT_SAMPLE_LIMIT,
     maxLineBytes: DEFAULT_MAX_LINE_BYTES,
-    manifest,
+    manifest: options.manifest,
   });
   try {
     const tasks = await planTasks(
@@ -145,6 +151,23 @@ async function readFiles(
     const stream = await store.openRollupStream();
     const pieces = new Map<number, { start: number; outcome: ItemOutcome }[]>();
     let ready: StagedFileIngestion[] = [];
+    // Files of one name are recorded in path order, whatever order they finish in, so that the last
+    // delivery is the one that stays, as when recording one by one.
+    const reading = new Set(toRead);
+    const parked = new Map<number, StagedFileIngestion>();
+    const nextOfName = new Map<string, number>();
+    const finished = (fileId: number, ingestion: StagedFileIngestion) => {
+      const name = files[fileId]!.basename;
+      const order = sameName.get(name)!.filter((i) => reading.has(i));
+      parked.set(fileId, ingestion);
+      let k = nextOfName.get(name) ?? 0;
+      while (k < order.length && parked.has(order[k]!)) {
+        ready.push(parked.get(order[k]!)!);
+        parked.delete(order[k]!);
+        k++;
+      }
+      nextOfName.set(name, k);
+    };
     let commits: Promise<void> = Promise.resolve();
     const commit = () => {
       const batch = ready;
@@ -155,7 +178,7 @@ async function readFiles(
       });
     };
 
-    const reading = pool.run(tasks, {
+    const running = pool.run(tasks, {
       rows: (batch) => stream.stage(batch, pool.strings.values),
       itemDone: (item, outcome) => {
         const list = pieces.get(item.fileId) ?? [];
@@ -166,13 +189,13 @@ async function readFiles(
         if (left > 0) return;
         pieces.delete(item.fileId);
         const file = files[item.fileId]!;
-        ready.push(fileIngestion(item.fileId, file, fingerprints[item.fileId]!, list));
+        finished(item.fileId, fileIngestion(item.fileId, file, fingerprints[item.fileId]!, list));
         // A file read in ranges is large: record it at once rather than wait for company.
         if (ready.length >= FILES_PER_COMMIT || list.length > 1) commit();
       },
     });
     try {
-      await reading;
+      await running;
     } catch (error) {
       // What was committed stays committed; the error that stopped the run is the one to report.
       await commits.catch(() => undefined);

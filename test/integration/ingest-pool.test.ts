@@ -1,4 +1,5 @@
-import { mkdtemp, open, rm, stat, writeFile } from 'node:fs/promises';
+import { closeSync, openSync } from 'node:fs';
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -6,16 +7,15 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   combineOutcomes,
+  type IngestFileResult,
   IngestPool,
   IngestWorkerError,
-  type IngestFileResult,
   type ItemOutcome,
   ingestLogFile,
   LogAggregator,
-  manifestToData,
+  type PoolTask,
   parseManifest,
   planTasks,
-  type PoolTask,
   RowBatchBuilder,
   RowMerger,
   readLogItem,
@@ -169,11 +169,20 @@ describe('IngestPool', () => {
   });
 
   it('fails the run, naming the cause, when a worker cannot go on (records past 2^53 per object)', async () => {
-    const manifest = manifestToData(parseManifest(`feeds/,${2n ** 60n}\n`, 'huge.csv'));
-    const pool = await IngestPool.start({ workers: 1, datasetDepth: 2, sampleLimit: 5, maxLineBytes: 65536, manifest });
+    const manifest = parseManifest(`feeds/,${2n ** 60n}\n`, 'huge.csv');
+    const pool = await IngestPool.start({
+      workers: 1,
+      datasetDepth: 2,
+      sampleLimit: 5,
+      maxLineBytes: 65536,
+      manifest,
+    });
     try {
       await expect(
-        pool.run([{ items: [{ fileId: 0, path: path('small-2.log') }] }], { rows: () => {}, itemDone: () => {} }),
+        pool.run([{ items: [{ fileId: 0, path: path('small-2.log') }] }], {
+          rows: () => {},
+          itemDone: () => {},
+        }),
       ).rejects.toThrow(IngestWorkerError);
     } finally {
       await pool.close();
@@ -189,23 +198,29 @@ describe('reading a plain file in ranges', () => {
     const whole = await ingestLogFile(file, { datasetDepth: 2, maxLineBytes: 800 });
     const size = Buffer.byteLength(`${lines.join('\n')}\n`);
     await fc.assert(
-      fc.asyncProperty(fc.uniqueArray(fc.integer({ min: 1, max: size - 1 }), { maxLength: 12 }), async (cuts) => {
-        const points = [0, ...cuts.sort((a, b) => a - b), size];
-        const builder = new RowBatchBuilder();
-        const aggregator = new LogAggregator({ datasetDepth: 2, sampleLimit: 5 }, builder);
-        const pieces: { start: number; outcome: ItemOutcome }[] = [];
-        for (let i = 0; i + 1 < points.length; i++) {
-          const range = [points[i]!, points[i + 1]!] as const;
-          pieces.push({ start: range[0], outcome: await readLogItem({ path: file, range }, 0, aggregator, { maxLineBytes: 800 }) });
-        }
-        const merger = new RowMerger(aggregator.strings.values);
-        merger.add(builder.take(), whole.fingerprint);
-        expect(merger.rows()).toEqual(whole.rows);
-        const combined = combineOutcomes(pieces, 5);
-        expect(combined.lines).toBe(whole.stats.lines);
-        expect(combined.decodedBytes).toBe(size);
-        expect(combined.samples).toEqual(whole.stats.samples.map(({ file: _f, ...s }) => s));
-      }),
+      fc.asyncProperty(
+        fc.uniqueArray(fc.integer({ min: 1, max: size - 1 }), { maxLength: 12 }),
+        async (cuts) => {
+          const points = [0, ...cuts.sort((a, b) => a - b), size];
+          const builder = new RowBatchBuilder();
+          const aggregator = new LogAggregator({ datasetDepth: 2, sampleLimit: 5 }, builder);
+          const pieces: { start: number; outcome: ItemOutcome }[] = [];
+          for (let i = 0; i + 1 < points.length; i++) {
+            const range = [points[i]!, points[i + 1]!] as const;
+            pieces.push({
+              start: range[0],
+              outcome: await readLogItem({ path: file, range }, 0, aggregator, { maxLineBytes: 800 }),
+            });
+          }
+          const merger = new RowMerger(aggregator.strings.values);
+          merger.add(builder.take(), whole.fingerprint);
+          expect(merger.rows()).toEqual(whole.rows);
+          const combined = combineOutcomes(pieces, 5);
+          expect(combined.lines).toBe(whole.stats.lines);
+          expect(combined.decodedBytes).toBe(size);
+          expect(combined.samples).toEqual(whole.stats.samples.map(({ file: _f, ...s }) => s));
+        },
+      ),
       { numRuns: 60 },
     );
   });
@@ -213,12 +228,12 @@ describe('reading a plain file in ranges', () => {
   it('starts a range at the line that holds its first byte only when a newline precedes it', async () => {
     const file = path('abc.log');
     await writeFile(file, 'aa\nbbb\n\ncc');
-    const handle = await open(file);
+    const fd = openSync(file, 'r');
     try {
-      const starts = await Promise.all([0, 1, 2, 3, 4, 6, 7, 8, 9, 11, 50].map((p) => lineStartAtOrAfter(handle, p, 11)));
+      const starts = [0, 1, 2, 3, 4, 6, 7, 8, 9, 11, 50].map((p) => lineStartAtOrAfter(fd, p, 11));
       expect(starts).toEqual([0, 3, 3, 3, 7, 7, 7, 8, 11, 11, 11]);
     } finally {
-      await handle.close();
+      closeSync(fd);
     }
   });
 });

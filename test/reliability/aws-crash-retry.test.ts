@@ -222,6 +222,8 @@ describe('the other steps stopped part way, then retried', () => {
     expect(await world.keys(`runs/${runId}/report.json`)).toEqual([]);
 
     const out = await publish(world.publishDeps(), { runId, evaluationKey, notifyResults: [] });
-    expect(await world.keys(`runs/${runId}/`)).toEqual([evaluationKey, out.reportKey, out.csvKey].sort());
+    expect(await world.keys(`runs/${runId}/`)).toEqual(
+      [evaluationKey, out.reportKey, out.csvKey, `runs/${runId}/report.html`].sort(),
+    );
   });
 });

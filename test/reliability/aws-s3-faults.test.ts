@@ -104,12 +104,13 @@ describe('evaluate when S3 fails', () => {
 describe('publish when S3 fails', () => {
   it.each([
     ['the CSV', 1],
-    ['report.json', 2],
+    ['the HTML report', 2],
+    ['report.json', 3],
   ])(
     'never leaves report.json without its CSV when writing %s fails, and its retry writes both',
     async (_, passFirst) => {
       const { runId, evaluationKey } = await freshRun();
-      // The first request reads the evaluation; then usage.csv, then report.json.
+      // The first request reads the evaluation; then usage.csv, report.html, and report.json last.
       world.s3Proxy.inject(SLOW_DOWN, 1, passFirst);
       const error = await failure(() =>
         publish(world.publishDeps(), { runId, evaluationKey, notifyResults: [] }),
@@ -120,7 +121,9 @@ describe('publish when S3 fails', () => {
       const out = await asStep(() =>
         publish(world.publishDeps(), { runId, evaluationKey, notifyResults: [] }),
       );
-      expect(await world.keys(`runs/${runId}/`)).toEqual([evaluationKey, out.reportKey, out.csvKey].sort());
+      expect(await world.keys(`runs/${runId}/`)).toEqual(
+        [evaluationKey, out.reportKey, out.csvKey, `runs/${runId}/report.html`].sort(),
+      );
       expect((await world.report(out.reportKey)).runId).toBe(runId);
     },
   );

@@ -10,6 +10,7 @@ import { isAscii } from 'node:buffer';
 export const PREVIEW_BYTES = 1200;
 
 const NEWLINE = 10;
+const EMPTY = Buffer.alloc(0);
 
 /** Receives each complete line as bytes [start, end) of `bytes`, without its newline. */
 export type ByteLineHandler = (bytes: Buffer, start: number, end: number) => void;
@@ -29,7 +30,8 @@ export class ByteLineSplitter {
     private readonly onLine: ByteLineHandler,
     private readonly onTooLong: TooLongHandler,
   ) {
-    this.carry = Buffer.allocUnsafe(Math.min(maxBytes + 1, 64 * 1024));
+    // Allocated when a line first straddles two chunks: most small files never need it.
+    this.carry = EMPTY;
   }
 
   /** Feed the next bytes of the stream. `chunk` may be reused by the caller once this returns. */
@@ -92,7 +94,9 @@ export class ByteLineSplitter {
 
   private ensureCarry(length: number): void {
     if (length <= this.carry.length) return;
-    const bigger = Buffer.allocUnsafe(Math.min(Math.max(length, this.carry.length * 2), this.maxBytes + 1));
+    const bigger = Buffer.allocUnsafe(
+      Math.min(Math.max(length, this.carry.length * 2, 1024), this.maxBytes + 1),
+    );
     this.carry.copy(bigger, 0, 0, this.carryLength);
     this.carry = bigger;
   }

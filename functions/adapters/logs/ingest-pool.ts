@@ -18,6 +18,7 @@ import type { RowsMessage, RunnerSettings, TaskMessage, WorkerMessage } from './
 import { TaskRunner } from './ingest-task.js';
 import type { LineSample } from './log-aggregator.js';
 import type { ItemOutcome, ReadItem } from './log-reader.js';
+import { type Manifest, manifestToData } from './manifest.js';
 import type { RowBatch } from './row-batch.js';
 
 /** A file to read, or a range of one, with the caller's id for the file. */
@@ -34,18 +35,26 @@ export interface PoolTask {
 export interface PoolHandlers {
   /**
    * Rows of finished pieces of work: `item` holds file ids, string columns ids into `pool.strings`.
-   * Partial sums: one key may come in several rows. The pool waits for a returned promise before the
-   * worker that sent the rows takes its next task, which bounds the rows waiting in memory.
+   * Partial sums: one key may come in several rows. A returned promise is waited for before the run
+   * ends, and workers pause while more than a few are pending, which bounds the rows in memory. An
+   * item's rows are all handed here before `itemDone` is called for it.
    */
   rows(batch: RowBatch): void | Promise<void>;
   /** An item was read to its end (or as far as it could be; see ItemOutcome.unreadable). */
   itemDone(item: PoolItem, outcome: ItemOutcome): void | Promise<void>;
 }
 
-export interface PoolOptions extends RunnerSettings {
-  /** Worker threads; 0 reads on the calling thread. @default os.availableParallelism() */
+export interface PoolOptions extends Omit<RunnerSettings, 'manifest'> {
+  /**
+   * Worker threads; 0 reads on the calling thread, and so does a pool given a manifest that cannot be
+   * handed to a thread (one not made by parseManifest). @default os.availableParallelism()
+   */
   readonly workers?: number;
+  readonly manifest?: Manifest;
 }
+
+/** Row batches handed on and not yet handled before workers wait for them. */
+const MAX_BACKLOG = 8;
 
 /** A worker thread failed or stopped outside of any file problem; the run cannot be trusted. */
 export class IngestWorkerError extends Error {
@@ -70,15 +79,17 @@ export class IngestPool {
 
   /** Starts the workers; they take tasks as soon as `run` gives them some. */
   static async start(options: PoolOptions): Promise<IngestPool> {
-    const count = options.workers ?? availableParallelism();
+    const manifest = options.manifest === undefined ? undefined : manifestToData(options.manifest);
+    const portable = options.manifest === undefined || manifest !== undefined;
+    const count = portable ? (options.workers ?? availableParallelism()) : 0;
     const settings: RunnerSettings = {
       datasetDepth: options.datasetDepth,
       sampleLimit: options.sampleLimit,
       maxLineBytes: options.maxLineBytes,
-      manifest: options.manifest,
+      manifest,
       sendRows: options.sendRows,
     };
-    if (count <= 0) return new IngestPool([new InlineLane(settings)]);
+    if (count <= 0) return new IngestPool([new InlineLane(settings, options.manifest)]);
     const source = await loadWorkerSource();
     return new IngestPool(Array.from({ length: count }, () => new WorkerLane(source, settings)));
   }
@@ -92,18 +103,23 @@ export class IngestPool {
   async run(tasks: readonly PoolTask[], handlers: PoolHandlers): Promise<void> {
     let next = 0;
     let failed: unknown;
+    // Rows handed on but not yet handled (e.g. being written): a worker goes on with its next task
+    // while they are, unless too many are waiting.
+    const backlog: Promise<void>[] = [];
     const work = async (lane: Lane) => {
       while (failed === undefined && next < tasks.length) {
         const task = tasks[next++]!;
         const id = this.nextTaskId++;
-        const pendingRows: Promise<void>[] = [];
         const outcomes = await lane.run({ type: 'task', id, items: task.items }, async (message) => {
-          const batch = this.translate(lane, message, task);
-          const handled = handlers.rows(batch);
-          if (handled !== undefined) pendingRows.push(handled);
+          const handled = handlers.rows(this.translate(lane, message, task));
+          if (handled !== undefined) {
+            handled.catch(() => undefined);
+            backlog.push(handled);
+          }
         });
-        await Promise.all(pendingRows);
+        // Rows were handed on before this: a handler that queues its work keeps that order.
         for (let i = 0; i < task.items.length; i++) await handlers.itemDone(task.items[i]!, outcomes[i]!);
+        while (backlog.length > MAX_BACKLOG) await backlog.shift();
       }
     };
     await Promise.all(
@@ -114,6 +130,7 @@ export class IngestPool {
       ),
     );
     if (failed !== undefined) throw failed;
+    await Promise.all(backlog);
   }
 
   /** Stops the workers. */
@@ -252,10 +269,14 @@ class InlineLane implements Lane {
   private onRows: ((message: RowsMessage) => Promise<void>) | undefined;
   private rows: Promise<void>[] = [];
 
-  constructor(settings: RunnerSettings) {
-    this.runner = new TaskRunner(settings, (message) => {
-      if (this.onRows !== undefined) this.rows.push(this.onRows(message));
-    });
+  constructor(settings: RunnerSettings, manifest: Manifest | undefined) {
+    this.runner = new TaskRunner(
+      settings,
+      (message) => {
+        if (this.onRows !== undefined) this.rows.push(this.onRows(message));
+      },
+      manifest,
+    );
   }
 
   async run(
@@ -337,7 +358,7 @@ export interface PlanOptions {
   readonly threads: number;
   /** Plain files larger than this are read in ranges. @default 16 MiB */
   readonly splitAbove?: number;
-  /** Largest range. @default 64 MiB */
+  /** Largest range. @default 32 MiB */
   readonly maxRangeBytes?: number;
   /** Small files are grouped into tasks of about this many bytes. @default 16 MiB */
   readonly groupBytes?: number;
@@ -356,7 +377,7 @@ export interface PlanFile {
  */
 export async function planTasks(files: readonly PlanFile[], options: PlanOptions): Promise<PoolTask[]> {
   const splitAbove = options.splitAbove ?? 16 * 1024 * 1024;
-  const maxRange = options.maxRangeBytes ?? 64 * 1024 * 1024;
+  const maxRange = options.maxRangeBytes ?? 32 * 1024 * 1024;
   const groupBytes = options.groupBytes ?? 16 * 1024 * 1024;
   const whole: { task: PoolTask; weight: number }[] = [];
   const ranges: PoolTask[] = [];
@@ -368,7 +389,8 @@ export async function planTasks(files: readonly PlanFile[], options: PlanOptions
       // Inflating costs several times reading: weigh compressed bytes accordingly.
       whole.push({ task: { items: [{ fileId: file.fileId, path: file.path }] }, weight: file.size * 6 });
     } else {
-      const pieces = Math.max(2, Math.ceil(file.size / maxRange), options.threads * 4);
+      // Enough pieces that the threads finish close together: the last range is the only wait.
+      const pieces = Math.max(2, Math.ceil(file.size / maxRange), options.threads * 8);
       const step = Math.ceil(file.size / pieces);
       for (let start = 0; start < file.size; start += step) {
         ranges.push({

@@ -5,7 +5,7 @@
  */
 import { LogAggregator } from './log-aggregator.js';
 import { type ItemOutcome, type ReadItem, readLogItem } from './log-reader.js';
-import { type ManifestData, manifestFromData } from './manifest.js';
+import { type Manifest, type ManifestData, manifestFromData } from './manifest.js';
 import { batchBuffers, type RowBatch, RowBatchBuilder } from './row-batch.js';
 
 /** Settings every task of a run shares; plain data, so they can be a worker's `workerData`. */
@@ -64,15 +64,18 @@ export class TaskRunner {
   private readonly sendRows: number;
   private sentStrings = 0;
 
+  /** `manifest`, when given, is used as it is instead of being rebuilt from `settings.manifest`. */
   constructor(
     settings: RunnerSettings,
     private readonly send: (message: RowsMessage, transfer: ArrayBuffer[]) => void,
+    manifest?: Manifest,
   ) {
     this.aggregator = new LogAggregator(
       {
         datasetDepth: settings.datasetDepth,
         sampleLimit: settings.sampleLimit,
-        manifest: settings.manifest === undefined ? undefined : manifestFromData(settings.manifest),
+        manifest:
+          manifest ?? (settings.manifest === undefined ? undefined : manifestFromData(settings.manifest)),
       },
       this.builder,
     );

@@ -56,8 +56,6 @@ const SLASH = 47;
 const PERCENT = 37;
 /** A count past this is moved out of the table before an addition could lose precision. */
 const MAX_EXACT = Number.MAX_SAFE_INTEGER;
-/** Values of the seven key columns per table entry. */
-const KEY_WIDTH = 7;
 
 /** Counts lines of items and sums parsed lines into rollup rows. */
 export class LogAggregator {
@@ -291,8 +289,6 @@ class KeyIds {
   private arena = new Uint8Array(256 * 128);
   private arenaView = new DataView(this.arena.buffer);
   private arenaUsed = 0;
-  /** Whether keys are hashed from a sample of their bytes (see sampleRange). */
-  private sampled = true;
 
   constructor(private readonly strings: StringTable) {}
 
@@ -312,24 +308,15 @@ class KeyIds {
     datasetId: number,
   ): number {
     let h = Math.imul(datasetId + 0x3c6ef372, 0x9e3779b1);
-    if (this.sampled) {
-      h = sampleRange(view, b0, b1, h);
-      h = sampleRange(view, r0, r1, h);
-      h = sampleRange(view, o0, o1, h);
-      h = sampleRange(view, a0, a1, h);
-      h = sampleRange(view, d0, d1, h);
-    } else {
-      h = wholeRange(view, b0, b1, h);
-      h = wholeRange(view, r0, r1, h);
-      h = wholeRange(view, o0, o1, h);
-      h = wholeRange(view, a0, a1, h);
-      h = wholeRange(view, d0, d1, h);
-    }
+    h = hashRange(view, b0, b1, h);
+    h = hashRange(view, r0, r1, h);
+    h = hashRange(view, o0, o1, h);
+    h = hashRange(view, a0, a1, h);
+    h = hashRange(view, d0, d1, h);
     h ^= h >>> 16;
     const ints = this.ints;
     const mask = this.mask;
     let slot = h & mask;
-    let probes = 0;
     for (;;) {
       const entry = this.slots[slot]! - 1;
       if (entry < 0) break;
@@ -343,26 +330,22 @@ class KeyIds {
         ints[k + 4] === d1 - d0 &&
         ints[k + 5] === datasetId
       ) {
-        let p = this.offsets[entry]!;
+        const p0 = this.offsets[entry]!;
+        const p1 = p0 + (b1 - b0);
+        const p2 = p1 + (r1 - r0);
+        const p3 = p2 + (o1 - o0);
         const arena = this.arenaView;
         if (
-          sameBytes(arena, p, view, b0, b1) &&
-          sameBytes(arena, (p += b1 - b0), view, r0, r1) &&
-          sameBytes(arena, (p += r1 - r0), view, o0, o1) &&
-          sameBytes(arena, (p += o1 - o0), view, a0, a1) &&
-          sameBytes(arena, p + (a1 - a0), view, d0, d1)
+          sameBytes(arena, p0, view, b0, b1) &&
+          sameBytes(arena, p1, view, r0, r1) &&
+          sameBytes(arena, p2, view, o0, o1) &&
+          sameBytes(arena, p3, view, a0, a1) &&
+          sameBytes(arena, p3 + (a1 - a0), view, d0, d1)
         ) {
           return entry;
         }
       }
       slot = (slot + 1) & mask;
-      probes++;
-    }
-    if (probes > LONG_PROBE && this.sampled) {
-      // Keys that differ only where the sample does not look: hash every byte from now on.
-      this.sampled = false;
-      this.rehash();
-      return this.find(b, view, b0, b1, r0, r1, o0, o1, a0, a1, d0, d1, datasetId);
     }
     const entry = this.add(b, h, b0, b1, r0, r1, o0, o1, a0, a1, d0, d1, datasetId);
     this.slots[slot] = entry + 1;
@@ -433,31 +416,9 @@ class KeyIds {
     this.offsets = growInt(this.offsets, n);
   }
 
-  /** Recomputes every entry's hash (after a change of hashing) from its stored bytes. */
-  private rehash(): void {
-    const ints = this.ints;
-    for (let entry = 0; entry < this.size; entry++) {
-      const k = entry * KEY_INTS;
-      let p = this.offsets[entry]!;
-      let h = Math.imul(ints[k + 5]! + 0x3c6ef372, 0x9e3779b1);
-      for (let f = 0; f < 5; f++) {
-        const length = ints[k + f]!;
-        h = wholeRange(this.arenaView, p, p + length, h);
-        p += length;
-      }
-      this.hashes[entry] = h ^ (h >>> 16);
-    }
-    this.slots.fill(0);
-    this.place();
-  }
-
   private grow(): void {
     this.slots = new Int32Array(this.slots.length * 2);
     this.mask = this.slots.length - 1;
-    this.place();
-  }
-
-  private place(): void {
     for (let entry = 0; entry < this.size; entry++) {
       let slot = this.hashes[entry]! & this.mask;
       while (this.slots[slot] !== 0) slot = (slot + 1) & this.mask;
@@ -466,29 +427,8 @@ class KeyIds {
   }
 }
 
-/** A lookup probing more slots than this makes KeyIds hash every byte. */
-const LONG_PROBE = 32;
-
-/**
- * `h` folded with a sample of bytes [a, e): its length and its first, middle and last four bytes.
- * Cheap, and enough to tell requesters, buckets, operations and datasets apart in real logs; every
- * byte is still compared before a key is taken as found.
- */
-function sampleRange(view: DataView, a: number, e: number, h: number): number {
-  const length = e - a;
-  h = Math.imul(h ^ length, 0x27d4eb2f);
-  if (length >= 4) {
-    h = Math.imul(h ^ view.getInt32(a, true), 0x5bd1e995);
-    h = Math.imul(h ^ view.getInt32(a + ((length - 4) >> 1), true), 0x5bd1e995);
-    h = Math.imul(h ^ view.getInt32(e - 4, true), 0x5bd1e995);
-    return h ^ (h >>> 15);
-  }
-  for (let i = a; i < e; i++) h = Math.imul(h ^ view.getUint8(i), 0x01000193);
-  return h;
-}
-
 /** `h` folded with bytes [a, e), four at a time. */
-function wholeRange(view: DataView, a: number, e: number, h: number): number {
+function hashRange(view: DataView, a: number, e: number, h: number): number {
   let i = a;
   for (; i + 4 <= e; i += 4) {
     h = Math.imul(h ^ view.getInt32(i, true), 0x5bd1e995);
