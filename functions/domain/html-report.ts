@@ -9,7 +9,7 @@
 
 import { cumulativeChart, dailyBarChart } from './html-charts.js';
 import { formatMoney, minorDigits, parseDecimal } from './money.js';
-import { escapeHtml as e, formatBytes, formatCount, formatLongDate } from './notices.js';
+import { escapeHtml as e, formatBytes, formatCount, formatLongDate, formatMonth } from './notices.js';
 import type { Report } from './report.js';
 import { addDays, datesBetween } from './time.js';
 import type { Metric } from './usage.js';
@@ -53,20 +53,6 @@ const STATUS_LABEL: Record<string, string> = {
   held: 'held by another run',
   failed: 'failed',
 };
-const MONTHS = [
-  'January',
-  'February',
-  'March',
-  'April',
-  'May',
-  'June',
-  'July',
-  'August',
-  'September',
-  'October',
-  'November',
-  'December',
-];
 
 const big = (s: string) => BigInt(s);
 const count = (s: string) => formatCount(big(s));
@@ -84,10 +70,7 @@ function qtyCell(metric: Metric, s: string): string {
   return `${e(shortBytes(s))} <span class="exact">(${e(exact)})</span>`;
 }
 
-function monthName(periodId: string): string {
-  const [y, m] = periodId.split('-');
-  return `${MONTHS[Number(m) - 1] ?? periodId} ${y ?? ''}`.trim();
-}
+const monthName = formatMonth;
 
 /** An ISO instant as `YYYY-MM-DD HH:mm` in a zone, with the zone named. */
 function localTime(iso: string, timeZone: string): string {

@@ -303,10 +303,10 @@ export function formatLongDate(date: string): string {
   return `${Number(d)} ${MONTH_NAMES[Number(m) - 1]} ${y}`;
 }
 
-/** `2026-11` -> `November 2026`. */
-function formatMonth(periodId: string): string {
+/** `2026-11` -> `November 2026` (an id that is not a month is returned as it is). */
+export function formatMonth(periodId: string): string {
   const [y, m] = periodId.split('-');
-  return `${MONTH_NAMES[Number(m) - 1]} ${y}`;
+  return `${MONTH_NAMES[Number(m) - 1] ?? periodId} ${y ?? ''}`.trim();
 }
 
 /** Local wall-clock time `YYYY-MM-DD HH:mm` of an instant in a zone. */
