@@ -15,6 +15,9 @@ export type StatusClass = '1xx' | '2xx' | '3xx' | '4xx' | '5xx' | '-';
 
 export const STATUS_CLASSES: readonly StatusClass[] = ['1xx', '2xx', '3xx', '4xx', '5xx', '-'];
 
+/** Status classes by the index columnar rows carry: 0 is `-`, 1..5 are `1xx`..`5xx`. */
+export const STATUS_BY_INDEX: readonly StatusClass[] = ['-', '1xx', '2xx', '3xx', '4xx', '5xx'];
+
 /** The grouping key of a rollup row. Strings use `-` where the log had no value. */
 export interface UsageKey {
   /** Start of the 15-minute UTC slot, epoch milliseconds (a multiple of SLOT_MS). */
@@ -45,6 +48,29 @@ export interface UsageRow extends UsageKey, UsageCounts {}
 /** A row as an ingester writes it: tagged with the batch (log file fingerprint) it came from. */
 export interface RollupRow extends UsageRow {
   readonly batch: string;
+}
+
+/**
+ * Rollup rows in columns, as the parallel ingester hands them to the store: typed arrays move between
+ * threads without copying. String columns hold ids into the sender's string table; several rows may
+ * share a key (partial sums); each count is below 2^53, so exact as a double.
+ */
+export interface ColumnarUsageRows {
+  readonly count: number;
+  /** Which item (file or file range, or the id rows were staged under) each row belongs to. */
+  readonly item: Int32Array;
+  /** Slot number: slot start / SLOT_MS. */
+  readonly slot: Int32Array;
+  /** Index into STATUS_BY_INDEX. */
+  readonly status: Int32Array;
+  readonly bucket: Int32Array;
+  readonly requester: Int32Array;
+  readonly accessPoint: Int32Array;
+  readonly dataset: Int32Array;
+  readonly operation: Int32Array;
+  readonly requests: Float64Array;
+  readonly bytesSent: Float64Array;
+  readonly records: Float64Array;
 }
 
 /** The metrics a contract can limit. */

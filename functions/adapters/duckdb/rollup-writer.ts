@@ -13,7 +13,7 @@ import {
   listValue,
   VARCHAR,
 } from '@duckdb/node-api';
-import { type RollupRow, SLOT_MS, type StatusClass } from '../../domain/usage.js';
+import { type ColumnarUsageRows, type RollupRow, SLOT_MS, STATUS_BY_INDEX } from '../../domain/usage.js';
 import { InvalidRollupRowError } from './errors.js';
 import { SQL } from './schema.js';
 
@@ -113,30 +113,8 @@ function checkRow(row: RollupRow, batch: string, index: number): void {
   }
 }
 
-/**
- * Rollup rows in columns, as a parallel ingester produces them: string columns hold ids into a string
- * table, counts are doubles below 2^53 (so exact), and several rows may share a key (partial sums).
- * `item` holds the id the rows were staged under (see StagedRollup).
- */
-export interface ColumnarRollupRows {
-  readonly count: number;
-  readonly item: Int32Array;
-  /** Slot number: slot start / SLOT_MS. */
-  readonly slot: Int32Array;
-  /** Index into the status classes `-`, `1xx` .. `5xx`. */
-  readonly status: Int32Array;
-  readonly bucket: Int32Array;
-  readonly requester: Int32Array;
-  readonly accessPoint: Int32Array;
-  readonly dataset: Int32Array;
-  readonly operation: Int32Array;
-  readonly requests: Float64Array;
-  readonly bytesSent: Float64Array;
-  readonly records: Float64Array;
-}
-
-/** Status classes by the index ColumnarRollupRows.status holds. */
-const STATUS_CLASSES_BY_INDEX: readonly StatusClass[] = ['-', '1xx', '2xx', '3xx', '4xx', '5xx'];
+/** Rollup rows in columns; `item` holds the id the rows were staged under (see StagedRollup). */
+export type ColumnarRollupRows = ColumnarUsageRows;
 
 /**
  * Per-connection staging for streamed rows, summed into `rollup` per file when the file is complete.
@@ -296,7 +274,7 @@ export class StagedRollup {
     const batches = listValue(items.map((i) => i.batch));
     const result = await this.connection.run(
       STREAM_SQL.insertSummed,
-      [ids, batches, BigInt(SLOT_MS), listValue([...STATUS_CLASSES_BY_INDEX])],
+      [ids, batches, BigInt(SLOT_MS), listValue([...STATUS_BY_INDEX])],
       [LIST(INTEGER), LIST(VARCHAR), BIGINT, LIST(VARCHAR)],
     );
     await this.discard(items.map((i) => i.item));

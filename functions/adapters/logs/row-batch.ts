@@ -6,29 +6,12 @@
  * memory): they are partial sums, added up when the rows are written. Each count in a batch is below
  * 2^53, so it is exact as a double; sums are taken as integers.
  */
-import type { StatusClass } from '../../domain/usage.js';
+import { type ColumnarUsageRows, STATUS_BY_INDEX } from '../../domain/usage.js';
 
-/** Status classes by the index rows carry: 0 is `-`, 1..5 are `1xx`..`5xx`. */
-export const STATUS_BY_INDEX: readonly StatusClass[] = ['-', '1xx', '2xx', '3xx', '4xx', '5xx'];
+export { STATUS_BY_INDEX };
 
 /** Rows in columns. String columns hold ids into the sender's string table. */
-export interface RowBatch {
-  readonly count: number;
-  /** Which item (file or file range) of the task each row belongs to. */
-  readonly item: Int32Array;
-  /** Slot number: slot start / SLOT_MS. */
-  readonly slot: Int32Array;
-  /** Index into STATUS_BY_INDEX. */
-  readonly status: Int32Array;
-  readonly bucket: Int32Array;
-  readonly requester: Int32Array;
-  readonly accessPoint: Int32Array;
-  readonly dataset: Int32Array;
-  readonly operation: Int32Array;
-  readonly requests: Float64Array;
-  readonly bytesSent: Float64Array;
-  readonly records: Float64Array;
-}
+export type RowBatch = ColumnarUsageRows;
 
 /** The typed arrays of a batch, for `postMessage`'s transfer list. */
 export function batchBuffers(batch: RowBatch): ArrayBuffer[] {
