@@ -52,7 +52,7 @@ async function stepError(work: () => Promise<unknown>): Promise<Error & { cause?
 
 beforeAll(async () => {
   world = await startWorld(5);
-  for (const batch of BATCHES) await rollup(world.rollupDeps(), { batch, runId: 'baseline' });
+  await world.rollUpAll('baseline');
   baseline = await batchTotals();
   expect(baseline.size).toBeGreaterThanOrEqual(3);
 });

@@ -106,8 +106,7 @@ function s3StoppingAtPut(n: number) {
 
 beforeAll(async () => {
   world = await startWorld(5);
-  for (const batch of BATCHES) await rollup(world.rollupDeps(), { batch, runId: 'setup' });
-  const evaluated = await evaluate(world.evaluateDeps(), { runId: 'setup', window: WINDOW, partners: [] });
+  const evaluated = await world.rollUpAndEvaluate('setup');
   partnerId = evaluated.partnersToNotify[0]!.partnerId;
   const doc = await readEvaluation(world.s3Client(), REPORTS, evaluated.evaluationKey);
   const march = doc.evaluation.evaluations.find((e) => e.partnerId === partnerId)!;

@@ -14,8 +14,7 @@ import { evaluate } from '../../functions/handlers/evaluate.handler.js';
 import { readEvaluation, writeEvaluation } from '../../functions/handlers/evaluation-document.js';
 import { notify } from '../../functions/handlers/notify.handler.js';
 import { publish } from '../../functions/handlers/publish.handler.js';
-import { rollup } from '../../functions/handlers/rollup.handler.js';
-import { BATCHES, REPORTS, s3Error, startWorld, WINDOW, type World } from './harness.js';
+import { REPORTS, s3Error, startWorld, WINDOW, type World } from './harness.js';
 
 vi.hoisted(() => {
   process.env['POWERTOOLS_METRICS_DISABLED'] = 'true';
@@ -49,8 +48,7 @@ async function failure(work: () => Promise<unknown>): Promise<Error> {
 
 beforeAll(async () => {
   world = await startWorld(5);
-  for (const batch of BATCHES) await rollup(world.rollupDeps(), { batch, runId: 'setup' });
-  const evaluated = await evaluate(world.evaluateDeps(), { runId: 'setup', window: WINDOW, partners: [] });
+  const evaluated = await world.rollUpAndEvaluate('setup');
   setupKey = evaluated.evaluationKey;
   partnerId = evaluated.partnersToNotify[0]!.partnerId;
 });

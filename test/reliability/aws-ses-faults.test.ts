@@ -14,13 +14,11 @@ import { createServer } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { SesMailer } from '../../functions/adapters/ses/ses-mailer.js';
 import { asStep } from '../../functions/handlers/errors.js';
-import { evaluate } from '../../functions/handlers/evaluate.handler.js';
 import { readEvaluation, writeEvaluation } from '../../functions/handlers/evaluation-document.js';
 import { notify } from '../../functions/handlers/notify.handler.js';
-import { rollup } from '../../functions/handlers/rollup.handler.js';
 import { localSesClient } from '../support/aws-local-clients.js';
 import { sesError } from '../support/local-aws-servers.js';
-import { BATCHES, REPORTS, startWorld, WINDOW, type World } from './harness.js';
+import { REPORTS, startWorld, WINDOW, type World } from './harness.js';
 
 vi.hoisted(() => {
   process.env['POWERTOOLS_METRICS_DISABLED'] = 'true';
@@ -57,8 +55,7 @@ async function refusedEndpoint(): Promise<string> {
 
 beforeAll(async () => {
   world = await startWorld(5);
-  for (const batch of BATCHES) await rollup(world.rollupDeps(), { batch, runId: 'setup' });
-  const evaluated = await evaluate(world.evaluateDeps(), { runId: 'setup', window: WINDOW, partners: [] });
+  const evaluated = await world.rollUpAndEvaluate('setup');
   setupKey = evaluated.evaluationKey;
   partnerId = evaluated.partnersToNotify[0]!.partnerId;
 });

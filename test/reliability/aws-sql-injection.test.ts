@@ -53,7 +53,7 @@ async function sent(
 
 beforeAll(async () => {
   world = await startWorld(5);
-  for (const batch of BATCHES) await rollup(world.rollupDeps(), { batch, runId: 'setup' });
+  await world.rollUpAll('setup');
 });
 
 afterAll(async () => {

@@ -76,6 +76,10 @@ export interface World {
   evaluateDeps(runner?: AthenaQueryRunner): EvaluateDeps;
   notifyDeps(overrides?: Partial<NotifyDeps>): NotifyDeps;
   publishDeps(): PublishDeps;
+  /** Rolls up every delivery date of the data set, one after the other, as the RollUp map would. */
+  rollUpAll(runId: string): Promise<RollupOutput[]>;
+  /** Rolls up every delivery date, then evaluates the window: the state before notices. */
+  rollUpAndEvaluate(runId: string): Promise<EvaluateOutput>;
   /** Runs the steps of one execution in the state machine's order (the Maps one item at a time). */
   run(runId: string, options?: { mailer?: Mailer }): Promise<RunResult>;
   /** Rows, requests and bytes of the rollup, usage and malformed-line markers apart. */
@@ -182,9 +186,17 @@ export async function startWorld(seed = 5): Promise<World> {
       ...overrides,
     }),
     publishDeps: () => ({ s3: world.s3Client(), reportBucket: REPORTS, region: 'eu-central-1', clock }),
-    async run(runId, options = {}) {
+    async rollUpAll(runId) {
       const rollups: RollupOutput[] = [];
       for (const batch of BATCHES) rollups.push(await rollup(world.rollupDeps(), { batch, runId }));
+      return rollups;
+    },
+    async rollUpAndEvaluate(runId) {
+      await world.rollUpAll(runId);
+      return evaluate(world.evaluateDeps(), { runId, window: WINDOW, partners: [] });
+    },
+    async run(runId, options = {}) {
+      const rollups = await world.rollUpAll(runId);
       const evaluation = await evaluate(world.evaluateDeps(), {
         runId,
         window: WINDOW,
