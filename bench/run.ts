@@ -1,29 +1,51 @@
 /**
  * `npm run bench`: ingestion speed of the local engine, side by side with DuckDB's naive CSV reader and
- * `wc -l`, on generated access logs of 1 M and 10 M lines, plain and gzip.
+ * `wc -l`, on generated access logs of 1 M and 10 M lines, plain and gzip, or on log files you give it.
  *
- *   npm run bench [-- --quick] [-- --sizes 1m,10m] [-- --runs 3] [-- --markdown] [-- --data-dir bench-data]
+ *   npm run bench [-- --quick] [-- --sizes 1m,10m] [-- --runs 3] [-- --markdown] [-- --no-gzip]
+ *                 [-- --data-dir bench-data]
+ *   npm run bench -- --logs <file> [--logs <file> ...] [--registry <file>] [--runs 3] [--markdown] [--no-gzip]
  *
  * Data sets are generated once into ./bench-data (git-ignored) and reused: one day of traffic in one
- * file, as `partner-audit generate --lines N` writes it, plus a gzip copy. Every reader runs in a child
- * process over a warm page cache, and each figure is the median of `--runs` runs:
+ * file, as `partner-audit generate --lines N` writes it, plus a gzip copy. With `--logs` nothing is
+ * generated: each file (plain or gzip, told by its magic bytes) is a data set of its own, its lines
+ * counted here first; a plain one also gets a gzip copy under <data-dir>/external/ unless `--no-gzip`.
+ * The ingest command needs a registry, of which it reads only `settings` (dataset depth, manifest):
+ * `--registry` gives one, else a minimal one is written to a temporary folder (the schema wants one
+ * partner, so it registers a placeholder that matches no requester).
+ *
+ * Every reader runs in a child process over a warm page cache, and each figure is the median of
+ * `--runs` runs:
  * - partner-audit: `node --import tsx functions/cli/main.ts ingest ... --json`, a fresh state file per
  *   run: the whole CLI, start-up, parsing, rollup and the DuckDB write included;
  * - the same command a second time over the same state file (nothing should be parsed again);
- * - DuckDB `read_csv` split on spaces, grouped by requester (bench/duckdb-naive.ts), in its own process,
- *   and the same reader grouped as the ingester groups (`--rollup`): the like-for-like comparison;
+ * - DuckDB `read_csv` split on spaces (bench/duckdb-naive.ts), in its own process, asked four ways,
+ *   since DuckDB reads only the columns a query needs: grouped by requester (one column materialised;
+ *   the headline "vs DuckDB", the strict comparison), `count(*)`, every column materialised into a
+ *   table, and grouped as the ingester groups (the like-for-like comparison);
  * - `wc -l` (`gzip -dc | wc -l` for gzip) as the floor: reading the bytes and nothing else;
  * - GoAccess with `--log-format=AWSS3`, when `goaccess` is on the PATH.
  * Peak RSS comes from GNU time (`/usr/bin/time -f %M`) when installed, else from /proc/<pid>/status.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { createReadStream, createWriteStream, existsSync, readFileSync, statfsSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import {
+  closeSync,
+  createReadStream,
+  createWriteStream,
+  existsSync,
+  openSync,
+  readFileSync,
+  readSync,
+  statfsSync,
+  statSync,
+} from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from 'node:os';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
-import { createGzip } from 'node:zlib';
+import { createGunzip, createGzip } from 'node:zlib';
 import { generateDataset } from '../functions/cli/generate/generator.js';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
@@ -49,14 +71,21 @@ interface Args {
   readonly markdown: boolean;
   readonly dataDir: string;
   readonly gzip: boolean;
+  /** Log files to measure instead of generated data sets (absolute paths). */
+  readonly logs: readonly string[];
+  /** The registry for `--logs`; absent: a minimal one is written. */
+  readonly registry?: string;
 }
 
 function parseArgs(argv: readonly string[]): Args {
   let sizes = [1_000_000, 10_000_000];
+  let sizesGiven = false;
   let runs = 3;
   let markdown = false;
   let dataDir = join(ROOT, 'bench-data');
   let gzip = true;
+  const logs: string[] = [];
+  let registry: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const value = () => {
@@ -64,15 +93,29 @@ function parseArgs(argv: readonly string[]): Args {
       if (v === undefined) throw new BenchArgsError(`${arg} needs a value`);
       return v;
     };
-    if (arg === '--quick') sizes = [1_000_000];
-    else if (arg === '--sizes') sizes = value().split(',').map(parseSize);
-    else if (arg === '--runs') runs = positive('--runs', value());
+    if (arg === '--quick') {
+      sizes = [1_000_000];
+      sizesGiven = true;
+    } else if (arg === '--sizes') {
+      sizes = value().split(',').map(parseSize);
+      sizesGiven = true;
+    } else if (arg === '--runs') runs = positive('--runs', value());
     else if (arg === '--markdown') markdown = true;
     else if (arg === '--data-dir') dataDir = resolve(value());
     else if (arg === '--no-gzip') gzip = false;
+    else if (arg === '--logs') logs.push(resolve(value()));
+    else if (arg === '--registry') registry = resolve(value());
     else throw new BenchArgsError(`unknown option ${arg} (see the comment at the top of bench/run.ts)`);
   }
-  return { sizes, runs, markdown, dataDir, gzip };
+  if (logs.length > 0 && sizesGiven) {
+    throw new BenchArgsError(
+      '--sizes and --quick choose generated data sets; --logs measures the given files instead',
+    );
+  }
+  if (registry !== undefined && logs.length === 0) {
+    throw new BenchArgsError('--registry goes with --logs (generated data sets bring their own registry)');
+  }
+  return { sizes, runs, markdown, dataDir, gzip, logs, ...(registry === undefined ? {} : { registry }) };
 }
 
 function parseSize(text: string): number {
@@ -168,6 +211,168 @@ function gb(bytes: number): string {
   return `${(bytes / 1e9).toFixed(1)} GB`;
 }
 
+/** What one table section measures: a log file as plain text and/or gzip, with its registry. */
+interface BenchSet {
+  /** The name in the "data" column: `1M`, or `logs#2` for the second `--logs` file. */
+  readonly name: string;
+  readonly lines: number;
+  /** Bytes of log text (decompressed): what MB/s counts. */
+  readonly textBytes: number;
+  readonly registry: string;
+  readonly inputs: readonly { readonly kind: 'plain' | 'gzip'; readonly file: string }[];
+  /** Where the data came from, printed above the table for `--logs` files. */
+  readonly legend?: string;
+}
+
+function generatedSet(set: Dataset, withGzip: boolean): BenchSet {
+  return {
+    name: label(set.lines),
+    lines: set.lines,
+    textBytes: set.plainBytes,
+    registry: set.registry,
+    inputs: [
+      { kind: 'plain', file: set.plain },
+      ...(withGzip ? [{ kind: 'gzip' as const, file: set.gzip }] : []),
+    ],
+  };
+}
+
+/** A `--logs` file as a data set: its lines counted here, the way the ingester counts them. */
+async function externalSet(
+  index: number,
+  path: string,
+  registry: string,
+  dataDir: string,
+  withGzip: boolean,
+): Promise<BenchSet> {
+  let size: number;
+  try {
+    const st = statSync(path);
+    if (!st.isFile()) throw new BenchArgsError(`--logs ${path}: not a file (give log files, not folders)`);
+    size = st.size;
+  } catch (e) {
+    if (e instanceof BenchArgsError) throw e;
+    const why = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+    throw new BenchArgsError(`--logs ${path}: cannot read it (${why})`, { cause: e });
+  }
+  const gzip = startsWithGzipMagic(path);
+  log(`counting the lines of ${path} ...`);
+  const text = await countText(path, gzip);
+  if (text.lines === 0) throw new BenchArgsError(`--logs ${path}: the file holds no line`);
+  const inputs: BenchSet['inputs'] = gzip
+    ? [{ kind: 'gzip', file: path }]
+    : [
+        { kind: 'plain', file: path },
+        ...(withGzip ? [{ kind: 'gzip' as const, file: await gzipCopy(path, size, dataDir) }] : []),
+      ];
+  const name = `logs#${index + 1}`;
+  return {
+    name,
+    lines: text.lines,
+    textBytes: text.bytes,
+    registry,
+    inputs,
+    legend: `${name}: ${path} (${text.lines.toLocaleString('en-US')} lines, ${(text.bytes / 1e6).toFixed(1)} MB of text${gzip ? ', gzip' : ''})`,
+  };
+}
+
+function startsWithGzipMagic(path: string): boolean {
+  const fd = openSync(path, 'r');
+  try {
+    const head = Buffer.alloc(2);
+    return readSync(fd, head, 0, 2, 0) === 2 && head[0] === 0x1f && head[1] === 0x8b;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Lines and bytes of text in a file, decompressed if gzip. A line ends at `\n`, and an unfinished last
+ * line counts too, as the ingester counts (`wc -l` would not count it).
+ */
+async function countText(path: string, gzip: boolean): Promise<{ lines: number; bytes: number }> {
+  const source = createReadStream(path, { highWaterMark: 1 << 20 });
+  let stream: NodeJS.ReadableStream = source;
+  if (gzip) {
+    const gunzip = createGunzip();
+    source.on('error', (e) => gunzip.destroy(e));
+    stream = source.pipe(gunzip);
+  }
+  let lines = 0;
+  let bytes = 0;
+  let last = 0x0a;
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    bytes += chunk.length;
+    for (let i = chunk.indexOf(0x0a); i !== -1; i = chunk.indexOf(0x0a, i + 1)) lines++;
+    if (chunk.length > 0) last = chunk[chunk.length - 1]!;
+  }
+  return { lines: lines + (last === 0x0a ? 0 : 1), bytes };
+}
+
+/** A gzip copy of a plain `--logs` file under dataDir, made once and reused while the file is unchanged. */
+async function gzipCopy(path: string, size: number, dataDir: string): Promise<string> {
+  const dir = join(dataDir, 'external', createHash('sha256').update(path).digest('hex').slice(0, 16));
+  const target = join(dir, `${basename(path)}.gz`);
+  const markerPath = join(dir, 'source.json');
+  const source = { path, size, mtimeMs: statSync(path).mtimeMs };
+  if (existsSync(markerPath)) {
+    const marker = JSON.parse(await readFile(markerPath, 'utf8')) as typeof source & { gzipBytes: number };
+    if (
+      marker.path === source.path &&
+      marker.size === source.size &&
+      marker.mtimeMs === source.mtimeMs &&
+      sizeOf(target) === marker.gzipBytes
+    ) {
+      return target;
+    }
+  }
+  await mkdir(dir, { recursive: true });
+  // Access logs compress about 6 to 1; a quarter of the text leaves room for less regular ones.
+  const free = freeBytes(dir);
+  if (free < size / 4) {
+    throw new BenchRunError(
+      `a gzip copy of ${path} needs up to ${gb(size / 4)} free in ${dir}, only ${gb(free)} are; free some space or pass --no-gzip`,
+    );
+  }
+  log(`compressing it to ${target} ...`);
+  await rm(markerPath, { force: true });
+  await pipeline(createReadStream(path), createGzip(), createWriteStream(target));
+  await writeFile(markerPath, `${JSON.stringify({ ...source, gzipBytes: sizeOf(target) }, null, 2)}\n`);
+  return target;
+}
+
+/**
+ * The registry for `--logs` without `--registry`. Ingestion reads only `settings` from a registry
+ * (attribution to partners happens at audit time, from the raw requester kept in the rollup), so what
+ * it registers costs nothing here; the schema wants at least one partner, hence a placeholder whose only
+ * principal is an ARN no log holds.
+ */
+const MINIMAL_REGISTRY = `# Written by bench/run.ts for --logs without --registry: ingestion reads only settings from it.
+version: 1
+provider:
+  name: partner-audit bench
+  noticeFrom: "partner-audit bench <bench@example.com>"
+  contactEmail: bench@example.com
+settings:
+  datasetDepth: 2
+partners:
+  - id: bench-placeholder
+    name: Placeholder that matches no requester
+    timeZone: UTC
+    accountOwners:
+      - { email: bench@example.com }
+    applications:
+      - id: none
+        name: No application
+        principals:
+          - arn: arn:aws:iam::000000000000:user/partner-audit-bench-placeholder
+    contracts:
+      - id: none
+        effectiveFrom: 2000-01-01
+        currency: USD
+        datasets: [partner-audit-bench-placeholder/]
+`;
+
 // ---- running readers -------------------------------------------------------------------------------
 
 interface Measured {
@@ -243,27 +448,39 @@ interface Row {
   readonly lines: number;
   readonly textBytes: number;
   readonly maxRssKb: number;
+  /** What the reader says it read (DuckDB's rows, groups, columns), or why a figure is missing. */
   readonly note?: string;
 }
 
-/** `runs` runs of a reader; the row holds the medians. `check` validates each run's stdout. */
+/** What a reader's stdout says: its own seconds for the work, and a note for the table. */
+interface Reading {
+  readonly seconds?: number;
+  readonly note?: string;
+}
+
+/**
+ * `runs` runs of a reader; the row holds the medians (and the last run's note). `check` validates each
+ * run's stdout and throws when the reader did not read what it was given.
+ */
 async function bench(
   runs: number,
   row: Omit<Row, 'seconds' | 'maxRssKb' | 'innerSeconds'>,
   command: string,
   args: () => Promise<readonly string[]> | readonly string[],
-  check: (stdout: string) => number | undefined,
+  check: (stdout: string) => Reading,
   after?: () => Promise<void>,
 ): Promise<Row> {
   const seconds: number[] = [];
   const rss: number[] = [];
   const inner: number[] = [];
+  let note = row.note;
   for (let i = 0; i < runs; i++) {
     const m = await measure(command, await args());
     seconds.push(m.seconds);
     rss.push(m.maxRssKb);
-    const s = check(m.stdout);
-    if (s !== undefined) inner.push(s);
+    const reading = check(m.stdout);
+    if (reading.seconds !== undefined) inner.push(reading.seconds);
+    note = reading.note ?? note;
     await after?.();
   }
   log(`  ${row.reader}: ${seconds.map((s) => s.toFixed(2)).join(' / ')} s`);
@@ -272,6 +489,7 @@ async function bench(
     seconds: median(seconds),
     maxRssKb: median(rss),
     ...(inner.length > 0 ? { innerSeconds: median(inner) } : {}),
+    ...(note === undefined ? {} : { note }),
   };
 }
 
@@ -292,90 +510,127 @@ async function benchOurs(
   textBytes: number,
 ) {
   const scratch = await mkdtemp(join(tmpdir(), 'partner-audit-bench-'));
-  let db = '';
-  const args = async () => {
-    db = join(scratch, `state-${Date.now()}.duckdb`);
-    return ['--import', 'tsx', CLI, 'ingest', '--logs', file, '--registry', registry, '--db', db, '--json'];
-  };
-  const readAll = (stdout: string) => {
-    const out = JSON.parse(stdout) as IngestJson;
-    if (out.lines !== lines || out.filesSkipped !== 0) {
-      throw new BenchRunError(`partner-audit ingest read ${out.lines} lines of ${lines} (${stdout.trim()})`);
-    }
-    return out.seconds;
-  };
-  // Every measured run starts from an empty state file.
-  const forget = async () => {
-    await rm(db, { force: true });
-    await rm(`${db}.wal`, { force: true });
-  };
-  const first = await bench(
-    runs,
-    { data, reader: 'partner-audit ingest (CLI)', lines, textBytes },
-    process.execPath,
-    args,
-    readAll,
-    forget,
-  );
-  // One more ingestion, not measured, leaves a state file for the second-run measurement.
-  const lastDb = join(scratch, 'second-run.duckdb');
-  const ingestArgs = [
-    '--import',
-    'tsx',
-    CLI,
-    'ingest',
-    '--logs',
-    file,
-    '--registry',
-    registry,
-    '--db',
-    lastDb,
-  ];
-  await measure(process.execPath, [...ingestArgs, '--json']);
-  const second = await bench(
-    runs,
-    {
-      data,
-      reader: 'partner-audit ingest, second run',
-      lines,
-      textBytes,
-      note: 'files skipped by fingerprint',
-    },
-    process.execPath,
-    () => [...ingestArgs, '--json'],
-    (stdout) => {
+  // Removed even when a run fails, so that a failing bench leaves no state files behind.
+  try {
+    let db = '';
+    const args = async () => {
+      db = join(scratch, `state-${Date.now()}.duckdb`);
+      return ['--import', 'tsx', CLI, 'ingest', '--logs', file, '--registry', registry, '--db', db, '--json'];
+    };
+    const readAll = (stdout: string) => {
       const out = JSON.parse(stdout) as IngestJson;
-      if (out.filesSkipped !== out.files) {
-        throw new BenchRunError(`the second run read ${out.files - out.filesSkipped} file(s) again`);
+      if (out.lines !== lines || out.filesSkipped !== 0) {
+        throw new BenchRunError(
+          `partner-audit ingest read ${out.lines} lines of ${lines} (${stdout.trim()})`,
+        );
       }
-      return out.seconds;
-    },
-  );
-  await rm(scratch, { recursive: true, force: true });
-  return [first, second];
+      return { seconds: out.seconds };
+    };
+    // Every measured run starts from an empty state file.
+    const forget = async () => {
+      await rm(db, { force: true });
+      await rm(`${db}.wal`, { force: true });
+    };
+    const first = await bench(
+      runs,
+      { data, reader: OURS, lines, textBytes },
+      process.execPath,
+      args,
+      readAll,
+      forget,
+    );
+    // One more ingestion, not measured, leaves a state file for the second-run measurement.
+    const lastDb = join(scratch, 'second-run.duckdb');
+    const ingestArgs = [
+      '--import',
+      'tsx',
+      CLI,
+      'ingest',
+      '--logs',
+      file,
+      '--registry',
+      registry,
+      '--db',
+      lastDb,
+    ];
+    await measure(process.execPath, [...ingestArgs, '--json']);
+    const second = await bench(
+      runs,
+      {
+        data,
+        reader: SECOND_RUN,
+        lines,
+        textBytes,
+        note: 'files skipped by fingerprint',
+      },
+      process.execPath,
+      () => [...ingestArgs, '--json'],
+      (stdout) => {
+        const out = JSON.parse(stdout) as IngestJson;
+        if (out.filesSkipped !== out.files) {
+          throw new BenchRunError(`the second run read ${out.files - out.filesSkipped} file(s) again`);
+        }
+        return { seconds: out.seconds };
+      },
+    );
+    return [first, second];
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
 }
 
-async function benchDataset(args: Args, set: Dataset): Promise<Row[]> {
+/** The DuckDB readings, in the order of the table; the first is the headline "vs DuckDB". */
+const DUCKDB_READINGS = [
+  { reader: 'DuckDB read_csv, naive', flag: [] },
+  { reader: 'DuckDB read_csv, naive, count(*)', flag: ['--count'] },
+  { reader: 'DuckDB read_csv, naive, all columns', flag: ['--all-columns'] },
+  { reader: 'DuckDB read_csv, naive rollup', flag: ['--rollup'] },
+] as const;
+const OURS = 'partner-audit ingest (CLI)';
+const SECOND_RUN = 'partner-audit ingest, second run';
+const HEADLINE = DUCKDB_READINGS[0].reader;
+
+interface DuckDbJson {
+  readonly rows: number;
+  readonly groups?: number;
+  readonly columns?: number;
+  readonly seconds: number;
+}
+
+/** DuckDB's answer as a note: the rows it read (it skips lines it cannot split), groups or columns. */
+function duckDbReading(stdout: string, lines: number): Reading {
+  const out = JSON.parse(stdout) as DuckDbJson;
+  if (!(out.rows > 0)) throw new BenchRunError(`DuckDB read no row (${stdout.trim()})`);
+  const n = (x: number) => x.toLocaleString('en-US');
+  const parts = [
+    out.rows === lines
+      ? `${n(out.rows)} rows`
+      : out.rows < lines
+        ? `${n(out.rows)} rows (${n(lines - out.rows)} ${lines - out.rows === 1 ? 'line' : 'lines'} skipped)`
+        : `${n(out.rows)} rows from ${n(lines)} lines`,
+  ];
+  if (out.groups !== undefined) parts.push(`${n(out.groups)} groups`);
+  if (out.columns !== undefined) parts.push(`${n(out.columns)} columns`);
+  return { seconds: out.seconds, note: parts.join(', ') };
+}
+
+async function benchSet(args: Args, set: BenchSet): Promise<Row[]> {
   const rows: Row[] = [];
-  const inputs: { kind: string; file: string }[] = [{ kind: 'plain', file: set.plain }];
-  if (args.gzip) inputs.push({ kind: 'gzip', file: set.gzip });
-  for (const { kind, file } of inputs) {
-    const data = `${label(set.lines)} ${kind}`;
+  const base = { lines: set.lines, textBytes: set.textBytes };
+  for (const { kind, file } of set.inputs) {
+    const data = `${set.name} ${kind}`;
     log(`${data}: ${file}`);
     // Warm the page cache, so that every reader finds the file in memory.
     await measure('sh', ['-c', 'cat "$0" > /dev/null', file]);
-    rows.push(...(await benchOurs(args.runs, data, file, set.registry, set.lines, set.plainBytes)));
-    for (const [reader, extra] of [
-      ['DuckDB read_csv, naive', []],
-      ['DuckDB read_csv, naive rollup', ['--rollup']],
-    ] as const) {
+    rows.push(...(await benchOurs(args.runs, data, file, set.registry, set.lines, set.textBytes)));
+    for (const { reader, flag } of DUCKDB_READINGS) {
       rows.push(
         await bench(
           args.runs,
-          { data, reader, lines: set.lines, textBytes: set.plainBytes },
+          { data, reader, ...base },
           process.execPath,
-          () => ['--import', 'tsx', DUCKDB_NAIVE, file, ...extra],
-          (stdout) => (JSON.parse(stdout) as { seconds: number }).seconds,
+          () => ['--import', 'tsx', DUCKDB_NAIVE, file, ...flag],
+          (stdout) => duckDbReading(stdout, set.lines),
         ),
       );
     }
@@ -386,10 +641,10 @@ async function benchDataset(args: Args, set: Dataset): Promise<Row[]> {
     rows.push(
       await bench(
         args.runs,
-        { data, reader: floor.reader, lines: set.lines, textBytes: set.plainBytes },
+        { data, reader: floor.reader, ...base },
         floor.command,
         () => floor.argv,
-        () => undefined,
+        () => ({}),
       ),
     );
     if (goaccess !== undefined) {
@@ -397,7 +652,7 @@ async function benchDataset(args: Args, set: Dataset): Promise<Row[]> {
       rows.push(
         await bench(
           args.runs,
-          { data, reader: 'GoAccess (AWSS3)', lines: set.lines, textBytes: set.plainBytes },
+          { data, reader: 'GoAccess (AWSS3)', ...base },
           'sh',
           () => [
             '-c',
@@ -406,7 +661,7 @@ async function benchDataset(args: Args, set: Dataset): Promise<Row[]> {
             goaccess!,
             report,
           ],
-          () => undefined,
+          () => ({}),
           () => rm(report, { force: true }),
         ),
       );
@@ -437,6 +692,11 @@ function machine(): string[] {
   ];
 }
 
+/**
+ * The table: one row per reader. Our first run carries the headline "vs DuckDB" (the naive reader
+ * grouped by requester); every baseline's row carries "ours vs this", so each DuckDB reading, `wc -l`
+ * and GoAccess gets its ratio without a column of its own. Both ratios are their seconds / ours.
+ */
 function table(rows: readonly Row[], markdown: boolean): string {
   const header = [
     'data',
@@ -447,16 +707,16 @@ function table(rows: readonly Row[], markdown: boolean): string {
     'MB/s',
     'peak RSS',
     'vs DuckDB',
-    'vs DuckDB rollup',
-    'vs wc -l',
+    'ours vs this',
+    'note',
   ];
   const body = rows.map((r) => {
     const peers = rows.filter((p) => p.data === r.data);
-    const duck = peers.find((p) => p.reader === 'DuckDB read_csv, naive');
-    const duckRollup = peers.find((p) => p.reader === 'DuckDB read_csv, naive rollup');
-    const wc = peers.find((p) => p.reader.includes('wc -l'));
-    const ours = r.reader === 'partner-audit ingest (CLI)';
-    const second = r.reader.includes('second run');
+    const ours = peers.find((p) => p.reader === OURS);
+    const duck = peers.find((p) => p.reader === HEADLINE);
+    const isOurs = r.reader === OURS || r.reader === SECOND_RUN;
+    const second = r.reader === SECOND_RUN;
+    const ratio = (them: Row, us: Row) => `${(them.seconds / us.seconds).toFixed(2)}x`;
     return [
       r.data,
       r.reader,
@@ -465,9 +725,9 @@ function table(rows: readonly Row[], markdown: boolean): string {
       second ? '-' : `${(r.lines / r.seconds / 1e6).toFixed(2)} M`,
       second ? '-' : (r.textBytes / r.seconds / 1e6).toFixed(0),
       `${(r.maxRssKb / 1024).toFixed(0)} MB`,
-      ours && duck ? `${(duck.seconds / r.seconds).toFixed(2)}x` : '',
-      ours && duckRollup ? `${(duckRollup.seconds / r.seconds).toFixed(2)}x` : '',
-      ours && wc ? `${(wc.seconds / r.seconds).toFixed(2)}x` : '',
+      r.reader === OURS && duck ? ratio(duck, r) : '',
+      !isOurs && ours ? ratio(r, ours) : '',
+      r.note ?? '',
     ];
   });
   if (markdown) {
@@ -490,20 +750,46 @@ function log(message: string): void {
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
-  const loadBefore = loadavg();
-  const rows: Row[] = [];
-  for (const lines of args.sizes)
-    rows.push(...(await benchDataset(args, await dataset(args.dataDir, lines, args.gzip))));
-  const loadAfter = loadavg();
-  const fmt = (l: number[]) => l.map((x) => x.toFixed(2)).join(' ');
-  const lines = [
-    ...machine(),
-    `load average (1, 5, 15 min): ${fmt(loadBefore)} before, ${fmt(loadAfter)} after`,
-    `median of ${args.runs} runs each; MB/s counts log text (decompressed); "vs" = their seconds / ours`,
-    '',
-    table(rows, args.markdown),
-  ];
-  process.stdout.write(`${lines.join('\n')}\n`);
+  const scratch = await mkdtemp(join(tmpdir(), 'partner-audit-bench-registry-'));
+  try {
+    const loadBefore = loadavg();
+    const sets: BenchSet[] = [];
+    if (args.logs.length > 0) {
+      let registry = args.registry;
+      if (registry === undefined) {
+        registry = join(scratch, 'registry.yaml');
+        await writeFile(registry, MINIMAL_REGISTRY);
+      } else if (!existsSync(registry)) {
+        throw new BenchArgsError(`--registry ${registry}: no such file`);
+      }
+      for (const [i, path] of args.logs.entries()) {
+        sets.push(await externalSet(i, path, registry, args.dataDir, args.gzip));
+      }
+    } else {
+      for (const lines of args.sizes) {
+        sets.push(generatedSet(await dataset(args.dataDir, lines, args.gzip), args.gzip));
+      }
+    }
+    const rows: Row[] = [];
+    for (const set of sets) rows.push(...(await benchSet(args, set)));
+    const loadAfter = loadavg();
+    const fmt = (l: number[]) => l.map((x) => x.toFixed(2)).join(' ');
+    const legends = sets.flatMap((s) => (s.legend === undefined ? [] : [s.legend]));
+    const lines = [
+      ...machine(),
+      `load average (1, 5, 15 min): ${fmt(loadBefore)} before, ${fmt(loadAfter)} after`,
+      `median of ${args.runs} runs each; MB/s counts log text (decompressed); "vs DuckDB" (against ` +
+        `"${HEADLINE}") and "ours vs this" = their seconds / ours: above 1x, ours is faster`,
+      ...(args.logs.length > 0
+        ? [`registry: ${args.registry ?? 'a minimal one (no partner that matches a requester)'}`, ...legends]
+        : []),
+      '',
+      table(rows, args.markdown),
+    ];
+    process.stdout.write(`${lines.join('\n')}\n`);
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
 }
 
 main().catch((error: unknown) => {

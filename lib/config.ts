@@ -6,6 +6,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
+import { AthenaManifestError, athenaManifestCsv } from '../functions/adapters/athena/manifest-csv.js';
+import { ManifestError } from '../functions/adapters/logs/manifest.js';
 import { parseRegistry, type Registry, RegistryError } from '../functions/domain/registry.js';
 import { isIsoDate, isValidTimeZone } from '../functions/domain/time.js';
 
@@ -331,6 +333,10 @@ export function parseDeployConfig(raw: unknown, opts: { source: string; isExampl
         setting: 'registryFile',
         message: `the registry's settings.manifest ${manifestFile} does not exist`,
       });
+    } else {
+      const problem = manifestProblem(manifestFile);
+      if (problem)
+        problems.push({ setting: 'registryFile', message: `the registry's settings.manifest ${problem}` });
     }
   }
   const identityKind = c.sender.identity.includes('@') ? 'email' : 'domain';
@@ -394,6 +400,20 @@ function readRegistry(path: string, problems: DeployConfigProblem[]): Registry |
       problems.push({ setting: 'registryFile', message: `${path}: ${p.path || '(top)'}: ${p.message}` });
     }
     return undefined;
+  }
+}
+
+/**
+ * Why the manifest cannot deploy, if it cannot: a line the local reader refuses, or an entry the
+ * Athena manifest table could not hold the same way. The message starts with the file's path.
+ */
+function manifestProblem(path: string): string | undefined {
+  try {
+    athenaManifestCsv(readFileSync(path, 'utf8'), path);
+    return undefined;
+  } catch (e) {
+    if (e instanceof ManifestError || e instanceof AthenaManifestError) return e.message;
+    return `${path}: cannot read: ${(e as Error).message}`;
   }
 }
 

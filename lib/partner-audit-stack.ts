@@ -8,6 +8,7 @@ import type { DeployConfig } from './config.js';
 import { AccessLogSource } from './constructs/access-log-source.js';
 import { AuditFunctions } from './constructs/audit-functions.js';
 import { LogsTable } from './constructs/logs-table.js';
+import { ManifestTable } from './constructs/manifest-table.js';
 import { Monitoring } from './constructs/monitoring.js';
 import { Notices } from './constructs/notices.js';
 import { RegistryDeployment } from './constructs/registry-deployment.js';
@@ -52,7 +53,10 @@ export function glueNameOf(stackName: string): string {
     .replace(/[^a-z0-9_]/g, '_');
 }
 
-/** Logs table, workgroup, rollup table, functions, state machine, schedule, notices, reports, monitoring. */
+/**
+ * Logs table, workgroup, rollup table (and manifest table), functions, state machine, schedule,
+ * notices, reports, monitoring.
+ */
 export class PartnerAuditStack extends Stack {
   readonly reports: Reports;
   readonly functions: AuditFunctions;
@@ -63,6 +67,8 @@ export class PartnerAuditStack extends Stack {
   readonly workgroup: AuditWorkgroup;
   readonly logsTable: LogsTable;
   readonly rollupTable: RollupTable;
+  /** The dataset manifest table, when the registry names a manifest. */
+  readonly manifestTable?: ManifestTable;
   readonly registry: RegistryDeployment;
 
   constructor(scope: Construct, id: string, props: PartnerAuditStackProps) {
@@ -115,6 +121,13 @@ export class PartnerAuditStack extends Stack {
       ...(config.manifestFile ? { manifestFile: config.manifestFile } : {}),
       serverAccessLogs,
     });
+    if (this.registry.manifestTableKey) {
+      this.manifestTable = new ManifestTable(this, 'ManifestTable', {
+        logsTable: this.logsTable,
+        bucket: this.registry.bucket,
+        objectKey: this.registry.manifestTableKey,
+      });
+    }
     this.notices = new Notices(this, 'Notices', {
       identity: config.sender.identity,
       configurationSetName: config.sender.configurationSetName,
@@ -134,6 +147,8 @@ export class PartnerAuditStack extends Stack {
         GLUE_DATABASE: this.logsTable.databaseName,
         LOGS_TABLE: this.logsTable.tableName,
         ROLLUP_TABLE: this.rollupTable.tableName,
+        // Without it the rollup writes 0 records: the registry names no manifest.
+        ...(this.manifestTable ? { MANIFEST_TABLE: this.manifestTable.tableName } : {}),
         LEDGER_TABLE: this.notices.ledger.tableName,
         SES_CONFIGURATION_SET: this.notices.configurationSetName,
         NOTICE_MODE: config.noticeMode,
@@ -150,6 +165,7 @@ export class PartnerAuditStack extends Stack {
     this.workgroup.grantRunQueries(rollup);
     this.logsTable.grantRead(rollup);
     this.rollupTable.grantReadWrite(rollup);
+    this.manifestTable?.grantRead(rollup);
     this.workgroup.grantRunQueries(evaluate);
     this.rollupTable.grantRead(evaluate);
     this.reports.grantWriteRuns(evaluate);

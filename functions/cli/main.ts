@@ -3,15 +3,8 @@
  * Errors are one clear line on stderr and a non-zero exit, never a stack trace (set DEBUG=1 for one).
  */
 import { resolve } from 'node:path';
-import { RegistryError } from '../domain/registry.js';
 import type { Clock } from '../ports.js';
 import { UsageError } from './args.js';
-import { runAuditCommand } from './audit-command.js';
-import { runDemoCommand } from './demo-command.js';
-import { runGenerateCommand } from './generate-command.js';
-import { runIngestCommand } from './ingest-command.js';
-import { runReportCommand } from './report-command.js';
-import { runVerifyCommand } from './verify-command.js';
 
 const HELP = `partner-audit: audit partners' S3 data usage against their contracts
 
@@ -43,21 +36,26 @@ Usage:
 
 export const systemClock: Clock = { now: () => new Date() };
 
+/**
+ * Runs one command and resolves to its exit code. Each command's module is imported only when that
+ * command runs: eager imports made every command, even `help`, load the graphs of all the others
+ * (DuckDB, zod, the report and evidence modules), most of the start-up time of a short run.
+ */
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'audit':
-      return runAuditCommand(rest, systemClock);
+      return (await import('./audit-command.js')).runAuditCommand(rest, systemClock);
     case 'generate':
-      return runGenerateCommand(rest);
+      return (await import('./generate-command.js')).runGenerateCommand(rest);
     case 'ingest':
-      return runIngestCommand(rest);
+      return (await import('./ingest-command.js')).runIngestCommand(rest);
     case 'demo':
-      return runDemoCommand(rest, systemClock);
+      return (await import('./demo-command.js')).runDemoCommand(rest, systemClock);
     case 'report':
-      return runReportCommand(rest);
+      return (await import('./report-command.js')).runReportCommand(rest);
     case 'verify':
-      return runVerifyCommand(rest);
+      return (await import('./verify-command.js')).runVerifyCommand(rest);
     case undefined:
     case 'help':
     case '--help':
@@ -71,24 +69,30 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-function oneLine(error: unknown): { message: string; code: number } {
+async function oneLine(error: unknown): Promise<{ message: string; code: number }> {
   if (error instanceof UsageError) return { message: error.message, code: 2 };
+  // Only a command that read a registry can have thrown a RegistryError, and it has loaded the module
+  // then: importing it here costs nothing on that path, and spares every other command zod and yaml.
+  const { RegistryError } = await import('../domain/registry.js');
   if (error instanceof RegistryError) return { message: error.message, code: 2 };
   const e = error as Error;
   return { message: `${e.name && e.name !== 'Error' ? `${e.name}: ` : ''}${e.message}`, code: 1 };
 }
 
-const isEntry = process.argv[1] && resolve(process.argv[1]) === resolve(new URL(import.meta.url).pathname);
-if (isEntry) {
-  main(process.argv.slice(2)).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (error: unknown) => {
-      const { message, code } = oneLine(error);
-      process.stderr.write(`partner-audit: ${message}\n`);
-      if (process.env.DEBUG) process.stderr.write(`${(error as Error).stack}\n`);
-      process.exitCode = code;
-    },
-  );
+/**
+ * Runs the command line as its process: the exit code goes to `process.exitCode`, an error to stderr
+ * as one line. What main.ts does as the entry point, and what bin/partner-audit.mjs calls.
+ */
+export async function runAsProcess(argv: string[]): Promise<void> {
+  try {
+    process.exitCode = await main(argv);
+  } catch (error) {
+    const { message, code } = await oneLine(error);
+    process.stderr.write(`partner-audit: ${message}\n`);
+    if (process.env.DEBUG) process.stderr.write(`${(error as Error).stack}\n`);
+    process.exitCode = code;
+  }
 }
+
+const isEntry = process.argv[1] && resolve(process.argv[1]) === resolve(new URL(import.meta.url).pathname);
+if (isEntry) void runAsProcess(process.argv.slice(2));

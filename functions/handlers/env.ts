@@ -18,6 +18,8 @@ export const HandlerEnvSchema = z.object({
   GLUE_DATABASE: name,
   LOGS_TABLE: name,
   ROLLUP_TABLE: name,
+  /** The dataset manifest table; set only when the registry names a manifest. */
+  MANIFEST_TABLE: name.optional(),
   LEDGER_TABLE: name,
   SES_CONFIGURATION_SET: name,
   NOTICE_MODE: z.enum(['send', 'preview'], 'must be "send" or "preview"'),

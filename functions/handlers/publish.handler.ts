@@ -52,6 +52,10 @@ const RollupResultSchema = z.object({
   queryExecutionIds: z.array(z.string().max(128)).max(10).default([]),
   bytesScanned: z.number().int().nonnegative(),
   datasetDepth: z.number().int().optional(),
+  manifestTable: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]{0,127}$/, 'must be a Glue table name')
+    .optional(),
 });
 
 export const PublishInputSchema = z.object({
@@ -189,8 +193,8 @@ export async function publish(deps: PublishDeps, event: unknown): Promise<Publis
 
 /**
  * The run's Athena statements for the report's evidence, each with the bytes it scanned: one MERGE per
- * rolled-up delivery date (its text rebuilt from the tables and dataset depth it ran with), then the
- * evaluate step's reads of the rollup.
+ * rolled-up delivery date (its text rebuilt from the tables, dataset depth and manifest table it ran
+ * with), then the evaluate step's reads of the rollup.
  */
 function runQueries(
   doc: EvaluationDocument,
@@ -199,7 +203,11 @@ function runQueries(
   const out: EvidenceQuery[] = rollups.map((r) => {
     const sql =
       doc.tables && r.datasetDepth !== undefined && isBatch(r.batch)
-        ? replaceBatchRollupSql(doc.tables, r.batch, { datasetDepth: r.datasetDepth }).sql
+        ? replaceBatchRollupSql(
+            { ...doc.tables, ...(r.manifestTable ? { manifestTable: r.manifestTable } : {}) },
+            r.batch,
+            { datasetDepth: r.datasetDepth },
+          ).sql
         : '';
     return {
       purpose: `roll up delivery date ${r.batch}`,

@@ -30,6 +30,8 @@ export interface RollupOutput {
   readonly bytesScanned: number;
   /** The registry's dataset depth the statement used, so the report can state the statement. */
   readonly datasetDepth: number;
+  /** The manifest table the statement counted records from, when there is one (for the same reason). */
+  readonly manifestTable?: string;
 }
 
 export interface RollupDeps {
@@ -55,6 +57,7 @@ export async function rollup(deps: RollupDeps, event: unknown): Promise<RollupOu
     queryExecutionIds: [replaced.queryExecutionId],
     bytesScanned: replaced.bytesScanned,
     datasetDepth,
+    ...(deps.tables.manifestTable ? { manifestTable: deps.tables.manifestTable } : {}),
   };
   logger.info('rolled up batch', { ...out, runId });
   return out;
@@ -68,6 +71,7 @@ function coldStart(): RollupDeps {
     'GLUE_DATABASE',
     'LOGS_TABLE',
     'ROLLUP_TABLE',
+    'MANIFEST_TABLE',
     'REGISTRY_BUCKET',
     'REGISTRY_KEY',
     'AWS_ENDPOINT_URL_ATHENA',

@@ -2,6 +2,9 @@
  * The partner registry (and its dataset manifest, if it names one), already validated at synth by
  * the config loader, copied to a versioned config bucket where the audit functions read it. A
  * registry edit is a deploy: the change is reviewed, and the bucket keeps every earlier version.
+ * The manifest goes twice: as written (`registry/manifest.csv`), and in the canonical form the Athena
+ * manifest table reads (`registry/manifest-table/manifest.csv`, see manifest-csv.ts), alone in its
+ * folder since the deployment prunes everything else under `registry/`.
  */
 import { readFileSync } from 'node:fs';
 import { Stack } from 'aws-cdk-lib';
@@ -10,6 +13,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as s3deploy from 'aws-cdk-lib/aws-s3-deployment';
 import { Construct, type IConstruct } from 'constructs';
+import { athenaManifestCsv } from '../../functions/adapters/athena/manifest-csv.js';
 import { parseRegistry } from '../../functions/domain/registry.js';
 import {
   acknowledge,
@@ -33,14 +37,18 @@ export interface RegistryDeploymentProps {
 }
 
 const PREFIX = 'registry/';
+/** The canonical manifest, under PREFIX, in a folder of its own: the Athena table's location. */
+const MANIFEST_TABLE_OBJECT = 'manifest-table/manifest.csv';
 
-/** The config bucket holding `registry/registry.yaml` (and `registry/manifest.csv`). */
+/** The config bucket holding `registry/registry.yaml` (and the manifest, as written and canonical). */
 export class RegistryDeployment extends Construct {
   readonly bucket: s3.Bucket;
   /** Key of the registry object. */
   readonly registryKey = `${PREFIX}registry.yaml`;
   /** Key of the manifest object, when there is one. */
   readonly manifestKey?: string;
+  /** Key of the manifest's canonical CSV for the Athena manifest table, when there is a manifest. */
+  readonly manifestTableKey?: string;
   readonly deployment: s3deploy.BucketDeployment;
 
   constructor(scope: Construct, id: string, props: RegistryDeploymentProps) {
@@ -58,8 +66,15 @@ export class RegistryDeployment extends Construct {
     });
     const sources = [s3deploy.Source.data('registry.yaml', text)];
     if (props.manifestFile) {
+      const manifestText = readFileSync(props.manifestFile, 'utf8');
+      // Parsed again as the registry is: a manifest either engine would refuse never deploys.
+      const canonical = athenaManifestCsv(manifestText, props.manifestFile);
       this.manifestKey = `${PREFIX}manifest.csv`;
-      sources.push(s3deploy.Source.data('manifest.csv', readFileSync(props.manifestFile, 'utf8')));
+      this.manifestTableKey = `${PREFIX}${MANIFEST_TABLE_OBJECT}`;
+      sources.push(
+        s3deploy.Source.data('manifest.csv', manifestText),
+        s3deploy.Source.data(MANIFEST_TABLE_OBJECT, canonical),
+      );
     }
     // An own role and log group instead of the default role with the AWSLambdaBasicExecutionRole managed policy.
     const role = new iam.Role(this, 'DeploymentRole', {

@@ -5,8 +5,10 @@
  * aws-ses-v2-local and dynalite. On the generator's logs, the Athena path and the local CLI give the
  * same usage, figures, findings and notices.
  *
- * Records: the Athena path does not compute records from a dataset manifest in this version, so both
- * paths run on the generated registry without its manifest (records are 0 on both).
+ * Records: both paths run on the generated registry with its dataset manifest. The local Athena
+ * server gets the manifest as the stack deploys it (the canonical CSV of athenaManifestCsv, read by the
+ * manifest table's regex), and the functions get MANIFEST_TABLE as the stack sets it, so parity covers
+ * records: exact keys over prefixes, nested prefixes, range reads and 304s that count none.
  */
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -14,19 +16,24 @@ import { join } from 'node:path';
 import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
+import { AthenaQueryRunner } from '../../functions/adapters/athena/athena-client.js';
+import { AthenaUsageSource } from '../../functions/adapters/athena/athena-usage-source.js';
+import { athenaManifestCsv } from '../../functions/adapters/athena/manifest-csv.js';
+import { insertBatchRollupSql, replaceBatchRollupSql } from '../../functions/adapters/athena/sql.js';
 import { DuckDbStore } from '../../functions/adapters/duckdb/index.js';
+import { ingestLogFile, parseManifest } from '../../functions/adapters/logs/index.js';
 import { readS3Text } from '../../functions/adapters/s3/s3-report-store.js';
 import { generateDataset } from '../../functions/cli/generate/generator.js';
 import { runLocalAudit } from '../../functions/cli/local-audit.js';
 import type { Report } from '../../functions/domain/report.js';
+import type { UsageRow } from '../../functions/domain/usage.js';
 import type { EvaluateOutput } from '../../functions/handlers/evaluate.handler.js';
 import type { NotifyOutput } from '../../functions/handlers/notify.handler.js';
 import type { PlanOutput } from '../../functions/handlers/plan.handler.js';
 import type { PublishOutput } from '../../functions/handlers/publish.handler.js';
 import type { RollupOutput } from '../../functions/handlers/rollup.handler.js';
 import { AthenaLocalServer } from '../support/athena-local-server.js';
-import { localDynamoDbClient, localS3Client } from '../support/aws-local-clients.js';
+import { localAthenaClient, localDynamoDbClient, localS3Client } from '../support/aws-local-clients.js';
 import {
   type LocalServer,
   type SesLocal,
@@ -34,11 +41,17 @@ import {
   startS3rver,
   startSesLocal,
 } from '../support/local-aws-servers.js';
+import { logLine } from '../support/log-lines.js';
 
 const REPORTS = 'partner-audit-reports';
 const CONFIG = 'partner-audit-config';
 const LEDGER = 'partner-audit-ledger';
-const tables = { database: 'partner_audit', logsTable: 'access_logs', rollupTable: 'usage_rollup' };
+const tables = {
+  database: 'partner_audit',
+  logsTable: 'access_logs',
+  rollupTable: 'usage_rollup',
+  manifestTable: 'dataset_manifest',
+};
 const WINDOW = { from: '2026-03-01', to: '2026-03-11' };
 /** "Today" for the runs: the day after the window, when every log of it has been delivered. */
 const SCHEDULED = '2026-03-12T02:00:00Z';
@@ -84,10 +97,12 @@ async function runAwsPath(input: Record<string, unknown>) {
       }),
     );
   }
+  // As the state machine passes them: the roll-ups' results too, for the report's evidence.
   const published = await handlers.publish({
     runId: plan.runId,
     evaluationKey: evaluation.evaluationKey,
     notifyResults,
+    rollups,
   });
   const report = JSON.parse(
     await readS3Text(localS3Client(s3.endpoint), REPORTS, published.reportKey),
@@ -119,14 +134,11 @@ beforeAll(async () => {
     requestsPerDay: 3000,
     layout: 'partitioned',
   });
-  // Both paths on the same registry, without the manifest (see the file comment).
-  const registry = parseYaml(await readFile(data.registryPath, 'utf8')) as {
-    settings?: { manifest?: string };
-  };
-  if (registry.settings) delete registry.settings.manifest;
-  const registryText = stringifyYaml(registry);
-  const registryPath = join(dir, 'registry.yaml');
-  await writeFile(registryPath, registryText);
+  // Both paths on the same registry and manifest (see the file comment).
+  const registryPath = data.registryPath;
+  const registryText = await readFile(registryPath, 'utf8');
+  expect(registryText).toMatch(/^\s*manifest: "?manifest\.csv"?$/m);
+  const manifestText = await readFile(data.manifestPath, 'utf8');
 
   // The local CLI path.
   local = await runLocalAudit({
@@ -150,10 +162,15 @@ beforeAll(async () => {
   // The AWS path's stand-ins.
   athena = await AthenaLocalServer.start(tables);
   await athena.addLogDirectory(join(data.logsDir, 'partitioned'));
+  // What the stack deploys for the manifest table, made by the same function.
+  await athena.putManifest(athenaManifestCsv(manifestText, data.manifestPath));
   s3 = await startS3rver([REPORTS, CONFIG]);
-  await localS3Client(s3.endpoint).send(
-    new PutObjectCommand({ Bucket: CONFIG, Key: 'registry/registry.yaml', Body: registryText }),
-  );
+  for (const [Key, Body] of [
+    ['registry/registry.yaml', registryText],
+    ['registry/manifest.csv', manifestText],
+  ] as const) {
+    await localS3Client(s3.endpoint).send(new PutObjectCommand({ Bucket: CONFIG, Key, Body }));
+  }
   ses = await startSesLocal();
   dynamo = await startDynalite();
   await localDynamoDbClient(dynamo.endpoint).send(
@@ -170,10 +187,12 @@ beforeAll(async () => {
     REPORT_BUCKET: REPORTS,
     REGISTRY_BUCKET: CONFIG,
     REGISTRY_KEY: 'registry/registry.yaml',
+    MANIFEST_KEY: 'registry/manifest.csv',
     ATHENA_WORKGROUP: 'partner-audit',
     GLUE_DATABASE: tables.database,
     LOGS_TABLE: tables.logsTable,
     ROLLUP_TABLE: tables.rollupTable,
+    MANIFEST_TABLE: tables.manifestTable,
     LEDGER_TABLE: LEDGER,
     SES_CONFIGURATION_SET: 'partner-audit-notices',
     NOTICE_MODE: 'send',
@@ -260,6 +279,28 @@ describe('the AWS path, handler by handler, against local stand-ins', () => {
     expect(first.report.partners.length).toBeGreaterThan(1);
   });
 
+  it('counts the same records from the dataset manifest, full reads with 200 only', () => {
+    const records = (report: Report) =>
+      report.partners.flatMap((p) => p.periods).reduce((n, period) => n + BigInt(period.totals.records), 0n);
+    expect(records(local.report)).toBeGreaterThan(0n);
+    expect(records(first.report)).toBe(records(local.report));
+    const recordMetrics = (report: Report) =>
+      report.partners.flatMap((p) =>
+        p.periods.flatMap((period) =>
+          period.metrics
+            .filter((m) => m.metric === 'records')
+            .map((m) => `${p.partnerId} ${m.used} ${m.over}`),
+        ),
+      );
+    expect(recordMetrics(first.report)).toEqual(recordMetrics(local.report));
+    expect(recordMetrics(first.report).length).toBeGreaterThan(0);
+    // Each roll-up used the manifest table, and the report states the statement that did.
+    expect(first.rollups.every((r) => r.manifestTable === tables.manifestTable)).toBe(true);
+    const statements = first.report.evidence?.queries.filter((q) => q.purpose.startsWith('roll up')) ?? [];
+    expect(statements.length).toBe(first.rollups.length);
+    for (const q of statements) expect(q.sql).toContain('"partner_audit"."dataset_manifest"');
+  });
+
   it('counts the same lines, parsed and malformed, without reading the logs twice', () => {
     const { input } = first.report;
     expect(input.lines).toBe(local.report.input.lines);
@@ -316,5 +357,105 @@ describe('the AWS path, handler by handler, against local stand-ins', () => {
       message: expect.stringContaining('no-such-partner'),
     });
     await expect(handlers.plan({ from: '2026-03-10', to: '2026-03-01' })).rejects.toThrow(/before/);
+  });
+});
+
+/**
+ * The manifest rule on the edges the generated data does not reach, line by line against the local
+ * ingester: keys that need quoting or decoding, an exact key over its prefixes, nested prefixes, and
+ * every kind of line that counts no records.
+ */
+describe('records from the manifest on Athena, against the local ingester', () => {
+  const MANIFEST = [
+    '# a manifest in the forms an operator writes, comments and padding included',
+    'key_or_prefix,records',
+    'feeds/,1',
+    'feeds/weather/,10',
+    'feeds/weather/2026/03/14/obs-0900.csv,1000',
+    '"sales,eu/summary.csv",12',
+    '"say ""hi"".txt",3',
+    'feeds/sat images/,7',
+    '  padded/key.txt  ,5',
+    'dir/,2',
+    'C:\\data\\x.csv,9',
+  ].join('\n');
+  const LINES = [
+    logLine(), // the exact key, over two prefixes
+    logLine({ status: '206', bytesSent: '1048576' }), // a range read: none
+    logLine({ status: '304', bytesSent: '-' }), // not modified: none
+    logLine({ status: '203' }), // 2xx but not 200: none
+    logLine({ operation: 'REST.HEAD.OBJECT', bytesSent: '-' }),
+    logLine({ operation: 'WEBSITE.GET.OBJECT', key: 'feeds/weather/x.csv' }),
+    logLine({ key: 'feeds/other/x.csv' }), // the shorter prefix
+    logLine({ key: 'feeds/sat%20images/a+b.png' }), // decoded before the lookup
+    logLine({ key: 'sales%2Ceu/summary.csv' }),
+    logLine({ key: 'say%20%22hi%22.txt' }),
+    logLine({ key: 'padded/key.txt' }),
+    logLine({ key: 'dir/' }), // a key that is itself a listed prefix
+    logLine({ key: 'C:%5Cdata%5Cx.csv' }),
+    logLine({ key: 'nothing.txt' }),
+    logLine({ key: 'feeds/bad%zzkey/x.csv' }), // does not decode: looked up as logged
+    logLine({ time: '99/Xyz/2026:09:12:44 +0000' }), // malformed: not usage
+    'garbage that is not a log line',
+  ];
+  const edgeTables = { ...tables, database: 'edges' };
+  const window = { startMs: Date.UTC(2026, 2, 1), endMs: Date.UTC(2026, 3, 1) };
+  let server: AthenaLocalServer;
+  let runner: AthenaQueryRunner;
+  let edgeDir: string;
+
+  const rowsText = (rows: readonly Omit<UsageRow, 'batch'>[]) =>
+    rows
+      .map((r) =>
+        [r.slotStart, r.dataset, r.operation, r.statusClass, r.requests, r.bytesSent, r.records].join(' '),
+      )
+      .sort();
+
+  beforeAll(async () => {
+    server = await AthenaLocalServer.start(edgeTables);
+    runner = new AthenaQueryRunner(localAthenaClient(server.endpoint), {
+      workGroup: 'partner-audit',
+      sleep: async () => {},
+    });
+    await server.putManifest(athenaManifestCsv(MANIFEST, 'manifest.csv'));
+    await server.addLogObject(
+      'logs/111122223333/eu-central-1/meteo-feeds-prod/2026/03/14/2026-03-14-09-00-00-0A1B2C3D4E5F6071',
+      `${LINES.join('\n')}\n`,
+    );
+    edgeDir = await mkdtemp(join(tmpdir(), 'aws-path-edges-'));
+    await writeFile(join(edgeDir, 'day.log'), `${LINES.join('\n')}\n`);
+  });
+
+  afterAll(async () => {
+    await server?.stop();
+    if (edgeDir) await rm(edgeDir, { recursive: true, force: true });
+  });
+
+  it('gives every rollup row the records the local ingester gives it, by INSERT and by MERGE', async () => {
+    const local = await ingestLogFile(join(edgeDir, 'day.log'), {
+      datasetDepth: 2,
+      manifest: parseManifest(MANIFEST, 'manifest.csv'),
+    });
+    const expected = rowsText(local.rows);
+    // The exact key 1000 (its 206, 304, 203 and HEAD none), then 10 + 1 + 7 + 12 + 3 + 5 + 2 + 9 + 0 + 1.
+    expect(local.rows.reduce((n, r) => n + r.records, 0n)).toBe(1050n);
+
+    await runner.run(insertBatchRollupSql(edgeTables, '2026/03/14', { datasetDepth: 2 }), 'edges-1');
+    expect(rowsText(await new AthenaUsageSource(runner, edgeTables, 'edges-1').usage(window))).toEqual(
+      expected,
+    );
+    await runner.run(replaceBatchRollupSql(edgeTables, '2026/03/14', { datasetDepth: 2 }), 'edges-2');
+    expect(rowsText(await new AthenaUsageSource(runner, edgeTables, 'edges-2').usage(window))).toEqual(
+      expected,
+    );
+  });
+
+  it('writes 0 records without a manifest table, and the same requests and bytes', async () => {
+    const { manifestTable: _none, ...withoutManifest } = edgeTables;
+    await runner.run(replaceBatchRollupSql(withoutManifest, '2026/03/14', { datasetDepth: 2 }), 'edges-3');
+    const rows = await new AthenaUsageSource(runner, withoutManifest, 'edges-3').usage(window);
+    expect(rows.every((r) => r.records === 0n)).toBe(true);
+    const local = await ingestLogFile(join(edgeDir, 'day.log'), { datasetDepth: 2 });
+    expect(rowsText(rows)).toEqual(rowsText(local.rows));
   });
 });

@@ -1,6 +1,6 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   CONFIG_FILE_CONTEXT,
@@ -9,7 +9,14 @@ import {
   loadDeployConfig,
   parseDeployConfig,
 } from '../../lib/config.js';
-import { configWith, EXAMPLE_CONFIG, EXISTING_LOGS, exampleSettings, ROOT } from './helpers.js';
+import {
+  configWith,
+  EXAMPLE_CONFIG,
+  EXISTING_LOGS,
+  exampleSettings,
+  ROOT,
+  registryWithManifest,
+} from './helpers.js';
 
 /** The problems a bad configuration is rejected with, as `setting: message` lines. */
 function problemsOf(changes: Record<string, unknown>): string[] {
@@ -132,6 +139,22 @@ describe('parseDeployConfig', () => {
     expect(problemsOf({ registryFile: 'no/such/registry.yaml' })).toEqual([
       expect.stringMatching(/^registryFile: cannot read the partner registry .*no\/such\/registry\.yaml/),
     ]);
+  });
+
+  it('takes the manifest the registry names, beside the registry', () => {
+    const registryFile = registryWithManifest();
+    expect(configWith({ registryFile }).manifestFile).toBe(join(dirname(registryFile), 'manifest.csv'));
+  });
+
+  it.each([
+    ['a key listed twice', 'a/,1\nb.csv,2\na/,3\n', /manifest\.csv:3: "a\/" is already listed on line 1/],
+    ['a count that is not a whole number', 'a/,1.5\n', /manifest\.csv:1: records must be a whole number/],
+    ['more records than 2^53 - 1 for one object', 'a/,9007199254740992\n', /"a\/": .*more than 2\^53 - 1/],
+    ['a key holding a carriage return', '"a\rb",1\n', /carriage return/],
+  ])('names registryFile when the manifest has %s', (_name, manifest, message) => {
+    const problems = problemsOf({ registryFile: registryWithManifest(manifest) });
+    expect(problems).toEqual([expect.stringMatching(/^registryFile: the registry's settings\.manifest /)]);
+    expect(problems[0]).toMatch(message);
   });
 
   it('refuses a sender identity that does not cover the registry noticeFrom', () => {

@@ -4,6 +4,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { describe, expect, it } from 'vitest';
 import { AccessLogSource } from '../../lib/constructs/access-log-source.js';
 import { LogsTable } from '../../lib/constructs/logs-table.js';
+import { ManifestTable } from '../../lib/constructs/manifest-table.js';
 import { Monitoring } from '../../lib/constructs/monitoring.js';
 import { Notices } from '../../lib/constructs/notices.js';
 import { NightlySchedule } from '../../lib/constructs/schedule.js';
@@ -50,6 +51,28 @@ describe('constructs refuse invalid combinations', () => {
     ).toThrow(/databaseName must be lower-case/);
     expect(() => new LogsTable(stack, 'B', { source, databaseName: 'pa', startDate: '2026-13-01' })).toThrow(
       /startDate must be YYYY-MM-DD/,
+    );
+  });
+
+  it('ManifestTable wants a Glue-safe name of its own and an object in a folder of its own', () => {
+    const { stack, logs } = scope();
+    const source = new AccessLogSource(stack, 'Src', { create: { serverAccessLogs: logs } });
+    const logsTable = new LogsTable(stack, 'L', { source, databaseName: 'pa', startDate: '2026-01-01' });
+    const bucket = new s3.Bucket(stack, 'Config');
+    const objectKey = 'registry/manifest-table/manifest.csv';
+    expect(
+      () => new ManifestTable(stack, 'A', { logsTable, bucket, objectKey, tableName: 'Manifest' }),
+    ).toThrow(/tableName must be lower-case/);
+    expect(
+      () => new ManifestTable(stack, 'B', { logsTable, bucket, objectKey, tableName: 'access_logs' }),
+    ).toThrow(/already the logs table's name/);
+    for (const bad of ['manifest.csv', 'registry/', '/manifest.csv']) {
+      expect(() => new ManifestTable(stack, `C${bad}`, { logsTable, bucket, objectKey: bad }), bad).toThrow(
+        /objectKey must name an object in a folder/,
+      );
+    }
+    expect(new ManifestTable(stack, 'D', { logsTable, bucket, objectKey }).folder).toBe(
+      'registry/manifest-table/',
     );
   });
 

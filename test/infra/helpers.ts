@@ -3,7 +3,8 @@
  * (bundling skipped unless asked for, so template tests stay fast), and readers for the parts of the
  * template that are awkward to match directly (the state machine definition, a role's actions).
  */
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { App } from 'aws-cdk-lib';
@@ -26,6 +27,29 @@ export function exampleSettings(changes: Record<string, unknown> = {}): Record<s
 /** Validated settings: the example plus `changes`, anchored at the project root. */
 export function configWith(changes: Record<string, unknown> = {}): DeployConfig {
   return parseDeployConfig(exampleSettings(changes), { source: EXAMPLE_CONFIG });
+}
+
+/** A small dataset manifest in the forms an operator writes: a prefix, nested ones, exact and quoted keys. */
+export const EXAMPLE_MANIFEST = `key_or_prefix,records
+# weather files hold a reading an hour
+feeds/weather/,8760
+feeds/weather/hourly/,24
+feeds/weather/2026/03/14/obs-0900.csv,1000
+"sales,eu/summary.csv",12
+`;
+
+/**
+ * The example registry with `settings.manifest` naming `manifestText`, written with it to a fresh
+ * temporary folder; returns the registry's path (for `registryFile`).
+ */
+export function registryWithManifest(manifestText: string = EXAMPLE_MANIFEST): string {
+  const dir = mkdtempSync(join(tmpdir(), 'pa-manifest-'));
+  const example = readFileSync(join(ROOT, 'lib', 'example-registry.yaml'), 'utf8');
+  const text = example.replace(/^settings:\n/m, 'settings:\n  manifest: manifest.csv\n');
+  if (text === example) throw new Error('the example registry has no settings section to add a manifest to');
+  writeFileSync(join(dir, 'registry.yaml'), text);
+  writeFileSync(join(dir, 'manifest.csv'), manifestText);
+  return join(dir, 'registry.yaml');
 }
 
 /** An existing log bucket instead of a created data bucket. */

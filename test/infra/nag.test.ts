@@ -3,7 +3,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import { describe, expect, it } from 'vitest';
-import { configWith, EXISTING_LOGS, type Synthesised, synth } from './helpers.js';
+import { configWith, EXISTING_LOGS, registryWithManifest, type Synthesised, synth } from './helpers.js';
 
 /** Findings left after acknowledgements, as `rule at path` lines (errors and warnings alike). */
 function findingsOf(s: Synthesised): string[] {
@@ -54,6 +54,10 @@ describe('cdk-nag AwsSolutions', () => {
           sender: { identity: 'partners@provider.example' },
           schedule: { cron: '0 4 ? * MON-FRI *', timeZone: 'UTC', enabled: false },
         }),
+    ],
+    [
+      'a registry with a dataset manifest (the manifest table)',
+      () => configWith({ ...EXISTING_LOGS, registryFile: registryWithManifest() }),
     ],
   ])('leaves no unacknowledged error or warning for %s', (_name, config) => {
     const s = synth(config());

@@ -2,12 +2,14 @@ import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ACCESS_LOG_COLUMNS, ACCESS_LOG_REGEX } from '../../functions/adapters/athena/access-log-regex.js';
+import { MANIFEST_LINE_REGEX } from '../../functions/adapters/athena/manifest-csv.js';
 import { PartnerAuditStack } from '../../lib/partner-audit-stack.js';
 import {
   actionsOfStep,
   configWith,
   EXISTING_LOGS,
   functionId,
+  registryWithManifest,
   resourcesOf,
   type StateMachineDefinition,
   stateMachineDefinition,
@@ -21,11 +23,14 @@ const STEPS = ['Plan', 'Rollup', 'Evaluate', 'Notify', 'Publish'] as const;
 let created: Template;
 /** An existing log bucket, previewing notices. */
 let existing: Template;
+/** The example with a registry that names a dataset manifest. */
+let withManifest: Template;
 let definition: StateMachineDefinition;
 
 beforeAll(() => {
   created = synth(configWith({ noticeMode: 'send', alarmEmail: 'ops@provider.example' })).template;
   existing = synth(configWith(EXISTING_LOGS)).template;
+  withManifest = synth(configWith({ registryFile: registryWithManifest() })).template;
   definition = stateMachineDefinition(created);
 });
 
@@ -332,6 +337,88 @@ describe('rollup table', () => {
         },
       },
     });
+  });
+});
+
+describe('dataset manifest table', () => {
+  const manifestTableOf = (t: Template) =>
+    Object.values(t.findResources('AWS::Glue::Table')).filter(
+      (r) => (r.Properties.TableInput as { Name: string }).Name === 'dataset_manifest',
+    );
+
+  it('reads the canonical manifest CSV the registry deployment writes, with the shared regex', () => {
+    const tables = manifestTableOf(withManifest);
+    expect(tables).toHaveLength(1);
+    const props = tables[0]!.Properties as { DatabaseName: string; TableInput: Record<string, any> };
+    expect(props.DatabaseName).toBe('partner_audit');
+    const storage = props.TableInput.StorageDescriptor;
+    expect(storage.SerdeInfo).toEqual({
+      SerializationLibrary: 'org.apache.hadoop.hive.serde2.RegexSerDe',
+      Parameters: { 'input.regex': MANIFEST_LINE_REGEX },
+    });
+    expect(storage.Columns).toEqual([
+      { Name: 'key_or_prefix', Type: 'string' },
+      { Name: 'records', Type: 'bigint' },
+    ]);
+    // The folder of the canonical object alone, in the config bucket the deployment prunes.
+    expect(storage.Location).toEqual({
+      'Fn::Join': [
+        '',
+        ['s3://', { Ref: expect.stringMatching(/^RegistryConfigBucket/) }, '/registry/manifest-table/'],
+      ],
+    });
+  });
+
+  it('deploys the manifest as written and in its canonical form, next to the registry', () => {
+    const deployments = Object.values(withManifest.findResources('Custom::CDKBucketDeployment'));
+    expect(deployments).toHaveLength(1);
+    const props = deployments[0]!.Properties as {
+      SourceObjectKeys: unknown[];
+      DestinationBucketKeyPrefix: string;
+    };
+    expect(props.DestinationBucketKeyPrefix).toBe('registry/');
+    expect(props.SourceObjectKeys).toHaveLength(3);
+  });
+
+  it('names the table to every function, as MANIFEST_TABLE next to MANIFEST_KEY', () => {
+    for (const step of STEPS) {
+      const env = (
+        resourcesOf(withManifest)[functionId(withManifest, step)]!.Properties!.Environment as {
+          Variables: Record<string, unknown>;
+        }
+      ).Variables;
+      expect(env, step).toMatchObject({
+        MANIFEST_TABLE: 'dataset_manifest',
+        MANIFEST_KEY: 'registry/manifest.csv',
+      });
+    }
+  });
+
+  it('lets rollup alone read the table and exactly its one object', () => {
+    const text = JSON.stringify(statementsOfStep(withManifest, 'Rollup'));
+    expect(text).toContain(':table/partner_audit/dataset_manifest');
+    // Policies are minimised, so the object may share a GetObject statement with the logs and registry.
+    const gets = statementsOfStep(withManifest, 'Rollup').filter((s) =>
+      JSON.stringify(s.Resource).includes('/registry/manifest-table/'),
+    );
+    expect(gets.map((s) => s.Action)).toEqual(['s3:GetObject']);
+    const objects = JSON.stringify(gets[0]!.Resource).match(/\/registry\/manifest-table\/[^"]*/g);
+    expect(objects).toEqual(['/registry/manifest-table/manifest.csv']);
+    const list = statementsOfStep(withManifest, 'Rollup').find(
+      (s) => s.Action === 's3:ListBucket' && JSON.stringify(s.Resource).includes('RegistryConfigBucket'),
+    );
+    expect(list?.Condition).toEqual({ StringLike: { 's3:prefix': ['registry/manifest-table/*'] } });
+    for (const step of ['Plan', 'Evaluate', 'Notify', 'Publish'] as const) {
+      expect(JSON.stringify(statementsOfStep(withManifest, step)), step).not.toContain('dataset_manifest');
+    }
+  });
+
+  it('is not created, nor named to the functions, when the registry names no manifest', () => {
+    expect(manifestTableOf(created)).toHaveLength(0);
+    const env = (
+      resourcesOf(created)[functionId(created, 'Rollup')]!.Properties!.Environment as { Variables: object }
+    ).Variables;
+    expect(env).not.toHaveProperty('MANIFEST_TABLE');
   });
 });
 

@@ -7,19 +7,25 @@
  * ExecutionParameters to the `?` placeholders); the logs table is a view that applies
  * ACCESS_LOG_REGEX to raw log lines with DuckDB's RE2 `regexp_extract`, like the Glue RegexSerDe
  * (a line that does not match gives a row of NULLs; absent trailing fields are NULL); the rollup
- * table is a plain table with the Iceberg table's columns. ClientRequestToken idempotency, the
+ * table is a plain table with the Iceberg table's columns; the dataset manifest table, when the
+ * options name one, is a view that applies MANIFEST_LINE_REGEX to the lines of the canonical manifest
+ * CSV (putManifest) the same way. ClientRequestToken idempotency, the
  * QUEUED/RUNNING/terminal life cycle, AthenaError on failures, paging with a header row and
  * throttling errors behave as Athena documents them.
  *
  * The minimal translation from Trino to DuckDB, as DuckDB macros (the only dialect shims):
  * - `parse_datetime(text, format)` for the one Joda format in LOG_TIME_FORMAT (any other format is
  *   refused when the query is submitted);
- * - `to_unixtime(timestamp)` = DuckDB `epoch`; `from_unixtime(seconds)` = DuckDB `to_timestamp`.
+ * - `to_unixtime(timestamp)` = DuckDB `epoch`; `from_unixtime(seconds)` = DuckDB `to_timestamp`;
+ * - `sequence(start, stop)` = DuckDB `generate_series` (a list, both ends included);
+ * - `max_by(x, y)` = DuckDB `arg_max_null`: like Trino it skips a NULL `y` but returns a NULL `x`
+ *   (DuckDB's own max_by skips that row too, which would hide a query that relies on it).
  * The session time zone is UTC, as in Athena.
  *
  * Departures, kept on purpose: parameters are refused before the first WHERE and in statements other
  * than SELECT, INSERT INTO, CTAS and UNLOAD (as Athena refuses them); DataScannedInBytes is the raw
- * size of the log partitions a query names (projection-style pruning) plus 32 bytes per rollup row
+ * size of the log partitions a query names (projection-style pruning), plus the manifest's size when
+ * a query reads it, plus 32 bytes per rollup row
  * its WHERE clauses select (partition and file-statistics pruning), a stand-in for columnar scanning; values come back via DuckDB's text form (a timestamp reads
  * `2026-03-01 00:15:00`, where Athena writes `.000`).
  */
@@ -31,6 +37,7 @@ import { join, relative, sep } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { type DuckDBConnection, DuckDBInstance, type DuckDBValue } from '@duckdb/node-api';
 import { ACCESS_LOG_COLUMNS, ACCESS_LOG_REGEX } from '../../functions/adapters/athena/access-log-regex.js';
+import { MANIFEST_LINE_REGEX, MANIFEST_TABLE_COLUMNS } from '../../functions/adapters/athena/manifest-csv.js';
 import { LOG_TIME_FORMAT } from '../../functions/adapters/athena/sql.js';
 
 export type AthenaOperation =
@@ -69,6 +76,11 @@ export interface AthenaLocalServerOptions {
   readonly database: string;
   readonly logsTable: string;
   readonly rollupTable: string;
+  /**
+   * The dataset manifest table, read from what putManifest gives it.
+   * @default none (a query naming one fails, as on a stack without a manifest)
+   */
+  readonly manifestTable?: string;
 }
 
 type State = 'QUEUED' | 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'CANCELLED';
@@ -115,6 +127,7 @@ class ApiError extends Error {
 const JODA_FORMATS: Readonly<Record<string, string>> = { [LOG_TIME_FORMAT]: '%d/%b/%Y:%H:%M:%S %z' };
 
 const RAW_TABLE = 'main.raw_log_lines';
+const RAW_MANIFEST_TABLE = 'raw_manifest_lines';
 
 function literal(text: string): string {
   return `'${text.replaceAll("'", "''")}'`;
@@ -232,6 +245,7 @@ export class AthenaLocalServer {
   private readonly faults: AthenaFault[] = [];
   private queue: Promise<unknown> = Promise.resolve();
   private readonly partitionBytes = new Map<string, number>();
+  private manifestBytes = 0;
 
   private constructor(
     private readonly server: Server,
@@ -274,6 +288,8 @@ SET TimeZone = 'UTC';
 CREATE MACRO parse_datetime(s, f) AS CASE ${formats} END;
 CREATE MACRO to_unixtime(t) AS epoch(t);
 CREATE MACRO from_unixtime(x) AS to_timestamp(x);
+CREATE MACRO sequence(a, b) AS generate_series(a, b);
+CREATE MACRO max_by(x, y) AS arg_max_null(x, y);
 CREATE TABLE ${RAW_TABLE} (delivery_date VARCHAR, object_key VARCHAR, line_no BIGINT, line VARCHAR);
 CREATE SCHEMA ${schema};
 CREATE VIEW ${schema}.${quoted(o.logsTable)} AS
@@ -286,6 +302,45 @@ CREATE TABLE ${schema}.${quoted(o.rollupTable)} (
   slot_start TIMESTAMP, bucket VARCHAR, requester VARCHAR, access_point VARCHAR, dataset VARCHAR,
   operation VARCHAR, status_class VARCHAR, requests BIGINT, bytes_sent BIGINT, records BIGINT, batch VARCHAR);
 `);
+    if (o.manifestTable !== undefined) {
+      const mrx = literal(MANIFEST_LINE_REGEX);
+      const [keyColumn, recordsColumn] = MANIFEST_TABLE_COLUMNS.map((c) => quoted(c.name));
+      const manifestNames = `[${MANIFEST_TABLE_COLUMNS.map((c) => literal(c.name)).join(', ')}]`;
+      // As the RegexSerDe: a line that does not match (the header) is a row of NULLs; a bigint that
+      // does not fit is NULL.
+      await db.run(`
+CREATE TABLE main.${RAW_MANIFEST_TABLE} (line_no BIGINT, line VARCHAR);
+CREATE VIEW ${schema}.${quoted(o.manifestTable)} AS
+SELECT
+  CASE WHEN ok THEN f.${keyColumn} END AS ${keyColumn},
+  CASE WHEN ok THEN TRY_CAST(f.${recordsColumn} AS BIGINT) END AS ${recordsColumn}
+FROM (SELECT regexp_matches(line, ${mrx}) AS ok,
+             regexp_extract(line, ${mrx}, ${manifestNames}) AS f
+      FROM main.${RAW_MANIFEST_TABLE});
+`);
+    }
+  }
+
+  /**
+   * Replaces the manifest table's data with the object `text` (the canonical CSV the stack deploys,
+   * see manifest-csv.ts), split into lines as Hadoop's LineReader splits them.
+   */
+  async putManifest(text: string): Promise<void> {
+    if (this.options.manifestTable === undefined) {
+      throw new Error('this server was started without a manifestTable');
+    }
+    const lines = records(text);
+    await this.serial(async () => {
+      await this.db.run(`DELETE FROM main.${RAW_MANIFEST_TABLE}`);
+      const appender = await this.db.createAppender(RAW_MANIFEST_TABLE, 'main');
+      lines.forEach((line, i) => {
+        appender.appendBigInt(BigInt(i + 1));
+        appender.appendVarchar(line);
+        appender.endRow();
+      });
+      appender.closeSync();
+    });
+    this.manifestBytes = Buffer.byteLength(text, 'utf8');
   }
 
   /**
@@ -553,11 +608,12 @@ CREATE TABLE ${schema}.${quoted(o.rollupTable)} (
   /**
    * What a query scanned, as partition projection and Iceberg pruning would have it: the raw size of
    * the log partitions it names (by a string parameter or a `delivery_date = '...'` literal; all of
-   * them if none), plus 32 bytes per rollup row that the WHERE clause of each read of the rollup
-   * table selects (all its rows when a read has no WHERE clause).
+   * them if none), plus the whole manifest object when it reads the manifest table, plus 32 bytes per
+   * rollup row that the WHERE clause of each read of the rollup table selects (all its rows when a
+   * read has no WHERE clause).
    */
   private async scannedBytes(e: Execution): Promise<number> {
-    const { database, logsTable, rollupTable } = this.options;
+    const { database, logsTable, rollupTable, manifestTable } = this.options;
     const reads = (t: string) => new RegExp(`FROM\\s+${quoted(database)}\\.${quoted(t)}`, 'i').test(e.sql);
     let bytes = 0;
     if (reads(logsTable)) {
@@ -567,6 +623,7 @@ CREATE TABLE ${schema}.${quoted(o.rollupTable)} (
       ].filter((d) => d !== undefined);
       for (const [date, n] of this.partitionBytes) if (named.length === 0 || named.includes(date)) bytes += n;
     }
+    if (manifestTable !== undefined && reads(manifestTable)) bytes += this.manifestBytes;
     for (const where of rollupReads(e.sql, `${quoted(database)}.${quoted(rollupTable)}`)) {
       const values = where.placeholders.map((i) => parameterValue(e.params[i] ?? "''"));
       const r = await this.db.runAndReadAll(

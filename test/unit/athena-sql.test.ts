@@ -8,12 +8,14 @@ import {
   readInputSql,
   readLastSlotSql,
   readUsageSql,
+  replaceBatchRollupSql,
   SqlInputError,
   sqlString,
   timestampLiteral,
 } from '../../functions/adapters/athena/sql.js';
 
 const tables = { database: 'partner_audit', logsTable: 'access_logs', rollupTable: 'usage_rollup' };
+const withManifest = { ...tables, manifestTable: 'dataset_manifest' };
 
 describe('clearBatchSql', () => {
   it('deletes one batch, written as a literal since Athena does not parameterise DELETE', () => {
@@ -113,6 +115,135 @@ GROUP BY slot_start, bucket, requester, access_point, dataset, operation, status
     { ...tables, rollupTable: 'usage-rollup' },
   ])('refuses a table name that is not a plain Glue name: %j', (bad) => {
     expect(() => insertBatchRollupSql(bad, '2026/03/14', { datasetDepth: 2 })).toThrow(SqlInputError);
+  });
+});
+
+describe('insertBatchRollupSql with a manifest table', () => {
+  it('counts records of full reads with 200 from the manifest, with the golden text', () => {
+    const q = insertBatchRollupSql(withManifest, '2026/03/14', { datasetDepth: 2 });
+    expect(q.params).toEqual(["'2026/03/14'"]);
+    expect(
+      q.sql,
+    ).toBe(`INSERT INTO "partner_audit"."usage_rollup" (slot_start, bucket, requester, access_point, dataset, operation, status_class, requests, bytes_sent, records, batch)
+SELECT
+  slot_start, bucket, requester, access_point, dataset, operation, status_class,
+  sum(requests) AS requests,
+  sum(bytes_sent) AS bytes_sent,
+  sum(requests * records_per_read) AS records,
+  batch
+FROM (
+  SELECT
+    g.slot_start, g.bucket, g.requester, g.access_point, g.dataset, g.operation, g.status_class, g.batch, g.requests, g.bytes_sent,
+    coalesce(max_by(m.records, CASE WHEN m.records IS NOT NULL THEN p.i END), 0) AS records_per_read
+  FROM (
+    SELECT
+      slot_start, bucket, requester, access_point, dataset, operation, status_class, batch, record_key,
+      count(*) AS requests,
+      sum(bytes_sent) AS bytes_sent
+    FROM (
+      SELECT
+        CASE WHEN ok
+          THEN CAST(from_unixtime(floor(to_unixtime(event_time) / 900) * 900) AS timestamp)
+          ELSE CAST(CAST(replace(delivery_date, '/', '-') AS date) AS timestamp)
+        END AS slot_start,
+        CASE WHEN ok THEN bucket_name ELSE '-' END AS bucket,
+        CASE WHEN ok THEN requester ELSE '-' END AS requester,
+        CASE WHEN ok THEN coalesce(nullif(accesspointarn, ''), '-') ELSE '-' END AS access_point,
+        CASE
+          WHEN NOT ok OR object_key = '-' OR object_key = '' THEN '-'
+          WHEN strpos(object_key, '/') = 0 THEN '/'
+          ELSE regexp_extract(object_key, '^([^/]*/){1,2}')
+        END AS dataset,
+        CASE
+          WHEN requestdatetime IS NULL THEN '(malformed:no-match)'
+          WHEN NOT ok THEN '(malformed:bad-time)'
+          ELSE operation
+        END AS operation,
+        CASE
+          WHEN ok AND length(httpstatus) = 3 AND substr(httpstatus, 1, 1) BETWEEN '1' AND '5'
+          THEN substr(httpstatus, 1, 1) || 'xx'
+          ELSE '-'
+        END AS status_class,
+        CASE WHEN NOT ok OR bytessent = '-' THEN CAST(0 AS bigint) ELSE CAST(bytessent AS bigint) END AS bytes_sent,
+        CASE
+          WHEN ok AND operation IN ('REST.GET.OBJECT', 'WEBSITE.GET.OBJECT') AND httpstatus = '200'
+          THEN CASE WHEN object_key = '' THEN '-' ELSE object_key END
+        END AS record_key,
+        delivery_date AS batch
+      FROM (
+        SELECT
+          bucket_name, requester, accesspointarn, operation, httpstatus, bytessent, delivery_date, requestdatetime,
+          event_time, event_time IS NOT NULL AS ok,
+          CASE
+            WHEN strpos("key", '%') > 0 THEN coalesce(try(url_decode(replace("key", '+', '%2B'))), "key")
+            ELSE "key"
+          END AS object_key
+        FROM (
+          SELECT
+            bucket_name, requester, accesspointarn, operation, httpstatus, bytessent, delivery_date, requestdatetime,
+            "key", try(parse_datetime(requestdatetime, 'dd/MMM/yyyy:HH:mm:ss Z')) AS event_time
+          FROM "partner_audit"."access_logs"
+          WHERE delivery_date = ?
+        ) AS logged
+      ) AS parsed
+    ) AS shaped
+    GROUP BY slot_start, bucket, requester, access_point, dataset, operation, status_class, batch, record_key
+  ) AS g
+  CROSS JOIN UNNEST(sequence(1, coalesce(length(g.record_key), 1))) AS p(i)
+  LEFT JOIN (
+    SELECT replace(key_or_prefix, '""', '"') AS key_or_prefix, records
+    FROM "partner_audit"."dataset_manifest"
+    WHERE records IS NOT NULL
+  ) AS m
+  ON m.key_or_prefix = substr(g.record_key, 1, p.i)
+  WHERE g.record_key IS NULL OR p.i = length(g.record_key) OR substr(g.record_key, p.i, 1) = '/'
+  GROUP BY g.slot_start, g.bucket, g.requester, g.access_point, g.dataset, g.operation, g.status_class, g.batch, g.record_key, g.requests, g.bytes_sent
+) AS looked_up
+GROUP BY slot_start, bucket, requester, access_point, dataset, operation, status_class, batch`);
+  });
+
+  it('writes 0 records, and does not name a manifest, without a manifest table', () => {
+    const { sql } = insertBatchRollupSql(tables, '2026/03/14', { datasetDepth: 2 });
+    expect(sql).toContain('CAST(0 AS bigint) AS records');
+    expect(sql).not.toMatch(/manifest|record_key/);
+  });
+
+  it('still has exactly one placeholder, in the first WHERE clause', () => {
+    const { sql } = insertBatchRollupSql(withManifest, '2026/03/14', { datasetDepth: 2 });
+    const placeholders = sql.replace(/'[^']*'/g, "''").match(/\?/g) ?? [];
+    expect(placeholders).toHaveLength(1);
+    expect(sql.indexOf('?')).toBeGreaterThan(sql.indexOf('WHERE'));
+    expect(sql.indexOf('WHERE delivery_date = ?')).toBe(sql.indexOf('WHERE'));
+  });
+
+  it.each(['Dataset_Manifest', 'manifest"; DROP TABLE x; --', ''])(
+    'refuses manifest table name %j before it reaches the SQL text',
+    (manifestTable) => {
+      expect(() =>
+        insertBatchRollupSql({ ...tables, manifestTable }, '2026/03/14', { datasetDepth: 2 }),
+      ).toThrow(SqlInputError);
+    },
+  );
+});
+
+describe('replaceBatchRollupSql', () => {
+  it('merges the same rows insertBatchRollupSql inserts, with or without a manifest table', () => {
+    for (const t of [tables, withManifest]) {
+      const insert = insertBatchRollupSql(t, '2026/03/14', { datasetDepth: 2 }).sql;
+      const aggregate = insert
+        .slice(insert.indexOf('\nSELECT') + 1)
+        .replace('WHERE delivery_date = ?', "WHERE delivery_date = '2026/03/14'")
+        .replaceAll('\n', '\n    ');
+      const merge = replaceBatchRollupSql(t, '2026/03/14', { datasetDepth: 2 });
+      expect(merge.params).toEqual([]);
+      expect(merge.sql).toContain(`  FROM (\n    ${aggregate}\n  ) AS n\n`);
+    }
+  });
+
+  it('updates records with requests and bytes sent', () => {
+    expect(replaceBatchRollupSql(withManifest, '2026/03/14', { datasetDepth: 2 }).sql).toContain(
+      'WHEN MATCHED THEN UPDATE SET requests = s.requests, bytes_sent = s.bytes_sent, records = s.records',
+    );
   });
 });
 

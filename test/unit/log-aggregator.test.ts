@@ -8,13 +8,22 @@ import {
   RowMerger,
 } from '../../functions/adapters/logs/index.js';
 import { LogAggregator, objectKey } from '../../functions/adapters/logs/log-aggregator.js';
+import type { ScannerSizes } from '../../functions/adapters/logs/wasm-scanner.js';
 import { datasetOf, SLOT_MS, slotOf, statusClassOf } from '../../functions/domain/usage.js';
 import { logLine } from '../support/log-lines.js';
 
 /** Runs `lines` through an aggregator; returns merged rows and the item's counts. */
 function aggregate(
   lines: readonly string[],
-  options: { depth?: number; manifest?: Manifest; maxTableRows?: number; sampleLimit?: number } = {},
+  options: {
+    depth?: number;
+    manifest?: Manifest;
+    maxTableRows?: number;
+    sampleLimit?: number;
+    /** Hand the lines over as one block (as the file reader does) rather than one by one. */
+    block?: boolean;
+    scannerSizes?: ScannerSizes;
+  } = {},
 ) {
   const builder = new RowBatchBuilder(4);
   const aggregator = new LogAggregator(
@@ -23,6 +32,7 @@ function aggregate(
       manifest: options.manifest,
       sampleLimit: options.sampleLimit ?? 5,
       maxTableRows: options.maxTableRows,
+      scannerSizes: options.scannerSizes,
     },
     builder,
   );
@@ -30,6 +40,10 @@ function aggregate(
   // All lines in one buffer, as a read chunk holds them.
   const text = Buffer.from(lines.map((l) => `${l}\n`).join(''), 'utf8');
   let p = 0;
+  if (options.block === true) {
+    aggregator.block(text, 0, text.length, 64 * 1024);
+    p = text.length;
+  }
   for (;;) {
     const nl = text.indexOf(10, p);
     if (nl === -1) break;
@@ -173,6 +187,35 @@ describe('LogAggregator', () => {
         },
       ),
       { numRuns: 400 },
+    );
+  });
+
+  it('sums a block of lines the same way when every area of the scanner fills and is emptied many times', () => {
+    // Two key entries, two object entries, three output records and 700 bytes of input and of key text
+    // (the arena must hold any line's key text): every limit is met again and again, and lines longer
+    // than the input area go alone.
+    const tiny: ScannerSizes = { inputBytes: 700, outLines: 3, entries: 2, arenaBytes: 700 };
+    fc.assert(
+      fc.property(
+        fc.array(lineArb, { maxLength: 60 }),
+        fc.constantFrom(1, 2),
+        fc.boolean(),
+        fc.boolean(),
+        (lines, depth, withManifest, small) => {
+          const manifest = withManifest ? MANIFEST : undefined;
+          const got = aggregate(lines, {
+            depth,
+            manifest,
+            block: true,
+            scannerSizes: small ? tiny : undefined,
+          });
+          const want = reference(lines, depth, manifest);
+          expect(asMap(got.rows)).toEqual(want.rows);
+          expect(got.counts.lines).toBe(lines.length);
+          expect(got.counts.malformedLines).toBe(want.malformed);
+        },
+      ),
+      { numRuns: 300 },
     );
   });
 

@@ -6,9 +6,9 @@
  * depth, and the batch of a DELETE, which Athena does not parameterise) is validated against a strict
  * shape first.
  *
- * The SQL keeps to what Trino and DuckDB both read, except three Trino functions (parse_datetime,
- * to_unixtime, from_unixtime) that the local Athena server in test/support defines for DuckDB.
- * Athena runs queries in UTC, which the timestamp casts below rely on.
+ * The SQL keeps to what Trino and DuckDB both read, except four Trino functions (parse_datetime,
+ * to_unixtime, from_unixtime, sequence) that the local Athena server in test/support defines for
+ * DuckDB. Athena runs queries in UTC, which the timestamp casts below rely on.
  */
 import type { Interval } from '../../domain/time.js';
 
@@ -18,13 +18,19 @@ export interface SqlQuery {
   readonly params: readonly string[];
 }
 
-/** Where the statements read and write: the Glue database and its two tables. */
+/** Where the statements read and write: the Glue database and its tables. */
 export interface AthenaTables {
   readonly database: string;
   /** The access-log table (RegexSerDe over raw logs, partitioned by `delivery_date`). */
   readonly logsTable: string;
   /** The Iceberg rollup table. */
   readonly rollupTable: string;
+  /**
+   * The dataset manifest table (RegexSerDe over the canonical CSV of manifest-csv.ts), when the
+   * registry names a manifest.
+   * @default none: the rollup writes 0 records
+   */
+  readonly manifestTable?: string;
 }
 
 /** A value that may not enter a statement: an identifier, a batch or a depth of the wrong shape. */
@@ -119,6 +125,9 @@ export const MALFORMED_OPERATIONS = {
 } as const;
 const MALFORMED_PREFIX = '(malformed:';
 
+/** Operations that read a whole object when they succeed with 200, as in the local ingester. */
+const FULL_READ_OPERATIONS = "'REST.GET.OBJECT', 'WEBSITE.GET.OBJECT'";
+
 /**
  * Rolls up the access logs delivered on one date (one `delivery_date` partition) into the rollup,
  * with the same rules as the local ingester (functions/adapters/logs):
@@ -127,10 +136,14 @@ const MALFORMED_PREFIX = '(malformed:';
  *   that does not decode is kept as logged), and the dataset is its first `datasetDepth` segments
  *   plus `/`, `/` for a key without one, `-` for no key;
  * - status class `1xx`..`5xx`, or `-`; bytes sent `-` counts as 0; the access point `-` when absent.
+ * - records, with a manifest table (`tables.manifestTable`): a whole-object read (REST.GET.OBJECT or
+ *   WEBSITE.GET.OBJECT with status 200) counts the records the manifest gives its decoded key (an
+ *   exact key, else the longest listed prefix ending in `/`, else 0); a 206 range read and every
+ *   other line count 0. Without a manifest table (the registry names no manifest) records are
+ *   written as 0.
  * Malformed lines are not usage: they become marker rows (MALFORMED_OPERATIONS, slot = the delivery
  * date, every other key `-`), so that the run's report can count them without a second scan of the
  * logs; the usage query leaves them out.
- * Records (from a dataset manifest) are not computed on Athena in this version: written as 0.
  */
 export function insertBatchRollupSql(
   tables: AthenaTables,
@@ -143,16 +156,88 @@ ${batchAggregateSql(tables, '?', checkDepth(options.datasetDepth))}`;
   return { sql, params: [sqlString(batch)] };
 }
 
+/** The rollup columns that key a line's usage, before the batch. */
+const LINE_KEY_COLUMNS = 'slot_start, bucket, requester, access_point, dataset, operation, status_class';
+
 /** The rollup rows of one delivery date, as insertBatchRollupSql describes them; `partition` is `?` or a literal. */
 function batchAggregateSql(tables: AthenaTables, partition: string, depth: number): string {
-  return `SELECT
-  slot_start, bucket, requester, access_point, dataset, operation, status_class,
+  if (tables.manifestTable === undefined) {
+    return `SELECT
+  ${LINE_KEY_COLUMNS},
   count(*) AS requests,
   sum(bytes_sent) AS bytes_sent,
   CAST(0 AS bigint) AS records,
   batch
 FROM (
+  ${shapedLinesSql(tables, partition, depth, false)}
+) AS shaped
+GROUP BY ${LINE_KEY_COLUMNS}, batch`;
+  }
+  const manifest = table(tables, tables.manifestTable);
+  const g = (columns: string) =>
+    columns
+      .split(', ')
+      .map((c) => `g.${c}`)
+      .join(', ');
+  // Three steps, so that the logs are scanned once and no join can multiply a row:
+  // 1. `g`: the lines summed per rollup key and `record_key` (the decoded key of a full read with
+  //    200, else NULL), so a lookup runs per distinct key in a slot, not per line.
+  // 2. `looked_up`: each `g` row against every manifest entry that could apply to it, found by
+  //    equality: the key itself and each of its prefixes that ends in `/` (lengths p.i). Grouped back
+  //    by every column of `g`, which is unique per `g` row, so each row comes out exactly once, with
+  //    the records of its longest match (an exact key is longer than any of its prefixes). Entries
+  //    are unique (see manifest-csv.ts); even a repeated one could only change which records win,
+  //    never count a row's requests or bytes twice. max_by orders by NULL where a candidate has no
+  //    entry: Trino skips a NULL ordering value, but would return the NULL records of the longest
+  //    candidate if it were ordered by p.i alone.
+  // 3. The rollup rows: requests x records per read, summed over the keys of each rollup row.
+  return `SELECT
+  ${LINE_KEY_COLUMNS},
+  sum(requests) AS requests,
+  sum(bytes_sent) AS bytes_sent,
+  sum(requests * records_per_read) AS records,
+  batch
+FROM (
   SELECT
+    ${g(LINE_KEY_COLUMNS)}, g.batch, g.requests, g.bytes_sent,
+    coalesce(max_by(m.records, CASE WHEN m.records IS NOT NULL THEN p.i END), 0) AS records_per_read
+  FROM (
+    SELECT
+      ${LINE_KEY_COLUMNS}, batch, record_key,
+      count(*) AS requests,
+      sum(bytes_sent) AS bytes_sent
+    FROM (
+      ${shapedLinesSql(tables, partition, depth, true).replaceAll('\n', '\n    ')}
+    ) AS shaped
+    GROUP BY ${LINE_KEY_COLUMNS}, batch, record_key
+  ) AS g
+  CROSS JOIN UNNEST(sequence(1, coalesce(length(g.record_key), 1))) AS p(i)
+  LEFT JOIN (
+    SELECT replace(key_or_prefix, '""', '"') AS key_or_prefix, records
+    FROM ${manifest}
+    WHERE records IS NOT NULL
+  ) AS m
+  ON m.key_or_prefix = substr(g.record_key, 1, p.i)
+  WHERE g.record_key IS NULL OR p.i = length(g.record_key) OR substr(g.record_key, p.i, 1) = '/'
+  GROUP BY ${g(LINE_KEY_COLUMNS)}, g.batch, g.record_key, g.requests, g.bytes_sent
+) AS looked_up
+GROUP BY ${LINE_KEY_COLUMNS}, batch`;
+}
+
+/**
+ * One row per log line of the partition, shaped into the rollup's key columns and bytes sent; with
+ * `recordKey`, also `record_key`: the decoded key of a whole-object read with status 200 (`-` for an
+ * empty key, as the local ingester reads it, so it is never empty), NULL for any other line.
+ */
+function shapedLinesSql(tables: AthenaTables, partition: string, depth: number, recordKey: boolean): string {
+  const recordKeyColumn = recordKey
+    ? `
+    CASE
+      WHEN ok AND operation IN (${FULL_READ_OPERATIONS}) AND httpstatus = '200'
+      THEN CASE WHEN object_key = '' THEN '-' ELSE object_key END
+    END AS record_key,`
+    : '';
+  return `SELECT
     CASE WHEN ok
       THEN CAST(from_unixtime(floor(to_unixtime(event_time) / 900) * 900) AS timestamp)
       ELSE CAST(CAST(replace(delivery_date, '/', '-') AS date) AS timestamp)
@@ -175,7 +260,7 @@ FROM (
       THEN substr(httpstatus, 1, 1) || 'xx'
       ELSE '-'
     END AS status_class,
-    CASE WHEN NOT ok OR bytessent = '-' THEN CAST(0 AS bigint) ELSE CAST(bytessent AS bigint) END AS bytes_sent,
+    CASE WHEN NOT ok OR bytessent = '-' THEN CAST(0 AS bigint) ELSE CAST(bytessent AS bigint) END AS bytes_sent,${recordKeyColumn}
     delivery_date AS batch
   FROM (
     SELECT
@@ -192,9 +277,7 @@ FROM (
       FROM ${table(tables, tables.logsTable)}
       WHERE delivery_date = ${partition}
     ) AS logged
-  ) AS parsed
-) AS shaped
-GROUP BY slot_start, bucket, requester, access_point, dataset, operation, status_class, batch`;
+  ) AS parsed`;
 }
 
 /** The rollup's key columns: one row per key and batch. */

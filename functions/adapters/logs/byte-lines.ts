@@ -15,6 +15,12 @@ const EMPTY = Buffer.alloc(0);
 /** Receives each complete line as bytes [start, end) of `bytes`, without its newline. */
 export type ByteLineHandler = (bytes: Buffer, start: number, end: number) => void;
 
+/**
+ * Receives bytes [start, end) of `bytes` holding whole lines, each ended by a newline: the line cap is
+ * the receiver's to apply.
+ */
+export type ByteBlockHandler = (bytes: Buffer, start: number, end: number) => void;
+
 /** Receives the start of an over-long line (at most PREVIEW_BYTES) and how many bytes of it were seen. */
 export type TooLongHandler = (preview: Buffer, lengthSeen: number) => void;
 
@@ -29,6 +35,8 @@ export class ByteLineSplitter {
     private readonly maxBytes: number,
     private readonly onLine: ByteLineHandler,
     private readonly onTooLong: TooLongHandler,
+    /** When given, the complete lines of each chunk go here in one piece instead of one by one to onLine. */
+    private readonly onBlock?: ByteBlockHandler,
   ) {
     // Allocated when a line first straddles two chunks: most small files never need it.
     this.carry = EMPTY;
@@ -58,6 +66,15 @@ export class ByteLineSplitter {
       }
       this.carryLength = 0;
       p = nl + 1;
+    }
+    if (this.onBlock !== undefined) {
+      const last = p < to ? chunk.lastIndexOf(NEWLINE, to - 1) : -1;
+      if (last >= p) {
+        this.onBlock(chunk, p, last + 1);
+        p = last + 1;
+      }
+      if (p < to) this.addCarry(chunk, p, to);
+      return;
     }
     const max = this.maxBytes;
     const onLine = this.onLine;

@@ -9,7 +9,6 @@ export {
   type ParsedLine,
   type ParseResult,
   parseAccessLogLine,
-  parseLogTime,
 } from './access-log-parser.js';
 export { ByteLineSplitter, LineSplitter } from './byte-lines.js';
 export {

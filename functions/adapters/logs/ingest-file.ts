@@ -17,6 +17,7 @@ import { fingerprintFile } from './log-files.js';
 import { readLogItem } from './log-reader.js';
 import type { Manifest } from './manifest.js';
 import { type RowBatch, RowBatchBuilder, STATUS_BY_INDEX } from './row-batch.js';
+import { BLOCK_SIZES } from './wasm-scanner.js';
 
 export { LineSplitter } from './byte-lines.js';
 
@@ -60,6 +61,11 @@ export interface IngestFileResult {
 
 export const DEFAULT_SAMPLE_LIMIT = 5;
 export const DEFAULT_MAX_LINE_BYTES = 64 * 1024;
+/**
+ * The longest line cap allowed: the scanner keeps a line's key text (bucket .. dataset) in a table of
+ * this many bytes, so any line up to it fits in an emptied table.
+ */
+export const MAX_LINE_BYTES_LIMIT = BLOCK_SIZES.arenaBytes;
 
 /** Checks ingestion options, throwing RangeError naming the first bad one. */
 export function checkIngestOptions(datasetDepth: number, sampleLimit: number, maxLineBytes: number): void {
@@ -69,8 +75,10 @@ export function checkIngestOptions(datasetDepth: number, sampleLimit: number, ma
   if (!Number.isInteger(sampleLimit) || sampleLimit < 0) {
     throw new RangeError(`sampleLimit must be a whole number >= 0, got ${sampleLimit}`);
   }
-  if (!Number.isInteger(maxLineBytes) || maxLineBytes < 1) {
-    throw new RangeError(`maxLineBytes must be a whole number >= 1, got ${maxLineBytes}`);
+  if (!Number.isInteger(maxLineBytes) || maxLineBytes < 1 || maxLineBytes > MAX_LINE_BYTES_LIMIT) {
+    throw new RangeError(
+      `maxLineBytes must be a whole number from 1 to ${MAX_LINE_BYTES_LIMIT}, got ${maxLineBytes}`,
+    );
   }
 }
 

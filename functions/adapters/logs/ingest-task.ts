@@ -16,6 +16,8 @@ export interface RunnerSettings {
   readonly manifest?: ManifestData;
   /** Rows a thread collects before sending them on. @default 32768 */
   readonly sendRows?: number;
+  /** The compiled log scanner, compiled once and handed to every thread. @default compiled by the thread */
+  readonly scanner?: WebAssembly.Module;
 }
 
 /** Main thread to worker: read these items. */
@@ -74,6 +76,7 @@ export class TaskRunner {
       {
         datasetDepth: settings.datasetDepth,
         sampleLimit: settings.sampleLimit,
+        scanner: settings.scanner,
         manifest:
           manifest ?? (settings.manifest === undefined ? undefined : manifestFromData(settings.manifest)),
       },

@@ -1,19 +1,31 @@
 /**
- * The ingestion hot loop: scan a line's bytes, take the few fields the rollup keeps (time, bucket,
- * requester, access point, key, operation, status, bytes sent), and add the line to its rollup row in
- * a table keyed by small integers. Strings are decoded once per distinct value (see ByteInterner), so
- * the loop allocates nothing per line. Rows leave through a RowBatchBuilder.
+ * The ingestion hot loop. Blocks of whole lines go to the WebAssembly scanner (wasm-scanner.ts), which
+ * scans each line and finds its rollup key (bucket, requester, operation, access point, dataset) in a
+ * table of byte strings of its own; what comes back is a few integers a line: key entry, slot, status
+ * class, bytes sent. This side adds them to rollup rows in a table keyed by small integers, decodes each
+ * new key's text once, and turns failure codes into malformed-line counts and samples, so the loop
+ * allocates nothing per line. Rows leave through a RowBatchBuilder.
  *
  * Memory is bounded: the row table is emptied into the builder whenever it reaches its limit, so a
  * file spanning months costs no more than one spanning an hour; rows with the same key from two
  * emptyings are summed where the rows are written.
  */
 import { datasetOf, SLOT_MS } from '../../domain/usage.js';
-import { FIELD, LineScanner, type MalformedReason } from './access-log-parser.js';
-import { ByteInterner, StringTable } from './byte-interner.js';
+import { describeFailure, type MalformedReason } from './access-log-parser.js';
 import { PREVIEW_BYTES } from './byte-lines.js';
 import type { Manifest } from './manifest.js';
 import type { RowBatchBuilder } from './row-batch.js';
+import { StringTable } from './string-table.js';
+import {
+  BLOCK_SIZES,
+  DATASET_KIND,
+  FAIL,
+  RECORD_INTS,
+  type ScannerSizes,
+  STOP,
+  TABLE,
+  WasmScanner,
+} from './wasm-scanner.js';
 
 export interface AggregatorOptions {
   /** Path segments of a key that name its dataset (see datasetOf); a whole number of at least 1. */
@@ -24,6 +36,10 @@ export interface AggregatorOptions {
   readonly sampleLimit: number;
   /** Rows the table holds before it is emptied into the builder. @default 65536 */
   readonly maxTableRows?: number;
+  /** The compiled scanner (a worker thread is handed the main thread's). @default compiled here */
+  readonly scanner?: WebAssembly.Module;
+  /** Sizes of the scanner's memory areas (tests make them small to reach their limits). */
+  readonly scannerSizes?: ScannerSizes;
 }
 
 /** A malformed line kept as evidence; `line` counts from 1 within the item. */
@@ -45,15 +61,8 @@ export interface ItemCounts {
 /** Characters of a malformed line kept as its sample. */
 export const SAMPLE_CHARS = 300;
 
-/** Operations that read a whole object when they succeed with 200. */
-const FULL_READ_OPERATIONS = new Set(['REST.GET.OBJECT', 'WEBSITE.GET.OBJECT']);
-
-/** Entries of the per-key caches (dataset of an encoded key, records of a key) before they are emptied. */
-const KEY_CACHE_ENTRIES = 1 << 16;
-
-const DASH = 45;
-const SLASH = 47;
-const PERCENT = 37;
+const NEWLINE = 10;
+const MAX_I32 = 0x7fffffff;
 /** A count past this is moved out of the table before an addition could lose precision. */
 const MAX_EXACT = Number.MAX_SAFE_INTEGER;
 
@@ -61,28 +70,27 @@ const MAX_EXACT = Number.MAX_SAFE_INTEGER;
 export class LogAggregator {
   /** Every string the rows' id columns refer to. */
   readonly strings = new StringTable();
-  private readonly scanner = new LineScanner();
-  private readonly depth: number;
+  private readonly scanner: WasmScanner;
   private readonly manifest: Manifest | undefined;
   private readonly sampleLimit: number;
-  private readonly dashId: number;
-  private readonly rootId: number;
-  private readonly keys: KeyIds;
-  /** Raw keys holding `%`: their dataset once decoded. */
-  private readonly encodedKeys = new FieldIds(this.strings, KEY_CACHE_ENTRIES);
-  /** Raw keys of full reads: records per the manifest. */
-  private readonly recordKeys = new ByteInterner(KEY_CACHE_ENTRIES, 1024);
+  private readonly keys: KeyTexts;
+  /** Records per the manifest of each entry of the scanner's object-key table. */
   private recordValues = new Float64Array(1024);
+  private objectsKnown = 0;
   private readonly table: RollupTable;
   private counts: ItemCounts = newCounts();
 
   constructor(options: AggregatorOptions, output: RowBatchBuilder) {
-    this.depth = options.datasetDepth;
     this.manifest = options.manifest;
     this.sampleLimit = options.sampleLimit;
-    this.dashId = this.strings.id('-');
-    this.rootId = this.strings.id('/');
-    this.keys = new KeyIds(this.strings);
+    this.scanner = new WasmScanner(
+      options.datasetDepth,
+      SLOT_MS,
+      options.manifest !== undefined,
+      options.scannerSizes ?? BLOCK_SIZES,
+      options.scanner,
+    );
+    this.keys = new KeyTexts(this.strings, options.datasetDepth);
     this.table = new RollupTable(options.maxTableRows ?? 65536, this.keys, output);
   }
 
@@ -94,77 +102,120 @@ export class LogAggregator {
 
   /** One line: bytes [a, e) of `b`, without its newline. */
   line(b: Buffer, a: number, e: number): void {
-    const scanner = this.scanner;
-    if (!scanner.scan(b, a, e)) {
-      this.malformed(scanner.reason, scanner.detail, b, a, Math.min(e, a + PREVIEW_BYTES));
+    if (e === a) {
+      // A block of no bytes holds no line for the scanner to report: the blank line is counted here.
+      const blank = describeFailure(FAIL.empty, 0, b, a, a, a);
+      this.malformed(blank.reason, blank.detail, b, a, a);
       return;
     }
-    const counts = this.counts;
-    counts.lines++;
-    counts.parsedLines++;
-    const st = scanner.start;
-    const en = scanner.end;
-    const view = scanner.view;
-    const slot = Math.floor(scanner.timeMs / SLOT_MS);
-    const s0 = st[FIELD.httpStatus]!;
-    const first = b[s0]!;
-    const status = en[FIELD.httpStatus]! - s0 === 3 && first >= 49 && first <= 53 ? first - 48 : 0;
+    this.run(this.scanner.load(b, a, e), e - a, MAX_I32);
+  }
 
-    // The dataset: raw key bytes up to the cut when no escape comes first, else a string id.
-    const k0 = st[FIELD.key]!;
-    const k1 = en[FIELD.key]!;
-    let datasetEnd = k0;
-    let datasetId = this.dashId;
-    if (k1 > k0 && !(k1 - k0 === 1 && b[k0] === DASH)) {
-      const depth = this.depth;
-      let slashes = 0;
-      let cut = -1;
-      for (let i = k0; i < k1; i++) {
-        const c = b[i];
-        if (c === SLASH) {
-          cut = i;
-          if (++slashes === depth) break;
-        } else if (c === PERCENT) {
-          // An escape before the dataset's end may hide a `/` (%2F) or change the text: decode the key.
-          cut = -2;
-          break;
+  /**
+   * Whole lines: bytes [a, e) of `b`, each line ended by a newline (the last one may lack it). A line of
+   * more than `maxLine` bytes is malformed (`line-too-long`). Lines longer than the scanner's input area
+   * are cut out and read one at a time.
+   */
+  block(b: Buffer, a: number, e: number, maxLine: number): void {
+    const capacity = this.scanner.exports.inputCapacity();
+    let p = a;
+    while (p < e) {
+      let cut = e;
+      if (e - p > capacity) {
+        const nl = b.lastIndexOf(NEWLINE, p + capacity - 1);
+        if (nl < p) {
+          // One line longer than the input area: alone, as a line of its own.
+          const next = b.indexOf(NEWLINE, p);
+          const end = next === -1 || next >= e ? e : next;
+          if (end - p > maxLine) this.tooLong(b, p, end - p, maxLine);
+          else this.line(b, p, end);
+          p = end + 1;
+          continue;
         }
+        cut = nl + 1;
       }
-      if (cut >= 0) {
-        datasetEnd = cut + 1;
-        datasetId = RAW_DATASET;
+      this.run(this.scanner.load(b, p, cut), cut - p, maxLine);
+      p = cut;
+    }
+  }
+
+  /** Scans the `length` bytes loaded at `at`, emptying the key table whenever it fills. */
+  private run(at: number, length: number, maxLine: number): void {
+    const x = this.scanner.exports;
+    let start = 0;
+    let emptied = false;
+    for (;;) {
+      const n = x.scanBlock(start, length, Math.min(maxLine, MAX_I32));
+      this.drain(n, at, maxLine);
+      const stop = x.stoppedBecause();
+      start = x.resumeAt();
+      if (stop === STOP.done) return;
+      if (stop === STOP.outputFull) {
+        emptied = false;
+        continue;
+      }
+      if (n === 0 && emptied) throw new RangeError('a line holds more key text than the scanner tables take');
+      emptied = true;
+      if (stop === STOP.keysFull) {
+        // Rows refer to entries: they go to the builder before the entries are forgotten.
+        this.table.flush();
+        this.keys.reset();
+        x.resetTable(TABLE.keys);
       } else {
-        datasetId =
-          cut === -1
-            ? this.rootId
-            : this.encodedKeys.idOf(b, view, k0, k1, () =>
-                datasetOf(objectKey(b.toString('utf8', k0, k1)), depth),
-              );
+        // Records are added as lines are drained: nothing holds an object entry past that.
+        this.objectsKnown = 0;
+        x.resetTable(TABLE.objects);
       }
     }
-    const hasAccessPoint = scanner.fieldCount > FIELD.accessPointArn;
-    const key = this.keys.find(
-      b,
-      view,
-      st[FIELD.bucket]!,
-      en[FIELD.bucket]!,
-      st[FIELD.requester]!,
-      en[FIELD.requester]!,
-      st[FIELD.operation]!,
-      en[FIELD.operation]!,
-      hasAccessPoint ? st[FIELD.accessPointArn]! : 0,
-      hasAccessPoint ? en[FIELD.accessPointArn]! : 0,
-      k0,
-      datasetEnd,
-      datasetId,
-    );
-    let records = 0;
-    // Records count only for a whole object delivered: a 206 range read returns part of an object, and
-    // its share of records cannot be known from the log, so it counts none (its bytes still count).
-    if (this.manifest !== undefined && status === 2 && this.keys.fullRead[key] === 1 && is200(b, s0)) {
-      records = this.recordsOf(b, view, k0, k1);
+  }
+
+  /** Adds the `n` output records of the last scanBlock over the bytes loaded at `at`. */
+  private drain(n: number, at: number, maxLine: number): void {
+    const w = this.scanner;
+    const ints = w.ints;
+    const floats = w.floats;
+    const out = w.exports.outPtr() >> 2;
+    const outBytes = w.exports.outBytesPtr() >> 3;
+    const counts = this.counts;
+    const keys = this.keys;
+    const table = this.table;
+    for (let i = 0; i < n; i++) {
+      const r = out + i * RECORD_INTS;
+      const entry = ints[r]!;
+      if (entry < 0) {
+        this.failed(-entry, r, at, maxLine);
+        continue;
+      }
+      if (entry >= keys.size) keys.learn(w);
+      counts.lines++;
+      counts.parsedLines++;
+      // The scanner names an object only for a whole object delivered (see assembly/scanner.ts).
+      const object = ints[r + 7]!;
+      let records = 0;
+      if (object >= 0) {
+        if (object >= this.objectsKnown) this.learnObjects();
+        records = this.recordValues[object]!;
+      }
+      table.add(ints[r + 3]!, ints[r + 4]! & 255, entry, floats[outBytes + i]!, records);
     }
-    this.table.add(slot, status, key, scanner.bytesSent, records);
+  }
+
+  /** A malformed line's output record `r`. */
+  private failed(kind: number, r: number, at: number, maxLine: number): void {
+    const w = this.scanner;
+    const ints = w.ints;
+    const a = at + ints[r + 1]!;
+    if (kind === FAIL.tooLong) {
+      this.tooLong(w.bytes, a, ints[r + 3]!, maxLine);
+      return;
+    }
+    const e = at + ints[r + 2]!;
+    const failure = describeFailure(kind, ints[r + 3]!, w.bytes, a, at + ints[r + 5]!, at + ints[r + 6]!);
+    this.malformed(failure.reason, failure.detail, w.bytes, a, Math.min(e, a + PREVIEW_BYTES));
+  }
+
+  private tooLong(b: Buffer, a: number, length: number, maxLine: number): void {
+    this.malformed('line-too-long', `over ${maxLine} bytes (${length} read)`, b, a, a + PREVIEW_BYTES);
   }
 
   /** Count one malformed line, keeping bytes [a, e) (the start of the line) as its sample. */
@@ -177,7 +228,7 @@ export class LogAggregator {
       counts.samples.push({
         line: counts.lines,
         reason: `${reason}: ${detail}`,
-        text: b.toString('utf8', a, Math.min(e, a + PREVIEW_BYTES)).slice(0, SAMPLE_CHARS),
+        text: b.toString('utf8', a, Math.min(e, a + PREVIEW_BYTES, b.length)).slice(0, SAMPLE_CHARS),
       });
     }
   }
@@ -188,28 +239,28 @@ export class LogAggregator {
     return this.counts;
   }
 
-  private recordsOf(b: Buffer, view: DataView, a: number, e: number): number {
-    const keys = this.recordKeys;
-    const entry = keys.find(b, view, a, e);
-    if (keys.added) {
-      if (entry >= this.recordValues.length) {
-        const bigger = new Float64Array(this.recordValues.length * 2);
-        bigger.set(this.recordValues);
-        this.recordValues = bigger;
-      }
-      const key = e <= a || (e - a === 1 && b[a] === DASH) ? '-' : objectKey(b.toString('utf8', a, e));
-      this.recordValues[entry] = recordsAsNumber(this.manifest!.recordsFor(key), key);
+  /** Records per the manifest of the object keys the scanner added since the last call. */
+  private learnObjects(): void {
+    const w = this.scanner;
+    const count = w.entryCount(TABLE.objects);
+    if (count > this.recordValues.length) {
+      const bigger = new Float64Array(Math.max(count, this.recordValues.length * 2));
+      bigger.set(this.recordValues);
+      this.recordValues = bigger;
     }
-    return this.recordValues[entry]!;
+    for (let object = this.objectsKnown; object < count; object++) {
+      const at = w.entry(TABLE.objects, object);
+      const length = w.ints[at.int + 1]!;
+      const logged = w.bytes.toString('utf8', at.text, at.text + length);
+      const key = logged === '' || logged === '-' ? '-' : objectKey(logged);
+      this.recordValues[object] = recordsAsNumber(this.manifest!.recordsFor(key), key);
+    }
+    this.objectsKnown = count;
   }
 }
 
 function newCounts(): ItemCounts {
   return { lines: 0, parsedLines: 0, malformedLines: 0, malformedByReason: {}, samples: [] };
-}
-
-function is200(b: Buffer, s: number): boolean {
-  return b[s] === 50 && b[s + 1] === 48 && b[s + 2] === 48;
 }
 
 function recordsAsNumber(records: bigint, key: string): number {
@@ -229,221 +280,80 @@ export function objectKey(logged: string): string {
   }
 }
 
-/** Distinct byte values and the string id computed for each. */
-class FieldIds {
-  private readonly bytes: ByteInterner;
-  private ids = new Int32Array(256);
-
-  constructor(
-    private readonly strings: StringTable,
-    maxEntries?: number,
-  ) {
-    this.bytes = new ByteInterner(maxEntries, 256);
-  }
-
-  /** The string id `compute()` gives for bytes [a, e), computed once per distinct bytes. */
-  idOf(b: Buffer, view: DataView, a: number, e: number, compute: () => string): number {
-    const entry = this.bytes.find(b, view, a, e);
-    if (this.bytes.added) this.set(entry, this.strings.id(compute()));
-    return this.ids[entry]!;
-  }
-
-  private set(entry: number, id: number): void {
-    if (entry >= this.ids.length) {
-      const bigger = new Int32Array(Math.max(entry + 1, this.ids.length * 2));
-      bigger.set(this.ids);
-      this.ids = bigger;
-    }
-    this.ids[entry] = id;
-  }
-}
-
-/** `datasetId` of a line whose dataset is the raw key bytes given (no escape before the cut). */
-const RAW_DATASET = -1;
-/** Ints kept per KeyIds entry: four field lengths, the dataset's length and its id (or RAW_DATASET). */
-const KEY_INTS = 6;
-
 /**
- * The part of a rollup key that is text (bucket, requester, operation, access point, dataset), as one
- * small integer: one hash over the fields' bytes and one comparison per line, where five lookups (one
- * per field) cost three times as much. Each entry decodes its fields to string ids once, when added.
- *
- * Two byte spellings of the same text (an empty field and `-`; `a/` and `%61/`) get two entries with the
- * same string ids; their rows are summed with the rest where rows are written.
+ * The text of each key entry of the scanner's table (bucket, requester, operation, access point,
+ * dataset) as string ids, decoded once when the entry first appears. Two byte spellings of the same text
+ * (an empty field and `-`; `a/` and `%61/`) are two entries with the same string ids; their rows are
+ * summed with the rest where rows are written.
  */
-class KeyIds {
+class KeyTexts {
+  /** Entries learnt so far (the scanner's entries are numbered from 0 in the order they were added). */
   size = 0;
-  /** By entry: string ids of each field. */
   bucket = new Int32Array(256);
   requester = new Int32Array(256);
   operation = new Int32Array(256);
   accessPoint = new Int32Array(256);
   dataset = new Int32Array(256);
-  /** By entry: 1 when the operation reads a whole object (REST.GET.OBJECT, WEBSITE.GET.OBJECT). */
-  fullRead = new Uint8Array(256);
-  private ints = new Int32Array(256 * KEY_INTS);
-  private hashes = new Int32Array(256);
-  private offsets = new Int32Array(256);
-  private slots = new Int32Array(1024);
-  private mask = 1023;
-  private arena = new Uint8Array(256 * 128);
-  private arenaView = new DataView(this.arena.buffer);
-  private arenaUsed = 0;
+  private readonly dashId: number;
+  private readonly rootId: number;
 
-  constructor(private readonly strings: StringTable) {}
-
-  find(
-    b: Buffer,
-    view: DataView,
-    b0: number,
-    b1: number,
-    r0: number,
-    r1: number,
-    o0: number,
-    o1: number,
-    a0: number,
-    a1: number,
-    d0: number,
-    d1: number,
-    datasetId: number,
-  ): number {
-    let h = Math.imul(datasetId + 0x3c6ef372, 0x9e3779b1);
-    h = hashRange(view, b0, b1, h);
-    h = hashRange(view, r0, r1, h);
-    h = hashRange(view, o0, o1, h);
-    h = hashRange(view, a0, a1, h);
-    h = hashRange(view, d0, d1, h);
-    h ^= h >>> 16;
-    const ints = this.ints;
-    const mask = this.mask;
-    let slot = h & mask;
-    for (;;) {
-      const entry = this.slots[slot]! - 1;
-      if (entry < 0) break;
-      const k = entry * KEY_INTS;
-      if (
-        this.hashes[entry] === h &&
-        ints[k] === b1 - b0 &&
-        ints[k + 1] === r1 - r0 &&
-        ints[k + 2] === o1 - o0 &&
-        ints[k + 3] === a1 - a0 &&
-        ints[k + 4] === d1 - d0 &&
-        ints[k + 5] === datasetId
-      ) {
-        const p0 = this.offsets[entry]!;
-        const p1 = p0 + (b1 - b0);
-        const p2 = p1 + (r1 - r0);
-        const p3 = p2 + (o1 - o0);
-        const arena = this.arenaView;
-        if (
-          sameBytes(arena, p0, view, b0, b1) &&
-          sameBytes(arena, p1, view, r0, r1) &&
-          sameBytes(arena, p2, view, o0, o1) &&
-          sameBytes(arena, p3, view, a0, a1) &&
-          sameBytes(arena, p3 + (a1 - a0), view, d0, d1)
-        ) {
-          return entry;
-        }
-      }
-      slot = (slot + 1) & mask;
-    }
-    const entry = this.add(b, h, b0, b1, r0, r1, o0, o1, a0, a1, d0, d1, datasetId);
-    this.slots[slot] = entry + 1;
-    if (this.size * 2 > this.slots.length) this.grow();
-    return entry;
+  constructor(
+    private readonly strings: StringTable,
+    private readonly depth: number,
+  ) {
+    this.dashId = strings.id('-');
+    this.rootId = strings.id('/');
   }
 
-  private add(
-    b: Buffer,
-    h: number,
-    b0: number,
-    b1: number,
-    r0: number,
-    r1: number,
-    o0: number,
-    o1: number,
-    a0: number,
-    a1: number,
-    d0: number,
-    d1: number,
-    datasetId: number,
-  ): number {
-    const entry = this.size++;
-    if (entry === this.hashes.length) this.growEntries();
-    const length = b1 - b0 + (r1 - r0) + (o1 - o0) + (a1 - a0) + (d1 - d0);
-    if (this.arenaUsed + length > this.arena.length) {
-      const bigger = new Uint8Array(Math.max(this.arena.length * 2, this.arenaUsed + length));
-      bigger.set(this.arena.subarray(0, this.arenaUsed));
-      this.arena = bigger;
-      this.arenaView = new DataView(bigger.buffer);
+  /** Decodes the entries the scanner added since the last call. */
+  learn(w: WasmScanner): void {
+    const count = w.entryCount(TABLE.keys);
+    if (count > this.bucket.length) this.grow(count);
+    const ints = w.ints;
+    const mem = w.bytes;
+    const strings = this.strings;
+    for (let entry = this.size; entry < count; entry++) {
+      const at = w.entry(TABLE.keys, entry);
+      const k = at.int;
+      let p = at.text;
+      const next = (length: number) => {
+        const text = length > 0 ? mem.toString('utf8', p, p + length) : '-';
+        p += length;
+        return text;
+      };
+      this.bucket[entry] = strings.id(next(ints[k + 1]!));
+      this.requester[entry] = strings.id(next(ints[k + 2]!));
+      this.operation[entry] = strings.id(next(ints[k + 3]!));
+      this.accessPoint[entry] = strings.id(next(ints[k + 4]!));
+      const kind = ints[k + 6]!;
+      const dataset = kind === DATASET_KIND.raw || kind === DATASET_KIND.encoded ? next(ints[k + 5]!) : '';
+      this.dataset[entry] =
+        kind === DATASET_KIND.dash
+          ? this.dashId
+          : kind === DATASET_KIND.root
+            ? this.rootId
+            : kind === DATASET_KIND.raw
+              ? strings.id(dataset)
+              : // An escape before the dataset's end may hide a `/` (%2F) or change the text: decode the key.
+                strings.id(datasetOf(objectKey(dataset), this.depth));
     }
-    this.offsets[entry] = this.arenaUsed;
-    const k = entry * KEY_INTS;
-    const ranges = [b0, b1, r0, r1, o0, o1, a0, a1, d0, d1];
-    for (let f = 0; f < 5; f++) {
-      const from = ranges[f * 2]!;
-      const to = ranges[f * 2 + 1]!;
-      this.ints[k + f] = to - from;
-      this.arena.set(b.subarray(from, to), this.arenaUsed);
-      this.arenaUsed += to - from;
-    }
-    this.ints[k + 5] = datasetId;
-    this.hashes[entry] = h;
-    const text = (from: number, to: number) =>
-      this.strings.id(to > from ? b.toString('utf8', from, to) : '-');
-    this.bucket[entry] = text(b0, b1);
-    this.requester[entry] = text(r0, r1);
-    const operation = text(o0, o1);
-    this.operation[entry] = operation;
-    this.accessPoint[entry] = text(a0, a1);
-    this.dataset[entry] = datasetId === RAW_DATASET ? text(d0, d1) : datasetId;
-    this.fullRead[entry] = FULL_READ_OPERATIONS.has(this.strings.values[operation]!) ? 1 : 0;
-    return entry;
+    this.size = count;
   }
 
-  private growEntries(): void {
-    const n = this.hashes.length * 2;
+  /** Forgets every entry (the scanner's table was emptied). */
+  reset(): void {
+    this.size = 0;
+  }
+
+  private grow(count: number): void {
+    let n = this.bucket.length;
+    while (n < count) n *= 2;
     this.bucket = growInt(this.bucket, n);
     this.requester = growInt(this.requester, n);
     this.operation = growInt(this.operation, n);
     this.accessPoint = growInt(this.accessPoint, n);
     this.dataset = growInt(this.dataset, n);
-    const fullRead = new Uint8Array(n);
-    fullRead.set(this.fullRead);
-    this.fullRead = fullRead;
-    this.ints = growInt(this.ints, n * KEY_INTS);
-    this.hashes = growInt(this.hashes, n);
-    this.offsets = growInt(this.offsets, n);
   }
-
-  private grow(): void {
-    this.slots = new Int32Array(this.slots.length * 2);
-    this.mask = this.slots.length - 1;
-    for (let entry = 0; entry < this.size; entry++) {
-      let slot = this.hashes[entry]! & this.mask;
-      while (this.slots[slot] !== 0) slot = (slot + 1) & this.mask;
-      this.slots[slot] = entry + 1;
-    }
-  }
-}
-
-/** `h` folded with bytes [a, e), four at a time. */
-function hashRange(view: DataView, a: number, e: number, h: number): number {
-  let i = a;
-  for (; i + 4 <= e; i += 4) {
-    h = Math.imul(h ^ view.getInt32(i, true), 0x5bd1e995);
-    h ^= h >>> 15;
-  }
-  for (; i < e; i++) h = Math.imul(h ^ view.getUint8(i), 0x01000193);
-  return Math.imul(h ^ (e - a), 0x27d4eb2f);
-}
-
-/** Whether the bytes at `p` of `arena` equal bytes [a, e) of `view`. */
-function sameBytes(arena: DataView, p: number, view: DataView, a: number, e: number): boolean {
-  let i = a;
-  for (; i + 4 <= e; i += 4, p += 4) if (arena.getInt32(p, true) !== view.getInt32(i, true)) return false;
-  for (; i < e; i++, p++) if (arena.getUint8(p) !== view.getUint8(i)) return false;
-  return true;
 }
 
 function growInt(a: Int32Array, n: number): Int32Array<ArrayBuffer> {
@@ -453,7 +363,7 @@ function growInt(a: Int32Array, n: number): Int32Array<ArrayBuffer> {
 }
 
 /**
- * Rollup rows under construction, keyed by slot, status class and KeyIds entry in an open-addressing
+ * Rollup rows under construction, keyed by slot, status class and key entry in an open-addressing
  * table. Emptied into the builder when full, at the end of an item, and row by row when a count would
  * pass 2^53.
  */
@@ -471,7 +381,7 @@ class RollupTable {
 
   constructor(
     private readonly maxRows: number,
-    private readonly texts: KeyIds,
+    private readonly texts: KeyTexts,
     private readonly output: RowBatchBuilder,
   ) {
     let capacity = 16;

@@ -37,7 +37,7 @@ export interface ReadOptions {
   readonly afterChunk?: () => void;
 }
 
-const READ_CHUNK_BYTES = 4 * 1024 * 1024;
+const READ_CHUNK_BYTES = 1024 * 1024;
 const GUNZIP_CHUNK_BYTES = 512 * 1024;
 const PROBE_BYTES = 64 * 1024;
 
@@ -75,6 +75,7 @@ export async function readLogItem(
         0,
         preview.length,
       ),
+    (b, start, end) => aggregator.block(b, start, end, maxLineBytes),
   );
   /** A stream that broke off mid-line leaves a cut record: evidence of the break, not usage. */
   const cutOff = () => {

@@ -7,7 +7,8 @@ import type { HandlerEnv } from '../env.js';
 type AthenaEnv = Pick<
   HandlerEnv,
   'ATHENA_WORKGROUP' | 'GLUE_DATABASE' | 'LOGS_TABLE' | 'ROLLUP_TABLE' | 'AWS_ENDPOINT_URL_ATHENA'
->;
+> &
+  Partial<Pick<HandlerEnv, 'MANIFEST_TABLE'>>;
 
 export function athenaRunner(
   env: AthenaEnv,
@@ -23,6 +24,12 @@ export function athenaRunner(
   });
 }
 
+/** The tables of the environment; the manifest table only where the handler loaded a set MANIFEST_TABLE. */
 export function athenaTables(env: AthenaEnv): AthenaTables {
-  return { database: env.GLUE_DATABASE, logsTable: env.LOGS_TABLE, rollupTable: env.ROLLUP_TABLE };
+  return {
+    database: env.GLUE_DATABASE,
+    logsTable: env.LOGS_TABLE,
+    rollupTable: env.ROLLUP_TABLE,
+    ...(env.MANIFEST_TABLE ? { manifestTable: env.MANIFEST_TABLE } : {}),
+  };
 }

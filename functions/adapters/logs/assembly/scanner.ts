@@ -1,0 +1,1087 @@
+/**
+ * The access-log scanner, in AssemblyScript, compiled to WebAssembly with SIMD (`npm run build:wasm`
+ * writes scanner.wasm next to this file; test/unit/scanner-wasm.test.ts checks that the committed binary
+ * is what this source compiles to). It is the only scanner: `parseAccessLogLine` and the ingestion hot
+ * loop both run it (see ../access-log-parser.ts for the format and the rules for unescaped quotes, and
+ * ../wasm-scanner.ts for the JavaScript side).
+ *
+ * Two modes share one `scan`:
+ * - one line: `scanOne` scans the line at INPUT and leaves every field's position and the numbers in the
+ *   result area, for `parseAccessLogLine`;
+ * - a block of lines: `scanBlock` splits the bytes at INPUT on newlines, scans each line, and for a good
+ *   line finds its rollup key (bucket, requester, operation, access point, dataset) in a hash table of
+ *   byte strings kept here, so that JavaScript handles a line as a few integers. A key seen for the first
+ *   time is added; JavaScript decodes each new key's text once.
+ *
+ * Memory is laid out once by `init` and never grows afterwards (except for a single line longer than the
+ * input area, in `reserveInput`), so the views JavaScript holds stay valid.
+ */
+
+// ---- bytes of the format ------------------------------------------------------------------------------
+const SPACE: i32 = 32;
+const QUOTE: i32 = 34;
+const DASH: i32 = 45;
+const SLASH: i32 = 47;
+const PERCENT: i32 = 37;
+const LBRACKET: i32 = 91;
+const RBRACKET: i32 = 93;
+const ZERO: i32 = 48;
+const NEWLINE: i32 = 10;
+
+const MIN_FIELDS: i32 = 17;
+const KNOWN_FIELDS: i32 = 27;
+const TRAILING_KNOWN: i32 = KNOWN_FIELDS - MIN_FIELDS;
+const TIME_CLOSE_OFFSET: i32 = 27;
+
+// Field positions (as FIELD in access-log-parser.ts).
+const F_BUCKET: i32 = 1;
+const F_TIME: i32 = 2;
+const F_REMOTE_IP: i32 = 3;
+const F_REQUESTER: i32 = 4;
+const F_OPERATION: i32 = 6;
+const F_KEY: i32 = 7;
+const F_REQUEST_URI: i32 = 8;
+const F_HTTP_STATUS: i32 = 9;
+const F_ERROR_CODE: i32 = 10;
+const F_BYTES_SENT: i32 = 11;
+const F_OBJECT_SIZE: i32 = 12;
+const F_TOTAL_TIME: i32 = 13;
+const F_TURN_AROUND: i32 = 14;
+const F_REFERER: i32 = 15;
+const F_USER_AGENT: i32 = 16;
+const F_ACCESS_POINT: i32 = 24;
+
+const FIT_ERROR: i32 = 0;
+const FIT_WEAK: i32 = 1;
+const FIT_STRONG: i32 = 2;
+
+const DASH_VALUE: i64 = -1;
+const BAD: i64 = -2;
+const MAX_SAFE: i64 = 9007199254740991;
+
+// ---- why a line failed (the JavaScript side turns these into reasons and messages) --------------------
+/** The line is blank. */
+const K_EMPTY: i32 = 1;
+/** Too few fields: `failArg` fields were found. */
+const K_TOO_FEW: i32 = 2;
+/** No `[` where the time starts: `failA` is where it was expected. */
+const K_NO_BRACKET: i32 = 3;
+/** The time has no closing `]`. */
+const K_NO_CLOSE: i32 = 4;
+/** The time [failA, failE) cannot be read. */
+const K_BAD_TIME: i32 = 5;
+/** No space after the time's `]`. */
+const K_NO_SPACE_AFTER_TIME: i32 = 6;
+const K_URI_QUOTE: i32 = 7;
+const K_REFERER_QUOTE: i32 = 8;
+const K_AGENT_QUOTE: i32 = 9;
+/** The status [failA, failE) is neither three digits nor `-`. */
+const K_BAD_STATUS: i32 = 10;
+/** Count field `failArg` (11..14) [failA, failE) is not a count. */
+const K_BAD_COUNT: i32 = 11;
+/** scanBlock only: the line is longer than the cap; `failArg` is its length. */
+const K_TOO_LONG: i32 = 12;
+
+// ---- memory --------------------------------------------------------------------------------------------
+/** Bytes read past the end of any area by 16-byte loads; every area is followed by this much slack. */
+const SLACK: i32 = 64;
+
+/** Start and end of each known field (27 i32 each), and the spaces findAgentClose found. */
+let ST: usize = 0;
+let EN: usize = 0;
+let TRAIL: usize = 0;
+/** Results of scanOne: f64 timeMs, bytesSent, objectSize, totalTime, turnAround; then i32 fieldCount, failKind, failArg, failA, failE. */
+let RESULT: usize = 0;
+let INPUT: usize = 0;
+let inputCap: i32 = 0;
+/**
+ * Bitmaps of the line being scanned, one bit a byte from `lineBase`: spaces (SPACE_BITS) and quotes
+ * (QUOTE_BITS), made in one SIMD pass so that finding the next separator is a count of trailing zeros.
+ */
+let SPACE_BITS: usize = 0;
+let QUOTE_BITS: usize = 0;
+let lineBase: i32 = 0;
+let lineWords: i32 = 0;
+/** scanBlock output: 8 i32 a line (OUT) and its bytes sent as f64 (OUT_BYTES). */
+let OUT: usize = 0;
+let OUT_BYTES: usize = 0;
+let outCap: i32 = 0;
+/**
+ * Two tables of byte strings: KEYS, the rollup keys (five fields and a dataset kind), and OBJECTS, the
+ * object keys of whole-object reads (for records from the manifest). Each is a descriptor of eight i32:
+ * entries, count, capacity, slots, slot mask, arena, arena used, arena capacity. An entry is 8 i32:
+ * arena offset, five field lengths, dataset kind, hash.
+ */
+let KEYS: usize = 0;
+let OBJECTS: usize = 0;
+const T_ENTRIES: usize = 0;
+const T_COUNT: usize = 4;
+const T_CAP: usize = 8;
+const T_SLOTS: usize = 12;
+const T_MASK: usize = 16;
+const T_ARENA: usize = 20;
+const T_USED: usize = 24;
+const T_ARENA_CAP: usize = 28;
+/** Whether lines that read a whole object look their object key up in OBJECTS. */
+let withRecords: bool = false;
+
+let datasetDepth: i32 = 1;
+/** Length of a rollup slot in milliseconds. */
+let slotMs: f64 = 900000;
+
+/** Bytes of a bitmap of a line of up to `bytes` bytes. */
+function bitmapBytes(bytes: i32): i32 {
+  return ((bytes >> 6) + 2) << 3;
+}
+
+/** Bytes a table of `entries` entries and `arenaBytes` of text takes. */
+function tableBytes(entries: i32, arenaBytes: i32): i32 {
+  return 32 + entries * 32 + slotCount(entries) * 4 + arenaBytes + SLACK + 16;
+}
+
+function slotCount(entries: i32): i32 {
+  let slots = 16;
+  while (slots < entries * 2) slots <<= 1;
+  return slots;
+}
+
+/** Lays a table out at `at` (8-aligned); returns where the next area may start. */
+function layTable(at: usize, entries: i32, arenaBytes: i32): usize {
+  const slots = slotCount(entries);
+  store<i32>(at + T_ENTRIES, <i32>(at + 32));
+  store<i32>(at + T_COUNT, 0);
+  store<i32>(at + T_CAP, entries);
+  store<i32>(at + T_SLOTS, <i32>(at + 32 + <usize>entries * 32));
+  store<i32>(at + T_MASK, slots - 1);
+  store<i32>(at + T_ARENA, <i32>(at + 32 + <usize>entries * 32 + <usize>slots * 4));
+  store<i32>(at + T_USED, 0);
+  store<i32>(at + T_ARENA_CAP, arenaBytes);
+  return (at + 32 + <usize>entries * 32 + <usize>slots * 4 + <usize>arenaBytes + SLACK + 7) & ~7;
+}
+
+/**
+ * Sets the memory up; call once. `records` says whether whole-object reads look their object key up.
+ * Returns 0, or -1 when memory cannot grow.
+ */
+export function init(
+  depth: i32,
+  slotMillis: f64,
+  records: bool,
+  inputBytes: i32,
+  outLines: i32,
+  entries: i32,
+  arenaBytes: i32,
+): i32 {
+  datasetDepth = depth;
+  slotMs = slotMillis;
+  withRecords = records;
+  inputCap = inputBytes;
+  outCap = outLines;
+  const header = (KNOWN_FIELDS * 2 + TRAILING_KNOWN + 1) * 4 + 128 + SLACK;
+  const total =
+    header + (inputBytes + SLACK) + 2 * bitmapBytes(inputBytes) + outLines * 40 + 2 * tableBytes(entries, arenaBytes) + 64;
+  let base = <usize>(memory.size() << 16);
+  const pages = <i32>((total + 0xffff) >>> 16);
+  if (memory.grow(pages) < 0) return -1;
+  base = (base + 7) & ~7;
+  ST = base;
+  EN = ST + KNOWN_FIELDS * 4;
+  TRAIL = EN + KNOWN_FIELDS * 4;
+  RESULT = (TRAIL + (TRAILING_KNOWN + 1) * 4 + 7) & ~7;
+  INPUT = RESULT + 128;
+  SPACE_BITS = (INPUT + inputBytes + SLACK + 7) & ~7;
+  QUOTE_BITS = SPACE_BITS + bitmapBytes(inputBytes);
+  OUT = QUOTE_BITS + bitmapBytes(inputBytes);
+  OUT_BYTES = OUT + outLines * 32;
+  KEYS = OUT_BYTES + outLines * 8;
+  OBJECTS = layTable(KEYS, entries, arenaBytes);
+  layTable(OBJECTS, entries, arenaBytes);
+  return 0;
+}
+
+export function inputPtr(): usize {
+  return INPUT;
+}
+export function inputCapacity(): i32 {
+  return inputCap;
+}
+export function resultPtr(): usize {
+  return RESULT;
+}
+export function startsPtr(): usize {
+  return ST;
+}
+export function endsPtr(): usize {
+  return EN;
+}
+export function outPtr(): usize {
+  return OUT;
+}
+export function outBytesPtr(): usize {
+  return OUT_BYTES;
+}
+/** The descriptor of table 0 (rollup keys) or 1 (object keys); see KEYS. */
+export function tablePtr(which: i32): usize {
+  return which == 0 ? KEYS : OBJECTS;
+}
+
+/**
+ * Makes room for a single line of `bytes` at INPUT (scanOne only): a line longer than the input area
+ * moves INPUT to fresh memory past everything else. Returns INPUT (which may have moved).
+ */
+export function reserveInput(bytes: i32): usize {
+  if (bytes <= inputCap) return INPUT;
+  const end = <usize>load<i32>(OBJECTS + T_ARENA) + <usize>load<i32>(OBJECTS + T_ARENA_CAP) + SLACK;
+  const needed = <i64>end + <i64>bytes + <i64>SLACK + 2 * <i64>bitmapBytes(bytes) + 16;
+  const have = <i64>memory.size() << 16;
+  if (needed > have) {
+    const pages = <i32>((needed - have + 0xffff) >>> 16);
+    if (memory.grow(pages) < 0) unreachable();
+  }
+  INPUT = (end + 7) & ~7;
+  inputCap = bytes;
+  SPACE_BITS = (INPUT + <usize>bytes + SLACK + 7) & ~7;
+  QUOTE_BITS = SPACE_BITS + <usize>bitmapBytes(bytes);
+  return INPUT;
+}
+
+// ---- searching -----------------------------------------------------------------------------------------
+
+/** First `c` in [from, end), or `end`: sixteen bytes a step. */
+@inline
+function findByte(c: i32, from: i32, end: i32): i32 {
+  const pattern = i8x16.splat(<i8>c);
+  let i = from;
+  while (i < end) {
+    const m = i8x16.bitmask(i8x16.eq(v128.load(<usize>i), pattern));
+    if (m != 0) {
+      const r = i + ctz(m);
+      return r < end ? r : end;
+    }
+    i += 16;
+  }
+  return end;
+}
+
+/** First space or quote in [from, end), or `end`. */
+function findSpaceOrQuote(from: i32, end: i32): i32 {
+  return nextBit(SPACE_BITS, QUOTE_BITS, from, end);
+}
+
+/**
+ * Makes the bitmaps of the line that starts at `from`, sixty-four bytes at a time, until the word that
+ * holds its newline: returns where the line ends (its newline, or `limit` when none comes first). The
+ * bits of bytes at or past that end are clear. One pass finds the line and its separators.
+ */
+function classifyLine(from: i32, limit: i32): i32 {
+  lineBase = from;
+  const spaces = i8x16.splat(<i8>SPACE);
+  const quotes = i8x16.splat(<i8>QUOTE);
+  const newlines = i8x16.splat(<i8>NEWLINE);
+  let w = 0;
+  for (;;) {
+    const a = <usize>(from + (w << 6));
+    const v0 = v128.load(a);
+    const v1 = v128.load(a, 16);
+    const v2 = v128.load(a, 32);
+    const v3 = v128.load(a, 48);
+    const nl =
+      <u64>i8x16.bitmask(i8x16.eq(v0, newlines)) |
+      (<u64>i8x16.bitmask(i8x16.eq(v1, newlines)) << 16) |
+      (<u64>i8x16.bitmask(i8x16.eq(v2, newlines)) << 32) |
+      (<u64>i8x16.bitmask(i8x16.eq(v3, newlines)) << 48);
+    const s =
+      <u64>i8x16.bitmask(i8x16.eq(v0, spaces)) |
+      (<u64>i8x16.bitmask(i8x16.eq(v1, spaces)) << 16) |
+      (<u64>i8x16.bitmask(i8x16.eq(v2, spaces)) << 32) |
+      (<u64>i8x16.bitmask(i8x16.eq(v3, spaces)) << 48);
+    const q =
+      <u64>i8x16.bitmask(i8x16.eq(v0, quotes)) |
+      (<u64>i8x16.bitmask(i8x16.eq(v1, quotes)) << 16) |
+      (<u64>i8x16.bitmask(i8x16.eq(v2, quotes)) << 32) |
+      (<u64>i8x16.bitmask(i8x16.eq(v3, quotes)) << 48);
+    const wordStart = from + (w << 6);
+    // The line ends at the first newline, or at the limit, whichever comes first.
+    let end = limit;
+    if (nl != 0) {
+      const at = wordStart + <i32>ctz(nl);
+      if (at < end) end = at;
+    }
+    if (end - wordStart < 64) {
+      const keep = end <= wordStart ? <u64>0 : (<u64>1 << <u64>(end - wordStart)) - 1;
+      store<u64>(SPACE_BITS + (<usize>w << 3), s & keep);
+      store<u64>(QUOTE_BITS + (<usize>w << 3), q & keep);
+      lineWords = w + 1;
+      return end;
+    }
+    store<u64>(SPACE_BITS + (<usize>w << 3), s);
+    store<u64>(QUOTE_BITS + (<usize>w << 3), q);
+    w++;
+  }
+  // The loop ends by returning, at the limit at the latest (the compiler wants a value here).
+  return limit;
+}
+
+/**
+ * The first byte in [from, end) (`end` at most the classified line's end) whose bit is set in the
+ * bitmap at `bits`, or in the one at `also` when that is not 0; `end` when there is none.
+ */
+@inline
+function nextBit(bits: usize, also: usize, from: i32, end: i32): i32 {
+  if (from >= end) return end;
+  const rel = from - lineBase;
+  let w = rel >> 6;
+  let word = load<u64>(bits + (<usize>w << 3));
+  if (also != 0) word |= load<u64>(also + (<usize>w << 3));
+  word &= <u64>-1 << <u64>(rel & 63);
+  while (word == 0) {
+    w++;
+    if (w >= lineWords) return end;
+    word = load<u64>(bits + (<usize>w << 3));
+    if (also != 0) word |= load<u64>(also + (<usize>w << 3));
+  }
+  const r = lineBase + (w << 6) + <i32>ctz(word);
+  return r < end ? r : end;
+}
+
+@inline
+function nextSpace(from: i32, end: i32): i32 {
+  return nextBit(SPACE_BITS, 0, from, end);
+}
+
+@inline
+function nextQuote(from: i32, end: i32): i32 {
+  return nextBit(QUOTE_BITS, 0, from, end);
+}
+
+@inline
+function byteAt(i: i32): i32 {
+  return <i32>load<u8>(<usize>i);
+}
+
+/** The first `"` at or after `from` followed by a space or the end, or -1. */
+function quoteCandidate(from: i32, end: i32): i32 {
+  let q = nextQuote(from, end);
+  while (q < end) {
+    if (q + 1 == end || byteAt(q + 1) == SPACE) return q;
+    q = nextQuote(q + 1, end);
+  }
+  return -1;
+}
+
+/** The closing quote of the referer: a `"` followed by the user agent's start (` "` or a bare ` -`). */
+function findRefererClose(from: i32, end: i32): i32 {
+  const first = quoteCandidate(from, end);
+  for (let q = first; q != -1; q = quoteCandidate(q + 1, end)) {
+    if (q + 2 >= end) continue;
+    const c = byteAt(q + 2);
+    if (c == QUOTE) return q;
+    if (c == DASH && (q + 3 >= end || byteAt(q + 3) == SPACE)) return q;
+  }
+  return first;
+}
+
+// ---- the scan ------------------------------------------------------------------------------------------
+
+let timeMs: f64 = 0;
+let bytesSent: f64 = 0;
+let objectSize: f64 = -1;
+let totalTime: f64 = -1;
+let turnAround: f64 = -1;
+let fieldCount: i32 = 0;
+let failKind: i32 = 0;
+let failArg: i32 = 0;
+let failA: i32 = 0;
+let failE: i32 = 0;
+let cursor: i32 = 0;
+let trailCount: i32 = 0;
+let lastDate0: i32 = 0;
+let lastDate1: i32 = 0;
+let lastDate2: i32 = 0;
+let lastDays: f64 = NaN;
+
+@inline
+function setStart(f: i32, v: i32): void {
+  store<i32>(ST + (<usize>f << 2), v);
+}
+@inline
+function setEnd(f: i32, v: i32): void {
+  store<i32>(EN + (<usize>f << 2), v);
+}
+@inline
+function getStart(f: i32): i32 {
+  return load<i32>(ST + (<usize>f << 2));
+}
+@inline
+function getEnd(f: i32): i32 {
+  return load<i32>(EN + (<usize>f << 2));
+}
+
+function fail(kind: i32, arg: i32, a: i32, e: i32): bool {
+  failKind = kind;
+  failArg = arg;
+  failA = a;
+  failE = e;
+  return false;
+}
+
+function tooFew(count: i32): bool {
+  return fail(K_TOO_FEW, count, 0, 0);
+}
+
+/**
+ * Scans the line in [from, to) (no line break; trailing CR, LF, tab or spaces ignored), whose bitmaps
+ * classifyLine has made.
+ */
+function scan(from: i32, to: i32): bool {
+  let end = to;
+  while (end > from) {
+    const c = byteAt(end - 1);
+    if (c == SPACE || c == 13 || c == 10 || c == 9) end--;
+    else break;
+  }
+  let p = from;
+  if (end - from >= 3 && byteAt(from) == 0xef && byteAt(from + 1) == 0xbb && byteAt(from + 2) == 0xbf) p += 3;
+  if (p >= end) return fail(K_EMPTY, 0, 0, 0);
+
+  for (let f = 0; f < 2; f++) {
+    const sp = nextSpace(p, end);
+    if (sp == end) return tooFew(f + 1);
+    setStart(f, p);
+    setEnd(f, sp);
+    p = sp + 1;
+  }
+
+  if (byteAt(p) != LBRACKET) return fail(K_NO_BRACKET, 0, p, 0);
+  let close = p + TIME_CLOSE_OFFSET;
+  let t: f64 = close < end && byteAt(close) == RBRACKET ? cachedTime(p + 1) : NaN;
+  if (isNaN(t)) {
+    close = findByte(RBRACKET, p, end);
+    if (close >= end) return fail(K_NO_CLOSE, 0, 0, 0);
+    t = parseLogTime(p + 1, close);
+    if (isNaN(t)) return fail(K_BAD_TIME, 0, p + 1, close);
+  }
+  setStart(F_TIME, p + 1);
+  setEnd(F_TIME, close);
+  timeMs = t;
+  p = close + 1;
+  if (p >= end) return tooFew(3);
+  if (byteAt(p) != SPACE) return fail(K_NO_SPACE_AFTER_TIME, 0, 0, 0);
+  p++;
+
+  for (let f = F_REMOTE_IP; f <= F_KEY; f++) {
+    const sp = nextSpace(p, end);
+    if (sp == end) return tooFew(f + 1);
+    setStart(f, p);
+    setEnd(f, sp);
+    p = sp + 1;
+  }
+
+  if (byteAt(p) == QUOTE) {
+    const first = quoteCandidate(p + 1, end);
+    if (first == -1) return fail(K_URI_QUOTE, 0, 0, 0);
+    setStart(F_REQUEST_URI, p + 1);
+    setEnd(F_REQUEST_URI, first);
+    if (fitMiddle(first + 2, end) != FIT_STRONG) {
+      // The URI may hold `" `: look for a later quote that the following fields do anchor.
+      let q = quoteCandidate(first + 1, end);
+      while (q != -1 && fitMiddle(q + 2, end) != FIT_STRONG) q = quoteCandidate(q + 1, end);
+      if (q != -1) setEnd(F_REQUEST_URI, q);
+      else if (fitMiddle(first + 2, end) == FIT_ERROR) return false;
+    }
+  } else {
+    const sp = nextSpace(p, end);
+    setStart(F_REQUEST_URI, p);
+    setEnd(F_REQUEST_URI, sp);
+    if (fitMiddle(sp + 1, end) == FIT_ERROR) return false;
+  }
+  p = cursor;
+
+  if (byteAt(p) == QUOTE) {
+    const q = findRefererClose(p + 1, end);
+    if (q == -1) return fail(K_REFERER_QUOTE, 0, 0, 0);
+    setStart(F_REFERER, p + 1);
+    setEnd(F_REFERER, q);
+    p = q + 2;
+  } else {
+    const sp = nextSpace(p, end);
+    setStart(F_REFERER, p);
+    setEnd(F_REFERER, sp);
+    p = sp + 1;
+  }
+  if (p >= end) return tooFew(16);
+
+  trailCount = 0;
+  if (byteAt(p) == QUOTE) {
+    const q = findAgentClose(p + 1, end);
+    if (q == -1) return fail(K_AGENT_QUOTE, 0, 0, 0);
+    setStart(F_USER_AGENT, p + 1);
+    setEnd(F_USER_AGENT, q);
+    p = q + 2;
+  } else {
+    const sp = nextSpace(p, end);
+    setStart(F_USER_AGENT, p);
+    setEnd(F_USER_AGENT, sp);
+    p = sp + 1;
+  }
+
+  let count = MIN_FIELDS;
+  // Spaces the agent's closing search already found: trail[k] ends trailing field k (k >= 1).
+  const known = trailCount;
+  for (let k = 1; k < known && p < end; k++) {
+    const sp = load<i32>(TRAIL + (<usize>k << 2));
+    setStart(count, p);
+    setEnd(count, sp);
+    count++;
+    p = sp + 1;
+  }
+  while (p < end) {
+    const sp = nextSpace(p, end);
+    if (count < KNOWN_FIELDS) {
+      setStart(count, p);
+      setEnd(count, sp);
+    }
+    count++;
+    p = sp + 1;
+  }
+  for (let f = count; f < KNOWN_FIELDS; f++) {
+    setStart(f, 0);
+    setEnd(f, 0);
+  }
+  fieldCount = count;
+  return true;
+}
+
+/** Reads status .. turn-around time from `p` and says how well they fit; on FIT_* != ERROR `cursor` is the referer's start. */
+function fitMiddle(p: i32, end: i32): i32 {
+  if (p >= end) {
+    tooFew(9);
+    return FIT_ERROR;
+  }
+  let sp = nextSpace(p, end);
+  if (sp == end) {
+    tooFew(10);
+    return FIT_ERROR;
+  }
+  if (!isStatus(p, sp)) {
+    fail(K_BAD_STATUS, 0, p, sp);
+    return FIT_ERROR;
+  }
+  setStart(F_HTTP_STATUS, p);
+  setEnd(F_HTTP_STATUS, sp);
+  p = sp + 1;
+  sp = nextSpace(p, end);
+  if (sp == end) {
+    tooFew(11);
+    return FIT_ERROR;
+  }
+  setStart(F_ERROR_CODE, p);
+  setEnd(F_ERROR_CODE, sp);
+  const errorHasQuote = nextQuote(p, sp) < sp;
+  p = sp + 1;
+  for (let f = F_BYTES_SENT; f <= F_TURN_AROUND; f++) {
+    sp = nextSpace(p, end);
+    if (sp == end) {
+      tooFew(f + 1);
+      return FIT_ERROR;
+    }
+    const v = readCount(p, sp);
+    if (v == BAD) {
+      fail(K_BAD_COUNT, f, p, sp);
+      return FIT_ERROR;
+    }
+    setStart(f, p);
+    setEnd(f, sp);
+    if (f == F_BYTES_SENT) bytesSent = v == DASH_VALUE ? 0 : <f64>v;
+    else if (f == F_OBJECT_SIZE) objectSize = <f64>v;
+    else if (f == F_TOTAL_TIME) totalTime = <f64>v;
+    else turnAround = <f64>v;
+    p = sp + 1;
+  }
+  cursor = p;
+  const c = byteAt(p);
+  return !errorHasQuote && (c == QUOTE || c == DASH) ? FIT_STRONG : FIT_WEAK;
+}
+
+/**
+ * The closing quote of the user agent: the first candidate after which the next known trailing fields
+ * hold no quote. The spaces found for the chosen candidate are kept in TRAIL.
+ */
+function findAgentClose(from: i32, end: i32): i32 {
+  const first = quoteCandidate(from, end);
+  for (let q = first; q != -1; q = quoteCandidate(q + 1, end)) {
+    let windowEnd = q + 1;
+    let n = 0;
+    let clean = true;
+    store<i32>(TRAIL, windowEnd);
+    while (n < TRAILING_KNOWN && windowEnd < end) {
+      const stop = findSpaceOrQuote(windowEnd + 1, end);
+      if (stop < end && byteAt(stop) == QUOTE) {
+        clean = false;
+        break;
+      }
+      windowEnd = stop;
+      n++;
+      store<i32>(TRAIL + (<usize>n << 2), windowEnd);
+    }
+    if (clean) {
+      trailCount = n + 1;
+      return q;
+    }
+  }
+  trailCount = 0;
+  return first;
+}
+
+/** Digits as a number, DASH_VALUE for `-`, BAD otherwise (also past 2^53). */
+function readCount(a: i32, e: i32): i64 {
+  if (e - a == 1 && byteAt(a) == DASH) return DASH_VALUE;
+  if (e <= a || e - a > 16) return BAD;
+  let v: i64 = 0;
+  for (let i = a; i < e; i++) {
+    const d = byteAt(i) - ZERO;
+    if (<u32>d > 9) return BAD;
+    v = v * 10 + <i64>d;
+  }
+  return v <= MAX_SAFE ? v : BAD;
+}
+
+function isStatus(a: i32, e: i32): bool {
+  if (e - a == 1) return byteAt(a) == DASH;
+  return e - a == 3 && isDigit(byteAt(a)) && isDigit(byteAt(a + 1)) && isDigit(byteAt(a + 2));
+}
+
+@inline
+function isDigit(c: i32): bool {
+  return <u32>(c - ZERO) <= 9;
+}
+
+// ---- time ----------------------------------------------------------------------------------------------
+
+/** parseLogTime of the 26 bytes at `a`, doing the calendar arithmetic once per distinct date. */
+function cachedTime(a: i32): f64 {
+  const w0 = load<i32>(<usize>a);
+  const w1 = load<i32>(<usize>(a + 4));
+  const w2 = load<i32>(<usize>(a + 7));
+  let days = lastDays;
+  if (w0 != lastDate0 || w1 != lastDate1 || w2 != lastDate2) {
+    days = logDay(a);
+    lastDays = days;
+    lastDate0 = w0;
+    lastDate1 = w1;
+    lastDate2 = w2;
+  }
+  return isNaN(days) ? NaN : withTimeOfDay(a, days);
+}
+
+/** `DD/Mon/YYYY:HH:MM:SS ±HHMM` in [a, b) as epoch ms (UTC), or NaN. */
+function parseLogTime(a: i32, b: i32): f64 {
+  if (b - a != 26) return NaN;
+  const days = logDay(a);
+  return isNaN(days) ? NaN : withTimeOfDay(a, days);
+}
+
+/** Two digits at `i`, or -1. */
+function two(i: i32): i32 {
+  const x = byteAt(i) - ZERO;
+  const y = byteAt(i + 1) - ZERO;
+  return <u32>x <= 9 && <u32>y <= 9 ? x * 10 + y : -1;
+}
+
+/** Month (1-12) of the English three-letter abbreviation at `i`, or 0. */
+function monthAt(i: i32): i32 {
+  const w = (byteAt(i) << 16) | (byteAt(i + 1) << 8) | byteAt(i + 2);
+  switch (w) {
+    case 0x4a616e: return 1; // Jan
+    case 0x466562: return 2; // Feb
+    case 0x4d6172: return 3; // Mar
+    case 0x417072: return 4; // Apr
+    case 0x4d6179: return 5; // May
+    case 0x4a756e: return 6; // Jun
+    case 0x4a756c: return 7; // Jul
+    case 0x417567: return 8; // Aug
+    case 0x536570: return 9; // Sep
+    case 0x4f6374: return 10; // Oct
+    case 0x4e6f76: return 11; // Nov
+    case 0x446563: return 12; // Dec
+    default: return 0;
+  }
+}
+
+function monthDays(month: i32, leap: bool): i32 {
+  if (month == 2) return leap ? 29 : 28;
+  return month == 4 || month == 6 || month == 9 || month == 11 ? 30 : 31;
+}
+
+/** Days since 1970-01-01 of the `DD/Mon/YYYY` at `a`, or NaN. */
+function logDay(a: i32): f64 {
+  if (byteAt(a + 2) != SLASH || byteAt(a + 6) != SLASH) return NaN;
+  const day = two(a);
+  const month = monthAt(a + 3);
+  const hi = two(a + 7);
+  const lo = two(a + 9);
+  if (day < 0 || hi < 0 || lo < 0 || month == 0) return NaN;
+  const year = hi * 100 + lo;
+  if (year < 1970) return NaN;
+  const leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+  if (day < 1 || day > monthDays(month, leap)) return NaN;
+  return <f64>daysFromCivil(year, month, day);
+}
+
+/** Epoch ms of `days` plus the `:HH:MM:SS ±hhmm` after the date at `a`, or NaN. */
+function withTimeOfDay(a: i32, days: f64): f64 {
+  if (byteAt(a + 11) != 58 || byteAt(a + 14) != 58 || byteAt(a + 17) != 58 || byteAt(a + 20) != SPACE) return NaN;
+  const hour = two(a + 12);
+  const minute = two(a + 15);
+  const second = two(a + 18);
+  const sign = byteAt(a + 21);
+  const offH = two(a + 22);
+  const offM = two(a + 24);
+  if (sign != 43 && sign != DASH) return NaN;
+  if (hour < 0 || minute < 0 || second < 0 || offH < 0 || offM < 0) return NaN;
+  if (!(hour <= 23 && minute <= 59 && second <= 59 && offH <= 23 && offM <= 59)) return NaN;
+  const offsetMin = (offH * 60 + offM) * (sign == DASH ? -1 : 1);
+  const local = ((days * 24 + <f64>hour) * 60 + <f64>minute) * 60 + <f64>second;
+  return (local - <f64>(offsetMin * 60)) * 1000;
+}
+
+/** Days since 1970-01-01 of a proleptic Gregorian date (the era-based formula). */
+function daysFromCivil(y: i32, m: i32, d: i32): i32 {
+  const yy = m <= 2 ? y - 1 : y;
+  const era = (yy >= 0 ? yy : yy - 399) / 400;
+  const yoe = yy - era * 400;
+  const doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + doe - 719468;
+}
+
+// ---- one line ------------------------------------------------------------------------------------------
+
+/** Scans the `length` bytes at INPUT; the result area holds the numbers, ST/EN the fields. Returns 1 or 0. */
+export function scanOne(length: i32): i32 {
+  const from = <i32>INPUT;
+  // Padding after the line must not look like more of it: SIMD loads read past the end.
+  memory.fill(INPUT + <usize>length, 0, SLACK);
+  const end = classifyLine(from, from + length);
+  const ok = scan(from, end);
+  const r = RESULT;
+  store<f64>(r, timeMs);
+  store<f64>(r + 8, bytesSent);
+  store<f64>(r + 16, objectSize);
+  store<f64>(r + 24, totalTime);
+  store<f64>(r + 32, turnAround);
+  store<i32>(r + 40, fieldCount);
+  store<i32>(r + 44, ok ? 0 : failKind);
+  store<i32>(r + 48, failArg);
+  store<i32>(r + 52, failA - from);
+  store<i32>(r + 56, failE - from);
+  // Field positions relative to the line's start.
+  for (let f = 0; f < KNOWN_FIELDS; f++) {
+    const s = getStart(f);
+    const e = getEnd(f);
+    setStart(f, s == e ? 0 : s - from);
+    setEnd(f, s == e ? 0 : e - from);
+  }
+  return ok ? 1 : 0;
+}
+
+// ---- a block of lines into rollup keys -----------------------------------------------------------------
+
+/** Dataset kinds of a key entry. */
+const DS_DASH: i32 = 0;
+const DS_ROOT: i32 = 1;
+const DS_RAW: i32 = 2;
+const DS_ENCODED: i32 = 3;
+
+/** Where scanBlock stopped; the next call goes on from there. */
+let resume: i32 = 0;
+/** Why scanBlock stopped: 0 the block is done, 1 the output is full, 2 KEYS is full, 3 OBJECTS is full. */
+let stopReason: i32 = 0;
+
+export function resumeAt(): i32 {
+  return resume;
+}
+export function stoppedBecause(): i32 {
+  return stopReason;
+}
+
+/** Empties table `which` (JavaScript holds nothing that refers to its entries any more). */
+export function resetTable(which: i32): void {
+  const t = tablePtr(which);
+  store<i32>(t + T_COUNT, 0);
+  store<i32>(t + T_USED, 0);
+  memory.fill(<usize>load<i32>(t + T_SLOTS), 0, (<usize>load<i32>(t + T_MASK) + 1) << 2);
+}
+
+@inline
+function mix(h: u64, w: u64): u64 {
+  h = (h ^ w) * 0x9e3779b97f4a7c15;
+  return h ^ (h >> 29);
+}
+
+/** The low `n` bytes (1..7) of the word at `i`. */
+@inline
+function tail(i: i32, n: i32): u64 {
+  return load<u64>(<usize>i) & ((<u64>1 << (<u64>n << 3)) - 1);
+}
+
+/** `h` folded with bytes [a, e), eight at a time. */
+function hashRange(a: i32, e: i32, h: u64): u64 {
+  let i = a;
+  for (; i + 8 <= e; i += 8) h = mix(h, load<u64>(<usize>i));
+  if (i < e) h = mix(h, tail(i, e - i));
+  return mix(h, <u64>(e - a));
+}
+
+/** Whether the `n` bytes at arena offset `p` equal those at `a`. */
+function sameBytes(p: usize, a: i32, n: i32): bool {
+  let i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const x = <usize>(a + i);
+    const y = p + <usize>i;
+    if (((load<u64>(y) ^ load<u64>(x)) | (load<u64>(y, 8) ^ load<u64>(x, 8))) != 0) return false;
+  }
+  if (i + 8 <= n) {
+    if (load<u64>(p + <usize>i) != load<u64>(<usize>(a + i))) return false;
+    i += 8;
+  }
+  if (i < n) {
+    const mask = (<u64>1 << (<u64>(n - i) << 3)) - 1;
+    if ((load<u64>(p + <usize>i) & mask) != (load<u64>(<usize>(a + i)) & mask)) return false;
+  }
+  return true;
+}
+
+/**
+ * The entry of table `t` holding the byte strings [b0, b1) .. [d0, d1) and `kind`, added when new; -1
+ * when it is new and the table has no room.
+ */
+function findEntry(
+  t: usize,
+  b0: i32,
+  b1: i32,
+  r0: i32,
+  r1: i32,
+  o0: i32,
+  o1: i32,
+  a0: i32,
+  a1: i32,
+  d0: i32,
+  d1: i32,
+  kind: i32,
+): i32 {
+  let h: u64 = <u64>(kind + 0x3c6ef372);
+  h = hashRange(b0, b1, h);
+  h = hashRange(r0, r1, h);
+  h = hashRange(o0, o1, h);
+  h = hashRange(a0, a1, h);
+  h = hashRange(d0, d1, h);
+  const h32 = <i32>(h ^ (h >> 32));
+  const lb = b1 - b0;
+  const lr = r1 - r0;
+  const lo = o1 - o0;
+  const la = a1 - a0;
+  const ld = d1 - d0;
+  const entries = <usize>load<i32>(t + T_ENTRIES);
+  const slots = <usize>load<i32>(t + T_SLOTS);
+  const arena = <usize>load<i32>(t + T_ARENA);
+  const mask = load<i32>(t + T_MASK);
+  let slot = h32 & mask;
+  for (;;) {
+    const entry = load<i32>(slots + (<usize>slot << 2)) - 1;
+    if (entry < 0) break;
+    const k = entries + (<usize>entry << 5);
+    if (
+      load<i32>(k + 28) == h32 &&
+      load<i32>(k + 4) == lb &&
+      load<i32>(k + 8) == lr &&
+      load<i32>(k + 12) == lo &&
+      load<i32>(k + 16) == la &&
+      load<i32>(k + 20) == ld &&
+      load<i32>(k + 24) == kind
+    ) {
+      const p0 = arena + <usize>load<i32>(k);
+      const p1 = p0 + <usize>lb;
+      const p2 = p1 + <usize>lr;
+      const p3 = p2 + <usize>lo;
+      const p4 = p3 + <usize>la;
+      if (
+        sameBytes(p0, b0, lb) &&
+        sameBytes(p1, r0, lr) &&
+        sameBytes(p2, o0, lo) &&
+        sameBytes(p3, a0, la) &&
+        sameBytes(p4, d0, ld)
+      ) {
+        return entry;
+      }
+    }
+    slot = (slot + 1) & mask;
+  }
+  const length = lb + lr + lo + la + ld;
+  const count = load<i32>(t + T_COUNT);
+  const used = load<i32>(t + T_USED);
+  if (count == load<i32>(t + T_CAP) || used + length > load<i32>(t + T_ARENA_CAP)) return -1;
+  const k = entries + (<usize>count << 5);
+  store<i32>(k, used);
+  store<i32>(k + 4, lb);
+  store<i32>(k + 8, lr);
+  store<i32>(k + 12, lo);
+  store<i32>(k + 16, la);
+  store<i32>(k + 20, ld);
+  store<i32>(k + 24, kind);
+  store<i32>(k + 28, h32);
+  let at = arena + <usize>used;
+  memory.copy(at, <usize>b0, lb);
+  at += lb;
+  memory.copy(at, <usize>r0, lr);
+  at += lr;
+  memory.copy(at, <usize>o0, lo);
+  at += lo;
+  memory.copy(at, <usize>a0, la);
+  at += la;
+  memory.copy(at, <usize>d0, ld);
+  store<i32>(t + T_USED, used + length);
+  store<i32>(t + T_COUNT, count + 1);
+  store<i32>(slots + (<usize>slot << 2), count + 1);
+  return count;
+}
+
+/**
+ * Where the dataset of the key [k0, k1) ends: the `depth`-th slash, or the last slash before the end
+ * when there are fewer; -1 when the key holds no slash; -2 when an escape (`%`) comes first, which may
+ * hide a slash (%2F), so that the key must be decoded. Sixteen bytes are tested at once.
+ */
+function datasetCut(k0: i32, k1: i32, depth: i32): i32 {
+  const slash = i8x16.splat(<i8>SLASH);
+  const percent = i8x16.splat(<i8>PERCENT);
+  let slashes = 0;
+  let cut = -1;
+  for (let i = k0; i < k1; i += 16) {
+    const v = v128.load(<usize>i);
+    const s = i8x16.bitmask(i8x16.eq(v, slash));
+    const e = i8x16.bitmask(i8x16.eq(v, percent));
+    let bits = s | e;
+    if (k1 - i < 16) bits &= (1 << (k1 - i)) - 1;
+    while (bits != 0) {
+      const bit = ctz(bits);
+      if ((e >> bit) & 1) return -2;
+      cut = i + bit;
+      if (++slashes == depth) return cut;
+      bits &= bits - 1;
+    }
+  }
+  return cut;
+}
+
+/** The operations that read a whole object: REST.GET.OBJECT and WEBSITE.GET.OBJECT. */
+const REST_GET_OBJECT = memory.data<u8>([82, 69, 83, 84, 46, 71, 69, 84, 46, 79, 66, 74, 69, 67, 84]);
+const WEBSITE_GET_OBJECT = memory.data<u8>([87, 69, 66, 83, 73, 84, 69, 46, 71, 69, 84, 46, 79, 66, 74, 69, 67, 84]);
+
+/** Whether [a, e) spells the `n` (8 or more) bytes at `word`: eight at a time, the last eight overlapping. */
+function spells(a: i32, e: i32, word: usize, n: i32): bool {
+  if (e - a != n) return false;
+  let i = 0;
+  for (; i + 8 <= n; i += 8) if (load<u64>(<usize>(a + i)) != load<u64>(word + <usize>i)) return false;
+  return i == n || load<u64>(<usize>(a + n - 8)) == load<u64>(word + <usize>(n - 8));
+}
+
+/**
+ * Scans the lines in INPUT[resume, length): every line ends with a newline except perhaps the last.
+ * Writes one output record a line (see wasm-scanner.ts) and returns how many; `resumeAt` says where it
+ * stopped and `stoppedBecause` why. Lines longer than `maxLine` bytes are reported, not scanned.
+ */
+export function scanBlock(start: i32, length: i32, maxLine: i32): i32 {
+  const base = <i32>INPUT;
+  const end = base + length;
+  memory.fill(<usize>end, 0, SLACK);
+  let p = base + start;
+  let n = 0;
+  stopReason = 0;
+  const depth = datasetDepth;
+  while (p < end) {
+    if (n == outCap) {
+      stopReason = 1;
+      break;
+    }
+    const nl = classifyLine(p, end);
+    const rec = OUT + (<usize>n << 5);
+    store<i32>(rec + 4, p - base);
+    store<i32>(rec + 8, nl - base);
+    if (nl - p > maxLine) {
+      store<i32>(rec, -K_TOO_LONG);
+      store<i32>(rec + 12, nl - p);
+    } else if (!scan(p, nl)) {
+      store<i32>(rec, -failKind);
+      store<i32>(rec + 12, failArg);
+      store<i32>(rec + 20, failA - base);
+      store<i32>(rec + 24, failE - base);
+    } else {
+      // The dataset: raw key bytes up to the cut when no escape comes first; the whole key when one does.
+      const k0 = getStart(F_KEY);
+      const k1 = getEnd(F_KEY);
+      let d1 = k0;
+      let kind = DS_DASH;
+      if (k1 > k0 && !(k1 - k0 == 1 && byteAt(k0) == DASH)) {
+        const cut = datasetCut(k0, k1, depth);
+        if (cut >= 0) {
+          d1 = cut + 1;
+          kind = DS_RAW;
+        } else if (cut == -1) {
+          kind = DS_ROOT;
+        } else {
+          d1 = k1;
+          kind = DS_ENCODED;
+        }
+      }
+      const hasAccessPoint = fieldCount > F_ACCESS_POINT;
+      const entry = findEntry(
+        KEYS,
+        getStart(F_BUCKET),
+        getEnd(F_BUCKET),
+        getStart(F_REQUESTER),
+        getEnd(F_REQUESTER),
+        getStart(F_OPERATION),
+        getEnd(F_OPERATION),
+        hasAccessPoint ? getStart(F_ACCESS_POINT) : 0,
+        hasAccessPoint ? getEnd(F_ACCESS_POINT) : 0,
+        kind == DS_RAW || kind == DS_ENCODED ? k0 : 0,
+        kind == DS_RAW || kind == DS_ENCODED ? d1 : 0,
+        kind,
+      );
+      if (entry < 0) {
+        stopReason = 2;
+        break;
+      }
+      const s0 = getStart(F_HTTP_STATUS);
+      const first = byteAt(s0);
+      const threeDigits = getEnd(F_HTTP_STATUS) - s0 == 3;
+      const status = threeDigits && first >= 49 && first <= 53 ? first - 48 : 0;
+      const is200 = threeDigits && first == 50 && byteAt(s0 + 1) == ZERO && byteAt(s0 + 2) == ZERO;
+      // Records count only for a whole object delivered (a 200 to a whole-object read): a 206 range read
+      // returns part of an object, whose share of records the log cannot tell.
+      let object = -1;
+      if (withRecords && is200) {
+        const o0 = getStart(F_OPERATION);
+        const o1 = getEnd(F_OPERATION);
+        if (spells(o0, o1, REST_GET_OBJECT, 15) || spells(o0, o1, WEBSITE_GET_OBJECT, 18)) {
+          object = findEntry(OBJECTS, k0, k1, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+          if (object < 0) {
+            stopReason = 3;
+            break;
+          }
+        }
+      }
+      store<i32>(rec + 28, object);
+      store<i32>(rec, entry);
+      store<i32>(rec + 12, <i32>Math.floor(timeMs / slotMs));
+      store<i32>(rec + 16, status | (is200 ? 256 : 0));
+      store<i32>(rec + 20, k0 - base);
+      store<i32>(rec + 24, k1 - base);
+      store<f64>(OUT_BYTES + (<usize>n << 3), bytesSent);
+    }
+    n++;
+    p = nl + 1;
+  }
+  resume = p - base;
+  return n;
+}

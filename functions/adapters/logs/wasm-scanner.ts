@@ -1,0 +1,188 @@
+/**
+ * The JavaScript side of the WebAssembly access-log scanner (assembly/scanner.ts, compiled to
+ * assembly/scanner.wasm by `npm run build:wasm`). One instance owns its own memory: an input area that
+ * lines are copied into, the per-line output records of `scanBlock`, and the table of rollup keys.
+ *
+ * Output record of `scanBlock`, eight int32 a line (and the bytes sent as a float64 beside it):
+ * - [0] the key entry (>= 0) of a good line, or minus the failure kind of a malformed one;
+ * - [1], [2] where the line starts and ends in the input area (without its newline);
+ * - good line: [3] slot number, [4] status class (0-5) | 256 when the status is exactly 200, [5], [6] where the
+ *   logged key starts and ends, [7] the object-key entry of a whole-object read when records are
+ *   counted, else -1;
+ * - malformed line: [3] the kind's argument (a field count, a field index, a length), [5], [6] the
+ *   offending bytes.
+ */
+import { readFileSync } from 'node:fs';
+
+/** Failure kinds, as assembly/scanner.ts numbers them. */
+export const FAIL = {
+  empty: 1,
+  tooFew: 2,
+  noBracket: 3,
+  noClose: 4,
+  badTime: 5,
+  noSpaceAfterTime: 6,
+  uriQuote: 7,
+  refererQuote: 8,
+  agentQuote: 9,
+  badStatus: 10,
+  badCount: 11,
+  tooLong: 12,
+} as const;
+
+/** Dataset kinds of a key entry. */
+export const DATASET_KIND = { dash: 0, root: 1, raw: 2, encoded: 3 } as const;
+
+/** Why scanBlock stopped. */
+export const STOP = { done: 0, outputFull: 1, keysFull: 2, objectsFull: 3 } as const;
+
+/** The scanner's two tables: rollup keys, and object keys of whole-object reads. */
+export const TABLE = { keys: 0, objects: 1 } as const;
+
+/** Int32 words of one output record. */
+export const RECORD_INTS = 8;
+/** Int32 words of one table entry: arena offset, five field lengths, dataset kind, hash. */
+export const ENTRY_INTS = 8;
+
+/** The WebAssembly API of the runtime (the project's type library, ES2023 without DOM, does not declare it). */
+interface WasmApi {
+  readonly Module: new (bytes: Uint8Array) => WebAssembly.Module;
+  readonly Instance: new (module: WebAssembly.Module, imports: object) => { readonly exports: unknown };
+}
+const wasm = (globalThis as unknown as { readonly WebAssembly: WasmApi }).WebAssembly;
+
+interface ScannerExports {
+  readonly memory: { readonly buffer: ArrayBuffer };
+  init(
+    depth: number,
+    slotMs: number,
+    records: boolean,
+    inputBytes: number,
+    outLines: number,
+    entries: number,
+    arena: number,
+  ): number;
+  inputPtr(): number;
+  inputCapacity(): number;
+  resultPtr(): number;
+  startsPtr(): number;
+  endsPtr(): number;
+  outPtr(): number;
+  outBytesPtr(): number;
+  tablePtr(which: number): number;
+  reserveInput(bytes: number): number;
+  scanOne(length: number): number;
+  scanBlock(start: number, length: number, maxLine: number): number;
+  resumeAt(): number;
+  stoppedBecause(): number;
+  resetTable(which: number): void;
+}
+
+/** Sizes of an instance's areas. */
+export interface ScannerSizes {
+  /** Bytes of lines one scanBlock call takes. */
+  readonly inputBytes: number;
+  /** Output records one scanBlock call writes at most. */
+  readonly outLines: number;
+  /** Distinct keys a table holds before it must be emptied. */
+  readonly entries: number;
+  /** Bytes of key text a table holds before it must be emptied. */
+  readonly arenaBytes: number;
+}
+
+/** For the ingestion hot loop: a 4 MiB read in one call, 64 Ki keys. */
+export const BLOCK_SIZES: ScannerSizes = {
+  inputBytes: 4 * 1024 * 1024 + 64 * 1024,
+  outLines: 16384,
+  entries: 65536,
+  arenaBytes: 4 * 1024 * 1024,
+};
+
+/** For one line at a time (parseAccessLogLine). */
+export const LINE_SIZES: ScannerSizes = { inputBytes: 64 * 1024, outLines: 1, entries: 1, arenaBytes: 64 };
+
+let compiled: WebAssembly.Module | undefined;
+
+/**
+ * The compiled scanner (compiled once per thread). A worker thread is handed the main thread's module
+ * instead, since a bundled worker has no path to the .wasm file.
+ */
+export function scannerModule(): WebAssembly.Module {
+  compiled ??= new wasm.Module(readFileSync(new URL('./assembly/scanner.wasm', import.meta.url)));
+  return compiled;
+}
+
+/** The scanner could not set its memory up. */
+export class ScannerMemoryError extends Error {
+  override readonly name = 'ScannerMemoryError';
+}
+
+/** One instance of the scanner, with views of its memory that follow the memory when it grows. */
+export class WasmScanner {
+  readonly exports: ScannerExports;
+  private buffer: ArrayBuffer;
+  /** The memory as bytes, int32 and float64 (rebuilt by `refresh` after growth). */
+  bytes: Buffer;
+  ints: Int32Array;
+  floats: Float64Array;
+  view: DataView;
+
+  /** `records`: whether whole-object reads look their object key up (a manifest gives records). */
+  constructor(
+    depth: number,
+    slotMs: number,
+    records: boolean,
+    sizes: ScannerSizes,
+    module: WebAssembly.Module = scannerModule(),
+  ) {
+    this.exports = new wasm.Instance(module, {}).exports as unknown as ScannerExports;
+    const ok = this.exports.init(
+      depth,
+      slotMs,
+      records,
+      sizes.inputBytes,
+      sizes.outLines,
+      sizes.entries,
+      sizes.arenaBytes,
+    );
+    if (ok !== 0) throw new ScannerMemoryError('the log scanner could not allocate its memory');
+    this.buffer = this.exports.memory.buffer;
+    this.bytes = Buffer.from(this.buffer);
+    this.ints = new Int32Array(this.buffer);
+    this.floats = new Float64Array(this.buffer);
+    this.view = new DataView(this.buffer);
+  }
+
+  /** Re-creates the views if the memory grew (which detaches the old buffer). */
+  refresh(): void {
+    const buffer = this.exports.memory.buffer;
+    if (buffer === this.buffer) return;
+    this.buffer = buffer;
+    this.bytes = Buffer.from(buffer);
+    this.ints = new Int32Array(buffer);
+    this.floats = new Float64Array(buffer);
+    this.view = new DataView(buffer);
+  }
+
+  /** Entries in table `which` (see TABLE). */
+  entryCount(which: number): number {
+    return this.ints[(this.exports.tablePtr(which) >> 2) + 1]!;
+  }
+
+  /** Where entry `entry` of table `which` lies: its first int in `ints`, and its text's offset in `bytes`. */
+  entry(which: number, entry: number): { readonly int: number; readonly text: number } {
+    const t = this.exports.tablePtr(which) >> 2;
+    const int = (this.ints[t]! >> 2) + entry * ENTRY_INTS;
+    return { int, text: this.ints[t + 5]! + this.ints[int]! };
+  }
+
+  /** Copies bytes [from, to) of `source` to the input area (made large enough) and returns where it is. */
+  load(source: Uint8Array, from: number, to: number): number {
+    const x = this.exports;
+    const length = to - from;
+    const at = length > x.inputCapacity() ? x.reserveInput(length) : x.inputPtr();
+    this.refresh();
+    this.bytes.set(source.subarray(from, to), at);
+    return at;
+  }
+}
