@@ -1,13 +1,16 @@
 /**
  * The command line's entry points: main() reaches every command (each is imported only when it runs),
- * and the package bin runs the CLI from any folder, commands, exit codes and worker threads included.
+ * and the package bin runs the CLI from any folder, commands, exit codes and worker threads included,
+ * from a bundle of the sources cached by their hash.
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { cachedBundle } from '../../functions/adapters/logs/bundle-cache.mjs';
 import { UsageError } from '../../functions/cli/args.js';
 import { main } from '../../functions/cli/main.js';
 
@@ -109,5 +112,34 @@ describe('bin/partner-audit.mjs', () => {
     const r = await runBin(['frobnicate']);
     expect(r).toMatchObject({ code: 2, stdout: '' });
     expect(r.stderr).toMatch(/^partner-audit: unknown command "frobnicate"[^\n]*\n$/);
+  });
+});
+
+describe('cachedBundle', () => {
+  it('reuses the bundle of unchanged sources and makes a new one when a source changes', async () => {
+    const project = join(dir, 'bundled');
+    await mkdir(join(project, 'node_modules'), { recursive: true });
+    const entry = join(project, 'src/entry.ts');
+    await mkdir(dirname(entry), { recursive: true });
+    await writeFile(entry, "export { answer, where } from './dep.js';\n");
+    await writeFile(
+      join(project, 'src/dep.ts'),
+      'export const answer: number = 1;\nexport const where = import.meta.url;\n',
+    );
+
+    const first = await cachedBundle(entry);
+    expect(first).toMatch(/node_modules\/\.cache\/partner-audit\/entry-[0-9a-f]{16}\/entry\.mjs$/);
+    expect(await cachedBundle(entry)).toBe(first);
+    const loaded = await import(pathToFileURL(first!).href);
+    // Each module keeps its own URL: a file next to a source is found as it is unbundled.
+    expect(loaded).toMatchObject({ answer: 1, where: pathToFileURL(join(project, 'src/dep.ts')).href });
+
+    await writeFile(
+      join(project, 'src/dep.ts'),
+      'export const answer: number = 2;\nexport const where = 0;\n',
+    );
+    const second = await cachedBundle(entry);
+    expect(second).not.toBe(first);
+    expect(await import(pathToFileURL(second!).href)).toMatchObject({ answer: 2 });
   });
 });

@@ -224,7 +224,7 @@ export class LineScanner {
    * ignored). False when malformed, with `reason` and `detail` set.
    */
   scan(bytes: Buffer, from: number, to: number): boolean {
-    this.scanner ??= new WasmScanner(1, 1, false, LINE_SIZES);
+    this.scanner ??= new WasmScanner(1, 1, false, LINE_SIZES, 1);
     const w = this.scanner;
     w.load(bytes, from, to);
     const ok = w.exports.scanOne(to - from) === 1;

@@ -8,14 +8,11 @@
  * Rows reach the caller with their string columns translated into the pool's own StringTable, and the
  * item column set to the caller's file id, so rows from every worker share one id space.
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { access, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
+import { open } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
-import { basename, dirname, extname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { bundleSources, cachedBundle } from './bundle-cache.mjs';
 import type { RowsMessage, RunnerSettings, TaskMessage, WorkerMessage } from './ingest-task.js';
 import { TaskRunner } from './ingest-task.js';
 import type { LineSample } from './log-aggregator.js';
@@ -170,11 +167,12 @@ export class IngestPool {
 
 /**
  * How a worker gets its code. From compiled JavaScript, it loads ingest-worker.js. From the TypeScript
- * sources (tsx), Node 20 does not pass tsx's module hooks on to worker threads, and registering tsx again
- * in each worker costs some 200 ms where evaluating a 40 kB bundle costs a few: the worker is bundled with
- * esbuild (which tsx itself runs on) into an ES module kept in `node_modules/.cache/partner-audit/`, named
- * by a hash of its sources, so only the first run after a change pays for bundling. Where that folder
- * cannot be written, the bundle is evaluated from memory instead.
+ * sources, Node 20 does not pass tsx's module hooks on to worker threads, and registering tsx again in
+ * each worker costs some 200 ms where evaluating a 40 kB bundle costs a few: the worker is bundled into
+ * the bundle cache (bundle-cache.mjs), so only the first run after a change pays for bundling. The
+ * package bin runs the CLI from such a bundle too, where every module keeps its source's
+ * `import.meta.url`: this module is then still "from the sources" and finds the worker's bundle there.
+ * Where the cache cannot be written, the worker is bundled again and evaluated from memory.
  */
 type WorkerSource = { readonly code: string } | { readonly file: string };
 
@@ -186,32 +184,12 @@ function loadWorkerSource(): Promise<WorkerSource> {
       return { file: fileURLToPath(new URL('./ingest-worker.js', import.meta.url)) };
     }
     const entry = fileURLToPath(new URL('./ingest-worker.ts', import.meta.url));
-    const cacheDir = workerCacheDir(entry);
-    const cached = cacheDir === undefined ? undefined : await findCachedBundle(entry, cacheDir);
+    const cached = await cachedBundle(entry);
     if (cached !== undefined) return importFromWorker(cached);
-    const digests = new Map<string, string>();
-    const code = await bundleWorker(entry, 'esm', digests);
-    if (cacheDir !== undefined) {
-      const written = await writeCachedBundle(entry, cacheDir, code, digests);
-      if (written !== undefined) return importFromWorker(written);
-    }
-    return { code: await bundleWorker(entry, 'cjs', new Map()) };
+    const bundle = await bundleSources(entry, { format: 'cjs' });
+    return { code: bundle.files[0]!.text };
   })();
   return workerSource;
-}
-
-/** Bump when the bundle options change, so bundles made with the old ones are not reused. */
-const WORKER_BUNDLE_FORMAT = 1;
-
-/**
- * The cache folder in the node_modules nearest the worker's sources: a bundle there resolves npm
- * packages (left external) to the same node_modules as the sources themselves do.
- */
-function workerCacheDir(entry: string): string | undefined {
-  for (let dir = dirname(entry); ; dir = dirname(dir)) {
-    if (existsSync(join(dir, 'node_modules'))) return join(dir, 'node_modules', '.cache', 'partner-audit');
-    if (dirname(dir) === dir) return undefined;
-  }
 }
 
 /**
@@ -220,146 +198,6 @@ function workerCacheDir(entry: string): string | undefined {
  */
 function importFromWorker(bundle: string): WorkerSource {
   return { code: `import(${JSON.stringify(pathToFileURL(bundle).href)});` };
-}
-
-/** The bundle's file name: the hash of every source in it, in path order. */
-function bundleName(entry: string, digests: ReadonlyMap<string, string>): string {
-  const hash = createHash('sha256').update(`${WORKER_BUNDLE_FORMAT}\n`);
-  for (const path of [...digests.keys()].sort()) hash.update(`${path}\0${digests.get(path)}\n`);
-  return `${basename(entry, '.ts')}-${hash.digest('hex').slice(0, 16)}.mjs`;
-}
-
-/** The index of an entry's latest bundle; by path, since checkouts may share one node_modules. */
-function indexName(entry: string): string {
-  return `${basename(entry, '.ts')}-${createHash('sha256').update(entry).digest('hex').slice(0, 8)}.json`;
-}
-
-function digestOf(bytes: Buffer): string {
-  return createHash('sha256').update(bytes).digest('hex');
-}
-
-/**
- * The bundle of the worker's sources as they are now, if an earlier run made it. The index lists the
- * sources of the latest bundle: a source that changed, or that now imports a new one, changes the hash.
- */
-async function findCachedBundle(entry: string, cacheDir: string): Promise<string | undefined> {
-  try {
-    const index = JSON.parse(await readFile(join(cacheDir, indexName(entry)), 'utf8')) as {
-      sources: string[];
-    };
-    const digests = new Map<string, string>();
-    for (const path of index.sources) digests.set(path, digestOf(await readFile(path)));
-    const bundle = join(cacheDir, bundleName(entry, digests));
-    await access(bundle);
-    return bundle;
-  } catch {
-    // No index, a source gone or no bundle for these sources: bundle again.
-    return undefined;
-  }
-}
-
-/**
- * Writes a bundle and its index (each through a rename, so a concurrent run reads a whole file or none),
- * and removes bundles of earlier sources. Undefined when the cache cannot be written.
- */
-async function writeCachedBundle(
-  entry: string,
-  cacheDir: string,
-  code: string,
-  digests: ReadonlyMap<string, string>,
-): Promise<string | undefined> {
-  const name = bundleName(entry, digests);
-  const bundle = join(cacheDir, name);
-  const stem = basename(entry, '.ts');
-  // Left behind only by a run that stopped half-way; removed with the stale bundles below.
-  const temp = `.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
-  try {
-    await mkdir(cacheDir, { recursive: true });
-    await writeFile(join(cacheDir, name + temp), code);
-    await rename(join(cacheDir, name + temp), bundle);
-    const index = indexName(entry);
-    await writeFile(join(cacheDir, index + temp), JSON.stringify({ sources: [...digests.keys()].sort() }));
-    await rename(join(cacheDir, index + temp), join(cacheDir, index));
-  } catch {
-    return undefined;
-  }
-  const now = Date.now();
-  for (const other of await readdir(cacheDir).catch(() => [])) {
-    if (other === name || !other.startsWith(`${stem}-`) || !/\.(mjs|tmp)$/.test(other)) continue;
-    // Only an hour old or more: another run may have just found this one and be starting its workers.
-    const path = join(cacheDir, other);
-    const age = await stat(path).then(
-      (s) => now - s.mtimeMs,
-      () => 0,
-    );
-    if (age > 60 * 60 * 1000) await rm(path, { force: true }).catch(() => undefined);
-  }
-  return bundle;
-}
-
-const LOADERS: Readonly<Record<string, 'ts' | 'tsx' | 'jsx'>> = {
-  '.ts': 'ts',
-  '.mts': 'ts',
-  '.cts': 'ts',
-  '.tsx': 'tsx',
-  '.jsx': 'jsx',
-};
-
-/**
- * Bundles the worker with esbuild as tsx resolves it, so the bundler is the one that compiles the rest
- * of the sources. npm packages stay imports (an ES module bundle loads them from node_modules as usual),
- * and every source keeps its own `import.meta.url`, so a file next to the sources (the scanner's .wasm)
- * is found as it is unbundled. Records the digest of every source read into `digests`.
- */
-async function bundleWorker(
-  entry: string,
-  format: 'esm' | 'cjs',
-  digests: Map<string, string>,
-): Promise<string> {
-  const require = createRequire(import.meta.url);
-  const esbuildPath = createRequire(require.resolve('tsx/package.json')).resolve('esbuild');
-  const esbuild = (await import(pathToFileURL(esbuildPath).href)) as typeof import('esbuild');
-  const built = await esbuild.build({
-    entryPoints: [entry],
-    bundle: true,
-    platform: 'node',
-    format,
-    // Code evaluated from memory has no node_modules to resolve a package from.
-    packages: format === 'esm' ? 'external' : 'bundle',
-    target: 'node20',
-    write: false,
-    logLevel: 'silent',
-    plugins: [
-      {
-        name: 'source-import-meta',
-        setup(build) {
-          build.onLoad({ filter: /\.[cm]?[jt]sx?$/ }, async (args) => {
-            const bytes = await readFile(args.path);
-            digests.set(args.path, digestOf(bytes));
-            const meta: Record<string, string> = {
-              url: pathToFileURL(args.path).href,
-              filename: args.path,
-              dirname: dirname(args.path),
-            };
-            const contents = bytes
-              .toString('utf8')
-              .replace(/\bimport\.meta\.(url|filename|dirname)\b/g, (_, key: string) =>
-                JSON.stringify(meta[key]),
-              );
-            return { contents, loader: LOADERS[extname(args.path)] ?? 'js' };
-          });
-          // Any other file bundled (JSON, text) is part of the hash too.
-          build.onLoad({ filter: /.*/ }, async (args) => {
-            digests.set(args.path, digestOf(await readFile(args.path)));
-            return undefined;
-          });
-        },
-      },
-    ],
-  });
-  const code = built.outputFiles[0]?.text;
-  if (code === undefined) throw new IngestWorkerError('bundling the ingest worker produced no code');
-  return code;
 }
 
 class WorkerLane implements Lane {

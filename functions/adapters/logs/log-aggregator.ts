@@ -1,14 +1,15 @@
 /**
  * The ingestion hot loop. Blocks of whole lines go to the WebAssembly scanner (wasm-scanner.ts), which
- * scans each line and finds its rollup key (bucket, requester, operation, access point, dataset) in a
- * table of byte strings of its own; what comes back is a few integers a line: key entry, slot, status
- * class, bytes sent. This side adds them to rollup rows in a table keyed by small integers, decodes each
- * new key's text once, and turns failure codes into malformed-line counts and samples, so the loop
- * allocates nothing per line. Rows leave through a RowBatchBuilder.
+ * scans each line, finds its rollup key (bucket, requester, operation, access point, dataset) in a table
+ * of byte strings of its own, and adds the line to its rollup row (slot, status class, key): a good line
+ * never comes back to JavaScript. This side decodes each key's text once, looks each new object's
+ * records up in the manifest, turns failure codes into malformed-line counts and samples, and reads the
+ * rows out into a RowBatchBuilder when the item ends or the scanner's rows fill.
  *
- * Memory is bounded: the row table is emptied into the builder whenever it reaches its limit, so a
- * file spanning months costs no more than one spanning an hour; rows with the same key from two
- * emptyings are summed where the rows are written.
+ * Memory is bounded: the scanner's rows and tables are emptied whenever they fill, so a file spanning
+ * months costs no more than one spanning an hour; rows with the same key from two emptyings are summed
+ * where the rows are written. A sum that would pass 2^53 leaves as a partial row first, so every sum
+ * stays exact.
  */
 import { datasetOf, SLOT_MS } from '../../domain/usage.js';
 import { describeFailure, type MalformedReason } from './access-log-parser.js';
@@ -74,10 +75,11 @@ export class LogAggregator {
   private readonly manifest: Manifest | undefined;
   private readonly sampleLimit: number;
   private readonly keys: KeyTexts;
-  /** Records per the manifest of each entry of the scanner's object-key table. */
-  private recordValues = new Float64Array(1024);
+  private readonly output: RowBatchBuilder;
+  /** The item the rows summed now belong to. */
+  private item = 0;
+  /** Entries of the scanner's object-key table whose records it has been given. */
   private objectsKnown = 0;
-  private readonly table: RollupTable;
   private counts: ItemCounts = newCounts();
 
   constructor(options: AggregatorOptions, output: RowBatchBuilder) {
@@ -88,15 +90,17 @@ export class LogAggregator {
       SLOT_MS,
       options.manifest !== undefined,
       options.scannerSizes ?? BLOCK_SIZES,
+      options.maxTableRows ?? 65536,
       options.scanner,
     );
     this.keys = new KeyTexts(this.strings, options.datasetDepth);
-    this.table = new RollupTable(options.maxTableRows ?? 65536, this.keys, output);
+    this.output = output;
   }
 
-  /** Start counting a new item; rows added from now on carry `item`. */
+  /** Start counting a new item; rows added from now on carry `item` (the previous item's go out first). */
   begin(item: number): void {
-    this.table.setItem(item);
+    this.flushRows();
+    this.item = item;
     this.counts = newCounts();
   }
 
@@ -108,7 +112,7 @@ export class LogAggregator {
       this.malformed(blank.reason, blank.detail, b, a, a);
       return;
     }
-    this.run(this.scanner.load(b, a, e), e - a, MAX_I32);
+    this.run(this.scanner.load(b, a, e), 0, e - a, MAX_I32);
   }
 
   /**
@@ -134,70 +138,101 @@ export class LogAggregator {
         }
         cut = nl + 1;
       }
-      this.run(this.scanner.load(b, p, cut), cut - p, maxLine);
+      this.run(this.scanner.load(b, p, cut), 0, cut - p, maxLine);
       p = cut;
     }
   }
 
-  /** Scans the `length` bytes loaded at `at`, emptying the key table whenever it fills. */
-  private run(at: number, length: number, maxLine: number): void {
+  /**
+   * The scanner's input area, for a reader that reads straight into it and hands whole lines to
+   * `scanInPlace`: the bytes are then scanned where they lie, never copied. Valid until the next call
+   * of `line` or `block` (which may move the area).
+   */
+  inputArea(): Buffer {
+    const w = this.scanner;
+    w.refresh();
+    const at = w.exports.inputPtr();
+    return w.bytes.subarray(at, at + w.exports.inputCapacity());
+  }
+
+  /**
+   * Whole lines at bytes [from, to) of the input area (see inputArea): each ended by a newline, the last
+   * one may lack it. A line of more than `maxLine` bytes is malformed (`line-too-long`).
+   */
+  scanInPlace(from: number, to: number, maxLine: number): void {
+    this.run(this.scanner.exports.inputPtr(), from, to, maxLine);
+  }
+
+  /**
+   * Scans bytes [from, length) of the input area (at `at`). The scanner sums good lines into its rows and stops when it
+   * needs this side: to read rows out, to empty a table, or to look a new object's records up.
+   */
+  private run(at: number, from: number, length: number, maxLine: number): void {
     const x = this.scanner.exports;
-    let start = 0;
-    let emptied = false;
+    let start = from;
+    // The table emptied last with no line scanned since: full again at once, a line cannot fit it.
+    let emptied = -1;
     for (;;) {
       const n = x.scanBlock(start, length, Math.min(maxLine, MAX_I32));
-      this.drain(n, at, maxLine);
+      const seen = x.linesSeen_();
+      this.drain(n, at, seen, maxLine);
       const stop = x.stoppedBecause();
       start = x.resumeAt();
       if (stop === STOP.done) return;
-      if (stop === STOP.outputFull) {
-        emptied = false;
-        continue;
+      if (seen > 0) emptied = -1;
+      if (stop === STOP.keysFull || stop === STOP.objectsFull) {
+        if (stop === emptied) throw new RangeError('a line holds more key text than the scanner tables take');
+        emptied = stop;
       }
-      if (n === 0 && emptied) throw new RangeError('a line holds more key text than the scanner tables take');
-      emptied = true;
-      if (stop === STOP.keysFull) {
-        // Rows refer to entries: they go to the builder before the entries are forgotten.
-        this.table.flush();
-        this.keys.reset();
-        x.resetTable(TABLE.keys);
-      } else {
-        // Records are added as lines are drained: nothing holds an object entry past that.
-        this.objectsKnown = 0;
-        x.resetTable(TABLE.objects);
+      switch (stop) {
+        case STOP.outputFull:
+          break;
+        case STOP.keysFull:
+          // Rows refer to key entries: they go out before the entries are forgotten.
+          this.flushRows();
+          this.keys.reset();
+          x.resetTable(TABLE.keys);
+          break;
+        case STOP.objectsFull:
+          // Nothing refers to an object entry once its records were added.
+          x.resetTable(TABLE.objects);
+          this.objectsKnown = 0;
+          break;
+        case STOP.rowsFull:
+          this.flushRows();
+          break;
+        case STOP.newObjects:
+          this.learnObjects();
+          break;
+        case STOP.rowOverflow: {
+          const row = x.overflowRow_();
+          this.emitRow(row);
+          x.zeroRow(row);
+          break;
+        }
+        default:
+          throw new RangeError(`the log scanner stopped for an unknown reason ${stop}`);
       }
     }
   }
 
-  /** Adds the `n` output records of the last scanBlock over the bytes loaded at `at`. */
-  private drain(n: number, at: number, maxLine: number): void {
-    const w = this.scanner;
-    const ints = w.ints;
-    const floats = w.floats;
-    const out = w.exports.outPtr() >> 2;
-    const outBytes = w.exports.outBytesPtr() >> 3;
+  /** Counts the `seen` lines of the last scanBlock call, `n` of them malformed (their records out). */
+  private drain(n: number, at: number, seen: number, maxLine: number): void {
     const counts = this.counts;
-    const keys = this.keys;
-    const table = this.table;
-    for (let i = 0; i < n; i++) {
-      const r = out + i * RECORD_INTS;
-      const entry = ints[r]!;
-      if (entry < 0) {
-        this.failed(-entry, r, at, maxLine);
-        continue;
+    const before = counts.lines;
+    if (n > 0) {
+      const w = this.scanner;
+      const ints = w.ints;
+      const out = w.exports.outPtr() >> 2;
+      for (let i = 0; i < n; i++) {
+        const r = out + i * RECORD_INTS;
+        // The lines before this one in the call, good or not, come first in the numbering.
+        counts.lines = before + ints[r + 7]!;
+        this.failed(-ints[r]!, r, at, maxLine);
       }
-      if (entry >= keys.size) keys.learn(w);
-      counts.lines++;
-      counts.parsedLines++;
-      // The scanner names an object only for a whole object delivered (see assembly/scanner.ts).
-      const object = ints[r + 7]!;
-      let records = 0;
-      if (object >= 0) {
-        if (object >= this.objectsKnown) this.learnObjects();
-        records = this.recordValues[object]!;
-      }
-      table.add(ints[r + 3]!, ints[r + 4]! & 255, entry, floats[outBytes + i]!, records);
     }
+    counts.lines = before + seen;
+    counts.parsedLines += seen - n;
   }
 
   /** A malformed line's output record `r`. */
@@ -212,6 +247,37 @@ export class LogAggregator {
     const e = at + ints[r + 2]!;
     const failure = describeFailure(kind, ints[r + 3]!, w.bytes, a, at + ints[r + 5]!, at + ints[r + 6]!);
     this.malformed(failure.reason, failure.detail, w.bytes, a, Math.min(e, a + PREVIEW_BYTES));
+  }
+
+  /** Moves every row the scanner summed to the output and empties its rows. */
+  private flushRows(): void {
+    const x = this.scanner.exports;
+    const count = x.rowCount_();
+    for (let row = 0; row < count; row++) this.emitRow(row);
+    if (count > 0) x.resetRows();
+  }
+
+  /** Row `row` of the scanner to the output, its text columns as string ids. */
+  private emitRow(row: number): void {
+    const w = this.scanner;
+    const k = (w.exports.rowKeysPtr() >> 2) + row * 4;
+    const f = (w.exports.rowSumsPtr() >> 3) + row * 3;
+    const entry = w.ints[k + 2]!;
+    const keys = this.keys;
+    if (entry >= keys.size) keys.learn(w);
+    this.output.push(
+      this.item,
+      w.ints[k]!,
+      w.ints[k + 1]!,
+      keys.bucket[entry]!,
+      keys.requester[entry]!,
+      keys.accessPoint[entry]!,
+      keys.dataset[entry]!,
+      keys.operation[entry]!,
+      w.floats[f]!,
+      w.floats[f + 1]!,
+      w.floats[f + 2]!,
+    );
   }
 
   private tooLong(b: Buffer, a: number, length: number, maxLine: number): void {
@@ -235,26 +301,23 @@ export class LogAggregator {
 
   /** Ends the current item: its rows go to the builder; returns its counts. */
   finish(): ItemCounts {
-    this.table.flush();
+    this.flushRows();
     return this.counts;
   }
 
-  /** Records per the manifest of the object keys the scanner added since the last call. */
+  /** Looks the records of the object keys the scanner added up in the manifest, and hands them back. */
   private learnObjects(): void {
     const w = this.scanner;
     const count = w.entryCount(TABLE.objects);
-    if (count > this.recordValues.length) {
-      const bigger = new Float64Array(Math.max(count, this.recordValues.length * 2));
-      bigger.set(this.recordValues);
-      this.recordValues = bigger;
-    }
+    const records = w.exports.objectRecordsPtr() >> 3;
     for (let object = this.objectsKnown; object < count; object++) {
       const at = w.entry(TABLE.objects, object);
       const length = w.ints[at.int + 1]!;
       const logged = w.bytes.toString('utf8', at.text, at.text + length);
       const key = logged === '' || logged === '-' ? '-' : objectKey(logged);
-      this.recordValues[object] = recordsAsNumber(this.manifest!.recordsFor(key), key);
+      w.floats[records + object] = recordsAsNumber(this.manifest!.recordsFor(key), key);
     }
+    w.exports.objectsLearnt(count);
     this.objectsKnown = count;
   }
 }
@@ -360,109 +423,4 @@ function growInt(a: Int32Array, n: number): Int32Array<ArrayBuffer> {
   const b = new Int32Array(n);
   b.set(a);
   return b;
-}
-
-/**
- * Rollup rows under construction, keyed by slot, status class and key entry in an open-addressing
- * table. Emptied into the builder when full, at the end of an item, and row by row when a count would
- * pass 2^53.
- */
-class RollupTable {
-  private size = 0;
-  private slots: Int32Array;
-  private readonly mask: number;
-  private readonly keySlot: Int32Array;
-  private readonly keyStatus: Int32Array;
-  private readonly keyText: Int32Array;
-  private readonly requests: Float64Array;
-  private readonly bytes: Float64Array;
-  private readonly records: Float64Array;
-  private item = 0;
-
-  constructor(
-    private readonly maxRows: number,
-    private readonly texts: KeyTexts,
-    private readonly output: RowBatchBuilder,
-  ) {
-    let capacity = 16;
-    while (capacity < maxRows * 2) capacity *= 2;
-    this.slots = new Int32Array(capacity);
-    this.mask = capacity - 1;
-    this.keySlot = new Int32Array(maxRows);
-    this.keyStatus = new Int32Array(maxRows);
-    this.keyText = new Int32Array(maxRows);
-    this.requests = new Float64Array(maxRows);
-    this.bytes = new Float64Array(maxRows);
-    this.records = new Float64Array(maxRows);
-  }
-
-  /** Rows from now on belong to `item` (the rows of the previous one go to the builder first). */
-  setItem(item: number): void {
-    this.flush();
-    this.item = item;
-  }
-
-  add(slot: number, status: number, text: number, bytesSent: number, records: number): void {
-    let h = Math.imul(slot, 0x9e3779b1) ^ status;
-    h = Math.imul(h ^ text, 0x85ebca6b);
-    h ^= h >>> 15;
-    const mask = this.mask;
-    let s = h & mask;
-    let entry: number;
-    for (;;) {
-      entry = this.slots[s]! - 1;
-      if (entry < 0) break;
-      if (this.keyText[entry] === text && this.keySlot[entry] === slot && this.keyStatus[entry] === status)
-        break;
-      s = (s + 1) & mask;
-    }
-    if (entry < 0) {
-      if (this.size === this.maxRows) {
-        this.flush();
-        s = h & mask;
-      }
-      entry = this.size++;
-      this.keySlot[entry] = slot;
-      this.keyStatus[entry] = status;
-      this.keyText[entry] = text;
-      this.requests[entry] = 0;
-      this.bytes[entry] = 0;
-      this.records[entry] = 0;
-      this.slots[s] = entry + 1;
-    }
-    if (this.bytes[entry]! + bytesSent > MAX_EXACT || this.records[entry]! + records > MAX_EXACT) {
-      this.emit(entry);
-      this.requests[entry] = 0;
-      this.bytes[entry] = 0;
-      this.records[entry] = 0;
-    }
-    this.requests[entry] = this.requests[entry]! + 1;
-    this.bytes[entry] = this.bytes[entry]! + bytesSent;
-    this.records[entry] = this.records[entry]! + records;
-  }
-
-  /** Moves every row into the builder and empties the table. */
-  flush(): void {
-    for (let entry = 0; entry < this.size; entry++) this.emit(entry);
-    if (this.size > 0) this.slots.fill(0);
-    this.size = 0;
-  }
-
-  private emit(entry: number): void {
-    const t = this.keyText[entry]!;
-    const texts = this.texts;
-    this.output.push(
-      this.item,
-      this.keySlot[entry]!,
-      this.keyStatus[entry]!,
-      texts.bucket[t]!,
-      texts.requester[t]!,
-      texts.accessPoint[t]!,
-      texts.dataset[t]!,
-      texts.operation[t]!,
-      this.requests[entry]!,
-      this.bytes[entry]!,
-      this.records[entry]!,
-    );
-  }
 }

@@ -9,7 +9,7 @@
  */
 import { closeSync, createReadStream, fstatSync, openSync, readSync } from 'node:fs';
 import { createGunzip } from 'node:zlib';
-import { ByteLineSplitter } from './byte-lines.js';
+import { ByteLineSplitter, PREVIEW_BYTES } from './byte-lines.js';
 import type { ItemCounts, LogAggregator } from './log-aggregator.js';
 
 /** A file to read, whole or the lines starting in bytes [range[0], range[1]) of it (plain files only). */
@@ -40,6 +40,7 @@ export interface ReadOptions {
 const READ_CHUNK_BYTES = 1024 * 1024;
 const GUNZIP_CHUNK_BYTES = 512 * 1024;
 const PROBE_BYTES = 64 * 1024;
+const NEWLINE = 10;
 
 /**
  * Reads `item` into `aggregator` as its item `index`. A problem with the file (missing, unreadable,
@@ -100,7 +101,9 @@ export async function readLogItem(
   } catch (e) {
     return outcome(`cannot open: ${messageOf(e)}`);
   }
-  const buffer = spare.pop() ?? Buffer.allocUnsafe(READ_CHUNK_BYTES);
+  // Plain text is read straight into the scanner's input area (see AreaLines): never copied.
+  const area = aggregator.inputArea();
+  const lines = new AreaLines(aggregator, area, maxLineBytes);
   let start = 0;
   let end = 0;
   let first = 0;
@@ -112,9 +115,9 @@ export async function readLogItem(
       if (item.range === undefined) {
         end = size;
         // The first chunk tells gzip (its magic bytes) from text; it is parsed as text if it is text.
-        first = size > 0 ? readSync(fd, buffer, 0, Math.min(buffer.length, size), 0) : 0;
+        first = size > 0 ? readSync(fd, area, 0, Math.min(READ_CHUNK_BYTES, size), 0) : 0;
         compressed =
-          size > 0 && ((first >= 2 && buffer[0] === 0x1f && buffer[1] === 0x8b) || item.path.endsWith('.gz'));
+          size > 0 && ((first >= 2 && area[0] === 0x1f && area[1] === 0x8b) || item.path.endsWith('.gz'));
       } else {
         start = lineStartAtOrAfter(fd, item.range[0], size);
         end = lineStartAtOrAfter(fd, item.range[1], size);
@@ -132,23 +135,23 @@ export async function readLogItem(
         if (n > 0) {
           position += n;
           decodedBytes += n;
-          splitter.push(buffer, 0, n);
+          lines.add(n);
           options.afterChunk?.();
         }
         if (position >= end) break;
         try {
-          n = readSync(fd, buffer, 0, Math.min(buffer.length, end - position), position);
+          const room = Math.min(READ_CHUNK_BYTES, area.length - lines.filled, end - position);
+          n = readSync(fd, area, lines.filled, room, position);
         } catch (e) {
-          cutOff();
+          lines.cutOff();
           return outcome(`read error: ${messageOf(e)}`);
         }
         if (n === 0) break;
       }
+      lines.finish();
     }
   } finally {
     closeSync(fd);
-    // The splitter copies what it keeps, so the buffer can serve the next item.
-    spare.push(buffer);
   }
 
   if (compressed) {
@@ -187,8 +190,79 @@ export async function readLogItem(
 /** For lineStartAtOrAfter; reads are synchronous, so one per thread serves every call. */
 const probe = Buffer.allocUnsafe(PROBE_BYTES);
 
-/** Read buffers of finished items, for the next ones: a thread reads many ranges, one after another. */
-const spare: Buffer[] = [];
+/**
+ * Lines of a plain file read straight into the scanner's input area (LogAggregator.inputArea): the whole
+ * lines of each read are scanned where they lie, and the unfinished last one moves to the front of the
+ * area, where the next read lands after it. A line longer than the cap is reported once, from its first
+ * bytes, and skipped to its end without being held.
+ */
+class AreaLines {
+  /** Bytes of an unfinished line at the front of the area; the next read goes after them. */
+  filled = 0;
+  private skipping = false;
+
+  constructor(
+    private readonly aggregator: LogAggregator,
+    private readonly area: Buffer,
+    private readonly maxLine: number,
+  ) {}
+
+  /** `n` bytes were read into the area at `filled`. */
+  add(n: number): void {
+    const area = this.area;
+    const end = this.filled + n;
+    let p = 0;
+    if (this.skipping) {
+      const nl = area.indexOf(NEWLINE, this.filled);
+      if (nl === -1 || nl >= end) {
+        this.filled = 0;
+        return;
+      }
+      this.skipping = false;
+      p = nl + 1;
+    }
+    const last = area.lastIndexOf(NEWLINE, end - 1);
+    if (last >= p) {
+      this.aggregator.scanInPlace(p, last + 1, this.maxLine);
+      p = last + 1;
+    }
+    const tail = end - p;
+    if (tail > this.maxLine) {
+      this.aggregator.malformed(
+        'line-too-long',
+        `over ${this.maxLine} bytes (${tail} read)`,
+        area,
+        p,
+        p + PREVIEW_BYTES,
+      );
+      this.skipping = true;
+      this.filled = 0;
+      return;
+    }
+    if (tail > 0 && p > 0) area.copyWithin(0, p, end);
+    this.filled = tail;
+  }
+
+  /** The end of the item: an unfinished last line (no newline after it) is a line all the same. */
+  finish(): void {
+    if (!this.skipping && this.filled > 0) this.aggregator.scanInPlace(0, this.filled, this.maxLine);
+    this.filled = 0;
+  }
+
+  /** The reading broke off: an unfinished line is a cut record, evidence of the break, not usage. */
+  cutOff(): void {
+    if (!this.skipping && this.filled > 0) {
+      this.aggregator.malformed(
+        'truncated-line',
+        'the file breaks off inside this line',
+        this.area,
+        0,
+        this.filled,
+      );
+    }
+    this.filled = 0;
+  }
+}
 
 /**
  * Where the first line starting at or after byte `pos` begins: `pos` itself when a newline precedes

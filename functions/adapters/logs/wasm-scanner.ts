@@ -1,16 +1,16 @@
 /**
  * The JavaScript side of the WebAssembly access-log scanner (assembly/scanner.ts, compiled to
  * assembly/scanner.wasm by `npm run build:wasm`). One instance owns its own memory: an input area that
- * lines are copied into, the per-line output records of `scanBlock`, and the table of rollup keys.
+ * lines are copied into, the tables of rollup keys and object keys, the rollup rows being summed, and
+ * the output records of malformed lines.
  *
- * Output record of `scanBlock`, eight int32 a line (and the bytes sent as a float64 beside it):
- * - [0] the key entry (>= 0) of a good line, or minus the failure kind of a malformed one;
- * - [1], [2] where the line starts and ends in the input area (without its newline);
- * - good line: [3] slot number, [4] status class (0-5) | 256 when the status is exactly 200, [5], [6] where the
- *   logged key starts and ends, [7] the object-key entry of a whole-object read when records are
- *   counted, else -1;
- * - malformed line: [3] the kind's argument (a field count, a field index, a length), [5], [6] the
- *   offending bytes.
+ * Output record of `scanBlock`, eight int32 for each malformed line: [0] minus the failure kind, [1], [2]
+ * where the line starts and ends in the input area (without its newline), [3] the kind's argument (a
+ * field count, a field index, a length), [5], [6] the offending bytes, [7] how many lines of the call
+ * came before it.
+ *
+ * Rollup rows: keys as four int32 (slot, status class, key entry, hash) at `rowKeysPtr`, sums as three
+ * float64 (requests, bytes sent, records) at `rowSumsPtr`.
  */
 import { readFileSync } from 'node:fs';
 
@@ -33,8 +33,16 @@ export const FAIL = {
 /** Dataset kinds of a key entry. */
 export const DATASET_KIND = { dash: 0, root: 1, raw: 2, encoded: 3 } as const;
 
-/** Why scanBlock stopped. */
-export const STOP = { done: 0, outputFull: 1, keysFull: 2, objectsFull: 3 } as const;
+/** Why scanBlock stopped (before the line it stopped at, which the next call scans again). */
+export const STOP = {
+  done: 0,
+  outputFull: 1,
+  keysFull: 2,
+  objectsFull: 3,
+  rowsFull: 4,
+  newObjects: 5,
+  rowOverflow: 6,
+} as const;
 
 /** The scanner's two tables: rollup keys, and object keys of whole-object reads. */
 export const TABLE = { keys: 0, objects: 1 } as const;
@@ -61,6 +69,7 @@ interface ScannerExports {
     outLines: number,
     entries: number,
     arena: number,
+    rows: number,
   ): number;
   inputPtr(): number;
   inputCapacity(): number;
@@ -68,7 +77,15 @@ interface ScannerExports {
   startsPtr(): number;
   endsPtr(): number;
   outPtr(): number;
-  outBytesPtr(): number;
+  rowKeysPtr(): number;
+  rowSumsPtr(): number;
+  rowCount_(): number;
+  objectRecordsPtr(): number;
+  overflowRow_(): number;
+  linesSeen_(): number;
+  objectsLearnt(count: number): void;
+  resetRows(): void;
+  zeroRow(row: number): void;
   tablePtr(which: number): number;
   reserveInput(bytes: number): number;
   scanOne(length: number): number;
@@ -127,12 +144,16 @@ export class WasmScanner {
   floats: Float64Array;
   view: DataView;
 
-  /** `records`: whether whole-object reads look their object key up (a manifest gives records). */
+  /**
+   * `records`: whether whole-object reads look their object key up (a manifest gives records); `rows`:
+   * rollup rows held before they must be read out.
+   */
   constructor(
     depth: number,
     slotMs: number,
     records: boolean,
     sizes: ScannerSizes,
+    rows: number,
     module: WebAssembly.Module = scannerModule(),
   ) {
     this.exports = new wasm.Instance(module, {}).exports as unknown as ScannerExports;
@@ -144,6 +165,7 @@ export class WasmScanner {
       sizes.outLines,
       sizes.entries,
       sizes.arenaBytes,
+      rows,
     );
     if (ok !== 0) throw new ScannerMemoryError('the log scanner could not allocate its memory');
     this.buffer = this.exports.memory.buffer;

@@ -56,6 +56,8 @@ const FIT_WEAK: i32 = 1;
 const FIT_STRONG: i32 = 2;
 
 const DASH_VALUE: i64 = -1;
+/** The largest f64 up to which every whole number is exact (2^53 - 1). */
+const MAX_EXACT: f64 = 9007199254740991;
 const BAD: i64 = -2;
 const MAX_SAFE: i64 = 9007199254740991;
 
@@ -102,10 +104,26 @@ let SPACE_BITS: usize = 0;
 let QUOTE_BITS: usize = 0;
 let lineBase: i32 = 0;
 let lineWords: i32 = 0;
-/** scanBlock output: 8 i32 a line (OUT) and its bytes sent as f64 (OUT_BYTES). */
+/** scanBlock output: 8 i32 for each malformed line. */
 let OUT: usize = 0;
-let OUT_BYTES: usize = 0;
 let outCap: i32 = 0;
+/**
+ * The rollup rows being summed: by row, its key (slot, status class, key entry, hash) in ROW_KEYS and
+ * its sums (requests, bytes sent, records) as f64 in ROW_SUMS, found through ROW_SLOTS (row + 1, 0 empty).
+ */
+let ROW_KEYS: usize = 0;
+let ROW_SUMS: usize = 0;
+let ROW_SLOTS: usize = 0;
+let rowCap: i32 = 0;
+let rowCount: i32 = 0;
+let rowMask: i32 = 0;
+/** Records per the manifest of each entry of OBJECTS, set by JavaScript (`objectsKnown` of them). */
+let OBJECT_RECORDS: usize = 0;
+let objectsKnown: i32 = 0;
+/** A row whose sum would pass 2^53 with the next line (stop reason 6). */
+let overflowRow: i32 = -1;
+/** Lines scanBlock went through in its last call. */
+let linesSeen: i32 = 0;
 /**
  * Two tables of byte strings: KEYS, the rollup keys (five fields and a dataset kind), and OBJECTS, the
  * object keys of whole-object reads (for records from the manifest). Each is a descriptor of eight i32:
@@ -171,15 +189,27 @@ export function init(
   outLines: i32,
   entries: i32,
   arenaBytes: i32,
+  rows: i32,
 ): i32 {
   datasetDepth = depth;
   slotMs = slotMillis;
   withRecords = records;
   inputCap = inputBytes;
   outCap = outLines;
+  rowCap = rows;
+  const rowSlots = slotCount(rows);
+  rowMask = rowSlots - 1;
   const header = (KNOWN_FIELDS * 2 + TRAILING_KNOWN + 1) * 4 + 128 + SLACK;
   const total =
-    header + (inputBytes + SLACK) + 2 * bitmapBytes(inputBytes) + outLines * 40 + 2 * tableBytes(entries, arenaBytes) + 64;
+    header +
+    (inputBytes + SLACK) +
+    2 * bitmapBytes(inputBytes) +
+    outLines * 32 +
+    rows * 40 +
+    rowSlots * 4 +
+    entries * 8 +
+    2 * tableBytes(entries, arenaBytes) +
+    64;
   let base = <usize>(memory.size() << 16);
   const pages = <i32>((total + 0xffff) >>> 16);
   if (memory.grow(pages) < 0) return -1;
@@ -192,8 +222,11 @@ export function init(
   SPACE_BITS = (INPUT + inputBytes + SLACK + 7) & ~7;
   QUOTE_BITS = SPACE_BITS + bitmapBytes(inputBytes);
   OUT = QUOTE_BITS + bitmapBytes(inputBytes);
-  OUT_BYTES = OUT + outLines * 32;
-  KEYS = OUT_BYTES + outLines * 8;
+  ROW_KEYS = OUT + outLines * 32;
+  ROW_SUMS = ROW_KEYS + rows * 16;
+  ROW_SLOTS = ROW_SUMS + rows * 24;
+  OBJECT_RECORDS = (ROW_SLOTS + rowSlots * 4 + 7) & ~7;
+  KEYS = OBJECT_RECORDS + entries * 8;
   OBJECTS = layTable(KEYS, entries, arenaBytes);
   layTable(OBJECTS, entries, arenaBytes);
   return 0;
@@ -217,8 +250,64 @@ export function endsPtr(): usize {
 export function outPtr(): usize {
   return OUT;
 }
-export function outBytesPtr(): usize {
-  return OUT_BYTES;
+export function rowKeysPtr(): usize {
+  return ROW_KEYS;
+}
+export function rowSumsPtr(): usize {
+  return ROW_SUMS;
+}
+export function rowCount_(): i32 {
+  return rowCount;
+}
+export function objectRecordsPtr(): usize {
+  return OBJECT_RECORDS;
+}
+export function overflowRow_(): i32 {
+  return overflowRow;
+}
+export function linesSeen_(): i32 {
+  return linesSeen;
+}
+
+/** JavaScript has set the records of objects [objectsKnown, count) in OBJECT_RECORDS. */
+export function objectsLearnt(count: i32): void {
+  objectsKnown = count;
+}
+
+/** Empties the rollup rows (JavaScript has read them all). */
+export function resetRows(): void {
+  rowCount = 0;
+  memory.fill(ROW_SLOTS, 0, (<usize>rowMask + 1) << 2);
+}
+
+/** Zeroes the sums of row `row` (JavaScript has sent them on as a partial row). */
+export function zeroRow(row: i32): void {
+  memory.fill(ROW_SUMS + <usize>row * 24, 0, 24);
+}
+
+/** The row of (slot, status, entry), added with zero sums when new; -1 when new and the rows are full. */
+function findRow(slot: i32, status: i32, entry: i32): i32 {
+  let h = <u32>slot * 0x9e3779b1;
+  h = (h ^ <u32>status) * 0x85ebca6b;
+  h = (h ^ <u32>entry) * 0xc2b2ae35;
+  h ^= h >> 15;
+  let s = <i32>h & rowMask;
+  for (;;) {
+    const row = load<i32>(ROW_SLOTS + (<usize>s << 2)) - 1;
+    if (row < 0) break;
+    const k = ROW_KEYS + (<usize>row << 4);
+    if (load<i32>(k + 8) == entry && load<i32>(k) == slot && load<i32>(k + 4) == status) return row;
+    s = (s + 1) & rowMask;
+  }
+  if (rowCount == rowCap) return -1;
+  const row = rowCount++;
+  const k = ROW_KEYS + (<usize>row << 4);
+  store<i32>(k, slot);
+  store<i32>(k + 4, status);
+  store<i32>(k + 8, entry);
+  memory.fill(ROW_SUMS + <usize>row * 24, 0, 24);
+  store<i32>(ROW_SLOTS + (<usize>s << 2), row + 1);
+  return row;
 }
 /** The descriptor of table 0 (rollup keys) or 1 (object keys); see KEYS. */
 export function tablePtr(which: i32): usize {
@@ -795,7 +884,10 @@ const DS_ENCODED: i32 = 3;
 
 /** Where scanBlock stopped; the next call goes on from there. */
 let resume: i32 = 0;
-/** Why scanBlock stopped: 0 the block is done, 1 the output is full, 2 KEYS is full, 3 OBJECTS is full. */
+/**
+ * Why scanBlock stopped: 0 the block is done, 1 the output is full, 2 KEYS is full, 3 OBJECTS is full,
+ * 4 the rows are full, 5 a new object needs its records, 6 a row's sum would pass 2^53.
+ */
 let stopReason: i32 = 0;
 
 export function resumeAt(): i32 {
@@ -808,6 +900,7 @@ export function stoppedBecause(): i32 {
 /** Empties table `which` (JavaScript holds nothing that refers to its entries any more). */
 export function resetTable(which: i32): void {
   const t = tablePtr(which);
+  if (which == 1) objectsKnown = 0;
   store<i32>(t + T_COUNT, 0);
   store<i32>(t + T_USED, 0);
   memory.fill(<usize>load<i32>(t + T_SLOTS), 0, (<usize>load<i32>(t + T_MASK) + 1) << 2);
@@ -986,16 +1079,20 @@ function spells(a: i32, e: i32, word: usize, n: i32): bool {
 }
 
 /**
- * Scans the lines in INPUT[resume, length): every line ends with a newline except perhaps the last.
- * Writes one output record a line (see wasm-scanner.ts) and returns how many; `resumeAt` says where it
- * stopped and `stoppedBecause` why. Lines longer than `maxLine` bytes are reported, not scanned.
+ * Scans the lines in INPUT[start, length): every line ends with a newline except perhaps the last. A
+ * good line is added to its rollup row here; a malformed one gets an output record (see wasm-scanner.ts)
+ * and the count of records is returned. `resumeAt` says where it stopped, `stoppedBecause` why (before
+ * the line it stopped at, which the next call scans again), `linesSeen_` how many lines it went through.
+ * Lines longer than `maxLine` bytes are reported, not scanned.
  */
 export function scanBlock(start: i32, length: i32, maxLine: i32): i32 {
   const base = <i32>INPUT;
+  // What follows `length` is not touched (a reader keeps its unfinished line there): nothing the scan
+  // reads past a line's end decides anything.
   const end = base + length;
-  memory.fill(<usize>end, 0, SLACK);
   let p = base + start;
   let n = 0;
+  let lines = 0;
   stopReason = 0;
   const depth = datasetDepth;
   while (p < end) {
@@ -1004,17 +1101,24 @@ export function scanBlock(start: i32, length: i32, maxLine: i32): i32 {
       break;
     }
     const nl = classifyLine(p, end);
-    const rec = OUT + (<usize>n << 5);
-    store<i32>(rec + 4, p - base);
-    store<i32>(rec + 8, nl - base);
     if (nl - p > maxLine) {
+      const rec = OUT + (<usize>n << 5);
       store<i32>(rec, -K_TOO_LONG);
+      store<i32>(rec + 4, p - base);
+      store<i32>(rec + 8, nl - base);
       store<i32>(rec + 12, nl - p);
+      store<i32>(rec + 28, lines);
+      n++;
     } else if (!scan(p, nl)) {
+      const rec = OUT + (<usize>n << 5);
       store<i32>(rec, -failKind);
+      store<i32>(rec + 4, p - base);
+      store<i32>(rec + 8, nl - base);
       store<i32>(rec + 12, failArg);
       store<i32>(rec + 20, failA - base);
       store<i32>(rec + 24, failE - base);
+      store<i32>(rec + 28, lines);
+      n++;
     } else {
       // The dataset: raw key bytes up to the cut when no escape comes first; the whole key when one does.
       const k0 = getStart(F_KEY);
@@ -1056,32 +1160,48 @@ export function scanBlock(start: i32, length: i32, maxLine: i32): i32 {
       const first = byteAt(s0);
       const threeDigits = getEnd(F_HTTP_STATUS) - s0 == 3;
       const status = threeDigits && first >= 49 && first <= 53 ? first - 48 : 0;
-      const is200 = threeDigits && first == 50 && byteAt(s0 + 1) == ZERO && byteAt(s0 + 2) == ZERO;
       // Records count only for a whole object delivered (a 200 to a whole-object read): a 206 range read
       // returns part of an object, whose share of records the log cannot tell.
-      let object = -1;
-      if (withRecords && is200) {
+      let records: f64 = 0;
+      if (withRecords && threeDigits && first == 50 && byteAt(s0 + 1) == ZERO && byteAt(s0 + 2) == ZERO) {
         const o0 = getStart(F_OPERATION);
         const o1 = getEnd(F_OPERATION);
         if (spells(o0, o1, REST_GET_OBJECT, 15) || spells(o0, o1, WEBSITE_GET_OBJECT, 18)) {
-          object = findEntry(OBJECTS, k0, k1, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+          const object = findEntry(OBJECTS, k0, k1, 0, 0, 0, 0, 0, 0, 0, 0, 0);
           if (object < 0) {
             stopReason = 3;
             break;
           }
+          if (object >= objectsKnown) {
+            // A new object: JavaScript looks its records up in the manifest, then this line goes on.
+            stopReason = 5;
+            break;
+          }
+          records = load<f64>(OBJECT_RECORDS + (<usize>object << 3));
         }
       }
-      store<i32>(rec + 28, object);
-      store<i32>(rec, entry);
-      store<i32>(rec + 12, <i32>Math.floor(timeMs / slotMs));
-      store<i32>(rec + 16, status | (is200 ? 256 : 0));
-      store<i32>(rec + 20, k0 - base);
-      store<i32>(rec + 24, k1 - base);
-      store<f64>(OUT_BYTES + (<usize>n << 3), bytesSent);
+      const row = findRow(<i32>Math.floor(timeMs / slotMs), status, entry);
+      if (row < 0) {
+        stopReason = 4;
+        break;
+      }
+      const sums = ROW_SUMS + <usize>row * 24;
+      const bytes = load<f64>(sums, 8) + bytesSent;
+      const recordSum = load<f64>(sums, 16) + records;
+      if (bytes > MAX_EXACT || recordSum > MAX_EXACT) {
+        // The sum would no longer be exact: JavaScript sends the row on as it is and zeroes it.
+        overflowRow = row;
+        stopReason = 6;
+        break;
+      }
+      store<f64>(sums, load<f64>(sums) + 1);
+      store<f64>(sums, bytes, 8);
+      store<f64>(sums, recordSum, 16);
     }
-    n++;
+    lines++;
     p = nl + 1;
   }
   resume = p - base;
+  linesSeen = lines;
   return n;
 }
