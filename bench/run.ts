@@ -157,7 +157,7 @@ async function dataset(dataDir: string, lines: number, withGzip: boolean): Promi
       marker.version === DATASET_VERSION &&
       marker.lines === lines &&
       sizeOf(marker.plain) === marker.plainBytes &&
-      (!withGzip || sizeOf(marker.gzip) === marker.gzipBytes);
+      (!withGzip || (marker.gzipBytes > 0 && sizeOf(marker.gzip) === marker.gzipBytes));
     if (intact) return marker;
   }
   await mkdir(dataDir, { recursive: true });
