@@ -16,8 +16,8 @@
  *
  *   node --import tsx bench/duckdb-naive.ts <log file, plain or gzip> [--count | --all-columns | --rollup]
  */
-import { closeSync, openSync, readSync } from 'node:fs';
 import { DuckDBInstance } from '@duckdb/node-api';
+import { startsWithGzipMagic } from './gzip-magic.js';
 
 /**
  * The naive reading: space-delimited, quote `"`, all VARCHAR, errors ignored, any column count; the
@@ -71,22 +71,11 @@ if (file === undefined || modeName === undefined || rest.length > 0) {
   process.exit(2);
 }
 
-/** True when the file starts with the gzip magic bytes, as the ingester decides. */
-function isGzip(path: string): boolean {
-  const fd = openSync(path, 'r');
-  try {
-    const head = Buffer.alloc(2);
-    return readSync(fd, head, 0, 2, 0) === 2 && head[0] === 0x1f && head[1] === 0x8b;
-  } finally {
-    closeSync(fd);
-  }
-}
-
 const mode: Mode = MODES[modeName];
 const started = performance.now();
 const instance = await DuckDBInstance.create(':memory:');
 const connection = await instance.connect();
-const result = await connection.runAndReadAll(mode.sql, [file, isGzip(file) ? 'gzip' : 'none']);
+const result = await connection.runAndReadAll(mode.sql, [file, startsWithGzipMagic(file) ? 'gzip' : 'none']);
 const rows = result.getRows().reduce((n, row) => n + Number(row[mode.countColumn]), 0);
 const seconds = (performance.now() - started) / 1000;
 // Outside the timed part: how wide the materialised table is, to show that every column was kept.

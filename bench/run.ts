@@ -30,17 +30,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import {
-  closeSync,
-  createReadStream,
-  createWriteStream,
-  existsSync,
-  openSync,
-  readFileSync,
-  readSync,
-  statfsSync,
-  statSync,
-} from 'node:fs';
+import { createReadStream, createWriteStream, existsSync, readFileSync, statfsSync, statSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { basename, join, resolve } from 'node:path';
@@ -48,6 +38,7 @@ import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { createGunzip, createGzip } from 'node:zlib';
 import { generateDataset } from '../functions/cli/generate/generator.js';
+import { startsWithGzipMagic } from './gzip-magic.js';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const BIN = join(ROOT, 'bin/partner-audit.mjs');
@@ -275,16 +266,6 @@ async function externalSet(
     inputs,
     legend: `${name}: ${path} (${text.lines.toLocaleString('en-US')} lines, ${(text.bytes / 1e6).toFixed(1)} MB of text${gzip ? ', gzip' : ''})`,
   };
-}
-
-function startsWithGzipMagic(path: string): boolean {
-  const fd = openSync(path, 'r');
-  try {
-    const head = Buffer.alloc(2);
-    return readSync(fd, head, 0, 2, 0) === 2 && head[0] === 0x1f && head[1] === 0x8b;
-  } finally {
-    closeSync(fd);
-  }
 }
 
 /**
