@@ -8,10 +8,12 @@
  * Two modes share one `scan`:
  * - one line: `scanOne` scans the line at INPUT and leaves every field's position and the numbers in the
  *   result area, for `parseAccessLogLine`;
- * - a block of lines: `scanBlock` splits the bytes at INPUT on newlines, scans each line, and for a good
- *   line finds its rollup key (bucket, requester, operation, access point, dataset) in a hash table of
- *   byte strings kept here, so that JavaScript handles a line as a few integers. A key seen for the first
- *   time is added; JavaScript decodes each new key's text once.
+ * - a block of lines: `scanBlock` splits the bytes at INPUT on newlines, scans each line, finds a good
+ *   line's rollup key (bucket, requester, operation, access point, dataset) in a hash table of byte
+ *   strings kept here, and adds the line to its rollup row (slot, status class, key), also kept here: a
+ *   good line never reaches JavaScript. It stops for JavaScript when a table or the rows fill, when a
+ *   new object needs its records from the manifest, and when a sum would pass 2^53; malformed lines
+ *   leave as output records.
  *
  * Memory is laid out once by `init` and never grows afterwards (except for a single line longer than the
  * input area, in `reserveInput`), so the views JavaScript holds stay valid.
