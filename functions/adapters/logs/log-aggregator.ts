@@ -164,8 +164,9 @@ export class LogAggregator {
   }
 
   /**
-   * Scans bytes [from, length) of the input area (at `at`). The scanner sums good lines into its rows and stops when it
-   * needs this side: to read rows out, to empty a table, or to look a new object's records up.
+   * Scans bytes [from, length) of the input area (at `at`). The scanner sums good lines into its rows and
+   * stops when it needs this side: to read rows out, to empty a table, or to look a new object's records
+   * up.
    */
   private run(at: number, from: number, length: number, maxLine: number): void {
     const x = this.scanner.exports;

@@ -94,7 +94,10 @@ const SLACK: i32 = 64;
 let ST: usize = 0;
 let EN: usize = 0;
 let TRAIL: usize = 0;
-/** Results of scanOne: f64 timeMs, bytesSent, objectSize, totalTime, turnAround; then i32 fieldCount, failKind, failArg, failA, failE. */
+/**
+ * Results of scanOne: f64 timeMs, bytesSent, objectSize, totalTime, turnAround; then i32 fieldCount,
+ * failKind, failArg, failA, failE.
+ */
 let RESULT: usize = 0;
 let INPUT: usize = 0;
 let inputCap: i32 = 0;
@@ -643,7 +646,10 @@ function scan(from: i32, to: i32): bool {
   return true;
 }
 
-/** Reads status .. turn-around time from `p` and says how well they fit; on FIT_* != ERROR `cursor` is the referer's start. */
+/**
+ * Reads status .. turn-around time from `p` and says how well they fit; unless FIT_ERROR, `cursor` is
+ * where the referer starts.
+ */
 function fitMiddle(p: i32, end: i32): i32 {
   if (p >= end) {
     tooFew(9);
@@ -821,7 +827,8 @@ function logDay(a: i32): f64 {
 
 /** Epoch ms of `days` plus the `:HH:MM:SS ±hhmm` after the date at `a`, or NaN. */
 function withTimeOfDay(a: i32, days: f64): f64 {
-  if (byteAt(a + 11) != 58 || byteAt(a + 14) != 58 || byteAt(a + 17) != 58 || byteAt(a + 20) != SPACE) return NaN;
+  const colons = byteAt(a + 11) == 58 && byteAt(a + 14) == 58 && byteAt(a + 17) == 58;
+  if (!colons || byteAt(a + 20) != SPACE) return NaN;
   const hour = two(a + 12);
   const minute = two(a + 15);
   const second = two(a + 18);
@@ -1070,7 +1077,9 @@ function datasetCut(k0: i32, k1: i32, depth: i32): i32 {
 
 /** The operations that read a whole object: REST.GET.OBJECT and WEBSITE.GET.OBJECT. */
 const REST_GET_OBJECT = memory.data<u8>([82, 69, 83, 84, 46, 71, 69, 84, 46, 79, 66, 74, 69, 67, 84]);
-const WEBSITE_GET_OBJECT = memory.data<u8>([87, 69, 66, 83, 73, 84, 69, 46, 71, 69, 84, 46, 79, 66, 74, 69, 67, 84]);
+const WEBSITE_GET_OBJECT = memory.data<u8>([
+  87, 69, 66, 83, 73, 84, 69, 46, 71, 69, 84, 46, 79, 66, 74, 69, 67, 84,
+]);
 
 /** Whether [a, e) spells the `n` (8 or more) bytes at `word`: eight at a time, the last eight overlapping. */
 function spells(a: i32, e: i32, word: usize, n: i32): bool {
