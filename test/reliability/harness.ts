@@ -117,7 +117,8 @@ export async function startWorld(seed = 5): Promise<World> {
     requestsPerDay: 1500,
     layout: 'partitioned',
   });
-  // Records from a manifest are not computed on Athena in this version: run without it.
+  // These tests are about faults, not records (test/e2e/aws-path.test.ts compares records with a
+  // manifest): they run without one, so that each run sets no manifest table up.
   const raw = parseYaml(await readFile(data.registryPath, 'utf8')) as { settings?: { manifest?: string } };
   if (raw.settings) delete raw.settings.manifest;
   const registry = parseRegistry(stringifyYaml(raw), 'registry.yaml');
