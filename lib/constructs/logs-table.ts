@@ -28,6 +28,13 @@ export interface LogsTableProps {
 
 const GLUE_NAME = /^[a-z0-9_]{1,255}$/;
 
+/** Throws, naming the construct and the setting, unless `value` is a name Glue and Athena accept as is. */
+export function checkGlueName(construct: string, setting: string, value: string): void {
+  if (!GLUE_NAME.test(value)) {
+    throw new Error(`${construct}: ${setting} must be lower-case letters, digits or _, got "${value}"`);
+  }
+}
+
 /** The Glue database plus the access-log table; `grantRead` lets a role query it through Athena. */
 export class LogsTable extends Construct {
   readonly database: glue.CfnDatabase;
@@ -39,16 +46,8 @@ export class LogsTable extends Construct {
   constructor(scope: Construct, id: string, props: LogsTableProps) {
     super(scope, id);
     this.tableName = props.tableName ?? 'access_logs';
-    if (!GLUE_NAME.test(props.databaseName)) {
-      throw new Error(
-        `LogsTable: databaseName must be lower-case letters, digits or _, got "${props.databaseName}"`,
-      );
-    }
-    if (!GLUE_NAME.test(this.tableName)) {
-      throw new Error(
-        `LogsTable: tableName must be lower-case letters, digits or _, got "${this.tableName}"`,
-      );
-    }
+    checkGlueName('LogsTable', 'databaseName', props.databaseName);
+    checkGlueName('LogsTable', 'tableName', this.tableName);
     if (!isIsoDate(props.startDate)) {
       throw new Error(`LogsTable: startDate must be YYYY-MM-DD, got "${props.startDate}"`);
     }

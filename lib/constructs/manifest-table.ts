@@ -11,7 +11,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { MANIFEST_LINE_REGEX, MANIFEST_TABLE_COLUMNS } from '../../functions/adapters/athena/manifest-csv.js';
-import type { LogsTable } from './logs-table.js';
+import { checkGlueName, type LogsTable } from './logs-table.js';
 
 /** Props of {@link ManifestTable}. */
 export interface ManifestTableProps {
@@ -30,7 +30,6 @@ export interface ManifestTableProps {
   readonly tableName?: string;
 }
 
-const GLUE_NAME = /^[a-z0-9_]{1,255}$/;
 /** A folder of one or more segments, then an object name: `a/b/manifest.csv`. */
 const OBJECT_IN_FOLDER = /^(?:[^/]+\/)+[^/]+$/;
 
@@ -47,11 +46,7 @@ export class ManifestTable extends Construct {
   constructor(scope: Construct, id: string, props: ManifestTableProps) {
     super(scope, id);
     this.tableName = props.tableName ?? 'dataset_manifest';
-    if (!GLUE_NAME.test(this.tableName)) {
-      throw new Error(
-        `ManifestTable: tableName must be lower-case letters, digits or _, got "${this.tableName}"`,
-      );
-    }
+    checkGlueName('ManifestTable', 'tableName', this.tableName);
     if (this.tableName === props.logsTable.tableName) {
       throw new Error(`ManifestTable: tableName "${this.tableName}" is already the logs table's name`);
     }
