@@ -10,7 +10,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct, type IConstruct } from 'constructs';
 import { acknowledgeWildcardResource } from '../nag.js';
-import type { LogsTable } from './logs-table.js';
+import { checkGlueName, type LogsTable } from './logs-table.js';
 import { newSecureBucket } from './secure-bucket.js';
 
 /** Column name and Iceberg type, in table order: the contract's rollup row. */
@@ -52,11 +52,7 @@ export class RollupTable extends Construct {
   constructor(scope: Construct, id: string, props: RollupTableProps) {
     super(scope, id);
     this.tableName = props.tableName ?? 'usage_rollup';
-    if (!/^[a-z0-9_]{1,255}$/.test(this.tableName)) {
-      throw new Error(
-        `RollupTable: tableName must be lower-case letters, digits or _, got "${this.tableName}"`,
-      );
-    }
+    checkGlueName('RollupTable', 'tableName', this.tableName);
     if (this.tableName === props.logsTable.tableName) {
       throw new Error(`RollupTable: tableName "${this.tableName}" is already the logs table's name`);
     }
