@@ -2,12 +2,11 @@
  * `partner-audit ingest`: read log files into the DuckDB state without auditing. The nightly audit
  * then finds them ingested; the benchmark times ingestion through it.
  */
-import { DuckDbStore } from '../adapters/duckdb/index.js';
 import { optionalPositiveInt, parseCommandArgs, requireString, UsageError } from './args.js';
-import { loadRegistry } from './local-audit.js';
-import { ingestPaths } from './local-ingest.js';
+import { ingestPaths, openStateWithWorkers } from './local-ingest.js';
 import { displayPath } from './paths.js';
 import { stderrProgress } from './progress.js';
+import { loadRegistry } from './registry-file.js';
 
 export async function runIngestCommand(argv: string[]): Promise<number> {
   const v = parseCommandArgs('ingest', argv, {
@@ -26,14 +25,14 @@ export async function runIngestCommand(argv: string[]): Promise<number> {
   const workers = v.workers === '0' ? 0 : optionalPositiveInt('ingest', 'workers', v.workers);
   const { registry, manifest } = await loadRegistry(requireString('ingest', 'registry', v.registry));
   const started = performance.now();
-  const store = await DuckDbStore.open(dbPath);
+  const settings = { datasetDepth: registry.settings.datasetDepth, manifest, workers };
+  const { store, pool } = await openStateWithWorkers(dbPath, settings);
   let outcome: Awaited<ReturnType<typeof ingestPaths>>;
   try {
     outcome = await ingestPaths(store, logs, {
-      datasetDepth: registry.settings.datasetDepth,
-      manifest,
+      ...settings,
       manifestHash: manifest?.hash,
-      workers,
+      pool,
       progress: v.json === true ? undefined : stderrProgress(!(v.quiet ?? false)),
     });
   } finally {

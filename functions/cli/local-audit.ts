@@ -4,24 +4,21 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
-import { DuckDbStore } from '../adapters/duckdb/index.js';
+import { basename, join, resolve } from 'node:path';
 import { writeBundle } from '../adapters/local/evidence-bundle.js';
 import { LocalReportStore } from '../adapters/local/local-report-store.js';
-import { type Manifest, parseManifest } from '../adapters/logs/index.js';
 import { OutboxMailer } from '../adapters/outbox/outbox-mailer.js';
 import { type AuditWindow, evaluateWindow } from '../audit/evaluate-window.js';
 import { diffSentNotices, type NoticeOutcome, sendNotices } from '../audit/send-notices.js';
 import type { PartnerPeriodEvaluation } from '../domain/evaluation.js';
 import { renderReportHtml } from '../domain/html-report.js';
-import { parseRegistry, type Registry } from '../domain/registry.js';
 import { buildReport, type Report, reportJsonSchema, reportToCsv, reportToJson } from '../domain/report.js';
 import { addDays, localDateOf, monthOf } from '../domain/time.js';
 import { SLOT_MS } from '../domain/usage.js';
 import type { Clock, InputSummary } from '../ports.js';
-import { UsageError } from './args.js';
 import { failpoint } from './failpoints.js';
-import { ingestPaths, type Progress } from './local-ingest.js';
+import { ingestPaths, openStateWithWorkers, type Progress } from './local-ingest.js';
+import { loadRegistry } from './registry-file.js';
 
 export interface LocalAuditOptions {
   readonly logs: readonly string[];
@@ -60,32 +57,6 @@ export interface LocalAuditResult {
 
 export const CODE_VERSION = '0.1.0';
 
-export async function loadRegistry(
-  path: string,
-): Promise<{ registry: Registry; text: string; manifest?: Manifest }> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (e) {
-    throw new UsageError(
-      `cannot read the registry ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
-    );
-  }
-  const registry = parseRegistry(text, path);
-  const manifestRel = registry.settings.manifest;
-  if (!manifestRel) return { registry, text };
-  const manifestPath = resolve(dirname(path), manifestRel);
-  let manifestText: string;
-  try {
-    manifestText = await readFile(manifestPath, 'utf8');
-  } catch (e) {
-    throw new UsageError(
-      `${path}: settings.manifest: cannot read ${manifestPath}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
-    );
-  }
-  return { registry, text, manifest: parseManifest(manifestText, manifestPath) };
-}
-
 function newRunId(clock: Clock): string {
   const stamp = clock
     .now()
@@ -105,12 +76,16 @@ export async function runLocalAudit(options: LocalAuditOptions): Promise<LocalAu
   const { registry, text: registryText, manifest } = await loadRegistry(options.registryPath);
   const outDir = resolve(options.outDir);
   await mkdir(outDir, { recursive: true });
-  const store = await DuckDbStore.open(options.dbPath ?? join(outDir, 'state.duckdb'));
+  const settings = { datasetDepth: registry.settings.datasetDepth, manifest };
+  const { store, pool } = await openStateWithWorkers(
+    options.dbPath ?? join(outDir, 'state.duckdb'),
+    settings,
+  );
   try {
     const ingest = await ingestPaths(store, options.logs, {
-      datasetDepth: registry.settings.datasetDepth,
-      manifest,
+      ...settings,
       manifestHash: manifest?.hash,
+      pool,
       progress: (event) => {
         options.progress?.(event);
         failpoint('ingest-file');
