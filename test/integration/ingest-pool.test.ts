@@ -237,3 +237,44 @@ describe('reading a plain file in ranges', () => {
     }
   });
 });
+
+describe('planTasks', () => {
+  const MiB = 1024 * 1024;
+  /** Plain files of the given sizes (planning reads only their first bytes, to tell gzip). */
+  const planSizes = (sizes: readonly number[]) =>
+    planTasks(
+      sizes.map((size, fileId) => ({ fileId, path: path('mixed.log'), size })),
+      { threads: 2 },
+    );
+  const lengths = (tasks: PoolTask[]) => tasks.map((t) => t.items[0]!.range![1] - t.items[0]!.range![0]);
+
+  it('cuts every large file into ranges that cover it exactly, two at least, none past 256 MiB', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.integer({ min: 16 * MiB + 1, max: 3000 * MiB }), { minLength: 1, maxLength: 5 }),
+        async (sizes) => {
+          const tasks = await planSizes(sizes);
+          sizes.forEach((size, fileId) => {
+            const mine = tasks.filter((t) => t.items[0]!.fileId === fileId).map((t) => t.items[0]!.range!);
+            expect(mine.length).toBeGreaterThanOrEqual(2);
+            expect(mine[0]![0]).toBe(0);
+            expect(mine.at(-1)![1]).toBe(size);
+            for (let i = 1; i < mine.length; i++) expect(mine[i]![0]).toBe(mine[i - 1]![1]);
+          });
+          for (const n of lengths(tasks)) expect(n).toBeLessThanOrEqual(256 * MiB);
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  it('makes the ranges smaller towards the end, so the threads finish together', async () => {
+    // 10 M lines of ~630 bytes: large ranges first, then shrinking to the floor.
+    const n = lengths(await planSizes([6_288_553_501]));
+    expect(n.slice(0, 10).every((x) => x === 256 * MiB)).toBe(true);
+    expect(n.slice(-4).every((x) => x <= 32 * MiB)).toBe(true);
+    for (let i = 1; i < n.length - 1; i++) expect(n[i]).toBeLessThanOrEqual(n[i - 1]!);
+    // Not cut small throughout: each range's rows are written on their own.
+    expect(n.length).toBeLessThan(40);
+  });
+});
