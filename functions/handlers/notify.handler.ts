@@ -16,6 +16,7 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { z } from 'zod';
 import { S3ReportStore } from '../adapters/s3/s3-report-store.js';
+import { SesSendError } from '../adapters/ses/ses-mailer.js';
 import { diffSentNotices, sendNotices } from '../audit/send-notices.js';
 import { parseMailbox } from '../domain/mime.js';
 import type { NoticeDiff } from '../domain/notices.js';
@@ -104,6 +105,15 @@ function noticeName(runId: string, key: NoticeKey): string {
 }
 
 /**
+ * SES may or may not have taken a notice: it gave no answer. Not retryable: sending it again could mail
+ * it twice.
+ */
+export class NoticeDeliveryUnknownError extends Error {
+  override readonly name = 'NoticeDeliveryUnknownError';
+  readonly retryable = false;
+}
+
+/**
  * Wraps the SES mailer with what must happen right before a message leaves: its copy is kept in the
  * report bucket (so a sent notice always has its evidence), and the ledger claim is marked as being
  * sent, so that a step that stops before markSent is not sent again by its retry. Remembers which
@@ -137,6 +147,16 @@ class GuardedMailer implements Mailer {
       this.accepted.set(message.messageId, out.providerMessageId);
       return out;
     } catch (error) {
+      if (!(error instanceof SesSendError) || error.mayHaveSent) {
+        // No answer (or a server error): SES may have taken it. The attempt stays marked, so no run
+        // sends it again; a person checks SES before sending it by hand.
+        throw new NoticeDeliveryUnknownError(
+          `SES may have sent it, and gave no answer that says so (${(error as Error).message}): kept as handed ` +
+            `to SES so that no run sends it twice; check SES's sending records for ${message.messageId} ` +
+            'before sending it by hand',
+          { cause: error },
+        );
+      }
       // SES refused it: the message did not leave, so the claim may be given back.
       await attempts?.clearAttempt(message.key, this.runId).catch((e: unknown) => {
         logger.warn('could not clear a send attempt: the notice stays claimed until a person looks', {

@@ -34,6 +34,7 @@ import {
 } from '../support/aws-local-clients.js';
 import {
   FaultProxy,
+  LOST_ANSWER,
   type LocalServer,
   type SesLocal,
   sesError,
@@ -205,6 +206,38 @@ describe('notify and publish when SES fails', () => {
       ['2026-02', 'sent'],
       ['2026-03', 'sent'],
     ]);
+    expect(await ses.emails()).toHaveLength(2);
+  });
+
+  it('never sends twice a notice whose answer from SES was lost, and says it may have left', async () => {
+    const deps = notifyDeps();
+    const ledger = deps.ledger as DynamoDbLedger;
+    const key = await freshRun();
+    const runId = `run-${runNo}`;
+    // SES takes the first notice, but its answer never reaches the handler (as after a timeout).
+    proxy.inject(LOST_ANSWER);
+    const out = await notify(deps, { runId, evaluationKey: key, partnerId, dryRun: false });
+    expect(out.results.map((r) => [r.periodId, r.status])).toEqual([
+      ['2026-02', 'failed'],
+      ['2026-03', 'sent'],
+    ]);
+    expect(out.results[0]!.error).toMatch(/SES may have sent it/);
+    expect(out.failed).toBe(true);
+    expect(await ses.emails()).toHaveLength(2);
+    // Kept as handed to SES (not given back), so that no run claims it again.
+    const [entry] = await ledger.entries(partnerId, '2026-02');
+    expect(entry).toMatchObject({ state: 'pending', runId, messageId: expect.any(String) });
+
+    // A retry of the step, and the next night's run, send nothing more.
+    await notify(deps, { runId, evaluationKey: key, partnerId, dryRun: false });
+    const next = await freshRun();
+    const nextOut = await notify(notifyDeps(), {
+      runId: `run-${runNo}`,
+      evaluationKey: next,
+      partnerId,
+      dryRun: false,
+    });
+    expect(nextOut.results.find((r) => r.periodId === '2026-02')?.status).not.toBe('sent');
     expect(await ses.emails()).toHaveLength(2);
   });
 

@@ -10,9 +10,16 @@ import {
   tagValue,
 } from '../../functions/adapters/ses/ses-mailer.js';
 import { buildMime } from '../../functions/domain/mime.js';
+import { sesClient } from '../../functions/handlers/aws/ses.js';
 import type { OutgoingMessage } from '../../functions/ports.js';
 import { localSesClient } from '../support/aws-local-clients.js';
-import { FaultProxy, type SesLocal, sesError, startSesLocal } from '../support/local-aws-servers.js';
+import {
+  FaultProxy,
+  LOST_ANSWER,
+  type SesLocal,
+  sesError,
+  startSesLocal,
+} from '../support/local-aws-servers.js';
 
 let ses: SesLocal;
 let proxy: FaultProxy;
@@ -128,16 +135,34 @@ describe('SesMailer', () => {
       .catch((e: unknown) => e)) as SesSendError;
     expect(error.name).toBe('SesSendError');
     expect(error.retryable).toBe(retryable);
+    // An answer below 500 is a refusal: the message did not leave.
+    expect(error.mayHaveSent).toBe(false);
     expect(error.attempts).toBe(1);
     expect(error.message).toContain('acme-data 2026-03 overage');
   });
 
-  it('marks a server error as retryable', async () => {
+  it('marks a server error as retryable, and as one after which SES may have sent it', async () => {
     proxy.inject({ ...sesError('InternalFailure', 'Internal failure', 500) });
     const error = (await mailer(localSesClient(proxy.endpoint))
       .send(message())
       .catch((e: unknown) => e)) as SesSendError;
     expect(error.retryable).toBe(true);
+    expect(error.mayHaveSent).toBe(true);
+  });
+
+  it('says SES may have sent a message whose answer was lost, and does not send it again', async () => {
+    proxy.inject(LOST_ANSWER);
+    const error = (await mailer(localSesClient(proxy.endpoint))
+      .send(message())
+      .catch((e: unknown) => e)) as SesSendError;
+    expect(error).toBeInstanceOf(SesSendError);
+    expect(error.mayHaveSent).toBe(true);
+    expect(error.attempts).toBe(1);
+    expect(await ses.emails()).toHaveLength(1);
+  });
+
+  it("gives the notify handler's client one attempt per call (the SDK would resend after a timeout)", async () => {
+    expect(await sesClient({}).config.maxAttempts()).toBe(1);
   });
 
   it('refuses a message without recipients, and settings it cannot use', async () => {

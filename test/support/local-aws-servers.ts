@@ -115,12 +115,18 @@ export interface InjectedResponse {
 }
 
 /**
+ * The request reaches the stand-in, which handles it, but its answer is lost: the connection is cut
+ * instead (a timeout after SES took a message looks the same to the client).
+ */
+export const LOST_ANSWER = Symbol('lost answer');
+
+/**
  * Forwards requests to `target`, except that the next injected responses are answered directly:
  * a way to make a stand-in throttle or reject without changing it.
  */
 export class FaultProxy implements LocalServer {
   /** What the next requests get: an injected response, or null to pass through. */
-  private readonly queue: (InjectedResponse | null)[] = [];
+  private readonly queue: (InjectedResponse | typeof LOST_ANSWER | null)[] = [];
   /** Requests answered by the target (not injected). */
   forwarded = 0;
 
@@ -139,7 +145,7 @@ export class FaultProxy implements LocalServer {
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
         const injected = proxy.queue.shift() ?? null;
-        if (injected !== null) {
+        if (injected !== null && injected !== LOST_ANSWER) {
           res.writeHead(injected.status, { 'content-type': 'text/xml', ...injected.headers });
           res.end(injected.body);
           return;
@@ -148,6 +154,11 @@ export class FaultProxy implements LocalServer {
         const upstream = request(
           { host: url.hostname, port: url.port, method: req.method, path: req.url, headers: req.headers },
           (up) => {
+            if (injected === LOST_ANSWER) {
+              up.resume();
+              up.on('end', () => res.socket?.destroy());
+              return;
+            }
             res.writeHead(up.statusCode ?? 502, up.headers);
             up.pipe(res);
           },
@@ -163,7 +174,7 @@ export class FaultProxy implements LocalServer {
   }
 
   /** Answer the next `times` requests with `response`, after letting `passFirst` requests through. */
-  inject(response: InjectedResponse, times = 1, passFirst = 0): void {
+  inject(response: InjectedResponse | typeof LOST_ANSWER, times = 1, passFirst = 0): void {
     for (let i = 0; i < passFirst; i++) this.queue.push(null);
     for (let i = 0; i < times; i++) this.queue.push(response);
   }

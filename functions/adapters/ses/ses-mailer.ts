@@ -30,7 +30,12 @@ export interface SesMailerOptions {
   readonly random?: () => number;
 }
 
-/** A notice SES did not take. `retryable` says whether sending it again later may work. */
+/**
+ * A notice SES did not take, or gave no answer for. `retryable` says whether sending it again later may
+ * work; `mayHaveSent` that SES may have taken it all the same: no answer came (a timeout, a connection
+ * cut) or a server error did, and an answer lost on its way back looks the same as a request lost on
+ * its way there. Such a notice must not be sent again blindly.
+ */
 export class SesSendError extends Error {
   override readonly name = 'SesSendError';
   constructor(
@@ -38,6 +43,7 @@ export class SesSendError extends Error {
     readonly retryable: boolean,
     readonly code: string | undefined,
     readonly attempts: number,
+    readonly mayHaveSent: boolean,
     options?: { cause?: unknown },
   ) {
     super(message, options);
@@ -103,15 +109,19 @@ interface Classified {
   readonly throttled: boolean;
   readonly retryable: boolean;
   readonly code: string | undefined;
+  /** No answer, or a server error: SES may have taken the message before failing to say so. */
+  readonly mayHaveSent: boolean;
 }
 
 function classify(error: unknown): Classified {
   const e = error as { name?: string; message?: string; $metadata?: { httpStatusCode?: number } };
   const code = e.name;
   const message = e.message ?? '';
-  // The daily quota is reported as throttling too, but no backoff measured in seconds lifts it.
-  if (/daily message quota/i.test(message)) return { throttled: false, retryable: false, code };
   const status = e.$metadata?.httpStatusCode;
+  // A refusal is an answer below 500: the message did not leave.
+  const mayHaveSent = status === undefined || status >= 500;
+  // The daily quota is reported as throttling too, but no backoff measured in seconds lifts it.
+  if (/daily message quota/i.test(message)) return { throttled: false, retryable: false, code, mayHaveSent };
   if (
     code === 'Throttling' ||
     code === 'ThrottlingException' ||
@@ -119,11 +129,12 @@ function classify(error: unknown): Classified {
     status === 429 ||
     /maximum sending rate exceeded/i.test(message)
   ) {
-    return { throttled: true, retryable: true, code };
+    return { throttled: true, retryable: true, code, mayHaveSent: false };
   }
-  if (code !== undefined && NOT_RETRYABLE.has(code)) return { throttled: false, retryable: false, code };
+  if (code !== undefined && NOT_RETRYABLE.has(code))
+    return { throttled: false, retryable: false, code, mayHaveSent };
   // No HTTP status at all: the request never got an answer (network), so a retry may work.
-  return { throttled: false, retryable: status === undefined || status >= 500, code };
+  return { throttled: false, retryable: mayHaveSent, code, mayHaveSent };
 }
 
 /** Mailer over SES SendRawEmail. */
@@ -153,7 +164,7 @@ export class SesMailer implements Mailer {
   async send(message: OutgoingMessage): Promise<{ providerMessageId: string }> {
     const destinations = [...message.to, ...message.cc].map(envelopeAddress);
     if (destinations.length === 0) {
-      throw new SesSendError(`notice ${message.messageId} has no recipient`, false, undefined, 0);
+      throw new SesSendError(`notice ${message.messageId} has no recipient`, false, undefined, 0, false);
     }
     const command = new SendRawEmailCommand({
       RawMessage: { Data: Buffer.from(message.raw, 'utf8') },
@@ -170,7 +181,9 @@ export class SesMailer implements Mailer {
       await this.limiter.acquire();
       try {
         const out = await this.client.send(command);
-        if (!out.MessageId) throw new SesSendError('SES returned no MessageId', true, undefined, attempt);
+        if (!out.MessageId) {
+          throw new SesSendError('SES returned no MessageId', true, undefined, attempt, true);
+        }
         return { providerMessageId: out.MessageId };
       } catch (error) {
         if (error instanceof SesSendError) throw error;
@@ -184,6 +197,7 @@ export class SesMailer implements Mailer {
             c.retryable,
             c.code,
             attempt,
+            c.mayHaveSent,
             { cause: error },
           );
         }

@@ -7,10 +7,21 @@ export function sesMailer(
   env: Pick<HandlerEnv, 'SES_CONFIGURATION_SET' | 'SES_MAX_SEND_RATE' | 'AWS_ENDPOINT_URL_SES'>,
   options: Partial<SesMailerOptions> = {},
 ): SesMailer {
-  const client = new SESClient(env.AWS_ENDPOINT_URL_SES ? { endpoint: env.AWS_ENDPOINT_URL_SES } : {});
-  return new SesMailer(client, {
+  return new SesMailer(sesClient(env), {
     configurationSetName: env.SES_CONFIGURATION_SET,
     maxSendRate: env.SES_MAX_SEND_RATE,
     ...options,
+  });
+}
+
+/** The SES client of the notify handler. */
+export function sesClient(env: Pick<HandlerEnv, 'AWS_ENDPOINT_URL_SES'>): SESClient {
+  return new SESClient({
+    ...(env.AWS_ENDPOINT_URL_SES ? { endpoint: env.AWS_ENDPOINT_URL_SES } : {}),
+    // One attempt per call: the SDK would resend after a timeout, when SES may have taken the message
+    // already. The mailer retries only what SES refused (throttling), which never left.
+    maxAttempts: 1,
+    // A call that hangs fails in time for the step to report it, well inside the Lambda's timeout.
+    requestHandler: { connectionTimeout: 5_000, requestTimeout: 20_000 },
   });
 }
