@@ -8,11 +8,16 @@ import {
   RowMerger,
 } from '../../functions/adapters/logs/index.js';
 import { LogAggregator, objectKey } from '../../functions/adapters/logs/log-aggregator.js';
+import { AreaLines } from '../../functions/adapters/logs/log-reader.js';
 import type { ScannerSizes } from '../../functions/adapters/logs/wasm-scanner.js';
 import { datasetOf, SLOT_MS, slotOf, statusClassOf } from '../../functions/domain/usage.js';
+import { cutBytes } from '../support/cut-bytes.js';
 import { logLine } from '../support/log-lines.js';
 
-/** Runs `lines` through an aggregator; returns merged rows and the item's counts. */
+/**
+ * Runs `lines` through an aggregator as the log reader does (AreaLines: the text put into the scanner's
+ * input area, in pieces cut at `cuts`); returns merged rows and the item's counts.
+ */
 function aggregate(
   lines: readonly string[],
   options: {
@@ -20,8 +25,7 @@ function aggregate(
     manifest?: Manifest;
     maxTableRows?: number;
     sampleLimit?: number;
-    /** Hand the lines over as one block (as the file reader does) rather than one by one. */
-    block?: boolean;
+    cuts?: readonly number[];
     scannerSizes?: ScannerSizes;
   } = {},
 ) {
@@ -37,19 +41,10 @@ function aggregate(
     builder,
   );
   aggregator.begin(0);
-  // All lines in one buffer, as a read chunk holds them.
   const text = Buffer.from(lines.map((l) => `${l}\n`).join(''), 'utf8');
-  let p = 0;
-  if (options.block === true) {
-    aggregator.block(text, 0, text.length, 64 * 1024);
-    p = text.length;
-  }
-  for (;;) {
-    const nl = text.indexOf(10, p);
-    if (nl === -1) break;
-    aggregator.line(text, p, nl);
-    p = nl + 1;
-  }
+  const area = new AreaLines(aggregator, 64 * 1024);
+  for (const piece of cutBytes(text, options.cuts ?? [])) area.push(piece);
+  area.finish();
   const counts = aggregator.finish();
   const batch = builder.take();
   const merger = new RowMerger(aggregator.strings.values);
@@ -170,16 +165,17 @@ const lineArb = fc
   });
 
 describe('LogAggregator', () => {
-  it('sums lines into exactly the rows that parsing each line on its own gives', () => {
+  it('sums lines into exactly the rows that parsing each line on its own gives, however the text is cut', () => {
     fc.assert(
       fc.property(
         fc.array(lineArb, { maxLength: 60 }),
         fc.constantFrom(1, 2, 3),
         fc.boolean(),
         fc.constantFrom(undefined, 1, 3),
-        (lines, depth, withManifest, maxTableRows) => {
+        fc.array(fc.nat(), { maxLength: 8 }),
+        (lines, depth, withManifest, maxTableRows, cuts) => {
           const manifest = withManifest ? MANIFEST : undefined;
-          const got = aggregate(lines, { depth, manifest, maxTableRows });
+          const got = aggregate(lines, { depth, manifest, maxTableRows, cuts });
           const want = reference(lines, depth, manifest);
           expect(asMap(got.rows)).toEqual(want.rows);
           expect(got.counts.lines).toBe(lines.length);
@@ -190,10 +186,10 @@ describe('LogAggregator', () => {
     );
   });
 
-  it('sums a block of lines the same way when every area of the scanner fills and is emptied many times', () => {
+  it('sums lines the same way when every area of the scanner fills and is emptied many times', () => {
     // Two key entries, two object entries, two rows, three output records and 700 bytes of input and of
-    // key text (the arena must hold any line's key text): every limit is met again and again, and lines
-    // longer than the input area go alone.
+    // key text (the arena must hold any line's key text): every limit is met again and again, and a line
+    // longer than the input area (but within the cap) makes the area grow to hold it.
     const tiny: ScannerSizes = { inputBytes: 700, outLines: 3, entries: 2, arenaBytes: 700 };
     fc.assert(
       fc.property(
@@ -206,7 +202,6 @@ describe('LogAggregator', () => {
           const got = aggregate(lines, {
             depth,
             manifest,
-            block: true,
             scannerSizes: small ? tiny : undefined,
             maxTableRows: small ? 2 : undefined,
           });

@@ -10,7 +10,6 @@ export {
   type ParseResult,
   parseAccessLogLine,
 } from './access-log-parser.js';
-export { ByteLineSplitter, LineSplitter } from './byte-lines.js';
 export {
   checkIngestOptions,
   DEFAULT_MAX_LINE_BYTES,

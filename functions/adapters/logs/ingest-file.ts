@@ -19,8 +19,6 @@ import type { Manifest } from './manifest.js';
 import { type RowBatch, RowBatchBuilder, STATUS_BY_INDEX } from './row-batch.js';
 import { BLOCK_SIZES } from './wasm-scanner.js';
 
-export { LineSplitter } from './byte-lines.js';
-
 export interface IngestOptions {
   /** Path segments of a key that name its dataset (see datasetOf); a whole number of at least 1. */
   readonly datasetDepth: number;

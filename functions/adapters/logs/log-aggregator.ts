@@ -13,7 +13,6 @@
  */
 import { datasetOf, SLOT_MS } from '../../domain/usage.js';
 import { describeFailure, type MalformedReason } from './access-log-parser.js';
-import { PREVIEW_BYTES } from './byte-lines.js';
 import type { Manifest } from './manifest.js';
 import type { RowBatchBuilder } from './row-batch.js';
 import { StringTable } from './string-table.js';
@@ -61,8 +60,9 @@ export interface ItemCounts {
 
 /** Characters of a malformed line kept as its sample. */
 export const SAMPLE_CHARS = 300;
+/** Bytes of a malformed line kept for its sample (SAMPLE_CHARS characters of up to 4 bytes). */
+const PREVIEW_BYTES = 1200;
 
-const NEWLINE = 10;
 const MAX_I32 = 0x7fffffff;
 /** A count past this is moved out of the table before an addition could lose precision. */
 const MAX_EXACT = Number.MAX_SAFE_INTEGER;
@@ -104,55 +104,29 @@ export class LogAggregator {
     this.counts = newCounts();
   }
 
-  /** One line: bytes [a, e) of `b`, without its newline. */
-  line(b: Buffer, a: number, e: number): void {
-    if (e === a) {
-      // A block of no bytes holds no line for the scanner to report: the blank line is counted here.
-      const blank = describeFailure(FAIL.empty, 0, b, a, a, a);
-      this.malformed(blank.reason, blank.detail, b, a, a);
-      return;
-    }
-    this.run(this.scanner.load(b, a, e), 0, e - a, MAX_I32);
-  }
-
   /**
-   * Whole lines: bytes [a, e) of `b`, each line ended by a newline (the last one may lack it). A line of
-   * more than `maxLine` bytes is malformed (`line-too-long`). Lines longer than the scanner's input area
-   * are cut out and read one at a time.
-   */
-  block(b: Buffer, a: number, e: number, maxLine: number): void {
-    const capacity = this.scanner.exports.inputCapacity();
-    let p = a;
-    while (p < e) {
-      let cut = e;
-      if (e - p > capacity) {
-        const nl = b.lastIndexOf(NEWLINE, p + capacity - 1);
-        if (nl < p) {
-          // One line longer than the input area: alone, as a line of its own.
-          const next = b.indexOf(NEWLINE, p);
-          const end = next === -1 || next >= e ? e : next;
-          if (end - p > maxLine) this.tooLong(b, p, end - p, maxLine);
-          else this.line(b, p, end);
-          p = end + 1;
-          continue;
-        }
-        cut = nl + 1;
-      }
-      this.run(this.scanner.load(b, p, cut), 0, cut - p, maxLine);
-      p = cut;
-    }
-  }
-
-  /**
-   * The scanner's input area, for a reader that reads straight into it and hands whole lines to
-   * `scanInPlace`: the bytes are then scanned where they lie, never copied. Valid until the next call
-   * of `line` or `block` (which may move the area).
+   * The scanner's input area, for a reader that puts text straight into it and hands whole lines to
+   * `scanInPlace`: the bytes are then scanned where they lie. Valid until `growInputArea` (which moves it).
    */
   inputArea(): Buffer {
     const w = this.scanner;
     w.refresh();
     const at = w.exports.inputPtr();
     return w.bytes.subarray(at, at + w.exports.inputCapacity());
+  }
+
+  /**
+   * Makes the input area at least `capacity` bytes, keeping its first `keep` bytes, and returns it (the
+   * area moves): for a line within the cap that the area cannot hold, in a scanner made smaller than the
+   * cap.
+   */
+  growInputArea(keep: number, capacity: number): Buffer {
+    // A copy: the area moves to fresh memory, which may reuse the old area's bytes.
+    const kept = Buffer.from(this.inputArea().subarray(0, keep));
+    this.scanner.exports.reserveInput(capacity);
+    const area = this.inputArea();
+    kept.copy(area, 0);
+    return area;
   }
 
   /**
@@ -281,7 +255,8 @@ export class LogAggregator {
     );
   }
 
-  private tooLong(b: Buffer, a: number, length: number, maxLine: number): void {
+  /** Count one line of `length` bytes, over the cap `maxLine`, its start at `a` in `b` kept as its sample. */
+  tooLong(b: Buffer, a: number, length: number, maxLine: number): void {
     this.malformed('line-too-long', `over ${maxLine} bytes (${length} read)`, b, a, a + PREVIEW_BYTES);
   }
 

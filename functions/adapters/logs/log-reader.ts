@@ -9,7 +9,6 @@
  */
 import { closeSync, createReadStream, fstatSync, openSync, readSync } from 'node:fs';
 import { createGunzip } from 'node:zlib';
-import { ByteLineSplitter, PREVIEW_BYTES } from './byte-lines.js';
 import type { ItemCounts, LogAggregator } from './log-aggregator.js';
 
 /** A file to read, whole or the lines starting in bytes [range[0], range[1]) of it (plain files only). */
@@ -65,32 +64,6 @@ export async function readLogItem(
     counts: aggregator.finish(),
     ...(unreadable === undefined ? {} : { unreadable }),
   });
-  const splitter = new ByteLineSplitter(
-    maxLineBytes,
-    (b, start, end) => aggregator.line(b, start, end),
-    (preview, length) =>
-      aggregator.malformed(
-        'line-too-long',
-        `over ${maxLineBytes} bytes (${length} read)`,
-        preview,
-        0,
-        preview.length,
-      ),
-    (b, start, end) => aggregator.block(b, start, end, maxLineBytes),
-  );
-  /** A stream that broke off mid-line leaves a cut record: evidence of the break, not usage. */
-  const cutOff = () => {
-    const pending = splitter.end();
-    if (pending !== null) {
-      aggregator.malformed(
-        'truncated-line',
-        'the file breaks off inside this line',
-        pending,
-        0,
-        pending.length,
-      );
-    }
-  };
 
   // Plain files are read with synchronous calls: the reading thread is a worker with nothing else to
   // do, and a page-cache read costs far less than a round trip through the thread pool, which matters
@@ -101,9 +74,9 @@ export async function readLogItem(
   } catch (e) {
     return outcome(`cannot open: ${messageOf(e)}`);
   }
-  // Plain text is read straight into the scanner's input area (see AreaLines): never copied.
-  const area = aggregator.inputArea();
-  const lines = new AreaLines(aggregator, area, maxLineBytes);
+  // Plain text is read straight into the scanner's input area, gzip text is inflated and copied there:
+  // one carry of an unfinished line, one rule for over-long and for cut-off lines (see AreaLines).
+  const lines = new AreaLines(aggregator, maxLineBytes);
   let start = 0;
   let end = 0;
   let first = 0;
@@ -115,7 +88,8 @@ export async function readLogItem(
       if (item.range === undefined) {
         end = size;
         // The first chunk tells gzip (its magic bytes) from text; it is parsed as text if it is text.
-        first = size > 0 ? readSync(fd, area, 0, Math.min(READ_CHUNK_BYTES, size), 0) : 0;
+        const area = lines.area;
+        first = size > 0 ? readSync(fd, area, 0, Math.min(READ_CHUNK_BYTES, size, area.length), 0) : 0;
         compressed =
           size > 0 && ((first >= 2 && area[0] === 0x1f && area[1] === 0x8b) || item.path.endsWith('.gz'));
       } else {
@@ -140,8 +114,8 @@ export async function readLogItem(
         }
         if (position >= end) break;
         try {
-          const room = Math.min(READ_CHUNK_BYTES, area.length - lines.filled, end - position);
-          n = readSync(fd, area, lines.filled, room, position);
+          const room = Math.min(READ_CHUNK_BYTES, lines.area.length - lines.filled, end - position);
+          n = readSync(fd, lines.area, lines.filled, room, position);
         } catch (e) {
           lines.cutOff();
           return outcome(`read error: ${messageOf(e)}`);
@@ -169,21 +143,20 @@ export async function readLogItem(
         try {
           next = await chunks.next();
         } catch (e) {
-          cutOff();
+          lines.cutOff();
           return outcome(`${readFailed ? 'read error' : 'corrupt gzip'}: ${messageOf(e)}`);
         }
         if (next.done === true) break;
         decodedBytes += next.value.length;
-        splitter.push(next.value);
+        lines.push(next.value);
         options.afterChunk?.();
       }
     } finally {
       file.destroy();
       gunzip.destroy();
     }
+    lines.finish();
   }
-  const last = splitter.end();
-  if (last !== null) aggregator.line(last, 0, last.length);
   return outcome();
 }
 
@@ -191,23 +164,37 @@ export async function readLogItem(
 const probe = Buffer.allocUnsafe(PROBE_BYTES);
 
 /**
- * Lines of a plain file read straight into the scanner's input area (LogAggregator.inputArea): the whole
- * lines of each read are scanned where they lie, and the unfinished last one moves to the front of the
- * area, where the next read lands after it. A line longer than the cap is reported once, from its first
- * bytes, and skipped to its end without being held.
+ * Lines of one item in the scanner's input area (LogAggregator.inputArea): text is read or copied into
+ * the area at `filled`, the whole lines there are scanned where they lie, and the unfinished last one
+ * moves to the front of the area, where the next text lands after it. A line longer than the cap is
+ * reported once, from its first bytes, and skipped to its end without being held. Exported for tests.
  */
-class AreaLines {
-  /** Bytes of an unfinished line at the front of the area; the next read goes after them. */
+export class AreaLines {
+  /** The scanner's input area; replaced when a line the cap allows outgrows it (see add). */
+  area: Buffer;
+  /** Bytes of an unfinished line at the front of the area; the next text goes after them. */
   filled = 0;
   private skipping = false;
 
   constructor(
     private readonly aggregator: LogAggregator,
-    private readonly area: Buffer,
     private readonly maxLine: number,
-  ) {}
+  ) {
+    this.area = aggregator.inputArea();
+  }
 
-  /** `n` bytes were read into the area at `filled`. */
+  /** Copies `chunk` into the area and scans its whole lines, in pieces when it does not fit at once. */
+  push(chunk: Buffer): void {
+    let p = 0;
+    while (p < chunk.length) {
+      const n = Math.min(this.area.length - this.filled, chunk.length - p);
+      chunk.copy(this.area, this.filled, p, p + n);
+      this.add(n);
+      p += n;
+    }
+  }
+
+  /** `n` bytes were put into the area at `filled`. Leaves room for at least one more byte. */
   add(n: number): void {
     const area = this.area;
     const end = this.filled + n;
@@ -228,19 +215,16 @@ class AreaLines {
     }
     const tail = end - p;
     if (tail > this.maxLine) {
-      this.aggregator.malformed(
-        'line-too-long',
-        `over ${this.maxLine} bytes (${tail} read)`,
-        area,
-        p,
-        p + PREVIEW_BYTES,
-      );
+      this.aggregator.tooLong(area, p, tail, this.maxLine);
       this.skipping = true;
       this.filled = 0;
       return;
     }
     if (tail > 0 && p > 0) area.copyWithin(0, p, end);
     this.filled = tail;
+    // A line within the cap fills the whole area: only a scanner made smaller than the cap (tests') has
+    // such an area. It grows to hold any line the cap allows and its newline, so the line is read whole.
+    if (tail === area.length) this.area = this.aggregator.growInputArea(tail, this.maxLine + 1);
   }
 
   /** The end of the item: an unfinished last line (no newline after it) is a line all the same. */
