@@ -379,11 +379,10 @@ function classifyLine(from: i32, limit: i32): i32 {
     const v1 = v128.load(a, 16);
     const v2 = v128.load(a, 32);
     const v3 = v128.load(a, 48);
-    const nl =
-      <u64>i8x16.bitmask(i8x16.eq(v0, newlines)) |
-      (<u64>i8x16.bitmask(i8x16.eq(v1, newlines)) << 16) |
-      (<u64>i8x16.bitmask(i8x16.eq(v2, newlines)) << 32) |
-      (<u64>i8x16.bitmask(i8x16.eq(v3, newlines)) << 48);
+    const n0 = i8x16.eq(v0, newlines);
+    const n1 = i8x16.eq(v1, newlines);
+    const n2 = i8x16.eq(v2, newlines);
+    const n3 = i8x16.eq(v3, newlines);
     const s =
       <u64>i8x16.bitmask(i8x16.eq(v0, spaces)) |
       (<u64>i8x16.bitmask(i8x16.eq(v1, spaces)) << 16) |
@@ -397,7 +396,13 @@ function classifyLine(from: i32, limit: i32): i32 {
     const wordStart = from + (w << 6);
     // The line ends at the first newline, or at the limit, whichever comes first.
     let end = limit;
-    if (nl != 0) {
+    // Most words hold no newline: one test of all four compares says so.
+    if (v128.any_true(v128.or(v128.or(n0, n1), v128.or(n2, n3)))) {
+      const nl =
+        <u64>i8x16.bitmask(n0) |
+        (<u64>i8x16.bitmask(n1) << 16) |
+        (<u64>i8x16.bitmask(n2) << 32) |
+        (<u64>i8x16.bitmask(n3) << 48);
       const at = wordStart + <i32>ctz(nl);
       if (at < end) end = at;
     }
