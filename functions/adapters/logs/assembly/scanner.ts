@@ -90,10 +90,9 @@ const K_TOO_LONG: i32 = 12;
 /** Bytes read past the end of any area by 16-byte loads; every area is followed by this much slack. */
 const SLACK: i32 = 64;
 
-/** Start and end of each known field (27 i32 each), and the spaces findAgentClose found. */
+/** Start and end of each known field (27 i32 each). */
 let ST: usize = 0;
 let EN: usize = 0;
-let TRAIL: usize = 0;
 /**
  * Results of scanOne: f64 timeMs, bytesSent, objectSize, totalTime, turnAround; then i32 fieldCount,
  * failKind, failArg, failA, failE.
@@ -204,7 +203,7 @@ export function init(
   rowCap = rows;
   const rowSlots = slotCount(rows);
   rowMask = rowSlots - 1;
-  const header = (KNOWN_FIELDS * 2 + TRAILING_KNOWN + 1) * 4 + 128 + SLACK;
+  const header = KNOWN_FIELDS * 2 * 4 + 128 + SLACK;
   const total =
     header +
     (inputBytes + SLACK) +
@@ -221,8 +220,7 @@ export function init(
   base = (base + 7) & ~7;
   ST = base;
   EN = ST + KNOWN_FIELDS * 4;
-  TRAIL = EN + KNOWN_FIELDS * 4;
-  RESULT = (TRAIL + (TRAILING_KNOWN + 1) * 4 + 7) & ~7;
+  RESULT = (EN + KNOWN_FIELDS * 4 + 7) & ~7;
   INPUT = RESULT + 128;
   SPACE_BITS = (INPUT + inputBytes + SLACK + 7) & ~7;
   QUOTE_BITS = SPACE_BITS + bitmapBytes(inputBytes);
@@ -357,11 +355,6 @@ function findByte(c: i32, from: i32, end: i32): i32 {
   return end;
 }
 
-/** First space or quote in [from, end), or `end`. */
-function findSpaceOrQuote(from: i32, end: i32): i32 {
-  return nextBit(SPACE_BITS, QUOTE_BITS, from, end);
-}
-
 /**
  * Makes the bitmaps of the line that starts at `from`, sixty-four bytes at a time, until the word that
  * holds its newline: returns where the line ends (its newline, or `limit` when none comes first). The
@@ -422,22 +415,19 @@ function classifyLine(from: i32, limit: i32): i32 {
 }
 
 /**
- * The first byte in [from, end) (`end` at most the classified line's end) whose bit is set in the
- * bitmap at `bits`, or in the one at `also` when that is not 0; `end` when there is none.
+ * The first byte in [from, end) (`end` at most the classified line's end) whose bit is set in the bitmap
+ * at `bits`; `end` when there is none.
  */
 @inline
-function nextBit(bits: usize, also: usize, from: i32, end: i32): i32 {
+function nextBit(bits: usize, from: i32, end: i32): i32 {
   if (from >= end) return end;
   const rel = from - lineBase;
   let w = rel >> 6;
-  let word = load<u64>(bits + (<usize>w << 3));
-  if (also != 0) word |= load<u64>(also + (<usize>w << 3));
-  word &= <u64>-1 << <u64>(rel & 63);
+  let word = load<u64>(bits + (<usize>w << 3)) & (<u64>-1 << <u64>(rel & 63));
   while (word == 0) {
     w++;
     if (w >= lineWords) return end;
     word = load<u64>(bits + (<usize>w << 3));
-    if (also != 0) word |= load<u64>(also + (<usize>w << 3));
   }
   const r = lineBase + (w << 6) + <i32>ctz(word);
   return r < end ? r : end;
@@ -445,12 +435,30 @@ function nextBit(bits: usize, also: usize, from: i32, end: i32): i32 {
 
 @inline
 function nextSpace(from: i32, end: i32): i32 {
-  return nextBit(SPACE_BITS, 0, from, end);
+  return nextBit(SPACE_BITS, from, end);
 }
 
 @inline
 function nextQuote(from: i32, end: i32): i32 {
-  return nextBit(QUOTE_BITS, 0, from, end);
+  return nextBit(QUOTE_BITS, from, end);
+}
+
+/** The `k`-th (from 1) space in [from, end); `end` when there are fewer. */
+function nthSpace(from: i32, end: i32, k: i32): i32 {
+  if (from >= end) return end;
+  const rel = from - lineBase;
+  let w = rel >> 6;
+  let word = load<u64>(SPACE_BITS + (<usize>w << 3)) & (<u64>-1 << <u64>(rel & 63));
+  // Whole words at a time while the k-th space lies further on.
+  for (let c = <i32>popcnt(word); c < k; c = <i32>popcnt(word)) {
+    k -= c;
+    w++;
+    if (w >= lineWords) return end;
+    word = load<u64>(SPACE_BITS + (<usize>w << 3));
+  }
+  for (; k > 1; k--) word &= word - 1;
+  const r = lineBase + (w << 6) + <i32>ctz(word);
+  return r < end ? r : end;
 }
 
 @inline
@@ -493,7 +501,6 @@ let failArg: i32 = 0;
 let failA: i32 = 0;
 let failE: i32 = 0;
 let cursor: i32 = 0;
-let trailCount: i32 = 0;
 let lastDate0: i32 = 0;
 let lastDate1: i32 = 0;
 let lastDate2: i32 = 0;
@@ -610,7 +617,6 @@ function scan(from: i32, to: i32): bool {
   }
   if (p >= end) return tooFew(16);
 
-  trailCount = 0;
   if (byteAt(p) == QUOTE) {
     const q = findAgentClose(p + 1, end);
     if (q == -1) return fail(K_AGENT_QUOTE, 0, 0, 0);
@@ -625,15 +631,6 @@ function scan(from: i32, to: i32): bool {
   }
 
   let count = MIN_FIELDS;
-  // Spaces the agent's closing search already found: trail[k] ends trailing field k (k >= 1).
-  const known = trailCount;
-  for (let k = 1; k < known && p < end; k++) {
-    const sp = load<i32>(TRAIL + (<usize>k << 2));
-    setStart(count, p);
-    setEnd(count, sp);
-    count++;
-    p = sp + 1;
-  }
   while (p < end) {
     const sp = nextSpace(p, end);
     if (count < KNOWN_FIELDS) {
@@ -707,31 +704,14 @@ function fitMiddle(p: i32, end: i32): i32 {
 
 /**
  * The closing quote of the user agent: the first candidate after which the next known trailing fields
- * hold no quote. The spaces found for the chosen candidate are kept in TRAIL.
+ * (as many as there are spaces, up to TRAILING_KNOWN) hold no quote.
  */
 function findAgentClose(from: i32, end: i32): i32 {
   const first = quoteCandidate(from, end);
   for (let q = first; q != -1; q = quoteCandidate(q + 1, end)) {
-    let windowEnd = q + 1;
-    let n = 0;
-    let clean = true;
-    store<i32>(TRAIL, windowEnd);
-    while (n < TRAILING_KNOWN && windowEnd < end) {
-      const stop = findSpaceOrQuote(windowEnd + 1, end);
-      if (stop < end && byteAt(stop) == QUOTE) {
-        clean = false;
-        break;
-      }
-      windowEnd = stop;
-      n++;
-      store<i32>(TRAIL + (<usize>n << 2), windowEnd);
-    }
-    if (clean) {
-      trailCount = n + 1;
-      return q;
-    }
+    const fieldsEnd = nthSpace(q + 2, end, TRAILING_KNOWN);
+    if (nextQuote(q + 2, fieldsEnd) == fieldsEnd) return q;
   }
-  trailCount = 0;
   return first;
 }
 
