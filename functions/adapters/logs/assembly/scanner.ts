@@ -721,15 +721,46 @@ function findAgentClose(from: i32, end: i32): i32 {
 
 /** Digits as a number, DASH_VALUE for `-`, BAD otherwise (also past 2^53). */
 function readCount(a: i32, e: i32): i64 {
-  if (e - a == 1 && byteAt(a) == DASH) return DASH_VALUE;
-  if (e <= a || e - a > 16) return BAD;
-  let v: i64 = 0;
-  for (let i = a; i < e; i++) {
-    const d = byteAt(i) - ZERO;
-    if (<u32>d > 9) return BAD;
-    v = v * 10 + <i64>d;
-  }
+  const n = e - a;
+  if (n == 1 && byteAt(a) == DASH) return DASH_VALUE;
+  if (n <= 0 || n > 16) return BAD;
+  // The eight bytes that end at `e` (and the eight before them for a longer count), read as digits with
+  // leading zeros, without a loop over the digits. A count comes after the time, so the sixteen bytes
+  // before `e` are all in the line.
+  const low = digitBytes(load<u64>(<usize>(e - 8)), n);
+  if (n <= 8) return isDigits(low) ? <i64>eightDigits(low) : BAD;
+  const high = digitBytes(load<u64>(<usize>(e - 16)), n - 8);
+  if (!isDigits(low) || !isDigits(high)) return BAD;
+  const v = <i64>eightDigits(high) * 100000000 + <i64>eightDigits(low);
   return v <= MAX_SAFE ? v : BAD;
+}
+
+const ZEROS: u64 = 0x3030303030303030;
+const HIGH_BITS: u64 = 0x8080808080808080;
+
+/**
+ * The bytes of `w` less '0' each: its last `n` (1..8) bytes, the ones before them taken as '0'. Bytes
+ * below '0' or above '9' come out with their high bit set (see isDigits): they are never borrowed from,
+ * since the ones before them are digits or '0'.
+ */
+@inline
+function digitBytes(w: u64, n: i32): u64 {
+  const keep = n >= 8 ? <u64>-1 : <u64>-1 << (<u64>(8 - n) << 3);
+  return ((w & keep) | (ZEROS & ~keep)) - ZEROS;
+}
+
+/** Whether each byte of digitBytes' result is 0..9: adding 118 sets the high bit of one of 10 or more. */
+@inline
+function isDigits(d: u64): bool {
+  return ((d | (d + 0x7676767676767676)) & HIGH_BITS) == 0;
+}
+
+/** The number of the eight digits 0..9 in `d`, the first in its lowest byte: pairs, fours, then eight. */
+@inline
+function eightDigits(d: u64): u64 {
+  d = (d * 10 + (d >> 8)) & 0x00ff00ff00ff00ff;
+  d = (d * 100 + (d >> 16)) & 0x0000ffff0000ffff;
+  return (d * 10000 + (d >> 32)) & 0xffffffff;
 }
 
 function isStatus(a: i32, e: i32): bool {
