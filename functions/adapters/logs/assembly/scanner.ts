@@ -106,6 +106,8 @@ let inputCap: i32 = 0;
  */
 let SPACE_BITS: usize = 0;
 let QUOTE_BITS: usize = 0;
+/** The rollup key of the line being added, staged for findEntry: as long as a line can be, and SLACK. */
+let KEY: usize = 0;
 let lineBase: i32 = 0;
 let lineWords: i32 = 0;
 /** scanBlock output: 8 i32 for each malformed line. */
@@ -156,6 +158,21 @@ function bitmapBytes(bytes: i32): i32 {
   return ((bytes >> 6) + 2) << 3;
 }
 
+/** Bytes an input area of `bytes` takes with what goes with it: the bitmaps and KEY (see layInput). */
+function inputAreaBytes(bytes: i32): i64 {
+  return 2 * (<i64>bytes + SLACK) + 2 * <i64>bitmapBytes(bytes) + 16;
+}
+
+/** Lays an input area of `bytes` out at `at` (8-aligned), then its bitmaps and KEY; returns their end. */
+function layInput(at: usize, bytes: i32): usize {
+  INPUT = at;
+  inputCap = bytes;
+  SPACE_BITS = (INPUT + <usize>bytes + SLACK + 7) & ~7;
+  QUOTE_BITS = SPACE_BITS + <usize>bitmapBytes(bytes);
+  KEY = QUOTE_BITS + <usize>bitmapBytes(bytes);
+  return (KEY + <usize>bytes + SLACK + 7) & ~7;
+}
+
 /** Bytes a table of `entries` entries and `arenaBytes` of text takes. */
 function tableBytes(entries: i32, arenaBytes: i32): i32 {
   return 32 + entries * 32 + slotCount(entries) * 4 + arenaBytes + SLACK + 16;
@@ -198,7 +215,6 @@ export function init(
   datasetDepth = depth;
   slotMs = slotMillis;
   withRecords = records;
-  inputCap = inputBytes;
   outCap = outLines;
   rowCap = rows;
   const rowSlots = slotCount(rows);
@@ -206,8 +222,7 @@ export function init(
   const header = KNOWN_FIELDS * 2 * 4 + 128 + SLACK;
   const total =
     header +
-    (inputBytes + SLACK) +
-    2 * bitmapBytes(inputBytes) +
+    <i32>inputAreaBytes(inputBytes) +
     outLines * 32 +
     rows * 40 +
     rowSlots * 4 +
@@ -221,10 +236,7 @@ export function init(
   ST = base;
   EN = ST + KNOWN_FIELDS * 4;
   RESULT = (EN + KNOWN_FIELDS * 4 + 7) & ~7;
-  INPUT = RESULT + 128;
-  SPACE_BITS = (INPUT + inputBytes + SLACK + 7) & ~7;
-  QUOTE_BITS = SPACE_BITS + bitmapBytes(inputBytes);
-  OUT = QUOTE_BITS + bitmapBytes(inputBytes);
+  OUT = layInput(RESULT + 128, inputBytes);
   ROW_KEYS = OUT + outLines * 32;
   ROW_SUMS = ROW_KEYS + rows * 16;
   ROW_SLOTS = ROW_SUMS + rows * 24;
@@ -324,16 +336,13 @@ export function tablePtr(which: i32): usize {
 export function reserveInput(bytes: i32): usize {
   if (bytes <= inputCap) return INPUT;
   const end = <usize>load<i32>(OBJECTS + T_ARENA) + <usize>load<i32>(OBJECTS + T_ARENA_CAP) + SLACK;
-  const needed = <i64>end + <i64>bytes + <i64>SLACK + 2 * <i64>bitmapBytes(bytes) + 16;
+  const needed = <i64>end + 8 + inputAreaBytes(bytes);
   const have = <i64>memory.size() << 16;
   if (needed > have) {
     const pages = <i32>((needed - have + 0xffff) >>> 16);
     if (memory.grow(pages) < 0) unreachable();
   }
-  INPUT = (end + 7) & ~7;
-  inputCap = bytes;
-  SPACE_BITS = (INPUT + <usize>bytes + SLACK + 7) & ~7;
-  QUOTE_BITS = SPACE_BITS + <usize>bitmapBytes(bytes);
+  layInput((end + 7) & ~7, bytes);
   return INPUT;
 }
 
@@ -958,63 +967,45 @@ function tail(i: i32, n: i32): u64 {
   return load<u64>(<usize>i) & ((<u64>1 << (<u64>n << 3)) - 1);
 }
 
-/** `h` folded with bytes [a, e), eight at a time. */
-function hashRange(a: i32, e: i32, h: u64): u64 {
-  let i = a;
-  for (; i + 8 <= e; i += 8) h = mix(h, load<u64>(<usize>i));
-  if (i < e) h = mix(h, tail(i, e - i));
-  return mix(h, <u64>(e - a));
+/** Copies bytes [a, e) to `to` sixteen at a time (so up to fifteen bytes more); returns where they end. */
+@inline
+function stage(to: usize, a: i32, e: i32): usize {
+  for (let i = 0; i < e - a; i += 16) v128.store(to + <usize>i, v128.load(<usize>(a + i)));
+  return to + <usize>(e - a);
 }
 
-/** Whether the `n` bytes at arena offset `p` equal those at `a`. */
-function sameBytes(p: usize, a: i32, n: i32): bool {
-  let i = 0;
-  for (; i + 16 <= n; i += 16) {
-    const x = <usize>(a + i);
-    const y = p + <usize>i;
-    if (((load<u64>(y) ^ load<u64>(x)) | (load<u64>(y, 8) ^ load<u64>(x, 8))) != 0) return false;
-  }
-  if (i + 8 <= n) {
-    if (load<u64>(p + <usize>i) != load<u64>(<usize>(a + i))) return false;
-    i += 8;
-  }
-  if (i < n) {
-    const mask = (<u64>1 << (<u64>(n - i) << 3)) - 1;
-    if ((load<u64>(p + <usize>i) & mask) != (load<u64>(<usize>(a + i)) & mask)) return false;
+/** Whether the `n` bytes at `p` equal those at `a`: sixteen bytes a step. */
+@inline
+function sameBytes(p: usize, a: usize, n: i32): bool {
+  for (let i = 0; i < n; i += 16) {
+    let differ = i8x16.bitmask(i8x16.ne(v128.load(p + <usize>i), v128.load(a + <usize>i)));
+    if (n - i < 16) differ &= (1 << (n - i)) - 1;
+    if (differ != 0) return false;
   }
   return true;
 }
 
 /**
- * The entry of table `t` holding the byte strings [b0, b1) .. [d0, d1) and `kind`, added when new; -1
- * when it is new and the table has no room.
+ * The entry of table `t` holding the key at `key`: five byte strings of lengths `lb` .. `ld`, one after
+ * the other, and `kind`; added when new. -1 when it is new and the table has no room.
  */
-function findEntry(
-  t: usize,
-  b0: i32,
-  b1: i32,
-  r0: i32,
-  r1: i32,
-  o0: i32,
-  o1: i32,
-  a0: i32,
-  a1: i32,
-  d0: i32,
-  d1: i32,
-  kind: i32,
-): i32 {
-  let h: u64 = <u64>(kind + 0x3c6ef372);
-  h = hashRange(b0, b1, h);
-  h = hashRange(r0, r1, h);
-  h = hashRange(o0, o1, h);
-  h = hashRange(a0, a1, h);
-  h = hashRange(d0, d1, h);
+function findEntry(t: usize, key: usize, lb: i32, lr: i32, lo: i32, la: i32, ld: i32, kind: i32): i32 {
+  const length = lb + lr + lo + la + ld;
+  // Two lanes of eight bytes, so that a long key takes half as many multiplies one after the other.
+  let h0: u64 = (<u64>lb | (<u64>lr << 16) | (<u64>lo << 32) | (<u64>la << 48)) ^ 0x3c6ef372fe94f82b;
+  let h1: u64 = (<u64>ld | (<u64>kind << 32)) ^ 0xa54ff53a5f1d36f1;
+  let i = 0;
+  for (; i + 16 <= length; i += 16) {
+    h0 = (h0 ^ load<u64>(key + <usize>i)) * 0x9e3779b97f4a7c15;
+    h1 = (h1 ^ load<u64>(key + <usize>i, 8)) * 0x9e3779b97f4a7c15;
+  }
+  if (i + 8 <= length) {
+    h0 = (h0 ^ load<u64>(key + <usize>i)) * 0x9e3779b97f4a7c15;
+    i += 8;
+  }
+  if (i < length) h1 = (h1 ^ tail(<i32>key + i, length - i)) * 0x9e3779b97f4a7c15;
+  const h = mix(h0, h1);
   const h32 = <i32>(h ^ (h >> 32));
-  const lb = b1 - b0;
-  const lr = r1 - r0;
-  const lo = o1 - o0;
-  const la = a1 - a0;
-  const ld = d1 - d0;
   const entries = <usize>load<i32>(t + T_ENTRIES);
   const slots = <usize>load<i32>(t + T_SLOTS);
   const arena = <usize>load<i32>(t + T_ARENA);
@@ -1031,26 +1022,13 @@ function findEntry(
       load<i32>(k + 12) == lo &&
       load<i32>(k + 16) == la &&
       load<i32>(k + 20) == ld &&
-      load<i32>(k + 24) == kind
+      load<i32>(k + 24) == kind &&
+      sameBytes(arena + <usize>load<i32>(k), key, length)
     ) {
-      const p0 = arena + <usize>load<i32>(k);
-      const p1 = p0 + <usize>lb;
-      const p2 = p1 + <usize>lr;
-      const p3 = p2 + <usize>lo;
-      const p4 = p3 + <usize>la;
-      if (
-        sameBytes(p0, b0, lb) &&
-        sameBytes(p1, r0, lr) &&
-        sameBytes(p2, o0, lo) &&
-        sameBytes(p3, a0, la) &&
-        sameBytes(p4, d0, ld)
-      ) {
-        return entry;
-      }
+      return entry;
     }
     slot = (slot + 1) & mask;
   }
-  const length = lb + lr + lo + la + ld;
   const count = load<i32>(t + T_COUNT);
   const used = load<i32>(t + T_USED);
   if (count == load<i32>(t + T_CAP) || used + length > load<i32>(t + T_ARENA_CAP)) return -1;
@@ -1063,16 +1041,7 @@ function findEntry(
   store<i32>(k + 20, ld);
   store<i32>(k + 24, kind);
   store<i32>(k + 28, h32);
-  let at = arena + <usize>used;
-  memory.copy(at, <usize>b0, lb);
-  at += lb;
-  memory.copy(at, <usize>r0, lr);
-  at += lr;
-  memory.copy(at, <usize>o0, lo);
-  at += lo;
-  memory.copy(at, <usize>a0, la);
-  at += la;
-  memory.copy(at, <usize>d0, ld);
+  memory.copy(arena + <usize>used, key, length);
   store<i32>(t + T_USED, used + length);
   store<i32>(t + T_COUNT, count + 1);
   store<i32>(slots + (<usize>slot << 2), count + 1);
@@ -1179,19 +1148,23 @@ export function scanBlock(start: i32, length: i32, maxLine: i32): i32 {
           kind = DS_ENCODED;
         }
       }
-      const hasAccessPoint = fieldCount > F_ACCESS_POINT;
+      // The key's fields one after the other in KEY, for one pass to hash it and one to compare it.
+      const bucket = stage(KEY, getStart(F_BUCKET), getEnd(F_BUCKET));
+      const requester = stage(bucket, getStart(F_REQUESTER), getEnd(F_REQUESTER));
+      const operation = stage(requester, getStart(F_OPERATION), getEnd(F_OPERATION));
+      const accessPoint =
+        fieldCount > F_ACCESS_POINT
+          ? stage(operation, getStart(F_ACCESS_POINT), getEnd(F_ACCESS_POINT))
+          : operation;
+      const dataset = kind == DS_RAW || kind == DS_ENCODED ? stage(accessPoint, k0, d1) : accessPoint;
       const entry = findEntry(
         KEYS,
-        getStart(F_BUCKET),
-        getEnd(F_BUCKET),
-        getStart(F_REQUESTER),
-        getEnd(F_REQUESTER),
-        getStart(F_OPERATION),
-        getEnd(F_OPERATION),
-        hasAccessPoint ? getStart(F_ACCESS_POINT) : 0,
-        hasAccessPoint ? getEnd(F_ACCESS_POINT) : 0,
-        kind == DS_RAW || kind == DS_ENCODED ? k0 : 0,
-        kind == DS_RAW || kind == DS_ENCODED ? d1 : 0,
+        KEY,
+        <i32>(bucket - KEY),
+        <i32>(requester - bucket),
+        <i32>(operation - requester),
+        <i32>(accessPoint - operation),
+        <i32>(dataset - accessPoint),
         kind,
       );
       if (entry < 0) {
@@ -1209,7 +1182,7 @@ export function scanBlock(start: i32, length: i32, maxLine: i32): i32 {
         const o0 = getStart(F_OPERATION);
         const o1 = getEnd(F_OPERATION);
         if (spells(o0, o1, REST_GET_OBJECT, 15) || spells(o0, o1, WEBSITE_GET_OBJECT, 18)) {
-          const object = findEntry(OBJECTS, k0, k1, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+          const object = findEntry(OBJECTS, <usize>k0, k1 - k0, 0, 0, 0, 0, 0);
           if (object < 0) {
             stopReason = 3;
             break;
