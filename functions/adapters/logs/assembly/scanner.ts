@@ -729,6 +729,7 @@ function findAgentClose(from: i32, end: i32): i32 {
 }
 
 /** Digits as a number, DASH_VALUE for `-`, BAD otherwise (also past 2^53). */
+@inline
 function readCount(a: i32, e: i32): i64 {
   const n = e - a;
   if (n == 1 && byteAt(a) == DASH) return DASH_VALUE;
