@@ -101,10 +101,12 @@ let RESULT: usize = 0;
 let INPUT: usize = 0;
 let inputCap: i32 = 0;
 /**
- * Bitmaps of the line being scanned, one bit a byte from `lineBase`: spaces (SPACE_BITS) and quotes
- * (QUOTE_BITS), made in one SIMD pass so that finding the next separator is a count of trailing zeros.
+ * The line being scanned, as classifyLine found it in one SIMD pass: where its spaces are, in order
+ * (SPACES, i32, `spaceCount` of them and then a sentinel past any line), so that a field's end is the next
+ * entry; and its quotes as a bitmap, one bit a byte from `lineBase` (QUOTE_BITS).
  */
-let SPACE_BITS: usize = 0;
+let SPACES: usize = 0;
+let spaceCount: i32 = 0;
 let QUOTE_BITS: usize = 0;
 /** The rollup key of the line being added, staged for findEntry: as long as a line can be, and SLACK. */
 let KEY: usize = 0;
@@ -158,17 +160,17 @@ function bitmapBytes(bytes: i32): i32 {
   return ((bytes >> 6) + 2) << 3;
 }
 
-/** Bytes an input area of `bytes` takes with what goes with it: the bitmaps and KEY (see layInput). */
+/** Bytes an input area of `bytes` takes with what goes with it: SPACES, QUOTE_BITS and KEY (see layInput). */
 function inputAreaBytes(bytes: i32): i64 {
-  return 2 * (<i64>bytes + SLACK) + 2 * <i64>bitmapBytes(bytes) + 16;
+  return 2 * (<i64>bytes + SLACK) + 4 * (<i64>bytes + 1) + <i64>bitmapBytes(bytes) + 16;
 }
 
-/** Lays an input area of `bytes` out at `at` (8-aligned), then its bitmaps and KEY; returns their end. */
+/** Lays out an input area of `bytes` at `at` (8-aligned), then SPACES, QUOTE_BITS, KEY; returns the end. */
 function layInput(at: usize, bytes: i32): usize {
   INPUT = at;
   inputCap = bytes;
-  SPACE_BITS = (INPUT + <usize>bytes + SLACK + 7) & ~7;
-  QUOTE_BITS = SPACE_BITS + <usize>bitmapBytes(bytes);
+  SPACES = (INPUT + <usize>bytes + SLACK + 7) & ~7;
+  QUOTE_BITS = SPACES + ((<usize>bytes + 1) << 2);
   KEY = QUOTE_BITS + <usize>bitmapBytes(bytes);
   return (KEY + <usize>bytes + SLACK + 7) & ~7;
 }
@@ -365,12 +367,14 @@ function findByte(c: i32, from: i32, end: i32): i32 {
 }
 
 /**
- * Makes the bitmaps of the line that starts at `from`, sixty-four bytes at a time, until the word that
- * holds its newline: returns where the line ends (its newline, or `limit` when none comes first). The
- * bits of bytes at or past that end are clear. One pass finds the line and its separators.
+ * Lists the spaces and makes the quote bitmap of the line that starts at `from`, sixty-four bytes at a
+ * time, until the word that holds its newline: returns where the line ends (its newline, or `limit` when
+ * none comes first). Nothing at or past that end is listed or set. One pass finds the line and its
+ * separators.
  */
 function classifyLine(from: i32, limit: i32): i32 {
   lineBase = from;
+  let listed = SPACES;
   const spaces = i8x16.splat(<i8>SPACE);
   const quotes = i8x16.splat(<i8>QUOTE);
   const newlines = i8x16.splat(<i8>NEWLINE);
@@ -408,15 +412,19 @@ function classifyLine(from: i32, limit: i32): i32 {
       const at = wordStart + <i32>ctz(nl);
       if (at < end) end = at;
     }
-    if (end - wordStart < 64) {
-      const keep = end <= wordStart ? <u64>0 : (<u64>1 << <u64>(end - wordStart)) - 1;
-      store<u64>(SPACE_BITS + (<usize>w << 3), s & keep);
-      store<u64>(QUOTE_BITS + (<usize>w << 3), q & keep);
+    const last = end - wordStart < 64;
+    const keep = !last ? <u64>-1 : end <= wordStart ? <u64>0 : (<u64>1 << <u64>(end - wordStart)) - 1;
+    for (let bits = s & keep; bits != 0; bits &= bits - 1) {
+      store<i32>(listed, wordStart + <i32>ctz(bits));
+      listed += 4;
+    }
+    store<u64>(QUOTE_BITS + (<usize>w << 3), q & keep);
+    if (last) {
+      store<i32>(listed, i32.MAX_VALUE);
+      spaceCount = <i32>((listed - SPACES) >> 2);
       lineWords = w + 1;
       return end;
     }
-    store<u64>(SPACE_BITS + (<usize>w << 3), s);
-    store<u64>(QUOTE_BITS + (<usize>w << 3), q);
     w++;
   }
   // The loop ends by returning, at the limit at the latest (the compiler wants a value here).
@@ -424,50 +432,39 @@ function classifyLine(from: i32, limit: i32): i32 {
 }
 
 /**
- * The first byte in [from, end) (`end` at most the classified line's end) whose bit is set in the bitmap
- * at `bits`; `end` when there is none.
+ * The first quote in [from, end) (`end` at most the classified line's end); `end` when there is none.
  */
 @inline
-function nextBit(bits: usize, from: i32, end: i32): i32 {
+function nextQuote(from: i32, end: i32): i32 {
   if (from >= end) return end;
   const rel = from - lineBase;
   let w = rel >> 6;
-  let word = load<u64>(bits + (<usize>w << 3)) & (<u64>-1 << <u64>(rel & 63));
+  let word = load<u64>(QUOTE_BITS + (<usize>w << 3)) & (<u64>-1 << <u64>(rel & 63));
   while (word == 0) {
     w++;
     if (w >= lineWords) return end;
-    word = load<u64>(bits + (<usize>w << 3));
+    word = load<u64>(QUOTE_BITS + (<usize>w << 3));
   }
   const r = lineBase + (w << 6) + <i32>ctz(word);
   return r < end ? r : end;
 }
 
+/**
+ * The spaces are walked by index: a field that ends at a space ends at SPACES[i], and the next one at
+ * SPACES[i + 1]. `spaceAt(i, end)` is that space, or `end` when it is at or past `end` (or is the sentinel).
+ */
 @inline
-function nextSpace(from: i32, end: i32): i32 {
-  return nextBit(SPACE_BITS, from, end);
+function spaceAt(i: i32, end: i32): i32 {
+  const sp = load<i32>(SPACES + (<usize>i << 2));
+  return sp < end ? sp : end;
 }
 
+/** The index of the first space at or after `p`, from `i` on (no space before `p` may come after `i`). */
 @inline
-function nextQuote(from: i32, end: i32): i32 {
-  return nextBit(QUOTE_BITS, from, end);
-}
-
-/** The `k`-th (from 1) space in [from, end); `end` when there are fewer. */
-function nthSpace(from: i32, end: i32, k: i32): i32 {
-  if (from >= end) return end;
-  const rel = from - lineBase;
-  let w = rel >> 6;
-  let word = load<u64>(SPACE_BITS + (<usize>w << 3)) & (<u64>-1 << <u64>(rel & 63));
-  // Whole words at a time while the k-th space lies further on.
-  for (let c = <i32>popcnt(word); c < k; c = <i32>popcnt(word)) {
-    k -= c;
-    w++;
-    if (w >= lineWords) return end;
-    word = load<u64>(SPACE_BITS + (<usize>w << 3));
-  }
-  for (; k > 1; k--) word &= word - 1;
-  const r = lineBase + (w << 6) + <i32>ctz(word);
-  return r < end ? r : end;
+function spaceFrom(i: i32, p: i32): i32 {
+  // The sentinel stops the search.
+  while (load<i32>(SPACES + (<usize>i << 2)) < p) i++;
+  return i;
 }
 
 @inline
@@ -510,6 +507,7 @@ let failArg: i32 = 0;
 let failA: i32 = 0;
 let failE: i32 = 0;
 let cursor: i32 = 0;
+let cursorSpace: i32 = 0;
 let lastDate0: i32 = 0;
 let lastDate1: i32 = 0;
 let lastDate2: i32 = 0;
@@ -549,8 +547,8 @@ function tooFew(count: i32): bool {
 }
 
 /**
- * Scans the line in [from, to) (no line break; trailing CR, LF, tab or spaces ignored), whose bitmaps
- * classifyLine has made.
+ * Scans the line in [from, to) (no line break; trailing CR, LF, tab or spaces ignored), which
+ * classifyLine has been through.
  */
 function scan(from: i32, to: i32): bool {
   let end = to;
@@ -563,8 +561,10 @@ function scan(from: i32, to: i32): bool {
   if (end - from >= 3 && byteAt(from) == 0xef && byteAt(from + 1) == 0xbb && byteAt(from + 2) == 0xbf) p += 3;
   if (p >= end) return fail(K_EMPTY, 0, 0, 0);
 
+  // `i` is the index of the first space at or after `p` (see spaceAt).
+  let i = 0;
   for (let f = 0; f < 2; f++) {
-    const sp = nextSpace(p, end);
+    const sp = spaceAt(i++, end);
     if (sp == end) return tooFew(f + 1);
     setStart(f, p);
     setEnd(f, sp);
@@ -587,9 +587,10 @@ function scan(from: i32, to: i32): bool {
   if (p >= end) return tooFew(3);
   if (byteAt(p) != SPACE) return fail(K_NO_SPACE_AFTER_TIME, 0, 0, 0);
   p++;
+  i = spaceFrom(i, p);
 
   for (let f = F_REMOTE_IP; f <= F_KEY; f++) {
-    const sp = nextSpace(p, end);
+    const sp = spaceAt(i++, end);
     if (sp == end) return tooFew(f + 1);
     setStart(f, p);
     setEnd(f, sp);
@@ -601,20 +602,21 @@ function scan(from: i32, to: i32): bool {
     if (first == -1) return fail(K_URI_QUOTE, 0, 0, 0);
     setStart(F_REQUEST_URI, p + 1);
     setEnd(F_REQUEST_URI, first);
-    if (fitMiddle(first + 2, end) != FIT_STRONG) {
+    if (fitMiddle(first + 2, end, i) != FIT_STRONG) {
       // The URI may hold `" `: look for a later quote that the following fields do anchor.
       let q = quoteCandidate(first + 1, end);
-      while (q != -1 && fitMiddle(q + 2, end) != FIT_STRONG) q = quoteCandidate(q + 1, end);
+      while (q != -1 && fitMiddle(q + 2, end, i) != FIT_STRONG) q = quoteCandidate(q + 1, end);
       if (q != -1) setEnd(F_REQUEST_URI, q);
-      else if (fitMiddle(first + 2, end) == FIT_ERROR) return false;
+      else if (fitMiddle(first + 2, end, i) == FIT_ERROR) return false;
     }
   } else {
-    const sp = nextSpace(p, end);
+    const sp = spaceAt(i, end);
     setStart(F_REQUEST_URI, p);
     setEnd(F_REQUEST_URI, sp);
-    if (fitMiddle(sp + 1, end) == FIT_ERROR) return false;
+    if (fitMiddle(sp + 1, end, i + 1) == FIT_ERROR) return false;
   }
   p = cursor;
+  i = cursorSpace;
 
   if (byteAt(p) == QUOTE) {
     const q = findRefererClose(p + 1, end);
@@ -622,8 +624,9 @@ function scan(from: i32, to: i32): bool {
     setStart(F_REFERER, p + 1);
     setEnd(F_REFERER, q);
     p = q + 2;
+    i = spaceFrom(i, p);
   } else {
-    const sp = nextSpace(p, end);
+    const sp = spaceAt(i++, end);
     setStart(F_REFERER, p);
     setEnd(F_REFERER, sp);
     p = sp + 1;
@@ -631,13 +634,14 @@ function scan(from: i32, to: i32): bool {
   if (p >= end) return tooFew(16);
 
   if (byteAt(p) == QUOTE) {
-    const q = findAgentClose(p + 1, end);
+    const q = findAgentClose(p + 1, end, i);
     if (q == -1) return fail(K_AGENT_QUOTE, 0, 0, 0);
     setStart(F_USER_AGENT, p + 1);
     setEnd(F_USER_AGENT, q);
     p = q + 2;
+    i = spaceFrom(i, p);
   } else {
-    const sp = nextSpace(p, end);
+    const sp = spaceAt(i++, end);
     setStart(F_USER_AGENT, p);
     setEnd(F_USER_AGENT, sp);
     p = sp + 1;
@@ -645,7 +649,7 @@ function scan(from: i32, to: i32): bool {
 
   let count = MIN_FIELDS;
   while (p < end) {
-    const sp = nextSpace(p, end);
+    const sp = spaceAt(i++, end);
     if (count < KNOWN_FIELDS) {
       setStart(count, p);
       setEnd(count, sp);
@@ -662,15 +666,17 @@ function scan(from: i32, to: i32): bool {
 }
 
 /**
- * Reads status .. turn-around time from `p` and says how well they fit; unless FIT_ERROR, `cursor` is
- * where the referer starts.
+ * Reads status .. turn-around time from `p` (`i` no further than the index of the first space at or
+ * after it) and says how well they fit; unless FIT_ERROR, `cursor` is where the referer starts and
+ * `cursorSpace` the index of the first space at or after it.
  */
-function fitMiddle(p: i32, end: i32): i32 {
+function fitMiddle(p: i32, end: i32, i: i32): i32 {
   if (p >= end) {
     tooFew(9);
     return FIT_ERROR;
   }
-  let sp = nextSpace(p, end);
+  i = spaceFrom(i, p);
+  let sp = spaceAt(i++, end);
   if (sp == end) {
     tooFew(10);
     return FIT_ERROR;
@@ -682,7 +688,7 @@ function fitMiddle(p: i32, end: i32): i32 {
   setStart(F_HTTP_STATUS, p);
   setEnd(F_HTTP_STATUS, sp);
   p = sp + 1;
-  sp = nextSpace(p, end);
+  sp = spaceAt(i++, end);
   if (sp == end) {
     tooFew(11);
     return FIT_ERROR;
@@ -692,7 +698,7 @@ function fitMiddle(p: i32, end: i32): i32 {
   const errorHasQuote = nextQuote(p, sp) < sp;
   p = sp + 1;
   for (let f = F_BYTES_SENT; f <= F_TURN_AROUND; f++) {
-    sp = nextSpace(p, end);
+    sp = spaceAt(i++, end);
     if (sp == end) {
       tooFew(f + 1);
       return FIT_ERROR;
@@ -711,18 +717,21 @@ function fitMiddle(p: i32, end: i32): i32 {
     p = sp + 1;
   }
   cursor = p;
+  cursorSpace = i;
   const c = byteAt(p);
   return !errorHasQuote && (c == QUOTE || c == DASH) ? FIT_STRONG : FIT_WEAK;
 }
 
 /**
  * The closing quote of the user agent: the first candidate after which the next known trailing fields
- * (as many as there are spaces, up to TRAILING_KNOWN) hold no quote.
+ * (as many as there are spaces, up to TRAILING_KNOWN) hold no quote. `i` is no further than the index of
+ * the first space at or after `from`.
  */
-function findAgentClose(from: i32, end: i32): i32 {
+function findAgentClose(from: i32, end: i32, i: i32): i32 {
   const first = quoteCandidate(from, end);
   for (let q = first; q != -1; q = quoteCandidate(q + 1, end)) {
-    const fieldsEnd = nthSpace(q + 2, end, TRAILING_KNOWN);
+    const last = spaceFrom(i, q + 2) + TRAILING_KNOWN - 1;
+    const fieldsEnd = last < spaceCount ? spaceAt(last, end) : end;
     if (nextQuote(q + 2, fieldsEnd) == fieldsEnd) return q;
   }
   return first;
