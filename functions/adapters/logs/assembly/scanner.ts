@@ -162,7 +162,7 @@ function bitmapBytes(bytes: i32): i32 {
 
 /** Bytes an input area of `bytes` takes with what goes with it: SPACES, QUOTE_BITS and KEY (see layInput). */
 function inputAreaBytes(bytes: i32): i64 {
-  return 2 * (<i64>bytes + SLACK) + 4 * (<i64>bytes + 1) + <i64>bitmapBytes(bytes) + 16;
+  return 2 * (<i64>bytes + SLACK) + 4 * (<i64>bytes + 65) + <i64>bitmapBytes(bytes) + 16;
 }
 
 /** Lays out an input area of `bytes` at `at` (8-aligned), then SPACES, QUOTE_BITS, KEY; returns the end. */
@@ -170,7 +170,7 @@ function layInput(at: usize, bytes: i32): usize {
   INPUT = at;
   inputCap = bytes;
   SPACES = (INPUT + <usize>bytes + SLACK + 7) & ~7;
-  QUOTE_BITS = SPACES + ((<usize>bytes + 1) << 2);
+  QUOTE_BITS = SPACES + ((<usize>bytes + 65) << 2);
   KEY = QUOTE_BITS + <usize>bitmapBytes(bytes);
   return (KEY + <usize>bytes + SLACK + 7) & ~7;
 }
@@ -369,8 +369,8 @@ function findByte(c: i32, from: i32, end: i32): i32 {
 /**
  * Lists the spaces and makes the quote bitmap of the line that starts at `from`, sixty-four bytes at a
  * time, until the word that holds its newline: returns where the line ends (its newline, or `limit` when
- * none comes first). Nothing at or past that end is listed or set. One pass finds the line and its
- * separators.
+ * none comes first). The word that holds the end is done whole: spaces and quotes past the end are
+ * listed and set, but every search stops at the end. One pass finds the line and its separators.
  */
 function classifyLine(from: i32, limit: i32): i32 {
   lineBase = from;
@@ -394,11 +394,12 @@ function classifyLine(from: i32, limit: i32): i32 {
       (<u64>i8x16.bitmask(i8x16.eq(v1, spaces)) << 16) |
       (<u64>i8x16.bitmask(i8x16.eq(v2, spaces)) << 32) |
       (<u64>i8x16.bitmask(i8x16.eq(v3, spaces)) << 48);
-    const q =
-      <u64>i8x16.bitmask(i8x16.eq(v0, quotes)) |
-      (<u64>i8x16.bitmask(i8x16.eq(v1, quotes)) << 16) |
-      (<u64>i8x16.bitmask(i8x16.eq(v2, quotes)) << 32) |
-      (<u64>i8x16.bitmask(i8x16.eq(v3, quotes)) << 48);
+    // The quote bitmap's word, sixteen bits at a time (little-endian, so in order).
+    const q = QUOTE_BITS + (<usize>w << 3);
+    store<u16>(q, i8x16.bitmask(i8x16.eq(v0, quotes)));
+    store<u16>(q, i8x16.bitmask(i8x16.eq(v1, quotes)), 2);
+    store<u16>(q, i8x16.bitmask(i8x16.eq(v2, quotes)), 4);
+    store<u16>(q, i8x16.bitmask(i8x16.eq(v3, quotes)), 6);
     const wordStart = from + (w << 6);
     // The line ends at the first newline, or at the limit, whichever comes first.
     let end = limit;
@@ -412,14 +413,11 @@ function classifyLine(from: i32, limit: i32): i32 {
       const at = wordStart + <i32>ctz(nl);
       if (at < end) end = at;
     }
-    const last = end - wordStart < 64;
-    const keep = !last ? <u64>-1 : end <= wordStart ? <u64>0 : (<u64>1 << <u64>(end - wordStart)) - 1;
-    for (let bits = s & keep; bits != 0; bits &= bits - 1) {
+    for (let bits = s; bits != 0; bits &= bits - 1) {
       store<i32>(listed, wordStart + <i32>ctz(bits));
       listed += 4;
     }
-    store<u64>(QUOTE_BITS + (<usize>w << 3), q & keep);
-    if (last) {
+    if (end - wordStart < 64) {
       store<i32>(listed, i32.MAX_VALUE);
       spaceCount = <i32>((listed - SPACES) >> 2);
       lineWords = w + 1;
