@@ -90,14 +90,17 @@ const K_TOO_LONG: i32 = 12;
 /** Bytes read past the end of any area by 16-byte loads; every area is followed by this much slack. */
 const SLACK: i32 = 64;
 
-/** Start and end of each known field (27 i32 each). */
-let ST: usize = 0;
-let EN: usize = 0;
+/**
+ * Start and end of each known field (27 i32 each), in static memory so that setting one is a store to a
+ * fixed address.
+ */
+const ST = memory.data(KNOWN_FIELDS * 4, 8);
+const EN = memory.data(KNOWN_FIELDS * 4, 8);
 /**
  * Results of scanOne: f64 timeMs, bytesSent, objectSize, totalTime, turnAround; then i32 fieldCount,
  * failKind, failArg, failA, failE.
  */
-let RESULT: usize = 0;
+const RESULT = memory.data(128, 8);
 let INPUT: usize = 0;
 let inputCap: i32 = 0;
 /**
@@ -221,9 +224,7 @@ export function init(
   rowCap = rows;
   const rowSlots = slotCount(rows);
   rowMask = rowSlots - 1;
-  const header = KNOWN_FIELDS * 2 * 4 + 128 + SLACK;
   const total =
-    header +
     <i32>inputAreaBytes(inputBytes) +
     outLines * 32 +
     rows * 40 +
@@ -235,10 +236,7 @@ export function init(
   const pages = <i32>((total + 0xffff) >>> 16);
   if (memory.grow(pages) < 0) return -1;
   base = (base + 7) & ~7;
-  ST = base;
-  EN = ST + KNOWN_FIELDS * 4;
-  RESULT = (EN + KNOWN_FIELDS * 4 + 7) & ~7;
-  OUT = layInput(RESULT + 128, inputBytes);
+  OUT = layInput(base, inputBytes);
   ROW_KEYS = OUT + outLines * 32;
   ROW_SUMS = ROW_KEYS + rows * 16;
   ROW_SLOTS = ROW_SUMS + rows * 24;
