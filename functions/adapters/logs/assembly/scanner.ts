@@ -90,23 +90,29 @@ const K_TOO_LONG: i32 = 12;
 /** Bytes read past the end of any area by 16-byte loads; every area is followed by this much slack. */
 const SLACK: i32 = 64;
 
-/** Start and end of each known field (27 i32 each), and the spaces findAgentClose found. */
-let ST: usize = 0;
-let EN: usize = 0;
-let TRAIL: usize = 0;
+/**
+ * Start and end of each known field (27 i32 each), in static memory so that setting one is a store to a
+ * fixed address.
+ */
+const ST = memory.data(KNOWN_FIELDS * 4, 8);
+const EN = memory.data(KNOWN_FIELDS * 4, 8);
 /**
  * Results of scanOne: f64 timeMs, bytesSent, objectSize, totalTime, turnAround; then i32 fieldCount,
  * failKind, failArg, failA, failE.
  */
-let RESULT: usize = 0;
+const RESULT = memory.data(128, 8);
 let INPUT: usize = 0;
 let inputCap: i32 = 0;
 /**
- * Bitmaps of the line being scanned, one bit a byte from `lineBase`: spaces (SPACE_BITS) and quotes
- * (QUOTE_BITS), made in one SIMD pass so that finding the next separator is a count of trailing zeros.
+ * The line being scanned, as classifyLine found it in one SIMD pass: where its spaces are, in order
+ * (SPACES, i32, `spaceCount` of them and then a sentinel past any line), so that a field's end is the next
+ * entry; and its quotes as a bitmap, one bit a byte from `lineBase` (QUOTE_BITS).
  */
-let SPACE_BITS: usize = 0;
+let SPACES: usize = 0;
+let spaceCount: i32 = 0;
 let QUOTE_BITS: usize = 0;
+/** The rollup key of the line being added, staged for findEntry: as long as a line can be, and SLACK. */
+let KEY: usize = 0;
 let lineBase: i32 = 0;
 let lineWords: i32 = 0;
 /** scanBlock output: 8 i32 for each malformed line. */
@@ -157,6 +163,21 @@ function bitmapBytes(bytes: i32): i32 {
   return ((bytes >> 6) + 2) << 3;
 }
 
+/** Bytes an input area of `bytes` takes with what goes with it: SPACES, QUOTE_BITS and KEY (see layInput). */
+function inputAreaBytes(bytes: i32): i64 {
+  return 2 * (<i64>bytes + SLACK) + 4 * (<i64>bytes + 65) + <i64>bitmapBytes(bytes) + 16;
+}
+
+/** Lays out an input area of `bytes` at `at` (8-aligned), then SPACES, QUOTE_BITS, KEY; returns the end. */
+function layInput(at: usize, bytes: i32): usize {
+  INPUT = at;
+  inputCap = bytes;
+  SPACES = (INPUT + <usize>bytes + SLACK + 7) & ~7;
+  QUOTE_BITS = SPACES + ((<usize>bytes + 65) << 2);
+  KEY = QUOTE_BITS + <usize>bitmapBytes(bytes);
+  return (KEY + <usize>bytes + SLACK + 7) & ~7;
+}
+
 /** Bytes a table of `entries` entries and `arenaBytes` of text takes. */
 function tableBytes(entries: i32, arenaBytes: i32): i32 {
   return 32 + entries * 32 + slotCount(entries) * 4 + arenaBytes + SLACK + 16;
@@ -199,16 +220,12 @@ export function init(
   datasetDepth = depth;
   slotMs = slotMillis;
   withRecords = records;
-  inputCap = inputBytes;
   outCap = outLines;
   rowCap = rows;
   const rowSlots = slotCount(rows);
   rowMask = rowSlots - 1;
-  const header = (KNOWN_FIELDS * 2 + TRAILING_KNOWN + 1) * 4 + 128 + SLACK;
   const total =
-    header +
-    (inputBytes + SLACK) +
-    2 * bitmapBytes(inputBytes) +
+    <i32>inputAreaBytes(inputBytes) +
     outLines * 32 +
     rows * 40 +
     rowSlots * 4 +
@@ -219,14 +236,7 @@ export function init(
   const pages = <i32>((total + 0xffff) >>> 16);
   if (memory.grow(pages) < 0) return -1;
   base = (base + 7) & ~7;
-  ST = base;
-  EN = ST + KNOWN_FIELDS * 4;
-  TRAIL = EN + KNOWN_FIELDS * 4;
-  RESULT = (TRAIL + (TRAILING_KNOWN + 1) * 4 + 7) & ~7;
-  INPUT = RESULT + 128;
-  SPACE_BITS = (INPUT + inputBytes + SLACK + 7) & ~7;
-  QUOTE_BITS = SPACE_BITS + bitmapBytes(inputBytes);
-  OUT = QUOTE_BITS + bitmapBytes(inputBytes);
+  OUT = layInput(base, inputBytes);
   ROW_KEYS = OUT + outLines * 32;
   ROW_SUMS = ROW_KEYS + rows * 16;
   ROW_SLOTS = ROW_SUMS + rows * 24;
@@ -326,16 +336,13 @@ export function tablePtr(which: i32): usize {
 export function reserveInput(bytes: i32): usize {
   if (bytes <= inputCap) return INPUT;
   const end = <usize>load<i32>(OBJECTS + T_ARENA) + <usize>load<i32>(OBJECTS + T_ARENA_CAP) + SLACK;
-  const needed = <i64>end + <i64>bytes + <i64>SLACK + 2 * <i64>bitmapBytes(bytes) + 16;
+  const needed = <i64>end + 8 + inputAreaBytes(bytes);
   const have = <i64>memory.size() << 16;
   if (needed > have) {
     const pages = <i32>((needed - have + 0xffff) >>> 16);
     if (memory.grow(pages) < 0) unreachable();
   }
-  INPUT = (end + 7) & ~7;
-  inputCap = bytes;
-  SPACE_BITS = (INPUT + <usize>bytes + SLACK + 7) & ~7;
-  QUOTE_BITS = SPACE_BITS + <usize>bitmapBytes(bytes);
+  layInput((end + 7) & ~7, bytes);
   return INPUT;
 }
 
@@ -357,18 +364,15 @@ function findByte(c: i32, from: i32, end: i32): i32 {
   return end;
 }
 
-/** First space or quote in [from, end), or `end`. */
-function findSpaceOrQuote(from: i32, end: i32): i32 {
-  return nextBit(SPACE_BITS, QUOTE_BITS, from, end);
-}
-
 /**
- * Makes the bitmaps of the line that starts at `from`, sixty-four bytes at a time, until the word that
- * holds its newline: returns where the line ends (its newline, or `limit` when none comes first). The
- * bits of bytes at or past that end are clear. One pass finds the line and its separators.
+ * Lists the spaces and makes the quote bitmap of the line that starts at `from`, sixty-four bytes at a
+ * time, until the word that holds its newline: returns where the line ends (its newline, or `limit` when
+ * none comes first). The word that holds the end is done whole: spaces and quotes past the end are
+ * listed and set, but every search stops at the end. One pass finds the line and its separators.
  */
 function classifyLine(from: i32, limit: i32): i32 {
   lineBase = from;
+  let listed = SPACES;
   const spaces = i8x16.splat(<i8>SPACE);
   const quotes = i8x16.splat(<i8>QUOTE);
   const newlines = i8x16.splat(<i8>NEWLINE);
@@ -379,37 +383,44 @@ function classifyLine(from: i32, limit: i32): i32 {
     const v1 = v128.load(a, 16);
     const v2 = v128.load(a, 32);
     const v3 = v128.load(a, 48);
-    const nl =
-      <u64>i8x16.bitmask(i8x16.eq(v0, newlines)) |
-      (<u64>i8x16.bitmask(i8x16.eq(v1, newlines)) << 16) |
-      (<u64>i8x16.bitmask(i8x16.eq(v2, newlines)) << 32) |
-      (<u64>i8x16.bitmask(i8x16.eq(v3, newlines)) << 48);
+    const n0 = i8x16.eq(v0, newlines);
+    const n1 = i8x16.eq(v1, newlines);
+    const n2 = i8x16.eq(v2, newlines);
+    const n3 = i8x16.eq(v3, newlines);
     const s =
       <u64>i8x16.bitmask(i8x16.eq(v0, spaces)) |
       (<u64>i8x16.bitmask(i8x16.eq(v1, spaces)) << 16) |
       (<u64>i8x16.bitmask(i8x16.eq(v2, spaces)) << 32) |
       (<u64>i8x16.bitmask(i8x16.eq(v3, spaces)) << 48);
-    const q =
-      <u64>i8x16.bitmask(i8x16.eq(v0, quotes)) |
-      (<u64>i8x16.bitmask(i8x16.eq(v1, quotes)) << 16) |
-      (<u64>i8x16.bitmask(i8x16.eq(v2, quotes)) << 32) |
-      (<u64>i8x16.bitmask(i8x16.eq(v3, quotes)) << 48);
+    // The quote bitmap's word, sixteen bits at a time (little-endian, so in order).
+    const q = QUOTE_BITS + (<usize>w << 3);
+    store<u16>(q, i8x16.bitmask(i8x16.eq(v0, quotes)));
+    store<u16>(q, i8x16.bitmask(i8x16.eq(v1, quotes)), 2);
+    store<u16>(q, i8x16.bitmask(i8x16.eq(v2, quotes)), 4);
+    store<u16>(q, i8x16.bitmask(i8x16.eq(v3, quotes)), 6);
     const wordStart = from + (w << 6);
     // The line ends at the first newline, or at the limit, whichever comes first.
     let end = limit;
-    if (nl != 0) {
+    // Most words hold no newline: one test of all four compares says so.
+    if (v128.any_true(v128.or(v128.or(n0, n1), v128.or(n2, n3)))) {
+      const nl =
+        <u64>i8x16.bitmask(n0) |
+        (<u64>i8x16.bitmask(n1) << 16) |
+        (<u64>i8x16.bitmask(n2) << 32) |
+        (<u64>i8x16.bitmask(n3) << 48);
       const at = wordStart + <i32>ctz(nl);
       if (at < end) end = at;
     }
+    for (let bits = s; bits != 0; bits &= bits - 1) {
+      store<i32>(listed, wordStart + <i32>ctz(bits));
+      listed += 4;
+    }
     if (end - wordStart < 64) {
-      const keep = end <= wordStart ? <u64>0 : (<u64>1 << <u64>(end - wordStart)) - 1;
-      store<u64>(SPACE_BITS + (<usize>w << 3), s & keep);
-      store<u64>(QUOTE_BITS + (<usize>w << 3), q & keep);
+      store<i32>(listed, i32.MAX_VALUE);
+      spaceCount = <i32>((listed - SPACES) >> 2);
       lineWords = w + 1;
       return end;
     }
-    store<u64>(SPACE_BITS + (<usize>w << 3), s);
-    store<u64>(QUOTE_BITS + (<usize>w << 3), q);
     w++;
   }
   // The loop ends by returning, at the limit at the latest (the compiler wants a value here).
@@ -417,35 +428,39 @@ function classifyLine(from: i32, limit: i32): i32 {
 }
 
 /**
- * The first byte in [from, end) (`end` at most the classified line's end) whose bit is set in the
- * bitmap at `bits`, or in the one at `also` when that is not 0; `end` when there is none.
+ * The first quote in [from, end) (`end` at most the classified line's end); `end` when there is none.
  */
 @inline
-function nextBit(bits: usize, also: usize, from: i32, end: i32): i32 {
+function nextQuote(from: i32, end: i32): i32 {
   if (from >= end) return end;
   const rel = from - lineBase;
   let w = rel >> 6;
-  let word = load<u64>(bits + (<usize>w << 3));
-  if (also != 0) word |= load<u64>(also + (<usize>w << 3));
-  word &= <u64>-1 << <u64>(rel & 63);
+  let word = load<u64>(QUOTE_BITS + (<usize>w << 3)) & (<u64>-1 << <u64>(rel & 63));
   while (word == 0) {
     w++;
     if (w >= lineWords) return end;
-    word = load<u64>(bits + (<usize>w << 3));
-    if (also != 0) word |= load<u64>(also + (<usize>w << 3));
+    word = load<u64>(QUOTE_BITS + (<usize>w << 3));
   }
   const r = lineBase + (w << 6) + <i32>ctz(word);
   return r < end ? r : end;
 }
 
+/**
+ * The spaces are walked by index: a field that ends at a space ends at SPACES[i], and the next one at
+ * SPACES[i + 1]. `spaceAt(i, end)` is that space, or `end` when it is at or past `end` (or is the sentinel).
+ */
 @inline
-function nextSpace(from: i32, end: i32): i32 {
-  return nextBit(SPACE_BITS, 0, from, end);
+function spaceAt(i: i32, end: i32): i32 {
+  const sp = load<i32>(SPACES + (<usize>i << 2));
+  return sp < end ? sp : end;
 }
 
+/** The index of the first space at or after `p`, from `i` on (no space before `p` may come after `i`). */
 @inline
-function nextQuote(from: i32, end: i32): i32 {
-  return nextBit(QUOTE_BITS, 0, from, end);
+function spaceFrom(i: i32, p: i32): i32 {
+  // The sentinel stops the search.
+  while (load<i32>(SPACES + (<usize>i << 2)) < p) i++;
+  return i;
 }
 
 @inline
@@ -488,11 +503,15 @@ let failArg: i32 = 0;
 let failA: i32 = 0;
 let failE: i32 = 0;
 let cursor: i32 = 0;
-let trailCount: i32 = 0;
+let cursorSpace: i32 = 0;
 let lastDate0: i32 = 0;
 let lastDate1: i32 = 0;
 let lastDate2: i32 = 0;
 let lastDays: f64 = NaN;
+/** The last time cachedTime read (bytes 0..16 and 10..26) and what it read: zero bytes are no time. */
+let lastTimeHead: v128 = i64x2(0, 0);
+let lastTimeTail: v128 = i64x2(0, 0);
+let lastTime: f64 = NaN;
 
 @inline
 function setStart(f: i32, v: i32): void {
@@ -524,8 +543,8 @@ function tooFew(count: i32): bool {
 }
 
 /**
- * Scans the line in [from, to) (no line break; trailing CR, LF, tab or spaces ignored), whose bitmaps
- * classifyLine has made.
+ * Scans the line in [from, to) (no line break; trailing CR, LF, tab or spaces ignored), which
+ * classifyLine has been through.
  */
 function scan(from: i32, to: i32): bool {
   let end = to;
@@ -538,8 +557,10 @@ function scan(from: i32, to: i32): bool {
   if (end - from >= 3 && byteAt(from) == 0xef && byteAt(from + 1) == 0xbb && byteAt(from + 2) == 0xbf) p += 3;
   if (p >= end) return fail(K_EMPTY, 0, 0, 0);
 
+  // `i` is the index of the first space at or after `p` (see spaceAt).
+  let i = 0;
   for (let f = 0; f < 2; f++) {
-    const sp = nextSpace(p, end);
+    const sp = spaceAt(i++, end);
     if (sp == end) return tooFew(f + 1);
     setStart(f, p);
     setEnd(f, sp);
@@ -562,9 +583,10 @@ function scan(from: i32, to: i32): bool {
   if (p >= end) return tooFew(3);
   if (byteAt(p) != SPACE) return fail(K_NO_SPACE_AFTER_TIME, 0, 0, 0);
   p++;
+  i = spaceFrom(i, p);
 
   for (let f = F_REMOTE_IP; f <= F_KEY; f++) {
-    const sp = nextSpace(p, end);
+    const sp = spaceAt(i++, end);
     if (sp == end) return tooFew(f + 1);
     setStart(f, p);
     setEnd(f, sp);
@@ -576,20 +598,21 @@ function scan(from: i32, to: i32): bool {
     if (first == -1) return fail(K_URI_QUOTE, 0, 0, 0);
     setStart(F_REQUEST_URI, p + 1);
     setEnd(F_REQUEST_URI, first);
-    if (fitMiddle(first + 2, end) != FIT_STRONG) {
+    if (fitMiddle(first + 2, end, i) != FIT_STRONG) {
       // The URI may hold `" `: look for a later quote that the following fields do anchor.
       let q = quoteCandidate(first + 1, end);
-      while (q != -1 && fitMiddle(q + 2, end) != FIT_STRONG) q = quoteCandidate(q + 1, end);
+      while (q != -1 && fitMiddle(q + 2, end, i) != FIT_STRONG) q = quoteCandidate(q + 1, end);
       if (q != -1) setEnd(F_REQUEST_URI, q);
-      else if (fitMiddle(first + 2, end) == FIT_ERROR) return false;
+      else if (fitMiddle(first + 2, end, i) == FIT_ERROR) return false;
     }
   } else {
-    const sp = nextSpace(p, end);
+    const sp = spaceAt(i, end);
     setStart(F_REQUEST_URI, p);
     setEnd(F_REQUEST_URI, sp);
-    if (fitMiddle(sp + 1, end) == FIT_ERROR) return false;
+    if (fitMiddle(sp + 1, end, i + 1) == FIT_ERROR) return false;
   }
   p = cursor;
+  i = cursorSpace;
 
   if (byteAt(p) == QUOTE) {
     const q = findRefererClose(p + 1, end);
@@ -597,40 +620,32 @@ function scan(from: i32, to: i32): bool {
     setStart(F_REFERER, p + 1);
     setEnd(F_REFERER, q);
     p = q + 2;
+    i = spaceFrom(i, p);
   } else {
-    const sp = nextSpace(p, end);
+    const sp = spaceAt(i++, end);
     setStart(F_REFERER, p);
     setEnd(F_REFERER, sp);
     p = sp + 1;
   }
   if (p >= end) return tooFew(16);
 
-  trailCount = 0;
   if (byteAt(p) == QUOTE) {
-    const q = findAgentClose(p + 1, end);
+    const q = findAgentClose(p + 1, end, i);
     if (q == -1) return fail(K_AGENT_QUOTE, 0, 0, 0);
     setStart(F_USER_AGENT, p + 1);
     setEnd(F_USER_AGENT, q);
     p = q + 2;
+    i = spaceFrom(i, p);
   } else {
-    const sp = nextSpace(p, end);
+    const sp = spaceAt(i++, end);
     setStart(F_USER_AGENT, p);
     setEnd(F_USER_AGENT, sp);
     p = sp + 1;
   }
 
   let count = MIN_FIELDS;
-  // Spaces the agent's closing search already found: trail[k] ends trailing field k (k >= 1).
-  const known = trailCount;
-  for (let k = 1; k < known && p < end; k++) {
-    const sp = load<i32>(TRAIL + (<usize>k << 2));
-    setStart(count, p);
-    setEnd(count, sp);
-    count++;
-    p = sp + 1;
-  }
   while (p < end) {
-    const sp = nextSpace(p, end);
+    const sp = spaceAt(i++, end);
     if (count < KNOWN_FIELDS) {
       setStart(count, p);
       setEnd(count, sp);
@@ -647,15 +662,17 @@ function scan(from: i32, to: i32): bool {
 }
 
 /**
- * Reads status .. turn-around time from `p` and says how well they fit; unless FIT_ERROR, `cursor` is
- * where the referer starts.
+ * Reads status .. turn-around time from `p` (`i` no further than the index of the first space at or
+ * after it) and says how well they fit; unless FIT_ERROR, `cursor` is where the referer starts and
+ * `cursorSpace` the index of the first space at or after it.
  */
-function fitMiddle(p: i32, end: i32): i32 {
+function fitMiddle(p: i32, end: i32, i: i32): i32 {
   if (p >= end) {
     tooFew(9);
     return FIT_ERROR;
   }
-  let sp = nextSpace(p, end);
+  i = spaceFrom(i, p);
+  let sp = spaceAt(i++, end);
   if (sp == end) {
     tooFew(10);
     return FIT_ERROR;
@@ -667,7 +684,7 @@ function fitMiddle(p: i32, end: i32): i32 {
   setStart(F_HTTP_STATUS, p);
   setEnd(F_HTTP_STATUS, sp);
   p = sp + 1;
-  sp = nextSpace(p, end);
+  sp = spaceAt(i++, end);
   if (sp == end) {
     tooFew(11);
     return FIT_ERROR;
@@ -677,7 +694,7 @@ function fitMiddle(p: i32, end: i32): i32 {
   const errorHasQuote = nextQuote(p, sp) < sp;
   p = sp + 1;
   for (let f = F_BYTES_SENT; f <= F_TURN_AROUND; f++) {
-    sp = nextSpace(p, end);
+    sp = spaceAt(i++, end);
     if (sp == end) {
       tooFew(f + 1);
       return FIT_ERROR;
@@ -696,51 +713,69 @@ function fitMiddle(p: i32, end: i32): i32 {
     p = sp + 1;
   }
   cursor = p;
+  cursorSpace = i;
   const c = byteAt(p);
   return !errorHasQuote && (c == QUOTE || c == DASH) ? FIT_STRONG : FIT_WEAK;
 }
 
 /**
  * The closing quote of the user agent: the first candidate after which the next known trailing fields
- * hold no quote. The spaces found for the chosen candidate are kept in TRAIL.
+ * (as many as there are spaces, up to TRAILING_KNOWN) hold no quote. `i` is no further than the index of
+ * the first space at or after `from`.
  */
-function findAgentClose(from: i32, end: i32): i32 {
+function findAgentClose(from: i32, end: i32, i: i32): i32 {
   const first = quoteCandidate(from, end);
   for (let q = first; q != -1; q = quoteCandidate(q + 1, end)) {
-    let windowEnd = q + 1;
-    let n = 0;
-    let clean = true;
-    store<i32>(TRAIL, windowEnd);
-    while (n < TRAILING_KNOWN && windowEnd < end) {
-      const stop = findSpaceOrQuote(windowEnd + 1, end);
-      if (stop < end && byteAt(stop) == QUOTE) {
-        clean = false;
-        break;
-      }
-      windowEnd = stop;
-      n++;
-      store<i32>(TRAIL + (<usize>n << 2), windowEnd);
-    }
-    if (clean) {
-      trailCount = n + 1;
-      return q;
-    }
+    const last = spaceFrom(i, q + 2) + TRAILING_KNOWN - 1;
+    const fieldsEnd = last < spaceCount ? spaceAt(last, end) : end;
+    if (nextQuote(q + 2, fieldsEnd) == fieldsEnd) return q;
   }
-  trailCount = 0;
   return first;
 }
 
 /** Digits as a number, DASH_VALUE for `-`, BAD otherwise (also past 2^53). */
+@inline
 function readCount(a: i32, e: i32): i64 {
-  if (e - a == 1 && byteAt(a) == DASH) return DASH_VALUE;
-  if (e <= a || e - a > 16) return BAD;
-  let v: i64 = 0;
-  for (let i = a; i < e; i++) {
-    const d = byteAt(i) - ZERO;
-    if (<u32>d > 9) return BAD;
-    v = v * 10 + <i64>d;
-  }
+  const n = e - a;
+  if (n == 1 && byteAt(a) == DASH) return DASH_VALUE;
+  if (n <= 0 || n > 16) return BAD;
+  // The eight bytes that end at `e` (and the eight before them for a longer count), read as digits with
+  // leading zeros, without a loop over the digits. A count comes after the time, so the sixteen bytes
+  // before `e` are all in the line.
+  const low = digitBytes(load<u64>(<usize>(e - 8)), n);
+  if (n <= 8) return isDigits(low) ? <i64>eightDigits(low) : BAD;
+  const high = digitBytes(load<u64>(<usize>(e - 16)), n - 8);
+  if (!isDigits(low) || !isDigits(high)) return BAD;
+  const v = <i64>eightDigits(high) * 100000000 + <i64>eightDigits(low);
   return v <= MAX_SAFE ? v : BAD;
+}
+
+const ZEROS: u64 = 0x3030303030303030;
+const HIGH_BITS: u64 = 0x8080808080808080;
+
+/**
+ * The bytes of `w` less '0' each: its last `n` (1..8) bytes, the ones before them taken as '0'. Bytes
+ * below '0' or above '9' come out with their high bit set (see isDigits): they are never borrowed from,
+ * since the ones before them are digits or '0'.
+ */
+@inline
+function digitBytes(w: u64, n: i32): u64 {
+  const keep = n >= 8 ? <u64>-1 : <u64>-1 << (<u64>(8 - n) << 3);
+  return ((w & keep) | (ZEROS & ~keep)) - ZEROS;
+}
+
+/** Whether each byte of digitBytes' result is 0..9: adding 118 sets the high bit of one of 10 or more. */
+@inline
+function isDigits(d: u64): bool {
+  return ((d | (d + 0x7676767676767676)) & HIGH_BITS) == 0;
+}
+
+/** The number of the eight digits 0..9 in `d`, the first in its lowest byte: pairs, fours, then eight. */
+@inline
+function eightDigits(d: u64): u64 {
+  d = (d * 10 + (d >> 8)) & 0x00ff00ff00ff00ff;
+  d = (d * 100 + (d >> 16)) & 0x0000ffff0000ffff;
+  return (d * 10000 + (d >> 32)) & 0xffffffff;
 }
 
 function isStatus(a: i32, e: i32): bool {
@@ -755,8 +790,16 @@ function isDigit(c: i32): bool {
 
 // ---- time ----------------------------------------------------------------------------------------------
 
-/** parseLogTime of the 26 bytes at `a`, doing the calendar arithmetic once per distinct date. */
+/**
+ * parseLogTime of the 26 bytes at `a`: lines come in time order, so a line mostly has the time of the
+ * one before it (a busy log has many lines to a second), and when not, its date. The calendar arithmetic
+ * is done once per distinct date, the rest once per distinct time.
+ */
 function cachedTime(a: i32): f64 {
+  const head = v128.load(<usize>a);
+  const tail = v128.load(<usize>a, 10);
+  const same = v128.and(i8x16.eq(head, lastTimeHead), i8x16.eq(tail, lastTimeTail));
+  if (v128.all_true<i8>(same)) return lastTime;
   const w0 = load<i32>(<usize>a);
   const w1 = load<i32>(<usize>(a + 4));
   const w2 = load<i32>(<usize>(a + 7));
@@ -768,7 +811,10 @@ function cachedTime(a: i32): f64 {
     lastDate1 = w1;
     lastDate2 = w2;
   }
-  return isNaN(days) ? NaN : withTimeOfDay(a, days);
+  lastTimeHead = head;
+  lastTimeTail = tail;
+  lastTime = isNaN(days) ? NaN : withTimeOfDay(a, days);
+  return lastTime;
 }
 
 /** `DD/Mon/YYYY:HH:MM:SS ±HHMM` in [a, b) as epoch ms (UTC), or NaN. */
@@ -927,63 +973,45 @@ function tail(i: i32, n: i32): u64 {
   return load<u64>(<usize>i) & ((<u64>1 << (<u64>n << 3)) - 1);
 }
 
-/** `h` folded with bytes [a, e), eight at a time. */
-function hashRange(a: i32, e: i32, h: u64): u64 {
-  let i = a;
-  for (; i + 8 <= e; i += 8) h = mix(h, load<u64>(<usize>i));
-  if (i < e) h = mix(h, tail(i, e - i));
-  return mix(h, <u64>(e - a));
+/** Copies bytes [a, e) to `to` sixteen at a time (so up to fifteen bytes more); returns where they end. */
+@inline
+function stage(to: usize, a: i32, e: i32): usize {
+  for (let i = 0; i < e - a; i += 16) v128.store(to + <usize>i, v128.load(<usize>(a + i)));
+  return to + <usize>(e - a);
 }
 
-/** Whether the `n` bytes at arena offset `p` equal those at `a`. */
-function sameBytes(p: usize, a: i32, n: i32): bool {
-  let i = 0;
-  for (; i + 16 <= n; i += 16) {
-    const x = <usize>(a + i);
-    const y = p + <usize>i;
-    if (((load<u64>(y) ^ load<u64>(x)) | (load<u64>(y, 8) ^ load<u64>(x, 8))) != 0) return false;
-  }
-  if (i + 8 <= n) {
-    if (load<u64>(p + <usize>i) != load<u64>(<usize>(a + i))) return false;
-    i += 8;
-  }
-  if (i < n) {
-    const mask = (<u64>1 << (<u64>(n - i) << 3)) - 1;
-    if ((load<u64>(p + <usize>i) & mask) != (load<u64>(<usize>(a + i)) & mask)) return false;
+/** Whether the `n` bytes at `p` equal those at `a`: sixteen bytes a step. */
+@inline
+function sameBytes(p: usize, a: usize, n: i32): bool {
+  for (let i = 0; i < n; i += 16) {
+    let differ = i8x16.bitmask(i8x16.ne(v128.load(p + <usize>i), v128.load(a + <usize>i)));
+    if (n - i < 16) differ &= (1 << (n - i)) - 1;
+    if (differ != 0) return false;
   }
   return true;
 }
 
 /**
- * The entry of table `t` holding the byte strings [b0, b1) .. [d0, d1) and `kind`, added when new; -1
- * when it is new and the table has no room.
+ * The entry of table `t` holding the key at `key`: five byte strings of lengths `lb` .. `ld`, one after
+ * the other, and `kind`; added when new. -1 when it is new and the table has no room.
  */
-function findEntry(
-  t: usize,
-  b0: i32,
-  b1: i32,
-  r0: i32,
-  r1: i32,
-  o0: i32,
-  o1: i32,
-  a0: i32,
-  a1: i32,
-  d0: i32,
-  d1: i32,
-  kind: i32,
-): i32 {
-  let h: u64 = <u64>(kind + 0x3c6ef372);
-  h = hashRange(b0, b1, h);
-  h = hashRange(r0, r1, h);
-  h = hashRange(o0, o1, h);
-  h = hashRange(a0, a1, h);
-  h = hashRange(d0, d1, h);
+function findEntry(t: usize, key: usize, lb: i32, lr: i32, lo: i32, la: i32, ld: i32, kind: i32): i32 {
+  const length = lb + lr + lo + la + ld;
+  // Two lanes of eight bytes, so that a long key takes half as many multiplies one after the other.
+  let h0: u64 = (<u64>lb | (<u64>lr << 16) | (<u64>lo << 32) | (<u64>la << 48)) ^ 0x3c6ef372fe94f82b;
+  let h1: u64 = (<u64>ld | (<u64>kind << 32)) ^ 0xa54ff53a5f1d36f1;
+  let i = 0;
+  for (; i + 16 <= length; i += 16) {
+    h0 = (h0 ^ load<u64>(key + <usize>i)) * 0x9e3779b97f4a7c15;
+    h1 = (h1 ^ load<u64>(key + <usize>i, 8)) * 0x9e3779b97f4a7c15;
+  }
+  if (i + 8 <= length) {
+    h0 = (h0 ^ load<u64>(key + <usize>i)) * 0x9e3779b97f4a7c15;
+    i += 8;
+  }
+  if (i < length) h1 = (h1 ^ tail(<i32>key + i, length - i)) * 0x9e3779b97f4a7c15;
+  const h = mix(h0, h1);
   const h32 = <i32>(h ^ (h >> 32));
-  const lb = b1 - b0;
-  const lr = r1 - r0;
-  const lo = o1 - o0;
-  const la = a1 - a0;
-  const ld = d1 - d0;
   const entries = <usize>load<i32>(t + T_ENTRIES);
   const slots = <usize>load<i32>(t + T_SLOTS);
   const arena = <usize>load<i32>(t + T_ARENA);
@@ -1000,26 +1028,13 @@ function findEntry(
       load<i32>(k + 12) == lo &&
       load<i32>(k + 16) == la &&
       load<i32>(k + 20) == ld &&
-      load<i32>(k + 24) == kind
+      load<i32>(k + 24) == kind &&
+      sameBytes(arena + <usize>load<i32>(k), key, length)
     ) {
-      const p0 = arena + <usize>load<i32>(k);
-      const p1 = p0 + <usize>lb;
-      const p2 = p1 + <usize>lr;
-      const p3 = p2 + <usize>lo;
-      const p4 = p3 + <usize>la;
-      if (
-        sameBytes(p0, b0, lb) &&
-        sameBytes(p1, r0, lr) &&
-        sameBytes(p2, o0, lo) &&
-        sameBytes(p3, a0, la) &&
-        sameBytes(p4, d0, ld)
-      ) {
-        return entry;
-      }
+      return entry;
     }
     slot = (slot + 1) & mask;
   }
-  const length = lb + lr + lo + la + ld;
   const count = load<i32>(t + T_COUNT);
   const used = load<i32>(t + T_USED);
   if (count == load<i32>(t + T_CAP) || used + length > load<i32>(t + T_ARENA_CAP)) return -1;
@@ -1032,16 +1047,7 @@ function findEntry(
   store<i32>(k + 20, ld);
   store<i32>(k + 24, kind);
   store<i32>(k + 28, h32);
-  let at = arena + <usize>used;
-  memory.copy(at, <usize>b0, lb);
-  at += lb;
-  memory.copy(at, <usize>r0, lr);
-  at += lr;
-  memory.copy(at, <usize>o0, lo);
-  at += lo;
-  memory.copy(at, <usize>a0, la);
-  at += la;
-  memory.copy(at, <usize>d0, ld);
+  memory.copy(arena + <usize>used, key, length);
   store<i32>(t + T_USED, used + length);
   store<i32>(t + T_COUNT, count + 1);
   store<i32>(slots + (<usize>slot << 2), count + 1);
@@ -1148,19 +1154,23 @@ export function scanBlock(start: i32, length: i32, maxLine: i32): i32 {
           kind = DS_ENCODED;
         }
       }
-      const hasAccessPoint = fieldCount > F_ACCESS_POINT;
+      // The key's fields one after the other in KEY, for one pass to hash it and one to compare it.
+      const bucket = stage(KEY, getStart(F_BUCKET), getEnd(F_BUCKET));
+      const requester = stage(bucket, getStart(F_REQUESTER), getEnd(F_REQUESTER));
+      const operation = stage(requester, getStart(F_OPERATION), getEnd(F_OPERATION));
+      const accessPoint =
+        fieldCount > F_ACCESS_POINT
+          ? stage(operation, getStart(F_ACCESS_POINT), getEnd(F_ACCESS_POINT))
+          : operation;
+      const dataset = kind == DS_RAW || kind == DS_ENCODED ? stage(accessPoint, k0, d1) : accessPoint;
       const entry = findEntry(
         KEYS,
-        getStart(F_BUCKET),
-        getEnd(F_BUCKET),
-        getStart(F_REQUESTER),
-        getEnd(F_REQUESTER),
-        getStart(F_OPERATION),
-        getEnd(F_OPERATION),
-        hasAccessPoint ? getStart(F_ACCESS_POINT) : 0,
-        hasAccessPoint ? getEnd(F_ACCESS_POINT) : 0,
-        kind == DS_RAW || kind == DS_ENCODED ? k0 : 0,
-        kind == DS_RAW || kind == DS_ENCODED ? d1 : 0,
+        KEY,
+        <i32>(bucket - KEY),
+        <i32>(requester - bucket),
+        <i32>(operation - requester),
+        <i32>(accessPoint - operation),
+        <i32>(dataset - accessPoint),
         kind,
       );
       if (entry < 0) {
@@ -1178,7 +1188,7 @@ export function scanBlock(start: i32, length: i32, maxLine: i32): i32 {
         const o0 = getStart(F_OPERATION);
         const o1 = getEnd(F_OPERATION);
         if (spells(o0, o1, REST_GET_OBJECT, 15) || spells(o0, o1, WEBSITE_GET_OBJECT, 18)) {
-          const object = findEntry(OBJECTS, k0, k1, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+          const object = findEntry(OBJECTS, <usize>k0, k1 - k0, 0, 0, 0, 0, 0);
           if (object < 0) {
             stopReason = 3;
             break;
