@@ -98,7 +98,7 @@ const ST = memory.data(KNOWN_FIELDS * 4, 8);
 const EN = memory.data(KNOWN_FIELDS * 4, 8);
 /**
  * Results of scanOne: f64 timeMs, bytesSent, objectSize, totalTime, turnAround; then i32 fieldCount,
- * failKind, failArg, failA, failE.
+ * failKind, failArg, failA, failE. fitMiddle writes the four counts here for scanBlock too.
  */
 const RESULT = memory.data(128, 8);
 let INPUT: usize = 0;
@@ -493,10 +493,6 @@ function findRefererClose(from: i32, end: i32): i32 {
 // ---- the scan ------------------------------------------------------------------------------------------
 
 let timeMs: f64 = 0;
-let bytesSent: f64 = 0;
-let objectSize: f64 = -1;
-let totalTime: f64 = -1;
-let turnAround: f64 = -1;
 let fieldCount: i32 = 0;
 let failKind: i32 = 0;
 let failArg: i32 = 0;
@@ -706,12 +702,12 @@ function fitMiddle(p: i32, end: i32, i: i32): i32 {
     }
     setStart(f, p);
     setEnd(f, sp);
-    if (f == F_BYTES_SENT) bytesSent = v == DASH_VALUE ? 0 : <f64>v;
-    else if (f == F_OBJECT_SIZE) objectSize = <f64>v;
-    else if (f == F_TOTAL_TIME) totalTime = <f64>v;
-    else turnAround = <f64>v;
+    // Straight to the results, which hold the counts in field order (a dash as -1).
+    store<f64>(RESULT + (<usize>(f - F_BYTES_SENT + 1) << 3), <f64>v);
     p = sp + 1;
   }
+  // A dash for bytes sent means none were.
+  if (load<f64>(RESULT, 8) < 0) store<f64>(RESULT, 0, 8);
   cursor = p;
   cursorSpace = i;
   const c = byteAt(p);
@@ -742,8 +738,11 @@ function readCount(a: i32, e: i32): i64 {
   // The eight bytes that end at `e` (and the eight before them for a longer count), read as digits with
   // leading zeros, without a loop over the digits. A count comes after the time, so the sixteen bytes
   // before `e` are all in the line.
-  const low = digitBytes(load<u64>(<usize>(e - 8)), n);
-  if (n <= 8) return isDigits(low) ? <i64>eightDigits(low) : BAD;
+  if (n <= 8) {
+    const digits = digitBytes(load<u64>(<usize>(e - 8)), n);
+    return isDigits(digits) ? <i64>eightDigits(digits) : BAD;
+  }
+  const low = digitBytes(load<u64>(<usize>(e - 8)), 8);
   const high = digitBytes(load<u64>(<usize>(e - 16)), n - 8);
   if (!isDigits(low) || !isDigits(high)) return BAD;
   const v = <i64>eightDigits(high) * 100000000 + <i64>eightDigits(low);
@@ -760,7 +759,7 @@ const HIGH_BITS: u64 = 0x8080808080808080;
  */
 @inline
 function digitBytes(w: u64, n: i32): u64 {
-  const keep = n >= 8 ? <u64>-1 : <u64>-1 << (<u64>(8 - n) << 3);
+  const keep = <u64>-1 << (<u64>(8 - n) << 3);
   return ((w & keep) | (ZEROS & ~keep)) - ZEROS;
 }
 
@@ -910,10 +909,6 @@ export function scanOne(length: i32): i32 {
   const ok = scan(from, end);
   const r = RESULT;
   store<f64>(r, timeMs);
-  store<f64>(r + 8, bytesSent);
-  store<f64>(r + 16, objectSize);
-  store<f64>(r + 24, totalTime);
-  store<f64>(r + 32, turnAround);
   store<i32>(r + 40, fieldCount);
   store<i32>(r + 44, ok ? 0 : failKind);
   store<i32>(r + 48, failArg);
@@ -1207,7 +1202,7 @@ export function scanBlock(start: i32, length: i32, maxLine: i32): i32 {
         break;
       }
       const sums = ROW_SUMS + <usize>row * 24;
-      const bytes = load<f64>(sums, 8) + bytesSent;
+      const bytes = load<f64>(sums, 8) + load<f64>(RESULT, 8);
       const recordSum = load<f64>(sums, 16) + records;
       if (bytes > MAX_EXACT || recordSum > MAX_EXACT) {
         // The sum would no longer be exact: JavaScript sends the row on as it is and zeroes it.
