@@ -477,6 +477,9 @@ function quoteCandidate(from: i32, end: i32): i32 {
   return -1;
 }
 
+/** `-" "` as a little-endian u32. */
+const DASH_QUOTE_SPACE_QUOTE: u32 = 0x2220222d;
+
 /** The closing quote of the referer: a `"` followed by the user agent's start (` "` or a bare ` -`). */
 function findRefererClose(from: i32, end: i32): i32 {
   const first = quoteCandidate(from, end);
@@ -610,7 +613,10 @@ function scan(from: i32, to: i32): bool {
   i = cursorSpace;
 
   if (byteAt(p) == QUOTE) {
-    const q = findRefererClose(p + 1, end);
+    // The usual referer, `"-"` with the agent's quote after it, needs no search: findRefererClose would
+    // find the same closing quote.
+    const usual = p + 4 < end && load<u32>(<usize>(p + 1)) == DASH_QUOTE_SPACE_QUOTE;
+    const q = usual ? p + 2 : findRefererClose(p + 1, end);
     if (q == -1) return fail(K_REFERER_QUOTE, 0, 0, 0);
     setStart(F_REFERER, p + 1);
     setEnd(F_REFERER, q);
