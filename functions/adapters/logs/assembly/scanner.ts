@@ -500,6 +500,10 @@ let failKind: i32 = 0;
 let failArg: i32 = 0;
 let failA: i32 = 0;
 let failE: i32 = 0;
+/**
+ * Where fitMiddle left off, for scan to go on from: a position and the index of the next space (which
+ * findAgentClose also leaves).
+ */
 let cursor: i32 = 0;
 let cursorSpace: i32 = 0;
 let lastDate0: i32 = 0;
@@ -636,7 +640,7 @@ function scan(from: i32, to: i32): bool {
     setStart(F_USER_AGENT, p + 1);
     setEnd(F_USER_AGENT, q);
     p = q + 2;
-    i = spaceFrom(i, p);
+    i = cursorSpace;
   } else {
     const sp = spaceAt(i++, end);
     setStart(F_USER_AGENT, p);
@@ -722,15 +726,23 @@ function fitMiddle(p: i32, end: i32, i: i32): i32 {
 /**
  * The closing quote of the user agent: the first candidate after which the next known trailing fields
  * (as many as there are spaces, up to TRAILING_KNOWN) hold no quote. `i` is no further than the index of
- * the first space at or after `from`.
+ * the first space at or after `from`; unless -1 is returned, `cursorSpace` is the index of the first
+ * space after the quote's own.
  */
 function findAgentClose(from: i32, end: i32, i: i32): i32 {
   const first = quoteCandidate(from, end);
+  let j = i;
   for (let q = first; q != -1; q = quoteCandidate(q + 1, end)) {
-    const last = spaceFrom(i, q + 2) + TRAILING_KNOWN - 1;
+    // Candidates come in order, so the index of the first space after each only moves on.
+    j = spaceFrom(j, q + 2);
+    const last = j + TRAILING_KNOWN - 1;
     const fieldsEnd = last < spaceCount ? spaceAt(last, end) : end;
-    if (nextQuote(q + 2, fieldsEnd) == fieldsEnd) return q;
+    if (nextQuote(q + 2, fieldsEnd) == fieldsEnd) {
+      cursorSpace = j;
+      return q;
+    }
   }
+  if (first != -1) cursorSpace = spaceFrom(i, first + 2);
   return first;
 }
 
