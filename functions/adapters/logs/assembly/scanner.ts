@@ -98,7 +98,7 @@ const ST = memory.data(KNOWN_FIELDS * 4, 8);
 const EN = memory.data(KNOWN_FIELDS * 4, 8);
 /**
  * Results of scanOne: f64 timeMs, bytesSent, objectSize, totalTime, turnAround; then i32 fieldCount,
- * failKind, failArg, failA, failE.
+ * failKind, failArg, failA, failE. fitMiddle writes the four counts here for scanBlock too.
  */
 const RESULT = memory.data(128, 8);
 let INPUT: usize = 0;
@@ -387,11 +387,10 @@ function classifyLine(from: i32, limit: i32): i32 {
     const n1 = i8x16.eq(v1, newlines);
     const n2 = i8x16.eq(v2, newlines);
     const n3 = i8x16.eq(v3, newlines);
-    const s =
-      <u64>i8x16.bitmask(i8x16.eq(v0, spaces)) |
-      (<u64>i8x16.bitmask(i8x16.eq(v1, spaces)) << 16) |
-      (<u64>i8x16.bitmask(i8x16.eq(v2, spaces)) << 32) |
-      (<u64>i8x16.bitmask(i8x16.eq(v3, spaces)) << 48);
+    // The space mask joined as two u32 halves: fewer widenings to u64 than one for each 16 bits.
+    const low = <u32>i8x16.bitmask(i8x16.eq(v0, spaces)) | (<u32>i8x16.bitmask(i8x16.eq(v1, spaces)) << 16);
+    const high = <u32>i8x16.bitmask(i8x16.eq(v2, spaces)) | (<u32>i8x16.bitmask(i8x16.eq(v3, spaces)) << 16);
+    const s = <u64>low | (<u64>high << 32);
     // The quote bitmap's word, sixteen bits at a time (little-endian, so in order).
     const q = QUOTE_BITS + (<usize>w << 3);
     store<u16>(q, i8x16.bitmask(i8x16.eq(v0, quotes)));
@@ -478,6 +477,9 @@ function quoteCandidate(from: i32, end: i32): i32 {
   return -1;
 }
 
+/** `-" "` as a little-endian u32. */
+const DASH_QUOTE_SPACE_QUOTE: u32 = 0x2220222d;
+
 /** The closing quote of the referer: a `"` followed by the user agent's start (` "` or a bare ` -`). */
 function findRefererClose(from: i32, end: i32): i32 {
   const first = quoteCandidate(from, end);
@@ -493,15 +495,15 @@ function findRefererClose(from: i32, end: i32): i32 {
 // ---- the scan ------------------------------------------------------------------------------------------
 
 let timeMs: f64 = 0;
-let bytesSent: f64 = 0;
-let objectSize: f64 = -1;
-let totalTime: f64 = -1;
-let turnAround: f64 = -1;
 let fieldCount: i32 = 0;
 let failKind: i32 = 0;
 let failArg: i32 = 0;
 let failA: i32 = 0;
 let failE: i32 = 0;
+/**
+ * Where fitMiddle left off, for scan to go on from: a position and the index of the next space (which
+ * findAgentClose also leaves).
+ */
 let cursor: i32 = 0;
 let cursorSpace: i32 = 0;
 let lastDate0: i32 = 0;
@@ -615,7 +617,10 @@ function scan(from: i32, to: i32): bool {
   i = cursorSpace;
 
   if (byteAt(p) == QUOTE) {
-    const q = findRefererClose(p + 1, end);
+    // The usual referer, `"-"` with the agent's quote after it, needs no search: findRefererClose would
+    // find the same closing quote.
+    const usual = p + 4 < end && load<u32>(<usize>(p + 1)) == DASH_QUOTE_SPACE_QUOTE;
+    const q = usual ? p + 2 : findRefererClose(p + 1, end);
     if (q == -1) return fail(K_REFERER_QUOTE, 0, 0, 0);
     setStart(F_REFERER, p + 1);
     setEnd(F_REFERER, q);
@@ -635,7 +640,7 @@ function scan(from: i32, to: i32): bool {
     setStart(F_USER_AGENT, p + 1);
     setEnd(F_USER_AGENT, q);
     p = q + 2;
-    i = spaceFrom(i, p);
+    i = cursorSpace;
   } else {
     const sp = spaceAt(i++, end);
     setStart(F_USER_AGENT, p);
@@ -706,12 +711,12 @@ function fitMiddle(p: i32, end: i32, i: i32): i32 {
     }
     setStart(f, p);
     setEnd(f, sp);
-    if (f == F_BYTES_SENT) bytesSent = v == DASH_VALUE ? 0 : <f64>v;
-    else if (f == F_OBJECT_SIZE) objectSize = <f64>v;
-    else if (f == F_TOTAL_TIME) totalTime = <f64>v;
-    else turnAround = <f64>v;
+    // Straight to the results, which hold the counts in field order (a dash as -1).
+    store<f64>(RESULT + (<usize>(f - F_BYTES_SENT + 1) << 3), <f64>v);
     p = sp + 1;
   }
+  // A dash for bytes sent means none were.
+  if (load<f64>(RESULT, 8) < 0) store<f64>(RESULT, 0, 8);
   cursor = p;
   cursorSpace = i;
   const c = byteAt(p);
@@ -721,15 +726,23 @@ function fitMiddle(p: i32, end: i32, i: i32): i32 {
 /**
  * The closing quote of the user agent: the first candidate after which the next known trailing fields
  * (as many as there are spaces, up to TRAILING_KNOWN) hold no quote. `i` is no further than the index of
- * the first space at or after `from`.
+ * the first space at or after `from`; unless -1 is returned, `cursorSpace` is the index of the first
+ * space after the quote's own.
  */
 function findAgentClose(from: i32, end: i32, i: i32): i32 {
   const first = quoteCandidate(from, end);
+  let j = i;
   for (let q = first; q != -1; q = quoteCandidate(q + 1, end)) {
-    const last = spaceFrom(i, q + 2) + TRAILING_KNOWN - 1;
+    // Candidates come in order, so the index of the first space after each only moves on.
+    j = spaceFrom(j, q + 2);
+    const last = j + TRAILING_KNOWN - 1;
     const fieldsEnd = last < spaceCount ? spaceAt(last, end) : end;
-    if (nextQuote(q + 2, fieldsEnd) == fieldsEnd) return q;
+    if (nextQuote(q + 2, fieldsEnd) == fieldsEnd) {
+      cursorSpace = j;
+      return q;
+    }
   }
+  if (first != -1) cursorSpace = spaceFrom(i, first + 2);
   return first;
 }
 
@@ -742,8 +755,11 @@ function readCount(a: i32, e: i32): i64 {
   // The eight bytes that end at `e` (and the eight before them for a longer count), read as digits with
   // leading zeros, without a loop over the digits. A count comes after the time, so the sixteen bytes
   // before `e` are all in the line.
-  const low = digitBytes(load<u64>(<usize>(e - 8)), n);
-  if (n <= 8) return isDigits(low) ? <i64>eightDigits(low) : BAD;
+  if (n <= 8) {
+    const digits = digitBytes(load<u64>(<usize>(e - 8)), n);
+    return isDigits(digits) ? <i64>eightDigits(digits) : BAD;
+  }
+  const low = digitBytes(load<u64>(<usize>(e - 8)), 8);
   const high = digitBytes(load<u64>(<usize>(e - 16)), n - 8);
   if (!isDigits(low) || !isDigits(high)) return BAD;
   const v = <i64>eightDigits(high) * 100000000 + <i64>eightDigits(low);
@@ -760,7 +776,7 @@ const HIGH_BITS: u64 = 0x8080808080808080;
  */
 @inline
 function digitBytes(w: u64, n: i32): u64 {
-  const keep = n >= 8 ? <u64>-1 : <u64>-1 << (<u64>(8 - n) << 3);
+  const keep = <u64>-1 << (<u64>(8 - n) << 3);
   return ((w & keep) | (ZEROS & ~keep)) - ZEROS;
 }
 
@@ -910,10 +926,6 @@ export function scanOne(length: i32): i32 {
   const ok = scan(from, end);
   const r = RESULT;
   store<f64>(r, timeMs);
-  store<f64>(r + 8, bytesSent);
-  store<f64>(r + 16, objectSize);
-  store<f64>(r + 24, totalTime);
-  store<f64>(r + 32, turnAround);
   store<i32>(r + 40, fieldCount);
   store<i32>(r + 44, ok ? 0 : failKind);
   store<i32>(r + 48, failArg);
@@ -980,13 +992,16 @@ function stage(to: usize, a: i32, e: i32): usize {
   return to + <usize>(e - a);
 }
 
-/** Whether the `n` bytes at `p` equal those at `a`: sixteen bytes a step. */
+/**
+ * Whether the `n` bytes at `p` equal those at `a`: sixteen bytes a step (with `eq`, which is one x64
+ * instruction where `ne` is two).
+ */
 @inline
 function sameBytes(p: usize, a: usize, n: i32): bool {
   for (let i = 0; i < n; i += 16) {
-    let differ = i8x16.bitmask(i8x16.ne(v128.load(p + <usize>i), v128.load(a + <usize>i)));
+    let differ = ~i8x16.bitmask(i8x16.eq(v128.load(p + <usize>i), v128.load(a + <usize>i)));
     if (n - i < 16) differ &= (1 << (n - i)) - 1;
-    if (differ != 0) return false;
+    if ((differ & 0xffff) != 0) return false;
   }
   return true;
 }
@@ -1207,7 +1222,7 @@ export function scanBlock(start: i32, length: i32, maxLine: i32): i32 {
         break;
       }
       const sums = ROW_SUMS + <usize>row * 24;
-      const bytes = load<f64>(sums, 8) + bytesSent;
+      const bytes = load<f64>(sums, 8) + load<f64>(RESULT, 8);
       const recordSum = load<f64>(sums, 16) + records;
       if (bytes > MAX_EXACT || recordSum > MAX_EXACT) {
         // The sum would no longer be exact: JavaScript sends the row on as it is and zeroes it.
