@@ -224,14 +224,10 @@ export function init(
   rowCap = rows;
   const rowSlots = slotCount(rows);
   rowMask = rowSlots - 1;
+  // In i64: the input area with its list of spaces takes about six bytes a byte of input.
   const total =
-    <i32>inputAreaBytes(inputBytes) +
-    outLines * 32 +
-    rows * 40 +
-    rowSlots * 4 +
-    entries * 8 +
-    2 * tableBytes(entries, arenaBytes) +
-    64;
+    inputAreaBytes(inputBytes) +
+    <i64>(outLines * 32 + rows * 40 + rowSlots * 4 + entries * 8 + 2 * tableBytes(entries, arenaBytes) + 64);
   let base = <usize>(memory.size() << 16);
   const pages = <i32>((total + 0xffff) >>> 16);
   if (memory.grow(pages) < 0) return -1;
