@@ -148,8 +148,8 @@ class GuardedMailer implements Mailer {
       return out;
     } catch (error) {
       if (!(error instanceof SesSendError) || error.mayHaveSent) {
-        // No answer (or a server error): SES may have taken it. The attempt stays marked, so no run
-        // sends it again; a person checks SES before sending it by hand.
+        // The request went out and no answer came: SES may have taken it. The attempt stays marked, so
+        // no run sends it again; a person checks SES before sending it by hand.
         throw new NoticeDeliveryUnknownError(
           `SES may have sent it, and gave no answer that says so (${(error as Error).message}): kept as handed ` +
             `to SES so that no run sends it twice; check SES's sending records for ${message.messageId} ` +

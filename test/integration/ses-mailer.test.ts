@@ -141,13 +141,22 @@ describe('SesMailer', () => {
     expect(error.message).toContain('acme-data 2026-03 overage');
   });
 
-  it('marks a server error as retryable, and as one after which SES may have sent it', async () => {
+  it('marks a server error as retryable: SES answered, so it did not send', async () => {
     proxy.inject({ ...sesError('InternalFailure', 'Internal failure', 500) });
     const error = (await mailer(localSesClient(proxy.endpoint))
       .send(message())
       .catch((e: unknown) => e)) as SesSendError;
     expect(error.retryable).toBe(true);
-    expect(error.mayHaveSent).toBe(true);
+    expect(error.mayHaveSent).toBe(false);
+  });
+
+  it('knows a message did not leave when no connection was made', async () => {
+    const error = (await mailer(localSesClient('http://127.0.0.1:9'))
+      .send(message())
+      .catch((e: unknown) => e)) as SesSendError;
+    expect(error).toBeInstanceOf(SesSendError);
+    expect(error.retryable).toBe(true);
+    expect(error.mayHaveSent).toBe(false);
   });
 
   it('says SES may have sent a message whose answer was lost, and does not send it again', async () => {

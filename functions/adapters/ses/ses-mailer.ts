@@ -32,9 +32,9 @@ export interface SesMailerOptions {
 
 /**
  * A notice SES did not take, or gave no answer for. `retryable` says whether sending it again later may
- * work; `mayHaveSent` that SES may have taken it all the same: no answer came (a timeout, a connection
- * cut) or a server error did, and an answer lost on its way back looks the same as a request lost on
- * its way there. Such a notice must not be sent again blindly.
+ * work; `mayHaveSent` that SES may have taken it all the same: the request went out and no answer came
+ * back (a timeout, a connection cut), and an answer lost on its way back looks the same as a request
+ * lost on its way there. Such a notice must not be sent again blindly.
  */
 export class SesSendError extends Error {
   override readonly name = 'SesSendError';
@@ -109,8 +109,20 @@ interface Classified {
   readonly throttled: boolean;
   readonly retryable: boolean;
   readonly code: string | undefined;
-  /** No answer, or a server error: SES may have taken the message before failing to say so. */
+  /** The request went out and no answer came: SES may have taken the message. */
   readonly mayHaveSent: boolean;
+}
+
+/** Errors of a request that never reached SES: no name resolved, no connection made. */
+const NOT_CONNECTED = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH']);
+
+function neverReachedSes(error: unknown): boolean {
+  const e = error as { code?: string; message?: string };
+  return (
+    (e.code !== undefined && NOT_CONNECTED.has(e.code)) ||
+    // The SDK's connection timeout (a request timeout, once connected, may come after SES took it).
+    /without establishing a connection/i.test(e.message ?? '')
+  );
 }
 
 function classify(error: unknown): Classified {
@@ -118,8 +130,9 @@ function classify(error: unknown): Classified {
   const code = e.name;
   const message = e.message ?? '';
   const status = e.$metadata?.httpStatusCode;
-  // A refusal is an answer below 500: the message did not leave.
-  const mayHaveSent = status === undefined || status >= 500;
+  // Any answer says what SES did (an error answer: it did not send). Without one, the message may have
+  // left unless the request never reached SES (no connection was made).
+  const mayHaveSent = status === undefined && !neverReachedSes(error);
   // The daily quota is reported as throttling too, but no backoff measured in seconds lifts it.
   if (/daily message quota/i.test(message)) return { throttled: false, retryable: false, code, mayHaveSent };
   if (
@@ -134,7 +147,7 @@ function classify(error: unknown): Classified {
   if (code !== undefined && NOT_RETRYABLE.has(code))
     return { throttled: false, retryable: false, code, mayHaveSent };
   // No HTTP status at all: the request never got an answer (network), so a retry may work.
-  return { throttled: false, retryable: mayHaveSent, code, mayHaveSent };
+  return { throttled: false, retryable: status === undefined || status >= 500, code, mayHaveSent };
 }
 
 /** Mailer over SES SendRawEmail. */
