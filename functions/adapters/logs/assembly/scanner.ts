@@ -58,10 +58,11 @@ const FIT_WEAK: i32 = 1;
 const FIT_STRONG: i32 = 2;
 
 const DASH_VALUE: i64 = -1;
-/** The largest f64 up to which every whole number is exact (2^53 - 1). */
-const MAX_EXACT: f64 = 9007199254740991;
 const BAD: i64 = -2;
+/** The largest count read (2^53 - 1): every whole number up to it is exact in an f64. */
 const MAX_SAFE: i64 = 9007199254740991;
+/** MAX_SAFE as an f64: sums stay exact up to it. */
+const MAX_EXACT: f64 = <f64>MAX_SAFE;
 
 // ---- why a line failed (the JavaScript side turns these into reasons and messages) --------------------
 /** The line is blank. */
