@@ -168,10 +168,16 @@ const FileSchema = z.strictObject({
     identity: z.union([emailAddress, domainName], {
       error: 'must be an email address or a domain name',
     }),
+    /** Omitted: CloudFormation names the set, so a redeploy after destroy never meets the old name. */
     configurationSetName: z
       .string()
       .regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 letters, digits, - or _')
-      .default('partner-audit'),
+      .optional(),
+    /** In the SES sandbox: the verified recipient identities the notifier may send to (see README). */
+    sandboxRecipients: z
+      .array(z.union([emailAddress, domainName], { error: 'must be an email address or a domain name' }))
+      .max(100)
+      .default([]),
     /** Messages per second the notifier stays under (the account's SES MaxSendRate or less). */
     maxSendRate: z.number().positive().max(1000).default(1),
   }),
@@ -198,6 +204,14 @@ const FileSchema = z.strictObject({
     .int()
     .min(MIN_BYTES_SCANNED_CUTOFF, `must be at least ${MIN_BYTES_SCANNED_CUTOFF} (Athena's minimum)`)
     .default(100_000_000_000),
+  /**
+   * The Athena workgroup's name. Omitted: `<stackName>-audit-<8 hex of the stack id>`, new with every
+   * creation of the stack, so a deploy after destroy (or a second stack) never meets the old name.
+   */
+  athenaWorkgroupName: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,128}$/, 'must be 1-128 letters, digits, . _ or -')
+    .optional(),
   /** First delivery date the logs table projects (YYYY-MM-DD), usually when logging started. */
   logsStartDate: z.string().refine(isIsoDate, 'must be a calendar date YYYY-MM-DD'),
 });
@@ -232,8 +246,11 @@ export interface DeployConfig {
   readonly sender: {
     readonly identity: string;
     readonly identityKind: 'email' | 'domain';
-    readonly configurationSetName: string;
+    /** Absent: CloudFormation names the configuration set. */
+    readonly configurationSetName?: string;
     readonly maxSendRate: number;
+    /** Verified recipient identities the notifier may send to in the SES sandbox. */
+    readonly sandboxRecipients: readonly string[];
   };
   readonly schedule: {
     readonly cron: string;
@@ -244,6 +261,8 @@ export interface DeployConfig {
   readonly noticeMode: 'send' | 'preview';
   readonly alarmEmail?: string;
   readonly bytesScannedCutoffPerQuery: number;
+  /** Absent: a name unique to each creation of the stack. */
+  readonly athenaWorkgroupName?: string;
   readonly logsStartDate: string;
 }
 
@@ -362,11 +381,20 @@ export function parseDeployConfig(raw: unknown, opts: { source: string; isExampl
     registryFile,
     ...(manifestFile ? { manifestFile } : {}),
     registry,
-    sender: { ...c.sender, identityKind },
+    sender: {
+      identity: c.sender.identity,
+      identityKind,
+      ...(c.sender.configurationSetName !== undefined
+        ? { configurationSetName: c.sender.configurationSetName }
+        : {}),
+      maxSendRate: c.sender.maxSendRate,
+      sandboxRecipients: c.sender.sandboxRecipients,
+    },
     schedule: c.schedule,
     noticeMode: c.noticeMode,
     ...(c.alarmEmail ? { alarmEmail: c.alarmEmail } : {}),
     bytesScannedCutoffPerQuery: c.bytesScannedCutoffPerQuery,
+    ...(c.athenaWorkgroupName !== undefined ? { athenaWorkgroupName: c.athenaWorkgroupName } : {}),
     logsStartDate: c.logsStartDate,
   });
 }

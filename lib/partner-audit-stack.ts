@@ -13,11 +13,13 @@ import { Monitoring } from './constructs/monitoring.js';
 import { Notices } from './constructs/notices.js';
 import { RegistryDeployment } from './constructs/registry-deployment.js';
 import { Reports } from './constructs/reports.js';
+import { RollupMaintenance } from './constructs/rollup-maintenance.js';
 import { RollupTable } from './constructs/rollup-table.js';
 import { NightlySchedule } from './constructs/schedule.js';
 import { ServerAccessLogsBucket } from './constructs/secure-bucket.js';
 import { AuditStateMachine } from './constructs/state-machine.js';
 import { AuditWorkgroup } from './constructs/workgroup.js';
+import { creationSuffix } from './creation-suffix.js';
 
 /** Partners notified at once by the state machine's Notify map. */
 export const NOTIFY_CONCURRENCY = 4;
@@ -70,6 +72,7 @@ export class PartnerAuditStack extends Stack {
   /** The dataset manifest table, when the registry names a manifest. */
   readonly manifestTable?: ManifestTable;
   readonly registry: RegistryDeployment;
+  readonly maintenance: RollupMaintenance;
 
   constructor(scope: Construct, id: string, props: PartnerAuditStackProps) {
     super(scope, id, {
@@ -111,7 +114,9 @@ export class PartnerAuditStack extends Stack {
     });
     this.rollupTable = new RollupTable(this, 'RollupTable', { logsTable: this.logsTable, serverAccessLogs });
     this.workgroup = new AuditWorkgroup(this, 'Workgroup', {
-      workgroupName: `${config.stackName}-audit`,
+      // Set, or unique to this creation of the stack: CloudFormation cannot name a workgroup itself.
+      workgroupName:
+        config.athenaWorkgroupName ?? `${config.stackName.slice(0, 100)}-audit-${creationSuffix(this)}`,
       bytesScannedCutoffPerQuery: config.bytesScannedCutoffPerQuery,
       serverAccessLogs,
     });
@@ -130,7 +135,10 @@ export class PartnerAuditStack extends Stack {
     }
     this.notices = new Notices(this, 'Notices', {
       identity: config.sender.identity,
-      configurationSetName: config.sender.configurationSetName,
+      ...(config.sender.configurationSetName !== undefined
+        ? { configurationSetName: config.sender.configurationSetName }
+        : {}),
+      sandboxRecipients: config.sender.sandboxRecipients,
     });
     this.monitoring = new Monitoring(this, 'Monitoring', {
       ...(config.alarmEmail ? { alarmEmail: config.alarmEmail } : {}),
@@ -150,6 +158,10 @@ export class PartnerAuditStack extends Stack {
         // Without it the rollup writes 0 records: the registry names no manifest.
         ...(this.manifestTable ? { MANIFEST_TABLE: this.manifestTable.tableName } : {}),
         LEDGER_TABLE: this.notices.ledger.tableName,
+        // Where the rollup checks that a delivery date still has log objects before replacing it.
+        LOG_BUCKET: source.logBucket.bucketName,
+        LOG_PARTITIONS_PREFIX: source.partitionsPrefix,
+        LOGS_START_DATE: config.logsStartDate,
         SES_CONFIGURATION_SET: this.notices.configurationSetName,
         NOTICE_MODE: config.noticeMode,
         // Each notify invocation paces itself; up to NOTIFY_CONCURRENCY run at once, sharing the account's rate.
@@ -164,6 +176,7 @@ export class PartnerAuditStack extends Stack {
     for (const fn of this.functions.all) this.registry.grantRead(fn);
     this.workgroup.grantRunQueries(rollup);
     this.logsTable.grantRead(rollup);
+    source.grantListLogPartitions(rollup);
     this.rollupTable.grantReadWrite(rollup);
     this.manifestTable?.grantRead(rollup);
     this.workgroup.grantRunQueries(evaluate);
@@ -182,6 +195,15 @@ export class PartnerAuditStack extends Stack {
       failureTopic: this.monitoring.topic,
     });
     this.monitoring.grantPublish(this.stateMachine.stateMachine);
+    this.maintenance = new RollupMaintenance(this, 'RollupMaintenance', {
+      workgroup: this.workgroup,
+      logsTable: this.logsTable,
+      rollupTable: this.rollupTable,
+      failureTopic: this.monitoring.topic,
+      timeZone: config.schedule.timeZone,
+      enabled: config.schedule.enabled,
+    });
+    this.monitoring.grantPublish(this.maintenance.stateMachine);
     this.schedule = new NightlySchedule(this, 'Nightly', {
       stateMachine: this.stateMachine.stateMachine,
       cron: config.schedule.cron,

@@ -21,6 +21,11 @@ export const HandlerEnvSchema = z.object({
   /** The dataset manifest table; set only when the registry names a manifest. */
   MANIFEST_TABLE: name.optional(),
   LEDGER_TABLE: name,
+  /** The bucket holding the audited bucket's access logs, and the prefix above its yyyy/MM/dd dates. */
+  LOG_BUCKET: name,
+  LOG_PARTITIONS_PREFIX: z.string().regex(/^([^*\s]+\/)?$/, "must be '' or a key prefix ending in /"),
+  /** The first delivery date with logs: the rollup skips earlier dates. */
+  LOGS_START_DATE: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date YYYY-MM-DD'),
   SES_CONFIGURATION_SET: name,
   NOTICE_MODE: z.enum(['send', 'preview'], 'must be "send" or "preview"'),
   SES_MAX_SEND_RATE: z.coerce

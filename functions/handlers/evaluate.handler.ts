@@ -24,6 +24,7 @@ import {
   writeEvaluation,
 } from './evaluation-document.js';
 import { logger, metrics } from './observability.js';
+import { runnerForStep, type StepContext } from './step-deadline.js';
 
 const isoDate = z.string().refine(isIsoDate, 'must be a calendar date YYYY-MM-DD');
 
@@ -55,7 +56,11 @@ export interface EvaluateDeps {
   readonly clock: Clock;
 }
 
-export async function evaluate(deps: EvaluateDeps, event: unknown): Promise<EvaluateOutput> {
+export async function evaluate(
+  deps: EvaluateDeps,
+  event: unknown,
+  context?: StepContext,
+): Promise<EvaluateOutput> {
   const parsed = EvaluateInputSchema.safeParse(event);
   if (!parsed.success) {
     throw new InvalidInputError(
@@ -70,7 +75,9 @@ export async function evaluate(deps: EvaluateDeps, event: unknown): Promise<Eval
   } catch (error) {
     throw new InvalidInputError(`evaluate input: partners: ${(error as Error).message}`, { cause: error });
   }
-  const usage = new AthenaUsageSource(deps.runner, deps.tables, input.runId);
+  // Every query below shares the invocation's deadline; a retry resumes them by their tokens.
+  const runner = runnerForStep(deps.runner, context);
+  const usage = new AthenaUsageSource(runner, deps.tables, input.runId);
   // Where the data ends, as the local engine takes it from its rollup's extent. Two days either side
   // of the window cover every time zone and are enough: data past the window's end changes nothing.
   const dataEndMs = await usage.dataEnd({
@@ -82,7 +89,7 @@ export async function evaluate(deps: EvaluateDeps, event: unknown): Promise<Eval
     { window: input.window, partners: input.partners, ...(dataEndMs !== undefined ? { dataEndMs } : {}) },
   );
   // The input section covers the deliveries that can hold the window's requests (see plan).
-  const inputSummary = await athenaInputSummary(deps.runner, deps.tables, input.runId, {
+  const inputSummary = await athenaInputSummary(runner, deps.tables, input.runId, {
     from: addDays(input.window.from, -1).replaceAll('-', '/'),
     to: input.window.to.replaceAll('-', '/'),
   });
@@ -157,11 +164,11 @@ function coldStart(): EvaluateDeps {
   };
 }
 
-export const handler = async (event: unknown): Promise<EvaluateOutput> => {
+export const handler = async (event: unknown, context?: StepContext): Promise<EvaluateOutput> => {
   deps ??= coldStart();
   const d = deps;
   try {
-    return await asStep(() => evaluate(d, event));
+    return await asStep(() => evaluate(d, event, context));
   } finally {
     metrics.publishStoredMetrics();
   }

@@ -56,6 +56,10 @@ const RollupResultSchema = z.object({
     .string()
     .regex(/^[a-z_][a-z0-9_]{0,127}$/, 'must be a Glue table name')
     .optional(),
+  /** A batch the rollup step left alone (no logs to read), and why. */
+  skipped: z
+    .object({ reason: z.enum(['before-logs-start', 'no-log-objects']), detail: z.string().max(2000) })
+    .optional(),
 });
 
 export const PublishInputSchema = z.object({
@@ -201,6 +205,15 @@ function runQueries(
   rollups: readonly z.infer<typeof RollupResultSchema>[],
 ): EvidenceQuery[] {
   const out: EvidenceQuery[] = rollups.map((r) => {
+    if (r.skipped) {
+      // No statement ran: the report says so, and why the batch's rollup was kept as it was.
+      return {
+        purpose: `skipped delivery date ${r.batch} (${r.skipped.reason}): ${r.skipped.detail}`,
+        engine: 'athena',
+        sql: '',
+        bytesScanned: 0,
+      };
+    }
     const sql =
       doc.tables && r.datasetDepth !== undefined && isBatch(r.batch)
         ? replaceBatchRollupSql(

@@ -3,17 +3,24 @@
  * Iceberg rollup table, replacing that batch's rows in one MERGE (replaceBatchRollupSql). Rerun-safe
  * and safe against a second run rolling up the same date at once (a nightly and an ad hoc run): no
  * reader sees the batch half-replaced, and it is never counted twice. With the run id in the query's
- * ClientRequestToken, a retried step picks up the query it already started.
+ * ClientRequestToken, a retried step picks up the query it already started, and the step's waits end
+ * before its Lambda's timeout (step-deadline.ts).
+ *
+ * A batch is replaced only from logs that are there: a date before the configured logsStartDate, or
+ * whose prefix in the log bucket holds no object (expired, or never delivered), is skipped and
+ * reported with why, and its rollup is left as it is. A MERGE over no rows would delete it.
  */
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { AthenaQueryRunner } from '../adapters/athena/athena-client.js';
 import { type AthenaTables, isBatch, replaceBatchRollupSql } from '../adapters/athena/sql.js';
+import { S3LogPartitions } from '../adapters/s3/s3-log-partitions.js';
 import { athenaRunner, athenaTables } from './aws/athena.js';
 import { type LoadedRegistry, loadRegistry, s3Client } from './aws/s3.js';
 import { loadEnv } from './env.js';
 import { asStep, InvalidInputError } from './errors.js';
 import { logger } from './observability.js';
+import { runnerForStep, type StepContext } from './step-deadline.js';
 
 export const RollupInputSchema = z.object({
   batch: z
@@ -32,15 +39,33 @@ export interface RollupOutput {
   readonly datasetDepth: number;
   /** The manifest table the statement counted records from, when there is one (for the same reason). */
   readonly manifestTable?: string;
+  /** Set when the batch was not rolled up (no query ran, its rollup rows are untouched), and why. */
+  readonly skipped?: { readonly reason: RollupSkipReason; readonly detail: string };
+}
+
+/** Why a batch was left alone: its date precedes the logs, or its log prefix holds no object. */
+export type RollupSkipReason = 'before-logs-start' | 'no-log-objects';
+
+/** Whether a delivery date still has log objects (S3LogPartitions). */
+export interface LogPartitions {
+  hasLogObjects(batch: string): Promise<boolean>;
+  uriOf(batch: string): string;
 }
 
 export interface RollupDeps {
   readonly runner: AthenaQueryRunner;
   readonly tables: AthenaTables;
   readonly loadRegistry: () => Promise<LoadedRegistry>;
+  /**
+   * Checked before each MERGE. The Lambda always has it; tests whose logs live only in the Athena
+   * stand-in leave it out.
+   */
+  readonly logPartitions?: LogPartitions;
+  /** The first delivery date with logs (`YYYY-MM-DD`, the stack's logsStartDate); earlier ones are skipped. */
+  readonly logsStartDate?: string;
 }
 
-export async function rollup(deps: RollupDeps, event: unknown): Promise<RollupOutput> {
+export async function rollup(deps: RollupDeps, event: unknown, context?: StepContext): Promise<RollupOutput> {
   const parsed = RollupInputSchema.safeParse(event);
   if (!parsed.success) {
     throw new InvalidInputError(
@@ -51,7 +76,14 @@ export async function rollup(deps: RollupDeps, event: unknown): Promise<RollupOu
   const runId = parsed.data.runId ?? `rollup-${randomUUID()}`;
   const { registry } = await deps.loadRegistry();
   const datasetDepth = registry.settings.datasetDepth;
-  const replaced = await deps.runner.run(replaceBatchRollupSql(deps.tables, batch, { datasetDepth }), runId);
+  const skipped = await skipReason(deps, batch);
+  if (skipped) {
+    const out: RollupOutput = { batch, queryExecutionIds: [], bytesScanned: 0, datasetDepth, skipped };
+    logger.warn('skipped batch: its rollup is kept as it is', { ...out, runId });
+    return out;
+  }
+  const runner = runnerForStep(deps.runner, context);
+  const replaced = await runner.run(replaceBatchRollupSql(deps.tables, batch, { datasetDepth }), runId);
   const out: RollupOutput = {
     batch,
     queryExecutionIds: [replaced.queryExecutionId],
@@ -61,6 +93,23 @@ export async function rollup(deps: RollupDeps, event: unknown): Promise<RollupOu
   };
   logger.info('rolled up batch', { ...out, runId });
   return out;
+}
+
+async function skipReason(deps: RollupDeps, batch: string): Promise<RollupOutput['skipped']> {
+  const date = batch.replaceAll('/', '-');
+  if (deps.logsStartDate !== undefined && date < deps.logsStartDate) {
+    return {
+      reason: 'before-logs-start',
+      detail: `delivery date ${batch} is before logsStartDate ${deps.logsStartDate}: there are no logs to roll up`,
+    };
+  }
+  if (deps.logPartitions && !(await deps.logPartitions.hasLogObjects(batch))) {
+    return {
+      reason: 'no-log-objects',
+      detail: `no log objects under ${deps.logPartitions.uriOf(batch)} (expired or never delivered): rolling up would empty the batch`,
+    };
+  }
+  return undefined;
 }
 
 let deps: RollupDeps | undefined;
@@ -74,15 +123,27 @@ function coldStart(): RollupDeps {
     'MANIFEST_TABLE',
     'REGISTRY_BUCKET',
     'REGISTRY_KEY',
+    'LOG_BUCKET',
+    'LOG_PARTITIONS_PREFIX',
+    'LOGS_START_DATE',
     'AWS_ENDPOINT_URL_ATHENA',
     'AWS_ENDPOINT_URL_S3',
   ]);
   const s3 = s3Client(env);
-  return { runner: athenaRunner(env), tables: athenaTables(env), loadRegistry: () => loadRegistry(s3, env) };
+  return {
+    runner: athenaRunner(env),
+    tables: athenaTables(env),
+    loadRegistry: () => loadRegistry(s3, env),
+    logPartitions: new S3LogPartitions(s3, {
+      bucket: env.LOG_BUCKET,
+      partitionsPrefix: env.LOG_PARTITIONS_PREFIX,
+    }),
+    logsStartDate: env.LOGS_START_DATE,
+  };
 }
 
-export const handler = (event: unknown): Promise<RollupOutput> => {
+export const handler = (event: unknown, context?: StepContext): Promise<RollupOutput> => {
   deps ??= coldStart();
   const d = deps;
-  return asStep(() => rollup(d, event));
+  return asStep(() => rollup(d, event, context));
 };

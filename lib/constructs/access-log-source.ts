@@ -92,6 +92,20 @@ export class AccessLogSource extends Construct {
     return `s3://${this.logBucket.bucketName}/${this.partitionsPrefix}`;
   }
 
+  /**
+   * List the log objects under the partitions prefix (ListObjectsV2 is authorised as s3:ListBucket):
+   * the rollup asks whether a delivery date still has objects before it replaces that date's rows.
+   */
+  grantListLogPartitions(grantee: iam.IGrantable): void {
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['s3:ListBucket'],
+        resources: [this.logBucket.bucketArn],
+        conditions: { StringLike: { 's3:prefix': [`${this.partitionsPrefix}*`] } },
+      }),
+    );
+  }
+
   /** Read the log objects of the audited bucket, and list only under their prefix. */
   grantReadLogs(grantee: iam.IGrantable & IConstruct): void {
     const objects = this.logBucket.arnForObjects(`${this.partitionsPrefix}*`);

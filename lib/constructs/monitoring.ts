@@ -4,7 +4,7 @@
  * function errors and on the schedule's dead-letter queue, and one dashboard with runs, notices,
  * failures and Athena bytes scanned. Register what to watch with the `watch*` methods.
  */
-import { Duration, Stack } from 'aws-cdk-lib';
+import { ArnFormat, Duration, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -47,12 +47,26 @@ export class Monitoring extends Construct {
       description: 'partner-audit alarm topic encryption',
       enableKeyRotation: true,
     });
-    // CloudWatch alarms can only publish to an encrypted topic whose key lets CloudWatch use it.
+    // CloudWatch alarms can only publish to an encrypted topic whose key lets CloudWatch use it. Only
+    // this account's alarms may: without the conditions any account's alarm could use the key
+    // through the service (the confused-deputy problem).
+    const stack = Stack.of(this);
     key.addToResourcePolicy(
       new iam.PolicyStatement({
         principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
         actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
         resources: ['*'],
+        conditions: {
+          StringEquals: { 'aws:SourceAccount': stack.account },
+          ArnLike: {
+            'aws:SourceArn': stack.formatArn({
+              service: 'cloudwatch',
+              resource: 'alarm',
+              resourceName: '*',
+              arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+            }),
+          },
+        },
       }),
     );
     this.topic = new sns.Topic(this, 'AlarmTopic', {

@@ -13,6 +13,7 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
+import { creationSuffix } from '../creation-suffix.js';
 import { acknowledgeWildcardResource } from '../nag.js';
 import type { AuditFunctions } from './audit-functions.js';
 
@@ -221,8 +222,10 @@ export class AuditStateMachine extends Construct {
       .next(anyNoticeFailed);
 
     this.logGroup = new logs.LogGroup(this, 'Logs', {
-      // The vendedlogs prefix keeps the log group's resource policy small as executions grow.
-      logGroupName: `/aws/vendedlogs/states/${Stack.of(this).stackName}-audit-run`,
+      // The vendedlogs prefix keeps the log group's resource policy small as executions grow. The
+      // group is retained (execution history is evidence), so its name ends with a part unique to this
+      // creation of the stack: a deploy after `cdk destroy` must not meet the old group's name.
+      logGroupName: `/aws/vendedlogs/states/${Stack.of(this).stackName}-audit-run-${creationSuffix(this)}`,
       retention: props.logRetention ?? logs.RetentionDays.THREE_MONTHS,
     });
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {

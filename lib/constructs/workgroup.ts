@@ -3,7 +3,7 @@
  * client cannot opt out of them, results encrypted in a bucket of their own that forgets them, and a
  * per-query bytes-scanned cutoff as the cost guard rail.
  */
-import { Duration, Stack } from 'aws-cdk-lib';
+import { Duration, Stack, Token } from 'aws-cdk-lib';
 import * as athena from 'aws-cdk-lib/aws-athena';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
@@ -17,7 +17,7 @@ export const MIN_BYTES_SCANNED_CUTOFF = 10_000_000;
 
 /** Props of {@link AuditWorkgroup}. */
 export interface AuditWorkgroupProps {
-  /** Workgroup name, unique in the account and region. */
+  /** Workgroup name, unique in the account and region (a token, such as one made from the stack id, is not checked). */
   readonly workgroupName: string;
   /** Athena cancels a query that would scan more bytes than this (at least 10,000,000). */
   readonly bytesScannedCutoffPerQuery: number;
@@ -47,7 +47,7 @@ export class AuditWorkgroup extends Construct {
 
   constructor(scope: Construct, id: string, props: AuditWorkgroupProps) {
     super(scope, id);
-    if (!/^[A-Za-z0-9._-]{1,128}$/.test(props.workgroupName)) {
+    if (!Token.isUnresolved(props.workgroupName) && !/^[A-Za-z0-9._-]{1,128}$/.test(props.workgroupName)) {
       throw new Error(
         `AuditWorkgroup: workgroupName must be 1-128 of A-Z a-z 0-9 . _ -, got "${props.workgroupName}"`,
       );

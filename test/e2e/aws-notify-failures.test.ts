@@ -12,7 +12,7 @@ import { CreateTableCommand, DeleteItemCommand, ScanCommand } from '@aws-sdk/cli
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { AthenaQueryRunner } from '../../functions/adapters/athena/athena-client.js';
-import { DynamoDbLedger } from '../../functions/adapters/dynamodb/dynamodb-ledger.js';
+import { DynamoDbLedger, ledgerTableDefinition } from '../../functions/adapters/dynamodb/dynamodb-ledger.js';
 import { readS3Text } from '../../functions/adapters/s3/s3-report-store.js';
 import { SesMailer } from '../../functions/adapters/ses/ses-mailer.js';
 import { generateDataset } from '../../functions/cli/generate/generator.js';
@@ -107,14 +107,7 @@ beforeAll(async () => {
   ses = await startSesLocal();
   proxy = await FaultProxy.start(ses.endpoint);
   dynamo = await startDynalite();
-  await localDynamoDbClient(dynamo.endpoint).send(
-    new CreateTableCommand({
-      TableName: LEDGER,
-      AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
-      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
-      BillingMode: 'PAY_PER_REQUEST',
-    }),
-  );
+  await localDynamoDbClient(dynamo.endpoint).send(new CreateTableCommand(ledgerTableDefinition(LEDGER)));
 
   const runner = new AthenaQueryRunner(localAthenaClient(athena.endpoint), {
     workGroup: 'wg',

@@ -10,9 +10,9 @@
  * manifest table's regex), and the functions get MANIFEST_TABLE as the stack sets it, so parity covers
  * records: exact keys over prefixes, nested prefixes, range reads and 304s that count none.
  */
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative, sep } from 'node:path';
 import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -21,6 +21,7 @@ import { AthenaUsageSource } from '../../functions/adapters/athena/athena-usage-
 import { athenaManifestCsv } from '../../functions/adapters/athena/manifest-csv.js';
 import { insertBatchRollupSql, replaceBatchRollupSql } from '../../functions/adapters/athena/sql.js';
 import { DuckDbStore } from '../../functions/adapters/duckdb/index.js';
+import { ledgerTableDefinition } from '../../functions/adapters/dynamodb/dynamodb-ledger.js';
 import { ingestLogFile, parseManifest } from '../../functions/adapters/logs/index.js';
 import { readS3Text } from '../../functions/adapters/s3/s3-report-store.js';
 import { generateDataset } from '../../functions/cli/generate/generator.js';
@@ -46,6 +47,7 @@ import { logLine } from '../support/log-lines.js';
 const REPORTS = 'partner-audit-reports';
 const CONFIG = 'partner-audit-config';
 const LEDGER = 'partner-audit-ledger';
+const LOGS = 'partner-audit-access-logs';
 const tables = {
   database: 'partner_audit',
   logsTable: 'access_logs',
@@ -164,7 +166,20 @@ beforeAll(async () => {
   await athena.addLogDirectory(join(data.logsDir, 'partitioned'));
   // What the stack deploys for the manifest table, made by the same function.
   await athena.putManifest(athenaManifestCsv(manifestText, data.manifestPath));
-  s3 = await startS3rver([REPORTS, CONFIG]);
+  s3 = await startS3rver([REPORTS, CONFIG, LOGS]);
+  // The same log objects in the log bucket, where the rollup step checks a date has logs before its MERGE.
+  const logsDir = join(data.logsDir, 'partitioned');
+  const partitionsPrefixes = new Set<string>();
+  for (const entry of await readdir(logsDir, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile()) continue;
+    const key = relative(logsDir, join(entry.parentPath, entry.name)).split(sep).join('/');
+    const date = /\d{4}\/\d{2}\/\d{2}\/[^/]+$/.exec(key);
+    if (!date) continue;
+    partitionsPrefixes.add(key.slice(0, date.index));
+    const Body = await readFile(join(logsDir, key));
+    await localS3Client(s3.endpoint).send(new PutObjectCommand({ Bucket: LOGS, Key: key, Body }));
+  }
+  expect(partitionsPrefixes.size).toBe(1);
   for (const [Key, Body] of [
     ['registry/registry.yaml', registryText],
     ['registry/manifest.csv', manifestText],
@@ -173,14 +188,7 @@ beforeAll(async () => {
   }
   ses = await startSesLocal();
   dynamo = await startDynalite();
-  await localDynamoDbClient(dynamo.endpoint).send(
-    new CreateTableCommand({
-      TableName: LEDGER,
-      AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
-      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
-      BillingMode: 'PAY_PER_REQUEST',
-    }),
-  );
+  await localDynamoDbClient(dynamo.endpoint).send(new CreateTableCommand(ledgerTableDefinition(LEDGER)));
 
   // The environment the stack gives every function, with the endpoints of the stand-ins.
   Object.assign(process.env, {
@@ -194,6 +202,9 @@ beforeAll(async () => {
     ROLLUP_TABLE: tables.rollupTable,
     MANIFEST_TABLE: tables.manifestTable,
     LEDGER_TABLE: LEDGER,
+    LOG_BUCKET: LOGS,
+    LOG_PARTITIONS_PREFIX: [...partitionsPrefixes][0],
+    LOGS_START_DATE: '2026-01-01',
     SES_CONFIGURATION_SET: 'partner-audit-notices',
     NOTICE_MODE: 'send',
     SES_MAX_SEND_RATE: '50',

@@ -61,12 +61,14 @@ describe('parseDeployConfig', () => {
     const config = configWith();
     expect(config.accessLogs).toEqual({ kind: 'created' });
     expect(config.noticeMode).toBe('preview');
+    // No configuration set name: CloudFormation names the set (a redeploy after destroy never collides).
     expect(config.sender).toEqual({
       identity: 'provider.example',
       identityKind: 'domain',
-      configurationSetName: 'partner-audit',
       maxSendRate: 1,
+      sandboxRecipients: [],
     });
+    expect(config.athenaWorkgroupName).toBeUndefined();
     expect(config.schedule).toEqual({
       cron: '30 2 * * ? *',
       timeZone: 'Europe/Berlin',

@@ -101,8 +101,12 @@ export function resourcesOf(template: Template): Resources {
  * references (function ARNs, the topic); references become "<ref>".
  */
 export function stateMachineDefinition(template: Template): StateMachineDefinition {
-  const machines = Object.values(template.findResources('AWS::StepFunctions::StateMachine'));
-  if (machines.length !== 1) throw new Error(`expected one state machine, found ${machines.length}`);
+  // The audit run's; the stack's other state machine is the rollup's weekly upkeep.
+  const machines = Object.entries(template.findResources('AWS::StepFunctions::StateMachine'))
+    .filter(([id]) => id.startsWith('AuditRunStateMachine'))
+    .map(([, m]) => m);
+  if (machines.length !== 1)
+    throw new Error(`expected one audit run state machine, found ${machines.length}`);
   const body = (machines[0]!.Properties as { DefinitionString: unknown }).DefinitionString;
   const text =
     typeof body === 'string'

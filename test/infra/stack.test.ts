@@ -2,7 +2,9 @@ import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ACCESS_LOG_COLUMNS, ACCESS_LOG_REGEX } from '../../functions/adapters/athena/access-log-regex.js';
+import { optimizeRollupSql, vacuumRollupSql } from '../../functions/adapters/athena/maintenance-sql.js';
 import { MANIFEST_LINE_REGEX } from '../../functions/adapters/athena/manifest-csv.js';
+import { LEDGER_INDEX, ledgerTableDefinition } from '../../functions/adapters/dynamodb/dynamodb-ledger.js';
 import { PartnerAuditStack } from '../../lib/partner-audit-stack.js';
 import {
   actionsOfStep,
@@ -18,6 +20,19 @@ import {
 } from './helpers.js';
 
 const STEPS = ['Plan', 'Rollup', 'Evaluate', 'Notify', 'Publish'] as const;
+
+/** The first 8 hex digits of the stack id's UUID, as CloudFormation resolves it on each creation. */
+const CREATION_SUFFIX = {
+  'Fn::Select': [
+    0,
+    { 'Fn::Split': ['-', { 'Fn::Select': [2, { 'Fn::Split': ['/', { Ref: 'AWS::StackId' }] }] }] },
+  ],
+};
+
+/** A name that is `prefix` plus a part new with every creation of the stack. */
+function STACK_UNIQUE_NAME(prefix: string) {
+  return { 'Fn::Join': ['', [prefix, CREATION_SUFFIX]] };
+}
 
 /** The example deployment, sending notices, with an alarm email. */
 let created: Template;
@@ -52,7 +67,9 @@ describe('nightly schedule', () => {
   });
 
   it('passes the scheduled time, not the start time, as the run input', () => {
-    const [schedule] = Object.values(created.findResources('AWS::Scheduler::Schedule'));
+    const [schedule] = Object.entries(created.findResources('AWS::Scheduler::Schedule'))
+      .filter(([id]) => id.startsWith('Nightly'))
+      .map(([, s]) => s);
     const input = JSON.parse((schedule!.Properties.Target as { Input: string }).Input);
     expect(input).toEqual({ scheduledTime: '<aws.scheduler.scheduled-time>', reason: 'nightly schedule' });
   });
@@ -212,7 +229,7 @@ describe('audit state machine', () => {
 describe('Athena workgroup', () => {
   it('enforces its settings, engine v3, encrypted results and the bytes-scanned cutoff', () => {
     created.hasResourceProperties('AWS::Athena::WorkGroup', {
-      Name: 'PartnerAudit-audit',
+      Name: STACK_UNIQUE_NAME('PartnerAudit-audit-'),
       RecursiveDeleteOption: true,
       WorkGroupConfiguration: {
         EnforceWorkGroupConfiguration: true,
@@ -426,7 +443,11 @@ describe('notices', () => {
   it('has a ledger keyed by pk, on demand, with point-in-time recovery and KMS encryption', () => {
     created.hasResourceProperties('AWS::DynamoDB::Table', {
       KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
-      AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
+      AttributeDefinitions: [
+        { AttributeName: 'pk', AttributeType: 'S' },
+        { AttributeName: 'partnerId', AttributeType: 'S' },
+        { AttributeName: 'periodId', AttributeType: 'S' },
+      ],
       BillingMode: 'PAY_PER_REQUEST',
       PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
       SSESpecification: { SSEEnabled: true },
@@ -436,7 +457,8 @@ describe('notices', () => {
 
   it('has an SES configuration set requiring TLS and suppressing bounces and complaints', () => {
     created.hasResourceProperties('AWS::SES::ConfigurationSet', {
-      Name: 'partner-audit',
+      // CloudFormation names it unless the settings do (see 'resource names' below).
+      Name: Match.absent(),
       DeliveryOptions: { TlsPolicy: 'REQUIRE' },
       ReputationOptions: { ReputationMetricsEnabled: true },
       SuppressionOptions: { SuppressedReasons: ['BOUNCE', 'COMPLAINT'] },
@@ -621,15 +643,19 @@ describe('audit functions', () => {
           'ROLLUP_TABLE',
           'SES_CONFIGURATION_SET',
           'SES_MAX_SEND_RATE',
+          'LOG_BUCKET',
+          'LOG_PARTITIONS_PREFIX',
+          'LOGS_START_DATE',
         ].sort(),
       );
       expect(env).toMatchObject({
-        ATHENA_WORKGROUP: 'PartnerAudit-audit',
+        ATHENA_WORKGROUP: STACK_UNIQUE_NAME('PartnerAudit-audit-'),
         GLUE_DATABASE: 'partner_audit',
         LOGS_TABLE: 'access_logs',
         ROLLUP_TABLE: 'usage_rollup',
         REGISTRY_KEY: 'registry/registry.yaml',
-        SES_CONFIGURATION_SET: 'partner-audit',
+        SES_CONFIGURATION_SET: { Ref: expect.stringMatching(/^NoticesConfigurationSet/) },
+        LOGS_START_DATE: '2026-01-01',
         NOTICE_MODE: 'send',
         SES_MAX_SEND_RATE: '0.25', // the account's 1 a second, shared by 4 notify invocations at once
         POWERTOOLS_SERVICE_NAME: 'partner-audit',
@@ -648,15 +674,16 @@ describe('least-privilege grants', () => {
     expect(ses[0]!.Action).toBe('ses:SendRawEmail');
     const resources = JSON.stringify(ses[0]!.Resource);
     expect(resources).toMatch(/":identity\/",\{"Ref":"NoticesIdentity[0-9A-F]+"\}/);
-    expect(resources).toContain(':configuration-set/partner-audit');
+    expect(resources).toMatch(/":configuration-set\/",\{"Ref":"NoticesConfigurationSet[0-9A-F]+"\}/);
     const actions = actionsOfStep(created, 'Notify');
     expect(has(actions, 'athena:')).toBe(false);
     expect(has(actions, 'glue:')).toBe(false);
     expect(actions.filter((a) => a.startsWith('dynamodb:')).sort()).toEqual([
+      'dynamodb:BatchGetItem',
       'dynamodb:DeleteItem',
       'dynamodb:GetItem',
       'dynamodb:PutItem',
-      'dynamodb:Scan',
+      'dynamodb:Query',
       'dynamodb:UpdateItem',
     ]);
     const ledger = statementsOfStep(created, 'Notify').find((s) =>
@@ -750,5 +777,210 @@ describe('PartnerAuditStack in another app', () => {
         ]),
       },
     });
+  });
+});
+
+describe('resource names (a deploy after destroy, or a second stack, meets none of the old ones)', () => {
+  it('names the retained execution log groups with a part unique to each creation of the stack', () => {
+    created.hasResourceProperties('AWS::Logs::LogGroup', {
+      LogGroupName: STACK_UNIQUE_NAME('/aws/vendedlogs/states/PartnerAudit-audit-run-'),
+    });
+    created.hasResourceProperties('AWS::Logs::LogGroup', {
+      LogGroupName: STACK_UNIQUE_NAME('/aws/vendedlogs/states/PartnerAudit-rollup-maintenance-'),
+    });
+    const fixed = Object.values(created.findResources('AWS::Logs::LogGroup')).filter(
+      (g) => typeof g.Properties?.LogGroupName === 'string',
+    );
+    expect(fixed).toEqual([]);
+  });
+
+  it('lets CloudFormation name the SES configuration set, and uses its generated name everywhere', () => {
+    const sets = Object.values(created.findResources('AWS::SES::ConfigurationSet'));
+    expect(sets).toHaveLength(1);
+    expect(sets[0]!.Properties?.Name).toBeUndefined();
+  });
+
+  it('uses the names the settings give instead, when they give them', () => {
+    const named = synth(
+      configWith({
+        athenaWorkgroupName: 'audit-wg',
+        sender: { identity: 'provider.example', configurationSetName: 'partner-notices' },
+      }),
+    ).template;
+    named.hasResourceProperties('AWS::Athena::WorkGroup', { Name: 'audit-wg' });
+    named.hasResourceProperties('AWS::SES::ConfigurationSet', { Name: 'partner-notices' });
+    const env = (
+      resourcesOf(named)[functionId(named, 'Rollup')]!.Properties!.Environment as {
+        Variables: Record<string, unknown>;
+      }
+    ).Variables;
+    expect(env['ATHENA_WORKGROUP']).toBe('audit-wg');
+  });
+});
+
+describe('the ledger index', () => {
+  it('is the index the DynamoDB ledger queries, on attributes every notice item has', () => {
+    const def = ledgerTableDefinition('t');
+    created.hasResourceProperties('AWS::DynamoDB::Table', {
+      GlobalSecondaryIndexes: [
+        {
+          IndexName: LEDGER_INDEX,
+          KeySchema: def.GlobalSecondaryIndexes![0]!.KeySchema,
+          Projection: def.GlobalSecondaryIndexes![0]!.Projection,
+        },
+      ],
+    });
+  });
+
+  it('lets notify query that one index, and no other', () => {
+    const query = statementsOfStep(created, 'Notify').filter((st) =>
+      JSON.stringify(st.Action).includes('dynamodb:Query'),
+    );
+    expect(query).toHaveLength(1);
+    expect(JSON.stringify(query[0]!.Resource)).toMatch(new RegExp(`"/index/${LEDGER_INDEX}"\\]\\]\\}$`));
+    expect(actionsOfStep(created, 'Notify')).not.toContain('dynamodb:Scan');
+  });
+});
+
+describe('rollup upkeep', () => {
+  const maintenance = () =>
+    Object.entries(created.findResources('AWS::StepFunctions::StateMachine')).find(([id]) =>
+      id.startsWith('RollupMaintenanceStateMachine'),
+    );
+
+  function definitionOf(machine: { Properties?: Record<string, unknown> }): {
+    StartAt: string;
+    States: Record<
+      string,
+      {
+        Type: string;
+        Resource?: string;
+        Next?: string;
+        Parameters?: Record<string, unknown>;
+        Retry?: unknown[];
+      }
+    >;
+  } {
+    const body = machine.Properties!['DefinitionString'] as { 'Fn::Join': [string, unknown[]] } | string;
+    const text =
+      typeof body === 'string'
+        ? body
+        : body['Fn::Join'][1].map((part) => (typeof part === 'string' ? part : '<ref>')).join('');
+    return JSON.parse(text);
+  }
+
+  it('runs OPTIMIZE of the recent partitions, then VACUUM, each an Athena query the state waits for', () => {
+    const found = maintenance();
+    expect(found).toBeDefined();
+    const def = definitionOf(found![1]);
+    expect(def.StartAt).toBe('OptimizeRecent');
+    const tables = { database: 'partner_audit', logsTable: 'access_logs', rollupTable: 'usage_rollup' };
+    expect(def.States['OptimizeRecent']).toMatchObject({
+      Type: 'Task',
+      Next: 'Vacuum',
+      Parameters: {
+        QueryString: optimizeRollupSql(tables).sql,
+        QueryExecutionContext: { Database: 'partner_audit' },
+      },
+    });
+    expect(def.States['OptimizeRecent']!.Resource).toMatch(/:states:::athena:startQueryExecution\.sync$/);
+    expect(def.States['Vacuum']).toMatchObject({
+      Type: 'Task',
+      Parameters: { QueryString: vacuumRollupSql(tables).sql },
+    });
+    expect(def.States['Vacuum']!.Resource).toMatch(/:states:::athena:startQueryExecution\.sync$/);
+    expect(def.States['OptimizeRecent']!.Retry).toEqual([
+      expect.objectContaining({ ErrorEquals: ['States.TaskFailed', 'Athena.TooManyRequestsException'] }),
+    ]);
+  });
+
+  it("is started weekly by its own schedule, in the nightly schedule's time zone", () => {
+    created.hasResourceProperties('AWS::Scheduler::Schedule', {
+      ScheduleExpression: 'cron(0 5 ? * SUN *)',
+      ScheduleExpressionTimezone: 'Europe/Berlin',
+      Target: Match.objectLike({ Arn: { Ref: Match.stringLikeRegexp('^RollupMaintenanceStateMachine') } }),
+    });
+  });
+
+  it('may run queries in the audit workgroup and rewrite the rollup, and nothing on every bucket', () => {
+    const policies = Object.values(created.findResources('AWS::IAM::Policy')).filter((p) =>
+      JSON.stringify(p.Properties?.Roles).includes('RollupMaintenanceStateMachineRole'),
+    );
+    const statements = policies.flatMap(
+      (p) =>
+        (p.Properties!.PolicyDocument as { Statement: { Action: string | string[]; Resource: unknown }[] })
+          .Statement,
+    );
+    const actions = statements.flatMap((st) => [st.Action].flat());
+    expect(actions).toEqual(
+      expect.arrayContaining(['athena:StartQueryExecution', 'glue:UpdateTable', 's3:PutObject']),
+    );
+    expect(actions.some((a) => a.startsWith('lakeformation:') || a === 'glue:DeleteDatabase')).toBe(false);
+    const onEverything = statements.filter((st) => st.Resource === '*').flatMap((st) => [st.Action].flat());
+    expect(
+      onEverything.some((a) => a.startsWith('s3:') || a.startsWith('athena:') || a.startsWith('glue:')),
+    ).toBe(false);
+  });
+});
+
+describe('rollup: only from logs that are there', () => {
+  it('gives the roll-up the log bucket and the prefix above its delivery dates, and lets it list only there', () => {
+    const env = (
+      resourcesOf(existing)[functionId(existing, 'Rollup')]!.Properties!.Environment as {
+        Variables: Record<string, unknown>;
+      }
+    ).Variables;
+    expect(env['LOG_BUCKET']).toBe('acme-logs');
+    expect(env['LOG_PARTITIONS_PREFIX']).toBe('s3-access/123456789012/eu-central-1/acme-data/');
+    const list = statementsOfStep(existing, 'Rollup').filter((st) => st.Action === 's3:ListBucket');
+    expect(list.length).toBeGreaterThan(0);
+    for (const st of list) {
+      expect(st.Condition).toEqual({
+        StringLike: { 's3:prefix': ['s3-access/123456789012/eu-central-1/acme-data/*'] },
+      });
+    }
+  });
+});
+
+describe('key policy', () => {
+  it("lets CloudWatch use the alarm topic's key only for this account's alarms", () => {
+    const keys = Object.values(created.findResources('AWS::KMS::Key'));
+    const statements = keys.flatMap(
+      (k) =>
+        (
+          k.Properties!['KeyPolicy'] as {
+            Statement: { Principal?: { Service?: unknown }; Condition?: unknown }[];
+          }
+        ).Statement,
+    );
+    const services = statements.filter((st) => st.Principal?.Service !== undefined);
+    expect(services.length).toBeGreaterThan(0);
+    for (const st of services) {
+      expect(st.Condition).toMatchObject({
+        StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } },
+        ArnLike: { 'aws:SourceArn': expect.anything() },
+      });
+    }
+    expect(JSON.stringify(services[0]!.Condition)).toContain(':alarm:*');
+  });
+});
+
+describe('SES sandbox', () => {
+  it('lets notify send to the verified recipients the settings list, as the sandbox requires', () => {
+    const sandboxed = synth(
+      configWith({
+        noticeMode: 'send',
+        sender: { identity: 'provider.example', sandboxRecipients: ['owner@partner.example'] },
+      }),
+    ).template;
+    const ses = statementsOfStep(sandboxed, 'Notify').filter((st) =>
+      JSON.stringify(st.Action).includes('ses:'),
+    );
+    expect(ses).toHaveLength(1);
+    expect(JSON.stringify(ses[0]!.Resource)).toContain(':identity/owner@partner.example');
+    const plain = statementsOfStep(created, 'Notify').filter((st) =>
+      JSON.stringify(st.Action).includes('ses:'),
+    );
+    expect(JSON.stringify(plain[0]!.Resource)).not.toContain('@');
   });
 });

@@ -5,6 +5,7 @@ import {
   DynamoDbLedgerError,
   LedgerConflictError,
   ledgerPk,
+  ledgerTableDefinition,
 } from '../../functions/adapters/dynamodb/dynamodb-ledger.js';
 import type { NoticeKey } from '../../functions/ports.js';
 import { localDynamoDbClient } from '../support/aws-local-clients.js';
@@ -31,14 +32,7 @@ function claim(runId: string, nowMs = 1_000_000) {
 beforeAll(async () => {
   dynamo = await startDynalite();
   client = localDynamoDbClient(dynamo.endpoint);
-  await client.send(
-    new CreateTableCommand({
-      TableName: TABLE,
-      AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
-      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
-      BillingMode: 'PAY_PER_REQUEST',
-    }),
-  );
+  await client.send(new CreateTableCommand(ledgerTableDefinition(TABLE)));
   ledger = new DynamoDbLedger(client, TABLE);
 });
 

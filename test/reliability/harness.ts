@@ -15,7 +15,7 @@ import {
   type AthenaQueryRunnerOptions,
 } from '../../functions/adapters/athena/athena-client.js';
 import type { AthenaTables } from '../../functions/adapters/athena/sql.js';
-import { DynamoDbLedger } from '../../functions/adapters/dynamodb/dynamodb-ledger.js';
+import { DynamoDbLedger, ledgerTableDefinition } from '../../functions/adapters/dynamodb/dynamodb-ledger.js';
 import { readS3Text } from '../../functions/adapters/s3/s3-report-store.js';
 import { SesMailer, type SesMailerOptions } from '../../functions/adapters/ses/ses-mailer.js';
 import { generateDataset } from '../../functions/cli/generate/generator.js';
@@ -130,14 +130,7 @@ export async function startWorld(seed = 5): Promise<World> {
   const ses = await startSesLocal();
   const sesProxy = await FaultProxy.start(ses.endpoint);
   const dynamo = await startDynalite();
-  await localDynamoDbClient(dynamo.endpoint).send(
-    new CreateTableCommand({
-      TableName: LEDGER,
-      AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
-      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
-      BillingMode: 'PAY_PER_REQUEST',
-    }),
-  );
+  await localDynamoDbClient(dynamo.endpoint).send(new CreateTableCommand(ledgerTableDefinition(LEDGER)));
   const clock: Clock = { now: () => NOW };
   const loadRegistry = async () => ({ registry, hash: 'test-registry', source: 'test' });
 

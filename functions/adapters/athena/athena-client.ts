@@ -12,8 +12,15 @@
  *   without counting against `maxResubmits`, so a step retry can succeed once Athena recovers instead
  *   of replaying the same failures forever.
  * - TooManyRequestsException and ThrottlingException on any call back off with full jitter.
- * - Running out of time (`timeoutMs`) leaves the query running and throws a retryable error: the
- *   retried Lambda presents the same token and resumes waiting for the same query.
+ * - Running out of time (`timeoutMs`, or the step's own deadline given by `withTimeLeft`) leaves the
+ *   query running and throws a retryable error: the retried Lambda presents the same token and resumes
+ *   waiting for the same query. A Lambda is killed at its timeout without a word, which the state
+ *   machine would not retry; so a step hands the runner the time its invocation has left, and every
+ *   wait (polls, throttling and conflict backoff) stops short of it.
+ * - An Iceberg commit conflict (two MERGEs writing the same partitions at once: ICEBERG_COMMIT_ERROR)
+ *   is resubmitted after a fully jittered backoff, up to `maxConflictRetries` times, then thrown as
+ *   retryable. The failed statement committed nothing and the MERGE is idempotent, so running it again
+ *   is safe; the later commit sees the earlier one's rows.
  */
 import { createHash } from 'node:crypto';
 import {
@@ -44,6 +51,18 @@ export interface AthenaQueryRunnerOptions {
   readonly throttleMaxMs?: number;
   /** Give up waiting on one statement after this long (the query keeps running). @default 780000 */
   readonly timeoutMs?: number;
+  /**
+   * An absolute deadline (in `now`'s milliseconds) for every statement, on top of `timeoutMs`: the
+   * step's invocation ends there. Usually set through {@link AthenaQueryRunner.withTimeLeft}.
+   * @default none
+   */
+  readonly deadlineAt?: number;
+  /** Resubmissions after an Iceberg commit conflict, each after a backoff. @default 4 */
+  readonly maxConflictRetries?: number;
+  /** Base of the exponential, fully jittered backoff after a commit conflict. @default 2000 */
+  readonly conflictBaseMs?: number;
+  /** @default 30000 */
+  readonly conflictMaxMs?: number;
   readonly sleep?: (ms: number) => Promise<void>;
   /** In [0, 1): the jitter source. */
   readonly random?: () => number;
@@ -90,6 +109,15 @@ export class AthenaQueryError extends Error {
   }
 }
 
+/**
+ * Whether a FAILED statement lost an Iceberg commit race: Athena reports ICEBERG_COMMIT_ERROR when
+ * another writer committed to the same table first (its message speaks of a conflict). Athena does not
+ * mark these `Retryable`, yet the same statement run again a moment later succeeds.
+ */
+export function isCommitConflict(message: string | undefined): boolean {
+  return message !== undefined && /ICEBERG_COMMIT_ERROR|\bconflict/i.test(message);
+}
+
 const THROTTLING = new Set(['TooManyRequestsException', 'ThrottlingException', 'Throttling']);
 
 function isThrottling(error: unknown): boolean {
@@ -122,19 +150,25 @@ export function clientRequestToken(query: SqlQuery, runId: string, attempt: numb
 }
 
 export class AthenaQueryRunner {
-  private readonly o: Required<Omit<AthenaQueryRunnerOptions, 'database'>> & { database?: string };
+  private readonly o: Required<Omit<AthenaQueryRunnerOptions, 'database' | 'deadlineAt'>> & {
+    database?: string;
+    deadlineAt?: number;
+  };
 
   constructor(
     private readonly client: AthenaClient,
-    options: AthenaQueryRunnerOptions,
+    private readonly options: AthenaQueryRunnerOptions,
   ) {
     this.o = {
       maxResubmits: 2,
       maxThrottleRetries: 8,
+      maxConflictRetries: 4,
       pollInitialMs: 250,
       pollMaxMs: 5000,
       throttleBaseMs: 400,
       throttleMaxMs: 20_000,
+      conflictBaseMs: 2000,
+      conflictMaxMs: 30_000,
       timeoutMs: 780_000,
       sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
       random: Math.random,
@@ -143,14 +177,33 @@ export class AthenaQueryRunner {
     };
   }
 
+  /**
+   * The same runner (client, options) whose statements all end by `ms` from now, by this runner's
+   * clock: a step passes its Lambda's remaining time less a margin for what it does afterwards.
+   */
+  withTimeLeft(ms: number): AthenaQueryRunner {
+    const at = this.o.now() + Math.max(0, ms);
+    return new AthenaQueryRunner(this.client, {
+      ...this.options,
+      deadlineAt: this.o.deadlineAt === undefined ? at : Math.min(at, this.o.deadlineAt),
+    });
+  }
+
   /** Run a statement (DDL, INSERT, DELETE, SELECT whose rows are not needed) to SUCCEEDED. */
   async run(query: SqlQuery, runId: string): Promise<QueryOutcome> {
     const startedAt = this.o.now();
-    const deadline = startedAt + this.o.timeoutMs;
+    const deadline = Math.min(startedAt + this.o.timeoutMs, this.o.deadlineAt ?? Number.POSITIVE_INFINITY);
     // Failed executions of earlier invocations (a retried step) that this call walked past.
     let inherited = 0;
+    let conflicts = 0;
     for (let attempt = 0; ; attempt++) {
       const submissions = attempt + 1;
+      if (this.o.now() >= deadline) {
+        throw new AthenaQueryError(`no time left to submit the statement (attempt ${submissions})`, {
+          retryable: true,
+          submissions: attempt,
+        });
+      }
       const token = clientRequestToken(query, runId, attempt);
       const started = await this.call(
         () =>
@@ -180,17 +233,27 @@ export class AthenaQueryRunner {
       }
       const error = status?.AthenaError;
       const reason = error?.ErrorMessage ?? status?.StateChangeReason ?? 'no reason given';
-      if (state === 'FAILED' && error?.Retryable === true) {
+      const conflict = state === 'FAILED' && isCommitConflict(reason);
+      const retryable = state === 'FAILED' && (error?.Retryable === true || conflict);
+      if (retryable) {
         const completed = status?.CompletionDateTime?.getTime();
         if (completed !== undefined && completed < startedAt && inherited < MAX_INHERITED_FAILURES) {
           inherited++;
           continue;
         }
-        if (attempt - inherited < this.o.maxResubmits) continue;
+        if (conflict) {
+          if (conflicts < this.o.maxConflictRetries) {
+            const cap = Math.min(this.o.conflictMaxMs, this.o.conflictBaseMs * 2 ** conflicts);
+            conflicts++;
+            // The other writer's commit needs a moment; both retrying at once would collide again.
+            await this.sleepBefore(Math.floor(this.o.random() * cap), deadline, id, submissions);
+            continue;
+          }
+        } else if (attempt - inherited - conflicts < this.o.maxResubmits) continue;
       }
       throw new AthenaQueryError(`query ${id} ${state}: ${reason}`, {
         // A retryable failure that outlasted the resubmits may still pass on a later step retry.
-        retryable: state === 'FAILED' && error?.Retryable === true,
+        retryable,
         queryExecutionId: id,
         state,
         errorCategory: error?.ErrorCategory,
@@ -250,7 +313,9 @@ export class AthenaQueryRunner {
       const state = out.QueryExecution?.Status?.State;
       if (state === 'SUCCEEDED' || state === 'FAILED' || state === 'CANCELLED') return out;
       if (this.o.now() + wait > deadline) {
-        throw new AthenaQueryError(`query ${id} still ${state ?? 'unknown'} after ${this.o.timeoutMs} ms`, {
+        const why =
+          deadline === this.o.deadlineAt ? "at the step's deadline" : `after ${this.o.timeoutMs} ms`;
+        throw new AthenaQueryError(`query ${id} still ${state ?? 'unknown'} ${why}`, {
           retryable: true,
           queryExecutionId: id,
           state,
@@ -260,6 +325,19 @@ export class AthenaQueryRunner {
       await this.o.sleep(wait);
       wait = Math.min(this.o.pollMaxMs, Math.ceil(wait * 1.5));
     }
+  }
+
+  /** Sleeps `ms`, or throws a retryable error when that would pass the deadline. */
+  private async sleepBefore(ms: number, deadline: number, id: string, submissions: number): Promise<void> {
+    if (this.o.now() + ms > deadline) {
+      throw new AthenaQueryError(`query ${id} hit a commit conflict and no time is left to retry it`, {
+        retryable: true,
+        queryExecutionId: id,
+        state: 'FAILED',
+        submissions,
+      });
+    }
+    await this.o.sleep(ms);
   }
 
   /** One API call, retried with full-jitter exponential backoff while Athena says it is throttling. */
@@ -288,7 +366,15 @@ export class AthenaQueryRunner {
           );
         }
         const cap = Math.min(this.o.throttleMaxMs, this.o.throttleBaseMs * 2 ** retry);
-        await this.o.sleep(Math.floor(this.o.random() * cap));
+        const delay = Math.floor(this.o.random() * cap);
+        if (this.o.deadlineAt !== undefined && this.o.now() + delay > this.o.deadlineAt) {
+          throw new AthenaQueryError(
+            "Athena throttling outlasts the step's deadline",
+            { retryable: true, submissions },
+            { cause: error },
+          );
+        }
+        await this.o.sleep(delay);
       }
     }
   }

@@ -12,15 +12,24 @@
  * so the claim is never taken over nor released, and claim() answers `already-sent`. A notice is thus
  * sent at most once; the cost is a notice that would be lost if the step stopped in the instant
  * between markAttempt and the mailer's call (clearAttempt undoes the mark when the mailer refuses).
+ *
+ * A partner's entries for a period are found by Query on the index LEDGER_INDEX (partition key
+ * partnerId, sort key periodId: attributes every item has always carried, so the index covers the
+ * items written before it existed), never by scanning the table. The index keeps keys only and is
+ * eventually consistent, so the items themselves are then read by key with consistent reads: their
+ * state is never stale. An item written in the last moment may be missing from the index; that can
+ * only hide it from a report, never send a notice twice, because claim() decides on the item itself.
  */
 import {
   type AttributeValue,
+  BatchGetItemCommand,
   ConditionalCheckFailedException,
+  type CreateTableCommandInput,
   DeleteItemCommand,
   type DynamoDBClient,
   GetItemCommand,
   PutItemCommand,
-  ScanCommand,
+  QueryCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import type { LedgerEntry, NoticeKey, NoticeLedger } from '../../ports.js';
@@ -44,6 +53,41 @@ export class LedgerConflictError extends Error {
 }
 
 type Item = Record<string, AttributeValue>;
+
+/** The ledger's global secondary index: the notices of one partner, by period. */
+export const LEDGER_INDEX = 'byPartnerPeriod';
+
+/**
+ * The table this code expects, as CreateTable takes it: what lib/constructs/notices.ts deploys
+ * (its infra test checks the two agree) and what the tests create in dynalite.
+ */
+export function ledgerTableDefinition(tableName: string): CreateTableCommandInput {
+  return {
+    TableName: tableName,
+    AttributeDefinitions: [
+      { AttributeName: 'pk', AttributeType: 'S' },
+      { AttributeName: 'partnerId', AttributeType: 'S' },
+      { AttributeName: 'periodId', AttributeType: 'S' },
+    ],
+    KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+    GlobalSecondaryIndexes: [
+      {
+        IndexName: LEDGER_INDEX,
+        KeySchema: [
+          { AttributeName: 'partnerId', KeyType: 'HASH' },
+          { AttributeName: 'periodId', KeyType: 'RANGE' },
+        ],
+        Projection: { ProjectionType: 'KEYS_ONLY' },
+      },
+    ],
+    BillingMode: 'PAY_PER_REQUEST',
+  };
+}
+
+/** BatchGetItem reads at most 100 keys a request. */
+const BATCH_GET_MAX = 100;
+/** Rounds of re-asking for UnprocessedKeys (DynamoDB under load) before giving up retryably. */
+const BATCH_GET_ROUNDS = 8;
 
 /** `${partnerId}#${periodId}#${level}`; none of the three may hold `#` (ids and `YYYY-MM` do not). */
 export function ledgerPk(key: NoticeKey): string {
@@ -211,30 +255,58 @@ export class DynamoDbLedger implements NoticeLedger {
   }
 
   async entries(partnerId: string, periodId: string): Promise<LedgerEntry[]> {
-    const prefix = `${partnerId}#${periodId}#`;
-    const out: LedgerEntry[] = [];
+    const pks: string[] = [];
     let start: Item | undefined;
     try {
-      // The table has only a partition key, so the entries of one partner and period are a filtered
-      // scan: the ledger holds a few items per partner and month, so this stays small.
       do {
         const page = await this.client.send(
-          new ScanCommand({
+          new QueryCommand({
             TableName: this.tableName,
-            FilterExpression: 'begins_with(pk, :prefix)',
-            ExpressionAttributeValues: { ':prefix': { S: prefix } },
-            ConsistentRead: true,
+            IndexName: LEDGER_INDEX,
+            KeyConditionExpression: 'partnerId = :partnerId AND periodId = :periodId',
+            ExpressionAttributeValues: { ':partnerId': { S: partnerId }, ':periodId': { S: periodId } },
             ExclusiveStartKey: start,
           }),
         );
-        for (const item of page.Items ?? []) out.push(this.entryOf(item));
+        for (const item of page.Items ?? []) {
+          const pk = str(item, 'pk');
+          if (pk !== undefined) pks.push(pk);
+        }
         start = page.LastEvaluatedKey;
       } while (start);
+      const out: LedgerEntry[] = [];
+      for (let i = 0; i < pks.length; i += BATCH_GET_MAX) {
+        for (const item of await this.getMany(pks.slice(i, i + BATCH_GET_MAX))) {
+          // Gone since the index listed it (a released claim): no entry.
+          out.push(this.entryOf(item));
+        }
+      }
+      return out.sort((a, b) => (a.level < b.level ? -1 : a.level > b.level ? 1 : 0));
     } catch (error) {
       if (error instanceof DynamoDbLedgerError) throw error;
       throw wrap('entries', error);
     }
-    return out.sort((a, b) => (a.level < b.level ? -1 : a.level > b.level ? 1 : 0));
+  }
+
+  /** The items of these keys that exist, read consistently. */
+  private async getMany(pks: readonly string[]): Promise<Item[]> {
+    const out: Item[] = [];
+    let keys: Item[] = pks.map((pk) => ({ pk: { S: pk } }));
+    for (let round = 0; keys.length > 0; round++) {
+      if (round >= BATCH_GET_ROUNDS) {
+        throw new DynamoDbLedgerError(`ledger read left ${keys.length} keys unprocessed`, true);
+      }
+      const res = await this.client.send(
+        new BatchGetItemCommand({
+          RequestItems: { [this.tableName]: { Keys: keys, ConsistentRead: true } },
+        }),
+      );
+      out.push(...(res.Responses?.[this.tableName] ?? []));
+      keys = (res.UnprocessedKeys?.[this.tableName]?.Keys ?? []) as Item[];
+      // DynamoDB hands back keys it had no capacity for: ask again after a growing pause.
+      if (keys.length > 0) await new Promise((resolve) => setTimeout(resolve, 25 * 2 ** round));
+    }
+    return out;
   }
 
   private async putNew(
