@@ -157,6 +157,47 @@ describe('DynamoDbLedger', () => {
     ]);
   });
 
+  it('reads a partner period by Query on its index and by key, never by scanning the table', async () => {
+    const base = freshKey();
+    // Many other partners' items: a scan would read them all, a query reads none of them.
+    for (let i = 0; i < 30; i++) await ledger.claim({ ...freshKey(), level: 'warning' }, claim('run-noise'));
+    // More levels than one BatchGetItem reads (100), to read them in pages.
+    const levels = Array.from({ length: 105 }, (_, i) => `level-${String(i).padStart(3, '0')}`);
+    for (const level of levels) await ledger.claim({ ...base, level }, claim('run-b'));
+    const sent: string[] = [];
+    const watched = new DynamoDbLedger(
+      new Proxy(client, {
+        get(target, prop, receiver) {
+          if (prop !== 'send') return Reflect.get(target, prop, receiver);
+          return (command: { constructor: { name: string } }, ...rest: unknown[]) => {
+            sent.push(command.constructor.name);
+            return (target.send as (...a: unknown[]) => unknown).call(target, command, ...rest);
+          };
+        },
+      }),
+      TABLE,
+    );
+    const entries = await watched.entries(base.partnerId, '2026-03');
+    expect(entries.map((e) => e.level)).toEqual(levels);
+    expect(entries.every((e) => e.partnerId === base.partnerId && e.runId === 'run-b')).toBe(true);
+    expect(sent).not.toContain('ScanCommand');
+    expect(sent.filter((c) => c === 'QueryCommand').length).toBeGreaterThanOrEqual(1);
+    expect(sent.filter((c) => c === 'BatchGetItemCommand')).toHaveLength(2);
+  });
+
+  it('reads the state of an entry consistently: a claim marked sent just now lists as sent', async () => {
+    const key = freshKey();
+    await ledger.claim(key, claim('run-c'));
+    expect((await ledger.entries(key.partnerId, key.periodId))[0]?.state).toBe('pending');
+    await ledger.markSent(key, { runId: 'run-c', messageId: 'ses-9', sentAt: '2026-03-21T06:00:00.000Z' });
+    expect((await ledger.entries(key.partnerId, key.periodId))[0]).toMatchObject({
+      state: 'sent',
+      messageId: 'ses-9',
+    });
+    await ledger.release({ ...key, level: 'none' }, 'run-c');
+    expect(await ledger.entries(`${key.partnerId}-none`, key.periodId)).toEqual([]);
+  });
+
   it('refuses a key part holding the separator', async () => {
     await expect(
       ledger.claim({ partnerId: 'a#b', periodId: '2026-03', level: 'x' }, claim('r')),
