@@ -194,6 +194,71 @@ describe('AthenaQueryRunner', () => {
     expect(await rollupCount()).toBe(1);
   });
 
+  it('ends every wait by the deadline withTimeLeft gives, before its own longer per-statement limit', async () => {
+    const id = runId();
+    let now = 0;
+    server.inject({ kind: 'states', states: Array(20).fill('RUNNING') });
+    const bounded = runner({
+      timeoutMs: 780_000,
+      pollInitialMs: 1000,
+      pollMaxMs: 1000,
+      now: () => now,
+      sleep: async (ms) => {
+        now += ms;
+      },
+    }).withTimeLeft(5500);
+    const error = (await bounded.run(insertOne, id).catch((e: unknown) => e)) as AthenaQueryError;
+    expect(error.retryable).toBe(true);
+    expect(error.message).toMatch(/still RUNNING at the step's deadline/);
+    expect(now).toBeLessThanOrEqual(5500);
+    server.inject({ kind: 'states', states: [] });
+    const resumed = await runner().run(insertOne, id);
+    expect(resumed.queryExecutionId).toBe(error.details.queryExecutionId);
+    expect(await rollupCount()).toBe(1);
+  });
+
+  it('stops backing off from throttling at the deadline, with a retryable error', async () => {
+    let now = 0;
+    // Three throttled calls: waits of 200 and 400 ms fit in the second, the third's 800 ms would not.
+    server.inject({ kind: 'throttle', operation: 'StartQueryExecution', times: 3 });
+    const bounded = runner({
+      throttleBaseMs: 400,
+      throttleMaxMs: 20_000,
+      now: () => now,
+      sleep: async (ms) => {
+        sleeps.push(ms);
+        now += ms;
+      },
+    }).withTimeLeft(1000);
+    const error = (await bounded.run(insertOne, runId()).catch((e: unknown) => e)) as AthenaQueryError;
+    expect(error.retryable).toBe(true);
+    expect(error.message).toMatch(/deadline/);
+    expect(now).toBe(600);
+    expect(sleeps).toEqual([200, 400]);
+    expect(await rollupCount()).toBe(0);
+  });
+
+  it('resubmits after an Iceberg commit conflict with a growing, jittered backoff, then gives up retryably', async () => {
+    const message = 'ICEBERG_COMMIT_ERROR: Failed to commit Iceberg update to table: conflict';
+    server.inject({ kind: 'fail', retryable: false, message, times: 3 });
+    const error = (await runner({ maxConflictRetries: 2, conflictBaseMs: 1000, conflictMaxMs: 1500 })
+      .run(insertOne, runId())
+      .catch((e: unknown) => e)) as AthenaQueryError;
+    expect(error.retryable).toBe(true);
+    expect(error.details.submissions).toBe(3);
+    // random() = 0.5 of 1000, then of min(2000, 1500)
+    expect(sleeps.filter((ms) => ms >= 500)).toEqual([500, 750]);
+    expect(await rollupCount()).toBe(0);
+  });
+
+  it('does not count commit conflicts against the resubmits of retryable failures', async () => {
+    server.inject({ kind: 'fail', retryable: false, message: 'ICEBERG_COMMIT_ERROR: conflict', times: 2 });
+    server.inject({ kind: 'fail', retryable: true, times: 1 });
+    const out = await runner({ maxResubmits: 1, maxConflictRetries: 2 }).run(insertOne, runId());
+    expect(out.submissions).toBe(4);
+    expect(await rollupCount()).toBe(1);
+  });
+
   it('reads every page of a large result, skipping only the header row', async () => {
     const out = await runner().select(
       {
