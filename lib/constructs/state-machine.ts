@@ -140,6 +140,11 @@ export class AuditStateMachine extends Construct {
         batch: sfn.JsonPath.stringAt('$$.Map.Item.Value'),
         runId: sfn.JsonPath.stringAt('$.runId'),
       },
+      // Adjacent delivery dates write the same days (late records), so two MERGEs can race for one
+      // Iceberg commit. They are not serialised here: a nightly and an ad hoc execution can race the
+      // same way, which no maxConcurrency prevents. Instead the loser of a race (ICEBERG_COMMIT_ERROR)
+      // is resubmitted with jittered backoff by the query runner, then retried as RetryableError by
+      // this state machine; the MERGE is idempotent, so a rerun never double counts.
       maxConcurrency: rollupConcurrency,
       resultPath: '$.rollups',
     });
