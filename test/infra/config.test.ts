@@ -187,6 +187,39 @@ describe('parseDeployConfig', () => {
     ]);
   });
 
+  it('names athenaWorkgroupName, sender.configurationSetName and sender.sandboxRecipients when they are not names', () => {
+    expect(
+      problemsOf({
+        athenaWorkgroupName: 'audit wg',
+        sender: {
+          identity: 'provider.example',
+          configurationSetName: 'a/b',
+          sandboxRecipients: ['not an address'],
+        },
+      }),
+    ).toEqual([
+      expect.stringMatching(/^sender\.configurationSetName: must be 1-64 letters/),
+      expect.stringMatching(/^sender\.sandboxRecipients\.0: must be an email address or a domain name/),
+      expect.stringMatching(/^athenaWorkgroupName: must be 1-128 letters/),
+    ]);
+  });
+
+  it('keeps the resource names and sandbox recipients it is given', () => {
+    const config = configWith({
+      athenaWorkgroupName: 'audit-wg',
+      sender: {
+        identity: 'provider.example',
+        configurationSetName: 'notices',
+        sandboxRecipients: ['owner@partner.example', 'partner.example'],
+      },
+    });
+    expect(config.athenaWorkgroupName).toBe('audit-wg');
+    expect(config.sender).toMatchObject({
+      configurationSetName: 'notices',
+      sandboxRecipients: ['owner@partner.example', 'partner.example'],
+    });
+  });
+
   it('refuses settings it does not know, so a typo is not silently ignored', () => {
     expect(problemsOf({ noticeMod: 'send' })).toEqual([expect.stringMatching(/noticeMod/)]);
   });
