@@ -5,7 +5,9 @@
  *
  * What is real: the SQL text the adapter sends is executed as sent (DuckDB binds the
  * ExecutionParameters to the `?` placeholders); the logs table is a view that applies
- * ACCESS_LOG_REGEX to raw log lines with DuckDB's RE2 `regexp_extract`, like the Glue RegexSerDe
+ * ACCESS_LOG_REGEX_PORTABLE (ACCESS_LOG_REGEX without the possessive quantifiers and the atomic group,
+ * which RE2 does not read; the one difference is written there) to raw log lines with DuckDB's RE2
+ * `regexp_extract`, like the Glue RegexSerDe
  * (a line that does not match gives a row of NULLs; absent trailing fields are NULL); the rollup
  * table is a plain table with the Iceberg table's columns; the dataset manifest table, when the
  * options name one, is a view that applies MANIFEST_LINE_REGEX to the lines of the canonical manifest
@@ -36,7 +38,10 @@ import type { AddressInfo } from 'node:net';
 import { join, relative, sep } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { type DuckDBConnection, DuckDBInstance, type DuckDBValue } from '@duckdb/node-api';
-import { ACCESS_LOG_COLUMNS, ACCESS_LOG_REGEX } from '../../functions/adapters/athena/access-log-regex.js';
+import {
+  ACCESS_LOG_COLUMNS,
+  ACCESS_LOG_REGEX_PORTABLE,
+} from '../../functions/adapters/athena/access-log-regex.js';
 import { MANIFEST_LINE_REGEX, MANIFEST_TABLE_COLUMNS } from '../../functions/adapters/athena/manifest-csv.js';
 import { LOG_TIME_FORMAT } from '../../functions/adapters/athena/sql.js';
 
@@ -274,7 +279,7 @@ export class AthenaLocalServer {
     const formats = Object.entries(JODA_FORMATS)
       .map(([joda, strp]) => `WHEN f = ${literal(joda)} THEN strptime(s, ${literal(strp)})`)
       .join(' ');
-    const rx = literal(ACCESS_LOG_REGEX);
+    const rx = literal(ACCESS_LOG_REGEX_PORTABLE);
     const names = `[${ACCESS_LOG_COLUMNS.map(literal).join(', ')}]`;
     // Groups 18-27 capture non-empty text when they take part, so '' means "absent": Java gives NULL.
     const cols = ACCESS_LOG_COLUMNS.map((c, i) =>

@@ -6,8 +6,10 @@
  * cannot work, and a regex over the whole line backtracks badly on hostile input. The scanner walks the
  * line's bytes once and ends each quoted field where what must follow it does follow:
  * - request-URI: a closing quote followed by status, error code and four counts, then the referer's start;
- * - referer: a closing quote followed by the start of the user agent (`"` or a bare `-`);
- * - user agent: a closing quote after which the known trailing fields hold no quote.
+ * - referer: a closing quote followed by the start of the user agent: `"`, or a bare `-` when that quote
+ *   is the line's last;
+ * - user agent: the last quote of the line. S3's trailing fields never hold one, and a client that writes
+ *   `"` and forged trailing fields into its user agent must not choose them (see LOG-LINES.md).
  * Where no candidate satisfies the anchor (a malformed line), the first quote followed by a space is the
  * end, so that the checks of the fields after it name what is wrong.
  *
