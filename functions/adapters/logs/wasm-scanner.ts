@@ -28,6 +28,7 @@ export const FAIL = {
   badStatus: 10,
   badCount: 11,
   tooLong: 12,
+  notQuoted: 13,
 } as const;
 
 /** Dataset kinds of a key entry. */

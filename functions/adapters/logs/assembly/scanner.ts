@@ -85,6 +85,8 @@ const K_BAD_STATUS: i32 = 10;
 const K_BAD_COUNT: i32 = 11;
 /** scanBlock only: the line is longer than the cap; `failArg` is its length. */
 const K_TOO_LONG: i32 = 12;
+/** Quoted field `failArg` (request-URI, referer or user agent) is neither quoted nor a bare `-`. */
+const K_NOT_QUOTED: i32 = 13;
 
 // ---- memory --------------------------------------------------------------------------------------------
 /** Bytes read past the end of any area by 16-byte loads; every area is followed by this much slack. */
@@ -485,12 +487,16 @@ const DASH_QUOTE_SPACE_QUOTE: u32 = 0x2220222d;
 function findRefererClose(from: i32, end: i32): i32 {
   const first = quoteCandidate(from, end);
   for (let q = first; q != -1; q = quoteCandidate(q + 1, end)) {
-    if (q + 2 >= end) continue;
+    // The line ends after the referer: let the count of fields say so.
+    if (q + 2 >= end) {
+      if (nextQuote(q + 1, end) == end) return q;
+      continue;
+    }
     const c = byteAt(q + 2);
     if (c == QUOTE) return q;
     if (c == DASH && (q + 3 >= end || byteAt(q + 3) == SPACE) && nextQuote(q + 1, end) == end) return q;
   }
-  return first;
+  return -1;
 }
 
 /** The last `"` in [from, end) (`end` at most the classified line's end), or -1. */
@@ -620,13 +626,24 @@ function scan(from: i32, to: i32): bool {
     setEnd(F_REQUEST_URI, first);
     if (fitMiddle(first + 2, end, i) != FIT_STRONG) {
       // The URI may hold `" `: look for a later quote that the following fields do anchor.
+      // Candidates come in order, so the index of the first space after each only moves on (from `i`
+      // each time, a line full of `" x` took quadratic time).
       let q = quoteCandidate(first + 1, end);
-      while (q != -1 && fitMiddle(q + 2, end, i) != FIT_STRONG) q = quoteCandidate(q + 1, end);
+      let j = i;
+      while (q != -1) {
+        j = spaceFrom(j, q + 2);
+        if (fitMiddle(q + 2, end, j) == FIT_STRONG) break;
+        q = quoteCandidate(q + 1, end);
+      }
       if (q != -1) setEnd(F_REQUEST_URI, q);
       else if (fitMiddle(first + 2, end, i) == FIT_ERROR) return false;
+      // Fields fit but no referer follows, or the error code holds a quote (S3 writes neither): no
+      // end of the URI is good, as in the Athena regex (LOG-LINES.md).
+      else return fail(K_URI_QUOTE, 0, 0, 0);
     }
   } else {
     const sp = spaceAt(i, end);
+    if (sp - p != 1 || byteAt(p) != DASH) return fail(K_NOT_QUOTED, F_REQUEST_URI, p, sp);
     setStart(F_REQUEST_URI, p);
     setEnd(F_REQUEST_URI, sp);
     if (fitMiddle(sp + 1, end, i + 1) == FIT_ERROR) return false;
@@ -646,6 +663,7 @@ function scan(from: i32, to: i32): bool {
     i = spaceFrom(i, p);
   } else {
     const sp = spaceAt(i++, end);
+    if (sp - p != 1 || byteAt(p) != DASH) return fail(K_NOT_QUOTED, F_REFERER, p, sp);
     setStart(F_REFERER, p);
     setEnd(F_REFERER, sp);
     p = sp + 1;
@@ -661,6 +679,7 @@ function scan(from: i32, to: i32): bool {
     i = cursorSpace;
   } else {
     const sp = spaceAt(i++, end);
+    if (sp - p != 1 || byteAt(p) != DASH) return fail(K_NOT_QUOTED, F_USER_AGENT, p, sp);
     setStart(F_USER_AGENT, p);
     setEnd(F_USER_AGENT, sp);
     p = sp + 1;
