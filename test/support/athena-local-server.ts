@@ -21,7 +21,9 @@
  * - `to_unixtime(timestamp)` = DuckDB `epoch`; `from_unixtime(seconds)` = DuckDB `to_timestamp`;
  * - `sequence(start, stop)` = DuckDB `generate_series` (a list, both ends included);
  * - `max_by(x, y)` = DuckDB `arg_max_null`: like Trino it skips a NULL `y` but returns a NULL `x`
- *   (DuckDB's own max_by skips that row too, which would hide a query that relies on it).
+ *   (DuckDB's own max_by skips that row too, which would hide a query that relies on it);
+ * - `regexp_like(text, pattern)` = DuckDB `regexp_matches` (both search, RE2 and Java alike for the
+ *   patterns the SQL uses).
  * The session time zone is UTC, as in Athena.
  *
  * Departures, kept on purpose: parameters are refused before the first WHERE and in statements other
@@ -295,6 +297,7 @@ CREATE MACRO to_unixtime(t) AS epoch(t);
 CREATE MACRO from_unixtime(x) AS to_timestamp(x);
 CREATE MACRO sequence(a, b) AS generate_series(a, b);
 CREATE MACRO max_by(x, y) AS arg_max_null(x, y);
+CREATE MACRO regexp_like(s, p) AS regexp_matches(s, p);
 CREATE TABLE ${RAW_TABLE} (delivery_date VARCHAR, object_key VARCHAR, line_no BIGINT, line VARCHAR);
 CREATE SCHEMA ${schema};
 CREATE VIEW ${schema}.${quoted(o.logsTable)} AS

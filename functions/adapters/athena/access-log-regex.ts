@@ -99,7 +99,7 @@ const TRAILING = '([^ "\\n]*)';
 const leading = [
   FIELD, // bucket owner
   FIELD, // bucket
-  '\\[([^\\]]*)\\]', // time, with its offset
+  '\\[([^\\]]*)\\]', // time, with its offset (its shape is checked in SQL: LOG_TIME_SHAPE)
   FIELD, // remote IP
   FIELD, // requester
   FIELD, // request id
