@@ -185,6 +185,8 @@ export function describeFailure(
         reason: 'unterminated-quote',
         detail: `${QUOTED_NAMES[arg] ?? 'field'} "${clip(a, e)}" is neither quoted nor -`,
       };
+    case FAIL.trailingQuote:
+      return { reason: 'unterminated-quote', detail: 'a field after the user agent holds a quote' };
     case FAIL.badStatus:
       return { reason: 'bad-status', detail: `expected 3 digits or -, got "${clip(a, e)}"` };
     case FAIL.badCount:

@@ -29,6 +29,7 @@ export const FAIL = {
   badCount: 11,
   tooLong: 12,
   notQuoted: 13,
+  trailingQuote: 14,
 } as const;
 
 /** Dataset kinds of a key entry. */

@@ -87,6 +87,8 @@ const K_BAD_COUNT: i32 = 11;
 const K_TOO_LONG: i32 = 12;
 /** Quoted field `failArg` (request-URI, referer or user agent) is neither quoted nor a bare `-`. */
 const K_NOT_QUOTED: i32 = 13;
+/** A field after a bare `-` user agent holds a quote (S3 writes none there). */
+const K_TRAILING_QUOTE: i32 = 14;
 
 // ---- memory --------------------------------------------------------------------------------------------
 /** Bytes read past the end of any area by 16-byte loads; every area is followed by this much slack. */
@@ -680,6 +682,8 @@ function scan(from: i32, to: i32): bool {
   } else {
     const sp = spaceAt(i++, end);
     if (sp - p != 1 || byteAt(p) != DASH) return fail(K_NOT_QUOTED, F_USER_AGENT, p, sp);
+    // As after a quoted agent, no trailing field holds a quote (the Athena regex reads none).
+    if (nextQuote(sp, end) != end) return fail(K_TRAILING_QUOTE, 0, 0, 0);
     setStart(F_USER_AGENT, p);
     setEnd(F_USER_AGENT, sp);
     p = sp + 1;
