@@ -5,7 +5,9 @@
  *
  * What is real: the SQL text the adapter sends is executed as sent (DuckDB binds the
  * ExecutionParameters to the `?` placeholders); the logs table is a view that applies
- * ACCESS_LOG_REGEX to raw log lines with DuckDB's RE2 `regexp_extract`, like the Glue RegexSerDe
+ * ACCESS_LOG_REGEX_PORTABLE (ACCESS_LOG_REGEX without the possessive quantifiers and the atomic group,
+ * which RE2 does not read; the one difference is written there) to raw log lines with DuckDB's RE2
+ * `regexp_extract`, like the Glue RegexSerDe
  * (a line that does not match gives a row of NULLs; absent trailing fields are NULL); the rollup
  * table is a plain table with the Iceberg table's columns; the dataset manifest table, when the
  * options name one, is a view that applies MANIFEST_LINE_REGEX to the lines of the canonical manifest
@@ -19,7 +21,9 @@
  * - `to_unixtime(timestamp)` = DuckDB `epoch`; `from_unixtime(seconds)` = DuckDB `to_timestamp`;
  * - `sequence(start, stop)` = DuckDB `generate_series` (a list, both ends included);
  * - `max_by(x, y)` = DuckDB `arg_max_null`: like Trino it skips a NULL `y` but returns a NULL `x`
- *   (DuckDB's own max_by skips that row too, which would hide a query that relies on it).
+ *   (DuckDB's own max_by skips that row too, which would hide a query that relies on it);
+ * - `regexp_like(text, pattern)` = DuckDB `regexp_matches` (both search, RE2 and Java alike for the
+ *   patterns the SQL uses).
  * The session time zone is UTC, as in Athena.
  *
  * Departures, kept on purpose: parameters are refused before the first WHERE and in statements other
@@ -36,7 +40,10 @@ import type { AddressInfo } from 'node:net';
 import { join, relative, sep } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { type DuckDBConnection, DuckDBInstance, type DuckDBValue } from '@duckdb/node-api';
-import { ACCESS_LOG_COLUMNS, ACCESS_LOG_REGEX } from '../../functions/adapters/athena/access-log-regex.js';
+import {
+  ACCESS_LOG_COLUMNS,
+  ACCESS_LOG_REGEX_PORTABLE,
+} from '../../functions/adapters/athena/access-log-regex.js';
 import { MANIFEST_LINE_REGEX, MANIFEST_TABLE_COLUMNS } from '../../functions/adapters/athena/manifest-csv.js';
 import { LOG_TIME_FORMAT } from '../../functions/adapters/athena/sql.js';
 
@@ -274,7 +281,7 @@ export class AthenaLocalServer {
     const formats = Object.entries(JODA_FORMATS)
       .map(([joda, strp]) => `WHEN f = ${literal(joda)} THEN strptime(s, ${literal(strp)})`)
       .join(' ');
-    const rx = literal(ACCESS_LOG_REGEX);
+    const rx = literal(ACCESS_LOG_REGEX_PORTABLE);
     const names = `[${ACCESS_LOG_COLUMNS.map(literal).join(', ')}]`;
     // Groups 18-27 capture non-empty text when they take part, so '' means "absent": Java gives NULL.
     const cols = ACCESS_LOG_COLUMNS.map((c, i) =>
@@ -290,6 +297,7 @@ CREATE MACRO to_unixtime(t) AS epoch(t);
 CREATE MACRO from_unixtime(x) AS to_timestamp(x);
 CREATE MACRO sequence(a, b) AS generate_series(a, b);
 CREATE MACRO max_by(x, y) AS arg_max_null(x, y);
+CREATE MACRO regexp_like(s, p) AS regexp_matches(s, p);
 CREATE TABLE ${RAW_TABLE} (delivery_date VARCHAR, object_key VARCHAR, line_no BIGINT, line VARCHAR);
 CREATE SCHEMA ${schema};
 CREATE VIEW ${schema}.${quoted(o.logsTable)} AS

@@ -45,8 +45,8 @@ FROM (
       THEN CAST(from_unixtime(floor(to_unixtime(event_time) / 900) * 900) AS timestamp)
       ELSE CAST(CAST(replace(delivery_date, '/', '-') AS date) AS timestamp)
     END AS slot_start,
-    CASE WHEN ok THEN bucket_name ELSE '-' END AS bucket,
-    CASE WHEN ok THEN requester ELSE '-' END AS requester,
+    CASE WHEN ok THEN coalesce(nullif(bucket_name, ''), '-') ELSE '-' END AS bucket,
+    CASE WHEN ok THEN coalesce(nullif(requester, ''), '-') ELSE '-' END AS requester,
     CASE WHEN ok THEN coalesce(nullif(accesspointarn, ''), '-') ELSE '-' END AS access_point,
     CASE
       WHEN NOT ok OR object_key = '-' OR object_key = '' THEN '-'
@@ -55,28 +55,37 @@ FROM (
     END AS dataset,
     CASE
       WHEN requestdatetime IS NULL THEN '(malformed:no-match)'
-      WHEN NOT ok THEN '(malformed:bad-time)'
-      ELSE operation
+      WHEN event_time IS NULL THEN '(malformed:bad-time)'
+      WHEN NOT bytes_ok THEN '(malformed:bad-bytes)'
+      WHEN NOT ok THEN '(malformed:bad-duration)'
+      ELSE coalesce(nullif(operation, ''), '-')
     END AS operation,
     CASE
       WHEN ok AND length(httpstatus) = 3 AND substr(httpstatus, 1, 1) BETWEEN '1' AND '5'
       THEN substr(httpstatus, 1, 1) || 'xx'
       ELSE '-'
     END AS status_class,
-    CASE WHEN NOT ok OR bytessent = '-' THEN CAST(0 AS bigint) ELSE CAST(bytessent AS bigint) END AS bytes_sent,
+    CASE WHEN NOT ok OR bytessent = '-' THEN CAST(0 AS bigint) ELSE try_cast(bytessent AS bigint) END AS bytes_sent,
     delivery_date AS batch
   FROM (
     SELECT
       bucket_name, requester, accesspointarn, operation, httpstatus, bytessent, delivery_date, requestdatetime,
-      event_time, event_time IS NOT NULL AS ok,
+      event_time, bytes_ok, event_time IS NOT NULL AND bytes_ok AND times_ok AS ok,
       CASE
-        WHEN strpos("key", '%') > 0 THEN coalesce(try(url_decode(replace("key", '+', '%2B'))), "key")
-        ELSE "key"
+        WHEN strpos("key", '%') = 0 OR decoded_key IS NULL THEN "key"
+        WHEN strpos(decoded_key, chr(65533)) > 0 AND strpos(upper("key"), '%EF%BF%BD') = 0 THEN "key"
+        ELSE decoded_key
       END AS object_key
     FROM (
       SELECT
         bucket_name, requester, accesspointarn, operation, httpstatus, bytessent, delivery_date, requestdatetime,
-        "key", try(parse_datetime(requestdatetime, 'dd/MMM/yyyy:HH:mm:ss Z')) AS event_time
+        "key",
+        CASE WHEN regexp_like(requestdatetime, '^(0[1-9]|[12][0-9]|3[01])/(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)/(19[7-9][0-9]|[2-9][0-9]{3}):([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9] [+-]([01][0-9]|2[0-3])[0-5][0-9]$')
+          THEN try(parse_datetime(requestdatetime, 'dd/MMM/yyyy:HH:mm:ss Z'))
+        END AS event_time,
+        CASE WHEN strpos("key", '%') > 0 THEN try(url_decode(replace("key", '+', '%2B'))) END AS decoded_key,
+        (bytessent = '-' OR coalesce(length(bytessent) <= 16 AND try_cast(bytessent AS bigint) <= 9007199254740991, false)) AND (objectsize = '-' OR coalesce(length(objectsize) <= 16 AND try_cast(objectsize AS bigint) <= 9007199254740991, false)) AS bytes_ok,
+        (totaltime = '-' OR coalesce(length(totaltime) <= 16 AND try_cast(totaltime AS bigint) <= 9007199254740991, false)) AND (turnaroundtime = '-' OR coalesce(length(turnaroundtime) <= 16 AND try_cast(turnaroundtime AS bigint) <= 9007199254740991, false)) AS times_ok
       FROM "partner_audit"."access_logs"
       WHERE delivery_date = ?
     ) AS logged
@@ -146,8 +155,8 @@ FROM (
           THEN CAST(from_unixtime(floor(to_unixtime(event_time) / 900) * 900) AS timestamp)
           ELSE CAST(CAST(replace(delivery_date, '/', '-') AS date) AS timestamp)
         END AS slot_start,
-        CASE WHEN ok THEN bucket_name ELSE '-' END AS bucket,
-        CASE WHEN ok THEN requester ELSE '-' END AS requester,
+        CASE WHEN ok THEN coalesce(nullif(bucket_name, ''), '-') ELSE '-' END AS bucket,
+        CASE WHEN ok THEN coalesce(nullif(requester, ''), '-') ELSE '-' END AS requester,
         CASE WHEN ok THEN coalesce(nullif(accesspointarn, ''), '-') ELSE '-' END AS access_point,
         CASE
           WHEN NOT ok OR object_key = '-' OR object_key = '' THEN '-'
@@ -156,15 +165,17 @@ FROM (
         END AS dataset,
         CASE
           WHEN requestdatetime IS NULL THEN '(malformed:no-match)'
-          WHEN NOT ok THEN '(malformed:bad-time)'
-          ELSE operation
+          WHEN event_time IS NULL THEN '(malformed:bad-time)'
+          WHEN NOT bytes_ok THEN '(malformed:bad-bytes)'
+          WHEN NOT ok THEN '(malformed:bad-duration)'
+          ELSE coalesce(nullif(operation, ''), '-')
         END AS operation,
         CASE
           WHEN ok AND length(httpstatus) = 3 AND substr(httpstatus, 1, 1) BETWEEN '1' AND '5'
           THEN substr(httpstatus, 1, 1) || 'xx'
           ELSE '-'
         END AS status_class,
-        CASE WHEN NOT ok OR bytessent = '-' THEN CAST(0 AS bigint) ELSE CAST(bytessent AS bigint) END AS bytes_sent,
+        CASE WHEN NOT ok OR bytessent = '-' THEN CAST(0 AS bigint) ELSE try_cast(bytessent AS bigint) END AS bytes_sent,
         CASE
           WHEN ok AND operation IN ('REST.GET.OBJECT', 'WEBSITE.GET.OBJECT') AND httpstatus = '200'
           THEN CASE WHEN object_key = '' THEN '-' ELSE object_key END
@@ -173,15 +184,22 @@ FROM (
       FROM (
         SELECT
           bucket_name, requester, accesspointarn, operation, httpstatus, bytessent, delivery_date, requestdatetime,
-          event_time, event_time IS NOT NULL AS ok,
+          event_time, bytes_ok, event_time IS NOT NULL AND bytes_ok AND times_ok AS ok,
           CASE
-            WHEN strpos("key", '%') > 0 THEN coalesce(try(url_decode(replace("key", '+', '%2B'))), "key")
-            ELSE "key"
+            WHEN strpos("key", '%') = 0 OR decoded_key IS NULL THEN "key"
+            WHEN strpos(decoded_key, chr(65533)) > 0 AND strpos(upper("key"), '%EF%BF%BD') = 0 THEN "key"
+            ELSE decoded_key
           END AS object_key
         FROM (
           SELECT
             bucket_name, requester, accesspointarn, operation, httpstatus, bytessent, delivery_date, requestdatetime,
-            "key", try(parse_datetime(requestdatetime, 'dd/MMM/yyyy:HH:mm:ss Z')) AS event_time
+            "key",
+            CASE WHEN regexp_like(requestdatetime, '^(0[1-9]|[12][0-9]|3[01])/(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)/(19[7-9][0-9]|[2-9][0-9]{3}):([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9] [+-]([01][0-9]|2[0-3])[0-5][0-9]$')
+              THEN try(parse_datetime(requestdatetime, 'dd/MMM/yyyy:HH:mm:ss Z'))
+            END AS event_time,
+            CASE WHEN strpos("key", '%') > 0 THEN try(url_decode(replace("key", '+', '%2B'))) END AS decoded_key,
+            (bytessent = '-' OR coalesce(length(bytessent) <= 16 AND try_cast(bytessent AS bigint) <= 9007199254740991, false)) AND (objectsize = '-' OR coalesce(length(objectsize) <= 16 AND try_cast(objectsize AS bigint) <= 9007199254740991, false)) AS bytes_ok,
+            (totaltime = '-' OR coalesce(length(totaltime) <= 16 AND try_cast(totaltime AS bigint) <= 9007199254740991, false)) AND (turnaroundtime = '-' OR coalesce(length(turnaroundtime) <= 16 AND try_cast(turnaroundtime AS bigint) <= 9007199254740991, false)) AS times_ok
           FROM "partner_audit"."access_logs"
           WHERE delivery_date = ?
         ) AS logged

@@ -41,6 +41,17 @@ export class SqlInputError extends Error {
 /** The access-log timestamp as Joda reads it: `14/Mar/2026:09:12:44 +0000`, any offset. */
 export const LOG_TIME_FORMAT = 'dd/MMM/yyyy:HH:mm:ss Z';
 
+/**
+ * The time as S3 writes it, `06/Feb/2019:00:00:38 -0500`, and nothing looser: parse_datetime (Joda)
+ * alone would also take `6/feb/2019:0:0:38 -05:00` and years before 1970, DuckDB's strptime an offset of
+ * +2400, and the local scanner takes none of them (functions/adapters/logs/LOG-LINES.md). A time of
+ * another shape is a `bad-time` line, as locally; what is left to parse_datetime is the calendar
+ * (31/Feb), which all three reject.
+ */
+export const LOG_TIME_SHAPE =
+  '^(0[1-9]|[12][0-9]|3[01])/(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)/' +
+  '(19[7-9][0-9]|[2-9][0-9]{3}):([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9] [+-]([01][0-9]|2[0-3])[0-5][0-9]$';
+
 /** The rollup table's columns, in the order the INSERT writes them. */
 export const ROLLUP_COLUMNS = [
   'slot_start',
@@ -116,14 +127,31 @@ export function clearBatchSql(tables: AthenaTables, batch: string): SqlQuery {
 
 /**
  * Operations of the marker rows that count a batch's malformed lines: `no-match` for lines the regex
- * did not read (Athena gives them NULL columns), `bad-time` for a time that does not parse. S3
- * operations are upper-case dotted names, so these never collide with one.
+ * did not read (Athena gives them NULL columns), `bad-time` for a time that does not parse, `bad-bytes`
+ * and `bad-duration` for a count the local scanner would not read either (more than 16 digits, or past
+ * 2^53 - 1: see COUNT_LIMIT), named as the local engine names them. S3 operations are upper-case dotted
+ * names, so these never collide with one. The rules, for both engines: functions/adapters/logs/LOG-LINES.md.
  */
 export const MALFORMED_OPERATIONS = {
   noMatch: '(malformed:no-match)',
   badTime: '(malformed:bad-time)',
+  badBytes: '(malformed:bad-bytes)',
+  badDuration: '(malformed:bad-duration)',
 } as const;
 const MALFORMED_PREFIX = '(malformed:';
+
+/**
+ * The largest count a line may hold, 2^53 - 1, as in the local scanner (whose sums stay exact in
+ * float64 below it): no object is that large (S3's limit is 5 TB), so a larger count is a broken line.
+ * A count of 20 digits must not fail the whole statement (a CAST would, every night): try_cast gives
+ * NULL, which reads as "not a count".
+ */
+const COUNT_LIMIT = '9007199254740991';
+
+/** SQL that is true when `column` (digits or `-`, as the regex leaves it) is a count the scanner reads. */
+function countOk(column: string): string {
+  return `(${column} = '-' OR coalesce(length(${column}) <= 16 AND try_cast(${column} AS bigint) <= ${COUNT_LIMIT}, false))`;
+}
 
 /** Operations that read a whole object when they succeed with 200, as in the local ingester. */
 const FULL_READ_OPERATIONS = "'REST.GET.OBJECT', 'WEBSITE.GET.OBJECT'";
@@ -135,7 +163,10 @@ const FULL_READ_OPERATIONS = "'REST.GET.OBJECT', 'WEBSITE.GET.OBJECT'";
  * - the key is URL-decoded when it holds `%` (a `+` stays a `+`, as in decodeURIComponent; a key
  *   that does not decode is kept as logged), and the dataset is its first `datasetDepth` segments
  *   plus `/`, `/` for a key without one, `-` for no key;
- * - status class `1xx`..`5xx`, or `-`; bytes sent `-` counts as 0; the access point `-` when absent.
+ * - status class `1xx`..`5xx`, or `-`; bytes sent `-` counts as 0; the access point `-` when absent;
+ *   an empty bucket, requester or operation (two spaces in a row) reads as `-`, as locally;
+ * - a key whose escapes do not decode to UTF-8 (`%FF`) is kept as logged, as locally: Trino's
+ *   url_decode would put U+FFFD in its place (unless the key itself encodes U+FFFD);
  * - records, with a manifest table (`tables.manifestTable`): a whole-object read (REST.GET.OBJECT or
  *   WEBSITE.GET.OBJECT with status 200) counts the records the manifest gives its decoded key (an
  *   exact key, else the longest listed prefix ending in `/`, else 0); a 206 range read and every
@@ -242,8 +273,8 @@ function shapedLinesSql(tables: AthenaTables, partition: string, depth: number, 
       THEN CAST(from_unixtime(floor(to_unixtime(event_time) / 900) * 900) AS timestamp)
       ELSE CAST(CAST(replace(delivery_date, '/', '-') AS date) AS timestamp)
     END AS slot_start,
-    CASE WHEN ok THEN bucket_name ELSE '-' END AS bucket,
-    CASE WHEN ok THEN requester ELSE '-' END AS requester,
+    CASE WHEN ok THEN coalesce(nullif(bucket_name, ''), '-') ELSE '-' END AS bucket,
+    CASE WHEN ok THEN coalesce(nullif(requester, ''), '-') ELSE '-' END AS requester,
     CASE WHEN ok THEN coalesce(nullif(accesspointarn, ''), '-') ELSE '-' END AS access_point,
     CASE
       WHEN NOT ok OR object_key = '-' OR object_key = '' THEN '-'
@@ -252,28 +283,37 @@ function shapedLinesSql(tables: AthenaTables, partition: string, depth: number, 
     END AS dataset,
     CASE
       WHEN requestdatetime IS NULL THEN '${MALFORMED_OPERATIONS.noMatch}'
-      WHEN NOT ok THEN '${MALFORMED_OPERATIONS.badTime}'
-      ELSE operation
+      WHEN event_time IS NULL THEN '${MALFORMED_OPERATIONS.badTime}'
+      WHEN NOT bytes_ok THEN '${MALFORMED_OPERATIONS.badBytes}'
+      WHEN NOT ok THEN '${MALFORMED_OPERATIONS.badDuration}'
+      ELSE coalesce(nullif(operation, ''), '-')
     END AS operation,
     CASE
       WHEN ok AND length(httpstatus) = 3 AND substr(httpstatus, 1, 1) BETWEEN '1' AND '5'
       THEN substr(httpstatus, 1, 1) || 'xx'
       ELSE '-'
     END AS status_class,
-    CASE WHEN NOT ok OR bytessent = '-' THEN CAST(0 AS bigint) ELSE CAST(bytessent AS bigint) END AS bytes_sent,${recordKeyColumn}
+    CASE WHEN NOT ok OR bytessent = '-' THEN CAST(0 AS bigint) ELSE try_cast(bytessent AS bigint) END AS bytes_sent,${recordKeyColumn}
     delivery_date AS batch
   FROM (
     SELECT
       bucket_name, requester, accesspointarn, operation, httpstatus, bytessent, delivery_date, requestdatetime,
-      event_time, event_time IS NOT NULL AS ok,
+      event_time, bytes_ok, event_time IS NOT NULL AND bytes_ok AND times_ok AS ok,
       CASE
-        WHEN strpos("key", '%') > 0 THEN coalesce(try(url_decode(replace("key", '+', '%2B'))), "key")
-        ELSE "key"
+        WHEN strpos("key", '%') = 0 OR decoded_key IS NULL THEN "key"
+        WHEN strpos(decoded_key, chr(65533)) > 0 AND strpos(upper("key"), '%EF%BF%BD') = 0 THEN "key"
+        ELSE decoded_key
       END AS object_key
     FROM (
       SELECT
         bucket_name, requester, accesspointarn, operation, httpstatus, bytessent, delivery_date, requestdatetime,
-        "key", try(parse_datetime(requestdatetime, '${LOG_TIME_FORMAT}')) AS event_time
+        "key",
+        CASE WHEN regexp_like(requestdatetime, '${LOG_TIME_SHAPE}')
+          THEN try(parse_datetime(requestdatetime, '${LOG_TIME_FORMAT}'))
+        END AS event_time,
+        CASE WHEN strpos("key", '%') > 0 THEN try(url_decode(replace("key", '+', '%2B'))) END AS decoded_key,
+        ${countOk('bytessent')} AND ${countOk('objectsize')} AS bytes_ok,
+        ${countOk('totaltime')} AND ${countOk('turnaroundtime')} AS times_ok
       FROM ${table(tables, tables.logsTable)}
       WHERE delivery_date = ${partition}
     ) AS logged

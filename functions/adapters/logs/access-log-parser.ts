@@ -6,10 +6,12 @@
  * cannot work, and a regex over the whole line backtracks badly on hostile input. The scanner walks the
  * line's bytes once and ends each quoted field where what must follow it does follow:
  * - request-URI: a closing quote followed by status, error code and four counts, then the referer's start;
- * - referer: a closing quote followed by the start of the user agent (`"` or a bare `-`);
- * - user agent: a closing quote after which the known trailing fields hold no quote.
- * Where no candidate satisfies the anchor (a malformed line), the first quote followed by a space is the
- * end, so that the checks of the fields after it name what is wrong.
+ * - referer: a closing quote followed by the start of the user agent: `"`, or a bare `-` when that quote
+ *   is the line's last;
+ * - user agent: the last quote of the line. S3's trailing fields never hold one, and a client that writes
+ *   `"` and forged trailing fields into its user agent must not choose them (see LOG-LINES.md).
+ * Where no candidate satisfies the anchor, the line is malformed. Unquoted, each of the three may only be
+ * a bare `-` (S3 writes nothing else there; the Athena regex reads nothing else, see LOG-LINES.md).
  *
  * The scanning itself runs in WebAssembly (assembly/scanner.ts, with SIMD searches; see wasm-scanner.ts):
  * this module turns its positions and failure codes into fields and messages.
@@ -131,6 +133,9 @@ const EMPTY = Buffer.alloc(0);
 /** Names of the four counts, for messages (bytes sent .. turn-around time). */
 const COUNT_NAMES = ['bytes sent', 'object size', 'total time', 'turn-around time'];
 
+/** Names of the quoted fields, for messages. */
+const QUOTED_NAMES: Record<number, string> = { 8: 'request-URI', 15: 'referer', 16: 'user agent' };
+
 /** A malformed line's reason and message. */
 export interface LineFailure {
   readonly reason: MalformedReason;
@@ -175,6 +180,13 @@ export function describeFailure(
       return { reason: 'unterminated-quote', detail: 'referer has no closing quote' };
     case FAIL.agentQuote:
       return { reason: 'unterminated-quote', detail: 'user agent has no closing quote' };
+    case FAIL.notQuoted:
+      return {
+        reason: 'unterminated-quote',
+        detail: `${QUOTED_NAMES[arg] ?? 'field'} "${clip(a, e)}" is neither quoted nor -`,
+      };
+    case FAIL.trailingQuote:
+      return { reason: 'unterminated-quote', detail: 'a field after the user agent holds a quote' };
     case FAIL.badStatus:
       return { reason: 'bad-status', detail: `expected 3 digits or -, got "${clip(a, e)}"` };
     case FAIL.badCount:

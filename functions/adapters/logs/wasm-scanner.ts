@@ -28,6 +28,8 @@ export const FAIL = {
   badStatus: 10,
   badCount: 11,
   tooLong: 12,
+  notQuoted: 13,
+  trailingQuote: 14,
 } as const;
 
 /** Dataset kinds of a key entry. */

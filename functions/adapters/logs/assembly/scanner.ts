@@ -32,7 +32,6 @@ const NEWLINE: i32 = 10;
 
 const MIN_FIELDS: i32 = 17;
 const KNOWN_FIELDS: i32 = 27;
-const TRAILING_KNOWN: i32 = KNOWN_FIELDS - MIN_FIELDS;
 const TIME_CLOSE_OFFSET: i32 = 27;
 
 // Field positions (as FIELD in access-log-parser.ts).
@@ -86,6 +85,10 @@ const K_BAD_STATUS: i32 = 10;
 const K_BAD_COUNT: i32 = 11;
 /** scanBlock only: the line is longer than the cap; `failArg` is its length. */
 const K_TOO_LONG: i32 = 12;
+/** Quoted field `failArg` (request-URI, referer or user agent) is neither quoted nor a bare `-`. */
+const K_NOT_QUOTED: i32 = 13;
+/** A field after a bare `-` user agent holds a quote (S3 writes none there). */
+const K_TRAILING_QUOTE: i32 = 14;
 
 // ---- memory --------------------------------------------------------------------------------------------
 /** Bytes read past the end of any area by 16-byte loads; every area is followed by this much slack. */
@@ -477,16 +480,42 @@ function quoteCandidate(from: i32, end: i32): i32 {
 /** `-" "` as a little-endian u32. */
 const DASH_QUOTE_SPACE_QUOTE: u32 = 0x2220222d;
 
-/** The closing quote of the referer: a `"` followed by the user agent's start (` "` or a bare ` -`). */
+/**
+ * The closing quote of the referer: the first `"` followed by the user agent's opening ` "`, or by a
+ * bare ` -` agent when it is the line's last quote. The referer is the client's to write: a `" -` inside
+ * it followed by forged trailing fields must not pass for a bare agent, and a bare agent is followed
+ * only by trailing fields, which never hold a quote.
+ */
 function findRefererClose(from: i32, end: i32): i32 {
   const first = quoteCandidate(from, end);
   for (let q = first; q != -1; q = quoteCandidate(q + 1, end)) {
-    if (q + 2 >= end) continue;
+    // The line ends after the referer: let the count of fields say so.
+    if (q + 2 >= end) {
+      if (nextQuote(q + 1, end) == end) return q;
+      continue;
+    }
     const c = byteAt(q + 2);
     if (c == QUOTE) return q;
-    if (c == DASH && (q + 3 >= end || byteAt(q + 3) == SPACE)) return q;
+    if (c == DASH && (q + 3 >= end || byteAt(q + 3) == SPACE) && nextQuote(q + 1, end) == end) return q;
   }
-  return first;
+  return -1;
+}
+
+/** The last `"` in [from, end) (`end` at most the classified line's end), or -1. */
+function lastQuote(from: i32, end: i32): i32 {
+  if (end <= from) return -1;
+  const rel = end - 1 - lineBase;
+  const low = (from - lineBase) >> 6;
+  let w = rel >> 6;
+  // Bits past `end` may be set (classifyLine does the last word whole): keep those up to end - 1.
+  let word = load<u64>(QUOTE_BITS + (<usize>w << 3)) & (<u64>-1 >> <u64>(63 - (rel & 63)));
+  while (word == 0) {
+    if (w <= low) return -1;
+    w--;
+    word = load<u64>(QUOTE_BITS + (<usize>w << 3));
+  }
+  const q = lineBase + (w << 6) + 63 - <i32>clz(word);
+  return q >= from ? q : -1;
 }
 
 // ---- the scan ------------------------------------------------------------------------------------------
@@ -599,13 +628,24 @@ function scan(from: i32, to: i32): bool {
     setEnd(F_REQUEST_URI, first);
     if (fitMiddle(first + 2, end, i) != FIT_STRONG) {
       // The URI may hold `" `: look for a later quote that the following fields do anchor.
+      // Candidates come in order, so the index of the first space after each only moves on (from `i`
+      // each time, a line full of `" x` took quadratic time).
       let q = quoteCandidate(first + 1, end);
-      while (q != -1 && fitMiddle(q + 2, end, i) != FIT_STRONG) q = quoteCandidate(q + 1, end);
+      let j = i;
+      while (q != -1) {
+        j = spaceFrom(j, q + 2);
+        if (fitMiddle(q + 2, end, j) == FIT_STRONG) break;
+        q = quoteCandidate(q + 1, end);
+      }
       if (q != -1) setEnd(F_REQUEST_URI, q);
       else if (fitMiddle(first + 2, end, i) == FIT_ERROR) return false;
+      // Fields fit but no referer follows, or the error code holds a quote (S3 writes neither): no
+      // end of the URI is good, as in the Athena regex (LOG-LINES.md).
+      else return fail(K_URI_QUOTE, 0, 0, 0);
     }
   } else {
     const sp = spaceAt(i, end);
+    if (sp - p != 1 || byteAt(p) != DASH) return fail(K_NOT_QUOTED, F_REQUEST_URI, p, sp);
     setStart(F_REQUEST_URI, p);
     setEnd(F_REQUEST_URI, sp);
     if (fitMiddle(sp + 1, end, i + 1) == FIT_ERROR) return false;
@@ -625,6 +665,7 @@ function scan(from: i32, to: i32): bool {
     i = spaceFrom(i, p);
   } else {
     const sp = spaceAt(i++, end);
+    if (sp - p != 1 || byteAt(p) != DASH) return fail(K_NOT_QUOTED, F_REFERER, p, sp);
     setStart(F_REFERER, p);
     setEnd(F_REFERER, sp);
     p = sp + 1;
@@ -640,6 +681,9 @@ function scan(from: i32, to: i32): bool {
     i = cursorSpace;
   } else {
     const sp = spaceAt(i++, end);
+    if (sp - p != 1 || byteAt(p) != DASH) return fail(K_NOT_QUOTED, F_USER_AGENT, p, sp);
+    // As after a quoted agent, no trailing field holds a quote (the Athena regex reads none).
+    if (nextQuote(sp, end) != end) return fail(K_TRAILING_QUOTE, 0, 0, 0);
     setStart(F_USER_AGENT, p);
     setEnd(F_USER_AGENT, sp);
     p = sp + 1;
@@ -721,26 +765,18 @@ function fitMiddle(p: i32, end: i32, i: i32): i32 {
 }
 
 /**
- * The closing quote of the user agent: the first candidate after which the next known trailing fields
- * (as many as there are spaces, up to TRAILING_KNOWN) hold no quote. `i` is no further than the index of
- * the first space at or after `from`; unless -1 is returned, `cursorSpace` is the index of the first
- * space after the quote's own.
+ * The closing quote of the user agent: the line's last quote, which must be followed by a space or the
+ * end. S3's trailing fields never hold a quote, and the agent is the client's to write: were it to end
+ * at an earlier quote, a client could send `x" <ten well-formed fields>` and choose the host header,
+ * access point and every other field after the agent (issue 17, item 2). The last quote is beyond any
+ * client's reach: S3 writes it. `i` is no further than the index of the first space at or after `from`;
+ * unless -1 is returned, `cursorSpace` is the index of the first space after the quote's own.
  */
 function findAgentClose(from: i32, end: i32, i: i32): i32 {
-  const first = quoteCandidate(from, end);
-  let j = i;
-  for (let q = first; q != -1; q = quoteCandidate(q + 1, end)) {
-    // Candidates come in order, so the index of the first space after each only moves on.
-    j = spaceFrom(j, q + 2);
-    const last = j + TRAILING_KNOWN - 1;
-    const fieldsEnd = last < spaceCount ? spaceAt(last, end) : end;
-    if (nextQuote(q + 2, fieldsEnd) == fieldsEnd) {
-      cursorSpace = j;
-      return q;
-    }
-  }
-  if (first != -1) cursorSpace = spaceFrom(i, first + 2);
-  return first;
+  const q = lastQuote(from, end);
+  if (q == -1 || (q + 1 < end && byteAt(q + 1) != SPACE)) return -1;
+  cursorSpace = spaceFrom(i, q + 2);
+  return q;
 }
 
 /** Digits as a number, DASH_VALUE for `-`, BAD otherwise (also past 2^53). */
