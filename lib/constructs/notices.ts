@@ -8,6 +8,7 @@ import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as ses from 'aws-cdk-lib/aws-ses';
 import { Construct } from 'constructs';
+import { WATERMARK_PK } from '../../functions/adapters/dynamodb/dynamodb-watermark.js';
 
 /** Props of {@link Notices}. */
 export interface NoticesProps {
@@ -125,6 +126,20 @@ export class Notices extends Construct {
       'dynamodb:PutItem',
       'dynamodb:UpdateItem',
       'dynamodb:DeleteItem',
+    );
+  }
+
+  /**
+   * Read (plan) or advance (evaluate) the rollup watermark: the one ledger item whose key is
+   * WATERMARK_PK, by an IAM condition on the leading key, so neither step can touch a notice.
+   */
+  grantRollupWatermark(grantee: iam.IGrantable, access: 'read' | 'advance'): void {
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: access === 'read' ? ['dynamodb:GetItem'] : ['dynamodb:UpdateItem'],
+        resources: [this.ledger.tableArn],
+        conditions: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [WATERMARK_PK] } },
+      }),
     );
   }
 }

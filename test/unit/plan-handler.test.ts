@@ -42,6 +42,12 @@ describe('plan', () => {
       dryRun: false,
       reason: 'nightly schedule',
       batches: ['2026/03/31'],
+      settling: {
+        settlingDays: 3,
+        dataThrough: '2026-04-01T00:00:00.000Z',
+        advanceWatermarkTo: '2026-03-31',
+        backlog: 0,
+      },
     });
   });
 
