@@ -76,9 +76,10 @@ export function periodFinality(period: Pick<Period, 'endMs'>, settling: Settling
 
 /**
  * The default window of a run: from the first day of the oldest month that may not be final yet in
- * some partner's zone (or becomes final in this run), to `to`. With `dataThroughMs` on local date D
- * (UTC), that is the month of D - settlingDays - 2: one day because the data through D covers dates
- * before D, one for zones west of UTC.
+ * some partner's zone, to `to`. With `dataThroughMs` on UTC date D, a month ending (in UTC) on the
+ * morning of D - settlingDays may still be open in a zone west of UTC, so the window starts with the
+ * month of D - settlingDays - 1. On AWS `dataThroughMs` is how far the rollup reached before this
+ * run's roll-up, so the run that makes a month final still evaluates it.
  */
 export function settlingWindow(request: {
   readonly dataThroughMs: number;
@@ -87,7 +88,7 @@ export function settlingWindow(request: {
   readonly to: string;
 }): AuditWindow {
   const throughDate = localDateOf(request.dataThroughMs, 'UTC');
-  const from = monthOf(addDays(throughDate, -(request.settlingDays + 1 + WESTMOST_LAG_DAYS))).first;
+  const from = monthOf(addDays(throughDate, -(request.settlingDays + WESTMOST_LAG_DAYS))).first;
   return { from: from < request.to ? from : monthOf(addDays(request.to, -1)).first, to: request.to };
 }
 
