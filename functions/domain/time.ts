@@ -186,14 +186,14 @@ export interface ClockChange {
 
 /**
  * Every offset change of `timeZone` in [fromMs, toMs), to the minute. Zones change at most a few
- * times a year and never twice within an hour, so an hourly scan then a bisection finds them all.
+ * times a year and never twice within a day, so a daily scan then a bisection finds them all.
  */
 export function clockChanges(fromMs: number, toMs: number, timeZone: string): ClockChange[] {
-  const HOUR = 3600_000;
+  const STEP = 86_400_000;
   const out: ClockChange[] = [];
   let before = offsetMs(fromMs, timeZone);
-  for (let t = fromMs; t < toMs; t += HOUR) {
-    const next = Math.min(t + HOUR, toMs);
+  for (let t = fromMs; t < toMs; t += STEP) {
+    const next = Math.min(t + STEP, toMs);
     const after = offsetMs(next, timeZone);
     if (after === before) continue;
     // The offset at `lo` is the old one and at `hi` the new one; bisect to the minute.
