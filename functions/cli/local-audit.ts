@@ -77,7 +77,7 @@ function newRunId(clock: Clock): string {
  * previous month while that month is not yet final for some partner (settlingWindow: the newest data
  * is within settlingDays of its end). Figures are as of the data's end.
  */
-function defaultWindow(
+export function localDefaultWindow(
   extent: { maxMs: number } | undefined,
   clock: Clock,
   settlingDays: number,
@@ -119,7 +119,7 @@ export async function runLocalAudit(options: LocalAuditOptions): Promise<LocalAu
             from: options.from ?? monthOf(addDays(options.to ?? '', -1)).first,
             to: options.to ?? monthOf(options.from ?? '').next,
           }
-        : defaultWindow(extent, options.clock, settlingDays);
+        : localDefaultWindow(extent, options.clock, settlingDays);
 
     const runId = newRunId(options.clock);
     const evaluated = await evaluateWindow(
