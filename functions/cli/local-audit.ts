@@ -73,19 +73,24 @@ function newRunId(clock: Clock): string {
 }
 
 /**
- * Default window: the whole calendar month (UTC dates) of the newest data, from the first day of the
- * previous month while that month is not yet final for some partner (settlingWindow: the newest data
- * is within settlingDays of its end). Figures are as of the data's end.
+ * Default window: to the end of the calendar month (UTC dates) of the newest data, from the first day
+ * of the oldest month that was not yet final for some partner before this run read its files
+ * (settlingWindow over the data's end before ingestion: the previous month while that was within
+ * settlingDays of its end). Taking the extent before the run's files, as the AWS plan takes the
+ * watermark, gives a month its final evaluation even when the new files move the data's end by
+ * several days at once. Figures are as of the data's end.
  */
 export function localDefaultWindow(
   extent: { maxMs: number } | undefined,
   clock: Clock,
   settlingDays: number,
+  extentBefore?: { maxMs: number },
 ): AuditWindow {
   const newestMs = extent ? extent.maxMs : clock.now().getTime();
   const { next } = monthOf(localDateOf(newestMs, 'UTC'));
+  const base = extentBefore ?? extent;
   return settlingWindow({
-    dataThroughMs: extent ? extent.maxMs + SLOT_MS : newestMs,
+    dataThroughMs: base ? base.maxMs + SLOT_MS : newestMs,
     settlingDays,
     to: next,
   });
@@ -102,6 +107,7 @@ export async function runLocalAudit(options: LocalAuditOptions): Promise<LocalAu
     settings,
   );
   try {
+    const extentBefore = await store.dataExtent();
     const ingest = await ingestPaths(store, options.logs, {
       ...settings,
       manifestHash: manifest?.hash,
@@ -119,7 +125,7 @@ export async function runLocalAudit(options: LocalAuditOptions): Promise<LocalAu
             from: options.from ?? monthOf(addDays(options.to ?? '', -1)).first,
             to: options.to ?? monthOf(options.from ?? '').next,
           }
-        : localDefaultWindow(extent, options.clock, settlingDays);
+        : localDefaultWindow(extent, options.clock, settlingDays, extentBefore);
 
     const runId = newRunId(options.clock);
     const evaluated = await evaluateWindow(

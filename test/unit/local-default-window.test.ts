@@ -26,6 +26,17 @@ describe('localDefaultWindow (the CLI without --from/--to)', () => {
     expect(localDefaultWindow(newest(end), clock, settlingDays)).toEqual(window);
   });
 
+  it('starts from how far the data reached before the run read its new files', () => {
+    // Last run's data ended 3 April (March not final yet at UTC-12); today's files reach 12 April.
+    expect(
+      localDefaultWindow(newest('2026-04-12T00:00:00Z'), clock, 3, newest('2026-04-03T00:00:00Z')),
+    ).toEqual({ from: '2026-03-01', to: '2026-05-01' });
+    // Without new files the window is the same as the last run's.
+    expect(
+      localDefaultWindow(newest('2026-04-03T00:00:00Z'), clock, 3, newest('2026-04-03T00:00:00Z')),
+    ).toEqual({ from: '2026-03-01', to: '2026-05-01' });
+  });
+
   it('uses the clock when there is no data at all', () => {
     expect(localDefaultWindow(undefined, clock, 3)).toEqual({ from: '2026-06-01', to: '2026-07-01' });
   });
