@@ -10,9 +10,10 @@
  * - no from/to (nightly): batches are every delivery date after the rollup watermark through
  *   yesterday (run-window.ts: nightlyDeliveries), so a night the schedule skipped (a DST gap, a
  *   failed run) is caught up and a second run on one UTC date reads nothing twice; each log object is
- *   still read about once. The window runs from the first day of the oldest month that is not yet
- *   final for some partner (settlingWindow: settlingDays after its end, plus a day for zones west of
- *   UTC) to today, so late-delivered records of a closed month still count and its notices still go.
+ *   still read about once. The window runs from the first day of the oldest month that was not yet
+ *   final for some partner before this run's deliveries (settlingWindow: settlingDays after its end,
+ *   plus a day for zones west of UTC) to today, so late-delivered records of a closed month still
+ *   count, its notices still go, and the run that makes it final evaluates it.
  *   The evaluate step records the watermark once every batch has been rolled up.
  * - from and/or to (ad hoc): the window given (`from` alone runs to today, `to` alone starts on the
  *   first of its month); batches: every delivery date from the day before `from` (partners east of UTC
