@@ -101,3 +101,14 @@ export interface Mailer {
 export interface ReportStore {
   put(name: string, body: string | Uint8Array, contentType: string): Promise<string>;
 }
+
+/**
+ * The rollup watermark (AWS): the newest delivery date (`YYYY-MM-DD`, UTC) whose access logs are
+ * rolled up, every earlier date from the first nightly run on included. It only moves forward.
+ */
+export interface RollupWatermark {
+  /** The recorded date, or undefined before the first nightly run recorded one. */
+  read(): Promise<string | undefined>;
+  /** Records `date` if it is after the recorded one; true when it moved, false when it was already there. */
+  advance(date: string, by: { readonly runId: string; readonly nowMs: number }): Promise<boolean>;
+}

@@ -8,6 +8,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { AthenaManifestError, athenaManifestCsv } from '../functions/adapters/athena/manifest-csv.js';
 import { ManifestError } from '../functions/adapters/logs/manifest.js';
+import { DEFAULT_SETTLING_DAYS, MAX_SETTLING_DAYS } from '../functions/audit/run-window.js';
 import { parseRegistry, type Registry, RegistryError } from '../functions/domain/registry.js';
 import { isIsoDate, isValidTimeZone } from '../functions/domain/time.js';
 
@@ -214,6 +215,16 @@ const FileSchema = z.strictObject({
     .optional(),
   /** First delivery date the logs table projects (YYYY-MM-DD), usually when logging started. */
   logsStartDate: z.string().refine(isIsoDate, 'must be a calendar date YYYY-MM-DD'),
+  /**
+   * Days a closed billing period keeps being evaluated (late-delivered access logs still count) before
+   * its figures are final. S3 delivers logs best-effort, mostly within hours: 3 days leaves room.
+   */
+  settlingDays: z
+    .number()
+    .int('must be a whole number of days')
+    .min(0, 'must be 0 or more')
+    .max(MAX_SETTLING_DAYS, `must be at most ${MAX_SETTLING_DAYS}`)
+    .default(DEFAULT_SETTLING_DAYS),
 });
 
 type ConfigFile = z.infer<typeof FileSchema>;
@@ -264,6 +275,8 @@ export interface DeployConfig {
   /** Absent: a name unique to each creation of the stack. */
   readonly athenaWorkgroupName?: string;
   readonly logsStartDate: string;
+  /** Days a closed period settles before it is final (functions/audit/run-window.ts). */
+  readonly settlingDays: number;
 }
 
 /** Inputs of {@link loadDeployConfig}; everything is explicit so tests need no process state. */
@@ -396,6 +409,7 @@ export function parseDeployConfig(raw: unknown, opts: { source: string; isExampl
     bytesScannedCutoffPerQuery: c.bytesScannedCutoffPerQuery,
     ...(c.athenaWorkgroupName !== undefined ? { athenaWorkgroupName: c.athenaWorkgroupName } : {}),
     logsStartDate: c.logsStartDate,
+    settlingDays: c.settlingDays,
   });
 }
 

@@ -164,6 +164,10 @@ export class PartnerAuditStack extends Stack {
         LOGS_START_DATE: config.logsStartDate,
         SES_CONFIGURATION_SET: this.notices.configurationSetName,
         NOTICE_MODE: config.noticeMode,
+        // The plan's nightly window and the evaluation's "final" (functions/audit/run-window.ts).
+        SETTLING_DAYS: String(config.settlingDays),
+        // The plan rolls up no delivery date before the logs table's first projected one.
+        LOGS_START_DATE: config.logsStartDate,
         // Each notify invocation paces itself; up to NOTIFY_CONCURRENCY run at once, sharing the account's rate.
         SES_MAX_SEND_RATE: String(config.sender.maxSendRate / NOTIFY_CONCURRENCY),
         POWERTOOLS_SERVICE_NAME: 'partner-audit',
@@ -171,7 +175,7 @@ export class PartnerAuditStack extends Stack {
         POWERTOOLS_LOG_LEVEL: 'INFO',
       },
     });
-    const { rollup, evaluate, notify, publish } = this.functions;
+    const { plan, rollup, evaluate, notify, publish } = this.functions;
     // The registry is the configuration every step interprets (dataset depth, contracts, contacts).
     for (const fn of this.functions.all) this.registry.grantRead(fn);
     this.workgroup.grantRunQueries(rollup);
@@ -182,6 +186,9 @@ export class PartnerAuditStack extends Stack {
     this.workgroup.grantRunQueries(evaluate);
     this.rollupTable.grantRead(evaluate);
     this.reports.grantWriteRuns(evaluate);
+    // Plan reads the rollup watermark; Evaluate, which runs once every batch is rolled up, advances it.
+    this.notices.grantRollupWatermark(plan, 'read');
+    this.notices.grantRollupWatermark(evaluate, 'advance');
     // Notify reads the evaluation and keeps each composed notice (.eml, .html) under runs/<runId>/notices/.
     this.reports.grantReadWriteRuns(notify);
     this.notices.grantLedger(notify);

@@ -8,6 +8,7 @@ import type { Finding, PartnerPeriodEvaluation, UnattributedFigure } from '../do
 import type { Partner, Registry } from '../domain/registry.js';
 import { monthlyPeriodsOverlapping, type Period, startOfLocalDate } from '../domain/time.js';
 import type { UsageSource } from '../ports.js';
+import { periodFinality } from './run-window.js';
 
 /** An audit window: local dates [from, to), applied in each partner's own billing time zone. */
 export interface AuditWindow {
@@ -25,6 +26,11 @@ export interface EvaluateWindowRequest {
    * the data actually seen rather than from hours no log has reached yet.
    */
   readonly dataEndMs?: number;
+  /**
+   * When given, each period evaluation says whether its figures are final (run-window.ts): the data
+   * reaches `settlingDays` past the period's end. `dataThroughMs` defaults to `dataEndMs`.
+   */
+  readonly settling?: { readonly settlingDays: number; readonly dataThroughMs?: number };
 }
 
 export interface WindowEvaluation {
@@ -105,11 +111,16 @@ export async function evaluateWindow(
   const rows = await deps.usage.usage({ startMs, endMs });
   const attribute = buildAttributor(registry);
 
+  const settling = request.settling && {
+    settlingDays: request.settling.settlingDays,
+    dataThroughMs: request.settling.dataThroughMs ?? request.dataEndMs ?? Number.NEGATIVE_INFINITY,
+  };
   const evaluations: PartnerPeriodEvaluation[] = [];
   const uncovered: { partnerId: string; periodId: string }[] = [];
   for (const { partner, period, asOfMs } of planned) {
     const evaluation = evaluatePartnerPeriod({ registry, partner, period, rows, asOfMs, attribute });
-    if (evaluation) evaluations.push(evaluation);
+    if (evaluation)
+      evaluations.push(settling ? { ...evaluation, ...periodFinality(period, settling) } : evaluation);
     else uncovered.push({ partnerId: partner.id, periodId: period.id });
   }
   const unattributed = evaluateUnattributed({ registry, rows, range: unattributedRange, attribute });

@@ -94,6 +94,8 @@ export async function sendNotices(
           date: deps.clock.now(),
           reportRef: request.reportRef,
           evidenceRef: `${request.reportRef}#${evaluation.partnerId}/${evaluation.period.id}`,
+          // Decided once the period had closed: only late-delivered logs can have made it due now.
+          late: deps.clock.now().getTime() >= evaluation.period.endMs,
         });
       } catch (error) {
         // A notice that cannot be composed is a failed notice, not a failed run: nothing was claimed.

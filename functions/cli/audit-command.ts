@@ -1,4 +1,6 @@
 /** `partner-audit audit`: one audit of local log files. */
+
+import { DEFAULT_SETTLING_DAYS, MAX_SETTLING_DAYS } from '../audit/run-window.js';
 import type { Clock } from '../ports.js';
 import { optionalDate, parseCommandArgs, requireString, UsageError } from './args.js';
 import { runLocalAudit } from './local-audit.js';
@@ -17,6 +19,7 @@ export async function runAuditCommand(argv: string[], clock: Clock): Promise<num
     to: { type: 'string' },
     'dry-run': { type: 'boolean' },
     reason: { type: 'string' },
+    'settling-days': { type: 'string' },
     quiet: { type: 'boolean' },
   });
   const logs = v.logs ?? [];
@@ -38,7 +41,20 @@ export async function runAuditCommand(argv: string[], clock: Clock): Promise<num
     clock,
     progress: stderrProgress(!(v.quiet ?? false)),
     signingKey: signingKeyFrom(process.env),
+    settlingDays: settlingDaysOption(v['settling-days']),
   });
   printSummary(result);
   return 0;
+}
+
+/** `--settling-days N`: 0 to MAX_SETTLING_DAYS whole days. */
+function settlingDaysOption(value: string | undefined): number {
+  if (value === undefined) return DEFAULT_SETTLING_DAYS;
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n > MAX_SETTLING_DAYS) {
+    throw new UsageError(
+      `audit: --settling-days must be a whole number of days from 0 to ${MAX_SETTLING_DAYS}, got "${value}"`,
+    );
+  }
+  return n;
 }

@@ -9,6 +9,7 @@ import { writeBundle } from '../adapters/local/evidence-bundle.js';
 import { LocalReportStore } from '../adapters/local/local-report-store.js';
 import { OutboxMailer } from '../adapters/outbox/outbox-mailer.js';
 import { type AuditWindow, evaluateWindow } from '../audit/evaluate-window.js';
+import { checkSettlingDays, DEFAULT_SETTLING_DAYS, settlingWindow } from '../audit/run-window.js';
 import { diffSentNotices, type NoticeOutcome, sendNotices } from '../audit/send-notices.js';
 import type { PartnerPeriodEvaluation } from '../domain/evaluation.js';
 import { renderReportHtml } from '../domain/html-report.js';
@@ -35,6 +36,11 @@ export interface LocalAuditOptions {
   readonly progress?: Progress;
   /** HMAC key for the evidence bundle's signature (PARTNER_AUDIT_SIGNING_KEY); unsigned without it. */
   readonly signingKey?: string;
+  /**
+   * Days a closed period keeps being evaluated (and before it is "final") after its end.
+   * @default DEFAULT_SETTLING_DAYS
+   */
+  readonly settlingDays?: number;
 }
 
 export interface LocalAuditResult {
@@ -66,13 +72,32 @@ function newRunId(clock: Clock): string {
   return `${stamp}-${randomBytes(3).toString('hex')}`;
 }
 
-/** Default window: the whole calendar month (UTC dates) of the newest data; figures are as of the data's end. */
-function defaultWindow(extent: { maxMs: number } | undefined, clock: Clock): AuditWindow {
-  const { first, next } = monthOf(localDateOf(extent ? extent.maxMs : clock.now().getTime(), 'UTC'));
-  return { from: first, to: next };
+/**
+ * Default window: to the end of the calendar month (UTC dates) of the newest data, from the first day
+ * of the oldest month that was not yet final for some partner before this run read its files
+ * (settlingWindow over the data's end before ingestion: the previous month while that was within
+ * settlingDays of its end). Taking the extent before the run's files, as the AWS plan takes the
+ * watermark, gives a month its final evaluation even when the new files move the data's end by
+ * several days at once. Figures are as of the data's end.
+ */
+export function localDefaultWindow(
+  extent: { maxMs: number } | undefined,
+  clock: Clock,
+  settlingDays: number,
+  extentBefore?: { maxMs: number },
+): AuditWindow {
+  const newestMs = extent ? extent.maxMs : clock.now().getTime();
+  const { next } = monthOf(localDateOf(newestMs, 'UTC'));
+  const base = extentBefore ?? extent;
+  return settlingWindow({
+    dataThroughMs: base ? base.maxMs + SLOT_MS : newestMs,
+    settlingDays,
+    to: next,
+  });
 }
 
 export async function runLocalAudit(options: LocalAuditOptions): Promise<LocalAuditResult> {
+  const settlingDays = checkSettlingDays(options.settlingDays ?? DEFAULT_SETTLING_DAYS);
   const { registry, text: registryText, manifest } = await loadRegistry(options.registryPath);
   const outDir = resolve(options.outDir);
   await mkdir(outDir, { recursive: true });
@@ -82,6 +107,7 @@ export async function runLocalAudit(options: LocalAuditOptions): Promise<LocalAu
     settings,
   );
   try {
+    const extentBefore = await store.dataExtent();
     const ingest = await ingestPaths(store, options.logs, {
       ...settings,
       manifestHash: manifest?.hash,
@@ -99,12 +125,18 @@ export async function runLocalAudit(options: LocalAuditOptions): Promise<LocalAu
             from: options.from ?? monthOf(addDays(options.to ?? '', -1)).first,
             to: options.to ?? monthOf(options.from ?? '').next,
           }
-        : defaultWindow(extent, options.clock);
+        : localDefaultWindow(extent, options.clock, settlingDays, extentBefore);
 
     const runId = newRunId(options.clock);
     const evaluated = await evaluateWindow(
       { registry, usage: store },
-      { window, partners: options.partners, dataEndMs: extent ? extent.maxMs + SLOT_MS : undefined },
+      {
+        window,
+        partners: options.partners,
+        dataEndMs: extent ? extent.maxMs + SLOT_MS : undefined,
+        // Locally the newest data stands for how far the logs have arrived.
+        settling: { settlingDays },
+      },
     );
     failpoint('after-evaluate');
     const outboxDir = join(outDir, options.dryRun ? 'previews' : 'outbox');

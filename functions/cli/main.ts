@@ -14,11 +14,14 @@ Usage:
       --db <file>          DuckDB state reused between runs (default <out>/state.duckdb)
       --partner <id>       audit only this partner (repeatable)
       --from YYYY-MM-DD    first local date of the window, in each partner's time zone
-                           (default: the first day of the newest data's month)
+                           (default: the first day of the newest data's month, or of the month
+                           before while the newest data is within --settling-days of its end)
       --to YYYY-MM-DD      first local date after the window, exclusive (default: the month after --from);
                            figures are as of the end of the window or of the data, whichever is first
       --dry-run            compute and render notices to <out>/previews without recording or sending
       --reason <text>      why this audit was run, kept in the report
+      --settling-days N    days a closed month keeps being evaluated for late-delivered logs before
+                           its figures are final (default 3)
       --quiet              no progress output
   partner-audit ingest --logs <path> [--logs <path> ...] --registry <file> --db <file> [--workers N] [--json]
                          read log files into the DuckDB state only (a later audit with the same --db

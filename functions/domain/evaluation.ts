@@ -108,8 +108,15 @@ export interface PartnerPeriodEvaluation {
   readonly currency: string;
   /** End of the data considered: min(period end, audit window end). */
   readonly asOfMs: number;
-  /** True when the data reaches the period's end, so figures are final. */
+  /** True when the data reaches the period's end (late-delivered records may still add to it). */
   readonly complete: boolean;
+  /**
+   * True once the run's data reaches the settling time past the period's end: no late delivery is
+   * expected to change the figures any more. Absent where the run had no settling rule.
+   */
+  readonly final?: boolean;
+  /** When the figures become final: the period's end plus the settling time. */
+  readonly finalAfterMs?: number;
   readonly totals: UsageCounts;
   readonly metrics: readonly MetricFigure[];
   readonly applications: readonly ApplicationFigure[];

@@ -325,7 +325,9 @@ function feeCalculation(period: Period): string {
 
 function forecastSection(period: Period): string {
   if (!period.forecast) {
-    return '<h4>Forecast</h4><p>The period is complete: the figures above are final, so there is no forecast.</p>';
+    return period.final === false
+      ? '<h4>Forecast</h4><p>The period has ended, so there is no forecast. Access logs delivered late may still add to the figures until they are final.</p>'
+      : '<h4>Forecast</h4><p>The period is complete: the figures above are final, so there is no forecast.</p>';
   }
   const appName = (id: string | null) =>
     id === null ? 'whole partner' : (period.applications.find((a) => a.applicationId === id)?.name ?? id);
@@ -420,9 +422,17 @@ function noticeTable(notices: Report['notices']): string {
 
 function periodSection(partner: Partner, period: Period): string {
   const lastDay = addDays(period.toDate, -1);
-  const state = period.complete
-    ? badge('final figures', 'ok')
-    : badge(`open: data up to ${localTime(period.asOf, period.timeZone)}`, 'warn');
+  // Absent `final` (reports written before the settling rule): a complete period reads as final.
+  const settling =
+    period.final === false && period.finalAfter !== undefined
+      ? ` ${badge(`settling: late-delivered logs may still count; final after ${localTime(period.finalAfter, period.timeZone)}`, 'warn')}`
+      : '';
+  const state =
+    period.complete && period.final !== false
+      ? badge('final figures', 'ok')
+      : period.complete
+        ? `${badge('closed', 'ok')}${settling}`
+        : `${badge(`open: data up to ${localTime(period.asOf, period.timeZone)}`, 'warn')}${settling}`;
   const levels =
     period.levels.length === 0
       ? '<p>No notice level was reached.</p>'

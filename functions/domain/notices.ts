@@ -354,6 +354,11 @@ export interface ComposeNoticeInput {
   readonly reportRef: string;
   /** Where the evidence is kept, e.g. the report's path or URL. */
   readonly evidenceRef: string;
+  /**
+   * The notice is decided after the period closed (late-delivered logs took it over the level):
+   * the notice says so. @default false
+   */
+  readonly late?: boolean;
 }
 
 /** The level asked for is not among those the evaluation reached. */
@@ -510,9 +515,19 @@ export function composeNotice(input: ComposeNoticeInput): OutgoingMessage {
   );
 
   const periodText = `${formatLongDate(ev.period.fromDate)} to ${formatLongDate(lastDay)} (time zone ${zone})`;
-  const asOfText = ev.complete
-    ? 'These are the final figures for the whole period.'
-    : `The period is still open: figures cover usage up to ${formatLocalDateTime(ev.asOfMs, zone)} (${zone}).`;
+  const finalAfter =
+    ev.finalAfterMs === undefined ? '' : ` until ${formatLocalDateTime(ev.finalAfterMs, zone)} (${zone})`;
+  const asOfText =
+    ev.complete && ev.final === false
+      ? `The period has closed; access logs delivered late may still add to these figures${finalAfter}, when they become final.`
+      : ev.complete
+        ? 'These are the final figures for the whole period.'
+        : `The period is still open: figures cover usage up to ${formatLocalDateTime(ev.asOfMs, zone)} (${zone}).`;
+  const lateText = input.late
+    ? 'This notice is sent after the billing period closed because access logs arrive late: S3 delivers them ' +
+      'on a best-effort basis, sometimes hours or days after the requests, so a period is counted again for a ' +
+      'few days after it ends, and this level was found only then.'
+    : '';
   const topText = top
     ? `${formatBp(topBp)}% of the ${top.applicationName ? `${top.applicationName} application's ` : ''}monthly ${METRIC_LABEL[top.figure.metric].toLowerCase()} limit`
     : `${formatBp(reached.utilisationBp)}% of a monthly limit`;
@@ -560,6 +575,7 @@ export function composeNotice(input: ComposeNoticeInput): OutgoingMessage {
   for (const [k, v] of keyFigures) t.push(`  - ${k}: ${v}`);
   t.push('', `Dear ${partner.name} team,`, '');
   t.push(intro);
+  if (lateText) t.push(lateText);
   if (coversText) t.push(coversText);
   t.push(asOfText);
   t.push('', `What you need to do, by ${deadline}:`);
@@ -676,6 +692,7 @@ export function composeNotice(input: ComposeNoticeInput): OutgoingMessage {
     `<tr><td style="padding:12px 24px 0">` +
       para(`Dear ${e(partner.name)} team,`) +
       para(e(intro)) +
+      (lateText ? para(e(lateText)) : '') +
       (coversText ? para(e(coversText)) : '') +
       para(e(asOfText), `color:${MUTED};font-size:14px`) +
       '</td></tr>',

@@ -173,6 +173,15 @@ const PeriodSchema = z.strictObject({
   currency: z.string(),
   asOf: Instant.describe('end of the data considered'),
   complete: z.boolean(),
+  final: z
+    .boolean()
+    .optional()
+    .describe(
+      "true once the run's data reaches the settling time past the period's end: late-delivered logs are no longer expected to change the figures",
+    ),
+  finalAfter: Instant.optional().describe(
+    "when the figures become final: the period's end plus the settling time",
+  ),
   totals: CountsSchema,
   metrics: z.array(MetricSchema),
   applications: z.array(ApplicationSchema),
@@ -536,6 +545,8 @@ function periodOut(
     currency: ev.currency,
     asOf: iso(ev.asOfMs),
     complete: ev.complete,
+    ...(ev.final === undefined ? {} : { final: ev.final }),
+    ...(ev.finalAfterMs === undefined ? {} : { finalAfter: iso(ev.finalAfterMs) }),
     totals: counts(ev.totals),
     metrics: ev.metrics.map((m) => metricOut(m, ev.currency)),
     applications: ev.applications.map((a) => ({

@@ -170,6 +170,54 @@ export function monthlyPeriodsOverlapping(from: string, to: string, timeZone: st
   return out;
 }
 
+/** A change of a zone's offset from UTC (a daylight-saving change, or a change of standard time). */
+export interface ClockChange {
+  /** The instant of the change. */
+  readonly atMs: number;
+  readonly offsetBeforeMs: number;
+  readonly offsetAfterMs: number;
+  /**
+   * The local date and wall-clock minute of the day at which the change happens, read on the clock
+   * before it (02:00 for Berlin's spring change, 03:00 for its autumn one).
+   */
+  readonly localDate: string;
+  readonly localMinute: number;
+}
+
+/**
+ * Every offset change of `timeZone` in [fromMs, toMs), to the minute. Zones change at most a few
+ * times a year and never twice within a day, so a daily scan then a bisection finds them all.
+ */
+export function clockChanges(fromMs: number, toMs: number, timeZone: string): ClockChange[] {
+  const STEP = 86_400_000;
+  const out: ClockChange[] = [];
+  let before = offsetMs(fromMs, timeZone);
+  for (let t = fromMs; t < toMs; t += STEP) {
+    const next = Math.min(t + STEP, toMs);
+    const after = offsetMs(next, timeZone);
+    if (after === before) continue;
+    // The offset at `lo` is the old one and at `hi` the new one; bisect to the minute.
+    let lo = t;
+    let hi = next;
+    while (hi - lo > 60_000) {
+      const mid = lo + Math.floor((hi - lo) / 120_000) * 60_000;
+      if (offsetMs(mid, timeZone) === before) lo = mid;
+      else hi = mid;
+    }
+    const wall = hi + before;
+    const date = new Date(wall).toISOString();
+    out.push({
+      atMs: hi,
+      offsetBeforeMs: before,
+      offsetAfterMs: after,
+      localDate: date.slice(0, 10),
+      localMinute: Math.floor((wall % 86_400_000) / 60_000),
+    });
+    before = after;
+  }
+  return out;
+}
+
 function pad2(n: number): string {
   return String(n).padStart(2, '0');
 }

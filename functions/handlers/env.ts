@@ -31,6 +31,18 @@ export const HandlerEnvSchema = z.object({
   SES_MAX_SEND_RATE: z.coerce
     .number('must be a number')
     .positive('must be a positive number of sends per second'),
+  /** Days a closed billing period keeps being evaluated before it is final (run-window.ts). */
+  SETTLING_DAYS: z.coerce
+    .number('must be a number')
+    .int('must be a whole number of days')
+    .min(0, 'must be 0 or more')
+    .max(31, 'must be at most 31')
+    .default(3),
+  /** The first delivery date the logs table projects; the plan rolls up nothing before it. */
+  LOGS_START_DATE: z
+    .string()
+    .regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date YYYY-MM-DD')
+    .optional(),
   /** Set by Lambda; used for console links. */
   AWS_REGION: name.optional(),
   /** Endpoint overrides, for local servers in tests (never set in the stack). */

@@ -11,9 +11,11 @@ import type { AthenaQueryRunner } from '../adapters/athena/athena-client.js';
 import { AthenaUsageSource, athenaInputSummary } from '../adapters/athena/athena-usage-source.js';
 import type { AthenaTables } from '../adapters/athena/sql.js';
 import { evaluateWindow, selectPartners } from '../audit/evaluate-window.js';
+import { DEFAULT_SETTLING_DAYS } from '../audit/run-window.js';
 import { addDays, isIsoDate, startOfLocalDate } from '../domain/time.js';
-import type { Clock } from '../ports.js';
+import type { Clock, RollupWatermark } from '../ports.js';
 import { athenaRunner, athenaTables } from './aws/athena.js';
+import { dynamoDbWatermark } from './aws/dynamodb.js';
 import { type LoadedRegistry, loadRegistry, s3Client } from './aws/s3.js';
 import { loadEnv } from './env.js';
 import { asStep, InvalidInputError } from './errors.js';
@@ -37,6 +39,14 @@ export const EvaluateInputSchema = z.object({
   partners: z.array(PartnerIdSchema).max(1000).default([]),
   dryRun: z.boolean().default(false),
   reason: z.string().max(1000).nullable().default(null),
+  /** The plan's settling (absent from older payloads: then the data's end and SETTLING_DAYS stand in). */
+  settling: z
+    .object({
+      settlingDays: z.number().int().min(0).max(31),
+      dataThrough: z.iso.datetime({ offset: true }),
+      advanceWatermarkTo: isoDate.nullable(),
+    })
+    .optional(),
 });
 
 export interface EvaluateOutput {
@@ -54,6 +64,10 @@ export interface EvaluateDeps {
   readonly reportBucket: string;
   readonly loadRegistry: () => Promise<LoadedRegistry>;
   readonly clock: Clock;
+  /** Advanced to the plan's `advanceWatermarkTo`; without one nothing is recorded. */
+  readonly watermark?: Pick<RollupWatermark, 'advance'>;
+  /** Used when the payload has no settling. @default DEFAULT_SETTLING_DAYS */
+  readonly settlingDays?: number;
 }
 
 export async function evaluate(
@@ -75,6 +89,17 @@ export async function evaluate(
   } catch (error) {
     throw new InvalidInputError(`evaluate input: partners: ${(error as Error).message}`, { cause: error });
   }
+  // The state machine runs this step only after every batch of the roll-up succeeded, so every
+  // delivery date up to the plan's last one is rolled up now. Recorded first: an evaluation that
+  // fails later does not undo the roll-up. Forward only, so a retry or an older run is a no-op.
+  const advanceTo = input.settling?.advanceWatermarkTo;
+  if (advanceTo && deps.watermark) {
+    const moved = await deps.watermark.advance(advanceTo, {
+      runId: input.runId,
+      nowMs: deps.clock.now().getTime(),
+    });
+    logger.info('rollup watermark', { advanceTo, moved });
+  }
   // Every query below shares the invocation's deadline; a retry resumes them by their tokens.
   const runner = runnerForStep(deps.runner, context);
   const usage = new AthenaUsageSource(runner, deps.tables, input.runId);
@@ -86,7 +111,15 @@ export async function evaluate(
   });
   const evaluation = await evaluateWindow(
     { registry, usage },
-    { window: input.window, partners: input.partners, ...(dataEndMs !== undefined ? { dataEndMs } : {}) },
+    {
+      window: input.window,
+      partners: input.partners,
+      ...(dataEndMs !== undefined ? { dataEndMs } : {}),
+      settling: {
+        settlingDays: input.settling?.settlingDays ?? deps.settlingDays ?? DEFAULT_SETTLING_DAYS,
+        ...(input.settling ? { dataThroughMs: Date.parse(input.settling.dataThrough) } : {}),
+      },
+    },
   );
   // The input section covers the deliveries that can hold the window's requests (see plan).
   const inputSummary = await athenaInputSummary(runner, deps.tables, input.runId, {
@@ -152,9 +185,14 @@ function coldStart(): EvaluateDeps {
     'REPORT_BUCKET',
     'AWS_ENDPOINT_URL_ATHENA',
     'AWS_ENDPOINT_URL_S3',
+    'LEDGER_TABLE',
+    'AWS_ENDPOINT_URL_DYNAMODB',
+    'SETTLING_DAYS',
   ]);
   const s3 = s3Client(env);
   return {
+    watermark: dynamoDbWatermark(env),
+    settlingDays: env.SETTLING_DAYS,
     runner: athenaRunner(env),
     tables: athenaTables(env),
     s3,

@@ -7,19 +7,33 @@
  *     "dryRun"?: boolean, "reason"?: string, "scheduledTime"?: ISO instant, "executionName"?: string }
  *
  * Window and batches, with `today` the UTC date of `scheduledTime` (nightly) or of now (ad hoc):
- * - no from/to: the month to date, [first day of yesterday's month, today); batches: yesterday's
- *   deliveries only, so that each night reads each log object once (late records still count: they
- *   land in the hour they happened, whatever day they were delivered).
- * - from and/or to: the window given (`from` alone runs to today, `to` alone starts on the first of
- *   its month); batches: every delivery date from the day before `from` (partners east of UTC start
- *   their day then) to min(`to`, today). An ad hoc run thus re-reads its window's logs: idempotent,
- *   and correct even where a nightly run failed, at the cost of one scan of that window.
+ * - no from/to (nightly): batches are every delivery date after the rollup watermark through
+ *   yesterday (run-window.ts: nightlyDeliveries), so a night the schedule skipped (a DST gap, a
+ *   failed run) is caught up and a second run on one UTC date reads nothing twice; each log object is
+ *   still read about once. The window runs from the first day of the oldest month that was not yet
+ *   final for some partner before this run's deliveries (settlingWindow: settlingDays after its end,
+ *   plus a day for zones west of UTC) to today, so late-delivered records of a closed month still
+ *   count, its notices still go, and the run that makes it final evaluates it.
+ *   The evaluate step records the watermark once every batch has been rolled up.
+ * - from and/or to (ad hoc): the window given (`from` alone runs to today, `to` alone starts on the
+ *   first of its month); batches: every delivery date from the day before `from` (partners east of UTC
+ *   start their day then) to min(`to`, today). An ad hoc run thus re-reads its window's logs:
+ *   idempotent, and correct even where a nightly run failed, at the cost of one scan of that window.
+ *   It never moves the watermark (its last batch, today, is not complete).
  */
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { selectPartners } from '../audit/evaluate-window.js';
-import { addDays, datesBetween, isIsoDate, monthOf } from '../domain/time.js';
-import type { Clock } from '../ports.js';
+import {
+  checkSettlingDays,
+  DEFAULT_SETTLING_DAYS,
+  MAX_BATCHES_PER_RUN,
+  nightlyDeliveries,
+  settlingWindow,
+} from '../audit/run-window.js';
+import { addDays, datesBetween, isIsoDate, monthOf, startOfLocalDate } from '../domain/time.js';
+import type { Clock, RollupWatermark } from '../ports.js';
+import { dynamoDbWatermark } from './aws/dynamodb.js';
 import { type LoadedRegistry, loadRegistry, s3Client } from './aws/s3.js';
 import { loadEnv } from './env.js';
 import { asStep, InvalidInputError } from './errors.js';
@@ -48,11 +62,32 @@ export interface PlanOutput {
   readonly reason: string | null;
   /** Delivery dates, `yyyy/MM/dd`, oldest first. */
   readonly batches: readonly string[];
+  /** What the evaluate step needs to mark periods final and to record the watermark. */
+  readonly settling: PlanSettling;
+}
+
+/** The plan's word on how far the usage data reaches once the roll-up has succeeded. */
+export interface PlanSettling {
+  readonly settlingDays: number;
+  /** Usage delivered before this instant is in the rollup after this run's roll-up (ISO instant). */
+  readonly dataThrough: string;
+  /** The rollup watermark to record after the roll-up (`YYYY-MM-DD`); null for ad hoc runs. */
+  readonly advanceWatermarkTo: string | null;
+  /** Delivery dates left for the next nights when this run caught up only part of a long gap. */
+  readonly backlog: number;
 }
 
 export interface PlanDeps {
   readonly loadRegistry: () => Promise<LoadedRegistry>;
   readonly clock: Clock;
+  /** The rollup watermark; without one every nightly run is the first (yesterday only). */
+  readonly watermark?: Pick<RollupWatermark, 'read'>;
+  /** @default DEFAULT_SETTLING_DAYS */
+  readonly settlingDays?: number;
+  /** No delivery date before this one is rolled up (the logs table's first projected date). */
+  readonly logsStartDate?: string;
+  /** @default MAX_BATCHES_PER_RUN */
+  readonly maxBatches?: number;
 }
 
 function toBatch(date: string): string {
@@ -79,28 +114,60 @@ export async function plan(deps: PlanDeps, event: unknown): Promise<PlanOutput> 
   const input = parsed.data;
   const now = input.scheduledTime ? new Date(input.scheduledTime) : deps.clock.now();
   const today = now.toISOString().slice(0, 10);
-  const yesterday = addDays(today, -1);
-  const adHoc = input.from !== undefined || input.to !== undefined;
-  const window = adHoc
-    ? { from: input.from ?? monthOf(addDays(input.to ?? today, -1)).first, to: input.to ?? today }
-    : { from: monthOf(yesterday).first, to: today };
-  if (window.from > today)
-    throw new InvalidInputError(`"from" (${window.from}) is in the future (today is ${today})`);
-  if (!(window.from < window.to)) {
-    throw new InvalidInputError(
-      `"from" (${window.from}) must be before "to" (${window.to}); "to" is exclusive`,
-    );
+  const settlingDays = checkSettlingDays(deps.settlingDays ?? DEFAULT_SETTLING_DAYS);
+  const adHocWindow =
+    input.from !== undefined || input.to !== undefined
+      ? { from: input.from ?? monthOf(addDays(input.to ?? today, -1)).first, to: input.to ?? today }
+      : undefined;
+  if (adHocWindow) {
+    if (adHocWindow.from > today)
+      throw new InvalidInputError(`"from" (${adHocWindow.from}) is in the future (today is ${today})`);
+    if (!(adHocWindow.from < adHocWindow.to)) {
+      throw new InvalidInputError(
+        `"from" (${adHocWindow.from}) must be before "to" (${adHocWindow.to}); "to" is exclusive`,
+      );
+    }
   }
-
-  const { registry } = await deps.loadRegistry();
-  let partners: string[];
-  try {
-    partners = selectPartners(registry, input.partners).map((p) => p.id);
-  } catch (error) {
-    throw new InvalidInputError((error as Error).message, { cause: error });
+  const partners = await plannedPartners(deps, input.partners);
+  const watermark = await deps.watermark?.read();
+  let window: { from: string; to: string };
+  let batches: string[];
+  let settling: PlanSettling;
+  if (adHocWindow) {
+    window = adHocWindow;
+    const lastBatch = earlierDate(window.to, today);
+    batches = [...datesBetween(addDays(window.from, -1), lastBatch), lastBatch];
+    // The rollup then holds every date up to the watermark and this run's batches; today's is partial.
+    const adHocThroughMs = Math.min(startOfLocalDate(addDays(lastBatch, 1), 'UTC'), now.getTime());
+    const watermarkThroughMs = watermark === undefined ? 0 : startOfLocalDate(addDays(watermark, 1), 'UTC');
+    settling = {
+      settlingDays,
+      dataThrough: new Date(Math.max(adHocThroughMs, watermarkThroughMs)).toISOString(),
+      advanceWatermarkTo: null,
+      backlog: 0,
+    };
+  } else {
+    const deliveries = nightlyDeliveries({
+      today,
+      watermark,
+      logsStartDate: deps.logsStartDate,
+      maxBatches: deps.maxBatches ?? MAX_BATCHES_PER_RUN,
+    });
+    batches = [...deliveries.dates];
+    window = settlingWindow({ dataThroughMs: deliveries.dataThroughBeforeMs, settlingDays, to: today });
+    settling = {
+      settlingDays,
+      dataThrough: new Date(deliveries.dataThroughMs).toISOString(),
+      advanceWatermarkTo: deliveries.advanceTo,
+      backlog: deliveries.backlog,
+    };
+    if (deliveries.backlog > 0) {
+      logger.warn('rollup backlog: older delivery dates first, the rest on the next nights', {
+        watermark,
+        backlog: deliveries.backlog,
+      });
+    }
   }
-  const lastBatch = earlierDate(window.to, today);
-  const batches = adHoc ? [...datesBetween(addDays(window.from, -1), lastBatch), lastBatch] : [yesterday];
   const runId =
     input.executionName?.replace(/[^A-Za-z0-9_-]/g, '_') ??
     `${now.toISOString().replace(/[-:]/g, '').slice(0, 15)}Z-${randomBytes(3).toString('hex')}`;
@@ -111,17 +178,41 @@ export async function plan(deps: PlanDeps, event: unknown): Promise<PlanOutput> 
     dryRun: input.dryRun ?? false,
     reason: input.reason ?? null,
     batches: batches.map(toBatch),
+    settling,
   };
   logger.info('planned audit run', { ...out });
   return out;
 }
 
+async function plannedPartners(deps: PlanDeps, ids: readonly string[] | undefined): Promise<string[]> {
+  const { registry } = await deps.loadRegistry();
+  try {
+    return selectPartners(registry, ids).map((p) => p.id);
+  } catch (error) {
+    throw new InvalidInputError((error as Error).message, { cause: error });
+  }
+}
+
 let deps: PlanDeps | undefined;
 
 function coldStart(): PlanDeps {
-  const env = loadEnv(['REGISTRY_BUCKET', 'REGISTRY_KEY', 'AWS_ENDPOINT_URL_S3']);
+  const env = loadEnv([
+    'REGISTRY_BUCKET',
+    'REGISTRY_KEY',
+    'AWS_ENDPOINT_URL_S3',
+    'LEDGER_TABLE',
+    'AWS_ENDPOINT_URL_DYNAMODB',
+    'SETTLING_DAYS',
+    'LOGS_START_DATE',
+  ]);
   const s3 = s3Client(env);
-  return { loadRegistry: () => loadRegistry(s3, env), clock: { now: () => new Date() } };
+  return {
+    loadRegistry: () => loadRegistry(s3, env),
+    clock: { now: () => new Date() },
+    watermark: dynamoDbWatermark(env),
+    settlingDays: env.SETTLING_DAYS,
+    ...(env.LOGS_START_DATE ? { logsStartDate: env.LOGS_START_DATE } : {}),
+  };
 }
 
 export const handler = (event: unknown): Promise<PlanOutput> => {

@@ -9,6 +9,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as ses from 'aws-cdk-lib/aws-ses';
 import { Construct } from 'constructs';
 import { LEDGER_INDEX } from '../../functions/adapters/dynamodb/dynamodb-ledger.js';
+import { WATERMARK_PK } from '../../functions/adapters/dynamodb/dynamodb-watermark.js';
 
 /** Props of {@link Notices}. */
 export interface NoticesProps {
@@ -177,6 +178,20 @@ export class Notices extends Construct {
       new iam.PolicyStatement({
         actions: ['dynamodb:Query'],
         resources: [`${this.ledger.tableArn}/index/${LEDGER_INDEX}`],
+      }),
+    );
+  }
+
+  /**
+   * Read (plan) or advance (evaluate) the rollup watermark: the one ledger item whose key is
+   * WATERMARK_PK, by an IAM condition on the leading key, so neither step can touch a notice.
+   */
+  grantRollupWatermark(grantee: iam.IGrantable, access: 'read' | 'advance'): void {
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: access === 'read' ? ['dynamodb:GetItem'] : ['dynamodb:UpdateItem'],
+        resources: [this.ledger.tableArn],
+        conditions: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [WATERMARK_PK] } },
       }),
     );
   }

@@ -159,6 +159,8 @@ export class AuditStateMachine extends Construct {
         partners: sfn.JsonPath.listAt('$.partners'),
         dryRun: sfn.JsonPath.objectAt('$.dryRun'),
         reason: sfn.JsonPath.objectAt('$.reason'),
+        // Reached only once every batch is rolled up: Evaluate records the plan's watermark.
+        settling: sfn.JsonPath.objectAt('$.settling'),
       }),
       resultPath: '$.evaluation',
     });

@@ -365,6 +365,31 @@ describe('the AWS path, handler by handler, against local stand-ins', () => {
     expect(plan.batches).toEqual(['2026/03/11']);
   });
 
+  it('records the rollup watermark once the roll-up succeeded, and the next nights start after it', async () => {
+    const night = await handlers.plan({ scheduledTime: SCHEDULED, executionName: 'nightly-wm' });
+    expect(night.batches).toEqual(['2026/03/11']);
+    for (const batch of night.batches) await handlers.rollup({ batch, runId: night.runId });
+    // As the state machine passes it: Evaluate runs after the RollUp map and gets the plan's settling.
+    await handlers.evaluate({
+      runId: night.runId,
+      window: night.window,
+      partners: night.partners,
+      dryRun: true,
+      reason: night.reason,
+      settling: night.settling,
+    });
+    // Two nights later (the night between was skipped): both delivery dates since the watermark.
+    const later = await handlers.plan({
+      scheduledTime: '2026-03-14T02:00:00Z',
+      executionName: 'nightly-wm-2',
+    });
+    expect(later.batches).toEqual(['2026/03/12', '2026/03/13']);
+    // An ad hoc run over an older window neither reads nor moves it.
+    const adHoc = await handlers.plan({ from: '2026-03-01', to: '2026-03-05', executionName: 'adhoc-wm' });
+    expect(adHoc.settling.advanceWatermarkTo).toBeNull();
+    expect(adHoc.settling.dataThrough).toBe('2026-03-12T00:00:00.000Z');
+  });
+
   it('refuses an execution input it does not understand, saying what is wrong', async () => {
     await expect(handlers.plan({ partner: ['x'] })).rejects.toThrow(/partner/);
     await expect(handlers.plan({ partners: ['no-such-partner'] })).rejects.toMatchObject({

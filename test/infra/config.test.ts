@@ -179,6 +179,17 @@ describe('parseDeployConfig', () => {
     ]);
   });
 
+  it('settles a closed period for 3 days by default, and names a settlingDays it cannot honour', () => {
+    expect(configWith().settlingDays).toBe(3);
+    expect(configWith({ settlingDays: 0 }).settlingDays).toBe(0);
+    expect(problemsOf({ settlingDays: 2.5 })).toEqual([
+      expect.stringMatching(/^settlingDays: must be a whole number/),
+    ]);
+    expect(problemsOf({ settlingDays: 45 })).toEqual([
+      expect.stringMatching(/^settlingDays: must be at most 31/),
+    ]);
+  });
+
   it('names noticeMode, logsStartDate and alarmEmail, all at once', () => {
     expect(problemsOf({ noticeMode: 'loud', logsStartDate: '2026-02-30', alarmEmail: 'ops' })).toEqual([
       expect.stringMatching(/^noticeMode: must be "send" or "preview"/),

@@ -147,6 +147,7 @@ describe('audit state machine', () => {
       'partners.$': '$.partners',
       'dryRun.$': '$.dryRun',
       'reason.$': '$.reason',
+      'settling.$': '$.settling',
     });
     expect(definition.States.Evaluate?.ResultPath).toBe('$.evaluation');
     expect(definition.States.Publish?.Parameters).toEqual({
@@ -632,6 +633,7 @@ describe('audit functions', () => {
           'ATHENA_WORKGROUP',
           'GLUE_DATABASE',
           'LEDGER_TABLE',
+          'LOGS_START_DATE',
           'LOGS_TABLE',
           'NOTICE_MODE',
           'POWERTOOLS_LOG_LEVEL',
@@ -646,6 +648,7 @@ describe('audit functions', () => {
           'LOG_BUCKET',
           'LOG_PARTITIONS_PREFIX',
           'LOGS_START_DATE',
+          'SETTLING_DAYS',
         ].sort(),
       );
       expect(env).toMatchObject({
@@ -704,11 +707,15 @@ describe('least-privilege grants', () => {
     expect(has(actionsOfStep(existing, 'Notify'), 'ses:')).toBe(false);
   });
 
-  it('lets evaluate query the rollup and write run outputs, but not send mail or touch the ledger or raw logs', () => {
+  it('lets evaluate query the rollup and write run outputs, but not send mail or touch the notices or raw logs', () => {
     const actions = actionsOfStep(created, 'Evaluate');
     expect(actions).toEqual(expect.arrayContaining(['athena:StartQueryExecution', 's3:PutObject']));
     expect(has(actions, 'ses:')).toBe(false);
-    expect(has(actions, 'dynamodb:')).toBe(false);
+    // Of the ledger table, only the rollup watermark's item, and only to advance it.
+    expect(actions.filter((a) => a.startsWith('dynamodb:'))).toEqual(['dynamodb:UpdateItem']);
+    expect(
+      statementsOfStep(created, 'Evaluate').find((s) => s.Action === 'dynamodb:UpdateItem')?.Condition,
+    ).toEqual({ 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': ['#rollup-watermark'] } });
     expect(actions).not.toContain('glue:UpdateTable');
     expect(JSON.stringify(statementsOfStep(created, 'Evaluate'))).not.toContain('AccessLogSourceLogBucket');
   });
@@ -729,12 +736,27 @@ describe('least-privilege grants', () => {
     expect(has(actionsOfStep(existing, 'Rollup'), 'ses:')).toBe(false);
   });
 
-  it('lets plan read the registry and nothing else', () => {
+  it('lets plan read the registry and the rollup watermark, and nothing else', () => {
     const actions = actionsOfStep(created, 'Plan').filter(
       (a) => !a.startsWith('logs:') && !a.startsWith('xray:'),
     );
-    expect(actions).toEqual(['s3:GetObject']);
+    expect(actions.sort()).toEqual(['dynamodb:GetItem', 's3:GetObject']);
     expect(JSON.stringify(statementsOfStep(created, 'Plan'))).toContain('/registry/registry.yaml');
+    const watermark = statementsOfStep(created, 'Plan').find((s) => s.Action === 'dynamodb:GetItem');
+    expect(watermark?.Resource).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^NoticesLedger/), 'Arn'] });
+    expect(watermark?.Condition).toEqual({
+      'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': ['#rollup-watermark'] },
+    });
+  });
+
+  it('tells every function the settling time and the first delivery date of the logs', () => {
+    created.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ SETTLING_DAYS: '3', LOGS_START_DATE: '2026-01-01' }) },
+    });
+    const changed = synth(configWith({ settlingDays: 5 })).template;
+    changed.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ SETTLING_DAYS: '5' }) },
+    });
   });
 
   it('lets publish read and write run outputs only', () => {

@@ -310,3 +310,30 @@ describe('buildReport with the registry', () => {
     expect(without.partners[0]!.periods[0]!.dailyCaps).toBeNull();
   });
 });
+
+describe('renderReportHtml: settling periods', () => {
+  it('shows a closed period that is not final yet as settling, with the time it becomes final', () => {
+    const html = renderReportHtml(
+      makeReport({
+        evaluations: [
+          makeEvaluation({ complete: true, final: false, finalAfterMs: Date.parse('2026-12-03T23:00:00Z') }),
+        ],
+      }),
+    );
+    expect(html).toContain('settling: late-delivered logs may still count; final after 2026-12-04 00:00');
+    expect(html).not.toContain('final figures');
+    expect(html).toContain('Access logs delivered late may still add to the figures');
+  });
+
+  it('shows a final period as final figures', () => {
+    const html = renderReportHtml(
+      makeReport({
+        evaluations: [
+          makeEvaluation({ complete: true, final: true, finalAfterMs: Date.parse('2026-12-03T23:00:00Z') }),
+        ],
+      }),
+    );
+    expect(html).toContain('final figures');
+    expect(html).not.toContain('settling:');
+  });
+});

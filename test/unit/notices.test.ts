@@ -321,3 +321,33 @@ describe('composeNotice', () => {
     );
   });
 });
+
+describe('composeNotice for a period that has closed (late-delivered logs)', () => {
+  const closed = makeEvaluation({
+    complete: true,
+    final: false,
+    finalAfterMs: Date.parse('2026-12-03T23:00:00Z'),
+  });
+
+  it('says plainly, in text and HTML, that the notice comes after the period closed and why', () => {
+    const { text, html } = compose({ late: true, date: new Date('2026-12-02T05:00:00Z') }, closed);
+    const sentence =
+      'This notice is sent after the billing period closed because access logs arrive late: S3 delivers them ' +
+      'on a best-effort basis, sometimes hours or days after the requests';
+    expect(text).toContain(sentence);
+    expect(html).toContain(sentence);
+  });
+
+  it('does not call figures final while the period settles, and says until when they may change', () => {
+    const { text } = compose({ late: true }, closed);
+    expect(text).not.toContain('These are the final figures');
+    expect(text).toContain(
+      'The period has closed; access logs delivered late may still add to these figures until 2026-12-04 00:00 (Europe/Berlin), when they become final.',
+    );
+  });
+
+  it('says nothing of lateness in a notice decided while the period is open', () => {
+    expect(compose().text).not.toContain('after the billing period closed');
+    expect(compose({ late: false }, closed).html).not.toContain('after the billing period closed');
+  });
+});

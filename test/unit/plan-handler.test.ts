@@ -42,6 +42,12 @@ describe('plan', () => {
       dryRun: false,
       reason: 'nightly schedule',
       batches: ['2026/03/31'],
+      settling: {
+        settlingDays: 3,
+        dataThrough: '2026-04-01T00:00:00.000Z',
+        advanceWatermarkTo: '2026-03-31',
+        backlog: 0,
+      },
     });
   });
 
@@ -81,6 +87,66 @@ describe('plan', () => {
     const out = await plan(deps, input);
     expect(out.window).toEqual(window);
     expect(out.batches.at(-1)).toBe(lastBatch);
+  });
+
+  it('rolls up every delivery date after the watermark, and keeps a closed month in the window while it settles', async () => {
+    const out = await plan(
+      { ...deps, watermark: { read: async () => '2026-03-30' }, settlingDays: 3 },
+      { scheduledTime: '2026-04-03T00:30:00Z', executionName: 'n-2' },
+    );
+    expect(out.batches).toEqual(['2026/03/31', '2026/04/01', '2026/04/02']);
+    expect(out.window).toEqual({ from: '2026-03-01', to: '2026-04-03' });
+    expect(out.settling).toEqual({
+      settlingDays: 3,
+      dataThrough: '2026-04-03T00:00:00.000Z',
+      advanceWatermarkTo: '2026-04-02',
+      backlog: 0,
+    });
+  });
+
+  it('drops the closed month once it was final before the run, in every zone', async () => {
+    const out = await plan(
+      { ...deps, watermark: { read: async () => '2026-04-04' }, settlingDays: 3 },
+      { scheduledTime: '2026-04-06T00:30:00Z' },
+    );
+    expect(out.batches).toEqual(['2026/04/05']);
+    expect(out.window).toEqual({ from: '2026-04-01', to: '2026-04-06' });
+  });
+
+  it('reads nothing twice when the schedule fires twice on one UTC date', async () => {
+    const out = await plan(
+      { ...deps, watermark: { read: async () => '2026-03-28' } },
+      { scheduledTime: '2026-03-29T23:30:00Z' },
+    );
+    expect(out.batches).toEqual([]);
+    expect(out.settling.advanceWatermarkTo).toBeNull();
+  });
+
+  it('rolls up nothing before logsStartDate', async () => {
+    const out = await plan(
+      { ...deps, watermark: { read: async () => '2025-11-30' }, logsStartDate: '2026-03-28' },
+      { scheduledTime: '2026-03-31T01:00:00Z' },
+    );
+    expect(out.batches).toEqual(['2026/03/28', '2026/03/29', '2026/03/30']);
+  });
+
+  it('leaves the watermark to nightly runs: an ad hoc run never advances it', async () => {
+    const out = await plan(
+      { ...deps, watermark: { read: async () => '2026-03-19' } },
+      { from: '2026-03-01', to: '2026-03-04' },
+    );
+    expect(out.settling.advanceWatermarkTo).toBeNull();
+    // Its batches end on 4 March, but the nightly runs rolled up every date to 19 March.
+    expect(out.settling.dataThrough).toBe('2026-03-20T00:00:00.000Z');
+    const fresh = await plan(deps, { from: '2026-03-01', to: '2026-03-04' });
+    expect(fresh.settling.dataThrough).toBe('2026-03-05T00:00:00.000Z');
+    // A window up to today: today's deliveries are partial, so the data reaches only "now".
+    const today = await plan(deps, { from: '2026-03-18' });
+    expect(today.settling.dataThrough).toBe('2026-03-20T10:00:00.000Z');
+  });
+
+  it('refuses a settling time it cannot honour', async () => {
+    await expect(plan({ ...deps, settlingDays: 40 }, {})).rejects.toThrow(/settlingDays must be/);
   });
 
   it('makes a run id from the time when there is no execution name, and cleans one that has odd characters', async () => {

@@ -217,3 +217,27 @@ describe('reportToCsv', () => {
     );
   });
 });
+
+describe('buildReport: when a period is final', () => {
+  it('states final and finalAfter per period, valid against the schema', () => {
+    const report = buildReport(
+      input({
+        evaluations: [
+          makeEvaluation({ complete: true, final: false, finalAfterMs: Date.parse('2026-12-03T23:00:00Z') }),
+        ],
+      }),
+    );
+    const period = report.partners[0]?.periods[0];
+    expect(period?.final).toBe(false);
+    expect(period?.finalAfter).toBe('2026-12-03T23:00:00.000Z');
+    expect(ReportSchema.safeParse(JSON.parse(JSON.stringify(report))).success).toBe(true);
+    const schema = JSON.stringify(reportJsonSchema());
+    expect(schema).toContain('"finalAfter"');
+  });
+
+  it('leaves both out where the run had no settling rule (reports as before)', () => {
+    const period = buildReport(input()).partners[0]?.periods[0];
+    expect(period && 'final' in period).toBe(false);
+    expect(period && 'finalAfter' in period).toBe(false);
+  });
+});
