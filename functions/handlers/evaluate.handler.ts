@@ -38,13 +38,18 @@ export const EvaluateInputSchema = z.object({
   reason: z.string().max(1000).nullable().default(null),
 });
 
-export interface EvaluateOutput {
-  readonly runId: string;
-  readonly evaluationKey: string;
-  readonly dryRun: boolean;
+/**
+ * What Evaluate returns; the state machine keeps it at `$.evaluation`, maps Notify over
+ * `partnersToNotify` and hands `evaluationKey` to Notify and Publish.
+ */
+export const EvaluateOutputSchema = z.object({
+  runId: RunIdSchema,
+  evaluationKey: z.string().min(1).max(1024),
+  dryRun: z.boolean(),
   /** Partners with at least one level reached: a notice may be due (the ledger decides). */
-  readonly partnersToNotify: readonly { readonly partnerId: string }[];
-}
+  partnersToNotify: z.array(z.object({ partnerId: PartnerIdSchema })),
+});
+export type EvaluateOutput = z.infer<typeof EvaluateOutputSchema>;
 
 export interface EvaluateDeps {
   readonly runner: AthenaQueryRunner;

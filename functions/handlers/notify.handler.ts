@@ -19,7 +19,6 @@ import { S3ReportStore } from '../adapters/s3/s3-report-store.js';
 import { SesSendError } from '../adapters/ses/ses-mailer.js';
 import { diffSentNotices, sendNotices } from '../audit/send-notices.js';
 import { parseMailbox } from '../domain/mime.js';
-import type { NoticeDiff } from '../domain/notices.js';
 import type { Registry } from '../domain/registry.js';
 import type { Clock, LedgerEntry, Mailer, NoticeKey, NoticeLedger, OutgoingMessage } from '../ports.js';
 import { dynamoDbLedger } from './aws/dynamodb.js';
@@ -38,28 +37,62 @@ export const NotifyInputSchema = z.object({
 });
 
 /** One notice's outcome, as publish reports it. */
-export interface NotifyResult {
-  readonly partnerId: string;
-  readonly periodId: string;
-  readonly level: string;
-  readonly status: 'sent' | 'previewed' | 'already-sent' | 'held' | 'failed';
-  readonly covers: readonly string[];
-  readonly messageId?: string;
+export const NotifyResultSchema = z.object({
+  partnerId: z.string(),
+  periodId: z.string(),
+  level: z.string(),
+  status: z.enum(['sent', 'previewed', 'already-sent', 'held', 'failed']),
+  covers: z.array(z.string()).readonly().default([]),
+  messageId: z.string().optional(),
   /** The SES message id of a sent notice. */
-  readonly delivery?: string;
+  delivery: z.string().optional(),
   /** Key of the notice's `.eml` copy in the report bucket. */
-  readonly file?: string;
-  readonly error?: string;
-}
+  file: z.string().optional(),
+  error: z.string().optional(),
+});
+export type NotifyResult = z.infer<typeof NotifyResultSchema>;
 
-export interface NotifyOutput {
-  readonly partnerId: string;
+/** A NoticeDiff (functions/domain/notices.ts) as it travels in a step's output. */
+export const NoticeDiffSchema = z.object({
+  key: z.object({ partnerId: z.string(), periodId: z.string(), level: z.string() }),
+  messageId: z.string().optional(),
+  sentAt: z.string().optional(),
+  changes: z
+    .array(
+      z.object({
+        path: z.string(),
+        sent: z.string().nullable(),
+        current: z.string().nullable(),
+        delta: z.string().nullable(),
+      }),
+    )
+    .readonly(),
+});
+
+/**
+ * What one NotifyPartner returns; the Notify Map collects these into `notifyResults`, which Publish
+ * reads and AnyNoticeFailed tests (`failed`).
+ */
+export const NotifyOutputSchema = z.object({
+  partnerId: z.string(),
   /** Whether any notice failed: the state machine fails the run after publishing the report. */
-  readonly failed: boolean;
-  readonly results: readonly NotifyResult[];
+  failed: z.boolean(),
+  results: z.array(NotifyResultSchema).readonly(),
   /** How figures differ from notices sent earlier for the same periods (read before sending). */
-  readonly noticeDiffs: readonly NoticeDiff[];
-}
+  noticeDiffs: z.array(NoticeDiffSchema).readonly(),
+});
+export type NotifyOutput = z.infer<typeof NotifyOutputSchema>;
+
+/**
+ * What the Notify Map holds for a partner whose NotifyPartner failed outright: the state machine's
+ * RecordNoticeFailure state writes it from the caught error (lib/constructs/state-machine.ts).
+ */
+export const NoticeFailureSchema = z.object({
+  partnerId: z.string(),
+  failed: z.literal(true),
+  error: z.string(),
+  cause: z.string(),
+});
 
 export interface NotifyDeps {
   readonly s3: S3Client;

@@ -40,15 +40,21 @@ export const ExecutionInputSchema = z.strictObject({
 });
 export type ExecutionInput = z.infer<typeof ExecutionInputSchema>;
 
-export interface PlanOutput {
-  readonly runId: string;
-  readonly window: { readonly from: string; readonly to: string };
-  readonly partners: readonly string[];
-  readonly dryRun: boolean;
-  readonly reason: string | null;
+/**
+ * What Plan returns, which the state machine passes on: RollUp maps over `batches`, Evaluate takes
+ * `runId`, `window`, `partners`, `dryRun` and `reason` (test/infra/state-machine-asl.test.ts walks
+ * these paths). Every field is always present: a JSONPath to a missing one fails the execution.
+ */
+export const PlanOutputSchema = z.object({
+  runId: z.string().min(1).max(128),
+  window: z.object({ from: isoDate, to: isoDate }),
+  partners: z.array(z.string().min(1).max(128)),
+  dryRun: z.boolean(),
+  reason: z.string().nullable(),
   /** Delivery dates, `yyyy/MM/dd`, oldest first. */
-  readonly batches: readonly string[];
-}
+  batches: z.array(z.string().regex(/^\d{4}\/\d{2}\/\d{2}$/)),
+});
+export type PlanOutput = z.infer<typeof PlanOutputSchema>;
 
 export interface PlanDeps {
   readonly loadRegistry: () => Promise<LoadedRegistry>;

@@ -24,15 +24,25 @@ export const RollupInputSchema = z.object({
   runId: z.string().min(1).max(128).optional(),
 });
 
-export interface RollupOutput {
-  readonly batch: string;
-  readonly queryExecutionIds: readonly string[];
-  readonly bytesScanned: number;
+/**
+ * What one RollUpBatch returns: the RollUp Map collects these into `rollups`, which Publish reads
+ * (its input schema takes this one). Publish also accepts results without `datasetDepth` or
+ * `queryExecutionIds`, as written before they were added, so an execution redriven across a deploy
+ * still publishes.
+ */
+export const RollupOutputSchema = z.object({
+  batch: z.string().max(10),
+  queryExecutionIds: z.array(z.string().max(128)).max(10).default([]),
+  bytesScanned: z.number().int().nonnegative(),
   /** The registry's dataset depth the statement used, so the report can state the statement. */
-  readonly datasetDepth: number;
+  datasetDepth: z.number().int().optional(),
   /** The manifest table the statement counted records from, when there is one (for the same reason). */
-  readonly manifestTable?: string;
-}
+  manifestTable: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]{0,127}$/, 'must be a Glue table name')
+    .optional(),
+});
+export type RollupOutput = z.infer<typeof RollupOutputSchema>;
 
 export interface RollupDeps {
   readonly runner: AthenaQueryRunner;
