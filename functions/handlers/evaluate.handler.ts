@@ -24,6 +24,10 @@ import {
   writeEvaluation,
 } from './evaluation-document.js';
 import { logger, metrics } from './observability.js';
+import { type AthenaTableUse, READ_REGISTRY, RUN_ATHENA_QUERIES, type SdkAction } from './sdk-actions.js';
+import type { EvaluateOutput } from './step-contracts.js';
+
+export type { EvaluateOutput };
 
 const isoDate = z.string().refine(isIsoDate, 'must be a calendar date YYYY-MM-DD');
 
@@ -38,18 +42,16 @@ export const EvaluateInputSchema = z.object({
   reason: z.string().max(1000).nullable().default(null),
 });
 
-/**
- * What Evaluate returns; the state machine keeps it at `$.evaluation`, maps Notify over
- * `partnersToNotify` and hands `evaluationKey` to Notify and Publish.
- */
-export const EvaluateOutputSchema = z.object({
-  runId: RunIdSchema,
-  evaluationKey: z.string().min(1).max(1024),
-  dryRun: z.boolean(),
-  /** Partners with at least one level reached: a notice may be due (the ledger decides). */
-  partnersToNotify: z.array(z.object({ partnerId: PartnerIdSchema })),
-});
-export type EvaluateOutput = z.infer<typeof EvaluateOutputSchema>;
+/** What this step sends to AWS (see sdk-actions.ts): rollup reads, and the evaluation document. */
+export const SDK_ACTIONS: readonly SdkAction[] = [
+  READ_REGISTRY,
+  ...RUN_ATHENA_QUERIES,
+  {
+    action: 's3:PutObject',
+    on: [{ s3Object: { bucketEnv: 'REPORT_BUCKET', key: 'runs/r1/evaluation.json' } }],
+  },
+];
+export const ATHENA_TABLES: readonly AthenaTableUse[] = [{ tableEnv: 'ROLLUP_TABLE', write: false }];
 
 export interface EvaluateDeps {
   readonly runner: AthenaQueryRunner;

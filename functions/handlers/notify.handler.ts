@@ -28,6 +28,10 @@ import { loadEnv } from './env.js';
 import { asStep, InvalidInputError, isRetryable, RetryableError } from './errors.js';
 import { PartnerIdSchema, RunIdSchema, readEvaluation, runKey } from './evaluation-document.js';
 import { logger, metrics } from './observability.js';
+import { type AthenaTableUse, READ_REGISTRY, type SdkAction } from './sdk-actions.js';
+import type { NotifyOutput, NotifyResult } from './step-contracts.js';
+
+export type { NotifyOutput, NotifyResult };
 
 export const NotifyInputSchema = z.object({
   runId: RunIdSchema,
@@ -36,63 +40,30 @@ export const NotifyInputSchema = z.object({
   dryRun: z.boolean().default(false),
 });
 
-/** One notice's outcome, as publish reports it. */
-export const NotifyResultSchema = z.object({
-  partnerId: z.string(),
-  periodId: z.string(),
-  level: z.string(),
-  status: z.enum(['sent', 'previewed', 'already-sent', 'held', 'failed']),
-  covers: z.array(z.string()).readonly().default([]),
-  messageId: z.string().optional(),
-  /** The SES message id of a sent notice. */
-  delivery: z.string().optional(),
-  /** Key of the notice's `.eml` copy in the report bucket. */
-  file: z.string().optional(),
-  error: z.string().optional(),
-});
-export type NotifyResult = z.infer<typeof NotifyResultSchema>;
-
-/** A NoticeDiff (functions/domain/notices.ts) as it travels in a step's output. */
-export const NoticeDiffSchema = z.object({
-  key: z.object({ partnerId: z.string(), periodId: z.string(), level: z.string() }),
-  messageId: z.string().optional(),
-  sentAt: z.string().optional(),
-  changes: z
-    .array(
-      z.object({
-        path: z.string(),
-        sent: z.string().nullable(),
-        current: z.string().nullable(),
-        delta: z.string().nullable(),
-      }),
-    )
-    .readonly(),
-});
-
 /**
- * What one NotifyPartner returns; the Notify Map collects these into `notifyResults`, which Publish
- * reads and AnyNoticeFailed tests (`failed`).
+ * What this step sends to AWS (see sdk-actions.ts): the evaluation and notice copies in the report
+ * bucket, the ledger (DynamoDbLedger), and SES when notices are sent.
  */
-export const NotifyOutputSchema = z.object({
-  partnerId: z.string(),
-  /** Whether any notice failed: the state machine fails the run after publishing the report. */
-  failed: z.boolean(),
-  results: z.array(NotifyResultSchema).readonly(),
-  /** How figures differ from notices sent earlier for the same periods (read before sending). */
-  noticeDiffs: z.array(NoticeDiffSchema).readonly(),
-});
-export type NotifyOutput = z.infer<typeof NotifyOutputSchema>;
-
-/**
- * What the Notify Map holds for a partner whose NotifyPartner failed outright: the state machine's
- * RecordNoticeFailure state writes it from the caught error (lib/constructs/state-machine.ts).
- */
-export const NoticeFailureSchema = z.object({
-  partnerId: z.string(),
-  failed: z.literal(true),
-  error: z.string(),
-  cause: z.string(),
-});
+export const SDK_ACTIONS: readonly SdkAction[] = [
+  READ_REGISTRY,
+  {
+    action: 's3:GetObject',
+    on: [{ s3Object: { bucketEnv: 'REPORT_BUCKET', key: 'runs/r1/evaluation.json' } }],
+  },
+  {
+    action: 's3:PutObject',
+    on: [{ s3Object: { bucketEnv: 'REPORT_BUCKET', key: 'runs/r1/notices/acme-2026-03-overage.eml' } }],
+  },
+  ...(['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'Scan'] as const).map(
+    (op): SdkAction => ({ action: `dynamodb:${op}`, on: [{ dynamodbTable: 'LEDGER_TABLE' }] }),
+  ),
+  {
+    action: 'ses:SendRawEmail',
+    on: [{ sesIdentity: true }, { sesConfigurationSet: 'SES_CONFIGURATION_SET' }],
+    when: { env: 'NOTICE_MODE', equals: 'send' },
+  },
+];
+export const ATHENA_TABLES: readonly AthenaTableUse[] = [];
 
 export interface NotifyDeps {
   readonly s3: S3Client;

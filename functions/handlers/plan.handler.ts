@@ -24,6 +24,10 @@ import { type LoadedRegistry, loadRegistry, s3Client } from './aws/s3.js';
 import { loadEnv } from './env.js';
 import { asStep, InvalidInputError } from './errors.js';
 import { logger } from './observability.js';
+import { type AthenaTableUse, READ_REGISTRY, type SdkAction } from './sdk-actions.js';
+import type { PlanOutput } from './step-contracts.js';
+
+export type { PlanOutput };
 
 const isoDate = z.string().refine(isIsoDate, 'must be a calendar date YYYY-MM-DD');
 
@@ -40,21 +44,9 @@ export const ExecutionInputSchema = z.strictObject({
 });
 export type ExecutionInput = z.infer<typeof ExecutionInputSchema>;
 
-/**
- * What Plan returns, which the state machine passes on: RollUp maps over `batches`, Evaluate takes
- * `runId`, `window`, `partners`, `dryRun` and `reason` (test/infra/state-machine-asl.test.ts walks
- * these paths). Every field is always present: a JSONPath to a missing one fails the execution.
- */
-export const PlanOutputSchema = z.object({
-  runId: z.string().min(1).max(128),
-  window: z.object({ from: isoDate, to: isoDate }),
-  partners: z.array(z.string().min(1).max(128)),
-  dryRun: z.boolean(),
-  reason: z.string().nullable(),
-  /** Delivery dates, `yyyy/MM/dd`, oldest first. */
-  batches: z.array(z.string().regex(/^\d{4}\/\d{2}\/\d{2}$/)),
-});
-export type PlanOutput = z.infer<typeof PlanOutputSchema>;
+/** What this step sends to AWS (see sdk-actions.ts): it reads the registry. */
+export const SDK_ACTIONS: readonly SdkAction[] = [READ_REGISTRY];
+export const ATHENA_TABLES: readonly AthenaTableUse[] = [];
 
 export interface PlanDeps {
   readonly loadRegistry: () => Promise<LoadedRegistry>;

@@ -21,9 +21,17 @@ import { type LoadedRegistry, loadRegistry, s3Client } from './aws/s3.js';
 import { loadEnv } from './env.js';
 import { asStep, InvalidInputError } from './errors.js';
 import { type EvaluationDocument, RunIdSchema, readEvaluation, runKey } from './evaluation-document.js';
-import { NoticeDiffSchema, type NotifyResult, NotifyResultSchema } from './notify.handler.js';
 import { logger } from './observability.js';
-import { RollupOutputSchema } from './rollup.handler.js';
+import { type AthenaTableUse, READ_REGISTRY, type SdkAction } from './sdk-actions.js';
+import {
+  NoticeDiffSchema,
+  type NotifyResult,
+  NotifyResultSchema,
+  type PublishOutput,
+  RollupOutputSchema,
+} from './step-contracts.js';
+
+export type { PublishOutput };
 
 /** The version of this code, as the report states it. */
 export const CODE_VERSION = '0.1.0';
@@ -54,18 +62,16 @@ export const PublishInputSchema = z.object({
     .default([]),
 });
 
-/** What Publish returns; the state machine keeps it at `$.report`, in the execution's output. */
-export const PublishOutputSchema = z.object({
-  /** Notices that failed in this run (the run fails after publishing when this is not 0). */
-  failedNotices: z.number().int().nonnegative(),
-  /** Athena bytes scanned by the run: its rollups and its evaluation (the report lists each query). */
-  bytesScanned: z.object({ rollup: z.number(), evaluate: z.number(), total: z.number() }),
-  reportKey: z.string(),
-  csvKey: z.string(),
-  /** The report in the S3 console. */
-  reportUrl: z.string(),
-});
-export type PublishOutput = z.infer<typeof PublishOutputSchema>;
+/** What this step sends to AWS (see sdk-actions.ts): the evaluation in, the report files out. */
+export const SDK_ACTIONS: readonly SdkAction[] = [
+  READ_REGISTRY,
+  {
+    action: 's3:GetObject',
+    on: [{ s3Object: { bucketEnv: 'REPORT_BUCKET', key: 'runs/r1/evaluation.json' } }],
+  },
+  { action: 's3:PutObject', on: [{ s3Object: { bucketEnv: 'REPORT_BUCKET', key: 'runs/r1/report.json' } }] },
+];
+export const ATHENA_TABLES: readonly AthenaTableUse[] = [];
 
 export interface PublishDeps {
   readonly s3: S3Client;

@@ -14,6 +14,10 @@ import { type LoadedRegistry, loadRegistry, s3Client } from './aws/s3.js';
 import { loadEnv } from './env.js';
 import { asStep, InvalidInputError } from './errors.js';
 import { logger } from './observability.js';
+import { type AthenaTableUse, READ_REGISTRY, RUN_ATHENA_QUERIES, type SdkAction } from './sdk-actions.js';
+import type { RollupOutput } from './step-contracts.js';
+
+export type { RollupOutput };
 
 export const RollupInputSchema = z.object({
   batch: z
@@ -24,25 +28,14 @@ export const RollupInputSchema = z.object({
   runId: z.string().min(1).max(128).optional(),
 });
 
-/**
- * What one RollUpBatch returns: the RollUp Map collects these into `rollups`, which Publish reads
- * (its input schema takes this one). Publish also accepts results without `datasetDepth` or
- * `queryExecutionIds`, as written before they were added, so an execution redriven across a deploy
- * still publishes.
- */
-export const RollupOutputSchema = z.object({
-  batch: z.string().max(10),
-  queryExecutionIds: z.array(z.string().max(128)).max(10).default([]),
-  bytesScanned: z.number().int().nonnegative(),
-  /** The registry's dataset depth the statement used, so the report can state the statement. */
-  datasetDepth: z.number().int().optional(),
-  /** The manifest table the statement counted records from, when there is one (for the same reason). */
-  manifestTable: z
-    .string()
-    .regex(/^[a-z_][a-z0-9_]{0,127}$/, 'must be a Glue table name')
-    .optional(),
-});
-export type RollupOutput = z.infer<typeof RollupOutputSchema>;
+/** What this step sends to AWS (see sdk-actions.ts): the registry, and one MERGE per batch. */
+export const SDK_ACTIONS: readonly SdkAction[] = [READ_REGISTRY, ...RUN_ATHENA_QUERIES];
+/** replaceBatchRollupSql reads the logs and the manifest and rewrites the rollup's batch. */
+export const ATHENA_TABLES: readonly AthenaTableUse[] = [
+  { tableEnv: 'LOGS_TABLE', write: false },
+  { tableEnv: 'MANIFEST_TABLE', write: false },
+  { tableEnv: 'ROLLUP_TABLE', write: true },
+];
 
 export interface RollupDeps {
   readonly runner: AthenaQueryRunner;

@@ -23,16 +23,20 @@ import type { z } from 'zod';
 import type { AthenaQueryRunner } from '../../functions/adapters/athena/athena-client.js';
 import { parseRegistry } from '../../functions/domain/registry.js';
 import * as handlerErrors from '../../functions/handlers/errors.js';
-import { EvaluateInputSchema, EvaluateOutputSchema } from '../../functions/handlers/evaluate.handler.js';
+import { EvaluateInputSchema } from '../../functions/handlers/evaluate.handler.js';
 import { runKey } from '../../functions/handlers/evaluation-document.js';
+import { NotifyInputSchema } from '../../functions/handlers/notify.handler.js';
+import { plan } from '../../functions/handlers/plan.handler.js';
+import { PublishInputSchema } from '../../functions/handlers/publish.handler.js';
+import { rollup } from '../../functions/handlers/rollup.handler.js';
 import {
+  EvaluateOutputSchema,
   NoticeFailureSchema,
-  NotifyInputSchema,
   NotifyOutputSchema,
-} from '../../functions/handlers/notify.handler.js';
-import { PlanOutputSchema, plan } from '../../functions/handlers/plan.handler.js';
-import { PublishInputSchema, PublishOutputSchema } from '../../functions/handlers/publish.handler.js';
-import { RollupOutputSchema, rollup } from '../../functions/handlers/rollup.handler.js';
+  PlanOutputSchema,
+  PublishOutputSchema,
+  RollupOutputSchema,
+} from '../../functions/handlers/step-contracts.js';
 import { AUDIT_STEPS, type AuditStep } from '../../lib/constructs/audit-functions.js';
 import { configWith, ROOT, resourcesOf, synth } from './helpers.js';
 
