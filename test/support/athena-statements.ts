@@ -28,8 +28,12 @@ export interface AthenaStatementSample {
   readonly name: string;
   /** The sql.ts builder it comes from (or `lib: <table>` for table DDL). */
   readonly builder: string;
-  /** `trino` for what Athena runs on its engine v3, `hive` for DDL. */
-  readonly grammar: 'trino' | 'hive';
+  /**
+   * `trino` for what Athena runs on its engine v3, `hive` for DDL, `athena-iceberg-maintenance` for
+   * Athena's own OPTIMIZE ... REWRITE DATA USING BIN_PACK [WHERE ...] and VACUUM, which no Trino or
+   * Hive grammar has: the test checks their shape and parses their table and predicate with Trino.
+   */
+  readonly grammar: 'trino' | 'hive' | 'athena-iceberg-maintenance';
   readonly build: () => SqlQuery;
 }
 
