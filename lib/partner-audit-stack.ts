@@ -161,12 +161,11 @@ export class PartnerAuditStack extends Stack {
         // Where the rollup checks that a delivery date still has log objects before replacing it.
         LOG_BUCKET: source.logBucket.bucketName,
         LOG_PARTITIONS_PREFIX: source.partitionsPrefix,
-        LOGS_START_DATE: config.logsStartDate,
         SES_CONFIGURATION_SET: this.notices.configurationSetName,
         NOTICE_MODE: config.noticeMode,
         // The plan's nightly window and the evaluation's "final" (functions/audit/run-window.ts).
         SETTLING_DAYS: String(config.settlingDays),
-        // The plan rolls up no delivery date before the logs table's first projected one.
+        // Neither the plan nor the rollup reads a delivery date before the logs table's first projected one.
         LOGS_START_DATE: config.logsStartDate,
         // Each notify invocation paces itself; up to NOTIFY_CONCURRENCY run at once, sharing the account's rate.
         SES_MAX_SEND_RATE: String(config.sender.maxSendRate / NOTIFY_CONCURRENCY),

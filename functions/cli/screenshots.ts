@@ -1,6 +1,6 @@
 /**
  * Screenshots of the HTML audit report and of a notice, at desktop (1280 px) and phone (390 px)
- * width, taken in headless Chromium (Debian's `chromium`, driven by playwright-core), for people to
+ * width, taken in headless Chromium (see findChromium; driven by playwright-core), for people to
  * look at. Also the browser helpers the rendering tests use, so both see pages the same way.
  *
  *   tsx functions/cli/screenshots.ts <out dir> [--run <audit output dir or report.json>] [--chromium <path>]
@@ -15,6 +15,7 @@ import { dirname, join, resolve } from 'node:path';
 import { type BrowserContext, chromium } from 'playwright-core';
 import { renderReportHtml } from '../domain/html-report.js';
 import { parseCommandArgs, UsageError } from './args.js';
+import { bundledChromium, type ChromiumInstall } from './bundled-chromium.js';
 import { displayPath } from './paths.js';
 import { readReportFile, resolveReportPath } from './report-command.js';
 
@@ -54,23 +55,48 @@ export interface HeadlessBrowser {
   close(): Promise<void>;
 }
 
-/** Where Chromium is: `CHROMIUM_PATH`, else Debian's. */
-export function chromiumPath(env: Readonly<Record<string, string | undefined>> = process.env): string {
-  const p = env['CHROMIUM_PATH'];
-  return p === undefined || p === '' ? DEFAULT_CHROMIUM : p;
+/**
+ * The Chromium to use: `CHROMIUM_PATH` when set (a person chose it), else the one that came with
+ * `npm ci` (@sparticuz/chromium, Linux x64: a pinned version, the same on every machine), else
+ * Debian's `/usr/bin/chromium`. Throws ChromiumMissingError when there is none.
+ */
+export async function findChromium(
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): Promise<ChromiumInstall> {
+  const chosen = env['CHROMIUM_PATH'];
+  if (chosen !== undefined && chosen !== '')
+    return { executablePath: chosen, env: {}, source: 'CHROMIUM_PATH' };
+  const bundled = await bundledChromium();
+  if (bundled !== undefined) return bundled;
+  if (await isExecutable(DEFAULT_CHROMIUM))
+    return { executablePath: DEFAULT_CHROMIUM, env: {}, source: DEFAULT_CHROMIUM };
+  throw new ChromiumMissingError(
+    `${DEFAULT_CHROMIUM} (and no bundled @sparticuz/chromium for ${process.platform}-${process.arch})`,
+  );
 }
 
-export async function launchChromium(executablePath: string = DEFAULT_CHROMIUM): Promise<HeadlessBrowser> {
+async function isExecutable(path: string): Promise<boolean> {
   try {
-    await access(executablePath, constants.X_OK);
+    await access(path, constants.X_OK);
+    return true;
   } catch {
-    throw new ChromiumMissingError(executablePath);
+    return false;
   }
+}
+
+export async function launchChromium(
+  install: ChromiumInstall | string = DEFAULT_CHROMIUM,
+): Promise<HeadlessBrowser> {
+  const { executablePath, env } =
+    typeof install === 'string' ? { executablePath: install, env: {} } : install;
+  if (!(await isExecutable(executablePath))) throw new ChromiumMissingError(executablePath);
   const userDataDir = await mkdtemp(join(tmpdir(), 'partner-audit-chromium-'));
   const context = await chromium.launchPersistentContext(userDataDir, {
     executablePath,
     headless: true,
     args: [...CHROMIUM_ARGS],
+    // The bundled browser's own libraries and fonts; playwright passes the rest of process.env.
+    ...(Object.keys(env).length > 0 ? { env: { ...process.env, ...env } } : {}),
     viewport: { width: DESKTOP_WIDTH, height: 900 },
   });
   const requests: string[] = [];
@@ -253,7 +279,7 @@ export async function runScreenshotsCommand(argv: string[]): Promise<number> {
     }
     throw e;
   }
-  const browser = await launchChromium(v.chromium ?? chromiumPath());
+  const browser = await launchChromium(v.chromium ?? (await findChromium()));
   try {
     const list = [{ name: 'report', html: pages.report }];
     if (pages.notice !== undefined) list.push({ name: 'notice', html: pages.notice });

@@ -24,8 +24,6 @@ export const HandlerEnvSchema = z.object({
   /** The bucket holding the audited bucket's access logs, and the prefix above its yyyy/MM/dd dates. */
   LOG_BUCKET: name,
   LOG_PARTITIONS_PREFIX: z.string().regex(/^([^*\s]+\/)?$/, "must be '' or a key prefix ending in /"),
-  /** The first delivery date with logs: the rollup skips earlier dates. */
-  LOGS_START_DATE: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date YYYY-MM-DD'),
   SES_CONFIGURATION_SET: name,
   NOTICE_MODE: z.enum(['send', 'preview'], 'must be "send" or "preview"'),
   SES_MAX_SEND_RATE: z.coerce
@@ -38,7 +36,7 @@ export const HandlerEnvSchema = z.object({
     .min(0, 'must be 0 or more')
     .max(31, 'must be at most 31')
     .default(3),
-  /** The first delivery date the logs table projects; the plan rolls up nothing before it. */
+  /** The first delivery date with logs (the logs table's first projected one): neither the plan nor the rollup reads an earlier one. */
   LOGS_START_DATE: z
     .string()
     .regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date YYYY-MM-DD')

@@ -15,6 +15,7 @@ import { DEFAULT_SETTLING_DAYS } from '../audit/run-window.js';
 import { addDays, isIsoDate, startOfLocalDate } from '../domain/time.js';
 import type { Clock, RollupWatermark } from '../ports.js';
 import { athenaRunner, athenaTables } from './aws/athena.js';
+import { WATERMARK_PK } from '../adapters/dynamodb/dynamodb-watermark.js';
 import { dynamoDbWatermark } from './aws/dynamodb.js';
 import { type LoadedRegistry, loadRegistry, s3Client } from './aws/s3.js';
 import { loadEnv } from './env.js';
@@ -27,6 +28,10 @@ import {
 } from './evaluation-document.js';
 import { logger, metrics } from './observability.js';
 import { runnerForStep, type StepContext } from './step-deadline.js';
+import { type AthenaTableUse, READ_REGISTRY, RUN_ATHENA_QUERIES, type SdkAction } from './sdk-actions.js';
+import type { EvaluateOutput } from './step-contracts.js';
+
+export type { EvaluateOutput };
 
 const isoDate = z.string().refine(isIsoDate, 'must be a calendar date YYYY-MM-DD');
 
@@ -49,13 +54,18 @@ export const EvaluateInputSchema = z.object({
     .optional(),
 });
 
-export interface EvaluateOutput {
-  readonly runId: string;
-  readonly evaluationKey: string;
-  readonly dryRun: boolean;
-  /** Partners with at least one level reached: a notice may be due (the ledger decides). */
-  readonly partnersToNotify: readonly { readonly partnerId: string }[];
-}
+/** What this step sends to AWS (see sdk-actions.ts): rollup reads, the evaluation document, the watermark. */
+export const SDK_ACTIONS: readonly SdkAction[] = [
+  READ_REGISTRY,
+  ...RUN_ATHENA_QUERIES,
+  {
+    action: 's3:PutObject',
+    on: [{ s3Object: { bucketEnv: 'REPORT_BUCKET', key: 'runs/r1/evaluation.json' } }],
+  },
+  // The rollup watermark, advanced once the roll-up succeeded (DynamoDbRollupWatermark).
+  { action: 'dynamodb:UpdateItem', on: [{ dynamodbItem: { tableEnv: 'LEDGER_TABLE', leadingKey: WATERMARK_PK } }] },
+];
+export const ATHENA_TABLES: readonly AthenaTableUse[] = [{ tableEnv: 'ROLLUP_TABLE', write: false }];
 
 export interface EvaluateDeps {
   readonly runner: AthenaQueryRunner;

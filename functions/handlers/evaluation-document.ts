@@ -3,7 +3,6 @@
  * capped at 256 KiB, so they carry only its key): the window's evaluation and what the report needs.
  */
 import type { S3Client } from '@aws-sdk/client-s3';
-import { z } from 'zod';
 import type { RecordedQuery } from '../adapters/athena/athena-usage-source.js';
 import type { AthenaTables } from '../adapters/athena/sql.js';
 import { readS3Text, S3ReportStore } from '../adapters/s3/s3-report-store.js';
@@ -11,6 +10,7 @@ import type { AuditWindow, WindowEvaluation } from '../audit/evaluate-window.js'
 import type { InputSummary } from '../ports.js';
 import { InvalidInputError } from './errors.js';
 import { fromJsonWithBigInts, toJsonWithBigInts } from './json-codec.js';
+import { PartnerIdSchema, RUN_ID, RunIdSchema } from './step-contracts.js';
 
 export interface EvaluationDocument {
   readonly version: 1;
@@ -33,15 +33,7 @@ export interface EvaluationDocument {
   readonly tables?: AthenaTables;
 }
 
-const RUN_ID = /^[A-Za-z0-9._-]{1,128}$/;
-
-/** A run id as the steps accept it: it names the run's folder in the report bucket. */
-export const RunIdSchema = z
-  .string()
-  .regex(RUN_ID, 'must be 1 to 128 letters, digits, ".", "_" or "-" (it names the run\'s folder)');
-
-/** A partner id in a step's payload (registry ids are short slugs; this bounds what an error repeats). */
-export const PartnerIdSchema = z.string().min(1).max(128);
+export { PartnerIdSchema, RunIdSchema };
 
 /** Key of a run's objects in the report bucket: `runs/<runId>/<name>`. */
 export function runKey(runId: string, name: string): string {

@@ -15,11 +15,11 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { z } from 'zod';
+import { LEDGER_INDEX } from '../adapters/dynamodb/dynamodb-ledger.js';
 import { S3ReportStore } from '../adapters/s3/s3-report-store.js';
 import { SesSendError } from '../adapters/ses/ses-mailer.js';
 import { diffSentNotices, sendNotices } from '../audit/send-notices.js';
 import { parseMailbox } from '../domain/mime.js';
-import type { NoticeDiff } from '../domain/notices.js';
 import type { Registry } from '../domain/registry.js';
 import type { Clock, LedgerEntry, Mailer, NoticeKey, NoticeLedger, OutgoingMessage } from '../ports.js';
 import { dynamoDbLedger } from './aws/dynamodb.js';
@@ -29,6 +29,10 @@ import { loadEnv } from './env.js';
 import { asStep, InvalidInputError, isRetryable, RetryableError } from './errors.js';
 import { PartnerIdSchema, RunIdSchema, readEvaluation, runKey } from './evaluation-document.js';
 import { logger, metrics } from './observability.js';
+import { type AthenaTableUse, READ_REGISTRY, type SdkAction } from './sdk-actions.js';
+import type { NotifyOutput, NotifyResult } from './step-contracts.js';
+
+export type { NotifyOutput, NotifyResult };
 
 export const NotifyInputSchema = z.object({
   runId: RunIdSchema,
@@ -37,29 +41,32 @@ export const NotifyInputSchema = z.object({
   dryRun: z.boolean().default(false),
 });
 
-/** One notice's outcome, as publish reports it. */
-export interface NotifyResult {
-  readonly partnerId: string;
-  readonly periodId: string;
-  readonly level: string;
-  readonly status: 'sent' | 'previewed' | 'already-sent' | 'held' | 'failed';
-  readonly covers: readonly string[];
-  readonly messageId?: string;
-  /** The SES message id of a sent notice. */
-  readonly delivery?: string;
-  /** Key of the notice's `.eml` copy in the report bucket. */
-  readonly file?: string;
-  readonly error?: string;
-}
-
-export interface NotifyOutput {
-  readonly partnerId: string;
-  /** Whether any notice failed: the state machine fails the run after publishing the report. */
-  readonly failed: boolean;
-  readonly results: readonly NotifyResult[];
-  /** How figures differ from notices sent earlier for the same periods (read before sending). */
-  readonly noticeDiffs: readonly NoticeDiff[];
-}
+/**
+ * What this step sends to AWS (see sdk-actions.ts): the evaluation and notice copies in the report
+ * bucket, the ledger (DynamoDbLedger), and SES when notices are sent.
+ */
+export const SDK_ACTIONS: readonly SdkAction[] = [
+  READ_REGISTRY,
+  {
+    action: 's3:GetObject',
+    on: [{ s3Object: { bucketEnv: 'REPORT_BUCKET', key: 'runs/r1/evaluation.json' } }],
+  },
+  {
+    action: 's3:PutObject',
+    on: [{ s3Object: { bucketEnv: 'REPORT_BUCKET', key: 'runs/r1/notices/acme-2026-03-overage.eml' } }],
+  },
+  ...(['GetItem', 'BatchGetItem', 'PutItem', 'UpdateItem', 'DeleteItem'] as const).map(
+    (op): SdkAction => ({ action: `dynamodb:${op}`, on: [{ dynamodbTable: 'LEDGER_TABLE' }] }),
+  ),
+  // A partner's period is listed by Query on the ledger's index, never by Scan.
+  { action: 'dynamodb:Query', on: [{ dynamodbIndex: { tableEnv: 'LEDGER_TABLE', index: LEDGER_INDEX } }] },
+  {
+    action: 'ses:SendRawEmail',
+    on: [{ sesIdentity: true }, { sesConfigurationSet: 'SES_CONFIGURATION_SET' }],
+    when: { env: 'NOTICE_MODE', equals: 'send' },
+  },
+];
+export const ATHENA_TABLES: readonly AthenaTableUse[] = [];
 
 export interface NotifyDeps {
   readonly s3: S3Client;

@@ -33,11 +33,16 @@ import {
 } from '../audit/run-window.js';
 import { addDays, datesBetween, isIsoDate, monthOf, startOfLocalDate } from '../domain/time.js';
 import type { Clock, RollupWatermark } from '../ports.js';
+import { WATERMARK_PK } from '../adapters/dynamodb/dynamodb-watermark.js';
 import { dynamoDbWatermark } from './aws/dynamodb.js';
 import { type LoadedRegistry, loadRegistry, s3Client } from './aws/s3.js';
 import { loadEnv } from './env.js';
 import { asStep, InvalidInputError } from './errors.js';
 import { logger } from './observability.js';
+import { type AthenaTableUse, READ_REGISTRY, type SdkAction } from './sdk-actions.js';
+import type { PlanOutput } from './step-contracts.js';
+
+export type { PlanOutput };
 
 const isoDate = z.string().refine(isIsoDate, 'must be a calendar date YYYY-MM-DD');
 
@@ -54,28 +59,15 @@ export const ExecutionInputSchema = z.strictObject({
 });
 export type ExecutionInput = z.infer<typeof ExecutionInputSchema>;
 
-export interface PlanOutput {
-  readonly runId: string;
-  readonly window: { readonly from: string; readonly to: string };
-  readonly partners: readonly string[];
-  readonly dryRun: boolean;
-  readonly reason: string | null;
-  /** Delivery dates, `yyyy/MM/dd`, oldest first. */
-  readonly batches: readonly string[];
-  /** What the evaluate step needs to mark periods final and to record the watermark. */
-  readonly settling: PlanSettling;
-}
-
 /** The plan's word on how far the usage data reaches once the roll-up has succeeded. */
-export interface PlanSettling {
-  readonly settlingDays: number;
-  /** Usage delivered before this instant is in the rollup after this run's roll-up (ISO instant). */
-  readonly dataThrough: string;
-  /** The rollup watermark to record after the roll-up (`YYYY-MM-DD`); null for ad hoc runs. */
-  readonly advanceWatermarkTo: string | null;
-  /** Delivery dates left for the next nights when this run caught up only part of a long gap. */
-  readonly backlog: number;
-}
+export type PlanSettling = PlanOutput['settling'];
+
+/** What this step sends to AWS (see sdk-actions.ts): it reads the registry and the rollup watermark. */
+export const SDK_ACTIONS: readonly SdkAction[] = [
+  READ_REGISTRY,
+  { action: 'dynamodb:GetItem', on: [{ dynamodbItem: { tableEnv: 'LEDGER_TABLE', leadingKey: WATERMARK_PK } }] },
+];
+export const ATHENA_TABLES: readonly AthenaTableUse[] = [];
 
 export interface PlanDeps {
   readonly loadRegistry: () => Promise<LoadedRegistry>;

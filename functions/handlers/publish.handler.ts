@@ -21,52 +21,33 @@ import { type LoadedRegistry, loadRegistry, s3Client } from './aws/s3.js';
 import { loadEnv } from './env.js';
 import { asStep, InvalidInputError } from './errors.js';
 import { type EvaluationDocument, RunIdSchema, readEvaluation, runKey } from './evaluation-document.js';
-import type { NotifyResult } from './notify.handler.js';
 import { logger } from './observability.js';
+import { type AthenaTableUse, READ_REGISTRY, type SdkAction } from './sdk-actions.js';
+import {
+  NoticeDiffSchema,
+  type NotifyResult,
+  NotifyResultSchema,
+  type PublishOutput,
+  RollupOutputSchema,
+} from './step-contracts.js';
+
+export type { PublishOutput };
 
 /** The version of this code, as the report states it. */
 export const CODE_VERSION = '0.1.0';
 
-const NotifyResultSchema = z.object({
-  partnerId: z.string(),
-  periodId: z.string(),
-  level: z.string(),
-  status: z.enum(['sent', 'previewed', 'already-sent', 'held', 'failed']),
-  covers: z.array(z.string()).default([]),
-  messageId: z.string().optional(),
-  delivery: z.string().optional(),
-  file: z.string().optional(),
-  error: z.string().optional(),
-});
-
-const FigureChangeSchema = z.object({
-  path: z.string(),
-  sent: z.string().nullable(),
-  current: z.string().nullable(),
-  delta: z.string().nullable(),
-});
-
-/** The RollUp Map's results (`$.rollups`), each as the rollup step returned it. */
-const RollupResultSchema = z.object({
-  batch: z.string().max(10),
-  queryExecutionIds: z.array(z.string().max(128)).max(10).default([]),
-  bytesScanned: z.number().int().nonnegative(),
-  datasetDepth: z.number().int().optional(),
-  manifestTable: z
-    .string()
-    .regex(/^[a-z_][a-z0-9_]{0,127}$/, 'must be a Glue table name')
-    .optional(),
-  /** A batch the rollup step left alone (no logs to read), and why. */
-  skipped: z
-    .object({ reason: z.enum(['before-logs-start', 'no-log-objects']), detail: z.string().max(2000) })
-    .optional(),
-});
-
 export const PublishInputSchema = z.object({
   runId: RunIdSchema,
   evaluationKey: z.string().min(1).max(1024),
-  /** Optional so that a state machine that does not pass them still publishes (with evaluate's only). */
-  rollups: z.array(RollupResultSchema).max(400).default([]),
+  /**
+   * The RollUp Map's results (`$.rollups`), each as the rollup step returned it. Optional so that a
+   * state machine that does not pass them still publishes (with evaluate's only).
+   */
+  rollups: z.array(RollupOutputSchema).max(400).default([]),
+  /**
+   * The Notify Map's results (`$.notifyResults`): a NotifyOutputSchema, or a NoticeFailureSchema
+   * where the partner's step failed outright; read leniently as one shape covering both.
+   */
   notifyResults: z
     .array(
       z.object({
@@ -75,31 +56,22 @@ export const PublishInputSchema = z.object({
         error: z.string().optional(),
         cause: z.string().optional(),
         results: z.array(NotifyResultSchema).optional(),
-        noticeDiffs: z
-          .array(
-            z.object({
-              key: z.object({ partnerId: z.string(), periodId: z.string(), level: z.string() }),
-              messageId: z.string().optional(),
-              sentAt: z.string().optional(),
-              changes: z.array(FigureChangeSchema),
-            }),
-          )
-          .default([]),
+        noticeDiffs: z.array(NoticeDiffSchema).default([]),
       }),
     )
     .default([]),
 });
 
-export interface PublishOutput {
-  /** Notices that failed in this run (the run fails after publishing when this is not 0). */
-  readonly failedNotices: number;
-  /** Athena bytes scanned by the run: its rollups and its evaluation (the report lists each query). */
-  readonly bytesScanned: { readonly rollup: number; readonly evaluate: number; readonly total: number };
-  readonly reportKey: string;
-  readonly csvKey: string;
-  /** The report in the S3 console. */
-  readonly reportUrl: string;
-}
+/** What this step sends to AWS (see sdk-actions.ts): the evaluation in, the report files out. */
+export const SDK_ACTIONS: readonly SdkAction[] = [
+  READ_REGISTRY,
+  {
+    action: 's3:GetObject',
+    on: [{ s3Object: { bucketEnv: 'REPORT_BUCKET', key: 'runs/r1/evaluation.json' } }],
+  },
+  { action: 's3:PutObject', on: [{ s3Object: { bucketEnv: 'REPORT_BUCKET', key: 'runs/r1/report.json' } }] },
+];
+export const ATHENA_TABLES: readonly AthenaTableUse[] = [];
 
 export interface PublishDeps {
   readonly s3: S3Client;
@@ -202,7 +174,7 @@ export async function publish(deps: PublishDeps, event: unknown): Promise<Publis
  */
 function runQueries(
   doc: EvaluationDocument,
-  rollups: readonly z.infer<typeof RollupResultSchema>[],
+  rollups: readonly z.infer<typeof RollupOutputSchema>[],
 ): EvidenceQuery[] {
   const out: EvidenceQuery[] = rollups.map((r) => {
     if (r.skipped) {

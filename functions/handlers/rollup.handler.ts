@@ -21,6 +21,10 @@ import { loadEnv } from './env.js';
 import { asStep, InvalidInputError } from './errors.js';
 import { logger } from './observability.js';
 import { runnerForStep, type StepContext } from './step-deadline.js';
+import { type AthenaTableUse, READ_REGISTRY, RUN_ATHENA_QUERIES, type SdkAction } from './sdk-actions.js';
+import type { RollupOutput } from './step-contracts.js';
+
+export type { RollupOutput };
 
 export const RollupInputSchema = z.object({
   batch: z
@@ -31,18 +35,6 @@ export const RollupInputSchema = z.object({
   runId: z.string().min(1).max(128).optional(),
 });
 
-export interface RollupOutput {
-  readonly batch: string;
-  readonly queryExecutionIds: readonly string[];
-  readonly bytesScanned: number;
-  /** The registry's dataset depth the statement used, so the report can state the statement. */
-  readonly datasetDepth: number;
-  /** The manifest table the statement counted records from, when there is one (for the same reason). */
-  readonly manifestTable?: string;
-  /** Set when the batch was not rolled up (no query ran, its rollup rows are untouched), and why. */
-  readonly skipped?: { readonly reason: RollupSkipReason; readonly detail: string };
-}
-
 /** Why a batch was left alone: its date precedes the logs, or its log prefix holds no object. */
 export type RollupSkipReason = 'before-logs-start' | 'no-log-objects';
 
@@ -51,6 +43,19 @@ export interface LogPartitions {
   hasLogObjects(batch: string): Promise<boolean>;
   uriOf(batch: string): string;
 }
+/** What this step sends to AWS (see sdk-actions.ts): the registry, a listing per batch, one MERGE per batch. */
+export const SDK_ACTIONS: readonly SdkAction[] = [
+  READ_REGISTRY,
+  ...RUN_ATHENA_QUERIES,
+  // Whether a delivery date still has log objects (S3LogPartitions): ListObjectsV2 is s3:ListBucket.
+  { action: 's3:ListBucket', on: [{ s3Prefix: { bucketEnv: 'LOG_BUCKET', prefix: '<LOG_PARTITIONS_PREFIX>2026/03/14/' } }] },
+];
+/** replaceBatchRollupSql reads the logs and the manifest and rewrites the rollup's batch. */
+export const ATHENA_TABLES: readonly AthenaTableUse[] = [
+  { tableEnv: 'LOGS_TABLE', write: false },
+  { tableEnv: 'MANIFEST_TABLE', write: false },
+  { tableEnv: 'ROLLUP_TABLE', write: true },
+];
 
 export interface RollupDeps {
   readonly runner: AthenaQueryRunner;

@@ -1,6 +1,6 @@
 /**
- * The report and a notice as a person sees them: rendered in headless Chromium (Debian's `chromium`,
- * or CHROMIUM_PATH) at desktop and phone width. Screenshots go to a folder under the OS temp dir,
+ * The report and a notice as a person sees them: rendered in headless Chromium (CHROMIUM_PATH, else
+ * the one `npm ci` installs with @sparticuz/chromium, else Debian's `chromium`) at desktop and phone width. Screenshots go to a folder under the OS temp dir,
  * printed at the end, for a person to look at.
  */
 import { mkdir, readFile, stat } from 'node:fs/promises';
@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  chromiumPath,
   DESKTOP_WIDTH,
+  findChromium,
   type HeadlessBrowser,
   inspectHtml,
   launchChromium,
@@ -46,7 +46,7 @@ function noticeHtml(partnerName = 'Acme Analytics', appName = 'Ingest'): string 
 
 let browser: HeadlessBrowser;
 beforeAll(async () => {
-  browser = await launchChromium(chromiumPath());
+  browser = await launchChromium(await findChromium());
 });
 afterAll(async () => {
   await browser?.close();

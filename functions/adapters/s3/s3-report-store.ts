@@ -2,8 +2,12 @@
  * Reports, evaluations and notice previews in S3: the AWS implementation of the ReportStore port,
  * plus the reads the Lambda steps need (the registry, the evaluation a previous step wrote).
  */
-import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { ReportStore } from '../../ports.js';
+import { isRetryable, readS3Text, S3StoreError } from './s3-read.js';
+
+// Where they were first defined, for the modules that import them from here.
+export { readS3Text, S3StoreError };
 
 export interface S3ReportStoreOptions {
   readonly bucket: string;
@@ -13,24 +17,6 @@ export interface S3ReportStoreOptions {
   readonly encryption?:
     | { readonly kind: 'AES256' }
     | { readonly kind: 'aws:kms'; readonly kmsKeyId?: string };
-}
-
-/** An object could not be written or read, or a name is not a safe key. */
-export class S3StoreError extends Error {
-  override readonly name = 'S3StoreError';
-  constructor(
-    message: string,
-    readonly retryable: boolean,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
-}
-
-function isRetryable(error: unknown): boolean {
-  const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
-  const status = e.$metadata?.httpStatusCode;
-  return e.name === 'SlowDown' || e.name === 'InternalError' || status === undefined || status >= 500;
 }
 
 /** A relative key: no leading `/`, no empty, `.` or `..` segment, no control characters. */
@@ -87,21 +73,5 @@ export class S3ReportStore implements ReportStore {
       );
     }
     return `s3://${this.options.bucket}/${key}`;
-  }
-}
-
-/** Reads a whole object as UTF-8 text. */
-export async function readS3Text(client: S3Client, bucket: string, key: string): Promise<string> {
-  try {
-    const out = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-    if (!out.Body) throw new Error('the object has no body');
-    return await out.Body.transformToString('utf-8');
-  } catch (error) {
-    const missing = (error as { name?: string }).name === 'NoSuchKey';
-    throw new S3StoreError(
-      `could not read s3://${bucket}/${key}: ${missing ? 'no such object' : (error as Error).message}`,
-      !missing && isRetryable(error),
-      { cause: error },
-    );
   }
 }

@@ -1,7 +1,7 @@
 /** The S3 client of a handler, and the registry it reads from S3. */
 import { createHash } from 'node:crypto';
 import { S3Client } from '@aws-sdk/client-s3';
-import { readS3Text } from '../../adapters/s3/s3-report-store.js';
+import { readS3Text } from '../../adapters/s3/s3-read.js';
 import { parseRegistry, type Registry } from '../../domain/registry.js';
 import type { HandlerEnv } from '../env.js';
 

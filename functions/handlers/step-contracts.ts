@@ -1,0 +1,157 @@
+/**
+ * The step contracts: what each Lambda step of the state machine returns, as zod schemas with the
+ * TypeScript types inferred from them. The state machine (lib/constructs/state-machine.ts) passes
+ * these outputs on by JSONPath; test/infra/state-machine-asl.test.ts walks the synthesised definition
+ * with them and each consumer's input schema, so a renamed or optional field that a path relies on
+ * fails there. Kept apart from the handlers so that a step that reads another's output (publish reads
+ * rollup's and notify's) does not import that step's adapters (see test/infra/iam-permissions.test.ts,
+ * which scans each handler's imports for the AWS commands it sends).
+ */
+import { z } from 'zod';
+import { isIsoDate } from '../domain/time.js';
+
+const isoDate = z.string().refine(isIsoDate, 'must be a calendar date YYYY-MM-DD');
+
+export const RUN_ID = /^[A-Za-z0-9._-]{1,128}$/;
+
+/** A run id as the steps accept it: it names the run's folder in the report bucket. */
+export const RunIdSchema = z
+  .string()
+  .regex(RUN_ID, 'must be 1 to 128 letters, digits, ".", "_" or "-" (it names the run\'s folder)');
+
+/** A partner id in a step's payload (registry ids are short slugs; this bounds what an error repeats). */
+export const PartnerIdSchema = z.string().min(1).max(128);
+
+/**
+ * What Plan returns, which the state machine passes on: RollUp maps over `batches`, Evaluate takes
+ * `runId`, `window`, `partners`, `dryRun` and `reason` (test/infra/state-machine-asl.test.ts walks
+ * these paths). Every field is always present: a JSONPath to a missing one fails the execution.
+ */
+export const PlanOutputSchema = z.object({
+  runId: z.string().min(1).max(128),
+  window: z.object({ from: isoDate, to: isoDate }),
+  partners: z.array(z.string().min(1).max(128)),
+  dryRun: z.boolean(),
+  reason: z.string().nullable(),
+  /** Delivery dates, `yyyy/MM/dd`, oldest first. */
+  batches: z.array(z.string().regex(/^\d{4}\/\d{2}\/\d{2}$/)),
+  /** What the evaluate step needs to mark periods final and to record the watermark. */
+  settling: z.object({
+    settlingDays: z.number().int().min(0).max(31),
+    /** Usage delivered before this instant is in the rollup after this run's roll-up (ISO instant). */
+    dataThrough: z.iso.datetime({ offset: true }),
+    /** The rollup watermark to record after the roll-up (`YYYY-MM-DD`); null for ad hoc runs. */
+    advanceWatermarkTo: isoDate.nullable(),
+    /** Delivery dates left for the next nights when this run caught up only part of a long gap. */
+    backlog: z.number().int().nonnegative(),
+  }),
+});
+export type PlanOutput = z.infer<typeof PlanOutputSchema>;
+
+/**
+ * What one RollUpBatch returns: the RollUp Map collects these into `rollups`, which Publish reads
+ * (its input schema takes this one). Publish also accepts results without `datasetDepth` or
+ * `queryExecutionIds`, as written before they were added, so an execution redriven across a deploy
+ * still publishes.
+ */
+export const RollupOutputSchema = z.object({
+  batch: z.string().max(10),
+  queryExecutionIds: z.array(z.string().max(128)).max(10).default([]),
+  bytesScanned: z.number().int().nonnegative(),
+  /** The registry's dataset depth the statement used, so the report can state the statement. */
+  datasetDepth: z.number().int().optional(),
+  /** The manifest table the statement counted records from, when there is one (for the same reason). */
+  manifestTable: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]{0,127}$/, 'must be a Glue table name')
+    .optional(),
+  /** Set when the batch was not rolled up (no query ran, its rollup rows are untouched), and why. */
+  skipped: z
+    .object({ reason: z.enum(['before-logs-start', 'no-log-objects']), detail: z.string().max(2000) })
+    .optional(),
+});
+export type RollupOutput = z.infer<typeof RollupOutputSchema>;
+
+/**
+ * What Evaluate returns; the state machine keeps it at `$.evaluation`, maps Notify over
+ * `partnersToNotify` and hands `evaluationKey` to Notify and Publish.
+ */
+export const EvaluateOutputSchema = z.object({
+  runId: RunIdSchema,
+  evaluationKey: z.string().min(1).max(1024),
+  dryRun: z.boolean(),
+  /** Partners with at least one level reached: a notice may be due (the ledger decides). */
+  partnersToNotify: z.array(z.object({ partnerId: PartnerIdSchema })),
+});
+export type EvaluateOutput = z.infer<typeof EvaluateOutputSchema>;
+
+/** One notice's outcome, as publish reports it. */
+export const NotifyResultSchema = z.object({
+  partnerId: z.string(),
+  periodId: z.string(),
+  level: z.string(),
+  status: z.enum(['sent', 'previewed', 'already-sent', 'held', 'failed']),
+  covers: z.array(z.string()).readonly().default([]),
+  messageId: z.string().optional(),
+  /** The SES message id of a sent notice. */
+  delivery: z.string().optional(),
+  /** Key of the notice's `.eml` copy in the report bucket. */
+  file: z.string().optional(),
+  error: z.string().optional(),
+});
+export type NotifyResult = z.infer<typeof NotifyResultSchema>;
+
+/** A NoticeDiff (functions/domain/notices.ts) as it travels in a step's output. */
+export const NoticeDiffSchema = z.object({
+  key: z.object({ partnerId: z.string(), periodId: z.string(), level: z.string() }),
+  messageId: z.string().optional(),
+  sentAt: z.string().optional(),
+  changes: z
+    .array(
+      z.object({
+        path: z.string(),
+        sent: z.string().nullable(),
+        current: z.string().nullable(),
+        delta: z.string().nullable(),
+      }),
+    )
+    .readonly(),
+});
+
+/**
+ * What one NotifyPartner returns; the Notify Map collects these into `notifyResults`, which Publish
+ * reads and AnyNoticeFailed tests (`failed`).
+ */
+export const NotifyOutputSchema = z.object({
+  partnerId: z.string(),
+  /** Whether any notice failed: the state machine fails the run after publishing the report. */
+  failed: z.boolean(),
+  results: z.array(NotifyResultSchema).readonly(),
+  /** How figures differ from notices sent earlier for the same periods (read before sending). */
+  noticeDiffs: z.array(NoticeDiffSchema).readonly(),
+});
+export type NotifyOutput = z.infer<typeof NotifyOutputSchema>;
+
+/**
+ * What the Notify Map holds for a partner whose NotifyPartner failed outright: the state machine's
+ * RecordNoticeFailure state writes it from the caught error (lib/constructs/state-machine.ts).
+ */
+export const NoticeFailureSchema = z.object({
+  partnerId: z.string(),
+  failed: z.literal(true),
+  error: z.string(),
+  cause: z.string(),
+});
+
+/** What Publish returns; the state machine keeps it at `$.report`, in the execution's output. */
+export const PublishOutputSchema = z.object({
+  /** Notices that failed in this run (the run fails after publishing when this is not 0). */
+  failedNotices: z.number().int().nonnegative(),
+  /** Athena bytes scanned by the run: its rollups and its evaluation (the report lists each query). */
+  bytesScanned: z.object({ rollup: z.number(), evaluate: z.number(), total: z.number() }),
+  reportKey: z.string(),
+  csvKey: z.string(),
+  /** The report in the S3 console. */
+  reportUrl: z.string(),
+});
+export type PublishOutput = z.infer<typeof PublishOutputSchema>;

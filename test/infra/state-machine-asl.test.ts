@@ -1,0 +1,558 @@
+/**
+ * The audit state machine as synthesised, held against the Amazon States Language and against the
+ * step contracts (the zod schemas each handler exports for its input and output):
+ * - asl-validator accepts the definition with its CloudFormation references resolved to plausible
+ *   ARNs;
+ * - every Next, Default and Catch names a state of its scope, and every Retry and Catch names errors
+ *   that exist: Step Functions' own (States.*), the Lambda service's (Lambda.*, on Lambda tasks only)
+ *   or an error class the handlers throw (functions/handlers/errors.ts);
+ * - a run is walked state by state with the data Step Functions would pass: the real Plan and RollUp
+ *   code, and stand-ins for Evaluate, Notify and Publish whose outputs are parsed by those steps'
+ *   output schemas. Each Parameters, ItemSelector, ItemsPath, ResultPath, ErrorPath and JSONata
+ *   expression is applied as Step Functions applies it, so a path to a field the producer does not
+ *   always write fails here, and each Lambda's input must pass its handler's input schema. Runs where
+ *   each state with a Catch fails are walked too.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import aslValidator from 'asl-validator';
+import type { Template } from 'aws-cdk-lib/assertions';
+import jsonata from 'jsonata';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { z } from 'zod';
+import type { AthenaQueryRunner } from '../../functions/adapters/athena/athena-client.js';
+import { parseRegistry } from '../../functions/domain/registry.js';
+import * as handlerErrors from '../../functions/handlers/errors.js';
+import { EvaluateInputSchema } from '../../functions/handlers/evaluate.handler.js';
+import { runKey } from '../../functions/handlers/evaluation-document.js';
+import { NotifyInputSchema } from '../../functions/handlers/notify.handler.js';
+import { plan } from '../../functions/handlers/plan.handler.js';
+import { PublishInputSchema } from '../../functions/handlers/publish.handler.js';
+import { rollup } from '../../functions/handlers/rollup.handler.js';
+import {
+  EvaluateOutputSchema,
+  NoticeFailureSchema,
+  NotifyOutputSchema,
+  PlanOutputSchema,
+  PublishOutputSchema,
+  RollupOutputSchema,
+} from '../../functions/handlers/step-contracts.js';
+import { AUDIT_STEPS, type AuditStep } from '../../lib/constructs/audit-functions.js';
+import { configWith, ROOT, resourcesOf, synth } from './helpers.js';
+
+const REGION = 'eu-central-1';
+const ACCOUNT = '123456789012';
+
+// ---------------------------------------------------------------------------------------------
+// The definition with its references resolved
+
+type Resources = ReturnType<typeof resourcesOf>;
+
+/** A plausible value for a reference in the definition, by what it refers to. */
+function plausible(ref: unknown, resources: Resources): string {
+  const r = ref as { Ref?: string; 'Fn::GetAtt'?: [string, string] };
+  if (r.Ref === 'AWS::Partition') return 'aws';
+  if (r.Ref === 'AWS::Region') return REGION;
+  if (r.Ref === 'AWS::AccountId') return ACCOUNT;
+  if (r.Ref === 'AWS::URLSuffix') return 'amazonaws.com';
+  const id = r.Ref ?? r['Fn::GetAtt']?.[0];
+  const type = id === undefined ? undefined : resources[id]?.Type;
+  if (type === 'AWS::SNS::Topic' && r.Ref) return `arn:aws:sns:${REGION}:${ACCOUNT}:${id}`;
+  if (type === 'AWS::Lambda::Function' && r['Fn::GetAtt']?.[1] === 'Arn')
+    return `arn:aws:lambda:${REGION}:${ACCOUNT}:function:${id}`;
+  throw new Error(`no plausible value for ${JSON.stringify(ref)} (${type ?? 'unknown resource'})`);
+}
+
+interface State {
+  readonly Type: string;
+  readonly QueryLanguage?: string;
+  readonly Next?: string;
+  readonly End?: boolean;
+  readonly Resource?: string;
+  readonly Parameters?: unknown;
+  readonly Result?: unknown;
+  readonly ResultPath?: string | null;
+  readonly Output?: unknown;
+  readonly ItemsPath?: string;
+  readonly ItemSelector?: unknown;
+  readonly ItemProcessor?: Scope;
+  readonly Retry?: readonly { readonly ErrorEquals: readonly string[] }[];
+  readonly Catch?: readonly {
+    readonly ErrorEquals: readonly string[];
+    readonly Next: string;
+    readonly ResultPath?: string | null;
+  }[];
+  readonly Choices?: readonly { readonly Condition?: string; readonly Next: string }[];
+  readonly Default?: string;
+  readonly Error?: string;
+  readonly ErrorPath?: string;
+  readonly CausePath?: string;
+}
+
+interface Scope {
+  readonly StartAt: string;
+  readonly States: Readonly<Record<string, State>>;
+}
+
+function resolvedDefinition(template: Template): Scope {
+  const resources = resourcesOf(template);
+  const machines = Object.values(resources).filter((r) => r.Type === 'AWS::StepFunctions::StateMachine');
+  if (machines.length !== 1) throw new Error(`expected one state machine, found ${machines.length}`);
+  const body = machines[0]!.Properties!['DefinitionString'] as string | { 'Fn::Join': [string, unknown[]] };
+  const text =
+    typeof body === 'string'
+      ? body
+      : body['Fn::Join'][1].map((p) => (typeof p === 'string' ? p : plausible(p, resources))).join('');
+  return JSON.parse(text) as Scope;
+}
+
+/** Every state of the definition, nested ones too, with the scope it belongs to. */
+function allStates(scope: Scope): { name: string; state: State; scope: Scope }[] {
+  return Object.entries(scope.States).flatMap(([name, state]) => [
+    { name, state, scope },
+    ...(state.ItemProcessor ? allStates(state.ItemProcessor) : []),
+  ]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors that exist
+
+/** Step Functions' own error names (Amazon States Language, "Error names"). */
+const STATES_ERRORS = new Set([
+  'States.ALL',
+  'States.DataLimitExceeded',
+  'States.ExceedToleratedFailureThreshold',
+  'States.HeartbeatTimeout',
+  'States.Http.Socket',
+  'States.IntrinsicFailure',
+  'States.ItemReaderFailed',
+  'States.NoChoiceMatched',
+  'States.ParameterPathFailure',
+  'States.Permissions',
+  'States.QueryEvaluationError',
+  'States.ResultPathMatchFailure',
+  'States.ResultWriterFailed',
+  'States.Runtime',
+  'States.TaskFailed',
+  'States.Timeout',
+  'States.BranchFailed',
+]);
+
+/** Errors a Lambda invoke task reports for the Lambda service itself (Step Functions developer guide). */
+const LAMBDA_SERVICE_ERRORS = new Set([
+  'Lambda.ServiceException',
+  'Lambda.AWSLambdaException',
+  'Lambda.SdkClientException',
+  'Lambda.TooManyRequestsException',
+  'Lambda.ClientExecutionTimeoutException',
+  'Lambda.Unknown',
+]);
+
+/** The `name` of each error class functions/handlers/errors.ts exports: what a step fails with. */
+const HANDLER_ERRORS = new Set(
+  (Object.values(handlerErrors) as unknown[])
+    .filter(
+      (v): v is new (message: string) => Error => typeof v === 'function' && v.prototype instanceof Error,
+    )
+    .map((E) => new E('probe').name),
+);
+
+// ---------------------------------------------------------------------------------------------
+// Walking a run: JSONPath as Step Functions applies it (the subset the definition may use)
+
+class PathError extends Error {
+  override readonly name = 'PathError';
+}
+
+/** `$`, `$.a.b`, `$$.Map.Item.Value.c`: anything else is refused, so nothing passes unchecked. */
+function readPath(path: string, data: unknown, context: unknown): unknown {
+  const [root, rest] = path.startsWith('$$')
+    ? [context, path.slice(2)]
+    : path.startsWith('$')
+      ? [data, path.slice(1)]
+      : [undefined, path];
+  if (root === undefined || (rest !== '' && !/^(\.[A-Za-z_][A-Za-z0-9_]*)+$/.test(rest))) {
+    throw new PathError(`${path}: not a path this walk understands (add it to readPath)`);
+  }
+  let value: unknown = root;
+  for (const key of rest.split('.').slice(1)) {
+    if (value === null || typeof value !== 'object' || !(key in value)) {
+      throw new PathError(
+        `${path}: no "${key}" in ${JSON.stringify(value)?.slice(0, 300)} (Step Functions fails the execution here)`,
+      );
+    }
+    value = (value as Record<string, unknown>)[key];
+  }
+  return value;
+}
+
+/** Parameters / ItemSelector: `key.$` entries read paths, other values are copied. */
+function resolveTemplate(template: unknown, data: unknown, context: unknown): unknown {
+  if (Array.isArray(template)) return template.map((t) => resolveTemplate(t, data, context));
+  if (template === null || typeof template !== 'object') return template;
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(template)) {
+    if (key.endsWith('.$')) {
+      if (typeof value !== 'string' || value.startsWith('States.')) {
+        throw new PathError(`${key}: ${JSON.stringify(value)} is not a path this walk understands`);
+      }
+      out[key.slice(0, -2)] = readPath(value, data, context);
+    } else {
+      out[key] = resolveTemplate(value, data, context);
+    }
+  }
+  return out;
+}
+
+/** ResultPath: undefined and `$` replace the input, null discards the result, `$.a.b` sets a field. */
+function applyResultPath(input: unknown, result: unknown, resultPath: string | null | undefined): unknown {
+  if (resultPath === null) return input;
+  if (resultPath === undefined || resultPath === '$') return result;
+  if (!/^\$(\.[A-Za-z_][A-Za-z0-9_]*)+$/.test(resultPath)) throw new PathError(`ResultPath ${resultPath}`);
+  const keys = resultPath.split('.').slice(1);
+  const out = structuredClone(input) as Record<string, unknown>;
+  let at = out;
+  for (const key of keys.slice(0, -1)) {
+    if (at[key] === null || typeof at[key] !== 'object') at[key] = {};
+    at = at[key] as Record<string, unknown>;
+  }
+  at[keys.at(-1)!] = result;
+  return out;
+}
+
+async function evaluateJsonata(expression: unknown, input: unknown, context: unknown): Promise<unknown> {
+  if (typeof expression !== 'string' || !/^\{%.*%\}$/s.test(expression)) {
+    throw new PathError(`JSONata output ${JSON.stringify(expression)} is not a {% ... %} expression`);
+  }
+  return jsonata(expression.slice(2, -2)).evaluate({}, { states: { input, context } });
+}
+
+// ---------------------------------------------------------------------------------------------
+// The steps: real Plan and RollUp, stand-ins that keep to the output schemas for the rest
+
+const registryText = readFileSync(join(ROOT, 'lib', 'example-registry.yaml'), 'utf8');
+const loadRegistry = async () => ({
+  registry: parseRegistry(registryText, 'example'),
+  hash: 'h',
+  source: 'example',
+});
+const clock = { now: () => new Date('2026-12-06T01:30:00Z') };
+const fakeRunner = {
+  run: async () => ({ queryExecutionId: 'q-1', bytesScanned: 1234 }),
+} as unknown as AthenaQueryRunner;
+const tables = { database: 'partner_audit', logsTable: 'access_logs', rollupTable: 'usage_rollup' };
+
+/** Parses with the step's own input schema: a payload the state machine builds that the step refuses fails here. */
+function accepted<S extends z.ZodType>(schema: S, step: string, input: unknown): z.output<S> {
+  const r = schema.safeParse(input);
+  if (!r.success) throw new Error(`${step} refuses the payload the state machine sends: ${r.error.message}`);
+  return r.data;
+}
+
+const STEPS: Record<AuditStep, (input: unknown) => Promise<unknown>> = {
+  plan: async (input) => PlanOutputSchema.parse(await plan({ loadRegistry, clock }, input)),
+  rollup: async (input) =>
+    RollupOutputSchema.parse(await rollup({ runner: fakeRunner, tables, loadRegistry }, input)),
+  evaluate: async (input) => {
+    const i = accepted(EvaluateInputSchema, 'evaluate', input);
+    return EvaluateOutputSchema.parse({
+      runId: i.runId,
+      evaluationKey: runKey(i.runId, 'evaluation.json'),
+      dryRun: i.dryRun,
+      partnersToNotify: i.partners.map((partnerId) => ({ partnerId })),
+    });
+  },
+  notify: async (input) => {
+    const i = accepted(NotifyInputSchema, 'notify', input);
+    // The least a notify step returns: no optional field that a path could come to rely on.
+    return NotifyOutputSchema.parse({ partnerId: i.partnerId, failed: false, results: [], noticeDiffs: [] });
+  },
+  publish: async (input) => {
+    const i = accepted(PublishInputSchema, 'publish', input);
+    const failedNotices = i.notifyResults.filter((n) => n.failed).length;
+    return PublishOutputSchema.parse({
+      failedNotices,
+      bytesScanned: { rollup: 0, evaluate: 0, total: 0 },
+      reportKey: runKey(i.runId, 'report.json'),
+      csvKey: runKey(i.runId, 'usage.csv'),
+      reportUrl: 'https://s3.console.aws.amazon.com/',
+    });
+  },
+};
+
+/** The step a task invokes, from the function's logical id in its resolved ARN. */
+function stepOf(resource: string | undefined): AuditStep | undefined {
+  const m = /:function:Functions([A-Z][a-z]+)Function[0-9A-F]{8}$/.exec(resource ?? '');
+  const step = m?.[1]?.toLowerCase();
+  return AUDIT_STEPS.find((s) => s === step);
+}
+
+interface RunEnd {
+  readonly status: 'succeeded' | 'failed' | 'ended';
+  readonly output: unknown;
+  readonly error?: unknown;
+  readonly cause?: unknown;
+  /** States entered, in order, with `Map/` before the states of its iterations. */
+  readonly trail: readonly string[];
+}
+
+const INJECTED = { Error: 'RetryableError', Cause: 'injected by the walk' };
+
+/** Runs a scope from its StartAt; `failAt` names a state that fails with INJECTED instead of running. */
+async function runScope(
+  scope: Scope,
+  input: unknown,
+  context: Record<string, unknown>,
+  failAt: string | undefined,
+  trail: string[] = [],
+): Promise<RunEnd> {
+  let name = scope.StartAt;
+  let data = input;
+  for (let guard = 0; guard < 100; guard++) {
+    const state = scope.States[name];
+    if (state === undefined) throw new Error(`transition to "${name}", which is not a state of this scope`);
+    trail.push(name);
+    const where = `state ${name}`;
+    try {
+      if (failAt === name) {
+        const handler = state.Catch?.find(
+          (c) => c.ErrorEquals.includes(INJECTED.Error) || c.ErrorEquals.includes('States.ALL'),
+        );
+        if (!handler)
+          return { status: 'failed', output: data, error: INJECTED.Error, cause: INJECTED.Cause, trail };
+        data = applyResultPath(data, INJECTED, handler.ResultPath);
+        name = handler.Next;
+        continue;
+      }
+      let result: unknown;
+      switch (state.Type) {
+        case 'Pass':
+          if (state.QueryLanguage === 'JSONata') {
+            data = await evaluateJsonata(state.Output, data, context);
+            break;
+          }
+          result =
+            state.Parameters !== undefined
+              ? resolveTemplate(state.Parameters, data, context)
+              : (state.Result ?? data);
+          data = applyResultPath(data, result, state.ResultPath);
+          break;
+        case 'Task': {
+          const payload =
+            state.Parameters !== undefined ? resolveTemplate(state.Parameters, data, context) : data;
+          const step = stepOf(state.Resource);
+          if (step !== undefined) result = await STEPS[step](payload);
+          else if (state.Resource?.endsWith(':states:::sns:publish')) {
+            expect((payload as { TopicArn?: string }).TopicArn, where).toMatch(/^arn:aws:sns:/);
+            result = { MessageId: 'm-1' };
+          } else throw new Error(`${where}: no stand-in for resource ${state.Resource}`);
+          data = applyResultPath(data, result, state.ResultPath);
+          break;
+        }
+        case 'Map': {
+          const items = readPath(state.ItemsPath ?? '$', data, context);
+          if (!Array.isArray(items))
+            throw new PathError(`${state.ItemsPath} is not an array: ${JSON.stringify(items)}`);
+          const outputs: unknown[] = [];
+          for (const [index, value] of items.entries()) {
+            const itemContext = { ...context, Map: { Item: { Index: index, Value: value } } };
+            const itemInput =
+              state.ItemSelector !== undefined
+                ? resolveTemplate(state.ItemSelector, data, itemContext)
+                : value;
+            const end = await runScope(state.ItemProcessor!, itemInput, itemContext, failAt, trail);
+            if (end.status === 'failed') return end;
+            outputs.push(end.output);
+          }
+          data = applyResultPath(data, outputs, state.ResultPath);
+          break;
+        }
+        case 'Choice': {
+          const match = [];
+          for (const c of state.Choices ?? []) {
+            if ((await evaluateJsonata(c.Condition, data, context)) === true) match.push(c.Next);
+          }
+          const next = match[0] ?? state.Default;
+          if (next === undefined) throw new Error(`${where}: no choice matched and no Default`);
+          name = next;
+          continue;
+        }
+        case 'Succeed':
+          return { status: 'succeeded', output: data, trail };
+        case 'Fail':
+          return {
+            status: 'failed',
+            output: data,
+            error: state.ErrorPath ? readPath(state.ErrorPath, data, context) : state.Error,
+            cause: state.CausePath ? readPath(state.CausePath, data, context) : undefined,
+            trail,
+          };
+        default:
+          throw new Error(`${where}: state type ${state.Type} is not walked`);
+      }
+    } catch (error) {
+      if (error instanceof Error && !error.message.startsWith('state '))
+        error.message = `${where}: ${error.message}`;
+      throw error;
+    }
+    if (state.End) return { status: 'ended', output: data, trail };
+    if (state.Next === undefined) throw new Error(`${where}: neither Next nor End`);
+    name = state.Next;
+  }
+  throw new Error('more than 100 transitions: a loop');
+}
+
+function contextOf(executionName: string): Record<string, unknown> {
+  return {
+    Execution: {
+      Id: `arn:aws:states:${REGION}:${ACCOUNT}:execution:AuditRun:${executionName}`,
+      Name: executionName,
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+
+let template: Template;
+let definition: Scope;
+/** The schedule's run input, with the scheduled time the scheduler substitutes. */
+let nightlyInput: unknown;
+
+beforeAll(() => {
+  template = synth(configWith({ noticeMode: 'send' })).template;
+  definition = resolvedDefinition(template);
+  const [schedule] = Object.values(template.findResources('AWS::Scheduler::Schedule'));
+  const text = (schedule!.Properties.Target as { Input: string }).Input;
+  nightlyInput = JSON.parse(text.replace('<aws.scheduler.scheduled-time>', '2026-12-06T01:30:00Z'));
+});
+
+describe('the state machine definition', () => {
+  it('is valid Amazon States Language (asl-validator, ARN and path checks on)', () => {
+    const result = aslValidator(definition, { checkArn: true, checkPaths: true });
+    expect(result.errorsText('\n')).toBe('');
+    expect(result.isValid).toBe(true);
+  });
+
+  it('is refused by asl-validator when a transition names no state (the check itself works)', () => {
+    const broken = structuredClone(definition) as { States: Record<string, { Next?: string }> };
+    broken.States['Plan']!.Next = 'Nowhere';
+    expect(aslValidator(broken).isValid).toBe(false);
+  });
+
+  it('transitions only to states of the same scope', () => {
+    for (const { name, state, scope } of allStates(definition)) {
+      const targets = [
+        state.Next,
+        state.Default,
+        ...(state.Catch ?? []).map((c) => c.Next),
+        ...(state.Choices ?? []).map((c) => c.Next),
+      ].filter((t): t is string => t !== undefined);
+      for (const t of targets) expect(Object.keys(scope.States), `${name} -> ${t}`).toContain(t);
+    }
+  });
+
+  it('names in every Retry and Catch only errors that exist, States.ALL alone and last', () => {
+    expect([...HANDLER_ERRORS].sort()).toEqual(['InvalidInputError', 'RetryableError']);
+    for (const { name, state } of allStates(definition)) {
+      const lambda = stepOf(state.Resource) !== undefined;
+      for (const [kind, list] of [
+        ['Retry', state.Retry ?? []],
+        ['Catch', state.Catch ?? []],
+      ] as const) {
+        list.forEach((r, i) => {
+          for (const e of r.ErrorEquals) {
+            const exists =
+              STATES_ERRORS.has(e) || HANDLER_ERRORS.has(e) || (lambda && LAMBDA_SERVICE_ERRORS.has(e));
+            expect(exists, `${name}.${kind}[${i}] names "${e}", which nothing raises`).toBe(true);
+          }
+          if (r.ErrorEquals.includes('States.ALL')) {
+            expect(r.ErrorEquals, `${name}.${kind}[${i}]`).toEqual(['States.ALL']);
+            expect(i, `${name}.${kind}: States.ALL must be the last entry`).toBe(list.length - 1);
+          }
+        });
+      }
+    }
+  });
+
+  it('retries RetryableError, what a handler throws for a transient failure, on every Lambda task', () => {
+    const lambdaTasks = allStates(definition).filter((s) => stepOf(s.state.Resource) !== undefined);
+    expect(lambdaTasks.map((s) => stepOf(s.state.Resource)).sort()).toEqual([...AUDIT_STEPS].sort());
+    for (const { name, state } of lambdaTasks) {
+      expect(
+        state.Retry?.flatMap((r) => r.ErrorEquals),
+        name,
+      ).toContain('RetryableError');
+    }
+  });
+});
+
+describe('a run walked through the definition with the step contracts', () => {
+  it('the nightly schedule input: plan, roll up, evaluate, notify each partner, publish, done', async () => {
+    const end = await runScope(definition, nightlyInput, contextOf('nightly-2026-12-06'), undefined);
+    expect(end.status).toBe('succeeded');
+    expect(end.trail.filter((s) => !['RollUpBatch', 'NotifyPartner'].includes(s))).toEqual([
+      'StartRun',
+      'Plan',
+      'RollUp',
+      'Evaluate',
+      'Notify',
+      'Publish',
+      'AnyNoticeFailed',
+      'Done',
+    ]);
+    const output = end.output as { report: unknown; runId: string };
+    expect(PublishOutputSchema.safeParse(output.report).success).toBe(true);
+    // The execution name is the run id, so a redriven execution keeps its folder.
+    expect(output.runId).toBe('nightly-2026-12-06');
+  });
+
+  it.each([
+    ['an empty console input', {}],
+    [
+      'the README ad hoc input',
+      {
+        partners: ['acme-analytics'],
+        from: '2026-10-01',
+        to: '2026-11-01',
+        dryRun: true,
+        reason: 'Q4 review',
+      },
+    ],
+  ])('%s reaches Done', async (_name, input) => {
+    const end = await runScope(definition, input, contextOf('adhoc-1'), undefined);
+    expect(end.status).toBe('succeeded');
+  });
+
+  it('hands Publish a failed partner as RecordNoticeFailure writes it, publishes, then fails the run', async () => {
+    const end = await runScope(definition, nightlyInput, contextOf('n-2'), 'NotifyPartner');
+    expect(end.trail).toContain('Publish');
+    expect(end.status).toBe('failed');
+    expect(end.error).toBe('NoticeFailed');
+    const results = (end.output as { notifyResults: unknown[] }).notifyResults;
+    expect(results.length).toBeGreaterThan(0);
+    for (const r of results) expect(NoticeFailureSchema.safeParse(r).success, JSON.stringify(r)).toBe(true);
+  });
+
+  it('fails the run with the step error after reporting it, whichever top-level state fails', async () => {
+    const caught = Object.entries(definition.States).filter(([, s]) => s.Catch !== undefined);
+    expect(caught.map(([n]) => n)).toEqual(
+      expect.arrayContaining(['Plan', 'RollUp', 'Evaluate', 'Notify', 'Publish']),
+    );
+    for (const [name] of caught) {
+      const end = await runScope(definition, nightlyInput, contextOf('n-3'), name);
+      expect(end.status, name).toBe('failed');
+      expect(end.trail, name).toContain('ReportFailure');
+      expect([end.error, end.cause], name).toEqual([INJECTED.Error, INJECTED.Cause]);
+    }
+  });
+
+  it('fails on a path to a field the producer does not write (the walk itself works)', async () => {
+    const broken = structuredClone(definition) as {
+      States: Record<string, { Parameters?: Record<string, unknown> }>;
+    };
+    broken.States['Evaluate']!.Parameters!['window.$'] = '$.evaluationWindow';
+    await expect(
+      runScope(broken as unknown as Scope, nightlyInput, contextOf('n-4'), undefined),
+    ).rejects.toThrow(/state Evaluate: \$\.evaluationWindow: no "evaluationWindow"/);
+  });
+});
