@@ -584,7 +584,7 @@ function projectionWording(
   if (figure.used < limit && left > 0n) {
     const room = limit - figure.used;
     actions.push(
-      `No fee is due for this projection. To stay within your contract, keep ${whose}${metricWord} below ${unit(room)} ` +
+      `No fee is due for this projection. To stay within your contract, keep ${whose}${metricWord} to at most ${unit(room)} ` +
         `more until ${lastDay} (about ${unit((room * BigInt(DAY_MS)) / left)} a day), or write to ${contact} by ${deadline} ` +
         'to agree a higher limit before overage fees apply.',
     );

@@ -7,6 +7,7 @@
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { demoSpan, runDemoCommand } from '../../functions/cli/demo-command.js';
 import type { Report } from '../../functions/domain/report.js';
@@ -167,7 +168,9 @@ describe('forecast notices in the demo', () => {
       (f) => f.startsWith(`${byProfile['over']}-2026-12-forecast-overage`) && f.endsWith('.eml'),
     );
     const eml = (await readFile(join(outbox, file!), 'utf8')).replace(/=\r\n/g, '');
-    expect(eml).toMatch(/\[Notice\] .+: data usage projected at 1\d\d% of the December 2026 limit \(forecast-overage\)/);
+    expect(eml).toMatch(
+      /\[Notice\] .+: data usage projected at 1\d\d% of the December 2026 limit \(forecast-overage\)/,
+    );
     expect(eml).toContain('by forecast');
     expect(eml).toContain('This is a projection, not a measurement');
     expect(eml).toContain('No fee is due');
@@ -186,5 +189,30 @@ describe('forecast notices in the demo', () => {
     // The projections still reach their forecast levels: they are superseded, not gone.
     const over = report.partners.find((p) => p.partnerId === byProfile['over'])!.periods.at(-1)!;
     expect(over.forecast!.levels.map((l) => l.level)).toEqual(['forecast-overage']);
+  });
+
+  it("matches the README's example table and notice excerpt, which show the demo on 5 December", async () => {
+    const readme = await readFile(fileURLToPath(new URL('../../README.md', import.meta.url)), 'utf8');
+    const { stdout, outbox } = runs.get('2026-12-05')!;
+    const table = readme.split('```').find((block) => block.includes('---------  --------'))!;
+    const rows = table.trim().split('\n');
+    expect(rows.length).toBe(6);
+    for (const row of rows) expect(stdout).toContain(row);
+    // The excerpt wraps long lines and leaves parts out ("..."): every line it keeps is in the notice.
+    const excerpt = readme.split('```').find((block) => block.includes('(forecast-overage)\n'))!;
+    const eml = await readFile(join(outbox, 'kaveri-2026-12-forecast-overage.eml'), 'utf8');
+    const text = eml
+      .replace(/=\r\n/g, '')
+      .replace(/=([0-9A-F]{2})/g, (_, h) => String.fromCharCode(Number.parseInt(h, 16)));
+    const flat = (t: string) => t.replace(/\s+/g, ' ').trim();
+    const kept = excerpt
+      .split('\n')
+      .map((l) => l.replace(/^Subject: /, ''))
+      .filter((l) => l.trim() !== '' && !l.includes('...') && !/^(From|To|Cc): /.test(l));
+    expect(kept.length).toBeGreaterThan(20);
+    for (const line of kept) expect(flat(text), line).toContain(flat(line));
+    for (const header of excerpt.split('\n').filter((l) => /^(From|To|Cc): /.test(l))) {
+      expect(eml).toContain(`${header}\r\n`);
+    }
   });
 });

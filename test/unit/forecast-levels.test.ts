@@ -437,7 +437,7 @@ describe('the forecast notice', () => {
       'is projected to reach the forecast-overage level (100% threshold, by forecast): at the rate so far, the monthly requests limit would be used to 120.00% (1,200 requests of 1,000 requests) by 30 November 2026.',
       'This is a projection, not a measurement: it extends the average rate from 2026-11-01 00:00 to 2026-11-11 00:00 (UTC), 40 requests a day, to the whole period.',
       'No fee is due for it: overage fees are charged only on use actually above a limit, and there is none so far.',
-      'No fee is due for this projection. To stay within your contract, keep the requests below 600 requests more until 30 November 2026 (about 30 requests a day)',
+      'No fee is due for this projection. To stay within your contract, keep the requests to at most 600 requests more until 30 November 2026 (about 30 requests a day)',
     ];
     for (const s of sentences) {
       expect(message.text).toContain(s);
