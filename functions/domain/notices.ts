@@ -87,6 +87,17 @@ export function dueNotices(
   return due;
 }
 
+/**
+ * Whether the evaluation reaches a level a notice could state: an actual level, or a forecast level
+ * that may already be notified. The AWS run notifies only the partners for which this holds.
+ */
+export function reachesNoticeLevel(evaluation: PartnerPeriodEvaluation): boolean {
+  return (
+    evaluation.levels.length > 0 ||
+    (evaluation.forecast?.noticeable === true && evaluation.forecast.levels.length > 0)
+  );
+}
+
 /** The highest of `reached` (lowest first) above every level `held` names, covering the fresh ones below. */
 function ladder(
   evaluation: PartnerPeriodEvaluation,

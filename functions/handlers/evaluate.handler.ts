@@ -11,6 +11,7 @@ import type { AthenaQueryRunner } from '../adapters/athena/athena-client.js';
 import { AthenaUsageSource, athenaInputSummary } from '../adapters/athena/athena-usage-source.js';
 import type { AthenaTables } from '../adapters/athena/sql.js';
 import { evaluateWindow, selectPartners } from '../audit/evaluate-window.js';
+import { reachesNoticeLevel } from '../domain/notices.js';
 import { addDays, isIsoDate, startOfLocalDate } from '../domain/time.js';
 import type { Clock } from '../ports.js';
 import { athenaRunner, athenaTables } from './aws/athena.js';
@@ -120,7 +121,7 @@ export async function evaluate(deps: EvaluateDeps, event: unknown): Promise<Eval
     m.addMetric('UtilisationPercent', MetricUnit.Percent, Number(bp) / 100);
   }
   const partnersToNotify = [
-    ...new Set(evaluation.evaluations.filter((e) => e.levels.length > 0).map((e) => e.partnerId)),
+    ...new Set(evaluation.evaluations.filter(reachesNoticeLevel).map((e) => e.partnerId)),
   ].map((partnerId) => ({ partnerId }));
   logger.info('evaluated window', {
     runId: input.runId,

@@ -10,7 +10,7 @@ import { buildAttributor } from '../../functions/domain/attribution.js';
 import { evaluatePartnerPeriod, forecastNoticesFrom } from '../../functions/domain/evaluate.js';
 import type { PartnerPeriodEvaluation } from '../../functions/domain/evaluation.js';
 import { renderReportHtml } from '../../functions/domain/html-report.js';
-import { composeNotice, dueNotices } from '../../functions/domain/notices.js';
+import { composeNotice, dueNotices, reachesNoticeLevel } from '../../functions/domain/notices.js';
 import { parseRegistry, type Registry, RegistryError } from '../../functions/domain/registry.js';
 import { buildReport } from '../../functions/domain/report.js';
 import { monthlyPeriod, type Period, startOfLocalDate } from '../../functions/domain/time.js';
@@ -246,6 +246,14 @@ describe('the minimum elapsed before a forecast notice', () => {
     expect(due(novemberAt('2026-11-07T23:45:00Z'))).toEqual([]);
     expect(novemberAt('2026-11-08T00:00:00Z').forecast?.noticeable).toBe(true);
     expect(due(novemberAt('2026-11-08T00:00:00Z'))).toEqual([{ level: 'forecast-overage', covers: [] }]);
+  });
+
+  it('decides which partners the AWS run notifies: an actual level, or a forecast level already noticeable', () => {
+    expect(reachesNoticeLevel(novemberAt('2026-11-07T23:45:00Z'))).toBe(false);
+    expect(reachesNoticeLevel(novemberAt('2026-11-08T00:00:00Z'))).toBe(true);
+    expect(reachesNoticeLevel(novemberAt('2026-11-08T00:00:00Z', 20n))).toBe(false);
+    // 450 a day for 2 days: 90 % used reaches warning, before any forecast may be notified.
+    expect(reachesNoticeLevel(novemberAt('2026-11-03T00:00:00Z', 450n))).toBe(true);
   });
 
   it('follows the contract setting', () => {
