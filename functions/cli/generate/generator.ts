@@ -43,6 +43,14 @@ export interface GenerateOptions {
   readonly gzip?: boolean;
   /** Mix in a few malformed lines (truncated, garbage, bad time). @default true */
   readonly malformed?: boolean;
+  /**
+   * `month`: monthly limits sized for the whole month of the data's end (simulated past it), so the
+   * forecast and the month's end tell the same story, with forecast levels in the contracts. `data`:
+   * sized for the days written (each partner reaches its story by the data's end; the forecast then
+   * runs far over, so the contracts get no forecast levels), for tests that need notices due from a
+   * few days of logs. @default 'month'
+   */
+  readonly limits?: 'month' | 'data';
   /** Bench mode: one big plain file of exactly this many lines (gzip and layout do not apply). */
   readonly singleFile?: { readonly lines: number };
   readonly onProgress?: (done: number, total: number) => void;
@@ -110,6 +118,7 @@ interface Resolved {
    * if they were written (so a later, longer run writes the same first days) but not written.
    */
   readonly horizonDays: number;
+  readonly limits: 'month' | 'data';
 }
 
 /**
@@ -157,6 +166,9 @@ function resolve(opts: GenerateOptions): Resolved {
     throw new GenerateOptionsError('layout', `must be simple, partitioned or both, got "${layout}"`);
   }
   const days = checkInt('days', opts.days, 1, 3660);
+  if (opts.limits !== undefined && opts.limits !== 'month' && opts.limits !== 'data') {
+    throw new GenerateOptionsError('limits', `must be month or data, got "${String(opts.limits)}"`);
+  }
   const targetMonth = targetMonthOf(opts.start, days);
   return {
     outDir: opts.outDir,
@@ -175,7 +187,13 @@ function resolve(opts: GenerateOptions): Resolved {
         : checkInt('singleFile.lines', opts.singleFile.lines, 0, 1e10),
     startMs,
     targetMonth,
-    horizonDays: horizonDaysOf(opts.start, days, targetMonth, opts.singleFile === undefined),
+    horizonDays: horizonDaysOf(
+      opts.start,
+      days,
+      targetMonth,
+      opts.singleFile === undefined && (opts.limits ?? 'month') === 'month',
+    ),
+    limits: opts.limits ?? 'month',
   };
 }
 
@@ -579,12 +597,25 @@ export async function generateDataset(opts: GenerateOptions): Promise<GenerateSu
 
   const tallies = tally.partnerTallies();
   const monthEnd = horizonTally === tally ? tallies : horizonTally.partnerTallies();
-  const limits = deriveLimits(world, {
-    targetMonth: r.targetMonth,
-    written: tallies,
-    monthEnd,
-    dataEndMs: r.startMs + r.days * DAY_MS,
-  });
+  const limits = deriveLimits(
+    world,
+    r.limits === 'month'
+      ? {
+          targetMonth: r.targetMonth,
+          written: tallies,
+          monthEnd,
+          dataEndMs: r.startMs + r.days * DAY_MS,
+          sizing: 'month',
+        }
+      : // Sized for what was written: the busiest month, as of its data (no forecast to agree with).
+        {
+          targetMonth: undefined,
+          written: tallies,
+          monthEnd: tallies,
+          dataEndMs: Number.POSITIVE_INFINITY,
+          sizing: 'data',
+        },
+  );
   const registryPath = join(r.outDir, 'registry.yaml');
   const manifestPath = join(r.outDir, 'manifest.csv');
   const groundTruthPath = join(r.outDir, 'ground-truth.json');

@@ -3,7 +3,14 @@
  * the traffic actually emitted so each partner lands where its profile says (under, near, over, far
  * over its monthly limit). The YAML is commented so a person can learn the format from it.
  */
-import { addInto, type Counts, monthBounds, type PartnerTally, zeroCounts } from './ground-truth.js';
+import {
+  addInto,
+  type Counts,
+  monthBounds,
+  monthsOf,
+  type PartnerTally,
+  zeroCounts,
+} from './ground-truth.js';
 import {
   type PartnerModel,
   PROFILE_FRACTION,
@@ -24,6 +31,11 @@ export interface PartnerLimits {
     readonly monthly: { readonly requests: bigint };
     readonly daily: { readonly requests: bigint };
   };
+  /**
+   * Whether the contract gets forecast levels: only when the limits are sized for the whole month, so
+   * that the forecast tells the same story as the month's end.
+   */
+  readonly forecastLevels: boolean;
   /** Where the first, dearer overage tier ends (units over the limit). */
   readonly tierUpTo: { readonly requests: bigint; readonly bytesSent: bigint; readonly records: bigint };
 }
@@ -111,14 +123,19 @@ function sizeLimit(
 
 /** What the limits are sized from. */
 export interface LimitBasis {
-  /** The billing month whose story the limits tell (`YYYY-MM`), in each partner's zone. */
-  readonly targetMonth: string;
+  /**
+   * The billing month whose story the limits tell (`YYYY-MM`), in each partner's zone; absent: each
+   * partner's month with the most counted requests.
+   */
+  readonly targetMonth: string | undefined;
   /** Counted usage as written. */
   readonly written: readonly PartnerTally[];
   /** Counted usage through the target month's end (written and simulated). */
   readonly monthEnd: readonly PartnerTally[];
   /** End of the written data: the audit's "as of", from which the forecast runs. */
   readonly dataEndMs: number;
+  /** Limits sized for the whole month (with forecast levels), or for the written days only. */
+  readonly sizing: 'month' | 'data';
 }
 
 function sumMonth(days: ReadonlyMap<string, Counts> | undefined, month: string): Counts {
@@ -127,15 +144,29 @@ function sumMonth(days: ReadonlyMap<string, Counts> | undefined, month: string):
   return c;
 }
 
+/** The partner's month with the most counted requests (the earlier one on a tie). */
+function busiestMonth(t: PartnerTally): string {
+  let best = '';
+  let most = 0n;
+  for (const [month, c] of monthsOf(t.days)) {
+    if (c.requests > most) {
+      best = month;
+      most = c.requests;
+    }
+  }
+  return best;
+}
+
 /**
  * Limits sized for the whole target month: each partner's use at the month's end lands at its profile's
  * fraction of the limit (under 40 %, near 85 %, over 120 %, far over 170 %), and the forecast the audit
  * makes at the data's end lands in the same band, so the report tells one story on any day.
  */
 export function deriveLimits(world: World, basis: LimitBasis): PartnerLimits[] {
-  const month = basis.targetMonth;
   return world.partners.map((p) => {
-    const { startMs, endMs } = monthBounds(month, p.timeZone);
+    const month = basis.targetMonth ?? busiestMonth(basis.monthEnd[p.index]!);
+    // A partner without any counted use has no month: nothing to size but the defaults below.
+    const { startMs, endMs } = month ? monthBounds(month, p.timeZone) : { startMs: 0, endMs: 0 };
     const asOf = Math.min(basis.dataEndMs, endMs);
     // The audit's forecast, in the generator's own arithmetic: used x period length / elapsed.
     const project = (used: bigint): number =>
@@ -151,9 +182,9 @@ export function deriveLimits(world: World, basis: LimitBasis): PartnerLimits[] {
     const ceiling: [number, number] = [0, band[1]];
     const monthlyRequests = sizeLimit(Number(main.requests), project(sofar.requests), f, band);
     const monthlyBytes = sizeLimit(Number(main.bytesSent), project(sofar.bytesSent), f * 0.92, ceiling);
-    const monthDays = new Date(
-      Date.UTC(Number(month.slice(0, 4)), Number(month.slice(5, 7)), 0),
-    ).getUTCDate();
+    const monthDays = month
+      ? new Date(Date.UTC(Number(month.slice(0, 4)), Number(month.slice(5, 7)), 0)).getUTCDate()
+      : 30;
     const records = p.hasRecordsLimit
       ? sizeLimit(Number(main.records), project(sofar.records), f * 1.05, ceiling)
       : undefined;
@@ -180,6 +211,7 @@ export function deriveLimits(world: World, basis: LimitBasis): PartnerLimits[] {
     }
     return {
       mainMonth: month,
+      forecastLevels: basis.sizing === 'month',
       monthly: {
         requests: monthlyRequests,
         bytesSent: monthlyBytes,
@@ -400,19 +432,23 @@ function renderPartner(w: World, p: PartnerModel, l: PartnerLimits, start: strin
   }
   out.push(
     '        # Notice levels: utilisation of a monthly limit, in percent, at which each is reached.',
-    '        # basis: forecast is reached by the projection of use to the period end (from the rate so',
-    '        # far): a warning before the overage, once per period, superseded by an actual level at or',
-    '        # above it. No fee is due for a forecast.',
     '        thresholds:',
     `          - { level: ${q('warning')}, percent: 80 }`,
     `          - { level: ${q('overage')}, percent: 100 }`,
     `          - { level: ${q('escalation')}, percent: 150 }`,
-    `          - { level: ${q('forecast-overage')}, percent: 100, basis: ${q('forecast')} }`,
-    `          - { level: ${q('forecast-escalation')}, percent: 150, basis: ${q('forecast')} }`,
-    '        # Forecast notices wait until this many local days of the period have passed, so the rate',
-    '        # means something (default 7; never in the first 24 hours).',
-    '        forecastNoticeAfterDays: 3',
   );
+  if (l.forecastLevels) {
+    out.push(
+      '          # basis: forecast is reached by the projection of use to the period end (from the rate',
+      '          # so far): a warning before the overage, once per period, superseded by an actual level',
+      '          # at or above it. No fee is due for a forecast.',
+      `          - { level: ${q('forecast-overage')}, percent: 100, basis: ${q('forecast')} }`,
+      `          - { level: ${q('forecast-escalation')}, percent: 150, basis: ${q('forecast')} }`,
+      '        # Forecast notices wait until this many local days of the period have passed, so the rate',
+      '        # means something (default 7; never in the first 24 hours).',
+      '        forecastNoticeAfterDays: 3',
+    );
+  }
   return out;
 }
 

@@ -210,8 +210,9 @@ function storyOf(
   monthly: Partial<Record<MetricName, bigint>>,
   appMonthly: ReadonlyMap<string, Partial<Record<MetricName, bigint>>>,
   dataEndMs: number,
+  forecastLevels: boolean,
 ): StoryJson {
-  const { startMs, endMs } = monthBounds(month, p.timeZone);
+  const { startMs, endMs } = month ? monthBounds(month, p.timeZone) : { startMs: 0, endMs: 0 };
   const levelsOf = (table: readonly [string, bigint][], amount: (c: Counts) => Counts) => {
     const reached = new Set<string>();
     const reach = (c: Counts, limits: Partial<Record<MetricName, bigint>>) => {
@@ -259,7 +260,7 @@ function storyOf(
     forecast = {
       asOf: new Date(asOf).toISOString(),
       utilisation: metricsOf(monthly, project(sumMonth(written.days, month))),
-      levels: levelsOf(FORECAST_THRESHOLDS, project),
+      levels: forecastLevels ? levelsOf(FORECAST_THRESHOLDS, project) : [],
       noticesFrom: new Date(noticesFrom).toISOString(),
     };
   }
@@ -395,7 +396,16 @@ export function buildGroundTruth(input: {
         applications: appLimitsJson,
       },
       months,
-      story: storyOf(p, l.mainMonth, t, input.monthEnd[p.index]!, monthlyLimits, appMonthly, input.dataEndMs),
+      story: storyOf(
+        p,
+        l.mainMonth,
+        t,
+        input.monthEnd[p.index]!,
+        monthlyLimits,
+        appMonthly,
+        input.dataEndMs,
+        l.forecastLevels,
+      ),
     };
   }
 
