@@ -6,31 +6,44 @@
  */
 import { join } from 'node:path';
 import type { Clock } from '../ports.js';
-import { parseCommandArgs } from './args.js';
+import { optionalDate, parseCommandArgs } from './args.js';
 import { generateDataset } from './generate/generator.js';
 import { runLocalAudit } from './local-audit.js';
 import { displayPath } from './paths.js';
 import { stderrProgress } from './progress.js';
 import { printSummary } from './summary.js';
 
-/** The demo's month: this month up to yesterday (UTC), or all of last month on the 1st. */
+/**
+ * The demo's month: this month up to yesterday (UTC), or all of last month on the 1st. The logs start
+ * one UTC day before the month, so that the month of every partner begins inside them, also in the
+ * zones east of UTC whose month begins on the last UTC day of the one before (Kolkata at 18:30).
+ */
 export function demoSpan(now: Date): { start: string; days: number } {
   const y = now.getUTCFullYear();
   const m = now.getUTCMonth();
   const day = now.getUTCDate();
-  if (day > 1) {
-    const start = new Date(Date.UTC(y, m, 1)).toISOString().slice(0, 10);
-    return { start, days: day - 1 };
-  }
-  const start = new Date(Date.UTC(y, m - 1, 1)).toISOString().slice(0, 10);
-  const days = new Date(Date.UTC(y, m, 0)).getUTCDate();
+  const monthOffset = day > 1 ? 0 : -1;
+  const start = new Date(Date.UTC(y, m + monthOffset, 0)).toISOString().slice(0, 10);
+  const days = day > 1 ? day : new Date(Date.UTC(y, m, 0)).getUTCDate() + 1;
   return { start, days };
 }
 
+/** `--today` pins the demo's clock (at 06:00 UTC, when a nightly run would have finished). */
+function demoClock(today: string | undefined, clock: Clock): Clock {
+  if (today === undefined) return clock;
+  const at = new Date(`${today}T06:00:00Z`);
+  return { now: () => at };
+}
+
 export async function runDemoCommand(argv: string[], clock: Clock): Promise<number> {
-  const v = parseCommandArgs('demo', argv, { out: { type: 'string' }, quiet: { type: 'boolean' } });
+  const v = parseCommandArgs('demo', argv, {
+    out: { type: 'string' },
+    quiet: { type: 'boolean' },
+    today: { type: 'string' },
+  });
   const outDir = v.out ?? 'demo-output';
-  const span = demoSpan(clock.now());
+  const now = demoClock(optionalDate('demo', 'today', v.today), clock);
+  const span = demoSpan(now.now());
   process.stdout.write(
     `Generating ${span.days} days of S3 access logs from ${span.start} into ${displayPath(join(outDir, 'data'))} ...\n`,
   );
@@ -50,7 +63,7 @@ export async function runDemoCommand(argv: string[], clock: Clock): Promise<numb
     outDir,
     dryRun: false,
     reason: 'demo',
-    clock,
+    clock: now,
     progress: stderrProgress(!(v.quiet ?? false)),
   });
   printSummary(result);

@@ -28,7 +28,9 @@ Usage:
                          finds them ingested); --workers 0 reads on the main thread
   partner-audit generate --out <dir> [--partners N] [--days N] [--start YYYY-MM-DD] [--requests-per-day N]
                          [--layout simple|partitioned|both] [--gzip] [--seed N] [--lines N]
-  partner-audit demo [--out <dir>]   generate a data set, audit it, print a summary (default ./demo-output)
+  partner-audit demo [--out <dir>] [--today YYYY-MM-DD]
+                         generate a month to date of logs, audit it, print a summary (default
+                         ./demo-output); --today pins the date the demo takes as today (UTC)
   partner-audit report --run <dir|report.json> [--out <file.html>] [--partner <id>]
                          render the HTML audit report of a run
   partner-audit verify <bundle dir> [--head <sha256>]

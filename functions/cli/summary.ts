@@ -21,6 +21,10 @@ function row(e: PartnerPeriodEvaluation, notices: string): string[] {
     `${e.period.id}${e.complete ? '' : '*'}`,
     human(e.totals.requests),
     pct(req?.utilisationBp),
+    // The projection to the period's end, beside the use so far: the two must tell one story.
+    e.complete || req?.limit === undefined
+      ? '-'
+      : pct((req.forecast * 10_000n) / (req.limit > 0n ? req.limit : 1n)),
     pct(bytes?.utilisationBp),
     String(e.daysOverCap),
     e.levels.at(-1)?.level ?? '-',
@@ -52,6 +56,7 @@ export function printSummary(result: LocalAuditResult, out: NodeJS.WritableStrea
       'period',
       'requests',
       'req used',
+      'req forecast',
       'bytes used',
       'days>cap',
       'level',
@@ -67,7 +72,7 @@ export function printSummary(result: LocalAuditResult, out: NodeJS.WritableStrea
       `${human(BigInt(input.parsedLines))} parsed, ${human(BigInt(input.malformedLines))} malformed`,
     '',
     table,
-    '(* period still open: figures to date, forecast in the report)',
+    '(* period still open: figures to date; req forecast: requests projected to the period end, against the limit)',
     '',
     `Unregistered principals: ${result.unattributedCount}; findings: ${result.findingCount}`,
     `Report:   ${displayPath(result.reportPath)}`,

@@ -13,6 +13,7 @@ import type {
   LevelReached,
   MetricFigure,
   PartnerPeriodEvaluation,
+  PeriodForecast,
   UnattributedFigure,
 } from './evaluation.js';
 import { priceOverage } from './pricing.js';
@@ -24,8 +25,9 @@ import {
   type Partner,
   type Price,
   type Registry,
+  type Threshold,
 } from './registry.js';
-import { addDays, datesBetween, type Interval, localDateOf, type Period } from './time.js';
+import { addDays, datesBetween, type Interval, localDateOf, type Period, startOfLocalDate } from './time.js';
 import { METRICS, type Metric, type StatusClass, type UsageCounts, type UsageRow } from './usage.js';
 
 /** Input of {@link evaluatePartnerPeriod}. */
@@ -86,6 +88,20 @@ export function forecastOf(used: bigint, period: Interval, asOfMs: number): bigi
   const elapsed = BigInt(asOfMs - period.startMs);
   if (elapsed <= 0n) return used;
   return (used * BigInt(period.endMs - period.startMs)) / elapsed;
+}
+
+const DAY_MS = 86_400_000;
+
+/**
+ * First instant at which a forecast notice may go out for a period: the start of local day
+ * `afterDays` of the period (day 0 is its first), and never less than 24 hours after its start, since
+ * a local day can be 23 hours long where a clock change falls on it.
+ */
+export function forecastNoticesFrom(period: Period, afterDays: number): number {
+  return Math.max(
+    startOfLocalDate(addDays(period.fromDate, afterDays), period.timeZone),
+    period.startMs + DAY_MS,
+  );
 }
 
 interface Counter {
@@ -325,18 +341,43 @@ export function evaluatePartnerPeriod(input: PartnerPeriodInput): PartnerPeriodE
   const thresholds = [...contract.thresholds].sort(
     (a, b) => a.percent - b.percent || byString(a.level, b.level),
   );
-  for (const t of thresholds) {
+  const reachedBy = (t: Threshold, basis: 'actual' | 'forecast'): LevelReached | undefined => {
+    const amount = (f: MetricFigure) => (basis === 'forecast' ? f.forecast : f.used);
     const hit = candidates.find(
-      (c) => c.figure.limit !== undefined && reachesPercent(c.figure.used, c.figure.limit, t.percent),
+      (c) => c.figure.limit !== undefined && reachesPercent(amount(c.figure), c.figure.limit, t.percent),
     );
-    if (!hit) continue;
+    if (!hit || hit.figure.limit === undefined) return undefined;
     const reached: LevelReached = {
       level: t.level,
       percent: t.percent,
       metric: hit.figure.metric,
-      utilisationBp: hit.figure.utilisationBp ?? 0n,
+      utilisationBp:
+        basis === 'forecast'
+          ? utilisationBp(hit.figure.forecast, hit.figure.limit)
+          : (hit.figure.utilisationBp ?? 0n),
+      ...(basis === 'forecast' ? { basis } : {}),
     };
-    levels.push(hit.applicationId === undefined ? reached : { ...reached, applicationId: hit.applicationId });
+    return hit.applicationId === undefined ? reached : { ...reached, applicationId: hit.applicationId };
+  };
+  for (const t of thresholds) {
+    if (t.basis === 'forecast') continue;
+    const reached = reachedBy(t, 'actual');
+    if (reached) levels.push(reached);
+  }
+  // A projection exists only while the period is open; once closed the actual levels say it all.
+  let forecast: PeriodForecast | undefined;
+  if (!complete) {
+    const noticesFromMs = forecastNoticesFrom(period, contract.forecastNoticeAfterDays);
+    forecast = {
+      rateFromMs: period.startMs,
+      rateToMs: cutMs,
+      noticesFromMs,
+      noticeable: cutMs >= noticesFromMs,
+      levels: thresholds
+        .filter((t) => t.basis === 'forecast')
+        .map((t) => reachedBy(t, 'forecast'))
+        .filter((l): l is LevelReached => l !== undefined),
+    };
   }
 
   const findings: Finding[] = [];
@@ -392,6 +433,10 @@ export function evaluatePartnerPeriod(input: PartnerPeriodInput): PartnerPeriodE
     daysOverCap: daily.filter((d) => d.overCap.length > 0).length,
     fees: { totalMinor: lines.reduce((s, l) => s + l.amountMinor, 0n), lines },
     levels,
+    ...(forecast ? { forecast } : {}),
+    forecastThresholds: thresholds
+      .filter((t) => t.basis === 'forecast')
+      .map((t) => ({ level: t.level, percent: t.percent })),
     findings,
   };
 }

@@ -96,7 +96,32 @@ export interface LevelReached {
   /** The metric (and application, for a per-application limit) that reached it first. */
   readonly metric: Metric;
   readonly applicationId?: string;
+  /** Use against the limit, in basis points: actual use, or projected use for a forecast level. */
   readonly utilisationBp: bigint;
+  /** `forecast` for a level reached by the projection to the period's end; absent for actual use. */
+  readonly basis?: 'forecast';
+}
+
+/**
+ * The projection of an open period to its end, and the forecast thresholds it reaches (OVERAGES.md,
+ * "Forecast" and "Forecast levels").
+ */
+export interface PeriodForecast {
+  /** The run rate is measured over [rateFromMs, rateToMs): the period so far. */
+  readonly rateFromMs: number;
+  readonly rateToMs: number;
+  /**
+   * First instant at which a forecast notice may go out: the start of the contract's
+   * `forecastNoticeAfterDays`-th local day of the period, and never before 24 hours have elapsed.
+   */
+  readonly noticesFromMs: number;
+  /** Whether the data reaches `noticesFromMs`, so forecast levels may be notified. */
+  readonly noticeable: boolean;
+  /**
+   * Forecast thresholds (`basis: forecast`) the projection reaches, lowest first. `utilisationBp` is
+   * the projected use against the limit. Listed whether or not `noticeable`, so a report can show them.
+   */
+  readonly levels: readonly LevelReached[];
 }
 
 /** Everything the rules say about one partner in one billing period. */
@@ -126,6 +151,17 @@ export interface PartnerPeriodEvaluation {
   readonly fees: { readonly totalMinor: bigint; readonly lines: readonly FeeLine[] };
   /** Levels reached, lowest first; the last one is the partner's current level. */
   readonly levels: readonly LevelReached[];
+  /**
+   * The open period's projection and its forecast levels; absent once the period is complete (and in
+   * evaluations written before forecast levels existed).
+   */
+  readonly forecast?: PeriodForecast;
+  /**
+   * The contract's forecast thresholds (`basis: forecast`), so that notices can tell a forecast level
+   * from an actual one in the ledger even once the period is closed. Absent (read as none) in
+   * evaluations written before forecast levels existed.
+   */
+  readonly forecastThresholds?: readonly { readonly level: string; readonly percent: number }[];
   readonly findings: readonly Finding[];
 }
 

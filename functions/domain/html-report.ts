@@ -164,9 +164,10 @@ function keyFigures(period: Period): string {
     );
   }
   const feeTotal = big(period.fees.total.minor) > 0n;
+  const forecastTop = period.forecast?.levels.at(-1)?.level;
   cards.push(
     `<div class="kpi${feeTotal ? ' over' : ''}"><div class="k">Overage fees${period.complete ? '' : ' so far'}</div><div class="v">${e(money(period.fees.total))}</div><div class="s">contract ${e(period.contractId)}</div></div>`,
-    `<div class="kpi"><div class="k">Notice level</div><div class="v">${e(period.currentLevel ?? 'none')}</div><div class="s">${period.levels.length} level${period.levels.length === 1 ? '' : 's'} reached</div></div>`,
+    `<div class="kpi"><div class="k">Notice level</div><div class="v">${e(period.currentLevel ?? 'none')}</div><div class="s">${period.levels.length} level${period.levels.length === 1 ? '' : 's'} reached${forecastTop ? `; by forecast: ${e(forecastTop)}` : ''}</div></div>`,
     `<div class="kpi${period.daysOverCap > 0 ? ' over' : ''}"><div class="k">Days over the daily cap</div><div class="v">${period.daysOverCap}</div><div class="s">of ${period.daily.length} day${period.daily.length === 1 ? '' : 's'} with data</div></div>`,
   );
   return `<div class="kpis">${cards.join('')}</div>`;
@@ -331,8 +332,27 @@ function forecastSection(period: Period): string {
   }
   const appName = (id: string | null) =>
     id === null ? 'whole partner' : (period.applications.find((a) => a.applicationId === id)?.name ?? id);
+  const fc = period.forecast;
+  // Say plainly that these are projections, from which rate, and when they may be notified.
+  const noticesFrom =
+    fc.noticesFrom === null
+      ? ''
+      : Date.parse(fc.noticesFrom) <= Date.parse(fc.basedOnDataUntil)
+        ? ' Forecast levels may be notified in this period.'
+        : ` Forecast levels are notified only from ${e(localTime(fc.noticesFrom, period.timeZone))}, once the rate means something.`;
+  const levels =
+    fc.levels.length === 0
+      ? '<p>No forecast level is reached.</p>'
+      : `<ul class="levels">${fc.levels
+          .map(
+            (l) =>
+              `<li><strong>${e(l.level)}</strong> (${e(String(l.percent))}% threshold, by forecast): ${e(METRIC_LABEL[l.metric].toLowerCase())}` +
+              `${l.applicationId === null ? '' : ` of <code>${e(l.applicationId)}</code>`} projected at ${e(l.utilisation)}% of the limit. A projection: no fee is due for it.</li>`,
+          )
+          .join('')}</ul>`;
   return (
-    `<h4>Forecast to the end of the period</h4><p>At the run rate of the data up to ${e(localTime(period.forecast.basedOnDataUntil, period.timeZone))}:</p>` +
+    `<h4>Forecast to the end of the period</h4><p>A projection, not a measurement: the average rate from ${e(localTime(fc.rateFrom, period.timeZone))} to ${e(localTime(fc.basedOnDataUntil, period.timeZone))}, extended to the period's end. No fee is due for a forecast.${noticesFrom}</p>` +
+    levels +
     table(
       ['Metric', 'Scope', 'Monthly limit', 'Forecast', 'Forecast over the limit'],
       period.forecast.metrics.map((f) => [

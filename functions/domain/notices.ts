@@ -27,9 +27,10 @@ export interface DueNotice extends NoticeKey {
 }
 
 /**
- * The notice due for one partner's period, if any (an array of zero or one).
+ * The notices due for one partner's period: at most one for an actual level, then at most one for a
+ * forecast level.
  *
- * Rule: a notice states the highest level reached and covers every level below it. So
+ * Actual levels: a notice states the highest level reached and covers every level below it. So
  * - a level is due only if it is above the highest level the ledger holds (sent or pending) for the
  *   partner and period: a notice for `escalation` already told the partner about `warning`;
  * - when several levels are newly reached at once (a first run at 160%), ONE notice goes out, for
@@ -38,31 +39,85 @@ export interface DueNotice extends NoticeKey {
  * A ledger level that the evaluation does not (or no longer) reaches counts as higher than every
  * reached one: it can only come from usage revised downward since, and a partner already told of a
  * higher level must not then receive a lower one.
+ *
+ * Forecast levels (OVERAGES.md, "Forecast levels") follow the same ladder among themselves, and are
+ * due only while the period is open and far enough along (`forecast.noticeable`). An actual level
+ * supersedes every forecast level at or below its percentage, whether this evaluation reaches it or
+ * the ledger holds it: once use has reached 100 %, a projection that it will reach 100 % tells the
+ * partner nothing, so such a forecast notice is never sent, not even later in the period. Ledger
+ * entries of forecast levels never hold back an actual notice.
  */
 export function dueNotices(
   evaluation: PartnerPeriodEvaluation,
   sentOrPending: readonly LedgerEntry[],
 ): DueNotice[] {
+  const forecastPercent = new Map((evaluation.forecastThresholds ?? []).map((t) => [t.level, t.percent]));
+  const held = sentOrPending.filter(
+    (e) => e.partnerId === evaluation.partnerId && e.periodId === evaluation.period.id,
+  );
+  const heldActual = held.filter((e) => !forecastPercent.has(e.level));
+  const heldForecast = held.filter((e) => forecastPercent.has(e.level));
+  const due: DueNotice[] = [];
+
   const reached = [...evaluation.levels].sort((a, b) => a.percent - b.percent);
-  if (reached.length === 0) return [];
+  const actual = ladder(evaluation, reached, heldActual);
+  if (actual) due.push(actual);
+
+  const forecast = evaluation.forecast;
+  if (forecast?.noticeable) {
+    const percentOf = new Map(reached.map((l) => [l.level, l.percent]));
+    // The highest actual percentage reached or notified; a notified level no longer reached counts as
+    // above every percentage, as in the actual ladder.
+    const supersededUpTo = Math.max(
+      -1,
+      ...reached.map((l) => l.percent),
+      ...heldActual.map((e) => percentOf.get(e.level) ?? Number.POSITIVE_INFINITY),
+    );
+    const open = [...forecast.levels]
+      .filter((l) => l.percent > supersededUpTo)
+      .sort((a, b) => a.percent - b.percent);
+    const heldUpTo = Math.max(-1, ...heldForecast.map((e) => forecastPercent.get(e.level) ?? -1));
+    const next = ladder(
+      evaluation,
+      open.filter((l) => l.percent > heldUpTo),
+      [],
+    );
+    if (next) due.push(next);
+  }
+  return due;
+}
+
+/**
+ * Whether the evaluation reaches a level a notice could state: an actual level, or a forecast level
+ * that may already be notified. The AWS run notifies only the partners for which this holds.
+ */
+export function reachesNoticeLevel(evaluation: PartnerPeriodEvaluation): boolean {
+  return (
+    evaluation.levels.length > 0 ||
+    (evaluation.forecast?.noticeable === true && evaluation.forecast.levels.length > 0)
+  );
+}
+
+/** The highest of `reached` (lowest first) above every level `held` names, covering the fresh ones below. */
+function ladder(
+  evaluation: PartnerPeriodEvaluation,
+  reached: readonly LevelReached[],
+  held: readonly LedgerEntry[],
+): DueNotice | undefined {
+  if (reached.length === 0) return undefined;
   const rank = new Map(reached.map((l, i) => [l.level, i]));
   let highestHeld = -1;
-  for (const e of sentOrPending) {
-    if (e.partnerId !== evaluation.partnerId || e.periodId !== evaluation.period.id) continue;
-    highestHeld = Math.max(highestHeld, rank.get(e.level) ?? Number.POSITIVE_INFINITY);
-  }
+  for (const e of held) highestHeld = Math.max(highestHeld, rank.get(e.level) ?? Number.POSITIVE_INFINITY);
   const fresh = reached.slice(highestHeld + 1);
   const top = fresh[fresh.length - 1];
-  if (!top) return [];
-  return [
-    {
-      partnerId: evaluation.partnerId,
-      periodId: evaluation.period.id,
-      level: top.level,
-      covers: fresh.slice(0, -1).map((l) => l.level),
-      reached: top,
-    },
-  ];
+  if (!top) return undefined;
+  return {
+    partnerId: evaluation.partnerId,
+    periodId: evaluation.period.id,
+    level: top.level,
+    covers: fresh.slice(0, -1).map((l) => l.level),
+    reached: top,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -483,6 +538,98 @@ function countsText(c: UsageCounts): string {
   return `${formatCount(c.requests)} requests, ${formatBytes(c.bytesSent)}, ${formatCount(c.records)} records`;
 }
 
+const DAY_MS = 86_400_000;
+
+/** What a notice for a forecast level says instead of the actual level's wording. */
+interface ProjectionWording {
+  readonly subjectWhat: string;
+  /** Completes "is projected to reach the <level> level (...): ". */
+  readonly reachText: string;
+  /** That it is a projection, from which rate, and that no fee is due for it. */
+  readonly statement: string;
+  readonly keyFigures: readonly [string, string][];
+  readonly actions: readonly string[];
+}
+
+/**
+ * The wording of a forecast notice (OVERAGES.md, "Forecast levels"): the projected use against the
+ * limit that reached the level, the rate it extends, and what the partner can still do about it.
+ */
+function projectionWording(
+  ev: PartnerPeriodEvaluation,
+  reached: LevelReached,
+  month: string,
+  deadline: string,
+  contact: string,
+): ProjectionWording {
+  const app = reached.applicationId
+    ? ev.applications.find((a) => a.applicationId === reached.applicationId)
+    : undefined;
+  const figure = (app ? app.metrics : ev.metrics).find((m) => m.metric === reached.metric);
+  const zone = ev.period.timeZone;
+  const lastDay = formatLongDate(addDays(ev.period.toDate, -1));
+  const metricWord = METRIC_LABEL[reached.metric].toLowerCase();
+  const whose = app ? `the ${app.name} application's ` : 'the ';
+  const pct = formatBp(reached.utilisationBp);
+  const subjectWhat = app
+    ? `usage of ${app.name} projected at ${reached.utilisationBp / 100n}% of its ${month} limit`
+    : `data usage projected at ${reached.utilisationBp / 100n}% of the ${month} limit`;
+  if (!figure || figure.limit === undefined) {
+    return {
+      subjectWhat,
+      reachText: `${pct}% of ${whose}monthly ${metricWord} limit by ${lastDay}`,
+      statement: 'This is a projection from the rate of use so far, not a measurement: no fee is due for it.',
+      keyFigures: [],
+      actions: [`No fee is due for this projection. Write to ${contact} by ${deadline} with any question.`],
+    };
+  }
+  const limit = figure.limit;
+  const unit = (n: bigint) =>
+    reached.metric === 'bytesSent' ? formatBytes(n) : `${formatCount(n)} ${METRIC_UNIT[reached.metric]}`;
+  const rateFrom = ev.forecast?.rateFromMs ?? ev.period.startMs;
+  const rateTo = ev.forecast?.rateToMs ?? ev.asOfMs;
+  const span = BigInt(Math.max(1, rateTo - rateFrom));
+  const perDay = (figure.used * BigInt(DAY_MS)) / span;
+  const statement =
+    `This is a projection, not a measurement: it extends the average rate from ${formatLocalDateTime(rateFrom, zone)} ` +
+    `to ${formatLocalDateTime(rateTo, zone)} (${zone}), ${unit(perDay)} a day, to the whole period. ` +
+    'No fee is due for it: overage fees are charged only on use actually above a limit' +
+    `${ev.fees.totalMinor > 0n ? '' : ', and there is none so far'}.`;
+  const actions: string[] = [];
+  const left = BigInt(Math.max(0, ev.period.endMs - ev.asOfMs));
+  if (figure.used < limit && left > 0n) {
+    const room = limit - figure.used;
+    actions.push(
+      `No fee is due for this projection. To stay within your contract, keep ${whose}${metricWord} to at most ${unit(room)} ` +
+        `more until ${lastDay} (about ${unit((room * BigInt(DAY_MS)) / left)} a day), or write to ${contact} by ${deadline} ` +
+        'to agree a higher limit before overage fees apply.',
+    );
+  } else {
+    actions.push(
+      `No fee is due for this projection. Write to ${contact} by ${deadline} to agree a higher limit before the use projected here is charged.`,
+    );
+  }
+  if (ev.daysOverCap > 0) actions.push('Keep each day’s usage within the daily cap of your contract.');
+  const what = METRIC_LABEL[reached.metric];
+  return {
+    subjectWhat,
+    reachText: `at the rate so far, ${whose}monthly ${metricWord} limit would be used to ${pct}% (${unit(figure.forecast)} of ${unit(limit)}) by ${lastDay}`,
+    statement,
+    keyFigures: [
+      [
+        app ? `${what} of ${app.name} projected by ${lastDay}` : `${what} projected by ${lastDay}`,
+        `${pct}% of the monthly limit (${formatQuantity(reached.metric, figure.forecast)} of ${formatQuantity(reached.metric, limit)})`,
+      ],
+      [
+        app ? `${what} used by ${app.name} so far` : `${what} used so far`,
+        `${formatBp(figure.utilisationBp ?? 0n)}% (${formatQuantity(reached.metric, figure.used)})`,
+      ],
+      ['Projected over the limit', unit(figure.forecastOver)],
+    ],
+    actions,
+  };
+}
+
 /**
  * Compose the notice for one level of one partner's period: subject, plain text and HTML saying the
  * same, and the MIME message. To: the partner's account owners; Cc: the provider's internal
@@ -491,10 +638,12 @@ function countsText(c: UsageCounts): string {
 export function composeNotice(input: ComposeNoticeInput): OutgoingMessage {
   const { registry, partner, evaluation: ev, level } = input;
   const provider = registry.provider;
-  const reached = ev.levels.find((l) => l.level === level);
+  // A level reached by use so far, or else one reached by the projection to the period's end.
+  const ladder = ev.levels.some((l) => l.level === level) ? ev.levels : (ev.forecast?.levels ?? []);
+  const reached = ladder.find((l) => l.level === level);
   if (!reached) throw new NoticeLevelError(ev.partnerId, ev.period.id, level);
   const covered = (input.covers ?? [])
-    .map((c) => ev.levels.find((l) => l.level === c))
+    .map((c) => ladder.find((l) => l.level === c))
     .filter((l): l is LevelReached => l !== undefined && l.level !== level);
   const messageId = normaliseMessageId(input.messageId);
   const zone = ev.period.timeZone;
@@ -505,11 +654,16 @@ export function composeNotice(input: ComposeNoticeInput): OutgoingMessage {
   const contact = provider.contactEmail;
   const top = limitedFigures(ev)[0];
   const topBp = top?.figure.utilisationBp ?? reached.utilisationBp;
-  const actionRequired = reached.percent >= 100;
+  const projected =
+    reached.basis === 'forecast' ? projectionWording(ev, reached, month, deadline, contact) : undefined;
+  // A projection asks for attention, not action: nothing is over and no fee is due for it.
+  const actionRequired = projected === undefined && reached.percent >= 100;
 
-  const subjectWhat = top?.applicationName
-    ? `usage of ${top.applicationName} at ${topBp / 100n}% of its ${month} limit`
-    : `data usage at ${topBp / 100n}% of the ${month} limit`;
+  const subjectWhat =
+    projected?.subjectWhat ??
+    (top?.applicationName
+      ? `usage of ${top.applicationName} at ${topBp / 100n}% of its ${month} limit`
+      : `data usage at ${topBp / 100n}% of the ${month} limit`);
   const subject = cleanSubject(
     `${actionRequired ? '[Action required]' : '[Notice]'} ${partner.name}: ${subjectWhat} (${level})`,
   );
@@ -537,7 +691,7 @@ export function composeNotice(input: ComposeNoticeInput): OutgoingMessage {
       : '';
   const overCapDays = ev.daily.filter((d) => d.overCap.length > 0);
   const offContract = offContractDatasets(ev);
-  const todo = actions(ev, reached, deadline, contact);
+  const todo = projected?.actions ?? actions(ev, reached, deadline, contact);
   const dispute =
     `If you believe these figures are wrong, write to ${contact} by ${deadline}, quoting reference ${input.reportRef}. ` +
     'We will review the access-log evidence with you and answer in writing; the notice stays open while we do.';
@@ -547,8 +701,8 @@ export function composeNotice(input: ComposeNoticeInput): OutgoingMessage {
   // The figures that matter first: how far over, what it costs, by when to answer.
   const unitOf = (metric: Metric, n: bigint) =>
     metric === 'bytesSent' ? formatBytes(n) : `${formatCount(n)} ${METRIC_UNIT[metric]}`;
-  const keyFigures: [string, string][] = [];
-  if (top) {
+  const keyFigures: [string, string][] = [...(projected?.keyFigures ?? [])];
+  if (top && !projected) {
     const f = top.figure;
     const what = METRIC_LABEL[f.metric];
     keyFigures.push(
@@ -566,7 +720,9 @@ export function composeNotice(input: ComposeNoticeInput): OutgoingMessage {
   const headline = `${partner.name}: ${subjectWhat}`;
   const intro =
     `Your use of data from ${provider.name} in the billing period ${month}, ${periodText}, ` +
-    `has reached the ${level} level (${reached.percent}% threshold): ${topText}.`;
+    (projected
+      ? `is projected to reach the ${level} level (${reached.percent}% threshold, by forecast): ${projected.reachText}.`
+      : `has reached the ${level} level (${reached.percent}% threshold): ${topText}.`);
 
   // ---- plain text: the same content in the same order as the HTML.
   const t: string[] = [];
@@ -576,6 +732,7 @@ export function composeNotice(input: ComposeNoticeInput): OutgoingMessage {
   t.push('', `Dear ${partner.name} team,`, '');
   t.push(intro);
   if (lateText) t.push(lateText);
+  if (projected) t.push(projected.statement);
   if (coversText) t.push(coversText);
   t.push(asOfText);
   t.push('', `What you need to do, by ${deadline}:`);
@@ -693,6 +850,7 @@ export function composeNotice(input: ComposeNoticeInput): OutgoingMessage {
       para(`Dear ${e(partner.name)} team,`) +
       para(e(intro)) +
       (lateText ? para(e(lateText)) : '') +
+      (projected ? para(e(projected.statement), 'font-weight:bold') : '') +
       (coversText ? para(e(coversText)) : '') +
       para(e(asOfText), `color:${MUTED};font-size:14px`) +
       '</td></tr>',

@@ -122,14 +122,22 @@ const ThresholdSchema = z.strictObject({
   level: id,
   /** Utilisation of a monthly limit, in percent, at or above which the level is reached. */
   percent: z.number().positive().max(100_000),
+  /**
+   * `actual` (the default): the use so far reaches the percentage. `forecast`: the projection of use
+   * to the period's end reaches it (a warning before the overage; no fee is due for it).
+   */
+  basis: z.enum(['actual', 'forecast']).default('actual'),
 });
 export type Threshold = z.infer<typeof ThresholdSchema>;
 
 const DEFAULT_THRESHOLDS: Threshold[] = [
-  { level: 'warning', percent: 80 },
-  { level: 'overage', percent: 100 },
-  { level: 'escalation', percent: 150 },
+  { level: 'warning', percent: 80, basis: 'actual' },
+  { level: 'overage', percent: 100, basis: 'actual' },
+  { level: 'escalation', percent: 150, basis: 'actual' },
 ];
+
+/** Local days of a period that must have passed before a forecast notice may go out. */
+export const DEFAULT_FORECAST_NOTICE_AFTER_DAYS = 7;
 
 const ContractSchema = z.strictObject({
   id,
@@ -161,6 +169,12 @@ const ContractSchema = z.strictObject({
     })
     .default({}),
   thresholds: z.array(ThresholdSchema).min(1).default(DEFAULT_THRESHOLDS),
+  /**
+   * Whole local days of a period that must have passed before a forecast level is notified, so the
+   * run rate means something. Never earlier than 24 hours into the period, whatever this says.
+   * At most 27, so that every month leaves a day to be warned on.
+   */
+  forecastNoticeAfterDays: z.number().int().min(0).max(27).default(DEFAULT_FORECAST_NOTICE_AFTER_DAYS),
 });
 export type Contract = z.infer<typeof ContractSchema>;
 
@@ -295,6 +309,14 @@ export const RegistrySchema = z
           }
           levels.add(t.level);
         });
+        if (c.thresholds.every((t) => t.basis === 'forecast')) {
+          // A forecast notice is a warning before an actual level: without one there is no overage notice.
+          ctx.addIssue({
+            code: 'custom',
+            path: ['partners', pi, 'contracts', ci, 'thresholds'],
+            message: 'needs at least one threshold with basis "actual"',
+          });
+        }
       });
     });
   });

@@ -14,6 +14,7 @@ import type {
   DatasetFigure,
   FeeLine,
   Finding,
+  LevelReached,
   MetricFigure,
   PartnerPeriodEvaluation,
   UnattributedFigure,
@@ -93,9 +94,29 @@ const FeeLineSchema = z.strictObject({
   amount: MoneySchema,
 });
 
+const LevelSchema = z.strictObject({
+  level: z.string(),
+  percent: z.number(),
+  basis: z
+    .enum(['actual', 'forecast'])
+    .describe('actual: use so far reached the percentage; forecast: the projection to the period end did'),
+  metric: Metric,
+  applicationId: z.string().nullable(),
+  utilisation: Percent.describe('use against the limit; for a forecast level, projected use'),
+});
+
 const ForecastSchema = z
   .strictObject({
     basedOnDataUntil: Instant,
+    rateFrom: Instant.describe('the run rate is measured from here to basedOnDataUntil'),
+    noticesFrom: Instant.nullable().describe(
+      "from when forecast levels may be notified (the contract's forecastNoticeAfterDays, at least 24 h in)",
+    ),
+    levels: z
+      .array(LevelSchema)
+      .describe(
+        'forecast thresholds the projection reaches, lowest first (notified once noticesFrom is reached)',
+      ),
     metrics: z.array(
       z.strictObject({
         metric: Metric,
@@ -108,14 +129,6 @@ const ForecastSchema = z
   })
   .nullable()
   .describe('projection to the end of the period at the run rate so far; null once the period is complete');
-
-const LevelSchema = z.strictObject({
-  level: z.string(),
-  percent: z.number(),
-  metric: Metric,
-  applicationId: z.string().nullable(),
-  utilisation: Percent,
-});
 
 const FindingSchema = z.strictObject({
   kind: z.enum(['unregistered-principal', 'dataset-outside-contract', 'daily-cap-exceeded']),
@@ -517,6 +530,17 @@ function evidenceOut(e: EvidenceInput | undefined) {
   };
 }
 
+function levelOut(l: LevelReached) {
+  return {
+    level: l.level,
+    percent: l.percent,
+    basis: l.basis ?? ('actual' as const),
+    metric: l.metric,
+    applicationId: l.applicationId ?? null,
+    utilisation: formatBp(l.utilisationBp),
+  };
+}
+
 function periodOut(
   ev: PartnerPeriodEvaluation,
   notices: readonly NoticeOutcome[],
@@ -566,14 +590,16 @@ function periodOut(
       total: moneyOf(ev.currency, ev.fees.totalMinor),
       lines: ev.fees.lines.map((l) => feeLineOut(l, ev.currency)),
     },
-    forecast: ev.complete ? null : { basedOnDataUntil: iso(ev.asOfMs), metrics: forecastMetrics },
-    levels: ev.levels.map((l) => ({
-      level: l.level,
-      percent: l.percent,
-      metric: l.metric,
-      applicationId: l.applicationId ?? null,
-      utilisation: formatBp(l.utilisationBp),
-    })),
+    forecast: ev.complete
+      ? null
+      : {
+          basedOnDataUntil: iso(ev.asOfMs),
+          rateFrom: iso(ev.forecast?.rateFromMs ?? ev.period.startMs),
+          noticesFrom: ev.forecast ? iso(ev.forecast.noticesFromMs) : null,
+          levels: (ev.forecast?.levels ?? []).map(levelOut),
+          metrics: forecastMetrics,
+        },
+    levels: ev.levels.map(levelOut),
     currentLevel: ev.levels[ev.levels.length - 1]?.level ?? null,
     findings: ev.findings.map(findingOut),
     notices: notices

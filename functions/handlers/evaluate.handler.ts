@@ -12,6 +12,7 @@ import { AthenaUsageSource, athenaInputSummary } from '../adapters/athena/athena
 import type { AthenaTables } from '../adapters/athena/sql.js';
 import { evaluateWindow, selectPartners } from '../audit/evaluate-window.js';
 import { DEFAULT_SETTLING_DAYS } from '../audit/run-window.js';
+import { reachesNoticeLevel } from '../domain/notices.js';
 import { addDays, isIsoDate, startOfLocalDate } from '../domain/time.js';
 import type { Clock, RollupWatermark } from '../ports.js';
 import { athenaRunner, athenaTables } from './aws/athena.js';
@@ -170,7 +171,7 @@ export async function evaluate(
     m.addMetric('UtilisationPercent', MetricUnit.Percent, Number(bp) / 100);
   }
   const partnersToNotify = [
-    ...new Set(evaluation.evaluations.filter((e) => e.levels.length > 0).map((e) => e.partnerId)),
+    ...new Set(evaluation.evaluations.filter(reachesNoticeLevel).map((e) => e.partnerId)),
   ].map((partnerId) => ({ partnerId }));
   logger.info('evaluated window', {
     runId: input.runId,

@@ -14,7 +14,7 @@ import { z } from 'zod';
 import { isBatch, replaceBatchRollupSql } from '../adapters/athena/sql.js';
 import { S3ReportStore } from '../adapters/s3/s3-report-store.js';
 import { renderReportHtml } from '../domain/html-report.js';
-import type { NoticeDiff } from '../domain/notices.js';
+import { dueNotices, type NoticeDiff, reachesNoticeLevel } from '../domain/notices.js';
 import { buildReport, type EvidenceQuery, reportToCsv, reportToJson } from '../domain/report.js';
 import type { Clock } from '../ports.js';
 import { type LoadedRegistry, loadRegistry, s3Client } from './aws/s3.js';
@@ -98,15 +98,24 @@ export async function publish(deps: PublishDeps, event: unknown): Promise<Publis
     // The notify step itself failed: what it would have sent is each period's highest level.
     const why = `notify step failed: ${[n.error, n.cause].filter(Boolean).join(': ') || 'no detail'}`;
     return doc.evaluation.evaluations
-      .filter((e) => e.partnerId === n.partnerId && e.levels.length > 0)
-      .map((e) => ({
-        partnerId: e.partnerId,
-        periodId: e.period.id,
-        level: e.levels[e.levels.length - 1]!.level,
-        status: 'failed' as const,
-        covers: [],
-        error: why,
-      }));
+      .filter((e) => e.partnerId === n.partnerId && reachesNoticeLevel(e))
+      .flatMap((e) => {
+        // The highest actual level, and a forecast level that was due without any notice sent before.
+        const levels = [
+          ...(e.levels.length > 0 ? [e.levels[e.levels.length - 1]!.level] : []),
+          ...dueNotices(e, [])
+            .filter((d) => d.reached.basis === 'forecast')
+            .map((d) => d.level),
+        ];
+        return levels.map((level) => ({
+          partnerId: e.partnerId,
+          periodId: e.period.id,
+          level,
+          status: 'failed' as const,
+          covers: [],
+          error: why,
+        }));
+      });
   });
   const noticeDiffs: NoticeDiff[] = notifyResults.flatMap((n) => n.noticeDiffs);
   const registry = deps.loadRegistry ? (await deps.loadRegistry()).registry : undefined;

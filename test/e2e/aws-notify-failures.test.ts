@@ -96,6 +96,8 @@ beforeAll(async () => {
     days: 8,
     requestsPerDay: 2000,
     layout: 'partitioned',
+    // Limits for the days written, so the levels (and their notices) are reached by the data's end.
+    limits: 'data',
   });
   const raw = parseYaml(await readFile(data.registryPath, 'utf8')) as { settings?: { manifest?: string } };
   if (raw.settings) delete raw.settings.manifest;

@@ -119,10 +119,28 @@ describe('a local audit of generated logs', () => {
     expect(got.length).toBe(Object.keys(truth.unregistered).length);
   });
 
-  it('sends one notice per partner whose level was reached, as .eml files in the outbox', async () => {
+  it('sends one notice per partner whose level was reached, and one per forecast level due, as .eml files in the outbox', async () => {
     const reached = Object.values<any>(truth.partners).filter((p) => p.months[p.mainMonth].levels.length > 0);
+    // A forecast level is notified once the data passes noticesFrom, unless an actual level at or above
+    // it is reached (OVERAGES.md, "Forecast levels"): the generator's thresholds are 80/100/150 and
+    // 100/150 by forecast.
+    const percent: Record<string, number> = {
+      warning: 80,
+      overage: 100,
+      escalation: 150,
+      'forecast-overage': 100,
+      'forecast-escalation': 150,
+    };
+    const forecastDue = Object.values<any>(truth.partners).filter((p) => {
+      const f = p.story.forecast;
+      if (!f || f.levels.length === 0 || f.asOf < f.noticesFrom) return false;
+      const actual = Math.max(-1, ...p.months[p.mainMonth].levels.map((l: string) => percent[l]!));
+      return percent[f.levels.at(-1)]! > actual;
+    });
+    expect(forecastDue.length).toBeGreaterThan(0);
     const sent = first.notices.filter((n) => n.status === 'sent');
-    expect(sent.length).toBe(reached.length);
+    expect(sent.length).toBe(reached.length + forecastDue.length);
+    expect(sent.filter((n) => n.key.level.startsWith('forecast-')).length).toBe(forecastDue.length);
     const files = (await readdir(first.outboxDir)).filter((f) => f.endsWith('.eml'));
     expect(files.length).toBe(sent.length);
     const eml = await readFile(join(first.outboxDir, files[0]!), 'utf8');

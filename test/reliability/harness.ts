@@ -116,6 +116,8 @@ export async function startWorld(seed = 5): Promise<World> {
     days: DAYS,
     requestsPerDay: 1500,
     layout: 'partitioned',
+    // Limits for the days written, so the levels (and their notices) are reached by the data's end.
+    limits: 'data',
   });
   // These tests are about faults, not records (test/e2e/aws-path.test.ts compares records with a
   // manifest): they run without one, so that each run sets no manifest table up.

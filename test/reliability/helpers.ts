@@ -80,6 +80,8 @@ export function smallDataset(outDir: string): Promise<GenerateSummary> {
     days: 2,
     requestsPerDay: 1000,
     layout: 'both',
+    // Limits for the two days written, so the levels (and their notices) are reached by the data's end.
+    limits: 'data',
   });
 }
 

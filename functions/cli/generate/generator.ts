@@ -15,7 +15,7 @@ import { deriveLimits, renderManifest, renderRegistry } from './registry-writer.
 import { type LogEvent, Traffic } from './traffic.js';
 import { buildGroundTruth } from './truth-json.js';
 import { buildWorld, type World } from './world.js';
-import { localHourAndWeekday, plusDays } from './zones.js';
+import { localHourAndWeekday, nextMonth, plusDays } from './zones.js';
 
 export { encodeKey, formatLogTime, type LogLineFields, renderLine } from './log-line.js';
 export type { GroundTruthJson } from './truth-json.js';
@@ -43,6 +43,14 @@ export interface GenerateOptions {
   readonly gzip?: boolean;
   /** Mix in a few malformed lines (truncated, garbage, bad time). @default true */
   readonly malformed?: boolean;
+  /**
+   * `month`: monthly limits sized for the whole month of the data's end (simulated past it), so the
+   * forecast and the month's end tell the same story, with forecast levels in the contracts. `data`:
+   * sized for the days written (each partner reaches its story by the data's end; the forecast then
+   * runs far over, so the contracts get no forecast levels), for tests that need notices due from a
+   * few days of logs. @default 'month'
+   */
+  readonly limits?: 'month' | 'data';
   /** Bench mode: one big plain file of exactly this many lines (gzip and layout do not apply). */
   readonly singleFile?: { readonly lines: number };
   readonly onProgress?: (done: number, total: number) => void;
@@ -102,6 +110,47 @@ interface Resolved {
   readonly malformed: boolean;
   readonly singleFileLines: number | undefined;
   readonly startMs: number;
+  /** The billing month (`YYYY-MM`) whose story the limits tell: see {@link targetMonthOf}. */
+  readonly targetMonth: string;
+  /**
+   * Days simulated from `start`: the written days, and in hourly mode on to the target month's end in
+   * every zone, so the limits can be sized for the whole month. Days past `days` are drawn exactly as
+   * if they were written (so a later, longer run writes the same first days) but not written.
+   */
+  readonly horizonDays: number;
+  readonly limits: 'month' | 'data';
+}
+
+/**
+ * The month the limits are sized for: the UTC month with the most written days, the later one on a
+ * tie. A demo run on the 2nd (logs from the last day of the previous month and the 1st) sizes the new
+ * month; a window from 25 March to 3 April sizes March.
+ */
+export function targetMonthOf(start: string, days: number): string {
+  const perMonth = new Map<string, number>();
+  for (let d = 0; d < days; d++) {
+    const month = plusDays(start, d).slice(0, 7);
+    perMonth.set(month, (perMonth.get(month) ?? 0) + 1);
+  }
+  let best = '';
+  let most = 0;
+  for (const [month, n] of perMonth) {
+    if (n >= most) {
+      best = month;
+      most = n;
+    }
+  }
+  return best;
+}
+
+/** Days from `start` to the day after the target month's last UTC day: its end in every zone. */
+function horizonDaysOf(start: string, days: number, targetMonth: string, hourly: boolean): number {
+  if (!hourly) return days;
+  const end = plusDays(`${nextMonth(targetMonth)}-01`, 1);
+  return Math.max(
+    days,
+    Math.round((Date.parse(`${end}T00:00:00Z`) - Date.parse(`${start}T00:00:00Z`)) / DAY_MS),
+  );
 }
 
 function resolve(opts: GenerateOptions): Resolved {
@@ -116,13 +165,18 @@ function resolve(opts: GenerateOptions): Resolved {
   if (!['simple', 'partitioned', 'both'].includes(layout)) {
     throw new GenerateOptionsError('layout', `must be simple, partitioned or both, got "${layout}"`);
   }
+  const days = checkInt('days', opts.days, 1, 3660);
+  if (opts.limits !== undefined && opts.limits !== 'month' && opts.limits !== 'data') {
+    throw new GenerateOptionsError('limits', `must be month or data, got "${String(opts.limits)}"`);
+  }
+  const targetMonth = targetMonthOf(opts.start, days);
   return {
     outDir: opts.outDir,
     seed: checkInt('seed', opts.seed ?? 42, 0, 2 ** 32 - 1),
     partners: checkInt('partners', opts.partners ?? 4, 1, 64),
     appsPerPartner: checkInt('appsPerPartner', opts.appsPerPartner ?? 3, 1, 5),
     start: opts.start,
-    days: checkInt('days', opts.days, 1, 3660),
+    days,
     requestsPerDay: checkInt('requestsPerDay', opts.requestsPerDay ?? 8000, 1, 100_000_000),
     layout,
     gzip: opts.gzip ?? false,
@@ -132,6 +186,14 @@ function resolve(opts: GenerateOptions): Resolved {
         ? undefined
         : checkInt('singleFile.lines', opts.singleFile.lines, 0, 1e10),
     startMs,
+    targetMonth,
+    horizonDays: horizonDaysOf(
+      opts.start,
+      days,
+      targetMonth,
+      opts.singleFile === undefined && (opts.limits ?? 'month') === 'month',
+    ),
+    limits: opts.limits ?? 'month',
   };
 }
 
@@ -220,12 +282,15 @@ function writeHourly(
   r: Resolved,
   world: World,
   tally: GroundTruthTally,
+  horizonTally: GroundTruthTally,
   writer: Writer,
   onProgress?: GenerateOptions['onProgress'],
 ): void {
   const rng = new Rng(r.seed).fork(2);
   const traffic = new Traffic(world, rng.fork(3));
   const hours = r.days * 24;
+  // Past the written hours the same draws go on, so the month's end is what a longer run would write.
+  const simulatedHours = r.horizonDays * 24;
   const splitHour =
     r.layout === 'simple'
       ? Number.POSITIVE_INFINITY
@@ -234,12 +299,14 @@ function writeHourly(
         : r.days >= 2
           ? Math.floor(r.days / 2) * 24
           : 12;
-  const dayNoise = world.partners.map(() => Array.from({ length: r.days }, () => 0.85 + 0.3 * rng.next()));
+  const dayNoise = world.partners.map(() =>
+    Array.from({ length: r.horizonDays }, () => 0.85 + 0.3 * rng.next()),
+  );
   const appTables = world.partners.map((p) => new WeightedTable(p.apps.map((a) => [a, a.weight] as const)));
   const crawlerDays = new Set<number>();
-  for (let d = Math.min(2, r.days - 1); d < r.days; d += 7) {
+  for (let d = Math.min(2, r.horizonDays - 1); d < r.horizonDays; d += 7) {
     crawlerDays.add(d);
-    if (d + 1 < r.days) crawlerDays.add(d + 1);
+    if (d + 1 < r.horizonDays) crawlerDays.add(d + 1);
   }
   const poisson = (expected: number) => Math.floor(expected + rng.next());
   const sample = (): string => {
@@ -248,10 +315,11 @@ function writeHourly(
   };
   const rpd = r.requestsPerDay;
   let carried: string[] = [];
-  for (let h = 0; h <= hours; h++) {
+  for (let h = 0; h <= simulatedHours; h++) {
     const hourStart = r.startMs + h * HOUR_MS;
     const events: LogEvent[] = [];
-    if (h < hours) {
+    const written = h < hours;
+    if (h < simulatedHours) {
       const day = Math.floor(h / 24);
       const at = (): number => hourStart + rng.int(HOUR_MS);
       for (const p of world.partners) {
@@ -289,29 +357,34 @@ function writeHourly(
       events.sort((a, b) => a.fields.timeMs - b.fields.timeMs);
     }
     const lines: string[] = carried;
+    // The first hour after the window writes only the records delivered late from the last one.
+    const lateFromBefore = [...carried];
     carried = [];
     const late = hourStart + 45 * 60_000;
     for (const e of events) {
       const line = renderLine(e.fields);
-      tally.line(e);
+      if (written) tally.line(e);
+      if (horizonTally !== tally) horizonTally.line(e);
       // S3 delivers best effort: a record near the end of an hour sometimes lands in the next object.
       if (e.fields.timeMs >= late && rng.chance(0.05)) {
         carried.push(line);
-        tally.lateRecords++;
+        if (written) tally.lateRecords++;
       } else lines.push(line);
     }
-    if (r.malformed && h < hours) {
+    if (r.malformed && h < simulatedHours) {
       const kinds = h === 0 ? MALFORMED_KINDS : rng.chance(0.12) ? [rng.pick(MALFORMED_KINDS)] : [];
       for (const kind of kinds) {
         lines.splice(rng.int(lines.length + 1), 0, malformedLine(kind, rng, sample));
-        tally.malformedLine(kind);
+        if (written) tally.malformedLine(kind);
       }
     }
     if (lines.length > 0) {
       const delivered = hourStart + rng.between(2, 59) * 60_000 + rng.int(60) * 1000;
-      writer.object(h < splitHour ? 'simple' : 'partitioned', delivered, rng.chars(HEX_UPPER, 16), lines);
+      const unique = rng.chars(HEX_UPPER, 16);
+      const body = written ? lines : h === hours ? lateFromBefore : [];
+      if (body.length > 0) writer.object(h < splitHour ? 'simple' : 'partitioned', delivered, unique, body);
     }
-    if (onProgress && h < hours) onProgress(h + 1, hours);
+    if (onProgress && written) onProgress(h + 1, hours);
   }
 }
 
@@ -501,10 +574,12 @@ export async function generateDataset(opts: GenerateOptions): Promise<GenerateSu
     seed: r.seed,
     partners: r.partners,
     appsPerPartner: r.appsPerPartner,
-    days: r.days,
+    days: r.horizonDays,
     windowStartMs: r.startMs,
   });
   const tally = new GroundTruthTally(world, r.startMs, r.days);
+  const horizonTally =
+    r.horizonDays === r.days ? tally : new GroundTruthTally(world, r.startMs, r.horizonDays);
   const logsDir = join(r.outDir, 'logs');
   rmSync(logsDir, { recursive: true, force: true });
   mkdirSync(logsDir, { recursive: true });
@@ -515,13 +590,32 @@ export async function generateDataset(opts: GenerateOptions): Promise<GenerateSu
     files = 1;
   } else {
     const writer = new Writer(logsDir, world, r.gzip);
-    writeHourly(r, world, tally, writer, opts.onProgress);
+    writeHourly(r, world, tally, horizonTally, writer, opts.onProgress);
     files = writer.files;
     bytes = writer.bytes;
   }
 
   const tallies = tally.partnerTallies();
-  const limits = deriveLimits(world, tallies);
+  const monthEnd = horizonTally === tally ? tallies : horizonTally.partnerTallies();
+  const limits = deriveLimits(
+    world,
+    r.limits === 'month'
+      ? {
+          targetMonth: r.targetMonth,
+          written: tallies,
+          monthEnd,
+          dataEndMs: r.startMs + r.days * DAY_MS,
+          sizing: 'month',
+        }
+      : // Sized for what was written: the busiest month, as of its data (no forecast to agree with).
+        {
+          targetMonth: undefined,
+          written: tallies,
+          monthEnd: tallies,
+          dataEndMs: Number.POSITIVE_INFINITY,
+          sizing: 'data',
+        },
+  );
   const registryPath = join(r.outDir, 'registry.yaml');
   const manifestPath = join(r.outDir, 'manifest.csv');
   const groundTruthPath = join(r.outDir, 'ground-truth.json');
@@ -534,6 +628,8 @@ export async function generateDataset(opts: GenerateOptions): Promise<GenerateSu
     world,
     tally,
     tallies,
+    monthEnd,
+    dataEndMs: r.startMs + r.days * DAY_MS,
     limits,
     files,
     start: r.start,

@@ -3,12 +3,25 @@
  * the traffic actually emitted so each partner lands where its profile says (under, near, over, far
  * over its monthly limit). The YAML is commented so a person can learn the format from it.
  */
-import { addInto, type Counts, monthsOf, type PartnerTally, zeroCounts } from './ground-truth.js';
-import { type PartnerModel, PROFILE_FRACTION, type PrincipalEntry, type World } from './world.js';
+import {
+  addInto,
+  type Counts,
+  monthBounds,
+  monthsOf,
+  type PartnerTally,
+  zeroCounts,
+} from './ground-truth.js';
+import {
+  type PartnerModel,
+  PROFILE_FRACTION,
+  type PrincipalEntry,
+  type Profile,
+  type World,
+} from './world.js';
 
 /** Limits chosen for one partner's contract in force. */
 export interface PartnerLimits {
-  /** The billing month (partner's zone) with the most counted requests: the one the profile targets. */
+  /** The billing month (partner's zone) the limits are sized for: the one the profile targets. */
   readonly mainMonth: string;
   readonly monthly: { readonly requests: bigint; readonly bytesSent: bigint; readonly records?: bigint };
   readonly daily: { readonly requests: bigint; readonly bytesSent: bigint };
@@ -18,6 +31,11 @@ export interface PartnerLimits {
     readonly monthly: { readonly requests: bigint };
     readonly daily: { readonly requests: bigint };
   };
+  /**
+   * Whether the contract gets forecast levels: only when the limits are sized for the whole month, so
+   * that the forecast tells the same story as the month's end.
+   */
+  readonly forecastLevels: boolean;
   /** Where the first, dearer overage tier ends (units over the limit). */
   readonly tierUpTo: { readonly requests: bigint; readonly bytesSent: bigint; readonly records: bigint };
 }
@@ -72,37 +90,114 @@ function dailyCap(
   return cap;
 }
 
-export function deriveLimits(world: World, tallies: readonly PartnerTally[]): PartnerLimits[] {
-  return world.partners.map((p) => {
-    const t = tallies[p.index]!;
-    const months = monthsOf(t.days);
-    let mainMonth = '';
-    let main: Counts = zeroCounts();
-    for (const [month, c] of months) {
-      if (c.requests > main.requests) {
-        mainMonth = month;
-        main = c;
-      }
+/** Utilisation bands of the four stories: below 80 %, 80 to 100 %, 100 to 150 %, 150 % and up. */
+const BANDS: Readonly<Record<Profile, readonly [number, number]>> = {
+  under: [0, 0.8],
+  near: [0.8, 1],
+  over: [1, 1.5],
+  'far-over': [1.5, Number.POSITIVE_INFINITY],
+};
+
+/** Keep clear of a band's edges, so rounding a limit to three significant digits cannot cross one. */
+const EDGE = 0.02;
+
+/**
+ * A monthly limit that puts `monthEnd` at `target` of it, moved only as far as needed for both the
+ * month's end and the forecast at the data's end to lie inside [lo, hi) of it. Left at the target when
+ * no limit can do both (the tests of the demo's stories would say so).
+ */
+function sizeLimit(
+  monthEnd: number,
+  forecast: number,
+  target: number,
+  [lo, hi]: readonly [number, number],
+): bigint {
+  const wanted = monthEnd / target;
+  const high = Math.max(monthEnd, forecast);
+  const low = Math.min(monthEnd, forecast);
+  const atLeast = Number.isFinite(hi) ? high / (hi * (1 - EDGE)) : 0;
+  const atMost = lo > 0 ? low / (lo * (1 + EDGE)) : Number.POSITIVE_INFINITY;
+  if (atLeast > atMost) return roundSignificant(wanted);
+  return roundSignificant(Math.min(atMost, Math.max(atLeast, wanted)));
+}
+
+/** What the limits are sized from. */
+export interface LimitBasis {
+  /**
+   * The billing month whose story the limits tell (`YYYY-MM`), in each partner's zone; absent: each
+   * partner's month with the most counted requests.
+   */
+  readonly targetMonth: string | undefined;
+  /** Counted usage as written. */
+  readonly written: readonly PartnerTally[];
+  /** Counted usage through the target month's end (written and simulated). */
+  readonly monthEnd: readonly PartnerTally[];
+  /** End of the written data: the audit's "as of", from which the forecast runs. */
+  readonly dataEndMs: number;
+  /** Limits sized for the whole month (with forecast levels), or for the written days only. */
+  readonly sizing: 'month' | 'data';
+}
+
+function sumMonth(days: ReadonlyMap<string, Counts> | undefined, month: string): Counts {
+  const c = zeroCounts();
+  for (const [date, v] of days ?? []) if (date.startsWith(month)) addInto(c, v);
+  return c;
+}
+
+/** The partner's month with the most counted requests (the earlier one on a tie). */
+function busiestMonth(t: PartnerTally): string {
+  let best = '';
+  let most = 0n;
+  for (const [month, c] of monthsOf(t.days)) {
+    if (c.requests > most) {
+      best = month;
+      most = c.requests;
     }
+  }
+  return best;
+}
+
+/**
+ * Limits sized for the whole target month: each partner's use at the month's end lands at its profile's
+ * fraction of the limit (under 40 %, near 85 %, over 120 %, far over 170 %), and the forecast the audit
+ * makes at the data's end lands in the same band, so the report tells one story on any day.
+ */
+export function deriveLimits(world: World, basis: LimitBasis): PartnerLimits[] {
+  return world.partners.map((p) => {
+    const month = basis.targetMonth ?? busiestMonth(basis.monthEnd[p.index]!);
+    // A partner without any counted use has no month: nothing to size but the defaults below.
+    const { startMs, endMs } = month ? monthBounds(month, p.timeZone) : { startMs: 0, endMs: 0 };
+    const asOf = Math.min(basis.dataEndMs, endMs);
+    // The audit's forecast, in the generator's own arithmetic: used x period length / elapsed.
+    const project = (used: bigint): number =>
+      asOf >= endMs || asOf <= startMs ? Number(used) : (Number(used) * (endMs - startMs)) / (asOf - startMs);
+    const all = basis.monthEnd[p.index]!;
+    const main = sumMonth(all.days, month);
+    const sofar = sumMonth(basis.written[p.index]!.days, month);
     const f = PROFILE_FRACTION[p.profile];
+    const band = BANDS[p.profile];
     const farOver = p.profile === 'far-over';
-    const days = [...t.days.values()];
-    const monthlyRequests = roundSignificant(Number(main.requests) / f);
-    const monthlyBytes = roundSignificant(Number(main.bytesSent) / (f * 0.92));
-    const monthDays = mainMonth
-      ? new Date(Date.UTC(Number(mainMonth.slice(0, 4)), Number(mainMonth.slice(5, 7)), 0)).getUTCDate()
+    const days = [...all.days.values()];
+    // Other limits than requests must not lift the partner out of its band: only the ceiling applies.
+    const ceiling: [number, number] = [0, band[1]];
+    const monthlyRequests = sizeLimit(Number(main.requests), project(sofar.requests), f, band);
+    const monthlyBytes = sizeLimit(Number(main.bytesSent), project(sofar.bytesSent), f * 0.92, ceiling);
+    const monthDays = month
+      ? new Date(Date.UTC(Number(month.slice(0, 4)), Number(month.slice(5, 7)), 0)).getUTCDate()
       : 30;
-    const records = p.hasRecordsLimit ? roundSignificant(Number(main.records) / (f * 1.05)) : undefined;
+    const records = p.hasRecordsLimit
+      ? sizeLimit(Number(main.records), project(sofar.records), f * 1.05, ceiling)
+      : undefined;
     let application: PartnerLimits['application'];
     if (p.hasAppLimits && p.apps.length > 0) {
       const app = p.apps[0]!;
-      const appDays = t.apps.get(app.id) ?? new Map<string, Counts>();
-      const appMain = zeroCounts();
-      for (const [date, c] of appDays) if (date.startsWith(mainMonth)) addInto(appMain, c);
-      const appMonthly = roundSignificant(Number(appMain.requests) / 1.3);
+      const appDays = all.apps.get(app.id) ?? new Map<string, Counts>();
+      const appMain = sumMonth(appDays, month);
+      const appSofar = sumMonth(basis.written[p.index]!.apps.get(app.id), month);
+      // The application runs past its own limit (130 %), on top of the partner's overage.
+      const appMonthly = sizeLimit(Number(appMain.requests), project(appSofar.requests), 1.3, ceiling);
       application = {
         appId: app.id,
-        // The application runs past its own limit, on top of the partner's overage.
         monthly: { requests: appMonthly },
         daily: {
           requests: dailyCap(
@@ -115,7 +210,8 @@ export function deriveLimits(world: World, tallies: readonly PartnerTally[]): Pa
       };
     }
     return {
-      mainMonth: mainMonth || '',
+      mainMonth: month,
+      forecastLevels: basis.sizing === 'month',
       monthly: {
         requests: monthlyRequests,
         bytesSent: monthlyBytes,
@@ -207,10 +303,11 @@ function principalLine(pr: PrincipalEntry): string[] {
 }
 
 const PROFILE_TEXT: Readonly<Record<string, string>> = {
-  under: 'planned to stay UNDER its monthly limit (about 40%)',
-  near: 'planned to come NEAR its monthly limit (about 85%: a warning)',
-  over: 'planned to go OVER its monthly limit (about 120%)',
-  'far-over': 'planned to go FAR OVER its monthly limit (about 170%) and over its daily cap on several days',
+  under: 'planned to stay UNDER its monthly limit (about 40% by the month end)',
+  near: 'planned to come NEAR its monthly limit (about 85% by the month end: a warning)',
+  over: 'planned to go OVER its monthly limit (about 120% by the month end, and so by forecast)',
+  'far-over':
+    'planned to go FAR OVER its monthly limit (about 170% by the month end) and over its daily cap on several days',
 };
 
 const OWNER_NAMES = [
@@ -340,6 +437,18 @@ function renderPartner(w: World, p: PartnerModel, l: PartnerLimits, start: strin
     `          - { level: ${q('overage')}, percent: 100 }`,
     `          - { level: ${q('escalation')}, percent: 150 }`,
   );
+  if (l.forecastLevels) {
+    out.push(
+      '          # basis: forecast is reached by the projection of use to the period end (from the rate',
+      '          # so far): a warning before the overage, once per period, superseded by an actual level',
+      '          # at or above it. No fee is due for a forecast.',
+      `          - { level: ${q('forecast-overage')}, percent: 100, basis: ${q('forecast')} }`,
+      `          - { level: ${q('forecast-escalation')}, percent: 150, basis: ${q('forecast')} }`,
+      '        # Forecast notices wait until this many local days of the period have passed, so the rate',
+      '        # means something (default 7; never in the first 24 hours).',
+      '        forecastNoticeAfterDays: 3',
+    );
+  }
   return out;
 }
 

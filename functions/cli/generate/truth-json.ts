@@ -14,6 +14,7 @@ import {
 } from './ground-truth.js';
 import type { PartnerLimits } from './registry-writer.js';
 import { PROFILE_FRACTION, type World } from './world.js';
+import { plusDays, startOfLocalDay } from './zones.js';
 
 type CountsJson = ReturnType<typeof countsJson>;
 type MetricName = 'requests' | 'bytesSent' | 'records';
@@ -63,7 +64,7 @@ export interface PartnerJson {
   readonly contractId: string;
   readonly allowedDatasets: string[];
   readonly datasetsOutsideContract: string[];
-  /** The month the profile's target refers to (most counted requests). */
+  /** The month the profile's target refers to: the limits are sized for its whole length. */
   readonly mainMonth: string;
   readonly limits: {
     readonly monthly: Partial<Record<MetricName, string>>;
@@ -77,6 +78,33 @@ export interface PartnerJson {
     >;
   };
   readonly months: Record<string, MonthJson>;
+  /**
+   * The story of the target month (`mainMonth`): counted use at the month's end (written and simulated
+   * past the data), and the audit's forecast at the data's end, both against the limits.
+   */
+  readonly story: StoryJson;
+}
+
+/** The month's end and the forecast at the data's end, in the generator's own arithmetic. */
+export interface StoryJson {
+  readonly month: string;
+  readonly monthEnd: {
+    readonly counted: { readonly requests: string; readonly bytesSent: string; readonly records: string };
+    readonly utilisation: Partial<Record<MetricName, UtilisationJson>>;
+    /** Actual levels the month's end reaches. */
+    readonly levels: string[];
+  };
+  /** Null once the data reaches the month's end (the figures are final). */
+  readonly forecast: {
+    /** The data's end: the forecast runs from the month's start to here. */
+    readonly asOf: string;
+    /** used x month length / elapsed, floored, against the limit. */
+    readonly utilisation: Partial<Record<MetricName, UtilisationJson>>;
+    /** Forecast levels (100 % and 150 % by forecast) the projection reaches on any limit. */
+    readonly levels: string[];
+    /** From when the demo contract lets forecast levels be notified (3 local days, at least 24 h). */
+    readonly noticesFrom: string;
+  } | null;
 }
 
 export interface UnregisteredJson {
@@ -161,10 +189,100 @@ function sortedEntries<V>(m: Map<string, V>): [string, V][] {
   return [...m.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
+/** The registry writer's forecast thresholds and minimum elapsed (registry-writer.ts). */
+const FORECAST_THRESHOLDS: readonly [string, bigint][] = [
+  ['forecast-overage', 100n],
+  ['forecast-escalation', 150n],
+];
+const FORECAST_AFTER_DAYS = 3;
+
+function sumMonth(days: ReadonlyMap<string, Counts> | undefined, month: string): Counts {
+  const c = zeroCounts();
+  for (const [date, v] of days ?? []) if (date.startsWith(month)) addInto(c, v);
+  return c;
+}
+
+function storyOf(
+  p: World['partners'][number],
+  month: string,
+  written: PartnerTally,
+  monthEnd: PartnerTally,
+  monthly: Partial<Record<MetricName, bigint>>,
+  appMonthly: ReadonlyMap<string, Partial<Record<MetricName, bigint>>>,
+  dataEndMs: number,
+  forecastLevels: boolean,
+): StoryJson {
+  const { startMs, endMs } = month ? monthBounds(month, p.timeZone) : { startMs: 0, endMs: 0 };
+  const levelsOf = (table: readonly [string, bigint][], amount: (c: Counts) => Counts) => {
+    const reached = new Set<string>();
+    const reach = (c: Counts, limits: Partial<Record<MetricName, bigint>>) => {
+      const a = amount(c);
+      for (const m of ['requests', 'bytesSent', 'records'] as const) {
+        const limit = limits[m];
+        if (limit === undefined) continue;
+        for (const [level, percent] of table) if (a[m] * 100n >= limit * percent) reached.add(level);
+      }
+    };
+    reach(sumMonth(written.days, month), monthly);
+    for (const [appId, limits] of appMonthly) reach(sumMonth(written.apps.get(appId), month), limits);
+    return table.map(([lv]) => lv).filter((lv) => reached.has(lv));
+  };
+  const endTotal = sumMonth(monthEnd.days, month);
+  const endReached = new Set<string>();
+  for (const m of ['requests', 'bytesSent', 'records'] as const) {
+    const limit = monthly[m];
+    if (limit !== undefined)
+      for (const [level, percent] of THRESHOLDS)
+        if (endTotal[m] * 100n >= limit * percent) endReached.add(level);
+  }
+  for (const [appId, limits] of appMonthly) {
+    const t = sumMonth(monthEnd.apps.get(appId), month);
+    for (const m of ['requests', 'bytesSent', 'records'] as const) {
+      const limit = limits[m];
+      if (limit !== undefined)
+        for (const [level, percent] of THRESHOLDS) if (t[m] * 100n >= limit * percent) endReached.add(level);
+    }
+  }
+  const asOf = Math.min(dataEndMs, endMs);
+  let forecast: StoryJson['forecast'] = null;
+  if (asOf < endMs && asOf > startMs) {
+    const length = BigInt(endMs - startMs);
+    const elapsed = BigInt(asOf - startMs);
+    const project = (c: Counts): Counts => ({
+      requests: (c.requests * length) / elapsed,
+      bytesSent: (c.bytesSent * length) / elapsed,
+      records: (c.records * length) / elapsed,
+    });
+    const noticesFrom = Math.max(
+      startOfLocalDay(plusDays(`${month}-01`, FORECAST_AFTER_DAYS), p.timeZone),
+      startMs + 86_400_000,
+    );
+    forecast = {
+      asOf: new Date(asOf).toISOString(),
+      utilisation: metricsOf(monthly, project(sumMonth(written.days, month))),
+      levels: forecastLevels ? levelsOf(FORECAST_THRESHOLDS, project) : [],
+      noticesFrom: new Date(noticesFrom).toISOString(),
+    };
+  }
+  return {
+    month,
+    monthEnd: {
+      counted: countsJson(endTotal),
+      utilisation: metricsOf(monthly, endTotal),
+      levels: THRESHOLDS.map(([lv]) => lv).filter((lv) => endReached.has(lv)),
+    },
+    forecast,
+  };
+}
+
 export function buildGroundTruth(input: {
   world: World;
   tally: GroundTruthTally;
   tallies: readonly PartnerTally[];
+  /** Counted usage through the target month's end, written and simulated. */
+  monthEnd: readonly PartnerTally[];
+  /** End of the written data. */
+  dataEndMs: number;
   limits: readonly PartnerLimits[];
   files: number;
   generator: Record<string, unknown>;
@@ -278,6 +396,16 @@ export function buildGroundTruth(input: {
         applications: appLimitsJson,
       },
       months,
+      story: storyOf(
+        p,
+        l.mainMonth,
+        t,
+        input.monthEnd[p.index]!,
+        monthlyLimits,
+        appMonthly,
+        input.dataEndMs,
+        l.forecastLevels,
+      ),
     };
   }
 
