@@ -56,6 +56,7 @@ const RollupResultSchema = z.object({
     .string()
     .regex(/^[a-z_][a-z0-9_]{0,127}$/, 'must be a Glue table name')
     .optional(),
+  requestIdLookbackDays: z.number().int().min(0).max(31).optional(),
 });
 
 export const PublishInputSchema = z.object({
@@ -206,7 +207,7 @@ function runQueries(
         ? replaceBatchRollupSql(
             { ...doc.tables, ...(r.manifestTable ? { manifestTable: r.manifestTable } : {}) },
             r.batch,
-            { datasetDepth: r.datasetDepth },
+            { datasetDepth: r.datasetDepth, requestIdLookbackDays: r.requestIdLookbackDays ?? 0 },
           ).sql
         : '';
     return {

@@ -32,12 +32,16 @@ export interface RollupOutput {
   readonly datasetDepth: number;
   /** The manifest table the statement counted records from, when there is one (for the same reason). */
   readonly manifestTable?: string;
+  /** The request id lookback the statement used, when not 0 (for the same reason). */
+  readonly requestIdLookbackDays?: number;
 }
 
 export interface RollupDeps {
   readonly runner: AthenaQueryRunner;
   readonly tables: AthenaTables;
   readonly loadRegistry: () => Promise<LoadedRegistry>;
+  /** See RollupSqlOptions.requestIdLookbackDays. @default 0 */
+  readonly requestIdLookbackDays?: number;
 }
 
 export async function rollup(deps: RollupDeps, event: unknown): Promise<RollupOutput> {
@@ -51,13 +55,18 @@ export async function rollup(deps: RollupDeps, event: unknown): Promise<RollupOu
   const runId = parsed.data.runId ?? `rollup-${randomUUID()}`;
   const { registry } = await deps.loadRegistry();
   const datasetDepth = registry.settings.datasetDepth;
-  const replaced = await deps.runner.run(replaceBatchRollupSql(deps.tables, batch, { datasetDepth }), runId);
+  const lookback = deps.requestIdLookbackDays ?? 0;
+  const replaced = await deps.runner.run(
+    replaceBatchRollupSql(deps.tables, batch, { datasetDepth, requestIdLookbackDays: lookback }),
+    runId,
+  );
   const out: RollupOutput = {
     batch,
     queryExecutionIds: [replaced.queryExecutionId],
     bytesScanned: replaced.bytesScanned,
     datasetDepth,
     ...(deps.tables.manifestTable ? { manifestTable: deps.tables.manifestTable } : {}),
+    ...(lookback > 0 ? { requestIdLookbackDays: lookback } : {}),
   };
   logger.info('rolled up batch', { ...out, runId });
   return out;
@@ -76,9 +85,17 @@ function coldStart(): RollupDeps {
     'REGISTRY_KEY',
     'AWS_ENDPOINT_URL_ATHENA',
     'AWS_ENDPOINT_URL_S3',
+    'REQUEST_ID_LOOKBACK_DAYS',
   ]);
   const s3 = s3Client(env);
-  return { runner: athenaRunner(env), tables: athenaTables(env), loadRegistry: () => loadRegistry(s3, env) };
+  return {
+    runner: athenaRunner(env),
+    tables: athenaTables(env),
+    loadRegistry: () => loadRegistry(s3, env),
+    ...(env.REQUEST_ID_LOOKBACK_DAYS === undefined
+      ? {}
+      : { requestIdLookbackDays: env.REQUEST_ID_LOOKBACK_DAYS }),
+  };
 }
 
 export const handler = (event: unknown): Promise<RollupOutput> => {
