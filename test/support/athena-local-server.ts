@@ -20,6 +20,7 @@
  * - `sequence(start, stop)` = DuckDB `generate_series` (a list, both ends included);
  * - `max_by(x, y)` = DuckDB `arg_max_null`: like Trino it skips a NULL `y` but returns a NULL `x`
  *   (DuckDB's own max_by skips that row too, which would hide a query that relies on it);
+ * - `array_join(list, separator)` = DuckDB `array_to_string`;
  * - `from_big_endian_64(xxhash64(to_utf8(s)))`, a request's identity, = DuckDB's own 64-bit `hash`
  *   of the text as a signed BIGINT (another hash function: identities are only compared within one
  *   engine).
@@ -300,6 +301,7 @@ CREATE MACRO sequence(a, b) AS generate_series(a, b);
 CREATE MACRO max_by(x, y) AS arg_max_null(x, y);
 CREATE MACRO to_utf8(s) AS encode(s);
 CREATE MACRO xxhash64(b) AS hash(b);
+CREATE MACRO array_join(l, sep) AS array_to_string(l, sep);
 CREATE MACRO from_big_endian_64(h) AS CAST(h::HUGEINT - CASE WHEN h >= 9223372036854775808 THEN 18446744073709551616::HUGEINT ELSE 0 END AS BIGINT);
 CREATE TABLE ${RAW_TABLE} (delivery_date VARCHAR, object_key VARCHAR, line_no BIGINT, line VARCHAR);
 CREATE SCHEMA ${schema};
@@ -312,7 +314,7 @@ FROM (SELECT regexp_matches(line, ${rx}) AS ok, regexp_extract(line, ${rx}, ${na
 CREATE TABLE ${schema}.${quoted(o.rollupTable)} (
   slot_start TIMESTAMP, bucket VARCHAR, requester VARCHAR, access_point VARCHAR, dataset VARCHAR,
   operation VARCHAR, status_class VARCHAR, requests BIGINT, bytes_sent BIGINT, records BIGINT, batch VARCHAR,
-  request_ids BIGINT[]);
+  request_ids VARCHAR);
 `);
     if (o.manifestTable !== undefined) {
       const mrx = literal(MANIFEST_LINE_REGEX);
@@ -638,10 +640,12 @@ FROM (SELECT regexp_matches(line, ${mrx}) AS ok,
     if (manifestTable !== undefined && reads(manifestTable)) bytes += this.manifestBytes;
     for (const where of rollupReads(e.sql, `${quoted(database)}.${quoted(rollupTable)}`)) {
       const values = where.placeholders.map((i) => parameterValue(e.params[i] ?? "''"));
-      // Identities cost 8 bytes each (random 64-bit values do not compress) where a statement names
+      // Identities cost 8 bytes each (64 random bits: zstd brings their decimal digits near that) where a statement names
       // request_ids; a read of that column alone (the identities other batches counted) reads no
       // other column of the rows, and only its own and the two pruning columns' bytes are counted.
-      const ids = /\brequest_ids\b/.test(e.sql) ? 'coalesce(sum(len(request_ids)), 0) * 8' : '0';
+      const ids = /\brequest_ids\b/.test(e.sql)
+        ? "coalesce(sum(length(request_ids) - length(replace(request_ids, ',', '')) + 1), 0) * 8"
+        : '0';
       const perRow = where.idsOnly ? 2 : 32;
       const r = await this.db.runAndReadAll(
         `SELECT count(*) * ${perRow} + ${ids} FROM ${quoted(database)}.${quoted(rollupTable)} ${where.clause}`,

@@ -206,7 +206,9 @@ const LINE_KEY_COLUMNS = 'slot_start, bucket, requester, access_point, dataset, 
 /**
  * The rollup rows of one delivery date, as insertBatchRollupSql describes them; `partition` is `?` or a
  * literal, `batch` the (checked) delivery date. Each row also carries `request_ids`, the identities of
- * the requests it counted (see countedLinesSql).
+ * the requests it counted (see countedLinesSql), in decimal, comma separated (array_join leaves out the
+ * NULL of a line without one); NULL when none has one. No FILTER (WHERE ...): the first WHERE of the
+ * text stays the partition's, where Athena's parameters may go.
  */
 function batchAggregateSql(
   tables: AthenaTables,
@@ -222,7 +224,7 @@ function batchAggregateSql(
   sum(bytes_sent) AS bytes_sent,
   CAST(0 AS bigint) AS records,
   batch,
-  array_agg(request_hash) FILTER (WHERE request_hash IS NOT NULL) AS request_ids
+  nullif(array_join(array_agg(CAST(request_hash AS varchar)), ','), '') AS request_ids
 FROM (
   ${countedLinesSql(tables, shapedLinesSql(tables, partition, depth, false), batch, lookback, false)}
 ) AS shaped
@@ -252,7 +254,7 @@ GROUP BY ${LINE_KEY_COLUMNS}, batch`;
   sum(bytes_sent) AS bytes_sent,
   sum(requests * records_per_read) AS records,
   batch,
-  flatten(array_agg(request_ids) FILTER (WHERE request_ids IS NOT NULL)) AS request_ids
+  nullif(array_join(array_agg(request_ids), ','), '') AS request_ids
 FROM (
   SELECT
     ${g(LINE_KEY_COLUMNS)}, g.batch, g.requests, g.bytes_sent, arbitrary(g.request_ids) AS request_ids,
@@ -262,7 +264,7 @@ FROM (
       ${LINE_KEY_COLUMNS}, batch, record_key,
       count(*) AS requests,
       sum(bytes_sent) AS bytes_sent,
-      array_agg(request_hash) FILTER (WHERE request_hash IS NOT NULL) AS request_ids
+      nullif(array_join(array_agg(CAST(request_hash AS varchar)), ','), '') AS request_ids
     FROM (
       ${countedLinesSql(tables, shapedLinesSql(tables, partition, depth, true), batch, lookback, true).replaceAll('\n', '\n    ')}
     ) AS shaped
@@ -499,8 +501,8 @@ function batchDayLiteral(batch: string, days: number): string {
  * `lookback` days before the delivery date on. A repeat keeps its line in the count of lines read, as the REPEATS_OPERATION
  * marker row, and adds nothing else: no usage, no records, no identity.
  *
- * Cost: the identities of the other batches' rows in those days (8 bytes a request in the Parquet
- * column `request_ids`) are read besides the logs; the logs are still scanned once.
+ * Cost: the identities of the other batches' rows in those days (column `request_ids`, about 8 bytes a
+ * request in Parquet with zstd) are read besides the logs; the logs are still scanned once.
  */
 function countedLinesSql(
   tables: AthenaTables,
@@ -516,7 +518,7 @@ function countedLinesSql(
       ? ''
       : `
         OR s.request_hash IN (
-          SELECT c.id
+          SELECT CAST(c.id AS bigint)
           FROM (
             SELECT request_ids
             FROM ${rollup}
@@ -524,7 +526,7 @@ function countedLinesSql(
               AND slot_start >= ${batchDayLiteral(batch, -lookback)}
               AND slot_start < ${batchDayLiteral(batch, REQUEST_ID_DAYS_AFTER)}
           ) AS m
-          CROSS JOIN UNNEST(m.request_ids) AS c(id)
+          CROSS JOIN UNNEST(split(m.request_ids, ',')) AS c(id)
         )`;
   return `SELECT
     ${keep('slot_start', "CAST(CAST(replace(batch, '/', '-') AS date) AS timestamp)")},
