@@ -149,6 +149,9 @@ export class PartnerAuditStack extends Stack {
         ROLLUP_TABLE: this.rollupTable.tableName,
         // Without it the rollup writes 0 records: the registry names no manifest.
         ...(this.manifestTable ? { MANIFEST_TABLE: this.manifestTable.tableName } : {}),
+        ...(config.requestIdLookbackDays
+          ? { REQUEST_ID_LOOKBACK_DAYS: String(config.requestIdLookbackDays) }
+          : {}),
         LEDGER_TABLE: this.notices.ledger.tableName,
         SES_CONFIGURATION_SET: this.notices.configurationSetName,
         NOTICE_MODE: config.noticeMode,
