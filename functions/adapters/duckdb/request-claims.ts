@@ -70,13 +70,14 @@ export const CLAIM_SQL = {
    * already claimed it.
    */
   groupIdentities: `CREATE OR REPLACE TEMP TABLE request_group AS
-    SELECT g.id_hash, g.n, g.batch, g.day, c.id_hash IS NOT NULL AS claimed
+    SELECT g.id_hash, g.n, f.batch, g.day, c.id_hash IS NOT NULL AS claimed
     FROM (
-      SELECT ${ID_HASH} AS id_hash, count(*) AS n, arg_min(f.batch, f.ord) AS batch,
-        min(l.slot) // $3::INTEGER AS day
+      -- Integers only in the aggregate (one group per request): the batch is looked up after.
+      SELECT ${ID_HASH} AS id_hash, count(*) AS n, min(f.ord) AS ord, min(l.slot) // $3::INTEGER AS day
       FROM request_stream l JOIN ${GROUP_FILES} f ON f.item = l.item
       GROUP BY 1
     ) g
+    JOIN ${GROUP_FILES} f ON f.ord = g.ord
     LEFT JOIN request_claims c ON c.id_hash = g.id_hash`,
   /**
    * The repeats per partial row: every line of a claimed identity, and every line but the first (in

@@ -2,7 +2,8 @@
  * The ingestion hot loop. Blocks of whole lines go to the WebAssembly scanner (wasm-scanner.ts), which
  * scans each line, finds its rollup key (bucket, requester, operation, access point, dataset) in a table
  * of byte strings of its own, and adds the line to its rollup row (slot, status class, key): a good line
- * never comes back to JavaScript. This side decodes each key's text once, looks each new object's
+ * comes back to JavaScript only as a 32-byte line record of its request's identity (for counting each
+ * request once; see ../duckdb/request-claims.ts), read out in bulk with the rows. This side decodes each key's text once, looks each new object's
  * records up in the manifest, turns failure codes into malformed-line counts and samples, and reads the
  * rows out into a RowBatchBuilder when the item ends or the scanner's rows fill.
  *
