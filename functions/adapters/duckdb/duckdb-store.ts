@@ -247,7 +247,8 @@ export class DuckDbStore implements UsageSource, NoticeLedger {
    * Records one file in one transaction: removes the rows and bookkeeping of any earlier file with the
    * same basename (the object re-delivered with new content) or the same fingerprint, then inserts this
    * file's rows and bookkeeping. Ingesting the same file twice leaves the same totals; a failure or crash
-   * part-way leaves the previous state.
+   * part-way leaves the previous state. Rows given whole carry no request ids: unlike a RollupStream's,
+   * they are not checked for requests other files counted (see request-claims.ts).
    */
   replaceFile(file: IngestedFile, rows: readonly RollupRow[], stats: FileStats): Promise<void> {
     return this.replaceFiles([{ file, rows, stats }]);
