@@ -521,7 +521,7 @@ function evidenceOut(e: EvidenceInput | undefined) {
  * what the audit does about it (README "How log lines are read", RELIABILITY.md).
  */
 export const LOG_DELIVERY =
-  'S3 delivers server access logs on a best-effort basis: most records arrive within a few hours, but a record can arrive late, twice, or (rarely) not at all; the audit counts each request once by its request id and host id (repeats are dropped and counted in the input section), keeps re-evaluating a period while late records can still arrive, and cannot count a record S3 never delivers.';
+  'S3 delivers server access logs on a best-effort basis: most records arrive within a few hours, but a record can arrive late, twice, or (rarely) not at all; the audit counts a late record in the 15-minute slot it happened in once it arrives, counts each request once by its request id and host id (repeats are dropped and counted in the input section), and cannot count a record S3 never delivers.';
 
 function periodOut(
   ev: PartnerPeriodEvaluation,
