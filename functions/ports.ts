@@ -40,6 +40,11 @@ export interface InputSummary {
   readonly malformedLines: number;
   /** Malformed lines by reason. */
   readonly malformedByReason: Readonly<Record<string, number>>;
+  /**
+   * Parsed lines not counted because they repeat a request already counted (the same request id and
+   * host id: S3 delivered the record twice). @default 0 where an engine does not say
+   */
+  readonly repeatsDropped?: number;
   /** A bounded sample of malformed lines (the first few of each file). */
   readonly malformedSamples: readonly MalformedSample[];
   /** Files that could not be read at all (truncated gzip, permission), with why. */

@@ -157,6 +157,9 @@ export class PartnerAuditStack extends Stack {
         ROLLUP_TABLE: this.rollupTable.tableName,
         // Without it the rollup writes 0 records: the registry names no manifest.
         ...(this.manifestTable ? { MANIFEST_TABLE: this.manifestTable.tableName } : {}),
+        ...(config.requestIdLookbackDays
+          ? { REQUEST_ID_LOOKBACK_DAYS: String(config.requestIdLookbackDays) }
+          : {}),
         LEDGER_TABLE: this.notices.ledger.tableName,
         // Where the rollup checks that a delivery date still has log objects before replacing it.
         LOG_BUCKET: source.logBucket.bucketName,
@@ -198,6 +201,9 @@ export class PartnerAuditStack extends Stack {
     this.stateMachine = new AuditStateMachine(this, 'AuditRun', {
       functions: this.functions,
       notifyConcurrency: NOTIFY_CONCURRENCY,
+      // With a request id lookback, two delivery dates rolled up at once could each keep a request
+      // that the other also holds (each reads the other's ids before it commits): one at a time then.
+      rollupConcurrency: config.requestIdLookbackDays > 0 ? 1 : 2,
       failureTopic: this.monitoring.topic,
     });
     this.monitoring.grantPublish(this.stateMachine.stateMachine);

@@ -49,6 +49,7 @@ export async function runIngestCommand(argv: string[]): Promise<number> {
         lines: s.lines,
         parsedLines: s.parsedLines,
         malformedLines: s.malformedLines,
+        repeatsDropped: s.repeatsDropped ?? 0,
         unreadableFiles: s.unreadableFiles.length,
         rebuilt: outcome.rebuilt,
         seconds,
@@ -61,7 +62,8 @@ export async function runIngestCommand(argv: string[]): Promise<number> {
     process.stdout.write(
       `Ingested ${n(s.files - s.filesSkipped)} of ${n(s.files)} log files (${n(s.filesSkipped)} already in the state) ` +
         `into ${displayPath(dbPath)} in ${seconds.toFixed(2)} s\n` +
-        `Lines: ${n(s.lines)} (${n(s.parsedLines)} parsed, ${n(s.malformedLines)} malformed)` +
+        `Lines: ${n(s.lines)} (${n(s.parsedLines)} parsed, ${n(s.malformedLines)} malformed; ` +
+        `${n(s.repeatsDropped ?? 0)} repeated requests not counted again)` +
         `${s.unreadableFiles.length > 0 ? `; ${s.unreadableFiles.length} unreadable files` : ''}\n`,
     );
   }

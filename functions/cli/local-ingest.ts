@@ -43,7 +43,20 @@ export interface IngestOptions {
    * it ends; otherwise ingestPaths starts its own when some file needs reading.
    */
   readonly pool?: IngestPool;
+  /**
+   * Days of event time over which a request delivered twice is recognised: the request ids of older
+   * days (counted back from the newest day ingested) are forgotten after each ingestion.
+   * @default REQUEST_ID_DAYS
+   */
+  readonly requestIdDays?: number;
 }
+
+/**
+ * How long request ids are remembered, in days of event time. S3 delivers most log records within
+ * hours and gives no bound for late ones; two weeks covers the late deliveries seen in practice (and
+ * the settling time of a closed period) at 8 bytes a request.
+ */
+export const REQUEST_ID_DAYS = 14;
 
 /** The ingest workers `options` asks for, starting (they load their code on their own threads). */
 export function startIngestWorkers(
@@ -92,7 +105,8 @@ export function ingestionSettingsFingerprint(options: IngestOptions): string {
   return createHash('sha256')
     .update(
       JSON.stringify({
-        rollup: 1,
+        // 2: each request counted once (request ids); a state built before is rebuilt from the logs.
+        rollup: 2,
         datasetDepth: options.datasetDepth,
         manifest: options.manifestHash ?? null,
       }),
@@ -159,6 +173,7 @@ async function ingestWith(
 
   if (toRead.length > 0) {
     await readFiles(store, files, fingerprints, toRead, options, report, sameName);
+    await store.forgetRequestClaims(options.requestIdDays ?? REQUEST_ID_DAYS);
   }
 
   const summary = await store.inputSummary(fingerprints);

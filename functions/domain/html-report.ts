@@ -585,6 +585,12 @@ function inputSection(report: Report, onePartner: boolean): string {
     `<p>${i.files} log object${i.files === 1 ? '' : 's'} (${i.filesSkipped} already ingested before), ${e(formatCount(BigInt(i.bytes)))} bytes, ` +
       `${e(formatCount(BigInt(i.lines)))} lines: ${e(formatCount(BigInt(i.parsedLines)))} parsed, ${e(formatCount(BigInt(i.malformedLines)))} malformed${reasons ? ` (${reasons})` : ''}.</p>`,
   ];
+  if (i.repeatsDropped !== undefined) {
+    const n = i.repeatsDropped;
+    parts.push(
+      `<p>${e(formatCount(BigInt(n)))} parsed line${n === 1 ? '' : 's'} repeated a request already counted (the same request id and host id, delivered again by S3) and ${n === 1 ? 'was' : 'were'} not counted again.</p>`,
+    );
+  }
   // Raw log lines can name other partners' principals: they stay out of a report for one partner.
   if (!onePartner && i.malformedSamples.length > 0) {
     const shown = i.malformedSamples.slice(0, MAX_SAMPLES_LISTED);
@@ -685,6 +691,7 @@ function evidenceSection(report: Report): string {
     '<section class="run-section evidence" id="evidence"><h2>Evidence: how to rerun this audit</h2>',
     `<dl class="facts wide">${facts.map(([k, v]) => `<div><dt>${e(k)}</dt><dd>${v}</dd></div>`).join('')}</dl>`,
   ];
+  if (ev?.logDelivery !== undefined) parts.push(`<p class="log-delivery">${e(ev.logDelivery)}</p>`);
   if (!ev) {
     parts.push(
       '<p>This report records no input fingerprints or queries (it was written before they were recorded, or the engine gave none). The window, registry hash and code version above still pin the run.</p>',

@@ -224,6 +224,9 @@ const InputSchema = z.strictObject({
   parsedLines: Count,
   malformedLines: Count,
   malformedByReason: z.record(z.string(), Count),
+  repeatsDropped: Count.optional().describe(
+    'parsed lines not counted: a request already counted (same request id and host id), delivered again; missing in reports written before it was recorded',
+  ),
   malformedSamples: z.array(
     z.strictObject({ file: z.string(), line: Count, reason: z.string(), text: z.string() }),
   ),
@@ -283,6 +286,10 @@ const EvidenceSchema = z
         }),
       )
       .describe('the queries that produced the usage figures'),
+    logDelivery: z
+      .string()
+      .optional()
+      .describe('what S3 promises about log delivery and what the audit does about it'),
     registrySource: z.string().nullable().describe('where the registry was read from'),
     rerun: z.string().nullable().describe('a command that reruns this audit and gives the same figures'),
   })
@@ -525,6 +532,7 @@ function evidenceOut(e: EvidenceInput | undefined) {
       queryExecutionId: q.queryExecutionId ?? null,
       bytesScanned: q.bytesScanned === undefined ? null : q.bytesScanned.toString(),
     })),
+    logDelivery: LOG_DELIVERY,
     registrySource: e.registrySource ?? null,
     rerun: e.rerun ?? null,
   };
@@ -540,6 +548,13 @@ function levelOut(l: LevelReached) {
     utilisation: formatBp(l.utilisationBp),
   };
 }
+
+/**
+ * The evidence section's sentence on the logs themselves: what S3 promises about delivering them, and
+ * what the audit does about it (README "How log lines are read", RELIABILITY.md).
+ */
+export const LOG_DELIVERY =
+  'S3 delivers server access logs on a best-effort basis: most records arrive within a few hours, but a record can arrive late, twice, or (rarely) not at all; the audit counts a late record in the 15-minute slot it happened in once it arrives, counts each request once by its request id and host id (repeats are dropped and counted in the input section), and cannot count a record S3 never delivers.';
 
 function periodOut(
   ev: PartnerPeriodEvaluation,
@@ -668,6 +683,7 @@ export function buildReport(input: BuildReportInput): Report {
       parsedLines: inp.parsedLines,
       malformedLines: inp.malformedLines,
       malformedByReason: { ...inp.malformedByReason },
+      repeatsDropped: inp.repeatsDropped ?? 0,
       malformedSamples: inp.malformedSamples.map((s) => ({
         file: s.file,
         line: s.line,

@@ -73,6 +73,23 @@ export interface ColumnarUsageRows {
   readonly records: Float64Array;
 }
 
+/**
+ * The identities of counted log lines in columns, beside the partial rows they were summed into, so
+ * that the store can count each request once (a record S3 delivered twice is dropped): per line, a
+ * 64-bit hash of its request id and host id (as two int32 halves), the `ref` of the partial row it
+ * went into (unique within the task that read it), its slot, and what it added to that row.
+ */
+export interface ColumnarRequestIds {
+  readonly count: number;
+  readonly item: Int32Array;
+  readonly ref: Int32Array;
+  readonly slot: Int32Array;
+  readonly hashHigh: Int32Array;
+  readonly hashLow: Int32Array;
+  readonly bytesSent: Float64Array;
+  readonly records: Float64Array;
+}
+
 /** The metrics a contract can limit. */
 export type Metric = 'requests' | 'bytesSent' | 'records';
 export const METRICS: readonly Metric[] = ['requests', 'bytesSent', 'records'];

@@ -41,6 +41,16 @@ export const HandlerEnvSchema = z.object({
     .string()
     .regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date YYYY-MM-DD')
     .optional(),
+  /**
+   * Days of event time over which the roll-up checks a request against other delivery dates (see
+   * RollupSqlOptions.requestIdLookbackDays); unset: within each delivery date only.
+   */
+  REQUEST_ID_LOOKBACK_DAYS: z.coerce
+    .number('must be a number')
+    .int('must be a whole number of days')
+    .min(0, 'must be 0 or more')
+    .max(31, 'must be at most 31')
+    .optional(),
   /** Set by Lambda; used for console links. */
   AWS_REGION: name.optional(),
   /** Endpoint overrides, for local servers in tests (never set in the stack). */

@@ -10,13 +10,13 @@ import { z } from 'zod';
 import type { AthenaQueryRunner } from '../adapters/athena/athena-client.js';
 import { AthenaUsageSource, athenaInputSummary } from '../adapters/athena/athena-usage-source.js';
 import type { AthenaTables } from '../adapters/athena/sql.js';
+import { WATERMARK_PK } from '../adapters/dynamodb/dynamodb-watermark.js';
 import { evaluateWindow, selectPartners } from '../audit/evaluate-window.js';
 import { DEFAULT_SETTLING_DAYS } from '../audit/run-window.js';
 import { reachesNoticeLevel } from '../domain/notices.js';
 import { addDays, isIsoDate, startOfLocalDate } from '../domain/time.js';
 import type { Clock, RollupWatermark } from '../ports.js';
 import { athenaRunner, athenaTables } from './aws/athena.js';
-import { WATERMARK_PK } from '../adapters/dynamodb/dynamodb-watermark.js';
 import { dynamoDbWatermark } from './aws/dynamodb.js';
 import { type LoadedRegistry, loadRegistry, s3Client } from './aws/s3.js';
 import { loadEnv } from './env.js';
@@ -28,9 +28,9 @@ import {
   writeEvaluation,
 } from './evaluation-document.js';
 import { logger, metrics } from './observability.js';
-import { runnerForStep, type StepContext } from './step-deadline.js';
 import { type AthenaTableUse, READ_REGISTRY, RUN_ATHENA_QUERIES, type SdkAction } from './sdk-actions.js';
 import type { EvaluateOutput } from './step-contracts.js';
+import { runnerForStep, type StepContext } from './step-deadline.js';
 
 export type { EvaluateOutput };
 
@@ -64,7 +64,10 @@ export const SDK_ACTIONS: readonly SdkAction[] = [
     on: [{ s3Object: { bucketEnv: 'REPORT_BUCKET', key: 'runs/r1/evaluation.json' } }],
   },
   // The rollup watermark, advanced once the roll-up succeeded (DynamoDbRollupWatermark).
-  { action: 'dynamodb:UpdateItem', on: [{ dynamodbItem: { tableEnv: 'LEDGER_TABLE', leadingKey: WATERMARK_PK } }] },
+  {
+    action: 'dynamodb:UpdateItem',
+    on: [{ dynamodbItem: { tableEnv: 'LEDGER_TABLE', leadingKey: WATERMARK_PK } }],
+  },
 ];
 export const ATHENA_TABLES: readonly AthenaTableUse[] = [{ tableEnv: 'ROLLUP_TABLE', write: false }];
 

@@ -23,6 +23,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
+import { WATERMARK_PK } from '../adapters/dynamodb/dynamodb-watermark.js';
 import { selectPartners } from '../audit/evaluate-window.js';
 import {
   checkSettlingDays,
@@ -33,7 +34,6 @@ import {
 } from '../audit/run-window.js';
 import { addDays, datesBetween, isIsoDate, monthOf, startOfLocalDate } from '../domain/time.js';
 import type { Clock, RollupWatermark } from '../ports.js';
-import { WATERMARK_PK } from '../adapters/dynamodb/dynamodb-watermark.js';
 import { dynamoDbWatermark } from './aws/dynamodb.js';
 import { type LoadedRegistry, loadRegistry, s3Client } from './aws/s3.js';
 import { loadEnv } from './env.js';
@@ -65,7 +65,10 @@ export type PlanSettling = PlanOutput['settling'];
 /** What this step sends to AWS (see sdk-actions.ts): it reads the registry and the rollup watermark. */
 export const SDK_ACTIONS: readonly SdkAction[] = [
   READ_REGISTRY,
-  { action: 'dynamodb:GetItem', on: [{ dynamodbItem: { tableEnv: 'LEDGER_TABLE', leadingKey: WATERMARK_PK } }] },
+  {
+    action: 'dynamodb:GetItem',
+    on: [{ dynamodbItem: { tableEnv: 'LEDGER_TABLE', leadingKey: WATERMARK_PK } }],
+  },
 ];
 export const ATHENA_TABLES: readonly AthenaTableUse[] = [];
 

@@ -200,7 +200,7 @@ function runQueries(
         ? replaceBatchRollupSql(
             { ...doc.tables, ...(r.manifestTable ? { manifestTable: r.manifestTable } : {}) },
             r.batch,
-            { datasetDepth: r.datasetDepth },
+            { datasetDepth: r.datasetDepth, requestIdLookbackDays: r.requestIdLookbackDays ?? 0 },
           ).sql
         : '';
     return {

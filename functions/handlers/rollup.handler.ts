@@ -20,9 +20,9 @@ import { type LoadedRegistry, loadRegistry, s3Client } from './aws/s3.js';
 import { loadEnv } from './env.js';
 import { asStep, InvalidInputError } from './errors.js';
 import { logger } from './observability.js';
-import { runnerForStep, type StepContext } from './step-deadline.js';
 import { type AthenaTableUse, READ_REGISTRY, RUN_ATHENA_QUERIES, type SdkAction } from './sdk-actions.js';
 import type { RollupOutput } from './step-contracts.js';
+import { runnerForStep, type StepContext } from './step-deadline.js';
 
 export type { RollupOutput };
 
@@ -48,7 +48,10 @@ export const SDK_ACTIONS: readonly SdkAction[] = [
   READ_REGISTRY,
   ...RUN_ATHENA_QUERIES,
   // Whether a delivery date still has log objects (S3LogPartitions): ListObjectsV2 is s3:ListBucket.
-  { action: 's3:ListBucket', on: [{ s3Prefix: { bucketEnv: 'LOG_BUCKET', prefix: '<LOG_PARTITIONS_PREFIX>2026/03/14/' } }] },
+  {
+    action: 's3:ListBucket',
+    on: [{ s3Prefix: { bucketEnv: 'LOG_BUCKET', prefix: '<LOG_PARTITIONS_PREFIX>2026/03/14/' } }],
+  },
 ];
 /** replaceBatchRollupSql reads the logs and the manifest and rewrites the rollup's batch. */
 export const ATHENA_TABLES: readonly AthenaTableUse[] = [
@@ -68,6 +71,8 @@ export interface RollupDeps {
   readonly logPartitions?: LogPartitions;
   /** The first delivery date with logs (`YYYY-MM-DD`, the stack's logsStartDate); earlier ones are skipped. */
   readonly logsStartDate?: string;
+  /** See RollupSqlOptions.requestIdLookbackDays. @default 0 */
+  readonly requestIdLookbackDays?: number;
 }
 
 export async function rollup(deps: RollupDeps, event: unknown, context?: StepContext): Promise<RollupOutput> {
@@ -87,14 +92,19 @@ export async function rollup(deps: RollupDeps, event: unknown, context?: StepCon
     logger.warn('skipped batch: its rollup is kept as it is', { ...out, runId });
     return out;
   }
+  const lookback = deps.requestIdLookbackDays ?? 0;
   const runner = runnerForStep(deps.runner, context);
-  const replaced = await runner.run(replaceBatchRollupSql(deps.tables, batch, { datasetDepth }), runId);
+  const replaced = await runner.run(
+    replaceBatchRollupSql(deps.tables, batch, { datasetDepth, requestIdLookbackDays: lookback }),
+    runId,
+  );
   const out: RollupOutput = {
     batch,
     queryExecutionIds: [replaced.queryExecutionId],
     bytesScanned: replaced.bytesScanned,
     datasetDepth,
     ...(deps.tables.manifestTable ? { manifestTable: deps.tables.manifestTable } : {}),
+    ...(lookback > 0 ? { requestIdLookbackDays: lookback } : {}),
   };
   logger.info('rolled up batch', { ...out, runId });
   return out;
@@ -133,6 +143,7 @@ function coldStart(): RollupDeps {
     'LOGS_START_DATE',
     'AWS_ENDPOINT_URL_ATHENA',
     'AWS_ENDPOINT_URL_S3',
+    'REQUEST_ID_LOOKBACK_DAYS',
   ]);
   const s3 = s3Client(env);
   return {
@@ -144,6 +155,9 @@ function coldStart(): RollupDeps {
       partitionsPrefix: env.LOG_PARTITIONS_PREFIX,
     }),
     logsStartDate: env.LOGS_START_DATE,
+    ...(env.REQUEST_ID_LOOKBACK_DAYS === undefined
+      ? {}
+      : { requestIdLookbackDays: env.REQUEST_ID_LOOKBACK_DAYS }),
   };
 }
 

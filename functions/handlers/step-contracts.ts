@@ -65,6 +65,8 @@ export const RollupOutputSchema = z.object({
     .string()
     .regex(/^[a-z_][a-z0-9_]{0,127}$/, 'must be a Glue table name')
     .optional(),
+  /** The request id lookback the statement used, when not 0 (for the same reason). */
+  requestIdLookbackDays: z.number().int().min(0).max(31).optional(),
   /** Set when the batch was not rolled up (no query ran, its rollup rows are untouched), and why. */
   skipped: z
     .object({ reason: z.enum(['before-logs-start', 'no-log-objects']), detail: z.string().max(2000) })

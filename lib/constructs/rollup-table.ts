@@ -26,6 +26,13 @@ export const ROLLUP_COLUMNS = [
   ['bytes_sent', 'long'],
   ['records', 'long'],
   ['batch', 'string'],
+  // Beside the rollup row: the identities (64-bit hashes of request id and host id, in decimal, comma
+  // separated) of the requests each row counted, so that a later delivery date's roll-up can drop a
+  // record S3 delivered again (functions/adapters/athena/sql.ts, countedLinesSql). Text, since
+  // CloudFormation declares Iceberg fields of primitive types only; zstd brings the digits near their
+  // 8 bytes of entropy. Evaluation never reads it (columnar). A table created before it existed gets it
+  // with `ALTER TABLE usage_rollup ADD COLUMNS (request_ids string)` in Athena.
+  ['request_ids', 'string'],
 ] as const;
 
 /** Props of {@link RollupTable}. */

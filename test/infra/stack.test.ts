@@ -346,6 +346,7 @@ describe('rollup table', () => {
                 { Id: 9, Name: 'bytes_sent', Type: 'long', Required: false },
                 { Id: 10, Name: 'records', Type: 'long', Required: false },
                 { Id: 11, Name: 'batch', Type: 'string', Required: false },
+                { Id: 12, Name: 'request_ids', Type: 'string', Required: false },
               ],
             }),
             PartitionSpec: Match.objectLike({

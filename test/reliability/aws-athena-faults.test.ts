@@ -199,7 +199,7 @@ describe('a batch is never half applied', () => {
     // Rows of another dataset depth, as a registry change would leave them, and a doubled row.
     await world.athena.sql(
       `INSERT INTO ${rollupTable} SELECT slot_start, bucket, requester, access_point, dataset || 'old/', operation,
-         status_class, requests, bytes_sent, records, batch FROM ${rollupTable} WHERE batch = '${BATCH}'`,
+         status_class, requests, bytes_sent, records, batch, request_ids FROM ${rollupTable} WHERE batch = '${BATCH}'`,
     );
     await rollup(world.rollupDeps(), { batch: BATCH, runId: nextRun() });
     expect(await batchTotals()).toEqual(baseline);

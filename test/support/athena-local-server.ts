@@ -23,14 +23,18 @@
  * - `max_by(x, y)` = DuckDB `arg_max_null`: like Trino it skips a NULL `y` but returns a NULL `x`
  *   (DuckDB's own max_by skips that row too, which would hide a query that relies on it);
  * - `regexp_like(text, pattern)` = DuckDB `regexp_matches` (both search, RE2 and Java alike for the
- *   patterns the SQL uses).
+ *   patterns the SQL uses);
+ * - `array_join(list, separator)` = DuckDB `array_to_string`;
+ * - `from_big_endian_64(xxhash64(to_utf8(s)))`, a request's identity, = DuckDB's own 64-bit `hash`
+ *   of the text as a signed BIGINT (another hash function: identities are only compared within one
+ *   engine).
  * The session time zone is UTC, as in Athena.
  *
  * Departures, kept on purpose: parameters are refused before the first WHERE and in statements other
  * than SELECT, INSERT INTO, CTAS and UNLOAD (as Athena refuses them); DataScannedInBytes is the raw
  * size of the log partitions a query names (projection-style pruning), plus the manifest's size when
- * a query reads it, plus 32 bytes per rollup row
- * its WHERE clauses select (partition and file-statistics pruning), a stand-in for columnar scanning; values come back via DuckDB's text form (a timestamp reads
+ * a query reads it, plus 32 bytes per rollup row (and 8 per request identity, in a statement that
+ * names `request_ids`) its WHERE clauses select (partition and file-statistics pruning), a stand-in for columnar scanning; values come back via DuckDB's text form (a timestamp reads
  * `2026-03-01 00:15:00`, where Athena writes `.000`).
  */
 import { randomUUID } from 'node:crypto';
@@ -208,17 +212,21 @@ function records(text: string): string[] {
  * GROUP BY, ORDER BY, LIMIT or the end of its subquery), with the indexes of the `?` placeholders in
  * it, so that the rows it selects can be counted with the same parameters.
  */
-function rollupReads(sql: string, table: string): { clause: string; placeholders: number[] }[] {
+function rollupReads(
+  sql: string,
+  table: string,
+): { clause: string; placeholders: number[]; idsOnly: boolean }[] {
   const all = scanSql(sql).placeholders;
-  const out: { clause: string; placeholders: number[] }[] = [];
+  const out: { clause: string; placeholders: number[]; idsOnly: boolean }[] = [];
   const from = new RegExp(
     `FROM\\s+${table.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?:\\s+(?:AS\\s+)?(?!(?:WHERE|GROUP|ORDER|LIMIT|JOIN|LEFT|RIGHT|FULL|INNER|CROSS|ON|UNION)\\b)\\w+)?\\s*`,
     'gi',
   );
   for (const m of sql.matchAll(from)) {
     const start = (m.index ?? 0) + m[0].length;
+    const idsOnly = /SELECT\s+request_ids\s+$/i.test(sql.slice(0, m.index ?? 0));
     if (!/^WHERE\b/i.test(sql.slice(start))) {
-      out.push({ clause: '', placeholders: [] });
+      out.push({ clause: '', placeholders: [], idsOnly });
       continue;
     }
     let depth = 0;
@@ -239,6 +247,7 @@ function rollupReads(sql: string, table: string): { clause: string; placeholders
     out.push({
       clause: sql.slice(start, end),
       placeholders: all.flatMap((p, i) => (p >= start && p < end ? [i] : [])),
+      idsOnly,
     });
   }
   return out;
@@ -298,6 +307,10 @@ CREATE MACRO from_unixtime(x) AS to_timestamp(x);
 CREATE MACRO sequence(a, b) AS generate_series(a, b);
 CREATE MACRO max_by(x, y) AS arg_max_null(x, y);
 CREATE MACRO regexp_like(s, p) AS regexp_matches(s, p);
+CREATE MACRO to_utf8(s) AS encode(s);
+CREATE MACRO xxhash64(b) AS hash(b);
+CREATE MACRO array_join(l, sep) AS array_to_string(l, sep);
+CREATE MACRO from_big_endian_64(h) AS CAST(h::HUGEINT - CASE WHEN h >= 9223372036854775808 THEN 18446744073709551616::HUGEINT ELSE 0 END AS BIGINT);
 CREATE TABLE ${RAW_TABLE} (delivery_date VARCHAR, object_key VARCHAR, line_no BIGINT, line VARCHAR);
 CREATE SCHEMA ${schema};
 CREATE VIEW ${schema}.${quoted(o.logsTable)} AS
@@ -308,7 +321,8 @@ FROM (SELECT regexp_matches(line, ${rx}) AS ok, regexp_extract(line, ${rx}, ${na
       FROM ${RAW_TABLE});
 CREATE TABLE ${schema}.${quoted(o.rollupTable)} (
   slot_start TIMESTAMP, bucket VARCHAR, requester VARCHAR, access_point VARCHAR, dataset VARCHAR,
-  operation VARCHAR, status_class VARCHAR, requests BIGINT, bytes_sent BIGINT, records BIGINT, batch VARCHAR);
+  operation VARCHAR, status_class VARCHAR, requests BIGINT, bytes_sent BIGINT, records BIGINT, batch VARCHAR,
+  request_ids VARCHAR);
 `);
     if (o.manifestTable !== undefined) {
       const mrx = literal(MANIFEST_LINE_REGEX);
@@ -634,11 +648,18 @@ FROM (SELECT regexp_matches(line, ${mrx}) AS ok,
     if (manifestTable !== undefined && reads(manifestTable)) bytes += this.manifestBytes;
     for (const where of rollupReads(e.sql, `${quoted(database)}.${quoted(rollupTable)}`)) {
       const values = where.placeholders.map((i) => parameterValue(e.params[i] ?? "''"));
+      // Identities cost 8 bytes each (64 random bits: zstd brings their decimal digits near that) where a statement names
+      // request_ids; a read of that column alone (the identities other batches counted) reads no
+      // other column of the rows, and only its own and the two pruning columns' bytes are counted.
+      const ids = /\brequest_ids\b/.test(e.sql)
+        ? "coalesce(sum(length(request_ids) - length(replace(request_ids, ',', '')) + 1), 0) * 8"
+        : '0';
+      const perRow = where.idsOnly ? 2 : 32;
       const r = await this.db.runAndReadAll(
-        `SELECT count(*) FROM ${quoted(database)}.${quoted(rollupTable)} ${where.clause}`,
+        `SELECT count(*) * ${perRow} + ${ids} FROM ${quoted(database)}.${quoted(rollupTable)} ${where.clause}`,
         values.length > 0 ? values : undefined,
       );
-      bytes += Number(r.getRows()[0]?.[0] ?? 0) * 32;
+      bytes += Number(r.getRows()[0]?.[0] ?? 0);
     }
     return bytes;
   }

@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+
 /**
  * Builds S3 server access log lines for tests: a modern 27-field line by default, with any field
  * replaced and the line cut to an older generation's field count.
@@ -72,6 +74,18 @@ export function logLine(
   options: { fields?: number; extra?: readonly string[] } = {},
 ): string {
   const f = { ...DEFAULTS, ...overrides };
+  // S3 gives every request its own id: lines that differ in any field are different requests, while
+  // the same line written twice is one record delivered twice (the audit counts it once).
+  if (overrides.requestId === undefined) f.requestId = requestIdOf(f, options);
   const parts = ORDER.map((k) => (k === 'time' ? `[${f.time}]` : f[k]));
   return [...parts.slice(0, options.fields ?? 27), ...(options.extra ?? [])].join(' ');
+}
+
+/** A request id (16 upper-case letters and digits) derived from everything else the line holds. */
+function requestIdOf(f: LogLineFields, options: { fields?: number; extra?: readonly string[] }): string {
+  const digest = createHash('sha256')
+    .update(JSON.stringify([f, options.fields ?? 27, options.extra ?? []]))
+    .digest();
+  const chars = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
+  return Array.from(digest.subarray(0, 16), (b) => chars[b % chars.length]).join('');
 }

@@ -32,64 +32,91 @@ describe('insertBatchRollupSql', () => {
     expect(q.params).toEqual(["'2026/03/14'"]);
     expect(
       q.sql,
-    ).toBe(`INSERT INTO "partner_audit"."usage_rollup" (slot_start, bucket, requester, access_point, dataset, operation, status_class, requests, bytes_sent, records, batch)
+    ).toBe(`INSERT INTO "partner_audit"."usage_rollup" (slot_start, bucket, requester, access_point, dataset, operation, status_class, requests, bytes_sent, records, batch, request_ids)
 SELECT
   slot_start, bucket, requester, access_point, dataset, operation, status_class,
   count(*) AS requests,
   sum(bytes_sent) AS bytes_sent,
   CAST(0 AS bigint) AS records,
-  batch
+  batch,
+  nullif(array_join(array_agg(CAST(request_hash AS varchar)), ','), '') AS request_ids
 FROM (
   SELECT
-    CASE WHEN ok
-      THEN CAST(from_unixtime(floor(to_unixtime(event_time) / 900) * 900) AS timestamp)
-      ELSE CAST(CAST(replace(delivery_date, '/', '-') AS date) AS timestamp)
-    END AS slot_start,
-    CASE WHEN ok THEN coalesce(nullif(bucket_name, ''), '-') ELSE '-' END AS bucket,
-    CASE WHEN ok THEN coalesce(nullif(requester, ''), '-') ELSE '-' END AS requester,
-    CASE WHEN ok THEN coalesce(nullif(accesspointarn, ''), '-') ELSE '-' END AS access_point,
-    CASE
-      WHEN NOT ok OR object_key = '-' OR object_key = '' THEN '-'
-      WHEN strpos(object_key, '/') = 0 THEN '/'
-      ELSE regexp_extract(object_key, '^([^/]*/){1,2}')
-    END AS dataset,
-    CASE
-      WHEN requestdatetime IS NULL THEN '(malformed:no-match)'
-      WHEN event_time IS NULL THEN '(malformed:bad-time)'
-      WHEN NOT bytes_ok THEN '(malformed:bad-bytes)'
-      WHEN NOT ok THEN '(malformed:bad-duration)'
-      ELSE coalesce(nullif(operation, ''), '-')
-    END AS operation,
-    CASE
-      WHEN ok AND length(httpstatus) = 3 AND substr(httpstatus, 1, 1) BETWEEN '1' AND '5'
-      THEN substr(httpstatus, 1, 1) || 'xx'
-      ELSE '-'
-    END AS status_class,
-    CASE WHEN NOT ok OR bytessent = '-' THEN CAST(0 AS bigint) ELSE try_cast(bytessent AS bigint) END AS bytes_sent,
-    delivery_date AS batch
+    CASE WHEN is_repeat THEN CAST(CAST(replace(batch, '/', '-') AS date) AS timestamp) ELSE slot_start END AS slot_start,
+    CASE WHEN is_repeat THEN '-' ELSE bucket END AS bucket,
+    CASE WHEN is_repeat THEN '-' ELSE requester END AS requester,
+    CASE WHEN is_repeat THEN '-' ELSE access_point END AS access_point,
+    CASE WHEN is_repeat THEN '-' ELSE dataset END AS dataset,
+    CASE WHEN is_repeat THEN '(repeats-dropped)' ELSE operation END AS operation,
+    CASE WHEN is_repeat THEN '-' ELSE status_class END AS status_class,
+    CASE WHEN is_repeat THEN CAST(0 AS bigint) ELSE bytes_sent END AS bytes_sent,
+    CASE WHEN is_repeat THEN NULL ELSE request_hash END AS request_hash,
+    batch
   FROM (
     SELECT
-      bucket_name, requester, accesspointarn, operation, httpstatus, bytessent, delivery_date, requestdatetime,
-      event_time, bytes_ok, event_time IS NOT NULL AND bytes_ok AND times_ok AS ok,
-      CASE
-        WHEN strpos("key", '%') = 0 OR decoded_key IS NULL THEN "key"
-        WHEN strpos(decoded_key, chr(65533)) > 0 AND strpos(upper("key"), '%EF%BF%BD') = 0 THEN "key"
-        ELSE decoded_key
-      END AS object_key
+      s.*,
+      s.request_hash IS NOT NULL AND (
+        row_number() OVER (PARTITION BY s.request_hash ORDER BY s.slot_start, s.bytes_sent) > 1
+      ) AS is_repeat
     FROM (
       SELECT
-        bucket_name, requester, accesspointarn, operation, httpstatus, bytessent, delivery_date, requestdatetime,
-        "key",
-        CASE WHEN regexp_like(requestdatetime, '^(0[1-9]|[12][0-9]|3[01])/(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)/(19[7-9][0-9]|[2-9][0-9]{3}):([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9] [+-]([01][0-9]|2[0-3])[0-5][0-9]$')
-          THEN try(parse_datetime(requestdatetime, 'dd/MMM/yyyy:HH:mm:ss Z'))
-        END AS event_time,
-        CASE WHEN strpos("key", '%') > 0 THEN try(url_decode(replace("key", '+', '%2B'))) END AS decoded_key,
-        (bytessent = '-' OR coalesce(length(bytessent) <= 16 AND try_cast(bytessent AS bigint) <= 9007199254740991, false)) AND (objectsize = '-' OR coalesce(length(objectsize) <= 16 AND try_cast(objectsize AS bigint) <= 9007199254740991, false)) AS bytes_ok,
-        (totaltime = '-' OR coalesce(length(totaltime) <= 16 AND try_cast(totaltime AS bigint) <= 9007199254740991, false)) AND (turnaroundtime = '-' OR coalesce(length(turnaroundtime) <= 16 AND try_cast(turnaroundtime AS bigint) <= 9007199254740991, false)) AS times_ok
-      FROM "partner_audit"."access_logs"
-      WHERE delivery_date = ?
-    ) AS logged
-  ) AS parsed
+          CASE
+            WHEN ok AND requestid IS NOT NULL AND requestid NOT IN ('', '-')
+            THEN from_big_endian_64(xxhash64(to_utf8(requestid || ' ' || coalesce(nullif(hostid, ''), '-'))))
+          END AS request_hash,
+          CASE WHEN ok
+            THEN CAST(from_unixtime(floor(to_unixtime(event_time) / 900) * 900) AS timestamp)
+            ELSE CAST(CAST(replace(delivery_date, '/', '-') AS date) AS timestamp)
+          END AS slot_start,
+          CASE WHEN ok THEN coalesce(nullif(bucket_name, ''), '-') ELSE '-' END AS bucket,
+          CASE WHEN ok THEN coalesce(nullif(requester, ''), '-') ELSE '-' END AS requester,
+          CASE WHEN ok THEN coalesce(nullif(accesspointarn, ''), '-') ELSE '-' END AS access_point,
+          CASE
+            WHEN NOT ok OR object_key = '-' OR object_key = '' THEN '-'
+            WHEN strpos(object_key, '/') = 0 THEN '/'
+            ELSE regexp_extract(object_key, '^([^/]*/){1,2}')
+          END AS dataset,
+          CASE
+            WHEN requestdatetime IS NULL THEN '(malformed:no-match)'
+            WHEN event_time IS NULL THEN '(malformed:bad-time)'
+            WHEN NOT bytes_ok THEN '(malformed:bad-bytes)'
+            WHEN NOT ok THEN '(malformed:bad-duration)'
+            ELSE coalesce(nullif(operation, ''), '-')
+          END AS operation,
+          CASE
+            WHEN ok AND length(httpstatus) = 3 AND substr(httpstatus, 1, 1) BETWEEN '1' AND '5'
+            THEN substr(httpstatus, 1, 1) || 'xx'
+            ELSE '-'
+          END AS status_class,
+          CASE WHEN NOT ok OR bytessent = '-' THEN CAST(0 AS bigint) ELSE try_cast(bytessent AS bigint) END AS bytes_sent,
+          delivery_date AS batch
+        FROM (
+          SELECT
+            bucket_name, requester, accesspointarn, operation, httpstatus, bytessent, delivery_date, requestdatetime,
+            requestid, hostid,
+            event_time, bytes_ok, event_time IS NOT NULL AND bytes_ok AND times_ok AS ok,
+            CASE
+              WHEN strpos("key", '%') = 0 OR decoded_key IS NULL THEN "key"
+              WHEN strpos(decoded_key, chr(65533)) > 0 AND strpos(upper("key"), '%EF%BF%BD') = 0 THEN "key"
+              ELSE decoded_key
+            END AS object_key
+          FROM (
+            SELECT
+              bucket_name, requester, accesspointarn, operation, httpstatus, bytessent, delivery_date, requestdatetime,
+              requestid, hostid,
+              "key",
+              CASE WHEN regexp_like(requestdatetime, '^(0[1-9]|[12][0-9]|3[01])/(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)/(19[7-9][0-9]|[2-9][0-9]{3}):([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9] [+-]([01][0-9]|2[0-3])[0-5][0-9]$')
+                THEN try(parse_datetime(requestdatetime, 'dd/MMM/yyyy:HH:mm:ss Z'))
+              END AS event_time,
+              CASE WHEN strpos("key", '%') > 0 THEN try(url_decode(replace("key", '+', '%2B'))) END AS decoded_key,
+              (bytessent = '-' OR coalesce(length(bytessent) <= 16 AND try_cast(bytessent AS bigint) <= 9007199254740991, false)) AND (objectsize = '-' OR coalesce(length(objectsize) <= 16 AND try_cast(objectsize AS bigint) <= 9007199254740991, false)) AS bytes_ok,
+              (totaltime = '-' OR coalesce(length(totaltime) <= 16 AND try_cast(totaltime AS bigint) <= 9007199254740991, false)) AND (turnaroundtime = '-' OR coalesce(length(turnaroundtime) <= 16 AND try_cast(turnaroundtime AS bigint) <= 9007199254740991, false)) AS times_ok
+            FROM "partner_audit"."access_logs"
+            WHERE delivery_date = ?
+          ) AS logged
+        ) AS parsed
+    ) AS s
+  ) AS counted
 ) AS shaped
 GROUP BY slot_start, bucket, requester, access_point, dataset, operation, status_class, batch`);
   });
@@ -133,77 +160,106 @@ describe('insertBatchRollupSql with a manifest table', () => {
     expect(q.params).toEqual(["'2026/03/14'"]);
     expect(
       q.sql,
-    ).toBe(`INSERT INTO "partner_audit"."usage_rollup" (slot_start, bucket, requester, access_point, dataset, operation, status_class, requests, bytes_sent, records, batch)
+    ).toBe(`INSERT INTO "partner_audit"."usage_rollup" (slot_start, bucket, requester, access_point, dataset, operation, status_class, requests, bytes_sent, records, batch, request_ids)
 SELECT
   slot_start, bucket, requester, access_point, dataset, operation, status_class,
   sum(requests) AS requests,
   sum(bytes_sent) AS bytes_sent,
   sum(requests * records_per_read) AS records,
-  batch
+  batch,
+  nullif(array_join(array_agg(request_ids), ','), '') AS request_ids
 FROM (
   SELECT
-    g.slot_start, g.bucket, g.requester, g.access_point, g.dataset, g.operation, g.status_class, g.batch, g.requests, g.bytes_sent,
+    g.slot_start, g.bucket, g.requester, g.access_point, g.dataset, g.operation, g.status_class, g.batch, g.requests, g.bytes_sent, arbitrary(g.request_ids) AS request_ids,
     coalesce(max_by(m.records, CASE WHEN m.records IS NOT NULL THEN p.i END), 0) AS records_per_read
   FROM (
     SELECT
       slot_start, bucket, requester, access_point, dataset, operation, status_class, batch, record_key,
       count(*) AS requests,
-      sum(bytes_sent) AS bytes_sent
+      sum(bytes_sent) AS bytes_sent,
+      nullif(array_join(array_agg(CAST(request_hash AS varchar)), ','), '') AS request_ids
     FROM (
       SELECT
-        CASE WHEN ok
-          THEN CAST(from_unixtime(floor(to_unixtime(event_time) / 900) * 900) AS timestamp)
-          ELSE CAST(CAST(replace(delivery_date, '/', '-') AS date) AS timestamp)
-        END AS slot_start,
-        CASE WHEN ok THEN coalesce(nullif(bucket_name, ''), '-') ELSE '-' END AS bucket,
-        CASE WHEN ok THEN coalesce(nullif(requester, ''), '-') ELSE '-' END AS requester,
-        CASE WHEN ok THEN coalesce(nullif(accesspointarn, ''), '-') ELSE '-' END AS access_point,
-        CASE
-          WHEN NOT ok OR object_key = '-' OR object_key = '' THEN '-'
-          WHEN strpos(object_key, '/') = 0 THEN '/'
-          ELSE regexp_extract(object_key, '^([^/]*/){1,2}')
-        END AS dataset,
-        CASE
-          WHEN requestdatetime IS NULL THEN '(malformed:no-match)'
-          WHEN event_time IS NULL THEN '(malformed:bad-time)'
-          WHEN NOT bytes_ok THEN '(malformed:bad-bytes)'
-          WHEN NOT ok THEN '(malformed:bad-duration)'
-          ELSE coalesce(nullif(operation, ''), '-')
-        END AS operation,
-        CASE
-          WHEN ok AND length(httpstatus) = 3 AND substr(httpstatus, 1, 1) BETWEEN '1' AND '5'
-          THEN substr(httpstatus, 1, 1) || 'xx'
-          ELSE '-'
-        END AS status_class,
-        CASE WHEN NOT ok OR bytessent = '-' THEN CAST(0 AS bigint) ELSE try_cast(bytessent AS bigint) END AS bytes_sent,
-        CASE
-          WHEN ok AND operation IN ('REST.GET.OBJECT', 'WEBSITE.GET.OBJECT') AND httpstatus = '200'
-          THEN CASE WHEN object_key = '' THEN '-' ELSE object_key END
-        END AS record_key,
-        delivery_date AS batch
+        CASE WHEN is_repeat THEN CAST(CAST(replace(batch, '/', '-') AS date) AS timestamp) ELSE slot_start END AS slot_start,
+        CASE WHEN is_repeat THEN '-' ELSE bucket END AS bucket,
+        CASE WHEN is_repeat THEN '-' ELSE requester END AS requester,
+        CASE WHEN is_repeat THEN '-' ELSE access_point END AS access_point,
+        CASE WHEN is_repeat THEN '-' ELSE dataset END AS dataset,
+        CASE WHEN is_repeat THEN '(repeats-dropped)' ELSE operation END AS operation,
+        CASE WHEN is_repeat THEN '-' ELSE status_class END AS status_class,
+        CASE WHEN is_repeat THEN CAST(0 AS bigint) ELSE bytes_sent END AS bytes_sent,
+        CASE WHEN is_repeat THEN NULL ELSE record_key END AS record_key,
+        CASE WHEN is_repeat THEN NULL ELSE request_hash END AS request_hash,
+        batch
       FROM (
         SELECT
-          bucket_name, requester, accesspointarn, operation, httpstatus, bytessent, delivery_date, requestdatetime,
-          event_time, bytes_ok, event_time IS NOT NULL AND bytes_ok AND times_ok AS ok,
-          CASE
-            WHEN strpos("key", '%') = 0 OR decoded_key IS NULL THEN "key"
-            WHEN strpos(decoded_key, chr(65533)) > 0 AND strpos(upper("key"), '%EF%BF%BD') = 0 THEN "key"
-            ELSE decoded_key
-          END AS object_key
+          s.*,
+          s.request_hash IS NOT NULL AND (
+            row_number() OVER (PARTITION BY s.request_hash ORDER BY s.slot_start, s.bytes_sent) > 1
+          ) AS is_repeat
         FROM (
           SELECT
-            bucket_name, requester, accesspointarn, operation, httpstatus, bytessent, delivery_date, requestdatetime,
-            "key",
-            CASE WHEN regexp_like(requestdatetime, '^(0[1-9]|[12][0-9]|3[01])/(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)/(19[7-9][0-9]|[2-9][0-9]{3}):([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9] [+-]([01][0-9]|2[0-3])[0-5][0-9]$')
-              THEN try(parse_datetime(requestdatetime, 'dd/MMM/yyyy:HH:mm:ss Z'))
-            END AS event_time,
-            CASE WHEN strpos("key", '%') > 0 THEN try(url_decode(replace("key", '+', '%2B'))) END AS decoded_key,
-            (bytessent = '-' OR coalesce(length(bytessent) <= 16 AND try_cast(bytessent AS bigint) <= 9007199254740991, false)) AND (objectsize = '-' OR coalesce(length(objectsize) <= 16 AND try_cast(objectsize AS bigint) <= 9007199254740991, false)) AS bytes_ok,
-            (totaltime = '-' OR coalesce(length(totaltime) <= 16 AND try_cast(totaltime AS bigint) <= 9007199254740991, false)) AND (turnaroundtime = '-' OR coalesce(length(turnaroundtime) <= 16 AND try_cast(turnaroundtime AS bigint) <= 9007199254740991, false)) AS times_ok
-          FROM "partner_audit"."access_logs"
-          WHERE delivery_date = ?
-        ) AS logged
-      ) AS parsed
+              CASE
+                WHEN ok AND requestid IS NOT NULL AND requestid NOT IN ('', '-')
+                THEN from_big_endian_64(xxhash64(to_utf8(requestid || ' ' || coalesce(nullif(hostid, ''), '-'))))
+              END AS request_hash,
+              CASE WHEN ok
+                THEN CAST(from_unixtime(floor(to_unixtime(event_time) / 900) * 900) AS timestamp)
+                ELSE CAST(CAST(replace(delivery_date, '/', '-') AS date) AS timestamp)
+              END AS slot_start,
+              CASE WHEN ok THEN coalesce(nullif(bucket_name, ''), '-') ELSE '-' END AS bucket,
+              CASE WHEN ok THEN coalesce(nullif(requester, ''), '-') ELSE '-' END AS requester,
+              CASE WHEN ok THEN coalesce(nullif(accesspointarn, ''), '-') ELSE '-' END AS access_point,
+              CASE
+                WHEN NOT ok OR object_key = '-' OR object_key = '' THEN '-'
+                WHEN strpos(object_key, '/') = 0 THEN '/'
+                ELSE regexp_extract(object_key, '^([^/]*/){1,2}')
+              END AS dataset,
+              CASE
+                WHEN requestdatetime IS NULL THEN '(malformed:no-match)'
+                WHEN event_time IS NULL THEN '(malformed:bad-time)'
+                WHEN NOT bytes_ok THEN '(malformed:bad-bytes)'
+                WHEN NOT ok THEN '(malformed:bad-duration)'
+                ELSE coalesce(nullif(operation, ''), '-')
+              END AS operation,
+              CASE
+                WHEN ok AND length(httpstatus) = 3 AND substr(httpstatus, 1, 1) BETWEEN '1' AND '5'
+                THEN substr(httpstatus, 1, 1) || 'xx'
+                ELSE '-'
+              END AS status_class,
+              CASE WHEN NOT ok OR bytessent = '-' THEN CAST(0 AS bigint) ELSE try_cast(bytessent AS bigint) END AS bytes_sent,
+              CASE
+                WHEN ok AND operation IN ('REST.GET.OBJECT', 'WEBSITE.GET.OBJECT') AND httpstatus = '200'
+                THEN CASE WHEN object_key = '' THEN '-' ELSE object_key END
+              END AS record_key,
+              delivery_date AS batch
+            FROM (
+              SELECT
+                bucket_name, requester, accesspointarn, operation, httpstatus, bytessent, delivery_date, requestdatetime,
+                requestid, hostid,
+                event_time, bytes_ok, event_time IS NOT NULL AND bytes_ok AND times_ok AS ok,
+                CASE
+                  WHEN strpos("key", '%') = 0 OR decoded_key IS NULL THEN "key"
+                  WHEN strpos(decoded_key, chr(65533)) > 0 AND strpos(upper("key"), '%EF%BF%BD') = 0 THEN "key"
+                  ELSE decoded_key
+                END AS object_key
+              FROM (
+                SELECT
+                  bucket_name, requester, accesspointarn, operation, httpstatus, bytessent, delivery_date, requestdatetime,
+                  requestid, hostid,
+                  "key",
+                  CASE WHEN regexp_like(requestdatetime, '^(0[1-9]|[12][0-9]|3[01])/(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)/(19[7-9][0-9]|[2-9][0-9]{3}):([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9] [+-]([01][0-9]|2[0-3])[0-5][0-9]$')
+                    THEN try(parse_datetime(requestdatetime, 'dd/MMM/yyyy:HH:mm:ss Z'))
+                  END AS event_time,
+                  CASE WHEN strpos("key", '%') > 0 THEN try(url_decode(replace("key", '+', '%2B'))) END AS decoded_key,
+                  (bytessent = '-' OR coalesce(length(bytessent) <= 16 AND try_cast(bytessent AS bigint) <= 9007199254740991, false)) AND (objectsize = '-' OR coalesce(length(objectsize) <= 16 AND try_cast(objectsize AS bigint) <= 9007199254740991, false)) AS bytes_ok,
+                  (totaltime = '-' OR coalesce(length(totaltime) <= 16 AND try_cast(totaltime AS bigint) <= 9007199254740991, false)) AND (turnaroundtime = '-' OR coalesce(length(turnaroundtime) <= 16 AND try_cast(turnaroundtime AS bigint) <= 9007199254740991, false)) AS times_ok
+                FROM "partner_audit"."access_logs"
+                WHERE delivery_date = ?
+              ) AS logged
+            ) AS parsed
+        ) AS s
+      ) AS counted
     ) AS shaped
     GROUP BY slot_start, bucket, requester, access_point, dataset, operation, status_class, batch, record_key
   ) AS g
@@ -278,6 +334,7 @@ describe('readUsageSql', () => {
 FROM "partner_audit"."usage_rollup"
 WHERE slot_start >= CAST(? AS timestamp) AND slot_start < CAST(? AS timestamp)
   AND substr(operation, 1, 11) <> '(malformed:'
+  AND operation <> '(repeats-dropped)'
 GROUP BY slot_start, bucket, requester, access_point, dataset, operation, status_class
 ORDER BY slot_start, bucket, requester, access_point, dataset, operation, status_class`);
   });
@@ -290,7 +347,8 @@ describe('readLastSlotSql', () => {
     expect(q.sql).toBe(`SELECT CAST(max(slot_start) AS varchar) AS last_slot
 FROM "partner_audit"."usage_rollup"
 WHERE slot_start >= CAST(? AS timestamp) AND slot_start < CAST(? AS timestamp)
-  AND substr(operation, 1, 11) <> '(malformed:'`);
+  AND substr(operation, 1, 11) <> '(malformed:'
+  AND operation <> '(repeats-dropped)'`);
   });
 });
 
@@ -300,7 +358,11 @@ describe('readInputSql', () => {
     expect(q.params).toEqual(["'2026/02/28'", "'2026/03/15'"]);
     expect(q.sql).toBe(`SELECT
   batch,
-  CASE WHEN substr(operation, 1, 11) = '(malformed:' THEN operation ELSE '' END AS kind,
+  CASE
+    WHEN substr(operation, 1, 11) = '(malformed:' OR operation = '(repeats-dropped)'
+    THEN operation
+    ELSE ''
+  END AS kind,
   sum(requests) AS line_count
 FROM "partner_audit"."usage_rollup"
 WHERE batch >= ? AND batch <= ?

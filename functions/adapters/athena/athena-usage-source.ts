@@ -9,6 +9,7 @@ import type { AthenaQueryRunner, QueryOutcome, ResultRow } from './athena-client
 import {
   type AthenaTables,
   parseSlotStart,
+  REPEATS_OPERATION,
   readInputSql,
   readLastSlotSql,
   readUsageSql,
@@ -148,11 +149,16 @@ export async function athenaInputSummary(
   const byReason: Record<string, number> = {};
   let lines = 0;
   let parsed = 0;
+  let repeats = 0;
   for (const r of out.rows) {
     const n = Number(r.lines);
     lines += n;
     if (r.kind === '') parsed += n;
-    else {
+    else if (r.kind === REPEATS_OPERATION) {
+      // Parsed lines that repeat a request already counted: read, but not usage.
+      parsed += n;
+      repeats += n;
+    } else {
       const reason = r.kind.slice(r.kind.indexOf(':') + 1, -1);
       byReason[reason] = (byReason[reason] ?? 0) + n;
     }
@@ -165,6 +171,7 @@ export async function athenaInputSummary(
     parsedLines: parsed,
     malformedLines: lines - parsed,
     malformedByReason: byReason,
+    repeatsDropped: repeats,
     malformedSamples: [],
     unreadableFiles: [],
     bytesScanned: out.bytesScanned,

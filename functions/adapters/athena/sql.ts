@@ -65,6 +65,7 @@ export const ROLLUP_COLUMNS = [
   'bytes_sent',
   'records',
   'batch',
+  'request_ids',
 ] as const;
 
 const IDENTIFIER = /^[a-z_][a-z0-9_]{0,127}$/;
@@ -153,6 +154,48 @@ function countOk(column: string): string {
   return `(${column} = '-' OR coalesce(length(${column}) <= 16 AND try_cast(${column} AS bigint) <= ${COUNT_LIMIT}, false))`;
 }
 
+/**
+ * Operation of the marker row that counts a batch's repeated requests: lines whose request (request id
+ * and host id) was already counted, earlier in the batch or by another batch, are not usage; they are
+ * summed into this row (slot = the delivery date, every other key `-`, no bytes), like the malformed
+ * lines, so that the report can say how many were dropped.
+ */
+export const REPEATS_OPERATION = '(repeats-dropped)';
+
+/**
+ * Days of event time before a batch's delivery date (by default; and two after it) over which its
+ * requests are checked against the identities other batches counted. S3 delivers most records within
+ * hours; a repeat whose event lies further back is not recognised (it still is within its own batch).
+ * Each day costs reading the identities other batches counted that day, 8 bytes a request: about 2 %
+ * of a day's log bytes (BENCHMARKS.md). 0 by default, so that a night scans its logs once and nothing
+ * more; a deployment sets it with REQUEST_ID_LOOKBACK_DAYS.
+ */
+export const DEFAULT_REQUEST_ID_LOOKBACK_DAYS = 0;
+/** The longest lookback a statement accepts. */
+export const MAX_REQUEST_ID_LOOKBACK_DAYS = 31;
+const REQUEST_ID_DAYS_AFTER = 2;
+
+/** Options of the roll-up statements. */
+export interface RollupSqlOptions {
+  readonly datasetDepth: number;
+  /**
+   * Days of event time before the delivery date over which a request is checked against the
+   * identities other batches counted (see countedLinesSql); 0 checks within the batch only.
+   * @default DEFAULT_REQUEST_ID_LOOKBACK_DAYS
+   */
+  readonly requestIdLookbackDays?: number;
+}
+
+function checkLookback(days: number | undefined): number {
+  const d = days ?? DEFAULT_REQUEST_ID_LOOKBACK_DAYS;
+  if (!Number.isInteger(d) || d < 0 || d > MAX_REQUEST_ID_LOOKBACK_DAYS) {
+    throw new SqlInputError(
+      `the request id lookback must be a whole number of days from 0 to ${MAX_REQUEST_ID_LOOKBACK_DAYS}, got ${days}`,
+    );
+  }
+  return d;
+}
+
 /** Operations that read a whole object when they succeed with 200, as in the local ingester. */
 const FULL_READ_OPERATIONS = "'REST.GET.OBJECT', 'WEBSITE.GET.OBJECT'";
 
@@ -179,28 +222,42 @@ const FULL_READ_OPERATIONS = "'REST.GET.OBJECT', 'WEBSITE.GET.OBJECT'";
 export function insertBatchRollupSql(
   tables: AthenaTables,
   batch: string,
-  options: { readonly datasetDepth: number },
+  options: RollupSqlOptions,
 ): SqlQuery {
   checkBatch(batch);
+  const lookback = checkLookback(options.requestIdLookbackDays);
   const sql = `INSERT INTO ${table(tables, tables.rollupTable)} (${ROLLUP_COLUMNS.join(', ')})
-${batchAggregateSql(tables, '?', checkDepth(options.datasetDepth))}`;
+${batchAggregateSql(tables, '?', checkDepth(options.datasetDepth), batch, lookback)}`;
   return { sql, params: [sqlString(batch)] };
 }
 
 /** The rollup columns that key a line's usage, before the batch. */
 const LINE_KEY_COLUMNS = 'slot_start, bucket, requester, access_point, dataset, operation, status_class';
 
-/** The rollup rows of one delivery date, as insertBatchRollupSql describes them; `partition` is `?` or a literal. */
-function batchAggregateSql(tables: AthenaTables, partition: string, depth: number): string {
+/**
+ * The rollup rows of one delivery date, as insertBatchRollupSql describes them; `partition` is `?` or a
+ * literal, `batch` the (checked) delivery date. Each row also carries `request_ids`, the identities of
+ * the requests it counted (see countedLinesSql), in decimal, comma separated (array_join leaves out the
+ * NULL of a line without one); NULL when none has one. No FILTER (WHERE ...): the first WHERE of the
+ * text stays the partition's, where Athena's parameters may go.
+ */
+function batchAggregateSql(
+  tables: AthenaTables,
+  partition: string,
+  depth: number,
+  batch: string,
+  lookback: number,
+): string {
   if (tables.manifestTable === undefined) {
     return `SELECT
   ${LINE_KEY_COLUMNS},
   count(*) AS requests,
   sum(bytes_sent) AS bytes_sent,
   CAST(0 AS bigint) AS records,
-  batch
+  batch,
+  nullif(array_join(array_agg(CAST(request_hash AS varchar)), ','), '') AS request_ids
 FROM (
-  ${shapedLinesSql(tables, partition, depth, false)}
+  ${countedLinesSql(tables, shapedLinesSql(tables, partition, depth, false), batch, lookback, false)}
 ) AS shaped
 GROUP BY ${LINE_KEY_COLUMNS}, batch`;
   }
@@ -227,18 +284,20 @@ GROUP BY ${LINE_KEY_COLUMNS}, batch`;
   sum(requests) AS requests,
   sum(bytes_sent) AS bytes_sent,
   sum(requests * records_per_read) AS records,
-  batch
+  batch,
+  nullif(array_join(array_agg(request_ids), ','), '') AS request_ids
 FROM (
   SELECT
-    ${g(LINE_KEY_COLUMNS)}, g.batch, g.requests, g.bytes_sent,
+    ${g(LINE_KEY_COLUMNS)}, g.batch, g.requests, g.bytes_sent, arbitrary(g.request_ids) AS request_ids,
     coalesce(max_by(m.records, CASE WHEN m.records IS NOT NULL THEN p.i END), 0) AS records_per_read
   FROM (
     SELECT
       ${LINE_KEY_COLUMNS}, batch, record_key,
       count(*) AS requests,
-      sum(bytes_sent) AS bytes_sent
+      sum(bytes_sent) AS bytes_sent,
+      nullif(array_join(array_agg(CAST(request_hash AS varchar)), ','), '') AS request_ids
     FROM (
-      ${shapedLinesSql(tables, partition, depth, true).replaceAll('\n', '\n    ')}
+      ${countedLinesSql(tables, shapedLinesSql(tables, partition, depth, true), batch, lookback, true).replaceAll('\n', '\n    ')}
     ) AS shaped
     GROUP BY ${LINE_KEY_COLUMNS}, batch, record_key
   ) AS g
@@ -268,7 +327,7 @@ function shapedLinesSql(tables: AthenaTables, partition: string, depth: number, 
       THEN CASE WHEN object_key = '' THEN '-' ELSE object_key END
     END AS record_key,`
     : '';
-  return `SELECT
+  return `SELECT${REQUEST_HASH_COLUMN}
     CASE WHEN ok
       THEN CAST(from_unixtime(floor(to_unixtime(event_time) / 900) * 900) AS timestamp)
       ELSE CAST(CAST(replace(delivery_date, '/', '-') AS date) AS timestamp)
@@ -298,6 +357,7 @@ function shapedLinesSql(tables: AthenaTables, partition: string, depth: number, 
   FROM (
     SELECT
       bucket_name, requester, accesspointarn, operation, httpstatus, bytessent, delivery_date, requestdatetime,
+      requestid, hostid,
       event_time, bytes_ok, event_time IS NOT NULL AND bytes_ok AND times_ok AS ok,
       CASE
         WHEN strpos("key", '%') = 0 OR decoded_key IS NULL THEN "key"
@@ -307,6 +367,7 @@ function shapedLinesSql(tables: AthenaTables, partition: string, depth: number, 
     FROM (
       SELECT
         bucket_name, requester, accesspointarn, operation, httpstatus, bytessent, delivery_date, requestdatetime,
+        requestid, hostid,
         "key",
         CASE WHEN regexp_like(requestdatetime, '${LOG_TIME_SHAPE}')
           THEN try(parse_datetime(requestdatetime, '${LOG_TIME_FORMAT}'))
@@ -338,19 +399,20 @@ const KEY_COLUMNS = ROLLUP_COLUMNS.slice(0, 7);
 export function replaceBatchRollupSql(
   tables: AthenaTables,
   batch: string,
-  options: { readonly datasetDepth: number },
+  options: RollupSqlOptions,
 ): SqlQuery {
   checkBatch(batch);
   const depth = checkDepth(options.datasetDepth);
+  const lookback = checkLookback(options.requestIdLookbackDays);
   const rollup = table(tables, tables.rollupTable);
   const literal = sqlString(batch);
   const on = (a: string, b: string) => KEY_COLUMNS.map((c) => `${a}.${c} = ${b}.${c}`).join(' AND ');
-  const aggregate = batchAggregateSql(tables, literal, depth).replaceAll('\n', '\n    ');
+  const aggregate = batchAggregateSql(tables, literal, depth, batch, lookback).replaceAll('\n', '\n    ');
   const sql = `MERGE INTO ${rollup} AS r
 USING (
   SELECT
     ${KEY_COLUMNS.map((c) => `coalesce(n.${c}, o.${c}) AS ${c}`).join(',\n    ')},
-    n.requests, n.bytes_sent, n.records,
+    n.requests, n.bytes_sent, n.records, n.request_ids,
     n.slot_start IS NULL AS stale
   FROM (
     ${aggregate}
@@ -364,9 +426,11 @@ USING (
 ) AS s
 ON r.batch = ${literal} AND ${on('r', 's')}
 WHEN MATCHED AND s.stale THEN DELETE
-WHEN MATCHED THEN UPDATE SET requests = s.requests, bytes_sent = s.bytes_sent, records = s.records
+WHEN MATCHED THEN UPDATE SET requests = s.requests, bytes_sent = s.bytes_sent, records = s.records,
+  request_ids = s.request_ids
 WHEN NOT MATCHED THEN INSERT (${ROLLUP_COLUMNS.join(', ')})
-  VALUES (${KEY_COLUMNS.map((c) => `s.${c}`).join(', ')}, s.requests, s.bytes_sent, s.records, ${literal})`;
+  VALUES (${KEY_COLUMNS.map((c) => `s.${c}`).join(', ')}, s.requests, s.bytes_sent, s.records, ${literal},
+    s.request_ids)`;
   return { sql, params: [] };
 }
 
@@ -380,7 +444,11 @@ export function readInputSql(tables: AthenaTables, fromBatch: string, toBatch: s
   return {
     sql: `SELECT
   batch,
-  CASE WHEN substr(operation, 1, ${MALFORMED_PREFIX.length}) = '${MALFORMED_PREFIX}' THEN operation ELSE '' END AS kind,
+  CASE
+    WHEN substr(operation, 1, ${MALFORMED_PREFIX.length}) = '${MALFORMED_PREFIX}' OR operation = '${REPEATS_OPERATION}'
+    THEN operation
+    ELSE ''
+  END AS kind,
   sum(requests) AS line_count
 FROM ${table(tables, tables.rollupTable)}
 WHERE batch >= ? AND batch <= ?
@@ -412,6 +480,7 @@ export function readUsageSql(tables: AthenaTables, range: Interval): SqlQuery {
 FROM ${table(tables, tables.rollupTable)}
 WHERE slot_start >= CAST(? AS timestamp) AND slot_start < CAST(? AS timestamp)
   AND substr(operation, 1, ${MALFORMED_PREFIX.length}) <> '${MALFORMED_PREFIX}'
+  AND operation <> '${REPEATS_OPERATION}'
 GROUP BY slot_start, bucket, requester, access_point, dataset, operation, status_class
 ORDER BY slot_start, bucket, requester, access_point, dataset, operation, status_class`,
     params: [sqlString(timestampLiteral(range.startMs)), sqlString(timestampLiteral(range.endMs))],
@@ -428,7 +497,8 @@ export function readLastSlotSql(tables: AthenaTables, range: Interval): SqlQuery
     sql: `SELECT CAST(max(slot_start) AS varchar) AS last_slot
 FROM ${table(tables, tables.rollupTable)}
 WHERE slot_start >= CAST(? AS timestamp) AND slot_start < CAST(? AS timestamp)
-  AND substr(operation, 1, ${MALFORMED_PREFIX.length}) <> '${MALFORMED_PREFIX}'`,
+  AND substr(operation, 1, ${MALFORMED_PREFIX.length}) <> '${MALFORMED_PREFIX}'
+  AND operation <> '${REPEATS_OPERATION}'`,
     params: [sqlString(timestampLiteral(range.startMs)), sqlString(timestampLiteral(range.endMs))],
   };
 }
@@ -441,4 +511,93 @@ export function parseSlotStart(text: string): number {
   if (!m) throw new SqlInputError(`not a timestamp: "${text}"`);
   const ms = Number((m[7] ?? '').padEnd(3, '0').slice(0, 3));
   return Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6]), ms);
+}
+
+// ---- each request counted once ---------------------------------------------------------------------------
+
+/**
+ * A line's identity: a 64-bit hash of its request id and host id (`-` when the line has none), NULL for a
+ * malformed line or one without a request id, which nothing identifies. Athena's xxhash64; the local
+ * Athena server shims the three functions (the local engine hashes in its scanner: identities are never
+ * compared across engines).
+ */
+const REQUEST_HASH_COLUMN = `
+    CASE
+      WHEN ok AND requestid IS NOT NULL AND requestid NOT IN ('', '-')
+      THEN from_big_endian_64(xxhash64(to_utf8(requestid || ' ' || coalesce(nullif(hostid, ''), '-'))))
+    END AS request_hash,`;
+
+/** `yyyy/MM/dd` plus `days` as a UTC timestamp literal (the batch is checked before). */
+function batchDayLiteral(batch: string, days: number): string {
+  const [y, m, d] = batch.split('/').map(Number) as [number, number, number];
+  return `TIMESTAMP '${new Date(Date.UTC(y, m - 1, d + days)).toISOString().slice(0, 10)} 00:00:00'`;
+}
+
+/**
+ * The shaped lines of a batch with each request counted once. A line is a repeat when an earlier line
+ * of this batch (by slot, then bytes) carries its identity, or, with a lookback of some days, when
+ * another batch counted it (any delivery date, so that whichever of two overlapping batches is rolled
+ * up first keeps the request, and rolling either up again changes nothing) for an event from
+ * `lookback` days before the delivery date on. A repeat keeps its line in the count of lines read, as the REPEATS_OPERATION
+ * marker row, and adds nothing else: no usage, no records, no identity.
+ *
+ * Cost: the identities of the other batches' rows in those days (column `request_ids`, about 8 bytes a
+ * request in Parquet with zstd) are read besides the logs; the logs are still scanned once.
+ */
+function countedLinesSql(
+  tables: AthenaTables,
+  shaped: string,
+  batch: string,
+  lookback: number,
+  recordKey: boolean,
+): string {
+  const rollup = table(tables, tables.rollupTable);
+  const keep = (c: string, marker: string) => `CASE WHEN is_repeat THEN ${marker} ELSE ${c} END AS ${c}`;
+  const otherBatches =
+    lookback === 0
+      ? ''
+      : `
+        OR s.request_hash IN (
+          SELECT CAST(c.id AS bigint)
+          FROM (
+            SELECT request_ids
+            FROM ${rollup}
+            WHERE batch <> ${sqlString(batch)} AND request_ids IS NOT NULL
+              AND slot_start >= ${batchDayLiteral(batch, -lookback)}
+              AND slot_start < ${batchDayLiteral(batch, REQUEST_ID_DAYS_AFTER)}
+          ) AS m
+          CROSS JOIN UNNEST(split(m.request_ids, ',')) AS c(id)
+        )`;
+  return `SELECT
+    ${keep('slot_start', "CAST(CAST(replace(batch, '/', '-') AS date) AS timestamp)")},
+    ${['bucket', 'requester', 'access_point', 'dataset'].map((c) => keep(c, "'-'")).join(',\n    ')},
+    ${keep('operation', `'${REPEATS_OPERATION}'`)},
+    ${keep('status_class', "'-'")},
+    ${keep('bytes_sent', 'CAST(0 AS bigint)')},${recordKey ? `\n    ${keep('record_key', 'NULL')},` : ''}
+    ${keep('request_hash', 'NULL')},
+    batch
+  FROM (
+    SELECT
+      s.*,
+      s.request_hash IS NOT NULL AND (
+        row_number() OVER (PARTITION BY s.request_hash ORDER BY s.slot_start, s.bytes_sent) > 1${otherBatches}
+      ) AS is_repeat
+    FROM (
+      ${shaped.replaceAll('\n', '\n      ')}
+    ) AS s
+  ) AS counted`;
+}
+
+/**
+ * Forgets the request identities of rows with a slot before `beforeMs` (events older than any batch
+ * still to be rolled up checks, see RollupSqlOptions.requestIdLookbackDays): they cost storage and nothing reads them.
+ * For a periodic maintenance statement; the usage counts stay.
+ */
+export function forgetRequestIdsSql(tables: AthenaTables, beforeMs: number): SqlQuery {
+  // A literal: Athena takes no ExecutionParameters in UPDATE. timestampLiteral writes digits only.
+  return {
+    sql: `UPDATE ${table(tables, tables.rollupTable)} SET request_ids = NULL
+WHERE slot_start < TIMESTAMP '${timestampLiteral(beforeMs)}' AND request_ids IS NOT NULL`,
+    params: [],
+  };
 }

@@ -26,6 +26,7 @@ import type {
   UsageSource,
 } from '../../ports.js';
 import { DuckDbStoreError, InvalidRollupRowError } from './errors.js';
+import { deleteEmptiedRows, forgetRequestClaims } from './request-claims.js';
 import { appendRollupRows, type ColumnarRollupRows, STREAM_SQL, StagedRollup } from './rollup-writer.js';
 import {
   CREATE_SCHEMA,
@@ -216,6 +217,7 @@ export class DuckDbStore implements UsageSource, NoticeLedger {
         await this.connection.run(SQL.clearRollup);
         await this.connection.run(SQL.clearFiles);
         await this.connection.run(SQL.clearSamples);
+        await this.connection.run(SQL.clearClaims);
         await this.connection.run(SQL.putSetting, [SETTING_INGESTION, fingerprint]);
         return stored !== undefined || (files as bigint) > 0n;
       }),
@@ -245,7 +247,8 @@ export class DuckDbStore implements UsageSource, NoticeLedger {
    * Records one file in one transaction: removes the rows and bookkeeping of any earlier file with the
    * same basename (the object re-delivered with new content) or the same fingerprint, then inserts this
    * file's rows and bookkeeping. Ingesting the same file twice leaves the same totals; a failure or crash
-   * part-way leaves the previous state.
+   * part-way leaves the previous state. Rows given whole carry no request ids: unlike a RollupStream's,
+   * they are not checked for requests other files counted (see request-claims.ts).
    */
   replaceFile(file: IngestedFile, rows: readonly RollupRow[], stats: FileStats): Promise<void> {
     return this.replaceFiles([{ file, rows, stats }]);
@@ -291,10 +294,12 @@ export class DuckDbStore implements UsageSource, NoticeLedger {
       let lines = 0;
       let parsedLines = 0;
       let malformedLines = 0;
+      let repeatsDropped = 0;
       const malformedByReason: Record<string, number> = {};
       const unreadableFiles: { file: string; reason: string }[] = [];
       for (const row of files.getRows()) {
-        const [, path, size, fileLines, parsed, malformed, byReason, unreadable] = row;
+        const [, path, size, fileLines, parsed, malformed, byReason, unreadable, repeats] = row;
+        repeatsDropped += Number(repeats ?? 0);
         bytes += Number(size);
         lines += Number(fileLines);
         parsedLines += Number(parsed);
@@ -317,6 +322,7 @@ export class DuckDbStore implements UsageSource, NoticeLedger {
         parsedLines,
         malformedLines,
         malformedByReason,
+        repeatsDropped,
         malformedSamples: samples.getRows().map(([file, line, reason, text]) => ({
           file: String(file),
           line: Number(line),
@@ -326,6 +332,14 @@ export class DuckDbStore implements UsageSource, NoticeLedger {
         unreadableFiles,
       };
     });
+  }
+
+  /**
+   * Forgets the request identities of event days more than `days` before the newest one recorded: a
+   * record delivered again later than that is no longer recognised (see request-claims.ts).
+   */
+  forgetRequestClaims(days: number): Promise<void> {
+    return this.serial('forgetRequestClaims', () => forgetRequestClaims(this.connection, days));
   }
 
   /** First and last slot start (epoch ms) in the rollup, or undefined when it is empty. */
@@ -485,6 +499,7 @@ export class DuckDbStore implements UsageSource, NoticeLedger {
       const list: DuckDBValue[] = [listValue(superseded)];
       const types: DuckDBType[] = [LIST(VARCHAR)];
       await this.connection.run(SQL.deleteRollupOf, list, types);
+      await this.connection.run(SQL.deleteClaimsOf, list, types);
       await this.connection.run(SQL.deleteSamplesOf, list, types);
       await this.connection.run(SQL.deleteFilesOf, list, types);
     }
@@ -529,6 +544,7 @@ export class DuckDbStore implements UsageSource, NoticeLedger {
       const list: DuckDBValue[] = [listValue(superseded)];
       const types: DuckDBType[] = [LIST(VARCHAR)];
       await this.connection.run(SQL.deleteRollupOf, list, types);
+      await this.connection.run(SQL.deleteClaimsOf, list, types);
       await this.connection.run(SQL.deleteSamplesOf, list, types);
       await this.connection.run(SQL.deleteFilesOf, list, types);
     }
@@ -543,7 +559,16 @@ export class DuckDbStore implements UsageSource, NoticeLedger {
       laterFingerprints.add(f.file.fingerprint);
     }
     await staged.discard(files.filter((f) => !kept.includes(f)).map((f) => f.item));
-    await staged.insertInto(kept.map((f) => ({ item: f.item, batch: f.file.fingerprint })));
+    const written = kept.map((f) => ({ item: f.item, batch: f.file.fingerprint }));
+    const repeats = await staged.dropRepeats(written);
+    await staged.insertInto(written);
+    if (repeats.size > 0) {
+      const withRepeats = kept.filter((f) => repeats.has(f.item));
+      await deleteEmptiedRows(
+        this.connection,
+        withRepeats.map((f) => f.file.fingerprint),
+      );
+    }
     const column = <T extends DuckDBValue>(pick: (f: StagedFileIngestion) => T) => listValue(kept.map(pick));
     await this.connection.run(
       STREAM_SQL.insertFiles,
@@ -574,6 +599,17 @@ export class DuckDbStore implements UsageSource, NoticeLedger {
         BIGINT,
       ],
     );
+    if (repeats.size > 0) {
+      const withRepeats = kept.filter((f) => repeats.has(f.item));
+      await this.connection.run(
+        STREAM_SQL.setRepeatsDropped,
+        [
+          listValue(withRepeats.map((f) => f.file.fingerprint)),
+          listValue(withRepeats.map((f) => BigInt(repeats.get(f.item)!))),
+        ],
+        [LIST(VARCHAR), LIST(BIGINT)],
+      );
+    }
     const samples = kept.flatMap((f) => f.stats.samples.map((sample) => ({ f, sample })));
     if (samples.length > 0) {
       await this.connection.run(

@@ -13,8 +13,21 @@ import {
   listValue,
   VARCHAR,
 } from '@duckdb/node-api';
-import { type ColumnarUsageRows, type RollupRow, SLOT_MS, STATUS_BY_INDEX } from '../../domain/usage.js';
+import {
+  type ColumnarRequestIds,
+  type ColumnarUsageRows,
+  type RollupRow,
+  SLOT_MS,
+  STATUS_BY_INDEX,
+} from '../../domain/usage.js';
 import { InvalidRollupRowError } from './errors.js';
+import {
+  discardRequestIds,
+  dropRepeatedRequests,
+  REQUEST_STREAM_SCHEMA,
+  type RepeatsDropped,
+  stageRequestIds,
+} from './request-claims.js';
 import { SQL } from './schema.js';
 
 /** DuckDB's vector size: the most rows one data chunk holds. */
@@ -113,8 +126,16 @@ function checkRow(row: RollupRow, batch: string, index: number): void {
   }
 }
 
-/** Rollup rows in columns; `item` holds the id the rows were staged under (see StagedRollup). */
-export type ColumnarRollupRows = ColumnarUsageRows;
+/**
+ * Rollup rows in columns; `item` holds the id the rows were staged under (see StagedRollup). With
+ * `task`, `ref` and `lines`, the request identities of the lines summed into them, so that a request
+ * delivered twice is counted once (see request-claims.ts); rows without them are never deduplicated.
+ */
+export type ColumnarRollupRows = ColumnarUsageRows & {
+  readonly task?: number;
+  readonly ref?: Int32Array;
+  readonly lines?: ColumnarRequestIds;
+};
 
 /**
  * Per-connection staging for streamed rows, summed into `rollup` per file when the file is complete.
@@ -132,7 +153,9 @@ const STREAM_SCHEMA: readonly string[] = [
     operation INTEGER NOT NULL,
     requests DOUBLE NOT NULL,
     bytes_sent DOUBLE NOT NULL,
-    records DOUBLE NOT NULL
+    records DOUBLE NOT NULL,
+    task INTEGER NOT NULL,
+    ref INTEGER NOT NULL
   )`,
   `CREATE TEMP TABLE IF NOT EXISTS rollup_stream_strings (
     id INTEGER NOT NULL,
@@ -140,6 +163,7 @@ const STREAM_SCHEMA: readonly string[] = [
   )`,
   'DELETE FROM rollup_stream',
   'DELETE FROM rollup_stream_strings',
+  ...REQUEST_STREAM_SCHEMA,
 ];
 
 const STREAM_TYPES = [
@@ -154,6 +178,8 @@ const STREAM_TYPES = [
   DOUBLE,
   DOUBLE,
   DOUBLE,
+  INTEGER,
+  INTEGER,
 ];
 
 /** SQL of StagedRollup; constant text, values only as parameters. */
@@ -191,6 +217,10 @@ export const STREAM_SQL = {
     SELECT unnest($1::VARCHAR[]), unnest($2::VARCHAR[]), unnest($3::VARCHAR[]), unnest($4::BIGINT[]),
       unnest($5::VARCHAR[]), unnest($6::BIGINT[]), unnest($7::BIGINT[]), unnest($8::BIGINT[]),
       unnest($9::VARCHAR[]), unnest($10::VARCHAR[]), epoch_ms($11::BIGINT)`,
+  /** Repeated requests dropped per file ($2, parallel to the fingerprints $1). */
+  setRepeatsDropped: `UPDATE ingested_files SET repeats_dropped = r.n
+    FROM (SELECT unnest($1::VARCHAR[]) AS fingerprint, unnest($2::BIGINT[]) AS n) r
+    WHERE ingested_files.fingerprint = r.fingerprint`,
   insertSamples: `INSERT INTO malformed_samples (fingerprint, path, line, reason, text)
     SELECT unnest($1::VARCHAR[]), unnest($2::VARCHAR[]), unnest($3::BIGINT[]), unnest($4::VARCHAR[]),
       unnest($5::VARCHAR[])`,
@@ -232,7 +262,11 @@ export class StagedRollup {
       }
       this.stagedStrings = strings.length;
     }
+    if (rows.lines !== undefined && rows.lines.count > 0)
+      await stageRequestIds(this.connection, rows.task ?? 0, rows.lines);
     if (rows.count === 0) return;
+    const task = new Int32Array(rows.count).fill(rows.task ?? 0);
+    const ref = rows.ref ?? new Int32Array(rows.count);
     const columns = [
       rows.item,
       rows.slot,
@@ -245,6 +279,8 @@ export class StagedRollup {
       rows.requests,
       rows.bytesSent,
       rows.records,
+      task,
+      ref,
     ];
     const appender = await this.connection.createAppender('rollup_stream');
     try {
@@ -281,9 +317,18 @@ export class StagedRollup {
     return Number(result.rowsChanged);
   }
 
-  /** Drops the staged rows of `items` without writing them. */
+  /** Drops the staged rows (and request identities) of `items` without writing them. */
   async discard(items: readonly number[]): Promise<void> {
     if (items.length === 0) return;
     await this.connection.run(STREAM_SQL.discardItems, [listValue([...items])], [LIST(INTEGER)]);
+    await discardRequestIds(this.connection, items);
+  }
+
+  /**
+   * Takes requests already counted (by another file, or earlier in `items` or in the same file) back
+   * out of the staged rows of `items`, before `insertInto` sums them; see request-claims.ts.
+   */
+  dropRepeats(items: readonly { readonly item: number; readonly batch: string }[]): Promise<RepeatsDropped> {
+    return dropRepeatedRequests(this.connection, items);
   }
 }

@@ -46,6 +46,15 @@ export const CREATE_SCHEMA: readonly string[] = [
     unreadable_reason VARCHAR,
     ingested_at TIMESTAMP NOT NULL
   )`,
+  // Repeated deliveries of a request dropped from the file's rows (see request-claims.ts); added after
+  // version 1 was released, hence the ALTER and its default for files recorded before.
+  'ALTER TABLE ingested_files ADD COLUMN IF NOT EXISTS repeats_dropped BIGINT DEFAULT 0',
+  // The identities (request id and host id, hashed) that recorded files counted, by event day (UTC).
+  `CREATE TABLE IF NOT EXISTS request_claims (
+    id_hash BIGINT NOT NULL,
+    day INTEGER NOT NULL,
+    batch VARCHAR NOT NULL
+  )`,
   `CREATE TABLE IF NOT EXISTS malformed_samples (
     fingerprint VARCHAR NOT NULL,
     path VARCHAR NOT NULL,
@@ -94,6 +103,7 @@ export const SQL = {
   clearRollup: 'DELETE FROM rollup',
   clearFiles: 'DELETE FROM ingested_files',
   clearSamples: 'DELETE FROM malformed_samples',
+  clearClaims: 'DELETE FROM request_claims',
   countFiles: 'SELECT count(*) FROM ingested_files',
 
   hasReadableFile: 'SELECT 1 FROM ingested_files WHERE fingerprint = $1 AND unreadable_reason IS NULL',
@@ -101,6 +111,7 @@ export const SQL = {
   /** Earlier versions of a file: the same fingerprint, or the same object name with other content. */
   supersededFiles: 'SELECT fingerprint FROM ingested_files WHERE basename = $1 OR fingerprint = $2',
   deleteRollupOf: 'DELETE FROM rollup WHERE batch = ANY($1)',
+  deleteClaimsOf: 'DELETE FROM request_claims WHERE batch = ANY($1)',
   deleteSamplesOf: 'DELETE FROM malformed_samples WHERE fingerprint = ANY($1)',
   deleteFilesOf: 'DELETE FROM ingested_files WHERE fingerprint = ANY($1)',
   insertFile: `INSERT INTO ingested_files (fingerprint, path, basename, size, layout, lines, parsed_lines,
@@ -127,7 +138,7 @@ export const SQL = {
   dataExtent: 'SELECT min(slot_start), max(slot_start) FROM rollup',
 
   fileTotals: `SELECT fingerprint, path, size, lines, parsed_lines, malformed_lines, malformed_by_reason,
-      unreadable_reason
+      unreadable_reason, repeats_dropped
     FROM ingested_files WHERE $1 IS NULL OR fingerprint = ANY($1) ORDER BY path, fingerprint`,
   /** The first samples of every file before the second of any, so one bad file cannot hide the rest. */
   samples: `SELECT path, line, reason, text FROM (

@@ -10,13 +10,13 @@
  * This is the single-file, single-thread form of ingestion (tests, tools); the CLI reads many files and
  * large ones in parallel through IngestPool. Both run the same reader, scanner and aggregator.
  */
-import { type RollupRow, SLOT_MS } from '../../domain/usage.js';
+import { type ColumnarUsageRows, type RollupRow, SLOT_MS } from '../../domain/usage.js';
 import type { MalformedSample } from '../../ports.js';
 import { LogAggregator } from './log-aggregator.js';
 import { fingerprintFile } from './log-files.js';
 import { readLogItem } from './log-reader.js';
 import type { Manifest } from './manifest.js';
-import { type RowBatch, RowBatchBuilder, STATUS_BY_INDEX } from './row-batch.js';
+import { RowBatchBuilder, STATUS_BY_INDEX } from './row-batch.js';
 import { BLOCK_SIZES } from './wasm-scanner.js';
 
 export interface IngestOptions {
@@ -130,7 +130,7 @@ export class RowMerger {
 
   constructor(private readonly strings: readonly string[]) {}
 
-  add(batch: RowBatch, rowBatch: string): void {
+  add(batch: ColumnarUsageRows, rowBatch: string): void {
     const s = this.strings;
     for (let i = 0; i < batch.count; i++) {
       const slotStart = batch.slot[i]! * SLOT_MS;

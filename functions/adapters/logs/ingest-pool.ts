@@ -161,7 +161,10 @@ export class IngestPool {
     }
     const items = task.items;
     for (let i = 0; i < batch.count; i++) batch.item[i] = items[batch.item[i]!]!.fileId;
-    return batch;
+    const lines = batch.lines;
+    for (let i = 0; i < lines.count; i++) lines.item[i] = items[lines.item[i]!]!.fileId;
+    // Task ids are unique in the pool: with it, a row's ref names it among every task's rows.
+    return { ...batch, task: message.id };
   }
 }
 

@@ -16,6 +16,8 @@ export interface RunnerSettings {
   readonly manifest?: ManifestData;
   /** Rows a thread collects before sending them on. @default 32768 */
   readonly sendRows?: number;
+  /** Request identities a thread collects before sending them on (with its rows). @default 262144 */
+  readonly sendLines?: number;
   /** The compiled log scanner, compiled once and handed to every thread. @default compiled by the thread */
   readonly scanner?: WebAssembly.Module;
 }
@@ -57,6 +59,8 @@ export interface FailedMessage {
 export type WorkerMessage = RowsMessage | DoneMessage | FailedMessage;
 
 const DEFAULT_SEND_ROWS = 32768;
+/** 8 MiB of line records. */
+const DEFAULT_SEND_LINES = 262144;
 
 /** Reads tasks into rows, sending each batch of rows through `send` as it fills. */
 export class TaskRunner {
@@ -64,6 +68,7 @@ export class TaskRunner {
   private readonly aggregator: LogAggregator;
   private readonly maxLineBytes: number;
   private readonly sendRows: number;
+  private readonly sendLines: number;
   private sentStrings = 0;
 
   /** `manifest`, when given, is used as it is instead of being rebuilt from `settings.manifest`. */
@@ -84,12 +89,16 @@ export class TaskRunner {
     );
     this.maxLineBytes = settings.maxLineBytes;
     this.sendRows = settings.sendRows ?? DEFAULT_SEND_ROWS;
+    this.sendLines = settings.sendLines ?? DEFAULT_SEND_LINES;
   }
 
   async run(task: TaskMessage): Promise<ItemOutcome[]> {
     const outcomes: ItemOutcome[] = [];
+    // Rows are named by (task, ref): refs start again with each task.
+    this.aggregator.newRefSpace();
     const afterChunk = () => {
-      if (this.builder.count >= this.sendRows) this.flush(task.id);
+      if (this.builder.count >= this.sendRows || this.builder.lineCount >= this.sendLines)
+        this.flush(task.id);
     };
     for (let i = 0; i < task.items.length; i++) {
       outcomes.push(
@@ -104,7 +113,7 @@ export class TaskRunner {
   }
 
   private flush(id: number): void {
-    if (this.builder.count === 0) return;
+    if (this.builder.count === 0 && this.builder.lineCount === 0) return;
     const batch = this.builder.take();
     const values = this.aggregator.strings.values;
     const firstString = this.sentStrings;

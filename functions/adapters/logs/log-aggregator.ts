@@ -2,7 +2,8 @@
  * The ingestion hot loop. Blocks of whole lines go to the WebAssembly scanner (wasm-scanner.ts), which
  * scans each line, finds its rollup key (bucket, requester, operation, access point, dataset) in a table
  * of byte strings of its own, and adds the line to its rollup row (slot, status class, key): a good line
- * never comes back to JavaScript. This side decodes each key's text once, looks each new object's
+ * comes back to JavaScript only as a 32-byte line record of its request's identity (for counting each
+ * request once; see ../duckdb/request-claims.ts), read out in bulk with the rows. This side decodes each key's text once, looks each new object's
  * records up in the manifest, turns failure codes into malformed-line counts and samples, and reads the
  * rows out into a RowBatchBuilder when the item ends or the scanner's rows fill.
  *
@@ -21,6 +22,7 @@ import {
   DATASET_KIND,
   FAIL,
   RECORD_INTS,
+  ScannerMemoryError,
   type ScannerSizes,
   STOP,
   TABLE,
@@ -40,6 +42,8 @@ export interface AggregatorOptions {
   readonly scanner?: WebAssembly.Module;
   /** Sizes of the scanner's memory areas (tests make them small to reach their limits). */
   readonly scannerSizes?: ScannerSizes;
+  /** Line records (request identities) the scanner holds before they are read out. @default 32768 */
+  readonly lineRecords?: number;
 }
 
 /** A malformed line kept as evidence; `line` counts from 1 within the item. */
@@ -81,6 +85,8 @@ export class LogAggregator {
   /** Entries of the scanner's object-key table whose records it has been given. */
   private objectsKnown = 0;
   private counts: ItemCounts = newCounts();
+  /** The `ref` of the scanner's row 0: rows emptied so far in this ref space (see newRefSpace). */
+  private refBase = 0;
 
   constructor(options: AggregatorOptions, output: RowBatchBuilder) {
     this.manifest = options.manifest;
@@ -95,6 +101,21 @@ export class LogAggregator {
     );
     this.keys = new KeyTexts(this.strings, options.datasetDepth);
     this.output = output;
+    if (this.scanner.exports.initLineRecords(options.lineRecords ?? 32768) !== 0) {
+      throw new ScannerMemoryError('the log scanner could not allocate its line records');
+    }
+    this.scanner.refresh();
+  }
+
+  /**
+   * Numbers partial rows from 0 again, for a new task (rows are then named by task and ref). Between
+   * tasks every row has gone out already: `finish` ended the last item.
+   */
+  newRefSpace(): void {
+    if (this.scanner.exports.rowCount_() !== 0 || this.scanner.exports.lineRecordCount_() !== 0) {
+      throw new RangeError('newRefSpace: rows of the last item were not read out (call finish first)');
+    }
+    this.refBase = 0;
   }
 
   /** Start counting a new item; rows added from now on carry `item` (the previous item's go out first). */
@@ -179,6 +200,9 @@ export class LogAggregator {
         case STOP.newObjects:
           this.learnObjects();
           break;
+        case STOP.linesFull:
+          this.drainLines();
+          break;
         case STOP.rowOverflow: {
           const row = x.overflowRow_();
           this.emitRow(row);
@@ -227,9 +251,22 @@ export class LogAggregator {
   /** Moves every row the scanner summed to the output and empties its rows. */
   private flushRows(): void {
     const x = this.scanner.exports;
+    // Line records name rows of this emptying: they go out before the rows are renumbered.
+    this.drainLines();
     const count = x.rowCount_();
     for (let row = 0; row < count; row++) this.emitRow(row);
     if (count > 0) x.resetRows();
+    this.refBase += count;
+  }
+
+  /** Moves the scanner's line records (request identities) to the output. */
+  private drainLines(): void {
+    const w = this.scanner;
+    const n = w.exports.lineRecordCount_();
+    if (n === 0) return;
+    w.refresh();
+    this.output.pushLines(w.exports.memory.buffer, w.exports.lineRecordsPtr(), n, this.item, this.refBase);
+    w.exports.resetLineRecords();
   }
 
   /** Row `row` of the scanner to the output, its text columns as string ids. */
@@ -252,6 +289,7 @@ export class LogAggregator {
       w.floats[f]!,
       w.floats[f + 1]!,
       w.floats[f + 2]!,
+      this.refBase + row,
     );
   }
 

@@ -6,16 +6,33 @@
  * memory): they are partial sums, added up when the rows are written. Each count in a batch is below
  * 2^53, so it is exact as a double; sums are taken as integers.
  */
-import { type ColumnarUsageRows, STATUS_BY_INDEX } from '../../domain/usage.js';
+import { type ColumnarRequestIds, type ColumnarUsageRows, STATUS_BY_INDEX } from '../../domain/usage.js';
 
 export { STATUS_BY_INDEX };
 
-/** Rows in columns. String columns hold ids into the sender's string table. */
-export type RowBatch = ColumnarUsageRows;
+/**
+ * Rows in columns. String columns hold ids into the sender's string table. `ref` names each partial
+ * row within the task that read it (the task's id is `task`, set by the pool), and `lines` are the
+ * request identities of the lines summed into them, which refer to the rows by `ref`.
+ */
+export interface RowBatch extends ColumnarUsageRows {
+  readonly ref: Int32Array;
+  readonly lines: ColumnarRequestIds;
+  readonly task: number;
+}
 
 /** The typed arrays of a batch, for `postMessage`'s transfer list. */
 export function batchBuffers(batch: RowBatch): ArrayBuffer[] {
+  const l = batch.lines;
   return [
+    batch.ref,
+    l.item,
+    l.ref,
+    l.slot,
+    l.hashHigh,
+    l.hashLow,
+    l.bytesSent,
+    l.records,
     batch.item,
     batch.slot,
     batch.status,
@@ -44,8 +61,20 @@ export class RowBatchBuilder {
   private requests = new Float64Array(0);
   private bytesSent = new Float64Array(0);
   private records = new Float64Array(0);
+  private ref = new Int32Array(0);
+  private readonly lineIds = new RequestIdBuilder();
 
   constructor(private readonly initialRows = 1024) {}
+
+  /** Request identities collected so far. */
+  get lineCount(): number {
+    return this.lineIds.count;
+  }
+
+  /** Copies `n` line records (see assembly/scanner.ts) at byte `at` of `memory` for `item`, refs from `refBase`. */
+  pushLines(memory: ArrayBuffer, at: number, n: number, item: number, refBase: number): void {
+    this.lineIds.push(memory, at, n, item, refBase);
+  }
 
   push(
     item: number,
@@ -59,6 +88,7 @@ export class RowBatchBuilder {
     requests: number,
     bytesSent: number,
     records: number,
+    ref = 0,
   ): void {
     const i = this.count;
     if (i === this.item.length) this.grow();
@@ -73,6 +103,7 @@ export class RowBatchBuilder {
     this.requests[i] = requests;
     this.bytesSent[i] = bytesSent;
     this.records[i] = records;
+    this.ref[i] = ref;
     this.count = i + 1;
   }
 
@@ -92,6 +123,9 @@ export class RowBatchBuilder {
       requests: this.requests.slice(0, n),
       bytesSent: this.bytesSent.slice(0, n),
       records: this.records.slice(0, n),
+      ref: this.ref.slice(0, n),
+      lines: this.lineIds.take(),
+      task: 0,
     };
     this.count = 0;
     return batch;
@@ -108,6 +142,68 @@ export class RowBatchBuilder {
     this.dataset = growInt(this.dataset, n);
     this.operation = growInt(this.operation, n);
     this.requests = growFloat(this.requests, n);
+    this.bytesSent = growFloat(this.bytesSent, n);
+    this.records = growFloat(this.records, n);
+    this.ref = growInt(this.ref, n);
+  }
+}
+
+/** Int32 words of a line record: hash low, hash high, row, slot, then bytes and records as two f64. */
+const LINE_RECORD_INTS = 8;
+
+/** Collects line records into columns. */
+class RequestIdBuilder {
+  count = 0;
+  private item = new Int32Array(0);
+  private ref = new Int32Array(0);
+  private slot = new Int32Array(0);
+  private hashHigh = new Int32Array(0);
+  private hashLow = new Int32Array(0);
+  private bytesSent = new Float64Array(0);
+  private records = new Float64Array(0);
+
+  push(memory: ArrayBuffer, at: number, n: number, item: number, refBase: number): void {
+    if (this.count + n > this.item.length) this.grow(this.count + n);
+    const ints = new Int32Array(memory, at, n * LINE_RECORD_INTS);
+    const floats = new Float64Array(memory, at, n * (LINE_RECORD_INTS / 2));
+    let i = this.count;
+    for (let r = 0; r < n; r++, i++) {
+      const w = r * LINE_RECORD_INTS;
+      this.item[i] = item;
+      // Little-endian memory: the u64 hash is its low word, then its high word.
+      this.hashLow[i] = ints[w]!;
+      this.hashHigh[i] = ints[w + 1]!;
+      this.ref[i] = refBase + ints[w + 2]!;
+      this.slot[i] = ints[w + 3]!;
+      this.bytesSent[i] = floats[(w >> 1) + 2]!;
+      this.records[i] = floats[(w >> 1) + 3]!;
+    }
+    this.count = i;
+  }
+
+  take(): ColumnarRequestIds {
+    const n = this.count;
+    this.count = 0;
+    return {
+      count: n,
+      item: this.item.slice(0, n),
+      ref: this.ref.slice(0, n),
+      slot: this.slot.slice(0, n),
+      hashHigh: this.hashHigh.slice(0, n),
+      hashLow: this.hashLow.slice(0, n),
+      bytesSent: this.bytesSent.slice(0, n),
+      records: this.records.slice(0, n),
+    };
+  }
+
+  private grow(needed: number): void {
+    let n = Math.max(1024, this.item.length * 2);
+    while (n < needed) n *= 2;
+    this.item = growInt(this.item, n);
+    this.ref = growInt(this.ref, n);
+    this.slot = growInt(this.slot, n);
+    this.hashHigh = growInt(this.hashHigh, n);
+    this.hashLow = growInt(this.hashLow, n);
     this.bytesSent = growFloat(this.bytesSent, n);
     this.records = growFloat(this.records, n);
   }

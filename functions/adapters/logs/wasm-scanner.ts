@@ -44,7 +44,12 @@ export const STOP = {
   rowsFull: 4,
   newObjects: 5,
   rowOverflow: 6,
+  /** The line records (request identities, see initLineRecords) are full. */
+  linesFull: 7,
 } as const;
+
+/** Bytes of one line record: hash (u64), row (i32), slot (i32), bytes sent (f64), records (f64). */
+export const LINE_RECORD_BYTES = 32;
 
 /** The scanner's two tables: rollup keys, and object keys of whole-object reads. */
 export const TABLE = { keys: 0, objects: 1 } as const;
@@ -95,6 +100,10 @@ interface ScannerExports {
   resumeAt(): number;
   stoppedBecause(): number;
   resetTable(which: number): void;
+  initLineRecords(capacity: number): number;
+  lineRecordsPtr(): number;
+  lineRecordCount_(): number;
+  resetLineRecords(): void;
 }
 
 /** Sizes of an instance's areas. */

@@ -335,7 +335,9 @@ export function tablePtr(which: i32): usize {
  */
 export function reserveInput(bytes: i32): usize {
   if (bytes <= inputCap) return INPUT;
-  const end = <usize>load<i32>(OBJECTS + T_ARENA) + <usize>load<i32>(OBJECTS + T_ARENA_CAP) + SLACK;
+  const end = afterLineRecords(
+    <usize>load<i32>(OBJECTS + T_ARENA) + <usize>load<i32>(OBJECTS + T_ARENA_CAP) + SLACK,
+  );
   const needed = <i64>end + 8 + inputAreaBytes(bytes);
   const have = <i64>memory.size() << 16;
   if (needed > have) {
@@ -1165,6 +1167,10 @@ export function scanBlock(start: i32, length: i32, maxLine: i32): i32 {
       stopReason = 1;
       break;
     }
+    if (lineRecordsFull()) {
+      stopReason = 7;
+      break;
+    }
     const nl = classifyLine(p, end);
     if (nl - p > maxLine) {
       const rec = OUT + (<usize>n << 5);
@@ -1266,6 +1272,7 @@ export function scanBlock(start: i32, length: i32, maxLine: i32): i32 {
       store<f64>(sums, load<f64>(sums) + 1);
       store<f64>(sums, bytes, 8);
       store<f64>(sums, recordSum, 16);
+      noteRequest(row, load<f64>(RESULT, 8), records);
     }
     lines++;
     p = nl + 1;
@@ -1273,4 +1280,105 @@ export function scanBlock(start: i32, length: i32, maxLine: i32): i32 {
   resume = p - base;
   linesSeen = lines;
   return n;
+}
+
+// ---- request identities, for dropping repeated deliveries ----------------------------------------------
+// S3 may deliver a log record twice (in one object or in two). Each counted line that carries a request
+// id leaves a line record here: a 64-bit hash of its request id and host id, the rollup row it was added
+// to, its slot, and its bytes sent and records, so that the writer can take a repeat back out of the row
+// it went into (see ../request-ids.ts). Lines without a request id (`-`) leave none: nothing identifies
+// them. The area is laid out by `initLineRecords`; without it no record is kept.
+
+const F_REQUEST_ID: i32 = 5;
+const F_HOST_ID: i32 = 18;
+/** Bytes of one line record: hash (u64), row (i32), slot (i32), bytes sent (f64), records (f64). */
+const LINE_RECORD_BYTES: i32 = 32;
+let LINE_RECORDS: usize = 0;
+let lineRecordCap: i32 = 0;
+let lineRecordCount: i32 = 0;
+/** Where the line records area ends (0 without one): a moved input area must start past it. */
+let lineRecordsEnd: usize = 0;
+
+/**
+ * Lays out room for `capacity` line records past everything `init` laid out (call after it). Returns 0,
+ * or -1 when memory cannot grow.
+ */
+export function initLineRecords(capacity: i32): i32 {
+  const at = ((<usize>memory.size() << 16) + 7) & ~7;
+  const bytes = <i64>capacity * LINE_RECORD_BYTES + SLACK + 8;
+  if (memory.grow(<i32>((bytes + 0xffff) >>> 16)) < 0) return -1;
+  LINE_RECORDS = at;
+  lineRecordCap = capacity;
+  lineRecordCount = 0;
+  lineRecordsEnd = at + <usize>capacity * LINE_RECORD_BYTES + SLACK;
+  return 0;
+}
+
+export function lineRecordsPtr(): usize {
+  return LINE_RECORDS;
+}
+export function lineRecordCount_(): i32 {
+  return lineRecordCount;
+}
+/** JavaScript has read every line record. */
+export function resetLineRecords(): void {
+  lineRecordCount = 0;
+}
+
+function afterLineRecords(end: usize): usize {
+  return lineRecordsEnd > end ? lineRecordsEnd : end;
+}
+
+@inline
+function lineRecordsFull(): bool {
+  return lineRecordCap > 0 && lineRecordCount == lineRecordCap;
+}
+
+/** Whether [a, e) is empty or `-`: no value. */
+@inline
+function noValue(a: i32, e: i32): bool {
+  return e <= a || (e - a == 1 && byteAt(a) == DASH);
+}
+
+/** Hashes bytes [a, e) into `h`, eight at a time (reads up to seven bytes past `e`, within SLACK). */
+function hashInto(h: u64, a: i32, e: i32): u64 {
+  let i = a;
+  for (; i + 8 <= e; i += 8) h = rotl<u64>(h ^ (load<u64>(<usize>i) * 0x87c37b91114253d5), 31) * 0x4cf5ad432745937f;
+  if (i < e) h = rotl<u64>(h ^ (tail(i, e - i) * 0x87c37b91114253d5), 31) * 0x4cf5ad432745937f;
+  return h;
+}
+
+/**
+ * The identity of the line just scanned: a 64-bit hash of its request id and, where the line has one,
+ * its host id; 0 when it has no request id. Never 0 otherwise.
+ */
+function requestIdentity(): u64 {
+  const a = getStart(F_REQUEST_ID);
+  const e = getEnd(F_REQUEST_ID);
+  if (noValue(a, e)) return 0;
+  let h = hashInto(0x243f6a8885a308d3 ^ <u64>(e - a), a, e);
+  const ha = getStart(F_HOST_ID);
+  const he = getEnd(F_HOST_ID);
+  if (fieldCount > F_HOST_ID && !noValue(ha, he)) h = hashInto(h ^ (<u64>(he - ha) << 40), ha, he);
+  // murmur3's finaliser: every input bit reaches every output bit.
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccd;
+  h ^= h >> 33;
+  h *= 0xc4ceb9fe1a85ec53;
+  h ^= h >> 33;
+  return h == 0 ? 1 : h;
+}
+
+/** Keeps a line record for the line just added to `row` (when the area is laid out and it has an id). */
+function noteRequest(row: i32, bytes: f64, records: f64): void {
+  if (lineRecordCap == 0) return;
+  const id = requestIdentity();
+  if (id == 0) return;
+  const rec = LINE_RECORDS + (<usize>lineRecordCount << 5);
+  store<u64>(rec, id);
+  store<i32>(rec, row, 8);
+  store<i32>(rec, <i32>Math.floor(timeMs / slotMs), 12);
+  store<f64>(rec, bytes, 16);
+  store<f64>(rec, records, 24);
+  lineRecordCount++;
 }
