@@ -10,14 +10,14 @@ import { z } from 'zod';
 import type { AthenaQueryRunner } from '../adapters/athena/athena-client.js';
 import { AthenaUsageSource, athenaInputSummary } from '../adapters/athena/athena-usage-source.js';
 import type { AthenaTables } from '../adapters/athena/sql.js';
-import { WATERMARK_PK } from '../adapters/dynamodb/dynamodb-watermark.js';
+import { WATERMARK_PK } from '../adapters/dynamodb/watermark-item.js';
 import { evaluateWindow, selectPartners } from '../audit/evaluate-window.js';
 import { DEFAULT_SETTLING_DAYS } from '../audit/run-window.js';
 import { reachesNoticeLevel } from '../domain/notices.js';
 import { addDays, isIsoDate, startOfLocalDate } from '../domain/time.js';
 import type { Clock, RollupWatermark } from '../ports.js';
 import { athenaRunner, athenaTables } from './aws/athena.js';
-import { dynamoDbWatermark } from './aws/dynamodb.js';
+import { dynamoDbWatermarkWriter } from './aws/dynamodb-watermark-writer.js';
 import { type LoadedRegistry, loadRegistry, s3Client } from './aws/s3.js';
 import { loadEnv } from './env.js';
 import { asStep, InvalidInputError } from './errors.js';
@@ -205,7 +205,7 @@ function coldStart(): EvaluateDeps {
   ]);
   const s3 = s3Client(env);
   return {
-    watermark: dynamoDbWatermark(env),
+    watermark: dynamoDbWatermarkWriter(env),
     settlingDays: env.SETTLING_DAYS,
     runner: athenaRunner(env),
     tables: athenaTables(env),

@@ -23,7 +23,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import { WATERMARK_PK } from '../adapters/dynamodb/dynamodb-watermark.js';
+import { WATERMARK_PK } from '../adapters/dynamodb/watermark-item.js';
 import { selectPartners } from '../audit/evaluate-window.js';
 import {
   checkSettlingDays,
@@ -34,7 +34,7 @@ import {
 } from '../audit/run-window.js';
 import { addDays, datesBetween, isIsoDate, monthOf, startOfLocalDate } from '../domain/time.js';
 import type { Clock, RollupWatermark } from '../ports.js';
-import { dynamoDbWatermark } from './aws/dynamodb.js';
+import { dynamoDbWatermarkReader } from './aws/dynamodb-watermark-reader.js';
 import { type LoadedRegistry, loadRegistry, s3Client } from './aws/s3.js';
 import { loadEnv } from './env.js';
 import { asStep, InvalidInputError } from './errors.js';
@@ -204,7 +204,7 @@ function coldStart(): PlanDeps {
   return {
     loadRegistry: () => loadRegistry(s3, env),
     clock: { now: () => new Date() },
-    watermark: dynamoDbWatermark(env),
+    watermark: dynamoDbWatermarkReader(env),
     settlingDays: env.SETTLING_DAYS,
     ...(env.LOGS_START_DATE ? { logsStartDate: env.LOGS_START_DATE } : {}),
   };

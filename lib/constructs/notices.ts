@@ -9,7 +9,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as ses from 'aws-cdk-lib/aws-ses';
 import { Construct } from 'constructs';
 import { LEDGER_INDEX } from '../../functions/adapters/dynamodb/dynamodb-ledger.js';
-import { WATERMARK_PK } from '../../functions/adapters/dynamodb/dynamodb-watermark.js';
+import { WATERMARK_PK } from '../../functions/adapters/dynamodb/watermark-item.js';
 
 /** Props of {@link Notices}. */
 export interface NoticesProps {

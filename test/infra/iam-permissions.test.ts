@@ -79,7 +79,10 @@ const IAM_PREFIX: Readonly<Record<string, string>> = {
   sfn: 'states',
 };
 
-/** `service:Operation` for each `new XCommand(` in the files, the service from X's import. */
+/** Commands whose IAM action is not named after them. */
+const IAM_ACTION_OF: Readonly<Record<string, string>> = { 's3:ListObjectsV2': 's3:ListBucket' };
+
+/** The IAM action for each `new XCommand(` in the files (`service:X`, the service from X's import). */
 function commandsSent(files: readonly string[]): string[] {
   const out = new Set<string>();
   for (const file of files) {
@@ -98,7 +101,8 @@ function commandsSent(files: readonly string[]): string[] {
     for (const m of text.matchAll(/new\s+(\w+)Command\(/g)) {
       const service = serviceOf.get(`${m[1]}Command`);
       if (!service) throw new Error(`${file}: new ${m[1]}Command( from an import this scan does not know`);
-      out.add(`${service}:${m[1]}`);
+      const action = `${service}:${m[1]}`;
+      out.add(IAM_ACTION_OF[action] ?? action);
     }
   }
   return [...out].sort();
@@ -126,6 +130,7 @@ class Resolver {
       'AWS::AccountId': ACCOUNT,
       'AWS::URLSuffix': 'amazonaws.com',
       'AWS::StackName': 'PartnerAudit',
+      'AWS::StackId': `arn:aws:cloudformation:${REGION}:${ACCOUNT}:stack/PartnerAudit/1a2b3c4d-5e6f-4a1b-8c2d-3e4f5a6b7c8d`,
     };
     if (pseudo[id]) return pseudo[id];
     const type = this.resources[id]?.Type;
@@ -174,6 +179,15 @@ class Resolver {
     if (getAtt && getAtt[1] === 'Arn') return this.arn(getAtt[0]);
     const join = o['Fn::Join'] as [string, unknown[]] | undefined;
     if (join) return join[1].map((p) => this.value(p)).join(join[0]);
+    // Fn::Select of an Fn::Split: the stack-unique name suffix (lib/creation-suffix.ts).
+    const select = o['Fn::Select'] as [number, unknown] | undefined;
+    if (select) {
+      const split = (select[1] as Record<string, unknown>)['Fn::Split'] as [string, unknown] | undefined;
+      if (split) {
+        const part = this.value(split[1]).split(split[0])[select[0]];
+        if (part !== undefined) return part;
+      }
+    }
     throw new Error(`no plausible value for ${JSON.stringify(v)}`);
   }
 

@@ -114,12 +114,13 @@ describe('audit state machine', () => {
     expect(definition.States.Plan?.Parameters).toBeUndefined();
   });
 
-  it('rolls up the planned delivery dates two at a time', () => {
+  it('rolls up the planned delivery dates one at a time under the default request id lookback', () => {
+    // Two at a time without a lookback: test/infra/request-ids.test.ts.
     const rollup = definition.States.RollUp!;
     expect(rollup).toMatchObject({
       Type: 'Map',
       ItemsPath: '$.batches',
-      MaxConcurrency: 2,
+      MaxConcurrency: 1,
       ItemSelector: { 'batch.$': '$$.Map.Item.Value', 'runId.$': '$.runId' },
       ResultPath: '$.rollups',
     });
@@ -648,7 +649,7 @@ describe('audit functions', () => {
           'SES_MAX_SEND_RATE',
           'LOG_BUCKET',
           'LOG_PARTITIONS_PREFIX',
-          'LOGS_START_DATE',
+          'REQUEST_ID_LOOKBACK_DAYS',
           'SETTLING_DAYS',
         ].sort(),
       );

@@ -1,6 +1,6 @@
 import { CreateTableCommand, type DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DynamoDbLedger } from '../../functions/adapters/dynamodb/dynamodb-ledger.js';
+import { DynamoDbLedger, ledgerTableDefinition } from '../../functions/adapters/dynamodb/dynamodb-ledger.js';
 import {
   DynamoDbRollupWatermark,
   WATERMARK_PK,
@@ -17,12 +17,8 @@ async function freshTable(): Promise<string> {
   tableNo += 1;
   const name = `ledger-${tableNo}`;
   await client.send(
-    new CreateTableCommand({
-      TableName: name,
-      AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
-      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
-      BillingMode: 'PAY_PER_REQUEST',
-    }),
+    // The ledger's own table shape, index included, as the stack creates it.
+    new CreateTableCommand(ledgerTableDefinition(name)),
   );
   return name;
 }

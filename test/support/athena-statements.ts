@@ -15,6 +15,7 @@ import type { Template } from 'aws-cdk-lib/assertions';
 import {
   type AthenaTables,
   clearBatchSql,
+  forgetRequestIdsSql,
   insertBatchRollupSql,
   readInputSql,
   readLastSlotSql,
@@ -87,6 +88,12 @@ export const ATHENA_STATEMENT_SAMPLES: readonly AthenaStatementSample[] = [
     name: 'readUsageSql',
     grammar: 'trino',
     build: () => readUsageSql(SAMPLE_TABLES, MARCH),
+  },
+  {
+    builder: 'forgetRequestIdsSql',
+    name: 'forgetRequestIdsSql',
+    grammar: 'trino',
+    build: () => forgetRequestIdsSql(SAMPLE_TABLES, Date.UTC(2026, 2, 1)),
   },
   {
     builder: 'readLastSlotSql',

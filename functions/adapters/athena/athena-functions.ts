@@ -141,4 +141,70 @@ export const ATHENA_FUNCTIONS: Readonly<Record<string, AthenaFunction>> = {
       difference: 'DuckDB calls it generate_series(start, stop) (both ends included, as in Trino).',
     },
   },
+  regexp_like: {
+    signatures: ['regexp_like(string, pattern) -> boolean'],
+    use: "a log time of exactly S3's shape before it is parsed (LOG_TIME_SHAPE)",
+    duckdb: {
+      kind: 'macro',
+      difference:
+        'DuckDB calls it regexp_matches(string, pattern); both search the string (RE2 there, Java here) and agree on the patterns the statements use.',
+    },
+  },
+  chr: {
+    signatures: ['chr(n) -> varchar'],
+    use: 'U+FFFD, to tell a key that decodes to the replacement character from one that was logged with it',
+    duckdb: native,
+  },
+  upper: {
+    signatures: ['upper(string) -> varchar'],
+    use: 'percent-escapes compared without regard to case',
+    duckdb: native,
+  },
+  split: {
+    signatures: ['split(string, delimiter) -> array(varchar)'],
+    use: 'the request identities another delivery date counted, kept as one comma-separated text per rollup row',
+    duckdb: native,
+  },
+  array_agg: {
+    signatures: ['array_agg(x) -> array<[same as input]>'],
+    use: "a rollup row's request identities, gathered to be kept as one text",
+    duckdb: native,
+  },
+  array_join: {
+    signatures: ['array_join(x, delimiter) -> varchar'],
+    use: "a rollup row's request identities as one comma-separated text",
+    duckdb: { kind: 'macro', difference: 'DuckDB calls it array_to_string(list, separator).' },
+  },
+  arbitrary: {
+    signatures: ['arbitrary(x) -> [same as input]'],
+    use: "the identities of a rollup key's lines, the same on every row of the key after the manifest join",
+    duckdb: native,
+  },
+  row_number: {
+    signatures: ['row_number() -> bigint'],
+    use: 'the first line of a request within a batch keeps it; later ones are repeats',
+    duckdb: native,
+  },
+  to_utf8: {
+    signatures: ['to_utf8(string) -> varbinary'],
+    use: "a request's id and host id as bytes, to hash",
+    duckdb: { kind: 'macro', difference: 'DuckDB calls it encode(string).' },
+  },
+  xxhash64: {
+    signatures: ['xxhash64(binary) -> varbinary'],
+    use: "a request's identity: 64 bits of its id and host id",
+    duckdb: {
+      kind: 'macro',
+      difference:
+        "DuckDB's hash(value) is another 64-bit hash (and returns UBIGINT, not 8 bytes): identities are only compared within one engine, never across.",
+    },
+  },
+  from_big_endian_64: {
+    signatures: ['from_big_endian_64(binary) -> bigint'],
+    use: 'the 64-bit identity as a bigint, to compare and store',
+    duckdb: {
+      kind: 'macro',
+      difference: "DuckDB's stand-in turns hash()'s UBIGINT into the same signed BIGINT range Trino gives.",
+    },
+  },
 };
