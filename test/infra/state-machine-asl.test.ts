@@ -50,7 +50,17 @@ type Resources = ReturnType<typeof resourcesOf>;
 
 /** A plausible value for a reference in the definition, by what it refers to. */
 function plausible(ref: unknown, resources: Resources): string {
-  const r = ref as { Ref?: string; 'Fn::GetAtt'?: [string, string] };
+  const r = ref as { Ref?: string; 'Fn::GetAtt'?: [string, string]; 'Fn::Select'?: [number, unknown] };
+  // The stack-unique name suffix (lib/creation-suffix.ts): a part of the stack id.
+  const select = r['Fn::Select'];
+  const split = (select?.[1] as { 'Fn::Split'?: [string, unknown] } | undefined)?.['Fn::Split'];
+  if (select && split) {
+    const part = plausible(split[1], resources).split(split[0])[select[0]];
+    if (part !== undefined) return part;
+  }
+  if (r.Ref === 'AWS::StackId')
+    return `arn:aws:cloudformation:${REGION}:${ACCOUNT}:stack/PartnerAudit/1a2b3c4d-5e6f-4a1b-8c2d-3e4f5a6b7c8d`;
+  if (r.Ref === 'AWS::StackName') return 'PartnerAudit';
   if (r.Ref === 'AWS::Partition') return 'aws';
   if (r.Ref === 'AWS::Region') return REGION;
   if (r.Ref === 'AWS::AccountId') return ACCOUNT;
@@ -94,10 +104,13 @@ interface Scope {
   readonly States: Readonly<Record<string, State>>;
 }
 
-function resolvedDefinition(template: Template): Scope {
+/** The definition of the state machine whose logical id starts with `idPrefix`. */
+function resolvedDefinition(template: Template, idPrefix = 'AuditRunStateMachine'): Scope {
   const resources = resourcesOf(template);
-  const machines = Object.values(resources).filter((r) => r.Type === 'AWS::StepFunctions::StateMachine');
-  if (machines.length !== 1) throw new Error(`expected one state machine, found ${machines.length}`);
+  const machines = Object.entries(resources)
+    .filter(([id, r]) => r.Type === 'AWS::StepFunctions::StateMachine' && id.startsWith(idPrefix))
+    .map(([, r]) => r);
+  if (machines.length !== 1) throw new Error(`expected one ${idPrefix}, found ${machines.length}`);
   const body = machines[0]!.Properties!['DefinitionString'] as string | { 'Fn::Join': [string, unknown[]] };
   const text =
     typeof body === 'string'
@@ -431,6 +444,14 @@ describe('the state machine definition', () => {
     const result = aslValidator(definition, { checkArn: true, checkPaths: true });
     expect(result.errorsText('\n')).toBe('');
     expect(result.isValid).toBe(true);
+  });
+
+  it("the rollup's weekly upkeep machine is valid Amazon States Language too", () => {
+    const upkeep = resolvedDefinition(template, 'RollupMaintenanceStateMachine');
+    const result = aslValidator(upkeep, { checkArn: true, checkPaths: true });
+    expect(result.errorsText('\n')).toBe('');
+    expect(result.isValid).toBe(true);
+    expect(Object.keys(upkeep.States).length).toBeGreaterThan(1);
   });
 
   it('is refused by asl-validator when a transition names no state (the check itself works)', () => {
