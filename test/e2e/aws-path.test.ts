@@ -316,7 +316,9 @@ describe('the AWS path, handler by handler, against local stand-ins', () => {
     const skipped = first.rollups.filter((r) => r.skipped !== undefined).map((r) => r.batch);
     expect(skipped).toContain('2026/02/28');
     expect(skipped).toEqual(first.rollups.map((r) => r.batch).filter((b) => !deliveredDates.has(b)));
-    expect(ran.map((r) => r.batch)).toEqual(first.rollups.map((r) => r.batch).filter((b) => deliveredDates.has(b)));
+    expect(ran.map((r) => r.batch)).toEqual(
+      first.rollups.map((r) => r.batch).filter((b) => deliveredDates.has(b)),
+    );
     expect(ran.every((r) => r.manifestTable === tables.manifestTable)).toBe(true);
     const statements = first.report.evidence?.queries.filter((q) => q.purpose.startsWith('roll up')) ?? [];
     expect(statements.length).toBe(ran.length);
