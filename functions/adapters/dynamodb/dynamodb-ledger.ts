@@ -23,7 +23,6 @@
 import {
   type AttributeValue,
   BatchGetItemCommand,
-  ConditionalCheckFailedException,
   type CreateTableCommandInput,
   DeleteItemCommand,
   type DynamoDBClient,
@@ -33,6 +32,7 @@ import {
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import type { LedgerEntry, NoticeKey, NoticeLedger } from '../../ports.js';
+import { isConditionFailure, isRetryableDynamoDbError } from './dynamodb-errors.js';
 
 /** The ledger could not be read or written, or an item is not what this code writes. */
 export class DynamoDbLedgerError extends Error {
@@ -104,25 +104,14 @@ function str(item: Item, name: string): string | undefined {
   return item[name]?.S;
 }
 
-function isConditionFailure(error: unknown): boolean {
-  return (
-    error instanceof ConditionalCheckFailedException ||
-    (error as { name?: string } | undefined)?.name === 'ConditionalCheckFailedException'
-  );
-}
-
 function wrap(action: string, error: unknown): DynamoDbLedgerError {
-  const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
-  const status = e.$metadata?.httpStatusCode;
-  const retryable =
-    e.name === 'ProvisionedThroughputExceededException' ||
-    e.name === 'ThrottlingException' ||
-    e.name === 'RequestLimitExceeded' ||
-    status === undefined ||
-    status >= 500;
-  return new DynamoDbLedgerError(`ledger ${action} failed: ${(error as Error).message}`, retryable, {
-    cause: error,
-  });
+  return new DynamoDbLedgerError(
+    `ledger ${action} failed: ${(error as Error).message}`,
+    isRetryableDynamoDbError(error),
+    {
+      cause: error,
+    },
+  );
 }
 
 export class DynamoDbLedger implements NoticeLedger {

@@ -10,6 +10,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { isIsoDate } from '../../domain/time.js';
 import type { RollupWatermark } from '../../ports.js';
+import { isConditionFailure } from './dynamodb-errors.js';
 import { DynamoDbWatermarkError, watermarkFailure as failure, WATERMARK_PK } from './watermark-item.js';
 
 export class DynamoDbWatermarkWriter implements Pick<RollupWatermark, 'advance'> {
@@ -39,12 +40,7 @@ export class DynamoDbWatermarkWriter implements Pick<RollupWatermark, 'advance'>
       );
       return true;
     } catch (error) {
-      if (
-        error instanceof ConditionalCheckFailedException ||
-        (error as { name?: string } | undefined)?.name === 'ConditionalCheckFailedException'
-      ) {
-        return false;
-      }
+      if (isConditionFailure(error)) return false;
       throw failure('advance', error);
     }
   }

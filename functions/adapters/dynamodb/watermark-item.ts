@@ -4,6 +4,8 @@
  * conditional UpdateItem writes it, and only forward: two runs, a retried step or an ad hoc run can
  * never move it back.
  */
+import { isRetryableDynamoDbError } from './dynamodb-errors.js';
+
 /** The watermark item's key in the ledger table (IAM grants are scoped to it). */
 export const WATERMARK_PK = '#rollup-watermark';
 
@@ -20,17 +22,9 @@ export class DynamoDbWatermarkError extends Error {
 }
 
 export function watermarkFailure(action: string, error: unknown): DynamoDbWatermarkError {
-  const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
-  const status = e.$metadata?.httpStatusCode;
-  const retryable =
-    e.name === 'ProvisionedThroughputExceededException' ||
-    e.name === 'ThrottlingException' ||
-    e.name === 'RequestLimitExceeded' ||
-    status === undefined ||
-    status >= 500;
   return new DynamoDbWatermarkError(
     `rollup watermark ${action} failed: ${(error as Error).message}`,
-    retryable,
+    isRetryableDynamoDbError(error),
     { cause: error },
   );
 }
