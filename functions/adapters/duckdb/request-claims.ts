@@ -59,7 +59,8 @@ const REQUEST_STREAM_TYPES = [INTEGER, INTEGER, INTEGER, INTEGER, INTEGER, INTEG
 const ID_HASH = 'l.hash_high::BIGINT * 4294967296 + (l.hash_low::BIGINT & 4294967295)';
 
 /** The group's files: $1 their staged items, in the group's order. */
-const GROUP_ITEMS = `(SELECT unnest($1::INTEGER[]) AS item, unnest(range(len($1::INTEGER[]))) AS ord)`;
+const GROUP_ITEMS = `(SELECT unnest($1::INTEGER[]) AS item,
+      unnest(range(len($1::INTEGER[])))::INTEGER AS ord)`;
 
 /** The group's files: $1 their batches, in the group's order. */
 const GROUP_BATCHES = `(SELECT unnest($1::VARCHAR[]) AS batch, unnest(range(len($1::VARCHAR[]))) AS ord)`;
@@ -67,15 +68,16 @@ const GROUP_BATCHES = `(SELECT unnest($1::VARCHAR[]) AS batch, unnest(range(len(
 /** SQL of the request claims; constant text, values only as parameters. */
 export const CLAIM_SQL = {
   /**
-   * Each identity of the group's lines once: how many lines carry it, the batch of the first file
-   * (in the group's order) that does, its event day ($3: slots per day), and whether a recorded file
-   * already claimed it.
+   * Each identity of the group's lines once: how many lines carry it, the place in the group of the
+   * first file that does, its event day ($2: slots per day), and whether a recorded file already
+   * claimed it. Every column an INTEGER but the hash: a row per identity, so its width is memory.
    */
   groupIdentities: `CREATE OR REPLACE TEMP TABLE request_group AS
     SELECT g.id_hash, g.n, g.ord, g.day, c.id_hash IS NOT NULL AS claimed
     FROM (
       -- Integers only: the batch of a new claim is looked up by its file's place in the group.
-      SELECT ${ID_HASH} AS id_hash, count(*) AS n, min(f.ord) AS ord, min(l.slot) // $2::INTEGER AS day
+      SELECT ${ID_HASH} AS id_hash, count(*)::INTEGER AS n, min(f.ord) AS ord,
+        (min(l.slot) // $2::INTEGER)::INTEGER AS day
       FROM request_stream l JOIN ${GROUP_ITEMS} f ON f.item = l.item
       GROUP BY 1
     ) g
