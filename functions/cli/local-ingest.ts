@@ -106,7 +106,8 @@ export function ingestionSettingsFingerprint(options: IngestOptions): string {
     .update(
       JSON.stringify({
         // 2: each request counted once (request ids); a state built before is rebuilt from the logs.
-        rollup: 2,
+        // 3: request claims name their file by an integer (request_claim_files), not its fingerprint.
+        rollup: 3,
         datasetDepth: options.datasetDepth,
         manifest: options.manifestHash ?? null,
       }),

@@ -30,6 +30,8 @@ import { deleteEmptiedRows, forgetRequestClaims } from './request-claims.js';
 import { appendRollupRows, type ColumnarRollupRows, STREAM_SQL, StagedRollup } from './rollup-writer.js';
 import {
   CREATE_SCHEMA,
+  DROP_OLD_CLAIMS,
+  OLD_CLAIMS_SHAPE,
   SCHEMA_VERSION,
   SETTING_INGESTION,
   SETTING_SCHEMA_VERSION,
@@ -218,6 +220,7 @@ export class DuckDbStore implements UsageSource, NoticeLedger {
         await this.connection.run(SQL.clearFiles);
         await this.connection.run(SQL.clearSamples);
         await this.connection.run(SQL.clearClaims);
+        await this.connection.run(SQL.clearClaimFiles);
         await this.connection.run(SQL.putSetting, [SETTING_INGESTION, fingerprint]);
         return stored !== undefined || (files as bigint) > 0n;
       }),
@@ -475,6 +478,11 @@ export class DuckDbStore implements UsageSource, NoticeLedger {
   // ---- internals -----------------------------------------------------------------------------------
 
   private async initialise(): Promise<void> {
+    // Claims in the first release's shape: dropped, as the changed ingestion settings fingerprint
+    // (rollup: 3, local-ingest.ts) makes the next ingestion rebuild the rollup and its claims anyway.
+    if ((await this.connection.runAndReadAll(OLD_CLAIMS_SHAPE)).currentRowCount > 0) {
+      await this.connection.run(DROP_OLD_CLAIMS);
+    }
     for (const statement of CREATE_SCHEMA) await this.connection.run(statement);
     await this.connection.run(SQL.insertSettingIfAbsent, [SETTING_SCHEMA_VERSION, SCHEMA_VERSION]);
     const version = await this.setting(SETTING_SCHEMA_VERSION);
@@ -500,6 +508,7 @@ export class DuckDbStore implements UsageSource, NoticeLedger {
       const types: DuckDBType[] = [LIST(VARCHAR)];
       await this.connection.run(SQL.deleteRollupOf, list, types);
       await this.connection.run(SQL.deleteClaimsOf, list, types);
+      await this.connection.run(SQL.deleteClaimFilesOf, list, types);
       await this.connection.run(SQL.deleteSamplesOf, list, types);
       await this.connection.run(SQL.deleteFilesOf, list, types);
     }
@@ -545,6 +554,7 @@ export class DuckDbStore implements UsageSource, NoticeLedger {
       const types: DuckDBType[] = [LIST(VARCHAR)];
       await this.connection.run(SQL.deleteRollupOf, list, types);
       await this.connection.run(SQL.deleteClaimsOf, list, types);
+      await this.connection.run(SQL.deleteClaimFilesOf, list, types);
       await this.connection.run(SQL.deleteSamplesOf, list, types);
       await this.connection.run(SQL.deleteFilesOf, list, types);
     }

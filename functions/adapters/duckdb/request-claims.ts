@@ -58,26 +58,29 @@ const REQUEST_STREAM_TYPES = [INTEGER, INTEGER, INTEGER, INTEGER, INTEGER, INTEG
 /** The identity hash as one BIGINT, from its two int32 halves (no overflow: high x 2^32 + low). */
 const ID_HASH = 'l.hash_high::BIGINT * 4294967296 + (l.hash_low::BIGINT & 4294967295)';
 
-/** The group's files: $1 their staged items, $2 their batches, in the group's order. */
-const GROUP_FILES = `(SELECT unnest($1::INTEGER[]) AS item, unnest($2::VARCHAR[]) AS batch,
-      unnest(range(len($1::INTEGER[]))) AS ord)`;
+/** The group's files: $1 their staged items, in the group's order. */
+const GROUP_ITEMS = `(SELECT unnest($1::INTEGER[]) AS item,
+      unnest(range(len($1::INTEGER[])))::INTEGER AS ord)`;
+
+/** The group's files: $1 their batches, in the group's order. */
+const GROUP_BATCHES = `(SELECT unnest($1::VARCHAR[]) AS batch, unnest(range(len($1::VARCHAR[]))) AS ord)`;
 
 /** SQL of the request claims; constant text, values only as parameters. */
 export const CLAIM_SQL = {
   /**
-   * Each identity of the group's lines once: how many lines carry it, the batch of the first file
-   * (in the group's order) that does, its event day ($3: slots per day), and whether a recorded file
-   * already claimed it.
+   * Each identity of the group's lines once: how many lines carry it, the place in the group of the
+   * first file that does, its event day ($2: slots per day), and whether a recorded file already
+   * claimed it. Every column an INTEGER but the hash: a row per identity, so its width is memory.
    */
   groupIdentities: `CREATE OR REPLACE TEMP TABLE request_group AS
-    SELECT g.id_hash, g.n, f.batch, g.day, c.id_hash IS NOT NULL AS claimed
+    SELECT g.id_hash, g.n, g.ord, g.day, c.id_hash IS NOT NULL AS claimed
     FROM (
-      -- Integers only in the aggregate (one group per request): the batch is looked up after.
-      SELECT ${ID_HASH} AS id_hash, count(*) AS n, min(f.ord) AS ord, min(l.slot) // $3::INTEGER AS day
-      FROM request_stream l JOIN ${GROUP_FILES} f ON f.item = l.item
+      -- Integers only: the batch of a new claim is looked up by its file's place in the group.
+      SELECT ${ID_HASH} AS id_hash, count(*)::INTEGER AS n, min(f.ord) AS ord,
+        (min(l.slot) // $2::INTEGER)::INTEGER AS day
+      FROM request_stream l JOIN ${GROUP_ITEMS} f ON f.item = l.item
       GROUP BY 1
     ) g
-    JOIN ${GROUP_FILES} f ON f.ord = g.ord
     LEFT JOIN request_claims c ON c.id_hash = g.id_hash`,
   /**
    * The repeats per partial row: every line of a claimed identity, and every line but the first (in
@@ -93,7 +96,7 @@ export const CLAIM_SQL = {
           PARTITION BY g.id_hash ORDER BY f.ord, l.task, l.ref, l.bytes_sent, l.records
         ) AS nth
       FROM request_stream l
-        JOIN ${GROUP_FILES} f ON f.item = l.item
+        JOIN ${GROUP_ITEMS} f ON f.item = l.item
         JOIN (SELECT * FROM request_group WHERE claimed OR n > 1) g ON g.id_hash = ${ID_HASH}
     )
     WHERE claimed OR nth > 1
@@ -110,9 +113,14 @@ export const CLAIM_SQL = {
         WHERE (item, task, ref) IN (SELECT (item, task, ref) FROM request_repeats)
       ) k ON k.item = r.item AND k.task = r.task AND k.ref = r.ref`,
   repeatsByItem: 'SELECT item, sum(requests)::BIGINT FROM request_repeats GROUP BY item',
-  /** The group's first occurrences of unclaimed identities, claimed by their files. */
-  claim: `INSERT INTO request_claims (id_hash, day, batch)
-    SELECT id_hash, day, batch FROM request_group WHERE NOT claimed`,
+  /** The newest file number of the claims; the group's files are numbered after it. */
+  lastClaimFile: 'SELECT coalesce(max(file), 0)::INTEGER FROM request_claim_files',
+  /** The group's files ($1 their batches, in order) numbered from $2 + 1. */
+  claimFiles: `INSERT INTO request_claim_files (file, batch)
+    SELECT $2::INTEGER + 1 + ord, batch FROM ${GROUP_BATCHES}`,
+  /** The group's first occurrences of unclaimed identities, claimed by their files (numbered from $1 + 1). */
+  claim: `INSERT INTO request_claims (id_hash, day, file)
+    SELECT id_hash, day, $1::INTEGER + 1 + ord::INTEGER FROM request_group WHERE NOT claimed`,
   /** Rows whose every request was a repeat; $1 the batches just written. */
   deleteEmptyRows: 'DELETE FROM rollup WHERE batch = ANY($1::VARCHAR[]) AND requests = 0',
   discard: 'DELETE FROM request_stream WHERE item IN (SELECT unnest($1::INTEGER[]))',
@@ -155,7 +163,6 @@ export async function stageRequestIds(
     throw error;
   }
 }
-
 /** Drops the staged identities of `items`. */
 export async function discardRequestIds(
   connection: DuckDBConnection,
@@ -181,16 +188,14 @@ export async function dropRepeatedRequests(
   if (items.length === 0) return dropped;
   const ids = listValue(items.map((i) => i.item));
   const batches = listValue(items.map((i) => i.batch));
-  await connection.run(
-    CLAIM_SQL.groupIdentities,
-    [ids, batches, SLOTS_PER_DAY],
-    [LIST(INTEGER), LIST(VARCHAR), INTEGER],
-  );
-  await connection.run(CLAIM_SQL.repeats, [ids, batches], [LIST(INTEGER), LIST(VARCHAR)]);
+  await connection.run(CLAIM_SQL.groupIdentities, [ids, SLOTS_PER_DAY], [LIST(INTEGER), INTEGER]);
+  await connection.run(CLAIM_SQL.repeats, [ids], [LIST(INTEGER)]);
   const counts = await connection.runAndReadAll(CLAIM_SQL.repeatsByItem);
   for (const [item, n] of counts.getRows()) dropped.set(Number(item), Number(n));
   if (dropped.size > 0) await connection.run(CLAIM_SQL.stageNegatives);
-  await connection.run(CLAIM_SQL.claim);
+  const last = (await connection.runAndReadAll(CLAIM_SQL.lastClaimFile)).getRows()[0]![0] as number;
+  await connection.run(CLAIM_SQL.claimFiles, [batches, last], [LIST(VARCHAR), INTEGER]);
+  await connection.run(CLAIM_SQL.claim, [last], [INTEGER]);
   for (const statement of CLAIM_SQL.dropWork) await connection.run(statement);
   await discardRequestIds(
     connection,

@@ -49,10 +49,18 @@ export const CREATE_SCHEMA: readonly string[] = [
   // Repeated deliveries of a request dropped from the file's rows (see request-claims.ts); added after
   // version 1 was released, hence the ALTER and its default for files recorded before.
   'ALTER TABLE ingested_files ADD COLUMN IF NOT EXISTS repeats_dropped BIGINT DEFAULT 0',
-  // The identities (request id and host id, hashed) that recorded files counted, by event day (UTC).
+  // The identities (request id and host id, hashed) that recorded files counted, by event day (UTC),
+  // each with a small integer naming the file that claimed it (request_claim_files): a claim is then
+  // three integers, where the file's fingerprint per claim cost a string each. State files whose
+  // request_claims still has the fingerprint (`batch`) lose that table when opened (dropOldClaims), and
+  // their rollup is rebuilt, since the ingestion settings fingerprint changed with it (rollup: 3).
   `CREATE TABLE IF NOT EXISTS request_claims (
     id_hash BIGINT NOT NULL,
     day INTEGER NOT NULL,
+    file INTEGER NOT NULL
+  )`,
+  `CREATE TABLE IF NOT EXISTS request_claim_files (
+    file INTEGER NOT NULL,
     batch VARCHAR NOT NULL
   )`,
   `CREATE TABLE IF NOT EXISTS malformed_samples (
@@ -95,6 +103,11 @@ export const CREATE_SCHEMA: readonly string[] = [
   )`,
 ];
 
+/** request_claims as the first release of counting each request once made it: a fingerprint per claim. */
+export const OLD_CLAIMS_SHAPE = `SELECT 1 FROM information_schema.columns
+  WHERE table_name = 'request_claims' AND column_name = 'batch' AND table_schema = 'main'`;
+export const DROP_OLD_CLAIMS = 'DROP TABLE request_claims';
+
 export const SQL = {
   getSetting: 'SELECT value FROM settings WHERE key = $1',
   putSetting: 'INSERT OR REPLACE INTO settings (key, value) VALUES ($1, $2)',
@@ -104,6 +117,7 @@ export const SQL = {
   clearFiles: 'DELETE FROM ingested_files',
   clearSamples: 'DELETE FROM malformed_samples',
   clearClaims: 'DELETE FROM request_claims',
+  clearClaimFiles: 'DELETE FROM request_claim_files',
   countFiles: 'SELECT count(*) FROM ingested_files',
 
   hasReadableFile: 'SELECT 1 FROM ingested_files WHERE fingerprint = $1 AND unreadable_reason IS NULL',
@@ -111,7 +125,9 @@ export const SQL = {
   /** Earlier versions of a file: the same fingerprint, or the same object name with other content. */
   supersededFiles: 'SELECT fingerprint FROM ingested_files WHERE basename = $1 OR fingerprint = $2',
   deleteRollupOf: 'DELETE FROM rollup WHERE batch = ANY($1)',
-  deleteClaimsOf: 'DELETE FROM request_claims WHERE batch = ANY($1)',
+  deleteClaimsOf:
+    'DELETE FROM request_claims WHERE file IN (SELECT file FROM request_claim_files WHERE batch = ANY($1))',
+  deleteClaimFilesOf: 'DELETE FROM request_claim_files WHERE batch = ANY($1)',
   deleteSamplesOf: 'DELETE FROM malformed_samples WHERE fingerprint = ANY($1)',
   deleteFilesOf: 'DELETE FROM ingested_files WHERE fingerprint = ANY($1)',
   insertFile: `INSERT INTO ingested_files (fingerprint, path, basename, size, layout, lines, parsed_lines,
