@@ -24,16 +24,9 @@
  * recognised. Two different requests whose identities hash alike (odds about n^2 / 2^65 for n requests
  * in the window) would count once.
  */
-import {
-  DOUBLE,
-  type DuckDBConnection,
-  DuckDBDataChunk,
-  INTEGER,
-  LIST,
-  listValue,
-  VARCHAR,
-} from '@duckdb/node-api';
+import { DOUBLE, type DuckDBConnection, INTEGER, LIST, listValue, VARCHAR } from '@duckdb/node-api';
 import { type ColumnarRequestIds, SLOT_MS } from '../../domain/usage.js';
+import { appendColumns } from './append-columns.js';
 
 /** Slots of one UTC day: a claim's day is its slot divided by this. */
 const SLOTS_PER_DAY = (24 * 60 * 60 * 1000) / SLOT_MS;
@@ -146,22 +139,7 @@ export async function stageRequestIds(
     lines.bytesSent,
     lines.records,
   ];
-  const appender = await connection.createAppender('request_stream');
-  try {
-    const CHUNK_ROWS = 2048;
-    let chunk = DuckDBDataChunk.create(REQUEST_STREAM_TYPES, CHUNK_ROWS);
-    for (let offset = 0; offset < lines.count; offset += CHUNK_ROWS) {
-      const count = Math.min(CHUNK_ROWS, lines.count - offset);
-      if (count !== chunk.rowCount) chunk = DuckDBDataChunk.create(REQUEST_STREAM_TYPES, count);
-      chunk.setColumns(columns.map((c) => c.subarray(offset, offset + count)) as unknown as number[][]);
-      appender.appendDataChunk(chunk);
-    }
-    appender.closeSync();
-  } catch (error) {
-    appender.clear();
-    appender.closeSync();
-    throw error;
-  }
+  await appendColumns(connection, 'request_stream', REQUEST_STREAM_TYPES, columns, lines.count);
 }
 /** Drops the staged identities of `items`. */
 export async function discardRequestIds(

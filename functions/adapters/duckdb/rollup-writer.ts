@@ -20,6 +20,7 @@ import {
   SLOT_MS,
   STATUS_BY_INDEX,
 } from '../../domain/usage.js';
+import { appendColumns } from './append-columns.js';
 import { InvalidRollupRowError } from './errors.js';
 import {
   discardRequestIds,
@@ -282,22 +283,7 @@ export class StagedRollup {
       task,
       ref,
     ];
-    const appender = await this.connection.createAppender('rollup_stream');
-    try {
-      let chunk = DuckDBDataChunk.create(STREAM_TYPES, CHUNK_ROWS);
-      for (let offset = 0; offset < rows.count; offset += CHUNK_ROWS) {
-        const count = Math.min(CHUNK_ROWS, rows.count - offset);
-        if (count !== chunk.rowCount) chunk = DuckDBDataChunk.create(STREAM_TYPES, count);
-        // Typed arrays read like arrays of numbers, which is what INTEGER and DOUBLE vectors take.
-        chunk.setColumns(columns.map((c) => c.subarray(offset, offset + count)) as unknown as number[][]);
-        appender.appendDataChunk(chunk);
-      }
-      appender.closeSync();
-    } catch (error) {
-      appender.clear();
-      appender.closeSync();
-      throw error;
-    }
+    await appendColumns(this.connection, 'rollup_stream', STREAM_TYPES, columns, rows.count);
   }
 
   /**

@@ -3,11 +3,7 @@
  * forward. Apart from the reader so that the evaluate step, which only advances it, holds no code that
  * reads it.
  */
-import {
-  ConditionalCheckFailedException,
-  type DynamoDBClient,
-  UpdateItemCommand,
-} from '@aws-sdk/client-dynamodb';
+import { type DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { isIsoDate } from '../../domain/time.js';
 import type { RollupWatermark } from '../../ports.js';
 import { isConditionFailure } from './dynamodb-errors.js';
