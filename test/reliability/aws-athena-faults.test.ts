@@ -12,7 +12,16 @@ import { asStep } from '../../functions/handlers/errors.js';
 import { evaluate } from '../../functions/handlers/evaluate.handler.js';
 import { rollup } from '../../functions/handlers/rollup.handler.js';
 import { localS3Client } from '../support/aws-local-clients.js';
-import { BATCHES, REPORTS, startWorld, TABLES, WINDOW, type World } from './harness.js';
+import {
+  BATCHES,
+  batchTotals,
+  REPORTS,
+  startWorld,
+  stepError,
+  TABLES,
+  WINDOW,
+  type World,
+} from './harness.js';
 
 vi.hoisted(() => {
   process.env['POWERTOOLS_METRICS_DISABLED'] = 'true';
@@ -31,29 +40,10 @@ function nextRun(): string {
   return `athena-fault-${runNo}`;
 }
 
-async function batchTotals(): Promise<Map<string, string>> {
-  const rows = await world.athena.sql(
-    `SELECT batch, CAST(count(*) AS VARCHAR) || ' rows ' || CAST(sum(requests) AS VARCHAR) || ' requests ' ||
-            CAST(sum(bytes_sent) AS VARCHAR) || ' bytes' AS t
-     FROM ${rollupTable} GROUP BY batch ORDER BY batch`,
-  );
-  return new Map(rows.map((r) => [String(r['batch']), String(r['t'])]));
-}
-
-/** What the state machine sees of a step: its error's name, message and whether it is retried. */
-async function stepError(work: () => Promise<unknown>): Promise<Error & { cause?: unknown }> {
-  const error = await asStep(work).then(
-    () => undefined,
-    (e: unknown) => e as Error,
-  );
-  if (!error) throw new Error('the step succeeded');
-  return error;
-}
-
 beforeAll(async () => {
   world = await startWorld(5);
   await world.rollUpAll('baseline');
-  baseline = await batchTotals();
+  baseline = await batchTotals(world);
   expect(baseline.size).toBeGreaterThanOrEqual(3);
 });
 
@@ -63,7 +53,7 @@ afterAll(async () => {
 
 beforeEach(async () => {
   // Each test starts from the clean rollup.
-  expect(await batchTotals()).toEqual(baseline);
+  expect(await batchTotals(world)).toEqual(baseline);
 });
 
 describe('rollup step under Athena faults', () => {
@@ -79,19 +69,19 @@ describe('rollup step under Athena faults', () => {
     const error = await stepError(() => rollup(world.rollupDeps(), { batch: BATCH, runId }));
     expect(error.name).toBe('RetryableError');
     expect(error.message).toContain('internal error');
-    expect(await batchTotals()).toEqual(baseline);
+    expect(await batchTotals(world)).toEqual(baseline);
 
     // The Step Functions retry: same payload, same run id, so the same ClientRequestTokens; Athena
     // answers them with the failed executions, which must not use up the new attempt's resubmits.
     const out = await asStep(() => rollup(world.rollupDeps(), { batch: BATCH, runId }));
     expect(out.batch).toBe(BATCH);
-    expect(await batchTotals()).toEqual(baseline);
+    expect(await batchTotals(world)).toEqual(baseline);
   });
 
   it('resubmits a retryable failure within the step, with no error at all', async () => {
     world.athena.inject({ kind: 'fail', retryable: true, match: /^MERGE/, times: 2 });
     await asStep(() => rollup(world.rollupDeps(), { batch: BATCH, runId: nextRun() }));
-    expect(await batchTotals()).toEqual(baseline);
+    expect(await batchTotals(world)).toEqual(baseline);
   });
 
   it.each([
@@ -108,7 +98,7 @@ describe('rollup step under Athena faults', () => {
       const error = await stepError(() => rollup(world.rollupDeps(), { batch: BATCH, runId: nextRun() }));
       expect(error.name).toBe('AthenaQueryError');
       expect(error.message).toMatch(message);
-      expect(await batchTotals()).toEqual(baseline);
+      expect(await batchTotals(world)).toEqual(baseline);
     },
   );
 
@@ -125,7 +115,7 @@ describe('rollup step under Athena faults', () => {
     await asStep(() => rollup(world.rollupDeps(runner), { batch: BATCH, runId: nextRun() }));
     // Full jitter (random 0.5) of a cap doubling from 400 ms, for each throttled call.
     expect(sleeps.filter((ms) => ms >= 200)).toEqual([200, 400, 800, 200, 400]);
-    expect(await batchTotals()).toEqual(baseline);
+    expect(await batchTotals(world)).toEqual(baseline);
   });
 
   it('fails retryably when throttling outlasts its retries, having applied nothing', async () => {
@@ -135,7 +125,7 @@ describe('rollup step under Athena faults', () => {
     );
     expect(error.name).toBe('RetryableError');
     expect(error.message).toMatch(/throttling/);
-    expect(await batchTotals()).toEqual(baseline);
+    expect(await batchTotals(world)).toEqual(baseline);
   });
 
   it('waits out a slow query (QUEUED, RUNNING, back to QUEUED) with growing polls', async () => {
@@ -151,7 +141,7 @@ describe('rollup step under Athena faults', () => {
     });
     await asStep(() => rollup(world.rollupDeps(runner), { batch: BATCH, runId: nextRun() }));
     expect(sleeps).toEqual([100, 150, 225, 338, 400, 400]);
-    expect(await batchTotals()).toEqual(baseline);
+    expect(await batchTotals(world)).toEqual(baseline);
   });
 
   it('gives up waiting at its deadline with RetryableError, and the retry resumes the same query instead of running a second', async () => {
@@ -174,7 +164,7 @@ describe('rollup step under Athena faults', () => {
     const out = await asStep(() => rollup(world.rollupDeps(), { batch: BATCH, runId }));
     expect(world.athena.queryExecutions().length - before).toBe(1);
     expect(out.queryExecutionIds).toEqual([world.athena.queryExecutions().at(-1)?.id]);
-    expect(await batchTotals()).toEqual(baseline);
+    expect(await batchTotals(world)).toEqual(baseline);
   });
 });
 
@@ -192,7 +182,7 @@ describe('a batch is never half applied', () => {
   it('restores the totals of a batch that an interrupted delete-then-insert left empty', async () => {
     await world.athena.sql(`DELETE FROM ${rollupTable} WHERE batch = '${BATCH}'`);
     await rollup(world.rollupDeps(), { batch: BATCH, runId: nextRun() });
-    expect(await batchTotals()).toEqual(baseline);
+    expect(await batchTotals(world)).toEqual(baseline);
   });
 
   it('removes rows of the batch that its logs no longer give, and counts nothing twice', async () => {
@@ -202,7 +192,7 @@ describe('a batch is never half applied', () => {
          status_class, requests, bytes_sent, records, batch, request_ids FROM ${rollupTable} WHERE batch = '${BATCH}'`,
     );
     await rollup(world.rollupDeps(), { batch: BATCH, runId: nextRun() });
-    expect(await batchTotals()).toEqual(baseline);
+    expect(await batchTotals(world)).toEqual(baseline);
   });
 });
 

@@ -14,7 +14,7 @@ import { type RollupOutput, rollup } from '../../functions/handlers/rollup.handl
 import { STEP_DEADLINE_MARGIN_MS, type StepContext } from '../../functions/handlers/step-deadline.js';
 import { localS3Client } from '../support/aws-local-clients.js';
 import { FaultProxy, type LocalServer, startS3rver } from '../support/local-aws-servers.js';
-import { BATCHES, startWorld, TABLES, WINDOW, type World } from './harness.js';
+import { BATCHES, batchTotals, startWorld, stepError, WINDOW, type World } from './harness.js';
 
 vi.hoisted(() => {
   process.env['POWERTOOLS_METRICS_DISABLED'] = 'true';
@@ -25,21 +25,12 @@ let world: World;
 let baseline: Map<string, string>;
 let runNo = 0;
 const BATCH = BATCHES[1]!;
-const rollupTable = `"${TABLES.database}"."${TABLES.rollupTable}"`;
 /** The evaluate function's timeout in the stack (audit-functions.ts): 10 minutes. */
 const EVALUATE_TIMEOUT_MS = 600_000;
 
 function nextRun(): string {
   runNo += 1;
   return `hardening-${runNo}`;
-}
-
-async function batchTotals(): Promise<Map<string, string>> {
-  const rows = await world.athena.sql(
-    `SELECT batch, CAST(count(*) AS VARCHAR) || ' rows ' || CAST(sum(requests) AS VARCHAR) || ' requests' AS t
-     FROM ${rollupTable} GROUP BY batch ORDER BY batch`,
-  );
-  return new Map(rows.map((r) => [String(r['batch']), String(r['t'])]));
 }
 
 /** A virtual clock that the runner's sleeps advance, and a Lambda context counting down on it. */
@@ -60,19 +51,10 @@ function lambdaTime(timeoutMs: number) {
   return { clock, startedAt, context, runner, killedAt: startedAt + timeoutMs };
 }
 
-async function stepError(work: () => Promise<unknown>): Promise<Error> {
-  const error = await asStep(work).then(
-    () => undefined,
-    (e: unknown) => e as Error,
-  );
-  if (!error) throw new Error('the step succeeded');
-  return error;
-}
-
 beforeAll(async () => {
   world = await startWorld(11);
   await world.rollUpAll('baseline');
-  baseline = await batchTotals();
+  baseline = await batchTotals(world);
   expect(baseline.size).toBeGreaterThanOrEqual(3);
 });
 
@@ -82,7 +64,7 @@ afterAll(async () => {
 
 describe('a step ends before its Lambda does (item 4)', () => {
   beforeEach(async () => {
-    expect(await batchTotals()).toEqual(baseline);
+    expect(await batchTotals(world)).toEqual(baseline);
   });
 
   it('fails the rollup with RetryableError before the timeout, and the retry resumes the same query', async () => {
@@ -109,7 +91,7 @@ describe('a step ends before its Lambda does (item 4)', () => {
     )) as RollupOutput;
     expect(out.queryExecutionIds).toEqual([queued]);
     expect(world.athena.queryExecutions().length - before).toBe(1);
-    expect(await batchTotals()).toEqual(baseline);
+    expect(await batchTotals(world)).toEqual(baseline);
   });
 
   it('fails evaluate with RetryableError before the timeout when a later query is slow, writing nothing', async () => {
@@ -171,7 +153,7 @@ describe('Iceberg commit conflicts between MERGEs (item 5)', () => {
     expect(out.queryExecutionIds).toHaveLength(1);
     // Half of a cap doubling from 2 s: 1 s, then 2 s.
     expect(sleeps.filter((ms) => ms >= 1000)).toEqual([1000, 2000]);
-    expect(await batchTotals()).toEqual(baseline);
+    expect(await batchTotals(world)).toEqual(baseline);
   });
 
   it('hands a conflict that outlasts its retries to the state machine as RetryableError, whose retry succeeds', async () => {
@@ -181,7 +163,7 @@ describe('Iceberg commit conflicts between MERGEs (item 5)', () => {
     expect(error.name).toBe('RetryableError');
     expect(((error as Error & { cause?: unknown }).cause as AthenaQueryError).details.submissions).toBe(5);
     await asStep(() => rollup(world.rollupDeps(), { batch: BATCH, runId }));
-    expect(await batchTotals()).toEqual(baseline);
+    expect(await batchTotals(world)).toEqual(baseline);
   });
 
   it('lets two adjacent dates roll up at once, as the RollUp map does, when one loses the commit race', async () => {
@@ -190,7 +172,7 @@ describe('Iceberg commit conflicts between MERGEs (item 5)', () => {
     await Promise.all(
       [BATCHES[1]!, BATCHES[2]!].map((batch) => asStep(() => rollup(world.rollupDeps(), { batch, runId }))),
     );
-    expect(await batchTotals()).toEqual(baseline);
+    expect(await batchTotals(world)).toEqual(baseline);
   });
 
   it('still fails at once on an error that is not a conflict', async () => {
@@ -228,7 +210,7 @@ describe('a delivery date without logs keeps its rollup (item 6)', () => {
   });
 
   beforeEach(async () => {
-    expect(await batchTotals()).toEqual(baseline);
+    expect(await batchTotals(world)).toEqual(baseline);
   });
 
   const deps = (extra: { logsStartDate?: string } = {}) => ({
@@ -252,7 +234,7 @@ describe('a delivery date without logs keeps its rollup (item 6)', () => {
     expect(out.skipped?.reason).toBe('no-log-objects');
     expect(out.skipped?.detail).toContain(`s3://${LOGS}/${PREFIX}${gone}/`);
     expect(world.athena.queryExecutions().length).toBe(before);
-    expect(await batchTotals()).toEqual(baseline);
+    expect(await batchTotals(world)).toEqual(baseline);
   });
 
   it('refuses a date before logsStartDate without listing or querying', async () => {
@@ -299,6 +281,6 @@ describe('a delivery date without logs keeps its rollup (item 6)', () => {
     const skipped = purposes.filter((p) => p.startsWith('skipped delivery date'));
     expect(skipped).toHaveLength(BATCHES.length - 1);
     expect(skipped[0]).toMatch(/no-log-objects.*no log objects under s3:\/\//);
-    expect(await batchTotals()).toEqual(baseline);
+    expect(await batchTotals(world)).toEqual(baseline);
   });
 });

@@ -22,6 +22,7 @@ import { generateDataset } from '../../functions/cli/generate/generator.js';
 import { parseRegistry, type Registry } from '../../functions/domain/registry.js';
 import type { Report } from '../../functions/domain/report.js';
 import { addDays } from '../../functions/domain/time.js';
+import { asStep } from '../../functions/handlers/errors.js';
 import type { EvaluateDeps, EvaluateOutput } from '../../functions/handlers/evaluate.handler.js';
 import { evaluate } from '../../functions/handlers/evaluate.handler.js';
 import { type NotifyDeps, type NotifyOutput, notify } from '../../functions/handlers/notify.handler.js';
@@ -286,4 +287,24 @@ export function statementsSince(
       sql: String(c.input['QueryString']),
       params: (c.input['ExecutionParameters'] as string[] | undefined) ?? [],
     }));
+}
+
+/** Each batch's rollup as one line of text (rows, requests, bytes), to compare before and after a fault. */
+export async function batchTotals(world: World): Promise<Map<string, string>> {
+  const rows = await world.athena.sql(
+    `SELECT batch, CAST(count(*) AS VARCHAR) || ' rows ' || CAST(sum(requests) AS VARCHAR) || ' requests ' ||
+            CAST(sum(bytes_sent) AS VARCHAR) || ' bytes' AS t
+     FROM "${TABLES.database}"."${TABLES.rollupTable}" GROUP BY batch ORDER BY batch`,
+  );
+  return new Map(rows.map((r) => [String(r['batch']), String(r['t'])]));
+}
+
+/** What the state machine sees of a step: its error's name, message and whether it is retried. */
+export async function stepError(work: () => Promise<unknown>): Promise<Error & { cause?: unknown }> {
+  const error = await asStep(work).then(
+    () => undefined,
+    (e: unknown) => e as Error,
+  );
+  if (!error) throw new Error('the step succeeded');
+  return error;
 }
