@@ -26,17 +26,17 @@ export async function runIngestCommand(argv: string[]): Promise<number> {
   const { registry, manifest } = await loadRegistry(requireString('ingest', 'registry', v.registry));
   const started = performance.now();
   const settings = { datasetDepth: registry.settings.datasetDepth, manifest, workers };
-  const { store, pool } = await openStateWithWorkers(dbPath, settings);
+  const { state, pool } = await openStateWithWorkers(dbPath, settings);
   let outcome: Awaited<ReturnType<typeof ingestPaths>>;
   try {
-    outcome = await ingestPaths(store, logs, {
+    outcome = await ingestPaths(state.ingestLog, logs, {
       ...settings,
       manifestHash: manifest?.hash,
       pool,
       progress: v.json === true ? undefined : stderrProgress(!(v.quiet ?? false)),
     });
   } finally {
-    await store.close();
+    await state.close();
   }
   const seconds = (performance.now() - started) / 1000;
   const s = outcome.summary;

@@ -102,13 +102,13 @@ export async function runLocalAudit(options: LocalAuditOptions): Promise<LocalAu
   const outDir = resolve(options.outDir);
   await mkdir(outDir, { recursive: true });
   const settings = { datasetDepth: registry.settings.datasetDepth, manifest };
-  const { store, pool } = await openStateWithWorkers(
+  const { state, pool } = await openStateWithWorkers(
     options.dbPath ?? join(outDir, 'state.duckdb'),
     settings,
   );
   try {
-    const extentBefore = await store.dataExtent();
-    const ingest = await ingestPaths(store, options.logs, {
+    const extentBefore = await state.usageSource.dataExtent();
+    const ingest = await ingestPaths(state.ingestLog, options.logs, {
       ...settings,
       manifestHash: manifest?.hash,
       pool,
@@ -118,7 +118,7 @@ export async function runLocalAudit(options: LocalAuditOptions): Promise<LocalAu
       },
     });
     failpoint('after-ingest');
-    const extent = await store.dataExtent();
+    const extent = await state.usageSource.dataExtent();
     const window: AuditWindow =
       options.from || options.to
         ? {
@@ -129,7 +129,7 @@ export async function runLocalAudit(options: LocalAuditOptions): Promise<LocalAu
 
     const runId = newRunId(options.clock);
     const evaluated = await evaluateWindow(
-      { registry, usage: store },
+      { registry, usage: state.usageSource },
       {
         window,
         partners: options.partners,
@@ -142,11 +142,11 @@ export async function runLocalAudit(options: LocalAuditOptions): Promise<LocalAu
     const outboxDir = join(outDir, options.dryRun ? 'previews' : 'outbox');
     const mailer = new OutboxMailer(outboxDir);
     // Differences against notices already sent are read before this run records its own.
-    const noticeDiffs = await diffSentNotices(store, evaluated.evaluations);
+    const noticeDiffs = await diffSentNotices(state.ledger, evaluated.evaluations);
     const notices = await sendNotices(
       {
         registry,
-        ledger: store,
+        ledger: state.ledger,
         mailer,
         clock: options.clock,
         onStep: (step) => failpoint(`notice-${step}`),
@@ -157,7 +157,7 @@ export async function runLocalAudit(options: LocalAuditOptions): Promise<LocalAu
         dryRun: options.dryRun,
         reportRef: `partner-audit run ${runId}`,
         messageIdDomain: 'partner-audit.local',
-        // The state file is locked to one process at a time (DuckDbStore.open), so a pending claim
+        // The state file is locked to one process at a time (DuckDbDatabase.open), so a pending claim
         // of another run here is always one that died: take it over at once rather than after 30 min.
         staleAfterMs: 0,
       },
@@ -174,7 +174,7 @@ export async function runLocalAudit(options: LocalAuditOptions): Promise<LocalAu
     const report = buildReport({
       runId,
       generatedAt: options.clock.now().toISOString(),
-      engine: store.engine,
+      engine: state.usageSource.engine,
       window,
       dryRun: options.dryRun,
       reason: options.reason,
@@ -252,6 +252,6 @@ export async function runLocalAudit(options: LocalAuditOptions): Promise<LocalAu
       notices,
     };
   } finally {
-    await store.close();
+    await state.close();
   }
 }

@@ -10,7 +10,7 @@
  */
 import { createHash } from 'node:crypto';
 // Types only: DuckDB's library is loaded by openStateWithWorkers, after the workers start.
-import type { DuckDbStore, StagedFileIngestion } from '../adapters/duckdb/index.js';
+import type { DuckDbIngestLog, DuckDbState, StagedFileIngestion } from '../adapters/duckdb/index.js';
 import {
   combineOutcomes,
   DEFAULT_MAX_LINE_BYTES,
@@ -74,18 +74,18 @@ export function startIngestWorkers(
 /**
  * Opens the DuckDB state for an ingestion with the workers started first: loading DuckDB (its API and
  * native library) and opening the file hold this thread for some 0.1 s, which the workers spend loading
- * their code instead of after it. Hand `pool` to ingestPaths (which closes it); close `store` when done
+ * their code instead of after it. Hand `pool` to ingestPaths (which closes it); close `state` when done
  * with it. The workers start even when every file turns out to be ingested already: about 10 ms to
  * start and 5 to close, measured, against the 0.1 s saved when there is reading to do.
  */
 export async function openStateWithWorkers(
   dbPath: string,
   options: Pick<IngestOptions, 'workers' | 'datasetDepth' | 'manifest'>,
-): Promise<{ store: DuckDbStore; pool: IngestPool }> {
+): Promise<{ state: DuckDbState; pool: IngestPool }> {
   const pool = await startIngestWorkers(options);
   try {
-    const { DuckDbStore } = await import('../adapters/duckdb/index.js');
-    return { store: await DuckDbStore.open(dbPath), pool };
+    const { DuckDbState } = await import('../adapters/duckdb/index.js');
+    return { state: await DuckDbState.open(dbPath), pool };
   } catch (error) {
     await pool.close();
     throw error;
@@ -121,27 +121,27 @@ const FILES_PER_COMMIT = 500;
 const FINGERPRINT_CONCURRENCY = 16;
 
 export async function ingestPaths(
-  store: DuckDbStore,
+  log: DuckDbIngestLog,
   paths: readonly string[],
   options: IngestOptions,
 ): Promise<IngestOutcome> {
   try {
-    return await ingestWith(store, paths, options);
+    return await ingestWith(log, paths, options);
   } finally {
     await options.pool?.close();
   }
 }
 
 async function ingestWith(
-  store: DuckDbStore,
+  log: DuckDbIngestLog,
   paths: readonly string[],
   options: IngestOptions,
 ): Promise<IngestOutcome> {
-  const rebuilt = await store.resetIfSettingsChanged(ingestionSettingsFingerprint(options));
+  const rebuilt = await log.resetIfSettingsChanged(ingestionSettingsFingerprint(options));
   const listing = await listLogFiles(paths);
   const files = listing.files;
   const fingerprints = await mapLimit(files, FINGERPRINT_CONCURRENCY, (f) => fingerprintFile(f.path));
-  const known = await store.ingestedFingerprints();
+  const known = await log.ingestedFingerprints();
 
   let done = 0;
   const report = (file: LogFileEntry) => {
@@ -173,11 +173,11 @@ async function ingestWith(
   });
 
   if (toRead.length > 0) {
-    await readFiles(store, files, fingerprints, toRead, options, report, sameName);
-    await store.forgetRequestClaims(options.requestIdDays ?? REQUEST_ID_DAYS);
+    await readFiles(log, files, fingerprints, toRead, options, report, sameName);
+    await log.forgetRequestClaims(options.requestIdDays ?? REQUEST_ID_DAYS);
   }
 
-  const summary = await store.inputSummary(fingerprints);
+  const summary = await log.inputSummary(fingerprints);
   return {
     summary: {
       ...summary,
@@ -192,7 +192,7 @@ async function ingestWith(
 
 /** Reads files `toRead` (indexes into `files`) through the pool and records them. */
 async function readFiles(
-  store: DuckDbStore,
+  log: DuckDbIngestLog,
   files: readonly LogFileEntry[],
   fingerprints: readonly string[],
   toRead: readonly number[],
@@ -210,7 +210,7 @@ async function readFiles(
     for (const task of tasks) {
       for (const item of task.items) itemsLeft.set(item.fileId, (itemsLeft.get(item.fileId) ?? 0) + 1);
     }
-    const stream = await store.openRollupStream();
+    const stream = await log.openRollupStream();
     const pieces = new Map<number, { start: number; outcome: ItemOutcome }[]>();
     let ready: StagedFileIngestion[] = [];
     // Files of one name are recorded in path order, whatever order they finish in, so that the last

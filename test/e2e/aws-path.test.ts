@@ -20,7 +20,7 @@ import { AthenaQueryRunner } from '../../functions/adapters/athena/athena-client
 import { AthenaUsageSource } from '../../functions/adapters/athena/athena-usage-source.js';
 import { athenaManifestCsv } from '../../functions/adapters/athena/manifest-csv.js';
 import { insertBatchRollupSql, replaceBatchRollupSql } from '../../functions/adapters/athena/sql.js';
-import { DuckDbStore } from '../../functions/adapters/duckdb/index.js';
+import { DuckDbState } from '../../functions/adapters/duckdb/index.js';
 import { ledgerTableDefinition } from '../../functions/adapters/dynamodb/dynamodb-ledger.js';
 import { ingestLogFile, parseManifest } from '../../functions/adapters/logs/index.js';
 import { readS3Text } from '../../functions/adapters/s3/s3-report-store.js';
@@ -154,10 +154,10 @@ beforeAll(async () => {
     dryRun: false,
     clock: { now: () => new Date(SCHEDULED) },
   });
-  const store = await DuckDbStore.open(join(dir, 'local', 'state.duckdb'));
+  const store = await DuckDbState.open(join(dir, 'local', 'state.duckdb'));
   localLedger = new Map();
   for (const n of local.report.notices) {
-    for (const e of await store.entries(n.partnerId, n.periodId)) {
+    for (const e of await store.ledger.entries(n.partnerId, n.periodId)) {
       localLedger.set(`${e.partnerId} ${e.periodId} ${e.level}`, e.figuresJson);
     }
   }

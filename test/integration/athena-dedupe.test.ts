@@ -14,7 +14,7 @@ import {
   athenaInputSummary,
 } from '../../functions/adapters/athena/athena-usage-source.js';
 import { replaceBatchRollupSql } from '../../functions/adapters/athena/sql.js';
-import { DuckDbStore } from '../../functions/adapters/duckdb/index.js';
+import { DuckDbState } from '../../functions/adapters/duckdb/index.js';
 import { ingestPaths } from '../../functions/cli/local-ingest.js';
 import type { UsageRow } from '../../functions/domain/usage.js';
 import { AthenaLocalServer } from '../support/athena-local-server.js';
@@ -94,10 +94,10 @@ async function localUsage(objects: readonly LogObject[]): Promise<UsageRow[]> {
     await writeFile(path, o.body);
     paths.push(path);
   }
-  const store = await DuckDbStore.open(join(root, 'state.duckdb'));
+  const store = await DuckDbState.open(join(root, 'state.duckdb'));
   try {
-    await ingestPaths(store, paths, { datasetDepth: 2, workers: 0 });
-    return sorted(await store.usage(RANGE));
+    await ingestPaths(store.ingestLog, paths, { datasetDepth: 2, workers: 0 });
+    return sorted(await store.usageSource.usage(RANGE));
   } finally {
     await store.close();
   }

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
-  DuckDbStore,
+  DuckDbState,
   DuckDbStoreError,
   type FileStats,
   type IngestedFile,
@@ -16,7 +16,7 @@ import { type RollupRow, SLOT_MS, type UsageCounts, type UsageRow } from '../../
 import type { NoticeKey } from '../../functions/ports.js';
 
 const STORE_MODULE = pathToFileURL(
-  fileURLToPath(new URL('../../functions/adapters/duckdb/duckdb-store.ts', import.meta.url)),
+  fileURLToPath(new URL('../../functions/adapters/duckdb/duckdb-state.ts', import.meta.url)),
 ).href;
 
 /** 2026-03-01T00:00:00Z, a slot start. */
@@ -25,7 +25,7 @@ const HOUR = 3_600_000;
 
 let dir: string;
 let dbPath: string;
-const opened: DuckDbStore[] = [];
+const opened: DuckDbState[] = [];
 
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'duckdb-store-'));
@@ -37,8 +37,8 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function open(path = dbPath): Promise<DuckDbStore> {
-  const store = await DuckDbStore.open(path, { clock: { now: () => new Date(T0 + 30 * 24 * HOUR) } });
+async function open(path = dbPath): Promise<DuckDbState> {
+  const store = await DuckDbState.open(path, { clock: { now: () => new Date(T0 + 30 * 24 * HOUR) } });
   opened.push(store);
   return store;
 }
@@ -94,63 +94,75 @@ async function runChild(code: string): Promise<ReturnType<typeof spawnSync>> {
   });
 }
 
-describe('DuckDbStore.replaceFile', () => {
+describe('DuckDbIngestLog.replaceFile', () => {
   it('counts a file once however often it is ingested', async () => {
     const store = await open();
     const rows = [row('fp-a'), row('fp-a', { slotStart: T0 + SLOT_MS, requests: 2n, bytesSent: 50n })];
-    await store.replaceFile(logFile('fp-a'), rows, stats());
-    await store.replaceFile(logFile('fp-a'), rows, stats());
+    await store.ingestLog.replaceFile(logFile('fp-a'), rows, stats());
+    await store.ingestLog.replaceFile(logFile('fp-a'), rows, stats());
 
-    expect(totals(await store.usage(everything))).toEqual({ requests: 3n, bytesSent: 150n, records: 0n });
-    expect((await store.inputSummary()).files).toBe(1);
+    expect(totals(await store.usageSource.usage(everything))).toEqual({
+      requests: 3n,
+      bytesSent: 150n,
+      records: 0n,
+    });
+    expect((await store.ingestLog.inputSummary()).files).toBe(1);
   });
 
   it('adds a file with a new basename to the totals', async () => {
     const store = await open();
-    await store.replaceFile(logFile('fp-a'), [row('fp-a')], stats());
-    await store.replaceFile(logFile('fp-b'), [row('fp-b', { requests: 4n })], stats());
+    await store.ingestLog.replaceFile(logFile('fp-a'), [row('fp-a')], stats());
+    await store.ingestLog.replaceFile(logFile('fp-b'), [row('fp-b', { requests: 4n })], stats());
 
-    expect(totals(await store.usage(everything)).requests).toBe(5n);
-    expect(await store.hasFile('fp-a')).toBe(true);
-    expect(await store.hasFile('fp-b')).toBe(true);
+    expect(totals(await store.usageSource.usage(everything)).requests).toBe(5n);
+    expect(await store.ingestLog.hasFile('fp-a')).toBe(true);
+    expect(await store.ingestLog.hasFile('fp-b')).toBe(true);
   });
 
   it('replaces an earlier file with the same basename and other content (a re-delivered object)', async () => {
     const store = await open();
-    await store.replaceFile(logFile('fp-old', 'same-object'), [row('fp-old', { requests: 7n })], stats());
-    await store.replaceFile(logFile('fp-new', 'same-object'), [row('fp-new', { requests: 2n })], stats());
+    await store.ingestLog.replaceFile(
+      logFile('fp-old', 'same-object'),
+      [row('fp-old', { requests: 7n })],
+      stats(),
+    );
+    await store.ingestLog.replaceFile(
+      logFile('fp-new', 'same-object'),
+      [row('fp-new', { requests: 2n })],
+      stats(),
+    );
 
-    expect(totals(await store.usage(everything)).requests).toBe(2n);
-    expect(await store.hasFile('fp-old')).toBe(false);
-    expect(await store.hasFile('fp-new')).toBe(true);
-    expect((await store.inputSummary()).files).toBe(1);
+    expect(totals(await store.usageSource.usage(everything)).requests).toBe(2n);
+    expect(await store.ingestLog.hasFile('fp-old')).toBe(false);
+    expect(await store.ingestLog.hasFile('fp-new')).toBe(true);
+    expect((await store.ingestLog.inputSummary()).files).toBe(1);
   });
 
   it('rolls back to the previous state when a replacement fails part-way', async () => {
     const store = await open();
-    await store.replaceFile(logFile('fp-a', 'obj'), [row('fp-a', { requests: 7n })], stats());
+    await store.ingestLog.replaceFile(logFile('fp-a', 'obj'), [row('fp-a', { requests: 7n })], stats());
     const good = Array.from({ length: 5000 }, () => row('fp-b'));
     const rows = [...good, row('fp-wrong')];
 
-    await expect(store.replaceFile(logFile('fp-b', 'obj'), rows, stats())).rejects.toBeInstanceOf(
+    await expect(store.ingestLog.replaceFile(logFile('fp-b', 'obj'), rows, stats())).rejects.toBeInstanceOf(
       InvalidRollupRowError,
     );
-    expect(totals(await store.usage(everything)).requests).toBe(7n);
-    expect(await store.hasFile('fp-a')).toBe(true);
-    expect(await store.hasFile('fp-b')).toBe(false);
+    expect(totals(await store.usageSource.usage(everything)).requests).toBe(7n);
+    expect(await store.ingestLog.hasFile('fp-a')).toBe(true);
+    expect(await store.ingestLog.hasFile('fp-b')).toBe(false);
     // The store is still usable after the rollback.
-    await store.replaceFile(logFile('fp-b', 'obj'), good, stats());
-    expect(totals(await store.usage(everything)).requests).toBe(5000n);
+    await store.ingestLog.replaceFile(logFile('fp-b', 'obj'), good, stats());
+    expect(totals(await store.usageSource.usage(everything)).requests).toBe(5000n);
   });
 
   it('keeps the previous state when the process dies in the middle of a replacement', async () => {
     const store = await open();
-    await store.replaceFile(logFile('fp-a', 'obj'), [row('fp-a', { requests: 7n })], stats());
+    await store.ingestLog.replaceFile(logFile('fp-a', 'obj'), [row('fp-a', { requests: 7n })], stats());
     await store.close();
 
     const child = await runChild(`
-      import { DuckDbStore } from ${JSON.stringify(STORE_MODULE)};
-      const store = await DuckDbStore.open(${JSON.stringify(dbPath)});
+      import { DuckDbState } from ${JSON.stringify(STORE_MODULE)};
+      const store = await DuckDbState.open(${JSON.stringify(dbPath)});
       const make = () => ({
         slotStart: ${T0}, bucket: 'provider-data', requester: 'r', accessPoint: '-', dataset: 'd/',
         operation: 'REST.GET.OBJECT', statusClass: '2xx', requests: 1n, bytesSent: 100n, records: 0n,
@@ -159,7 +171,7 @@ describe('DuckDbStore.replaceFile', () => {
       const rows = Array.from({ length: 10000 }, make);
       // Reading this row's batch kills the process after the old rows were deleted, before COMMIT.
       Object.defineProperty(rows[9000], 'batch', { get() { process.kill(process.pid, 'SIGKILL'); return 'x'; } });
-      await store.replaceFile(
+      await store.ingestLog.replaceFile(
         { fingerprint: 'fp-b', path: '/logs/obj', basename: 'obj', size: 1, layout: 'simple' },
         rows,
         { lines: 0, parsedLines: 0, malformedLines: 0, malformedByReason: {}, samples: [] },
@@ -169,9 +181,9 @@ describe('DuckDbStore.replaceFile', () => {
     expect(child.signal).toBe('SIGKILL');
 
     const reopened = await open();
-    expect(totals(await reopened.usage(everything)).requests).toBe(7n);
-    expect(await reopened.hasFile('fp-a')).toBe(true);
-    expect(await reopened.hasFile('fp-b')).toBe(false);
+    expect(totals(await reopened.usageSource.usage(everything)).requests).toBe(7n);
+    expect(await reopened.ingestLog.hasFile('fp-a')).toBe(true);
+    expect(await reopened.ingestLog.hasFile('fp-b')).toBe(false);
   });
 
   it.each([
@@ -181,75 +193,77 @@ describe('DuckDbStore.replaceFile', () => {
     ['a negative count', { bytesSent: -1n }],
   ])('rejects a row with %s', async (_what, over) => {
     const store = await open();
-    await expect(store.replaceFile(logFile('fp-a'), [row('fp-a', over)], stats())).rejects.toBeInstanceOf(
-      InvalidRollupRowError,
-    );
-    expect(await store.usage(everything)).toEqual([]);
+    await expect(
+      store.ingestLog.replaceFile(logFile('fp-a'), [row('fp-a', over)], stats()),
+    ).rejects.toBeInstanceOf(InvalidRollupRowError);
+    expect(await store.usageSource.usage(everything)).toEqual([]);
   });
 
   it('rejects a count beyond BIGINT and records nothing', async () => {
     const store = await open();
     const tooBig = row('fp-a', { bytesSent: 2n ** 63n });
-    await expect(store.replaceFile(logFile('fp-a'), [tooBig], stats())).rejects.toBeInstanceOf(Error);
-    expect(await store.hasFile('fp-a')).toBe(false);
+    await expect(store.ingestLog.replaceFile(logFile('fp-a'), [tooBig], stats())).rejects.toBeInstanceOf(
+      Error,
+    );
+    expect(await store.ingestLog.hasFile('fp-a')).toBe(false);
   });
 
   it('rejects stats in which parsed and malformed lines do not add up to the lines', async () => {
     const store = await open();
     const bad = stats({ lines: 5, parsedLines: 3, malformedLines: 1 });
-    await expect(store.replaceFile(logFile('fp-a'), [row('fp-a')], bad)).rejects.toThrow(
+    await expect(store.ingestLog.replaceFile(logFile('fp-a'), [row('fp-a')], bad)).rejects.toThrow(
       /lines \(5\) must equal parsed \(3\) \+ malformed \(1\)/,
     );
-    expect(await store.hasFile('fp-a')).toBe(false);
+    expect(await store.ingestLog.hasFile('fp-a')).toBe(false);
   });
 
   it('answers hasFile false for a file recorded as unreadable, so the next run tries it again', async () => {
     const store = await open();
-    await store.replaceFile(
+    await store.ingestLog.replaceFile(
       logFile('fp-gz'),
       [],
       stats({ lines: 0, parsedLines: 0, unreadableReason: 'truncated gzip' }),
     );
 
-    expect(await store.hasFile('fp-gz')).toBe(false);
-    expect(await store.ingestedFingerprints()).toEqual(new Set());
-    expect((await store.inputSummary()).unreadableFiles).toEqual([
+    expect(await store.ingestLog.hasFile('fp-gz')).toBe(false);
+    expect(await store.ingestLog.ingestedFingerprints()).toEqual(new Set());
+    expect((await store.ingestLog.inputSummary()).unreadableFiles).toEqual([
       { file: '/logs/2026-03-01-00-00-00-fp-gz', reason: 'truncated gzip' },
     ]);
   });
 
   it('records several files in one transaction with replaceFiles, all or none', async () => {
     const store = await open();
-    await store.replaceFiles([
+    await store.ingestLog.replaceFiles([
       { file: logFile('fp-a'), rows: [row('fp-a')], stats: stats() },
       { file: logFile('fp-b'), rows: [row('fp-b', { requests: 2n })], stats: stats() },
     ]);
-    expect(await store.ingestedFingerprints()).toEqual(new Set(['fp-a', 'fp-b']));
+    expect(await store.ingestLog.ingestedFingerprints()).toEqual(new Set(['fp-a', 'fp-b']));
 
     await expect(
-      store.replaceFiles([
+      store.ingestLog.replaceFiles([
         { file: logFile('fp-c'), rows: [row('fp-c', { requests: 10n })], stats: stats() },
         { file: logFile('fp-d'), rows: [row('fp-x')], stats: stats() },
       ]),
     ).rejects.toBeInstanceOf(InvalidRollupRowError);
-    expect(totals(await store.usage(everything)).requests).toBe(3n);
-    expect(await store.hasFile('fp-c')).toBe(false);
+    expect(totals(await store.usageSource.usage(everything)).requests).toBe(3n);
+    expect(await store.ingestLog.hasFile('fp-c')).toBe(false);
   });
 
   it('serialises concurrent callers so their transactions never interleave', async () => {
     const store = await open();
     const writes = Array.from({ length: 20 }, (_, i) =>
-      store.replaceFile(
+      store.ingestLog.replaceFile(
         logFile(`fp-${i}`),
         Array.from({ length: 100 }, () => row(`fp-${i}`)),
         stats(),
       ),
     );
-    const reads = Array.from({ length: 20 }, () => store.usage(everything));
+    const reads = Array.from({ length: 20 }, () => store.usageSource.usage(everything));
     await Promise.all([...writes, ...reads]);
 
-    expect(totals(await store.usage(everything)).requests).toBe(2000n);
-    expect((await store.inputSummary()).files).toBe(20);
+    expect(totals(await store.usageSource.usage(everything)).requests).toBe(2000n);
+    expect((await store.ingestLog.inputSummary()).files).toBe(20);
   });
 
   it('writes a large batch quickly (200,000 rows, far under what row-by-row INSERTs take)', async () => {
@@ -267,38 +281,38 @@ describe('DuckDbStore.replaceFile', () => {
       );
     }
     const started = performance.now();
-    await store.replaceFile(logFile('fp-big'), rows, stats());
+    await store.ingestLog.replaceFile(logFile('fp-big'), rows, stats());
     const elapsed = performance.now() - started;
 
     expect(elapsed).toBeLessThan(8000);
-    expect(totals(await store.usage(everything)).bytesSent).toBe(19_999_900_000n);
+    expect(totals(await store.usageSource.usage(everything)).bytesSent).toBe(19_999_900_000n);
   });
 });
 
-describe('DuckDbStore.usage', () => {
+describe('DuckDbUsageSource.usage', () => {
   it('includes the slot at the range start and excludes the slot at the range end', async () => {
     const store = await open();
     const slots = [T0 - SLOT_MS, T0, T0 + SLOT_MS, T0 + HOUR - SLOT_MS, T0 + HOUR];
-    await store.replaceFile(
+    await store.ingestLog.replaceFile(
       logFile('fp-a'),
       slots.map((slotStart) => row('fp-a', { slotStart })),
       stats(),
     );
 
-    const rows = await store.usage({ startMs: T0, endMs: T0 + HOUR });
+    const rows = await store.usageSource.usage({ startMs: T0, endMs: T0 + HOUR });
     expect(rows.map((r) => r.slotStart)).toEqual([T0, T0 + SLOT_MS, T0 + HOUR - SLOT_MS]);
   });
 
   it('sums one key over batches and keeps different keys apart', async () => {
     const store = await open();
-    await store.replaceFile(logFile('fp-a'), [row('fp-a', { requests: 2n, records: 5n })], stats());
-    await store.replaceFile(
+    await store.ingestLog.replaceFile(logFile('fp-a'), [row('fp-a', { requests: 2n, records: 5n })], stats());
+    await store.ingestLog.replaceFile(
       logFile('fp-b'),
       [row('fp-b', { requests: 3n, records: 1n }), row('fp-b', { statusClass: '4xx' })],
       stats(),
     );
 
-    expect(await store.usage(everything)).toEqual([
+    expect(await store.usageSource.usage(everything)).toEqual([
       {
         slotStart: T0,
         bucket: 'provider-data',
@@ -318,10 +332,18 @@ describe('DuckDbStore.usage', () => {
   it('sums counts past 2^53 exactly, as bigint', async () => {
     const store = await open();
     const big = 2n ** 62n;
-    await store.replaceFile(logFile('fp-a'), [row('fp-a', { bytesSent: big, requests: big })], stats());
-    await store.replaceFile(logFile('fp-b'), [row('fp-b', { bytesSent: big + 1n, requests: 3n })], stats());
+    await store.ingestLog.replaceFile(
+      logFile('fp-a'),
+      [row('fp-a', { bytesSent: big, requests: big })],
+      stats(),
+    );
+    await store.ingestLog.replaceFile(
+      logFile('fp-b'),
+      [row('fp-b', { bytesSent: big + 1n, requests: 3n })],
+      stats(),
+    );
 
-    const [only] = await store.usage(everything);
+    const [only] = await store.usageSource.usage(everything);
     expect(only?.bytesSent).toBe(2n ** 63n + 1n);
     expect(only?.requests).toBe(big + 3n);
   });
@@ -336,7 +358,7 @@ describe('DuckDbStore.usage', () => {
       operation: 'REST.GET.OBJECT\';"',
     };
     const fingerprint = "fp'; DROP TABLE ingested_files; --";
-    await store.replaceFile(
+    await store.ingestLog.replaceFile(
       { ...logFile(fingerprint, "obj'name;--"), path: "/logs/it's;--" },
       [row(fingerprint, nasty)],
       stats({
@@ -347,9 +369,9 @@ describe('DuckDbStore.usage', () => {
       }),
     );
 
-    expect(await store.usage(everything)).toEqual([expect.objectContaining(nasty)]);
-    expect(await store.hasFile(fingerprint)).toBe(true);
-    expect((await store.inputSummary([fingerprint])).malformedSamples).toEqual([
+    expect(await store.usageSource.usage(everything)).toEqual([expect.objectContaining(nasty)]);
+    expect(await store.ingestLog.hasFile(fingerprint)).toBe(true);
+    expect((await store.ingestLog.inputSummary([fingerprint])).malformedSamples).toEqual([
       { file: "/logs/it's;--", line: 1, reason: "q'", text: "';--" },
     ]);
   });
@@ -369,14 +391,14 @@ describe('DuckDbStore.usage', () => {
 
   it('rejects a range that is not integer milliseconds', async () => {
     const store = await open();
-    await expect(store.usage({ startMs: 0.5, endMs: 10 })).rejects.toBeInstanceOf(RangeError);
+    await expect(store.usageSource.usage({ startMs: 0.5, endMs: 10 })).rejects.toBeInstanceOf(RangeError);
   });
 });
 
-describe('DuckDbStore bookkeeping', () => {
+describe('DuckDbIngestLog bookkeeping', () => {
   it('sums the given files, merges malformed reasons and spreads samples over files', async () => {
     const store = await open();
-    await store.replaceFile(
+    await store.ingestLog.replaceFile(
       { ...logFile('fp-a'), size: 100 },
       [],
       stats({
@@ -391,7 +413,7 @@ describe('DuckDbStore bookkeeping', () => {
         ],
       }),
     );
-    await store.replaceFile(
+    await store.ingestLog.replaceFile(
       { ...logFile('fp-b'), size: 50 },
       [],
       stats({
@@ -402,9 +424,9 @@ describe('DuckDbStore bookkeeping', () => {
         samples: [{ line: 2, reason: 'bad-time', text: 'b2' }],
       }),
     );
-    await store.replaceFile({ ...logFile('fp-c'), size: 1 }, [], stats());
+    await store.ingestLog.replaceFile({ ...logFile('fp-c'), size: 1 }, [], stats());
 
-    const summary = await store.inputSummary(['fp-a', 'fp-b', 'fp-unknown'], {
+    const summary = await store.ingestLog.inputSummary(['fp-a', 'fp-b', 'fp-unknown'], {
       maxSamples: 3,
       filesSkipped: 1,
     });
@@ -419,79 +441,79 @@ describe('DuckDbStore bookkeeping', () => {
       unreadableFiles: [],
     });
     expect(summary.malformedSamples.map((s) => s.text)).toEqual(['x'.repeat(300), 'b2', 'a5']);
-    expect((await store.inputSummary()).files).toBe(3);
-    expect((await store.inputSummary([])).files).toBe(0);
+    expect((await store.ingestLog.inputSummary()).files).toBe(3);
+    expect((await store.ingestLog.inputSummary([])).files).toBe(0);
   });
 
   it('reports the first and last slot start of the data, or nothing when empty', async () => {
     const store = await open();
-    expect(await store.dataExtent()).toBeUndefined();
-    await store.replaceFile(
+    expect(await store.usageSource.dataExtent()).toBeUndefined();
+    await store.ingestLog.replaceFile(
       logFile('fp-a'),
       [row('fp-a', { slotStart: T0 + HOUR }), row('fp-a', { slotStart: T0 - HOUR })],
       stats(),
     );
-    expect(await store.dataExtent()).toEqual({ minMs: T0 - HOUR, maxMs: T0 + HOUR });
+    expect(await store.usageSource.dataExtent()).toEqual({ minMs: T0 - HOUR, maxMs: T0 + HOUR });
   });
 });
 
-describe('DuckDbStore settings and persistence', () => {
+describe('DuckDbState settings and persistence', () => {
   it('stores the first settings fingerprint without calling it a reset', async () => {
     const store = await open();
-    expect(await store.ingestionSettings()).toBeUndefined();
-    expect(await store.resetIfSettingsChanged('depth=1')).toBe(false);
-    expect(await store.ingestionSettings()).toBe('depth=1');
-    expect(await store.resetIfSettingsChanged('depth=1')).toBe(false);
+    expect(await store.ingestLog.ingestionSettings()).toBeUndefined();
+    expect(await store.ingestLog.resetIfSettingsChanged('depth=1')).toBe(false);
+    expect(await store.ingestLog.ingestionSettings()).toBe('depth=1');
+    expect(await store.ingestLog.resetIfSettingsChanged('depth=1')).toBe(false);
   });
 
   it('clears the rollup and file bookkeeping but keeps the ledger when the settings change', async () => {
     const store = await open();
-    await store.resetIfSettingsChanged('depth=1');
-    await store.replaceFile(
+    await store.ingestLog.resetIfSettingsChanged('depth=1');
+    await store.ingestLog.replaceFile(
       logFile('fp-a'),
       [row('fp-a')],
       stats({ lines: 1, parsedLines: 0, malformedLines: 1, samples: [{ line: 1, reason: 'r', text: 't' }] }),
     );
     const key = { partnerId: 'acme', periodId: '2026-03', level: '80' };
-    await store.claim(key, { runId: 'r1', figuresJson: '{}', nowMs: T0, staleAfterMs: HOUR });
+    await store.ledger.claim(key, { runId: 'r1', figuresJson: '{}', nowMs: T0, staleAfterMs: HOUR });
 
-    expect(await store.resetIfSettingsChanged('depth=2')).toBe(true);
-    expect(await store.usage(everything)).toEqual([]);
-    expect(await store.hasFile('fp-a')).toBe(false);
-    expect(await store.inputSummary()).toMatchObject({ files: 0, malformedSamples: [] });
-    expect(await store.ingestionSettings()).toBe('depth=2');
-    expect(await store.entries('acme', '2026-03')).toHaveLength(1);
+    expect(await store.ingestLog.resetIfSettingsChanged('depth=2')).toBe(true);
+    expect(await store.usageSource.usage(everything)).toEqual([]);
+    expect(await store.ingestLog.hasFile('fp-a')).toBe(false);
+    expect(await store.ingestLog.inputSummary()).toMatchObject({ files: 0, malformedSamples: [] });
+    expect(await store.ingestLog.ingestionSettings()).toBe('depth=2');
+    expect(await store.ledger.entries('acme', '2026-03')).toHaveLength(1);
   });
 
   it('keeps rollup, bookkeeping, settings and ledger in the file for the next run', async () => {
     const first = await open();
-    await first.resetIfSettingsChanged('s1');
-    await first.replaceFile(logFile('fp-a'), [row('fp-a', { requests: 9n })], stats());
+    await first.ingestLog.resetIfSettingsChanged('s1');
+    await first.ingestLog.replaceFile(logFile('fp-a'), [row('fp-a', { requests: 9n })], stats());
     const key = { partnerId: 'acme', periodId: '2026-03', level: '100' };
-    await first.claim(key, { runId: 'r1', figuresJson: '{"a":1}', nowMs: T0, staleAfterMs: HOUR });
-    await first.markSent(key, { runId: 'r1', messageId: '<m1@x>', sentAt: '2026-03-02T00:00:00Z' });
+    await first.ledger.claim(key, { runId: 'r1', figuresJson: '{"a":1}', nowMs: T0, staleAfterMs: HOUR });
+    await first.ledger.markSent(key, { runId: 'r1', messageId: '<m1@x>', sentAt: '2026-03-02T00:00:00Z' });
     await first.close();
 
     const second = await open();
-    expect(totals(await second.usage(everything)).requests).toBe(9n);
-    expect(await second.hasFile('fp-a')).toBe(true);
-    expect(await second.ingestionSettings()).toBe('s1');
-    expect(await second.claim(key, { runId: 'r2', figuresJson: '{}', nowMs: T0, staleAfterMs: 0 })).toBe(
-      'already-sent',
-    );
+    expect(totals(await second.usageSource.usage(everything)).requests).toBe(9n);
+    expect(await second.ingestLog.hasFile('fp-a')).toBe(true);
+    expect(await second.ingestLog.ingestionSettings()).toBe('s1');
+    expect(
+      await second.ledger.claim(key, { runId: 'r2', figuresJson: '{}', nowMs: T0, staleAfterMs: 0 }),
+    ).toBe('already-sent');
   });
 
   it('refuses to open a file this process already has open', async () => {
     await open();
-    await expect(DuckDbStore.open(dbPath)).rejects.toThrow(/already open in this process/);
+    await expect(DuckDbState.open(dbPath)).rejects.toThrow(/already open in this process/);
   });
 
   it('refuses another process while the file is open, naming the lock', async () => {
     await open();
     const child = await runChild(`
-      import { DuckDbStore } from ${JSON.stringify(STORE_MODULE)};
+      import { DuckDbState } from ${JSON.stringify(STORE_MODULE)};
       try {
-        await DuckDbStore.open(${JSON.stringify(dbPath)});
+        await DuckDbState.open(${JSON.stringify(dbPath)});
         console.log('opened');
       } catch (error) {
         console.error(error.name + ': ' + error.message);
@@ -504,25 +526,25 @@ describe('DuckDbStore settings and persistence', () => {
 
   it('finishes queued calls before closing and rejects calls after close with DuckDbStoreError', async () => {
     const store = await open();
-    const queued = store.replaceFile(logFile('fp-a'), [row('fp-a')], stats());
+    const queued = store.ingestLog.replaceFile(logFile('fp-a'), [row('fp-a')], stats());
     const closing = Promise.all([store.close(), store.close()]);
     await expect(queued).resolves.toBeUndefined();
     await closing;
-    await expect(store.usage(everything)).rejects.toBeInstanceOf(DuckDbStoreError);
+    await expect(store.usageSource.usage(everything)).rejects.toBeInstanceOf(DuckDbStoreError);
     await store.close();
     // The file is free again and kept the queued write.
     const reopened = await open();
-    expect(await reopened.hasFile('fp-a')).toBe(true);
+    expect(await reopened.ingestLog.hasFile('fp-a')).toBe(true);
   });
 
   it('works in memory with :memory:', async () => {
     const store = await open(':memory:');
-    await store.replaceFile(logFile('fp-a'), [row('fp-a')], stats());
-    expect(totals(await store.usage(everything)).requests).toBe(1n);
+    await store.ingestLog.replaceFile(logFile('fp-a'), [row('fp-a')], stats());
+    expect(totals(await store.usageSource.usage(everything)).requests).toBe(1n);
   });
 });
 
-describe('DuckDbStore as NoticeLedger', () => {
+describe('DuckDbNoticeLedger', () => {
   const key: NoticeKey = { partnerId: 'acme', periodId: '2026-03', level: '90' };
   const claimBy = (runId: string, nowMs: number, staleAfterMs = HOUR) => ({
     runId,
@@ -533,37 +555,40 @@ describe('DuckDbStore as NoticeLedger', () => {
 
   it('claims an absent key as a pending entry of that run', async () => {
     const store = await open();
-    expect(await store.claim(key, claimBy('r1', T0))).toBe('claimed');
-    expect(await store.entries('acme', '2026-03')).toEqual([
+    expect(await store.ledger.claim(key, claimBy('r1', T0))).toBe('claimed');
+    expect(await store.ledger.entries('acme', '2026-03')).toEqual([
       { ...key, state: 'pending', runId: 'r1', figuresJson: '{"runId":"r1"}' },
     ]);
   });
 
   it('holds a fresh claim against another run until it is stale, then hands it over', async () => {
     const store = await open();
-    await store.claim(key, claimBy('r1', T0));
+    await store.ledger.claim(key, claimBy('r1', T0));
 
-    expect(await store.claim(key, claimBy('r2', T0 + HOUR - 1))).toBe('held-by-another-run');
-    expect(await store.claim(key, claimBy('r2', T0 + HOUR))).toBe('claimed');
-    expect((await store.entries('acme', '2026-03'))[0]).toMatchObject({ runId: 'r2', state: 'pending' });
+    expect(await store.ledger.claim(key, claimBy('r2', T0 + HOUR - 1))).toBe('held-by-another-run');
+    expect(await store.ledger.claim(key, claimBy('r2', T0 + HOUR))).toBe('claimed');
+    expect((await store.ledger.entries('acme', '2026-03'))[0]).toMatchObject({
+      runId: 'r2',
+      state: 'pending',
+    });
     // r2's claim is now the fresh one.
-    expect(await store.claim(key, claimBy('r1', T0 + HOUR + 1))).toBe('held-by-another-run');
+    expect(await store.ledger.claim(key, claimBy('r1', T0 + HOUR + 1))).toBe('held-by-another-run');
   });
 
   it('lets the same run claim again', async () => {
     const store = await open();
-    await store.claim(key, claimBy('r1', T0));
-    expect(await store.claim(key, claimBy('r1', T0 + 1))).toBe('claimed');
+    await store.ledger.claim(key, claimBy('r1', T0));
+    expect(await store.ledger.claim(key, claimBy('r1', T0 + 1))).toBe('claimed');
   });
 
   it('answers already-sent once marked sent, whatever the age', async () => {
     const store = await open();
-    await store.claim(key, claimBy('r1', T0));
-    await store.markSent(key, { runId: 'r1', messageId: '<m1@x>', sentAt: '2026-03-05T06:00:00Z' });
+    await store.ledger.claim(key, claimBy('r1', T0));
+    await store.ledger.markSent(key, { runId: 'r1', messageId: '<m1@x>', sentAt: '2026-03-05T06:00:00Z' });
 
-    expect(await store.claim(key, claimBy('r2', T0 + 1000 * HOUR))).toBe('already-sent');
-    expect(await store.claim(key, claimBy('r1', T0))).toBe('already-sent');
-    expect(await store.entries('acme', '2026-03')).toEqual([
+    expect(await store.ledger.claim(key, claimBy('r2', T0 + 1000 * HOUR))).toBe('already-sent');
+    expect(await store.ledger.claim(key, claimBy('r1', T0))).toBe('already-sent');
+    expect(await store.ledger.entries('acme', '2026-03')).toEqual([
       {
         ...key,
         state: 'sent',
@@ -577,10 +602,10 @@ describe('DuckDbStore as NoticeLedger', () => {
 
   it('keeps the first sent record when a second markSent arrives', async () => {
     const store = await open();
-    await store.claim(key, claimBy('r1', T0));
-    await store.markSent(key, { runId: 'r1', messageId: '<m1@x>', sentAt: 'first' });
-    await store.markSent(key, { runId: 'r2', messageId: '<m2@x>', sentAt: 'second' });
-    expect((await store.entries('acme', '2026-03'))[0]).toMatchObject({
+    await store.ledger.claim(key, claimBy('r1', T0));
+    await store.ledger.markSent(key, { runId: 'r1', messageId: '<m1@x>', sentAt: 'first' });
+    await store.ledger.markSent(key, { runId: 'r2', messageId: '<m2@x>', sentAt: 'second' });
+    expect((await store.ledger.entries('acme', '2026-03'))[0]).toMatchObject({
       messageId: '<m1@x>',
       sentAt: 'first',
     });
@@ -589,33 +614,33 @@ describe('DuckDbStore as NoticeLedger', () => {
   it('refuses markSent for a key nobody claimed', async () => {
     const store = await open();
     await expect(
-      store.markSent(key, { runId: 'r1', messageId: '<m@x>', sentAt: 'now' }),
+      store.ledger.markSent(key, { runId: 'r1', messageId: '<m@x>', sentAt: 'now' }),
     ).rejects.toBeInstanceOf(DuckDbStoreError);
   });
 
   it('releases only the releasing run’s pending claim', async () => {
     const store = await open();
-    await store.claim(key, claimBy('r1', T0));
-    await store.release(key, 'r2');
-    expect(await store.claim(key, claimBy('r2', T0 + 1))).toBe('held-by-another-run');
+    await store.ledger.claim(key, claimBy('r1', T0));
+    await store.ledger.release(key, 'r2');
+    expect(await store.ledger.claim(key, claimBy('r2', T0 + 1))).toBe('held-by-another-run');
 
-    await store.release(key, 'r1');
-    expect(await store.entries('acme', '2026-03')).toEqual([]);
-    expect(await store.claim(key, claimBy('r2', T0 + 1))).toBe('claimed');
+    await store.ledger.release(key, 'r1');
+    expect(await store.ledger.entries('acme', '2026-03')).toEqual([]);
+    expect(await store.ledger.claim(key, claimBy('r2', T0 + 1))).toBe('claimed');
   });
 
   it('never releases a sent notice', async () => {
     const store = await open();
-    await store.claim(key, claimBy('r1', T0));
-    await store.markSent(key, { runId: 'r1', messageId: '<m@x>', sentAt: 'now' });
-    await store.release(key, 'r1');
-    expect(await store.claim(key, claimBy('r2', T0))).toBe('already-sent');
+    await store.ledger.claim(key, claimBy('r1', T0));
+    await store.ledger.markSent(key, { runId: 'r1', messageId: '<m@x>', sentAt: 'now' });
+    await store.ledger.release(key, 'r1');
+    expect(await store.ledger.claim(key, claimBy('r2', T0))).toBe('already-sent');
   });
 
   it('gives a key to exactly one of many runs claiming at once', async () => {
     const store = await open();
     const outcomes = await Promise.all(
-      Array.from({ length: 12 }, (_, i) => store.claim(key, claimBy(`r${i}`, T0))),
+      Array.from({ length: 12 }, (_, i) => store.ledger.claim(key, claimBy(`r${i}`, T0))),
     );
     expect(outcomes.filter((o) => o === 'claimed')).toHaveLength(1);
     expect(outcomes.filter((o) => o === 'held-by-another-run')).toHaveLength(11);
@@ -624,10 +649,10 @@ describe('DuckDbStore as NoticeLedger', () => {
   it('lists the entries of one partner and period, by level', async () => {
     const store = await open();
     for (const level of ['100', '80']) {
-      await store.claim({ ...key, level }, claimBy('r1', T0));
+      await store.ledger.claim({ ...key, level }, claimBy('r1', T0));
     }
-    await store.claim({ ...key, periodId: '2026-04' }, claimBy('r1', T0));
-    await store.claim({ ...key, partnerId: 'other' }, claimBy('r1', T0));
-    expect((await store.entries('acme', '2026-03')).map((e) => e.level)).toEqual(['100', '80']);
+    await store.ledger.claim({ ...key, periodId: '2026-04' }, claimBy('r1', T0));
+    await store.ledger.claim({ ...key, partnerId: 'other' }, claimBy('r1', T0));
+    expect((await store.ledger.entries('acme', '2026-03')).map((e) => e.level)).toEqual(['100', '80']);
   });
 });

@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DuckDbStore } from '../../functions/adapters/duckdb/index.js';
+import { DuckDbState } from '../../functions/adapters/duckdb/index.js';
 import {
   fingerprintFile,
   ingestLogFile,
@@ -66,23 +66,23 @@ afterAll(async () => {
  * The specification: every file in path order, read whole on this thread, skipped when its fingerprint
  * is already recorded, else recorded on its own through `replaceFile`.
  */
-async function oneByOne(store: DuckDbStore, manifest: Manifest) {
+async function oneByOne(store: DuckDbState, manifest: Manifest) {
   const settings = { datasetDepth: 2, manifest, manifestHash: manifest.hash };
-  await store.resetIfSettingsChanged(ingestionSettingsFingerprint(settings));
+  await store.ingestLog.resetIfSettingsChanged(ingestionSettingsFingerprint(settings));
   const { files, unreadable } = await listLogFiles([root]);
   const fingerprints: string[] = [];
   for (const file of files) {
     const fingerprint = await fingerprintFile(file.path);
     fingerprints.push(fingerprint);
-    if (await store.hasFile(fingerprint)) continue;
+    if (await store.ingestLog.hasFile(fingerprint)) continue;
     const r = await ingestLogFile(file.path, { datasetDepth: 2, manifest, fingerprint });
-    await store.replaceFile(
+    await store.ingestLog.replaceFile(
       { fingerprint, path: file.path, basename: file.basename, size: file.size, layout: file.layout },
       r.rows,
       { ...r.stats, unreadableReason: r.unreadable },
     );
   }
-  const summary = await store.inputSummary(fingerprints);
+  const summary = await store.ingestLog.inputSummary(fingerprints);
   return {
     ...summary,
     files: files.length,
@@ -107,11 +107,11 @@ async function contents(path: string) {
   return out;
 }
 
-async function runTwice(path: string, ingest: (store: DuckDbStore) => Promise<unknown>) {
+async function runTwice(path: string, ingest: (store: DuckDbState) => Promise<unknown>) {
   const results: unknown[] = [];
   const states: Awaited<ReturnType<typeof contents>>[] = [];
   for (let run = 0; run < 2; run++) {
-    const store = await DuckDbStore.open(path, { clock: FIXED });
+    const store = await DuckDbState.open(path, { clock: FIXED });
     try {
       results.push(await ingest(store));
     } finally {
@@ -126,7 +126,7 @@ describe('ingestPaths', () => {
   it('leaves the state exactly as reading and recording each file whole, one by one, would', async () => {
     const spec = await runTwice(join(states, 'spec.duckdb'), (store) => oneByOne(store, MANIFEST));
     const parallel = await runTwice(join(states, 'parallel.duckdb'), async (store) => {
-      const out = await ingestPaths(store, [root], {
+      const out = await ingestPaths(store.ingestLog, [root], {
         datasetDepth: 2,
         manifest: MANIFEST,
         manifestHash: MANIFEST.hash,
@@ -144,13 +144,13 @@ describe('ingestPaths', () => {
 
   it('reads nothing again on a second run, and says which files it skipped', async () => {
     const db = join(states, 'second.duckdb');
-    const store = await DuckDbStore.open(db, { clock: FIXED });
+    const store = await DuckDbState.open(db, { clock: FIXED });
     // Folders without a re-delivered object name (a and b replace each other on every run).
     const paths = ['c', 'd', 'e', 'f'].map((d) => join(root, d));
     try {
-      const first = await ingestPaths(store, paths, { datasetDepth: 2, workers: 2 });
+      const first = await ingestPaths(store.ingestLog, paths, { datasetDepth: 2, workers: 2 });
       const progress: number[] = [];
-      const second = await ingestPaths(store, paths, {
+      const second = await ingestPaths(store.ingestLog, paths, {
         datasetDepth: 2,
         workers: 2,
         progress: (e) => progress.push(e.done),
@@ -173,7 +173,7 @@ describe('ingestPaths', () => {
     const custom: Manifest = { ...MANIFEST, recordsFor: (key) => MANIFEST.recordsFor(key) };
     const spec = await runTwice(join(states, 'spec-2.duckdb'), (store) => oneByOne(store, custom));
     const inline = await runTwice(join(states, 'inline.duckdb'), async (store) => {
-      const out = await ingestPaths(store, [root], {
+      const out = await ingestPaths(store.ingestLog, [root], {
         datasetDepth: 2,
         manifest: custom,
         manifestHash: MANIFEST.hash,

@@ -7,7 +7,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DuckDbStore } from '../../functions/adapters/duckdb/index.js';
+import { DuckDbState } from '../../functions/adapters/duckdb/index.js';
 import { type IngestOptions, ingestPaths } from '../../functions/cli/local-ingest.js';
 import type { InputSummary } from '../../functions/ports.js';
 import { logLine } from '../support/log-lines.js';
@@ -50,8 +50,8 @@ interface Totals {
   readonly byRequester: Record<string, string>;
 }
 
-async function totalsOf(store: DuckDbStore): Promise<Totals> {
-  const rows = await store.usage({ startMs: 0, endMs: Date.UTC(2100, 0, 1) });
+async function totalsOf(store: DuckDbState): Promise<Totals> {
+  const rows = await store.usageSource.usage({ startMs: 0, endMs: Date.UTC(2100, 0, 1) });
   const byRequester: Record<string, string> = {};
   let requests = 0n;
   let bytesSent = 0n;
@@ -70,11 +70,11 @@ let stateCount = 0;
 async function ingest(
   runs: readonly (readonly string[])[],
   options: Partial<IngestOptions> = {},
-): Promise<{ totals: Totals; summaries: InputSummary[]; store: DuckDbStore }> {
-  const store = await DuckDbStore.open(join(states, `s${stateCount++}.duckdb`));
+): Promise<{ totals: Totals; summaries: InputSummary[]; store: DuckDbState }> {
+  const store = await DuckDbState.open(join(states, `s${stateCount++}.duckdb`));
   const summaries: InputSummary[] = [];
   for (const paths of runs) {
-    const outcome = await ingestPaths(store, paths, { datasetDepth: 2, workers: 0, ...options });
+    const outcome = await ingestPaths(store.ingestLog, paths, { datasetDepth: 2, workers: 0, ...options });
     summaries.push(outcome.summary);
   }
   return { totals: await totalsOf(store), summaries, store };
@@ -191,7 +191,7 @@ describe('a record delivered twice is counted once (local engine)', () => {
       'order/z/2026-03-14-10-00-00-IIIIIIIIIIIIIIII',
       text(range(0, 91).map((i) => line(i))),
     );
-    await ingestPaths(forward.store, [again], { datasetDepth: 2, workers: 0 });
+    await ingestPaths(forward.store.ingestLog, [again], { datasetDepth: 2, workers: 0 });
     expect(await totalsOf(forward.store)).toEqual(truth);
     await forward.store.close();
     await backward.store.close();

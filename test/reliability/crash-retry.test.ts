@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { DuckDbStore } from '../../functions/adapters/duckdb/index.js';
+import { DuckDbState } from '../../functions/adapters/duckdb/index.js';
 import { OutboxMailer } from '../../functions/adapters/outbox/outbox-mailer.js';
 import { type SendNoticesRequest, sendNotices } from '../../functions/audit/send-notices.js';
 import { FAILPOINT_ENV, FailpointSpecError, parseFailpointSpec } from '../../functions/cli/failpoints.js';
@@ -171,7 +171,7 @@ describe('sendNotices when a run dies between a send and its ledger mark (the at
       clock: { now: () => new Date(t0) },
     });
     const registry = parseRegistry(await readFile(registryPath, 'utf8'), registryPath);
-    const store = await DuckDbStore.open(join(dir, 'ledger.duckdb'));
+    const store = await DuckDbState.open(join(dir, 'ledger.duckdb'));
     const outbox = new OutboxMailer(join(dir, 'outbox'));
     const sends: string[] = [];
     const mailer: Mailer = {
@@ -196,10 +196,10 @@ describe('sendNotices when a run dies between a send and its ledger mark (the at
         sentOne = resolve;
       });
       const dying: NoticeLedger = {
-        claim: (k, c) => store.claim(k, c),
+        claim: (k, c) => store.ledger.claim(k, c),
         markSent: () => new Promise<never>(() => undefined),
-        release: (k, r) => store.release(k, r),
-        entries: (p, q) => store.entries(p, q),
+        release: (k, r) => store.ledger.release(k, r),
+        entries: (p, q) => store.ledger.entries(p, q),
       };
       void sendNotices(
         {
@@ -216,7 +216,7 @@ describe('sendNotices when a run dies between a send and its ledger mark (the at
 
       // Run B, a minute later: the claim is fresh, so the notice is held, not sent twice; the others go.
       const b = await sendNotices(
-        { registry, ledger: store, mailer, clock: { now: () => new Date(t0 + 60_000) } },
+        { registry, ledger: store.ledger, mailer, clock: { now: () => new Date(t0 + 60_000) } },
         request('run-b'),
       );
       const status = (outcomes: typeof b) =>
@@ -229,7 +229,7 @@ describe('sendNotices when a run dies between a send and its ledger mark (the at
       // Run C, after the claim went stale: taken over and sent again. This is the one duplicate the
       // design allows; a mailer that is a folder keeps one file per notice, SES would deliver two.
       const c = await sendNotices(
-        { registry, ledger: store, mailer, clock: { now: () => new Date(t0 + 31 * 60_000) } },
+        { registry, ledger: store.ledger, mailer, clock: { now: () => new Date(t0 + 31 * 60_000) } },
         request('run-c'),
       );
       expect(status(c)).toEqual([`${cut}:sent`]);
@@ -237,7 +237,9 @@ describe('sendNotices when a run dies between a send and its ledger mark (the at
       expect(new Set(sends).size).toBe(sends.length - 1);
       const files = await outboxContents(join(dir, 'outbox'));
       expect(files.headers).toEqual([...new Set(sends)].sort());
-      const ledger = await Promise.all(evaluations.map((e) => store.entries(e.partnerId, e.period.id)));
+      const ledger = await Promise.all(
+        evaluations.map((e) => store.ledger.entries(e.partnerId, e.period.id)),
+      );
       expect(keysIn(ledger.flat(), 'sent')).toEqual([...new Set(sends)].sort());
       expect(keysIn(ledger.flat(), 'pending')).toEqual([]);
     } finally {

@@ -8,7 +8,7 @@ import { readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll } from 'vitest';
-import { DuckDbStore } from '../../functions/adapters/duckdb/index.js';
+import { DuckDbState } from '../../functions/adapters/duckdb/index.js';
 import { type GenerateSummary, generateDataset } from '../../functions/cli/generate/generator.js';
 import { parseRegistry } from '../../functions/domain/registry.js';
 import type { LedgerEntry } from '../../functions/ports.js';
@@ -138,11 +138,11 @@ export async function ledgerEntries(
   periods: readonly string[],
 ): Promise<LedgerEntry[]> {
   const registry = parseRegistry(await readFile(registryPath, 'utf8'), registryPath);
-  const store = await DuckDbStore.open(dbPath);
+  const store = await DuckDbState.open(dbPath);
   try {
     const all: LedgerEntry[] = [];
     for (const p of registry.partners) {
-      for (const period of periods) all.push(...(await store.entries(p.id, period)));
+      for (const period of periods) all.push(...(await store.ledger.entries(p.id, period)));
     }
     return all;
   } finally {

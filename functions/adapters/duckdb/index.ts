@@ -1,14 +1,18 @@
-/** The local engine's DuckDB store: usage source, notice ledger and ingestion bookkeeping. */
+/** The local engine's DuckDB state: a database shared by a usage source, a notice ledger and an ingest log. */
+export { DuckDbDatabase } from './duckdb-database.js';
 export {
-  DuckDbStore,
-  type DuckDbStoreOptions,
+  DuckDbIngestLog,
+  type DuckDbIngestLogOptions,
   type FileIngestion,
   type FileStats,
   type IngestedFile,
   type InputSummaryOptions,
   type RollupStream,
   type StagedFileIngestion,
-} from './duckdb-store.js';
+} from './duckdb-ingest-log.js';
+export { DuckDbNoticeLedger } from './duckdb-notice-ledger.js';
+export { DuckDbState } from './duckdb-state.js';
+export { DuckDbUsageSource } from './duckdb-usage-source.js';
 export { DuckDbStoreError, InvalidRollupRowError } from './errors.js';
 export type { ColumnarRollupRows } from './rollup-writer.js';
 export { type Query, usageQuery } from './schema.js';

@@ -9,7 +9,7 @@
  * How, given that files are read in parallel and each file is a batch that a later run may replace:
  * - the scanner leaves, per counted line, a 64-bit hash of its identity, the partial rollup row (task,
  *   ref) it went into and what it added (bytes sent, records); they are staged here beside the rows;
- * - when a group of files is recorded (one transaction, DuckDbStore.writeStagedFiles), the identities
+ * - when a group of files is recorded (one transaction, DuckDbIngestLog.writeStagedFiles), the identities
  *   of the group are checked against `request_claims`, the identities that recorded files counted,
  *   and against each other: a line whose identity another recorded file claimed, or that an earlier
  *   line of the group (in the group's order, then by row) carries, is a repeat. Its contribution is

@@ -1,0 +1,177 @@
+/**
+ * The local engine's state file: one DuckDB database holding the usage rollup, what was ingested from
+ * which log file, and the notice ledger. This module owns the connection, the in-process lock on the
+ * file, the queue that keeps concurrent callers out of each other's transactions, and the schema. The
+ * usage source, the notice ledger and the ingest log (one file each) are views over one database.
+ */
+import { mkdirSync, realpathSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { type DuckDBConnection, DuckDBInstance, type DuckDBValue } from '@duckdb/node-api';
+import { DuckDbStoreError, InvalidRollupRowError } from './errors.js';
+import {
+  CREATE_SCHEMA,
+  DROP_OLD_CLAIMS,
+  OLD_CLAIMS_SHAPE,
+  SCHEMA_VERSION,
+  SETTING_SCHEMA_VERSION,
+  SQL,
+} from './schema.js';
+
+/**
+ * Paths open in this process. DuckDB's file lock keeps other processes out, but not a second instance in
+ * the same process, and two instances writing one file corrupt it.
+ */
+const openPaths = new Set<string>();
+
+/**
+ * One connection to the state file. Every call (`serial`) runs after the previous one settled, so
+ * concurrent async callers never interleave inside a transaction.
+ */
+export class DuckDbDatabase {
+  readonly path: string;
+  private readonly instance: DuckDBInstance;
+  private readonly connection: DuckDBConnection;
+  private readonly lockKey: string | undefined;
+  private queue: Promise<unknown> = Promise.resolve();
+  private closed = false;
+  private closing: Promise<void> | undefined;
+
+  private constructor(
+    path: string,
+    lockKey: string | undefined,
+    instance: DuckDBInstance,
+    connection: DuckDBConnection,
+  ) {
+    this.path = path;
+    this.lockKey = lockKey;
+    this.instance = instance;
+    this.connection = connection;
+  }
+
+  /**
+   * Opens (creating if missing) the database at `path`, or an in-memory one for `:memory:`, and creates
+   * the schema. Fails if another process holds the file, or this process already has it open.
+   */
+  static async open(path: string): Promise<DuckDbDatabase> {
+    let lockKey: string | undefined;
+    if (path !== ':memory:') {
+      const absolute = resolve(path);
+      try {
+        mkdirSync(dirname(absolute), { recursive: true });
+        lockKey = join(realpathSync(dirname(absolute)), basename(absolute));
+      } catch (cause) {
+        throw new DuckDbStoreError('open', path, `cannot create its folder: ${messageOf(cause)}`, { cause });
+      }
+      if (openPaths.has(lockKey)) {
+        throw new DuckDbStoreError('open', path, 'already open in this process; share that store instead');
+      }
+      openPaths.add(lockKey);
+    }
+    let instance: DuckDBInstance | undefined;
+    try {
+      instance = await DuckDBInstance.create(path);
+      const connection = await instance.connect();
+      const database = new DuckDbDatabase(path, lockKey, instance, connection);
+      await database.initialise();
+      return database;
+    } catch (cause) {
+      instance?.closeSync();
+      if (lockKey) openPaths.delete(lockKey);
+      if (cause instanceof DuckDbStoreError) throw cause;
+      const hint = /lock/i.test(messageOf(cause))
+        ? ' (another process, e.g. a running audit, has it open)'
+        : '';
+      throw new DuckDbStoreError('open', path, `${messageOf(cause)}${hint}`, { cause });
+    }
+  }
+
+  /** Waits for queued calls, then closes the database. Calling it again returns the same promise. */
+  close(): Promise<void> {
+    this.closing ??= this.serial('close', async () => {
+      this.closed = true;
+      try {
+        this.connection.closeSync();
+        this.instance.closeSync();
+      } finally {
+        if (this.lockKey) openPaths.delete(this.lockKey);
+      }
+    });
+    return this.closing;
+  }
+
+  /**
+   * Runs `work` after every earlier call settled, wrapping DuckDB's errors in a DuckDbStoreError that
+   * names `operation`. Range errors and invalid rows are the caller's mistake and pass unwrapped.
+   */
+  serial<T>(operation: string, work: (connection: DuckDBConnection) => Promise<T>): Promise<T> {
+    const run = this.queue.then(async () => {
+      if (this.closed) throw new DuckDbStoreError(operation, this.path, 'the store is closed');
+      try {
+        return await work(this.connection);
+      } catch (cause) {
+        if (cause instanceof DuckDbStoreError || cause instanceof InvalidRollupRowError) throw cause;
+        if (cause instanceof RangeError) throw cause;
+        throw new DuckDbStoreError(operation, this.path, messageOf(cause), { cause });
+      }
+    });
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** `serial`, with `work` in one transaction: committed when it resolves, rolled back when it throws. */
+  transaction<T>(operation: string, work: (connection: DuckDBConnection) => Promise<T>): Promise<T> {
+    return this.serial(operation, async (connection) => {
+      await connection.run('BEGIN TRANSACTION');
+      try {
+        const result = await work(connection);
+        await connection.run('COMMIT');
+        return result;
+      } catch (error) {
+        try {
+          await connection.run('ROLLBACK');
+        } catch {
+          // A failed COMMIT has already ended the transaction; the first error is the one to report.
+        }
+        throw error;
+      }
+    });
+  }
+
+  private async initialise(): Promise<void> {
+    const connection = this.connection;
+    // Claims in the first release's shape: dropped, as the changed ingestion settings fingerprint
+    // (rollup: 3, local-ingest.ts) makes the next ingestion rebuild the rollup and its claims anyway.
+    if ((await connection.runAndReadAll(OLD_CLAIMS_SHAPE)).currentRowCount > 0) {
+      await connection.run(DROP_OLD_CLAIMS);
+    }
+    for (const statement of CREATE_SCHEMA) await connection.run(statement);
+    await connection.run(SQL.insertSettingIfAbsent, [SETTING_SCHEMA_VERSION, SCHEMA_VERSION]);
+    const version = await readSetting(connection, SETTING_SCHEMA_VERSION);
+    if (version !== SCHEMA_VERSION) {
+      throw new DuckDbStoreError(
+        'open',
+        this.path,
+        `schema version ${version} is not ${SCHEMA_VERSION}; use a new state file or the matching release`,
+      );
+    }
+  }
+}
+
+/** The first column of the first row, or undefined when there is none. */
+export async function scalar(
+  connection: DuckDBConnection,
+  sql: string,
+  params: DuckDBValue[] = [],
+): Promise<DuckDBValue | undefined> {
+  return (await connection.runAndReadAll(sql, params)).getRows()[0]?.[0];
+}
+
+/** A value of the `settings` table. */
+export async function readSetting(connection: DuckDBConnection, key: string): Promise<string | undefined> {
+  const value = await scalar(connection, SQL.getSetting, [key]);
+  return value === undefined || value === null ? undefined : String(value);
+}
+
+export function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,417 @@
+/**
+ * What the local ingester read into the state file: one record per log object (its fingerprint, name,
+ * line counts, malformed samples), the staging of a parallel ingester's rows, and the request claims
+ * that keep a request counted once. The next run reads only log objects this log has not seen.
+ */
+import {
+  BIGINT,
+  type DuckDBConnection,
+  type DuckDBType,
+  type DuckDBValue,
+  LIST,
+  listValue,
+  VARCHAR,
+} from '@duckdb/node-api';
+import type { RollupRow } from '../../domain/usage.js';
+import type { Clock, InputSummary, MalformedSample } from '../../ports.js';
+import { type DuckDbDatabase, readSetting, scalar } from './duckdb-database.js';
+import { DuckDbStoreError } from './errors.js';
+import { deleteEmptiedRows, forgetRequestClaims } from './request-claims.js';
+import { appendRollupRows, type ColumnarRollupRows, STREAM_SQL, StagedRollup } from './rollup-writer.js';
+import { SETTING_INGESTION, SQL } from './schema.js';
+
+/** A log object as the ingester found it. */
+export interface IngestedFile {
+  /** Identity of this content (the ingester's choice, e.g. a hash of path, size and mtime); the row batch. */
+  readonly fingerprint: string;
+  readonly path: string;
+  /** The object's name without folders. A new file with a known basename is a re-delivery: it replaces. */
+  readonly basename: string;
+  /** Size in bytes as stored (compressed, for a .gz). */
+  readonly size: number;
+  /** Key layout the name was recognised as, e.g. `simple`, `partitioned`, `unknown`. */
+  readonly layout: string;
+}
+
+/** What reading one file produced besides rollup rows. */
+export interface FileStats {
+  readonly lines: number;
+  readonly parsedLines: number;
+  readonly malformedLines: number;
+  readonly malformedByReason: Readonly<Record<string, number>>;
+  /** The first few malformed lines of this file; the store keeps them as evidence. */
+  readonly samples: readonly Pick<MalformedSample, 'line' | 'reason' | 'text'>[];
+  /** Set when the file could not be read at all; such a file is read again on the next run. */
+  readonly unreadableReason?: string;
+}
+
+/** One file's complete ingestion result, as `replaceFiles` takes it. */
+export interface FileIngestion {
+  readonly file: IngestedFile;
+  readonly rows: readonly RollupRow[];
+  readonly stats: FileStats;
+}
+
+/** A file whose rows went through a RollupStream, with its bookkeeping. */
+export interface StagedFileIngestion {
+  /** The id its rows were staged under (their `item`). */
+  readonly item: number;
+  readonly file: IngestedFile;
+  readonly stats: FileStats;
+}
+
+/**
+ * Writes for a parallel ingester: rows are staged as workers produce them, in any order and in partial
+ * sums, and a file enters the rollup (summed to one row per key) when `replaceFiles` records it.
+ */
+export interface RollupStream {
+  /** Stages rows; `strings[id]` is the text of each id in their string columns (a growing table). */
+  stage(rows: ColumnarRollupRows, strings: readonly string[]): Promise<void>;
+  /**
+   * `DuckDbIngestLog.replaceFiles` for staged files, in ONE transaction: earlier versions (same basename or
+   * fingerprint, recorded before or earlier in `files`) are removed, then each file's staged rows are
+   * summed into the rollup and its bookkeeping and samples recorded. Statements per call, not per file.
+   */
+  replaceFiles(files: readonly StagedFileIngestion[]): Promise<void>;
+}
+
+export interface DuckDbIngestLogOptions {
+  /** Stamps `ingested_files.ingested_at`. @default the system clock */
+  readonly clock?: Clock;
+}
+
+export interface InputSummaryOptions {
+  /** At most this many malformed samples, spread over files first-line-first. @default 20 */
+  readonly maxSamples?: number;
+  /** Files the caller skipped as already ingested; the store cannot know what a run saw. @default 0 */
+  readonly filesSkipped?: number;
+}
+
+/** Longest malformed sample text kept, as `MalformedSample.text` promises. */
+const SAMPLE_TEXT_MAX = 300;
+
+const systemClock: Clock = { now: () => new Date() };
+
+/**
+ * The ingestion bookkeeping of the local state file. Each call runs in the database's queue; each
+ * write is one transaction.
+ */
+export class DuckDbIngestLog {
+  private readonly clock: Clock;
+
+  constructor(
+    private readonly database: DuckDbDatabase,
+    options: DuckDbIngestLogOptions = {},
+  ) {
+    this.clock = options.clock ?? systemClock;
+  }
+
+  /** The stored fingerprint of the settings the rollup was built with (dataset depth, manifest). */
+  ingestionSettings(): Promise<string | undefined> {
+    return this.database.serial('ingestionSettings', (connection) =>
+      readSetting(connection, SETTING_INGESTION),
+    );
+  }
+
+  /**
+   * The rollup depends on the ingestion settings, so when `fingerprint` differs from the stored one the
+   * rollup, the file bookkeeping and the samples are cleared (never the notice ledger) and `fingerprint`
+   * is stored. Returns true when something was cleared: every log file must then be read again.
+   */
+  resetIfSettingsChanged(fingerprint: string): Promise<boolean> {
+    return this.database.transaction('resetIfSettingsChanged', async (connection) => {
+      const stored = await readSetting(connection, SETTING_INGESTION);
+      if (stored === fingerprint) return false;
+      const files = await scalar(connection, SQL.countFiles);
+      await connection.run(SQL.clearRollup);
+      await connection.run(SQL.clearFiles);
+      await connection.run(SQL.clearSamples);
+      await connection.run(SQL.clearClaims);
+      await connection.run(SQL.clearClaimFiles);
+      await connection.run(SQL.putSetting, [SETTING_INGESTION, fingerprint]);
+      return stored !== undefined || (files as bigint) > 0n;
+    });
+  }
+
+  /**
+   * Whether a file with this fingerprint was ingested and read. A file recorded as unreadable answers
+   * false, so the next run tries it again (and reports it again if it still cannot be read).
+   */
+  hasFile(fingerprint: string): Promise<boolean> {
+    return this.database.serial('hasFile', async (connection) => {
+      const reader = await connection.runAndReadAll(SQL.hasReadableFile, [fingerprint]);
+      return reader.currentRowCount > 0;
+    });
+  }
+
+  /** Fingerprints `hasFile` answers true for, in one query, for an ingester checking many files. */
+  ingestedFingerprints(): Promise<Set<string>> {
+    return this.database.serial('ingestedFingerprints', async (connection) => {
+      const reader = await connection.runAndReadAll(SQL.readableFingerprints);
+      return new Set(reader.getColumns()[0]?.map(String) ?? []);
+    });
+  }
+
+  /**
+   * Records one file in one transaction: removes the rows and bookkeeping of any earlier file with the
+   * same basename (the object re-delivered with new content) or the same fingerprint, then inserts this
+   * file's rows and bookkeeping. Ingesting the same file twice leaves the same totals; a failure or crash
+   * part-way leaves the previous state. Rows given whole carry no request ids: unlike a RollupStream's,
+   * they are not checked for requests other files counted (see request-claims.ts).
+   */
+  replaceFile(file: IngestedFile, rows: readonly RollupRow[], stats: FileStats): Promise<void> {
+    return this.replaceFiles([{ file, rows, stats }]);
+  }
+
+  /**
+   * `replaceFile` for many files in ONE transaction: all or none are recorded. Cheaper than one call per
+   * file when there are thousands of small log objects, since each commit waits for the disk.
+   */
+  replaceFiles(ingestions: readonly FileIngestion[]): Promise<void> {
+    return this.database.transaction('replaceFile', async (connection) => {
+      for (const ingestion of ingestions) await this.writeFile(connection, ingestion);
+    });
+  }
+
+  /** Starts staging rows for a parallel ingester (see RollupStream). One stream at a time per store. */
+  openRollupStream(): Promise<RollupStream> {
+    return this.database.serial('openRollupStream', async (connection) => {
+      const staged = await StagedRollup.open(connection);
+      return {
+        stage: (rows, strings) => this.database.serial('stageRollupRows', () => staged.stage(rows, strings)),
+        replaceFiles: (files) =>
+          this.database.transaction('replaceFile', (c) => this.writeStagedFiles(c, staged, files)),
+      };
+    });
+  }
+
+  /**
+   * Totals from the bookkeeping of the given files (all files when omitted), with a bounded sample of
+   * malformed lines. Unknown fingerprints count as nothing.
+   */
+  inputSummary(fingerprints?: readonly string[], options: InputSummaryOptions = {}): Promise<InputSummary> {
+    const maxSamples = options.maxSamples ?? 20;
+    return this.database.serial('inputSummary', async (connection) => {
+      if (!Number.isSafeInteger(maxSamples) || maxSamples < 0) {
+        throw new RangeError(`maxSamples must be a non-negative integer: ${maxSamples}`);
+      }
+      const filter = fingerprints === undefined ? null : listValue([...fingerprints]);
+      const files = await connection.runAndReadAll(SQL.fileTotals, [filter], [LIST(VARCHAR)]);
+      let bytes = 0;
+      let lines = 0;
+      let parsedLines = 0;
+      let malformedLines = 0;
+      let repeatsDropped = 0;
+      const malformedByReason: Record<string, number> = {};
+      const unreadableFiles: { file: string; reason: string }[] = [];
+      for (const row of files.getRows()) {
+        const [, path, size, fileLines, parsed, malformed, byReason, unreadable, repeats] = row;
+        repeatsDropped += Number(repeats ?? 0);
+        bytes += Number(size);
+        lines += Number(fileLines);
+        parsedLines += Number(parsed);
+        malformedLines += Number(malformed);
+        for (const [reason, count] of Object.entries(parseReasons(String(byReason)))) {
+          malformedByReason[reason] = (malformedByReason[reason] ?? 0) + count;
+        }
+        if (unreadable !== null) unreadableFiles.push({ file: String(path), reason: String(unreadable) });
+      }
+      const samples = await connection.runAndReadAll(
+        SQL.samples,
+        [filter, BigInt(maxSamples)],
+        [LIST(VARCHAR), BIGINT],
+      );
+      return {
+        files: files.currentRowCount,
+        filesSkipped: options.filesSkipped ?? 0,
+        bytes,
+        lines,
+        parsedLines,
+        malformedLines,
+        malformedByReason,
+        repeatsDropped,
+        malformedSamples: samples.getRows().map(([file, line, reason, text]) => ({
+          file: String(file),
+          line: Number(line),
+          reason: String(reason),
+          text: String(text),
+        })),
+        unreadableFiles,
+      };
+    });
+  }
+
+  /**
+   * Forgets the request identities of event days more than `days` before the newest one recorded: a
+   * record delivered again later than that is no longer recognised (see request-claims.ts).
+   */
+  forgetRequestClaims(days: number): Promise<void> {
+    return this.database.serial('forgetRequestClaims', (connection) => forgetRequestClaims(connection, days));
+  }
+
+  private async writeFile(connection: DuckDBConnection, { file, rows, stats }: FileIngestion): Promise<void> {
+    this.checkStats(file, stats);
+    const superseded = (
+      await connection.runAndReadAll(SQL.supersededFiles, [file.basename, file.fingerprint])
+    )
+      .getRows()
+      .map(([fingerprint]) => String(fingerprint));
+    // Most files are new: skip the deletes, which scan the rollup, when nothing is superseded.
+    if (superseded.length > 0) {
+      const list: DuckDBValue[] = [listValue(superseded)];
+      const types: DuckDBType[] = [LIST(VARCHAR)];
+      await connection.run(SQL.deleteRollupOf, list, types);
+      await connection.run(SQL.deleteClaimsOf, list, types);
+      await connection.run(SQL.deleteClaimFilesOf, list, types);
+      await connection.run(SQL.deleteSamplesOf, list, types);
+      await connection.run(SQL.deleteFilesOf, list, types);
+    }
+    await appendRollupRows(connection, file.fingerprint, rows);
+    await connection.run(SQL.insertFile, [
+      file.fingerprint,
+      file.path,
+      file.basename,
+      BigInt(file.size),
+      file.layout,
+      BigInt(stats.lines),
+      BigInt(stats.parsedLines),
+      BigInt(stats.malformedLines),
+      JSON.stringify(stats.malformedByReason),
+      stats.unreadableReason ?? null,
+      BigInt(this.clock.now().getTime()),
+    ]);
+    for (const sample of stats.samples) {
+      await connection.run(SQL.insertSample, [
+        file.fingerprint,
+        file.path,
+        BigInt(sample.line),
+        sample.reason,
+        sample.text.slice(0, SAMPLE_TEXT_MAX),
+      ]);
+    }
+  }
+
+  private async writeStagedFiles(
+    connection: DuckDBConnection,
+    staged: StagedRollup,
+    files: readonly StagedFileIngestion[],
+  ): Promise<void> {
+    if (files.length === 0) return;
+    for (const { file, stats } of files) this.checkStats(file, stats);
+    const superseded = (
+      await connection.runAndReadAll(
+        STREAM_SQL.supersededBy,
+        [listValue(files.map((f) => f.file.basename)), listValue(files.map((f) => f.file.fingerprint))],
+        [LIST(VARCHAR), LIST(VARCHAR)],
+      )
+    )
+      .getRows()
+      .map(([fingerprint]) => String(fingerprint));
+    if (superseded.length > 0) {
+      const list: DuckDBValue[] = [listValue(superseded)];
+      const types: DuckDBType[] = [LIST(VARCHAR)];
+      await connection.run(SQL.deleteRollupOf, list, types);
+      await connection.run(SQL.deleteClaimsOf, list, types);
+      await connection.run(SQL.deleteClaimFilesOf, list, types);
+      await connection.run(SQL.deleteSamplesOf, list, types);
+      await connection.run(SQL.deleteFilesOf, list, types);
+    }
+    // As if recorded one by one: a file is replaced by any later one with its basename or fingerprint.
+    const laterNames = new Set<string>();
+    const laterFingerprints = new Set<string>();
+    const kept: StagedFileIngestion[] = [];
+    for (let i = files.length - 1; i >= 0; i--) {
+      const f = files[i]!;
+      if (!laterNames.has(f.file.basename) && !laterFingerprints.has(f.file.fingerprint)) kept.unshift(f);
+      laterNames.add(f.file.basename);
+      laterFingerprints.add(f.file.fingerprint);
+    }
+    await staged.discard(files.filter((f) => !kept.includes(f)).map((f) => f.item));
+    const written = kept.map((f) => ({ item: f.item, batch: f.file.fingerprint }));
+    const repeats = await staged.dropRepeats(written);
+    await staged.insertInto(written);
+    if (repeats.size > 0) {
+      const withRepeats = kept.filter((f) => repeats.has(f.item));
+      await deleteEmptiedRows(
+        connection,
+        withRepeats.map((f) => f.file.fingerprint),
+      );
+    }
+    const column = <T extends DuckDBValue>(pick: (f: StagedFileIngestion) => T) => listValue(kept.map(pick));
+    await connection.run(
+      STREAM_SQL.insertFiles,
+      [
+        column((f) => f.file.fingerprint),
+        column((f) => f.file.path),
+        column((f) => f.file.basename),
+        column((f) => BigInt(f.file.size)),
+        column((f) => f.file.layout),
+        column((f) => BigInt(f.stats.lines)),
+        column((f) => BigInt(f.stats.parsedLines)),
+        column((f) => BigInt(f.stats.malformedLines)),
+        column((f) => JSON.stringify(f.stats.malformedByReason)),
+        column((f) => f.stats.unreadableReason ?? null),
+        BigInt(this.clock.now().getTime()),
+      ],
+      [
+        LIST(VARCHAR),
+        LIST(VARCHAR),
+        LIST(VARCHAR),
+        LIST(BIGINT),
+        LIST(VARCHAR),
+        LIST(BIGINT),
+        LIST(BIGINT),
+        LIST(BIGINT),
+        LIST(VARCHAR),
+        LIST(VARCHAR),
+        BIGINT,
+      ],
+    );
+    if (repeats.size > 0) {
+      const withRepeats = kept.filter((f) => repeats.has(f.item));
+      await connection.run(
+        STREAM_SQL.setRepeatsDropped,
+        [
+          listValue(withRepeats.map((f) => f.file.fingerprint)),
+          listValue(withRepeats.map((f) => BigInt(repeats.get(f.item)!))),
+        ],
+        [LIST(VARCHAR), LIST(BIGINT)],
+      );
+    }
+    const samples = kept.flatMap((f) => f.stats.samples.map((sample) => ({ f, sample })));
+    if (samples.length > 0) {
+      await connection.run(
+        STREAM_SQL.insertSamples,
+        [
+          listValue(samples.map((s) => s.f.file.fingerprint)),
+          listValue(samples.map((s) => s.f.file.path)),
+          listValue(samples.map((s) => BigInt(s.sample.line))),
+          listValue(samples.map((s) => s.sample.reason)),
+          listValue(samples.map((s) => s.sample.text.slice(0, SAMPLE_TEXT_MAX))),
+        ],
+        [LIST(VARCHAR), LIST(VARCHAR), LIST(BIGINT), LIST(VARCHAR), LIST(VARCHAR)],
+      );
+    }
+  }
+
+  private checkStats(file: IngestedFile, stats: FileStats): void {
+    if (stats.lines !== stats.parsedLines + stats.malformedLines) {
+      throw new DuckDbStoreError(
+        'replaceFile',
+        this.database.path,
+        `${file.path}: lines (${stats.lines}) must equal parsed (${stats.parsedLines}) + malformed (${stats.malformedLines})`,
+      );
+    }
+  }
+}
+
+function parseReasons(json: string): Record<string, number> {
+  const parsed: unknown = JSON.parse(json);
+  const out: Record<string, number> = {};
+  if (parsed && typeof parsed === 'object') {
+    for (const [reason, count] of Object.entries(parsed)) {
+      if (typeof count === 'number') out[reason] = count;
+    }
+  }
+  return out;
+}

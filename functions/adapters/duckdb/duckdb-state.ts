@@ -1,0 +1,37 @@
+/**
+ * The local engine's state file opened once, as the ports the CLI wires: a usage source, a notice
+ * ledger and an ingest log over one database (its connection, lock and queue).
+ */
+import { DuckDbDatabase } from './duckdb-database.js';
+import { DuckDbIngestLog, type DuckDbIngestLogOptions } from './duckdb-ingest-log.js';
+import { DuckDbNoticeLedger } from './duckdb-notice-ledger.js';
+import { DuckDbUsageSource } from './duckdb-usage-source.js';
+
+export class DuckDbState {
+  readonly usageSource: DuckDbUsageSource;
+  readonly ledger: DuckDbNoticeLedger;
+  readonly ingestLog: DuckDbIngestLog;
+
+  private constructor(
+    readonly database: DuckDbDatabase,
+    options: DuckDbIngestLogOptions,
+  ) {
+    this.usageSource = new DuckDbUsageSource(database);
+    this.ledger = new DuckDbNoticeLedger(database);
+    this.ingestLog = new DuckDbIngestLog(database, options);
+  }
+
+  /** Opens the state file (see `DuckDbDatabase.open`); `:memory:` for a state that is not kept. */
+  static async open(path: string, options: DuckDbIngestLogOptions = {}): Promise<DuckDbState> {
+    return new DuckDbState(await DuckDbDatabase.open(path), options);
+  }
+
+  get path(): string {
+    return this.database.path;
+  }
+
+  /** Waits for queued calls, then closes the database. */
+  close(): Promise<void> {
+    return this.database.close();
+  }
+}
