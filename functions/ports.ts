@@ -70,15 +70,25 @@ export interface LedgerEntry extends NoticeKey {
 
 /**
  * Remembers which notices were sent. `claim` is atomic: of two runs claiming the same key, one wins.
- * A `pending` claim left by a crashed run can be taken over after `staleAfterMs`.
+ * A `pending` claim left by a crashed run can be taken over after `staleAfterMs`, unless it carries an
+ * attempt mark: a claim whose message was handed to the mailer (`markAttempt`) may have been delivered,
+ * so it is never taken over nor released, and `claim` answers `already-sent` for it. Its entry is
+ * `pending` with the `messageId` it was handed over with.
  */
 export interface NoticeLedger {
   claim(
     key: NoticeKey,
     claim: { runId: string; figuresJson: string; nowMs: number; staleAfterMs: number },
   ): Promise<'claimed' | 'already-sent' | 'held-by-another-run'>;
+  /**
+   * Marks this run's pending claim as handed to the mailer, right before the mailer is called. Throws
+   * when the claim is not this run's pending claim any more (another run took it over): not to be sent.
+   */
+  markAttempt(key: NoticeKey, attempt: { runId: string; messageId: string; nowMs: number }): Promise<void>;
+  /** Undoes `markAttempt` once the mailer said the message certainly did not leave. */
+  clearAttempt(key: NoticeKey, runId: string): Promise<void>;
   markSent(key: NoticeKey, sent: { runId: string; messageId: string; sentAt: string }): Promise<void>;
-  /** Give a claim back after a failed send, so a later run can try again. */
+  /** Give a claim back after a failed send, so a later run can try again (never one with an attempt mark). */
   release(key: NoticeKey, runId: string): Promise<void>;
   entries(partnerId: string, periodId: string): Promise<LedgerEntry[]>;
 }
@@ -97,9 +107,39 @@ export interface OutgoingMessage {
   readonly raw: string;
 }
 
+/**
+ * What a Mailer's failure says about its message. The errors a mailer throws carry these fields; an
+ * error without `mayHaveSent: false` is taken to mean the message may have left.
+ */
+export interface MailerFailure {
+  /** A later attempt may succeed (throttling, a server error). */
+  readonly retryable: boolean;
+  /**
+   * The mailer may have delivered the message all the same (the request went out and no answer came
+   * back). Such a message must never be sent again by a run: a person checks before sending it by hand.
+   */
+  readonly mayHaveSent: boolean;
+}
+
 export interface Mailer {
-  /** Deliver one message. Throws on failure; a retryable failure is marked by `retryable: true`. */
+  /** Who delivers, as notices' errors name it: `SES`, `the outbox`. */
+  readonly name: string;
+  /** Where a person checks whether a message left, e.g. `SES's sending records`. */
+  readonly sendingRecords: string;
+  /**
+   * Deliver one message. Throws on failure, with the fields of MailerFailure: `mayHaveSent: false`
+   * only when the message certainly did not leave.
+   */
   send(message: OutgoingMessage): Promise<{ providerMessageId: string }>;
+  /**
+   * Whether a message handed over earlier, whose answer was never recorded (the run stopped in
+   * between), was delivered: its provider id when the mailer can tell, undefined when it cannot (SES
+   * keeps nothing to ask). Undefined never lets a run send it again.
+   */
+  delivered?(message: {
+    readonly key: NoticeKey;
+    readonly messageId: string;
+  }): Promise<{ providerMessageId: string } | undefined>;
 }
 
 /** Where reports and previews go: a local folder, or an S3 bucket. */

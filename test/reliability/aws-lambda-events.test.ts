@@ -45,6 +45,8 @@ const ledger = new Proxy({} as NoticeLedger, {
   },
 });
 const mailer: Mailer = {
+  name: 'SES',
+  sendingRecords: "SES's sending records",
   send: () => {
     throw new Error('reached SES');
   },

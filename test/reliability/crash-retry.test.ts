@@ -9,12 +9,17 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DuckDbState } from '../../functions/adapters/duckdb/index.js';
+import { LocalReportStore } from '../../functions/adapters/local/local-report-store.js';
 import { OutboxMailer } from '../../functions/adapters/outbox/outbox-mailer.js';
-import { type SendNoticesRequest, sendNotices } from '../../functions/audit/send-notices.js';
+import {
+  type NoticeOutcome,
+  type SendNoticesRequest,
+  sendNotices,
+} from '../../functions/audit/send-notices.js';
 import { FAILPOINT_ENV, FailpointSpecError, parseFailpointSpec } from '../../functions/cli/failpoints.js';
 import { runLocalAudit } from '../../functions/cli/local-audit.js';
 import { parseRegistry } from '../../functions/domain/registry.js';
-import type { Mailer, NoticeLedger, OutgoingMessage } from '../../functions/ports.js';
+import type { Mailer, NoticeKey, NoticeLedger, OutgoingMessage } from '../../functions/ports.js';
 import {
   type CliResult,
   keysIn,
@@ -120,8 +125,8 @@ describe('a local audit killed at a failpoint, then run again', () => {
     const statuses = await noticesOf(out);
     expect(statuses.every((n) => n.status === 'sent')).toBe(true);
     if (point === 'notice-sent:1') {
-      // The .eml was written but not recorded: the take-over sends it again, replacing the file in
-      // place, and the report says it was sent by this run.
+      // The .eml was written but not recorded: the next run finds it in the outbox under its claim's
+      // attempt mark, records it as sent without sending it again, and its report says sent.
       expect(written).toHaveLength(1);
       expect(statuses.map((n) => n.key)).toContain(written[0]);
     }
@@ -158,10 +163,18 @@ describe('a local audit killed at a failpoint, then run again', () => {
   });
 });
 
-describe('sendNotices when a run dies between a send and its ledger mark (the at-least-once window)', () => {
-  it('holds the notice for a fresh claim, then sends it again once the claim is stale: twice to the mailer, once in the outbox', async () => {
-    const dir = join(root, 'window');
-    const t0 = Date.parse('2026-03-03T06:00:00Z');
+describe('sendNotices when a run dies between a send and its ledger mark (at most once)', () => {
+  const t0 = Date.parse('2026-03-03T06:00:00Z');
+  const key = (m: { key: NoticeKey }) => `${m.key.partnerId}/${m.key.periodId}/${m.key.level}`;
+  const status = (outcomes: readonly NoticeOutcome[]) => outcomes.map((o) => `${key(o)}:${o.status}`);
+
+  /**
+   * Run A sends its first notice to a real outbox over a real DuckDB ledger and dies before the
+   * ledger records it (markSent never returns, as if the process were gone). `canTell`: the mailer
+   * answers `delivered` as the outbox does; without it, it cannot tell, as SES cannot.
+   */
+  async function runDiesAfterFirstSend(name: string, canTell: boolean) {
+    const dir = join(root, name);
     // The evaluations of the data set, from a dry run that records nothing.
     const { evaluations } = await runLocalAudit({
       logs: [logsDir],
@@ -175,73 +188,94 @@ describe('sendNotices when a run dies between a send and its ledger mark (the at
     const outbox = new OutboxMailer(join(dir, 'outbox'));
     const sends: string[] = [];
     const mailer: Mailer = {
+      name: outbox.name,
+      sendingRecords: outbox.sendingRecords,
       send: (m: OutgoingMessage) => {
-        sends.push(`${m.key.partnerId}/${m.key.periodId}/${m.key.level}`);
+        sends.push(key(m));
         return outbox.send(m);
       },
+      ...(canTell ? { delivered: (m: { key: NoticeKey; messageId: string }) => outbox.delivered(m) } : {}),
     };
+    const copies = new LocalReportStore(join(dir, 'copies'));
     const request = (runId: string): SendNoticesRequest => ({
       runId,
       evaluations,
       dryRun: false,
       reportRef: runId,
       messageIdDomain: 'partner-audit.test',
+      copiesUnder: `${runId}/`,
       staleAfterMs: 30 * 60_000,
     });
+    let sentOne: () => void = () => undefined;
+    const firstSent = new Promise<void>((resolve) => {
+      sentOne = resolve;
+    });
+    const dying: NoticeLedger = {
+      claim: (k, c) => store.ledger.claim(k, c),
+      markAttempt: (k, a) => store.ledger.markAttempt(k, a),
+      clearAttempt: (k, r) => store.ledger.clearAttempt(k, r),
+      markSent: () => new Promise<never>(() => undefined),
+      release: (k, r) => store.ledger.release(k, r),
+      entries: (p, q) => store.ledger.entries(p, q),
+    };
+    void sendNotices(
+      {
+        registry,
+        ledger: dying,
+        mailer,
+        copies,
+        clock: { now: () => new Date(t0) },
+        onStep: (s) => s === 'sent' && sentOne(),
+      },
+      request('run-a'),
+    );
+    await firstSent;
+    const run = (runId: string, atMs: number) =>
+      sendNotices(
+        { registry, ledger: store.ledger, mailer, copies, clock: { now: () => new Date(atMs) } },
+        request(runId),
+      );
+    const ledger = async () =>
+      (await Promise.all(evaluations.map((e) => store.ledger.entries(e.partnerId, e.period.id)))).flat();
+    const due = evaluations.filter((e) => e.levels.length > 0).length;
+    return { dir, store, sends, cut: sends[0] ?? '', run, ledger, due };
+  }
+
+  it('records the notice the outbox holds as sent, and never sends it again', async () => {
+    const { dir, store, sends, cut, run, ledger, due } = await runDiesAfterFirstSend('window-outbox', true);
     try {
-      // Run A: its first message leaves, then it dies before the ledger records it (markSent never
-      // returns, as if the process were gone).
-      let sentOne: () => void = () => undefined;
-      const firstSent = new Promise<void>((resolve) => {
-        sentOne = resolve;
-      });
-      const dying: NoticeLedger = {
-        claim: (k, c) => store.ledger.claim(k, c),
-        markSent: () => new Promise<never>(() => undefined),
-        release: (k, r) => store.ledger.release(k, r),
-        entries: (p, q) => store.ledger.entries(p, q),
-      };
-      void sendNotices(
-        {
-          registry,
-          ledger: dying,
-          mailer,
-          clock: { now: () => new Date(t0) },
-          onStep: (s) => s === 'sent' && sentOne(),
-        },
-        request('run-a'),
-      );
-      await firstSent;
-      const cut = sends[0] ?? '';
-
-      // Run B, a minute later: the claim is fresh, so the notice is held, not sent twice; the others go.
-      const b = await sendNotices(
-        { registry, ledger: store.ledger, mailer, clock: { now: () => new Date(t0 + 60_000) } },
-        request('run-b'),
-      );
-      const status = (outcomes: typeof b) =>
-        outcomes.map((o) => `${o.key.partnerId}/${o.key.periodId}/${o.key.level}:${o.status}`);
-      expect(status(b)).toContain(`${cut}:held`);
-      expect(b.filter((o) => o.status === 'sent')).toHaveLength(
-        evaluations.filter((e) => e.levels.length > 0).length - 1,
-      );
-
-      // Run C, after the claim went stale: taken over and sent again. This is the one duplicate the
-      // design allows; a mailer that is a folder keeps one file per notice, SES would deliver two.
-      const c = await sendNotices(
-        { registry, ledger: store.ledger, mailer, clock: { now: () => new Date(t0 + 31 * 60_000) } },
-        request('run-c'),
-      );
-      expect(status(c)).toEqual([`${cut}:sent`]);
-      expect(sends.filter((k) => k === cut)).toHaveLength(2);
-      expect(new Set(sends).size).toBe(sends.length - 1);
+      // Run B, a minute later: the outbox holds run A's message, so it is recorded, not sent again.
+      const b = await run('run-b', t0 + 60_000);
+      expect(status(b)).toContain(`${cut}:sent`);
+      expect(b.find((o) => key(o) === cut)?.error).toMatch(/by run run-a.*found delivered/);
+      expect(b.filter((o) => o.status === 'sent')).toHaveLength(due);
+      // Run C, later still: nothing is left to send.
+      expect(await run('run-c', t0 + 31 * 60_000)).toEqual([]);
+      expect(sends.filter((k) => k === cut)).toHaveLength(1);
+      expect(new Set(sends).size).toBe(sends.length);
       const files = await outboxContents(join(dir, 'outbox'));
-      expect(files.headers).toEqual([...new Set(sends)].sort());
-      const ledger = await Promise.all(
-        evaluations.map((e) => store.ledger.entries(e.partnerId, e.period.id)),
-      );
-      expect(keysIn(ledger.flat(), 'sent')).toEqual([...new Set(sends)].sort());
-      expect(keysIn(ledger.flat(), 'pending')).toEqual([]);
+      expect(files.headers).toEqual([...sends].sort());
+      expect(keysIn(await ledger(), 'sent')).toEqual([...sends].sort());
+      expect(keysIn(await ledger(), 'pending')).toEqual([]);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('keeps the notice as handed over when the mailer cannot tell, and never sends it again', async () => {
+    const { store, sends, cut, run, ledger, due } = await runDiesAfterFirstSend('window-unknown', false);
+    try {
+      const b = await run('run-b', t0 + 60_000);
+      expect(status(b)).toContain(`${cut}:already-sent`);
+      expect(b.find((o) => key(o) === cut)?.error).toMatch(/not sent again; check the outbox folder/);
+      expect(b.filter((o) => o.status === 'sent')).toHaveLength(due - 1);
+      // Run C, once the claim is stale: still not taken over, since its message may have left.
+      const c = await run('run-c', t0 + 31 * 60_000);
+      expect(status(c)).toEqual([`${cut}:already-sent`]);
+      expect(sends.filter((k) => k === cut)).toHaveLength(1);
+      expect(new Set(sends).size).toBe(sends.length);
+      expect(keysIn(await ledger(), 'pending')).toEqual([cut]);
+      expect((await ledger()).find((e) => key({ key: e }) === cut)?.messageId).toMatch(/run-a@/);
     } finally {
       await store.close();
     }

@@ -16,6 +16,7 @@ import { buildReport } from '../../functions/domain/report.js';
 import { monthlyPeriod, type Period, startOfLocalDate } from '../../functions/domain/time.js';
 import type { StatusClass, UsageRow } from '../../functions/domain/usage.js';
 import type { LedgerEntry, Mailer, NoticeKey, NoticeLedger, OutgoingMessage } from '../../functions/ports.js';
+import { MemoryReportStore } from '../support/memory-ports.js';
 import { makeInputSummary } from '../support/notice-fixtures.js';
 
 const APP = 'arn:aws:iam::111122223333:user/app-a';
@@ -363,7 +364,7 @@ class MemoryLedger implements NoticeLedger {
   private id = (k: NoticeKey) => `${k.partnerId}/${k.periodId}/${k.level}`;
   async claim(key: NoticeKey, c: { runId: string; figuresJson: string }) {
     const held = this.rows.get(this.id(key));
-    if (held?.state === 'sent') return 'already-sent' as const;
+    if (held?.state === 'sent' || held?.messageId !== undefined) return 'already-sent' as const;
     if (held && held.runId !== c.runId) return 'held-by-another-run' as const;
     this.rows.set(this.id(key), { ...key, state: 'pending', runId: c.runId, figuresJson: c.figuresJson });
     return 'claimed' as const;
@@ -371,6 +372,13 @@ class MemoryLedger implements NoticeLedger {
   async markSent(key: NoticeKey, s: { runId: string; messageId: string; sentAt: string }) {
     const held = this.rows.get(this.id(key))!;
     this.rows.set(this.id(key), { ...held, state: 'sent', messageId: s.messageId, sentAt: s.sentAt });
+  }
+  async markAttempt(key: NoticeKey, a: { messageId: string }) {
+    this.rows.set(this.id(key), { ...this.rows.get(this.id(key))!, messageId: a.messageId });
+  }
+  async clearAttempt(key: NoticeKey) {
+    const { messageId: _, ...held } = this.rows.get(this.id(key))!;
+    this.rows.set(this.id(key), held);
   }
   async release(key: NoticeKey) {
     this.rows.delete(this.id(key));
@@ -390,14 +398,23 @@ describe('sending forecast notices: the ledger, dry-run and rerun rules apply un
     dryRun = false,
   ) =>
     sendNotices(
-      { registry, ledger, mailer, clock },
-      { runId: `r${Math.random()}`, evaluations, dryRun, reportRef: 'run r1', messageIdDomain: 'pa.example' },
+      { registry, ledger, mailer, copies: new MemoryReportStore(), clock },
+      {
+        runId: `r${Math.random()}`,
+        evaluations,
+        dryRun,
+        reportRef: 'run r1',
+        messageIdDomain: 'pa.example',
+        copiesUnder: 'notices/',
+      },
     );
 
   it('previews without claiming, sends once, and a rerun sends nothing; the later actual overage still goes out', async () => {
     const ledger = new MemoryLedger();
     const sent: OutgoingMessage[] = [];
     const mailer: Mailer = {
+      name: 'test',
+      sendingRecords: 'test',
       send: async (m) => {
         sent.push(m);
         return { providerMessageId: m.messageId };

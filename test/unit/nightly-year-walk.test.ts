@@ -27,6 +27,7 @@ import type {
   OutgoingMessage,
   RollupWatermark,
 } from '../../functions/ports.js';
+import { MemoryReportStore } from '../support/memory-ports.js';
 
 beforeAll(() => {
   // Some 1,500 plans: their log lines would bury the test output.
@@ -183,6 +184,14 @@ class FakeLedger implements NoticeLedger {
     const item = this.items.get(this.k(key));
     if (item) this.items.set(this.k(key), { ...item, state: 'sent', ...sent });
   }
+  async markAttempt(key: NoticeKey, attempt: { messageId: string }) {
+    const item = this.items.get(this.k(key));
+    if (item) this.items.set(this.k(key), { ...item, messageId: attempt.messageId });
+  }
+  async clearAttempt(key: NoticeKey) {
+    const item = this.items.get(this.k(key));
+    if (item) this.items.set(this.k(key), { ...item, messageId: undefined });
+  }
   async release(key: NoticeKey) {
     this.items.delete(this.k(key));
   }
@@ -273,10 +282,13 @@ async function walkTheYear(schedule: Schedule) {
   const rollup = new FakeRollup(delivered);
   const watermark = new FakeWatermark();
   const ledger = new FakeLedger();
+  const copies = new MemoryReportStore();
   const sent: { message: OutgoingMessage; atMs: number }[] = [];
   let nowMs = 0;
   const clock = { now: () => new Date(nowMs) };
   const mailer: Mailer = {
+    name: 'test',
+    sendingRecords: 'test',
     send: async (message) => {
       sent.push({ message, atMs: nowMs });
       return { providerMessageId: message.messageId };
@@ -295,13 +307,14 @@ async function walkTheYear(schedule: Schedule) {
     if (schedule.engine === 'local') {
       const evaluated = await localNight(rollup, at);
       await sendNotices(
-        { registry, ledger, mailer, clock },
+        { registry, ledger, mailer, copies, clock },
         {
           runId: `local-${date}`,
           evaluations: evaluated.evaluations,
           dryRun: false,
           reportRef: `run local-${date}`,
           messageIdDomain: 'test.example',
+          copiesUnder: `local-${date}/`,
           staleAfterMs: 0,
         },
       );
@@ -336,13 +349,14 @@ async function walkTheYear(schedule: Schedule) {
       },
     );
     await sendNotices(
-      { registry, ledger, mailer, clock },
+      { registry, ledger, mailer, copies, clock },
       {
         runId: planned.runId,
         evaluations: evaluated.evaluations,
         dryRun: false,
         reportRef: `run ${planned.runId}`,
         messageIdDomain: 'test.example',
+        copiesUnder: `${planned.runId}/`,
       },
     );
     runs.push({ atMs: at, evaluations: evaluated.evaluations });

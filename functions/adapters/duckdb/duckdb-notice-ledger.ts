@@ -1,4 +1,10 @@
-/** The notice ledger of the local state file: at most one notice per partner, period and level. */
+/**
+ * The notice ledger of the local state file: at most one notice per partner, period and level.
+ *
+ * A pending claim whose message was handed to the mailer carries its message_id and attempted_at_ms
+ * (markAttempt) until markSent: nobody knows whether such a message left, so the claim is never taken
+ * over nor released, and claim() answers `already-sent` (as DynamoDbLedger does).
+ */
 import type { LedgerEntry, NoticeKey, NoticeLedger } from '../../ports.js';
 import type { DuckDbDatabase } from './duckdb-database.js';
 import { DuckDbStoreError } from './errors.js';
@@ -24,8 +30,9 @@ export class DuckDbNoticeLedger implements NoticeLedger {
         await connection.run(SQL.ledgerInsertPending, write);
         return 'claimed';
       }
-      const [state, runId, claimedAtMs] = existing;
-      if (state === 'sent') return 'already-sent';
+      const [state, runId, claimedAtMs, messageId] = existing;
+      // A claim whose message may have left counts as sent, whoever holds it.
+      if (state === 'sent' || messageId !== null) return 'already-sent';
       const fresh = (claimedAtMs as bigint) + BigInt(claim.staleAfterMs) > BigInt(claim.nowMs);
       if (runId !== claim.runId && fresh) return 'held-by-another-run';
       // A stale claim is a run that died between claiming and sending: take it over.
@@ -61,7 +68,43 @@ export class DuckDbNoticeLedger implements NoticeLedger {
     });
   }
 
-  /** Deletes this run's pending claim; a claim another run holds, or a sent notice, is left alone. */
+  /**
+   * Marks this run's pending claim as handed to the mailer now.
+   *
+   * @throws DuckDbStoreError when the claim is not this run's pending claim any more.
+   */
+  markAttempt(key: NoticeKey, attempt: { runId: string; messageId: string; nowMs: number }): Promise<void> {
+    return this.database.serial('markAttempt', async (connection) => {
+      if (!Number.isSafeInteger(attempt.nowMs)) {
+        throw new RangeError('markAttempt: nowMs must be integer milliseconds');
+      }
+      const updated = await connection.run(SQL.ledgerMarkAttempt, [
+        ...keyParams(key),
+        attempt.runId,
+        attempt.messageId,
+        BigInt(attempt.nowMs),
+      ]);
+      if (updated.rowsChanged === 0) {
+        throw new DuckDbStoreError(
+          'markAttempt',
+          this.database.path,
+          `notice ${key.partnerId}/${key.periodId}/${key.level} is not claimed by run ${attempt.runId} any more: not sent`,
+        );
+      }
+    });
+  }
+
+  /** Undoes markAttempt after the mailer said the message did not leave, so the claim can be released. */
+  clearAttempt(key: NoticeKey, runId: string): Promise<void> {
+    return this.database.serial('clearAttempt', async (connection) => {
+      await connection.run(SQL.ledgerClearAttempt, [...keyParams(key), runId]);
+    });
+  }
+
+  /**
+   * Deletes this run's pending claim; a claim another run holds, a claim handed to the mailer, or a
+   * sent notice, is left alone.
+   */
   release(key: NoticeKey, runId: string): Promise<void> {
     return this.database.serial('release', async (connection) => {
       await connection.run(SQL.ledgerRelease, [...keyParams(key), runId]);

@@ -82,6 +82,10 @@ export const CREATE_SCHEMA: readonly string[] = [
     claimed_at_ms BIGINT NOT NULL,
     PRIMARY KEY (partner_id, period_id, level)
   )`,
+  // When a pending claim was handed to the mailer (DuckDbNoticeLedger.markAttempt, with its message_id):
+  // added after version 1 was released, hence the ALTER. Files written before hold no pending claim
+  // with a message_id (markSent set it together with state 'sent'), so no row needs changing.
+  'ALTER TABLE notice_ledger ADD COLUMN IF NOT EXISTS attempted_at_ms BIGINT',
   // Per-connection staging for bulk rollup writes: integer codes into a small string dictionary.
   // Moving integers into DuckDB is a memory copy, while every string costs a native call, and rollup
   // strings repeat heavily (one bucket, a few operations, a few hundred requesters).
@@ -163,16 +167,23 @@ export const SQL = {
       FROM malformed_samples WHERE $1 IS NULL OR fingerprint = ANY($1)
     ) ORDER BY nth, path, line LIMIT $2::BIGINT`,
 
-  ledgerGet: `SELECT state, run_id, claimed_at_ms FROM notice_ledger
+  ledgerGet: `SELECT state, run_id, claimed_at_ms, message_id FROM notice_ledger
     WHERE partner_id = $1 AND period_id = $2 AND level = $3`,
   ledgerInsertPending: `INSERT INTO notice_ledger (partner_id, period_id, level, state, run_id, figures_json,
       claimed_at_ms) VALUES ($1, $2, $3, 'pending', $4, $5, $6::BIGINT)`,
+  /** Never a claim handed to the mailer (message_id set): its message may have left. */
   ledgerTakeOver: `UPDATE notice_ledger SET run_id = $4, figures_json = $5, claimed_at_ms = $6::BIGINT
-    WHERE partner_id = $1 AND period_id = $2 AND level = $3 AND state = 'pending'`,
+    WHERE partner_id = $1 AND period_id = $2 AND level = $3 AND state = 'pending' AND message_id IS NULL`,
+  ledgerMarkAttempt: `UPDATE notice_ledger SET message_id = $5, attempted_at_ms = $6::BIGINT
+    WHERE partner_id = $1 AND period_id = $2 AND level = $3 AND state = 'pending' AND run_id = $4
+      AND (message_id IS NULL OR message_id = $5)`,
+  ledgerClearAttempt: `UPDATE notice_ledger SET message_id = NULL, attempted_at_ms = NULL
+    WHERE partner_id = $1 AND period_id = $2 AND level = $3 AND state = 'pending' AND run_id = $4`,
   ledgerMarkSent: `UPDATE notice_ledger SET state = 'sent', run_id = $4, message_id = $5, sent_at = $6
     WHERE partner_id = $1 AND period_id = $2 AND level = $3 AND state = 'pending'`,
   ledgerRelease: `DELETE FROM notice_ledger
-    WHERE partner_id = $1 AND period_id = $2 AND level = $3 AND state = 'pending' AND run_id = $4`,
+    WHERE partner_id = $1 AND period_id = $2 AND level = $3 AND state = 'pending' AND run_id = $4
+      AND message_id IS NULL`,
   ledgerEntries: `SELECT partner_id, period_id, level, state, run_id, message_id, sent_at, figures_json
     FROM notice_ledger WHERE partner_id = $1 AND period_id = $2 ORDER BY level`,
 } as const;

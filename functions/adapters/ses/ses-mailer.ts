@@ -9,7 +9,7 @@
  *   retried here, and the error says whether a later attempt (a Step Functions retry) could succeed.
  */
 import { type SESClient, SendRawEmailCommand } from '@aws-sdk/client-ses';
-import type { Mailer, OutgoingMessage } from '../../ports.js';
+import type { Mailer, MailerFailure, OutgoingMessage } from '../../ports.js';
 
 export interface SesMailerOptions {
   /** Every send names it, so SES events (bounces, complaints) reach the stack's destinations. */
@@ -36,7 +36,7 @@ export interface SesMailerOptions {
  * back (a timeout, a connection cut), and an answer lost on its way back looks the same as a request
  * lost on its way there. Such a notice must not be sent again blindly.
  */
-export class SesSendError extends Error {
+export class SesSendError extends Error implements MailerFailure {
   override readonly name = 'SesSendError';
   constructor(
     message: string,
@@ -150,8 +150,13 @@ function classify(error: unknown): Classified {
   return { throttled: false, retryable: status === undefined || status >= 500, code, mayHaveSent };
 }
 
-/** Mailer over SES SendRawEmail. */
+/**
+ * Mailer over SES SendRawEmail. It cannot tell afterwards whether a message whose answer was lost
+ * left (SES has no look-up by Message-ID), so it has no `delivered`.
+ */
 export class SesMailer implements Mailer {
+  readonly name = 'SES';
+  readonly sendingRecords = "SES's sending records";
   private readonly limiter: SendRateLimiter;
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly random: () => number;
