@@ -3,6 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { DuckDBInstance } from '@duckdb/node-api';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   DuckDbState,
@@ -635,6 +636,81 @@ describe('DuckDbNoticeLedger', () => {
     await store.ledger.markSent(key, { runId: 'r1', messageId: '<m@x>', sentAt: 'now' });
     await store.ledger.release(key, 'r1');
     expect(await store.ledger.claim(key, claimBy('r2', T0))).toBe('already-sent');
+  });
+
+  it('never takes over nor releases a claim marked as handed to the mailer, and answers already-sent', async () => {
+    const store = await open();
+    await store.ledger.claim(key, claimBy('r1', T0));
+    await store.ledger.markAttempt(key, { runId: 'r1', messageId: '<m1@x>', nowMs: T0 + 1 });
+    // Marking the same message again (a retried step) is fine.
+    await store.ledger.markAttempt(key, { runId: 'r1', messageId: '<m1@x>', nowMs: T0 + 2 });
+
+    await store.ledger.release(key, 'r1');
+    expect(await store.ledger.claim(key, claimBy('r2', T0 + 1000 * HOUR))).toBe('already-sent');
+    expect(await store.ledger.claim(key, claimBy('r1', T0 + 1000 * HOUR))).toBe('already-sent');
+    expect(await store.ledger.claim(key, claimBy('r2', T0 + 1000 * HOUR, 0))).toBe('already-sent');
+    expect(await store.ledger.entries('acme', '2026-03')).toEqual([
+      { ...key, state: 'pending', runId: 'r1', messageId: '<m1@x>', figuresJson: '{"runId":"r1"}' },
+    ]);
+    // The mailer's answer, when it comes, is recorded as usual.
+    await store.ledger.markSent(key, { runId: 'r1', messageId: '<m1@x>', sentAt: 'now' });
+    expect((await store.ledger.entries('acme', '2026-03'))[0]).toMatchObject({ state: 'sent', runId: 'r1' });
+  });
+
+  it('clears the mark once the mailer said the message did not leave, so the claim can be given back', async () => {
+    const store = await open();
+    await store.ledger.claim(key, claimBy('r1', T0));
+    await store.ledger.markAttempt(key, { runId: 'r1', messageId: '<m1@x>', nowMs: T0 + 1 });
+    await store.ledger.clearAttempt(key, 'r2');
+    await store.ledger.release(key, 'r1');
+    expect(await store.ledger.entries('acme', '2026-03')).toHaveLength(1);
+
+    await store.ledger.clearAttempt(key, 'r1');
+    expect((await store.ledger.entries('acme', '2026-03'))[0]?.messageId).toBeUndefined();
+    await store.ledger.release(key, 'r1');
+    expect(await store.ledger.entries('acme', '2026-03')).toEqual([]);
+  });
+
+  it('refuses to mark a claim that is not the run’s pending claim any more', async () => {
+    const store = await open();
+    await expect(
+      store.ledger.markAttempt(key, { runId: 'r1', messageId: '<m1@x>', nowMs: T0 }),
+    ).rejects.toBeInstanceOf(DuckDbStoreError);
+    await store.ledger.claim(key, claimBy('r1', T0));
+    await store.ledger.claim(key, claimBy('r2', T0 + HOUR));
+    const error = await store.ledger
+      .markAttempt(key, { runId: 'r1', messageId: '<m1@x>', nowMs: T0 + HOUR })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DuckDbStoreError);
+    expect((error as Error).message).toContain('not claimed by run r1');
+    await store.ledger.markAttempt(key, { runId: 'r2', messageId: '<m2@x>', nowMs: T0 + HOUR });
+    await expect(
+      store.ledger.markAttempt(key, { runId: 'r2', messageId: '<other@x>', nowMs: T0 + HOUR }),
+    ).rejects.toBeInstanceOf(DuckDbStoreError);
+  });
+
+  it('opens a state file written before the attempt mark existed, keeping its ledger', async () => {
+    const before = await open();
+    await before.ledger.claim(key, claimBy('r1', T0));
+    await before.ledger.markSent(key, { runId: 'r1', messageId: '<m1@x>', sentAt: 'then' });
+    await before.close();
+    opened.splice(opened.indexOf(before), 1);
+    // The file as the release before the mark left it: notice_ledger without attempted_at_ms.
+    const instance = await DuckDBInstance.create(dbPath);
+    const connection = await instance.connect();
+    await connection.run('ALTER TABLE notice_ledger DROP COLUMN attempted_at_ms');
+    connection.closeSync();
+    instance.closeSync();
+
+    const after = await open();
+    expect((await after.ledger.entries('acme', '2026-03'))[0]).toMatchObject({
+      state: 'sent',
+      messageId: '<m1@x>',
+    });
+    const other = { ...key, level: '100' };
+    await after.ledger.claim(other, claimBy('r2', T0));
+    await after.ledger.markAttempt(other, { runId: 'r2', messageId: '<m2@x>', nowMs: T0 });
+    expect(await after.ledger.claim(other, claimBy('r3', T0 + 1000 * HOUR))).toBe('already-sent');
   });
 
   it('gives a key to exactly one of many runs claiming at once', async () => {
