@@ -7,9 +7,11 @@ import type { RecordedQuery } from '../adapters/athena/athena-usage-source.js';
 import type { AthenaTables } from '../adapters/athena/sql.js';
 import { readS3Text, S3ReportStore } from '../adapters/s3/s3-report-store.js';
 import type { AuditWindow, WindowEvaluation } from '../audit/evaluate-window.js';
+import type { PartnerPeriodEvaluation } from '../domain/evaluation.js';
 import type { InputSummary } from '../ports.js';
 import { InvalidInputError } from './errors.js';
 import { fromJsonWithBigInts, toJsonWithBigInts } from './json-codec.js';
+import type { SdkAction } from './sdk-actions.js';
 import { PartnerIdSchema, RUN_ID, RunIdSchema } from './step-contracts.js';
 
 export interface EvaluationDocument {
@@ -42,6 +44,18 @@ export function runKey(runId: string, name: string): string {
   return `runs/${runId}/${name}`;
 }
 
+/** What reading a run's evaluation document sends (see sdk-actions.ts). */
+export const READ_EVALUATION: SdkAction = {
+  action: 's3:GetObject',
+  on: [{ s3Object: { bucketEnv: 'REPORT_BUCKET', key: 'runs/r1/evaluation.json' } }],
+};
+
+/** What keeping a run's notice copies (`runs/<runId>/notices/`) sends. */
+export const KEEP_NOTICE_COPIES: SdkAction = {
+  action: 's3:PutObject',
+  on: [{ s3Object: { bucketEnv: 'REPORT_BUCKET', key: 'runs/r1/notices/acme-2026-03-overage.eml' } }],
+};
+
 export async function writeEvaluation(
   client: S3Client,
   bucket: string,
@@ -60,4 +74,23 @@ export async function readEvaluation(
   const doc = fromJsonWithBigInts<EvaluationDocument>(await readS3Text(client, bucket, key));
   if (doc.version !== 1) throw new InvalidInputError(`s3://${bucket}/${key} is not an evaluation document`);
   return doc;
+}
+
+/**
+ * The evaluations of one partner in run `runId`'s evaluation document (notify's input): refused when
+ * the document is another run's or holds none of that partner.
+ */
+export async function readPartnerEvaluations(
+  client: S3Client,
+  bucket: string,
+  key: string,
+  input: { readonly runId: string; readonly partnerId: string },
+): Promise<PartnerPeriodEvaluation[]> {
+  const doc = await readEvaluation(client, bucket, key);
+  if (doc.runId !== input.runId)
+    throw new InvalidInputError(`${key} belongs to run ${doc.runId}, not ${input.runId}`);
+  const evaluations = doc.evaluation.evaluations.filter((e) => e.partnerId === input.partnerId);
+  if (evaluations.length === 0)
+    throw new InvalidInputError(`${key} holds no evaluation of partner "${input.partnerId}"`);
+  return evaluations;
 }

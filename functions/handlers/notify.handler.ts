@@ -4,7 +4,6 @@
  * dry run (or NOTICE_MODE=preview) claims and sends nothing. A failure a retry may fix (SES throttling)
  * fails the step with RetryableError once the other notices are done, so Step Functions retries it.
  */
-
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { z } from 'zod';
@@ -16,11 +15,16 @@ import { type LoadedRegistry, loadRegistry, s3Client } from './aws/s3.js';
 import { messageIdDomain, SEND_RAW_EMAIL, sesMailer } from './aws/ses.js';
 import { loadEnv } from './env.js';
 import { asStep, InvalidInputError, RetryableError } from './errors.js';
-import { PartnerIdSchema, RunIdSchema, readEvaluation, runKey } from './evaluation-document.js';
+import {
+  KEEP_NOTICE_COPIES,
+  READ_EVALUATION,
+  readPartnerEvaluations,
+  runKey,
+} from './evaluation-document.js';
 import { logger, metrics } from './observability.js';
 import { redactor } from './recipient-redactor.js';
 import { type AthenaTableUse, READ_REGISTRY, type SdkAction } from './sdk-actions.js';
-import type { NotifyOutput, NotifyResult } from './step-contracts.js';
+import { type NotifyOutput, type NotifyResult, PartnerIdSchema, RunIdSchema } from './step-contracts.js';
 
 export type { NotifyOutput, NotifyResult };
 
@@ -37,14 +41,8 @@ export const NotifyInputSchema = z.object({
  */
 export const SDK_ACTIONS: readonly SdkAction[] = [
   READ_REGISTRY,
-  {
-    action: 's3:GetObject',
-    on: [{ s3Object: { bucketEnv: 'REPORT_BUCKET', key: 'runs/r1/evaluation.json' } }],
-  },
-  {
-    action: 's3:PutObject',
-    on: [{ s3Object: { bucketEnv: 'REPORT_BUCKET', key: 'runs/r1/notices/acme-2026-03-overage.eml' } }],
-  },
+  READ_EVALUATION,
+  KEEP_NOTICE_COPIES,
   ...USE_NOTICE_LEDGER,
   SEND_RAW_EMAIL,
 ];
@@ -70,14 +68,8 @@ export async function notify(deps: NotifyDeps, event: unknown): Promise<NotifyOu
   }
   const { runId, evaluationKey, partnerId } = parsed.data;
   const dryRun = parsed.data.dryRun || deps.previewOnly;
-  const doc = await readEvaluation(deps.s3, deps.reportBucket, evaluationKey);
-  if (doc.runId !== runId)
-    throw new InvalidInputError(`${evaluationKey} belongs to run ${doc.runId}, not ${runId}`);
+  const evaluations = await readPartnerEvaluations(deps.s3, deps.reportBucket, evaluationKey, parsed.data);
   const { registry } = await deps.loadRegistry();
-  const evaluations = doc.evaluation.evaluations.filter((e) => e.partnerId === partnerId);
-  if (evaluations.length === 0)
-    throw new InvalidInputError(`${evaluationKey} holds no evaluation of partner "${partnerId}"`);
-
   const noticeDiffs = await diffSentNotices(deps.ledger, evaluations);
   const outcomes = await sendNotices(
     {
@@ -98,14 +90,9 @@ export async function notify(deps: NotifyDeps, event: unknown): Promise<NotifyOu
   );
 
   const redact = redactor(registry);
-  const results = outcomes.map(
-    ({ key, copy, error, message: _, retryable: __, ...rest }): NotifyResult => ({
-      ...key,
-      ...rest,
-      ...(copy !== undefined ? { file: copy } : {}),
-      ...(error !== undefined ? { error: redact(error) } : {}),
-    }),
-  );
+  const results = outcomes.map(({ key, copy, error, message: _, retryable: __, ...rest }): NotifyResult => {
+    return { ...key, ...rest, file: copy, error: error === undefined ? undefined : redact(error) };
+  });
   for (const status of ['sent', 'failed', 'previewed'] as const) {
     const n = results.filter((r) => r.status === status).length;
     if (n > 0) metrics.addMetric(`Notices${status[0]!.toUpperCase()}${status.slice(1)}`, MetricUnit.Count, n);
