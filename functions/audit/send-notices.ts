@@ -121,7 +121,8 @@ export async function sendNotices(
     if (!partner) continue;
     // Only sent notices settle a level here. A pending claim may be a run that died before its
     // message left: leaving the level due lets claim() decide (this run's own claim is taken again,
-    // a fresh claim of another run is held, a stale one is taken over) instead of losing the notice.
+    // a fresh claim of another run is held, a stale one is taken over) instead of losing the notice;
+    // a claim marked as handed over is settled by settleHandedOver, never sent again.
     const entries = await deps.ledger.entries(evaluation.partnerId, evaluation.period.id);
     const sent = entries.filter((e) => e.state === 'sent');
     const done: NoticeOutcome[] = [];
@@ -309,7 +310,8 @@ async function settleHandedOver(
   const { key } = base;
   const messageId = entry.messageId ?? '';
   const { name, sendingRecords } = deps.mailer;
-  const found = await deps.mailer.delivered?.({ key, messageId });
+  // A mailer that cannot answer now is one that cannot tell: the notice stays as it is.
+  const found = await deps.mailer.delivered?.({ key, messageId }).catch(() => undefined);
   if (found !== undefined) {
     const outcome = {
       ...base,
