@@ -7,9 +7,10 @@
  * sent twice, and it is as narrow as one mailer call.
  */
 import type { PartnerPeriodEvaluation } from '../domain/evaluation.js';
-import { composeNotice, dueNotices, type NoticeDiff, noticeDiffs, noticeFigures } from '../domain/notices.js';
+import { dueNotices, type NoticeDiff, noticeDiffs, noticeFigures } from '../domain/notices.js';
 import type { Registry } from '../domain/registry.js';
 import type { Clock, Mailer, NoticeKey, NoticeLedger, OutgoingMessage } from '../ports.js';
+import { composeNotice } from '../render/notice.js';
 
 export type NoticeStatus = 'sent' | 'previewed' | 'already-sent' | 'held' | 'failed';
 

@@ -16,8 +16,8 @@ import {
   PHONE_WIDTH,
   takeScreenshots,
 } from '../../functions/cli/screenshots.js';
-import { renderReportHtml } from '../../functions/domain/html-report.js';
-import { composeNotice } from '../../functions/domain/notices.js';
+import { composeNotice } from '../../functions/render/notice.js';
+import { renderReportHtml } from '../../functions/render/report-html.js';
 import { makeRegistry, partnerOf } from '../support/notice-fixtures.js';
 import { makeCappedRegistry, makeDailyEvaluation, makeReport } from '../support/report-fixtures.js';
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LocalReportStore, ReportStoreError } from '../../functions/adapters/local/local-report-store.js';
 import { OutboxMailer, OutboxWriteError } from '../../functions/adapters/outbox/outbox-mailer.js';
-import { composeNotice } from '../../functions/domain/notices.js';
+import { composeNotice } from '../../functions/render/notice.js';
 import { makeEvaluation, makeRegistry, partnerOf } from '../support/notice-fixtures.js';
 
 let dir: string;

@@ -9,9 +9,9 @@ import {
   SesSendError,
   tagValue,
 } from '../../functions/adapters/ses/ses-mailer.js';
-import { buildMime } from '../../functions/domain/mime.js';
 import { sesClient } from '../../functions/handlers/aws/ses.js';
 import type { OutgoingMessage } from '../../functions/ports.js';
+import { buildMime } from '../../functions/render/mime.js';
 import { localSesClient } from '../support/aws-local-clients.js';
 import {
   FaultProxy,

@@ -11,11 +11,12 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml, stringify } from 'yaml';
 import { renderLine } from '../../functions/cli/generate/generator.js';
 import { runLocalAudit } from '../../functions/cli/local-audit.js';
-import { renderReportHtml } from '../../functions/domain/html-report.js';
-import { buildMime, HeaderInjectionError, MimeError } from '../../functions/domain/mime.js';
-import { escapeHtml } from '../../functions/domain/notices.js';
 import { csvTextCell } from '../../functions/domain/report.js';
 import type { Clock } from '../../functions/ports.js';
+import { escapeHtml } from '../../functions/render/format.js';
+import { HeaderInjectionError, MimeError } from '../../functions/render/mailbox.js';
+import { buildMime } from '../../functions/render/mime.js';
+import { renderReportHtml } from '../../functions/render/report-html.js';
 import { registryEmails, runCli, smallDataset, tempDir } from './helpers.js';
 
 const root = tempDir('injection');

@@ -9,13 +9,14 @@ import { sendNotices } from '../../functions/audit/send-notices.js';
 import { buildAttributor } from '../../functions/domain/attribution.js';
 import { evaluatePartnerPeriod, forecastNoticesFrom } from '../../functions/domain/evaluate.js';
 import type { PartnerPeriodEvaluation } from '../../functions/domain/evaluation.js';
-import { renderReportHtml } from '../../functions/domain/html-report.js';
-import { composeNotice, dueNotices, reachesNoticeLevel } from '../../functions/domain/notices.js';
+import { dueNotices, reachesNoticeLevel } from '../../functions/domain/notices.js';
 import { parseRegistry, type Registry, RegistryError } from '../../functions/domain/registry.js';
 import { buildReport } from '../../functions/domain/report.js';
 import { monthlyPeriod, type Period, startOfLocalDate } from '../../functions/domain/time.js';
 import type { StatusClass, UsageRow } from '../../functions/domain/usage.js';
 import type { LedgerEntry, Mailer, NoticeKey, NoticeLedger, OutgoingMessage } from '../../functions/ports.js';
+import { composeNotice } from '../../functions/render/notice.js';
+import { renderReportHtml } from '../../functions/render/report-html.js';
 import { makeInputSummary } from '../support/notice-fixtures.js';
 
 const APP = 'arn:aws:iam::111122223333:user/app-a';

@@ -1,18 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import {
-  cumulativeChart,
-  dailyBarChart,
-  formatCompact,
-  niceCeil,
-} from '../../functions/domain/html-charts.js';
-import { exactTierAmount, ReportPartnerError, renderReportHtml } from '../../functions/domain/html-report.js';
-import {
   buildReport,
   inputManifestHash,
   inputManifestText,
   ReportSchema,
   reportToJson,
 } from '../../functions/domain/report.js';
+import {
+  cumulativeChart,
+  dailyBarChart,
+  formatCompact,
+  niceCeil,
+} from '../../functions/render/report-charts.js';
+import { exactTierAmount, ReportPartnerError, renderReportHtml } from '../../functions/render/report-html.js';
 import { makeEvaluation } from '../support/notice-fixtures.js';
 import {
   makeCappedRegistry,

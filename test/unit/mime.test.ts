@@ -1,14 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { AddressError, HeaderInjectionError, parseMailbox } from '../../functions/render/mailbox.js';
 import {
-  AddressError,
   buildMime,
   encodeQuotedPrintable,
   formatRfc5322Date,
-  HeaderInjectionError,
   type MimeInput,
-  parseMailbox,
-} from '../../functions/domain/mime.js';
+} from '../../functions/render/mime.js';
 
 /** A small, independent MIME reader: enough to prove what buildMime writes can be read back. */
 function decodeWords(value: string): string {

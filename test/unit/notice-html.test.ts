@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { PartnerPeriodEvaluation } from '../../functions/domain/evaluation.js';
-import { composeNotice } from '../../functions/domain/notices.js';
+import { composeNotice } from '../../functions/render/notice.js';
 import { LEVELS, makeEvaluation, makeRegistry, partnerOf } from '../support/notice-fixtures.js';
 
 function compose(level = 'escalation', ev: PartnerPeriodEvaluation = makeEvaluation()) {

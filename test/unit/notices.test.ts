@@ -1,18 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import type { PartnerPeriodEvaluation } from '../../functions/domain/evaluation.js';
 import {
-  composeNotice,
   diffFigures,
   dueNotices,
-  escapeHtml,
-  formatBytes,
-  formatCount,
   NoticeFiguresError,
-  NoticeLevelError,
   noticeDiffs,
   noticeFigures,
 } from '../../functions/domain/notices.js';
 import type { LedgerEntry } from '../../functions/ports.js';
+import { escapeHtml, formatBytes, formatCount } from '../../functions/render/format.js';
+import { composeNotice, NoticeLevelError } from '../../functions/render/notice.js';
 import { LEVELS, makeEvaluation, makeRegistry, partnerOf } from '../support/notice-fixtures.js';
 
 const entry = (level: string, over: Partial<LedgerEntry> = {}): LedgerEntry => ({

@@ -6,8 +6,8 @@
  * show the difference between 2^53 and 2^53 + 1 bytes anyway, and the exact figures sit in the tables
  * beside it.
  */
-import { escapeHtml, formatCount } from './notices.js';
-import type { Metric } from './usage.js';
+import type { Metric } from '../domain/usage.js';
+import { escapeHtml, formatCount } from './format.js';
 
 /** Width and height of every chart's viewBox; the SVG scales to its container. */
 export const CHART_WIDTH = 520;

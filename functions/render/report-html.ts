@@ -7,12 +7,22 @@
  * control.
  */
 
-import { cumulativeChart, dailyBarChart } from './html-charts.js';
-import { formatMoney, minorDigits, parseDecimal } from './money.js';
-import { escapeHtml as e, formatBytes, formatCount, formatLongDate, formatMonth } from './notices.js';
-import type { Report } from './report.js';
-import { addDays, datesBetween } from './time.js';
-import type { Metric } from './usage.js';
+import { formatMoney, minorDigits } from '../domain/money.js';
+import { unroundedTierAmount } from '../domain/pricing.js';
+import type { Report } from '../domain/report.js';
+import { addDays, datesBetween } from '../domain/time.js';
+import type { Metric } from '../domain/usage.js';
+import {
+  escapeHtml as e,
+  formatBytes,
+  formatCount,
+  formatLocalDateTime,
+  formatLongDate,
+  formatMonth,
+  METRIC_LABEL,
+  METRIC_UNIT,
+} from './format.js';
+import { cumulativeChart, dailyBarChart } from './report-charts.js';
 
 type Partner = Report['partners'][number];
 type Period = Partner['periods'][number];
@@ -35,12 +45,6 @@ export interface RenderReportOptions {
   readonly partnerId?: string;
 }
 
-const METRIC_LABEL: Record<Metric, string> = {
-  requests: 'Requests',
-  bytesSent: 'Data sent',
-  records: 'Records',
-};
-const METRIC_UNIT: Record<Metric, string> = { requests: 'requests', bytesSent: 'bytes', records: 'records' };
 const FINDING_LABEL: Record<Finding['kind'], string> = {
   'unregistered-principal': 'Unregistered principal',
   'dataset-outside-contract': 'Dataset outside the contract',
@@ -74,17 +78,7 @@ const monthName = formatMonth;
 
 /** An ISO instant as `YYYY-MM-DD HH:mm` in a zone, with the zone named. */
 function localTime(iso: string, timeZone: string): string {
-  const parts = new Intl.DateTimeFormat('en-CA', {
-    timeZone,
-    hourCycle: 'h23',
-    year: 'numeric',
-    month: '2-digit',
-    day: '2-digit',
-    hour: '2-digit',
-    minute: '2-digit',
-  }).formatToParts(new Date(iso));
-  const get = (t: string) => parts.find((p) => p.type === t)?.value ?? '';
-  return `${get('year')}-${get('month')}-${get('day')} ${get('hour')}:${get('minute')} (${timeZone})`;
+  return `${formatLocalDateTime(Date.parse(iso), timeZone)} (${timeZone})`;
 }
 
 /** A safe fragment id for an anchor: the report's ids are validated, but a hand-edited file may not be. */
@@ -126,19 +120,9 @@ function countsCells(c: Counts): string[] {
  * goes on), so a reader can see the rounding to minor units happen.
  */
 export function exactTierAmount(units: bigint, price: string, per: bigint): string {
-  const p = parseDecimal(price);
-  const numerator = units * p.value;
-  const denominator = per * 10n ** BigInt(p.scale);
-  let whole = (numerator / denominator).toString().replace(/\B(?=(\d{3})+(?!\d))/g, ',');
-  let rest = numerator % denominator;
-  let frac = '';
-  for (let i = 0; i < 8 && rest > 0n; i++) {
-    rest *= 10n;
-    frac += (rest / denominator).toString();
-    rest %= denominator;
-  }
-  if (frac !== '') whole += `.${frac}`;
-  return rest > 0n ? `${whole}…` : whole;
+  const { whole, fraction, cut } = unroundedTierAmount(units, price, per);
+  const text = fraction === '' ? formatCount(whole) : `${formatCount(whole)}.${fraction}`;
+  return cut ? `${text}…` : text;
 }
 
 // ---------------------------------------------------------------------------------------------
