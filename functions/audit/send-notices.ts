@@ -85,7 +85,7 @@ export async function sendNotices(
       const messageId = noticeMessageId(key, request.runId, request.messageIdDomain);
       let message: OutgoingMessage;
       try {
-        message = composeNotice({
+        message = await composeNotice({
           registry: deps.registry,
           partner,
           evaluation,

@@ -276,7 +276,7 @@ function projectionWording(
  * same, and the MIME message. To: the partner's account owners; Cc: the provider's internal
  * contacts for it; Reply-To: the provider's contact address.
  */
-export function composeNotice(input: ComposeNoticeInput): OutgoingMessage {
+export async function composeNotice(input: ComposeNoticeInput): Promise<OutgoingMessage> {
   const { registry, partner, evaluation: ev, level } = input;
   const provider = registry.provider;
   // A level reached by use so far, or else one reached by the projection to the period's end.
@@ -589,7 +589,7 @@ export function composeNotice(input: ComposeNoticeInput): OutgoingMessage {
   const to = partner.accountOwners.map((o) => formatMailbox(o));
   const cc = partner.internalContacts.map((o) => formatMailbox(o));
   const key: NoticeKey = { partnerId: ev.partnerId, periodId: ev.period.id, level };
-  const raw = buildMime({
+  const raw = await buildMime({
     from: provider.noticeFrom,
     to,
     cc,

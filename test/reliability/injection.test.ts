@@ -247,15 +247,15 @@ describe('notices composed from hostile registry names and log keys', () => {
 });
 
 describe('the composer given any subject and display name', () => {
-  it('never lets a header start a new header or the body (2,000 cases)', () => {
-    fc.assert(
-      fc.property(
+  it('never lets a header start a new header or the body (2,000 cases)', async () => {
+    await fc.assert(
+      fc.asyncProperty(
         fc.string({ unit: 'binary', maxLength: 120 }),
         fc.string({ unit: 'binary', maxLength: 60 }),
-        (subject, name) => {
+        async (subject, name) => {
           let raw: string;
           try {
-            raw = buildMime({
+            raw = await buildMime({
               from: { name, email: 'partners@provider.example' },
               to: ['owner@partner.example'],
               subject,
@@ -276,12 +276,14 @@ describe('the composer given any subject and display name', () => {
             .split('\r\n')
             .filter((l) => !/^[ \t]/.test(l))
             .map((l) => /^([!-9;-~]+):/.exec(l)?.[1]);
+          // The composer leaves out a header whose value is empty (Subject is optional in RFC 5322).
+          const hasSubject = /[^\s\x00-\x1f\x7f]/.test(subject);
           expect(names).toEqual([
             'From',
             'To',
-            'Subject',
-            'Date',
+            ...(hasSubject ? ['Subject'] : []),
             'Message-ID',
+            'Date',
             'MIME-Version',
             'Content-Type',
           ]);
