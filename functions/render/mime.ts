@@ -110,9 +110,13 @@ export async function buildMime(input: MimeInput): Promise<string> {
     ...(cc.length > 0 ? { cc: cc.map(address) } : {}),
     ...(replyTo ? { replyTo: address(replyTo) } : {}),
     subject: cleanSubject(input.subject),
-    messageId: `<${messageId}>`,
     date: input.date,
-    headers,
+    headers: {
+      // On one line however long: a folded msg-id is legal but some readers do not unfold it, and
+      // normaliseMessageId has made sure it holds nothing that needs encoding.
+      'Message-ID': { prepared: true, value: `<${messageId}>` },
+      ...headers,
+    },
     // Content in hand, never `path` or `href`, and access turned off: composing reads no file and
     // fetches nothing. Buffers, because the composer takes an empty string for no content at all.
     text: { content: Buffer.from(crlf(input.text), 'utf8'), contentTransferEncoding: 'quoted-printable' },

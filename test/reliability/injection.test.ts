@@ -279,10 +279,10 @@ describe('the composer given any subject and display name', () => {
           // The composer leaves out a header whose value is empty (Subject is optional in RFC 5322).
           const hasSubject = /[^\s\x00-\x1f\x7f]/.test(subject);
           expect(names).toEqual([
+            'Message-ID',
             'From',
             'To',
             ...(hasSubject ? ['Subject'] : []),
-            'Message-ID',
             'Date',
             'MIME-Version',
             'Content-Type',
