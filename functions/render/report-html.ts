@@ -2,9 +2,9 @@
  * The audit report as one static HTML file: inline CSS and inline SVG charts, no script and nothing
  * fetched, so it opens offline, prints (one partner per page run) and reads on a phone.
  *
- * Every value from the report is escaped: partner and application names come from the registry and
- * requesters, keys and dataset names from the access logs, and both are written by people we do not
- * control.
+ * Every value from the report is escaped, by construction (html.ts): partner and application names
+ * come from the registry and requesters, keys and dataset names from the access logs, and both are
+ * written by people we do not control.
  */
 
 import { formatMoney, minorDigits } from '../domain/money.js';
@@ -13,7 +13,6 @@ import type { Report } from '../domain/report.js';
 import { addDays, datesBetween } from '../domain/time.js';
 import type { Metric } from '../domain/usage.js';
 import {
-  escapeHtml as e,
   formatBytes,
   formatCount,
   formatLocalDateTime,
@@ -22,6 +21,7 @@ import {
   METRIC_LABEL,
   METRIC_UNIT,
 } from './format.js';
+import { type HtmlValue, html, joinHtml, type SafeHtml } from './html.js';
 import { cumulativeChart, dailyBarChart } from './report-charts.js';
 
 type Partner = Report['partners'][number];
@@ -68,10 +68,10 @@ const money = (m: Money) => formatMoney({ currency: m.currency, minor: big(m.min
 const shortBytes = (s: string) => formatBytes(big(s)).replace(/ \(.*\)$/, '');
 
 /** A quantity for a table cell: bytes as gigabytes with the exact count on a line of its own. */
-function qtyCell(metric: Metric, s: string): string {
-  if (metric !== 'bytesSent' || big(s) === 0n) return e(formatCount(big(s)));
+function qtyCell(metric: Metric, s: string): SafeHtml {
+  if (metric !== 'bytesSent' || big(s) === 0n) return html`${formatCount(big(s))}`;
   const exact = formatBytes(big(s)).replace(/^.* \((.*)\)$/, '$1');
-  return `${e(shortBytes(s))} <span class="exact">(${e(exact)})</span>`;
+  return html`${shortBytes(s)} <span class="exact">(${exact})</span>`;
 }
 
 const monthName = formatMonth;
@@ -90,28 +90,29 @@ const anchor = (prefix: string, id: string) => `${prefix}-${id.replace(/[^A-Za-z
  */
 function table(
   head: readonly string[],
-  rows: readonly string[][],
+  rows: readonly (readonly HtmlValue[])[],
   numeric: readonly boolean[],
   cls = '',
-): string {
-  const th = head.map((h, i) => `<th${numeric[i] ? ' class="n"' : ''} scope="col">${e(h)}</th>`).join('');
-  const body = rows
-    .map(
-      (r) =>
-        `<tr>${r.map((c, i) => `<td${numeric[i] ? ' class="n"' : ''} data-label="${e(head[i] ?? '')}"><span class="c">${c}</span></td>`).join('')}</tr>`,
-    )
-    .join('');
-  return `<div class="scroll"><table${cls ? ` class="${cls}"` : ''}><thead><tr>${th}</tr></thead><tbody>${body}</tbody></table></div>`;
+): SafeHtml {
+  const th = head.map((h, i) => html`<th${numeric[i] ? html` class="n"` : ''} scope="col">${h}</th>`);
+  const body = rows.map(
+    (r) =>
+      html`<tr>${r.map((c, i) => html`<td${numeric[i] ? html` class="n"` : ''} data-label="${head[i] ?? ''}"><span class="c">${c}</span></td>`)}</tr>`,
+  );
+  return html`<div class="scroll"><table${cls ? html` class="${cls}"` : ''}><thead><tr>${th}</tr></thead><tbody>${body}</tbody></table></div>`;
 }
 
-function badge(text: string, tone: 'ok' | 'warn' | 'bad' | 'info'): string {
-  return `<span class="badge ${tone}">${e(text)}</span>`;
+function badge(text: string, tone: 'ok' | 'warn' | 'bad' | 'info'): SafeHtml {
+  return html`<span class="badge ${tone}">${text}</span>`;
 }
+
+const code = (text: string, cls = '') =>
+  cls ? html`<code class="${cls}">${text}</code>` : html`<code>${text}</code>`;
 
 const severityTone = (s: Finding['severity']) =>
   s === 'critical' ? 'bad' : s === 'warning' ? 'warn' : 'info';
 
-function countsCells(c: Counts): string[] {
+function countsCells(c: Counts): HtmlValue[] {
   return [count(c.requests), qtyCell('bytesSent', c.bytesSent), count(c.records)];
 }
 
@@ -128,33 +129,30 @@ export function exactTierAmount(units: bigint, price: string, per: bigint): stri
 // ---------------------------------------------------------------------------------------------
 // Sections of one partner period
 
-function keyFigures(period: Period): string {
+function keyFigures(period: Period): SafeHtml {
   const short = (metric: Metric, s: string) => (metric === 'bytesSent' ? shortBytes(s) : count(s));
-  const cards: string[] = [];
+  const cards: SafeHtml[] = [];
   for (const m of period.metrics) {
     if (m.limit === null) {
       cards.push(
-        `<div class="kpi"><div class="k">${e(METRIC_LABEL[m.metric])}</div><div class="v">${e(short(m.metric, m.used))}</div><div class="s">no monthly limit</div></div>`,
+        html`<div class="kpi"><div class="k">${METRIC_LABEL[m.metric]}</div><div class="v">${short(m.metric, m.used)}</div><div class="s">no monthly limit</div></div>`,
       );
       continue;
     }
     const pct = Number(m.utilisation ?? '0');
     const over = big(m.over) > 0n;
     cards.push(
-      `<div class="kpi${over ? ' over' : ''}"><div class="k">${e(METRIC_LABEL[m.metric])}</div>` +
-        `<div class="v">${e(m.utilisation ?? '-')}%</div>` +
-        `<div class="meter" aria-hidden="true"><span style="width:${Math.min(100, Math.max(0, pct)).toFixed(1)}%"></span></div>` +
-        `<div class="s">${e(short(m.metric, m.used))} of ${e(short(m.metric, m.limit))}</div></div>`,
+      html`<div class="kpi${over ? ' over' : ''}"><div class="k">${METRIC_LABEL[m.metric]}</div><div class="v">${m.utilisation ?? '-'}%</div><div class="meter" aria-hidden="true"><span style="width:${Math.min(100, Math.max(0, pct)).toFixed(1)}%"></span></div><div class="s">${short(m.metric, m.used)} of ${short(m.metric, m.limit)}</div></div>`,
     );
   }
   const feeTotal = big(period.fees.total.minor) > 0n;
   const forecastTop = period.forecast?.levels.at(-1)?.level;
   cards.push(
-    `<div class="kpi${feeTotal ? ' over' : ''}"><div class="k">Overage fees${period.complete ? '' : ' so far'}</div><div class="v">${e(money(period.fees.total))}</div><div class="s">contract ${e(period.contractId)}</div></div>`,
-    `<div class="kpi"><div class="k">Notice level</div><div class="v">${e(period.currentLevel ?? 'none')}</div><div class="s">${period.levels.length} level${period.levels.length === 1 ? '' : 's'} reached${forecastTop ? `; by forecast: ${e(forecastTop)}` : ''}</div></div>`,
-    `<div class="kpi${period.daysOverCap > 0 ? ' over' : ''}"><div class="k">Days over the daily cap</div><div class="v">${period.daysOverCap}</div><div class="s">of ${period.daily.length} day${period.daily.length === 1 ? '' : 's'} with data</div></div>`,
+    html`<div class="kpi${feeTotal ? ' over' : ''}"><div class="k">Overage fees${period.complete ? '' : ' so far'}</div><div class="v">${money(period.fees.total)}</div><div class="s">contract ${period.contractId}</div></div>`,
+    html`<div class="kpi"><div class="k">Notice level</div><div class="v">${period.currentLevel ?? 'none'}</div><div class="s">${period.levels.length} level${period.levels.length === 1 ? '' : 's'} reached${forecastTop ? html`; by forecast: ${forecastTop}` : ''}</div></div>`,
+    html`<div class="kpi${period.daysOverCap > 0 ? ' over' : ''}"><div class="k">Days over the daily cap</div><div class="v">${period.daysOverCap}</div><div class="s">of ${period.daily.length} day${period.daily.length === 1 ? '' : 's'} with data</div></div>`,
   );
-  return `<div class="kpis">${cards.join('')}</div>`;
+  return html`<div class="kpis">${cards}</div>`;
 }
 
 function capOf(caps: Caps | null | undefined, metric: Metric): bigint | null {
@@ -162,14 +160,13 @@ function capOf(caps: Caps | null | undefined, metric: Metric): bigint | null {
   return v === null || v === undefined ? null : big(v);
 }
 
-function charts(period: Period): string {
+function charts(period: Period): SafeHtml {
   const dates = datesBetween(period.fromDate, period.toDate);
   const byDate = new Map(period.daily.map((d) => [d.date, d]));
-  const out: string[] = [];
   const dailyMetrics = (['requests', 'bytesSent', 'records'] as const).filter(
     (m) => capOf(period.dailyCaps, m) !== null || m !== 'records' || big(period.totals.records) > 0n,
   );
-  const figures: string[] = [];
+  const figures: SafeHtml[] = [];
   for (const m of dailyMetrics) {
     const cap = capOf(period.dailyCaps, m);
     const label = `${METRIC_LABEL[m]} per day, ${monthName(period.periodId)}${cap === null ? '' : `, daily cap ${qty(m, cap.toString())}`}`;
@@ -187,18 +184,16 @@ function charts(period: Period): string {
     const anyOver = period.daily.some((d) => d.overCap.includes(m));
     const key =
       cap === null
-        ? `<i class="sw bar"></i>usage per day${anyOver ? ' <i class="sw over"></i>over the cap' : ''}; ` +
-          (period.dailyCaps === null || period.dailyCaps === undefined
-            ? 'the daily cap is not stated in this report'
-            : 'no daily cap')
-        : `<i class="sw bar"></i>within the cap <i class="sw over"></i>over the cap <i class="sw cap"></i>daily cap ${e(qty(m, cap.toString()))}`;
+        ? html`<i class="sw bar"></i>usage per day${anyOver ? html` <i class="sw over"></i>over the cap` : ''}; ${
+            period.dailyCaps === null || period.dailyCaps === undefined
+              ? 'the daily cap is not stated in this report'
+              : 'no daily cap'
+          }`
+        : html`<i class="sw bar"></i>within the cap <i class="sw over"></i>over the cap <i class="sw cap"></i>daily cap ${qty(m, cap.toString())}`;
     figures.push(
-      `<figure>${svg}<figcaption><strong>${e(METRIC_LABEL[m])} per day</strong> (local days, ${e(period.timeZone)}). ` +
-        `<span class="key">${key}</span></figcaption></figure>`,
+      html`<figure>${svg}<figcaption><strong>${METRIC_LABEL[m]} per day</strong> (local days, ${period.timeZone}). <span class="key">${key}</span></figcaption></figure>`,
     );
   }
-  out.push(`<h4>Usage per day against the daily cap</h4><div class="charts">${figures.join('')}</div>`);
-
   const limited = period.metrics.filter((m) => m.limit !== null);
   const cumulativeMetrics: MetricRow[] = limited.length > 0 ? limited : period.metrics.slice(0, 1);
   const cumFigures = cumulativeMetrics.map((m) => {
@@ -217,51 +212,49 @@ function charts(period: Period): string {
       limit,
       forecast,
     });
-    return (
-      `<figure>${svg}<figcaption><strong>${e(METRIC_LABEL[m.metric])}, cumulative</strong>: ${e(qty(m.metric, m.used))} used` +
-      (limit === null ? '' : ` of ${e(qty(m.metric, m.limit ?? '0'))} (${e(m.utilisation ?? '-')}%)`) +
-      (forecast === null ? '' : `, forecast ${e(qty(m.metric, forecast.toString()))} by the period's end`) +
-      `. <span class="key"><i class="sw line"></i>used <i class="sw cap"></i>monthly limit${forecast === null ? '' : ' <i class="sw fc"></i>forecast'}</span></figcaption></figure>`
-    );
+    return html`<figure>${svg}<figcaption><strong>${METRIC_LABEL[m.metric]}, cumulative</strong>: ${qty(m.metric, m.used)} used${
+      limit === null ? '' : html` of ${qty(m.metric, m.limit ?? '0')} (${m.utilisation ?? '-'}%)`
+    }${
+      forecast === null ? '' : html`, forecast ${qty(m.metric, forecast.toString())} by the period's end`
+    }. <span class="key"><i class="sw line"></i>used <i class="sw cap"></i>monthly limit${forecast === null ? '' : html` <i class="sw fc"></i>forecast`}</span></figcaption></figure>`;
   });
-  out.push(
-    `<h4>Cumulative usage against the month's limit</h4><div class="charts">${cumFigures.join('')}</div>`,
-  );
-  return out.join('');
+  return html`<h4>Usage per day against the daily cap</h4><div class="charts">${figures}</div><h4>Cumulative usage against the month's limit</h4><div class="charts">${cumFigures}</div>`;
 }
 
-function metricTable(metrics: readonly MetricRow[]): string {
+function metricTable(metrics: readonly MetricRow[]): SafeHtml {
   return table(
     ['Metric', 'Used', 'Monthly limit', 'Utilisation', 'Over', 'Charged here', 'Fee'],
     metrics.map((m) => [
-      e(METRIC_LABEL[m.metric]),
+      METRIC_LABEL[m.metric],
       qtyCell(m.metric, m.used),
       m.limit === null ? 'none' : qtyCell(m.metric, m.limit),
-      m.utilisation === null ? '-' : `${e(m.utilisation)}%`,
+      m.utilisation === null ? '-' : `${m.utilisation}%`,
       qtyCell(m.metric, m.over),
       qtyCell(m.metric, m.chargedOver),
-      m.priced ? e(money(m.fee)) : 'not priced',
+      m.priced ? money(m.fee) : 'not priced',
     ]),
     [false, true, true, true, true, true, true],
   );
 }
 
-function feeCalculation(period: Period): string {
+function feeCalculation(period: Period): SafeHtml {
   const appName = (id: string | null) =>
     id === null ? null : (period.applications.find((a) => a.applicationId === id)?.name ?? id);
-  const steps: string[] = [];
+  const steps: SafeHtml[] = [];
   const overLine = (m: MetricRow, scope: string | null) => {
     if (m.limit === null) return;
-    const who = scope === null ? '' : ` of ${e(scope)}`;
-    let s =
-      `<strong>${e(METRIC_LABEL[m.metric])}${who}</strong>: used ${e(qty(m.metric, m.used))} − monthly limit ${e(qty(m.metric, m.limit))} ` +
-      `= <strong>${big(m.over) > 0n ? `${e(qty(m.metric, m.over))} over` : 'nothing over'}</strong>`;
+    const who = scope === null ? '' : html` of ${scope}`;
+    const parts: HtmlValue[] = [
+      html`<strong>${METRIC_LABEL[m.metric]}${who}</strong>: used ${qty(m.metric, m.used)} − monthly limit ${qty(m.metric, m.limit)} = <strong>${big(m.over) > 0n ? html`${qty(m.metric, m.over)} over` : 'nothing over'}</strong>`,
+    ];
     if (m.chargedOver !== m.over) {
-      s += `; of these ${e(qty(m.metric, m.chargedOver))} are charged here, the rest under the applications' own limits`;
+      parts.push(
+        html`; of these ${qty(m.metric, m.chargedOver)} are charged here, the rest under the applications' own limits`,
+      );
     }
     if (big(m.over) > 0n && !m.priced)
-      s += `; the contract sets no overage price for ${METRIC_UNIT[m.metric]}: no fee`;
-    steps.push(`<li>${s}.</li>`);
+      parts.push(html`; the contract sets no overage price for ${METRIC_UNIT[m.metric]}: no fee`);
+    steps.push(html`<li>${parts}.</li>`);
   };
   for (const m of period.metrics) overLine(m, null);
   for (const a of period.applications) for (const m of a.metrics) overLine(m, a.name);
@@ -275,44 +268,41 @@ function feeCalculation(period: Period): string {
     const roundedPlain = rounded.replace(` ${currency}`, '');
     const result =
       exact === roundedPlain
-        ? `= <strong>${e(rounded)}</strong>`
-        : `${exact.endsWith('…') ? '≈' : '='} ${e(exact)} ${e(currency)}, rounded half up to ${digits} decimal${digits === 1 ? '' : 's'}: <strong>${e(rounded)}</strong>`;
-    return (
-      `<li><span class="calc-scope">${e(METRIC_LABEL[l.metric])}${app === null ? '' : ` (${e(app)})`}, tier ${l.tier}:</span> ` +
-      `<span class="calc">${e(count(l.units))} ${METRIC_UNIT[l.metric]} × ${e(l.price)} ${e(currency)} ÷ ${e(count(l.per))} ${result}</span></li>`
-    );
+        ? html`= <strong>${rounded}</strong>`
+        : html`${exact.endsWith('…') ? '≈' : '='} ${exact} ${currency}, rounded half up to ${digits} decimal${digits === 1 ? '' : 's'}: <strong>${rounded}</strong>`;
+    return html`<li><span class="calc-scope">${METRIC_LABEL[l.metric]}${app === null ? '' : ` (${app})`}, tier ${l.tier}:</span> <span class="calc">${count(l.units)} ${METRIC_UNIT[l.metric]} × ${l.price} ${currency} ÷ ${count(l.per)} ${result}</span></li>`;
   });
   const sum = period.fees.lines.reduce((s, l) => s + big(l.amount.minor), 0n);
   const total = big(period.fees.total.minor);
-  const parts = [`<h4>Overage and fees, line by line</h4>`];
+  const parts: SafeHtml[] = [html`<h4>Overage and fees, line by line</h4>`];
   parts.push(
     steps.length > 0
-      ? `<ol class="steps">${steps.join('')}</ol>`
-      : '<p>The contract sets no monthly limit.</p>',
+      ? html`<ol class="steps">${steps}</ol>`
+      : html`<p>The contract sets no monthly limit.</p>`,
   );
   if (lines.length > 0) {
-    parts.push(`<p>Each tier line is units × price ÷ per units:</p><ol class="tiers">${lines.join('')}</ol>`);
+    parts.push(html`<p>Each tier line is units × price ÷ per units:</p><ol class="tiers">${lines}</ol>`);
   } else {
-    parts.push('<p>No overage is priced in this period, so there are no fee lines.</p>');
+    parts.push(html`<p>No overage is priced in this period, so there are no fee lines.</p>`);
   }
   parts.push(
-    `<p class="total">Total overage fees${period.complete ? '' : ' so far'}: <strong>${e(money(period.fees.total))}</strong>` +
-      (lines.length > 1 ? ` (the sum of the ${lines.length} lines above)` : '') +
-      '.</p>',
+    html`<p class="total">Total overage fees${period.complete ? '' : ' so far'}: <strong>${money(period.fees.total)}</strong>${
+      lines.length > 1 ? ` (the sum of the ${lines.length} lines above)` : ''
+    }.</p>`,
   );
   if (sum !== total) {
     parts.push(
-      `<p class="alert">The fee lines add up to ${e(formatMoney({ currency, minor: sum }))}, not the total stated: this report is inconsistent.</p>`,
+      html`<p class="alert">The fee lines add up to ${formatMoney({ currency, minor: sum })}, not the total stated: this report is inconsistent.</p>`,
     );
   }
-  return parts.join('');
+  return joinHtml(parts);
 }
 
-function forecastSection(period: Period): string {
+function forecastSection(period: Period): SafeHtml {
   if (!period.forecast) {
     return period.final === false
-      ? '<h4>Forecast</h4><p>The period has ended, so there is no forecast. Access logs delivered late may still add to the figures until they are final.</p>'
-      : '<h4>Forecast</h4><p>The period is complete: the figures above are final, so there is no forecast.</p>';
+      ? html`<h4>Forecast</h4><p>The period has ended, so there is no forecast. Access logs delivered late may still add to the figures until they are final.</p>`
+      : html`<h4>Forecast</h4><p>The period is complete: the figures above are final, so there is no forecast.</p>`;
   }
   const appName = (id: string | null) =>
     id === null ? 'whole partner' : (period.applications.find((a) => a.applicationId === id)?.name ?? id);
@@ -323,43 +313,36 @@ function forecastSection(period: Period): string {
       ? ''
       : Date.parse(fc.noticesFrom) <= Date.parse(fc.basedOnDataUntil)
         ? ' Forecast levels may be notified in this period.'
-        : ` Forecast levels are notified only from ${e(localTime(fc.noticesFrom, period.timeZone))}, once the rate means something.`;
+        : ` Forecast levels are notified only from ${localTime(fc.noticesFrom, period.timeZone)}, once the rate means something.`;
   const levels =
     fc.levels.length === 0
-      ? '<p>No forecast level is reached.</p>'
-      : `<ul class="levels">${fc.levels
-          .map(
-            (l) =>
-              `<li><strong>${e(l.level)}</strong> (${e(String(l.percent))}% threshold, by forecast): ${e(METRIC_LABEL[l.metric].toLowerCase())}` +
-              `${l.applicationId === null ? '' : ` of <code>${e(l.applicationId)}</code>`} projected at ${e(l.utilisation)}% of the limit. A projection: no fee is due for it.</li>`,
-          )
-          .join('')}</ul>`;
-  return (
-    `<h4>Forecast to the end of the period</h4><p>A projection, not a measurement: the average rate from ${e(localTime(fc.rateFrom, period.timeZone))} to ${e(localTime(fc.basedOnDataUntil, period.timeZone))}, extended to the period's end. No fee is due for a forecast.${noticesFrom}</p>` +
-    levels +
-    table(
-      ['Metric', 'Scope', 'Monthly limit', 'Forecast', 'Forecast over the limit'],
-      period.forecast.metrics.map((f) => [
-        e(METRIC_LABEL[f.metric]),
-        e(appName(f.applicationId)),
-        f.limit === null ? 'none' : qtyCell(f.metric, f.limit),
-        qtyCell(f.metric, f.forecast),
-        f.limit === null ? '-' : qtyCell(f.metric, f.forecastOver),
-      ]),
-      [false, false, true, true, true],
-    )
-  );
+      ? html`<p>No forecast level is reached.</p>`
+      : html`<ul class="levels">${fc.levels.map(
+          (l) =>
+            html`<li><strong>${l.level}</strong> (${String(l.percent)}% threshold, by forecast): ${METRIC_LABEL[l.metric].toLowerCase()}${l.applicationId === null ? '' : html` of <code>${l.applicationId}</code>`} projected at ${l.utilisation}% of the limit. A projection: no fee is due for it.</li>`,
+        )}</ul>`;
+  return html`<h4>Forecast to the end of the period</h4><p>A projection, not a measurement: the average rate from ${localTime(fc.rateFrom, period.timeZone)} to ${localTime(fc.basedOnDataUntil, period.timeZone)}, extended to the period's end. No fee is due for a forecast.${noticesFrom}</p>${levels}${table(
+    ['Metric', 'Scope', 'Monthly limit', 'Forecast', 'Forecast over the limit'],
+    period.forecast.metrics.map((f) => [
+      METRIC_LABEL[f.metric],
+      appName(f.applicationId),
+      f.limit === null ? 'none' : qtyCell(f.metric, f.limit),
+      qtyCell(f.metric, f.forecast),
+      f.limit === null ? '-' : qtyCell(f.metric, f.forecastOver),
+    ]),
+    [false, false, true, true, true],
+  )}`;
 }
 
-function applicationsSection(period: Period): string {
-  if (period.applications.length === 0) return '<h4>By application</h4><p>No application used data.</p>';
-  const parts = [
-    '<h4>By application</h4>',
+function applicationsSection(period: Period): SafeHtml {
+  if (period.applications.length === 0) return html`<h4>By application</h4><p>No application used data.</p>`;
+  const parts: SafeHtml[] = [
+    html`<h4>By application</h4>`,
     table(
       ['Application', 'Id', 'Requests', 'Data sent', 'Records', 'Days over its daily cap'],
       period.applications.map((a) => [
-        e(a.name),
-        `<code>${e(a.applicationId)}</code>`,
+        a.name,
+        code(a.applicationId),
         ...countsCells(a.counts),
         String(a.daysOverCap),
       ]),
@@ -367,132 +350,118 @@ function applicationsSection(period: Period): string {
     ),
   ];
   for (const a of period.applications.filter((x) => x.metrics.length > 0)) {
-    parts.push(`<p>Own monthly limits of <strong>${e(a.name)}</strong>:</p>`, metricTable(a.metrics));
+    parts.push(html`<p>Own monthly limits of <strong>${a.name}</strong>:</p>`, metricTable(a.metrics));
   }
-  return parts.join('');
+  return joinHtml(parts);
 }
 
-function datasetsSection(period: Period): string {
-  if (period.datasets.length === 0) return '<h4>By dataset</h4><p>No dataset was read.</p>';
-  return (
-    '<h4>By dataset</h4>' +
-    table(
-      ['Dataset', 'In the contract', 'Requests', 'Data sent', 'Records'],
-      period.datasets.map((d) => [
-        `<code>${e(d.dataset)}</code>`,
-        d.allowed ? badge('yes', 'ok') : badge('no: outside the contract', 'bad'),
-        ...countsCells(d.counts),
-      ]),
-      [false, false, true, true, true],
-    )
-  );
+function datasetsSection(period: Period): SafeHtml {
+  if (period.datasets.length === 0) return html`<h4>By dataset</h4><p>No dataset was read.</p>`;
+  return html`<h4>By dataset</h4>${table(
+    ['Dataset', 'In the contract', 'Requests', 'Data sent', 'Records'],
+    period.datasets.map((d) => [
+      code(d.dataset),
+      d.allowed ? badge('yes', 'ok') : badge('no: outside the contract', 'bad'),
+      ...countsCells(d.counts),
+    ]),
+    [false, false, true, true, true],
+  )}`;
 }
 
-function findingList(findings: readonly Finding[]): string {
-  if (findings.length === 0) return '<p>None.</p>';
+function findingList(findings: readonly Finding[]): SafeHtml {
+  if (findings.length === 0) return html`<p>None.</p>`;
   const items = findings.map((f) => {
-    const details: string[] = [];
-    if (f.applicationId !== null) details.push(`application <code>${e(f.applicationId)}</code>`);
-    if (f.requester !== null) details.push(`requester <code>${e(f.requester)}</code>`);
-    if (f.dataset !== null) details.push(`dataset <code>${e(f.dataset)}</code>`);
-    if (f.date !== null) details.push(`on ${e(f.date)}`);
+    const details: SafeHtml[] = [];
+    if (f.applicationId !== null) details.push(html`application <code>${f.applicationId}</code>`);
+    if (f.requester !== null) details.push(html`requester <code>${f.requester}</code>`);
+    if (f.dataset !== null) details.push(html`dataset <code>${f.dataset}</code>`);
+    if (f.date !== null) details.push(html`on ${f.date}`);
     details.push(
-      `${e(count(f.counts.requests))} requests, ${e(formatBytes(big(f.counts.bytesSent)))}, ${e(count(f.counts.records))} records`,
+      html`${count(f.counts.requests)} requests, ${formatBytes(big(f.counts.bytesSent))}, ${count(f.counts.records)} records`,
     );
-    return (
-      `<li>${badge(f.severity, severityTone(f.severity))} <strong>${e(FINDING_LABEL[f.kind])}</strong>: ${e(f.message)}` +
-      `<div class="detail">${details.join(' · ')}</div></li>`
-    );
+    return html`<li>${badge(f.severity, severityTone(f.severity))} <strong>${FINDING_LABEL[f.kind]}</strong>: ${f.message}<div class="detail">${joinHtml(details, ' · ')}</div></li>`;
   });
-  return `<ul class="findings">${items.join('')}</ul>`;
+  return html`<ul class="findings">${items}</ul>`;
 }
 
-function noticeTable(notices: Report['notices']): string {
-  if (notices.length === 0) return '<p>No notice was due in this run.</p>';
+function noticeTable(notices: Report['notices']): SafeHtml {
+  if (notices.length === 0) return html`<p>No notice was due in this run.</p>`;
   const tone = (s: string) => (s === 'sent' ? 'ok' : s === 'failed' ? 'bad' : s === 'held' ? 'warn' : 'info');
   return table(
     ['Level', 'Status', 'Also covers', 'Message-ID', 'File', 'Error'],
     notices.map((n) => [
-      e(n.level),
+      n.level,
       badge(STATUS_LABEL[n.status] ?? n.status, tone(n.status)),
-      n.covers.length > 0 ? e(n.covers.join(', ')) : '-',
-      n.messageId === null ? '-' : `<code>${e(n.messageId)}</code>`,
-      n.file === null ? '-' : `<code>${e(n.file)}</code>`,
-      n.error === null ? '-' : e(n.error),
+      n.covers.length > 0 ? n.covers.join(', ') : '-',
+      n.messageId === null ? '-' : code(n.messageId),
+      n.file === null ? '-' : code(n.file),
+      n.error === null ? '-' : n.error,
     ]),
     [false, false, false, false, false, false],
   );
 }
 
-function periodSection(partner: Partner, period: Period): string {
+function periodSection(partner: Partner, period: Period): SafeHtml {
   const lastDay = addDays(period.toDate, -1);
   // Absent `final` (reports written before the settling rule): a complete period reads as final.
   const settling =
     period.final === false && period.finalAfter !== undefined
-      ? ` ${badge(`settling: late-delivered logs may still count; final after ${localTime(period.finalAfter, period.timeZone)}`, 'warn')}`
+      ? html` ${badge(`settling: late-delivered logs may still count; final after ${localTime(period.finalAfter, period.timeZone)}`, 'warn')}`
       : '';
   const state =
     period.complete && period.final !== false
       ? badge('final figures', 'ok')
       : period.complete
-        ? `${badge('closed', 'ok')}${settling}`
-        : `${badge(`open: data up to ${localTime(period.asOf, period.timeZone)}`, 'warn')}${settling}`;
+        ? html`${badge('closed', 'ok')}${settling}`
+        : html`${badge(`open: data up to ${localTime(period.asOf, period.timeZone)}`, 'warn')}${settling}`;
   const levels =
     period.levels.length === 0
-      ? '<p>No notice level was reached.</p>'
-      : `<ul class="levels">${period.levels
-          .map(
-            (l) =>
-              `<li><strong>${e(l.level)}</strong> (${e(String(l.percent))}% threshold), reached by ${e(METRIC_LABEL[l.metric].toLowerCase())}` +
-              `${l.applicationId === null ? '' : ` of <code>${e(l.applicationId)}</code>`} at ${e(l.utilisation)}%</li>`,
-          )
-          .join('')}</ul>`;
-  return (
-    `<article class="period" id="${e(anchor('period', `${partner.partnerId}-${period.periodId}`))}">` +
-    `<h3>${e(monthName(period.periodId))} <span class="sub">${e(formatLongDate(period.fromDate))} to ${e(formatLongDate(lastDay))}, ${e(period.timeZone)}</span></h3>` +
-    `<p class="meta">${state} Contract <code>${e(period.contractId)}</code>, currency ${e(period.currency)}.</p>` +
-    keyFigures(period) +
-    charts(period) +
-    '<h4>Usage against the contract</h4>' +
-    metricTable(period.metrics) +
-    `<p>Totals: ${e(count(period.totals.requests))} requests, ${e(formatBytes(big(period.totals.bytesSent)))}, ${e(count(period.totals.records))} records.</p>` +
-    feeCalculation(period) +
-    forecastSection(period) +
-    '<h4>Notice levels</h4>' +
-    levels +
-    applicationsSection(period) +
-    datasetsSection(period) +
-    `<h4>Findings (${period.findings.length})</h4>` +
-    findingList(period.findings) +
-    '<h4>Notices in this run</h4>' +
-    noticeTable(period.notices) +
-    '</article>'
-  );
+      ? html`<p>No notice level was reached.</p>`
+      : html`<ul class="levels">${period.levels.map(
+          (l) =>
+            html`<li><strong>${l.level}</strong> (${String(l.percent)}% threshold), reached by ${METRIC_LABEL[l.metric].toLowerCase()}${l.applicationId === null ? '' : html` of <code>${l.applicationId}</code>`} at ${l.utilisation}%</li>`,
+        )}</ul>`;
+  return html`<article class="period" id="${anchor('period', `${partner.partnerId}-${period.periodId}`)}"><h3>${monthName(period.periodId)} <span class="sub">${formatLongDate(period.fromDate)} to ${formatLongDate(lastDay)}, ${period.timeZone}</span></h3><p class="meta">${state} Contract <code>${period.contractId}</code>, currency ${period.currency}.</p>${[
+    keyFigures(period),
+    charts(period),
+    html`<h4>Usage against the contract</h4>`,
+    metricTable(period.metrics),
+    html`<p>Totals: ${count(period.totals.requests)} requests, ${formatBytes(big(period.totals.bytesSent))}, ${count(period.totals.records)} records.</p>`,
+    feeCalculation(period),
+    forecastSection(period),
+    html`<h4>Notice levels</h4>`,
+    levels,
+    applicationsSection(period),
+    datasetsSection(period),
+    html`<h4>Findings (${period.findings.length})</h4>`,
+    findingList(period.findings),
+    html`<h4>Notices in this run</h4>`,
+    noticeTable(period.notices),
+  ]}</article>`;
 }
 
-function partnerSection(partner: Partner): string {
-  return (
-    `<section class="partner" id="${e(anchor('partner', partner.partnerId))}">` +
-    `<h2>${e(partner.partnerName)} <span class="sub"><code>${e(partner.partnerId)}</code></span></h2>` +
-    (partner.periods.length === 0 ? '<p>No billing period in the window.</p>' : '') +
-    partner.periods.map((p) => periodSection(partner, p)).join('') +
-    '</section>'
-  );
+function partnerSection(partner: Partner): SafeHtml {
+  return html`<section class="partner" id="${anchor('partner', partner.partnerId)}"><h2>${partner.partnerName} <span class="sub"><code>${partner.partnerId}</code></span></h2>${
+    partner.periods.length === 0 ? html`<p>No billing period in the window.</p>` : ''
+  }${partner.periods.map((p) => periodSection(partner, p))}</section>`;
 }
 
 // ---------------------------------------------------------------------------------------------
 // Run-level sections
 
-function runHeader(report: Report, partners: readonly Partner[], onePartner: boolean): string {
-  const facts: [string, string][] = [
-    ['Run', `<code>${e(report.runId)}</code>`],
-    ['Generated', e(localTime(report.generatedAt, 'UTC'))],
-    ['Window', `${e(report.window.from)} to ${e(report.window.to)} (end exclusive)`],
-    ['Engine', e(report.engine)],
+function facts(rows: readonly (readonly [string, HtmlValue])[], cls: string): SafeHtml {
+  return html`<dl class="${cls}">${rows.map(([k, v]) => html`<div><dt>${k}</dt><dd>${v}</dd></div>`)}</dl>`;
+}
+
+function runHeader(report: Report, partners: readonly Partner[], onePartner: boolean): SafeHtml {
+  const rows: [string, HtmlValue][] = [
+    ['Run', code(report.runId)],
+    ['Generated', localTime(report.generatedAt, 'UTC')],
+    ['Window', `${report.window.from} to ${report.window.to} (end exclusive)`],
+    ['Engine', report.engine],
     ['Mode', report.dryRun ? badge('dry run: nothing recorded or sent', 'warn') : 'recorded run'],
   ];
-  if (report.reason !== null) facts.push(['Reason', e(report.reason)]);
-  const dl = `<dl class="facts">${facts.map(([k, v]) => `<div><dt>${e(k)}</dt><dd>${v}</dd></div>`).join('')}</dl>`;
+  if (report.reason !== null) rows.push(['Reason', report.reason]);
   const s = report.summary;
   const noticeText =
     Object.entries(s.notices)
@@ -502,50 +471,47 @@ function runHeader(report: Report, partners: readonly Partner[], onePartner: boo
   const charged = s.fees.filter((f) => big(f.minor) !== 0n);
   const cards = onePartner
     ? ''
-    : `<div class="kpis">` +
-      `<div class="kpi"><div class="k">Partners audited</div><div class="v">${s.partners}</div><div class="s">${s.periods} billing period${s.periods === 1 ? '' : 's'}</div></div>` +
-      `<div class="kpi${s.partnersOverLimit.length > 0 ? ' over' : ''}"><div class="k">Over a monthly limit</div><div class="v">${s.partnersOverLimit.length}</div><div class="s">${s.partnersOverLimit.length > 0 ? e(s.partnersOverLimit.join(', ')) : 'no partner'}</div></div>` +
-      `<div class="kpi${charged.length > 0 ? ' over' : ''}"><div class="k">Overage fees</div><div class="v${charged.length > 1 ? ' several' : ''}">${charged.length > 0 ? charged.map((f) => e(money(f))).join('<br>') : 'none'}</div><div class="s">all periods</div></div>` +
-      `<div class="kpi${s.findings > 0 ? ' over' : ''}"><div class="k">Findings</div><div class="v">${s.findings}</div><div class="s">to look at</div></div>` +
-      `<div class="kpi"><div class="k">Notices</div><div class="v">${report.notices.length}</div><div class="s">${e(noticeText)}</div></div>` +
-      `<div class="kpi${s.inputComplete ? '' : ' over'}"><div class="k">Input</div><div class="v">${s.inputComplete ? 'complete' : 'incomplete'}</div><div class="s">${report.input.malformedLines} malformed line${report.input.malformedLines === 1 ? '' : 's'}, ${report.input.unreadableFiles.length} unreadable file${report.input.unreadableFiles.length === 1 ? '' : 's'}</div></div>` +
-      `</div>`;
+    : html`<div class="kpis"><div class="kpi"><div class="k">Partners audited</div><div class="v">${s.partners}</div><div class="s">${s.periods} billing period${s.periods === 1 ? '' : 's'}</div></div><div class="kpi${s.partnersOverLimit.length > 0 ? ' over' : ''}"><div class="k">Over a monthly limit</div><div class="v">${s.partnersOverLimit.length}</div><div class="s">${s.partnersOverLimit.length > 0 ? s.partnersOverLimit.join(', ') : 'no partner'}</div></div><div class="kpi${charged.length > 0 ? ' over' : ''}"><div class="k">Overage fees</div><div class="v${charged.length > 1 ? ' several' : ''}">${
+        charged.length > 0
+          ? joinHtml(
+              charged.map((f) => money(f)),
+              html`<br>`,
+            )
+          : 'none'
+      }</div><div class="s">all periods</div></div><div class="kpi${s.findings > 0 ? ' over' : ''}"><div class="k">Findings</div><div class="v">${s.findings}</div><div class="s">to look at</div></div><div class="kpi"><div class="k">Notices</div><div class="v">${report.notices.length}</div><div class="s">${noticeText}</div></div><div class="kpi${s.inputComplete ? '' : ' over'}"><div class="k">Input</div><div class="v">${s.inputComplete ? 'complete' : 'incomplete'}</div><div class="s">${report.input.malformedLines} malformed line${report.input.malformedLines === 1 ? '' : 's'}, ${report.input.unreadableFiles.length} unreadable file${report.input.unreadableFiles.length === 1 ? '' : 's'}</div></div></div>`;
   const toc =
     partners.length > 1
-      ? `<nav class="toc no-print"><strong>Partners:</strong> ${partners
-          .map((p) => `<a href="#${e(anchor('partner', p.partnerId))}">${e(p.partnerName)}</a>`)
-          .join(' · ')} · <a href="#evidence">Evidence</a></nav>`
+      ? html`<nav class="toc no-print"><strong>Partners:</strong> ${joinHtml(
+          partners.map((p) => html`<a href="#${anchor('partner', p.partnerId)}">${p.partnerName}</a>`),
+          ' · ',
+        )} · <a href="#evidence">Evidence</a></nav>`
       : '';
   const title = onePartner
-    ? `Data usage audit: ${e(partners[0]?.partnerName ?? '')}`
+    ? `Data usage audit: ${partners[0]?.partnerName ?? ''}`
     : 'Partner data usage audit';
-  return `<header class="run"><h1>${title}</h1>${dl}${cards}${toc}</header>`;
+  return html`<header class="run"><h1>${title}</h1>${facts(rows, 'facts')}${cards}${toc}</header>`;
 }
 
-function unattributedSection(report: Report): string {
+function unattributedSection(report: Report): SafeHtml {
   const u = report.unattributed;
   if (u.figures.length === 0 && u.findings.length === 0) {
-    return '<section class="run-section"><h2>Unregistered principals</h2><p>Every request came from a registered principal.</p></section>';
+    return html`<section class="run-section"><h2>Unregistered principals</h2><p>Every request came from a registered principal.</p></section>`;
   }
-  return (
-    '<section class="run-section" id="unattributed"><h2>Unregistered principals</h2>' +
-    '<p>Requests by principals that no partner registered, over the whole window.</p>' +
-    table(
-      ['Requester', 'Access point', 'Requests', 'Data sent', 'Records', 'Read partner data', 'Datasets'],
-      u.figures.map((f) => [
-        `<code>${e(f.requester)}</code>`,
-        `<code>${e(f.accessPoint)}</code>`,
-        ...countsCells(f.counts),
-        f.touchedPartnerData ? badge('yes', 'bad') : 'no',
-        f.datasets.map((d) => `<code>${e(d.dataset)}</code>`).join(' '),
-      ]),
-      [false, false, true, true, true, false, false],
-      'wide',
-    ) +
-    `<h3>Findings (${u.findings.length})</h3>` +
-    findingList(u.findings) +
-    '</section>'
-  );
+  return html`<section class="run-section" id="unattributed"><h2>Unregistered principals</h2><p>Requests by principals that no partner registered, over the whole window.</p>${table(
+    ['Requester', 'Access point', 'Requests', 'Data sent', 'Records', 'Read partner data', 'Datasets'],
+    u.figures.map((f) => [
+      code(f.requester),
+      code(f.accessPoint),
+      ...countsCells(f.counts),
+      f.touchedPartnerData ? badge('yes', 'bad') : 'no',
+      joinHtml(
+        f.datasets.map((d) => code(d.dataset)),
+        ' ',
+      ),
+    ]),
+    [false, false, true, true, true, false, false],
+    'wide',
+  )}<h3>Findings (${u.findings.length})</h3>${findingList(u.findings)}</section>`;
 }
 
 /** How many malformed-line samples the page shows; the rest are in report.json. */
@@ -559,131 +525,114 @@ function visibleControls(text: string): string {
   );
 }
 
-function inputSection(report: Report, onePartner: boolean): string {
+function inputSection(report: Report, onePartner: boolean): SafeHtml {
   const i = report.input;
   const reasons = Object.entries(i.malformedByReason)
-    .map(([r, n]) => `${e(r)}: ${n}`)
+    .map(([r, n]) => `${r}: ${n}`)
     .join(', ');
-  const parts = [
-    '<section class="run-section" id="input"><h2>Input read</h2>',
-    `<p>${i.files} log object${i.files === 1 ? '' : 's'} (${i.filesSkipped} already ingested before), ${e(formatCount(BigInt(i.bytes)))} bytes, ` +
-      `${e(formatCount(BigInt(i.lines)))} lines: ${e(formatCount(BigInt(i.parsedLines)))} parsed, ${e(formatCount(BigInt(i.malformedLines)))} malformed${reasons ? ` (${reasons})` : ''}.</p>`,
+  const parts: SafeHtml[] = [
+    html`<section class="run-section" id="input"><h2>Input read</h2>`,
+    html`<p>${i.files} log object${i.files === 1 ? '' : 's'} (${i.filesSkipped} already ingested before), ${formatCount(BigInt(i.bytes))} bytes, ${formatCount(BigInt(i.lines))} lines: ${formatCount(BigInt(i.parsedLines))} parsed, ${formatCount(BigInt(i.malformedLines))} malformed${reasons ? ` (${reasons})` : ''}.</p>`,
   ];
   if (i.repeatsDropped !== undefined) {
     const n = i.repeatsDropped;
     parts.push(
-      `<p>${e(formatCount(BigInt(n)))} parsed line${n === 1 ? '' : 's'} repeated a request already counted (the same request id and host id, delivered again by S3) and ${n === 1 ? 'was' : 'were'} not counted again.</p>`,
+      html`<p>${formatCount(BigInt(n))} parsed line${n === 1 ? '' : 's'} repeated a request already counted (the same request id and host id, delivered again by S3) and ${n === 1 ? 'was' : 'were'} not counted again.</p>`,
     );
   }
   // Raw log lines can name other partners' principals: they stay out of a report for one partner.
   if (!onePartner && i.malformedSamples.length > 0) {
     const shown = i.malformedSamples.slice(0, MAX_SAMPLES_LISTED);
     parts.push(
-      `<h3>Malformed lines (${shown.length < i.malformedSamples.length ? `first ${shown.length} of ` : ''}${i.malformedSamples.length} sampled)</h3>`,
+      html`<h3>Malformed lines (${shown.length < i.malformedSamples.length ? `first ${shown.length} of ` : ''}${i.malformedSamples.length} sampled)</h3>`,
       table(
         ['File', 'Line', 'Reason', 'Text'],
-        shown.map((s) => [
-          `<code>${e(s.file)}</code>`,
-          String(s.line),
-          e(s.reason),
-          `<code>${e(visibleControls(s.text))}</code>`,
-        ]),
+        shown.map((s) => [code(s.file), String(s.line), s.reason, code(visibleControls(s.text))]),
         [false, true, false, false],
         'wide',
       ),
     );
     if (shown.length < i.malformedSamples.length) {
       parts.push(
-        '<p>The other samples are in <code>report.json</code> (<code>input.malformedSamples</code>).</p>',
+        html`<p>The other samples are in <code>report.json</code> (<code>input.malformedSamples</code>).</p>`,
       );
     }
   }
   if (i.unreadableFiles.length > 0) {
     parts.push(
-      '<h3>Unreadable files</h3>',
+      html`<h3>Unreadable files</h3>`,
       table(
         ['File', 'Reason'],
-        i.unreadableFiles.map((u) => [`<code>${e(u.file)}</code>`, e(u.reason)]),
+        i.unreadableFiles.map((u) => [code(u.file), u.reason]),
         [false, false],
       ),
     );
   }
   if (!onePartner && report.uncovered.length > 0) {
     parts.push(
-      '<h3>Not evaluated: no contract in force</h3><ul>',
-      ...report.uncovered.map((u) => `<li><code>${e(u.partnerId)}</code> ${e(u.periodId)}</li>`),
-      '</ul>',
+      html`<h3>Not evaluated: no contract in force</h3><ul>`,
+      ...report.uncovered.map((u) => html`<li><code>${u.partnerId}</code> ${u.periodId}</li>`),
+      html`</ul>`,
     );
   }
-  parts.push('</section>');
-  return parts.join('');
+  parts.push(html`</section>`);
+  return joinHtml(parts);
 }
 
-function noticeDiffSection(diffs: Report['noticeDiffs']): string {
+function noticeDiffSection(diffs: Report['noticeDiffs']): SafeHtml | '' {
   if (diffs.length === 0) return '';
   const rows = diffs.flatMap((d) =>
     d.changes.map((c) => [
-      `<code>${e(d.partnerId)}</code> ${e(d.periodId)} ${e(d.level)}`,
-      d.sentAt === null ? '-' : e(d.sentAt),
-      `<code>${e(c.path)}</code>`,
-      c.sent === null ? '-' : e(c.sent),
-      c.current === null ? '-' : e(c.current),
-      c.delta === null ? '-' : e(c.delta),
+      html`<code>${d.partnerId}</code> ${d.periodId} ${d.level}`,
+      d.sentAt === null ? '-' : d.sentAt,
+      code(c.path),
+      c.sent === null ? '-' : c.sent,
+      c.current === null ? '-' : c.current,
+      c.delta === null ? '-' : c.delta,
     ]),
   );
-  return (
-    '<section class="run-section" id="notice-diffs"><h2>Changes since notices were sent</h2>' +
-    '<p>Figures a sent notice stated that this audit finds different (late log delivery or a registry change).</p>' +
-    table(['Notice', 'Sent at', 'Figure', 'Stated', 'Now', 'Change'], rows, [
-      false,
-      false,
-      false,
-      true,
-      true,
-      true,
-    ]) +
-    '</section>'
-  );
+  return html`<section class="run-section" id="notice-diffs"><h2>Changes since notices were sent</h2><p>Figures a sent notice stated that this audit finds different (late log delivery or a registry change).</p>${table(
+    ['Notice', 'Sent at', 'Figure', 'Stated', 'Now', 'Change'],
+    rows,
+    [false, false, false, true, true, true],
+  )}</section>`;
 }
 
 /** How many input objects the evidence lists inline; the rest are in report.json. */
 const MAX_FILES_LISTED = 200;
 
-function evidenceSection(report: Report): string {
+function evidenceSection(report: Report): SafeHtml {
   const ev = report.evidence ?? null;
-  const facts: [string, string][] = [
-    ['Run id', `<code>${e(report.runId)}</code>`],
-    ['Generated at', `<code>${e(report.generatedAt)}</code>`],
-    ['Audit window', `${e(report.window.from)} to ${e(report.window.to)} (end exclusive)`],
-    ['Engine', e(report.engine)],
-    ['Code version', `<code>${e(report.codeVersion)}</code>`],
-    ['Registry sha256', `<code class="hash">${e(report.registryHash)}</code>`],
+  const rows: [string, HtmlValue][] = [
+    ['Run id', code(report.runId)],
+    ['Generated at', code(report.generatedAt)],
+    ['Audit window', `${report.window.from} to ${report.window.to} (end exclusive)`],
+    ['Engine', report.engine],
+    ['Code version', code(report.codeVersion)],
+    ['Registry sha256', code(report.registryHash, 'hash')],
   ];
-  if (ev?.registrySource) facts.push(['Registry read from', `<code>${e(ev.registrySource)}</code>`]);
+  if (ev?.registrySource) rows.push(['Registry read from', code(ev.registrySource)]);
   if (ev) {
-    facts.push(
+    rows.push(
       ['Input objects', String(ev.inputFiles.length)],
       [
         'Input manifest sha256',
-        ev.inputManifestHash === null
-          ? 'none (no input objects)'
-          : `<code class="hash">${e(ev.inputManifestHash)}</code>`,
+        ev.inputManifestHash === null ? 'none (no input objects)' : code(ev.inputManifestHash, 'hash'),
       ],
     );
   }
-  const parts = [
-    '<section class="run-section evidence" id="evidence"><h2>Evidence: how to rerun this audit</h2>',
-    `<dl class="facts wide">${facts.map(([k, v]) => `<div><dt>${e(k)}</dt><dd>${v}</dd></div>`).join('')}</dl>`,
+  const parts: SafeHtml[] = [
+    html`<section class="run-section evidence" id="evidence"><h2>Evidence: how to rerun this audit</h2>`,
+    facts(rows, 'facts wide'),
   ];
-  if (ev?.logDelivery !== undefined) parts.push(`<p class="log-delivery">${e(ev.logDelivery)}</p>`);
+  if (ev?.logDelivery !== undefined) parts.push(html`<p class="log-delivery">${ev.logDelivery}</p>`);
   if (!ev) {
     parts.push(
-      '<p>This report records no input fingerprints or queries (it was written before they were recorded, or the engine gave none). The window, registry hash and code version above still pin the run.</p>',
+      html`<p>This report records no input fingerprints or queries (it was written before they were recorded, or the engine gave none). The window, registry hash and code version above still pin the run.</p>`,
     );
   } else {
     parts.push(
-      '<p>The input manifest hash is the sha256 of one line per input object, <code>&lt;fingerprint&gt;␣␣&lt;name&gt;</code>, sorted by name, each ending in a newline. To recompute it from <code>report.json</code>:</p>' +
-        `<pre>jq -r '.evidence.inputFiles | sort_by(.name, .fingerprint) | .[] | "\\(.fingerprint)  \\(.name)"' report.json | sha256sum</pre>`,
+      html`<p>The input manifest hash is the sha256 of one line per input object, <code>&lt;fingerprint&gt;␣␣&lt;name&gt;</code>, sorted by name, each ending in a newline. To recompute it from <code>report.json</code>:</p><pre>jq -r '.evidence.inputFiles | sort_by(.name, .fingerprint) | .[] | "\\(.fingerprint)  \\(.name)"' report.json | sha256sum</pre>`,
     );
     const listed = ev.inputFiles.slice(0, MAX_FILES_LISTED);
     if (listed.length > 0) {
@@ -691,9 +640,9 @@ function evidenceSection(report: Report): string {
         table(
           ['Input object', 'Fingerprint (sha256)', 'Bytes'],
           listed.map((f) => [
-            `<code>${e(f.name)}</code>`,
-            `<code class="hash">${e(f.fingerprint)}</code>`,
-            f.bytes === null ? '-' : e(formatCount(BigInt(f.bytes))),
+            code(f.name),
+            code(f.fingerprint, 'hash'),
+            f.bytes === null ? '-' : formatCount(BigInt(f.bytes)),
           ]),
           [false, false, true],
           'wide',
@@ -701,21 +650,26 @@ function evidenceSection(report: Report): string {
       );
       if (ev.inputFiles.length > listed.length) {
         parts.push(
-          `<p>${ev.inputFiles.length - listed.length} more input objects are listed in <code>report.json</code> (<code>evidence.inputFiles</code>); the manifest hash covers all of them.</p>`,
+          html`<p>${ev.inputFiles.length - listed.length} more input objects are listed in <code>report.json</code> (<code>evidence.inputFiles</code>); the manifest hash covers all of them.</p>`,
         );
       }
     }
     if (ev.queries.length > 0) {
-      parts.push('<h3>Queries</h3>');
+      parts.push(html`<h3>Queries</h3>`);
       for (const q of ev.queries) {
-        const meta = [`engine ${e(q.engine)}`];
+        const meta: SafeHtml[] = [html`engine ${q.engine}`];
         if (q.queryExecutionId !== null)
-          meta.push(`query execution id <code>${e(q.queryExecutionId)}</code>`);
-        if (q.bytesScanned !== null) meta.push(`${e(count(q.bytesScanned))} bytes scanned`);
+          meta.push(html`query execution id <code>${q.queryExecutionId}</code>`);
+        if (q.bytesScanned !== null) meta.push(html`${count(q.bytesScanned)} bytes scanned`);
         if (q.params.length > 0)
-          meta.push(`parameters ${q.params.map((p) => `<code>${e(p)}</code>`).join(', ')}`);
+          meta.push(
+            html`parameters ${joinHtml(
+              q.params.map((p) => code(p)),
+              ', ',
+            )}`,
+          );
         parts.push(
-          `<div class="query"><p><strong>${e(q.purpose)}</strong>: ${meta.join(' · ')}</p><pre>${e(q.sql)}</pre></div>`,
+          html`<div class="query"><p><strong>${q.purpose}</strong>: ${joinHtml(meta, ' · ')}</p><pre>${q.sql}</pre></div>`,
         );
       }
     }
@@ -724,17 +678,18 @@ function evidenceSection(report: Report): string {
     ev?.rerun ??
     `partner-audit audit --logs <the input objects above> --registry <the registry with the sha256 above> --from ${report.window.from} --to ${report.window.to} --dry-run`;
   parts.push(
-    `<h3>Rerun</h3><pre class="rerun">${e(rerun)}</pre>`,
-    '<p>With the same input objects, registry and code version, the rerun gives the same figures; <code>--dry-run</code> records and sends nothing.</p>',
-    '</section>',
+    html`<h3>Rerun</h3><pre class="rerun">${rerun}</pre>`,
+    html`<p>With the same input objects, registry and code version, the rerun gives the same figures; <code>--dry-run</code> records and sends nothing.</p>`,
+    html`</section>`,
   );
-  return parts.join('');
+  return joinHtml(parts);
 }
 
 // ---------------------------------------------------------------------------------------------
 // The page
 
-const CSS = `
+// Static text of this module, not a value: written as it is.
+const STYLE = html`<style>
 :root{--ink:#1d2733;--muted:#5b6775;--line:#d9dee4;--paper:#fff;--bg:#f3f5f8;--accent:#2f6db5;--bad:#b3261e;--bad-bg:#fdecea;--warn:#8a5a00;--warn-bg:#fff4dc;--ok:#1e6b3a;--ok-bg:#e6f4ea;--info:#2f4f75;--info-bg:#e8eef6}
 *{box-sizing:border-box}
 html{-webkit-text-size-adjust:100%;text-size-adjust:100%}
@@ -829,7 +784,7 @@ footer{color:var(--muted);font-size:.8rem;text-align:center;margin:16px 0}
   .no-print{display:none}
   a{color:inherit;text-decoration:none}
 }
-`;
+</style>`;
 
 /**
  * Render a report (or, with `partnerId`, one partner's part of it) as a single static HTML page.
@@ -847,24 +802,25 @@ export function renderReportHtml(report: Report, opts: RenderReportOptions = {})
   const diffs = onePartner
     ? report.noticeDiffs.filter((d) => d.partnerId === opts.partnerId)
     : report.noticeDiffs;
-  const body = [
-    runHeader(report, partners, onePartner),
-    ...partners.map(partnerSection),
-    partners.length === 0
-      ? '<section><h2>Partners</h2><p>No partner had a billing period in the window.</p></section>'
-      : '',
-    onePartner ? '' : unattributedSection(report),
-    noticeDiffSection(diffs),
-    inputSection(report, onePartner),
-    evidenceSection(report),
-  ].join('\n');
-  return (
-    '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">' +
-    '<meta name="viewport" content="width=device-width, initial-scale=1">' +
-    // No script runs and nothing loads from elsewhere, even if a value slipped through unescaped.
-    `<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">` +
-    `<title>${e(title)}</title><style>${CSS}</style></head>\n<body><main>\n${body}\n` +
-    `<footer>partner-audit ${e(report.codeVersion)} · run ${e(report.runId)} · report version ${report.reportVersion}</footer>` +
-    '</main></body></html>\n'
+  const body = joinHtml(
+    [
+      runHeader(report, partners, onePartner),
+      ...partners.map(partnerSection),
+      partners.length === 0
+        ? html`<section><h2>Partners</h2><p>No partner had a billing period in the window.</p></section>`
+        : '',
+      onePartner ? '' : unattributedSection(report),
+      noticeDiffSection(diffs),
+      inputSection(report, onePartner),
+      evidenceSection(report),
+    ],
+    '\n',
   );
+  // The Content-Security-Policy: no script runs and nothing loads from elsewhere, whatever the page holds.
+  return html`<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:"><title>${title}</title>${STYLE}</head>
+<body><main>
+${body}
+<footer>partner-audit ${report.codeVersion} · run ${report.runId} · report version ${report.reportVersion}</footer></main></body></html>
+`.toString();
 }
