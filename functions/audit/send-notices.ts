@@ -14,7 +14,6 @@
  */
 import type { PartnerPeriodEvaluation } from '../domain/evaluation.js';
 import {
-  composeNotice,
   type DueNotice,
   dueNotices,
   type NoticeDiff,
@@ -31,6 +30,7 @@ import type {
   OutgoingMessage,
   ReportStore,
 } from '../ports.js';
+import { composeNotice } from '../render/notice.js';
 
 export type NoticeStatus = 'sent' | 'previewed' | 'already-sent' | 'held' | 'failed';
 
@@ -152,7 +152,7 @@ async function sendOne(
   const messageId = noticeMessageId(key, request.runId, request.messageIdDomain);
   let message: OutgoingMessage;
   try {
-    message = composeNotice({
+    message = await composeNotice({
       registry: deps.registry,
       partner,
       evaluation,

@@ -5,8 +5,8 @@
 import { mkdir, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { writeFileAtomic } from '../adapters/outbox/outbox-mailer.js';
-import { ReportPartnerError, renderReportHtml } from '../domain/html-report.js';
 import { type Report, ReportSchema } from '../domain/report.js';
+import { ReportPartnerError, renderReportHtml } from '../render/report-html.js';
 import { parseCommandArgs, requireString, UsageError } from './args.js';
 import { displayPath } from './paths.js';
 

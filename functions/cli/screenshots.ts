@@ -13,7 +13,7 @@ import { access, constants, mkdir, mkdtemp, readdir, readFile, rm } from 'node:f
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { type BrowserContext, chromium } from 'playwright-core';
-import { renderReportHtml } from '../domain/html-report.js';
+import { renderReportHtml } from '../render/report-html.js';
 import { parseCommandArgs, UsageError } from './args.js';
 import { bundledChromium, type ChromiumInstall } from './bundled-chromium.js';
 import { displayPath } from './paths.js';

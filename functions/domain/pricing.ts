@@ -41,3 +41,31 @@ export function priceOverage(over: bigint, price: Price, currency: string): Over
   });
   return { lines, totalMinor };
 }
+
+/** A tier line's amount before rounding: `units x price / per` as a decimal, cut after some places. */
+export interface UnroundedAmount {
+  /** The whole part. */
+  readonly whole: bigint;
+  /** The decimal places written, without trailing zeros (empty for a whole amount). */
+  readonly fraction: string;
+  /** Whether the amount goes on past `fraction`. */
+  readonly cut: boolean;
+}
+
+/**
+ * The exact value of a tier line, `units x price / per`, up to `places` decimals: what the rounding
+ * to minor units (OVERAGES.md, "Tiers and rounding") starts from, so a reader can check it.
+ */
+export function unroundedTierAmount(units: bigint, price: string, per: bigint, places = 8): UnroundedAmount {
+  const p = parseDecimal(price);
+  const numerator = units * p.value;
+  const denominator = per * 10n ** BigInt(p.scale);
+  let rest = numerator % denominator;
+  let fraction = '';
+  for (let i = 0; i < places && rest > 0n; i++) {
+    rest *= 10n;
+    fraction += (rest / denominator).toString();
+    rest %= denominator;
+  }
+  return { whole: numerator / denominator, fraction, cut: rest > 0n };
+}

@@ -16,8 +16,8 @@ import {
   PHONE_WIDTH,
   takeScreenshots,
 } from '../../functions/cli/screenshots.js';
-import { renderReportHtml } from '../../functions/domain/html-report.js';
-import { composeNotice } from '../../functions/domain/notices.js';
+import { composeNotice } from '../../functions/render/notice.js';
+import { renderReportHtml } from '../../functions/render/report-html.js';
 import { makeRegistry, partnerOf } from '../support/notice-fixtures.js';
 import { makeCappedRegistry, makeDailyEvaluation, makeReport } from '../support/report-fixtures.js';
 
@@ -25,10 +25,10 @@ const SCREENSHOT_DIR = join(tmpdir(), 'partner-audit-screenshots');
 
 const reportHtml = renderReportHtml(makeReport());
 
-function noticeHtml(partnerName = 'Acme Analytics', appName = 'Ingest'): string {
+async function noticeHtml(partnerName = 'Acme Analytics', appName = 'Ingest'): Promise<string> {
   const registry = makeRegistry({ name: partnerName, appName });
   const base = makeDailyEvaluation();
-  return composeNotice({
+  const notice = await composeNotice({
     registry,
     partner: partnerOf(registry),
     evaluation: makeDailyEvaluation({
@@ -41,7 +41,8 @@ function noticeHtml(partnerName = 'Acme Analytics', appName = 'Ingest'): string 
     date: new Date('2026-11-21T05:00:00Z'),
     reportRef: 'partner-audit run 20261121T050000Z-abc123',
     evidenceRef: 'audit-output/runs/20261121T050000Z-abc123/report.json',
-  }).html;
+  });
+  return notice.html;
 }
 
 let browser: HeadlessBrowser;
@@ -137,7 +138,10 @@ describe('the HTML report in Chromium', () => {
 });
 
 describe('a notice in Chromium', () => {
-  const html = noticeHtml();
+  let html: string;
+  beforeAll(async () => {
+    html = await noticeHtml();
+  });
 
   it.each([DESKTOP_WIDTH, PHONE_WIDTH])('has no horizontal overflow at %i px', async (width) => {
     const page = await inspectHtml(browser, html, width);
@@ -165,7 +169,7 @@ describe('a notice in Chromium', () => {
   it('keeps a long unbroken partner name inside a phone screen', async () => {
     const page = await inspectHtml(
       browser,
-      noticeHtml(`Acme${'X'.repeat(80)}`, `App${'Y'.repeat(80)}`),
+      await noticeHtml(`Acme${'X'.repeat(80)}`, `App${'Y'.repeat(80)}`),
       PHONE_WIDTH,
     );
     expect(page.scrollWidth).toBeLessThanOrEqual(page.innerWidth);
@@ -179,7 +183,7 @@ describe('screenshots', () => {
       browser,
       [
         { name: 'report', html: reportHtml },
-        { name: 'notice', html: noticeHtml() },
+        { name: 'notice', html: await noticeHtml() },
       ],
       SCREENSHOT_DIR,
     );

@@ -11,7 +11,7 @@ import { basename, dirname, join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { OutboxMailer, OutboxWriteError } from '../../functions/adapters/outbox/outbox-mailer.js';
 import { runLocalAudit } from '../../functions/cli/local-audit.js';
-import { composeNotice } from '../../functions/domain/notices.js';
+import { composeNotice } from '../../functions/render/notice.js';
 import { keysIn, ledgerEntries, smallDataset } from '../reliability/helpers.js';
 import { makeEvaluation, makeRegistry, partnerOf } from '../support/notice-fixtures.js';
 
@@ -70,7 +70,7 @@ describe('OutboxMailer and the "may have sent" contract', () => {
   it('says a failure before the .eml is put in place sent nothing', async () => {
     const dir = join(root, 'refused');
     failNextEmlRename(dir, 'EACCES');
-    const error = await new OutboxMailer(dir).send(message()).catch((e: unknown) => e);
+    const error = await new OutboxMailer(dir).send(await message()).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(OutboxWriteError);
     expect(error).toMatchObject({ mayHaveSent: false, retryable: false });
     expect((await readdir(dir)).filter((f) => f.endsWith('.eml') || f.endsWith('.tmp'))).toEqual([]);
@@ -79,7 +79,7 @@ describe('OutboxMailer and the "may have sent" contract', () => {
   it('says it may have sent when the rename that delivers fails without a clear refusal (EIO)', async () => {
     const dir = join(root, 'eio');
     failNextEmlRename(dir, 'EIO');
-    const error = await new OutboxMailer(dir).send(message()).catch((e: unknown) => e);
+    const error = await new OutboxMailer(dir).send(await message()).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(OutboxWriteError);
     expect(error).toMatchObject({ mayHaveSent: true, retryable: false });
   });
@@ -87,7 +87,7 @@ describe('OutboxMailer and the "may have sent" contract', () => {
   it('tells whether a message was delivered, by the Message-ID of the .eml in the folder', async () => {
     const dir = join(root, 'delivered');
     const mailer = new OutboxMailer(dir);
-    const m = message();
+    const m = await message();
     expect(await mailer.delivered(m)).toBeUndefined();
     await mailer.send(m);
     expect(await mailer.delivered(m)).toEqual({ providerMessageId: 'acme-2026-11-escalation.eml' });

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LocalReportStore, ReportStoreError } from '../../functions/adapters/local/local-report-store.js';
 import { OutboxMailer, OutboxWriteError } from '../../functions/adapters/outbox/outbox-mailer.js';
-import { composeNotice } from '../../functions/domain/notices.js';
+import { composeNotice } from '../../functions/render/notice.js';
 import { makeEvaluation, makeRegistry, partnerOf } from '../support/notice-fixtures.js';
 
 let dir: string;
@@ -32,7 +32,7 @@ function message(level = 'escalation') {
 describe('OutboxMailer', () => {
   it('writes <partner>-<period>-<level>.eml with the raw MIME and an .html preview beside it', async () => {
     const outbox = join(dir, 'nested', 'outbox');
-    const m = message();
+    const m = await message();
     const { providerMessageId } = await new OutboxMailer(outbox).send(m);
     expect(providerMessageId).toBe('acme-2026-11-escalation.eml');
     expect(await readFile(join(outbox, 'acme-2026-11-escalation.eml'), 'utf8')).toBe(m.raw);
@@ -46,7 +46,7 @@ describe('OutboxMailer', () => {
   it('replaces an earlier file of the same notice whole, leaving no temporary files', async () => {
     const mailer = new OutboxMailer(dir);
     await writeFile(join(dir, 'acme-2026-11-warning.eml'), 'old');
-    const m = message('warning');
+    const m = await message('warning');
     await mailer.send(m);
     await mailer.send(m);
     expect(await readFile(join(dir, 'acme-2026-11-warning.eml'), 'utf8')).toBe(m.raw);
@@ -55,7 +55,7 @@ describe('OutboxMailer', () => {
 
   it('throws OutboxWriteError, not retryable, when the folder cannot be created', async () => {
     await writeFile(join(dir, 'a-file'), 'x');
-    const error = await new OutboxMailer(join(dir, 'a-file', 'outbox')).send(message()).catch((e) => e);
+    const error = await new OutboxMailer(join(dir, 'a-file', 'outbox')).send(await message()).catch((e) => e);
     expect(error).toBeInstanceOf(OutboxWriteError);
     expect(error.retryable).toBe(false);
   });

@@ -9,9 +9,9 @@ import {
   SesSendError,
   tagValue,
 } from '../../functions/adapters/ses/ses-mailer.js';
-import { buildMime } from '../../functions/domain/mime.js';
 import { sesClient } from '../../functions/handlers/aws/ses.js';
 import type { OutgoingMessage } from '../../functions/ports.js';
+import { buildMime } from '../../functions/render/mime.js';
 import { localSesClient } from '../support/aws-local-clients.js';
 import {
   FaultProxy,
@@ -26,7 +26,7 @@ let proxy: FaultProxy;
 let sleeps: number[];
 let clock: number;
 
-function message(partnerId = 'acme-data', level = 'overage'): OutgoingMessage {
+async function message(partnerId = 'acme-data', level = 'overage'): Promise<OutgoingMessage> {
   const base = {
     from: 'Data Partnerships <partners@provider.example>',
     to: ['Ana Owner <ana@acme.example>'],
@@ -36,7 +36,7 @@ function message(partnerId = 'acme-data', level = 'overage'): OutgoingMessage {
     html: '<p>Usage 1,120,000 requests of 1,000,000.</p>',
     messageId: `<${partnerId}.2026-03.${level}@partner-audit.provider.example>`,
   };
-  const raw = buildMime({ ...base, date: new Date(Date.UTC(2026, 2, 20, 6)) });
+  const raw = await buildMime({ ...base, date: new Date(Date.UTC(2026, 2, 20, 6)) });
   return { ...base, key: { partnerId, periodId: '2026-03', level }, raw };
 }
 
@@ -74,7 +74,7 @@ describe('SesMailer', () => {
   it('sends the raw MIME bytes with the configuration set, recipients and tags', async () => {
     const client = localSesClient(ses.endpoint);
     const spy = vi.spyOn(client, 'send');
-    const m = message();
+    const m = await message();
     const out = await mailer(client).send(m);
     expect(out.providerMessageId).toMatch(/.+/);
 
@@ -98,7 +98,7 @@ describe('SesMailer', () => {
 
   it('spaces sends evenly under the configured rate', async () => {
     const m = mailer(localSesClient(ses.endpoint), { maxSendRate: 4 });
-    for (const partner of ['a', 'b', 'c', 'd']) await m.send(message(partner));
+    for (const partner of ['a', 'b', 'c', 'd']) await m.send(await message(partner));
     // the first goes at once; the clock does not move by itself, so each later send waits 250 ms
     expect(sleeps).toEqual([250, 250, 250]);
     expect(await ses.emails()).toHaveLength(4);
@@ -106,7 +106,7 @@ describe('SesMailer', () => {
 
   it('backs off with jitter on "Maximum sending rate exceeded." and then sends', async () => {
     proxy.inject(sesError('Throttling', 'Maximum sending rate exceeded.'), 2);
-    const out = await mailer(localSesClient(proxy.endpoint), { backoffBaseMs: 1000 }).send(message());
+    const out = await mailer(localSesClient(proxy.endpoint), { backoffBaseMs: 1000 }).send(await message());
     expect(out.providerMessageId).toMatch(/.+/);
     // jitter 0.5 of caps 1000 and 2000; the backoff outlasts the limiter's spacing
     expect(sleeps).toEqual([500, 1000]);
@@ -116,7 +116,7 @@ describe('SesMailer', () => {
   it('gives up on persistent throttling with a retryable error', async () => {
     proxy.inject(sesError('Throttling', 'Maximum sending rate exceeded.'), 3);
     const error = (await mailer(localSesClient(proxy.endpoint), { maxAttempts: 3 })
-      .send(message())
+      .send(await message())
       .catch((e: unknown) => e)) as SesSendError;
     expect(error).toBeInstanceOf(SesSendError);
     expect(error.retryable).toBe(true);
@@ -131,7 +131,7 @@ describe('SesMailer', () => {
   ])('does not retry %s (%s)', async (code, text, retryable) => {
     proxy.inject(sesError(code, text));
     const error = (await mailer(localSesClient(proxy.endpoint))
-      .send(message())
+      .send(await message())
       .catch((e: unknown) => e)) as SesSendError;
     expect(error.name).toBe('SesSendError');
     expect(error.retryable).toBe(retryable);
@@ -144,7 +144,7 @@ describe('SesMailer', () => {
   it('marks a server error as retryable: SES answered, so it did not send', async () => {
     proxy.inject({ ...sesError('InternalFailure', 'Internal failure', 500) });
     const error = (await mailer(localSesClient(proxy.endpoint))
-      .send(message())
+      .send(await message())
       .catch((e: unknown) => e)) as SesSendError;
     expect(error.retryable).toBe(true);
     expect(error.mayHaveSent).toBe(false);
@@ -152,7 +152,7 @@ describe('SesMailer', () => {
 
   it('knows a message did not leave when no connection was made', async () => {
     const error = (await mailer(localSesClient('http://127.0.0.1:9'))
-      .send(message())
+      .send(await message())
       .catch((e: unknown) => e)) as SesSendError;
     expect(error).toBeInstanceOf(SesSendError);
     expect(error.retryable).toBe(true);
@@ -162,7 +162,7 @@ describe('SesMailer', () => {
   it('says SES may have sent a message whose answer was lost, and does not send it again', async () => {
     proxy.inject(LOST_ANSWER);
     const error = (await mailer(localSesClient(proxy.endpoint))
-      .send(message())
+      .send(await message())
       .catch((e: unknown) => e)) as SesSendError;
     expect(error).toBeInstanceOf(SesSendError);
     expect(error.mayHaveSent).toBe(true);
@@ -175,7 +175,7 @@ describe('SesMailer', () => {
   });
 
   it('refuses a message without recipients, and settings it cannot use', async () => {
-    const m = { ...message(), to: [], cc: [] };
+    const m = { ...(await message()), to: [], cc: [] };
     await expect(mailer(localSesClient(ses.endpoint)).send(m)).rejects.toThrow(/no recipient/);
     expect(() => mailer(localSesClient(ses.endpoint), { maxSendRate: 0 })).toThrow(SesMailerConfigError);
     expect(() => mailer(localSesClient(ses.endpoint), { configurationSetName: ' ' })).toThrow(

@@ -11,11 +11,12 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml, stringify } from 'yaml';
 import { renderLine } from '../../functions/cli/generate/generator.js';
 import { runLocalAudit } from '../../functions/cli/local-audit.js';
-import { renderReportHtml } from '../../functions/domain/html-report.js';
-import { buildMime, HeaderInjectionError, MimeError } from '../../functions/domain/mime.js';
-import { escapeHtml } from '../../functions/domain/notices.js';
 import { csvTextCell } from '../../functions/domain/report.js';
 import type { Clock } from '../../functions/ports.js';
+import { escapeHtml } from '../../functions/render/format.js';
+import { HeaderInjectionError, MimeError } from '../../functions/render/mailbox.js';
+import { buildMime } from '../../functions/render/mime.js';
+import { renderReportHtml } from '../../functions/render/report-html.js';
 import { registryEmails, runCli, smallDataset, tempDir } from './helpers.js';
 
 const root = tempDir('injection');
@@ -246,15 +247,15 @@ describe('notices composed from hostile registry names and log keys', () => {
 });
 
 describe('the composer given any subject and display name', () => {
-  it('never lets a header start a new header or the body (2,000 cases)', () => {
-    fc.assert(
-      fc.property(
+  it('never lets a header start a new header or the body (2,000 cases)', async () => {
+    await fc.assert(
+      fc.asyncProperty(
         fc.string({ unit: 'binary', maxLength: 120 }),
         fc.string({ unit: 'binary', maxLength: 60 }),
-        (subject, name) => {
+        async (subject, name) => {
           let raw: string;
           try {
-            raw = buildMime({
+            raw = await buildMime({
               from: { name, email: 'partners@provider.example' },
               to: ['owner@partner.example'],
               subject,
@@ -275,12 +276,14 @@ describe('the composer given any subject and display name', () => {
             .split('\r\n')
             .filter((l) => !/^[ \t]/.test(l))
             .map((l) => /^([!-9;-~]+):/.exec(l)?.[1]);
+          // The composer leaves out a header whose value is empty (Subject is optional in RFC 5322).
+          const hasSubject = /[^\s\x00-\x1f\x7f]/.test(subject);
           expect(names).toEqual([
+            'Message-ID',
             'From',
             'To',
-            'Subject',
+            ...(hasSubject ? ['Subject'] : []),
             'Date',
-            'Message-ID',
             'MIME-Version',
             'Content-Type',
           ]);

@@ -4,19 +4,20 @@
  * minimum of local days has passed (and never in the period's first 24 hours), and superseded by an
  * actual level at or above it.
  */
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { sendNotices } from '../../functions/audit/send-notices.js';
 import { buildAttributor } from '../../functions/domain/attribution.js';
 import { evaluatePartnerPeriod, forecastNoticesFrom } from '../../functions/domain/evaluate.js';
 import type { PartnerPeriodEvaluation } from '../../functions/domain/evaluation.js';
-import { renderReportHtml } from '../../functions/domain/html-report.js';
-import { composeNotice, dueNotices, reachesNoticeLevel } from '../../functions/domain/notices.js';
+import { dueNotices, reachesNoticeLevel } from '../../functions/domain/notices.js';
 import { parseRegistry, type Registry, RegistryError } from '../../functions/domain/registry.js';
 import { buildReport } from '../../functions/domain/report.js';
 import { monthlyPeriod, type Period, startOfLocalDate } from '../../functions/domain/time.js';
 import type { StatusClass, UsageRow } from '../../functions/domain/usage.js';
 import type { LedgerEntry, Mailer, NoticeKey, NoticeLedger, OutgoingMessage } from '../../functions/ports.js';
 import { MemoryReportStore } from '../support/memory-ports.js';
+import { composeNotice } from '../../functions/render/notice.js';
+import { renderReportHtml } from '../../functions/render/report-html.js';
 import { makeInputSummary } from '../support/notice-fixtures.js';
 
 const APP = 'arn:aws:iam::111122223333:user/app-a';
@@ -438,15 +439,18 @@ describe('sending forecast notices: the ledger, dry-run and rerun rules apply un
 describe('the forecast notice', () => {
   const registry = makeRegistry();
   const ev = novemberAt('2026-11-11T00:00:00Z');
-  const message = composeNotice({
-    registry,
-    partner: registry.partners[0]!,
-    evaluation: ev,
-    level: 'forecast-overage',
-    messageId: 'f1@pa.example',
-    date: new Date('2026-11-11T06:00:00Z'),
-    reportRef: 'run r1',
-    evidenceRef: 'runs/r1/report.json',
+  let message: Awaited<ReturnType<typeof composeNotice>>;
+  beforeAll(async () => {
+    message = await composeNotice({
+      registry,
+      partner: registry.partners[0]!,
+      evaluation: ev,
+      level: 'forecast-overage',
+      messageId: 'f1@pa.example',
+      date: new Date('2026-11-11T06:00:00Z'),
+      reportRef: 'run r1',
+      evidenceRef: 'runs/r1/report.json',
+    });
   });
 
   it('says in the subject that it is a projection, without "Action required"', () => {

@@ -1,18 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import {
-  cumulativeChart,
-  dailyBarChart,
-  formatCompact,
-  niceCeil,
-} from '../../functions/domain/html-charts.js';
-import { exactTierAmount, ReportPartnerError, renderReportHtml } from '../../functions/domain/html-report.js';
-import {
   buildReport,
   inputManifestHash,
   inputManifestText,
   ReportSchema,
   reportToJson,
 } from '../../functions/domain/report.js';
+import {
+  cumulativeChart,
+  dailyBarChart,
+  formatCompact,
+  niceCeil,
+} from '../../functions/render/report-charts.js';
+import { exactTierAmount, ReportPartnerError, renderReportHtml } from '../../functions/render/report-html.js';
 import { makeEvaluation } from '../support/notice-fixtures.js';
 import {
   makeCappedRegistry,
@@ -256,7 +256,7 @@ describe('charts', () => {
         { date: '2026-11-02', value: 150n, overCap: true },
         { date: '2026-11-03', overCap: false },
       ],
-    });
+    }).toString();
     const heights = [...svg.matchAll(/<rect class="bar[^"]*"[^>]*height="([\d.]+)"/g)].map((m) =>
       Number(m[1]),
     );
@@ -267,7 +267,7 @@ describe('charts', () => {
   });
 
   it('draws no cap line without a cap, and no forecast once the period is complete', () => {
-    const daily = dailyBarChart({ metric: 'requests', label: 'x', cap: null, days: [] });
+    const daily = dailyBarChart({ metric: 'requests', label: 'x', cap: null, days: [] }).toString();
     expect(daily).not.toContain('limit-line');
     const cum = cumulativeChart({
       metric: 'requests',
@@ -276,13 +276,13 @@ describe('charts', () => {
       daily: [1n, 2n],
       limit: 2n,
       forecast: null,
-    });
+    }).toString();
     expect(cum).not.toContain('forecast-line');
     expect(cum).toContain('limit-line');
   });
 
   it('escapes the label', () => {
-    const svg = dailyBarChart({ metric: 'requests', label: HOSTILE, cap: null, days: [] });
+    const svg = dailyBarChart({ metric: 'requests', label: HOSTILE, cap: null, days: [] }).toString();
     expect(svg).not.toContain('<script');
     expect(svg).toContain('aria-label="&lt;script&gt;');
   });

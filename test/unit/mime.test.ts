@@ -1,14 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import {
-  AddressError,
-  buildMime,
-  encodeQuotedPrintable,
-  formatRfc5322Date,
-  HeaderInjectionError,
-  type MimeInput,
-  parseMailbox,
-} from '../../functions/domain/mime.js';
+import { AddressError, HeaderInjectionError, parseMailbox } from '../../functions/render/mailbox.js';
+import { buildMime, type MimeInput } from '../../functions/render/mime.js';
 
 /** A small, independent MIME reader: enough to prove what buildMime writes can be read back. */
 function decodeWords(value: string): string {
@@ -75,8 +68,8 @@ const base: MimeInput = {
 };
 
 describe('buildMime', () => {
-  it('writes CRLF line ends only, and no line longer than 998 characters', () => {
-    const raw = buildMime({
+  it('writes CRLF line ends only, and no line longer than 998 characters', async () => {
+    const raw = await buildMime({
       ...base,
       text: `${'x'.repeat(5000)}\n${'é'.repeat(3000)}`,
       html: 'y'.repeat(4000),
@@ -89,8 +82,8 @@ describe('buildMime', () => {
     }
   });
 
-  it('round-trips headers and both parts through an independent reader', () => {
-    const msg = parseMessage(buildMime(base));
+  it('round-trips headers and both parts through an independent reader', async () => {
+    const msg = parseMessage(await buildMime(base));
     expect(msg.headers.get('from')).toBe('Data Partnerships <partners@northwind.example>');
     expect(msg.headers.get('to')).toBe('Jane Doe <jane@acme.example>, ops@acme.example');
     expect(msg.headers.get('cc')).toBe('Account Manager <am@northwind.example>');
@@ -99,15 +92,15 @@ describe('buildMime', () => {
     expect(msg.headers.get('message-id')).toBe(`<${base.messageId}>`);
     expect(msg.headers.get('mime-version')).toBe('1.0');
     expect(msg.parts).toHaveLength(2);
-    expect(msg.parts[0]!.headers.get('content-type')).toBe('text/plain; charset=UTF-8');
+    expect(msg.parts[0]!.headers.get('content-type')).toBe('text/plain; charset=utf-8');
     expect(msg.parts[0]!.body).toBe('Hello,\r\nline two\r\n');
-    expect(msg.parts[1]!.headers.get('content-type')).toBe('text/html; charset=UTF-8');
+    expect(msg.parts[1]!.headers.get('content-type')).toBe('text/html; charset=utf-8');
     expect(msg.parts[1]!.body).toBe('<p>Hello</p>');
     expect(msg.closing).toBe('--\r\n');
   });
 
-  it('encodes a non-ASCII subject and display name as RFC 2047 encoded-words', () => {
-    const raw = buildMime({
+  it('encodes a non-ASCII subject and display name as RFC 2047 encoded-words', async () => {
+    const raw = await buildMime({
       ...base,
       subject: 'Überschreitung: Müller & Söhne GmbH hat 152 % des Limits für November erreicht — 東京',
       to: [{ name: 'Jörg Müller', email: 'joerg@acme.example' }],
@@ -124,23 +117,23 @@ describe('buildMime', () => {
     expect(decodeWords(msg.headers.get('to')!)).toBe('Jörg Müller <joerg@acme.example>');
   });
 
-  it('quotes a display name with specials so the comma does not split the address', () => {
+  it('quotes a display name with specials so the comma does not split the address', async () => {
     const msg = parseMessage(
-      buildMime({ ...base, to: [{ name: 'Doe, Jane "JD"', email: 'jane@acme.example' }] }),
+      await buildMime({ ...base, to: [{ name: 'Doe, Jane "JD"', email: 'jane@acme.example' }] }),
     );
     expect(msg.headers.get('to')).toBe('"Doe, Jane \\"JD\\"" <jane@acme.example>');
   });
 
-  it('folds a long ASCII subject at spaces and reads back unchanged', () => {
+  it('folds a long ASCII subject at spaces and reads back unchanged', async () => {
     const subject = Array.from({ length: 40 }, (_, i) => `word${i}`).join(' ');
-    const raw = buildMime({ ...base, subject });
+    const raw = await buildMime({ ...base, subject });
     const headerLines = raw.slice(0, raw.indexOf('\r\n\r\n')).split('\r\n');
     for (const line of headerLines) expect(line.length).toBeLessThanOrEqual(78);
     expect(parseMessage(raw).headers.get('subject')).toBe(subject);
   });
 
-  it('strips CR and LF from the subject instead of letting it start a new header', () => {
-    const raw = buildMime({ ...base, subject: 'Hello\r\nBcc: victim@evil.example\nX: y' });
+  it('strips CR and LF from the subject instead of letting it start a new header', async () => {
+    const raw = await buildMime({ ...base, subject: 'Hello\r\nBcc: victim@evil.example\nX: y' });
     const msg = parseMessage(raw);
     expect(msg.headers.has('bcc')).toBe(false);
     expect(msg.headers.has('x')).toBe(false);
@@ -155,24 +148,26 @@ describe('buildMime', () => {
     ['reply-to', { replyTo: 'a@b.example\r\nX-Evil: 1' }],
     ['message id', { messageId: 'id@x.example\r\nBcc: victim@evil.example' }],
     ['extra header value', { headers: { 'X-Ref': 'run\r\nBcc: victim@evil.example' } }],
-  ])('throws HeaderInjectionError for CR/LF in %s', (_what, over) => {
-    expect(() => buildMime({ ...base, ...over } as MimeInput)).toThrow(HeaderInjectionError);
+  ])('throws HeaderInjectionError for CR/LF in %s', async (_what, over) => {
+    await expect(buildMime({ ...base, ...over } as MimeInput)).rejects.toThrow(HeaderInjectionError);
   });
 
-  it('rejects addresses that are not plain local@domain', () => {
-    expect(() => buildMime({ ...base, to: ['not an address'] })).toThrow(AddressError);
-    expect(() => buildMime({ ...base, to: ['a@b.example, c@d.example'] })).toThrow(AddressError);
-    expect(() => buildMime({ ...base, to: [] })).toThrow(/at least one recipient/);
+  it('rejects addresses that are not plain local@domain', async () => {
+    await expect(buildMime({ ...base, to: ['not an address'] })).rejects.toThrow(AddressError);
+    await expect(buildMime({ ...base, to: ['a@b.example, c@d.example'] })).rejects.toThrow(AddressError);
+    await expect(buildMime({ ...base, to: [] })).rejects.toThrow(/at least one recipient/);
   });
 
-  it('refuses extra headers that would replace the ones it builds', () => {
-    expect(() => buildMime({ ...base, headers: { bcc: 'x@evil.example' } })).toThrow(/cannot be given/);
-    expect(() => buildMime({ ...base, headers: { 'Bad Name': 'x' } })).toThrow(/not valid/);
+  it('refuses extra headers that would replace the ones it builds', async () => {
+    await expect(buildMime({ ...base, headers: { bcc: 'x@evil.example' } })).rejects.toThrow(
+      /cannot be given/,
+    );
+    await expect(buildMime({ ...base, headers: { 'Bad Name': 'x' } })).rejects.toThrow(/not valid/);
   });
 
-  it('writes extra headers, and accepts a Message-ID given in angle brackets', () => {
+  it('writes extra headers, and accepts a Message-ID given in angle brackets', async () => {
     const msg = parseMessage(
-      buildMime({
+      await buildMime({
         ...base,
         messageId: `<${base.messageId}>`,
         headers: { 'X-Partner-Audit-Notice': 'acme/2026-11/x' },
@@ -182,18 +177,18 @@ describe('buildMime', () => {
     expect(msg.headers.get('message-id')).toBe(`<${base.messageId}>`);
   });
 
-  it('is deterministic: the same input gives the same bytes', () => {
-    expect(buildMime(base)).toBe(buildMime(base));
+  it('is deterministic: the same input gives the same bytes', async () => {
+    expect(await buildMime(base)).toBe(await buildMime(base));
   });
 
-  it('round-trips any Unicode subject and bodies (property)', () => {
-    fc.assert(
-      fc.property(
+  it('round-trips any Unicode subject and bodies (property)', async () => {
+    await fc.assert(
+      fc.asyncProperty(
         fc.string({ unit: 'binary', maxLength: 200 }),
         fc.string({ unit: 'binary', maxLength: 400 }),
         fc.string({ unit: 'binary', maxLength: 400 }),
-        (subject, text, html) => {
-          const raw = buildMime({ ...base, subject, text, html });
+        async (subject, text, html) => {
+          const raw = await buildMime({ ...base, subject, text, html });
           expect(raw).not.toMatch(/[^\r]\n|\r(?!\n)/);
           for (const line of raw.split('\r\n')) expect(line.length).toBeLessThanOrEqual(998);
           const msg = parseMessage(raw);
@@ -213,25 +208,31 @@ describe('buildMime', () => {
   });
 });
 
-describe('encodeQuotedPrintable', () => {
-  it('encodes =, trailing spaces, a leading dot and a leading "From "', () => {
-    expect(encodeQuotedPrintable('a=b \n.dot\nFrom me')).toBe('a=3Db=20\r\n=2Edot\r\n=46rom me');
+describe('the quoted-printable bodies', () => {
+  it('encode =, trailing spaces, and read back a leading dot and a leading "From " unchanged', async () => {
+    const msg = parseMessage(await buildMime({ ...base, text: 'a=b \n.dot\nFrom me', html: '.x\nFrom y' }));
+    const raw = await buildMime({ ...base, text: 'a=b \n.dot\nFrom me' });
+    expect(raw).toContain('a=3Db=20\r\n');
+    expect(msg.parts[0]!.body).toBe('a=b \r\n.dot\r\nFrom me');
+    expect(msg.parts[1]!.body).toBe('.x\r\nFrom y');
   });
 
-  it('keeps encoded lines within 76 characters without splitting an escape', () => {
-    const out = encodeQuotedPrintable('€'.repeat(100));
-    for (const line of out.split('\r\n')) {
+  it('keep encoded lines within 76 characters without splitting an escape', async () => {
+    const raw = await buildMime({ ...base, text: '€'.repeat(100) });
+    const part = parseMessage(raw).parts[0]!;
+    expect(part.body).toBe('€'.repeat(100));
+    const encoded = raw.slice(raw.indexOf('=E2'), raw.indexOf('\r\n--', raw.indexOf('=E2')));
+    for (const line of encoded.split('\r\n')) {
       expect(line.length).toBeLessThanOrEqual(76);
       expect(line).toMatch(/^(=[0-9A-F]{2})*=?$/);
     }
   });
 });
 
-describe('formatRfc5322Date', () => {
-  it('writes the day, month and zone as RFC 5322 asks', () => {
-    expect(formatRfc5322Date(new Date(Date.UTC(2027, 0, 3, 23, 59, 1)))).toBe(
-      'Sun, 03 Jan 2027 23:59:01 +0000',
-    );
+describe('the Date header', () => {
+  it('writes the day, month and zone as RFC 5322 asks', async () => {
+    const msg = parseMessage(await buildMime({ ...base, date: new Date(Date.UTC(2027, 0, 3, 23, 59, 1)) }));
+    expect(msg.headers.get('date')).toBe('Sun, 03 Jan 2027 23:59:01 +0000');
   });
 });
 
@@ -241,7 +242,7 @@ describe('parseMailbox', () => {
     ['Jane Doe <jane@acme.example>', { name: 'Jane Doe', email: 'jane@acme.example' }],
     ['"Doe, Jane" <jane@acme.example>', { name: 'Doe, Jane', email: 'jane@acme.example' }],
     ['<jane@acme.example>', { email: 'jane@acme.example' }],
-  ])('reads %s', (text, expected) => {
+  ])('reads %s', async (text, expected) => {
     expect(parseMailbox(text)).toEqual(expected);
   });
 });

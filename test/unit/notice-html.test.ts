@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { PartnerPeriodEvaluation } from '../../functions/domain/evaluation.js';
-import { composeNotice } from '../../functions/domain/notices.js';
+import { composeNotice } from '../../functions/render/notice.js';
 import { LEVELS, makeEvaluation, makeRegistry, partnerOf } from '../support/notice-fixtures.js';
 
 function compose(level = 'escalation', ev: PartnerPeriodEvaluation = makeEvaluation()) {
@@ -18,10 +18,10 @@ function compose(level = 'escalation', ev: PartnerPeriodEvaluation = makeEvaluat
   });
 }
 
-describe('notice HTML for mail clients', () => {
-  const { html, text } = compose();
+const { html, text } = await compose();
 
-  it('is a table layout with inline styles, at most 600 px wide, without script, stylesheet link or image', () => {
+describe('notice HTML for mail clients', () => {
+  it('is a table layout with inline styles, at most 600 px wide, without script, stylesheet link or image', async () => {
     expect(html).toContain('<meta name="viewport" content="width=device-width, initial-scale=1">');
     expect(html).toMatch(/<table role="presentation" width="600"[^>]*max-width:600px/);
     expect(html).not.toMatch(/<script|<link|<img|<iframe|<form/i);
@@ -30,7 +30,7 @@ describe('notice HTML for mail clients', () => {
     for (const tag of html.match(/<(p|h1|h2|td)\b[^>]*>/g) ?? []) expect(tag).toContain('style="');
   });
 
-  it('puts the key figures first, then the action with its date, then the details', () => {
+  it('puts the key figures first, then the action with its date, then the details', async () => {
     const order = ['Requests used', 'Over the limit', 'Overage fees so far', 'Respond by', 'Dear Acme'];
     for (const part of [html, text]) {
       const at = order.map((s) => part.indexOf(s));
@@ -46,9 +46,9 @@ describe('notice HTML for mail clients', () => {
     expect(html).toContain('152.34% of the monthly limit (1,523,456 of 1,000,000)');
   });
 
-  it('says "Action required" at or above 100%, "Notice" below', () => {
+  it('says "Action required" at or above 100%, "Notice" below', async () => {
     expect(html).toContain('Action required · Northwind Data');
-    const warning = compose(
+    const warning = await compose(
       'warning',
       makeEvaluation({ levels: [{ ...LEVELS.warning, utilisationBp: 8100n }] }),
     );
@@ -56,7 +56,7 @@ describe('notice HTML for mail clients', () => {
     expect(warning.text.startsWith('[Notice]')).toBe(true);
   });
 
-  it('details each application, with its own limits where the contract sets them', () => {
+  it('details each application, with its own limits where the contract sets them', async () => {
     const base = makeEvaluation();
     const ev = makeEvaluation({
       applications: [
@@ -66,7 +66,7 @@ describe('notice HTML for mail clients', () => {
         },
       ],
     });
-    const m = compose('escalation', ev);
+    const m = await compose('escalation', ev);
     expect(m.html).toContain('Ingest (ingest)');
     expect(m.html).toContain('Limit of Ingest: Requests');
     expect(m.html).toContain('304.69%');
@@ -74,7 +74,7 @@ describe('notice HTML for mail clients', () => {
     expect(m.text).toContain('  - Requests used by Ingest: 304.69% of the monthly limit');
   });
 
-  it('gives the contact as a mail link, the dispute route and the report reference in both parts', () => {
+  it('gives the contact as a mail link, the dispute route and the report reference in both parts', async () => {
     expect(html).toContain('<a href="mailto:compliance@northwind.example"');
     for (const part of [html, text]) {
       expect(part).toContain('If you believe these figures are wrong, write to compliance@northwind.example');

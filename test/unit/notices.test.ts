@@ -1,18 +1,16 @@
+import PostalMime from 'postal-mime';
 import { describe, expect, it } from 'vitest';
 import type { PartnerPeriodEvaluation } from '../../functions/domain/evaluation.js';
 import {
-  composeNotice,
   diffFigures,
   dueNotices,
-  escapeHtml,
-  formatBytes,
-  formatCount,
   NoticeFiguresError,
-  NoticeLevelError,
   noticeDiffs,
   noticeFigures,
 } from '../../functions/domain/notices.js';
 import type { LedgerEntry } from '../../functions/ports.js';
+import { escapeHtml, formatBytes, formatCount } from '../../functions/render/format.js';
+import { composeNotice, NoticeLevelError } from '../../functions/render/notice.js';
 import { LEVELS, makeEvaluation, makeRegistry, partnerOf } from '../support/notice-fixtures.js';
 
 const entry = (level: string, over: Partial<LedgerEntry> = {}): LedgerEntry => ({
@@ -179,16 +177,16 @@ function compose(over: Partial<Parameters<typeof composeNotice>[0]> = {}, ev?: P
 }
 
 describe('composeNotice', () => {
-  it('writes a subject a person understands', () => {
-    expect(compose().subject).toBe(
+  it('writes a subject a person understands', async () => {
+    expect((await compose()).subject).toBe(
       '[Action required] Acme Analytics: data usage at 152% of the November 2026 limit (escalation)',
     );
-    const warning = compose({ level: 'warning', covers: [] });
+    const warning = await compose({ level: 'warning', covers: [] });
     expect(warning.subject).toMatch(/^\[Notice\] Acme Analytics: /);
   });
 
-  it('addresses account owners, copies internal contacts, replies to the provider contact', () => {
-    const m = compose();
+  it('addresses account owners, copies internal contacts, replies to the provider contact', async () => {
+    const m = await compose();
     expect(m.to).toEqual(['Jane Doe <jane@acme.example>', 'ops@acme.example']);
     expect(m.cc).toEqual(['Account Manager <am@northwind.example>']);
     expect(m.from).toBe('Data Partnerships <partners@northwind.example>');
@@ -197,8 +195,8 @@ describe('composeNotice', () => {
     expect(m.raw).toContain('Message-ID: <acme.2026-11.escalation.r1@partner-audit.example>');
   });
 
-  it('states period, level, figures, fees, forecast, findings, action, deadline, contact and evidence', () => {
-    const { text, html } = compose();
+  it('states period, level, figures, fees, forecast, findings, action, deadline, contact and evidence', async () => {
+    const { text, html } = await compose();
     for (const part of [text, html]) {
       expect(part).toContain('November 2026');
       expect(part).toContain('1 November 2026 to 30 November 2026 (time zone Europe/Berlin)');
@@ -224,15 +222,15 @@ describe('composeNotice', () => {
     expect(text).toContain('(209.38 EUR so far)');
   });
 
-  it('leaves the forecast out once the period is complete', () => {
-    const { text, html } = compose({}, makeEvaluation({ complete: true }));
+  it('leaves the forecast out once the period is complete', async () => {
+    const { text, html } = await compose({}, makeEvaluation({ complete: true }));
     expect(text).not.toContain('Forecast');
     expect(html).not.toContain('Forecast');
     expect(text).toContain('final figures');
     expect(text).toContain('The overage fees stated above (209.38 EUR) are due under contract acme-2026.');
   });
 
-  it('escapes <script> in partner names, application names and dataset keys in the HTML', () => {
+  it('escapes <script> in partner names, application names and dataset keys in the HTML', async () => {
     const registry = makeRegistry({ name: 'Evil <script>alert(1)</script> Co' });
     const ev = makeEvaluation({
       partnerName: 'Evil <script>alert(1)</script> Co',
@@ -248,7 +246,7 @@ describe('composeNotice', () => {
       ],
       findings: [],
     });
-    const m = composeNotice({
+    const m = await composeNotice({
       registry,
       partner: partnerOf(registry),
       evaluation: ev,
@@ -267,7 +265,7 @@ describe('composeNotice', () => {
     expect(m.text).toContain('feeds/<script>x</script>/');
   });
 
-  it('keeps CR/LF in a partner name out of the headers', () => {
+  it('keeps CR/LF in a partner name out of the headers', async () => {
     // The registry refuses such a name; the composer still defends itself if one gets through.
     expect(() => makeRegistry({ name: 'Acme\r\nBcc: victim@evil.example' })).toThrow(/control characters/);
     const valid = makeRegistry();
@@ -275,7 +273,7 @@ describe('composeNotice', () => {
       ...valid,
       partners: [{ ...valid.partners[0]!, name: 'Acme\r\nBcc: victim@evil.example' }],
     } as typeof valid;
-    const m = composeNotice({
+    const m = await composeNotice({
       registry,
       partner: partnerOf(registry),
       evaluation: makeEvaluation(),
@@ -291,10 +289,10 @@ describe('composeNotice', () => {
     expect(m.subject).toContain('Acme Bcc: victim@evil.example');
   });
 
-  it('says how much of the overage the partner fee charges when application limits charged the rest', () => {
+  it('says how much of the overage the partner fee charges when application limits charged the rest', async () => {
     const base = makeEvaluation();
     const ev = makeEvaluation({ metrics: [{ ...base.metrics[0]!, chargedOver: 23456n }, base.metrics[1]!] });
-    const { text, html } = compose({}, ev);
+    const { text, html } = await compose({}, ev);
     expect(text).toContain(
       'over by 523,456; of which 23,456 charged here (the rest under application limits)',
     );
@@ -302,11 +300,11 @@ describe('composeNotice', () => {
     expect(noticeFigures(ev).metrics['requests']?.chargedOver).toBe('23456');
   });
 
-  it('throws NoticeLevelError for a level the evaluation did not reach', () => {
-    expect(() => compose({ level: 'nope' })).toThrow(NoticeLevelError);
+  it('throws NoticeLevelError for a level the evaluation did not reach', async () => {
+    await expect(compose({ level: 'nope' })).rejects.toThrow(NoticeLevelError);
   });
 
-  it('names the application when its own limit is the most used', () => {
+  it('names the application when its own limit is the most used', async () => {
     const base = makeEvaluation();
     const ev = makeEvaluation({
       applications: [
@@ -316,9 +314,46 @@ describe('composeNotice', () => {
         },
       ],
     });
-    expect(compose({}, ev).subject).toBe(
+    expect((await compose({}, ev)).subject).toBe(
       '[Action required] Acme Analytics: usage of Ingest at 304% of its November 2026 limit (escalation)',
     );
+  });
+});
+
+describe('the MIME message of a notice', () => {
+  it('is the same bytes when composed twice, so a retry sends the identical message', async () => {
+    const first = await compose();
+    const second = await compose();
+    expect(second.raw).toBe(first.raw);
+    expect(first.raw).toMatch(/boundary="=_partner-audit-[0-9a-f]{16}-Part_1"/);
+    // Another Message-ID gives another boundary: nothing is shared between notices by chance.
+    const other = await compose({ messageId: 'acme.2026-11.escalation.r2@partner-audit.example' });
+    expect(other.raw).not.toBe(first.raw);
+  });
+
+  it('reads back, through an independent MIME parser, as the same headers, text and HTML', async () => {
+    const m = await compose();
+    const parsed = await PostalMime.parse(m.raw);
+    expect(parsed.from).toEqual({ name: 'Data Partnerships', address: 'partners@northwind.example' });
+    expect(parsed.to).toEqual([
+      { name: 'Jane Doe', address: 'jane@acme.example' },
+      { name: '', address: 'ops@acme.example' },
+    ]);
+    expect(parsed.cc).toEqual([{ name: 'Account Manager', address: 'am@northwind.example' }]);
+    expect(parsed.replyTo).toEqual([{ name: '', address: 'compliance@northwind.example' }]);
+    expect(parsed.subject).toBe(m.subject);
+    expect(parsed.messageId).toBe('<acme.2026-11.escalation.r1@partner-audit.example>');
+    expect(parsed.date).toBe('2026-11-21T05:00:00.000Z');
+    const header = (name: string) => parsed.headers.find((h) => h.key === name)?.value;
+    expect(header('auto-submitted')).toBe('auto-generated');
+    expect(header('x-partner-audit-notice')).toBe('acme/2026-11/escalation');
+    expect(header('x-partner-audit-report')).toBe('run 20261121T050000Z-abc');
+    expect(header('content-type')).toMatch(/^multipart\/alternative;/);
+    // The bodies come back as composed. postal-mime gives LF line ends, and counts the line break
+    // that belongs to the boundary delimiter (RFC 2046 5.1.1) as the body's last character.
+    expect(parsed.text).toBe(`${m.text}\n`);
+    expect(parsed.html).toBe(`${m.html}\n`);
+    expect(parsed.attachments).toEqual([]);
   });
 });
 
@@ -329,8 +364,8 @@ describe('composeNotice for a period that has closed (late-delivered logs)', () 
     finalAfterMs: Date.parse('2026-12-03T23:00:00Z'),
   });
 
-  it('says plainly, in text and HTML, that the notice comes after the period closed and why', () => {
-    const { text, html } = compose({ late: true, date: new Date('2026-12-02T05:00:00Z') }, closed);
+  it('says plainly, in text and HTML, that the notice comes after the period closed and why', async () => {
+    const { text, html } = await compose({ late: true, date: new Date('2026-12-02T05:00:00Z') }, closed);
     const sentence =
       'This notice is sent after the billing period closed because access logs arrive late: S3 delivers them ' +
       'on a best-effort basis, sometimes hours or days after the requests';
@@ -338,16 +373,16 @@ describe('composeNotice for a period that has closed (late-delivered logs)', () 
     expect(html).toContain(sentence);
   });
 
-  it('does not call figures final while the period settles, and says until when they may change', () => {
-    const { text } = compose({ late: true }, closed);
+  it('does not call figures final while the period settles, and says until when they may change', async () => {
+    const { text } = await compose({ late: true }, closed);
     expect(text).not.toContain('These are the final figures');
     expect(text).toContain(
       'The period has closed; access logs delivered late may still add to these figures until 2026-12-04 00:00 (Europe/Berlin), when they become final.',
     );
   });
 
-  it('says nothing of lateness in a notice decided while the period is open', () => {
-    expect(compose().text).not.toContain('after the billing period closed');
-    expect(compose({ late: false }, closed).html).not.toContain('after the billing period closed');
+  it('says nothing of lateness in a notice decided while the period is open', async () => {
+    expect((await compose()).text).not.toContain('after the billing period closed');
+    expect((await compose({ late: false }, closed)).html).not.toContain('after the billing period closed');
   });
 });

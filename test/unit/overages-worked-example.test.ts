@@ -9,10 +9,10 @@ import { buildAttributor } from '../../functions/domain/attribution.js';
 import { evaluatePartnerPeriod } from '../../functions/domain/evaluate.js';
 import type { PartnerPeriodEvaluation } from '../../functions/domain/evaluation.js';
 import { formatMoney } from '../../functions/domain/money.js';
-import { formatCount } from '../../functions/domain/notices.js';
 import { parseRegistry } from '../../functions/domain/registry.js';
 import { monthlyPeriod } from '../../functions/domain/time.js';
 import { type StatusClass, slotOf, type UsageRow } from '../../functions/domain/usage.js';
+import { formatCount } from '../../functions/render/format.js';
 
 const doc = readFileSync(new URL('../../functions/domain/OVERAGES.md', import.meta.url), 'utf8');
 

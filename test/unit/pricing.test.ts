@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { priceOverage } from '../../functions/domain/pricing.js';
+import { priceOverage, unroundedTierAmount } from '../../functions/domain/pricing.js';
 import type { Price } from '../../functions/domain/registry.js';
 
 /** 0.40 per 1000 for the first 200,000 over, then 0.25 per 1000. */
@@ -174,5 +174,20 @@ describe('priceOverage', () => {
 
   it('refuses a negative excess', () => {
     expect(() => priceOverage(-1n, tiered, 'USD')).toThrow(RangeError);
+  });
+});
+
+describe('unroundedTierAmount', () => {
+  it.each([
+    [523456n, '0.40', 1000n, 209n, '3824', false],
+    [1000n, '0.40', 1000n, 0n, '4', false],
+    [1n, '1', 3n, 0n, '33333333', true],
+    [1_234_567n, '12', 1n, 14_814_804n, '', false],
+  ])('%s x %s / %s = %s.%s (cut: %s)', (units, price, per, whole, fraction, cut) => {
+    expect(unroundedTierAmount(units, price, per)).toEqual({ whole, fraction, cut });
+  });
+
+  it('stops after the places asked for', () => {
+    expect(unroundedTierAmount(2n, '1', 3n, 2)).toEqual({ whole: 0n, fraction: '66', cut: true });
   });
 });

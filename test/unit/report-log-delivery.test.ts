@@ -3,8 +3,8 @@
  * section) and, in the evidence section, what S3 promises about log delivery and what the audit does.
  */
 import { describe, expect, it } from 'vitest';
-import { renderReportHtml } from '../../functions/domain/html-report.js';
 import { buildReport, LOG_DELIVERY, ReportSchema } from '../../functions/domain/report.js';
+import { renderReportHtml } from '../../functions/render/report-html.js';
 import { reportInput } from '../support/report-fixtures.js';
 
 describe('the report on log delivery', () => {

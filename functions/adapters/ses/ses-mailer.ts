@@ -10,6 +10,7 @@
  */
 import { type SESClient, SendRawEmailCommand } from '@aws-sdk/client-ses';
 import type { Mailer, MailerFailure, OutgoingMessage } from '../../ports.js';
+import { parseMailbox } from '../../render/mailbox.js';
 
 export interface SesMailerOptions {
   /** Every send names it, so SES events (bounces, complaints) reach the stack's destinations. */
@@ -66,8 +67,7 @@ export function tagValue(value: string): string {
 
 /** `Jane <jane@x.example>` -> `jane@x.example`: the envelope needs the address, not the display name. */
 export function envelopeAddress(mailbox: string): string {
-  const m = /<([^<>]+)>\s*$/.exec(mailbox);
-  return (m ? m[1]! : mailbox).trim();
+  return parseMailbox(mailbox, 'envelope address').email;
 }
 
 /** Spaces events at least `1000 / ratePerSecond` ms apart, in the order they ask. */

@@ -6,8 +6,9 @@
  * show the difference between 2^53 and 2^53 + 1 bytes anyway, and the exact figures sit in the tables
  * beside it.
  */
-import { escapeHtml, formatCount } from './notices.js';
-import type { Metric } from './usage.js';
+import type { Metric } from '../domain/usage.js';
+import { formatCount } from './format.js';
+import { type HtmlValue, html, joinHtml, type SafeHtml } from './html.js';
 
 /** Width and height of every chart's viewBox; the SVG scales to its container. */
 export const CHART_WIDTH = 520;
@@ -66,48 +67,40 @@ export function niceCeil(x: number): number {
 
 const n2 = (x: number) => (Math.round(x * 100) / 100).toString();
 
-function yAxis(max: number, metric: Metric): string {
-  const parts: string[] = [];
+function yAxis(max: number, metric: Metric): SafeHtml {
+  const parts: SafeHtml[] = [];
   for (const f of [0, 0.5, 1]) {
     const y = MARGIN.top + PLOT_H * (1 - f);
     parts.push(
-      `<line x1="${MARGIN.left}" x2="${CHART_WIDTH - MARGIN.right}" y1="${n2(y)}" y2="${n2(y)}" stroke="${COLOURS.grid}" stroke-width="1"/>`,
-      `<text x="${MARGIN.left - 6}" y="${n2(y + 6)}" text-anchor="end" font-size="16" fill="${COLOURS.text}">${escapeHtml(formatCompact(max * f, metric))}</text>`,
+      html`<line x1="${MARGIN.left}" x2="${CHART_WIDTH - MARGIN.right}" y1="${n2(y)}" y2="${n2(y)}" stroke="${COLOURS.grid}" stroke-width="1"/>`,
+      html`<text x="${MARGIN.left - 6}" y="${n2(y + 6)}" text-anchor="end" font-size="16" fill="${COLOURS.text}">${formatCompact(max * f, metric)}</text>`,
     );
   }
-  return parts.join('');
+  return joinHtml(parts);
 }
 
 /** Day-of-month labels under the plot every 7 days, starting at the first. */
-function xAxis(dates: readonly string[], xOf: (i: number) => number): string {
-  const parts: string[] = [
-    `<line x1="${MARGIN.left}" x2="${CHART_WIDTH - MARGIN.right}" y1="${MARGIN.top + PLOT_H}" y2="${MARGIN.top + PLOT_H}" stroke="${COLOURS.text}" stroke-width="1"/>`,
+function xAxis(dates: readonly string[], xOf: (i: number) => number): SafeHtml {
+  const parts: SafeHtml[] = [
+    html`<line x1="${MARGIN.left}" x2="${CHART_WIDTH - MARGIN.right}" y1="${MARGIN.top + PLOT_H}" y2="${MARGIN.top + PLOT_H}" stroke="${COLOURS.text}" stroke-width="1"/>`,
   ];
   dates.forEach((d, i) => {
     if (i % 7 !== 0) return;
     parts.push(
-      `<text x="${n2(xOf(i))}" y="${CHART_HEIGHT - 14}" text-anchor="middle" font-size="16" fill="${COLOURS.text}">${escapeHtml(String(Number(d.slice(8, 10))))}</text>`,
+      html`<text x="${n2(xOf(i))}" y="${CHART_HEIGHT - 14}" text-anchor="middle" font-size="16" fill="${COLOURS.text}">${String(Number(d.slice(8, 10)))}</text>`,
     );
   });
-  return parts.join('');
+  return joinHtml(parts);
 }
 
-function svgOpen(label: string, kind: string): string {
-  return (
-    `<svg class="chart ${kind}" viewBox="0 0 ${CHART_WIDTH} ${CHART_HEIGHT}" width="${CHART_WIDTH}" height="${CHART_HEIGHT}" ` +
-    `role="img" aria-label="${escapeHtml(label)}" xmlns="http://www.w3.org/2000/svg" font-family="system-ui, sans-serif">` +
-    `<title>${escapeHtml(label)}</title>`
-  );
+function svgOpen(label: string, kind: string): SafeHtml {
+  return html`<svg class="chart ${kind}" viewBox="0 0 ${CHART_WIDTH} ${CHART_HEIGHT}" width="${CHART_WIDTH}" height="${CHART_HEIGHT}" role="img" aria-label="${label}" xmlns="http://www.w3.org/2000/svg" font-family="system-ui, sans-serif"><title>${label}</title>`;
 }
 
 /** A dashed horizontal line with its label; the white halo keeps the label legible over bars. */
-function hLine(y: number, colour: string, label: string, labelAbove: boolean, at: 'start' | 'end'): string {
+function hLine(y: number, colour: string, label: string, labelAbove: boolean, at: 'start' | 'end'): SafeHtml {
   const x = at === 'start' ? MARGIN.left + 6 : CHART_WIDTH - MARGIN.right - 2;
-  return (
-    `<line class="limit-line" x1="${MARGIN.left}" x2="${CHART_WIDTH - MARGIN.right}" y1="${n2(y)}" y2="${n2(y)}" stroke="${colour}" stroke-width="2" stroke-dasharray="7 4"/>` +
-    `<text x="${x}" y="${n2(labelAbove ? y - 7 : y + 18)}" text-anchor="${at}" font-size="16" font-weight="600" fill="${colour}" ` +
-    `stroke="#fff" stroke-width="4" paint-order="stroke">${escapeHtml(label)}</text>`
-  );
+  return html`<line class="limit-line" x1="${MARGIN.left}" x2="${CHART_WIDTH - MARGIN.right}" y1="${n2(y)}" y2="${n2(y)}" stroke="${colour}" stroke-width="2" stroke-dasharray="7 4"/><text x="${x}" y="${n2(labelAbove ? y - 7 : y + 18)}" text-anchor="${at}" font-size="16" font-weight="600" fill="${colour}" stroke="#fff" stroke-width="4" paint-order="stroke">${label}</text>`;
 }
 
 /** One day of a daily bar chart. `value` is undefined for days the data does not reach yet. */
@@ -126,7 +119,7 @@ export interface DailyChartInput {
 }
 
 /** Bars of usage per day, red where over the cap, with the cap as a dashed line. */
-export function dailyBarChart(input: DailyChartInput): string {
+export function dailyBarChart(input: DailyChartInput): SafeHtml {
   const n = Math.max(1, input.days.length);
   let maxValue = 0;
   for (const d of input.days) if (d.value !== undefined) maxValue = Math.max(maxValue, Number(d.value));
@@ -135,7 +128,7 @@ export function dailyBarChart(input: DailyChartInput): string {
   const slot = PLOT_W / n;
   const xOf = (i: number) => MARGIN.left + slot * (i + 0.5);
   const yOf = (v: number) => MARGIN.top + PLOT_H * (1 - v / max);
-  const parts = [
+  const parts: HtmlValue[] = [
     svgOpen(input.label, 'daily'),
     yAxis(max, input.metric),
     xAxis(
@@ -151,7 +144,7 @@ export function dailyBarChart(input: DailyChartInput): string {
     const h = Math.max(0, MARGIN.top + PLOT_H - y);
     const tip = `${d.date}: ${formatCount(d.value)}${d.overCap ? ' (over the daily cap)' : ''}`;
     parts.push(
-      `<rect class="bar${d.overCap ? ' over' : ''}" x="${n2(xOf(i) - barW / 2)}" y="${n2(y)}" width="${n2(barW)}" height="${n2(h)}" fill="${d.overCap ? COLOURS.barOver : COLOURS.bar}"><title>${escapeHtml(tip)}</title></rect>`,
+      html`<rect class="bar${d.overCap ? ' over' : ''}" x="${n2(xOf(i) - barW / 2)}" y="${n2(y)}" width="${n2(barW)}" height="${n2(h)}" fill="${d.overCap ? COLOURS.barOver : COLOURS.bar}"><title>${tip}</title></rect>`,
     );
   });
   if (cap !== null) {
@@ -160,8 +153,8 @@ export function dailyBarChart(input: DailyChartInput): string {
       hLine(y, COLOURS.limit, `daily cap ${formatCompact(cap, input.metric)}`, y - MARGIN.top > 20, 'end'),
     );
   }
-  parts.push('</svg>');
-  return parts.join('');
+  parts.push(html`</svg>`);
+  return joinHtml(parts);
 }
 
 export interface CumulativeChartInput {
@@ -177,7 +170,7 @@ export interface CumulativeChartInput {
 }
 
 /** Cumulative usage through each day, the monthly limit, and the forecast to the period's end. */
-export function cumulativeChart(input: CumulativeChartInput): string {
+export function cumulativeChart(input: CumulativeChartInput): SafeHtml {
   const n = Math.max(1, input.dates.length);
   const cumulative: number[] = [];
   let sum = 0n;
@@ -192,7 +185,7 @@ export function cumulativeChart(input: CumulativeChartInput): string {
   // x is the end of day i, so the line starts at the period's start with 0.
   const xOf = (i: number) => MARGIN.left + (PLOT_W * i) / n;
   const yOf = (v: number) => MARGIN.top + PLOT_H * (1 - v / max);
-  const parts = [
+  const parts: HtmlValue[] = [
     svgOpen(input.label, 'cumulative'),
     yAxis(max, input.metric),
     xAxis(input.dates, (i) => xOf(i + 0.5)),
@@ -204,18 +197,18 @@ export function cumulativeChart(input: CumulativeChartInput): string {
   const lastX = xOf(cumulative.length);
   const lastY = yOf(used);
   parts.push(
-    `<polygon class="area" points="${points.join(' ')} ${n2(lastX)},${n2(yOf(0))}" fill="${COLOURS.area}" fill-opacity="0.12"/>`,
-    `<polyline class="usage-line" points="${points.join(' ')}" fill="none" stroke="${COLOURS.line}" stroke-width="3" stroke-linejoin="round"/>`,
+    html`<polygon class="area" points="${points.join(' ')} ${n2(lastX)},${n2(yOf(0))}" fill="${COLOURS.area}" fill-opacity="0.12"/>`,
+    html`<polyline class="usage-line" points="${points.join(' ')}" fill="none" stroke="${COLOURS.line}" stroke-width="3" stroke-linejoin="round"/>`,
   );
   if (forecast !== null && cumulative.length < n) {
     const fy = yOf(forecast);
     parts.push(
-      `<line class="forecast-line" x1="${n2(lastX)}" y1="${n2(lastY)}" x2="${n2(xOf(n))}" y2="${n2(fy)}" stroke="${COLOURS.forecast}" stroke-width="2.5" stroke-dasharray="3 4"/>`,
-      `<circle cx="${n2(xOf(n))}" cy="${n2(fy)}" r="4" fill="${COLOURS.forecast}"><title>${escapeHtml(`forecast ${formatCount(input.forecast ?? 0n)}`)}</title></circle>`,
+      html`<line class="forecast-line" x1="${n2(lastX)}" y1="${n2(lastY)}" x2="${n2(xOf(n))}" y2="${n2(fy)}" stroke="${COLOURS.forecast}" stroke-width="2.5" stroke-dasharray="3 4"/>`,
+      html`<circle cx="${n2(xOf(n))}" cy="${n2(fy)}" r="4" fill="${COLOURS.forecast}"><title>forecast ${formatCount(input.forecast ?? 0n)}</title></circle>`,
     );
   }
   parts.push(
-    `<circle class="usage-point" cx="${n2(lastX)}" cy="${n2(lastY)}" r="5" fill="${COLOURS.line}"><title>${escapeHtml(`used ${formatCount(sum)}`)}</title></circle>`,
+    html`<circle class="usage-point" cx="${n2(lastX)}" cy="${n2(lastY)}" r="5" fill="${COLOURS.line}"><title>used ${formatCount(sum)}</title></circle>`,
   );
   if (limit !== null) {
     const y = yOf(limit);
@@ -223,6 +216,6 @@ export function cumulativeChart(input: CumulativeChartInput): string {
       hLine(y, COLOURS.limit, `limit ${formatCompact(limit, input.metric)}`, y - MARGIN.top > 20, 'start'),
     );
   }
-  parts.push('</svg>');
-  return parts.join('');
+  parts.push(html`</svg>`);
+  return joinHtml(parts);
 }
