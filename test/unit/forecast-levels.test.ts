@@ -15,9 +15,9 @@ import { buildReport } from '../../functions/domain/report.js';
 import { monthlyPeriod, type Period, startOfLocalDate } from '../../functions/domain/time.js';
 import type { StatusClass, UsageRow } from '../../functions/domain/usage.js';
 import type { LedgerEntry, Mailer, NoticeKey, NoticeLedger, OutgoingMessage } from '../../functions/ports.js';
-import { MemoryReportStore } from '../support/memory-ports.js';
 import { composeNotice } from '../../functions/render/notice.js';
 import { renderReportHtml } from '../../functions/render/report-html.js';
+import { MemoryReportStore } from '../support/memory-ports.js';
 import { makeInputSummary } from '../support/notice-fixtures.js';
 
 const APP = 'arn:aws:iam::111122223333:user/app-a';

@@ -1,8 +1,8 @@
 /** The SES mailer of the notify handler. */
 import { SESClient } from '@aws-sdk/client-ses';
 import { SesMailer, type SesMailerOptions } from '../../adapters/ses/ses-mailer.js';
-import { parseMailbox } from '../../render/mailbox.js';
 import type { Registry } from '../../domain/registry.js';
+import { parseMailbox } from '../../render/mailbox.js';
 import type { HandlerEnv } from '../env.js';
 import type { SdkAction } from '../sdk-actions.js';
 
