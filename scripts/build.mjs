@@ -14,6 +14,7 @@
  * instead of 150), except those that load a native library, found from their own folder (NATIVE).
  * The Lambda entry points are bundled by the CDK at synth time (lib/constructs/audit-functions.ts).
  */
+import { readFileSync } from 'node:fs';
 import { copyFile, mkdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -50,6 +51,12 @@ const noRuntimeBundler = {
   },
 };
 
+/** package.json's version. */
+export function packageVersion() {
+  return /** @type {{ version: string }} */ (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')))
+    .version;
+}
+
 export async function build() {
   await rm(OUT_DIR, { recursive: true, force: true });
   const result = await esbuild.build({
@@ -68,6 +75,8 @@ export async function build() {
     chunkNames: 'chunk-[hash]',
     external: NATIVE,
     banner: { js: REQUIRE_BANNER },
+    // The code version each report states (functions/audit/run-planner.ts: CODE_VERSION).
+    define: { PARTNER_AUDIT_VERSION: JSON.stringify(packageVersion()) },
     plugins: [noRuntimeBundler],
     metafile: true,
     logLevel: 'warning',

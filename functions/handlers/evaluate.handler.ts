@@ -13,6 +13,7 @@ import type { AthenaTables } from '../adapters/athena/sql.js';
 import { WATERMARK_PK } from '../adapters/dynamodb/watermark-item.js';
 import { evaluateWindow, selectPartners } from '../audit/evaluate-window.js';
 import { DEFAULT_SETTLING_DAYS } from '../audit/run-window.js';
+import { systemClock } from '../audit/system-clock.js';
 import { reachesNoticeLevel } from '../domain/notices.js';
 import { addDays, isIsoDate, startOfLocalDate } from '../domain/time.js';
 import type { Clock, RollupWatermark } from '../ports.js';
@@ -212,7 +213,7 @@ function coldStart(): EvaluateDeps {
     s3,
     reportBucket: env.REPORT_BUCKET,
     loadRegistry: () => loadRegistry(s3, env),
-    clock: { now: () => new Date() },
+    clock: systemClock,
   };
 }
 

@@ -13,9 +13,11 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { z } from 'zod';
 import { isBatch, replaceBatchRollupSql } from '../adapters/athena/sql.js';
 import { S3ReportStore } from '../adapters/s3/s3-report-store.js';
+import { publishRunReport } from '../audit/run-planner.js';
+import { systemClock } from '../audit/system-clock.js';
 import { renderReportHtml } from '../domain/html-report.js';
 import { dueNotices, type NoticeDiff, reachesNoticeLevel } from '../domain/notices.js';
-import { buildReport, type EvidenceQuery, reportToCsv, reportToJson } from '../domain/report.js';
+import type { EvidenceQuery } from '../domain/report.js';
 import type { Clock } from '../ports.js';
 import { type LoadedRegistry, loadRegistry, s3Client } from './aws/s3.js';
 import { loadEnv } from './env.js';
@@ -32,9 +34,6 @@ import {
 } from './step-contracts.js';
 
 export type { PublishOutput };
-
-/** The version of this code, as the report states it. */
-export const CODE_VERSION = '0.1.0';
 
 export const PublishInputSchema = z.object({
   runId: RunIdSchema,
@@ -119,42 +118,41 @@ export async function publish(deps: PublishDeps, event: unknown): Promise<Publis
   });
   const noticeDiffs: NoticeDiff[] = notifyResults.flatMap((n) => n.noticeDiffs);
   const registry = deps.loadRegistry ? (await deps.loadRegistry()).registry : undefined;
-  const report = buildReport({
-    runId,
-    generatedAt: deps.clock.now(),
-    engine: doc.engine,
-    window: doc.window,
-    dryRun: doc.dryRun,
-    ...(doc.reason !== null ? { reason: doc.reason } : {}),
-    registryHash: doc.registryHash,
-    codeVersion: CODE_VERSION,
-    input: doc.input,
-    evaluations: doc.evaluation.evaluations,
-    unattributed: doc.evaluation.unattributed,
-    uncovered: doc.evaluation.uncovered,
-    notices: results.map((r) => ({
-      key: { partnerId: r.partnerId, periodId: r.periodId, level: r.level },
-      status: r.status,
-      covers: r.covers,
-      ...(r.messageId !== undefined ? { messageId: r.messageId } : {}),
-      ...(r.file !== undefined ? { file: `s3://${deps.reportBucket}/${r.file}` } : {}),
-      ...(r.error !== undefined ? { error: r.error } : {}),
-    })),
-    noticeDiffs,
-    ...(registry ? { registry } : {}),
-    evidence: {
-      inputFiles: [],
-      queries: runQueries(doc, rollups),
-      registrySource: `registry sha256 ${doc.registryHash}`,
-    },
-  });
   const store = new S3ReportStore(deps.s3, { bucket: deps.reportBucket });
   const reportKey = runKey(runId, 'report.json');
   const csvKey = runKey(runId, 'usage.csv');
-  // report.json last: where it exists, the run's outputs are complete (a failed write is retried whole).
-  await store.put(csvKey, reportToCsv(report), 'text/csv; charset=utf-8');
-  await store.put(runKey(runId, 'report.html'), renderReportHtml(report), 'text/html; charset=utf-8');
-  await store.put(reportKey, reportToJson(report), 'application/json');
+  // The run planner writes report.json last: where it exists, the run's outputs are complete.
+  await publishRunReport(
+    { reports: store, clock: deps.clock, renderHtml: renderReportHtml },
+    {
+      runId,
+      engine: doc.engine,
+      window: doc.window,
+      dryRun: doc.dryRun,
+      ...(doc.reason !== null ? { reason: doc.reason } : {}),
+      registryHash: doc.registryHash,
+      input: doc.input,
+      evaluations: doc.evaluation.evaluations,
+      unattributed: doc.evaluation.unattributed,
+      uncovered: doc.evaluation.uncovered,
+      notices: results.map((r) => ({
+        key: { partnerId: r.partnerId, periodId: r.periodId, level: r.level },
+        status: r.status,
+        covers: r.covers,
+        ...(r.messageId !== undefined ? { messageId: r.messageId } : {}),
+        ...(r.file !== undefined ? { file: `s3://${deps.reportBucket}/${r.file}` } : {}),
+        ...(r.error !== undefined ? { error: r.error } : {}),
+      })),
+      noticeDiffs,
+      ...(registry ? { registry } : {}),
+      evidence: {
+        inputFiles: [],
+        queries: runQueries(doc, rollups),
+        registrySource: `registry sha256 ${doc.registryHash}`,
+      },
+    },
+    { prefix: runKey(runId, '') },
+  );
   const rollupBytes = rollups.reduce((n, r) => n + r.bytesScanned, 0);
   const bytesScanned = {
     rollup: rollupBytes,
@@ -249,7 +247,7 @@ function coldStart(): PublishDeps {
     loadRegistry: () => loadRegistry(s3, env),
     reportBucket: env.REPORT_BUCKET,
     region: env.AWS_REGION ?? 'us-east-1',
-    clock: { now: () => new Date() },
+    clock: systemClock,
   };
 }
 

@@ -98,6 +98,27 @@ describe('bin/partner-audit.mjs', () => {
     expect(JSON.parse(r.stdout)).toMatchObject({ files: 2, filesSkipped: 0, lines: 14, parsedLines: 14 });
   });
 
+  it('audits from the build, stating the code version of package.json in the report', async () => {
+    const out = join(dir, 'audit');
+    const r = await runBin([
+      'audit',
+      '--logs',
+      join(FIXTURES, 'simple-sample.log'),
+      '--registry',
+      join(ROOT, 'examples/registry.yaml'),
+      '--out',
+      out,
+      '--dry-run',
+      '--quiet',
+    ]);
+    expect(r).toMatchObject({ code: 0, stderr: '' });
+    const { version } = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    expect(JSON.parse(await readFile(join(out, 'report.json'), 'utf8'))).toMatchObject({
+      codeVersion: version,
+      dryRun: true,
+    });
+  });
+
   it('exits 2 for a registry with problems, naming them, before opening the state', async () => {
     const registry = join(dir, 'bad-registry.yaml');
     await writeFile(registry, 'version: 2\n');
