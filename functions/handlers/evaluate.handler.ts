@@ -21,13 +21,14 @@ import { athenaRunner, athenaTables } from './aws/athena.js';
 import { dynamoDbWatermarkWriter } from './aws/dynamodb-watermark-writer.js';
 import { type LoadedRegistry, loadRegistry, s3Client } from './aws/s3.js';
 import { loadEnv } from './env.js';
-import { asStep, InvalidInputError } from './errors.js';
+import { InvalidInputError, parseStepInput } from './errors.js';
 import {
   type EvaluationDocument,
   PartnerIdSchema,
   RunIdSchema,
   writeEvaluation,
 } from './evaluation-document.js';
+import { lambdaStep } from './lambda-step.js';
 import { logger, metrics } from './observability.js';
 import { type AthenaTableUse, READ_REGISTRY, RUN_ATHENA_QUERIES, type SdkAction } from './sdk-actions.js';
 import type { EvaluateOutput } from './step-contracts.js';
@@ -90,13 +91,7 @@ export async function evaluate(
   event: unknown,
   context?: StepContext,
 ): Promise<EvaluateOutput> {
-  const parsed = EvaluateInputSchema.safeParse(event);
-  if (!parsed.success) {
-    throw new InvalidInputError(
-      `evaluate input: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(input)'}: ${i.message}`).join('; ')}`,
-    );
-  }
-  const input = parsed.data;
+  const input = parseStepInput(EvaluateInputSchema, event, 'evaluate');
   const { registry, hash } = await deps.loadRegistry();
   try {
     // Before any query: an unknown partner is a bad payload, not a reason to scan.
@@ -187,8 +182,6 @@ export async function evaluate(
   return { runId: input.runId, evaluationKey, dryRun: input.dryRun, partnersToNotify };
 }
 
-let deps: EvaluateDeps | undefined;
-
 function coldStart(): EvaluateDeps {
   const env = loadEnv([
     'ATHENA_WORKGROUP',
@@ -217,12 +210,4 @@ function coldStart(): EvaluateDeps {
   };
 }
 
-export const handler = async (event: unknown, context?: StepContext): Promise<EvaluateOutput> => {
-  deps ??= coldStart();
-  const d = deps;
-  try {
-    return await asStep(() => evaluate(d, event, context));
-  } finally {
-    metrics.publishStoredMetrics();
-  }
-};
+export const handler = lambdaStep(coldStart, evaluate, { after: () => metrics.publishStoredMetrics() });

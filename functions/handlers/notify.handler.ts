@@ -26,8 +26,9 @@ import { dynamoDbLedger } from './aws/dynamodb.js';
 import { type LoadedRegistry, loadRegistry, s3Client } from './aws/s3.js';
 import { sesMailer } from './aws/ses.js';
 import { loadEnv } from './env.js';
-import { asStep, InvalidInputError, isRetryable, RetryableError } from './errors.js';
+import { InvalidInputError, isRetryable, RetryableError } from './errors.js';
 import { PartnerIdSchema, RunIdSchema, readEvaluation, runKey } from './evaluation-document.js';
+import { lambdaStep } from './lambda-step.js';
 import { logger, metrics } from './observability.js';
 import { type AthenaTableUse, READ_REGISTRY, type SdkAction } from './sdk-actions.js';
 import type { NotifyOutput, NotifyResult } from './step-contracts.js';
@@ -333,8 +334,6 @@ function sentEarlierInThisRun(runId: string, entry: LedgerEntry, covers: readonl
   };
 }
 
-let deps: NotifyDeps | undefined;
-
 function coldStart(): NotifyDeps {
   const env = loadEnv([
     'REPORT_BUCKET',
@@ -360,12 +359,4 @@ function coldStart(): NotifyDeps {
   };
 }
 
-export const handler = async (event: unknown): Promise<NotifyOutput> => {
-  deps ??= coldStart();
-  const d = deps;
-  try {
-    return await asStep(() => notify(d, event));
-  } finally {
-    metrics.publishStoredMetrics();
-  }
-};
+export const handler = lambdaStep(coldStart, notify, { after: () => metrics.publishStoredMetrics() });

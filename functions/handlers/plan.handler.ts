@@ -38,7 +38,8 @@ import type { Clock, RollupWatermark } from '../ports.js';
 import { dynamoDbWatermarkReader } from './aws/dynamodb-watermark-reader.js';
 import { type LoadedRegistry, loadRegistry, s3Client } from './aws/s3.js';
 import { loadEnv } from './env.js';
-import { asStep, InvalidInputError } from './errors.js';
+import { describeIssues, InvalidInputError } from './errors.js';
+import { lambdaStep } from './lambda-step.js';
 import { logger } from './observability.js';
 import { type AthenaTableUse, READ_REGISTRY, type SdkAction } from './sdk-actions.js';
 import type { PlanOutput } from './step-contracts.js';
@@ -93,10 +94,6 @@ function toBatch(date: string): string {
 /** The earlier of two ISO dates (string order is date order). */
 function earlierDate(a: string, b: string): string {
   return [a, b].sort()[0]!;
-}
-
-function describeIssues(error: z.ZodError): string {
-  return error.issues.map((i) => `${i.path.join('.') || '(input)'}: ${i.message}`).join('; ');
 }
 
 export async function plan(deps: PlanDeps, event: unknown): Promise<PlanOutput> {
@@ -181,8 +178,6 @@ async function plannedPartners(deps: PlanDeps, ids: readonly string[] | undefine
   }
 }
 
-let deps: PlanDeps | undefined;
-
 function coldStart(): PlanDeps {
   const env = loadEnv([
     'REGISTRY_BUCKET',
@@ -203,8 +198,4 @@ function coldStart(): PlanDeps {
   };
 }
 
-export const handler = (event: unknown): Promise<PlanOutput> => {
-  deps ??= coldStart();
-  const d = deps;
-  return asStep(() => plan(d, event));
-};
+export const handler = lambdaStep(coldStart, plan);

@@ -21,8 +21,9 @@ import type { EvidenceQuery } from '../domain/report.js';
 import type { Clock } from '../ports.js';
 import { type LoadedRegistry, loadRegistry, s3Client } from './aws/s3.js';
 import { loadEnv } from './env.js';
-import { asStep, InvalidInputError } from './errors.js';
+import { InvalidInputError, parseStepInput } from './errors.js';
 import { type EvaluationDocument, RunIdSchema, readEvaluation, runKey } from './evaluation-document.js';
+import { lambdaStep } from './lambda-step.js';
 import { logger } from './observability.js';
 import { type AthenaTableUse, READ_REGISTRY, type SdkAction } from './sdk-actions.js';
 import {
@@ -82,13 +83,11 @@ export interface PublishDeps {
 }
 
 export async function publish(deps: PublishDeps, event: unknown): Promise<PublishOutput> {
-  const parsed = PublishInputSchema.safeParse(event);
-  if (!parsed.success) {
-    throw new InvalidInputError(
-      `publish input: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(input)'}: ${i.message}`).join('; ')}`,
-    );
-  }
-  const { runId, evaluationKey, notifyResults, rollups } = parsed.data;
+  const { runId, evaluationKey, notifyResults, rollups } = parseStepInput(
+    PublishInputSchema,
+    event,
+    'publish',
+  );
   const doc = await readEvaluation(deps.s3, deps.reportBucket, evaluationKey);
   if (doc.runId !== runId)
     throw new InvalidInputError(`${evaluationKey} belongs to run ${doc.runId}, not ${runId}`);
@@ -231,8 +230,6 @@ function runQueries(
   return out;
 }
 
-let deps: PublishDeps | undefined;
-
 function coldStart(): PublishDeps {
   const env = loadEnv([
     'REPORT_BUCKET',
@@ -251,8 +248,4 @@ function coldStart(): PublishDeps {
   };
 }
 
-export const handler = (event: unknown): Promise<PublishOutput> => {
-  deps ??= coldStart();
-  const d = deps;
-  return asStep(() => publish(d, event));
-};
+export const handler = lambdaStep(coldStart, publish);
