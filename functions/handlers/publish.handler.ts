@@ -10,7 +10,7 @@
  * notices are reported as failed at the highest level each of its periods reached.
  */
 import type { S3Client } from '@aws-sdk/client-s3';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { isBatch, replaceBatchRollupSql } from '../adapters/athena/sql.js';
 import { S3ReportStore } from '../adapters/s3/s3-report-store.js';
 import { publishRunReport } from '../audit/run-planner.js';
@@ -22,45 +22,20 @@ import type { Clock } from '../ports.js';
 import { type LoadedRegistry, loadRegistry, s3Client } from './aws/s3.js';
 import { loadEnv } from './env.js';
 import { InvalidInputError, parseStepInput } from './errors.js';
-import { type EvaluationDocument, RunIdSchema, readEvaluation, runKey } from './evaluation-document.js';
+import { type EvaluationDocument, readEvaluation, runKey } from './evaluation-document.js';
 import { lambdaStep } from './lambda-step.js';
 import { logger } from './observability.js';
 import { type AthenaTableUse, READ_REGISTRY, type SdkAction } from './sdk-actions.js';
 import {
-  NoticeDiffSchema,
   type NotifyResult,
-  NotifyResultSchema,
+  type PublishInput,
+  PublishInputSchema,
   type PublishOutput,
-  RollupOutputSchema,
+  type RollupOutputSchema,
 } from './step-contracts.js';
 
-export type { PublishOutput };
-
-export const PublishInputSchema = z.object({
-  runId: RunIdSchema,
-  evaluationKey: z.string().min(1).max(1024),
-  /**
-   * The RollUp Map's results (`$.rollups`), each as the rollup step returned it. Optional so that a
-   * state machine that does not pass them still publishes (with evaluate's only).
-   */
-  rollups: z.array(RollupOutputSchema).max(400).default([]),
-  /**
-   * The Notify Map's results (`$.notifyResults`): a NotifyOutputSchema, or a NoticeFailureSchema
-   * where the partner's step failed outright; read leniently as one shape covering both.
-   */
-  notifyResults: z
-    .array(
-      z.object({
-        partnerId: z.string(),
-        failed: z.boolean().default(false),
-        error: z.string().optional(),
-        cause: z.string().optional(),
-        results: z.array(NotifyResultSchema).optional(),
-        noticeDiffs: z.array(NoticeDiffSchema).default([]),
-      }),
-    )
-    .default([]),
-});
+export type { PublishInput, PublishOutput };
+export { PublishInputSchema };
 
 /** What this step sends to AWS (see sdk-actions.ts): the evaluation in, the report files out. */
 export const SDK_ACTIONS: readonly SdkAction[] = [
@@ -193,7 +168,7 @@ function runQueries(
       };
     }
     const sql =
-      doc.tables && r.datasetDepth !== undefined && isBatch(r.batch)
+      doc.tables && isBatch(r.batch)
         ? replaceBatchRollupSql(
             { ...doc.tables, ...(r.manifestTable ? { manifestTable: r.manifestTable } : {}) },
             r.batch,
