@@ -1,20 +1,13 @@
 #!/usr/bin/env node
-// Package bin: runs the TypeScript CLI with no build step, from an esbuild bundle of its sources kept in
-// node_modules/.cache/partner-audit/ (functions/adapters/logs/bundle-cache.mjs), made again when a source
-// changes. Not through tsx's loader: registering it and compiling some 100 modules through its hooks
-// cost most of a short run (0.25 s before the first module), where finding the bundle means hashing the
-// sources. When the cache cannot be written (or bundling fails), the CLI runs through tsx as before.
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { cachedBundle } from '../functions/adapters/logs/bundle-cache.mjs';
+// Package bin: runs the CLI as `npm run build` compiled it into build/cli/ (scripts/build.mjs; the
+// `prepare` script builds on `npm ci` and `npm install`). Nothing is compiled or bundled here.
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 
-const entry = fileURLToPath(new URL('../functions/cli/main.ts', import.meta.url));
-// Splitting: each command's module is a chunk imported only when the command runs, as from the sources.
-const bundle = await cachedBundle(entry, { splitting: true }).catch(() => undefined);
-let cli;
-if (bundle === undefined) {
-  await import('tsx');
-  cli = await import('../functions/cli/main.ts');
-} else {
-  cli = await import(pathToFileURL(bundle).href);
+const main = new URL('../build/cli/main.js', import.meta.url);
+if (!existsSync(fileURLToPath(main))) {
+  process.stderr.write('partner-audit: not built yet: run `npm run build` in the package folder\n');
+  process.exit(1);
 }
+const cli = await import(main.href);
 await cli.runAsProcess(process.argv.slice(2));

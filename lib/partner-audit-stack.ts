@@ -1,6 +1,7 @@
 /**
  * The whole AWS deployment of partner-audit, composed from one construct per concern. Access between
- * them is granted only through the constructs' grant methods, step by step, as aws-contract.md lists.
+ * them is granted only through the constructs' grant methods, step by step, as each handler declares
+ * in its SDK_ACTIONS (held against the roles by test/infra/iam-permissions.test.ts).
  */
 import { Annotations, CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';

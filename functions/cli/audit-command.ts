@@ -1,5 +1,6 @@
 /** `partner-audit audit`: one audit of local log files. */
 
+import { RunWindowError } from '../audit/run-planner.js';
 import { DEFAULT_SETTLING_DAYS, MAX_SETTLING_DAYS } from '../audit/run-window.js';
 import type { Clock } from '../ports.js';
 import { optionalDate, parseCommandArgs, requireString, UsageError } from './args.js';
@@ -42,6 +43,9 @@ export async function runAuditCommand(argv: string[], clock: Clock): Promise<num
     progress: stderrProgress(!(v.quiet ?? false)),
     signingKey: signingKeyFrom(process.env),
     settlingDays: settlingDaysOption(v['settling-days']),
+  }).catch((e: unknown) => {
+    // A window the run planner refuses (a --from after today) is the user's to fix: exit 2.
+    throw e instanceof RunWindowError ? new UsageError(`audit: ${e.message}`, { cause: e }) : e;
   });
   printSummary(result);
   return 0;

@@ -2,18 +2,19 @@
  * The local audit: ingest log files into the DuckDB state, evaluate, notify to an outbox folder and
  * write the report. Wiring only: the rules live in functions/domain, the steps in functions/audit.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { writeBundle } from '../adapters/local/evidence-bundle.js';
 import { LocalReportStore } from '../adapters/local/local-report-store.js';
-import { OutboxMailer } from '../adapters/outbox/outbox-mailer.js';
+import { OutboxMailer, outboxStem } from '../adapters/outbox/outbox-mailer.js';
 import { type AuditWindow, evaluateWindow } from '../audit/evaluate-window.js';
+import { newRunId, publishRunReport, requestedWindow, utcDate, writePreview } from '../audit/run-planner.js';
 import { checkSettlingDays, DEFAULT_SETTLING_DAYS, settlingWindow } from '../audit/run-window.js';
 import { diffSentNotices, type NoticeOutcome, sendNotices } from '../audit/send-notices.js';
 import type { PartnerPeriodEvaluation } from '../domain/evaluation.js';
-import { buildReport, type Report, reportJsonSchema, reportToCsv, reportToJson } from '../domain/report.js';
-import { addDays, localDateOf, monthOf } from '../domain/time.js';
+import type { Report } from '../domain/report.js';
+import { localDateOf, monthOf } from '../domain/time.js';
 import { SLOT_MS } from '../domain/usage.js';
 import type { Clock, InputSummary } from '../ports.js';
 import { renderReportHtml } from '../render/report-html.js';
@@ -61,17 +62,6 @@ export interface LocalAuditResult {
   readonly notices: readonly NoticeOutcome[];
 }
 
-export const CODE_VERSION = '0.1.0';
-
-function newRunId(clock: Clock): string {
-  const stamp = clock
-    .now()
-    .toISOString()
-    .replace(/[-:]/g, '')
-    .replace(/\.\d+Z$/, 'Z');
-  return `${stamp}-${randomBytes(3).toString('hex')}`;
-}
-
 /**
  * Default window: to the end of the calendar month (UTC dates) of the newest data, from the first day
  * of the oldest month that was not yet final for some partner before this run read its files
@@ -96,8 +86,16 @@ export function localDefaultWindow(
   });
 }
 
+/**
+ * One local run. Its window, run id, code version, report files and previews follow the run planner
+ * (functions/audit/run-planner.ts), as the AWS steps do: `from`/`to` as asked (only `from`: up to
+ * today, exclusive), else localDefaultWindow. A window that cannot be audited throws RunWindowError
+ * before the state is opened.
+ */
 export async function runLocalAudit(options: LocalAuditOptions): Promise<LocalAuditResult> {
   const settlingDays = checkSettlingDays(options.settlingDays ?? DEFAULT_SETTLING_DAYS);
+  const startedAt = options.clock.now();
+  const asked = requestedWindow({ from: options.from, to: options.to }, utcDate(startedAt));
   const { registry, text: registryText, manifest } = await loadRegistry(options.registryPath);
   const outDir = resolve(options.outDir);
   await mkdir(outDir, { recursive: true });
@@ -120,14 +118,9 @@ export async function runLocalAudit(options: LocalAuditOptions): Promise<LocalAu
     failpoint('after-ingest');
     const extent = await state.usageSource.dataExtent();
     const window: AuditWindow =
-      options.from || options.to
-        ? {
-            from: options.from ?? monthOf(addDays(options.to ?? '', -1)).first,
-            to: options.to ?? monthOf(options.from ?? '').next,
-          }
-        : localDefaultWindow(extent, options.clock, settlingDays, extentBefore);
+      asked ?? localDefaultWindow(extent, options.clock, settlingDays, extentBefore);
 
-    const runId = newRunId(options.clock);
+    const runId = newRunId(startedAt);
     const evaluated = await evaluateWindow(
       { registry, usage: state.usageSource },
       {
@@ -167,55 +160,47 @@ export async function runLocalAudit(options: LocalAuditOptions): Promise<LocalAu
     failpoint('after-notices');
     // A dry run records nothing, but its notices are rendered to previews/ for people to read.
     const files = new Map<NoticeOutcome, string>();
+    const previews = new LocalReportStore(outboxDir);
     for (const n of notices) {
       if (n.status === 'sent' && n.delivery) files.set(n, join(outboxDir, n.delivery));
       if (n.status === 'previewed' && n.message) {
-        files.set(n, join(outboxDir, (await mailer.send(n.message)).providerMessageId));
+        files.set(n, await writePreview(previews, outboxStem(n.key), n.message));
       }
     }
-    const report = buildReport({
-      runId,
-      generatedAt: options.clock.now().toISOString(),
-      engine: state.usageSource.engine,
-      window,
-      dryRun: options.dryRun,
-      reason: options.reason,
-      registryHash: createHash('sha256').update(registryText).digest('hex'),
-      codeVersion: CODE_VERSION,
-      input: ingest.summary,
-      evaluations: evaluated.evaluations,
-      unattributed: evaluated.unattributed,
-      uncovered: evaluated.uncovered,
-      notices: notices.map((n) => ({
-        key: n.key,
-        status: n.status,
-        covers: n.covers,
-        messageId: n.messageId,
-        file: files.get(n),
-        error: n.error,
-      })),
-      noticeDiffs,
-      registry,
-      evidence: {
-        inputFiles: ingest.inputs,
-        registrySource: options.registryPath,
-        rerun:
-          `partner-audit audit ${options.logs.map((l) => `--logs ${l}`).join(' ')} ` +
-          `--registry ${options.registryPath} --from ${window.from} --to ${window.to} --dry-run`,
+    const published = await publishRunReport(
+      { reports: new LocalReportStore(outDir), clock: options.clock, renderHtml: renderReportHtml },
+      {
+        runId,
+        engine: state.usageSource.engine,
+        window,
+        dryRun: options.dryRun,
+        reason: options.reason,
+        registryHash: createHash('sha256').update(registryText).digest('hex'),
+        input: ingest.summary,
+        evaluations: evaluated.evaluations,
+        unattributed: evaluated.unattributed,
+        uncovered: evaluated.uncovered,
+        notices: notices.map((n) => ({
+          key: n.key,
+          status: n.status,
+          covers: n.covers,
+          messageId: n.messageId,
+          file: files.get(n),
+          error: n.error,
+        })),
+        noticeDiffs,
+        registry,
+        evidence: {
+          inputFiles: ingest.inputs,
+          registrySource: options.registryPath,
+          rerun:
+            `partner-audit audit ${options.logs.map((l) => `--logs ${l}`).join(' ')} ` +
+            `--registry ${options.registryPath} --from ${window.from} --to ${window.to} --dry-run`,
+        },
       },
-    });
-    const reports = new LocalReportStore(outDir);
-    const json = reportToJson(report);
-    const csv = reportToCsv(report);
-    const reportPath = await reports.put('report.json', json, 'application/json');
-    const csvPath = await reports.put('usage.csv', csv, 'text/csv');
-    await reports.put(
-      'report.schema.json',
-      `${JSON.stringify(reportJsonSchema(), null, 2)}\n`,
-      'application/json',
+      { prefix: '', withSchema: true },
     );
-    const html = renderReportHtml(report);
-    const htmlPath = await reports.put('report.html', html, 'text/html');
+    const { report, json, csv, html } = published;
     // The run's evidence: report, CSV, HTML and the notices, under a hash-chained manifest.
     const bundleDir = join(outDir, 'runs', runId);
     const noticeFiles = [];
@@ -245,9 +230,9 @@ export async function runLocalAudit(options: LocalAuditOptions): Promise<LocalAu
       findingCount:
         evaluated.unattributed.findings.length +
         evaluated.evaluations.reduce((n, e) => n + e.findings.length, 0),
-      reportPath,
-      csvPath,
-      htmlPath,
+      reportPath: published.locations.json,
+      csvPath: published.locations.csv,
+      htmlPath: published.locations.html,
       bundleDir,
       bundleHead: bundle.head,
       outboxDir,

@@ -3,7 +3,7 @@
  * Errors are one clear line on stderr and a non-zero exit, never a stack trace (set DEBUG=1 for one).
  */
 import { resolve } from 'node:path';
-import type { Clock } from '../ports.js';
+import { systemClock } from '../audit/system-clock.js';
 import { UsageError } from './args.js';
 
 const HELP = `partner-audit: audit partners' S3 data usage against their contracts
@@ -16,7 +16,7 @@ Usage:
       --from YYYY-MM-DD    first local date of the window, in each partner's time zone
                            (default: the first day of the newest data's month, or of the month
                            before while the newest data is within --settling-days of its end)
-      --to YYYY-MM-DD      first local date after the window, exclusive (default: the month after --from);
+      --to YYYY-MM-DD      first local date after the window, exclusive (default: today, UTC, with --from);
                            figures are as of the end of the window or of the data, whichever is first
       --dry-run            compute and render notices to <out>/previews without recording or sending
       --reason <text>      why this audit was run, kept in the report
@@ -38,8 +38,6 @@ Usage:
                          with PARTNER_AUDIT_SIGNING_KEY set, also its HMAC signature
   partner-audit help
 `;
-
-export const systemClock: Clock = { now: () => new Date() };
 
 /**
  * Runs one command and resolves to its exit code. Each command's module is imported only when that

@@ -1,9 +1,10 @@
 /**
- * The Lambda functions' settings, from environment variables the stack sets (see aws-contract.md).
+ * The Lambda functions' settings, from environment variables the stack sets (lib/constructs/audit-functions.ts).
  * Each handler parses the ones it needs once, at cold start, into a frozen object; a missing or
  * malformed setting fails fast with a message that names it.
  */
 import { z } from 'zod';
+import { describeIssues } from './errors.js';
 
 const name = z.string().trim().min(1, 'must not be empty');
 const endpoint = z.url('must be a URL such as http://127.0.0.1:4566').optional();
@@ -76,11 +77,7 @@ export function loadEnv<K extends Key>(
   const mask: Partial<Record<Key, true>> = Object.fromEntries(keys.map((k) => [k, true]));
   const result = HandlerEnvSchema.pick(mask as Record<Key, true>).safeParse(source);
   if (!result.success) {
-    throw new HandlerConfigError(
-      `invalid Lambda environment: ${result.error.issues
-        .map((i) => `${i.path.join('.') || '(env)'}: ${i.message}`)
-        .join('; ')}`,
-    );
+    throw new HandlerConfigError(`invalid Lambda environment: ${describeIssues(result.error, '(env)')}`);
   }
   return Object.freeze(result.data) as unknown as Readonly<Pick<HandlerEnv, K>>;
 }

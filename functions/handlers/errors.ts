@@ -28,3 +28,27 @@ export async function asStep<T>(work: () => Promise<T>): Promise<T> {
     throw new RetryableError((error as Error).message, { cause: error });
   }
 }
+
+/** A zod error's issues as they appear in a step's error cause. */
+interface Issues {
+  readonly issues: readonly { readonly path: readonly PropertyKey[]; readonly message: string }[];
+}
+
+/**
+ * Issues on one line, `path: message; path: message` (the value itself is `whole`): a step's error
+ * cause, as the console shows it, and what the tests match.
+ */
+export function describeIssues(error: Issues, whole = '(input)'): string {
+  return error.issues.map((i) => `${i.path.map(String).join('.') || whole}: ${i.message}`).join('; ');
+}
+
+/** A step's payload checked against its schema; InvalidInputError saying `<step> input: <issues>`. */
+export function parseStepInput<T>(
+  schema: { safeParse(value: unknown): { success: true; data: T } | { success: false; error: Issues } },
+  event: unknown,
+  step: string,
+): T {
+  const parsed = schema.safeParse(event);
+  if (!parsed.success) throw new InvalidInputError(`${step} input: ${describeIssues(parsed.error)}`);
+  return parsed.data;
+}

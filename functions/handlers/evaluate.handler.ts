@@ -6,54 +6,30 @@
 
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { z } from 'zod';
 import type { AthenaQueryRunner } from '../adapters/athena/athena-client.js';
 import { AthenaUsageSource, athenaInputSummary } from '../adapters/athena/athena-usage-source.js';
 import type { AthenaTables } from '../adapters/athena/sql.js';
 import { WATERMARK_PK } from '../adapters/dynamodb/watermark-item.js';
 import { evaluateWindow, selectPartners } from '../audit/evaluate-window.js';
 import { DEFAULT_SETTLING_DAYS } from '../audit/run-window.js';
+import { systemClock } from '../audit/system-clock.js';
 import { reachesNoticeLevel } from '../domain/notices.js';
-import { addDays, isIsoDate, startOfLocalDate } from '../domain/time.js';
+import { addDays, startOfLocalDate } from '../domain/time.js';
 import type { Clock, RollupWatermark } from '../ports.js';
 import { athenaRunner, athenaTables } from './aws/athena.js';
 import { dynamoDbWatermarkWriter } from './aws/dynamodb-watermark-writer.js';
 import { type LoadedRegistry, loadRegistry, s3Client } from './aws/s3.js';
 import { loadEnv } from './env.js';
-import { asStep, InvalidInputError } from './errors.js';
-import {
-  type EvaluationDocument,
-  PartnerIdSchema,
-  RunIdSchema,
-  writeEvaluation,
-} from './evaluation-document.js';
+import { InvalidInputError, parseStepInput } from './errors.js';
+import { type EvaluationDocument, writeEvaluation } from './evaluation-document.js';
+import { lambdaStep } from './lambda-step.js';
 import { logger, metrics } from './observability.js';
 import { type AthenaTableUse, READ_REGISTRY, RUN_ATHENA_QUERIES, type SdkAction } from './sdk-actions.js';
-import type { EvaluateOutput } from './step-contracts.js';
+import { type EvaluateInput, EvaluateInputSchema, type EvaluateOutput } from './step-contracts.js';
 import { runnerForStep, type StepContext } from './step-deadline.js';
 
-export type { EvaluateOutput };
-
-const isoDate = z.string().refine(isIsoDate, 'must be a calendar date YYYY-MM-DD');
-
-/** The plan's output (extra fields such as `batches` are ignored). */
-export const EvaluateInputSchema = z.object({
-  runId: RunIdSchema,
-  window: z
-    .object({ from: isoDate, to: isoDate })
-    .refine((w) => w.from < w.to, '"from" must be before "to" ("to" is exclusive)'),
-  partners: z.array(PartnerIdSchema).max(1000).default([]),
-  dryRun: z.boolean().default(false),
-  reason: z.string().max(1000).nullable().default(null),
-  /** The plan's settling (absent from older payloads: then the data's end and SETTLING_DAYS stand in). */
-  settling: z
-    .object({
-      settlingDays: z.number().int().min(0).max(31),
-      dataThrough: z.iso.datetime({ offset: true }),
-      advanceWatermarkTo: isoDate.nullable(),
-    })
-    .optional(),
-});
+export type { EvaluateInput, EvaluateOutput };
+export { EvaluateInputSchema };
 
 /** What this step sends to AWS (see sdk-actions.ts): rollup reads, the evaluation document, the watermark. */
 export const SDK_ACTIONS: readonly SdkAction[] = [
@@ -89,13 +65,7 @@ export async function evaluate(
   event: unknown,
   context?: StepContext,
 ): Promise<EvaluateOutput> {
-  const parsed = EvaluateInputSchema.safeParse(event);
-  if (!parsed.success) {
-    throw new InvalidInputError(
-      `evaluate input: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(input)'}: ${i.message}`).join('; ')}`,
-    );
-  }
-  const input = parsed.data;
+  const input = parseStepInput(EvaluateInputSchema, event, 'evaluate');
   const { registry, hash } = await deps.loadRegistry();
   try {
     // Before any query: an unknown partner is a bad payload, not a reason to scan.
@@ -186,8 +156,6 @@ export async function evaluate(
   return { runId: input.runId, evaluationKey, dryRun: input.dryRun, partnersToNotify };
 }
 
-let deps: EvaluateDeps | undefined;
-
 function coldStart(): EvaluateDeps {
   const env = loadEnv([
     'ATHENA_WORKGROUP',
@@ -212,16 +180,8 @@ function coldStart(): EvaluateDeps {
     s3,
     reportBucket: env.REPORT_BUCKET,
     loadRegistry: () => loadRegistry(s3, env),
-    clock: { now: () => new Date() },
+    clock: systemClock,
   };
 }
 
-export const handler = async (event: unknown, context?: StepContext): Promise<EvaluateOutput> => {
-  deps ??= coldStart();
-  const d = deps;
-  try {
-    return await asStep(() => evaluate(d, event, context));
-  } finally {
-    metrics.publishStoredMetrics();
-  }
-};
+export const handler = lambdaStep(coldStart, evaluate, { after: () => metrics.publishStoredMetrics() });

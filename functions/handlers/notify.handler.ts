@@ -9,18 +9,20 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { z } from 'zod';
 import { S3ReportStore } from '../adapters/s3/s3-report-store.js';
 import { diffSentNotices, sendNotices } from '../audit/send-notices.js';
+import { systemClock } from '../audit/system-clock.js';
 import type { Clock, Mailer, NoticeLedger } from '../ports.js';
 import { dynamoDbLedger, USE_NOTICE_LEDGER } from './aws/dynamodb.js';
 import { type LoadedRegistry, loadRegistry, s3Client } from './aws/s3.js';
 import { messageIdDomain, SEND_RAW_EMAIL, sesMailer } from './aws/ses.js';
 import { loadEnv } from './env.js';
-import { asStep, InvalidInputError, RetryableError } from './errors.js';
+import { InvalidInputError, RetryableError } from './errors.js';
 import {
   KEEP_NOTICE_COPIES,
   READ_EVALUATION,
   readPartnerEvaluations,
   runKey,
 } from './evaluation-document.js';
+import { lambdaStep } from './lambda-step.js';
 import { logger, metrics } from './observability.js';
 import { redactor } from './recipient-redactor.js';
 import { type AthenaTableUse, READ_REGISTRY, type SdkAction } from './sdk-actions.js';
@@ -108,8 +110,6 @@ export async function notify(deps: NotifyDeps, event: unknown): Promise<NotifyOu
   return { partnerId, failed: results.some((r) => r.status === 'failed'), results, noticeDiffs };
 }
 
-let deps: NotifyDeps | undefined;
-
 function coldStart(): NotifyDeps {
   const env = loadEnv([
     'REPORT_BUCKET',
@@ -130,17 +130,9 @@ function coldStart(): NotifyDeps {
     ledger: dynamoDbLedger(env),
     mailer: sesMailer(env),
     loadRegistry: () => loadRegistry(s3, env),
-    clock: { now: () => new Date() },
+    clock: systemClock,
     previewOnly: env.NOTICE_MODE === 'preview',
   };
 }
 
-export const handler = async (event: unknown): Promise<NotifyOutput> => {
-  deps ??= coldStart();
-  const d = deps;
-  try {
-    return await asStep(() => notify(d, event));
-  } finally {
-    metrics.publishStoredMetrics();
-  }
-};
+export const handler = lambdaStep(coldStart, notify, { after: () => metrics.publishStoredMetrics() });

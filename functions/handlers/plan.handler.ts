@@ -15,16 +15,16 @@
  *   plus a day for zones west of UTC) to today, so late-delivered records of a closed month still
  *   count, its notices still go, and the run that makes it final evaluates it.
  *   The evaluate step records the watermark once every batch has been rolled up.
- * - from and/or to (ad hoc): the window given (`from` alone runs to today, `to` alone starts on the
- *   first of its month); batches: every delivery date from the day before `from` (partners east of UTC
+ * - from and/or to (ad hoc): the window given, by the run planner's rule (run-planner.ts: `from`
+ *   alone runs up to today, exclusive; `to` alone starts on the first of its month); batches: every delivery date from the day before `from` (partners east of UTC
  *   start their day then) to min(`to`, today). An ad hoc run thus re-reads its window's logs:
  *   idempotent, and correct even where a nightly run failed, at the cost of one scan of that window.
  *   It never moves the watermark (its last batch, today, is not complete).
  */
-import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { WATERMARK_PK } from '../adapters/dynamodb/watermark-item.js';
 import { selectPartners } from '../audit/evaluate-window.js';
+import { newRunId, RunWindowError, requestedWindow, utcDate } from '../audit/run-planner.js';
 import {
   checkSettlingDays,
   DEFAULT_SETTLING_DAYS,
@@ -32,12 +32,14 @@ import {
   nightlyDeliveries,
   settlingWindow,
 } from '../audit/run-window.js';
-import { addDays, datesBetween, isIsoDate, monthOf, startOfLocalDate } from '../domain/time.js';
+import { systemClock } from '../audit/system-clock.js';
+import { addDays, datesBetween, isIsoDate, startOfLocalDate } from '../domain/time.js';
 import type { Clock, RollupWatermark } from '../ports.js';
 import { dynamoDbWatermarkReader } from './aws/dynamodb-watermark-reader.js';
 import { type LoadedRegistry, loadRegistry, s3Client } from './aws/s3.js';
 import { loadEnv } from './env.js';
-import { asStep, InvalidInputError } from './errors.js';
+import { describeIssues, InvalidInputError } from './errors.js';
+import { lambdaStep } from './lambda-step.js';
 import { logger } from './observability.js';
 import { type AthenaTableUse, READ_REGISTRY, type SdkAction } from './sdk-actions.js';
 import type { PlanOutput } from './step-contracts.js';
@@ -94,10 +96,6 @@ function earlierDate(a: string, b: string): string {
   return [a, b].sort()[0]!;
 }
 
-function describeIssues(error: z.ZodError): string {
-  return error.issues.map((i) => `${i.path.join('.') || '(input)'}: ${i.message}`).join('; ');
-}
-
 export async function plan(deps: PlanDeps, event: unknown): Promise<PlanOutput> {
   const parsed = ExecutionInputSchema.safeParse(event ?? {});
   if (!parsed.success) {
@@ -108,20 +106,14 @@ export async function plan(deps: PlanDeps, event: unknown): Promise<PlanOutput> 
   }
   const input = parsed.data;
   const now = input.scheduledTime ? new Date(input.scheduledTime) : deps.clock.now();
-  const today = now.toISOString().slice(0, 10);
+  const today = utcDate(now);
   const settlingDays = checkSettlingDays(deps.settlingDays ?? DEFAULT_SETTLING_DAYS);
-  const adHocWindow =
-    input.from !== undefined || input.to !== undefined
-      ? { from: input.from ?? monthOf(addDays(input.to ?? today, -1)).first, to: input.to ?? today }
-      : undefined;
-  if (adHocWindow) {
-    if (adHocWindow.from > today)
-      throw new InvalidInputError(`"from" (${adHocWindow.from}) is in the future (today is ${today})`);
-    if (!(adHocWindow.from < adHocWindow.to)) {
-      throw new InvalidInputError(
-        `"from" (${adHocWindow.from}) must be before "to" (${adHocWindow.to}); "to" is exclusive`,
-      );
-    }
+  let adHocWindow: { from: string; to: string } | undefined;
+  try {
+    adHocWindow = requestedWindow(input, today);
+  } catch (error) {
+    if (error instanceof RunWindowError) throw new InvalidInputError(error.message, { cause: error });
+    throw error;
   }
   const partners = await plannedPartners(deps, input.partners);
   const watermark = await deps.watermark?.read();
@@ -163,9 +155,7 @@ export async function plan(deps: PlanDeps, event: unknown): Promise<PlanOutput> 
       });
     }
   }
-  const runId =
-    input.executionName?.replace(/[^A-Za-z0-9_-]/g, '_') ??
-    `${now.toISOString().replace(/[-:]/g, '').slice(0, 15)}Z-${randomBytes(3).toString('hex')}`;
+  const runId = newRunId(now, input.executionName);
   const out: PlanOutput = {
     runId,
     window,
@@ -188,8 +178,6 @@ async function plannedPartners(deps: PlanDeps, ids: readonly string[] | undefine
   }
 }
 
-let deps: PlanDeps | undefined;
-
 function coldStart(): PlanDeps {
   const env = loadEnv([
     'REGISTRY_BUCKET',
@@ -203,15 +191,11 @@ function coldStart(): PlanDeps {
   const s3 = s3Client(env);
   return {
     loadRegistry: () => loadRegistry(s3, env),
-    clock: { now: () => new Date() },
+    clock: systemClock,
     watermark: dynamoDbWatermarkReader(env),
     settlingDays: env.SETTLING_DAYS,
     ...(env.LOGS_START_DATE ? { logsStartDate: env.LOGS_START_DATE } : {}),
   };
 }
 
-export const handler = (event: unknown): Promise<PlanOutput> => {
-  deps ??= coldStart();
-  const d = deps;
-  return asStep(() => plan(d, event));
-};
+export const handler = lambdaStep(coldStart, plan);

@@ -10,57 +10,32 @@
  * notices are reported as failed at the highest level each of its periods reached.
  */
 import type { S3Client } from '@aws-sdk/client-s3';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { isBatch, replaceBatchRollupSql } from '../adapters/athena/sql.js';
 import { S3ReportStore } from '../adapters/s3/s3-report-store.js';
+import { publishRunReport } from '../audit/run-planner.js';
+import { systemClock } from '../audit/system-clock.js';
 import { dueNotices, type NoticeDiff, reachesNoticeLevel } from '../domain/notices.js';
-import { buildReport, type EvidenceQuery, reportToCsv, reportToJson } from '../domain/report.js';
+import type { EvidenceQuery } from '../domain/report.js';
 import type { Clock } from '../ports.js';
 import { renderReportHtml } from '../render/report-html.js';
 import { type LoadedRegistry, loadRegistry, s3Client } from './aws/s3.js';
 import { loadEnv } from './env.js';
-import { asStep, InvalidInputError } from './errors.js';
-import { type EvaluationDocument, RunIdSchema, readEvaluation, runKey } from './evaluation-document.js';
+import { InvalidInputError, parseStepInput } from './errors.js';
+import { type EvaluationDocument, readEvaluation, runKey } from './evaluation-document.js';
+import { lambdaStep } from './lambda-step.js';
 import { logger } from './observability.js';
 import { type AthenaTableUse, READ_REGISTRY, type SdkAction } from './sdk-actions.js';
 import {
-  NoticeDiffSchema,
   type NotifyResult,
-  NotifyResultSchema,
+  type PublishInput,
+  PublishInputSchema,
   type PublishOutput,
-  RollupOutputSchema,
+  type RollupOutputSchema,
 } from './step-contracts.js';
 
-export type { PublishOutput };
-
-/** The version of this code, as the report states it. */
-export const CODE_VERSION = '0.1.0';
-
-export const PublishInputSchema = z.object({
-  runId: RunIdSchema,
-  evaluationKey: z.string().min(1).max(1024),
-  /**
-   * The RollUp Map's results (`$.rollups`), each as the rollup step returned it. Optional so that a
-   * state machine that does not pass them still publishes (with evaluate's only).
-   */
-  rollups: z.array(RollupOutputSchema).max(400).default([]),
-  /**
-   * The Notify Map's results (`$.notifyResults`): a NotifyOutputSchema, or a NoticeFailureSchema
-   * where the partner's step failed outright; read leniently as one shape covering both.
-   */
-  notifyResults: z
-    .array(
-      z.object({
-        partnerId: z.string(),
-        failed: z.boolean().default(false),
-        error: z.string().optional(),
-        cause: z.string().optional(),
-        results: z.array(NotifyResultSchema).optional(),
-        noticeDiffs: z.array(NoticeDiffSchema).default([]),
-      }),
-    )
-    .default([]),
-});
+export type { PublishInput, PublishOutput };
+export { PublishInputSchema };
 
 /** What this step sends to AWS (see sdk-actions.ts): the evaluation in, the report files out. */
 export const SDK_ACTIONS: readonly SdkAction[] = [
@@ -83,13 +58,11 @@ export interface PublishDeps {
 }
 
 export async function publish(deps: PublishDeps, event: unknown): Promise<PublishOutput> {
-  const parsed = PublishInputSchema.safeParse(event);
-  if (!parsed.success) {
-    throw new InvalidInputError(
-      `publish input: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(input)'}: ${i.message}`).join('; ')}`,
-    );
-  }
-  const { runId, evaluationKey, notifyResults, rollups } = parsed.data;
+  const { runId, evaluationKey, notifyResults, rollups } = parseStepInput(
+    PublishInputSchema,
+    event,
+    'publish',
+  );
   const doc = await readEvaluation(deps.s3, deps.reportBucket, evaluationKey);
   if (doc.runId !== runId)
     throw new InvalidInputError(`${evaluationKey} belongs to run ${doc.runId}, not ${runId}`);
@@ -119,42 +92,41 @@ export async function publish(deps: PublishDeps, event: unknown): Promise<Publis
   });
   const noticeDiffs: NoticeDiff[] = notifyResults.flatMap((n) => n.noticeDiffs);
   const registry = deps.loadRegistry ? (await deps.loadRegistry()).registry : undefined;
-  const report = buildReport({
-    runId,
-    generatedAt: deps.clock.now(),
-    engine: doc.engine,
-    window: doc.window,
-    dryRun: doc.dryRun,
-    ...(doc.reason !== null ? { reason: doc.reason } : {}),
-    registryHash: doc.registryHash,
-    codeVersion: CODE_VERSION,
-    input: doc.input,
-    evaluations: doc.evaluation.evaluations,
-    unattributed: doc.evaluation.unattributed,
-    uncovered: doc.evaluation.uncovered,
-    notices: results.map((r) => ({
-      key: { partnerId: r.partnerId, periodId: r.periodId, level: r.level },
-      status: r.status,
-      covers: r.covers,
-      ...(r.messageId !== undefined ? { messageId: r.messageId } : {}),
-      ...(r.file !== undefined ? { file: `s3://${deps.reportBucket}/${r.file}` } : {}),
-      ...(r.error !== undefined ? { error: r.error } : {}),
-    })),
-    noticeDiffs,
-    ...(registry ? { registry } : {}),
-    evidence: {
-      inputFiles: [],
-      queries: runQueries(doc, rollups),
-      registrySource: `registry sha256 ${doc.registryHash}`,
-    },
-  });
   const store = new S3ReportStore(deps.s3, { bucket: deps.reportBucket });
   const reportKey = runKey(runId, 'report.json');
   const csvKey = runKey(runId, 'usage.csv');
-  // report.json last: where it exists, the run's outputs are complete (a failed write is retried whole).
-  await store.put(csvKey, reportToCsv(report), 'text/csv; charset=utf-8');
-  await store.put(runKey(runId, 'report.html'), renderReportHtml(report), 'text/html; charset=utf-8');
-  await store.put(reportKey, reportToJson(report), 'application/json');
+  // The run planner writes report.json last: where it exists, the run's outputs are complete.
+  await publishRunReport(
+    { reports: store, clock: deps.clock, renderHtml: renderReportHtml },
+    {
+      runId,
+      engine: doc.engine,
+      window: doc.window,
+      dryRun: doc.dryRun,
+      ...(doc.reason !== null ? { reason: doc.reason } : {}),
+      registryHash: doc.registryHash,
+      input: doc.input,
+      evaluations: doc.evaluation.evaluations,
+      unattributed: doc.evaluation.unattributed,
+      uncovered: doc.evaluation.uncovered,
+      notices: results.map((r) => ({
+        key: { partnerId: r.partnerId, periodId: r.periodId, level: r.level },
+        status: r.status,
+        covers: r.covers,
+        ...(r.messageId !== undefined ? { messageId: r.messageId } : {}),
+        ...(r.file !== undefined ? { file: `s3://${deps.reportBucket}/${r.file}` } : {}),
+        ...(r.error !== undefined ? { error: r.error } : {}),
+      })),
+      noticeDiffs,
+      ...(registry ? { registry } : {}),
+      evidence: {
+        inputFiles: [],
+        queries: runQueries(doc, rollups),
+        registrySource: `registry sha256 ${doc.registryHash}`,
+      },
+    },
+    { prefix: runKey(runId, '') },
+  );
   const rollupBytes = rollups.reduce((n, r) => n + r.bytesScanned, 0);
   const bytesScanned = {
     rollup: rollupBytes,
@@ -196,7 +168,7 @@ function runQueries(
       };
     }
     const sql =
-      doc.tables && r.datasetDepth !== undefined && isBatch(r.batch)
+      doc.tables && isBatch(r.batch)
         ? replaceBatchRollupSql(
             { ...doc.tables, ...(r.manifestTable ? { manifestTable: r.manifestTable } : {}) },
             r.batch,
@@ -233,8 +205,6 @@ function runQueries(
   return out;
 }
 
-let deps: PublishDeps | undefined;
-
 function coldStart(): PublishDeps {
   const env = loadEnv([
     'REPORT_BUCKET',
@@ -249,12 +219,8 @@ function coldStart(): PublishDeps {
     loadRegistry: () => loadRegistry(s3, env),
     reportBucket: env.REPORT_BUCKET,
     region: env.AWS_REGION ?? 'us-east-1',
-    clock: { now: () => new Date() },
+    clock: systemClock,
   };
 }
 
-export const handler = (event: unknown): Promise<PublishOutput> => {
-  deps ??= coldStart();
-  const d = deps;
-  return asStep(() => publish(d, event));
-};
+export const handler = lambdaStep(coldStart, publish);

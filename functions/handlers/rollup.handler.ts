@@ -18,7 +18,8 @@ import { S3LogPartitions } from '../adapters/s3/s3-log-partitions.js';
 import { athenaRunner, athenaTables } from './aws/athena.js';
 import { type LoadedRegistry, loadRegistry, s3Client } from './aws/s3.js';
 import { loadEnv } from './env.js';
-import { asStep, InvalidInputError } from './errors.js';
+import { parseStepInput } from './errors.js';
+import { lambdaStep } from './lambda-step.js';
 import { logger } from './observability.js';
 import { type AthenaTableUse, READ_REGISTRY, RUN_ATHENA_QUERIES, type SdkAction } from './sdk-actions.js';
 import type { RollupOutput } from './step-contracts.js';
@@ -76,14 +77,9 @@ export interface RollupDeps {
 }
 
 export async function rollup(deps: RollupDeps, event: unknown, context?: StepContext): Promise<RollupOutput> {
-  const parsed = RollupInputSchema.safeParse(event);
-  if (!parsed.success) {
-    throw new InvalidInputError(
-      `rollup input: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(input)'}: ${i.message}`).join('; ')}`,
-    );
-  }
-  const { batch } = parsed.data;
-  const runId = parsed.data.runId ?? `rollup-${randomUUID()}`;
+  const input = parseStepInput(RollupInputSchema, event, 'rollup');
+  const { batch } = input;
+  const runId = input.runId ?? `rollup-${randomUUID()}`;
   const { registry } = await deps.loadRegistry();
   const datasetDepth = registry.settings.datasetDepth;
   const skipped = await skipReason(deps, batch);
@@ -127,8 +123,6 @@ async function skipReason(deps: RollupDeps, batch: string): Promise<RollupOutput
   return undefined;
 }
 
-let deps: RollupDeps | undefined;
-
 function coldStart(): RollupDeps {
   const env = loadEnv([
     'ATHENA_WORKGROUP',
@@ -161,8 +155,4 @@ function coldStart(): RollupDeps {
   };
 }
 
-export const handler = (event: unknown, context?: StepContext): Promise<RollupOutput> => {
-  deps ??= coldStart();
-  const d = deps;
-  return asStep(() => rollup(d, event, context));
-};
+export const handler = lambdaStep(coldStart, rollup);

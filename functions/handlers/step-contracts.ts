@@ -1,6 +1,8 @@
 /**
- * The step contracts: what each Lambda step of the state machine returns, as zod schemas with the
- * TypeScript types inferred from them. The state machine (lib/constructs/state-machine.ts) passes
+ * The step contracts: what each Lambda step of the state machine returns, and what the next step reads
+ * of it, as zod schemas with the TypeScript types inferred from them: one schema per edge, so that a
+ * field is declared once, where the producing step's output is (Plan -> Evaluate, RollUp -> Publish,
+ * Evaluate -> Notify, Notify -> Publish). The state machine (lib/constructs/state-machine.ts) passes
  * these outputs on by JSONPath; test/infra/state-machine-asl.test.ts walks the synthesised definition
  * with them and each consumer's input schema, so a renamed or optional field that a path relies on
  * fails there. Kept apart from the handlers so that a step that reads another's output (publish reads
@@ -22,44 +24,65 @@ export const RunIdSchema = z
 /** A partner id in a step's payload (registry ids are short slugs; this bounds what an error repeats). */
 export const PartnerIdSchema = z.string().min(1).max(128);
 
+/** An audit window: local dates, `to` exclusive. */
+export const WindowSchema = z.object({ from: isoDate, to: isoDate });
+
+/** What the evaluate step needs to mark periods final and to record the watermark. */
+export const SettlingSchema = z.object({
+  settlingDays: z.number().int().min(0).max(31),
+  /** Usage delivered before this instant is in the rollup after this run's roll-up (ISO instant). */
+  dataThrough: z.iso.datetime({ offset: true }),
+  /** The rollup watermark to record after the roll-up (`YYYY-MM-DD`); null for ad hoc runs. */
+  advanceWatermarkTo: isoDate.nullable(),
+  /** Delivery dates left for the next nights when this run caught up only part of a long gap. */
+  backlog: z.number().int().nonnegative(),
+});
+
 /**
  * What Plan returns, which the state machine passes on: RollUp maps over `batches`, Evaluate takes
  * `runId`, `window`, `partners`, `dryRun` and `reason` (test/infra/state-machine-asl.test.ts walks
  * these paths). Every field is always present: a JSONPath to a missing one fails the execution.
  */
 export const PlanOutputSchema = z.object({
-  runId: z.string().min(1).max(128),
-  window: z.object({ from: isoDate, to: isoDate }),
-  partners: z.array(z.string().min(1).max(128)),
+  runId: RunIdSchema,
+  window: WindowSchema,
+  partners: z.array(PartnerIdSchema).max(1000),
   dryRun: z.boolean(),
-  reason: z.string().nullable(),
+  reason: z.string().max(1000).nullable(),
   /** Delivery dates, `yyyy/MM/dd`, oldest first. */
   batches: z.array(z.string().regex(/^\d{4}\/\d{2}\/\d{2}$/)),
-  /** What the evaluate step needs to mark periods final and to record the watermark. */
-  settling: z.object({
-    settlingDays: z.number().int().min(0).max(31),
-    /** Usage delivered before this instant is in the rollup after this run's roll-up (ISO instant). */
-    dataThrough: z.iso.datetime({ offset: true }),
-    /** The rollup watermark to record after the roll-up (`YYYY-MM-DD`); null for ad hoc runs. */
-    advanceWatermarkTo: isoDate.nullable(),
-    /** Delivery dates left for the next nights when this run caught up only part of a long gap. */
-    backlog: z.number().int().nonnegative(),
-  }),
+  settling: SettlingSchema,
 });
 export type PlanOutput = z.infer<typeof PlanOutputSchema>;
 
 /**
+ * Plan -> Evaluate: the plan's output as Evaluate reads it (extra fields such as `batches` are
+ * ignored). Lenient where a payload may lack a field: an execution started before `settling` was
+ * added (the data's end and SETTLING_DAYS then stand in) or a hand-written input.
+ */
+export const EvaluateInputSchema = PlanOutputSchema.pick({ runId: true }).extend({
+  window: WindowSchema.refine((w) => w.from < w.to, '"from" must be before "to" ("to" is exclusive)'),
+  partners: PlanOutputSchema.shape.partners.default([]),
+  dryRun: PlanOutputSchema.shape.dryRun.default(false),
+  reason: PlanOutputSchema.shape.reason.default(null),
+  settling: SettlingSchema.pick({
+    settlingDays: true,
+    dataThrough: true,
+    advanceWatermarkTo: true,
+  }).optional(),
+});
+export type EvaluateInput = z.infer<typeof EvaluateInputSchema>;
+
+/**
  * What one RollUpBatch returns: the RollUp Map collects these into `rollups`, which Publish reads
- * (its input schema takes this one). Publish also accepts results without `datasetDepth` or
- * `queryExecutionIds`, as written before they were added, so an execution redriven across a deploy
- * still publishes.
+ * (its input schema takes this one).
  */
 export const RollupOutputSchema = z.object({
   batch: z.string().max(10),
-  queryExecutionIds: z.array(z.string().max(128)).max(10).default([]),
+  queryExecutionIds: z.array(z.string().max(128)).max(10),
   bytesScanned: z.number().int().nonnegative(),
   /** The registry's dataset depth the statement used, so the report can state the statement. */
-  datasetDepth: z.number().int().optional(),
+  datasetDepth: z.number().int(),
   /** The manifest table the statement counted records from, when there is one (for the same reason). */
   manifestTable: z
     .string()
@@ -144,6 +167,31 @@ export const NoticeFailureSchema = z.object({
   error: z.string(),
   cause: z.string(),
 });
+
+/**
+ * Evaluate, RollUp and Notify -> Publish. `notifyResults` holds a NotifyOutputSchema per partner, or
+ * a NoticeFailureSchema where the partner's step failed outright: read as one shape covering both.
+ */
+export const PublishInputSchema = EvaluateOutputSchema.pick({ runId: true, evaluationKey: true }).extend({
+  /**
+   * The RollUp Map's results (`$.rollups`), each as the rollup step returned it. Optional so that a
+   * state machine that does not pass them still publishes (with evaluate's only).
+   */
+  rollups: z.array(RollupOutputSchema).max(400).default([]),
+  /** The Notify Map's results (`$.notifyResults`). */
+  notifyResults: z
+    .array(
+      NotifyOutputSchema.pick({ partnerId: true }).extend({
+        failed: NotifyOutputSchema.shape.failed.default(false),
+        error: NoticeFailureSchema.shape.error.optional(),
+        cause: NoticeFailureSchema.shape.cause.optional(),
+        results: NotifyOutputSchema.shape.results.optional(),
+        noticeDiffs: NotifyOutputSchema.shape.noticeDiffs.default([]),
+      }),
+    )
+    .default([]),
+});
+export type PublishInput = z.infer<typeof PublishInputSchema>;
 
 /** What Publish returns; the state machine keeps it at `$.report`, in the execution's output. */
 export const PublishOutputSchema = z.object({

@@ -4,6 +4,7 @@
  * role that starts with nothing but its log group and X-Ray; the stack grants the rest through the
  * owning constructs' grant methods.
  */
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Duration } from 'aws-cdk-lib';
@@ -28,6 +29,11 @@ export type AuditStep = (typeof AUDIT_STEPS)[number];
  */
 export const NEVER_BUNDLED = ['@duckdb/node-api', '@aws-sdk/*'];
 
+/** package.json's version, written into each bundle as the code version its reports state. */
+const CODE_VERSION = (
+  JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string }
+).version;
+
 /** Lets an ESM bundle run bundled CommonJS code that calls `require` for Node built-ins. */
 const REQUIRE_BANNER =
   "import { createRequire as __partnerAuditCreateRequire } from 'node:module'; const require = __partnerAuditCreateRequire(import.meta.url);";
@@ -40,7 +46,7 @@ export interface StepSizing {
 
 const DEFAULT_SIZING: Record<AuditStep, StepSizing> = {
   plan: { timeout: Duration.minutes(1), memorySize: 512 },
-  // Waits for Athena's DELETE and INSERT of one delivery date.
+  // Waits for Athena's MERGE of one delivery date.
   rollup: { timeout: Duration.minutes(15), memorySize: 512 },
   evaluate: { timeout: Duration.minutes(10), memorySize: 1024 },
   // Sends at most a few notices for one partner, paced under the SES send rate.
@@ -50,7 +56,7 @@ const DEFAULT_SIZING: Record<AuditStep, StepSizing> = {
 
 /** Props of {@link AuditFunctions}. */
 export interface AuditFunctionsProps {
-  /** Environment of every function (aws-contract.md: every function gets all variables). */
+  /** Environment of every function: each gets all the variables and parses those it needs (env.ts). */
   readonly environment: Readonly<Record<string, string>>;
   /**
    * Folder of the `<step>.handler.ts` entry files.
@@ -116,13 +122,15 @@ export class AuditFunction extends Construct implements iam.IGrantable {
         sourceMap: false,
         externalModules: [...NEVER_BUNDLED],
         banner: REQUIRE_BANNER,
+        // functions/audit/run-planner.ts: CODE_VERSION.
+        define: { PARTNER_AUDIT_VERSION: JSON.stringify(CODE_VERSION) },
         logLevel: nodejs.LogLevel.ERROR,
       },
     });
     acknowledge(
       this,
       'L1',
-      'Node.js 22 is the runtime the project targets and tests (aws-contract.md); moving to a newer runtime is a deliberate upgrade.',
+      'Node.js 22 is the runtime the project targets and tests; moving to a newer runtime is a deliberate upgrade.',
     );
     acknowledgeWildcardResource(
       this,

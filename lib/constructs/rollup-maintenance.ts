@@ -23,8 +23,8 @@ import {
   vacuumRollupSql,
 } from '../../functions/adapters/athena/maintenance-sql.js';
 import { isValidTimeZone } from '../../functions/domain/time.js';
-import { cronProblem } from '../config.js';
 import { creationSuffix } from '../creation-suffix.js';
+import { cronProblem } from '../cron.js';
 import { acknowledgeWildcardResource } from '../nag.js';
 import type { LogsTable } from './logs-table.js';
 import type { RollupTable } from './rollup-table.js';

@@ -1,8 +1,9 @@
 /**
  * The usage rollup on AWS: an Iceberg table (Athena engine v3) with exactly the columns of the shared
- * rollup row, partitioned by day(slot_start). Iceberg gives the roll-up a rerun-safe
- * `DELETE ... WHERE batch = ?` followed by `INSERT`, and month-to-date evaluation reads a few small
- * Parquet files instead of the raw logs.
+ * rollup row, partitioned by day(slot_start). Iceberg gives the roll-up a rerun-safe `MERGE` that
+ * replaces one delivery date's rows in a single commit (functions/adapters/athena/sql.ts:
+ * replaceBatchRollupSql), and month-to-date evaluation reads a few small Parquet files instead of the
+ * raw logs.
  */
 import { Duration, Stack } from 'aws-cdk-lib';
 import * as glue from 'aws-cdk-lib/aws-glue';
@@ -119,7 +120,7 @@ export class RollupTable extends Construct {
     this.grant(grantee, false);
   }
 
-  /** Replace batches in the rollup through Athena: Iceberg DELETE and INSERT commit new metadata. */
+  /** Replace batches in the rollup through Athena: each Iceberg MERGE commits new metadata. */
   grantReadWrite(grantee: iam.IGrantable & IConstruct): void {
     this.grant(grantee, true);
   }

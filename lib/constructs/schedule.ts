@@ -11,7 +11,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { clockChanges, isValidTimeZone } from '../../functions/domain/time.js';
-import { cronProblem } from '../config.js';
+import { cronProblem } from '../cron.js';
 import { acknowledge } from '../nag.js';
 
 /** Props of {@link NightlySchedule}. */

@@ -1,5 +1,5 @@
 /**
- * The run, as a Standard state machine (aws-contract.md):
+ * The run, as a Standard state machine:
  * StartRun -> Plan -> RollUp (Map over delivery dates) -> Evaluate -> Notify (Map over partners) -> Publish.
  * Steps pass S3 keys, never data, to stay far under the 256 KiB payload limit. Lambda service errors
  * and errors named RetryableError are retried with exponential backoff and full jitter; anything else

@@ -4,11 +4,11 @@ import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   CONFIG_FILE_CONTEXT,
-  cronProblem,
   DeployConfigError,
   loadDeployConfig,
   parseDeployConfig,
 } from '../../lib/config.js';
+import { cronProblem } from '../../lib/cron.js';
 import {
   configWith,
   EXAMPLE_CONFIG,

@@ -1,16 +1,15 @@
 /**
  * The command line's entry points: main() reaches every command (each is imported only when it runs),
  * and the package bin runs the CLI from any folder, commands, exit codes and worker threads included,
- * from a bundle of the sources cached by their hash.
+ * from the build (`npm run build`, scripts/build.mjs), made here from the current sources.
  */
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { isBuiltin } from 'node:module';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { cachedBundle } from '../../functions/adapters/logs/bundle-cache.mjs';
 import { UsageError } from '../../functions/cli/args.js';
 import { main } from '../../functions/cli/main.js';
 
@@ -18,9 +17,13 @@ const ROOT = resolve(import.meta.dirname, '../..');
 const BIN = join(ROOT, 'bin/partner-audit.mjs');
 const FIXTURES = join(ROOT, 'test/fixtures/logs');
 
+const BUILD = join(ROOT, 'build');
+
 let dir: string;
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'cli-main-'));
+  // As `npm run build` (and `npm ci`, through `prepare`) makes it.
+  execFileSync(process.execPath, [join(ROOT, 'scripts/build.mjs')], { cwd: ROOT, stdio: 'pipe' });
 });
 afterAll(() => rm(dir, { recursive: true, force: true }));
 
@@ -95,6 +98,27 @@ describe('bin/partner-audit.mjs', () => {
     expect(JSON.parse(r.stdout)).toMatchObject({ files: 2, filesSkipped: 0, lines: 14, parsedLines: 14 });
   });
 
+  it('audits from the build, stating the code version of package.json in the report', async () => {
+    const out = join(dir, 'audit');
+    const r = await runBin([
+      'audit',
+      '--logs',
+      join(FIXTURES, 'simple-sample.log'),
+      '--registry',
+      join(ROOT, 'examples/registry.yaml'),
+      '--out',
+      out,
+      '--dry-run',
+      '--quiet',
+    ]);
+    expect(r).toMatchObject({ code: 0, stderr: '' });
+    const { version } = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    expect(JSON.parse(await readFile(join(out, 'report.json'), 'utf8'))).toMatchObject({
+      codeVersion: version,
+      dryRun: true,
+    });
+  });
+
   it('exits 2 for a registry with problems, naming them, before opening the state', async () => {
     const registry = join(dir, 'bad-registry.yaml');
     await writeFile(registry, 'version: 2\n');
@@ -115,72 +139,54 @@ describe('bin/partner-audit.mjs', () => {
   });
 });
 
-describe('cachedBundle', () => {
-  it('reuses the bundle of unchanged sources and makes a new one when a source changes', async () => {
-    const project = join(dir, 'bundled');
-    await mkdir(join(project, 'node_modules'), { recursive: true });
-    const entry = join(project, 'src/entry.ts');
-    await mkdir(dirname(entry), { recursive: true });
-    await writeFile(entry, "export { answer, where } from './dep.js';\n");
-    await writeFile(
-      join(project, 'src/dep.ts'),
-      'export const answer: number = 1;\nexport const where = import.meta.url;\n',
-    );
+interface Metafile {
+  readonly inputs: Record<string, unknown>;
+  readonly outputs: Record<
+    string,
+    { readonly entryPoint?: string; readonly imports: readonly { path: string; external?: boolean }[] }
+  >;
+}
 
-    const first = await cachedBundle(entry);
-    expect(first).toMatch(/node_modules\/\.cache\/partner-audit\/entry-[0-9a-f]{16}\/entry\.mjs$/);
-    expect(await cachedBundle(entry)).toBe(first);
-    const loaded = await import(pathToFileURL(first!).href);
-    // Each module keeps its own URL: a file next to a source is found as it is unbundled.
-    expect(loaded).toMatchObject({ answer: 1, where: pathToFileURL(join(project, 'src/dep.ts')).href });
+describe('the build (npm run build)', () => {
+  const meta = async () => JSON.parse(await readFile(join(BUILD, 'meta.json'), 'utf8')) as Metafile;
 
-    await writeFile(
-      join(project, 'src/dep.ts'),
-      'export const answer: number = 2;\nexport const where = 0;\n',
-    );
-    const second = await cachedBundle(entry);
-    expect(second).not.toBe(first);
-    expect(await import(pathToFileURL(second!).href)).toMatchObject({ answer: 2 });
+  it('writes the CLI and its ingest worker side by side, with the scanner where the pool looks', async () => {
+    const outputs = Object.entries((await meta()).outputs);
+    const entries = outputs
+      .filter(([path, o]) => o.entryPoint !== undefined && !path.startsWith('build/cli/chunk-'))
+      .map(([path, o]) => [path, o.entryPoint]);
+    expect(entries.sort()).toEqual([
+      ['build/cli/ingest-worker.js', 'functions/adapters/logs/ingest-worker.ts'],
+      ['build/cli/main.js', 'functions/cli/main.ts'],
+    ]);
+    // One folder: the pool finds `./ingest-worker.js` and `./assembly/scanner.wasm` from any chunk.
+    expect(outputs.every(([path]) => /^build\/cli\/[^/]+\.js$/.test(path))).toBe(true);
+    expect(existsSync(join(BUILD, 'cli/assembly/scanner.wasm'))).toBe(true);
   });
 
-  it('bundles npm packages (by their version) but leaves the native ones to node_modules', async () => {
-    const project = join(dir, 'with-packages');
-    const modules = join(project, 'node_modules');
-    const pkg = async (name: string, version: string, code: string) => {
-      await mkdir(join(modules, name), { recursive: true });
-      await writeFile(
-        join(modules, name, 'package.json'),
-        JSON.stringify({ name, version, main: 'index.js' }),
-      );
-      await writeFile(join(modules, name, 'index.js'), code);
-    };
-    // CommonJS requiring a Node module: the ES module bundle must give it a working `require`.
-    await pkg('plain-pkg', '1.0.0', "exports.sep = require('node:path').sep;\nexports.tag = 'first';\n");
-    await pkg('@duckdb/node-bindings', '1.0.0', "exports.native = 'from node_modules';\n");
-    const entry = join(project, 'src/entry.ts');
-    await mkdir(dirname(entry), { recursive: true });
-    await writeFile(
-      entry,
-      "import { sep, tag } from 'plain-pkg';\nimport { native } from '@duckdb/node-bindings';\nexport { sep, tag, native };\n",
+  it('bundles npm packages but leaves the native DuckDB binding to node_modules', async () => {
+    const { inputs, outputs } = await meta();
+    const paths = Object.keys(inputs);
+    expect(paths.some((p) => p.startsWith('node_modules/@duckdb/node-api/'))).toBe(true);
+    expect(paths.some((p) => p.startsWith('node_modules/zod/'))).toBe(true);
+    expect(paths.filter((p) => p.includes('node_modules/@duckdb/node-bindings'))).toEqual([]);
+    const external = new Set(
+      Object.values(outputs).flatMap((o) => o.imports.filter((i) => i.external).map((i) => i.path)),
     );
+    expect(external.has('@duckdb/node-bindings')).toBe(true);
+    expect([...external].filter((p) => !isBuiltin(p) && p !== '@duckdb/node-bindings')).toEqual([]);
+  });
 
-    const first = await cachedBundle(entry);
-    expect(first).toBeDefined();
-    const text = await readFile(first!, 'utf8');
-    expect(text).toMatch(/tag = ["']first["']/);
-    expect(text).not.toContain('from node_modules');
-    expect(await import(pathToFileURL(first!).href)).toMatchObject({
-      sep: '/',
-      tag: 'first',
-      native: 'from node_modules',
-    });
-
-    // A package counts by its package.json: the same version is the same bundle, a new one a new bundle.
-    await writeFile(join(modules, 'plain-pkg', 'index.js'), "exports.sep = '?';\nexports.tag = 'second';\n");
-    expect(await cachedBundle(entry)).toBe(first);
-    await pkg('plain-pkg', '1.0.1', "exports.sep = '?';\nexports.tag = 'second';\n");
-    const second = await cachedBundle(entry);
-    expect(second).not.toBe(first);
-    expect(await import(pathToFileURL(second!).href)).toMatchObject({ tag: 'second' });
+  it('bundles nothing at run time: neither the bundle cache nor esbuild nor tsx is in it', async () => {
+    const paths = Object.keys((await meta()).inputs);
+    expect(
+      paths.filter((p) => /^functions\/adapters\/logs\/bundle-cache|node_modules\/(esbuild|tsx)\//.test(p)),
+    ).toEqual([]);
+    for (const file of await readdir(join(BUILD, 'cli'))) {
+      if (!file.endsWith('.js')) continue;
+      expect(await readFile(join(BUILD, 'cli', file), 'utf8')).not.toMatch(
+        /from ["']esbuild["']|["']tsx["']/,
+      );
+    }
   });
 });

@@ -31,7 +31,7 @@ const word = fc.string({
   maxLength: 12,
 });
 
-/** Requester shapes S3 writes (see REFERENCE.md). */
+/** Requester shapes S3 writes: a canonical user id, an IAM user or assumed-role ARN, a service principal. */
 const requester = fc.oneof(
   hex(64),
   fc.tuple(account, word).map(([a, u]) => `arn:aws:iam::${a}:user/${u}`),

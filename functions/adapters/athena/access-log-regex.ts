@@ -6,7 +6,7 @@
  * references, no possessive quantifiers, no `.`, `\s`, `\S` or `\d` (Java's `.` stops at `\r` and
  * U+0085, JavaScript's `\S` knows Unicode spaces; explicit classes behave alike everywhere).
  *
- * How it copes with real lines (see REFERENCE.md, "S3 server access logs"):
+ * How it copes with real lines (see functions/adapters/logs/LOG-LINES.md):
  * - Generations: fields 1-17 are required; every field from the 18th (version id) on is optional on
  *   its own, nested so that a line with N fields fills exactly the first N columns (AWS's published
  *   table makes the trailing fields one group, so a 24-field line loses all of them).

@@ -1,4 +1,4 @@
-/** Types of bundle-cache.mjs (JavaScript so that the package bin can load it without tsx). */
+/** Types of bundle-cache.mjs (JavaScript, so that it loads without a loader). */
 
 /** Bundling produced no code for the entry. */
 export declare class BundleError extends Error {}

@@ -1,18 +1,18 @@
 // @ts-check
 /**
- * A cache of esbuild bundles of our TypeScript sources, for code that must start without tsx's loader:
- * the package bin (tsx's hooks compiling some 100 modules cost most of a short run's time) and the ingest
- * worker threads (Node 20 does not pass tsx's hooks on to workers). A bundle is kept in
- * `node_modules/.cache/partner-audit/`, named by a hash of every source in it, so only the first run
- * after a change pays for bundling.
+ * A cache of esbuild bundles of our TypeScript sources, for code run from the sources that must start
+ * without tsx's loader: the ingest worker threads (Node 20 does not pass tsx's hooks on to workers) when
+ * the ingest pool runs under vitest or tsx. The package bin does not use it: it runs the build
+ * (`npm run build`, scripts/build.mjs), where the pool loads the built worker and this module is left
+ * out. A bundle is kept in `node_modules/.cache/partner-audit/`, named by a hash of every source in it,
+ * so only the first run after a change pays for bundling. esbuild is a development dependency, as is
+ * running from the sources.
  *
- * JavaScript, not TypeScript: the bin imports it with plain Node before deciding whether tsx is needed
- * at all. Its types are in bundle-cache.d.mts.
+ * JavaScript, not TypeScript, so that it loads without a loader. Its types are in bundle-cache.d.mts.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { access, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { basename, dirname, extname, join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
@@ -189,8 +189,7 @@ const REQUIRE_BANNER = `import { createRequire as __bundleRequire } from 'node:m
 const LOADERS = { '.ts': 'ts', '.mts': 'ts', '.cts': 'ts', '.tsx': 'tsx', '.jsx': 'jsx' };
 
 /**
- * Bundles an entry with esbuild as tsx resolves it (tsx runs on esbuild), so the bundler is the one that
- * compiles the rest of the sources. Every source keeps its own `import.meta.url`, so a file next to the
+ * Bundles an entry with esbuild, the compiler of the build and of tsx. Every source keeps its own `import.meta.url`, so a file next to the
  * sources (the scanner's .wasm) is found as it is unbundled, and code that bundles another entry (the
  * ingest pool, its worker) finds that entry's sources. npm packages are bundled too, except those that
  * load native code (NATIVE_PACKAGES), which an ES module bundle imports from node_modules (a CommonJS
@@ -204,9 +203,7 @@ const LOADERS = { '.ts': 'ts', '.mts': 'ts', '.cts': 'ts', '.tsx': 'tsx', '.jsx'
  * @returns {Promise<Bundle>}
  */
 export async function bundleSources(entry, options) {
-  const require = createRequire(import.meta.url);
-  const esbuildPath = createRequire(require.resolve('tsx/package.json')).resolve('esbuild');
-  const esbuild = /** @type {typeof import('esbuild')} */ (await import(pathToFileURL(esbuildPath).href));
+  const esbuild = await import('esbuild');
   /** @type {Map<string, string>} */
   const digests = new Map();
   /** A source by its bytes; a package's file by its package.json. @type {(path: string, bytes: Buffer) => void} */

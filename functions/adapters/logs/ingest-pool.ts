@@ -172,10 +172,9 @@ export class IngestPool {
  * How a worker gets its code. From compiled JavaScript, it loads ingest-worker.js. From the TypeScript
  * sources, Node 20 does not pass tsx's module hooks on to worker threads, and registering tsx again in
  * each worker costs some 200 ms where evaluating a 40 kB bundle costs a few: the worker is bundled into
- * the bundle cache (bundle-cache.mjs), so only the first run after a change pays for bundling. The
- * package bin runs the CLI from such a bundle too, where every module keeps its source's
- * `import.meta.url`: this module is then still "from the sources" and finds the worker's bundle there.
- * Where the cache cannot be written, the worker is bundled again and evaluated from memory.
+ * the bundle cache (bundle-cache.mjs), so only the first run after a change pays for bundling; where
+ * the cache cannot be written, the worker is bundled again and evaluated from memory. The package bin
+ * runs the build (scripts/build.mjs), where ingest-worker.js sits next to this module's chunk.
  */
 type WorkerSource = { readonly code: string } | { readonly file: string };
 

@@ -20,7 +20,7 @@ import { localHourAndWeekday, nextMonth, plusDays } from './zones.js';
 export { encodeKey, formatLogTime, type LogLineFields, renderLine } from './log-line.js';
 export type { GroundTruthJson } from './truth-json.js';
 
-/** Key layouts of the log objects (see REFERENCE.md). */
+/** Key layouts of the log objects to write: S3's simple prefix, its date-partitioned one, or both. */
 export type LogLayout = 'simple' | 'partitioned' | 'both';
 
 export interface GenerateOptions {
