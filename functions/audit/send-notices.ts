@@ -79,6 +79,12 @@ export interface SendNoticesRequest {
   readonly reportRef: string;
   /** Domain of Message-IDs, e.g. `partner-audit.provider.example`. */
   readonly messageIdDomain: string;
+  /**
+   * The instant the run's notices are dated (their Date header) and judged late against: fixed by the
+   * run (its start locally, the evaluation's time on AWS), so a retried step, even in another process
+   * hours later, composes the very same bytes.
+   */
+  readonly datedAt: Date;
   /** Prefix of the copies' names in `copies`, e.g. `runs/<runId>/notices/`. */
   readonly copiesUnder: string;
   /** A pending claim older than this is taken to be from a crashed run. */
@@ -159,11 +165,11 @@ async function sendOne(
       level: due.level,
       covers: due.covers,
       messageId,
-      date: deps.clock.now(),
+      date: request.datedAt,
       reportRef: request.reportRef,
       evidenceRef: `${request.reportRef}#${evaluation.partnerId}/${evaluation.period.id}`,
       // Decided once the period had closed: only late-delivered logs can have made it due now.
-      late: deps.clock.now().getTime() >= evaluation.period.endMs,
+      late: request.datedAt.getTime() >= evaluation.period.endMs,
     });
   } catch (error) {
     // A notice that cannot be composed is a failed notice, not a failed run: nothing was claimed.

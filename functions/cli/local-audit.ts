@@ -151,6 +151,7 @@ export async function runLocalAudit(options: LocalAuditOptions): Promise<LocalAu
         dryRun: options.dryRun,
         reportRef: `partner-audit run ${runId}`,
         messageIdDomain: 'partner-audit.local',
+        datedAt: startedAt,
         copiesUnder: `notice-copies/${runId}/`,
         // The state file is locked to one process at a time (DuckDbDatabase.open), so a pending claim
         // of another run here is always one that died: take it over at once rather than after 30 min.

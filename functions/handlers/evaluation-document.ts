@@ -85,12 +85,12 @@ export async function readPartnerEvaluations(
   bucket: string,
   key: string,
   input: { readonly runId: string; readonly partnerId: string },
-): Promise<PartnerPeriodEvaluation[]> {
+): Promise<{ readonly evaluatedAt: string; readonly evaluations: PartnerPeriodEvaluation[] }> {
   const doc = await readEvaluation(client, bucket, key);
   if (doc.runId !== input.runId)
     throw new InvalidInputError(`${key} belongs to run ${doc.runId}, not ${input.runId}`);
   const evaluations = doc.evaluation.evaluations.filter((e) => e.partnerId === input.partnerId);
   if (evaluations.length === 0)
     throw new InvalidInputError(`${key} holds no evaluation of partner "${input.partnerId}"`);
-  return evaluations;
+  return { evaluatedAt: doc.evaluatedAt, evaluations };
 }

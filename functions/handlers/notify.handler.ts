@@ -70,7 +70,12 @@ export async function notify(deps: NotifyDeps, event: unknown): Promise<NotifyOu
   }
   const { runId, evaluationKey, partnerId } = parsed.data;
   const dryRun = parsed.data.dryRun || deps.previewOnly;
-  const evaluations = await readPartnerEvaluations(deps.s3, deps.reportBucket, evaluationKey, parsed.data);
+  const { evaluatedAt, evaluations } = await readPartnerEvaluations(
+    deps.s3,
+    deps.reportBucket,
+    evaluationKey,
+    parsed.data,
+  );
   const { registry } = await deps.loadRegistry();
   const noticeDiffs = await diffSentNotices(deps.ledger, evaluations);
   const outcomes = await sendNotices(
@@ -87,6 +92,7 @@ export async function notify(deps: NotifyDeps, event: unknown): Promise<NotifyOu
       dryRun,
       reportRef: `partner-audit run ${runId}`,
       messageIdDomain: messageIdDomain(registry),
+      datedAt: new Date(evaluatedAt),
       copiesUnder: runKey(runId, 'notices/'),
     },
   );

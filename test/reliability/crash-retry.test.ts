@@ -203,6 +203,7 @@ describe('sendNotices when a run dies between a send and its ledger mark (at mos
       dryRun: false,
       reportRef: runId,
       messageIdDomain: 'partner-audit.test',
+      datedAt: new Date(t0),
       copiesUnder: `${runId}/`,
       staleAfterMs: 30 * 60_000,
     });

@@ -406,6 +406,7 @@ describe('sending forecast notices: the ledger, dry-run and rerun rules apply un
         dryRun,
         reportRef: 'run r1',
         messageIdDomain: 'pa.example',
+        datedAt: clock.now(),
         copiesUnder: 'notices/',
       },
     );

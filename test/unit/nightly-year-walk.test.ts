@@ -314,6 +314,7 @@ async function walkTheYear(schedule: Schedule) {
           dryRun: false,
           reportRef: `run local-${date}`,
           messageIdDomain: 'test.example',
+          datedAt: new Date(at),
           copiesUnder: `local-${date}/`,
           staleAfterMs: 0,
         },
@@ -356,6 +357,7 @@ async function walkTheYear(schedule: Schedule) {
         dryRun: false,
         reportRef: `run ${planned.runId}`,
         messageIdDomain: 'test.example',
+        datedAt: new Date(at),
         copiesUnder: `${planned.runId}/`,
       },
     );

@@ -51,6 +51,7 @@ function world(options: { canTell?: boolean } = {}) {
         dryRun: false,
         reportRef: `run ${runId}`,
         messageIdDomain: 'partner-audit.example',
+        datedAt: new Date(over.atMs ?? NOW),
         copiesUnder: `runs/${runId}/notices/`,
         staleAfterMs: 30 * MINUTE,
         ...over,
@@ -115,6 +116,17 @@ describe('sendNotices', () => {
       'runs/r1/notices/acme-2026-12-escalation.eml',
       'runs/r1/notices/acme-2026-12-escalation.html',
     ]);
+  });
+
+  it('composes the same bytes when the same run is retried hours later: the Date is the run's, not the clock's', async () => {
+    const { run } = world();
+    const datedAt = new Date(NOW);
+    const first = await run('r1', { dryRun: true, datedAt });
+    const retried = await run('r1', { dryRun: true, datedAt, atMs: NOW + 5 * 60 * MINUTE });
+    expect(retried[0]!.message?.raw).toBe(first[0]!.message?.raw);
+    // The date does reach the message: another run's date gives other bytes.
+    const later = await run('r1', { dryRun: true, datedAt: new Date(NOW + 5 * 60 * MINUTE) });
+    expect(later[0]!.message?.raw).not.toBe(first[0]!.message?.raw);
   });
 
   it('holds a notice another run claimed moments ago, and leaves its claim alone', async () => {
