@@ -118,7 +118,7 @@ describe('sendNotices', () => {
     ]);
   });
 
-  it('composes the same bytes when the same run is retried hours later: the Date is the run's, not the clock's', async () => {
+  it('composes the same bytes when the same run is retried hours later: the Date is fixed by the run, not read from the clock', async () => {
     const { run } = world();
     const datedAt = new Date(NOW);
     const first = await run('r1', { dryRun: true, datedAt });
