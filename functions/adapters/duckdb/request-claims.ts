@@ -74,7 +74,14 @@ export const CLAIM_SQL = {
       FROM request_stream l JOIN ${GROUP_ITEMS} f ON f.item = l.item
       GROUP BY 1
     ) g
-    LEFT JOIN request_claims c ON c.id_hash = g.id_hash`,
+    -- Only the claims of the group's event days: a repeat is the same request, logged with the same
+    -- time, so its claim has its day. The claims of other days (two weeks of history) are not read:
+    -- their row groups are skipped by their day ranges, so the check does not grow with history.
+    LEFT JOIN (
+      SELECT id_hash FROM request_claims
+      WHERE day BETWEEN (SELECT min(slot) // $2::INTEGER FROM request_stream)
+        AND (SELECT max(slot) // $2::INTEGER FROM request_stream)
+    ) c ON c.id_hash = g.id_hash`,
   /**
    * The repeats per partial row: every line of a claimed identity, and every line but the first (in
    * the group's order, then by row and contribution, so the choice is the same on every run) of an
