@@ -180,6 +180,41 @@ describe('ingestPaths', () => {
     }
   });
 
+  it('reads again the files recorded in one group with an object re-delivered under its name', async () => {
+    const folder = await mkdtemp(join(tmpdir(), 'local-ingest-group-'));
+    try {
+      const names = ['2026-03-14-09-00-00-EEEEEEEEEEEEEEEE', 'x-1.log', 'x-2.log'];
+      await writeFile(join(folder, names[0]!), lines(300, 21));
+      await writeFile(join(folder, names[1]!), lines(200, 22));
+      await writeFile(join(folder, names[2]!), lines(100, 23));
+      const usage = async (db: string) => {
+        const state = await DuckDbState.open(join(states, db), { clock: FIXED });
+        try {
+          const out = await ingestPaths(state.ingestLog, [folder], { datasetDepth: 2, workers: 2 });
+          return { out, rows: await state.usageSource.usage({ startMs: 0, endMs: Date.UTC(2100, 0, 1) }) };
+        } finally {
+          await state.close();
+        }
+      };
+      const first = await usage('group.duckdb');
+      expect(first.out.summary.files - first.out.summary.filesSkipped).toBe(3);
+      // The first object again, with other content: it replaces its earlier delivery, whose batch held
+      // the other two files; they are read again in the same run and counted once.
+      await writeFile(join(folder, names[0]!), lines(250, 24));
+      const second = await usage('group.duckdb');
+      expect(second.out.summary.filesSkipped).toBe(0);
+      expect(second.out.summary.lines).toBe(250 + 200 + 100);
+      const fresh = await usage('group-fresh.duckdb');
+      expect(second.rows).toEqual(fresh.rows);
+      expect(second.rows).not.toEqual(first.rows);
+      const third = await usage('group.duckdb');
+      expect(third.out.summary.filesSkipped).toBe(3);
+      expect(third.rows).toEqual(fresh.rows);
+    } finally {
+      await rm(folder, { recursive: true, force: true });
+    }
+  });
+
   it('reads on the main thread when a manifest cannot be handed to a worker', async () => {
     const custom: Manifest = { ...MANIFEST, recordsFor: (key) => MANIFEST.recordsFor(key) };
     const spec = await runTwice(join(states, 'spec-2.duckdb'), (store) => oneByOne(store, custom));
