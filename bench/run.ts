@@ -5,6 +5,7 @@
  *   npm run bench [-- --quick] [-- --sizes 1m,10m] [-- --runs 3] [-- --markdown] [-- --no-gzip]
  *                 [-- --data-dir bench-data]
  *   npm run bench -- --logs <file> [--logs <file> ...] [--registry <file>] [--runs 3] [--markdown] [--no-gzip]
+ *   npm run bench -- [--files 200,2000 | --files none] [--month-objects 300000]
  *
  * Data sets are generated once into ./bench-data (git-ignored) and reused: one day of traffic in one
  * file, as `partner-audit generate --lines N` writes it, plus a gzip copy. With `--logs` nothing is
@@ -27,6 +28,12 @@
  * - `wc -l` (`gzip -dc | wc -l` for gzip) as the floor: reading the bytes and nothing else;
  * - GoAccess with `--log-format=AWSS3`, when `goaccess` is on the PATH.
  * Peak RSS comes from GNU time (`/usr/bin/time -f %M`) when installed, else from /proc/<pid>/status.
+ *
+ * Then the night as S3 delivers it (bench/nightly.ts), on the smallest size: the same lines as one file
+ * and cut into log objects of `--files` lines each (S3 delivers a few hundred to a few thousand lines an
+ * object), under S3's simple and partitioned key layouts, ours and DuckDB's naive reader over the same
+ * glob alternated run by run; and a second night of new objects into an empty state and into one
+ * holding `--month-objects` ingested objects (0: no such rows).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -39,10 +46,11 @@ import { fileURLToPath } from 'node:url';
 import { createGunzip, createGzip } from 'node:zlib';
 import { generateDataset } from '../functions/cli/generate/generator.js';
 import { startsWithGzipMagic } from './gzip-magic.js';
+import { benchNightly } from './nightly.js';
 
-const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
-const BIN = join(ROOT, 'bin/partner-audit.mjs');
-const DUCKDB_NAIVE = join(ROOT, 'bench/duckdb-naive.ts');
+export const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
+export const BIN = join(ROOT, 'bin/partner-audit.mjs');
+export const DUCKDB_NAIVE = join(ROOT, 'bench/duckdb-naive.ts');
 /** Bump when the data a size stands for changes, so stale data sets are made again. */
 const DATASET_VERSION = 1;
 const GENERATE = { start: '2026-11-01', days: 1, seed: 42 } as const;
@@ -57,7 +65,7 @@ class BenchRunError extends Error {
   override readonly name = 'BenchRunError';
 }
 
-interface Args {
+export interface Args {
   readonly sizes: readonly number[];
   readonly runs: number;
   readonly markdown: boolean;
@@ -67,6 +75,10 @@ interface Args {
   readonly logs: readonly string[];
   /** The registry for `--logs`; absent: a minimal one is written. */
   readonly registry?: string;
+  /** Lines per object of the nightly shape (the smallest size cut into S3-sized objects); empty: none. */
+  readonly files: readonly number[];
+  /** Ingested objects the second night's state holds (0: no second-night rows). */
+  readonly monthObjects: number;
 }
 
 function parseArgs(argv: readonly string[]): Args {
@@ -78,6 +90,8 @@ function parseArgs(argv: readonly string[]): Args {
   let gzip = true;
   const logs: string[] = [];
   let registry: string | undefined;
+  let files = [200, 2000];
+  let monthObjects = 300_000;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const value = () => {
@@ -97,6 +111,10 @@ function parseArgs(argv: readonly string[]): Args {
     else if (arg === '--no-gzip') gzip = false;
     else if (arg === '--logs') logs.push(resolve(value()));
     else if (arg === '--registry') registry = resolve(value());
+    else if (arg === '--files') {
+      const v = value();
+      files = v === 'none' ? [] : v.split(',').map((n) => positive('--files', n));
+    } else if (arg === '--month-objects') monthObjects = Number(value());
     else throw new BenchArgsError(`unknown option ${arg} (see the comment at the top of bench/run.ts)`);
   }
   if (logs.length > 0 && sizesGiven) {
@@ -107,7 +125,20 @@ function parseArgs(argv: readonly string[]): Args {
   if (registry !== undefined && logs.length === 0) {
     throw new BenchArgsError('--registry goes with --logs (generated data sets bring their own registry)');
   }
-  return { sizes, runs, markdown, dataDir, gzip, logs, ...(registry === undefined ? {} : { registry }) };
+  if (!Number.isInteger(monthObjects) || monthObjects < 0) {
+    throw new BenchArgsError('--month-objects must be a whole number >= 0');
+  }
+  return {
+    sizes,
+    runs,
+    markdown,
+    dataDir,
+    gzip,
+    logs,
+    files: logs.length > 0 ? [] : files,
+    monthObjects: logs.length > 0 ? 0 : monthObjects,
+    ...(registry === undefined ? {} : { registry }),
+  };
 }
 
 function parseSize(text: string): number {
@@ -123,13 +154,13 @@ function positive(name: string, text: string): number {
   return n;
 }
 
-function label(lines: number): string {
+export function label(lines: number): string {
   return lines % 1e6 === 0 ? `${lines / 1e6}M` : lines % 1e3 === 0 ? `${lines / 1e3}k` : String(lines);
 }
 
 // ---- data sets ---------------------------------------------------------------------------------------
 
-interface Dataset {
+export interface Dataset {
   readonly lines: number;
   readonly registry: string;
   readonly plain: string;
@@ -139,7 +170,7 @@ interface Dataset {
 }
 
 /** The data set of `lines` lines under dataDir, generated unless an intact one is there. */
-async function dataset(dataDir: string, lines: number, withGzip: boolean): Promise<Dataset> {
+export async function dataset(dataDir: string, lines: number, withGzip: boolean): Promise<Dataset> {
   const dir = join(dataDir, label(lines));
   const markerPath = join(dir, 'dataset.json');
   if (existsSync(markerPath)) {
@@ -357,7 +388,7 @@ partners:
 
 // ---- running readers -------------------------------------------------------------------------------
 
-interface Measured {
+export interface Measured {
   readonly seconds: number;
   readonly maxRssKb: number;
   readonly stdout: string;
@@ -366,7 +397,7 @@ interface Measured {
 const GNU_TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
 
 /** Runs a command to its end, timing it and taking its peak RSS. Rejects when it fails. */
-async function measure(command: string, args: readonly string[]): Promise<Measured> {
+export async function measure(command: string, args: readonly string[]): Promise<Measured> {
   const rssFile =
     GNU_TIME === undefined ? undefined : join(tmpdir(), `bench-rss-${process.pid}-${Date.now()}`);
   const [cmd, cmdArgs] =
@@ -414,14 +445,14 @@ function vmHwmKb(pid: number): number {
   }
 }
 
-function median(values: readonly number[]): number {
+export function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 /** One line of the table. */
-interface Row {
+export interface Row {
   readonly data: string;
   readonly reader: string;
   readonly seconds: number;
@@ -572,9 +603,9 @@ const DUCKDB_READINGS = [
   { reader: 'DuckDB read_csv, naive, all columns', flag: ['--all-columns'] },
   { reader: 'DuckDB read_csv, naive rollup', flag: ['--rollup'] },
 ] as const;
-const OURS = 'partner-audit ingest (CLI)';
-const SECOND_RUN = 'partner-audit ingest, second run';
-const HEADLINE = DUCKDB_READINGS[0].reader;
+export const OURS = 'partner-audit ingest (CLI)';
+export const SECOND_RUN = 'partner-audit ingest, second run';
+export const HEADLINE = DUCKDB_READINGS[0].reader;
 
 interface DuckDbJson {
   readonly rows: number;
@@ -730,7 +761,7 @@ function table(rows: readonly Row[], markdown: boolean): string {
   return [line(header), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n');
 }
 
-function log(message: string): void {
+export function log(message: string): void {
   process.stderr.write(`${message}\n`);
 }
 
@@ -758,6 +789,11 @@ async function main(): Promise<void> {
     }
     const rows: Row[] = [];
     for (const set of sets) rows.push(...(await benchSet(args, set)));
+    const smallest = args.logs.length > 0 ? undefined : Math.min(...args.sizes);
+    if (smallest !== undefined && (args.files.length > 0 || args.monthObjects > 0)) {
+      const set = await dataset(args.dataDir, smallest, false);
+      rows.push(...(await benchNightly(args, set)));
+    }
     const loadAfter = loadavg();
     const fmt = (l: number[]) => l.map((x) => x.toFixed(2)).join(' ');
     const legends = sets.flatMap((s) => (s.legend === undefined ? [] : [s.legend]));

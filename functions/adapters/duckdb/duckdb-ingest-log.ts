@@ -3,6 +3,7 @@
  * line counts, malformed samples), the staging of a parallel ingester's rows, and the request claims
  * that keep a request counted once. The next run reads only log objects this log has not seen.
  */
+import { createHash } from 'node:crypto';
 import {
   BIGINT,
   type DuckDBConnection,
@@ -153,6 +154,59 @@ export class DuckDbIngestLog {
   }
 
   /**
+   * Of `fingerprints`, those `hasFile` answers true for, in one query whose cost grows with the
+   * fingerprints given and one pass over the records, so that a night's new objects cost the same
+   * whatever the history.
+   */
+  knownFingerprints(fingerprints: readonly string[]): Promise<Set<string>> {
+    return this.database.serial('knownFingerprints', async (connection) => {
+      if (fingerprints.length === 0) return new Set<string>();
+      const reader = await connection.runAndReadAll(
+        SQL.knownFingerprints,
+        [listValue([...fingerprints])],
+        [LIST(VARCHAR)],
+      );
+      return new Set(reader.getColumns()[0]?.map(String) ?? []);
+    });
+  }
+
+  /**
+   * `basename\0size` of every file recorded under one of `basenames`. A file whose name and size
+   * are not among them cannot have a recorded fingerprint (the fingerprint covers both), so it can be
+   * read without being fingerprinted first.
+   */
+  recordedNameSizes(basenames: readonly string[]): Promise<Set<string>> {
+    return this.database.serial('recordedNameSizes', async (connection) => {
+      if (basenames.length === 0) return new Set<string>();
+      const reader = await connection.runAndReadAll(
+        SQL.recordedSizes,
+        [listValue([...new Set(basenames)])],
+        [LIST(VARCHAR)],
+      );
+      return new Set(reader.getRows().map(([name, size]) => `${String(name)}\0${String(size)}`));
+    });
+  }
+
+  /**
+   * Fingerprints of the recorded files that recording files named `basenames` or with `fingerprints`
+   * removes: the earlier versions themselves and every file recorded in one batch with them (a batch
+   * is removed whole). An ingester reads such files again in the same run, or their usage is gone
+   * until a run that finds them.
+   */
+  filesReplacedBy(basenames: readonly string[], fingerprints: readonly string[]): Promise<Set<string>> {
+    return this.database.serial('filesReplacedBy', async (connection) => {
+      const batches = await supersededBatches(connection, basenames, fingerprints);
+      if (batches.length === 0) return new Set<string>();
+      const reader = await connection.runAndReadAll(
+        SQL.filesOfBatches,
+        [listValue(batches)],
+        [LIST(VARCHAR)],
+      );
+      return new Set(reader.getColumns()[0]?.map(String) ?? []);
+    });
+  }
+
+  /**
    * Records one file in one transaction: removes the rows and bookkeeping of any earlier file with the
    * same basename (the object re-delivered with new content) or the same fingerprint, then inserts this
    * file's rows and bookkeeping. Ingesting the same file twice leaves the same totals; a failure or crash
@@ -251,21 +305,7 @@ export class DuckDbIngestLog {
 
   private async writeFile(connection: DuckDBConnection, { file, rows, stats }: FileIngestion): Promise<void> {
     this.checkStats(file, stats);
-    const superseded = (
-      await connection.runAndReadAll(SQL.supersededFiles, [file.basename, file.fingerprint])
-    )
-      .getRows()
-      .map(([fingerprint]) => String(fingerprint));
-    // Most files are new: skip the deletes, which scan the rollup, when nothing is superseded.
-    if (superseded.length > 0) {
-      const list: DuckDBValue[] = [listValue(superseded)];
-      const types: DuckDBType[] = [LIST(VARCHAR)];
-      await connection.run(SQL.deleteRollupOf, list, types);
-      await connection.run(SQL.deleteClaimsOf, list, types);
-      await connection.run(SQL.deleteClaimFilesOf, list, types);
-      await connection.run(SQL.deleteSamplesOf, list, types);
-      await connection.run(SQL.deleteFilesOf, list, types);
-    }
+    await deleteBatches(connection, await supersededBatches(connection, [file.basename], [file.fingerprint]));
     await appendRollupRows(connection, file.fingerprint, rows);
     await connection.run(SQL.insertFile, [
       file.fingerprint,
@@ -298,24 +338,14 @@ export class DuckDbIngestLog {
   ): Promise<void> {
     if (files.length === 0) return;
     for (const { file, stats } of files) this.checkStats(file, stats);
-    const superseded = (
-      await connection.runAndReadAll(
-        STREAM_SQL.supersededBy,
-        [listValue(files.map((f) => f.file.basename)), listValue(files.map((f) => f.file.fingerprint))],
-        [LIST(VARCHAR), LIST(VARCHAR)],
-      )
-    )
-      .getRows()
-      .map(([fingerprint]) => String(fingerprint));
-    if (superseded.length > 0) {
-      const list: DuckDBValue[] = [listValue(superseded)];
-      const types: DuckDBType[] = [LIST(VARCHAR)];
-      await connection.run(SQL.deleteRollupOf, list, types);
-      await connection.run(SQL.deleteClaimsOf, list, types);
-      await connection.run(SQL.deleteClaimFilesOf, list, types);
-      await connection.run(SQL.deleteSamplesOf, list, types);
-      await connection.run(SQL.deleteFilesOf, list, types);
-    }
+    await deleteBatches(
+      connection,
+      await supersededBatches(
+        connection,
+        files.map((f) => f.file.basename),
+        files.map((f) => f.file.fingerprint),
+      ),
+    );
     // As if recorded one by one: a file is replaced by any later one with its basename or fingerprint.
     const laterNames = new Set<string>();
     const laterFingerprints = new Set<string>();
@@ -327,15 +357,18 @@ export class DuckDbIngestLog {
       laterFingerprints.add(f.file.fingerprint);
     }
     await staged.discard(files.filter((f) => !kept.includes(f)).map((f) => f.item));
-    const written = kept.map((f) => ({ item: f.item, batch: f.file.fingerprint }));
+    // The files read to their end share one batch: their rows are summed together, one row per key for
+    // the group rather than per file. A file that could not be read is read again by the next run and
+    // replaces its own record, so it keeps a batch of its own.
+    const group = groupBatch(kept.filter((f) => f.stats.unreadableReason === undefined));
+    const batchOf = (f: StagedFileIngestion) =>
+      f.stats.unreadableReason === undefined ? group : f.file.fingerprint;
+    const written = kept.map((f) => ({ item: f.item, batch: batchOf(f) }));
     const repeats = await staged.dropRepeats(written);
     await staged.insertInto(written);
     if (repeats.size > 0) {
-      const withRepeats = kept.filter((f) => repeats.has(f.item));
-      await deleteEmptiedRows(
-        connection,
-        withRepeats.map((f) => f.file.fingerprint),
-      );
+      const batches = new Set(kept.filter((f) => repeats.has(f.item)).map(batchOf));
+      await deleteEmptiedRows(connection, [...batches]);
     }
     const column = <T extends DuckDBValue>(pick: (f: StagedFileIngestion) => T) => listValue(kept.map(pick));
     await connection.run(
@@ -352,6 +385,7 @@ export class DuckDbIngestLog {
         column((f) => JSON.stringify(f.stats.malformedByReason)),
         column((f) => f.stats.unreadableReason ?? null),
         BigInt(this.clock.now().getTime()),
+        column(batchOf),
       ],
       [
         LIST(VARCHAR),
@@ -365,6 +399,7 @@ export class DuckDbIngestLog {
         LIST(VARCHAR),
         LIST(VARCHAR),
         BIGINT,
+        LIST(VARCHAR),
       ],
     );
     if (repeats.size > 0) {
@@ -414,4 +449,43 @@ function parseReasons(json: string): Record<string, number> {
     }
   }
   return out;
+}
+
+/** The batches of the records that files named `basenames` or with `fingerprints` replace. */
+async function supersededBatches(
+  connection: DuckDBConnection,
+  basenames: readonly string[],
+  fingerprints: readonly string[],
+): Promise<string[]> {
+  if (basenames.length === 0 && fingerprints.length === 0) return [];
+  const reader = await connection.runAndReadAll(
+    SQL.supersededBatches,
+    [listValue([...basenames]), listValue([...fingerprints])],
+    [LIST(VARCHAR), LIST(VARCHAR)],
+  );
+  return reader.getRows().map(([batch]) => String(batch));
+}
+
+/** Removes whole batches: their rollup rows, request claims, samples and file records. */
+async function deleteBatches(connection: DuckDBConnection, batches: readonly string[]): Promise<void> {
+  // Most files are new: skip the deletes, which scan the rollup, when nothing is superseded.
+  if (batches.length === 0) return;
+  const list: DuckDBValue[] = [listValue([...batches])];
+  const types: DuckDBType[] = [LIST(VARCHAR)];
+  await connection.run(SQL.deleteRollupOf, list, types);
+  await connection.run(SQL.deleteClaimsOf, list, types);
+  await connection.run(SQL.deleteClaimFilesOf, list, types);
+  // Samples before the records, which name the batch's files.
+  await connection.run(SQL.deleteSamplesOf, list, types);
+  await connection.run(SQL.deleteFilesOf, list, types);
+}
+
+/**
+ * The batch of files recorded together: a name no fingerprint can take (fingerprints are hex), the
+ * same for the same files, so that a batch is found again by what it holds.
+ */
+function groupBatch(files: readonly StagedFileIngestion[]): string {
+  const hash = createHash('sha256');
+  for (const f of files) hash.update(f.file.fingerprint).update('\n');
+  return `group:${hash.digest('hex')}`;
 }

@@ -74,7 +74,14 @@ export const CLAIM_SQL = {
       FROM request_stream l JOIN ${GROUP_ITEMS} f ON f.item = l.item
       GROUP BY 1
     ) g
-    LEFT JOIN request_claims c ON c.id_hash = g.id_hash`,
+    -- Only the claims of the group's event days: a repeat is the same request, logged with the same
+    -- time, so its claim has its day. The claims of other days (two weeks of history) are not read:
+    -- their row groups are skipped by their day ranges, so the check does not grow with history.
+    LEFT JOIN (
+      SELECT id_hash FROM request_claims
+      WHERE day BETWEEN (SELECT min(slot) // $2::INTEGER FROM request_stream)
+        AND (SELECT max(slot) // $2::INTEGER FROM request_stream)
+    ) c ON c.id_hash = g.id_hash`,
   /**
    * The repeats per partial row: every line of a claimed identity, and every line but the first (in
    * the group's order, then by row and contribution, so the choice is the same on every run) of an
@@ -94,7 +101,11 @@ export const CLAIM_SQL = {
     )
     WHERE claimed OR nth > 1
     GROUP BY item, task, ref`,
-  /** Each repeat taken back out: a negative partial row of the row it was summed into. */
+  /**
+   * Each repeat taken back out: a negative partial row of the row it was summed into, which (task,
+   * ref) names. That row's item may be another file of the task when its files' rows were summed
+   * together (a merged task, recorded as one group), so the negative row takes the row's item.
+   */
   stageNegatives: `INSERT INTO rollup_stream (item, slot, status, bucket, requester, access_point, dataset,
       operation, requests, bytes_sent, records, task, ref)
     SELECT k.item, k.slot, k.status, k.bucket, k.requester, k.access_point, k.dataset, k.operation,
@@ -103,8 +114,8 @@ export const CLAIM_SQL = {
       JOIN (
         SELECT DISTINCT item, task, ref, slot, status, bucket, requester, access_point, dataset, operation
         FROM rollup_stream
-        WHERE (item, task, ref) IN (SELECT (item, task, ref) FROM request_repeats)
-      ) k ON k.item = r.item AND k.task = r.task AND k.ref = r.ref`,
+        WHERE (task, ref) IN (SELECT (task, ref) FROM request_repeats)
+      ) k ON k.task = r.task AND k.ref = r.ref`,
   repeatsByItem: 'SELECT item, sum(requests)::BIGINT FROM request_repeats GROUP BY item',
   /** The newest file number of the claims; the group's files are numbered after it. */
   lastClaimFile: 'SELECT coalesce(max(file), 0)::INTEGER FROM request_claim_files',
@@ -115,7 +126,7 @@ export const CLAIM_SQL = {
   claim: `INSERT INTO request_claims (id_hash, day, file)
     SELECT id_hash, day, $1::INTEGER + 1 + ord::INTEGER FROM request_group WHERE NOT claimed`,
   /** Rows whose every request was a repeat; $1 the batches just written. */
-  deleteEmptyRows: 'DELETE FROM rollup WHERE batch = ANY($1::VARCHAR[]) AND requests = 0',
+  deleteEmptyRows: 'DELETE FROM rollup WHERE requests = 0 AND batch IN (SELECT unnest($1::VARCHAR[]))',
   discard: 'DELETE FROM request_stream WHERE item IN (SELECT unnest($1::INTEGER[]))',
   dropWork: ['DROP TABLE IF EXISTS request_group', 'DROP TABLE IF EXISTS request_repeats'],
   /** Claims of event days more than $1 days before the newest claimed day. */

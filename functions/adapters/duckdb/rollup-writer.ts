@@ -186,38 +186,36 @@ const STREAM_TYPES = [
 /** SQL of StagedRollup; constant text, values only as parameters. */
 export const STREAM_SQL = {
   /**
-   * Sums the staged rows of the items in $1 by key (each partial count is exact as a double, and is
-   * summed as an integer), decodes ids through the staged strings and tags each row with its item's
-   * batch from $2 (the list of batches in the same order as $1). $3 is SLOT_MS, $4 the status classes.
+   * Sums the staged rows of the items in $1 by batch and key (each partial count is exact as a double,
+   * and is summed as an integer), the batch of each item from $2 (in the same order as $1: items of
+   * one batch are summed together), and decodes ids through the staged strings. $3 is SLOT_MS, $4 the
+   * status classes.
    */
   insertSummed: `INSERT INTO rollup (slot_start, bucket, requester, access_point, dataset, operation,
       status_class, requests, bytes_sent, records, batch)
     SELECT g.slot::BIGINT * $3::BIGINT, b.value, r.value, a.value, d.value, o.value,
-      list_extract($4::VARCHAR[], g.status + 1), g.requests, g.bytes_sent, g.records, f.batch
+      list_extract($4::VARCHAR[], g.status + 1), g.requests, g.bytes_sent, g.records, g.batch
     FROM (
-      SELECT item, slot, status, bucket, requester, access_point, dataset, operation,
+      SELECT f.batch, slot, status, bucket, requester, access_point, dataset, operation,
         sum(requests::BIGINT)::BIGINT AS requests,
         sum(bytes_sent::BIGINT)::BIGINT AS bytes_sent,
         sum(records::BIGINT)::BIGINT AS records
-      FROM rollup_stream
-      WHERE item IN (SELECT unnest($1::INTEGER[]))
-      GROUP BY item, slot, status, bucket, requester, access_point, dataset, operation
+      FROM rollup_stream s
+        JOIN (SELECT unnest($1::INTEGER[]) AS item, unnest($2::VARCHAR[]) AS batch) f ON f.item = s.item
+      GROUP BY f.batch, slot, status, bucket, requester, access_point, dataset, operation
     ) g
-      JOIN (SELECT unnest($1::INTEGER[]) AS item, unnest($2::VARCHAR[]) AS batch) f ON f.item = g.item
       JOIN rollup_stream_strings b ON b.id = g.bucket
       JOIN rollup_stream_strings r ON r.id = g.requester
       JOIN rollup_stream_strings a ON a.id = g.access_point
       JOIN rollup_stream_strings d ON d.id = g.dataset
       JOIN rollup_stream_strings o ON o.id = g.operation`,
   discardItems: 'DELETE FROM rollup_stream WHERE item IN (SELECT unnest($1::INTEGER[]))',
-  /** Recorded files that files named $1 (basenames) or with fingerprints $2 replace. */
-  supersededBy: 'SELECT fingerprint FROM ingested_files WHERE basename = ANY($1) OR fingerprint = ANY($2)',
   /** Bookkeeping of many files in one statement: parallel lists, one element per file. */
   insertFiles: `INSERT INTO ingested_files (fingerprint, path, basename, size, layout, lines, parsed_lines,
-      malformed_lines, malformed_by_reason, unreadable_reason, ingested_at)
+      malformed_lines, malformed_by_reason, unreadable_reason, ingested_at, batch)
     SELECT unnest($1::VARCHAR[]), unnest($2::VARCHAR[]), unnest($3::VARCHAR[]), unnest($4::BIGINT[]),
       unnest($5::VARCHAR[]), unnest($6::BIGINT[]), unnest($7::BIGINT[]), unnest($8::BIGINT[]),
-      unnest($9::VARCHAR[]), unnest($10::VARCHAR[]), epoch_ms($11::BIGINT)`,
+      unnest($9::VARCHAR[]), unnest($10::VARCHAR[]), epoch_ms($11::BIGINT), unnest($12::VARCHAR[])`,
   /** Repeated requests dropped per file ($2, parallel to the fingerprints $1). */
   setRepeatsDropped: `UPDATE ingested_files SET repeats_dropped = r.n
     FROM (SELECT unnest($1::VARCHAR[]) AS fingerprint, unnest($2::BIGINT[]) AS n) r
@@ -287,8 +285,8 @@ export class StagedRollup {
   }
 
   /**
-   * Sums the staged rows of `items` into `rollup`, each item's rows tagged with its batch, and
-   * unstages them. Run it inside the caller's transaction. Returns the rollup rows written.
+   * Sums the staged rows of `items` into `rollup`, one row per batch and key (items sharing a batch
+   * are summed together), and unstages them. Run it inside the caller's transaction. Returns the rollup rows written.
    */
   async insertInto(items: readonly { readonly item: number; readonly batch: string }[]): Promise<number> {
     if (items.length === 0) return 0;

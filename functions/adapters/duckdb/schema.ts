@@ -49,6 +49,10 @@ export const CREATE_SCHEMA: readonly string[] = [
   // Repeated deliveries of a request dropped from the file's rows (see request-claims.ts); added after
   // version 1 was released, hence the ALTER and its default for files recorded before.
   'ALTER TABLE ingested_files ADD COLUMN IF NOT EXISTS repeats_dropped BIGINT DEFAULT 0',
+  // The rollup batch holding the file's rows. Files recorded together share one (their rows summed:
+  // thousands of small log objects would otherwise keep a copy of every key per object); NULL, as for
+  // files recorded before groups, is the file's own fingerprint. See DuckDbIngestLog.
+  'ALTER TABLE ingested_files ADD COLUMN IF NOT EXISTS batch VARCHAR',
   // The identities (request id and host id, hashed) that recorded files counted, by event day (UTC),
   // each with a small integer naming the file that claimed it (request_claim_files): a claim is then
   // three integers, where the file's fingerprint per claim cost a string each. State files whose
@@ -126,17 +130,35 @@ export const SQL = {
 
   hasReadableFile: 'SELECT 1 FROM ingested_files WHERE fingerprint = $1 AND unreadable_reason IS NULL',
   readableFingerprints: 'SELECT fingerprint FROM ingested_files WHERE unreadable_reason IS NULL',
-  /** Earlier versions of a file: the same fingerprint, or the same object name with other content. */
-  supersededFiles: 'SELECT fingerprint FROM ingested_files WHERE basename = $1 OR fingerprint = $2',
-  deleteRollupOf: 'DELETE FROM rollup WHERE batch = ANY($1)',
-  deleteClaimsOf:
-    'DELETE FROM request_claims WHERE file IN (SELECT file FROM request_claim_files WHERE batch = ANY($1))',
-  deleteClaimFilesOf: 'DELETE FROM request_claim_files WHERE batch = ANY($1)',
-  deleteSamplesOf: 'DELETE FROM malformed_samples WHERE fingerprint = ANY($1)',
-  deleteFilesOf: 'DELETE FROM ingested_files WHERE fingerprint = ANY($1)',
+  /**
+   * The batches of earlier versions of files named $1 (basenames) or with fingerprints $2: the same
+   * fingerprint, or the same object name with other content. Semi-joins, so that the cost grows with
+   * the files given and one pass over the records, not with their product.
+   */
+  supersededBatches: `SELECT coalesce(batch, fingerprint) FROM ingested_files
+      WHERE basename IN (SELECT unnest($1::VARCHAR[]))
+    UNION
+    SELECT coalesce(batch, fingerprint) FROM ingested_files
+      WHERE fingerprint IN (SELECT unnest($2::VARCHAR[]))`,
+  /** Every file recorded in the batches $1 (a batch is removed whole, with all its files). */
+  filesOfBatches: `SELECT fingerprint FROM ingested_files
+    WHERE coalesce(batch, fingerprint) IN (SELECT unnest($1::VARCHAR[]))`,
+  deleteRollupOf: 'DELETE FROM rollup WHERE batch IN (SELECT unnest($1::VARCHAR[]))',
+  deleteClaimsOf: `DELETE FROM request_claims WHERE file IN
+    (SELECT file FROM request_claim_files WHERE batch IN (SELECT unnest($1::VARCHAR[])))`,
+  deleteClaimFilesOf: 'DELETE FROM request_claim_files WHERE batch IN (SELECT unnest($1::VARCHAR[]))',
+  deleteSamplesOf: `DELETE FROM malformed_samples WHERE fingerprint IN
+    (SELECT fingerprint FROM ingested_files WHERE coalesce(batch, fingerprint) IN (SELECT unnest($1::VARCHAR[])))`,
+  deleteFilesOf:
+    'DELETE FROM ingested_files WHERE coalesce(batch, fingerprint) IN (SELECT unnest($1::VARCHAR[]))',
+  /** Of the fingerprints $1, those of files recorded and read. */
+  knownFingerprints: `SELECT fingerprint FROM ingested_files
+    WHERE unreadable_reason IS NULL AND fingerprint IN (SELECT unnest($1::VARCHAR[]))`,
+  /** Name and size of every file recorded under one of the names $1. */
+  recordedSizes: 'SELECT basename, size FROM ingested_files WHERE basename IN (SELECT unnest($1::VARCHAR[]))',
   insertFile: `INSERT INTO ingested_files (fingerprint, path, basename, size, layout, lines, parsed_lines,
-      malformed_lines, malformed_by_reason, unreadable_reason, ingested_at)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, epoch_ms($11::BIGINT))`,
+      malformed_lines, malformed_by_reason, unreadable_reason, ingested_at, batch)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, epoch_ms($11::BIGINT), $1)`,
   insertSample:
     'INSERT INTO malformed_samples (fingerprint, path, line, reason, text) VALUES ($1, $2, $3, $4, $5)',
 
@@ -159,12 +181,13 @@ export const SQL = {
 
   fileTotals: `SELECT fingerprint, path, size, lines, parsed_lines, malformed_lines, malformed_by_reason,
       unreadable_reason, repeats_dropped
-    FROM ingested_files WHERE $1 IS NULL OR fingerprint = ANY($1) ORDER BY path, fingerprint`,
+    FROM ingested_files WHERE $1 IS NULL OR fingerprint IN (SELECT unnest($1))
+    ORDER BY path, fingerprint`,
   /** The first samples of every file before the second of any, so one bad file cannot hide the rest. */
   samples: `SELECT path, line, reason, text FROM (
       SELECT path, line, reason, text,
         row_number() OVER (PARTITION BY fingerprint ORDER BY line) AS nth
-      FROM malformed_samples WHERE $1 IS NULL OR fingerprint = ANY($1)
+      FROM malformed_samples WHERE $1 IS NULL OR fingerprint IN (SELECT unnest($1))
     ) ORDER BY nth, path, line LIMIT $2::BIGINT`,
 
   ledgerGet: `SELECT state, run_id, claimed_at_ms, message_id FROM notice_ledger

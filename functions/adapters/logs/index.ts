@@ -23,6 +23,7 @@ export {
 export {
   type CombinedOutcome,
   combineOutcomes,
+  DEFAULT_SPLIT_ABOVE,
   IngestPool,
   IngestWorkerError,
   type PlanFile,

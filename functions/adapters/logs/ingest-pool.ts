@@ -30,6 +30,8 @@ export interface PoolItem extends ReadItem {
 /** Items one thread reads in order. */
 export interface PoolTask {
   readonly items: readonly PoolItem[];
+  /** The items' rows are summed together (see TaskMessage.merge). @default false */
+  readonly merge?: boolean;
 }
 
 /** What the pool hands back while it runs. */
@@ -112,7 +114,8 @@ export class IngestPool {
       while (failed === undefined && next < tasks.length) {
         const task = tasks[next++]!;
         const id = this.nextTaskId++;
-        const outcomes = await lane.run({ type: 'task', id, items: task.items }, async (message) => {
+        const message = { type: 'task', id, items: task.items, merge: task.merge === true } as const;
+        const outcomes = await lane.run(message, async (message) => {
           const handled = handlers.rows(this.translate(lane, message, task));
           if (handled !== undefined) {
             handled.catch(() => undefined);
@@ -374,23 +377,37 @@ export interface PlanFile {
   readonly fileId: number;
   readonly path: string;
   readonly size: number;
+  /**
+   * Whether a small file's rows may be summed with those of the other files of its task (the task is
+   * then `merge`): the caller records such files together, as one group. @default false
+   */
+  readonly mergeable?: boolean;
+  /** Fingerprint the file while reading it (see ReadItem.fingerprint); small files only. @default false */
+  readonly fingerprint?: boolean;
 }
+
+/** Plain files larger than this are read in ranges (PlanOptions.splitAbove). */
+export const DEFAULT_SPLIT_ABOVE = 16 * 1024 * 1024;
 
 /**
  * Cuts files into tasks: large plain files into ranges, large gzip files one task each, small files
  * grouped. Longest work first (a big gzip file cannot be shared, so it should not start last).
  */
 export async function planTasks(files: readonly PlanFile[], options: PlanOptions): Promise<PoolTask[]> {
-  const splitAbove = options.splitAbove ?? 16 * 1024 * 1024;
+  const splitAbove = options.splitAbove ?? DEFAULT_SPLIT_ABOVE;
   const maxRange = options.maxRangeBytes ?? 256 * 1024 * 1024;
   const groupBytes = options.groupBytes ?? 16 * 1024 * 1024;
   const minRange = Math.min(options.minRangeBytes ?? 32 * 1024 * 1024, maxRange);
   const whole: { task: PoolTask; weight: number }[] = [];
   const split: PlanFile[] = [];
   const small: PoolItem[] = [];
+  const alone: PoolItem[] = [];
   for (const file of files) {
     if (file.size <= splitAbove) {
-      small.push({ fileId: file.fileId, path: file.path });
+      const item = { fileId: file.fileId, path: file.path };
+      (file.mergeable === true ? small : alone).push(
+        file.fingerprint === true ? { ...item, fingerprint: true } : item,
+      );
     } else if (file.path.endsWith('.gz') || (await startsWithGzipMagic(file.path))) {
       // Inflating costs several times reading: weigh compressed bytes accordingly.
       whole.push({ task: { items: [{ fileId: file.fileId, path: file.path }] }, weight: file.size * 6 });
@@ -399,22 +416,25 @@ export async function planTasks(files: readonly PlanFile[], options: PlanOptions
     }
   }
   whole.sort((a, b) => b.weight - a.weight);
-  const groups: PoolTask[] = [];
-  let group: PoolItem[] = [];
-  let groupSize = 0;
   const sizes = new Map(files.map((f) => [f.fileId, f.size]));
-  for (const item of small) {
-    group.push(item);
-    groupSize += sizes.get(item.fileId) ?? 0;
-    if (groupSize >= groupBytes || group.length >= 1000) {
-      groups.push({ items: group });
-      group = [];
-      groupSize = 0;
+  const grouped = (items: readonly PoolItem[], merge: boolean): PoolTask[] => {
+    const groups: PoolTask[] = [];
+    let group: PoolItem[] = [];
+    let groupSize = 0;
+    for (const item of items) {
+      group.push(item);
+      groupSize += sizes.get(item.fileId) ?? 0;
+      if (groupSize >= groupBytes || group.length >= 1000) {
+        groups.push(merge ? { items: group, merge } : { items: group });
+        group = [];
+        groupSize = 0;
+      }
     }
-  }
-  if (group.length > 0) groups.push({ items: group });
+    if (group.length > 0) groups.push(merge ? { items: group, merge } : { items: group });
+    return groups;
+  };
   const ranges = cutRanges(split, options.threads, maxRange, minRange);
-  return [...whole.map((w) => w.task), ...ranges, ...groups];
+  return [...whole.map((w) => w.task), ...ranges, ...grouped(small, true), ...grouped(alone, false)];
 }
 
 /**

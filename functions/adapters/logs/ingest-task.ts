@@ -27,6 +27,11 @@ export interface TaskMessage {
   readonly type: 'task';
   readonly id: number;
   readonly items: readonly ReadItem[];
+  /**
+   * Sum the rows of all items together (many small files): rows then carry any one of the task's
+   * items, and the caller records the task's items as one group. @default false
+   */
+  readonly merge?: boolean;
 }
 
 /**
@@ -105,6 +110,8 @@ export class TaskRunner {
         await readLogItem(task.items[i]!, i, this.aggregator, {
           maxLineBytes: this.maxLineBytes,
           afterChunk,
+          merged: task.merge === true && i > 0,
+          keepRows: task.merge === true && i < task.items.length - 1,
         }),
       );
     }

@@ -118,9 +118,16 @@ export class LogAggregator {
     this.refBase = 0;
   }
 
-  /** Start counting a new item; rows added from now on carry `item` (the previous item's go out first). */
-  begin(item: number): void {
-    this.flushRows();
+  /**
+   * Start counting a new item; rows added from now on carry `item` (the previous item's go out first).
+   * With `merged`, the rows summed so far stay and go on summing the new item's lines: one partial row
+   * per key for many small files (a row then carries the item that was current when it went out, so
+   * the caller must treat the merged items as one). Counts, samples and request identities stay the
+   * item's own either way.
+   */
+  begin(item: number, merged = false): void {
+    if (merged) this.drainLines();
+    else this.flushRows();
     this.item = item;
     this.counts = newCounts();
   }
@@ -313,9 +320,13 @@ export class LogAggregator {
     }
   }
 
-  /** Ends the current item: its rows go to the builder; returns its counts. */
-  finish(): ItemCounts {
-    this.flushRows();
+  /**
+   * Ends the current item: its rows go to the builder (with `keepRows`, they stay, for the next item to
+   * go on summing: see `begin`, merged); returns its counts.
+   */
+  finish(keepRows = false): ItemCounts {
+    if (keepRows) this.drainLines();
+    else this.flushRows();
     return this.counts;
   }
 

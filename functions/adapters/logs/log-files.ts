@@ -9,6 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Dirent } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { open, readdir, realpath, stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 
@@ -213,6 +214,57 @@ export async function fingerprintFile(path: string): Promise<string> {
     spareEdges.push(buffer);
     await handle.close();
   }
+}
+
+/**
+ * fingerprintFile's answer for a file whose bytes are at hand: `whole` holds the file, or at least its
+ * first and last FINGERPRINT_EDGE_BYTES when `size` is larger (head, then tail, as `edges`).
+ */
+export function fingerprintOfBytes(path: string, size: number, head: Uint8Array, tail: Uint8Array): string {
+  const hash = createHash('sha256');
+  hash.update(basename(path));
+  hash.update('\0');
+  hash.update(String(size));
+  hash.update('\0');
+  hash.update(head);
+  hash.update(tail);
+  return hash.digest('hex');
+}
+
+/** The head and tail fingerprintFile hashes, taken from the whole file's bytes. */
+export function fingerprintOfWhole(path: string, whole: Uint8Array): string {
+  const size = whole.length;
+  return fingerprintOfBytes(
+    path,
+    size,
+    whole.subarray(0, Math.min(size, FINGERPRINT_EDGE_BYTES)),
+    whole.subarray(Math.max(0, size - FINGERPRINT_EDGE_BYTES)),
+  );
+}
+
+/** fingerprintFile with synchronous reads, for a worker thread that reads files synchronously anyway. */
+export function fingerprintFileSync(path: string): string {
+  const fd = openSync(path, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    const edge = Math.min(size, FINGERPRINT_EDGE_BYTES);
+    const head = readAtSync(fd, Buffer.allocUnsafe(edge), 0);
+    const tailStart = Math.max(0, size - FINGERPRINT_EDGE_BYTES);
+    const tail = readAtSync(fd, Buffer.allocUnsafe(size - tailStart), tailStart);
+    return fingerprintOfBytes(path, size, head, tail);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function readAtSync(fd: number, buffer: Buffer, position: number): Buffer {
+  let done = 0;
+  while (done < buffer.length) {
+    const n = readSync(fd, buffer, done, buffer.length - done, position + done);
+    if (n === 0) break;
+    done += n;
+  }
+  return buffer.subarray(0, done);
 }
 
 /** Buffers for fingerprintFile, reused: a run fingerprints every file it is given. */

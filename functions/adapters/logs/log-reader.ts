@@ -10,11 +10,17 @@
 import { closeSync, createReadStream, fstatSync, openSync, readSync } from 'node:fs';
 import { createGunzip } from 'node:zlib';
 import type { ItemCounts, LogAggregator } from './log-aggregator.js';
+import { fingerprintFileSync, fingerprintOfWhole } from './log-files.js';
 
 /** A file to read, whole or the lines starting in bytes [range[0], range[1]) of it (plain files only). */
 export interface ReadItem {
   readonly path: string;
   readonly range?: readonly [number, number];
+  /**
+   * Fingerprint the file while reading it (fingerprintFile's answer, see ItemOutcome.fingerprint): a
+   * small file is then opened and read once, and hashed on the reading thread. Whole files only.
+   */
+  readonly fingerprint?: boolean;
 }
 
 /** What reading one item found. */
@@ -27,11 +33,17 @@ export interface ItemOutcome {
   readonly counts: ItemCounts;
   /** Why the item could not be read to its end; what was read before that is still counted. */
   readonly unreadable?: string;
+  /** The file's fingerprint, when the item asked for it and the file could be fingerprinted. */
+  readonly fingerprint?: string;
 }
 
 export interface ReadOptions {
   /** A line longer than this many bytes is malformed (`line-too-long`) and never held whole. */
   readonly maxLineBytes: number;
+  /** Sum this item's rows with those of the items before it (see LogAggregator.begin). */
+  readonly merged?: boolean;
+  /** Leave this item's rows in the aggregator for the next item to sum on (see LogAggregator.finish). */
+  readonly keepRows?: boolean;
   /** Called after each chunk, e.g. to send the rows collected so far. */
   readonly afterChunk?: () => void;
 }
@@ -52,17 +64,19 @@ export async function readLogItem(
   aggregator: LogAggregator,
   options: ReadOptions,
 ): Promise<ItemOutcome> {
-  aggregator.begin(index);
+  aggregator.begin(index, options.merged === true);
   const maxLineBytes = options.maxLineBytes;
   let size = 0;
   let decodedBytes = 0;
   let compressed = false;
+  let fingerprint: string | undefined;
   const outcome = (unreadable?: string): ItemOutcome => ({
     size,
     decodedBytes,
     compressed,
-    counts: aggregator.finish(),
+    counts: aggregator.finish(options.keepRows === true),
     ...(unreadable === undefined ? {} : { unreadable }),
+    ...(fingerprint === undefined ? {} : { fingerprint }),
   });
 
   // Plain files are read with synchronous calls: the reading thread is a worker with nothing else to
@@ -92,6 +106,13 @@ export async function readLogItem(
         first = size > 0 ? readSync(fd, area, 0, Math.min(READ_CHUNK_BYTES, size, area.length), 0) : 0;
         compressed =
           size > 0 && ((first >= 2 && area[0] === 0x1f && area[1] === 0x8b) || item.path.endsWith('.gz'));
+        if (item.fingerprint === true) {
+          // A file read whole in its first chunk is hashed from that chunk, before scanning moves it.
+          fingerprint =
+            first === size
+              ? fingerprintOfWhole(item.path, area.subarray(0, size))
+              : fingerprintFileSync(item.path);
+        }
       } else {
         start = lineStartAtOrAfter(fd, item.range[0], size);
         end = lineStartAtOrAfter(fd, item.range[1], size);

@@ -1,0 +1,293 @@
+/**
+ * The night as S3 delivers it, for `npm run bench`: the same lines as one file and as many small log
+ * objects (`--files 200,2000`: lines per object), under both of S3's key layouts, each measured side by
+ * side with DuckDB's naive reader over the same files (a glob), runs alternated (ours, DuckDB, ours,
+ * ...) so that a noisy machine weighs on both alike; and a second night: new objects ingested into an
+ * empty state and into a state already holding `--month-objects` ingested objects (with two weeks of
+ * request claims), the cost per new object compared.
+ *
+ * The month's state is made by ingesting the first night with the CLI, then adding the other objects'
+ * records and their request claims by SQL (what a month of nights leaves in the tables, without reading
+ * a month of logs): ingested_files rows with fingerprints, names and batches of their own, and claims
+ * spread over the 14 event days before the second night, in day order as nights write them.
+ */
+import { copyFile, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { generateDataset } from '../functions/cli/generate/generator.js';
+import {
+  type Args,
+  BIN,
+  type Dataset,
+  DUCKDB_NAIVE,
+  HEADLINE,
+  label,
+  log,
+  measure,
+  median,
+  OURS,
+  type Row,
+} from './run.js';
+import { type SplitLayout, splitLogFile } from './split-logs.js';
+
+const LAYOUTS: readonly SplitLayout[] = ['simple', 'partitioned'];
+/** Bump when the objects a set stands for change. */
+const OBJECTS_VERSION = 1;
+
+interface Objects {
+  readonly dir: string;
+  /** What DuckDB reads: every object under dir. */
+  readonly glob: string;
+  readonly objects: number;
+  readonly lines: number;
+}
+
+/** The lines of `file` cut into objects of `perObject` lines under `dir`, made once and reused. */
+async function objectsOf(
+  file: string,
+  dir: string,
+  perObject: number,
+  layout: SplitLayout,
+): Promise<Objects> {
+  // Beside the folder, not in it: the folder holds log objects only (DuckDB's glob takes every file).
+  const marker = `${dir}.json`;
+  const glob = layout === 'simple' ? join(dir, '*') : join(dir, '**', '*');
+  try {
+    const m = JSON.parse(await readFile(marker, 'utf8')) as Objects & { version: number; source: string };
+    if (m.version === OBJECTS_VERSION && m.source === file) return { ...m, glob };
+  } catch {
+    // Not made yet.
+  }
+  await rm(dir, { recursive: true, force: true });
+  log(`cutting ${file} into objects of ${perObject} lines (${layout}) under ${dir} ...`);
+  const made = await splitLogFile(file, dir, { lines: perObject, layout });
+  const out = { dir, glob, ...made };
+  await writeFile(marker, `${JSON.stringify({ ...out, version: OBJECTS_VERSION, source: file })}\n`);
+  return out;
+}
+
+interface IngestJson {
+  readonly files: number;
+  readonly filesSkipped: number;
+  readonly lines: number;
+  readonly seconds: number;
+  readonly maxRssKb: number;
+}
+
+/** Alternated runs of ours and DuckDB's naive reader over one input; a row each, medians and minimums. */
+async function sideBySide(
+  runs: number,
+  data: string,
+  input: { readonly path: string; readonly glob: string; readonly lines: number; readonly bytes: number },
+  registry: string,
+  scratch: string,
+): Promise<Row[]> {
+  const ours: { s: number; rss: number }[] = [];
+  const duck: { s: number; rss: number }[] = [];
+  for (let i = 0; i < runs; i++) {
+    const db = join(scratch, `state-${i}-${Date.now()}.duckdb`);
+    const m = await measure(process.execPath, [
+      BIN,
+      'ingest',
+      '--logs',
+      input.path,
+      '--registry',
+      registry,
+      '--db',
+      db,
+      '--json',
+    ]);
+    const out = JSON.parse(m.stdout) as IngestJson;
+    if (out.lines !== input.lines)
+      throw new Error(`${data}: ingest read ${out.lines} of ${input.lines} lines`);
+    ours.push({ s: m.seconds, rss: m.maxRssKb });
+    await rm(db, { force: true });
+    await rm(`${db}.wal`, { force: true });
+    const d = await measure(process.execPath, ['--import', 'tsx', DUCKDB_NAIVE, input.glob]);
+    duck.push({ s: d.seconds, rss: d.maxRssKb });
+  }
+  log(
+    `  ${data}: ours ${ours.map((r) => r.s.toFixed(2)).join(' / ')} s, DuckDB ${duck.map((r) => r.s.toFixed(2)).join(' / ')} s`,
+  );
+  const row = (reader: string, r: { s: number; rss: number }[]): Row => ({
+    data,
+    reader,
+    seconds: median(r.map((x) => x.s)),
+    lines: input.lines,
+    textBytes: input.bytes,
+    maxRssKb: median(r.map((x) => x.rss)),
+    note: `min ${Math.min(...r.map((x) => x.s)).toFixed(2)} s, max RSS ${(Math.max(...r.map((x) => x.rss)) / 1024).toFixed(0)} MB, alternated`,
+  });
+  return [row(OURS, ours), row(HEADLINE, duck)];
+}
+
+/** The nightly rows: one file against small objects, both layouts; then the second night. */
+export async function benchNightly(args: Args, set: Dataset): Promise<Row[]> {
+  const rows: Row[] = [];
+  const scratch = await mkdtemp(join(tmpdir(), 'partner-audit-nightly-'));
+  try {
+    const bytes = set.plainBytes;
+    const base = label(set.lines);
+    if (args.files.length > 0) {
+      log(`${base}: the same lines as one file and as small objects, ours and DuckDB alternated`);
+      rows.push(
+        ...(await sideBySide(
+          args.runs,
+          `${base} one file`,
+          { path: set.plain, glob: set.plain, lines: set.lines, bytes },
+          set.registry,
+          scratch,
+        )),
+      );
+      for (const perObject of args.files) {
+        for (const layout of LAYOUTS) {
+          const dir = join(args.dataDir, base, `objects-${perObject}-${layout}`);
+          const o = await objectsOf(set.plain, dir, perObject, layout);
+          rows.push(
+            ...(await sideBySide(
+              args.runs,
+              `${base} as ${o.objects} x ${perObject} (${layout})`,
+              { path: o.dir, glob: o.glob, lines: o.lines, bytes },
+              set.registry,
+              scratch,
+            )),
+          );
+        }
+      }
+    }
+    if (args.monthObjects > 0) rows.push(...(await secondNight(args, set, scratch)));
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+  return rows;
+}
+
+/** The next day's objects: a generated day of a fifth of the lines, cut into objects of 200. */
+async function nextNight(args: Args, set: Dataset): Promise<Objects> {
+  const lines = Math.max(1000, Math.round(set.lines / 5));
+  const dir = join(args.dataDir, `night2-${label(lines)}`);
+  const logs = join(dir, 'logs');
+  const marker = join(dir, '.night.json');
+  try {
+    const m = JSON.parse(await readFile(marker, 'utf8')) as { source: string; version: number };
+    if (m.version === OBJECTS_VERSION) return objectsOf(m.source, join(dir, 'objects'), 200, 'simple');
+  } catch {
+    // Not made yet.
+  }
+  await rm(dir, { recursive: true, force: true });
+  log(`generating the second night (${label(lines)} lines) into ${dir} ...`);
+  const summary = await generateDataset({
+    outDir: logs,
+    start: '2026-11-02',
+    days: 1,
+    seed: 43,
+    singleFile: { lines },
+  });
+  const simple = join(summary.logsDir, 'simple');
+  const source = join(simple, (await readdir(simple))[0]!);
+  const o = await objectsOf(source, join(dir, 'objects'), 200, 'simple');
+  await writeFile(marker, `${JSON.stringify({ source, version: OBJECTS_VERSION })}\n`);
+  return o;
+}
+
+/**
+ * A state of `monthObjects` ingested objects: the first night (5,000 objects of 200 lines) by the CLI,
+ * the rest of the month's records and two weeks of claims (a million requests a day) by SQL.
+ */
+async function monthState(args: Args, set: Dataset, path: string): Promise<void> {
+  const first = await objectsOf(
+    set.plain,
+    join(args.dataDir, label(set.lines), 'objects-200-simple'),
+    200,
+    'simple',
+  );
+  await measure(process.execPath, [
+    BIN,
+    'ingest',
+    '--logs',
+    first.dir,
+    '--registry',
+    set.registry,
+    '--db',
+    path,
+  ]);
+  const more = Math.max(0, args.monthObjects - first.objects);
+  log(`adding ${more.toLocaleString('en-US')} objects' records and 14 days of claims to ${path} ...`);
+  const instance = await DuckDBInstance.create(path);
+  const c = await instance.connect();
+  const day0 = Math.floor(Date.UTC(2026, 10, 1) / 86_400_000);
+  await c.run(
+    `INSERT INTO ingested_files (fingerprint, path, basename, size, layout, lines, parsed_lines, malformed_lines,
+        malformed_by_reason, unreadable_reason, ingested_at, repeats_dropped, batch)
+      SELECT sha256('month-' || i), '/logs/month/' || i, 'month-' || i, 125000, 'simple', 200, 200, 0, '{}',
+        NULL, TIMESTAMP '2026-10-15', 0, 'group:month-' || (i // 5000)
+      FROM range($1::BIGINT) t(i)`,
+    [BigInt(more)],
+  );
+  await c.run(
+    `INSERT INTO request_claims (id_hash, day, file)
+      SELECT (hash('claim', i) >> 1)::BIGINT, ($1::INTEGER - 14 + i // 1000000)::INTEGER, (1000 + i // 1000000)::INTEGER
+      FROM range(14000000) t(i)`,
+    [day0],
+  );
+  await c.run('CHECKPOINT');
+  c.closeSync();
+  instance.closeSync();
+}
+
+/** The second night into an empty state and into the month's, alternated; cost per new object. */
+async function secondNight(args: Args, set: Dataset, scratch: string): Promise<Row[]> {
+  const night = await nextNight(args, set);
+  const month = join(scratch, 'month.duckdb');
+  await monthState(args, set, month);
+  const empty: number[] = [];
+  const full: number[] = [];
+  const rss: { empty: number[]; full: number[] } = { empty: [], full: [] };
+  log(`second night: ${night.objects} new objects, into an empty state and into one of ${args.monthObjects}`);
+  for (let i = 0; i < args.runs; i++) {
+    for (const which of ['empty', 'full'] as const) {
+      const db = join(scratch, `night2-${which}-${i}.duckdb`);
+      if (which === 'full') await copyFile(month, db);
+      const m = await measure(process.execPath, [
+        BIN,
+        'ingest',
+        '--logs',
+        night.dir,
+        '--registry',
+        set.registry,
+        '--db',
+        db,
+        '--json',
+      ]);
+      const out = JSON.parse(m.stdout) as IngestJson;
+      if (out.files - out.filesSkipped !== night.objects) {
+        throw new Error(`second night read ${out.files - out.filesSkipped} of ${night.objects} objects`);
+      }
+      (which === 'empty' ? empty : full).push(m.seconds);
+      rss[which].push(m.maxRssKb);
+      await rm(db, { force: true });
+      await rm(`${db}.wal`, { force: true });
+    }
+  }
+  log(
+    `  empty: ${empty.map((s) => s.toFixed(2)).join(' / ')} s; month: ${full.map((s) => s.toFixed(2)).join(' / ')} s`,
+  );
+  const row = (data: string, seconds: number[], kb: number[]): Row => ({
+    data,
+    reader: OURS,
+    seconds: median(seconds),
+    lines: night.lines,
+    textBytes: 0,
+    maxRssKb: median(kb),
+    note: `${((median(seconds) / night.objects) * 1000).toFixed(3)} ms per new object (min ${Math.min(...seconds).toFixed(2)} s), alternated`,
+  });
+  return [
+    row(`second night, ${night.objects} x 200, empty state`, empty, rss.empty),
+    row(
+      `second night, ${night.objects} x 200, state of ${args.monthObjects.toLocaleString('en-US')} objects`,
+      full,
+      rss.full,
+    ),
+  ];
+}
