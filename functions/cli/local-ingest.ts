@@ -30,6 +30,22 @@ import {
 import type { EvidenceFile } from '../domain/report.js';
 import type { InputSummary } from '../ports.js';
 
+/**
+ * Files recorded in one batch are removed together when one of them is replaced (re-delivered with
+ * other content, or readable now), and read again in the same run. This run was not given some of
+ * them, so recording it would lose their usage: nothing was recorded.
+ */
+export class BatchMatesMissingError extends Error {
+  override readonly name = 'BatchMatesMissingError';
+  constructor(readonly paths: readonly string[]) {
+    super(
+      `${paths.length} file(s) recorded together with a file this run replaces were not given to it ` +
+        `(first: ${paths[0]}); nothing was recorded: give the ingest all of them, e.g. the whole folder ` +
+        'they were read from',
+    );
+  }
+}
+
 export type Progress = (event: { phase: 'ingest'; done: number; total: number; file: string }) => void;
 
 export interface IngestOptions {
@@ -200,10 +216,11 @@ async function ingestWith(
   // re-delivered under its name with other content, or one that could not be read before).
   // A copy of a file (one fingerprint, several paths) is read once.
   const readingFingerprints = new Set([...reading].map((i) => fingerprints[i]!));
+  let replaced = new Map<string, { readonly path: string; readonly basename: string }>();
   for (let grew = reading.size > 0; grew; ) {
     grew = false;
     const order = [...reading];
-    const replaced = await log.filesReplacedBy(
+    replaced = await log.filesReplacedBy(
       order.map((i) => files[i]!.basename),
       order.filter((i) => !deferred.has(i)).map((i) => fingerprints[i]!),
     );
@@ -216,6 +233,14 @@ async function ingestWith(
       }
     }
   }
+  // A replaced file's batch-mates that this run was not given would lose their usage: refuse before
+  // recording anything (an earlier version of a file being read is meant to go).
+  const given = new Set(fingerprints);
+  const readingNames = new Set([...reading].map((i) => files[i]!.basename));
+  const missing = [...replaced]
+    .filter(([fingerprint, f]) => !given.has(fingerprint) && !readingNames.has(f.basename))
+    .map(([, f]) => f.path);
+  if (missing.length > 0) throw new BatchMatesMissingError(missing);
   let skipped = 0;
   for (const i of skipping) {
     if (reading.has(i)) continue;

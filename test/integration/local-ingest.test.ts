@@ -12,7 +12,11 @@ import {
   type Manifest,
   parseManifest,
 } from '../../functions/adapters/logs/index.js';
-import { ingestionSettingsFingerprint, ingestPaths } from '../../functions/cli/local-ingest.js';
+import {
+  BatchMatesMissingError,
+  ingestionSettingsFingerprint,
+  ingestPaths,
+} from '../../functions/cli/local-ingest.js';
 import { logLine } from '../support/log-lines.js';
 
 const FIXED = { now: () => new Date(Date.UTC(2026, 2, 15)) };
@@ -210,6 +214,42 @@ describe('ingestPaths', () => {
       const third = await usage('group.duckdb');
       expect(third.out.summary.filesSkipped).toBe(3);
       expect(third.rows).toEqual(fresh.rows);
+    } finally {
+      await rm(folder, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses, recording nothing, to replace an object whose group-mates it was not given', async () => {
+    const folder = await mkdtemp(join(tmpdir(), 'local-ingest-mates-'));
+    try {
+      const names = ['2026-03-14-10-00-00-FFFFFFFFFFFFFFFF', 'y-1.log', 'y-2.log'];
+      await writeFile(join(folder, names[0]!), lines(300, 31));
+      await writeFile(join(folder, names[1]!), lines(200, 32));
+      await writeFile(join(folder, names[2]!), lines(100, 33));
+      const state = await DuckDbState.open(join(states, 'mates.duckdb'), { clock: FIXED });
+      try {
+        await ingestPaths(state.ingestLog, [folder], { datasetDepth: 2, workers: 2 });
+        const range = { startMs: 0, endMs: Date.UTC(2100, 0, 1) };
+        const before = await state.usageSource.usage(range);
+        // The first object re-delivered with other content, given alone: reading it would remove the
+        // batch it shares with y-1.log and y-2.log, whose usage this run could not read again.
+        await writeFile(join(folder, names[0]!), lines(250, 34));
+        const error = await ingestPaths(state.ingestLog, [join(folder, names[0]!)], {
+          datasetDepth: 2,
+          workers: 2,
+        }).catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(BatchMatesMissingError);
+        expect((error as BatchMatesMissingError).paths.map((p) => p.split('/').pop()).sort()).toEqual([
+          'y-1.log',
+          'y-2.log',
+        ]);
+        expect(await state.usageSource.usage(range)).toEqual(before);
+        // Given the whole folder, the object replaces its earlier delivery and the others are kept.
+        const out = await ingestPaths(state.ingestLog, [folder], { datasetDepth: 2, workers: 2 });
+        expect(out.summary.lines).toBe(250 + 200 + 100);
+      } finally {
+        await state.close();
+      }
     } finally {
       await rm(folder, { recursive: true, force: true });
     }

@@ -190,19 +190,27 @@ export class DuckDbIngestLog {
   /**
    * Fingerprints of the recorded files that recording files named `basenames` or with `fingerprints`
    * removes: the earlier versions themselves and every file recorded in one batch with them (a batch
-   * is removed whole). An ingester reads such files again in the same run, or their usage is gone
-   * until a run that finds them.
+   * is removed whole), by fingerprint, with the path and basename each was recorded under. An
+   * ingester reads such files again in the same run; it must not record anything when one of them is
+   * not among its files (see BatchMatesMissingError).
    */
-  filesReplacedBy(basenames: readonly string[], fingerprints: readonly string[]): Promise<Set<string>> {
+  filesReplacedBy(
+    basenames: readonly string[],
+    fingerprints: readonly string[],
+  ): Promise<Map<string, { readonly path: string; readonly basename: string }>> {
     return this.database.serial('filesReplacedBy', async (connection) => {
       const batches = await supersededBatches(connection, basenames, fingerprints);
-      if (batches.length === 0) return new Set<string>();
+      const files = new Map<string, { readonly path: string; readonly basename: string }>();
+      if (batches.length === 0) return files;
       const reader = await connection.runAndReadAll(
         SQL.filesOfBatches,
         [listValue(batches)],
         [LIST(VARCHAR)],
       );
-      return new Set(reader.getColumns()[0]?.map(String) ?? []);
+      for (const [fingerprint, path, basename] of reader.getRows()) {
+        files.set(String(fingerprint), { path: String(path), basename: String(basename) });
+      }
+      return files;
     });
   }
 

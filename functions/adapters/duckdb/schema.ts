@@ -141,7 +141,7 @@ export const SQL = {
     SELECT coalesce(batch, fingerprint) FROM ingested_files
       WHERE fingerprint IN (SELECT unnest($2::VARCHAR[]))`,
   /** Every file recorded in the batches $1 (a batch is removed whole, with all its files). */
-  filesOfBatches: `SELECT fingerprint FROM ingested_files
+  filesOfBatches: `SELECT fingerprint, path, basename FROM ingested_files
     WHERE coalesce(batch, fingerprint) IN (SELECT unnest($1::VARCHAR[]))`,
   deleteRollupOf: 'DELETE FROM rollup WHERE batch IN (SELECT unnest($1::VARCHAR[]))',
   deleteClaimsOf: `DELETE FROM request_claims WHERE file IN
