@@ -131,6 +131,8 @@ export class DuckDbUsageAggregation {
   async partnerDailyUsage(request: PartnerDailyUsageRequest): Promise<PartnerDailyUsage[]> {
     const q = partnerDailyUsageSql(DUCKDB, this.tables, request);
     const reader = await this.connection.runAndReadAll(q.sql, [...q.params]);
+    // An empty result has no column vectors at all.
+    if (reader.currentRowCount === 0) return [];
     const [partner, app, dataset, date, requests, bytes, records] = reader.getColumns() as [
       string[],
       string[],
@@ -155,6 +157,7 @@ export class DuckDbUsageAggregation {
   async unattributedUsage(request: UnattributedUsageRequest): Promise<UnattributedUsage[]> {
     const q = unattributedUsageSql(DUCKDB, this.tables, request);
     const reader = await this.connection.runAndReadAll(q.sql, [...q.params]);
+    if (reader.currentRowCount === 0) return [];
     const c = reader.getColumns() as unknown[][];
     return (c[0] as bigint[]).map((position, i) => ({
       position: Number(position),
