@@ -144,10 +144,13 @@ describe('the statement samples', () => {
     expect(builders.filter((b) => !covered.has(b))).toEqual([]);
   });
 
-  it('include the DDL of the logs, manifest and rollup tables the stack creates', () => {
+  it('include the DDL of the logs, manifest, rollup and registry tables the stack creates', () => {
     expect(ddl.map((d) => d.builder).sort()).toEqual([
       'lib: Glue table access_logs',
       'lib: Glue table dataset_manifest',
+      'lib: Glue table registry_contract_terms',
+      'lib: Glue table registry_ignored_requesters',
+      'lib: Glue table registry_principals',
       'lib: Glue table usage_rollup',
     ]);
   });
