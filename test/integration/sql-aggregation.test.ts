@@ -16,10 +16,14 @@ import {
   writeAttributionTables,
 } from '../../functions/adapters/duckdb/usage-aggregation.js';
 import {
+  evaluateDailyUsage,
+  evaluateUnattributedUsage,
+} from '../../functions/audit/aggregated-evaluation.js';
+import {
   partnerDailyUsageRequest,
   unattributedUsageRequest,
 } from '../../functions/audit/aggregation-request.js';
-import { type AuditWindow, planPeriods } from '../../functions/audit/evaluate-window.js';
+import { type AuditWindow, evaluateWindow, planPeriods } from '../../functions/audit/evaluate-window.js';
 import { buildAttributor } from '../../functions/domain/attribution.js';
 import { evaluatePartnerPeriod, evaluateUnattributed } from '../../functions/domain/evaluate.js';
 import { type Registry, RegistrySchema } from '../../functions/domain/registry.js';
@@ -69,7 +73,18 @@ function registryOf(zones: readonly string[]): Registry {
                 datasets: ['feeds/a/'],
                 counted: { operations: ['REST.GET.*'], statuses: ['2xx'] },
               },
-              { id: 'v2', effectiveFrom: '2026-04-01', currency: 'USD', datasets: ['feeds/'] },
+              {
+                id: 'v2',
+                effectiveFrom: '2026-04-01',
+                currency: 'USD',
+                datasets: ['feeds/'],
+                limits: { monthly: { requests: 4000, bytesSent: 2 ** 41 }, daily: { requests: 900 } },
+                applicationLimits: { role: { monthly: { requests: 1500 }, daily: { requests: 300 } } },
+                overage: {
+                  requests: { per: 1000, tiers: [{ upTo: 2000, price: '0.40' }, { price: '0.25' }] },
+                  bytesSent: { per: 1000000000, tiers: [{ price: '0.09' }] },
+                },
+              },
             ]
           : i % 3 === 1
             ? // Starts mid-March: March is uncovered, April is counted.
@@ -280,6 +295,37 @@ describe('partnerDailyUsageSql on DuckDB', () => {
         records: 4800n,
       },
     ]);
+  });
+});
+
+describe('evaluation from the aggregated rows', () => {
+  it("gives evaluateWindow's evaluations, unattributed figures and findings, figure for figure", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        zonesAndRows(5),
+        fc.integer({ min: FIRST_SLOT, max: LAST_SLOT + 4 }),
+        async ([zones, rows], dataEndSlot) => {
+          const registry = registryOf(zones);
+          const dataEndMs = dataEndSlot * SLOT_MS;
+          await load(registry, rows);
+          const whole = await evaluateWindow(
+            { registry, usage: { engine: 'test', usage: async () => rows } },
+            { window: WINDOW, dataEndMs },
+          );
+          const engine = new DuckDbUsageAggregation(connection);
+          const daily = await engine.partnerDailyUsage(
+            partnerDailyUsageRequest(registry.partners, WINDOW, dataEndMs),
+          );
+          const request = unattributedUsageRequest(WINDOW, 1_000_000);
+          const strangers = await engine.unattributedUsage(request);
+          const aggregated = evaluateDailyUsage(registry, registry.partners, WINDOW, daily, dataEndMs);
+          expect(aggregated.evaluations).toEqual(whole.evaluations);
+          expect(aggregated.uncovered).toEqual(whole.uncovered);
+          expect(evaluateUnattributedUsage(registry, request.range, strangers)).toEqual(whole.unattributed);
+        },
+      ),
+      { numRuns: 30, seed: 13 },
+    );
   });
 });
 
