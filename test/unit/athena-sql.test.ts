@@ -493,12 +493,17 @@ ranked AS (
 attributed AS (
   SELECT requester, access_point, partner_id, application_id, time_zone FROM ranked WHERE position = 1
 ),
+slot_days AS (
+  SELECT s.slot_start, z.time_zone, CAST(CAST(from_unixtime(to_unixtime(s.slot_start), z.time_zone) AS date) AS varchar) AS local_date
+  FROM (SELECT DISTINCT slot_start FROM usage) s
+  CROSS JOIN (SELECT DISTINCT time_zone FROM attributed) z
+),
 by_day AS (
-  SELECT a.partner_id, a.application_id, u.dataset, u.operation, u.status_class,
-    CAST(CAST(from_unixtime(to_unixtime(u.slot_start), a.time_zone) AS date) AS varchar) AS local_date,
+  SELECT a.partner_id, a.application_id, u.dataset, u.operation, u.status_class, z.local_date,
     sum(u.requests) AS requests, sum(u.bytes_sent) AS bytes_sent, sum(u.records) AS records
   FROM usage u
   JOIN attributed a ON a.requester = u.requester AND a.access_point = u.access_point
+  JOIN slot_days z ON z.slot_start = u.slot_start AND z.time_zone = a.time_zone
   GROUP BY 1, 2, 3, 4, 5, 6
 ),
 dated AS (

@@ -22,7 +22,7 @@ describe('the DuckDB dialect', () => {
     expect(q.params).toEqual([range.startMs, range.endMs, '2026-03-01', '2026-04-01']);
     expect(q.sql).toContain('FROM "rollup"');
     expect(q.sql).toContain(
-      'CAST(CAST(timezone(a.time_zone, to_timestamp(u.slot_start // 1000)) AS DATE) AS VARCHAR) AS local_date',
+      'CAST(CAST(timezone(z.time_zone, to_timestamp(s.slot_start // 1000)) AS DATE) AS VARCHAR) AS local_date',
     );
     expect(q.sql).toContain("regexp_matches(requester, '^arn:aws[a-z-]*:(iam|sts)::[0-9]{12}:')");
     // The local rollup holds no malformed-line markers, so nothing is left out by operation.

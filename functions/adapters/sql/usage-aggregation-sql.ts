@@ -9,7 +9,9 @@
  * - attribution runs once per distinct (requester, access point) of the range, by one equality join
  *   per kind (exact ARN or canonical id, role of an assumed-role session, access point, account) and a
  *   LIKE join for globs; the matching row with the lowest rank wins;
- * - a counted row's local day is its slot in the partner's time zone; the contract version in force is
+ * - a counted row's local day is its slot in the partner's time zone, converted once per distinct slot
+ *   and zone in use (a time zone conversion per row costs more than all the rest of the statement: 36 s
+ *   against under 1 s for a month of one founding-case partner on DuckDB); the contract version in force is
  *   the partner's first whose dates hold the first local date of that day's month; its counted
  *   operations (LIKE) and statuses (equality) filter the rows.
  *
@@ -259,12 +261,17 @@ export function partnerDailyUsageSql<P>(
   const terms = d.table(tables, tables.contractTerms);
   const ctes = attributionCtes(d, tables, request.range, p);
   const sql = `WITH ${ctes},
+slot_days AS (
+  SELECT s.slot_start, z.time_zone, ${d.localDate('s.slot_start', 'z.time_zone')} AS local_date
+  FROM (SELECT DISTINCT slot_start FROM usage) s
+  CROSS JOIN (SELECT DISTINCT time_zone FROM attributed) z
+),
 by_day AS (
-  SELECT a.partner_id, a.application_id, u.dataset, u.operation, u.status_class,
-    ${d.localDate('u.slot_start', 'a.time_zone')} AS local_date,
+  SELECT a.partner_id, a.application_id, u.dataset, u.operation, u.status_class, z.local_date,
     sum(u.requests) AS requests, sum(u.bytes_sent) AS bytes_sent, sum(u.records) AS records
   FROM usage u
   JOIN attributed a ON a.requester = u.requester AND a.access_point = u.access_point
+  JOIN slot_days z ON z.slot_start = u.slot_start AND z.time_zone = a.time_zone
   GROUP BY 1, 2, 3, 4, 5, 6
 ),
 dated AS (
