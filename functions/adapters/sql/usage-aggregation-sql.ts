@@ -67,6 +67,11 @@ export interface AggregationDialect<P> {
   regexpLike(text: string, pattern: string): string;
   /** A predicate that keeps usage rows (on AWS the rollup also holds markers of malformed lines). */
   readonly usageRowsOnly: string;
+  /**
+   * What keeps the `usage` CTE, which the statement reads three times, a view rather than a table
+   * held in memory. Trino inlines every CTE; DuckDB materialises one read more than once unless told.
+   */
+  readonly inlineCte: string;
 }
 
 const IDENTIFIER = /^[a-z_][a-z0-9_]{0,127}$/;
@@ -97,6 +102,7 @@ export const TRINO: AggregationDialect<string> = {
   localDate: (slot, zone) => `CAST(CAST(from_unixtime(to_unixtime(${slot}), ${zone}) AS date) AS varchar)`,
   regexpLike: (text, pattern) => `regexp_like(${text}, '${pattern}')`,
   usageRowsOnly: `substr(operation, 1, ${MALFORMED_PREFIX.length}) <> '${MALFORMED_PREFIX}' AND operation <> '${REPEATS_OPERATION}'`,
+  inlineCte: '',
 };
 
 /** The local store: slot_start is BIGINT epoch milliseconds; parameters are bound values. */
@@ -117,6 +123,8 @@ export const DUCKDB: AggregationDialect<string | number> = {
     `CAST(CAST(timezone(${zone}, to_timestamp(${slot} // 1000)) AS DATE) AS VARCHAR)`,
   regexpLike: (text, pattern) => `regexp_matches(${text}, '${pattern}')`,
   usageRowsOnly: 'TRUE',
+  // Materialised, a month of ten founding-case partners (14.7 M rows) took 70 s and 2 GB; inlined, 8.5 s and 0.3 GB.
+  inlineCte: 'NOT MATERIALIZED ',
 };
 
 /** Collects parameters in the order their placeholders appear in the text. */
@@ -150,7 +158,7 @@ function attributionCtes<P>(
   const noLineTerminator = [10, 13, 8232, 8233]
     .map((c) => `strpos(arn_resource, chr(${c})) = 0`)
     .join(' AND ');
-  return `usage AS (
+  return `usage AS ${d.inlineCte}(
   SELECT slot_start, requester, access_point, dataset, operation, status_class, requests, bytes_sent, records
   FROM ${d.table(tables, tables.rollup)}
   WHERE slot_start >= ${slot.replace('?', p.add(d.instant(range.startMs)))}
