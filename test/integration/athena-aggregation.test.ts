@@ -129,9 +129,10 @@ beforeAll(async () => {
   const values = (r: Row) =>
     `(to_timestamp(${r.slot / 1000})::TIMESTAMP, 'b', '${r.requester.replaceAll("'", "''")}', '-', '${r.dataset}', '${r.operation}', '${r.status}', ${r.requests}, ${r.bytes}, 0, 'x', NULL)`;
   await server.sql(`INSERT INTO partner_audit.usage_rollup VALUES ${rows.map(values).join(', ')}`);
-  // A marker of malformed lines, as the nightly rollup writes them on AWS: never usage.
+  // A marker of malformed lines, as the nightly rollup writes them on AWS: never usage, not even an
+  // unregistered requester's (where every operation counts).
   await server.sql(
-    `INSERT INTO partner_audit.usage_rollup VALUES (TIMESTAMP '2026-03-10 00:00:00', 'b', 'arn:aws:sts::${ACCT}:assumed-role/r0/s', '-', 'feeds/a/', '${MALFORMED_OPERATIONS.noMatch}', '2xx', 1000000, 0, 0, 'x', NULL)`,
+    `INSERT INTO partner_audit.usage_rollup VALUES (TIMESTAMP '2026-03-10 00:00:00', 'b', 'arn:aws:iam::999999999999:user/x', '-', 'feeds/a/', '${MALFORMED_OPERATIONS.noMatch}', '2xx', 1000000, 0, 0, 'x', NULL)`,
   );
 
   db = await DuckDBInstance.create(':memory:');
