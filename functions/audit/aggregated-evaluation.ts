@@ -74,7 +74,10 @@ export function evaluateDailyUsage(
     const contract = contractOn(partner, `${d.date.slice(0, 8)}01`);
     if (!contract) continue;
     let rows = byPartner.get(d.partnerId);
-    if (!rows) byPartner.set(d.partnerId, (rows = []));
+    if (!rows) {
+      rows = [];
+      byPartner.set(d.partnerId, rows);
+    }
     rows.push({
       slotStart: startOfLocalDate(d.date, partner.timeZone),
       bucket: '-',
