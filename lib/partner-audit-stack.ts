@@ -13,6 +13,7 @@ import { ManifestTable } from './constructs/manifest-table.js';
 import { Monitoring } from './constructs/monitoring.js';
 import { Notices } from './constructs/notices.js';
 import { RegistryDeployment } from './constructs/registry-deployment.js';
+import { RegistryTables } from './constructs/registry-tables.js';
 import { Reports } from './constructs/reports.js';
 import { RollupMaintenance } from './constructs/rollup-maintenance.js';
 import { RollupTable } from './constructs/rollup-table.js';
@@ -73,6 +74,8 @@ export class PartnerAuditStack extends Stack {
   /** The dataset manifest table, when the registry names a manifest. */
   readonly manifestTable?: ManifestTable;
   readonly registry: RegistryDeployment;
+  /** The registry's principals, contract terms and ignored requesters as Athena tables. */
+  readonly registryTables: RegistryTables;
   readonly maintenance: RollupMaintenance;
 
   constructor(scope: Construct, id: string, props: PartnerAuditStackProps) {
@@ -126,6 +129,11 @@ export class PartnerAuditStack extends Stack {
       registryFile: config.registryFile,
       ...(config.manifestFile ? { manifestFile: config.manifestFile } : {}),
       serverAccessLogs,
+    });
+    this.registryTables = new RegistryTables(this, 'RegistryTables', {
+      logsTable: this.logsTable,
+      bucket: this.registry.bucket,
+      objectKeys: this.registry.registryTableKeys,
     });
     if (this.registry.manifestTableKey) {
       this.manifestTable = new ManifestTable(this, 'ManifestTable', {

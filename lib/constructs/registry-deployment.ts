@@ -4,7 +4,9 @@
  * registry edit is a deploy: the change is reviewed, and the bucket keeps every earlier version.
  * The manifest goes twice: as written (`registry/manifest.csv`), and in the canonical form the Athena
  * manifest table reads (`registry/manifest-table/manifest.csv`, see manifest-csv.ts), alone in its
- * folder since the deployment prunes everything else under `registry/`.
+ * folder since the deployment prunes everything else under `registry/`. The registry's canonical rows
+ * for attribution in SQL (functions/domain/attribution-table.ts) go the same way, as JSON Lines, one
+ * folder each, for the Glue tables of registry-tables.ts.
  */
 import { readFileSync } from 'node:fs';
 import { Stack } from 'aws-cdk-lib';
@@ -14,6 +16,7 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as s3deploy from 'aws-cdk-lib/aws-s3-deployment';
 import { Construct, type IConstruct } from 'constructs';
 import { athenaManifestCsv } from '../../functions/adapters/athena/manifest-csv.js';
+import { attributionTables, toJsonLines } from '../../functions/domain/attribution-table.js';
 import { parseRegistry } from '../../functions/domain/registry.js';
 import {
   acknowledge,
@@ -39,6 +42,12 @@ export interface RegistryDeploymentProps {
 const PREFIX = 'registry/';
 /** The canonical manifest, under PREFIX, in a folder of its own: the Athena table's location. */
 const MANIFEST_TABLE_OBJECT = 'manifest-table/manifest.csv';
+/** The canonical registry rows, under PREFIX, each in a folder of its own: the registry tables' locations. */
+const REGISTRY_TABLE_OBJECTS = {
+  principals: 'principals-table/principals.jsonl',
+  contractTerms: 'contract-terms-table/contract-terms.jsonl',
+  ignoredRequesters: 'ignored-requesters-table/ignored-requesters.jsonl',
+} as const;
 
 /** The config bucket holding `registry/registry.yaml` (and the manifest, as written and canonical). */
 export class RegistryDeployment extends Construct {
@@ -49,6 +58,12 @@ export class RegistryDeployment extends Construct {
   readonly manifestKey?: string;
   /** Key of the manifest's canonical CSV for the Athena manifest table, when there is a manifest. */
   readonly manifestTableKey?: string;
+  /** Keys of the registry's canonical rows (principals, contract terms, ignored requesters) for registry-tables.ts. */
+  readonly registryTableKeys: Readonly<Record<keyof typeof REGISTRY_TABLE_OBJECTS, string>> = {
+    principals: `${PREFIX}${REGISTRY_TABLE_OBJECTS.principals}`,
+    contractTerms: `${PREFIX}${REGISTRY_TABLE_OBJECTS.contractTerms}`,
+    ignoredRequesters: `${PREFIX}${REGISTRY_TABLE_OBJECTS.ignoredRequesters}`,
+  };
   readonly deployment: s3deploy.BucketDeployment;
 
   constructor(scope: Construct, id: string, props: RegistryDeploymentProps) {
@@ -64,7 +79,13 @@ export class RegistryDeployment extends Construct {
       accessLogs: props.serverAccessLogs,
       accessLogsPrefix: 'config/',
     });
-    const sources = [s3deploy.Source.data('registry.yaml', text)];
+    const rows = attributionTables(registry);
+    const sources = [
+      s3deploy.Source.data('registry.yaml', text),
+      s3deploy.Source.data(REGISTRY_TABLE_OBJECTS.principals, toJsonLines(rows.principals)),
+      s3deploy.Source.data(REGISTRY_TABLE_OBJECTS.contractTerms, toJsonLines(rows.terms)),
+      s3deploy.Source.data(REGISTRY_TABLE_OBJECTS.ignoredRequesters, toJsonLines(rows.ignored)),
+    ];
     if (props.manifestFile) {
       const manifestText = readFileSync(props.manifestFile, 'utf8');
       // Parsed again as the registry is: a manifest either engine would refuse never deploys.

@@ -16,6 +16,7 @@ import { TrinoSQL } from 'dt-sql-parser/dist/parser/trino/index.js';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ATHENA_FUNCTIONS } from '../../functions/adapters/athena/athena-functions.js';
 import * as sqlBuilders from '../../functions/adapters/athena/sql.js';
+import * as aggregationBuilders from '../../functions/adapters/sql/usage-aggregation-sql.js';
 import {
   ATHENA_STATEMENT_SAMPLES,
   type AthenaStatementSample,
@@ -133,8 +134,8 @@ beforeAll(() => {
 });
 
 describe('the statement samples', () => {
-  it('cover every statement builder sql.ts exports', () => {
-    const builders = Object.entries(sqlBuilders)
+  it('cover every statement builder sql.ts and usage-aggregation-sql.ts export', () => {
+    const builders = Object.entries({ ...sqlBuilders, ...aggregationBuilders })
       .filter(([name, value]) => typeof value === 'function' && name.endsWith('Sql'))
       .map(([name]) => name)
       .sort();
@@ -143,10 +144,13 @@ describe('the statement samples', () => {
     expect(builders.filter((b) => !covered.has(b))).toEqual([]);
   });
 
-  it('include the DDL of the logs, manifest and rollup tables the stack creates', () => {
+  it('include the DDL of the logs, manifest, rollup and registry tables the stack creates', () => {
     expect(ddl.map((d) => d.builder).sort()).toEqual([
       'lib: Glue table access_logs',
       'lib: Glue table dataset_manifest',
+      'lib: Glue table registry_contract_terms',
+      'lib: Glue table registry_ignored_requesters',
+      'lib: Glue table registry_principals',
       'lib: Glue table usage_rollup',
     ]);
   });

@@ -7,6 +7,7 @@ import { LogsTable } from '../../lib/constructs/logs-table.js';
 import { ManifestTable } from '../../lib/constructs/manifest-table.js';
 import { Monitoring } from '../../lib/constructs/monitoring.js';
 import { Notices } from '../../lib/constructs/notices.js';
+import { RegistryTables } from '../../lib/constructs/registry-tables.js';
 import { NightlySchedule } from '../../lib/constructs/schedule.js';
 import { AuditWorkgroup } from '../../lib/constructs/workgroup.js';
 import { FEATURE_FLAGS } from '../../lib/partner-audit-stack.js';
@@ -74,6 +75,61 @@ describe('constructs refuse invalid combinations', () => {
     expect(new ManifestTable(stack, 'D', { logsTable, bucket, objectKey }).folder).toBe(
       'registry/manifest-table/',
     );
+  });
+
+  it('RegistryTables wants Glue-safe, distinct names and each object alone in its folder', () => {
+    const { stack, logs } = scope();
+    const source = new AccessLogSource(stack, 'Src', { create: { serverAccessLogs: logs } });
+    const logsTable = new LogsTable(stack, 'L', { source, databaseName: 'pa', startDate: '2026-01-01' });
+    const bucket = new s3.Bucket(stack, 'Config');
+    const objectKeys = {
+      principals: 'registry/p/principals.jsonl',
+      contractTerms: 'registry/t/terms.jsonl',
+      ignoredRequesters: 'registry/i/ignored.jsonl',
+    };
+    expect(
+      () =>
+        new RegistryTables(stack, 'A', { logsTable, bucket, objectKeys, tableNames: { principals: 'P' } }),
+    ).toThrow(/tableNames.principals must be lower-case/);
+    expect(
+      () =>
+        new RegistryTables(stack, 'B', {
+          logsTable,
+          bucket,
+          objectKeys,
+          tableNames: { principals: 'access_logs' },
+        }),
+    ).toThrow(/already the logs table's name/);
+    expect(
+      () =>
+        new RegistryTables(stack, 'C', {
+          logsTable,
+          bucket,
+          objectKeys,
+          tableNames: { principals: 'same', contractTerms: 'same' },
+        }),
+    ).toThrow(/table names must differ/);
+    expect(
+      () =>
+        new RegistryTables(stack, 'D', {
+          logsTable,
+          bucket,
+          objectKeys: { ...objectKeys, contractTerms: 'registry/p/terms.jsonl' },
+        }),
+    ).toThrow(/alone in its folder/);
+    expect(
+      () =>
+        new RegistryTables(stack, 'E', {
+          logsTable,
+          bucket,
+          objectKeys: { ...objectKeys, principals: 'p.jsonl' },
+        }),
+    ).toThrow(/objectKeys.principals must name an object in a folder/);
+    expect(new RegistryTables(stack, 'F', { logsTable, bucket, objectKeys }).tableNames).toEqual({
+      principals: 'registry_principals',
+      contractTerms: 'registry_contract_terms',
+      ignoredRequesters: 'registry_ignored_requesters',
+    });
   });
 
   it('NightlySchedule refuses a bad cron, an unknown time zone and a window over a day', () => {

@@ -360,6 +360,58 @@ describe('rollup table', () => {
   });
 });
 
+describe('registry tables', () => {
+  it.each([
+    [
+      'registry_principals',
+      'principals-table',
+      ['rank', 'match_on', 'match_key', 'partner_id', 'application_id', 'time_zone'],
+    ],
+    [
+      'registry_contract_terms',
+      'contract-terms-table',
+      [
+        'partner_id',
+        'contract_ordinal',
+        'contract_id',
+        'effective_from',
+        'effective_to',
+        'term',
+        'match_key',
+      ],
+    ],
+    ['registry_ignored_requesters', 'ignored-requesters-table', ['match_key', 'anonymous']],
+  ])('%s reads the canonical JSON Lines in registry/%s/ with the JSON SerDe', (name, folder, columns) => {
+    created.hasResourceProperties('AWS::Glue::Table', {
+      DatabaseName: 'partner_audit',
+      TableInput: Match.objectLike({
+        Name: name,
+        TableType: 'EXTERNAL_TABLE',
+        StorageDescriptor: Match.objectLike({
+          Columns: columns.map((c) => ({ Name: c, Type: Match.anyValue() })),
+          SerdeInfo: {
+            SerializationLibrary: 'org.openx.data.jsonserde.JsonSerDe',
+            Parameters: { 'ignore.malformed.json': 'FALSE', 'case.insensitive': 'FALSE' },
+          },
+          Location: {
+            'Fn::Join': [
+              '',
+              ['s3://', { Ref: Match.stringLikeRegexp('^RegistryConfigBucket') }, `/registry/${folder}/`],
+            ],
+          },
+        }),
+      }),
+    });
+  });
+
+  it('deploys the canonical rows next to the registry, with or without a manifest', () => {
+    const deployment = Object.values(created.findResources('Custom::CDKBucketDeployment'));
+    expect(deployment).toHaveLength(1);
+    // The registry and the three registry tables' rows.
+    expect((deployment[0]!.Properties as { SourceObjectKeys: unknown[] }).SourceObjectKeys).toHaveLength(4);
+  });
+});
+
 describe('dataset manifest table', () => {
   const manifestTableOf = (t: Template) =>
     Object.values(t.findResources('AWS::Glue::Table')).filter(
@@ -397,7 +449,8 @@ describe('dataset manifest table', () => {
       DestinationBucketKeyPrefix: string;
     };
     expect(props.DestinationBucketKeyPrefix).toBe('registry/');
-    expect(props.SourceObjectKeys).toHaveLength(3);
+    // The registry, the manifest as written and canonical, and the three registry tables' rows.
+    expect(props.SourceObjectKeys).toHaveLength(6);
   });
 
   it('names the table to every function, as MANIFEST_TABLE next to MANIFEST_KEY', () => {

@@ -8,6 +8,7 @@ import {
   type GenerateSummary,
   type GroundTruthJson,
   generateDataset,
+  MAX_PARTNERS,
   renderLine,
 } from '../../functions/cli/generate/generator.js';
 import { parseRegistry, type Registry } from '../../functions/domain/registry.js';
@@ -587,6 +588,37 @@ describe('generateDataset', () => {
     await expect(generateDataset({ outDir: tempDir(), start: '2026-02-01', days: 0 })).rejects.toThrow(
       /days/,
     );
+  });
+});
+
+describe('generateDataset with a thousand partners', () => {
+  it('writes a valid registry of 1,000 partners with distinct ids, accounts and access points, and their truth', async () => {
+    const dir = tempDir();
+    await generateDataset({
+      outDir: dir,
+      start: '2026-03-01',
+      days: 1,
+      partners: MAX_PARTNERS,
+      requestsPerDay: 3000,
+      limits: 'data',
+      layout: 'simple',
+      malformed: false,
+    });
+    const reg = parseRegistry(readFileSync(join(dir, 'registry.yaml'), 'utf8'), 'registry.yaml');
+    expect(MAX_PARTNERS).toBeGreaterThanOrEqual(1000);
+    expect(reg.partners).toHaveLength(MAX_PARTNERS);
+    expect(new Set(reg.partners.map((p) => p.id)).size).toBe(MAX_PARTNERS);
+    // parseRegistry refuses a principal written twice, so every account, role and access point is distinct.
+    const principals = reg.partners.flatMap((p) => p.applications.flatMap((a) => a.principals));
+    expect(new Set(principals.map((p) => JSON.stringify(p))).size).toBe(principals.length);
+    const truth = JSON.parse(readFileSync(join(dir, 'ground-truth.json'), 'utf8')) as GroundTruthJson;
+    expect(Object.keys(truth.partners).sort()).toEqual(reg.partners.map((p) => p.id).sort());
+  }, 120_000);
+
+  it('refuses more partners than it supports, saying how many it supports', async () => {
+    await expect(
+      generateDataset({ outDir: tempDir(), start: '2026-03-01', days: 1, partners: MAX_PARTNERS + 1 }),
+    ).rejects.toThrow(`partners must be a whole number from 1 to ${MAX_PARTNERS}, got ${MAX_PARTNERS + 1}`);
   });
 });
 

@@ -18,7 +18,9 @@
  * The minimal translation from Trino to DuckDB, as DuckDB macros (the only dialect shims):
  * - `parse_datetime(text, format)` for the one Joda format in LOG_TIME_FORMAT (any other format is
  *   refused when the query is submitted);
- * - `to_unixtime(timestamp)` = DuckDB `epoch`; `from_unixtime(seconds)` = DuckDB `to_timestamp`;
+ * - `to_unixtime(timestamp)` = DuckDB `epoch`; `from_unixtime(seconds)` = DuckDB `to_timestamp`, and
+ *   `from_unixtime(seconds, zone)` = `timezone(zone, to_timestamp(seconds))` (a local time without zone,
+ *   whose date is the one Trino's zoned timestamp gives);
  * - `sequence(start, stop)` = DuckDB `generate_series` (a list, both ends included);
  * - `max_by(x, y)` = DuckDB `arg_max_null`: like Trino it skips a NULL `y` but returns a NULL `x`
  *   (DuckDB's own max_by skips that row too, which would hide a query that relies on it);
@@ -303,7 +305,7 @@ export class AthenaLocalServer {
 SET TimeZone = 'UTC';
 CREATE MACRO parse_datetime(s, f) AS CASE ${formats} END;
 CREATE MACRO to_unixtime(t) AS epoch(t);
-CREATE MACRO from_unixtime(x) AS to_timestamp(x);
+CREATE MACRO from_unixtime(x) AS to_timestamp(x), (x, z) AS timezone(z, to_timestamp(x));
 CREATE MACRO sequence(a, b) AS generate_series(a, b);
 CREATE MACRO max_by(x, y) AS arg_max_null(x, y);
 CREATE MACRO regexp_like(s, p) AS regexp_matches(s, p);

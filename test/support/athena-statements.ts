@@ -23,6 +23,13 @@ import {
   replaceBatchRollupSql,
   type SqlQuery,
 } from '../../functions/adapters/athena/sql.js';
+import {
+  type AggregationTables,
+  attributionSql,
+  partnerDailyUsageSql,
+  TRINO,
+  unattributedUsageSql,
+} from '../../functions/adapters/sql/usage-aggregation-sql.js';
 
 export interface AthenaStatementSample {
   /** What the sample shows, e.g. `replaceBatchRollupSql with a manifest table`. */
@@ -45,6 +52,14 @@ export const SAMPLE_TABLES: AthenaTables = {
 };
 const WITH_MANIFEST: AthenaTables = { ...SAMPLE_TABLES, manifestTable: 'dataset_manifest' };
 const MARCH = { startMs: Date.UTC(2026, 2, 1), endMs: Date.UTC(2026, 3, 1) };
+/** The rollup and the registry's tables (lib/constructs/registry-tables.ts) the aggregation reads. */
+export const SAMPLE_AGGREGATION_TABLES: AggregationTables = {
+  database: 'partner_audit',
+  rollup: 'usage_rollup',
+  principals: 'registry_principals',
+  contractTerms: 'registry_contract_terms',
+  ignoredRequesters: 'registry_ignored_requesters',
+};
 
 export const ATHENA_STATEMENT_SAMPLES: readonly AthenaStatementSample[] = [
   {
@@ -100,6 +115,29 @@ export const ATHENA_STATEMENT_SAMPLES: readonly AthenaStatementSample[] = [
     name: 'readLastSlotSql',
     grammar: 'trino',
     build: () => readLastSlotSql(SAMPLE_TABLES, MARCH),
+  },
+  {
+    builder: 'attributionSql',
+    name: 'attributionSql (usage-aggregation-sql.ts, Trino dialect)',
+    grammar: 'trino',
+    build: () => attributionSql(TRINO, SAMPLE_AGGREGATION_TABLES, MARCH),
+  },
+  {
+    builder: 'partnerDailyUsageSql',
+    name: 'partnerDailyUsageSql (usage-aggregation-sql.ts, Trino dialect)',
+    grammar: 'trino',
+    build: () =>
+      partnerDailyUsageSql(TRINO, SAMPLE_AGGREGATION_TABLES, {
+        range: MARCH,
+        fromDate: '2026-03-01',
+        toDate: '2026-04-01',
+      }),
+  },
+  {
+    builder: 'unattributedUsageSql',
+    name: 'unattributedUsageSql (usage-aggregation-sql.ts, Trino dialect)',
+    grammar: 'trino',
+    build: () => unattributedUsageSql(TRINO, SAMPLE_AGGREGATION_TABLES, { range: MARCH, top: 50 }),
   },
 ];
 

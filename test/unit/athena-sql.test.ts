@@ -13,6 +13,11 @@ import {
   sqlString,
   timestampLiteral,
 } from '../../functions/adapters/athena/sql.js';
+import {
+  partnerDailyUsageSql,
+  TRINO,
+  unattributedUsageSql,
+} from '../../functions/adapters/sql/usage-aggregation-sql.js';
 
 const tables = { database: 'partner_audit', logsTable: 'access_logs', rollupTable: 'usage_rollup' };
 const withManifest = { ...tables, manifestTable: 'dataset_manifest' };
@@ -409,5 +414,245 @@ describe('helpers', () => {
 
   it('refuses a slot that is not a timestamp', () => {
     expect(() => parseSlotStart('14/Mar/2026')).toThrow(SqlInputError);
+  });
+});
+
+const aggregationTables = {
+  database: 'partner_audit',
+  rollup: 'usage_rollup',
+  principals: 'registry_principals',
+  contractTerms: 'registry_contract_terms',
+  ignoredRequesters: 'registry_ignored_requesters',
+};
+const marchRead = { startMs: Date.UTC(2026, 1, 28, 10), endMs: Date.UTC(2026, 3, 1, 12) };
+
+describe('partnerDailyUsageSql (Trino dialect)', () => {
+  it('attributes and sums per partner, application, dataset and local day with the golden text', () => {
+    const q = partnerDailyUsageSql(TRINO, aggregationTables, {
+      range: marchRead,
+      fromDate: '2026-03-01',
+      toDate: '2026-04-01',
+    });
+    expect(q.params).toEqual([
+      "'2026-02-28 10:00:00.000'",
+      "'2026-04-01 12:00:00.000'",
+      "'2026-03-01'",
+      "'2026-04-01'",
+    ]);
+    expect(q.sql).toBe(`WITH usage AS (
+  SELECT slot_start, requester, access_point, dataset, operation, status_class, requests, bytes_sent, records
+  FROM "partner_audit"."usage_rollup"
+  WHERE slot_start >= CAST(? AS timestamp)
+    AND slot_start < CAST(? AS timestamp)
+    AND substr(operation, 1, 11) <> '(malformed:' AND operation <> '(repeats-dropped)'
+),
+pairs AS (
+  SELECT DISTINCT requester, access_point FROM usage
+),
+arns AS (
+  SELECT requester, access_point,
+    split_part(requester, ':', 2) AS arn_partition,
+    split_part(requester, ':', 3) AS arn_service,
+    split_part(requester, ':', 5) AS arn_account,
+    substr(requester, length(split_part(requester, ':', 2)) + length(split_part(requester, ':', 3)) + 21) AS arn_resource
+  FROM pairs
+  WHERE regexp_like(requester, '^arn:aws[a-z-]*:(iam|sts)::[0-9]{12}:')
+),
+parsed_arns AS (
+  SELECT * FROM arns
+  WHERE length(arn_resource) > 0 AND strpos(arn_resource, chr(10)) = 0 AND strpos(arn_resource, chr(13)) = 0 AND strpos(arn_resource, chr(8232)) = 0 AND strpos(arn_resource, chr(8233)) = 0
+),
+sessions AS (
+  SELECT requester, access_point,
+    arn_partition || ':' || arn_account || ':' || split_part(substr(arn_resource, 14), '/', 1) AS role_key
+  FROM parsed_arns
+  WHERE arn_service = 'sts' AND substr(arn_resource, 1, 13) = 'assumed-role/'
+    AND split_part(substr(arn_resource, 14), '/', 1) <> ''
+),
+matches AS (
+  SELECT q.requester, q.access_point, p.rank, p.partner_id, p.application_id, p.time_zone FROM pairs q
+    JOIN "partner_audit"."registry_principals" p ON p.match_on = 'requester' AND p.match_key = q.requester
+  UNION ALL
+  SELECT q.requester, q.access_point, p.rank, p.partner_id, p.application_id, p.time_zone FROM sessions q
+    JOIN "partner_audit"."registry_principals" p ON p.match_on = 'role' AND p.match_key = q.role_key
+  UNION ALL
+  SELECT q.requester, q.access_point, p.rank, p.partner_id, p.application_id, p.time_zone FROM pairs q
+    JOIN "partner_audit"."registry_principals" p ON p.match_on = 'access-point' AND q.access_point <> '-' AND p.match_key = q.access_point
+  UNION ALL
+  SELECT q.requester, q.access_point, p.rank, p.partner_id, p.application_id, p.time_zone FROM pairs q
+    JOIN "partner_audit"."registry_principals" p ON p.match_on = 'glob' AND q.requester LIKE p.match_key ESCAPE '\\'
+  UNION ALL
+  SELECT q.requester, q.access_point, p.rank, p.partner_id, p.application_id, p.time_zone FROM parsed_arns q
+    JOIN "partner_audit"."registry_principals" p ON p.match_on = 'account' AND p.match_key = q.arn_account
+),
+ranked AS (
+  SELECT requester, access_point, partner_id, application_id, time_zone,
+    row_number() OVER (PARTITION BY requester, access_point ORDER BY rank) AS position
+  FROM matches
+),
+attributed AS (
+  SELECT requester, access_point, partner_id, application_id, time_zone FROM ranked WHERE position = 1
+),
+slot_days AS (
+  SELECT s.slot_start, z.time_zone, CAST(CAST(from_unixtime(to_unixtime(s.slot_start), z.time_zone) AS date) AS varchar) AS local_date
+  FROM (SELECT DISTINCT slot_start FROM usage) s
+  CROSS JOIN (SELECT DISTINCT time_zone FROM attributed) z
+),
+by_day AS (
+  SELECT a.partner_id, a.application_id, u.dataset, u.operation, u.status_class, z.local_date,
+    sum(u.requests) AS requests, sum(u.bytes_sent) AS bytes_sent, sum(u.records) AS records
+  FROM usage u
+  JOIN attributed a ON a.requester = u.requester AND a.access_point = u.access_point
+  JOIN slot_days z ON z.slot_start = u.slot_start AND z.time_zone = a.time_zone
+  GROUP BY 1, 2, 3, 4, 5, 6
+),
+dated AS (
+  SELECT partner_id, application_id, dataset, operation, status_class, local_date,
+    substr(local_date, 1, 8) || '01' AS month_start, requests, bytes_sent, records
+  FROM by_day
+  WHERE local_date >= ?
+    AND local_date < ?
+),
+versions AS (
+  SELECT DISTINCT partner_id, contract_ordinal, effective_from, effective_to FROM "partner_audit"."registry_contract_terms"
+),
+in_force AS (
+  SELECT m.partner_id, m.month_start, min(v.contract_ordinal) AS contract_ordinal
+  FROM (SELECT DISTINCT partner_id, month_start FROM dated) m
+  JOIN versions v ON v.partner_id = m.partner_id AND v.effective_from <= m.month_start
+    AND (v.effective_to IS NULL OR m.month_start < v.effective_to)
+  GROUP BY m.partner_id, m.month_start
+),
+governed AS (
+  SELECT t.partner_id, t.application_id, t.dataset, t.operation, t.status_class, t.local_date,
+    f.contract_ordinal, t.requests, t.bytes_sent, t.records
+  FROM dated t
+  JOIN in_force f ON f.partner_id = t.partner_id AND f.month_start = t.month_start
+),
+counted_operations AS (
+  SELECT DISTINCT g.partner_id, g.contract_ordinal, g.operation
+  FROM (SELECT DISTINCT partner_id, contract_ordinal, operation FROM governed) g
+  JOIN "partner_audit"."registry_contract_terms" o ON o.partner_id = g.partner_id AND o.contract_ordinal = g.contract_ordinal
+    AND o.term = 'operation' AND g.operation LIKE o.match_key ESCAPE '\\'
+)
+SELECT g.partner_id, g.application_id, g.dataset, g.local_date,
+  sum(g.requests) AS requests, sum(g.bytes_sent) AS bytes_sent, sum(g.records) AS records
+FROM governed g
+JOIN counted_operations o ON o.partner_id = g.partner_id AND o.contract_ordinal = g.contract_ordinal
+  AND o.operation = g.operation
+JOIN "partner_audit"."registry_contract_terms" s ON s.partner_id = g.partner_id AND s.contract_ordinal = g.contract_ordinal
+  AND s.term = 'status' AND s.match_key = g.status_class
+GROUP BY g.partner_id, g.application_id, g.dataset, g.local_date
+ORDER BY g.partner_id, g.application_id, g.dataset, g.local_date`);
+  });
+});
+
+describe('unattributedUsageSql (Trino dialect)', () => {
+  it('keeps the top N unclaimed pairs with totals, with the golden text', () => {
+    const q = unattributedUsageSql(TRINO, aggregationTables, { range: marchRead, top: 50 });
+    expect(q.params).toEqual(["'2026-02-28 10:00:00.000'", "'2026-04-01 12:00:00.000'", '50']);
+    expect(q.sql).toBe(`WITH usage AS (
+  SELECT slot_start, requester, access_point, dataset, operation, status_class, requests, bytes_sent, records
+  FROM "partner_audit"."usage_rollup"
+  WHERE slot_start >= CAST(? AS timestamp)
+    AND slot_start < CAST(? AS timestamp)
+    AND substr(operation, 1, 11) <> '(malformed:' AND operation <> '(repeats-dropped)'
+),
+pairs AS (
+  SELECT DISTINCT requester, access_point FROM usage
+),
+arns AS (
+  SELECT requester, access_point,
+    split_part(requester, ':', 2) AS arn_partition,
+    split_part(requester, ':', 3) AS arn_service,
+    split_part(requester, ':', 5) AS arn_account,
+    substr(requester, length(split_part(requester, ':', 2)) + length(split_part(requester, ':', 3)) + 21) AS arn_resource
+  FROM pairs
+  WHERE regexp_like(requester, '^arn:aws[a-z-]*:(iam|sts)::[0-9]{12}:')
+),
+parsed_arns AS (
+  SELECT * FROM arns
+  WHERE length(arn_resource) > 0 AND strpos(arn_resource, chr(10)) = 0 AND strpos(arn_resource, chr(13)) = 0 AND strpos(arn_resource, chr(8232)) = 0 AND strpos(arn_resource, chr(8233)) = 0
+),
+sessions AS (
+  SELECT requester, access_point,
+    arn_partition || ':' || arn_account || ':' || split_part(substr(arn_resource, 14), '/', 1) AS role_key
+  FROM parsed_arns
+  WHERE arn_service = 'sts' AND substr(arn_resource, 1, 13) = 'assumed-role/'
+    AND split_part(substr(arn_resource, 14), '/', 1) <> ''
+),
+matches AS (
+  SELECT q.requester, q.access_point, p.rank, p.partner_id, p.application_id, p.time_zone FROM pairs q
+    JOIN "partner_audit"."registry_principals" p ON p.match_on = 'requester' AND p.match_key = q.requester
+  UNION ALL
+  SELECT q.requester, q.access_point, p.rank, p.partner_id, p.application_id, p.time_zone FROM sessions q
+    JOIN "partner_audit"."registry_principals" p ON p.match_on = 'role' AND p.match_key = q.role_key
+  UNION ALL
+  SELECT q.requester, q.access_point, p.rank, p.partner_id, p.application_id, p.time_zone FROM pairs q
+    JOIN "partner_audit"."registry_principals" p ON p.match_on = 'access-point' AND q.access_point <> '-' AND p.match_key = q.access_point
+  UNION ALL
+  SELECT q.requester, q.access_point, p.rank, p.partner_id, p.application_id, p.time_zone FROM pairs q
+    JOIN "partner_audit"."registry_principals" p ON p.match_on = 'glob' AND q.requester LIKE p.match_key ESCAPE '\\'
+  UNION ALL
+  SELECT q.requester, q.access_point, p.rank, p.partner_id, p.application_id, p.time_zone FROM parsed_arns q
+    JOIN "partner_audit"."registry_principals" p ON p.match_on = 'account' AND p.match_key = q.arn_account
+),
+ranked AS (
+  SELECT requester, access_point, partner_id, application_id, time_zone,
+    row_number() OVER (PARTITION BY requester, access_point ORDER BY rank) AS position
+  FROM matches
+),
+attributed AS (
+  SELECT requester, access_point, partner_id, application_id, time_zone FROM ranked WHERE position = 1
+),
+ignored AS (
+  SELECT DISTINCT q.requester
+  FROM pairs q
+  JOIN "partner_audit"."registry_ignored_requesters" i
+    ON q.requester LIKE i.match_key ESCAPE '\\' AND (q.requester <> '-' OR i.anonymous)
+),
+strangers AS (
+  SELECT u.requester, u.access_point, u.dataset, u.status_class,
+    sum(u.requests) AS requests, sum(u.bytes_sent) AS bytes_sent, sum(u.records) AS records
+  FROM usage u
+  LEFT JOIN attributed a ON a.requester = u.requester AND a.access_point = u.access_point
+  LEFT JOIN ignored i ON i.requester = u.requester
+  WHERE a.partner_id IS NULL AND i.requester IS NULL
+  GROUP BY 1, 2, 3, 4
+),
+partner_datasets AS (
+  SELECT DISTINCT s.dataset
+  FROM (SELECT DISTINCT dataset FROM strangers WHERE dataset <> '-') s
+  JOIN "partner_audit"."registry_contract_terms" t ON t.term = 'dataset' AND s.dataset LIKE t.match_key ESCAPE '\\'
+),
+by_dataset AS (
+  SELECT s.requester, s.access_point, s.dataset,
+    sum(s.requests) AS requests, sum(s.bytes_sent) AS bytes_sent, sum(s.records) AS records,
+    max(CASE WHEN s.status_class IN ('2xx', '3xx') AND pd.dataset IS NOT NULL THEN 1 ELSE 0 END) AS touched
+  FROM strangers s
+  LEFT JOIN partner_datasets pd ON pd.dataset = s.dataset
+  GROUP BY 1, 2, 3
+),
+by_pair AS (
+  SELECT requester, access_point,
+    sum(requests) AS requests, sum(bytes_sent) AS bytes_sent, sum(records) AS records
+  FROM by_dataset
+  GROUP BY 1, 2
+),
+ranked_pairs AS (
+  SELECT requester, access_point,
+    row_number() OVER (ORDER BY requests DESC, requester, access_point) AS position,
+    count(*) OVER () AS pairs_total,
+    sum(requests) OVER () AS requests_total,
+    sum(bytes_sent) OVER () AS bytes_sent_total,
+    sum(records) OVER () AS records_total
+  FROM by_pair
+)
+SELECT r.position, b.requester, b.access_point, b.dataset, b.requests, b.bytes_sent, b.records, b.touched,
+  r.pairs_total, r.requests_total, r.bytes_sent_total, r.records_total
+FROM by_dataset b
+JOIN ranked_pairs r ON r.requester = b.requester AND r.access_point = b.access_point
+WHERE r.position <= ?
+ORDER BY r.position, b.dataset`);
   });
 });

@@ -124,9 +124,16 @@ export const ATHENA_FUNCTIONS: Readonly<Record<string, AthenaFunction>> = {
     duckdb: { kind: 'macro', difference: 'DuckDB calls it epoch(timestamp).' },
   },
   from_unixtime: {
-    signatures: ['from_unixtime(unixtime) -> timestamp(3) with time zone'],
-    use: 'a slot start back from seconds',
-    duckdb: { kind: 'macro', difference: 'DuckDB calls it to_timestamp(seconds).' },
+    signatures: [
+      'from_unixtime(unixtime) -> timestamp(3) with time zone',
+      'from_unixtime(unixtime, zone) -> timestamp(3) with time zone',
+    ],
+    use: "a slot start back from seconds; with a zone, a slot in the partner's time zone, cast to its local date",
+    duckdb: {
+      kind: 'macro',
+      difference:
+        'DuckDB calls it to_timestamp(seconds); with a zone, timezone(zone, to_timestamp(seconds)), a local timestamp without zone whose date is the same.',
+    },
   },
   floor: {
     signatures: ['floor(x) -> [same as x]'],
@@ -178,6 +185,16 @@ export const ATHENA_FUNCTIONS: Readonly<Record<string, AthenaFunction>> = {
   arbitrary: {
     signatures: ['arbitrary(x) -> [same as input]'],
     use: "the identities of a rollup key's lines, the same on every row of the key after the manifest join",
+    duckdb: native,
+  },
+  split_part: {
+    signatures: ['split_part(string, delimiter, index) -> varchar'],
+    use: 'the partition, service and account of an ARN requester (a field past the last is NULL in Trino, empty in DuckDB; the statements ask only for fields the ARN pattern guarantees)',
+    duckdb: native,
+  },
+  min: {
+    signatures: ['min(x) -> [same as x]'],
+    use: 'the first contract version in force for a month',
     duckdb: native,
   },
   row_number: {

@@ -139,7 +139,8 @@ export const MALFORMED_OPERATIONS = {
   badBytes: '(malformed:bad-bytes)',
   badDuration: '(malformed:bad-duration)',
 } as const;
-const MALFORMED_PREFIX = '(malformed:';
+/** What every malformed-line marker operation begins with: statements that read usage leave them out. */
+export const MALFORMED_PREFIX = '(malformed:';
 
 /**
  * The largest count a line may hold, 2^53 - 1, as in the local scanner (whose sums stay exact in

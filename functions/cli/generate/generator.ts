@@ -90,6 +90,12 @@ const DIURNAL = [
 ];
 const DIURNAL_MEAN = DIURNAL.reduce((a, b) => a + b, 0) / 24;
 
+/**
+ * The most partners a generated world holds. Ids, accounts, access points and canonical ids stay
+ * distinct well past it; it bounds the registry (about 100 lines a partner) and the truth files.
+ */
+export const MAX_PARTNERS = 1000;
+
 function checkInt(option: string, value: number, min: number, max: number): number {
   if (!Number.isInteger(value) || value < min || value > max) {
     throw new GenerateOptionsError(option, `must be a whole number from ${min} to ${max}, got ${value}`);
@@ -173,7 +179,7 @@ function resolve(opts: GenerateOptions): Resolved {
   return {
     outDir: opts.outDir,
     seed: checkInt('seed', opts.seed ?? 42, 0, 2 ** 32 - 1),
-    partners: checkInt('partners', opts.partners ?? 4, 1, 64),
+    partners: checkInt('partners', opts.partners ?? 4, 1, MAX_PARTNERS),
     appsPerPartner: checkInt('appsPerPartner', opts.appsPerPartner ?? 3, 1, 5),
     start: opts.start,
     days,
@@ -322,8 +328,15 @@ function writeHourly(
     if (h < simulatedHours) {
       const day = Math.floor(h / 24);
       const at = (): number => hourStart + rng.int(HOUR_MS);
+      // Once per zone and hour: partners share a handful of zones.
+      const localOf = new Map<string, { hour: number; weekday: number }>();
       for (const p of world.partners) {
-        const { hour, weekday } = localHourAndWeekday(hourStart, p.timeZone);
+        let local = localOf.get(p.timeZone);
+        if (!local) {
+          local = localHourAndWeekday(hourStart, p.timeZone);
+          localOf.set(p.timeZone, local);
+        }
+        const { hour, weekday } = local;
         const weekend = weekday === 0 || weekday === 6 ? 0.65 : 1;
         const spike = p.spikeDays.has(day) ? 2.2 : 1;
         const expected =

@@ -82,7 +82,15 @@ export class GroundTruthTally {
     this.datasetCount = world.datasets.length;
     this.slotDay = [];
     this.dayNames = [];
+    // Partners share a handful of zones: one table per zone, so a thousand partners cost what a few do.
+    const byZone = new Map<string, { table: Int32Array; names: string[] }>();
     for (const p of world.partners) {
+      const shared = byZone.get(p.timeZone);
+      if (shared) {
+        this.slotDay.push(shared.table);
+        this.dayNames.push(shared.names);
+        continue;
+      }
       const table = new Int32Array(this.slotCount);
       const names: string[] = [];
       const indexOf = new Map<string, number>();
@@ -97,6 +105,7 @@ export class GroundTruthTally {
         }
         table[s] = i;
       }
+      byZone.set(p.timeZone, { table, names });
       this.slotDay.push(table);
       this.dayNames.push(names);
     }

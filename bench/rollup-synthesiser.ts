@@ -1,0 +1,172 @@
+/**
+ * A month of usage rollup rows at the founding case's density, written straight into a local DuckDB
+ * state (no log text): the scale bench's data (bench/scale.ts). The founding case is one partner with
+ * eight applications and about 2.1 M log lines a day; at a few hundred rollup rows per 15-minute slot
+ * that is one to two million rollup rows a month. Here each partner gets `rowsPerSlot` rows in every
+ * slot (512 by default: 1.47 M rows in 30 days), about 43 requests a row on average (2.1 M a day).
+ *
+ * Each partner has eight applications, one principal each, of every kind attribution knows: a user
+ * ARN, an IAM role (its sessions), an ARN glob, an account, a canonical id, an access point, a second
+ * role with a path, and a user glob. Session names change daily, as STS session names do, so the
+ * distinct requesters grow with days (16 sessions per application and day). About one row in 64 is a
+ * stranger's (an unregistered crawler, anonymous reads, the provider's own CloudFront), so the
+ * unattributed figures have something to find.
+ *
+ * Rows are made by one INSERT ... SELECT over generate_series in DuckDB, with counts from DuckDB's
+ * `hash` of the row's coordinates: the same arguments give the same rows.
+ */
+import { DuckDBInstance } from '@duckdb/node-api';
+import { DuckDbStore } from '../functions/adapters/duckdb/index.js';
+import { type Registry, RegistrySchema } from '../functions/domain/registry.js';
+import { SLOT_MS } from '../functions/domain/usage.js';
+
+export interface SynthesiseOptions {
+  /** The DuckDB state file to write (created if absent; its rollup is replaced). */
+  readonly path: string;
+  readonly partners: number;
+  /** First UTC day, `YYYY-MM-DD`. */
+  readonly start: string;
+  readonly days: number;
+  /** Rollup rows per partner and slot. @default 512 */
+  readonly rowsPerSlot?: number;
+}
+
+/** Applications per partner, as in the founding case. */
+export const APPS_PER_PARTNER = 8;
+const DATASETS = ['feeds/prices/', 'feeds/weather/', 'archive/ticks/', 'reference/static/'];
+const ZONES = [
+  'America/New_York',
+  'Europe/Berlin',
+  'Asia/Kolkata',
+  'UTC',
+  'Australia/Sydney',
+  'Asia/Kathmandu',
+];
+const PROVIDER_ACCOUNT = '999999999999';
+
+const mainAccount = (p: number) => String(100_000_000_000 + 2 * p);
+const secondAccount = (p: number) => String(100_000_000_001 + 2 * p);
+const canonicalId = (p: number) => p.toString(16).padStart(64, 'c');
+
+/** The registry of a synthesised world: `partners` partners of eight applications each. */
+export function synthesisedRegistry(partners: number): Registry {
+  return RegistrySchema.parse({
+    version: 1,
+    provider: { name: 'Provider', noticeFrom: 'p@provider.example', contactEmail: 'p@provider.example' },
+    partners: Array.from({ length: partners }, (_, p) => {
+      const a = mainAccount(p);
+      const principals = [
+        { arn: `arn:aws:iam::${a}:user/app0-svc` },
+        { arn: `arn:aws:iam::${a}:role/app1-reader` },
+        { arnGlob: `arn:aws:sts::${a}:assumed-role/app2-*` },
+        { account: secondAccount(p) },
+        { canonicalUserId: canonicalId(p) },
+        { accessPoint: `arn:aws:s3:us-east-1:${PROVIDER_ACCOUNT}:accesspoint/p${p}-app5` },
+        { arn: `arn:aws:iam::${a}:role/team/app6-etl` },
+        { arnGlob: `arn:aws:iam::${a}:user/app7-*` },
+      ];
+      return {
+        id: `partner-${p}`,
+        name: `Partner ${p}`,
+        timeZone: ZONES[p % ZONES.length],
+        accountOwners: [{ email: `owner@partner-${p}.example` }],
+        applications: principals.map((principal, i) => ({
+          id: `app${i}`,
+          name: `App ${i}`,
+          principals: [principal],
+        })),
+        contracts: [
+          {
+            id: 'c1',
+            effectiveFrom: '2020-01-01',
+            currency: 'USD',
+            datasets: DATASETS.slice(0, 3),
+            limits: { monthly: { requests: 60_000_000 }, daily: { requests: 2_500_000 } },
+            overage: {
+              requests: { per: 1000, tiers: [{ upTo: 10_000_000, price: '0.40' }, { price: '0.25' }] },
+            },
+          },
+        ],
+      };
+    }),
+  });
+}
+
+/** What {@link synthesiseRollup} wrote. */
+export interface SynthesisedRollup {
+  readonly rows: number;
+  readonly startMs: number;
+  readonly endMs: number;
+}
+
+/**
+ * Writes the rollup of `partners` partners over `days` days into the state at `path`, replacing any
+ * rollup there. Returns the number of rows and the time span.
+ */
+export async function synthesiseRollup(options: SynthesiseOptions): Promise<SynthesisedRollup> {
+  const rowsPerSlot = options.rowsPerSlot ?? 512;
+  if (
+    !Number.isInteger(rowsPerSlot) ||
+    rowsPerSlot < APPS_PER_PARTNER ||
+    rowsPerSlot % APPS_PER_PARTNER !== 0
+  ) {
+    throw new RangeError(
+      `rowsPerSlot must be a positive multiple of ${APPS_PER_PARTNER}, got ${rowsPerSlot}`,
+    );
+  }
+  const startMs = Date.parse(`${options.start}T00:00:00Z`);
+  if (Number.isNaN(startMs)) throw new RangeError(`start must be a date YYYY-MM-DD, got "${options.start}"`);
+  const slots = options.days * (86_400_000 / SLOT_MS);
+  // The store creates the schema (and its settings) as the CLI would find it.
+  await (await DuckDbStore.open(options.path)).close();
+  const db = await DuckDBInstance.create(options.path);
+  const c = await db.connect();
+  try {
+    await c.run('DELETE FROM rollup');
+    const perApp = rowsPerSlot / APPS_PER_PARTNER;
+    // k: row within the slot; app = k % 8; j = k // 8 picks the session (j // 4) and the dataset (j % 4).
+    await c.run(
+      `INSERT INTO rollup
+      SELECT
+        ($1::BIGINT + s * ${SLOT_MS})::BIGINT AS slot_start,
+        'data' AS bucket,
+        CASE
+          WHEN k % 64 = 63 THEN CASE (j // 4) % 3
+            WHEN 0 THEN 'arn:aws:iam::888888888888:user/crawler-' || (j // 4)
+            WHEN 1 THEN '-'
+            ELSE 'svc:cloudfront.amazonaws.com' END
+          WHEN app = 0 THEN 'arn:aws:iam::' || acct || ':user/app0-svc'
+          WHEN app = 1 THEN 'arn:aws:sts::' || acct || ':assumed-role/app1-reader/worker-' || day || '-' || session
+          WHEN app = 2 THEN 'arn:aws:sts::' || acct || ':assumed-role/app2-prod/airflow-' || day || '-' || session
+          WHEN app = 3 THEN 'arn:aws:sts::' || acct2 || ':assumed-role/DataScience/user-' || session
+          WHEN app = 4 THEN lpad(printf('%x', p), 64, 'c')
+          WHEN app = 5 THEN 'arn:aws:sts::' || acct || ':assumed-role/dash/lambda-' || day || '-' || session
+          WHEN app = 6 THEN 'arn:aws:sts::' || acct || ':assumed-role/app6-etl/run-' || day || '-' || session
+          ELSE 'arn:aws:iam::' || acct || ':user/app7-' || session
+        END AS requester,
+        CASE WHEN app = 5 AND k % 64 <> 63
+          THEN 'arn:aws:s3:us-east-1:${PROVIDER_ACCOUNT}:accesspoint/p' || p || '-app5' ELSE '-' END AS access_point,
+        ['${DATASETS.join("', '")}'][1 + j % 4] AS dataset,
+        CASE WHEN j % 10 = 9 THEN 'REST.HEAD.OBJECT' ELSE 'REST.GET.OBJECT' END AS operation,
+        CASE WHEN j % 17 = 16 THEN '4xx' WHEN j % 7 = 6 THEN '3xx' ELSE '2xx' END AS status_class,
+        requests,
+        requests * (1000 + h % 250000) AS bytes_sent,
+        CASE WHEN j % 4 = 0 THEN requests * 12 ELSE 0 END AS records,
+        'synthetic-' || day AS batch
+      FROM (
+        SELECT p, s, k, k % 8 AS app, k // 8 AS j, s // 96 AS day, (k // 8) // 4 AS session,
+          (100000000000 + 2 * p)::VARCHAR AS acct, (100000000001 + 2 * p)::VARCHAR AS acct2,
+          hash(p, s, k) AS h, 1 + (hash(p, s, k) % 85)::BIGINT AS requests
+        FROM range(0, $2::BIGINT) t1(p), range(0, $3::BIGINT) t2(s), range(0, $4::BIGINT) t3(k)
+      )`,
+      [BigInt(startMs), BigInt(options.partners), BigInt(slots), BigInt(perApp * APPS_PER_PARTNER)],
+    );
+    const reader = await c.runAndReadAll('SELECT count(*) FROM rollup');
+    const rows = Number(reader.getRows()[0]![0]);
+    await c.run('CHECKPOINT');
+    return { rows, startMs, endMs: startMs + slots * SLOT_MS };
+  } finally {
+    c.closeSync();
+    db.closeSync();
+  }
+}

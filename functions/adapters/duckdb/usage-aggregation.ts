@@ -1,0 +1,179 @@
+/**
+ * The local engine's attribution and aggregation in SQL: the registry's tables
+ * (functions/domain/attribution-table.ts) written into DuckDB, and the statements of
+ * functions/adapters/sql/usage-aggregation-sql.ts run over the rollup, so that JavaScript receives sums
+ * per partner, application, dataset and local day instead of every rollup row.
+ *
+ * The registry tables are TEMP tables of the connection: they are derived data, rewritten from the
+ * registry before each evaluation (a registry change applies to past usage without reading logs
+ * again), and never part of the state file's schema.
+ */
+import { type DuckDBConnection, listValue } from '@duckdb/node-api';
+import { type AttributionTables, attributionTables } from '../../domain/attribution-table.js';
+import type { Registry } from '../../domain/registry.js';
+import {
+  type AggregationTables,
+  DUCKDB,
+  type PartnerDailyUsageRequest,
+  partnerDailyUsageSql,
+  type UnattributedUsageRequest,
+  unattributedUsageSql,
+} from '../sql/usage-aggregation-sql.js';
+
+/** The table names the local statements read. */
+export const LOCAL_AGGREGATION_TABLES: AggregationTables = Object.freeze({
+  rollup: 'rollup',
+  principals: 'registry_principals',
+  contractTerms: 'registry_contract_terms',
+  ignoredRequesters: 'registry_ignored_requesters',
+});
+
+/** One row of {@link DuckDbUsageAggregation.partnerDailyUsage}: counted use of one local day. */
+export interface PartnerDailyUsage {
+  readonly partnerId: string;
+  readonly applicationId: string;
+  readonly dataset: string;
+  /** Local date in the partner's time zone, `YYYY-MM-DD`. */
+  readonly date: string;
+  readonly requests: bigint;
+  readonly bytesSent: bigint;
+  readonly records: bigint;
+}
+
+/** One row of {@link DuckDbUsageAggregation.unattributedUsage}. */
+export interface UnattributedUsage {
+  /** 1 for the pair with the most requests. */
+  readonly position: number;
+  readonly requester: string;
+  readonly accessPoint: string;
+  readonly dataset: string;
+  readonly requests: bigint;
+  readonly bytesSent: bigint;
+  readonly records: bigint;
+  /** A 2xx or 3xx request read a dataset inside some contract's datasets. */
+  readonly touchedPartnerData: boolean;
+  /** Totals over every unattributed pair, not only the top N. */
+  readonly totals: {
+    readonly pairs: number;
+    readonly requests: bigint;
+    readonly bytesSent: bigint;
+    readonly records: bigint;
+  };
+}
+
+/** Replaces the registry tables of `connection` with `registry`'s. */
+export async function writeAttributionTables(
+  connection: DuckDBConnection,
+  registry: Registry,
+  names: AggregationTables = LOCAL_AGGREGATION_TABLES,
+): Promise<AttributionTables> {
+  const t = attributionTables(registry);
+  const { principals, contractTerms, ignoredRequesters } = names;
+  await connection.run(`CREATE OR REPLACE TEMP TABLE ${principals} (
+    rank INTEGER NOT NULL, match_on VARCHAR NOT NULL, match_key VARCHAR NOT NULL,
+    partner_id VARCHAR NOT NULL, application_id VARCHAR NOT NULL, time_zone VARCHAR NOT NULL)`);
+  await connection.run(`CREATE OR REPLACE TEMP TABLE ${contractTerms} (
+    partner_id VARCHAR NOT NULL, contract_ordinal INTEGER NOT NULL, contract_id VARCHAR NOT NULL,
+    effective_from VARCHAR NOT NULL, effective_to VARCHAR, term VARCHAR NOT NULL, match_key VARCHAR NOT NULL)`);
+  await connection.run(`CREATE OR REPLACE TEMP TABLE ${ignoredRequesters} (
+    match_key VARCHAR NOT NULL, anonymous BOOLEAN NOT NULL)`);
+  const column = <R>(rows: readonly R[], pick: (r: R) => string | number | boolean | null) =>
+    listValue(rows.map(pick));
+  if (t.principals.length > 0) {
+    await connection.run(
+      `INSERT INTO ${principals} SELECT unnest($1::INTEGER[]), unnest($2::VARCHAR[]), unnest($3::VARCHAR[]),
+        unnest($4::VARCHAR[]), unnest($5::VARCHAR[]), unnest($6::VARCHAR[])`,
+      [
+        column(t.principals, (r) => r.rank),
+        column(t.principals, (r) => r.match_on),
+        column(t.principals, (r) => r.match_key),
+        column(t.principals, (r) => r.partner_id),
+        column(t.principals, (r) => r.application_id),
+        column(t.principals, (r) => r.time_zone),
+      ],
+    );
+  }
+  if (t.terms.length > 0) {
+    await connection.run(
+      `INSERT INTO ${contractTerms} SELECT unnest($1::VARCHAR[]), unnest($2::INTEGER[]), unnest($3::VARCHAR[]),
+        unnest($4::VARCHAR[]), unnest($5::VARCHAR[]), unnest($6::VARCHAR[]), unnest($7::VARCHAR[])`,
+      [
+        column(t.terms, (r) => r.partner_id),
+        column(t.terms, (r) => r.contract_ordinal),
+        column(t.terms, (r) => r.contract_id),
+        column(t.terms, (r) => r.effective_from),
+        column(t.terms, (r) => r.effective_to),
+        column(t.terms, (r) => r.term),
+        column(t.terms, (r) => r.match_key),
+      ],
+    );
+  }
+  if (t.ignored.length > 0) {
+    await connection.run(
+      `INSERT INTO ${ignoredRequesters} SELECT unnest($1::VARCHAR[]), unnest($2::BOOLEAN[])`,
+      [column(t.ignored, (r) => r.match_key), column(t.ignored, (r) => r.anonymous)],
+    );
+  }
+  return t;
+}
+
+/**
+ * Runs the aggregation statements on a connection whose registry tables {@link writeAttributionTables}
+ * wrote. Not a port yet: the evaluate use case takes it once issue 12's planner lands.
+ */
+export class DuckDbUsageAggregation {
+  constructor(
+    private readonly connection: DuckDBConnection,
+    private readonly tables: AggregationTables = LOCAL_AGGREGATION_TABLES,
+  ) {}
+
+  /** Counted use per partner, application, dataset and local day (usage-aggregation-sql.ts). */
+  async partnerDailyUsage(request: PartnerDailyUsageRequest): Promise<PartnerDailyUsage[]> {
+    const q = partnerDailyUsageSql(DUCKDB, this.tables, request);
+    const reader = await this.connection.runAndReadAll(q.sql, [...q.params]);
+    // An empty result has no column vectors at all.
+    if (reader.currentRowCount === 0) return [];
+    const [partner, app, dataset, date, requests, bytes, records] = reader.getColumns() as [
+      string[],
+      string[],
+      string[],
+      string[],
+      bigint[],
+      bigint[],
+      bigint[],
+    ];
+    return partner.map((partnerId, i) => ({
+      partnerId,
+      applicationId: app[i]!,
+      dataset: dataset[i]!,
+      date: date[i]!,
+      requests: BigInt(requests[i]!),
+      bytesSent: BigInt(bytes[i]!),
+      records: BigInt(records[i]!),
+    }));
+  }
+
+  /** The busiest `top` unattributed requester and access point pairs, by dataset, with totals. */
+  async unattributedUsage(request: UnattributedUsageRequest): Promise<UnattributedUsage[]> {
+    const q = unattributedUsageSql(DUCKDB, this.tables, request);
+    const reader = await this.connection.runAndReadAll(q.sql, [...q.params]);
+    if (reader.currentRowCount === 0) return [];
+    const c = reader.getColumns() as unknown[][];
+    return (c[0] as bigint[]).map((position, i) => ({
+      position: Number(position),
+      requester: c[1]![i] as string,
+      accessPoint: c[2]![i] as string,
+      dataset: c[3]![i] as string,
+      requests: BigInt(c[4]![i] as bigint),
+      bytesSent: BigInt(c[5]![i] as bigint),
+      records: BigInt(c[6]![i] as bigint),
+      touchedPartnerData: Number(c[7]![i]) === 1,
+      totals: {
+        pairs: Number(c[8]![i]),
+        requests: BigInt(c[9]![i] as bigint),
+        bytesSent: BigInt(c[10]![i] as bigint),
+        records: BigInt(c[11]![i] as bigint),
+      },
+    }));
+  }
+}

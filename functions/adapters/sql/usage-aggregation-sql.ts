@@ -1,0 +1,403 @@
+/**
+ * Attribution and aggregation of the usage rollup inside the engine, one builder with a dialect per
+ * engine (Trino for Athena, DuckDB locally), so that JavaScript receives rows whose number grows with
+ * partners x applications x datasets x local days, never with rollup slots or requesters.
+ *
+ * The rules are those of functions/domain/OVERAGES.md as attribution.ts and evaluate.ts implement them;
+ * the registry enters as the tables of functions/domain/attribution-table.ts, whose rows carry the
+ * precedence (`rank`), the LIKE patterns and the time zones, so the SQL holds no registry value:
+ * - attribution runs once per distinct (requester, access point) of the range, by one equality join
+ *   per kind (exact ARN or canonical id, role of an assumed-role session, access point, account) and a
+ *   LIKE join for globs; the matching row with the lowest rank wins;
+ * - a counted row's local day is its slot in the partner's time zone, converted once per distinct slot
+ *   and zone in use (a time zone conversion per row costs more than all the rest of the statement: 36 s
+ *   against under 1 s for a month of one founding-case partner on DuckDB); the contract version in force is
+ *   the partner's first whose dates hold the first local date of that day's month; its counted
+ *   operations (LIKE) and statuses (equality) filter the rows.
+ *
+ * An ARN requester is read as attribution.ts's `^arn:(aws[a-z-]*):(iam|sts)::(\d{12}):(.+)$`: the
+ * prefix by a regular expression of ASCII classes only (which RE2 and Java read alike), the rest by
+ * `split_part` and `substr`, and "(.+)$" without the `s` flag, i.e. a non-empty rest without a line
+ * terminator (\n, \r, U+2028, U+2029), by `strpos` of each.
+ *
+ * SQL is data: each builder returns `{ sql, params }` with positional `?`; values (instants, dates,
+ * the top N) are parameters, and table names are validated identifiers.
+ */
+import type { Interval } from '../../domain/time.js';
+import {
+  MALFORMED_PREFIX,
+  REPEATS_OPERATION,
+  SqlInputError,
+  sqlString,
+  timestampLiteral,
+} from '../athena/sql.js';
+
+/** A statement and its positional parameters, in placeholder order. */
+export interface AggregationQuery<P> {
+  readonly sql: string;
+  readonly params: readonly P[];
+}
+
+/** Where the statements read: the rollup and the three registry tables. */
+export interface AggregationTables {
+  /** The Glue database (Trino); none for DuckDB. */
+  readonly database?: string;
+  readonly rollup: string;
+  readonly principals: string;
+  readonly contractTerms: string;
+  readonly ignoredRequesters: string;
+}
+
+/** What differs between the engines; everything else is SQL both read alike. */
+export interface AggregationDialect<P> {
+  readonly name: 'trino' | 'duckdb';
+  /** A qualified, quoted table name. */
+  table(tables: AggregationTables, name: string): string;
+  /** A placeholder value for an instant compared with `slot_start`. */
+  instant(epochMs: number): P;
+  /** A placeholder value for a text (a `YYYY-MM-DD` date, a level). */
+  text(value: string): P;
+  /** A placeholder value for a whole number. */
+  integer(value: number): P;
+  /** `slot_start` compared with a placeholder. */
+  readonly slotParameter: string;
+  /** The local date, as `YYYY-MM-DD` text, of the slot starting at `slot` in the zone `zone`. */
+  localDate(slot: string, zone: string): string;
+  /** True when `text` contains a match of `pattern` (a literal of ASCII classes). */
+  regexpLike(text: string, pattern: string): string;
+  /** A predicate that keeps usage rows (on AWS the rollup also holds markers of malformed lines). */
+  readonly usageRowsOnly: string;
+  /**
+   * What keeps the `usage` CTE, which the statement reads three times, a view rather than a table
+   * held in memory. Trino inlines every CTE; DuckDB materialises one read more than once unless told.
+   */
+  readonly inlineCte: string;
+}
+
+const IDENTIFIER = /^[a-z_][a-z0-9_]{0,127}$/;
+
+function identifier(name: string): string {
+  if (!IDENTIFIER.test(name)) {
+    throw new SqlInputError(
+      `"${name}" is not a valid table name (lower-case letters, digits and _, at most 128)`,
+    );
+  }
+  return `"${name}"`;
+}
+
+/** Athena engine v3: the rollup's slot_start is a UTC timestamp; parameters are SQL literals. */
+export const TRINO: AggregationDialect<string> = {
+  name: 'trino',
+  table(tables, name) {
+    if (!tables.database) throw new SqlInputError('the Trino dialect needs the Glue database');
+    return `${identifier(tables.database)}.${identifier(name)}`;
+  },
+  instant: (ms) => sqlString(timestampLiteral(ms)),
+  text: (value) => sqlString(value),
+  integer(value) {
+    if (!Number.isSafeInteger(value)) throw new SqlInputError(`not a whole number: ${value}`);
+    return String(value);
+  },
+  slotParameter: 'CAST(? AS timestamp)',
+  localDate: (slot, zone) => `CAST(CAST(from_unixtime(to_unixtime(${slot}), ${zone}) AS date) AS varchar)`,
+  regexpLike: (text, pattern) => `regexp_like(${text}, '${pattern}')`,
+  usageRowsOnly: `substr(operation, 1, ${MALFORMED_PREFIX.length}) <> '${MALFORMED_PREFIX}' AND operation <> '${REPEATS_OPERATION}'`,
+  inlineCte: '',
+};
+
+/** The local store: slot_start is BIGINT epoch milliseconds; parameters are bound values. */
+export const DUCKDB: AggregationDialect<string | number> = {
+  name: 'duckdb',
+  table: (_tables, name) => identifier(name),
+  instant(ms) {
+    if (!Number.isSafeInteger(ms)) throw new SqlInputError(`not an instant in whole milliseconds: ${ms}`);
+    return ms;
+  },
+  text: (value) => value,
+  integer(value) {
+    if (!Number.isSafeInteger(value)) throw new SqlInputError(`not a whole number: ${value}`);
+    return value;
+  },
+  slotParameter: 'CAST(? AS BIGINT)',
+  localDate: (slot, zone) =>
+    `CAST(CAST(timezone(${zone}, to_timestamp(${slot} // 1000)) AS DATE) AS VARCHAR)`,
+  regexpLike: (text, pattern) => `regexp_matches(${text}, '${pattern}')`,
+  usageRowsOnly: 'TRUE',
+  // Materialised, a month of ten founding-case partners (14.7 M rows) took 70 s and 2 GB; inlined, 8.5 s and 0.3 GB.
+  inlineCte: 'NOT MATERIALIZED ',
+};
+
+/** Collects parameters in the order their placeholders appear in the text. */
+class Parameters<P> {
+  readonly values: P[] = [];
+  add(value: P): '?' {
+    this.values.push(value);
+    return '?';
+  }
+}
+
+const ARN_PREFIX = '^arn:aws[a-z-]*:(iam|sts)::[0-9]{12}:';
+/** Characters before the resource of `arn:<partition>:<service>::<12 digits>:`, less the two names. */
+const ARN_FIXED_LENGTH = 'arn:'.length + ':'.length + '::'.length + 12 + ':'.length;
+
+/**
+ * The CTEs every statement shares: `usage` (the rollup rows of [range) that are usage) and
+ * `attributed` (each distinct requester and access point with the winning partner application and
+ * the partner's time zone). Unattributed pairs are absent from `attributed`.
+ */
+function attributionCtes<P>(
+  d: AggregationDialect<P>,
+  tables: AggregationTables,
+  range: Interval,
+  p: Parameters<P>,
+): string {
+  const principals = d.table(tables, tables.principals);
+  const slot = d.slotParameter;
+  const matchColumns = 'q.requester, q.access_point, p.rank, p.partner_id, p.application_id, p.time_zone';
+  const resourceStart = `length(split_part(requester, ':', 2)) + length(split_part(requester, ':', 3)) + ${ARN_FIXED_LENGTH + 1}`;
+  const noLineTerminator = [10, 13, 8232, 8233]
+    .map((c) => `strpos(arn_resource, chr(${c})) = 0`)
+    .join(' AND ');
+  return `usage AS ${d.inlineCte}(
+  SELECT slot_start, requester, access_point, dataset, operation, status_class, requests, bytes_sent, records
+  FROM ${d.table(tables, tables.rollup)}
+  WHERE slot_start >= ${slot.replace('?', p.add(d.instant(range.startMs)))}
+    AND slot_start < ${slot.replace('?', p.add(d.instant(range.endMs)))}
+    AND ${d.usageRowsOnly}
+),
+pairs AS (
+  SELECT DISTINCT requester, access_point FROM usage
+),
+arns AS (
+  SELECT requester, access_point,
+    split_part(requester, ':', 2) AS arn_partition,
+    split_part(requester, ':', 3) AS arn_service,
+    split_part(requester, ':', 5) AS arn_account,
+    substr(requester, ${resourceStart}) AS arn_resource
+  FROM pairs
+  WHERE ${d.regexpLike('requester', ARN_PREFIX)}
+),
+parsed_arns AS (
+  SELECT * FROM arns
+  WHERE length(arn_resource) > 0 AND ${noLineTerminator}
+),
+sessions AS (
+  SELECT requester, access_point,
+    arn_partition || ':' || arn_account || ':' || split_part(substr(arn_resource, 14), '/', 1) AS role_key
+  FROM parsed_arns
+  WHERE arn_service = 'sts' AND substr(arn_resource, 1, 13) = 'assumed-role/'
+    AND split_part(substr(arn_resource, 14), '/', 1) <> ''
+),
+matches AS (
+  SELECT ${matchColumns} FROM pairs q
+    JOIN ${principals} p ON p.match_on = 'requester' AND p.match_key = q.requester
+  UNION ALL
+  SELECT ${matchColumns} FROM sessions q
+    JOIN ${principals} p ON p.match_on = 'role' AND p.match_key = q.role_key
+  UNION ALL
+  SELECT ${matchColumns} FROM pairs q
+    JOIN ${principals} p ON p.match_on = 'access-point' AND q.access_point <> '-' AND p.match_key = q.access_point
+  UNION ALL
+  SELECT ${matchColumns} FROM pairs q
+    JOIN ${principals} p ON p.match_on = 'glob' AND q.requester LIKE p.match_key ESCAPE '\\'
+  UNION ALL
+  SELECT ${matchColumns} FROM parsed_arns q
+    JOIN ${principals} p ON p.match_on = 'account' AND p.match_key = q.arn_account
+),
+ranked AS (
+  SELECT requester, access_point, partner_id, application_id, time_zone,
+    row_number() OVER (PARTITION BY requester, access_point ORDER BY rank) AS position
+  FROM matches
+),
+attributed AS (
+  SELECT requester, access_point, partner_id, application_id, time_zone FROM ranked WHERE position = 1
+)`;
+}
+
+/**
+ * The partner application of each distinct requester and access point of `range` that one claims:
+ * columns requester, access_point, partner_id, application_id; ordered by the first two. The join the
+ * other statements build on, on its own for tests and for a report's "who is who".
+ */
+export function attributionSql<P>(
+  d: AggregationDialect<P>,
+  tables: AggregationTables,
+  range: Interval,
+): AggregationQuery<P> {
+  const p = new Parameters<P>();
+  const sql = `WITH ${attributionCtes(d, tables, range, p)}
+SELECT requester, access_point, partner_id, application_id
+FROM attributed
+ORDER BY requester, access_point`;
+  return { sql, params: p.values };
+}
+
+/** What {@link partnerDailyUsageSql} sums. */
+export interface PartnerDailyUsageRequest {
+  /**
+   * Slots read, UTC: from the earliest period start of any partner (the first local day of the month of
+   * the window's `from`, in the zone furthest ahead) to the data's end or the window's end in the zone
+   * furthest behind, whichever is earlier.
+   */
+  readonly range: Interval;
+  /** First local date counted, `YYYY-MM-DD`: the first of the month of the window's `from`. */
+  readonly fromDate: string;
+  /** First local date no longer counted: the window's `to`. */
+  readonly toDate: string;
+}
+
+const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
+
+function checkDate(field: string, value: string): string {
+  if (!ISO_DATE.test(value)) throw new SqlInputError(`${field} must be a date YYYY-MM-DD, got "${value}"`);
+  return value;
+}
+
+/**
+ * Counted usage per partner, application, dataset and local day, the figures evaluate.ts sums from rows:
+ * rows attributed to a partner application, whose slot is in `range` and whose local day (partner's
+ * zone) is in [fromDate, toDate), whose operation and status class the contract version in force for
+ * that day's month counts. Columns: partner_id, application_id, dataset, local_date, requests,
+ * bytes_sent, records; ordered by the first four.
+ */
+export function partnerDailyUsageSql<P>(
+  d: AggregationDialect<P>,
+  tables: AggregationTables,
+  request: PartnerDailyUsageRequest,
+): AggregationQuery<P> {
+  const p = new Parameters<P>();
+  const terms = d.table(tables, tables.contractTerms);
+  const ctes = attributionCtes(d, tables, request.range, p);
+  const sql = `WITH ${ctes},
+slot_days AS (
+  SELECT s.slot_start, z.time_zone, ${d.localDate('s.slot_start', 'z.time_zone')} AS local_date
+  FROM (SELECT DISTINCT slot_start FROM usage) s
+  CROSS JOIN (SELECT DISTINCT time_zone FROM attributed) z
+),
+by_day AS (
+  SELECT a.partner_id, a.application_id, u.dataset, u.operation, u.status_class, z.local_date,
+    sum(u.requests) AS requests, sum(u.bytes_sent) AS bytes_sent, sum(u.records) AS records
+  FROM usage u
+  JOIN attributed a ON a.requester = u.requester AND a.access_point = u.access_point
+  JOIN slot_days z ON z.slot_start = u.slot_start AND z.time_zone = a.time_zone
+  GROUP BY 1, 2, 3, 4, 5, 6
+),
+dated AS (
+  SELECT partner_id, application_id, dataset, operation, status_class, local_date,
+    substr(local_date, 1, 8) || '01' AS month_start, requests, bytes_sent, records
+  FROM by_day
+  WHERE local_date >= ${p.add(d.text(checkDate('fromDate', request.fromDate)))}
+    AND local_date < ${p.add(d.text(checkDate('toDate', request.toDate)))}
+),
+versions AS (
+  SELECT DISTINCT partner_id, contract_ordinal, effective_from, effective_to FROM ${terms}
+),
+in_force AS (
+  SELECT m.partner_id, m.month_start, min(v.contract_ordinal) AS contract_ordinal
+  FROM (SELECT DISTINCT partner_id, month_start FROM dated) m
+  JOIN versions v ON v.partner_id = m.partner_id AND v.effective_from <= m.month_start
+    AND (v.effective_to IS NULL OR m.month_start < v.effective_to)
+  GROUP BY m.partner_id, m.month_start
+),
+governed AS (
+  SELECT t.partner_id, t.application_id, t.dataset, t.operation, t.status_class, t.local_date,
+    f.contract_ordinal, t.requests, t.bytes_sent, t.records
+  FROM dated t
+  JOIN in_force f ON f.partner_id = t.partner_id AND f.month_start = t.month_start
+),
+counted_operations AS (
+  SELECT DISTINCT g.partner_id, g.contract_ordinal, g.operation
+  FROM (SELECT DISTINCT partner_id, contract_ordinal, operation FROM governed) g
+  JOIN ${terms} o ON o.partner_id = g.partner_id AND o.contract_ordinal = g.contract_ordinal
+    AND o.term = 'operation' AND g.operation LIKE o.match_key ESCAPE '\\'
+)
+SELECT g.partner_id, g.application_id, g.dataset, g.local_date,
+  sum(g.requests) AS requests, sum(g.bytes_sent) AS bytes_sent, sum(g.records) AS records
+FROM governed g
+JOIN counted_operations o ON o.partner_id = g.partner_id AND o.contract_ordinal = g.contract_ordinal
+  AND o.operation = g.operation
+JOIN ${terms} s ON s.partner_id = g.partner_id AND s.contract_ordinal = g.contract_ordinal
+  AND s.term = 'status' AND s.match_key = g.status_class
+GROUP BY g.partner_id, g.application_id, g.dataset, g.local_date
+ORDER BY g.partner_id, g.application_id, g.dataset, g.local_date`;
+  return { sql, params: p.values };
+}
+
+/** What {@link unattributedUsageSql} reads. */
+export interface UnattributedUsageRequest {
+  /** Slots read, UTC: the audit window's local dates taken in UTC, as evaluate-window.ts does. */
+  readonly range: Interval;
+  /** How many requester and access point pairs to return, the busiest first. */
+  readonly top: number;
+}
+
+/**
+ * Usage no partner application claims, by requester, access point and dataset, every operation and
+ * status class (OVERAGES.md, Findings), leaving out the provider's own requesters; for the `top` pairs
+ * with the most requests (then by requester, access point). `touched` is 1 where a 2xx or 3xx request
+ * read a dataset inside some contract's datasets. Every row also carries the totals over all
+ * unattributed pairs (`pairs_total`, `requests_total`, `bytes_sent_total`, `records_total`), so a
+ * report can say how much the top N leaves out. Ordered by position, then dataset.
+ */
+export function unattributedUsageSql<P>(
+  d: AggregationDialect<P>,
+  tables: AggregationTables,
+  request: UnattributedUsageRequest,
+): AggregationQuery<P> {
+  if (!Number.isSafeInteger(request.top) || request.top < 1) {
+    throw new SqlInputError(`top must be a whole number of at least 1, got ${request.top}`);
+  }
+  const p = new Parameters<P>();
+  const ctes = attributionCtes(d, tables, request.range, p);
+  const sql = `WITH ${ctes},
+ignored AS (
+  SELECT DISTINCT q.requester
+  FROM pairs q
+  JOIN ${d.table(tables, tables.ignoredRequesters)} i
+    ON q.requester LIKE i.match_key ESCAPE '\\' AND (q.requester <> '-' OR i.anonymous)
+),
+strangers AS (
+  SELECT u.requester, u.access_point, u.dataset, u.status_class,
+    sum(u.requests) AS requests, sum(u.bytes_sent) AS bytes_sent, sum(u.records) AS records
+  FROM usage u
+  LEFT JOIN attributed a ON a.requester = u.requester AND a.access_point = u.access_point
+  LEFT JOIN ignored i ON i.requester = u.requester
+  WHERE a.partner_id IS NULL AND i.requester IS NULL
+  GROUP BY 1, 2, 3, 4
+),
+partner_datasets AS (
+  SELECT DISTINCT s.dataset
+  FROM (SELECT DISTINCT dataset FROM strangers WHERE dataset <> '-') s
+  JOIN ${d.table(tables, tables.contractTerms)} t ON t.term = 'dataset' AND s.dataset LIKE t.match_key ESCAPE '\\'
+),
+by_dataset AS (
+  SELECT s.requester, s.access_point, s.dataset,
+    sum(s.requests) AS requests, sum(s.bytes_sent) AS bytes_sent, sum(s.records) AS records,
+    max(CASE WHEN s.status_class IN ('2xx', '3xx') AND pd.dataset IS NOT NULL THEN 1 ELSE 0 END) AS touched
+  FROM strangers s
+  LEFT JOIN partner_datasets pd ON pd.dataset = s.dataset
+  GROUP BY 1, 2, 3
+),
+by_pair AS (
+  SELECT requester, access_point,
+    sum(requests) AS requests, sum(bytes_sent) AS bytes_sent, sum(records) AS records
+  FROM by_dataset
+  GROUP BY 1, 2
+),
+ranked_pairs AS (
+  SELECT requester, access_point,
+    row_number() OVER (ORDER BY requests DESC, requester, access_point) AS position,
+    count(*) OVER () AS pairs_total,
+    sum(requests) OVER () AS requests_total,
+    sum(bytes_sent) OVER () AS bytes_sent_total,
+    sum(records) OVER () AS records_total
+  FROM by_pair
+)
+SELECT r.position, b.requester, b.access_point, b.dataset, b.requests, b.bytes_sent, b.records, b.touched,
+  r.pairs_total, r.requests_total, r.bytes_sent_total, r.records_total
+FROM by_dataset b
+JOIN ranked_pairs r ON r.requester = b.requester AND r.access_point = b.access_point
+WHERE r.position <= ${p.add(d.integer(request.top))}
+ORDER BY r.position, b.dataset`;
+  return { sql, params: p.values };
+}

@@ -1,0 +1,136 @@
+/**
+ * Evaluation from what the engine aggregated (functions/adapters/sql/usage-aggregation-sql.ts) instead
+ * of from every rollup row: the same domain functions, evaluate.ts unchanged, fed one representative
+ * row per partner, application, dataset and local day (and per unattributed requester, access point and
+ * dataset). The figures are identical to the whole-row path's because evaluate.ts reads a row only for
+ * what the engine already decided or kept:
+ * - its slot, to cut at the period and the data's end and to find the local day: the representative
+ *   row starts at its local day's first instant, which lies in the same period and before the cut
+ *   whenever any slot of that day does (a slot never straddles midnight, OVERAGES.md);
+ * - its operation and status class, to apply the contract's counting: the engine applied them, so the
+ *   row carries an operation and a status the governing version counts;
+ * - its requester, to attribute: the row carries the application the engine attributed it to.
+ *
+ * This is the bridge until the evaluate use case takes the aggregated rows itself (issue 13's wiring):
+ * it lets both paths be compared figure for figure now.
+ */
+import type { Attribution, Attributor } from '../domain/attribution.js';
+import { evaluatePartnerPeriod, evaluateUnattributed } from '../domain/evaluate.js';
+import type { Finding, PartnerPeriodEvaluation, UnattributedFigure } from '../domain/evaluation.js';
+import { contractOn, type Partner, type Registry } from '../domain/registry.js';
+import { type Interval, startOfLocalDate } from '../domain/time.js';
+import type { StatusClass, UsageRow } from '../domain/usage.js';
+import { type AuditWindow, planPeriods } from './evaluate-window.js';
+
+/** Counted use of one local day, as the engine returns it. */
+export interface DailyUsage {
+  readonly partnerId: string;
+  readonly applicationId: string;
+  readonly dataset: string;
+  /** Local date in the partner's zone, `YYYY-MM-DD`. */
+  readonly date: string;
+  readonly requests: bigint;
+  readonly bytesSent: bigint;
+  readonly records: bigint;
+}
+
+/** Unattributed use of one requester, access point and dataset, as the engine returns it. */
+export interface UnattributedDatasetUsage {
+  readonly requester: string;
+  readonly accessPoint: string;
+  readonly dataset: string;
+  readonly requests: bigint;
+  readonly bytesSent: bigint;
+  readonly records: bigint;
+  readonly touchedPartnerData: boolean;
+}
+
+const SEPARATOR = '\u0000';
+
+/** An operation the counted patterns match: the first pattern itself, or its prefix when it ends in `*`. */
+function countedOperation(patterns: readonly string[]): string {
+  const first = patterns[0]!;
+  return first.endsWith('*') ? first.slice(0, -1) : first;
+}
+
+/**
+ * Every period evaluation of `partners` over `window`, from the engine's daily rows, as
+ * evaluate-window.ts would give them from the rollup rows. `dataEndMs` as there. Partner periods
+ * without a contract in force are listed in `uncovered`.
+ */
+export function evaluateDailyUsage(
+  registry: Registry,
+  partners: readonly Partner[],
+  window: AuditWindow,
+  daily: readonly DailyUsage[],
+  dataEndMs?: number,
+): { evaluations: PartnerPeriodEvaluation[]; uncovered: { partnerId: string; periodId: string }[] } {
+  const byPartner = new Map<string, UsageRow[]>();
+  const zoneOf = new Map(partners.map((p) => [p.id, p]));
+  for (const d of daily) {
+    const partner = zoneOf.get(d.partnerId);
+    if (!partner) continue;
+    // The version in force for the day's month governs it; the engine counted by it.
+    const contract = contractOn(partner, `${d.date.slice(0, 8)}01`);
+    if (!contract) continue;
+    let rows = byPartner.get(d.partnerId);
+    if (!rows) {
+      rows = [];
+      byPartner.set(d.partnerId, rows);
+    }
+    rows.push({
+      slotStart: startOfLocalDate(d.date, partner.timeZone),
+      bucket: '-',
+      requester: `${d.partnerId}${SEPARATOR}${d.applicationId}`,
+      accessPoint: '-',
+      dataset: d.dataset,
+      operation: countedOperation(contract.counted.operations),
+      statusClass: contract.counted.statuses[0] as StatusClass,
+      requests: d.requests,
+      bytesSent: d.bytesSent,
+      records: d.records,
+    });
+  }
+  const targets = new Map<string, Attribution>();
+  const attribute: Attributor = (requester) => {
+    let t = targets.get(requester);
+    if (!t) {
+      const [partnerId, applicationId] = requester.split(SEPARATOR) as [string, string];
+      t = { partnerId, applicationId };
+      targets.set(requester, t);
+    }
+    return t;
+  };
+  const evaluations: PartnerPeriodEvaluation[] = [];
+  const uncovered: { partnerId: string; periodId: string }[] = [];
+  for (const { partner, period, asOfMs } of planPeriods(partners, window, dataEndMs)) {
+    const rows = byPartner.get(partner.id) ?? [];
+    const e = evaluatePartnerPeriod({ registry, partner, period, rows, asOfMs, attribute });
+    if (e) evaluations.push(e);
+    else uncovered.push({ partnerId: partner.id, periodId: period.id });
+  }
+  return { evaluations, uncovered };
+}
+
+/** The unattributed figures and findings, from the engine's rows, as evaluateUnattributed gives them. */
+export function evaluateUnattributedUsage(
+  registry: Registry,
+  range: Interval,
+  usage: readonly UnattributedDatasetUsage[],
+): { figures: UnattributedFigure[]; findings: Finding[] } {
+  const rows: UsageRow[] = usage.map((u) => ({
+    slotStart: range.startMs,
+    bucket: '-',
+    requester: u.requester,
+    accessPoint: u.accessPoint,
+    dataset: u.dataset,
+    operation: '-',
+    // A success reads partner data only where the engine said it did; a refused request never does.
+    statusClass: u.touchedPartnerData ? '2xx' : '4xx',
+    requests: u.requests,
+    bytesSent: u.bytesSent,
+    records: u.records,
+  }));
+  // The engine left out every attributed and every ignored requester already.
+  return evaluateUnattributed({ registry, rows, range, attribute: () => undefined });
+}

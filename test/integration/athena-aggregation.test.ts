@@ -1,0 +1,199 @@
+/**
+ * The Trino dialect of the aggregation, sent through the AWS SDK to the local Athena stand-in
+ * (test/support/athena-local-server.ts, which runs what it receives on DuckDB with its few macros):
+ * over the registry tables loaded from the canonical JSON Lines files the deployment writes, and a
+ * rollup with a timestamp slot and malformed-line markers as on AWS, it returns the same rows as the
+ * DuckDB dialect over the local store, which sql-aggregation.test.ts holds to the TypeScript path.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AthenaQueryRunner, type ResultRow } from '../../functions/adapters/athena/athena-client.js';
+import { MALFORMED_OPERATIONS } from '../../functions/adapters/athena/sql.js';
+import { CREATE_SCHEMA } from '../../functions/adapters/duckdb/schema.js';
+import {
+  DuckDbUsageAggregation,
+  writeAttributionTables,
+} from '../../functions/adapters/duckdb/usage-aggregation.js';
+import {
+  partnerDailyUsageSql,
+  TRINO,
+  unattributedUsageSql,
+} from '../../functions/adapters/sql/usage-aggregation-sql.js';
+import {
+  partnerDailyUsageRequest,
+  unattributedUsageRequest,
+} from '../../functions/audit/aggregation-request.js';
+import { attributionTables, toJsonLines } from '../../functions/domain/attribution-table.js';
+import { RegistrySchema } from '../../functions/domain/registry.js';
+import { SLOT_MS } from '../../functions/domain/usage.js';
+import { AthenaLocalServer } from '../support/athena-local-server.js';
+import { SAMPLE_AGGREGATION_TABLES } from '../support/athena-statements.js';
+import { localAthenaClient } from '../support/aws-local-clients.js';
+
+const ACCT = '111122223333';
+const registry = RegistrySchema.parse({
+  version: 1,
+  provider: { name: 'P', noticeFrom: 'p@p.example', contactEmail: 'p@p.example' },
+  partners: ['Asia/Kathmandu', 'America/St_Johns', 'Europe/Berlin'].map((timeZone, i) => ({
+    id: `p${i}`,
+    name: `P${i}`,
+    timeZone,
+    accountOwners: [{ email: 'o@p.example' }],
+    applications: [
+      { id: 'role', name: 'Role', principals: [{ arn: `arn:aws:iam::${ACCT}:role/r${i}` }] },
+      { id: 'glob', name: 'Glob', principals: [{ arnGlob: `arn:aws:iam::${ACCT}:user/p${i}_%*` }] },
+    ],
+    contracts: [
+      {
+        id: 'c',
+        effectiveFrom: '2026-01-01',
+        currency: 'USD',
+        datasets: ['feeds/'],
+        counted: { operations: ['REST.GET.*'], statuses: ['2xx', '3xx'] },
+      },
+    ],
+  })),
+});
+
+const WINDOW = { from: '2026-03-01', to: '2026-04-01' };
+const FIRST_SLOT = Date.UTC(2026, 1, 27) / SLOT_MS;
+const LAST_SLOT = Date.UTC(2026, 3, 2) / SLOT_MS;
+
+interface Row {
+  slot: number;
+  requester: string;
+  dataset: string;
+  operation: string;
+  status: string;
+  requests: number;
+  bytes: number;
+}
+
+const rows: Row[] = fc.sample(
+  fc.record({
+    slot: fc.integer({ min: FIRST_SLOT, max: LAST_SLOT }).map((s) => s * SLOT_MS),
+    requester: fc.oneof(
+      fc.nat(2).map((i) => `arn:aws:sts::${ACCT}:assumed-role/r${i}/s`),
+      fc.nat(2).map((i) => `arn:aws:iam::${ACCT}:user/p${i}_%x`),
+      fc.constantFrom(`arn:aws:iam::${ACCT}:user/p0_x`, '-', 'svc:cloudfront.amazonaws.com'),
+    ),
+    dataset: fc.constantFrom('feeds/a/', 'other/'),
+    operation: fc.constantFrom('REST.GET.OBJECT', 'REST.PUT.OBJECT'),
+    status: fc.constantFrom('2xx', '4xx'),
+    requests: fc.integer({ min: 1, max: 99 }),
+    bytes: fc.integer({ min: 0, max: 1_000_000 }),
+  }),
+  { numRuns: 600, seed: 5 },
+);
+
+const dir = mkdtempSync(join(tmpdir(), 'athena-aggregation-'));
+let server: AthenaLocalServer;
+let db: DuckDBInstance;
+let local: DuckDBConnection;
+
+beforeAll(async () => {
+  server = await AthenaLocalServer.start({
+    database: 'partner_audit',
+    logsTable: 'access_logs',
+    rollupTable: 'usage_rollup',
+  });
+  // The registry tables as Glue reads them: the canonical JSON Lines the deployment writes, one file each.
+  const t = attributionTables(registry);
+  const files = {
+    registry_principals: [
+      t.principals,
+      'rank INTEGER, match_on VARCHAR, match_key VARCHAR, partner_id VARCHAR, application_id VARCHAR, time_zone VARCHAR',
+    ],
+    registry_contract_terms: [
+      t.terms,
+      'partner_id VARCHAR, contract_ordinal INTEGER, contract_id VARCHAR, effective_from VARCHAR, effective_to VARCHAR, term VARCHAR, match_key VARCHAR',
+    ],
+    registry_ignored_requesters: [t.ignored, 'match_key VARCHAR, anonymous BOOLEAN'],
+  } as const;
+  for (const [name, [data, columns]] of Object.entries(files)) {
+    const file = join(dir, `${name}.jsonl`);
+    writeFileSync(file, toJsonLines(data));
+    const struct = `{${columns
+      .split(', ')
+      .map((c) => c.split(' '))
+      .map(([n, ty]) => `'${n}': '${ty}'`)
+      .join(', ')}}`;
+    await server.sql(
+      `CREATE TABLE partner_audit.${name} AS SELECT * FROM read_json('${file}', format = 'newline_delimited', columns = ${struct})`,
+    );
+  }
+  const values = (r: Row) =>
+    `(to_timestamp(${r.slot / 1000})::TIMESTAMP, 'b', '${r.requester.replaceAll("'", "''")}', '-', '${r.dataset}', '${r.operation}', '${r.status}', ${r.requests}, ${r.bytes}, 0, 'x', NULL)`;
+  await server.sql(`INSERT INTO partner_audit.usage_rollup VALUES ${rows.map(values).join(', ')}`);
+  // A marker of malformed lines, as the nightly rollup writes them on AWS: never usage, not even an
+  // unregistered requester's (where every operation counts).
+  await server.sql(
+    `INSERT INTO partner_audit.usage_rollup VALUES (TIMESTAMP '2026-03-10 00:00:00', 'b', 'arn:aws:iam::999999999999:user/x', '-', 'feeds/a/', '${MALFORMED_OPERATIONS.noMatch}', '2xx', 1000000, 0, 0, 'x', NULL)`,
+  );
+
+  db = await DuckDBInstance.create(':memory:');
+  local = await db.connect();
+  for (const statement of CREATE_SCHEMA) await local.run(statement);
+  await writeAttributionTables(local, registry);
+  await local.run(
+    `INSERT INTO rollup VALUES ${rows
+      .map(
+        (r) =>
+          `(${r.slot}, 'b', '${r.requester.replaceAll("'", "''")}', '-', '${r.dataset}', '${r.operation}', '${r.status}', ${r.requests}, ${r.bytes}, 0, 'x')`,
+      )
+      .join(', ')}`,
+  );
+});
+
+afterAll(async () => {
+  await server?.stop();
+  local?.closeSync();
+  db?.closeSync();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function runner(): AthenaQueryRunner {
+  return new AthenaQueryRunner(localAthenaClient(server.endpoint), {
+    workGroup: 'partner-audit',
+    sleep: async () => {},
+    random: () => 0.5,
+  });
+}
+
+describe('the Trino aggregation on the Athena stand-in', () => {
+  it('returns the daily rows the DuckDB dialect returns locally', async () => {
+    const request = partnerDailyUsageRequest(registry.partners, WINDOW);
+    const athena = await runner().select(
+      partnerDailyUsageSql(TRINO, SAMPLE_AGGREGATION_TABLES, request),
+      'run-daily',
+      (r: ResultRow) =>
+        `${r['partner_id']} ${r['application_id']} ${r['dataset']} ${r['local_date']} ${r['requests']}/${r['bytes_sent']}/${r['records']}`,
+    );
+    const duck = (await new DuckDbUsageAggregation(local).partnerDailyUsage(request)).map(
+      (r) =>
+        `${r.partnerId} ${r.applicationId} ${r.dataset} ${r.date} ${r.requests}/${r.bytesSent}/${r.records}`,
+    );
+    expect(duck.length).toBeGreaterThan(20);
+    expect(athena.rows).toEqual(duck);
+  });
+
+  it('returns the unattributed pairs the DuckDB dialect returns locally', async () => {
+    const request = unattributedUsageRequest(WINDOW, 10);
+    const athena = await runner().select(
+      unattributedUsageSql(TRINO, SAMPLE_AGGREGATION_TABLES, request),
+      'run-strangers',
+      (r: ResultRow) =>
+        `${r['position']} ${r['requester']} ${r['dataset']} ${r['requests']} ${r['touched']} ${r['pairs_total']} ${r['requests_total']}`,
+    );
+    const duck = (await new DuckDbUsageAggregation(local).unattributedUsage(request)).map(
+      (r) =>
+        `${r.position} ${r.requester} ${r.dataset} ${r.requests} ${r.touchedPartnerData ? 1 : 0} ${r.totals.pairs} ${r.totals.requests}`,
+    );
+    expect(duck.length).toBeGreaterThan(0);
+    expect(athena.rows).toEqual(duck);
+  });
+});

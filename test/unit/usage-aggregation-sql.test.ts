@@ -1,0 +1,70 @@
+import { describe, expect, it } from 'vitest';
+import { SqlInputError } from '../../functions/adapters/athena/sql.js';
+import {
+  attributionSql,
+  DUCKDB,
+  partnerDailyUsageSql,
+  TRINO,
+  unattributedUsageSql,
+} from '../../functions/adapters/sql/usage-aggregation-sql.js';
+
+const local = {
+  rollup: 'rollup',
+  principals: 'registry_principals',
+  contractTerms: 'registry_contract_terms',
+  ignoredRequesters: 'registry_ignored_requesters',
+};
+const range = { startMs: Date.UTC(2026, 2, 1), endMs: Date.UTC(2026, 3, 1) };
+
+describe('the DuckDB dialect', () => {
+  it('binds instants as epoch milliseconds and dates as text, and reads local days with timezone()', () => {
+    const q = partnerDailyUsageSql(DUCKDB, local, { range, fromDate: '2026-03-01', toDate: '2026-04-01' });
+    expect(q.params).toEqual([range.startMs, range.endMs, '2026-03-01', '2026-04-01']);
+    expect(q.sql).toContain('FROM "rollup"');
+    expect(q.sql).toContain(
+      'CAST(CAST(timezone(z.time_zone, to_timestamp(s.slot_start // 1000)) AS DATE) AS VARCHAR) AS local_date',
+    );
+    expect(q.sql).toContain("regexp_matches(requester, '^arn:aws[a-z-]*:(iam|sts)::[0-9]{12}:')");
+    // The local rollup holds no malformed-line markers, so nothing is left out by operation.
+    expect(q.sql).not.toContain('(malformed:');
+  });
+
+  it('differs from the Trino text only where the dialects differ', () => {
+    const trino = attributionSql(TRINO, { ...local, database: 'db' }, range).sql;
+    const duck = attributionSql(DUCKDB, local, range).sql;
+    const strip = (s: string) =>
+      s
+        .replace(/"db"\./g, '')
+        .replace(/regexp_(like|matches)/g, 'REGEXP')
+        .replace('usage AS NOT MATERIALIZED (', 'usage AS (')
+        .replace(/CAST\(\? AS (timestamp|BIGINT)\)/g, 'SLOT')
+        .replace(/\n {4}AND substr\(operation.*\n/, '\n');
+    expect(strip(duck).replace(/\n {4}AND TRUE\n/, '\n')).toBe(strip(trino));
+  });
+});
+
+describe('input the builders refuse', () => {
+  it.each([
+    [
+      'a table name that is not an identifier',
+      () => attributionSql(DUCKDB, { ...local, principals: 'p; DROP' }, range),
+    ],
+    ['a Trino statement without a database', () => attributionSql(TRINO, local, range)],
+    [
+      'an instant with a fraction of a millisecond',
+      () => attributionSql(DUCKDB, local, { startMs: 0.5, endMs: 1 }),
+    ],
+    [
+      'a date of another shape',
+      () =>
+        partnerDailyUsageSql(DUCKDB, local, { range, fromDate: "2026-03-01' OR 1=1", toDate: '2026-04-01' }),
+    ],
+    ['a top N below 1', () => unattributedUsageSql(DUCKDB, local, { range, top: 0 })],
+    [
+      'a top N that is not whole',
+      () => unattributedUsageSql(TRINO, { ...local, database: 'db' }, { range, top: 2.5 }),
+    ],
+  ])('refuses %s', (_what, build) => {
+    expect(build).toThrow(SqlInputError);
+  });
+});
