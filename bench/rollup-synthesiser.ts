@@ -16,7 +16,7 @@
  * `hash` of the row's coordinates: the same arguments give the same rows.
  */
 import { DuckDBInstance } from '@duckdb/node-api';
-import { DuckDbStore } from '../functions/adapters/duckdb/index.js';
+import { DuckDbState } from '../functions/adapters/duckdb/index.js';
 import { type Registry, RegistrySchema } from '../functions/domain/registry.js';
 import { SLOT_MS } from '../functions/domain/usage.js';
 
@@ -118,7 +118,7 @@ export async function synthesiseRollup(options: SynthesiseOptions): Promise<Synt
   if (Number.isNaN(startMs)) throw new RangeError(`start must be a date YYYY-MM-DD, got "${options.start}"`);
   const slots = options.days * (86_400_000 / SLOT_MS);
   // The store creates the schema (and its settings) as the CLI would find it.
-  await (await DuckDbStore.open(options.path)).close();
+  await (await DuckDbState.open(options.path)).close();
   const db = await DuckDBInstance.create(options.path);
   const c = await db.connect();
   try {

@@ -9,7 +9,7 @@
  *
  * Each state is synthesised once into --data-dir (git-ignored) and reused. Each path runs in its own
  * child process (under `nice`), which reports its own figures:
- * - old: `evaluateWindow` over `DuckDbStore` as the CLI runs it today: `UsageSource.usage` returns every
+ * - old: `evaluateWindow` over `DuckDbState`'s usage source as the CLI runs it today: `UsageSource.usage` returns every
  *   rollup row of the window into JavaScript, attributed and summed per partner by the domain;
  * - new: the registry's tables written into DuckDB, `partnerDailyUsageSql` and `unattributedUsageSql`
  *   (top 100) run there, and the domain evaluates from the aggregated rows (aggregated-evaluation.ts).
@@ -27,7 +27,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { DuckDbStore } from '../functions/adapters/duckdb/index.js';
+import { DuckDbState } from '../functions/adapters/duckdb/index.js';
 import {
   DuckDbUsageAggregation,
   writeAttributionTables,
@@ -75,12 +75,12 @@ async function runChild(
   const window: AuditWindow = { from: START, to: addDays(START, days) };
   const dataEndMs = Date.parse(`${window.to}T00:00:00Z`);
   if (path === 'old') {
-    const store = await DuckDbStore.open(state);
+    const store = await DuckDbState.open(state);
     let rowsToJs = 0;
     const counting: UsageSource = {
-      engine: store.engine,
+      engine: store.usageSource.engine,
       usage: async (range) => {
-        const rows = await store.usage(range);
+        const rows = await store.usageSource.usage(range);
         rowsToJs += rows.length;
         return rows;
       },
