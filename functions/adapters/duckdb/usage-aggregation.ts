@@ -9,6 +9,7 @@
  * again), and never part of the state file's schema.
  */
 import { type DuckDBConnection, listValue } from '@duckdb/node-api';
+import type { DailyUsage } from '../../audit/aggregated-evaluation.js';
 import { type AttributionTables, attributionTables } from '../../domain/attribution-table.js';
 import type { Registry } from '../../domain/registry.js';
 import {
@@ -29,16 +30,7 @@ export const LOCAL_AGGREGATION_TABLES: AggregationTables = Object.freeze({
 });
 
 /** One row of {@link DuckDbUsageAggregation.partnerDailyUsage}: counted use of one local day. */
-export interface PartnerDailyUsage {
-  readonly partnerId: string;
-  readonly applicationId: string;
-  readonly dataset: string;
-  /** Local date in the partner's time zone, `YYYY-MM-DD`. */
-  readonly date: string;
-  readonly requests: bigint;
-  readonly bytesSent: bigint;
-  readonly records: bigint;
-}
+export type PartnerDailyUsage = DailyUsage;
 
 /** One row of {@link DuckDbUsageAggregation.unattributedUsage}. */
 export interface UnattributedUsage {
