@@ -6,7 +6,6 @@
  */
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { z } from 'zod';
 import { S3ReportStore } from '../adapters/s3/s3-report-store.js';
 import { diffSentNotices, sendNotices } from '../audit/send-notices.js';
 import { systemClock } from '../audit/system-clock.js';
@@ -15,7 +14,7 @@ import { dynamoDbLedger, USE_NOTICE_LEDGER } from './aws/dynamodb.js';
 import { type LoadedRegistry, loadRegistry, s3Client } from './aws/s3.js';
 import { messageIdDomain, SEND_RAW_EMAIL, sesMailer } from './aws/ses.js';
 import { loadEnv } from './env.js';
-import { InvalidInputError, RetryableError } from './errors.js';
+import { parseStepInput, RetryableError } from './errors.js';
 import {
   KEEP_NOTICE_COPIES,
   READ_EVALUATION,
@@ -26,15 +25,19 @@ import { lambdaStep } from './lambda-step.js';
 import { logger, metrics } from './observability.js';
 import { redactor } from './recipient-redactor.js';
 import { type AthenaTableUse, READ_REGISTRY, type SdkAction } from './sdk-actions.js';
-import { type NotifyOutput, type NotifyResult, PartnerIdSchema, RunIdSchema } from './step-contracts.js';
+import {
+  EvaluateOutputSchema,
+  type NotifyOutput,
+  type NotifyResult,
+  PartnerIdSchema,
+} from './step-contracts.js';
 
 export type { NotifyOutput, NotifyResult };
 
-export const NotifyInputSchema = z.object({
-  runId: RunIdSchema,
-  evaluationKey: z.string().min(1).max(1024),
+/** What the Notify Map hands each NotifyPartner: Evaluate's run and evaluation, and one partner. */
+export const NotifyInputSchema = EvaluateOutputSchema.pick({ runId: true, evaluationKey: true }).extend({
   partnerId: PartnerIdSchema,
-  dryRun: z.boolean().default(false),
+  dryRun: EvaluateOutputSchema.shape.dryRun.default(false),
 });
 
 /**
@@ -62,19 +65,14 @@ export interface NotifyDeps {
 }
 
 export async function notify(deps: NotifyDeps, event: unknown): Promise<NotifyOutput> {
-  const parsed = NotifyInputSchema.safeParse(event);
-  if (!parsed.success) {
-    throw new InvalidInputError(
-      `notify input: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(input)'}: ${i.message}`).join('; ')}`,
-    );
-  }
-  const { runId, evaluationKey, partnerId } = parsed.data;
-  const dryRun = parsed.data.dryRun || deps.previewOnly;
+  const input = parseStepInput(NotifyInputSchema, event, 'notify');
+  const { runId, evaluationKey, partnerId } = input;
+  const dryRun = input.dryRun || deps.previewOnly;
   const { evaluatedAt, evaluations } = await readPartnerEvaluations(
     deps.s3,
     deps.reportBucket,
     evaluationKey,
-    parsed.data,
+    input,
   );
   const { registry } = await deps.loadRegistry();
   const noticeDiffs = await diffSentNotices(deps.ledger, evaluations);
