@@ -11,9 +11,8 @@ import { basename, dirname, join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { OutboxMailer, OutboxWriteError } from '../../functions/adapters/outbox/outbox-mailer.js';
 import { runLocalAudit } from '../../functions/cli/local-audit.js';
-import { composeNotice } from '../../functions/render/notice.js';
 import { keysIn, ledgerEntries, smallDataset } from '../reliability/helpers.js';
-import { makeEvaluation, makeRegistry, partnerOf } from '../support/notice-fixtures.js';
+import { composeSampleNotice } from '../support/notice-fixtures.js';
 
 vi.mock('node:fs/promises', async (importOriginal) => {
   const actual = await importOriginal<typeof import('node:fs/promises')>();
@@ -52,19 +51,7 @@ beforeEach(() => {
   rename.mockImplementation(realRename);
 });
 
-function message(level = 'escalation') {
-  const registry = makeRegistry();
-  return composeNotice({
-    registry,
-    partner: partnerOf(registry),
-    evaluation: makeEvaluation(),
-    level,
-    messageId: `acme.2026-11.${level}.r1@partner-audit.example`,
-    date: new Date('2026-11-21T05:00:00Z'),
-    reportRef: 'run r1',
-    evidenceRef: 'report.json',
-  });
-}
+const message = composeSampleNotice;
 
 describe('OutboxMailer and the "may have sent" contract', () => {
   it('says a failure before the .eml is put in place sent nothing', async () => {

@@ -4,8 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LocalReportStore, ReportStoreError } from '../../functions/adapters/local/local-report-store.js';
 import { OutboxMailer, OutboxWriteError } from '../../functions/adapters/outbox/outbox-mailer.js';
-import { composeNotice } from '../../functions/render/notice.js';
-import { makeEvaluation, makeRegistry, partnerOf } from '../support/notice-fixtures.js';
+import { composeSampleNotice } from '../support/notice-fixtures.js';
 
 let dir: string;
 beforeEach(async () => {
@@ -15,19 +14,7 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-function message(level = 'escalation') {
-  const registry = makeRegistry();
-  return composeNotice({
-    registry,
-    partner: partnerOf(registry),
-    evaluation: makeEvaluation(),
-    level,
-    messageId: `acme.2026-11.${level}.r1@partner-audit.example`,
-    date: new Date('2026-11-21T05:00:00Z'),
-    reportRef: 'run r1',
-    evidenceRef: 'report.json',
-  });
-}
+const message = composeSampleNotice;
 
 describe('OutboxMailer', () => {
   it('writes <partner>-<period>-<level>.eml with the raw MIME and an .html preview beside it', async () => {

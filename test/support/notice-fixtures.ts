@@ -10,7 +10,8 @@ import type {
 } from '../../functions/domain/evaluation.js';
 import { type Partner, type Registry, RegistrySchema } from '../../functions/domain/registry.js';
 import { monthlyPeriod } from '../../functions/domain/time.js';
-import type { InputSummary } from '../../functions/ports.js';
+import type { InputSummary, OutgoingMessage } from '../../functions/ports.js';
+import { composeNotice } from '../../functions/render/notice.js';
 
 export function makeRegistry(partner: Partial<{ name: string; appName: string }> = {}): Registry {
   return RegistrySchema.parse({
@@ -160,4 +161,19 @@ export function makeInputSummary(over: Partial<InputSummary> = {}): InputSummary
     unreadableFiles: [],
     ...over,
   };
+}
+
+/** acme's notice of `level` for 2026-11, composed as run r1 sends it: a message for mailer tests. */
+export function composeSampleNotice(level = 'escalation'): Promise<OutgoingMessage> {
+  const registry = makeRegistry();
+  return composeNotice({
+    registry,
+    partner: partnerOf(registry),
+    evaluation: makeEvaluation(),
+    level,
+    messageId: `acme.2026-11.${level}.r1@partner-audit.example`,
+    date: new Date('2026-11-21T05:00:00Z'),
+    reportRef: 'run r1',
+    evidenceRef: 'report.json',
+  });
 }
