@@ -90,4 +90,25 @@ describe('the local audit evaluated from aggregated rows', () => {
       await state.close();
     }
   });
+
+  it('attributes with the registry each evaluation is given, so a registry change applies to past usage', async () => {
+    const { registry } = await loadRegistry(data.registryPath);
+    const state = await DuckDbState.open(join(dir, 'aggregated', 'state.duckdb'));
+    try {
+      const extent = await state.usageSource.dataExtent();
+      const request = { window: WINDOW, dataEndMs: extent!.maxMs + SLOT_MS };
+      const before = await evaluateAggregatedWindow({ registry, usage: state.aggregatedUsage }, request);
+      // The first partner leaves the registry: its applications' use becomes unattributed.
+      const changed = { ...registry, partners: registry.partners.slice(1) };
+      const after = await evaluateAggregatedWindow(
+        { registry: changed, usage: state.aggregatedUsage },
+        request,
+      );
+      expect(after).toEqual(await evaluateWindow({ registry: changed, usage: state.usageSource }, request));
+      expect(after.evaluations.length).toBeLessThan(before.evaluations.length);
+      expect(after.unattributed.figures.length).toBeGreaterThan(before.unattributed.figures.length);
+    } finally {
+      await state.close();
+    }
+  });
 });
