@@ -2,6 +2,11 @@
  * The interfaces the core needs from the outside world. The local engine (DuckDB, outbox folder) and
  * the AWS one (Athena, SES, DynamoDB, S3) implement the same ports; tests use small in-memory fakes.
  */
+import type {
+  PartnerDailyUsageRequest,
+  UnattributedUsageRequest,
+} from './adapters/sql/usage-aggregation-sql.js';
+import type { Registry } from './domain/registry.js';
 import type { Interval } from './domain/time.js';
 import type { UsageRow } from './domain/usage.js';
 
@@ -16,6 +21,55 @@ export interface UsageSource {
   readonly engine: string;
   /** Rows whose slot starts in [range.startMs, range.endMs), summed over batches. */
   usage(range: Interval): Promise<UsageRow[]>;
+}
+
+/** Counted use of one local day, as the engine returns it. */
+export interface DailyUsage {
+  readonly partnerId: string;
+  readonly applicationId: string;
+  readonly dataset: string;
+  /** Local date in the partner's zone, `YYYY-MM-DD`. */
+  readonly date: string;
+  readonly requests: bigint;
+  readonly bytesSent: bigint;
+  readonly records: bigint;
+}
+
+/** Unattributed use of one requester, access point and dataset, as the engine returns it. */
+export interface UnattributedDatasetUsage {
+  readonly requester: string;
+  readonly accessPoint: string;
+  readonly dataset: string;
+  readonly requests: bigint;
+  readonly bytesSent: bigint;
+  readonly records: bigint;
+  /** A 2xx or 3xx request read a dataset inside some contract's datasets. */
+  readonly touchedPartnerData: boolean;
+}
+
+/**
+ * Reads the usage rollup already attributed and aggregated by the engine, so that the evaluation
+ * receives sums rather than every rollup row (issue 13). Each call attributes with the `registry` it is
+ * given, not with one stored earlier: a registry change applies to past usage without reading logs again.
+ */
+export interface AggregatedUsageSource {
+  /** Engine name for the report, e.g. `duckdb`. */
+  readonly engine: string;
+  /**
+   * Counted use per partner, application, dataset and local day in the partner's zone, over the
+   * request's slots and local dates, counted by the contract version in force for each day's month
+   * (functions/adapters/sql/usage-aggregation-sql.ts, partnerDailyUsageSql). Only days with counted use.
+   */
+  partnerDailyUsage(registry: Registry, request: PartnerDailyUsageRequest): Promise<DailyUsage[]>;
+  /**
+   * Use no partner application claims and no ignored requester made, by requester, access point and
+   * dataset, every operation and status class, for the request's `top` busiest requester and access
+   * point pairs (unattributedUsageSql).
+   */
+  unattributedUsage(
+    registry: Registry,
+    request: UnattributedUsageRequest,
+  ): Promise<UnattributedDatasetUsage[]>;
 }
 
 /** One malformed log line, as evidence. */

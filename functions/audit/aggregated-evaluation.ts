@@ -20,30 +20,10 @@ import type { Finding, PartnerPeriodEvaluation, UnattributedFigure } from '../do
 import { contractOn, type Partner, type Registry } from '../domain/registry.js';
 import { type Interval, startOfLocalDate } from '../domain/time.js';
 import type { StatusClass, UsageRow } from '../domain/usage.js';
+import type { DailyUsage, UnattributedDatasetUsage } from '../ports.js';
 import { type AuditWindow, planPeriods } from './evaluate-window.js';
 
-/** Counted use of one local day, as the engine returns it. */
-export interface DailyUsage {
-  readonly partnerId: string;
-  readonly applicationId: string;
-  readonly dataset: string;
-  /** Local date in the partner's zone, `YYYY-MM-DD`. */
-  readonly date: string;
-  readonly requests: bigint;
-  readonly bytesSent: bigint;
-  readonly records: bigint;
-}
-
-/** Unattributed use of one requester, access point and dataset, as the engine returns it. */
-export interface UnattributedDatasetUsage {
-  readonly requester: string;
-  readonly accessPoint: string;
-  readonly dataset: string;
-  readonly requests: bigint;
-  readonly bytesSent: bigint;
-  readonly records: bigint;
-  readonly touchedPartnerData: boolean;
-}
+export type { DailyUsage, UnattributedDatasetUsage } from '../ports.js';
 
 const SEPARATOR = '\u0000';
 

@@ -8,6 +8,7 @@ import { basename, join, resolve } from 'node:path';
 import { writeBundle } from '../adapters/local/evidence-bundle.js';
 import { LocalReportStore } from '../adapters/local/local-report-store.js';
 import { OutboxMailer, outboxStem } from '../adapters/outbox/outbox-mailer.js';
+import { evaluateAggregatedWindow } from '../audit/evaluate-aggregated.js';
 import { type AuditWindow, evaluateWindow } from '../audit/evaluate-window.js';
 import { newRunId, publishRunReport, requestedWindow, utcDate, writePreview } from '../audit/run-planner.js';
 import { checkSettlingDays, DEFAULT_SETTLING_DAYS, settlingWindow } from '../audit/run-window.js';
@@ -42,6 +43,13 @@ export interface LocalAuditOptions {
    * @default DEFAULT_SETTLING_DAYS
    */
   readonly settlingDays?: number;
+  /**
+   * How the evaluation reads usage: `aggregated` sums in DuckDB (issue 13), `rows` reads every rollup
+   * row into JavaScript (the path the AWS evaluate step still takes). Both give the same report; `rows`
+   * stays to prove it (test/e2e/aggregated-local-audit.test.ts).
+   * @default 'aggregated'
+   */
+  readonly evaluation?: 'aggregated' | 'rows';
 }
 
 export interface LocalAuditResult {
@@ -121,16 +129,17 @@ export async function runLocalAudit(options: LocalAuditOptions): Promise<LocalAu
       asked ?? localDefaultWindow(extent, options.clock, settlingDays, extentBefore);
 
     const runId = newRunId(startedAt);
-    const evaluated = await evaluateWindow(
-      { registry, usage: state.usageSource },
-      {
-        window,
-        partners: options.partners,
-        dataEndMs: extent ? extent.maxMs + SLOT_MS : undefined,
-        // Locally the newest data stands for how far the logs have arrived.
-        settling: { settlingDays },
-      },
-    );
+    const evaluateRequest = {
+      window,
+      partners: options.partners,
+      dataEndMs: extent ? extent.maxMs + SLOT_MS : undefined,
+      // Locally the newest data stands for how far the logs have arrived.
+      settling: { settlingDays },
+    };
+    const evaluated =
+      options.evaluation === 'rows'
+        ? await evaluateWindow({ registry, usage: state.usageSource }, evaluateRequest)
+        : await evaluateAggregatedWindow({ registry, usage: state.aggregatedUsage }, evaluateRequest);
     failpoint('after-evaluate');
     const outboxDir = join(outDir, options.dryRun ? 'previews' : 'outbox');
     const mailer = new OutboxMailer(outboxDir);

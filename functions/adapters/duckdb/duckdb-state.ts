@@ -6,9 +6,12 @@ import { DuckDbDatabase } from './duckdb-database.js';
 import { DuckDbIngestLog, type DuckDbIngestLogOptions } from './duckdb-ingest-log.js';
 import { DuckDbNoticeLedger } from './duckdb-notice-ledger.js';
 import { DuckDbUsageSource } from './duckdb-usage-source.js';
+import { DuckDbAggregatedUsageSource } from './usage-aggregation.js';
 
 export class DuckDbState {
   readonly usageSource: DuckDbUsageSource;
+  /** The rollup attributed and aggregated in DuckDB: what the local evaluation reads. */
+  readonly aggregatedUsage: DuckDbAggregatedUsageSource;
   readonly ledger: DuckDbNoticeLedger;
   readonly ingestLog: DuckDbIngestLog;
 
@@ -17,6 +20,7 @@ export class DuckDbState {
     options: DuckDbIngestLogOptions,
   ) {
     this.usageSource = new DuckDbUsageSource(database);
+    this.aggregatedUsage = new DuckDbAggregatedUsageSource(database);
     this.ledger = new DuckDbNoticeLedger(database);
     this.ingestLog = new DuckDbIngestLog(database, options);
   }

@@ -9,9 +9,9 @@
  * again), and never part of the state file's schema.
  */
 import { type DuckDBConnection, listValue } from '@duckdb/node-api';
-import type { DailyUsage } from '../../audit/aggregated-evaluation.js';
 import { type AttributionTables, attributionTables } from '../../domain/attribution-table.js';
 import type { Registry } from '../../domain/registry.js';
+import type { AggregatedUsageSource, DailyUsage } from '../../ports.js';
 import {
   type AggregationTables,
   DUCKDB,
@@ -20,6 +20,7 @@ import {
   type UnattributedUsageRequest,
   unattributedUsageSql,
 } from '../sql/usage-aggregation-sql.js';
+import type { DuckDbDatabase } from './duckdb-database.js';
 
 /** The table names the local statements read. */
 export const LOCAL_AGGREGATION_TABLES: AggregationTables = Object.freeze({
@@ -111,7 +112,7 @@ export async function writeAttributionTables(
 
 /**
  * Runs the aggregation statements on a connection whose registry tables {@link writeAttributionTables}
- * wrote. Not a port yet: the evaluate use case takes it once issue 12's planner lands.
+ * wrote; {@link DuckDbAggregatedUsageSource} offers it as the port, on the database's serial queue.
  */
 export class DuckDbUsageAggregation {
   constructor(
@@ -167,5 +168,36 @@ export class DuckDbUsageAggregation {
         records: BigInt(c[11]![i] as bigint),
       },
     }));
+  }
+}
+
+/**
+ * The `AggregatedUsageSource` of the local state file: each call writes the registry tables and runs
+ * its statement in one call of the database's serial queue, so no other caller sees or changes the
+ * tables in between, and each evaluation attributes with the registry it was given.
+ */
+export class DuckDbAggregatedUsageSource implements AggregatedUsageSource {
+  readonly engine = 'duckdb';
+  /** Rows the statements returned to JavaScript since this source was made (for measuring). */
+  rowsReturned = 0;
+
+  constructor(private readonly database: DuckDbDatabase) {}
+
+  partnerDailyUsage(registry: Registry, request: PartnerDailyUsageRequest): Promise<PartnerDailyUsage[]> {
+    return this.database.serial('partnerDailyUsage', async (connection) => {
+      await writeAttributionTables(connection, registry);
+      const rows = await new DuckDbUsageAggregation(connection).partnerDailyUsage(request);
+      this.rowsReturned += rows.length;
+      return rows;
+    });
+  }
+
+  unattributedUsage(registry: Registry, request: UnattributedUsageRequest): Promise<UnattributedUsage[]> {
+    return this.database.serial('unattributedUsage', async (connection) => {
+      await writeAttributionTables(connection, registry);
+      const rows = await new DuckDbUsageAggregation(connection).unattributedUsage(request);
+      this.rowsReturned += rows.length;
+      return rows;
+    });
   }
 }
