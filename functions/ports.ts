@@ -2,10 +2,6 @@
  * The interfaces the core needs from the outside world. The local engine (DuckDB, outbox folder) and
  * the AWS one (Athena, SES, DynamoDB, S3) implement the same ports; tests use small in-memory fakes.
  */
-import type {
-  PartnerDailyUsageRequest,
-  UnattributedUsageRequest,
-} from './adapters/sql/usage-aggregation-sql.js';
 import type { Registry } from './domain/registry.js';
 import type { Interval } from './domain/time.js';
 import type { UsageRow } from './domain/usage.js';
@@ -21,6 +17,28 @@ export interface UsageSource {
   readonly engine: string;
   /** Rows whose slot starts in [range.startMs, range.endMs), summed over batches. */
   usage(range: Interval): Promise<UsageRow[]>;
+}
+
+/** What partnerDailyUsageSql (functions/adapters/sql) sums. */
+export interface PartnerDailyUsageRequest {
+  /**
+   * Slots read, UTC: from the earliest period start of any partner (the first local day of the month of
+   * the window's `from`, in the zone furthest ahead) to the data's end or the window's end in the zone
+   * furthest behind, whichever is earlier.
+   */
+  readonly range: Interval;
+  /** First local date counted, `YYYY-MM-DD`: the first of the month of the window's `from`. */
+  readonly fromDate: string;
+  /** First local date no longer counted: the window's `to`. */
+  readonly toDate: string;
+}
+
+/** What unattributedUsageSql (functions/adapters/sql) reads. */
+export interface UnattributedUsageRequest {
+  /** Slots read, UTC: the audit window's local dates taken in UTC, as evaluate-window.ts does. */
+  readonly range: Interval;
+  /** How many requester and access point pairs to return, the busiest first. */
+  readonly top: number;
 }
 
 /** Counted use of one local day, as the engine returns it. */

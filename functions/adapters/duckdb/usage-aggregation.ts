@@ -11,7 +11,7 @@
 import { type DuckDBConnection, listValue } from '@duckdb/node-api';
 import { type AttributionTables, attributionTables } from '../../domain/attribution-table.js';
 import type { Registry } from '../../domain/registry.js';
-import type { AggregatedUsageSource, DailyUsage } from '../../ports.js';
+import type { AggregatedUsageSource, DailyUsage, UnattributedDatasetUsage } from '../../ports.js';
 import {
   type AggregationTables,
   DUCKDB,
@@ -34,17 +34,9 @@ export const LOCAL_AGGREGATION_TABLES: AggregationTables = Object.freeze({
 export type PartnerDailyUsage = DailyUsage;
 
 /** One row of {@link DuckDbUsageAggregation.unattributedUsage}. */
-export interface UnattributedUsage {
+export interface UnattributedUsage extends UnattributedDatasetUsage {
   /** 1 for the pair with the most requests. */
   readonly position: number;
-  readonly requester: string;
-  readonly accessPoint: string;
-  readonly dataset: string;
-  readonly requests: bigint;
-  readonly bytesSent: bigint;
-  readonly records: bigint;
-  /** A 2xx or 3xx request read a dataset inside some contract's datasets. */
-  readonly touchedPartnerData: boolean;
   /** Totals over every unattributed pair, not only the top N. */
   readonly totals: {
     readonly pairs: number;

@@ -24,6 +24,7 @@
  * the top N) are parameters, and table names are validated identifiers.
  */
 import type { Interval } from '../../domain/time.js';
+import type { PartnerDailyUsageRequest, UnattributedUsageRequest } from '../../ports.js';
 import {
   MALFORMED_PREFIX,
   REPEATS_OPERATION,
@@ -232,19 +233,7 @@ ORDER BY requester, access_point`;
   return { sql, params: p.values };
 }
 
-/** What {@link partnerDailyUsageSql} sums. */
-export interface PartnerDailyUsageRequest {
-  /**
-   * Slots read, UTC: from the earliest period start of any partner (the first local day of the month of
-   * the window's `from`, in the zone furthest ahead) to the data's end or the window's end in the zone
-   * furthest behind, whichever is earlier.
-   */
-  readonly range: Interval;
-  /** First local date counted, `YYYY-MM-DD`: the first of the month of the window's `from`. */
-  readonly fromDate: string;
-  /** First local date no longer counted: the window's `to`. */
-  readonly toDate: string;
-}
+export type { PartnerDailyUsageRequest, UnattributedUsageRequest };
 
 const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
 
@@ -321,14 +310,6 @@ JOIN ${terms} s ON s.partner_id = g.partner_id AND s.contract_ordinal = g.contra
 GROUP BY g.partner_id, g.application_id, g.dataset, g.local_date
 ORDER BY g.partner_id, g.application_id, g.dataset, g.local_date`;
   return { sql, params: p.values };
-}
-
-/** What {@link unattributedUsageSql} reads. */
-export interface UnattributedUsageRequest {
-  /** Slots read, UTC: the audit window's local dates taken in UTC, as evaluate-window.ts does. */
-  readonly range: Interval;
-  /** How many requester and access point pairs to return, the busiest first. */
-  readonly top: number;
 }
 
 /**
