@@ -22,13 +22,7 @@ import {
 } from '../../domain/usage.js';
 import { appendColumns } from './append-columns.js';
 import { InvalidRollupRowError } from './errors.js';
-import {
-  discardRequestIds,
-  dropRepeatedRequests,
-  REQUEST_STREAM_SCHEMA,
-  type RepeatsDropped,
-  stageRequestIds,
-} from './request-claims.js';
+import { CLAIM_WORK_SCHEMA, type RepeatsDropped, RequestIdStage } from './request-claims.js';
 import { SQL } from './schema.js';
 
 /** DuckDB's vector size: the most rows one data chunk holds. */
@@ -164,7 +158,7 @@ const STREAM_SCHEMA: readonly string[] = [
   )`,
   'DELETE FROM rollup_stream',
   'DELETE FROM rollup_stream_strings',
-  ...REQUEST_STREAM_SCHEMA,
+  ...CLAIM_WORK_SCHEMA,
 ];
 
 const STREAM_TYPES = [
@@ -231,6 +225,8 @@ export const STREAM_SQL = {
  */
 export class StagedRollup {
   private stagedStrings = 0;
+  /** The request identities of the staged rows, kept on this thread (see request-claims.ts). */
+  private readonly requestIds = new RequestIdStage();
 
   private constructor(private readonly connection: DuckDBConnection) {}
 
@@ -261,8 +257,7 @@ export class StagedRollup {
       }
       this.stagedStrings = strings.length;
     }
-    if (rows.lines !== undefined && rows.lines.count > 0)
-      await stageRequestIds(this.connection, rows.task ?? 0, rows.lines);
+    if (rows.lines !== undefined) this.requestIds.stage(rows.task ?? 0, rows.lines);
     if (rows.count === 0) return;
     const task = new Int32Array(rows.count).fill(rows.task ?? 0);
     const ref = rows.ref ?? new Int32Array(rows.count);
@@ -305,7 +300,7 @@ export class StagedRollup {
   async discard(items: readonly number[]): Promise<void> {
     if (items.length === 0) return;
     await this.connection.run(STREAM_SQL.discardItems, [listValue([...items])], [LIST(INTEGER)]);
-    await discardRequestIds(this.connection, items);
+    this.requestIds.discard(items);
   }
 
   /**
@@ -313,6 +308,6 @@ export class StagedRollup {
    * out of the staged rows of `items`, before `insertInto` sums them; see request-claims.ts.
    */
   dropRepeats(items: readonly { readonly item: number; readonly batch: string }[]): Promise<RepeatsDropped> {
-    return dropRepeatedRequests(this.connection, items);
+    return this.requestIds.dropRepeats(this.connection, items);
   }
 }
