@@ -165,4 +165,35 @@ describe('RequestIdStage.dropRepeats', () => {
     stage.discard([5]);
     expect(stage.count).toBe(0);
   });
+
+  it('writes more claims than one slice holds, every one once, in day order', async () => {
+    const stage = new RequestIdStage();
+    // 140,000 identities on three days, the days interleaved in staging order.
+    const n = 140_000;
+    const list = Array.from(
+      { length: n },
+      (_, k): Line => ({
+        item: 0,
+        ref: 0,
+        high: k,
+        low: -k,
+        slot: SLOT + (k % 3) * 96,
+      }),
+    );
+    stage.stage(1, lines(list));
+    await stageRows(1, [{ item: 0, ref: 0 }]);
+    expect((await stage.dropRepeats(connection, [{ item: 0, batch: 'b' }])).size).toBe(0);
+    expect(await rows('SELECT count(*), count(DISTINCT id_hash) FROM request_claims')).toEqual([[n, n]]);
+    expect(await rows('SELECT day, count(*) FROM request_claims GROUP BY day ORDER BY day')).toEqual([
+      [DAY, 46_667],
+      [DAY + 1, 46_667],
+      [DAY + 2, 46_666],
+    ]);
+    // As inserted: no day comes back after a later one.
+    expect(
+      await rows(`SELECT count(*) FROM (
+        SELECT day, lag(day) OVER (ORDER BY rowid) AS before FROM request_claims
+      ) WHERE day < before`),
+    ).toEqual([[0]]);
+  });
 });

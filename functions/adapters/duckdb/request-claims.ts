@@ -17,7 +17,7 @@
  *   of those days). A line whose identity another recorded file claimed, or that an earlier line of the
  *   group (in the group's order, then by row) carries, is a repeat. Its contribution is staged as a
  *   negative partial row of the row it went into, so the rows summed into the rollup leave it out; the
- *   group's first occurrences become claims of their files, appended in one statement;
+ *   group's first occurrences become claims of their files, appended as integers a slice at a time;
  * - replacing a file (same name or fingerprint) deletes its claims with its rows, so a rerun finds the
  *   same claims as the run before it and adds nothing; a crash before the commit leaves neither rows nor
  *   claims, and the next run reads the files again.
@@ -47,7 +47,7 @@ export const CLAIM_WORK_SCHEMA: readonly string[] = [
     hash_low INTEGER NOT NULL,
     day INTEGER NOT NULL
   )`,
-  // The group's new claims, appended as integers and inserted into request_claims by one statement.
+  // The group's new claims, appended as integers and inserted into request_claims a slice at a time.
   `CREATE TEMP TABLE IF NOT EXISTS claim_stage (
     hash_high INTEGER NOT NULL,
     hash_low INTEGER NOT NULL,
@@ -121,7 +121,7 @@ export const CLAIM_SQL = {
   /** The group's files ($1 their batches, in order) numbered from $2 + 1. */
   claimFiles: `INSERT INTO request_claim_files (file, batch)
     SELECT $2::INTEGER + 1 + ord, batch FROM ${GROUP_BATCHES}`,
-  /** The group's new claims, staged in day order (so that a day's claims sit in few row groups). */
+  /** The group's new claims staged (a slice of them, in day order). */
   claim: `INSERT INTO request_claims (id_hash, day, file)
     SELECT ${idHash('s')}, s.day, s.file FROM claim_stage s`,
   clearClaimStage: 'DELETE FROM claim_stage',
@@ -201,12 +201,7 @@ export class RequestIdStage {
     const batches = listValue(items.map((i) => i.batch));
     const last = (await connection.runAndReadAll(CLAIM_SQL.lastClaimFile)).getRows()[0]![0] as number;
     await connection.run(CLAIM_SQL.claimFiles, [batches, last], [LIST(VARCHAR), INTEGER]);
-    const claims = newClaims(group, table, last);
-    if (claims.count > 0) {
-      await appendColumns(connection, 'claim_stage', CLAIM_STAGE_TYPES, claims.columns, claims.count);
-      await connection.run(CLAIM_SQL.claim);
-      await connection.run(CLAIM_SQL.clearClaimStage);
-    }
+    await writeNewClaims(connection, group, table, last);
     this.discard(items.map((i) => i.item));
     return dropped;
   }
@@ -503,15 +498,20 @@ function repeatsOf(
   return { count, columns, byItem };
 }
 
+/** Claims appended and inserted at a time: a million claims never sit whole in JS and in claim_stage. */
+const CLAIM_SLICE = 65_536;
+
 /**
  * The group's new claims: each identity no recorded file claimed, claimed by the file of its kept line
- * (numbered `last` + 1 + its place in the group) on the day of its earliest line, in day order.
+ * (numbered `last` + 1 + its place in the group) on the day of its earliest line. Written in day order
+ * (so that a day's claims sit in few row groups), a slice at a time.
  */
-function newClaims(
+async function writeNewClaims(
+  connection: DuckDBConnection,
   group: GroupLines,
   table: IdentityTable,
   last: number,
-): { count: number; columns: Int32Array[] } {
+): Promise<void> {
   const { kept, claimed, day: dayOfEntry } = table;
   let first = 0x7fffffff;
   let lastDay = 0;
@@ -523,28 +523,36 @@ function newClaims(
     if (day > lastDay) lastDay = day;
     count++;
   }
-  if (count === 0) return { count, columns: [] };
-  // Counting sort by day: where each day's claims start.
+  if (count === 0) return;
+  // Counting sort of the table slots by day.
   const start = new Int32Array(lastDay - first + 2);
   for (let e = 0; e < kept.length; e++) {
     if (kept[e]! !== 0 && claimed[e] === 0) start[dayOfEntry[e]! - first + 1]!++;
   }
   for (let d = 1; d < start.length; d++) start[d]! += start[d - 1]!;
-  const high = new Int32Array(count);
-  const low = new Int32Array(count);
-  const days = new Int32Array(count);
-  const file = new Int32Array(count);
+  const order = new Int32Array(count);
   for (let e = 0; e < kept.length; e++) {
-    const k = kept[e]!;
-    if (k === 0 || claimed[e] === 1) continue;
-    const day = dayOfEntry[e]!;
-    const j = start[day - first]!++;
-    high[j] = group.high[k - 1]!;
-    low[j] = group.low[k - 1]!;
-    days[j] = day;
-    file[j] = last + 1 + group.ord[k - 1]!;
+    if (kept[e]! !== 0 && claimed[e] === 0) order[start[dayOfEntry[e]! - first]!++] = e;
   }
-  return { count, columns: [high, low, days, file] };
+  const size = Math.min(CLAIM_SLICE, count);
+  const high = new Int32Array(size);
+  const low = new Int32Array(size);
+  const days = new Int32Array(size);
+  const file = new Int32Array(size);
+  for (let from = 0; from < count; from += size) {
+    const n = Math.min(size, count - from);
+    for (let j = 0; j < n; j++) {
+      const e = order[from + j]!;
+      const k = kept[e]! - 1;
+      high[j] = group.high[k]!;
+      low[j] = group.low[k]!;
+      days[j] = dayOfEntry[e]!;
+      file[j] = last + 1 + group.ord[k]!;
+    }
+    await appendColumns(connection, 'claim_stage', CLAIM_STAGE_TYPES, [high, low, days, file], n);
+    await connection.run(CLAIM_SQL.claim);
+    await connection.run(CLAIM_SQL.clearClaimStage);
+  }
 }
 
 /** After the rows were summed: deletes the rows of `batches` that repeats emptied. */
