@@ -14,12 +14,14 @@ import type { Registry } from '../../domain/registry.js';
 import type { AggregatedUsageSource, DailyUsage, UnattributedDatasetUsage } from '../../ports.js';
 import {
   type AggregationTables,
+  type DailySource,
   DUCKDB,
   type PartnerDailyUsageRequest,
   partnerDailyUsageSql,
   type UnattributedUsageRequest,
   unattributedUsageSql,
 } from '../sql/usage-aggregation-sql.js';
+import { DAILY_ROLLUP_TABLES, type DailyRollupRefresh, refreshDailyRollup } from './daily-rollup.js';
 import type { DuckDbDatabase } from './duckdb-database.js';
 
 /** The table names the local statements read. */
@@ -107,14 +109,20 @@ export async function writeAttributionTables(
  * wrote; {@link DuckDbAggregatedUsageSource} offers it as the port, on the database's serial queue.
  */
 export class DuckDbUsageAggregation {
+  /**
+   * @param daily where given, the statements read the daily pre-aggregate of these zones (which
+   *   {@link refreshDailyRollup} brought up to date) instead of the slot rows: every zone a partner of
+   *   the registry tables uses for counted usage; UTC for unattributed usage.
+   */
   constructor(
     private readonly connection: DuckDBConnection,
     private readonly tables: AggregationTables = LOCAL_AGGREGATION_TABLES,
+    private readonly daily?: { readonly partners: DailySource; readonly unattributed: DailySource },
   ) {}
 
   /** Counted use per partner, application, dataset and local day (usage-aggregation-sql.ts). */
   async partnerDailyUsage(request: PartnerDailyUsageRequest): Promise<PartnerDailyUsage[]> {
-    const q = partnerDailyUsageSql(DUCKDB, this.tables, request);
+    const q = partnerDailyUsageSql(DUCKDB, this.tables, request, this.daily?.partners);
     const reader = await this.connection.runAndReadAll(q.sql, [...q.params]);
     // An empty result has no column vectors at all.
     if (reader.currentRowCount === 0) return [];
@@ -140,7 +148,7 @@ export class DuckDbUsageAggregation {
 
   /** The busiest `top` unattributed requester and access point pairs, by dataset, with totals. */
   async unattributedUsage(request: UnattributedUsageRequest): Promise<UnattributedUsage[]> {
-    const q = unattributedUsageSql(DUCKDB, this.tables, request);
+    const q = unattributedUsageSql(DUCKDB, this.tables, request, this.daily?.unattributed);
     const reader = await this.connection.runAndReadAll(q.sql, [...q.params]);
     if (reader.currentRowCount === 0) return [];
     const c = reader.getColumns() as unknown[][];
@@ -163,6 +171,46 @@ export class DuckDbUsageAggregation {
   }
 }
 
+/** The zone the unattributed figures' days are taken in (evaluate-window.ts reads them in UTC). */
+const UNATTRIBUTED_ZONE = 'UTC';
+
+/**
+ * Brings the daily pre-aggregate up to date for `registry`'s zones and UTC, and returns where the
+ * statements read it.
+ */
+export async function prepareDailyRead(
+  connection: DuckDBConnection,
+  registry: Registry,
+): Promise<{
+  readonly refresh: DailyRollupRefresh;
+  readonly partners: DailySource;
+  readonly unattributed: DailySource;
+}> {
+  const partnerZones = [...new Set(registry.partners.map((p) => p.timeZone))].sort();
+  const refresh = await refreshDailyRollup(connection, [UNATTRIBUTED_ZONE, ...partnerZones]);
+  const id = new Map(refresh.zones.map((z) => [z.timeZone, z.id]));
+  const source = (zones: readonly string[]): DailySource => ({
+    table: DAILY_ROLLUP_TABLES.daily,
+    batches: DAILY_ROLLUP_TABLES.batches,
+    zones: zones.map((timeZone) => ({ timeZone, id: id.get(timeZone)! })),
+  });
+  // A registry without partners still reads its (empty) counted usage through one zone.
+  return {
+    refresh,
+    partners: source(partnerZones.length > 0 ? partnerZones : [UNATTRIBUTED_ZONE]),
+    unattributed: source([UNATTRIBUTED_ZONE]),
+  };
+}
+
+/** How {@link DuckDbAggregatedUsageSource} reads the rollup. */
+export interface AggregatedUsageOptions {
+  /**
+   * Read the daily pre-aggregate per zone (daily-rollup.ts), brought up to date before each statement,
+   * instead of the slot rows. @default true
+   */
+  readonly preAggregate?: boolean;
+}
+
 /**
  * The `AggregatedUsageSource` of the local state file: each call writes the registry tables and runs
  * its statement in one call of the database's serial queue, so no other caller sees or changes the
@@ -172,13 +220,28 @@ export class DuckDbAggregatedUsageSource implements AggregatedUsageSource {
   readonly engine = 'duckdb';
   /** Rows the statements returned to JavaScript since this source was made (for measuring). */
   rowsReturned = 0;
+  /** What the last refresh of the daily pre-aggregate found and did (for measuring). */
+  lastRefresh: DailyRollupRefresh | undefined;
+  private readonly preAggregate: boolean;
 
-  constructor(private readonly database: DuckDbDatabase) {}
+  constructor(
+    private readonly database: DuckDbDatabase,
+    options: AggregatedUsageOptions = {},
+  ) {
+    this.preAggregate = options.preAggregate ?? true;
+  }
+
+  private async aggregation(connection: DuckDBConnection, registry: Registry) {
+    await writeAttributionTables(connection, registry);
+    if (!this.preAggregate) return new DuckDbUsageAggregation(connection);
+    const { refresh, ...daily } = await prepareDailyRead(connection, registry);
+    this.lastRefresh = refresh;
+    return new DuckDbUsageAggregation(connection, LOCAL_AGGREGATION_TABLES, daily);
+  }
 
   partnerDailyUsage(registry: Registry, request: PartnerDailyUsageRequest): Promise<PartnerDailyUsage[]> {
     return this.database.serial('partnerDailyUsage', async (connection) => {
-      await writeAttributionTables(connection, registry);
-      const rows = await new DuckDbUsageAggregation(connection).partnerDailyUsage(request);
+      const rows = await (await this.aggregation(connection, registry)).partnerDailyUsage(request);
       this.rowsReturned += rows.length;
       return rows;
     });
@@ -186,8 +249,7 @@ export class DuckDbAggregatedUsageSource implements AggregatedUsageSource {
 
   unattributedUsage(registry: Registry, request: UnattributedUsageRequest): Promise<UnattributedUsage[]> {
     return this.database.serial('unattributedUsage', async (connection) => {
-      await writeAttributionTables(connection, registry);
-      const rows = await new DuckDbUsageAggregation(connection).unattributedUsage(request);
+      const rows = await (await this.aggregation(connection, registry)).unattributedUsage(request);
       this.rowsReturned += rows.length;
       return rows;
     });
