@@ -48,7 +48,13 @@ const PROVIDER_ACCOUNT = '999999999999';
 
 const mainAccount = (p: number) => String(100_000_000_000 + 2 * p);
 const secondAccount = (p: number) => String(100_000_000_001 + 2 * p);
-const canonicalId = (p: number) => p.toString(16).padStart(64, 'c');
+/**
+ * 64 hex digits, one per partner: the partner number in hex padded with `c` below 192 (as the states
+ * synthesised before had it), past that `a` and the number padded with `f`, since `c` padding makes
+ * 192 (`c0`) the same id as 0.
+ */
+const canonicalId = (p: number) =>
+  p < 192 ? p.toString(16).padStart(64, 'c') : `a${p.toString(16)}`.padStart(64, 'f');
 
 /** The registry of a synthesised world: `partners` partners of eight applications each. */
 export function synthesisedRegistry(partners: number): Registry {
@@ -133,9 +139,9 @@ export async function synthesiseRollup(options: SynthesiseOptions): Promise<Synt
     const slotsPerDay = 86_400_000 / SLOT_MS;
     // k: row within the slot; app = k % 8; j = k // 8 picks the session (j // 4) and the dataset (j % 4).
     // A row's strings depend on the partner, the day and k only, so they are made once per day
-    // (`keys`) and crossed with the day's slots, where only the counts are computed per row (the same
-    // rows as before, bench-data/tmp/cmp.ts compared their hashes; not faster on this machine: DuckDB's
-    // writing of the rows' strings is what costs).
+    // (`keys`) and crossed with the day's slots, where only the counts are computed per row. The rows
+    // are those one statement over every slot made (a hash of every row compared); it is not faster:
+    // DuckDB's writing of the rows' strings is what costs (100 partners: 1,383 s at a load near 13).
     for (let day = 0; day < options.days; day++) {
       await c.run(
         `INSERT INTO rollup
@@ -159,7 +165,7 @@ export async function synthesiseRollup(options: SynthesiseOptions): Promise<Synt
                 WHEN app = 1 THEN 'arn:aws:sts::' || acct || ':assumed-role/app1-reader/worker-' || day || '-' || session
                 WHEN app = 2 THEN 'arn:aws:sts::' || acct || ':assumed-role/app2-prod/airflow-' || day || '-' || session
                 WHEN app = 3 THEN 'arn:aws:sts::' || acct2 || ':assumed-role/DataScience/user-' || session
-                WHEN app = 4 THEN lpad(printf('%x', p), 64, 'c')
+                WHEN app = 4 THEN CASE WHEN p < 192 THEN lpad(printf('%x', p), 64, 'c') ELSE lpad('a' || printf('%x', p), 64, 'f') END
                 WHEN app = 5 THEN 'arn:aws:sts::' || acct || ':assumed-role/dash/lambda-' || day || '-' || session
                 WHEN app = 6 THEN 'arn:aws:sts::' || acct || ':assumed-role/app6-etl/run-' || day || '-' || session
                 ELSE 'arn:aws:iam::' || acct || ':user/app7-' || session

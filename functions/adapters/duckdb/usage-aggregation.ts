@@ -9,7 +9,7 @@
  * again), and never part of the state file's schema.
  */
 import { type DuckDBConnection, listValue } from '@duckdb/node-api';
-import { type AttributionTables, attributionTables } from '../../domain/attribution-table.js';
+import { type AttributionTables, attributionTables, LIKE_ESCAPE } from '../../domain/attribution-table.js';
 import type { Registry } from '../../domain/registry.js';
 import type { AggregatedUsageSource, DailyUsage, UnattributedDatasetUsage } from '../../ports.js';
 import {
@@ -48,6 +48,26 @@ export interface UnattributedUsage extends UnattributedDatasetUsage {
   };
 }
 
+/**
+ * The text a LIKE pattern (escape `\`) requires at the start of every match: its characters before
+ * the first unescaped `%` or `_`, unescaped. A registry glob's patterns hold `%` for `*` and escape
+ * every literal `%`, `_` and `\` (attribution-table.ts `globToLike`).
+ */
+export function likeLiteralPrefix(pattern: string): string {
+  let prefix = '';
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i]!;
+    if (c === '%' || c === '_') break;
+    if (c === LIKE_ESCAPE) {
+      i++;
+      if (i < pattern.length) prefix += pattern[i];
+      continue;
+    }
+    prefix += c;
+  }
+  return prefix;
+}
+
 /** Replaces the registry tables of `connection` with `registry`'s. */
 export async function writeAttributionTables(
   connection: DuckDBConnection,
@@ -56,9 +76,11 @@ export async function writeAttributionTables(
 ): Promise<AttributionTables> {
   const t = attributionTables(registry);
   const { principals, contractTerms, ignoredRequesters } = names;
+  // literal_prefix: a glob's text before its first wildcard, for the DuckDB dialect's prefix join.
   await connection.run(`CREATE OR REPLACE TEMP TABLE ${principals} (
     rank INTEGER NOT NULL, match_on VARCHAR NOT NULL, match_key VARCHAR NOT NULL,
-    partner_id VARCHAR NOT NULL, application_id VARCHAR NOT NULL, time_zone VARCHAR NOT NULL)`);
+    partner_id VARCHAR NOT NULL, application_id VARCHAR NOT NULL, time_zone VARCHAR NOT NULL,
+    literal_prefix VARCHAR NOT NULL)`);
   await connection.run(`CREATE OR REPLACE TEMP TABLE ${contractTerms} (
     partner_id VARCHAR NOT NULL, contract_ordinal INTEGER NOT NULL, contract_id VARCHAR NOT NULL,
     effective_from VARCHAR NOT NULL, effective_to VARCHAR, term VARCHAR NOT NULL, match_key VARCHAR NOT NULL)`);
@@ -69,7 +91,7 @@ export async function writeAttributionTables(
   if (t.principals.length > 0) {
     await connection.run(
       `INSERT INTO ${principals} SELECT unnest($1::INTEGER[]), unnest($2::VARCHAR[]), unnest($3::VARCHAR[]),
-        unnest($4::VARCHAR[]), unnest($5::VARCHAR[]), unnest($6::VARCHAR[])`,
+        unnest($4::VARCHAR[]), unnest($5::VARCHAR[]), unnest($6::VARCHAR[]), unnest($7::VARCHAR[])`,
       [
         column(t.principals, (r) => r.rank),
         column(t.principals, (r) => r.match_on),
@@ -77,6 +99,7 @@ export async function writeAttributionTables(
         column(t.principals, (r) => r.partner_id),
         column(t.principals, (r) => r.application_id),
         column(t.principals, (r) => r.time_zone),
+        column(t.principals, (r) => (r.match_on === 'glob' ? likeLiteralPrefix(r.match_key) : '')),
       ],
     );
   }
