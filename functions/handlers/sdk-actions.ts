@@ -19,7 +19,7 @@ export type SdkResource =
   /** Only the items of one partition key (granted with a dynamodb:LeadingKeys condition). */
   | { readonly dynamodbItem: { readonly tableEnv: 'LEDGER_TABLE'; readonly leadingKey: string } }
   /** A listing of a bucket under a prefix (`<VAR>` replaced by that variable's value). */
-  | { readonly s3Prefix: { readonly bucketEnv: 'LOG_BUCKET'; readonly prefix: string } }
+  | { readonly s3Prefix: { readonly bucketEnv: 'LOG_BUCKET' | 'REPORT_BUCKET'; readonly prefix: string } }
   /** The SES identity the notices are sent from (the stack's sender identity). */
   | { readonly sesIdentity: true }
   | { readonly sesConfigurationSet: 'SES_CONFIGURATION_SET' };
