@@ -50,7 +50,12 @@ export const SDK_ACTIONS: readonly SdkAction[] = [
     on: [{ dynamodbItem: { tableEnv: 'LEDGER_TABLE', leadingKey: WATERMARK_PK } }],
   },
 ];
-export const ATHENA_TABLES: readonly AthenaTableUse[] = [{ tableEnv: 'ROLLUP_TABLE', write: false }];
+export const ATHENA_TABLES: readonly AthenaTableUse[] = [
+  { tableEnv: 'ROLLUP_TABLE', write: false },
+  { tableEnv: 'REGISTRY_PRINCIPALS_TABLE', write: false },
+  { tableEnv: 'REGISTRY_CONTRACT_TERMS_TABLE', write: false },
+  { tableEnv: 'REGISTRY_IGNORED_REQUESTERS_TABLE', write: false },
+];
 
 export interface AggregateDeps {
   readonly runner: AthenaQueryRunner;
@@ -145,7 +150,14 @@ export async function aggregate(
     partners: selected.length,
     bytesScanned: doc.bytesScanned,
   });
-  return { runId: input.runId, aggregateKey, itemsKey, partners: selected.length, dryRun: input.dryRun };
+  return {
+    runId: input.runId,
+    aggregateKey,
+    itemsBucket: deps.reportBucket,
+    itemsKey,
+    partners: selected.length,
+    dryRun: input.dryRun,
+  };
 }
 
 function coldStart(): AggregateDeps {

@@ -6,7 +6,7 @@
  * Map's output, so no state carries every partner's result.
  */
 import type { S3Client } from '@aws-sdk/client-s3';
-import { UnloadedUsageReader } from '../adapters/athena/athena-aggregated-usage.js';
+import { UnloadedUsageReader } from '../adapters/athena/unloaded-usage-reader.js';
 import { assembleWindowEvaluation, type PartnerPart } from '../audit/evaluate-partner.js';
 import { systemClock } from '../audit/system-clock.js';
 import { reachesNoticeLevel } from '../domain/notices.js';
@@ -18,7 +18,7 @@ import { InvalidInputError, parseStepInput } from './errors.js';
 import { type EvaluationDocument, writeEvaluation } from './evaluation-document.js';
 import { lambdaStep } from './lambda-step.js';
 import { logger } from './observability.js';
-import { READ_REGISTRY, type SdkAction } from './sdk-actions.js';
+import { type AthenaTableUse, READ_REGISTRY, type SdkAction } from './sdk-actions.js';
 import { AssembleInputSchema, type EvaluateOutput } from './step-contracts.js';
 
 /** What this step sends to AWS (see sdk-actions.ts): the parts and the unattributed pairs in, the evaluation out. */
@@ -42,6 +42,8 @@ export const SDK_ACTIONS: readonly SdkAction[] = [
     on: [{ s3Object: { bucketEnv: 'REPORT_BUCKET', key: 'runs/r1/evaluation.json' } }],
   },
 ];
+
+export const ATHENA_TABLES: readonly AthenaTableUse[] = [];
 
 export interface AssembleDeps {
   readonly s3: S3Client;

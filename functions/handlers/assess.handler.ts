@@ -7,7 +7,7 @@
  */
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { UnloadedUsageReader } from '../adapters/athena/athena-aggregated-usage.js';
+import { UnloadedUsageReader } from '../adapters/athena/unloaded-usage-reader.js';
 import { evaluatePartnerPart } from '../audit/evaluate-partner.js';
 import { systemClock } from '../audit/system-clock.js';
 import { reachesNoticeLevel } from '../domain/notices.js';
@@ -18,7 +18,7 @@ import { loadEnv } from './env.js';
 import { InvalidInputError, parseStepInput } from './errors.js';
 import { lambdaStep } from './lambda-step.js';
 import { logger, metrics } from './observability.js';
-import { READ_REGISTRY, type SdkAction } from './sdk-actions.js';
+import { type AthenaTableUse, READ_REGISTRY, type SdkAction } from './sdk-actions.js';
 import { AssessInputSchema, type AssessOutput } from './step-contracts.js';
 
 /** What this step sends to AWS (see sdk-actions.ts): its own folder of sums in, its part out. */
@@ -45,6 +45,8 @@ export const SDK_ACTIONS: readonly SdkAction[] = [
     on: [{ s3Object: { bucketEnv: 'REPORT_BUCKET', key: 'runs/r1/partners/acme.json' } }],
   },
 ];
+
+export const ATHENA_TABLES: readonly AthenaTableUse[] = [];
 
 export interface AssessDeps {
   readonly s3: S3Client;

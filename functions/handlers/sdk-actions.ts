@@ -37,7 +37,13 @@ export interface SdkAction {
  * Glue on the catalog, database and table, and S3 on the table's location.
  */
 export interface AthenaTableUse {
-  readonly tableEnv: 'LOGS_TABLE' | 'ROLLUP_TABLE' | 'MANIFEST_TABLE';
+  readonly tableEnv:
+    | 'LOGS_TABLE'
+    | 'ROLLUP_TABLE'
+    | 'MANIFEST_TABLE'
+    | 'REGISTRY_PRINCIPALS_TABLE'
+    | 'REGISTRY_CONTRACT_TERMS_TABLE'
+    | 'REGISTRY_IGNORED_REQUESTERS_TABLE';
   readonly write: boolean;
 }
 

@@ -214,6 +214,8 @@ export type PublishOutput = z.infer<typeof PublishOutputSchema>;
 export const AggregateOutputSchema = z.object({
   runId: RunIdSchema,
   aggregateKey: z.string().min(1).max(1024),
+  /** The report bucket, where the EvaluatePartners Map's ItemReader finds `itemsKey`. */
+  itemsBucket: z.string().min(3).max(63),
   itemsKey: z.string().min(1).max(1024),
   /** How many items the items object holds. */
   partners: z.number().int().nonnegative(),

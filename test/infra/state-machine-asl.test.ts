@@ -30,6 +30,10 @@ import { plan } from '../../functions/handlers/plan.handler.js';
 import { PublishInputSchema } from '../../functions/handlers/publish.handler.js';
 import { rollup } from '../../functions/handlers/rollup.handler.js';
 import {
+  AggregateOutputSchema,
+  AssembleInputSchema,
+  AssessInputSchema,
+  AssessOutputSchema,
   EvaluateOutputSchema,
   NoticeFailureSchema,
   NotifyOutputSchema,
@@ -86,6 +90,9 @@ interface State {
   readonly ItemsPath?: string;
   readonly ItemSelector?: unknown;
   readonly ItemProcessor?: Scope;
+  /** A Distributed Map's items from S3: `arn:aws:states:::s3:getObject` with Bucket and Key. */
+  readonly ItemReader?: { readonly Resource: string; readonly Parameters: unknown };
+  readonly ResultSelector?: unknown;
   readonly Retry?: readonly { readonly ErrorEquals: readonly string[] }[];
   readonly Catch?: readonly {
     readonly ErrorEquals: readonly string[];
@@ -262,17 +269,52 @@ function accepted<S extends z.ZodType>(schema: S, step: string, input: unknown):
   return r.data;
 }
 
+/** Objects the stand-ins wrote, by `bucket/key`: what an ItemReader reads. */
+const s3Objects = new Map<string, unknown>();
+/** Partners the AssessPartner stand-in was invoked for, in order. */
+const assessed: string[] = [];
+
 const STEPS: Record<AuditStep, (input: unknown) => Promise<unknown>> = {
   plan: async (input) => PlanOutputSchema.parse(await plan({ loadRegistry, clock }, input)),
   rollup: async (input) =>
     RollupOutputSchema.parse(await rollup({ runner: fakeRunner, tables, loadRegistry }, input)),
-  evaluate: async (input) => {
-    const i = accepted(EvaluateInputSchema, 'evaluate', input);
+  aggregate: async (input) => {
+    const i = accepted(EvaluateInputSchema, 'aggregate', input);
+    const itemsKey = runKey(i.runId, 'partners.json');
+    // The items object the EvaluatePartners Map's ItemReader reads: the selected partners (or one).
+    const partners = i.partners.length > 0 ? i.partners : ['acme-analytics'];
+    s3Objects.set(
+      `partner-audit-reports/${itemsKey}`,
+      partners.map((partnerId) => ({ partnerId })),
+    );
+    return AggregateOutputSchema.parse({
+      runId: i.runId,
+      aggregateKey: runKey(i.runId, 'aggregate.json'),
+      itemsBucket: 'partner-audit-reports',
+      itemsKey,
+      partners: partners.length,
+      dryRun: i.dryRun,
+    });
+  },
+  assess: async (input) => {
+    const i = accepted(AssessInputSchema, 'assess', input);
+    assessed.push(i.partnerId);
+    return AssessOutputSchema.parse({
+      partnerId: i.partnerId,
+      partKey: runKey(i.runId, `partners/${i.partnerId}.json`),
+      periods: 1,
+      reachesNoticeLevel: true,
+    });
+  },
+  assemble: async (input) => {
+    const i = accepted(AssembleInputSchema, 'assemble', input);
     return EvaluateOutputSchema.parse({
       runId: i.runId,
       evaluationKey: runKey(i.runId, 'evaluation.json'),
-      dryRun: i.dryRun,
-      partnersToNotify: i.partners.map((partnerId) => ({ partnerId })),
+      dryRun: false,
+      partnersToNotify: (s3Objects.get(`partner-audit-reports/${i.itemsKey}`) ?? []) as {
+        partnerId: string;
+      }[],
     });
   },
   notify: async (input) => {
@@ -359,11 +401,22 @@ async function runScope(
             expect((payload as { TopicArn?: string }).TopicArn, where).toMatch(/^arn:aws:sns:/);
             result = { MessageId: 'm-1' };
           } else throw new Error(`${where}: no stand-in for resource ${state.Resource}`);
+          if (state.ResultSelector !== undefined)
+            result = resolveTemplate(state.ResultSelector, result, context);
           data = applyResultPath(data, result, state.ResultPath);
           break;
         }
         case 'Map': {
-          const items = readPath(state.ItemsPath ?? '$', data, context);
+          let items: unknown;
+          if (state.ItemReader) {
+            expect(state.ItemReader.Resource, where).toBe('arn:aws:states:::s3:getObject');
+            const { Bucket, Key } = resolveTemplate(state.ItemReader.Parameters, data, context) as {
+              Bucket: string;
+              Key: string;
+            };
+            items = s3Objects.get(`${Bucket}/${Key}`);
+            if (items === undefined) throw new PathError(`ItemReader: no object s3://${Bucket}/${Key}`);
+          } else items = readPath(state.ItemsPath ?? '$', data, context);
           if (!Array.isArray(items))
             throw new PathError(`${state.ItemsPath} is not an array: ${JSON.stringify(items)}`);
           const outputs: unknown[] = [];
@@ -508,14 +561,19 @@ describe('the state machine definition', () => {
 });
 
 describe('a run walked through the definition with the step contracts', () => {
-  it('the nightly schedule input: plan, roll up, evaluate, notify each partner, publish, done', async () => {
+  it('the nightly schedule input: plan, roll up, aggregate, evaluate each partner, assemble, notify each partner, publish, done', async () => {
+    assessed.length = 0;
     const end = await runScope(definition, nightlyInput, contextOf('nightly-2026-12-06'), undefined);
     expect(end.status).toBe('succeeded');
-    expect(end.trail.filter((s) => !['RollUpBatch', 'NotifyPartner'].includes(s))).toEqual([
+    // Each partner of the items object Aggregate wrote, read by the Map's ItemReader.
+    expect(assessed).toEqual(['acme-analytics']);
+    expect(end.trail.filter((s) => !['RollUpBatch', 'NotifyPartner', 'AssessPartner'].includes(s))).toEqual([
       'StartRun',
       'Plan',
       'RollUp',
-      'Evaluate',
+      'Aggregate',
+      'EvaluatePartners',
+      'Assemble',
       'Notify',
       'Publish',
       'AnyNoticeFailed',
@@ -557,7 +615,15 @@ describe('a run walked through the definition with the step contracts', () => {
   it('fails the run with the step error after reporting it, whichever top-level state fails', async () => {
     const caught = Object.entries(definition.States).filter(([, s]) => s.Catch !== undefined);
     expect(caught.map(([n]) => n)).toEqual(
-      expect.arrayContaining(['Plan', 'RollUp', 'Evaluate', 'Notify', 'Publish']),
+      expect.arrayContaining([
+        'Plan',
+        'RollUp',
+        'Aggregate',
+        'EvaluatePartners',
+        'Assemble',
+        'Notify',
+        'Publish',
+      ]),
     );
     for (const [name] of caught) {
       const end = await runScope(definition, nightlyInput, contextOf('n-3'), name);
@@ -571,9 +637,9 @@ describe('a run walked through the definition with the step contracts', () => {
     const broken = structuredClone(definition) as {
       States: Record<string, { Parameters?: Record<string, unknown> }>;
     };
-    broken.States['Evaluate']!.Parameters!['window.$'] = '$.evaluationWindow';
+    broken.States['Aggregate']!.Parameters!['window.$'] = '$.evaluationWindow';
     await expect(
       runScope(broken as unknown as Scope, nightlyInput, contextOf('n-4'), undefined),
-    ).rejects.toThrow(/state Evaluate: \$\.evaluationWindow: no "evaluationWindow"/);
+    ).rejects.toThrow(/state Aggregate: \$\.evaluationWindow: no "evaluationWindow"/);
   });
 });

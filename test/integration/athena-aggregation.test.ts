@@ -12,13 +12,15 @@ import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  AthenaAggregatedUsageSource,
   AthenaUsageUnloader,
-  UnloadedUsageReader,
   unloadedUsageLocation,
 } from '../../functions/adapters/athena/athena-aggregated-usage.js';
 import { AthenaQueryRunner, type ResultRow } from '../../functions/adapters/athena/athena-client.js';
 import { MALFORMED_OPERATIONS } from '../../functions/adapters/athena/sql.js';
+import {
+  AthenaAggregatedUsageSource,
+  UnloadedUsageReader,
+} from '../../functions/adapters/athena/unloaded-usage-reader.js';
 import { CREATE_SCHEMA } from '../../functions/adapters/duckdb/schema.js';
 import {
   DuckDbUsageAggregation,
