@@ -218,7 +218,14 @@ export class AuditStateMachine extends Construct {
     });
     evaluate.addCatch(reportFailure, onError);
 
-    const notifyOne = invoke('NotifyPartner', f.notify);
+    // Only whether the partner's notices failed stays in the state (a dozen bytes a partner): notify
+    // keeps its whole output in S3 (runs/<runId>/notify/<partnerId>.json), where publish reads it.
+    const notifyOne = invoke('NotifyPartner', f.notify, {
+      resultSelector: {
+        partnerId: sfn.JsonPath.stringAt('$.partnerId'),
+        failed: sfn.JsonPath.objectAt('$.failed'),
+      },
+    });
     const noticeFailed = new sfn.Pass(this, 'RecordNoticeFailure', {
       comment: 'Keep going with the other partners; the failure is reported and fails the run at the end.',
       parameters: {

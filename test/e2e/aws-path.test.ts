@@ -155,7 +155,8 @@ async function runAwsPath(
   const published = await handlers.publish({
     runId: plan.runId,
     evaluationKey: evaluation.evaluationKey,
-    notifyResults,
+    // As the Notify Map's ResultSelector keeps them: the rest is read from S3 by publish.
+    notifyResults: notifyResults.map(({ partnerId, failed }) => payload({ partnerId, failed })),
     rollups,
   });
   const report = JSON.parse(
