@@ -3,6 +3,12 @@
  * Athena JSON 1.1 protocol the real SDK client uses (StartQueryExecution, GetQueryExecution,
  * GetQueryResults, StopQueryExecution) and answers from an in-memory DuckDB.
  *
+ * UNLOAD (issue 13) runs its query on DuckDB and writes the rows to an S3 stand-in (setUnloadStore,
+ * s3rver in the tests) as gzip JSON Lines, one object per `partitioned_by` folder, refusing a folder
+ * that already holds objects as Athena does; the registry's Glue tables are loaded from the canonical
+ * JSON Lines (putRegistryTables). `stats()` counts statements executed, result pages and rows served,
+ * bytes scanned and bytes unloaded, for the AWS scale bench (bench/aws-scale.ts).
+ *
  * What is real: the SQL text the adapter sends is executed as sent (DuckDB binds the
  * ExecutionParameters to the `?` placeholders); the logs table is a view that applies
  * ACCESS_LOG_REGEX_PORTABLE (ACCESS_LOG_REGEX without the possessive quantifiers and the atomic group,
