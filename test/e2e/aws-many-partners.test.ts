@@ -179,4 +179,52 @@ describe('the per-partner AWS evaluation with 40 partners', () => {
     expect(new Set(doc.evaluation.evaluations.map((e) => e.partnerId)).size).toBe(PARTNERS);
     expect(assembled.partnersToNotify.length).toBeGreaterThan(0);
   }, 600_000);
+
+  it('refuses, before any query, a run that names a partner the registry does not have', async () => {
+    const deps = {
+      s3: localS3Client(s3.endpoint),
+      reportBucket: REPORTS,
+      loadRegistry,
+      clock: { now: () => NOW },
+    };
+    const before = athena.stats().queries;
+    await expect(
+      aggregate(
+        { ...deps, runner: runner(), tables, registryTables },
+        { runId: 'many-2', window: WINDOW, partners: ['no-such-partner'], dryRun: true, reason: null },
+      ),
+    ).rejects.toMatchObject({
+      name: 'InvalidInputError',
+      message: expect.stringContaining('no-such-partner'),
+    });
+    expect(athena.stats().queries).toBe(before);
+  });
+
+  it('refuses to evaluate a partner with a registry other than the one the sums were attributed with, or one the run did not select', async () => {
+    const client = localS3Client(s3.endpoint);
+    const deps = { s3: client, reportBucket: REPORTS, loadRegistry, clock: { now: () => NOW } };
+    const first = registry.partners[0]!.id;
+    const aggregated = await aggregate(
+      { ...deps, runner: runner(), tables, registryTables },
+      { runId: 'many-3', window: WINDOW, partners: [first], dryRun: true, reason: null },
+    );
+    expect(aggregated.partners).toBe(1);
+    const changed = {
+      ...deps,
+      loadRegistry: async () => ({ ...(await loadRegistry()), hash: 'another-hash' }),
+    };
+    await expect(
+      assess(changed, { runId: 'many-3', aggregateKey: aggregated.aggregateKey, partnerId: first }),
+    ).rejects.toThrow(/registry changed since run many-3/);
+    await expect(
+      assess(deps, {
+        runId: 'many-3',
+        aggregateKey: aggregated.aggregateKey,
+        partnerId: registry.partners[1]!.id,
+      }),
+    ).rejects.toThrow(/is not one run many-3 selected/);
+    await expect(
+      assess(deps, { runId: 'many-1', aggregateKey: aggregated.aggregateKey, partnerId: first }),
+    ).rejects.toThrow(/belongs to run many-3, not many-1/);
+  });
 });
