@@ -27,6 +27,7 @@
 import { DOUBLE, type DuckDBConnection, INTEGER, LIST, listValue, VARCHAR } from '@duckdb/node-api';
 import { type ColumnarRequestIds, SLOT_MS } from '../../domain/usage.js';
 import { appendColumns } from './append-columns.js';
+import { stageNetworkRepeats } from './network-store.js';
 
 /** Slots of one UTC day: a claim's day is its slot divided by this. */
 const SLOTS_PER_DAY = (24 * 60 * 60 * 1000) / SLOT_MS;
@@ -41,12 +42,13 @@ export const REQUEST_STREAM_SCHEMA: readonly string[] = [
     hash_high INTEGER NOT NULL,
     hash_low INTEGER NOT NULL,
     bytes_sent DOUBLE NOT NULL,
-    records DOUBLE NOT NULL
+    records DOUBLE NOT NULL,
+    net_ref INTEGER NOT NULL
   )`,
   'DELETE FROM request_stream',
 ];
 
-const REQUEST_STREAM_TYPES = [INTEGER, INTEGER, INTEGER, INTEGER, INTEGER, INTEGER, DOUBLE, DOUBLE];
+const REQUEST_STREAM_TYPES = [INTEGER, INTEGER, INTEGER, INTEGER, INTEGER, INTEGER, DOUBLE, DOUBLE, INTEGER];
 
 /** The identity hash as one BIGINT, from its two int32 halves (no overflow: high x 2^32 + low). */
 const ID_HASH = 'l.hash_high::BIGINT * 4294967296 + (l.hash_low::BIGINT & 4294967295)';
@@ -149,6 +151,7 @@ export async function stageRequestIds(
     lines.hashLow,
     lines.bytesSent,
     lines.records,
+    lines.netRef,
   ];
   await appendColumns(connection, 'request_stream', REQUEST_STREAM_TYPES, columns, lines.count);
 }
@@ -181,7 +184,14 @@ export async function dropRepeatedRequests(
   await connection.run(CLAIM_SQL.repeats, [ids], [LIST(INTEGER)]);
   const counts = await connection.runAndReadAll(CLAIM_SQL.repeatsByItem);
   for (const [item, n] of counts.getRows()) dropped.set(Number(item), Number(n));
-  if (dropped.size > 0) await connection.run(CLAIM_SQL.stageNegatives);
+  if (dropped.size > 0) {
+    await connection.run(CLAIM_SQL.stageNegatives);
+    // The same repeats out of the network rows they went into (network-store.ts).
+    await stageNetworkRepeats(
+      connection,
+      items.map((i) => i.item),
+    );
+  }
   const last = (await connection.runAndReadAll(CLAIM_SQL.lastClaimFile)).getRows()[0]![0] as number;
   await connection.run(CLAIM_SQL.claimFiles, [batches, last], [LIST(VARCHAR), INTEGER]);
   await connection.run(CLAIM_SQL.claim, [last], [INTEGER]);

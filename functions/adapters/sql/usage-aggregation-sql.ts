@@ -129,7 +129,7 @@ export const DUCKDB: AggregationDialect<string | number> = {
 };
 
 /** Collects parameters in the order their placeholders appear in the text. */
-class Parameters<P> {
+export class Parameters<P> {
   readonly values: P[] = [];
   add(value: P): '?' {
     this.values.push(value);
@@ -144,28 +144,42 @@ const ARN_FIXED_LENGTH = 'arn:'.length + ':'.length + '::'.length + 12 + ':'.len
 /**
  * The CTEs every statement shares: `usage` (the rollup rows of [range) that are usage) and
  * `attributed` (each distinct requester and access point with the winning partner application and
- * the partner's time zone). Unattributed pairs are absent from `attributed`.
+ * the partner's time zone). Unattributed pairs are absent from `attributed`. With `usageCte`, the
+ * `usage` CTE's body is its text instead (it must have requester and access_point columns; built
+ * here, so that its parameters come first): the network findings attribute the network table so.
  */
-function attributionCtes<P>(
+export function attributionCtes<P>(
   d: AggregationDialect<P>,
   tables: AggregationTables,
   range: Interval,
   p: Parameters<P>,
+  usageCte?: (p: Parameters<P>) => string,
 ): string {
   const principals = d.table(tables, tables.principals);
   const slot = d.slotParameter;
-  const matchColumns = 'q.requester, q.access_point, p.rank, p.partner_id, p.application_id, p.time_zone';
-  const resourceStart = `length(split_part(requester, ':', 2)) + length(split_part(requester, ':', 3)) + ${ARN_FIXED_LENGTH + 1}`;
-  const noLineTerminator = [10, 13, 8232, 8233]
-    .map((c) => `strpos(arn_resource, chr(${c})) = 0`)
-    .join(' AND ');
-  return `usage AS ${d.inlineCte}(
+  if (usageCte !== undefined)
+    return attributionFrom(d, `usage AS ${d.inlineCte}(\n${usageCte(p)}\n)`, principals);
+  return attributionFrom(
+    d,
+    `usage AS ${d.inlineCte}(
   SELECT slot_start, requester, access_point, dataset, operation, status_class, requests, bytes_sent, records
   FROM ${d.table(tables, tables.rollup)}
   WHERE slot_start >= ${slot.replace('?', p.add(d.instant(range.startMs)))}
     AND slot_start < ${slot.replace('?', p.add(d.instant(range.endMs)))}
     AND ${d.usageRowsOnly}
-),
+)`,
+    principals,
+  );
+}
+
+/** The attribution CTEs after the `usage` CTE `usage`. */
+function attributionFrom<P>(d: AggregationDialect<P>, usage: string, principals: string): string {
+  const matchColumns = 'q.requester, q.access_point, p.rank, p.partner_id, p.application_id, p.time_zone';
+  const resourceStart = `length(split_part(requester, ':', 2)) + length(split_part(requester, ':', 3)) + ${ARN_FIXED_LENGTH + 1}`;
+  const noLineTerminator = [10, 13, 8232, 8233]
+    .map((c) => `strpos(arn_resource, chr(${c})) = 0`)
+    .join(' AND ');
+  return `${usage},
 pairs AS (
   SELECT DISTINCT requester, access_point FROM usage
 ),

@@ -124,11 +124,15 @@ let OUT: usize = 0;
 let outCap: i32 = 0;
 /**
  * The rollup rows being summed: by row, its key (slot, status class, key entry, hash) in ROW_KEYS and
- * its sums (requests, bytes sent, records) as f64 in ROW_SUMS, found through ROW_SLOTS (row + 1, 0 empty).
+ * its sums (requests, bytes sent, records, and a fourth used by network rows) as f64 in ROW_SUMS, found
+ * through ROW_SLOTS (row + 1, 0 empty). A network row (status NET_STATUS, see noteNetwork) holds requests,
+ * bytes sent, first and last time (ms) of the lines of one network key in one UTC day.
  */
 let ROW_KEYS: usize = 0;
 let ROW_SUMS: usize = 0;
 let ROW_SLOTS: usize = 0;
+/** Bytes of one row's sums: four f64. */
+const ROW_SUM_BYTES: i32 = 32;
 let rowCap: i32 = 0;
 let rowCount: i32 = 0;
 let rowMask: i32 = 0;
@@ -231,7 +235,7 @@ export function init(
   // In i64: the input area with its list of spaces takes about six bytes a byte of input.
   const total =
     inputAreaBytes(inputBytes) +
-    <i64>(outLines * 32 + rows * 40 + rowSlots * 4 + entries * 8 + 2 * tableBytes(entries, arenaBytes) + 64);
+    <i64>(outLines * 32 + rows * 48 + rowSlots * 4 + entries * 8 + 2 * tableBytes(entries, arenaBytes) + 64);
   let base = <usize>(memory.size() << 16);
   const pages = <i32>((total + 0xffff) >>> 16);
   if (memory.grow(pages) < 0) return -1;
@@ -239,7 +243,7 @@ export function init(
   OUT = layInput(base, inputBytes);
   ROW_KEYS = OUT + outLines * 32;
   ROW_SUMS = ROW_KEYS + rows * 16;
-  ROW_SLOTS = ROW_SUMS + rows * 24;
+  ROW_SLOTS = ROW_SUMS + rows * ROW_SUM_BYTES;
   OBJECT_RECORDS = (ROW_SLOTS + rowSlots * 4 + 7) & ~7;
   KEYS = OBJECT_RECORDS + entries * 8;
   OBJECTS = layTable(KEYS, entries, arenaBytes);
@@ -297,7 +301,7 @@ export function resetRows(): void {
 
 /** Zeroes the sums of row `row` (JavaScript has sent them on as a partial row). */
 export function zeroRow(row: i32): void {
-  memory.fill(ROW_SUMS + <usize>row * 24, 0, 24);
+  memory.fill(ROW_SUMS + <usize>row * ROW_SUM_BYTES, 0, ROW_SUM_BYTES);
 }
 
 /** The row of (slot, status, entry), added with zero sums when new; -1 when new and the rows are full. */
@@ -320,7 +324,7 @@ function findRow(slot: i32, status: i32, entry: i32): i32 {
   store<i32>(k, slot);
   store<i32>(k + 4, status);
   store<i32>(k + 8, entry);
-  memory.fill(ROW_SUMS + <usize>row * 24, 0, 24);
+  memory.fill(ROW_SUMS + <usize>row * ROW_SUM_BYTES, 0, ROW_SUM_BYTES);
   store<i32>(ROW_SLOTS + (<usize>s << 2), row + 1);
   return row;
 }
@@ -1145,6 +1149,54 @@ function spells(a: i32, e: i32, word: usize, n: i32): bool {
   return i == n || load<u64>(<usize>(a + n - 8)) == load<u64>(word + <usize>(n - 8));
 }
 
+// ---- network keys ---------------------------------------------------------------------------------------
+// Beside each rollup row, a good line is added to a network row: who (the line's rollup key entry, which
+// holds requester and access point) asked from where (remote address as logged, the host header when it
+// names a VPC endpoint, source region), per UTC day, with requests, bytes sent and the first and last
+// time. The key is a KEYS entry of kind NET_KIND and its row a row of status NET_STATUS, so both share the
+// rollup's tables, stops and emptying (the rollup entry a network entry names is never emptied before it);
+// JavaScript (../network-rows.ts) turns the address into its source prefix and the host into its VPC
+// endpoint once per entry, and sums the rows of one requester and access point where rows are written.
+
+const F_HOST_HEADER: i32 = 22;
+const F_SOURCE_REGION: i32 = 26;
+/** The dataset kind that marks a network key entry. */
+const NET_KIND: i32 = 4;
+/** The status of a network row (rollup rows have 0..5). */
+const NET_STATUS: i32 = 15;
+const DAY_MS: f64 = 86400000;
+/** How the host header of a request through an S3 interface endpoint ends. */
+const VPCE_HOST_SUFFIX = memory.data<u8>([
+  46, 118, 112, 99, 101, 46, 97, 109, 97, 122, 111, 110, 97, 119, 115, 46, 99, 111, 109,
+]);
+const VPCE_HOST_SUFFIX_LENGTH: i32 = 19;
+
+/** Stages field `f` of the line at `to` (nothing when the line has no such field); returns its end. */
+@inline
+function stageField(to: usize, f: i32): usize {
+  return fieldCount > f ? stage(to, getStart(f), getEnd(f)) : to;
+}
+
+/**
+ * The KEYS entry of the line's network key, the line's rollup key being `entry`; added when new; -1
+ * when new and the table has no room. Only a host header ending in `.vpce.amazonaws.com` is kept: any
+ * other names no endpoint, and would only split rows.
+ */
+function networkEntry(entry: i32): i32 {
+  store<i32>(KEY, entry);
+  const remote = stage(KEY + 4, getStart(F_REMOTE_IP), getEnd(F_REMOTE_IP));
+  let host = remote;
+  if (fieldCount > F_HOST_HEADER) {
+    const h0 = getStart(F_HOST_HEADER);
+    const h1 = getEnd(F_HOST_HEADER);
+    if (h1 - h0 > VPCE_HOST_SUFFIX_LENGTH && spells(h1 - VPCE_HOST_SUFFIX_LENGTH, h1, VPCE_HOST_SUFFIX, VPCE_HOST_SUFFIX_LENGTH)) {
+      host = stage(remote, h0, h1);
+    }
+  }
+  const region = stageField(host, F_SOURCE_REGION);
+  return findEntry(KEYS, KEY, 4, <i32>(remote - KEY - 4), <i32>(host - remote), <i32>(region - host), 0, NET_KIND);
+}
+
 /**
  * Scans the lines in INPUT[start, length): every line ends with a newline except perhaps the last. A
  * good line is added to its rollup row here; a malformed one gets an output record (see wasm-scanner.ts)
@@ -1255,13 +1307,26 @@ export function scanBlock(start: i32, length: i32, maxLine: i32): i32 {
           records = load<f64>(OBJECT_RECORDS + (<usize>object << 3));
         }
       }
+      // The line's network key (see network-keys.ts), found before any sum changes: a stop rescans the line.
+      const netEntry = networkEntry(entry);
+      if (netEntry < 0) {
+        stopReason = 2;
+        break;
+      }
       const row = findRow(<i32>Math.floor(timeMs / slotMs), status, entry);
       if (row < 0) {
         stopReason = 4;
         break;
       }
-      const sums = ROW_SUMS + <usize>row * 24;
-      const bytes = load<f64>(sums, 8) + load<f64>(RESULT, 8);
+      // A rollup row added just above stays empty if this stops; JavaScript skips empty rows.
+      const netRow = findRow(<i32>Math.floor(timeMs / DAY_MS), NET_STATUS, netEntry);
+      if (netRow < 0) {
+        stopReason = 4;
+        break;
+      }
+      const lineBytes = load<f64>(RESULT, 8);
+      const sums = ROW_SUMS + <usize>row * ROW_SUM_BYTES;
+      const bytes = load<f64>(sums, 8) + lineBytes;
       const recordSum = load<f64>(sums, 16) + records;
       if (bytes > MAX_EXACT || recordSum > MAX_EXACT) {
         // The sum would no longer be exact: JavaScript sends the row on as it is and zeroes it.
@@ -1269,10 +1334,27 @@ export function scanBlock(start: i32, length: i32, maxLine: i32): i32 {
         stopReason = 6;
         break;
       }
+      const netSums = ROW_SUMS + <usize>netRow * ROW_SUM_BYTES;
+      const netBytes = load<f64>(netSums, 8) + lineBytes;
+      if (netBytes > MAX_EXACT) {
+        overflowRow = netRow;
+        stopReason = 6;
+        break;
+      }
       store<f64>(sums, load<f64>(sums) + 1);
       store<f64>(sums, bytes, 8);
       store<f64>(sums, recordSum, 16);
-      noteRequest(row, load<f64>(RESULT, 8), records);
+      const netRequests = load<f64>(netSums);
+      if (netRequests == 0) {
+        store<f64>(netSums, timeMs, 16);
+        store<f64>(netSums, timeMs, 24);
+      } else {
+        if (timeMs < load<f64>(netSums, 16)) store<f64>(netSums, timeMs, 16);
+        if (timeMs > load<f64>(netSums, 24)) store<f64>(netSums, timeMs, 24);
+      }
+      store<f64>(netSums, netRequests + 1);
+      store<f64>(netSums, netBytes, 8);
+      noteRequest(row, netRow, lineBytes, records);
     }
     lines++;
     p = nl + 1;
@@ -1285,14 +1367,17 @@ export function scanBlock(start: i32, length: i32, maxLine: i32): i32 {
 // ---- request identities, for dropping repeated deliveries ----------------------------------------------
 // S3 may deliver a log record twice (in one object or in two). Each counted line that carries a request
 // id leaves a line record here: a 64-bit hash of its request id and host id, the rollup row it was added
-// to, its slot, and its bytes sent and records, so that the writer can take a repeat back out of the row
-// it went into (see ../request-ids.ts). Lines without a request id (`-`) leave none: nothing identifies
+// to, its slot, and its bytes sent and records, and its network row, so that the writer can take a repeat
+// back out of the rows it went into (see ../request-ids.ts). Lines without a request id (`-`) leave none: nothing identifies
 // them. The area is laid out by `initLineRecords`; without it no record is kept.
 
 const F_REQUEST_ID: i32 = 5;
 const F_HOST_ID: i32 = 18;
-/** Bytes of one line record: hash (u64), row (i32), slot (i32), bytes sent (f64), records (f64). */
-const LINE_RECORD_BYTES: i32 = 32;
+/**
+ * Bytes of one line record: hash (u64), row (i32), slot (i32), bytes sent (f64), records (f64), network
+ * row (i32), four bytes unused.
+ */
+const LINE_RECORD_BYTES: i32 = 40;
 let LINE_RECORDS: usize = 0;
 let lineRecordCap: i32 = 0;
 let lineRecordCount: i32 = 0;
@@ -1369,16 +1454,17 @@ function requestIdentity(): u64 {
   return h == 0 ? 1 : h;
 }
 
-/** Keeps a line record for the line just added to `row` (when the area is laid out and it has an id). */
-function noteRequest(row: i32, bytes: f64, records: f64): void {
+/** Keeps a line record for the line just added to `row` and network row `netRow` (when the area is laid out and it has an id). */
+function noteRequest(row: i32, netRow: i32, bytes: f64, records: f64): void {
   if (lineRecordCap == 0) return;
   const id = requestIdentity();
   if (id == 0) return;
-  const rec = LINE_RECORDS + (<usize>lineRecordCount << 5);
+  const rec = LINE_RECORDS + <usize>lineRecordCount * LINE_RECORD_BYTES;
   store<u64>(rec, id);
   store<i32>(rec, row, 8);
   store<i32>(rec, <i32>Math.floor(timeMs / slotMs), 12);
   store<f64>(rec, bytes, 16);
   store<f64>(rec, records, 24);
+  store<i32>(rec, netRow, 32);
   lineRecordCount++;
 }
