@@ -8,7 +8,10 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DuckDbState } from '../../functions/adapters/duckdb/index.js';
+import { networkFindings } from '../../functions/adapters/duckdb/network-findings.js';
+import { DAY_MS } from '../../functions/adapters/duckdb/network-store.js';
 import { type IngestOptions, ingestPaths } from '../../functions/cli/local-ingest.js';
+import { type Registry, RegistrySchema } from '../../functions/domain/registry.js';
 import { logLine } from '../support/log-lines.js';
 import { networkFiguresOf } from '../support/network-figures.js';
 
@@ -204,5 +207,137 @@ describe('the network table (local engine)', () => {
     const plan = { splitAbove: 8 * 1024, minRangeBytes: 4 * 1024, maxRangeBytes: 8 * 1024, groupBytes: 4096 };
     expect(await ingest([[a, b]], { workers: 2, plan })).toEqual(serial);
     expect(serial.length).toBeGreaterThan(200);
+  });
+});
+
+/** Alice's partner declares 198.51.100.0/25, the VPC endpoint and IPv6 2001:db8:85a3::/48; Bob's partner 203.0.113.0/24. */
+function registry(networks: { alice?: object; bob?: object } = {}) {
+  const partner = (id: string, account: string, nets: object | undefined) => ({
+    id,
+    name: id,
+    accountOwners: [{ email: `ops@${id}.example` }],
+    timeZone: 'UTC',
+    applications: [
+      { id: 'app', name: 'App', principals: [{ account }], ...(nets ? { networks: nets } : {}) },
+    ],
+    contracts: [
+      { id: `${id}-2026`, effectiveFrom: '2026-01-01', currency: 'EUR', datasets: ['feeds/weather/'] },
+    ],
+  });
+  return RegistrySchema.parse({
+    version: 1,
+    provider: { name: 'P', noticeFrom: 'P <p@p.example>', contactEmail: 'c@p.example' },
+    partners: [
+      partner('alice-co', '111122223333', networks.alice),
+      partner('bob-co', '444455556666', networks.bob),
+    ],
+  });
+}
+
+describe('network findings (local engine)', () => {
+  const RANGE = { startMs: DAY14, endMs: DAY15 + DAY_MS };
+  const findings = async (reg: Registry, range = RANGE) => {
+    const store = await DuckDbState.open(join(root, `f${stateCount++}.duckdb`));
+    const file = await put(`g${stateCount}/2026-03-15-02-00-00-GGGGGGGGGGGGGGGG`, [
+      ...LINES,
+      // Bob's key used from Alice's declared /25.
+      logLine({ time: '15/Mar/2026:05:00:00 +0000', requester: BOB, ip: '198.51.100.7', bytesSent: '70' }),
+    ]);
+    await ingestPaths(store.ingestLog, [file], { datasetDepth: 2, workers: 0 });
+    const out = await store.database.serial('t', (c) => networkFindings(c, reg, range));
+    await store.close();
+    return out.map((f) => [
+      f.kind,
+      f.partnerId,
+      f.requester,
+      f.sourcePrefix,
+      f.addressClass,
+      f.vpcEndpoint,
+      f.declaredBy?.partnerId ?? '',
+      String(f.requests),
+      String(f.bytesSent),
+      f.firstSeenMs,
+      f.lastSeenMs,
+      f.firstEverMs,
+    ]);
+  };
+
+  it("finds the requests of an application from outside its networks, by source prefix, and keys used from another partner's network", async () => {
+    const got = await findings(
+      registry({
+        alice: { cidrs: ['198.51.100.0/25', '2001:db8:85a3::/48'], vpcEndpoints: ['vpce-0a1b2c3d4e5f60718'] },
+        bob: { cidrs: ['203.0.113.0/24'] },
+      }),
+    );
+    const out = 'credential-used-outside-declared-network';
+    expect(got).toEqual([
+      // Alice: `-` remote address and 198.51.100.200 (outside the /25); the VPC endpoint, the IPv6 /48
+      // and 198.51.100.23 are hers.
+      [out, 'alice-co', ALICE, '-', 'none', '-', '', '1', '400', ms(12, 0, 4), ms(12, 0, 4), ms(12, 0, 4)],
+      [
+        out,
+        'alice-co',
+        ALICE,
+        '198.51.100.0/24',
+        'ipv4',
+        '-',
+        '',
+        '1',
+        '200',
+        ms(10, 0, 2),
+        ms(10, 0, 2),
+        ms(10, 0, 2),
+      ],
+      // Bob: from Alice's /25 (outside his own /24).
+      [
+        out,
+        'bob-co',
+        BOB,
+        '198.51.100.0/24',
+        'ipv4',
+        '-',
+        '',
+        '1',
+        '70',
+        ms(5, 0, 0, DAY15),
+        ms(5, 0, 0, DAY15),
+        ms(5, 0, 0, DAY15),
+      ],
+      [
+        'shared-credential',
+        'bob-co',
+        BOB,
+        '198.51.100.0/24',
+        'ipv4',
+        '-',
+        'alice-co',
+        '1',
+        '70',
+        ms(5, 0, 0, DAY15),
+        ms(5, 0, 0, DAY15),
+        ms(5, 0, 0, DAY15),
+      ],
+    ]);
+  });
+
+  it('applies a registry change to usage already ingested, and raises nothing for applications that declare no network', async () => {
+    expect(await findings(registry())).toEqual([]);
+    const wide = await findings(registry({ alice: { cidrs: ['0.0.0.0/0', '::/0'] } }));
+    // Only the request without a remote address is outside "everywhere".
+    expect(wide.map((f) => [f[1], f[3]])).toEqual([['alice-co', '-']]);
+    const byRegion = await findings(registry({ alice: { sourceRegions: ['eu-central-1'] } }));
+    expect(byRegion.map((f) => f[3])).toEqual(['-']);
+  });
+
+  it("keeps to the UTC days of the range, and dates a finding's first sighting over all days before", async () => {
+    const got = await findings(registry({ bob: { cidrs: ['192.0.2.0/24'] } }), {
+      startMs: DAY15,
+      endMs: DAY15 + DAY_MS,
+    });
+    // Bob's 203.0.113.0/24 was first seen on the 14th: on the 15th it is not new.
+    expect(got.map((f) => [f[3], f[7], f[9], f[11]])).toEqual([
+      ['198.51.100.0/24', '1', ms(5, 0, 0, DAY15), ms(5, 0, 0, DAY15)],
+      ['203.0.113.0/24', '1', ms(1, 0, 6, DAY15), ms(23, 59, 59)],
+    ]);
   });
 });
