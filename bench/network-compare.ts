@@ -6,6 +6,7 @@
  * the same lines cut into log objects of `--per-object` lines (default 200), as S3 delivers them.
  *
  *   tsx bench/network-compare.ts --old /path/to/main --new . [--lines 1000000] [--per-object 200] [--runs 3]
+ *                                [--only file|objects|both]
  *
  * Prints every run (the ingest command's own `seconds` and the wall time) with the load average, then
  * the medians and minimums. No assertion: a timing is a measurement, not a test.
@@ -27,6 +28,8 @@ const lines = Number(option('lines', '1000000'));
 const perObject = Number(option('per-object', '200'));
 const runs = Number(option('runs', '3'));
 const dataDir = resolve(option('data', 'bench-data/network-compare'));
+/** `file`, `objects` or `both` (default): which shape of the night to ingest. */
+const only = option('only', 'both');
 
 const load = () =>
   loadavg()
@@ -85,10 +88,11 @@ async function main(): Promise<void> {
   const states = join(tmpdir(), `network-compare-${process.pid}`);
   await mkdir(states, { recursive: true });
   console.log(`old ${roots.old}, new ${roots.new}; load average before: ${load()}`);
-  for (const input of [
-    { name: `${lines} lines, one file`, logs: plain },
-    { name: `${lines} lines, objects of ${perObject}`, logs: objects },
-  ]) {
+  const inputs = [
+    { shape: 'file', name: `${lines} lines, one file`, logs: plain },
+    { shape: 'objects', name: `${lines} lines, objects of ${perObject}`, logs: objects },
+  ];
+  for (const input of inputs.filter((i) => only === 'both' || i.shape === only)) {
     const seconds = { old: [] as number[], new: [] as number[] };
     for (let r = 0; r < runs; r++) {
       for (const which of ['old', 'new'] as const) {

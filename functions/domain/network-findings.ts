@@ -78,3 +78,37 @@ export function newNetworkFindings(
     (f) => f.partnerId === partnerId && f.firstEverMs >= startMs && f.firstEverMs < endMs,
   );
 }
+
+/** The notice level of network findings new in a period (a contract switches it on). */
+export const UNEXPLAINED_ACCESS_LEVEL = 'unexplained-access';
+
+/**
+ * The findings an unexplained-access notice is due for in the evaluated period, or none: the contract in
+ * force switches the notice on, a finding of the partner was first seen within the period, and the
+ * ledger holds no such notice for the period yet (at most one per partner and period: later new
+ * findings of the same period are in the report, not in a second notice).
+ */
+export function dueNetworkNotice(
+  registry: Registry,
+  evaluation: {
+    readonly partnerId: string;
+    readonly contractId: string;
+    readonly period: { readonly id: string; readonly startMs: number; readonly endMs: number };
+  },
+  findings: readonly NetworkFinding[],
+  held: readonly { readonly partnerId: string; readonly periodId: string; readonly level: string }[],
+): NetworkFinding[] {
+  const partner = registry.partners.find((p) => p.id === evaluation.partnerId);
+  const contract = partner?.contracts.find((c) => c.id === evaluation.contractId);
+  if (contract?.unexplainedAccessNotice !== true) return [];
+  const p = evaluation.period;
+  if (
+    held.some(
+      (e) =>
+        e.partnerId === evaluation.partnerId && e.periodId === p.id && e.level === UNEXPLAINED_ACCESS_LEVEL,
+    )
+  ) {
+    return [];
+  }
+  return newNetworkFindings(findings, evaluation.partnerId, p.startMs, p.endMs);
+}

@@ -349,6 +349,14 @@ export const RegistrySchema = z
             });
           }
           levels.add(t.level);
+          if (t.level === 'unexplained-access') {
+            ctx.addIssue({
+              code: 'custom',
+              path: ['partners', pi, 'contracts', ci, 'thresholds', ti, 'level'],
+              message:
+                '"unexplained-access" is the network findings\' notice level (unexplainedAccessNotice)',
+            });
+          }
         });
         if (c.thresholds.every((t) => t.basis === 'forecast')) {
           // A forecast notice is a warning before an actual level: without one there is no overage notice.

@@ -235,7 +235,8 @@ export function init(
   // In i64: the input area with its list of spaces takes about six bytes a byte of input.
   const total =
     inputAreaBytes(inputBytes) +
-    <i64>(outLines * 32 + rows * 48 + rowSlots * 4 + entries * 8 + 2 * tableBytes(entries, arenaBytes) + 64);
+    <i64>(outLines * 32 + rows * 48 + rowSlots * 4 + entries * 8 + 2 * tableBytes(entries, arenaBytes) + 64) +
+    <i64>(NET_CACHE_SLOTS * NET_CACHE_BYTES + 16);
   let base = <usize>(memory.size() << 16);
   const pages = <i32>((total + 0xffff) >>> 16);
   if (memory.grow(pages) < 0) return -1;
@@ -247,7 +248,7 @@ export function init(
   OBJECT_RECORDS = (ROW_SLOTS + rowSlots * 4 + 7) & ~7;
   KEYS = OBJECT_RECORDS + entries * 8;
   OBJECTS = layTable(KEYS, entries, arenaBytes);
-  layTable(OBJECTS, entries, arenaBytes);
+  NET_CACHE = (layTable(OBJECTS, entries, arenaBytes) + 15) & ~15;
   return 0;
 }
 
@@ -296,6 +297,8 @@ export function objectsLearnt(count: i32): void {
 /** Empties the rollup rows (JavaScript has read them all). */
 export function resetRows(): void {
   rowCount = 0;
+  // The network cache's rows are of the last emptying.
+  rowGeneration++;
   memory.fill(ROW_SLOTS, 0, (<usize>rowMask + 1) << 2);
 }
 
@@ -339,9 +342,8 @@ export function tablePtr(which: i32): usize {
  */
 export function reserveInput(bytes: i32): usize {
   if (bytes <= inputCap) return INPUT;
-  const end = afterLineRecords(
-    <usize>load<i32>(OBJECTS + T_ARENA) + <usize>load<i32>(OBJECTS + T_ARENA_CAP) + SLACK,
-  );
+  // Past the network cache, which is laid out after the tables.
+  const end = afterLineRecords(NET_CACHE + <usize>(NET_CACHE_SLOTS * NET_CACHE_BYTES));
   const needed = <i64>end + 8 + inputAreaBytes(bytes);
   const have = <i64>memory.size() << 16;
   if (needed > have) {
@@ -1007,6 +1009,8 @@ export function stoppedBecause(): i32 {
 export function resetTable(which: i32): void {
   const t = tablePtr(which);
   if (which == 1) objectsKnown = 0;
+  // The network cache names key entries.
+  else memory.fill(NET_CACHE, 0, NET_CACHE_SLOTS * NET_CACHE_BYTES);
   store<i32>(t + T_COUNT, 0);
   store<i32>(t + T_USED, 0);
   memory.fill(<usize>load<i32>(t + T_SLOTS), 0, (<usize>load<i32>(t + T_MASK) + 1) << 2);
@@ -1177,24 +1181,85 @@ function stageField(to: usize, f: i32): usize {
   return fieldCount > f ? stage(to, getStart(f), getEnd(f)) : to;
 }
 
+/** Whether the line's host header is an S3 interface endpoint's name (ends in `.vpce.amazonaws.com`). */
+function hostIsVpce(): bool {
+  if (fieldCount <= F_HOST_HEADER) return false;
+  const h0 = getStart(F_HOST_HEADER);
+  const h1 = getEnd(F_HOST_HEADER);
+  return h1 - h0 > VPCE_HOST_SUFFIX_LENGTH && spells(h1 - VPCE_HOST_SUFFIX_LENGTH, h1, VPCE_HOST_SUFFIX, VPCE_HOST_SUFFIX_LENGTH);
+}
+
 /**
  * The KEYS entry of the line's network key, the line's rollup key being `entry`; added when new; -1
- * when new and the table has no room. Only a host header ending in `.vpce.amazonaws.com` is kept: any
- * other names no endpoint, and would only split rows.
+ * when new and the table has no room. Only a host header that names an endpoint (`vpce`) is kept: any
+ * other names none, and would only split rows.
  */
-function networkEntry(entry: i32): i32 {
+function networkEntry(entry: i32, vpce: bool): i32 {
   store<i32>(KEY, entry);
   const remote = stage(KEY + 4, getStart(F_REMOTE_IP), getEnd(F_REMOTE_IP));
-  let host = remote;
-  if (fieldCount > F_HOST_HEADER) {
-    const h0 = getStart(F_HOST_HEADER);
-    const h1 = getEnd(F_HOST_HEADER);
-    if (h1 - h0 > VPCE_HOST_SUFFIX_LENGTH && spells(h1 - VPCE_HOST_SUFFIX_LENGTH, h1, VPCE_HOST_SUFFIX, VPCE_HOST_SUFFIX_LENGTH)) {
-      host = stage(remote, h0, h1);
-    }
-  }
+  const host = vpce ? stage(remote, getStart(F_HOST_HEADER), getEnd(F_HOST_HEADER)) : remote;
   const region = stageField(host, F_SOURCE_REGION);
   return findEntry(KEYS, KEY, 4, <i32>(remote - KEY - 4), <i32>(host - remote), <i32>(region - host), 0, NET_KIND);
+}
+
+/**
+ * A cache of the last network key seen with each rollup entry (direct-mapped by entry): most lines come
+ * from an address their requester used just before, and a compare of two 16-byte fields is cheaper than
+ * hashing the key. A slot: rollup entry + 1 (0 empty), network entry, address length, region length,
+ * UTC day, network row, the row generation it is of; address bytes at 32, region bytes at 48. Lines with
+ * an endpoint host, or an address or region over 16 bytes (long IPv6), are not cached.
+ */
+const NET_CACHE_SLOTS: i32 = 4096;
+const NET_CACHE_BYTES: i32 = 64;
+let NET_CACHE: usize = 0;
+/** Bumped whenever the rows are emptied: a cached row of an older generation is gone. */
+let rowGeneration: i32 = 1;
+
+/** The line's network row (see networkEntry), its rollup key being `entry`: -2 KEYS full, -4 rows full. */
+function networkRow(entry: i32): i32 {
+  const day = <i32>Math.floor(timeMs / DAY_MS);
+  const a0 = getStart(F_REMOTE_IP);
+  const addressLength = getEnd(F_REMOTE_IP) - a0;
+  let r0 = a0;
+  let regionLength = 0;
+  if (fieldCount > F_SOURCE_REGION) {
+    r0 = getStart(F_SOURCE_REGION);
+    regionLength = getEnd(F_SOURCE_REGION) - r0;
+  }
+  const vpce = hostIsVpce();
+  const cacheable = !vpce && addressLength <= 16 && regionLength <= 16;
+  const c = NET_CACHE + ((<usize>entry & <usize>(NET_CACHE_SLOTS - 1)) << 6);
+  if (
+    cacheable &&
+    load<i32>(c) == entry + 1 &&
+    load<i32>(c, 8) == addressLength &&
+    load<i32>(c, 12) == regionLength &&
+    sameBytes(c + 32, <usize>a0, addressLength) &&
+    sameBytes(c + 48, <usize>r0, regionLength)
+  ) {
+    if (load<i32>(c, 16) == day && load<i32>(c, 24) == rowGeneration) return load<i32>(c, 20);
+    const row = findRow(day, NET_STATUS, load<i32>(c, 4));
+    if (row < 0) return -4;
+    store<i32>(c, day, 16);
+    store<i32>(c, row, 20);
+    store<i32>(c, rowGeneration, 24);
+    return row;
+  }
+  const netEntry = networkEntry(entry, vpce);
+  if (netEntry < 0) return -2;
+  const row = findRow(day, NET_STATUS, netEntry);
+  if (cacheable) {
+    store<i32>(c, entry + 1);
+    store<i32>(c, netEntry, 4);
+    store<i32>(c, addressLength, 8);
+    store<i32>(c, regionLength, 12);
+    store<i32>(c, day, 16);
+    store<i32>(c, row, 20);
+    store<i32>(c, row < 0 ? 0 : rowGeneration, 24);
+    v128.store(c + 32, v128.load(<usize>a0));
+    v128.store(c + 48, v128.load(<usize>r0));
+  }
+  return row < 0 ? -4 : row;
 }
 
 /**
@@ -1307,21 +1372,16 @@ export function scanBlock(start: i32, length: i32, maxLine: i32): i32 {
           records = load<f64>(OBJECT_RECORDS + (<usize>object << 3));
         }
       }
-      // The line's network key (see network-keys.ts), found before any sum changes: a stop rescans the line.
-      const netEntry = networkEntry(entry);
-      if (netEntry < 0) {
-        stopReason = 2;
-        break;
-      }
       const row = findRow(<i32>Math.floor(timeMs / slotMs), status, entry);
       if (row < 0) {
         stopReason = 4;
         break;
       }
-      // A rollup row added just above stays empty if this stops; JavaScript skips empty rows.
-      const netRow = findRow(<i32>Math.floor(timeMs / DAY_MS), NET_STATUS, netEntry);
+      // The line's network row (see networkRow), found before any sum changes: a stop rescans the line,
+      // and a rollup row added just above stays empty (JavaScript skips empty rows).
+      const netRow = networkRow(entry);
       if (netRow < 0) {
-        stopReason = 4;
+        stopReason = -netRow;
         break;
       }
       const lineBytes = load<f64>(RESULT, 8);
