@@ -23,6 +23,7 @@ import {
 } from './format.js';
 import { type HtmlValue, html, joinHtml, type SafeHtml } from './html.js';
 import { cumulativeChart, dailyBarChart } from './report-charts.js';
+import { networkFindingsSection } from './report-network-html.js';
 
 type Partner = Report['partners'][number];
 type Period = Partner['periods'][number];
@@ -810,6 +811,7 @@ export function renderReportHtml(report: Report, opts: RenderReportOptions = {})
         ? html`<section><h2>Partners</h2><p>No partner had a billing period in the window.</p></section>`
         : '',
       onePartner ? '' : unattributedSection(report),
+      report.networkFindings === undefined ? '' : networkFindingsSection(report, opts.partnerId),
       noticeDiffSection(diffs),
       inputSection(report, onePartner),
       evidenceSection(report),

@@ -35,6 +35,7 @@ function lines(list: readonly Line[]): ColumnarRequestIds {
     hashLow: Int32Array.from(list, (l) => l.low),
     bytesSent: Float64Array.from(list, (l) => l.bytes ?? 100),
     records: Float64Array.from(list, () => 1),
+    netRef: Int32Array.from(list, (l) => l.ref),
   };
 }
 

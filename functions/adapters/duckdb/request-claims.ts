@@ -35,6 +35,7 @@
 import { DOUBLE, type DuckDBConnection, INTEGER, LIST, listValue, VARCHAR } from '@duckdb/node-api';
 import { type ColumnarRequestIds, SLOT_MS } from '../../domain/usage.js';
 import { appendColumns } from './append-columns.js';
+import { stageNetworkRepeats } from './network-store.js';
 
 /** Slots of one UTC day: a claim's day is its slot divided by this. */
 const SLOTS_PER_DAY = (24 * 60 * 60 * 1000) / SLOT_MS;
@@ -63,14 +64,23 @@ export const CLAIM_WORK_SCHEMA: readonly string[] = [
     bytes_sent DOUBLE NOT NULL,
     records DOUBLE NOT NULL
   )`,
+  // The same repeats summed per partial network row they were counted in (network-store.ts).
+  `CREATE TEMP TABLE IF NOT EXISTS network_repeats (
+    task INTEGER NOT NULL,
+    net_ref INTEGER NOT NULL,
+    requests DOUBLE NOT NULL,
+    bytes_sent DOUBLE NOT NULL
+  )`,
   'DELETE FROM claim_probe',
   'DELETE FROM claim_stage',
   'DELETE FROM request_repeats',
+  'DELETE FROM network_repeats',
 ];
 
 const PROBE_TYPES = [INTEGER, INTEGER, INTEGER];
 const CLAIM_STAGE_TYPES = [INTEGER, INTEGER, INTEGER, INTEGER];
 const REPEAT_TYPES = [INTEGER, INTEGER, INTEGER, DOUBLE, DOUBLE, DOUBLE];
+const NETWORK_REPEAT_TYPES = [INTEGER, INTEGER, DOUBLE, DOUBLE];
 
 /** The identity hash as one BIGINT, from its two int32 halves (no overflow: high x 2^32 + low). */
 const idHash = (alias: string) =>
@@ -116,6 +126,7 @@ export const CLAIM_SQL = {
         WHERE (task, ref) IN (SELECT (task, ref) FROM request_repeats)
       ) k ON k.task = r.task AND k.ref = r.ref`,
   clearRepeats: 'DELETE FROM request_repeats',
+  clearNetworkRepeats: 'DELETE FROM network_repeats',
   /** The newest file number of the claims; the group's files are numbered after it. */
   lastClaimFile: 'SELECT coalesce(max(file), 0)::INTEGER FROM request_claim_files',
   /** The group's files ($1 their batches, in order) numbered from $2 + 1. */
@@ -198,6 +209,13 @@ export class RequestIdStage {
       await connection.run(CLAIM_SQL.stageNegatives);
       await connection.run(CLAIM_SQL.clearRepeats);
     }
+    if (repeats.network.count > 0) {
+      // The same repeats out of the network rows they went into (network-store.ts).
+      const { count, columns } = repeats.network;
+      await appendColumns(connection, 'network_repeats', NETWORK_REPEAT_TYPES, columns, count);
+      await stageNetworkRepeats(connection);
+      await connection.run(CLAIM_SQL.clearNetworkRepeats);
+    }
     const batches = listValue(items.map((i) => i.batch));
     const last = (await connection.runAndReadAll(CLAIM_SQL.lastClaimFile)).getRows()[0]![0] as number;
     await connection.run(CLAIM_SQL.claimFiles, [batches, last], [LIST(VARCHAR), INTEGER]);
@@ -218,6 +236,7 @@ function select(l: ColumnarRequestIds, keep: (i: number) => boolean, n: number):
     hashLow: new Int32Array(n),
     bytesSent: new Float64Array(n),
     records: new Float64Array(n),
+    netRef: new Int32Array(n),
   };
   let j = 0;
   for (let i = 0; i < l.count; i++) {
@@ -229,6 +248,7 @@ function select(l: ColumnarRequestIds, keep: (i: number) => boolean, n: number):
     out.hashLow[j] = l.hashLow[i]!;
     out.bytesSent[j] = l.bytesSent[i]!;
     out.records[j] = l.records[i]!;
+    out.netRef[j] = l.netRef[i]!;
     j++;
   }
   return out;
@@ -303,7 +323,7 @@ class GroupLines {
 
   /**
    * Whether line `a` comes before line `b` in the group's order: the place of its file in the group,
-   * then task, row, bytes and records, so that the line kept is the same on every run (lines equal in
+   * then task, row, bytes, records and network row, so that the line kept is the same on every run (lines equal in
    * all of these are interchangeable: taking out either changes the same row by the same amount).
    */
   before(a: number, b: number): boolean {
@@ -317,7 +337,8 @@ class GroupLines {
     const ib = this.indexOf[b]!;
     if (la.ref[ia] !== lb.ref[ib]) return la.ref[ia]! < lb.ref[ib]!;
     if (la.bytesSent[ia] !== lb.bytesSent[ib]) return la.bytesSent[ia]! < lb.bytesSent[ib]!;
-    return la.records[ia]! < lb.records[ib]!;
+    if (la.records[ia] !== lb.records[ib]) return la.records[ia]! < lb.records[ib]!;
+    return la.netRef[ia]! < lb.netRef[ib]!;
   }
 }
 
@@ -444,18 +465,25 @@ async function markClaimed(
   }
 }
 
+/** Repeats summed per partial row: of the rollup (item, task, ref) and of the network table (task, net_ref). */
+interface GroupRepeats {
+  readonly count: number;
+  readonly columns: (Int32Array | Float64Array)[];
+  readonly byItem: Map<number, number>;
+  readonly network: { readonly count: number; readonly columns: (Int32Array | Float64Array)[] };
+}
+
 /**
- * The repeats of the group, summed per partial row they were counted in (item, task, ref): every line
- * of a claimed identity, and every line but the kept one of an identity the group holds more than once.
+ * The repeats of the group, summed per partial row they were counted in (item, task, ref), and per
+ * partial network row (task, net_ref): every line of a claimed identity, and every line but the kept
+ * one of an identity the group holds more than once.
  */
-function repeatsOf(
-  group: GroupLines,
-  table: IdentityTable,
-): { count: number; columns: (Int32Array | Float64Array)[]; byItem: Map<number, number> } {
+function repeatsOf(group: GroupLines, table: IdentityTable): GroupRepeats {
   const rows = new Map<
     string,
     { item: number; task: number; ref: number; n: number; bytes: number; records: number }
   >();
+  const netRows = new Map<string, { task: number; ref: number; n: number; bytes: number }>();
   const byItem = new Map<number, number>();
   for (let g = 0; g < group.count; g++) {
     const e = table.entryOf[g]!;
@@ -475,6 +503,15 @@ function repeatsOf(
     row.bytes += l.bytesSent[i]!;
     row.records += l.records[i]!;
     byItem.set(item, (byItem.get(item) ?? 0) + 1);
+    const netRef = l.netRef[i]!;
+    const netKey = `${task}:${netRef}`;
+    let netRow = netRows.get(netKey);
+    if (netRow === undefined) {
+      netRow = { task, ref: netRef, n: 0, bytes: 0 };
+      netRows.set(netKey, netRow);
+    }
+    netRow.n++;
+    netRow.bytes += l.bytesSent[i]!;
   }
   const count = rows.size;
   const columns = [
@@ -495,7 +532,22 @@ function repeatsOf(
     columns[5]![j] = r.records;
     j++;
   }
-  return { count, columns, byItem };
+  const netCount = netRows.size;
+  const netColumns = [
+    new Int32Array(netCount),
+    new Int32Array(netCount),
+    new Float64Array(netCount),
+    new Float64Array(netCount),
+  ];
+  j = 0;
+  for (const r of netRows.values()) {
+    netColumns[0]![j] = r.task;
+    netColumns[1]![j] = r.ref;
+    netColumns[2]![j] = r.n;
+    netColumns[3]![j] = r.bytes;
+    j++;
+  }
+  return { count, columns, byItem, network: { count: netCount, columns: netColumns } };
 }
 
 /** Claims appended and inserted at a time: a million claims never sit whole in JS and in claim_stage. */

@@ -20,8 +20,15 @@ import {
   SLOT_MS,
   STATUS_BY_INDEX,
 } from '../../domain/usage.js';
+import type { ColumnarNetworkRows } from '../logs/network-rows.js';
 import { appendColumns } from './append-columns.js';
 import { InvalidRollupRowError } from './errors.js';
+import {
+  discardNetworkRows,
+  insertNetworkRows,
+  NETWORK_STREAM_SCHEMA,
+  stageNetworkRows,
+} from './network-store.js';
 import { CLAIM_WORK_SCHEMA, type RepeatsDropped, RequestIdStage } from './request-claims.js';
 import { SQL } from './schema.js';
 
@@ -130,6 +137,8 @@ export type ColumnarRollupRows = ColumnarUsageRows & {
   readonly task?: number;
   readonly ref?: Int32Array;
   readonly lines?: ColumnarRequestIds;
+  /** The network rows read with them (see network-store.ts). */
+  readonly network?: ColumnarNetworkRows;
 };
 
 /**
@@ -159,6 +168,7 @@ const STREAM_SCHEMA: readonly string[] = [
   'DELETE FROM rollup_stream',
   'DELETE FROM rollup_stream_strings',
   ...CLAIM_WORK_SCHEMA,
+  ...NETWORK_STREAM_SCHEMA,
 ];
 
 const STREAM_TYPES = [
@@ -258,6 +268,7 @@ export class StagedRollup {
       this.stagedStrings = strings.length;
     }
     if (rows.lines !== undefined) this.requestIds.stage(rows.task ?? 0, rows.lines);
+    if (rows.network !== undefined) await stageNetworkRows(this.connection, rows.task ?? 0, rows.network);
     if (rows.count === 0) return;
     const task = new Int32Array(rows.count).fill(rows.task ?? 0);
     const ref = rows.ref ?? new Int32Array(rows.count);
@@ -292,6 +303,7 @@ export class StagedRollup {
       [ids, batches, BigInt(SLOT_MS), listValue([...STATUS_BY_INDEX])],
       [LIST(INTEGER), LIST(VARCHAR), BIGINT, LIST(VARCHAR)],
     );
+    await insertNetworkRows(this.connection, items);
     await this.discard(items.map((i) => i.item));
     return Number(result.rowsChanged);
   }
@@ -301,6 +313,7 @@ export class StagedRollup {
     if (items.length === 0) return;
     await this.connection.run(STREAM_SQL.discardItems, [listValue([...items])], [LIST(INTEGER)]);
     this.requestIds.discard(items);
+    await discardNetworkRows(this.connection, items);
   }
 
   /**

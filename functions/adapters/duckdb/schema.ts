@@ -6,6 +6,7 @@
  * so no time zone or TIMESTAMP conversion sits between the store and the domain.
  */
 import type { Interval } from '../../domain/time.js';
+import { NETWORK_SQL, NETWORK_TABLE_SCHEMA } from './network-store.js';
 
 /** Bumped when a table changes shape; a file written with another version is refused, not guessed at. */
 export const SCHEMA_VERSION = '1';
@@ -33,6 +34,9 @@ export const CREATE_SCHEMA: readonly string[] = [
     records BIGINT NOT NULL,
     batch VARCHAR NOT NULL
   )`,
+  // Who asked from where, per UTC day, beside the rollup (network-store.ts); added after version 1, and
+  // filled for old files when the ingestion settings fingerprint (rollup: 4) rebuilds the rollup.
+  NETWORK_TABLE_SCHEMA,
   // No PRIMARY KEY: DuckDB keeps a key's index whole in memory and writes it whole at every
   // checkpoint, so it grew each run's cost with every object ever recorded (a month of small log
   // objects is 300,000 rows). A fingerprint is still recorded once: one process writes the file (its
@@ -159,6 +163,7 @@ export const SQL = {
   insertSettingIfAbsent: 'INSERT OR IGNORE INTO settings (key, value) VALUES ($1, $2)',
 
   clearRollup: 'DELETE FROM rollup',
+  clearNetwork: NETWORK_SQL.clear,
   clearFiles: 'DELETE FROM ingested_files',
   clearSamples: 'DELETE FROM malformed_samples',
   clearClaims: 'DELETE FROM request_claims',
@@ -181,6 +186,7 @@ export const SQL = {
   filesOfBatches: `SELECT fingerprint, path, basename FROM ingested_files
     WHERE coalesce(batch, fingerprint) IN (SELECT unnest($1::VARCHAR[]))`,
   deleteRollupOf: 'DELETE FROM rollup WHERE batch IN (SELECT unnest($1::VARCHAR[]))',
+  deleteNetworkOf: NETWORK_SQL.deleteOf,
   deleteClaimsOf: `DELETE FROM request_claims WHERE file IN
     (SELECT file FROM request_claim_files WHERE batch IN (SELECT unnest($1::VARCHAR[])))`,
   deleteClaimFilesOf: 'DELETE FROM request_claim_files WHERE batch IN (SELECT unnest($1::VARCHAR[]))',

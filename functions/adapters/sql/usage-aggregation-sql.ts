@@ -154,7 +154,7 @@ export const DUCKDB: AggregationDialect<string | number> = {
 };
 
 /** Collects parameters in the order their placeholders appear in the text. */
-class Parameters<P> {
+export class Parameters<P> {
   readonly values: P[] = [];
   add(value: P): '?' {
     this.values.push(value);
@@ -255,29 +255,53 @@ pairs AS (
 /**
  * The CTEs every statement shares: `usage` (the rollup rows of [range) that are usage) and
  * `attributed` (each distinct requester and access point with the winning partner application and
- * the partner's time zone). Unattributed pairs are absent from `attributed`.
+ * the partner's time zone). Unattributed pairs are absent from `attributed`. `source` chooses where
+ * `usage` comes from: the slot rows (none), the daily pre-aggregate (a `DailyRead`), or a CTE body of
+ * the caller's (a function, called first so that its parameters come first; it must have requester
+ * and access_point columns): the network findings attribute the network table so.
  */
-function attributionCtes<P>(
+export function attributionCtes<P>(
   d: AggregationDialect<P>,
   tables: AggregationTables,
   range: Interval,
   p: Parameters<P>,
-  daily?: DailyRead,
+  source?: DailyRead | ((p: Parameters<P>) => string),
 ): string {
-  const principals = d.table(tables, tables.principals);
+  if (typeof source === 'function') {
+    return `usage AS ${d.inlineCte}(\n${source(p)}\n),\n${pairAttributionCtes(d, tables, 'usage')}`;
+  }
+  if (source !== undefined)
+    return `${dailyUsageCtes(d, tables, range, p, source)},\n${attributedFromPairs(d, tables)}`;
   const slot = d.slotParameter;
-  const usageCtes = daily
-    ? dailyUsageCtes(d, tables, range, p, daily)
-    : `usage AS ${d.inlineCte}(
+  return `usage AS ${d.inlineCte}(
   SELECT slot_start, requester, access_point, dataset, operation, status_class, requests, bytes_sent, records
   FROM ${d.table(tables, tables.rollup)}
   WHERE slot_start >= ${slot.replace('?', p.add(d.instant(range.startMs)))}
     AND slot_start < ${slot.replace('?', p.add(d.instant(range.endMs)))}
     AND ${d.usageRowsOnly}
 ),
-pairs AS (
-  SELECT DISTINCT requester, access_point FROM usage
-)`;
+${pairAttributionCtes(d, tables, 'usage')}`;
+}
+
+/**
+ * The CTEs from `pairs` to `attributed` over the CTE `source` (any with requester and access_point
+ * columns): each distinct requester and access point with the winning partner application and the
+ * partner's time zone.
+ */
+export function pairAttributionCtes<P>(
+  d: AggregationDialect<P>,
+  tables: AggregationTables,
+  source: string,
+): string {
+  return `pairs AS (
+  SELECT DISTINCT requester, access_point FROM ${source}
+),
+${attributedFromPairs(d, tables)}`;
+}
+
+/** The CTEs from `arns` to `attributed`, over a CTE `pairs` of distinct requester and access_point. */
+function attributedFromPairs<P>(d: AggregationDialect<P>, tables: AggregationTables): string {
+  const principals = d.table(tables, tables.principals);
   const matchColumns = 'q.requester, q.access_point, p.rank, p.partner_id, p.application_id, p.time_zone';
   const resourceStart = `length(split_part(requester, ':', 2)) + length(split_part(requester, ':', 3)) + ${ARN_FIXED_LENGTH + 1}`;
   const globMatches = d.globPrefixJoin
@@ -293,8 +317,7 @@ pairs AS (
   const noLineTerminator = [10, 13, 8232, 8233]
     .map((c) => `strpos(arn_resource, chr(${c})) = 0`)
     .join(' AND ');
-  return `${usageCtes},
-arns AS (
+  return `arns AS (
   SELECT requester, access_point,
     split_part(requester, ':', 2) AS arn_partition,
     split_part(requester, ':', 3) AS arn_service,
