@@ -9,7 +9,11 @@
 import { type DuckDBConnection, DuckDBInstance, listValue } from '@duckdb/node-api';
 import fc from 'fast-check';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { CREATE_DAILY_ROLLUP, refreshDailyRollup } from '../../functions/adapters/duckdb/daily-rollup.js';
+import {
+  CREATE_DAILY_ROLLUP,
+  memoryBytes,
+  refreshDailyRollup,
+} from '../../functions/adapters/duckdb/daily-rollup.js';
 import { CREATE_SCHEMA, SQL } from '../../functions/adapters/duckdb/schema.js';
 import {
   DuckDbUsageAggregation,
@@ -308,6 +312,26 @@ describe('the daily pre-aggregate', () => {
     const r = await bothWays(registry, Date.UTC(2026, 3, 5));
     expect(r.refresh).toMatchObject({ check: 'census' });
     expect(r.days).toEqual(r.slots);
+  });
+
+  it('lowers DuckDB memory limit only while it runs, and refuses a limit that is not a size', async () => {
+    const limit = async () =>
+      String((await connection.runAndReadAll("SELECT current_setting('memory_limit')")).getRows()[0]![0]);
+    const before = await limit();
+    await insertRows(fc.sample(rowArbitrary(1), { numRuns: 50, seed: 12 }));
+    let during = '';
+    await refreshDailyRollup(connection, ['UTC'], {
+      memoryLimit: '300MB',
+      onStep: () => {
+        during ||= 'asked';
+      },
+    });
+    expect(during).toBe('asked');
+    expect(await limit()).toBe(before);
+    expect(memoryBytes('300MB')).toBeLessThan(memoryBytes(before));
+    await expect(refreshDailyRollup(connection, ['UTC'], { memoryLimit: "1GB'; DROP" })).rejects.toThrow(
+      'memoryLimit must be a size such as 512MB',
+    );
   });
 
   it('refuses a zone DuckDB does not know, naming it', async () => {
