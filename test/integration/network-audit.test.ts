@@ -70,7 +70,7 @@ async function audit(out: string, notice: boolean) {
 }
 
 describe('network findings in a local audit', () => {
-  it('reports them in report.json, network-findings.csv and the evidence bundle, without a notice when switched off', async () => {
+  it('reports them in report.json and in network-findings.csv of the evidence bundle, without a notice when switched off', async () => {
     const out = join(root, 'off');
     const result = await audit(out, false);
     expect(
@@ -79,9 +79,9 @@ describe('network findings in a local audit', () => {
       ['2001:db8::/48', '1', '5', true],
       ['203.0.113.0/24', '1', '77', true],
     ]);
-    const csv = await readFile(join(out, 'network-findings.csv'), 'utf8');
+    const csv = await readFile(join(result.bundleDir, 'network-findings.csv'), 'utf8');
     expect(csv.split('\r\n').filter((l) => l !== '')).toHaveLength(3);
-    expect(await readFile(join(result.bundleDir, 'network-findings.csv'), 'utf8')).toBe(csv);
+    expect(csv).toContain('203.0.113.0/24');
     expect(result.notices.map((n) => n.key.level)).not.toContain('unexplained-access');
   });
 
