@@ -219,8 +219,8 @@ export async function runLocalAudit(options: LocalAuditOptions): Promise<LocalAu
       { prefix: '', withSchema: true },
     );
     const { report, json, csv, html } = published;
+    // In the run's evidence bundle only: the top-level report files stay those both engines write.
     const networkCsv = networkFindingsToCsv(report.networkFindings ?? []);
-    await writeFile(join(outDir, 'network-findings.csv'), networkCsv);
     // The run's evidence: report, CSV, HTML and the notices, under a hash-chained manifest.
     const bundleDir = join(outDir, 'runs', runId);
     const noticeFiles = [];
