@@ -165,6 +165,30 @@ describe('aggregate stopped part way, then retried', () => {
     expect(await evaluatePartners(out)).toEqual(unbroken);
   });
 
+  it('the retry writes the aggregate document from the queries already run, scanning nothing again', async () => {
+    // As "evaluate: the retry writes the evaluation from the queries already run" in
+    // aws-crash-retry.test.ts, for the step that replaces it: the Lambda stopped at its first write.
+    const runId = 'agg-stopped-at-put';
+    const client = world.s3Client();
+    const send = client.send.bind(client) as (command: unknown) => Promise<unknown>;
+    let puts = 0;
+    (client as { send: unknown }).send = (command: unknown) =>
+      command instanceof PutObjectCommand && ++puts === 1 ? new Promise(() => {}) : send(command);
+    const executions = world.athena.queryExecutions().length;
+    void aggregate(deps({ s3: client }), input(runId));
+    await vi.waitFor(() => expect(puts).toBe(1));
+    expect(world.athena.queryExecutions().length).toBe(executions + 4);
+
+    const out = await aggregate(deps(), input(runId));
+    expect(world.athena.queryExecutions().length).toBe(executions + 4);
+    const doc = await readAggregate(world.s3Client(), REPORTS, out.aggregateKey, runId);
+    expect(
+      (await world.keys(`runs/${runId}/`)).filter((k) => !k.startsWith(`runs/${runId}/aggregate/`)),
+    ).toEqual([out.aggregateKey, out.itemsKey].sort());
+    expect(doc.queries).toHaveLength(4);
+    expect(await evaluatePartners(out)).toEqual(unbroken);
+  });
+
   it('an UNLOAD that failed retryably is submitted again into a folder of its own', async () => {
     const runId = 'agg-resubmitted';
     world.athena.inject({ kind: 'fail', retryable: true, match: /^UNLOAD[\s\S]*partitioned_by/ });
