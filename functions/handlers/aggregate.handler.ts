@@ -117,7 +117,7 @@ export async function aggregate(
   // Each UNLOAD writes into a folder named after its submission (Athena unloads only into an empty
   // folder): a retry resumes a finished UNLOAD by its token and keeps its folder, and a new submission
   // (the earlier one failed, or the data's end moved) writes into an empty one. The document names the
-  // folders written; an earlier attempt's folders are left to the bucket's lifecycle, read by no one.
+  // folders written; an earlier submission's folder stays with the run's other objects, read by no one.
   let location = unloadedUsageLocation(deps.reportBucket, runKey(input.runId, ''));
   if (requests.daily)
     location = await unloader.unloadPartnerDailyUsagePerSubmission(requests.daily, location);
