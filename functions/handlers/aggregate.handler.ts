@@ -114,9 +114,14 @@ export async function aggregate(
     { database: deps.tables.database, rollup: deps.tables.rollupTable, ...deps.registryTables },
     input.runId,
   );
-  const location = unloadedUsageLocation(deps.reportBucket, runKey(input.runId, ''));
-  if (requests.daily) await unloader.unloadPartnerDailyUsage(requests.daily, location);
-  await unloader.unloadUnattributedUsage(requests.unattributed, location);
+  // Each UNLOAD writes into a folder named after its submission (Athena unloads only into an empty
+  // folder): a retry resumes a finished UNLOAD by its token and keeps its folder, and a new submission
+  // (the earlier one failed, or the data's end moved) writes into an empty one. The document names the
+  // folders written; an earlier submission's folder stays with the run's other objects, read by no one.
+  let location = unloadedUsageLocation(deps.reportBucket, runKey(input.runId, ''));
+  if (requests.daily)
+    location = await unloader.unloadPartnerDailyUsagePerSubmission(requests.daily, location);
+  location = await unloader.unloadUnattributedUsagePerSubmission(requests.unattributed, location);
   const inputSummary = await athenaInputSummary(runner, deps.tables, input.runId, {
     from: addDays(window.from, -1).replaceAll('-', '/'),
     to: window.to.replaceAll('-', '/'),

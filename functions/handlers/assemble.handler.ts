@@ -34,7 +34,12 @@ export const SDK_ACTIONS: readonly SdkAction[] = [
     on: [
       { s3Object: { bucketEnv: 'REPORT_BUCKET', key: 'runs/r1/partners.json' } },
       { s3Object: { bucketEnv: 'REPORT_BUCKET', key: 'runs/r1/partners/acme.json' } },
-      { s3Object: { bucketEnv: 'REPORT_BUCKET', key: 'runs/r1/aggregate/unattributed/20260301_00000.gz' } },
+      {
+        s3Object: {
+          bucketEnv: 'REPORT_BUCKET',
+          key: 'runs/r1/aggregate/unattributed/0f3a9c1e5b7d2468/20260301_00000.gz',
+        },
+      },
     ],
   },
   {

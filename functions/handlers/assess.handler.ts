@@ -35,7 +35,7 @@ export const SDK_ACTIONS: readonly SdkAction[] = [
       {
         s3Object: {
           bucketEnv: 'REPORT_BUCKET',
-          key: 'runs/r1/aggregate/daily/partner_id=acme/20260301_00000.gz',
+          key: 'runs/r1/aggregate/daily/0f3a9c1e5b7d2468/partner_id=acme/20260301_00000.gz',
         },
       },
     ],

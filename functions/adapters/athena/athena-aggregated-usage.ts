@@ -19,6 +19,7 @@ import type { PartnerDailyUsageRequest, UnattributedUsageRequest } from '../../p
 import type { AggregationTables } from '../sql/usage-aggregation-sql.js';
 import type { AthenaQueryRunner } from './athena-client.js';
 import type { RecordedQuery } from './athena-usage-source.js';
+import type { SqlQuery } from './sql.js';
 import { unloadLocation, unloadPartnerDailyUsageSql, unloadUnattributedUsageSql } from './unload-sql.js';
 
 /** Where a run's unloaded sums live: two folders of one bucket. */
@@ -49,6 +50,10 @@ export function partitionFolder(column: string, value: string): string {
     (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`,
   );
   return `${column}=${escaped}/`;
+}
+
+function span(request: UnattributedUsageRequest): string {
+  return `${new Date(request.range.startMs).toISOString()}..${new Date(request.range.endMs).toISOString()}`;
 }
 
 /** Runs the UNLOADs of one run. Keeps what each statement scanned, for the report. */
@@ -87,8 +92,60 @@ export class AthenaUsageUnloader {
       unloadLocation(location.bucket, location.unattributedPrefix),
     );
     const out = await this.runner.run(query, this.runId);
-    const span = `${new Date(request.range.startMs).toISOString()}..${new Date(request.range.endMs).toISOString()}`;
-    return this.record(`unattributed usage ${span}`, query, out);
+    return this.record(`unattributed usage ${span(request)}`, query, out);
+  }
+
+  /**
+   * As {@link unloadPartnerDailyUsage}, for a step that may be retried: each submission writes into a
+   * folder of its own, `<location.dailyPrefix><tag>/` (AthenaQueryRunner.runPerSubmission), so a retry
+   * never meets the folder an earlier submission wrote (part of), and a retry that resumes a succeeded
+   * execution reuses its folder without running it again. Returns `location` with the folder written.
+   */
+  async unloadPartnerDailyUsagePerSubmission(
+    request: PartnerDailyUsageRequest,
+    location: UnloadedUsageLocation,
+  ): Promise<UnloadedUsageLocation> {
+    const dailyPrefix = await this.unloadPerSubmission(
+      `daily usage by partner ${request.fromDate}..${request.toDate}`,
+      location.bucket,
+      location.dailyPrefix,
+      (target) => unloadPartnerDailyUsageSql(this.tables, request, target),
+    );
+    return { ...location, dailyPrefix };
+  }
+
+  /** As {@link unloadUnattributedUsage}, a folder per submission as {@link unloadPartnerDailyUsagePerSubmission}. */
+  async unloadUnattributedUsagePerSubmission(
+    request: UnattributedUsageRequest,
+    location: UnloadedUsageLocation,
+  ): Promise<UnloadedUsageLocation> {
+    const unattributedPrefix = await this.unloadPerSubmission(
+      `unattributed usage ${span(request)}`,
+      location.bucket,
+      location.unattributedPrefix,
+      (target) => unloadUnattributedUsageSql(this.tables, request, target),
+    );
+    return { ...location, unattributedPrefix };
+  }
+
+  /** Runs `unload` into `<prefix><tag>/` per submission; the folder the successful one wrote. */
+  private async unloadPerSubmission(
+    purpose: string,
+    bucket: string,
+    prefix: string,
+    unload: (target: string) => SqlQuery,
+  ): Promise<string> {
+    let folder = prefix;
+    const out = await this.runner.runPerSubmission(
+      unload(unloadLocation(bucket, prefix)),
+      this.runId,
+      (tag) => {
+        folder = `${prefix}${tag}/`;
+        return unload(unloadLocation(bucket, folder));
+      },
+    );
+    this.record(purpose, out.query, out);
+    return folder;
   }
 
   get queries(): readonly RecordedQuery[] {

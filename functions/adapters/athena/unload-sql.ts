@@ -9,8 +9,10 @@
  * rounds past 2^53; as varchar they reach BigInt exactly.
  *
  * Athena refuses an UNLOAD to a location that already holds objects, so each location is the run's
- * own (`runs/<runId>/aggregate/...`): a step retry presents the same ClientRequestToken and gets the
- * same execution back rather than unloading a second time.
+ * own (`runs/<runId>/aggregate/...`), and within it the submission's own (`.../<tag>/`, named after its
+ * ClientRequestToken by AthenaQueryRunner.runPerSubmission): a step retry presents the same token and
+ * gets the same execution, and its folder, back rather than unloading a second time; a new submission
+ * (after a failure that may have written part of a folder) writes into an empty folder.
  */
 import {
   type AggregationTables,
