@@ -9,14 +9,13 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { AthenaUsageUnloader, unloadedUsageLocation } from '../adapters/athena/athena-aggregated-usage.js';
 import type { AthenaQueryRunner } from '../adapters/athena/athena-client.js';
-import { AthenaUsageSource, athenaInputSummary } from '../adapters/athena/athena-usage-source.js';
+import { athenaInputSummary } from '../adapters/athena/athena-usage-source.js';
 import type { AthenaTables } from '../adapters/athena/sql.js';
 import { WATERMARK_PK } from '../adapters/dynamodb/watermark-item.js';
 import type { AggregationTables } from '../adapters/sql/usage-aggregation-sql.js';
 import { type WindowPlan, windowAggregationRequests } from '../audit/evaluate-partner.js';
 import { DEFAULT_SETTLING_DAYS } from '../audit/run-window.js';
 import { systemClock } from '../audit/system-clock.js';
-import { addDays, startOfLocalDate } from '../domain/time.js';
 import type { Clock, RollupWatermark } from '../ports.js';
 import { type AggregateDocument, writeAggregate, writeItems } from './aggregate-document.js';
 import { athenaRunner, athenaTables } from './aws/athena.js';
@@ -29,7 +28,8 @@ import { lambdaStep } from './lambda-step.js';
 import { logger } from './observability.js';
 import { type AthenaTableUse, READ_REGISTRY, RUN_ATHENA_QUERIES, type SdkAction } from './sdk-actions.js';
 import { type AggregateOutput, EvaluateInputSchema } from './step-contracts.js';
-import { runnerForStep, type StepContext } from './step-deadline.js';
+import type { StepContext } from './step-deadline.js';
+import { inputDeliveryDates, startWindow } from './window-start.js';
 
 /**
  * What this step sends to AWS (see sdk-actions.ts): the queries (the UNLOADs write to the report
@@ -86,21 +86,7 @@ export async function aggregate(
   } catch (error) {
     throw new InvalidInputError(`aggregate input: partners: ${(error as Error).message}`, { cause: error });
   }
-  // As in evaluate.handler.ts: every batch is rolled up when this step runs; recorded first, forward only.
-  const advanceTo = input.settling?.advanceWatermarkTo;
-  if (advanceTo && deps.watermark) {
-    const moved = await deps.watermark.advance(advanceTo, {
-      runId: input.runId,
-      nowMs: deps.clock.now().getTime(),
-    });
-    logger.info('rollup watermark', { advanceTo, moved });
-  }
-  const runner = runnerForStep(deps.runner, context);
-  const usage = new AthenaUsageSource(runner, deps.tables, input.runId);
-  const dataEndMs = await usage.dataEnd({
-    startMs: startOfLocalDate(addDays(window.from, -2), 'UTC'),
-    endMs: startOfLocalDate(addDays(window.to, 2), 'UTC'),
-  });
+  const { runner, usage, dataEndMs } = await startWindow(deps, input, context);
   const settlingDays = input.settling?.settlingDays ?? deps.settlingDays ?? DEFAULT_SETTLING_DAYS;
   const dataThroughMs = input.settling ? Date.parse(input.settling.dataThrough) : dataEndMs;
   const plan: WindowPlan = {
@@ -122,10 +108,7 @@ export async function aggregate(
   if (requests.daily)
     location = await unloader.unloadPartnerDailyUsagePerSubmission(requests.daily, location);
   location = await unloader.unloadUnattributedUsagePerSubmission(requests.unattributed, location);
-  const inputSummary = await athenaInputSummary(runner, deps.tables, input.runId, {
-    from: addDays(window.from, -1).replaceAll('-', '/'),
-    to: window.to.replaceAll('-', '/'),
-  });
+  const inputSummary = await athenaInputSummary(runner, deps.tables, input.runId, inputDeliveryDates(window));
   const { bytesScanned, query: inputQuery, ...summary } = inputSummary;
   const doc: AggregateDocument = {
     version: 1,
