@@ -2,8 +2,9 @@
  * `npm run bench:aws-scale`: what the AWS path's evaluation costs as partners grow (issue 13), through
  * the local Athena server (test/support/athena-local-server.ts) and s3rver, the Lambda handlers called
  * as the state machine calls them, side by side in one run:
- * - old: the whole-window evaluate step (evaluate.handler.ts), which pages every rollup row of the
- *   window through GetQueryResults into one Lambda;
+ * - old: the whole-window evaluation that the deployed Evaluate step ran before the per-partner path
+ *   (the run's data end, then every rollup row of the window paged through GetQueryResults into one
+ *   process and evaluated there by evaluateWindow); composed here from the same library functions;
  * - new: Aggregate (two UNLOADs to S3, the daily sums one folder per partner), one Assess per partner
  *   (the EvaluatePartners Distributed Map), Assemble.
  *
@@ -29,12 +30,14 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { AthenaQueryRunner } from '../functions/adapters/athena/athena-client.js';
 import { readS3Text } from '../functions/adapters/s3/s3-read.js';
+import { evaluateWindow } from '../functions/audit/evaluate-window.js';
+import { DEFAULT_SETTLING_DAYS } from '../functions/audit/run-window.js';
 import { addDays } from '../functions/domain/time.js';
 import { aggregate } from '../functions/handlers/aggregate.handler.js';
 import { assemble } from '../functions/handlers/assemble.handler.js';
 import { assess } from '../functions/handlers/assess.handler.js';
-import { evaluate } from '../functions/handlers/evaluate.handler.js';
 import { readEvaluation } from '../functions/handlers/evaluation-document.js';
+import { startWindow } from '../functions/handlers/window-start.js';
 import { AthenaLocalServer, type AthenaLocalStats } from '../test/support/athena-local-server.js';
 import { localAthenaClient, localS3Client, s3UnloadStore } from '../test/support/aws-local-clients.js';
 import { startS3rver } from '../test/support/local-aws-servers.js';
@@ -152,16 +155,31 @@ async function main(): Promise<void> {
       if (rows <= oldMaxRows) {
         const t0 = performance.now();
         const s0 = athena.stats();
-        const out = await evaluate({ ...deps, runner, tables }, { ...input, runId: `old-${partners}` });
+        const oldInput = { ...input, runId: `old-${partners}` };
+        const { usage, dataEndMs } = await startWindow({ ...deps, runner, tables }, oldInput);
+        const evaluation = await evaluateWindow(
+          { registry, usage },
+          {
+            window,
+            partners: [],
+            ...(dataEndMs !== undefined ? { dataEndMs } : {}),
+            settling: { settlingDays: DEFAULT_SETTLING_DAYS },
+          },
+        );
         const s1 = athena.stats();
-        const doc = await readEvaluation(client, REPORTS, out.evaluationKey);
+        // The step's answer was its run, evaluation key, dry run flag and partners to notify.
+        const out = {
+          runId: oldInput.runId,
+          evaluationKey: `runs/${oldInput.runId}/evaluation.json`,
+          dryRun: true,
+        };
         results.push({
           path: 'old',
           seconds: (performance.now() - t0) / 1000,
           invocations: 1,
-          largestPayload: Math.max(json({ ...input, runId: `old-${partners}` }), json(out)),
+          largestPayload: Math.max(json(oldInput), json(out)),
           steps: { Evaluate: delta(s0, s1) },
-          digest: digestOf(doc.evaluation),
+          digest: digestOf(evaluation),
         });
       }
 

@@ -48,7 +48,7 @@ export interface LocalAuditOptions {
   readonly settlingDays?: number;
   /**
    * How the evaluation reads usage: `aggregated` sums in DuckDB (issue 13), `rows` reads every rollup
-   * row into JavaScript (the path the AWS evaluate step still takes). Both give the same report; `rows`
+   * row into JavaScript (the path the AWS Evaluate step took before Aggregate). Both give the same report; `rows`
    * stays to prove it (test/e2e/aggregated-local-audit.test.ts).
    * @default 'aggregated'
    */

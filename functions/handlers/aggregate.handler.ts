@@ -4,7 +4,7 @@
  * folder per partner; this step then writes the run's context (`aggregate.json`) and the work items
  * (`partners.json`) that the EvaluatePartners Map reads from S3, and returns only their keys. It also
  * records the rollup watermark (the roll-up succeeded) and reads the data's end and the input
- * summary, as the whole-window evaluate step does.
+ * summary, as the whole-window evaluate step it replaced did.
  */
 import type { S3Client } from '@aws-sdk/client-s3';
 import { AthenaUsageUnloader, unloadedUsageLocation } from '../adapters/athena/athena-aggregated-usage.js';

@@ -1,7 +1,7 @@
 /**
  * After the EvaluatePartners Map (issue 13): puts the partners' parts and the unattributed pairs back
  * together into the run's evaluation document (`evaluation.json`, the EvaluationDocument the notify and
- * publish steps read, unchanged) and returns what the whole-window evaluate step returned: its key and
+ * publish steps read, unchanged) and returns the evaluate steps' output (EvaluateOutputSchema): its key and
  * the partners a notice may be due to. The parts are read by the keys of the work items, not from the
  * Map's output, so no state carries every partner's result.
  */

@@ -14,7 +14,7 @@
  *   final for some partner before this run's deliveries (settlingWindow: settlingDays after its end,
  *   plus a day for zones west of UTC) to today, so late-delivered records of a closed month still
  *   count, its notices still go, and the run that makes it final evaluates it.
- *   The evaluate step records the watermark once every batch has been rolled up.
+ *   The Aggregate step records the watermark once every batch has been rolled up.
  * - from and/or to (ad hoc): the window given, by the run planner's rule (run-planner.ts: `from`
  *   alone runs up to today, exclusive; `to` alone starts on the first of its month); batches: every delivery date from the day before `from` (partners east of UTC
  *   start their day then) to min(`to`, today). An ad hoc run thus re-reads its window's logs:

@@ -172,7 +172,7 @@ export async function publish(deps: PublishDeps, event: unknown): Promise<Publis
 /**
  * The run's Athena statements for the report's evidence, each with the bytes it scanned: one MERGE per
  * rolled-up delivery date (its text rebuilt from the tables, dataset depth and manifest table it ran
- * with), then the evaluate step's reads of the rollup.
+ * with), then the Aggregate step's reads of the rollup.
  */
 function runQueries(
   doc: EvaluationDocument,

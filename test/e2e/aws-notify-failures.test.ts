@@ -20,7 +20,6 @@ import type { PartnerPeriodEvaluation } from '../../functions/domain/evaluation.
 import { parseRegistry, type Registry } from '../../functions/domain/registry.js';
 import type { Report } from '../../functions/domain/report.js';
 import { monthlyPeriod } from '../../functions/domain/time.js';
-import { evaluate } from '../../functions/handlers/evaluate.handler.js';
 import { readEvaluation, writeEvaluation } from '../../functions/handlers/evaluation-document.js';
 import { type NotifyDeps, notify } from '../../functions/handlers/notify.handler.js';
 import { publish } from '../../functions/handlers/publish.handler.js';
@@ -31,7 +30,9 @@ import {
   localDynamoDbClient,
   localS3Client,
   localSesClient,
+  s3UnloadStore,
 } from '../support/aws-local-clients.js';
+import { evaluateSteps, REGISTRY_TABLES } from '../support/evaluate-steps.js';
 import {
   FaultProxy,
   LOST_ANSWER,
@@ -120,10 +121,13 @@ beforeAll(async () => {
     const date = new Date(Date.UTC(2026, 1, d)).toISOString().slice(0, 10).replaceAll('-', '/');
     await rollup({ runner, tables, loadRegistry }, { batch: date, runId: 'setup' });
   }
-  const evaluated = await evaluate(
+  await athena.putRegistryTables(registry, REGISTRY_TABLES);
+  athena.setUnloadStore(s3UnloadStore(localS3Client(s3.endpoint)));
+  const evaluated = await evaluateSteps(
     {
       runner,
       tables,
+      registryTables: REGISTRY_TABLES,
       s3: localS3Client(s3.endpoint),
       reportBucket: REPORTS,
       loadRegistry,

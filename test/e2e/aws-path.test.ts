@@ -29,12 +29,15 @@ import { runLocalAudit } from '../../functions/cli/local-audit.js';
 import { parseRegistry } from '../../functions/domain/registry.js';
 import type { Report } from '../../functions/domain/report.js';
 import type { UsageRow } from '../../functions/domain/usage.js';
-import type { EvaluateOutput } from '../../functions/handlers/evaluate.handler.js';
 import type { NotifyOutput } from '../../functions/handlers/notify.handler.js';
 import type { PlanOutput } from '../../functions/handlers/plan.handler.js';
 import type { PublishOutput } from '../../functions/handlers/publish.handler.js';
 import type { RollupOutput } from '../../functions/handlers/rollup.handler.js';
-import type { AggregateOutput, AssessOutput } from '../../functions/handlers/step-contracts.js';
+import type {
+  AggregateOutput,
+  AssessOutput,
+  EvaluateOutput,
+} from '../../functions/handlers/step-contracts.js';
 import { AthenaLocalServer } from '../support/athena-local-server.js';
 import {
   localAthenaClient,
@@ -69,7 +72,6 @@ type Handler<I, O> = (event: I) => Promise<O>;
 interface Handlers {
   plan: Handler<unknown, PlanOutput>;
   rollup: Handler<unknown, RollupOutput>;
-  evaluate: Handler<unknown, EvaluateOutput>;
   aggregate: Handler<unknown, AggregateOutput>;
   assess: Handler<unknown, AssessOutput>;
   assemble: Handler<unknown, EvaluateOutput>;
@@ -124,10 +126,7 @@ async function evaluateByPartner(input: Record<string, unknown>): Promise<Evalua
 }
 
 /** Runs the state machine's steps in order, as Step Functions passes their payloads. */
-async function runAwsPath(
-  input: Record<string, unknown>,
-  path: 'per-partner' | 'whole-window' = 'per-partner',
-) {
+async function runAwsPath(input: Record<string, unknown>) {
   const plan = await handlers.plan({ ...input, scheduledTime: SCHEDULED });
   const rollups: RollupOutput[] = [];
   for (const batch of plan.batches) rollups.push(await handlers.rollup({ batch, runId: plan.runId }));
@@ -138,8 +137,7 @@ async function runAwsPath(
     dryRun: plan.dryRun,
     reason: plan.reason,
   };
-  const evaluation =
-    path === 'per-partner' ? await evaluateByPartner(evaluateInput) : await handlers.evaluate(evaluateInput);
+  const evaluation = await evaluateByPartner(evaluateInput);
   const notifyResults: NotifyOutput[] = [];
   for (const { partnerId } of evaluation.partnersToNotify) {
     notifyResults.push(
@@ -284,7 +282,6 @@ beforeAll(async () => {
   handlers = {
     plan: (await import('../../functions/handlers/plan.handler.js')).handler,
     rollup: (await import('../../functions/handlers/rollup.handler.js')).handler,
-    evaluate: (await import('../../functions/handlers/evaluate.handler.js')).handler,
     aggregate: (await import('../../functions/handlers/aggregate.handler.js')).handler,
     assess: (await import('../../functions/handlers/assess.handler.js')).handler,
     assemble: (await import('../../functions/handlers/assemble.handler.js')).handler,
@@ -364,19 +361,6 @@ describe('the AWS path, handler by handler, against local stand-ins', () => {
     // Every step's payload, in and out, far under Step Functions' 256 KiB.
     expect(largestPayload).toBeGreaterThan(0);
     expect(largestPayload).toBeLessThan(256 * 1024);
-  });
-
-  it('gives the same evaluation as the whole-window evaluate step over every rollup row', async () => {
-    const before = athena.stats();
-    const old = await runAwsPath(
-      { ...WINDOW, dryRun: true, executionName: 'e2e-whole-window' },
-      'whole-window',
-    );
-    // The old path pages every rollup row of the window through GetQueryResults.
-    expect(athena.stats().resultRows - before.resultRows).toBeGreaterThan(1000);
-    expect(figures(old.report)).toEqual(figures(first.report));
-    expect(old.report.unattributed).toEqual(first.report.unattributed);
-    expect(old.report.uncovered).toEqual(first.report.uncovered);
   });
 
   it('counts the same records from the dataset manifest, full reads with 200 only', () => {

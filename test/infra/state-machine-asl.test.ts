@@ -24,7 +24,6 @@ import type { z } from 'zod';
 import type { AthenaQueryRunner } from '../../functions/adapters/athena/athena-client.js';
 import { parseRegistry } from '../../functions/domain/registry.js';
 import * as handlerErrors from '../../functions/handlers/errors.js';
-import { EvaluateInputSchema } from '../../functions/handlers/evaluate.handler.js';
 import { runKey } from '../../functions/handlers/evaluation-document.js';
 import { NotifyInputSchema } from '../../functions/handlers/notify.handler.js';
 import { plan } from '../../functions/handlers/plan.handler.js';
@@ -35,6 +34,7 @@ import {
   AssembleInputSchema,
   AssessInputSchema,
   AssessOutputSchema,
+  EvaluateInputSchema,
   EvaluateOutputSchema,
   NoticeFailureSchema,
   NotifyOutputSchema,

@@ -1,5 +1,5 @@
 /**
- * Issue 5, AWS side: the rollup and evaluate steps when Athena fails, throttles or is slow. A failure
+ * Issue 5, AWS side: the rollup and evaluate steps (Aggregate) when Athena fails, throttles or is slow. A failure
  * that may pass later fails the step with RetryableError (the state machine retries it) and the retry
  * succeeds once Athena recovers; any other failure is a clear error that names the query's state and
  * reason. A batch is replaced in one statement, so no failure leaves it half applied, and rolling it
@@ -9,7 +9,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { readS3Text } from '../../functions/adapters/s3/s3-report-store.js';
 import { asStep } from '../../functions/handlers/errors.js';
-import { evaluate } from '../../functions/handlers/evaluate.handler.js';
 import { rollup } from '../../functions/handlers/rollup.handler.js';
 import { localS3Client } from '../support/aws-local-clients.js';
 import {
@@ -196,35 +195,45 @@ describe('a batch is never half applied', () => {
   });
 });
 
-describe('evaluate step under Athena faults', () => {
-  it('fails without writing an evaluation when a query fails, and its retry writes the same evaluation as a clean run', async () => {
-    const input = { window: WINDOW, partners: [], dryRun: false, reason: null };
-    const clean = await evaluate(world.evaluateDeps(), { ...input, runId: 'evaluate-clean' });
-    const runId = nextRun();
-    world.athena.inject({ kind: 'fail', retryable: true, match: /^SELECT\s+CAST\(slot_start/, times: 3 });
-    const error = await stepError(() => evaluate(world.evaluateDeps(), { ...input, runId }));
-    expect(error.name).toBe('RetryableError');
-    expect(await world.keys(`runs/${runId}/`)).toEqual([]);
+describe('the evaluate steps under Athena faults (Aggregate, the one that queries)', () => {
+  const input = { window: WINDOW, partners: [], dryRun: false, reason: null };
+  let clean: string;
+  const read = async (key: string) => {
+    const doc = JSON.parse(await readS3Text(localS3Client(world.s3.endpoint), REPORTS, key));
+    return doc.evaluation;
+  };
 
-    world.athena.inject({ kind: 'throttle', operation: 'GetQueryResults', times: 2 });
-    const out = await asStep(() => evaluate(world.evaluateDeps(), { ...input, runId }));
-    const read = async (key: string) => {
-      const doc = JSON.parse(await readS3Text(localS3Client(world.s3.endpoint), REPORTS, key));
-      return doc.evaluation;
-    };
-    expect(await read(out.evaluationKey)).toEqual(await read(clean.evaluationKey));
+  beforeAll(async () => {
+    clean = (await world.evaluate({ ...input, runId: 'evaluate-clean' })).evaluationKey;
   });
+
+  it.each([
+    ['the data-end query', /^SELECT CAST\(max\(slot_start\)/],
+    ['an UNLOAD of the sums', /^UNLOAD/],
+  ])(
+    'fails without writing its documents when %s fails, and its retry writes the same evaluation as a clean run',
+    async (_, match) => {
+      const runId = nextRun();
+      world.athena.inject({ kind: 'fail', retryable: true, match, times: 3 });
+      const error = await stepError(() => world.evaluate({ ...input, runId }));
+      expect(error.name).toBe('RetryableError');
+      const written = await world.keys(`runs/${runId}/`);
+      expect(written.filter((k) => !k.startsWith(`runs/${runId}/aggregate/`))).toEqual([]);
+
+      world.athena.inject({ kind: 'throttle', operation: 'GetQueryResults', times: 2 });
+      const out = await asStep(() => world.evaluate({ ...input, runId }));
+      expect(await read(out.evaluationKey)).toEqual(await read(clean));
+    },
+  );
 
   it('names the failed query state and reason when a query fails for good', async () => {
     world.athena.inject({
       kind: 'fail',
       retryable: false,
-      match: /^SELECT/,
+      match: /^(SELECT|UNLOAD)/,
       message: 'HIVE_CURSOR_ERROR: bad file',
     });
-    const error = await stepError(() =>
-      evaluate(world.evaluateDeps(), { runId: nextRun(), window: WINDOW, partners: [] }),
-    );
+    const error = await stepError(() => world.evaluate({ runId: nextRun(), window: WINDOW, partners: [] }));
     expect(error.name).toBe('AthenaQueryError');
     expect(error.message).toMatch(/FAILED: HIVE_CURSOR_ERROR: bad file/);
   });

@@ -9,7 +9,6 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { AthenaQueryRunner, type QueryOutcome } from '../../functions/adapters/athena/athena-client.js';
 import type { SqlQuery } from '../../functions/adapters/athena/sql.js';
 import type { Report } from '../../functions/domain/report.js';
-import { evaluate } from '../../functions/handlers/evaluate.handler.js';
 import { type NotifyOutput, notify } from '../../functions/handlers/notify.handler.js';
 import { publish } from '../../functions/handlers/publish.handler.js';
 import { type RollupOutput, rollup } from '../../functions/handlers/rollup.handler.js';
@@ -68,7 +67,10 @@ class LockstepRunner extends AthenaQueryRunner {
 async function execution(runId: string, runner: AthenaQueryRunner): Promise<Report> {
   const rollups: RollupOutput[] = [];
   for (const batch of BATCHES) rollups.push(await rollup(world.rollupDeps(runner), { batch, runId }));
-  const evaluation = await evaluate(world.evaluateDeps(runner), { runId, window: WINDOW, partners: [] });
+  const evaluation = await world.evaluate(
+    { runId, window: WINDOW, partners: [] },
+    { deps: world.evaluateDeps(runner) },
+  );
   const notifyResults: NotifyOutput[] = [];
   for (const { partnerId } of evaluation.partnersToNotify) {
     notifyResults.push(

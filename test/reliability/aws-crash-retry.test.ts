@@ -11,7 +11,6 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vites
 import { DynamoDbLedger } from '../../functions/adapters/dynamodb/dynamodb-ledger.js';
 import type { PartnerPeriodEvaluation } from '../../functions/domain/evaluation.js';
 import { monthlyPeriod } from '../../functions/domain/time.js';
-import { evaluate } from '../../functions/handlers/evaluate.handler.js';
 import { readEvaluation, writeEvaluation } from '../../functions/handlers/evaluation-document.js';
 import { notify } from '../../functions/handlers/notify.handler.js';
 import { publish } from '../../functions/handlers/publish.handler.js';
@@ -29,6 +28,8 @@ let world: World;
 /** An evaluation where one partner has two notices due (February and March). */
 let twoNoticesKey: string;
 let partnerId: string;
+/** The evaluation of the run that nothing interrupted. */
+let setupEvaluation: unknown;
 let runNo = 0;
 
 type LedgerCall = 'claim' | 'markAttempt' | 'markSent';
@@ -94,14 +95,24 @@ async function mailedSubjects(): Promise<number[]> {
   return [...counts.values()];
 }
 
-/** An S3 client whose `n`th PutObject never returns. */
+/** An S3 client whose `n`th PutObject never returns, and a promise settled when it is reached. */
 function s3StoppingAtPut(n: number) {
   const client = world.s3Client();
   const send = client.send.bind(client) as (command: unknown) => Promise<unknown>;
   let puts = 0;
-  (client as { send: unknown }).send = (command: unknown) =>
-    command instanceof PutObjectCommand && ++puts === n ? never() : send(command);
-  return client;
+  let stopped!: (key: string) => void;
+  /** The key of the PutObject that never returns. */
+  const reached = new Promise<string>((resolve) => {
+    stopped = resolve;
+  });
+  (client as { send: unknown }).send = (command: unknown) => {
+    if (command instanceof PutObjectCommand && ++puts === n) {
+      stopped(command.input.Key ?? '');
+      return never();
+    }
+    return send(command);
+  };
+  return { client, reached };
 }
 
 beforeAll(async () => {
@@ -109,6 +120,7 @@ beforeAll(async () => {
   const evaluated = await world.rollUpAndEvaluate('setup');
   partnerId = evaluated.partnersToNotify[0]!.partnerId;
   const doc = await readEvaluation(world.s3Client(), REPORTS, evaluated.evaluationKey);
+  setupEvaluation = doc.evaluation;
   const march = doc.evaluation.evaluations.find((e) => e.partnerId === partnerId)!;
   const february: PartnerPeriodEvaluation = {
     ...march,
@@ -200,22 +212,35 @@ describe('the other steps stopped part way, then retried', () => {
     expect(await world.rollupTotals()).toEqual(before);
   });
 
-  it('evaluate: the retry writes the evaluation from the queries already run, scanning nothing again', async () => {
-    const input = { runId: 'crash-evaluate', window: WINDOW, partners: [] };
-    const stopping = { ...world.evaluateDeps(), s3: s3StoppingAtPut(1) };
-    const executions = world.athena.queryExecutions().length;
-    const started = evaluate(stopping, input);
-    await vi.waitFor(() => expect(world.athena.queryExecutions().length).toBe(executions + 3));
-    void started;
+  it.each([
+    ['aggregate', 'aggregate.json', 1, /\/aggregate\.json$/],
+    ['assess', "a partner's part", 3, /\/partners\//],
+    ['assemble', 'evaluation.json', 3 + 4, /\/evaluation\.json$/],
+  ])(
+    '%s stopped at its write of %s: the retry completes the evaluation from the queries already run, scanning nothing again',
+    async (_, __, put, key) => {
+      const runId = `crash-evaluate-${put}`;
+      const input = { runId, window: WINDOW, partners: [] };
+      expect(world.registry.partners).toHaveLength(4);
+      // Aggregate writes two objects (its document, then the items), each Assess one part, Assemble one.
+      const stopping = s3StoppingAtPut(put);
+      const executions = world.athena.queryExecutions().length;
+      void world.evaluate(input, { deps: { ...world.evaluateDeps(), s3: stopping.client } });
+      expect(await stopping.reached).toMatch(key);
+      const queried = world.athena.queryExecutions().length - executions;
+      expect(queried).toBeGreaterThan(0);
 
-    const out = await evaluate(world.evaluateDeps(), input);
-    expect(world.athena.queryExecutions().length).toBe(executions + 3);
-    expect(await world.keys('runs/crash-evaluate/')).toEqual([out.evaluationKey]);
-  });
+      const out = await world.evaluate(input);
+      expect(world.athena.queryExecutions().length).toBe(executions + queried);
+      expect(await world.keys(`runs/${runId}/evaluation.json`)).toEqual([out.evaluationKey]);
+      const doc = await readEvaluation(world.s3Client(), REPORTS, out.evaluationKey);
+      expect(doc.evaluation).toEqual(setupEvaluation);
+    },
+  );
 
   it('publish: a retry after it stopped between the CSV and report.json writes both', async () => {
     const { runId, evaluationKey } = await freshRun();
-    const stopping = { ...world.publishDeps(), s3: s3StoppingAtPut(2) };
+    const stopping = { ...world.publishDeps(), s3: s3StoppingAtPut(2).client };
     void publish(stopping, { runId, evaluationKey, notifyResults: [] });
     await vi.waitFor(async () => expect(await world.keys(`runs/${runId}/usage.csv`)).toHaveLength(1));
     expect(await world.keys(`runs/${runId}/report.json`)).toEqual([]);

@@ -8,7 +8,9 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import { describe, expect, it, vi } from 'vitest';
 import { AthenaQueryRunner, type QueryOutcome } from '../../functions/adapters/athena/athena-client.js';
-import { type EvaluateDeps, evaluate } from '../../functions/handlers/evaluate.handler.js';
+import { type AggregateDeps, aggregate } from '../../functions/handlers/aggregate.handler.js';
+import { assemble } from '../../functions/handlers/assemble.handler.js';
+import { assess } from '../../functions/handlers/assess.handler.js';
 import { type NotifyDeps, notify } from '../../functions/handlers/notify.handler.js';
 import { type PlanDeps, plan } from '../../functions/handlers/plan.handler.js';
 import { type PublishDeps, publish } from '../../functions/handlers/publish.handler.js';
@@ -55,9 +57,14 @@ const tables = { database: 'audit', logsTable: 'logs', rollupTable: 'rollup' };
 
 const planDeps: PlanDeps = { loadRegistry, clock };
 const rollupDeps: RollupDeps = { runner: new UnreachableRunner(), tables, loadRegistry };
-const evaluateDeps: EvaluateDeps = {
+const evaluateDeps: AggregateDeps = {
   runner: new UnreachableRunner(),
   tables,
+  registryTables: {
+    principals: 'registry_principals',
+    contractTerms: 'registry_contract_terms',
+    ignoredRequesters: 'registry_ignored_requesters',
+  },
   s3,
   reportBucket: 'r',
   loadRegistry,
@@ -77,13 +84,17 @@ const publishDeps: PublishDeps = { s3, reportBucket: 'r', region: 'eu-central-1'
 const steps = {
   plan: (e: unknown) => plan(planDeps, e),
   rollup: (e: unknown) => rollup(rollupDeps, e),
-  evaluate: (e: unknown) => evaluate(evaluateDeps, e),
+  aggregate: (e: unknown) => aggregate(evaluateDeps, e),
+  assess: (e: unknown) => assess(evaluateDeps, e),
+  assemble: (e: unknown) => assemble(evaluateDeps, e),
   notify: (e: unknown) => notify(notifyDeps, e),
   publish: (e: unknown) => publish(publishDeps, e),
 };
 
 const window = { from: '2026-03-01', to: '2026-03-20' };
 const evaluateOk = { runId: 'r1', window, partners: [], dryRun: false, reason: null };
+const assessOk = { runId: 'r1', aggregateKey: 'runs/r1/aggregate.json', partnerId: 'acme' };
+const assembleOk = { runId: 'r1', aggregateKey: 'runs/r1/aggregate.json', itemsKey: 'runs/r1/partners.json' };
 const notifyOk = { runId: 'r1', evaluationKey: 'runs/r1/evaluation.json', partnerId: 'acme', dryRun: false };
 const publishOk = { runId: 'r1', evaluationKey: 'runs/r1/evaluation.json', notifyResults: [] };
 
@@ -99,28 +110,38 @@ const cases: [keyof typeof steps, string, unknown, RegExp][] = [
   ['rollup', 'a date with dashes', { batch: '2026-03-01' }, /batch: must be a delivery date/],
   ['rollup', 'a huge batch', { batch: HUGE }, /batch/],
   ['rollup', 'a huge run id', { batch: '2026/03/01', runId: HUGE }, /runId/],
-  ['evaluate', 'a string', 'evaluate please', /\(input\)/],
-  ['evaluate', 'no run id', { ...evaluateOk, runId: undefined }, /runId/],
-  ['evaluate', 'a run id that is no key part', { ...evaluateOk, runId: '../../etc' }, /runId/],
-  ['evaluate', 'a huge run id', { ...evaluateOk, runId: HUGE }, /runId/],
-  ['evaluate', 'no window', { ...evaluateOk, window: undefined }, /window/],
+  ['aggregate', 'a string', 'evaluate please', /\(input\)/],
+  ['aggregate', 'no run id', { ...evaluateOk, runId: undefined }, /runId/],
+  ['aggregate', 'a run id that is no key part', { ...evaluateOk, runId: '../../etc' }, /runId/],
+  ['aggregate', 'a huge run id', { ...evaluateOk, runId: HUGE }, /runId/],
+  ['aggregate', 'no window', { ...evaluateOk, window: undefined }, /window/],
   [
-    'evaluate',
+    'aggregate',
     'a window date that is no date',
     { ...evaluateOk, window: { from: '2026-02-30', to: '2026-03-02' } },
     /window\.from/,
   ],
   [
-    'evaluate',
+    'aggregate',
     'a reversed window',
     { ...evaluateOk, window: { from: '2026-03-05', to: '2026-03-01' } },
     /window: "from" must be before "to"/,
   ],
-  ['evaluate', 'partners as a string', { ...evaluateOk, partners: 'acme' }, /partners/],
-  ['evaluate', 'a huge partner id', { ...evaluateOk, partners: [HUGE] }, /partners\.0/],
-  ['evaluate', 'an unknown partner', { ...evaluateOk, partners: ['nobody'] }, /partners: .*nobody/],
-  ['evaluate', 'dryRun as a string', { ...evaluateOk, dryRun: 'false' }, /dryRun/],
-  ['evaluate', 'a huge reason', { ...evaluateOk, reason: HUGE }, /reason/],
+  ['aggregate', 'partners as a string', { ...evaluateOk, partners: 'acme' }, /partners/],
+  ['aggregate', 'a huge partner id', { ...evaluateOk, partners: [HUGE] }, /partners\.0/],
+  ['aggregate', 'an unknown partner', { ...evaluateOk, partners: ['nobody'] }, /partners: .*nobody/],
+  ['aggregate', 'dryRun as a string', { ...evaluateOk, dryRun: 'false' }, /dryRun/],
+  ['aggregate', 'a huge reason', { ...evaluateOk, reason: HUGE }, /reason/],
+  ['assess', 'a string', 'acme', /\(input\)/],
+  ['assess', 'no aggregate key', { ...assessOk, aggregateKey: '' }, /aggregateKey/],
+  ['assess', 'a huge aggregate key', { ...assessOk, aggregateKey: HUGE }, /aggregateKey/],
+  ['assess', 'no partner', { ...assessOk, partnerId: undefined }, /partnerId/],
+  ['assess', 'a huge partner id', { ...assessOk, partnerId: HUGE }, /partnerId/],
+  ['assess', 'a run id that is no key part', { ...assessOk, runId: '../../etc' }, /runId/],
+  ['assemble', 'an array', [assembleOk], /\(input\)/],
+  ['assemble', 'no items key', { ...assembleOk, itemsKey: undefined }, /itemsKey/],
+  ['assemble', 'a huge items key', { ...assembleOk, itemsKey: HUGE }, /itemsKey/],
+  ['assemble', 'a run id with a slash', { ...assembleOk, runId: 'a/b' }, /runId/],
   ['notify', 'an array', [notifyOk], /\(input\)/],
   ['notify', 'no partner', { ...notifyOk, partnerId: undefined }, /partnerId/],
   ['notify', 'a huge partner id', { ...notifyOk, partnerId: HUGE }, /partnerId/],

@@ -9,7 +9,6 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vites
 import type { AthenaQueryError } from '../../functions/adapters/athena/athena-client.js';
 import { S3LogPartitions } from '../../functions/adapters/s3/s3-log-partitions.js';
 import { asStep } from '../../functions/handlers/errors.js';
-import { evaluate } from '../../functions/handlers/evaluate.handler.js';
 import { type RollupOutput, rollup } from '../../functions/handlers/rollup.handler.js';
 import { STEP_DEADLINE_MARGIN_MS, type StepContext } from '../../functions/handlers/step-deadline.js';
 import { localS3Client } from '../support/aws-local-clients.js';
@@ -25,8 +24,11 @@ let world: World;
 let baseline: Map<string, string>;
 let runNo = 0;
 const BATCH = BATCHES[1]!;
-/** The evaluate function's timeout in the stack (audit-functions.ts): 10 minutes. */
-const EVALUATE_TIMEOUT_MS = 600_000;
+/**
+ * A Lambda's life in these tests: 10 minutes, shorter than the runner's own limit per statement
+ * (780 s), so that what stops the step is its deadline. (The stack gives Aggregate and RollUp 15.)
+ */
+const LAMBDA_LIFE_MS = 600_000;
 
 function nextRun(): string {
   runNo += 1;
@@ -69,7 +71,7 @@ describe('a step ends before its Lambda does (item 4)', () => {
 
   it('fails the rollup with RetryableError before the timeout, and the retry resumes the same query', async () => {
     const runId = nextRun();
-    const t = lambdaTime(EVALUATE_TIMEOUT_MS);
+    const t = lambdaTime(LAMBDA_LIFE_MS);
     // Athena keeps the MERGE queued for 15 minutes of polls.
     world.athena.inject({ kind: 'states', states: Array(180).fill('QUEUED') });
     const before = world.athena.queryExecutions().length;
@@ -85,7 +87,7 @@ describe('a step ends before its Lambda does (item 4)', () => {
     const queued = world.athena.queryExecutions().at(-1)!.id;
 
     world.athena.inject({ kind: 'states', states: [] });
-    const retried = lambdaTime(EVALUATE_TIMEOUT_MS);
+    const retried = lambdaTime(LAMBDA_LIFE_MS);
     const out = (await asStep(() =>
       rollup(world.rollupDeps(retried.runner), { batch: BATCH, runId }, retried.context),
     )) as RollupOutput;
@@ -94,10 +96,11 @@ describe('a step ends before its Lambda does (item 4)', () => {
     expect(await batchTotals(world)).toEqual(baseline);
   });
 
-  it('fails evaluate with RetryableError before the timeout when a later query is slow, writing nothing', async () => {
+  it('fails Aggregate with RetryableError before the timeout when a later query is slow, writing no document', async () => {
     const runId = nextRun();
-    const t = lambdaTime(EVALUATE_TIMEOUT_MS);
-    // Evaluate's first statement is quick; the next is held in RUNNING for longer than the Lambda lives.
+    const t = lambdaTime(LAMBDA_LIFE_MS);
+    // Aggregate's first statement (the data end) is quick; the next is held in RUNNING for longer than
+    // the Lambda lives.
     world.athena.inject({
       kind: 'states',
       states: Array(180).fill('RUNNING'),
@@ -106,18 +109,26 @@ describe('a step ends before its Lambda does (item 4)', () => {
     const before = world.athena.queryExecutions().length;
     const keysBefore = await world.keys(`runs/${runId}/`);
     const error = await stepError(() =>
-      evaluate(world.evaluateDeps(t.runner), { runId, window: WINDOW, partners: [] }, t.context),
+      world.evaluate(
+        { runId, window: WINDOW, partners: [] },
+        { deps: world.evaluateDeps(t.runner), context: t.context },
+      ),
     );
     expect(error.name).toBe('RetryableError');
     expect(t.clock.now).toBeLessThanOrEqual(t.killedAt - STEP_DEADLINE_MARGIN_MS);
-    expect(await world.keys(`runs/${runId}/`)).toEqual(keysBefore);
+    // The UNLOADs that finished left their folders; neither aggregate.json nor the items.
+    const written = await world.keys(`runs/${runId}/`);
+    expect(written.filter((k) => !k.startsWith(`runs/${runId}/aggregate/`))).toEqual(keysBefore);
     const started = world.athena.queryExecutions().slice(before);
     expect(started.length).toBeGreaterThanOrEqual(2);
 
     world.athena.inject({ kind: 'states', states: [] });
-    const retried = lambdaTime(EVALUATE_TIMEOUT_MS);
+    const retried = lambdaTime(LAMBDA_LIFE_MS);
     const out = await asStep(() =>
-      evaluate(world.evaluateDeps(retried.runner), { runId, window: WINDOW, partners: [] }, retried.context),
+      world.evaluate(
+        { runId, window: WINDOW, partners: [] },
+        { deps: world.evaluateDeps(retried.runner), context: retried.context },
+      ),
     );
     expect(out.evaluationKey).toContain(runId);
     // The queries the first invocation started were resumed, not run a second time.
@@ -267,7 +278,7 @@ describe('a delivery date without logs keeps its rollup (item 6)', () => {
     const runId = nextRun();
     const rollups = [];
     for (const batch of BATCHES) rollups.push(await rollup(deps(), { batch, runId }));
-    const evaluation = await evaluate(world.evaluateDeps(), { runId, window: WINDOW, partners: [] });
+    const evaluation = await world.evaluate({ runId, window: WINDOW, partners: [] });
     const { publish } = await import('../../functions/handlers/publish.handler.js');
     const published = await publish(world.publishDeps(), {
       runId,

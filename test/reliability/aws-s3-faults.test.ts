@@ -1,5 +1,6 @@
 /**
- * Issue 5, AWS side: S3 refusing or failing writes of the evaluate, notify and publish steps. A
+ * Issue 5, AWS side: S3 refusing or failing requests of the evaluate steps (Aggregate, Assess,
+ * Assemble), notify and publish. A
  * throttled or failed write (503 SlowDown, 500) fails the step with RetryableError naming the object;
  * a refused one (403) is a clear error that is not retried. Nothing is half recorded: no evaluation
  * document, no report.json without its usage.csv, no notice sent without its copy in the bucket, and
@@ -9,8 +10,10 @@
  * (test/integration/s3-report-store.test.ts).
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { aggregate } from '../../functions/handlers/aggregate.handler.js';
+import { assemble } from '../../functions/handlers/assemble.handler.js';
+import { assess } from '../../functions/handlers/assess.handler.js';
 import { asStep } from '../../functions/handlers/errors.js';
-import { evaluate } from '../../functions/handlers/evaluate.handler.js';
 import { readEvaluation, writeEvaluation } from '../../functions/handlers/evaluation-document.js';
 import { notify } from '../../functions/handlers/notify.handler.js';
 import { publish } from '../../functions/handlers/publish.handler.js';
@@ -63,39 +66,110 @@ beforeEach(async () => {
   await world.clearLedger();
 });
 
-describe('evaluate when S3 fails', () => {
-  it.each([
-    ['503 SlowDown', SLOW_DOWN],
-    ['500 InternalError', INTERNAL],
-  ])(
-    'fails with RetryableError on %s, writes nothing, and its retry reuses the queries already run',
-    async (_, fault) => {
-      runNo += 1;
-      const input = { runId: `s3-fault-${runNo}`, window: WINDOW, partners: [] };
-      world.s3Proxy.inject(fault);
-      const error = await failure(() => evaluate(world.evaluateDeps(), input));
-      expect(error.name).toBe('RetryableError');
-      expect(error.message).toContain(`s3://${REPORTS}/runs/${input.runId}/evaluation.json`);
-      expect(await world.keys(`runs/${input.runId}/`)).toEqual([]);
+describe('the evaluate steps (Aggregate, Assess, Assemble) when S3 fails', () => {
+  type Step = 'aggregate' | 'assess' | 'assemble';
+  /**
+   * Runs Aggregate, Assess for each partner and Assemble, as the state machine does; `fault` is
+   * injected into the first S3 request of step `at`, whose failure is returned, and then that step is
+   * retried. Returns the failure, the evaluation's key, and Athena's executions before and after the
+   * retry.
+   */
+  async function evaluateWithFault(runId: string, at: Step, fault: ReturnType<typeof s3Error>) {
+    const deps = world.evaluateDeps();
+    let error: Error | undefined;
+    let executions = { before: 0, after: 0 };
+    const step = async <T>(name: Step, work: () => Promise<T>): Promise<T> => {
+      if (name === at && error === undefined) {
+        world.s3Proxy.inject(fault);
+        error = await failure(work);
+        executions.before = world.athena.queryExecutions().length;
+        const out = await asStep(work);
+        executions = { ...executions, after: world.athena.queryExecutions().length };
+        return out;
+      }
+      return asStep(work);
+    };
+    const aggregated = await step('aggregate', () =>
+      aggregate(deps, { runId, window: WINDOW, partners: [], dryRun: true, reason: null }),
+    );
+    const { aggregateKey, itemsKey } = aggregated;
+    for (const p of world.registry.partners) {
+      await step('assess', () => assess(deps, { runId, aggregateKey, partnerId: p.id }));
+    }
+    const out = await step('assemble', () => assemble(deps, { runId, aggregateKey, itemsKey }));
+    return { error: error!, evaluationKey: out.evaluationKey, executions };
+  }
 
-      const executions = world.athena.queryExecutions().length;
-      const out = await asStep(() => evaluate(world.evaluateDeps(), input));
-      expect(await world.keys(`runs/${input.runId}/`)).toEqual([out.evaluationKey]);
+  /** An evaluation without what names its run. */
+  async function figuresOf(key: string) {
+    return (await readEvaluation(world.s3Client(), REPORTS, key)).evaluation;
+  }
+
+  it.each([
+    ['aggregate', '503 SlowDown', SLOW_DOWN],
+    ['aggregate', '500 InternalError', INTERNAL],
+    ['assess', '503 SlowDown', SLOW_DOWN],
+    ['assess', '500 InternalError', INTERNAL],
+    ['assemble', '503 SlowDown', SLOW_DOWN],
+    ['assemble', '500 InternalError', INTERNAL],
+  ] as const)(
+    '%s fails with RetryableError on %s, naming the object, and its retry completes the same evaluation without querying again',
+    async (at, _, fault) => {
+      runNo += 1;
+      const runId = `s3-fault-${runNo}`;
+      const { error, evaluationKey, executions } = await evaluateWithFault(runId, at, fault);
+      expect(error.name).toBe('RetryableError');
+      expect(error.message).toMatch(new RegExp(`s3://${REPORTS}/runs/${runId}/`));
       // Same run id, same ClientRequestTokens: Athena hands back the finished queries, scanning nothing again.
-      expect(world.athena.queryExecutions().length).toBe(executions);
+      expect(executions.after).toBe(executions.before);
+      expect(await world.keys(`runs/${runId}/evaluation.json`)).toEqual([evaluationKey]);
+      expect(await figuresOf(evaluationKey)).toEqual(await figuresOf(setupKey));
     },
   );
 
-  it('fails with a clear error, not retried, when S3 refuses the write', async () => {
+  it.each(['aggregate', 'assess', 'assemble'] as const)(
+    '%s fails with a clear error, not retried, when S3 refuses the request',
+    async (at) => {
+      runNo += 1;
+      const runId = `s3-fault-${runNo}`;
+      const { error } = await evaluateWithFault(runId, at, DENIED);
+      expect(error.name).toBe('S3StoreError');
+      expect(error.message).toMatch(new RegExp(`s3://${REPORTS}/runs/${runId}/.*: Access Denied`));
+    },
+  );
+
+  it('writes no evaluation document when the write of Assemble fails, and its retry writes it', async () => {
+    const deps = world.evaluateDeps();
+    const partsOf = async (runId: string) => {
+      const aggregated = await aggregate(deps, {
+        runId,
+        window: WINDOW,
+        partners: [],
+        dryRun: true,
+        reason: null,
+      });
+      const { aggregateKey, itemsKey } = aggregated;
+      for (const p of world.registry.partners) await assess(deps, { runId, aggregateKey, partnerId: p.id });
+      return { runId, aggregateKey, itemsKey };
+    };
+    // How many S3 requests Assemble makes, measured on a run of its own; the last is its write.
     runNo += 1;
-    world.s3Proxy.inject(DENIED);
-    const error = await failure(() =>
-      evaluate(world.evaluateDeps(), { runId: `s3-fault-${runNo}`, window: WINDOW, partners: [] }),
-    );
-    expect(error.name).toBe('S3StoreError');
-    expect(error.message).toMatch(
-      /could not write s3:\/\/reports\/runs\/s3-fault-\d+\/evaluation\.json: Access Denied/,
-    );
+    const measured = await partsOf(`s3-fault-${runNo}`);
+    const before = world.s3Proxy.forwarded;
+    await assemble(deps, measured);
+    const requests = world.s3Proxy.forwarded - before;
+    expect(requests).toBeGreaterThan(world.registry.partners.length);
+
+    runNo += 1;
+    const runId = `s3-fault-${runNo}`;
+    const input = await partsOf(runId);
+    world.s3Proxy.inject(SLOW_DOWN, 1, requests - 1);
+    const error = await failure(() => assemble(deps, input));
+    expect(error.name).toBe('RetryableError');
+    expect(error.message).toContain(`s3://${REPORTS}/runs/${runId}/evaluation.json`);
+    expect(await world.keys(`runs/${runId}/evaluation.json`)).toEqual([]);
+    const out = await asStep(() => assemble(deps, input));
+    expect(await world.keys(`runs/${runId}/evaluation.json`)).toEqual([out.evaluationKey]);
   });
 });
 

@@ -5,7 +5,6 @@
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { asStep } from '../../functions/handlers/errors.js';
-import { evaluate } from '../../functions/handlers/evaluate.handler.js';
 import { notify } from '../../functions/handlers/notify.handler.js';
 import { plan } from '../../functions/handlers/plan.handler.js';
 import { publish } from '../../functions/handlers/publish.handler.js';
@@ -95,7 +94,7 @@ describe('what the steps log and throw', () => {
     );
     const rollups = [];
     for (const batch of BATCHES) rollups.push(await rollup(world.rollupDeps(), { batch, runId }));
-    const evaluation = await evaluate(world.evaluateDeps(), { runId, window: planned.window, partners: [] });
+    const evaluation = await world.evaluate({ runId, window: planned.window, partners: [] });
     const [rejected, throttled, ok] = evaluation.partnersToNotify.map((p) => p.partnerId);
     expect(ok).toBeDefined();
     const owner = (id: string) => world.registry.partners.find((p) => p.id === id)!.accountOwners[0]!.email;

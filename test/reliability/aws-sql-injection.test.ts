@@ -9,16 +9,30 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   readInputSql,
   readLastSlotSql,
-  readUsageSql,
   replaceBatchRollupSql,
   SqlInputError,
 } from '../../functions/adapters/athena/sql.js';
+import {
+  unloadPartnerDailyUsageSql,
+  unloadUnattributedUsageSql,
+} from '../../functions/adapters/athena/unload-sql.js';
+import { windowAggregationRequests } from '../../functions/audit/evaluate-partner.js';
 import { parseRegistry, RegistryError } from '../../functions/domain/registry.js';
 import { startOfLocalDate } from '../../functions/domain/time.js';
-import { evaluate } from '../../functions/handlers/evaluate.handler.js';
+import { aggregate } from '../../functions/handlers/aggregate.handler.js';
+import { readAggregate } from '../../functions/handlers/aggregate-document.js';
 import { plan } from '../../functions/handlers/plan.handler.js';
 import { rollup } from '../../functions/handlers/rollup.handler.js';
-import { BATCHES, startWorld, statementsSince, TABLES, WINDOW, type World } from './harness.js';
+import {
+  BATCHES,
+  REGISTRY_TABLES,
+  REPORTS,
+  startWorld,
+  statementsSince,
+  TABLES,
+  WINDOW,
+  type World,
+} from './harness.js';
 
 vi.hoisted(() => {
   process.env['POWERTOOLS_METRICS_DISABLED'] = 'true';
@@ -73,7 +87,7 @@ describe('values that would reach Athena statements', () => {
       { from: WINDOW.from, to: date },
     ]) {
       const { statements, error } = await sent(() =>
-        evaluate(world.evaluateDeps(), { runId: 'inject', window, partners: [] }),
+        aggregate(world.evaluateDeps(), { runId: 'inject', window, partners: [] }),
       );
       expect(error).toMatchObject({
         name: 'InvalidInputError',
@@ -95,7 +109,7 @@ describe('values that would reach Athena statements', () => {
 
   it.each(HOSTILE)('refuses the partner id %j before sending any statement', async (partner) => {
     const { statements, error } = await sent(() =>
-      evaluate(world.evaluateDeps(), { runId: 'inject', window: WINDOW, partners: [partner] }),
+      aggregate(world.evaluateDeps(), { runId: 'inject', window: WINDOW, partners: [partner] }),
     );
     expect(error).toMatchObject({ name: 'InvalidInputError', message: expect.stringContaining('partners') });
     expect(statements).toEqual([]);
@@ -153,21 +167,35 @@ partners: []
       },
     ]);
 
-    const evaluated = await sent(() =>
-      evaluate(world.evaluateDeps(), { runId: 'inject-ok', window: WINDOW, partners: [], reason: hostile }),
-    );
+    let aggregated: Awaited<ReturnType<typeof aggregate>> | undefined;
+    const evaluated = await sent(async () => {
+      aggregated = await aggregate(world.evaluateDeps(), {
+        runId: 'inject-ok',
+        window: WINDOW,
+        partners: [],
+        reason: hostile,
+      });
+    });
     expect(evaluated.error).toBeUndefined();
+    // The UNLOADs as built from the plan and the folders the step recorded.
+    const doc = await readAggregate(world.s3Client(), REPORTS, aggregated!.aggregateKey, 'inject-ok');
+    const requests = windowAggregationRequests(world.registry, [], doc.plan);
+    const aggregationTables = { database: TABLES.database, rollup: TABLES.rollupTable, ...REGISTRY_TABLES };
+    const at = (prefix: string) => `s3://${doc.unloaded.bucket}/${prefix}`;
     const built = [
       readLastSlotSql(TABLES, {
         startMs: startOfLocalDate('2026-02-27', 'UTC'),
         endMs: startOfLocalDate('2026-03-06', 'UTC'),
       }),
+      unloadPartnerDailyUsageSql(aggregationTables, requests.daily!, at(doc.unloaded.dailyPrefix)),
+      unloadUnattributedUsageSql(
+        aggregationTables,
+        requests.unattributed,
+        at(doc.unloaded.unattributedPrefix),
+      ),
       readInputSql(TABLES, '2026/02/28', WINDOW.to.replaceAll('-', '/')),
     ];
-    for (const q of built) expect(evaluated.statements).toContainEqual({ sql: q.sql, params: [...q.params] });
-    const usage = evaluated.statements.find((s) => s.sql.includes('sum(requests) AS requests'))!;
-    expect(usage.sql).toBe(readUsageSql(TABLES, { startMs: 0, endMs: 1 }).sql);
-    expect(usage.params.every((p) => /^'\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{3}'$/.test(p))).toBe(true);
+    expect(evaluated.statements).toEqual(built.map((q) => ({ sql: q.sql, params: [...q.params] })));
     for (const s of [...rolled.statements, ...evaluated.statements]) {
       expect(s.sql).not.toContain('DROP');
       expect(s.params.join(' ')).not.toContain('DROP');

@@ -22,12 +22,13 @@ import { generateDataset } from '../../functions/cli/generate/generator.js';
 import { parseRegistry, type Registry } from '../../functions/domain/registry.js';
 import type { Report } from '../../functions/domain/report.js';
 import { addDays } from '../../functions/domain/time.js';
+import type { AggregateDeps } from '../../functions/handlers/aggregate.handler.js';
 import { asStep } from '../../functions/handlers/errors.js';
-import type { EvaluateDeps, EvaluateOutput } from '../../functions/handlers/evaluate.handler.js';
-import { evaluate } from '../../functions/handlers/evaluate.handler.js';
 import { type NotifyDeps, type NotifyOutput, notify } from '../../functions/handlers/notify.handler.js';
 import { type PublishDeps, type PublishOutput, publish } from '../../functions/handlers/publish.handler.js';
 import { type RollupDeps, type RollupOutput, rollup } from '../../functions/handlers/rollup.handler.js';
+import type { EvaluateOutput } from '../../functions/handlers/step-contracts.js';
+import type { StepContext } from '../../functions/handlers/step-deadline.js';
 import type { Clock, Mailer } from '../../functions/ports.js';
 import { AthenaLocalServer } from '../support/athena-local-server.js';
 import {
@@ -35,7 +36,9 @@ import {
   localDynamoDbClient,
   localS3Client,
   localSesClient,
+  s3UnloadStore,
 } from '../support/aws-local-clients.js';
+import { evaluateSteps, REGISTRY_TABLES } from '../support/evaluate-steps.js';
 import {
   FaultProxy,
   type LocalServer,
@@ -48,6 +51,7 @@ import {
 export const REPORTS = 'reports';
 export const LEDGER = 'ledger';
 export const TABLES: AthenaTables = { database: 'audit', logsTable: 'logs', rollupTable: 'rollup' };
+export { REGISTRY_TABLES };
 /** The generated logs' first day, their days, and the run's window and time. */
 export const START = '2026-03-01';
 export const DAYS = 3;
@@ -74,7 +78,17 @@ export interface World {
   ledger(): DynamoDbLedger;
   mailer(options?: Partial<SesMailerOptions>): SesMailer;
   rollupDeps(runner?: AthenaQueryRunner): RollupDeps;
-  evaluateDeps(runner?: AthenaQueryRunner): EvaluateDeps;
+  /** Dependencies of Aggregate, Assess and Assemble (the evaluate steps). */
+  evaluateDeps(runner?: AthenaQueryRunner): AggregateDeps;
+  /**
+   * Evaluates a window as the deployed state machine does: Aggregate, then Assess for each partner
+   * of its items object (the EvaluatePartners Map, one item at a time), then Assemble. `deps` and
+   * `context` go to Aggregate, the only step that queries Athena.
+   */
+  evaluate(
+    input: Record<string, unknown>,
+    options?: { deps?: AggregateDeps; context?: StepContext },
+  ): Promise<EvaluateOutput>;
   notifyDeps(overrides?: Partial<NotifyDeps>): NotifyDeps;
   publishDeps(): PublishDeps;
   /** Rolls up every delivery date of the data set, one after the other, as the RollUp map would. */
@@ -128,7 +142,10 @@ export async function startWorld(seed = 5): Promise<World> {
 
   const athena = await AthenaLocalServer.start(TABLES);
   await athena.addLogDirectory(join(data.logsDir, 'partitioned'));
+  await athena.putRegistryTables(registry, REGISTRY_TABLES);
   const s3 = await startS3rver([REPORTS]);
+  // Aggregate's UNLOADs land in the report bucket, as in the stack.
+  athena.setUnloadStore(s3UnloadStore(localS3Client(s3.endpoint)));
   const s3Proxy = await FaultProxy.start(s3.endpoint);
   const ses = await startSesLocal();
   const sesProxy = await FaultProxy.start(ses.endpoint);
@@ -167,11 +184,14 @@ export async function startWorld(seed = 5): Promise<World> {
     evaluateDeps: (runner) => ({
       runner: runner ?? world.runner(),
       tables: TABLES,
+      registryTables: REGISTRY_TABLES,
       s3: world.s3Client(),
       reportBucket: REPORTS,
       loadRegistry,
       clock,
     }),
+    evaluate: (input, options = {}) =>
+      evaluateSteps(options.deps ?? world.evaluateDeps(), input, options.context),
     notifyDeps: (overrides = {}) => ({
       s3: world.s3Client(),
       reportBucket: REPORTS,
@@ -190,11 +210,11 @@ export async function startWorld(seed = 5): Promise<World> {
     },
     async rollUpAndEvaluate(runId) {
       await world.rollUpAll(runId);
-      return evaluate(world.evaluateDeps(), { runId, window: WINDOW, partners: [] });
+      return world.evaluate({ runId, window: WINDOW, partners: [] });
     },
     async run(runId, options = {}) {
       const rollups = await world.rollUpAll(runId);
-      const evaluation = await evaluate(world.evaluateDeps(), {
+      const evaluation = await world.evaluate({
         runId,
         window: WINDOW,
         partners: [],

@@ -19,13 +19,13 @@ import { generateDataset } from '../../functions/cli/generate/generator.js';
 import { parseRegistry } from '../../functions/domain/registry.js';
 import type { Report } from '../../functions/domain/report.js';
 import { addDays } from '../../functions/domain/time.js';
-import { evaluate } from '../../functions/handlers/evaluate.handler.js';
 import { readEvaluation } from '../../functions/handlers/evaluation-document.js';
 import { plan } from '../../functions/handlers/plan.handler.js';
 import { publish } from '../../functions/handlers/publish.handler.js';
 import { type RollupOutput, rollup } from '../../functions/handlers/rollup.handler.js';
 import { AthenaLocalServer, deliveryDateOfKey } from './athena-local-server.js';
-import { localAthenaClient, localS3Client } from './aws-local-clients.js';
+import { localAthenaClient, localS3Client, s3UnloadStore } from './aws-local-clients.js';
+import { evaluateSteps, REGISTRY_TABLES } from './evaluate-steps.js';
 import { startS3rver } from './local-aws-servers.js';
 
 export interface MonthOptions {
@@ -171,6 +171,8 @@ export async function simulateMonth(options: MonthOptions = {}): Promise<MonthRe
     if (raw.settings) delete raw.settings.manifest;
     const registry = parseRegistry(stringifyYaml(raw), 'registry.yaml');
     const loadRegistry = async () => ({ registry, hash: 'month', source: 'generated' });
+    await athena.putRegistryTables(registry, REGISTRY_TABLES);
+    athena.setUnloadStore(s3UnloadStore(localS3Client(s3.endpoint)));
     const truth = JSON.parse(await readFile(data.groundTruthPath, 'utf8')) as {
       partners: Record<
         string,
@@ -217,8 +219,17 @@ export async function simulateMonth(options: MonthOptions = {}): Promise<MonthRe
         );
       }
       const from = athena.calls.length;
-      const evaluated = await evaluate(
-        { runner, tables: TABLES, s3: s3Client, reportBucket: REPORTS, loadRegistry, clock },
+      // The deployed evaluation: Aggregate, Assess per partner (the EvaluatePartners Map), Assemble.
+      const evaluated = await evaluateSteps(
+        {
+          runner,
+          tables: TABLES,
+          registryTables: REGISTRY_TABLES,
+          s3: s3Client,
+          reportBucket: REPORTS,
+          loadRegistry,
+          clock,
+        },
         { runId: planned.runId, window: planned.window, partners: planned.partners, reason: planned.reason },
       );
       const statements = athena.calls

@@ -1,6 +1,6 @@
 /**
  * Advances the rollup watermark (watermark-item.ts): only a conditional UpdateItem writes it, and only
- * forward. Apart from the reader so that the evaluate step, which only advances it, holds no code that
+ * forward. Apart from the reader so that the Aggregate step, which only advances it, holds no code that
  * reads it.
  */
 import { type DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';

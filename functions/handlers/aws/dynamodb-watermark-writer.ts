@@ -2,7 +2,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDbWatermarkWriter } from '../../adapters/dynamodb/dynamodb-watermark-writer.js';
 import type { HandlerEnv } from '../env.js';
 
-/** The evaluate step's rollup watermark: advance only (one module per half: each step's imports hold only the commands it sends). */
+/** The Aggregate step's rollup watermark: advance only (one module per half: each step's imports hold only the commands it sends). */
 export function dynamoDbWatermarkWriter(
   env: Pick<HandlerEnv, 'LEDGER_TABLE' | 'AWS_ENDPOINT_URL_DYNAMODB'>,
 ): DynamoDbWatermarkWriter {
