@@ -1,5 +1,5 @@
 /**
- * What the Evaluate and Aggregate steps do first, written once: record the rollup watermark, then find
+ * What the Aggregate step does first (and the benches' whole-row baseline with it): record the rollup watermark, then find
  * where the window's data ends; and the delivery dates whose logs can hold the window's requests.
  */
 import type { AthenaQueryRunner } from '../adapters/athena/athena-client.js';
