@@ -22,8 +22,11 @@ export interface LogEvent {
   readonly bytesSent: number;
   /** Manifest records retrieved: full reads (GET 200) only. */
   readonly records: number;
-  /** Partner records: where the request came from, as the network findings group it (NETWORKS.md). */
-  readonly source?: NetworkSource;
+  /**
+   * Partner records of a world that declares networks: where the request came from, as the network
+   * findings group it (NETWORKS.md); undefined otherwise.
+   */
+  readonly source: NetworkSource | undefined;
 }
 
 /** A partner record's source network, worked out here and not by functions/domain/networks.ts. */
@@ -39,6 +42,28 @@ export interface NetworkSource {
   readonly accessPoint: string;
   /** All of the above with the app and requester: the ground truth's key. */
   readonly key: string;
+}
+
+/** Where a partner record came from, as its line shows it. */
+function networkSource(
+  app: AppModel,
+  requester: string,
+  fieldCount: LogFieldCount,
+  from: { remoteIp: string; sourceRegion: string; vpce: string },
+): NetworkSource {
+  const { prefix, addressClass } = sourcePrefix(from.remoteIp);
+  // What the line shows: the host header is the 23rd field, the access point the 25th, the region the 27th.
+  const vpce = fieldCount >= 23 ? from.vpce : '-';
+  const region = fieldCount >= 27 ? from.sourceRegion : '-';
+  const accessPoint = fieldCount >= 25 ? app.accessPoint : '-';
+  return {
+    prefix,
+    addressClass,
+    vpce,
+    region,
+    accessPoint,
+    key: [app.globalIndex, requester, accessPoint, prefix, vpce, region].join('\u0000'),
+  };
 }
 
 /** The /24 of an IPv4 address or the /48 of the IPv6 addresses the world writes (`2001:db8:<hex>::<hex>`). */
@@ -292,11 +317,6 @@ export class Traffic {
       fieldCount,
       extraFields: extra ?? NO_EXTRA,
     });
-    const { prefix, addressClass } = sourcePrefix(from.remoteIp);
-    // What the line shows: the host header is the 23rd field, the access point the 25th, the region the 27th.
-    const vpce = fieldCount >= 23 ? from.vpce : '-';
-    const region = fieldCount >= 27 ? from.sourceRegion : '-';
-    const accessPoint = fieldCount >= 25 ? app.accessPoint : '-';
     return {
       fields,
       actor: 'partner',
@@ -305,14 +325,7 @@ export class Traffic {
       counted,
       bytesSent,
       records: counted && status === '200' ? records : 0,
-      source: {
-        prefix,
-        addressClass,
-        vpce,
-        region,
-        accessPoint,
-        key: [app.globalIndex, requester, accessPoint, prefix, vpce, region].join('\u0000'),
-      },
+      source: this.world.declaresNetworks ? networkSource(app, requester, fieldCount, from) : undefined,
     };
   }
 
@@ -362,7 +375,16 @@ export class Traffic {
   }
 
   private ignored(fields: LogLineFields, datasetIndex: number): LogEvent {
-    return { fields, actor: 'ignored', appIndex: -1, datasetIndex, counted: false, bytesSent: 0, records: 0 };
+    return {
+      fields,
+      actor: 'ignored',
+      appIndex: -1,
+      datasetIndex,
+      counted: false,
+      bytesSent: 0,
+      records: 0,
+      source: undefined,
+    };
   }
 
   /** The provider's publisher uploading new objects (single PUT, or a multipart upload's parts). */
@@ -530,6 +552,7 @@ export class Traffic {
       counted: false,
       bytesSent,
       records: 0,
+      source: undefined,
     };
   }
 
@@ -564,6 +587,7 @@ export class Traffic {
       counted: false,
       bytesSent,
       records: 0,
+      source: undefined,
     };
   }
 }
