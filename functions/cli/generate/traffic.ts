@@ -124,7 +124,7 @@ export class Traffic {
   /**
    * Where a partner request comes from: usually one of the app's own addresses (`usual`); about 0.4 % of
    * requests from an address outside its declarations; 0.2 % of its partner's first app's requests from a
-   * network the next partner's first app declares (a shared credential); 0.4 % of an assumed-role glob
+   * network the next partner's first app declares (a shared credential); 2.4 % of an assumed-role glob
    * app's requests from an AWS address of no declared range, in its declared region (inside only when
    * the line carries the source region field); 5 % of an app with a VPC endpoint's requests through it,
    * from a private address. Requests from outside AWS or through PrivateLink show no source region.
