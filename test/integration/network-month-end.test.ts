@@ -144,3 +144,38 @@ describe('network findings across a month end with late logs', () => {
     expect(emails.map((f) => /2026-0[34]/.exec(f)?.[0]).sort()).toEqual(['2026-03', '2026-04']);
   });
 });
+
+describe('network findings at a month end east of UTC', () => {
+  /** Alice's partner bills in Berlin: April starts at 22:00 UTC on 31 March (CEST, +02:00). */
+  const berlin = REGISTRY.replace('timeZone: UTC', 'timeZone: Europe/Berlin');
+  let dir: string;
+
+  beforeAll(async () => {
+    dir = join(root, 'berlin');
+    await mkdir(join(dir, 'logs'), { recursive: true });
+    await writeFile(join(dir, 'registry.yaml'), berlin);
+    // A source seen once, at 01:30 on 1 April in Berlin: 23:30 UTC on 31 March.
+    await writeFile(
+      join(dir, 'logs', '2026-04-01-02-00-00-DDDDDDDDDDDDDDDD'),
+      `${[get('30/Mar/2026:10:00:00', '198.51.100.23', '100'), get('31/Mar/2026:23:30:00', '203.0.113.9', '10')].join('\n')}\n`,
+    );
+  });
+
+  const berlinAudit = (from: string, to: string, now: string) =>
+    runLocalAudit({
+      logs: [join(dir, 'logs')],
+      registryPath: join(dir, 'registry.yaml'),
+      outDir: join(dir, 'out'),
+      from,
+      to,
+      dryRun: false,
+      clock: { now: () => new Date(now) },
+    });
+
+  it('sends the notice for April, the period the source was first seen in, and none for March', async () => {
+    const march = await berlinAudit('2026-03-01', '2026-04-01', '2026-04-02T06:00:00Z');
+    expect(sentUnexplained(march)).toEqual([]);
+    const april = await berlinAudit('2026-04-01', '2026-05-01', '2026-04-02T07:00:00Z');
+    expect(sentUnexplained(april)).toEqual(['2026-04']);
+  });
+});
