@@ -16,6 +16,7 @@ export async function runGenerateCommand(argv: string[]): Promise<number> {
     'requests-per-day': { type: 'string' },
     layout: { type: 'string' },
     gzip: { type: 'boolean' },
+    networks: { type: 'boolean' },
     seed: { type: 'string' },
     lines: { type: 'string' },
   });
@@ -31,6 +32,7 @@ export async function runGenerateCommand(argv: string[]): Promise<number> {
     requestsPerDay: optionalPositiveInt('generate', 'requests-per-day', v['requests-per-day']),
     layout,
     gzip: v.gzip ?? false,
+    networks: v.networks ?? false,
     seed: optionalPositiveInt('generate', 'seed', v.seed),
     singleFile: lines === undefined ? undefined : { lines },
   });

@@ -16,6 +16,7 @@ import { newRunId, publishRunReport, requestedWindow, utcDate, writePreview } fr
 import { checkSettlingDays, DEFAULT_SETTLING_DAYS, settlingWindow } from '../audit/run-window.js';
 import { diffSentNotices, type NoticeOutcome, sendNotices } from '../audit/send-notices.js';
 import type { PartnerPeriodEvaluation } from '../domain/evaluation.js';
+import { noticeFindingsRange } from '../domain/network-findings.js';
 import type { Report } from '../domain/report.js';
 import { networkFindingsToCsv } from '../domain/report-network.js';
 import { localDateOf, monthOf } from '../domain/time.js';
@@ -145,7 +146,18 @@ export async function runLocalAudit(options: LocalAuditOptions): Promise<LocalAu
         : await evaluateAggregatedWindow({ registry, usage: state.aggregatedUsage }, evaluateRequest);
     // Network findings over the window's UTC days (the network table's grain), NETWORKS.md.
     const networkRange = unattributedUsageRequest(window, 1).range;
-    const networkFindings = await new DuckDbNetworkFindings(state.database).findings(registry, networkRange);
+    const networks = new DuckDbNetworkFindings(state.database);
+    const networkFindings = await networks.findings(registry, networkRange);
+    // The notices ask which sources were first seen in each billing period: over the UTC days of the
+    // periods, which for a zone off UTC reach past the window's (noticeFindingsRange).
+    const noticeRange = noticeFindingsRange(
+      networkRange,
+      evaluated.evaluations.map((e) => e.period),
+    );
+    const noticeFindings =
+      noticeRange.startMs === networkRange.startMs && noticeRange.endMs === networkRange.endMs
+        ? networkFindings
+        : await networks.findings(registry, noticeRange);
     failpoint('after-evaluate');
     const outboxDir = join(outDir, options.dryRun ? 'previews' : 'outbox');
     const mailer = new OutboxMailer(outboxDir);
@@ -171,7 +183,7 @@ export async function runLocalAudit(options: LocalAuditOptions): Promise<LocalAu
         // The state file is locked to one process at a time (DuckDbDatabase.open), so a pending claim
         // of another run here is always one that died: take it over at once rather than after 30 min.
         staleAfterMs: 0,
-        networkFindings,
+        networkFindings: noticeFindings,
       },
     );
     failpoint('after-notices');

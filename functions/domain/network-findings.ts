@@ -79,6 +79,27 @@ export function newNetworkFindings(
   );
 }
 
+const DAY_MS = 86_400_000;
+
+/**
+ * The whole UTC days (the network table's grain) that hold `range` and every period in `periods`: what
+ * the findings behind an unexplained-access notice must cover. A billing period in a zone east or west
+ * of UTC starts or ends inside a UTC day that the window's UTC days may leave out (April in Berlin starts
+ * at 22:00 UTC on 31 March), and a source seen only in those hours would otherwise be new in no period.
+ */
+export function noticeFindingsRange(
+  range: { readonly startMs: number; readonly endMs: number },
+  periods: readonly { readonly startMs: number; readonly endMs: number }[],
+): { startMs: number; endMs: number } {
+  let startMs = range.startMs;
+  let endMs = range.endMs;
+  for (const p of periods) {
+    startMs = Math.min(startMs, p.startMs);
+    endMs = Math.max(endMs, p.endMs);
+  }
+  return { startMs: Math.floor(startMs / DAY_MS) * DAY_MS, endMs: Math.ceil(endMs / DAY_MS) * DAY_MS };
+}
+
 /** The notice level of network findings new in a period (a contract switches it on). */
 export const UNEXPLAINED_ACCESS_LEVEL = 'unexplained-access';
 

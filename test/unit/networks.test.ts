@@ -3,6 +3,7 @@ import {
   declaredNetworkRows,
   dueNetworkNotice,
   type NetworkFinding,
+  noticeFindingsRange,
 } from '../../functions/domain/network-findings.js';
 import {
   cidrHolds,
@@ -165,5 +166,34 @@ describe('dueNetworkNotice', () => {
     const held = [{ partnerId: 'acme', periodId: '2026-03', level: 'unexplained-access' }];
     expect(dueNetworkNotice(on, ev, findings, held)).toEqual([]);
     expect(dueNetworkNotice(on, ev, [finding(500)], [])).toEqual([]);
+  });
+});
+
+describe('noticeFindingsRange', () => {
+  const utc = (iso: string) => Date.parse(iso);
+  const march = { startMs: utc('2026-03-01T00:00:00Z'), endMs: utc('2026-04-01T00:00:00Z') };
+  const april = { startMs: utc('2026-04-01T00:00:00Z'), endMs: utc('2026-05-01T00:00:00Z') };
+  it.each([
+    ['a UTC period: the window itself', march, march, march],
+    [
+      'March in Berlin: from the UTC day of its first hour',
+      march,
+      { startMs: utc('2026-02-28T23:00:00Z'), endMs: utc('2026-03-31T22:00:00Z') },
+      { startMs: utc('2026-02-28T00:00:00Z'), endMs: march.endMs },
+    ],
+    [
+      'April in Berlin: its first two hours are on 31 March UTC',
+      april,
+      { startMs: utc('2026-03-31T22:00:00Z'), endMs: utc('2026-04-30T22:00:00Z') },
+      { startMs: utc('2026-03-31T00:00:00Z'), endMs: april.endMs },
+    ],
+    [
+      'March in New York: to the UTC day of its last hour',
+      march,
+      { startMs: utc('2026-03-01T05:00:00Z'), endMs: utc('2026-04-01T04:00:00Z') },
+      { startMs: march.startMs, endMs: utc('2026-04-02T00:00:00Z') },
+    ],
+  ])('%s', (_name, window, period, expected) => {
+    expect(noticeFindingsRange(window, [period])).toEqual(expected);
   });
 });

@@ -51,6 +51,13 @@ export interface GenerateOptions {
    * few days of logs. @default 'month'
    */
   readonly limits?: 'month' | 'data';
+  /**
+   * Applications declare networks and some requests come from outside them (README.md, "Declared
+   * networks"); ground-truth.json then lists every source. Off by default while the AWS path computes no
+   * network findings: data sets compared across both engines keep the registry they had.
+   * @default false
+   */
+  readonly networks?: boolean;
   /** Bench mode: one big plain file of exactly this many lines (gzip and layout do not apply). */
   readonly singleFile?: { readonly lines: number };
   readonly onProgress?: (done: number, total: number) => void;
@@ -114,6 +121,7 @@ interface Resolved {
   readonly layout: LogLayout;
   readonly gzip: boolean;
   readonly malformed: boolean;
+  readonly networks: boolean;
   readonly singleFileLines: number | undefined;
   readonly startMs: number;
   /** The billing month (`YYYY-MM`) whose story the limits tell: see {@link targetMonthOf}. */
@@ -187,6 +195,7 @@ function resolve(opts: GenerateOptions): Resolved {
     layout,
     gzip: opts.gzip ?? false,
     malformed: opts.malformed ?? true,
+    networks: opts.networks ?? false,
     singleFileLines:
       opts.singleFile === undefined
         ? undefined
@@ -293,7 +302,7 @@ function writeHourly(
   onProgress?: GenerateOptions['onProgress'],
 ): void {
   const rng = new Rng(r.seed).fork(2);
-  const traffic = new Traffic(world, rng.fork(3));
+  const traffic = new Traffic(world, rng.fork(3), new Rng(r.seed).fork(0x6e6574));
   const hours = r.days * 24;
   // Past the written hours the same draws go on, so the month's end is what a longer run would write.
   const simulatedHours = r.horizonDays * 24;
@@ -511,7 +520,7 @@ function writeSingleFile(
   onProgress?: GenerateOptions['onProgress'],
 ): { bytes: number } {
   const rng = new Rng(r.seed).fork(4);
-  const traffic = new Traffic(world, rng.fork(5));
+  const traffic = new Traffic(world, rng.fork(5), new Rng(r.seed).fork(0x6e6575));
   const records = pool(r, world, traffic, rng);
   const dir = join(logsDir, 'simple');
   mkdirSync(dir, { recursive: true });
@@ -589,6 +598,7 @@ export async function generateDataset(opts: GenerateOptions): Promise<GenerateSu
     appsPerPartner: r.appsPerPartner,
     days: r.horizonDays,
     windowStartMs: r.startMs,
+    networks: r.networks,
   });
   const tally = new GroundTruthTally(world, r.startMs, r.days);
   const horizonTally =
@@ -657,6 +667,7 @@ export async function generateDataset(opts: GenerateOptions): Promise<GenerateSu
       layout: r.singleFileLines === undefined ? r.layout : 'single-file',
       gzip: r.singleFileLines === undefined ? r.gzip : false,
       malformed: r.malformed,
+      networks: r.networks,
       mode: r.singleFileLines === undefined ? 'hourly' : 'single-file',
     },
   });

@@ -27,6 +27,21 @@ interface Unregistered {
   datasets: Map<number, { requests: number; bytesSent: number }>;
 }
 
+/** The requests of one app's requester from one source network (prefix, VPC endpoint, region). */
+export interface SourceTally {
+  readonly appIndex: number;
+  readonly requester: string;
+  readonly accessPoint: string;
+  readonly prefix: string;
+  readonly addressClass: 'ipv4' | 'ipv6';
+  readonly vpce: string;
+  readonly region: string;
+  requests: number;
+  bytesSent: number;
+  firstMs: number;
+  lastMs: number;
+}
+
 /** Counted usage of one partner, split by local day, application and dataset. */
 export interface PartnerTally {
   /** Local date -> counts. */
@@ -62,6 +77,8 @@ export class GroundTruthTally {
   private readonly counted: Float64Array;
   private readonly datasetCount: number;
   private readonly unregistered = new Map<string, Unregistered>();
+  /** Partner records by source (NetworkSource.key): every operation and status, as the findings count. */
+  private readonly sources = new Map<string, SourceTally>();
 
   lines = 0;
   malformed = 0;
@@ -121,6 +138,7 @@ export class GroundTruthTally {
     if (e.fields.extraFields.length > 0) this.extraFieldLines++;
     if (e.fields.userAgent.includes('"')) this.quotedAgentLines++;
     if (e.actor === 'partner') {
+      if (e.source) this.source(e, timeMs);
       if (!e.counted) return;
       const slot = Math.floor((timeMs - this.windowStartMs) / SLOT_MS);
       if (slot < 0 || slot >= this.slotCount) throw new RangeError(`event outside the window: ${timeMs}`);
@@ -149,6 +167,38 @@ export class GroundTruthTally {
         d.bytesSent += e.bytesSent;
       }
     }
+  }
+
+  private source(e: LogEvent, at: number): void {
+    const s = e.source!;
+    // The line shows whole seconds.
+    const timeMs = at - (at % 1000);
+    const t = this.sources.get(s.key);
+    if (t) {
+      t.requests++;
+      t.bytesSent += e.bytesSent;
+      if (timeMs < t.firstMs) t.firstMs = timeMs;
+      if (timeMs > t.lastMs) t.lastMs = timeMs;
+      return;
+    }
+    this.sources.set(s.key, {
+      appIndex: e.appIndex,
+      requester: e.fields.requester,
+      accessPoint: s.accessPoint,
+      prefix: s.prefix,
+      addressClass: s.addressClass,
+      vpce: s.vpce,
+      region: s.region,
+      requests: 1,
+      bytesSent: e.bytesSent,
+      firstMs: timeMs,
+      lastMs: timeMs,
+    });
+  }
+
+  /** The partner records' sources, summed. */
+  sourceFigures(): readonly SourceTally[] {
+    return [...this.sources.values()];
   }
 
   malformedLine(kind: MalformedKind): void {

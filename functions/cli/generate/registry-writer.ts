@@ -348,6 +348,16 @@ function renderPartner(w: World, p: PartnerModel, l: PartnerLimits, start: strin
       const [comment, line] = principalLine(pr);
       out.push(`          ${comment}`, `          - ${line}`);
     }
+    if (!w.declaresNetworks) continue;
+    const n = app.networks;
+    const list = (items: readonly string[]) => `[${items.map(q).join(', ')}]`;
+    out.push(
+      '        # Where it reads from: requests from anywhere else are network findings (NETWORKS.md).',
+      '        networks:',
+      `          cidrs: ${list(n.cidrs)}`,
+    );
+    if (n.vpcEndpoints.length > 0) out.push(`          vpcEndpoints: ${list(n.vpcEndpoints)}`);
+    if (n.sourceRegions.length > 0) out.push(`          sourceRegions: ${list(n.sourceRegions)}`);
   }
   out.push('    contracts:');
   if (p.hasOldContract) {

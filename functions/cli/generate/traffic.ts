@@ -3,7 +3,7 @@
  * the bucket at a given instant, with the facts the ground truth needs about each record.
  */
 import type { LogFieldCount, LogLineFields } from './log-line.js';
-import { ALNUM_UPPER, HEX_LOWER, type Rng, WeightedTable } from './prng.js';
+import { ALNUM_UPPER, HEX_LOWER, Rng, WeightedTable } from './prng.js';
 import type { AppModel, DataObject, PartnerModel, World } from './world.js';
 
 /** Who a record is attributed to in the ground truth. */
@@ -22,6 +22,56 @@ export interface LogEvent {
   readonly bytesSent: number;
   /** Manifest records retrieved: full reads (GET 200) only. */
   readonly records: number;
+  /**
+   * Partner records of a world that declares networks: where the request came from, as the network
+   * findings group it (NETWORKS.md); undefined otherwise.
+   */
+  readonly source: NetworkSource | undefined;
+}
+
+/** A partner record's source network, worked out here and not by functions/domain/networks.ts. */
+export interface NetworkSource {
+  /** IPv4 /24 or IPv6 /48 of the remote address. */
+  readonly prefix: string;
+  readonly addressClass: 'ipv4' | 'ipv6';
+  /** The VPC endpoint the host header names, or `-`. */
+  readonly vpce: string;
+  /** The source region as the line shows it: `-` in lines shorter than 27 fields. */
+  readonly region: string;
+  /** The access point as the line shows it: `-` in lines shorter than 25 fields. */
+  readonly accessPoint: string;
+  /** All of the above with the app and requester: the ground truth's key. */
+  readonly key: string;
+}
+
+/** Where a partner record came from, as its line shows it. */
+function networkSource(
+  app: AppModel,
+  requester: string,
+  fieldCount: LogFieldCount,
+  from: { remoteIp: string; sourceRegion: string; vpce: string },
+): NetworkSource {
+  const { prefix, addressClass } = sourcePrefix(from.remoteIp);
+  // What the line shows: the host header is the 23rd field, the access point the 25th, the region the 27th.
+  const vpce = fieldCount >= 23 ? from.vpce : '-';
+  const region = fieldCount >= 27 ? from.sourceRegion : '-';
+  const accessPoint = fieldCount >= 25 ? app.accessPoint : '-';
+  return {
+    prefix,
+    addressClass,
+    vpce,
+    region,
+    accessPoint,
+    key: [app.globalIndex, requester, accessPoint, prefix, vpce, region].join('\u0000'),
+  };
+}
+
+/** The /24 of an IPv4 address or the /48 of the IPv6 addresses the world writes (`2001:db8:<hex>::<hex>`). */
+export function sourcePrefix(ip: string): { prefix: string; addressClass: 'ipv4' | 'ipv6' } {
+  if (!ip.includes(':')) return { prefix: `${ip.slice(0, ip.lastIndexOf('.'))}.0/24`, addressClass: 'ipv4' };
+  const groups = ip.split('::')[0]!.split(':').slice(0, 3);
+  while (groups.length > 0 && Number.parseInt(groups[groups.length - 1]!, 16) === 0) groups.pop();
+  return { prefix: `${groups.join(':')}::/48`, addressClass: 'ipv6' };
 }
 
 type PartnerAction =
@@ -61,10 +111,59 @@ const NO_EXTRA: readonly string[] = [];
 const RANGE_SIZES = [1_048_576, 4_194_304, 8_388_608, 16_777_216];
 
 export class Traffic {
+  /**
+   * @param netRng decides where partner requests come from; a stream of its own, so that the records'
+   *   other draws (and the usage ground truth) are those of data sets written before networks existed.
+   */
   constructor(
     private readonly world: World,
     private readonly rng: Rng,
+    private readonly netRng: Rng = new Rng(0x6e6574),
   ) {}
+
+  /**
+   * Where a partner request comes from: usually one of the app's own addresses (`usual`); about 0.4 % of
+   * requests from an address outside its declarations; 0.2 % of its partner's first app's requests from a
+   * network the next partner's first app declares (a shared credential); 2.4 % of an assumed-role glob
+   * app's requests from an AWS address of no declared range, in its declared region (inside only when
+   * the line carries the source region field); 5 % of an app with a VPC endpoint's requests through it,
+   * from a private address. Requests from outside AWS or through PrivateLink show no source region.
+   */
+  private source(
+    partner: PartnerModel,
+    app: AppModel,
+    usual: string,
+    host: string,
+  ): { remoteIp: string; hostHeader: string; sourceRegion: string; vpce: string } {
+    const r = this.netRng.next();
+    const partners = this.world.partners;
+    if (!this.world.declaresNetworks) {
+      return { remoteIp: usual, hostHeader: host, sourceRegion: app.sourceRegion, vpce: '-' };
+    }
+    if (r < 0.004) {
+      const ip = app.outsideIps[Math.floor((r / 0.004) * app.outsideIps.length)]!;
+      return { remoteIp: ip, hostHeader: host, sourceRegion: '-', vpce: '-' };
+    }
+    if (r < 0.006 && partners.length > 1 && partner.apps[0] === app) {
+      const theirs = partners[(partner.index + 1) % partners.length]!.apps[0]!.ips[0]!;
+      const ip = `${theirs.slice(0, theirs.lastIndexOf('.'))}.251`;
+      return { remoteIp: ip, hostHeader: host, sourceRegion: '-', vpce: '-' };
+    }
+    if (r < 0.03 && app.kind === 'arnGlob') {
+      const ip = `3.${80 + (partner.index % 100)}.${app.globalIndex % 250}.9`;
+      return { remoteIp: ip, hostHeader: host, sourceRegion: app.sourceRegion, vpce: '-' };
+    }
+    if (r < 0.06 && app.vpceHost !== '-') {
+      const ip = `10.${partner.index % 250}.${8 + (app.globalIndex % 200)}.${2 + Math.floor(r * 1000)}`;
+      return {
+        remoteIp: ip,
+        hostHeader: app.vpceHost,
+        sourceRegion: '-',
+        vpce: app.networks.vpcEndpoints[0]!,
+      };
+    }
+    return { remoteIp: usual, hostHeader: host, sourceRegion: app.sourceRegion, vpce: '-' };
+  }
 
   private requestId(): string {
     return this.rng.chars(ALNUM_UPPER, 16);
@@ -191,11 +290,13 @@ export class Traffic {
     const counted = operation === 'REST.GET.OBJECT' && (status[0] === '2' || status[0] === '3');
     const total = action === 'get' ? Math.round(obj.size / 60_000) + rng.between(4, 60) : rng.between(3, 40);
     const versionId = action === 'get' && rng.chance(0.01) ? rng.chars(ALNUM_UPPER, 32) : '-';
+    const from = this.source(partner, app, rng.pick(app.ips), hostHeader);
+    const requester = rng.pick(app.requesters);
     const fields = this.record({
       timeMs,
       utcOffsetMinutes: offset,
-      remoteIp: rng.pick(app.ips),
-      requester: rng.pick(app.requesters),
+      remoteIp: from.remoteIp,
+      requester,
       operation,
       key,
       requestUri: `${method} ${uriTail}${versionId === '-' ? '' : `${query ? '&' : '?'}versionId=${versionId}`} HTTP/1.1`,
@@ -210,9 +311,9 @@ export class Traffic {
       userAgent: rng.chance(0.85) ? app.userAgents[0]! : rng.pick(app.userAgents),
       versionId,
       authType: presigned ? 'QueryString' : 'AuthHeader',
-      hostHeader,
+      hostHeader: from.hostHeader,
       accessPointArn: app.accessPoint,
-      sourceRegion: app.sourceRegion,
+      sourceRegion: from.sourceRegion,
       fieldCount,
       extraFields: extra ?? NO_EXTRA,
     });
@@ -224,6 +325,7 @@ export class Traffic {
       counted,
       bytesSent,
       records: counted && status === '200' ? records : 0,
+      source: this.world.declaresNetworks ? networkSource(app, requester, fieldCount, from) : undefined,
     };
   }
 
@@ -273,7 +375,16 @@ export class Traffic {
   }
 
   private ignored(fields: LogLineFields, datasetIndex: number): LogEvent {
-    return { fields, actor: 'ignored', appIndex: -1, datasetIndex, counted: false, bytesSent: 0, records: 0 };
+    return {
+      fields,
+      actor: 'ignored',
+      appIndex: -1,
+      datasetIndex,
+      counted: false,
+      bytesSent: 0,
+      records: 0,
+      source: undefined,
+    };
   }
 
   /** The provider's publisher uploading new objects (single PUT, or a multipart upload's parts). */
@@ -441,6 +552,7 @@ export class Traffic {
       counted: false,
       bytesSent,
       records: 0,
+      source: undefined,
     };
   }
 
@@ -475,6 +587,7 @@ export class Traffic {
       counted: false,
       bytesSent,
       records: 0,
+      source: undefined,
     };
   }
 }

@@ -10,10 +10,11 @@ import {
   type MalformedKind,
   monthBounds,
   type PartnerTally,
+  type SourceTally,
   zeroCounts,
 } from './ground-truth.js';
 import type { PartnerLimits } from './registry-writer.js';
-import { PROFILE_FRACTION, type World } from './world.js';
+import { type DeclaredNetworks, PROFILE_FRACTION, type World } from './world.js';
 import { plusDays, startOfLocalDay } from './zones.js';
 
 type CountsJson = ReturnType<typeof countsJson>;
@@ -140,6 +141,84 @@ export interface GroundTruthJson {
   };
   readonly partners: Record<string, PartnerJson>;
   readonly unregistered: Record<string, UnregisteredJson>;
+  /** Null unless the generator declared networks (GenerateOptions.networks). */
+  readonly networks: NetworksJson | null;
+}
+
+/**
+ * Where each partner application's requests came from (NETWORKS.md): every operation and status, per
+ * requester and source (prefix, VPC endpoint, region as the line shows them), and whether the app's own
+ * declarations hold it; `declaredBy` lists the other partners' apps whose declarations hold it. The
+ * network findings of a window that holds all the data are exactly the sources with `inside: false`
+ * (`credential-used-outside-declared-network`), and one `shared-credential` per `declaredBy` entry of those.
+ */
+export interface NetworksJson {
+  readonly declared: Record<string, Record<string, DeclaredNetworks>>;
+  readonly sources: readonly SourceJson[];
+}
+
+export interface SourceJson {
+  readonly partnerId: string;
+  readonly applicationId: string;
+  readonly requester: string;
+  readonly accessPoint: string;
+  readonly sourcePrefix: string;
+  readonly addressClass: 'ipv4' | 'ipv6';
+  readonly vpcEndpoint: string;
+  readonly sourceRegion: string;
+  readonly inside: boolean;
+  readonly declaredBy: readonly { readonly partnerId: string; readonly applicationId: string }[];
+  readonly requests: string;
+  readonly bytesSent: string;
+  readonly firstSeen: string;
+  readonly lastSeen: string;
+}
+
+/** Whether declarations hold a source: its /24 is declared (all declared CIDRs are /24s), its endpoint or region. */
+function holds(n: DeclaredNetworks, s: SourceTally): boolean {
+  return n.cidrs.includes(s.prefix) || n.vpcEndpoints.includes(s.vpce) || n.sourceRegions.includes(s.region);
+}
+
+function networksJson(world: World, tally: GroundTruthTally): NetworksJson {
+  const declared: Record<string, Record<string, DeclaredNetworks>> = {};
+  for (const p of world.partners) {
+    declared[p.id] = {};
+    for (const a of p.apps) declared[p.id]![a.id] = a.networks;
+  }
+  const sources = tally.sourceFigures().map((s): SourceJson => {
+    const app = world.apps[s.appIndex]!;
+    const partner = world.partners[app.partnerIndex]!;
+    return {
+      partnerId: partner.id,
+      applicationId: app.id,
+      requester: s.requester,
+      accessPoint: s.accessPoint,
+      sourcePrefix: s.prefix,
+      addressClass: s.addressClass,
+      vpcEndpoint: s.vpce,
+      sourceRegion: s.region,
+      inside: holds(app.networks, s),
+      declaredBy: world.apps
+        .filter((o) => o.partnerIndex !== app.partnerIndex && holds(o.networks, s))
+        .map((o) => ({ partnerId: world.partners[o.partnerIndex]!.id, applicationId: o.id })),
+      requests: String(s.requests),
+      bytesSent: String(s.bytesSent),
+      firstSeen: new Date(s.firstMs).toISOString(),
+      lastSeen: new Date(s.lastMs).toISOString(),
+    };
+  });
+  const order = (x: SourceJson) =>
+    [
+      x.partnerId,
+      x.applicationId,
+      x.requester,
+      x.accessPoint,
+      x.sourcePrefix,
+      x.vpcEndpoint,
+      x.sourceRegion,
+    ].join('\u0000');
+  sources.sort((a, b) => (order(a) < order(b) ? -1 : order(a) > order(b) ? 1 : 0));
+  return { declared, sources };
 }
 
 const THRESHOLDS: readonly [string, bigint][] = [
@@ -453,5 +532,6 @@ export function buildGroundTruth(input: {
     },
     partners,
     unregistered,
+    networks: world.declaresNetworks ? networksJson(world, tally) : null,
   };
 }

@@ -68,6 +68,19 @@ export interface AppModel {
   readonly userAgents: readonly string[];
   readonly virtualHosted: boolean;
   readonly sourceRegion: string;
+  /** Where the application declares it reads from (the registry's `networks`, NETWORKS.md). */
+  readonly networks: DeclaredNetworks;
+  /** Addresses it is seen from now and then although no declaration of its own holds them. */
+  readonly outsideIps: readonly string[];
+  /** Host header of its requests through its declared VPC endpoint, or `-` when it declares none. */
+  readonly vpceHost: string;
+}
+
+/** An application's declared networks as the registry writes them; `cidrs` are the /24s of its `ips`. */
+export interface DeclaredNetworks {
+  readonly cidrs: readonly string[];
+  readonly vpcEndpoints: readonly string[];
+  readonly sourceRegions: readonly string[];
 }
 
 export interface PartnerModel {
@@ -103,6 +116,8 @@ export interface Stranger {
 }
 
 export interface World {
+  /** Applications declare their `networks` and requests come from outside them now and then. */
+  readonly declaresNetworks: boolean;
   readonly region: string;
   readonly bucket: string;
   readonly bucketOwner: string;
@@ -346,6 +361,7 @@ export function buildWorld(opts: {
   appsPerPartner: number;
   days: number;
   windowStartMs: number;
+  networks?: boolean;
 }): World {
   const rng = new Rng(opts.seed);
   const usedAccounts = new Set<string>();
@@ -455,6 +471,11 @@ export function buildWorld(opts: {
         }
       }
       const own = allowed.filter((_, i) => (i + a) % 3 !== 2 || allowed.length < 3);
+      const ips = Array.from({ length: 3 }, (_, i) => ipIn(rng, nets[(a + i) % nets.length]!));
+      const sourceRegion = kind === 'accessPoint' || kind === 'arnGlob' ? region : '-';
+      // Declared networks and the addresses outside them take no draws: the traffic stays what it was.
+      const serial = p * 8 + a + 1;
+      const vpce = kind === 'arn' ? `vpce-${(0x0a1b0000 + serial).toString(16).padStart(8, '0')}` : undefined;
       const app: AppModel = {
         globalIndex: apps.length,
         partnerIndex: p,
@@ -466,14 +487,29 @@ export function buildWorld(opts: {
         accessPoint,
         weight: rawWeights[a]! / weightSum,
         datasets: own.length > 0 ? own : allowed,
-        ips: Array.from({ length: 3 }, (_, i) => ipIn(rng, nets[(a + i) % nets.length]!)),
+        ips,
         // The first agent is the app's usual client; the second, used now and then, may be an odd one.
         userAgents: [
           USER_AGENTS[(p * 3 + a) % PLAIN_AGENTS]!,
           USER_AGENTS[(p + a * 5 + 7) % USER_AGENTS.length]!,
         ],
         virtualHosted: (p + a) % 2 === 0,
-        sourceRegion: kind === 'accessPoint' || kind === 'arnGlob' ? region : '-',
+        sourceRegion,
+        networks: {
+          cidrs: [...new Set(ips.map((ip) => `${ip.slice(0, ip.lastIndexOf('.'))}.0/24`))],
+          vpcEndpoints: vpce === undefined ? [] : [vpce],
+          sourceRegions: sourceRegion === '-' ? [] : [sourceRegion],
+        },
+        // Carrier-grade NAT space and the IPv6 documentation prefix: no partner declares either.
+        outsideIps: [
+          `100.${64 + (p % 64)}.${a}.${10 + (p % 200)}`,
+          `100.${64 + (p % 64)}.${a + 8}.77`,
+          `2001:db8:${serial.toString(16)}::${(a + 1).toString(16)}`,
+        ],
+        vpceHost:
+          vpce === undefined
+            ? '-'
+            : `${bucket}.${vpce}-${(serial * 7919).toString(36)}.s3.${region}.vpce.amazonaws.com`,
       };
       apps.push(app);
       partnerApps.push(app);
@@ -507,6 +543,7 @@ export function buildWorld(opts: {
   const hostIds = Array.from({ length: 512 }, () => `${rng.chars(BASE64, 75)}=`);
   const stranger = account();
   return {
+    declaresNetworks: opts.networks ?? false,
     region,
     bucket,
     bucketOwner: rng.chars(HEX_LOWER, 64),
