@@ -19,7 +19,7 @@
  * rows and recorded files, per zone), so a batch that re-ingestion replaced or removed loses them and
  * is rebuilt. One refresh is one transaction: a failure part-way leaves the tables as they were.
  * Days that the range's ends cut through the data are read from the slot rows by the statements
- * (usage-aggregation-sql.ts `cachedPartnerDailyUsageSql`), with this file's pairs.
+ * (usage-aggregation-sql.ts `cachedPartnerDailyUsageStatement`), with this file's pairs.
  */
 import { createHash } from 'node:crypto';
 import { type DuckDBConnection, listValue } from '@duckdb/node-api';

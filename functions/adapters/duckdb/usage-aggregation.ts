@@ -15,8 +15,8 @@ import type { AggregatedUsageSource, DailyUsage, UnattributedDatasetUsage } from
 import {
   type AggregationTables,
   type AttributedCache,
-  cachedPartnerDailyUsageSql,
-  cachedUnattributedUsageSql,
+  cachedPartnerDailyUsageStatement,
+  cachedUnattributedUsageStatement,
   type DailySource,
   DUCKDB,
   type PartnerDailyUsageRequest,
@@ -160,7 +160,7 @@ export class DuckDbUsageAggregation {
   async partnerDailyUsage(request: PartnerDailyUsageRequest): Promise<PartnerDailyUsage[]> {
     const q =
       this.daily && this.cache
-        ? cachedPartnerDailyUsageSql(DUCKDB, this.tables, request, this.daily.partners, this.cache)
+        ? cachedPartnerDailyUsageStatement(DUCKDB, this.tables, request, this.daily.partners, this.cache)
         : partnerDailyUsageSql(DUCKDB, this.tables, request, this.daily?.partners);
     const reader = await this.connection.runAndReadAll(q.sql, [...q.params]);
     // An empty result has no column vectors at all.
@@ -189,7 +189,7 @@ export class DuckDbUsageAggregation {
   async unattributedUsage(request: UnattributedUsageRequest): Promise<UnattributedUsage[]> {
     const q =
       this.daily && this.cache
-        ? cachedUnattributedUsageSql(DUCKDB, this.tables, request, this.daily.unattributed, this.cache)
+        ? cachedUnattributedUsageStatement(DUCKDB, this.tables, request, this.daily.unattributed, this.cache)
         : unattributedUsageSql(DUCKDB, this.tables, request, this.daily?.unattributed);
     const reader = await this.connection.runAndReadAll(q.sql, [...q.params]);
     if (reader.currentRowCount === 0) return [];

@@ -632,9 +632,10 @@ const WHOLE_DAY = `(z.whole_first OR c.local_date > z.before_range)
  * {@link partnerDailyUsageSql} from the counted cache: whole local days are the cache's counted sums
  * (already attributed and filtered by the contract version in force); days the range cuts through the
  * data are attributed from the pairs cache and counted from the slot rows, as the daily read does.
- * Columns and order as partnerDailyUsageSql's.
+ * Columns and order as partnerDailyUsageSql's. DuckDB only (the caches are the local engine's), hence
+ * not named `...Sql`, the name of the builders test/support/athena-statements.ts samples for Trino.
  */
-export function cachedPartnerDailyUsageSql<P>(
+export function cachedPartnerDailyUsageStatement<P>(
   d: AggregationDialect<P>,
   tables: AggregationTables,
   request: PartnerDailyUsageRequest,
@@ -685,9 +686,9 @@ ORDER BY partner_id, application_id, dataset, local_date`;
 /**
  * {@link unattributedUsageSql} from the unattributed cache (one zone, UTC): whole days' unattributed
  * and not ignored usage from the cache, days the range cuts through the data from the slot rows with
- * the pairs cache's verdicts. Columns and order as unattributedUsageSql's.
+ * the pairs cache's verdicts. Columns and order as unattributedUsageSql's. DuckDB only.
  */
-export function cachedUnattributedUsageSql<P>(
+export function cachedUnattributedUsageStatement<P>(
   d: AggregationDialect<P>,
   tables: AggregationTables,
   request: UnattributedUsageRequest,
