@@ -22,7 +22,7 @@
  * (usage-aggregation-sql.ts `cachedPartnerDailyUsageStatement`), with this file's pairs.
  */
 import { createHash } from 'node:crypto';
-import { type DuckDBConnection, listValue } from '@duckdb/node-api';
+import { type DuckDBConnection, type DuckDBValue, listValue } from '@duckdb/node-api';
 import type { AttributionTables } from '../../domain/attribution-table.js';
 import {
   type AggregationTables,
@@ -236,14 +236,18 @@ async function refreshInTransaction(
   plan.options.onStep?.('dropped');
   const pairsAttributed = await attributeNewPairs(connection, digest, read, plan.toBuild);
   plan.options.onStep?.('attributed');
-  for (const batch of plan.toBuild) {
-    await countBatch(connection, digest, read, batch);
-    await connection.run(`INSERT INTO ${batches} (digest, batch, signature) VALUES ($1, $2, $3)`, [
-      digest,
-      batch,
-      plan.signatures.get(batch)!,
-    ]);
-    plan.options.onStep?.('built', batch);
+  // Batches counted a few at a time: one statement a batch would scan the daily rows once a batch.
+  for (let i = 0; i < plan.toBuild.length; i += BATCHES_A_STATEMENT) {
+    const some = plan.toBuild.slice(i, i + BATCHES_A_STATEMENT);
+    await countBatches(connection, digest, read, some);
+    for (const batch of some) {
+      await connection.run(`INSERT INTO ${batches} (digest, batch, signature) VALUES ($1, $2, $3)`, [
+        digest,
+        batch,
+        plan.signatures.get(batch)!,
+      ]);
+    }
+    plan.options.onStep?.('built', some.at(-1));
   }
   return {
     digest,
@@ -289,31 +293,37 @@ LEFT JOIN ignored i ON i.requester = q.requester`;
   return Number(r.rowsChanged);
 }
 
-/** The counted and unattributed rows of one batch, from its daily rows and the pairs cache. */
-async function countBatch(
+/**
+ * Batches counted by one statement: a cold refresh (a registry never seen) counts every batch of the
+ * state, and a statement's groups are held in memory (a night is one batch).
+ */
+const BATCHES_A_STATEMENT = 8;
+
+/** The counted and unattributed rows of `batches`, from their daily rows and the pairs cache. */
+async function countBatches(
   connection: DuckDBConnection,
   digest: string,
   read: AttributedDailyRead,
-  batch: string,
+  batches: readonly string[],
 ): Promise<void> {
   const daily = DAILY_ROLLUP_TABLES.daily;
   const { pairs, counted, unattributed } = ATTRIBUTED_DAILY_TABLES;
-  const p = new Parameters<string | number>();
+  const p = new Parameters<DuckDBValue>();
   // Placeholders are numbered in the order of the text: each piece adds its values where it stands.
   const zones = read.partners.zones
     .map((z) => `(CAST(${p.add(z.id)} AS INTEGER), CAST(${p.add(z.timeZone)} AS VARCHAR))`)
     .join(', ');
   const byDay = `by_day AS (
-  SELECT r.zone_id, a.partner_id, a.application_id, r.dataset, r.operation, r.status_class, r.local_date,
+  SELECT r.zone_id, r.batch, a.partner_id, a.application_id, r.dataset, r.operation, r.status_class, r.local_date,
     sum(r.requests) AS requests, sum(r.bytes_sent) AS bytes_sent, sum(r.records) AS records
   FROM ${daily} r
   JOIN (VALUES ${zones}) z(zone_id, time_zone) ON z.zone_id = r.zone_id
   JOIN ${pairs} a ON a.digest = ${p.add(digest)} AND a.requester = r.requester
     AND a.access_point = r.access_point AND a.time_zone = z.time_zone
-  WHERE r.batch = ${p.add(batch)}
-  GROUP BY 1, 2, 3, 4, 5, 6, 7
+  WHERE r.batch IN (SELECT unnest(${p.add(listValue([...batches]))}::VARCHAR[]))
+  GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
 )`;
-  const tail = countedTail(DUCKDB, read.tables, p, undefined, true);
+  const tail = countedTail(DUCKDB, read.tables, p, undefined, ['zone_id', 'batch']);
   await connection.run(
     `INSERT INTO ${counted} (digest, zone_id, batch, local_date, partner_id, application_id, dataset,
       requests, bytes_sent, records)
@@ -322,7 +332,7 @@ ${tail.ctes},
 sums AS (
 ${tail.select}
 )
-SELECT ${p.add(digest)}, zone_id, ${p.add(batch)}, local_date, partner_id, application_id, dataset,
+SELECT ${p.add(digest)}, zone_id, batch, local_date, partner_id, application_id, dataset,
   CAST(requests AS BIGINT), CAST(bytes_sent AS BIGINT), CAST(records AS BIGINT)
 FROM sums`,
     [...p.values],
@@ -330,12 +340,13 @@ FROM sums`,
   await connection.run(
     `INSERT INTO ${unattributed} (digest, zone_id, batch, local_date, requester, access_point, dataset,
       status_class, requests, bytes_sent, records)
-SELECT $1, r.zone_id, $2, r.local_date, r.requester, r.access_point, r.dataset, r.status_class,
+SELECT $1, r.zone_id, r.batch, r.local_date, r.requester, r.access_point, r.dataset, r.status_class,
   CAST(sum(r.requests) AS BIGINT), CAST(sum(r.bytes_sent) AS BIGINT), CAST(sum(r.records) AS BIGINT)
 FROM ${daily} r
 JOIN ${pairs} a ON a.digest = $1 AND a.requester = r.requester AND a.access_point = r.access_point
-WHERE r.zone_id = $3::INTEGER AND r.batch = $2 AND a.partner_id IS NULL AND NOT a.ignored
-GROUP BY r.zone_id, r.local_date, r.requester, r.access_point, r.dataset, r.status_class`,
-    [digest, batch, read.unattributed.zones[0]!.id],
+WHERE r.zone_id = $3::INTEGER AND r.batch IN (SELECT unnest($2::VARCHAR[])) AND a.partner_id IS NULL
+  AND NOT a.ignored
+GROUP BY r.zone_id, r.batch, r.local_date, r.requester, r.access_point, r.dataset, r.status_class`,
+    [digest, listValue([...batches]), read.unattributed.zones[0]!.id],
   );
 }

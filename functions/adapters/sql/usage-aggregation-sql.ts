@@ -452,7 +452,7 @@ by_day AS (
   JOIN slot_days z ON z.slot_start = u.slot_start AND z.time_zone = a.time_zone
   GROUP BY 1, 2, 3, 4, 5, 6
 )`;
-  const tail = countedTail(d, tables, p, dates, false);
+  const tail = countedTail(d, tables, p, dates);
   const sql = `WITH ${ctes},
 ${byDay},
 ${tail.ctes}
@@ -464,7 +464,7 @@ ORDER BY g.partner_id, g.application_id, g.dataset, g.local_date`;
 /**
  * The CTEs from `dated` to `counted_operations` and the final grouping of counted usage, over a CTE
  * `by_day` (partner_id, application_id, dataset, operation, status_class, local_date and the sums, and
- * `zone_id` first where `zone`): the contract version in force for each local day's month, and its
+ * the `carry` columns first, e.g. a zone and a batch): the contract version in force for each local day's month, and its
  * counted operations and statuses. `dates` keeps local days in [from, to); none keeps every day. The
  * select has no ORDER BY, so that a caller can use it as a CTE.
  */
@@ -473,10 +473,10 @@ export function countedTail<P>(
   tables: AggregationTables,
   p: Parameters<P>,
   dates: { readonly from: string; readonly to: string } | undefined,
-  zone: boolean,
+  carry: readonly ('zone_id' | 'batch')[] = [],
 ): { readonly ctes: string; readonly select: string } {
   const terms = d.table(tables, tables.contractTerms);
-  const z = (prefix: string) => (zone ? `${prefix}zone_id, ` : '');
+  const z = (prefix: string) => carry.map((c) => `${prefix}${c}, `).join('');
   const where = dates
     ? `
   WHERE local_date >= ${p.add(d.text(checkDate('fromDate', dates.from)))}
@@ -658,7 +658,7 @@ export function cachedPartnerDailyUsageStatement<P>(
     AND a.time_zone = u.time_zone
   GROUP BY 1, 2, 3, 4, 5, 6
 )`;
-  const tail = countedTail(d, tables, p, dates, false);
+  const tail = countedTail(d, tables, p, dates);
   const sql = `WITH ${ctes},
 ${attributed},
 ${byDay},
