@@ -164,7 +164,9 @@ async function runChild(
   if (path === 'warm') {
     for (const statement of [...CREATE_DAILY_ROLLUP, ...CREATE_ATTRIBUTED_DAILY])
       await connection.run(statement);
-    const last = await connection.runAndReadAll('SELECT max(batch) FROM counted_daily_batches');
+    const last =
+      await connection.runAndReadAll(`SELECT batch FROM rollup_daily_batches WHERE batch IN (SELECT batch FROM counted_daily_batches)
+        ORDER BY max_slot DESC NULLS LAST, batch DESC LIMIT 1`);
     const batch = last.getRows()[0]?.[0];
     if (batch === null || batch === undefined)
       throw new Error('warm needs built caches: run build or cold first');
