@@ -6,7 +6,8 @@
  *
  *   npm run bench:scale [-- --partners 1,4,10,100] [-- --days 30] [-- --rows-per-slot 512]
  *                       [-- --paths old,new,build,daily,cold,warm,hot] [-- --old-max-rows 8000000]
- *                       [-- --compact] [-- --data-dir bench-data/scale] [-- --markdown]
+ *                       [-- --compact] [-- --daily-memory 512MB] [-- --data-dir bench-data/scale]
+ *                       [-- --markdown]
  *
  * Each state is synthesised once into --data-dir (git-ignored) and reused. Each path runs in its own
  * child process (under `nice`), in the order given, which reports its own figures:
@@ -120,6 +121,7 @@ async function runChild(
   state: string,
   partners: number,
   days: number,
+  dailyMemory: string | undefined,
 ): Promise<ChildResult> {
   const load0 = loadavg()[0]!;
   const registry = synthesisedRegistry(partners);
@@ -207,7 +209,11 @@ async function runChild(
   let engine = new DuckDbUsageAggregation(connection);
   if (path !== 'new') {
     const r0 = performance.now();
-    const { refresh: done, ...daily } = await prepareDailyRead(connection, registry);
+    const { refresh: done, ...daily } = await prepareDailyRead(
+      connection,
+      registry,
+      dailyMemory ? { memoryLimit: dailyMemory } : {},
+    );
     refresh = {
       refreshSeconds: (performance.now() - r0) / 1000,
       refreshRowsRead: done.rowsRead,
@@ -255,7 +261,13 @@ async function runChild(
   };
 }
 
-function spawnChild(path: BenchPath, state: string, partners: number, days: number): Promise<ChildResult> {
+function spawnChild(
+  path: BenchPath,
+  state: string,
+  partners: number,
+  days: number,
+  dailyMemory: string | undefined,
+): Promise<ChildResult> {
   const self = fileURLToPath(import.meta.url);
   const args = [
     '-n',
@@ -272,6 +284,7 @@ function spawnChild(path: BenchPath, state: string, partners: number, days: numb
     String(partners),
     '--days',
     String(days),
+    ...(dailyMemory ? ['--daily-memory', dailyMemory] : []),
   ];
   return new Promise((resolvePromise, reject) => {
     const child = spawn('nice', args, { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -311,13 +324,20 @@ async function main(): Promise<void> {
       paths: { type: 'string', default: PATHS.join(',') },
       'data-dir': { type: 'string', default: 'bench-data/scale' },
       compact: { type: 'boolean', default: false },
+      'daily-memory': { type: 'string' },
       markdown: { type: 'boolean', default: false },
     },
   });
   const days = Number(values.days);
   if (values.child !== undefined) {
     if (!PATHS.includes(values.child as BenchPath)) throw new Error(`unknown path ${values.child}`);
-    const result = await runChild(values.child as BenchPath, values.state!, Number(values.partners), days);
+    const result = await runChild(
+      values.child as BenchPath,
+      values.state!,
+      Number(values.partners),
+      days,
+      values['daily-memory'],
+    );
     process.stdout.write(`${JSON.stringify(result)}\n`);
     return;
   }
@@ -367,7 +387,7 @@ async function main(): Promise<void> {
         );
         continue;
       }
-      const r = await spawnChild(path, state, partners, days);
+      const r = await spawnChild(path, state, partners, days, values['daily-memory']);
       results.push(r);
       const same = results.length > 1 ? (r.digest === results[0]!.digest ? 'yes' : 'NO') : '-';
       const opt = (v: number | undefined, f: (n: number) => string) => (v === undefined ? '' : f(v));

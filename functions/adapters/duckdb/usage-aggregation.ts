@@ -31,7 +31,12 @@ import {
   attributedDigest,
   refreshAttributedDaily,
 } from './attributed-daily.js';
-import { DAILY_ROLLUP_TABLES, type DailyRollupRefresh, refreshDailyRollup } from './daily-rollup.js';
+import {
+  DAILY_ROLLUP_TABLES,
+  type DailyRollupOptions,
+  type DailyRollupRefresh,
+  refreshDailyRollup,
+} from './daily-rollup.js';
 import type { DuckDbDatabase } from './duckdb-database.js';
 
 /** The table names the local statements read. */
@@ -223,13 +228,14 @@ const UNATTRIBUTED_ZONE = 'UTC';
 export async function prepareDailyRead(
   connection: DuckDBConnection,
   registry: Registry,
+  options: DailyRollupOptions = {},
 ): Promise<{
   readonly refresh: DailyRollupRefresh;
   readonly partners: DailySource;
   readonly unattributed: DailySource;
 }> {
   const partnerZones = [...new Set(registry.partners.map((p) => p.timeZone))].sort();
-  const refresh = await refreshDailyRollup(connection, [UNATTRIBUTED_ZONE, ...partnerZones]);
+  const refresh = await refreshDailyRollup(connection, [UNATTRIBUTED_ZONE, ...partnerZones], options);
   const id = new Map(refresh.zones.map((z) => [z.timeZone, z.id]));
   const source = (zones: readonly string[]): DailySource => ({
     table: DAILY_ROLLUP_TABLES.daily,
