@@ -14,8 +14,16 @@
  *
  * Rows are made inside DuckDB (INSERT ... SELECT over `range`), one statement a day, with counts from
  * DuckDB's `hash` of the row's coordinates: the same arguments give the same rows.
+ *
+ * `fullDaysFrom` (for 100 and 1,000 partners, whose synthesis slot by slot takes 13 minutes and some
+ * 3.5 hours here) holds the days before it in fewer rows: one per key and "segment" (the runs of a
+ * day's slots that share their local day in every zone of {@link SYNTHESIS_ZONES}, six or seven a day),
+ * at the segment's first slot, carrying the sums of the segment's slot rows. Every local day of every
+ * zone, and so every daily row, figure and evaluation, is the one the slot-by-slot rows give (the
+ * scale bench shows the digests equal at 4 partners); only the rollup rows of those days are fewer (16
+ * times), so what reads slot rows (the slot path, building the pre-aggregate) reads fewer.
  */
-import { DuckDBInstance } from '@duckdb/node-api';
+import { DuckDBInstance, listValue } from '@duckdb/node-api';
 import { DuckDbState } from '../functions/adapters/duckdb/index.js';
 import { type Registry, RegistrySchema } from '../functions/domain/registry.js';
 import { SLOT_MS } from '../functions/domain/usage.js';
@@ -31,6 +39,11 @@ export interface SynthesiseOptions {
   readonly rowsPerSlot?: number;
   /** Called after each day is written (progress of a long synthesis). */
   readonly onDay?: (day: number) => void;
+  /**
+   * Days from this one (0-based) are written slot by slot; the days before it one row per key and
+   * segment (see the file's comment). @default 0 (every day slot by slot)
+   */
+  readonly fullDaysFrom?: number;
 }
 
 /** Applications per partner, as in the founding case. */
@@ -44,6 +57,8 @@ const ZONES = [
   'Australia/Sydney',
   'Asia/Kathmandu',
 ];
+/** The partners' zones (and UTC, the unattributed figures' zone, among them). */
+export const SYNTHESIS_ZONES: readonly string[] = ZONES;
 const PROVIDER_ACCOUNT = '999999999999';
 
 const mainAccount = (p: number) => String(100_000_000_000 + 2 * p);
@@ -107,6 +122,47 @@ export interface SynthesisedRollup {
   readonly endMs: number;
 }
 
+const SLOTS_PER_DAY = 86_400_000 / SLOT_MS;
+
+/**
+ * The day's slot rows before their sums: per partner p, row k of the slot and slot s of the day
+ * ($1 the first instant, $2 the day, $3 partners, $4 rows a slot), with the counts' hash `h`.
+ * k: row within the slot; app = k % 8; j = k // 8 picks the session (j // 4) and the dataset (j % 4).
+ * A row's strings depend on the partner, the day and k only, so they are made once per day (`keys`)
+ * and crossed with the day's slots, where only the counts are computed per row.
+ */
+const SLOT_ROWS = `(
+          SELECT keys.*, s, hash(p, s, k) AS h, 1 + (hash(p, s, k) % 85)::BIGINT AS requests
+          FROM (
+            SELECT p, k, j,
+              CASE
+                WHEN k % 64 = 63 THEN CASE (j // 4) % 3
+                  WHEN 0 THEN 'arn:aws:iam::888888888888:user/crawler-' || (j // 4)
+                  WHEN 1 THEN '-'
+                  ELSE 'svc:cloudfront.amazonaws.com' END
+                WHEN app = 0 THEN 'arn:aws:iam::' || acct || ':user/app0-svc'
+                WHEN app = 1 THEN 'arn:aws:sts::' || acct || ':assumed-role/app1-reader/worker-' || day || '-' || session
+                WHEN app = 2 THEN 'arn:aws:sts::' || acct || ':assumed-role/app2-prod/airflow-' || day || '-' || session
+                WHEN app = 3 THEN 'arn:aws:sts::' || acct2 || ':assumed-role/DataScience/user-' || session
+                WHEN app = 4 THEN CASE WHEN p < 192 THEN lpad(printf('%x', p), 64, 'c') ELSE lpad('a' || printf('%x', p), 64, 'f') END
+                WHEN app = 5 THEN 'arn:aws:sts::' || acct || ':assumed-role/dash/lambda-' || day || '-' || session
+                WHEN app = 6 THEN 'arn:aws:sts::' || acct || ':assumed-role/app6-etl/run-' || day || '-' || session
+                ELSE 'arn:aws:iam::' || acct || ':user/app7-' || session
+              END AS requester,
+              CASE WHEN app = 5 AND k % 64 <> 63
+                THEN 'arn:aws:s3:us-east-1:${PROVIDER_ACCOUNT}:accesspoint/p' || p || '-app5' ELSE '-' END AS access_point,
+              ['${DATASETS.join("', '")}'][1 + j % 4] AS dataset,
+              CASE WHEN j % 10 = 9 THEN 'REST.HEAD.OBJECT' ELSE 'REST.GET.OBJECT' END AS operation,
+              CASE WHEN j % 17 = 16 THEN '4xx' WHEN j % 7 = 6 THEN '3xx' ELSE '2xx' END AS status_class,
+              'synthetic-' || day AS batch
+            FROM (
+              SELECT p, k, k % 8 AS app, k // 8 AS j, $2::BIGINT AS day, (k // 8) // 4 AS session,
+                (100000000000 + 2 * p)::VARCHAR AS acct, (100000000001 + 2 * p)::VARCHAR AS acct2
+              FROM range(0, $3::BIGINT) t1(p), range(0, $4::BIGINT) t3(k)
+            )
+          ) keys, range($2::BIGINT * ${SLOTS_PER_DAY}, ($2::BIGINT + 1) * ${SLOTS_PER_DAY}) t2(s)
+)`;
+
 /**
  * Writes the rollup of `partners` partners over `days` days into the state at `path`, replacing any
  * rollup there. Returns the number of rows and the time span.
@@ -136,15 +192,20 @@ export async function synthesiseRollup(options: SynthesiseOptions): Promise<Synt
     await c.run('DELETE FROM rollup');
     // One INSERT a day, in order: the rollup is ordered by time as nightly ingestion leaves it.
     const perApp = rowsPerSlot / APPS_PER_PARTNER;
-    const slotsPerDay = 86_400_000 / SLOT_MS;
-    // k: row within the slot; app = k % 8; j = k // 8 picks the session (j // 4) and the dataset (j % 4).
-    // A row's strings depend on the partner, the day and k only, so they are made once per day
-    // (`keys`) and crossed with the day's slots, where only the counts are computed per row. The rows
-    // are those one statement over every slot made (a hash of every row compared); it is not faster:
-    // DuckDB's writing of the rows' strings is what costs (100 partners: 1,383 s at a load near 13).
+    const slotsPerDay = SLOTS_PER_DAY;
+    // The rows are those one statement over every slot made (a hash of every row compared); it is not
+    // faster: DuckDB's writing of the rows' strings is what costs (100 partners: 1,383 s at a load near 13).
+    const fullDaysFrom = options.fullDaysFrom ?? 0;
     for (let day = 0; day < options.days; day++) {
-      await c.run(
-        `INSERT INTO rollup
+      const params = [
+        BigInt(startMs),
+        BigInt(day),
+        BigInt(options.partners),
+        BigInt(perApp * APPS_PER_PARTNER),
+      ];
+      if (day >= fullDaysFrom) {
+        await c.run(
+          `INSERT INTO rollup
         SELECT
           ($1::BIGINT + s * ${SLOT_MS})::BIGINT AS slot_start,
           'data' AS bucket, requester, access_point, dataset, operation, status_class,
@@ -152,39 +213,34 @@ export async function synthesiseRollup(options: SynthesiseOptions): Promise<Synt
           requests * (1000 + h % 250000) AS bytes_sent,
           CASE WHEN j % 4 = 0 THEN requests * 12 ELSE 0 END AS records,
           batch
-        FROM (
-          SELECT keys.*, s, hash(p, s, k) AS h, 1 + (hash(p, s, k) % 85)::BIGINT AS requests
-          FROM (
-            SELECT p, k, j,
-              CASE
-                WHEN k % 64 = 63 THEN CASE (j // 4) % 3
-                  WHEN 0 THEN 'arn:aws:iam::888888888888:user/crawler-' || (j // 4)
-                  WHEN 1 THEN '-'
-                  ELSE 'svc:cloudfront.amazonaws.com' END
-                WHEN app = 0 THEN 'arn:aws:iam::' || acct || ':user/app0-svc'
-                WHEN app = 1 THEN 'arn:aws:sts::' || acct || ':assumed-role/app1-reader/worker-' || day || '-' || session
-                WHEN app = 2 THEN 'arn:aws:sts::' || acct || ':assumed-role/app2-prod/airflow-' || day || '-' || session
-                WHEN app = 3 THEN 'arn:aws:sts::' || acct2 || ':assumed-role/DataScience/user-' || session
-                WHEN app = 4 THEN CASE WHEN p < 192 THEN lpad(printf('%x', p), 64, 'c') ELSE lpad('a' || printf('%x', p), 64, 'f') END
-                WHEN app = 5 THEN 'arn:aws:sts::' || acct || ':assumed-role/dash/lambda-' || day || '-' || session
-                WHEN app = 6 THEN 'arn:aws:sts::' || acct || ':assumed-role/app6-etl/run-' || day || '-' || session
-                ELSE 'arn:aws:iam::' || acct || ':user/app7-' || session
-              END AS requester,
-              CASE WHEN app = 5 AND k % 64 <> 63
-                THEN 'arn:aws:s3:us-east-1:${PROVIDER_ACCOUNT}:accesspoint/p' || p || '-app5' ELSE '-' END AS access_point,
-              ['${DATASETS.join("', '")}'][1 + j % 4] AS dataset,
-              CASE WHEN j % 10 = 9 THEN 'REST.HEAD.OBJECT' ELSE 'REST.GET.OBJECT' END AS operation,
-              CASE WHEN j % 17 = 16 THEN '4xx' WHEN j % 7 = 6 THEN '3xx' ELSE '2xx' END AS status_class,
-              'synthetic-' || day AS batch
-            FROM (
-              SELECT p, k, k % 8 AS app, k // 8 AS j, $2::BIGINT AS day, (k // 8) // 4 AS session,
-                (100000000000 + 2 * p)::VARCHAR AS acct, (100000000001 + 2 * p)::VARCHAR AS acct2
-              FROM range(0, $3::BIGINT) t1(p), range(0, $4::BIGINT) t3(k)
-            )
-          ) keys, range($2::BIGINT * ${slotsPerDay}, ($2::BIGINT + 1) * ${slotsPerDay}) t2(s)
-        )`,
-        [BigInt(startMs), BigInt(day), BigInt(options.partners), BigInt(perApp * APPS_PER_PARTNER)],
-      );
+        FROM ${SLOT_ROWS}`,
+          params,
+        );
+      } else {
+        // The day's segments: runs of slots whose local days agree in every zone, named by their first slot.
+        await c.run(
+          `CREATE OR REPLACE TEMP TABLE synth_segments AS
+          SELECT s, min(s) OVER (PARTITION BY days) AS segment FROM (
+            SELECT s, string_agg(CAST(CAST(timezone(z, to_timestamp(($1::BIGINT + s * ${SLOT_MS}) // 1000)) AS DATE) AS VARCHAR), ',' ORDER BY z) AS days
+            FROM range($2::BIGINT * ${slotsPerDay}, ($2::BIGINT + 1) * ${slotsPerDay}) t(s),
+              (SELECT unnest($3::VARCHAR[]) AS z) zones
+            GROUP BY s)`,
+          [BigInt(startMs), BigInt(day), listValue([...ZONES])],
+        );
+        await c.run(
+          `INSERT INTO rollup
+        SELECT
+          ($1::BIGINT + g.segment * ${SLOT_MS})::BIGINT AS slot_start,
+          'data' AS bucket, requester, access_point, dataset, operation, status_class,
+          sum(requests)::BIGINT,
+          sum(requests * (1000 + h % 250000))::BIGINT AS bytes_sent,
+          sum(CASE WHEN j % 4 = 0 THEN requests * 12 ELSE 0 END)::BIGINT AS records,
+          batch
+        FROM ${SLOT_ROWS} x JOIN synth_segments g ON g.s = x.s
+        GROUP BY g.segment, requester, access_point, dataset, operation, status_class, batch`,
+          params,
+        );
+      }
       options.onDay?.(day);
     }
     const reader = await c.runAndReadAll('SELECT count(*) FROM rollup');

@@ -5,8 +5,9 @@
  * and slot, about 2.1 M requests a partner and day).
  *
  *   npm run bench:scale [-- --partners 1,4,10,100] [-- --days 30] [-- --rows-per-slot 512]
- *                       [-- --paths old,new,cold,warm,hot] [-- --old-max-rows 8000000]
- *                       [-- --data-dir bench-data/scale] [-- --markdown]
+ *                       [-- --paths old,new,build,daily,cold,warm,hot] [-- --old-max-rows 8000000]
+ *                       [-- --compact] [-- --daily-memory 512MB] [-- --data-dir bench-data/scale]
+ *                       [-- --markdown]
  *
  * Each state is synthesised once into --data-dir (git-ignored) and reused. Each path runs in its own
  * child process (under `nice`), in the order given, which reports its own figures:
@@ -15,11 +16,19 @@
  * - new: the registry's tables written into DuckDB, `partnerDailyUsageSql` and `unattributedUsageSql`
  *   (top 100) run there over the slot rows, and the domain evaluates from the aggregated rows
  *   (aggregated-evaluation.ts);
- * - cold, warm, hot: the same statements over the daily pre-aggregate (daily-rollup.ts), refreshed
- *   first: cold drops the pre-aggregate and builds it whole; warm removes the last batch's daily rows
- *   (as if a night's ingestion had just added that batch) and builds that batch; hot finds nothing to
- *   build. Each includes its refresh in its seconds, and says how much of them it was. Run cold before
- *   warm and hot.
+ * - daily: the same statements over the daily pre-aggregate (daily-rollup.ts), attributing at read
+ *   time (the previous branch's path), after its refresh;
+ * - build, cold, warm, hot: the statements over the attributed caches of the registry's digest
+ *   (attributed-daily.ts) beside the pre-aggregate, refreshed first: build drops the pre-aggregate and
+ *   the caches and builds both from the slot rows (a state's first evaluation); cold drops the caches
+ *   only (a registry never seen: every pair attributed, every batch counted from the daily rows); warm
+ *   removes the last batch from the pre-aggregate and the caches, and the pairs only it holds (the
+ *   state a night's ingestion leaves: one new batch), then builds that batch; hot finds nothing to
+ *   build. Each includes its refreshes in its seconds, and says how much of them they were. Run build
+ *   (or daily) before the others on a new state.
+ * --compact synthesises the days before the last one a row per key and segment (rollup-synthesiser.ts
+ * `fullDaysFrom`: the same daily rows and figures, 16 times fewer slot rows for those days), into its
+ * own state file; the last day, the warm path's batch, is slot by slot.
  * Seconds are the evaluation's wall time in the child (opening the state excluded), peak memory the
  * child's peak resident set (VmHWM: V8's heap and DuckDB's native memory alike), rows the rows that
  * crossed from DuckDB into JavaScript. The old path is skipped past --old-max-rows rollup rows (it holds
@@ -30,14 +39,23 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
+import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DuckDBInstance } from '@duckdb/node-api';
+import {
+  ATTRIBUTED_DAILY_TABLES,
+  attributedCache,
+  attributedDigest,
+  CREATE_ATTRIBUTED_DAILY,
+  refreshAttributedDaily,
+} from '../functions/adapters/duckdb/attributed-daily.js';
 import { CREATE_DAILY_ROLLUP, DAILY_ROLLUP_TABLES } from '../functions/adapters/duckdb/daily-rollup.js';
 import { DuckDbState } from '../functions/adapters/duckdb/index.js';
 import {
   DuckDbUsageAggregation,
+  LOCAL_AGGREGATION_TABLES,
   prepareDailyRead,
   writeAttributionTables,
 } from '../functions/adapters/duckdb/usage-aggregation.js';
@@ -54,19 +72,17 @@ import { synthesisedRegistry, synthesiseRollup } from './rollup-synthesiser.js';
 const START = '2026-03-01';
 const TOP_UNATTRIBUTED = 100;
 
-/**
- * old: whole rows into JavaScript; new: SQL aggregation over the slot rows; cold: the daily
- * pre-aggregate built from nothing, then read; warm: one batch (the last day's) added since the last
- * build, as a night's ingestion leaves it, then read; hot: nothing to build.
- */
-type BenchPath = 'old' | 'new' | 'cold' | 'warm' | 'hot';
-const PATHS: readonly BenchPath[] = ['old', 'new', 'cold', 'warm', 'hot'];
+/** See the file's comment. */
+type BenchPath = 'old' | 'new' | 'daily' | 'build' | 'cold' | 'warm' | 'hot';
+const PATHS: readonly BenchPath[] = ['old', 'new', 'build', 'daily', 'cold', 'warm', 'hot'];
 const LABEL: Record<BenchPath, string> = {
   old: 'old (whole rows)',
-  new: 'SQL aggregation, slot rows',
-  cold: 'daily pre-aggregate, cold (first build)',
-  warm: 'daily pre-aggregate, warm (one new batch)',
-  hot: 'daily pre-aggregate, nothing new',
+  new: 'SQL over slot rows',
+  daily: 'SQL over daily rows, attributed at read',
+  build: 'cached, first build (pre-aggregate too)',
+  cold: 'cached, cold (registry new)',
+  warm: 'cached, warm (one new batch)',
+  hot: 'cached, hot (nothing new)',
 };
 
 interface ChildResult {
@@ -76,6 +92,12 @@ interface ChildResult {
   /** Rollup rows the refresh read, and the batch and zone pairs it built. */
   readonly refreshRowsRead?: number;
   readonly refreshBuilt?: number;
+  /** Of `refreshSeconds`, the attributed caches' refresh; the pairs it attributed and batches it counted. */
+  readonly cacheSeconds?: number;
+  readonly pairsAttributed?: number;
+  readonly batchesCounted?: number;
+  /** One-minute load average at the child's start and end. */
+  readonly load: readonly [number, number];
   readonly seconds: number;
   readonly peakRssMb: number;
   readonly rowsToJs: number;
@@ -99,7 +121,9 @@ async function runChild(
   state: string,
   partners: number,
   days: number,
+  dailyMemory: string | undefined,
 ): Promise<ChildResult> {
+  const load0 = loadavg()[0]!;
   const registry = synthesisedRegistry(partners);
   const window: AuditWindow = { from: START, to: addDays(START, days) };
   const dataEndMs = Date.parse(`${window.to}T00:00:00Z`);
@@ -120,6 +144,7 @@ async function runChild(
     await store.close();
     return {
       path,
+      load: [load0, loadavg()[0]!],
       seconds,
       peakRssMb: peakRssMb(),
       rowsToJs,
@@ -129,32 +154,90 @@ async function runChild(
   }
   const db = await DuckDBInstance.create(state);
   const connection = await db.connect();
-  // Set the state up as the path finds it (not timed): no pre-aggregate, or all but the last batch.
+  // Set the state up as the path finds it (not timed).
+  if (path === 'build') {
+    for (const table of [...Object.values(DAILY_ROLLUP_TABLES), ...Object.values(ATTRIBUTED_DAILY_TABLES)])
+      await connection.run(`DROP TABLE IF EXISTS ${table}`);
+  }
   if (path === 'cold') {
-    for (const table of Object.values(DAILY_ROLLUP_TABLES))
+    for (const table of Object.values(ATTRIBUTED_DAILY_TABLES))
       await connection.run(`DROP TABLE IF EXISTS ${table}`);
   }
   if (path === 'warm') {
-    for (const statement of CREATE_DAILY_ROLLUP) await connection.run(statement);
-    const last = await connection.runAndReadAll(
-      'SELECT max(batch) FROM rollup_daily_batches WHERE rollup_rows > 0',
-    );
+    for (const statement of [...CREATE_DAILY_ROLLUP, ...CREATE_ATTRIBUTED_DAILY])
+      await connection.run(statement);
+    const last =
+      await connection.runAndReadAll(`SELECT batch FROM rollup_daily_batches WHERE batch IN (SELECT batch FROM counted_daily_batches)
+        ORDER BY max_slot DESC NULLS LAST, batch DESC LIMIT 1`);
     const batch = last.getRows()[0]?.[0];
     if (batch === null || batch === undefined)
-      throw new Error('warm needs a built pre-aggregate: run cold first');
-    await connection.run('DELETE FROM rollup_daily WHERE batch = $1', [String(batch)]);
-    await connection.run('DELETE FROM rollup_daily_batches WHERE batch = $1', [String(batch)]);
+      throw new Error('warm needs built caches: run build or cold first');
+    const utc = Number(
+      (
+        await connection.runAndReadAll("SELECT zone_id FROM rollup_daily_zones WHERE time_zone = 'UTC'")
+      ).getRows()[0]![0],
+    );
+    // The pairs only the last batch holds, as a night's new sessions are.
+    await connection.run(
+      `DELETE FROM attributed_pairs a USING (
+        SELECT requester, access_point FROM rollup_daily WHERE batch = $1 AND zone_id = $2
+        EXCEPT SELECT requester, access_point FROM rollup_daily WHERE batch <> $1 AND zone_id = $2) n
+        WHERE a.requester = n.requester AND a.access_point = n.access_point`,
+      [String(batch), utc],
+    );
+    for (const table of [
+      'rollup_daily',
+      'rollup_daily_batches',
+      'counted_daily',
+      'unattributed_daily',
+      'counted_daily_batches',
+    ])
+      await connection.run(`DELETE FROM ${table} WHERE batch = $1`, [String(batch)]);
     await connection.run('CHECKPOINT');
   }
   const t0 = performance.now();
-  await writeAttributionTables(connection, registry);
-  let refresh: { seconds: number; rowsRead: number; built: number } | undefined;
+  const tables = await writeAttributionTables(connection, registry);
+  let refresh: Pick<
+    ChildResult,
+    | 'refreshSeconds'
+    | 'refreshRowsRead'
+    | 'refreshBuilt'
+    | 'cacheSeconds'
+    | 'pairsAttributed'
+    | 'batchesCounted'
+  > = {};
   let engine = new DuckDbUsageAggregation(connection);
   if (path !== 'new') {
     const r0 = performance.now();
-    const { refresh: done, ...daily } = await prepareDailyRead(connection, registry);
-    refresh = { seconds: (performance.now() - r0) / 1000, rowsRead: done.rowsRead, built: done.built };
-    engine = new DuckDbUsageAggregation(connection, undefined, daily);
+    const { refresh: done, ...daily } = await prepareDailyRead(
+      connection,
+      registry,
+      dailyMemory ? { memoryLimit: dailyMemory } : {},
+    );
+    refresh = {
+      refreshSeconds: (performance.now() - r0) / 1000,
+      refreshRowsRead: done.rowsRead,
+      refreshBuilt: done.built,
+    };
+    if (path === 'daily') {
+      engine = new DuckDbUsageAggregation(connection, undefined, daily);
+    } else {
+      const c0 = performance.now();
+      const digest = attributedDigest(tables, done.zones);
+      const cached = await refreshAttributedDaily(connection, digest, {
+        tables: LOCAL_AGGREGATION_TABLES,
+        ...daily,
+      });
+      const cacheSeconds = (performance.now() - c0) / 1000;
+      refresh = {
+        ...refresh,
+        refreshSeconds: (performance.now() - r0) / 1000,
+        cacheSeconds,
+        pairsAttributed: cached.pairsAttributed,
+        batchesCounted: cached.built,
+      };
+      engine = new DuckDbUsageAggregation(connection, undefined, daily, attributedCache(digest));
+    }
   }
   const daily = await engine.partnerDailyUsage(
     partnerDailyUsageRequest(registry.partners, window, dataEndMs),
@@ -168,11 +251,8 @@ async function runChild(
   db.closeSync();
   return {
     path,
-    ...(refresh && {
-      refreshSeconds: refresh.seconds,
-      refreshRowsRead: refresh.rowsRead,
-      refreshBuilt: refresh.built,
-    }),
+    load: [load0, loadavg()[0]!],
+    ...refresh,
     seconds,
     peakRssMb: peakRssMb(),
     rowsToJs: daily.length + strangers.length,
@@ -181,7 +261,13 @@ async function runChild(
   };
 }
 
-function spawnChild(path: BenchPath, state: string, partners: number, days: number): Promise<ChildResult> {
+function spawnChild(
+  path: BenchPath,
+  state: string,
+  partners: number,
+  days: number,
+  dailyMemory: string | undefined,
+): Promise<ChildResult> {
   const self = fileURLToPath(import.meta.url);
   const args = [
     '-n',
@@ -198,6 +284,7 @@ function spawnChild(path: BenchPath, state: string, partners: number, days: numb
     String(partners),
     '--days',
     String(days),
+    ...(dailyMemory ? ['--daily-memory', dailyMemory] : []),
   ];
   return new Promise((resolvePromise, reject) => {
     const child = spawn('nice', args, { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -213,6 +300,18 @@ function spawnChild(path: BenchPath, state: string, partners: number, days: numb
   });
 }
 
+/** The rollup rows of a state file. */
+async function rollupRows(state: string): Promise<number> {
+  const db = await DuckDBInstance.create(state);
+  const c = await db.connect();
+  try {
+    return Number((await c.runAndReadAll('SELECT count(*) FROM rollup')).getRows()[0]![0]);
+  } finally {
+    c.closeSync();
+    db.closeSync();
+  }
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -224,13 +323,21 @@ async function main(): Promise<void> {
       'old-max-rows': { type: 'string', default: '8000000' },
       paths: { type: 'string', default: PATHS.join(',') },
       'data-dir': { type: 'string', default: 'bench-data/scale' },
+      compact: { type: 'boolean', default: false },
+      'daily-memory': { type: 'string' },
       markdown: { type: 'boolean', default: false },
     },
   });
   const days = Number(values.days);
   if (values.child !== undefined) {
     if (!PATHS.includes(values.child as BenchPath)) throw new Error(`unknown path ${values.child}`);
-    const result = await runChild(values.child as BenchPath, values.state!, Number(values.partners), days);
+    const result = await runChild(
+      values.child as BenchPath,
+      values.state!,
+      Number(values.partners),
+      days,
+      values['daily-memory'],
+    );
     process.stdout.write(`${JSON.stringify(result)}\n`);
     return;
   }
@@ -247,33 +354,45 @@ async function main(): Promise<void> {
   const paths = values.paths.split(',') as BenchPath[];
   for (const p of paths) if (!PATHS.includes(p)) throw new Error(`--paths: unknown path "${p}"`);
   say(
-    '| partners | rollup rows | path | seconds | of which refresh | rollup rows read by refresh | peak MB | rows into JS | evaluations | same figures |',
+    '| partners | rollup rows | path | seconds | of which refresh | of which caches | rollup rows read by refresh | pairs attributed | peak MB | rows into JS | evaluations | digest | same figures | load |',
   );
-  say('|---:|---:|---|---:|---:|---:|---:|---:|---:|---|');
+  say('|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|');
   for (const partners of partnerCounts) {
-    const state = join(dataDir, `scale-${partners}p-${days}d-${rowsPerSlot}.duckdb`);
-    const expectedRows = partners * days * 96 * rowsPerSlot;
+    const state = join(
+      dataDir,
+      `scale-${partners}p-${days}d-${rowsPerSlot}${values.compact ? '-compact' : ''}.duckdb`,
+    );
     if (!existsSync(state)) {
       const t0 = performance.now();
-      const made = await synthesiseRollup({ path: state, partners, start: START, days, rowsPerSlot });
+      const made = await synthesiseRollup({
+        path: state,
+        partners,
+        start: START,
+        days,
+        rowsPerSlot,
+        ...(values.compact && { fullDaysFrom: days - 1 }),
+        onDay: (day) =>
+          console.error(`day ${day} written at ${((performance.now() - t0) / 1000).toFixed(1)} s`),
+      });
       console.error(
-        `synthesised ${made.rows.toLocaleString('en-US')} rows for ${partners} partners in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+        `synthesised ${made.rows.toLocaleString('en-US')} rows for ${partners} partners in ${((performance.now() - t0) / 1000).toFixed(1)} s (load ${loadavg()[0]!.toFixed(1)})`,
       );
     }
+    const expectedRows = await rollupRows(state);
     const results: ChildResult[] = [];
     for (const path of paths) {
       if (path === 'old' && expectedRows > oldMaxRows) {
         say(
-          `| ${partners} | ${expectedRows.toLocaleString('en-US')} | ${LABEL.old} | not run: past --old-max-rows | | | | | | |`,
+          `| ${partners} | ${expectedRows.toLocaleString('en-US')} | ${LABEL.old} | not run: past --old-max-rows | | | | | | | | | | |`,
         );
         continue;
       }
-      const r = await spawnChild(path, state, partners, days);
+      const r = await spawnChild(path, state, partners, days, values['daily-memory']);
       results.push(r);
       const same = results.length > 1 ? (r.digest === results[0]!.digest ? 'yes' : 'NO') : '-';
       const opt = (v: number | undefined, f: (n: number) => string) => (v === undefined ? '' : f(v));
       say(
-        `| ${partners} | ${expectedRows.toLocaleString('en-US')} | ${LABEL[r.path]} | ${r.seconds.toFixed(2)} | ${opt(r.refreshSeconds, (n) => n.toFixed(2))} | ${opt(r.refreshRowsRead, (n) => n.toLocaleString('en-US'))} | ${r.peakRssMb} | ${r.rowsToJs.toLocaleString('en-US')} | ${r.evaluations} | ${same} |`,
+        `| ${partners} | ${expectedRows.toLocaleString('en-US')} | ${LABEL[r.path]} | ${r.seconds.toFixed(2)} | ${opt(r.refreshSeconds, (n) => n.toFixed(2))} | ${opt(r.cacheSeconds, (n) => n.toFixed(2))} | ${opt(r.refreshRowsRead, (n) => n.toLocaleString('en-US'))} | ${opt(r.pairsAttributed, (n) => n.toLocaleString('en-US'))} | ${r.peakRssMb} | ${r.rowsToJs.toLocaleString('en-US')} | ${r.evaluations} | ${r.digest} | ${same} | ${r.load[0].toFixed(1)}-${r.load[1].toFixed(1)} |`,
       );
     }
   }

@@ -47,6 +47,11 @@ export function evaluateDailyUsage(
 ): { evaluations: PartnerPeriodEvaluation[]; uncovered: { partnerId: string; periodId: string }[] } {
   const byPartner = new Map<string, UsageRow[]>();
   const zoneOf = new Map(partners.map((p) => [p.id, p]));
+  // A local day's first instant, once per zone and date (a conversion costs some 10 µs; rows are
+  // partners x applications x datasets x days, some 960,000 for 1,000 partners' month).
+  const dayStarts = new Map<string, number>();
+  const startOf = (date: string, timeZone: string) =>
+    getOrSet(dayStarts, `${timeZone} ${date}`, () => startOfLocalDate(date, timeZone));
   for (const d of daily) {
     const partner = zoneOf.get(d.partnerId);
     if (!partner) continue;
@@ -59,7 +64,7 @@ export function evaluateDailyUsage(
       byPartner.set(d.partnerId, rows);
     }
     rows.push({
-      slotStart: startOfLocalDate(d.date, partner.timeZone),
+      slotStart: startOf(d.date, partner.timeZone),
       bucket: '-',
       requester: `${d.partnerId}${SEPARATOR}${d.applicationId}`,
       accessPoint: '-',
@@ -113,4 +118,13 @@ export function evaluateUnattributedUsage(
   }));
   // The engine left out every attributed and every ignored requester already.
   return evaluateUnattributed({ registry, rows, range, attribute: () => undefined });
+}
+
+function getOrSet<V>(map: Map<string, V>, key: string, make: () => V): V {
+  let value = map.get(key);
+  if (value === undefined) {
+    value = make();
+    map.set(key, value);
+  }
+  return value;
 }

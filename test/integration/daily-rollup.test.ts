@@ -10,6 +10,10 @@ import { type DuckDBConnection, DuckDBInstance, listValue } from '@duckdb/node-a
 import fc from 'fast-check';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
+  type AttributedDailyStep,
+  CREATE_ATTRIBUTED_DAILY,
+} from '../../functions/adapters/duckdb/attributed-daily.js';
+import {
   CREATE_DAILY_ROLLUP,
   memoryBytes,
   refreshDailyRollup,
@@ -17,6 +21,7 @@ import {
 import { CREATE_SCHEMA, SQL } from '../../functions/adapters/duckdb/schema.js';
 import {
   DuckDbUsageAggregation,
+  prepareAttributedRead,
   prepareDailyRead,
   writeAttributionTables,
 } from '../../functions/adapters/duckdb/usage-aggregation.js';
@@ -112,13 +117,18 @@ afterAll(() => {
 });
 
 async function reset(): Promise<void> {
-  for (const statement of CREATE_DAILY_ROLLUP) await connection.run(statement);
+  for (const statement of [...CREATE_DAILY_ROLLUP, ...CREATE_ATTRIBUTED_DAILY])
+    await connection.run(statement);
   for (const table of [
     'rollup',
     'ingested_files',
     'rollup_daily',
     'rollup_daily_batches',
     'rollup_daily_zones',
+    'attributed_pairs',
+    'counted_daily',
+    'unattributed_daily',
+    'counted_daily_batches',
   ]) {
     await connection.run(`DELETE FROM ${table}`);
   }
@@ -147,16 +157,31 @@ async function insertRows(rows: readonly BatchRow[]): Promise<void> {
   );
 }
 
-/** Counted and unattributed usage read from the slot rows and from the daily rows, side by side. */
-async function bothWays(registry: Registry, dataEndMs: number) {
-  await writeAttributionTables(connection, registry);
+/**
+ * Counted and unattributed usage read from the slot rows, from the daily rows and from the attributed
+ * caches of the registry's digest (attributed-daily.ts), side by side.
+ */
+async function bothWays(
+  registry: Registry,
+  dataEndMs: number,
+  onStep?: (step: AttributedDailyStep, batch?: string) => void,
+) {
+  const tables = await writeAttributionTables(connection, registry);
   const counted = partnerDailyUsageRequest(registry.partners, WINDOW, dataEndMs);
   const strangers = unattributedUsageRequest(WINDOW, 1000);
   const slots = new DuckDbUsageAggregation(connection);
   const { refresh, ...daily } = await prepareDailyRead(connection, registry);
   const days = new DuckDbUsageAggregation(connection, undefined, daily);
+  const prepared = await prepareAttributedRead(connection, registry, tables, onStep && { onStep });
+  const cached = new DuckDbUsageAggregation(
+    connection,
+    undefined,
+    { partners: prepared.partners, unattributed: prepared.unattributed },
+    prepared.cache,
+  );
   return {
     refresh,
+    attributed: prepared.attributed,
     slots: {
       counted: await slots.partnerDailyUsage(counted),
       strangers: await slots.unattributedUsage(strangers),
@@ -164,6 +189,10 @@ async function bothWays(registry: Registry, dataEndMs: number) {
     days: {
       counted: await days.partnerDailyUsage(counted),
       strangers: await days.unattributedUsage(strangers),
+    },
+    cached: {
+      counted: await cached.partnerDailyUsage(counted),
+      strangers: await cached.unattributedUsage(strangers),
     },
   };
 }
@@ -194,6 +223,7 @@ describe('the daily pre-aggregate', () => {
           const registry = registryOf(zones);
           const r = await bothWays(registry, dataEndSlot * SLOT_MS);
           expect(r.days).toEqual(r.slots);
+          expect(r.cached).toEqual(r.slots);
         },
       ),
       { numRuns: 30, seed: 13 },
@@ -230,6 +260,7 @@ describe('the daily pre-aggregate', () => {
     for (const dataEndMs of [lastSlotEnd, lastSlotEnd - 7 * SLOT_MS, lastSlotEnd - 30 * SLOT_MS]) {
       const r = await bothWays(registry, dataEndMs);
       expect(r.days).toEqual(r.slots);
+      expect(r.cached).toEqual(r.slots);
       expect(r.days.counted.length).toBeGreaterThan(25);
     }
   });
@@ -241,6 +272,7 @@ describe('the daily pre-aggregate', () => {
     const first = await bothWays(registry, Date.UTC(2026, 3, 5));
     expect(first.refresh).toMatchObject({ check: 'census', built: 9, dropped: 0 });
     expect(first.days).toEqual(first.slots);
+    expect(first.cached).toEqual(first.slots);
     const again = await bothWays(registry, Date.UTC(2026, 3, 5));
     expect(again.refresh).toMatchObject({ check: 'counts', built: 0, dropped: 0 });
 
@@ -252,6 +284,7 @@ describe('the daily pre-aggregate', () => {
     const replaced = await bothWays(registry, Date.UTC(2026, 3, 5));
     expect(replaced.refresh).toMatchObject({ check: 'census', built: 3, dropped: 6 });
     expect(replaced.days).toEqual(replaced.slots);
+    expect(replaced.cached).toEqual(replaced.slots);
     expect(replaced.days.counted).not.toEqual(first.days.counted);
   });
 
@@ -264,6 +297,7 @@ describe('the daily pre-aggregate', () => {
     await record(1_000);
     const before = await bothWays(registry, Date.UTC(2026, 3, 5));
     expect(before.days).toEqual(before.slots);
+    expect(before.cached).toEqual(before.slots);
     // Rebuilt under other settings: same batch name and rows, other counts.
     await connection.run('DELETE FROM rollup');
     await connection.run("DELETE FROM ingested_files WHERE fingerprint = 'f1'");
@@ -272,6 +306,7 @@ describe('the daily pre-aggregate', () => {
     const after = await bothWays(registry, Date.UTC(2026, 3, 5));
     expect(after.refresh).toMatchObject({ check: 'census', built: 1, dropped: 1 });
     expect(after.days).toEqual(after.slots);
+    expect(after.cached).toEqual(after.slots);
     expect(after.days.counted).not.toEqual(before.days.counted);
   });
 
@@ -280,10 +315,12 @@ describe('the daily pre-aggregate', () => {
     await insertRows(rows);
     const before = await bothWays(registryOf(['UTC', 'Europe/Berlin']), Date.UTC(2026, 3, 5));
     expect(before.days).toEqual(before.slots);
+    expect(before.cached).toEqual(before.slots);
     // The second partner moves to Kathmandu (+05:45): its past days are cut there from now on.
     const moved = await bothWays(registryOf(['UTC', 'Asia/Kathmandu']), Date.UTC(2026, 3, 5));
     expect(moved.refresh).toMatchObject({ check: 'census', built: 3, dropped: 0 });
     expect(moved.days).toEqual(moved.slots);
+    expect(moved.cached).toEqual(moved.slots);
     expect(moved.days.counted).not.toEqual(before.days.counted);
   });
 
@@ -312,6 +349,133 @@ describe('the daily pre-aggregate', () => {
     const r = await bothWays(registry, Date.UTC(2026, 3, 5));
     expect(r.refresh).toMatchObject({ check: 'census' });
     expect(r.days).toEqual(r.slots);
+    expect(r.cached).toEqual(r.slots);
+  });
+
+  it('keeps the attributed caches per registry digest: a night attributes only its new pairs, a registry change counts afresh', async () => {
+    const registry = registryOf(['Asia/Kathmandu', 'Europe/Berlin']);
+    await insertRows(fc.sample(rowArbitrary(2), { numRuns: 400, seed: 21 }));
+    const first = await bothWays(registry, Date.UTC(2026, 3, 5));
+    expect(first.cached).toEqual(first.slots);
+    expect(first.attributed).toMatchObject({ built: 3, dropped: 0, otherDigests: 0 });
+    const distinctPairs = async (where: string) =>
+      Number(
+        (
+          await connection.runAndReadAll(
+            `SELECT count(*) FROM (SELECT DISTINCT requester, access_point FROM rollup WHERE ${where})`,
+          )
+        ).getRows()[0]![0],
+      );
+    expect(first.attributed.pairsAttributed).toBe(await distinctPairs('TRUE'));
+    const hot = await bothWays(registry, Date.UTC(2026, 3, 5));
+    expect(hot.attributed).toMatchObject({ built: 0, dropped: 0, pairsAttributed: 0 });
+    expect(hot.cached).toEqual(hot.slots);
+
+    // A new night: one batch, some pairs new (a session never seen), some seen before.
+    const night = fc
+      .sample(rowArbitrary(2), { numRuns: 120, seed: 22 })
+      .map((r, i) => ({ ...r, batch: 'n1', requester: i % 3 === 0 ? `${r.requester}-new` : r.requester }));
+    const unseen = await (async () => {
+      const seen = new Set(
+        (await connection.runAndReadAll('SELECT DISTINCT requester, access_point FROM rollup'))
+          .getRows()
+          .map(([r, a]) => `${r} ${a}`),
+      );
+      return new Set(night.map((r) => `${r.requester} ${r.accessPoint}`).filter((k) => !seen.has(k))).size;
+    })();
+    await insertRows(night);
+    const added = await bothWays(registry, Date.UTC(2026, 3, 5));
+    expect(added.attributed).toMatchObject({ built: 1, dropped: 0, pairsAttributed: unseen });
+    expect(unseen).toBeGreaterThan(0);
+    expect(added.cached).toEqual(added.slots);
+    expect(added.cached.counted).not.toEqual(first.cached.counted);
+
+    // The registry changes: p0's role moves to p1 (and p0 gets another); past usage follows it.
+    const moved = RegistrySchema.parse({
+      ...registry,
+      partners: registry.partners.map((partner, i) => ({
+        ...partner,
+        applications: partner.applications.map((app) =>
+          app.id !== 'role'
+            ? app
+            : {
+                ...app,
+                principals: [{ arn: `arn:aws:iam::${ACCT[i === 0 ? 2 : 0]}:role/r${i === 0 ? 9 : 0}` }],
+              },
+        ),
+      })),
+    });
+    const changed = await bothWays(moved, Date.UTC(2026, 3, 5));
+    expect(changed.attributed.digest).not.toBe(added.attributed.digest);
+    expect(changed.attributed).toMatchObject({ built: 4, otherDigests: 4 });
+    expect(changed.cached).toEqual(changed.slots);
+    expect(changed.cached.counted).not.toEqual(added.cached.counted);
+    const digests = await connection.runAndReadAll(`SELECT DISTINCT digest FROM attributed_pairs
+      UNION SELECT DISTINCT digest FROM counted_daily UNION SELECT DISTINCT digest FROM unattributed_daily
+      UNION SELECT DISTINCT digest FROM counted_daily_batches`);
+    expect(digests.getRows()).toEqual([[changed.attributed.digest]]);
+
+    // Back to the first registry: its digest again, counted afresh from the daily rows.
+    const back = await bothWays(registry, Date.UTC(2026, 3, 5));
+    expect(back.attributed).toMatchObject({ digest: added.attributed.digest, built: 4 });
+    expect(back.cached).toEqual(added.cached);
+  });
+
+  it('drops the cache rows of a replaced or removed batch and counts the replacement', async () => {
+    const registry = registryOf(['America/St_Johns', 'Pacific/Kiritimati']);
+    await insertRows(fc.sample(rowArbitrary(2), { numRuns: 400, seed: 23 }));
+    const first = await bothWays(registry, Date.UTC(2026, 3, 5));
+    expect(first.cached).toEqual(first.slots);
+    await connection.run("DELETE FROM rollup WHERE batch IN ('b2', 'b3')");
+    await insertRows(
+      fc.sample(rowArbitrary(2), { numRuns: 150, seed: 24 }).map((r) => ({ ...r, batch: 'b4' })),
+    );
+    const replaced = await bothWays(registry, Date.UTC(2026, 3, 5));
+    expect(replaced.attributed).toMatchObject({ built: 1, dropped: 2, otherDigests: 0 });
+    expect(replaced.cached).toEqual(replaced.slots);
+    expect(replaced.cached.counted).not.toEqual(first.cached.counted);
+    const batches = await connection.runAndReadAll(`SELECT DISTINCT batch FROM counted_daily_batches
+      UNION SELECT DISTINCT batch FROM counted_daily UNION SELECT DISTINCT batch FROM unattributed_daily
+      ORDER BY batch`);
+    expect(batches.getRows().flat()).toEqual(['b1', 'b4']);
+  });
+
+  it('leaves the attributed caches as they were when their refresh fails at any step, and the next refresh completes them', async () => {
+    const registry = registryOf(['Asia/Kathmandu', 'America/New_York']);
+    await insertRows(fc.sample(rowArbitrary(2), { numRuns: 300, seed: 25 }));
+    await bothWays(registry, Date.UTC(2026, 3, 5));
+    // A replaced batch, a new one, and a registry change pending at once.
+    await connection.run("DELETE FROM rollup WHERE batch = 'b1'");
+    await insertRows(
+      fc.sample(rowArbitrary(2), { numRuns: 100, seed: 26 }).map((r) => ({ ...r, batch: 'b5' })),
+    );
+    const other = registryOf(['Asia/Kathmandu', 'Europe/Berlin']);
+    const cacheText = async () =>
+      JSON.stringify(
+        (
+          await connection.runAndReadAll(`SELECT
+        (SELECT count(*) || ':' || coalesce(sum(length(requester)), 0) FROM attributed_pairs),
+        (SELECT count(*) || ':' || coalesce(sum(requests), 0) FROM counted_daily),
+        (SELECT count(*) || ':' || coalesce(sum(requests), 0) FROM unattributed_daily),
+        (SELECT string_agg(digest || batch || signature, ',' ORDER BY digest, batch) FROM counted_daily_batches)`)
+        ).getRows(),
+      );
+    for (const target of [registry, other]) {
+      // The daily pre-aggregate completes first (its own transaction); the caches fail after.
+      await prepareDailyRead(connection, target);
+      const before = await cacheText();
+      for (const failAt of ['dropped', 'attributed', 'built'] as const) {
+        await expect(
+          bothWays(target, Date.UTC(2026, 3, 5), (step) => {
+            if (step === failAt) throw new Error(`crash at ${step}`);
+          }),
+        ).rejects.toThrow(`crash at ${failAt}`);
+        expect(await cacheText()).toBe(before);
+      }
+      const r = await bothWays(target, Date.UTC(2026, 3, 5));
+      expect(r.attributed.built).toBeGreaterThan(0);
+      expect(r.cached).toEqual(r.slots);
+    }
   });
 
   it('lowers DuckDB memory limit only while it runs, and refuses a limit that is not a size', async () => {

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, describe, expect, it } from 'vitest';
-import { synthesisedRegistry, synthesiseRollup } from '../../bench/rollup-synthesiser.js';
+import { SYNTHESIS_ZONES, synthesisedRegistry, synthesiseRollup } from '../../bench/rollup-synthesiser.js';
+import { refreshDailyRollup } from '../../functions/adapters/duckdb/daily-rollup.js';
 import { buildAttributor } from '../../functions/domain/attribution.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'synth-'));
@@ -73,5 +74,47 @@ describe('synthesiseRollup', () => {
       return r;
     };
     expect(await sum(join(dir, 'a.duckdb'))).toEqual(await sum(join(dir, 'b.duckdb')));
+  });
+
+  it('holds the days before fullDaysFrom in one row per key and segment, with the daily rows of every zone unchanged', async () => {
+    // 8 March 2026: New York's clock change, inside the compact days.
+    const daily = async (path: string, fullDaysFrom: number) => {
+      const made = await synthesiseRollup({
+        path,
+        partners: 2,
+        start: '2026-03-07',
+        days: 3,
+        rowsPerSlot: 16,
+        fullDaysFrom,
+      });
+      const db = await DuckDBInstance.create(path);
+      const c = await db.connect();
+      await refreshDailyRollup(c, ['UTC', ...SYNTHESIS_ZONES]);
+      const rows = (
+        await c.runAndReadAll(`SELECT z.time_zone, d.batch, d.local_date, d.requester, d.access_point, d.dataset,
+            d.operation, d.status_class, d.requests::VARCHAR, d.bytes_sent::VARCHAR, d.records::VARCHAR
+          FROM rollup_daily d JOIN rollup_daily_zones z USING (zone_id) ORDER BY ALL`)
+      ).getRows();
+      const perDay = (
+        await c.runAndReadAll('SELECT batch, count(*) FROM rollup GROUP BY batch ORDER BY batch')
+      ).getRows();
+      c.closeSync();
+      db.closeSync();
+      return { rows, perDay, made };
+    };
+    const full = await daily(join(dir, 'full.duckdb'), 0);
+    const compact = await daily(join(dir, 'compact.duckdb'), 2);
+    expect(compact.rows).toEqual(full.rows);
+    expect(full.rows.length).toBeGreaterThan(1000);
+    // Slot by slot: 2 partners x 96 slots x 16 rows a day; compact days: a row per key and segment.
+    expect(full.perDay.map(([, n]) => Number(n))).toEqual([3072, 3072, 3072]);
+    const compactDays = compact.perDay.map(([, n]) => Number(n));
+    expect(compactDays[2]).toBe(3072);
+    for (const n of compactDays.slice(0, 2)) {
+      expect(n % 32).toBe(0);
+      expect(n / 32).toBeGreaterThanOrEqual(5);
+      expect(n / 32).toBeLessThanOrEqual(8);
+    }
+    expect(compact.made.rows).toBe(compactDays.reduce((a, b) => a + b, 0));
   });
 });

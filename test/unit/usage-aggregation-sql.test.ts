@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { SqlInputError } from '../../functions/adapters/athena/sql.js';
 import {
   attributionSql,
+  cachedPartnerDailyUsageStatement,
+  cachedUnattributedUsageStatement,
   DUCKDB,
   partnerDailyUsageSql,
   TRINO,
@@ -15,6 +17,13 @@ const local = {
   ignoredRequesters: 'registry_ignored_requesters',
 };
 const range = { startMs: Date.UTC(2026, 2, 1), endMs: Date.UTC(2026, 3, 1) };
+const daily = { table: 'rollup_daily', batches: 'rollup_daily_batches', zones: [{ timeZone: 'UTC', id: 1 }] };
+const cache = {
+  digest: 'd',
+  pairs: 'attributed_pairs',
+  counted: 'counted_daily',
+  unattributed: 'unattributed_daily',
+};
 
 describe('the DuckDB dialect', () => {
   it('binds instants as epoch milliseconds and dates as text, and reads local days with timezone()', () => {
@@ -80,6 +89,43 @@ describe('input the builders refuse', () => {
         partnerDailyUsageSql(DUCKDB, local, { range, fromDate: "2026-03-01' OR 1=1", toDate: '2026-04-01' }),
     ],
     ['a top N below 1', () => unattributedUsageSql(DUCKDB, local, { range, top: 0 })],
+    [
+      'the attributed caches on Trino (the local engine keeps them)',
+      () =>
+        cachedPartnerDailyUsageStatement(
+          TRINO,
+          { ...local, database: 'db' },
+          { range, fromDate: '2026-03-01', toDate: '2026-04-01' },
+          daily,
+          cache,
+        ),
+    ],
+    [
+      'a cached date of another shape',
+      () =>
+        cachedPartnerDailyUsageStatement(
+          DUCKDB,
+          local,
+          { range, fromDate: '2026-3-01', toDate: '2026-04-01' },
+          daily,
+          cache,
+        ),
+    ],
+    [
+      'a cached top N below 1',
+      () => cachedUnattributedUsageStatement(DUCKDB, local, { range, top: 0 }, daily, cache),
+    ],
+    [
+      'cached unattributed usage over two zones',
+      () =>
+        cachedUnattributedUsageStatement(
+          DUCKDB,
+          local,
+          { range, top: 5 },
+          { ...daily, zones: [...daily.zones, { timeZone: 'Asia/Kathmandu', id: 2 }] },
+          cache,
+        ),
+    ],
     [
       'a top N that is not whole',
       () => unattributedUsageSql(TRINO, { ...local, database: 'db' }, { range, top: 2.5 }),

@@ -14,6 +14,9 @@ import type { Registry } from '../../domain/registry.js';
 import type { AggregatedUsageSource, DailyUsage, UnattributedDatasetUsage } from '../../ports.js';
 import {
   type AggregationTables,
+  type AttributedCache,
+  cachedPartnerDailyUsageStatement,
+  cachedUnattributedUsageStatement,
   type DailySource,
   DUCKDB,
   type PartnerDailyUsageRequest,
@@ -21,7 +24,19 @@ import {
   type UnattributedUsageRequest,
   unattributedUsageSql,
 } from '../sql/usage-aggregation-sql.js';
-import { DAILY_ROLLUP_TABLES, type DailyRollupRefresh, refreshDailyRollup } from './daily-rollup.js';
+import {
+  type AttributedDailyOptions,
+  type AttributedDailyRefresh,
+  attributedCache,
+  attributedDigest,
+  refreshAttributedDaily,
+} from './attributed-daily.js';
+import {
+  DAILY_ROLLUP_TABLES,
+  type DailyRollupOptions,
+  type DailyRollupRefresh,
+  refreshDailyRollup,
+} from './daily-rollup.js';
 import type { DuckDbDatabase } from './duckdb-database.js';
 
 /** The table names the local statements read. */
@@ -136,16 +151,22 @@ export class DuckDbUsageAggregation {
    * @param daily where given, the statements read the daily pre-aggregate of these zones (which
    *   {@link refreshDailyRollup} brought up to date) instead of the slot rows: every zone a partner of
    *   the registry tables uses for counted usage; UTC for unattributed usage.
+   * @param cache where given (with `daily`), whole days come from the attributed caches of this digest
+   *   (attributed-daily.ts, brought up to date by {@link refreshAttributedDaily}) instead.
    */
   constructor(
     private readonly connection: DuckDBConnection,
     private readonly tables: AggregationTables = LOCAL_AGGREGATION_TABLES,
     private readonly daily?: { readonly partners: DailySource; readonly unattributed: DailySource },
+    private readonly cache?: AttributedCache,
   ) {}
 
   /** Counted use per partner, application, dataset and local day (usage-aggregation-sql.ts). */
   async partnerDailyUsage(request: PartnerDailyUsageRequest): Promise<PartnerDailyUsage[]> {
-    const q = partnerDailyUsageSql(DUCKDB, this.tables, request, this.daily?.partners);
+    const q =
+      this.daily && this.cache
+        ? cachedPartnerDailyUsageStatement(DUCKDB, this.tables, request, this.daily.partners, this.cache)
+        : partnerDailyUsageSql(DUCKDB, this.tables, request, this.daily?.partners);
     const reader = await this.connection.runAndReadAll(q.sql, [...q.params]);
     // An empty result has no column vectors at all.
     if (reader.currentRowCount === 0) return [];
@@ -171,7 +192,10 @@ export class DuckDbUsageAggregation {
 
   /** The busiest `top` unattributed requester and access point pairs, by dataset, with totals. */
   async unattributedUsage(request: UnattributedUsageRequest): Promise<UnattributedUsage[]> {
-    const q = unattributedUsageSql(DUCKDB, this.tables, request, this.daily?.unattributed);
+    const q =
+      this.daily && this.cache
+        ? cachedUnattributedUsageStatement(DUCKDB, this.tables, request, this.daily.unattributed, this.cache)
+        : unattributedUsageSql(DUCKDB, this.tables, request, this.daily?.unattributed);
     const reader = await this.connection.runAndReadAll(q.sql, [...q.params]);
     if (reader.currentRowCount === 0) return [];
     const c = reader.getColumns() as unknown[][];
@@ -204,13 +228,14 @@ const UNATTRIBUTED_ZONE = 'UTC';
 export async function prepareDailyRead(
   connection: DuckDBConnection,
   registry: Registry,
+  options: DailyRollupOptions = {},
 ): Promise<{
   readonly refresh: DailyRollupRefresh;
   readonly partners: DailySource;
   readonly unattributed: DailySource;
 }> {
   const partnerZones = [...new Set(registry.partners.map((p) => p.timeZone))].sort();
-  const refresh = await refreshDailyRollup(connection, [UNATTRIBUTED_ZONE, ...partnerZones]);
+  const refresh = await refreshDailyRollup(connection, [UNATTRIBUTED_ZONE, ...partnerZones], options);
   const id = new Map(refresh.zones.map((z) => [z.timeZone, z.id]));
   const source = (zones: readonly string[]): DailySource => ({
     table: DAILY_ROLLUP_TABLES.daily,
@@ -225,6 +250,34 @@ export async function prepareDailyRead(
   };
 }
 
+/**
+ * {@link prepareDailyRead}, then the attributed caches of the registry's digest brought up to date
+ * (attributed-daily.ts): the registry tables must have been written by {@link writeAttributionTables},
+ * which returned `tables`.
+ */
+export async function prepareAttributedRead(
+  connection: DuckDBConnection,
+  registry: Registry,
+  tables: AttributionTables,
+  options: AttributedDailyOptions = {},
+): Promise<{
+  readonly refresh: DailyRollupRefresh;
+  readonly attributed: AttributedDailyRefresh;
+  readonly partners: DailySource;
+  readonly unattributed: DailySource;
+  readonly cache: AttributedCache;
+}> {
+  const { refresh, ...daily } = await prepareDailyRead(connection, registry);
+  const digest = attributedDigest(tables, refresh.zones);
+  const attributed = await refreshAttributedDaily(
+    connection,
+    digest,
+    { tables: LOCAL_AGGREGATION_TABLES, ...daily },
+    options,
+  );
+  return { refresh, attributed, ...daily, cache: attributedCache(digest) };
+}
+
 /** How {@link DuckDbAggregatedUsageSource} reads the rollup. */
 export interface AggregatedUsageOptions {
   /**
@@ -232,6 +285,11 @@ export interface AggregatedUsageOptions {
    * instead of the slot rows. @default true
    */
   readonly preAggregate?: boolean;
+  /**
+   * With the pre-aggregate, read whole days from the attributed caches of the registry's digest
+   * (attributed-daily.ts), brought up to date before each statement. @default true
+   */
+  readonly attributedCache?: boolean;
 }
 
 /**
@@ -245,18 +303,32 @@ export class DuckDbAggregatedUsageSource implements AggregatedUsageSource {
   rowsReturned = 0;
   /** What the last refresh of the daily pre-aggregate found and did (for measuring). */
   lastRefresh: DailyRollupRefresh | undefined;
+  /** What the last refresh of the attributed caches found and did (for measuring). */
+  lastAttributedRefresh: AttributedDailyRefresh | undefined;
   private readonly preAggregate: boolean;
+  private readonly attributedCache: boolean;
 
   constructor(
     private readonly database: DuckDbDatabase,
     options: AggregatedUsageOptions = {},
   ) {
     this.preAggregate = options.preAggregate ?? true;
+    this.attributedCache = options.attributedCache ?? true;
   }
 
   private async aggregation(connection: DuckDBConnection, registry: Registry) {
-    await writeAttributionTables(connection, registry);
+    const tables = await writeAttributionTables(connection, registry);
     if (!this.preAggregate) return new DuckDbUsageAggregation(connection);
+    if (this.attributedCache) {
+      const { refresh, attributed, cache, ...daily } = await prepareAttributedRead(
+        connection,
+        registry,
+        tables,
+      );
+      this.lastRefresh = refresh;
+      this.lastAttributedRefresh = attributed;
+      return new DuckDbUsageAggregation(connection, LOCAL_AGGREGATION_TABLES, daily, cache);
+    }
     const { refresh, ...daily } = await prepareDailyRead(connection, registry);
     this.lastRefresh = refresh;
     return new DuckDbUsageAggregation(connection, LOCAL_AGGREGATION_TABLES, daily);

@@ -174,6 +174,12 @@ const ARN_FIXED_LENGTH = 'arn:'.length + ':'.length + '::'.length + 12 + ':'.len
 interface DailyRead {
   readonly source: DailySource;
   readonly dates?: { readonly from: string; readonly to: string };
+  /**
+   * `edges`: `usage` holds only the rows of the days the range cuts through the data (from the slot
+   * rows), and no `pairs` CTE is made: the whole days come from the attributed caches
+   * (functions/adapters/duckdb/attributed-daily.ts). @default 'all'
+   */
+  readonly only?: 'all' | 'edges';
 }
 
 /**
@@ -241,6 +247,13 @@ function dailyUsageCtes<P>(
   FROM ${d.table(tables, tables.rollup)} r
   JOIN edge_slots e ON e.slot_start = r.slot_start${only === undefined ? inDates('e.local_date') : ` AND e.zone_id = ${zoneId(only)}`}
   WHERE r.slot_start >= ${start()} AND r.slot_start < ${end()} AND ${d.usageRowsOnly}`;
+  if (read.only === 'edges') {
+    return `${zonesCte},
+${edgeCte},
+usage AS ${d.inlineCte}(
+  ${edges()}
+)`;
+  }
   const first = source.zones[0]!.id;
   return `${zonesCte},
 ${edgeCte},
@@ -303,8 +316,15 @@ export function pairAttributionCtes<P>(
 ${attributedFromPairs(d, tables)}`;
 }
 
+/**
+ * When the provider's own requester `q.requester` is one the ignored row `i` (registry settings'
+ * ignoredRequesters) names: its LIKE pattern, the anonymous `-` only where the row says so.
+ */
+export const IGNORED_MATCH =
+  "q.requester LIKE i.match_key ESCAPE '\\' AND (q.requester <> '-' OR i.anonymous)";
+
 /** The CTEs from `arns` to `attributed`, over a CTE `pairs` of distinct requester and access_point. */
-function attributedFromPairs<P>(d: AggregationDialect<P>, tables: AggregationTables): string {
+export function attributedFromPairs<P>(d: AggregationDialect<P>, tables: AggregationTables): string {
   const principals = d.table(tables, tables.principals);
   const matchColumns = 'q.requester, q.access_point, p.rank, p.partner_id, p.application_id, p.time_zone';
   const resourceStart = `length(split_part(requester, ':', 2)) + length(split_part(requester, ':', 3)) + ${ARN_FIXED_LENGTH + 1}`;
@@ -407,7 +427,6 @@ export function partnerDailyUsageSql<P>(
   daily?: DailySource,
 ): AggregationQuery<P> {
   const p = new Parameters<P>();
-  const terms = d.table(tables, tables.contractTerms);
   const dates = { from: request.fromDate, to: request.toDate };
   const ctes = attributionCtes(d, tables, request.range, p, daily && { source: daily, dates });
   // Daily rows carry their zone's local day; slot rows get it once per distinct slot and zone.
@@ -433,14 +452,40 @@ by_day AS (
   JOIN slot_days z ON z.slot_start = u.slot_start AND z.time_zone = a.time_zone
   GROUP BY 1, 2, 3, 4, 5, 6
 )`;
+  const tail = countedTail(d, tables, p, dates);
   const sql = `WITH ${ctes},
 ${byDay},
-dated AS (
-  SELECT partner_id, application_id, dataset, operation, status_class, local_date,
+${tail.ctes}
+${tail.select}
+ORDER BY g.partner_id, g.application_id, g.dataset, g.local_date`;
+  return { sql, params: p.values };
+}
+
+/**
+ * The CTEs from `dated` to `counted_operations` and the final grouping of counted usage, over a CTE
+ * `by_day` (partner_id, application_id, dataset, operation, status_class, local_date and the sums, and
+ * the `carry` columns first, e.g. a zone and a batch): the contract version in force for each local day's month, and its
+ * counted operations and statuses. `dates` keeps local days in [from, to); none keeps every day. The
+ * select has no ORDER BY, so that a caller can use it as a CTE.
+ */
+export function countedTail<P>(
+  d: AggregationDialect<P>,
+  tables: AggregationTables,
+  p: Parameters<P>,
+  dates: { readonly from: string; readonly to: string } | undefined,
+  carry: readonly ('zone_id' | 'batch')[] = [],
+): { readonly ctes: string; readonly select: string } {
+  const terms = d.table(tables, tables.contractTerms);
+  const z = (prefix: string) => carry.map((c) => `${prefix}${c}, `).join('');
+  const where = dates
+    ? `
+  WHERE local_date >= ${p.add(d.text(checkDate('fromDate', dates.from)))}
+    AND local_date < ${p.add(d.text(checkDate('toDate', dates.to)))}`
+    : '';
+  const ctes = `dated AS (
+  SELECT ${z('')}partner_id, application_id, dataset, operation, status_class, local_date,
     substr(local_date, 1, 8) || '01' AS month_start, requests, bytes_sent, records
-  FROM by_day
-  WHERE local_date >= ${p.add(d.text(checkDate('fromDate', request.fromDate)))}
-    AND local_date < ${p.add(d.text(checkDate('toDate', request.toDate)))}
+  FROM by_day${where}
 ),
 versions AS (
   SELECT DISTINCT partner_id, contract_ordinal, effective_from, effective_to FROM ${terms}
@@ -453,7 +498,7 @@ in_force AS (
   GROUP BY m.partner_id, m.month_start
 ),
 governed AS (
-  SELECT t.partner_id, t.application_id, t.dataset, t.operation, t.status_class, t.local_date,
+  SELECT ${z('t.')}t.partner_id, t.application_id, t.dataset, t.operation, t.status_class, t.local_date,
     f.contract_ordinal, t.requests, t.bytes_sent, t.records
   FROM dated t
   JOIN in_force f ON f.partner_id = t.partner_id AND f.month_start = t.month_start
@@ -463,17 +508,16 @@ counted_operations AS (
   FROM (SELECT DISTINCT partner_id, contract_ordinal, operation FROM governed) g
   JOIN ${terms} o ON o.partner_id = g.partner_id AND o.contract_ordinal = g.contract_ordinal
     AND o.term = 'operation' AND g.operation LIKE o.match_key ESCAPE '\\'
-)
-SELECT g.partner_id, g.application_id, g.dataset, g.local_date,
+)`;
+  const select = `SELECT ${z('g.')}g.partner_id, g.application_id, g.dataset, g.local_date,
   sum(g.requests) AS requests, sum(g.bytes_sent) AS bytes_sent, sum(g.records) AS records
 FROM governed g
 JOIN counted_operations o ON o.partner_id = g.partner_id AND o.contract_ordinal = g.contract_ordinal
   AND o.operation = g.operation
 JOIN ${terms} s ON s.partner_id = g.partner_id AND s.contract_ordinal = g.contract_ordinal
   AND s.term = 'status' AND s.match_key = g.status_class
-GROUP BY g.partner_id, g.application_id, g.dataset, g.local_date
-ORDER BY g.partner_id, g.application_id, g.dataset, g.local_date`;
-  return { sql, params: p.values };
+GROUP BY ${z('g.')}g.partner_id, g.application_id, g.dataset, g.local_date`;
+  return { ctes, select };
 }
 
 /**
@@ -503,7 +547,7 @@ ignored AS (
   SELECT DISTINCT q.requester
   FROM pairs q
   JOIN ${d.table(tables, tables.ignoredRequesters)} i
-    ON q.requester LIKE i.match_key ESCAPE '\\' AND (q.requester <> '-' OR i.anonymous)
+    ON ${IGNORED_MATCH}
 ),
 strangers AS (
   SELECT u.requester, u.access_point, u.dataset, u.status_class,
@@ -514,7 +558,23 @@ strangers AS (
   WHERE a.partner_id IS NULL AND i.requester IS NULL
   GROUP BY 1, 2, 3, 4
 ),
-partner_datasets AS (
+${unattributedTail(d, tables, p, request.top)}
+ORDER BY r.position, b.dataset`;
+  return { sql, params: p.values };
+}
+
+/**
+ * The unattributed statement from `partner_datasets` to its final select, over a CTE `strangers`
+ * (requester, access_point, dataset, status_class and the sums of unattributed, not ignored usage):
+ * the top `top` pairs, by dataset, with the totals over every pair. No ORDER BY.
+ */
+function unattributedTail<P>(
+  d: AggregationDialect<P>,
+  tables: AggregationTables,
+  p: Parameters<P>,
+  top: number,
+): string {
+  return `partner_datasets AS (
   SELECT DISTINCT s.dataset
   FROM (SELECT DISTINCT dataset FROM strangers WHERE dataset <> '-') s
   JOIN ${d.table(tables, tables.contractTerms)} t ON t.term = 'dataset' AND s.dataset LIKE t.match_key ESCAPE '\\'
@@ -546,7 +606,124 @@ SELECT r.position, b.requester, b.access_point, b.dataset, b.requests, b.bytes_s
   r.pairs_total, r.requests_total, r.bytes_sent_total, r.records_total
 FROM by_dataset b
 JOIN ranked_pairs r ON r.requester = b.requester AND r.access_point = b.access_point
-WHERE r.position <= ${p.add(d.integer(request.top))}
+WHERE r.position <= ${p.add(d.integer(top))}`;
+}
+
+/**
+ * The attributed caches of one registry digest (functions/adapters/duckdb/attributed-daily.ts), read
+ * for the whole days of the range, beside the daily pre-aggregate's zones (whose `zones` and edge
+ * slots decide, as a daily read does, which days are whole and which come from the slot rows).
+ */
+export interface AttributedCache {
+  readonly digest: string;
+  /** digest, requester, access_point, partner_id, application_id, time_zone (NULLs: unattributed), ignored. */
+  readonly pairs: string;
+  /** digest, zone_id, batch, local_date, partner_id, application_id, dataset and the counted sums. */
+  readonly counted: string;
+  /** digest, zone_id, batch, local_date, requester, access_point, dataset, status_class and the sums. */
+  readonly unattributed: string;
+}
+
+/** Whole days of `zones` (the zones CTE of a daily read) for a cache row `c`. */
+const WHOLE_DAY = `(z.whole_first OR c.local_date > z.before_range)
+    AND (z.whole_last OR c.local_date < z.end_date)`;
+
+/**
+ * {@link partnerDailyUsageSql} from the counted cache: whole local days are the cache's counted sums
+ * (already attributed and filtered by the contract version in force); days the range cuts through the
+ * data are attributed from the pairs cache and counted from the slot rows, as the daily read does.
+ * Columns and order as partnerDailyUsageSql's. DuckDB only (the caches are the local engine's), hence
+ * not named `...Sql`, the name of the builders test/support/athena-statements.ts samples for Trino.
+ */
+export function cachedPartnerDailyUsageStatement<P>(
+  d: AggregationDialect<P>,
+  tables: AggregationTables,
+  request: PartnerDailyUsageRequest,
+  daily: DailySource,
+  cache: AttributedCache,
+): AggregationQuery<P> {
+  const p = new Parameters<P>();
+  const dates = { from: request.fromDate, to: request.toDate };
+  const ctes = dailyUsageCtes(d, tables, request.range, p, { source: daily, dates, only: 'edges' });
+  const digest = () => p.add(d.text(cache.digest));
+  const attributed = `attributed AS (
+  SELECT requester, access_point, partner_id, application_id, time_zone FROM ${d.table(tables, cache.pairs)}
+  WHERE digest = ${digest()} AND partner_id IS NOT NULL
+)`;
+  const byDay = `by_day AS (
+  SELECT a.partner_id, a.application_id, u.dataset, u.operation, u.status_class, u.local_date,
+    sum(u.requests) AS requests, sum(u.bytes_sent) AS bytes_sent, sum(u.records) AS records
+  FROM usage u
+  JOIN attributed a ON a.requester = u.requester AND a.access_point = u.access_point
+    AND a.time_zone = u.time_zone
+  GROUP BY 1, 2, 3, 4, 5, 6
+)`;
+  const tail = countedTail(d, tables, p, dates);
+  const sql = `WITH ${ctes},
+${attributed},
+${byDay},
+${tail.ctes},
+edge_counted AS (
+${tail.select}
+),
+whole_days AS (
+  SELECT c.partner_id, c.application_id, c.dataset, c.local_date, c.requests, c.bytes_sent, c.records
+  FROM ${d.table(tables, cache.counted)} c
+  JOIN zones z ON z.zone_id = c.zone_id
+  WHERE c.digest = ${digest()}
+    AND ${WHOLE_DAY}
+    AND c.local_date >= ${p.add(d.text(checkDate('fromDate', dates.from)))}
+    AND c.local_date < ${p.add(d.text(checkDate('toDate', dates.to)))}
+)
+SELECT partner_id, application_id, dataset, local_date,
+  sum(requests) AS requests, sum(bytes_sent) AS bytes_sent, sum(records) AS records
+FROM (SELECT * FROM edge_counted UNION ALL SELECT * FROM whole_days)
+GROUP BY partner_id, application_id, dataset, local_date
+ORDER BY partner_id, application_id, dataset, local_date`;
+  return { sql, params: p.values };
+}
+
+/**
+ * {@link unattributedUsageSql} from the unattributed cache (one zone, UTC): whole days' unattributed
+ * and not ignored usage from the cache, days the range cuts through the data from the slot rows with
+ * the pairs cache's verdicts. Columns and order as unattributedUsageSql's. DuckDB only.
+ */
+export function cachedUnattributedUsageStatement<P>(
+  d: AggregationDialect<P>,
+  tables: AggregationTables,
+  request: UnattributedUsageRequest,
+  daily: DailySource,
+  cache: AttributedCache,
+): AggregationQuery<P> {
+  if (!Number.isSafeInteger(request.top) || request.top < 1) {
+    throw new SqlInputError(`top must be a whole number of at least 1, got ${request.top}`);
+  }
+  if (daily.zones.length !== 1) {
+    throw new SqlInputError('unattributed usage reads the daily rows of one time zone');
+  }
+  const p = new Parameters<P>();
+  const ctes = dailyUsageCtes(d, tables, request.range, p, { source: daily, only: 'edges' });
+  const digest = () => p.add(d.text(cache.digest));
+  const sql = `WITH ${ctes},
+strangers AS (
+  SELECT requester, access_point, dataset, status_class,
+    sum(requests) AS requests, sum(bytes_sent) AS bytes_sent, sum(records) AS records
+  FROM (
+    SELECT u.requester, u.access_point, u.dataset, u.status_class, u.requests, u.bytes_sent, u.records
+    FROM usage u
+    JOIN ${d.table(tables, cache.pairs)} a ON a.digest = ${digest()}
+      AND a.requester = u.requester AND a.access_point = u.access_point
+    WHERE a.partner_id IS NULL AND NOT a.ignored
+    UNION ALL
+    SELECT c.requester, c.access_point, c.dataset, c.status_class, c.requests, c.bytes_sent, c.records
+    FROM ${d.table(tables, cache.unattributed)} c
+    JOIN zones z ON z.zone_id = c.zone_id
+    WHERE c.digest = ${digest()}
+      AND ${WHOLE_DAY}
+  )
+  GROUP BY 1, 2, 3, 4
+),
+${unattributedTail(d, tables, p, request.top)}
 ORDER BY r.position, b.dataset`;
   return { sql, params: p.values };
 }
