@@ -17,6 +17,7 @@ import type { RollupRow } from '../../domain/usage.js';
 import type { Clock, InputSummary, MalformedSample } from '../../ports.js';
 import { type DuckDbDatabase, readSetting, scalar } from './duckdb-database.js';
 import { DuckDbStoreError } from './errors.js';
+import { deleteHoldingsOf, HOLDINGS_SQL, insertHoldings, lastClaimFile } from './holdings-writer.js';
 import { deleteEmptiedRows, forgetRequestClaims } from './request-claims.js';
 import { appendRollupRows, type ColumnarRollupRows, STREAM_SQL, StagedRollup } from './rollup-writer.js';
 import { SETTING_INGESTION, SQL } from './schema.js';
@@ -129,6 +130,7 @@ export class DuckDbIngestLog {
       await connection.run(SQL.clearSamples);
       await connection.run(SQL.clearClaims);
       await connection.run(SQL.clearClaimFiles);
+      await connection.run(HOLDINGS_SQL.clear);
       await connection.run(SQL.putSetting, [SETTING_INGESTION, fingerprint]);
       return stored !== undefined || (files as bigint) > 0n;
     });
@@ -372,7 +374,10 @@ export class DuckDbIngestLog {
     const batchOf = (f: StagedFileIngestion) =>
       f.stats.unreadableReason === undefined ? group : f.file.fingerprint;
     const written = kept.map((f) => ({ item: f.item, batch: batchOf(f) }));
+    // Holdings count a request once as the rollup does: by the claims this group makes (holdings-writer.ts).
+    const claimsBefore = await lastClaimFile(connection);
     const repeats = await staged.dropRepeats(written);
+    await insertHoldings(connection, written, claimsBefore);
     await staged.insertInto(written);
     if (repeats.size > 0) {
       const batches = new Set(kept.filter((f) => repeats.has(f.item)).map(batchOf));
@@ -481,6 +486,7 @@ async function deleteBatches(connection: DuckDBConnection, batches: readonly str
   const list: DuckDBValue[] = [listValue([...batches])];
   const types: DuckDBType[] = [LIST(VARCHAR)];
   await connection.run(SQL.deleteRollupOf, list, types);
+  await deleteHoldingsOf(connection, batches);
   await connection.run(SQL.deleteClaimsOf, list, types);
   await connection.run(SQL.deleteClaimFilesOf, list, types);
   // Samples before the records, which name the batch's files.

@@ -13,6 +13,7 @@ import {
   listValue,
   VARCHAR,
 } from '@duckdb/node-api';
+import type { ColumnarHeldReads } from '../../domain/holdings.js';
 import {
   type ColumnarRequestIds,
   type ColumnarUsageRows,
@@ -22,6 +23,7 @@ import {
 } from '../../domain/usage.js';
 import { appendColumns } from './append-columns.js';
 import { InvalidRollupRowError } from './errors.js';
+import { discardHeldReads, HELD_STREAM_SCHEMA, stageHeldReads } from './holdings-writer.js';
 import {
   discardRequestIds,
   dropRepeatedRequests,
@@ -136,6 +138,8 @@ export type ColumnarRollupRows = ColumnarUsageRows & {
   readonly task?: number;
   readonly ref?: Int32Array;
   readonly lines?: ColumnarRequestIds;
+  /** Whole-object reads of the same lines, for the holdings table (see holdings-writer.ts). */
+  readonly holdings?: ColumnarHeldReads;
 };
 
 /**
@@ -165,6 +169,7 @@ const STREAM_SCHEMA: readonly string[] = [
   'DELETE FROM rollup_stream',
   'DELETE FROM rollup_stream_strings',
   ...REQUEST_STREAM_SCHEMA,
+  ...HELD_STREAM_SCHEMA,
 ];
 
 const STREAM_TYPES = [
@@ -263,6 +268,7 @@ export class StagedRollup {
     }
     if (rows.lines !== undefined && rows.lines.count > 0)
       await stageRequestIds(this.connection, rows.task ?? 0, rows.lines);
+    if (rows.holdings !== undefined) await stageHeldReads(this.connection, rows.holdings);
     if (rows.count === 0) return;
     const task = new Int32Array(rows.count).fill(rows.task ?? 0);
     const ref = rows.ref ?? new Int32Array(rows.count);
@@ -306,6 +312,7 @@ export class StagedRollup {
     if (items.length === 0) return;
     await this.connection.run(STREAM_SQL.discardItems, [listValue([...items])], [LIST(INTEGER)]);
     await discardRequestIds(this.connection, items);
+    await discardHeldReads(this.connection, items);
   }
 
   /**

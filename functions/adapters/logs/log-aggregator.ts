@@ -14,6 +14,7 @@
  */
 import { datasetOf, SLOT_MS } from '../../domain/usage.js';
 import { describeFailure, type MalformedReason } from './access-log-parser.js';
+import { type HeldReadBuilder, ObjectTexts } from './holdings-batch.js';
 import type { Manifest } from './manifest.js';
 import type { RowBatchBuilder } from './row-batch.js';
 import { StringTable } from './string-table.js';
@@ -44,6 +45,8 @@ export interface AggregatorOptions {
   readonly scannerSizes?: ScannerSizes;
   /** Line records (request identities) the scanner holds before they are read out. @default 32768 */
   readonly lineRecords?: number;
+  /** Holding records (whole-object reads) the scanner holds before they are read out. @default 32768 */
+  readonly holdingRecords?: number;
 }
 
 /** A malformed line kept as evidence; `line` counts from 1 within the item. */
@@ -80,6 +83,9 @@ export class LogAggregator {
   private readonly sampleLimit: number;
   private readonly keys: KeyTexts;
   private readonly output: RowBatchBuilder;
+  /** Where whole-object reads go (see HOLDINGS.md); without it none are kept. */
+  private readonly held: HeldReadBuilder | undefined;
+  private readonly objects: ObjectTexts;
   /** The item the rows summed now belong to. */
   private item = 0;
   /** Entries of the scanner's object-key table whose records it has been given. */
@@ -88,7 +94,7 @@ export class LogAggregator {
   /** The `ref` of the scanner's row 0: rows emptied so far in this ref space (see newRefSpace). */
   private refBase = 0;
 
-  constructor(options: AggregatorOptions, output: RowBatchBuilder) {
+  constructor(options: AggregatorOptions, output: RowBatchBuilder, held?: HeldReadBuilder) {
     this.manifest = options.manifest;
     this.sampleLimit = options.sampleLimit;
     this.scanner = new WasmScanner(
@@ -101,8 +107,18 @@ export class LogAggregator {
     );
     this.keys = new KeyTexts(this.strings, options.datasetDepth);
     this.output = output;
+    this.held = held;
+    const manifest = options.manifest;
+    this.objects = new ObjectTexts(
+      this.strings,
+      objectKey,
+      manifest === undefined ? undefined : (key) => recordsAsNumber(manifest.recordsFor(key), key),
+    );
     if (this.scanner.exports.initLineRecords(options.lineRecords ?? 32768) !== 0) {
       throw new ScannerMemoryError('the log scanner could not allocate its line records');
+    }
+    if (held !== undefined && this.scanner.exports.initHoldings(options.holdingRecords ?? 32768) !== 0) {
+      throw new ScannerMemoryError('the log scanner could not allocate its holding records');
     }
     this.scanner.refresh();
   }
@@ -179,6 +195,7 @@ export class LogAggregator {
       const n = x.scanBlock(start, length, Math.min(maxLine, MAX_I32));
       const seen = x.linesSeen_();
       this.drain(n, at, seen, maxLine);
+      this.drainHoldings();
       const stop = x.stoppedBecause();
       start = x.resumeAt();
       if (stop === STOP.done) return;
@@ -197,8 +214,9 @@ export class LogAggregator {
           x.resetTable(TABLE.keys);
           break;
         case STOP.objectsFull:
-          // Nothing refers to an object entry once its records were added.
+          // Nothing refers to an object entry once its records were added and its holdings read out.
           x.resetTable(TABLE.objects);
+          this.objects.reset();
           this.objectsKnown = 0;
           break;
         case STOP.rowsFull:
@@ -209,6 +227,9 @@ export class LogAggregator {
           break;
         case STOP.linesFull:
           this.drainLines();
+          break;
+        case STOP.holdingsFull:
+          // Read out after every call already; the area filled within this one.
           break;
         case STOP.rowOverflow: {
           const row = x.overflowRow_();
@@ -264,6 +285,19 @@ export class LogAggregator {
     for (let row = 0; row < count; row++) this.emitRow(row);
     if (count > 0) x.resetRows();
     this.refBase += count;
+  }
+
+  /** Moves the scanner's holding records to the held reads (they name key entries: learnt first). */
+  private drainHoldings(): void {
+    const held = this.held;
+    if (held === undefined) return;
+    const w = this.scanner;
+    const n = w.exports.holdingCount_();
+    if (n === 0) return;
+    w.refresh();
+    if (this.keys.size < w.entryCount(TABLE.keys)) this.keys.learn(w);
+    held.push(w, n, this.item, this.keys, this.objects);
+    w.exports.resetHoldings();
   }
 
   /** Moves the scanner's line records (request identities) to the output. */

@@ -6,7 +6,9 @@
  * memory): they are partial sums, added up when the rows are written. Each count in a batch is below
  * 2^53, so it is exact as a double; sums are taken as integers.
  */
+import type { ColumnarHeldReads } from '../../domain/holdings.js';
 import { type ColumnarRequestIds, type ColumnarUsageRows, STATUS_BY_INDEX } from '../../domain/usage.js';
+import { HeldReadBuilder, heldReadBuffers } from './holdings-batch.js';
 
 export { STATUS_BY_INDEX };
 
@@ -19,6 +21,8 @@ export interface RowBatch extends ColumnarUsageRows {
   readonly ref: Int32Array;
   readonly lines: ColumnarRequestIds;
   readonly task: number;
+  /** Whole-object reads of the same lines (see ../../domain/HOLDINGS.md), when holdings are kept. */
+  readonly holdings?: ColumnarHeldReads;
 }
 
 /** The typed arrays of a batch, for `postMessage`'s transfer list. */
@@ -44,7 +48,9 @@ export function batchBuffers(batch: RowBatch): ArrayBuffer[] {
     batch.requests,
     batch.bytesSent,
     batch.records,
-  ].map((a) => a.buffer as ArrayBuffer);
+  ]
+    .map((a) => a.buffer as ArrayBuffer)
+    .concat(batch.holdings === undefined ? [] : heldReadBuffers(batch.holdings));
 }
 
 /** Collects rows into columns that grow as needed. */
@@ -63,6 +69,8 @@ export class RowBatchBuilder {
   private records = new Float64Array(0);
   private ref = new Int32Array(0);
   private readonly lineIds = new RequestIdBuilder();
+  /** Whole-object reads, for an aggregator that keeps holdings (see LogAggregator). */
+  readonly held = new HeldReadBuilder();
 
   constructor(private readonly initialRows = 1024) {}
 
@@ -126,6 +134,7 @@ export class RowBatchBuilder {
       ref: this.ref.slice(0, n),
       lines: this.lineIds.take(),
       task: 0,
+      holdings: this.held.take(),
     };
     this.count = 0;
     return batch;

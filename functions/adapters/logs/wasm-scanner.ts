@@ -46,6 +46,8 @@ export const STOP = {
   rowOverflow: 6,
   /** The line records (request identities, see initLineRecords) are full. */
   linesFull: 7,
+  /** The holding records (whole-object reads, see initHoldings) are full. */
+  holdingsFull: 8,
 } as const;
 
 /** Bytes of one line record: hash (u64), row (i32), slot (i32), bytes sent (f64), records (f64). */
@@ -104,6 +106,10 @@ interface ScannerExports {
   lineRecordsPtr(): number;
   lineRecordCount_(): number;
   resetLineRecords(): void;
+  initHoldings(capacity: number): number;
+  holdingsPtr(): number;
+  holdingCount_(): number;
+  resetHoldings(): void;
 }
 
 /** Sizes of an instance's areas. */

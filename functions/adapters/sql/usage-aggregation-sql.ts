@@ -129,7 +129,7 @@ export const DUCKDB: AggregationDialect<string | number> = {
 };
 
 /** Collects parameters in the order their placeholders appear in the text. */
-class Parameters<P> {
+export class Parameters<P> {
   readonly values: P[] = [];
   add(value: P): '?' {
     this.values.push(value);
@@ -152,13 +152,7 @@ function attributionCtes<P>(
   range: Interval,
   p: Parameters<P>,
 ): string {
-  const principals = d.table(tables, tables.principals);
   const slot = d.slotParameter;
-  const matchColumns = 'q.requester, q.access_point, p.rank, p.partner_id, p.application_id, p.time_zone';
-  const resourceStart = `length(split_part(requester, ':', 2)) + length(split_part(requester, ':', 3)) + ${ARN_FIXED_LENGTH + 1}`;
-  const noLineTerminator = [10, 13, 8232, 8233]
-    .map((c) => `strpos(arn_resource, chr(${c})) = 0`)
-    .join(' AND ');
   return `usage AS ${d.inlineCte}(
   SELECT slot_start, requester, access_point, dataset, operation, status_class, requests, bytes_sent, records
   FROM ${d.table(tables, tables.rollup)}
@@ -166,8 +160,27 @@ function attributionCtes<P>(
     AND slot_start < ${slot.replace('?', p.add(d.instant(range.endMs)))}
     AND ${d.usageRowsOnly}
 ),
-pairs AS (
-  SELECT DISTINCT requester, access_point FROM usage
+${pairAttributionCtes(d, tables, 'usage')}`;
+}
+
+/**
+ * The CTEs from `pairs` to `attributed` over the CTE `source` (any with requester and access_point
+ * columns): each distinct requester and access point with the winning partner application and the
+ * partner's time zone. Also used over the holdings table (holdings-sql.ts).
+ */
+export function pairAttributionCtes<P>(
+  d: AggregationDialect<P>,
+  tables: AggregationTables,
+  source: string,
+): string {
+  const principals = d.table(tables, tables.principals);
+  const matchColumns = 'q.requester, q.access_point, p.rank, p.partner_id, p.application_id, p.time_zone';
+  const resourceStart = `length(split_part(requester, ':', 2)) + length(split_part(requester, ':', 3)) + ${ARN_FIXED_LENGTH + 1}`;
+  const noLineTerminator = [10, 13, 8232, 8233]
+    .map((c) => `strpos(arn_resource, chr(${c})) = 0`)
+    .join(' AND ');
+  return `pairs AS (
+  SELECT DISTINCT requester, access_point FROM ${source}
 ),
 arns AS (
   SELECT requester, access_point,
@@ -237,7 +250,7 @@ export type { PartnerDailyUsageRequest, UnattributedUsageRequest };
 
 const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
 
-function checkDate(field: string, value: string): string {
+export function checkDate(field: string, value: string): string {
   if (!ISO_DATE.test(value)) throw new SqlInputError(`${field} must be a date YYYY-MM-DD, got "${value}"`);
   return value;
 }

@@ -1171,6 +1171,10 @@ export function scanBlock(start: i32, length: i32, maxLine: i32): i32 {
       stopReason = 7;
       break;
     }
+    if (holdingsFull()) {
+      stopReason = 8;
+      break;
+    }
     const nl = classifyLine(p, end);
     if (nl - p > maxLine) {
       const rec = OUT + (<usize>n << 5);
@@ -1236,23 +1240,29 @@ export function scanBlock(start: i32, length: i32, maxLine: i32): i32 {
       const threeDigits = getEnd(F_HTTP_STATUS) - s0 == 3;
       const status = threeDigits && first >= 49 && first <= 53 ? first - 48 : 0;
       // Records count only for a whole object delivered (a 200 to a whole-object read): a 206 range read
-      // returns part of an object, whose share of records the log cannot tell.
+      // returns part of an object, whose share of records the log cannot tell. A 200 or a 206 to a
+      // whole-object read is also a holding (see ../../domain/HOLDINGS.md) when holdings are kept.
       let records: f64 = 0;
-      if (withRecords && threeDigits && first == 50 && byteAt(s0 + 1) == ZERO && byteAt(s0 + 2) == ZERO) {
+      const is200 = threeDigits && first == 50 && byteAt(s0 + 1) == ZERO && byteAt(s0 + 2) == ZERO;
+      const is206 = threeDigits && first == 50 && byteAt(s0 + 1) == ZERO && byteAt(s0 + 2) == SIX;
+      let object = -1;
+      if ((withRecords && is200) || (holdingCap > 0 && (is200 || is206))) {
         const o0 = getStart(F_OPERATION);
         const o1 = getEnd(F_OPERATION);
         if (spells(o0, o1, REST_GET_OBJECT, 15) || spells(o0, o1, WEBSITE_GET_OBJECT, 18)) {
-          const object = findEntry(OBJECTS, <usize>k0, k1 - k0, 0, 0, 0, 0, 0);
+          object = findObject(k0, k1);
           if (object < 0) {
             stopReason = 3;
             break;
           }
-          if (object >= objectsKnown) {
-            // A new object: JavaScript looks its records up in the manifest, then this line goes on.
-            stopReason = 5;
-            break;
+          if (withRecords && is200) {
+            if (object >= objectsKnown) {
+              // A new object: JavaScript looks its records up in the manifest, then this line goes on.
+              stopReason = 5;
+              break;
+            }
+            records = load<f64>(OBJECT_RECORDS + (<usize>object << 3));
           }
-          records = load<f64>(OBJECT_RECORDS + (<usize>object << 3));
         }
       }
       const row = findRow(<i32>Math.floor(timeMs / slotMs), status, entry);
@@ -1272,7 +1282,9 @@ export function scanBlock(start: i32, length: i32, maxLine: i32): i32 {
       store<f64>(sums, load<f64>(sums) + 1);
       store<f64>(sums, bytes, 8);
       store<f64>(sums, recordSum, 16);
-      noteRequest(row, load<f64>(RESULT, 8), records);
+      const id = lineRecordCap > 0 ? requestIdentity() : 0;
+      noteRequest(id, row, load<f64>(RESULT, 8), records);
+      if (object >= 0 && holdingCap > 0) noteHolding(id, entry, object, is206);
     }
     lines++;
     p = nl + 1;
@@ -1326,7 +1338,8 @@ export function resetLineRecords(): void {
 }
 
 function afterLineRecords(end: usize): usize {
-  return lineRecordsEnd > end ? lineRecordsEnd : end;
+  const after = lineRecordsEnd > end ? lineRecordsEnd : end;
+  return holdingsEnd > after ? holdingsEnd : after;
 }
 
 @inline
@@ -1370,9 +1383,7 @@ function requestIdentity(): u64 {
 }
 
 /** Keeps a line record for the line just added to `row` (when the area is laid out and it has an id). */
-function noteRequest(row: i32, bytes: f64, records: f64): void {
-  if (lineRecordCap == 0) return;
-  const id = requestIdentity();
+function noteRequest(id: u64, row: i32, bytes: f64, records: f64): void {
   if (id == 0) return;
   const rec = LINE_RECORDS + (<usize>lineRecordCount << 5);
   store<u64>(rec, id);
@@ -1381,4 +1392,83 @@ function noteRequest(row: i32, bytes: f64, records: f64): void {
   store<f64>(rec, bytes, 16);
   store<f64>(rec, records, 24);
   lineRecordCount++;
+}
+
+// ---- holdings: which objects a requester read (see ../../domain/HOLDINGS.md) ---------------------------
+// Each counted line that reads a whole object (REST.GET.OBJECT, WEBSITE.GET.OBJECT) with status 200 or
+// 206 leaves a holding record: its request identity (0 without a request id, or without line records),
+// its rollup key entry (bucket, requester, access point, dataset), its entry in OBJECTS (the key as
+// logged and its version id, if logged), its time, bytes sent and object size (-1 for `-`), and its
+// status. JavaScript reads them out after every scanBlock call and before either table is emptied. The
+// area is laid out by `initHoldings`; without it no object is looked up for holdings.
+
+const F_VERSION_ID: i32 = 17;
+const SIX: i32 = 54;
+/** Bytes of one holding record: id (u64), key entry, object entry (i32), time, bytes sent, object size (f64), status, 0 (i32). */
+const HOLDING_BYTES: i32 = 48;
+let HOLDINGS: usize = 0;
+let holdingCap: i32 = 0;
+let holdingCount: i32 = 0;
+let holdingsEnd: usize = 0;
+
+/**
+ * Lays out room for `capacity` holding records past everything laid out before (call after init and
+ * initLineRecords). Returns 0, or -1 when memory cannot grow.
+ */
+export function initHoldings(capacity: i32): i32 {
+  const at = ((<usize>memory.size() << 16) + 7) & ~7;
+  const bytes = <i64>capacity * HOLDING_BYTES + SLACK + 8;
+  if (memory.grow(<i32>((bytes + 0xffff) >>> 16)) < 0) return -1;
+  HOLDINGS = at;
+  holdingCap = capacity;
+  holdingCount = 0;
+  holdingsEnd = at + <usize>capacity * HOLDING_BYTES + SLACK;
+  return 0;
+}
+
+export function holdingsPtr(): usize {
+  return HOLDINGS;
+}
+export function holdingCount_(): i32 {
+  return holdingCount;
+}
+/** JavaScript has read every holding record. */
+export function resetHoldings(): void {
+  holdingCount = 0;
+}
+
+@inline
+function holdingsFull(): bool {
+  return holdingCap > 0 && holdingCount == holdingCap;
+}
+
+/**
+ * The OBJECTS entry of the key [k0, k1) of the line just scanned, with its version id when the line
+ * logs one (two versions of a key are two objects); -1 when the table is full. The key comes first in
+ * the entry, so its first length is the key's (what the manifest is looked up by).
+ */
+function findObject(k0: i32, k1: i32): i32 {
+  if (fieldCount > F_VERSION_ID) {
+    const v0 = getStart(F_VERSION_ID);
+    const v1 = getEnd(F_VERSION_ID);
+    if (!noValue(v0, v1)) {
+      const version = stage(KEY, k0, k1);
+      stage(version, v0, v1);
+      return findEntry(OBJECTS, KEY, k1 - k0, v1 - v0, 0, 0, 0, 0);
+    }
+  }
+  return findEntry(OBJECTS, <usize>k0, k1 - k0, 0, 0, 0, 0, 0);
+}
+
+function noteHolding(id: u64, entry: i32, object: i32, partial: bool): void {
+  const rec = HOLDINGS + <usize>holdingCount * HOLDING_BYTES;
+  store<u64>(rec, id);
+  store<i32>(rec, entry, 8);
+  store<i32>(rec, object, 12);
+  store<f64>(rec, timeMs, 16);
+  store<f64>(rec, load<f64>(RESULT, 8), 24);
+  store<f64>(rec, load<f64>(RESULT, 16), 32);
+  store<i32>(rec, partial ? 206 : 200, 40);
+  store<i32>(rec, 0, 44);
+  holdingCount++;
 }
