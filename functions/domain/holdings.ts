@@ -70,3 +70,204 @@ export interface HeldDayRow {
   readonly date: string;
   readonly newObjects: bigint;
 }
+
+/** The figures of a holding (one dataset, or all of a partner's), as report.json carries them. */
+export interface HoldingFigures {
+  readonly objects: string;
+  readonly partialObjects: string;
+  readonly unknownSizeObjects: string;
+  readonly objectBytes: string;
+  readonly records: string;
+  readonly retrievals: string;
+  readonly fullRetrievals: string;
+  readonly bytesSent: string;
+  /** Bytes sent over bytes of the distinct objects, floored to RATIO_DECIMALS; null when those are 0. */
+  readonly redownloadRatio: string | null;
+  readonly firstRetrieval: string | null;
+  readonly lastRetrieval: string | null;
+}
+
+/** One dataset's holding by one application (or all, `*`). */
+export interface HoldingDataset extends HoldingFigures {
+  readonly applicationId: string;
+  readonly dataset: string;
+}
+
+/** Distinct objects held by the end of a local date: the chart's points (a step on each such date). */
+export interface HoldingPoint {
+  readonly applicationId: string;
+  readonly dataset: string;
+  readonly date: string;
+  readonly newObjects: string;
+  /** Distinct objects read from the window's start through this date. */
+  readonly objects: string;
+}
+
+export interface PartnerHoldings {
+  readonly partnerId: string;
+  readonly partnerName: string;
+  readonly timeZone: string;
+  /** Every dataset, all applications together. */
+  readonly totals: HoldingFigures;
+  /** By dataset: the all-applications row (`*`) first, then each application's. */
+  readonly datasets: readonly HoldingDataset[];
+  readonly overTime: readonly HoldingPoint[];
+}
+
+/** What the partners hold over a window of local dates [from, to), in each partner's zone. */
+export interface HoldingsSection {
+  readonly from: string;
+  readonly to: string;
+  readonly partners: readonly PartnerHoldings[];
+}
+
+/** Decimals of the re-download ratio. */
+export const RATIO_DECIMALS = 4;
+
+/**
+ * `numerator / denominator` as a decimal with `decimals` places, floored, by integer arithmetic (a
+ * ratio of byte counts past 2^53 stays exact); null when the denominator is 0.
+ */
+export function decimalRatio(
+  numerator: bigint,
+  denominator: bigint,
+  decimals = RATIO_DECIMALS,
+): string | null {
+  if (denominator <= 0n || numerator < 0n) return null;
+  const scale = 10n ** BigInt(decimals);
+  const scaled = (numerator * scale) / denominator;
+  const whole = scaled / scale;
+  const fraction = (scaled % scale).toString().padStart(decimals, '0');
+  return decimals === 0 ? whole.toString() : `${whole}.${fraction}`;
+}
+
+/** The UTC slots any partner's local dates [from, to) can fall in (zones run from UTC-12 to UTC+14). */
+export function holdingsRange(from: string, to: string): { startMs: number; endMs: number } {
+  const utc = (date: string) => Date.parse(`${date}T00:00:00Z`);
+  const HOUR = 3_600_000;
+  return { startMs: utc(from) - 14 * HOUR, endMs: utc(to) + 12 * HOUR };
+}
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+interface Sums {
+  objects: bigint;
+  partialObjects: bigint;
+  unknownSizeObjects: bigint;
+  objectBytes: bigint;
+  records: bigint;
+  retrievals: bigint;
+  fullRetrievals: bigint;
+  bytesSent: bigint;
+  firstMs: number | null;
+  lastMs: number | null;
+}
+
+function figures(s: Sums): HoldingFigures {
+  return {
+    objects: String(s.objects),
+    partialObjects: String(s.partialObjects),
+    unknownSizeObjects: String(s.unknownSizeObjects),
+    objectBytes: String(s.objectBytes),
+    records: String(s.records),
+    retrievals: String(s.retrievals),
+    fullRetrievals: String(s.fullRetrievals),
+    bytesSent: String(s.bytesSent),
+    redownloadRatio: decimalRatio(s.bytesSent, s.objectBytes),
+    firstRetrieval: iso(s.firstMs),
+    lastRetrieval: iso(s.lastMs),
+  };
+}
+
+function emptySums(): Sums {
+  return {
+    objects: 0n,
+    partialObjects: 0n,
+    unknownSizeObjects: 0n,
+    objectBytes: 0n,
+    records: 0n,
+    retrievals: 0n,
+    fullRetrievals: 0n,
+    bytesSent: 0n,
+    firstMs: null,
+    lastMs: null,
+  };
+}
+
+function add(s: Sums, r: HeldDatasetRow): void {
+  s.objects += r.objects;
+  s.partialObjects += r.partialObjects;
+  s.unknownSizeObjects += r.unknownSizeObjects;
+  s.objectBytes += r.objectBytes;
+  s.records += r.records;
+  s.retrievals += r.retrievals;
+  s.fullRetrievals += r.fullRetrievals;
+  s.bytesSent += r.bytesSent;
+  s.firstMs = s.firstMs === null ? r.firstMs : Math.min(s.firstMs, r.firstMs);
+  s.lastMs = s.lastMs === null ? r.lastMs : Math.max(s.lastMs, r.lastMs);
+}
+
+/**
+ * The holdings section from the engine's rows: every partner of `partners` (in that order), with
+ * zeros when it read nothing. A partner's totals add its all-applications rows over datasets (an object
+ * lies in one dataset, so nothing counts twice); the chart's points are the running sum of new objects.
+ */
+export function buildHoldingsSection(
+  window: { readonly from: string; readonly to: string },
+  partners: readonly { readonly id: string; readonly name: string; readonly timeZone: string }[],
+  rows: readonly HeldDatasetRow[],
+  days: readonly HeldDayRow[],
+): HoldingsSection {
+  const byPartner = (id: string) => rows.filter((r) => r.partnerId === id);
+  return {
+    from: window.from,
+    to: window.to,
+    partners: partners.map((p) => {
+      const own = byPartner(p.id);
+      const totals = emptySums();
+      for (const r of own) if (r.applicationId === ALL_APPLICATIONS) add(totals, r);
+      const datasets = [...own]
+        .sort(
+          (a, b) =>
+            cmp(a.dataset, b.dataset) ||
+            Number(b.applicationId === ALL_APPLICATIONS) - Number(a.applicationId === ALL_APPLICATIONS) ||
+            cmp(a.applicationId, b.applicationId),
+        )
+        .map((r) => {
+          const s = emptySums();
+          add(s, r);
+          return { applicationId: r.applicationId, dataset: r.dataset, ...figures(s) };
+        });
+      const running = new Map<string, bigint>();
+      const overTime = days
+        .filter((d) => d.partnerId === p.id)
+        .sort(
+          (a, b) => cmp(a.applicationId, b.applicationId) || cmp(a.dataset, b.dataset) || cmp(a.date, b.date),
+        )
+        .map((d) => {
+          const key = `${d.applicationId}\u0000${d.dataset}`;
+          const objects = (running.get(key) ?? 0n) + d.newObjects;
+          running.set(key, objects);
+          return {
+            applicationId: d.applicationId,
+            dataset: d.dataset,
+            date: d.date,
+            newObjects: String(d.newObjects),
+            objects: String(objects),
+          };
+        });
+      return {
+        partnerId: p.id,
+        partnerName: p.name,
+        timeZone: p.timeZone,
+        totals: figures(totals),
+        datasets,
+        overTime,
+      };
+    }),
+  };
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

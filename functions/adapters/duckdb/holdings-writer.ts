@@ -78,27 +78,25 @@ const HELD_STREAM_TYPES = [
 /** The identity hash as one BIGINT, as request-claims.ts computes it. */
 const ID_HASH = 'hash_high::BIGINT * 4294967296 + (hash_low::BIGINT & 4294967295)';
 
-/** SQL of the holdings writer; constant text, values only as parameters. */
-export const HOLDINGS_SQL = {
-  /** The newest claim file before the group's claims are made. */
-  lastClaimFile: 'SELECT coalesce(max(file), 0)::INTEGER FROM request_claim_files',
-  /**
-   * Sums the staged reads of the items in $1 (their batches in $2, parallel) into holdings, one row per
-   * batch, slot and object; $3 is the newest claim file before the group claimed (see the file
-   * comment), $4 SLOT_MS.
-   * Times and counts are exact in a double (below 2^53) and summed as integers.
-   */
-  insert: `INSERT INTO holdings (slot_start, requester, access_point, bucket, object_key, version_id, dataset,
+/**
+ * The INSERT of holdings from the staged lines `lines` selects out of `staged`. Times and counts are
+ * exact in a double (below 2^53) and summed as integers.
+ */
+const insertHeld = (
+  lines: string,
+): string => `INSERT INTO holdings (slot_start, requester, access_point, bucket, object_key, version_id, dataset,
       object_size, object_records, first_ms, last_ms, retrievals, full_retrievals, bytes_sent, batch)
     WITH staged AS (
       SELECT s.*, f.batch, f.ord,
         CASE WHEN s.hash_high = 0 AND s.hash_low = 0 THEN 0 ELSE ${ID_HASH} END AS id
       FROM held_stream s
-        JOIN (SELECT unnest($1::INTEGER[]) AS item, unnest($2::VARCHAR[]) AS batch,
+        -- batch: the place in $2 of the item's batch (an integer groups faster than its text).
+        JOIN (SELECT unnest($1::INTEGER[]) AS item, unnest($5::INTEGER[]) AS batch,
           unnest(range(len($1::INTEGER[]))) AS ord) f ON f.item = s.item
     )
     SELECT g.slot * $4::BIGINT, r.value, a.value, b.value, k.value, v.value, d.value, g.object_size, g.object_records,
-      g.first_ms, g.last_ms, g.retrievals, g.full_retrievals, g.bytes_sent, g.batch
+      g.first_ms, g.last_ms, g.retrievals, g.full_retrievals, g.bytes_sent,
+      list_extract($2::VARCHAR[], g.batch + 1)
     FROM (
       SELECT batch, requester, access_point, bucket, object_key, version_id, dataset,
         time_ms::BIGINT // $4::BIGINT AS slot,
@@ -109,7 +107,33 @@ export const HOLDINGS_SQL = {
         count(*)::BIGINT AS retrievals,
         (count(*) FILTER (WHERE status = 200))::BIGINT AS full_retrievals,
         sum(bytes_sent::BIGINT)::BIGINT AS bytes_sent
-      FROM (
+      FROM (${lines})
+      GROUP BY batch, requester, access_point, bucket, object_key, version_id, dataset, 8, 9
+    ) g
+      JOIN rollup_stream_strings b ON b.id = g.bucket
+      JOIN rollup_stream_strings r ON r.id = g.requester
+      JOIN rollup_stream_strings a ON a.id = g.access_point
+      JOIN rollup_stream_strings d ON d.id = g.dataset
+      JOIN rollup_stream_strings k ON k.id = g.object_key
+      JOIN rollup_stream_strings v ON v.id = g.version_id`;
+
+/** SQL of the holdings writer; constant text, values only as parameters. */
+export const HOLDINGS_SQL = {
+  /** The newest claim file before the group's claims are made. */
+  lastClaimFile: 'SELECT coalesce(max(file), 0)::INTEGER FROM request_claim_files',
+  /**
+   * Sums the staged reads of the items in $1 (their batches in $2, parallel) into holdings, one row per
+   * batch, slot and object, every line counted: when the group's claims found no repeat (no line of it
+   * carries an identity claimed before, or carried twice), as on most nights. $4 is SLOT_MS ($3 unused,
+   * so that both statements take the same parameters).
+   */
+  insertAll: insertHeld('SELECT * FROM staged WHERE $3::INTEGER IS NOT NULL'),
+  /**
+   * The same, each request once when the group held repeats: a line with an identity counts only when
+   * this group claimed it (a claim file after $3, see the file comment), and then once, the first in
+   * the group's order. Lines without a request id always count.
+   */
+  insertOnce: insertHeld(`
         -- Lines without a request id: each counts.
         SELECT * FROM staged WHERE id = 0
         UNION ALL
@@ -118,16 +142,7 @@ export const HOLDINGS_SQL = {
         WHERE id <> 0 AND id IN (SELECT id_hash FROM request_claims WHERE file > $3::INTEGER)
         QUALIFY row_number() OVER (
           PARTITION BY id ORDER BY ord, time_ms, bytes_sent, object_key, requester
-        ) = 1
-      )
-      GROUP BY batch, requester, access_point, bucket, object_key, version_id, dataset, 8, 9
-    ) g
-      JOIN rollup_stream_strings b ON b.id = g.bucket
-      JOIN rollup_stream_strings r ON r.id = g.requester
-      JOIN rollup_stream_strings a ON a.id = g.access_point
-      JOIN rollup_stream_strings d ON d.id = g.dataset
-      JOIN rollup_stream_strings k ON k.id = g.object_key
-      JOIN rollup_stream_strings v ON v.id = g.version_id`,
+        ) = 1`),
   discard: 'DELETE FROM held_stream WHERE item IN (SELECT unnest($1::INTEGER[]))',
   deleteOf: 'DELETE FROM holdings WHERE batch IN (SELECT unnest($1::VARCHAR[]))',
   clear: 'DELETE FROM holdings',
@@ -173,19 +188,32 @@ export async function lastClaimFile(connection: DuckDBConnection): Promise<numbe
 /**
  * Sums the staged reads of `items` (in the group's order) into holdings and unstages them. Inside the
  * caller's transaction, after the group's request claims were made (`claimsBefore`: the newest claim
- * file before them) and before the staged strings are dropped. Returns the holdings rows written.
+ * file before them; `anyRepeats`: whether they found any repeat in the group) and before the staged
+ * strings are dropped. Returns the holdings rows written.
  */
 export async function insertHoldings(
   connection: DuckDBConnection,
   items: readonly { readonly item: number; readonly batch: string }[],
   claimsBefore: number,
+  anyRepeats: boolean,
 ): Promise<number> {
   if (items.length === 0) return 0;
   const ids = items.map((i) => i.item);
+  const batches = items.map((i) => i.batch);
+  const firstOf = new Map<string, number>();
+  batches.forEach((b, i) => {
+    if (!firstOf.has(b)) firstOf.set(b, i);
+  });
   const result = await connection.run(
-    HOLDINGS_SQL.insert,
-    [listValue(ids), listValue(items.map((i) => i.batch)), claimsBefore, BigInt(SLOT_MS)],
-    [LIST(INTEGER), LIST(VARCHAR), INTEGER, BIGINT],
+    anyRepeats ? HOLDINGS_SQL.insertOnce : HOLDINGS_SQL.insertAll,
+    [
+      listValue(ids),
+      listValue(batches),
+      claimsBefore,
+      BigInt(SLOT_MS),
+      listValue(batches.map((b) => firstOf.get(b)!)),
+    ],
+    [LIST(INTEGER), LIST(VARCHAR), INTEGER, BIGINT, LIST(INTEGER)],
   );
   await discardHeldReads(connection, ids);
   return Number(result.rowsChanged);
