@@ -2,6 +2,7 @@
  * The local audit: ingest log files into the DuckDB state, evaluate, notify to an outbox folder and
  * write the report. Wiring only: the rules live in functions/domain, the steps in functions/audit.
  */
+
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
@@ -10,10 +11,12 @@ import { LocalReportStore } from '../adapters/local/local-report-store.js';
 import { OutboxMailer, outboxStem } from '../adapters/outbox/outbox-mailer.js';
 import { evaluateAggregatedWindow } from '../audit/evaluate-aggregated.js';
 import { type AuditWindow, evaluateWindow } from '../audit/evaluate-window.js';
+import { readHoldings } from '../audit/read-holdings.js';
 import { newRunId, publishRunReport, requestedWindow, utcDate, writePreview } from '../audit/run-planner.js';
 import { checkSettlingDays, DEFAULT_SETTLING_DAYS, settlingWindow } from '../audit/run-window.js';
 import { diffSentNotices, type NoticeOutcome, sendNotices } from '../audit/send-notices.js';
 import type { PartnerPeriodEvaluation } from '../domain/evaluation.js';
+import { holdingsToCsv } from '../domain/holdings-csv.js';
 import type { Report } from '../domain/report.js';
 import { localDateOf, monthOf } from '../domain/time.js';
 import { SLOT_MS } from '../domain/usage.js';
@@ -141,6 +144,19 @@ export async function runLocalAudit(options: LocalAuditOptions): Promise<LocalAu
         ? await evaluateWindow({ registry, usage: state.usageSource }, evaluateRequest)
         : await evaluateAggregatedWindow({ registry, usage: state.aggregatedUsage }, evaluateRequest);
     failpoint('after-evaluate');
+    // What each audited partner holds over the same window (the holdings table, HOLDINGS.md).
+    const holdings = await readHoldings(
+      { registry, holdings: state.holdings },
+      {
+        from: window.from,
+        to: window.to,
+        ...(options.partners !== undefined && options.partners.length > 0
+          ? { partners: options.partners }
+          : {}),
+      },
+    );
+    const holdingsCsv = holdingsToCsv(holdings);
+    await new LocalReportStore(outDir).put('holdings.csv', holdingsCsv, 'text/csv; charset=utf-8');
     const outboxDir = join(outDir, options.dryRun ? 'previews' : 'outbox');
     const mailer = new OutboxMailer(outboxDir);
     // Differences against notices already sent are read before this run records its own.
@@ -200,6 +216,7 @@ export async function runLocalAudit(options: LocalAuditOptions): Promise<LocalAu
         })),
         noticeDiffs,
         registry,
+        holdings,
         evidence: {
           inputFiles: ingest.inputs,
           registrySource: options.registryPath,
@@ -224,6 +241,7 @@ export async function runLocalAudit(options: LocalAuditOptions): Promise<LocalAu
       [
         { name: 'report.json', body: json },
         { name: 'usage.csv', body: csv },
+        { name: 'holdings.csv', body: holdingsCsv },
         { name: 'report.html', body: html },
         ...noticeFiles,
       ],

@@ -52,7 +52,7 @@ describe('main', () => {
 
   it('refuses an unknown command, naming the commands', async () => {
     await expect(main(['frobnicate'])).rejects.toThrow(
-      'unknown command "frobnicate" (commands: audit, ingest, generate, demo, report, verify, help)',
+      'unknown command "frobnicate" (commands: audit, ingest, generate, demo, holdings, report, verify, help)',
     );
   });
 });
