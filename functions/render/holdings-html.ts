@@ -3,13 +3,17 @@
  * all, a table per dataset (all applications, then each), and the chart of distinct objects over time.
  * Escaped by construction (the html tag).
  */
-import { ALL_APPLICATIONS, type HoldingFigures, type PartnerHoldings } from '../domain/holdings.js';
-import type { Report } from '../domain/report-schema.js';
+import {
+  ALL_APPLICATIONS,
+  type HoldingFigures,
+  type HoldingsSection,
+  type PartnerHoldings,
+} from '../domain/holdings.js';
 import { formatBytes, formatCount, formatLocalDateTime } from './format.js';
 import { holdingsChart } from './holdings-chart.js';
 import { type HtmlValue, html, joinHtml, type SafeHtml } from './html.js';
 
-type Holdings = NonNullable<Report['holdings']>;
+type Holdings = HoldingsSection;
 
 const HEAD = [
   'Application',

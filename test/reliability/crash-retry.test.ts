@@ -35,7 +35,7 @@ const root = tempDir('crash');
 const dataDir = join(root, 'data');
 let registryPath = '';
 let logsDir = '';
-let baseline: { figures: unknown; due: string[]; csv: string };
+let baseline: { figures: unknown; due: string[]; csv: string; holdings: unknown; holdingsCsv: string };
 
 function audit(out: string, env: Record<string, string> = {}): Promise<CliResult> {
   return runCli(['audit', '--logs', logsDir, '--registry', registryPath, '--out', out, '--quiet'], { env });
@@ -48,10 +48,17 @@ async function noticesOf(out: string): Promise<{ key: string; status: string }[]
   return report.notices.map((n) => ({ key: `${n.partnerId}/${n.periodId}/${n.level}`, status: n.status }));
 }
 
+async function holdingsOf(out: string): Promise<unknown> {
+  return (JSON.parse(await readFile(join(out, 'report.json'), 'utf8')) as { holdings: unknown }).holdings;
+}
+
 /** What must hold after any crashes once a normal run has completed in `out`. */
 async function expectRecovered(out: string): Promise<void> {
   expect(await reportFigures(out)).toEqual(baseline.figures);
   expect(await readFile(join(out, 'usage.csv'), 'utf8')).toBe(baseline.csv);
+  // The holdings table is written in the same transaction as the rollup: nothing lost, nothing doubled.
+  expect(await readFile(join(out, 'holdings.csv'), 'utf8')).toBe(baseline.holdingsCsv);
+  expect(await holdingsOf(out)).toEqual(baseline.holdings);
   const outbox = await outboxContents(join(out, 'outbox'));
   // Exactly once: one .eml per due notice, each for a different key, and no half-written leftovers.
   expect(outbox.headers).toEqual(baseline.due);
@@ -75,11 +82,14 @@ beforeAll(async () => {
   baseline = {
     figures: await reportFigures(out),
     csv: await readFile(join(out, 'usage.csv'), 'utf8'),
+    holdingsCsv: await readFile(join(out, 'holdings.csv'), 'utf8'),
+    holdings: await holdingsOf(out),
     due: notices
       .filter((n) => n.status === 'sent')
       .map((n) => n.key)
       .sort(),
   };
+  expect(baseline.holdingsCsv.split('\r\n').length).toBeGreaterThan(3);
   // The scenarios below need at least two notices to crash between them.
   expect(baseline.due.length).toBeGreaterThanOrEqual(2);
 });

@@ -28,6 +28,7 @@ async function usageFigures(out: string): Promise<unknown> {
   const report = JSON.parse(await readFile(join(out, 'report.json'), 'utf8')) as {
     partners: { periods: Record<string, unknown>[] }[];
     unattributed: unknown;
+    holdings: unknown;
   };
   return {
     partners: report.partners.map((p) => ({
@@ -35,6 +36,9 @@ async function usageFigures(out: string): Promise<unknown> {
       periods: p.periods.map(({ notices: _n, ...rest }) => rest),
     })),
     unattributed: report.unattributed,
+    // What each partner holds: a repeated read counts once there too (HOLDINGS.md).
+    holdings: report.holdings,
+    holdingsCsv: await readFile(join(out, 'holdings.csv'), 'utf8'),
   };
 }
 
@@ -66,6 +70,8 @@ beforeAll(async () => {
   const run = await audit(logsDir, out);
   expect(run.code).toBe(0);
   baseline = await usageFigures(out);
+  // The baseline holds something: a holdings section that a repeat could change.
+  expect((baseline as { holdingsCsv: string }).holdingsCsv.split('\r\n').length).toBeGreaterThan(3);
 
   repeatedLogs = join(root, 'repeated');
   await cp(logsDir, join(repeatedLogs, 'original'), { recursive: true });

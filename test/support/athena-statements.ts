@@ -23,6 +23,7 @@ import {
   replaceBatchRollupSql,
   type SqlQuery,
 } from '../../functions/adapters/athena/sql.js';
+import { heldDatasetsSql, heldDaysSql } from '../../functions/adapters/sql/holdings-sql.js';
 import {
   type AggregationTables,
   attributionSql,
@@ -138,6 +139,28 @@ export const ATHENA_STATEMENT_SAMPLES: readonly AthenaStatementSample[] = [
     name: 'unattributedUsageSql (usage-aggregation-sql.ts, Trino dialect)',
     grammar: 'trino',
     build: () => unattributedUsageSql(TRINO, SAMPLE_AGGREGATION_TABLES, { range: MARCH, top: 50 }),
+  },
+  {
+    builder: 'heldDatasetsSql',
+    name: 'heldDatasetsSql (holdings-sql.ts, Trino dialect, one partner)',
+    grammar: 'trino',
+    build: () =>
+      heldDatasetsSql(
+        TRINO,
+        { ...SAMPLE_AGGREGATION_TABLES, holdings: 'holdings' },
+        { range: MARCH, fromDate: '2026-03-01', toDate: '2026-04-01', partnerId: 'acme' },
+      ),
+  },
+  {
+    builder: 'heldDaysSql',
+    name: 'heldDaysSql (holdings-sql.ts, Trino dialect)',
+    grammar: 'trino',
+    build: () =>
+      heldDaysSql(
+        TRINO,
+        { ...SAMPLE_AGGREGATION_TABLES, holdings: 'holdings' },
+        { range: MARCH, fromDate: '2026-03-01', toDate: '2026-04-01' },
+      ),
   },
 ];
 

@@ -37,13 +37,14 @@ function heldCtes<P>(
   p: Parameters<P>,
 ): string {
   const slot = d.slotParameter;
-  const partner =
-    request.partnerId === undefined ? '' : `\n    AND a.partner_id = ${p.add(d.text(request.partnerId))}`;
+  // Parameters in the order their placeholders appear in the text.
   const ranges = `WHERE slot_start >= ${slot.replace('?', p.add(d.instant(request.range.startMs)))}
     AND slot_start < ${slot.replace('?', p.add(d.instant(request.range.endMs)))}`;
   const attribution = pairAttributionCtes(d, tables, 'held_rows');
   const from = p.add(d.text(checkDate('fromDate', request.fromDate)));
   const to = p.add(d.text(checkDate('toDate', request.toDate)));
+  const partner =
+    request.partnerId === undefined ? '' : `\n    AND a.partner_id = ${p.add(d.text(request.partnerId))}`;
   return `held_rows AS ${d.inlineCte}(
   SELECT slot_start, requester, access_point, bucket, object_key, version_id, dataset, object_size,
     object_records, first_ms, last_ms, retrievals, full_retrievals, bytes_sent
