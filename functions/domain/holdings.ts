@@ -4,15 +4,16 @@
  */
 
 /**
- * Reads of whole objects (status 200 or 206) in columns, one per log line, beside the rollup rows.
- * String columns hold ids into the sender's string table; `hashHigh`/`hashLow` are the request's
- * identity (0 and 0 when the line has no request id), by which a repeated delivery counts once.
+ * Reads of whole objects (status 200 or 206) summed into partial holdings rows, in columns, beside the
+ * rollup rows: one row per run of reads of one object by one key (bucket, requester, access point,
+ * dataset) in one slot. String columns hold ids into the sender's string table. `ref` names a row
+ * within the task that read it (as the rollup's refs do), and `lines` are the request identities of
+ * the reads summed into each, by which a repeated delivery is taken back out (see holdings-writer.ts).
  */
 export interface ColumnarHeldReads {
   readonly count: number;
   readonly item: Int32Array;
-  readonly hashHigh: Int32Array;
-  readonly hashLow: Int32Array;
+  readonly ref: Int32Array;
   readonly bucket: Int32Array;
   readonly requester: Int32Array;
   readonly accessPoint: Int32Array;
@@ -21,14 +22,31 @@ export interface ColumnarHeldReads {
   readonly objectKey: Int32Array;
   /** The version id as logged, `-` when the line logs none. */
   readonly versionId: Int32Array;
-  /** 200 (the whole object) or 206 (a range of it). */
-  readonly status: Int32Array;
-  readonly timeMs: Float64Array;
-  readonly bytesSent: Float64Array;
+  /** Slot number: slot start / SLOT_MS. */
+  readonly slot: Int32Array;
   /** The object's size as logged; -1 for `-`. */
   readonly objectSize: Float64Array;
   /** The object's records per the dataset manifest (0 without one). */
   readonly records: Float64Array;
+  readonly firstMs: Float64Array;
+  readonly lastMs: Float64Array;
+  readonly retrievals: Float64Array;
+  /** Retrievals with status 200. */
+  readonly fullRetrievals: Float64Array;
+  readonly bytesSent: Float64Array;
+  readonly lines: ColumnarHeldLines;
+}
+
+/** The request identity of each read with a request id, and what it added to its row (`ref`). */
+export interface ColumnarHeldLines {
+  readonly count: number;
+  readonly item: Int32Array;
+  readonly ref: Int32Array;
+  readonly hashHigh: Int32Array;
+  readonly hashLow: Int32Array;
+  /** 1 when the read was a 200 (whole), 0 for a 206. */
+  readonly full: Int32Array;
+  readonly bytesSent: Float64Array;
 }
 
 /** Application id of the rows that take all of a partner's applications together. */

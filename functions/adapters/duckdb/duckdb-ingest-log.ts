@@ -377,7 +377,7 @@ export class DuckDbIngestLog {
     // Holdings count a request once as the rollup does: by the claims this group makes (holdings-writer.ts).
     const claimsBefore = await lastClaimFile(connection);
     const repeats = await staged.dropRepeats(written);
-    await insertHoldings(connection, written, claimsBefore, repeats.size > 0);
+    await insertHoldings(connection, staged.heldLines, written, claimsBefore, repeats.size > 0);
     await staged.insertInto(written);
     if (repeats.size > 0) {
       const batches = new Set(kept.filter((f) => repeats.has(f.item)).map(batchOf));

@@ -23,7 +23,7 @@ import {
 } from '../../domain/usage.js';
 import { appendColumns } from './append-columns.js';
 import { InvalidRollupRowError } from './errors.js';
-import { discardHeldReads, HELD_STREAM_SCHEMA, stageHeldReads } from './holdings-writer.js';
+import { discardHeldReads, HELD_STREAM_SCHEMA, HeldLineStore, stageHeldReads } from './holdings-writer.js';
 import {
   discardRequestIds,
   dropRepeatedRequests,
@@ -236,6 +236,8 @@ export const STREAM_SQL = {
  */
 export class StagedRollup {
   private stagedStrings = 0;
+  /** The identities of staged held reads, in memory until their files are recorded (holdings-writer.ts). */
+  readonly heldLines = new HeldLineStore();
 
   private constructor(private readonly connection: DuckDBConnection) {}
 
@@ -268,7 +270,10 @@ export class StagedRollup {
     }
     if (rows.lines !== undefined && rows.lines.count > 0)
       await stageRequestIds(this.connection, rows.task ?? 0, rows.lines);
-    if (rows.holdings !== undefined) await stageHeldReads(this.connection, rows.holdings);
+    if (rows.holdings !== undefined) {
+      await stageHeldReads(this.connection, rows.task ?? 0, rows.holdings);
+      this.heldLines.add(rows.task ?? 0, rows.holdings.lines);
+    }
     if (rows.count === 0) return;
     const task = new Int32Array(rows.count).fill(rows.task ?? 0);
     const ref = rows.ref ?? new Int32Array(rows.count);
@@ -313,6 +318,7 @@ export class StagedRollup {
     await this.connection.run(STREAM_SQL.discardItems, [listValue([...items])], [LIST(INTEGER)]);
     await discardRequestIds(this.connection, items);
     await discardHeldReads(this.connection, items);
+    this.heldLines.discard(items);
   }
 
   /**

@@ -132,6 +132,7 @@ export class LogAggregator {
       throw new RangeError('newRefSpace: rows of the last item were not read out (call finish first)');
     }
     this.refBase = 0;
+    this.held?.newRefSpace();
   }
 
   /**
@@ -211,12 +212,14 @@ export class LogAggregator {
           // Rows refer to key entries: they go out before the entries are forgotten.
           this.flushRows();
           this.keys.reset();
+          this.held?.forgetEntries();
           x.resetTable(TABLE.keys);
           break;
         case STOP.objectsFull:
           // Nothing refers to an object entry once its records were added and its holdings read out.
           x.resetTable(TABLE.objects);
           this.objects.reset();
+          this.held?.forgetEntries();
           this.objectsKnown = 0;
           break;
         case STOP.rowsFull:
