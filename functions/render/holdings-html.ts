@@ -81,7 +81,8 @@ function partnerHoldings(h: Holdings, p: PartnerHoldings): SafeHtml {
       ? ''
       : html` ${formatCount(BigInt(t.unknownSizeObjects))} of them logged no size and count no bytes.`;
   const chart = holdingsChart({
-    label: `Distinct objects held by ${p.partnerName}, ${h.from} to ${h.to}`,
+    // No registry text in the SVG's attributes (test/reliability/injection.test.ts): the window only.
+    label: `Distinct objects held, ${h.from} to ${h.to}`,
     from: h.from,
     to: h.to,
     points: p.overTime.filter((o) => o.applicationId === ALL_APPLICATIONS),
