@@ -156,7 +156,7 @@ export async function runLocalAudit(options: LocalAuditOptions): Promise<LocalAu
       },
     );
     const holdingsCsv = holdingsToCsv(holdings);
-    await new LocalReportStore(outDir).put('holdings.csv', holdingsCsv, 'text/csv; charset=utf-8');
+    // holdings.csv goes into the run's evidence bundle; the output folder keeps the files both engines write.
     const outboxDir = join(outDir, options.dryRun ? 'previews' : 'outbox');
     const mailer = new OutboxMailer(outboxDir);
     // Differences against notices already sent are read before this run records its own.

@@ -38,7 +38,6 @@ async function usageFigures(out: string): Promise<unknown> {
     unattributed: report.unattributed,
     // What each partner holds: a repeated read counts once there too (HOLDINGS.md).
     holdings: report.holdings,
-    holdingsCsv: await readFile(join(out, 'holdings.csv'), 'utf8'),
   };
 }
 
@@ -71,7 +70,7 @@ beforeAll(async () => {
   expect(run.code).toBe(0);
   baseline = await usageFigures(out);
   // The baseline holds something: a holdings section that a repeat could change.
-  expect((baseline as { holdingsCsv: string }).holdingsCsv.split('\r\n').length).toBeGreaterThan(3);
+  expect(JSON.stringify((baseline as { holdings: unknown }).holdings)).toMatch(/"objects":"[1-9]/);
 
   repeatedLogs = join(root, 'repeated');
   await cp(logsDir, join(repeatedLogs, 'original'), { recursive: true });
