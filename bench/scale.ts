@@ -5,19 +5,26 @@
  * and slot, about 2.1 M requests a partner and day).
  *
  *   npm run bench:scale [-- --partners 1,4,10,100] [-- --days 30] [-- --rows-per-slot 512]
- *                       [-- --old-max-rows 8000000] [-- --data-dir bench-data/scale] [-- --markdown]
+ *                       [-- --paths old,new,cold,warm,hot] [-- --old-max-rows 8000000]
+ *                       [-- --data-dir bench-data/scale] [-- --markdown]
  *
  * Each state is synthesised once into --data-dir (git-ignored) and reused. Each path runs in its own
- * child process (under `nice`), which reports its own figures:
- * - old: `evaluateWindow` over `DuckDbState`'s usage source as the CLI runs it today: `UsageSource.usage` returns every
+ * child process (under `nice`), in the order given, which reports its own figures:
+ * - old: `evaluateWindow` over `DuckDbState`'s usage source: `UsageSource.usage` returns every
  *   rollup row of the window into JavaScript, attributed and summed per partner by the domain;
  * - new: the registry's tables written into DuckDB, `partnerDailyUsageSql` and `unattributedUsageSql`
- *   (top 100) run there, and the domain evaluates from the aggregated rows (aggregated-evaluation.ts).
+ *   (top 100) run there over the slot rows, and the domain evaluates from the aggregated rows
+ *   (aggregated-evaluation.ts);
+ * - cold, warm, hot: the same statements over the daily pre-aggregate (daily-rollup.ts), refreshed
+ *   first: cold drops the pre-aggregate and builds it whole; warm removes the last batch's daily rows
+ *   (as if a night's ingestion had just added that batch) and builds that batch; hot finds nothing to
+ *   build. Each includes its refresh in its seconds, and says how much of them it was. Run cold before
+ *   warm and hot.
  * Seconds are the evaluation's wall time in the child (opening the state excluded), peak memory the
  * child's peak resident set (VmHWM: V8's heap and DuckDB's native memory alike), rows the rows that
  * crossed from DuckDB into JavaScript. The old path is skipped past --old-max-rows rollup rows (it holds
- * every row as an object; past a few million rows that is several GB). Where both ran, the bench checks
- * that their evaluations are identical (a digest of every figure, finding and fee).
+ * every row as an object; past a few million rows that is several GB). Each path's evaluations are
+ * compared with the first path's (a digest of every figure, finding and fee).
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -27,9 +34,11 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DuckDBInstance } from '@duckdb/node-api';
+import { CREATE_DAILY_ROLLUP, DAILY_ROLLUP_TABLES } from '../functions/adapters/duckdb/daily-rollup.js';
 import { DuckDbState } from '../functions/adapters/duckdb/index.js';
 import {
   DuckDbUsageAggregation,
+  prepareDailyRead,
   writeAttributionTables,
 } from '../functions/adapters/duckdb/usage-aggregation.js';
 import { evaluateDailyUsage, evaluateUnattributedUsage } from '../functions/audit/aggregated-evaluation.js';
@@ -45,8 +54,28 @@ import { synthesisedRegistry, synthesiseRollup } from './rollup-synthesiser.js';
 const START = '2026-03-01';
 const TOP_UNATTRIBUTED = 100;
 
+/**
+ * old: whole rows into JavaScript; new: SQL aggregation over the slot rows; cold: the daily
+ * pre-aggregate built from nothing, then read; warm: one batch (the last day's) added since the last
+ * build, as a night's ingestion leaves it, then read; hot: nothing to build.
+ */
+type BenchPath = 'old' | 'new' | 'cold' | 'warm' | 'hot';
+const PATHS: readonly BenchPath[] = ['old', 'new', 'cold', 'warm', 'hot'];
+const LABEL: Record<BenchPath, string> = {
+  old: 'old (whole rows)',
+  new: 'SQL aggregation, slot rows',
+  cold: 'daily pre-aggregate, cold (first build)',
+  warm: 'daily pre-aggregate, warm (one new batch)',
+  hot: 'daily pre-aggregate, nothing new',
+};
+
 interface ChildResult {
-  readonly path: 'old' | 'new';
+  readonly path: BenchPath;
+  /** Of `seconds`, the refresh of the daily pre-aggregate (daily paths). */
+  readonly refreshSeconds?: number;
+  /** Rollup rows the refresh read, and the batch and zone pairs it built. */
+  readonly refreshRowsRead?: number;
+  readonly refreshBuilt?: number;
   readonly seconds: number;
   readonly peakRssMb: number;
   readonly rowsToJs: number;
@@ -66,7 +95,7 @@ function peakRssMb(): number {
 }
 
 async function runChild(
-  path: 'old' | 'new',
+  path: BenchPath,
   state: string,
   partners: number,
   days: number,
@@ -100,9 +129,33 @@ async function runChild(
   }
   const db = await DuckDBInstance.create(state);
   const connection = await db.connect();
+  // Set the state up as the path finds it (not timed): no pre-aggregate, or all but the last batch.
+  if (path === 'cold') {
+    for (const table of Object.values(DAILY_ROLLUP_TABLES))
+      await connection.run(`DROP TABLE IF EXISTS ${table}`);
+  }
+  if (path === 'warm') {
+    for (const statement of CREATE_DAILY_ROLLUP) await connection.run(statement);
+    const last = await connection.runAndReadAll(
+      'SELECT max(batch) FROM rollup_daily_batches WHERE rollup_rows > 0',
+    );
+    const batch = last.getRows()[0]?.[0];
+    if (batch === null || batch === undefined)
+      throw new Error('warm needs a built pre-aggregate: run cold first');
+    await connection.run('DELETE FROM rollup_daily WHERE batch = $1', [String(batch)]);
+    await connection.run('DELETE FROM rollup_daily_batches WHERE batch = $1', [String(batch)]);
+    await connection.run('CHECKPOINT');
+  }
   const t0 = performance.now();
   await writeAttributionTables(connection, registry);
-  const engine = new DuckDbUsageAggregation(connection);
+  let refresh: { seconds: number; rowsRead: number; built: number } | undefined;
+  let engine = new DuckDbUsageAggregation(connection);
+  if (path !== 'new') {
+    const r0 = performance.now();
+    const { refresh: done, ...daily } = await prepareDailyRead(connection, registry);
+    refresh = { seconds: (performance.now() - r0) / 1000, rowsRead: done.rowsRead, built: done.built };
+    engine = new DuckDbUsageAggregation(connection, undefined, daily);
+  }
   const daily = await engine.partnerDailyUsage(
     partnerDailyUsageRequest(registry.partners, window, dataEndMs),
   );
@@ -115,6 +168,11 @@ async function runChild(
   db.closeSync();
   return {
     path,
+    ...(refresh && {
+      refreshSeconds: refresh.seconds,
+      refreshRowsRead: refresh.rowsRead,
+      refreshBuilt: refresh.built,
+    }),
     seconds,
     peakRssMb: peakRssMb(),
     rowsToJs: daily.length + strangers.length,
@@ -123,12 +181,7 @@ async function runChild(
   };
 }
 
-function spawnChild(
-  path: 'old' | 'new',
-  state: string,
-  partners: number,
-  days: number,
-): Promise<ChildResult> {
+function spawnChild(path: BenchPath, state: string, partners: number, days: number): Promise<ChildResult> {
   const self = fileURLToPath(import.meta.url);
   const args = [
     '-n',
@@ -169,13 +222,15 @@ async function main(): Promise<void> {
       days: { type: 'string', default: '30' },
       'rows-per-slot': { type: 'string', default: '512' },
       'old-max-rows': { type: 'string', default: '8000000' },
+      paths: { type: 'string', default: PATHS.join(',') },
       'data-dir': { type: 'string', default: 'bench-data/scale' },
       markdown: { type: 'boolean', default: false },
     },
   });
   const days = Number(values.days);
-  if (values.child === 'old' || values.child === 'new') {
-    const result = await runChild(values.child, values.state!, Number(values.partners), days);
+  if (values.child !== undefined) {
+    if (!PATHS.includes(values.child as BenchPath)) throw new Error(`unknown path ${values.child}`);
+    const result = await runChild(values.child as BenchPath, values.state!, Number(values.partners), days);
     process.stdout.write(`${JSON.stringify(result)}\n`);
     return;
   }
@@ -189,8 +244,12 @@ async function main(): Promise<void> {
     lines.push(line);
     if (!values.markdown) console.log(line);
   };
-  say(`| partners | rollup rows | path | seconds | peak MB | rows into JS | evaluations | same figures |`);
-  say(`|---:|---:|---|---:|---:|---:|---:|---|`);
+  const paths = values.paths.split(',') as BenchPath[];
+  for (const p of paths) if (!PATHS.includes(p)) throw new Error(`--paths: unknown path "${p}"`);
+  say(
+    '| partners | rollup rows | path | seconds | of which refresh | rollup rows read by refresh | peak MB | rows into JS | evaluations | same figures |',
+  );
+  say('|---:|---:|---|---:|---:|---:|---:|---:|---:|---|');
   for (const partners of partnerCounts) {
     const state = join(dataDir, `scale-${partners}p-${days}d-${rowsPerSlot}.duckdb`);
     const expectedRows = partners * days * 96 * rowsPerSlot;
@@ -202,17 +261,19 @@ async function main(): Promise<void> {
       );
     }
     const results: ChildResult[] = [];
-    if (expectedRows <= oldMaxRows) results.push(await spawnChild('old', state, partners, days));
-    results.push(await spawnChild('new', state, partners, days));
-    const same = results.length === 2 ? (results[0]!.digest === results[1]!.digest ? 'yes' : 'NO') : '-';
-    if (expectedRows > oldMaxRows) {
+    for (const path of paths) {
+      if (path === 'old' && expectedRows > oldMaxRows) {
+        say(
+          `| ${partners} | ${expectedRows.toLocaleString('en-US')} | ${LABEL.old} | not run: past --old-max-rows | | | | | | |`,
+        );
+        continue;
+      }
+      const r = await spawnChild(path, state, partners, days);
+      results.push(r);
+      const same = results.length > 1 ? (r.digest === results[0]!.digest ? 'yes' : 'NO') : '-';
+      const opt = (v: number | undefined, f: (n: number) => string) => (v === undefined ? '' : f(v));
       say(
-        `| ${partners} | ${expectedRows.toLocaleString('en-US')} | old (whole rows) | not run: past --old-max-rows | | | | |`,
-      );
-    }
-    for (const r of results) {
-      say(
-        `| ${partners} | ${expectedRows.toLocaleString('en-US')} | ${r.path === 'old' ? 'old (whole rows)' : 'new (SQL aggregation)'} | ${r.seconds.toFixed(2)} | ${r.peakRssMb} | ${r.rowsToJs.toLocaleString('en-US')} | ${r.evaluations} | ${same} |`,
+        `| ${partners} | ${expectedRows.toLocaleString('en-US')} | ${LABEL[r.path]} | ${r.seconds.toFixed(2)} | ${opt(r.refreshSeconds, (n) => n.toFixed(2))} | ${opt(r.refreshRowsRead, (n) => n.toLocaleString('en-US'))} | ${r.peakRssMb} | ${r.rowsToJs.toLocaleString('en-US')} | ${r.evaluations} | ${same} |`,
       );
     }
   }

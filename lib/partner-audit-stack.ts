@@ -164,6 +164,9 @@ export class PartnerAuditStack extends Stack {
         GLUE_DATABASE: this.logsTable.databaseName,
         LOGS_TABLE: this.logsTable.tableName,
         ROLLUP_TABLE: this.rollupTable.tableName,
+        REGISTRY_PRINCIPALS_TABLE: this.registryTables.tableNames.principals,
+        REGISTRY_CONTRACT_TERMS_TABLE: this.registryTables.tableNames.contractTerms,
+        REGISTRY_IGNORED_REQUESTERS_TABLE: this.registryTables.tableNames.ignoredRequesters,
         // Without it the rollup writes 0 records: the registry names no manifest.
         ...(this.manifestTable ? { MANIFEST_TABLE: this.manifestTable.tableName } : {}),
         ...(config.requestIdLookbackDays
@@ -186,7 +189,7 @@ export class PartnerAuditStack extends Stack {
         POWERTOOLS_LOG_LEVEL: 'INFO',
       },
     });
-    const { plan, rollup, evaluate, notify, publish } = this.functions;
+    const { plan, rollup, aggregate, assess, assemble, notify, publish } = this.functions;
     // The registry is the configuration every step interprets (dataset depth, contracts, contacts).
     for (const fn of this.functions.all) this.registry.grantRead(fn);
     this.workgroup.grantRunQueries(rollup);
@@ -194,12 +197,19 @@ export class PartnerAuditStack extends Stack {
     source.grantListLogPartitions(rollup);
     this.rollupTable.grantReadWrite(rollup);
     this.manifestTable?.grantRead(rollup);
-    this.workgroup.grantRunQueries(evaluate);
-    this.rollupTable.grantRead(evaluate);
-    this.reports.grantWriteRuns(evaluate);
-    // Plan reads the rollup watermark; Evaluate, which runs once every batch is rolled up, advances it.
+    this.workgroup.grantRunQueries(aggregate);
+    this.rollupTable.grantRead(aggregate);
+    this.registryTables.grantRead(aggregate);
+    // Its UNLOADs write the sums under runs/ as this role (Athena checks the folder is empty first).
+    this.reports.grantUnloadRuns(aggregate);
+    // Each partner's step reads its folder of sums and writes its part; Assemble reads the parts.
+    this.reports.grantListRuns(assess);
+    this.reports.grantReadWriteRuns(assess);
+    this.reports.grantListRuns(assemble);
+    this.reports.grantReadWriteRuns(assemble);
+    // Plan reads the rollup watermark; Aggregate, which runs once every batch is rolled up, advances it.
     this.notices.grantRollupWatermark(plan, 'read');
-    this.notices.grantRollupWatermark(evaluate, 'advance');
+    this.notices.grantRollupWatermark(aggregate, 'advance');
     // Notify reads the evaluation and keeps each composed notice (.eml, .html) under runs/<runId>/notices/.
     this.reports.grantReadWriteRuns(notify);
     this.notices.grantLedger(notify);
@@ -216,6 +226,8 @@ export class PartnerAuditStack extends Stack {
       failureTopic: this.monitoring.topic,
     });
     this.monitoring.grantPublish(this.stateMachine.stateMachine);
+    // The EvaluatePartners Map reads Aggregate's items object (runs/<runId>/partners.json).
+    this.reports.grantReadRuns(this.stateMachine.stateMachine);
     this.maintenance = new RollupMaintenance(this, 'RollupMaintenance', {
       workgroup: this.workgroup,
       logsTable: this.logsTable,

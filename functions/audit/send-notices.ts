@@ -14,6 +14,11 @@
  */
 import type { PartnerPeriodEvaluation } from '../domain/evaluation.js';
 import {
+  dueNetworkNotice,
+  type NetworkFinding,
+  UNEXPLAINED_ACCESS_LEVEL,
+} from '../domain/network-findings.js';
+import {
   type DueNotice,
   dueNotices,
   type NoticeDiff,
@@ -30,6 +35,7 @@ import type {
   OutgoingMessage,
   ReportStore,
 } from '../ports.js';
+import { composeUnexplainedAccessNotice } from '../render/network-notice.js';
 import { composeNotice } from '../render/notice.js';
 
 export type NoticeStatus = 'sent' | 'previewed' | 'already-sent' | 'held' | 'failed';
@@ -89,6 +95,11 @@ export interface SendNoticesRequest {
   readonly copiesUnder: string;
   /** A pending claim older than this is taken to be from a crashed run. */
   readonly staleAfterMs?: number;
+  /**
+   * The run's network findings (NETWORKS.md): a partner whose contract switches the unexplained-access
+   * notice on gets one per period when a finding is new in it, under the same at-most-once rules.
+   */
+  readonly networkFindings?: readonly NetworkFinding[];
 }
 
 const DEFAULT_STALE_MS = 30 * 60 * 1000;
@@ -135,6 +146,11 @@ export async function sendNotices(
     for (const due of dueNotices(evaluation, sent)) {
       done.push(await sendOne(deps, request, evaluation, partner, due, entries));
     }
+    const unexplained = dueNetworkNotice(deps.registry, evaluation, request.networkFindings ?? [], sent);
+    if (unexplained.length > 0) {
+      const due = { level: UNEXPLAINED_ACCESS_LEVEL, covers: [] };
+      done.push(await sendOne(deps, request, evaluation, partner, due, entries, unexplained));
+    }
     if (!request.dryRun) done.push(...handedOverEarlierInThisRun(deps, request, entries, done));
     outcomes.push(...done);
   }
@@ -146,8 +162,10 @@ async function sendOne(
   request: SendNoticesRequest,
   evaluation: PartnerPeriodEvaluation,
   partner: Partner,
-  due: DueNotice,
+  due: Pick<DueNotice, 'level' | 'covers'>,
   entries: readonly LedgerEntry[],
+  /** For the unexplained-access notice: the findings it reports. */
+  networkFindings?: readonly NetworkFinding[],
 ): Promise<NoticeOutcome> {
   const key: NoticeKey = {
     partnerId: evaluation.partnerId,
@@ -158,19 +176,30 @@ async function sendOne(
   const messageId = noticeMessageId(key, request.runId, request.messageIdDomain);
   let message: OutgoingMessage;
   try {
-    message = await composeNotice({
-      registry: deps.registry,
-      partner,
-      evaluation,
-      level: due.level,
-      covers: due.covers,
-      messageId,
-      date: request.datedAt,
-      reportRef: request.reportRef,
-      evidenceRef: `${request.reportRef}#${evaluation.partnerId}/${evaluation.period.id}`,
-      // Decided once the period had closed: only late-delivered logs can have made it due now.
-      late: request.datedAt.getTime() >= evaluation.period.endMs,
-    });
+    message = await (networkFindings !== undefined
+      ? composeUnexplainedAccessNotice({
+          registry: deps.registry,
+          partner,
+          evaluation,
+          findings: networkFindings,
+          messageId,
+          date: request.datedAt,
+          reportRef: request.reportRef,
+          evidenceRef: `${request.reportRef}#${evaluation.partnerId}/${evaluation.period.id}`,
+        })
+      : composeNotice({
+          registry: deps.registry,
+          partner,
+          evaluation,
+          level: due.level,
+          covers: due.covers,
+          messageId,
+          date: request.datedAt,
+          reportRef: request.reportRef,
+          evidenceRef: `${request.reportRef}#${evaluation.partnerId}/${evaluation.period.id}`,
+          // Decided once the period had closed: only late-delivered logs can have made it due now.
+          late: request.datedAt.getTime() >= evaluation.period.endMs,
+        }));
   } catch (error) {
     // A notice that cannot be composed is a failed notice, not a failed run: nothing was claimed.
     return { ...base, status: 'failed', messageId, error: messageOf(error) };

@@ -6,9 +6,11 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
+import { DuckDbNetworkFindings } from '../adapters/duckdb/network-findings.js';
 import { writeBundle } from '../adapters/local/evidence-bundle.js';
 import { LocalReportStore } from '../adapters/local/local-report-store.js';
 import { OutboxMailer, outboxStem } from '../adapters/outbox/outbox-mailer.js';
+import { unattributedUsageRequest } from '../audit/aggregation-request.js';
 import { evaluateAggregatedWindow } from '../audit/evaluate-aggregated.js';
 import { type AuditWindow, evaluateWindow } from '../audit/evaluate-window.js';
 import { readHoldings } from '../audit/read-holdings.js';
@@ -18,6 +20,7 @@ import { diffSentNotices, type NoticeOutcome, sendNotices } from '../audit/send-
 import type { PartnerPeriodEvaluation } from '../domain/evaluation.js';
 import { holdingsToCsv } from '../domain/holdings-csv.js';
 import type { Report } from '../domain/report.js';
+import { networkFindingsToCsv } from '../domain/report-network.js';
 import { localDateOf, monthOf } from '../domain/time.js';
 import { SLOT_MS } from '../domain/usage.js';
 import type { Clock, InputSummary } from '../ports.js';
@@ -143,6 +146,9 @@ export async function runLocalAudit(options: LocalAuditOptions): Promise<LocalAu
       options.evaluation === 'rows'
         ? await evaluateWindow({ registry, usage: state.usageSource }, evaluateRequest)
         : await evaluateAggregatedWindow({ registry, usage: state.aggregatedUsage }, evaluateRequest);
+    // Network findings over the window's UTC days (the network table's grain), NETWORKS.md.
+    const networkRange = unattributedUsageRequest(window, 1).range;
+    const networkFindings = await new DuckDbNetworkFindings(state.database).findings(registry, networkRange);
     failpoint('after-evaluate');
     // What each audited partner holds over the same window (the holdings table, HOLDINGS.md).
     const holdings = await readHoldings(
@@ -181,6 +187,7 @@ export async function runLocalAudit(options: LocalAuditOptions): Promise<LocalAu
         // The state file is locked to one process at a time (DuckDbDatabase.open), so a pending claim
         // of another run here is always one that died: take it over at once rather than after 30 min.
         staleAfterMs: 0,
+        networkFindings,
       },
     );
     failpoint('after-notices');
@@ -206,6 +213,7 @@ export async function runLocalAudit(options: LocalAuditOptions): Promise<LocalAu
         evaluations: evaluated.evaluations,
         unattributed: evaluated.unattributed,
         uncovered: evaluated.uncovered,
+        network: { findings: networkFindings, startMs: networkRange.startMs },
         notices: notices.map((n) => ({
           key: n.key,
           status: n.status,
@@ -228,6 +236,8 @@ export async function runLocalAudit(options: LocalAuditOptions): Promise<LocalAu
       { prefix: '', withSchema: true },
     );
     const { report, json, csv, html } = published;
+    // In the run's evidence bundle only: the top-level report files stay those both engines write.
+    const networkCsv = networkFindingsToCsv(report.networkFindings ?? []);
     // The run's evidence: report, CSV, HTML and the notices, under a hash-chained manifest.
     const bundleDir = join(outDir, 'runs', runId);
     const noticeFiles = [];
@@ -241,6 +251,7 @@ export async function runLocalAudit(options: LocalAuditOptions): Promise<LocalAu
       [
         { name: 'report.json', body: json },
         { name: 'usage.csv', body: csv },
+        { name: 'network-findings.csv', body: networkCsv },
         { name: 'holdings.csv', body: holdingsCsv },
         { name: 'report.html', body: html },
         ...noticeFiles,

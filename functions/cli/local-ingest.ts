@@ -126,7 +126,8 @@ export function ingestionSettingsFingerprint(options: IngestOptions): string {
       JSON.stringify({
         // 2: each request counted once (request ids); a state built before is rebuilt from the logs.
         // 3: request claims name their file by an integer (request_claim_files), not its fingerprint.
-        rollup: 3,
+        // 4: the network table beside the rollup (network-store.ts) is filled from the logs.
+        rollup: 4,
         // 1: the holdings table (holdings-writer.ts) is filled with the rollup; a state without it is rebuilt.
         holdings: 1,
         datasetDepth: options.datasetDepth,

@@ -6,6 +6,7 @@
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
 import { parseDecimal } from './money.js';
+import { AWS_REGION, NetworkParseError, parseCidr, VPC_ENDPOINT_ID } from './networks.js';
 import { isIsoDate, isValidTimeZone } from './time.js';
 import { METRICS, type Metric, STATUS_CLASSES } from './usage.js';
 
@@ -175,13 +176,53 @@ const ContractSchema = z.strictObject({
    * At most 27, so that every month leaves a day to be warned on.
    */
   forecastNoticeAfterDays: z.number().int().min(0).max(27).default(DEFAULT_FORECAST_NOTICE_AFTER_DAYS),
+  /**
+   * Whether a network finding new in the period (NETWORKS.md) sends the partner the `unexplained-access`
+   * notice. Off by default: the finding is in the report either way.
+   */
+  unexplainedAccessNotice: z.boolean().default(false),
 });
 export type Contract = z.infer<typeof ContractSchema>;
+
+/** A declared CIDR: kept as written, refused with its reason when it does not parse (see networks.ts). */
+const cidr = z.string().superRefine((text, ctx) => {
+  try {
+    parseCidr(text);
+  } catch (e) {
+    if (!(e instanceof NetworkParseError)) throw e;
+    ctx.addIssue({ code: 'custom', message: e.message });
+  }
+});
+
+/**
+ * Where an application reads from (NETWORKS.md): requests by its principals from anywhere else are a
+ * `credential-used-outside-declared-network` finding. At least one entry.
+ */
+const NetworksSchema = z
+  .strictObject({
+    /** IPv4 and IPv6 CIDR ranges (a bare address is a /32 or /128), host bits zero. */
+    cidrs: z.array(cidr).default([]),
+    /** VPC endpoint ids, as the host header of a request through an interface endpoint names them. */
+    vpcEndpoints: z
+      .array(z.string().regex(VPC_ENDPOINT_ID, 'must be a VPC endpoint id such as "vpce-1a2b3c4d"'))
+      .default([]),
+    /** AWS regions, matched against the log's source region field (lines without it match none). */
+    sourceRegions: z
+      .array(z.string().regex(AWS_REGION, 'must be an AWS region such as "eu-west-1"'))
+      .default([]),
+  })
+  .refine(
+    (n) => n.cidrs.length + n.vpcEndpoints.length + n.sourceRegions.length > 0,
+    'must declare at least one CIDR, VPC endpoint or source region',
+  );
+export type DeclaredNetworks = z.infer<typeof NetworksSchema>;
 
 const ApplicationSchema = z.strictObject({
   id,
   name: label,
   principals: z.array(PrincipalSchema).min(1),
+  /** Where the application reads from; without it, no network finding is raised for it. */
+  networks: NetworksSchema.optional(),
 });
 export type Application = z.infer<typeof ApplicationSchema>;
 
@@ -308,6 +349,14 @@ export const RegistrySchema = z
             });
           }
           levels.add(t.level);
+          if (t.level === 'unexplained-access') {
+            ctx.addIssue({
+              code: 'custom',
+              path: ['partners', pi, 'contracts', ci, 'thresholds', ti, 'level'],
+              message:
+                '"unexplained-access" is the network findings\' notice level (unexplainedAccessNotice)',
+            });
+          }
         });
         if (c.thresholds.every((t) => t.basis === 'forecast')) {
           // A forecast notice is a warning before an actual level: without one there is no overage notice.

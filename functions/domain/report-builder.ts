@@ -17,8 +17,10 @@ import type {
 } from './evaluation.js';
 import type { HoldingsSection } from './holdings.js';
 import { formatMinor } from './money.js';
+import type { NetworkFinding } from './network-findings.js';
 import { type FigureChange, formatBp, type NoticeDiff } from './notices.js';
 import type { MetricLimits, Registry } from './registry.js';
+import { networkFindingOut } from './report-network.js';
 import { type NoticeStatus, type Report, ReportSchema } from './report-schema.js';
 import type { UsageCounts } from './usage.js';
 
@@ -99,6 +101,8 @@ export interface BuildReportInput {
   };
   /** Partner periods with no contract in force. */
   readonly uncovered?: readonly { readonly partnerId: string; readonly periodId: string }[];
+  /** Network findings over the window's UTC days (NETWORKS.md), and where that range starts. */
+  readonly network?: { readonly findings: readonly NetworkFinding[]; readonly startMs: number };
   readonly notices: readonly NoticeOutcome[];
   readonly noticeDiffs: readonly NoticeDiff[];
   /**
@@ -367,7 +371,9 @@ export function buildReport(input: BuildReportInput): Report {
         .map(([currency, minor]) => moneyOf(currency, minor)),
       partnersOverLimit: [...overLimit].sort(),
       findings:
-        input.evaluations.reduce((n, ev) => n + ev.findings.length, 0) + input.unattributed.findings.length,
+        input.evaluations.reduce((n, ev) => n + ev.findings.length, 0) +
+        input.unattributed.findings.length +
+        (input.network?.findings.length ?? 0),
       notices: noticesByStatus,
       inputComplete: inp.malformedLines === 0 && inp.unreadableFiles.length === 0,
     },
@@ -400,6 +406,7 @@ export function buildReport(input: BuildReportInput): Report {
       })),
       findings: input.unattributed.findings.map(findingOut),
     },
+    networkFindings: (input.network?.findings ?? []).map((f) => networkFindingOut(f, input.network!.startMs)),
     notices: input.notices.map(noticeOut),
     noticeDiffs: input.noticeDiffs.map((d) => ({
       partnerId: d.key.partnerId,

@@ -7,6 +7,7 @@
  * not missing, so every report has the same shape.
  */
 import { z } from 'zod';
+import { NetworkFindingSchema } from './report-network.js';
 
 const Int = z
   .string()
@@ -347,6 +348,10 @@ export const ReportSchema = z.strictObject({
     .array(z.strictObject({ partnerId: z.string(), periodId: z.string() }))
     .describe('partner periods in the window with no contract in force: not evaluated'),
   unattributed: UnattributedSchema,
+  networkFindings: z
+    .array(NetworkFindingSchema)
+    .optional()
+    .describe('network findings (NETWORKS.md); missing in reports written before they were made'),
   notices: z.array(NoticeSchema),
   noticeDiffs: z.array(NoticeDiffSchema),
   evidence: EvidenceSchema.nullable()

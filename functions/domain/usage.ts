@@ -88,6 +88,8 @@ export interface ColumnarRequestIds {
   readonly hashLow: Int32Array;
   readonly bytesSent: Float64Array;
   readonly records: Float64Array;
+  /** The `ref` of the network row (see network-batch.ts) the line went into, in the same ref space. */
+  readonly netRef: Int32Array;
 }
 
 /** The metrics a contract can limit. */

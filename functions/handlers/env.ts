@@ -19,6 +19,10 @@ export const HandlerEnvSchema = z.object({
   GLUE_DATABASE: name,
   LOGS_TABLE: name,
   ROLLUP_TABLE: name,
+  /** The registry's Glue tables (lib/constructs/registry-tables.ts) the aggregation attributes with. */
+  REGISTRY_PRINCIPALS_TABLE: name,
+  REGISTRY_CONTRACT_TERMS_TABLE: name,
+  REGISTRY_IGNORED_REQUESTERS_TABLE: name,
   /** The dataset manifest table; set only when the registry names a manifest. */
   MANIFEST_TABLE: name.optional(),
   LEDGER_TABLE: name,

@@ -7,14 +7,13 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { AthenaQueryRunner } from '../adapters/athena/athena-client.js';
-import { AthenaUsageSource, athenaInputSummary } from '../adapters/athena/athena-usage-source.js';
+import { athenaInputSummary } from '../adapters/athena/athena-usage-source.js';
 import type { AthenaTables } from '../adapters/athena/sql.js';
 import { WATERMARK_PK } from '../adapters/dynamodb/watermark-item.js';
 import { evaluateWindow, selectPartners } from '../audit/evaluate-window.js';
 import { DEFAULT_SETTLING_DAYS } from '../audit/run-window.js';
 import { systemClock } from '../audit/system-clock.js';
 import { reachesNoticeLevel } from '../domain/notices.js';
-import { addDays, startOfLocalDate } from '../domain/time.js';
 import type { Clock, RollupWatermark } from '../ports.js';
 import { athenaRunner, athenaTables } from './aws/athena.js';
 import { dynamoDbWatermarkWriter } from './aws/dynamodb-watermark-writer.js';
@@ -26,7 +25,8 @@ import { lambdaStep } from './lambda-step.js';
 import { logger, metrics } from './observability.js';
 import { type AthenaTableUse, READ_REGISTRY, RUN_ATHENA_QUERIES, type SdkAction } from './sdk-actions.js';
 import { type EvaluateInput, EvaluateInputSchema, type EvaluateOutput } from './step-contracts.js';
-import { runnerForStep, type StepContext } from './step-deadline.js';
+import type { StepContext } from './step-deadline.js';
+import { inputDeliveryDates, startWindow } from './window-start.js';
 
 export type { EvaluateInput, EvaluateOutput };
 export { EvaluateInputSchema };
@@ -73,26 +73,7 @@ export async function evaluate(
   } catch (error) {
     throw new InvalidInputError(`evaluate input: partners: ${(error as Error).message}`, { cause: error });
   }
-  // The state machine runs this step only after every batch of the roll-up succeeded, so every
-  // delivery date up to the plan's last one is rolled up now. Recorded first: an evaluation that
-  // fails later does not undo the roll-up. Forward only, so a retry or an older run is a no-op.
-  const advanceTo = input.settling?.advanceWatermarkTo;
-  if (advanceTo && deps.watermark) {
-    const moved = await deps.watermark.advance(advanceTo, {
-      runId: input.runId,
-      nowMs: deps.clock.now().getTime(),
-    });
-    logger.info('rollup watermark', { advanceTo, moved });
-  }
-  // Every query below shares the invocation's deadline; a retry resumes them by their tokens.
-  const runner = runnerForStep(deps.runner, context);
-  const usage = new AthenaUsageSource(runner, deps.tables, input.runId);
-  // Where the data ends, as the local engine takes it from its rollup's extent. Two days either side
-  // of the window cover every time zone and are enough: data past the window's end changes nothing.
-  const dataEndMs = await usage.dataEnd({
-    startMs: startOfLocalDate(addDays(input.window.from, -2), 'UTC'),
-    endMs: startOfLocalDate(addDays(input.window.to, 2), 'UTC'),
-  });
+  const { runner, usage, dataEndMs } = await startWindow(deps, input, context);
   const evaluation = await evaluateWindow(
     { registry, usage },
     {
@@ -106,10 +87,12 @@ export async function evaluate(
     },
   );
   // The input section covers the deliveries that can hold the window's requests (see plan).
-  const inputSummary = await athenaInputSummary(runner, deps.tables, input.runId, {
-    from: addDays(input.window.from, -1).replaceAll('-', '/'),
-    to: input.window.to.replaceAll('-', '/'),
-  });
+  const inputSummary = await athenaInputSummary(
+    runner,
+    deps.tables,
+    input.runId,
+    inputDeliveryDates(input.window),
+  );
   const { bytesScanned, query: inputQuery, ...summary } = inputSummary;
   const doc: EvaluationDocument = {
     version: 1,

@@ -50,6 +50,17 @@ export const READ_EVALUATION: SdkAction = {
   on: [{ s3Object: { bucketEnv: 'REPORT_BUCKET', key: 'runs/r1/evaluation.json' } }],
 };
 
+/**
+ * Where notify keeps what it returns for one partner (`runs/<runId>/notify/<partnerId>.json`): the
+ * Notify Map keeps only `partnerId` and `failed` of each partner in the execution's state, so that
+ * 1,000 partners' results do not pass 256 KiB; publish reads the rest from here.
+ */
+export function notifyOutputKey(runId: string, partnerId: string): string {
+  if (!/^[a-z0-9][a-z0-9-_]{0,62}$/.test(partnerId))
+    throw new InvalidInputError(`partner id "${partnerId.slice(0, 140)}" is not a registry id`);
+  return runKey(runId, `notify/${partnerId}.json`);
+}
+
 /** What keeping a run's notice copies (`runs/<runId>/notices/`) sends. */
 export const KEEP_NOTICE_COPIES: SdkAction = {
   action: 's3:PutObject',

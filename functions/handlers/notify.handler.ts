@@ -17,6 +17,7 @@ import { loadEnv } from './env.js';
 import { parseStepInput, RetryableError } from './errors.js';
 import {
   KEEP_NOTICE_COPIES,
+  notifyOutputKey,
   READ_EVALUATION,
   readPartnerEvaluations,
   runKey,
@@ -48,6 +49,11 @@ export const SDK_ACTIONS: readonly SdkAction[] = [
   READ_REGISTRY,
   READ_EVALUATION,
   KEEP_NOTICE_COPIES,
+  // What it returns, kept for publish (notifyOutputKey).
+  {
+    action: 's3:PutObject',
+    on: [{ s3Object: { bucketEnv: 'REPORT_BUCKET', key: 'runs/r1/notify/acme.json' } }],
+  },
   ...USE_NOTICE_LEDGER,
   SEND_RAW_EMAIL,
 ];
@@ -111,7 +117,18 @@ export async function notify(deps: NotifyDeps, event: unknown): Promise<NotifyOu
       redact(`${retryable.length} notice(s) of ${partnerId} failed and may pass on retry: ${why}`),
     );
   }
-  return { partnerId, failed: results.some((r) => r.status === 'failed'), results, noticeDiffs };
+  const out: NotifyOutput = {
+    partnerId,
+    failed: results.some((r) => r.status === 'failed'),
+    results,
+    noticeDiffs,
+  };
+  await new S3ReportStore(deps.s3, { bucket: deps.reportBucket }).put(
+    notifyOutputKey(runId, partnerId),
+    JSON.stringify(out),
+    'application/json',
+  );
+  return out;
 }
 
 function coldStart(): NotifyDeps {

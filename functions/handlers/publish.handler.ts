@@ -12,6 +12,7 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { z } from 'zod';
 import { isBatch, replaceBatchRollupSql } from '../adapters/athena/sql.js';
+import { readS3Text } from '../adapters/s3/s3-read.js';
 import { S3ReportStore } from '../adapters/s3/s3-report-store.js';
 import { publishRunReport } from '../audit/run-planner.js';
 import { systemClock } from '../audit/system-clock.js';
@@ -22,11 +23,12 @@ import { renderReportHtml } from '../render/report-html.js';
 import { type LoadedRegistry, loadRegistry, s3Client } from './aws/s3.js';
 import { loadEnv } from './env.js';
 import { InvalidInputError, parseStepInput } from './errors.js';
-import { type EvaluationDocument, readEvaluation, runKey } from './evaluation-document.js';
+import { type EvaluationDocument, notifyOutputKey, readEvaluation, runKey } from './evaluation-document.js';
 import { lambdaStep } from './lambda-step.js';
 import { logger } from './observability.js';
 import { type AthenaTableUse, READ_REGISTRY, type SdkAction } from './sdk-actions.js';
 import {
+  NotifyOutputSchema,
   type NotifyResult,
   type PublishInput,
   PublishInputSchema,
@@ -44,6 +46,11 @@ export const SDK_ACTIONS: readonly SdkAction[] = [
     action: 's3:GetObject',
     on: [{ s3Object: { bucketEnv: 'REPORT_BUCKET', key: 'runs/r1/evaluation.json' } }],
   },
+  // A partner's notify output, where the Notify Map kept only whether it failed.
+  {
+    action: 's3:GetObject',
+    on: [{ s3Object: { bucketEnv: 'REPORT_BUCKET', key: 'runs/r1/notify/acme.json' } }],
+  },
   { action: 's3:PutObject', on: [{ s3Object: { bucketEnv: 'REPORT_BUCKET', key: 'runs/r1/report.json' } }] },
 ];
 export const ATHENA_TABLES: readonly AthenaTableUse[] = [];
@@ -58,14 +65,28 @@ export interface PublishDeps {
 }
 
 export async function publish(deps: PublishDeps, event: unknown): Promise<PublishOutput> {
-  const { runId, evaluationKey, notifyResults, rollups } = parseStepInput(
-    PublishInputSchema,
-    event,
-    'publish',
-  );
+  const {
+    runId,
+    evaluationKey,
+    notifyResults: given,
+    rollups,
+  } = parseStepInput(PublishInputSchema, event, 'publish');
   const doc = await readEvaluation(deps.s3, deps.reportBucket, evaluationKey);
   if (doc.runId !== runId)
     throw new InvalidInputError(`${evaluationKey} belongs to run ${doc.runId}, not ${runId}`);
+  // The Notify Map keeps { partnerId, failed } of a partner whose step answered: the rest is in S3.
+  const notifyResults = await Promise.all(
+    given.map(async (n) => {
+      if (n.results !== undefined || n.error !== undefined) return n;
+      const key = notifyOutputKey(runId, n.partnerId);
+      const kept = NotifyOutputSchema.safeParse(
+        JSON.parse(await readS3Text(deps.s3, deps.reportBucket, key)),
+      );
+      if (!kept.success || kept.data.partnerId !== n.partnerId)
+        throw new InvalidInputError(`${key} is not partner ${n.partnerId}'s notify output`);
+      return { ...n, results: kept.data.results, noticeDiffs: kept.data.noticeDiffs };
+    }),
+  );
   const results: NotifyResult[] = notifyResults.flatMap((n) => {
     if (n.results) return n.results;
     // The notify step itself failed: what it would have sent is each period's highest level.

@@ -19,7 +19,7 @@ export type SdkResource =
   /** Only the items of one partition key (granted with a dynamodb:LeadingKeys condition). */
   | { readonly dynamodbItem: { readonly tableEnv: 'LEDGER_TABLE'; readonly leadingKey: string } }
   /** A listing of a bucket under a prefix (`<VAR>` replaced by that variable's value). */
-  | { readonly s3Prefix: { readonly bucketEnv: 'LOG_BUCKET'; readonly prefix: string } }
+  | { readonly s3Prefix: { readonly bucketEnv: 'LOG_BUCKET' | 'REPORT_BUCKET'; readonly prefix: string } }
   /** The SES identity the notices are sent from (the stack's sender identity). */
   | { readonly sesIdentity: true }
   | { readonly sesConfigurationSet: 'SES_CONFIGURATION_SET' };
@@ -37,7 +37,13 @@ export interface SdkAction {
  * Glue on the catalog, database and table, and S3 on the table's location.
  */
 export interface AthenaTableUse {
-  readonly tableEnv: 'LOGS_TABLE' | 'ROLLUP_TABLE' | 'MANIFEST_TABLE';
+  readonly tableEnv:
+    | 'LOGS_TABLE'
+    | 'ROLLUP_TABLE'
+    | 'MANIFEST_TABLE'
+    | 'REGISTRY_PRINCIPALS_TABLE'
+    | 'REGISTRY_CONTRACT_TERMS_TABLE'
+    | 'REGISTRY_IGNORED_REQUESTERS_TABLE';
   readonly write: boolean;
 }
 

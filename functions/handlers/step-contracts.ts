@@ -205,3 +205,47 @@ export const PublishOutputSchema = z.object({
   reportUrl: z.string(),
 });
 export type PublishOutput = z.infer<typeof PublishOutputSchema>;
+
+/**
+ * What Aggregate returns (Aggregate takes Evaluate's input, EvaluateInputSchema): where it left the
+ * run's context (`aggregateKey`) and the partners to evaluate (`itemsKey`, a JSON array of
+ * `{ "partnerId": ... }` that the EvaluatePartners Map reads from S3, so no state carries the list).
+ */
+export const AggregateOutputSchema = z.object({
+  runId: RunIdSchema,
+  aggregateKey: z.string().min(1).max(1024),
+  /** The report bucket, where the EvaluatePartners Map's ItemReader finds `itemsKey`. */
+  itemsBucket: z.string().min(3).max(63),
+  itemsKey: z.string().min(1).max(1024),
+  /** How many items the items object holds. */
+  partners: z.number().int().nonnegative(),
+  dryRun: z.boolean(),
+});
+export type AggregateOutput = z.infer<typeof AggregateOutputSchema>;
+
+/** One item of the EvaluatePartners Map, as its ItemSelector builds it: the run, its context, a partner. */
+export const AssessInputSchema = z.object({
+  runId: RunIdSchema,
+  aggregateKey: AggregateOutputSchema.shape.aggregateKey,
+  partnerId: PartnerIdSchema,
+});
+export type AssessInput = z.infer<typeof AssessInputSchema>;
+
+/** What one partner's evaluation returns (the Map writes these to S3, ResultWriter; Assemble does not read them). */
+export const AssessOutputSchema = z.object({
+  partnerId: PartnerIdSchema,
+  /** Where its evaluations are: `runs/<runId>/partners/<partnerId>.json`. */
+  partKey: z.string().min(1).max(1024),
+  /** Periods evaluated, and whether any reached a notice level. */
+  periods: z.number().int().nonnegative(),
+  reachesNoticeLevel: z.boolean(),
+});
+export type AssessOutput = z.infer<typeof AssessOutputSchema>;
+
+/** Aggregate -> Assemble: the run's context and its partners, by key. Assemble returns EvaluateOutputSchema. */
+export const AssembleInputSchema = AggregateOutputSchema.pick({
+  runId: true,
+  aggregateKey: true,
+  itemsKey: true,
+});
+export type AssembleInput = z.infer<typeof AssembleInputSchema>;

@@ -24,6 +24,7 @@ import {
 import { holdingsHtml } from './holdings-html.js';
 import { type HtmlValue, html, joinHtml, type SafeHtml } from './html.js';
 import { cumulativeChart, dailyBarChart } from './report-charts.js';
+import { networkFindingsSection } from './report-network-html.js';
 
 type Partner = Report['partners'][number];
 type Period = Partner['periods'][number];
@@ -812,6 +813,7 @@ export function renderReportHtml(report: Report, opts: RenderReportOptions = {})
         ? html`<section><h2>Partners</h2><p>No partner had a billing period in the window.</p></section>`
         : '',
       onePartner ? '' : unattributedSection(report),
+      report.networkFindings === undefined ? '' : networkFindingsSection(report, opts.partnerId),
       noticeDiffSection(diffs),
       inputSection(report, onePartner),
       evidenceSection(report),

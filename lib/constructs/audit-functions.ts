@@ -1,5 +1,6 @@
 /**
- * The five Lambda functions of a run (plan, roll up, evaluate, notify, publish): thin handlers in
+ * The seven Lambda functions of a run (plan, roll up, aggregate, assess each partner, assemble,
+ * notify, publish): thin handlers in
  * functions/handlers, bundled by esbuild into small ESM files for Node 22 on arm64. Each has its own
  * role that starts with nothing but its log group and X-Ray; the stack grants the rest through the
  * owning constructs' grant methods.
@@ -19,7 +20,15 @@ import { acknowledge, acknowledgeWildcardResource } from '../nag.js';
 export const PROJECT_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 /** The steps of a run, in order; each is `functions/handlers/<step>.handler.ts`. */
-export const AUDIT_STEPS = ['plan', 'rollup', 'evaluate', 'notify', 'publish'] as const;
+export const AUDIT_STEPS = [
+  'plan',
+  'rollup',
+  'aggregate',
+  'assess',
+  'assemble',
+  'notify',
+  'publish',
+] as const;
 export type AuditStep = (typeof AUDIT_STEPS)[number];
 
 /**
@@ -48,7 +57,12 @@ const DEFAULT_SIZING: Record<AuditStep, StepSizing> = {
   plan: { timeout: Duration.minutes(1), memorySize: 512 },
   // Waits for Athena's MERGE of one delivery date.
   rollup: { timeout: Duration.minutes(15), memorySize: 512 },
-  evaluate: { timeout: Duration.minutes(10), memorySize: 1024 },
+  // Waits for Athena's two UNLOADs of the window's sums.
+  aggregate: { timeout: Duration.minutes(15), memorySize: 512 },
+  // One partner's daily sums: partner x applications x datasets x days rows.
+  assess: { timeout: Duration.minutes(2), memorySize: 512 },
+  // Every partner's evaluations, into one evaluation document.
+  assemble: { timeout: Duration.minutes(5), memorySize: 1024 },
   // Sends at most a few notices for one partner, paced under the SES send rate.
   notify: { timeout: Duration.minutes(5), memorySize: 512 },
   publish: { timeout: Duration.minutes(2), memorySize: 512 },
@@ -144,11 +158,13 @@ export class AuditFunction extends Construct implements iam.IGrantable {
   }
 }
 
-/** The five step functions, by step name. */
+/** The seven step functions, by step name. */
 export class AuditFunctions extends Construct {
   readonly plan: AuditFunction;
   readonly rollup: AuditFunction;
-  readonly evaluate: AuditFunction;
+  readonly aggregate: AuditFunction;
+  readonly assess: AuditFunction;
+  readonly assemble: AuditFunction;
   readonly notify: AuditFunction;
   readonly publish: AuditFunction;
 
@@ -172,14 +188,19 @@ export class AuditFunctions extends Construct {
       'rollup',
       'partner-audit: roll up one delivery date of access logs into the usage table',
     );
-    this.evaluate = make('evaluate', 'partner-audit: evaluate usage against the contracts');
+    this.aggregate = make(
+      'aggregate',
+      'partner-audit: attribute and sum usage in Athena, unloaded to S3 by partner',
+    );
+    this.assess = make('assess', "partner-audit: evaluate one partner's usage against its contracts");
+    this.assemble = make('assemble', "partner-audit: assemble the partners' evaluations into the run's");
     this.notify = make('notify', 'partner-audit: send one partner its notices, once per level and period');
     this.publish = make('publish', 'partner-audit: publish the report, usage CSV and notice previews');
   }
 
-  /** All five, in run order. */
+  /** All seven, in run order. */
   get all(): readonly AuditFunction[] {
-    return [this.plan, this.rollup, this.evaluate, this.notify, this.publish];
+    return [this.plan, this.rollup, this.aggregate, this.assess, this.assemble, this.notify, this.publish];
   }
 
   /** The function of a step. */

@@ -67,6 +67,30 @@ export class Reports extends Construct {
     this.grant(grantee, ['s3:GetObject', 's3:PutObject']);
   }
 
+  /** List what runs wrote, under runs/ only (the partner and assemble steps read unloaded folders). */
+  grantListRuns(grantee: iam.IGrantable & IConstruct): void {
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['s3:ListBucket'],
+        resources: [this.bucket.bucketArn],
+        conditions: { StringLike: { 's3:prefix': [`${RUNS_PREFIX}*`] } },
+      }),
+    );
+  }
+
+  /**
+   * What an Athena UNLOAD into runs/ needs of its caller (Athena writes as the caller): listing the
+   * folder (it must be empty), writing the objects (in parts for large ones), the bucket's location,
+   * and the run outputs the step writes itself.
+   */
+  grantUnloadRuns(grantee: iam.IGrantable & IConstruct): void {
+    this.grantListRuns(grantee);
+    this.grant(grantee, ['s3:PutObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts']);
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new iam.PolicyStatement({ actions: ['s3:GetBucketLocation'], resources: [this.bucket.bucketArn] }),
+    );
+  }
+
   private grant(grantee: iam.IGrantable & IConstruct, actions: string[]): void {
     const objects = this.bucket.arnForObjects(`${RUNS_PREFIX}*`);
     grantee.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({ actions, resources: [objects] }));

@@ -1,7 +1,11 @@
 /**
  * The run, as a Standard state machine:
- * StartRun -> Plan -> RollUp (Map over delivery dates) -> Evaluate -> Notify (Map over partners) -> Publish.
- * Steps pass S3 keys, never data, to stay far under the 256 KiB payload limit. Lambda service errors
+ * StartRun -> Plan -> RollUp (Map over delivery dates) -> Aggregate -> EvaluatePartners (Distributed
+ * Map over the partners in S3) -> Assemble -> Notify (Map over partners) -> Publish.
+ * Steps pass S3 keys, never data, to stay far under the 256 KiB payload limit: Aggregate leaves the
+ * partners to evaluate in an S3 object that the Distributed Map reads with its ItemReader, each
+ * partner's evaluation leaves its part in S3 and returns nothing to the Map, and Assemble reads the
+ * parts by key (issue 13). Lambda service errors
  * and errors named RetryableError are retried with exponential backoff and full jitter; anything else
  * goes to ReportFailure, which tells the alarm topic and fails the execution with the original error.
  * One partner's failed notice does not stop the others: it is recorded, the report is still
@@ -14,7 +18,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { creationSuffix } from '../creation-suffix.js';
-import { acknowledgeWildcardResource } from '../nag.js';
+import { acknowledgeWildcardResource, acknowledgeWildcardResourcesMatching } from '../nag.js';
 import type { AuditFunctions } from './audit-functions.js';
 
 /** Errors a step is retried on. `RetryableError` is what the handlers throw for transient failures. */
@@ -36,6 +40,12 @@ export interface AuditStateMachineProps {
    * @default 2
    */
   readonly rollupConcurrency?: number;
+  /**
+   * Partners evaluated at once by the EvaluatePartners Distributed Map (each a child execution and
+   * one Lambda invocation).
+   * @default 40
+   */
+  readonly evaluateConcurrency?: number;
   /**
    * Partners notified at once (each sends through SES under the send rate).
    * @default 4
@@ -67,9 +77,11 @@ export class AuditStateMachine extends Construct {
     super(scope, id);
     const rollupConcurrency = props.rollupConcurrency ?? 2;
     const notifyConcurrency = props.notifyConcurrency ?? 4;
+    const evaluateConcurrency = props.evaluateConcurrency ?? 40;
     const maxAttempts = props.maxAttempts ?? 6;
     for (const [name, v, max] of [
       ['rollupConcurrency', rollupConcurrency, 40],
+      ['evaluateConcurrency', evaluateConcurrency, 1000],
       ['notifyConcurrency', notifyConcurrency, 40],
       ['maxAttempts', maxAttempts, 20],
     ] as const) {
@@ -81,7 +93,11 @@ export class AuditStateMachine extends Construct {
     const invoke = (
       stateId: string,
       fn: AuditFunctions['plan'],
-      options: { payload?: sfn.TaskInput; resultPath?: string } = {},
+      options: {
+        payload?: sfn.TaskInput;
+        resultPath?: string;
+        resultSelector?: Record<string, unknown>;
+      } = {},
     ) => {
       const task = new tasks.LambdaInvoke(this, stateId, {
         lambdaFunction: fn.function,
@@ -151,22 +167,65 @@ export class AuditStateMachine extends Construct {
     rollup.itemProcessor(invoke('RollUpBatch', f.rollup));
     rollup.addCatch(reportFailure, onError);
 
-    // Evaluate's output is kept beside the plan: { runId, evaluationKey, partnersToNotify }.
-    const evaluate = invoke('Evaluate', f.evaluate, {
+    // Aggregate's output is kept beside the plan: { runId, aggregateKey, itemsBucket, itemsKey, ... }.
+    const aggregate = invoke('Aggregate', f.aggregate, {
       payload: sfn.TaskInput.fromObject({
         runId: sfn.JsonPath.stringAt('$.runId'),
         window: sfn.JsonPath.objectAt('$.window'),
         partners: sfn.JsonPath.listAt('$.partners'),
         dryRun: sfn.JsonPath.objectAt('$.dryRun'),
         reason: sfn.JsonPath.objectAt('$.reason'),
-        // Reached only once every batch is rolled up: Evaluate records the plan's watermark.
+        // Reached only once every batch is rolled up: Aggregate records the plan's watermark.
         settling: sfn.JsonPath.objectAt('$.settling'),
+      }),
+      resultPath: '$.aggregate',
+    });
+    aggregate.addCatch(reportFailure, onError);
+
+    // Each child returns { "ok": true } whatever the partner: its evaluation is in S3, so the Map's
+    // collected output stays 12 bytes a partner (about 12 KB at 1,000 partners) and is dropped.
+    const assessOne = invoke('AssessPartner', f.assess, {
+      resultSelector: { ok: true },
+    });
+    const evaluatePartners = new sfn.DistributedMap(this, 'EvaluatePartners', {
+      comment:
+        "Evaluate each partner from its own folder of sums; the partners come from Aggregate's items object in S3.",
+      itemReader: new sfn.S3JsonItemReader({
+        bucketNamePath: sfn.JsonPath.stringAt('$.aggregate.itemsBucket'),
+        key: sfn.JsonPath.stringAt('$.aggregate.itemsKey'),
+      }),
+      itemSelector: {
+        runId: sfn.JsonPath.stringAt('$.runId'),
+        aggregateKey: sfn.JsonPath.stringAt('$.aggregate.aggregateKey'),
+        partnerId: sfn.JsonPath.stringAt('$$.Map.Item.Value.partnerId'),
+      },
+      // Standard children: a partner's retries (up to minutes of backoff) outlast Express's 5 minutes.
+      mapExecutionType: sfn.StateMachineType.STANDARD,
+      maxConcurrency: evaluateConcurrency,
+      resultPath: sfn.JsonPath.DISCARD,
+    });
+    evaluatePartners.itemProcessor(assessOne);
+    evaluatePartners.addCatch(reportFailure, onError);
+
+    // Assemble's output is what the whole-window evaluation returned: { runId, evaluationKey, partnersToNotify }.
+    const evaluate = invoke('Assemble', f.assemble, {
+      payload: sfn.TaskInput.fromObject({
+        runId: sfn.JsonPath.stringAt('$.runId'),
+        aggregateKey: sfn.JsonPath.stringAt('$.aggregate.aggregateKey'),
+        itemsKey: sfn.JsonPath.stringAt('$.aggregate.itemsKey'),
       }),
       resultPath: '$.evaluation',
     });
     evaluate.addCatch(reportFailure, onError);
 
-    const notifyOne = invoke('NotifyPartner', f.notify);
+    // Only whether the partner's notices failed stays in the state (a dozen bytes a partner): notify
+    // keeps its whole output in S3 (runs/<runId>/notify/<partnerId>.json), where publish reads it.
+    const notifyOne = invoke('NotifyPartner', f.notify, {
+      resultSelector: {
+        partnerId: sfn.JsonPath.stringAt('$.partnerId'),
+        failed: sfn.JsonPath.objectAt('$.failed'),
+      },
+    });
     const noticeFailed = new sfn.Pass(this, 'RecordNoticeFailure', {
       comment: 'Keep going with the other partners; the failure is reported and fails the run at the end.',
       parameters: {
@@ -223,6 +282,8 @@ export class AuditStateMachine extends Construct {
     const definition = start
       .next(plan)
       .next(rollup)
+      .next(aggregate)
+      .next(evaluatePartners)
       .next(evaluate)
       .next(notify)
       .next(publish)
@@ -241,7 +302,7 @@ export class AuditStateMachine extends Construct {
       timeout: props.timeout ?? Duration.hours(6),
       tracingEnabled: true,
       logs: { destination: this.logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
-      comment: 'partner-audit: plan, roll up, evaluate, notify, publish',
+      comment: 'partner-audit: plan, roll up, aggregate, evaluate each partner, assemble, notify, publish',
     });
     for (const fn of f.all) {
       acknowledgeWildcardResource(
@@ -250,6 +311,13 @@ export class AuditStateMachine extends Construct {
         'Step Functions may invoke any published version of the step function; the grant is limited to that one function.',
       );
     }
+    // The Distributed Map starts, watches and stops child executions of this state machine, whose
+    // names Step Functions makes at run time (aws-cdk-lib's DistributedMapPolicy).
+    acknowledgeWildcardResourcesMatching(
+      this.stateMachine,
+      /^arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:.*\*$/,
+      "The EvaluatePartners Distributed Map's child executions of this state machine only; their names are made at run time.",
+    );
     acknowledgeWildcardResource(
       this.stateMachine,
       '*',

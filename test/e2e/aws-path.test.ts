@@ -26,6 +26,7 @@ import { ingestLogFile, parseManifest } from '../../functions/adapters/logs/inde
 import { readS3Text } from '../../functions/adapters/s3/s3-report-store.js';
 import { generateDataset } from '../../functions/cli/generate/generator.js';
 import { runLocalAudit } from '../../functions/cli/local-audit.js';
+import { parseRegistry } from '../../functions/domain/registry.js';
 import type { Report } from '../../functions/domain/report.js';
 import type { UsageRow } from '../../functions/domain/usage.js';
 import type { EvaluateOutput } from '../../functions/handlers/evaluate.handler.js';
@@ -33,8 +34,14 @@ import type { NotifyOutput } from '../../functions/handlers/notify.handler.js';
 import type { PlanOutput } from '../../functions/handlers/plan.handler.js';
 import type { PublishOutput } from '../../functions/handlers/publish.handler.js';
 import type { RollupOutput } from '../../functions/handlers/rollup.handler.js';
+import type { AggregateOutput, AssessOutput } from '../../functions/handlers/step-contracts.js';
 import { AthenaLocalServer } from '../support/athena-local-server.js';
-import { localAthenaClient, localDynamoDbClient, localS3Client } from '../support/aws-local-clients.js';
+import {
+  localAthenaClient,
+  localDynamoDbClient,
+  localS3Client,
+  s3UnloadStore,
+} from '../support/aws-local-clients.js';
 import {
   type LocalServer,
   type SesLocal,
@@ -63,6 +70,9 @@ interface Handlers {
   plan: Handler<unknown, PlanOutput>;
   rollup: Handler<unknown, RollupOutput>;
   evaluate: Handler<unknown, EvaluateOutput>;
+  aggregate: Handler<unknown, AggregateOutput>;
+  assess: Handler<unknown, AssessOutput>;
+  assemble: Handler<unknown, EvaluateOutput>;
   notify: Handler<unknown, NotifyOutput>;
   publish: Handler<unknown, PublishOutput>;
 }
@@ -78,18 +88,58 @@ let localLedger: Map<string, string>;
 /** Delivery dates (`yyyy/MM/dd`) that hold at least one log object in the log bucket. */
 const deliveredDates = new Set<string>();
 
+/** The largest payload a step received or returned in the runs so far, in bytes of JSON. */
+let largestPayload = 0;
+function payload<T>(value: T): T {
+  largestPayload = Math.max(largestPayload, Buffer.byteLength(JSON.stringify(value) ?? '', 'utf8'));
+  return value;
+}
+
+/**
+ * The evaluation as the state machine runs it: Aggregate (UNLOADs, work items in S3), the
+ * EvaluatePartners Map over the items object (each item as its ItemSelector builds it), then Assemble.
+ */
+async function evaluateByPartner(input: Record<string, unknown>): Promise<EvaluateOutput> {
+  const aggregated = payload(await handlers.aggregate(payload(input)));
+  const items = JSON.parse(await readS3Text(localS3Client(s3.endpoint), REPORTS, aggregated.itemsKey)) as {
+    partnerId: string;
+  }[];
+  expect(items).toHaveLength(aggregated.partners);
+  for (const { partnerId } of items) {
+    payload(
+      await handlers.assess(
+        payload({ runId: aggregated.runId, aggregateKey: aggregated.aggregateKey, partnerId }),
+      ),
+    );
+  }
+  return payload(
+    await handlers.assemble(
+      payload({
+        runId: aggregated.runId,
+        aggregateKey: aggregated.aggregateKey,
+        itemsKey: aggregated.itemsKey,
+      }),
+    ),
+  );
+}
+
 /** Runs the state machine's steps in order, as Step Functions passes their payloads. */
-async function runAwsPath(input: Record<string, unknown>) {
+async function runAwsPath(
+  input: Record<string, unknown>,
+  path: 'per-partner' | 'whole-window' = 'per-partner',
+) {
   const plan = await handlers.plan({ ...input, scheduledTime: SCHEDULED });
   const rollups: RollupOutput[] = [];
   for (const batch of plan.batches) rollups.push(await handlers.rollup({ batch, runId: plan.runId }));
-  const evaluation = await handlers.evaluate({
+  const evaluateInput = {
     runId: plan.runId,
     window: plan.window,
     partners: plan.partners,
     dryRun: plan.dryRun,
     reason: plan.reason,
-  });
+  };
+  const evaluation =
+    path === 'per-partner' ? await evaluateByPartner(evaluateInput) : await handlers.evaluate(evaluateInput);
   const notifyResults: NotifyOutput[] = [];
   for (const { partnerId } of evaluation.partnersToNotify) {
     notifyResults.push(
@@ -105,7 +155,8 @@ async function runAwsPath(input: Record<string, unknown>) {
   const published = await handlers.publish({
     runId: plan.runId,
     evaluationKey: evaluation.evaluationKey,
-    notifyResults,
+    // As the Notify Map's ResultSelector keeps them: the rest is read from S3 by publish.
+    notifyResults: notifyResults.map(({ partnerId, failed }) => payload({ partnerId, failed })),
     rollups,
   });
   const report = JSON.parse(
@@ -166,9 +217,12 @@ beforeAll(async () => {
   // The AWS path's stand-ins.
   athena = await AthenaLocalServer.start(tables);
   await athena.addLogDirectory(join(data.logsDir, 'partitioned'));
+  // The registry's Glue tables, as the stack deploys them with the registry.
+  await athena.putRegistryTables(parseRegistry(registryText, registryPath));
   // What the stack deploys for the manifest table, made by the same function.
   await athena.putManifest(athenaManifestCsv(manifestText, data.manifestPath));
   s3 = await startS3rver([REPORTS, CONFIG, LOGS]);
+  athena.setUnloadStore(s3UnloadStore(localS3Client(s3.endpoint)));
   // The same log objects in the log bucket, where the rollup step checks a date has logs before its MERGE.
   const logsDir = join(data.logsDir, 'partitioned');
   const partitionsPrefixes = new Set<string>();
@@ -204,6 +258,9 @@ beforeAll(async () => {
     LOGS_TABLE: tables.logsTable,
     ROLLUP_TABLE: tables.rollupTable,
     MANIFEST_TABLE: tables.manifestTable,
+    REGISTRY_PRINCIPALS_TABLE: 'registry_principals',
+    REGISTRY_CONTRACT_TERMS_TABLE: 'registry_contract_terms',
+    REGISTRY_IGNORED_REQUESTERS_TABLE: 'registry_ignored_requesters',
     LEDGER_TABLE: LEDGER,
     LOG_BUCKET: LOGS,
     LOG_PARTITIONS_PREFIX: [...partitionsPrefixes][0],
@@ -228,6 +285,9 @@ beforeAll(async () => {
     plan: (await import('../../functions/handlers/plan.handler.js')).handler,
     rollup: (await import('../../functions/handlers/rollup.handler.js')).handler,
     evaluate: (await import('../../functions/handlers/evaluate.handler.js')).handler,
+    aggregate: (await import('../../functions/handlers/aggregate.handler.js')).handler,
+    assess: (await import('../../functions/handlers/assess.handler.js')).handler,
+    assemble: (await import('../../functions/handlers/assemble.handler.js')).handler,
     notify: (await import('../../functions/handlers/notify.handler.js')).handler,
     publish: (await import('../../functions/handlers/publish.handler.js')).handler,
   };
@@ -291,6 +351,32 @@ describe('the AWS path, handler by handler, against local stand-ins', () => {
     expect(first.report.uncovered).toEqual(local.report.uncovered);
     expect(first.report.summary.findings).toBe(local.report.summary.findings);
     expect(first.report.partners.length).toBeGreaterThan(1);
+  });
+
+  it('evaluated each partner from its own folder of sums, paging no result proportional to rows', () => {
+    const queries = first.report.evidence?.queries ?? [];
+    const unloads = queries.filter((q) => q.sql.startsWith('UNLOAD ('));
+    expect(unloads.map((q) => q.purpose)).toEqual([
+      expect.stringMatching(/^daily usage by partner /),
+      expect.stringMatching(/^unattributed usage /),
+    ]);
+    expect(queries.some((q) => q.purpose.startsWith('usage '))).toBe(false);
+    // Every step's payload, in and out, far under Step Functions' 256 KiB.
+    expect(largestPayload).toBeGreaterThan(0);
+    expect(largestPayload).toBeLessThan(256 * 1024);
+  });
+
+  it('gives the same evaluation as the whole-window evaluate step over every rollup row', async () => {
+    const before = athena.stats();
+    const old = await runAwsPath(
+      { ...WINDOW, dryRun: true, executionName: 'e2e-whole-window' },
+      'whole-window',
+    );
+    // The old path pages every rollup row of the window through GetQueryResults.
+    expect(athena.stats().resultRows - before.resultRows).toBeGreaterThan(1000);
+    expect(figures(old.report)).toEqual(figures(first.report));
+    expect(old.report.unattributed).toEqual(first.report.unattributed);
+    expect(old.report.uncovered).toEqual(first.report.uncovered);
   });
 
   it('counts the same records from the dataset manifest, full reads with 200 only', () => {
@@ -378,8 +464,8 @@ describe('the AWS path, handler by handler, against local stand-ins', () => {
     const night = await handlers.plan({ scheduledTime: SCHEDULED, executionName: 'nightly-wm' });
     expect(night.batches).toEqual(['2026/03/11']);
     for (const batch of night.batches) await handlers.rollup({ batch, runId: night.runId });
-    // As the state machine passes it: Evaluate runs after the RollUp map and gets the plan's settling.
-    await handlers.evaluate({
+    // As the state machine passes it: Aggregate runs after the RollUp map and gets the plan's settling.
+    await handlers.aggregate({
       runId: night.runId,
       window: night.window,
       partners: night.partners,

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { configWith, functionId, ROOT, resourcesOf, synth } from './helpers.js';
 
-const STEPS = ['Plan', 'Rollup', 'Evaluate', 'Notify', 'Publish'] as const;
+const STEPS = ['Plan', 'Rollup', 'Aggregate', 'Assess', 'Assemble', 'Notify', 'Publish'] as const;
 const MiB = 1024 * 1024;
 
 interface Bundle {
@@ -74,7 +74,7 @@ describe('the bundle checks themselves', () => {
       "import { DuckDBInstance } from '@duckdb/node-api';\n" +
       "import { S3Client } from '@aws-sdk/client-s3';\n" +
       'export const handler = async () => [DuckDBInstance, new S3Client({})];\n';
-    for (const step of ['plan', 'rollup', 'evaluate', 'notify', 'publish']) {
+    for (const step of ['plan', 'rollup', 'aggregate', 'assess', 'assemble', 'notify', 'publish']) {
       writeFileSync(join(dir, `${step}.handler.ts`), body);
     }
     let probe: Bundle;

@@ -16,6 +16,7 @@ import { TrinoSQL } from 'dt-sql-parser/dist/parser/trino/index.js';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ATHENA_FUNCTIONS } from '../../functions/adapters/athena/athena-functions.js';
 import * as sqlBuilders from '../../functions/adapters/athena/sql.js';
+import * as unloadBuilders from '../../functions/adapters/athena/unload-sql.js';
 import * as aggregationBuilders from '../../functions/adapters/sql/usage-aggregation-sql.js';
 import {
   ATHENA_STATEMENT_SAMPLES,
@@ -93,6 +94,7 @@ function withParameters(sql: string, params: readonly string[]): string {
 
 function syntaxErrors(sample: Pick<AthenaStatementSample, 'grammar'>, sql: string): string[] {
   if (sample.grammar === 'athena-iceberg-maintenance') return maintenanceErrors(sql);
+  if (sample.grammar === 'athena-unload') return unloadErrors(sql);
   const parser = sample.grammar === 'trino' ? trino : hive;
   return parser.validate(sql).map((e) => `line ${e.startLine}:${e.startColumn} ${e.message}`);
 }
@@ -118,6 +120,32 @@ function maintenanceAsSelect(sql: string): string {
   return m ? `SELECT * FROM ${m[1]}${m[2] ? ` WHERE ${m[2]}` : ''}` : '';
 }
 
+/**
+ * Athena's UNLOAD, which Trino does not have: `UNLOAD (<query>) TO 's3://bucket/folder/' WITH
+ * (format = 'JSON', compression = 'GZIP'[, partitioned_by = ARRAY['col']])`, the shape its
+ * documentation gives, with the properties it documents; the query is parsed by the Trino grammar.
+ */
+function unloadErrors(sql: string): string[] {
+  const m = /^UNLOAD \(([\s\S]+)\)\nTO '(s3:\/\/[^']+\/)'\nWITH \((.+)\)$/.exec(sql.trim());
+  if (!m) return ["not UNLOAD (<query>) TO 's3://.../' WITH (...)"];
+  const props = m[3]!.split(/, (?![^[]*\])/);
+  const bad = props.filter(
+    (p) =>
+      !/^format = '(JSON|PARQUET|ORC|AVRO|TEXTFILE)'$/.test(p) &&
+      !/^compression = '(GZIP|SNAPPY|ZSTD|NONE)'$/.test(p) &&
+      !/^partitioned_by = ARRAY\['\w+'(, '\w+')*\]$/.test(p),
+  );
+  return [
+    ...bad.map((p) => `UNLOAD property not documented: ${p}`),
+    ...trino.validate(m[1]!).map((e) => `the query, line ${e.startLine}:${e.startColumn} ${e.message}`),
+  ];
+}
+
+/** The query an UNLOAD writes out, '' for another statement. */
+function unloadQuery(sql: string): string {
+  return /^UNLOAD \(([\s\S]+)\)\nTO '/.exec(sql.trim())?.[1] ?? '';
+}
+
 /** Partition transforms Athena's CREATE TABLE documents for Iceberg tables (`day(ts)`, `bucket(16, id)`). */
 const ATHENA_ICEBERG_TRANSFORMS = ['identity', 'year', 'month', 'day', 'hour', 'bucket', 'truncate'];
 
@@ -134,8 +162,8 @@ beforeAll(() => {
 });
 
 describe('the statement samples', () => {
-  it('cover every statement builder sql.ts and usage-aggregation-sql.ts export', () => {
-    const builders = Object.entries({ ...sqlBuilders, ...aggregationBuilders })
+  it('cover every statement builder sql.ts, usage-aggregation-sql.ts and unload-sql.ts export', () => {
+    const builders = Object.entries({ ...sqlBuilders, ...aggregationBuilders, ...unloadBuilders })
       .filter(([name, value]) => typeof value === 'function' && name.endsWith('Sql'))
       .map(([name]) => name)
       .sort();
@@ -186,6 +214,17 @@ describe("dt-sql-parser's grammars", () => {
     expect(syntaxErrors({ grammar: 'athena-iceberg-maintenance' }, sql).length === 0).toBe(ok);
   });
 
+  it("reads Athena's UNLOAD by its documented shape, and refuses another (the check itself works)", () => {
+    const q =
+      "UNLOAD (SELECT a FROM t WHERE b = 1)\nTO 's3://b/p/'\nWITH (format = 'JSON', compression = 'GZIP')";
+    expect(syntaxErrors({ grammar: 'athena-unload' }, q)).toEqual([]);
+    expect(syntaxErrors({ grammar: 'athena-unload' }, q.replace("'JSON'", "'XML'")).length).toBe(1);
+    expect(syntaxErrors({ grammar: 'athena-unload' }, q.replace('b = 1', 'b = = 1')).length).toBeGreaterThan(
+      0,
+    );
+    expect(syntaxErrors({ grammar: 'athena-unload' }, q.replace('UNLOAD', 'UNLOAD INTO')).length).toBe(1);
+  });
+
   it('Hive parses the DDL of each table the stack creates', () => {
     for (const d of ddl)
       expect(syntaxErrors(d, withoutIcebergPartitioning(d.build().sql)), d.name).toEqual([]);
@@ -217,7 +256,11 @@ describe('the functions the statements call', () => {
     (_n, s) => {
       const sql = s.build().sql;
       const calls = functionCalls(
-        s.grammar === 'athena-iceberg-maintenance' ? maintenanceAsSelect(sql) : sql,
+        s.grammar === 'athena-iceberg-maintenance'
+          ? maintenanceAsSelect(sql)
+          : s.grammar === 'athena-unload'
+            ? unloadQuery(sql)
+            : sql,
       );
       expect(calls.filter((f) => ATHENA_FUNCTIONS[f] === undefined)).toEqual([]);
     },

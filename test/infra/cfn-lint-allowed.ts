@@ -17,10 +17,10 @@ export interface AllowedFinding {
 export const CFN_LINT_ALLOWED: readonly AllowedFinding[] = [
   {
     rule: 'W3005',
-    // The five step functions, the two state machines (the run and the rollup's weekly upkeep), and the
+    // The seven step functions, the two state machines (the run and the rollup's weekly upkeep), and the
     // registry's BucketDeployment handler.
     message:
-      /^'(Functions(Plan|Rollup|Evaluate|Notify|Publish)Role|AuditRunStateMachineRole|RollupMaintenanceStateMachineRole|RegistryDeploymentRole)[0-9A-F]{8}' dependency already enforced by a 'GetAtt' at 'Resources\/[A-Za-z0-9]+\/Properties\/(Role|RoleArn)'$/,
+      /^'(Functions(Plan|Rollup|Aggregate|Assess|Assemble|Notify|Publish)Role|AuditRunStateMachineRole|RollupMaintenanceStateMachineRole|RegistryDeploymentRole)[0-9A-F]{8}' dependency already enforced by a 'GetAtt' at 'Resources\/[A-Za-z0-9]+\/Properties\/(Role|RoleArn)'$/,
     reason:
       "aws-cdk-lib's Function, StateMachine and BucketDeployment constructs write DependsOn [role, role's default policy], " +
       'so that the policy exists before the resource first runs; the role half is redundant with the Fn::GetAtt ' +

@@ -38,7 +38,9 @@ const ACCOUNT = '123456789012';
 const handlers = {
   plan: await import('../../functions/handlers/plan.handler.js'),
   rollup: await import('../../functions/handlers/rollup.handler.js'),
-  evaluate: await import('../../functions/handlers/evaluate.handler.js'),
+  aggregate: await import('../../functions/handlers/aggregate.handler.js'),
+  assess: await import('../../functions/handlers/assess.handler.js'),
+  assemble: await import('../../functions/handlers/assemble.handler.js'),
   notify: await import('../../functions/handlers/notify.handler.js'),
   publish: await import('../../functions/handlers/publish.handler.js'),
 } satisfies Record<
@@ -503,7 +505,11 @@ const DEPLOYMENTS = [
 
 describe.each(DEPLOYMENTS)('the roles of a deployment %s', (_name, config) => {
   const { template, stack } = synth(config());
-  const objects = stack.registry.manifestTableKey ? [stack.registry.manifestTableKey] : [];
+  const objects = [
+    ...(stack.registry.manifestTableKey ? [stack.registry.manifestTableKey] : []),
+    // The registry's tables: one canonical file each, deployed with the registry.
+    ...Object.values(stack.registry.registryTableKeys),
+  ];
 
   it.each(AUDIT_STEPS)('%s can do everything its handler declares', (step) => {
     expect(needsOf(template, step, objects).length).toBeGreaterThan(0);

@@ -19,7 +19,7 @@ import {
   synth,
 } from './helpers.js';
 
-const STEPS = ['Plan', 'Rollup', 'Evaluate', 'Notify', 'Publish'] as const;
+const STEPS = ['Plan', 'Rollup', 'Aggregate', 'Assess', 'Assemble', 'Notify', 'Publish'] as const;
 
 /** The first 8 hex digits of the stack id's UUID, as CloudFormation resolves it on each creation. */
 const CREATION_SUFFIX = {
@@ -98,11 +98,48 @@ describe('audit state machine', () => {
     });
   });
 
-  it('runs plan, roll-up, evaluate, notify and publish in that order', () => {
+  it('runs plan, roll-up, aggregate, evaluate each partner, assemble, notify and publish in that order', () => {
     const order: string[] = [];
     for (let at: string | undefined = definition.StartAt; at; at = definition.States[at]?.Next)
       order.push(at);
-    expect(order).toEqual(['StartRun', 'Plan', 'RollUp', 'Evaluate', 'Notify', 'Publish', 'AnyNoticeFailed']);
+    expect(order).toEqual([
+      'StartRun',
+      'Plan',
+      'RollUp',
+      'Aggregate',
+      'EvaluatePartners',
+      'Assemble',
+      'Notify',
+      'Publish',
+      'AnyNoticeFailed',
+    ]);
+  });
+
+  it('evaluates each partner in a Distributed Map over the items object Aggregate wrote, forty at a time', () => {
+    expect(definition.States.EvaluatePartners).toMatchObject({
+      Type: 'Map',
+      MaxConcurrency: 40,
+      ItemReader: {
+        Resource: expect.stringMatching(/:states:::s3:getObject$/),
+        ReaderConfig: { InputType: 'JSON' },
+        Parameters: { 'Bucket.$': '$.aggregate.itemsBucket', 'Key.$': '$.aggregate.itemsKey' },
+      },
+      ItemSelector: {
+        'runId.$': '$.runId',
+        'aggregateKey.$': '$.aggregate.aggregateKey',
+        'partnerId.$': '$$.Map.Item.Value.partnerId',
+      },
+      // The children's results are dropped: each partner's evaluation is in S3.
+      ResultPath: null,
+      ItemProcessor: {
+        ProcessorConfig: { Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' },
+        StartAt: 'AssessPartner',
+      },
+    });
+    // Each child returns 12 bytes, whatever the partner: 1,000 partners make about 12 KB.
+    expect(definition.States.EvaluatePartners?.ItemProcessor?.States.AssessPartner).toMatchObject({
+      ResultSelector: { ok: true },
+    });
   });
 
   it('gives Plan the execution input plus the execution name (the run id), and nothing else', () => {
@@ -141,8 +178,8 @@ describe('audit state machine', () => {
     });
   });
 
-  it('hands evaluate and publish only the fields of the contract', () => {
-    expect(definition.States.Evaluate?.Parameters).toEqual({
+  it('hands aggregate, assemble and publish only the fields of the contract', () => {
+    expect(definition.States.Aggregate?.Parameters).toEqual({
       'runId.$': '$.runId',
       'window.$': '$.window',
       'partners.$': '$.partners',
@@ -150,7 +187,13 @@ describe('audit state machine', () => {
       'reason.$': '$.reason',
       'settling.$': '$.settling',
     });
-    expect(definition.States.Evaluate?.ResultPath).toBe('$.evaluation');
+    expect(definition.States.Aggregate?.ResultPath).toBe('$.aggregate');
+    expect(definition.States.Assemble?.Parameters).toEqual({
+      'runId.$': '$.runId',
+      'aggregateKey.$': '$.aggregate.aggregateKey',
+      'itemsKey.$': '$.aggregate.itemsKey',
+    });
+    expect(definition.States.Assemble?.ResultPath).toBe('$.evaluation');
     expect(definition.States.Publish?.Parameters).toEqual({
       'runId.$': '$.runId',
       'evaluationKey.$': '$.evaluation.evaluationKey',
@@ -163,7 +206,9 @@ describe('audit state machine', () => {
     const tasks = {
       Plan: definition.States.Plan,
       RollUpBatch: definition.States.RollUp?.ItemProcessor?.States.RollUpBatch,
-      Evaluate: definition.States.Evaluate,
+      Aggregate: definition.States.Aggregate,
+      AssessPartner: definition.States.EvaluatePartners?.ItemProcessor?.States.AssessPartner,
+      Assemble: definition.States.Assemble,
       NotifyPartner: definition.States.Notify?.ItemProcessor?.States.NotifyPartner,
       Publish: definition.States.Publish,
     };
@@ -184,7 +229,7 @@ describe('audit state machine', () => {
   });
 
   it('sends any step failure to ReportFailure, which publishes to the alarm topic and then fails', () => {
-    for (const name of ['Plan', 'RollUp', 'Evaluate', 'Notify', 'Publish']) {
+    for (const name of ['Plan', 'RollUp', 'Aggregate', 'EvaluatePartners', 'Assemble', 'Notify', 'Publish']) {
       expect(definition.States[name]?.Catch, name).toEqual([
         { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'ReportFailure' },
       ]);
@@ -481,7 +526,7 @@ describe('dataset manifest table', () => {
       (s) => s.Action === 's3:ListBucket' && JSON.stringify(s.Resource).includes('RegistryConfigBucket'),
     );
     expect(list?.Condition).toEqual({ StringLike: { 's3:prefix': ['registry/manifest-table/*'] } });
-    for (const step of ['Plan', 'Evaluate', 'Notify', 'Publish'] as const) {
+    for (const step of ['Plan', 'Aggregate', 'Assess', 'Assemble', 'Notify', 'Publish'] as const) {
       expect(JSON.stringify(statementsOfStep(withManifest, step)), step).not.toContain('dataset_manifest');
     }
   });
@@ -556,9 +601,9 @@ describe('alarms and dashboard', () => {
     });
   });
 
-  it('alarms on errors of each of the five functions', () => {
+  it('alarms on errors of each of the seven functions', () => {
     const errors = alarmsOn(created, 'Errors');
-    expect(errors).toHaveLength(5);
+    expect(errors).toHaveLength(7);
     for (const step of STEPS) {
       expect(errors.map((a) => JSON.stringify(a.Properties.Dimensions))).toContainEqual(
         expect.stringContaining(functionId(created, step)),
@@ -696,6 +741,9 @@ describe('audit functions', () => {
           'POWERTOOLS_SERVICE_NAME',
           'REGISTRY_BUCKET',
           'REGISTRY_KEY',
+          'REGISTRY_PRINCIPALS_TABLE',
+          'REGISTRY_CONTRACT_TERMS_TABLE',
+          'REGISTRY_IGNORED_REQUESTERS_TABLE',
           'REPORT_BUCKET',
           'ROLLUP_TABLE',
           'SES_CONFIGURATION_SET',
@@ -762,17 +810,28 @@ describe('least-privilege grants', () => {
     expect(has(actionsOfStep(existing, 'Notify'), 'ses:')).toBe(false);
   });
 
-  it('lets evaluate query the rollup and write run outputs, but not send mail or touch the notices or raw logs', () => {
-    const actions = actionsOfStep(created, 'Evaluate');
+  it('lets aggregate query the rollup and write run outputs, but not send mail or touch the notices or raw logs', () => {
+    const actions = actionsOfStep(created, 'Aggregate');
     expect(actions).toEqual(expect.arrayContaining(['athena:StartQueryExecution', 's3:PutObject']));
     expect(has(actions, 'ses:')).toBe(false);
     // Of the ledger table, only the rollup watermark's item, and only to advance it.
     expect(actions.filter((a) => a.startsWith('dynamodb:'))).toEqual(['dynamodb:UpdateItem']);
     expect(
-      statementsOfStep(created, 'Evaluate').find((s) => s.Action === 'dynamodb:UpdateItem')?.Condition,
+      statementsOfStep(created, 'Aggregate').find((s) => s.Action === 'dynamodb:UpdateItem')?.Condition,
     ).toEqual({ 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': ['#rollup-watermark'] } });
     expect(actions).not.toContain('glue:UpdateTable');
-    expect(JSON.stringify(statementsOfStep(created, 'Evaluate'))).not.toContain('AccessLogSourceLogBucket');
+    expect(JSON.stringify(statementsOfStep(created, 'Aggregate'))).not.toContain('AccessLogSourceLogBucket');
+  });
+
+  it('lets each partner step and assemble list and read run outputs and write their own, nothing else', () => {
+    for (const step of ['Assess', 'Assemble'] as const) {
+      const actions = actionsOfStep(created, step).filter(
+        (a) => !a.startsWith('logs:') && !a.startsWith('xray:'),
+      );
+      expect(new Set(actions), step).toEqual(new Set(['s3:GetObject', 's3:PutObject', 's3:ListBucket']));
+      const list = statementsOfStep(created, step).find((s) => s.Action === 's3:ListBucket');
+      expect(list?.Condition, step).toEqual({ StringLike: { 's3:prefix': ['runs/*'] } });
+    }
   });
 
   it('lets rollup read the logs under their prefix only and commit to the rollup table', () => {

@@ -19,6 +19,7 @@ import aslValidator from 'asl-validator';
 import type { Template } from 'aws-cdk-lib/assertions';
 import jsonata from 'jsonata';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import type { AthenaQueryRunner } from '../../functions/adapters/athena/athena-client.js';
 import { parseRegistry } from '../../functions/domain/registry.js';
@@ -30,6 +31,10 @@ import { plan } from '../../functions/handlers/plan.handler.js';
 import { PublishInputSchema } from '../../functions/handlers/publish.handler.js';
 import { rollup } from '../../functions/handlers/rollup.handler.js';
 import {
+  AggregateOutputSchema,
+  AssembleInputSchema,
+  AssessInputSchema,
+  AssessOutputSchema,
   EvaluateOutputSchema,
   NoticeFailureSchema,
   NotifyOutputSchema,
@@ -86,6 +91,9 @@ interface State {
   readonly ItemsPath?: string;
   readonly ItemSelector?: unknown;
   readonly ItemProcessor?: Scope;
+  /** A Distributed Map's items from S3: `arn:aws:states:::s3:getObject` with Bucket and Key. */
+  readonly ItemReader?: { readonly Resource: string; readonly Parameters: unknown };
+  readonly ResultSelector?: unknown;
   readonly Retry?: readonly { readonly ErrorEquals: readonly string[] }[];
   readonly Catch?: readonly {
     readonly ErrorEquals: readonly string[];
@@ -244,11 +252,36 @@ async function evaluateJsonata(expression: unknown, input: unknown, context: unk
 // The steps: real Plan and RollUp, stand-ins that keep to the output schemas for the rest
 
 const registryText = readFileSync(join(ROOT, 'lib', 'example-registry.yaml'), 'utf8');
+/** The registry the steps read: the example, or a provider with many partners. */
+let currentRegistry = registryText;
 const loadRegistry = async () => ({
-  registry: parseRegistry(registryText, 'example'),
+  registry: parseRegistry(currentRegistry, 'example'),
   hash: 'h',
   source: 'example',
 });
+
+/** The example registry with its partner repeated `n` times under other ids, accounts and names. */
+function registryWithPartners(n: number): string {
+  const example = parseYaml(registryText) as { partners: Record<string, unknown>[] };
+  const template = JSON.stringify(example.partners[0]);
+  const partners = Array.from({ length: n }, (_, i) => {
+    const id = `partner-${String(i).padStart(4, '0')}`;
+    const account = String(100000000000 + i);
+    return JSON.parse(
+      template.replaceAll('acme-analytics', id).replaceAll('111122223333', account).replaceAll('acme', id),
+    ) as unknown;
+  });
+  return JSON.stringify({ ...example, partners });
+}
+
+/** Notify returns a full output (one sent notice, a diff) rather than the least one. */
+let fullNotifyOutputs = false;
+/** The largest JSON a state received, returned or passed on in the walks, and where. */
+let largest = { bytes: 0, where: '' };
+function measure(where: string, value: unknown): void {
+  const bytes = Buffer.byteLength(JSON.stringify(value) ?? '', 'utf8');
+  if (bytes > largest.bytes) largest = { bytes, where };
+}
 const clock = { now: () => new Date('2026-12-06T01:30:00Z') };
 const fakeRunner = {
   run: async () => ({ queryExecutionId: 'q-1', bytesScanned: 1234 }),
@@ -262,21 +295,83 @@ function accepted<S extends z.ZodType>(schema: S, step: string, input: unknown):
   return r.data;
 }
 
+/** Objects the stand-ins wrote, by `bucket/key`: what an ItemReader reads. */
+const s3Objects = new Map<string, unknown>();
+/** Partners the AssessPartner stand-in was invoked for, in order. */
+const assessed: string[] = [];
+
 const STEPS: Record<AuditStep, (input: unknown) => Promise<unknown>> = {
   plan: async (input) => PlanOutputSchema.parse(await plan({ loadRegistry, clock }, input)),
   rollup: async (input) =>
     RollupOutputSchema.parse(await rollup({ runner: fakeRunner, tables, loadRegistry }, input)),
-  evaluate: async (input) => {
-    const i = accepted(EvaluateInputSchema, 'evaluate', input);
+  aggregate: async (input) => {
+    const i = accepted(EvaluateInputSchema, 'aggregate', input);
+    const itemsKey = runKey(i.runId, 'partners.json');
+    // The items object the EvaluatePartners Map's ItemReader reads: the selected partners (or all).
+    const registry = (await loadRegistry()).registry;
+    const partners = i.partners.length > 0 ? i.partners : registry.partners.map((p) => p.id);
+    s3Objects.set(
+      `partner-audit-reports/${itemsKey}`,
+      partners.map((partnerId) => ({ partnerId })),
+    );
+    return AggregateOutputSchema.parse({
+      runId: i.runId,
+      aggregateKey: runKey(i.runId, 'aggregate.json'),
+      itemsBucket: 'partner-audit-reports',
+      itemsKey,
+      partners: partners.length,
+      dryRun: i.dryRun,
+    });
+  },
+  assess: async (input) => {
+    const i = accepted(AssessInputSchema, 'assess', input);
+    assessed.push(i.partnerId);
+    return AssessOutputSchema.parse({
+      partnerId: i.partnerId,
+      partKey: runKey(i.runId, `partners/${i.partnerId}.json`),
+      periods: 1,
+      reachesNoticeLevel: true,
+    });
+  },
+  assemble: async (input) => {
+    const i = accepted(AssembleInputSchema, 'assemble', input);
     return EvaluateOutputSchema.parse({
       runId: i.runId,
       evaluationKey: runKey(i.runId, 'evaluation.json'),
-      dryRun: i.dryRun,
-      partnersToNotify: i.partners.map((partnerId) => ({ partnerId })),
+      dryRun: false,
+      partnersToNotify: (s3Objects.get(`partner-audit-reports/${i.itemsKey}`) ?? []) as {
+        partnerId: string;
+      }[],
     });
   },
   notify: async (input) => {
     const i = accepted(NotifyInputSchema, 'notify', input);
+    if (fullNotifyOutputs) {
+      // What a partner's notify returns when a notice went out and figures changed since an earlier one.
+      const key = { partnerId: i.partnerId, periodId: '2026-12', level: 'forecast-100' };
+      return NotifyOutputSchema.parse({
+        partnerId: i.partnerId,
+        failed: false,
+        results: [
+          {
+            ...key,
+            status: 'sent',
+            covers: ['80', '100'],
+            messageId: `<${i.runId}.${i.partnerId}.2026-12.forecast-100@provider.example>`,
+            delivery: '0100018f2b7c1a2e-5c3e9a1b-7d4f-4e2a-9b8c-1d2e3f4a5b6c-000000',
+            file: runKey(i.runId, `notices/${i.partnerId}-2026-12-forecast-100.eml`),
+          },
+        ],
+        noticeDiffs: [
+          {
+            key: { ...key, level: '80' },
+            messageId: `<nightly-2026-12-01.${i.partnerId}.2026-12.80@provider.example>`,
+            sentAt: '2026-12-02T01:31:07.000Z',
+            changes: [{ path: 'metrics.requests.used', sent: '2400000', current: '2460000', delta: '60000' }],
+          },
+        ],
+      });
+    }
     // The least a notify step returns: no optional field that a path could come to rely on.
     return NotifyOutputSchema.parse({ partnerId: i.partnerId, failed: false, results: [], noticeDiffs: [] });
   },
@@ -353,20 +448,33 @@ async function runScope(
         case 'Task': {
           const payload =
             state.Parameters !== undefined ? resolveTemplate(state.Parameters, data, context) : data;
+          measure(`${where} payload`, payload);
           const step = stepOf(state.Resource);
           if (step !== undefined) result = await STEPS[step](payload);
           else if (state.Resource?.endsWith(':states:::sns:publish')) {
             expect((payload as { TopicArn?: string }).TopicArn, where).toMatch(/^arn:aws:sns:/);
             result = { MessageId: 'm-1' };
           } else throw new Error(`${where}: no stand-in for resource ${state.Resource}`);
+          if (state.ResultSelector !== undefined)
+            result = resolveTemplate(state.ResultSelector, result, context);
           data = applyResultPath(data, result, state.ResultPath);
           break;
         }
         case 'Map': {
-          const items = readPath(state.ItemsPath ?? '$', data, context);
+          let items: unknown;
+          if (state.ItemReader) {
+            expect(state.ItemReader.Resource, where).toBe('arn:aws:states:::s3:getObject');
+            const { Bucket, Key } = resolveTemplate(state.ItemReader.Parameters, data, context) as {
+              Bucket: string;
+              Key: string;
+            };
+            items = s3Objects.get(`${Bucket}/${Key}`);
+            if (items === undefined) throw new PathError(`ItemReader: no object s3://${Bucket}/${Key}`);
+          } else items = readPath(state.ItemsPath ?? '$', data, context);
           if (!Array.isArray(items))
             throw new PathError(`${state.ItemsPath} is not an array: ${JSON.stringify(items)}`);
           const outputs: unknown[] = [];
+          measure(`${where} items`, state.ItemReader ? [] : items);
           for (const [index, value] of items.entries()) {
             const itemContext = { ...context, Map: { Item: { Index: index, Value: value } } };
             const itemInput =
@@ -377,6 +485,8 @@ async function runScope(
             if (end.status === 'failed') return end;
             outputs.push(end.output);
           }
+          // The Map's collected result counts against the limit even when ResultPath drops it.
+          measure(`${where} result`, outputs);
           data = applyResultPath(data, outputs, state.ResultPath);
           break;
         }
@@ -408,6 +518,7 @@ async function runScope(
         error.message = `${where}: ${error.message}`;
       throw error;
     }
+    measure(`state ${name} output`, data);
     if (state.End) return { status: 'ended', output: data, trail };
     if (state.Next === undefined) throw new Error(`${where}: neither Next nor End`);
     name = state.Next;
@@ -508,14 +619,19 @@ describe('the state machine definition', () => {
 });
 
 describe('a run walked through the definition with the step contracts', () => {
-  it('the nightly schedule input: plan, roll up, evaluate, notify each partner, publish, done', async () => {
+  it('the nightly schedule input: plan, roll up, aggregate, evaluate each partner, assemble, notify each partner, publish, done', async () => {
+    assessed.length = 0;
     const end = await runScope(definition, nightlyInput, contextOf('nightly-2026-12-06'), undefined);
     expect(end.status).toBe('succeeded');
-    expect(end.trail.filter((s) => !['RollUpBatch', 'NotifyPartner'].includes(s))).toEqual([
+    // Each partner of the items object Aggregate wrote, read by the Map's ItemReader.
+    expect(assessed).toEqual(['acme-analytics']);
+    expect(end.trail.filter((s) => !['RollUpBatch', 'NotifyPartner', 'AssessPartner'].includes(s))).toEqual([
       'StartRun',
       'Plan',
       'RollUp',
-      'Evaluate',
+      'Aggregate',
+      'EvaluatePartners',
+      'Assemble',
       'Notify',
       'Publish',
       'AnyNoticeFailed',
@@ -557,7 +673,15 @@ describe('a run walked through the definition with the step contracts', () => {
   it('fails the run with the step error after reporting it, whichever top-level state fails', async () => {
     const caught = Object.entries(definition.States).filter(([, s]) => s.Catch !== undefined);
     expect(caught.map(([n]) => n)).toEqual(
-      expect.arrayContaining(['Plan', 'RollUp', 'Evaluate', 'Notify', 'Publish']),
+      expect.arrayContaining([
+        'Plan',
+        'RollUp',
+        'Aggregate',
+        'EvaluatePartners',
+        'Assemble',
+        'Notify',
+        'Publish',
+      ]),
     );
     for (const [name] of caught) {
       const end = await runScope(definition, nightlyInput, contextOf('n-3'), name);
@@ -567,13 +691,48 @@ describe('a run walked through the definition with the step contracts', () => {
     }
   });
 
+  it('keeps every state, payload and Map result under 256 KiB at 1,000 partners, every one notified', async () => {
+    currentRegistry = registryWithPartners(1000);
+    fullNotifyOutputs = true;
+    assessed.length = 0;
+    largest = { bytes: 0, where: '' };
+    try {
+      const end = await runScope(definition, nightlyInput, contextOf('nightly-2026-12-06'), undefined);
+      expect(end.status).toBe('succeeded');
+      expect(assessed).toHaveLength(1000);
+      const output = end.output as { notifyResults: unknown[] };
+      expect(output.notifyResults).toHaveLength(1000);
+      // The largest is one notify output, or the state after the Notify Map: far from the limit.
+      expect(largest.bytes, largest.where).toBeLessThan(256 * 1024);
+      expect(largest.bytes).toBeGreaterThan(10_000);
+      // Without the Notify Map's ResultSelector (each partner's whole output kept in the state), the
+      // same run passes the limit: the check itself works.
+      const whole = JSON.stringify(
+        await Promise.all(
+          Array.from({ length: 1000 }, (_, i) =>
+            STEPS.notify({
+              runId: 'nightly-2026-12-06',
+              evaluationKey: 'runs/nightly-2026-12-06/evaluation.json',
+              partnerId: `partner-${String(i).padStart(4, '0')}`,
+              dryRun: false,
+            }),
+          ),
+        ),
+      );
+      expect(Buffer.byteLength(whole)).toBeGreaterThan(256 * 1024);
+    } finally {
+      currentRegistry = registryText;
+      fullNotifyOutputs = false;
+    }
+  }, 120_000);
+
   it('fails on a path to a field the producer does not write (the walk itself works)', async () => {
     const broken = structuredClone(definition) as {
       States: Record<string, { Parameters?: Record<string, unknown> }>;
     };
-    broken.States['Evaluate']!.Parameters!['window.$'] = '$.evaluationWindow';
+    broken.States['Aggregate']!.Parameters!['window.$'] = '$.evaluationWindow';
     await expect(
       runScope(broken as unknown as Scope, nightlyInput, contextOf('n-4'), undefined),
-    ).rejects.toThrow(/state Evaluate: \$\.evaluationWindow: no "evaluationWindow"/);
+    ).rejects.toThrow(/state Aggregate: \$\.evaluationWindow: no "evaluationWindow"/);
   });
 });

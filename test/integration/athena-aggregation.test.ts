@@ -11,8 +11,16 @@ import { join } from 'node:path';
 import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  AthenaUsageUnloader,
+  unloadedUsageLocation,
+} from '../../functions/adapters/athena/athena-aggregated-usage.js';
 import { AthenaQueryRunner, type ResultRow } from '../../functions/adapters/athena/athena-client.js';
 import { MALFORMED_OPERATIONS } from '../../functions/adapters/athena/sql.js';
+import {
+  AthenaAggregatedUsageSource,
+  UnloadedUsageReader,
+} from '../../functions/adapters/athena/unloaded-usage-reader.js';
 import { CREATE_SCHEMA } from '../../functions/adapters/duckdb/schema.js';
 import {
   DuckDbUsageAggregation,
@@ -32,7 +40,8 @@ import { RegistrySchema } from '../../functions/domain/registry.js';
 import { SLOT_MS } from '../../functions/domain/usage.js';
 import { AthenaLocalServer } from '../support/athena-local-server.js';
 import { SAMPLE_AGGREGATION_TABLES } from '../support/athena-statements.js';
-import { localAthenaClient } from '../support/aws-local-clients.js';
+import { localAthenaClient, localS3Client, s3UnloadStore } from '../support/aws-local-clients.js';
+import { type LocalServer, startS3rver } from '../support/local-aws-servers.js';
 
 const ACCT = '111122223333';
 const registry = RegistrySchema.parse({
@@ -92,6 +101,8 @@ const rows: Row[] = fc.sample(
 
 const dir = mkdtempSync(join(tmpdir(), 'athena-aggregation-'));
 let server: AthenaLocalServer;
+let s3: LocalServer;
+const BUCKET = 'partner-audit-reports';
 let db: DuckDBInstance;
 let local: DuckDBConnection;
 
@@ -135,6 +146,9 @@ beforeAll(async () => {
     `INSERT INTO partner_audit.usage_rollup VALUES (TIMESTAMP '2026-03-10 00:00:00', 'b', 'arn:aws:iam::999999999999:user/x', '-', 'feeds/a/', '${MALFORMED_OPERATIONS.noMatch}', '2xx', 1000000, 0, 0, 'x', NULL)`,
   );
 
+  s3 = await startS3rver([BUCKET]);
+  server.setUnloadStore(s3UnloadStore(localS3Client(s3.endpoint)));
+
   db = await DuckDBInstance.create(':memory:');
   local = await db.connect();
   for (const statement of CREATE_SCHEMA) await local.run(statement);
@@ -151,6 +165,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await server?.stop();
+  await s3?.stop();
   local?.closeSync();
   db?.closeSync();
   rmSync(dir, { recursive: true, force: true });
@@ -195,5 +210,69 @@ describe('the Trino aggregation on the Athena stand-in', () => {
     );
     expect(duck.length).toBeGreaterThan(0);
     expect(athena.rows).toEqual(duck);
+  });
+});
+
+describe('the Trino aggregation unloaded to S3 (results off the paging path)', () => {
+  it('gives each partner, read from its own folder, exactly the DuckDB rows, and pages no result', async () => {
+    const request = partnerDailyUsageRequest(registry.partners, WINDOW);
+    const location = unloadedUsageLocation(BUCKET, 'runs/unload-1/');
+    const before = server.stats();
+    const unloader = new AthenaUsageUnloader(runner(), SAMPLE_AGGREGATION_TABLES, 'unload-1');
+    const recorded = await unloader.unloadPartnerDailyUsage(request, location);
+    expect(recorded.sql).toMatch(/^UNLOAD \(/);
+    expect(recorded.bytesScanned).toBeGreaterThan(0);
+    const after = server.stats();
+    expect(after.queries - before.queries).toBe(1);
+    expect(after.resultPages - before.resultPages).toBe(0);
+    // One object per partner with use: each partner's folder.
+    expect(after.objectsUnloaded - before.objectsUnloaded).toBe(registry.partners.length);
+    expect(after.bytesUnloaded).toBeGreaterThan(before.bytesUnloaded);
+
+    const duck = await new DuckDbUsageAggregation(local).partnerDailyUsage(request);
+    const reader = new UnloadedUsageReader(localS3Client(s3.endpoint), location);
+    for (const p of registry.partners) {
+      const mine = duck.filter((r) => r.partnerId === p.id);
+      expect(mine.length).toBeGreaterThan(5);
+      expect(await reader.partnerDailyUsage(p.id)).toEqual(mine);
+    }
+    expect(reader.objectsRead).toBe(registry.partners.length);
+    expect(await reader.partnerDailyUsage('no-such-partner')).toEqual([]);
+  });
+
+  it('refuses to unload into a folder that already holds objects, as Athena does', async () => {
+    const request = partnerDailyUsageRequest(registry.partners, WINDOW);
+    const location = unloadedUsageLocation(BUCKET, 'runs/unload-2/');
+    await new AthenaUsageUnloader(runner(), SAMPLE_AGGREGATION_TABLES, 'unload-2a').unloadPartnerDailyUsage(
+      request,
+      location,
+    );
+    await expect(
+      new AthenaUsageUnloader(runner(), SAMPLE_AGGREGATION_TABLES, 'unload-2b').unloadPartnerDailyUsage(
+        request,
+        location,
+      ),
+    ).rejects.toThrow(/HIVE_PATH_ALREADY_EXISTS/);
+  });
+
+  it('is an AggregatedUsageSource: the same daily and unattributed rows as the DuckDB dialect', async () => {
+    const source = new AthenaAggregatedUsageSource(
+      runner(),
+      localS3Client(s3.endpoint),
+      SAMPLE_AGGREGATION_TABLES,
+      { bucket: BUCKET, runPrefix: 'runs/unload-3/' },
+      'unload-3',
+    );
+    const daily = partnerDailyUsageRequest(registry.partners, WINDOW);
+    expect(await source.partnerDailyUsage(registry, daily)).toEqual(
+      await new DuckDbUsageAggregation(local).partnerDailyUsage(daily),
+    );
+    const strangers = unattributedUsageRequest(WINDOW, 10);
+    const duck = await new DuckDbUsageAggregation(local).unattributedUsage(strangers);
+    expect(duck.length).toBeGreaterThan(0);
+    expect(await source.unattributedUsage(registry, strangers)).toEqual(
+      duck.map(({ position: _p, totals: _t, ...row }) => row),
+    );
+    expect(source.read.objects).toBe(registry.partners.length + 1);
   });
 });

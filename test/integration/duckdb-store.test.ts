@@ -504,6 +504,80 @@ describe('DuckDbState settings and persistence', () => {
     ).toBe('already-sent');
   });
 
+  it('upgrades a state file whose ingested_files has the first release’s PRIMARY KEY: rebuilt without it, every record kept', async () => {
+    const first = await open();
+    await first.ingestLog.resetIfSettingsChanged('s1');
+    await first.ingestLog.replaceFile(logFile('fp-a'), [row('fp-a', { requests: 9n })], stats());
+    await first.ingestLog.replaceFile(
+      logFile('fp-b'),
+      [row('fp-b', { requests: 2n })],
+      stats({
+        lines: 4,
+        malformedLines: 1,
+        malformedByReason: { 'too-few-fields': 1 },
+        unreadableReason: 'x',
+      }),
+    );
+    await first.close();
+    opened.splice(opened.indexOf(first), 1);
+    // The table as version 1 made it: its columns, a PRIMARY KEY on the fingerprint, the later
+    // columns added by ALTER.
+    const keyed = async (path: string) => {
+      const instance = await DuckDBInstance.create(path);
+      const connection = await instance.connect();
+      const reader = await connection.runAndReadAll(
+        `SELECT count(*) FROM duckdb_constraints()
+          WHERE table_name = 'ingested_files' AND constraint_type = 'PRIMARY KEY'`,
+      );
+      return { instance, connection, keys: Number(reader.getRows()[0]![0]) };
+    };
+    const old = await keyed(dbPath);
+    expect(old.keys).toBe(0);
+    await old.connection.run(`CREATE TABLE v1 (
+      fingerprint VARCHAR PRIMARY KEY, path VARCHAR NOT NULL, basename VARCHAR NOT NULL, size BIGINT NOT NULL,
+      layout VARCHAR NOT NULL, lines BIGINT NOT NULL, parsed_lines BIGINT NOT NULL, malformed_lines BIGINT NOT NULL,
+      malformed_by_reason VARCHAR NOT NULL, unreadable_reason VARCHAR, ingested_at TIMESTAMP NOT NULL)`);
+    await old.connection.run(`INSERT INTO v1 SELECT fingerprint, path, basename, size, layout, lines, parsed_lines,
+      malformed_lines, malformed_by_reason, unreadable_reason, ingested_at FROM ingested_files`);
+    await old.connection.run('ALTER TABLE v1 ADD COLUMN repeats_dropped BIGINT DEFAULT 0');
+    await old.connection.run('ALTER TABLE v1 ADD COLUMN batch VARCHAR');
+    await old.connection.run("UPDATE v1 SET repeats_dropped = 3 WHERE fingerprint = 'fp-a'");
+    await old.connection.run('DROP TABLE ingested_files');
+    await old.connection.run('ALTER TABLE v1 RENAME TO ingested_files');
+    const before = (
+      await old.connection.runAndReadAll('SELECT * FROM ingested_files ORDER BY fingerprint')
+    ).getRowObjectsJson();
+    old.connection.closeSync();
+    old.instance.closeSync();
+    const again = await keyed(dbPath);
+    expect(again.keys).toBe(1);
+    again.connection.closeSync();
+    again.instance.closeSync();
+
+    const upgraded = await open();
+    expect(await upgraded.ingestLog.hasFile('fp-a')).toBe(true);
+    expect(await upgraded.ingestLog.hasFile('fp-b')).toBe(false); // unreadable: read again next run
+    expect(totals(await upgraded.usageSource.usage(everything)).requests).toBe(11n);
+    const summary = await upgraded.ingestLog.inputSummary();
+    expect(summary).toMatchObject({ files: 2, lines: 7, malformedLines: 1, repeatsDropped: 3 });
+    // Recording a file again still leaves one record of it: the uniqueness the key held.
+    await upgraded.ingestLog.replaceFile(logFile('fp-a'), [row('fp-a', { requests: 9n })], stats());
+    expect((await upgraded.ingestLog.inputSummary()).files).toBe(2);
+    expect(totals(await upgraded.usageSource.usage(everything)).requests).toBe(11n);
+    await upgraded.close();
+    opened.splice(opened.indexOf(upgraded), 1);
+
+    const after = await keyed(dbPath);
+    expect(after.keys).toBe(0);
+    const rows = (
+      await after.connection.runAndReadAll('SELECT * FROM ingested_files ORDER BY fingerprint')
+    ).getRowObjectsJson();
+    after.connection.closeSync();
+    after.instance.closeSync();
+    // Every column of every record as it was, but the one recorded again since.
+    expect(rows.find((r) => r.fingerprint === 'fp-b')).toEqual(before.find((r) => r.fingerprint === 'fp-b'));
+    expect(rows.map((r) => r.fingerprint)).toEqual(['fp-a', 'fp-b']);
+  });
   it('refuses to open a file this process already has open', async () => {
     await open();
     await expect(DuckDbState.open(dbPath)).rejects.toThrow(/already open in this process/);

@@ -11,6 +11,7 @@ import { DuckDbState } from '../../functions/adapters/duckdb/index.js';
 import { type IngestOptions, ingestPaths } from '../../functions/cli/local-ingest.js';
 import type { InputSummary } from '../../functions/ports.js';
 import { logLine } from '../support/log-lines.js';
+import { networkFiguresOf } from '../support/network-figures.js';
 
 let root: string;
 let states: string;
@@ -48,6 +49,8 @@ interface Totals {
   readonly bytesSent: bigint;
   readonly rows: number;
   readonly byRequester: Record<string, string>;
+  /** The network table, summed by key: a repeat must change it no more than the rollup. */
+  readonly network: readonly string[];
 }
 
 async function totalsOf(store: DuckDbState): Promise<Totals> {
@@ -61,7 +64,13 @@ async function totalsOf(store: DuckDbState): Promise<Totals> {
     const k = `${r.requester} ${r.dataset} ${r.slotStart}`;
     byRequester[k] = String(BigInt(byRequester[k] ?? '0') + r.requests) + `/${r.bytesSent}`;
   }
-  return { requests, bytesSent, rows: rows.length, byRequester };
+  return {
+    requests,
+    bytesSent,
+    rows: rows.length,
+    byRequester,
+    network: await networkFiguresOf(store.database),
+  };
 }
 
 let stateCount = 0;

@@ -47,6 +47,17 @@ describe('synthesiseRollup', () => {
     expect(strangers).toBeGreaterThan(0);
   });
 
+  it('makes a registry of 1,000 partners whose principals are all distinct (canonical ids past 191 too)', () => {
+    const registry = synthesisedRegistry(1000);
+    expect(registry.partners).toHaveLength(1000);
+    const ids = registry.partners.map(
+      (p) => (p.applications[4]!.principals[0] as { canonicalUserId: string }).canonicalUserId,
+    );
+    expect(new Set(ids).size).toBe(1000);
+    expect(ids[191]).toBe(`${'c'.repeat(62)}bf`);
+    expect(ids[192]).toBe(`${'f'.repeat(61)}ac0`);
+  });
+
   it('is deterministic: the same arguments give the same rows', async () => {
     const sum = async (path: string) => {
       await synthesiseRollup({ path, partners: 2, start: '2026-03-01', days: 1, rowsPerSlot: 16 });

@@ -20,6 +20,7 @@ import { FAILPOINT_ENV, FailpointSpecError, parseFailpointSpec } from '../../fun
 import { runLocalAudit } from '../../functions/cli/local-audit.js';
 import { parseRegistry } from '../../functions/domain/registry.js';
 import type { Mailer, NoticeKey, NoticeLedger, OutgoingMessage } from '../../functions/ports.js';
+import { networkFiguresOfFile } from '../support/network-figures.js';
 import {
   type CliResult,
   keysIn,
@@ -35,7 +36,7 @@ const root = tempDir('crash');
 const dataDir = join(root, 'data');
 let registryPath = '';
 let logsDir = '';
-let baseline: { figures: unknown; due: string[]; csv: string; holdings: unknown };
+let baseline: { figures: unknown; due: string[]; csv: string; holdings: unknown; network: string[] };
 
 function audit(out: string, env: Record<string, string> = {}): Promise<CliResult> {
   return runCli(['audit', '--logs', logsDir, '--registry', registryPath, '--out', out, '--quiet'], { env });
@@ -58,6 +59,8 @@ async function expectRecovered(out: string): Promise<void> {
   expect(await readFile(join(out, 'usage.csv'), 'utf8')).toBe(baseline.csv);
   // The holdings table is written in the same transaction as the rollup: nothing lost, nothing doubled.
   expect(await holdingsOf(out)).toEqual(baseline.holdings);
+  // The network table beside the rollup: nothing lost or doubled either.
+  expect(await networkFiguresOfFile(join(out, 'state.duckdb'))).toEqual(baseline.network);
   const outbox = await outboxContents(join(out, 'outbox'));
   // Exactly once: one .eml per due notice, each for a different key, and no half-written leftovers.
   expect(outbox.headers).toEqual(baseline.due);
@@ -82,6 +85,7 @@ beforeAll(async () => {
     figures: await reportFigures(out),
     csv: await readFile(join(out, 'usage.csv'), 'utf8'),
     holdings: await holdingsOf(out),
+    network: await networkFiguresOfFile(join(out, 'state.duckdb')),
     due: notices
       .filter((n) => n.status === 'sent')
       .map((n) => n.key)

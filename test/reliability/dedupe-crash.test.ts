@@ -10,6 +10,7 @@ import { gunzipSync } from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseAccessLogLine } from '../../functions/adapters/logs/index.js';
 import { FAILPOINT_ENV } from '../../functions/cli/failpoints.js';
+import { networkFiguresOfFile } from '../support/network-figures.js';
 import { type CliResult, runCli, smallDataset, tempDir } from './helpers.js';
 
 const root = tempDir('dedupe-crash');
@@ -18,6 +19,7 @@ let logsDir = '';
 let repeatedLogs = '';
 let repeats = 0;
 let baseline: unknown;
+let baselineNetwork: string[] = [];
 
 function audit(logs: string, out: string, env: Record<string, string> = {}): Promise<CliResult> {
   return runCli(['audit', '--logs', logs, '--registry', registryPath, '--out', out, '--quiet'], { env });
@@ -71,6 +73,8 @@ beforeAll(async () => {
   baseline = await usageFigures(out);
   // The baseline holds something: a holdings section that a repeat could change.
   expect(JSON.stringify((baseline as { holdings: unknown }).holdings)).toMatch(/"objects":"[1-9]/);
+  baselineNetwork = await networkFiguresOfFile(join(out, 'state.duckdb'));
+  expect(baselineNetwork.length).toBeGreaterThan(0);
 
   repeatedLogs = join(root, 'repeated');
   await cp(logsDir, join(repeatedLogs, 'original'), { recursive: true });
@@ -103,6 +107,7 @@ describe('repeated deliveries with a crash mid-ingestion', () => {
     expect(run.code).toBe(0);
     expect(await usageFigures(out)).toEqual(baseline);
     expect(await repeatsDropped(out)).toBe(repeats);
+    expect(await networkFiguresOfFile(join(out, 'state.duckdb'))).toEqual(baselineNetwork);
   }, 120_000);
 
   it('is exact after a SIGKILL part-way through ingestion and a normal rerun', async () => {
@@ -114,8 +119,10 @@ describe('repeated deliveries with a crash mid-ingestion', () => {
     expect(again.code).toBe(0);
     expect(await usageFigures(out)).toEqual(baseline);
     expect(await repeatsDropped(out)).toBe(repeats);
+    expect(await networkFiguresOfFile(join(out, 'state.duckdb'))).toEqual(baselineNetwork);
     // And a third run, with every object known, adds nothing.
     expect((await audit(repeatedLogs, out)).code).toBe(0);
     expect(await usageFigures(out)).toEqual(baseline);
+    expect(await networkFiguresOfFile(join(out, 'state.duckdb'))).toEqual(baselineNetwork);
   }, 180_000);
 });

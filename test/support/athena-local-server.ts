@@ -3,6 +3,12 @@
  * Athena JSON 1.1 protocol the real SDK client uses (StartQueryExecution, GetQueryExecution,
  * GetQueryResults, StopQueryExecution) and answers from an in-memory DuckDB.
  *
+ * UNLOAD (issue 13) runs its query on DuckDB and writes the rows to an S3 stand-in (setUnloadStore,
+ * s3rver in the tests) as gzip JSON Lines, one object per `partitioned_by` folder, refusing a folder
+ * that already holds objects as Athena does; the registry's Glue tables are loaded from the canonical
+ * JSON Lines (putRegistryTables). `stats()` counts statements executed, result pages and rows served,
+ * bytes scanned and bytes unloaded, for the AWS scale bench (bench/aws-scale.ts).
+ *
  * What is real: the SQL text the adapter sends is executed as sent (DuckDB binds the
  * ExecutionParameters to the `?` placeholders); the logs table is a view that applies
  * ACCESS_LOG_REGEX_PORTABLE (ACCESS_LOG_REGEX without the possessive quantifiers and the atomic group,
@@ -44,14 +50,17 @@ import { readdir, readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, relative, sep } from 'node:path';
-import { gunzipSync } from 'node:zlib';
-import { type DuckDBConnection, DuckDBInstance, type DuckDBValue } from '@duckdb/node-api';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { type DuckDBConnection, DuckDBInstance, type DuckDBValue, listValue } from '@duckdb/node-api';
 import {
   ACCESS_LOG_COLUMNS,
   ACCESS_LOG_REGEX_PORTABLE,
 } from '../../functions/adapters/athena/access-log-regex.js';
+import { partitionFolder } from '../../functions/adapters/athena/athena-aggregated-usage.js';
 import { MANIFEST_LINE_REGEX, MANIFEST_TABLE_COLUMNS } from '../../functions/adapters/athena/manifest-csv.js';
 import { LOG_TIME_FORMAT } from '../../functions/adapters/athena/sql.js';
+import { attributionTables, toJsonLines } from '../../functions/domain/attribution-table.js';
+import type { Registry } from '../../functions/domain/registry.js';
 
 export type AthenaOperation =
   | 'StartQueryExecution'
@@ -84,6 +93,31 @@ export type AthenaFault =
       readonly match?: RegExp;
       times?: number;
     };
+
+/**
+ * Where UNLOAD writes (the s3rver bucket of a test): Athena writes as the caller, into an S3 folder
+ * that must be empty.
+ */
+export interface UnloadStore {
+  /** Keys under `prefix` in `bucket`. */
+  list(bucket: string, prefix: string): Promise<readonly string[]>;
+  put(bucket: string, key: string, body: Uint8Array): Promise<void>;
+}
+
+/** What the server did, for benches: counted over every execution and call since it started. */
+export interface AthenaLocalStats {
+  /** Statements executed (a token answered by an earlier execution is not one). */
+  readonly queries: number;
+  /** GetQueryResults calls answered: result pages served. */
+  readonly resultPages: number;
+  /** Result rows served through those pages (header rows not counted). */
+  readonly resultRows: number;
+  /** DataScannedInBytes summed over the successful executions. */
+  readonly bytesScanned: number;
+  /** Objects and bytes (gzip) UNLOAD wrote. */
+  readonly objectsUnloaded: number;
+  readonly bytesUnloaded: number;
+}
 
 export interface AthenaLocalServerOptions {
   readonly database: string;
@@ -264,6 +298,15 @@ export class AthenaLocalServer {
   private queue: Promise<unknown> = Promise.resolve();
   private readonly partitionBytes = new Map<string, number>();
   private manifestBytes = 0;
+  private unloadStore: UnloadStore | undefined;
+  private counts = {
+    queries: 0,
+    resultPages: 0,
+    resultRows: 0,
+    bytesScanned: 0,
+    objectsUnloaded: 0,
+    bytesUnloaded: 0,
+  };
 
   private constructor(
     private readonly server: Server,
@@ -404,6 +447,66 @@ FROM (SELECT regexp_matches(line, ${mrx}) AS ok,
       added++;
     }
     return added;
+  }
+
+  /** Where UNLOAD writes; without one an UNLOAD fails as Athena fails without access to its location. */
+  setUnloadStore(store: UnloadStore): void {
+    this.unloadStore = store;
+  }
+
+  /** What the server did since it started (see AthenaLocalStats). */
+  stats(): AthenaLocalStats {
+    return { ...this.counts };
+  }
+
+  /**
+   * The registry's Glue tables (lib/constructs/registry-tables.ts) as Athena reads them: the canonical
+   * JSON Lines the deployment writes for `registry`, one table each, under the stack's default names.
+   */
+  async putRegistryTables(
+    registry: Registry,
+    names: {
+      readonly principals: string;
+      readonly contractTerms: string;
+      readonly ignoredRequesters: string;
+    } = {
+      principals: 'registry_principals',
+      contractTerms: 'registry_contract_terms',
+      ignoredRequesters: 'registry_ignored_requesters',
+    },
+  ): Promise<void> {
+    const t = attributionTables(registry);
+    const tables: [string, readonly object[], string][] = [
+      [
+        names.principals,
+        t.principals,
+        'rank INTEGER, match_on VARCHAR, match_key VARCHAR, partner_id VARCHAR, application_id VARCHAR, time_zone VARCHAR',
+      ],
+      [
+        names.contractTerms,
+        t.terms,
+        'partner_id VARCHAR, contract_ordinal INTEGER, contract_id VARCHAR, effective_from VARCHAR, effective_to VARCHAR, term VARCHAR, match_key VARCHAR',
+      ],
+      [names.ignoredRequesters, t.ignored, 'match_key VARCHAR, anonymous BOOLEAN'],
+    ];
+    const schema = quoted(this.options.database);
+    await this.serial(async () => {
+      for (const [name, rows, columns] of tables) {
+        await this.db.run(`CREATE OR REPLACE TABLE ${schema}.${quoted(name)} (${columns})`);
+        const lines = toJsonLines(rows)
+          .split('\n')
+          .filter((l) => l !== '');
+        if (lines.length === 0) continue;
+        // As the JsonSerDe reads each line: by column name, a missing key NULL.
+        const names = columns.split(', ').map((c) => c.split(' ')[0]!);
+        await this.db.run(
+          `INSERT INTO ${schema}.${quoted(name)} SELECT ${names
+            .map((n) => `json_extract_string(j, '$.' || ${literal(n)})`)
+            .join(', ')} FROM (SELECT unnest($1::VARCHAR[])::JSON AS j)`,
+          [listValue(lines)],
+        );
+      }
+    });
   }
 
   /** Makes the next matching calls or queries misbehave. */
@@ -608,6 +711,14 @@ FROM (SELECT regexp_matches(line, ${mrx}) AS ok,
       const values = e.params.map(parameterValue);
       // Counted before the statement runs: a DELETE or MERGE reads the rows it then changes.
       const scanned = await this.scannedBytes(e);
+      this.counts.queries++;
+      if (keyword === 'UNLOAD') {
+        await this.unload(e, values);
+        e.bytesScanned = scanned;
+        this.counts.bytesScanned += scanned;
+        if (!cancelled()) e.state = 'SUCCEEDED';
+        return;
+      }
       const reader = await this.db.runAndReadAll(e.sql, values.length > 0 ? values : undefined);
       if (/^\s*(SELECT|WITH)\b/i.test(e.sql)) {
         const types = reader.columnTypes().map((t) => athenaType(t.toString()));
@@ -619,6 +730,7 @@ FROM (SELECT regexp_matches(line, ${mrx}) AS ok,
         e.updateCount = reader.rowsChanged;
       }
       e.bytesScanned = scanned;
+      this.counts.bytesScanned += scanned;
       if (!cancelled()) e.state = 'SUCCEEDED';
     } catch (error) {
       if (cancelled()) return;
@@ -626,6 +738,75 @@ FROM (SELECT regexp_matches(line, ${mrx}) AS ok,
       e.error = { category: 2, type: 1000, retryable: false, message: (error as Error).message };
     } finally {
       e.completedAt = Date.now();
+    }
+  }
+
+  /**
+   * Athena's UNLOAD: `UNLOAD (<query>) TO 's3://bucket/folder/' WITH (format = 'JSON', compression =
+   * 'GZIP'[, partitioned_by = ARRAY['col']])`, the only shape the adapters send (any other format or
+   * property is refused). The query runs on DuckDB; its rows go to the UnloadStore as gzip JSON Lines,
+   * one object per partition folder (`col=value/`, the partition column left out of the rows, as Athena
+   * does), a NULL value leaving its key out. As on Athena, the folder must be empty.
+   */
+  private async unload(e: Execution, values: DuckDBValue[]): Promise<void> {
+    const m = /^\s*UNLOAD\s*\(([\s\S]*)\)\s*TO\s*'([^']*)'\s*WITH\s*\(([\s\S]*)\)\s*$/i.exec(e.sql);
+    if (!m) throw new Error("UNLOAD must read UNLOAD (<query>) TO 's3://...' WITH (...)");
+    const [, query, location, withText] = m as unknown as [string, string, string, string];
+    const target = /^s3:\/\/([^/]+)\/(.*\/)?$/.exec(location);
+    if (!target) throw new Error(`UNLOAD location ${location} is not an S3 folder s3://bucket/prefix/`);
+    const props = new Map<string, string>();
+    for (const p of withText.split(/,(?![^[]*\])/)) {
+      const kv = /^\s*(\w+)\s*=\s*([\s\S]+?)\s*$/.exec(p);
+      if (!kv) throw new Error(`UNLOAD property "${p.trim()}" is not name = value`);
+      props.set(kv[1]!.toLowerCase(), kv[2]!);
+    }
+    if (props.get('format') !== "'JSON'") throw new Error("this server unloads only format = 'JSON'");
+    if (props.get('compression') !== "'GZIP'")
+      throw new Error("this server unloads only compression = 'GZIP'");
+    const partitionedBy = props.get('partitioned_by');
+    const partitionColumn =
+      partitionedBy === undefined ? undefined : /^ARRAY\['(\w+)'\]$/.exec(partitionedBy)?.[1];
+    if (partitionedBy !== undefined && partitionColumn === undefined)
+      throw new Error(`partitioned_by ${partitionedBy} is not ARRAY['<one column>']`);
+    for (const k of props.keys())
+      if (!['format', 'compression', 'partitioned_by'].includes(k))
+        throw new Error(`UNLOAD property ${k} is not supported here`);
+    const store = this.unloadStore;
+    if (!store) throw new Error(`Access Denied: no UnloadStore for ${location}`);
+    const [, bucket, prefix = ''] = target as unknown as [string, string, string | undefined];
+    if ((await store.list(bucket, prefix)).length > 0)
+      throw new Error(`HIVE_PATH_ALREADY_EXISTS: Target directory for table already exists: ${location}`);
+    const reader = await this.db.runAndReadAll(query, values.length > 0 ? values : undefined);
+    const names = reader.columnNames();
+    if (partitionColumn !== undefined && names.at(-1) !== partitionColumn)
+      throw new Error(`the partition column ${partitionColumn} must be the query's last column`);
+    const parts = new Map<string, string[]>();
+    for (const row of reader.getRows()) {
+      const folder =
+        partitionColumn === undefined ? '' : partitionFolder(partitionColumn, String(row.at(-1)));
+      const o: Record<string, unknown> = {};
+      names.forEach((n, i) => {
+        const v = row[i];
+        if (n === partitionColumn || v === null || v === undefined) return;
+        o[n] =
+          typeof v === 'bigint'
+            ? Number(v)
+            : typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean'
+              ? v
+              : String(v);
+      });
+      let lines = parts.get(folder);
+      if (!lines) {
+        lines = [];
+        parts.set(folder, lines);
+      }
+      lines.push(JSON.stringify(o));
+    }
+    for (const [folder, lines] of parts) {
+      const body = gzipSync(`${lines.join('\n')}\n`);
+      await store.put(bucket, `${prefix}${folder}${e.id}_00000.gz`, body);
+      this.counts.objectsUnloaded++;
+      this.counts.bytesUnloaded += body.length;
     }
   }
 
@@ -722,6 +903,8 @@ FROM (SELECT regexp_matches(line, ${mrx}) AS ok,
     }
     const page = all.slice(offset, offset + max);
     const next = offset + max < all.length ? String(offset + max) : undefined;
+    this.counts.resultPages++;
+    this.counts.resultRows += page.length - (offset === 0 ? header.length : 0);
     return {
       ...(e.updateCount !== undefined ? { UpdateCount: e.updateCount } : {}),
       ResultSet: {

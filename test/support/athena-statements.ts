@@ -23,6 +23,10 @@ import {
   replaceBatchRollupSql,
   type SqlQuery,
 } from '../../functions/adapters/athena/sql.js';
+import {
+  unloadPartnerDailyUsageSql,
+  unloadUnattributedUsageSql,
+} from '../../functions/adapters/athena/unload-sql.js';
 import { heldDatasetsSql, heldDaysSql } from '../../functions/adapters/sql/holdings-sql.js';
 import {
   type AggregationTables,
@@ -40,9 +44,11 @@ export interface AthenaStatementSample {
   /**
    * `trino` for what Athena runs on its engine v3, `hive` for DDL, `athena-iceberg-maintenance` for
    * Athena's own OPTIMIZE ... REWRITE DATA USING BIN_PACK [WHERE ...] and VACUUM, which no Trino or
-   * Hive grammar has: the test checks their shape and parses their table and predicate with Trino.
+   * Hive grammar has: the test checks their shape and parses their table and predicate with Trino;
+   * `athena-unload` for Athena's UNLOAD (<query>) TO 's3://...' WITH (...), whose shape and properties
+   * the test checks and whose query it parses with Trino.
    */
-  readonly grammar: 'trino' | 'hive' | 'athena-iceberg-maintenance';
+  readonly grammar: 'trino' | 'hive' | 'athena-iceberg-maintenance' | 'athena-unload';
   readonly build: () => SqlQuery;
 }
 
@@ -139,6 +145,28 @@ export const ATHENA_STATEMENT_SAMPLES: readonly AthenaStatementSample[] = [
     name: 'unattributedUsageSql (usage-aggregation-sql.ts, Trino dialect)',
     grammar: 'trino',
     build: () => unattributedUsageSql(TRINO, SAMPLE_AGGREGATION_TABLES, { range: MARCH, top: 50 }),
+  },
+  {
+    builder: 'unloadPartnerDailyUsageSql',
+    name: 'unloadPartnerDailyUsageSql (unload-sql.ts: the daily sums UNLOADed by partner)',
+    grammar: 'athena-unload',
+    build: () =>
+      unloadPartnerDailyUsageSql(
+        SAMPLE_AGGREGATION_TABLES,
+        { range: MARCH, fromDate: '2026-03-01', toDate: '2026-04-01' },
+        's3://partner-audit-reports/runs/r1/aggregate/daily/',
+      ),
+  },
+  {
+    builder: 'unloadUnattributedUsageSql',
+    name: 'unloadUnattributedUsageSql (unload-sql.ts: the unattributed pairs UNLOADed)',
+    grammar: 'athena-unload',
+    build: () =>
+      unloadUnattributedUsageSql(
+        SAMPLE_AGGREGATION_TABLES,
+        { range: MARCH, top: Number.MAX_SAFE_INTEGER },
+        's3://partner-audit-reports/runs/r1/aggregate/unattributed/',
+      ),
   },
   {
     builder: 'heldDatasetsSql',

@@ -4,7 +4,7 @@
  */
 import { AthenaClient } from '@aws-sdk/client-athena';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { S3Client } from '@aws-sdk/client-s3';
+import { ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { SESClient } from '@aws-sdk/client-ses';
 
 export const LOCAL_REGION = 'eu-central-1';
@@ -54,4 +54,20 @@ export function localS3Client(endpoint: string): S3Client {
     responseChecksumValidation: 'WHEN_REQUIRED',
     maxAttempts: 1,
   });
+}
+
+/** Where the local Athena server's UNLOAD writes: s3rver, through the real S3 client. */
+export function s3UnloadStore(client: S3Client): {
+  list(bucket: string, prefix: string): Promise<readonly string[]>;
+  put(bucket: string, key: string, body: Uint8Array): Promise<void>;
+} {
+  return {
+    async list(bucket, prefix) {
+      const out = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix }));
+      return (out.Contents ?? []).map((o) => o.Key ?? '');
+    },
+    async put(bucket, key, body) {
+      await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
+    },
+  };
 }

@@ -31,7 +31,8 @@ describe('the DuckDB dialect', () => {
 
   it('differs from the Trino text only where the dialects differ', () => {
     const trino = attributionSql(TRINO, { ...local, database: 'db' }, range).sql;
-    const duck = attributionSql(DUCKDB, local, range).sql;
+    // The glob join is a dialect difference of its own (next test).
+    const duck = attributionSql({ ...DUCKDB, globPrefixJoin: false }, local, range).sql;
     const strip = (s: string) =>
       s
         .replace(/"db"\./g, '')
@@ -40,6 +41,25 @@ describe('the DuckDB dialect', () => {
         .replace(/CAST\(\? AS (timestamp|BIGINT)\)/g, 'SLOT')
         .replace(/\n {4}AND substr\(operation.*\n/, '\n');
     expect(strip(duck).replace(/\n {4}AND TRUE\n/, '\n')).toBe(strip(trino));
+  });
+});
+
+describe('the glob join by literal prefix (DuckDB)', () => {
+  it('changes only the glob branch: pairs joined on each distinct prefix length, then LIKE', () => {
+    const like = attributionSql({ ...DUCKDB, globPrefixJoin: false }, local, range).sql;
+    const prefix = attributionSql(DUCKDB, local, range).sql;
+    const branch = (sql: string) => {
+      const start = sql.indexOf('UNION ALL', sql.indexOf("p.match_on = 'access-point'"));
+      const end = sql.indexOf('UNION ALL', start + 1);
+      return [sql.slice(0, start), sql.slice(start, end), sql.slice(end)];
+    };
+    const [beforeLike, globLike, afterLike] = branch(like);
+    const [beforePrefix, globPrefix, afterPrefix] = branch(prefix);
+    expect(beforePrefix).toBe(beforeLike);
+    expect(afterPrefix).toBe(afterLike);
+    expect(globLike).toContain("p.match_on = 'glob' AND q.requester LIKE p.match_key ESCAPE");
+    expect(globPrefix).toContain('SELECT DISTINCT length(literal_prefix) AS n');
+    expect(globPrefix).toContain('p.literal_prefix = q.head AND q.requester LIKE p.match_key ESCAPE');
   });
 });
 

@@ -11,6 +11,9 @@
  *   invocation started: one that had already FAILED (retryably) before this call began is skipped
  *   without counting against `maxResubmits`, so a step retry can succeed once Athena recovers instead
  *   of replaying the same failures forever.
+ * - An UNLOAD writes into a folder that must be empty, so its text cannot stay the same from one
+ *   submission to the next: runPerSubmission names the folder after the submission's token, so a
+ *   resumed execution keeps its folder and a new submission gets an empty one.
  * - TooManyRequestsException and ThrottlingException on any call back off with full jitter.
  * - Running out of time (`timeoutMs`, or the step's own deadline given by `withTimeLeft`) leaves the
  *   query running and throws a retryable error: the retried Lambda presents the same token and resumes
@@ -149,6 +152,11 @@ export function clientRequestToken(query: SqlQuery, runId: string, attempt: numb
   return h.digest('hex');
 }
 
+/** What names one submission's own output (see {@link AthenaQueryRunner.runPerSubmission}). */
+export function submissionTag(token: string): string {
+  return token.slice(0, 16);
+}
+
 export class AthenaQueryRunner {
   private readonly o: Required<Omit<AthenaQueryRunnerOptions, 'database' | 'deadlineAt'>> & {
     database?: string;
@@ -191,6 +199,45 @@ export class AthenaQueryRunner {
 
   /** Run a statement (DDL, INSERT, DELETE, SELECT whose rows are not needed) to SUCCEEDED. */
   async run(query: SqlQuery, runId: string): Promise<QueryOutcome> {
+    return this.execute((attempt) => ({ query, token: clientRequestToken(query, runId, attempt) }));
+  }
+
+  /**
+   * Run a statement whose text must differ from one submission to the next: an UNLOAD, whose target
+   * folder must be empty (Athena refuses HIVE_PATH_ALREADY_EXISTS otherwise). Each submission's
+   * ClientRequestToken is derived from `template` as {@link run} derives it, and its statement is
+   * `render(tag)`, `tag` being 16 hex digits of that token; so a retried step that presents the same
+   * token resumes (or reuses the output of) the very execution an earlier invocation started, and any
+   * new submission (after a retryable failure that may have written part of its folder, or when the
+   * template changed) writes into a folder of its own. A submission refused because its folder already
+   * holds objects (an execution Athena no longer knows by its token wrote there) moves on to the next
+   * tag. Returns the statement that succeeded.
+   */
+  async runPerSubmission(
+    template: SqlQuery,
+    runId: string,
+    render: (tag: string) => SqlQuery,
+  ): Promise<QueryOutcome & { readonly query: SqlQuery }> {
+    let last = template;
+    const out = await this.execute(
+      (attempt) => {
+        const token = clientRequestToken(template, runId, attempt);
+        last = render(submissionTag(token));
+        return { query: last, token };
+      },
+      (reason) => reason.includes('HIVE_PATH_ALREADY_EXISTS'),
+    );
+    return { ...out, query: last };
+  }
+
+  /**
+   * The submission loop: `submission(attempt)` gives each attempt's statement and token. A FAILED
+   * execution whose reason `taken` accepts is walked past like an earlier invocation's failure.
+   */
+  private async execute(
+    submission: (attempt: number) => { readonly query: SqlQuery; readonly token: string },
+    taken?: (reason: string) => boolean,
+  ): Promise<QueryOutcome> {
     const startedAt = this.o.now();
     const deadline = Math.min(startedAt + this.o.timeoutMs, this.o.deadlineAt ?? Number.POSITIVE_INFINITY);
     // Failed executions of earlier invocations (a retried step) that this call walked past.
@@ -204,7 +251,7 @@ export class AthenaQueryRunner {
           submissions: attempt,
         });
       }
-      const token = clientRequestToken(query, runId, attempt);
+      const { query, token } = submission(attempt);
       const started = await this.call(
         () =>
           this.client.send(
@@ -233,6 +280,10 @@ export class AthenaQueryRunner {
       }
       const error = status?.AthenaError;
       const reason = error?.ErrorMessage ?? status?.StateChangeReason ?? 'no reason given';
+      if (state === 'FAILED' && taken?.(reason) && inherited < MAX_INHERITED_FAILURES) {
+        inherited++;
+        continue;
+      }
       const conflict = state === 'FAILED' && isCommitConflict(reason);
       const retryable = state === 'FAILED' && (error?.Retryable === true || conflict);
       if (retryable) {

@@ -11,7 +11,9 @@ import { DuckDbStoreError, InvalidRollupRowError } from './errors.js';
 import {
   CREATE_SCHEMA,
   DROP_OLD_CLAIMS,
+  INGESTED_FILES_WITH_KEY,
   OLD_CLAIMS_SHAPE,
+  REBUILD_INGESTED_FILES,
   SCHEMA_VERSION,
   SETTING_SCHEMA_VERSION,
   SQL,
@@ -145,6 +147,16 @@ export class DuckDbDatabase {
       await connection.run(DROP_OLD_CLAIMS);
     }
     for (const statement of CREATE_SCHEMA) await connection.run(statement);
+    if ((await connection.runAndReadAll(INGESTED_FILES_WITH_KEY)).currentRowCount > 0) {
+      await connection.run('BEGIN TRANSACTION');
+      try {
+        for (const statement of REBUILD_INGESTED_FILES) await connection.run(statement);
+        await connection.run('COMMIT');
+      } catch (error) {
+        await connection.run('ROLLBACK').catch(() => undefined);
+        throw error;
+      }
+    }
     await connection.run(SQL.insertSettingIfAbsent, [SETTING_SCHEMA_VERSION, SCHEMA_VERSION]);
     const version = await readSetting(connection, SETTING_SCHEMA_VERSION);
     if (version !== SCHEMA_VERSION) {

@@ -126,6 +126,7 @@ export class DuckDbIngestLog {
       if (stored === fingerprint) return false;
       const files = await scalar(connection, SQL.countFiles);
       await connection.run(SQL.clearRollup);
+      await connection.run(SQL.clearNetwork);
       await connection.run(SQL.clearFiles);
       await connection.run(SQL.clearSamples);
       await connection.run(SQL.clearClaims);
@@ -486,6 +487,7 @@ async function deleteBatches(connection: DuckDBConnection, batches: readonly str
   const list: DuckDBValue[] = [listValue([...batches])];
   const types: DuckDBType[] = [LIST(VARCHAR)];
   await connection.run(SQL.deleteRollupOf, list, types);
+  await connection.run(SQL.deleteNetworkOf, list, types);
   await deleteHoldingsOf(connection, batches);
   await connection.run(SQL.deleteClaimsOf, list, types);
   await connection.run(SQL.deleteClaimFilesOf, list, types);

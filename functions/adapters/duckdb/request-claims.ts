@@ -8,16 +8,24 @@
  *
  * How, given that files are read in parallel and each file is a batch that a later run may replace:
  * - the scanner leaves, per counted line, a 64-bit hash of its identity, the partial rollup row (task,
- *   ref) it went into and what it added (bytes sent, records); they are staged here beside the rows;
+ *   ref) it went into and what it added (bytes sent, records); they are kept here, in typed arrays on
+ *   this thread (RequestIdStage), until their files are recorded;
  * - when a group of files is recorded (one transaction, DuckDbIngestLog.writeStagedFiles), the identities
- *   of the group are checked against `request_claims`, the identities that recorded files counted,
- *   and against each other: a line whose identity another recorded file claimed, or that an earlier
- *   line of the group (in the group's order, then by row) carries, is a repeat. Its contribution is
- *   staged again as a negative partial row of the row it went into, so the rows summed into the rollup
- *   leave it out; the group's first occurrences become claims of their files;
+ *   of the group are checked against each other in an open-addressing hash table of typed arrays, and
+ *   against `request_claims`, the identities that recorded files counted, on the event days the group's
+ *   lines fall on only (a repeat is the same request, logged with the same time, so its claim has one
+ *   of those days). A line whose identity another recorded file claimed, or that an earlier line of the
+ *   group (in the group's order, then by row) carries, is a repeat. Its contribution is staged as a
+ *   negative partial row of the row it went into, so the rows summed into the rollup leave it out; the
+ *   group's first occurrences become claims of their files, appended as integers a slice at a time;
  * - replacing a file (same name or fingerprint) deletes its claims with its rows, so a rerun finds the
  *   same claims as the run before it and adds nothing; a crash before the commit leaves neither rows nor
  *   claims, and the next run reads the files again.
+ *
+ * Cost: the group's check is one pass over its lines in JS (36 bytes a line while staged; while
+ * checked, 28 more a line and 9 a table slot, two to four slots a line); DuckDB reads no claim at all
+ * when the group's days hold none (a new night), and otherwise joins only the group's identities of
+ * the days that hold claims with the claims of those days.
  *
  * Bound: claims are kept for the event days within `days` of the newest event day claimed
  * (forgetRequestClaims), so a record delivered again more than that long after the request is not
@@ -27,33 +35,56 @@
 import { DOUBLE, type DuckDBConnection, INTEGER, LIST, listValue, VARCHAR } from '@duckdb/node-api';
 import { type ColumnarRequestIds, SLOT_MS } from '../../domain/usage.js';
 import { appendColumns } from './append-columns.js';
+import { stageNetworkRepeats } from './network-store.js';
 
 /** Slots of one UTC day: a claim's day is its slot divided by this. */
 const SLOTS_PER_DAY = (24 * 60 * 60 * 1000) / SLOT_MS;
 
-/** Per-connection staging of request identities, beside rollup_stream (see rollup-writer.ts). */
-export const REQUEST_STREAM_SCHEMA: readonly string[] = [
-  `CREATE TEMP TABLE IF NOT EXISTS request_stream (
+/** Per-connection work tables of the claim check, beside rollup_stream (see rollup-writer.ts). */
+export const CLAIM_WORK_SCHEMA: readonly string[] = [
+  // The group's identities on days that hold claims, to be looked up among those claims.
+  `CREATE TEMP TABLE IF NOT EXISTS claim_probe (
+    hash_high INTEGER NOT NULL,
+    hash_low INTEGER NOT NULL,
+    day INTEGER NOT NULL
+  )`,
+  // The group's new claims, appended as integers and inserted into request_claims a slice at a time.
+  `CREATE TEMP TABLE IF NOT EXISTS claim_stage (
+    hash_high INTEGER NOT NULL,
+    hash_low INTEGER NOT NULL,
+    day INTEGER NOT NULL,
+    file INTEGER NOT NULL
+  )`,
+  // The repeats summed per partial row they were counted in.
+  `CREATE TEMP TABLE IF NOT EXISTS request_repeats (
     item INTEGER NOT NULL,
     task INTEGER NOT NULL,
     ref INTEGER NOT NULL,
-    slot INTEGER NOT NULL,
-    hash_high INTEGER NOT NULL,
-    hash_low INTEGER NOT NULL,
+    requests DOUBLE NOT NULL,
     bytes_sent DOUBLE NOT NULL,
     records DOUBLE NOT NULL
   )`,
-  'DELETE FROM request_stream',
+  // The same repeats summed per partial network row they were counted in (network-store.ts).
+  `CREATE TEMP TABLE IF NOT EXISTS network_repeats (
+    task INTEGER NOT NULL,
+    net_ref INTEGER NOT NULL,
+    requests DOUBLE NOT NULL,
+    bytes_sent DOUBLE NOT NULL
+  )`,
+  'DELETE FROM claim_probe',
+  'DELETE FROM claim_stage',
+  'DELETE FROM request_repeats',
+  'DELETE FROM network_repeats',
 ];
 
-const REQUEST_STREAM_TYPES = [INTEGER, INTEGER, INTEGER, INTEGER, INTEGER, INTEGER, DOUBLE, DOUBLE];
+const PROBE_TYPES = [INTEGER, INTEGER, INTEGER];
+const CLAIM_STAGE_TYPES = [INTEGER, INTEGER, INTEGER, INTEGER];
+const REPEAT_TYPES = [INTEGER, INTEGER, INTEGER, DOUBLE, DOUBLE, DOUBLE];
+const NETWORK_REPEAT_TYPES = [INTEGER, INTEGER, DOUBLE, DOUBLE];
 
 /** The identity hash as one BIGINT, from its two int32 halves (no overflow: high x 2^32 + low). */
-const ID_HASH = 'l.hash_high::BIGINT * 4294967296 + (l.hash_low::BIGINT & 4294967295)';
-
-/** The group's files: $1 their staged items, in the group's order. */
-const GROUP_ITEMS = `(SELECT unnest($1::INTEGER[]) AS item,
-      unnest(range(len($1::INTEGER[])))::INTEGER AS ord)`;
+const idHash = (alias: string) =>
+  `${alias}.hash_high::BIGINT * 4294967296 + (${alias}.hash_low::BIGINT & 4294967295)`;
 
 /** The group's files: $1 their batches, in the group's order. */
 const GROUP_BATCHES = `(SELECT unnest($1::VARCHAR[]) AS batch, unnest(range(len($1::VARCHAR[]))) AS ord)`;
@@ -61,46 +92,24 @@ const GROUP_BATCHES = `(SELECT unnest($1::VARCHAR[]) AS batch, unnest(range(len(
 /** SQL of the request claims; constant text, values only as parameters. */
 export const CLAIM_SQL = {
   /**
-   * Each identity of the group's lines once: how many lines carry it, the place in the group of the
-   * first file that does, its event day ($2: slots per day), and whether a recorded file already
-   * claimed it. Every column an INTEGER but the hash: a row per identity, so its width is memory.
+   * Claims per event day, of the days $1 (the group's): a day without claims is not looked at again.
+   * The bounds let DuckDB skip the row groups of other days by their day ranges.
    */
-  groupIdentities: `CREATE OR REPLACE TEMP TABLE request_group AS
-    SELECT g.id_hash, g.n, g.ord, g.day, c.id_hash IS NOT NULL AS claimed
-    FROM (
-      -- Integers only: the batch of a new claim is looked up by its file's place in the group.
-      SELECT ${ID_HASH} AS id_hash, count(*)::INTEGER AS n, min(f.ord) AS ord,
-        (min(l.slot) // $2::INTEGER)::INTEGER AS day
-      FROM request_stream l JOIN ${GROUP_ITEMS} f ON f.item = l.item
-      GROUP BY 1
-    ) g
-    -- Only the claims of the group's event days: a repeat is the same request, logged with the same
-    -- time, so its claim has its day. The claims of other days (two weeks of history) are not read:
-    -- their row groups are skipped by their day ranges, so the check does not grow with history.
-    LEFT JOIN (
-      SELECT id_hash FROM request_claims
-      WHERE day BETWEEN (SELECT min(slot) // $2::INTEGER FROM request_stream)
-        AND (SELECT max(slot) // $2::INTEGER FROM request_stream)
-    ) c ON c.id_hash = g.id_hash`,
+  claimsPerDay: `SELECT day, count(*)::BIGINT FROM request_claims
+    WHERE day BETWEEN list_min($1::INTEGER[]) AND list_max($1::INTEGER[])
+      AND day IN (SELECT unnest($1::INTEGER[]))
+    GROUP BY day`,
   /**
-   * The repeats per partial row: every line of a claimed identity, and every line but the first (in
-   * the group's order, then by row and contribution, so the choice is the same on every run) of an
-   * identity the group holds more than once.
+   * Of the probed identities (claim_probe, the group's on days $1 that hold claims), those a recorded
+   * file claimed on one of those days: the join reads the claims of those days only.
    */
-  repeats: `CREATE OR REPLACE TEMP TABLE request_repeats AS
-    SELECT item, task, ref, count(*) AS requests, sum(bytes_sent::BIGINT) AS bytes_sent,
-      sum(records::BIGINT) AS records
-    FROM (
-      SELECT l.item, l.task, l.ref, l.bytes_sent, l.records, g.claimed,
-        row_number() OVER (
-          PARTITION BY g.id_hash ORDER BY f.ord, l.task, l.ref, l.bytes_sent, l.records
-        ) AS nth
-      FROM request_stream l
-        JOIN ${GROUP_ITEMS} f ON f.item = l.item
-        JOIN (SELECT * FROM request_group WHERE claimed OR n > 1) g ON g.id_hash = ${ID_HASH}
-    )
-    WHERE claimed OR nth > 1
-    GROUP BY item, task, ref`,
+  claimedProbes: `SELECT DISTINCT p.hash_high, p.hash_low FROM claim_probe p
+    JOIN (
+      SELECT id_hash FROM request_claims
+      WHERE day BETWEEN list_min($1::INTEGER[]) AND list_max($1::INTEGER[])
+        AND day IN (SELECT unnest($1::INTEGER[]))
+    ) c ON c.id_hash = ${idHash('p')}`,
+  clearProbe: 'DELETE FROM claim_probe',
   /**
    * Each repeat taken back out: a negative partial row of the row it was summed into, which (task,
    * ref) names. That row's item may be another file of the task when its files' rows were summed
@@ -116,81 +125,486 @@ export const CLAIM_SQL = {
         FROM rollup_stream
         WHERE (task, ref) IN (SELECT (task, ref) FROM request_repeats)
       ) k ON k.task = r.task AND k.ref = r.ref`,
-  repeatsByItem: 'SELECT item, sum(requests)::BIGINT FROM request_repeats GROUP BY item',
+  clearRepeats: 'DELETE FROM request_repeats',
+  clearNetworkRepeats: 'DELETE FROM network_repeats',
   /** The newest file number of the claims; the group's files are numbered after it. */
   lastClaimFile: 'SELECT coalesce(max(file), 0)::INTEGER FROM request_claim_files',
   /** The group's files ($1 their batches, in order) numbered from $2 + 1. */
   claimFiles: `INSERT INTO request_claim_files (file, batch)
     SELECT $2::INTEGER + 1 + ord, batch FROM ${GROUP_BATCHES}`,
-  /** The group's first occurrences of unclaimed identities, claimed by their files (numbered from $1 + 1). */
+  /** The group's new claims staged (a slice of them, in day order). */
   claim: `INSERT INTO request_claims (id_hash, day, file)
-    SELECT id_hash, day, $1::INTEGER + 1 + ord::INTEGER FROM request_group WHERE NOT claimed`,
+    SELECT ${idHash('s')}, s.day, s.file FROM claim_stage s`,
+  clearClaimStage: 'DELETE FROM claim_stage',
   /** Rows whose every request was a repeat; $1 the batches just written. */
   deleteEmptyRows: 'DELETE FROM rollup WHERE requests = 0 AND batch IN (SELECT unnest($1::VARCHAR[]))',
-  discard: 'DELETE FROM request_stream WHERE item IN (SELECT unnest($1::INTEGER[]))',
-  dropWork: ['DROP TABLE IF EXISTS request_group', 'DROP TABLE IF EXISTS request_repeats'],
   /** Claims of event days more than $1 days before the newest claimed day. */
   forget: `DELETE FROM request_claims
     WHERE day < (SELECT max(day) FROM request_claims) - $1::INTEGER`,
 } as const;
 
-/** Stages the request identities of lines read in task `task`. */
-export async function stageRequestIds(
-  connection: DuckDBConnection,
-  task: number,
-  lines: ColumnarRequestIds,
-): Promise<void> {
-  const columns = [
-    lines.item,
-    new Int32Array(lines.count).fill(task),
-    lines.ref,
-    lines.slot,
-    lines.hashHigh,
-    lines.hashLow,
-    lines.bytesSent,
-    lines.records,
-  ];
-  await appendColumns(connection, 'request_stream', REQUEST_STREAM_TYPES, columns, lines.count);
-}
-/** Drops the staged identities of `items`. */
-export async function discardRequestIds(
-  connection: DuckDBConnection,
-  items: readonly number[],
-): Promise<void> {
-  if (items.length === 0) return;
-  await connection.run(CLAIM_SQL.discard, [listValue([...items])], [LIST(INTEGER)]);
+/** Staged identities of lines read in one task (a batch of rows as a worker sent it). */
+interface Chunk {
+  readonly task: number;
+  readonly lines: ColumnarRequestIds;
 }
 
 /** Repeats dropped per staged item. */
 export type RepeatsDropped = ReadonlyMap<number, number>;
 
 /**
- * Takes the repeats out of the staged rows of `items` (a group about to be summed into the rollup, in
- * the order they are recorded), records the group's new claims and unstages its identities. Inside
- * the caller's transaction, before the rows are summed. Returns the repeats dropped per item.
+ * The request identities of the staged rows, kept on this thread until their files are recorded: a
+ * list of the columns workers sent (typed arrays, no copy), checked group by group (dropRepeats).
+ * What a crash loses is what TEMP tables would have lost: lines of files not yet recorded.
  */
-export async function dropRepeatedRequests(
+export class RequestIdStage {
+  private chunks: Chunk[] = [];
+
+  /** Lines staged and not yet checked or discarded. */
+  get count(): number {
+    let n = 0;
+    for (const c of this.chunks) n += c.lines.count;
+    return n;
+  }
+
+  /** Stages the identities of lines read in task `task`. */
+  stage(task: number, lines: ColumnarRequestIds): void {
+    if (lines.count > 0) this.chunks.push({ task, lines });
+  }
+
+  /** Drops the staged identities of `items`. */
+  discard(items: readonly number[]): void {
+    if (items.length === 0 || this.chunks.length === 0) return;
+    const drop = new Set(items);
+    const kept: Chunk[] = [];
+    for (const chunk of this.chunks) {
+      const l = chunk.lines;
+      let keep = 0;
+      for (let i = 0; i < l.count; i++) if (!drop.has(l.item[i]!)) keep++;
+      if (keep === l.count) kept.push(chunk);
+      else if (keep > 0)
+        kept.push({ task: chunk.task, lines: select(l, (i) => !drop.has(l.item[i]!), keep) });
+    }
+    this.chunks = kept;
+  }
+
+  /**
+   * Takes the repeats out of the staged rows of `items` (a group about to be summed into the rollup, in
+   * the order they are recorded), records the group's new claims and unstages its identities. Inside
+   * the caller's transaction, before the rows are summed. Returns the repeats dropped per item.
+   */
+  async dropRepeats(
+    connection: DuckDBConnection,
+    items: readonly { readonly item: number; readonly batch: string }[],
+  ): Promise<RepeatsDropped> {
+    const dropped = new Map<number, number>();
+    if (items.length === 0) return dropped;
+    const group = GroupLines.of(this.chunks, new GroupOrder(items));
+    const table = IdentityTable.build(group);
+    await markClaimed(connection, group, table);
+    const repeats = repeatsOf(group, table);
+    for (const [item, n] of repeats.byItem) dropped.set(item, n);
+    if (repeats.count > 0) {
+      await appendColumns(connection, 'request_repeats', REPEAT_TYPES, repeats.columns, repeats.count);
+      await connection.run(CLAIM_SQL.stageNegatives);
+      await connection.run(CLAIM_SQL.clearRepeats);
+    }
+    if (repeats.network.count > 0) {
+      // The same repeats out of the network rows they went into (network-store.ts).
+      const { count, columns } = repeats.network;
+      await appendColumns(connection, 'network_repeats', NETWORK_REPEAT_TYPES, columns, count);
+      await stageNetworkRepeats(connection);
+      await connection.run(CLAIM_SQL.clearNetworkRepeats);
+    }
+    const batches = listValue(items.map((i) => i.batch));
+    const last = (await connection.runAndReadAll(CLAIM_SQL.lastClaimFile)).getRows()[0]![0] as number;
+    await connection.run(CLAIM_SQL.claimFiles, [batches, last], [LIST(VARCHAR), INTEGER]);
+    await writeNewClaims(connection, group, table, last);
+    this.discard(items.map((i) => i.item));
+    return dropped;
+  }
+}
+
+/** The lines of `l` that `keep` selects (`n` of them), as columns of their own. */
+function select(l: ColumnarRequestIds, keep: (i: number) => boolean, n: number): ColumnarRequestIds {
+  const out = {
+    count: n,
+    item: new Int32Array(n),
+    ref: new Int32Array(n),
+    slot: new Int32Array(n),
+    hashHigh: new Int32Array(n),
+    hashLow: new Int32Array(n),
+    bytesSent: new Float64Array(n),
+    records: new Float64Array(n),
+    netRef: new Int32Array(n),
+  };
+  let j = 0;
+  for (let i = 0; i < l.count; i++) {
+    if (!keep(i)) continue;
+    out.item[j] = l.item[i]!;
+    out.ref[j] = l.ref[i]!;
+    out.slot[j] = l.slot[i]!;
+    out.hashHigh[j] = l.hashHigh[i]!;
+    out.hashLow[j] = l.hashLow[i]!;
+    out.bytesSent[j] = l.bytesSent[i]!;
+    out.records[j] = l.records[i]!;
+    out.netRef[j] = l.netRef[i]!;
+    j++;
+  }
+  return out;
+}
+
+/** The places of the group's items in the group, by item id (-1: not in the group). */
+class GroupOrder {
+  private readonly ords: Int32Array;
+
+  constructor(items: readonly { readonly item: number }[]) {
+    let max = 0;
+    for (const { item } of items) if (item > max) max = item;
+    this.ords = new Int32Array(max + 1).fill(-1);
+    // An item listed twice keeps its first place.
+    for (let ord = items.length - 1; ord >= 0; ord--) this.ords[items[ord]!.item] = ord;
+  }
+
+  /** The item's place in the group, or -1. */
+  of(item: number): number {
+    return item >= 0 && item < this.ords.length ? this.ords[item]! : -1;
+  }
+}
+
+/**
+ * The staged lines of a group's items, numbered 0..count-1 in staging order: their hash, slot and
+ * place in the group copied into flat arrays (the hot loops read only these), and where each came
+ * from (chunk and index) for the rest.
+ */
+class GroupLines {
+  private constructor(
+    readonly chunks: readonly Chunk[],
+    readonly count: number,
+    readonly high: Int32Array,
+    readonly low: Int32Array,
+    readonly slot: Int32Array,
+    readonly ord: Int32Array,
+    readonly chunkOf: Int32Array,
+    readonly indexOf: Int32Array,
+  ) {}
+
+  static of(chunks: readonly Chunk[], order: GroupOrder): GroupLines {
+    let count = 0;
+    for (const c of chunks)
+      for (let i = 0; i < c.lines.count; i++) if (order.of(c.lines.item[i]!) >= 0) count++;
+    const high = new Int32Array(count);
+    const low = new Int32Array(count);
+    const slot = new Int32Array(count);
+    const ord = new Int32Array(count);
+    const chunkOf = new Int32Array(count);
+    const indexOf = new Int32Array(count);
+    let g = 0;
+    for (let k = 0; k < chunks.length; k++) {
+      const l = chunks[k]!.lines;
+      for (let i = 0; i < l.count; i++) {
+        const o = order.of(l.item[i]!);
+        if (o < 0) continue;
+        high[g] = l.hashHigh[i]!;
+        low[g] = l.hashLow[i]!;
+        slot[g] = l.slot[i]!;
+        ord[g] = o;
+        chunkOf[g] = k;
+        indexOf[g] = i;
+        g++;
+      }
+    }
+    return new GroupLines(chunks, count, high, low, slot, ord, chunkOf, indexOf);
+  }
+
+  lines(g: number): ColumnarRequestIds {
+    return this.chunks[this.chunkOf[g]!]!.lines;
+  }
+
+  /**
+   * Whether line `a` comes before line `b` in the group's order: the place of its file in the group,
+   * then task, row, bytes, records and network row, so that the line kept is the same on every run (lines equal in
+   * all of these are interchangeable: taking out either changes the same row by the same amount).
+   */
+  before(a: number, b: number): boolean {
+    if (this.ord[a] !== this.ord[b]) return this.ord[a]! < this.ord[b]!;
+    const ta = this.chunks[this.chunkOf[a]!]!.task;
+    const tb = this.chunks[this.chunkOf[b]!]!.task;
+    if (ta !== tb) return ta < tb;
+    const la = this.lines(a);
+    const lb = this.lines(b);
+    const ia = this.indexOf[a]!;
+    const ib = this.indexOf[b]!;
+    if (la.ref[ia] !== lb.ref[ib]) return la.ref[ia]! < lb.ref[ib]!;
+    if (la.bytesSent[ia] !== lb.bytesSent[ib]) return la.bytesSent[ia]! < lb.bytesSent[ib]!;
+    if (la.records[ia] !== lb.records[ib]) return la.records[ia]! < lb.records[ib]!;
+    return la.netRef[ia]! < lb.netRef[ib]!;
+  }
+}
+
+/**
+ * The group's distinct identities: an open-addressing table (linear probing, at most half full) whose
+ * slots hold, per identity, the line kept (the first in the group's order), the event day of its
+ * earliest line and whether it is claimed already; and, per line, the table slot of its identity.
+ */
+class IdentityTable {
+  private constructor(
+    readonly mask: number,
+    /** Per table slot: the line kept + 1 (0: empty). */
+    readonly kept: Int32Array,
+    /** Per table slot: the event day of the identity's earliest line. */
+    readonly day: Int32Array,
+    /** Per table slot: 1 when a recorded file claimed the identity. */
+    readonly claimed: Uint8Array,
+    /** Per group line: the table slot of its identity. */
+    readonly entryOf: Int32Array,
+    readonly distinct: number,
+  ) {}
+
+  static build(group: GroupLines): IdentityTable {
+    let size = 16;
+    while (size < group.count * 2) size *= 2;
+    const mask = size - 1;
+    const kept = new Int32Array(size);
+    const day = new Int32Array(size);
+    const entryOf = new Int32Array(group.count);
+    const { high, low, slot } = group;
+    let distinct = 0;
+    for (let g = 0; g < group.count; g++) {
+      const h = high[g]!;
+      const l = low[g]!;
+      let e = hashSlot(h, l, mask);
+      for (;;) {
+        const k = kept[e]!;
+        if (k === 0) {
+          kept[e] = g + 1;
+          day[e] = dayOf(slot[g]!);
+          distinct++;
+          break;
+        }
+        if (high[k - 1] === h && low[k - 1] === l) {
+          if (group.before(g, k - 1)) kept[e] = g + 1;
+          if (dayOf(slot[g]!) < day[e]!) day[e] = dayOf(slot[g]!);
+          break;
+        }
+        e = (e + 1) & mask;
+      }
+      entryOf[g] = e;
+    }
+    return new IdentityTable(mask, kept, day, new Uint8Array(size), entryOf, distinct);
+  }
+
+  /** The table slot of identity (high, low), or -1. */
+  find(group: GroupLines, high: number, low: number): number {
+    let e = hashSlot(high, low, this.mask);
+    for (;;) {
+      const k = this.kept[e]!;
+      if (k === 0) return -1;
+      if (group.high[k - 1] === high && group.low[k - 1] === low) return e;
+      e = (e + 1) & this.mask;
+    }
+  }
+}
+
+/** A table slot for an identity: its hash is uniform already, the low bits are mixed with the high. */
+function hashSlot(high: number, low: number, mask: number): number {
+  return (Math.imul(low ^ (high >>> 15), 0x9e3779b1) >>> 7) & mask;
+}
+
+/** The event day of a slot number. */
+function dayOf(slot: number): number {
+  // Slot numbers are positive int32s: an integer division.
+  return (slot / SLOTS_PER_DAY) | 0;
+}
+
+/**
+ * Marks the identities a recorded file claimed. Only the group's days that hold claims are looked at:
+ * none on a new night, whose days no file claimed yet.
+ */
+async function markClaimed(
   connection: DuckDBConnection,
-  items: readonly { readonly item: number; readonly batch: string }[],
-): Promise<RepeatsDropped> {
-  const dropped = new Map<number, number>();
-  if (items.length === 0) return dropped;
-  const ids = listValue(items.map((i) => i.item));
-  const batches = listValue(items.map((i) => i.batch));
-  await connection.run(CLAIM_SQL.groupIdentities, [ids, SLOTS_PER_DAY], [LIST(INTEGER), INTEGER]);
-  await connection.run(CLAIM_SQL.repeats, [ids], [LIST(INTEGER)]);
-  const counts = await connection.runAndReadAll(CLAIM_SQL.repeatsByItem);
-  for (const [item, n] of counts.getRows()) dropped.set(Number(item), Number(n));
-  if (dropped.size > 0) await connection.run(CLAIM_SQL.stageNegatives);
-  const last = (await connection.runAndReadAll(CLAIM_SQL.lastClaimFile)).getRows()[0]![0] as number;
-  await connection.run(CLAIM_SQL.claimFiles, [batches, last], [LIST(VARCHAR), INTEGER]);
-  await connection.run(CLAIM_SQL.claim, [last], [INTEGER]);
-  for (const statement of CLAIM_SQL.dropWork) await connection.run(statement);
-  await discardRequestIds(
-    connection,
-    items.map((i) => i.item),
+  group: GroupLines,
+  table: IdentityTable,
+): Promise<void> {
+  if (table.distinct === 0) return;
+  const days = new Set<number>();
+  for (let e = 0; e < table.kept.length; e++) if (table.kept[e]! !== 0) days.add(table.day[e]!);
+  const counts = await connection.runAndReadAll(
+    CLAIM_SQL.claimsPerDay,
+    [listValue([...days])],
+    [LIST(INTEGER)],
   );
-  return dropped;
+  const claimedDays = new Set(counts.getRows().map(([day]) => Number(day)));
+  if (claimedDays.size === 0) return;
+  let n = 0;
+  for (let e = 0; e < table.kept.length; e++) {
+    if (table.kept[e]! !== 0 && claimedDays.has(table.day[e]!)) n++;
+  }
+  const high = new Int32Array(n);
+  const low = new Int32Array(n);
+  const day = new Int32Array(n);
+  let j = 0;
+  for (let e = 0; e < table.kept.length; e++) {
+    const k = table.kept[e]!;
+    if (k === 0 || !claimedDays.has(table.day[e]!)) continue;
+    high[j] = group.high[k - 1]!;
+    low[j] = group.low[k - 1]!;
+    day[j] = table.day[e]!;
+    j++;
+  }
+  await appendColumns(connection, 'claim_probe', PROBE_TYPES, [high, low, day], n);
+  const found = await connection.runAndReadAll(
+    CLAIM_SQL.claimedProbes,
+    [listValue([...claimedDays])],
+    [LIST(INTEGER)],
+  );
+  await connection.run(CLAIM_SQL.clearProbe);
+  for (const [h, l] of found.getRows()) {
+    const e = table.find(group, Number(h), Number(l));
+    if (e >= 0) table.claimed[e] = 1;
+  }
+}
+
+/** Repeats summed per partial row: of the rollup (item, task, ref) and of the network table (task, net_ref). */
+interface GroupRepeats {
+  readonly count: number;
+  readonly columns: (Int32Array | Float64Array)[];
+  readonly byItem: Map<number, number>;
+  readonly network: { readonly count: number; readonly columns: (Int32Array | Float64Array)[] };
+}
+
+/**
+ * The repeats of the group, summed per partial row they were counted in (item, task, ref), and per
+ * partial network row (task, net_ref): every line of a claimed identity, and every line but the kept
+ * one of an identity the group holds more than once.
+ */
+function repeatsOf(group: GroupLines, table: IdentityTable): GroupRepeats {
+  const rows = new Map<
+    string,
+    { item: number; task: number; ref: number; n: number; bytes: number; records: number }
+  >();
+  const netRows = new Map<string, { task: number; ref: number; n: number; bytes: number }>();
+  const byItem = new Map<number, number>();
+  for (let g = 0; g < group.count; g++) {
+    const e = table.entryOf[g]!;
+    if (table.claimed[e] === 0 && table.kept[e] === g + 1) continue;
+    const l = group.lines(g);
+    const i = group.indexOf[g]!;
+    const item = l.item[i]!;
+    const task = group.chunks[group.chunkOf[g]!]!.task;
+    const ref = l.ref[i]!;
+    const key = `${item}:${task}:${ref}`;
+    let row = rows.get(key);
+    if (row === undefined) {
+      row = { item, task, ref, n: 0, bytes: 0, records: 0 };
+      rows.set(key, row);
+    }
+    row.n++;
+    row.bytes += l.bytesSent[i]!;
+    row.records += l.records[i]!;
+    byItem.set(item, (byItem.get(item) ?? 0) + 1);
+    const netRef = l.netRef[i]!;
+    const netKey = `${task}:${netRef}`;
+    let netRow = netRows.get(netKey);
+    if (netRow === undefined) {
+      netRow = { task, ref: netRef, n: 0, bytes: 0 };
+      netRows.set(netKey, netRow);
+    }
+    netRow.n++;
+    netRow.bytes += l.bytesSent[i]!;
+  }
+  const count = rows.size;
+  const columns = [
+    new Int32Array(count),
+    new Int32Array(count),
+    new Int32Array(count),
+    new Float64Array(count),
+    new Float64Array(count),
+    new Float64Array(count),
+  ];
+  let j = 0;
+  for (const r of rows.values()) {
+    columns[0]![j] = r.item;
+    columns[1]![j] = r.task;
+    columns[2]![j] = r.ref;
+    columns[3]![j] = r.n;
+    columns[4]![j] = r.bytes;
+    columns[5]![j] = r.records;
+    j++;
+  }
+  const netCount = netRows.size;
+  const netColumns = [
+    new Int32Array(netCount),
+    new Int32Array(netCount),
+    new Float64Array(netCount),
+    new Float64Array(netCount),
+  ];
+  j = 0;
+  for (const r of netRows.values()) {
+    netColumns[0]![j] = r.task;
+    netColumns[1]![j] = r.ref;
+    netColumns[2]![j] = r.n;
+    netColumns[3]![j] = r.bytes;
+    j++;
+  }
+  return { count, columns, byItem, network: { count: netCount, columns: netColumns } };
+}
+
+/** Claims appended and inserted at a time: a million claims never sit whole in JS and in claim_stage. */
+const CLAIM_SLICE = 65_536;
+
+/**
+ * The group's new claims: each identity no recorded file claimed, claimed by the file of its kept line
+ * (numbered `last` + 1 + its place in the group) on the day of its earliest line. Written in day order
+ * (so that a day's claims sit in few row groups), a slice at a time.
+ */
+async function writeNewClaims(
+  connection: DuckDBConnection,
+  group: GroupLines,
+  table: IdentityTable,
+  last: number,
+): Promise<void> {
+  const { kept, claimed, day: dayOfEntry } = table;
+  let first = 0x7fffffff;
+  let lastDay = 0;
+  let count = 0;
+  for (let e = 0; e < kept.length; e++) {
+    if (kept[e]! === 0 || claimed[e] === 1) continue;
+    const day = dayOfEntry[e]!;
+    if (day < first) first = day;
+    if (day > lastDay) lastDay = day;
+    count++;
+  }
+  if (count === 0) return;
+  // Counting sort of the table slots by day.
+  const start = new Int32Array(lastDay - first + 2);
+  for (let e = 0; e < kept.length; e++) {
+    if (kept[e]! !== 0 && claimed[e] === 0) start[dayOfEntry[e]! - first + 1]!++;
+  }
+  for (let d = 1; d < start.length; d++) start[d]! += start[d - 1]!;
+  const order = new Int32Array(count);
+  for (let e = 0; e < kept.length; e++) {
+    if (kept[e]! !== 0 && claimed[e] === 0) order[start[dayOfEntry[e]! - first]!++] = e;
+  }
+  const size = Math.min(CLAIM_SLICE, count);
+  const high = new Int32Array(size);
+  const low = new Int32Array(size);
+  const days = new Int32Array(size);
+  const file = new Int32Array(size);
+  for (let from = 0; from < count; from += size) {
+    const n = Math.min(size, count - from);
+    for (let j = 0; j < n; j++) {
+      const e = order[from + j]!;
+      const k = kept[e]! - 1;
+      high[j] = group.high[k]!;
+      low[j] = group.low[k]!;
+      days[j] = dayOfEntry[e]!;
+      file[j] = last + 1 + group.ord[k]!;
+    }
+    await appendColumns(connection, 'claim_stage', CLAIM_STAGE_TYPES, [high, low, days, file], n);
+    await connection.run(CLAIM_SQL.claim);
+    await connection.run(CLAIM_SQL.clearClaimStage);
+  }
 }
 
 /** After the rows were summed: deletes the rows of `batches` that repeats emptied. */

@@ -21,16 +21,17 @@ import {
   SLOT_MS,
   STATUS_BY_INDEX,
 } from '../../domain/usage.js';
+import type { ColumnarNetworkRows } from '../logs/network-rows.js';
 import { appendColumns } from './append-columns.js';
 import { InvalidRollupRowError } from './errors.js';
 import { discardHeldReads, HELD_STREAM_SCHEMA, HeldLineStore, stageHeldReads } from './holdings-writer.js';
 import {
-  discardRequestIds,
-  dropRepeatedRequests,
-  REQUEST_STREAM_SCHEMA,
-  type RepeatsDropped,
-  stageRequestIds,
-} from './request-claims.js';
+  discardNetworkRows,
+  insertNetworkRows,
+  NETWORK_STREAM_SCHEMA,
+  stageNetworkRows,
+} from './network-store.js';
+import { CLAIM_WORK_SCHEMA, type RepeatsDropped, RequestIdStage } from './request-claims.js';
 import { SQL } from './schema.js';
 
 /** DuckDB's vector size: the most rows one data chunk holds. */
@@ -138,6 +139,8 @@ export type ColumnarRollupRows = ColumnarUsageRows & {
   readonly task?: number;
   readonly ref?: Int32Array;
   readonly lines?: ColumnarRequestIds;
+  /** The network rows read with them (see network-store.ts). */
+  readonly network?: ColumnarNetworkRows;
   /** Whole-object reads of the same lines, for the holdings table (see holdings-writer.ts). */
   readonly holdings?: ColumnarHeldReads;
 };
@@ -168,7 +171,8 @@ const STREAM_SCHEMA: readonly string[] = [
   )`,
   'DELETE FROM rollup_stream',
   'DELETE FROM rollup_stream_strings',
-  ...REQUEST_STREAM_SCHEMA,
+  ...CLAIM_WORK_SCHEMA,
+  ...NETWORK_STREAM_SCHEMA,
   ...HELD_STREAM_SCHEMA,
 ];
 
@@ -236,6 +240,8 @@ export const STREAM_SQL = {
  */
 export class StagedRollup {
   private stagedStrings = 0;
+  /** The request identities of the staged rows, kept on this thread (see request-claims.ts). */
+  private readonly requestIds = new RequestIdStage();
   /** The identities of staged held reads, in memory until their files are recorded (holdings-writer.ts). */
   readonly heldLines = new HeldLineStore();
 
@@ -268,8 +274,8 @@ export class StagedRollup {
       }
       this.stagedStrings = strings.length;
     }
-    if (rows.lines !== undefined && rows.lines.count > 0)
-      await stageRequestIds(this.connection, rows.task ?? 0, rows.lines);
+    if (rows.lines !== undefined) this.requestIds.stage(rows.task ?? 0, rows.lines);
+    if (rows.network !== undefined) await stageNetworkRows(this.connection, rows.task ?? 0, rows.network);
     if (rows.holdings !== undefined) {
       await stageHeldReads(this.connection, rows.task ?? 0, rows.holdings);
       this.heldLines.add(rows.task ?? 0, rows.holdings.lines);
@@ -308,6 +314,7 @@ export class StagedRollup {
       [ids, batches, BigInt(SLOT_MS), listValue([...STATUS_BY_INDEX])],
       [LIST(INTEGER), LIST(VARCHAR), BIGINT, LIST(VARCHAR)],
     );
+    await insertNetworkRows(this.connection, items);
     await this.discard(items.map((i) => i.item));
     return Number(result.rowsChanged);
   }
@@ -316,7 +323,8 @@ export class StagedRollup {
   async discard(items: readonly number[]): Promise<void> {
     if (items.length === 0) return;
     await this.connection.run(STREAM_SQL.discardItems, [listValue([...items])], [LIST(INTEGER)]);
-    await discardRequestIds(this.connection, items);
+    this.requestIds.discard(items);
+    await discardNetworkRows(this.connection, items);
     await discardHeldReads(this.connection, items);
     this.heldLines.discard(items);
   }
@@ -326,6 +334,6 @@ export class StagedRollup {
    * out of the staged rows of `items`, before `insertInto` sums them; see request-claims.ts.
    */
   dropRepeats(items: readonly { readonly item: number; readonly batch: string }[]): Promise<RepeatsDropped> {
-    return dropRepeatedRequests(this.connection, items);
+    return this.requestIds.dropRepeats(this.connection, items);
   }
 }

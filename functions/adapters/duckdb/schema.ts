@@ -7,6 +7,7 @@
  */
 import type { Interval } from '../../domain/time.js';
 import { HOLDINGS_SCHEMA } from './holdings-writer.js';
+import { NETWORK_SQL, NETWORK_TABLE_SCHEMA } from './network-store.js';
 
 /** Bumped when a table changes shape; a file written with another version is refused, not guessed at. */
 export const SCHEMA_VERSION = '1';
@@ -34,19 +35,16 @@ export const CREATE_SCHEMA: readonly string[] = [
     records BIGINT NOT NULL,
     batch VARCHAR NOT NULL
   )`,
-  `CREATE TABLE IF NOT EXISTS ingested_files (
-    fingerprint VARCHAR PRIMARY KEY,
-    path VARCHAR NOT NULL,
-    basename VARCHAR NOT NULL,
-    size BIGINT NOT NULL,
-    layout VARCHAR NOT NULL,
-    lines BIGINT NOT NULL,
-    parsed_lines BIGINT NOT NULL,
-    malformed_lines BIGINT NOT NULL,
-    malformed_by_reason VARCHAR NOT NULL,
-    unreadable_reason VARCHAR,
-    ingested_at TIMESTAMP NOT NULL
-  )`,
+  // Who asked from where, per UTC day, beside the rollup (network-store.ts); added after version 1, and
+  // filled for old files when the ingestion settings fingerprint (rollup: 4) rebuilds the rollup.
+  NETWORK_TABLE_SCHEMA,
+  // No PRIMARY KEY: DuckDB keeps a key's index whole in memory and writes it whole at every
+  // checkpoint, so it grew each run's cost with every object ever recorded (a month of small log
+  // objects is 300,000 rows). A fingerprint is still recorded once: one process writes the file (its
+  // lock), and recording a file first removes any record with its fingerprint or name
+  // (SQL.supersededBatches, a semi-join on the files given). State files made with the key are
+  // rebuilt without it when opened (INGESTED_FILES_WITH_KEY).
+  ingestedFilesTable('ingested_files'),
   // Repeated deliveries of a request dropped from the file's rows (see request-claims.ts); added after
   // version 1 was released, hence the ALTER and its default for files recorded before.
   'ALTER TABLE ingested_files ADD COLUMN IF NOT EXISTS repeats_dropped BIGINT DEFAULT 0',
@@ -114,6 +112,49 @@ export const CREATE_SCHEMA: readonly string[] = [
   )`,
 ];
 
+/**
+ * `ingested_files` in its current shape under `name`: the columns of version 1, then those added
+ * since (repeats_dropped, batch), without the PRIMARY KEY that version 1 had on the fingerprint.
+ */
+function ingestedFilesTable(name: string): string {
+  return `CREATE TABLE IF NOT EXISTS ${name} (
+    fingerprint VARCHAR NOT NULL,
+    path VARCHAR NOT NULL,
+    basename VARCHAR NOT NULL,
+    size BIGINT NOT NULL,
+    layout VARCHAR NOT NULL,
+    lines BIGINT NOT NULL,
+    parsed_lines BIGINT NOT NULL,
+    malformed_lines BIGINT NOT NULL,
+    malformed_by_reason VARCHAR NOT NULL,
+    unreadable_reason VARCHAR,
+    ingested_at TIMESTAMP NOT NULL,
+    repeats_dropped BIGINT DEFAULT 0,
+    batch VARCHAR
+  )`;
+}
+
+/** Whether `ingested_files` still has version 1's PRIMARY KEY (a row when it has). */
+export const INGESTED_FILES_WITH_KEY = `SELECT 1 FROM duckdb_constraints()
+  WHERE table_name = 'ingested_files' AND schema_name = 'main' AND constraint_type = 'PRIMARY KEY'`;
+
+/**
+ * Rebuilds `ingested_files` without its PRIMARY KEY (DuckDB cannot drop a key in place): a copy of
+ * every record in the current shape, then the copy takes the table's name. Run in one transaction,
+ * after CREATE_SCHEMA added the later columns.
+ */
+export const REBUILD_INGESTED_FILES: readonly string[] = [
+  'DROP TABLE IF EXISTS ingested_files_rebuilt',
+  ingestedFilesTable('ingested_files_rebuilt'),
+  `INSERT INTO ingested_files_rebuilt (fingerprint, path, basename, size, layout, lines, parsed_lines,
+      malformed_lines, malformed_by_reason, unreadable_reason, ingested_at, repeats_dropped, batch)
+    SELECT fingerprint, path, basename, size, layout, lines, parsed_lines, malformed_lines,
+      malformed_by_reason, unreadable_reason, ingested_at, repeats_dropped, batch
+    FROM ingested_files`,
+  'DROP TABLE ingested_files',
+  'ALTER TABLE ingested_files_rebuilt RENAME TO ingested_files',
+];
+
 /** request_claims as the first release of counting each request once made it: a fingerprint per claim. */
 export const OLD_CLAIMS_SHAPE = `SELECT 1 FROM information_schema.columns
   WHERE table_name = 'request_claims' AND column_name = 'batch' AND table_schema = 'main'`;
@@ -125,6 +166,7 @@ export const SQL = {
   insertSettingIfAbsent: 'INSERT OR IGNORE INTO settings (key, value) VALUES ($1, $2)',
 
   clearRollup: 'DELETE FROM rollup',
+  clearNetwork: NETWORK_SQL.clear,
   clearFiles: 'DELETE FROM ingested_files',
   clearSamples: 'DELETE FROM malformed_samples',
   clearClaims: 'DELETE FROM request_claims',
@@ -147,6 +189,7 @@ export const SQL = {
   filesOfBatches: `SELECT fingerprint, path, basename FROM ingested_files
     WHERE coalesce(batch, fingerprint) IN (SELECT unnest($1::VARCHAR[]))`,
   deleteRollupOf: 'DELETE FROM rollup WHERE batch IN (SELECT unnest($1::VARCHAR[]))',
+  deleteNetworkOf: NETWORK_SQL.deleteOf,
   deleteClaimsOf: `DELETE FROM request_claims WHERE file IN
     (SELECT file FROM request_claim_files WHERE batch IN (SELECT unnest($1::VARCHAR[])))`,
   deleteClaimFilesOf: 'DELETE FROM request_claim_files WHERE batch IN (SELECT unnest($1::VARCHAR[]))',

@@ -9,17 +9,19 @@
  * again), and never part of the state file's schema.
  */
 import { type DuckDBConnection, listValue } from '@duckdb/node-api';
-import { type AttributionTables, attributionTables } from '../../domain/attribution-table.js';
+import { type AttributionTables, attributionTables, LIKE_ESCAPE } from '../../domain/attribution-table.js';
 import type { Registry } from '../../domain/registry.js';
 import type { AggregatedUsageSource, DailyUsage, UnattributedDatasetUsage } from '../../ports.js';
 import {
   type AggregationTables,
+  type DailySource,
   DUCKDB,
   type PartnerDailyUsageRequest,
   partnerDailyUsageSql,
   type UnattributedUsageRequest,
   unattributedUsageSql,
 } from '../sql/usage-aggregation-sql.js';
+import { DAILY_ROLLUP_TABLES, type DailyRollupRefresh, refreshDailyRollup } from './daily-rollup.js';
 import type { DuckDbDatabase } from './duckdb-database.js';
 
 /** The table names the local statements read. */
@@ -46,6 +48,26 @@ export interface UnattributedUsage extends UnattributedDatasetUsage {
   };
 }
 
+/**
+ * The text a LIKE pattern (escape `\`) requires at the start of every match: its characters before
+ * the first unescaped `%` or `_`, unescaped. A registry glob's patterns hold `%` for `*` and escape
+ * every literal `%`, `_` and `\` (attribution-table.ts `globToLike`).
+ */
+export function likeLiteralPrefix(pattern: string): string {
+  let prefix = '';
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i]!;
+    if (c === '%' || c === '_') break;
+    if (c === LIKE_ESCAPE) {
+      i++;
+      if (i < pattern.length) prefix += pattern[i];
+      continue;
+    }
+    prefix += c;
+  }
+  return prefix;
+}
+
 /** Replaces the registry tables of `connection` with `registry`'s. */
 export async function writeAttributionTables(
   connection: DuckDBConnection,
@@ -54,9 +76,11 @@ export async function writeAttributionTables(
 ): Promise<AttributionTables> {
   const t = attributionTables(registry);
   const { principals, contractTerms, ignoredRequesters } = names;
+  // literal_prefix: a glob's text before its first wildcard, for the DuckDB dialect's prefix join.
   await connection.run(`CREATE OR REPLACE TEMP TABLE ${principals} (
     rank INTEGER NOT NULL, match_on VARCHAR NOT NULL, match_key VARCHAR NOT NULL,
-    partner_id VARCHAR NOT NULL, application_id VARCHAR NOT NULL, time_zone VARCHAR NOT NULL)`);
+    partner_id VARCHAR NOT NULL, application_id VARCHAR NOT NULL, time_zone VARCHAR NOT NULL,
+    literal_prefix VARCHAR NOT NULL)`);
   await connection.run(`CREATE OR REPLACE TEMP TABLE ${contractTerms} (
     partner_id VARCHAR NOT NULL, contract_ordinal INTEGER NOT NULL, contract_id VARCHAR NOT NULL,
     effective_from VARCHAR NOT NULL, effective_to VARCHAR, term VARCHAR NOT NULL, match_key VARCHAR NOT NULL)`);
@@ -67,7 +91,7 @@ export async function writeAttributionTables(
   if (t.principals.length > 0) {
     await connection.run(
       `INSERT INTO ${principals} SELECT unnest($1::INTEGER[]), unnest($2::VARCHAR[]), unnest($3::VARCHAR[]),
-        unnest($4::VARCHAR[]), unnest($5::VARCHAR[]), unnest($6::VARCHAR[])`,
+        unnest($4::VARCHAR[]), unnest($5::VARCHAR[]), unnest($6::VARCHAR[]), unnest($7::VARCHAR[])`,
       [
         column(t.principals, (r) => r.rank),
         column(t.principals, (r) => r.match_on),
@@ -75,6 +99,7 @@ export async function writeAttributionTables(
         column(t.principals, (r) => r.partner_id),
         column(t.principals, (r) => r.application_id),
         column(t.principals, (r) => r.time_zone),
+        column(t.principals, (r) => (r.match_on === 'glob' ? likeLiteralPrefix(r.match_key) : '')),
       ],
     );
   }
@@ -107,14 +132,20 @@ export async function writeAttributionTables(
  * wrote; {@link DuckDbAggregatedUsageSource} offers it as the port, on the database's serial queue.
  */
 export class DuckDbUsageAggregation {
+  /**
+   * @param daily where given, the statements read the daily pre-aggregate of these zones (which
+   *   {@link refreshDailyRollup} brought up to date) instead of the slot rows: every zone a partner of
+   *   the registry tables uses for counted usage; UTC for unattributed usage.
+   */
   constructor(
     private readonly connection: DuckDBConnection,
     private readonly tables: AggregationTables = LOCAL_AGGREGATION_TABLES,
+    private readonly daily?: { readonly partners: DailySource; readonly unattributed: DailySource },
   ) {}
 
   /** Counted use per partner, application, dataset and local day (usage-aggregation-sql.ts). */
   async partnerDailyUsage(request: PartnerDailyUsageRequest): Promise<PartnerDailyUsage[]> {
-    const q = partnerDailyUsageSql(DUCKDB, this.tables, request);
+    const q = partnerDailyUsageSql(DUCKDB, this.tables, request, this.daily?.partners);
     const reader = await this.connection.runAndReadAll(q.sql, [...q.params]);
     // An empty result has no column vectors at all.
     if (reader.currentRowCount === 0) return [];
@@ -140,7 +171,7 @@ export class DuckDbUsageAggregation {
 
   /** The busiest `top` unattributed requester and access point pairs, by dataset, with totals. */
   async unattributedUsage(request: UnattributedUsageRequest): Promise<UnattributedUsage[]> {
-    const q = unattributedUsageSql(DUCKDB, this.tables, request);
+    const q = unattributedUsageSql(DUCKDB, this.tables, request, this.daily?.unattributed);
     const reader = await this.connection.runAndReadAll(q.sql, [...q.params]);
     if (reader.currentRowCount === 0) return [];
     const c = reader.getColumns() as unknown[][];
@@ -163,6 +194,46 @@ export class DuckDbUsageAggregation {
   }
 }
 
+/** The zone the unattributed figures' days are taken in (evaluate-window.ts reads them in UTC). */
+const UNATTRIBUTED_ZONE = 'UTC';
+
+/**
+ * Brings the daily pre-aggregate up to date for `registry`'s zones and UTC, and returns where the
+ * statements read it.
+ */
+export async function prepareDailyRead(
+  connection: DuckDBConnection,
+  registry: Registry,
+): Promise<{
+  readonly refresh: DailyRollupRefresh;
+  readonly partners: DailySource;
+  readonly unattributed: DailySource;
+}> {
+  const partnerZones = [...new Set(registry.partners.map((p) => p.timeZone))].sort();
+  const refresh = await refreshDailyRollup(connection, [UNATTRIBUTED_ZONE, ...partnerZones]);
+  const id = new Map(refresh.zones.map((z) => [z.timeZone, z.id]));
+  const source = (zones: readonly string[]): DailySource => ({
+    table: DAILY_ROLLUP_TABLES.daily,
+    batches: DAILY_ROLLUP_TABLES.batches,
+    zones: zones.map((timeZone) => ({ timeZone, id: id.get(timeZone)! })),
+  });
+  // A registry without partners still reads its (empty) counted usage through one zone.
+  return {
+    refresh,
+    partners: source(partnerZones.length > 0 ? partnerZones : [UNATTRIBUTED_ZONE]),
+    unattributed: source([UNATTRIBUTED_ZONE]),
+  };
+}
+
+/** How {@link DuckDbAggregatedUsageSource} reads the rollup. */
+export interface AggregatedUsageOptions {
+  /**
+   * Read the daily pre-aggregate per zone (daily-rollup.ts), brought up to date before each statement,
+   * instead of the slot rows. @default true
+   */
+  readonly preAggregate?: boolean;
+}
+
 /**
  * The `AggregatedUsageSource` of the local state file: each call writes the registry tables and runs
  * its statement in one call of the database's serial queue, so no other caller sees or changes the
@@ -172,13 +243,28 @@ export class DuckDbAggregatedUsageSource implements AggregatedUsageSource {
   readonly engine = 'duckdb';
   /** Rows the statements returned to JavaScript since this source was made (for measuring). */
   rowsReturned = 0;
+  /** What the last refresh of the daily pre-aggregate found and did (for measuring). */
+  lastRefresh: DailyRollupRefresh | undefined;
+  private readonly preAggregate: boolean;
 
-  constructor(private readonly database: DuckDbDatabase) {}
+  constructor(
+    private readonly database: DuckDbDatabase,
+    options: AggregatedUsageOptions = {},
+  ) {
+    this.preAggregate = options.preAggregate ?? true;
+  }
+
+  private async aggregation(connection: DuckDBConnection, registry: Registry) {
+    await writeAttributionTables(connection, registry);
+    if (!this.preAggregate) return new DuckDbUsageAggregation(connection);
+    const { refresh, ...daily } = await prepareDailyRead(connection, registry);
+    this.lastRefresh = refresh;
+    return new DuckDbUsageAggregation(connection, LOCAL_AGGREGATION_TABLES, daily);
+  }
 
   partnerDailyUsage(registry: Registry, request: PartnerDailyUsageRequest): Promise<PartnerDailyUsage[]> {
     return this.database.serial('partnerDailyUsage', async (connection) => {
-      await writeAttributionTables(connection, registry);
-      const rows = await new DuckDbUsageAggregation(connection).partnerDailyUsage(request);
+      const rows = await (await this.aggregation(connection, registry)).partnerDailyUsage(request);
       this.rowsReturned += rows.length;
       return rows;
     });
@@ -186,8 +272,7 @@ export class DuckDbAggregatedUsageSource implements AggregatedUsageSource {
 
   unattributedUsage(registry: Registry, request: UnattributedUsageRequest): Promise<UnattributedUsage[]> {
     return this.database.serial('unattributedUsage', async (connection) => {
-      await writeAttributionTables(connection, registry);
-      const rows = await new DuckDbUsageAggregation(connection).unattributedUsage(request);
+      const rows = await (await this.aggregation(connection, registry)).unattributedUsage(request);
       this.rowsReturned += rows.length;
       return rows;
     });

@@ -19,6 +19,7 @@ import { TaskRunner } from './ingest-task.js';
 import type { LineSample } from './log-aggregator.js';
 import type { ItemOutcome, ReadItem } from './log-reader.js';
 import { type Manifest, manifestToData } from './manifest.js';
+import { translateNetworkRows } from './network-rows.js';
 import type { RowBatch } from './row-batch.js';
 import { StringTable } from './string-table.js';
 import { scannerModule } from './wasm-scanner.js';
@@ -167,6 +168,7 @@ export class IngestPool {
     for (let i = 0; i < batch.count; i++) batch.item[i] = items[batch.item[i]!]!.fileId;
     const lines = batch.lines;
     for (let i = 0; i < lines.count; i++) lines.item[i] = items[lines.item[i]!]!.fileId;
+    translateNetworkRows(batch.network, map, (item) => items[item]!.fileId);
     if (batch.holdings !== undefined) translateHeldReads(batch.holdings, map, items);
     // Task ids are unique in the pool: with it, a row's ref names it among every task's rows.
     return { ...batch, task: message.id };

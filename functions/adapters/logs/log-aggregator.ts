@@ -16,12 +16,14 @@ import { datasetOf, SLOT_MS } from '../../domain/usage.js';
 import { describeFailure, type MalformedReason } from './access-log-parser.js';
 import { type HeldReadBuilder, ObjectTexts } from './holdings-batch.js';
 import type { Manifest } from './manifest.js';
+import { NetworkKeyTexts } from './network-rows.js';
 import type { RowBatchBuilder } from './row-batch.js';
 import { StringTable } from './string-table.js';
 import {
   BLOCK_SIZES,
   DATASET_KIND,
   FAIL,
+  NET_STATUS,
   RECORD_INTS,
   ScannerMemoryError,
   type ScannerSizes,
@@ -102,7 +104,8 @@ export class LogAggregator {
       SLOT_MS,
       options.manifest !== undefined,
       options.scannerSizes ?? BLOCK_SIZES,
-      options.maxTableRows ?? 65536,
+      // A line takes a rollup row and a network row: with one row, no line could ever be added.
+      Math.max(2, options.maxTableRows ?? 65536),
       options.scanner,
     );
     this.keys = new KeyTexts(this.strings, options.datasetDepth);
@@ -313,14 +316,33 @@ export class LogAggregator {
     w.exports.resetLineRecords();
   }
 
-  /** Row `row` of the scanner to the output, its text columns as string ids. */
+  /**
+   * Row `row` of the scanner to the output, its text columns as string ids: a rollup row, or a network
+   * row (status NET_STATUS) to the output's network rows. An empty row (added for a line the scanner
+   * then stopped at) is skipped.
+   */
   private emitRow(row: number): void {
     const w = this.scanner;
     const k = (w.exports.rowKeysPtr() >> 2) + row * 4;
-    const f = (w.exports.rowSumsPtr() >> 3) + row * 3;
+    const f = (w.exports.rowSumsPtr() >> 3) + row * 4;
+    if (w.floats[f] === 0) return;
     const entry = w.ints[k + 2]!;
     const keys = this.keys;
     if (entry >= keys.size) keys.learn(w);
+    if (w.ints[k + 1] === NET_STATUS) {
+      this.output.network.push(
+        this.item,
+        w.ints[k]!,
+        keys.network,
+        entry,
+        w.floats[f]!,
+        w.floats[f + 1]!,
+        w.floats[f + 2]!,
+        w.floats[f + 3]!,
+        this.refBase + row,
+      );
+      return;
+    }
     this.output.push(
       this.item,
       w.ints[k]!,
@@ -419,6 +441,8 @@ class KeyTexts {
   operation = new Int32Array(256);
   accessPoint = new Int32Array(256);
   dataset = new Int32Array(256);
+  /** The texts of network key entries (kind DATASET_KIND.network), by entry. */
+  readonly network: NetworkKeyTexts;
   private readonly dashId: number;
   private readonly rootId: number;
 
@@ -428,6 +452,7 @@ class KeyTexts {
   ) {
     this.dashId = strings.id('-');
     this.rootId = strings.id('/');
+    this.network = new NetworkKeyTexts(strings);
   }
 
   /** Decodes the entries the scanner added since the last call. */
@@ -446,11 +471,26 @@ class KeyTexts {
         p += length;
         return text;
       };
+      const kind = ints[k + 6]!;
+      if (kind === DATASET_KIND.network) {
+        // The rollup entry (an earlier one, so learnt), remote address, host header, source region
+        // (scanner.ts, networkEntry).
+        const rollup = mem.readInt32LE(p);
+        p += 4;
+        this.network.learn(
+          entry,
+          this.requester[rollup]!,
+          this.accessPoint[rollup]!,
+          next(ints[k + 2]!),
+          next(ints[k + 3]!),
+          next(ints[k + 4]!),
+        );
+        continue;
+      }
       this.bucket[entry] = strings.id(next(ints[k + 1]!));
       this.requester[entry] = strings.id(next(ints[k + 2]!));
       this.operation[entry] = strings.id(next(ints[k + 3]!));
       this.accessPoint[entry] = strings.id(next(ints[k + 4]!));
-      const kind = ints[k + 6]!;
       const dataset = kind === DATASET_KIND.raw || kind === DATASET_KIND.encoded ? next(ints[k + 5]!) : '';
       this.dataset[entry] =
         kind === DATASET_KIND.dash

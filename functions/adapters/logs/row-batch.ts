@@ -9,6 +9,7 @@
 import type { ColumnarHeldReads } from '../../domain/holdings.js';
 import { type ColumnarRequestIds, type ColumnarUsageRows, STATUS_BY_INDEX } from '../../domain/usage.js';
 import { HeldReadBuilder, heldReadBuffers } from './holdings-batch.js';
+import { type ColumnarNetworkRows, NetworkRowBuilder, networkBuffers } from './network-rows.js';
 
 export { STATUS_BY_INDEX };
 
@@ -20,6 +21,8 @@ export { STATUS_BY_INDEX };
 export interface RowBatch extends ColumnarUsageRows {
   readonly ref: Int32Array;
   readonly lines: ColumnarRequestIds;
+  /** The network rows read with them (see network-rows.ts). */
+  readonly network: ColumnarNetworkRows;
   readonly task: number;
   /** Whole-object reads of the same lines (see ../../domain/HOLDINGS.md), when holdings are kept. */
   readonly holdings?: ColumnarHeldReads;
@@ -37,6 +40,7 @@ export function batchBuffers(batch: RowBatch): ArrayBuffer[] {
     l.hashLow,
     l.bytesSent,
     l.records,
+    l.netRef,
     batch.item,
     batch.slot,
     batch.status,
@@ -50,6 +54,7 @@ export function batchBuffers(batch: RowBatch): ArrayBuffer[] {
     batch.records,
   ]
     .map((a) => a.buffer as ArrayBuffer)
+    .concat(networkBuffers(batch.network))
     .concat(batch.holdings === undefined ? [] : heldReadBuffers(batch.holdings));
 }
 
@@ -69,6 +74,8 @@ export class RowBatchBuilder {
   private records = new Float64Array(0);
   private ref = new Int32Array(0);
   private readonly lineIds = new RequestIdBuilder();
+  /** Network rows, collected beside the rollup rows. */
+  readonly network = new NetworkRowBuilder();
   /** Whole-object reads, for an aggregator that keeps holdings (see LogAggregator). */
   readonly held = new HeldReadBuilder();
 
@@ -133,6 +140,7 @@ export class RowBatchBuilder {
       records: this.records.slice(0, n),
       ref: this.ref.slice(0, n),
       lines: this.lineIds.take(),
+      network: this.network.take(),
       task: 0,
       holdings: this.held.take(),
     };
@@ -157,8 +165,11 @@ export class RowBatchBuilder {
   }
 }
 
-/** Int32 words of a line record: hash low, hash high, row, slot, then bytes and records as two f64. */
-const LINE_RECORD_INTS = 8;
+/**
+ * Int32 words of a line record: hash low, hash high, row, slot, then bytes and records as two f64, the
+ * network row, one unused.
+ */
+const LINE_RECORD_INTS = 10;
 
 /** Collects line records into columns. */
 class RequestIdBuilder {
@@ -170,6 +181,7 @@ class RequestIdBuilder {
   private hashLow = new Int32Array(0);
   private bytesSent = new Float64Array(0);
   private records = new Float64Array(0);
+  private netRef = new Int32Array(0);
 
   push(memory: ArrayBuffer, at: number, n: number, item: number, refBase: number): void {
     if (this.count + n > this.item.length) this.grow(this.count + n);
@@ -186,6 +198,7 @@ class RequestIdBuilder {
       this.slot[i] = ints[w + 3]!;
       this.bytesSent[i] = floats[(w >> 1) + 2]!;
       this.records[i] = floats[(w >> 1) + 3]!;
+      this.netRef[i] = refBase + ints[w + 8]!;
     }
     this.count = i;
   }
@@ -202,6 +215,7 @@ class RequestIdBuilder {
       hashLow: this.hashLow.slice(0, n),
       bytesSent: this.bytesSent.slice(0, n),
       records: this.records.slice(0, n),
+      netRef: this.netRef.slice(0, n),
     };
   }
 
@@ -215,6 +229,7 @@ class RequestIdBuilder {
     this.hashLow = growInt(this.hashLow, n);
     this.bytesSent = growFloat(this.bytesSent, n);
     this.records = growFloat(this.records, n);
+    this.netRef = growInt(this.netRef, n);
   }
 }
 

@@ -9,8 +9,9 @@
  * field count, a field index, a length), [5], [6] the offending bytes, [7] how many lines of the call
  * came before it.
  *
- * Rollup rows: keys as four int32 (slot, status class, key entry, hash) at `rowKeysPtr`, sums as three
- * float64 (requests, bytes sent, records) at `rowSumsPtr`.
+ * Rollup rows: keys as four int32 (slot, status class, key entry, hash) at `rowKeysPtr`, sums as four
+ * float64 (requests, bytes sent, records, unused) at `rowSumsPtr`. Network rows share them: key (UTC day,
+ * NET_STATUS, network key entry), sums (requests, bytes sent, first ms, last ms).
  */
 import { readFileSync } from 'node:fs';
 
@@ -32,8 +33,11 @@ export const FAIL = {
   trailingQuote: 14,
 } as const;
 
-/** Dataset kinds of a key entry. */
-export const DATASET_KIND = { dash: 0, root: 1, raw: 2, encoded: 3 } as const;
+/** Dataset kinds of a key entry; `network` marks a network key (see network-rows.ts). */
+export const DATASET_KIND = { dash: 0, root: 1, raw: 2, encoded: 3, network: 4 } as const;
+
+/** The status of a network row (rollup rows have the indexes of STATUS_BY_INDEX). */
+export const NET_STATUS = 15;
 
 /** Why scanBlock stopped (before the line it stopped at, which the next call scans again). */
 export const STOP = {
@@ -50,8 +54,8 @@ export const STOP = {
   holdingsFull: 8,
 } as const;
 
-/** Bytes of one line record: hash (u64), row (i32), slot (i32), bytes sent (f64), records (f64). */
-export const LINE_RECORD_BYTES = 32;
+/** Bytes of one line record: hash (u64), row (i32), slot (i32), bytes sent (f64), records (f64), network row (i32), 4 unused. */
+export const LINE_RECORD_BYTES = 40;
 
 /** The scanner's two tables: rollup keys, and object keys of whole-object reads. */
 export const TABLE = { keys: 0, objects: 1 } as const;

@@ -124,11 +124,15 @@ let OUT: usize = 0;
 let outCap: i32 = 0;
 /**
  * The rollup rows being summed: by row, its key (slot, status class, key entry, hash) in ROW_KEYS and
- * its sums (requests, bytes sent, records) as f64 in ROW_SUMS, found through ROW_SLOTS (row + 1, 0 empty).
+ * its sums (requests, bytes sent, records, and a fourth used by network rows) as f64 in ROW_SUMS, found
+ * through ROW_SLOTS (row + 1, 0 empty). A network row (status NET_STATUS, see noteNetwork) holds requests,
+ * bytes sent, first and last time (ms) of the lines of one network key in one UTC day.
  */
 let ROW_KEYS: usize = 0;
 let ROW_SUMS: usize = 0;
 let ROW_SLOTS: usize = 0;
+/** Bytes of one row's sums: four f64. */
+const ROW_SUM_BYTES: i32 = 32;
 let rowCap: i32 = 0;
 let rowCount: i32 = 0;
 let rowMask: i32 = 0;
@@ -231,7 +235,8 @@ export function init(
   // In i64: the input area with its list of spaces takes about six bytes a byte of input.
   const total =
     inputAreaBytes(inputBytes) +
-    <i64>(outLines * 32 + rows * 40 + rowSlots * 4 + entries * 8 + 2 * tableBytes(entries, arenaBytes) + 64);
+    <i64>(outLines * 32 + rows * 48 + rowSlots * 4 + entries * 8 + 2 * tableBytes(entries, arenaBytes) + 64) +
+    <i64>(NET_CACHE_SLOTS * NET_CACHE_BYTES + 16);
   let base = <usize>(memory.size() << 16);
   const pages = <i32>((total + 0xffff) >>> 16);
   if (memory.grow(pages) < 0) return -1;
@@ -239,11 +244,11 @@ export function init(
   OUT = layInput(base, inputBytes);
   ROW_KEYS = OUT + outLines * 32;
   ROW_SUMS = ROW_KEYS + rows * 16;
-  ROW_SLOTS = ROW_SUMS + rows * 24;
+  ROW_SLOTS = ROW_SUMS + rows * ROW_SUM_BYTES;
   OBJECT_RECORDS = (ROW_SLOTS + rowSlots * 4 + 7) & ~7;
   KEYS = OBJECT_RECORDS + entries * 8;
   OBJECTS = layTable(KEYS, entries, arenaBytes);
-  layTable(OBJECTS, entries, arenaBytes);
+  NET_CACHE = (layTable(OBJECTS, entries, arenaBytes) + 15) & ~15;
   return 0;
 }
 
@@ -292,12 +297,14 @@ export function objectsLearnt(count: i32): void {
 /** Empties the rollup rows (JavaScript has read them all). */
 export function resetRows(): void {
   rowCount = 0;
+  // The network cache's rows are of the last emptying.
+  rowGeneration++;
   memory.fill(ROW_SLOTS, 0, (<usize>rowMask + 1) << 2);
 }
 
 /** Zeroes the sums of row `row` (JavaScript has sent them on as a partial row). */
 export function zeroRow(row: i32): void {
-  memory.fill(ROW_SUMS + <usize>row * 24, 0, 24);
+  memory.fill(ROW_SUMS + <usize>row * ROW_SUM_BYTES, 0, ROW_SUM_BYTES);
 }
 
 /** The row of (slot, status, entry), added with zero sums when new; -1 when new and the rows are full. */
@@ -320,7 +327,7 @@ function findRow(slot: i32, status: i32, entry: i32): i32 {
   store<i32>(k, slot);
   store<i32>(k + 4, status);
   store<i32>(k + 8, entry);
-  memory.fill(ROW_SUMS + <usize>row * 24, 0, 24);
+  memory.fill(ROW_SUMS + <usize>row * ROW_SUM_BYTES, 0, ROW_SUM_BYTES);
   store<i32>(ROW_SLOTS + (<usize>s << 2), row + 1);
   return row;
 }
@@ -335,9 +342,8 @@ export function tablePtr(which: i32): usize {
  */
 export function reserveInput(bytes: i32): usize {
   if (bytes <= inputCap) return INPUT;
-  const end = afterLineRecords(
-    <usize>load<i32>(OBJECTS + T_ARENA) + <usize>load<i32>(OBJECTS + T_ARENA_CAP) + SLACK,
-  );
+  // Past the network cache, which is laid out after the tables.
+  const end = afterLineRecords(NET_CACHE + <usize>(NET_CACHE_SLOTS * NET_CACHE_BYTES));
   const needed = <i64>end + 8 + inputAreaBytes(bytes);
   const have = <i64>memory.size() << 16;
   if (needed > have) {
@@ -1003,6 +1009,8 @@ export function stoppedBecause(): i32 {
 export function resetTable(which: i32): void {
   const t = tablePtr(which);
   if (which == 1) objectsKnown = 0;
+  // The network cache names key entries.
+  else memory.fill(NET_CACHE, 0, NET_CACHE_SLOTS * NET_CACHE_BYTES);
   store<i32>(t + T_COUNT, 0);
   store<i32>(t + T_USED, 0);
   memory.fill(<usize>load<i32>(t + T_SLOTS), 0, (<usize>load<i32>(t + T_MASK) + 1) << 2);
@@ -1145,6 +1153,115 @@ function spells(a: i32, e: i32, word: usize, n: i32): bool {
   return i == n || load<u64>(<usize>(a + n - 8)) == load<u64>(word + <usize>(n - 8));
 }
 
+// ---- network keys ---------------------------------------------------------------------------------------
+// Beside each rollup row, a good line is added to a network row: who (the line's rollup key entry, which
+// holds requester and access point) asked from where (remote address as logged, the host header when it
+// names a VPC endpoint, source region), per UTC day, with requests, bytes sent and the first and last
+// time. The key is a KEYS entry of kind NET_KIND and its row a row of status NET_STATUS, so both share the
+// rollup's tables, stops and emptying (the rollup entry a network entry names is never emptied before it);
+// JavaScript (../network-rows.ts) turns the address into its source prefix and the host into its VPC
+// endpoint once per entry, and sums the rows of one requester and access point where rows are written.
+
+const F_HOST_HEADER: i32 = 22;
+const F_SOURCE_REGION: i32 = 26;
+/** The dataset kind that marks a network key entry. */
+const NET_KIND: i32 = 4;
+/** The status of a network row (rollup rows have 0..5). */
+const NET_STATUS: i32 = 15;
+const DAY_MS: f64 = 86400000;
+/** How the host header of a request through an S3 interface endpoint ends. */
+const VPCE_HOST_SUFFIX = memory.data<u8>([
+  46, 118, 112, 99, 101, 46, 97, 109, 97, 122, 111, 110, 97, 119, 115, 46, 99, 111, 109,
+]);
+const VPCE_HOST_SUFFIX_LENGTH: i32 = 19;
+
+/** Stages field `f` of the line at `to` (nothing when the line has no such field); returns its end. */
+@inline
+function stageField(to: usize, f: i32): usize {
+  return fieldCount > f ? stage(to, getStart(f), getEnd(f)) : to;
+}
+
+/** Whether the line's host header is an S3 interface endpoint's name (ends in `.vpce.amazonaws.com`). */
+function hostIsVpce(): bool {
+  if (fieldCount <= F_HOST_HEADER) return false;
+  const h0 = getStart(F_HOST_HEADER);
+  const h1 = getEnd(F_HOST_HEADER);
+  return h1 - h0 > VPCE_HOST_SUFFIX_LENGTH && spells(h1 - VPCE_HOST_SUFFIX_LENGTH, h1, VPCE_HOST_SUFFIX, VPCE_HOST_SUFFIX_LENGTH);
+}
+
+/**
+ * The KEYS entry of the line's network key, the line's rollup key being `entry`; added when new; -1
+ * when new and the table has no room. Only a host header that names an endpoint (`vpce`) is kept: any
+ * other names none, and would only split rows.
+ */
+function networkEntry(entry: i32, vpce: bool): i32 {
+  store<i32>(KEY, entry);
+  const remote = stage(KEY + 4, getStart(F_REMOTE_IP), getEnd(F_REMOTE_IP));
+  const host = vpce ? stage(remote, getStart(F_HOST_HEADER), getEnd(F_HOST_HEADER)) : remote;
+  const region = stageField(host, F_SOURCE_REGION);
+  return findEntry(KEYS, KEY, 4, <i32>(remote - KEY - 4), <i32>(host - remote), <i32>(region - host), 0, NET_KIND);
+}
+
+/**
+ * A cache of the last network key seen with each rollup entry (direct-mapped by entry): most lines come
+ * from an address their requester used just before, and a compare of two 16-byte fields is cheaper than
+ * hashing the key. A slot: rollup entry + 1 (0 empty), network entry, address length, region length,
+ * UTC day, network row, the row generation it is of; address bytes at 32, region bytes at 48. Lines with
+ * an endpoint host, or an address or region over 16 bytes (long IPv6), are not cached.
+ */
+const NET_CACHE_SLOTS: i32 = 4096;
+const NET_CACHE_BYTES: i32 = 64;
+let NET_CACHE: usize = 0;
+/** Bumped whenever the rows are emptied: a cached row of an older generation is gone. */
+let rowGeneration: i32 = 1;
+
+/** The line's network row (see networkEntry), its rollup key being `entry`: -2 KEYS full, -4 rows full. */
+function networkRow(entry: i32): i32 {
+  const day = <i32>Math.floor(timeMs / DAY_MS);
+  const a0 = getStart(F_REMOTE_IP);
+  const addressLength = getEnd(F_REMOTE_IP) - a0;
+  let r0 = a0;
+  let regionLength = 0;
+  if (fieldCount > F_SOURCE_REGION) {
+    r0 = getStart(F_SOURCE_REGION);
+    regionLength = getEnd(F_SOURCE_REGION) - r0;
+  }
+  const vpce = hostIsVpce();
+  const cacheable = !vpce && addressLength <= 16 && regionLength <= 16;
+  const c = NET_CACHE + ((<usize>entry & <usize>(NET_CACHE_SLOTS - 1)) << 6);
+  if (
+    cacheable &&
+    load<i32>(c) == entry + 1 &&
+    load<i32>(c, 8) == addressLength &&
+    load<i32>(c, 12) == regionLength &&
+    sameBytes(c + 32, <usize>a0, addressLength) &&
+    sameBytes(c + 48, <usize>r0, regionLength)
+  ) {
+    if (load<i32>(c, 16) == day && load<i32>(c, 24) == rowGeneration) return load<i32>(c, 20);
+    const row = findRow(day, NET_STATUS, load<i32>(c, 4));
+    if (row < 0) return -4;
+    store<i32>(c, day, 16);
+    store<i32>(c, row, 20);
+    store<i32>(c, rowGeneration, 24);
+    return row;
+  }
+  const netEntry = networkEntry(entry, vpce);
+  if (netEntry < 0) return -2;
+  const row = findRow(day, NET_STATUS, netEntry);
+  if (cacheable) {
+    store<i32>(c, entry + 1);
+    store<i32>(c, netEntry, 4);
+    store<i32>(c, addressLength, 8);
+    store<i32>(c, regionLength, 12);
+    store<i32>(c, day, 16);
+    store<i32>(c, row, 20);
+    store<i32>(c, row < 0 ? 0 : rowGeneration, 24);
+    v128.store(c + 32, v128.load(<usize>a0));
+    v128.store(c + 48, v128.load(<usize>r0));
+  }
+  return row < 0 ? -4 : row;
+}
+
 /**
  * Scans the lines in INPUT[start, length): every line ends with a newline except perhaps the last. A
  * good line is added to its rollup row here; a malformed one gets an output record (see wasm-scanner.ts)
@@ -1270,8 +1387,16 @@ export function scanBlock(start: i32, length: i32, maxLine: i32): i32 {
         stopReason = 4;
         break;
       }
-      const sums = ROW_SUMS + <usize>row * 24;
-      const bytes = load<f64>(sums, 8) + load<f64>(RESULT, 8);
+      // The line's network row (see networkRow), found before any sum changes: a stop rescans the line,
+      // and a rollup row added just above stays empty (JavaScript skips empty rows).
+      const netRow = networkRow(entry);
+      if (netRow < 0) {
+        stopReason = -netRow;
+        break;
+      }
+      const lineBytes = load<f64>(RESULT, 8);
+      const sums = ROW_SUMS + <usize>row * ROW_SUM_BYTES;
+      const bytes = load<f64>(sums, 8) + lineBytes;
       const recordSum = load<f64>(sums, 16) + records;
       if (bytes > MAX_EXACT || recordSum > MAX_EXACT) {
         // The sum would no longer be exact: JavaScript sends the row on as it is and zeroes it.
@@ -1279,11 +1404,28 @@ export function scanBlock(start: i32, length: i32, maxLine: i32): i32 {
         stopReason = 6;
         break;
       }
+      const netSums = ROW_SUMS + <usize>netRow * ROW_SUM_BYTES;
+      const netBytes = load<f64>(netSums, 8) + lineBytes;
+      if (netBytes > MAX_EXACT) {
+        overflowRow = netRow;
+        stopReason = 6;
+        break;
+      }
       store<f64>(sums, load<f64>(sums) + 1);
       store<f64>(sums, bytes, 8);
       store<f64>(sums, recordSum, 16);
+      const netRequests = load<f64>(netSums);
+      if (netRequests == 0) {
+        store<f64>(netSums, timeMs, 16);
+        store<f64>(netSums, timeMs, 24);
+      } else {
+        if (timeMs < load<f64>(netSums, 16)) store<f64>(netSums, timeMs, 16);
+        if (timeMs > load<f64>(netSums, 24)) store<f64>(netSums, timeMs, 24);
+      }
+      store<f64>(netSums, netRequests + 1);
+      store<f64>(netSums, netBytes, 8);
       const id = lineRecordCap > 0 ? requestIdentity() : 0;
-      noteRequest(id, row, load<f64>(RESULT, 8), records);
+      noteRequest(id, row, netRow, lineBytes, records);
       if (object >= 0 && holdingCap > 0) noteHolding(id, entry, object, is206);
     }
     lines++;
@@ -1297,14 +1439,17 @@ export function scanBlock(start: i32, length: i32, maxLine: i32): i32 {
 // ---- request identities, for dropping repeated deliveries ----------------------------------------------
 // S3 may deliver a log record twice (in one object or in two). Each counted line that carries a request
 // id leaves a line record here: a 64-bit hash of its request id and host id, the rollup row it was added
-// to, its slot, and its bytes sent and records, so that the writer can take a repeat back out of the row
-// it went into (see ../request-ids.ts). Lines without a request id (`-`) leave none: nothing identifies
+// to, its slot, and its bytes sent and records, and its network row, so that the writer can take a repeat
+// back out of the rows it went into (see ../request-ids.ts). Lines without a request id (`-`) leave none: nothing identifies
 // them. The area is laid out by `initLineRecords`; without it no record is kept.
 
 const F_REQUEST_ID: i32 = 5;
 const F_HOST_ID: i32 = 18;
-/** Bytes of one line record: hash (u64), row (i32), slot (i32), bytes sent (f64), records (f64). */
-const LINE_RECORD_BYTES: i32 = 32;
+/**
+ * Bytes of one line record: hash (u64), row (i32), slot (i32), bytes sent (f64), records (f64), network
+ * row (i32), four bytes unused.
+ */
+const LINE_RECORD_BYTES: i32 = 40;
 let LINE_RECORDS: usize = 0;
 let lineRecordCap: i32 = 0;
 let lineRecordCount: i32 = 0;
@@ -1382,15 +1527,16 @@ function requestIdentity(): u64 {
   return h == 0 ? 1 : h;
 }
 
-/** Keeps a line record for the line just added to `row` (when the area is laid out and it has an id). */
-function noteRequest(id: u64, row: i32, bytes: f64, records: f64): void {
+/** Keeps a line record for the line just added to `row` and network row `netRow` (when the area is laid out and it has an id). */
+function noteRequest(id: u64, row: i32, netRow: i32, bytes: f64, records: f64): void {
   if (id == 0) return;
-  const rec = LINE_RECORDS + (<usize>lineRecordCount << 5);
+  const rec = LINE_RECORDS + <usize>lineRecordCount * LINE_RECORD_BYTES;
   store<u64>(rec, id);
   store<i32>(rec, row, 8);
   store<i32>(rec, <i32>Math.floor(timeMs / slotMs), 12);
   store<f64>(rec, bytes, 16);
   store<f64>(rec, records, 24);
+  store<i32>(rec, netRow, 32);
   lineRecordCount++;
 }
 

@@ -1,0 +1,231 @@
+/**
+ * Reading what the aggregate step's UNLOADs wrote (athena-aggregated-usage.ts): one partner's folder of
+ * daily sums, or the unattributed pairs, as gzip JSON Lines objects listed under their folder. Also
+ * the AggregatedUsageSource port over Athena for a caller that unloads and reads in one process.
+ */
+import { createHash } from 'node:crypto';
+import { gunzipSync } from 'node:zlib';
+import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import type { Registry } from '../../domain/registry.js';
+import type {
+  AggregatedUsageSource,
+  DailyUsage,
+  PartnerDailyUsageRequest,
+  UnattributedDatasetUsage,
+  UnattributedUsageRequest,
+} from '../../ports.js';
+import { isRetryable, S3StoreError } from '../s3/s3-read.js';
+import type { AggregationTables } from '../sql/usage-aggregation-sql.js';
+import {
+  AthenaUsageUnloader,
+  partitionFolder,
+  type UnloadedUsageLocation,
+} from './athena-aggregated-usage.js';
+import type { AthenaQueryRunner } from './athena-client.js';
+
+/** An unloaded row that does not have the shape the UNLOAD writes. */
+export class UnloadedRowError extends Error {
+  override readonly name = 'UnloadedRowError';
+}
+
+type JsonRow = Readonly<Record<string, unknown>>;
+
+function text(row: JsonRow, column: string, where: string): string {
+  const v = row[column];
+  if (typeof v !== 'string')
+    throw new UnloadedRowError(`${where}: column ${column} is not text: ${String(v)}`);
+  return v;
+}
+
+function count(row: JsonRow, column: string, where: string): bigint {
+  const v = row[column];
+  // sum() over no non-NULL value is NULL (Athena leaves the key out); the rollup never writes NULL counts.
+  if (v === null || v === undefined) return 0n;
+  if (typeof v !== 'string' || !/^\d+$/.test(v))
+    throw new UnloadedRowError(`${where}: column ${column} is not a count: ${JSON.stringify(v)}`);
+  return BigInt(v);
+}
+
+/** Reads what an UNLOAD wrote: the gzip JSON Lines objects of a folder. Counts what it read. */
+export class UnloadedUsageReader {
+  /** Objects and (compressed) bytes read so far, for measuring. */
+  objectsRead = 0;
+  bytesRead = 0;
+
+  constructor(
+    private readonly s3: S3Client,
+    readonly location: UnloadedUsageLocation,
+  ) {}
+
+  /** The daily sums of one partner (none when the partner had no counted use). */
+  async partnerDailyUsage(partnerId: string): Promise<DailyUsage[]> {
+    const prefix = `${this.location.dailyPrefix}${partitionFolder('partner_id', partnerId)}`;
+    const out: DailyUsage[] = [];
+    for (const { key, rows } of await this.readFolder(prefix)) {
+      rows.forEach((r, i) => {
+        const where = `s3://${this.location.bucket}/${key} line ${i + 1}`;
+        out.push({
+          partnerId,
+          applicationId: text(r, 'application_id', where),
+          dataset: text(r, 'dataset', where),
+          date: text(r, 'local_date', where),
+          requests: count(r, 'requests', where),
+          bytesSent: count(r, 'bytes_sent', where),
+          records: count(r, 'records', where),
+        });
+      });
+    }
+    // Objects come back in key order, not in the statement's: the same order for every caller.
+    return out.sort(
+      (a, b) => cmp(a.applicationId, b.applicationId) || cmp(a.dataset, b.dataset) || cmp(a.date, b.date),
+    );
+  }
+
+  /** Every unattributed requester, access point and dataset the UNLOAD wrote. */
+  async unattributedUsage(): Promise<UnattributedDatasetUsage[]> {
+    const out: { position: number; row: UnattributedDatasetUsage }[] = [];
+    for (const { key, rows } of await this.readFolder(this.location.unattributedPrefix)) {
+      rows.forEach((r, i) => {
+        const where = `s3://${this.location.bucket}/${key} line ${i + 1}`;
+        out.push({
+          position: Number(count(r, 'position', where)),
+          row: {
+            requester: text(r, 'requester', where),
+            accessPoint: text(r, 'access_point', where),
+            dataset: text(r, 'dataset', where),
+            requests: count(r, 'requests', where),
+            bytesSent: count(r, 'bytes_sent', where),
+            records: count(r, 'records', where),
+            touchedPartnerData: count(r, 'touched', where) === 1n,
+          },
+        });
+      });
+    }
+    return out.sort((a, b) => a.position - b.position || cmp(a.row.dataset, b.row.dataset)).map((r) => r.row);
+  }
+
+  private async readFolder(prefix: string): Promise<{ key: string; rows: JsonRow[] }[]> {
+    const keys: string[] = [];
+    let token: string | undefined;
+    do {
+      const page = await this.send(
+        () =>
+          this.s3.send(
+            new ListObjectsV2Command({
+              Bucket: this.location.bucket,
+              Prefix: prefix,
+              ContinuationToken: token,
+            }),
+          ),
+        `list s3://${this.location.bucket}/${prefix}`,
+      );
+      for (const o of page.Contents ?? []) if (o.Key && !o.Key.endsWith('/')) keys.push(o.Key);
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    keys.sort();
+    const out: { key: string; rows: JsonRow[] }[] = [];
+    for (const key of keys) {
+      const where = `s3://${this.location.bucket}/${key}`;
+      const got = await this.send(
+        () => this.s3.send(new GetObjectCommand({ Bucket: this.location.bucket, Key: key })),
+        `read ${where}`,
+      );
+      if (!got.Body) throw new S3StoreError(`could not read ${where}: the object has no body`, true);
+      const bytes = await got.Body.transformToByteArray();
+      this.objectsRead++;
+      this.bytesRead += bytes.length;
+      const body =
+        key.endsWith('.gz') || (bytes[0] === 0x1f && bytes[1] === 0x8b) ? gunzipSync(bytes) : bytes;
+      const rows = Buffer.from(body)
+        .toString('utf8')
+        .split('\n')
+        .filter((line) => line.trim() !== '')
+        .map((line, i) => {
+          try {
+            return JSON.parse(line) as JsonRow;
+          } catch (error) {
+            throw new UnloadedRowError(`${where} line ${i + 1}: not JSON: ${(error as Error).message}`, {
+              cause: error,
+            });
+          }
+        });
+      out.push({ key, rows });
+    }
+    return out;
+  }
+
+  private async send<T>(call: () => Promise<T>, what: string): Promise<T> {
+    try {
+      return await call();
+    } catch (error) {
+      throw new S3StoreError(`could not ${what}: ${(error as Error).message}`, isRetryable(error), {
+        cause: error,
+      });
+    }
+  }
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * The port in one process: each call unloads its statement to a folder of its own under `runPrefix`
+ * (named by a hash of the request, since Athena unloads only into an empty folder) and reads it back.
+ * `partnerIds` limits what partnerDailyUsage reads; by default every partner of the registry.
+ */
+export class AthenaAggregatedUsageSource implements AggregatedUsageSource {
+  readonly engine = 'athena';
+  readonly unloader: AthenaUsageUnloader;
+  private readonly readers: UnloadedUsageReader[] = [];
+
+  constructor(
+    runner: AthenaQueryRunner,
+    private readonly s3: S3Client,
+    tables: AggregationTables,
+    private readonly output: { readonly bucket: string; readonly runPrefix: string },
+    runId: string,
+  ) {
+    this.unloader = new AthenaUsageUnloader(runner, tables, runId);
+  }
+
+  async partnerDailyUsage(registry: Registry, request: PartnerDailyUsageRequest): Promise<DailyUsage[]> {
+    const reader = this.reader(`daily-${digest(request)}/`);
+    await this.unloader.unloadPartnerDailyUsage(request, reader.location);
+    const out: DailyUsage[] = [];
+    for (const p of registry.partners) out.push(...(await reader.partnerDailyUsage(p.id)));
+    return out;
+  }
+
+  async unattributedUsage(
+    _registry: Registry,
+    request: UnattributedUsageRequest,
+  ): Promise<UnattributedDatasetUsage[]> {
+    const reader = this.reader(`unattributed-${digest(request)}/`);
+    await this.unloader.unloadUnattributedUsage(request, reader.location);
+    return reader.unattributedUsage();
+  }
+
+  /** Objects and bytes read back from S3 so far. */
+  get read(): { readonly objects: number; readonly bytes: number } {
+    return {
+      objects: this.readers.reduce((n, r) => n + r.objectsRead, 0),
+      bytes: this.readers.reduce((n, r) => n + r.bytesRead, 0),
+    };
+  }
+
+  private reader(folder: string): UnloadedUsageReader {
+    const base = `${this.output.runPrefix}${folder}`;
+    const r = new UnloadedUsageReader(this.s3, {
+      bucket: this.output.bucket,
+      dailyPrefix: base,
+      unattributedPrefix: base,
+    });
+    this.readers.push(r);
+    return r;
+  }
+}
+
+function digest(value: unknown): string {
+  return createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, 16);
+}

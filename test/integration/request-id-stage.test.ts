@@ -1,0 +1,200 @@
+/**
+ * The request identities of staged rows, checked in JS when their group is recorded (request-claims.ts):
+ * which line of a repeated identity is kept, what is taken back out of which partial row, which
+ * claims are written with which file and day, and that stored claims are found on the group's days,
+ * also when many identities fall on one slot of the hash table.
+ */
+import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { RequestIdStage } from '../../functions/adapters/duckdb/request-claims.js';
+import { StagedRollup } from '../../functions/adapters/duckdb/rollup-writer.js';
+import { CREATE_SCHEMA } from '../../functions/adapters/duckdb/schema.js';
+import type { ColumnarRequestIds } from '../../functions/domain/usage.js';
+
+/** A slot number of 14 March 2026 (slot numbers count 15 minutes from the epoch). */
+const SLOT = Math.floor(Date.UTC(2026, 2, 14, 10) / 900_000);
+const DAY = Math.floor(SLOT / 96);
+
+interface Line {
+  readonly item: number;
+  readonly ref: number;
+  readonly high: number;
+  readonly low: number;
+  readonly slot?: number;
+  readonly bytes?: number;
+}
+
+function lines(list: readonly Line[]): ColumnarRequestIds {
+  const n = list.length;
+  return {
+    count: n,
+    item: Int32Array.from(list, (l) => l.item),
+    ref: Int32Array.from(list, (l) => l.ref),
+    slot: Int32Array.from(list, (l) => l.slot ?? SLOT),
+    hashHigh: Int32Array.from(list, (l) => l.high),
+    hashLow: Int32Array.from(list, (l) => l.low),
+    bytesSent: Float64Array.from(list, (l) => l.bytes ?? 100),
+    records: Float64Array.from(list, () => 1),
+    netRef: Int32Array.from(list, (l) => l.ref),
+  };
+}
+
+let instance: DuckDBInstance;
+let connection: DuckDBConnection;
+
+beforeEach(async () => {
+  instance = await DuckDBInstance.create(':memory:');
+  connection = await instance.connect();
+  for (const statement of CREATE_SCHEMA) await connection.run(statement);
+  // The work tables and rollup_stream, which the negative rows go into.
+  await StagedRollup.open(connection);
+});
+
+afterEach(() => {
+  connection.closeSync();
+  instance.closeSync();
+});
+
+async function rows(sql: string): Promise<unknown[][]> {
+  return (await connection.runAndReadAll(sql)).getRows().map((r) => r.map((v) => Number(v)));
+}
+
+/** One staged partial row per (task, ref) the lines name, so that negatives find their row. */
+async function stageRows(task: number, refs: readonly { item: number; ref: number }[]): Promise<void> {
+  for (const { item, ref } of refs) {
+    await connection.run(
+      `INSERT INTO rollup_stream VALUES (${item}, ${SLOT}, 2, 0, ${ref}, 0, 0, 0, 5, 500, 5, ${task}, ${ref})`,
+    );
+  }
+}
+
+describe('RequestIdStage.dropRepeats', () => {
+  it('keeps the first line of an identity in the group order and takes the others out of their rows', async () => {
+    const stage = new RequestIdStage();
+    // Items 7 and 3, recorded in the order 3, 7: identity (1, 1) is in both; (2, 2) twice in item 7.
+    stage.stage(
+      10,
+      lines([
+        { item: 7, ref: 0, high: 1, low: 1, bytes: 40 },
+        { item: 7, ref: 1, high: 2, low: 2, bytes: 50 },
+        { item: 7, ref: 2, high: 2, low: 2, bytes: 60 },
+      ]),
+    );
+    stage.stage(
+      11,
+      lines([
+        { item: 3, ref: 0, high: 1, low: 1, bytes: 40 },
+        { item: 3, ref: 0, high: 9, low: 9, bytes: 70 },
+      ]),
+    );
+    await stageRows(10, [
+      { item: 7, ref: 0 },
+      { item: 7, ref: 1 },
+      { item: 7, ref: 2 },
+    ]);
+    await stageRows(11, [{ item: 3, ref: 0 }]);
+    const dropped = await stage.dropRepeats(connection, [
+      { item: 3, batch: 'b3' },
+      { item: 7, batch: 'b7' },
+    ]);
+    // Item 7's copy of (1, 1) (item 3 comes first) and its later (2, 2) line (ref 2 after ref 1).
+    expect(Object.fromEntries(dropped)).toEqual({ 7: 2 });
+    expect(
+      await rows(
+        'SELECT task, ref, requests, bytes_sent, records FROM rollup_stream WHERE requests < 0 ORDER BY ref',
+      ),
+    ).toEqual([
+      [10, 0, -1, -40, -1],
+      [10, 2, -1, -60, -1],
+    ]);
+    // Three identities claimed, each by the file of its kept line (numbered from 1 in the group order).
+    expect(await rows('SELECT id_hash, day, file FROM request_claims ORDER BY id_hash')).toEqual([
+      [2 ** 32 + 1, DAY, 1],
+      [2 * 2 ** 32 + 2, DAY, 2],
+      [9 * 2 ** 32 + 9, DAY, 1],
+    ]);
+    expect(await rows('SELECT file FROM request_claim_files ORDER BY file')).toEqual([[1], [2]]);
+    expect(stage.count).toBe(0);
+  });
+
+  it('drops every line of an identity a recorded file claimed on one of the group’s days, and claims the rest', async () => {
+    await connection.run(
+      `INSERT INTO request_claims VALUES (${5 * 2 ** 32 + 5}, ${DAY}, 1), (${6 * 2 ** 32 + 6}, ${DAY - 3}, 1)`,
+    );
+    await connection.run("INSERT INTO request_claim_files VALUES (1, 'recorded')");
+    const stage = new RequestIdStage();
+    stage.stage(
+      1,
+      lines([
+        { item: 0, ref: 0, high: 5, low: 5 },
+        { item: 0, ref: 0, high: 5, low: 5 },
+        { item: 0, ref: 1, high: 6, low: 6 },
+        { item: 0, ref: 1, high: 6, low: 6, slot: SLOT - 3 * 96 },
+        { item: 0, ref: 1, high: 8, low: 8, slot: SLOT + 96 },
+      ]),
+    );
+    await stageRows(1, [
+      { item: 0, ref: 0 },
+      { item: 0, ref: 1 },
+    ]);
+    const dropped = await stage.dropRepeats(connection, [{ item: 0, batch: 'b' }]);
+    // Both lines of (5, 5); the two of (6, 6), whose earliest line is on the day of its claim.
+    expect(dropped.get(0)).toBe(4);
+    expect(await rows('SELECT id_hash, day FROM request_claims WHERE file > 1 ORDER BY id_hash')).toEqual([
+      [8 * 2 ** 32 + 8, DAY + 1],
+    ]);
+  });
+
+  it('tells apart identities that share a table slot, and leaves the lines of other items staged', async () => {
+    const stage = new RequestIdStage();
+    // low ^ (high >>> 15) is the same for all: every identity hashes to one table slot.
+    const same = (k: number): Line => ({ item: k % 2, ref: k % 2, high: k << 15, low: 12345 ^ k });
+    const list = Array.from({ length: 500 }, (_, k) => same(k));
+    stage.stage(1, lines([...list, ...list.slice(0, 100), { item: 5, ref: 0, high: 1, low: 1 }]));
+    await stageRows(1, [
+      { item: 0, ref: 0 },
+      { item: 1, ref: 1 },
+    ]);
+    const dropped = await stage.dropRepeats(connection, [
+      { item: 0, batch: 'b' },
+      { item: 1, batch: 'b' },
+    ]);
+    expect(Object.fromEntries(dropped)).toEqual({ 0: 50, 1: 50 });
+    expect(await rows('SELECT count(*), count(DISTINCT id_hash) FROM request_claims')).toEqual([[500, 500]]);
+    // Item 5 is not in the group: its line stays for its own group.
+    expect(stage.count).toBe(1);
+    stage.discard([5]);
+    expect(stage.count).toBe(0);
+  });
+
+  it('writes more claims than one slice holds, every one once, in day order', async () => {
+    const stage = new RequestIdStage();
+    // 140,000 identities on three days, the days interleaved in staging order.
+    const n = 140_000;
+    const list = Array.from(
+      { length: n },
+      (_, k): Line => ({
+        item: 0,
+        ref: 0,
+        high: k,
+        low: -k,
+        slot: SLOT + (k % 3) * 96,
+      }),
+    );
+    stage.stage(1, lines(list));
+    await stageRows(1, [{ item: 0, ref: 0 }]);
+    expect((await stage.dropRepeats(connection, [{ item: 0, batch: 'b' }])).size).toBe(0);
+    expect(await rows('SELECT count(*), count(DISTINCT id_hash) FROM request_claims')).toEqual([[n, n]]);
+    expect(await rows('SELECT day, count(*) FROM request_claims GROUP BY day ORDER BY day')).toEqual([
+      [DAY, 46_667],
+      [DAY + 1, 46_667],
+      [DAY + 2, 46_666],
+    ]);
+    // As inserted: no day comes back after a later one.
+    expect(
+      await rows(`SELECT count(*) FROM (
+        SELECT day, lag(day) OVER (ORDER BY rowid) AS before FROM request_claims
+      ) WHERE day < before`),
+    ).toEqual([[0]]);
+  });
+});
