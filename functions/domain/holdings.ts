@@ -5,10 +5,11 @@
 
 /**
  * Reads of whole objects (status 200 or 206) summed into partial holdings rows, in columns, beside the
- * rollup rows: one row per run of reads of one object by one key (bucket, requester, access point,
- * dataset) in one slot. String columns hold ids into the sender's string table. `ref` names a row
- * within the task that read it (as the rollup's refs do), and `lines` are the request identities of
- * the reads summed into each, by which a repeated delivery is taken back out (see holdings-writer.ts).
+ * rollup rows: one row per object (key, version id, object size as logged), key (bucket, requester,
+ * access point, dataset), slot and status (200 or 206), as the scanner summed them. String columns hold
+ * ids into the sender's string table. `ref` names a row within the task that read it, in the same ref
+ * space as the rollup's rows, and a line's request identity names its holdings row by it (`heldRef`),
+ * so that a repeated delivery is taken back out (see holdings-writer.ts).
  */
 export interface ColumnarHeldReads {
   readonly count: number;
@@ -28,25 +29,12 @@ export interface ColumnarHeldReads {
   readonly objectSize: Float64Array;
   /** The object's records per the dataset manifest (0 without one). */
   readonly records: Float64Array;
+  /** 1 when the row's reads were 200s (whole objects), 0 when they were 206s (ranges). */
+  readonly full: Int32Array;
+  readonly retrievals: Float64Array;
+  readonly bytesSent: Float64Array;
   readonly firstMs: Float64Array;
   readonly lastMs: Float64Array;
-  readonly retrievals: Float64Array;
-  /** Retrievals with status 200. */
-  readonly fullRetrievals: Float64Array;
-  readonly bytesSent: Float64Array;
-  readonly lines: ColumnarHeldLines;
-}
-
-/** The request identity of each read with a request id, and what it added to its row (`ref`). */
-export interface ColumnarHeldLines {
-  readonly count: number;
-  readonly item: Int32Array;
-  readonly ref: Int32Array;
-  readonly hashHigh: Int32Array;
-  readonly hashLow: Int32Array;
-  /** 1 when the read was a 200 (whole), 0 for a 206. */
-  readonly full: Int32Array;
-  readonly bytesSent: Float64Array;
 }
 
 /** Application id of the rows that take all of a partner's applications together. */

@@ -17,7 +17,7 @@ import type { RollupRow } from '../../domain/usage.js';
 import type { Clock, InputSummary, MalformedSample } from '../../ports.js';
 import { type DuckDbDatabase, readSetting, scalar } from './duckdb-database.js';
 import { DuckDbStoreError } from './errors.js';
-import { deleteHoldingsOf, HOLDINGS_SQL, insertHoldings, lastClaimFile } from './holdings-writer.js';
+import { deleteHoldingsOf, HOLDINGS_SQL, insertHoldings } from './holdings-writer.js';
 import { deleteEmptiedRows, forgetRequestClaims } from './request-claims.js';
 import { appendRollupRows, type ColumnarRollupRows, STREAM_SQL, StagedRollup } from './rollup-writer.js';
 import { SETTING_INGESTION, SQL } from './schema.js';
@@ -375,10 +375,9 @@ export class DuckDbIngestLog {
     const batchOf = (f: StagedFileIngestion) =>
       f.stats.unreadableReason === undefined ? group : f.file.fingerprint;
     const written = kept.map((f) => ({ item: f.item, batch: batchOf(f) }));
-    // Holdings count a request once as the rollup does: by the claims this group makes (holdings-writer.ts).
-    const claimsBefore = await lastClaimFile(connection);
+    // Repeats are taken out of the holdings rows with the rollup's and the network's (holdings-writer.ts).
     const repeats = await staged.dropRepeats(written);
-    await insertHoldings(connection, staged.heldLines, written, claimsBefore, repeats.size > 0);
+    await insertHoldings(connection, written);
     await staged.insertInto(written);
     if (repeats.size > 0) {
       const batches = new Set(kept.filter((f) => repeats.has(f.item)).map(batchOf));

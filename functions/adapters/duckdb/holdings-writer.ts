@@ -6,16 +6,15 @@
  * same staged lines as the rollup, in the same transaction (DuckDbIngestLog.writeStagedFiles), so the
  * logs are read once; replaced with its batch, like the rollup.
  *
- * The worker sums reads into partial rows (holdings-batch.ts) and keeps each read's request identity
- * beside its row. A repeated delivery of a request counts once: after the request claims of the group
- * were made (request-claims.ts), a read whose identity the group did not claim (a file recorded before
- * did), or that is not the first read of its identity in the group's order, is taken back out of its
- * partial row, as the rollup takes its repeats out. When the group's claims found no repeat at all (most
- * nights) the identities are never staged: they are kept in memory until their files are recorded.
- * Lines without a request id always count, as in the rollup.
+ * The scanner sums reads into partial rows itself (one per object, key, slot and status; see
+ * ../logs/holdings-batch.ts), and each line's request identity names the holdings row it went into
+ * (`heldRef`, as `netRef` names its network row). A repeated delivery of a request counts once: the
+ * group's request check (request-claims.ts) sums the repeats per holdings row into held_repeats, and
+ * they are taken back out of that row as a negative partial row, as the rollup and the network table
+ * take theirs out. Lines without a request id always count, as in the rollup.
  */
 import { BIGINT, DOUBLE, type DuckDBConnection, INTEGER, LIST, listValue, VARCHAR } from '@duckdb/node-api';
-import type { ColumnarHeldLines, ColumnarHeldReads } from '../../domain/holdings.js';
+import type { ColumnarHeldReads } from '../../domain/holdings.js';
 import { SLOT_MS } from '../../domain/usage.js';
 import { appendColumns } from './append-columns.js';
 
@@ -40,7 +39,7 @@ export const HOLDINGS_SCHEMA: readonly string[] = [
   )`,
 ];
 
-/** Per-connection staging of partial holdings rows and, when needed, identities (see rollup-writer.ts). */
+/** Per-connection staging of partial holdings rows and of the repeats to take out of them (see rollup-writer.ts). */
 export const HELD_STREAM_SCHEMA: readonly string[] = [
   `CREATE TEMP TABLE IF NOT EXISTS held_stream (
     item INTEGER NOT NULL,
@@ -53,25 +52,23 @@ export const HELD_STREAM_SCHEMA: readonly string[] = [
     object_key INTEGER NOT NULL,
     version_id INTEGER NOT NULL,
     slot INTEGER NOT NULL,
+    full_reads INTEGER NOT NULL,
     object_size DOUBLE NOT NULL,
     records DOUBLE NOT NULL,
-    first_ms DOUBLE,
-    last_ms DOUBLE,
     retrievals DOUBLE NOT NULL,
-    full_retrievals DOUBLE NOT NULL,
-    bytes_sent DOUBLE NOT NULL
+    bytes_sent DOUBLE NOT NULL,
+    first_ms DOUBLE NOT NULL,
+    last_ms DOUBLE NOT NULL
   )`,
   'DELETE FROM held_stream',
-  `CREATE TEMP TABLE IF NOT EXISTS held_lines (
-    item INTEGER NOT NULL,
+  // The group's repeats summed per holdings row they were counted in (request-claims.ts).
+  `CREATE TEMP TABLE IF NOT EXISTS held_repeats (
     task INTEGER NOT NULL,
-    ref INTEGER NOT NULL,
-    hash_high INTEGER NOT NULL,
-    hash_low INTEGER NOT NULL,
-    whole INTEGER NOT NULL,
+    held_ref INTEGER NOT NULL,
+    retrievals DOUBLE NOT NULL,
     bytes_sent DOUBLE NOT NULL
   )`,
-  'DELETE FROM held_lines',
+  'DELETE FROM held_repeats',
 ];
 
 const HELD_STREAM_TYPES = [
@@ -85,7 +82,7 @@ const HELD_STREAM_TYPES = [
   INTEGER,
   INTEGER,
   INTEGER,
-  DOUBLE,
+  INTEGER,
   DOUBLE,
   DOUBLE,
   DOUBLE,
@@ -93,40 +90,29 @@ const HELD_STREAM_TYPES = [
   DOUBLE,
   DOUBLE,
 ];
-const HELD_LINE_TYPES = [INTEGER, INTEGER, INTEGER, INTEGER, INTEGER, INTEGER, DOUBLE];
 
-/** The identity hash as one BIGINT, as request-claims.ts computes it. */
-const ID_HASH = 'l.hash_high::BIGINT * 4294967296 + (l.hash_low::BIGINT & 4294967295)';
-
-/** The group's files: $1 their staged items, in the group's order. */
-const GROUP_ITEMS = `(SELECT unnest($1::INTEGER[]) AS item, unnest(range(len($1::INTEGER[]))) AS ord)`;
+/** The columns of a holdings row's key in held_stream (a negative row copies them from its row). */
+const HELD_KEY = `bucket, requester, access_point, dataset, object_key, version_id, slot, full_reads, object_size, records`;
 
 /** SQL of the holdings writer; constant text, values only as parameters. */
 export const HOLDINGS_SQL = {
-  /** The newest claim file before the group's claims are made. */
-  lastClaimFile: 'SELECT coalesce(max(file), 0)::INTEGER FROM request_claim_files',
   /**
-   * Each repeated read of the group ($1 its items, in order) taken back out of its partial row, as a
-   * negative partial row: a read whose identity the group did not claim (no claim file after $2), or
-   * that is not the first of its identity in the group's order (then by task, row and bytes, so the
-   * choice is the same on every run).
+   * Each repeat taken back out: the repeats of the group summed per holdings row (task, held_ref) in
+   * held_repeats become a negative partial row of that row (with that row's item: in a merged task it
+   * may be another file of the task, recorded in the same group). First and last time are left to the
+   * reads counted (a repeat was logged at the time of the request it repeats).
    */
-  stageNegatives: `INSERT INTO held_stream (item, task, ref, bucket, requester, access_point, dataset,
-      object_key, version_id, slot, object_size, records, first_ms, last_ms, retrievals, full_retrievals,
-      bytes_sent)
-    SELECT k.item, k.task, k.ref, k.bucket, k.requester, k.access_point, k.dataset, k.object_key,
-      k.version_id, k.slot, k.object_size, k.records, NULL, NULL, -r.n, -r.whole, -r.bytes
-    FROM (
-      SELECT task, ref, count(*) AS n, sum(whole) AS whole, sum(bytes_sent::BIGINT) AS bytes
-      FROM (
-        SELECT l.task, l.ref, l.whole, l.bytes_sent, ${ID_HASH} AS id,
-          row_number() OVER (PARTITION BY ${ID_HASH} ORDER BY f.ord, l.task, l.ref, l.bytes_sent) AS nth
-        FROM held_lines l JOIN ${GROUP_ITEMS} f ON f.item = l.item
-      )
-      WHERE nth > 1 OR id NOT IN (SELECT id_hash FROM request_claims WHERE file > $2::INTEGER)
-      GROUP BY task, ref
-    ) r
-      JOIN (SELECT * FROM held_stream WHERE retrievals > 0) k ON k.task = r.task AND k.ref = r.ref`,
+  stageNegatives: `INSERT INTO held_stream (item, task, ref, ${HELD_KEY}, retrievals, bytes_sent, first_ms, last_ms)
+    SELECT k.item, r.task, r.held_ref, ${HELD_KEY.split(', ')
+      .map((c) => `k.${c}`)
+      .join(', ')}, -r.retrievals, -r.bytes_sent, 0, 0
+    FROM held_repeats r
+      JOIN (
+        SELECT DISTINCT item, task, ref, ${HELD_KEY}
+        FROM held_stream
+        WHERE (task, ref) IN (SELECT (task, held_ref) FROM held_repeats)
+      ) k ON k.task = r.task AND k.ref = r.held_ref`,
+  clearRepeats: 'DELETE FROM held_repeats',
   /**
    * Sums the staged partial rows of the items in $1 (their batches in $2, parallel; $4 the place in $2
    * of each item's batch) into holdings, one row per batch, slot and object; rows whose every read was
@@ -141,10 +127,10 @@ export const HOLDINGS_SQL = {
       SELECT f.batch, s.requester, s.access_point, s.bucket, s.object_key, s.version_id, s.dataset, s.slot,
         CASE WHEN s.object_size < 0 THEN NULL ELSE s.object_size::BIGINT END AS object_size,
         max(s.records::BIGINT)::BIGINT AS object_records,
-        min(s.first_ms::BIGINT)::BIGINT AS first_ms,
-        max(s.last_ms::BIGINT)::BIGINT AS last_ms,
+        min(s.first_ms::BIGINT) FILTER (WHERE s.retrievals > 0)::BIGINT AS first_ms,
+        max(s.last_ms::BIGINT) FILTER (WHERE s.retrievals > 0)::BIGINT AS last_ms,
         sum(s.retrievals::BIGINT)::BIGINT AS retrievals,
-        sum(s.full_retrievals::BIGINT)::BIGINT AS full_retrievals,
+        coalesce(sum(s.retrievals::BIGINT) FILTER (WHERE s.full_reads = 1), 0)::BIGINT AS full_retrievals,
         sum(s.bytes_sent::BIGINT)::BIGINT AS bytes_sent
       FROM held_stream s
         -- batch: the place in $2 of the item's batch (an integer groups faster than its text).
@@ -159,59 +145,9 @@ export const HOLDINGS_SQL = {
       JOIN rollup_stream_strings k ON k.id = g.object_key
       JOIN rollup_stream_strings v ON v.id = g.version_id`,
   discard: 'DELETE FROM held_stream WHERE item IN (SELECT unnest($1::INTEGER[]))',
-  discardLines: 'DELETE FROM held_lines',
   deleteOf: 'DELETE FROM holdings WHERE batch IN (SELECT unnest($1::VARCHAR[]))',
   clear: 'DELETE FROM holdings',
 } as const;
-
-/**
- * The identities of held reads not yet recorded, by item, in memory: staged only for a group in which
- * the request claims found a repeat.
- */
-export class HeldLineStore {
-  private readonly byItem = new Map<
-    number,
-    { task: number; lines: ColumnarHeldLines; from: number; to: number }[]
-  >();
-
-  /** Keeps `lines` (read in task `task`) by item: one entry per run of one item. */
-  add(task: number, lines: ColumnarHeldLines): void {
-    let from = 0;
-    for (let i = 1; i <= lines.count; i++) {
-      if (i === lines.count || lines.item[i] !== lines.item[from]) {
-        const item = lines.item[from]!;
-        const list = this.byItem.get(item) ?? [];
-        list.push({ task, lines, from, to: i });
-        this.byItem.set(item, list);
-        from = i;
-      }
-    }
-  }
-
-  /** Forgets the identities of `items`. */
-  discard(items: readonly number[]): void {
-    for (const item of items) this.byItem.delete(item);
-  }
-
-  /** Stages the identities of `items` into held_lines. */
-  async stage(connection: DuckDBConnection, items: readonly number[]): Promise<void> {
-    for (const item of items) {
-      for (const { task, lines, from, to } of this.byItem.get(item) ?? []) {
-        const n = to - from;
-        const columns = [
-          lines.item.subarray(from, to),
-          new Int32Array(n).fill(task),
-          lines.ref.subarray(from, to),
-          lines.hashHigh.subarray(from, to),
-          lines.hashLow.subarray(from, to),
-          lines.full.subarray(from, to),
-          lines.bytesSent.subarray(from, to),
-        ];
-        await appendColumns(connection, 'held_lines', HELD_LINE_TYPES, columns, n);
-      }
-    }
-  }
-}
 
 /** Stages the partial holdings rows of a batch of rows read in task `task`. */
 export async function stageHeldReads(
@@ -231,13 +167,13 @@ export async function stageHeldReads(
     reads.objectKey,
     reads.versionId,
     reads.slot,
+    reads.full,
     reads.objectSize,
     reads.records,
+    reads.retrievals,
+    reads.bytesSent,
     reads.firstMs,
     reads.lastMs,
-    reads.retrievals,
-    reads.fullRetrievals,
-    reads.bytesSent,
   ];
   await appendColumns(connection, 'held_stream', HELD_STREAM_TYPES, columns, reads.count);
 }
@@ -251,37 +187,23 @@ export async function discardHeldReads(
   await connection.run(HOLDINGS_SQL.discard, [listValue([...items])], [LIST(INTEGER)]);
 }
 
-/** The newest request claim file: call before the group's claims are made, for `insertHoldings`. */
-export async function lastClaimFile(connection: DuckDBConnection): Promise<number> {
-  const reader = await connection.runAndReadAll(HOLDINGS_SQL.lastClaimFile);
-  return Number(reader.getRows()[0]![0]);
+/** Stages the group's repeats (held_repeats, per holdings row) as negative holdings rows. */
+export async function stageHeldRepeats(connection: DuckDBConnection): Promise<void> {
+  await connection.run(HOLDINGS_SQL.stageNegatives);
+  await connection.run(HOLDINGS_SQL.clearRepeats);
 }
 
 /**
- * Sums the staged rows of `items` (in the group's order) into holdings and unstages them and their
- * identities. Inside the caller's transaction, after the group's request claims were made
- * (`claimsBefore`: the newest claim file before them; `anyRepeats`: whether they found any repeat in
- * the group) and before the staged strings are dropped. Returns the holdings rows written.
+ * Sums the staged rows of `items` into holdings and unstages them. Inside the caller's transaction,
+ * after the group's repeats were taken out (RequestIdStage.dropRepeats) and before the staged strings
+ * are dropped. Returns the holdings rows written.
  */
 export async function insertHoldings(
   connection: DuckDBConnection,
-  lines: HeldLineStore,
   items: readonly { readonly item: number; readonly batch: string }[],
-  claimsBefore: number,
-  anyRepeats: boolean,
 ): Promise<number> {
   if (items.length === 0) return 0;
   const ids = items.map((i) => i.item);
-  if (anyRepeats) {
-    await lines.stage(connection, ids);
-    await connection.run(
-      HOLDINGS_SQL.stageNegatives,
-      [listValue(ids), claimsBefore],
-      [LIST(INTEGER), INTEGER],
-    );
-    await connection.run(HOLDINGS_SQL.discardLines);
-  }
-  lines.discard(ids);
   const batches = items.map((i) => i.batch);
   const firstOf = new Map<string, number>();
   batches.forEach((b, i) => {

@@ -24,7 +24,7 @@ import {
 import type { ColumnarNetworkRows } from '../logs/network-rows.js';
 import { appendColumns } from './append-columns.js';
 import { InvalidRollupRowError } from './errors.js';
-import { discardHeldReads, HELD_STREAM_SCHEMA, HeldLineStore, stageHeldReads } from './holdings-writer.js';
+import { discardHeldReads, HELD_STREAM_SCHEMA, stageHeldReads } from './holdings-writer.js';
 import {
   discardNetworkRows,
   insertNetworkRows,
@@ -242,8 +242,6 @@ export class StagedRollup {
   private stagedStrings = 0;
   /** The request identities of the staged rows, kept on this thread (see request-claims.ts). */
   private readonly requestIds = new RequestIdStage();
-  /** The identities of staged held reads, in memory until their files are recorded (holdings-writer.ts). */
-  readonly heldLines = new HeldLineStore();
 
   private constructor(private readonly connection: DuckDBConnection) {}
 
@@ -276,10 +274,7 @@ export class StagedRollup {
     }
     if (rows.lines !== undefined) this.requestIds.stage(rows.task ?? 0, rows.lines);
     if (rows.network !== undefined) await stageNetworkRows(this.connection, rows.task ?? 0, rows.network);
-    if (rows.holdings !== undefined) {
-      await stageHeldReads(this.connection, rows.task ?? 0, rows.holdings);
-      this.heldLines.add(rows.task ?? 0, rows.holdings.lines);
-    }
+    if (rows.holdings !== undefined) await stageHeldReads(this.connection, rows.task ?? 0, rows.holdings);
     if (rows.count === 0) return;
     const task = new Int32Array(rows.count).fill(rows.task ?? 0);
     const ref = rows.ref ?? new Int32Array(rows.count);
@@ -326,7 +321,6 @@ export class StagedRollup {
     this.requestIds.discard(items);
     await discardNetworkRows(this.connection, items);
     await discardHeldReads(this.connection, items);
-    this.heldLines.discard(items);
   }
 
   /**

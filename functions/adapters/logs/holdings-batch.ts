@@ -1,17 +1,12 @@
 /**
- * Holding records (one per line that read a whole object with status 200 or 206; see
- * ../../domain/HOLDINGS.md) read out of the scanner and summed into partial holdings rows, one per run
- * of reads of one object by one rollup key in one slot, in columns beside the rollup rows, so they
- * leave a worker thread with the rows as typed arrays. The identity of each read with a request id is
- * kept beside its row (by `ref`), so that the writer can take a repeated delivery back out.
+ * Holdings rows (whole-object reads with status 200 or 206, see ../../domain/HOLDINGS.md) as the
+ * scanner summed them, one per object, key, slot and status, read out with the rollup rows and kept in
+ * columns beside them, so they leave a worker thread with the rows as typed arrays. Each object entry
+ * of the scanner is decoded once (ObjectTexts), not once per row.
  */
-import type { ColumnarHeldLines, ColumnarHeldReads } from '../../domain/holdings.js';
-import { SLOT_MS } from '../../domain/usage.js';
+import type { ColumnarHeldReads } from '../../domain/holdings.js';
 import type { StringTable } from './string-table.js';
 import { TABLE, type WasmScanner } from './wasm-scanner.js';
-
-/** Int32 words of one holding record (see assembly/scanner.ts, noteHolding). */
-const HOLDING_INTS = 12;
 
 /** The string ids of a rollup key entry, as the aggregator decoded them. */
 export interface KeyEntryIds {
@@ -23,7 +18,6 @@ export interface KeyEntryIds {
 
 /** The typed arrays of held reads, for `postMessage`'s transfer list. */
 export function heldReadBuffers(h: ColumnarHeldReads): ArrayBuffer[] {
-  const l = h.lines;
   return [
     h.item,
     h.ref,
@@ -36,17 +30,11 @@ export function heldReadBuffers(h: ColumnarHeldReads): ArrayBuffer[] {
     h.slot,
     h.objectSize,
     h.records,
+    h.full,
+    h.retrievals,
+    h.bytesSent,
     h.firstMs,
     h.lastMs,
-    h.retrievals,
-    h.fullRetrievals,
-    h.bytesSent,
-    l.item,
-    l.ref,
-    l.hashHigh,
-    l.hashLow,
-    l.full,
-    l.bytesSent,
   ].map((a) => a.buffer as ArrayBuffer);
 }
 
@@ -60,11 +48,9 @@ export function translateHeldReads(
     for (let i = 0; i < h.count; i++) column[i] = map[column[i]!]!;
   }
   for (let i = 0; i < h.count; i++) h.item[i] = items[h.item[i]!]!.fileId;
-  const l = h.lines;
-  for (let i = 0; i < l.count; i++) l.item[i] = items[l.item[i]!]!.fileId;
 }
 
-/** Sums held reads into partial rows in columns that grow as needed. */
+/** Collects the scanner's holdings rows in columns that grow as needed. */
 export class HeldReadBuilder {
   count = 0;
   private item = new Int32Array(0);
@@ -78,102 +64,56 @@ export class HeldReadBuilder {
   private slot = new Int32Array(0);
   private objectSize = new Float64Array(0);
   private records = new Float64Array(0);
+  private full = new Int32Array(0);
+  private retrievals = new Float64Array(0);
+  private bytesSent = new Float64Array(0);
   private firstMs = new Float64Array(0);
   private lastMs = new Float64Array(0);
-  private retrievals = new Float64Array(0);
-  private fullRetrievals = new Float64Array(0);
-  private bytesSent = new Float64Array(0);
-  private readonly lines = new HeldLineBuilder();
-  /** The row each (key entry, object entry) pair sums into now; rows of the current item only. */
-  private readonly open = new Map<number, number>();
-  private openItem = -1;
-  /** Rows sent so far in this task: a row's ref is this plus its index. */
-  private refBase = 0;
-
-  /** Identities collected so far. */
-  get lineCount(): number {
-    return this.lines.count;
-  }
-
-  /** Refs start again at 0 (a new task). */
-  newRefSpace(): void {
-    this.refBase = 0;
-  }
-
-  /** The scanner's table entries are about to be reused: no new read may sum into a row by them. */
-  forgetEntries(): void {
-    this.open.clear();
-  }
 
   /**
-   * Sums the scanner's `n` holding records for `item` into rows: key entries through `keys` (already
-   * learnt), object entries through `objects` (decoded here on first sight).
+   * One holdings row of the scanner: read by key entry `entry` (its ids in `keys`) in slot `slot`, of
+   * object `object` (index into `objects`, learnt), 200s (`full`) or 206s, with its sums; `ref` as the
+   * rollup's rows are named.
    */
-  push(w: WasmScanner, n: number, item: number, keys: KeyEntryIds, objects: ObjectTexts): void {
-    if (item !== this.openItem) {
-      this.open.clear();
-      this.openItem = item;
-    }
-    const ints = w.ints;
-    const floats = w.floats;
-    const at = w.exports.holdingsPtr() >> 2;
-    for (let r = 0; r < n; r++) {
-      const k = at + r * HOLDING_INTS;
-      const entry = ints[k + 2]!;
-      const object = objects.learn(w, ints[k + 3]!);
-      const time = floats[(k >> 1) + 2]!;
-      const bytes = floats[(k >> 1) + 3]!;
-      const size = floats[(k >> 1) + 4]!;
-      const full = ints[k + 10]! === 200 ? 1 : 0;
-      const slot = Math.floor(time / SLOT_MS);
-      // Entries are below 2^16 each (the scanner's tables hold 65536), so the pair is one exact number.
-      const pair = entry * 65536 + object;
-      let i = this.open.get(pair);
-      if (
-        i === undefined ||
-        this.slot[i] !== slot ||
-        this.objectSize[i] !== size ||
-        this.bytesSent[i]! + bytes > Number.MAX_SAFE_INTEGER
-      ) {
-        i = this.count;
-        if (i === this.item.length) this.grow();
-        this.item[i] = item;
-        this.ref[i] = this.refBase + i;
-        this.bucket[i] = keys.bucket[entry]!;
-        this.requester[i] = keys.requester[entry]!;
-        this.accessPoint[i] = keys.accessPoint[entry]!;
-        this.dataset[i] = keys.dataset[entry]!;
-        this.objectKey[i] = objects.key[object]!;
-        this.versionId[i] = objects.version[object]!;
-        this.slot[i] = slot;
-        this.objectSize[i] = size;
-        this.records[i] = objects.records[object]!;
-        this.firstMs[i] = time;
-        this.lastMs[i] = time;
-        this.retrievals[i] = 0;
-        this.fullRetrievals[i] = 0;
-        this.bytesSent[i] = 0;
-        this.count = i + 1;
-        this.open.set(pair, i);
-      }
-      if (time < this.firstMs[i]!) this.firstMs[i] = time;
-      if (time > this.lastMs[i]!) this.lastMs[i] = time;
-      this.retrievals[i]! += 1;
-      this.fullRetrievals[i]! += full;
-      this.bytesSent[i]! += bytes;
-      // Little-endian memory: the u64 identity is its low word, then its high word; 0 without one.
-      const low = ints[k]!;
-      const high = ints[k + 1]!;
-      if (low !== 0 || high !== 0) this.lines.push(item, this.refBase + i, high, low, full, bytes);
-    }
+  push(
+    item: number,
+    slot: number,
+    keys: KeyEntryIds,
+    entry: number,
+    objects: ObjectTexts,
+    object: number,
+    full: boolean,
+    retrievals: number,
+    bytes: number,
+    firstMs: number,
+    lastMs: number,
+    ref: number,
+  ): void {
+    const i = this.count;
+    if (i === this.item.length) this.grow();
+    this.item[i] = item;
+    this.ref[i] = ref;
+    this.bucket[i] = keys.bucket[entry]!;
+    this.requester[i] = keys.requester[entry]!;
+    this.accessPoint[i] = keys.accessPoint[entry]!;
+    this.dataset[i] = keys.dataset[entry]!;
+    this.objectKey[i] = objects.key[object]!;
+    this.versionId[i] = objects.version[object]!;
+    this.slot[i] = slot;
+    this.objectSize[i] = objects.size[object]!;
+    this.records[i] = objects.records[object]!;
+    this.full[i] = full ? 1 : 0;
+    this.retrievals[i] = retrievals;
+    this.bytesSent[i] = bytes;
+    this.firstMs[i] = firstMs;
+    this.lastMs[i] = lastMs;
+    this.count = i + 1;
   }
 
-  /** The rows summed so far; the builder starts empty again (and its refs go on from there). */
+  /** The rows collected so far; the builder starts empty again. */
   take(): ColumnarHeldReads {
     const n = this.count;
     this.count = 0;
-    this.refBase += n;
-    this.open.clear();
     return {
       count: n,
       item: this.item.slice(0, n),
@@ -187,12 +127,11 @@ export class HeldReadBuilder {
       slot: this.slot.slice(0, n),
       objectSize: this.objectSize.slice(0, n),
       records: this.records.slice(0, n),
+      full: this.full.slice(0, n),
+      retrievals: this.retrievals.slice(0, n),
+      bytesSent: this.bytesSent.slice(0, n),
       firstMs: this.firstMs.slice(0, n),
       lastMs: this.lastMs.slice(0, n),
-      retrievals: this.retrievals.slice(0, n),
-      fullRetrievals: this.fullRetrievals.slice(0, n),
-      bytesSent: this.bytesSent.slice(0, n),
-      lines: this.lines.take(),
     };
   }
 
@@ -209,66 +148,23 @@ export class HeldReadBuilder {
     this.slot = growInt(this.slot, n);
     this.objectSize = growFloat(this.objectSize, n);
     this.records = growFloat(this.records, n);
+    this.full = growInt(this.full, n);
+    this.retrievals = growFloat(this.retrievals, n);
+    this.bytesSent = growFloat(this.bytesSent, n);
     this.firstMs = growFloat(this.firstMs, n);
     this.lastMs = growFloat(this.lastMs, n);
-    this.retrievals = growFloat(this.retrievals, n);
-    this.fullRetrievals = growFloat(this.fullRetrievals, n);
-    this.bytesSent = growFloat(this.bytesSent, n);
-  }
-}
-
-/** Collects the identities of held reads into columns. */
-class HeldLineBuilder {
-  count = 0;
-  private item = new Int32Array(0);
-  private ref = new Int32Array(0);
-  private hashHigh = new Int32Array(0);
-  private hashLow = new Int32Array(0);
-  private full = new Int32Array(0);
-  private bytesSent = new Float64Array(0);
-
-  push(item: number, ref: number, high: number, low: number, full: number, bytes: number): void {
-    const i = this.count;
-    if (i === this.item.length) {
-      const n = Math.max(1024, this.item.length * 2);
-      this.item = growInt(this.item, n);
-      this.ref = growInt(this.ref, n);
-      this.hashHigh = growInt(this.hashHigh, n);
-      this.hashLow = growInt(this.hashLow, n);
-      this.full = growInt(this.full, n);
-      this.bytesSent = growFloat(this.bytesSent, n);
-    }
-    this.item[i] = item;
-    this.ref[i] = ref;
-    this.hashHigh[i] = high;
-    this.hashLow[i] = low;
-    this.full[i] = full;
-    this.bytesSent[i] = bytes;
-    this.count = i + 1;
-  }
-
-  take(): ColumnarHeldLines {
-    const n = this.count;
-    this.count = 0;
-    return {
-      count: n,
-      item: this.item.slice(0, n),
-      ref: this.ref.slice(0, n),
-      hashHigh: this.hashHigh.slice(0, n),
-      hashLow: this.hashLow.slice(0, n),
-      full: this.full.slice(0, n),
-      bytesSent: this.bytesSent.slice(0, n),
-    };
   }
 }
 
 /**
  * The text of each entry of the scanner's object table as string ids (the key decoded as the manifest
- * reads it, and the version id, `-` without one), decoded when a holding first names the entry.
+ * reads it, and the version id, `-` without one) and its object size as logged (-1 for `-`), decoded
+ * when a holdings row first names the entry.
  */
 export class ObjectTexts {
   key = new Int32Array(256).fill(-1);
   version = new Int32Array(256);
+  size = new Float64Array(256);
   /** Records of the object per the manifest (0 without one). */
   records = new Float64Array(256);
   private readonly dashId: number;
@@ -288,6 +184,7 @@ export class ObjectTexts {
     const at = w.entry(TABLE.objects, object);
     const keyLength = w.ints[at.int + 1]!;
     const versionLength = w.ints[at.int + 2]!;
+    const sizeLength = w.ints[at.int + 3]!;
     const logged = w.bytes.toString('utf8', at.text, at.text + keyLength);
     const key = logged === '' || logged === '-' ? '-' : this.decode(logged);
     this.key[object] = this.strings.id(key);
@@ -296,6 +193,10 @@ export class ObjectTexts {
       versionLength > 0
         ? this.strings.id(w.bytes.toString('utf8', at.text + keyLength, at.text + keyLength + versionLength))
         : this.dashId;
+    const sizeAt = at.text + keyLength + versionLength;
+    const size = w.bytes.toString('latin1', sizeAt, sizeAt + sizeLength);
+    // The scanner counted the line: its object size is digits or `-` (or missing: no size).
+    this.size[object] = size === '' || size === '-' ? -1 : Number(size);
     return object;
   }
 
@@ -311,6 +212,7 @@ export class ObjectTexts {
     key.set(this.key);
     this.key = key;
     this.version = growInt(this.version, n);
+    this.size = growFloat(this.size, n);
     this.records = growFloat(this.records, n);
   }
 }

@@ -108,7 +108,6 @@ export class TaskRunner {
       if (
         this.builder.count >= this.sendRows ||
         this.builder.lineCount >= this.sendLines ||
-        this.builder.held.lineCount >= this.sendLines ||
         this.builder.held.count >= this.sendRows
       )
         this.flush(task.id);

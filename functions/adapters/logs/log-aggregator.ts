@@ -23,6 +23,7 @@ import {
   BLOCK_SIZES,
   DATASET_KIND,
   FAIL,
+  heldRowOf,
   NET_STATUS,
   RECORD_INTS,
   ScannerMemoryError,
@@ -47,8 +48,6 @@ export interface AggregatorOptions {
   readonly scannerSizes?: ScannerSizes;
   /** Line records (request identities) the scanner holds before they are read out. @default 32768 */
   readonly lineRecords?: number;
-  /** Holding records (whole-object reads) the scanner holds before they are read out. @default 32768 */
-  readonly holdingRecords?: number;
 }
 
 /** A malformed line kept as evidence; `line` counts from 1 within the item. */
@@ -120,9 +119,7 @@ export class LogAggregator {
     if (this.scanner.exports.initLineRecords(options.lineRecords ?? 32768) !== 0) {
       throw new ScannerMemoryError('the log scanner could not allocate its line records');
     }
-    if (held !== undefined && this.scanner.exports.initHoldings(options.holdingRecords ?? 32768) !== 0) {
-      throw new ScannerMemoryError('the log scanner could not allocate its holding records');
-    }
+    if (held !== undefined) this.scanner.exports.initHoldings();
     this.scanner.refresh();
   }
 
@@ -135,7 +132,6 @@ export class LogAggregator {
       throw new RangeError('newRefSpace: rows of the last item were not read out (call finish first)');
     }
     this.refBase = 0;
-    this.held?.newRefSpace();
   }
 
   /**
@@ -199,7 +195,6 @@ export class LogAggregator {
       const n = x.scanBlock(start, length, Math.min(maxLine, MAX_I32));
       const seen = x.linesSeen_();
       this.drain(n, at, seen, maxLine);
-      this.drainHoldings();
       const stop = x.stoppedBecause();
       start = x.resumeAt();
       if (stop === STOP.done) return;
@@ -215,14 +210,14 @@ export class LogAggregator {
           // Rows refer to key entries: they go out before the entries are forgotten.
           this.flushRows();
           this.keys.reset();
-          this.held?.forgetEntries();
           x.resetTable(TABLE.keys);
           break;
         case STOP.objectsFull:
-          // Nothing refers to an object entry once its records were added and its holdings read out.
+          // Holdings rows name object entries: they go out before the entries are forgotten (rollup
+          // rows hold an object's records already).
+          if (this.held !== undefined) this.flushRows();
           x.resetTable(TABLE.objects);
           this.objects.reset();
-          this.held?.forgetEntries();
           this.objectsKnown = 0;
           break;
         case STOP.rowsFull:
@@ -233,9 +228,6 @@ export class LogAggregator {
           break;
         case STOP.linesFull:
           this.drainLines();
-          break;
-        case STOP.holdingsFull:
-          // Read out after every call already; the area filled within this one.
           break;
         case STOP.rowOverflow: {
           const row = x.overflowRow_();
@@ -293,19 +285,6 @@ export class LogAggregator {
     this.refBase += count;
   }
 
-  /** Moves the scanner's holding records to the held reads (they name key entries: learnt first). */
-  private drainHoldings(): void {
-    const held = this.held;
-    if (held === undefined) return;
-    const w = this.scanner;
-    const n = w.exports.holdingCount_();
-    if (n === 0) return;
-    w.refresh();
-    if (this.keys.size < w.entryCount(TABLE.keys)) this.keys.learn(w);
-    held.push(w, n, this.item, this.keys, this.objects);
-    w.exports.resetHoldings();
-  }
-
   /** Moves the scanner's line records (request identities) to the output. */
   private drainLines(): void {
     const w = this.scanner;
@@ -317,9 +296,9 @@ export class LogAggregator {
   }
 
   /**
-   * Row `row` of the scanner to the output, its text columns as string ids: a rollup row, or a network
-   * row (status NET_STATUS) to the output's network rows. An empty row (added for a line the scanner
-   * then stopped at) is skipped.
+   * Row `row` of the scanner to the output, its text columns as string ids: a rollup row, a network row
+   * (status NET_STATUS) to the output's network rows, or a holdings row (status below 0) to the held
+   * reads. An empty row (added for a line the scanner then stopped at) is skipped.
    */
   private emitRow(row: number): void {
     const w = this.scanner;
@@ -329,7 +308,26 @@ export class LogAggregator {
     const entry = w.ints[k + 2]!;
     const keys = this.keys;
     if (entry >= keys.size) keys.learn(w);
-    if (w.ints[k + 1] === NET_STATUS) {
+    const status = w.ints[k + 1]!;
+    if (status < 0) {
+      const { object, partial } = heldRowOf(status);
+      this.held!.push(
+        this.item,
+        w.ints[k]!,
+        keys,
+        entry,
+        this.objects,
+        this.objects.learn(w, object),
+        !partial,
+        w.floats[f]!,
+        w.floats[f + 1]!,
+        w.floats[f + 2]!,
+        w.floats[f + 3]!,
+        this.refBase + row,
+      );
+      return;
+    }
+    if (status === NET_STATUS) {
       this.output.network.push(
         this.item,
         w.ints[k]!,

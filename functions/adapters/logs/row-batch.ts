@@ -41,6 +41,7 @@ export function batchBuffers(batch: RowBatch): ArrayBuffer[] {
     l.bytesSent,
     l.records,
     l.netRef,
+    l.heldRef,
     batch.item,
     batch.slot,
     batch.status,
@@ -167,7 +168,7 @@ export class RowBatchBuilder {
 
 /**
  * Int32 words of a line record: hash low, hash high, row, slot, then bytes and records as two f64, the
- * network row, one unused.
+ * network row, the holdings row (-1: none).
  */
 const LINE_RECORD_INTS = 10;
 
@@ -182,6 +183,7 @@ class RequestIdBuilder {
   private bytesSent = new Float64Array(0);
   private records = new Float64Array(0);
   private netRef = new Int32Array(0);
+  private heldRef = new Int32Array(0);
 
   push(memory: ArrayBuffer, at: number, n: number, item: number, refBase: number): void {
     if (this.count + n > this.item.length) this.grow(this.count + n);
@@ -199,6 +201,8 @@ class RequestIdBuilder {
       this.bytesSent[i] = floats[(w >> 1) + 2]!;
       this.records[i] = floats[(w >> 1) + 3]!;
       this.netRef[i] = refBase + ints[w + 8]!;
+      const held = ints[w + 9]!;
+      this.heldRef[i] = held < 0 ? -1 : refBase + held;
     }
     this.count = i;
   }
@@ -216,6 +220,7 @@ class RequestIdBuilder {
       bytesSent: this.bytesSent.slice(0, n),
       records: this.records.slice(0, n),
       netRef: this.netRef.slice(0, n),
+      heldRef: this.heldRef.slice(0, n),
     };
   }
 
@@ -230,6 +235,7 @@ class RequestIdBuilder {
     this.bytesSent = growFloat(this.bytesSent, n);
     this.records = growFloat(this.records, n);
     this.netRef = growInt(this.netRef, n);
+    this.heldRef = growInt(this.heldRef, n);
   }
 }
 
