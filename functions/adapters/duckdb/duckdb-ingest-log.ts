@@ -131,7 +131,7 @@ export class DuckDbIngestLog {
       await connection.run(SQL.clearSamples);
       await connection.run(SQL.clearClaims);
       await connection.run(SQL.clearClaimFiles);
-      await connection.run(HOLDINGS_SQL.clear);
+      for (const statement of HOLDINGS_SQL.clear) await connection.run(statement);
       await connection.run(SQL.putSetting, [SETTING_INGESTION, fingerprint]);
       return stored !== undefined || (files as bigint) > 0n;
     });

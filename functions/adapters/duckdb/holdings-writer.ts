@@ -18,18 +18,20 @@ import type { ColumnarHeldReads } from '../../domain/holdings.js';
 import { SLOT_MS } from '../../domain/usage.js';
 import { appendColumns } from './append-columns.js';
 
-/** The holdings table: a plain table whose shape an Iceberg table can take as it is. */
+/**
+ * The holdings table, stored in three: `held_rows` (integers and the batch: one row per batch, slot,
+ * key and object), and two dictionaries, `held_keys` (bucket, requester, access point, dataset) and
+ * `held_objects` (key, version id, logged size, records), each entry written once, when first read. A
+ * row's texts are not written per row: a night of 1 M lines leaves some 176,000 rows over a few
+ * thousand objects (BENCHMARKS.md). The view `holdings` joins them into the shape an Iceberg table
+ * takes on AWS, which the statements of ../sql/holdings-sql.ts read on both engines. Dictionary entries
+ * whose rows a replaced batch took away stay: they are never read without a row.
+ */
 export const HOLDINGS_SCHEMA: readonly string[] = [
-  `CREATE TABLE IF NOT EXISTS holdings (
+  `CREATE TABLE IF NOT EXISTS held_rows (
     slot_start BIGINT NOT NULL,
-    requester VARCHAR NOT NULL,
-    access_point VARCHAR NOT NULL,
-    bucket VARCHAR NOT NULL,
-    object_key VARCHAR NOT NULL,
-    version_id VARCHAR NOT NULL,
-    dataset VARCHAR NOT NULL,
-    object_size BIGINT,
-    object_records BIGINT NOT NULL,
+    key_id INTEGER NOT NULL,
+    object_id INTEGER NOT NULL,
     first_ms BIGINT NOT NULL,
     last_ms BIGINT NOT NULL,
     retrievals BIGINT NOT NULL,
@@ -37,6 +39,27 @@ export const HOLDINGS_SCHEMA: readonly string[] = [
     bytes_sent BIGINT NOT NULL,
     batch VARCHAR NOT NULL
   )`,
+  `CREATE TABLE IF NOT EXISTS held_keys (
+    key_id INTEGER NOT NULL,
+    bucket VARCHAR NOT NULL,
+    requester VARCHAR NOT NULL,
+    access_point VARCHAR NOT NULL,
+    dataset VARCHAR NOT NULL
+  )`,
+  `CREATE TABLE IF NOT EXISTS held_objects (
+    object_id INTEGER NOT NULL,
+    object_key VARCHAR NOT NULL,
+    version_id VARCHAR NOT NULL,
+    object_size BIGINT,
+    object_records BIGINT NOT NULL
+  )`,
+  `CREATE OR REPLACE VIEW holdings AS
+    SELECT h.slot_start, k.requester, k.access_point, k.bucket, o.object_key, o.version_id, k.dataset,
+      o.object_size, o.object_records, h.first_ms, h.last_ms, h.retrievals, h.full_retrievals,
+      h.bytes_sent, h.batch
+    FROM held_rows h
+      JOIN held_keys k ON k.key_id = h.key_id
+      JOIN held_objects o ON o.object_id = h.object_id`,
 ];
 
 /** Per-connection staging of partial holdings rows and of the repeats to take out of them (see rollup-writer.ts). */
@@ -69,6 +92,23 @@ export const HELD_STREAM_SCHEMA: readonly string[] = [
     bytes_sent DOUBLE NOT NULL
   )`,
   'DELETE FROM held_repeats',
+  // The group's dictionary ids, by staged string ids: filled and emptied by insertHoldings.
+  `CREATE TEMP TABLE IF NOT EXISTS held_key_ids (
+    bucket INTEGER NOT NULL,
+    requester INTEGER NOT NULL,
+    access_point INTEGER NOT NULL,
+    dataset INTEGER NOT NULL,
+    key_id INTEGER NOT NULL
+  )`,
+  `CREATE TEMP TABLE IF NOT EXISTS held_object_ids (
+    object_key INTEGER NOT NULL,
+    version_id INTEGER NOT NULL,
+    object_size DOUBLE NOT NULL,
+    records DOUBLE NOT NULL,
+    object_id INTEGER NOT NULL
+  )`,
+  'DELETE FROM held_key_ids',
+  'DELETE FROM held_object_ids',
 ];
 
 const HELD_STREAM_TYPES = [
@@ -114,19 +154,73 @@ export const HOLDINGS_SQL = {
       ) k ON k.task = r.task AND k.ref = r.held_ref`,
   clearRepeats: 'DELETE FROM held_repeats',
   /**
-   * Sums the staged partial rows of the items in $1 (their batches in $2, parallel; $4 the place in $2
-   * of each item's batch) into holdings, one row per batch, slot and object; rows whose every read was
-   * a repeat are left out. $3 is SLOT_MS. Counts are exact in a double (below 2^53), summed as integers.
+   * The dictionary ids of the keys of the staged rows of the items $1: an existing entry's, or a new one
+   * (numbered after the largest), added to held_keys. Strings decoded through the staged strings.
    */
-  insert: `INSERT INTO holdings (slot_start, requester, access_point, bucket, object_key, version_id, dataset,
-      object_size, object_records, first_ms, last_ms, retrievals, full_retrievals, bytes_sent, batch)
-    SELECT g.slot::BIGINT * $3::BIGINT, r.value, a.value, b.value, k.value, v.value, d.value,
-      g.object_size, g.object_records, g.first_ms, g.last_ms, g.retrievals, g.full_retrievals,
-      g.bytes_sent, list_extract($2::VARCHAR[], g.batch + 1)
+  mapKeys: `INSERT INTO held_key_ids (bucket, requester, access_point, dataset, key_id)
+    WITH distinct_keys AS (
+      SELECT DISTINCT s.bucket, s.requester, s.access_point, s.dataset
+      FROM held_stream s WHERE s.item IN (SELECT unnest($1::INTEGER[]))
+    ), texts AS (
+      SELECT g.*, b.value AS b, r.value AS r, a.value AS a, d.value AS d
+      FROM distinct_keys g
+        JOIN rollup_stream_strings b ON b.id = g.bucket
+        JOIN rollup_stream_strings r ON r.id = g.requester
+        JOIN rollup_stream_strings a ON a.id = g.access_point
+        JOIN rollup_stream_strings d ON d.id = g.dataset
+    )
+    SELECT t.bucket, t.requester, t.access_point, t.dataset,
+      coalesce(k.key_id, (SELECT coalesce(max(key_id), 0) FROM held_keys)
+        + row_number() OVER (PARTITION BY k.key_id IS NULL ORDER BY t.b, t.r, t.a, t.d))::INTEGER
+    FROM texts t
+      LEFT JOIN held_keys k ON k.bucket = t.b AND k.requester = t.r AND k.access_point = t.a AND k.dataset = t.d`,
+  addKeys: `INSERT INTO held_keys (key_id, bucket, requester, access_point, dataset)
+    SELECT m.key_id, b.value, r.value, a.value, d.value
+    FROM held_key_ids m
+      JOIN rollup_stream_strings b ON b.id = m.bucket
+      JOIN rollup_stream_strings r ON r.id = m.requester
+      JOIN rollup_stream_strings a ON a.id = m.access_point
+      JOIN rollup_stream_strings d ON d.id = m.dataset
+    WHERE m.key_id > (SELECT coalesce(max(key_id), 0) FROM held_keys)`,
+  /** The same for the objects (key, version id, logged size, records) of the staged rows of the items $1. */
+  mapObjects: `INSERT INTO held_object_ids (object_key, version_id, object_size, records, object_id)
+    WITH distinct_objects AS (
+      SELECT DISTINCT s.object_key, s.version_id, s.object_size, s.records
+      FROM held_stream s WHERE s.item IN (SELECT unnest($1::INTEGER[]))
+    ), texts AS (
+      SELECT g.*, k.value AS k, v.value AS v,
+        CASE WHEN g.object_size < 0 THEN NULL ELSE g.object_size::BIGINT END AS size
+      FROM distinct_objects g
+        JOIN rollup_stream_strings k ON k.id = g.object_key
+        JOIN rollup_stream_strings v ON v.id = g.version_id
+    )
+    SELECT t.object_key, t.version_id, t.object_size, t.records,
+      coalesce(o.object_id, (SELECT coalesce(max(object_id), 0) FROM held_objects)
+        + row_number() OVER (PARTITION BY o.object_id IS NULL ORDER BY t.k, t.v, t.size, t.records))::INTEGER
+    FROM texts t
+      LEFT JOIN held_objects o ON o.object_key = t.k AND o.version_id = t.v
+        AND o.object_size IS NOT DISTINCT FROM t.size AND o.object_records = t.records::BIGINT`,
+  addObjects: `INSERT INTO held_objects (object_id, object_key, version_id, object_size, object_records)
+    SELECT m.object_id, k.value, v.value, CASE WHEN m.object_size < 0 THEN NULL ELSE m.object_size::BIGINT END,
+      m.records::BIGINT
+    FROM held_object_ids m
+      JOIN rollup_stream_strings k ON k.id = m.object_key
+      JOIN rollup_stream_strings v ON v.id = m.version_id
+    WHERE m.object_id > (SELECT coalesce(max(object_id), 0) FROM held_objects)`,
+  clearIds: ['DELETE FROM held_key_ids', 'DELETE FROM held_object_ids'],
+  /**
+   * Sums the staged partial rows of the items in $1 (their batches in $2, parallel; $4 the place in $2
+   * of each item's batch) into held_rows, one row per batch, slot, key and object, their dictionary ids
+   * from held_key_ids and held_object_ids; rows whose every read was a repeat are left out. $3 is
+   * SLOT_MS. Counts are exact in a double (below 2^53), summed as integers.
+   */
+  insert: `INSERT INTO held_rows (slot_start, key_id, object_id, first_ms, last_ms, retrievals, full_retrievals,
+      bytes_sent, batch)
+    SELECT g.slot::BIGINT * $3::BIGINT, k.key_id, o.object_id, g.first_ms, g.last_ms, g.retrievals,
+      g.full_retrievals, g.bytes_sent, list_extract($2::VARCHAR[], g.batch + 1)
     FROM (
-      SELECT f.batch, s.requester, s.access_point, s.bucket, s.object_key, s.version_id, s.dataset, s.slot,
-        CASE WHEN s.object_size < 0 THEN NULL ELSE s.object_size::BIGINT END AS object_size,
-        max(s.records::BIGINT)::BIGINT AS object_records,
+      SELECT f.batch, s.bucket, s.requester, s.access_point, s.dataset, s.object_key, s.version_id,
+        s.object_size, s.records, s.slot,
         min(s.first_ms::BIGINT) FILTER (WHERE s.retrievals > 0)::BIGINT AS first_ms,
         max(s.last_ms::BIGINT) FILTER (WHERE s.retrievals > 0)::BIGINT AS last_ms,
         sum(s.retrievals::BIGINT)::BIGINT AS retrievals,
@@ -138,15 +232,13 @@ export const HOLDINGS_SQL = {
       GROUP BY ALL
       HAVING sum(s.retrievals::BIGINT) > 0
     ) g
-      JOIN rollup_stream_strings b ON b.id = g.bucket
-      JOIN rollup_stream_strings r ON r.id = g.requester
-      JOIN rollup_stream_strings a ON a.id = g.access_point
-      JOIN rollup_stream_strings d ON d.id = g.dataset
-      JOIN rollup_stream_strings k ON k.id = g.object_key
-      JOIN rollup_stream_strings v ON v.id = g.version_id`,
+      JOIN held_key_ids k ON k.bucket = g.bucket AND k.requester = g.requester
+        AND k.access_point = g.access_point AND k.dataset = g.dataset
+      JOIN held_object_ids o ON o.object_key = g.object_key AND o.version_id = g.version_id
+        AND o.object_size = g.object_size AND o.records = g.records`,
   discard: 'DELETE FROM held_stream WHERE item IN (SELECT unnest($1::INTEGER[]))',
-  deleteOf: 'DELETE FROM holdings WHERE batch IN (SELECT unnest($1::VARCHAR[]))',
-  clear: 'DELETE FROM holdings',
+  deleteOf: 'DELETE FROM held_rows WHERE batch IN (SELECT unnest($1::VARCHAR[]))',
+  clear: ['DELETE FROM held_rows', 'DELETE FROM held_keys', 'DELETE FROM held_objects'],
 } as const;
 
 /** Stages the partial holdings rows of a batch of rows read in task `task`. */
@@ -209,11 +301,19 @@ export async function insertHoldings(
   batches.forEach((b, i) => {
     if (!firstOf.has(b)) firstOf.set(b, i);
   });
+  const itemList = [listValue(ids)];
+  const itemTypes = [LIST(INTEGER)];
+  // New keys and objects get their dictionary entries first; the rows then carry only their ids.
+  await connection.run(HOLDINGS_SQL.mapKeys, itemList, itemTypes);
+  await connection.run(HOLDINGS_SQL.addKeys);
+  await connection.run(HOLDINGS_SQL.mapObjects, itemList, itemTypes);
+  await connection.run(HOLDINGS_SQL.addObjects);
   const result = await connection.run(
     HOLDINGS_SQL.insert,
     [listValue(ids), listValue(batches), BigInt(SLOT_MS), listValue(batches.map((b) => firstOf.get(b)!))],
     [LIST(INTEGER), LIST(VARCHAR), BIGINT, LIST(INTEGER)],
   );
+  for (const statement of HOLDINGS_SQL.clearIds) await connection.run(statement);
   await discardHeldReads(connection, ids);
   return Number(result.rowsChanged);
 }
