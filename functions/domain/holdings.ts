@@ -6,35 +6,56 @@
 /**
  * Reads of whole objects (status 200 or 206) summed into partial holdings rows, in columns, beside the
  * rollup rows: one row per object (key, version id, object size as logged), key (bucket, requester,
- * access point, dataset), slot and status (200 or 206), as the scanner summed them. String columns hold
- * ids into the sender's string table. `ref` names a row within the task that read it, in the same ref
- * space as the rollup's rows, and a line's request identity names its holdings row by it (`heldRef`),
- * so that a repeated delivery is taken back out (see holdings-writer.ts).
+ * access point, dataset), slot and status (200 or 206), as the scanner summed them. A row names its key
+ * and its object by their index in the task's dictionaries (`keys`, `objects`: each entry sent once per
+ * task, in the batch whose rows first name it), so a row is numbers only. `ref` names a row within the
+ * task that read it, in the same ref space as the rollup's rows, and a line's request identity names
+ * its holdings row by it (`heldRef`), so that a repeated delivery is taken back out (holdings-writer.ts).
  */
 export interface ColumnarHeldReads {
   readonly count: number;
   readonly item: Int32Array;
   readonly ref: Int32Array;
-  readonly bucket: Int32Array;
-  readonly requester: Int32Array;
-  readonly accessPoint: Int32Array;
-  readonly dataset: Int32Array;
-  /** The object key, URL-decoded as the manifest lists it (kept as logged when it does not decode). */
-  readonly objectKey: Int32Array;
-  /** The version id as logged, `-` when the line logs none. */
-  readonly versionId: Int32Array;
+  /** Index of the row's key in the task's key dictionary. */
+  readonly key: Int32Array;
+  /** Index of the row's object in the task's object dictionary. */
+  readonly object: Int32Array;
   /** Slot number: slot start / SLOT_MS. */
   readonly slot: Int32Array;
-  /** The object's size as logged; -1 for `-`. */
-  readonly objectSize: Float64Array;
-  /** The object's records per the dataset manifest (0 without one). */
-  readonly records: Float64Array;
   /** 1 when the row's reads were 200s (whole objects), 0 when they were 206s (ranges). */
   readonly full: Int32Array;
   readonly retrievals: Float64Array;
   readonly bytesSent: Float64Array;
   readonly firstMs: Float64Array;
   readonly lastMs: Float64Array;
+  /** Key dictionary entries new with this batch, indexes `keyFrom` on. */
+  readonly keys: HeldKeyEntries;
+  readonly keyFrom: number;
+  /** Object dictionary entries new with this batch, indexes `objectFrom` on. */
+  readonly objects: HeldObjectEntries;
+  readonly objectFrom: number;
+}
+
+/** Keys of holdings rows; string columns hold ids into the sender's string table. */
+export interface HeldKeyEntries {
+  readonly count: number;
+  readonly bucket: Int32Array;
+  readonly requester: Int32Array;
+  readonly accessPoint: Int32Array;
+  readonly dataset: Int32Array;
+}
+
+/** Objects of holdings rows; string columns hold ids into the sender's string table. */
+export interface HeldObjectEntries {
+  readonly count: number;
+  /** The object key, URL-decoded as the manifest lists it (kept as logged when it does not decode). */
+  readonly objectKey: Int32Array;
+  /** The version id as logged, `-` when the line logs none. */
+  readonly versionId: Int32Array;
+  /** The object's size as logged; -1 for `-`. */
+  readonly objectSize: Float64Array;
+  /** The object's records per the dataset manifest (0 without one). */
+  readonly records: Float64Array;
 }
 
 /** Application id of the rows that take all of a partner's applications together. */

@@ -48,13 +48,16 @@ function scanned(lines: readonly string[], sizes?: ScannerSizes, maxTableRows?: 
   const rows = new Map<string, Sums>();
   const byRef = new Map<number, [number, number]>();
   for (let i = 0; i < h.count; i++) {
+    // One batch: its dictionary entries are every entry, from index 0.
+    const k = h.key[i]! - h.keyFrom;
+    const o = h.object[i]! - h.objectFrom;
     const key = [
       h.slot[i],
-      s[h.requester[i]!],
-      s[h.accessPoint[i]!],
-      s[h.objectKey[i]!],
-      s[h.versionId[i]!],
-      h.objectSize[i],
+      s[h.keys.requester[k]!],
+      s[h.keys.accessPoint[k]!],
+      s[h.objects.objectKey[o]!],
+      s[h.objects.versionId[o]!],
+      h.objects.objectSize[o],
       h.full[i],
     ].join('|');
     add(rows, key, [h.retrievals[i]!, h.bytesSent[i]!, h.firstMs[i]!, h.lastMs[i]!]);

@@ -62,28 +62,41 @@ export const HOLDINGS_SCHEMA: readonly string[] = [
       JOIN held_objects o ON o.object_id = h.object_id`,
 ];
 
-/** Per-connection staging of partial holdings rows and of the repeats to take out of them (see rollup-writer.ts). */
+/**
+ * Per-connection staging of partial holdings rows, of the tasks' key and object dictionaries their
+ * rows name by index, and of the repeats to take out of them (see rollup-writer.ts). A task's
+ * dictionary entries stay staged for the session: its later rows may name them.
+ */
 export const HELD_STREAM_SCHEMA: readonly string[] = [
   `CREATE TEMP TABLE IF NOT EXISTS held_stream (
     item INTEGER NOT NULL,
     task INTEGER NOT NULL,
     ref INTEGER NOT NULL,
-    bucket INTEGER NOT NULL,
-    requester INTEGER NOT NULL,
-    access_point INTEGER NOT NULL,
-    dataset INTEGER NOT NULL,
-    object_key INTEGER NOT NULL,
-    version_id INTEGER NOT NULL,
+    key_idx INTEGER NOT NULL,
+    object_idx INTEGER NOT NULL,
     slot INTEGER NOT NULL,
     full_reads INTEGER NOT NULL,
-    object_size DOUBLE NOT NULL,
-    records DOUBLE NOT NULL,
     retrievals DOUBLE NOT NULL,
     bytes_sent DOUBLE NOT NULL,
     first_ms DOUBLE NOT NULL,
     last_ms DOUBLE NOT NULL
   )`,
-  'DELETE FROM held_stream',
+  `CREATE TEMP TABLE IF NOT EXISTS held_key_stream (
+    task INTEGER NOT NULL,
+    idx INTEGER NOT NULL,
+    bucket INTEGER NOT NULL,
+    requester INTEGER NOT NULL,
+    access_point INTEGER NOT NULL,
+    dataset INTEGER NOT NULL
+  )`,
+  `CREATE TEMP TABLE IF NOT EXISTS held_object_stream (
+    task INTEGER NOT NULL,
+    idx INTEGER NOT NULL,
+    object_key INTEGER NOT NULL,
+    version_id INTEGER NOT NULL,
+    object_size DOUBLE NOT NULL,
+    records DOUBLE NOT NULL
+  )`,
   // The group's repeats summed per holdings row they were counted in (request-claims.ts).
   `CREATE TEMP TABLE IF NOT EXISTS held_repeats (
     task INTEGER NOT NULL,
@@ -91,22 +104,29 @@ export const HELD_STREAM_SCHEMA: readonly string[] = [
     retrievals DOUBLE NOT NULL,
     bytes_sent DOUBLE NOT NULL
   )`,
-  'DELETE FROM held_repeats',
-  // The group's dictionary ids, by staged string ids: filled and emptied by insertHoldings.
+  // The group's dictionary entries with their ids in held_keys and held_objects (insertHoldings).
   `CREATE TEMP TABLE IF NOT EXISTS held_key_ids (
-    bucket INTEGER NOT NULL,
-    requester INTEGER NOT NULL,
-    access_point INTEGER NOT NULL,
-    dataset INTEGER NOT NULL,
-    key_id INTEGER NOT NULL
+    task INTEGER NOT NULL,
+    idx INTEGER NOT NULL,
+    key_id INTEGER NOT NULL,
+    bucket VARCHAR NOT NULL,
+    requester VARCHAR NOT NULL,
+    access_point VARCHAR NOT NULL,
+    dataset VARCHAR NOT NULL
   )`,
   `CREATE TEMP TABLE IF NOT EXISTS held_object_ids (
-    object_key INTEGER NOT NULL,
-    version_id INTEGER NOT NULL,
-    object_size DOUBLE NOT NULL,
-    records DOUBLE NOT NULL,
-    object_id INTEGER NOT NULL
+    task INTEGER NOT NULL,
+    idx INTEGER NOT NULL,
+    object_id INTEGER NOT NULL,
+    object_key VARCHAR NOT NULL,
+    version_id VARCHAR NOT NULL,
+    object_size BIGINT,
+    object_records BIGINT NOT NULL
   )`,
+  'DELETE FROM held_stream',
+  'DELETE FROM held_key_stream',
+  'DELETE FROM held_object_stream',
+  'DELETE FROM held_repeats',
   'DELETE FROM held_key_ids',
   'DELETE FROM held_object_ids',
 ];
@@ -119,20 +139,19 @@ const HELD_STREAM_TYPES = [
   INTEGER,
   INTEGER,
   INTEGER,
-  INTEGER,
-  INTEGER,
-  INTEGER,
-  INTEGER,
-  DOUBLE,
-  DOUBLE,
   DOUBLE,
   DOUBLE,
   DOUBLE,
   DOUBLE,
 ];
+const HELD_KEY_TYPES = [INTEGER, INTEGER, INTEGER, INTEGER, INTEGER, INTEGER];
+const HELD_OBJECT_TYPES = [INTEGER, INTEGER, INTEGER, INTEGER, DOUBLE, DOUBLE];
 
 /** The columns of a holdings row's key in held_stream (a negative row copies them from its row). */
-const HELD_KEY = `bucket, requester, access_point, dataset, object_key, version_id, slot, full_reads, object_size, records`;
+const HELD_KEY = 'key_idx, object_idx, slot, full_reads';
+
+/** The tasks of the staged rows of the items $1. */
+const GROUP_TASKS = '(SELECT DISTINCT task FROM held_stream WHERE item IN (SELECT unnest($1::INTEGER[])))';
 
 /** SQL of the holdings writer; constant text, values only as parameters. */
 export const HOLDINGS_SQL = {
@@ -143,9 +162,8 @@ export const HOLDINGS_SQL = {
    * reads counted (a repeat was logged at the time of the request it repeats).
    */
   stageNegatives: `INSERT INTO held_stream (item, task, ref, ${HELD_KEY}, retrievals, bytes_sent, first_ms, last_ms)
-    SELECT k.item, r.task, r.held_ref, ${HELD_KEY.split(', ')
-      .map((c) => `k.${c}`)
-      .join(', ')}, -r.retrievals, -r.bytes_sent, 0, 0
+    SELECT k.item, r.task, r.held_ref, k.key_idx, k.object_idx, k.slot, k.full_reads, -r.retrievals,
+      -r.bytes_sent, 0, 0
     FROM held_repeats r
       JOIN (
         SELECT DISTINCT item, task, ref, ${HELD_KEY}
@@ -154,73 +172,67 @@ export const HOLDINGS_SQL = {
       ) k ON k.task = r.task AND k.ref = r.held_ref`,
   clearRepeats: 'DELETE FROM held_repeats',
   /**
-   * The dictionary ids of the keys of the staged rows of the items $1: an existing entry's, or a new one
-   * (numbered after the largest), added to held_keys. Strings decoded through the staged strings.
+   * The key dictionary entries of the tasks of the group (items $1) with their ids in held_keys: an
+   * existing entry's, or a new one numbered after the largest. Strings decoded through the staged ones.
    */
-  mapKeys: `INSERT INTO held_key_ids (bucket, requester, access_point, dataset, key_id)
-    WITH distinct_keys AS (
-      SELECT DISTINCT s.bucket, s.requester, s.access_point, s.dataset
-      FROM held_stream s WHERE s.item IN (SELECT unnest($1::INTEGER[]))
-    ), texts AS (
-      SELECT g.*, b.value AS b, r.value AS r, a.value AS a, d.value AS d
-      FROM distinct_keys g
-        JOIN rollup_stream_strings b ON b.id = g.bucket
-        JOIN rollup_stream_strings r ON r.id = g.requester
-        JOIN rollup_stream_strings a ON a.id = g.access_point
-        JOIN rollup_stream_strings d ON d.id = g.dataset
+  mapKeys: `INSERT INTO held_key_ids (task, idx, key_id, bucket, requester, access_point, dataset)
+    WITH group_keys AS (
+      SELECT s.task, s.idx, b.value AS b, r.value AS r, a.value AS a, d.value AS d
+      FROM held_key_stream s
+        JOIN rollup_stream_strings b ON b.id = s.bucket
+        JOIN rollup_stream_strings r ON r.id = s.requester
+        JOIN rollup_stream_strings a ON a.id = s.access_point
+        JOIN rollup_stream_strings d ON d.id = s.dataset
+      WHERE s.task IN ${GROUP_TASKS}
+    ), numbered AS (
+      SELECT t.b, t.r, t.a, t.d,
+        coalesce(k.key_id, (SELECT coalesce(max(key_id), 0) FROM held_keys)
+          + row_number() OVER (PARTITION BY k.key_id IS NULL ORDER BY t.b, t.r, t.a, t.d))::INTEGER AS key_id
+      FROM (SELECT DISTINCT b, r, a, d FROM group_keys) t
+        LEFT JOIN held_keys k ON k.bucket = t.b AND k.requester = t.r AND k.access_point = t.a AND k.dataset = t.d
     )
-    SELECT t.bucket, t.requester, t.access_point, t.dataset,
-      coalesce(k.key_id, (SELECT coalesce(max(key_id), 0) FROM held_keys)
-        + row_number() OVER (PARTITION BY k.key_id IS NULL ORDER BY t.b, t.r, t.a, t.d))::INTEGER
-    FROM texts t
-      LEFT JOIN held_keys k ON k.bucket = t.b AND k.requester = t.r AND k.access_point = t.a AND k.dataset = t.d`,
+    SELECT g.task, g.idx, n.key_id, g.b, g.r, g.a, g.d
+    FROM group_keys g JOIN numbered n ON n.b = g.b AND n.r = g.r AND n.a = g.a AND n.d = g.d`,
   addKeys: `INSERT INTO held_keys (key_id, bucket, requester, access_point, dataset)
-    SELECT m.key_id, b.value, r.value, a.value, d.value
-    FROM held_key_ids m
-      JOIN rollup_stream_strings b ON b.id = m.bucket
-      JOIN rollup_stream_strings r ON r.id = m.requester
-      JOIN rollup_stream_strings a ON a.id = m.access_point
-      JOIN rollup_stream_strings d ON d.id = m.dataset
-    WHERE m.key_id > (SELECT coalesce(max(key_id), 0) FROM held_keys)`,
-  /** The same for the objects (key, version id, logged size, records) of the staged rows of the items $1. */
-  mapObjects: `INSERT INTO held_object_ids (object_key, version_id, object_size, records, object_id)
-    WITH distinct_objects AS (
-      SELECT DISTINCT s.object_key, s.version_id, s.object_size, s.records
-      FROM held_stream s WHERE s.item IN (SELECT unnest($1::INTEGER[]))
-    ), texts AS (
-      SELECT g.*, k.value AS k, v.value AS v,
-        CASE WHEN g.object_size < 0 THEN NULL ELSE g.object_size::BIGINT END AS size
-      FROM distinct_objects g
-        JOIN rollup_stream_strings k ON k.id = g.object_key
-        JOIN rollup_stream_strings v ON v.id = g.version_id
+    SELECT DISTINCT key_id, bucket, requester, access_point, dataset FROM held_key_ids
+    WHERE key_id > (SELECT coalesce(max(key_id), 0) FROM held_keys)`,
+  /** The same for the objects (key, version id, logged size, records) of the group's tasks. */
+  mapObjects: `INSERT INTO held_object_ids (task, idx, object_id, object_key, version_id, object_size,
+      object_records)
+    WITH group_objects AS (
+      SELECT s.task, s.idx, k.value AS k, v.value AS v,
+        CASE WHEN s.object_size < 0 THEN NULL ELSE s.object_size::BIGINT END AS size, s.records::BIGINT AS n
+      FROM held_object_stream s
+        JOIN rollup_stream_strings k ON k.id = s.object_key
+        JOIN rollup_stream_strings v ON v.id = s.version_id
+      WHERE s.task IN ${GROUP_TASKS}
+    ), numbered AS (
+      SELECT t.k, t.v, t.size, t.n,
+        coalesce(o.object_id, (SELECT coalesce(max(object_id), 0) FROM held_objects)
+          + row_number() OVER (PARTITION BY o.object_id IS NULL ORDER BY t.k, t.v, t.size, t.n))::INTEGER AS object_id
+      FROM (SELECT DISTINCT k, v, size, n FROM group_objects) t
+        LEFT JOIN held_objects o ON o.object_key = t.k AND o.version_id = t.v
+          AND o.object_size IS NOT DISTINCT FROM t.size AND o.object_records = t.n
     )
-    SELECT t.object_key, t.version_id, t.object_size, t.records,
-      coalesce(o.object_id, (SELECT coalesce(max(object_id), 0) FROM held_objects)
-        + row_number() OVER (PARTITION BY o.object_id IS NULL ORDER BY t.k, t.v, t.size, t.records))::INTEGER
-    FROM texts t
-      LEFT JOIN held_objects o ON o.object_key = t.k AND o.version_id = t.v
-        AND o.object_size IS NOT DISTINCT FROM t.size AND o.object_records = t.records::BIGINT`,
+    SELECT g.task, g.idx, n.object_id, g.k, g.v, g.size, g.n
+    FROM group_objects g
+      JOIN numbered n ON n.k = g.k AND n.v = g.v AND n.size IS NOT DISTINCT FROM g.size AND n.n = g.n`,
   addObjects: `INSERT INTO held_objects (object_id, object_key, version_id, object_size, object_records)
-    SELECT m.object_id, k.value, v.value, CASE WHEN m.object_size < 0 THEN NULL ELSE m.object_size::BIGINT END,
-      m.records::BIGINT
-    FROM held_object_ids m
-      JOIN rollup_stream_strings k ON k.id = m.object_key
-      JOIN rollup_stream_strings v ON v.id = m.version_id
-    WHERE m.object_id > (SELECT coalesce(max(object_id), 0) FROM held_objects)`,
+    SELECT DISTINCT object_id, object_key, version_id, object_size, object_records FROM held_object_ids
+    WHERE object_id > (SELECT coalesce(max(object_id), 0) FROM held_objects)`,
   clearIds: ['DELETE FROM held_key_ids', 'DELETE FROM held_object_ids'],
   /**
    * Sums the staged partial rows of the items in $1 (their batches in $2, parallel; $4 the place in $2
-   * of each item's batch) into held_rows, one row per batch, slot, key and object, their dictionary ids
-   * from held_key_ids and held_object_ids; rows whose every read was a repeat are left out. $3 is
-   * SLOT_MS. Counts are exact in a double (below 2^53), summed as integers.
+   * of each item's batch) into held_rows, one row per batch, slot, key and object, with their ids from
+   * held_key_ids and held_object_ids; rows whose every read was a repeat are left out. $3 is SLOT_MS.
+   * Counts are exact in a double (below 2^53), summed as integers.
    */
   insert: `INSERT INTO held_rows (slot_start, key_id, object_id, first_ms, last_ms, retrievals, full_retrievals,
       bytes_sent, batch)
-    SELECT g.slot::BIGINT * $3::BIGINT, k.key_id, o.object_id, g.first_ms, g.last_ms, g.retrievals,
+    SELECT g.slot::BIGINT * $3::BIGINT, g.key_id, g.object_id, g.first_ms, g.last_ms, g.retrievals,
       g.full_retrievals, g.bytes_sent, list_extract($2::VARCHAR[], g.batch + 1)
     FROM (
-      SELECT f.batch, s.bucket, s.requester, s.access_point, s.dataset, s.object_key, s.version_id,
-        s.object_size, s.records, s.slot,
+      SELECT f.batch, k.key_id, o.object_id, s.slot,
         min(s.first_ms::BIGINT) FILTER (WHERE s.retrievals > 0)::BIGINT AS first_ms,
         max(s.last_ms::BIGINT) FILTER (WHERE s.retrievals > 0)::BIGINT AS last_ms,
         sum(s.retrievals::BIGINT)::BIGINT AS retrievals,
@@ -229,39 +241,57 @@ export const HOLDINGS_SQL = {
       FROM held_stream s
         -- batch: the place in $2 of the item's batch (an integer groups faster than its text).
         JOIN (SELECT unnest($1::INTEGER[]) AS item, unnest($4::INTEGER[]) AS batch) f ON f.item = s.item
-      GROUP BY ALL
+        JOIN held_key_ids k ON k.task = s.task AND k.idx = s.key_idx
+        JOIN held_object_ids o ON o.task = s.task AND o.idx = s.object_idx
+      GROUP BY f.batch, k.key_id, o.object_id, s.slot
       HAVING sum(s.retrievals::BIGINT) > 0
-    ) g
-      JOIN held_key_ids k ON k.bucket = g.bucket AND k.requester = g.requester
-        AND k.access_point = g.access_point AND k.dataset = g.dataset
-      JOIN held_object_ids o ON o.object_key = g.object_key AND o.version_id = g.version_id
-        AND o.object_size = g.object_size AND o.records = g.records`,
+    ) g`,
   discard: 'DELETE FROM held_stream WHERE item IN (SELECT unnest($1::INTEGER[]))',
   deleteOf: 'DELETE FROM held_rows WHERE batch IN (SELECT unnest($1::VARCHAR[]))',
   clear: ['DELETE FROM held_rows', 'DELETE FROM held_keys', 'DELETE FROM held_objects'],
 } as const;
 
-/** Stages the partial holdings rows of a batch of rows read in task `task`. */
+/** Stages the partial holdings rows of a batch of rows read in task `task`, and its new dictionary entries. */
 export async function stageHeldReads(
   connection: DuckDBConnection,
   task: number,
   reads: ColumnarHeldReads,
 ): Promise<void> {
+  const taskColumn = (n: number) => new Int32Array(n).fill(task);
+  const index = (from: number, n: number) => Int32Array.from({ length: n }, (_, i) => from + i);
+  const k = reads.keys;
+  if (k.count > 0) {
+    const columns = [
+      taskColumn(k.count),
+      index(reads.keyFrom, k.count),
+      k.bucket,
+      k.requester,
+      k.accessPoint,
+      k.dataset,
+    ];
+    await appendColumns(connection, 'held_key_stream', HELD_KEY_TYPES, columns, k.count);
+  }
+  const o = reads.objects;
+  if (o.count > 0) {
+    const columns = [
+      taskColumn(o.count),
+      index(reads.objectFrom, o.count),
+      o.objectKey,
+      o.versionId,
+      o.objectSize,
+      o.records,
+    ];
+    await appendColumns(connection, 'held_object_stream', HELD_OBJECT_TYPES, columns, o.count);
+  }
   if (reads.count === 0) return;
   const columns = [
     reads.item,
-    new Int32Array(reads.count).fill(task),
+    taskColumn(reads.count),
     reads.ref,
-    reads.bucket,
-    reads.requester,
-    reads.accessPoint,
-    reads.dataset,
-    reads.objectKey,
-    reads.versionId,
+    reads.key,
+    reads.object,
     reads.slot,
     reads.full,
-    reads.objectSize,
-    reads.records,
     reads.retrievals,
     reads.bytesSent,
     reads.firstMs,

@@ -18,23 +18,27 @@ export interface KeyEntryIds {
 
 /** The typed arrays of held reads, for `postMessage`'s transfer list. */
 export function heldReadBuffers(h: ColumnarHeldReads): ArrayBuffer[] {
+  const k = h.keys;
+  const o = h.objects;
   return [
     h.item,
     h.ref,
-    h.bucket,
-    h.requester,
-    h.accessPoint,
-    h.dataset,
-    h.objectKey,
-    h.versionId,
+    h.key,
+    h.object,
     h.slot,
-    h.objectSize,
-    h.records,
     h.full,
     h.retrievals,
     h.bytesSent,
     h.firstMs,
     h.lastMs,
+    k.bucket,
+    k.requester,
+    k.accessPoint,
+    k.dataset,
+    o.objectKey,
+    o.versionId,
+    o.objectSize,
+    o.records,
   ].map((a) => a.buffer as ArrayBuffer);
 }
 
@@ -44,31 +48,38 @@ export function translateHeldReads(
   map: Int32Array,
   items: readonly { readonly fileId: number }[],
 ): void {
-  for (const column of [h.bucket, h.requester, h.accessPoint, h.dataset, h.objectKey, h.versionId]) {
-    for (let i = 0; i < h.count; i++) column[i] = map[column[i]!]!;
+  const k = h.keys;
+  for (const column of [k.bucket, k.requester, k.accessPoint, k.dataset]) {
+    for (let i = 0; i < k.count; i++) column[i] = map[column[i]!]!;
+  }
+  const o = h.objects;
+  for (const column of [o.objectKey, o.versionId]) {
+    for (let i = 0; i < o.count; i++) column[i] = map[column[i]!]!;
   }
   for (let i = 0; i < h.count; i++) h.item[i] = items[h.item[i]!]!.fileId;
 }
 
-/** Collects the scanner's holdings rows in columns that grow as needed. */
+/** Collects the scanner's holdings rows in columns that grow as needed, with the task's dictionaries. */
 export class HeldReadBuilder {
   count = 0;
   private item = new Int32Array(0);
   private ref = new Int32Array(0);
-  private bucket = new Int32Array(0);
-  private requester = new Int32Array(0);
-  private accessPoint = new Int32Array(0);
-  private dataset = new Int32Array(0);
-  private objectKey = new Int32Array(0);
-  private versionId = new Int32Array(0);
+  private key = new Int32Array(0);
+  private object = new Int32Array(0);
   private slot = new Int32Array(0);
-  private objectSize = new Float64Array(0);
-  private records = new Float64Array(0);
   private full = new Int32Array(0);
   private retrievals = new Float64Array(0);
   private bytesSent = new Float64Array(0);
   private firstMs = new Float64Array(0);
   private lastMs = new Float64Array(0);
+  private readonly keys = new Dictionary(4, 0);
+  private readonly objects = new Dictionary(2, 2);
+
+  /** A new task: its dictionaries start empty (rows name entries by task and index). */
+  newTask(): void {
+    this.keys.clear();
+    this.objects.clear();
+  }
 
   /**
    * One holdings row of the scanner: read by key entry `entry` (its ids in `keys`) in slot `slot`, of
@@ -93,15 +104,15 @@ export class HeldReadBuilder {
     if (i === this.item.length) this.grow();
     this.item[i] = item;
     this.ref[i] = ref;
-    this.bucket[i] = keys.bucket[entry]!;
-    this.requester[i] = keys.requester[entry]!;
-    this.accessPoint[i] = keys.accessPoint[entry]!;
-    this.dataset[i] = keys.dataset[entry]!;
-    this.objectKey[i] = objects.key[object]!;
-    this.versionId[i] = objects.version[object]!;
+    this.key[i] = this.keys.index(
+      [keys.bucket[entry]!, keys.requester[entry]!, keys.accessPoint[entry]!, keys.dataset[entry]!],
+      [],
+    );
+    this.object[i] = this.objects.index(
+      [objects.key[object]!, objects.version[object]!],
+      [objects.size[object]!, objects.records[object]!],
+    );
     this.slot[i] = slot;
-    this.objectSize[i] = objects.size[object]!;
-    this.records[i] = objects.records[object]!;
     this.full[i] = full ? 1 : 0;
     this.retrievals[i] = retrievals;
     this.bytesSent[i] = bytes;
@@ -110,28 +121,45 @@ export class HeldReadBuilder {
     this.count = i + 1;
   }
 
-  /** The rows collected so far; the builder starts empty again. */
+  /** The rows collected so far and the dictionary entries new since the last take; rows start empty again. */
   take(): ColumnarHeldReads {
     const n = this.count;
     this.count = 0;
+    const keyFrom = this.keys.sent;
+    const [bucket, requester, accessPoint, dataset] = this.keys.takeInts();
+    const objectFrom = this.objects.sent;
+    const [objectKey, versionId] = this.objects.takeInts();
+    const [objectSize, records] = this.objects.takeFloats();
+    this.keys.sent = this.keys.size;
+    this.objects.sent = this.objects.size;
     return {
       count: n,
       item: this.item.slice(0, n),
       ref: this.ref.slice(0, n),
-      bucket: this.bucket.slice(0, n),
-      requester: this.requester.slice(0, n),
-      accessPoint: this.accessPoint.slice(0, n),
-      dataset: this.dataset.slice(0, n),
-      objectKey: this.objectKey.slice(0, n),
-      versionId: this.versionId.slice(0, n),
+      key: this.key.slice(0, n),
+      object: this.object.slice(0, n),
       slot: this.slot.slice(0, n),
-      objectSize: this.objectSize.slice(0, n),
-      records: this.records.slice(0, n),
       full: this.full.slice(0, n),
       retrievals: this.retrievals.slice(0, n),
       bytesSent: this.bytesSent.slice(0, n),
       firstMs: this.firstMs.slice(0, n),
       lastMs: this.lastMs.slice(0, n),
+      keys: {
+        count: bucket!.length,
+        bucket: bucket!,
+        requester: requester!,
+        accessPoint: accessPoint!,
+        dataset: dataset!,
+      },
+      keyFrom,
+      objects: {
+        count: objectKey!.length,
+        objectKey: objectKey!,
+        versionId: versionId!,
+        objectSize: objectSize!,
+        records: records!,
+      },
+      objectFrom,
     };
   }
 
@@ -139,20 +167,60 @@ export class HeldReadBuilder {
     const n = Math.max(1024, this.item.length * 2);
     this.item = growInt(this.item, n);
     this.ref = growInt(this.ref, n);
-    this.bucket = growInt(this.bucket, n);
-    this.requester = growInt(this.requester, n);
-    this.accessPoint = growInt(this.accessPoint, n);
-    this.dataset = growInt(this.dataset, n);
-    this.objectKey = growInt(this.objectKey, n);
-    this.versionId = growInt(this.versionId, n);
+    this.key = growInt(this.key, n);
+    this.object = growInt(this.object, n);
     this.slot = growInt(this.slot, n);
-    this.objectSize = growFloat(this.objectSize, n);
-    this.records = growFloat(this.records, n);
     this.full = growInt(this.full, n);
     this.retrievals = growFloat(this.retrievals, n);
     this.bytesSent = growFloat(this.bytesSent, n);
     this.firstMs = growFloat(this.firstMs, n);
     this.lastMs = growFloat(this.lastMs, n);
+  }
+}
+
+/** Distinct tuples of `ints` integers and `floats` numbers, numbered in order of first sight. */
+class Dictionary {
+  size = 0;
+  /** Entries sent so far (take hands on those after). */
+  sent = 0;
+  private readonly indexOf = new Map<string, number>();
+  private readonly intColumns: number[][];
+  private readonly floatColumns: number[][];
+
+  constructor(ints: number, floats: number) {
+    this.intColumns = Array.from({ length: ints }, () => []);
+    this.floatColumns = Array.from({ length: floats }, () => []);
+  }
+
+  /** The index of the tuple, added when new. */
+  index(ints: readonly number[], floats: readonly number[]): number {
+    const text = `${ints.join(',')}|${floats.join(',')}`;
+    let i = this.indexOf.get(text);
+    if (i === undefined) {
+      i = this.size++;
+      this.indexOf.set(text, i);
+      for (let c = 0; c < ints.length; c++) this.intColumns[c]!.push(ints[c]!);
+      for (let c = 0; c < floats.length; c++) this.floatColumns[c]!.push(floats[c]!);
+    }
+    return i;
+  }
+
+  clear(): void {
+    this.size = 0;
+    this.sent = 0;
+    this.indexOf.clear();
+    for (const c of this.intColumns) c.length = 0;
+    for (const c of this.floatColumns) c.length = 0;
+  }
+
+  /** The int columns of the entries not yet sent. */
+  takeInts(): Int32Array<ArrayBuffer>[] {
+    return this.intColumns.map((c) => Int32Array.from(c.slice(this.sent)));
+  }
+
+  /** The float columns of the entries not yet sent. */
+  takeFloats(): Float64Array<ArrayBuffer>[] {
+    return this.floatColumns.map((c) => Float64Array.from(c.slice(this.sent)));
   }
 }
 

@@ -132,6 +132,8 @@ export class LogAggregator {
       throw new RangeError('newRefSpace: rows of the last item were not read out (call finish first)');
     }
     this.refBase = 0;
+    // Holdings rows name their keys and objects by index in dictionaries of the task.
+    this.held?.newTask();
   }
 
   /**
