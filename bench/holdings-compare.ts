@@ -5,7 +5,10 @@
  * weighs on both alike, each into a fresh state file. The night: `--lines` generated lines (default
  * 1 M) as one file, and the same lines cut into objects of `--per-object` lines (default 200).
  *
- *   tsx bench/holdings-compare.ts --old /path/to/main --new . [--lines 1000000] [--per-object 200] [--runs 3]
+ *   tsx bench/holdings-compare.ts --old /path/to/main --new . [--other /path/to/build] [--lines 1000000]
+ *     [--per-object 200] [--runs 3]
+ *
+ * `--other` adds a third build (an earlier state of the change, say) to the same alternation.
  *
  * Prints each run and the medians and minimums of the ingest command's own `seconds`, with the load
  * average before and after. No assertion: a timing is a measurement, not a test.
@@ -24,6 +27,7 @@ function arg(name: string, fallback: string): string {
 
 const oldRoot = resolve(arg('old', '.'));
 const newRoot = resolve(arg('new', '.'));
+const otherRoot = process.argv.includes('--other') ? resolve(arg('other', '.')) : undefined;
 const lines = Number(arg('lines', '1000000'));
 const perObject = Number(arg('per-object', '200'));
 const runs = Number(arg('runs', '3'));
@@ -90,10 +94,11 @@ async function main(): Promise<void> {
   ];
   console.log(`load average before: ${load()}`);
   for (const input of inputs) {
-    const seconds: Record<'old' | 'new', number[]> = { old: [], new: [] };
+    const seconds: Record<'old' | 'new' | 'other', number[]> = { old: [], new: [], other: [] };
+    const builds = otherRoot === undefined ? (['old', 'new'] as const) : (['old', 'other', 'new'] as const);
     for (let run = 0; run < runs; run++) {
-      for (const which of ['old', 'new'] as const) {
-        const root = which === 'old' ? oldRoot : newRoot;
+      for (const which of builds) {
+        const root = which === 'old' ? oldRoot : which === 'new' ? newRoot : otherRoot!;
         const db = join(states, `${which}-${run}.duckdb`);
         await rm(db, { force: true });
         const m = await measure('node', [
@@ -124,6 +129,13 @@ async function main(): Promise<void> {
         `minimum old ${min(seconds.old).toFixed(2)} s, new ${min(seconds.new).toFixed(2)} s ` +
         `(${((min(seconds.new) / min(seconds.old) - 1) * 100).toFixed(1)} %)`,
     );
+    if (otherRoot !== undefined) {
+      console.log(
+        `${input.name}: other median ${med(seconds.other).toFixed(2)} s ` +
+          `(${((med(seconds.other) / med(seconds.old) - 1) * 100).toFixed(1)} %), minimum ` +
+          `${min(seconds.other).toFixed(2)} s (${((min(seconds.other) / min(seconds.old) - 1) * 100).toFixed(1)} %)`,
+      );
+    }
   }
   console.log(`load average after: ${load()}`);
   await rm(states, { recursive: true, force: true });
