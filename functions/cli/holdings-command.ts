@@ -39,6 +39,12 @@ export async function runHoldingsCommand(argv: string[]): Promise<number> {
   const state = await DuckDbState.open(dbPath);
   let section: Awaited<ReturnType<typeof readHoldings>>;
   try {
+    if (!(await state.holdings.kept())) {
+      throw new UsageError(
+        `holdings: --db ${dbPath} keeps no holdings: set \`settings.holdings: true\` in the registry ` +
+          'and run ingest (or audit) again; the state is then rebuilt once from its logs with holdings',
+      );
+    }
     section = await readHoldings(
       { registry, holdings: state.holdings },
       { from, to, ...(v.partner === undefined ? {} : { partners: v.partner }) },

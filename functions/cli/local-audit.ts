@@ -113,7 +113,11 @@ export async function runLocalAudit(options: LocalAuditOptions): Promise<LocalAu
   const { registry, text: registryText, manifest } = await loadRegistry(options.registryPath);
   const outDir = resolve(options.outDir);
   await mkdir(outDir, { recursive: true });
-  const settings = { datasetDepth: registry.settings.datasetDepth, manifest };
+  const settings = {
+    datasetDepth: registry.settings.datasetDepth,
+    manifest,
+    holdings: registry.settings.holdings,
+  };
   const { state, pool } = await openStateWithWorkers(
     options.dbPath ?? join(outDir, 'state.duckdb'),
     settings,
@@ -150,18 +154,21 @@ export async function runLocalAudit(options: LocalAuditOptions): Promise<LocalAu
     const networkRange = unattributedUsageRequest(window, 1).range;
     const networkFindings = await new DuckDbNetworkFindings(state.database).findings(registry, networkRange);
     failpoint('after-evaluate');
-    // What each audited partner holds over the same window (the holdings table, HOLDINGS.md).
-    const holdings = await readHoldings(
-      { registry, holdings: state.holdings },
-      {
-        from: window.from,
-        to: window.to,
-        ...(options.partners !== undefined && options.partners.length > 0
-          ? { partners: options.partners }
-          : {}),
-      },
-    );
-    const holdingsCsv = holdingsToCsv(holdings);
+    // What each audited partner holds over the same window (the holdings table, HOLDINGS.md), when the
+    // registry keeps holdings (settings.holdings); otherwise the report has none and no holdings.csv.
+    const holdings = registry.settings.holdings
+      ? await readHoldings(
+          { registry, holdings: state.holdings },
+          {
+            from: window.from,
+            to: window.to,
+            ...(options.partners !== undefined && options.partners.length > 0
+              ? { partners: options.partners }
+              : {}),
+          },
+        )
+      : undefined;
+    const holdingsCsv = holdings === undefined ? undefined : holdingsToCsv(holdings);
     // holdings.csv goes into the run's evidence bundle; the output folder keeps the files both engines write.
     const outboxDir = join(outDir, options.dryRun ? 'previews' : 'outbox');
     const mailer = new OutboxMailer(outboxDir);
@@ -224,7 +231,7 @@ export async function runLocalAudit(options: LocalAuditOptions): Promise<LocalAu
         })),
         noticeDiffs,
         registry,
-        holdings,
+        ...(holdings === undefined ? {} : { holdings }),
         evidence: {
           inputFiles: ingest.inputs,
           registrySource: options.registryPath,
@@ -252,7 +259,7 @@ export async function runLocalAudit(options: LocalAuditOptions): Promise<LocalAu
         { name: 'report.json', body: json },
         { name: 'usage.csv', body: csv },
         { name: 'network-findings.csv', body: networkCsv },
-        { name: 'holdings.csv', body: holdingsCsv },
+        ...(holdingsCsv === undefined ? [] : [{ name: 'holdings.csv', body: holdingsCsv }]),
         { name: 'report.html', body: html },
         ...noticeFiles,
       ],

@@ -82,7 +82,7 @@ beforeAll(async () => {
   );
   db = join(root, 'state.duckdb');
   const store = await DuckDbState.open(db);
-  await ingestPaths(store.ingestLog, [log], { datasetDepth: 2, workers: 0 });
+  await ingestPaths(store.ingestLog, [log], { datasetDepth: 2, workers: 0, holdings: true });
   await store.close();
 });
 
@@ -148,5 +148,19 @@ describe('partner-audit holdings', () => {
         join(root, 'none.duckdb'),
       ]),
     ).rejects.toThrow(/no state file there/);
+  });
+
+  it('refuses a state ingested without holdings (settings.holdings off), saying how to turn them on', async () => {
+    const off = join(root, 'off.duckdb');
+    const store = await DuckDbState.open(off);
+    await ingestPaths(store.ingestLog, [join(root, 'logs')], { datasetDepth: 2, workers: 0 });
+    await store.close();
+    const w = args();
+    w[w.indexOf(db)] = off;
+    const refused = runHoldingsCommand(w);
+    await expect(refused).rejects.toThrow(UsageError);
+    await expect(refused).rejects.toThrow(
+      /off\.duckdb keeps no holdings: set `settings\.holdings: true` in the registry and run ingest/,
+    );
   });
 });

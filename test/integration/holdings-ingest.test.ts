@@ -60,7 +60,7 @@ async function ingest(
 ): Promise<{ held: Held[]; store: DuckDbState }> {
   const store = await DuckDbState.open(join(states, `h${stateCount++}.duckdb`));
   for (const paths of runs) {
-    await ingestPaths(store.ingestLog, paths, { datasetDepth: 2, workers: 0, ...options });
+    await ingestPaths(store.ingestLog, paths, { datasetDepth: 2, workers: 0, holdings: true, ...options });
   }
   return { held: await heldOf(store), store };
 }
@@ -208,7 +208,7 @@ describe('the holdings table (local engine)', () => {
     ]);
     // The same object name with other content: the earlier delivery's reads are replaced.
     await put('again/2026-03-14-11-00-00-IIIIIIIIIIIIIIII', [get(3, 'feeds/a/z.csv')]);
-    await ingestPaths(store.ingestLog, [first], { datasetDepth: 2, workers: 0 });
+    await ingestPaths(store.ingestLog, [first], { datasetDepth: 2, workers: 0, holdings: true });
     expect((await heldOf(store)).map((h) => [h.key, h.retrievals])).toEqual([['feeds/a/z.csv', 1]]);
     await store.close();
   });
@@ -240,5 +240,89 @@ describe('the holdings table (local engine)', () => {
     expect(one.held.reduce((n, h) => n + h.retrievals, 0)).toBe(360);
     await one.store.close();
     await many.store.close();
+  });
+});
+
+/** Rows of the holdings table and its dictionaries, and the rollup's sums per key (its batch left out). */
+async function tablesOf(store: DuckDbState): Promise<{ held: number[]; rollup: string[] }> {
+  return store.database.serial('test', async (c) => {
+    const held: number[] = [];
+    for (const table of ['held_rows', 'held_keys', 'held_objects']) {
+      held.push(Number((await c.runAndReadAll(`SELECT count(*) FROM ${table}`)).getRows()[0]![0]));
+    }
+    const rollup = (
+      await c.runAndReadAll(`SELECT slot_start, bucket, requester, access_point, dataset, operation,
+          status_class, sum(requests), sum(bytes_sent), sum(records)
+        FROM rollup GROUP BY ALL ORDER BY ALL`)
+    )
+      .getRows()
+      .map((r) => r.map(String).join('|'));
+    return { held, rollup };
+  });
+}
+
+describe('holdings as a registry setting (settings.holdings, off by default)', () => {
+  const lines = () => [
+    get(1, 'feeds/a/x.csv'),
+    get(5, 'feeds/a/x.csv', { status: '206', bytesSent: '100' }),
+    get(7, 'feeds/b/q.csv', { requester: BOB, bytesSent: '50' }),
+    get(8, 'feeds/b/q.csv', { operation: 'REST.HEAD.OBJECT', bytesSent: '-' }),
+  ];
+
+  it('off (the default): nothing in the holdings table or its dictionaries, the same rollup as on', async () => {
+    const path = await put('optin/off/2026-03-14-11-00-00-KKKKKKKKKKKKKKKK', lines());
+    const on = await ingest([[path]]);
+    for (const workers of [0, 2]) {
+      const store = await DuckDbState.open(join(states, `h${stateCount++}.duckdb`));
+      await ingestPaths(store.ingestLog, [path], { datasetDepth: 2, workers });
+      const off = await tablesOf(store);
+      expect(off.held).toEqual([0, 0, 0]);
+      expect(await store.holdings.kept()).toBe(false);
+      expect(off.rollup).toEqual((await tablesOf(on.store)).rollup);
+      expect(off.rollup.length).toBeGreaterThan(0);
+      await store.close();
+    }
+    expect(on.held.map((h) => [h.key, h.retrievals])).toEqual([
+      ['feeds/a/x.csv', 2],
+      ['feeds/b/q.csv', 1],
+    ]);
+    expect(await on.store.holdings.kept()).toBe(true);
+    await on.store.close();
+  });
+
+  it('turned on, rebuilds a state ingested without holdings once from its logs: past reads are held too', async () => {
+    const path = await put('optin/on/2026-03-14-11-00-00-LLLLLLLLLLLLLLLL', lines());
+    const fresh = await ingest([[path]]);
+    const store = await DuckDbState.open(join(states, `h${stateCount++}.duckdb`));
+    const off = await ingestPaths(store.ingestLog, [path], { datasetDepth: 2, workers: 0 });
+    expect(off.rebuilt).toBe(false);
+    expect(off.summary.filesSkipped).toBe(0);
+    const on = await ingestPaths(store.ingestLog, [path], { datasetDepth: 2, workers: 0, holdings: true });
+    expect(on.rebuilt).toBe(true);
+    expect(on.summary.filesSkipped).toBe(0);
+    expect(await heldOf(store)).toEqual(fresh.held);
+    expect(await store.holdings.kept()).toBe(true);
+    // Once: the next run with holdings on skips the file, and the table stays as it is.
+    const again = await ingestPaths(store.ingestLog, [path], { datasetDepth: 2, workers: 0, holdings: true });
+    expect(again.rebuilt).toBe(false);
+    expect(again.summary.filesSkipped).toBe(1);
+    expect(await heldOf(store)).toEqual(fresh.held);
+    await store.close();
+    await fresh.store.close();
+  });
+
+  it('turned off, rebuilds the state without holdings: no stale rows are left for anyone to read', async () => {
+    const path = await put('optin/back/2026-03-14-11-00-00-MMMMMMMMMMMMMMMM', lines());
+    const { held, store } = await ingest([[path]]);
+    expect(held.length).toBe(2);
+    const rollupOn = (await tablesOf(store)).rollup;
+    const off = await ingestPaths(store.ingestLog, [path], { datasetDepth: 2, workers: 0, holdings: false });
+    expect(off.rebuilt).toBe(true);
+    expect(off.summary.filesSkipped).toBe(0);
+    const tables = await tablesOf(store);
+    expect(tables.held).toEqual([0, 0, 0]);
+    expect(tables.rollup).toEqual(rollupOn);
+    expect(await store.holdings.kept()).toBe(false);
+    await store.close();
   });
 });

@@ -100,7 +100,7 @@ beforeAll(async () => {
   ];
   await writeFile(path, `${lines.join('\n')}\n`);
   store = await DuckDbState.open(join(root, 'state.duckdb'));
-  await ingestPaths(store.ingestLog, [path], { datasetDepth: 2, workers: 0 });
+  await ingestPaths(store.ingestLog, [path], { datasetDepth: 2, workers: 0, holdings: true });
 });
 
 afterAll(async () => {

@@ -29,6 +29,7 @@ beforeAll(async () => {
     start: '2026-03-25',
     days: 6,
     requestsPerDay: 2000,
+    holdings: true,
   });
   truth = JSON.parse(readFileSync(summary.groundTruthPath, 'utf8')) as GroundTruthJson;
   const registry = parseRegistry(readFileSync(summary.registryPath, 'utf8'), summary.registryPath);
@@ -36,6 +37,7 @@ beforeAll(async () => {
   try {
     await ingestPaths(store.ingestLog, [summary.logsDir], {
       datasetDepth: registry.settings.datasetDepth,
+      holdings: registry.settings.holdings,
       workers: 2,
     });
     // Local dates wide enough to hold every event of the window in any partner's zone.

@@ -73,7 +73,7 @@ async function expectRecovered(out: string): Promise<void> {
 }
 
 beforeAll(async () => {
-  const data = await smallDataset(dataDir);
+  const data = await smallDataset(dataDir, { holdings: true });
   registryPath = data.registryPath;
   logsDir = data.logsDir;
   const out = join(root, 'baseline');

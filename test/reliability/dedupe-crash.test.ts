@@ -64,7 +64,7 @@ function identified(text: string): string[] {
 }
 
 beforeAll(async () => {
-  const data = await smallDataset(join(root, 'data'));
+  const data = await smallDataset(join(root, 'data'), { holdings: true });
   registryPath = data.registryPath;
   logsDir = data.logsDir;
   const out = join(root, 'baseline');

@@ -7,7 +7,8 @@ import type { Registry } from '../../domain/registry.js';
 import type { HoldingsRequest, HoldingsSource } from '../../ports.js';
 import { type HoldingsTables, heldDatasetsSql, heldDaysSql } from '../sql/holdings-sql.js';
 import { DUCKDB } from '../sql/usage-aggregation-sql.js';
-import type { DuckDbDatabase } from './duckdb-database.js';
+import { type DuckDbDatabase, readSetting } from './duckdb-database.js';
+import { SETTING_HOLDINGS } from './schema.js';
 import { LOCAL_AGGREGATION_TABLES, writeAttributionTables } from './usage-aggregation.js';
 
 /** The table names the local holdings statements read. */
@@ -23,6 +24,17 @@ export class DuckDbHoldingsSource implements HoldingsSource {
   readonly engine = 'duckdb';
 
   constructor(private readonly database: DuckDbDatabase) {}
+
+  /**
+   * Whether the state keeps holdings: its last ingestion ran with the registry's `settings.holdings`
+   * true (local-ingest.ts). Without it the table is empty, and a statement read from it would say
+   * "nothing held" where nothing was looked at.
+   */
+  kept(): Promise<boolean> {
+    return this.database.serial('holdingsKept', async (connection) => {
+      return (await readSetting(connection, SETTING_HOLDINGS)) === 'on';
+    });
+  }
 
   heldDatasets(registry: Registry, request: HoldingsRequest): Promise<HeldDatasetRow[]> {
     return this.database.serial('heldDatasets', async (connection) => {

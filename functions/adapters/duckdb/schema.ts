@@ -15,6 +15,8 @@ export const SCHEMA_VERSION = '1';
 /** `settings` keys. */
 export const SETTING_SCHEMA_VERSION = 'schema_version';
 export const SETTING_INGESTION = 'ingestion_settings';
+/** `on` when the last ingestion kept the holdings table (the registry's settings.holdings), else `off`. */
+export const SETTING_HOLDINGS = 'holdings';
 
 /** Run once per open; every statement is idempotent. */
 export const CREATE_SCHEMA: readonly string[] = [

@@ -94,6 +94,7 @@ export class IngestPool {
       manifest,
       sendRows: options.sendRows,
       scanner: scannerModule(),
+      holdings: options.holdings,
     };
     if (count <= 0) return new IngestPool([new InlineLane(settings, options.manifest)]);
     const source = await loadWorkerSource();
