@@ -5,16 +5,18 @@
  * weighs on both alike, each into a fresh state file. The night: `--lines` generated lines (default
  * 1 M) as one file, and the same lines cut into objects of `--per-object` lines (default 200).
  *
- *   tsx bench/holdings-compare.ts --old /path/to/main --new . [--other /path/to/build] [--lines 1000000]
- *     [--per-object 200] [--runs 3]
+ *   tsx bench/holdings-compare.ts --old /path/to/main --new . [--other /path/to/build] [--holdings-on]
+ *     [--lines 1000000] [--per-object 200] [--runs 3]
  *
- * `--other` adds a third build (an earlier state of the change, say) to the same alternation.
+ * `--other` adds a third build (an earlier state of the change, say) to the same alternation, and
+ * `--holdings-on` the new build once more with a copy of the registry that keeps holdings
+ * (`settings.holdings: true`; holdings are off by default, so `new` alone measures them off).
  *
  * Prints each run and the medians and minimums of the ingest command's own `seconds`, with the load
  * average before and after. No assertion: a timing is a measurement, not a test.
  */
 import { spawn } from 'node:child_process';
-import { mkdir, readdir, rm } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { generateDataset } from '../functions/cli/generate/generator.js';
@@ -28,6 +30,7 @@ function arg(name: string, fallback: string): string {
 const oldRoot = resolve(arg('old', '.'));
 const newRoot = resolve(arg('new', '.'));
 const otherRoot = process.argv.includes('--other') ? resolve(arg('other', '.')) : undefined;
+const holdingsOn = process.argv.includes('--holdings-on');
 const lines = Number(arg('lines', '1000000'));
 const perObject = Number(arg('per-object', '200'));
 const runs = Number(arg('runs', '3'));
@@ -92,13 +95,25 @@ async function main(): Promise<void> {
     { name: `${lines} lines, one file`, logs: plain },
     { name: `${lines} lines, objects of ${perObject}`, logs: objectsDir },
   ];
+  // `--holdings-on`: the new build once more, with a registry that keeps holdings (settings.holdings).
+  const registryOn = join(setDir, 'registry-holdings.yaml');
+  if (holdingsOn) {
+    const text = await readFile(registry, 'utf8');
+    if (!/^settings:\n/m.test(text)) throw new Error(`${registry}: no settings: block to add holdings to`);
+    await writeFile(registryOn, text.replace(/^settings:\n/m, 'settings:\n  holdings: true\n'));
+  }
+  type Build = 'old' | 'other' | 'new' | 'on';
+  const builds: { which: Build; root: string; registry: string }[] = [
+    { which: 'old', root: oldRoot, registry },
+    ...(otherRoot === undefined ? [] : [{ which: 'other' as const, root: otherRoot, registry }]),
+    { which: 'new', root: newRoot, registry },
+    ...(holdingsOn ? [{ which: 'on' as const, root: newRoot, registry: registryOn }] : []),
+  ];
   console.log(`load average before: ${load()}`);
   for (const input of inputs) {
-    const seconds: Record<'old' | 'new' | 'other', number[]> = { old: [], new: [], other: [] };
-    const builds = otherRoot === undefined ? (['old', 'new'] as const) : (['old', 'other', 'new'] as const);
+    const seconds: Record<Build, number[]> = { old: [], new: [], other: [], on: [] };
     for (let run = 0; run < runs; run++) {
-      for (const which of builds) {
-        const root = which === 'old' ? oldRoot : which === 'new' ? newRoot : otherRoot!;
+      for (const { which, root, registry: reg } of builds) {
         const db = join(states, `${which}-${run}.duckdb`);
         await rm(db, { force: true });
         const m = await measure('node', [
@@ -107,7 +122,7 @@ async function main(): Promise<void> {
           '--logs',
           input.logs,
           '--registry',
-          registry,
+          reg,
           '--db',
           db,
           '--json',
@@ -123,17 +138,15 @@ async function main(): Promise<void> {
     }
     const med = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;
     const min = (a: number[]) => Math.min(...a);
+    const pct = (a: number, b: number) => ((a / b - 1) * 100).toFixed(1);
     console.log(
-      `${input.name}: median old ${med(seconds.old).toFixed(2)} s, new ${med(seconds.new).toFixed(2)} s ` +
-        `(${((med(seconds.new) / med(seconds.old) - 1) * 100).toFixed(1)} %); ` +
-        `minimum old ${min(seconds.old).toFixed(2)} s, new ${min(seconds.new).toFixed(2)} s ` +
-        `(${((min(seconds.new) / min(seconds.old) - 1) * 100).toFixed(1)} %)`,
+      `${input.name}: old median ${med(seconds.old).toFixed(2)} s, minimum ${min(seconds.old).toFixed(2)} s`,
     );
-    if (otherRoot !== undefined) {
+    for (const { which } of builds.slice(1)) {
       console.log(
-        `${input.name}: other median ${med(seconds.other).toFixed(2)} s ` +
-          `(${((med(seconds.other) / med(seconds.old) - 1) * 100).toFixed(1)} %), minimum ` +
-          `${min(seconds.other).toFixed(2)} s (${((min(seconds.other) / min(seconds.old) - 1) * 100).toFixed(1)} %)`,
+        `${input.name}: ${which} median ${med(seconds[which]).toFixed(2)} s ` +
+          `(${pct(med(seconds[which]), med(seconds.old))} %), minimum ` +
+          `${min(seconds[which]).toFixed(2)} s (${pct(min(seconds[which]), min(seconds.old))} %)`,
       );
     }
   }

@@ -44,7 +44,12 @@ describe('parseRegistry', () => {
 
   it('keeps holdings only when settings.holdings is true (off by default), and names a non-boolean', () => {
     expect(parseRegistry(exampleText, 'x').settings.holdings).toBe(false);
-    expect(parseRegistry(edited((r) => delete r.settings), 'x').settings.holdings).toBe(false);
+    expect(
+      parseRegistry(
+        edited((r) => delete r.settings),
+        'x',
+      ).settings.holdings,
+    ).toBe(false);
     const on = edited((r) => {
       r.settings.holdings = true;
     });
