@@ -2,6 +2,7 @@
  * The interfaces the core needs from the outside world. The local engine (DuckDB, outbox folder) and
  * the AWS one (Athena, SES, DynamoDB, S3) implement the same ports; tests use small in-memory fakes.
  */
+import type { HeldDatasetRow, HeldDayRow } from './domain/holdings.js';
 import type { Registry } from './domain/registry.js';
 import type { Interval } from './domain/time.js';
 import type { UsageRow } from './domain/usage.js';
@@ -17,6 +18,30 @@ export interface UsageSource {
   readonly engine: string;
   /** Rows whose slot starts in [range.startMs, range.endMs), summed over batches. */
   usage(range: Interval): Promise<UsageRow[]>;
+}
+
+/** A window of holdings (functions/domain/HOLDINGS.md): the slots read and the local dates counted. */
+export interface HoldingsRequest {
+  /** Slots read, UTC: every slot any partner's local dates of the window can fall in. */
+  readonly range: Interval;
+  /** First local date counted, `YYYY-MM-DD`, in each partner's zone. */
+  readonly fromDate: string;
+  /** First local date no longer counted. */
+  readonly toDate: string;
+  /** Only this partner. @default every partner */
+  readonly partnerId?: string;
+}
+
+/**
+ * Reads the holdings table attributed and aggregated by the engine (holdings-sql.ts), with the
+ * `registry` it is given, so a registry change applies to past reads without reading logs again.
+ */
+export interface HoldingsSource {
+  readonly engine: string;
+  /** What each partner application (and each partner, all applications) holds per dataset. */
+  heldDatasets(registry: Registry, request: HoldingsRequest): Promise<HeldDatasetRow[]>;
+  /** Distinct objects first read per local date, per partner application (and partner) and dataset. */
+  heldDays(registry: Registry, request: HoldingsRequest): Promise<HeldDayRow[]>;
 }
 
 /** What partnerDailyUsageSql (functions/adapters/sql) sums. */

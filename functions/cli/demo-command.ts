@@ -52,6 +52,8 @@ export async function runDemoCommand(argv: string[], clock: Clock): Promise<numb
     start: span.start,
     days: span.days,
     layout: 'both',
+    // The demo is small: it keeps holdings (settings.holdings) so that a newcomer sees the statement.
+    holdings: true,
   });
   process.stdout.write(
     `  ${data.lines} lines in ${data.files} log objects; registry ${displayPath(data.registryPath)}\n`,

@@ -25,7 +25,12 @@ export async function runIngestCommand(argv: string[]): Promise<number> {
   const workers = v.workers === '0' ? 0 : optionalPositiveInt('ingest', 'workers', v.workers);
   const { registry, manifest } = await loadRegistry(requireString('ingest', 'registry', v.registry));
   const started = performance.now();
-  const settings = { datasetDepth: registry.settings.datasetDepth, manifest, workers };
+  const settings = {
+    datasetDepth: registry.settings.datasetDepth,
+    manifest,
+    workers,
+    holdings: registry.settings.holdings,
+  };
   const { state, pool } = await openStateWithWorkers(dbPath, settings);
   let outcome: Awaited<ReturnType<typeof ingestPaths>>;
   try {

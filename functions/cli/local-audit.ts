@@ -2,6 +2,7 @@
  * The local audit: ingest log files into the DuckDB state, evaluate, notify to an outbox folder and
  * write the report. Wiring only: the rules live in functions/domain, the steps in functions/audit.
  */
+
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
@@ -12,10 +13,12 @@ import { OutboxMailer, outboxStem } from '../adapters/outbox/outbox-mailer.js';
 import { unattributedUsageRequest } from '../audit/aggregation-request.js';
 import { evaluateAggregatedWindow } from '../audit/evaluate-aggregated.js';
 import { type AuditWindow, evaluateWindow } from '../audit/evaluate-window.js';
+import { readHoldings } from '../audit/read-holdings.js';
 import { newRunId, publishRunReport, requestedWindow, utcDate, writePreview } from '../audit/run-planner.js';
 import { checkSettlingDays, DEFAULT_SETTLING_DAYS, settlingWindow } from '../audit/run-window.js';
 import { diffSentNotices, type NoticeOutcome, sendNotices } from '../audit/send-notices.js';
 import type { PartnerPeriodEvaluation } from '../domain/evaluation.js';
+import { holdingsToCsv } from '../domain/holdings-csv.js';
 import { noticeFindingsRange } from '../domain/network-findings.js';
 import type { Report } from '../domain/report.js';
 import { networkFindingsToCsv } from '../domain/report-network.js';
@@ -111,7 +114,11 @@ export async function runLocalAudit(options: LocalAuditOptions): Promise<LocalAu
   const { registry, text: registryText, manifest } = await loadRegistry(options.registryPath);
   const outDir = resolve(options.outDir);
   await mkdir(outDir, { recursive: true });
-  const settings = { datasetDepth: registry.settings.datasetDepth, manifest };
+  const settings = {
+    datasetDepth: registry.settings.datasetDepth,
+    manifest,
+    holdings: registry.settings.holdings,
+  };
   const { state, pool } = await openStateWithWorkers(
     options.dbPath ?? join(outDir, 'state.duckdb'),
     settings,
@@ -159,6 +166,22 @@ export async function runLocalAudit(options: LocalAuditOptions): Promise<LocalAu
         ? networkFindings
         : await networks.findings(registry, noticeRange);
     failpoint('after-evaluate');
+    // What each audited partner holds over the same window (the holdings table, HOLDINGS.md), when the
+    // registry keeps holdings (settings.holdings); otherwise the report has none and no holdings.csv.
+    const holdings = registry.settings.holdings
+      ? await readHoldings(
+          { registry, holdings: state.holdings },
+          {
+            from: window.from,
+            to: window.to,
+            ...(options.partners !== undefined && options.partners.length > 0
+              ? { partners: options.partners }
+              : {}),
+          },
+        )
+      : undefined;
+    const holdingsCsv = holdings === undefined ? undefined : holdingsToCsv(holdings);
+    // holdings.csv goes into the run's evidence bundle; the output folder keeps the files both engines write.
     const outboxDir = join(outDir, options.dryRun ? 'previews' : 'outbox');
     const mailer = new OutboxMailer(outboxDir);
     // Differences against notices already sent are read before this run records its own.
@@ -220,6 +243,7 @@ export async function runLocalAudit(options: LocalAuditOptions): Promise<LocalAu
         })),
         noticeDiffs,
         registry,
+        ...(holdings === undefined ? {} : { holdings }),
         evidence: {
           inputFiles: ingest.inputs,
           registrySource: options.registryPath,
@@ -247,6 +271,7 @@ export async function runLocalAudit(options: LocalAuditOptions): Promise<LocalAu
         { name: 'report.json', body: json },
         { name: 'usage.csv', body: csv },
         { name: 'network-findings.csv', body: networkCsv },
+        ...(holdingsCsv === undefined ? [] : [{ name: 'holdings.csv', body: holdingsCsv }]),
         { name: 'report.html', body: html },
         ...noticeFiles,
       ],

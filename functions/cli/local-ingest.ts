@@ -68,6 +68,11 @@ export interface IngestOptions {
    * @default REQUEST_ID_DAYS
    */
   readonly requestIdDays?: number;
+  /**
+   * Keep the holdings table (the registry's `settings.holdings`, ../domain/HOLDINGS.md): off, the
+   * scanner looks no object up for it and nothing is staged or written to it. @default false
+   */
+  readonly holdings?: boolean;
 }
 
 /**
@@ -79,7 +84,7 @@ export const REQUEST_ID_DAYS = 14;
 
 /** The ingest workers `options` asks for, starting (they load their code on their own threads). */
 export function startIngestWorkers(
-  options: Pick<IngestOptions, 'workers' | 'datasetDepth' | 'manifest'>,
+  options: Pick<IngestOptions, 'workers' | 'datasetDepth' | 'manifest' | 'holdings'>,
 ): Promise<IngestPool> {
   return IngestPool.start({
     workers: options.workers,
@@ -87,6 +92,7 @@ export function startIngestWorkers(
     sampleLimit: DEFAULT_SAMPLE_LIMIT,
     maxLineBytes: DEFAULT_MAX_LINE_BYTES,
     manifest: options.manifest,
+    holdings: options.holdings ?? false,
   });
 }
 
@@ -99,7 +105,7 @@ export function startIngestWorkers(
  */
 export async function openStateWithWorkers(
   dbPath: string,
-  options: Pick<IngestOptions, 'workers' | 'datasetDepth' | 'manifest'>,
+  options: Pick<IngestOptions, 'workers' | 'datasetDepth' | 'manifest' | 'holdings'>,
 ): Promise<{ state: DuckDbState; pool: IngestPool }> {
   const pool = await startIngestWorkers(options);
   try {
@@ -128,6 +134,11 @@ export function ingestionSettingsFingerprint(options: IngestOptions): string {
         // 3: request claims name their file by an integer (request_claim_files), not its fingerprint.
         // 4: the network table beside the rollup (network-store.ts) is filled from the logs.
         rollup: 4,
+        // 1: the holdings table (holdings-writer.ts) is filled with the rollup; a state without it is
+        // rebuilt. Only when the registry turns holdings on (settings.holdings): off, the fingerprint is
+        // main's, so turning them on rebuilds the state once from its logs (then past reads are held too)
+        // and turning them off rebuilds it without them (no stale holdings rows stay).
+        ...(options.holdings === true ? { holdings: 1 } : {}),
         datasetDepth: options.datasetDepth,
         manifest: options.manifestHash ?? null,
       }),
@@ -162,7 +173,9 @@ async function ingestWith(
   paths: readonly string[],
   options: IngestOptions,
 ): Promise<IngestOutcome> {
-  const rebuilt = await log.resetIfSettingsChanged(ingestionSettingsFingerprint(options));
+  const rebuilt = await log.resetIfSettingsChanged(ingestionSettingsFingerprint(options), {
+    holdings: options.holdings === true,
+  });
   const listing = await listLogFiles(paths);
   const files = listing.files;
   // A fingerprint covers the file's name and size: a file whose name and size no recorded file and
@@ -308,7 +321,7 @@ async function readFiles(
         taskOf.set(item, task);
       }
     }
-    const stream = await log.openRollupStream();
+    const stream = await log.openRollupStream({ holdings: options.holdings === true });
     const pieces = new Map<number, { start: number; outcome: ItemOutcome }[]>();
     let ready: StagedFileIngestion[] = [];
     // Files of one name are recorded in path order, whatever order they finish in, so that the last

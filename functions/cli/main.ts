@@ -31,6 +31,11 @@ Usage:
   partner-audit demo [--out <dir>] [--today YYYY-MM-DD]
                          generate a month to date of logs, audit it, print a summary (default
                          ./demo-output); --today pins the date the demo takes as today (UTC)
+  partner-audit holdings --partner <id> --from YYYY-MM-DD --to YYYY-MM-DD --registry <file> [--db <file>]
+                         [--json | --csv]
+                         the holdings statement: distinct objects the partner read, their bytes and
+                         records, first and last retrieval, re-download ratio (default --db
+                         ./audit-output/state.duckdb)
   partner-audit report --run <dir|report.json> [--out <file.html>] [--partner <id>]
                          render the HTML audit report of a run
   partner-audit verify <bundle dir> [--head <sha256>]
@@ -57,6 +62,8 @@ export async function main(argv: string[]): Promise<number> {
       return (await import('./demo-command.js')).runDemoCommand(rest, systemClock);
     case 'report':
       return (await import('./report-command.js')).runReportCommand(rest);
+    case 'holdings':
+      return (await import('./holdings-command.js')).runHoldingsCommand(rest);
     case 'verify':
       return (await import('./verify-command.js')).runVerifyCommand(rest);
     case undefined:
@@ -67,7 +74,7 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     default:
       throw new UsageError(
-        `unknown command "${command}" (commands: audit, ingest, generate, demo, report, verify, help)`,
+        `unknown command "${command}" (commands: audit, ingest, generate, demo, holdings, report, verify, help)`,
       );
   }
 }

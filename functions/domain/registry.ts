@@ -262,8 +262,13 @@ export const RegistrySchema = z
         ignoredRequesters: z.array(z.string().min(1)).default(['svc:*', 'AmazonS3']),
         /** Dataset manifest (CSV `key_or_prefix,records`), relative to the registry file. */
         manifest: z.string().min(1).optional(),
+        /**
+         * Keep the holdings table (what each partner holds, ../domain/HOLDINGS.md): it costs ingestion,
+         * so it is off unless asked for. Turning it on or off rebuilds the state from its logs once.
+         */
+        holdings: z.boolean().default(false),
       })
-      .default({ datasetDepth: 2, ignoredRequesters: ['svc:*', 'AmazonS3'] }),
+      .default({ datasetDepth: 2, ignoredRequesters: ['svc:*', 'AmazonS3'], holdings: false }),
     partners: z.array(PartnerSchema).min(1),
   })
   .superRefine((reg, ctx) => {

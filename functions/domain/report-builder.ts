@@ -2,6 +2,7 @@
  * The report built from a run's evaluations, notices and evidence (report-schema.ts says what it
  * holds); the input manifest hash of the evidence.
  */
+
 import { createHash } from 'node:crypto';
 import type { InputSummary, NoticeKey } from '../ports.js';
 import type {
@@ -14,6 +15,7 @@ import type {
   PartnerPeriodEvaluation,
   UnattributedFigure,
 } from './evaluation.js';
+import type { HoldingsSection } from './holdings.js';
 import { formatMinor } from './money.js';
 import type { NetworkFinding } from './network-findings.js';
 import { type FigureChange, formatBp, type NoticeDiff } from './notices.js';
@@ -110,6 +112,8 @@ export interface BuildReportInput {
   readonly registry?: Registry;
   /** Input fingerprints and queries; without it the report's evidence is null. */
   readonly evidence?: EvidenceInput;
+  /** What each partner holds over the window (holdings.ts); without it the report's holdings are null. */
+  readonly holdings?: HoldingsSection;
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -413,6 +417,7 @@ export function buildReport(input: BuildReportInput): Report {
       changes: d.changes.map(changeOut),
     })),
     evidence: evidenceOut(input.evidence),
+    holdings: input.holdings ?? null,
   };
   return ReportSchema.parse(report);
 }

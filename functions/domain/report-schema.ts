@@ -280,6 +280,56 @@ const EvidenceSchema = z
   })
   .describe('what anyone needs to rerun the audit and get the same numbers');
 
+const Ratio = z
+  .string()
+  .regex(/^\d+\.\d{4}$/)
+  .describe('a ratio with four decimals, floored, e.g. "2.5000"');
+
+const HoldingFiguresShape = {
+  objects: Int.describe('distinct objects read (200 or 206) in the window'),
+  partialObjects: Int.describe('of them, objects only ever read in ranges (206)'),
+  unknownSizeObjects: Int.describe('of them, objects no read logged a size for (their bytes count 0)'),
+  objectBytes: Int.describe('sum of the logged sizes of the distinct objects'),
+  records: Int.describe('records of the distinct objects read whole at least once, per the manifest'),
+  retrievals: Int,
+  fullRetrievals: Int.describe('retrievals with status 200'),
+  bytesSent: Int,
+  redownloadRatio: Ratio.nullable().describe('bytesSent / objectBytes; null when objectBytes is 0'),
+  firstRetrieval: Instant.nullable(),
+  lastRetrieval: Instant.nullable(),
+};
+
+const HoldingsSchema = z
+  .strictObject({
+    from: LocalDate,
+    to: LocalDate,
+    partners: z.array(
+      z.strictObject({
+        partnerId: z.string(),
+        partnerName: z.string(),
+        timeZone: z.string(),
+        totals: z.strictObject(HoldingFiguresShape),
+        datasets: z.array(
+          z.strictObject({
+            applicationId: z.string().describe('"*" for all the partner\'s applications together'),
+            dataset: z.string(),
+            ...HoldingFiguresShape,
+          }),
+        ),
+        overTime: z.array(
+          z.strictObject({
+            applicationId: z.string(),
+            dataset: z.string(),
+            date: LocalDate,
+            newObjects: Int,
+            objects: Int.describe('distinct objects read from the window start through this date'),
+          }),
+        ),
+      }),
+    ),
+  })
+  .describe('what each partner holds: distinct objects read over local dates [from, to) (HOLDINGS.md)');
+
 /** The schema of `report.json`. */
 export const ReportSchema = z.strictObject({
   reportVersion: z.literal(1),
@@ -307,6 +357,9 @@ export const ReportSchema = z.strictObject({
   evidence: EvidenceSchema.nullable()
     .optional()
     .describe('null when the engine gave none; missing in reports written before it was recorded'),
+  holdings: HoldingsSchema.nullable()
+    .optional()
+    .describe('null when the engine keeps no holdings; missing in reports written before they were kept'),
 });
 
 /** A report as written to `report.json`. */

@@ -21,6 +21,7 @@ import {
   METRIC_LABEL,
   METRIC_UNIT,
 } from './format.js';
+import { holdingsHtml } from './holdings-html.js';
 import { type HtmlValue, html, joinHtml, type SafeHtml } from './html.js';
 import { cumulativeChart, dailyBarChart } from './report-charts.js';
 import { networkFindingsSection } from './report-network-html.js';
@@ -807,6 +808,7 @@ export function renderReportHtml(report: Report, opts: RenderReportOptions = {})
     [
       runHeader(report, partners, onePartner),
       ...partners.map(partnerSection),
+      holdingsHtml(report.holdings, opts.partnerId),
       partners.length === 0
         ? html`<section><h2>Partners</h2><p>No partner had a billing period in the window.</p></section>`
         : '',

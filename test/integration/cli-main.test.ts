@@ -52,7 +52,7 @@ describe('main', () => {
 
   it('refuses an unknown command, naming the commands', async () => {
     await expect(main(['frobnicate'])).rejects.toThrow(
-      'unknown command "frobnicate" (commands: audit, ingest, generate, demo, report, verify, help)',
+      'unknown command "frobnicate" (commands: audit, ingest, generate, demo, holdings, report, verify, help)',
     );
   });
 });
@@ -113,10 +113,14 @@ describe('bin/partner-audit.mjs', () => {
     ]);
     expect(r).toMatchObject({ code: 0, stderr: '' });
     const { version } = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { version: string };
-    expect(JSON.parse(await readFile(join(out, 'report.json'), 'utf8'))).toMatchObject({
-      codeVersion: version,
-      dryRun: true,
-    });
+    const report = JSON.parse(await readFile(join(out, 'report.json'), 'utf8')) as { holdings: unknown };
+    expect(report).toMatchObject({ codeVersion: version, dryRun: true });
+    // The example registry keeps no holdings: no section, no holdings.csv in the run's bundle.
+    expect(report.holdings).toBeNull();
+    const runId = (await readFile(join(out, 'LATEST_RUN'), 'utf8')).trim();
+    expect(existsSync(join(out, 'runs', runId, 'usage.csv'))).toBe(true);
+    expect(existsSync(join(out, 'runs', runId, 'holdings.csv'))).toBe(false);
+    expect(await readFile(join(out, 'report.html'), 'utf8')).not.toContain('class="holdings"');
   });
 
   it('exits 2 for a registry with problems, naming them, before opening the state', async () => {
@@ -130,6 +134,32 @@ describe('bin/partner-audit.mjs', () => {
     );
     expect(r.stderr).not.toMatch(/^\s+at /m);
     expect(existsSync(db)).toBe(false);
+  });
+
+  it('exits 2 for holdings of a state ingested without them, saying to set settings.holdings', async () => {
+    // examples/registry.yaml keeps no holdings (settings.holdings is off by default).
+    const db = join(dir, 'no-holdings.duckdb');
+    const registry = join(ROOT, 'examples/registry.yaml');
+    const logs = ['--logs', join(FIXTURES, 'simple-sample.log')];
+    const ingest = await runBin(['ingest', ...logs, '--registry', registry, '--db', db, '--json']);
+    expect(ingest).toMatchObject({ code: 0, stderr: '' });
+    const r = await runBin([
+      'holdings',
+      '--partner',
+      'acme-analytics',
+      '--from',
+      '2026-03-01',
+      '--to',
+      '2026-04-01',
+      '--registry',
+      registry,
+      '--db',
+      db,
+    ]);
+    expect(r).toMatchObject({ code: 2, stdout: '' });
+    expect(r.stderr).toMatch(
+      /^partner-audit: holdings: --db [^\n]*no-holdings\.duckdb keeps no holdings: set `settings\.holdings: true` in the registry and run ingest[^\n]*\n$/,
+    );
   });
 
   it('exits 2 with one line for an unknown command', async () => {

@@ -36,6 +36,8 @@ function lines(list: readonly Line[]): ColumnarRequestIds {
     bytesSent: Float64Array.from(list, (l) => l.bytes ?? 100),
     records: Float64Array.from(list, () => 1),
     netRef: Int32Array.from(list, (l) => l.ref),
+    // No line read an object for holdings.
+    heldRef: new Int32Array(n).fill(-1),
   };
 }
 

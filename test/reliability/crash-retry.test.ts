@@ -36,7 +36,7 @@ const root = tempDir('crash');
 const dataDir = join(root, 'data');
 let registryPath = '';
 let logsDir = '';
-let baseline: { figures: unknown; due: string[]; csv: string; network: string[] };
+let baseline: { figures: unknown; due: string[]; csv: string; holdings: unknown; network: string[] };
 
 function audit(out: string, env: Record<string, string> = {}): Promise<CliResult> {
   return runCli(['audit', '--logs', logsDir, '--registry', registryPath, '--out', out, '--quiet'], { env });
@@ -49,10 +49,16 @@ async function noticesOf(out: string): Promise<{ key: string; status: string }[]
   return report.notices.map((n) => ({ key: `${n.partnerId}/${n.periodId}/${n.level}`, status: n.status }));
 }
 
+async function holdingsOf(out: string): Promise<unknown> {
+  return (JSON.parse(await readFile(join(out, 'report.json'), 'utf8')) as { holdings: unknown }).holdings;
+}
+
 /** What must hold after any crashes once a normal run has completed in `out`. */
 async function expectRecovered(out: string): Promise<void> {
   expect(await reportFigures(out)).toEqual(baseline.figures);
   expect(await readFile(join(out, 'usage.csv'), 'utf8')).toBe(baseline.csv);
+  // The holdings table is written in the same transaction as the rollup: nothing lost, nothing doubled.
+  expect(await holdingsOf(out)).toEqual(baseline.holdings);
   // The network table beside the rollup: nothing lost or doubled either.
   expect(await networkFiguresOfFile(join(out, 'state.duckdb'))).toEqual(baseline.network);
   const outbox = await outboxContents(join(out, 'outbox'));
@@ -67,7 +73,7 @@ async function expectRecovered(out: string): Promise<void> {
 }
 
 beforeAll(async () => {
-  const data = await smallDataset(dataDir);
+  const data = await smallDataset(dataDir, { holdings: true });
   registryPath = data.registryPath;
   logsDir = data.logsDir;
   const out = join(root, 'baseline');
@@ -78,12 +84,14 @@ beforeAll(async () => {
   baseline = {
     figures: await reportFigures(out),
     csv: await readFile(join(out, 'usage.csv'), 'utf8'),
+    holdings: await holdingsOf(out),
     network: await networkFiguresOfFile(join(out, 'state.duckdb')),
     due: notices
       .filter((n) => n.status === 'sent')
       .map((n) => n.key)
       .sort(),
   };
+  expect(JSON.stringify(baseline.holdings)).toMatch(/"objects":"[1-9]/);
   // The scenarios below need at least two notices to crash between them.
   expect(baseline.due.length).toBeGreaterThanOrEqual(2);
 });

@@ -71,7 +71,10 @@ export function runCli(
  * A small month of logs for crash and concurrency tests: four partners (under, near, over and far
  * over their limits), so that three notices are due, in about 50 log files of both key layouts.
  */
-export function smallDataset(outDir: string): Promise<GenerateSummary> {
+export function smallDataset(
+  outDir: string,
+  options: { readonly holdings?: boolean } = {},
+): Promise<GenerateSummary> {
   return generateDataset({
     outDir,
     seed: 7,
@@ -82,6 +85,7 @@ export function smallDataset(outDir: string): Promise<GenerateSummary> {
     layout: 'both',
     // Limits for the two days written, so the levels (and their notices) are reached by the data's end.
     limits: 'data',
+    ...(options.holdings === true ? { holdings: true } : {}),
   });
 }
 

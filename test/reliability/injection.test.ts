@@ -86,7 +86,8 @@ let registryPath = '';
 let logsDir = '';
 
 beforeAll(async () => {
-  const data = await smallDataset(join(root, 'data'));
+  // Holdings on: their table and chart render the hostile names too.
+  const data = await smallDataset(join(root, 'data'), { holdings: true });
   logsDir = data.logsDir;
   const doc = parseYaml(await readFile(data.registryPath, 'utf8')) as Doc;
   doc.provider.name = PROVIDER_NAME;

@@ -27,6 +27,7 @@ import {
   unloadPartnerDailyUsageSql,
   unloadUnattributedUsageSql,
 } from '../../functions/adapters/athena/unload-sql.js';
+import { heldDatasetsSql, heldDaysSql } from '../../functions/adapters/sql/holdings-sql.js';
 import {
   type AggregationTables,
   attributionSql,
@@ -165,6 +166,28 @@ export const ATHENA_STATEMENT_SAMPLES: readonly AthenaStatementSample[] = [
         SAMPLE_AGGREGATION_TABLES,
         { range: MARCH, top: Number.MAX_SAFE_INTEGER },
         's3://partner-audit-reports/runs/r1/aggregate/unattributed/',
+      ),
+  },
+  {
+    builder: 'heldDatasetsSql',
+    name: 'heldDatasetsSql (holdings-sql.ts, Trino dialect, one partner)',
+    grammar: 'trino',
+    build: () =>
+      heldDatasetsSql(
+        TRINO,
+        { ...SAMPLE_AGGREGATION_TABLES, holdings: 'holdings' },
+        { range: MARCH, fromDate: '2026-03-01', toDate: '2026-04-01', partnerId: 'acme' },
+      ),
+  },
+  {
+    builder: 'heldDaysSql',
+    name: 'heldDaysSql (holdings-sql.ts, Trino dialect)',
+    grammar: 'trino',
+    build: () =>
+      heldDaysSql(
+        TRINO,
+        { ...SAMPLE_AGGREGATION_TABLES, holdings: 'holdings' },
+        { range: MARCH, fromDate: '2026-03-01', toDate: '2026-04-01' },
       ),
   },
 ];

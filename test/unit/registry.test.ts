@@ -42,6 +42,29 @@ describe('parseRegistry', () => {
     ]);
   });
 
+  it('keeps holdings only when settings.holdings is true (off by default), and names a non-boolean', () => {
+    expect(parseRegistry(exampleText, 'x').settings.holdings).toBe(false);
+    expect(
+      parseRegistry(
+        edited((r) => delete r.settings),
+        'x',
+      ).settings.holdings,
+    ).toBe(false);
+    const on = edited((r) => {
+      r.settings.holdings = true;
+    });
+    expect(parseRegistry(on, 'x').settings.holdings).toBe(true);
+    for (const value of ['yes', 1, null]) {
+      const problems = problemsOf(
+        edited((r) => {
+          r.settings.holdings = value;
+        }),
+      );
+      expect(problems).toHaveLength(1);
+      expect(problems[0]).toMatch(/^settings\.holdings: /);
+    }
+  });
+
   it('picks the contract version in force on a local date', () => {
     const acme = parseRegistry(exampleText, 'x').partners[0]!;
     expect(contractOn(acme, '2025-12-31')?.id).toBe('acme-2025');

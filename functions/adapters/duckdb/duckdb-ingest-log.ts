@@ -17,9 +17,10 @@ import type { RollupRow } from '../../domain/usage.js';
 import type { Clock, InputSummary, MalformedSample } from '../../ports.js';
 import { type DuckDbDatabase, readSetting, scalar } from './duckdb-database.js';
 import { DuckDbStoreError } from './errors.js';
+import { deleteHoldingsOf, HOLDINGS_SQL, insertHoldings } from './holdings-writer.js';
 import { deleteEmptiedRows, forgetRequestClaims } from './request-claims.js';
 import { appendRollupRows, type ColumnarRollupRows, STREAM_SQL, StagedRollup } from './rollup-writer.js';
-import { SETTING_INGESTION, SQL } from './schema.js';
+import { SETTING_HOLDINGS, SETTING_INGESTION, SQL } from './schema.js';
 
 /** A log object as the ingester found it. */
 export interface IngestedFile {
@@ -118,10 +119,18 @@ export class DuckDbIngestLog {
    * The rollup depends on the ingestion settings, so when `fingerprint` differs from the stored one the
    * rollup, the file bookkeeping and the samples are cleared (never the notice ledger) and `fingerprint`
    * is stored. Returns true when something was cleared: every log file must then be read again.
+   * `holdings` (given by ingestPaths) is stored as SETTING_HOLDINGS: whether the holdings table is kept.
    */
-  resetIfSettingsChanged(fingerprint: string): Promise<boolean> {
+  resetIfSettingsChanged(
+    fingerprint: string,
+    options: { readonly holdings?: boolean } = {},
+  ): Promise<boolean> {
     return this.database.transaction('resetIfSettingsChanged', async (connection) => {
       const stored = await readSetting(connection, SETTING_INGESTION);
+      // Whether the holdings table is kept (its fingerprint is part of `fingerprint`), for its readers.
+      if (options.holdings !== undefined) {
+        await connection.run(SQL.putSetting, [SETTING_HOLDINGS, options.holdings ? 'on' : 'off']);
+      }
       if (stored === fingerprint) return false;
       const files = await scalar(connection, SQL.countFiles);
       await connection.run(SQL.clearRollup);
@@ -130,6 +139,7 @@ export class DuckDbIngestLog {
       await connection.run(SQL.clearSamples);
       await connection.run(SQL.clearClaims);
       await connection.run(SQL.clearClaimFiles);
+      for (const statement of HOLDINGS_SQL.clear) await connection.run(statement);
       await connection.run(SQL.putSetting, [SETTING_INGESTION, fingerprint]);
       return stored !== undefined || (files as bigint) > 0n;
     });
@@ -237,13 +247,15 @@ export class DuckDbIngestLog {
   }
 
   /** Starts staging rows for a parallel ingester (see RollupStream). One stream at a time per store. */
-  openRollupStream(): Promise<RollupStream> {
+  openRollupStream(options: { readonly holdings?: boolean } = {}): Promise<RollupStream> {
+    // Off (the registry's settings.holdings false), no holdings rows are staged and none are written.
+    const holdings = options.holdings ?? true;
     return this.database.serial('openRollupStream', async (connection) => {
       const staged = await StagedRollup.open(connection);
       return {
         stage: (rows, strings) => this.database.serial('stageRollupRows', () => staged.stage(rows, strings)),
         replaceFiles: (files) =>
-          this.database.transaction('replaceFile', (c) => this.writeStagedFiles(c, staged, files)),
+          this.database.transaction('replaceFile', (c) => this.writeStagedFiles(c, staged, files, holdings)),
       };
     });
   }
@@ -344,6 +356,7 @@ export class DuckDbIngestLog {
     connection: DuckDBConnection,
     staged: StagedRollup,
     files: readonly StagedFileIngestion[],
+    holdings: boolean,
   ): Promise<void> {
     if (files.length === 0) return;
     for (const { file, stats } of files) this.checkStats(file, stats);
@@ -373,7 +386,9 @@ export class DuckDbIngestLog {
     const batchOf = (f: StagedFileIngestion) =>
       f.stats.unreadableReason === undefined ? group : f.file.fingerprint;
     const written = kept.map((f) => ({ item: f.item, batch: batchOf(f) }));
+    // Repeats are taken out of the holdings rows with the rollup's and the network's (holdings-writer.ts).
     const repeats = await staged.dropRepeats(written);
+    if (holdings) await insertHoldings(connection, written);
     await staged.insertInto(written);
     if (repeats.size > 0) {
       const batches = new Set(kept.filter((f) => repeats.has(f.item)).map(batchOf));
@@ -483,6 +498,7 @@ async function deleteBatches(connection: DuckDBConnection, batches: readonly str
   const types: DuckDBType[] = [LIST(VARCHAR)];
   await connection.run(SQL.deleteRollupOf, list, types);
   await connection.run(SQL.deleteNetworkOf, list, types);
+  await deleteHoldingsOf(connection, batches);
   await connection.run(SQL.deleteClaimsOf, list, types);
   await connection.run(SQL.deleteClaimFilesOf, list, types);
   // Samples before the records, which name the batch's files.

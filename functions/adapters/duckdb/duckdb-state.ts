@@ -2,10 +2,12 @@
  * The local engine's state file opened once, as the ports the CLI wires: a usage source, a notice
  * ledger and an ingest log over one database (its connection, lock and queue).
  */
+
 import { DuckDbDatabase } from './duckdb-database.js';
 import { DuckDbIngestLog, type DuckDbIngestLogOptions } from './duckdb-ingest-log.js';
 import { DuckDbNoticeLedger } from './duckdb-notice-ledger.js';
 import { DuckDbUsageSource } from './duckdb-usage-source.js';
+import { DuckDbHoldingsSource } from './holdings-source.js';
 import { DuckDbAggregatedUsageSource } from './usage-aggregation.js';
 
 export class DuckDbState {
@@ -14,6 +16,8 @@ export class DuckDbState {
   readonly aggregatedUsage: DuckDbAggregatedUsageSource;
   readonly ledger: DuckDbNoticeLedger;
   readonly ingestLog: DuckDbIngestLog;
+  /** What each partner holds (the holdings table, attributed in DuckDB). */
+  readonly holdings: DuckDbHoldingsSource;
 
   private constructor(
     readonly database: DuckDbDatabase,
@@ -23,6 +27,7 @@ export class DuckDbState {
     this.aggregatedUsage = new DuckDbAggregatedUsageSource(database);
     this.ledger = new DuckDbNoticeLedger(database);
     this.ingestLog = new DuckDbIngestLog(database, options);
+    this.holdings = new DuckDbHoldingsSource(database);
   }
 
   /** Opens the state file (see `DuckDbDatabase.open`); `:memory:` for a state that is not kept. */

@@ -35,6 +35,7 @@
 import { DOUBLE, type DuckDBConnection, INTEGER, LIST, listValue, VARCHAR } from '@duckdb/node-api';
 import { type ColumnarRequestIds, SLOT_MS } from '../../domain/usage.js';
 import { appendColumns } from './append-columns.js';
+import { stageHeldRepeats } from './holdings-writer.js';
 import { stageNetworkRepeats } from './network-store.js';
 
 /** Slots of one UTC day: a claim's day is its slot divided by this. */
@@ -216,6 +217,12 @@ export class RequestIdStage {
       await stageNetworkRepeats(connection);
       await connection.run(CLAIM_SQL.clearNetworkRepeats);
     }
+    if (repeats.held.count > 0) {
+      // And out of the holdings rows of the lines that read an object (holdings-writer.ts).
+      const { count, columns } = repeats.held;
+      await appendColumns(connection, 'held_repeats', NETWORK_REPEAT_TYPES, columns, count);
+      await stageHeldRepeats(connection);
+    }
     const batches = listValue(items.map((i) => i.batch));
     const last = (await connection.runAndReadAll(CLAIM_SQL.lastClaimFile)).getRows()[0]![0] as number;
     await connection.run(CLAIM_SQL.claimFiles, [batches, last], [LIST(VARCHAR), INTEGER]);
@@ -237,6 +244,7 @@ function select(l: ColumnarRequestIds, keep: (i: number) => boolean, n: number):
     bytesSent: new Float64Array(n),
     records: new Float64Array(n),
     netRef: new Int32Array(n),
+    heldRef: new Int32Array(n),
   };
   let j = 0;
   for (let i = 0; i < l.count; i++) {
@@ -249,6 +257,7 @@ function select(l: ColumnarRequestIds, keep: (i: number) => boolean, n: number):
     out.bytesSent[j] = l.bytesSent[i]!;
     out.records[j] = l.records[i]!;
     out.netRef[j] = l.netRef[i]!;
+    out.heldRef[j] = l.heldRef[i]!;
     j++;
   }
   return out;
@@ -323,8 +332,8 @@ class GroupLines {
 
   /**
    * Whether line `a` comes before line `b` in the group's order: the place of its file in the group,
-   * then task, row, bytes, records and network row, so that the line kept is the same on every run (lines equal in
-   * all of these are interchangeable: taking out either changes the same row by the same amount).
+   * then task, row, bytes, records, network row and holdings row, so that the line kept is the same on every run (lines
+   * equal in all of these are interchangeable: taking out either changes the same rows by the same amount).
    */
   before(a: number, b: number): boolean {
     if (this.ord[a] !== this.ord[b]) return this.ord[a]! < this.ord[b]!;
@@ -338,7 +347,8 @@ class GroupLines {
     if (la.ref[ia] !== lb.ref[ib]) return la.ref[ia]! < lb.ref[ib]!;
     if (la.bytesSent[ia] !== lb.bytesSent[ib]) return la.bytesSent[ia]! < lb.bytesSent[ib]!;
     if (la.records[ia] !== lb.records[ib]) return la.records[ia]! < lb.records[ib]!;
-    return la.netRef[ia]! < lb.netRef[ib]!;
+    if (la.netRef[ia] !== lb.netRef[ib]) return la.netRef[ia]! < lb.netRef[ib]!;
+    return la.heldRef[ia]! < lb.heldRef[ib]!;
   }
 }
 
@@ -465,25 +475,37 @@ async function markClaimed(
   }
 }
 
-/** Repeats summed per partial row: of the rollup (item, task, ref) and of the network table (task, net_ref). */
+/** Repeats per partial row (task, ref) of a table beside the rollup: requests and bytes sent. */
+interface SideRepeats {
+  readonly count: number;
+  readonly columns: (Int32Array | Float64Array)[];
+}
+
+/**
+ * Repeats summed per partial row: of the rollup (item, task, ref), of the network table (task, net_ref)
+ * and of the holdings table (task, held_ref).
+ */
 interface GroupRepeats {
   readonly count: number;
   readonly columns: (Int32Array | Float64Array)[];
   readonly byItem: Map<number, number>;
-  readonly network: { readonly count: number; readonly columns: (Int32Array | Float64Array)[] };
+  readonly network: SideRepeats;
+  readonly held: SideRepeats;
 }
 
 /**
- * The repeats of the group, summed per partial row they were counted in (item, task, ref), and per
- * partial network row (task, net_ref): every line of a claimed identity, and every line but the kept
- * one of an identity the group holds more than once.
+ * The repeats of the group, summed per partial row they were counted in (item, task, ref), per partial
+ * network row (task, net_ref) and per holdings row (task, held_ref, for lines that read an object):
+ * every line of a claimed identity, and every line but the kept one of an identity the group holds
+ * more than once.
  */
 function repeatsOf(group: GroupLines, table: IdentityTable): GroupRepeats {
   const rows = new Map<
     string,
     { item: number; task: number; ref: number; n: number; bytes: number; records: number }
   >();
-  const netRows = new Map<string, { task: number; ref: number; n: number; bytes: number }>();
+  const netRows: SideRows = new Map();
+  const heldRows: SideRows = new Map();
   const byItem = new Map<number, number>();
   for (let g = 0; g < group.count; g++) {
     const e = table.entryOf[g]!;
@@ -503,15 +525,9 @@ function repeatsOf(group: GroupLines, table: IdentityTable): GroupRepeats {
     row.bytes += l.bytesSent[i]!;
     row.records += l.records[i]!;
     byItem.set(item, (byItem.get(item) ?? 0) + 1);
-    const netRef = l.netRef[i]!;
-    const netKey = `${task}:${netRef}`;
-    let netRow = netRows.get(netKey);
-    if (netRow === undefined) {
-      netRow = { task, ref: netRef, n: 0, bytes: 0 };
-      netRows.set(netKey, netRow);
-    }
-    netRow.n++;
-    netRow.bytes += l.bytesSent[i]!;
+    addSide(netRows, task, l.netRef[i]!, l.bytesSent[i]!);
+    const heldRef = l.heldRef[i]!;
+    if (heldRef >= 0) addSide(heldRows, task, heldRef, l.bytesSent[i]!);
   }
   const count = rows.size;
   const columns = [
@@ -532,22 +548,41 @@ function repeatsOf(group: GroupLines, table: IdentityTable): GroupRepeats {
     columns[5]![j] = r.records;
     j++;
   }
-  const netCount = netRows.size;
-  const netColumns = [
-    new Int32Array(netCount),
-    new Int32Array(netCount),
-    new Float64Array(netCount),
-    new Float64Array(netCount),
+  return { count, columns, byItem, network: sideColumns(netRows), held: sideColumns(heldRows) };
+}
+
+type SideRows = Map<string, { task: number; ref: number; n: number; bytes: number }>;
+
+/** One repeat of `bytes` bytes summed into row (task, ref) of a table beside the rollup. */
+function addSide(rows: SideRows, task: number, ref: number, bytes: number): void {
+  const key = `${task}:${ref}`;
+  let row = rows.get(key);
+  if (row === undefined) {
+    row = { task, ref, n: 0, bytes: 0 };
+    rows.set(key, row);
+  }
+  row.n++;
+  row.bytes += bytes;
+}
+
+/** The repeats of `rows` as columns task, ref, requests, bytes sent. */
+function sideColumns(rows: SideRows): SideRepeats {
+  const count = rows.size;
+  const columns = [
+    new Int32Array(count),
+    new Int32Array(count),
+    new Float64Array(count),
+    new Float64Array(count),
   ];
-  j = 0;
-  for (const r of netRows.values()) {
-    netColumns[0]![j] = r.task;
-    netColumns[1]![j] = r.ref;
-    netColumns[2]![j] = r.n;
-    netColumns[3]![j] = r.bytes;
+  let j = 0;
+  for (const r of rows.values()) {
+    columns[0]![j] = r.task;
+    columns[1]![j] = r.ref;
+    columns[2]![j] = r.n;
+    columns[3]![j] = r.bytes;
     j++;
   }
-  return { count, columns, byItem, network: { count: netCount, columns: netColumns } };
+  return { count, columns };
 }
 
 /** Claims appended and inserted at a time: a million claims never sit whole in JS and in claim_stage. */

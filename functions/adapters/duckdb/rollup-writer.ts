@@ -13,6 +13,7 @@ import {
   listValue,
   VARCHAR,
 } from '@duckdb/node-api';
+import type { ColumnarHeldReads } from '../../domain/holdings.js';
 import {
   type ColumnarRequestIds,
   type ColumnarUsageRows,
@@ -23,6 +24,7 @@ import {
 import type { ColumnarNetworkRows } from '../logs/network-rows.js';
 import { appendColumns } from './append-columns.js';
 import { InvalidRollupRowError } from './errors.js';
+import { discardHeldReads, HELD_STREAM_SCHEMA, stageHeldReads } from './holdings-writer.js';
 import {
   discardNetworkRows,
   insertNetworkRows,
@@ -139,6 +141,8 @@ export type ColumnarRollupRows = ColumnarUsageRows & {
   readonly lines?: ColumnarRequestIds;
   /** The network rows read with them (see network-store.ts). */
   readonly network?: ColumnarNetworkRows;
+  /** Whole-object reads of the same lines, for the holdings table (see holdings-writer.ts). */
+  readonly holdings?: ColumnarHeldReads;
 };
 
 /**
@@ -169,6 +173,7 @@ const STREAM_SCHEMA: readonly string[] = [
   'DELETE FROM rollup_stream_strings',
   ...CLAIM_WORK_SCHEMA,
   ...NETWORK_STREAM_SCHEMA,
+  ...HELD_STREAM_SCHEMA,
 ];
 
 const STREAM_TYPES = [
@@ -269,6 +274,7 @@ export class StagedRollup {
     }
     if (rows.lines !== undefined) this.requestIds.stage(rows.task ?? 0, rows.lines);
     if (rows.network !== undefined) await stageNetworkRows(this.connection, rows.task ?? 0, rows.network);
+    if (rows.holdings !== undefined) await stageHeldReads(this.connection, rows.task ?? 0, rows.holdings);
     if (rows.count === 0) return;
     const task = new Int32Array(rows.count).fill(rows.task ?? 0);
     const ref = rows.ref ?? new Int32Array(rows.count);
@@ -314,6 +320,7 @@ export class StagedRollup {
     await this.connection.run(STREAM_SQL.discardItems, [listValue([...items])], [LIST(INTEGER)]);
     this.requestIds.discard(items);
     await discardNetworkRows(this.connection, items);
+    await discardHeldReads(this.connection, items);
   }
 
   /**

@@ -6,6 +6,7 @@
  * so no time zone or TIMESTAMP conversion sits between the store and the domain.
  */
 import type { Interval } from '../../domain/time.js';
+import { HOLDINGS_SCHEMA } from './holdings-writer.js';
 import { NETWORK_SQL, NETWORK_TABLE_SCHEMA } from './network-store.js';
 
 /** Bumped when a table changes shape; a file written with another version is refused, not guessed at. */
@@ -14,6 +15,8 @@ export const SCHEMA_VERSION = '1';
 /** `settings` keys. */
 export const SETTING_SCHEMA_VERSION = 'schema_version';
 export const SETTING_INGESTION = 'ingestion_settings';
+/** `on` when the last ingestion kept the holdings table (the registry's settings.holdings), else `off`. */
+export const SETTING_HOLDINGS = 'holdings';
 
 /** Run once per open; every statement is idempotent. */
 export const CREATE_SCHEMA: readonly string[] = [
@@ -65,6 +68,8 @@ export const CREATE_SCHEMA: readonly string[] = [
     file INTEGER NOT NULL,
     batch VARCHAR NOT NULL
   )`,
+  // Which objects each requester read, per batch (holdings-writer.ts, ../../domain/HOLDINGS.md).
+  ...HOLDINGS_SCHEMA,
   `CREATE TABLE IF NOT EXISTS malformed_samples (
     fingerprint VARCHAR NOT NULL,
     path VARCHAR NOT NULL,

@@ -13,6 +13,7 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { bundleSources, cachedBundle } from './bundle-cache.mjs';
+import { translateHeldReads } from './holdings-batch.js';
 import type { RowsMessage, RunnerSettings, TaskMessage, WorkerMessage } from './ingest-task.js';
 import { TaskRunner } from './ingest-task.js';
 import type { LineSample } from './log-aggregator.js';
@@ -93,6 +94,7 @@ export class IngestPool {
       manifest,
       sendRows: options.sendRows,
       scanner: scannerModule(),
+      holdings: options.holdings,
     };
     if (count <= 0) return new IngestPool([new InlineLane(settings, options.manifest)]);
     const source = await loadWorkerSource();
@@ -168,6 +170,7 @@ export class IngestPool {
     const lines = batch.lines;
     for (let i = 0; i < lines.count; i++) lines.item[i] = items[lines.item[i]!]!.fileId;
     translateNetworkRows(batch.network, map, (item) => items[item]!.fileId);
+    if (batch.holdings !== undefined) translateHeldReads(batch.holdings, map, items);
     // Task ids are unique in the pool: with it, a row's ref names it among every task's rows.
     return { ...batch, task: message.id };
   }

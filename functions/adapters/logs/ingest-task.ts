@@ -20,6 +20,8 @@ export interface RunnerSettings {
   readonly sendLines?: number;
   /** The compiled log scanner, compiled once and handed to every thread. @default compiled by the thread */
   readonly scanner?: WebAssembly.Module;
+  /** Keep whole-object reads for the holdings table (see ../../domain/HOLDINGS.md). @default true */
+  readonly holdings?: boolean;
 }
 
 /** Main thread to worker: read these items. */
@@ -91,6 +93,7 @@ export class TaskRunner {
           manifest ?? (settings.manifest === undefined ? undefined : manifestFromData(settings.manifest)),
       },
       this.builder,
+      settings.holdings === false ? undefined : this.builder.held,
     );
     this.maxLineBytes = settings.maxLineBytes;
     this.sendRows = settings.sendRows ?? DEFAULT_SEND_ROWS;
@@ -102,7 +105,11 @@ export class TaskRunner {
     // Rows are named by (task, ref): refs start again with each task.
     this.aggregator.newRefSpace();
     const afterChunk = () => {
-      if (this.builder.count >= this.sendRows || this.builder.lineCount >= this.sendLines)
+      if (
+        this.builder.count >= this.sendRows ||
+        this.builder.lineCount >= this.sendLines ||
+        this.builder.held.count >= this.sendRows
+      )
         this.flush(task.id);
     };
     for (let i = 0; i < task.items.length; i++) {
@@ -120,7 +127,7 @@ export class TaskRunner {
   }
 
   private flush(id: number): void {
-    if (this.builder.count === 0 && this.builder.lineCount === 0) return;
+    if (this.builder.count === 0 && this.builder.lineCount === 0 && this.builder.held.count === 0) return;
     const batch = this.builder.take();
     const values = this.aggregator.strings.values;
     const firstString = this.sentStrings;

@@ -14,6 +14,7 @@
  */
 import { datasetOf, SLOT_MS } from '../../domain/usage.js';
 import { describeFailure, type MalformedReason } from './access-log-parser.js';
+import { type HeldReadBuilder, ObjectTexts } from './holdings-batch.js';
 import type { Manifest } from './manifest.js';
 import { NetworkKeyTexts } from './network-rows.js';
 import type { RowBatchBuilder } from './row-batch.js';
@@ -22,6 +23,7 @@ import {
   BLOCK_SIZES,
   DATASET_KIND,
   FAIL,
+  heldRowOf,
   NET_STATUS,
   RECORD_INTS,
   ScannerMemoryError,
@@ -82,6 +84,9 @@ export class LogAggregator {
   private readonly sampleLimit: number;
   private readonly keys: KeyTexts;
   private readonly output: RowBatchBuilder;
+  /** Where whole-object reads go (see HOLDINGS.md); without it none are kept. */
+  private readonly held: HeldReadBuilder | undefined;
+  private readonly objects: ObjectTexts;
   /** The item the rows summed now belong to. */
   private item = 0;
   /** Entries of the scanner's object-key table whose records it has been given. */
@@ -90,7 +95,7 @@ export class LogAggregator {
   /** The `ref` of the scanner's row 0: rows emptied so far in this ref space (see newRefSpace). */
   private refBase = 0;
 
-  constructor(options: AggregatorOptions, output: RowBatchBuilder) {
+  constructor(options: AggregatorOptions, output: RowBatchBuilder, held?: HeldReadBuilder) {
     this.manifest = options.manifest;
     this.sampleLimit = options.sampleLimit;
     this.scanner = new WasmScanner(
@@ -104,9 +109,17 @@ export class LogAggregator {
     );
     this.keys = new KeyTexts(this.strings, options.datasetDepth);
     this.output = output;
+    this.held = held;
+    const manifest = options.manifest;
+    this.objects = new ObjectTexts(
+      this.strings,
+      objectKey,
+      manifest === undefined ? undefined : (key) => recordsAsNumber(manifest.recordsFor(key), key),
+    );
     if (this.scanner.exports.initLineRecords(options.lineRecords ?? 32768) !== 0) {
       throw new ScannerMemoryError('the log scanner could not allocate its line records');
     }
+    if (held !== undefined) this.scanner.exports.initHoldings();
     this.scanner.refresh();
   }
 
@@ -119,6 +132,8 @@ export class LogAggregator {
       throw new RangeError('newRefSpace: rows of the last item were not read out (call finish first)');
     }
     this.refBase = 0;
+    // Holdings rows name their keys and objects by index in dictionaries of the task.
+    this.held?.newTask();
   }
 
   /**
@@ -200,8 +215,11 @@ export class LogAggregator {
           x.resetTable(TABLE.keys);
           break;
         case STOP.objectsFull:
-          // Nothing refers to an object entry once its records were added.
+          // Holdings rows name object entries: they go out before the entries are forgotten (rollup
+          // rows hold an object's records already).
+          if (this.held !== undefined) this.flushRows();
           x.resetTable(TABLE.objects);
+          this.objects.reset();
           this.objectsKnown = 0;
           break;
         case STOP.rowsFull:
@@ -280,9 +298,9 @@ export class LogAggregator {
   }
 
   /**
-   * Row `row` of the scanner to the output, its text columns as string ids: a rollup row, or a network
-   * row (status NET_STATUS) to the output's network rows. An empty row (added for a line the scanner
-   * then stopped at) is skipped.
+   * Row `row` of the scanner to the output, its text columns as string ids: a rollup row, a network row
+   * (status NET_STATUS) to the output's network rows, or a holdings row (status below 0) to the held
+   * reads. An empty row (added for a line the scanner then stopped at) is skipped.
    */
   private emitRow(row: number): void {
     const w = this.scanner;
@@ -292,7 +310,26 @@ export class LogAggregator {
     const entry = w.ints[k + 2]!;
     const keys = this.keys;
     if (entry >= keys.size) keys.learn(w);
-    if (w.ints[k + 1] === NET_STATUS) {
+    const status = w.ints[k + 1]!;
+    if (status < 0) {
+      const { object, partial } = heldRowOf(status);
+      this.held!.push(
+        this.item,
+        w.ints[k]!,
+        keys,
+        entry,
+        this.objects,
+        this.objects.learn(w, object),
+        !partial,
+        w.floats[f]!,
+        w.floats[f + 1]!,
+        w.floats[f + 2]!,
+        w.floats[f + 3]!,
+        this.refBase + row,
+      );
+      return;
+    }
+    if (status === NET_STATUS) {
       this.output.network.push(
         this.item,
         w.ints[k]!,

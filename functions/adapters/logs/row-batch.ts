@@ -6,7 +6,9 @@
  * memory): they are partial sums, added up when the rows are written. Each count in a batch is below
  * 2^53, so it is exact as a double; sums are taken as integers.
  */
+import type { ColumnarHeldReads } from '../../domain/holdings.js';
 import { type ColumnarRequestIds, type ColumnarUsageRows, STATUS_BY_INDEX } from '../../domain/usage.js';
+import { HeldReadBuilder, heldReadBuffers } from './holdings-batch.js';
 import { type ColumnarNetworkRows, NetworkRowBuilder, networkBuffers } from './network-rows.js';
 
 export { STATUS_BY_INDEX };
@@ -22,6 +24,8 @@ export interface RowBatch extends ColumnarUsageRows {
   /** The network rows read with them (see network-rows.ts). */
   readonly network: ColumnarNetworkRows;
   readonly task: number;
+  /** Whole-object reads of the same lines (see ../../domain/HOLDINGS.md), when holdings are kept. */
+  readonly holdings?: ColumnarHeldReads;
 }
 
 /** The typed arrays of a batch, for `postMessage`'s transfer list. */
@@ -37,6 +41,7 @@ export function batchBuffers(batch: RowBatch): ArrayBuffer[] {
     l.bytesSent,
     l.records,
     l.netRef,
+    l.heldRef,
     batch.item,
     batch.slot,
     batch.status,
@@ -50,7 +55,8 @@ export function batchBuffers(batch: RowBatch): ArrayBuffer[] {
     batch.records,
   ]
     .map((a) => a.buffer as ArrayBuffer)
-    .concat(networkBuffers(batch.network));
+    .concat(networkBuffers(batch.network))
+    .concat(batch.holdings === undefined ? [] : heldReadBuffers(batch.holdings));
 }
 
 /** Collects rows into columns that grow as needed. */
@@ -71,6 +77,8 @@ export class RowBatchBuilder {
   private readonly lineIds = new RequestIdBuilder();
   /** Network rows, collected beside the rollup rows. */
   readonly network = new NetworkRowBuilder();
+  /** Whole-object reads, for an aggregator that keeps holdings (see LogAggregator). */
+  readonly held = new HeldReadBuilder();
 
   constructor(private readonly initialRows = 1024) {}
 
@@ -135,6 +143,7 @@ export class RowBatchBuilder {
       lines: this.lineIds.take(),
       network: this.network.take(),
       task: 0,
+      holdings: this.held.take(),
     };
     this.count = 0;
     return batch;
@@ -159,7 +168,7 @@ export class RowBatchBuilder {
 
 /**
  * Int32 words of a line record: hash low, hash high, row, slot, then bytes and records as two f64, the
- * network row, one unused.
+ * network row, the holdings row (-1: none).
  */
 const LINE_RECORD_INTS = 10;
 
@@ -174,6 +183,7 @@ class RequestIdBuilder {
   private bytesSent = new Float64Array(0);
   private records = new Float64Array(0);
   private netRef = new Int32Array(0);
+  private heldRef = new Int32Array(0);
 
   push(memory: ArrayBuffer, at: number, n: number, item: number, refBase: number): void {
     if (this.count + n > this.item.length) this.grow(this.count + n);
@@ -191,6 +201,8 @@ class RequestIdBuilder {
       this.bytesSent[i] = floats[(w >> 1) + 2]!;
       this.records[i] = floats[(w >> 1) + 3]!;
       this.netRef[i] = refBase + ints[w + 8]!;
+      const held = ints[w + 9]!;
+      this.heldRef[i] = held < 0 ? -1 : refBase + held;
     }
     this.count = i;
   }
@@ -208,6 +220,7 @@ class RequestIdBuilder {
       bytesSent: this.bytesSent.slice(0, n),
       records: this.records.slice(0, n),
       netRef: this.netRef.slice(0, n),
+      heldRef: this.heldRef.slice(0, n),
     };
   }
 
@@ -222,6 +235,7 @@ class RequestIdBuilder {
     this.bytesSent = growFloat(this.bytesSent, n);
     this.records = growFloat(this.records, n);
     this.netRef = growInt(this.netRef, n);
+    this.heldRef = growInt(this.heldRef, n);
   }
 }
 

@@ -39,6 +39,15 @@ export const DATASET_KIND = { dash: 0, root: 1, raw: 2, encoded: 3, network: 4 }
 /** The status of a network row (rollup rows have the indexes of STATUS_BY_INDEX). */
 export const NET_STATUS = 15;
 
+/**
+ * The object entry and status of a holdings row, whose status is below 0 (scanner.ts, heldStatus):
+ * `-(object * 2 + partial) - 1`, `partial` 1 for a 206 and 0 for a 200.
+ */
+export function heldRowOf(status: number): { readonly object: number; readonly partial: boolean } {
+  const code = -status - 1;
+  return { object: code >> 1, partial: (code & 1) === 1 };
+}
+
 /** Why scanBlock stopped (before the line it stopped at, which the next call scans again). */
 export const STOP = {
   done: 0,
@@ -52,7 +61,10 @@ export const STOP = {
   linesFull: 7,
 } as const;
 
-/** Bytes of one line record: hash (u64), row (i32), slot (i32), bytes sent (f64), records (f64), network row (i32), 4 unused. */
+/**
+ * Bytes of one line record: hash (u64), row (i32), slot (i32), bytes sent (f64), records (f64), network
+ * row (i32), holdings row (i32, -1 for none).
+ */
 export const LINE_RECORD_BYTES = 40;
 
 /** The scanner's two tables: rollup keys, and object keys of whole-object reads. */
@@ -108,6 +120,7 @@ interface ScannerExports {
   lineRecordsPtr(): number;
   lineRecordCount_(): number;
   resetLineRecords(): void;
+  initHoldings(): number;
 }
 
 /** Sizes of an instance's areas. */

@@ -303,7 +303,7 @@ ${pairAttributionCtes(d, tables, 'usage')}`;
 /**
  * The CTEs from `pairs` to `attributed` over the CTE `source` (any with requester and access_point
  * columns): each distinct requester and access point with the winning partner application and the
- * partner's time zone.
+ * partner's time zone. Also used over the holdings table (holdings-sql.ts).
  */
 export function pairAttributionCtes<P>(
   d: AggregationDialect<P>,
@@ -408,7 +408,7 @@ export type { PartnerDailyUsageRequest, UnattributedUsageRequest };
 
 const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
 
-function checkDate(field: string, value: string): string {
+export function checkDate(field: string, value: string): string {
   if (!ISO_DATE.test(value)) throw new SqlInputError(`${field} must be a date YYYY-MM-DD, got "${value}"`);
   return value;
 }

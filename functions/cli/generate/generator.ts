@@ -58,6 +58,8 @@ export interface GenerateOptions {
    * @default false
    */
   readonly networks?: boolean;
+  /** Write `settings.holdings: true` into the registry (the holdings table, HOLDINGS.md). @default false */
+  readonly holdings?: boolean;
   /** Bench mode: one big plain file of exactly this many lines (gzip and layout do not apply). */
   readonly singleFile?: { readonly lines: number };
   readonly onProgress?: (done: number, total: number) => void;
@@ -642,7 +644,12 @@ export async function generateDataset(opts: GenerateOptions): Promise<GenerateSu
   const registryPath = join(r.outDir, 'registry.yaml');
   const manifestPath = join(r.outDir, 'manifest.csv');
   const groundTruthPath = join(r.outDir, 'ground-truth.json');
-  const registryText = renderRegistry(world, limits, { seed: r.seed, start: r.start, days: r.days });
+  const registryText = renderRegistry(world, limits, {
+    seed: r.seed,
+    start: r.start,
+    days: r.days,
+    holdings: opts.holdings === true,
+  });
   // A generator that writes an invalid registry is broken: fail here, not in the audit.
   parseRegistry(registryText, registryPath);
   writeFileSync(registryPath, registryText);

@@ -79,6 +79,12 @@ export class GroundTruthTally {
   private readonly unregistered = new Map<string, Unregistered>();
   /** Partner records by source (NetworkSource.key): every operation and status, as the findings count. */
   private readonly sources = new Map<string, SourceTally>();
+  /**
+   * Holdings (functions/domain/HOLDINGS.md, in the generator's own terms): per partner and dataset
+   * prefix, each object a GET 200 or 206 of a partner application read (key decoded, version, logged
+   * size), with its first and last read.
+   */
+  private readonly held = new Map<string, Map<string, { first: number; last: number }>>();
 
   lines = 0;
   malformed = 0;
@@ -139,6 +145,7 @@ export class GroundTruthTally {
     if (e.fields.userAgent.includes('"')) this.quotedAgentLines++;
     if (e.actor === 'partner') {
       if (e.source) this.source(e, timeMs);
+      this.holding(e, timeMs);
       if (!e.counted) return;
       const slot = Math.floor((timeMs - this.windowStartMs) / SLOT_MS);
       if (slot < 0 || slot >= this.slotCount) throw new RangeError(`event outside the window: ${timeMs}`);
@@ -199,6 +206,52 @@ export class GroundTruthTally {
   /** The partner records' sources, summed. */
   sourceFigures(): readonly SourceTally[] {
     return [...this.sources.values()];
+  }
+
+  private holding(e: LogEvent, timeMs: number): void {
+    const f = e.fields;
+    if (f.operation !== 'REST.GET.OBJECT' && f.operation !== 'WEBSITE.GET.OBJECT') return;
+    if (f.httpStatus !== '200' && f.httpStatus !== '206') return;
+    if (e.datasetIndex < 0) return;
+    const partner = this.world.partners[this.world.apps[e.appIndex]!.partnerIndex]!.id;
+    const at = `${partner}\u0000${this.world.datasets[e.datasetIndex]!.prefix}`;
+    let objects = this.held.get(at);
+    if (!objects) {
+      objects = new Map();
+      this.held.set(at, objects);
+    }
+    let key = f.key;
+    try {
+      key = decodeURIComponent(f.key);
+    } catch {
+      // Kept as logged, as S3's bytes are.
+    }
+    const id = `${key}\u0000${f.versionId}\u0000${String(f.objectSize)}`;
+    // The log shows whole seconds.
+    const second = Math.floor(timeMs / 1000) * 1000;
+    const o = objects.get(id);
+    if (!o) objects.set(id, { first: second, last: second });
+    else {
+      o.first = Math.min(o.first, second);
+      o.last = Math.max(o.last, second);
+    }
+  }
+
+  /** Distinct objects held, first and last read, per partner id and dataset prefix. */
+  holdingFigures(): Record<string, Record<string, { objects: number; firstMs: number; lastMs: number }>> {
+    const out: Record<string, Record<string, { objects: number; firstMs: number; lastMs: number }>> = {};
+    for (const [at, objects] of [...this.held.entries()].sort(([a], [b]) => (a < b ? -1 : 1))) {
+      const [partner, dataset] = at.split('\u0000') as [string, string];
+      let first = Number.POSITIVE_INFINITY;
+      let last = Number.NEGATIVE_INFINITY;
+      for (const o of objects.values()) {
+        first = Math.min(first, o.first);
+        last = Math.max(last, o.last);
+      }
+      out[partner] ??= {};
+      out[partner]![dataset] = { objects: objects.size, firstMs: first, lastMs: last };
+    }
+    return out;
   }
 
   malformedLine(kind: MalformedKind): void {

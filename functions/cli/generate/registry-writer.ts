@@ -466,7 +466,7 @@ function renderPartner(w: World, p: PartnerModel, l: PartnerLimits, start: strin
 export function renderRegistry(
   w: World,
   limits: readonly PartnerLimits[],
-  info: { seed: number; start: string; days: number },
+  info: { seed: number; start: string; days: number; holdings?: boolean },
 ): string {
   const lines: string[] = [
     '# Partner registry of the synthetic demo data set.',
@@ -499,6 +499,12 @@ export function renderRegistry(
     `    - ${q(`arn:aws:sts::${w.providerAccount}:*`)}`,
     '  # Records per object (CSV key_or_prefix,records), relative to this file.',
     `  manifest: ${q('manifest.csv')}`,
+    ...(info.holdings === true
+      ? [
+          '  # Keep the holdings table: which objects each partner read, counted once (costs ingestion time).',
+          '  holdings: true',
+        ]
+      : []),
     '',
     'partners:',
   ];

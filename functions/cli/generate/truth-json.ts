@@ -56,6 +56,13 @@ export interface MonthJson {
   readonly datasets: Record<string, { readonly allowed: boolean; readonly counted: CountsJson }>;
 }
 
+/** What a partner holds of one dataset over the window (HOLDINGS.md), in the generator's arithmetic. */
+export interface HoldingJson {
+  readonly objects: string;
+  readonly firstRetrieval: string;
+  readonly lastRetrieval: string;
+}
+
 export interface PartnerJson {
   readonly name: string;
   readonly timeZone: string;
@@ -141,6 +148,8 @@ export interface GroundTruthJson {
   };
   readonly partners: Record<string, PartnerJson>;
   readonly unregistered: Record<string, UnregisteredJson>;
+  /** Partner id -> dataset prefix -> what its applications hold (HOLDINGS.md). */
+  readonly holdings: Record<string, Record<string, HoldingJson>>;
   /** Null unless the generator declared networks (GenerateOptions.networks). */
   readonly networks: NetworksJson | null;
 }
@@ -532,6 +541,26 @@ export function buildGroundTruth(input: {
     },
     partners,
     unregistered,
+    holdings: holdingsJson(tally),
     networks: world.declaresNetworks ? networksJson(world, tally) : null,
   };
+}
+
+/**
+ * Per partner id and dataset prefix: distinct objects its applications read (GET 200 or 206; key
+ * decoded, version id, logged size), and the first and last read, over the whole window.
+ */
+function holdingsJson(tally: GroundTruthTally): Record<string, Record<string, HoldingJson>> {
+  const out: Record<string, Record<string, HoldingJson>> = {};
+  for (const [partner, datasets] of Object.entries(tally.holdingFigures())) {
+    out[partner] = {};
+    for (const [dataset, h] of Object.entries(datasets)) {
+      out[partner]![dataset] = {
+        objects: String(h.objects),
+        firstRetrieval: new Date(h.firstMs).toISOString(),
+        lastRetrieval: new Date(h.lastMs).toISOString(),
+      };
+    }
+  }
+  return out;
 }

@@ -1353,23 +1353,29 @@ export function scanBlock(start: i32, length: i32, maxLine: i32): i32 {
       const threeDigits = getEnd(F_HTTP_STATUS) - s0 == 3;
       const status = threeDigits && first >= 49 && first <= 53 ? first - 48 : 0;
       // Records count only for a whole object delivered (a 200 to a whole-object read): a 206 range read
-      // returns part of an object, whose share of records the log cannot tell.
+      // returns part of an object, whose share of records the log cannot tell. A 200 or a 206 to a
+      // whole-object read is also a holding (see ../../domain/HOLDINGS.md) when holdings are kept.
       let records: f64 = 0;
-      if (withRecords && threeDigits && first == 50 && byteAt(s0 + 1) == ZERO && byteAt(s0 + 2) == ZERO) {
+      const is200 = threeDigits && first == 50 && byteAt(s0 + 1) == ZERO && byteAt(s0 + 2) == ZERO;
+      const is206 = threeDigits && first == 50 && byteAt(s0 + 1) == ZERO && byteAt(s0 + 2) == SIX;
+      let object = -1;
+      if ((withRecords && is200) || (holdingsOn && (is200 || is206))) {
         const o0 = getStart(F_OPERATION);
         const o1 = getEnd(F_OPERATION);
         if (spells(o0, o1, REST_GET_OBJECT, 15) || spells(o0, o1, WEBSITE_GET_OBJECT, 18)) {
-          const object = findEntry(OBJECTS, <usize>k0, k1 - k0, 0, 0, 0, 0, 0);
+          object = findObject(k0, k1);
           if (object < 0) {
             stopReason = 3;
             break;
           }
-          if (object >= objectsKnown) {
-            // A new object: JavaScript looks its records up in the manifest, then this line goes on.
-            stopReason = 5;
-            break;
+          if (withRecords && is200) {
+            if (object >= objectsKnown) {
+              // A new object: JavaScript looks its records up in the manifest, then this line goes on.
+              stopReason = 5;
+              break;
+            }
+            records = load<f64>(OBJECT_RECORDS + (<usize>object << 3));
           }
-          records = load<f64>(OBJECT_RECORDS + (<usize>object << 3));
         }
       }
       const row = findRow(<i32>Math.floor(timeMs / slotMs), status, entry);
@@ -1383,6 +1389,15 @@ export function scanBlock(start: i32, length: i32, maxLine: i32): i32 {
       if (netRow < 0) {
         stopReason = -netRow;
         break;
+      }
+      // The line's holdings row (see heldRow), likewise before any sum changes.
+      let heldRow = -1;
+      if (object >= 0 && holdingsOn) {
+        heldRow = findRow(<i32>Math.floor(timeMs / slotMs), heldStatus(object, is206), entry);
+        if (heldRow < 0) {
+          stopReason = 4;
+          break;
+        }
       }
       const lineBytes = load<f64>(RESULT, 8);
       const sums = ROW_SUMS + <usize>row * ROW_SUM_BYTES;
@@ -1401,20 +1416,19 @@ export function scanBlock(start: i32, length: i32, maxLine: i32): i32 {
         stopReason = 6;
         break;
       }
+      const heldSums: usize = heldRow < 0 ? 0 : ROW_SUMS + <usize>heldRow * ROW_SUM_BYTES;
+      const heldBytes = heldRow < 0 ? 0 : load<f64>(heldSums, 8) + lineBytes;
+      if (heldBytes > MAX_EXACT) {
+        overflowRow = heldRow;
+        stopReason = 6;
+        break;
+      }
       store<f64>(sums, load<f64>(sums) + 1);
       store<f64>(sums, bytes, 8);
       store<f64>(sums, recordSum, 16);
-      const netRequests = load<f64>(netSums);
-      if (netRequests == 0) {
-        store<f64>(netSums, timeMs, 16);
-        store<f64>(netSums, timeMs, 24);
-      } else {
-        if (timeMs < load<f64>(netSums, 16)) store<f64>(netSums, timeMs, 16);
-        if (timeMs > load<f64>(netSums, 24)) store<f64>(netSums, timeMs, 24);
-      }
-      store<f64>(netSums, netRequests + 1);
-      store<f64>(netSums, netBytes, 8);
-      noteRequest(row, netRow, lineBytes, records);
+      addTimed(netSums, netBytes);
+      if (heldRow >= 0) addTimed(heldSums, heldBytes);
+      noteRequest(row, netRow, heldRow, lineBytes, records);
     }
     lines++;
     p = nl + 1;
@@ -1435,7 +1449,7 @@ const F_REQUEST_ID: i32 = 5;
 const F_HOST_ID: i32 = 18;
 /**
  * Bytes of one line record: hash (u64), row (i32), slot (i32), bytes sent (f64), records (f64), network
- * row (i32), four bytes unused.
+ * row (i32), holdings row (i32, -1 when the line read no object for holdings).
  */
 const LINE_RECORD_BYTES: i32 = 40;
 let LINE_RECORDS: usize = 0;
@@ -1514,8 +1528,11 @@ function requestIdentity(): u64 {
   return h == 0 ? 1 : h;
 }
 
-/** Keeps a line record for the line just added to `row` and network row `netRow` (when the area is laid out and it has an id). */
-function noteRequest(row: i32, netRow: i32, bytes: f64, records: f64): void {
+/**
+ * Keeps a line record for the line just added to `row`, network row `netRow` and holdings row `heldRow`
+ * (-1: none), when the area is laid out and the line has an id.
+ */
+function noteRequest(row: i32, netRow: i32, heldRow: i32, bytes: f64, records: f64): void {
   if (lineRecordCap == 0) return;
   const id = requestIdentity();
   if (id == 0) return;
@@ -1526,5 +1543,73 @@ function noteRequest(row: i32, netRow: i32, bytes: f64, records: f64): void {
   store<f64>(rec, bytes, 16);
   store<f64>(rec, records, 24);
   store<i32>(rec, netRow, 32);
+  store<i32>(rec, heldRow, 36);
   lineRecordCount++;
+}
+
+// ---- holdings: which objects a requester read (see ../../domain/HOLDINGS.md) ---------------------------
+// Each counted line that reads a whole object (REST.GET.OBJECT, WEBSITE.GET.OBJECT) with status 200 or
+// 206 is summed, beside its rollup and network rows, into a holdings row: its rollup key entry (bucket,
+// requester, access point, dataset), its entry in OBJECTS (the key as logged, its version id and its
+// object size as logged: two versions, or two sizes of an overwritten key, are two objects), its slot,
+// and whether it was a 200 or a 206. The row is a row of the rollup's table whose status is negative
+// (heldStatus: it names the object entry and the status), holding reads, bytes sent, first and last
+// time (ms); it shares the rollup's stops and emptying, and JavaScript decodes each object entry once
+// (../holdings-batch.ts). `initHoldings` switches holdings on; without it no object is looked up for them.
+
+const F_VERSION_ID: i32 = 17;
+const SIX: i32 = 54;
+let holdingsOn: bool = false;
+
+/** Keeps holdings from now on (call after init). Returns 0. */
+export function initHoldings(): i32 {
+  holdingsOn = true;
+  return 0;
+}
+
+/** The status of the holdings row of object entry `object` read with a 206 (`partial`) or a 200: below 0. */
+@inline
+function heldStatus(object: i32, partial: bool): i32 {
+  return -((object << 1) | (partial ? 1 : 0)) - 1;
+}
+
+/** Adds the line just scanned to a row of requests, bytes (`bytes`, the new sum), first and last time. */
+@inline
+function addTimed(sums: usize, bytes: f64): void {
+  const n = load<f64>(sums);
+  if (n == 0) {
+    store<f64>(sums, timeMs, 16);
+    store<f64>(sums, timeMs, 24);
+  } else {
+    if (timeMs < load<f64>(sums, 16)) store<f64>(sums, timeMs, 16);
+    if (timeMs > load<f64>(sums, 24)) store<f64>(sums, timeMs, 24);
+  }
+  store<f64>(sums, n + 1);
+  store<f64>(sums, bytes, 8);
+}
+
+/**
+ * The OBJECTS entry of the key [k0, k1) of the line just scanned; -1 when the table is full. With
+ * holdings, the entry is the key, its version id (empty when not logged) and its object size as logged;
+ * without, the key and its version id. The key comes first in the entry, so its first length is the
+ * key's (what the manifest is looked up by).
+ */
+function findObject(k0: i32, k1: i32): i32 {
+  let v0 = 0;
+  let v1 = 0;
+  if (fieldCount > F_VERSION_ID) {
+    v0 = getStart(F_VERSION_ID);
+    v1 = getEnd(F_VERSION_ID);
+    if (noValue(v0, v1)) v1 = v0;
+  }
+  if (!holdingsOn) {
+    if (v1 == v0) return findEntry(OBJECTS, <usize>k0, k1 - k0, 0, 0, 0, 0, 0);
+    const version = stage(KEY, k0, k1);
+    stage(version, v0, v1);
+    return findEntry(OBJECTS, KEY, k1 - k0, v1 - v0, 0, 0, 0, 0);
+  }
+  const version = stage(KEY, k0, k1);
+  const size = stage(version, v0, v1);
+  const end = stage(size, getStart(F_OBJECT_SIZE), getEnd(F_OBJECT_SIZE));
+  return findEntry(OBJECTS, KEY, k1 - k0, v1 - v0, <i32>(end - size), 0, 0, 0);
 }

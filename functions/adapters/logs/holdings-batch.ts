@@ -1,0 +1,298 @@
+/**
+ * Holdings rows (whole-object reads with status 200 or 206, see ../../domain/HOLDINGS.md) as the
+ * scanner summed them, one per object, key, slot and status, read out with the rollup rows and kept in
+ * columns beside them, so they leave a worker thread with the rows as typed arrays. Each object entry
+ * of the scanner is decoded once (ObjectTexts), not once per row.
+ */
+import type { ColumnarHeldReads } from '../../domain/holdings.js';
+import type { StringTable } from './string-table.js';
+import { TABLE, type WasmScanner } from './wasm-scanner.js';
+
+/** The string ids of a rollup key entry, as the aggregator decoded them. */
+export interface KeyEntryIds {
+  readonly bucket: Int32Array;
+  readonly requester: Int32Array;
+  readonly accessPoint: Int32Array;
+  readonly dataset: Int32Array;
+}
+
+/** The typed arrays of held reads, for `postMessage`'s transfer list. */
+export function heldReadBuffers(h: ColumnarHeldReads): ArrayBuffer[] {
+  const k = h.keys;
+  const o = h.objects;
+  return [
+    h.item,
+    h.ref,
+    h.key,
+    h.object,
+    h.slot,
+    h.full,
+    h.retrievals,
+    h.bytesSent,
+    h.firstMs,
+    h.lastMs,
+    k.bucket,
+    k.requester,
+    k.accessPoint,
+    k.dataset,
+    o.objectKey,
+    o.versionId,
+    o.objectSize,
+    o.records,
+  ].map((a) => a.buffer as ArrayBuffer);
+}
+
+/** Held reads of a worker's task in the pool's terms: string ids through `map`, items as file ids. */
+export function translateHeldReads(
+  h: ColumnarHeldReads,
+  map: Int32Array,
+  items: readonly { readonly fileId: number }[],
+): void {
+  const k = h.keys;
+  for (const column of [k.bucket, k.requester, k.accessPoint, k.dataset]) {
+    for (let i = 0; i < k.count; i++) column[i] = map[column[i]!]!;
+  }
+  const o = h.objects;
+  for (const column of [o.objectKey, o.versionId]) {
+    for (let i = 0; i < o.count; i++) column[i] = map[column[i]!]!;
+  }
+  for (let i = 0; i < h.count; i++) h.item[i] = items[h.item[i]!]!.fileId;
+}
+
+/** Collects the scanner's holdings rows in columns that grow as needed, with the task's dictionaries. */
+export class HeldReadBuilder {
+  count = 0;
+  private item = new Int32Array(0);
+  private ref = new Int32Array(0);
+  private key = new Int32Array(0);
+  private object = new Int32Array(0);
+  private slot = new Int32Array(0);
+  private full = new Int32Array(0);
+  private retrievals = new Float64Array(0);
+  private bytesSent = new Float64Array(0);
+  private firstMs = new Float64Array(0);
+  private lastMs = new Float64Array(0);
+  private readonly keys = new Dictionary(4, 0);
+  private readonly objects = new Dictionary(2, 2);
+
+  /** A new task: its dictionaries start empty (rows name entries by task and index). */
+  newTask(): void {
+    this.keys.clear();
+    this.objects.clear();
+  }
+
+  /**
+   * One holdings row of the scanner: read by key entry `entry` (its ids in `keys`) in slot `slot`, of
+   * object `object` (index into `objects`, learnt), 200s (`full`) or 206s, with its sums; `ref` as the
+   * rollup's rows are named.
+   */
+  push(
+    item: number,
+    slot: number,
+    keys: KeyEntryIds,
+    entry: number,
+    objects: ObjectTexts,
+    object: number,
+    full: boolean,
+    retrievals: number,
+    bytes: number,
+    firstMs: number,
+    lastMs: number,
+    ref: number,
+  ): void {
+    const i = this.count;
+    if (i === this.item.length) this.grow();
+    this.item[i] = item;
+    this.ref[i] = ref;
+    this.key[i] = this.keys.index(
+      [keys.bucket[entry]!, keys.requester[entry]!, keys.accessPoint[entry]!, keys.dataset[entry]!],
+      [],
+    );
+    this.object[i] = this.objects.index(
+      [objects.key[object]!, objects.version[object]!],
+      [objects.size[object]!, objects.records[object]!],
+    );
+    this.slot[i] = slot;
+    this.full[i] = full ? 1 : 0;
+    this.retrievals[i] = retrievals;
+    this.bytesSent[i] = bytes;
+    this.firstMs[i] = firstMs;
+    this.lastMs[i] = lastMs;
+    this.count = i + 1;
+  }
+
+  /** The rows collected so far and the dictionary entries new since the last take; rows start empty again. */
+  take(): ColumnarHeldReads {
+    const n = this.count;
+    this.count = 0;
+    const keyFrom = this.keys.sent;
+    const [bucket, requester, accessPoint, dataset] = this.keys.takeInts();
+    const objectFrom = this.objects.sent;
+    const [objectKey, versionId] = this.objects.takeInts();
+    const [objectSize, records] = this.objects.takeFloats();
+    this.keys.sent = this.keys.size;
+    this.objects.sent = this.objects.size;
+    return {
+      count: n,
+      item: this.item.slice(0, n),
+      ref: this.ref.slice(0, n),
+      key: this.key.slice(0, n),
+      object: this.object.slice(0, n),
+      slot: this.slot.slice(0, n),
+      full: this.full.slice(0, n),
+      retrievals: this.retrievals.slice(0, n),
+      bytesSent: this.bytesSent.slice(0, n),
+      firstMs: this.firstMs.slice(0, n),
+      lastMs: this.lastMs.slice(0, n),
+      keys: {
+        count: bucket!.length,
+        bucket: bucket!,
+        requester: requester!,
+        accessPoint: accessPoint!,
+        dataset: dataset!,
+      },
+      keyFrom,
+      objects: {
+        count: objectKey!.length,
+        objectKey: objectKey!,
+        versionId: versionId!,
+        objectSize: objectSize!,
+        records: records!,
+      },
+      objectFrom,
+    };
+  }
+
+  private grow(): void {
+    const n = Math.max(1024, this.item.length * 2);
+    this.item = growInt(this.item, n);
+    this.ref = growInt(this.ref, n);
+    this.key = growInt(this.key, n);
+    this.object = growInt(this.object, n);
+    this.slot = growInt(this.slot, n);
+    this.full = growInt(this.full, n);
+    this.retrievals = growFloat(this.retrievals, n);
+    this.bytesSent = growFloat(this.bytesSent, n);
+    this.firstMs = growFloat(this.firstMs, n);
+    this.lastMs = growFloat(this.lastMs, n);
+  }
+}
+
+/** Distinct tuples of `ints` integers and `floats` numbers, numbered in order of first sight. */
+class Dictionary {
+  size = 0;
+  /** Entries sent so far (take hands on those after). */
+  sent = 0;
+  private readonly indexOf = new Map<string, number>();
+  private readonly intColumns: number[][];
+  private readonly floatColumns: number[][];
+
+  constructor(ints: number, floats: number) {
+    this.intColumns = Array.from({ length: ints }, () => []);
+    this.floatColumns = Array.from({ length: floats }, () => []);
+  }
+
+  /** The index of the tuple, added when new. */
+  index(ints: readonly number[], floats: readonly number[]): number {
+    const text = `${ints.join(',')}|${floats.join(',')}`;
+    let i = this.indexOf.get(text);
+    if (i === undefined) {
+      i = this.size++;
+      this.indexOf.set(text, i);
+      for (let c = 0; c < ints.length; c++) this.intColumns[c]!.push(ints[c]!);
+      for (let c = 0; c < floats.length; c++) this.floatColumns[c]!.push(floats[c]!);
+    }
+    return i;
+  }
+
+  clear(): void {
+    this.size = 0;
+    this.sent = 0;
+    this.indexOf.clear();
+    for (const c of this.intColumns) c.length = 0;
+    for (const c of this.floatColumns) c.length = 0;
+  }
+
+  /** The int columns of the entries not yet sent. */
+  takeInts(): Int32Array<ArrayBuffer>[] {
+    return this.intColumns.map((c) => Int32Array.from(c.slice(this.sent)));
+  }
+
+  /** The float columns of the entries not yet sent. */
+  takeFloats(): Float64Array<ArrayBuffer>[] {
+    return this.floatColumns.map((c) => Float64Array.from(c.slice(this.sent)));
+  }
+}
+
+/**
+ * The text of each entry of the scanner's object table as string ids (the key decoded as the manifest
+ * reads it, and the version id, `-` without one) and its object size as logged (-1 for `-`), decoded
+ * when a holdings row first names the entry.
+ */
+export class ObjectTexts {
+  key = new Int32Array(256).fill(-1);
+  version = new Int32Array(256);
+  size = new Float64Array(256);
+  /** Records of the object per the manifest (0 without one). */
+  records = new Float64Array(256);
+  private readonly dashId: number;
+
+  constructor(
+    private readonly strings: StringTable,
+    private readonly decode: (logged: string) => string,
+    private readonly recordsOf?: (key: string) => number,
+  ) {
+    this.dashId = strings.id('-');
+  }
+
+  /** Entry `object`'s index here, decoding it if it is new. */
+  learn(w: WasmScanner, object: number): number {
+    if (object >= this.key.length) this.grow(object + 1);
+    if (this.key[object]! >= 0) return object;
+    const at = w.entry(TABLE.objects, object);
+    const keyLength = w.ints[at.int + 1]!;
+    const versionLength = w.ints[at.int + 2]!;
+    const sizeLength = w.ints[at.int + 3]!;
+    const logged = w.bytes.toString('utf8', at.text, at.text + keyLength);
+    const key = logged === '' || logged === '-' ? '-' : this.decode(logged);
+    this.key[object] = this.strings.id(key);
+    this.records[object] = this.recordsOf === undefined ? 0 : this.recordsOf(key);
+    this.version[object] =
+      versionLength > 0
+        ? this.strings.id(w.bytes.toString('utf8', at.text + keyLength, at.text + keyLength + versionLength))
+        : this.dashId;
+    const sizeAt = at.text + keyLength + versionLength;
+    const size = w.bytes.toString('latin1', sizeAt, sizeAt + sizeLength);
+    // The scanner counted the line: its object size is digits or `-` (or missing: no size).
+    this.size[object] = size === '' || size === '-' ? -1 : Number(size);
+    return object;
+  }
+
+  /** Forgets every entry (the scanner's object table was emptied). */
+  reset(): void {
+    this.key.fill(-1);
+  }
+
+  private grow(count: number): void {
+    let n = this.key.length;
+    while (n < count) n *= 2;
+    const key = new Int32Array(n).fill(-1);
+    key.set(this.key);
+    this.key = key;
+    this.version = growInt(this.version, n);
+    this.size = growFloat(this.size, n);
+    this.records = growFloat(this.records, n);
+  }
+}
+
+function growInt(a: Int32Array, n: number): Int32Array<ArrayBuffer> {
+  const b = new Int32Array(n);
+  b.set(a);
+  return b;
+}
+
+function growFloat(a: Float64Array, n: number): Float64Array<ArrayBuffer> {
+  const b = new Float64Array(n);
+  b.set(a);
+  return b;
+}
