@@ -5,6 +5,7 @@
  * of the scanner is decoded once (ObjectTexts), not once per row.
  */
 import type { ColumnarHeldReads } from '../../domain/holdings.js';
+import { growFloat, growInt } from './grow-arrays.js';
 import type { StringTable } from './string-table.js';
 import { TABLE, type WasmScanner } from './wasm-scanner.js';
 
@@ -283,16 +284,4 @@ export class ObjectTexts {
     this.size = growFloat(this.size, n);
     this.records = growFloat(this.records, n);
   }
-}
-
-function growInt(a: Int32Array, n: number): Int32Array<ArrayBuffer> {
-  const b = new Int32Array(n);
-  b.set(a);
-  return b;
-}
-
-function growFloat(a: Float64Array, n: number): Float64Array<ArrayBuffer> {
-  const b = new Float64Array(n);
-  b.set(a);
-  return b;
 }

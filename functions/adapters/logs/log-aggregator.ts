@@ -14,6 +14,7 @@
  */
 import { datasetOf, SLOT_MS } from '../../domain/usage.js';
 import { describeFailure, type MalformedReason } from './access-log-parser.js';
+import { growInt } from './grow-arrays.js';
 import { type HeldReadBuilder, ObjectTexts } from './holdings-batch.js';
 import type { Manifest } from './manifest.js';
 import { NetworkKeyTexts } from './network-rows.js';
@@ -519,10 +520,4 @@ class KeyTexts {
     this.accessPoint = growInt(this.accessPoint, n);
     this.dataset = growInt(this.dataset, n);
   }
-}
-
-function growInt(a: Int32Array, n: number): Int32Array<ArrayBuffer> {
-  const b = new Int32Array(n);
-  b.set(a);
-  return b;
 }

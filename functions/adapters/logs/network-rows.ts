@@ -8,6 +8,7 @@
  * where rows are written, as the rollup's are.
  */
 import { classifyAddress, vpcEndpointOfHost } from '../../domain/networks.js';
+import { growFloat, growInt } from './grow-arrays.js';
 import type { StringTable } from './string-table.js';
 
 /** Network rows in columns; string columns hold ids into the sender's string table. */
@@ -194,18 +195,6 @@ function emptyStrings(n: number): Record<(typeof STRING_COLUMNS)[number], Int32A
     (typeof STRING_COLUMNS)[number],
     Int32Array
   >;
-}
-
-function growInt(a: Int32Array, n: number): Int32Array<ArrayBuffer> {
-  const b = new Int32Array(n);
-  b.set(a);
-  return b;
-}
-
-function growFloat(a: Float64Array, n: number): Float64Array<ArrayBuffer> {
-  const b = new Float64Array(n);
-  b.set(a);
-  return b;
 }
 
 /** Maps network rows read in a worker to the pool's string ids (`map`) and file ids, in place. */

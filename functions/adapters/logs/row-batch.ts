@@ -8,6 +8,7 @@
  */
 import type { ColumnarHeldReads } from '../../domain/holdings.js';
 import { type ColumnarRequestIds, type ColumnarUsageRows, STATUS_BY_INDEX } from '../../domain/usage.js';
+import { growFloat, growInt } from './grow-arrays.js';
 import { HeldReadBuilder, heldReadBuffers } from './holdings-batch.js';
 import { type ColumnarNetworkRows, NetworkRowBuilder, networkBuffers } from './network-rows.js';
 
@@ -237,16 +238,4 @@ class RequestIdBuilder {
     this.netRef = growInt(this.netRef, n);
     this.heldRef = growInt(this.heldRef, n);
   }
-}
-
-function growInt(a: Int32Array, n: number): Int32Array<ArrayBuffer> {
-  const b = new Int32Array(n);
-  b.set(a);
-  return b;
-}
-
-function growFloat(a: Float64Array, n: number): Float64Array<ArrayBuffer> {
-  const b = new Float64Array(n);
-  b.set(a);
-  return b;
 }
