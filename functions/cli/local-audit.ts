@@ -10,7 +10,6 @@ import { DuckDbNetworkFindings } from '../adapters/duckdb/network-findings.js';
 import { writeBundle } from '../adapters/local/evidence-bundle.js';
 import { LocalReportStore } from '../adapters/local/local-report-store.js';
 import { OutboxMailer, outboxStem } from '../adapters/outbox/outbox-mailer.js';
-import { unattributedUsageRequest } from '../audit/aggregation-request.js';
 import { evaluateAggregatedWindow } from '../audit/evaluate-aggregated.js';
 import { type AuditWindow, evaluateWindow } from '../audit/evaluate-window.js';
 import { readHoldings } from '../audit/read-holdings.js';
@@ -19,7 +18,7 @@ import { checkSettlingDays, DEFAULT_SETTLING_DAYS, settlingWindow } from '../aud
 import { diffSentNotices, type NoticeOutcome, sendNotices } from '../audit/send-notices.js';
 import type { PartnerPeriodEvaluation } from '../domain/evaluation.js';
 import { holdingsToCsv } from '../domain/holdings-csv.js';
-import { noticeFindingsRange } from '../domain/network-findings.js';
+import { networkWindowStarts, noticeFindingsDates } from '../domain/network-findings.js';
 import type { Report } from '../domain/report.js';
 import { networkFindingsToCsv } from '../domain/report-network.js';
 import { localDateOf, monthOf } from '../domain/time.js';
@@ -151,20 +150,19 @@ export async function runLocalAudit(options: LocalAuditOptions): Promise<LocalAu
       options.evaluation === 'rows'
         ? await evaluateWindow({ registry, usage: state.usageSource }, evaluateRequest)
         : await evaluateAggregatedWindow({ registry, usage: state.aggregatedUsage }, evaluateRequest);
-    // Network findings over the window's UTC days (the network table's grain), NETWORKS.md.
-    const networkRange = unattributedUsageRequest(window, 1).range;
+    // Network findings over the window's local dates, each in its partner's zone, as usage (NETWORKS.md).
     const networks = new DuckDbNetworkFindings(state.database);
-    const networkFindings = await networks.findings(registry, networkRange);
-    // The notices ask which sources were first seen in each billing period: over the UTC days of the
-    // periods, which for a zone off UTC reach past the window's (noticeFindingsRange).
-    const noticeRange = noticeFindingsRange(
-      networkRange,
+    const networkFindings = await networks.findings(registry, { fromDate: window.from, toDate: window.to });
+    // The notices ask which sources were first seen in each billing period: over the periods' dates,
+    // which reach past the window's when it does not start or end on a month's first.
+    const noticeDates = noticeFindingsDates(
+      window,
       evaluated.evaluations.map((e) => e.period),
     );
     const noticeFindings =
-      noticeRange.startMs === networkRange.startMs && noticeRange.endMs === networkRange.endMs
+      noticeDates.fromDate === window.from && noticeDates.toDate === window.to
         ? networkFindings
-        : await networks.findings(registry, noticeRange);
+        : await networks.findings(registry, noticeDates);
     failpoint('after-evaluate');
     // What each audited partner holds over the same window (the holdings table, HOLDINGS.md), when the
     // registry keeps holdings (settings.holdings); otherwise the report has none and no holdings.csv.
@@ -232,7 +230,7 @@ export async function runLocalAudit(options: LocalAuditOptions): Promise<LocalAu
         evaluations: evaluated.evaluations,
         unattributed: evaluated.unattributed,
         uncovered: evaluated.uncovered,
-        network: { findings: networkFindings, startMs: networkRange.startMs },
+        network: { findings: networkFindings, windowStartMs: networkWindowStarts(registry, window) },
         notices: notices.map((n) => ({
           key: n.key,
           status: n.status,

@@ -133,7 +133,8 @@ export function ingestionSettingsFingerprint(options: IngestOptions): string {
         // 2: each request counted once (request ids); a state built before is rebuilt from the logs.
         // 3: request claims name their file by an integer (request_claim_files), not its fingerprint.
         // 4: the network table beside the rollup (network-store.ts) is filled from the logs.
-        rollup: 4,
+        // 5: its rows are per 15-minute slot, not per UTC day (a partner's local period cuts them).
+        rollup: 5,
         // 1: the holdings table (holdings-writer.ts) is filled with the rollup; a state without it is
         // rebuilt. Only when the registry turns holdings on (settings.holdings): off, the fingerprint is
         // main's, so turning them on rebuilds the state once from its logs (then past reads are held too)

@@ -4,6 +4,7 @@
  */
 import { parseCidr } from './networks.js';
 import type { Registry } from './registry.js';
+import { startOfLocalDate } from './time.js';
 
 export const OUTSIDE_DECLARED_NETWORK = 'credential-used-outside-declared-network';
 export const SHARED_CREDENTIAL = 'shared-credential';
@@ -79,25 +80,37 @@ export function newNetworkFindings(
   );
 }
 
-const DAY_MS = 86_400_000;
+/**
+ * The local dates that hold the window [from, to) and every period in `periods` (each a partner's
+ * billing period, with its local dates): what the findings behind an unexplained-access notice must
+ * cover. The findings cut each partner's dates in its own zone, so a source seen only in the first hours
+ * of April in Berlin (22:00 UTC on 31 March) is new in April, and one seen at 23:30 on 31 March in
+ * Auckland is new in March.
+ */
+export function noticeFindingsDates(
+  window: { readonly from: string; readonly to: string },
+  periods: readonly { readonly fromDate: string; readonly toDate: string }[],
+): { fromDate: string; toDate: string } {
+  let fromDate = window.from;
+  let toDate = window.to;
+  for (const p of periods) {
+    if (p.fromDate < fromDate) fromDate = p.fromDate;
+    if (p.toDate > toDate) toDate = p.toDate;
+  }
+  return { fromDate, toDate };
+}
 
 /**
- * The whole UTC days (the network table's grain) that hold `range` and every period in `periods`: what
- * the findings behind an unexplained-access notice must cover. A billing period in a zone east or west
- * of UTC starts or ends inside a UTC day that the window's UTC days may leave out (April in Berlin starts
- * at 22:00 UTC on 31 March), and a source seen only in those hours would otherwise be new in no period.
+ * The instant each partner's window [from, to) starts at, in the partner's zone, by partner id: a
+ * finding of the partner is new in the window when first seen from then on (report.json newInWindow).
  */
-export function noticeFindingsRange(
-  range: { readonly startMs: number; readonly endMs: number },
-  periods: readonly { readonly startMs: number; readonly endMs: number }[],
-): { startMs: number; endMs: number } {
-  let startMs = range.startMs;
-  let endMs = range.endMs;
-  for (const p of periods) {
-    startMs = Math.min(startMs, p.startMs);
-    endMs = Math.max(endMs, p.endMs);
-  }
-  return { startMs: Math.floor(startMs / DAY_MS) * DAY_MS, endMs: Math.ceil(endMs / DAY_MS) * DAY_MS };
+export function networkWindowStarts(
+  registry: Registry,
+  window: { readonly from: string },
+): Record<string, number> {
+  const starts: Record<string, number> = {};
+  for (const p of registry.partners) starts[p.id] = startOfLocalDate(window.from, p.timeZone);
+  return starts;
 }
 
 /** The notice level of network findings new in a period (a contract switches it on). */

@@ -101,8 +101,15 @@ export interface BuildReportInput {
   };
   /** Partner periods with no contract in force. */
   readonly uncovered?: readonly { readonly partnerId: string; readonly periodId: string }[];
-  /** Network findings over the window's UTC days (NETWORKS.md), and where that range starts. */
-  readonly network?: { readonly findings: readonly NetworkFinding[]; readonly startMs: number };
+  /**
+   * Network findings over the window's local dates in each partner's zone (NETWORKS.md), and the
+   * instant the window starts at in each partner's zone, by partner id (a finding is new in the window
+   * when first seen from then on).
+   */
+  readonly network?: {
+    readonly findings: readonly NetworkFinding[];
+    readonly windowStartMs: Readonly<Record<string, number>>;
+  };
   readonly notices: readonly NoticeOutcome[];
   readonly noticeDiffs: readonly NoticeDiff[];
   /**
@@ -406,7 +413,9 @@ export function buildReport(input: BuildReportInput): Report {
       })),
       findings: input.unattributed.findings.map(findingOut),
     },
-    networkFindings: (input.network?.findings ?? []).map((f) => networkFindingOut(f, input.network!.startMs)),
+    networkFindings: (input.network?.findings ?? []).map((f) =>
+      networkFindingOut(f, windowStartOf(input.network!.windowStartMs, f.partnerId)),
+    ),
     notices: input.notices.map(noticeOut),
     noticeDiffs: input.noticeDiffs.map((d) => ({
       partnerId: d.key.partnerId,
@@ -420,4 +429,20 @@ export function buildReport(input: BuildReportInput): Report {
     holdings: input.holdings ?? null,
   };
   return ReportSchema.parse(report);
+}
+
+/** A report input that does not hold together (a caller's bug, not bad data). */
+export class ReportInputError extends Error {
+  override readonly name = 'ReportInputError';
+}
+
+/** The window's start in the zone of partner `partnerId`. */
+function windowStartOf(starts: Readonly<Record<string, number>>, partnerId: string): number {
+  const ms = Object.hasOwn(starts, partnerId) ? starts[partnerId] : undefined;
+  if (ms === undefined) {
+    throw new ReportInputError(
+      `network.windowStartMs has no start for partner "${partnerId}" of a network finding`,
+    );
+  }
+  return ms;
 }

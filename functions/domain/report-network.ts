@@ -31,7 +31,9 @@ export const NetworkFindingSchema = z
     firstEverSeen: Instant.describe('the first request from there recorded, up to the window end'),
     newInWindow: z.boolean().describe('firstEverSeen is inside the window'),
   })
-  .describe('an application seen from outside its declared networks (UTC days of the window)');
+  .describe(
+    "an application seen from outside its declared networks (the window's local dates in its partner's time zone)",
+  );
 export type NetworkFindingOut = z.infer<typeof NetworkFindingSchema>;
 
 /** A finding as report.json states it; `windowStartMs` decides `newInWindow`. */

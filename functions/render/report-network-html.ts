@@ -53,5 +53,5 @@ export function networkFindingsSection(report: Report, partnerId?: string): Safe
     (r) =>
       html`<tr>${r.map((c, i) => html`<td${numeric.has(i) ? html` class="n"` : ''} data-label="${head[i] ?? ''}"><span class="c">${c}</span></td>`)}</tr>`,
   );
-  return html`<section class="run-section" id="network-findings"><h2>Declared networks</h2><p>Requests by the principals of applications that declare their networks, from outside them (whole UTC days of the window; every operation and status).</p><div class="scroll"><table class="wide"><thead><tr>${th}</tr></thead><tbody>${body}</tbody></table></div></section>`;
+  return html`<section class="run-section" id="network-findings"><h2>Declared networks</h2><p>Requests by the principals of applications that declare their networks, from outside them (the window's local dates in each partner's time zone; every operation and status).</p><div class="scroll"><table class="wide"><thead><tr>${th}</tr></thead><tbody>${body}</tbody></table></div></section>`;
 }

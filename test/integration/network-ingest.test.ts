@@ -1,6 +1,6 @@
 /**
  * The network table beside the rollup (network-store.ts), filled by the same ingestion pass: each
- * request's remote address, source prefix, VPC endpoint and source region per requester and UTC day,
+ * request's remote address, source prefix, VPC endpoint and source region per requester and 15-minute slot,
  * counted once however often its record is delivered, re-ingested or read in parallel.
  */
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -9,7 +9,6 @@ import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DuckDbState } from '../../functions/adapters/duckdb/index.js';
 import { networkFindings } from '../../functions/adapters/duckdb/network-findings.js';
-import { DAY_MS } from '../../functions/adapters/duckdb/network-store.js';
 import { type IngestOptions, ingestPaths } from '../../functions/cli/local-ingest.js';
 import { type Registry, RegistrySchema } from '../../functions/domain/registry.js';
 import { logLine } from '../support/log-lines.js';
@@ -55,7 +54,14 @@ const DAY14 = Date.UTC(2026, 2, 14);
 const DAY15 = Date.UTC(2026, 2, 15);
 const ms = (h: number, m: number, s: number, day = DAY14) => day + ((h * 60 + m) * 60 + s) * 1000;
 
-/** What the table must hold for LINES: one row per key, its columns and sums. */
+/** The start of the 15-minute UTC slot holding `timeMs` (the network table's grain). */
+const slotOf = (timeMs: number) => Math.floor(timeMs / 900_000) * 900_000;
+
+/**
+ * What the table must hold for LINES: one row per key, its columns and sums; each line is the only one
+ * of its key, so its row's slot is its own time's (the day given below is the line's, for reading), and
+ * the rows come in the table's order, slot first.
+ */
 const EXPECTED = [
   [DAY14, ALICE, '-', '-', '-', 'none', '-', '-', 1, 400, ms(12, 0, 4), ms(12, 0, 4)],
   [
@@ -142,7 +148,10 @@ const EXPECTED = [
     ms(1, 0, 6, DAY15),
     ms(1, 0, 6, DAY15),
   ],
-].map((r) => r.map(String).join(' | '));
+]
+  .map(([_day, ...rest]) => [slotOf(rest[9] as number), ...rest])
+  .sort((a, b) => (a[0] as number) - (b[0] as number))
+  .map((r) => r.map(String).join(' | '));
 
 async function put(rel: string, lines: readonly string[]): Promise<string> {
   const path = join(root, rel);
@@ -169,7 +178,7 @@ afterAll(async () => {
 });
 
 describe('the network table (local engine)', () => {
-  it('keeps per requester and UTC day each remote address with its prefix, class, VPC endpoint and region', async () => {
+  it('keeps per requester and 15-minute slot each remote address with its prefix, class, VPC endpoint and region', async () => {
     const file = await put('a/2026-03-15-02-00-00-AAAAAAAAAAAAAAAA', LINES);
     expect(await ingest([[file]])).toEqual(EXPECTED);
   });
@@ -235,7 +244,7 @@ function registry(networks: { alice?: object; bob?: object } = {}) {
 }
 
 describe('network findings (local engine)', () => {
-  const RANGE = { startMs: DAY14, endMs: DAY15 + DAY_MS };
+  const RANGE = { fromDate: '2026-03-14', toDate: '2026-03-16' };
   const findings = async (reg: Registry, range = RANGE) => {
     const store = await DuckDbState.open(join(root, `f${stateCount++}.duckdb`));
     const file = await put(`g${stateCount}/2026-03-15-02-00-00-GGGGGGGGGGGGGGGG`, [
@@ -329,10 +338,10 @@ describe('network findings (local engine)', () => {
     expect(byRegion.map((f) => f[3])).toEqual(['-']);
   });
 
-  it("keeps to the UTC days of the range, and dates a finding's first sighting over all days before", async () => {
+  it("keeps to the local dates of the range, and dates a finding's first sighting over all days before", async () => {
     const got = await findings(registry({ bob: { cidrs: ['192.0.2.0/24'] } }), {
-      startMs: DAY15,
-      endMs: DAY15 + DAY_MS,
+      fromDate: '2026-03-15',
+      toDate: '2026-03-16',
     });
     // Bob's 203.0.113.0/24 was first seen on the 14th: on the 15th it is not new.
     expect(got.map((f) => [f[3], f[7], f[9], f[11]])).toEqual([

@@ -179,3 +179,116 @@ describe('network findings at a month end east of UTC', () => {
     expect(sentUnexplained(april)).toEqual(['2026-04']);
   });
 });
+
+describe('network findings cut at each partner’s local midnight, far from UTC', () => {
+  /**
+   * Two partners in one registry: kiwi bills in Auckland (NZDT, +13:00 on 31 March 2026), west in Los
+   * Angeles (PDT, -07:00). Each is seen from outside its network ten minutes before its local midnight
+   * of 31 March (March) and ten minutes after (April). In UTC, kiwi's April request is on 31 March and
+   * west's March request on 1 April: a cut by UTC days would put both in the wrong month.
+   */
+  const KIWI = 'arn:aws:iam::111122223333:user/kiwi';
+  const WEST = 'arn:aws:iam::444455556666:user/west';
+  const partner = (id: string, zone: string, account: string, cidr: string) => `  - id: ${id}
+    name: ${id}
+    accountOwners: [{ email: ops@${id}.example }]
+    timeZone: ${zone}
+    applications:
+      - id: app
+        name: App
+        principals: [{ account: "${account}" }]
+        networks: { cidrs: [${cidr}] }
+    contracts:
+      - id: c-${id}
+        effectiveFrom: "2026-01-01"
+        currency: EUR
+        datasets: [feeds/weather/]
+        unexplainedAccessNotice: true
+`;
+  const registry = `version: 1
+provider: { name: Provider, noticeFrom: "Partners <p@provider.example>", contactEmail: c@provider.example }
+partners:
+${partner('kiwi', 'Pacific/Auckland', '111122223333', '198.51.100.0/24')}${partner('west', 'America/Los_Angeles', '444455556666', '192.0.2.0/24')}`;
+  const at = (requester: string, time: string, ip: string, bytesSent: string) =>
+    logLine({ time: `${time} +0000`, requester, ip, bytesSent });
+  const LINES = [
+    // kiwi: 23:50 on 31 March in Auckland, then 00:10 and 09:00 on 1 April there.
+    at(KIWI, '31/Mar/2026:10:50:00', '203.0.113.9', '11'),
+    at(KIWI, '31/Mar/2026:11:10:00', '100.64.7.1', '12'),
+    at(KIWI, '31/Mar/2026:20:00:00', '203.0.113.9', '13'),
+    // west: 23:50 on 31 March in Los Angeles, then 00:10 on 1 April there.
+    at(WEST, '01/Apr/2026:06:50:00', '203.0.113.77', '21'),
+    at(WEST, '01/Apr/2026:07:10:00', '100.64.9.9', '22'),
+    // Inside their networks: no finding.
+    at(KIWI, '31/Mar/2026:10:55:00', '198.51.100.5', '1'),
+    at(WEST, '01/Apr/2026:06:55:00', '192.0.2.5', '1'),
+  ];
+  let dir: string;
+
+  beforeAll(async () => {
+    dir = join(root, 'far');
+    await mkdir(join(dir, 'logs'), { recursive: true });
+    await writeFile(join(dir, 'registry.yaml'), registry);
+    await writeFile(join(dir, 'logs', '2026-04-01-12-00-00-EEEEEEEEEEEEEEEE'), `${LINES.join('\n')}\n`);
+  });
+
+  const farAudit = (from: string, to: string, now: string) =>
+    runLocalAudit({
+      logs: [join(dir, 'logs')],
+      registryPath: join(dir, 'registry.yaml'),
+      outDir: join(dir, 'out'),
+      from,
+      to,
+      dryRun: false,
+      clock: { now: () => new Date(now) },
+    });
+  /** Partner, prefix, requests, bytes, first and last seen, new in the window. */
+  const byPartner = (fs: readonly NetworkFindingOut[] | undefined) =>
+    (fs ?? []).map((f) => [f.partnerId, ...figures([f])[0]!]);
+  const notices = (result: Awaited<ReturnType<typeof farAudit>>) =>
+    result.notices
+      .filter((n) => n.key.level === 'unexplained-access' && n.status === 'sent')
+      .map((n) => `${n.key.partnerId} ${n.key.periodId}`)
+      .sort();
+
+  it('March holds the request ten minutes before each partner’s local midnight, and no later one', async () => {
+    const march = await farAudit('2026-03-01', '2026-04-01', '2026-04-02T12:00:00Z');
+    expect(byPartner(march.report.networkFindings)).toEqual([
+      ['kiwi', '203.0.113.0/24', '1', '11', '2026-03-31T10:50:00.000Z', '2026-03-31T10:50:00.000Z', true],
+      ['west', '203.0.113.0/24', '1', '21', '2026-04-01T06:50:00.000Z', '2026-04-01T06:50:00.000Z', true],
+    ]);
+    expect(notices(march)).toEqual(['kiwi 2026-03', 'west 2026-03']);
+  });
+
+  it('April holds the requests from each partner’s local midnight on; a March source is not new there', async () => {
+    const april = await farAudit('2026-04-01', '2026-05-01', '2026-04-02T13:00:00Z');
+    expect(byPartner(april.report.networkFindings)).toEqual([
+      ['kiwi', '100.64.7.0/24', '1', '12', '2026-03-31T11:10:00.000Z', '2026-03-31T11:10:00.000Z', true],
+      ['kiwi', '203.0.113.0/24', '1', '13', '2026-03-31T20:00:00.000Z', '2026-03-31T20:00:00.000Z', false],
+      ['west', '100.64.9.0/24', '1', '22', '2026-04-01T07:10:00.000Z', '2026-04-01T07:10:00.000Z', true],
+    ]);
+    expect(april.report.networkFindings!.find((f) => !f.newInWindow)!.firstEverSeen).toBe(
+      '2026-03-31T10:50:00.000Z',
+    );
+    expect(notices(april)).toEqual(['kiwi 2026-04', 'west 2026-04']);
+  });
+
+  it('sends each partner one notice per period however often the months are audited', async () => {
+    const march = await farAudit('2026-03-01', '2026-04-01', '2026-04-03T12:00:00Z');
+    const april = await farAudit('2026-04-01', '2026-05-01', '2026-04-03T13:00:00Z');
+    expect(notices(march)).toEqual([]);
+    expect(notices(april)).toEqual([]);
+    const emails = (await readdir(join(dir, 'out', 'outbox'))).filter(
+      (f) => f.endsWith('.eml') && f.includes('unexplained-access'),
+    );
+    expect(emails).toHaveLength(4);
+  });
+
+  it('a window of one day takes that day in each partner’s zone', async () => {
+    const day = await farAudit('2026-03-31', '2026-04-01', '2026-04-03T14:00:00Z');
+    expect(byPartner(day.report.networkFindings).map((f) => [f[0], f[1], f[4]])).toEqual([
+      ['kiwi', '203.0.113.0/24', '2026-03-31T10:50:00.000Z'],
+      ['west', '203.0.113.0/24', '2026-04-01T06:50:00.000Z'],
+    ]);
+  });
+});

@@ -30,7 +30,6 @@ import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DuckDbState } from '../../functions/adapters/duckdb/index.js';
 import { networkFindings } from '../../functions/adapters/duckdb/network-findings.js';
-import { DAY_MS } from '../../functions/adapters/duckdb/network-store.js';
 import { ingestPaths } from '../../functions/cli/local-ingest.js';
 import { RegistrySchema } from '../../functions/domain/registry.js';
 import { networkFiguresOf } from '../support/network-figures.js';
@@ -97,9 +96,12 @@ async function figuresOf(lines: readonly string[]): Promise<string[]> {
   return figures;
 }
 
-/** A network table row as networkFiguresOf prints it. */
+/**
+ * A network table row as networkFiguresOf prints it: one line's, so its slot is the 15-minute UTC slot
+ * of `timeMs` (`day`, the line's UTC day, is given for reading and checked to hold it).
+ */
 function row(
-  dayStart: number,
+  day: number,
   requester: string,
   accessPoint: string,
   address: string,
@@ -111,8 +113,10 @@ function row(
   bytes: number,
   timeMs: number,
 ): string {
+  const slotStart = Math.floor(timeMs / 900_000) * 900_000;
+  if (slotStart < day || slotStart >= day + 86_400_000) throw new Error(`${timeMs} is not on the day ${day}`);
   return [
-    dayStart,
+    slotStart,
     requester,
     accessPoint,
     address,
@@ -341,7 +345,7 @@ describe('published lines against declared networks (local engine)', () => {
     await writeFile(path, `${[DOC_27, DOC_IPV6, DOC_NO_ADDRESS, DOC_VPCE].join('\n')}\n`);
     const store = await DuckDbState.open(join(root, `s${n}.duckdb`));
     await ingestPaths(store.ingestLog, [path], { datasetDepth: 2, workers: 0 });
-    const range = { startMs: day(2019, 2, 6), endMs: day(2019, 2, 6) + DAY_MS };
+    const range = { fromDate: '2019-02-06', toDate: '2019-02-07' };
     const found = await store.database.serial('t', (c) => networkFindings(c, registry(networks), range));
     await store.close();
     return found.map((f) => `${f.kind} ${f.sourcePrefix} ${f.addressClass} ${f.vpcEndpoint} ${f.requests}`);

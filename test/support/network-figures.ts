@@ -5,7 +5,7 @@
 import { DuckDBInstance } from '@duckdb/node-api';
 import type { DuckDbDatabase } from '../../functions/adapters/duckdb/duckdb-database.js';
 
-export const NETWORK_FIGURES_SQL = `SELECT day_start, requester, access_point, source_address, source_prefix,
+export const NETWORK_FIGURES_SQL = `SELECT slot_start, requester, access_point, source_address, source_prefix,
     address_class, vpce, source_region, sum(requests)::BIGINT, sum(bytes_sent)::BIGINT, min(first_ms), max(last_ms)
   FROM network_usage
   GROUP BY ALL

@@ -37,7 +37,7 @@ describe('network findings in the report', () => {
           firstEverMs: 0,
         }),
       ],
-      startMs: T - 1000,
+      windowStartMs: { acme: T - 1000 },
     },
   });
 

@@ -12,7 +12,7 @@ import type { ScannerSizes } from '../../functions/adapters/logs/wasm-scanner.js
 import { classifyAddress, vpcEndpointOfHost } from '../../functions/domain/networks.js';
 import { logLine } from '../support/log-lines.js';
 
-const DAY_MS = 86_400_000;
+const SLOT_MS = 900_000;
 const VPCE_HOST = 'b.vpce-0a1b2c3d4e5f60718-abcdefgh.s3.eu-central-1.vpce.amazonaws.com';
 
 /** Network rows of `lines` summed by key: key text -> requests, bytes, first, last. */
@@ -32,7 +32,7 @@ function scanned(lines: readonly string[], sizes?: ScannerSizes, maxTableRows?: 
   const out = new Map<string, [number, number, number, number]>();
   for (let i = 0; i < n.count; i++) {
     const key = [
-      n.day[i],
+      n.slot[i],
       s[n.requester[i]!],
       s[n.accessPoint[i]!],
       s[n.address[i]!],
@@ -68,7 +68,7 @@ function reference(lines: readonly string[]) {
     const address = dash(p.remoteIp);
     const a = classifyAddress(address);
     const key = [
-      Math.floor(p.timeMs / DAY_MS),
+      Math.floor(p.timeMs / SLOT_MS),
       dash(p.requester),
       dash(p.accessPointArn),
       address,

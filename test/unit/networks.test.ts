@@ -3,7 +3,8 @@ import {
   declaredNetworkRows,
   dueNetworkNotice,
   type NetworkFinding,
-  noticeFindingsRange,
+  networkWindowStarts,
+  noticeFindingsDates,
 } from '../../functions/domain/network-findings.js';
 import {
   cidrHolds,
@@ -12,7 +13,7 @@ import {
   parseIpv6,
   vpcEndpointOfHost,
 } from '../../functions/domain/networks.js';
-import { parseRegistry, RegistryError } from '../../functions/domain/registry.js';
+import { parseRegistry, type Registry, RegistryError } from '../../functions/domain/registry.js';
 
 describe('classifyAddress', () => {
   it.each([
@@ -169,31 +170,48 @@ describe('dueNetworkNotice', () => {
   });
 });
 
-describe('noticeFindingsRange', () => {
-  const utc = (iso: string) => Date.parse(iso);
-  const march = { startMs: utc('2026-03-01T00:00:00Z'), endMs: utc('2026-04-01T00:00:00Z') };
-  const april = { startMs: utc('2026-04-01T00:00:00Z'), endMs: utc('2026-05-01T00:00:00Z') };
+describe('noticeFindingsDates', () => {
+  const window = { from: '2026-03-10', to: '2026-03-20' };
   it.each([
-    ['a UTC period: the window itself', march, march, march],
+    ['the window alone when no period is evaluated', [], { fromDate: '2026-03-10', toDate: '2026-03-20' }],
     [
-      'March in Berlin: from the UTC day of its first hour',
-      march,
-      { startMs: utc('2026-02-28T23:00:00Z'), endMs: utc('2026-03-31T22:00:00Z') },
-      { startMs: utc('2026-02-28T00:00:00Z'), endMs: march.endMs },
+      "a period reaching past the window's dates on both sides",
+      [{ fromDate: '2026-03-01', toDate: '2026-04-01' }],
+      { fromDate: '2026-03-01', toDate: '2026-04-01' },
     ],
     [
-      'April in Berlin: its first two hours are on 31 March UTC',
-      april,
-      { startMs: utc('2026-03-31T22:00:00Z'), endMs: utc('2026-04-30T22:00:00Z') },
-      { startMs: utc('2026-03-31T00:00:00Z'), endMs: april.endMs },
+      'every period of every partner (dates, whatever each zone)',
+      [
+        { fromDate: '2026-02-01', toDate: '2026-03-01' },
+        { fromDate: '2026-03-01', toDate: '2026-04-01' },
+      ],
+      { fromDate: '2026-02-01', toDate: '2026-04-01' },
     ],
-    [
-      'March in New York: to the UTC day of its last hour',
-      march,
-      { startMs: utc('2026-03-01T05:00:00Z'), endMs: utc('2026-04-01T04:00:00Z') },
-      { startMs: march.startMs, endMs: utc('2026-04-02T00:00:00Z') },
-    ],
-  ])('%s', (_name, window, period, expected) => {
-    expect(noticeFindingsRange(window, [period])).toEqual(expected);
+  ])('%s', (_name, periods, expected) => {
+    expect(noticeFindingsDates(window, periods)).toEqual(expected);
+  });
+  it('keeps a window wider than its periods', () => {
+    expect(
+      noticeFindingsDates({ from: '2026-02-20', to: '2026-04-02' }, [
+        { fromDate: '2026-03-01', toDate: '2026-04-01' },
+      ]),
+    ).toEqual({ fromDate: '2026-02-20', toDate: '2026-04-02' });
+  });
+});
+
+describe('networkWindowStarts', () => {
+  it("is the window's first local midnight in each partner's zone", () => {
+    const registry = {
+      partners: [
+        { id: 'kiwi', timeZone: 'Pacific/Auckland' },
+        { id: 'west', timeZone: 'America/Los_Angeles' },
+      ],
+    } as unknown as Registry;
+    expect(networkWindowStarts(registry, { from: '2026-04-01' })).toEqual({
+      // NZDT (+13) ends on 5 April 2026: 1 April starts at 11:00 UTC the day before.
+      kiwi: Date.UTC(2026, 2, 31, 11),
+      // PDT (-7).
+      west: Date.UTC(2026, 3, 1, 7),
+    });
   });
 });

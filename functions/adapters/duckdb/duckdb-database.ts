@@ -8,6 +8,7 @@ import { mkdirSync, realpathSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { type DuckDBConnection, DuckDBInstance, type DuckDBValue } from '@duckdb/node-api';
 import { DuckDbStoreError, InvalidRollupRowError } from './errors.js';
+import { DROP_OLD_NETWORK, OLD_NETWORK_SHAPE } from './network-store.js';
 import {
   CREATE_SCHEMA,
   DROP_OLD_CLAIMS,
@@ -145,6 +146,10 @@ export class DuckDbDatabase {
     // (rollup: 3, local-ingest.ts) makes the next ingestion rebuild the rollup and its claims anyway.
     if ((await connection.runAndReadAll(OLD_CLAIMS_SHAPE)).currentRowCount > 0) {
       await connection.run(DROP_OLD_CLAIMS);
+    }
+    // A network table per UTC day, likewise (rollup: 5).
+    if ((await connection.runAndReadAll(OLD_NETWORK_SHAPE)).currentRowCount > 0) {
+      await connection.run(DROP_OLD_NETWORK);
     }
     for (const statement of CREATE_SCHEMA) await connection.run(statement);
     if ((await connection.runAndReadAll(INGESTED_FILES_WITH_KEY)).currentRowCount > 0) {

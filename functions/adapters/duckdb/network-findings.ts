@@ -3,12 +3,12 @@
  * attribution tables the usage aggregation writes (usage-aggregation.ts), so that a registry change
  * applies to past usage without reading the logs again.
  *
- * A network row (requester, access point, address, VPC endpoint, source region, UTC day) belongs to the
+ * A network row (requester, access point, address, VPC endpoint, source region, slot) belongs to the
  * application its requester and access point are attributed to, by the rules of the rollup's
  * attribution (the same CTEs). For an application that declares networks, a row none of its
  * declarations holds (CIDR by address key range, VPC endpoint, source region) is outside; an outside row
  * that another partner's declaration holds is also a shared credential. Rows are summed by source
- * prefix; the range is whole UTC days (the table's grain).
+ * prefix; the range is local dates in each partner's zone, cut at the table's 15-minute slots.
  */
 import { type DuckDBConnection, listValue } from '@duckdb/node-api';
 import {
@@ -18,11 +18,16 @@ import {
   type NetworkFindingKind,
 } from '../../domain/network-findings.js';
 import type { Registry } from '../../domain/registry.js';
-import type { Interval } from '../../domain/time.js';
+import { startOfLocalDate } from '../../domain/time.js';
 import { SqlInputError } from '../athena/sql.js';
-import { type AggregationQuery, attributionCtes, DUCKDB, Parameters } from '../sql/usage-aggregation-sql.js';
+import {
+  type AggregationQuery,
+  attributionCtes,
+  checkDate,
+  DUCKDB,
+  Parameters,
+} from '../sql/usage-aggregation-sql.js';
 import type { DuckDbDatabase } from './duckdb-database.js';
-import { DAY_MS } from './network-store.js';
 import { LOCAL_AGGREGATION_TABLES, writeAttributionTables } from './usage-aggregation.js';
 
 export const NETWORKS_TABLE = 'registry_networks';
@@ -52,41 +57,66 @@ export async function writeDeclaredNetworks(
 }
 
 /**
- * The network findings of the UTC days [range): columns kind, partner_id, application_id, requester,
- * access_point, source_prefix, address_class, vpce, source_region, by_partner, by_application,
- * requests, bytes_sent, first_ms, last_ms, first_ever_ms; ordered by the first eleven.
+ * Local dates [fromDate, toDate), each taken in the time zone of the partner a finding is of, as usage
+ * is (OVERAGES.md): a request belongs to a partner's period by its slot's local date.
  */
-export function networkFindingsSql(range: Interval): AggregationQuery<string | number> {
-  for (const [name, ms] of [
-    ['start', range.startMs],
-    ['end', range.endMs],
-  ] as const) {
-    if (!Number.isSafeInteger(ms) || ms % DAY_MS !== 0) {
-      throw new SqlInputError(`the network findings' range ${name} must be a UTC day start, got ${ms}`);
-    }
+export interface NetworkFindingsRequest {
+  readonly fromDate: string;
+  readonly toDate: string;
+}
+
+/**
+ * Zones are at most 14 hours east and 12 west of UTC: the local date `toDate` starts, in any zone,
+ * before its UTC start plus this (a day, with room to spare): the statement reads no slot past it.
+ */
+const LATEST_ZONE_MS = 86_400_000;
+
+/**
+ * The network findings of the local dates [fromDate, toDate) in each finding's partner zone: columns
+ * kind, partner_id, application_id, requester, access_point, source_prefix, address_class, vpce,
+ * source_region, by_partner, by_application, requests, bytes_sent, first_ms, last_ms, first_ever_ms;
+ * ordered by the first eleven. A slot belongs to the local date it starts in, as a rollup slot does
+ * (every zone's offset is a multiple of 15 minutes); first_ever_ms is over every slot before toDate.
+ */
+export function networkFindingsSql(request: NetworkFindingsRequest): AggregationQuery<string | number> {
+  const fromDate = checkDate("the network findings' fromDate", request.fromDate);
+  const toDate = checkDate("the network findings' toDate", request.toDate);
+  if (fromDate > toDate) {
+    throw new SqlInputError(`the network findings' fromDate ${fromDate} is after their toDate ${toDate}`);
   }
   const d = DUCKDB;
   const p = new Parameters<string | number>();
+  const readEndMs = startOfLocalDate(toDate, 'UTC') + LATEST_ZONE_MS;
   const ctes = attributionCtes(
     d,
     LOCAL_AGGREGATION_TABLES,
-    range,
+    { startMs: 0, endMs: readEndMs },
     p,
-    (q) => `  SELECT day_start, requester, access_point, source_prefix, address_key, address_class, vpce,
+    (q) => `  SELECT slot_start, requester, access_point, source_prefix, address_key, address_class, vpce,
     source_region, requests, bytes_sent, first_ms, last_ms
   FROM network_usage
-  WHERE day_start < CAST(${q.add(d.instant(range.endMs))} AS BIGINT)`,
+  WHERE slot_start < CAST(${q.add(d.instant(readEndMs))} AS BIGINT)`,
   );
-  const start = p.add(d.instant(range.startMs));
+  const to = p.add(d.text(toDate));
   const sql = `WITH ${ctes},
 declared AS (SELECT * FROM "${NETWORKS_TABLE}"),
 own AS (
-  SELECT u.*, a.partner_id, a.application_id
+  SELECT u.*, a.partner_id, a.application_id, a.time_zone
   FROM usage u
   JOIN attributed a ON a.requester = u.requester AND a.access_point = u.access_point
   WHERE (a.partner_id, a.application_id) IN (SELECT (partner_id, application_id) FROM declared)
 ),
-places AS (SELECT DISTINCT address_key, vpce, source_region FROM own),
+slot_days AS (
+  SELECT s.slot_start, s.time_zone, ${d.localDate('s.slot_start', 's.time_zone')} AS local_date
+  FROM (SELECT DISTINCT slot_start, time_zone FROM own) s
+),
+dated AS (
+  SELECT o.*, z.local_date
+  FROM own o
+  JOIN slot_days z ON z.slot_start = o.slot_start AND z.time_zone = o.time_zone
+  WHERE z.local_date < CAST(${to} AS VARCHAR)
+),
+places AS (SELECT DISTINCT address_key, vpce, source_region FROM dated),
 holders AS (
   SELECT DISTINCT p.address_key, p.vpce, p.source_region, n.partner_id, n.application_id
   FROM places p
@@ -96,7 +126,7 @@ holders AS (
     OR (n.kind = 'region' AND p.source_region = n.value)
 ),
 outside AS (
-  SELECT o.* FROM own o
+  SELECT o.* FROM dated o
   WHERE NOT EXISTS (
     SELECT 1 FROM holders h
     WHERE h.address_key = o.address_key AND h.vpce = o.vpce AND h.source_region = o.source_region
@@ -115,7 +145,7 @@ sourced AS (
     AND h.partner_id <> o.partner_id
 ),
 in_range AS (
-  SELECT *, day_start >= CAST(${start} AS BIGINT) AS within FROM sourced
+  SELECT *, local_date >= CAST(${p.add(d.text(fromDate))} AS VARCHAR) AS within FROM sourced
 )
 SELECT kind, partner_id, application_id, requester, access_point, source_prefix, address_class, vpce,
   source_region, by_partner, by_application,
@@ -136,13 +166,13 @@ ORDER BY kind, partner_id, application_id, requester, access_point, source_prefi
 export async function networkFindings(
   connection: DuckDBConnection,
   registry: Registry,
-  range: Interval,
+  request: NetworkFindingsRequest,
 ): Promise<NetworkFinding[]> {
   const declared = declaredNetworkRows(registry);
   if (declared.length === 0) return [];
   await writeAttributionTables(connection, registry);
   await writeDeclaredNetworks(connection, declared);
-  const q = networkFindingsSql(range);
+  const q = networkFindingsSql(request);
   const reader = await connection.runAndReadAll(q.sql, [...q.params]);
   return reader.getRows().map((r) => ({
     kind: r[0] as NetworkFindingKind,
@@ -167,9 +197,9 @@ export async function networkFindings(
 export class DuckDbNetworkFindings {
   constructor(private readonly database: DuckDbDatabase) {}
 
-  findings(registry: Registry, range: Interval): Promise<NetworkFinding[]> {
+  findings(registry: Registry, request: NetworkFindingsRequest): Promise<NetworkFinding[]> {
     return this.database.serial('networkFindings', (connection) =>
-      networkFindings(connection, registry, range),
+      networkFindings(connection, registry, request),
     );
   }
 }

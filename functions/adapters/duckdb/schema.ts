@@ -37,8 +37,8 @@ export const CREATE_SCHEMA: readonly string[] = [
     records BIGINT NOT NULL,
     batch VARCHAR NOT NULL
   )`,
-  // Who asked from where, per UTC day, beside the rollup (network-store.ts); added after version 1, and
-  // filled for old files when the ingestion settings fingerprint (rollup: 4) rebuilds the rollup.
+  // Who asked from where, per slot, beside the rollup (network-store.ts); added after version 1, and
+  // filled for old files when the ingestion settings fingerprint (rollup: 5) rebuilds the rollup.
   NETWORK_TABLE_SCHEMA,
   // No PRIMARY KEY: DuckDB keeps a key's index whole in memory and writes it whole at every
   // checkpoint, so it grew each run's cost with every object ever recorded (a month of small log

@@ -1,6 +1,6 @@
 /**
  * Network rows: beside each rollup row the scanner sums, who asked from where. The scanner keys a network
- * row by (UTC day, network key entry); the key's text is requester, access point, remote address as
+ * row by (15-minute UTC slot, network key entry); the key's text is requester, access point, remote address as
  * logged, host header and source region (see assembly/scanner.ts, networkEntry). This side turns each
  * key entry, once, into the columns the store keeps: the source prefix and address key of the address
  * (../../domain/networks.ts) and the VPC endpoint of the host header. Two entries that differ only in
@@ -15,8 +15,8 @@ import type { StringTable } from './string-table.js';
 export interface ColumnarNetworkRows {
   readonly count: number;
   readonly item: Int32Array;
-  /** UTC day: epoch ms / 86,400,000. */
-  readonly day: Int32Array;
+  /** 15-minute UTC slot: epoch ms / 900,000 (SLOT_MS, the rollup's). */
+  readonly slot: Int32Array;
   readonly requester: Int32Array;
   readonly accessPoint: Int32Array;
   /** The remote address as logged (`-` when none). */
@@ -42,7 +42,7 @@ export interface ColumnarNetworkRows {
 /** The typed arrays of network rows, for `postMessage`'s transfer list. */
 export function networkBuffers(rows: ColumnarNetworkRows): ArrayBuffer[] {
   return STRING_COLUMNS.map((c) => rows[c])
-    .concat([rows.item, rows.day, rows.ref])
+    .concat([rows.item, rows.slot, rows.ref])
     .map((a) => a.buffer as ArrayBuffer)
     .concat([rows.requests, rows.bytesSent, rows.firstMs, rows.lastMs].map((a) => a.buffer as ArrayBuffer));
 }
@@ -112,7 +112,7 @@ export class NetworkKeyTexts {
 export class NetworkRowBuilder {
   count = 0;
   private item = new Int32Array(0);
-  private day = new Int32Array(0);
+  private slot = new Int32Array(0);
   private ref = new Int32Array(0);
   private strings: Record<(typeof STRING_COLUMNS)[number], Int32Array> = emptyStrings(0);
   private requests = new Float64Array(0);
@@ -123,7 +123,7 @@ export class NetworkRowBuilder {
   /** Adds the row of key `entry` of `keys`. */
   push(
     item: number,
-    day: number,
+    slot: number,
     keys: NetworkKeyTexts,
     entry: number,
     requests: number,
@@ -135,7 +135,7 @@ export class NetworkRowBuilder {
     const i = this.count;
     if (i === this.item.length) this.grow();
     this.item[i] = item;
-    this.day[i] = day;
+    this.slot[i] = slot;
     this.ref[i] = ref;
     for (const c of STRING_COLUMNS) this.strings[c][i] = keys[c][entry]!;
     this.requests[i] = requests;
@@ -153,7 +153,7 @@ export class NetworkRowBuilder {
     return {
       count: n,
       item: this.item.slice(0, n),
-      day: this.day.slice(0, n),
+      slot: this.slot.slice(0, n),
       requester: s.requester.slice(0, n),
       accessPoint: s.accessPoint.slice(0, n),
       address: s.address.slice(0, n),
@@ -173,7 +173,7 @@ export class NetworkRowBuilder {
   private grow(): void {
     const n = Math.max(256, this.item.length * 2);
     this.item = growInt(this.item, n);
-    this.day = growInt(this.day, n);
+    this.slot = growInt(this.slot, n);
     this.ref = growInt(this.ref, n);
     const s = emptyStrings(n);
     for (const c of STRING_COLUMNS) s[c].set(this.strings[c]);

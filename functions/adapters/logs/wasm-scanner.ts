@@ -10,8 +10,8 @@
  * came before it.
  *
  * Rollup rows: keys as four int32 (slot, status class, key entry, hash) at `rowKeysPtr`, sums as four
- * float64 (requests, bytes sent, records, unused) at `rowSumsPtr`. Network rows share them: key (UTC day,
- * NET_STATUS, network key entry), sums (requests, bytes sent, first ms, last ms).
+ * float64 (requests, bytes sent, records, unused) at `rowSumsPtr`. Network rows share them: key (15-minute
+ * slot, NET_STATUS, network key entry), sums (requests, bytes sent, first ms, last ms).
  */
 import { readFileSync } from 'node:fs';
 

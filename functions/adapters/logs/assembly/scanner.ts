@@ -126,7 +126,7 @@ let outCap: i32 = 0;
  * The rollup rows being summed: by row, its key (slot, status class, key entry, hash) in ROW_KEYS and
  * its sums (requests, bytes sent, records, and a fourth used by network rows) as f64 in ROW_SUMS, found
  * through ROW_SLOTS (row + 1, 0 empty). A network row (status NET_STATUS, see noteNetwork) holds requests,
- * bytes sent, first and last time (ms) of the lines of one network key in one UTC day.
+ * bytes sent, first and last time (ms) of the lines of one network key in one 15-minute UTC slot.
  */
 let ROW_KEYS: usize = 0;
 let ROW_SUMS: usize = 0;
@@ -1156,7 +1156,8 @@ function spells(a: i32, e: i32, word: usize, n: i32): bool {
 // ---- network keys ---------------------------------------------------------------------------------------
 // Beside each rollup row, a good line is added to a network row: who (the line's rollup key entry, which
 // holds requester and access point) asked from where (remote address as logged, the host header when it
-// names a VPC endpoint, source region), per UTC day, with requests, bytes sent and the first and last
+// names a VPC endpoint, source region), per 15-minute UTC slot (the rollup's, so that a partner's local
+// period cuts them exactly, NETWORKS.md), with requests, bytes sent and the first and last
 // time. The key is a KEYS entry of kind NET_KIND and its row a row of status NET_STATUS, so both share the
 // rollup's tables, stops and emptying (the rollup entry a network entry names is never emptied before it);
 // JavaScript (../network-rows.ts) turns the address into its source prefix and the host into its VPC
@@ -1168,7 +1169,8 @@ const F_SOURCE_REGION: i32 = 26;
 const NET_KIND: i32 = 4;
 /** The status of a network row (rollup rows have 0..5). */
 const NET_STATUS: i32 = 15;
-const DAY_MS: f64 = 86400000;
+/** A network row's grain: the rollup's 15-minute slot. */
+const NET_SLOT_MS: f64 = 900000;
 /** How the host header of a request through an S3 interface endpoint ends. */
 const VPCE_HOST_SUFFIX = memory.data<u8>([
   46, 118, 112, 99, 101, 46, 97, 109, 97, 122, 111, 110, 97, 119, 115, 46, 99, 111, 109,
@@ -1206,7 +1208,7 @@ function networkEntry(entry: i32, vpce: bool): i32 {
  * A cache of the last network key seen with each rollup entry (direct-mapped by entry): most lines come
  * from an address their requester used just before, and a compare of two 16-byte fields is cheaper than
  * hashing the key. A slot: rollup entry + 1 (0 empty), network entry, address length, region length,
- * UTC day, network row, the row generation it is of; address bytes at 32, region bytes at 48. Lines with
+ * slot, network row, the row generation it is of; address bytes at 32, region bytes at 48. Lines with
  * an endpoint host, or an address or region over 16 bytes (long IPv6), are not cached.
  */
 const NET_CACHE_SLOTS: i32 = 4096;
@@ -1217,7 +1219,7 @@ let rowGeneration: i32 = 1;
 
 /** The line's network row (see networkEntry), its rollup key being `entry`: -2 KEYS full, -4 rows full. */
 function networkRow(entry: i32): i32 {
-  const day = <i32>Math.floor(timeMs / DAY_MS);
+  const slot = <i32>Math.floor(timeMs / NET_SLOT_MS);
   const a0 = getStart(F_REMOTE_IP);
   const addressLength = getEnd(F_REMOTE_IP) - a0;
   let r0 = a0;
@@ -1237,23 +1239,23 @@ function networkRow(entry: i32): i32 {
     sameBytes(c + 32, <usize>a0, addressLength) &&
     sameBytes(c + 48, <usize>r0, regionLength)
   ) {
-    if (load<i32>(c, 16) == day && load<i32>(c, 24) == rowGeneration) return load<i32>(c, 20);
-    const row = findRow(day, NET_STATUS, load<i32>(c, 4));
+    if (load<i32>(c, 16) == slot && load<i32>(c, 24) == rowGeneration) return load<i32>(c, 20);
+    const row = findRow(slot, NET_STATUS, load<i32>(c, 4));
     if (row < 0) return -4;
-    store<i32>(c, day, 16);
+    store<i32>(c, slot, 16);
     store<i32>(c, row, 20);
     store<i32>(c, rowGeneration, 24);
     return row;
   }
   const netEntry = networkEntry(entry, vpce);
   if (netEntry < 0) return -2;
-  const row = findRow(day, NET_STATUS, netEntry);
+  const row = findRow(slot, NET_STATUS, netEntry);
   if (cacheable) {
     store<i32>(c, entry + 1);
     store<i32>(c, netEntry, 4);
     store<i32>(c, addressLength, 8);
     store<i32>(c, regionLength, 12);
-    store<i32>(c, day, 16);
+    store<i32>(c, slot, 16);
     store<i32>(c, row, 20);
     store<i32>(c, row < 0 ? 0 : rowGeneration, 24);
     v128.store(c + 32, v128.load(<usize>a0));
