@@ -6,9 +6,12 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DuckDbState } from '../../functions/adapters/duckdb/index.js';
 import { networkFindings } from '../../functions/adapters/duckdb/network-findings.js';
+import { NETWORK_TABLE_SCHEMA } from '../../functions/adapters/duckdb/network-store.js';
+import { SETTING_INGESTION } from '../../functions/adapters/duckdb/schema.js';
 import { type IngestOptions, ingestPaths } from '../../functions/cli/local-ingest.js';
 import { type Registry, RegistrySchema } from '../../functions/domain/registry.js';
 import { logLine } from '../support/log-lines.js';
@@ -199,6 +202,29 @@ describe('the network table (local engine)', () => {
     const late = await put('e/2026-03-16-02-00-00-EEEEEEEEEEEEEEEF', LINES.slice(2));
     expect(await ingest([[one, late]])).toEqual(EXPECTED);
     expect(await ingest([[late], [one]])).toEqual(EXPECTED);
+  });
+
+  it('upgrades a state file with the first release’s per-day table: dropped when opened, refilled per slot from the logs', async () => {
+    const file = await put('u/2026-03-15-02-00-00-UUUUUUUUUUUUUUUU', LINES);
+    const path = join(root, `s${stateCount++}.duckdb`);
+    const first = await DuckDbState.open(path);
+    await ingestPaths(first.ingestLog, [file], { datasetDepth: 2, workers: 0 });
+    await first.close();
+    // The table and ingestion settings as the release before made them: a row per UTC day.
+    const instance = await DuckDBInstance.create(path);
+    const connection = await instance.connect();
+    await connection.run('DROP TABLE network_usage');
+    await connection.run(NETWORK_TABLE_SCHEMA.replace('slot_start BIGINT', 'day_start BIGINT'));
+    await connection.run(`INSERT INTO network_usage VALUES (${DAY14}, 'x', '-', '-', '-', '-', 'none', '-', '-',
+      1, 1, ${DAY14}, ${DAY14}, 'old')`);
+    await connection.run("UPDATE settings SET value = 'rollup: 4' WHERE key = ?", [SETTING_INGESTION]);
+    connection.closeSync();
+    instance.closeSync();
+    const upgraded = await DuckDbState.open(path);
+    expect(await networkFiguresOf(upgraded.database)).toEqual([]);
+    await ingestPaths(upgraded.ingestLog, [file], { datasetDepth: 2, workers: 0 });
+    expect(await networkFiguresOf(upgraded.database)).toEqual(EXPECTED);
+    await upgraded.close();
   });
 
   it('gives the same table when files are read in ranges by several threads', async () => {

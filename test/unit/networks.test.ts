@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { SqlInputError } from '../../functions/adapters/athena/sql.js';
+import { networkFindingsSql } from '../../functions/adapters/duckdb/network-findings.js';
 import {
   declaredNetworkRows,
   dueNetworkNotice,
@@ -213,5 +215,25 @@ describe('networkWindowStarts', () => {
       // PDT (-7).
       west: Date.UTC(2026, 3, 1, 7),
     });
+  });
+});
+
+describe('networkFindingsSql', () => {
+  it('takes local dates, binds them as parameters, and reads no slot past the last zone’s end of toDate', () => {
+    const q = networkFindingsSql({ fromDate: '2026-03-01', toDate: '2026-04-01' });
+    // The read ends a day after toDate's UTC start (no zone starts a date later); the dates are values.
+    expect(q.params).toEqual([Date.UTC(2026, 3, 2), '2026-04-01', '2026-03-01']);
+    expect(q.sql).not.toContain('2026-');
+  });
+  it.each([
+    [{ fromDate: '2026-3-01', toDate: '2026-04-01' }, 'fromDate must be a date YYYY-MM-DD, got "2026-3-01"'],
+    [{ fromDate: '2026-03-01', toDate: "2026-04-01' OR 1=1" }, 'toDate must be a date YYYY-MM-DD'],
+    [
+      { fromDate: '2026-04-02', toDate: '2026-04-01' },
+      'fromDate 2026-04-02 is after their toDate 2026-04-01',
+    ],
+  ])('refuses %j', (request, message) => {
+    expect(() => networkFindingsSql(request)).toThrow(SqlInputError);
+    expect(() => networkFindingsSql(request)).toThrow(message);
   });
 });
