@@ -62,6 +62,11 @@ export function translateHeldReads(
 
 /** Collects the scanner's holdings rows in columns that grow as needed, with the task's dictionaries. */
 export class HeldReadBuilder {
+  /**
+   * Whether an aggregator keeps holdings into this builder (LogAggregator sets it): off, batches carry
+   * no holdings and line records no holdings row (`heldRef`).
+   */
+  kept = false;
   count = 0;
   private item = new Int32Array(0);
   private ref = new Int32Array(0);
