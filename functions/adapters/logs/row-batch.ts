@@ -214,12 +214,9 @@ class RequestIdBuilder {
       this.bytesSent[i] = floats[(w >> 1) + 2]!;
       this.records[i] = floats[(w >> 1) + 3]!;
       this.netRef[i] = refBase + ints[w + 8]!;
-    }
-    if (this.held) {
-      const heldRef = this.heldRef;
-      for (let r = 0, j = this.count; r < n; r++, j++) {
-        const row = ints[r * LINE_RECORD_INTS + 9]!;
-        heldRef[j] = row < 0 ? -1 : refBase + row;
+      if (held) {
+        const row = ints[w + 9]!;
+        this.heldRef[i] = row < 0 ? -1 : refBase + row;
       }
     }
     this.count = i;
