@@ -15,7 +15,7 @@
  *
  * The partial rows are not staged in DuckDB: they stay on this thread as the workers sent them
  * (HeldStage), and a group's rows are summed here, per batch, slot, key id and object id, so that only
- * the sums are appended (held_final) and inserted. Only the tasks' dictionaries (a few thousand
+ * the sums are written (appended to held_rows in the recording transaction). Only the tasks' dictionaries (a few thousand
  * entries a night) are staged and mapped to the stored ids in SQL.
  */
 import { BIGINT, DOUBLE, type DuckDBConnection, INTEGER, LIST, listValue, VARCHAR } from '@duckdb/node-api';
@@ -70,22 +70,10 @@ export const HOLDINGS_SCHEMA: readonly string[] = [
 
 /**
  * Per-connection staging (see rollup-writer.ts) of the tasks' key and object dictionaries that partial
- * holdings rows name by index, of the repeats to take out of the rows, and of a group's summed rows. A
+ * holdings rows name by index, and of the repeats to take out of the rows. A
  * task's dictionary entries stay staged for the session: its later rows may name them.
  */
 export const HELD_STREAM_SCHEMA: readonly string[] = [
-  // The group's rows, summed in JavaScript (HeldStage), on their way into held_rows.
-  `CREATE TEMP TABLE IF NOT EXISTS held_final (
-    batch INTEGER NOT NULL,
-    slot INTEGER NOT NULL,
-    key_id INTEGER NOT NULL,
-    object_id INTEGER NOT NULL,
-    first_ms DOUBLE NOT NULL,
-    last_ms DOUBLE NOT NULL,
-    retrievals DOUBLE NOT NULL,
-    full_retrievals DOUBLE NOT NULL,
-    bytes_sent DOUBLE NOT NULL
-  )`,
   `CREATE TEMP TABLE IF NOT EXISTS held_key_stream (
     task INTEGER NOT NULL,
     idx INTEGER NOT NULL,
@@ -128,7 +116,6 @@ export const HELD_STREAM_SCHEMA: readonly string[] = [
     object_size BIGINT,
     object_records BIGINT NOT NULL
   )`,
-  'DELETE FROM held_final',
   'DELETE FROM held_key_stream',
   'DELETE FROM held_object_stream',
   'DELETE FROM held_repeats',
@@ -136,7 +123,8 @@ export const HELD_STREAM_SCHEMA: readonly string[] = [
   'DELETE FROM held_object_ids',
 ];
 
-const HELD_FINAL_TYPES = [INTEGER, INTEGER, INTEGER, INTEGER, DOUBLE, DOUBLE, DOUBLE, DOUBLE, DOUBLE];
+/** The columns of held_rows, in order. */
+const HELD_ROW_TYPES = [BIGINT, INTEGER, INTEGER, BIGINT, BIGINT, BIGINT, BIGINT, BIGINT, VARCHAR];
 const HELD_KEY_TYPES = [INTEGER, INTEGER, INTEGER, INTEGER, INTEGER, INTEGER];
 const HELD_OBJECT_TYPES = [INTEGER, INTEGER, INTEGER, INTEGER, DOUBLE, DOUBLE];
 
@@ -201,16 +189,6 @@ export const HOLDINGS_SQL = {
   /** Task and index of each of the group's dictionary entries, with its id. */
   keyIds: 'SELECT task, idx, key_id FROM held_key_ids',
   objectIds: 'SELECT task, idx, object_id FROM held_object_ids',
-  /**
-   * The group's rows as summed (held_final) into held_rows: $1 the group's batches, a row's `batch` its
-   * place in $1; $2 SLOT_MS. Counts are exact in a double (below 2^53), stored as integers.
-   */
-  insert: `INSERT INTO held_rows (slot_start, key_id, object_id, first_ms, last_ms, retrievals, full_retrievals,
-      bytes_sent, batch)
-    SELECT slot::BIGINT * $2::BIGINT, key_id, object_id, first_ms::BIGINT, last_ms::BIGINT, retrievals::BIGINT,
-      full_retrievals::BIGINT, bytes_sent::BIGINT, list_extract($1::VARCHAR[], batch + 1)
-    FROM held_final`,
-  clearFinal: 'DELETE FROM held_final',
   deleteOf: 'DELETE FROM held_rows WHERE batch IN (SELECT unnest($1::VARCHAR[]))',
   clear: ['DELETE FROM held_rows', 'DELETE FROM held_keys', 'DELETE FROM held_objects'],
 } as const;
@@ -312,15 +290,40 @@ export async function insertHoldings(
   const objectIds = await idsByTask(connection, HOLDINGS_SQL.objectIds);
   for (const statement of HOLDINGS_SQL.clearIds) await connection.run(statement);
   const summed = stage.sum(ordOf, keyIds, objectIds);
-  if (summed.count === 0) return 0;
-  await appendColumns(connection, 'held_final', HELD_FINAL_TYPES, summed.columns, summed.count);
-  const result = await connection.run(
-    HOLDINGS_SQL.insert,
-    [listValue(batches), BigInt(SLOT_MS)],
-    [LIST(VARCHAR), BIGINT],
-  );
-  await connection.run(HOLDINGS_SQL.clearFinal);
-  return Number(result.rowsChanged);
+  if (summed.count > 0) {
+    // Appended to held_rows in the caller's transaction, in held_rows' column order.
+    const [batch, slot, key, object, first, last, retrievals, full, bytes] = summed.columns as [
+      Int32Array,
+      Int32Array,
+      Int32Array,
+      Int32Array,
+      Float64Array,
+      Float64Array,
+      Float64Array,
+      Float64Array,
+      Float64Array,
+    ];
+    const n = summed.count;
+    const big = (values: ArrayLike<number>, scale = 1) => {
+      const out = new BigInt64Array(n);
+      for (let i = 0; i < n; i++) out[i] = BigInt(values[i]! * scale);
+      return out;
+    };
+    const batchOf = Array.from({ length: n }, (_, i) => batches[batch[i]!]!);
+    const columns = [
+      big(slot, SLOT_MS),
+      key,
+      object,
+      big(first),
+      big(last),
+      big(retrievals),
+      big(full),
+      big(bytes),
+      batchOf,
+    ];
+    await appendColumns(connection, 'held_rows', HELD_ROW_TYPES, columns, n);
+  }
+  return summed.count;
 }
 
 /** (task, idx, id) rows of `sql` as, per task, an array of ids by index (-1: none). */
@@ -449,7 +452,8 @@ class HeldStage {
    * Sums the staged rows of the items `ords` names (item -> its batch's place) per batch, slot, key id
    * and object id (ids by task and dictionary index), their repeats taken out, and unstages them. A sum
    * whose every retrieval was a repeat is left out; first and last times are those of the rows' reads
-   * (a repeat was logged at the time of the request it repeats). Columns as held_final's.
+   * (a repeat was logged at the time of the request it repeats). Columns: batch, slot, key id, object id,
+   * first and last ms, retrievals, whole retrievals, bytes sent.
    */
   sum(
     ords: ReadonlyMap<number, number>,
@@ -602,7 +606,7 @@ class GroupSums {
     }
   }
 
-  /** The sums with at least one retrieval left, as held_final's columns. */
+  /** The sums with at least one retrieval left, as the columns `sum` returns. */
   columns(): { readonly count: number; readonly columns: (Int32Array | Float64Array)[] } {
     let n = 0;
     for (let g = 0; g < this.count; g++) if (this.retrievals[g]! > 0) n++;
