@@ -441,10 +441,10 @@ class HeldStage {
 
   /** Unstages the rows of `items` (and their repeats). */
   discard(items: ReadonlySet<number>): void {
-    const taken = this.take((item) => items.has(item));
+    const taken = this.take(new Map([...items].map((item) => [item, 0])));
     if (this.repeats.size === 0) return;
-    for (const { task, rows, selected } of taken) {
-      for (let i = 0; i < rows.count; i++) if (selected(i)) this.repeats.delete(`${task}:${rows.ref[i]!}`);
+    for (const { task, rows, ord } of taken) {
+      for (let i = 0; i < rows.count; i++) if (ord[i]! >= 0) this.repeats.delete(`${task}:${rows.ref[i]!}`);
     }
   }
 
@@ -461,11 +461,12 @@ class HeldStage {
     objectIds: ReadonlyMap<number, Int32Array>,
   ): { readonly count: number; readonly columns: (Int32Array | Float64Array)[] } {
     const sums = new GroupSums();
-    for (const { task, rows, selected } of this.take((item) => ords.has(item))) {
+    for (const { task, rows, ord } of this.take(ords)) {
       const keys = keyIds.get(task);
       const objects = objectIds.get(task);
       for (let i = 0; i < rows.count; i++) {
-        if (!selected(i)) continue;
+        const batch = ord[i]!;
+        if (batch < 0) continue;
         const key = keys?.[rows.key[i]!] ?? -1;
         const object = objects?.[rows.object[i]!] ?? -1;
         if (key < 0 || object < 0) {
@@ -484,7 +485,7 @@ class HeldStage {
           }
         }
         sums.add(
-          ords.get(rows.item[i]!)!,
+          batch,
           rows.slot[i]!,
           key,
           object,
@@ -501,26 +502,36 @@ class HeldStage {
   }
 
   /**
-   * Unstages the rows whose item `pick` picks and hands them on (each chunk with `selected`, which of
-   * its rows they are).
+   * Unstages the rows of the items `ords` names and hands them on: each chunk with `ord`, per row the
+   * value `ords` gives its item, -1 for a row of another item (which stays).
    */
-  private take(
-    pick: (item: number) => boolean,
-  ): { task: number; rows: HeldRowColumns; selected: (i: number) => boolean }[] {
-    const taken: { task: number; rows: HeldRowColumns; selected: (i: number) => boolean }[] = [];
+  private take(ords: ReadonlyMap<number, number>): { task: number; rows: HeldRowColumns; ord: Int32Array }[] {
+    const taken: { task: number; rows: HeldRowColumns; ord: Int32Array }[] = [];
     const kept: { readonly task: number; rows: HeldRowColumns }[] = [];
     for (const chunk of this.chunks) {
       const { rows } = chunk;
+      const ord = new Int32Array(rows.count);
       let n = 0;
-      for (let i = 0; i < rows.count; i++) if (pick(rows.item[i]!)) n++;
+      // A chunk's rows come item by item: the last item's place is looked up once.
+      let lastItem = -1;
+      let lastOrd = -1;
+      for (let i = 0; i < rows.count; i++) {
+        const item = rows.item[i]!;
+        if (item !== lastItem) {
+          lastItem = item;
+          lastOrd = ords.get(item) ?? -1;
+        }
+        ord[i] = lastOrd;
+        if (lastOrd >= 0) n++;
+      }
       if (n === 0) {
         kept.push(chunk);
         continue;
       }
-      const selected = (i: number) => pick(rows.item[i]!);
-      taken.push({ task: chunk.task, rows, selected });
-      if (n < rows.count)
-        kept.push({ task: chunk.task, rows: selectRows(rows, (i) => !selected(i), rows.count - n) });
+      taken.push({ task: chunk.task, rows, ord });
+      if (n < rows.count) {
+        kept.push({ task: chunk.task, rows: selectRows(rows, (i) => ord[i]! < 0, rows.count - n) });
+      }
     }
     this.chunks = kept;
     return taken;
