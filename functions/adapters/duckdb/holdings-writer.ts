@@ -460,8 +460,12 @@ class HeldStage {
     keyIds: ReadonlyMap<number, Int32Array>,
     objectIds: ReadonlyMap<number, Int32Array>,
   ): { readonly count: number; readonly columns: (Int32Array | Float64Array)[] } {
-    const sums = new GroupSums();
-    for (const { task, rows, ord } of this.take(ords)) {
+    const taken = this.take(ords);
+    let rowCount = 0;
+    for (const { rows } of taken) rowCount += rows.count;
+    // Sized for every row a sum of its own: the table is never grown or rehashed on the way.
+    const sums = new GroupSums(rowCount);
+    for (const { task, rows, ord } of taken) {
       const keys = keyIds.get(task);
       const objects = objectIds.get(task);
       for (let i = 0; i < rows.count; i++) {
@@ -544,17 +548,35 @@ class HeldStage {
  */
 class GroupSums {
   count = 0;
-  private slots = new Int32Array(1 << 12);
-  private mask = (1 << 12) - 1;
-  private batch = new Int32Array(1024);
-  private slot = new Int32Array(1024);
-  private key = new Int32Array(1024);
-  private object = new Int32Array(1024);
-  private first = new Float64Array(1024);
-  private last = new Float64Array(1024);
-  private retrievals = new Float64Array(1024);
-  private full = new Float64Array(1024);
-  private bytes = new Float64Array(1024);
+  private slots: Int32Array;
+  private mask: number;
+  private batch: Int32Array;
+  private slot: Int32Array;
+  private key: Int32Array;
+  private object: Int32Array;
+  private first: Float64Array;
+  private last: Float64Array;
+  private retrievals: Float64Array;
+  private full: Float64Array;
+  private bytes: Float64Array;
+
+  /** Room for `expected` sums before growing. */
+  constructor(expected: number) {
+    const n = Math.max(1024, expected);
+    let slots = 1 << 12;
+    while (slots < n * 2) slots *= 2;
+    this.slots = new Int32Array(slots);
+    this.mask = slots - 1;
+    this.batch = new Int32Array(n);
+    this.slot = new Int32Array(n);
+    this.key = new Int32Array(n);
+    this.object = new Int32Array(n);
+    this.first = new Float64Array(n);
+    this.last = new Float64Array(n);
+    this.retrievals = new Float64Array(n);
+    this.full = new Float64Array(n);
+    this.bytes = new Float64Array(n);
+  }
 
   /**
    * Adds a row: `positive`, whether the staged row had reads of its own (its times count: the times of
