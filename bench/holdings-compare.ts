@@ -6,11 +6,14 @@
  * 1 M) as one file, and the same lines cut into objects of `--per-object` lines (default 200).
  *
  *   tsx bench/holdings-compare.ts --old /path/to/main --new . [--other /path/to/build] [--holdings-on]
+ *     [--holdings-all]
  *     [--lines 1000000] [--per-object 200] [--runs 3]
  *
  * `--other` adds a third build (an earlier state of the change, say) to the same alternation, and
  * `--holdings-on` the new build once more with a copy of the registry that keeps holdings
  * (`settings.holdings: true`; holdings are off by default, so `new` alone measures them off).
+ * `--holdings-all` gives every build that copy instead: holdings on before and after a change (builds
+ * that know `settings.holdings` only).
  *
  * Prints each run and the medians and minimums of the ingest command's own `seconds`, with the load
  * average before and after. No assertion: a timing is a measurement, not a test.
@@ -31,6 +34,8 @@ const oldRoot = resolve(arg('old', '.'));
 const newRoot = resolve(arg('new', '.'));
 const otherRoot = process.argv.includes('--other') ? resolve(arg('other', '.')) : undefined;
 const holdingsOn = process.argv.includes('--holdings-on');
+/** Every build with the registry that keeps holdings: holdings on before and after a change, side by side. */
+const holdingsAll = process.argv.includes('--holdings-all');
 const lines = Number(arg('lines', '1000000'));
 const perObject = Number(arg('per-object', '200'));
 const runs = Number(arg('runs', '3'));
@@ -97,16 +102,17 @@ async function main(): Promise<void> {
   ];
   // `--holdings-on`: the new build once more, with a registry that keeps holdings (settings.holdings).
   const registryOn = join(setDir, 'registry-holdings.yaml');
-  if (holdingsOn) {
+  if (holdingsOn || holdingsAll) {
     const text = await readFile(registry, 'utf8');
     if (!/^settings:\n/m.test(text)) throw new Error(`${registry}: no settings: block to add holdings to`);
     await writeFile(registryOn, text.replace(/^settings:\n/m, 'settings:\n  holdings: true\n'));
   }
   type Build = 'old' | 'other' | 'new' | 'on';
+  const base = holdingsAll ? registryOn : registry;
   const builds: { which: Build; root: string; registry: string }[] = [
-    { which: 'old', root: oldRoot, registry },
-    ...(otherRoot === undefined ? [] : [{ which: 'other' as const, root: otherRoot, registry }]),
-    { which: 'new', root: newRoot, registry },
+    { which: 'old', root: oldRoot, registry: base },
+    ...(otherRoot === undefined ? [] : [{ which: 'other' as const, root: otherRoot, registry: base }]),
+    { which: 'new', root: newRoot, registry: base },
     ...(holdingsOn ? [{ which: 'on' as const, root: newRoot, registry: registryOn }] : []),
   ];
   console.log(`load average before: ${load()}`);

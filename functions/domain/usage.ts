@@ -90,8 +90,11 @@ export interface ColumnarRequestIds {
   readonly records: Float64Array;
   /** The `ref` of the network row (see network-batch.ts) the line went into, in the same ref space. */
   readonly netRef: Int32Array;
-  /** The `ref` of the holdings row (see ../domain/holdings.ts) the line went into, or -1 for none. */
-  readonly heldRef: Int32Array;
+  /**
+   * The `ref` of the holdings row (see ../domain/holdings.ts) the line went into, or -1 for none; only
+   * when holdings are kept (absent when off: no column is made, copied or checked).
+   */
+  readonly heldRef?: Int32Array;
 }
 
 /** The metrics a contract can limit. */

@@ -6,7 +6,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseAccessLogLine, RowBatchBuilder } from '../../functions/adapters/logs/index.js';
+import { parseAccessLogLine, type RowBatch, RowBatchBuilder } from '../../functions/adapters/logs/index.js';
 import { LogAggregator, objectKey } from '../../functions/adapters/logs/log-aggregator.js';
 import { AreaLines } from '../../functions/adapters/logs/log-reader.js';
 import type { ScannerSizes } from '../../functions/adapters/logs/wasm-scanner.js';
@@ -23,8 +23,13 @@ function add(out: Map<string, Sums>, key: string, s: Sums): void {
   );
 }
 
-/** Holdings rows of `lines` summed by key -> reads, bytes, first, last; and the line records' check. */
-function scanned(lines: readonly string[], sizes?: ScannerSizes, maxTableRows?: number) {
+/** The batch an aggregator reads `lines` into, keeping holdings when `holdings` (default). */
+function batchOf(
+  lines: readonly string[],
+  sizes?: ScannerSizes,
+  maxTableRows?: number,
+  holdings = true,
+): { batch: RowBatch; strings: readonly string[] } {
   const builder = new RowBatchBuilder(4);
   const aggregator = new LogAggregator(
     {
@@ -35,16 +40,20 @@ function scanned(lines: readonly string[], sizes?: ScannerSizes, maxTableRows?: 
       lineRecords: sizes ? 3 : undefined,
     },
     builder,
-    builder.held,
+    holdings ? builder.held : undefined,
   );
   aggregator.begin(0);
   const area = new AreaLines(aggregator, 64 * 1024);
   area.push(Buffer.from(lines.map((l) => `${l}\n`).join(''), 'utf8'));
   area.finish();
   aggregator.finish();
-  const batch = builder.take();
+  return { batch: builder.take(), strings: aggregator.strings.values };
+}
+
+/** Holdings rows of `lines` summed by key -> reads, bytes, first, last; and the line records' check. */
+function scanned(lines: readonly string[], sizes?: ScannerSizes, maxTableRows?: number) {
+  const { batch, strings: s } = batchOf(lines, sizes, maxTableRows);
   const h = batch.holdings!;
-  const s = aggregator.strings.values;
   const rows = new Map<string, Sums>();
   const byRef = new Map<number, [number, number]>();
   for (let i = 0; i < h.count; i++) {
@@ -67,9 +76,10 @@ function scanned(lines: readonly string[], sizes?: ScannerSizes, maxTableRows?: 
   // Every line of these has a request id: the lines that name a holdings row sum to it exactly.
   const named = new Map<number, [number, number]>();
   const l = batch.lines;
+  const heldRef = l.heldRef!;
   let unnamed = 0;
   for (let i = 0; i < l.count; i++) {
-    const ref = l.heldRef[i]!;
+    const ref = heldRef[i]!;
     if (ref < 0) {
       unnamed++;
       continue;
@@ -170,6 +180,30 @@ describe('holdings rows', () => {
       }),
       { numRuns: 300 },
     );
+  });
+
+  it('holdings off: no holdings rows and no holdings column in the line records, the rollup rows alike', () => {
+    const lines = [
+      logLine({ key: 'ds/a.csv', bytesSent: '10' }),
+      logLine({ key: 'ds/a.csv', bytesSent: '10', requestId: 'R2' }),
+      logLine({ key: 'ds/b.csv', status: '206', bytesSent: '3', requestId: 'R3' }),
+      logLine({ operation: 'REST.PUT.OBJECT', requestId: 'R4' }),
+    ];
+    const on = batchOf(lines);
+    const off = batchOf(lines, undefined, undefined, false);
+    expect(off.batch.holdings).toBeUndefined();
+    expect(off.batch.lines.heldRef).toBeUndefined();
+    expect(on.batch.holdings!.count).toBe(2);
+    expect(on.batch.lines.heldRef).toBeDefined();
+    // The same line records and rollup rows either way (rows are numbered apart: holdings rows take
+    // row numbers of the scanner's table too).
+    const { heldRef: _, ref: _r, netRef: _n, ...onLines } = on.batch.lines;
+    const { ref: _r2, netRef: _n2, ...offLines } = off.batch.lines;
+    expect(offLines).toEqual(onLines);
+    expect(off.batch.count).toBe(on.batch.count);
+    expect(off.batch.requests).toEqual(on.batch.requests);
+    expect(off.batch.bytesSent).toEqual(on.batch.bytesSent);
+    expect(off.batch.network.requests).toEqual(on.batch.network.requests);
   });
 
   it('keeps a line that reads no object out of every holdings row (heldRef -1)', () => {

@@ -1,11 +1,43 @@
 /** Appending typed-array columns to a DuckDB table in data chunks (the staging tables' fast path). */
 import type { DuckDBConnection, DuckDBType } from '@duckdb/node-api';
-import { DuckDBDataChunk } from '@duckdb/node-api';
+import {
+  DuckDBBigIntVector,
+  DuckDBDataChunk,
+  DuckDBDoubleVector,
+  DuckDBIntegerVector,
+} from '@duckdb/node-api';
 
 const CHUNK_ROWS = 2048;
 
-/** A column of `count` numbers: what INTEGER and DOUBLE vectors take. */
-export type NumberColumn = Int32Array | Float64Array;
+/** A column of `count` numbers: what INTEGER, DOUBLE and BIGINT vectors take. */
+export type NumberColumn = Int32Array | Float64Array | BigInt64Array;
+
+/** A column of numbers, or of texts (a VARCHAR column, whose values go in one by one). */
+export type AppendColumn = NumberColumn | readonly string[];
+
+/**
+ * The typed array behind an INTEGER or DOUBLE vector of the client (its `items`, which `flush` copies
+ * to DuckDB), when it is one of the same kind as `column`: then a chunk's values are set in one copy
+ * instead of one checked `setItem` call a value. Undefined otherwise (the client changed), and the
+ * values go in one by one.
+ */
+function itemsOf(chunk: DuckDBDataChunk, index: number, column: AppendColumn): NumberColumn | undefined {
+  const vector = chunk.getColumnVector(index);
+  if (
+    !(
+      vector instanceof DuckDBIntegerVector ||
+      vector instanceof DuckDBDoubleVector ||
+      vector instanceof DuckDBBigIntVector
+    )
+  ) {
+    return undefined;
+  }
+  const items = (vector as unknown as { readonly items?: unknown }).items;
+  if (column instanceof Int32Array && items instanceof Int32Array) return items;
+  if (column instanceof Float64Array && items instanceof Float64Array) return items;
+  if (column instanceof BigInt64Array && items instanceof BigInt64Array) return items;
+  return undefined;
+}
 
 /**
  * Appends the first `count` values of each column to `table`, whose columns have `types` in order.
@@ -15,17 +47,35 @@ export async function appendColumns(
   connection: DuckDBConnection,
   table: string,
   types: readonly DuckDBType[],
-  columns: readonly NumberColumn[],
+  columns: readonly AppendColumn[],
   count: number,
 ): Promise<void> {
+  if (columns.length !== types.length) {
+    throw new RangeError(`${table}: ${columns.length} columns given for ${types.length} types`);
+  }
   const appender = await connection.createAppender(table);
   try {
     let chunk = DuckDBDataChunk.create([...types], CHUNK_ROWS);
     for (let offset = 0; offset < count; offset += CHUNK_ROWS) {
       const rows = Math.min(CHUNK_ROWS, count - offset);
       if (rows !== chunk.rowCount) chunk = DuckDBDataChunk.create([...types], rows);
-      // Typed arrays read like arrays of numbers, which is what INTEGER and DOUBLE vectors take.
-      chunk.setColumns(columns.map((c) => c.subarray(offset, offset + rows)) as unknown as number[][]);
+      // As setColumns does: the chunk's vectors are taken afresh for this chunk's rows.
+      chunk.rowCount = rows;
+      for (let c = 0; c < columns.length; c++) {
+        const column = columns[c]!;
+        const values = Array.isArray(column)
+          ? column.slice(offset, offset + rows)
+          : (column as NumberColumn).subarray(offset, offset + rows);
+        const items = itemsOf(chunk, c, values);
+        if (items === undefined || items.length !== rows) {
+          // Typed arrays read like arrays of numbers (or bigints), which is what the vectors take.
+          chunk.setColumnValues(c, values as unknown as number[]);
+          continue;
+        }
+        // Every value is a number (never null): the vector's validity stays all valid.
+        (items as { set(values: ArrayLike<number | bigint>): void }).set(values as NumberColumn);
+        chunk.getColumnVector(c).flush();
+      }
       appender.appendDataChunk(chunk);
     }
     appender.closeSync();

@@ -10,12 +10,18 @@
  * ../logs/holdings-batch.ts), and each line's request identity names the holdings row it went into
  * (`heldRef`, as `netRef` names its network row). A repeated delivery of a request counts once: the
  * group's request check (request-claims.ts) sums the repeats per holdings row into held_repeats, and
- * they are taken back out of that row as a negative partial row, as the rollup and the network table
- * take theirs out. Lines without a request id always count, as in the rollup.
+ * they are taken back out of that row when the group's rows are summed, as the rollup and the network
+ * table take theirs out. Lines without a request id always count, as in the rollup.
+ *
+ * The partial rows are not staged in DuckDB: they stay on this thread as the workers sent them
+ * (HeldStage), and a group's rows are summed here, per batch, slot, key id and object id, so that only
+ * the sums are written (appended to held_rows in the recording transaction). Only the tasks' dictionaries (a few thousand
+ * entries a night) are staged and mapped to the stored ids in SQL.
  */
 import { BIGINT, DOUBLE, type DuckDBConnection, INTEGER, LIST, listValue, VARCHAR } from '@duckdb/node-api';
 import type { ColumnarHeldReads } from '../../domain/holdings.js';
 import { SLOT_MS } from '../../domain/usage.js';
+import { growFloat, growInt } from '../logs/grow-arrays.js';
 import { appendColumns } from './append-columns.js';
 
 /**
@@ -63,24 +69,11 @@ export const HOLDINGS_SCHEMA: readonly string[] = [
 ];
 
 /**
- * Per-connection staging of partial holdings rows, of the tasks' key and object dictionaries their
- * rows name by index, and of the repeats to take out of them (see rollup-writer.ts). A task's
- * dictionary entries stay staged for the session: its later rows may name them.
+ * Per-connection staging (see rollup-writer.ts) of the tasks' key and object dictionaries that partial
+ * holdings rows name by index, and of the repeats to take out of the rows. A
+ * task's dictionary entries stay staged for the session: its later rows may name them.
  */
 export const HELD_STREAM_SCHEMA: readonly string[] = [
-  `CREATE TEMP TABLE IF NOT EXISTS held_stream (
-    item INTEGER NOT NULL,
-    task INTEGER NOT NULL,
-    ref INTEGER NOT NULL,
-    key_idx INTEGER NOT NULL,
-    object_idx INTEGER NOT NULL,
-    slot INTEGER NOT NULL,
-    full_reads INTEGER NOT NULL,
-    retrievals DOUBLE NOT NULL,
-    bytes_sent DOUBLE NOT NULL,
-    first_ms DOUBLE NOT NULL,
-    last_ms DOUBLE NOT NULL
-  )`,
   `CREATE TEMP TABLE IF NOT EXISTS held_key_stream (
     task INTEGER NOT NULL,
     idx INTEGER NOT NULL,
@@ -123,7 +116,6 @@ export const HELD_STREAM_SCHEMA: readonly string[] = [
     object_size BIGINT,
     object_records BIGINT NOT NULL
   )`,
-  'DELETE FROM held_stream',
   'DELETE FROM held_key_stream',
   'DELETE FROM held_object_stream',
   'DELETE FROM held_repeats',
@@ -131,48 +123,21 @@ export const HELD_STREAM_SCHEMA: readonly string[] = [
   'DELETE FROM held_object_ids',
 ];
 
-const HELD_STREAM_TYPES = [
-  INTEGER,
-  INTEGER,
-  INTEGER,
-  INTEGER,
-  INTEGER,
-  INTEGER,
-  INTEGER,
-  DOUBLE,
-  DOUBLE,
-  DOUBLE,
-  DOUBLE,
-];
+/** The columns of held_rows, in order. */
+const HELD_ROW_TYPES = [BIGINT, INTEGER, INTEGER, BIGINT, BIGINT, BIGINT, BIGINT, BIGINT, VARCHAR];
 const HELD_KEY_TYPES = [INTEGER, INTEGER, INTEGER, INTEGER, INTEGER, INTEGER];
 const HELD_OBJECT_TYPES = [INTEGER, INTEGER, INTEGER, INTEGER, DOUBLE, DOUBLE];
 
-/** The columns of a holdings row's key in held_stream (a negative row copies them from its row). */
-const HELD_KEY = 'key_idx, object_idx, slot, full_reads';
-
-/** The tasks of the staged rows of the items $1. */
-const GROUP_TASKS = '(SELECT DISTINCT task FROM held_stream WHERE item IN (SELECT unnest($1::INTEGER[])))';
+/** The tasks of the group's rows: $1. */
+const GROUP_TASKS = '(SELECT unnest($1::INTEGER[]))';
 
 /** SQL of the holdings writer; constant text, values only as parameters. */
 export const HOLDINGS_SQL = {
-  /**
-   * Each repeat taken back out: the repeats of the group summed per holdings row (task, held_ref) in
-   * held_repeats become a negative partial row of that row (with that row's item: in a merged task it
-   * may be another file of the task, recorded in the same group). First and last time are left to the
-   * reads counted (a repeat was logged at the time of the request it repeats).
-   */
-  stageNegatives: `INSERT INTO held_stream (item, task, ref, ${HELD_KEY}, retrievals, bytes_sent, first_ms, last_ms)
-    SELECT k.item, r.task, r.held_ref, k.key_idx, k.object_idx, k.slot, k.full_reads, -r.retrievals,
-      -r.bytes_sent, 0, 0
-    FROM held_repeats r
-      JOIN (
-        SELECT DISTINCT item, task, ref, ${HELD_KEY}
-        FROM held_stream
-        WHERE (task, ref) IN (SELECT (task, held_ref) FROM held_repeats)
-      ) k ON k.task = r.task AND k.ref = r.held_ref`,
+  /** The group's repeats per holdings row (task, held_ref), to take out of the rows (HeldStage). */
+  repeats: 'SELECT task, held_ref, retrievals, bytes_sent FROM held_repeats',
   clearRepeats: 'DELETE FROM held_repeats',
   /**
-   * The key dictionary entries of the tasks of the group (items $1) with their ids in held_keys: an
+   * The key dictionary entries of the tasks of the group ($1) with their ids in held_keys: an
    * existing entry's, or a new one numbered after the largest. Strings decoded through the staged ones.
    */
   mapKeys: `INSERT INTO held_key_ids (task, idx, key_id, bucket, requester, access_point, dataset)
@@ -221,32 +186,9 @@ export const HOLDINGS_SQL = {
     SELECT DISTINCT object_id, object_key, version_id, object_size, object_records FROM held_object_ids
     WHERE object_id > (SELECT coalesce(max(object_id), 0) FROM held_objects)`,
   clearIds: ['DELETE FROM held_key_ids', 'DELETE FROM held_object_ids'],
-  /**
-   * Sums the staged partial rows of the items in $1 (their batches in $2, parallel; $4 the place in $2
-   * of each item's batch) into held_rows, one row per batch, slot, key and object, with their ids from
-   * held_key_ids and held_object_ids; rows whose every read was a repeat are left out. $3 is SLOT_MS.
-   * Counts are exact in a double (below 2^53), summed as integers.
-   */
-  insert: `INSERT INTO held_rows (slot_start, key_id, object_id, first_ms, last_ms, retrievals, full_retrievals,
-      bytes_sent, batch)
-    SELECT g.slot::BIGINT * $3::BIGINT, g.key_id, g.object_id, g.first_ms, g.last_ms, g.retrievals,
-      g.full_retrievals, g.bytes_sent, list_extract($2::VARCHAR[], g.batch + 1)
-    FROM (
-      SELECT f.batch, k.key_id, o.object_id, s.slot,
-        min(s.first_ms::BIGINT) FILTER (WHERE s.retrievals > 0)::BIGINT AS first_ms,
-        max(s.last_ms::BIGINT) FILTER (WHERE s.retrievals > 0)::BIGINT AS last_ms,
-        sum(s.retrievals::BIGINT)::BIGINT AS retrievals,
-        coalesce(sum(s.retrievals::BIGINT) FILTER (WHERE s.full_reads = 1), 0)::BIGINT AS full_retrievals,
-        sum(s.bytes_sent::BIGINT)::BIGINT AS bytes_sent
-      FROM held_stream s
-        -- batch: the place in $2 of the item's batch (an integer groups faster than its text).
-        JOIN (SELECT unnest($1::INTEGER[]) AS item, unnest($4::INTEGER[]) AS batch) f ON f.item = s.item
-        JOIN held_key_ids k ON k.task = s.task AND k.idx = s.key_idx
-        JOIN held_object_ids o ON o.task = s.task AND o.idx = s.object_idx
-      GROUP BY f.batch, k.key_id, o.object_id, s.slot
-      HAVING sum(s.retrievals::BIGINT) > 0
-    ) g`,
-  discard: 'DELETE FROM held_stream WHERE item IN (SELECT unnest($1::INTEGER[]))',
+  /** Task and index of each of the group's dictionary entries, with its id. */
+  keyIds: 'SELECT task, idx, key_id FROM held_key_ids',
+  objectIds: 'SELECT task, idx, object_id FROM held_object_ids',
   deleteOf: 'DELETE FROM held_rows WHERE batch IN (SELECT unnest($1::VARCHAR[]))',
   clear: ['DELETE FROM held_rows', 'DELETE FROM held_keys', 'DELETE FROM held_objects'],
 } as const;
@@ -283,21 +225,7 @@ export async function stageHeldReads(
     ];
     await appendColumns(connection, 'held_object_stream', HELD_OBJECT_TYPES, columns, o.count);
   }
-  if (reads.count === 0) return;
-  const columns = [
-    reads.item,
-    taskColumn(reads.count),
-    reads.ref,
-    reads.key,
-    reads.object,
-    reads.slot,
-    reads.full,
-    reads.retrievals,
-    reads.bytesSent,
-    reads.firstMs,
-    reads.lastMs,
-  ];
-  await appendColumns(connection, 'held_stream', HELD_STREAM_TYPES, columns, reads.count);
+  if (reads.count > 0) heldStageOf(connection).stage(task, reads);
 }
 
 /** Drops the staged rows of `items`. */
@@ -306,12 +234,27 @@ export async function discardHeldReads(
   items: readonly number[],
 ): Promise<void> {
   if (items.length === 0) return;
-  await connection.run(HOLDINGS_SQL.discard, [listValue([...items])], [LIST(INTEGER)]);
+  heldStageOf(connection).discard(new Set(items));
 }
 
-/** Stages the group's repeats (held_repeats, per holdings row) as negative holdings rows. */
+/**
+ * Empties the staged rows of the connection (a stream opens: what an earlier one left, were it stopped
+ * by an error, is not of this one), as the schema's DELETEs empty the staging tables.
+ */
+export function resetHeldReads(connection: DuckDBConnection): void {
+  stages.delete(connection);
+}
+
+/**
+ * Notes the group's repeats (held_repeats, per holdings row), to be taken out of their rows when the
+ * rows are summed (insertHoldings), and empties held_repeats.
+ */
 export async function stageHeldRepeats(connection: DuckDBConnection): Promise<void> {
-  await connection.run(HOLDINGS_SQL.stageNegatives);
+  const stage = heldStageOf(connection);
+  const repeats = await connection.runAndReadAll(HOLDINGS_SQL.repeats);
+  for (const [task, ref, retrievals, bytes] of repeats.getRows()) {
+    stage.repeat(Number(task), Number(ref), Number(retrievals), Number(bytes));
+  }
   await connection.run(HOLDINGS_SQL.clearRepeats);
 }
 
@@ -325,27 +268,436 @@ export async function insertHoldings(
   items: readonly { readonly item: number; readonly batch: string }[],
 ): Promise<number> {
   if (items.length === 0) return 0;
-  const ids = items.map((i) => i.item);
   const batches = items.map((i) => i.batch);
+  // Items of one batch are summed together: each item names its batch by its first place in `batches`.
   const firstOf = new Map<string, number>();
   batches.forEach((b, i) => {
     if (!firstOf.has(b)) firstOf.set(b, i);
   });
-  const itemList = [listValue(ids)];
-  const itemTypes = [LIST(INTEGER)];
+  const ordOf = new Map<number, number>();
+  for (const { item, batch } of items) if (!ordOf.has(item)) ordOf.set(item, firstOf.get(batch)!);
+  const stage = heldStageOf(connection);
+  const tasks = stage.tasksOf(ordOf);
+  if (tasks.length === 0) return 0;
+  const taskList = [listValue(tasks)];
+  const taskTypes = [LIST(INTEGER)];
   // New keys and objects get their dictionary entries first; the rows then carry only their ids.
-  await connection.run(HOLDINGS_SQL.mapKeys, itemList, itemTypes);
+  await connection.run(HOLDINGS_SQL.mapKeys, taskList, taskTypes);
   await connection.run(HOLDINGS_SQL.addKeys);
-  await connection.run(HOLDINGS_SQL.mapObjects, itemList, itemTypes);
+  await connection.run(HOLDINGS_SQL.mapObjects, taskList, taskTypes);
   await connection.run(HOLDINGS_SQL.addObjects);
-  const result = await connection.run(
-    HOLDINGS_SQL.insert,
-    [listValue(ids), listValue(batches), BigInt(SLOT_MS), listValue(batches.map((b) => firstOf.get(b)!))],
-    [LIST(INTEGER), LIST(VARCHAR), BIGINT, LIST(INTEGER)],
-  );
+  const keyIds = await idsByTask(connection, HOLDINGS_SQL.keyIds);
+  const objectIds = await idsByTask(connection, HOLDINGS_SQL.objectIds);
   for (const statement of HOLDINGS_SQL.clearIds) await connection.run(statement);
-  await discardHeldReads(connection, ids);
-  return Number(result.rowsChanged);
+  const summed = stage.sum(ordOf, keyIds, objectIds);
+  if (summed.count > 0) {
+    // Appended to held_rows in the caller's transaction, in held_rows' column order.
+    const [batch, slot, key, object, first, last, retrievals, full, bytes] = summed.columns as [
+      Int32Array,
+      Int32Array,
+      Int32Array,
+      Int32Array,
+      Float64Array,
+      Float64Array,
+      Float64Array,
+      Float64Array,
+      Float64Array,
+    ];
+    const n = summed.count;
+    const big = (values: ArrayLike<number>, scale = 1) => {
+      const out = new BigInt64Array(n);
+      for (let i = 0; i < n; i++) out[i] = BigInt(values[i]! * scale);
+      return out;
+    };
+    const batchOf = Array.from({ length: n }, (_, i) => batches[batch[i]!]!);
+    const columns = [
+      big(slot, SLOT_MS),
+      key,
+      object,
+      big(first),
+      big(last),
+      big(retrievals),
+      big(full),
+      big(bytes),
+      batchOf,
+    ];
+    await appendColumns(connection, 'held_rows', HELD_ROW_TYPES, columns, n);
+  }
+  return summed.count;
+}
+
+/** (task, idx, id) rows of `sql` as, per task, an array of ids by index (-1: none). */
+async function idsByTask(connection: DuckDBConnection, sql: string): Promise<Map<number, Int32Array>> {
+  const rows = (await connection.runAndReadAll(sql)).getRows();
+  const size = new Map<number, number>();
+  for (const [task, idx] of rows) {
+    const t = Number(task);
+    size.set(t, Math.max(size.get(t) ?? 0, Number(idx) + 1));
+  }
+  const out = new Map<number, Int32Array>();
+  for (const [task, n] of size) out.set(task, new Int32Array(n).fill(-1));
+  for (const [task, idx, id] of rows) out.get(Number(task))![Number(idx)] = Number(id);
+  return out;
+}
+
+/** The staged rows of each connection's open stream. */
+const stages = new WeakMap<DuckDBConnection, HeldStage>();
+
+function heldStageOf(connection: DuckDBConnection): HeldStage {
+  let stage = stages.get(connection);
+  if (stage === undefined) {
+    stage = new HeldStage();
+    stages.set(connection, stage);
+  }
+  return stage;
+}
+
+/** The row columns of staged holdings rows (the dictionaries are staged in DuckDB). */
+type HeldRowColumns = Pick<
+  ColumnarHeldReads,
+  | 'count'
+  | 'item'
+  | 'ref'
+  | 'key'
+  | 'object'
+  | 'slot'
+  | 'full'
+  | 'retrievals'
+  | 'bytesSent'
+  | 'firstMs'
+  | 'lastMs'
+>;
+
+/** Rows `keep` selects (`n` of them) of `r`, as columns of their own. */
+function selectRows(r: HeldRowColumns, keep: (i: number) => boolean, n: number): HeldRowColumns {
+  const ints = () => new Int32Array(n);
+  const floats = () => new Float64Array(n);
+  const out = {
+    count: n,
+    item: ints(),
+    ref: ints(),
+    key: ints(),
+    object: ints(),
+    slot: ints(),
+    full: ints(),
+    retrievals: floats(),
+    bytesSent: floats(),
+    firstMs: floats(),
+    lastMs: floats(),
+  };
+  let j = 0;
+  for (let i = 0; i < r.count; i++) {
+    if (!keep(i)) continue;
+    out.item[j] = r.item[i]!;
+    out.ref[j] = r.ref[i]!;
+    out.key[j] = r.key[i]!;
+    out.object[j] = r.object[i]!;
+    out.slot[j] = r.slot[i]!;
+    out.full[j] = r.full[i]!;
+    out.retrievals[j] = r.retrievals[i]!;
+    out.bytesSent[j] = r.bytesSent[i]!;
+    out.firstMs[j] = r.firstMs[i]!;
+    out.lastMs[j] = r.lastMs[i]!;
+    j++;
+  }
+  return out;
+}
+
+/**
+ * The partial holdings rows of the open stream, kept on this thread as the workers sent them (typed
+ * arrays, no copy) until their files are recorded, as the request identities are (request-claims.ts):
+ * a group's rows are then summed here, one per batch, slot, key and object, and only the sums are
+ * written. What a crash loses is what TEMP tables would have lost: rows of files not yet recorded.
+ */
+class HeldStage {
+  private chunks: { readonly task: number; rows: HeldRowColumns }[] = [];
+  /** Repeats to take out of rows (task, ref) when they are summed: retrievals and bytes sent. */
+  private readonly repeats = new Map<string, [number, number]>();
+
+  stage(task: number, rows: HeldRowColumns): void {
+    this.chunks.push({ task, rows });
+  }
+
+  repeat(task: number, ref: number, retrievals: number, bytes: number): void {
+    const key = `${task}:${ref}`;
+    const was = this.repeats.get(key);
+    this.repeats.set(key, was === undefined ? [retrievals, bytes] : [was[0] + retrievals, was[1] + bytes]);
+  }
+
+  /** The tasks of the staged rows of the items `ords` names. */
+  tasksOf(ords: ReadonlyMap<number, number>): number[] {
+    const tasks = new Set<number>();
+    for (const { task, rows } of this.chunks) {
+      if (tasks.has(task)) continue;
+      for (let i = 0; i < rows.count; i++) {
+        if (ords.has(rows.item[i]!)) {
+          tasks.add(task);
+          break;
+        }
+      }
+    }
+    return [...tasks];
+  }
+
+  /** Unstages the rows of `items` (and their repeats). */
+  discard(items: ReadonlySet<number>): void {
+    const taken = this.take(new Map([...items].map((item) => [item, 0])));
+    if (this.repeats.size === 0) return;
+    for (const { task, rows, ord } of taken) {
+      for (let i = 0; i < rows.count; i++) if (ord[i]! >= 0) this.repeats.delete(`${task}:${rows.ref[i]!}`);
+    }
+  }
+
+  /**
+   * Sums the staged rows of the items `ords` names (item -> its batch's place) per batch, slot, key id
+   * and object id (ids by task and dictionary index), their repeats taken out, and unstages them. A sum
+   * whose every retrieval was a repeat is left out; first and last times are those of the rows' reads
+   * (a repeat was logged at the time of the request it repeats). Columns: batch, slot, key id, object id,
+   * first and last ms, retrievals, whole retrievals, bytes sent.
+   */
+  sum(
+    ords: ReadonlyMap<number, number>,
+    keyIds: ReadonlyMap<number, Int32Array>,
+    objectIds: ReadonlyMap<number, Int32Array>,
+  ): { readonly count: number; readonly columns: (Int32Array | Float64Array)[] } {
+    const taken = this.take(ords);
+    let rowCount = 0;
+    for (const { rows } of taken) rowCount += rows.count;
+    // Sized for every row a sum of its own: the table is never grown or rehashed on the way.
+    const sums = new GroupSums(rowCount);
+    for (const { task, rows, ord } of taken) {
+      const keys = keyIds.get(task);
+      const objects = objectIds.get(task);
+      for (let i = 0; i < rows.count; i++) {
+        const batch = ord[i]!;
+        if (batch < 0) continue;
+        const key = keys?.[rows.key[i]!] ?? -1;
+        const object = objects?.[rows.object[i]!] ?? -1;
+        if (key < 0 || object < 0) {
+          throw new RangeError(
+            `holdings row of task ${task}: its key or object has no id in the dictionaries`,
+          );
+        }
+        let retrievals = rows.retrievals[i]!;
+        let bytes = rows.bytesSent[i]!;
+        if (this.repeats.size > 0) {
+          const repeat = this.repeats.get(`${task}:${rows.ref[i]!}`);
+          if (repeat !== undefined) {
+            retrievals -= repeat[0];
+            bytes -= repeat[1];
+            this.repeats.delete(`${task}:${rows.ref[i]!}`);
+          }
+        }
+        sums.add(
+          batch,
+          rows.slot[i]!,
+          key,
+          object,
+          rows.full[i] === 1,
+          rows.retrievals[i]! > 0,
+          retrievals,
+          bytes,
+          rows.firstMs[i]!,
+          rows.lastMs[i]!,
+        );
+      }
+    }
+    return sums.columns();
+  }
+
+  /**
+   * Unstages the rows of the items `ords` names and hands them on: each chunk with `ord`, per row the
+   * value `ords` gives its item, -1 for a row of another item (which stays).
+   */
+  private take(ords: ReadonlyMap<number, number>): { task: number; rows: HeldRowColumns; ord: Int32Array }[] {
+    const taken: { task: number; rows: HeldRowColumns; ord: Int32Array }[] = [];
+    const kept: { readonly task: number; rows: HeldRowColumns }[] = [];
+    for (const chunk of this.chunks) {
+      const { rows } = chunk;
+      const ord = new Int32Array(rows.count);
+      let n = 0;
+      // A chunk's rows come item by item: the last item's place is looked up once.
+      let lastItem = -1;
+      let lastOrd = -1;
+      for (let i = 0; i < rows.count; i++) {
+        const item = rows.item[i]!;
+        if (item !== lastItem) {
+          lastItem = item;
+          lastOrd = ords.get(item) ?? -1;
+        }
+        ord[i] = lastOrd;
+        if (lastOrd >= 0) n++;
+      }
+      if (n === 0) {
+        kept.push(chunk);
+        continue;
+      }
+      taken.push({ task: chunk.task, rows, ord });
+      if (n < rows.count) {
+        kept.push({ task: chunk.task, rows: selectRows(rows, (i) => ord[i]! < 0, rows.count - n) });
+      }
+    }
+    this.chunks = kept;
+    return taken;
+  }
+}
+
+/**
+ * Sums per (batch, slot, key id, object id): an open-addressing table (linear probing, at most half
+ * full) over columns that grow as needed.
+ */
+class GroupSums {
+  count = 0;
+  private slots: Int32Array;
+  private mask: number;
+  private batch: Int32Array;
+  private slot: Int32Array;
+  private key: Int32Array;
+  private object: Int32Array;
+  private first: Float64Array;
+  private last: Float64Array;
+  private retrievals: Float64Array;
+  private full: Float64Array;
+  private bytes: Float64Array;
+
+  /** Room for `expected` sums before growing. */
+  constructor(expected: number) {
+    const n = Math.max(1024, expected);
+    let slots = 1 << 12;
+    while (slots < n * 2) slots *= 2;
+    this.slots = new Int32Array(slots);
+    this.mask = slots - 1;
+    this.batch = new Int32Array(n);
+    this.slot = new Int32Array(n);
+    this.key = new Int32Array(n);
+    this.object = new Int32Array(n);
+    this.first = new Float64Array(n);
+    this.last = new Float64Array(n);
+    this.retrievals = new Float64Array(n);
+    this.full = new Float64Array(n);
+    this.bytes = new Float64Array(n);
+  }
+
+  /**
+   * Adds a row: `positive`, whether the staged row had reads of its own (its times count: the times of
+   * a row are its reads', whatever repeats are taken out of it).
+   */
+  add(
+    batch: number,
+    slot: number,
+    key: number,
+    object: number,
+    full: boolean,
+    positive: boolean,
+    retrievals: number,
+    bytes: number,
+    first: number,
+    last: number,
+  ): void {
+    let h = Math.imul(batch ^ 0x3c6ef372, 0x9e3779b1);
+    h = Math.imul(h ^ slot, 0x85ebca6b);
+    h = Math.imul(h ^ key, 0xc2b2ae35);
+    h = Math.imul(h ^ object, 0x27d4eb2f);
+    h ^= h >>> 15;
+    let s = h & this.mask;
+    let g = -1;
+    for (;;) {
+      const e = this.slots[s]! - 1;
+      if (e < 0) break;
+      if (
+        this.object[e] === object &&
+        this.slot[e] === slot &&
+        this.key[e] === key &&
+        this.batch[e] === batch
+      ) {
+        g = e;
+        break;
+      }
+      s = (s + 1) & this.mask;
+    }
+    if (g < 0) {
+      g = this.count++;
+      if (g === this.batch.length) this.grow();
+      this.batch[g] = batch;
+      this.slot[g] = slot;
+      this.key[g] = key;
+      this.object[g] = object;
+      this.first[g] = Number.POSITIVE_INFINITY;
+      this.last[g] = Number.NEGATIVE_INFINITY;
+      this.retrievals[g] = 0;
+      this.full[g] = 0;
+      this.bytes[g] = 0;
+      if (this.count * 2 > this.slots.length) this.rehash();
+      else this.slots[s] = g + 1;
+    }
+    this.retrievals[g]! += retrievals;
+    if (full) this.full[g]! += retrievals;
+    this.bytes[g]! += bytes;
+    if (positive) {
+      if (first < this.first[g]!) this.first[g] = first;
+      if (last > this.last[g]!) this.last[g] = last;
+    }
+  }
+
+  /** The sums with at least one retrieval left, as the columns `sum` returns. */
+  columns(): { readonly count: number; readonly columns: (Int32Array | Float64Array)[] } {
+    let n = 0;
+    for (let g = 0; g < this.count; g++) if (this.retrievals[g]! > 0) n++;
+    const out = [
+      new Int32Array(n),
+      new Int32Array(n),
+      new Int32Array(n),
+      new Int32Array(n),
+      new Float64Array(n),
+      new Float64Array(n),
+      new Float64Array(n),
+      new Float64Array(n),
+      new Float64Array(n),
+    ];
+    let j = 0;
+    for (let g = 0; g < this.count; g++) {
+      if (!(this.retrievals[g]! > 0)) continue;
+      out[0]![j] = this.batch[g]!;
+      out[1]![j] = this.slot[g]!;
+      out[2]![j] = this.key[g]!;
+      out[3]![j] = this.object[g]!;
+      out[4]![j] = this.first[g]!;
+      out[5]![j] = this.last[g]!;
+      out[6]![j] = this.retrievals[g]!;
+      out[7]![j] = this.full[g]!;
+      out[8]![j] = this.bytes[g]!;
+      j++;
+    }
+    return { count: n, columns: out };
+  }
+
+  private grow(): void {
+    const n = this.batch.length * 2;
+    this.batch = growInt(this.batch, n);
+    this.slot = growInt(this.slot, n);
+    this.key = growInt(this.key, n);
+    this.object = growInt(this.object, n);
+    this.first = growFloat(this.first, n);
+    this.last = growFloat(this.last, n);
+    this.retrievals = growFloat(this.retrievals, n);
+    this.full = growFloat(this.full, n);
+    this.bytes = growFloat(this.bytes, n);
+  }
+
+  private rehash(): void {
+    this.slots = new Int32Array(this.slots.length * 2);
+    this.mask = this.slots.length - 1;
+    for (let g = 0; g < this.count; g++) {
+      let h = Math.imul(this.batch[g]! ^ 0x3c6ef372, 0x9e3779b1);
+      h = Math.imul(h ^ this.slot[g]!, 0x85ebca6b);
+      h = Math.imul(h ^ this.key[g]!, 0xc2b2ae35);
+      h = Math.imul(h ^ this.object[g]!, 0x27d4eb2f);
+      h ^= h >>> 15;
+      let s = h & this.mask;
+      while (this.slots[s] !== 0) s = (s + 1) & this.mask;
+      this.slots[s] = g + 1;
+    }
+  }
 }
 
 /** Removes the holdings of whole batches (files replaced or read again). */

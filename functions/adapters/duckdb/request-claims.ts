@@ -234,6 +234,7 @@ export class RequestIdStage {
 
 /** The lines of `l` that `keep` selects (`n` of them), as columns of their own. */
 function select(l: ColumnarRequestIds, keep: (i: number) => boolean, n: number): ColumnarRequestIds {
+  const heldRef = l.heldRef === undefined ? undefined : new Int32Array(n);
   const out = {
     count: n,
     item: new Int32Array(n),
@@ -244,7 +245,7 @@ function select(l: ColumnarRequestIds, keep: (i: number) => boolean, n: number):
     bytesSent: new Float64Array(n),
     records: new Float64Array(n),
     netRef: new Int32Array(n),
-    heldRef: new Int32Array(n),
+    ...(heldRef === undefined ? {} : { heldRef }),
   };
   let j = 0;
   for (let i = 0; i < l.count; i++) {
@@ -257,7 +258,7 @@ function select(l: ColumnarRequestIds, keep: (i: number) => boolean, n: number):
     out.bytesSent[j] = l.bytesSent[i]!;
     out.records[j] = l.records[i]!;
     out.netRef[j] = l.netRef[i]!;
-    out.heldRef[j] = l.heldRef[i]!;
+    if (heldRef !== undefined) heldRef[j] = l.heldRef![i]!;
     j++;
   }
   return out;
@@ -348,7 +349,7 @@ class GroupLines {
     if (la.bytesSent[ia] !== lb.bytesSent[ib]) return la.bytesSent[ia]! < lb.bytesSent[ib]!;
     if (la.records[ia] !== lb.records[ib]) return la.records[ia]! < lb.records[ib]!;
     if (la.netRef[ia] !== lb.netRef[ib]) return la.netRef[ia]! < lb.netRef[ib]!;
-    return la.heldRef[ia]! < lb.heldRef[ib]!;
+    return (la.heldRef?.[ia] ?? -1) < (lb.heldRef?.[ib] ?? -1);
   }
 }
 
@@ -526,7 +527,7 @@ function repeatsOf(group: GroupLines, table: IdentityTable): GroupRepeats {
     row.records += l.records[i]!;
     byItem.set(item, (byItem.get(item) ?? 0) + 1);
     addSide(netRows, task, l.netRef[i]!, l.bytesSent[i]!);
-    const heldRef = l.heldRef[i]!;
+    const heldRef = l.heldRef === undefined ? -1 : l.heldRef[i]!;
     if (heldRef >= 0) addSide(heldRows, task, heldRef, l.bytesSent[i]!);
   }
   const count = rows.size;

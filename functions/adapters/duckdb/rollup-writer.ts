@@ -24,7 +24,7 @@ import {
 import type { ColumnarNetworkRows } from '../logs/network-rows.js';
 import { appendColumns } from './append-columns.js';
 import { InvalidRollupRowError } from './errors.js';
-import { discardHeldReads, HELD_STREAM_SCHEMA, stageHeldReads } from './holdings-writer.js';
+import { discardHeldReads, HELD_STREAM_SCHEMA, resetHeldReads, stageHeldReads } from './holdings-writer.js';
 import {
   discardNetworkRows,
   insertNetworkRows,
@@ -248,6 +248,7 @@ export class StagedRollup {
   /** Creates (or empties) the staging tables. */
   static async open(connection: DuckDBConnection): Promise<StagedRollup> {
     for (const statement of STREAM_SCHEMA) await connection.run(statement);
+    resetHeldReads(connection);
     return new StagedRollup(connection);
   }
 

@@ -120,7 +120,10 @@ export class LogAggregator {
     if (this.scanner.exports.initLineRecords(options.lineRecords ?? 32768) !== 0) {
       throw new ScannerMemoryError('the log scanner could not allocate its line records');
     }
-    if (held !== undefined) this.scanner.exports.initHoldings();
+    if (held !== undefined) {
+      this.scanner.exports.initHoldings();
+      held.kept = true;
+    }
     this.scanner.refresh();
   }
 

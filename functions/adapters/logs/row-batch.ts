@@ -42,7 +42,7 @@ export function batchBuffers(batch: RowBatch): ArrayBuffer[] {
     l.bytesSent,
     l.records,
     l.netRef,
-    l.heldRef,
+    ...(l.heldRef === undefined ? [] : [l.heldRef]),
     batch.item,
     batch.slot,
     batch.status,
@@ -88,9 +88,12 @@ export class RowBatchBuilder {
     return this.lineIds.count;
   }
 
-  /** Copies `n` line records (see assembly/scanner.ts) at byte `at` of `memory` for `item`, refs from `refBase`. */
+  /**
+   * Copies `n` line records (see assembly/scanner.ts) at byte `at` of `memory` for `item`, refs from
+   * `refBase`; when holdings are kept (`held.kept`), each line's holdings row too.
+   */
   pushLines(memory: ArrayBuffer, at: number, n: number, item: number, refBase: number): void {
-    this.lineIds.push(memory, at, n, item, refBase);
+    this.lineIds.push(memory, at, n, item, refBase, this.held.kept);
   }
 
   push(
@@ -144,7 +147,7 @@ export class RowBatchBuilder {
       lines: this.lineIds.take(),
       network: this.network.take(),
       task: 0,
-      holdings: this.held.take(),
+      ...(this.held.kept ? { holdings: this.held.take() } : {}),
     };
     this.count = 0;
     return batch;
@@ -169,13 +172,18 @@ export class RowBatchBuilder {
 
 /**
  * Int32 words of a line record: hash low, hash high, row, slot, then bytes and records as two f64, the
- * network row, the holdings row (-1: none).
+ * network row, the holdings row (-1: none; written only when holdings are kept).
  */
 const LINE_RECORD_INTS = 10;
 
-/** Collects line records into columns. */
+/**
+ * Collects line records into columns. The holdings row column (`heldRef`) is made only once lines of
+ * an aggregator that keeps holdings arrive: off, no line carries one.
+ */
 class RequestIdBuilder {
   count = 0;
+  /** Whether the lines name holdings rows (holdings kept). */
+  private held = false;
   private item = new Int32Array(0);
   private ref = new Int32Array(0);
   private slot = new Int32Array(0);
@@ -186,7 +194,11 @@ class RequestIdBuilder {
   private netRef = new Int32Array(0);
   private heldRef = new Int32Array(0);
 
-  push(memory: ArrayBuffer, at: number, n: number, item: number, refBase: number): void {
+  push(memory: ArrayBuffer, at: number, n: number, item: number, refBase: number, held: boolean): void {
+    if (held && !this.held) {
+      this.held = true;
+      this.heldRef = new Int32Array(this.item.length);
+    }
     if (this.count + n > this.item.length) this.grow(this.count + n);
     const ints = new Int32Array(memory, at, n * LINE_RECORD_INTS);
     const floats = new Float64Array(memory, at, n * (LINE_RECORD_INTS / 2));
@@ -202,8 +214,10 @@ class RequestIdBuilder {
       this.bytesSent[i] = floats[(w >> 1) + 2]!;
       this.records[i] = floats[(w >> 1) + 3]!;
       this.netRef[i] = refBase + ints[w + 8]!;
-      const held = ints[w + 9]!;
-      this.heldRef[i] = held < 0 ? -1 : refBase + held;
+      if (held) {
+        const row = ints[w + 9]!;
+        this.heldRef[i] = row < 0 ? -1 : refBase + row;
+      }
     }
     this.count = i;
   }
@@ -221,7 +235,7 @@ class RequestIdBuilder {
       bytesSent: this.bytesSent.slice(0, n),
       records: this.records.slice(0, n),
       netRef: this.netRef.slice(0, n),
-      heldRef: this.heldRef.slice(0, n),
+      ...(this.held ? { heldRef: this.heldRef.slice(0, n) } : {}),
     };
   }
 
@@ -236,6 +250,6 @@ class RequestIdBuilder {
     this.bytesSent = growFloat(this.bytesSent, n);
     this.records = growFloat(this.records, n);
     this.netRef = growInt(this.netRef, n);
-    this.heldRef = growInt(this.heldRef, n);
+    if (this.held) this.heldRef = growInt(this.heldRef, n);
   }
 }

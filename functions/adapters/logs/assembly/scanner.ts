@@ -235,7 +235,7 @@ export function init(
   // In i64: the input area with its list of spaces takes about six bytes a byte of input.
   const total =
     inputAreaBytes(inputBytes) +
-    <i64>(outLines * 32 + rows * 48 + rowSlots * 4 + entries * 8 + 2 * tableBytes(entries, arenaBytes) + 64) +
+    <i64>(outLines * 32 + rows * 48 + rowSlots * 4 + entries * 24 + 2 * tableBytes(entries, arenaBytes) + 64) +
     <i64>(NET_CACHE_SLOTS * NET_CACHE_BYTES + 16);
   let base = <usize>(memory.size() << 16);
   const pages = <i32>((total + 0xffff) >>> 16);
@@ -246,7 +246,8 @@ export function init(
   ROW_SUMS = ROW_KEYS + rows * 16;
   ROW_SLOTS = ROW_SUMS + rows * ROW_SUM_BYTES;
   OBJECT_RECORDS = (ROW_SLOTS + rowSlots * 4 + 7) & ~7;
-  KEYS = OBJECT_RECORDS + entries * 8;
+  HELD_CACHE = OBJECT_RECORDS + entries * 8;
+  KEYS = HELD_CACHE + entries * 16;
   OBJECTS = layTable(KEYS, entries, arenaBytes);
   NET_CACHE = (layTable(OBJECTS, entries, arenaBytes) + 15) & ~15;
   return 0;
@@ -1014,6 +1015,8 @@ export function resetTable(which: i32): void {
   store<i32>(t + T_COUNT, 0);
   store<i32>(t + T_USED, 0);
   memory.fill(<usize>load<i32>(t + T_SLOTS), 0, (<usize>load<i32>(t + T_MASK) + 1) << 2);
+  // The holdings row cache names key and object entries: none of its rows is found through it again.
+  rowGeneration++;
 }
 
 @inline
@@ -1395,7 +1398,7 @@ export function scanBlock(start: i32, length: i32, maxLine: i32): i32 {
       // The line's holdings row (see heldRow), likewise before any sum changes.
       let heldRow = -1;
       if (object >= 0 && holdingsOn) {
-        heldRow = findRow(<i32>Math.floor(timeMs / slotMs), heldStatus(object, is206), entry);
+        heldRow = heldRowOf(object, entry, is206);
         if (heldRow < 0) {
           stopReason = 4;
           break;
@@ -1573,6 +1576,33 @@ export function initHoldings(): i32 {
 @inline
 function heldStatus(object: i32, partial: bool): i32 {
   return -((object << 1) | (partial ? 1 : 0)) - 1;
+}
+
+/**
+ * The last holdings row found for each OBJECTS entry (HELD_CACHE, four i32 an entry: row + 1, the row
+ * generation it is of, slot, key entry * 2 + partial): most reads of an object in a slot are by one
+ * requester, and comparing three words is cheaper than a probe of the row table. Emptying the rows or a
+ * table bumps the generation (rowGeneration), so a cached row is never one of an earlier emptying.
+ */
+let HELD_CACHE: usize = 0;
+
+/** The holdings row of object entry `object` read by key entry `entry` (a 206 if `partial`); -1 rows full. */
+@inline
+function heldRowOf(object: i32, entry: i32, partial: bool): i32 {
+  const slot = <i32>Math.floor(timeMs / slotMs);
+  const tag = (entry << 1) | (partial ? 1 : 0);
+  const c = HELD_CACHE + (<usize>object << 4);
+  if (load<i32>(c, 4) == rowGeneration && load<i32>(c, 8) == slot && load<i32>(c, 12) == tag) {
+    return load<i32>(c) - 1;
+  }
+  const row = findRow(slot, heldStatus(object, partial), entry);
+  if (row >= 0) {
+    store<i32>(c, row + 1);
+    store<i32>(c, rowGeneration, 4);
+    store<i32>(c, slot, 8);
+    store<i32>(c, tag, 12);
+  }
+  return row;
 }
 
 /** Adds the line just scanned to a row of requests, bytes (`bytes`, the new sum), first and last time. */
