@@ -32,7 +32,8 @@
  * recognised. Two different requests whose identities hash alike (odds about n^2 / 2^65 for n requests
  * in the window) would count once.
  */
-import { DOUBLE, type DuckDBConnection, INTEGER, LIST, listValue, VARCHAR } from '@duckdb/node-api';
+import { endianness } from 'node:os';
+import { BIGINT, DOUBLE, type DuckDBConnection, INTEGER, LIST, listValue, VARCHAR } from '@duckdb/node-api';
 import { type ColumnarRequestIds, SLOT_MS } from '../../domain/usage.js';
 import { appendColumns } from './append-columns.js';
 import { stageHeldRepeats } from './holdings-writer.js';
@@ -48,13 +49,6 @@ export const CLAIM_WORK_SCHEMA: readonly string[] = [
     hash_high INTEGER NOT NULL,
     hash_low INTEGER NOT NULL,
     day INTEGER NOT NULL
-  )`,
-  // The group's new claims, appended as integers and inserted into request_claims a slice at a time.
-  `CREATE TEMP TABLE IF NOT EXISTS claim_stage (
-    hash_high INTEGER NOT NULL,
-    hash_low INTEGER NOT NULL,
-    day INTEGER NOT NULL,
-    file INTEGER NOT NULL
   )`,
   // The repeats summed per partial row they were counted in.
   `CREATE TEMP TABLE IF NOT EXISTS request_repeats (
@@ -73,13 +67,13 @@ export const CLAIM_WORK_SCHEMA: readonly string[] = [
     bytes_sent DOUBLE NOT NULL
   )`,
   'DELETE FROM claim_probe',
-  'DELETE FROM claim_stage',
   'DELETE FROM request_repeats',
   'DELETE FROM network_repeats',
 ];
 
 const PROBE_TYPES = [INTEGER, INTEGER, INTEGER];
-const CLAIM_STAGE_TYPES = [INTEGER, INTEGER, INTEGER, INTEGER];
+/** request_claims' columns: id_hash, day, file. */
+const CLAIM_TYPES = [BIGINT, INTEGER, INTEGER];
 const REPEAT_TYPES = [INTEGER, INTEGER, INTEGER, DOUBLE, DOUBLE, DOUBLE];
 const NETWORK_REPEAT_TYPES = [INTEGER, INTEGER, DOUBLE, DOUBLE];
 
@@ -133,10 +127,6 @@ export const CLAIM_SQL = {
   /** The group's files ($1 their batches, in order) numbered from $2 + 1. */
   claimFiles: `INSERT INTO request_claim_files (file, batch)
     SELECT $2::INTEGER + 1 + ord, batch FROM ${GROUP_BATCHES}`,
-  /** The group's new claims staged (a slice of them, in day order). */
-  claim: `INSERT INTO request_claims (id_hash, day, file)
-    SELECT ${idHash('s')}, s.day, s.file FROM claim_stage s`,
-  clearClaimStage: 'DELETE FROM claim_stage',
   /** Rows whose every request was a repeat; $1 the batches just written. */
   deleteEmptyRows: 'DELETE FROM rollup WHERE requests = 0 AND batch IN (SELECT unnest($1::VARCHAR[]))',
   /** Claims of event days more than $1 days before the newest claimed day. */
@@ -586,7 +576,7 @@ function sideColumns(rows: SideRows): SideRepeats {
   return { count, columns };
 }
 
-/** Claims appended and inserted at a time: a million claims never sit whole in JS and in claim_stage. */
+/** Claims appended at a time: a million claims never sit whole in JS and in the appender. */
 const CLAIM_SLICE = 65_536;
 
 /**
@@ -623,8 +613,11 @@ async function writeNewClaims(
     if (kept[e]! !== 0 && claimed[e] === 0) order[start[dayOfEntry[e]! - first]!++] = e;
   }
   const size = Math.min(CLAIM_SLICE, count);
-  const high = new Int32Array(size);
-  const low = new Int32Array(size);
+  // Appended straight into request_claims: the hash as the BIGINT idHash computes (high x 2^32 + low
+  // as unsigned), its halves written through an int32 view of the same memory.
+  const hash = new BigInt64Array(size);
+  const halves = new Int32Array(hash.buffer);
+  const [lowAt, highAt] = endianness() === 'LE' ? [0, 1] : [1, 0];
   const days = new Int32Array(size);
   const file = new Int32Array(size);
   for (let from = 0; from < count; from += size) {
@@ -632,14 +625,12 @@ async function writeNewClaims(
     for (let j = 0; j < n; j++) {
       const e = order[from + j]!;
       const k = kept[e]! - 1;
-      high[j] = group.high[k]!;
-      low[j] = group.low[k]!;
+      halves[2 * j + lowAt] = group.low[k]!;
+      halves[2 * j + highAt] = group.high[k]!;
       days[j] = dayOfEntry[e]!;
       file[j] = last + 1 + group.ord[k]!;
     }
-    await appendColumns(connection, 'claim_stage', CLAIM_STAGE_TYPES, [high, low, days, file], n);
-    await connection.run(CLAIM_SQL.claim);
-    await connection.run(CLAIM_SQL.clearClaimStage);
+    await appendColumns(connection, 'request_claims', CLAIM_TYPES, [hash, days, file], n);
   }
 }
 
