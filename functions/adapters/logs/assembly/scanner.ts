@@ -1298,14 +1298,17 @@ function networkEntry(principal: i32, vpce: bool, r0: i32, regionLength: i32): i
 }
 
 /**
- * A cache of the last network key seen with each principal (direct-mapped by principal): most lines come
- * from an address their requester used just before, and a compare of two 16-byte fields is cheaper than
- * hashing the key. A slot: principal + 1 (0 empty), network entry, address length, region length,
- * slot, network row, the row generation it is of; address bytes at 32, region bytes at 48. Lines with
- * an endpoint host, or an address or region over 16 bytes (long IPv6), are not cached.
+ * A cache of the last network keys seen with each principal (four ways a set, the set chosen by the
+ * principal): most lines come from an address their requester used a little before (an application
+ * spreads its requests over a few addresses), and a compare of two 16-byte fields is cheaper than hashing
+ * the key. A way: principal + 1 (0 empty), network entry, address length, region length, slot, network
+ * row, the row generation it is of, and (in a set's first way) the way the next miss replaces; address
+ * bytes at 32, region bytes at 48. Lines with an endpoint host, or an address or region over 16 bytes
+ * (long IPv6), are not cached.
  */
 const NET_CACHE_SLOTS: i32 = 4096;
 const NET_CACHE_BYTES: i32 = 64;
+const NET_CACHE_WAYS: i32 = 4;
 let NET_CACHE: usize = 0;
 /** Bumped whenever the rows are emptied: a cached row of an older generation is gone. */
 let rowGeneration: i32 = 1;
@@ -1327,27 +1330,36 @@ function networkRow(entry: i32): i32 {
   }
   const vpce = hostIsVpce();
   const cacheable = !vpce && addressLength <= 16 && regionLength <= 16;
-  const c = NET_CACHE + ((<usize>principal & <usize>(NET_CACHE_SLOTS - 1)) << 6);
-  if (
-    cacheable &&
-    load<i32>(c) == principal + 1 &&
-    load<i32>(c, 8) == addressLength &&
-    load<i32>(c, 12) == regionLength &&
-    sameBytes(c + 32, <usize>a0, addressLength) &&
-    sameBytes(c + 48, <usize>r0, regionLength)
-  ) {
-    if (load<i32>(c, 16) == slot && load<i32>(c, 24) == rowGeneration) return load<i32>(c, 20);
-    const row = findRow(slot, NET_STATUS, load<i32>(c, 4));
-    if (row < 0) return -4;
-    store<i32>(c, slot, 16);
-    store<i32>(c, row, 20);
-    store<i32>(c, rowGeneration, 24);
-    return row;
+  const set =
+    NET_CACHE + ((<usize>principal & <usize>(NET_CACHE_SLOTS / NET_CACHE_WAYS - 1)) * <usize>(NET_CACHE_WAYS * NET_CACHE_BYTES));
+  if (cacheable) {
+    for (let w = 0; w < NET_CACHE_WAYS; w++) {
+      const c = set + <usize>(w * NET_CACHE_BYTES);
+      if (
+        load<i32>(c) == principal + 1 &&
+        load<i32>(c, 8) == addressLength &&
+        load<i32>(c, 12) == regionLength &&
+        sameBytes(c + 32, <usize>a0, addressLength) &&
+        sameBytes(c + 48, <usize>r0, regionLength)
+      ) {
+        if (load<i32>(c, 16) == slot && load<i32>(c, 24) == rowGeneration) return load<i32>(c, 20);
+        const row = findRow(slot, NET_STATUS, load<i32>(c, 4));
+        if (row < 0) return -4;
+        store<i32>(c, slot, 16);
+        store<i32>(c, row, 20);
+        store<i32>(c, rowGeneration, 24);
+        return row;
+      }
+    }
   }
   const netEntry = networkEntry(principal, vpce, r0, regionLength);
   if (netEntry < 0) return -2;
   const row = findRow(slot, NET_STATUS, netEntry);
   if (cacheable) {
+    // The set's ways are replaced in turn.
+    const victim = load<i32>(set, 28);
+    store<i32>(set, (victim + 1) & (NET_CACHE_WAYS - 1), 28);
+    const c = set + <usize>(victim * NET_CACHE_BYTES);
     store<i32>(c, principal + 1);
     store<i32>(c, netEntry, 4);
     store<i32>(c, addressLength, 8);
