@@ -136,6 +136,49 @@ describe('network rows', () => {
     );
   });
 
+  it('sums the lines of one requester, access point and address in a slot into one row, whatever their bucket, operation, object, status or trailing fields', () => {
+    // Sixty lines of one slot: one requester and access point (`-` written out, or the field left off)
+    // from two addresses, in five rollup keys (bucket, operation, dataset) and three statuses.
+    const lines: string[] = [];
+    for (let i = 0; i < 60; i++) {
+      lines.push(
+        logLine(
+          {
+            ip: i % 2 === 0 ? '198.51.100.23' : '203.0.113.9',
+            bucket: i % 5 === 0 ? 'other-bucket' : 'meteo-feeds-prod',
+            operation: i % 3 === 0 ? 'REST.HEAD.OBJECT' : 'REST.GET.OBJECT',
+            key: `feeds/set-${i % 4}/2026/obs-${i}.csv`,
+            status: ['200', '206', '404'][i % 3]!,
+            time: `14/Mar/2026:09:${String(i % 15).padStart(2, '0')}:07 +0000`,
+            sourceRegion: '-',
+          },
+          // 23 fields: no access point and no source region, which read as `-`.
+          { fields: i % 4 === 0 ? 23 : 27 },
+        ),
+      );
+    }
+    const builder = new RowBatchBuilder(4);
+    const aggregator = new LogAggregator({ datasetDepth: 2, sampleLimit: 5 }, builder);
+    aggregator.begin(0);
+    const area = new AreaLines(aggregator, 64 * 1024);
+    area.push(Buffer.from(lines.map((l) => `${l}\n`).join(''), 'utf8'));
+    area.finish();
+    aggregator.finish();
+    const batch = builder.take();
+    const s = aggregator.strings.values;
+    const rows = Array.from({ length: batch.network.count }, (_, i) => [
+      s[batch.network.address[i]!],
+      s[batch.network.accessPoint[i]!],
+      s[batch.network.region[i]!],
+      batch.network.requests[i],
+    ]);
+    expect(rows).toEqual([
+      ['198.51.100.23', '-', '-', 30],
+      ['203.0.113.9', '-', '-', 30],
+    ]);
+    expect(scanned(lines)).toEqual(reference(lines));
+  });
+
   it('keeps each class of address apart: IPv4 /24, IPv6 /48, no address, and text that is no address', () => {
     const rows = [
       ...scanned(['198.51.100.23', '2001:db8:85a3::1', '-', 'AmazonS3'].map((ip) => logLine({ ip }))).keys(),

@@ -477,8 +477,8 @@ class KeyTexts {
       };
       const kind = ints[k + 6]!;
       if (kind === DATASET_KIND.network) {
-        // The rollup entry (an earlier one, so learnt), remote address, host header, source region
-        // (scanner.ts, networkEntry).
+        // The principal (a rollup entry with the line's requester and access point, an earlier one, so
+        // learnt), remote address, host header, source region (scanner.ts, networkEntry).
         const rollup = mem.readInt32LE(p);
         p += 4;
         this.network.learn(

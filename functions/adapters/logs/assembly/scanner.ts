@@ -236,7 +236,8 @@ export function init(
   const total =
     inputAreaBytes(inputBytes) +
     <i64>(outLines * 32 + rows * 48 + rowSlots * 4 + entries * 24 + 2 * tableBytes(entries, arenaBytes) + 64) +
-    <i64>(NET_CACHE_SLOTS * NET_CACHE_BYTES + 16);
+    <i64>(NET_CACHE_SLOTS * NET_CACHE_BYTES + 16) +
+    principalBytes(entries);
   let base = <usize>(memory.size() << 16);
   const pages = <i32>((total + 0xffff) >>> 16);
   if (memory.grow(pages) < 0) return -1;
@@ -250,6 +251,7 @@ export function init(
   KEYS = HELD_CACHE + entries * 16;
   OBJECTS = layTable(KEYS, entries, arenaBytes);
   NET_CACHE = (layTable(OBJECTS, entries, arenaBytes) + 15) & ~15;
+  layPrincipals(NET_CACHE + <usize>(NET_CACHE_SLOTS * NET_CACHE_BYTES), entries);
   return 0;
 }
 
@@ -343,8 +345,8 @@ export function tablePtr(which: i32): usize {
  */
 export function reserveInput(bytes: i32): usize {
   if (bytes <= inputCap) return INPUT;
-  // Past the network cache, which is laid out after the tables.
-  const end = afterLineRecords(NET_CACHE + <usize>(NET_CACHE_SLOTS * NET_CACHE_BYTES));
+  // Past the principals, which are laid out after the tables and the network cache.
+  const end = afterLineRecords(principalsEnd);
   const needed = <i64>end + 8 + inputAreaBytes(bytes);
   const have = <i64>memory.size() << 16;
   if (needed > have) {
@@ -1010,8 +1012,8 @@ export function stoppedBecause(): i32 {
 export function resetTable(which: i32): void {
   const t = tablePtr(which);
   if (which == 1) objectsKnown = 0;
-  // The network cache names key entries.
-  else memory.fill(NET_CACHE, 0, NET_CACHE_SLOTS * NET_CACHE_BYTES);
+  // The network cache and the principals name key entries.
+  else forgetPrincipals();
   store<i32>(t + T_COUNT, 0);
   store<i32>(t + T_USED, 0);
   memory.fill(<usize>load<i32>(t + T_SLOTS), 0, (<usize>load<i32>(t + T_MASK) + 1) << 2);
@@ -1157,14 +1159,17 @@ function spells(a: i32, e: i32, word: usize, n: i32): bool {
 }
 
 // ---- network keys ---------------------------------------------------------------------------------------
-// Beside each rollup row, a good line is added to a network row: who (the line's rollup key entry, which
-// holds requester and access point) asked from where (remote address as logged, the host header when it
+// Beside each rollup row, a good line is added to a network row: who (the line's principal: its requester
+// and access point, see principalOf) asked from where (remote address as logged, the host header when it
 // names a VPC endpoint, source region), per 15-minute UTC slot (the rollup's, so that a partner's local
 // period cuts them exactly, NETWORKS.md), with requests, bytes sent and the first and last
 // time. The key is a KEYS entry of kind NET_KIND and its row a row of status NET_STATUS, so both share the
 // rollup's tables, stops and emptying (the rollup entry a network entry names is never emptied before it);
 // JavaScript (../network-rows.ts) turns the address into its source prefix and the host into its VPC
 // endpoint once per entry, and sums the rows of one requester and access point where rows are written.
+// Keyed by the principal, not by the line's whole rollup key entry (which adds bucket, operation and
+// dataset), a slot holds one network row per requester, access point and address, as the table keeps
+// them, instead of one per rollup key entry as well (BENCHMARKS.md, "Network rows per slot").
 
 const F_HOST_HEADER: i32 = 22;
 const F_SOURCE_REGION: i32 = 26;
@@ -1180,12 +1185,6 @@ const VPCE_HOST_SUFFIX = memory.data<u8>([
 ]);
 const VPCE_HOST_SUFFIX_LENGTH: i32 = 19;
 
-/** Stages field `f` of the line at `to` (nothing when the line has no such field); returns its end. */
-@inline
-function stageField(to: usize, f: i32): usize {
-  return fieldCount > f ? stage(to, getStart(f), getEnd(f)) : to;
-}
-
 /** Whether the line's host header is an S3 interface endpoint's name (ends in `.vpce.amazonaws.com`). */
 function hostIsVpce(): bool {
   if (fieldCount <= F_HOST_HEADER) return false;
@@ -1195,33 +1194,131 @@ function hostIsVpce(): bool {
 }
 
 /**
- * The KEYS entry of the line's network key, the line's rollup key being `entry`; added when new; -1
- * when new and the table has no room. Only a host header that names an endpoint (`vpce`) is kept: any
- * other names none, and would only split rows.
+ * Principals. The principal of a rollup key entry is the first rollup key entry with the same requester
+ * and access point bytes (its representative), so that every line of one requester and access point
+ * names one principal whatever its bucket, operation or dataset; JavaScript reads the representative's
+ * requester and access point as it did the line's own entry. PRINCIPAL_OF holds, by rollup key entry,
+ * its principal + 1 (0 not looked up yet): a lookup is made once per rollup key entry, not per line.
+ * PRINCIPAL_SLOTS is an open-addressed set of the representatives (entry + 1, 0 empty) by the hash of
+ * requester and access point, twice as many slots as KEYS has entries, so it never fills. Both, like the
+ * network cache before them, name key entries and are emptied with KEYS (forgetPrincipals).
  */
-function networkEntry(entry: i32, vpce: bool): i32 {
-  store<i32>(KEY, entry);
+let PRINCIPAL_OF: usize = 0;
+let PRINCIPAL_SLOTS: usize = 0;
+let principalMask: i32 = 0;
+/** Where the network cache and the principals end (they are laid out one after the other). */
+let principalsEnd: usize = 0;
+
+/** Bytes the principals of a KEYS table of `entries` entries take. */
+function principalBytes(entries: i32): i64 {
+  return (<i64>entries + <i64>slotCount(entries)) * 4 + 16;
+}
+
+/** Lays the principals out at `at`, which is where the network cache ends. */
+function layPrincipals(at: usize, entries: i32): void {
+  PRINCIPAL_OF = at;
+  PRINCIPAL_SLOTS = at + (<usize>entries << 2);
+  principalMask = slotCount(entries) - 1;
+  principalsEnd = PRINCIPAL_SLOTS + (<usize>(principalMask + 1) << 2);
+}
+
+/** Empties the network cache and the principals (KEYS was emptied). */
+function forgetPrincipals(): void {
+  memory.fill(NET_CACHE, 0, principalsEnd - NET_CACHE);
+}
+
+/** `h` with the `n` bytes at `p` hashed in, eight at a time. */
+function hashBytes(h: u64, p: usize, n: i32): u64 {
+  let i = 0;
+  for (; i + 8 <= n; i += 8) h = (h ^ load<u64>(p + <usize>i)) * 0x9e3779b97f4a7c15;
+  if (i < n) h = (h ^ tail(<i32>p + i, n - i)) * 0x9e3779b97f4a7c15;
+  return mix(h, <u64>n);
+}
+
+/**
+ * The length of the access point of the rollup key entry at `k`, whose text is at `a0`: 0 for `-`, which
+ * JavaScript reads an empty field as (a line without the field and one with `-` are one principal).
+ */
+@inline
+function accessPointLength(k: usize, a0: usize): i32 {
+  const la = load<i32>(k + 16);
+  return la == 1 && load<u8>(a0) == <u8>DASH ? 0 : la;
+}
+
+/** The principal of rollup key entry `entry` (see above): found or made once, then read from PRINCIPAL_OF. */
+@inline
+function principalOf(entry: i32): i32 {
+  const known = load<i32>(PRINCIPAL_OF + (<usize>entry << 2));
+  return known != 0 ? known - 1 : findPrincipal(entry);
+}
+
+function findPrincipal(entry: i32): i32 {
+  const entries = <usize>load<i32>(KEYS + T_ENTRIES);
+  const arena = <usize>load<i32>(KEYS + T_ARENA);
+  // A rollup key: bucket, requester, operation, access point, dataset (scanBlock).
+  const k = entries + (<usize>entry << 5);
+  const lr = load<i32>(k + 8);
+  const r0 = arena + <usize>load<i32>(k) + <usize>load<i32>(k + 4);
+  const a0 = r0 + <usize>lr + <usize>load<i32>(k + 12);
+  const la = accessPointLength(k, a0);
+  const h = hashBytes(hashBytes(0x3c6ef372fe94f82b, r0, lr), a0, la);
+  let s = <i32>(h ^ (h >> 32)) & principalMask;
+  let principal = entry;
+  for (;;) {
+    const at = PRINCIPAL_SLOTS + (<usize>s << 2);
+    const other = load<i32>(at) - 1;
+    if (other < 0) {
+      store<i32>(at, entry + 1);
+      break;
+    }
+    const q = entries + (<usize>other << 5);
+    const q0 = arena + <usize>load<i32>(q) + <usize>load<i32>(q + 4);
+    const qa = q0 + <usize>load<i32>(q + 8) + <usize>load<i32>(q + 12);
+    if (load<i32>(q + 8) == lr && accessPointLength(q, qa) == la) {
+      if (sameBytes(q0, r0, lr) && sameBytes(qa, a0, la)) {
+        principal = other;
+        break;
+      }
+    }
+    s = (s + 1) & principalMask;
+  }
+  store<i32>(PRINCIPAL_OF + (<usize>entry << 2), principal + 1);
+  return principal;
+}
+
+/**
+ * The KEYS entry of the line's network key, the line's principal being `principal` (a rollup key entry);
+ * added when new; -1 when new and the table has no room. Only a host header that names an endpoint
+ * (`vpce`) is kept: any other names none, and would only split rows. The region is the `regionLength`
+ * bytes at `r0` (see networkRow).
+ */
+function networkEntry(principal: i32, vpce: bool, r0: i32, regionLength: i32): i32 {
+  store<i32>(KEY, principal);
   const remote = stage(KEY + 4, getStart(F_REMOTE_IP), getEnd(F_REMOTE_IP));
   const host = vpce ? stage(remote, getStart(F_HOST_HEADER), getEnd(F_HOST_HEADER)) : remote;
-  const region = stageField(host, F_SOURCE_REGION);
+  const region = stage(host, r0, r0 + regionLength);
   return findEntry(KEYS, KEY, 4, <i32>(remote - KEY - 4), <i32>(host - remote), <i32>(region - host), 0, NET_KIND);
 }
 
 /**
- * A cache of the last network key seen with each rollup entry (direct-mapped by entry): most lines come
- * from an address their requester used just before, and a compare of two 16-byte fields is cheaper than
- * hashing the key. A slot: rollup entry + 1 (0 empty), network entry, address length, region length,
- * slot, network row, the row generation it is of; address bytes at 32, region bytes at 48. Lines with
- * an endpoint host, or an address or region over 16 bytes (long IPv6), are not cached.
+ * A cache of the last network keys seen with each principal (four ways a set, the set chosen by the
+ * principal): most lines come from an address their requester used a little before (an application
+ * spreads its requests over a few addresses), and a compare of two 16-byte fields is cheaper than hashing
+ * the key. A way: principal + 1 (0 empty), network entry, address length, region length, slot, network
+ * row, the row generation it is of, and (in a set's first way) the way the next miss replaces; address
+ * bytes at 32, region bytes at 48. Lines with an endpoint host, or an address or region over 16 bytes
+ * (long IPv6), are not cached.
  */
 const NET_CACHE_SLOTS: i32 = 4096;
 const NET_CACHE_BYTES: i32 = 64;
+const NET_CACHE_WAYS: i32 = 4;
 let NET_CACHE: usize = 0;
 /** Bumped whenever the rows are emptied: a cached row of an older generation is gone. */
 let rowGeneration: i32 = 1;
 
 /** The line's network row (see networkEntry), its rollup key being `entry`: -2 KEYS full, -4 rows full. */
 function networkRow(entry: i32): i32 {
+  const principal = principalOf(entry);
   const slot = <i32>Math.floor(timeMs / NET_SLOT_MS);
   const a0 = getStart(F_REMOTE_IP);
   const addressLength = getEnd(F_REMOTE_IP) - a0;
@@ -1230,31 +1327,43 @@ function networkRow(entry: i32): i32 {
   if (fieldCount > F_SOURCE_REGION) {
     r0 = getStart(F_SOURCE_REGION);
     regionLength = getEnd(F_SOURCE_REGION) - r0;
+    // JavaScript reads an empty field as `-`: a line without the field, with it empty or `-` is one key
+    // (lines of one requester and address with and without the trailing fields would split rows).
+    if (regionLength == 1 && byteAt(r0) == DASH) regionLength = 0;
   }
   const vpce = hostIsVpce();
   const cacheable = !vpce && addressLength <= 16 && regionLength <= 16;
-  const c = NET_CACHE + ((<usize>entry & <usize>(NET_CACHE_SLOTS - 1)) << 6);
-  if (
-    cacheable &&
-    load<i32>(c) == entry + 1 &&
-    load<i32>(c, 8) == addressLength &&
-    load<i32>(c, 12) == regionLength &&
-    sameBytes(c + 32, <usize>a0, addressLength) &&
-    sameBytes(c + 48, <usize>r0, regionLength)
-  ) {
-    if (load<i32>(c, 16) == slot && load<i32>(c, 24) == rowGeneration) return load<i32>(c, 20);
-    const row = findRow(slot, NET_STATUS, load<i32>(c, 4));
-    if (row < 0) return -4;
-    store<i32>(c, slot, 16);
-    store<i32>(c, row, 20);
-    store<i32>(c, rowGeneration, 24);
-    return row;
+  const set =
+    NET_CACHE + ((<usize>principal & <usize>(NET_CACHE_SLOTS / NET_CACHE_WAYS - 1)) * <usize>(NET_CACHE_WAYS * NET_CACHE_BYTES));
+  if (cacheable) {
+    for (let w = 0; w < NET_CACHE_WAYS; w++) {
+      const c = set + <usize>(w * NET_CACHE_BYTES);
+      if (
+        load<i32>(c) == principal + 1 &&
+        load<i32>(c, 8) == addressLength &&
+        load<i32>(c, 12) == regionLength &&
+        sameBytes(c + 32, <usize>a0, addressLength) &&
+        sameBytes(c + 48, <usize>r0, regionLength)
+      ) {
+        if (load<i32>(c, 16) == slot && load<i32>(c, 24) == rowGeneration) return load<i32>(c, 20);
+        const row = findRow(slot, NET_STATUS, load<i32>(c, 4));
+        if (row < 0) return -4;
+        store<i32>(c, slot, 16);
+        store<i32>(c, row, 20);
+        store<i32>(c, rowGeneration, 24);
+        return row;
+      }
+    }
   }
-  const netEntry = networkEntry(entry, vpce);
+  const netEntry = networkEntry(principal, vpce, r0, regionLength);
   if (netEntry < 0) return -2;
   const row = findRow(slot, NET_STATUS, netEntry);
   if (cacheable) {
-    store<i32>(c, entry + 1);
+    // The set's ways are replaced in turn.
+    const victim = load<i32>(set, 28);
+    store<i32>(set, (victim + 1) & (NET_CACHE_WAYS - 1), 28);
+    const c = set + <usize>(victim * NET_CACHE_BYTES);
+    store<i32>(c, principal + 1);
     store<i32>(c, netEntry, 4);
     store<i32>(c, addressLength, 8);
     store<i32>(c, regionLength, 12);
