@@ -5,7 +5,7 @@
  * and slot, about 2.1 M requests a partner and day).
  *
  *   npm run bench:scale [-- --partners 1,4,10,100] [-- --days 30] [-- --rows-per-slot 512]
- *                       [-- --paths old,new,build,daily,cold,warm,hot] [-- --old-max-rows 8000000]
+ *                       [-- --paths old,new,build,daily,cold,warm,hot,hotwhole] [-- --old-max-rows 8000000]
  *                       [-- --compact] [-- --daily-memory 512MB] [-- --data-dir bench-data/scale]
  *                       [-- --markdown]
  *
@@ -25,7 +25,9 @@
  *   removes the last batch from the pre-aggregate and the caches, and the pairs only it holds (the
  *   state a night's ingestion leaves: one new batch), then builds that batch; hot finds nothing to
  *   build. Each includes its refreshes in its seconds, and says how much of them they were. Run build
- *   (or daily) before the others on a new state.
+ *   (or daily) before the others on a new state. These paths hand the counted rows to the evaluation
+ *   partner by partner, streamed out of DuckDB (`eachPartnerDailyUsage`); hotwhole is hot reading
+ *   them whole into JavaScript first (main before issue 13's memory step), for comparison.
  * --compact synthesises the days before the last one a row per key and segment (rollup-synthesiser.ts
  * `fullDaysFrom`: the same daily rows and figures, 16 times fewer slot rows for those days), into its
  * own state file; the last day, the warm path's batch, is slot by slot.
@@ -59,7 +61,11 @@ import {
   prepareDailyRead,
   writeAttributionTables,
 } from '../functions/adapters/duckdb/usage-aggregation.js';
-import { evaluateDailyUsage, evaluateUnattributedUsage } from '../functions/audit/aggregated-evaluation.js';
+import {
+  evaluateDailyUsage,
+  evaluateDailyUsageByPartner,
+  evaluateUnattributedUsage,
+} from '../functions/audit/aggregated-evaluation.js';
 import {
   partnerDailyUsageRequest,
   unattributedUsageRequest,
@@ -73,8 +79,8 @@ const START = '2026-03-01';
 const TOP_UNATTRIBUTED = 100;
 
 /** See the file's comment. */
-type BenchPath = 'old' | 'new' | 'daily' | 'build' | 'cold' | 'warm' | 'hot';
-const PATHS: readonly BenchPath[] = ['old', 'new', 'build', 'daily', 'cold', 'warm', 'hot'];
+type BenchPath = 'old' | 'new' | 'daily' | 'build' | 'cold' | 'warm' | 'hot' | 'hotwhole';
+const PATHS: readonly BenchPath[] = ['old', 'new', 'build', 'daily', 'cold', 'warm', 'hot', 'hotwhole'];
 const LABEL: Record<BenchPath, string> = {
   old: 'old (whole rows)',
   new: 'SQL over slot rows',
@@ -83,6 +89,7 @@ const LABEL: Record<BenchPath, string> = {
   cold: 'cached, cold (registry new)',
   warm: 'cached, warm (one new batch)',
   hot: 'cached, hot (nothing new)',
+  hotwhole: 'cached, hot, counted rows read whole (main)',
 };
 
 interface ChildResult {
@@ -239,12 +246,27 @@ async function runChild(
       engine = new DuckDbUsageAggregation(connection, undefined, daily, attributedCache(digest));
     }
   }
-  const daily = await engine.partnerDailyUsage(
-    partnerDailyUsageRequest(registry.partners, window, dataEndMs),
-  );
+  const dailyRequest = partnerDailyUsageRequest(registry.partners, window, dataEndMs);
+  let dailyRows = 0;
+  let evaluated: Awaited<ReturnType<typeof evaluateDailyUsageByPartner>>;
+  if (path === 'hotwhole') {
+    // Main's way: every counted row into JavaScript at once, then the evaluation.
+    const daily = await engine.partnerDailyUsage(dailyRequest);
+    dailyRows = daily.length;
+    evaluated = evaluateDailyUsage(registry, registry.partners, window, daily, dataEndMs);
+  } else {
+    evaluated = await evaluateDailyUsageByPartner(
+      registry,
+      registry.partners,
+      window,
+      async (visit) => {
+        dailyRows = await engine.eachPartnerDailyUsage(dailyRequest, visit);
+      },
+      dataEndMs,
+    );
+  }
   const request = unattributedUsageRequest(window, TOP_UNATTRIBUTED);
   const strangers = await engine.unattributedUsage(request);
-  const evaluated = evaluateDailyUsage(registry, registry.partners, window, daily, dataEndMs);
   const unattributed = evaluateUnattributedUsage(registry, request.range, strangers);
   const seconds = (performance.now() - t0) / 1000;
   connection.closeSync();
@@ -255,7 +277,7 @@ async function runChild(
     ...refresh,
     seconds,
     peakRssMb: peakRssMb(),
-    rowsToJs: daily.length + strangers.length,
+    rowsToJs: dailyRows + strangers.length,
     evaluations: evaluated.evaluations.length,
     digest: digestOf({ e: evaluated.evaluations, u: unattributed, c: evaluated.uncovered }),
   };
