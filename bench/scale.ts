@@ -55,6 +55,7 @@ import {
 } from '../functions/adapters/duckdb/attributed-daily.js';
 import { CREATE_DAILY_ROLLUP, DAILY_ROLLUP_TABLES } from '../functions/adapters/duckdb/daily-rollup.js';
 import { DuckDbState } from '../functions/adapters/duckdb/index.js';
+import { memoryLimitSetting, stateMemoryLimit } from '../functions/adapters/duckdb/memory-limit.js';
 import {
   DuckDbUsageAggregation,
   LOCAL_AGGREGATION_TABLES,
@@ -159,7 +160,9 @@ async function runChild(
       digest: digestOf({ e: result.evaluations, u: result.unattributed, c: result.uncovered }),
     };
   }
-  const db = await DuckDBInstance.create(state);
+  // Opened as DuckDbDatabase opens a state (memory-limit.ts), so the refresh can set the limit back.
+  const databaseMemoryLimit = stateMemoryLimit();
+  const db = await DuckDBInstance.create(state, { memory_limit: memoryLimitSetting(databaseMemoryLimit) });
   const connection = await db.connect();
   // Set the state up as the path finds it (not timed).
   if (path === 'build') {
@@ -219,7 +222,7 @@ async function runChild(
     const { refresh: done, ...daily } = await prepareDailyRead(
       connection,
       registry,
-      dailyMemory ? { memoryLimit: dailyMemory } : {},
+      dailyMemory ? { memoryLimit: dailyMemory, databaseMemoryLimit } : { databaseMemoryLimit },
     );
     refresh = {
       refreshSeconds: (performance.now() - r0) / 1000,

@@ -18,6 +18,7 @@ import {
   memoryBytes,
   refreshDailyRollup,
 } from '../../functions/adapters/duckdb/daily-rollup.js';
+import { memoryLimitInForce, memoryLimitSetting } from '../../functions/adapters/duckdb/memory-limit.js';
 import { CREATE_SCHEMA, SQL } from '../../functions/adapters/duckdb/schema.js';
 import {
   DuckDbUsageAggregation,
@@ -134,10 +135,10 @@ async function reset(): Promise<void> {
   }
 }
 
-async function insertRows(rows: readonly BatchRow[]): Promise<void> {
+async function insertRows(rows: readonly BatchRow[], into: DuckDBConnection = connection): Promise<void> {
   if (rows.length === 0) return;
   const col = <T>(f: (r: BatchRow) => T) => listValue(rows.map(f) as never[]);
-  await connection.run(
+  await into.run(
     `INSERT INTO rollup SELECT unnest($1::BIGINT[]), unnest($2::VARCHAR[]), unnest($3::VARCHAR[]),
       unnest($4::VARCHAR[]), unnest($5::VARCHAR[]), unnest($6::VARCHAR[]), unnest($7::VARCHAR[]),
       unnest($8::BIGINT[]), unnest($9::BIGINT[]), unnest($10::BIGINT[]), unnest($11::VARCHAR[])`,
@@ -496,6 +497,44 @@ describe('the daily pre-aggregate', () => {
     await expect(refreshDailyRollup(connection, ['UTC'], { memoryLimit: "1GB'; DROP" })).rejects.toThrow(
       'memoryLimit must be a size such as 512MB',
     );
+  });
+
+  it("sets the database's own memory limit back exactly: the limit in force, not only the setting's text", async () => {
+    // Not a round number: DuckDB prints it as 1.1 GiB, and setting back that text would give 1.0 GiB.
+    const own = 1_234_567_890;
+    const other = await DuckDBInstance.create(':memory:', { memory_limit: memoryLimitSetting(own) });
+    const c = await other.connect();
+    try {
+      for (const statement of CREATE_SCHEMA) await c.run(statement);
+      await insertRows(fc.sample(rowArbitrary(1), { numRuns: 50, seed: 12 }), c);
+      const setting = async () =>
+        String((await c.runAndReadAll("SELECT current_setting('memory_limit')")).getRows()[0]![0]);
+      const inForce = await memoryLimitInForce(c);
+      expect(inForce).toBe('1.1 GiB');
+      const text = await setting();
+      await refreshDailyRollup(c, ['UTC'], { memoryLimit: '300MB', databaseMemoryLimit: own });
+      expect(await memoryLimitInForce(c)).toBe(inForce);
+      expect(await setting()).toBe(text);
+      // Also after a refresh that fails part-way.
+      await c.run('DELETE FROM rollup');
+      await insertRows(fc.sample(rowArbitrary(1), { numRuns: 50, seed: 13 }), c);
+      await expect(
+        refreshDailyRollup(c, ['UTC', 'Asia/Kathmandu'], {
+          memoryLimit: '300MB',
+          databaseMemoryLimit: own,
+          onStep: (step) => {
+            if (step === 'staged') throw new Error('crash while lowered');
+          },
+        }),
+      ).rejects.toThrow('crash while lowered');
+      expect(await memoryLimitInForce(c)).toBe(inForce);
+      // Not told the database's limit, the refresh leaves the limit as it is.
+      await refreshDailyRollup(c, ['UTC', 'Asia/Kathmandu'], { memoryLimit: '300MB' });
+      expect(await memoryLimitInForce(c)).toBe(inForce);
+    } finally {
+      c.closeSync();
+      other.closeSync();
+    }
   });
 
   it('refuses a zone DuckDB does not know, naming it', async () => {

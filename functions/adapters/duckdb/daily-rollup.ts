@@ -21,6 +21,7 @@
  */
 import { type DuckDBConnection, listValue } from '@duckdb/node-api';
 import { SLOT_MS } from '../../domain/usage.js';
+import { withLoweredMemoryLimit } from './memory-limit.js';
 import { SETTING_INGESTION } from './schema.js';
 
 /** A zone the pre-aggregate cannot be kept in. */
@@ -97,12 +98,19 @@ export interface DailyRollupOptions {
   /** Called after each step (a test throws here to fail the refresh part-way). */
   readonly onStep?: (step: DailyRollupStep, batch?: string) => void;
   /**
-   * DuckDB's memory limit while the refresh runs (restored after), where the database's own is
+   * DuckDB's memory limit while the refresh runs, where the database's own (`databaseMemoryLimit`) is
    * higher: DuckDB's default is 80 % of the machine's memory, and a cold build of 10 founding-case
    * partners then peaked at 1.3 GB against 0.63 GB under 500 MB (spilling to the state's temporary
    * directory). @default '512MB'
    */
   readonly memoryLimit?: string;
+  /**
+   * The database's own memory limit in bytes, as it was opened with (DuckDbDatabase.memoryLimit,
+   * memory-limit.ts): the refresh sets it back after lowering it to `memoryLimit`, exactly. Without it
+   * the refresh leaves the limit as it is: DuckDB reads its limit back rounded, and `RESET` leaves a
+   * lowered limit in force, so a limit the refresh was not told cannot be set back.
+   */
+  readonly databaseMemoryLimit?: number;
 }
 
 const UNITS: Record<string, number> = {
@@ -161,19 +169,11 @@ export async function refreshDailyRollup(
   for (const zone of asked) await checkZone(connection, zone);
   for (const statement of CREATE_DAILY_ROLLUP) await connection.run(statement);
   const limit = options.memoryLimit ?? '512MB';
-  if (Number.isNaN(memoryBytes(limit))) {
+  const lowerTo = memoryBytes(limit);
+  if (Number.isNaN(lowerTo)) {
     throw new RangeError(`memoryLimit must be a size such as 512MB, got "${limit}"`);
   }
-  const current = async () =>
-    String(rowsOf(await connection.runAndReadAll("SELECT current_setting('memory_limit')"))[0]![0]);
-  const before = await current();
-  // The limit reads back rounded (18.8 GiB), so the default is restored by RESET, not by its text.
-  await connection.run('RESET memory_limit');
-  const isDefault = (await current()) === before;
-  if (!isDefault) await connection.run(`SET memory_limit = '${before}'`);
-  const lower = memoryBytes(limit) < memoryBytes(before);
-  if (lower) await connection.run(`SET memory_limit = '${limit}'`);
-  try {
+  const inTransaction = async () => {
     await connection.run('BEGIN TRANSACTION');
     try {
       const result = await refreshInTransaction(connection, asked, options);
@@ -187,10 +187,10 @@ export async function refreshDailyRollup(
       }
       throw error;
     }
-  } finally {
-    // Both sizes were checked above to be DuckDB sizes (digits and a unit), so nothing else enters.
-    if (lower) await connection.run(isDefault ? 'RESET memory_limit' : `SET memory_limit = '${before}'`);
-  }
+  };
+  return options.databaseMemoryLimit === undefined
+    ? inTransaction()
+    : withLoweredMemoryLimit(connection, Math.floor(lowerTo), options.databaseMemoryLimit, inTransaction);
 }
 
 async function checkZone(connection: DuckDBConnection, zone: string): Promise<void> {

@@ -8,6 +8,7 @@ import { mkdirSync, realpathSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { type DuckDBConnection, DuckDBInstance, type DuckDBValue } from '@duckdb/node-api';
 import { DuckDbStoreError, InvalidRollupRowError } from './errors.js';
+import { memoryLimitSetting, stateMemoryLimit } from './memory-limit.js';
 import {
   CREATE_SCHEMA,
   DROP_OLD_CLAIMS,
@@ -31,6 +32,8 @@ const openPaths = new Set<string>();
  */
 export class DuckDbDatabase {
   readonly path: string;
+  /** DuckDB's memory limit in bytes, which the database is opened with (memory-limit.ts). */
+  readonly memoryLimit = stateMemoryLimit();
   private readonly instance: DuckDBInstance;
   private readonly connection: DuckDBConnection;
   private readonly lockKey: string | undefined;
@@ -71,7 +74,7 @@ export class DuckDbDatabase {
     }
     let instance: DuckDBInstance | undefined;
     try {
-      instance = await DuckDBInstance.create(path);
+      instance = await DuckDBInstance.create(path, { memory_limit: memoryLimitSetting(stateMemoryLimit()) });
       const connection = await instance.connect();
       const database = new DuckDbDatabase(path, lockKey, instance, connection);
       await database.initialise();

@@ -315,6 +315,7 @@ export async function prepareAttributedRead(
   registry: Registry,
   tables: AttributionTables,
   options: AttributedDailyOptions = {},
+  dailyOptions: DailyRollupOptions = {},
 ): Promise<{
   readonly refresh: DailyRollupRefresh;
   readonly attributed: AttributedDailyRefresh;
@@ -322,7 +323,7 @@ export async function prepareAttributedRead(
   readonly unattributed: DailySource;
   readonly cache: AttributedCache;
 }> {
-  const { refresh, ...daily } = await prepareDailyRead(connection, registry);
+  const { refresh, ...daily } = await prepareDailyRead(connection, registry, dailyOptions);
   const digest = attributedDigest(tables, refresh.zones);
   const attributed = await refreshAttributedDaily(
     connection,
@@ -374,17 +375,21 @@ export class DuckDbAggregatedUsageSource implements AggregatedUsageSource {
   private async aggregation(connection: DuckDBConnection, registry: Registry) {
     const tables = await writeAttributionTables(connection, registry);
     if (!this.preAggregate) return new DuckDbUsageAggregation(connection);
+    // The refresh lowers DuckDB's limit while it runs and sets the database's own back, exactly.
+    const dailyOptions: DailyRollupOptions = { databaseMemoryLimit: this.database.memoryLimit };
     if (this.attributedCache) {
       const { refresh, attributed, cache, ...daily } = await prepareAttributedRead(
         connection,
         registry,
         tables,
+        {},
+        dailyOptions,
       );
       this.lastRefresh = refresh;
       this.lastAttributedRefresh = attributed;
       return new DuckDbUsageAggregation(connection, LOCAL_AGGREGATION_TABLES, daily, cache);
     }
-    const { refresh, ...daily } = await prepareDailyRead(connection, registry);
+    const { refresh, ...daily } = await prepareDailyRead(connection, registry, dailyOptions);
     this.lastRefresh = refresh;
     return new DuckDbUsageAggregation(connection, LOCAL_AGGREGATION_TABLES, daily);
   }
