@@ -353,6 +353,46 @@ describe('the daily pre-aggregate', () => {
     expect(r.cached).toEqual(r.slots);
   });
 
+  it('commits batch by batch past commitRows: a failure part-way keeps the batches before it, consistent, and the next refresh completes them', async () => {
+    const registry = registryOf(['America/New_York', 'Pacific/Kiritimati']);
+    await insertRows(fc.sample(rowArbitrary(2), { numRuns: 300, seed: 10 }));
+    const zones = ['UTC', 'America/New_York', 'Pacific/Kiritimati'];
+    let seen = 0;
+    await expect(
+      refreshDailyRollup(connection, zones, {
+        commitRows: 0,
+        onStep: (step) => {
+          if (step === 'built' && ++seen === 2) throw new Error('crash at the second batch');
+        },
+      }),
+    ).rejects.toThrow('crash at the second batch');
+    // The first batch (b1) was committed with its markers; the second rolled back; the third not begun.
+    const perBatch = async () =>
+      (
+        await connection.runAndReadAll(`SELECT b.batch, count(DISTINCT b.zone_id)::INTEGER,
+          (SELECT count(*) FROM rollup_daily d WHERE d.batch = b.batch)::INTEGER
+        FROM rollup_daily_batches b GROUP BY b.batch ORDER BY b.batch`)
+      ).getRows();
+    const daily = async () =>
+      Number((await connection.runAndReadAll('SELECT count(*) FROM rollup_daily')).getRows()[0]![0]);
+    const kept = await perBatch();
+    expect(kept.map(([batch, zoneCount]) => [batch, zoneCount])).toEqual([['b1', 3]]);
+    expect(kept[0]![2]).toBeGreaterThan(0);
+    expect(await daily()).toBe(kept[0]![2]);
+    const next = await refreshDailyRollup(connection, zones, { commitRows: 0 });
+    expect(next).toMatchObject({ check: 'census', built: 6, dropped: 0 });
+    const r = await bothWays(registry, Date.UTC(2026, 3, 5));
+    expect(r.refresh).toMatchObject({ check: 'counts', built: 0 });
+    expect(r.days).toEqual(r.slots);
+    expect(r.cached).toEqual(r.slots);
+    // The same rows as one transaction builds.
+    const batched = await tableText();
+    await reset();
+    await insertRows(fc.sample(rowArbitrary(2), { numRuns: 300, seed: 10 }));
+    await refreshDailyRollup(connection, zones);
+    expect(await tableText()).toBe(batched);
+  });
+
   it('keeps the attributed caches per registry digest: a night attributes only its new pairs, a registry change counts afresh', async () => {
     const registry = registryOf(['Asia/Kathmandu', 'Europe/Berlin']);
     await insertRows(fc.sample(rowArbitrary(2), { numRuns: 400, seed: 21 }));

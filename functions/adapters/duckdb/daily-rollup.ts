@@ -13,7 +13,8 @@
  *   zone applies to past usage without reading logs again);
  * - attribution stays in SQL at read time (the rows keep the requester and access point), so a change
  *   of the registry's principals applies to the past as it does on the slot rows.
- * One refresh is one transaction: a failure part-way leaves the tables as they were.
+ * One refresh is one transaction: a failure part-way leaves the tables as they were; a large one (a
+ * state's first build) commits batch by batch, each batch's rows with its markers (commitRows).
  *
  * Building one batch for several zones reads its slot rows once: they are summed per "segment", the
  * runs of slots that share their local day in every zone built (a few a day), and each zone's days are
@@ -111,7 +112,17 @@ export interface DailyRollupOptions {
    * lowered limit in force, so a limit the refresh was not told cannot be set back.
    */
   readonly databaseMemoryLimit?: number;
+  /**
+   * A refresh that reads more rollup rows than this commits each batch (its daily rows and markers)
+   * in its own transaction, the dropped batches with the first: a failure part-way then leaves the
+   * batches before it built (their rows and markers together, so the tables stay consistent) and the
+   * rest to the next refresh. Below it the refresh is one transaction. @default 8,000,000
+   */
+  readonly commitRows?: number;
 }
+
+/** See {@link DailyRollupOptions.commitRows}. */
+const COMMIT_ROWS = 8_000_000;
 
 const UNITS: Record<string, number> = {
   bytes: 1,
@@ -156,7 +167,8 @@ function num(value: unknown): number | null {
 
 /**
  * Brings the pre-aggregate of `zones` up to date with the rollup, in one transaction on `connection`
- * (which must not be inside one), and returns the zones' ids.
+ * (which must not be inside one; a large refresh in one a batch, see commitRows), and returns the
+ * zones' ids.
  *
  * @throws InvalidDailyZoneError when a zone is not an IANA name DuckDB knows.
  */
@@ -312,6 +324,11 @@ async function refreshInTransaction(
   options.onStep?.('dropped');
   let built = 0;
   let rowsRead = 0;
+  // A large refresh commits batch by batch: DuckDB holds a transaction's new rows in memory (spilling
+  // only part), so one transaction for a state's first build outgrew any fixed limit.
+  let toRead = 0;
+  for (const batch of toBuild.keys()) toRead += census.get(batch)!.rows;
+  const commitEach = toRead > (options.commitRows ?? COMMIT_ROWS);
   for (const [batch, batchZones] of [...toBuild].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     const c = census.get(batch)!;
     if (c.rows > 0) await buildBatch(connection, batch, c, batchZones, options);
@@ -325,6 +342,10 @@ async function refreshInTransaction(
     built += batchZones.length;
     rowsRead += c.rows;
     options.onStep?.('built', batch);
+    if (commitEach) {
+      await connection.run('COMMIT');
+      await connection.run('BEGIN TRANSACTION');
+    }
   }
   return { zones, check: 'census', dropped, built, rowsRead };
 }
