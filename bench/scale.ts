@@ -55,11 +55,16 @@ import {
 } from '../functions/adapters/duckdb/attributed-daily.js';
 import { CREATE_DAILY_ROLLUP, DAILY_ROLLUP_TABLES } from '../functions/adapters/duckdb/daily-rollup.js';
 import { DuckDbState } from '../functions/adapters/duckdb/index.js';
-import { memoryLimitSetting, stateMemoryLimit } from '../functions/adapters/duckdb/memory-limit.js';
+import {
+  memoryLimitSetting,
+  stateMemoryLimit,
+  withLoweredMemoryLimit,
+} from '../functions/adapters/duckdb/memory-limit.js';
 import {
   DuckDbUsageAggregation,
   LOCAL_AGGREGATION_TABLES,
   prepareDailyRead,
+  READ_MEMORY_LIMIT,
   writeAttributionTables,
 } from '../functions/adapters/duckdb/usage-aggregation.js';
 import {
@@ -263,7 +268,10 @@ async function runChild(
       registry.partners,
       window,
       async (visit) => {
-        dailyRows = await engine.eachPartnerDailyUsage(dailyRequest, visit);
+        // As DuckDbAggregatedUsageSource reads them: under READ_MEMORY_LIMIT.
+        dailyRows = await withLoweredMemoryLimit(connection, READ_MEMORY_LIMIT, databaseMemoryLimit, () =>
+          engine.eachPartnerDailyUsage(dailyRequest, visit),
+        );
       },
       dataEndMs,
     );
