@@ -143,6 +143,9 @@ export function memoryBytes(text: string): number {
   return m && unit ? Number(m[1]) * unit : Number.NaN;
 }
 
+/** About how many rollup rows one staging statement sums (its groups are held in memory). */
+const STAGE_ROWS = 8_000_000;
+
 /** At most this many segments a staging statement (four sums a segment and key are held). */
 const SEGMENTS_A_STATEMENT = 12;
 
@@ -397,12 +400,24 @@ async function buildBatch(
     if (!ISO_DATE.test(text)) throw new Error(`a local date of DuckDB's is not a date: "${text}"`);
     getOrAdd(dayOf, Number(slot)).push({ zone: Number(zone), date: text });
   }
-  // Segments summed a few at a time, at most SEGMENTS_A_STATEMENT a statement: a statement holds four
-  // sums a segment for each key of its slots, so its memory grows with keys and segments, not rows.
+  // Segments summed a few at a time: about STAGE_ROWS rollup rows and at most SEGMENTS_A_STATEMENT
+  // segments a statement, judged from the batch's rows per slot.
+  const span = (census.maxSlot! - census.minSlot!) / SLOT_MS + 1;
+  const rowsPerSlot = census.rows / span;
   const chunks: (readonly [number, number])[][] = [];
-  for (let i = 0; i < segments.length; i += SEGMENTS_A_STATEMENT) {
-    chunks.push(segments.slice(i, i + SEGMENTS_A_STATEMENT));
+  let chunk: (readonly [number, number])[] = [];
+  let chunkRows = 0;
+  for (const segment of segments) {
+    const rows = ((segment[1] - segment[0]) / SLOT_MS + 1) * rowsPerSlot;
+    if (chunk.length > 0 && (chunkRows + rows > STAGE_ROWS || chunk.length === SEGMENTS_A_STATEMENT)) {
+      chunks.push(chunk);
+      chunk = [];
+      chunkRows = 0;
+    }
+    chunk.push(segment);
+    chunkRows += rows;
   }
+  chunks.push(chunk);
   // One chunk (a night): its rows are the daily rows. Several: their rows are summed once more, as a
   // zone's day may have segments in two chunks.
   const direct = chunks.length === 1;
