@@ -146,11 +146,6 @@ export function memoryBytes(text: string): number {
 /** About how many rollup rows one staging statement sums (its groups are held in memory). */
 const STAGE_ROWS = 8_000_000;
 
-/** At most this many segments a staging statement (four sums a segment and key are held). */
-const SEGMENTS_A_STATEMENT = 12;
-
-const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
-
 interface BatchCensus {
   readonly rows: number;
   readonly minSlot: number | null;
@@ -390,140 +385,45 @@ async function buildBatch(
     await connection.runAndReadAll(`SELECT segment_start, max(slot_start)
       FROM daily_slot_segments GROUP BY segment_start ORDER BY segment_start`),
   ).map(([from, to]) => [Number(from), Number(to)] as const);
-  // Each segment's local day in each zone built.
-  const dayOf = new Map<number, { readonly zone: number; readonly date: string }[]>();
-  for (const [slot, zone, date] of rowsOf(
-    await connection.runAndReadAll(`SELECT d.slot_start, d.zone_id, d.local_date FROM daily_slot_days d
-      WHERE d.slot_start IN (SELECT DISTINCT segment_start FROM daily_slot_segments)`),
-  )) {
-    const text = String(date);
-    if (!ISO_DATE.test(text)) throw new Error(`a local date of DuckDB's is not a date: "${text}"`);
-    getOrAdd(dayOf, Number(slot)).push({ zone: Number(zone), date: text });
-  }
-  // Segments summed a few at a time: about STAGE_ROWS rollup rows and at most SEGMENTS_A_STATEMENT
-  // segments a statement, judged from the batch's rows per slot.
+  await connection.run(`CREATE OR REPLACE TEMP TABLE daily_stage (
+    segment_start BIGINT NOT NULL, requester VARCHAR NOT NULL, access_point VARCHAR NOT NULL,
+    dataset VARCHAR NOT NULL, operation VARCHAR NOT NULL, status_class VARCHAR NOT NULL,
+    requests HUGEINT NOT NULL, bytes_sent HUGEINT NOT NULL, records HUGEINT NOT NULL)`);
+  // Segments summed a few at a time, so that one statement's groups stay within memory: about
+  // STAGE_ROWS rollup rows a statement, judged from the batch's rows per slot.
   const span = (census.maxSlot! - census.minSlot!) / SLOT_MS + 1;
   const rowsPerSlot = census.rows / span;
-  const chunks: (readonly [number, number])[][] = [];
-  let chunk: (readonly [number, number])[] = [];
+  let chunkFrom = segments[0]![0];
   let chunkRows = 0;
-  for (const segment of segments) {
-    const rows = ((segment[1] - segment[0]) / SLOT_MS + 1) * rowsPerSlot;
-    if (chunk.length > 0 && (chunkRows + rows > STAGE_ROWS || chunk.length === SEGMENTS_A_STATEMENT)) {
-      chunks.push(chunk);
-      chunk = [];
-      chunkRows = 0;
-    }
-    chunk.push(segment);
-    chunkRows += rows;
-  }
-  chunks.push(chunk);
-  // One chunk (a night): its rows are the daily rows. Several: their rows are summed once more, as a
-  // zone's day may have segments in two chunks.
-  const direct = chunks.length === 1;
-  if (!direct) {
-    await connection.run(`CREATE OR REPLACE TEMP TABLE daily_stage (
-      zone_id INTEGER NOT NULL, local_date VARCHAR NOT NULL, requester VARCHAR NOT NULL,
-      access_point VARCHAR NOT NULL, dataset VARCHAR NOT NULL, operation VARCHAR NOT NULL,
-      status_class VARCHAR NOT NULL, requests HUGEINT NOT NULL, bytes_sent HUGEINT NOT NULL,
-      records HUGEINT NOT NULL)`);
-  }
-  for (const part of chunks) {
-    const select = chunkDailySql(part, dayOf);
+  for (let i = 0; i < segments.length; i++) {
+    const [from, to] = segments[i]!;
+    chunkRows += ((to - from) / SLOT_MS + 1) * rowsPerSlot;
+    if (i < segments.length - 1 && chunkRows + rowsPerSlot * 96 < STAGE_ROWS) continue;
     await connection.run(
-      direct
-        ? `INSERT INTO rollup_daily SELECT zone_id, $4, local_date, requester, access_point, dataset,
-            operation, status_class, CAST(requests AS BIGINT), CAST(bytes_sent AS BIGINT), CAST(records AS BIGINT)
-          FROM (${select})`
-        : `INSERT INTO daily_stage SELECT zone_id, local_date, requester, access_point, dataset, operation,
-            status_class, requests, bytes_sent, records FROM (${select})`,
-      direct ? [batch, part[0]![0], part.at(-1)![1], batch] : [batch, part[0]![0], part.at(-1)![1]],
+      `INSERT INTO daily_stage
+      SELECT g.segment_start, r.requester, r.access_point, r.dataset, r.operation, r.status_class,
+        sum(r.requests), sum(r.bytes_sent), sum(r.records)
+      FROM rollup r JOIN daily_slot_segments g ON g.slot_start = r.slot_start
+      WHERE r.batch = $1 AND r.slot_start >= $2::BIGINT AND r.slot_start <= $3::BIGINT
+      GROUP BY g.segment_start, r.requester, r.access_point, r.dataset, r.operation, r.status_class`,
+      [batch, chunkFrom, to],
     );
+    chunkFrom = segments[i + 1]?.[0] ?? chunkFrom;
+    chunkRows = 0;
   }
   options.onStep?.('staged', batch);
-  if (!direct) {
+  for (const zone of zones) {
     await connection.run(
       `INSERT INTO rollup_daily
-      SELECT zone_id, $1, local_date, requester, access_point, dataset, operation, status_class,
-        CAST(sum(requests) AS BIGINT), CAST(sum(bytes_sent) AS BIGINT), CAST(sum(records) AS BIGINT)
-      FROM daily_stage
-      GROUP BY zone_id, local_date, requester, access_point, dataset, operation, status_class`,
-      [batch],
+      SELECT $1::INTEGER, $2, d.local_date, s.requester, s.access_point, s.dataset, s.operation, s.status_class,
+        CAST(sum(s.requests) AS BIGINT), CAST(sum(s.bytes_sent) AS BIGINT), CAST(sum(s.records) AS BIGINT)
+      FROM daily_stage s
+      JOIN daily_slot_days d ON d.slot_start = s.segment_start AND d.zone_id = $1::INTEGER
+      GROUP BY d.local_date, s.requester, s.access_point, s.dataset, s.operation, s.status_class`,
+      [zone.id, batch],
     );
-    await connection.run('DROP TABLE daily_stage');
   }
+  await connection.run('DROP TABLE daily_stage');
   await connection.run('DROP TABLE daily_slot_segments');
   await connection.run('DROP TABLE daily_slot_days');
-}
-
-/**
- * The daily rows of one chunk of consecutive segments (parameters: $1 batch, $2 first slot, $3 last
- * slot), grouped once: per key, a column of sums per segment (`FILTER`), then each zone's day made
- * from its segments' columns, so no second grouping per zone (a key without rows in a zone's day
- * gives no row, as a grouping would not).
- */
-function chunkDailySql(
-  part: readonly (readonly [number, number])[],
-  dayOf: ReadonlyMap<number, readonly { readonly zone: number; readonly date: string }[]>,
-): string {
-  // Segment starts and dates come from DuckDB (integers, checked dates): nothing else enters the text.
-  const seg =
-    part.length === 1
-      ? '0'
-      : `CASE ${part
-          .slice(1)
-          .map(([from], i) => `WHEN slot_start < ${Math.trunc(from)} THEN ${i}`)
-          .join(' ')} ELSE ${part.length - 1} END`;
-  const columns = part
-    .map(
-      (_, i) => `sum(requests) FILTER (WHERE seg = ${i}) AS q${i},
-    sum(bytes_sent) FILTER (WHERE seg = ${i}) AS b${i},
-    sum(records) FILTER (WHERE seg = ${i}) AS c${i},
-    count(*) FILTER (WHERE seg = ${i}) AS n${i}`,
-    )
-    .join(',\n    ');
-  const byZoneDay = new Map<string, { zone: number; date: string; segments: number[] }>();
-  part.forEach(([from], i) => {
-    for (const { zone, date } of dayOf.get(from) ?? []) {
-      const key = `${zone} ${date}`;
-      let entry = byZoneDay.get(key);
-      if (!entry) {
-        entry = { zone, date, segments: [] };
-        byZoneDay.set(key, entry);
-      }
-      entry.segments.push(i);
-    }
-  });
-  const plus = (prefix: string, segments: readonly number[]) =>
-    segments.map((i) => `coalesce(${prefix}${i}, 0)`).join(' + ');
-  const days = [...byZoneDay.values()].map(
-    ({
-      zone,
-      date,
-      segments,
-    }) => `SELECT ${zone} AS zone_id, '${date}' AS local_date, requester, access_point,
-    dataset, operation, status_class, ${plus('q', segments)} AS requests, ${plus('b', segments)} AS bytes_sent,
-    ${plus('c', segments)} AS records, ${plus('n', segments)} AS n
-  FROM per_key`,
-  );
-  return `WITH per_key AS (
-  SELECT requester, access_point, dataset, operation, status_class,
-    ${columns}
-  FROM (SELECT requester, access_point, dataset, operation, status_class, requests, bytes_sent, records,
-      ${seg} AS seg
-    FROM rollup WHERE batch = $1 AND slot_start >= $2::BIGINT AND slot_start <= $3::BIGINT)
-  GROUP BY requester, access_point, dataset, operation, status_class
-)
-SELECT * FROM (
-  ${days.join('\n  UNION ALL\n  ')}
-) WHERE n > 0`;
-}
-
-function getOrAdd<K, V>(map: Map<K, V[]>, key: K): V[] {
-  let list = map.get(key);
-  if (!list) {
-    list = [];
-    map.set(key, list);
-  }
-  return list;
 }
