@@ -5,7 +5,7 @@
  * and slot, about 2.1 M requests a partner and day).
  *
  *   npm run bench:scale [-- --partners 1,4,10,100] [-- --days 30] [-- --rows-per-slot 512]
- *                       [-- --paths old,new,build,daily,cold,warm,hot] [-- --old-max-rows 8000000]
+ *                       [-- --paths old,new,build,daily,cold,warm,hot,hotwhole] [-- --old-max-rows 8000000]
  *                       [-- --compact] [-- --daily-memory 512MB] [-- --data-dir bench-data/scale]
  *                       [-- --markdown]
  *
@@ -25,7 +25,9 @@
  *   removes the last batch from the pre-aggregate and the caches, and the pairs only it holds (the
  *   state a night's ingestion leaves: one new batch), then builds that batch; hot finds nothing to
  *   build. Each includes its refreshes in its seconds, and says how much of them they were. Run build
- *   (or daily) before the others on a new state.
+ *   (or daily) before the others on a new state. These paths hand the counted rows to the evaluation
+ *   partner by partner, streamed out of DuckDB (`eachPartnerDailyUsage`); hotwhole is hot reading
+ *   them whole into JavaScript first (main before issue 13's memory step), for comparison.
  * --compact synthesises the days before the last one a row per key and segment (rollup-synthesiser.ts
  * `fullDaysFrom`: the same daily rows and figures, 16 times fewer slot rows for those days), into its
  * own state file; the last day, the warm path's batch, is slot by slot.
@@ -54,12 +56,22 @@ import {
 import { CREATE_DAILY_ROLLUP, DAILY_ROLLUP_TABLES } from '../functions/adapters/duckdb/daily-rollup.js';
 import { DuckDbState } from '../functions/adapters/duckdb/index.js';
 import {
+  memoryLimitSetting,
+  stateMemoryLimit,
+  withLoweredMemoryLimit,
+} from '../functions/adapters/duckdb/memory-limit.js';
+import {
   DuckDbUsageAggregation,
   LOCAL_AGGREGATION_TABLES,
   prepareDailyRead,
+  READ_MEMORY_LIMIT,
   writeAttributionTables,
 } from '../functions/adapters/duckdb/usage-aggregation.js';
-import { evaluateDailyUsage, evaluateUnattributedUsage } from '../functions/audit/aggregated-evaluation.js';
+import {
+  evaluateDailyUsage,
+  evaluateDailyUsageByPartner,
+  evaluateUnattributedUsage,
+} from '../functions/audit/aggregated-evaluation.js';
 import {
   partnerDailyUsageRequest,
   unattributedUsageRequest,
@@ -73,8 +85,8 @@ const START = '2026-03-01';
 const TOP_UNATTRIBUTED = 100;
 
 /** See the file's comment. */
-type BenchPath = 'old' | 'new' | 'daily' | 'build' | 'cold' | 'warm' | 'hot';
-const PATHS: readonly BenchPath[] = ['old', 'new', 'build', 'daily', 'cold', 'warm', 'hot'];
+type BenchPath = 'old' | 'new' | 'daily' | 'build' | 'cold' | 'warm' | 'hot' | 'hotwhole';
+const PATHS: readonly BenchPath[] = ['old', 'new', 'build', 'daily', 'cold', 'warm', 'hot', 'hotwhole'];
 const LABEL: Record<BenchPath, string> = {
   old: 'old (whole rows)',
   new: 'SQL over slot rows',
@@ -83,6 +95,7 @@ const LABEL: Record<BenchPath, string> = {
   cold: 'cached, cold (registry new)',
   warm: 'cached, warm (one new batch)',
   hot: 'cached, hot (nothing new)',
+  hotwhole: 'cached, hot, counted rows read whole (main)',
 };
 
 interface ChildResult {
@@ -152,7 +165,9 @@ async function runChild(
       digest: digestOf({ e: result.evaluations, u: result.unattributed, c: result.uncovered }),
     };
   }
-  const db = await DuckDBInstance.create(state);
+  // Opened as DuckDbDatabase opens a state (memory-limit.ts), so the refresh can set the limit back.
+  const databaseMemoryLimit = stateMemoryLimit();
+  const db = await DuckDBInstance.create(state, { memory_limit: memoryLimitSetting(databaseMemoryLimit) });
   const connection = await db.connect();
   // Set the state up as the path finds it (not timed).
   if (path === 'build') {
@@ -212,7 +227,7 @@ async function runChild(
     const { refresh: done, ...daily } = await prepareDailyRead(
       connection,
       registry,
-      dailyMemory ? { memoryLimit: dailyMemory } : {},
+      dailyMemory ? { memoryLimit: dailyMemory, databaseMemoryLimit } : { databaseMemoryLimit },
     );
     refresh = {
       refreshSeconds: (performance.now() - r0) / 1000,
@@ -239,12 +254,30 @@ async function runChild(
       engine = new DuckDbUsageAggregation(connection, undefined, daily, attributedCache(digest));
     }
   }
-  const daily = await engine.partnerDailyUsage(
-    partnerDailyUsageRequest(registry.partners, window, dataEndMs),
-  );
+  const dailyRequest = partnerDailyUsageRequest(registry.partners, window, dataEndMs);
+  let dailyRows = 0;
+  let evaluated: Awaited<ReturnType<typeof evaluateDailyUsageByPartner>>;
+  if (path === 'hotwhole') {
+    // Main's way: every counted row into JavaScript at once, then the evaluation.
+    const daily = await engine.partnerDailyUsage(dailyRequest);
+    dailyRows = daily.length;
+    evaluated = evaluateDailyUsage(registry, registry.partners, window, daily, dataEndMs);
+  } else {
+    evaluated = await evaluateDailyUsageByPartner(
+      registry,
+      registry.partners,
+      window,
+      async (visit) => {
+        // As DuckDbAggregatedUsageSource reads them: under READ_MEMORY_LIMIT.
+        dailyRows = await withLoweredMemoryLimit(connection, READ_MEMORY_LIMIT, databaseMemoryLimit, () =>
+          engine.eachPartnerDailyUsage(dailyRequest, visit),
+        );
+      },
+      dataEndMs,
+    );
+  }
   const request = unattributedUsageRequest(window, TOP_UNATTRIBUTED);
   const strangers = await engine.unattributedUsage(request);
-  const evaluated = evaluateDailyUsage(registry, registry.partners, window, daily, dataEndMs);
   const unattributed = evaluateUnattributedUsage(registry, request.range, strangers);
   const seconds = (performance.now() - t0) / 1000;
   connection.closeSync();
@@ -255,7 +288,7 @@ async function runChild(
     ...refresh,
     seconds,
     peakRssMb: peakRssMb(),
-    rowsToJs: daily.length + strangers.length,
+    rowsToJs: dailyRows + strangers.length,
     evaluations: evaluated.evaluations.length,
     digest: digestOf({ e: evaluated.evaluations, u: unattributed, c: evaluated.uncovered }),
   };

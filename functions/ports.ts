@@ -105,6 +105,16 @@ export interface AggregatedUsageSource {
    */
   partnerDailyUsage(registry: Registry, request: PartnerDailyUsageRequest): Promise<DailyUsage[]>;
   /**
+   * The rows of partnerDailyUsage, handed to `visit` one partner at a time (each partner's rows
+   * complete, partners without counted use not visited), so that no caller holds every partner's rows
+   * at once. Optional: a source without it is read whole.
+   */
+  eachPartnerDailyUsage?(
+    registry: Registry,
+    request: PartnerDailyUsageRequest,
+    visit: (partnerId: string, rows: DailyUsage[]) => void,
+  ): Promise<void>;
+  /**
    * Use no partner application claims and no ignored requester made, by requester, access point and
    * dataset, every operation and status class, for the request's `top` busiest requester and access
    * point pairs (unattributedUsageSql).

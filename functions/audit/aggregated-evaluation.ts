@@ -25,12 +25,20 @@ import { type AuditWindow, planPeriods } from './evaluate-window.js';
 
 export type { DailyUsage, UnattributedDatasetUsage } from '../ports.js';
 
+type PlannedPeriod = ReturnType<typeof planPeriods>[number];
+
 const SEPARATOR = '\u0000';
 
 /** An operation the counted patterns match: the first pattern itself, or its prefix when it ends in `*`. */
 function countedOperation(patterns: readonly string[]): string {
   const first = patterns[0]!;
   return first.endsWith('*') ? first.slice(0, -1) : first;
+}
+
+/** Period evaluations and the partner periods without a contract in force. */
+export interface DailyEvaluation {
+  evaluations: PartnerPeriodEvaluation[];
+  uncovered: { partnerId: string; periodId: string }[];
 }
 
 /**
@@ -44,38 +52,81 @@ export function evaluateDailyUsage(
   window: AuditWindow,
   daily: readonly DailyUsage[],
   dataEndMs?: number,
-): { evaluations: PartnerPeriodEvaluation[]; uncovered: { partnerId: string; periodId: string }[] } {
-  const byPartner = new Map<string, UsageRow[]>();
-  const zoneOf = new Map(partners.map((p) => [p.id, p]));
-  // A local day's first instant, once per zone and date (a conversion costs some 10 µs; rows are
-  // partners x applications x datasets x days, some 960,000 for 1,000 partners' month).
-  const dayStarts = new Map<string, number>();
-  const startOf = (date: string, timeZone: string) =>
-    getOrSet(dayStarts, `${timeZone} ${date}`, () => startOfLocalDate(date, timeZone));
+): DailyEvaluation {
+  const plan = planByPartner(partners, window, dataEndMs);
+  const byPartner = new Map<string, DailyUsage[]>();
   for (const d of daily) {
-    const partner = zoneOf.get(d.partnerId);
-    if (!partner) continue;
-    // The version in force for the day's month governs it; the engine counted by it.
-    const contract = contractOn(partner, `${d.date.slice(0, 8)}01`);
-    if (!contract) continue;
+    if (!plan.has(d.partnerId)) continue;
     let rows = byPartner.get(d.partnerId);
     if (!rows) {
       rows = [];
       byPartner.set(d.partnerId, rows);
     }
-    rows.push({
-      slotStart: startOf(d.date, partner.timeZone),
-      bucket: '-',
-      requester: `${d.partnerId}${SEPARATOR}${d.applicationId}`,
-      accessPoint: '-',
-      dataset: d.dataset,
-      operation: countedOperation(contract.counted.operations),
-      statusClass: contract.counted.statuses[0] as StatusClass,
-      requests: d.requests,
-      bytesSent: d.bytesSent,
-      records: d.records,
-    });
+    rows.push(d);
   }
+  const evaluate = partnerEvaluator(registry);
+  const out: DailyEvaluation = { evaluations: [], uncovered: [] };
+  for (const partner of partners) {
+    const one = evaluate(partner, plan.get(partner.id)!, byPartner.get(partner.id) ?? []);
+    out.evaluations.push(...one.evaluations);
+    out.uncovered.push(...one.uncovered);
+  }
+  return out;
+}
+
+/**
+ * {@link evaluateDailyUsage} from rows handed over one partner at a time: `each` calls `visit` with
+ * each partner's complete rows (AggregatedUsageSource.eachPartnerDailyUsage), and each partner is
+ * evaluated as its rows arrive, its rows then dropped, so that no more than one partner's rows are
+ * held. The result, in the order of `partners`, is evaluateDailyUsage's over the same rows; partners
+ * `each` never visits are evaluated without usage, as there.
+ *
+ * @throws Error when `each` visits a partner twice (its rows would be evaluated in two parts).
+ */
+export async function evaluateDailyUsageByPartner(
+  registry: Registry,
+  partners: readonly Partner[],
+  window: AuditWindow,
+  each: (visit: (partnerId: string, rows: readonly DailyUsage[]) => void) => Promise<void>,
+  dataEndMs?: number,
+): Promise<DailyEvaluation> {
+  const plan = planByPartner(partners, window, dataEndMs);
+  const byId = new Map(partners.map((p) => [p.id, p]));
+  const evaluate = partnerEvaluator(registry);
+  const done = new Map<string, DailyEvaluation>();
+  await each((partnerId, rows) => {
+    const partner = byId.get(partnerId);
+    if (!partner) return;
+    if (done.has(partnerId)) throw new Error(`partner "${partnerId}"'s daily rows were handed over twice`);
+    done.set(partnerId, evaluate(partner, plan.get(partnerId)!, rows));
+  });
+  const out: DailyEvaluation = { evaluations: [], uncovered: [] };
+  for (const partner of partners) {
+    const one = done.get(partner.id) ?? evaluate(partner, plan.get(partner.id)!, []);
+    out.evaluations.push(...one.evaluations);
+    out.uncovered.push(...one.uncovered);
+  }
+  return out;
+}
+
+/** The window's planned periods per partner (validating the window first, as planPeriods does). */
+function planByPartner(
+  partners: readonly Partner[],
+  window: AuditWindow,
+  dataEndMs: number | undefined,
+): Map<string, PlannedPeriod[]> {
+  const plan = new Map<string, PlannedPeriod[]>(partners.map((p) => [p.id, []]));
+  for (const planned of planPeriods(partners, window, dataEndMs)) plan.get(planned.partner.id)!.push(planned);
+  return plan;
+}
+
+/** One partner's planned periods evaluated from its daily rows; shares its caches across partners. */
+function partnerEvaluator(registry: Registry) {
+  // A local day's first instant, once per zone and date (a conversion costs some 10 µs; rows are
+  // partners x applications x datasets x days, some 960,000 for 1,000 partners' month).
+  const dayStarts = new Map<string, number>();
+  const startOf = (date: string, timeZone: string) =>
+    getOrSet(dayStarts, `${timeZone} ${date}`, () => startOfLocalDate(date, timeZone));
   const targets = new Map<string, Attribution>();
   const attribute: Attributor = (requester) => {
     let t = targets.get(requester);
@@ -86,15 +137,34 @@ export function evaluateDailyUsage(
     }
     return t;
   };
-  const evaluations: PartnerPeriodEvaluation[] = [];
-  const uncovered: { partnerId: string; periodId: string }[] = [];
-  for (const { partner, period, asOfMs } of planPeriods(partners, window, dataEndMs)) {
-    const rows = byPartner.get(partner.id) ?? [];
-    const e = evaluatePartnerPeriod({ registry, partner, period, rows, asOfMs, attribute });
-    if (e) evaluations.push(e);
-    else uncovered.push({ partnerId: partner.id, periodId: period.id });
-  }
-  return { evaluations, uncovered };
+  return (partner: Partner, planned: readonly PlannedPeriod[], daily: readonly DailyUsage[]) => {
+    const rows: UsageRow[] = [];
+    for (const d of daily) {
+      if (d.partnerId !== partner.id) continue;
+      // The version in force for the day's month governs it; the engine counted by it.
+      const contract = contractOn(partner, `${d.date.slice(0, 8)}01`);
+      if (!contract) continue;
+      rows.push({
+        slotStart: startOf(d.date, partner.timeZone),
+        bucket: '-',
+        requester: `${d.partnerId}${SEPARATOR}${d.applicationId}`,
+        accessPoint: '-',
+        dataset: d.dataset,
+        operation: countedOperation(contract.counted.operations),
+        statusClass: contract.counted.statuses[0] as StatusClass,
+        requests: d.requests,
+        bytesSent: d.bytesSent,
+        records: d.records,
+      });
+    }
+    const out: DailyEvaluation = { evaluations: [], uncovered: [] };
+    for (const { period, asOfMs } of planned) {
+      const e = evaluatePartnerPeriod({ registry, partner, period, rows, asOfMs, attribute });
+      if (e) out.evaluations.push(e);
+      else out.uncovered.push({ partnerId: partner.id, periodId: period.id });
+    }
+    return out;
+  };
 }
 
 /** The unattributed figures and findings, from the engine's rows, as evaluateUnattributed gives them. */

@@ -8,7 +8,11 @@
 import type { PartnerPeriodEvaluation } from '../domain/evaluation.js';
 import type { Registry } from '../domain/registry.js';
 import type { AggregatedUsageSource } from '../ports.js';
-import { evaluateDailyUsage, evaluateUnattributedUsage } from './aggregated-evaluation.js';
+import {
+  evaluateDailyUsage,
+  evaluateDailyUsageByPartner,
+  evaluateUnattributedUsage,
+} from './aggregated-evaluation.js';
 import { partnerDailyUsageRequest, unattributedUsageRequest } from './aggregation-request.js';
 import {
   type EvaluateWindowRequest,
@@ -32,23 +36,30 @@ export async function evaluateAggregatedWindow(
   const partners = selectPartners(registry, request.partners);
   // Validates the window before anything is read, as evaluateWindow does.
   const planned = planPeriods(partners, request.window, request.dataEndMs);
-  const daily =
-    planned.length === 0
-      ? []
-      : await usage.partnerDailyUsage(
+  const dailyRequest =
+    planned.length === 0 ? undefined : partnerDailyUsageRequest(partners, request.window, request.dataEndMs);
+  // Partner by partner where the source can hand the rows over so (no caller then holds every
+  // partner's rows at once), else read whole.
+  const each = usage.eachPartnerDailyUsage?.bind(usage);
+  const { evaluations, uncovered } =
+    dailyRequest && each
+      ? await evaluateDailyUsageByPartner(
           registry,
-          partnerDailyUsageRequest(partners, request.window, request.dataEndMs),
+          partners,
+          request.window,
+          (visit) => each(registry, dailyRequest, visit),
+          request.dataEndMs,
+        )
+      : evaluateDailyUsage(
+          registry,
+          partners,
+          request.window,
+          dailyRequest ? await usage.partnerDailyUsage(registry, dailyRequest) : [],
+          request.dataEndMs,
         );
   const unattributedRequest = unattributedUsageRequest(request.window, ALL_PAIRS);
   const strangers = await usage.unattributedUsage(registry, unattributedRequest);
 
-  const { evaluations, uncovered } = evaluateDailyUsage(
-    registry,
-    partners,
-    request.window,
-    daily,
-    request.dataEndMs,
-  );
   const settling = request.settling && {
     settlingDays: request.settling.settlingDays,
     dataThroughMs: request.settling.dataThroughMs ?? request.dataEndMs ?? Number.NEGATIVE_INFINITY,

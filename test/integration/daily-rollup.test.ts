@@ -18,6 +18,7 @@ import {
   memoryBytes,
   refreshDailyRollup,
 } from '../../functions/adapters/duckdb/daily-rollup.js';
+import { memoryLimitInForce, memoryLimitSetting } from '../../functions/adapters/duckdb/memory-limit.js';
 import { CREATE_SCHEMA, SQL } from '../../functions/adapters/duckdb/schema.js';
 import {
   DuckDbUsageAggregation,
@@ -134,10 +135,10 @@ async function reset(): Promise<void> {
   }
 }
 
-async function insertRows(rows: readonly BatchRow[]): Promise<void> {
+async function insertRows(rows: readonly BatchRow[], into: DuckDBConnection = connection): Promise<void> {
   if (rows.length === 0) return;
   const col = <T>(f: (r: BatchRow) => T) => listValue(rows.map(f) as never[]);
-  await connection.run(
+  await into.run(
     `INSERT INTO rollup SELECT unnest($1::BIGINT[]), unnest($2::VARCHAR[]), unnest($3::VARCHAR[]),
       unnest($4::VARCHAR[]), unnest($5::VARCHAR[]), unnest($6::VARCHAR[]), unnest($7::VARCHAR[]),
       unnest($8::BIGINT[]), unnest($9::BIGINT[]), unnest($10::BIGINT[]), unnest($11::VARCHAR[])`,
@@ -352,6 +353,46 @@ describe('the daily pre-aggregate', () => {
     expect(r.cached).toEqual(r.slots);
   });
 
+  it('commits batch by batch past commitRows: a failure part-way keeps the batches before it, consistent, and the next refresh completes them', async () => {
+    const registry = registryOf(['America/New_York', 'Pacific/Kiritimati']);
+    await insertRows(fc.sample(rowArbitrary(2), { numRuns: 300, seed: 10 }));
+    const zones = ['UTC', 'America/New_York', 'Pacific/Kiritimati'];
+    let seen = 0;
+    await expect(
+      refreshDailyRollup(connection, zones, {
+        commitRows: 0,
+        onStep: (step) => {
+          if (step === 'built' && ++seen === 2) throw new Error('crash at the second batch');
+        },
+      }),
+    ).rejects.toThrow('crash at the second batch');
+    // The first batch (b1) was committed with its markers; the second rolled back; the third not begun.
+    const perBatch = async () =>
+      (
+        await connection.runAndReadAll(`SELECT b.batch, count(DISTINCT b.zone_id)::INTEGER,
+          (SELECT count(*) FROM rollup_daily d WHERE d.batch = b.batch)::INTEGER
+        FROM rollup_daily_batches b GROUP BY b.batch ORDER BY b.batch`)
+      ).getRows();
+    const daily = async () =>
+      Number((await connection.runAndReadAll('SELECT count(*) FROM rollup_daily')).getRows()[0]![0]);
+    const kept = await perBatch();
+    expect(kept.map(([batch, zoneCount]) => [batch, zoneCount])).toEqual([['b1', 3]]);
+    expect(kept[0]![2]).toBeGreaterThan(0);
+    expect(await daily()).toBe(kept[0]![2]);
+    const next = await refreshDailyRollup(connection, zones, { commitRows: 0 });
+    expect(next).toMatchObject({ check: 'census', built: 6, dropped: 0 });
+    const r = await bothWays(registry, Date.UTC(2026, 3, 5));
+    expect(r.refresh).toMatchObject({ check: 'counts', built: 0 });
+    expect(r.days).toEqual(r.slots);
+    expect(r.cached).toEqual(r.slots);
+    // The same rows as one transaction builds.
+    const batched = await tableText();
+    await reset();
+    await insertRows(fc.sample(rowArbitrary(2), { numRuns: 300, seed: 10 }));
+    await refreshDailyRollup(connection, zones);
+    expect(await tableText()).toBe(batched);
+  });
+
   it('keeps the attributed caches per registry digest: a night attributes only its new pairs, a registry change counts afresh', async () => {
     const registry = registryOf(['Asia/Kathmandu', 'Europe/Berlin']);
     await insertRows(fc.sample(rowArbitrary(2), { numRuns: 400, seed: 21 }));
@@ -496,6 +537,44 @@ describe('the daily pre-aggregate', () => {
     await expect(refreshDailyRollup(connection, ['UTC'], { memoryLimit: "1GB'; DROP" })).rejects.toThrow(
       'memoryLimit must be a size such as 512MB',
     );
+  });
+
+  it("sets the database's own memory limit back exactly: the limit in force, not only the setting's text", async () => {
+    // Not a round number: DuckDB prints it as 1.1 GiB, and setting back that text would give 1.0 GiB.
+    const own = 1_234_567_890;
+    const other = await DuckDBInstance.create(':memory:', { memory_limit: memoryLimitSetting(own) });
+    const c = await other.connect();
+    try {
+      for (const statement of CREATE_SCHEMA) await c.run(statement);
+      await insertRows(fc.sample(rowArbitrary(1), { numRuns: 50, seed: 12 }), c);
+      const setting = async () =>
+        String((await c.runAndReadAll("SELECT current_setting('memory_limit')")).getRows()[0]![0]);
+      const inForce = await memoryLimitInForce(c);
+      expect(inForce).toBe('1.1 GiB');
+      const text = await setting();
+      await refreshDailyRollup(c, ['UTC'], { memoryLimit: '300MB', databaseMemoryLimit: own });
+      expect(await memoryLimitInForce(c)).toBe(inForce);
+      expect(await setting()).toBe(text);
+      // Also after a refresh that fails part-way.
+      await c.run('DELETE FROM rollup');
+      await insertRows(fc.sample(rowArbitrary(1), { numRuns: 50, seed: 13 }), c);
+      await expect(
+        refreshDailyRollup(c, ['UTC', 'Asia/Kathmandu'], {
+          memoryLimit: '300MB',
+          databaseMemoryLimit: own,
+          onStep: (step) => {
+            if (step === 'staged') throw new Error('crash while lowered');
+          },
+        }),
+      ).rejects.toThrow('crash while lowered');
+      expect(await memoryLimitInForce(c)).toBe(inForce);
+      // Not told the database's limit, the refresh leaves the limit as it is.
+      await refreshDailyRollup(c, ['UTC', 'Asia/Kathmandu'], { memoryLimit: '300MB' });
+      expect(await memoryLimitInForce(c)).toBe(inForce);
+    } finally {
+      c.closeSync();
+      other.closeSync();
+    }
   });
 
   it('refuses a zone DuckDB does not know, naming it', async () => {

@@ -17,6 +17,7 @@ import {
 } from '../../functions/adapters/duckdb/usage-aggregation.js';
 import {
   evaluateDailyUsage,
+  evaluateDailyUsageByPartner,
   evaluateUnattributedUsage,
 } from '../../functions/audit/aggregated-evaluation.js';
 import {
@@ -321,11 +322,91 @@ describe('evaluation from the aggregated rows', () => {
           const aggregated = evaluateDailyUsage(registry, registry.partners, WINDOW, daily, dataEndMs);
           expect(aggregated.evaluations).toEqual(whole.evaluations);
           expect(aggregated.uncovered).toEqual(whole.uncovered);
+          // Partner by partner, as the rows stream out of the engine: the same evaluations.
+          const byPartner = await evaluateDailyUsageByPartner(
+            registry,
+            registry.partners,
+            WINDOW,
+            async (visit) => {
+              await engine.eachPartnerDailyUsage(
+                partnerDailyUsageRequest(registry.partners, WINDOW, dataEndMs),
+                visit,
+              );
+            },
+            dataEndMs,
+          );
+          expect(byPartner.evaluations).toEqual(whole.evaluations);
+          expect(byPartner.uncovered).toEqual(whole.uncovered);
           expect(evaluateUnattributedUsage(registry, request.range, strangers)).toEqual(whole.unattributed);
         },
       ),
       { numRuns: 30, seed: 13 },
     );
+  });
+});
+
+describe('counted rows partner by partner', () => {
+  /** Every partner counts every day of the window in many datasets: rows over several result chunks. */
+  function manyRows(registry: Registry): UsageRow[] {
+    const rows: UsageRow[] = [];
+    for (let i = 0; i < registry.partners.length; i++) {
+      for (let day = 0; day < 34; day++) {
+        for (let k = 0; k < 40; k++) {
+          rows.push({
+            slotStart: Date.UTC(2026, 2, 2 + day, 12) + (k % 4) * SLOT_MS,
+            bucket: 'data',
+            requester: `arn:aws:sts::${ACCT[i % 3]}:assumed-role/r${i}/s1`,
+            accessPoint: '-',
+            dataset: `feeds/a/k${k}/`,
+            operation: 'REST.GET.OBJECT',
+            statusClass: '2xx',
+            requests: BigInt(1 + ((i * 7 + day * 3 + k) % 50)),
+            bytesSent: BigInt(1000 * (k + 1)),
+            records: BigInt(k),
+          });
+        }
+      }
+    }
+    return rows;
+  }
+
+  it('hands each partner its rows once, in the statement order, across result chunks: the whole result', async () => {
+    const registry = registryOf(['UTC', 'Asia/Kathmandu', 'America/St_Johns', 'Europe/Berlin', 'UTC', 'UTC']);
+    await load(registry, manyRows(registry));
+    const engine = new DuckDbUsageAggregation(connection);
+    const request = partnerDailyUsageRequest(registry.partners, WINDOW, undefined);
+    const whole = await engine.partnerDailyUsage(request);
+    // More rows than two of DuckDB's 2,048-row chunks, so partners straddle chunk boundaries.
+    expect(whole.length).toBeGreaterThan(4096);
+    const visited: [string, PartnerDailyUsage[]][] = [];
+    const read = await engine.eachPartnerDailyUsage(request, (partnerId, rows) => {
+      visited.push([partnerId, rows]);
+    });
+    expect(read).toBe(whole.length);
+    expect(visited.map(([id]) => id)).toEqual([...new Set(whole.map((r) => r.partnerId))]);
+    for (const [id, rows] of visited) expect(rows.every((r) => r.partnerId === id)).toBe(true);
+    expect(visited.flatMap(([, rows]) => rows)).toEqual(whole);
+    const dataEndMs = Date.UTC(2026, 3, 4);
+    const byPartner = await evaluateDailyUsageByPartner(
+      registry,
+      registry.partners,
+      WINDOW,
+      async (visit) => {
+        await engine.eachPartnerDailyUsage(request, visit);
+      },
+      dataEndMs,
+    );
+    expect(byPartner).toEqual(evaluateDailyUsage(registry, registry.partners, WINDOW, whole, dataEndMs));
+  });
+
+  it('refuses a partner handed over twice, naming it', async () => {
+    const registry = registryOf(['UTC']);
+    await expect(
+      evaluateDailyUsageByPartner(registry, registry.partners, WINDOW, async (visit) => {
+        visit('p0', []);
+        visit('p0', []);
+      }),
+    ).rejects.toThrow(`partner "p0"'s daily rows were handed over twice`);
   });
 });
 

@@ -13,7 +13,8 @@
  *   zone applies to past usage without reading logs again);
  * - attribution stays in SQL at read time (the rows keep the requester and access point), so a change
  *   of the registry's principals applies to the past as it does on the slot rows.
- * One refresh is one transaction: a failure part-way leaves the tables as they were.
+ * One refresh is one transaction: a failure part-way leaves the tables as they were; a large one (a
+ * state's first build) commits batch by batch, each batch's rows with its markers (commitRows).
  *
  * Building one batch for several zones reads its slot rows once: they are summed per "segment", the
  * runs of slots that share their local day in every zone built (a few a day), and each zone's days are
@@ -21,6 +22,7 @@
  */
 import { type DuckDBConnection, listValue } from '@duckdb/node-api';
 import { SLOT_MS } from '../../domain/usage.js';
+import { withLoweredMemoryLimit } from './memory-limit.js';
 import { SETTING_INGESTION } from './schema.js';
 
 /** A zone the pre-aggregate cannot be kept in. */
@@ -97,13 +99,30 @@ export interface DailyRollupOptions {
   /** Called after each step (a test throws here to fail the refresh part-way). */
   readonly onStep?: (step: DailyRollupStep, batch?: string) => void;
   /**
-   * DuckDB's memory limit while the refresh runs (restored after), where the database's own is
+   * DuckDB's memory limit while the refresh runs, where the database's own (`databaseMemoryLimit`) is
    * higher: DuckDB's default is 80 % of the machine's memory, and a cold build of 10 founding-case
    * partners then peaked at 1.3 GB against 0.63 GB under 500 MB (spilling to the state's temporary
    * directory). @default '512MB'
    */
   readonly memoryLimit?: string;
+  /**
+   * The database's own memory limit in bytes, as it was opened with (DuckDbDatabase.memoryLimit,
+   * memory-limit.ts): the refresh sets it back after lowering it to `memoryLimit`, exactly. Without it
+   * the refresh leaves the limit as it is: DuckDB reads its limit back rounded, and `RESET` leaves a
+   * lowered limit in force, so a limit the refresh was not told cannot be set back.
+   */
+  readonly databaseMemoryLimit?: number;
+  /**
+   * A refresh that reads more rollup rows than this commits each batch (its daily rows and markers)
+   * in its own transaction, the dropped batches with the first: a failure part-way then leaves the
+   * batches before it built (their rows and markers together, so the tables stay consistent) and the
+   * rest to the next refresh. Below it the refresh is one transaction. @default 8,000,000
+   */
+  readonly commitRows?: number;
 }
+
+/** See {@link DailyRollupOptions.commitRows}. */
+const COMMIT_ROWS = 8_000_000;
 
 const UNITS: Record<string, number> = {
   bytes: 1,
@@ -148,7 +167,8 @@ function num(value: unknown): number | null {
 
 /**
  * Brings the pre-aggregate of `zones` up to date with the rollup, in one transaction on `connection`
- * (which must not be inside one), and returns the zones' ids.
+ * (which must not be inside one; a large refresh in one a batch, see commitRows), and returns the
+ * zones' ids.
  *
  * @throws InvalidDailyZoneError when a zone is not an IANA name DuckDB knows.
  */
@@ -161,19 +181,11 @@ export async function refreshDailyRollup(
   for (const zone of asked) await checkZone(connection, zone);
   for (const statement of CREATE_DAILY_ROLLUP) await connection.run(statement);
   const limit = options.memoryLimit ?? '512MB';
-  if (Number.isNaN(memoryBytes(limit))) {
+  const lowerTo = memoryBytes(limit);
+  if (Number.isNaN(lowerTo)) {
     throw new RangeError(`memoryLimit must be a size such as 512MB, got "${limit}"`);
   }
-  const current = async () =>
-    String(rowsOf(await connection.runAndReadAll("SELECT current_setting('memory_limit')"))[0]![0]);
-  const before = await current();
-  // The limit reads back rounded (18.8 GiB), so the default is restored by RESET, not by its text.
-  await connection.run('RESET memory_limit');
-  const isDefault = (await current()) === before;
-  if (!isDefault) await connection.run(`SET memory_limit = '${before}'`);
-  const lower = memoryBytes(limit) < memoryBytes(before);
-  if (lower) await connection.run(`SET memory_limit = '${limit}'`);
-  try {
+  const inTransaction = async () => {
     await connection.run('BEGIN TRANSACTION');
     try {
       const result = await refreshInTransaction(connection, asked, options);
@@ -187,10 +199,10 @@ export async function refreshDailyRollup(
       }
       throw error;
     }
-  } finally {
-    // Both sizes were checked above to be DuckDB sizes (digits and a unit), so nothing else enters.
-    if (lower) await connection.run(isDefault ? 'RESET memory_limit' : `SET memory_limit = '${before}'`);
-  }
+  };
+  return options.databaseMemoryLimit === undefined
+    ? inTransaction()
+    : withLoweredMemoryLimit(connection, Math.floor(lowerTo), options.databaseMemoryLimit, inTransaction);
 }
 
 async function checkZone(connection: DuckDBConnection, zone: string): Promise<void> {
@@ -312,6 +324,11 @@ async function refreshInTransaction(
   options.onStep?.('dropped');
   let built = 0;
   let rowsRead = 0;
+  // A large refresh commits batch by batch: DuckDB holds a transaction's new rows in memory (spilling
+  // only part), so one transaction for a state's first build outgrew any fixed limit.
+  let toRead = 0;
+  for (const batch of toBuild.keys()) toRead += census.get(batch)!.rows;
+  const commitEach = toRead > (options.commitRows ?? COMMIT_ROWS);
   for (const [batch, batchZones] of [...toBuild].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     const c = census.get(batch)!;
     if (c.rows > 0) await buildBatch(connection, batch, c, batchZones, options);
@@ -325,6 +342,10 @@ async function refreshInTransaction(
     built += batchZones.length;
     rowsRead += c.rows;
     options.onStep?.('built', batch);
+    if (commitEach) {
+      await connection.run('COMMIT');
+      await connection.run('BEGIN TRANSACTION');
+    }
   }
   return { zones, check: 'census', dropped, built, rowsRead };
 }

@@ -8,6 +8,7 @@ import { mkdirSync, realpathSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { type DuckDBConnection, DuckDBInstance, type DuckDBValue } from '@duckdb/node-api';
 import { DuckDbStoreError, InvalidRollupRowError } from './errors.js';
+import { memoryLimitSetting, stateMemoryLimit } from './memory-limit.js';
 import { DROP_OLD_NETWORK, OLD_NETWORK_SHAPE } from './network-store.js';
 import {
   CREATE_SCHEMA,
@@ -32,6 +33,8 @@ const openPaths = new Set<string>();
  */
 export class DuckDbDatabase {
   readonly path: string;
+  /** DuckDB's memory limit in bytes, which the database is opened with (memory-limit.ts). */
+  readonly memoryLimit = stateMemoryLimit();
   private readonly instance: DuckDBInstance;
   private readonly connection: DuckDBConnection;
   private readonly lockKey: string | undefined;
@@ -72,7 +75,7 @@ export class DuckDbDatabase {
     }
     let instance: DuckDBInstance | undefined;
     try {
-      instance = await DuckDBInstance.create(path);
+      instance = await DuckDBInstance.create(path, { memory_limit: memoryLimitSetting(stateMemoryLimit()) });
       const connection = await instance.connect();
       const database = new DuckDbDatabase(path, lockKey, instance, connection);
       await database.initialise();
