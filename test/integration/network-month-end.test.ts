@@ -292,3 +292,75 @@ ${partner('kiwi', 'Pacific/Auckland', '111122223333', '198.51.100.0/24')}${partn
     ]);
   });
 });
+
+describe('network findings on the night the clocks go back, at a month end', () => {
+  /**
+   * New York leaves daylight time at 02:00 on 1 November 2026, so that local day lasts 25 hours: it
+   * starts at 04:00 UTC (EDT, -04:00) and ends at 05:00 UTC on 2 November (EST, -05:00). October ends
+   * at its first instant. Requests from outside the network ten minutes either side of both ends.
+   */
+  const EAST = 'arn:aws:iam::777788889999:user/east';
+  const registry = `version: 1
+provider: { name: Provider, noticeFrom: "Partners <p@provider.example>", contactEmail: c@provider.example }
+partners:
+  - id: east
+    name: East
+    accountOwners: [{ email: ops@east.example }]
+    timeZone: America/New_York
+    applications:
+      - id: app
+        name: App
+        principals: [{ account: "777788889999" }]
+        networks: { cidrs: [192.0.2.0/24] }
+    contracts:
+      - id: c-east
+        effectiveFrom: "2026-01-01"
+        currency: USD
+        datasets: [feeds/weather/]
+        unexplainedAccessNotice: true
+`;
+  const at = (time: string, ip: string, bytesSent: string) =>
+    logLine({ time: `${time} +0000`, requester: EAST, ip, bytesSent });
+  const LINES = [
+    at('01/Nov/2026:03:50:00', '203.0.113.1', '1'), // 23:50 EDT on 31 October
+    at('01/Nov/2026:04:10:00', '203.0.114.1', '2'), // 00:10 EDT on 1 November
+    at('02/Nov/2026:04:50:00', '203.0.115.1', '3'), // 23:50 EST on 1 November (its 25th hour)
+    at('02/Nov/2026:05:10:00', '203.0.116.1', '4'), // 00:10 EST on 2 November
+  ];
+  let dir: string;
+
+  beforeAll(async () => {
+    dir = join(root, 'fall-back');
+    await mkdir(join(dir, 'logs'), { recursive: true });
+    await writeFile(join(dir, 'registry.yaml'), registry);
+    await writeFile(join(dir, 'logs', '2026-11-02-12-00-00-FFFFFFFFFFFFFFFF'), `${LINES.join('\n')}\n`);
+  });
+
+  const eastAudit = (from: string, to: string, now: string) =>
+    runLocalAudit({
+      logs: [join(dir, 'logs')],
+      registryPath: join(dir, 'registry.yaml'),
+      outDir: join(dir, 'out'),
+      from,
+      to,
+      dryRun: true,
+      clock: { now: () => new Date(now) },
+    });
+  const prefixes = (fs: readonly NetworkFindingOut[] | undefined) => (fs ?? []).map((f) => f.sourcePrefix);
+
+  it('October ends at New York’s midnight in daylight time', async () => {
+    const october = await eastAudit('2026-10-01', '2026-11-01', '2026-11-03T12:00:00Z');
+    expect(prefixes(october.report.networkFindings)).toEqual(['203.0.113.0/24']);
+  });
+
+  it('the 25-hour first of November holds both requests of its day and neither neighbour', async () => {
+    const day = await eastAudit('2026-11-01', '2026-11-02', '2026-11-03T12:00:00Z');
+    expect(prefixes(day.report.networkFindings)).toEqual(['203.0.114.0/24', '203.0.115.0/24']);
+    const november = await eastAudit('2026-11-01', '2026-12-01', '2026-11-03T12:00:00Z');
+    expect(prefixes(november.report.networkFindings)).toEqual([
+      '203.0.114.0/24',
+      '203.0.115.0/24',
+      '203.0.116.0/24',
+    ]);
+  });
+});
