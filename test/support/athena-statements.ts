@@ -35,6 +35,7 @@ import {
   TRINO,
   unattributedUsageSql,
 } from '../../functions/adapters/sql/usage-aggregation-sql.js';
+import { addGrainColumnsDdl } from '../../lib/constructs/rollup-table.js';
 
 export interface AthenaStatementSample {
   /** What the sample shows, e.g. `replaceBatchRollupSql with a manifest table`. */
@@ -189,6 +190,12 @@ export const ATHENA_STATEMENT_SAMPLES: readonly AthenaStatementSample[] = [
         { ...SAMPLE_AGGREGATION_TABLES, holdings: 'holdings' },
         { range: MARCH, fromDate: '2026-03-01', toDate: '2026-04-01' },
       ),
+  },
+  {
+    builder: 'lib: addGrainColumnsDdl',
+    name: 'ALTER TABLE ADD COLUMNS that brings a rollup table from before the grains to ROLLUP_COLUMNS',
+    grammar: 'hive',
+    build: () => ({ sql: addGrainColumnsDdl('partner_audit', 'usage_rollup'), params: [] }),
   },
 ];
 
