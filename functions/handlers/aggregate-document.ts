@@ -10,6 +10,7 @@ import type { RecordedQuery } from '../adapters/athena/athena-usage-source.js';
 import type { AthenaTables } from '../adapters/athena/sql.js';
 import { readS3Text, S3ReportStore } from '../adapters/s3/s3-report-store.js';
 import type { PartnerPart, WindowPlan } from '../audit/evaluate-partner.js';
+import type { NetworkFinding } from '../domain/network-findings.js';
 import type { InputSummary } from '../ports.js';
 import { InvalidInputError } from './errors.js';
 import { runKey } from './evaluation-document.js';
@@ -34,6 +35,19 @@ export interface AggregateDocument {
   readonly queries: readonly RecordedQuery[];
   readonly tables: AthenaTables;
 }
+
+/**
+ * One partner's network findings (NETWORKS.md), read by its partner step from its own folders of the
+ * aggregate step's UNLOADs: over the window's dates (the report's), and over the evaluated periods'
+ * dates (what the unexplained-access notice asks).
+ */
+export interface PartnerNetworkFindings {
+  readonly findings: readonly NetworkFinding[];
+  readonly noticeFindings: readonly NetworkFinding[];
+}
+
+/** A partner step's part: its evaluations, and its network findings when the run computed them. */
+export type PartnerPartDocument = PartnerPart & { readonly network?: PartnerNetworkFindings };
 
 /** One work item of the EvaluatePartners Map. */
 export interface PartnerItem {
@@ -97,7 +111,7 @@ export function writePart(
   client: S3Client,
   bucket: string,
   runId: string,
-  part: PartnerPart,
+  part: PartnerPartDocument,
 ): Promise<string> {
   return put(client, bucket, partKey(runId, part.partnerId), toJsonWithBigInts(part));
 }
@@ -107,9 +121,9 @@ export async function readPart(
   bucket: string,
   runId: string,
   partnerId: string,
-): Promise<PartnerPart> {
+): Promise<PartnerPartDocument> {
   const key = partKey(runId, partnerId);
-  const part = fromJsonWithBigInts<PartnerPart>(await readS3Text(client, bucket, key));
+  const part = fromJsonWithBigInts<PartnerPartDocument>(await readS3Text(client, bucket, key));
   if (part.partnerId !== partnerId)
     throw new InvalidInputError(`${key} holds partner ${part.partnerId}, not ${partnerId}`);
   return part;

@@ -7,11 +7,18 @@
  */
 import type { S3Client } from '@aws-sdk/client-s3';
 import { UnloadedUsageReader } from '../adapters/athena/unloaded-usage-reader.js';
-import { assembleWindowEvaluation, type PartnerPart } from '../audit/evaluate-partner.js';
+import { assembleWindowEvaluation } from '../audit/evaluate-partner.js';
 import { systemClock } from '../audit/system-clock.js';
+import { compareNetworkFindings, dueNetworkNotice, networkWindowStarts } from '../domain/network-findings.js';
 import { reachesNoticeLevel } from '../domain/notices.js';
 import type { Clock } from '../ports.js';
-import { READ_AGGREGATE, readAggregate, readItems, readPart } from './aggregate-document.js';
+import {
+  type PartnerPartDocument,
+  READ_AGGREGATE,
+  readAggregate,
+  readItems,
+  readPart,
+} from './aggregate-document.js';
 import { type LoadedRegistry, loadRegistry, s3Client } from './aws/s3.js';
 import { loadEnv } from './env.js';
 import { InvalidInputError, parseStepInput } from './errors.js';
@@ -69,7 +76,7 @@ export async function assemble(deps: AssembleDeps, event: unknown): Promise<Eval
     );
   }
   const items = await readItems(deps.s3, deps.reportBucket, input.itemsKey);
-  const parts: PartnerPart[] = new Array(items.length);
+  const parts: PartnerPartDocument[] = new Array(items.length);
   let next = 0;
   const worker = async () => {
     while (next < items.length) {
@@ -80,6 +87,12 @@ export async function assemble(deps: AssembleDeps, event: unknown): Promise<Eval
   await Promise.all(Array.from({ length: Math.min(deps.readConcurrency ?? 16, items.length) }, worker));
   const strangers = await new UnloadedUsageReader(deps.s3, doc.unloaded).unattributedUsage();
   const evaluation = assembleWindowEvaluation(registry, doc.plan, parts, strangers);
+  // The partners' network findings in the engines' order (kind first, then partner).
+  const network = {
+    findings: parts.flatMap((p) => p.network?.findings ?? []).sort(compareNetworkFindings),
+    noticeFindings: parts.flatMap((p) => p.network?.noticeFindings ?? []).sort(compareNetworkFindings),
+    windowStartMs: networkWindowStarts(registry, doc.plan.window),
+  };
   const evaluationDoc: EvaluationDocument = {
     version: 1,
     runId: input.runId,
@@ -96,10 +109,20 @@ export async function assemble(deps: AssembleDeps, event: unknown): Promise<Eval
     queryExecutionIds: doc.queries.map((q) => q.queryExecutionId),
     queries: doc.queries,
     tables: doc.tables,
+    network,
   };
   const evaluationKey = await writeEvaluation(deps.s3, deps.reportBucket, evaluationDoc);
+  // A partner gets a notify step when a period reaches a notice level, or when an unexplained-access
+  // notice may be due (the notify step checks the ledger for one already sent).
   const partnersToNotify = [
-    ...new Set(evaluation.evaluations.filter(reachesNoticeLevel).map((e) => e.partnerId)),
+    ...new Set(
+      evaluation.evaluations
+        .filter(
+          (e) =>
+            reachesNoticeLevel(e) || dueNetworkNotice(registry, e, network.noticeFindings, []).length > 0,
+        )
+        .map((e) => e.partnerId),
+    ),
   ].map((partnerId) => ({ partnerId }));
   logger.info('assembled evaluation', {
     runId: input.runId,

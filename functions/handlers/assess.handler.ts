@@ -12,7 +12,13 @@ import { evaluatePartnerPart } from '../audit/evaluate-partner.js';
 import { systemClock } from '../audit/system-clock.js';
 import { reachesNoticeLevel } from '../domain/notices.js';
 import type { Clock } from '../ports.js';
-import { partKey, READ_AGGREGATE, readAggregate, writePart } from './aggregate-document.js';
+import {
+  type PartnerNetworkFindings,
+  partKey,
+  READ_AGGREGATE,
+  readAggregate,
+  writePart,
+} from './aggregate-document.js';
 import { type LoadedRegistry, loadRegistry, s3Client } from './aws/s3.js';
 import { loadEnv } from './env.js';
 import { InvalidInputError, parseStepInput } from './errors.js';
@@ -36,6 +42,18 @@ export const SDK_ACTIONS: readonly SdkAction[] = [
         s3Object: {
           bucketEnv: 'REPORT_BUCKET',
           key: 'runs/r1/aggregate/daily/0f3a9c1e5b7d2468/partner_id=acme/20260301_00000.gz',
+        },
+      },
+      {
+        s3Object: {
+          bucketEnv: 'REPORT_BUCKET',
+          key: 'runs/r1/aggregate/network/0f3a9c1e5b7d2468/partner_id=acme/20260301_00000.gz',
+        },
+      },
+      {
+        s3Object: {
+          bucketEnv: 'REPORT_BUCKET',
+          key: 'runs/r1/aggregate/network-notice/0f3a9c1e5b7d2468/partner_id=acme/20260301_00000.gz',
         },
       },
     ],
@@ -75,7 +93,18 @@ export async function assess(deps: AssessDeps, event: unknown): Promise<AssessOu
   } catch (error) {
     throw new InvalidInputError(`assess input: partnerId: ${(error as Error).message}`, { cause: error });
   }
-  await writePart(deps.s3, deps.reportBucket, input.runId, part);
+  // The partner's network findings, from its own folders only (none when the run computed none).
+  const { networkPrefix, networkNoticePrefix } = doc.unloaded;
+  let network: PartnerNetworkFindings | undefined;
+  if (networkPrefix !== undefined) {
+    const findings = await reader.partnerNetworkFindings(input.partnerId, networkPrefix);
+    const noticeFindings =
+      networkNoticePrefix === undefined || networkNoticePrefix === networkPrefix
+        ? findings
+        : await reader.partnerNetworkFindings(input.partnerId, networkNoticePrefix);
+    network = { findings, noticeFindings };
+  }
+  await writePart(deps.s3, deps.reportBucket, input.runId, network ? { ...part, network } : part);
   for (const e of part.evaluations) {
     const m = metrics.singleMetric();
     m.addDimensions({ partner: e.partnerId, period: e.period.id });

@@ -178,6 +178,7 @@ describe('the statement samples', () => {
       'lib: Glue table dataset_manifest',
       'lib: Glue table registry_contract_terms',
       'lib: Glue table registry_ignored_requesters',
+      'lib: Glue table registry_networks',
       'lib: Glue table registry_principals',
       'lib: Glue table usage_rollup',
     ]);

@@ -24,10 +24,12 @@ import {
   type SqlQuery,
 } from '../../functions/adapters/athena/sql.js';
 import {
+  unloadNetworkFindingsSql,
   unloadPartnerDailyUsageSql,
   unloadUnattributedUsageSql,
 } from '../../functions/adapters/athena/unload-sql.js';
 import { heldDatasetsSql, heldDaysSql } from '../../functions/adapters/sql/holdings-sql.js';
+import { networkFindingsSql } from '../../functions/adapters/sql/network-findings-sql.js';
 import {
   type AggregationTables,
   attributionSql,
@@ -189,6 +191,28 @@ export const ATHENA_STATEMENT_SAMPLES: readonly AthenaStatementSample[] = [
         TRINO,
         { ...SAMPLE_AGGREGATION_TABLES, holdings: 'holdings' },
         { range: MARCH, fromDate: '2026-03-01', toDate: '2026-04-01' },
+      ),
+  },
+  {
+    builder: 'networkFindingsSql',
+    name: "networkFindingsSql (network-findings-sql.ts, Trino dialect: the rollup table's network grain)",
+    grammar: 'trino',
+    build: () =>
+      networkFindingsSql(
+        TRINO,
+        { ...SAMPLE_AGGREGATION_TABLES, networks: 'registry_networks' },
+        { fromDate: '2026-03-01', toDate: '2026-04-01' },
+      ),
+  },
+  {
+    builder: 'unloadNetworkFindingsSql',
+    name: 'unloadNetworkFindingsSql (unload-sql.ts: the network findings UNLOADed by partner)',
+    grammar: 'athena-unload',
+    build: () =>
+      unloadNetworkFindingsSql(
+        { ...SAMPLE_AGGREGATION_TABLES, networks: 'registry_networks' },
+        { fromDate: '2026-03-01', toDate: '2026-04-01' },
+        's3://partner-audit-reports/runs/r1/aggregate/network/',
       ),
   },
   {

@@ -16,11 +16,17 @@
  * steps check that by the registry's hash (functions/handlers/aggregate.handler.ts).
  */
 import type { PartnerDailyUsageRequest, UnattributedUsageRequest } from '../../ports.js';
+import type { NetworkFindingsRequest } from '../sql/network-findings-sql.js';
 import type { AggregationTables } from '../sql/usage-aggregation-sql.js';
 import type { AthenaQueryRunner } from './athena-client.js';
 import type { RecordedQuery } from './athena-usage-source.js';
 import type { SqlQuery } from './sql.js';
-import { unloadLocation, unloadPartnerDailyUsageSql, unloadUnattributedUsageSql } from './unload-sql.js';
+import {
+  unloadLocation,
+  unloadNetworkFindingsSql,
+  unloadPartnerDailyUsageSql,
+  unloadUnattributedUsageSql,
+} from './unload-sql.js';
 
 /** Where a run's unloaded sums live: two folders of one bucket. */
 export interface UnloadedUsageLocation {
@@ -29,7 +35,23 @@ export interface UnloadedUsageLocation {
   readonly dailyPrefix: string;
   /** Folder of the unattributed pairs, ending in `/`. */
   readonly unattributedPrefix: string;
+  /**
+   * Folder of the network findings over the window's dates, one `partner_id=<id>/` folder per partner
+   * with findings; absent when the run computed none (no application declares networks).
+   */
+  readonly networkPrefix?: string;
+  /**
+   * Folder of the network findings over the dates of the periods evaluated (what the unexplained-access
+   * notice asks, NETWORKS.md), when they differ from the window's; else the same as networkPrefix.
+   */
+  readonly networkNoticePrefix?: string;
 }
+
+/** The folders under `runs/<runId>/aggregate/` the network findings UNLOADs write into (per submission). */
+export const NETWORK_FINDINGS_FOLDERS = {
+  window: 'aggregate/network/',
+  notice: 'aggregate/network-notice/',
+} as const;
 
 /** The folders of a run's aggregation under `runs/<runId>/aggregate/`. */
 export function unloadedUsageLocation(bucket: string, runPrefix: string): UnloadedUsageLocation {
@@ -126,6 +148,25 @@ export class AthenaUsageUnloader {
       (target) => unloadUnattributedUsageSql(this.tables, request, target),
     );
     return { ...location, unattributedPrefix };
+  }
+
+  /**
+   * Unloads the network findings of `request` (local dates in each partner's zone) over the registry's
+   * declared-networks table `networks`, by partner, into `<prefix><tag>/` per submission as
+   * {@link unloadPartnerDailyUsagePerSubmission}; returns the folder written.
+   */
+  unloadNetworkFindingsPerSubmission(
+    networks: string,
+    request: NetworkFindingsRequest,
+    bucket: string,
+    prefix: string,
+  ): Promise<string> {
+    return this.unloadPerSubmission(
+      `network findings ${request.fromDate}..${request.toDate}`,
+      bucket,
+      prefix,
+      (target) => unloadNetworkFindingsSql({ ...this.tables, networks }, request, target),
+    );
   }
 
   /** Runs `unload` into `<prefix><tag>/` per submission; the folder the successful one wrote. */
