@@ -411,7 +411,10 @@ describe('rollup table', () => {
               ],
             }),
             PartitionSpec: Match.objectLike({
-              Fields: [Match.objectLike({ SourceId: 1, Transform: 'day' })],
+              Fields: [
+                Match.objectLike({ SourceId: 1, Transform: 'day' }),
+                Match.objectLike({ SourceId: 13, Name: 'grain', Transform: 'identity' }),
+              ],
             }),
           }),
         },
