@@ -304,26 +304,48 @@ export async function insertHoldings(
       Float64Array,
     ];
     const n = summed.count;
-    const big = (values: ArrayLike<number>, scale = 1) => {
-      const out = new BigInt64Array(n);
-      for (let i = 0; i < n; i++) out[i] = BigInt(values[i]! * scale);
-      return out;
-    };
     const batchOf = Array.from({ length: n }, (_, i) => batches[batch[i]!]!);
     const columns = [
-      big(slot, SLOT_MS),
+      bigIntColumn(slot, n, SLOT_MS),
       key,
       object,
-      big(first),
-      big(last),
-      big(retrievals),
-      big(full),
-      big(bytes),
+      bigIntColumn(first, n),
+      bigIntColumn(last, n),
+      bigIntColumn(retrievals, n),
+      bigIntColumn(full, n),
+      bigIntColumn(bytes, n),
       batchOf,
     ];
     await appendColumns(connection, 'held_rows', HELD_ROW_TYPES, columns, n);
   }
   return summed.count;
+}
+
+/** Whether this machine stores an integer's low 32 bits first (every platform Node runs on today). */
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+const TWO_32 = 4294967296;
+
+/**
+ * The first `n` of `values` (whole numbers, each times `scale` of magnitude below 2^53) as a BIGINT
+ * column: on a little-endian machine written as two 32-bit words a value (the low word
+ * `v - hi * 2^32`, the high word `floor(v / 2^32)`, two's complement for negatives), without a bigint
+ * made per value; else value by value.
+ */
+export function bigIntColumn(values: ArrayLike<number>, n: number, scale = 1): BigInt64Array {
+  const out = new BigInt64Array(n);
+  if (!LITTLE_ENDIAN) {
+    for (let i = 0; i < n; i++) out[i] = BigInt(values[i]! * scale);
+    return out;
+  }
+  const words = new Uint32Array(out.buffer);
+  for (let i = 0; i < n; i++) {
+    const v = values[i]! * scale;
+    if (!Number.isSafeInteger(v)) throw new RangeError(`holdings: ${v} is not a whole number below 2^53`);
+    const hi = Math.floor(v / TWO_32);
+    words[2 * i] = v - hi * TWO_32;
+    words[2 * i + 1] = hi;
+  }
+  return out;
 }
 
 /** (task, idx, id) rows of `sql` as, per task, an array of ids by index (-1: none). */
@@ -411,17 +433,21 @@ function selectRows(r: HeldRowColumns, keep: (i: number) => boolean, n: number):
  */
 class HeldStage {
   private chunks: { readonly task: number; rows: HeldRowColumns }[] = [];
-  /** Repeats to take out of rows (task, ref) when they are summed: retrievals and bytes sent. */
-  private readonly repeats = new Map<string, [number, number]>();
+  /** Repeats to take out of rows (task, ref) when they are summed: per task, by ref, retrievals and bytes sent. */
+  private readonly repeats = new Map<number, Map<number, [number, number]>>();
 
   stage(task: number, rows: HeldRowColumns): void {
     this.chunks.push({ task, rows });
   }
 
   repeat(task: number, ref: number, retrievals: number, bytes: number): void {
-    const key = `${task}:${ref}`;
-    const was = this.repeats.get(key);
-    this.repeats.set(key, was === undefined ? [retrievals, bytes] : [was[0] + retrievals, was[1] + bytes]);
+    let ofTask = this.repeats.get(task);
+    if (ofTask === undefined) {
+      ofTask = new Map();
+      this.repeats.set(task, ofTask);
+    }
+    const was = ofTask.get(ref);
+    ofTask.set(ref, was === undefined ? [retrievals, bytes] : [was[0] + retrievals, was[1] + bytes]);
   }
 
   /** The tasks of the staged rows of the items `ords` names. */
@@ -444,7 +470,10 @@ class HeldStage {
     const taken = this.take(new Map([...items].map((item) => [item, 0])));
     if (this.repeats.size === 0) return;
     for (const { task, rows, ord } of taken) {
-      for (let i = 0; i < rows.count; i++) if (ord[i]! >= 0) this.repeats.delete(`${task}:${rows.ref[i]!}`);
+      const ofTask = this.repeats.get(task);
+      if (ofTask === undefined) continue;
+      for (let i = 0; i < rows.count; i++) if (ord[i]! >= 0) ofTask.delete(rows.ref[i]!);
+      if (ofTask.size === 0) this.repeats.delete(task);
     }
   }
 
@@ -468,6 +497,7 @@ class HeldStage {
     for (const { task, rows, ord } of taken) {
       const keys = keyIds.get(task);
       const objects = objectIds.get(task);
+      const repeats = this.repeats.get(task);
       for (let i = 0; i < rows.count; i++) {
         const batch = ord[i]!;
         if (batch < 0) continue;
@@ -480,12 +510,12 @@ class HeldStage {
         }
         let retrievals = rows.retrievals[i]!;
         let bytes = rows.bytesSent[i]!;
-        if (this.repeats.size > 0) {
-          const repeat = this.repeats.get(`${task}:${rows.ref[i]!}`);
+        if (repeats !== undefined) {
+          const repeat = repeats.get(rows.ref[i]!);
           if (repeat !== undefined) {
             retrievals -= repeat[0];
             bytes -= repeat[1];
-            this.repeats.delete(`${task}:${rows.ref[i]!}`);
+            repeats.delete(rows.ref[i]!);
           }
         }
         sums.add(
@@ -501,6 +531,7 @@ class HeldStage {
           rows.lastMs[i]!,
         );
       }
+      if (repeats?.size === 0) this.repeats.delete(task);
     }
     return sums.columns();
   }
