@@ -120,6 +120,8 @@ async function main(): Promise<void> {
       appsPerPartner,
       requestsPerDay,
       layout: 'simple',
+      // Limits sized for the days written: `month` would simulate the rest of the month's traffic too.
+      limits: 'data',
     });
     console.log(
       `generated ${summary.lines} lines in ${summary.files} files (${(summary.bytes / 2 ** 20).toFixed(0)} MiB) ` +

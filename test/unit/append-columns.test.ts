@@ -4,7 +4,7 @@
  * row must still read back with its own text, whether the texts repeat across chunks (a batch's name on
  * every row), change within one, or change from one chunk to the next, and in a last, shorter chunk.
  */
-import { DuckDBInstance, INTEGER, VARCHAR } from '@duckdb/node-api';
+import { DOUBLE, DuckDBInstance, INTEGER, VARCHAR } from '@duckdb/node-api';
 import { describe, expect, it } from 'vitest';
 import { appendColumns } from '../../functions/adapters/duckdb/append-columns.js';
 
@@ -43,5 +43,35 @@ describe('appendColumns, text columns', () => {
 
   it('writes a table of one short chunk', async () => {
     expect(await roundTrip(['a', 'b', 'a'])).toEqual(['a', 'b', 'a']);
+  });
+});
+
+describe('appendColumns, numbers', () => {
+  it('stores DOUBLE values appended to BIGINT columns exactly, for whole numbers below 2^53 (held_rows)', async () => {
+    const instance = await DuckDBInstance.create(':memory:');
+    const connection = await instance.connect();
+    try {
+      await connection.run('CREATE TABLE t (n INTEGER NOT NULL, v BIGINT NOT NULL)');
+      const values = [
+        0,
+        1,
+        -1,
+        4294967295,
+        4294967296,
+        -4294967297,
+        1793000000123,
+        2 ** 53 - 1,
+        -(2 ** 53 - 1),
+      ];
+      // Over two chunks and a shorter third.
+      const all = Array.from({ length: 2048 * 2 + 5 }, (_, i) => values[i % values.length]!);
+      const n = Int32Array.from({ length: all.length }, (_, i) => i);
+      await appendColumns(connection, 't', [INTEGER, DOUBLE], [n, Float64Array.from(all)], all.length);
+      const rows = (await connection.runAndReadAll('SELECT v FROM t ORDER BY n')).getRows();
+      expect(rows.map(([v]) => v)).toEqual(all.map((v) => BigInt(v)));
+    } finally {
+      connection.closeSync();
+      instance.closeSync();
+    }
   });
 });

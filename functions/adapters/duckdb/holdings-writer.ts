@@ -18,7 +18,7 @@
  * the sums are written (appended to held_rows in the recording transaction). Only the tasks' dictionaries (a few thousand
  * entries a night) are staged and mapped to the stored ids in SQL.
  */
-import { BIGINT, DOUBLE, type DuckDBConnection, INTEGER, LIST, listValue, VARCHAR } from '@duckdb/node-api';
+import { DOUBLE, type DuckDBConnection, INTEGER, LIST, listValue, VARCHAR } from '@duckdb/node-api';
 import type { ColumnarHeldReads } from '../../domain/holdings.js';
 import { SLOT_MS } from '../../domain/usage.js';
 import { growFloat, growInt } from '../logs/grow-arrays.js';
@@ -123,8 +123,12 @@ export const HELD_STREAM_SCHEMA: readonly string[] = [
   'DELETE FROM held_object_ids',
 ];
 
-/** The columns of held_rows, in order. */
-const HELD_ROW_TYPES = [BIGINT, INTEGER, INTEGER, BIGINT, BIGINT, BIGINT, BIGINT, BIGINT, VARCHAR];
+/**
+ * The columns of held_rows as appended, in order: its BIGINT columns go in as DOUBLE chunks, which the
+ * appender casts to the table's BIGINT in DuckDB (whole numbers below 2^53, so exactly), rather than
+ * as a bigint made in JavaScript per value.
+ */
+const HELD_ROW_TYPES = [DOUBLE, INTEGER, INTEGER, DOUBLE, DOUBLE, DOUBLE, DOUBLE, DOUBLE, VARCHAR];
 const HELD_KEY_TYPES = [INTEGER, INTEGER, INTEGER, INTEGER, INTEGER, INTEGER];
 const HELD_OBJECT_TYPES = [INTEGER, INTEGER, INTEGER, INTEGER, DOUBLE, DOUBLE];
 
@@ -292,9 +296,9 @@ export async function insertHoldings(
   const summed = stage.sum(ordOf, keyIds, objectIds);
   if (summed.count > 0) {
     // Appended to held_rows in the caller's transaction, in held_rows' column order.
-    const [batch, slot, key, object, first, last, retrievals, full, bytes] = summed.columns as [
+    const [batch, slotStart, key, object, first, last, retrievals, full, bytes] = summed.columns as [
       Int32Array,
-      Int32Array,
+      Float64Array,
       Int32Array,
       Int32Array,
       Float64Array,
@@ -305,47 +309,10 @@ export async function insertHoldings(
     ];
     const n = summed.count;
     const batchOf = Array.from({ length: n }, (_, i) => batches[batch[i]!]!);
-    const columns = [
-      bigIntColumn(slot, n, SLOT_MS),
-      key,
-      object,
-      bigIntColumn(first, n),
-      bigIntColumn(last, n),
-      bigIntColumn(retrievals, n),
-      bigIntColumn(full, n),
-      bigIntColumn(bytes, n),
-      batchOf,
-    ];
+    const columns = [slotStart, key, object, first, last, retrievals, full, bytes, batchOf];
     await appendColumns(connection, 'held_rows', HELD_ROW_TYPES, columns, n);
   }
   return summed.count;
-}
-
-/** Whether this machine stores an integer's low 32 bits first (every platform Node runs on today). */
-const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
-const TWO_32 = 4294967296;
-
-/**
- * The first `n` of `values` (whole numbers, each times `scale` of magnitude below 2^53) as a BIGINT
- * column: on a little-endian machine written as two 32-bit words a value (the low word
- * `v - hi * 2^32`, the high word `floor(v / 2^32)`, two's complement for negatives), without a bigint
- * made per value; else value by value.
- */
-export function bigIntColumn(values: ArrayLike<number>, n: number, scale = 1): BigInt64Array {
-  const out = new BigInt64Array(n);
-  if (!LITTLE_ENDIAN) {
-    for (let i = 0; i < n; i++) out[i] = BigInt(values[i]! * scale);
-    return out;
-  }
-  const words = new Uint32Array(out.buffer);
-  for (let i = 0; i < n; i++) {
-    const v = values[i]! * scale;
-    if (!Number.isSafeInteger(v)) throw new RangeError(`holdings: ${v} is not a whole number below 2^53`);
-    const hi = Math.floor(v / TWO_32);
-    words[2 * i] = v - hi * TWO_32;
-    words[2 * i + 1] = hi;
-  }
-  return out;
 }
 
 /** (task, idx, id) rows of `sql` as, per task, an array of ids by index (-1: none). */
@@ -481,7 +448,7 @@ class HeldStage {
    * Sums the staged rows of the items `ords` names (item -> its batch's place) per batch, slot, key id
    * and object id (ids by task and dictionary index), their repeats taken out, and unstages them. A sum
    * whose every retrieval was a repeat is left out; first and last times are those of the rows' reads
-   * (a repeat was logged at the time of the request it repeats). Columns: batch, slot, key id, object id,
+   * (a repeat was logged at the time of the request it repeats). Columns: batch, slot start (ms), key id, object id,
    * first and last ms, retrievals, whole retrievals, bytes sent.
    */
   sum(
@@ -676,7 +643,7 @@ class GroupSums {
     for (let g = 0; g < this.count; g++) if (this.retrievals[g]! > 0) n++;
     const out = [
       new Int32Array(n),
-      new Int32Array(n),
+      new Float64Array(n),
       new Int32Array(n),
       new Int32Array(n),
       new Float64Array(n),
@@ -689,7 +656,7 @@ class GroupSums {
     for (let g = 0; g < this.count; g++) {
       if (!(this.retrievals[g]! > 0)) continue;
       out[0]![j] = this.batch[g]!;
-      out[1]![j] = this.slot[g]!;
+      out[1]![j] = this.slot[g]! * SLOT_MS;
       out[2]![j] = this.key[g]!;
       out[3]![j] = this.object[g]!;
       out[4]![j] = this.first[g]!;
