@@ -67,12 +67,13 @@ export async function appendColumns(
     let held: (readonly string[] | undefined)[] = [];
     for (let offset = 0; offset < count; offset += CHUNK_ROWS) {
       const rows = Math.min(CHUNK_ROWS, count - offset);
+      // A chunk of another size is a new one. One of the same size is used again with its vectors (the
+      // values are set afresh into each, and appending leaves the chunk as it was), so that the
+      // client's vectors, whose making copies each vector's data out of DuckDB, are made once a call.
       if (rows !== chunk.rowCount) {
         chunk = DuckDBDataChunk.create([...types], rows);
         held = [];
       }
-      // As setColumns does: the chunk's vectors are taken afresh for this chunk's rows.
-      chunk.rowCount = rows;
       for (let c = 0; c < columns.length; c++) {
         const column = columns[c]!;
         if (Array.isArray(column)) {
