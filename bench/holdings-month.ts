@@ -3,7 +3,7 @@
  * partner's eight applications, about 2.1 M log lines a day): generated days of logs ingested night by
  * night into one state with holdings on (and, beside it, one with holdings off), measuring after each
  * night the state file's size, the rows of held_rows, held_keys and held_objects (and rollup for
- * scale), and the ingest command's own seconds. A measurement, not a test; BENCHMARKS.md extrapolates
+ * scale), and the ingest command's own seconds and its CPU seconds (user + system of every thread). A measurement, not a test; BENCHMARKS.md extrapolates
  * to 30 nights from what it prints.
  *
  *   tsx bench/holdings-month.ts [--nights 4] [--requests-per-day 2000000] [--partners 4]
@@ -39,15 +39,18 @@ const load = () =>
     .map((l) => l.toFixed(2))
     .join(' ');
 
-/** Runs the built CLI's ingest; its JSON summary. */
+/** Runs the built CLI's ingest under /usr/bin/time; its JSON summary and its CPU seconds (user + system). */
 async function ingest(
   logs: string,
   registry: string,
   db: string,
-): Promise<{ seconds: number; lines: number }> {
+): Promise<{ seconds: number; lines: number; cpu: number }> {
   const child = spawn(
-    'node',
+    '/usr/bin/time',
     [
+      '-f',
+      'CPU %U %S',
+      'node',
       join(build, 'bin/partner-audit.mjs'),
       'ingest',
       '--logs',
@@ -70,7 +73,10 @@ async function ingest(
   });
   const code = await new Promise<number | null>((done) => child.on('close', done));
   if (code !== 0) throw new Error(`ingest ${logs} exited with ${code}: ${stderr.slice(-500)}`);
-  return JSON.parse(stdout) as { seconds: number; lines: number };
+  const times = /^CPU ([\d.]+) ([\d.]+)$/m.exec(stderr);
+  if (times === null) throw new Error(`/usr/bin/time printed no CPU line: ${stderr.slice(-500)}`);
+  const summary = JSON.parse(stdout) as { seconds: number; lines: number };
+  return { ...summary, cpu: Number(times[1]) + Number(times[2]) };
 }
 
 /** Rows of the holdings tables and the rollup in a state file (opened read-only after the ingest closed it). */
@@ -151,7 +157,7 @@ async function main(): Promise<void> {
   const off = join(states, 'off.duckdb');
   console.log(`load average before: ${load()}`);
   console.log(
-    '| night (delivery date) | lines | on: s | off: s | on: MiB | off: MiB | held_rows | held_keys | held_objects | rollup | load |',
+    '| night (delivery date) | lines | on: s (CPU s) | off: s (CPU s) | on: MiB | off: MiB | held_rows | held_keys | held_objects | rollup | load |',
   );
   let n = 0;
   for (const [date, names] of byDate) {
@@ -163,7 +169,8 @@ async function main(): Promise<void> {
     const b = await ingest(dir, join(dataDir, 'registry.yaml'), off);
     const c = await counts(on);
     console.log(
-      `| ${n} (${date}) | ${a.lines} | ${a.seconds.toFixed(2)} | ${b.seconds.toFixed(2)} | ` +
+      `| ${n} (${date}) | ${a.lines} | ${a.seconds.toFixed(2)} (${a.cpu.toFixed(2)}) | ` +
+        `${b.seconds.toFixed(2)} (${b.cpu.toFixed(2)}) | ` +
         `${((await bytesOf(on)) / 2 ** 20).toFixed(1)} | ${((await bytesOf(off)) / 2 ** 20).toFixed(1)} | ` +
         `${c.held_rows} | ${c.held_keys} | ${c.held_objects} | ${c.rollup} | ${load()} |`,
     );
