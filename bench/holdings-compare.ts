@@ -15,8 +15,9 @@
  * `--holdings-all` gives every build that copy instead: holdings on before and after a change (builds
  * that know `settings.holdings` only).
  *
- * Prints each run and the medians and minimums of the ingest command's own `seconds`, with the load
- * average before and after. No assertion: a timing is a measurement, not a test.
+ * Prints each run and the medians and minimums of the ingest command's own `seconds` and of its CPU
+ * seconds (user + system of every thread, from /usr/bin/time: on a loaded machine CPU time moves far
+ * less than wall time), with the load average before and after. No assertion: a timing is a measurement, not a test.
  */
 import { spawn } from 'node:child_process';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -41,13 +42,18 @@ const perObject = Number(arg('per-object', '200'));
 const runs = Number(arg('runs', '3'));
 const dataDir = resolve(arg('data', 'bench-data/holdings-compare'));
 
-/** Runs a command to its end: its wall seconds and stdout (bench/run.ts runs its own main on import). */
+/**
+ * Runs a command to its end under /usr/bin/time: its wall seconds, its CPU seconds (user + system of the
+ * process and its threads) and stdout (bench/run.ts runs its own main on import).
+ */
 async function measure(
   command: string,
   args: readonly string[],
-): Promise<{ seconds: number; stdout: string }> {
+): Promise<{ seconds: number; cpu: number; stdout: string }> {
   const started = performance.now();
-  const child = spawn(command, [...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('/usr/bin/time', ['-f', 'CPU %U %S', command, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => {
@@ -58,7 +64,10 @@ async function measure(
   });
   const code = await new Promise<number | null>((done) => child.on('close', done));
   if (code !== 0) throw new Error(`${command} ${args.join(' ')} exited with ${code}: ${stderr.slice(-500)}`);
-  return { seconds: (performance.now() - started) / 1000, stdout };
+  const times = /^CPU ([\d.]+) ([\d.]+)$/m.exec(stderr);
+  if (times === null) throw new Error(`/usr/bin/time printed no CPU line: ${stderr.slice(-500)}`);
+  const cpu = Number(times[1]) + Number(times[2]);
+  return { seconds: (performance.now() - started) / 1000, cpu, stdout };
 }
 
 const load = () =>
@@ -118,6 +127,7 @@ async function main(): Promise<void> {
   console.log(`load average before: ${load()}`);
   for (const input of inputs) {
     const seconds: Record<Build, number[]> = { old: [], new: [], other: [], on: [] };
+    const cpu: Record<Build, number[]> = { old: [], new: [], other: [], on: [] };
     for (let run = 0; run < runs; run++) {
       for (const { which, root, registry: reg } of builds) {
         const db = join(states, `${which}-${run}.duckdb`);
@@ -135,9 +145,10 @@ async function main(): Promise<void> {
         ]);
         const out = JSON.parse(m.stdout) as { seconds: number; lines: number };
         seconds[which].push(out.seconds);
+        cpu[which].push(m.cpu);
         console.log(
           `${input.name}: ${which} run ${run + 1}: ${out.seconds.toFixed(2)} s in-process, ` +
-            `${m.seconds.toFixed(2)} s wall, ${out.lines} lines, load ${load()}`,
+            `${m.seconds.toFixed(2)} s wall, ${m.cpu.toFixed(2)} s CPU, ${out.lines} lines, load ${load()}`,
         );
         await rm(db, { force: true });
       }
@@ -145,15 +156,20 @@ async function main(): Promise<void> {
     const med = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;
     const min = (a: number[]) => Math.min(...a);
     const pct = (a: number, b: number) => ((a / b - 1) * 100).toFixed(1);
-    console.log(
-      `${input.name}: old median ${med(seconds.old).toFixed(2)} s, minimum ${min(seconds.old).toFixed(2)} s`,
-    );
-    for (const { which } of builds.slice(1)) {
+    for (const [what, values] of [
+      ['in-process', seconds],
+      ['CPU', cpu],
+    ] as const) {
       console.log(
-        `${input.name}: ${which} median ${med(seconds[which]).toFixed(2)} s ` +
-          `(${pct(med(seconds[which]), med(seconds.old))} %), minimum ` +
-          `${min(seconds[which]).toFixed(2)} s (${pct(min(seconds[which]), min(seconds.old))} %)`,
+        `${input.name}, ${what}: old median ${med(values.old).toFixed(2)} s, minimum ${min(values.old).toFixed(2)} s`,
       );
+      for (const { which } of builds.slice(1)) {
+        console.log(
+          `${input.name}, ${what}: ${which} median ${med(values[which]).toFixed(2)} s ` +
+            `(${pct(med(values[which]), med(values.old))} %), minimum ` +
+            `${min(values[which]).toFixed(2)} s (${pct(min(values[which]), min(values.old))} %)`,
+        );
+      }
     }
   }
   console.log(`load average after: ${load()}`);

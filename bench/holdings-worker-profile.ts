@@ -5,6 +5,10 @@
  * out) apart from the builder's `take` (the batch as it leaves the worker). A measurement, not a test.
  *
  *   tsx bench/holdings-worker-profile.ts [--data bench-data/holdings-compare] [--lines 1000000] [--runs 5]
+ *     [--no-manifest]
+ *
+ * The night's manifest is used as the ingest command uses it (the generated registry names it), so a
+ * whole-object GET looks its object up off as well as on; `--no-manifest` leaves it out.
  *
  * Uses the night bench/holdings-compare.ts generates (run it once first).
  */
@@ -14,6 +18,7 @@ import { join, resolve } from 'node:path';
 import { RowBatchBuilder } from '../functions/adapters/logs/index.js';
 import { LogAggregator } from '../functions/adapters/logs/log-aggregator.js';
 import { AreaLines } from '../functions/adapters/logs/log-reader.js';
+import { parseManifest } from '../functions/adapters/logs/manifest.js';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -24,6 +29,11 @@ const lines = arg('lines', '1000000');
 const runs = Number(arg('runs', '5'));
 const simple = join(dataDir, lines, 'logs', 'simple');
 const text = readFileSync(join(simple, readdirSync(simple)[0]!));
+/** The night's manifest, as the ingest command reads it from the registry (`--no-manifest`: none). */
+const manifestPath = join(dataDir, lines, 'manifest.csv');
+const manifest = process.argv.includes('--no-manifest')
+  ? undefined
+  : parseManifest(readFileSync(manifestPath, 'utf8'), manifestPath);
 /** The worker's send thresholds (ingest-task.ts DEFAULT_SEND_ROWS, DEFAULT_SEND_LINES). */
 const SEND_ROWS = 32_768;
 const SEND_LINES = 262_144;
@@ -31,7 +41,7 @@ const SEND_LINES = 262_144;
 function once(holdings: boolean): { scan: number; take: number; held: number; lines: number } {
   const builder = new RowBatchBuilder();
   const aggregator = new LogAggregator(
-    { datasetDepth: 2, sampleLimit: 5 },
+    { datasetDepth: 2, sampleLimit: 5, manifest },
     builder,
     holdings ? builder.held : undefined,
   );

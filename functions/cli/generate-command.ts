@@ -17,6 +17,7 @@ export async function runGenerateCommand(argv: string[]): Promise<number> {
     layout: { type: 'string' },
     gzip: { type: 'boolean' },
     networks: { type: 'boolean' },
+    'no-networks': { type: 'boolean' },
     seed: { type: 'string' },
     lines: { type: 'string' },
   });
@@ -24,6 +25,11 @@ export async function runGenerateCommand(argv: string[]): Promise<number> {
   if (!LAYOUTS.includes(layout))
     throw new UsageError(`generate: --layout must be one of ${LAYOUTS.join(', ')}`);
   const lines = optionalPositiveInt('generate', 'lines', v.lines);
+  // Declared networks are on unless `--no-networks` (the generator's own default, for the library's
+  // callers, stays off: data sets both engines audit keep their registry).
+  if (v.networks === true && v['no-networks'] === true)
+    throw new UsageError('generate: --networks and --no-networks cannot both be given');
+  const networks = v['no-networks'] !== true;
   const summary = await generateDataset({
     outDir: requireString('generate', 'out', v.out),
     partners: optionalPositiveInt('generate', 'partners', v.partners),
@@ -32,7 +38,7 @@ export async function runGenerateCommand(argv: string[]): Promise<number> {
     requestsPerDay: optionalPositiveInt('generate', 'requests-per-day', v['requests-per-day']),
     layout,
     gzip: v.gzip ?? false,
-    networks: v.networks ?? false,
+    networks,
     seed: optionalPositiveInt('generate', 'seed', v.seed),
     singleFile: lines === undefined ? undefined : { lines },
   });

@@ -27,7 +27,9 @@ Usage:
                          read log files into the DuckDB state only (a later audit with the same --db
                          finds them ingested); --workers 0 reads on the main thread
   partner-audit generate --out <dir> [--partners N] [--days N] [--start YYYY-MM-DD] [--requests-per-day N]
-                         [--layout simple|partitioned|both] [--gzip] [--networks] [--seed N] [--lines N]
+                         [--layout simple|partitioned|both] [--gzip] [--no-networks] [--seed N] [--lines N]
+                         write synthetic logs, registry and ground truth; the applications declare
+                         networks unless --no-networks
   partner-audit demo [--out <dir>] [--today YYYY-MM-DD]
                          generate a month to date of logs, audit it, print a summary (default
                          ./demo-output); --today pins the date the demo takes as today (UTC)

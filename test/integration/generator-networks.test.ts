@@ -116,16 +116,17 @@ describe('the generator’s declared networks', () => {
   });
 });
 
-describe('partner-audit generate --networks', () => {
-  it('declares networks and lists the sources only when asked', async () => {
+describe('partner-audit generate: declared networks on unless --no-networks', () => {
+  it('declares networks and lists the sources by default and with --networks, neither with --no-networks', async () => {
     const stdout = process.stdout.write;
     process.stdout.write = (() => true) as typeof process.stdout.write;
     try {
       for (const [flags, declared] of [
+        [[], true],
         [['--networks'], true],
-        [[], false],
+        [['--no-networks'], false],
       ] as const) {
-        const out = join(root, `cli-${declared}`);
+        const out = join(root, `cli-${flags.join('') || 'default'}`);
         const argv = ['--out', out, '--days', '1', '--start', '2026-03-02', '--requests-per-day', '300'];
         expect(await runGenerateCommand([...argv, ...flags])).toBe(0);
         const t = JSON.parse(await readFile(join(out, 'ground-truth.json'), 'utf8')) as GroundTruthJson;
@@ -137,5 +138,11 @@ describe('partner-audit generate --networks', () => {
     } finally {
       process.stdout.write = stdout;
     }
+  });
+
+  it('refuses --networks with --no-networks, naming both', async () => {
+    await expect(
+      runGenerateCommand(['--out', join(root, 'cli-both'), '--days', '1', '--networks', '--no-networks']),
+    ).rejects.toThrow('generate: --networks and --no-networks cannot both be given');
   });
 });

@@ -39,6 +39,13 @@ function itemsOf(chunk: DuckDBDataChunk, index: number, column: AppendColumn): N
   return undefined;
 }
 
+/** Whether `b` has the texts of `a`, in order. */
+function sameTexts(a: readonly string[] | undefined, b: readonly string[]): boolean {
+  if (a === undefined || a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 /**
  * Appends the first `count` values of each column to `table`, whose columns have `types` in order.
  * On failure nothing of this call is appended (the appender is cleared) and the error is rethrown.
@@ -56,16 +63,30 @@ export async function appendColumns(
   const appender = await connection.createAppender(table);
   try {
     let chunk = DuckDBDataChunk.create([...types], CHUNK_ROWS);
+    // Per text column, the values its vector in `chunk` holds (the chunk keeps them once appended).
+    let held: (readonly string[] | undefined)[] = [];
     for (let offset = 0; offset < count; offset += CHUNK_ROWS) {
       const rows = Math.min(CHUNK_ROWS, count - offset);
-      if (rows !== chunk.rowCount) chunk = DuckDBDataChunk.create([...types], rows);
-      // As setColumns does: the chunk's vectors are taken afresh for this chunk's rows.
-      chunk.rowCount = rows;
+      // A chunk of another size is a new one. One of the same size is used again with its vectors (the
+      // values are set afresh into each, and appending leaves the chunk as it was), so that the
+      // client's vectors, whose making copies each vector's data out of DuckDB, are made once a call.
+      if (rows !== chunk.rowCount) {
+        chunk = DuckDBDataChunk.create([...types], rows);
+        held = [];
+      }
       for (let c = 0; c < columns.length; c++) {
         const column = columns[c]!;
-        const values = Array.isArray(column)
-          ? column.slice(offset, offset + rows)
-          : (column as NumberColumn).subarray(offset, offset + rows);
+        if (Array.isArray(column)) {
+          const texts = (column as readonly string[]).slice(offset, offset + rows);
+          // Texts the vector holds already (a batch's name on every row, say) are not set again: one
+          // call into DuckDB a value is what a text column costs.
+          if (!sameTexts(held[c], texts)) {
+            chunk.setColumnValues(c, texts);
+            held[c] = texts;
+          }
+          continue;
+        }
+        const values = (column as NumberColumn).subarray(offset, offset + rows);
         const items = itemsOf(chunk, c, values);
         if (items === undefined || items.length !== rows) {
           // Typed arrays read like arrays of numbers (or bigints), which is what the vectors take.

@@ -18,7 +18,7 @@
  * the sums are written (appended to held_rows in the recording transaction). Only the tasks' dictionaries (a few thousand
  * entries a night) are staged and mapped to the stored ids in SQL.
  */
-import { BIGINT, DOUBLE, type DuckDBConnection, INTEGER, LIST, listValue, VARCHAR } from '@duckdb/node-api';
+import { DOUBLE, type DuckDBConnection, INTEGER, LIST, listValue, VARCHAR } from '@duckdb/node-api';
 import type { ColumnarHeldReads } from '../../domain/holdings.js';
 import { SLOT_MS } from '../../domain/usage.js';
 import { growFloat, growInt } from '../logs/grow-arrays.js';
@@ -123,8 +123,12 @@ export const HELD_STREAM_SCHEMA: readonly string[] = [
   'DELETE FROM held_object_ids',
 ];
 
-/** The columns of held_rows, in order. */
-const HELD_ROW_TYPES = [BIGINT, INTEGER, INTEGER, BIGINT, BIGINT, BIGINT, BIGINT, BIGINT, VARCHAR];
+/**
+ * The columns of held_rows as appended, in order: its BIGINT columns go in as DOUBLE chunks, which the
+ * appender casts to the table's BIGINT in DuckDB (whole numbers below 2^53, so exactly), rather than
+ * as a bigint made in JavaScript per value.
+ */
+const HELD_ROW_TYPES = [DOUBLE, INTEGER, INTEGER, DOUBLE, DOUBLE, DOUBLE, DOUBLE, DOUBLE, VARCHAR];
 const HELD_KEY_TYPES = [INTEGER, INTEGER, INTEGER, INTEGER, INTEGER, INTEGER];
 const HELD_OBJECT_TYPES = [INTEGER, INTEGER, INTEGER, INTEGER, DOUBLE, DOUBLE];
 
@@ -292,9 +296,9 @@ export async function insertHoldings(
   const summed = stage.sum(ordOf, keyIds, objectIds);
   if (summed.count > 0) {
     // Appended to held_rows in the caller's transaction, in held_rows' column order.
-    const [batch, slot, key, object, first, last, retrievals, full, bytes] = summed.columns as [
+    const [batch, slotStart, key, object, first, last, retrievals, full, bytes] = summed.columns as [
       Int32Array,
-      Int32Array,
+      Float64Array,
       Int32Array,
       Int32Array,
       Float64Array,
@@ -304,23 +308,8 @@ export async function insertHoldings(
       Float64Array,
     ];
     const n = summed.count;
-    const big = (values: ArrayLike<number>, scale = 1) => {
-      const out = new BigInt64Array(n);
-      for (let i = 0; i < n; i++) out[i] = BigInt(values[i]! * scale);
-      return out;
-    };
     const batchOf = Array.from({ length: n }, (_, i) => batches[batch[i]!]!);
-    const columns = [
-      big(slot, SLOT_MS),
-      key,
-      object,
-      big(first),
-      big(last),
-      big(retrievals),
-      big(full),
-      big(bytes),
-      batchOf,
-    ];
+    const columns = [slotStart, key, object, first, last, retrievals, full, bytes, batchOf];
     await appendColumns(connection, 'held_rows', HELD_ROW_TYPES, columns, n);
   }
   return summed.count;
@@ -411,17 +400,21 @@ function selectRows(r: HeldRowColumns, keep: (i: number) => boolean, n: number):
  */
 class HeldStage {
   private chunks: { readonly task: number; rows: HeldRowColumns }[] = [];
-  /** Repeats to take out of rows (task, ref) when they are summed: retrievals and bytes sent. */
-  private readonly repeats = new Map<string, [number, number]>();
+  /** Repeats to take out of rows (task, ref) when they are summed: per task, by ref, retrievals and bytes sent. */
+  private readonly repeats = new Map<number, Map<number, [number, number]>>();
 
   stage(task: number, rows: HeldRowColumns): void {
     this.chunks.push({ task, rows });
   }
 
   repeat(task: number, ref: number, retrievals: number, bytes: number): void {
-    const key = `${task}:${ref}`;
-    const was = this.repeats.get(key);
-    this.repeats.set(key, was === undefined ? [retrievals, bytes] : [was[0] + retrievals, was[1] + bytes]);
+    let ofTask = this.repeats.get(task);
+    if (ofTask === undefined) {
+      ofTask = new Map();
+      this.repeats.set(task, ofTask);
+    }
+    const was = ofTask.get(ref);
+    ofTask.set(ref, was === undefined ? [retrievals, bytes] : [was[0] + retrievals, was[1] + bytes]);
   }
 
   /** The tasks of the staged rows of the items `ords` names. */
@@ -444,7 +437,10 @@ class HeldStage {
     const taken = this.take(new Map([...items].map((item) => [item, 0])));
     if (this.repeats.size === 0) return;
     for (const { task, rows, ord } of taken) {
-      for (let i = 0; i < rows.count; i++) if (ord[i]! >= 0) this.repeats.delete(`${task}:${rows.ref[i]!}`);
+      const ofTask = this.repeats.get(task);
+      if (ofTask === undefined) continue;
+      for (let i = 0; i < rows.count; i++) if (ord[i]! >= 0) ofTask.delete(rows.ref[i]!);
+      if (ofTask.size === 0) this.repeats.delete(task);
     }
   }
 
@@ -452,7 +448,7 @@ class HeldStage {
    * Sums the staged rows of the items `ords` names (item -> its batch's place) per batch, slot, key id
    * and object id (ids by task and dictionary index), their repeats taken out, and unstages them. A sum
    * whose every retrieval was a repeat is left out; first and last times are those of the rows' reads
-   * (a repeat was logged at the time of the request it repeats). Columns: batch, slot, key id, object id,
+   * (a repeat was logged at the time of the request it repeats). Columns: batch, slot start (ms), key id, object id,
    * first and last ms, retrievals, whole retrievals, bytes sent.
    */
   sum(
@@ -468,6 +464,7 @@ class HeldStage {
     for (const { task, rows, ord } of taken) {
       const keys = keyIds.get(task);
       const objects = objectIds.get(task);
+      const repeats = this.repeats.get(task);
       for (let i = 0; i < rows.count; i++) {
         const batch = ord[i]!;
         if (batch < 0) continue;
@@ -480,12 +477,12 @@ class HeldStage {
         }
         let retrievals = rows.retrievals[i]!;
         let bytes = rows.bytesSent[i]!;
-        if (this.repeats.size > 0) {
-          const repeat = this.repeats.get(`${task}:${rows.ref[i]!}`);
+        if (repeats !== undefined) {
+          const repeat = repeats.get(rows.ref[i]!);
           if (repeat !== undefined) {
             retrievals -= repeat[0];
             bytes -= repeat[1];
-            this.repeats.delete(`${task}:${rows.ref[i]!}`);
+            repeats.delete(rows.ref[i]!);
           }
         }
         sums.add(
@@ -501,6 +498,7 @@ class HeldStage {
           rows.lastMs[i]!,
         );
       }
+      if (repeats?.size === 0) this.repeats.delete(task);
     }
     return sums.columns();
   }
@@ -645,7 +643,7 @@ class GroupSums {
     for (let g = 0; g < this.count; g++) if (this.retrievals[g]! > 0) n++;
     const out = [
       new Int32Array(n),
-      new Int32Array(n),
+      new Float64Array(n),
       new Int32Array(n),
       new Int32Array(n),
       new Float64Array(n),
@@ -658,7 +656,7 @@ class GroupSums {
     for (let g = 0; g < this.count; g++) {
       if (!(this.retrievals[g]! > 0)) continue;
       out[0]![j] = this.batch[g]!;
-      out[1]![j] = this.slot[g]!;
+      out[1]![j] = this.slot[g]! * SLOT_MS;
       out[2]![j] = this.key[g]!;
       out[3]![j] = this.object[g]!;
       out[4]![j] = this.first[g]!;

@@ -80,6 +80,13 @@ export class HeldReadBuilder {
   private lastMs = new Float64Array(0);
   private readonly keys = new Dictionary(4, 0);
   private readonly objects = new Dictionary(2, 2);
+  /**
+   * Per scanner key entry and per object entry, the dictionary index it was last given: a row of the
+   * same entry then costs a compare of its tuple with that index's (a match is the index: entries are
+   * distinct), not a hash and a probe. Never cleared: a stale index fails the compare.
+   */
+  private keyOfEntry = new Int32Array(256).fill(-1);
+  private objectOfEntry = new Int32Array(256).fill(-1);
 
   /** A new task: its dictionaries start empty (rows name entries by task and index). */
   newTask(): void {
@@ -110,22 +117,28 @@ export class HeldReadBuilder {
     if (i === this.item.length) this.grow();
     this.item[i] = item;
     this.ref[i] = ref;
-    this.key[i] = this.keys.index(
-      keys.bucket[entry]!,
-      keys.requester[entry]!,
-      keys.accessPoint[entry]!,
-      keys.dataset[entry]!,
-      0,
-      0,
-    );
-    this.object[i] = this.objects.index(
-      objects.key[object]!,
-      objects.version[object]!,
-      0,
-      0,
-      objects.size[object]!,
-      objects.records[object]!,
-    );
+    const b = keys.bucket[entry]!;
+    const r = keys.requester[entry]!;
+    const a = keys.accessPoint[entry]!;
+    const d = keys.dataset[entry]!;
+    if (entry >= this.keyOfEntry.length) this.keyOfEntry = grownIndex(this.keyOfEntry, entry);
+    let k = this.keyOfEntry[entry]!;
+    if (!this.keys.holds(k, b, r, a, d, 0, 0)) {
+      k = this.keys.index(b, r, a, d, 0, 0);
+      this.keyOfEntry[entry] = k;
+    }
+    this.key[i] = k;
+    const ok = objects.key[object]!;
+    const ov = objects.version[object]!;
+    const os = objects.size[object]!;
+    const on = objects.records[object]!;
+    if (object >= this.objectOfEntry.length) this.objectOfEntry = grownIndex(this.objectOfEntry, object);
+    let o = this.objectOfEntry[object]!;
+    if (!this.objects.holds(o, ok, ov, 0, 0, os, on)) {
+      o = this.objects.index(ok, ov, 0, 0, os, on);
+      this.objectOfEntry[object] = o;
+    }
+    this.object[i] = o;
     this.slot[i] = slot;
     this.full[i] = full ? 1 : 0;
     this.retrievals[i] = retrievals;
@@ -192,6 +205,15 @@ export class HeldReadBuilder {
   }
 }
 
+/** `index` grown (new places -1) to hold place `at`. */
+function grownIndex(index: Int32Array, at: number): Int32Array<ArrayBuffer> {
+  let n = index.length;
+  while (n <= at) n *= 2;
+  const out = new Int32Array(n).fill(-1);
+  out.set(index);
+  return out;
+}
+
 /**
  * Distinct tuples of up to four integers (string ids) and two numbers, numbered in order of first sight:
  * an open-addressing table (linear probing, at most half full) over the tuples kept in typed arrays, so
@@ -254,6 +276,21 @@ class Dictionary {
     if (this.size * 2 > this.slots.length) this.rehash();
     else this.slots[s] = e + 1;
     return e;
+  }
+
+  /** Whether entry `e` (any number; -1 none) is the tuple given. */
+  holds(e: number, i0: number, i1: number, i2: number, i3: number, f0: number, f1: number): boolean {
+    if (e < 0 || e >= this.size) return false;
+    const k = e << 2;
+    const ints = this.ints;
+    return (
+      ints[k] === i0 &&
+      ints[k + 1] === i1 &&
+      ints[k + 2] === i2 &&
+      ints[k + 3] === i3 &&
+      this.floats[e << 1] === f0 &&
+      this.floats[(e << 1) + 1] === f1
+    );
   }
 
   clear(): void {
