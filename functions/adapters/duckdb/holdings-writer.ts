@@ -655,6 +655,12 @@ class GroupSums {
     let j = 0;
     for (let g = 0; g < this.count; g++) {
       if (!(this.retrievals[g]! > 0)) continue;
+      // The counts travel as doubles (HELD_ROW_TYPES): exact only up to 2^53, so a sum beyond it stops
+      // the write rather than store a rounded figure.
+      if (this.bytes[g]! > Number.MAX_SAFE_INTEGER || this.retrievals[g]! > Number.MAX_SAFE_INTEGER)
+        throw new RangeError(
+          `holdings: a sum of one object's reads in a slot passed 2^53 (bytes ${this.bytes[g]}, retrievals ${this.retrievals[g]}), beyond what is counted exactly`,
+        );
       out[0]![j] = this.batch[g]!;
       out[1]![j] = this.slot[g]! * SLOT_MS;
       out[2]![j] = this.key[g]!;
