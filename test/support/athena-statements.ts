@@ -24,10 +24,17 @@ import {
   type SqlQuery,
 } from '../../functions/adapters/athena/sql.js';
 import {
+  unloadHeldDatasetsSql,
+  unloadHeldDaysSql,
   unloadPartnerDailyUsageSql,
   unloadUnattributedUsageSql,
 } from '../../functions/adapters/athena/unload-sql.js';
-import { heldDatasetsSql, heldDaysSql } from '../../functions/adapters/sql/holdings-sql.js';
+import {
+  type HoldingsTables,
+  heldDatasetsSql,
+  heldDaysSql,
+  TRINO_HOLDINGS,
+} from '../../functions/adapters/sql/holdings-sql.js';
 import {
   type AggregationTables,
   attributionSql,
@@ -66,6 +73,12 @@ export const SAMPLE_AGGREGATION_TABLES: AggregationTables = {
   principals: 'registry_principals',
   contractTerms: 'registry_contract_terms',
   ignoredRequesters: 'registry_ignored_requesters',
+};
+
+/** On AWS the holdings are the rollup table's held grain. */
+export const SAMPLE_HOLDINGS_TABLES: HoldingsTables = {
+  ...SAMPLE_AGGREGATION_TABLES,
+  holdings: SAMPLE_AGGREGATION_TABLES.rollup,
 };
 
 export const ATHENA_STATEMENT_SAMPLES: readonly AthenaStatementSample[] = [
@@ -173,21 +186,44 @@ export const ATHENA_STATEMENT_SAMPLES: readonly AthenaStatementSample[] = [
     name: 'heldDatasetsSql (holdings-sql.ts, Trino dialect, one partner)',
     grammar: 'trino',
     build: () =>
-      heldDatasetsSql(
-        TRINO,
-        { ...SAMPLE_AGGREGATION_TABLES, holdings: 'holdings' },
-        { range: MARCH, fromDate: '2026-03-01', toDate: '2026-04-01', partnerId: 'acme' },
-      ),
+      heldDatasetsSql(TRINO_HOLDINGS, SAMPLE_HOLDINGS_TABLES, {
+        range: MARCH,
+        fromDate: '2026-03-01',
+        toDate: '2026-04-01',
+        partnerId: 'acme',
+      }),
   },
   {
     builder: 'heldDaysSql',
     name: 'heldDaysSql (holdings-sql.ts, Trino dialect)',
     grammar: 'trino',
     build: () =>
-      heldDaysSql(
-        TRINO,
-        { ...SAMPLE_AGGREGATION_TABLES, holdings: 'holdings' },
+      heldDaysSql(TRINO_HOLDINGS, SAMPLE_HOLDINGS_TABLES, {
+        range: MARCH,
+        fromDate: '2026-03-01',
+        toDate: '2026-04-01',
+      }),
+  },
+  {
+    builder: 'unloadHeldDatasetsSql',
+    name: 'unloadHeldDatasetsSql (unload-sql.ts: what each partner holds, UNLOADed by partner)',
+    grammar: 'athena-unload',
+    build: () =>
+      unloadHeldDatasetsSql(
+        SAMPLE_HOLDINGS_TABLES,
         { range: MARCH, fromDate: '2026-03-01', toDate: '2026-04-01' },
+        's3://partner-audit-reports/runs/r1/aggregate/held/',
+      ),
+  },
+  {
+    builder: 'unloadHeldDaysSql',
+    name: 'unloadHeldDaysSql (unload-sql.ts: distinct objects first read per day, UNLOADed by partner)',
+    grammar: 'athena-unload',
+    build: () =>
+      unloadHeldDaysSql(
+        SAMPLE_HOLDINGS_TABLES,
+        { range: MARCH, fromDate: '2026-03-01', toDate: '2026-04-01' },
+        's3://partner-audit-reports/runs/r1/aggregate/held-days/',
       ),
   },
 ];
