@@ -10,6 +10,7 @@ import type { RecordedQuery } from '../adapters/athena/athena-usage-source.js';
 import type { AthenaTables } from '../adapters/athena/sql.js';
 import { readS3Text, S3ReportStore } from '../adapters/s3/s3-report-store.js';
 import type { PartnerPart, WindowPlan } from '../audit/evaluate-partner.js';
+import type { PartnerHoldings } from '../domain/holdings.js';
 import type { InputSummary } from '../ports.js';
 import { InvalidInputError } from './errors.js';
 import { runKey } from './evaluation-document.js';
@@ -33,6 +34,14 @@ export interface AggregateDocument {
   readonly bytesScanned: number;
   readonly queries: readonly RecordedQuery[];
   readonly tables: AthenaTables;
+}
+
+/**
+ * What one Assess leaves for Assemble: the partner's evaluations and, when the run unloaded holdings
+ * (the registry keeps them), what the partner holds over the window (HOLDINGS.md).
+ */
+export interface AssessedPart extends PartnerPart {
+  readonly holdings?: PartnerHoldings;
 }
 
 /** One work item of the EvaluatePartners Map. */
@@ -97,7 +106,7 @@ export function writePart(
   client: S3Client,
   bucket: string,
   runId: string,
-  part: PartnerPart,
+  part: AssessedPart,
 ): Promise<string> {
   return put(client, bucket, partKey(runId, part.partnerId), toJsonWithBigInts(part));
 }
@@ -107,9 +116,9 @@ export async function readPart(
   bucket: string,
   runId: string,
   partnerId: string,
-): Promise<PartnerPart> {
+): Promise<AssessedPart> {
   const key = partKey(runId, partnerId);
-  const part = fromJsonWithBigInts<PartnerPart>(await readS3Text(client, bucket, key));
+  const part = fromJsonWithBigInts<AssessedPart>(await readS3Text(client, bucket, key));
   if (part.partnerId !== partnerId)
     throw new InvalidInputError(`${key} holds partner ${part.partnerId}, not ${partnerId}`);
   return part;

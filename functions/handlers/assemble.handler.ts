@@ -7,11 +7,18 @@
  */
 import type { S3Client } from '@aws-sdk/client-s3';
 import { UnloadedUsageReader } from '../adapters/athena/unloaded-usage-reader.js';
-import { assembleWindowEvaluation, type PartnerPart } from '../audit/evaluate-partner.js';
+import { assembleWindowEvaluation } from '../audit/evaluate-partner.js';
 import { systemClock } from '../audit/system-clock.js';
+import type { HoldingsSection } from '../domain/holdings.js';
 import { reachesNoticeLevel } from '../domain/notices.js';
 import type { Clock } from '../ports.js';
-import { READ_AGGREGATE, readAggregate, readItems, readPart } from './aggregate-document.js';
+import {
+  type AssessedPart,
+  READ_AGGREGATE,
+  readAggregate,
+  readItems,
+  readPart,
+} from './aggregate-document.js';
 import { type LoadedRegistry, loadRegistry, s3Client } from './aws/s3.js';
 import { loadEnv } from './env.js';
 import { InvalidInputError, parseStepInput } from './errors.js';
@@ -69,7 +76,7 @@ export async function assemble(deps: AssembleDeps, event: unknown): Promise<Eval
     );
   }
   const items = await readItems(deps.s3, deps.reportBucket, input.itemsKey);
-  const parts: PartnerPart[] = new Array(items.length);
+  const parts: AssessedPart[] = new Array(items.length);
   let next = 0;
   const worker = async () => {
     while (next < items.length) {
@@ -80,6 +87,23 @@ export async function assemble(deps: AssembleDeps, event: unknown): Promise<Eval
   await Promise.all(Array.from({ length: Math.min(deps.readConcurrency ?? 16, items.length) }, worker));
   const strangers = await new UnloadedUsageReader(deps.s3, doc.unloaded).unattributedUsage();
   const evaluation = assembleWindowEvaluation(registry, doc.plan, parts, strangers);
+  // The holdings section, when the run unloaded holdings: each part's partner, in registry order.
+  const holdings: HoldingsSection | undefined =
+    doc.unloaded.heldPrefix === undefined
+      ? undefined
+      : {
+          from: doc.plan.window.from,
+          to: doc.plan.window.to,
+          partners: registry.partners.flatMap((p) => {
+            const part = parts.find((x) => x.partnerId === p.id);
+            if (part === undefined) return [];
+            if (part.holdings === undefined)
+              throw new InvalidInputError(
+                `the part of partner ${p.id} holds no holdings, which run ${input.runId} unloaded`,
+              );
+            return [part.holdings];
+          }),
+        };
   const evaluationDoc: EvaluationDocument = {
     version: 1,
     runId: input.runId,
@@ -96,6 +120,7 @@ export async function assemble(deps: AssembleDeps, event: unknown): Promise<Eval
     queryExecutionIds: doc.queries.map((q) => q.queryExecutionId),
     queries: doc.queries,
     tables: doc.tables,
+    ...(holdings === undefined ? {} : { holdings }),
   };
   const evaluationKey = await writeEvaluation(deps.s3, deps.reportBucket, evaluationDoc);
   const partnersToNotify = [

@@ -8,6 +8,7 @@ import type { AthenaTables } from '../adapters/athena/sql.js';
 import { readS3Text, S3ReportStore } from '../adapters/s3/s3-report-store.js';
 import type { AuditWindow, WindowEvaluation } from '../audit/evaluate-window.js';
 import type { PartnerPeriodEvaluation } from '../domain/evaluation.js';
+import type { HoldingsSection } from '../domain/holdings.js';
 import type { InputSummary } from '../ports.js';
 import { InvalidInputError } from './errors.js';
 import { fromJsonWithBigInts, toJsonWithBigInts } from './json-codec.js';
@@ -33,6 +34,8 @@ export interface EvaluationDocument {
   readonly queries?: readonly RecordedQuery[];
   /** Where the statements ran, so publish can state the rollup statements too (absent before). */
   readonly tables?: AthenaTables;
+  /** What the partners hold over the window, when the registry keeps holdings (HOLDINGS.md). */
+  readonly holdings?: HoldingsSection;
 }
 
 export { PartnerIdSchema, RunIdSchema };

@@ -140,6 +140,7 @@ export async function publish(deps: PublishDeps, event: unknown): Promise<Publis
       })),
       noticeDiffs,
       ...(registry ? { registry } : {}),
+      ...(doc.holdings === undefined ? {} : { holdings: doc.holdings }),
       evidence: {
         inputFiles: [],
         queries: runQueries(doc, rollups),
