@@ -34,7 +34,45 @@ export const ROLLUP_COLUMNS = [
   // 8 bytes of entropy. Evaluation never reads it (columnar). A table created before it existed gets it
   // with `ALTER TABLE usage_rollup ADD COLUMNS (request_ids string)` in Athena.
   ['request_ids', 'string'],
+  // The grains (functions/adapters/athena/sql.ts, GRAINS): one nightly statement writes the usage rows,
+  // the network rows and the held rows into this one table, since Athena has no multi-table INSERT and
+  // the logs are to be scanned once. A row whose grain is NULL was written before the grains and is a
+  // usage row; every reader of usage keeps `coalesce(grain, 'usage') = 'usage'`.
+  ['grain', 'string'],
+  // Network grain keys; `-` on the other grains.
+  ['source_address', 'string'],
+  ['source_prefix', 'string'],
+  ['address_key', 'string'],
+  ['address_class', 'string'],
+  ['vpce', 'string'],
+  ['source_region', 'string'],
+  // Held grain keys; `-` on the other grains.
+  ['object_key', 'string'],
+  ['version_id', 'string'],
+  // Network and held measures; NULL where they do not apply (object_size also when the size is unknown).
+  ['first_ms', 'long'],
+  ['last_ms', 'long'],
+  ['object_size', 'long'],
+  ['object_records', 'long'],
+  ['retrievals', 'long'],
+  ['full_retrievals', 'long'],
 ] as const;
+
+/**
+ * What brings a rollup table created before the grains up to ROLLUP_COLUMNS: CloudFormation creates the
+ * Iceberg table once (metadataOperation CREATE) and does not change the schema of a table that exists,
+ * so an operator runs this once in Athena before deploying the release that writes the grains (as
+ * request_ids was added). Iceberg appends the columns; the rows already there read NULL in them, which
+ * the statements take for a usage row with `-` keys (sql.ts, USAGE_GRAIN_ONLY and the MERGE's ON).
+ */
+export function addGrainColumnsDdl(database: string, tableName: string): string {
+  const added = ROLLUP_COLUMNS.slice(ROLLUP_COLUMNS.findIndex(([name]) => name === 'grain'));
+  checkGlueName('addGrainColumnsDdl', 'database', database);
+  checkGlueName('addGrainColumnsDdl', 'tableName', tableName);
+  return `ALTER TABLE \`${database}\`.\`${tableName}\` ADD COLUMNS (${added
+    .map(([name, type]) => `${name} ${type === 'long' ? 'bigint' : type}`)
+    .join(', ')})`;
+}
 
 /** Props of {@link RollupTable}. */
 export interface RollupTableProps {
@@ -80,7 +118,7 @@ export class RollupTable extends Construct {
       tableInput: {
         name: this.tableName,
         description:
-          'Usage per 15-minute slot x requester x access point x dataset x operation x status class',
+          'Usage per 15-minute slot x requester x access point x dataset x operation x status class; network and held rows beside it (column grain)',
         tableType: 'EXTERNAL_TABLE',
       },
       openTableFormatInput: {

@@ -16,7 +16,7 @@ import {
   unloadedUsageLocation,
 } from '../../functions/adapters/athena/athena-aggregated-usage.js';
 import { AthenaQueryRunner, type ResultRow } from '../../functions/adapters/athena/athena-client.js';
-import { MALFORMED_OPERATIONS } from '../../functions/adapters/athena/sql.js';
+import { MALFORMED_OPERATIONS, ROLLUP_COLUMNS } from '../../functions/adapters/athena/sql.js';
 import {
   AthenaAggregatedUsageSource,
   UnloadedUsageReader,
@@ -43,6 +43,8 @@ import { SAMPLE_AGGREGATION_TABLES } from '../support/athena-statements.js';
 import { localAthenaClient, localS3Client, s3UnloadStore } from '../support/aws-local-clients.js';
 import { type LocalServer, startS3rver } from '../support/local-aws-servers.js';
 
+/** The rollup row of the first release: rows written before the grains (grain NULL) read as usage. */
+const FIRST_RELEASE_COLUMNS = ROLLUP_COLUMNS.slice(0, ROLLUP_COLUMNS.indexOf('request_ids') + 1).join(', ');
 const ACCT = '111122223333';
 const registry = RegistrySchema.parse({
   version: 1,
@@ -139,11 +141,13 @@ beforeAll(async () => {
   }
   const values = (r: Row) =>
     `(to_timestamp(${r.slot / 1000})::TIMESTAMP, 'b', '${r.requester.replaceAll("'", "''")}', '-', '${r.dataset}', '${r.operation}', '${r.status}', ${r.requests}, ${r.bytes}, 0, 'x', NULL)`;
-  await server.sql(`INSERT INTO partner_audit.usage_rollup VALUES ${rows.map(values).join(', ')}`);
+  await server.sql(
+    `INSERT INTO partner_audit.usage_rollup (${FIRST_RELEASE_COLUMNS}) VALUES ${rows.map(values).join(', ')}`,
+  );
   // A marker of malformed lines, as the nightly rollup writes them on AWS: never usage, not even an
   // unregistered requester's (where every operation counts).
   await server.sql(
-    `INSERT INTO partner_audit.usage_rollup VALUES (TIMESTAMP '2026-03-10 00:00:00', 'b', 'arn:aws:iam::999999999999:user/x', '-', 'feeds/a/', '${MALFORMED_OPERATIONS.noMatch}', '2xx', 1000000, 0, 0, 'x', NULL)`,
+    `INSERT INTO partner_audit.usage_rollup (${FIRST_RELEASE_COLUMNS}) VALUES (TIMESTAMP '2026-03-10 00:00:00', 'b', 'arn:aws:iam::999999999999:user/x', '-', 'feeds/a/', '${MALFORMED_OPERATIONS.noMatch}', '2xx', 1000000, 0, 0, 'x', NULL)`,
   );
 
   s3 = await startS3rver([BUCKET]);

@@ -11,8 +11,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AthenaQueryRunner } from '../../functions/adapters/athena/athena-client.js';
-import { insertBatchRollupSql, MALFORMED_OPERATIONS } from '../../functions/adapters/athena/sql.js';
-import { ingestLogFile } from '../../functions/adapters/logs/index.js';
+import {
+  GRAINS,
+  insertBatchRollupSql,
+  MALFORMED_OPERATIONS,
+  USAGE_GRAIN_ONLY,
+} from '../../functions/adapters/athena/sql.js';
+import { ingestLogFile, RowBatchBuilder } from '../../functions/adapters/logs/index.js';
+import { LogAggregator } from '../../functions/adapters/logs/log-aggregator.js';
+import { AreaLines } from '../../functions/adapters/logs/log-reader.js';
+import { SLOT_MS } from '../../functions/domain/usage.js';
 import { AthenaLocalServer } from '../support/athena-local-server.js';
 import { localAthenaClient } from '../support/aws-local-clients.js';
 
@@ -77,7 +85,39 @@ const rowText = (r: {
     r.bytesSent,
   ].join(' | ');
 
+/** The network rows the local scanner makes of one line, as text (NETWORKS.md: what ingestion keeps). */
+function localNetworkRows(line: string): string[] {
+  const builder = new RowBatchBuilder(4);
+  const aggregator = new LogAggregator({ datasetDepth: 2, sampleLimit: 5 }, builder);
+  aggregator.begin(0);
+  const area = new AreaLines(aggregator, 64 * 1024);
+  area.push(Buffer.from(`${line}\n`, 'utf8'));
+  area.finish();
+  aggregator.finish();
+  const v = aggregator.strings.values;
+  const n = builder.take().network;
+  return Array.from({ length: n.count }, (_, i) =>
+    [
+      new Date(n.slot[i]! * SLOT_MS).toISOString(),
+      v[n.requester[i]!],
+      v[n.accessPoint[i]!],
+      v[n.address[i]!],
+      v[n.prefix[i]!],
+      v[n.addressKey[i]!],
+      v[n.addressClass[i]!],
+      v[n.vpce[i]!],
+      v[n.region[i]!],
+      n.requests[i],
+      n.bytesSent[i],
+      n.firstMs[i],
+      n.lastMs[i],
+    ].join(' | '),
+  );
+}
+
 let cases: Case[];
+const localNetwork = new Map<string, string[]>();
+const athenaNetwork = new Map<string, string[]>();
 let server: AthenaLocalServer;
 let dir: string;
 const local = new Map<string, Reading>();
@@ -102,8 +142,40 @@ beforeAll(async () => {
   }
   const rows = await server.sql(
     `SELECT CAST(slot_start AS VARCHAR) AS slot, bucket, requester, access_point, dataset, operation,
-       status_class, requests, bytes_sent, batch FROM partner_audit.usage_rollup`,
+       status_class, requests, bytes_sent, batch FROM partner_audit.usage_rollup WHERE ${USAGE_GRAIN_ONLY}`,
   );
+  const networkRows = await server.sql(
+    `SELECT CAST(slot_start AS VARCHAR) AS slot, requester, access_point, source_address, source_prefix,
+       address_key, address_class, vpce, source_region, requests, bytes_sent, first_ms, last_ms, batch
+     FROM partner_audit.usage_rollup WHERE grain = '${GRAINS.network}'`,
+  );
+  for (const c of cases) {
+    localNetwork.set(c.batch, localNetworkRows(c.line));
+    athenaNetwork.set(
+      c.batch,
+      networkRows
+        .filter((r) => r['batch'] === c.batch)
+        .map((r) =>
+          [
+            new Date(`${String(r['slot']).replace(' ', 'T')}Z`).toISOString(),
+            ...[
+              'requester',
+              'access_point',
+              'source_address',
+              'source_prefix',
+              'address_key',
+              'address_class',
+              'vpce',
+              'source_region',
+              'requests',
+              'bytes_sent',
+              'first_ms',
+              'last_ms',
+            ].map((k) => String(r[k])),
+          ].join(' | '),
+        ),
+    );
+  }
   for (const c of cases) {
     const mine = rows.filter((r) => r['batch'] === c.batch);
     const marker = mine.find((r) => String(r['operation']).startsWith('(malformed:'));
@@ -159,6 +231,15 @@ describe('the log-line corpus on both engines', () => {
   it('gives the same rollup row for each counted line on both engines', () => {
     for (const c of cases.filter((x) => x.expected === 'counted')) {
       expect(athena.get(c.batch)!.rows, c.what).toEqual(local.get(c.batch)!.rows);
+    }
+  });
+
+  it('gives the same network row (source, prefix, class, endpoint, region, first and last time) for each counted line on both engines, and none for a malformed one', () => {
+    for (const c of cases) {
+      const expected = c.expected === 'counted' ? local.get(c.batch)! : undefined;
+      if (expected !== undefined) expect(localNetwork.get(c.batch), c.what).toHaveLength(1);
+      else expect(localNetwork.get(c.batch), c.what).toEqual([]);
+      expect(athenaNetwork.get(c.batch), c.what).toEqual(localNetwork.get(c.batch));
     }
   });
 

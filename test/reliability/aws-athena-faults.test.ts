@@ -7,6 +7,7 @@
  * is covered in test/integration/athena-client.test.ts.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { USAGE_GRAIN_ONLY } from '../../functions/adapters/athena/sql.js';
 import { readS3Text } from '../../functions/adapters/s3/s3-report-store.js';
 import { asStep } from '../../functions/handlers/errors.js';
 import { rollup } from '../../functions/handlers/rollup.handler.js';
@@ -187,8 +188,11 @@ describe('a batch is never half applied', () => {
   it('removes rows of the batch that its logs no longer give, and counts nothing twice', async () => {
     // Rows of another dataset depth, as a registry change would leave them, and a doubled row.
     await world.athena.sql(
-      `INSERT INTO ${rollupTable} SELECT slot_start, bucket, requester, access_point, dataset || 'old/', operation,
-         status_class, requests, bytes_sent, records, batch, request_ids FROM ${rollupTable} WHERE batch = '${BATCH}'`,
+      `INSERT INTO ${rollupTable} (slot_start, bucket, requester, access_point, dataset, operation, status_class,
+         requests, bytes_sent, records, batch, request_ids)
+       SELECT slot_start, bucket, requester, access_point, dataset || 'old/', operation,
+         status_class, requests, bytes_sent, records, batch, request_ids FROM ${rollupTable}
+       WHERE batch = '${BATCH}' AND ${USAGE_GRAIN_ONLY}`,
     );
     await rollup(world.rollupDeps(), { batch: BATCH, runId: nextRun() });
     expect(await batchTotals(world)).toEqual(baseline);

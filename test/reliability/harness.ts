@@ -14,7 +14,7 @@ import {
   AthenaQueryRunner,
   type AthenaQueryRunnerOptions,
 } from '../../functions/adapters/athena/athena-client.js';
-import type { AthenaTables } from '../../functions/adapters/athena/sql.js';
+import { type AthenaTables, USAGE_GRAIN_ONLY } from '../../functions/adapters/athena/sql.js';
 import { DynamoDbLedger, ledgerTableDefinition } from '../../functions/adapters/dynamodb/dynamodb-ledger.js';
 import { readS3Text } from '../../functions/adapters/s3/s3-report-store.js';
 import { SesMailer, type SesMailerOptions } from '../../functions/adapters/ses/ses-mailer.js';
@@ -248,7 +248,7 @@ export async function startWorld(seed = 5): Promise<World> {
                 CAST(coalesce(sum(requests) FILTER (WHERE operation NOT LIKE '(malformed:%'), 0) AS VARCHAR) AS requests,
                 CAST(coalesce(sum(bytes_sent), 0) AS VARCHAR) AS bytes,
                 CAST(coalesce(sum(requests) FILTER (WHERE operation LIKE '(malformed:%'), 0) AS VARCHAR) AS malformed
-         FROM "${TABLES.database}"."${TABLES.rollupTable}"`,
+         FROM "${TABLES.database}"."${TABLES.rollupTable}" WHERE ${USAGE_GRAIN_ONLY}`,
       );
       const r = rows[0] ?? {};
       return {

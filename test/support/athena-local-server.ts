@@ -15,7 +15,7 @@
  * which RE2 does not read; the one difference is written there) to raw log lines with DuckDB's RE2
  * `regexp_extract`, like the Glue RegexSerDe
  * (a line that does not match gives a row of NULLs; absent trailing fields are NULL); the rollup
- * table is a plain table with the Iceberg table's columns; the dataset manifest table, when the
+ * table is a plain table with the Iceberg table's columns (lib/constructs/rollup-table.ts); the dataset manifest table, when the
  * options name one, is a view that applies MANIFEST_LINE_REGEX to the lines of the canonical manifest
  * CSV (putManifest) the same way. ClientRequestToken idempotency, the
  * QUEUED/RUNNING/terminal life cycle, AthenaError on failures, paging with a header row and
@@ -61,6 +61,14 @@ import { MANIFEST_LINE_REGEX, MANIFEST_TABLE_COLUMNS } from '../../functions/ada
 import { LOG_TIME_FORMAT } from '../../functions/adapters/athena/sql.js';
 import { attributionTables, toJsonLines } from '../../functions/domain/attribution-table.js';
 import type { Registry } from '../../functions/domain/registry.js';
+import { ROLLUP_COLUMNS as ROLLUP_TABLE_COLUMNS } from '../../lib/constructs/rollup-table.js';
+
+/** The Iceberg rollup table's column types (lib/constructs/rollup-table.ts) as DuckDB's. */
+const ICEBERG_TO_DUCKDB: Readonly<Record<(typeof ROLLUP_TABLE_COLUMNS)[number][1], string>> = {
+  timestamp: 'TIMESTAMP',
+  string: 'VARCHAR',
+  long: 'BIGINT',
+};
 
 export type AthenaOperation =
   | 'StartQueryExecution'
@@ -365,9 +373,7 @@ SELECT
 FROM (SELECT regexp_matches(line, ${rx}) AS ok, regexp_extract(line, ${rx}, ${names}) AS f, delivery_date
       FROM ${RAW_TABLE});
 CREATE TABLE ${schema}.${quoted(o.rollupTable)} (
-  slot_start TIMESTAMP, bucket VARCHAR, requester VARCHAR, access_point VARCHAR, dataset VARCHAR,
-  operation VARCHAR, status_class VARCHAR, requests BIGINT, bytes_sent BIGINT, records BIGINT, batch VARCHAR,
-  request_ids VARCHAR);
+  ${ROLLUP_TABLE_COLUMNS.map(([name, type]) => `${name} ${ICEBERG_TO_DUCKDB[type]}`).join(', ')});
 `);
     if (o.manifestTable !== undefined) {
       const mrx = literal(MANIFEST_LINE_REGEX);

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join, relative, sep } from 'node:path';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { AthenaQueryRunner } from '../../functions/adapters/athena/athena-client.js';
-import type { AthenaTables } from '../../functions/adapters/athena/sql.js';
+import { type AthenaTables, USAGE_GRAIN_ONLY } from '../../functions/adapters/athena/sql.js';
 import { readS3Text } from '../../functions/adapters/s3/s3-report-store.js';
 import { generateDataset } from '../../functions/cli/generate/generator.js';
 import { parseRegistry } from '../../functions/domain/registry.js';
@@ -143,10 +143,11 @@ async function logObjects(dir: string, lateShare: number): Promise<LogObject[]> 
 
 async function rollupTotals(athena: AthenaLocalServer): Promise<string> {
   const rows = await athena.sql(
-    `SELECT batch, sum(requests) AS requests, sum(bytes_sent) AS bytes FROM "${TABLES.database}"."${TABLES.rollupTable}"
-     GROUP BY batch ORDER BY batch`,
+    `SELECT batch, coalesce(grain, 'usage') AS grain, sum(requests) AS requests, sum(bytes_sent) AS bytes
+     FROM "${TABLES.database}"."${TABLES.rollupTable}"
+     GROUP BY 1, 2 ORDER BY 1, 2`,
   );
-  return rows.map((r) => `${r['batch']}:${r['requests']}:${r['bytes']}`).join(' ');
+  return rows.map((r) => `${r['batch']}:${r['grain']}:${r['requests']}:${r['bytes']}`).join(' ');
 }
 
 /** Runs the month. Starts and stops its own local Athena server and S3 stand-in. */
@@ -290,7 +291,7 @@ export async function simulateMonth(options: MonthOptions = {}): Promise<MonthRe
     const totalsAfter = await rollupTotals(athena);
 
     const lines = await athena.sql(
-      `SELECT CAST(sum(requests) AS VARCHAR) AS n FROM "${TABLES.database}"."${TABLES.rollupTable}"`,
+      `SELECT CAST(sum(requests) AS VARCHAR) AS n FROM "${TABLES.database}"."${TABLES.rollupTable}" WHERE ${USAGE_GRAIN_ONLY}`,
     );
     const month = start.slice(0, 7);
     const partners = lastDoc.evaluation.evaluations

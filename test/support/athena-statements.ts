@@ -42,6 +42,7 @@ import {
   TRINO,
   unattributedUsageSql,
 } from '../../functions/adapters/sql/usage-aggregation-sql.js';
+import { addGrainColumnsDdl } from '../../lib/constructs/rollup-table.js';
 
 export interface AthenaStatementSample {
   /** What the sample shows, e.g. `replaceBatchRollupSql with a manifest table`. */
@@ -225,6 +226,12 @@ export const ATHENA_STATEMENT_SAMPLES: readonly AthenaStatementSample[] = [
         { range: MARCH, fromDate: '2026-03-01', toDate: '2026-04-01' },
         's3://partner-audit-reports/runs/r1/aggregate/held-days/',
       ),
+  },
+  {
+    builder: 'lib: addGrainColumnsDdl',
+    name: 'ALTER TABLE ADD COLUMNS that brings a rollup table from before the grains to ROLLUP_COLUMNS',
+    grammar: 'hive',
+    build: () => ({ sql: addGrainColumnsDdl('partner_audit', 'usage_rollup'), params: [] }),
   },
 ];
 

@@ -67,7 +67,7 @@ export const ATHENA_FUNCTIONS: Readonly<Record<string, AthenaFunction>> = {
   },
   max: {
     signatures: ['max(x) -> [same as input]'],
-    use: 'the newest usage slot',
+    use: 'the newest usage slot; the last time a network row was seen',
     duckdb: native,
   },
   max_by: {
@@ -100,8 +100,11 @@ export const ATHENA_FUNCTIONS: Readonly<Record<string, AthenaFunction>> = {
     duckdb: native,
   },
   regexp_extract: {
-    signatures: ['regexp_extract(string, pattern) -> varchar'],
-    use: 'the first datasetDepth segments of a key',
+    signatures: [
+      'regexp_extract(string, pattern) -> varchar',
+      'regexp_extract(string, pattern, group) -> varchar',
+    ],
+    use: "the first datasetDepth segments of a key; an address's IPv6 tail, a hex group without its leading zeros, a host header's VPC endpoint id (no match is NULL in Trino, '' in DuckDB: read through nullif where it can happen)",
     duckdb: native,
   },
   url_decode: {
@@ -120,7 +123,7 @@ export const ATHENA_FUNCTIONS: Readonly<Record<string, AthenaFunction>> = {
   },
   to_unixtime: {
     signatures: ['to_unixtime(timestamp) -> double'],
-    use: 'cutting a time to its 15-minute slot',
+    use: 'cutting a time to its 15-minute slot; a line time in milliseconds (first and last seen)',
     duckdb: { kind: 'macro', difference: 'DuckDB calls it epoch(timestamp).' },
   },
   from_unixtime: {
@@ -150,7 +153,7 @@ export const ATHENA_FUNCTIONS: Readonly<Record<string, AthenaFunction>> = {
   },
   regexp_like: {
     signatures: ['regexp_like(string, pattern) -> boolean'],
-    use: "a log time of exactly S3's shape before it is parsed (LOG_TIME_SHAPE)",
+    use: "a log time of exactly S3's shape before it is parsed (LOG_TIME_SHAPE); an address of IPv4 or IPv6 shape, after checking it holds only their characters (network-sql.ts)",
     duckdb: {
       kind: 'macro',
       difference:
@@ -189,12 +192,27 @@ export const ATHENA_FUNCTIONS: Readonly<Record<string, AthenaFunction>> = {
   },
   split_part: {
     signatures: ['split_part(string, delimiter, index) -> varchar'],
-    use: 'the partition, service and account of an ARN requester (a field past the last is NULL in Trino, empty in DuckDB; the statements ask only for fields the ARN pattern guarantees)',
+    use: 'the partition, service and account of an ARN requester; the octets of an IPv4 address and the groups of an IPv6 one (a field past the last is NULL in Trino, empty in DuckDB; the statements ask only for fields the pattern checked guarantees, or read an empty one as NULL)',
+    duckdb: native,
+  },
+  lower: {
+    signatures: ['lower(string) -> varchar'],
+    use: "an IPv6 address's hex groups and a VPC endpoint id in lower case, as the local engine keys them (network-sql.ts)",
+    duckdb: native,
+  },
+  lpad: {
+    signatures: ['lpad(string, size, padstring) -> varchar'],
+    use: "an IPv6 hex group to four digits, and the zero groups a `::` stands for (network-sql.ts; the sizes are at most 16, never below a group's length, so Trino's truncation never applies)",
+    duckdb: native,
+  },
+  greatest: {
+    signatures: ['greatest(value1, value2, ..., valueN) -> [same as input]'],
+    use: 'the number of zero groups a `::` stands for, never negative (network-sql.ts)',
     duckdb: native,
   },
   min: {
     signatures: ['min(x) -> [same as x]'],
-    use: 'the first contract version in force for a month',
+    use: 'the first contract version in force for a month; the first time a network row was seen',
     duckdb: native,
   },
   row_number: {

@@ -11,6 +11,12 @@
  * DuckDB. Athena runs queries in UTC, which the timestamp casts below rely on.
  */
 import type { Interval } from '../../domain/time.js';
+import {
+  classifiedAddressesSql,
+  SOURCE_ADDRESS_SQL,
+  SOURCE_REGION_SQL,
+  VPC_ENDPOINT_SQL,
+} from './network-sql.js';
 
 /** A statement and its ExecutionParameters, in placeholder order. */
 export interface SqlQuery {
@@ -52,7 +58,50 @@ export const LOG_TIME_SHAPE =
   '^(0[1-9]|[12][0-9]|3[01])/(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)/' +
   '(19[7-9][0-9]|[2-9][0-9]{3}):([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9] [+-]([01][0-9]|2[0-3])[0-5][0-9]$';
 
-/** The rollup table's columns, in the order the INSERT writes them. */
+/**
+ * What a row of the rollup table counts. Athena has no multi-table INSERT, and the logs must be scanned
+ * about once a night, so one statement writes every grain into the one Iceberg table (batchAggregateSql):
+ * - `usage`: per 15-minute slot and usage key (bucket, requester, access point, dataset, operation,
+ *   status class), with the malformed-line and repeat markers; what every usage reader reads. A row
+ *   written before the grains existed has grain NULL and is usage (USAGE_GRAIN_ONLY);
+ * - `network`: per slot, requester, access point and source (address as logged, its prefix, key and
+ *   class, VPC endpoint, region), with first and last time (network-sql.ts, NETWORKS.md);
+ * - `held`: per object retrieved (object_key, version_id), for holdings.
+ * Key columns that do not apply to a grain hold `-` (never NULL, so that the MERGE's ON compares with
+ * `=`); numeric columns that do not apply hold NULL.
+ */
+export const GRAINS = { usage: 'usage', network: 'network', held: 'held' } as const;
+export type Grain = (typeof GRAINS)[keyof typeof GRAINS];
+
+/** A predicate that keeps the usage rows of the rollup table (rows from before the grains are usage). */
+export const USAGE_GRAIN_ONLY = `coalesce(grain, '${GRAINS.usage}') = '${GRAINS.usage}'`;
+
+/** The key columns of the network grain, after the usage key's slot, requester and access point. */
+export const NETWORK_KEY_COLUMNS = [
+  'source_address',
+  'source_prefix',
+  'address_key',
+  'address_class',
+  'vpce',
+  'source_region',
+] as const;
+/** The key columns of the held grain. */
+export const HELD_KEY_COLUMNS = ['object_key', 'version_id'] as const;
+/** Numeric columns of the network and held grains (NULL on a grain they do not apply to). */
+export const GRAIN_MEASURE_COLUMNS = [
+  'first_ms',
+  'last_ms',
+  'object_size',
+  'object_records',
+  'retrievals',
+  'full_retrievals',
+] as const;
+
+/**
+ * The rollup table's columns, in the order the INSERT writes them: the usage row of the first release,
+ * then the grain and the other grains' columns (appended, as ALTER TABLE ADD COLUMNS appends them; see
+ * lib/constructs/rollup-table.ts).
+ */
 export const ROLLUP_COLUMNS = [
   'slot_start',
   'bucket',
@@ -66,6 +115,10 @@ export const ROLLUP_COLUMNS = [
   'records',
   'batch',
   'request_ids',
+  'grain',
+  ...NETWORK_KEY_COLUMNS,
+  ...HELD_KEY_COLUMNS,
+  ...GRAIN_MEASURE_COLUMNS,
 ] as const;
 
 const IDENTIFIER = /^[a-z_][a-z0-9_]{0,127}$/;
@@ -235,12 +288,71 @@ ${batchAggregateSql(tables, '?', checkDepth(options.datasetDepth), batch, lookba
 /** The rollup columns that key a line's usage, before the batch. */
 const LINE_KEY_COLUMNS = 'slot_start, bucket, requester, access_point, dataset, operation, status_class';
 
+/** The columns of a network row's source that the batch's lines give (the rest is derived from them). */
+const LINE_NETWORK_COLUMNS = 'source_address, vpce, source_region';
+/** Every column that keys a row of `grainsSql`, grain first. */
+const GRAIN_KEY_COLUMNS = `grain, ${LINE_KEY_COLUMNS}, ${LINE_NETWORK_COLUMNS}`;
+
 /**
- * The rollup rows of one delivery date, as insertBatchRollupSql describes them; `partition` is `?` or a
- * literal, `batch` the (checked) delivery date. Each row also carries `request_ids`, the identities of
- * the requests it counted (see countedLinesSql), in decimal, comma separated (array_join leaves out the
- * NULL of a line without one); NULL when none has one. No FILTER (WHERE ...): the first WHERE of the
- * text stays the partition's, where Athena's parameters may go.
+ * The batch's counted lines grouped into the rows of each grain in ONE aggregation (GROUPING SETS: the
+ * logs are read once, and a repeated request, which countedLinesSql already took out, counts once on
+ * every grain), one grouping set per grain:
+ * - usage: the usage key and batch (and `record_key`, when the records are looked up after);
+ * - network: slot, requester, access point and the line's source, for counted lines only (a malformed
+ *   line or a repeat has no source: its group is left out by the HAVING).
+ * Columns a grain's set does not hold come out NULL, read as `-`. Columns: GRAIN_KEY_COLUMNS,
+ * [record_key,] requests, bytes_sent, batch, request_ids (usage), first_ms and last_ms (network).
+ */
+function grainsSql(counted: string, recordKey: boolean): string {
+  const usage = 'grouping(dataset) = 0';
+  const network = 'grouping(source_address) = 0';
+  const dash = (c: string) => `coalesce(${c}, '-') AS ${c}`;
+  return `SELECT
+  CASE WHEN ${usage} THEN '${GRAINS.usage}' WHEN ${network} THEN '${GRAINS.network}' END AS grain,
+  slot_start, ${dash('bucket')}, requester, access_point, ${['dataset', 'operation', 'status_class'].map(dash).join(', ')},
+  ${LINE_NETWORK_COLUMNS.split(', ').map(dash).join(', ')},${recordKey ? ' record_key,' : ''}
+  count(*) AS requests,
+  sum(bytes_sent) AS bytes_sent,
+  batch,
+  CASE WHEN ${usage} THEN nullif(array_join(array_agg(CAST(request_hash AS varchar)), ','), '') END AS request_ids,
+  CASE WHEN ${network} THEN min(line_ms) END AS first_ms,
+  CASE WHEN ${network} THEN max(line_ms) END AS last_ms
+FROM (
+  ${counted}
+) AS shaped
+GROUP BY GROUPING SETS (
+  (${LINE_KEY_COLUMNS}, batch${recordKey ? ', record_key' : ''}),
+  (slot_start, requester, access_point, ${LINE_NETWORK_COLUMNS}, batch)
+)
+HAVING NOT ${network} OR source_address IS NOT NULL`;
+}
+
+/**
+ * The rows of every grain in ROLLUP_COLUMNS order, from rows keyed by GRAIN_KEY_COLUMNS with requests,
+ * bytes_sent, records, batch, request_ids, first_ms and last_ms: the network rows get their source's
+ * prefix, key and class (network-sql.ts); a column a grain does not use is `-` (key) or NULL.
+ */
+function rollupRowsSql(rows: string): string {
+  const network = (c: string) => `CASE WHEN grain = '${GRAINS.network}' THEN ${c} ELSE '-' END AS ${c}`;
+  return `SELECT
+  ${LINE_KEY_COLUMNS}, requests, bytes_sent, records, batch, request_ids,
+  grain, source_address, ${['source_prefix', 'address_key', 'address_class'].map(network).join(', ')}, vpce, source_region,
+  ${HELD_KEY_COLUMNS.map((c) => `'-' AS ${c}`).join(', ')},
+  first_ms, last_ms, ${GRAIN_MEASURE_COLUMNS.slice(2)
+    .map((c) => `CAST(NULL AS bigint) AS ${c}`)
+    .join(', ')}
+FROM (
+  ${classifiedAddressesSql(rows).replaceAll('\n', '\n  ')}
+) AS classified`;
+}
+
+/**
+ * The rollup rows of one delivery date, as insertBatchRollupSql describes them, of every grain (GRAINS),
+ * in ROLLUP_COLUMNS order; `partition` is `?` or a literal, `batch` the (checked) delivery date. Each
+ * usage row also carries `request_ids`, the identities of the requests it counted (see countedLinesSql),
+ * in decimal, comma separated (array_join leaves out the NULL of a line without one); NULL when none
+ * has one, and on the other grains. No FILTER (WHERE ...): the first WHERE of the text stays the
+ * partition's, where Athena's parameters may go.
  */
 function batchAggregateSql(
   tables: AthenaTables,
@@ -249,18 +361,13 @@ function batchAggregateSql(
   batch: string,
   lookback: number,
 ): string {
+  const counted = (recordKey: boolean) =>
+    countedLinesSql(tables, shapedLinesSql(tables, partition, depth, recordKey), batch, lookback, recordKey);
   if (tables.manifestTable === undefined) {
-    return `SELECT
-  ${LINE_KEY_COLUMNS},
-  count(*) AS requests,
-  sum(bytes_sent) AS bytes_sent,
-  CAST(0 AS bigint) AS records,
-  batch,
-  nullif(array_join(array_agg(CAST(request_hash AS varchar)), ','), '') AS request_ids
+    return rollupRowsSql(`SELECT g.*, CAST(0 AS bigint) AS records
 FROM (
-  ${countedLinesSql(tables, shapedLinesSql(tables, partition, depth, false), batch, lookback, false)}
-) AS shaped
-GROUP BY ${LINE_KEY_COLUMNS}, batch`;
+  ${grainsSql(counted(false).replaceAll('\n', '\n  '), false).replaceAll('\n', '\n  ')}
+) AS g`);
   }
   const manifest = table(tables, tables.manifestTable);
   const g = (columns: string) =>
@@ -269,8 +376,9 @@ GROUP BY ${LINE_KEY_COLUMNS}, batch`;
       .map((c) => `g.${c}`)
       .join(', ');
   // Three steps, so that the logs are scanned once and no join can multiply a row:
-  // 1. `g`: the lines summed per rollup key and `record_key` (the decoded key of a full read with
-  //    200, else NULL), so a lookup runs per distinct key in a slot, not per line.
+  // 1. `g`: the lines summed per grain (grainsSql), the usage rows per rollup key and `record_key` (the
+  //    decoded key of a full read with 200, else NULL), so a lookup runs per distinct key in a slot,
+  //    not per line; a network row has no record_key.
   // 2. `looked_up`: each `g` row against every manifest entry that could apply to it, found by
   //    equality: the key itself and each of its prefixes that ends in `/` (lengths p.i). Grouped back
   //    by every column of `g`, which is unique per `g` row, so each row comes out exactly once, with
@@ -279,28 +387,23 @@ GROUP BY ${LINE_KEY_COLUMNS}, batch`;
   //    never count a row's requests or bytes twice. max_by orders by NULL where a candidate has no
   //    entry: Trino skips a NULL ordering value, but would return the NULL records of the longest
   //    candidate if it were ordered by p.i alone.
-  // 3. The rollup rows: requests x records per read, summed over the keys of each rollup row.
-  return `SELECT
-  ${LINE_KEY_COLUMNS},
+  // 3. The rows: requests x records per read, summed over the keys of each row.
+  return rollupRowsSql(`SELECT
+  ${GRAIN_KEY_COLUMNS},
   sum(requests) AS requests,
   sum(bytes_sent) AS bytes_sent,
   sum(requests * records_per_read) AS records,
   batch,
-  nullif(array_join(array_agg(request_ids), ','), '') AS request_ids
+  nullif(array_join(array_agg(request_ids), ','), '') AS request_ids,
+  min(first_ms) AS first_ms,
+  max(last_ms) AS last_ms
 FROM (
   SELECT
-    ${g(LINE_KEY_COLUMNS)}, g.batch, g.requests, g.bytes_sent, arbitrary(g.request_ids) AS request_ids,
+    ${g(GRAIN_KEY_COLUMNS)}, g.batch, g.requests, g.bytes_sent, arbitrary(g.request_ids) AS request_ids,
+    arbitrary(g.first_ms) AS first_ms, arbitrary(g.last_ms) AS last_ms,
     coalesce(max_by(m.records, CASE WHEN m.records IS NOT NULL THEN p.i END), 0) AS records_per_read
   FROM (
-    SELECT
-      ${LINE_KEY_COLUMNS}, batch, record_key,
-      count(*) AS requests,
-      sum(bytes_sent) AS bytes_sent,
-      nullif(array_join(array_agg(CAST(request_hash AS varchar)), ','), '') AS request_ids
-    FROM (
-      ${countedLinesSql(tables, shapedLinesSql(tables, partition, depth, true), batch, lookback, true).replaceAll('\n', '\n    ')}
-    ) AS shaped
-    GROUP BY ${LINE_KEY_COLUMNS}, batch, record_key
+    ${grainsSql(counted(true).replaceAll('\n', '\n  '), true).replaceAll('\n', '\n    ')}
   ) AS g
   CROSS JOIN UNNEST(sequence(1, coalesce(length(g.record_key), 1))) AS p(i)
   LEFT JOIN (
@@ -310,9 +413,9 @@ FROM (
   ) AS m
   ON m.key_or_prefix = substr(g.record_key, 1, p.i)
   WHERE g.record_key IS NULL OR p.i = length(g.record_key) OR substr(g.record_key, p.i, 1) = '/'
-  GROUP BY ${g(LINE_KEY_COLUMNS)}, g.batch, g.record_key, g.requests, g.bytes_sent
+  GROUP BY ${g(GRAIN_KEY_COLUMNS)}, g.batch, g.record_key, g.requests, g.bytes_sent
 ) AS looked_up
-GROUP BY ${LINE_KEY_COLUMNS}, batch`;
+GROUP BY ${GRAIN_KEY_COLUMNS}, batch`);
 }
 
 /**
@@ -354,11 +457,15 @@ function shapedLinesSql(tables: AthenaTables, partition: string, depth: number, 
       ELSE '-'
     END AS status_class,
     CASE WHEN NOT ok OR bytessent = '-' THEN CAST(0 AS bigint) ELSE try_cast(bytessent AS bigint) END AS bytes_sent,${recordKeyColumn}
+    CASE WHEN ok THEN ${SOURCE_ADDRESS_SQL} END AS source_address,
+    CASE WHEN ok THEN ${VPC_ENDPOINT_SQL} END AS vpce,
+    CASE WHEN ok THEN ${SOURCE_REGION_SQL} END AS source_region,
+    CASE WHEN ok THEN CAST(to_unixtime(event_time) * 1000 AS bigint) END AS line_ms,
     delivery_date AS batch
   FROM (
     SELECT
       bucket_name, requester, accesspointarn, operation, httpstatus, bytessent, delivery_date, requestdatetime,
-      requestid, hostid,
+      requestid, hostid, remoteip, endpoint, sourceregion,
       event_time, bytes_ok, event_time IS NOT NULL AND bytes_ok AND times_ok AS ok,
       CASE
         WHEN strpos("key", '%') = 0 OR decoded_key IS NULL THEN "key"
@@ -368,7 +475,7 @@ function shapedLinesSql(tables: AthenaTables, partition: string, depth: number, 
     FROM (
       SELECT
         bucket_name, requester, accesspointarn, operation, httpstatus, bytessent, delivery_date, requestdatetime,
-        requestid, hostid,
+        requestid, hostid, remoteip, endpoint, sourceregion,
         "key",
         CASE WHEN regexp_like(requestdatetime, '${LOG_TIME_SHAPE}')
           THEN try(parse_datetime(requestdatetime, '${LOG_TIME_FORMAT}'))
@@ -382,8 +489,18 @@ function shapedLinesSql(tables: AthenaTables, partition: string, depth: number, 
   ) AS parsed`;
 }
 
-/** The rollup's key columns: one row per key and batch. */
+/** The usage key: one usage row per key and batch. */
 const KEY_COLUMNS = ROLLUP_COLUMNS.slice(0, 7);
+
+/** Every key column of every grain: one row per these and batch. */
+const MERGE_KEY_COLUMNS = [...KEY_COLUMNS, 'grain', ...NETWORK_KEY_COLUMNS, ...HELD_KEY_COLUMNS] as const;
+
+/** A key column as a stored row gives it: a row written before the grains existed is usage, its new keys `-`. */
+function storedKey(column: string, alias?: string): string {
+  const c = alias === undefined ? column : `${alias}.${column}`;
+  if (column === 'grain') return `coalesce(${c}, '${GRAINS.usage}')`;
+  return (KEY_COLUMNS as readonly string[]).includes(column) ? c : `coalesce(${c}, '-')`;
+}
 
 /**
  * Replaces one delivery date's rows of the rollup in ONE statement (an Iceberg MERGE), with the rows
@@ -393,6 +510,10 @@ const KEY_COLUMNS = ROLLUP_COLUMNS.slice(0, 7);
  * delete and an insert: a reader never sees the batch missing, and two runs rolling up the same date
  * at once cannot both insert it (Iceberg commits row-level changes with optimistic concurrency, so
  * the later MERGE either sees the earlier one's rows or fails to commit; it never adds to them).
+ *
+ * The rows are matched on every key column of every grain (MERGE_KEY_COLUMNS). A row written before the
+ * grains existed (grain and the later key columns NULL) is read as a usage row with `-` keys, so that
+ * the first re-roll of an old batch updates its rows (and fills those columns) instead of adding to them.
  *
  * Athena takes no ExecutionParameters in MERGE, so the batch enters the text as a literal after the
  * same check as in clearBatchSql: a calendar date `yyyy/MM/dd`, digits and slashes only.
@@ -407,31 +528,35 @@ export function replaceBatchRollupSql(
   const lookback = checkLookback(options.requestIdLookbackDays);
   const rollup = table(tables, tables.rollupTable);
   const literal = sqlString(batch);
-  const on = (a: string, b: string) => KEY_COLUMNS.map((c) => `${a}.${c} = ${b}.${c}`).join(' AND ');
+  const on = (a: string, b: string) => MERGE_KEY_COLUMNS.map((c) => `${a}.${c} = ${b}.${c}`).join(' AND ');
   const aggregate = batchAggregateSql(tables, literal, depth, batch, lookback).replaceAll('\n', '\n    ');
+  const values = ROLLUP_COLUMNS.filter(
+    (c) => !(MERGE_KEY_COLUMNS as readonly string[]).includes(c) && c !== 'batch',
+  );
+  const set = (columns: readonly string[]) => columns.map((c) => `${c} = s.${c}`).join(', ');
   const sql = `MERGE INTO ${rollup} AS r
 USING (
   SELECT
-    ${KEY_COLUMNS.map((c) => `coalesce(n.${c}, o.${c}) AS ${c}`).join(',\n    ')},
-    n.requests, n.bytes_sent, n.records, n.request_ids,
+    ${MERGE_KEY_COLUMNS.map((c) => `coalesce(n.${c}, o.${c}) AS ${c}`).join(',\n    ')},
+    ${values.map((c) => `n.${c}`).join(', ')},
     n.slot_start IS NULL AS stale
   FROM (
     ${aggregate}
   ) AS n
   FULL OUTER JOIN (
-    SELECT ${KEY_COLUMNS.join(', ')}
+    SELECT ${MERGE_KEY_COLUMNS.map((c) => (storedKey(c) === c ? c : `${storedKey(c)} AS ${c}`)).join(', ')}
     FROM ${rollup}
     WHERE batch = ${literal}
   ) AS o
   ON ${on('n', 'o')}
 ) AS s
-ON r.batch = ${literal} AND ${on('r', 's')}
+ON r.batch = ${literal} AND ${MERGE_KEY_COLUMNS.map((c) => `${storedKey(c, 'r')} = s.${c}`).join(' AND ')}
 WHEN MATCHED AND s.stale THEN DELETE
-WHEN MATCHED THEN UPDATE SET requests = s.requests, bytes_sent = s.bytes_sent, records = s.records,
-  request_ids = s.request_ids
+WHEN MATCHED THEN UPDATE SET ${set(values.slice(0, 4))},
+  ${set(values.slice(4))},
+  ${set(MERGE_KEY_COLUMNS.slice(KEY_COLUMNS.length))}
 WHEN NOT MATCHED THEN INSERT (${ROLLUP_COLUMNS.join(', ')})
-  VALUES (${KEY_COLUMNS.map((c) => `s.${c}`).join(', ')}, s.requests, s.bytes_sent, s.records, ${literal},
-    s.request_ids)`;
+  VALUES (${ROLLUP_COLUMNS.map((c) => (c === 'batch' ? literal : `s.${c}`)).join(', ')})`;
   return { sql, params: [] };
 }
 
@@ -452,7 +577,7 @@ export function readInputSql(tables: AthenaTables, fromBatch: string, toBatch: s
   END AS kind,
   sum(requests) AS line_count
 FROM ${table(tables, tables.rollupTable)}
-WHERE batch >= ? AND batch <= ?
+WHERE batch >= ? AND batch <= ? AND ${USAGE_GRAIN_ONLY}
 GROUP BY 1, 2
 ORDER BY 1, 2`,
     params: [sqlString(fromBatch), sqlString(toBatch)],
@@ -482,6 +607,7 @@ FROM ${table(tables, tables.rollupTable)}
 WHERE slot_start >= CAST(? AS timestamp) AND slot_start < CAST(? AS timestamp)
   AND substr(operation, 1, ${MALFORMED_PREFIX.length}) <> '${MALFORMED_PREFIX}'
   AND operation <> '${REPEATS_OPERATION}'
+  AND ${USAGE_GRAIN_ONLY}
 GROUP BY slot_start, bucket, requester, access_point, dataset, operation, status_class
 ORDER BY slot_start, bucket, requester, access_point, dataset, operation, status_class`,
     params: [sqlString(timestampLiteral(range.startMs)), sqlString(timestampLiteral(range.endMs))],
@@ -499,7 +625,8 @@ export function readLastSlotSql(tables: AthenaTables, range: Interval): SqlQuery
 FROM ${table(tables, tables.rollupTable)}
 WHERE slot_start >= CAST(? AS timestamp) AND slot_start < CAST(? AS timestamp)
   AND substr(operation, 1, ${MALFORMED_PREFIX.length}) <> '${MALFORMED_PREFIX}'
-  AND operation <> '${REPEATS_OPERATION}'`,
+  AND operation <> '${REPEATS_OPERATION}'
+  AND ${USAGE_GRAIN_ONLY}`,
     params: [sqlString(timestampLiteral(range.startMs)), sqlString(timestampLiteral(range.endMs))],
   };
 }
@@ -575,6 +702,7 @@ function countedLinesSql(
     ${keep('operation', `'${REPEATS_OPERATION}'`)},
     ${keep('status_class', "'-'")},
     ${keep('bytes_sent', 'CAST(0 AS bigint)')},${recordKey ? `\n    ${keep('record_key', 'NULL')},` : ''}
+    ${['source_address', 'vpce', 'source_region', 'line_ms'].map((c) => keep(c, 'NULL')).join(',\n    ')},
     ${keep('request_hash', 'NULL')},
     batch
   FROM (

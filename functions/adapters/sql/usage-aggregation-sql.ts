@@ -32,6 +32,7 @@ import {
   SqlInputError,
   sqlString,
   timestampLiteral,
+  USAGE_GRAIN_ONLY,
 } from '../athena/sql.js';
 
 /** A statement and its positional parameters, in placeholder order. */
@@ -83,7 +84,10 @@ export interface AggregationDialect<P> {
   localDate(slot: string, zone: string): string;
   /** True when `text` contains a match of `pattern` (a literal of ASCII classes). */
   regexpLike(text: string, pattern: string): string;
-  /** A predicate that keeps usage rows (on AWS the rollup also holds markers of malformed lines). */
+  /**
+   * A predicate that keeps usage rows (on AWS the rollup also holds markers of malformed lines, and the
+   * rows of its other grains: sql.ts, GRAINS).
+   */
   readonly usageRowsOnly: string;
   /**
    * Globs joined by their literal prefix (the principals table's `literal_prefix`, the pattern's text
@@ -127,7 +131,7 @@ export const TRINO: AggregationDialect<string> = {
   slotParameter: 'CAST(? AS timestamp)',
   localDate: (slot, zone) => `CAST(CAST(from_unixtime(to_unixtime(${slot}), ${zone}) AS date) AS varchar)`,
   regexpLike: (text, pattern) => `regexp_like(${text}, '${pattern}')`,
-  usageRowsOnly: `substr(operation, 1, ${MALFORMED_PREFIX.length}) <> '${MALFORMED_PREFIX}' AND operation <> '${REPEATS_OPERATION}'`,
+  usageRowsOnly: `${USAGE_GRAIN_ONLY} AND substr(operation, 1, ${MALFORMED_PREFIX.length}) <> '${MALFORMED_PREFIX}' AND operation <> '${REPEATS_OPERATION}'`,
   globPrefixJoin: false,
   dailyReads: false,
   inlineCte: '',
