@@ -194,7 +194,11 @@ function runQueries(
         ? replaceBatchRollupSql(
             { ...doc.tables, ...(r.manifestTable ? { manifestTable: r.manifestTable } : {}) },
             r.batch,
-            { datasetDepth: r.datasetDepth, requestIdLookbackDays: r.requestIdLookbackDays ?? 0 },
+            {
+              datasetDepth: r.datasetDepth,
+              requestIdLookbackDays: r.requestIdLookbackDays ?? 0,
+              holdings: r.holdings === true,
+            },
           ).sql
         : '';
     return {

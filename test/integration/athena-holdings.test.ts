@@ -7,20 +7,28 @@
  * holdings tables (HOLDINGS.md: distinct objects by key, version and size; ranges; unknown sizes; each
  * partner's local dates; `*` rows counting an object two applications read once).
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AthenaQueryRunner } from '../../functions/adapters/athena/athena-client.js';
-import { MALFORMED_OPERATIONS } from '../../functions/adapters/athena/sql.js';
+import { athenaManifestCsv } from '../../functions/adapters/athena/manifest-csv.js';
+import { MALFORMED_OPERATIONS, replaceBatchRollupSql } from '../../functions/adapters/athena/sql.js';
 import { AthenaHoldingsSource } from '../../functions/adapters/athena/unloaded-usage-reader.js';
 import { DuckDbDatabase } from '../../functions/adapters/duckdb/duckdb-database.js';
 import { DuckDbHoldingsSource } from '../../functions/adapters/duckdb/holdings-source.js';
+import { DuckDbState } from '../../functions/adapters/duckdb/index.js';
+import { parseManifest } from '../../functions/adapters/logs/index.js';
 import { readHoldings } from '../../functions/audit/read-holdings.js';
+import { ingestPaths } from '../../functions/cli/local-ingest.js';
 import { RegistrySchema } from '../../functions/domain/registry.js';
 import { SLOT_MS } from '../../functions/domain/usage.js';
 import { AthenaLocalServer } from '../support/athena-local-server.js';
 import { SAMPLE_AGGREGATION_TABLES } from '../support/athena-statements.js';
 import { localAthenaClient, localS3Client, s3UnloadStore } from '../support/aws-local-clients.js';
 import { type LocalServer, startS3rver } from '../support/local-aws-servers.js';
+import { logLine } from '../support/log-lines.js';
 
 const ACCT = '111122223333';
 const registry = RegistrySchema.parse({
@@ -126,18 +134,6 @@ beforeAll(async () => {
     rollupTable: 'usage_rollup',
   });
   await server.putRegistryTables(registry);
-  for (const column of [
-    'grain VARCHAR',
-    'object_key VARCHAR',
-    'version_id VARCHAR',
-    'first_ms BIGINT',
-    'last_ms BIGINT',
-    'object_size BIGINT',
-    'object_records BIGINT',
-    'retrievals BIGINT',
-    'full_retrievals BIGINT',
-  ])
-    await server.sql(`ALTER TABLE partner_audit.usage_rollup ADD COLUMN IF NOT EXISTS ${column}`);
   const held = rows.map((r) => {
     const o = OBJECTS[r.object]!;
     return `(to_timestamp(${r.slot / 1000})::TIMESTAMP, 'b', ${q(REQUESTERS[r.requester]!)}, '-', ${q(DATASET(o.key))}, '-', '-', ${r.retrievals}, ${r.bytes}, 0, ${q(r.batch)}, NULL, 'held', ${q(o.key)}, ${q(o.version)}, ${r.slot + r.first}, ${r.slot + r.first + r.span}, ${sqlNumber(o.size)}, ${o.records}, ${r.retrievals}, ${r.full})`;
@@ -229,5 +225,142 @@ describe("holdings on the Athena stand-in (the rollup table's held grain, UNLOAD
     const aws = await readHoldings({ registry, holdings: athena('held-2') }, request);
     expect(aws.partners.map((p) => p.partnerId)).toEqual(['p1']);
     expect(aws).toEqual(local_);
+  });
+});
+
+/**
+ * The held grain of the nightly MERGE (sql.ts, replaceBatchRollupSql with holdings) line by line against
+ * the local ingester, on the edges HOLDINGS.md names: a whole read and a range of one object, the same key
+ * overwritten at another size in the same slot, a size not logged (alone, and beside a sized read),
+ * versions, two spellings of one key, a key that does not decode, what is not held (304, HEAD, a COPY
+ * source), a record delivered twice, a malformed line, and records from the manifest.
+ */
+describe('the held grain of the nightly MERGE, against the local ingester', () => {
+  const READER = 'arn:aws:iam::111122223333:user/etl-reader';
+  const edgeRegistry = RegistrySchema.parse({
+    version: 1,
+    provider: { name: 'P', noticeFrom: 'p@p.example', contactEmail: 'p@p.example' },
+    settings: { holdings: true },
+    partners: [
+      {
+        id: 'meteo',
+        name: 'Meteo',
+        timeZone: 'Europe/Berlin',
+        accountOwners: [{ email: 'o@p.example' }],
+        applications: [
+          { id: 'etl', name: 'ETL', principals: [{ arn: READER }] },
+          { id: 'web', name: 'Web', principals: [{ arn: 'arn:aws:iam::111122223333:user/web' }] },
+        ],
+        contracts: [
+          {
+            id: 'c',
+            effectiveFrom: '2026-01-01',
+            currency: 'USD',
+            datasets: ['feeds/'],
+            counted: { operations: ['REST.GET.*'], statuses: ['2xx'] },
+          },
+        ],
+      },
+    ],
+  });
+  const MANIFEST = ['key_or_prefix,records', 'feeds/,5', 'feeds/weather/2026/03/14/obs-0900.csv,1000'].join(
+    '\n',
+  );
+  const at = (hhmmss: string) => `14/Mar/2026:${hhmmss} +0000`;
+  const LINES = [
+    logLine({ time: at('09:12:44') }),
+    logLine({ time: at('09:12:44') }), // the same record delivered twice: one retrieval
+    logLine({ time: at('09:13:01'), status: '206', bytesSent: '1048576' }), // a range of it
+    logLine({ time: at('09:14:00'), objectSize: '99999', bytesSent: '99999' }), // overwritten, same slot
+    logLine({ time: at('09:40:00') }), // the first object again, in the next slot
+    logLine({ time: at('09:41:00'), key: 'feeds/weather/x.csv', objectSize: '-' }), // size unknown, alone
+    logLine({ time: at('09:42:00'), key: 'feeds/weather/y.csv', objectSize: '-' }), // joins the sized read
+    logLine({ time: at('09:43:00'), key: 'feeds/weather/y.csv', objectSize: '10', bytesSent: '10' }),
+    logLine({ time: at('09:44:00'), key: 'feeds/v.csv', versionId: '3HL4kqtJlcpXroDTDmJ' }),
+    logLine({ time: at('09:45:00'), key: 'feeds/v.csv', versionId: 'UIORUnfndfiufdisojhr' }),
+    logLine({ time: at('09:46:00'), key: 'feeds/caf%C3%A9%20menu.csv', bytesSent: '7', objectSize: '7' }),
+    logLine({ time: at('09:47:00'), key: 'feeds/caf%c3%a9%20menu.csv', bytesSent: '7', objectSize: '7' }),
+    logLine({ time: at('09:48:00'), key: 'feeds/bad%FFkey.csv' }),
+    logLine({ time: at('09:49:00'), status: '304', bytesSent: '-' }),
+    logLine({ time: at('09:50:00'), operation: 'REST.HEAD.OBJECT', bytesSent: '-' }),
+    logLine({ time: at('09:51:00'), operation: 'REST.COPY.OBJECT_GET', key: 'feeds/copied.csv' }),
+    logLine({ time: at('09:52:00'), operation: 'WEBSITE.GET.OBJECT', key: 'feeds/site.html' }),
+    logLine({
+      time: at('09:53:00'),
+      requester: 'arn:aws:iam::111122223333:user/web',
+      key: 'feeds/site.html',
+    }),
+    'garbage that is not a log line',
+  ];
+  const edgeTables = {
+    database: 'edges',
+    logsTable: 'access_logs',
+    rollupTable: 'usage_rollup',
+    manifestTable: 'dataset_manifest',
+  };
+  const DAY = { from: '2026-03-14', to: '2026-03-15' };
+  let edge: AthenaLocalServer;
+  let edgeDir: string;
+  let state: DuckDbState;
+
+  beforeAll(async () => {
+    edge = await AthenaLocalServer.start(edgeTables);
+    await edge.putRegistryTables(edgeRegistry);
+    await edge.putManifest(athenaManifestCsv(MANIFEST, 'manifest.csv'));
+    await edge.addLogObject(
+      'logs/111122223333/eu-central-1/meteo-feeds-prod/2026/03/14/2026-03-14-09-00-00-0A1B2C3D4E5F6071',
+      `${LINES.join('\n')}\n`,
+    );
+    edge.setUnloadStore(s3UnloadStore(localS3Client(s3.endpoint)));
+    edgeDir = mkdtempSync(join(tmpdir(), 'athena-held-edges-'));
+    writeFileSync(join(edgeDir, 'day.log'), `${LINES.join('\n')}\n`);
+    state = await DuckDbState.open(join(edgeDir, 'state.duckdb'));
+    await ingestPaths(state.ingestLog, [join(edgeDir, 'day.log')], {
+      datasetDepth: 2,
+      manifest: parseManifest(MANIFEST, 'manifest.csv'),
+      holdings: true,
+      workers: 1,
+    });
+  });
+
+  afterAll(async () => {
+    await edge?.stop();
+    await state?.close();
+    if (edgeDir) rmSync(edgeDir, { recursive: true, force: true });
+  });
+
+  it('holds, after the MERGE and after it again, exactly what the local engine holds', async () => {
+    const runner = new AthenaQueryRunner(localAthenaClient(edge.endpoint), {
+      workGroup: 'partner-audit',
+      sleep: async () => {},
+      random: () => 0.5,
+    });
+    const localSection = await readHoldings({ registry: edgeRegistry, holdings: state.holdings }, DAY);
+    const totals = localSection.partners[0]!.totals;
+    // obs-0900 at two sizes, x (unknown), y, two versions of v, the café menu once, bad%FFkey, site.html.
+    expect(totals).toMatchObject({ objects: '9', partialObjects: '0', unknownSizeObjects: '1' });
+    // Records: obs-0900 read whole at both sizes (1000 each), every other whole read under feeds/ 5 each.
+    expect(totals.records).toBe(String(2 * 1000 + 7 * 5));
+    const source = (runId: string) =>
+      new AthenaHoldingsSource(
+        runner,
+        localS3Client(s3.endpoint),
+        { ...SAMPLE_AGGREGATION_TABLES, database: 'edges' },
+        { bucket: BUCKET, runPrefix: `runs/${runId}/` },
+        runId,
+      );
+    const options = { datasetDepth: 2, holdings: true };
+    await runner.run(replaceBatchRollupSql(edgeTables, '2026/03/14', options), 'edges-merge-1');
+    expect(await readHoldings({ registry: edgeRegistry, holdings: source('edges-1') }, DAY)).toEqual(
+      localSection,
+    );
+    const rows = await edge.sql(`SELECT * FROM edges.usage_rollup WHERE grain = 'held' ORDER BY ALL`);
+    await runner.run(replaceBatchRollupSql(edgeTables, '2026/03/14', options), 'edges-merge-2');
+    expect(await edge.sql(`SELECT * FROM edges.usage_rollup WHERE grain = 'held' ORDER BY ALL`)).toEqual(
+      rows,
+    );
+    expect(await readHoldings({ registry: edgeRegistry, holdings: source('edges-2') }, DAY)).toEqual(
+      localSection,
+    );
   });
 });

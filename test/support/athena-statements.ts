@@ -96,6 +96,18 @@ export const ATHENA_STATEMENT_SAMPLES: readonly AthenaStatementSample[] = [
     build: () => replaceBatchRollupSql(WITH_MANIFEST, '2026/03/14', { datasetDepth: 3 }),
   },
   {
+    builder: 'replaceBatchRollupSql',
+    name: 'replaceBatchRollupSql with holdings (the held grain) and a manifest table',
+    grammar: 'trino',
+    build: () => replaceBatchRollupSql(WITH_MANIFEST, '2026/03/14', { datasetDepth: 2, holdings: true }),
+  },
+  {
+    builder: 'replaceBatchRollupSql',
+    name: 'replaceBatchRollupSql with holdings (the held grain) without a manifest',
+    grammar: 'trino',
+    build: () => replaceBatchRollupSql(SAMPLE_TABLES, '2026/03/14', { datasetDepth: 2, holdings: true }),
+  },
+  {
     builder: 'insertBatchRollupSql',
     name: 'insertBatchRollupSql without a manifest',
     grammar: 'trino',
