@@ -166,6 +166,16 @@ describe('holdings on the AWS path', () => {
     expect(first.holdings).toEqual(local.holdings);
   });
 
+  it('leaves usage as it was: the same figures, records and input lines as the local CLI', () => {
+    const figures = (report: Report) =>
+      report.partners.map((p) => ({ ...p, periods: p.periods.map(({ notices: _n, ...period }) => period) }));
+    expect(figures(first)).toEqual(figures(local));
+    expect(first.partners.flatMap((p) => p.periods).some((p) => BigInt(p.totals.records) > 0n)).toBe(true);
+    expect(first.unattributed).toEqual(local.unattributed);
+    expect(first.input.lines).toBe(local.input.lines);
+    expect(first.input.malformedLines).toBe(local.input.malformedLines);
+  });
+
   it('matches the ground truth: distinct objects, first and last retrieval per partner and dataset', () => {
     const engine: Record<string, Record<string, unknown>> = {};
     for (const p of first.holdings?.partners ?? []) {
