@@ -66,9 +66,12 @@ export const LOG_TIME_SHAPE =
  *   written before the grains existed has grain NULL and is usage (USAGE_GRAIN_ONLY);
  * - `network`: per slot, requester, access point and source (address as logged, its prefix, key and
  *   class, VPC endpoint, region), with first and last time (network-sql.ts, NETWORKS.md);
- * - `held`: per object retrieved (object_key, version_id), for holdings.
+ * - `held`: per slot, bucket, requester, access point, dataset and object retrieved (object_key,
+ *   version_id, object_size), written only when the registry keeps holdings (RollupSqlOptions.holdings;
+ *   functions/domain/HOLDINGS.md).
  * Key columns that do not apply to a grain hold `-` (never NULL, so that the MERGE's ON compares with
- * `=`); numeric columns that do not apply hold NULL.
+ * `=`); numeric columns that do not apply hold NULL. The object size keys a held row and may be NULL
+ * (not logged): the MERGE compares it NULL-safe (keyEquals).
  */
 export const GRAINS = { usage: 'usage', network: 'network', held: 'held' } as const;
 export type Grain = (typeof GRAINS)[keyof typeof GRAINS];
