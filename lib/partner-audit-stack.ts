@@ -167,6 +167,7 @@ export class PartnerAuditStack extends Stack {
         REGISTRY_PRINCIPALS_TABLE: this.registryTables.tableNames.principals,
         REGISTRY_CONTRACT_TERMS_TABLE: this.registryTables.tableNames.contractTerms,
         REGISTRY_IGNORED_REQUESTERS_TABLE: this.registryTables.tableNames.ignoredRequesters,
+        REGISTRY_NETWORKS_TABLE: this.registryTables.tableNames.networks,
         // Without it the rollup writes 0 records: the registry names no manifest.
         ...(this.manifestTable ? { MANIFEST_TABLE: this.manifestTable.tableName } : {}),
         ...(config.requestIdLookbackDays

@@ -68,6 +68,34 @@ export interface NetworkFinding {
   readonly firstEverMs: number;
 }
 
+/**
+ * The order the engines return findings in (kind, partner, application, requester, access point, source
+ * prefix, address class, VPC endpoint, region, then the declaring partner and application, an outside
+ * finding's none first), for findings put back together from parts.
+ */
+export function compareNetworkFindings(a: NetworkFinding, b: NetworkFinding): number {
+  const key = (f: NetworkFinding) => [
+    f.kind,
+    f.partnerId,
+    f.applicationId,
+    f.requester,
+    f.accessPoint,
+    f.sourcePrefix,
+    f.addressClass,
+    f.vpcEndpoint,
+    f.sourceRegion,
+    f.declaredBy?.partnerId ?? '',
+    f.declaredBy?.applicationId ?? '',
+  ];
+  const x = key(a);
+  const y = key(b);
+  for (let i = 0; i < x.length; i++) {
+    if (x[i]! < y[i]!) return -1;
+    if (x[i]! > y[i]!) return 1;
+  }
+  return 0;
+}
+
 /** The partners' network findings first seen in [startMs, endMs): what an unexplained-access notice reports. */
 export function newNetworkFindings(
   findings: readonly NetworkFinding[],

@@ -11,6 +11,7 @@ import type { AthenaTables } from '../adapters/athena/sql.js';
 import { readS3Text, S3ReportStore } from '../adapters/s3/s3-report-store.js';
 import type { PartnerPart, WindowPlan } from '../audit/evaluate-partner.js';
 import type { PartnerHoldings } from '../domain/holdings.js';
+import type { NetworkFinding } from '../domain/network-findings.js';
 import type { InputSummary } from '../ports.js';
 import { InvalidInputError } from './errors.js';
 import { runKey } from './evaluation-document.js';
@@ -37,12 +38,23 @@ export interface AggregateDocument {
 }
 
 /**
- * What one Assess leaves for Assemble: the partner's evaluations and, when the run unloaded holdings
- * (the registry keeps them), what the partner holds over the window (HOLDINGS.md).
+ * One partner's network findings (NETWORKS.md), read by its partner step from its own folders of the
+ * aggregate step's UNLOADs: over the window's dates (the report's), and over the evaluated periods'
+ * dates (what the unexplained-access notice asks).
  */
-export interface AssessedPart extends PartnerPart {
-  readonly holdings?: PartnerHoldings;
+export interface PartnerNetworkFindings {
+  readonly findings: readonly NetworkFinding[];
+  readonly noticeFindings: readonly NetworkFinding[];
 }
+
+/**
+ * A partner step's part: its evaluations, its network findings when the run computed them, and what the
+ * partner holds over the window when the run unloaded holdings (the registry keeps them, HOLDINGS.md).
+ */
+export type PartnerPartDocument = PartnerPart & {
+  readonly network?: PartnerNetworkFindings;
+  readonly holdings?: PartnerHoldings;
+};
 
 /** One work item of the EvaluatePartners Map. */
 export interface PartnerItem {
@@ -106,7 +118,7 @@ export function writePart(
   client: S3Client,
   bucket: string,
   runId: string,
-  part: AssessedPart,
+  part: PartnerPartDocument,
 ): Promise<string> {
   return put(client, bucket, partKey(runId, part.partnerId), toJsonWithBigInts(part));
 }
@@ -116,9 +128,9 @@ export async function readPart(
   bucket: string,
   runId: string,
   partnerId: string,
-): Promise<AssessedPart> {
+): Promise<PartnerPartDocument> {
   const key = partKey(runId, partnerId);
-  const part = fromJsonWithBigInts<AssessedPart>(await readS3Text(client, bucket, key));
+  const part = fromJsonWithBigInts<PartnerPartDocument>(await readS3Text(client, bucket, key));
   if (part.partnerId !== partnerId)
     throw new InvalidInputError(`${key} holds partner ${part.partnerId}, not ${partnerId}`);
   return part;

@@ -7,16 +7,24 @@
  * summary, as the whole-window evaluate step it replaced did.
  */
 import type { S3Client } from '@aws-sdk/client-s3';
-import { AthenaUsageUnloader, unloadedUsageLocation } from '../adapters/athena/athena-aggregated-usage.js';
+import {
+  AthenaUsageUnloader,
+  NETWORK_FINDINGS_FOLDERS,
+  type UnloadedUsageLocation,
+  unloadedUsageLocation,
+} from '../adapters/athena/athena-aggregated-usage.js';
 import type { AthenaQueryRunner } from '../adapters/athena/athena-client.js';
 import { athenaInputSummary } from '../adapters/athena/athena-usage-source.js';
 import type { AthenaTables } from '../adapters/athena/sql.js';
 import { WATERMARK_PK } from '../adapters/dynamodb/watermark-item.js';
 import type { AggregationTables } from '../adapters/sql/usage-aggregation-sql.js';
 import { type WindowPlan, windowAggregationRequests } from '../audit/evaluate-partner.js';
+import { planPeriods } from '../audit/evaluate-window.js';
 import { holdingsPlan } from '../audit/read-holdings.js';
 import { DEFAULT_SETTLING_DAYS } from '../audit/run-window.js';
 import { systemClock } from '../audit/system-clock.js';
+import { declaredNetworkRows, noticeFindingsDates } from '../domain/network-findings.js';
+import type { Partner, Registry } from '../domain/registry.js';
 import type { Clock, RollupWatermark } from '../ports.js';
 import { type AggregateDocument, writeAggregate, writeItems } from './aggregate-document.js';
 import { athenaRunner, athenaTables } from './aws/athena.js';
@@ -56,13 +64,20 @@ export const ATHENA_TABLES: readonly AthenaTableUse[] = [
   { tableEnv: 'REGISTRY_PRINCIPALS_TABLE', write: false },
   { tableEnv: 'REGISTRY_CONTRACT_TERMS_TABLE', write: false },
   { tableEnv: 'REGISTRY_IGNORED_REQUESTERS_TABLE', write: false },
+  { tableEnv: 'REGISTRY_NETWORKS_TABLE', write: false },
 ];
 
 export interface AggregateDeps {
   readonly runner: AthenaQueryRunner;
   readonly tables: AthenaTables;
   /** The registry's Glue tables the statements attribute with. */
-  readonly registryTables: Pick<AggregationTables, 'principals' | 'contractTerms' | 'ignoredRequesters'>;
+  readonly registryTables: Pick<AggregationTables, 'principals' | 'contractTerms' | 'ignoredRequesters'> & {
+    /**
+     * The declared networks' Glue table, for the network findings (NETWORKS.md).
+     * @default none: the run computes no network findings
+     */
+    readonly networks?: string;
+  };
   readonly s3: S3Client;
   readonly reportBucket: string;
   readonly loadRegistry: () => Promise<LoadedRegistry>;
@@ -113,6 +128,7 @@ export async function aggregate(
   if (requests.daily)
     location = await unloader.unloadPartnerDailyUsagePerSubmission(requests.daily, location);
   location = await unloader.unloadUnattributedUsagePerSubmission(requests.unattributed, location);
+  location = await unloadNetworkFindings(deps, unloader, registry, selected, plan, location, input.runId);
   // What each selected partner holds over the window (HOLDINGS.md), when the registry keeps holdings:
   // the rollup's held grain, unloaded by partner as the daily sums are, so each Assess reads its own.
   if (registry.settings.holdings) {
@@ -163,6 +179,44 @@ export async function aggregate(
   };
 }
 
+/**
+ * The network findings (NETWORKS.md) by partner, when the registry declares networks: over the window's
+ * local dates (the report's), and over the dates of the periods evaluated when they reach further (what
+ * an unexplained-access notice asks), as the local CLI asks them (functions/cli/local-audit.ts).
+ */
+async function unloadNetworkFindings(
+  deps: AggregateDeps,
+  unloader: AthenaUsageUnloader,
+  registry: Registry,
+  selected: readonly Partner[],
+  plan: WindowPlan,
+  location: UnloadedUsageLocation,
+  runId: string,
+): Promise<UnloadedUsageLocation> {
+  const networks = deps.registryTables.networks;
+  if (networks === undefined || declaredNetworkRows(registry).length === 0) return location;
+  const window = { fromDate: plan.window.from, toDate: plan.window.to };
+  const base = runKey(runId, '');
+  const networkPrefix = await unloader.unloadNetworkFindingsPerSubmission(
+    networks,
+    window,
+    location.bucket,
+    `${base}${NETWORK_FINDINGS_FOLDERS.window}`,
+  );
+  const periods = planPeriods(selected, plan.window, plan.dataEndMs).map((p) => p.period);
+  const notice = noticeFindingsDates(plan.window, periods);
+  const networkNoticePrefix =
+    notice.fromDate === window.fromDate && notice.toDate === window.toDate
+      ? networkPrefix
+      : await unloader.unloadNetworkFindingsPerSubmission(
+          networks,
+          notice,
+          location.bucket,
+          `${base}${NETWORK_FINDINGS_FOLDERS.notice}`,
+        );
+  return { ...location, networkPrefix, networkNoticePrefix };
+}
+
 function coldStart(): AggregateDeps {
   const env = loadEnv([
     'ATHENA_WORKGROUP',
@@ -172,6 +226,7 @@ function coldStart(): AggregateDeps {
     'REGISTRY_PRINCIPALS_TABLE',
     'REGISTRY_CONTRACT_TERMS_TABLE',
     'REGISTRY_IGNORED_REQUESTERS_TABLE',
+    'REGISTRY_NETWORKS_TABLE',
     'REGISTRY_BUCKET',
     'REGISTRY_KEY',
     'REPORT_BUCKET',
@@ -191,6 +246,7 @@ function coldStart(): AggregateDeps {
       principals: env.REGISTRY_PRINCIPALS_TABLE,
       contractTerms: env.REGISTRY_CONTRACT_TERMS_TABLE,
       ignoredRequesters: env.REGISTRY_IGNORED_REQUESTERS_TABLE,
+      networks: env.REGISTRY_NETWORKS_TABLE,
     },
     s3,
     reportBucket: env.REPORT_BUCKET,

@@ -10,10 +10,11 @@ import { UnloadedUsageReader } from '../adapters/athena/unloaded-usage-reader.js
 import { assembleWindowEvaluation } from '../audit/evaluate-partner.js';
 import { systemClock } from '../audit/system-clock.js';
 import type { HoldingsSection } from '../domain/holdings.js';
+import { compareNetworkFindings, dueNetworkNotice, networkWindowStarts } from '../domain/network-findings.js';
 import { reachesNoticeLevel } from '../domain/notices.js';
 import type { Clock } from '../ports.js';
 import {
-  type AssessedPart,
+  type PartnerPartDocument,
   READ_AGGREGATE,
   readAggregate,
   readItems,
@@ -76,7 +77,7 @@ export async function assemble(deps: AssembleDeps, event: unknown): Promise<Eval
     );
   }
   const items = await readItems(deps.s3, deps.reportBucket, input.itemsKey);
-  const parts: AssessedPart[] = new Array(items.length);
+  const parts: PartnerPartDocument[] = new Array(items.length);
   let next = 0;
   const worker = async () => {
     while (next < items.length) {
@@ -87,6 +88,12 @@ export async function assemble(deps: AssembleDeps, event: unknown): Promise<Eval
   await Promise.all(Array.from({ length: Math.min(deps.readConcurrency ?? 16, items.length) }, worker));
   const strangers = await new UnloadedUsageReader(deps.s3, doc.unloaded).unattributedUsage();
   const evaluation = assembleWindowEvaluation(registry, doc.plan, parts, strangers);
+  // The partners' network findings in the engines' order (kind first, then partner).
+  const network = {
+    findings: parts.flatMap((p) => p.network?.findings ?? []).sort(compareNetworkFindings),
+    noticeFindings: parts.flatMap((p) => p.network?.noticeFindings ?? []).sort(compareNetworkFindings),
+    windowStartMs: networkWindowStarts(registry, doc.plan.window),
+  };
   // The holdings section, when the run unloaded holdings: each part's partner, in registry order.
   const holdings: HoldingsSection | undefined =
     doc.unloaded.heldPrefix === undefined
@@ -120,11 +127,21 @@ export async function assemble(deps: AssembleDeps, event: unknown): Promise<Eval
     queryExecutionIds: doc.queries.map((q) => q.queryExecutionId),
     queries: doc.queries,
     tables: doc.tables,
+    network,
     ...(holdings === undefined ? {} : { holdings }),
   };
   const evaluationKey = await writeEvaluation(deps.s3, deps.reportBucket, evaluationDoc);
+  // A partner gets a notify step when a period reaches a notice level, or when an unexplained-access
+  // notice may be due (the notify step checks the ledger for one already sent).
   const partnersToNotify = [
-    ...new Set(evaluation.evaluations.filter(reachesNoticeLevel).map((e) => e.partnerId)),
+    ...new Set(
+      evaluation.evaluations
+        .filter(
+          (e) =>
+            reachesNoticeLevel(e) || dueNetworkNotice(registry, e, network.noticeFindings, []).length > 0,
+        )
+        .map((e) => e.partnerId),
+    ),
   ].map((partnerId) => ({ partnerId }));
   logger.info('assembled evaluation', {
     runId: input.runId,

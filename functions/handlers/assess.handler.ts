@@ -15,7 +15,13 @@ import { buildHoldingsSection, type PartnerHoldings } from '../domain/holdings.j
 import { reachesNoticeLevel } from '../domain/notices.js';
 import type { Registry } from '../domain/registry.js';
 import type { Clock } from '../ports.js';
-import { partKey, READ_AGGREGATE, readAggregate, writePart } from './aggregate-document.js';
+import {
+  type PartnerNetworkFindings,
+  partKey,
+  READ_AGGREGATE,
+  readAggregate,
+  writePart,
+} from './aggregate-document.js';
 import { type LoadedRegistry, loadRegistry, s3Client } from './aws/s3.js';
 import { loadEnv } from './env.js';
 import { InvalidInputError, parseStepInput } from './errors.js';
@@ -39,6 +45,18 @@ export const SDK_ACTIONS: readonly SdkAction[] = [
         s3Object: {
           bucketEnv: 'REPORT_BUCKET',
           key: 'runs/r1/aggregate/daily/0f3a9c1e5b7d2468/partner_id=acme/20260301_00000.gz',
+        },
+      },
+      {
+        s3Object: {
+          bucketEnv: 'REPORT_BUCKET',
+          key: 'runs/r1/aggregate/network/0f3a9c1e5b7d2468/partner_id=acme/20260301_00000.gz',
+        },
+      },
+      {
+        s3Object: {
+          bucketEnv: 'REPORT_BUCKET',
+          key: 'runs/r1/aggregate/network-notice/0f3a9c1e5b7d2468/partner_id=acme/20260301_00000.gz',
         },
       },
       // With holdings kept: the partner's folders of what it holds.
@@ -91,6 +109,17 @@ export async function assess(deps: AssessDeps, event: unknown): Promise<AssessOu
   } catch (error) {
     throw new InvalidInputError(`assess input: partnerId: ${(error as Error).message}`, { cause: error });
   }
+  // The partner's network findings, from its own folders only (none when the run computed none).
+  const { networkPrefix, networkNoticePrefix } = doc.unloaded;
+  let network: PartnerNetworkFindings | undefined;
+  if (networkPrefix !== undefined) {
+    const findings = await reader.partnerNetworkFindings(input.partnerId, networkPrefix);
+    const noticeFindings =
+      networkNoticePrefix === undefined || networkNoticePrefix === networkPrefix
+        ? findings
+        : await reader.partnerNetworkFindings(input.partnerId, networkNoticePrefix);
+    network = { findings, noticeFindings };
+  }
   // What the partner holds (HOLDINGS.md), from its own folders, when the aggregate step unloaded them.
   const holdings =
     doc.unloaded.heldPrefix === undefined
@@ -98,6 +127,7 @@ export async function assess(deps: AssessDeps, event: unknown): Promise<AssessOu
       : await partnerHoldings(reader, registry, input.partnerId, doc.plan.window);
   await writePart(deps.s3, deps.reportBucket, input.runId, {
     ...part,
+    ...(network === undefined ? {} : { network }),
     ...(holdings === undefined ? {} : { holdings }),
   });
   for (const e of part.evaluations) {

@@ -23,6 +23,7 @@ export const HandlerEnvSchema = z.object({
   REGISTRY_PRINCIPALS_TABLE: name,
   REGISTRY_CONTRACT_TERMS_TABLE: name,
   REGISTRY_IGNORED_REQUESTERS_TABLE: name,
+  REGISTRY_NETWORKS_TABLE: name,
   /** The dataset manifest table; set only when the registry names a manifest. */
   MANIFEST_TABLE: name.optional(),
   LEDGER_TABLE: name,

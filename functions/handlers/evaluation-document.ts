@@ -9,6 +9,7 @@ import { readS3Text, S3ReportStore } from '../adapters/s3/s3-report-store.js';
 import type { AuditWindow, WindowEvaluation } from '../audit/evaluate-window.js';
 import type { PartnerPeriodEvaluation } from '../domain/evaluation.js';
 import type { HoldingsSection } from '../domain/holdings.js';
+import type { NetworkFinding } from '../domain/network-findings.js';
 import type { InputSummary } from '../ports.js';
 import { InvalidInputError } from './errors.js';
 import { fromJsonWithBigInts, toJsonWithBigInts } from './json-codec.js';
@@ -36,6 +37,16 @@ export interface EvaluationDocument {
   readonly tables?: AthenaTables;
   /** What the partners hold over the window, when the registry keeps holdings (HOLDINGS.md). */
   readonly holdings?: HoldingsSection;
+  /**
+   * The network findings (NETWORKS.md), put together from the partners' parts: over the window's dates
+   * (report.json's networkFindings, with each partner's window start in its zone) and over the evaluated
+   * periods' dates (the unexplained-access notice's). Absent in documents written before.
+   */
+  readonly network?: {
+    readonly findings: readonly NetworkFinding[];
+    readonly noticeFindings: readonly NetworkFinding[];
+    readonly windowStartMs: Readonly<Record<string, number>>;
+  };
 }
 
 export { PartnerIdSchema, RunIdSchema };
@@ -99,12 +110,23 @@ export async function readPartnerEvaluations(
   bucket: string,
   key: string,
   input: { readonly runId: string; readonly partnerId: string },
-): Promise<{ readonly evaluatedAt: string; readonly evaluations: PartnerPeriodEvaluation[] }> {
+): Promise<{
+  readonly evaluatedAt: string;
+  readonly evaluations: PartnerPeriodEvaluation[];
+  /** The partner's network findings over the evaluated periods' dates, when the run computed them. */
+  readonly noticeFindings?: NetworkFinding[];
+}> {
   const doc = await readEvaluation(client, bucket, key);
   if (doc.runId !== input.runId)
     throw new InvalidInputError(`${key} belongs to run ${doc.runId}, not ${input.runId}`);
   const evaluations = doc.evaluation.evaluations.filter((e) => e.partnerId === input.partnerId);
   if (evaluations.length === 0)
     throw new InvalidInputError(`${key} holds no evaluation of partner "${input.partnerId}"`);
-  return { evaluatedAt: doc.evaluatedAt, evaluations };
+  return {
+    evaluatedAt: doc.evaluatedAt,
+    evaluations,
+    ...(doc.network
+      ? { noticeFindings: doc.network.noticeFindings.filter((f) => f.partnerId === input.partnerId) }
+      : {}),
+  };
 }

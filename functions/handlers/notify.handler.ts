@@ -74,7 +74,7 @@ export async function notify(deps: NotifyDeps, event: unknown): Promise<NotifyOu
   const input = parseStepInput(NotifyInputSchema, event, 'notify');
   const { runId, evaluationKey, partnerId } = input;
   const dryRun = input.dryRun || deps.previewOnly;
-  const { evaluatedAt, evaluations } = await readPartnerEvaluations(
+  const { evaluatedAt, evaluations, noticeFindings } = await readPartnerEvaluations(
     deps.s3,
     deps.reportBucket,
     evaluationKey,
@@ -98,6 +98,7 @@ export async function notify(deps: NotifyDeps, event: unknown): Promise<NotifyOu
       messageIdDomain: messageIdDomain(registry),
       datedAt: new Date(evaluatedAt),
       copiesUnder: runKey(runId, 'notices/'),
+      ...(noticeFindings ? { networkFindings: noticeFindings } : {}),
     },
   );
 

@@ -130,6 +130,9 @@ export async function publish(deps: PublishDeps, event: unknown): Promise<Publis
       evaluations: doc.evaluation.evaluations,
       unattributed: doc.evaluation.unattributed,
       uncovered: doc.evaluation.uncovered,
+      ...(doc.network
+        ? { network: { findings: doc.network.findings, windowStartMs: doc.network.windowStartMs } }
+        : {}),
       notices: results.map((r) => ({
         key: { partnerId: r.partnerId, periodId: r.periodId, level: r.level },
         status: r.status,

@@ -43,7 +43,8 @@ export interface AthenaTableUse {
     | 'MANIFEST_TABLE'
     | 'REGISTRY_PRINCIPALS_TABLE'
     | 'REGISTRY_CONTRACT_TERMS_TABLE'
-    | 'REGISTRY_IGNORED_REQUESTERS_TABLE';
+    | 'REGISTRY_IGNORED_REQUESTERS_TABLE'
+    | 'REGISTRY_NETWORKS_TABLE';
   readonly write: boolean;
 }
 

@@ -17,6 +17,7 @@ import * as s3deploy from 'aws-cdk-lib/aws-s3-deployment';
 import { Construct, type IConstruct } from 'constructs';
 import { athenaManifestCsv } from '../../functions/adapters/athena/manifest-csv.js';
 import { attributionTables, toJsonLines } from '../../functions/domain/attribution-table.js';
+import { declaredNetworkRows } from '../../functions/domain/network-findings.js';
 import { parseRegistry } from '../../functions/domain/registry.js';
 import {
   acknowledge,
@@ -47,6 +48,7 @@ const REGISTRY_TABLE_OBJECTS = {
   principals: 'principals-table/principals.jsonl',
   contractTerms: 'contract-terms-table/contract-terms.jsonl',
   ignoredRequesters: 'ignored-requesters-table/ignored-requesters.jsonl',
+  networks: 'networks-table/networks.jsonl',
 } as const;
 
 /** The config bucket holding `registry/registry.yaml` (and the manifest, as written and canonical). */
@@ -58,11 +60,12 @@ export class RegistryDeployment extends Construct {
   readonly manifestKey?: string;
   /** Key of the manifest's canonical CSV for the Athena manifest table, when there is a manifest. */
   readonly manifestTableKey?: string;
-  /** Keys of the registry's canonical rows (principals, contract terms, ignored requesters) for registry-tables.ts. */
+  /** Keys of the registry's canonical rows (principals, contract terms, ignored requesters, declared networks) for registry-tables.ts. */
   readonly registryTableKeys: Readonly<Record<keyof typeof REGISTRY_TABLE_OBJECTS, string>> = {
     principals: `${PREFIX}${REGISTRY_TABLE_OBJECTS.principals}`,
     contractTerms: `${PREFIX}${REGISTRY_TABLE_OBJECTS.contractTerms}`,
     ignoredRequesters: `${PREFIX}${REGISTRY_TABLE_OBJECTS.ignoredRequesters}`,
+    networks: `${PREFIX}${REGISTRY_TABLE_OBJECTS.networks}`,
   };
   readonly deployment: s3deploy.BucketDeployment;
 
@@ -85,6 +88,7 @@ export class RegistryDeployment extends Construct {
       s3deploy.Source.data(REGISTRY_TABLE_OBJECTS.principals, toJsonLines(rows.principals)),
       s3deploy.Source.data(REGISTRY_TABLE_OBJECTS.contractTerms, toJsonLines(rows.terms)),
       s3deploy.Source.data(REGISTRY_TABLE_OBJECTS.ignoredRequesters, toJsonLines(rows.ignored)),
+      s3deploy.Source.data(REGISTRY_TABLE_OBJECTS.networks, toJsonLines(declaredNetworkRows(registry))),
     ];
     if (props.manifestFile) {
       const manifestText = readFileSync(props.manifestFile, 'utf8');

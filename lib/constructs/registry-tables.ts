@@ -50,6 +50,18 @@ export const REGISTRY_TABLE_SPECS = {
       { name: 'anonymous', type: 'boolean' },
     ],
   },
+  networks: {
+    description:
+      'Declared networks of applications: CIDRs as address-key ranges, VPC endpoints, source regions (NETWORKS.md)',
+    columns: [
+      { name: 'partner_id', type: 'string' },
+      { name: 'application_id', type: 'string' },
+      { name: 'kind', type: 'string' },
+      { name: 'lo', type: 'string' },
+      { name: 'hi', type: 'string' },
+      { name: 'value', type: 'string' },
+    ],
+  },
 } as const satisfies Record<string, RegistryTableSpec>;
 
 export type RegistryTableName = keyof typeof REGISTRY_TABLE_SPECS;
@@ -64,7 +76,7 @@ export interface RegistryTablesProps {
   readonly objectKeys: Readonly<Record<RegistryTableName, string>>;
   /**
    * Glue table names.
-   * @default registry_principals, registry_contract_terms, registry_ignored_requesters
+   * @default registry_principals, registry_contract_terms, registry_ignored_requesters, registry_networks
    */
   readonly tableNames?: Readonly<Partial<Record<RegistryTableName, string>>>;
 }
@@ -73,6 +85,7 @@ const DEFAULT_NAMES: Readonly<Record<RegistryTableName, string>> = {
   principals: 'registry_principals',
   contractTerms: 'registry_contract_terms',
   ignoredRequesters: 'registry_ignored_requesters',
+  networks: 'registry_networks',
 };
 
 /** A folder of one or more segments, then an object name: `a/b/principals.jsonl`. */

@@ -37,7 +37,7 @@ export const ROLLUP_COLUMNS = [
   // The grains (functions/adapters/athena/sql.ts, GRAINS): one nightly statement writes the usage rows,
   // the network rows and the held rows into this one table, since Athena has no multi-table INSERT and
   // the logs are to be scanned once. A row whose grain is NULL was written before the grains and is a
-  // usage row; every reader of usage keeps `coalesce(grain, 'usage') = 'usage'`.
+  // usage row; every reader of usage keeps `(grain IS NULL OR grain = 'usage')` (sql.ts, USAGE_GRAIN_ONLY).
   ['grain', 'string'],
   // Network grain keys; `-` on the other grains.
   ['source_address', 'string'],
@@ -134,8 +134,19 @@ export class RollupTable extends Construct {
             },
             partitionSpec: {
               specId: 0,
-              // day(slot_start): a month-to-date read prunes to the month's days.
-              fields: [{ sourceId: 1, fieldId: 1000, name: 'slot_start_day', transform: 'day' }],
+              // day(slot_start): a month-to-date read prunes to the month's days; grain: a read of one
+              // grain (every usage read: USAGE_GRAIN_ONLY) prunes the others' files. A table created
+              // before the grains keeps its day partitioning (Iceberg reads both specs); its reads are
+              // right, only less pruned.
+              fields: [
+                { sourceId: 1, fieldId: 1000, name: 'slot_start_day', transform: 'day' },
+                {
+                  sourceId: ROLLUP_COLUMNS.findIndex(([c]) => c === 'grain') + 1,
+                  fieldId: 1001,
+                  name: 'grain',
+                  transform: 'identity',
+                },
+              ],
             },
             properties: {
               'write.format.default': 'parquet',

@@ -259,6 +259,7 @@ beforeAll(async () => {
     REGISTRY_PRINCIPALS_TABLE: 'registry_principals',
     REGISTRY_CONTRACT_TERMS_TABLE: 'registry_contract_terms',
     REGISTRY_IGNORED_REQUESTERS_TABLE: 'registry_ignored_requesters',
+    REGISTRY_NETWORKS_TABLE: 'registry_networks',
     LEDGER_TABLE: LEDGER,
     LOG_BUCKET: LOGS,
     LOG_PARTITIONS_PREFIX: [...partitionsPrefixes][0],

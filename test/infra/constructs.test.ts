@@ -86,6 +86,7 @@ describe('constructs refuse invalid combinations', () => {
       principals: 'registry/p/principals.jsonl',
       contractTerms: 'registry/t/terms.jsonl',
       ignoredRequesters: 'registry/i/ignored.jsonl',
+      networks: 'registry/n/networks.jsonl',
     };
     expect(
       () =>
@@ -129,6 +130,7 @@ describe('constructs refuse invalid combinations', () => {
       principals: 'registry_principals',
       contractTerms: 'registry_contract_terms',
       ignoredRequesters: 'registry_ignored_requesters',
+      networks: 'registry_networks',
     });
   });
 

@@ -411,7 +411,10 @@ describe('rollup table', () => {
               ],
             }),
             PartitionSpec: Match.objectLike({
-              Fields: [Match.objectLike({ SourceId: 1, Transform: 'day' })],
+              Fields: [
+                Match.objectLike({ SourceId: 1, Transform: 'day' }),
+                Match.objectLike({ SourceId: 13, Name: 'grain', Transform: 'identity' }),
+              ],
             }),
           }),
         },
@@ -467,8 +470,8 @@ describe('registry tables', () => {
   it('deploys the canonical rows next to the registry, with or without a manifest', () => {
     const deployment = Object.values(created.findResources('Custom::CDKBucketDeployment'));
     expect(deployment).toHaveLength(1);
-    // The registry and the three registry tables' rows.
-    expect((deployment[0]!.Properties as { SourceObjectKeys: unknown[] }).SourceObjectKeys).toHaveLength(4);
+    // The registry and the four registry tables' rows.
+    expect((deployment[0]!.Properties as { SourceObjectKeys: unknown[] }).SourceObjectKeys).toHaveLength(5);
   });
 });
 
@@ -509,8 +512,8 @@ describe('dataset manifest table', () => {
       DestinationBucketKeyPrefix: string;
     };
     expect(props.DestinationBucketKeyPrefix).toBe('registry/');
-    // The registry, the manifest as written and canonical, and the three registry tables' rows.
-    expect(props.SourceObjectKeys).toHaveLength(6);
+    // The registry, the manifest as written and canonical, and the four registry tables' rows.
+    expect(props.SourceObjectKeys).toHaveLength(7);
   });
 
   it('names the table to every function, as MANIFEST_TABLE next to MANIFEST_KEY', () => {
@@ -759,6 +762,7 @@ describe('audit functions', () => {
           'REGISTRY_PRINCIPALS_TABLE',
           'REGISTRY_CONTRACT_TERMS_TABLE',
           'REGISTRY_IGNORED_REQUESTERS_TABLE',
+          'REGISTRY_NETWORKS_TABLE',
           'REPORT_BUCKET',
           'ROLLUP_TABLE',
           'SES_CONFIGURATION_SET',

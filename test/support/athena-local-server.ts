@@ -60,6 +60,7 @@ import { partitionFolder } from '../../functions/adapters/athena/athena-aggregat
 import { MANIFEST_LINE_REGEX, MANIFEST_TABLE_COLUMNS } from '../../functions/adapters/athena/manifest-csv.js';
 import { LOG_TIME_FORMAT } from '../../functions/adapters/athena/sql.js';
 import { attributionTables, toJsonLines } from '../../functions/domain/attribution-table.js';
+import { declaredNetworkRows } from '../../functions/domain/network-findings.js';
 import type { Registry } from '../../functions/domain/registry.js';
 import { ROLLUP_COLUMNS as ROLLUP_TABLE_COLUMNS } from '../../lib/constructs/rollup-table.js';
 
@@ -475,6 +476,8 @@ FROM (SELECT regexp_matches(line, ${mrx}) AS ok,
       readonly principals: string;
       readonly contractTerms: string;
       readonly ignoredRequesters: string;
+      /** @default registry_networks */
+      readonly networks?: string;
     } = {
       principals: 'registry_principals',
       contractTerms: 'registry_contract_terms',
@@ -494,6 +497,11 @@ FROM (SELECT regexp_matches(line, ${mrx}) AS ok,
         'partner_id VARCHAR, contract_ordinal INTEGER, contract_id VARCHAR, effective_from VARCHAR, effective_to VARCHAR, term VARCHAR, match_key VARCHAR',
       ],
       [names.ignoredRequesters, t.ignored, 'match_key VARCHAR, anonymous BOOLEAN'],
+      [
+        names.networks ?? 'registry_networks',
+        declaredNetworkRows(registry),
+        'partner_id VARCHAR, application_id VARCHAR, kind VARCHAR, lo VARCHAR, hi VARCHAR, value VARCHAR',
+      ],
     ];
     const schema = quoted(this.options.database);
     await this.serial(async () => {

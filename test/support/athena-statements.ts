@@ -26,6 +26,7 @@ import {
 import {
   unloadHeldDatasetsSql,
   unloadHeldDaysSql,
+  unloadNetworkFindingsSql,
   unloadPartnerDailyUsageSql,
   unloadUnattributedUsageSql,
 } from '../../functions/adapters/athena/unload-sql.js';
@@ -35,6 +36,7 @@ import {
   heldDaysSql,
   TRINO_HOLDINGS,
 } from '../../functions/adapters/sql/holdings-sql.js';
+import { networkFindingsSql } from '../../functions/adapters/sql/network-findings-sql.js';
 import {
   type AggregationTables,
   attributionSql,
@@ -237,6 +239,28 @@ export const ATHENA_STATEMENT_SAMPLES: readonly AthenaStatementSample[] = [
         SAMPLE_HOLDINGS_TABLES,
         { range: MARCH, fromDate: '2026-03-01', toDate: '2026-04-01' },
         's3://partner-audit-reports/runs/r1/aggregate/held-days/',
+      ),
+  },
+  {
+    builder: 'networkFindingsSql',
+    name: "networkFindingsSql (network-findings-sql.ts, Trino dialect: the rollup table's network grain)",
+    grammar: 'trino',
+    build: () =>
+      networkFindingsSql(
+        TRINO,
+        { ...SAMPLE_AGGREGATION_TABLES, networks: 'registry_networks' },
+        { fromDate: '2026-03-01', toDate: '2026-04-01' },
+      ),
+  },
+  {
+    builder: 'unloadNetworkFindingsSql',
+    name: 'unloadNetworkFindingsSql (unload-sql.ts: the network findings UNLOADed by partner)',
+    grammar: 'athena-unload',
+    build: () =>
+      unloadNetworkFindingsSql(
+        { ...SAMPLE_AGGREGATION_TABLES, networks: 'registry_networks' },
+        { fromDate: '2026-03-01', toDate: '2026-04-01' },
+        's3://partner-audit-reports/runs/r1/aggregate/network/',
       ),
   },
   {

@@ -15,6 +15,7 @@ export const REGISTRY_TABLES: AggregateDeps['registryTables'] = {
   principals: 'registry_principals',
   contractTerms: 'registry_contract_terms',
   ignoredRequesters: 'registry_ignored_requesters',
+  networks: 'registry_networks',
 };
 
 export async function evaluateSteps(

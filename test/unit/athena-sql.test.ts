@@ -761,7 +761,7 @@ FROM "partner_audit"."usage_rollup"
 WHERE slot_start >= CAST(? AS timestamp) AND slot_start < CAST(? AS timestamp)
   AND substr(operation, 1, 11) <> '(malformed:'
   AND operation <> '(repeats-dropped)'
-  AND coalesce(grain, 'usage') = 'usage'
+  AND (grain IS NULL OR grain = 'usage')
 GROUP BY slot_start, bucket, requester, access_point, dataset, operation, status_class
 ORDER BY slot_start, bucket, requester, access_point, dataset, operation, status_class`);
   });
@@ -776,7 +776,7 @@ FROM "partner_audit"."usage_rollup"
 WHERE slot_start >= CAST(? AS timestamp) AND slot_start < CAST(? AS timestamp)
   AND substr(operation, 1, 11) <> '(malformed:'
   AND operation <> '(repeats-dropped)'
-  AND coalesce(grain, 'usage') = 'usage'`);
+  AND (grain IS NULL OR grain = 'usage')`);
   });
 });
 
@@ -793,7 +793,7 @@ describe('readInputSql', () => {
   END AS kind,
   sum(requests) AS line_count
 FROM "partner_audit"."usage_rollup"
-WHERE batch >= ? AND batch <= ? AND coalesce(grain, 'usage') = 'usage'
+WHERE batch >= ? AND batch <= ? AND (grain IS NULL OR grain = 'usage')
 GROUP BY 1, 2
 ORDER BY 1, 2`);
   });
@@ -867,7 +867,7 @@ describe('partnerDailyUsageSql (Trino dialect)', () => {
   FROM "partner_audit"."usage_rollup"
   WHERE slot_start >= CAST(? AS timestamp)
     AND slot_start < CAST(? AS timestamp)
-    AND coalesce(grain, 'usage') = 'usage' AND substr(operation, 1, 11) <> '(malformed:' AND operation <> '(repeats-dropped)'
+    AND (grain IS NULL OR grain = 'usage') AND substr(operation, 1, 11) <> '(malformed:' AND operation <> '(repeats-dropped)'
 ),
 pairs AS (
   SELECT DISTINCT requester, access_point FROM usage
@@ -979,7 +979,7 @@ describe('unattributedUsageSql (Trino dialect)', () => {
   FROM "partner_audit"."usage_rollup"
   WHERE slot_start >= CAST(? AS timestamp)
     AND slot_start < CAST(? AS timestamp)
-    AND coalesce(grain, 'usage') = 'usage' AND substr(operation, 1, 11) <> '(malformed:' AND operation <> '(repeats-dropped)'
+    AND (grain IS NULL OR grain = 'usage') AND substr(operation, 1, 11) <> '(malformed:' AND operation <> '(repeats-dropped)'
 ),
 pairs AS (
   SELECT DISTINCT requester, access_point FROM usage

@@ -17,6 +17,7 @@
  */
 import type { HoldingsRequest, PartnerDailyUsageRequest, UnattributedUsageRequest } from '../../ports.js';
 import type { HoldingsTables } from '../sql/holdings-sql.js';
+import type { NetworkFindingsRequest } from '../sql/network-findings-sql.js';
 import type { AggregationTables } from '../sql/usage-aggregation-sql.js';
 import type { AthenaQueryRunner } from './athena-client.js';
 import type { RecordedQuery } from './athena-usage-source.js';
@@ -25,6 +26,7 @@ import {
   unloadHeldDatasetsSql,
   unloadHeldDaysSql,
   unloadLocation,
+  unloadNetworkFindingsSql,
   unloadPartnerDailyUsageSql,
   unloadUnattributedUsageSql,
 } from './unload-sql.js';
@@ -43,7 +45,23 @@ export interface UnloadedUsageLocation {
    */
   readonly heldPrefix?: string;
   readonly heldDaysPrefix?: string;
+  /**
+   * Folder of the network findings over the window's dates, one `partner_id=<id>/` folder per partner
+   * with findings; absent when the run computed none (no application declares networks).
+   */
+  readonly networkPrefix?: string;
+  /**
+   * Folder of the network findings over the dates of the periods evaluated (what the unexplained-access
+   * notice asks, NETWORKS.md), when they differ from the window's; else the same as networkPrefix.
+   */
+  readonly networkNoticePrefix?: string;
 }
+
+/** The folders under `runs/<runId>/aggregate/` the network findings UNLOADs write into (per submission). */
+export const NETWORK_FINDINGS_FOLDERS = {
+  window: 'aggregate/network/',
+  notice: 'aggregate/network-notice/',
+} as const;
 
 /**
  * The folders of a run's aggregation under `runs/<runId>/aggregate/`; with `holdings`, also the
@@ -184,6 +202,25 @@ export class AthenaUsageUnloader {
   /** On AWS the holdings are the rollup table's held grain. */
   private holdingsTables(): HoldingsTables {
     return { ...this.tables, holdings: this.tables.rollup };
+  }
+
+  /**
+   * Unloads the network findings of `request` (local dates in each partner's zone) over the registry's
+   * declared-networks table `networks`, by partner, into `<prefix><tag>/` per submission as
+   * {@link unloadPartnerDailyUsagePerSubmission}; returns the folder written.
+   */
+  unloadNetworkFindingsPerSubmission(
+    networks: string,
+    request: NetworkFindingsRequest,
+    bucket: string,
+    prefix: string,
+  ): Promise<string> {
+    return this.unloadPerSubmission(
+      `network findings ${request.fromDate}..${request.toDate}`,
+      bucket,
+      prefix,
+      (target) => unloadNetworkFindingsSql({ ...this.tables, networks }, request, target),
+    );
   }
 
   /** Runs `unload` into `<prefix><tag>/` per submission; the folder the successful one wrote. */

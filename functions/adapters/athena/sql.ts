@@ -76,8 +76,13 @@ export const LOG_TIME_SHAPE =
 export const GRAINS = { usage: 'usage', network: 'network', held: 'held' } as const;
 export type Grain = (typeof GRAINS)[keyof typeof GRAINS];
 
-/** A predicate that keeps the usage rows of the rollup table (rows from before the grains are usage). */
-export const USAGE_GRAIN_ONLY = `coalesce(grain, '${GRAINS.usage}') = '${GRAINS.usage}'`;
+/**
+ * A predicate that keeps the usage rows of the rollup table (rows from before the grains are usage).
+ * Written as `IS NULL OR =` rather than coalesce(): Trino turns it into a domain of the column (one
+ * value, NULL allowed) that Iceberg prunes partitions and files with (the table is partitioned by grain,
+ * lib/constructs/rollup-table.ts), so a usage read scans no network or held rows.
+ */
+export const USAGE_GRAIN_ONLY = `(grain IS NULL OR grain = '${GRAINS.usage}')`;
 
 /** The key columns of the network grain, after the usage key's slot, requester and access point. */
 export const NETWORK_KEY_COLUMNS = [

@@ -17,6 +17,11 @@
 import type { HoldingsRequest } from '../../ports.js';
 import { type HoldingsTables, heldDatasetsSql, heldDaysSql, TRINO_HOLDINGS } from '../sql/holdings-sql.js';
 import {
+  type NetworkFindingsRequest,
+  type NetworkFindingsTables,
+  networkFindingsSql,
+} from '../sql/network-findings-sql.js';
+import {
   type AggregationTables,
   type PartnerDailyUsageRequest,
   partnerDailyUsageSql,
@@ -62,6 +67,25 @@ export const UNATTRIBUTED_UNLOAD_COLUMNS = [
   'touched',
 ] as const;
 
+/** The columns the network findings UNLOAD writes, in order, before the partition column `partner_id`. */
+export const NETWORK_FINDINGS_UNLOAD_COLUMNS = [
+  'kind',
+  'application_id',
+  'requester',
+  'access_point',
+  'source_prefix',
+  'address_class',
+  'vpce',
+  'source_region',
+  'by_partner',
+  'by_application',
+  'requests',
+  'bytes_sent',
+  'first_ms',
+  'last_ms',
+  'first_ever_ms',
+] as const;
+
 function unload(select: string, location: string, partitionedBy?: string): string {
   const partition = partitionedBy ? `, partitioned_by = ARRAY['${partitionedBy}']` : '';
   return `UNLOAD (${select})
@@ -83,6 +107,24 @@ export function unloadPartnerDailyUsageSql(
   CAST(requests AS varchar) AS requests, CAST(bytes_sent AS varchar) AS bytes_sent,
   CAST(records AS varchar) AS records, partner_id
 FROM (${inner.sql}) daily`;
+  return { sql: unload(select, checkLocation(location), 'partner_id'), params: inner.params };
+}
+
+/**
+ * The network findings (network-findings-sql.ts, Trino dialect: the rollup's network grain) written to
+ * `location`, one folder per partner (`partner_id=<id>/`): columns NETWORK_FINDINGS_UNLOAD_COLUMNS,
+ * counts and instants as text; by_partner and by_application null for an outside finding.
+ */
+export function unloadNetworkFindingsSql(
+  tables: NetworkFindingsTables,
+  request: NetworkFindingsRequest,
+  location: string,
+): SqlQuery {
+  const inner = networkFindingsSql(TRINO, tables, request);
+  const text = new Set(['requests', 'bytes_sent', 'first_ms', 'last_ms', 'first_ever_ms']);
+  const select = `SELECT ${NETWORK_FINDINGS_UNLOAD_COLUMNS.map((c) => (text.has(c) ? `CAST(${c} AS varchar) AS ${c}` : c)).join(', ')},
+  partner_id
+FROM (${inner.sql}) findings`;
   return { sql: unload(select, checkLocation(location), 'partner_id'), params: inner.params };
 }
 

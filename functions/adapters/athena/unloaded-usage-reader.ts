@@ -7,6 +7,12 @@ import { createHash } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import type { HeldDatasetRow, HeldDayRow } from '../../domain/holdings.js';
+import {
+  compareNetworkFindings,
+  type NetworkFinding,
+  OUTSIDE_DECLARED_NETWORK,
+  SHARED_CREDENTIAL,
+} from '../../domain/network-findings.js';
 import type { Registry } from '../../domain/registry.js';
 import type {
   AggregatedUsageSource,
@@ -143,6 +149,47 @@ export class UnloadedUsageReader {
     return out.sort(
       (a, b) => cmp(a.applicationId, b.applicationId) || cmp(a.dataset, b.dataset) || cmp(a.date, b.date),
     );
+  }
+
+  /**
+   * One partner's network findings from the folder `prefix` (location.networkPrefix or
+   * networkNoticePrefix), in the statement's order (none when the partner has none there).
+   */
+  async partnerNetworkFindings(partnerId: string, prefix: string): Promise<NetworkFinding[]> {
+    const out: NetworkFinding[] = [];
+    for (const { key, rows } of await this.readFolder(
+      `${prefix}${partitionFolder('partner_id', partnerId)}`,
+    )) {
+      rows.forEach((r, i) => {
+        const where = `s3://${this.location.bucket}/${key} line ${i + 1}`;
+        const kind = text(r, 'kind', where);
+        if (kind !== OUTSIDE_DECLARED_NETWORK && kind !== SHARED_CREDENTIAL)
+          throw new UnloadedRowError(`${where}: column kind is not a network finding kind: ${kind}`);
+        const by = r['by_partner'] ?? null;
+        out.push({
+          kind,
+          partnerId,
+          applicationId: text(r, 'application_id', where),
+          requester: text(r, 'requester', where),
+          accessPoint: text(r, 'access_point', where),
+          sourcePrefix: text(r, 'source_prefix', where),
+          addressClass: text(r, 'address_class', where),
+          vpcEndpoint: text(r, 'vpce', where),
+          sourceRegion: text(r, 'source_region', where),
+          declaredBy:
+            by === null
+              ? null
+              : { partnerId: text(r, 'by_partner', where), applicationId: text(r, 'by_application', where) },
+          requests: count(r, 'requests', where),
+          bytesSent: count(r, 'bytes_sent', where),
+          firstSeenMs: Number(count(r, 'first_ms', where)),
+          lastSeenMs: Number(count(r, 'last_ms', where)),
+          firstEverMs: Number(count(r, 'first_ever_ms', where)),
+        });
+      });
+    }
+    // Objects come back in key order: sorted as the statement orders them.
+    return out.sort(compareNetworkFindings);
   }
 
   /** Every unattributed requester, access point and dataset the UNLOAD wrote. */
