@@ -108,6 +108,8 @@ beforeAll(async () => {
     requestsPerDay: 2000,
     layout: 'partitioned',
     holdings: true,
+    // Declared networks too: the network grain and findings beside the held grain, in the same runs.
+    networks: true,
   });
   const registryText = await readFile(data.registryPath, 'utf8');
   registry = parseRegistry(registryText, data.registryPath);
@@ -174,6 +176,8 @@ describe('holdings on the AWS path', () => {
     expect(first.unattributed).toEqual(local.unattributed);
     expect(first.input.lines).toBe(local.input.lines);
     expect(first.input.malformedLines).toBe(local.input.malformedLines);
+    expect(first.networkFindings?.length).toBeGreaterThan(0);
+    expect(first.networkFindings).toEqual(local.networkFindings);
   });
 
   it('matches the ground truth: distinct objects, first and last retrieval per partner and dataset', () => {
@@ -199,14 +203,12 @@ describe('holdings on the AWS path', () => {
     const merges = queries.filter((q) => q.purpose.startsWith('roll up delivery date'));
     expect(merges.length).toBeGreaterThan(0);
     for (const q of merges) expect(q.sql).toContain("WHEN grouping(held_key) = 0 THEN 'held'");
-    expect(
-      queries.filter((q) => q.sql.startsWith('UNLOAD (')).map((q) => q.purpose.replace(/ \d{4}.*$/, '')),
-    ).toEqual([
-      'daily usage by partner',
-      'unattributed usage',
-      'holdings by partner',
-      'holdings over time by partner',
+    const unloads = queries.filter((q) => q.sql.startsWith('UNLOAD (')).map((q) => q.purpose);
+    expect(unloads.filter((p) => p.startsWith('holdings'))).toEqual([
+      `holdings by partner ${WINDOW.from}..${WINDOW.to}`,
+      `holdings over time by partner ${WINDOW.from}..${WINDOW.to}`,
     ]);
+    expect(unloads.some((p) => p.startsWith('network findings'))).toBe(true);
   });
 
   it('counts nothing twice when a batch (its late records included) is rolled up again', async () => {
