@@ -5,7 +5,13 @@
 import type { HeldDatasetRow, HeldDayRow } from '../../domain/holdings.js';
 import type { Registry } from '../../domain/registry.js';
 import type { HoldingsRequest, HoldingsSource } from '../../ports.js';
-import { DUCKDB_HOLDINGS, type HoldingsTables, heldDatasetsSql, heldDaysSql } from '../sql/holdings-sql.js';
+import {
+  type HoldingsDialect,
+  type HoldingsTables,
+  heldDatasetsSql,
+  heldDaysSql,
+} from '../sql/holdings-sql.js';
+import { DUCKDB } from '../sql/usage-aggregation-sql.js';
 import { type DuckDbDatabase, readSetting } from './duckdb-database.js';
 import { SETTING_HOLDINGS } from './schema.js';
 import { LOCAL_AGGREGATION_TABLES, writeAttributionTables } from './usage-aggregation.js';
@@ -14,6 +20,12 @@ import { LOCAL_AGGREGATION_TABLES, writeAttributionTables } from './usage-aggreg
 export const LOCAL_HOLDINGS_TABLES: HoldingsTables = Object.freeze({
   ...LOCAL_AGGREGATION_TABLES,
   holdings: 'holdings',
+});
+
+/** The DuckDB dialect of the holdings statements: the `holdings` view holds nothing else. */
+export const DUCKDB_HOLDINGS: HoldingsDialect<string | number> = Object.freeze({
+  ...DUCKDB,
+  heldRowsOnly: 'TRUE',
 });
 
 const big = (v: unknown): bigint => BigInt(v as bigint | number);

@@ -22,7 +22,6 @@ import {
   type AggregationQuery,
   type AggregationTables,
   checkDate,
-  DUCKDB,
   Parameters,
   pairAttributionCtes,
   TRINO,
@@ -38,12 +37,6 @@ export interface HoldingsDialect<P> extends AggregationDialect<P> {
 export const TRINO_HOLDINGS: HoldingsDialect<string> = Object.freeze({
   ...TRINO,
   heldRowsOnly: "grain = 'held'",
-});
-
-/** The local store: the `holdings` view holds nothing else. */
-export const DUCKDB_HOLDINGS: HoldingsDialect<string | number> = Object.freeze({
-  ...DUCKDB,
-  heldRowsOnly: 'TRUE',
 });
 
 /** Where the holdings statements read: the holdings table and the registry tables. */
