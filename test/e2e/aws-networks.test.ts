@@ -8,11 +8,12 @@
  * and Assemble: the findings report.json states are the local CLI's, exactly, and the rollup's rows of
  * every grain are the same after a re-roll as before it.
  */
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, relative, sep } from 'node:path';
+import { dirname, join, relative, sep } from 'node:path';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { AthenaQueryRunner } from '../../functions/adapters/athena/athena-client.js';
 import { athenaManifestCsv } from '../../functions/adapters/athena/manifest-csv.js';
 import { GRAINS, replaceBatchRollupSql } from '../../functions/adapters/athena/sql.js';
@@ -21,13 +22,17 @@ import { generateDataset } from '../../functions/cli/generate/generator.js';
 import { runLocalAudit } from '../../functions/cli/local-audit.js';
 import { OUTSIDE_DECLARED_NETWORK, SHARED_CREDENTIAL } from '../../functions/domain/network-findings.js';
 import { parseRegistry, type Registry } from '../../functions/domain/registry.js';
+import type { Report } from '../../functions/domain/report.js';
 import { networkFindingOut } from '../../functions/domain/report-network.js';
 import { readAggregate } from '../../functions/handlers/aggregate-document.js';
 import { readEvaluation } from '../../functions/handlers/evaluation-document.js';
+import { notify } from '../../functions/handlers/notify.handler.js';
+import { publish } from '../../functions/handlers/publish.handler.js';
 import { AthenaLocalServer, deliveryDateOfKey } from '../support/athena-local-server.js';
 import { localAthenaClient, localS3Client, s3UnloadStore } from '../support/aws-local-clients.js';
 import { evaluateSteps, REGISTRY_TABLES } from '../support/evaluate-steps.js';
 import { type LocalServer, startS3rver } from '../support/local-aws-servers.js';
+import { MemoryLedger, MemoryMailer } from '../support/memory-ports.js';
 
 const REPORTS = 'partner-audit-reports';
 const WINDOW = { from: '2026-03-01', to: '2026-03-05' };
@@ -44,6 +49,9 @@ let athena: AthenaLocalServer;
 let s3: LocalServer;
 let registry: Registry;
 let local: Awaited<ReturnType<typeof runLocalAudit>>;
+/** The same world with every contract's unexplained-access notice switched on, audited locally. */
+let noticeRegistry: Registry;
+let noticeLocal: Awaited<ReturnType<typeof runLocalAudit>>;
 let lateBatch: string;
 /** The rollup's rows per batch and grain, after the nights, after the late object, after a re-roll. */
 const totals: { nights: string; late: string; again: string } = { nights: '', late: '', again: '' };
@@ -90,6 +98,22 @@ beforeAll(async () => {
     logs: [data.logsDir],
     registryPath: data.registryPath,
     outDir: join(dir, 'local'),
+    from: WINDOW.from,
+    to: WINDOW.to,
+    dryRun: true,
+    clock: { now: () => NOW },
+  });
+
+  const raw = parseYaml(registryText) as { partners: { contracts: Record<string, unknown>[] }[] };
+  for (const p of raw.partners) for (const c of p.contracts) c['unexplainedAccessNotice'] = true;
+  // Beside the generated registry, whose manifest path is relative to it.
+  const noticePath = join(dirname(data.registryPath), 'registry-notice.yaml');
+  await writeFile(noticePath, stringifyYaml(raw));
+  noticeRegistry = parseRegistry(stringifyYaml(raw), noticePath);
+  noticeLocal = await runLocalAudit({
+    logs: [data.logsDir],
+    registryPath: noticePath,
+    outDir: join(dir, 'local-notice'),
     from: WINDOW.from,
     to: WINDOW.to,
     dryRun: true,
@@ -193,5 +217,55 @@ describe('declared networks on the AWS path', () => {
       expect(Contents?.length, p).toBeGreaterThan(0);
     }
     expect(await readS3Text(client, REPORTS, out.evaluationKey)).toContain('"network"');
+  });
+
+  it('sends the unexplained-access notices the local CLI sends, and publishes its report.json findings', async () => {
+    const client = localS3Client(s3.endpoint);
+    const loadRegistry = async () => ({
+      registry: noticeRegistry,
+      hash: 'notice-hash',
+      source: 'registry.yaml',
+    });
+    const clock = { now: () => NOW };
+    const runId = 'networks-notice';
+    const out = await evaluateSteps(
+      {
+        s3: client,
+        reportBucket: REPORTS,
+        loadRegistry,
+        clock,
+        runner: runner(),
+        tables,
+        registryTables: REGISTRY_TABLES,
+      },
+      { runId, window: WINDOW, partners: [], dryRun: true, reason: null },
+    );
+    const ledger = new MemoryLedger();
+    const mailer = new MemoryMailer();
+    const notifyResults = [];
+    for (const { partnerId } of out.partnersToNotify) {
+      notifyResults.push(
+        await notify(
+          { s3: client, reportBucket: REPORTS, ledger, mailer, loadRegistry, clock, previewOnly: false },
+          { runId, evaluationKey: out.evaluationKey, partnerId, dryRun: true },
+        ),
+      );
+    }
+    const published = await publish(
+      { s3: client, reportBucket: REPORTS, region: 'eu-central-1', clock },
+      { runId, evaluationKey: out.evaluationKey, notifyResults, rollups: [] },
+    );
+    const report = JSON.parse(await readS3Text(client, REPORTS, published.reportKey)) as Report;
+    const notices = (r: Report) =>
+      r.notices.map((n) => `${n.partnerId} ${n.periodId} ${n.level} ${n.status}`).sort();
+    const unexplained = notices(noticeLocal.report).filter((n) => n.includes(' unexplained-access '));
+    // Every partner with a finding first seen in March gets one, previewed (a dry run).
+    expect(unexplained.length).toBe(
+      new Set(noticeLocal.report.networkFindings?.map((f) => f.partnerId)).size,
+    );
+    expect(unexplained.length).toBeGreaterThan(1);
+    expect(notices(report)).toEqual(notices(noticeLocal.report));
+    expect(report.networkFindings).toEqual(noticeLocal.report.networkFindings);
+    expect(report.networkFindings).toEqual(local.report.networkFindings);
   });
 });

@@ -690,8 +690,8 @@ USING (
 ) AS s
 ON r.batch = ${literal} AND ${MERGE_KEY_COLUMNS.map((c) => (c === 'object_size' ? keyEquals('r', 's', c) : `${storedKey(c, 'r')} = s.${c}`)).join(' AND ')}
 WHEN MATCHED AND s.stale THEN DELETE
-WHEN MATCHED THEN UPDATE SET ${set(values.slice(0, 4))},
-  ${set(values.slice(4))},
+WHEN MATCHED THEN UPDATE SET ${set(values.slice(0, 3))},
+  ${set(values.slice(3))},
   ${set(MERGE_KEY_COLUMNS.slice(KEY_COLUMNS.length))}
 WHEN NOT MATCHED THEN INSERT (${ROLLUP_COLUMNS.join(', ')})
   VALUES (${ROLLUP_COLUMNS.map((c) => (c === 'batch' ? literal : `s.${c}`)).join(', ')})`;
