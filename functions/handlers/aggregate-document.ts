@@ -10,6 +10,7 @@ import type { RecordedQuery } from '../adapters/athena/athena-usage-source.js';
 import type { AthenaTables } from '../adapters/athena/sql.js';
 import { readS3Text, S3ReportStore } from '../adapters/s3/s3-report-store.js';
 import type { PartnerPart, WindowPlan } from '../audit/evaluate-partner.js';
+import type { PartnerHoldings } from '../domain/holdings.js';
 import type { NetworkFinding } from '../domain/network-findings.js';
 import type { InputSummary } from '../ports.js';
 import { InvalidInputError } from './errors.js';
@@ -46,8 +47,14 @@ export interface PartnerNetworkFindings {
   readonly noticeFindings: readonly NetworkFinding[];
 }
 
-/** A partner step's part: its evaluations, and its network findings when the run computed them. */
-export type PartnerPartDocument = PartnerPart & { readonly network?: PartnerNetworkFindings };
+/**
+ * A partner step's part: its evaluations, its network findings when the run computed them, and what the
+ * partner holds over the window when the run unloaded holdings (the registry keeps them, HOLDINGS.md).
+ */
+export type PartnerPartDocument = PartnerPart & {
+  readonly network?: PartnerNetworkFindings;
+  readonly holdings?: PartnerHoldings;
+};
 
 /** One work item of the EvaluatePartners Map. */
 export interface PartnerItem {

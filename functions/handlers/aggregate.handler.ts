@@ -20,6 +20,7 @@ import { WATERMARK_PK } from '../adapters/dynamodb/watermark-item.js';
 import type { AggregationTables } from '../adapters/sql/usage-aggregation-sql.js';
 import { type WindowPlan, windowAggregationRequests } from '../audit/evaluate-partner.js';
 import { planPeriods } from '../audit/evaluate-window.js';
+import { holdingsPlan } from '../audit/read-holdings.js';
 import { DEFAULT_SETTLING_DAYS } from '../audit/run-window.js';
 import { systemClock } from '../audit/system-clock.js';
 import { declaredNetworkRows, noticeFindingsDates } from '../domain/network-findings.js';
@@ -119,11 +120,25 @@ export async function aggregate(
   // folder): a retry resumes a finished UNLOAD by its token and keeps its folder, and a new submission
   // (the earlier one failed, or the data's end moved) writes into an empty one. The document names the
   // folders written; an earlier submission's folder stays with the run's other objects, read by no one.
-  let location = unloadedUsageLocation(deps.reportBucket, runKey(input.runId, ''));
+  let location = unloadedUsageLocation(
+    deps.reportBucket,
+    runKey(input.runId, ''),
+    registry.settings.holdings,
+  );
   if (requests.daily)
     location = await unloader.unloadPartnerDailyUsagePerSubmission(requests.daily, location);
   location = await unloader.unloadUnattributedUsagePerSubmission(requests.unattributed, location);
   location = await unloadNetworkFindings(deps, unloader, registry, selected, plan, location, input.runId);
+  // What each selected partner holds over the window (HOLDINGS.md), when the registry keeps holdings:
+  // the rollup's held grain, unloaded by partner as the daily sums are, so each Assess reads its own.
+  if (registry.settings.holdings) {
+    const held = holdingsPlan(registry, {
+      from: window.from,
+      to: window.to,
+      ...(input.partners.length > 0 ? { partners: input.partners } : {}),
+    });
+    location = await unloader.unloadHoldingsPerSubmission(held.query, location);
+  }
   const inputSummary = await athenaInputSummary(runner, deps.tables, input.runId, inputDeliveryDates(window));
   const { bytesScanned, query: inputQuery, ...summary } = inputSummary;
   const doc: AggregateDocument = {

@@ -9,6 +9,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { UnloadedUsageReader } from '../adapters/athena/unloaded-usage-reader.js';
 import { assembleWindowEvaluation } from '../audit/evaluate-partner.js';
 import { systemClock } from '../audit/system-clock.js';
+import type { HoldingsSection } from '../domain/holdings.js';
 import { compareNetworkFindings, dueNetworkNotice, networkWindowStarts } from '../domain/network-findings.js';
 import { reachesNoticeLevel } from '../domain/notices.js';
 import type { Clock } from '../ports.js';
@@ -93,6 +94,23 @@ export async function assemble(deps: AssembleDeps, event: unknown): Promise<Eval
     noticeFindings: parts.flatMap((p) => p.network?.noticeFindings ?? []).sort(compareNetworkFindings),
     windowStartMs: networkWindowStarts(registry, doc.plan.window),
   };
+  // The holdings section, when the run unloaded holdings: each part's partner, in registry order.
+  const holdings: HoldingsSection | undefined =
+    doc.unloaded.heldPrefix === undefined
+      ? undefined
+      : {
+          from: doc.plan.window.from,
+          to: doc.plan.window.to,
+          partners: registry.partners.flatMap((p) => {
+            const part = parts.find((x) => x.partnerId === p.id);
+            if (part === undefined) return [];
+            if (part.holdings === undefined)
+              throw new InvalidInputError(
+                `the part of partner ${p.id} holds no holdings, which run ${input.runId} unloaded`,
+              );
+            return [part.holdings];
+          }),
+        };
   const evaluationDoc: EvaluationDocument = {
     version: 1,
     runId: input.runId,
@@ -110,6 +128,7 @@ export async function assemble(deps: AssembleDeps, event: unknown): Promise<Eval
     queries: doc.queries,
     tables: doc.tables,
     network,
+    ...(holdings === undefined ? {} : { holdings }),
   };
   const evaluationKey = await writeEvaluation(deps.s3, deps.reportBucket, evaluationDoc);
   // A partner gets a notify step when a period reaches a notice level, or when an unexplained-access

@@ -9,8 +9,11 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { UnloadedUsageReader } from '../adapters/athena/unloaded-usage-reader.js';
 import { evaluatePartnerPart } from '../audit/evaluate-partner.js';
+import { holdingsPlan } from '../audit/read-holdings.js';
 import { systemClock } from '../audit/system-clock.js';
+import { buildHoldingsSection, type PartnerHoldings } from '../domain/holdings.js';
 import { reachesNoticeLevel } from '../domain/notices.js';
+import type { Registry } from '../domain/registry.js';
 import type { Clock } from '../ports.js';
 import {
   type PartnerNetworkFindings,
@@ -54,6 +57,19 @@ export const SDK_ACTIONS: readonly SdkAction[] = [
         s3Object: {
           bucketEnv: 'REPORT_BUCKET',
           key: 'runs/r1/aggregate/network-notice/0f3a9c1e5b7d2468/partner_id=acme/20260301_00000.gz',
+        },
+      },
+      // With holdings kept: the partner's folders of what it holds.
+      {
+        s3Object: {
+          bucketEnv: 'REPORT_BUCKET',
+          key: 'runs/r1/aggregate/held/0f3a9c1e5b7d2468/partner_id=acme/20260301_00000.gz',
+        },
+      },
+      {
+        s3Object: {
+          bucketEnv: 'REPORT_BUCKET',
+          key: 'runs/r1/aggregate/held-days/0f3a9c1e5b7d2468/partner_id=acme/20260301_00000.gz',
         },
       },
     ],
@@ -104,7 +120,16 @@ export async function assess(deps: AssessDeps, event: unknown): Promise<AssessOu
         : await reader.partnerNetworkFindings(input.partnerId, networkNoticePrefix);
     network = { findings, noticeFindings };
   }
-  await writePart(deps.s3, deps.reportBucket, input.runId, network ? { ...part, network } : part);
+  // What the partner holds (HOLDINGS.md), from its own folders, when the aggregate step unloaded them.
+  const holdings =
+    doc.unloaded.heldPrefix === undefined
+      ? undefined
+      : await partnerHoldings(reader, registry, input.partnerId, doc.plan.window);
+  await writePart(deps.s3, deps.reportBucket, input.runId, {
+    ...part,
+    ...(network === undefined ? {} : { network }),
+    ...(holdings === undefined ? {} : { holdings }),
+  });
   for (const e of part.evaluations) {
     const m = metrics.singleMetric();
     m.addDimensions({ partner: e.partnerId, period: e.period.id });
@@ -125,6 +150,18 @@ export async function assess(deps: AssessDeps, event: unknown): Promise<AssessOu
   };
   logger.info('evaluated partner', { runId: input.runId, ...out, dailyRows: daily.length });
   return out;
+}
+
+async function partnerHoldings(
+  reader: UnloadedUsageReader,
+  registry: Registry,
+  partnerId: string,
+  window: { readonly from: string; readonly to: string },
+): Promise<PartnerHoldings> {
+  const { partners } = holdingsPlan(registry, { from: window.from, to: window.to, partners: [partnerId] });
+  const rows = await reader.partnerHeldDatasets(partnerId);
+  const days = await reader.partnerHeldDays(partnerId);
+  return buildHoldingsSection(window, partners, rows, days).partners[0]!;
 }
 
 function coldStart(): AssessDeps {

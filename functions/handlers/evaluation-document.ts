@@ -8,6 +8,7 @@ import type { AthenaTables } from '../adapters/athena/sql.js';
 import { readS3Text, S3ReportStore } from '../adapters/s3/s3-report-store.js';
 import type { AuditWindow, WindowEvaluation } from '../audit/evaluate-window.js';
 import type { PartnerPeriodEvaluation } from '../domain/evaluation.js';
+import type { HoldingsSection } from '../domain/holdings.js';
 import type { NetworkFinding } from '../domain/network-findings.js';
 import type { InputSummary } from '../ports.js';
 import { InvalidInputError } from './errors.js';
@@ -34,6 +35,8 @@ export interface EvaluationDocument {
   readonly queries?: readonly RecordedQuery[];
   /** Where the statements ran, so publish can state the rollup statements too (absent before). */
   readonly tables?: AthenaTables;
+  /** What the partners hold over the window, when the registry keeps holdings (HOLDINGS.md). */
+  readonly holdings?: HoldingsSection;
   /**
    * The network findings (NETWORKS.md), put together from the partners' parts: over the window's dates
    * (report.json's networkFindings, with each partner's window start in its zone) and over the evaluated

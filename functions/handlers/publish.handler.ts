@@ -143,6 +143,7 @@ export async function publish(deps: PublishDeps, event: unknown): Promise<Publis
       })),
       noticeDiffs,
       ...(registry ? { registry } : {}),
+      ...(doc.holdings === undefined ? {} : { holdings: doc.holdings }),
       evidence: {
         inputFiles: [],
         queries: runQueries(doc, rollups),
@@ -196,7 +197,11 @@ function runQueries(
         ? replaceBatchRollupSql(
             { ...doc.tables, ...(r.manifestTable ? { manifestTable: r.manifestTable } : {}) },
             r.batch,
-            { datasetDepth: r.datasetDepth, requestIdLookbackDays: r.requestIdLookbackDays ?? 0 },
+            {
+              datasetDepth: r.datasetDepth,
+              requestIdLookbackDays: r.requestIdLookbackDays ?? 0,
+              holdings: r.holdings === true,
+            },
           ).sql
         : '';
     return {

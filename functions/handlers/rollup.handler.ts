@@ -89,9 +89,11 @@ export async function rollup(deps: RollupDeps, event: unknown, context?: StepCon
     return out;
   }
   const lookback = deps.requestIdLookbackDays ?? 0;
+  // The held grain (HOLDINGS.md) only when the registry keeps holdings: it costs rows every night.
+  const holdings = registry.settings.holdings;
   const runner = runnerForStep(deps.runner, context);
   const replaced = await runner.run(
-    replaceBatchRollupSql(deps.tables, batch, { datasetDepth, requestIdLookbackDays: lookback }),
+    replaceBatchRollupSql(deps.tables, batch, { datasetDepth, requestIdLookbackDays: lookback, holdings }),
     runId,
   );
   const out: RollupOutput = {
@@ -101,6 +103,7 @@ export async function rollup(deps: RollupDeps, event: unknown, context?: StepCon
     datasetDepth,
     ...(deps.tables.manifestTable ? { manifestTable: deps.tables.manifestTable } : {}),
     ...(lookback > 0 ? { requestIdLookbackDays: lookback } : {}),
+    ...(holdings ? { holdings } : {}),
   };
   logger.info('rolled up batch', { ...out, runId });
   return out;

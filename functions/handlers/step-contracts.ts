@@ -90,6 +90,8 @@ export const RollupOutputSchema = z.object({
     .optional(),
   /** The request id lookback the statement used, when not 0 (for the same reason). */
   requestIdLookbackDays: z.number().int().min(0).max(31).optional(),
+  /** True when the statement also wrote the held grain (the registry keeps holdings; for the same reason). */
+  holdings: z.literal(true).optional(),
   /** Set when the batch was not rolled up (no query ran, its rollup rows are untouched), and why. */
   skipped: z
     .object({ reason: z.enum(['before-logs-start', 'no-log-objects']), detail: z.string().max(2000) })

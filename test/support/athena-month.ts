@@ -39,6 +39,11 @@ export interface MonthOptions {
   readonly seed?: number;
   /** Share of log objects S3 delivers a day late (into the next day's partition). @default 0.04 */
   readonly lateShare?: number;
+  /** Keep holdings (the registry's settings.holdings): the rollup also writes the held grain. @default false */
+  readonly holdings?: boolean;
+  /** Partners and applications per partner of the generated world. @default the generator's */
+  readonly partners?: number;
+  readonly appsPerPartner?: number;
   /** Which night (1-based) to run again as an ad hoc rerun. @default the middle one */
   readonly rerunNight?: number;
   /** Called after each night, for progress. */
@@ -54,6 +59,10 @@ export interface NightFigures {
   /** Of those, objects S3 delivered a day late (they hold the day before's records). */
   readonly lateObjects: number;
   readonly bytesDelivered: number;
+  /** Log lines in the objects delivered. */
+  readonly linesDelivered: number;
+  /** Rows of the rollup table by grain after the night (rows written before the grains count as usage). */
+  readonly rollupRows: Readonly<Record<'usage' | 'network' | 'held', number>>;
   /** DataScannedInBytes of the rollup step's statements. */
   readonly rollupBytes: number;
   /** DataScannedInBytes of the evaluate step's statements (rollup reads only). */
@@ -110,6 +119,7 @@ interface LogObject {
   readonly path: string;
   readonly batch: string;
   readonly bytes: number;
+  readonly lines: number;
   readonly late: boolean;
 }
 
@@ -136,7 +146,10 @@ async function logObjects(dir: string, lateShare: number): Promise<LogObject[]> 
     const key = late ? aDayLater(original) : original;
     const batch = deliveryDateOfKey(key);
     if (!batch) continue;
-    out.push({ key, path, batch, bytes: (await readFile(path)).length, late });
+    const body = await readFile(path);
+    let lines = 0;
+    for (const byte of body) if (byte === 10) lines++;
+    out.push({ key, path, batch, bytes: body.length, lines, late });
   }
   return out.sort((a, b) => (a.key < b.key ? -1 : 1));
 }
@@ -148,6 +161,14 @@ async function rollupTotals(athena: AthenaLocalServer): Promise<string> {
      GROUP BY 1, 2 ORDER BY 1, 2`,
   );
   return rows.map((r) => `${r['batch']}:${r['grain']}:${r['requests']}:${r['bytes']}`).join(' ');
+}
+
+async function rowsByGrain(athena: AthenaLocalServer): Promise<NightFigures['rollupRows']> {
+  const rows = await athena.sql(
+    `SELECT coalesce(grain, 'usage') AS grain, count(*) AS n FROM "${TABLES.database}"."${TABLES.rollupTable}" GROUP BY 1`,
+  );
+  const n = (grain: string) => Number(rows.find((r) => r['grain'] === grain)?.['n'] ?? 0);
+  return { usage: n('usage'), network: n('network'), held: n('held') };
 }
 
 /** Runs the month. Starts and stops its own local Athena server and S3 stand-in. */
@@ -165,6 +186,9 @@ export async function simulateMonth(options: MonthOptions = {}): Promise<MonthRe
       days,
       requestsPerDay: options.requestsPerDay ?? 4000,
       layout: 'partitioned',
+      ...(options.holdings === true ? { holdings: true } : {}),
+      ...(options.partners === undefined ? {} : { partners: options.partners }),
+      ...(options.appsPerPartner === undefined ? {} : { appsPerPartner: options.appsPerPartner }),
     });
     // Without the manifest: the month measures the log bytes each night scans (the manifest object a
     // MERGE would also read is not a log byte); records on Athena are covered by test/e2e/aws-path.
@@ -253,6 +277,8 @@ export async function simulateMonth(options: MonthOptions = {}): Promise<MonthRe
         objects: delivered.length,
         lateObjects: delivered.filter((o) => o.late).length,
         bytesDelivered,
+        linesDelivered: delivered.reduce((n, o) => n + o.lines, 0),
+        rollupRows: await rowsByGrain(athena),
         rollupBytes,
         evaluateBytes: doc.bytesScanned,
         evaluateStatements: statements.length,

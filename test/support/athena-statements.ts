@@ -24,11 +24,18 @@ import {
   type SqlQuery,
 } from '../../functions/adapters/athena/sql.js';
 import {
+  unloadHeldDatasetsSql,
+  unloadHeldDaysSql,
   unloadNetworkFindingsSql,
   unloadPartnerDailyUsageSql,
   unloadUnattributedUsageSql,
 } from '../../functions/adapters/athena/unload-sql.js';
-import { heldDatasetsSql, heldDaysSql } from '../../functions/adapters/sql/holdings-sql.js';
+import {
+  type HoldingsTables,
+  heldDatasetsSql,
+  heldDaysSql,
+  TRINO_HOLDINGS,
+} from '../../functions/adapters/sql/holdings-sql.js';
 import { networkFindingsSql } from '../../functions/adapters/sql/network-findings-sql.js';
 import {
   type AggregationTables,
@@ -71,6 +78,12 @@ export const SAMPLE_AGGREGATION_TABLES: AggregationTables = {
   ignoredRequesters: 'registry_ignored_requesters',
 };
 
+/** On AWS the holdings are the rollup table's held grain. */
+export const SAMPLE_HOLDINGS_TABLES: HoldingsTables = {
+  ...SAMPLE_AGGREGATION_TABLES,
+  holdings: SAMPLE_AGGREGATION_TABLES.rollup,
+};
+
 export const ATHENA_STATEMENT_SAMPLES: readonly AthenaStatementSample[] = [
   {
     builder: 'replaceBatchRollupSql',
@@ -83,6 +96,18 @@ export const ATHENA_STATEMENT_SAMPLES: readonly AthenaStatementSample[] = [
     name: 'replaceBatchRollupSql (the nightly MERGE) with a manifest table',
     grammar: 'trino',
     build: () => replaceBatchRollupSql(WITH_MANIFEST, '2026/03/14', { datasetDepth: 3 }),
+  },
+  {
+    builder: 'replaceBatchRollupSql',
+    name: 'replaceBatchRollupSql with holdings (the held grain) and a manifest table',
+    grammar: 'trino',
+    build: () => replaceBatchRollupSql(WITH_MANIFEST, '2026/03/14', { datasetDepth: 2, holdings: true }),
+  },
+  {
+    builder: 'replaceBatchRollupSql',
+    name: 'replaceBatchRollupSql with holdings (the held grain) without a manifest',
+    grammar: 'trino',
+    build: () => replaceBatchRollupSql(SAMPLE_TABLES, '2026/03/14', { datasetDepth: 2, holdings: true }),
   },
   {
     builder: 'insertBatchRollupSql',
@@ -176,21 +201,44 @@ export const ATHENA_STATEMENT_SAMPLES: readonly AthenaStatementSample[] = [
     name: 'heldDatasetsSql (holdings-sql.ts, Trino dialect, one partner)',
     grammar: 'trino',
     build: () =>
-      heldDatasetsSql(
-        TRINO,
-        { ...SAMPLE_AGGREGATION_TABLES, holdings: 'holdings' },
-        { range: MARCH, fromDate: '2026-03-01', toDate: '2026-04-01', partnerId: 'acme' },
-      ),
+      heldDatasetsSql(TRINO_HOLDINGS, SAMPLE_HOLDINGS_TABLES, {
+        range: MARCH,
+        fromDate: '2026-03-01',
+        toDate: '2026-04-01',
+        partnerId: 'acme',
+      }),
   },
   {
     builder: 'heldDaysSql',
     name: 'heldDaysSql (holdings-sql.ts, Trino dialect)',
     grammar: 'trino',
     build: () =>
-      heldDaysSql(
-        TRINO,
-        { ...SAMPLE_AGGREGATION_TABLES, holdings: 'holdings' },
+      heldDaysSql(TRINO_HOLDINGS, SAMPLE_HOLDINGS_TABLES, {
+        range: MARCH,
+        fromDate: '2026-03-01',
+        toDate: '2026-04-01',
+      }),
+  },
+  {
+    builder: 'unloadHeldDatasetsSql',
+    name: 'unloadHeldDatasetsSql (unload-sql.ts: what each partner holds, UNLOADed by partner)',
+    grammar: 'athena-unload',
+    build: () =>
+      unloadHeldDatasetsSql(
+        SAMPLE_HOLDINGS_TABLES,
         { range: MARCH, fromDate: '2026-03-01', toDate: '2026-04-01' },
+        's3://partner-audit-reports/runs/r1/aggregate/held/',
+      ),
+  },
+  {
+    builder: 'unloadHeldDaysSql',
+    name: 'unloadHeldDaysSql (unload-sql.ts: distinct objects first read per day, UNLOADed by partner)',
+    grammar: 'athena-unload',
+    build: () =>
+      unloadHeldDaysSql(
+        SAMPLE_HOLDINGS_TABLES,
+        { range: MARCH, fromDate: '2026-03-01', toDate: '2026-04-01' },
+        's3://partner-audit-reports/runs/r1/aggregate/held-days/',
       ),
   },
   {

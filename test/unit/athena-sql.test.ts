@@ -499,6 +499,233 @@ FROM (
   );
 });
 
+describe('insertBatchRollupSql with holdings (the held grain, HOLDINGS.md)', () => {
+  it('groups the held retrievals into the held grain in the same scan, with the golden text', () => {
+    const q = insertBatchRollupSql(tables, '2026/03/14', { datasetDepth: 2, holdings: true });
+    expect(q.params).toEqual(["'2026/03/14'"]);
+    expect(
+      q.sql,
+    ).toBe(`INSERT INTO "partner_audit"."usage_rollup" (slot_start, bucket, requester, access_point, dataset, operation, status_class, requests, bytes_sent, records, batch, request_ids, grain, source_address, source_prefix, address_key, address_class, vpce, source_region, object_key, version_id, first_ms, last_ms, object_size, object_records, retrievals, full_retrievals)
+SELECT
+  slot_start, bucket, requester, access_point, dataset, operation, status_class, requests, bytes_sent, records, batch, request_ids,
+  grain, source_address, CASE WHEN grain = 'network' THEN source_prefix ELSE '-' END AS source_prefix, CASE WHEN grain = 'network' THEN address_key ELSE '-' END AS address_key, CASE WHEN grain = 'network' THEN address_class ELSE '-' END AS address_class, vpce, source_region,
+  object_key, version_id,
+  first_ms, last_ms, object_size, object_records, retrievals, full_retrievals
+FROM (
+  SELECT a6.*,
+    CASE
+      WHEN a6.source_address IN ('', '-') THEN '-'
+      WHEN a6.a_is_v4 THEN CAST(a6.a_o1 AS varchar) || '.' || CAST(a6.a_o2 AS varchar) || '.' || CAST(a6.a_o3 AS varchar) || '.0/24'
+      WHEN a6.a_is_v6 THEN
+        CASE
+          WHEN regexp_extract(lpad(lower(split_part(a6.a_full, ':', 3)), 4, '0'), '^0*([0-9a-f]+)$', 1) <> '0' THEN regexp_extract(lpad(lower(split_part(a6.a_full, ':', 1)), 4, '0'), '^0*([0-9a-f]+)$', 1) || ':' || regexp_extract(lpad(lower(split_part(a6.a_full, ':', 2)), 4, '0'), '^0*([0-9a-f]+)$', 1) || ':' || regexp_extract(lpad(lower(split_part(a6.a_full, ':', 3)), 4, '0'), '^0*([0-9a-f]+)$', 1)
+          WHEN regexp_extract(lpad(lower(split_part(a6.a_full, ':', 2)), 4, '0'), '^0*([0-9a-f]+)$', 1) <> '0' THEN regexp_extract(lpad(lower(split_part(a6.a_full, ':', 1)), 4, '0'), '^0*([0-9a-f]+)$', 1) || ':' || regexp_extract(lpad(lower(split_part(a6.a_full, ':', 2)), 4, '0'), '^0*([0-9a-f]+)$', 1)
+          WHEN regexp_extract(lpad(lower(split_part(a6.a_full, ':', 1)), 4, '0'), '^0*([0-9a-f]+)$', 1) <> '0' THEN regexp_extract(lpad(lower(split_part(a6.a_full, ':', 1)), 4, '0'), '^0*([0-9a-f]+)$', 1)
+          ELSE ''
+        END || '::/48'
+      ELSE a6.source_address
+    END AS source_prefix,
+    CASE
+      WHEN a6.source_address IN ('', '-') THEN '-'
+      WHEN a6.a_is_v4 THEN '4:' || substr('0123456789abcdef', CAST((a6.a_o1 - a6.a_o1 % 16) / 16 AS integer) + 1, 1) || substr('0123456789abcdef', CAST(a6.a_o1 % 16 AS integer) + 1, 1) || substr('0123456789abcdef', CAST((a6.a_o2 - a6.a_o2 % 16) / 16 AS integer) + 1, 1) || substr('0123456789abcdef', CAST(a6.a_o2 % 16 AS integer) + 1, 1) || substr('0123456789abcdef', CAST((a6.a_o3 - a6.a_o3 % 16) / 16 AS integer) + 1, 1) || substr('0123456789abcdef', CAST(a6.a_o3 % 16 AS integer) + 1, 1) || substr('0123456789abcdef', CAST((a6.a_o4 - a6.a_o4 % 16) / 16 AS integer) + 1, 1) || substr('0123456789abcdef', CAST(a6.a_o4 % 16 AS integer) + 1, 1)
+      WHEN a6.a_is_v6 THEN '6:' || lpad(lower(split_part(a6.a_full, ':', 1)), 4, '0') || lpad(lower(split_part(a6.a_full, ':', 2)), 4, '0') || lpad(lower(split_part(a6.a_full, ':', 3)), 4, '0') || lpad(lower(split_part(a6.a_full, ':', 4)), 4, '0') || lpad(lower(split_part(a6.a_full, ':', 5)), 4, '0') || lpad(lower(split_part(a6.a_full, ':', 6)), 4, '0') || lpad(lower(split_part(a6.a_full, ':', 7)), 4, '0') || lpad(lower(split_part(a6.a_full, ':', 8)), 4, '0')
+      ELSE '-'
+    END AS address_key,
+    CASE
+      WHEN a6.source_address IN ('', '-') THEN 'none'
+      WHEN a6.a_is_v4 THEN 'ipv4'
+      WHEN a6.a_is_v6 THEN 'ipv6'
+      ELSE 'unparsed'
+    END AS address_class
+  FROM (
+    SELECT a5.*,
+      a5.a_v6_shape AND (strpos(a5.a_padded, '::') = 0 OR (length(a5.a_padded) - length(replace(a5.a_padded, ':', ''))) - a5.a_pads <= 7) AS a_is_v6,
+      CASE
+        WHEN strpos(a5.a_padded, '::') = 0 THEN a5.a_padded
+        ELSE replace(a5.a_padded, '::', ':' || lpad('', CAST(greatest(0, 2 * (8 - (length(a5.a_padded) - length(replace(a5.a_padded, ':', ''))))) AS integer), '0:'))
+      END AS a_full
+    FROM (
+      SELECT a4.*,
+        coalesce(regexp_like(a4.a_hex, '^[0-9a-fA-F]{1,4}(:[0-9a-fA-F]{1,4}){7}$') OR regexp_like(a4.a_hex, '^([0-9a-fA-F]{1,4}(:[0-9a-fA-F]{1,4})*){0,1}::([0-9a-fA-F]{1,4}(:[0-9a-fA-F]{1,4})*){0,1}$'), false) AS a_v6_shape,
+        CASE WHEN substr(a4.a_hex, 1, 2) = '::' THEN '0' ELSE '' END || a4.a_hex || CASE WHEN length(a4.a_hex) >= 2 AND substr(a4.a_hex, length(a4.a_hex) - 1) = '::' THEN '0' ELSE '' END AS a_padded,
+        CASE WHEN substr(a4.a_hex, 1, 2) = '::' THEN 1 ELSE 0 END + CASE WHEN length(a4.a_hex) >= 2 AND substr(a4.a_hex, length(a4.a_hex) - 1) = '::' THEN 1 ELSE 0 END AS a_pads
+      FROM (
+        SELECT a3.*,
+          coalesce(NOT regexp_like(a3.source_address, '[^0-9.]') AND regexp_like(a3.source_address, '^(0|[1-9][0-9]{0,2})[.](0|[1-9][0-9]{0,2})[.](0|[1-9][0-9]{0,2})[.](0|[1-9][0-9]{0,2})$') AND a3.a_o1 <= 255 AND a3.a_o2 <= 255 AND a3.a_o3 <= 255 AND a3.a_o4 <= 255, false) AS a_is_v4,
+          CASE
+            WHEN length(a3.source_address) < 2 OR length(a3.source_address) > 45 OR NOT (NOT regexp_like(a3.source_address, '[^0-9a-fA-F:.]')) THEN NULL
+            WHEN strpos(a3.a_tail, '.') = 0 THEN a3.source_address
+            WHEN coalesce(NOT regexp_like(a3.a_tail, '[^0-9.]') AND regexp_like(a3.a_tail, '^(0|[1-9][0-9]{0,2})[.](0|[1-9][0-9]{0,2})[.](0|[1-9][0-9]{0,2})[.](0|[1-9][0-9]{0,2})$') AND a3.a_t1 <= 255 AND a3.a_t2 <= 255 AND a3.a_t3 <= 255 AND a3.a_t4 <= 255, false) AND strpos(substr(a3.source_address, 1, length(a3.source_address) - length(a3.a_tail)), '.') = 0
+            THEN substr(a3.source_address, 1, length(a3.source_address) - length(a3.a_tail)) || substr('0123456789abcdef', CAST((a3.a_t1 - a3.a_t1 % 16) / 16 AS integer) + 1, 1) || substr('0123456789abcdef', CAST(a3.a_t1 % 16 AS integer) + 1, 1) || substr('0123456789abcdef', CAST((a3.a_t2 - a3.a_t2 % 16) / 16 AS integer) + 1, 1) || substr('0123456789abcdef', CAST(a3.a_t2 % 16 AS integer) + 1, 1) || ':' || substr('0123456789abcdef', CAST((a3.a_t3 - a3.a_t3 % 16) / 16 AS integer) + 1, 1) || substr('0123456789abcdef', CAST(a3.a_t3 % 16 AS integer) + 1, 1) || substr('0123456789abcdef', CAST((a3.a_t4 - a3.a_t4 % 16) / 16 AS integer) + 1, 1) || substr('0123456789abcdef', CAST(a3.a_t4 % 16 AS integer) + 1, 1)
+          END AS a_hex
+        FROM (
+          SELECT a2.*,
+            try_cast(nullif(split_part(a2.a_tail, '.', 1), '') AS integer) AS a_t1,
+            try_cast(nullif(split_part(a2.a_tail, '.', 2), '') AS integer) AS a_t2,
+            try_cast(nullif(split_part(a2.a_tail, '.', 3), '') AS integer) AS a_t3,
+            try_cast(nullif(split_part(a2.a_tail, '.', 4), '') AS integer) AS a_t4
+          FROM (
+            SELECT a1.*,
+              regexp_extract(a1.source_address, '[^:]*$') AS a_tail,
+              try_cast(nullif(split_part(a1.source_address, '.', 1), '') AS integer) AS a_o1,
+              try_cast(nullif(split_part(a1.source_address, '.', 2), '') AS integer) AS a_o2,
+              try_cast(nullif(split_part(a1.source_address, '.', 3), '') AS integer) AS a_o3,
+              try_cast(nullif(split_part(a1.source_address, '.', 4), '') AS integer) AS a_o4
+            FROM (
+              SELECT g.*, CAST(0 AS bigint) AS records, CASE WHEN g.grain = 'held' THEN CAST(0 AS bigint) END AS object_records
+              FROM (
+                SELECT
+                  CASE WHEN grouping(operation) = 0 THEN 'usage' WHEN grouping(source_address) = 0 THEN 'network' WHEN grouping(held_key) = 0 THEN 'held' END AS grain,
+                  slot_start, coalesce(bucket, '-') AS bucket, requester, access_point, coalesce(dataset, '-') AS dataset, coalesce(operation, '-') AS operation, coalesce(status_class, '-') AS status_class,
+                  coalesce(source_address, '-') AS source_address, coalesce(vpce, '-') AS vpce, coalesce(source_region, '-') AS source_region,
+                  coalesce(held_key, '-') AS object_key, coalesce(held_version, '-') AS version_id, held_size AS object_size,
+                  count(*) AS requests,
+                  sum(bytes_sent) AS bytes_sent,
+                  batch,
+                  CASE WHEN grouping(operation) = 0 THEN nullif(array_join(array_agg(CAST(request_hash AS varchar)), ','), '') END AS request_ids,
+                  CASE WHEN grouping(source_address) = 0 OR grouping(held_key) = 0 THEN min(line_ms) END AS first_ms,
+                  CASE WHEN grouping(source_address) = 0 OR grouping(held_key) = 0 THEN max(line_ms) END AS last_ms,
+                  CASE WHEN grouping(held_key) = 0 THEN count(*) END AS retrievals,
+                  CASE WHEN grouping(held_key) = 0 THEN sum(held_full) END AS full_retrievals
+                FROM (
+                  SELECT
+                      CASE WHEN is_repeat THEN CAST(CAST(replace(batch, '/', '-') AS date) AS timestamp) ELSE slot_start END AS slot_start,
+                      CASE WHEN is_repeat THEN '-' ELSE bucket END AS bucket,
+                      CASE WHEN is_repeat THEN '-' ELSE requester END AS requester,
+                      CASE WHEN is_repeat THEN '-' ELSE access_point END AS access_point,
+                      CASE WHEN is_repeat THEN '-' ELSE dataset END AS dataset,
+                      CASE WHEN is_repeat THEN '(repeats-dropped)' ELSE operation END AS operation,
+                      CASE WHEN is_repeat THEN '-' ELSE status_class END AS status_class,
+                      CASE WHEN is_repeat THEN CAST(0 AS bigint) ELSE bytes_sent END AS bytes_sent,
+                      CASE WHEN is_repeat THEN NULL ELSE source_address END AS source_address,
+                      CASE WHEN is_repeat THEN NULL ELSE vpce END AS vpce,
+                      CASE WHEN is_repeat THEN NULL ELSE source_region END AS source_region,
+                      CASE WHEN is_repeat THEN NULL ELSE line_ms END AS line_ms,
+                      CASE WHEN is_repeat THEN NULL ELSE held_key END AS held_key, held_version, held_size, held_full,
+                      CASE WHEN is_repeat THEN NULL ELSE request_hash END AS request_hash,
+                      batch
+                    FROM (
+                      SELECT
+                        s.*,
+                        s.request_hash IS NOT NULL AND (
+                          row_number() OVER (PARTITION BY s.request_hash ORDER BY s.slot_start, s.bytes_sent) > 1
+                        ) AS is_repeat
+                      FROM (
+                        SELECT
+                            CASE
+                              WHEN ok AND requestid IS NOT NULL AND requestid NOT IN ('', '-')
+                              THEN from_big_endian_64(xxhash64(to_utf8(requestid || ' ' || coalesce(nullif(hostid, ''), '-'))))
+                            END AS request_hash,
+                            CASE WHEN ok
+                              THEN CAST(from_unixtime(floor(to_unixtime(event_time) / 900) * 900) AS timestamp)
+                              ELSE CAST(CAST(replace(delivery_date, '/', '-') AS date) AS timestamp)
+                            END AS slot_start,
+                            CASE WHEN ok THEN coalesce(nullif(bucket_name, ''), '-') ELSE '-' END AS bucket,
+                            CASE WHEN ok THEN coalesce(nullif(requester, ''), '-') ELSE '-' END AS requester,
+                            CASE WHEN ok THEN coalesce(nullif(accesspointarn, ''), '-') ELSE '-' END AS access_point,
+                            CASE
+                              WHEN NOT ok OR object_key = '-' OR object_key = '' THEN '-'
+                              WHEN strpos(object_key, '/') = 0 THEN '/'
+                              ELSE regexp_extract(object_key, '^([^/]*/){1,2}')
+                            END AS dataset,
+                            CASE
+                              WHEN requestdatetime IS NULL THEN '(malformed:no-match)'
+                              WHEN event_time IS NULL THEN '(malformed:bad-time)'
+                              WHEN NOT bytes_ok THEN '(malformed:bad-bytes)'
+                              WHEN NOT ok THEN '(malformed:bad-duration)'
+                              ELSE coalesce(nullif(operation, ''), '-')
+                            END AS operation,
+                            CASE
+                              WHEN ok AND length(httpstatus) = 3 AND substr(httpstatus, 1, 1) BETWEEN '1' AND '5'
+                              THEN substr(httpstatus, 1, 1) || 'xx'
+                              ELSE '-'
+                            END AS status_class,
+                            CASE WHEN NOT ok OR bytessent = '-' THEN CAST(0 AS bigint) ELSE try_cast(bytessent AS bigint) END AS bytes_sent,
+                            CASE WHEN ok THEN coalesce(nullif(remoteip, ''), '-') END AS source_address,
+                            CASE WHEN ok THEN CASE
+                              WHEN length(endpoint) > 19
+                                AND substr(endpoint, length(endpoint) - 18) = '.vpce.amazonaws.com'
+                              THEN coalesce(nullif(lower(regexp_extract(endpoint, '(^|[.])([vV][pP][cC][eE]-[0-9a-fA-F]+)[-.]', 2)), ''), '-')
+                              ELSE '-'
+                            END END AS vpce,
+                            CASE WHEN ok THEN coalesce(nullif(sourceregion, ''), '-') END AS source_region,
+                            CASE WHEN ok THEN CAST(to_unixtime(event_time) * 1000 AS bigint) END AS line_ms,
+                            CASE
+                              WHEN ok AND operation IN ('REST.GET.OBJECT', 'WEBSITE.GET.OBJECT') AND httpstatus IN ('200', '206')
+                              THEN CASE WHEN object_key = '' THEN '-' ELSE object_key END
+                            END AS held_key,
+                            coalesce(nullif(versionid, ''), '-') AS held_version,
+                            try_cast(nullif(objectsize, '-') AS bigint) AS held_size,
+                            CASE WHEN httpstatus = '200' THEN 1 ELSE 0 END AS held_full,
+                            delivery_date AS batch
+                          FROM (
+                            SELECT
+                              bucket_name, requester, accesspointarn, operation, httpstatus, bytessent, delivery_date, requestdatetime,
+                              requestid, hostid, remoteip, endpoint, sourceregion, versionid, objectsize,
+                              event_time, bytes_ok, event_time IS NOT NULL AND bytes_ok AND times_ok AS ok,
+                              CASE
+                                WHEN strpos("key", '%') = 0 OR decoded_key IS NULL THEN "key"
+                                WHEN strpos(decoded_key, chr(65533)) > 0 AND strpos(upper("key"), '%EF%BF%BD') = 0 THEN "key"
+                                ELSE decoded_key
+                              END AS object_key
+                            FROM (
+                              SELECT
+                                bucket_name, requester, accesspointarn, operation, httpstatus, bytessent, delivery_date, requestdatetime,
+                                requestid, hostid, remoteip, endpoint, sourceregion, versionid, objectsize,
+                                "key",
+                                CASE WHEN regexp_like(requestdatetime, '^(0[1-9]|[12][0-9]|3[01])/(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)/(19[7-9][0-9]|[2-9][0-9]{3}):([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9] [+-]([01][0-9]|2[0-3])[0-5][0-9]$')
+                                  THEN try(parse_datetime(requestdatetime, 'dd/MMM/yyyy:HH:mm:ss Z'))
+                                END AS event_time,
+                                CASE WHEN strpos("key", '%') > 0 THEN try(url_decode(replace("key", '+', '%2B'))) END AS decoded_key,
+                                (bytessent = '-' OR coalesce(length(bytessent) <= 16 AND try_cast(bytessent AS bigint) <= 9007199254740991, false)) AND (objectsize = '-' OR coalesce(length(objectsize) <= 16 AND try_cast(objectsize AS bigint) <= 9007199254740991, false)) AS bytes_ok,
+                                (totaltime = '-' OR coalesce(length(totaltime) <= 16 AND try_cast(totaltime AS bigint) <= 9007199254740991, false)) AND (turnaroundtime = '-' OR coalesce(length(turnaroundtime) <= 16 AND try_cast(turnaroundtime AS bigint) <= 9007199254740991, false)) AS times_ok
+                              FROM "partner_audit"."access_logs"
+                              WHERE delivery_date = ?
+                            ) AS logged
+                          ) AS parsed
+                      ) AS s
+                    ) AS counted
+                ) AS shaped
+                GROUP BY GROUPING SETS (
+                  (slot_start, bucket, requester, access_point, dataset, operation, status_class, batch),
+                  (slot_start, requester, access_point, source_address, vpce, source_region, batch),
+                  (slot_start, bucket, requester, access_point, dataset, held_key, held_version, held_size, batch)
+                )
+                HAVING (NOT grouping(source_address) = 0 OR source_address IS NOT NULL) AND (NOT grouping(held_key) = 0 OR held_key IS NOT NULL)
+              ) AS g
+            ) AS a1
+          ) AS a2
+        ) AS a3
+      ) AS a4
+    ) AS a5
+  ) AS a6
+) AS classified`);
+  });
+
+  it('is the statement without holdings when they are off, naming no held column of the lines', () => {
+    const off = insertBatchRollupSql(withManifest, '2026/03/14', { datasetDepth: 2, holdings: false }).sql;
+    expect(off).toBe(insertBatchRollupSql(withManifest, '2026/03/14', { datasetDepth: 2 }).sql);
+    expect(off).not.toMatch(/held_key|held_version|held_size|versionid|'held'/);
+    const on = insertBatchRollupSql(withManifest, '2026/03/14', { datasetDepth: 2, holdings: true }).sql;
+    // The logs are still read once: one FROM the logs table, one WHERE on its partition.
+    expect(on.match(/"partner_audit"\."access_logs"/g)).toHaveLength(1);
+    expect(on).toContain('coalesce(record_key, held_key) AS record_key');
+    expect(on).toContain("CASE WHEN grain = 'held' THEN max(records_per_read) END AS object_records");
+  });
+});
+
+describe('replaceBatchRollupSql with holdings', () => {
+  it('keys a held row by its object size too, an unknown size (NULL) equal to itself', () => {
+    const { sql } = replaceBatchRollupSql(tables, '2026/03/14', { datasetDepth: 2, holdings: true });
+    expect(sql).toContain('AND coalesce(n.object_size, -1) = coalesce(o.object_size, -1)\n');
+    expect(sql).toContain(
+      "AND coalesce(r.version_id, '-') = s.version_id AND coalesce(r.object_size, -1) = coalesce(s.object_size, -1)\n",
+    );
+    expect(sql).toContain('version_id = s.version_id, object_size = s.object_size\n');
+    expect(sql).toContain("WHEN grouping(held_key) = 0 THEN 'held'");
+  });
+});
+
 describe('replaceBatchRollupSql', () => {
   it('merges the same rows insertBatchRollupSql inserts, with or without a manifest table', () => {
     for (const t of [tables, withManifest]) {

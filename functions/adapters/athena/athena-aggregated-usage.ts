@@ -15,13 +15,16 @@
  * (lib/constructs/registry-tables.ts), so the registry a caller passes must be the deployed one; the
  * steps check that by the registry's hash (functions/handlers/aggregate.handler.ts).
  */
-import type { PartnerDailyUsageRequest, UnattributedUsageRequest } from '../../ports.js';
+import type { HoldingsRequest, PartnerDailyUsageRequest, UnattributedUsageRequest } from '../../ports.js';
+import type { HoldingsTables } from '../sql/holdings-sql.js';
 import type { NetworkFindingsRequest } from '../sql/network-findings-sql.js';
 import type { AggregationTables } from '../sql/usage-aggregation-sql.js';
 import type { AthenaQueryRunner } from './athena-client.js';
 import type { RecordedQuery } from './athena-usage-source.js';
-import type { SqlQuery } from './sql.js';
+import { SqlInputError, type SqlQuery } from './sql.js';
 import {
+  unloadHeldDatasetsSql,
+  unloadHeldDaysSql,
   unloadLocation,
   unloadNetworkFindingsSql,
   unloadPartnerDailyUsageSql,
@@ -35,6 +38,13 @@ export interface UnloadedUsageLocation {
   readonly dailyPrefix: string;
   /** Folder of the unattributed pairs, ending in `/`. */
   readonly unattributedPrefix: string;
+  /**
+   * Folders of what each partner holds per dataset, and of its distinct objects first read per day
+   * (functions/domain/HOLDINGS.md), one `partner_id=<id>/` folder per partner, each ending in `/`;
+   * absent when the registry keeps no holdings (settings.holdings).
+   */
+  readonly heldPrefix?: string;
+  readonly heldDaysPrefix?: string;
   /**
    * Folder of the network findings over the window's dates, one `partner_id=<id>/` folder per partner
    * with findings; absent when the run computed none (no application declares networks).
@@ -53,12 +63,22 @@ export const NETWORK_FINDINGS_FOLDERS = {
   notice: 'aggregate/network-notice/',
 } as const;
 
-/** The folders of a run's aggregation under `runs/<runId>/aggregate/`. */
-export function unloadedUsageLocation(bucket: string, runPrefix: string): UnloadedUsageLocation {
+/**
+ * The folders of a run's aggregation under `runs/<runId>/aggregate/`; with `holdings`, also the
+ * holdings' folders.
+ */
+export function unloadedUsageLocation(
+  bucket: string,
+  runPrefix: string,
+  holdings = false,
+): UnloadedUsageLocation {
   return {
     bucket,
     dailyPrefix: `${runPrefix}aggregate/daily/`,
     unattributedPrefix: `${runPrefix}aggregate/unattributed/`,
+    ...(holdings
+      ? { heldPrefix: `${runPrefix}aggregate/held/`, heldDaysPrefix: `${runPrefix}aggregate/held-days/` }
+      : {}),
   };
 }
 
@@ -148,6 +168,40 @@ export class AthenaUsageUnloader {
       (target) => unloadUnattributedUsageSql(this.tables, request, target),
     );
     return { ...location, unattributedPrefix };
+  }
+
+  /**
+   * Unloads what each partner holds over `request` (the rollup table's held grain, HOLDINGS.md) into
+   * `location.heldPrefix` and `location.heldDaysPrefix`, by partner, a folder per submission as
+   * {@link unloadPartnerDailyUsagePerSubmission}. Returns `location` with the folders written.
+   */
+  async unloadHoldingsPerSubmission(
+    request: HoldingsRequest,
+    location: UnloadedUsageLocation,
+  ): Promise<UnloadedUsageLocation> {
+    const { heldPrefix, heldDaysPrefix } = location;
+    if (heldPrefix === undefined || heldDaysPrefix === undefined)
+      throw new SqlInputError('unloadHoldingsPerSubmission: the location has no holdings folders');
+    const tables = this.holdingsTables();
+    const span = `${request.fromDate}..${request.toDate}`;
+    const held = await this.unloadPerSubmission(
+      `holdings by partner ${span}`,
+      location.bucket,
+      heldPrefix,
+      (target) => unloadHeldDatasetsSql(tables, request, target),
+    );
+    const days = await this.unloadPerSubmission(
+      `holdings over time by partner ${span}`,
+      location.bucket,
+      heldDaysPrefix,
+      (target) => unloadHeldDaysSql(tables, request, target),
+    );
+    return { ...location, heldPrefix: held, heldDaysPrefix: days };
+  }
+
+  /** On AWS the holdings are the rollup table's held grain. */
+  private holdingsTables(): HoldingsTables {
+    return { ...this.tables, holdings: this.tables.rollup };
   }
 
   /**

@@ -66,9 +66,12 @@ export const LOG_TIME_SHAPE =
  *   written before the grains existed has grain NULL and is usage (USAGE_GRAIN_ONLY);
  * - `network`: per slot, requester, access point and source (address as logged, its prefix, key and
  *   class, VPC endpoint, region), with first and last time (network-sql.ts, NETWORKS.md);
- * - `held`: per object retrieved (object_key, version_id), for holdings.
+ * - `held`: per slot, bucket, requester, access point, dataset and object retrieved (object_key,
+ *   version_id, object_size), written only when the registry keeps holdings (RollupSqlOptions.holdings;
+ *   functions/domain/HOLDINGS.md).
  * Key columns that do not apply to a grain hold `-` (never NULL, so that the MERGE's ON compares with
- * `=`); numeric columns that do not apply hold NULL.
+ * `=`); numeric columns that do not apply hold NULL. The object size keys a held row and may be NULL
+ * (not logged): the MERGE compares it NULL-safe (keyEquals).
  */
 export const GRAINS = { usage: 'usage', network: 'network', held: 'held' } as const;
 export type Grain = (typeof GRAINS)[keyof typeof GRAINS];
@@ -243,6 +246,12 @@ export interface RollupSqlOptions {
    * @default DEFAULT_REQUEST_ID_LOOKBACK_DAYS
    */
   readonly requestIdLookbackDays?: number;
+  /**
+   * Also write the held grain (functions/domain/HOLDINGS.md): the registry keeps holdings
+   * (settings.holdings). Without it the statement writes no held rows, and is the statement as before.
+   * @default false
+   */
+  readonly holdings?: boolean;
 }
 
 function checkLookback(days: number | undefined): number {
@@ -277,6 +286,8 @@ const FULL_READ_OPERATIONS = "'REST.GET.OBJECT', 'WEBSITE.GET.OBJECT'";
  * Malformed lines are not usage: they become marker rows (MALFORMED_OPERATIONS, slot = the delivery
  * date, every other key `-`), so that the run's report can count them without a second scan of the
  * logs; the usage query leaves them out.
+ * With `options.holdings`, the same scan also writes the held grain: what each requester retrieved, per
+ * object (functions/domain/HOLDINGS.md, "On AWS").
  */
 export function insertBatchRollupSql(
   tables: AthenaTables,
@@ -286,7 +297,7 @@ export function insertBatchRollupSql(
   checkBatch(batch);
   const lookback = checkLookback(options.requestIdLookbackDays);
   const sql = `INSERT INTO ${table(tables, tables.rollupTable)} (${ROLLUP_COLUMNS.join(', ')})
-${batchAggregateSql(tables, '?', checkDepth(options.datasetDepth), batch, lookback)}`;
+${batchAggregateSql(tables, '?', checkDepth(options.datasetDepth), batch, lookback, options.holdings === true)}`;
   return { sql, params: [sqlString(batch)] };
 }
 
@@ -295,8 +306,12 @@ const LINE_KEY_COLUMNS = 'slot_start, bucket, requester, access_point, dataset, 
 
 /** The columns of a network row's source that the batch's lines give (the rest is derived from them). */
 const LINE_NETWORK_COLUMNS = 'source_address, vpce, source_region';
-/** Every column that keys a row of `grainsSql`, grain first. */
-const GRAIN_KEY_COLUMNS = `grain, ${LINE_KEY_COLUMNS}, ${LINE_NETWORK_COLUMNS}`;
+/** The held grain's key columns beyond the usage key's, as grainsSql writes them. */
+const LINE_HELD_COLUMNS = 'object_key, version_id, object_size';
+/** Every column that keys a row of `grainsSql`, grain first (with the held grain's when it is written). */
+function grainKeyColumns(holdings: boolean): string {
+  return `grain, ${LINE_KEY_COLUMNS}, ${LINE_NETWORK_COLUMNS}${holdings ? `, ${LINE_HELD_COLUMNS}` : ''}`;
+}
 
 /**
  * The batch's counted lines grouped into the rows of each grain in ONE aggregation (GROUPING SETS: the
@@ -304,32 +319,63 @@ const GRAIN_KEY_COLUMNS = `grain, ${LINE_KEY_COLUMNS}, ${LINE_NETWORK_COLUMNS}`;
  * every grain), one grouping set per grain:
  * - usage: the usage key and batch (and `record_key`, when the records are looked up after);
  * - network: slot, requester, access point and the line's source, for counted lines only (a malformed
- *   line or a repeat has no source: its group is left out by the HAVING).
- * Columns a grain's set does not hold come out NULL, read as `-`. Columns: GRAIN_KEY_COLUMNS,
- * [record_key,] requests, bytes_sent, batch, request_ids (usage), first_ms and last_ms (network).
+ *   line or a repeat has no source: its group is left out by the HAVING);
+ * - held, with `holdings`: slot, bucket, requester, access point, dataset and the object (decoded key,
+ *   version id, logged size) of each retrieval (`held_key`, see shapedLinesSql; other lines have none,
+ *   and their group is left out by the HAVING), with retrievals, whole retrievals (200s) and first and
+ *   last time. Its `record_key` is its object key, so that the manifest lookup gives its records.
+ * Columns a grain's set does not hold come out NULL, read as `-` (a held row's unknown size stays NULL).
+ * Columns: grainKeyColumns, [record_key,] requests, bytes_sent, batch, request_ids (usage), first_ms and
+ * last_ms (network, held), retrievals and full_retrievals (held).
  */
-function grainsSql(counted: string, recordKey: boolean): string {
-  const usage = 'grouping(dataset) = 0';
+function grainsSql(counted: string, recordKey: boolean, holdings: boolean): string {
+  // The held set groups the dataset too: with it, usage is told by its operation.
+  const usage = holdings ? 'grouping(operation) = 0' : 'grouping(dataset) = 0';
   const network = 'grouping(source_address) = 0';
+  const held = 'grouping(held_key) = 0';
   const dash = (c: string) => `coalesce(${c}, '-') AS ${c}`;
+  const timed = holdings ? `${network} OR ${held}` : network;
+  const heldColumns = holdings
+    ? `
+  coalesce(held_key, '-') AS object_key, coalesce(held_version, '-') AS version_id, held_size AS object_size,`
+    : '';
+  const recordKeyColumn = recordKey
+    ? holdings
+      ? ' coalesce(record_key, held_key) AS record_key,'
+      : ' record_key,'
+    : '';
+  const heldMeasures = holdings
+    ? `,
+  CASE WHEN ${held} THEN count(*) END AS retrievals,
+  CASE WHEN ${held} THEN sum(held_full) END AS full_retrievals`
+    : '';
   return `SELECT
-  CASE WHEN ${usage} THEN '${GRAINS.usage}' WHEN ${network} THEN '${GRAINS.network}' END AS grain,
+  CASE WHEN ${usage} THEN '${GRAINS.usage}' WHEN ${network} THEN '${GRAINS.network}'${holdings ? ` WHEN ${held} THEN '${GRAINS.held}'` : ''} END AS grain,
   slot_start, ${dash('bucket')}, requester, access_point, ${['dataset', 'operation', 'status_class'].map(dash).join(', ')},
-  ${LINE_NETWORK_COLUMNS.split(', ').map(dash).join(', ')},${recordKey ? ' record_key,' : ''}
+  ${LINE_NETWORK_COLUMNS.split(', ').map(dash).join(', ')},${heldColumns}${recordKeyColumn}
   count(*) AS requests,
   sum(bytes_sent) AS bytes_sent,
   batch,
   CASE WHEN ${usage} THEN nullif(array_join(array_agg(CAST(request_hash AS varchar)), ','), '') END AS request_ids,
-  CASE WHEN ${network} THEN min(line_ms) END AS first_ms,
-  CASE WHEN ${network} THEN max(line_ms) END AS last_ms
+  CASE WHEN ${timed} THEN min(line_ms) END AS first_ms,
+  CASE WHEN ${timed} THEN max(line_ms) END AS last_ms${heldMeasures}
 FROM (
   ${counted}
 ) AS shaped
 GROUP BY GROUPING SETS (
   (${LINE_KEY_COLUMNS}, batch${recordKey ? ', record_key' : ''}),
-  (slot_start, requester, access_point, ${LINE_NETWORK_COLUMNS}, batch)
+  (slot_start, requester, access_point, ${LINE_NETWORK_COLUMNS}, batch)${
+    holdings
+      ? `,
+  (slot_start, bucket, requester, access_point, dataset, held_key, held_version, held_size, batch)`
+      : ''
+  }
 )
-HAVING NOT ${network} OR source_address IS NOT NULL`;
+HAVING ${
+    holdings
+      ? `(NOT ${network} OR source_address IS NOT NULL) AND (NOT ${held} OR held_key IS NOT NULL)`
+      : `NOT ${network} OR source_address IS NOT NULL`
+  }`;
 }
 
 /**
@@ -337,15 +383,22 @@ HAVING NOT ${network} OR source_address IS NOT NULL`;
  * bytes_sent, records, batch, request_ids, first_ms and last_ms: the network rows get their source's
  * prefix, key and class (network-sql.ts); a column a grain does not use is `-` (key) or NULL.
  */
-function rollupRowsSql(rows: string): string {
+function rollupRowsSql(rows: string, holdings: boolean): string {
   const network = (c: string) => `CASE WHEN grain = '${GRAINS.network}' THEN ${c} ELSE '-' END AS ${c}`;
+  // With holdings, the rows carry the held grain's columns (grainsSql); without, none is held.
+  const heldKeys = holdings
+    ? HELD_KEY_COLUMNS.join(', ')
+    : HELD_KEY_COLUMNS.map((c) => `'-' AS ${c}`).join(', ');
+  const measures = holdings
+    ? GRAIN_MEASURE_COLUMNS.join(', ')
+    : `first_ms, last_ms, ${GRAIN_MEASURE_COLUMNS.slice(2)
+        .map((c) => `CAST(NULL AS bigint) AS ${c}`)
+        .join(', ')}`;
   return `SELECT
   ${LINE_KEY_COLUMNS}, requests, bytes_sent, records, batch, request_ids,
   grain, source_address, ${['source_prefix', 'address_key', 'address_class'].map(network).join(', ')}, vpce, source_region,
-  ${HELD_KEY_COLUMNS.map((c) => `'-' AS ${c}`).join(', ')},
-  first_ms, last_ms, ${GRAIN_MEASURE_COLUMNS.slice(2)
-    .map((c) => `CAST(NULL AS bigint) AS ${c}`)
-    .join(', ')}
+  ${heldKeys},
+  ${measures}
 FROM (
   ${classifiedAddressesSql(rows).replaceAll('\n', '\n  ')}
 ) AS classified`;
@@ -365,15 +418,32 @@ function batchAggregateSql(
   depth: number,
   batch: string,
   lookback: number,
+  holdings: boolean,
 ): string {
   const counted = (recordKey: boolean) =>
-    countedLinesSql(tables, shapedLinesSql(tables, partition, depth, recordKey), batch, lookback, recordKey);
+    countedLinesSql(
+      tables,
+      shapedLinesSql(tables, partition, depth, recordKey, holdings),
+      batch,
+      lookback,
+      recordKey,
+      holdings,
+    );
+  const heldRow = `grain = '${GRAINS.held}'`;
   if (tables.manifestTable === undefined) {
-    return rollupRowsSql(`SELECT g.*, CAST(0 AS bigint) AS records
+    // Without a manifest, a held object's records are 0, as locally.
+    const objectRecords = holdings
+      ? `, CASE WHEN g.${heldRow} THEN CAST(0 AS bigint) END AS object_records`
+      : '';
+    return rollupRowsSql(
+      `SELECT g.*, CAST(0 AS bigint) AS records${objectRecords}
 FROM (
-  ${grainsSql(counted(false).replaceAll('\n', '\n  '), false).replaceAll('\n', '\n  ')}
-) AS g`);
+  ${grainsSql(counted(false).replaceAll('\n', '\n  '), false, holdings).replaceAll('\n', '\n  ')}
+) AS g`,
+      holdings,
+    );
   }
+  const GRAIN_KEY_COLUMNS = grainKeyColumns(holdings);
   const manifest = table(tables, tables.manifestTable);
   const g = (columns: string) =>
     columns
@@ -392,23 +462,38 @@ FROM (
   //    never count a row's requests or bytes twice. max_by orders by NULL where a candidate has no
   //    entry: Trino skips a NULL ordering value, but would return the NULL records of the longest
   //    candidate if it were ordered by p.i alone.
-  // 3. The rows: requests x records per read, summed over the keys of each row.
-  return rollupRowsSql(`SELECT
+  // 3. The rows: requests x records per read, summed over the keys of each row; a held row (one `g`
+  //    row: its key columns hold the object) keeps its object's records per read as object_records.
+  const records = holdings
+    ? `CASE WHEN ${heldRow} THEN CAST(0 AS bigint) ELSE sum(requests * records_per_read) END AS records`
+    : 'sum(requests * records_per_read) AS records';
+  const heldSums = holdings
+    ? `,
+  CASE WHEN ${heldRow} THEN max(records_per_read) END AS object_records,
+  sum(retrievals) AS retrievals,
+  sum(full_retrievals) AS full_retrievals`
+    : '';
+  const heldPassed = holdings
+    ? `
+    arbitrary(g.retrievals) AS retrievals, arbitrary(g.full_retrievals) AS full_retrievals,`
+    : '';
+  return rollupRowsSql(
+    `SELECT
   ${GRAIN_KEY_COLUMNS},
   sum(requests) AS requests,
   sum(bytes_sent) AS bytes_sent,
-  sum(requests * records_per_read) AS records,
+  ${records},
   batch,
   nullif(array_join(array_agg(request_ids), ','), '') AS request_ids,
   min(first_ms) AS first_ms,
-  max(last_ms) AS last_ms
+  max(last_ms) AS last_ms${heldSums}
 FROM (
   SELECT
     ${g(GRAIN_KEY_COLUMNS)}, g.batch, g.requests, g.bytes_sent, arbitrary(g.request_ids) AS request_ids,
-    arbitrary(g.first_ms) AS first_ms, arbitrary(g.last_ms) AS last_ms,
+    arbitrary(g.first_ms) AS first_ms, arbitrary(g.last_ms) AS last_ms,${heldPassed}
     coalesce(max_by(m.records, CASE WHEN m.records IS NOT NULL THEN p.i END), 0) AS records_per_read
   FROM (
-    ${grainsSql(counted(true).replaceAll('\n', '\n  '), true).replaceAll('\n', '\n    ')}
+    ${grainsSql(counted(true).replaceAll('\n', '\n  '), true, holdings).replaceAll('\n', '\n    ')}
   ) AS g
   CROSS JOIN UNNEST(sequence(1, coalesce(length(g.record_key), 1))) AS p(i)
   LEFT JOIN (
@@ -420,7 +505,9 @@ FROM (
   WHERE g.record_key IS NULL OR p.i = length(g.record_key) OR substr(g.record_key, p.i, 1) = '/'
   GROUP BY ${g(GRAIN_KEY_COLUMNS)}, g.batch, g.record_key, g.requests, g.bytes_sent
 ) AS looked_up
-GROUP BY ${GRAIN_KEY_COLUMNS}, batch`);
+GROUP BY ${GRAIN_KEY_COLUMNS}, batch`,
+    holdings,
+  );
 }
 
 /**
@@ -428,7 +515,13 @@ GROUP BY ${GRAIN_KEY_COLUMNS}, batch`);
  * `recordKey`, also `record_key`: the decoded key of a whole-object read with status 200 (`-` for an
  * empty key, as the local ingester reads it, so it is never empty), NULL for any other line.
  */
-function shapedLinesSql(tables: AthenaTables, partition: string, depth: number, recordKey: boolean): string {
+function shapedLinesSql(
+  tables: AthenaTables,
+  partition: string,
+  depth: number,
+  recordKey: boolean,
+  holdings: boolean,
+): string {
   const recordKeyColumn = recordKey
     ? `
     CASE
@@ -436,6 +529,20 @@ function shapedLinesSql(tables: AthenaTables, partition: string, depth: number, 
       THEN CASE WHEN object_key = '' THEN '-' ELSE object_key END
     END AS record_key,`
     : '';
+  // What HOLDINGS.md counts as held, as the local scanner reads it: a counted whole-object read with
+  // status 200 or 206 retrieves the object (decoded key, `-` for none; the version id as logged, `-`
+  // without one; the object size as logged, NULL for `-` or none); other lines retrieve nothing.
+  const heldColumns = holdings
+    ? `
+    CASE
+      WHEN ok AND operation IN (${FULL_READ_OPERATIONS}) AND httpstatus IN ('200', '206')
+      THEN CASE WHEN object_key = '' THEN '-' ELSE object_key END
+    END AS held_key,
+    coalesce(nullif(versionid, ''), '-') AS held_version,
+    try_cast(nullif(objectsize, '-') AS bigint) AS held_size,
+    CASE WHEN httpstatus = '200' THEN 1 ELSE 0 END AS held_full,`
+    : '';
+  const heldFields = holdings ? ', versionid, objectsize' : '';
   return `SELECT${REQUEST_HASH_COLUMN}
     CASE WHEN ok
       THEN CAST(from_unixtime(floor(to_unixtime(event_time) / 900) * 900) AS timestamp)
@@ -465,12 +572,12 @@ function shapedLinesSql(tables: AthenaTables, partition: string, depth: number, 
     CASE WHEN ok THEN ${SOURCE_ADDRESS_SQL} END AS source_address,
     CASE WHEN ok THEN ${VPC_ENDPOINT_SQL} END AS vpce,
     CASE WHEN ok THEN ${SOURCE_REGION_SQL} END AS source_region,
-    CASE WHEN ok THEN CAST(to_unixtime(event_time) * 1000 AS bigint) END AS line_ms,
+    CASE WHEN ok THEN CAST(to_unixtime(event_time) * 1000 AS bigint) END AS line_ms,${heldColumns}
     delivery_date AS batch
   FROM (
     SELECT
       bucket_name, requester, accesspointarn, operation, httpstatus, bytessent, delivery_date, requestdatetime,
-      requestid, hostid, remoteip, endpoint, sourceregion,
+      requestid, hostid, remoteip, endpoint, sourceregion${heldFields},
       event_time, bytes_ok, event_time IS NOT NULL AND bytes_ok AND times_ok AS ok,
       CASE
         WHEN strpos("key", '%') = 0 OR decoded_key IS NULL THEN "key"
@@ -480,7 +587,7 @@ function shapedLinesSql(tables: AthenaTables, partition: string, depth: number, 
     FROM (
       SELECT
         bucket_name, requester, accesspointarn, operation, httpstatus, bytessent, delivery_date, requestdatetime,
-        requestid, hostid, remoteip, endpoint, sourceregion,
+        requestid, hostid, remoteip, endpoint, sourceregion${heldFields},
         "key",
         CASE WHEN regexp_like(requestdatetime, '${LOG_TIME_SHAPE}')
           THEN try(parse_datetime(requestdatetime, '${LOG_TIME_FORMAT}'))
@@ -497,13 +604,32 @@ function shapedLinesSql(tables: AthenaTables, partition: string, depth: number, 
 /** The usage key: one usage row per key and batch. */
 const KEY_COLUMNS = ROLLUP_COLUMNS.slice(0, 7);
 
-/** Every key column of every grain: one row per these and batch. */
-const MERGE_KEY_COLUMNS = [...KEY_COLUMNS, 'grain', ...NETWORK_KEY_COLUMNS, ...HELD_KEY_COLUMNS] as const;
+/**
+ * Every key column of every grain: one row per these and batch. A held object is its key, version id
+ * AND logged size (HOLDINGS.md: an overwrite that changes the size is another object), so the size keys
+ * a held row too; it is the one key that may be NULL (unknown size, and every other grain), compared by
+ * keyEquals.
+ */
+const MERGE_KEY_COLUMNS = [
+  ...KEY_COLUMNS,
+  'grain',
+  ...NETWORK_KEY_COLUMNS,
+  ...HELD_KEY_COLUMNS,
+  'object_size',
+] as const;
+
+/** `a.column = b.column`, NULL equal to NULL for the object size (sizes are never negative). */
+function keyEquals(a: string, b: string, column: string): string {
+  return column === 'object_size'
+    ? `coalesce(${a}.${column}, -1) = coalesce(${b}.${column}, -1)`
+    : `${a}.${column} = ${b}.${column}`;
+}
 
 /** A key column as a stored row gives it: a row written before the grains existed is usage, its new keys `-`. */
 function storedKey(column: string, alias?: string): string {
   const c = alias === undefined ? column : `${alias}.${column}`;
   if (column === 'grain') return `coalesce(${c}, '${GRAINS.usage}')`;
+  if (column === 'object_size') return c;
   return (KEY_COLUMNS as readonly string[]).includes(column) ? c : `coalesce(${c}, '-')`;
 }
 
@@ -533,8 +659,15 @@ export function replaceBatchRollupSql(
   const lookback = checkLookback(options.requestIdLookbackDays);
   const rollup = table(tables, tables.rollupTable);
   const literal = sqlString(batch);
-  const on = (a: string, b: string) => MERGE_KEY_COLUMNS.map((c) => `${a}.${c} = ${b}.${c}`).join(' AND ');
-  const aggregate = batchAggregateSql(tables, literal, depth, batch, lookback).replaceAll('\n', '\n    ');
+  const on = (a: string, b: string) => MERGE_KEY_COLUMNS.map((c) => keyEquals(a, b, c)).join(' AND ');
+  const aggregate = batchAggregateSql(
+    tables,
+    literal,
+    depth,
+    batch,
+    lookback,
+    options.holdings === true,
+  ).replaceAll('\n', '\n    ');
   const values = ROLLUP_COLUMNS.filter(
     (c) => !(MERGE_KEY_COLUMNS as readonly string[]).includes(c) && c !== 'batch',
   );
@@ -555,7 +688,7 @@ USING (
   ) AS o
   ON ${on('n', 'o')}
 ) AS s
-ON r.batch = ${literal} AND ${MERGE_KEY_COLUMNS.map((c) => `${storedKey(c, 'r')} = s.${c}`).join(' AND ')}
+ON r.batch = ${literal} AND ${MERGE_KEY_COLUMNS.map((c) => (c === 'object_size' ? keyEquals('r', 's', c) : `${storedKey(c, 'r')} = s.${c}`)).join(' AND ')}
 WHEN MATCHED AND s.stale THEN DELETE
 WHEN MATCHED THEN UPDATE SET ${set(values.slice(0, 3))},
   ${set(values.slice(3))},
@@ -683,6 +816,7 @@ function countedLinesSql(
   batch: string,
   lookback: number,
   recordKey: boolean,
+  holdings: boolean,
 ): string {
   const rollup = table(tables, tables.rollupTable);
   const keep = (c: string, marker: string) => `CASE WHEN is_repeat THEN ${marker} ELSE ${c} END AS ${c}`;
@@ -707,7 +841,10 @@ function countedLinesSql(
     ${keep('operation', `'${REPEATS_OPERATION}'`)},
     ${keep('status_class', "'-'")},
     ${keep('bytes_sent', 'CAST(0 AS bigint)')},${recordKey ? `\n    ${keep('record_key', 'NULL')},` : ''}
-    ${['source_address', 'vpce', 'source_region', 'line_ms'].map((c) => keep(c, 'NULL')).join(',\n    ')},
+    ${['source_address', 'vpce', 'source_region', 'line_ms'].map((c) => keep(c, 'NULL')).join(',\n    ')},${
+      // A repeat retrieves nothing: no held key, so no held row.
+      holdings ? `\n    ${keep('held_key', 'NULL')}, held_version, held_size, held_full,` : ''
+    }
     ${keep('request_hash', 'NULL')},
     batch
   FROM (

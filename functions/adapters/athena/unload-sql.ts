@@ -14,6 +14,8 @@
  * gets the same execution, and its folder, back rather than unloading a second time; a new submission
  * (after a failure that may have written part of a folder) writes into an empty folder.
  */
+import type { HoldingsRequest } from '../../ports.js';
+import { type HoldingsTables, heldDatasetsSql, heldDaysSql, TRINO_HOLDINGS } from '../sql/holdings-sql.js';
 import {
   type NetworkFindingsRequest,
   type NetworkFindingsTables,
@@ -143,4 +145,54 @@ FROM (${inner.sql}) strangers`;
 function checkLocation(location: string): string {
   const m = /^s3:\/\/([^/]+)\/(.*)$/.exec(location);
   return unloadLocation(m?.[1] ?? '', m?.[2] ?? '');
+}
+
+/** The columns the held-datasets UNLOAD writes, in order, before the partition column `partner_id`. */
+export const HELD_DATASETS_UNLOAD_COLUMNS = [
+  'application_id',
+  'dataset',
+  'objects',
+  'partial_objects',
+  'unknown_size_objects',
+  'object_bytes',
+  'records',
+  'retrievals',
+  'full_retrievals',
+  'bytes_sent',
+  'first_ms',
+  'last_ms',
+] as const;
+
+/** The columns the held-days UNLOAD writes, in order, before the partition column `partner_id`. */
+export const HELD_DAYS_UNLOAD_COLUMNS = ['application_id', 'dataset', 'local_date', 'new_objects'] as const;
+
+/**
+ * heldDatasetsSql's rows (functions/adapters/sql/holdings-sql.ts, Trino dialect: the rollup table's held
+ * grain) written to `location`, one folder per partner (`partner_id=<id>/`): columns
+ * HELD_DATASETS_UNLOAD_COLUMNS, counts and instants as text.
+ */
+export function unloadHeldDatasetsSql(
+  tables: HoldingsTables,
+  request: HoldingsRequest,
+  location: string,
+): SqlQuery {
+  const inner = heldDatasetsSql(TRINO_HOLDINGS, tables, request);
+  const counts = HELD_DATASETS_UNLOAD_COLUMNS.slice(2)
+    .map((c) => `CAST(${c} AS varchar) AS ${c}`)
+    .join(', ');
+  const select = `SELECT application_id, dataset, ${counts}, partner_id
+FROM (${inner.sql}) held`;
+  return { sql: unload(select, checkLocation(location), 'partner_id'), params: inner.params };
+}
+
+/** heldDaysSql's rows written to `location` by partner: columns HELD_DAYS_UNLOAD_COLUMNS. */
+export function unloadHeldDaysSql(
+  tables: HoldingsTables,
+  request: HoldingsRequest,
+  location: string,
+): SqlQuery {
+  const inner = heldDaysSql(TRINO_HOLDINGS, tables, request);
+  const select = `SELECT application_id, dataset, local_date, CAST(new_objects AS varchar) AS new_objects, partner_id
+FROM (${inner.sql}) held_days`;
+  return { sql: unload(select, checkLocation(location), 'partner_id'), params: inner.params };
 }

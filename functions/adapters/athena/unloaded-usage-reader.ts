@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import type { HeldDatasetRow, HeldDayRow } from '../../domain/holdings.js';
 import {
   compareNetworkFindings,
   type NetworkFinding,
@@ -16,6 +17,8 @@ import type { Registry } from '../../domain/registry.js';
 import type {
   AggregatedUsageSource,
   DailyUsage,
+  HoldingsRequest,
+  HoldingsSource,
   PartnerDailyUsageRequest,
   UnattributedDatasetUsage,
   UnattributedUsageRequest,
@@ -52,6 +55,14 @@ function count(row: JsonRow, column: string, where: string): bigint {
   return BigInt(v);
 }
 
+/** An instant in epoch milliseconds, written as text; it must be a safe integer. */
+function instant(row: JsonRow, column: string, where: string): number {
+  const v = count(row, column, where);
+  if (v > BigInt(Number.MAX_SAFE_INTEGER))
+    throw new UnloadedRowError(`${where}: column ${column} is not an instant in ms: ${v}`);
+  return Number(v);
+}
+
 /** Reads what an UNLOAD wrote: the gzip JSON Lines objects of a folder. Counts what it read. */
 export class UnloadedUsageReader {
   /** Objects and (compressed) bytes read so far, for measuring. */
@@ -82,6 +93,59 @@ export class UnloadedUsageReader {
       });
     }
     // Objects come back in key order, not in the statement's: the same order for every caller.
+    return out.sort(
+      (a, b) => cmp(a.applicationId, b.applicationId) || cmp(a.dataset, b.dataset) || cmp(a.date, b.date),
+    );
+  }
+
+  /**
+   * What one partner holds per application (and `*`) and dataset, as the holdings UNLOAD wrote it into
+   * its folder (none when it read nothing, or when the location has no holdings folder).
+   */
+  async partnerHeldDatasets(partnerId: string): Promise<HeldDatasetRow[]> {
+    if (this.location.heldPrefix === undefined) return [];
+    const prefix = `${this.location.heldPrefix}${partitionFolder('partner_id', partnerId)}`;
+    const out: HeldDatasetRow[] = [];
+    for (const { key, rows } of await this.readFolder(prefix)) {
+      rows.forEach((r, i) => {
+        const where = `s3://${this.location.bucket}/${key} line ${i + 1}`;
+        out.push({
+          partnerId,
+          applicationId: text(r, 'application_id', where),
+          dataset: text(r, 'dataset', where),
+          objects: count(r, 'objects', where),
+          partialObjects: count(r, 'partial_objects', where),
+          unknownSizeObjects: count(r, 'unknown_size_objects', where),
+          objectBytes: count(r, 'object_bytes', where),
+          records: count(r, 'records', where),
+          retrievals: count(r, 'retrievals', where),
+          fullRetrievals: count(r, 'full_retrievals', where),
+          bytesSent: count(r, 'bytes_sent', where),
+          firstMs: instant(r, 'first_ms', where),
+          lastMs: instant(r, 'last_ms', where),
+        });
+      });
+    }
+    return out.sort((a, b) => cmp(a.applicationId, b.applicationId) || cmp(a.dataset, b.dataset));
+  }
+
+  /** One partner's distinct objects first read per local date, as the holdings UNLOAD wrote them. */
+  async partnerHeldDays(partnerId: string): Promise<HeldDayRow[]> {
+    if (this.location.heldDaysPrefix === undefined) return [];
+    const prefix = `${this.location.heldDaysPrefix}${partitionFolder('partner_id', partnerId)}`;
+    const out: HeldDayRow[] = [];
+    for (const { key, rows } of await this.readFolder(prefix)) {
+      rows.forEach((r, i) => {
+        const where = `s3://${this.location.bucket}/${key} line ${i + 1}`;
+        out.push({
+          partnerId,
+          applicationId: text(r, 'application_id', where),
+          dataset: text(r, 'dataset', where),
+          date: text(r, 'local_date', where),
+          newObjects: count(r, 'new_objects', where),
+        });
+      });
+    }
     return out.sort(
       (a, b) => cmp(a.applicationId, b.applicationId) || cmp(a.dataset, b.dataset) || cmp(a.date, b.date),
     );
@@ -271,6 +335,65 @@ export class AthenaAggregatedUsageSource implements AggregatedUsageSource {
     this.readers.push(r);
     return r;
   }
+}
+
+/**
+ * The HoldingsSource port in one process (as AthenaAggregatedUsageSource for usage): each request
+ * unloads the holdings statements (the rollup table's held grain) to folders of its own under
+ * `runPrefix` and reads them back, partner by partner (`partnerIds`, by default the registry's).
+ */
+export class AthenaHoldingsSource implements HoldingsSource {
+  readonly engine = 'athena';
+  readonly unloader: AthenaUsageUnloader;
+  private readonly unloaded = new Map<string, Promise<UnloadedUsageReader>>();
+
+  constructor(
+    runner: AthenaQueryRunner,
+    private readonly s3: S3Client,
+    tables: AggregationTables,
+    private readonly output: { readonly bucket: string; readonly runPrefix: string },
+    runId: string,
+  ) {
+    this.unloader = new AthenaUsageUnloader(runner, tables, runId);
+  }
+
+  async heldDatasets(registry: Registry, request: HoldingsRequest): Promise<HeldDatasetRow[]> {
+    const reader = await this.reader(request);
+    const out: HeldDatasetRow[] = [];
+    for (const id of partnersOf(registry, request)) out.push(...(await reader.partnerHeldDatasets(id)));
+    return out;
+  }
+
+  async heldDays(registry: Registry, request: HoldingsRequest): Promise<HeldDayRow[]> {
+    const reader = await this.reader(request);
+    const out: HeldDayRow[] = [];
+    for (const id of partnersOf(registry, request)) out.push(...(await reader.partnerHeldDays(id)));
+    return out;
+  }
+
+  /** One UNLOAD of both statements per request: heldDatasets and heldDays of a request share it. */
+  private reader(request: HoldingsRequest): Promise<UnloadedUsageReader> {
+    const key = digest(request);
+    let r = this.unloaded.get(key);
+    if (r === undefined) {
+      const base = `${this.output.runPrefix}held-${key}/`;
+      r = this.unloader
+        .unloadHoldingsPerSubmission(request, {
+          bucket: this.output.bucket,
+          dailyPrefix: base,
+          unattributedPrefix: base,
+          heldPrefix: `${base}datasets/`,
+          heldDaysPrefix: `${base}days/`,
+        })
+        .then((location) => new UnloadedUsageReader(this.s3, location));
+      this.unloaded.set(key, r);
+    }
+    return r;
+  }
+}
+
+function partnersOf(registry: Registry, request: HoldingsRequest): string[] {
+  return request.partnerId === undefined ? registry.partners.map((p) => p.id) : [request.partnerId];
 }
 
 function digest(value: unknown): string {

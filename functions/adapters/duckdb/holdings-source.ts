@@ -5,7 +5,12 @@
 import type { HeldDatasetRow, HeldDayRow } from '../../domain/holdings.js';
 import type { Registry } from '../../domain/registry.js';
 import type { HoldingsRequest, HoldingsSource } from '../../ports.js';
-import { type HoldingsTables, heldDatasetsSql, heldDaysSql } from '../sql/holdings-sql.js';
+import {
+  type HoldingsDialect,
+  type HoldingsTables,
+  heldDatasetsSql,
+  heldDaysSql,
+} from '../sql/holdings-sql.js';
 import { DUCKDB } from '../sql/usage-aggregation-sql.js';
 import { type DuckDbDatabase, readSetting } from './duckdb-database.js';
 import { SETTING_HOLDINGS } from './schema.js';
@@ -15,6 +20,12 @@ import { LOCAL_AGGREGATION_TABLES, writeAttributionTables } from './usage-aggreg
 export const LOCAL_HOLDINGS_TABLES: HoldingsTables = Object.freeze({
   ...LOCAL_AGGREGATION_TABLES,
   holdings: 'holdings',
+});
+
+/** The DuckDB dialect of the holdings statements: the `holdings` view holds nothing else. */
+export const DUCKDB_HOLDINGS: HoldingsDialect<string | number> = Object.freeze({
+  ...DUCKDB,
+  heldRowsOnly: 'TRUE',
 });
 
 const big = (v: unknown): bigint => BigInt(v as bigint | number);
@@ -39,7 +50,7 @@ export class DuckDbHoldingsSource implements HoldingsSource {
   heldDatasets(registry: Registry, request: HoldingsRequest): Promise<HeldDatasetRow[]> {
     return this.database.serial('heldDatasets', async (connection) => {
       await writeAttributionTables(connection, registry);
-      const q = heldDatasetsSql(DUCKDB, LOCAL_HOLDINGS_TABLES, request);
+      const q = heldDatasetsSql(DUCKDB_HOLDINGS, LOCAL_HOLDINGS_TABLES, request);
       const reader = await connection.runAndReadAll(q.sql, [...q.params]);
       return reader.getRows().map((r) => ({
         partnerId: String(r[0]),
@@ -62,7 +73,7 @@ export class DuckDbHoldingsSource implements HoldingsSource {
   heldDays(registry: Registry, request: HoldingsRequest): Promise<HeldDayRow[]> {
     return this.database.serial('heldDays', async (connection) => {
       await writeAttributionTables(connection, registry);
-      const q = heldDaysSql(DUCKDB, LOCAL_HOLDINGS_TABLES, request);
+      const q = heldDaysSql(DUCKDB_HOLDINGS, LOCAL_HOLDINGS_TABLES, request);
       const reader = await connection.runAndReadAll(q.sql, [...q.params]);
       return reader.getRows().map((r) => ({
         partnerId: String(r[0]),

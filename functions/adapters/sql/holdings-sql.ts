@@ -10,6 +10,10 @@
  * join the sized object of the same key and version where the same principal group read one in the
  * window; alone, they are one object of unknown size.
  *
+ * The holdings table differs by engine: locally a view of its own (holdings-writer.ts); on AWS the
+ * rollup's Iceberg table, whose `grain = 'held'` rows it is (one table for every grain, so that a night
+ * scans its logs once: functions/adapters/athena/sql.ts). The dialects below say which rows to read.
+ *
  * SQL is data: values (instants, dates, the partner) are parameters; table names are validated.
  */
 import type { HoldingsRequest } from '../../ports.js';
@@ -20,7 +24,20 @@ import {
   checkDate,
   Parameters,
   pairAttributionCtes,
+  TRINO,
 } from './usage-aggregation-sql.js';
+
+/** An aggregation dialect that also says which rows of its holdings table are holdings. */
+export interface HoldingsDialect<P> extends AggregationDialect<P> {
+  /** A predicate that keeps the holdings rows of `HoldingsTables.holdings`. */
+  readonly heldRowsOnly: string;
+}
+
+/** Athena: the holdings are the rollup table's held grain (`HoldingsTables.holdings` names the rollup). */
+export const TRINO_HOLDINGS: HoldingsDialect<string> = Object.freeze({
+  ...TRINO,
+  heldRowsOnly: "grain = 'held'",
+});
 
 /** Where the holdings statements read: the holdings table and the registry tables. */
 export interface HoldingsTables extends AggregationTables {
@@ -31,7 +48,7 @@ export interface HoldingsTables extends AggregationTables {
 const ALL = '*';
 
 function heldCtes<P>(
-  d: AggregationDialect<P>,
+  d: HoldingsDialect<P>,
   tables: HoldingsTables,
   request: HoldingsRequest,
   p: Parameters<P>,
@@ -39,7 +56,8 @@ function heldCtes<P>(
   const slot = d.slotParameter;
   // Parameters in the order their placeholders appear in the text.
   const ranges = `WHERE slot_start >= ${slot.replace('?', p.add(d.instant(request.range.startMs)))}
-    AND slot_start < ${slot.replace('?', p.add(d.instant(request.range.endMs)))}`;
+    AND slot_start < ${slot.replace('?', p.add(d.instant(request.range.endMs)))}
+    AND ${d.heldRowsOnly}`;
   const attribution = pairAttributionCtes(d, tables, 'held_rows');
   const from = p.add(d.text(checkDate('fromDate', request.fromDate)));
   const to = p.add(d.text(checkDate('toDate', request.toDate)));
@@ -96,7 +114,7 @@ objects AS (
  * last_ms; ordered by the first three.
  */
 export function heldDatasetsSql<P>(
-  d: AggregationDialect<P>,
+  d: HoldingsDialect<P>,
   tables: HoldingsTables,
   request: HoldingsRequest,
 ): AggregationQuery<P> {
@@ -122,7 +140,7 @@ ORDER BY partner_id, application_id, dataset`;
  * application_id, dataset, local_date, new_objects; ordered by the first four.
  */
 export function heldDaysSql<P>(
-  d: AggregationDialect<P>,
+  d: HoldingsDialect<P>,
   tables: HoldingsTables,
   request: HoldingsRequest,
 ): AggregationQuery<P> {
