@@ -23,6 +23,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { holdingsToCsv } from '../domain/holdings-csv.js';
 import {
   type BuildReportInput,
   buildReport,
@@ -31,6 +32,7 @@ import {
   reportToCsv,
   reportToJson,
 } from '../domain/report.js';
+import { networkFindingsToCsv } from '../domain/report-network.js';
 import { addDays, monthOf } from '../domain/time.js';
 import type { Clock, ReportStore } from '../ports.js';
 import type { AuditWindow } from './evaluate-window.js';
@@ -108,6 +110,8 @@ export const RUN_OUTPUTS = {
   html: 'report.html',
   schema: 'report.schema.json',
   json: 'report.json',
+  networkCsv: 'network-findings.csv',
+  holdingsCsv: 'holdings.csv',
 } as const;
 
 /** A published report: the report, each file's text, and where the store put each one. */
@@ -130,13 +134,15 @@ export interface PublishReportDeps {
 /**
  * Builds the run's report (with {@link CODE_VERSION} and the clock's time) and writes it through the
  * ReportStore: `<prefix>usage.csv`, `<prefix>report.html`, `<prefix>report.schema.json` when asked
- * for, then `<prefix>report.json` last, so that where report.json exists the run's outputs are whole
- * (a failed write is retried whole).
+ * for, with `withFindingsCsv` also `<prefix>network-findings.csv` and (when the report has holdings)
+ * `<prefix>holdings.csv`, then `<prefix>report.json` last, so that where report.json exists the run's
+ * outputs are whole (a failed write is retried whole). The CLI puts the two CSVs in the run's evidence
+ * bundle instead; the AWS path, which has no bundle, writes them beside the report.
  */
 export async function publishRunReport(
   deps: PublishReportDeps,
   input: Omit<BuildReportInput, 'codeVersion' | 'generatedAt'>,
-  options: { readonly prefix: string; readonly withSchema?: boolean },
+  options: { readonly prefix: string; readonly withSchema?: boolean; readonly withFindingsCsv?: boolean },
 ): Promise<PublishedReport> {
   const report = buildReport({ ...input, generatedAt: deps.clock.now(), codeVersion: CODE_VERSION });
   const json = reportToJson(report);
@@ -151,6 +157,19 @@ export async function publishRunReport(
       `${JSON.stringify(reportJsonSchema(), null, 2)}\n`,
       'application/json',
     );
+  }
+  if (options.withFindingsCsv === true) {
+    await deps.reports.put(
+      at(RUN_OUTPUTS.networkCsv),
+      networkFindingsToCsv(report.networkFindings ?? []),
+      'text/csv; charset=utf-8',
+    );
+    if (input.holdings !== undefined)
+      await deps.reports.put(
+        at(RUN_OUTPUTS.holdingsCsv),
+        holdingsToCsv(input.holdings),
+        'text/csv; charset=utf-8',
+      );
   }
   const jsonAt = await deps.reports.put(at(RUN_OUTPUTS.json), json, 'application/json');
   return { report, json, csv, html, locations: { csv: csvAt, html: htmlAt, json: jsonAt } };

@@ -96,6 +96,8 @@ async function heldRows(): Promise<Record<string, unknown>[]> {
 }
 
 let first: Report;
+/** The local run's evidence bundle (its holdings.csv and network-findings.csv). */
+let localBundle: string;
 let firstRollups: RollupOutput[];
 
 beforeAll(async () => {
@@ -116,17 +118,17 @@ beforeAll(async () => {
   expect(registry.settings.holdings).toBe(true);
   truth = JSON.parse(await readFile(data.groundTruthPath, 'utf8')) as GroundTruthJson;
 
-  local = (
-    await runLocalAudit({
-      logs: [data.logsDir],
-      registryPath: data.registryPath,
-      outDir: join(dir, 'local'),
-      from: WINDOW.from,
-      to: WINDOW.to,
-      dryRun: true,
-      clock,
-    })
-  ).report;
+  const localRun = await runLocalAudit({
+    logs: [data.logsDir],
+    registryPath: data.registryPath,
+    outDir: join(dir, 'local'),
+    from: WINDOW.from,
+    to: WINDOW.to,
+    dryRun: true,
+    clock,
+  });
+  local = localRun.report;
+  localBundle = localRun.bundleDir;
 
   athena = await AthenaLocalServer.start(tables);
   const logsDir = join(data.logsDir, 'partitioned');
@@ -166,6 +168,15 @@ describe('holdings on the AWS path', () => {
     expect(local.holdings?.partners.length).toBeGreaterThanOrEqual(2);
     expect(local.holdings?.partners.some((p) => BigInt(p.totals.objects) > 0n)).toBe(true);
     expect(first.holdings).toEqual(local.holdings);
+  });
+
+  it("writes the CLI evidence bundle's holdings.csv and network-findings.csv beside report.json, byte for byte", async () => {
+    const s3Client = localS3Client(s3.endpoint);
+    for (const name of ['holdings.csv', 'network-findings.csv']) {
+      const cli = await readFile(join(localBundle, name), 'utf8');
+      expect(cli.split('\n').length, name).toBeGreaterThan(2);
+      expect(await readS3Text(s3Client, REPORTS, `runs/held-first/${name}`), name).toBe(cli);
+    }
   });
 
   it('leaves usage as it was: the same figures, records and input lines as the local CLI', () => {
