@@ -247,7 +247,13 @@ describe('the other steps stopped part way, then retried', () => {
 
     const out = await publish(world.publishDeps(), { runId, evaluationKey, notifyResults: [] });
     expect(await world.keys(`runs/${runId}/`)).toEqual(
-      [evaluationKey, out.reportKey, out.csvKey, `runs/${runId}/report.html`].sort(),
+      [
+        evaluationKey,
+        out.reportKey,
+        out.csvKey,
+        `runs/${runId}/report.html`,
+        `runs/${runId}/network-findings.csv`,
+      ].sort(),
     );
   });
 });

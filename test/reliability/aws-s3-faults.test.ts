@@ -177,12 +177,14 @@ describe('publish when S3 fails', () => {
   it.each([
     ['the CSV', 1],
     ['the HTML report', 2],
-    ['report.json', 3],
+    ['network-findings.csv', 3],
+    ['report.json', 4],
   ])(
     'never leaves report.json without its CSV when writing %s fails, and its retry writes both',
     async (_, passFirst) => {
       const { runId, evaluationKey } = await freshRun();
-      // The first request reads the evaluation; then usage.csv, report.html, and report.json last.
+      // The first request reads the evaluation; then usage.csv, report.html, network-findings.csv, and
+      // report.json last.
       world.s3Proxy.inject(SLOW_DOWN, 1, passFirst);
       const error = await failure(() =>
         publish(world.publishDeps(), { runId, evaluationKey, notifyResults: [] }),
@@ -194,7 +196,13 @@ describe('publish when S3 fails', () => {
         publish(world.publishDeps(), { runId, evaluationKey, notifyResults: [] }),
       );
       expect(await world.keys(`runs/${runId}/`)).toEqual(
-        [evaluationKey, out.reportKey, out.csvKey, `runs/${runId}/report.html`].sort(),
+        [
+          evaluationKey,
+          out.reportKey,
+          out.csvKey,
+          `runs/${runId}/report.html`,
+          `runs/${runId}/network-findings.csv`,
+        ].sort(),
       );
       expect((await world.report(out.reportKey)).runId).toBe(runId);
     },
