@@ -17,6 +17,7 @@
 import type { HoldingsRequest } from '../../ports.js';
 import { type HoldingsTables, heldDatasetsSql, heldDaysSql, TRINO_HOLDINGS } from '../sql/holdings-sql.js';
 import {
+  NETWORK_FINDING_COLUMNS,
   type NetworkFindingsRequest,
   type NetworkFindingsTables,
   networkFindingsSql,
@@ -68,23 +69,7 @@ export const UNATTRIBUTED_UNLOAD_COLUMNS = [
 ] as const;
 
 /** The columns the network findings UNLOAD writes, in order, before the partition column `partner_id`. */
-export const NETWORK_FINDINGS_UNLOAD_COLUMNS = [
-  'kind',
-  'application_id',
-  'requester',
-  'access_point',
-  'source_prefix',
-  'address_class',
-  'vpce',
-  'source_region',
-  'by_partner',
-  'by_application',
-  'requests',
-  'bytes_sent',
-  'first_ms',
-  'last_ms',
-  'first_ever_ms',
-] as const;
+export const NETWORK_FINDINGS_UNLOAD_COLUMNS = NETWORK_FINDING_COLUMNS.filter((c) => c !== 'partner_id');
 
 function unload(select: string, location: string, partitionedBy?: string): string {
   const partition = partitionedBy ? `, partitioned_by = ARRAY['${partitionedBy}']` : '';

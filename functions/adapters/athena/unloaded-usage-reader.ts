@@ -63,6 +63,14 @@ function instant(row: JsonRow, column: string, where: string): number {
   return Number(v);
 }
 
+/** Rows by application, dataset and local date: the order every caller gets. */
+function byApplicationDatasetDate(
+  a: { readonly applicationId: string; readonly dataset: string; readonly date: string },
+  b: { readonly applicationId: string; readonly dataset: string; readonly date: string },
+): number {
+  return cmp(a.applicationId, b.applicationId) || cmp(a.dataset, b.dataset) || cmp(a.date, b.date);
+}
+
 /** Reads what an UNLOAD wrote: the gzip JSON Lines objects of a folder. Counts what it read. */
 export class UnloadedUsageReader {
   /** Objects and (compressed) bytes read so far, for measuring. */
@@ -76,26 +84,17 @@ export class UnloadedUsageReader {
 
   /** The daily sums of one partner (none when the partner had no counted use). */
   async partnerDailyUsage(partnerId: string): Promise<DailyUsage[]> {
-    const prefix = `${this.location.dailyPrefix}${partitionFolder('partner_id', partnerId)}`;
-    const out: DailyUsage[] = [];
-    for (const { key, rows } of await this.readFolder(prefix)) {
-      rows.forEach((r, i) => {
-        const where = `s3://${this.location.bucket}/${key} line ${i + 1}`;
-        out.push({
-          partnerId,
-          applicationId: text(r, 'application_id', where),
-          dataset: text(r, 'dataset', where),
-          date: text(r, 'local_date', where),
-          requests: count(r, 'requests', where),
-          bytesSent: count(r, 'bytes_sent', where),
-          records: count(r, 'records', where),
-        });
-      });
-    }
+    const out = await this.partnerRows(this.location.dailyPrefix, partnerId, (r, where) => ({
+      partnerId,
+      applicationId: text(r, 'application_id', where),
+      dataset: text(r, 'dataset', where),
+      date: text(r, 'local_date', where),
+      requests: count(r, 'requests', where),
+      bytesSent: count(r, 'bytes_sent', where),
+      records: count(r, 'records', where),
+    }));
     // Objects come back in key order, not in the statement's: the same order for every caller.
-    return out.sort(
-      (a, b) => cmp(a.applicationId, b.applicationId) || cmp(a.dataset, b.dataset) || cmp(a.date, b.date),
-    );
+    return out.sort(byApplicationDatasetDate);
   }
 
   /**
@@ -104,51 +103,35 @@ export class UnloadedUsageReader {
    */
   async partnerHeldDatasets(partnerId: string): Promise<HeldDatasetRow[]> {
     if (this.location.heldPrefix === undefined) return [];
-    const prefix = `${this.location.heldPrefix}${partitionFolder('partner_id', partnerId)}`;
-    const out: HeldDatasetRow[] = [];
-    for (const { key, rows } of await this.readFolder(prefix)) {
-      rows.forEach((r, i) => {
-        const where = `s3://${this.location.bucket}/${key} line ${i + 1}`;
-        out.push({
-          partnerId,
-          applicationId: text(r, 'application_id', where),
-          dataset: text(r, 'dataset', where),
-          objects: count(r, 'objects', where),
-          partialObjects: count(r, 'partial_objects', where),
-          unknownSizeObjects: count(r, 'unknown_size_objects', where),
-          objectBytes: count(r, 'object_bytes', where),
-          records: count(r, 'records', where),
-          retrievals: count(r, 'retrievals', where),
-          fullRetrievals: count(r, 'full_retrievals', where),
-          bytesSent: count(r, 'bytes_sent', where),
-          firstMs: instant(r, 'first_ms', where),
-          lastMs: instant(r, 'last_ms', where),
-        });
-      });
-    }
+    const out = await this.partnerRows(this.location.heldPrefix, partnerId, (r, where) => ({
+      partnerId,
+      applicationId: text(r, 'application_id', where),
+      dataset: text(r, 'dataset', where),
+      objects: count(r, 'objects', where),
+      partialObjects: count(r, 'partial_objects', where),
+      unknownSizeObjects: count(r, 'unknown_size_objects', where),
+      objectBytes: count(r, 'object_bytes', where),
+      records: count(r, 'records', where),
+      retrievals: count(r, 'retrievals', where),
+      fullRetrievals: count(r, 'full_retrievals', where),
+      bytesSent: count(r, 'bytes_sent', where),
+      firstMs: instant(r, 'first_ms', where),
+      lastMs: instant(r, 'last_ms', where),
+    }));
     return out.sort((a, b) => cmp(a.applicationId, b.applicationId) || cmp(a.dataset, b.dataset));
   }
 
   /** One partner's distinct objects first read per local date, as the holdings UNLOAD wrote them. */
   async partnerHeldDays(partnerId: string): Promise<HeldDayRow[]> {
     if (this.location.heldDaysPrefix === undefined) return [];
-    const prefix = `${this.location.heldDaysPrefix}${partitionFolder('partner_id', partnerId)}`;
-    const out: HeldDayRow[] = [];
-    for (const { key, rows } of await this.readFolder(prefix)) {
-      rows.forEach((r, i) => {
-        const where = `s3://${this.location.bucket}/${key} line ${i + 1}`;
-        out.push({
-          partnerId,
-          applicationId: text(r, 'application_id', where),
-          dataset: text(r, 'dataset', where),
-          date: text(r, 'local_date', where),
-          newObjects: count(r, 'new_objects', where),
-        });
-      });
-    }
-    return out.sort(
-      (a, b) => cmp(a.applicationId, b.applicationId) || cmp(a.dataset, b.dataset) || cmp(a.date, b.date),
-    );
+    const out = await this.partnerRows(this.location.heldDaysPrefix, partnerId, (r, where) => ({
+      partnerId,
+      applicationId: text(r, 'application_id', where),
+      dataset: text(r, 'dataset', where),
+      date: text(r, 'local_date', where),
+      newObjects: count(r, 'new_objects', where),
+    }));
+    return out.sort(byApplicationDatasetDate);
   }
 
   /**
@@ -156,40 +139,54 @@ export class UnloadedUsageReader {
    * networkNoticePrefix), in the statement's order (none when the partner has none there).
    */
   async partnerNetworkFindings(partnerId: string, prefix: string): Promise<NetworkFinding[]> {
-    const out: NetworkFinding[] = [];
-    for (const { key, rows } of await this.readFolder(
-      `${prefix}${partitionFolder('partner_id', partnerId)}`,
-    )) {
-      rows.forEach((r, i) => {
-        const where = `s3://${this.location.bucket}/${key} line ${i + 1}`;
-        const kind = text(r, 'kind', where);
-        if (kind !== OUTSIDE_DECLARED_NETWORK && kind !== SHARED_CREDENTIAL)
-          throw new UnloadedRowError(`${where}: column kind is not a network finding kind: ${kind}`);
-        const by = r['by_partner'] ?? null;
-        out.push({
-          kind,
-          partnerId,
-          applicationId: text(r, 'application_id', where),
-          requester: text(r, 'requester', where),
-          accessPoint: text(r, 'access_point', where),
-          sourcePrefix: text(r, 'source_prefix', where),
-          addressClass: text(r, 'address_class', where),
-          vpcEndpoint: text(r, 'vpce', where),
-          sourceRegion: text(r, 'source_region', where),
-          declaredBy:
-            by === null
-              ? null
-              : { partnerId: text(r, 'by_partner', where), applicationId: text(r, 'by_application', where) },
-          requests: count(r, 'requests', where),
-          bytesSent: count(r, 'bytes_sent', where),
-          firstSeenMs: Number(count(r, 'first_ms', where)),
-          lastSeenMs: Number(count(r, 'last_ms', where)),
-          firstEverMs: Number(count(r, 'first_ever_ms', where)),
-        });
-      });
-    }
+    const out = await this.partnerRows(prefix, partnerId, (r, where): NetworkFinding => {
+      const kind = text(r, 'kind', where);
+      if (kind !== OUTSIDE_DECLARED_NETWORK && kind !== SHARED_CREDENTIAL)
+        throw new UnloadedRowError(`${where}: column kind is not a network finding kind: ${kind}`);
+      const by = r['by_partner'] ?? null;
+      return {
+        kind,
+        partnerId,
+        applicationId: text(r, 'application_id', where),
+        requester: text(r, 'requester', where),
+        accessPoint: text(r, 'access_point', where),
+        sourcePrefix: text(r, 'source_prefix', where),
+        addressClass: text(r, 'address_class', where),
+        vpcEndpoint: text(r, 'vpce', where),
+        sourceRegion: text(r, 'source_region', where),
+        declaredBy:
+          by === null
+            ? null
+            : { partnerId: text(r, 'by_partner', where), applicationId: text(r, 'by_application', where) },
+        requests: count(r, 'requests', where),
+        bytesSent: count(r, 'bytes_sent', where),
+        firstSeenMs: Number(count(r, 'first_ms', where)),
+        lastSeenMs: Number(count(r, 'last_ms', where)),
+        firstEverMs: Number(count(r, 'first_ever_ms', where)),
+      };
+    });
     // Objects come back in key order: sorted as the statement orders them.
     return out.sort(compareNetworkFindings);
+  }
+
+  /**
+   * Every row of one partner's folder (`partner_id=<id>/`) under `folder`, each made by `row` with where
+   * it came from (object and line) for its errors.
+   */
+  private async partnerRows<T>(
+    folder: string,
+    partnerId: string,
+    row: (r: JsonRow, where: string) => T,
+  ): Promise<T[]> {
+    const out: T[] = [];
+    for (const { key, rows } of await this.readFolder(
+      `${folder}${partitionFolder('partner_id', partnerId)}`,
+    )) {
+      rows.forEach((r, i) => {
+        out.push(row(r, `s3://${this.location.bucket}/${key} line ${i + 1}`));
+      });
+    }
+    return out;
   }
 
   /** Every unattributed requester, access point and dataset the UNLOAD wrote. */
