@@ -33,6 +33,7 @@ import {
 import type { AuditWindow } from '../../functions/audit/evaluate-window.js';
 import { type Registry, RegistrySchema } from '../../functions/domain/registry.js';
 import { SLOT_MS, type StatusClass, type UsageRow } from '../../functions/domain/usage.js';
+import { deleteRollup, insertRollup } from '../support/rollup-table.js';
 
 const ACCT = ['111122223333', '444455556666', '777788889999'];
 const ZONES = [
@@ -120,8 +121,8 @@ afterAll(() => {
 async function reset(): Promise<void> {
   for (const statement of [...CREATE_DAILY_ROLLUP, ...CREATE_ATTRIBUTED_DAILY])
     await connection.run(statement);
+  await deleteRollup(connection);
   for (const table of [
-    'rollup',
     'ingested_files',
     'rollup_daily',
     'rollup_daily_batches',
@@ -138,8 +139,9 @@ async function reset(): Promise<void> {
 async function insertRows(rows: readonly BatchRow[], into: DuckDBConnection = connection): Promise<void> {
   if (rows.length === 0) return;
   const col = <T>(f: (r: BatchRow) => T) => listValue(rows.map(f) as never[]);
-  await into.run(
-    `INSERT INTO rollup SELECT unnest($1::BIGINT[]), unnest($2::VARCHAR[]), unnest($3::VARCHAR[]),
+  await insertRollup(
+    into,
+    `SELECT unnest($1::BIGINT[]), unnest($2::VARCHAR[]), unnest($3::VARCHAR[]),
       unnest($4::VARCHAR[]), unnest($5::VARCHAR[]), unnest($6::VARCHAR[]), unnest($7::VARCHAR[]),
       unnest($8::BIGINT[]), unnest($9::BIGINT[]), unnest($10::BIGINT[]), unnest($11::VARCHAR[])`,
     [
@@ -278,7 +280,7 @@ describe('the daily pre-aggregate', () => {
     expect(again.refresh).toMatchObject({ check: 'counts', built: 0, dropped: 0 });
 
     // b2 replaced by b4 with other rows; b3 removed.
-    await connection.run("DELETE FROM rollup WHERE batch IN ('b2', 'b3')");
+    await deleteRollup(connection, ['b2', 'b3']);
     await insertRows(
       fc.sample(rowArbitrary(2), { numRuns: 150, seed: 6 }).map((r) => ({ ...r, batch: 'b4' })),
     );
@@ -300,7 +302,7 @@ describe('the daily pre-aggregate', () => {
     expect(before.days).toEqual(before.slots);
     expect(before.cached).toEqual(before.slots);
     // Rebuilt under other settings: same batch name and rows, other counts.
-    await connection.run('DELETE FROM rollup');
+    await deleteRollup(connection);
     await connection.run("DELETE FROM ingested_files WHERE fingerprint = 'f1'");
     await insertRows(rows.map((r) => ({ ...r, requests: r.requests + 1n })));
     await record(2_000);
@@ -329,7 +331,7 @@ describe('the daily pre-aggregate', () => {
     const registry = registryOf(['America/New_York', 'Pacific/Kiritimati']);
     await insertRows(fc.sample(rowArbitrary(2), { numRuns: 300, seed: 10 }));
     await bothWays(registryOf(['America/New_York']), Date.UTC(2026, 3, 5));
-    await connection.run("DELETE FROM rollup WHERE batch = 'b1'");
+    await deleteRollup(connection, ['b1']);
     await insertRows(
       fc.sample(rowArbitrary(2), { numRuns: 100, seed: 11 }).map((r) => ({ ...r, batch: 'b5' })),
     );
@@ -467,7 +469,7 @@ describe('the daily pre-aggregate', () => {
     await insertRows(fc.sample(rowArbitrary(2), { numRuns: 400, seed: 23 }));
     const first = await bothWays(registry, Date.UTC(2026, 3, 5));
     expect(first.cached).toEqual(first.slots);
-    await connection.run("DELETE FROM rollup WHERE batch IN ('b2', 'b3')");
+    await deleteRollup(connection, ['b2', 'b3']);
     await insertRows(
       fc.sample(rowArbitrary(2), { numRuns: 150, seed: 24 }).map((r) => ({ ...r, batch: 'b4' })),
     );
@@ -486,7 +488,7 @@ describe('the daily pre-aggregate', () => {
     await insertRows(fc.sample(rowArbitrary(2), { numRuns: 300, seed: 25 }));
     await bothWays(registry, Date.UTC(2026, 3, 5));
     // A replaced batch, a new one, and a registry change pending at once.
-    await connection.run("DELETE FROM rollup WHERE batch = 'b1'");
+    await deleteRollup(connection, ['b1']);
     await insertRows(
       fc.sample(rowArbitrary(2), { numRuns: 100, seed: 26 }).map((r) => ({ ...r, batch: 'b5' })),
     );
@@ -556,7 +558,7 @@ describe('the daily pre-aggregate', () => {
       expect(await memoryLimitInForce(c)).toBe(inForce);
       expect(await setting()).toBe(text);
       // Also after a refresh that fails part-way.
-      await c.run('DELETE FROM rollup');
+      await deleteRollup(c);
       await insertRows(fc.sample(rowArbitrary(1), { numRuns: 50, seed: 13 }), c);
       await expect(
         refreshDailyRollup(c, ['UTC', 'Asia/Kathmandu'], {

@@ -29,6 +29,7 @@ import { buildAttributor } from '../../functions/domain/attribution.js';
 import { evaluatePartnerPeriod, evaluateUnattributed } from '../../functions/domain/evaluate.js';
 import { type Registry, RegistrySchema } from '../../functions/domain/registry.js';
 import { SLOT_MS, type StatusClass, type UsageRow } from '../../functions/domain/usage.js';
+import { deleteRollup, insertRollup } from '../support/rollup-table.js';
 
 const ACCT = ['111122223333', '444455556666', '777788889999'];
 const ZONES = [
@@ -165,11 +166,12 @@ afterAll(() => {
 
 async function load(registry: Registry, rows: readonly UsageRow[]): Promise<void> {
   await writeAttributionTables(connection, registry);
-  await connection.run('DELETE FROM rollup');
+  await deleteRollup(connection);
   if (rows.length === 0) return;
   const col = <T>(f: (r: UsageRow) => T) => listValue(rows.map(f) as never[]);
-  await connection.run(
-    `INSERT INTO rollup SELECT unnest($1::BIGINT[]), unnest($2::VARCHAR[]), unnest($3::VARCHAR[]),
+  await insertRollup(
+    connection,
+    `SELECT unnest($1::BIGINT[]), unnest($2::VARCHAR[]), unnest($3::VARCHAR[]),
       unnest($4::VARCHAR[]), unnest($5::VARCHAR[]), unnest($6::VARCHAR[]), unnest($7::VARCHAR[]),
       unnest($8::BIGINT[]), unnest($9::BIGINT[]), unnest($10::BIGINT[]), 'batch'`,
     [

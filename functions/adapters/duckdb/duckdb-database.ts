@@ -16,9 +16,11 @@ import {
   INGESTED_FILES_WITH_KEY,
   OLD_CLAIMS_SHAPE,
   REBUILD_INGESTED_FILES,
+  ROLLUP_UNCODED,
   SCHEMA_VERSION,
   SETTING_SCHEMA_VERSION,
   SQL,
+  UPGRADE_ROLLUP,
 } from './schema.js';
 
 /**
@@ -154,16 +156,13 @@ export class DuckDbDatabase {
     if ((await connection.runAndReadAll(OLD_NETWORK_SHAPE)).currentRowCount > 0) {
       await connection.run(DROP_OLD_NETWORK);
     }
+    // A rollup still stored as strings: coded (every row kept) before the schema puts the view in its place.
+    if ((await connection.runAndReadAll(ROLLUP_UNCODED)).currentRowCount > 0) {
+      await inTransaction(connection, UPGRADE_ROLLUP);
+    }
     for (const statement of CREATE_SCHEMA) await connection.run(statement);
     if ((await connection.runAndReadAll(INGESTED_FILES_WITH_KEY)).currentRowCount > 0) {
-      await connection.run('BEGIN TRANSACTION');
-      try {
-        for (const statement of REBUILD_INGESTED_FILES) await connection.run(statement);
-        await connection.run('COMMIT');
-      } catch (error) {
-        await connection.run('ROLLBACK').catch(() => undefined);
-        throw error;
-      }
+      await inTransaction(connection, REBUILD_INGESTED_FILES);
     }
     await connection.run(SQL.insertSettingIfAbsent, [SETTING_SCHEMA_VERSION, SCHEMA_VERSION]);
     const version = await readSetting(connection, SETTING_SCHEMA_VERSION);
@@ -174,6 +173,18 @@ export class DuckDbDatabase {
         `schema version ${version} is not ${SCHEMA_VERSION}; use a new state file or the matching release`,
       );
     }
+  }
+}
+
+/** Runs `statements` in one transaction: all of them, or (on an error, rethrown) none. */
+async function inTransaction(connection: DuckDBConnection, statements: readonly string[]): Promise<void> {
+  await connection.run('BEGIN TRANSACTION');
+  try {
+    for (const statement of statements) await connection.run(statement);
+    await connection.run('COMMIT');
+  } catch (error) {
+    await connection.run('ROLLBACK').catch(() => undefined);
+    throw error;
   }
 }
 
