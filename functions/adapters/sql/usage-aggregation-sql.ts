@@ -568,7 +568,7 @@ ORDER BY r.position, b.dataset`;
  * (requester, access_point, dataset, status_class and the sums of unattributed, not ignored usage):
  * the top `top` pairs, by dataset, with the totals over every pair. No ORDER BY.
  */
-function unattributedTail<P>(
+export function unattributedTail<P>(
   d: AggregationDialect<P>,
   tables: AggregationTables,
   p: Parameters<P>,
