@@ -9,7 +9,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { type DuckDBConnection, DuckDBInstance, type DuckDBValue } from '@duckdb/node-api';
 import { DuckDbStoreError, InvalidRollupRowError } from './errors.js';
 import { memoryLimitSetting, stateMemoryLimit } from './memory-limit.js';
-import { DROP_OLD_NETWORK, OLD_NETWORK_SHAPE } from './network-store.js';
+import { DROP_OLD_NETWORK, NETWORK_UNCODED, OLD_NETWORK_SHAPE } from './network-store.js';
 import {
   CREATE_SCHEMA,
   DROP_OLD_CLAIMS,
@@ -20,6 +20,7 @@ import {
   SCHEMA_VERSION,
   SETTING_SCHEMA_VERSION,
   SQL,
+  UPGRADE_NETWORK,
   UPGRADE_ROLLUP,
 } from './schema.js';
 
@@ -159,6 +160,10 @@ export class DuckDbDatabase {
     // A rollup still stored as strings: coded (every row kept) before the schema puts the view in its place.
     if ((await connection.runAndReadAll(ROLLUP_UNCODED)).currentRowCount > 0) {
       await inTransaction(connection, UPGRADE_ROLLUP);
+    }
+    // The network table per slot, likewise, into the same dictionary.
+    if ((await connection.runAndReadAll(NETWORK_UNCODED)).currentRowCount > 0) {
+      await inTransaction(connection, UPGRADE_NETWORK);
     }
     for (const statement of CREATE_SCHEMA) await connection.run(statement);
     if ((await connection.runAndReadAll(INGESTED_FILES_WITH_KEY)).currentRowCount > 0) {

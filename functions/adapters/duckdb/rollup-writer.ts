@@ -327,7 +327,7 @@ export class StagedRollup {
       this.stagedStrings = strings.length;
     }
     if (rows.lines !== undefined) this.requestIds.stage(rows.task ?? 0, rows.lines);
-    if (rows.network !== undefined) await stageNetworkRows(this.connection, rows.task ?? 0, rows.network);
+    if (rows.network !== undefined) await this.stageNetwork(rows.task ?? 0, rows.network, strings);
     if (rows.holdings !== undefined) await stageHeldReads(this.connection, rows.task ?? 0, rows.holdings);
     if (rows.count === 0) return;
     const n = rows.count;
@@ -361,6 +361,46 @@ export class StagedRollup {
       ref,
     ];
     await appendColumns(this.connection, 'rollup_stream', STREAM_TYPES, columns, rows.count);
+  }
+
+  /** Stages network rows with their string columns as codes of `rollup_strings` (network-store.ts). */
+  private async stageNetwork(
+    task: number,
+    rows: ColumnarNetworkRows,
+    strings: readonly string[],
+  ): Promise<void> {
+    if (rows.count === 0) return;
+    const n = rows.count;
+    const columns = [
+      rows.requester,
+      rows.accessPoint,
+      rows.address,
+      rows.prefix,
+      rows.addressKey,
+      rows.addressClass,
+      rows.vpce,
+      rows.region,
+    ];
+    await this.codeStrings(columns, n, strings);
+    const codes = this.codes;
+    const [requester, accessPoint, address, prefix, addressKey, addressClass, vpce, region] = columns.map(
+      (column) => {
+        const out = new Int32Array(n);
+        for (let i = 0; i < n; i++) out[i] = codes[column[i]!]!;
+        return out;
+      },
+    ) as [Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array];
+    await stageNetworkRows(this.connection, task, {
+      ...rows,
+      requester,
+      accessPoint,
+      address,
+      prefix,
+      addressKey,
+      addressClass,
+      vpce,
+      region,
+    });
   }
 
   /** Gives every staged string that `columns` name (their first `n` rows) its code in `rollup_strings`. */

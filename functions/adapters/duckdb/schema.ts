@@ -7,7 +7,8 @@
  */
 import type { Interval } from '../../domain/time.js';
 import { HOLDINGS_SCHEMA } from './holdings-writer.js';
-import { NETWORK_SQL, NETWORK_TABLE_SCHEMA } from './network-store.js';
+import { NETWORK_SQL, NETWORK_TABLE_SCHEMA, upgradeNetwork } from './network-store.js';
+import { DICTIONARY_LIST } from './rollup-strings.js';
 
 /** Bumped when a table changes shape; a file written with another version is refused, not guessed at. */
 export const SCHEMA_VERSION = '1';
@@ -61,11 +62,7 @@ const ROLLUP_VIEW = `CREATE OR REPLACE VIEW rollup AS
   SELECT r.slot_start, l.v[r.bucket + 1] AS bucket, l.v[r.requester + 1] AS requester,
     l.v[r.access_point + 1] AS access_point, l.v[r.dataset + 1] AS dataset, l.v[r.operation + 1] AS operation,
     l.v[r.status_class + 1] AS status_class, r.requests, r.bytes_sent, r.records, l.v[r.batch + 1] AS batch
-  FROM rollup_rows r, (
-    SELECT list(s.value ORDER BY t.i) AS v
-    FROM range((SELECT coalesce(max(id), -1) + 1 FROM rollup_strings)) t(i)
-      LEFT JOIN rollup_strings s ON s.id = t.i
-  ) l`;
+  FROM rollup_rows r, ${DICTIONARY_LIST} l`;
 
 /**
  * Coding rollup rows into `rollup_rows` and `rollup_strings`; constant text, values only as parameters.
@@ -99,6 +96,9 @@ export const ROLLUP_CODE = {
       JOIN rollup_strings t ON t.value = x.batch`,
 } as const;
 
+/** Codes a per-slot network table of strings (network-store.ts); after UPGRADE_ROLLUP, before CREATE_SCHEMA. */
+export const UPGRADE_NETWORK: readonly string[] = upgradeNetwork(ROLLUP_TABLES);
+
 /** The rollup table as it was before it was coded: still a table, not the view. */
 export const ROLLUP_UNCODED = `SELECT 1 FROM duckdb_tables()
   WHERE table_name = 'rollup' AND schema_name = 'main' AND NOT temporary`;
@@ -125,7 +125,7 @@ export const CREATE_SCHEMA: readonly string[] = [
   ROLLUP_VIEW,
   // Who asked from where, per slot, beside the rollup (network-store.ts); added after version 1, and
   // filled for old files when the ingestion settings fingerprint (rollup: 5) rebuilds the rollup.
-  NETWORK_TABLE_SCHEMA,
+  ...NETWORK_TABLE_SCHEMA,
   // No PRIMARY KEY: DuckDB keeps a key's index whole in memory and writes it whole at every
   // checkpoint, so it grew each run's cost with every object ever recorded (a month of small log
   // objects is 300,000 rows). A fingerprint is still recorded once: one process writes the file (its
