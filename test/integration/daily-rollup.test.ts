@@ -26,6 +26,7 @@ import {
   prepareDailyRead,
   writeAttributionTables,
 } from '../../functions/adapters/duckdb/usage-aggregation.js';
+import type { DailySource } from '../../functions/adapters/sql/usage-aggregation-sql.js';
 import {
   partnerDailyUsageRequest,
   unattributedUsageRequest,
@@ -265,6 +266,41 @@ describe('the daily pre-aggregate', () => {
       expect(r.days).toEqual(r.slots);
       expect(r.cached).toEqual(r.slots);
       expect(r.days.counted.length).toBeGreaterThan(25);
+    }
+  });
+
+  it('reads the days the range cuts through by code (grouped, then decoded) as the decoding view reads them', async () => {
+    const registry = registryOf(['Asia/Kathmandu', 'America/St_Johns']);
+    await insertRows(
+      fc
+        .sample(rowArbitrary(2), { numRuns: 1500, seed: 15 })
+        .map((row, i) => ({ ...row, requests: BigInt(i + 1) })),
+    );
+    const tables = await writeAttributionTables(connection, registry);
+    const { partners, unattributed } = await prepareDailyRead(connection, registry);
+    expect(partners.coded).toBeDefined();
+    const prepared = await prepareAttributedRead(connection, registry, tables);
+    const viaView = <T extends { coded?: unknown }>(source: T): T => ({ ...source, coded: undefined });
+    const reads = (d: { partners: DailySource; unattributed: DailySource }) => [
+      new DuckDbUsageAggregation(connection, undefined, d),
+      new DuckDbUsageAggregation(connection, undefined, d, prepared.cache),
+    ];
+    const coded = reads({ partners, unattributed });
+    const view = reads({ partners: viaView(partners), unattributed: viaView(unattributed) });
+    // Cut inside a +05:45 and a -03:30 day, and inside the first day of the range.
+    for (const dataEndMs of [
+      Date.UTC(2026, 2, 20, 7, 15),
+      Date.UTC(2026, 2, 9, 2, 30),
+      Date.UTC(2026, 2, 3, 9),
+    ]) {
+      const counted = partnerDailyUsageRequest(registry.partners, WINDOW, dataEndMs);
+      const strangers = unattributedUsageRequest(WINDOW, 1000);
+      for (const [i, read] of coded.entries()) {
+        const expected = await view[i]!.partnerDailyUsage(counted);
+        expect(expected.length).toBeGreaterThan(0);
+        expect(await read.partnerDailyUsage(counted)).toEqual(expected);
+        expect(await read.unattributedUsage(strangers)).toEqual(await view[i]!.unattributedUsage(strangers));
+      }
     }
   });
 

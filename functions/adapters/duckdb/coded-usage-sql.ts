@@ -41,6 +41,8 @@ const d = DUCKDB;
 /** The coded rollup's tables (schema.ts). */
 const ROWS = '"rollup_rows"';
 const STRINGS = '"rollup_strings"';
+/** The coded rollup's tables, for a daily read's edges (usage-aggregation-sql.ts, DailySource `coded`). */
+export const CODED_SLOT_ROWS = Object.freeze({ rows: ROWS, strings: STRINGS });
 
 /** The TEMP table of the range's pairs (see the file's comment); replaced by each read. */
 export const SLOT_PAIRS = 'slot_pairs';

@@ -33,6 +33,7 @@ import {
   refreshAttributedDaily,
 } from './attributed-daily.js';
 import {
+  CODED_SLOT_ROWS,
   type CodedRead,
   codedPartnerDailyUsageStatement,
   codedUnattributedUsageStatement,
@@ -376,6 +377,7 @@ export async function prepareDailyRead(
     table: DAILY_ROLLUP_TABLES.daily,
     batches: DAILY_ROLLUP_TABLES.batches,
     zones: zones.map((timeZone) => ({ timeZone, id: id.get(timeZone)! })),
+    coded: CODED_SLOT_ROWS,
   });
   // A registry without partners still reads its (empty) counted usage through one zone.
   return {
