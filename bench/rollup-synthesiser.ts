@@ -25,6 +25,8 @@
  */
 import { DuckDBInstance, listValue } from '@duckdb/node-api';
 import { DuckDbState } from '../functions/adapters/duckdb/index.js';
+import { insertUncodedRollup } from '../functions/adapters/duckdb/rollup-writer.js';
+import { SQL } from '../functions/adapters/duckdb/schema.js';
 import { type Registry, RegistrySchema } from '../functions/domain/registry.js';
 import { SLOT_MS } from '../functions/domain/usage.js';
 
@@ -189,7 +191,7 @@ export async function synthesiseRollup(options: SynthesiseOptions): Promise<Synt
   const db = await DuckDBInstance.create(options.path);
   const c = await db.connect();
   try {
-    await c.run('DELETE FROM rollup');
+    await c.run(SQL.clearRollup);
     // One INSERT a day, in order: the rollup is ordered by time as nightly ingestion leaves it.
     const perApp = rowsPerSlot / APPS_PER_PARTNER;
     const slotsPerDay = SLOTS_PER_DAY;
@@ -204,9 +206,9 @@ export async function synthesiseRollup(options: SynthesiseOptions): Promise<Synt
         BigInt(perApp * APPS_PER_PARTNER),
       ];
       if (day >= fullDaysFrom) {
-        await c.run(
-          `INSERT INTO rollup
-        SELECT
+        await insertUncodedRollup(
+          c,
+          `SELECT
           ($1::BIGINT + s * ${SLOT_MS})::BIGINT AS slot_start,
           'data' AS bucket, requester, access_point, dataset, operation, status_class,
           requests,
@@ -227,9 +229,9 @@ export async function synthesiseRollup(options: SynthesiseOptions): Promise<Synt
             GROUP BY s)`,
           [BigInt(startMs), BigInt(day), listValue([...ZONES])],
         );
-        await c.run(
-          `INSERT INTO rollup
-        SELECT
+        await insertUncodedRollup(
+          c,
+          `SELECT
           ($1::BIGINT + g.segment * ${SLOT_MS})::BIGINT AS slot_start,
           'data' AS bucket, requester, access_point, dataset, operation, status_class,
           sum(requests)::BIGINT,

@@ -398,6 +398,9 @@ async function readFiles(
       await commits.catch(() => undefined);
       throw error;
     }
+    // Everything is read: the workers' memory (their heaps and buffers, tens of MB) is freed before the
+    // last group's write, the run's peak (closing twice is harmless: ingestPaths closes a given pool).
+    await pool.close();
     if (ready.length > 0) commit();
     await commits;
   } finally {

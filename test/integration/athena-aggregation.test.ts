@@ -42,6 +42,7 @@ import { AthenaLocalServer } from '../support/athena-local-server.js';
 import { SAMPLE_AGGREGATION_TABLES } from '../support/athena-statements.js';
 import { localAthenaClient, localS3Client, s3UnloadStore } from '../support/aws-local-clients.js';
 import { type LocalServer, startS3rver } from '../support/local-aws-servers.js';
+import { insertRollup } from '../support/rollup-table.js';
 
 /** The rollup row of the first release: rows written before the grains (grain NULL) read as usage. */
 const FIRST_RELEASE_COLUMNS = ROLLUP_COLUMNS.slice(0, ROLLUP_COLUMNS.indexOf('request_ids') + 1).join(', ');
@@ -157,8 +158,9 @@ beforeAll(async () => {
   local = await db.connect();
   for (const statement of CREATE_SCHEMA) await local.run(statement);
   await writeAttributionTables(local, registry);
-  await local.run(
-    `INSERT INTO rollup VALUES ${rows
+  await insertRollup(
+    local,
+    `VALUES ${rows
       .map(
         (r) =>
           `(${r.slot}, 'b', '${r.requester.replaceAll("'", "''")}', '-', '${r.dataset}', '${r.operation}', '${r.status}', ${r.requests}, ${r.bytes}, 0, 'x')`,

@@ -26,6 +26,7 @@ import {
   prepareDailyRead,
   writeAttributionTables,
 } from '../../functions/adapters/duckdb/usage-aggregation.js';
+import type { DailySource } from '../../functions/adapters/sql/usage-aggregation-sql.js';
 import {
   partnerDailyUsageRequest,
   unattributedUsageRequest,
@@ -33,6 +34,7 @@ import {
 import type { AuditWindow } from '../../functions/audit/evaluate-window.js';
 import { type Registry, RegistrySchema } from '../../functions/domain/registry.js';
 import { SLOT_MS, type StatusClass, type UsageRow } from '../../functions/domain/usage.js';
+import { deleteRollup, insertRollup } from '../support/rollup-table.js';
 
 const ACCT = ['111122223333', '444455556666', '777788889999'];
 const ZONES = [
@@ -120,8 +122,8 @@ afterAll(() => {
 async function reset(): Promise<void> {
   for (const statement of [...CREATE_DAILY_ROLLUP, ...CREATE_ATTRIBUTED_DAILY])
     await connection.run(statement);
+  await deleteRollup(connection);
   for (const table of [
-    'rollup',
     'ingested_files',
     'rollup_daily',
     'rollup_daily_batches',
@@ -138,8 +140,9 @@ async function reset(): Promise<void> {
 async function insertRows(rows: readonly BatchRow[], into: DuckDBConnection = connection): Promise<void> {
   if (rows.length === 0) return;
   const col = <T>(f: (r: BatchRow) => T) => listValue(rows.map(f) as never[]);
-  await into.run(
-    `INSERT INTO rollup SELECT unnest($1::BIGINT[]), unnest($2::VARCHAR[]), unnest($3::VARCHAR[]),
+  await insertRollup(
+    into,
+    `SELECT unnest($1::BIGINT[]), unnest($2::VARCHAR[]), unnest($3::VARCHAR[]),
       unnest($4::VARCHAR[]), unnest($5::VARCHAR[]), unnest($6::VARCHAR[]), unnest($7::VARCHAR[]),
       unnest($8::BIGINT[]), unnest($9::BIGINT[]), unnest($10::BIGINT[]), unnest($11::VARCHAR[])`,
     [
@@ -266,6 +269,41 @@ describe('the daily pre-aggregate', () => {
     }
   });
 
+  it('reads the days the range cuts through by code (grouped, then decoded) as the decoding view reads them', async () => {
+    const registry = registryOf(['Asia/Kathmandu', 'America/St_Johns']);
+    await insertRows(
+      fc
+        .sample(rowArbitrary(2), { numRuns: 1500, seed: 15 })
+        .map((row, i) => ({ ...row, requests: BigInt(i + 1) })),
+    );
+    const tables = await writeAttributionTables(connection, registry);
+    const { partners, unattributed } = await prepareDailyRead(connection, registry);
+    expect(partners.coded).toBeDefined();
+    const prepared = await prepareAttributedRead(connection, registry, tables);
+    const viaView = <T extends { coded?: unknown }>(source: T): T => ({ ...source, coded: undefined });
+    const reads = (d: { partners: DailySource; unattributed: DailySource }) => [
+      new DuckDbUsageAggregation(connection, undefined, d),
+      new DuckDbUsageAggregation(connection, undefined, d, prepared.cache),
+    ];
+    const coded = reads({ partners, unattributed });
+    const view = reads({ partners: viaView(partners), unattributed: viaView(unattributed) });
+    // Cut inside a +05:45 and a -03:30 day, and inside the first day of the range.
+    for (const dataEndMs of [
+      Date.UTC(2026, 2, 20, 7, 15),
+      Date.UTC(2026, 2, 9, 2, 30),
+      Date.UTC(2026, 2, 3, 9),
+    ]) {
+      const counted = partnerDailyUsageRequest(registry.partners, WINDOW, dataEndMs);
+      const strangers = unattributedUsageRequest(WINDOW, 1000);
+      for (const [i, read] of coded.entries()) {
+        const expected = await view[i]!.partnerDailyUsage(counted);
+        expect(expected.length).toBeGreaterThan(0);
+        expect(await read.partnerDailyUsage(counted)).toEqual(expected);
+        expect(await read.unattributedUsage(strangers)).toEqual(await view[i]!.unattributedUsage(strangers));
+      }
+    }
+  });
+
   it('drops and rebuilds the daily rows of a batch that re-ingestion replaced or removed', async () => {
     const registry = registryOf(['Asia/Kathmandu', 'Europe/Berlin']);
     const rows = fc.sample(rowArbitrary(2), { numRuns: 400, seed: 5 });
@@ -278,7 +316,7 @@ describe('the daily pre-aggregate', () => {
     expect(again.refresh).toMatchObject({ check: 'counts', built: 0, dropped: 0 });
 
     // b2 replaced by b4 with other rows; b3 removed.
-    await connection.run("DELETE FROM rollup WHERE batch IN ('b2', 'b3')");
+    await deleteRollup(connection, ['b2', 'b3']);
     await insertRows(
       fc.sample(rowArbitrary(2), { numRuns: 150, seed: 6 }).map((r) => ({ ...r, batch: 'b4' })),
     );
@@ -300,7 +338,7 @@ describe('the daily pre-aggregate', () => {
     expect(before.days).toEqual(before.slots);
     expect(before.cached).toEqual(before.slots);
     // Rebuilt under other settings: same batch name and rows, other counts.
-    await connection.run('DELETE FROM rollup');
+    await deleteRollup(connection);
     await connection.run("DELETE FROM ingested_files WHERE fingerprint = 'f1'");
     await insertRows(rows.map((r) => ({ ...r, requests: r.requests + 1n })));
     await record(2_000);
@@ -329,7 +367,7 @@ describe('the daily pre-aggregate', () => {
     const registry = registryOf(['America/New_York', 'Pacific/Kiritimati']);
     await insertRows(fc.sample(rowArbitrary(2), { numRuns: 300, seed: 10 }));
     await bothWays(registryOf(['America/New_York']), Date.UTC(2026, 3, 5));
-    await connection.run("DELETE FROM rollup WHERE batch = 'b1'");
+    await deleteRollup(connection, ['b1']);
     await insertRows(
       fc.sample(rowArbitrary(2), { numRuns: 100, seed: 11 }).map((r) => ({ ...r, batch: 'b5' })),
     );
@@ -467,7 +505,7 @@ describe('the daily pre-aggregate', () => {
     await insertRows(fc.sample(rowArbitrary(2), { numRuns: 400, seed: 23 }));
     const first = await bothWays(registry, Date.UTC(2026, 3, 5));
     expect(first.cached).toEqual(first.slots);
-    await connection.run("DELETE FROM rollup WHERE batch IN ('b2', 'b3')");
+    await deleteRollup(connection, ['b2', 'b3']);
     await insertRows(
       fc.sample(rowArbitrary(2), { numRuns: 150, seed: 24 }).map((r) => ({ ...r, batch: 'b4' })),
     );
@@ -486,7 +524,7 @@ describe('the daily pre-aggregate', () => {
     await insertRows(fc.sample(rowArbitrary(2), { numRuns: 300, seed: 25 }));
     await bothWays(registry, Date.UTC(2026, 3, 5));
     // A replaced batch, a new one, and a registry change pending at once.
-    await connection.run("DELETE FROM rollup WHERE batch = 'b1'");
+    await deleteRollup(connection, ['b1']);
     await insertRows(
       fc.sample(rowArbitrary(2), { numRuns: 100, seed: 26 }).map((r) => ({ ...r, batch: 'b5' })),
     );
@@ -556,7 +594,7 @@ describe('the daily pre-aggregate', () => {
       expect(await memoryLimitInForce(c)).toBe(inForce);
       expect(await setting()).toBe(text);
       // Also after a refresh that fails part-way.
-      await c.run('DELETE FROM rollup');
+      await deleteRollup(c);
       await insertRows(fc.sample(rowArbitrary(1), { numRuns: 50, seed: 13 }), c);
       await expect(
         refreshDailyRollup(c, ['UTC', 'Asia/Kathmandu'], {

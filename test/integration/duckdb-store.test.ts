@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { DuckDBInstance } from '@duckdb/node-api';
+import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   DuckDbState,
@@ -578,6 +578,82 @@ describe('DuckDbState settings and persistence', () => {
     expect(rows.find((r) => r.fingerprint === 'fp-b')).toEqual(before.find((r) => r.fingerprint === 'fp-b'));
     expect(rows.map((r) => r.fingerprint)).toEqual(['fp-a', 'fp-b']);
   });
+  it('upgrades a state file whose rollup is a table of strings: coded into rollup_rows, every row kept, read by the same columns', async () => {
+    const first = await open();
+    await first.ingestLog.resetIfSettingsChanged('s1');
+    await first.ingestLog.replaceFile(
+      logFile('fp-a'),
+      [
+        row('fp-a', { requests: 9n }),
+        row('fp-a', { requester: "arn:aws:iam::1:user/o'brien", dataset: 'climate/', bytesSent: 7n }),
+      ],
+      stats(),
+    );
+    await first.ingestLog.replaceFile(
+      logFile('fp-b'),
+      [row('fp-b', { statusClass: '4xx', records: 3n })],
+      stats(),
+    );
+    await first.close();
+    opened.splice(opened.indexOf(first), 1);
+    // The rollup as every release before the coded one kept it: a table with the view's columns.
+    const raw = async () => {
+      const instance = await DuckDBInstance.create(dbPath);
+      return { instance, connection: await instance.connect() };
+    };
+    const read = async (connection: DuckDBConnection, sql: string) =>
+      (await connection.runAndReadAll(sql)).getRowObjectsJson();
+    const old = await raw();
+    const before = await read(old.connection, 'SELECT * FROM rollup ORDER BY ALL');
+    expect(before).toHaveLength(3);
+    await old.connection.run('CREATE TABLE rollup_table AS SELECT * FROM rollup');
+    await old.connection.run('DROP VIEW rollup');
+    await old.connection.run('DROP TABLE rollup_rows');
+    await old.connection.run('DROP TABLE rollup_strings');
+    await old.connection.run('ALTER TABLE rollup_table RENAME TO rollup');
+    expect(
+      await read(old.connection, "SELECT table_name FROM duckdb_tables() WHERE table_name LIKE 'rollup%'"),
+    ).toEqual([{ table_name: 'rollup' }]);
+    old.connection.closeSync();
+    old.instance.closeSync();
+
+    const upgraded = await open();
+    expect(totals(await upgraded.usageSource.usage(everything))).toEqual({
+      requests: 11n,
+      bytesSent: 207n,
+      records: 3n,
+    });
+    // Replacing a file of the upgraded rollup removes its batch's coded rows and writes them again.
+    await upgraded.ingestLog.replaceFile(logFile('fp-a'), [row('fp-a', { requests: 4n })], stats());
+    expect(totals(await upgraded.usageSource.usage(everything)).requests).toBe(5n);
+    await upgraded.close();
+    opened.splice(opened.indexOf(upgraded), 1);
+
+    const after = await raw();
+    expect(
+      await read(
+        after.connection,
+        "SELECT table_name FROM duckdb_tables() WHERE table_name LIKE 'rollup%' ORDER BY 1",
+      ),
+    ).toEqual([{ table_name: 'rollup_rows' }, { table_name: 'rollup_strings' }]);
+    expect(
+      await read(after.connection, "SELECT view_name FROM duckdb_views() WHERE view_name = 'rollup'"),
+    ).toEqual([{ view_name: 'rollup' }]);
+    // fp-b's row as it was, column by column; fp-a's as recorded again.
+    expect(await read(after.connection, "SELECT * FROM rollup WHERE batch = 'fp-b'")).toEqual(
+      before.filter((r) => r.batch === 'fp-b'),
+    );
+    expect(await read(after.connection, "SELECT batch, requests FROM rollup WHERE batch = 'fp-a'")).toEqual([
+      { batch: 'fp-a', requests: '4' },
+    ]);
+    // Each string once in the dictionary.
+    expect(
+      await read(after.connection, 'SELECT count(*) - count(DISTINCT value) AS repeated FROM rollup_strings'),
+    ).toEqual([{ repeated: '0' }]);
+    after.connection.closeSync();
+    after.instance.closeSync();
+  });
+
   it('refuses to open a file this process already has open', async () => {
     await open();
     await expect(DuckDbState.open(dbPath)).rejects.toThrow(/already open in this process/);

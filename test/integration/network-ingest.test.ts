@@ -10,7 +10,6 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DuckDbState } from '../../functions/adapters/duckdb/index.js';
 import { networkFindings } from '../../functions/adapters/duckdb/network-findings.js';
-import { NETWORK_TABLE_SCHEMA } from '../../functions/adapters/duckdb/network-store.js';
 import { SETTING_INGESTION } from '../../functions/adapters/duckdb/schema.js';
 import { type IngestOptions, ingestPaths } from '../../functions/cli/local-ingest.js';
 import { type Registry, RegistrySchema } from '../../functions/domain/registry.js';
@@ -213,8 +212,13 @@ describe('the network table (local engine)', () => {
     // The table and ingestion settings as the release before made them: a row per UTC day.
     const instance = await DuckDBInstance.create(path);
     const connection = await instance.connect();
-    await connection.run('DROP TABLE network_usage');
-    await connection.run(NETWORK_TABLE_SCHEMA.replace('slot_start BIGINT', 'day_start BIGINT'));
+    await connection.run('DROP VIEW network_usage');
+    await connection.run('DROP TABLE network_rows');
+    await connection.run(`CREATE TABLE network_usage (day_start BIGINT NOT NULL, requester VARCHAR NOT NULL,
+      access_point VARCHAR NOT NULL, source_address VARCHAR NOT NULL, source_prefix VARCHAR NOT NULL,
+      address_key VARCHAR NOT NULL, address_class VARCHAR NOT NULL, vpce VARCHAR NOT NULL,
+      source_region VARCHAR NOT NULL, requests BIGINT NOT NULL, bytes_sent BIGINT NOT NULL,
+      first_ms BIGINT NOT NULL, last_ms BIGINT NOT NULL, batch VARCHAR NOT NULL)`);
     await connection.run(`INSERT INTO network_usage VALUES (${DAY14}, 'x', '-', '-', '-', '-', 'none', '-', '-',
       1, 1, ${DAY14}, ${DAY14}, 'old')`);
     await connection.run("UPDATE settings SET value = 'rollup: 4' WHERE key = ?", [SETTING_INGESTION]);
@@ -224,6 +228,54 @@ describe('the network table (local engine)', () => {
     expect(await networkFiguresOf(upgraded.database)).toEqual([]);
     await ingestPaths(upgraded.ingestLog, [file], { datasetDepth: 2, workers: 0 });
     expect(await networkFiguresOf(upgraded.database)).toEqual(EXPECTED);
+    await upgraded.close();
+  });
+
+  it('upgrades a state file whose rollup and network table are tables of strings: coded when opened, every row kept', async () => {
+    const file = await put('v/2026-03-15-02-00-00-VVVVVVVVVVVVVVVV', LINES);
+    const path = join(root, `s${stateCount++}.duckdb`);
+    const first = await DuckDbState.open(path);
+    await ingestPaths(first.ingestLog, [file], { datasetDepth: 2, workers: 0 });
+    await first.close();
+    // Both tables as the release before the coded one kept them: tables with the views' columns.
+    const instance = await DuckDBInstance.create(path);
+    const connection = await instance.connect();
+    const rowsOf = async (sql: string) => (await connection.runAndReadAll(sql)).getRowObjectsJson();
+    const before = await rowsOf('SELECT * FROM network_usage ORDER BY ALL');
+    expect(before.length).toBeGreaterThan(0);
+    for (const [table, coded] of [
+      ['rollup', 'rollup_rows'],
+      ['network_usage', 'network_rows'],
+    ]) {
+      await connection.run(`CREATE TABLE ${table}_table AS SELECT * FROM ${table}`);
+      await connection.run(`DROP VIEW ${table}`);
+      await connection.run(`DROP TABLE ${coded}`);
+      await connection.run(`ALTER TABLE ${table}_table RENAME TO ${table}`);
+    }
+    await connection.run('DROP TABLE rollup_strings');
+    connection.closeSync();
+    instance.closeSync();
+
+    const upgraded = await DuckDbState.open(path);
+    expect(await networkFiguresOf(upgraded.database)).toEqual(EXPECTED);
+    // Re-ingesting the same object adds nothing.
+    await ingestPaths(upgraded.ingestLog, [file], { datasetDepth: 2, workers: 0 });
+    expect(await networkFiguresOf(upgraded.database)).toEqual(EXPECTED);
+    const kinds = await upgraded.database.serial('kinds', async (c) => {
+      const tables = await c.runAndReadAll(
+        "SELECT table_name FROM duckdb_tables() WHERE table_name LIKE 'network%' ORDER BY 1",
+      );
+      const views = await c.runAndReadAll(
+        "SELECT view_name FROM duckdb_views() WHERE view_name = 'network_usage'",
+      );
+      const after = await c.runAndReadAll('SELECT * FROM network_usage ORDER BY ALL');
+      return {
+        tables: tables.getRows().flat(),
+        views: views.getRows().flat(),
+        after: after.getRowObjectsJson(),
+      };
+    });
+    expect(kinds).toEqual({ tables: ['network_rows'], views: ['network_usage'], after: before });
     await upgraded.close();
   });
 

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CREATE_SCHEMA } from '../../functions/adapters/duckdb/schema.js';
 import {
   DuckDbUsageAggregation,
+  LOCAL_AGGREGATION_TABLES,
   type PartnerDailyUsage,
   writeAttributionTables,
 } from '../../functions/adapters/duckdb/usage-aggregation.js';
@@ -29,6 +30,7 @@ import { buildAttributor } from '../../functions/domain/attribution.js';
 import { evaluatePartnerPeriod, evaluateUnattributed } from '../../functions/domain/evaluate.js';
 import { type Registry, RegistrySchema } from '../../functions/domain/registry.js';
 import { SLOT_MS, type StatusClass, type UsageRow } from '../../functions/domain/usage.js';
+import { deleteRollup, insertRollup } from '../support/rollup-table.js';
 
 const ACCT = ['111122223333', '444455556666', '777788889999'];
 const ZONES = [
@@ -123,7 +125,7 @@ const requesterOf = (partners: number) =>
     ),
   );
 
-const rowsOf = (partners: number): fc.Arbitrary<UsageRow[]> =>
+const rowsOf = (partners: number, minLength = 0): fc.Arbitrary<UsageRow[]> =>
   fc.array(
     fc.record({
       slotStart: fc.integer({ min: FIRST_SLOT, max: LAST_SLOT }).map((s) => s * SLOT_MS),
@@ -140,14 +142,14 @@ const rowsOf = (partners: number): fc.Arbitrary<UsageRow[]> =>
       bytesSent: fc.bigInt({ min: 0n, max: 2n ** 40n }),
       records: fc.bigInt({ min: 0n, max: 50n }),
     }),
-    { maxLength: 400 },
+    { minLength, maxLength: 400 },
   );
 
 /** Partners' zones, and rollup rows whose requesters belong to those partners or to no one. */
-const zonesAndRows = (maxPartners: number) =>
+const zonesAndRows = (maxPartners: number, minRows = 0) =>
   fc
     .array(fc.constantFrom(...ZONES), { minLength: 1, maxLength: maxPartners })
-    .chain((zones) => fc.tuple(fc.constant(zones), rowsOf(zones.length)));
+    .chain((zones) => fc.tuple(fc.constant(zones), rowsOf(zones.length, minRows)));
 
 let db: DuckDBInstance;
 let connection: DuckDBConnection;
@@ -165,11 +167,12 @@ afterAll(() => {
 
 async function load(registry: Registry, rows: readonly UsageRow[]): Promise<void> {
   await writeAttributionTables(connection, registry);
-  await connection.run('DELETE FROM rollup');
+  await deleteRollup(connection);
   if (rows.length === 0) return;
   const col = <T>(f: (r: UsageRow) => T) => listValue(rows.map(f) as never[]);
-  await connection.run(
-    `INSERT INTO rollup SELECT unnest($1::BIGINT[]), unnest($2::VARCHAR[]), unnest($3::VARCHAR[]),
+  await insertRollup(
+    connection,
+    `SELECT unnest($1::BIGINT[]), unnest($2::VARCHAR[]), unnest($3::VARCHAR[]),
       unnest($4::VARCHAR[]), unnest($5::VARCHAR[]), unnest($6::VARCHAR[]), unnest($7::VARCHAR[]),
       unnest($8::BIGINT[]), unnest($9::BIGINT[]), unnest($10::BIGINT[]), 'batch'`,
     [
@@ -479,5 +482,50 @@ describe('unattributedUsageSql on DuckDB', () => {
       [2, 'arn:aws:iam::999999999999:user/mid', 'other/x/', 20n, false],
     ]);
     expect(sql[0]!.totals).toEqual({ pairs: 3, requests: 78n, bytesSent: 780n, records: 0n });
+  });
+});
+
+describe('the slot rows read by their codes (coded-usage-sql.ts)', () => {
+  it("gives the shared statements' rows over the same rows decoded, in their order, and drops its TEMP tables", async () => {
+    let nonEmpty = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        zonesAndRows(4, 100),
+        fc.integer({ min: FIRST_SLOT, max: LAST_SLOT + 4 }),
+        fc.integer({ min: 1, max: 5 }),
+        async ([zones, rows], dataEndSlot, top) => {
+          const registry = registryOf(zones);
+          await load(registry, rows);
+          // The same rows again in a second batch: summed across batches by code, as by string.
+          await insertRollup(
+            connection,
+            `SELECT slot_start, bucket, requester, access_point, dataset, operation, status_class,
+              requests, bytes_sent, records, 'second' FROM rollup`,
+          );
+          await connection.run('CREATE OR REPLACE TEMP TABLE rollup_decoded AS SELECT * FROM rollup');
+          const coded = new DuckDbUsageAggregation(connection);
+          const decoded = new DuckDbUsageAggregation(connection, {
+            ...LOCAL_AGGREGATION_TABLES,
+            rollup: 'rollup_decoded',
+          });
+          const daily = partnerDailyUsageRequest(registry.partners, WINDOW, dataEndSlot * SLOT_MS);
+          const counted = await coded.partnerDailyUsage(daily);
+          expect(counted).toEqual(await decoded.partnerDailyUsage(daily));
+          const streamed: PartnerDailyUsage[] = [];
+          await coded.eachPartnerDailyUsage(daily, (_partner, partnerRows) => streamed.push(...partnerRows));
+          expect(streamed).toEqual(counted);
+          const strangers = unattributedUsageRequest(WINDOW, top);
+          const unattributed = await coded.unattributedUsage(strangers);
+          expect(unattributed).toEqual(await decoded.unattributedUsage(strangers));
+          if (counted.length > 0 && unattributed.length > 0) nonEmpty++;
+          const left = await connection.runAndReadAll(
+            "SELECT table_name FROM duckdb_tables() WHERE temporary AND table_name IN ('slot_pairs', 'slot_days')",
+          );
+          expect(left.getRows()).toEqual([]);
+        },
+      ),
+      { numRuns: 25, seed: 21 },
+    );
+    expect(nonEmpty).toBeGreaterThanOrEqual(10);
   });
 });

@@ -16,6 +16,7 @@ import {
 import { attributionSql, DUCKDB } from '../../functions/adapters/sql/usage-aggregation-sql.js';
 import { buildAttributor } from '../../functions/domain/attribution.js';
 import { type Principal, type Registry, RegistrySchema } from '../../functions/domain/registry.js';
+import { deleteRollup, insertRollup } from '../support/rollup-table.js';
 
 const ACCOUNTS = ['111122223333', '444455556666'];
 const PARTITIONS = ['aws', 'aws-cn'];
@@ -130,12 +131,12 @@ afterAll(() => {
 /** Writes one rollup row per pair, attributes in SQL, and returns `requester \0 ap -> partner/app`. */
 async function sqlAttribution(reg: Registry, pairs: readonly (readonly [string, string])[]) {
   await writeAttributionTables(connection, reg);
-  await connection.run('DELETE FROM rollup');
+  await deleteRollup(connection);
   for (const [r, ap] of pairs) {
-    await connection.run(
-      `INSERT INTO rollup VALUES (0, 'b', ?, ?, 'd/', 'REST.GET.OBJECT', '2xx', 1, 1, 0, 'x')`,
-      [r, ap],
-    );
+    await insertRollup(connection, `VALUES (0, 'b', ?, ?, 'd/', 'REST.GET.OBJECT', '2xx', 1, 1, 0, 'x')`, [
+      r,
+      ap,
+    ]);
   }
   const q = attributionSql(DUCKDB, LOCAL_AGGREGATION_TABLES, { startMs: 0, endMs: 1 });
   const reader = await connection.runAndReadAll(q.sql, [...q.params]);

@@ -150,6 +150,8 @@ interface BatchCensus {
   readonly rows: number;
   readonly minSlot: number | null;
   readonly maxSlot: number | null;
+  /** The batch's code in `rollup_rows` (schema.ts); -1 for a batch without rows. */
+  readonly code: number;
 }
 
 interface Marker {
@@ -258,7 +260,7 @@ async function refreshInTransaction(
   options: DailyRollupOptions,
 ): Promise<DailyRollupRefresh> {
   const zones = await zoneIds(connection, asked);
-  const total = Number(rowsOf(await connection.runAndReadAll('SELECT count(*) FROM rollup'))[0]![0]);
+  const total = Number(rowsOf(await connection.runAndReadAll('SELECT count(*) FROM rollup_rows'))[0]![0]);
   const files = await fileSignatures(connection);
   const markers = new Map<number, Map<string, Marker>>(zones.map((z) => [z.id, new Map()]));
   for (const [zone, batch, rows, signature] of rowsOf(
@@ -276,18 +278,27 @@ async function refreshInTransaction(
   };
   if (zones.every(upToDate)) return { zones, check: 'counts', dropped: 0, built: 0, rowsRead: 0 };
 
-  // Something changed: count every batch of the rollup (one pass over two columns).
+  // Something changed: count every batch of the rollup (one pass over two integer columns; each
+  // batch's name decoded once, after the grouping).
   const census = new Map<string, BatchCensus>();
-  for (const [batch, rows, minSlot, maxSlot] of rowsOf(
+  for (const [batch, code, rows, minSlot, maxSlot] of rowsOf(
     await connection.runAndReadAll(
-      'SELECT batch, count(*), min(slot_start), max(slot_start) FROM rollup GROUP BY batch',
+      `SELECT s.value, c.batch, c.n, c.min_slot, c.max_slot
+      FROM (SELECT batch, count(*) AS n, min(slot_start) AS min_slot, max(slot_start) AS max_slot
+        FROM rollup_rows GROUP BY batch) c
+      JOIN rollup_strings s ON s.id = c.batch`,
     ),
   )) {
-    census.set(String(batch), { rows: Number(rows), minSlot: num(minSlot), maxSlot: num(maxSlot) });
+    census.set(String(batch), {
+      rows: Number(rows),
+      minSlot: num(minSlot),
+      maxSlot: num(maxSlot),
+      code: Number(code),
+    });
   }
   // Recorded batches without rows (unreadable files) get a marker of zero rows, so the check above holds.
   for (const batch of files.keys()) {
-    if (!census.has(batch)) census.set(batch, { rows: 0, minSlot: null, maxSlot: null });
+    if (!census.has(batch)) census.set(batch, { rows: 0, minSlot: null, maxSlot: null, code: -1 });
   }
   const signatureOf = (batch: string) => files.get(batch) ?? '';
   let dropped = 0;
@@ -385,9 +396,11 @@ async function buildBatch(
     await connection.runAndReadAll(`SELECT segment_start, max(slot_start)
       FROM daily_slot_segments GROUP BY segment_start ORDER BY segment_start`),
   ).map(([from, to]) => [Number(from), Number(to)] as const);
+  // Staged as the rollup stores them, by integer code (schema.ts): grouped by codes, and each zone's
+  // daily rows decoded after their grouping, once per distinct code, never per slot row.
   await connection.run(`CREATE OR REPLACE TEMP TABLE daily_stage (
-    segment_start BIGINT NOT NULL, requester VARCHAR NOT NULL, access_point VARCHAR NOT NULL,
-    dataset VARCHAR NOT NULL, operation VARCHAR NOT NULL, status_class VARCHAR NOT NULL,
+    segment_start BIGINT NOT NULL, requester INTEGER NOT NULL, access_point INTEGER NOT NULL,
+    dataset INTEGER NOT NULL, operation INTEGER NOT NULL, status_class INTEGER NOT NULL,
     requests HUGEINT NOT NULL, bytes_sent HUGEINT NOT NULL, records HUGEINT NOT NULL)`);
   // Segments summed a few at a time, so that one statement's groups stay within memory: about
   // STAGE_ROWS rollup rows a statement, judged from the batch's rows per slot.
@@ -403,10 +416,10 @@ async function buildBatch(
       `INSERT INTO daily_stage
       SELECT g.segment_start, r.requester, r.access_point, r.dataset, r.operation, r.status_class,
         sum(r.requests), sum(r.bytes_sent), sum(r.records)
-      FROM rollup r JOIN daily_slot_segments g ON g.slot_start = r.slot_start
-      WHERE r.batch = $1 AND r.slot_start >= $2::BIGINT AND r.slot_start <= $3::BIGINT
+      FROM rollup_rows r JOIN daily_slot_segments g ON g.slot_start = r.slot_start
+      WHERE r.batch = $1::INTEGER AND r.slot_start >= $2::BIGINT AND r.slot_start <= $3::BIGINT
       GROUP BY g.segment_start, r.requester, r.access_point, r.dataset, r.operation, r.status_class`,
-      [batch, chunkFrom, to],
+      [census.code, chunkFrom, to],
     );
     chunkFrom = segments[i + 1]?.[0] ?? chunkFrom;
     chunkRows = 0;
@@ -415,11 +428,21 @@ async function buildBatch(
   for (const zone of zones) {
     await connection.run(
       `INSERT INTO rollup_daily
-      SELECT $1::INTEGER, $2, d.local_date, s.requester, s.access_point, s.dataset, s.operation, s.status_class,
-        CAST(sum(s.requests) AS BIGINT), CAST(sum(s.bytes_sent) AS BIGINT), CAST(sum(s.records) AS BIGINT)
-      FROM daily_stage s
-      JOIN daily_slot_days d ON d.slot_start = s.segment_start AND d.zone_id = $1::INTEGER
-      GROUP BY d.local_date, s.requester, s.access_point, s.dataset, s.operation, s.status_class`,
+      SELECT $1::INTEGER, $2, x.local_date, q.value, a.value, t.value, o.value, c.value,
+        x.requests, x.bytes_sent, x.records
+      FROM (
+        SELECT d.local_date, s.requester, s.access_point, s.dataset, s.operation, s.status_class,
+          CAST(sum(s.requests) AS BIGINT) AS requests, CAST(sum(s.bytes_sent) AS BIGINT) AS bytes_sent,
+          CAST(sum(s.records) AS BIGINT) AS records
+        FROM daily_stage s
+        JOIN daily_slot_days d ON d.slot_start = s.segment_start AND d.zone_id = $1::INTEGER
+        GROUP BY d.local_date, s.requester, s.access_point, s.dataset, s.operation, s.status_class
+      ) x
+      JOIN rollup_strings q ON q.id = x.requester
+      JOIN rollup_strings a ON a.id = x.access_point
+      JOIN rollup_strings t ON t.id = x.dataset
+      JOIN rollup_strings o ON o.id = x.operation
+      JOIN rollup_strings c ON c.id = x.status_class`,
       [zone.id, batch],
     );
   }

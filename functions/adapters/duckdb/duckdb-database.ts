@@ -9,16 +9,19 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { type DuckDBConnection, DuckDBInstance, type DuckDBValue } from '@duckdb/node-api';
 import { DuckDbStoreError, InvalidRollupRowError } from './errors.js';
 import { memoryLimitSetting, stateMemoryLimit } from './memory-limit.js';
-import { DROP_OLD_NETWORK, OLD_NETWORK_SHAPE } from './network-store.js';
+import { DROP_OLD_NETWORK, NETWORK_UNCODED, OLD_NETWORK_SHAPE } from './network-store.js';
 import {
   CREATE_SCHEMA,
   DROP_OLD_CLAIMS,
   INGESTED_FILES_WITH_KEY,
   OLD_CLAIMS_SHAPE,
   REBUILD_INGESTED_FILES,
+  ROLLUP_UNCODED,
   SCHEMA_VERSION,
   SETTING_SCHEMA_VERSION,
   SQL,
+  UPGRADE_NETWORK,
+  UPGRADE_ROLLUP,
 } from './schema.js';
 
 /**
@@ -154,16 +157,17 @@ export class DuckDbDatabase {
     if ((await connection.runAndReadAll(OLD_NETWORK_SHAPE)).currentRowCount > 0) {
       await connection.run(DROP_OLD_NETWORK);
     }
+    // A rollup still stored as strings: coded (every row kept) before the schema puts the view in its place.
+    if ((await connection.runAndReadAll(ROLLUP_UNCODED)).currentRowCount > 0) {
+      await inTransaction(connection, UPGRADE_ROLLUP);
+    }
+    // The network table per slot, likewise, into the same dictionary.
+    if ((await connection.runAndReadAll(NETWORK_UNCODED)).currentRowCount > 0) {
+      await inTransaction(connection, UPGRADE_NETWORK);
+    }
     for (const statement of CREATE_SCHEMA) await connection.run(statement);
     if ((await connection.runAndReadAll(INGESTED_FILES_WITH_KEY)).currentRowCount > 0) {
-      await connection.run('BEGIN TRANSACTION');
-      try {
-        for (const statement of REBUILD_INGESTED_FILES) await connection.run(statement);
-        await connection.run('COMMIT');
-      } catch (error) {
-        await connection.run('ROLLBACK').catch(() => undefined);
-        throw error;
-      }
+      await inTransaction(connection, REBUILD_INGESTED_FILES);
     }
     await connection.run(SQL.insertSettingIfAbsent, [SETTING_SCHEMA_VERSION, SCHEMA_VERSION]);
     const version = await readSetting(connection, SETTING_SCHEMA_VERSION);
@@ -174,6 +178,18 @@ export class DuckDbDatabase {
         `schema version ${version} is not ${SCHEMA_VERSION}; use a new state file or the matching release`,
       );
     }
+  }
+}
+
+/** Runs `statements` in one transaction: all of them, or (on an error, rethrown) none. */
+async function inTransaction(connection: DuckDBConnection, statements: readonly string[]): Promise<void> {
+  await connection.run('BEGIN TRANSACTION');
+  try {
+    for (const statement of statements) await connection.run(statement);
+    await connection.run('COMMIT');
+  } catch (error) {
+    await connection.run('ROLLBACK').catch(() => undefined);
+    throw error;
   }
 }
 

@@ -8,32 +8,79 @@
  * batch: re-ingesting a batch replaces its rows, a crash before the commit leaves none, and a repeated
  * delivery of a request is taken back out as it is from the rollup (request-claims.ts). The findings
  * (network-findings.ts) join it with the attribution tables, so a registry change applies to past use.
+ *
+ * Stored coded, as the rollup is (schema.ts): `network_rows` holds every string column and the batch
+ * as codes of `rollup_strings`, and the view `network_usage` decodes them under the columns the table
+ * had, so its readers are unchanged. Written as strings, 28 days of traffic in one file (253,552 rows a
+ * million lines) cost the ingestion about 0.6 s and 70 to 100 MB (BENCHMARKS.md, issue 15).
  */
 import { DOUBLE, type DuckDBConnection, INTEGER, LIST, listValue, VARCHAR } from '@duckdb/node-api';
 import { SLOT_MS } from '../../domain/usage.js';
 import type { ColumnarNetworkRows } from '../logs/network-rows.js';
 import { appendColumns } from './append-columns.js';
+import { DICTIONARY_LIST } from './rollup-strings.js';
 
 /** A network row's grain, the rollup's slot: its slot_start is its slot (as the scanner numbers it) x this. */
 export const NETWORK_SLOT_MS = SLOT_MS;
 
-/** The stored table; created with the rest of the schema (schema.ts). */
-export const NETWORK_TABLE_SCHEMA = `CREATE TABLE IF NOT EXISTS network_usage (
+/** The string columns of the network table, in its order (each a code of `rollup_strings` when stored). */
+const STRING_COLUMNS = [
+  'requester',
+  'access_point',
+  'source_address',
+  'source_prefix',
+  'address_key',
+  'address_class',
+  'vpce',
+  'source_region',
+] as const;
+
+/** The stored table; created with the rest of the schema (schema.ts), after `rollup_strings`. */
+const NETWORK_ROWS_SCHEMA = `CREATE TABLE IF NOT EXISTS network_rows (
     slot_start BIGINT NOT NULL,
-    requester VARCHAR NOT NULL,
-    access_point VARCHAR NOT NULL,
-    source_address VARCHAR NOT NULL,
-    source_prefix VARCHAR NOT NULL,
-    address_key VARCHAR NOT NULL,
-    address_class VARCHAR NOT NULL,
-    vpce VARCHAR NOT NULL,
-    source_region VARCHAR NOT NULL,
+    ${STRING_COLUMNS.map((c) => `${c} INTEGER NOT NULL`).join(',\n    ')},
     requests BIGINT NOT NULL,
     bytes_sent BIGINT NOT NULL,
     first_ms BIGINT NOT NULL,
     last_ms BIGINT NOT NULL,
-    batch VARCHAR NOT NULL
+    batch INTEGER NOT NULL
   )`;
+
+/** The network table as its readers know it: the table's columns, decoded (replaced at every open). */
+const NETWORK_VIEW = `CREATE OR REPLACE VIEW network_usage AS
+  SELECT r.slot_start, ${STRING_COLUMNS.map((c) => `l.v[r.${c} + 1] AS ${c}`).join(', ')},
+    r.requests, r.bytes_sent, r.first_ms, r.last_ms, l.v[r.batch + 1] AS batch
+  FROM network_rows r, ${DICTIONARY_LIST} l`;
+
+/** The table and its view, in order. */
+export const NETWORK_TABLE_SCHEMA: readonly string[] = [NETWORK_ROWS_SCHEMA, NETWORK_VIEW];
+
+/** A network table per slot still stored as strings (the release before the coded one): a table, not the view. */
+export const NETWORK_UNCODED = `SELECT 1 FROM duckdb_tables()
+  WHERE table_name = 'network_usage' AND schema_name = 'main' AND NOT temporary`;
+
+/**
+ * Codes a `network_usage` table of strings into `network_rows` (every row, the same figures) and drops
+ * it; the schema then creates the view in its place. Run in one transaction, after the rollup's upgrade
+ * (`rollup_strings` must exist: `dictionary` creates it if not) and before the schema.
+ */
+export function upgradeNetwork(dictionary: readonly string[]): readonly string[] {
+  return [
+    'ALTER TABLE network_usage RENAME TO network_input',
+    ...dictionary,
+    NETWORK_ROWS_SCHEMA,
+    `INSERT INTO rollup_strings (id, value)
+      SELECT (SELECT coalesce(max(id), -1) FROM rollup_strings) + row_number() OVER (ORDER BY value), value
+      FROM (SELECT DISTINCT unnest([${STRING_COLUMNS.join(', ')}, batch]) AS value FROM network_input)
+      WHERE value NOT IN (SELECT value FROM rollup_strings)`,
+    `INSERT INTO network_rows
+      SELECT x.slot_start, ${STRING_COLUMNS.map((c) => `s_${c}.id`).join(', ')},
+        x.requests, x.bytes_sent, x.first_ms, x.last_ms, s_batch.id
+      FROM network_input x
+        ${[...STRING_COLUMNS, 'batch'].map((c) => `JOIN rollup_strings s_${c} ON s_${c}.value = x.${c}`).join('\n        ')}`,
+    'DROP TABLE network_input',
+  ];
+}
 
 /**
  * A network table of the first release (a row per UTC day, `day_start`): dropped when the state opens,
@@ -44,7 +91,7 @@ export const OLD_NETWORK_SHAPE = `SELECT 1 FROM information_schema.columns
   WHERE table_name = 'network_usage' AND column_name = 'day_start' AND table_schema = 'main'`;
 export const DROP_OLD_NETWORK = 'DROP TABLE network_usage';
 
-/** Per-connection staging, beside rollup_stream; string columns are ids into rollup_stream_strings. */
+/** Per-connection staging, beside rollup_stream; string columns are codes of rollup_strings (StagedRollup.stage). */
 export const NETWORK_STREAM_SCHEMA: readonly string[] = [
   `CREATE TEMP TABLE IF NOT EXISTS network_stream (
     item INTEGER NOT NULL,
@@ -86,7 +133,7 @@ const STREAM_TYPES = [
   INTEGER,
 ];
 
-/** The string-id columns of network_stream, decoded through rollup_stream_strings. */
+/** The string columns of network_stream, by position those of the network table (STRING_COLUMNS). */
 const KEY_COLUMNS = [
   'requester',
   'access_point',
@@ -101,26 +148,27 @@ const KEY_COLUMNS = [
 /** SQL of the network table; constant text, values only as parameters. */
 export const NETWORK_SQL = {
   /**
-   * Sums the staged rows of the items $1 (batches $2, parallel) by batch and key into network_usage; $3
-   * is NETWORK_SLOT_MS. First and last time come from the lines counted (a repeat taken back out was logged at
-   * the time of the request it repeats); a key whose every request was a repeat is not written.
+   * Sums the staged rows of the items $1 (batches $2, parallel, already in `rollup_strings`: StagedRollup
+   * adds them) by batch and key into network_rows, codes as staged; $3 is NETWORK_SLOT_MS. First and
+   * last time come from the lines counted (a repeat taken back out was logged at the time of the
+   * request it repeats); a key whose every request was a repeat is not written.
    */
-  insertSummed: `INSERT INTO network_usage (slot_start, requester, access_point, source_address, source_prefix,
-      address_key, address_class, vpce, source_region, requests, bytes_sent, first_ms, last_ms, batch)
-    SELECT g.slot::BIGINT * $3::BIGINT, ${KEY_COLUMNS.map((c) => `s_${c}.value`).join(', ')},
-      g.requests, g.bytes_sent, g.first_ms, g.last_ms, g.batch
-    FROM (
-      SELECT f.batch, slot, ${KEY_COLUMNS.join(', ')},
-        sum(requests::BIGINT)::BIGINT AS requests,
-        sum(bytes_sent::BIGINT)::BIGINT AS bytes_sent,
-        min(first_ms::BIGINT) FILTER (WHERE requests > 0) AS first_ms,
-        max(last_ms::BIGINT) FILTER (WHERE requests > 0) AS last_ms
-      FROM network_stream s
-        JOIN (SELECT unnest($1::INTEGER[]) AS item, unnest($2::VARCHAR[]) AS batch) f ON f.item = s.item
-      GROUP BY f.batch, slot, ${KEY_COLUMNS.join(', ')}
-      HAVING sum(requests::BIGINT) > 0
-    ) g
-      ${KEY_COLUMNS.map((c) => `JOIN rollup_stream_strings s_${c} ON s_${c}.id = g.${c}`).join('\n      ')}`,
+  insertSummed: `INSERT INTO network_rows (slot_start, ${STRING_COLUMNS.join(', ')}, requests, bytes_sent,
+      first_ms, last_ms, batch)
+    SELECT slot::BIGINT * $3::BIGINT, ${KEY_COLUMNS.join(', ')},
+      sum(requests::BIGINT)::BIGINT AS requests,
+      sum(bytes_sent::BIGINT)::BIGINT AS bytes_sent,
+      min(first_ms::BIGINT) FILTER (WHERE requests > 0) AS first_ms,
+      max(last_ms::BIGINT) FILTER (WHERE requests > 0) AS last_ms,
+      f.batch
+    FROM network_stream s
+      JOIN (
+        SELECT l.item, k.id AS batch
+        FROM (SELECT unnest($1::INTEGER[]) AS item, unnest($2::VARCHAR[]) AS batch) l
+          JOIN rollup_strings k ON k.value = l.batch
+      ) f ON f.item = s.item
+    GROUP BY f.batch, slot, ${KEY_COLUMNS.join(', ')}
+    HAVING sum(requests::BIGINT) > 0`,
   discardItems: 'DELETE FROM network_stream WHERE item IN (SELECT unnest($1::INTEGER[]))',
   /**
    * Repeated requests taken back out of the network rows they went into, as request-claims.ts takes
@@ -138,11 +186,12 @@ export const NETWORK_SQL = {
         FROM network_stream
         WHERE (task, ref) IN (SELECT (task, net_ref) FROM network_repeats)
       ) k ON k.task = r.task AND k.ref = r.net_ref`,
-  deleteOf: 'DELETE FROM network_usage WHERE batch IN (SELECT unnest($1::VARCHAR[]))',
-  clear: 'DELETE FROM network_usage',
+  deleteOf: `DELETE FROM network_rows WHERE batch IN
+    (SELECT id FROM rollup_strings WHERE value IN (SELECT unnest($1::VARCHAR[])))`,
+  clear: 'DELETE FROM network_rows',
 } as const;
 
-/** Stages network rows read in task `task`; their strings are staged with the rollup's. */
+/** Stages network rows read in task `task`, their string columns already codes of `rollup_strings`. */
 export async function stageNetworkRows(
   connection: DuckDBConnection,
   task: number,
@@ -170,7 +219,7 @@ export async function stageNetworkRows(
   await appendColumns(connection, 'network_stream', STREAM_TYPES, columns, rows.count);
 }
 
-/** Sums the staged network rows of `items` into network_usage and unstages them (caller's transaction). */
+/** Sums the staged network rows of `items` into network_rows and unstages them (caller's transaction). */
 export async function insertNetworkRows(
   connection: DuckDBConnection,
   items: readonly { readonly item: number; readonly batch: string }[],

@@ -128,7 +128,8 @@ export const CLAIM_SQL = {
   claimFiles: `INSERT INTO request_claim_files (file, batch)
     SELECT $2::INTEGER + 1 + ord, batch FROM ${GROUP_BATCHES}`,
   /** Rows whose every request was a repeat; $1 the batches just written. */
-  deleteEmptyRows: 'DELETE FROM rollup WHERE requests = 0 AND batch IN (SELECT unnest($1::VARCHAR[]))',
+  deleteEmptyRows: `DELETE FROM rollup_rows WHERE requests = 0 AND batch IN
+    (SELECT id FROM rollup_strings WHERE value IN (SELECT unnest($1::VARCHAR[])))`,
   /** Claims of event days more than $1 days before the newest claimed day. */
   forget: `DELETE FROM request_claims
     WHERE day < (SELECT max(day) FROM request_claims) - $1::INTEGER`,

@@ -1,13 +1,16 @@
 /**
  * Bulk write of rollup rows through DuckDB's appender. Rows go in as integer codes plus a small string
- * dictionary and are decoded by one INSERT ... SELECT inside DuckDB: numbers cross into DuckDB as a
- * memory copy per column chunk, whereas each string crosses with a native call of its own.
+ * dictionary and are recoded to the codes of `rollup_strings` by one INSERT ... SELECT inside DuckDB
+ * (the rollup is stored coded, see schema.ts): numbers cross into DuckDB as a memory copy per column
+ * chunk, whereas each string crosses with a native call of its own.
  */
 import {
   BIGINT,
   DOUBLE,
   type DuckDBConnection,
   DuckDBDataChunk,
+  type DuckDBType,
+  type DuckDBValue,
   INTEGER,
   LIST,
   listValue,
@@ -23,6 +26,7 @@ import {
 } from '../../domain/usage.js';
 import type { ColumnarNetworkRows } from '../logs/network-rows.js';
 import { appendColumns } from './append-columns.js';
+import { collectGarbage } from './collect-garbage.js';
 import { InvalidRollupRowError } from './errors.js';
 import { discardHeldReads, HELD_STREAM_SCHEMA, resetHeldReads, stageHeldReads } from './holdings-writer.js';
 import {
@@ -32,7 +36,10 @@ import {
   stageNetworkRows,
 } from './network-store.js';
 import { CLAIM_WORK_SCHEMA, type RepeatsDropped, RequestIdStage } from './request-claims.js';
-import { SQL } from './schema.js';
+import { ROLLUP_CODE, SQL } from './schema.js';
+
+/** From how many request identities checked at once a full collection follows (collect-garbage.ts). */
+const COLLECT_AFTER_LINES = 100_000;
 
 /** DuckDB's vector size: the most rows one data chunk holds. */
 const CHUNK_ROWS = 2048;
@@ -109,13 +116,56 @@ export async function appendRollupRows(
     throw error;
   }
 
-  const inserted = await connection.run(SQL.unstageRollup, [batch]);
+  await connection.run(SQL.addStagedStrings, [batch]);
+  const batchCode = (await connection.runAndReadAll(SQL.rollupCode, [batch])).getRows()[0]![0];
+  const inserted = await connection.run(SQL.unstageRollup, [batchCode as number]);
   if (inserted.rowsChanged !== rows.length) {
     // Cannot happen while every code has a dictionary entry; checked because a silent loss would undercount.
     throw new Error(`staged ${rows.length} rollup rows but decoded ${inserted.rowsChanged}`);
   }
   await connection.run(SQL.clearStage);
   await connection.run(SQL.clearStageStrings);
+}
+
+/** The rollup's columns as the view `rollup` shows them, for rows given as strings (see insertUncodedRollup). */
+const ROLLUP_INPUT: readonly string[] = [
+  `CREATE TEMP TABLE IF NOT EXISTS rollup_input (
+    slot_start BIGINT NOT NULL,
+    bucket VARCHAR NOT NULL,
+    requester VARCHAR NOT NULL,
+    access_point VARCHAR NOT NULL,
+    dataset VARCHAR NOT NULL,
+    operation VARCHAR NOT NULL,
+    status_class VARCHAR NOT NULL,
+    requests BIGINT NOT NULL,
+    bytes_sent BIGINT NOT NULL,
+    records BIGINT NOT NULL,
+    batch VARCHAR NOT NULL
+  )`,
+  'DELETE FROM rollup_input',
+];
+
+/**
+ * Writes rows given with the columns of the view `rollup`, in its order and as strings, as
+ * `INSERT INTO rollup <rows>` wrote them into the table it was: `rows` is the SELECT or VALUES clause
+ * of that INSERT, with its parameters. For synthetic data (bench, tests), which is written in bulk by
+ * SQL; the ingester stages coded rows instead. Returns the rows written.
+ */
+export async function insertUncodedRollup(
+  connection: DuckDBConnection,
+  rows: string,
+  params: DuckDBValue[] = [],
+  types?: DuckDBType[],
+): Promise<number> {
+  for (const statement of ROLLUP_INPUT) await connection.run(statement);
+  const given = await connection.run(`INSERT INTO rollup_input ${rows}`, params, types);
+  await connection.run(ROLLUP_CODE.addInputStrings);
+  const written = await connection.run(ROLLUP_CODE.insertInput);
+  await connection.run('DELETE FROM rollup_input');
+  if (written.rowsChanged !== given.rowsChanged) {
+    throw new Error(`given ${given.rowsChanged} rollup rows but coded ${written.rowsChanged}`);
+  }
+  return Number(written.rowsChanged);
 }
 
 function checkRow(row: RollupRow, batch: string, index: number): void {
@@ -197,27 +247,22 @@ export const STREAM_SQL = {
   /**
    * Sums the staged rows of the items in $1 by batch and key (each partial count is exact as a double,
    * and is summed as an integer), the batch of each item from $2 (in the same order as $1: items of
-   * one batch are summed together), and decodes ids through the staged strings. $3 is SLOT_MS, $4 the
-   * status classes.
+   * one batch are summed together) coded by `rollup_strings` (ROLLUP_CODE.addStrings first). Their
+   * string columns and status already hold the codes of `rollup_strings` (StagedRollup.stage); $3 is SLOT_MS.
    */
-  insertSummed: `INSERT INTO rollup (slot_start, bucket, requester, access_point, dataset, operation,
+  insertSummed: `INSERT INTO rollup_rows (slot_start, bucket, requester, access_point, dataset, operation,
       status_class, requests, bytes_sent, records, batch)
-    SELECT g.slot::BIGINT * $3::BIGINT, b.value, r.value, a.value, d.value, o.value,
-      list_extract($4::VARCHAR[], g.status + 1), g.requests, g.bytes_sent, g.records, g.batch
-    FROM (
-      SELECT f.batch, slot, status, bucket, requester, access_point, dataset, operation,
-        sum(requests::BIGINT)::BIGINT AS requests,
-        sum(bytes_sent::BIGINT)::BIGINT AS bytes_sent,
-        sum(records::BIGINT)::BIGINT AS records
-      FROM rollup_stream s
-        JOIN (SELECT unnest($1::INTEGER[]) AS item, unnest($2::VARCHAR[]) AS batch) f ON f.item = s.item
-      GROUP BY f.batch, slot, status, bucket, requester, access_point, dataset, operation
-    ) g
-      JOIN rollup_stream_strings b ON b.id = g.bucket
-      JOIN rollup_stream_strings r ON r.id = g.requester
-      JOIN rollup_stream_strings a ON a.id = g.access_point
-      JOIN rollup_stream_strings d ON d.id = g.dataset
-      JOIN rollup_stream_strings o ON o.id = g.operation`,
+    SELECT slot::BIGINT * $3::BIGINT, bucket, requester, access_point, dataset, operation, status,
+      sum(requests::BIGINT)::BIGINT, sum(bytes_sent::BIGINT)::BIGINT, sum(records::BIGINT)::BIGINT, f.batch
+    FROM rollup_stream s
+      JOIN (
+        SELECT l.item, k.id AS batch
+        FROM (SELECT unnest($1::INTEGER[]) AS item, unnest($2::VARCHAR[]) AS batch) l
+          JOIN rollup_strings k ON k.value = l.batch
+      ) f ON f.item = s.item
+    GROUP BY f.batch, slot, status, bucket, requester, access_point, dataset, operation`,
+  /** The codes in `rollup_strings` of the strings $1 (all of them there). */
+  codesOf: 'SELECT value, id FROM rollup_strings WHERE value IN (SELECT unnest($1::VARCHAR[]))',
   discardItems: 'DELETE FROM rollup_stream WHERE item IN (SELECT unnest($1::INTEGER[]))',
   /** Bookkeeping of many files in one statement: parallel lists, one element per file. */
   insertFiles: `INSERT INTO ingested_files (fingerprint, path, basename, size, layout, lines, parsed_lines,
@@ -240,6 +285,14 @@ export const STREAM_SQL = {
  */
 export class StagedRollup {
   private stagedStrings = 0;
+  /**
+   * `codes[id]`: the code in `rollup_strings` of staged string `id`, -1 until a row names it. Strings
+   * are added to `rollup_strings` as rows first name them, outside the group's transaction, and are
+   * never removed from it, so a code once read stays valid for the connection's life.
+   */
+  private codes = new Int32Array(0);
+  /** The codes of STATUS_BY_INDEX, by index, once read. */
+  private statusCodeList: readonly number[] | undefined;
   /** The request identities of the staged rows, kept on this thread (see request-claims.ts). */
   private readonly requestIds = new RequestIdStage();
 
@@ -274,20 +327,33 @@ export class StagedRollup {
       this.stagedStrings = strings.length;
     }
     if (rows.lines !== undefined) this.requestIds.stage(rows.task ?? 0, rows.lines);
-    if (rows.network !== undefined) await stageNetworkRows(this.connection, rows.task ?? 0, rows.network);
+    if (rows.network !== undefined) await this.stageNetwork(rows.task ?? 0, rows.network, strings);
     if (rows.holdings !== undefined) await stageHeldReads(this.connection, rows.task ?? 0, rows.holdings);
     if (rows.count === 0) return;
-    const task = new Int32Array(rows.count).fill(rows.task ?? 0);
-    const ref = rows.ref ?? new Int32Array(rows.count);
+    const n = rows.count;
+    const keys = [rows.bucket, rows.requester, rows.accessPoint, rows.dataset, rows.operation];
+    await this.codeStrings(keys, n, strings);
+    const codes = this.codes;
+    const coded = keys.map((column) => {
+      const out = new Int32Array(n);
+      for (let i = 0; i < n; i++) out[i] = codes[column[i]!]!;
+      return out;
+    });
+    const statusCodes = await this.statusCodes();
+    const status = new Int32Array(n);
+    for (let i = 0; i < n; i++) {
+      const code = statusCodes[rows.status[i]!];
+      if (code === undefined)
+        throw new RangeError(`staged rollup row ${i}: no status class ${rows.status[i]}`);
+      status[i] = code;
+    }
+    const task = new Int32Array(n).fill(rows.task ?? 0);
+    const ref = rows.ref ?? new Int32Array(n);
     const columns = [
       rows.item,
       rows.slot,
-      rows.status,
-      rows.bucket,
-      rows.requester,
-      rows.accessPoint,
-      rows.dataset,
-      rows.operation,
+      status,
+      ...coded,
       rows.requests,
       rows.bytesSent,
       rows.records,
@@ -297,6 +363,93 @@ export class StagedRollup {
     await appendColumns(this.connection, 'rollup_stream', STREAM_TYPES, columns, rows.count);
   }
 
+  /** Stages network rows with their string columns as codes of `rollup_strings` (network-store.ts). */
+  private async stageNetwork(
+    task: number,
+    rows: ColumnarNetworkRows,
+    strings: readonly string[],
+  ): Promise<void> {
+    if (rows.count === 0) return;
+    const n = rows.count;
+    const columns = [
+      rows.requester,
+      rows.accessPoint,
+      rows.address,
+      rows.prefix,
+      rows.addressKey,
+      rows.addressClass,
+      rows.vpce,
+      rows.region,
+    ];
+    await this.codeStrings(columns, n, strings);
+    const codes = this.codes;
+    const [requester, accessPoint, address, prefix, addressKey, addressClass, vpce, region] = columns.map(
+      (column) => {
+        const out = new Int32Array(n);
+        for (let i = 0; i < n; i++) out[i] = codes[column[i]!]!;
+        return out;
+      },
+    ) as [Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array];
+    await stageNetworkRows(this.connection, task, {
+      ...rows,
+      requester,
+      accessPoint,
+      address,
+      prefix,
+      addressKey,
+      addressClass,
+      vpce,
+      region,
+    });
+  }
+
+  /** Gives every staged string that `columns` name (their first `n` rows) its code in `rollup_strings`. */
+  private async codeStrings(
+    columns: readonly Int32Array[],
+    n: number,
+    strings: readonly string[],
+  ): Promise<void> {
+    if (this.codes.length < strings.length) {
+      const grown = new Int32Array(strings.length).fill(-1);
+      grown.set(this.codes);
+      this.codes = grown;
+    }
+    const codes = this.codes;
+    const missing = new Set<number>();
+    for (const column of columns) {
+      for (let i = 0; i < n; i++) {
+        const id = column[i]!;
+        if (codes[id] === -1) missing.add(id);
+        else if (codes[id] === undefined) throw new RangeError(`staged rollup row ${i}: no string ${id}`);
+      }
+    }
+    if (missing.size === 0) return;
+    const ids = [...missing];
+    const found = await this.addStrings(ids.map((id) => strings[id]!));
+    for (const id of ids) codes[id] = found.get(strings[id]!)!;
+  }
+
+  private async statusCodes(): Promise<readonly number[]> {
+    if (this.statusCodeList === undefined) {
+      const found = await this.addStrings(STATUS_BY_INDEX);
+      this.statusCodeList = STATUS_BY_INDEX.map((status) => found.get(status)!);
+    }
+    return this.statusCodeList;
+  }
+
+  /** Adds `values` to `rollup_strings` (those not there yet) and reads their codes. */
+  private async addStrings(values: readonly string[]): Promise<Map<string, number>> {
+    const list = [listValue([...values])];
+    await this.connection.run(ROLLUP_CODE.addStrings, list, [LIST(VARCHAR)]);
+    const reader = await this.connection.runAndReadAll(STREAM_SQL.codesOf, list, [LIST(VARCHAR)]);
+    const found = new Map<string, number>();
+    for (const [value, id] of reader.getRows()) found.set(String(value), Number(id));
+    for (const value of values) {
+      if (!found.has(value)) throw new Error(`rollup string ${JSON.stringify(value)} was not added`);
+    }
+    return found;
+  }
+
   /**
    * Sums the staged rows of `items` into `rollup`, one row per batch and key (items sharing a batch
    * are summed together), and unstages them. Run it inside the caller's transaction. Returns the rollup rows written.
@@ -304,11 +457,12 @@ export class StagedRollup {
   async insertInto(items: readonly { readonly item: number; readonly batch: string }[]): Promise<number> {
     if (items.length === 0) return 0;
     const ids = listValue(items.map((i) => i.item));
-    const batches = listValue(items.map((i) => i.batch));
+    const batches = items.map((i) => i.batch);
+    await this.connection.run(ROLLUP_CODE.addStrings, [listValue([...new Set(batches)])], [LIST(VARCHAR)]);
     const result = await this.connection.run(
       STREAM_SQL.insertSummed,
-      [ids, batches, BigInt(SLOT_MS), listValue([...STATUS_BY_INDEX])],
-      [LIST(INTEGER), LIST(VARCHAR), BIGINT, LIST(VARCHAR)],
+      [ids, listValue(batches), BigInt(SLOT_MS)],
+      [LIST(INTEGER), LIST(VARCHAR), BIGINT],
     );
     await insertNetworkRows(this.connection, items);
     await this.discard(items.map((i) => i.item));
@@ -328,7 +482,13 @@ export class StagedRollup {
    * Takes requests already counted (by another file, or earlier in `items` or in the same file) back
    * out of the staged rows of `items`, before `insertInto` sums them; see request-claims.ts.
    */
-  dropRepeats(items: readonly { readonly item: number; readonly batch: string }[]): Promise<RepeatsDropped> {
-    return this.requestIds.dropRepeats(this.connection, items);
+  async dropRepeats(
+    items: readonly { readonly item: number; readonly batch: string }[],
+  ): Promise<RepeatsDropped> {
+    const lines = this.requestIds.count;
+    const dropped = await this.requestIds.dropRepeats(this.connection, items);
+    // The check's typed arrays (tens of bytes a line) are garbage now; freed before the rollup write.
+    if (lines >= COLLECT_AFTER_LINES) collectGarbage();
+    return dropped;
   }
 }

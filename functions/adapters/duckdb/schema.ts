@@ -7,7 +7,8 @@
  */
 import type { Interval } from '../../domain/time.js';
 import { HOLDINGS_SCHEMA } from './holdings-writer.js';
-import { NETWORK_SQL, NETWORK_TABLE_SCHEMA } from './network-store.js';
+import { NETWORK_SQL, NETWORK_TABLE_SCHEMA, upgradeNetwork } from './network-store.js';
+import { DICTIONARY_LIST } from './rollup-strings.js';
 
 /** Bumped when a table changes shape; a file written with another version is refused, not guessed at. */
 export const SCHEMA_VERSION = '1';
@@ -18,28 +19,113 @@ export const SETTING_INGESTION = 'ingestion_settings';
 /** `on` when the last ingestion kept the holdings table (the registry's settings.holdings), else `off`. */
 export const SETTING_HOLDINGS = 'holdings';
 
+/**
+ * The rollup, stored coded: every string column (and the batch) as an integer naming a string of
+ * `rollup_strings`. Writing 330,000 rows of six strings and a batch name per million log lines cost
+ * DuckDB about twice the time and memory of the same rows as integers, and the final checkpoint more
+ * still (BENCHMARKS.md, issue 15). Readers read the view `rollup` (ROLLUP_VIEW), which decodes them
+ * under the columns the table had; writers code through ROLLUP_CODE. A state file whose `rollup` is
+ * still that table is coded when opened (UPGRADE_ROLLUP).
+ */
+const ROLLUP_TABLES: readonly string[] = [
+  `CREATE TABLE IF NOT EXISTS rollup_rows (
+    slot_start BIGINT NOT NULL,
+    bucket INTEGER NOT NULL,
+    requester INTEGER NOT NULL,
+    access_point INTEGER NOT NULL,
+    dataset INTEGER NOT NULL,
+    operation INTEGER NOT NULL,
+    status_class INTEGER NOT NULL,
+    requests BIGINT NOT NULL,
+    bytes_sent BIGINT NOT NULL,
+    records BIGINT NOT NULL,
+    batch INTEGER NOT NULL
+  )`,
+  // Each string once (ROLLUP_CODE.addStrings adds only those not there yet: one writer holds the file).
+  // Never removed, so that a code read once stays valid (StagedRollup caches them); they are few
+  // (buckets, requesters, access points, datasets, operations, status classes, a batch name per group).
+  `CREATE TABLE IF NOT EXISTS rollup_strings (
+    id INTEGER NOT NULL,
+    value VARCHAR NOT NULL
+  )`,
+];
+
+/**
+ * The rollup as its readers know it (replaced at every open, so a file always has this release's): the
+ * columns of the table it was, decoded from `rollup_rows` by position in one list of every string
+ * (codes are dense from 0: added as max + 1, 2, ..., never removed; a gap would read NULL, never
+ * another string). Not joins with `rollup_strings`: seven joins in a view that readers join further let
+ * DuckDB's join order put the rollup on a build side (the scale bench's SQL path: 1.4 GB against
+ * 260 MB), where one list read once costs what the table did.
+ */
+const ROLLUP_VIEW = `CREATE OR REPLACE VIEW rollup AS
+  SELECT r.slot_start, l.v[r.bucket + 1] AS bucket, l.v[r.requester + 1] AS requester,
+    l.v[r.access_point + 1] AS access_point, l.v[r.dataset + 1] AS dataset, l.v[r.operation + 1] AS operation,
+    l.v[r.status_class + 1] AS status_class, r.requests, r.bytes_sent, r.records, l.v[r.batch + 1] AS batch
+  FROM rollup_rows r, ${DICTIONARY_LIST} l`;
+
+/**
+ * Coding rollup rows into `rollup_rows` and `rollup_strings`; constant text, values only as parameters.
+ */
+export const ROLLUP_CODE = {
+  /** Adds the strings of the list $1 that `rollup_strings` does not hold yet, each once. */
+  addStrings: `INSERT INTO rollup_strings (id, value)
+    SELECT (SELECT coalesce(max(id), -1) FROM rollup_strings) + row_number() OVER (ORDER BY value), value
+    FROM (SELECT DISTINCT unnest($1::VARCHAR[]) AS value)
+    WHERE value NOT IN (SELECT value FROM rollup_strings)`,
+  /**
+   * Adds the strings of the table `rollup_input` (the rollup's columns, as strings) that
+   * `rollup_strings` does not hold yet.
+   */
+  addInputStrings: `INSERT INTO rollup_strings (id, value)
+    SELECT (SELECT coalesce(max(id), -1) FROM rollup_strings) + row_number() OVER (ORDER BY value), value
+    FROM (SELECT DISTINCT unnest([bucket, requester, access_point, dataset, operation, status_class, batch])
+      AS value FROM rollup_input)
+    WHERE value NOT IN (SELECT value FROM rollup_strings)`,
+  /** Codes every row of `rollup_input` into `rollup_rows` (after addInputStrings). */
+  insertInput: `INSERT INTO rollup_rows (slot_start, bucket, requester, access_point, dataset, operation,
+      status_class, requests, bytes_sent, records, batch)
+    SELECT x.slot_start, b.id, q.id, a.id, d.id, o.id, c.id, x.requests, x.bytes_sent, x.records, t.id
+    FROM rollup_input x
+      JOIN rollup_strings b ON b.value = x.bucket
+      JOIN rollup_strings q ON q.value = x.requester
+      JOIN rollup_strings a ON a.value = x.access_point
+      JOIN rollup_strings d ON d.value = x.dataset
+      JOIN rollup_strings o ON o.value = x.operation
+      JOIN rollup_strings c ON c.value = x.status_class
+      JOIN rollup_strings t ON t.value = x.batch`,
+} as const;
+
+/** Codes a per-slot network table of strings (network-store.ts); after UPGRADE_ROLLUP, before CREATE_SCHEMA. */
+export const UPGRADE_NETWORK: readonly string[] = upgradeNetwork(ROLLUP_TABLES);
+
+/** The rollup table as it was before it was coded: still a table, not the view. */
+export const ROLLUP_UNCODED = `SELECT 1 FROM duckdb_tables()
+  WHERE table_name = 'rollup' AND schema_name = 'main' AND NOT temporary`;
+
+/**
+ * Codes a `rollup` table of the earlier shape into `rollup_rows` (every row, the same figures), then
+ * drops it; CREATE_SCHEMA then creates the view in its place. Run in one transaction, before CREATE_SCHEMA.
+ */
+export const UPGRADE_ROLLUP: readonly string[] = [
+  'ALTER TABLE rollup RENAME TO rollup_input',
+  ...ROLLUP_TABLES,
+  ROLLUP_CODE.addInputStrings,
+  ROLLUP_CODE.insertInput,
+  'DROP TABLE rollup_input',
+];
+
 /** Run once per open; every statement is idempotent. */
 export const CREATE_SCHEMA: readonly string[] = [
   `CREATE TABLE IF NOT EXISTS settings (
     key VARCHAR PRIMARY KEY,
     value VARCHAR NOT NULL
   )`,
-  `CREATE TABLE IF NOT EXISTS rollup (
-    slot_start BIGINT NOT NULL,
-    bucket VARCHAR NOT NULL,
-    requester VARCHAR NOT NULL,
-    access_point VARCHAR NOT NULL,
-    dataset VARCHAR NOT NULL,
-    operation VARCHAR NOT NULL,
-    status_class VARCHAR NOT NULL,
-    requests BIGINT NOT NULL,
-    bytes_sent BIGINT NOT NULL,
-    records BIGINT NOT NULL,
-    batch VARCHAR NOT NULL
-  )`,
+  ...ROLLUP_TABLES,
+  ROLLUP_VIEW,
   // Who asked from where, per slot, beside the rollup (network-store.ts); added after version 1, and
   // filled for old files when the ingestion settings fingerprint (rollup: 5) rebuilds the rollup.
-  NETWORK_TABLE_SCHEMA,
+  ...NETWORK_TABLE_SCHEMA,
   // No PRIMARY KEY: DuckDB keeps a key's index whole in memory and writes it whole at every
   // checkpoint, so it grew each run's cost with every object ever recorded (a month of small log
   // objects is 300,000 rows). A fingerprint is still recorded once: one process writes the file (its
@@ -112,6 +198,9 @@ export const CREATE_SCHEMA: readonly string[] = [
     id INTEGER NOT NULL,
     value VARCHAR NOT NULL
   )`,
+  // The staged dictionary's codes (`id`) with the codes of `rollup_strings` for the same strings.
+  `CREATE TEMP VIEW IF NOT EXISTS stage_codes AS
+    SELECT s.id, d.id AS code FROM stage_strings s JOIN rollup_strings d ON d.value = s.value`,
 ];
 
 /**
@@ -167,7 +256,8 @@ export const SQL = {
   putSetting: 'INSERT OR REPLACE INTO settings (key, value) VALUES ($1, $2)',
   insertSettingIfAbsent: 'INSERT OR IGNORE INTO settings (key, value) VALUES ($1, $2)',
 
-  clearRollup: 'DELETE FROM rollup',
+  /** The rows only: `rollup_strings` keeps its strings (codes are never reused, see StagedRollup). */
+  clearRollup: 'DELETE FROM rollup_rows',
   clearNetwork: NETWORK_SQL.clear,
   clearFiles: 'DELETE FROM ingested_files',
   clearSamples: 'DELETE FROM malformed_samples',
@@ -190,7 +280,8 @@ export const SQL = {
   /** Every file recorded in the batches $1 (a batch is removed whole, with all its files). */
   filesOfBatches: `SELECT fingerprint, path, basename FROM ingested_files
     WHERE coalesce(batch, fingerprint) IN (SELECT unnest($1::VARCHAR[]))`,
-  deleteRollupOf: 'DELETE FROM rollup WHERE batch IN (SELECT unnest($1::VARCHAR[]))',
+  deleteRollupOf: `DELETE FROM rollup_rows WHERE batch IN
+    (SELECT id FROM rollup_strings WHERE value IN (SELECT unnest($1::VARCHAR[])))`,
   deleteNetworkOf: NETWORK_SQL.deleteOf,
   deleteClaimsOf: `DELETE FROM request_claims WHERE file IN
     (SELECT file FROM request_claim_files WHERE batch IN (SELECT unnest($1::VARCHAR[])))`,
@@ -210,22 +301,34 @@ export const SQL = {
   insertSample:
     'INSERT INTO malformed_samples (fingerprint, path, line, reason, text) VALUES ($1, $2, $3, $4, $5)',
 
-  /** Decodes the staged integer codes through the dictionary into the rollup, tagging the batch. */
-  unstageRollup: `INSERT INTO rollup (slot_start, bucket, requester, access_point, dataset, operation,
+  /** Adds the staged dictionary's strings and the batch $1 to `rollup_strings` (those not there yet). */
+  addStagedStrings: `INSERT INTO rollup_strings (id, value)
+    SELECT (SELECT coalesce(max(id), -1) FROM rollup_strings) + row_number() OVER (ORDER BY value), value
+    FROM (SELECT value FROM stage_strings UNION SELECT $1::VARCHAR)
+    WHERE value NOT IN (SELECT value FROM rollup_strings)`,
+  /** The code of the string $1 in `rollup_strings`. */
+  rollupCode: 'SELECT id FROM rollup_strings WHERE value = $1',
+  /**
+   * Recodes the staged rows from the staged dictionary's codes to those of `rollup_strings`, tagging
+   * them with the batch's code $1 (read apart: DuckDB 1.5 never finished this statement with the
+   * batch's code as a scalar subquery on a `rollup_strings` written in the same transaction).
+   */
+  unstageRollup: `INSERT INTO rollup_rows (slot_start, bucket, requester, access_point, dataset, operation,
       status_class, requests, bytes_sent, records, batch)
-    SELECT s.slot_start, b.value, r.value, a.value, d.value, o.value, c.value,
-      s.requests, s.bytes_sent, s.records, $1
+    SELECT s.slot_start, b.code, r.code, a.code, d.code, o.code, c.code,
+      s.requests, s.bytes_sent, s.records, $1::INTEGER
     FROM rollup_stage s
-      JOIN stage_strings b ON b.id = s.bucket
-      JOIN stage_strings r ON r.id = s.requester
-      JOIN stage_strings a ON a.id = s.access_point
-      JOIN stage_strings d ON d.id = s.dataset
-      JOIN stage_strings o ON o.id = s.operation
-      JOIN stage_strings c ON c.id = s.status_class`,
+      JOIN stage_codes b ON b.id = s.bucket
+      JOIN stage_codes r ON r.id = s.requester
+      JOIN stage_codes a ON a.id = s.access_point
+      JOIN stage_codes d ON d.id = s.dataset
+      JOIN stage_codes o ON o.id = s.operation
+      JOIN stage_codes c ON c.id = s.status_class`,
   clearStage: 'DELETE FROM rollup_stage',
   clearStageStrings: 'DELETE FROM stage_strings',
 
-  dataExtent: 'SELECT min(slot_start), max(slot_start) FROM rollup',
+  /** From the coded rows: every row of them has its strings, so the view would give the same. */
+  dataExtent: 'SELECT min(slot_start), max(slot_start) FROM rollup_rows',
 
   fileTotals: `SELECT fingerprint, path, size, lines, parsed_lines, malformed_lines, malformed_by_reason,
       unreadable_reason, repeats_dropped

@@ -13,6 +13,7 @@ import { type AttributionTables, attributionTables, LIKE_ESCAPE } from '../../do
 import type { Registry } from '../../domain/registry.js';
 import type { AggregatedUsageSource, DailyUsage, UnattributedDatasetUsage } from '../../ports.js';
 import {
+  type AggregationQuery,
   type AggregationTables,
   type AttributedCache,
   cachedPartnerDailyUsageStatement,
@@ -31,6 +32,12 @@ import {
   attributedDigest,
   refreshAttributedDaily,
 } from './attributed-daily.js';
+import {
+  CODED_SLOT_ROWS,
+  type CodedRead,
+  codedPartnerDailyUsageStatement,
+  codedUnattributedUsageStatement,
+} from './coded-usage-sql.js';
 import {
   DAILY_ROLLUP_TABLES,
   type DailyRollupOptions,
@@ -164,11 +171,15 @@ export class DuckDbUsageAggregation {
 
   /** Counted use per partner, application, dataset and local day (usage-aggregation-sql.ts). */
   async partnerDailyUsage(request: PartnerDailyUsageRequest): Promise<PartnerDailyUsage[]> {
-    const q = this.partnerDailyQuery(request);
-    const reader = await this.connection.runAndReadAll(q.sql, [...q.params]);
-    // An empty result has no column vectors at all.
-    if (reader.currentRowCount === 0) return [];
-    return dailyRowsOf(reader.getColumns(), 0, reader.currentRowCount);
+    const q = await this.partnerDailyQuery(request);
+    try {
+      const reader = await this.connection.runAndReadAll(q.sql, [...q.params]);
+      // An empty result has no column vectors at all.
+      if (reader.currentRowCount === 0) return [];
+      return dailyRowsOf(reader.getColumns(), 0, reader.currentRowCount);
+    } finally {
+      await this.dropTemporary(q.temporary);
+    }
   }
 
   /**
@@ -184,7 +195,18 @@ export class DuckDbUsageAggregation {
     request: PartnerDailyUsageRequest,
     visit: (partnerId: string, rows: PartnerDailyUsage[]) => void,
   ): Promise<number> {
-    const q = this.partnerDailyQuery(request);
+    const q = await this.partnerDailyQuery(request);
+    try {
+      return await this.streamPartners(q, visit);
+    } finally {
+      await this.dropTemporary(q.temporary);
+    }
+  }
+
+  private async streamPartners(
+    q: AggregationQuery<string | number>,
+    visit: (partnerId: string, rows: PartnerDailyUsage[]) => void,
+  ): Promise<number> {
     const result = await this.connection.stream(q.sql, [...q.params]);
     const seen = new Set<string>();
     let partner: string | undefined;
@@ -214,19 +236,63 @@ export class DuckDbUsageAggregation {
     return read;
   }
 
-  private partnerDailyQuery(request: PartnerDailyUsageRequest) {
-    return this.daily && this.cache
-      ? cachedPartnerDailyUsageStatement(DUCKDB, this.tables, request, this.daily.partners, this.cache)
-      : partnerDailyUsageSql(DUCKDB, this.tables, request, this.daily?.partners);
+  private async partnerDailyQuery(request: PartnerDailyUsageRequest): Promise<Prepared> {
+    if (this.daily && this.cache) {
+      return unprepared(
+        cachedPartnerDailyUsageStatement(DUCKDB, this.tables, request, this.daily.partners, this.cache),
+      );
+    }
+    if (this.daily)
+      return unprepared(partnerDailyUsageSql(DUCKDB, this.tables, request, this.daily.partners));
+    if (!this.codedSlots()) return unprepared(partnerDailyUsageSql(DUCKDB, this.tables, request));
+    return this.prepared(codedPartnerDailyUsageStatement(this.tables, request));
+  }
+
+  private async unattributedQuery(request: UnattributedUsageRequest): Promise<Prepared> {
+    if (this.daily && this.cache) {
+      return unprepared(
+        cachedUnattributedUsageStatement(DUCKDB, this.tables, request, this.daily.unattributed, this.cache),
+      );
+    }
+    if (this.daily)
+      return unprepared(unattributedUsageSql(DUCKDB, this.tables, request, this.daily.unattributed));
+    if (!this.codedSlots()) return unprepared(unattributedUsageSql(DUCKDB, this.tables, request));
+    return this.prepared(codedUnattributedUsageStatement(this.tables, request));
+  }
+
+  /** Runs a coded read's first statements (its TEMP tables); returns the one that reads. */
+  private async prepared(read: CodedRead): Promise<Prepared> {
+    try {
+      for (const statement of read.prepare) await this.connection.run(statement.sql, [...statement.params]);
+    } catch (error) {
+      await this.dropTemporary(read.temporary);
+      throw error;
+    }
+    return { ...read.query, temporary: read.temporary };
+  }
+
+  /** Drops a coded read's TEMP tables once it has been read (they hold a few thousand rows). */
+  private async dropTemporary(tables: readonly string[]): Promise<void> {
+    for (const table of tables) await this.connection.run(`DROP TABLE IF EXISTS ${table}`);
+  }
+
+  /**
+   * Whether the slot rows are the local state's coded rollup (schema.ts), read by code
+   * (coded-usage-sql.ts) rather than through the view that decodes every row.
+   */
+  private codedSlots(): boolean {
+    return this.tables.rollup === LOCAL_AGGREGATION_TABLES.rollup;
   }
 
   /** The busiest `top` unattributed requester and access point pairs, by dataset, with totals. */
   async unattributedUsage(request: UnattributedUsageRequest): Promise<UnattributedUsage[]> {
-    const q =
-      this.daily && this.cache
-        ? cachedUnattributedUsageStatement(DUCKDB, this.tables, request, this.daily.unattributed, this.cache)
-        : unattributedUsageSql(DUCKDB, this.tables, request, this.daily?.unattributed);
-    const reader = await this.connection.runAndReadAll(q.sql, [...q.params]);
+    const q = await this.unattributedQuery(request);
+    let reader: Awaited<ReturnType<DuckDBConnection['runAndReadAll']>>;
+    try {
+      reader = await this.connection.runAndReadAll(q.sql, [...q.params]);
+    } finally {
+      await this.dropTemporary(q.temporary);
+    }
     if (reader.currentRowCount === 0) return [];
     const c = reader.getColumns() as unknown[][];
     return (c[0] as bigint[]).map((position, i) => ({
@@ -246,6 +312,13 @@ export class DuckDbUsageAggregation {
       },
     }));
   }
+}
+
+/** A statement to run, and the TEMP tables to drop after it (coded-usage-sql.ts). */
+type Prepared = AggregationQuery<string | number> & { readonly temporary: readonly string[] };
+
+function unprepared(query: AggregationQuery<string | number>): Prepared {
+  return { ...query, temporary: [] };
 }
 
 /** The statement's rows `from` to `to` of its columns (partner_id ... records), as the port's rows. */
@@ -304,6 +377,7 @@ export async function prepareDailyRead(
     table: DAILY_ROLLUP_TABLES.daily,
     batches: DAILY_ROLLUP_TABLES.batches,
     zones: zones.map((timeZone) => ({ timeZone, id: id.get(timeZone)! })),
+    coded: CODED_SLOT_ROWS,
   });
   // A registry without partners still reads its (empty) counted usage through one zone.
   return {

@@ -65,6 +65,15 @@ export interface DailySource {
   readonly batches: string;
   /** The zones read, each with its id in `table`, all materialised; the first also gives the pairs. */
   readonly zones: readonly { readonly timeZone: string; readonly id: number }[];
+  /**
+   * The slot rows as the local state stores them, by integer code (functions/adapters/duckdb/schema.ts:
+   * `rows` like the rollup with its string columns as codes of `strings`, id and value): the days the
+   * range cuts through are then read from `rows`, grouped by zone, local day and codes, and decoded
+   * after the grouping, instead of through the view `rollup`, which decodes every slot row from a list
+   * of every string (built for each statement that reads it, even when no edge slot matches).
+   * None: the edges read the rollup table or view of the statement's tables.
+   */
+  readonly coded?: { readonly rows: string; readonly strings: string };
 }
 
 /** What differs between the engines; everything else is SQL both read alike. */
@@ -245,12 +254,15 @@ function dailyUsageCtes<P>(
   WHERE r.zone_id = ${zoneId(id)}
     AND (z.whole_first OR r.local_date > z.before_range)
     AND (z.whole_last OR r.local_date < z.end_date)${counted ? inDates('r.local_date') : ''}`;
-  const edges = (
-    only?: number,
-  ) => `SELECT e.zone_id, e.time_zone, e.local_date, ${columns.replace(/(\w+)/g, 'r.$1')}
-  FROM ${d.table(tables, tables.rollup)} r
-  JOIN edge_slots e ON e.slot_start = r.slot_start${only === undefined ? inDates('e.local_date') : ` AND e.zone_id = ${zoneId(only)}`}
+  const edgeJoin = (only?: number) =>
+    `JOIN edge_slots e ON e.slot_start = r.slot_start${only === undefined ? inDates('e.local_date') : ` AND e.zone_id = ${zoneId(only)}`}
   WHERE r.slot_start >= ${start()} AND r.slot_start < ${end()} AND ${d.usageRowsOnly}`;
+  const edges = (only?: number) =>
+    source.coded
+      ? codedEdges(source.coded, edgeJoin(only))
+      : `SELECT e.zone_id, e.time_zone, e.local_date, ${columns.replace(/(\w+)/g, 'r.$1')}
+  FROM ${d.table(tables, tables.rollup)} r
+  ${edgeJoin(only)}`;
   if (read.only === 'edges') {
     return `${zonesCte},
 ${edgeCte},
@@ -271,6 +283,26 @@ pairs AS (
   ${edges(first)}
   )
 )`;
+}
+
+/**
+ * The edge rows of a daily read over the coded slot rows (DailySource `coded`): the rows `join` keeps
+ * (the join with `edge_slots` and the range's WHERE, over `r`), grouped by zone, local day and the five
+ * codes, then decoded: the same columns as the edges read through the view, fewer rows (every reader of
+ * `usage` sums them).
+ */
+function codedEdges(coded: { readonly rows: string; readonly strings: string }, join: string): string {
+  const codes = ['requester', 'access_point', 'dataset', 'operation', 'status_class'];
+  return `SELECT g.zone_id, g.time_zone, g.local_date, ${codes.map((c) => `${c}_s.value AS ${c}`).join(', ')},
+    g.requests, g.bytes_sent, g.records
+  FROM (
+    SELECT e.zone_id, e.time_zone, e.local_date, ${codes.map((c) => `r.${c}`).join(', ')},
+      sum(r.requests) AS requests, sum(r.bytes_sent) AS bytes_sent, sum(r.records) AS records
+    FROM ${coded.rows} r
+  ${join}
+    GROUP BY e.zone_id, e.time_zone, e.local_date, ${codes.map((c) => `r.${c}`).join(', ')}
+  ) g
+  ${codes.map((c) => `JOIN ${coded.strings} ${c}_s ON ${c}_s.id = g.${c}`).join('\n  ')}`;
 }
 
 /**
@@ -572,7 +604,7 @@ ORDER BY r.position, b.dataset`;
  * (requester, access_point, dataset, status_class and the sums of unattributed, not ignored usage):
  * the top `top` pairs, by dataset, with the totals over every pair. No ORDER BY.
  */
-function unattributedTail<P>(
+export function unattributedTail<P>(
   d: AggregationDialect<P>,
   tables: AggregationTables,
   p: Parameters<P>,
