@@ -179,7 +179,7 @@ export async function runLocalAudit(options: LocalAuditOptions): Promise<LocalAu
         )
       : undefined;
     const holdingsCsv = holdings === undefined ? undefined : holdingsToCsv(holdings);
-    // holdings.csv goes into the run's evidence bundle; the output folder keeps the files both engines write.
+    // holdings.csv goes beside report.json (as on AWS) and into the run's evidence bundle.
     const outboxDir = join(outDir, options.dryRun ? 'previews' : 'outbox');
     const mailer = new OutboxMailer(outboxDir);
     // Differences against notices already sent are read before this run records its own.
@@ -250,10 +250,10 @@ export async function runLocalAudit(options: LocalAuditOptions): Promise<LocalAu
             `--registry ${options.registryPath} --from ${window.from} --to ${window.to} --dry-run`,
         },
       },
-      { prefix: '', withSchema: true },
+      { prefix: '', withSchema: true, withFindingsCsv: true },
     );
     const { report, json, csv, html } = published;
-    // In the run's evidence bundle only: the top-level report files stay those both engines write.
+    // The same text as the top-level network-findings.csv both engines write, for the evidence bundle.
     const networkCsv = networkFindingsToCsv(report.networkFindings ?? []);
     // The run's evidence: report, CSV, HTML and the notices, under a hash-chained manifest.
     const bundleDir = join(outDir, 'runs', runId);

@@ -113,7 +113,9 @@ describe('the CLI and the AWS steps plan a run alike', () => {
       .map((k) => k.slice(prefix.length));
     const localFiles = (await readdir(outDir)).filter((f) => /\.(json|csv|html)$/.test(f));
     // Locally the JSON Schema of report.json is written beside it too.
-    expect(awsFiles.sort()).toEqual([RUN_OUTPUTS.html, RUN_OUTPUTS.json, RUN_OUTPUTS.csv].sort());
+    expect(awsFiles.sort()).toEqual(
+      [RUN_OUTPUTS.html, RUN_OUTPUTS.json, RUN_OUTPUTS.csv, RUN_OUTPUTS.networkCsv].sort(),
+    );
     expect(localFiles.sort()).toEqual([...awsFiles, RUN_OUTPUTS.schema].sort());
 
     const awsReport = JSON.parse(objects.get(`${prefix}${RUN_OUTPUTS.json}`)!.body);
