@@ -17,12 +17,11 @@ import {
   MALFORMED_OPERATIONS,
   USAGE_GRAIN_ONLY,
 } from '../../functions/adapters/athena/sql.js';
-import { ingestLogFile, RowBatchBuilder } from '../../functions/adapters/logs/index.js';
-import { LogAggregator } from '../../functions/adapters/logs/log-aggregator.js';
-import { AreaLines } from '../../functions/adapters/logs/log-reader.js';
+import { ingestLogFile } from '../../functions/adapters/logs/index.js';
 import { SLOT_MS } from '../../functions/domain/usage.js';
 import { AthenaLocalServer } from '../support/athena-local-server.js';
 import { localAthenaClient } from '../support/aws-local-clients.js';
+import { scanLines } from '../support/scan-lines.js';
 
 const CORPUS = join(import.meta.dirname, '../fixtures/logs/log-lines-corpus.txt');
 const tables = { database: 'partner_audit', logsTable: 'access_logs', rollupTable: 'usage_rollup' };
@@ -87,15 +86,8 @@ const rowText = (r: {
 
 /** The network rows the local scanner makes of one line, as text (NETWORKS.md: what ingestion keeps). */
 function localNetworkRows(line: string): string[] {
-  const builder = new RowBatchBuilder(4);
-  const aggregator = new LogAggregator({ datasetDepth: 2, sampleLimit: 5 }, builder);
-  aggregator.begin(0);
-  const area = new AreaLines(aggregator, 64 * 1024);
-  area.push(Buffer.from(`${line}\n`, 'utf8'));
-  area.finish();
-  aggregator.finish();
-  const v = aggregator.strings.values;
-  const n = builder.take().network;
+  const { batch, strings: v } = scanLines([line]);
+  const n = batch.network;
   return Array.from({ length: n.count }, (_, i) =>
     [
       new Date(n.slot[i]! * SLOT_MS).toISOString(),

@@ -8,9 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { RowBatchBuilder } from '../../functions/adapters/logs/index.js';
-import { LogAggregator } from '../../functions/adapters/logs/log-aggregator.js';
-import { AreaLines } from '../../functions/adapters/logs/log-reader.js';
+import { scanLines } from '../support/scan-lines.js';
 
 const counted = readFileSync(join(import.meta.dirname, '../fixtures/logs/log-lines-corpus.txt'), 'utf8')
   .split('\n')
@@ -19,15 +17,7 @@ const counted = readFileSync(join(import.meta.dirname, '../fixtures/logs/log-lin
 
 /** The classes and prefixes of the network rows of one line, and its rollup requests. */
 function networkOf(line: string): { rows: string[]; requests: number } {
-  const builder = new RowBatchBuilder(4);
-  const aggregator = new LogAggregator({ datasetDepth: 2, sampleLimit: 5 }, builder);
-  aggregator.begin(0);
-  const area = new AreaLines(aggregator, 64 * 1024);
-  area.push(Buffer.from(`${line}\n`, 'utf8'));
-  area.finish();
-  aggregator.finish();
-  const batch = builder.take();
-  const s = aggregator.strings.values;
+  const { batch, strings: s } = scanLines([line]);
   const n = batch.network;
   const rows = Array.from(
     { length: n.count },

@@ -19,10 +19,8 @@ import {
   SOURCE_REGION_SQL,
   VPC_ENDPOINT_SQL,
 } from '../../functions/adapters/athena/network-sql.js';
-import { RowBatchBuilder } from '../../functions/adapters/logs/index.js';
-import { LogAggregator } from '../../functions/adapters/logs/log-aggregator.js';
-import { AreaLines } from '../../functions/adapters/logs/log-reader.js';
 import { classifyAddress } from '../../functions/domain/networks.js';
+import { scanLines } from '../support/scan-lines.js';
 
 let connection: DuckDBConnection;
 
@@ -147,15 +145,8 @@ function lineWith(address: string, host: string, tail: string): string {
 
 /** The network rows the local scanner makes of one line: address, vpce, region. */
 function scanned(line: string): string[] {
-  const builder = new RowBatchBuilder(4);
-  const aggregator = new LogAggregator({ datasetDepth: 2, sampleLimit: 5 }, builder);
-  aggregator.begin(0);
-  const area = new AreaLines(aggregator, 64 * 1024);
-  area.push(Buffer.from(`${line}\n`, 'utf8'));
-  area.finish();
-  aggregator.finish();
-  const s = aggregator.strings.values;
-  const n = builder.take().network;
+  const { batch, strings: s } = scanLines([line]);
+  const n = batch.network;
   return Array.from({ length: n.count }, (_, i) =>
     [s[n.address[i]!], s[n.vpce[i]!], s[n.region[i]!]].join(' '),
   );
