@@ -134,15 +134,15 @@ export interface PublishReportDeps {
 /**
  * Builds the run's report (with {@link CODE_VERSION} and the clock's time) and writes it through the
  * ReportStore: `<prefix>usage.csv`, `<prefix>report.html`, `<prefix>report.schema.json` when asked
- * for, with `withFindingsCsv` also `<prefix>network-findings.csv` and (when the report has holdings)
- * `<prefix>holdings.csv`, then `<prefix>report.json` last, so that where report.json exists the run's
- * outputs are whole (a failed write is retried whole). The CLI puts the two CSVs in the run's evidence
- * bundle instead; the AWS path, which has no bundle, writes them beside the report.
+ * for, `<prefix>network-findings.csv` and (when the report has holdings) `<prefix>holdings.csv`, then
+ * `<prefix>report.json` last, so that where report.json exists the run's outputs are whole (a failed
+ * write is retried whole). Both engines write the same files; the CLI also keeps the two CSVs in the
+ * run's evidence bundle.
  */
 export async function publishRunReport(
   deps: PublishReportDeps,
   input: Omit<BuildReportInput, 'codeVersion' | 'generatedAt'>,
-  options: { readonly prefix: string; readonly withSchema?: boolean; readonly withFindingsCsv?: boolean },
+  options: { readonly prefix: string; readonly withSchema?: boolean },
 ): Promise<PublishedReport> {
   const report = buildReport({ ...input, generatedAt: deps.clock.now(), codeVersion: CODE_VERSION });
   const json = reportToJson(report);
@@ -158,19 +158,17 @@ export async function publishRunReport(
       'application/json',
     );
   }
-  if (options.withFindingsCsv === true) {
+  await deps.reports.put(
+    at(RUN_OUTPUTS.networkCsv),
+    networkFindingsToCsv(report.networkFindings ?? []),
+    'text/csv; charset=utf-8',
+  );
+  if (input.holdings !== undefined)
     await deps.reports.put(
-      at(RUN_OUTPUTS.networkCsv),
-      networkFindingsToCsv(report.networkFindings ?? []),
+      at(RUN_OUTPUTS.holdingsCsv),
+      holdingsToCsv(input.holdings),
       'text/csv; charset=utf-8',
     );
-    if (input.holdings !== undefined)
-      await deps.reports.put(
-        at(RUN_OUTPUTS.holdingsCsv),
-        holdingsToCsv(input.holdings),
-        'text/csv; charset=utf-8',
-      );
-  }
   const jsonAt = await deps.reports.put(at(RUN_OUTPUTS.json), json, 'application/json');
   return { report, json, csv, html, locations: { csv: csvAt, html: htmlAt, json: jsonAt } };
 }

@@ -250,7 +250,7 @@ export async function runLocalAudit(options: LocalAuditOptions): Promise<LocalAu
             `--registry ${options.registryPath} --from ${window.from} --to ${window.to} --dry-run`,
         },
       },
-      { prefix: '', withSchema: true, withFindingsCsv: true },
+      { prefix: '', withSchema: true },
     );
     const { report, json, csv, html } = published;
     // The same text as the top-level network-findings.csv both engines write, for the evidence bundle.

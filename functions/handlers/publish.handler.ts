@@ -150,7 +150,7 @@ export async function publish(deps: PublishDeps, event: unknown): Promise<Publis
         registrySource: `registry sha256 ${doc.registryHash}`,
       },
     },
-    { prefix: runKey(runId, ''), withFindingsCsv: true },
+    { prefix: runKey(runId, '') },
   );
   const rollupBytes = rollups.reduce((n, r) => n + r.bytesScanned, 0);
   const bytesScanned = {

@@ -107,7 +107,7 @@ describe('publishRunReport and writePreview', () => {
   };
   const clock = { now: () => new Date('2026-03-20T10:00:00Z') };
 
-  it('writes the CSV, the page and the schema, then report.json last, under the prefix', async () => {
+  it('writes the CSV, the page, the schema and the network findings CSV, then report.json last, under the prefix', async () => {
     const store = new MemoryReportStore();
     const out = await publishRunReport(
       { reports: store, clock, renderHtml: (r) => `<p>${r.runId}</p>` },
@@ -118,6 +118,7 @@ describe('publishRunReport and writePreview', () => {
       [`runs/x/${RUN_OUTPUTS.csv}`, 'text/csv; charset=utf-8'],
       [`runs/x/${RUN_OUTPUTS.html}`, 'text/html; charset=utf-8'],
       [`runs/x/${RUN_OUTPUTS.schema}`, 'application/json'],
+      [`runs/x/${RUN_OUTPUTS.networkCsv}`, 'text/csv; charset=utf-8'],
       [`runs/x/${RUN_OUTPUTS.json}`, 'application/json'],
     ]);
     expect(out.locations).toEqual({
@@ -137,7 +138,12 @@ describe('publishRunReport and writePreview', () => {
   it('writes no schema unless asked', async () => {
     const store = new MemoryReportStore();
     await publishRunReport({ reports: store, clock, renderHtml: () => '' }, input, { prefix: '' });
-    expect(store.puts.map((p) => p.name)).toEqual(['usage.csv', 'report.html', 'report.json']);
+    expect(store.puts.map((p) => p.name)).toEqual([
+      'usage.csv',
+      'report.html',
+      'network-findings.csv',
+      'report.json',
+    ]);
   });
 
   it('writes a preview as its page, then the message itself', async () => {
