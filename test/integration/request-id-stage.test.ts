@@ -199,4 +199,55 @@ describe('RequestIdStage.dropRepeats', () => {
       ) WHERE day < before`),
     ).toEqual([[0]]);
   });
+
+  it('checks a group alike whether lines of other items are staged beside it or not', async () => {
+    // 120,000 lines over four items and three tasks, a third of them repeats within the group (in
+    // other items, tasks and rows too), on two days: the table staging fills grows several times.
+    let seed = 7;
+    const next = (n: number) => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return seed % n;
+    };
+    const chunks: { task: number; list: Line[] }[] = [];
+    for (let c = 0; c < 6; c++) {
+      const list = Array.from({ length: 20_000 }, (): Line => {
+        const id = next(80_000);
+        return {
+          item: next(4),
+          ref: next(8),
+          high: id,
+          low: id ^ 0x5a5a,
+          slot: SLOT + next(2) * 96,
+          bytes: 10 + next(90),
+        };
+      });
+      chunks.push({ task: c % 3, list });
+    }
+    const group = [2, 0, 3, 1].map((item) => ({ item, batch: 'b' }));
+    const outcome = async (extra: boolean) => {
+      await connection.run('DELETE FROM request_claims');
+      await connection.run('DELETE FROM request_claim_files');
+      await connection.run('DELETE FROM rollup_stream');
+      const refs = [0, 1, 2, 3].flatMap((item) => Array.from({ length: 8 }, (_, ref) => ({ item, ref })));
+      for (const task of [0, 1, 2]) await stageRows(task, refs);
+      const stage = new RequestIdStage();
+      for (const { task, list } of chunks) stage.stage(task, lines(list));
+      // A line of an item outside the group: the group no longer holds every staged line.
+      if (extra) stage.stage(9, lines([{ item: 8, ref: 0, high: 1, low: 1 ^ 0x5a5a }]));
+      const dropped = await stage.dropRepeats(connection, group);
+      expect(stage.count).toBe(extra ? 1 : 0);
+      return {
+        dropped: Object.fromEntries(dropped),
+        claims: await rows('SELECT id_hash, day, file FROM request_claims ORDER BY id_hash'),
+        negatives: await rows(`SELECT item, task, ref, requests, bytes_sent FROM rollup_stream
+          WHERE requests < 0 ORDER BY item, task, ref`),
+      };
+    };
+    const whole = await outcome(false);
+    const part = await outcome(true);
+    expect(whole.claims.length).toBeGreaterThan(50_000);
+    expect(Object.values(whole.dropped).reduce((a, b) => a + b, 0)).toBe(120_000 - whole.claims.length);
+    expect(whole.negatives.length).toBeGreaterThan(0);
+    expect(part).toEqual(whole);
+  });
 });

@@ -12,8 +12,8 @@ const CHUNK_ROWS = 2048;
 /** A column of `count` numbers: what INTEGER, DOUBLE and BIGINT vectors take. */
 export type NumberColumn = Int32Array | Float64Array | BigInt64Array;
 
-/** A column of numbers, or of texts (a VARCHAR column, whose values go in one by one). */
-export type AppendColumn = NumberColumn | readonly string[];
+/** A column of numbers, or of texts (a VARCHAR column, whose values go in one by one; null is NULL). */
+export type AppendColumn = NumberColumn | readonly (string | null)[];
 
 /**
  * The typed array behind an INTEGER or DOUBLE vector of the client (its `items`, which `flush` copies
@@ -40,7 +40,7 @@ function itemsOf(chunk: DuckDBDataChunk, index: number, column: AppendColumn): N
 }
 
 /** Whether `b` has the texts of `a`, in order. */
-function sameTexts(a: readonly string[] | undefined, b: readonly string[]): boolean {
+function sameTexts(a: readonly (string | null)[] | undefined, b: readonly (string | null)[]): boolean {
   if (a === undefined || a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
@@ -64,7 +64,7 @@ export async function appendColumns(
   try {
     let chunk = DuckDBDataChunk.create([...types], CHUNK_ROWS);
     // Per text column, the values its vector in `chunk` holds (the chunk keeps them once appended).
-    let held: (readonly string[] | undefined)[] = [];
+    let held: (readonly (string | null)[] | undefined)[] = [];
     for (let offset = 0; offset < count; offset += CHUNK_ROWS) {
       const rows = Math.min(CHUNK_ROWS, count - offset);
       // A chunk of another size is a new one. One of the same size is used again with its vectors (the
@@ -77,7 +77,7 @@ export async function appendColumns(
       for (let c = 0; c < columns.length; c++) {
         const column = columns[c]!;
         if (Array.isArray(column)) {
-          const texts = (column as readonly string[]).slice(offset, offset + rows);
+          const texts = (column as readonly (string | null)[]).slice(offset, offset + rows);
           // Texts the vector holds already (a batch's name on every row, say) are not set again: one
           // call into DuckDB a value is what a text column costs.
           if (!sameTexts(held[c], texts)) {

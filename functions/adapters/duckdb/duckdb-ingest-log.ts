@@ -6,15 +6,19 @@
 import { createHash } from 'node:crypto';
 import {
   BIGINT,
+  BOOLEAN,
+  DOUBLE,
   type DuckDBConnection,
   type DuckDBType,
   type DuckDBValue,
+  INTEGER,
   LIST,
   listValue,
   VARCHAR,
 } from '@duckdb/node-api';
 import type { RollupRow } from '../../domain/usage.js';
 import type { Clock, InputSummary, MalformedSample } from '../../ports.js';
+import { appendColumns } from './append-columns.js';
 import { type DuckDbDatabase, readSetting, scalar } from './duckdb-database.js';
 import { DuckDbStoreError } from './errors.js';
 import { deleteHoldingsOf, HOLDINGS_SQL, insertHoldings } from './holdings-writer.js';
@@ -91,6 +95,23 @@ export interface InputSummaryOptions {
 
 /** Longest malformed sample text kept, as `MalformedSample.text` promises. */
 const SAMPLE_TEXT_MAX = 300;
+
+/** file_stage's columns (rollup-writer.ts), in order. */
+const FILE_STAGE_TYPES = [
+  INTEGER,
+  VARCHAR,
+  VARCHAR,
+  VARCHAR,
+  DOUBLE,
+  VARCHAR,
+  DOUBLE,
+  DOUBLE,
+  DOUBLE,
+  VARCHAR,
+  VARCHAR,
+  DOUBLE,
+  VARCHAR,
+];
 
 const systemClock: Clock = { now: () => new Date() };
 
@@ -270,8 +291,14 @@ export class DuckDbIngestLog {
       if (!Number.isSafeInteger(maxSamples) || maxSamples < 0) {
         throw new RangeError(`maxSamples must be a non-negative integer: ${maxSamples}`);
       }
-      const filter = fingerprints === undefined ? null : listValue([...fingerprints]);
-      const files = await connection.runAndReadAll(SQL.fileTotals, [filter], [LIST(VARCHAR)]);
+      const listed = fingerprints !== undefined;
+      // The statements name the table either way.
+      await connection.run(SQL.summaryFiles);
+      if (listed) {
+        await connection.run(SQL.clearSummaryFiles);
+        await appendColumns(connection, 'summary_files', [VARCHAR], [fingerprints], fingerprints.length);
+      }
+      const files = await connection.runAndReadAll(SQL.fileTotals, [listed], [BOOLEAN]);
       let bytes = 0;
       let lines = 0;
       let parsedLines = 0;
@@ -293,9 +320,10 @@ export class DuckDbIngestLog {
       }
       const samples = await connection.runAndReadAll(
         SQL.samples,
-        [filter, BigInt(maxSamples)],
-        [LIST(VARCHAR), BIGINT],
+        [listed, BigInt(maxSamples)],
+        [BOOLEAN, BIGINT],
       );
+      if (listed) await connection.run(SQL.clearSummaryFiles);
       return {
         files: files.currentRowCount,
         filesSkipped: options.filesSkipped ?? 0,
@@ -394,49 +422,30 @@ export class DuckDbIngestLog {
       const batches = new Set(kept.filter((f) => repeats.has(f.item)).map(batchOf));
       await deleteEmptiedRows(connection, [...batches]);
     }
-    const column = <T extends DuckDBValue>(pick: (f: StagedFileIngestion) => T) => listValue(kept.map(pick));
-    await connection.run(
-      STREAM_SQL.insertFiles,
+    const numbers = (pick: (f: StagedFileIngestion) => number) => Float64Array.from(kept, pick);
+    await appendColumns(
+      connection,
+      'file_stage',
+      FILE_STAGE_TYPES,
       [
-        column((f) => f.file.fingerprint),
-        column((f) => f.file.path),
-        column((f) => f.file.basename),
-        column((f) => BigInt(f.file.size)),
-        column((f) => f.file.layout),
-        column((f) => BigInt(f.stats.lines)),
-        column((f) => BigInt(f.stats.parsedLines)),
-        column((f) => BigInt(f.stats.malformedLines)),
-        column((f) => JSON.stringify(f.stats.malformedByReason)),
-        column((f) => f.stats.unreadableReason ?? null),
-        BigInt(this.clock.now().getTime()),
-        column(batchOf),
+        Int32Array.from(kept, (_, i) => i),
+        kept.map((f) => f.file.fingerprint),
+        kept.map((f) => f.file.path),
+        kept.map((f) => f.file.basename),
+        numbers((f) => f.file.size),
+        kept.map((f) => f.file.layout),
+        numbers((f) => f.stats.lines),
+        numbers((f) => f.stats.parsedLines),
+        numbers((f) => f.stats.malformedLines),
+        kept.map((f) => JSON.stringify(f.stats.malformedByReason)),
+        kept.map((f) => f.stats.unreadableReason ?? null),
+        numbers((f) => repeats.get(f.item) ?? 0),
+        kept.map(batchOf),
       ],
-      [
-        LIST(VARCHAR),
-        LIST(VARCHAR),
-        LIST(VARCHAR),
-        LIST(BIGINT),
-        LIST(VARCHAR),
-        LIST(BIGINT),
-        LIST(BIGINT),
-        LIST(BIGINT),
-        LIST(VARCHAR),
-        LIST(VARCHAR),
-        BIGINT,
-        LIST(VARCHAR),
-      ],
+      kept.length,
     );
-    if (repeats.size > 0) {
-      const withRepeats = kept.filter((f) => repeats.has(f.item));
-      await connection.run(
-        STREAM_SQL.setRepeatsDropped,
-        [
-          listValue(withRepeats.map((f) => f.file.fingerprint)),
-          listValue(withRepeats.map((f) => BigInt(repeats.get(f.item)!))),
-        ],
-        [LIST(VARCHAR), LIST(BIGINT)],
-      );
-    }
+    await connection.run(STREAM_SQL.insertFiles, [BigInt(this.clock.now().getTime())], [BIGINT]);
+    await connection.run(STREAM_SQL.clearFileStage);
     const samples = kept.flatMap((f) => f.stats.samples.map((sample) => ({ f, sample })));
     if (samples.length > 0) {
       await connection.run(

@@ -219,8 +219,27 @@ const STREAM_SCHEMA: readonly string[] = [
     id INTEGER NOT NULL,
     value VARCHAR NOT NULL
   )`,
+  // A group's file records, appended before one INSERT into ingested_files (thousands of small log
+  // objects a group: list parameters of that length cost more than the rest of the group's write).
+  // Counts as DOUBLE (whole numbers below 2^53), cast to BIGINT on the way in.
+  `CREATE TEMP TABLE IF NOT EXISTS file_stage (
+    ord INTEGER NOT NULL,
+    fingerprint VARCHAR NOT NULL,
+    path VARCHAR NOT NULL,
+    basename VARCHAR NOT NULL,
+    size DOUBLE NOT NULL,
+    layout VARCHAR NOT NULL,
+    lines DOUBLE NOT NULL,
+    parsed_lines DOUBLE NOT NULL,
+    malformed_lines DOUBLE NOT NULL,
+    malformed_by_reason VARCHAR NOT NULL,
+    unreadable_reason VARCHAR,
+    repeats_dropped DOUBLE NOT NULL,
+    batch VARCHAR NOT NULL
+  )`,
   'DELETE FROM rollup_stream',
   'DELETE FROM rollup_stream_strings',
+  'DELETE FROM file_stage',
   ...CLAIM_WORK_SCHEMA,
   ...NETWORK_STREAM_SCHEMA,
   ...HELD_STREAM_SCHEMA,
@@ -265,15 +284,14 @@ export const STREAM_SQL = {
   codesOf: 'SELECT value, id FROM rollup_strings WHERE value IN (SELECT unnest($1::VARCHAR[]))',
   discardItems: 'DELETE FROM rollup_stream WHERE item IN (SELECT unnest($1::INTEGER[]))',
   /** Bookkeeping of many files in one statement: parallel lists, one element per file. */
+  /** The group's file records from `file_stage`, stamped with the time $1 (epoch ms). */
   insertFiles: `INSERT INTO ingested_files (fingerprint, path, basename, size, layout, lines, parsed_lines,
-      malformed_lines, malformed_by_reason, unreadable_reason, ingested_at, batch)
-    SELECT unnest($1::VARCHAR[]), unnest($2::VARCHAR[]), unnest($3::VARCHAR[]), unnest($4::BIGINT[]),
-      unnest($5::VARCHAR[]), unnest($6::BIGINT[]), unnest($7::BIGINT[]), unnest($8::BIGINT[]),
-      unnest($9::VARCHAR[]), unnest($10::VARCHAR[]), epoch_ms($11::BIGINT), unnest($12::VARCHAR[])`,
-  /** Repeated requests dropped per file ($2, parallel to the fingerprints $1). */
-  setRepeatsDropped: `UPDATE ingested_files SET repeats_dropped = r.n
-    FROM (SELECT unnest($1::VARCHAR[]) AS fingerprint, unnest($2::BIGINT[]) AS n) r
-    WHERE ingested_files.fingerprint = r.fingerprint`,
+      malformed_lines, malformed_by_reason, unreadable_reason, ingested_at, repeats_dropped, batch)
+    SELECT fingerprint, path, basename, size::BIGINT, layout, lines::BIGINT, parsed_lines::BIGINT,
+      malformed_lines::BIGINT, malformed_by_reason, unreadable_reason, epoch_ms($1::BIGINT),
+      repeats_dropped::BIGINT, batch
+    FROM file_stage ORDER BY ord`,
+  clearFileStage: 'DELETE FROM file_stage',
   insertSamples: `INSERT INTO malformed_samples (fingerprint, path, line, reason, text)
     SELECT unnest($1::VARCHAR[]), unnest($2::VARCHAR[]), unnest($3::BIGINT[]), unnest($4::VARCHAR[]),
       unnest($5::VARCHAR[])`,
