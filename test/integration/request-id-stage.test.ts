@@ -202,7 +202,7 @@ describe('RequestIdStage.dropRepeats', () => {
 
   it('checks a group alike whether lines of other items are staged beside it or not', async () => {
     // 120,000 lines over four items and three tasks, a third of them repeats within the group (in
-    // other items, tasks and rows too), on two days: the table staging fills grows several times.
+    // other items, tasks and rows too), on two days: more identities than one slice of claims.
     let seed = 7;
     const next = (n: number) => {
       seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
