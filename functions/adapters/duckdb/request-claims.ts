@@ -11,7 +11,8 @@
  *   ref) it went into and what it added (bytes sent, records); they are kept here, in typed arrays on
  *   this thread (RequestIdStage), until their files are recorded;
  * - when a group of files is recorded (one transaction, DuckDbIngestLog.writeStagedFiles), the identities
- *   of the group are checked against each other in an open-addressing hash table of typed arrays, and
+ *   of the group are checked against each other in open-addressing hash tables of typed arrays (the
+ *   lines cut by their hash into partitions small enough for the processor's cache), and
  *   against `request_claims`, the identities that recorded files counted, on the event days the group's
  *   lines fall on only (a repeat is the same request, logged with the same time, so its claim has one
  *   of those days). A line whose identity another recorded file claimed, or that an earlier line of the
@@ -22,8 +23,10 @@
  *   same claims as the run before it and adds nothing; a crash before the commit leaves neither rows nor
  *   claims, and the next run reads the files again.
  *
- * Cost: the group's check is one pass over its lines in JS (36 bytes a line while staged; while
- * checked, 28 more a line and 9 a table slot, two to four slots a line); DuckDB reads no claim at all
+ * Cost: the group's check is two passes over its lines in JS, then one per partition (36 bytes a line
+ * while staged; while checked, 20 more a line and 20 an identity, and a table of the largest
+ * partition); only the lines of identities held more than once or claimed are looked at again, to
+ * take them out of their rows. DuckDB reads no claim at all
  * when the group's days hold none (a new night), and otherwise joins only the group's identities of
  * the days that hold claims with the claims of those days.
  *
@@ -193,7 +196,7 @@ export class RequestIdStage {
     if (items.length === 0) return dropped;
     const group = GroupLines.of(this.chunks, new GroupOrder(items));
     const table = IdentityTable.build(group);
-    await markClaimed(connection, group, table);
+    await markClaimed(connection, table);
     const repeats = repeatsOf(group, table);
     for (const [item, n] of repeats.byItem) dropped.set(item, n);
     if (repeats.count > 0) {
@@ -217,7 +220,7 @@ export class RequestIdStage {
     const batches = listValue(items.map((i) => i.batch));
     const last = (await connection.runAndReadAll(CLAIM_SQL.lastClaimFile)).getRows()[0]![0] as number;
     await connection.run(CLAIM_SQL.claimFiles, [batches, last], [LIST(VARCHAR), INTEGER]);
-    await writeNewClaims(connection, group, table, last);
+    await writeNewClaims(connection, table, last);
     this.discard(items.map((i) => i.item));
     return dropped;
   }
@@ -274,68 +277,67 @@ class GroupOrder {
 }
 
 /**
- * The staged lines of a group's items, numbered 0..count-1 in staging order: their hash, slot and
- * place in the group copied into flat arrays (the hot loops read only these), and where each came
- * from (chunk and index) for the rest.
+ * The group's lines, numbered over every staged chunk in staging order (line `g` of chunk `k` is
+ * `start[k]` + its index), with per line its place in the group (-1: not the group's) and its table
+ * slot.
  */
 class GroupLines {
   private constructor(
     readonly chunks: readonly Chunk[],
-    readonly count: number,
-    readonly high: Int32Array,
-    readonly low: Int32Array,
-    readonly slot: Int32Array,
+    /** Per chunk: the number of its first line; one more entry, the number of lines. */
+    readonly start: Int32Array,
+    /** Per line: the place of its item in the group, or -1. */
     readonly ord: Int32Array,
-    readonly chunkOf: Int32Array,
-    readonly indexOf: Int32Array,
+    /** Lines of the group. */
+    readonly count: number,
   ) {}
 
   static of(chunks: readonly Chunk[], order: GroupOrder): GroupLines {
+    const start = new Int32Array(chunks.length + 1);
+    for (let k = 0; k < chunks.length; k++) start[k + 1] = start[k]! + chunks[k]!.lines.count;
+    const ord = new Int32Array(start[chunks.length]!);
     let count = 0;
-    for (const c of chunks)
-      for (let i = 0; i < c.lines.count; i++) if (order.of(c.lines.item[i]!) >= 0) count++;
-    const high = new Int32Array(count);
-    const low = new Int32Array(count);
-    const slot = new Int32Array(count);
-    const ord = new Int32Array(count);
-    const chunkOf = new Int32Array(count);
-    const indexOf = new Int32Array(count);
-    let g = 0;
     for (let k = 0; k < chunks.length; k++) {
-      const l = chunks[k]!.lines;
-      for (let i = 0; i < l.count; i++) {
-        const o = order.of(l.item[i]!);
-        if (o < 0) continue;
-        high[g] = l.hashHigh[i]!;
-        low[g] = l.hashLow[i]!;
-        slot[g] = l.slot[i]!;
-        ord[g] = o;
-        chunkOf[g] = k;
-        indexOf[g] = i;
-        g++;
+      const { item, count: n } = chunks[k]!.lines;
+      const first = start[k]!;
+      for (let i = 0; i < n; i++) {
+        const o = order.of(item[i]!);
+        ord[first + i] = o;
+        if (o >= 0) count++;
       }
     }
-    return new GroupLines(chunks, count, high, low, slot, ord, chunkOf, indexOf);
+    return new GroupLines(chunks, start, ord, count);
   }
 
-  lines(g: number): ColumnarRequestIds {
-    return this.chunks[this.chunkOf[g]!]!.lines;
+  /** The chunk of line `g` (a binary search: asked for repeated identities only). */
+  chunkOf(g: number): number {
+    let lo = 0;
+    let hi = this.chunks.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (this.start[mid]! <= g) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
   }
 
   /**
    * Whether line `a` comes before line `b` in the group's order: the place of its file in the group,
-   * then task, row, bytes, records, network row and holdings row, so that the line kept is the same on every run (lines
-   * equal in all of these are interchangeable: taking out either changes the same rows by the same amount).
+   * then task, row, bytes, records, network row and holdings row, so that the line kept is the same on
+   * every run (lines equal in all of these are interchangeable: taking out either changes the same rows
+   * by the same amount).
    */
   before(a: number, b: number): boolean {
     if (this.ord[a] !== this.ord[b]) return this.ord[a]! < this.ord[b]!;
-    const ta = this.chunks[this.chunkOf[a]!]!.task;
-    const tb = this.chunks[this.chunkOf[b]!]!.task;
+    const ka = this.chunkOf(a);
+    const kb = this.chunkOf(b);
+    const ta = this.chunks[ka]!.task;
+    const tb = this.chunks[kb]!.task;
     if (ta !== tb) return ta < tb;
-    const la = this.lines(a);
-    const lb = this.lines(b);
-    const ia = this.indexOf[a]!;
-    const ib = this.indexOf[b]!;
+    const la = this.chunks[ka]!.lines;
+    const lb = this.chunks[kb]!.lines;
+    const ia = a - this.start[ka]!;
+    const ib = b - this.start[kb]!;
     if (la.ref[ia] !== lb.ref[ib]) return la.ref[ia]! < lb.ref[ib]!;
     if (la.bytesSent[ia] !== lb.bytesSent[ib]) return la.bytesSent[ia]! < lb.bytesSent[ib]!;
     if (la.records[ia] !== lb.records[ib]) return la.records[ia]! < lb.records[ib]!;
@@ -344,67 +346,130 @@ class GroupLines {
   }
 }
 
+/** Int32s per identity of a group: hash high, hash low, line kept, event day, place in the group. */
+const ID_INTS = 5;
+/** Partitions of a group's lines by their hash's top bits, each checked in a table that fits a cache. */
+const PARTITION_BITS = 6;
+
 /**
- * The group's distinct identities: an open-addressing table (linear probing, at most half full) whose
- * slots hold, per identity, the line kept (the first in the group's order), the event day of its
- * earliest line and whether it is claimed already; and, per line, the table slot of its identity.
+ * The group's distinct identities, found partition by partition (the lines cut by their hash's top
+ * bits, then each part put through an open-addressing table small enough for the processor's cache,
+ * where one table for a night's million lines would miss the cache on nearly every line): per
+ * identity its hash, the line kept (the first in the group's order), the event day of its earliest
+ * line and the place of the kept line's file in the group; whether a recorded file claimed it apart;
+ * and the lines of identities the group holds more than once, the only lines besides those of claimed
+ * identities that can be repeats.
  */
 class IdentityTable {
   private constructor(
-    readonly mask: number,
-    /** Per table slot: the line kept + 1 (0: empty). */
-    readonly kept: Int32Array,
-    /** Per table slot: the event day of the identity's earliest line. */
-    readonly day: Int32Array,
-    /** Per table slot: 1 when a recorded file claimed the identity. */
-    readonly claimed: Uint8Array,
-    /** Per group line: the table slot of its identity. */
-    readonly entryOf: Int32Array,
+    /** ID_INTS per identity. */
+    readonly ids: Int32Array,
     readonly distinct: number,
+    /** Per identity: 1 when a recorded file claimed it. */
+    readonly claimed: Uint8Array,
+    /** Lines of identities held more than once, each with its identity: [line, identity, ...]. */
+    readonly shared: Int32Array,
+    readonly sharedCount: number,
+    /** Per identity (shorter when the last ones are not): 1 when the group holds it more than once. */
+    readonly multi: Uint8Array,
   ) {}
 
   static build(group: GroupLines): IdentityTable {
-    let size = 16;
-    while (size < group.count * 2) size *= 2;
-    const mask = size - 1;
-    const kept = new Int32Array(size);
-    const day = new Int32Array(size);
-    const entryOf = new Int32Array(group.count);
-    const { high, low, slot } = group;
-    let distinct = 0;
-    for (let g = 0; g < group.count; g++) {
-      const h = high[g]!;
-      const l = low[g]!;
-      let e = hashSlot(h, l, mask);
-      for (;;) {
-        const k = kept[e]!;
-        if (k === 0) {
-          kept[e] = g + 1;
-          day[e] = dayOf(slot[g]!);
-          distinct++;
-          break;
-        }
-        if (high[k - 1] === h && low[k - 1] === l) {
-          if (group.before(g, k - 1)) kept[e] = g + 1;
-          if (dayOf(slot[g]!) < day[e]!) day[e] = dayOf(slot[g]!);
-          break;
-        }
-        e = (e + 1) & mask;
+    const { ord, chunks, start } = group;
+    const parts = 1 << PARTITION_BITS;
+    const shift = 32 - PARTITION_BITS;
+    // The group's lines cut into partitions: first counted, then copied as [high, low, day, line].
+    const bounds = new Int32Array(parts + 1);
+    for (let k = 0; k < chunks.length; k++) {
+      const { hashHigh, count: n } = chunks[k]!.lines;
+      const first = start[k]!;
+      for (let i = 0; i < n; i++) if (ord[first + i]! >= 0) bounds[(hashHigh[i]! >>> shift) + 1]!++;
+    }
+    for (let p = 1; p <= parts; p++) bounds[p]! += bounds[p - 1]!;
+    const at = bounds.slice(0, parts);
+    const cut = new Int32Array(group.count * 4);
+    for (let k = 0; k < chunks.length; k++) {
+      const { hashHigh, hashLow, slot, count: n } = chunks[k]!.lines;
+      const first = start[k]!;
+      for (let i = 0; i < n; i++) {
+        if (ord[first + i]! < 0) continue;
+        const h = hashHigh[i]!;
+        const q = at[h >>> shift]!++ * 4;
+        cut[q] = h;
+        cut[q + 1] = hashLow[i]!;
+        cut[q + 2] = dayOf(slot[i]!);
+        cut[q + 3] = first + i;
       }
-      entryOf[g] = e;
     }
-    return new IdentityTable(mask, kept, day, new Uint8Array(size), entryOf, distinct);
-  }
-
-  /** The table slot of identity (high, low), or -1. */
-  find(group: GroupLines, high: number, low: number): number {
-    let e = hashSlot(high, low, this.mask);
-    for (;;) {
-      const k = this.kept[e]!;
-      if (k === 0) return -1;
-      if (group.high[k - 1] === high && group.low[k - 1] === low) return e;
-      e = (e + 1) & this.mask;
+    // Each partition through one table (its slots hold an identity's number + 1), sized for the
+    // largest partition and cleared between them.
+    let largest = 0;
+    for (let p = 0; p < parts; p++) largest = Math.max(largest, bounds[p + 1]! - bounds[p]!);
+    let size = 16;
+    while (size < largest * 2) size *= 2;
+    const mask = size - 1;
+    const table = new Int32Array(size);
+    const ids = new Int32Array(group.count * ID_INTS);
+    let distinct = 0;
+    let shared = new Int32Array(1024);
+    let sharedCount = 0;
+    const share = (line: number, id: number) => {
+      if (2 * sharedCount + 2 > shared.length) {
+        const grown = new Int32Array(shared.length * 2);
+        grown.set(shared);
+        shared = grown;
+      }
+      shared[2 * sharedCount] = line;
+      shared[2 * sharedCount + 1] = id;
+      sharedCount++;
+    };
+    // Per identity held more than once: 1 once its first line was listed among the shared.
+    let listed = new Uint8Array(0);
+    for (let p = 0; p < parts; p++) {
+      table.fill(0);
+      for (let q = bounds[p]! * 4; q < bounds[p + 1]! * 4; q += 4) {
+        const h = cut[q]!;
+        const l = cut[q + 1]!;
+        const d = cut[q + 2]!;
+        const g = cut[q + 3]!;
+        let e = hashSlot(h, l, mask);
+        for (;;) {
+          const id = table[e]! - 1;
+          if (id < 0) {
+            table[e] = distinct + 1;
+            const r = distinct * ID_INTS;
+            ids[r] = h;
+            ids[r + 1] = l;
+            ids[r + 2] = g;
+            ids[r + 3] = d;
+            ids[r + 4] = ord[g]!;
+            distinct++;
+            break;
+          }
+          const r = id * ID_INTS;
+          if (ids[r] === h && ids[r + 1] === l) {
+            if (listed.length <= id) {
+              const grown = new Uint8Array(Math.max(distinct, 2 * listed.length, 1024));
+              grown.set(listed);
+              listed = grown;
+            }
+            if (listed[id] === 0) {
+              listed[id] = 1;
+              share(ids[r + 2]!, id);
+            }
+            share(g, id);
+            if (group.before(g, ids[r + 2]!)) {
+              ids[r + 2] = g;
+              ids[r + 4] = ord[g]!;
+            }
+            if (d < ids[r + 3]!) ids[r + 3] = d;
+            break;
+          }
+          e = (e + 1) & mask;
+        }
+      }
     }
+    return new IdentityTable(ids, distinct, new Uint8Array(distinct), shared, sharedCount, listed);
   }
 }
 
@@ -423,14 +488,18 @@ function dayOf(slot: number): number {
  * Marks the identities a recorded file claimed. Only the group's days that hold claims are looked at:
  * none on a new night, whose days no file claimed yet.
  */
-async function markClaimed(
-  connection: DuckDBConnection,
-  group: GroupLines,
-  table: IdentityTable,
-): Promise<void> {
+async function markClaimed(connection: DuckDBConnection, table: IdentityTable): Promise<void> {
   if (table.distinct === 0) return;
+  const { ids, distinct } = table;
   const days = new Set<number>();
-  for (let e = 0; e < table.kept.length; e++) if (table.kept[e]! !== 0) days.add(table.day[e]!);
+  let lastDay = -1;
+  for (let r = 3; r < distinct * ID_INTS; r += ID_INTS) {
+    // Most identities of a night share a day or two: the set is touched when the day changes.
+    if (ids[r] !== lastDay) {
+      lastDay = ids[r]!;
+      days.add(lastDay);
+    }
+  }
   const counts = await connection.runAndReadAll(
     CLAIM_SQL.claimsPerDay,
     [listValue([...days])],
@@ -439,19 +508,16 @@ async function markClaimed(
   const claimedDays = new Set(counts.getRows().map(([day]) => Number(day)));
   if (claimedDays.size === 0) return;
   let n = 0;
-  for (let e = 0; e < table.kept.length; e++) {
-    if (table.kept[e]! !== 0 && claimedDays.has(table.day[e]!)) n++;
-  }
+  for (let r = 0; r < distinct * ID_INTS; r += ID_INTS) if (claimedDays.has(ids[r + 3]!)) n++;
   const high = new Int32Array(n);
   const low = new Int32Array(n);
   const day = new Int32Array(n);
   let j = 0;
-  for (let e = 0; e < table.kept.length; e++) {
-    const k = table.kept[e]!;
-    if (k === 0 || !claimedDays.has(table.day[e]!)) continue;
-    high[j] = group.high[k - 1]!;
-    low[j] = group.low[k - 1]!;
-    day[j] = table.day[e]!;
+  for (let r = 0; r < distinct * ID_INTS; r += ID_INTS) {
+    if (!claimedDays.has(ids[r + 3]!)) continue;
+    high[j] = ids[r]!;
+    low[j] = ids[r + 1]!;
+    day[j] = ids[r + 3]!;
     j++;
   }
   await appendColumns(connection, 'claim_probe', PROBE_TYPES, [high, low, day], n);
@@ -461,9 +527,31 @@ async function markClaimed(
     [LIST(INTEGER)],
   );
   await connection.run(CLAIM_SQL.clearProbe);
+  if (found.currentRowCount === 0) return;
+  // The identities found, in a table of their own (few: the records delivered again), then looked up
+  // identity by identity.
+  let size = 16;
+  while (size < found.currentRowCount * 2) size *= 2;
+  const mask = size - 1;
+  const foundHigh = new Int32Array(size);
+  const foundLow = new Int32Array(size);
+  const used = new Uint8Array(size);
   for (const [h, l] of found.getRows()) {
-    const e = table.find(group, Number(h), Number(l));
-    if (e >= 0) table.claimed[e] = 1;
+    let e = hashSlot(Number(h), Number(l), mask);
+    while (used[e] === 1) e = (e + 1) & mask;
+    used[e] = 1;
+    foundHigh[e] = Number(h);
+    foundLow[e] = Number(l);
+  }
+  for (let id = 0; id < distinct; id++) {
+    const h = ids[id * ID_INTS]!;
+    const l = ids[id * ID_INTS + 1]!;
+    for (let e = hashSlot(h, l, mask); used[e] === 1; e = (e + 1) & mask) {
+      if (foundHigh[e] === h && foundLow[e] === l) {
+        table.claimed[id] = 1;
+        break;
+      }
+    }
   }
 }
 
@@ -499,13 +587,12 @@ function repeatsOf(group: GroupLines, table: IdentityTable): GroupRepeats {
   const netRows: SideRows = new Map();
   const heldRows: SideRows = new Map();
   const byItem = new Map<number, number>();
-  for (let g = 0; g < group.count; g++) {
-    const e = table.entryOf[g]!;
-    if (table.claimed[e] === 0 && table.kept[e] === g + 1) continue;
-    const l = group.lines(g);
-    const i = group.indexOf[g]!;
+  const { ids, claimed, shared, multi } = table;
+  const repeat = (g: number) => {
+    const k = group.chunkOf(g);
+    const { task, lines: l } = group.chunks[k]!;
+    const i = g - group.start[k]!;
     const item = l.item[i]!;
-    const task = group.chunks[group.chunkOf[g]!]!.task;
     const ref = l.ref[i]!;
     const key = `${item}:${task}:${ref}`;
     let row = rows.get(key);
@@ -520,6 +607,16 @@ function repeatsOf(group: GroupLines, table: IdentityTable): GroupRepeats {
     addSide(netRows, task, l.netRef[i]!, l.bytesSent[i]!);
     const heldRef = l.heldRef === undefined ? -1 : l.heldRef[i]!;
     if (heldRef >= 0) addSide(heldRows, task, heldRef, l.bytesSent[i]!);
+  };
+  // Of an identity held more than once: every line but the kept one, or every line when claimed.
+  for (let s = 0; s < table.sharedCount; s++) {
+    const g = shared[2 * s]!;
+    const id = shared[2 * s + 1]!;
+    if (claimed[id] === 1 || ids[id * ID_INTS + 2] !== g) repeat(g);
+  }
+  // Of a claimed identity held once: its line.
+  for (let id = 0; id < table.distinct; id++) {
+    if (claimed[id] === 1 && multi[id] !== 1) repeat(ids[id * ID_INTS + 2]!);
   }
   const count = rows.size;
   const columns = [
@@ -587,49 +684,47 @@ const CLAIM_SLICE = 65_536;
  */
 async function writeNewClaims(
   connection: DuckDBConnection,
-  group: GroupLines,
   table: IdentityTable,
   last: number,
 ): Promise<void> {
-  const { kept, claimed, day: dayOfEntry } = table;
+  const { ids, claimed, distinct } = table;
   let first = 0x7fffffff;
   let lastDay = 0;
   let count = 0;
-  for (let e = 0; e < kept.length; e++) {
-    if (kept[e]! === 0 || claimed[e] === 1) continue;
-    const day = dayOfEntry[e]!;
+  for (let id = 0; id < distinct; id++) {
+    if (claimed[id] === 1) continue;
+    const day = ids[id * ID_INTS + 3]!;
     if (day < first) first = day;
     if (day > lastDay) lastDay = day;
     count++;
   }
   if (count === 0) return;
-  // Counting sort of the table slots by day.
+  // Counting sort of the identities by day.
   const start = new Int32Array(lastDay - first + 2);
-  for (let e = 0; e < kept.length; e++) {
-    if (kept[e]! !== 0 && claimed[e] === 0) start[dayOfEntry[e]! - first + 1]!++;
+  for (let id = 0; id < distinct; id++) {
+    if (claimed[id] === 0) start[ids[id * ID_INTS + 3]! - first + 1]!++;
   }
   for (let d = 1; d < start.length; d++) start[d]! += start[d - 1]!;
   const order = new Int32Array(count);
-  for (let e = 0; e < kept.length; e++) {
-    if (kept[e]! !== 0 && claimed[e] === 0) order[start[dayOfEntry[e]! - first]!++] = e;
+  for (let id = 0; id < distinct; id++) {
+    if (claimed[id] === 0) order[start[ids[id * ID_INTS + 3]! - first]!++] = id;
   }
-  const size = Math.min(CLAIM_SLICE, count);
+  const slice = Math.min(CLAIM_SLICE, count);
   // Appended straight into request_claims: the hash as the BIGINT idHash computes (high x 2^32 + low
   // as unsigned), its halves written through an int32 view of the same memory.
-  const hash = new BigInt64Array(size);
+  const hash = new BigInt64Array(slice);
   const halves = new Int32Array(hash.buffer);
   const [lowAt, highAt] = endianness() === 'LE' ? [0, 1] : [1, 0];
-  const days = new Int32Array(size);
-  const file = new Int32Array(size);
-  for (let from = 0; from < count; from += size) {
-    const n = Math.min(size, count - from);
+  const days = new Int32Array(slice);
+  const file = new Int32Array(slice);
+  for (let from = 0; from < count; from += slice) {
+    const n = Math.min(slice, count - from);
     for (let j = 0; j < n; j++) {
-      const e = order[from + j]!;
-      const k = kept[e]! - 1;
-      halves[2 * j + lowAt] = group.low[k]!;
-      halves[2 * j + highAt] = group.high[k]!;
-      days[j] = dayOfEntry[e]!;
-      file[j] = last + 1 + group.ord[k]!;
+      const r = order[from + j]! * ID_INTS;
+      halves[2 * j + lowAt] = ids[r + 1]!;
+      halves[2 * j + highAt] = ids[r]!;
+      days[j] = ids[r + 3]!;
+      file[j] = last + 1 + ids[r + 4]!;
     }
     await appendColumns(connection, 'request_claims', CLAIM_TYPES, [hash, days, file], n);
   }
