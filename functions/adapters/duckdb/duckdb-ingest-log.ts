@@ -6,7 +6,6 @@
 import { createHash } from 'node:crypto';
 import {
   BIGINT,
-  BOOLEAN,
   DOUBLE,
   type DuckDBConnection,
   type DuckDBType,
@@ -291,14 +290,8 @@ export class DuckDbIngestLog {
       if (!Number.isSafeInteger(maxSamples) || maxSamples < 0) {
         throw new RangeError(`maxSamples must be a non-negative integer: ${maxSamples}`);
       }
-      const listed = fingerprints !== undefined;
-      // The statements name the table either way.
-      await connection.run(SQL.summaryFiles);
-      if (listed) {
-        await connection.run(SQL.clearSummaryFiles);
-        await appendColumns(connection, 'summary_files', [VARCHAR], [fingerprints], fingerprints.length);
-      }
-      const files = await connection.runAndReadAll(SQL.fileTotals, [listed], [BOOLEAN]);
+      const filter = fingerprints === undefined ? null : listValue([...fingerprints]);
+      const files = await connection.runAndReadAll(SQL.fileTotals, [filter], [LIST(VARCHAR)]);
       let bytes = 0;
       let lines = 0;
       let parsedLines = 0;
@@ -320,10 +313,9 @@ export class DuckDbIngestLog {
       }
       const samples = await connection.runAndReadAll(
         SQL.samples,
-        [listed, BigInt(maxSamples)],
-        [BOOLEAN, BIGINT],
+        [filter, BigInt(maxSamples)],
+        [LIST(VARCHAR), BIGINT],
       );
-      if (listed) await connection.run(SQL.clearSummaryFiles);
       return {
         files: files.currentRowCount,
         filesSkipped: options.filesSkipped ?? 0,

@@ -330,23 +330,15 @@ export const SQL = {
   /** From the coded rows: every row of them has its strings, so the view would give the same. */
   dataExtent: 'SELECT min(slot_start), max(slot_start) FROM rollup_rows',
 
-  /**
-   * Per file recorded: its bookkeeping; of the fingerprints in `summary_files` when $1 is true (a
-   * run's files, appended there: thousands of them cost less so than as a list parameter), else all.
-   */
   fileTotals: `SELECT fingerprint, path, size, lines, parsed_lines, malformed_lines, malformed_by_reason,
       unreadable_reason, repeats_dropped
-    FROM ingested_files WHERE NOT $1::BOOLEAN OR fingerprint IN (SELECT fingerprint FROM summary_files)
+    FROM ingested_files WHERE $1 IS NULL OR fingerprint IN (SELECT unnest($1))
     ORDER BY path, fingerprint`,
-  /** The fingerprints `fileTotals` and `samples` are asked about (a TEMP table of the connection). */
-  summaryFiles: 'CREATE TEMP TABLE IF NOT EXISTS summary_files (fingerprint VARCHAR NOT NULL)',
-  clearSummaryFiles: 'DELETE FROM summary_files',
   /** The first samples of every file before the second of any, so one bad file cannot hide the rest. */
   samples: `SELECT path, line, reason, text FROM (
       SELECT path, line, reason, text,
         row_number() OVER (PARTITION BY fingerprint ORDER BY line) AS nth
-      FROM malformed_samples
-      WHERE NOT $1::BOOLEAN OR fingerprint IN (SELECT fingerprint FROM summary_files)
+      FROM malformed_samples WHERE $1 IS NULL OR fingerprint IN (SELECT unnest($1))
     ) ORDER BY nth, path, line LIMIT $2::BIGINT`,
 
   ledgerGet: `SELECT state, run_id, claimed_at_ms, message_id FROM notice_ledger
