@@ -172,11 +172,7 @@ export class DuckDbIngestLog {
   knownFingerprints(fingerprints: readonly string[]): Promise<Set<string>> {
     return this.database.serial('knownFingerprints', async (connection) => {
       if (fingerprints.length === 0) return new Set<string>();
-      const reader = await connection.runAndReadAll(
-        SQL.knownFingerprints,
-        [listValue([...fingerprints])],
-        [LIST(VARCHAR)],
-      );
+      const reader = await connection.runAndReadAll(SQL.knownFingerprints, [textList(fingerprints)]);
       return new Set(reader.getColumns()[0]?.map(String) ?? []);
     });
   }
@@ -189,11 +185,7 @@ export class DuckDbIngestLog {
   recordedNameSizes(basenames: readonly string[]): Promise<Set<string>> {
     return this.database.serial('recordedNameSizes', async (connection) => {
       if (basenames.length === 0) return new Set<string>();
-      const reader = await connection.runAndReadAll(
-        SQL.recordedSizes,
-        [listValue([...new Set(basenames)])],
-        [LIST(VARCHAR)],
-      );
+      const reader = await connection.runAndReadAll(SQL.recordedSizes, [textList([...new Set(basenames)])]);
       return new Set(reader.getRows().map(([name, size]) => `${String(name)}\0${String(size)}`));
     });
   }
@@ -270,8 +262,8 @@ export class DuckDbIngestLog {
       if (!Number.isSafeInteger(maxSamples) || maxSamples < 0) {
         throw new RangeError(`maxSamples must be a non-negative integer: ${maxSamples}`);
       }
-      const filter = fingerprints === undefined ? null : listValue([...fingerprints]);
-      const files = await connection.runAndReadAll(SQL.fileTotals, [filter], [LIST(VARCHAR)]);
+      const filter = fingerprints === undefined ? null : textList(fingerprints);
+      const files = await connection.runAndReadAll(SQL.fileTotals, [filter], [VARCHAR]);
       let bytes = 0;
       let lines = 0;
       let parsedLines = 0;
@@ -294,7 +286,7 @@ export class DuckDbIngestLog {
       const samples = await connection.runAndReadAll(
         SQL.samples,
         [filter, BigInt(maxSamples)],
-        [LIST(VARCHAR), BIGINT],
+        [VARCHAR, BIGINT],
       );
       return {
         files: files.currentRowCount,
@@ -482,12 +474,24 @@ async function supersededBatches(
   fingerprints: readonly string[],
 ): Promise<string[]> {
   if (basenames.length === 0 && fingerprints.length === 0) return [];
-  const reader = await connection.runAndReadAll(
-    SQL.supersededBatches,
-    [listValue([...basenames]), listValue([...fingerprints])],
-    [LIST(VARCHAR), LIST(VARCHAR)],
-  );
+  const reader = await connection.runAndReadAll(SQL.supersededBatches, [
+    textList(basenames),
+    textList(fingerprints),
+  ]);
   return reader.getRows().map(([batch]) => String(batch));
+}
+
+/**
+ * Base names or fingerprints as one text, joined by `/`, which the SQL splits (`string_split`): the
+ * client makes a list parameter value by value, some 20 ms for a night's 5,000 names, where one text
+ * costs next to nothing. Neither a file's name nor a fingerprint can hold a `/`. An empty list is the
+ * one empty text, which names nothing.
+ */
+function textList(values: readonly string[]): string {
+  for (const value of values) {
+    if (value.includes('/')) throw new RangeError(`a file name or fingerprint with a "/": ${value}`);
+  }
+  return values.join('/');
 }
 
 /** Removes whole batches: their rollup rows, request claims, samples and file records. */
