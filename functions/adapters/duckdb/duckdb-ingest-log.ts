@@ -263,21 +263,14 @@ export class DuckDbIngestLog {
         throw new RangeError(`maxSamples must be a non-negative integer: ${maxSamples}`);
       }
       const filter = fingerprints === undefined ? null : textList(fingerprints);
-      const files = await connection.runAndReadAll(SQL.fileTotals, [filter], [VARCHAR]);
-      let bytes = 0;
-      let lines = 0;
-      let parsedLines = 0;
-      let malformedLines = 0;
-      let repeatsDropped = 0;
+      const totals = await connection.runAndReadAll(SQL.fileTotals, [filter], [VARCHAR]);
+      const [files, bytes, lines, parsedLines, malformedLines, repeatsDropped] = totals
+        .getRows()[0]!
+        .map((total) => Number(total ?? 0)) as [number, number, number, number, number, number];
       const malformedByReason: Record<string, number> = {};
       const unreadableFiles: { file: string; reason: string }[] = [];
-      for (const row of files.getRows()) {
-        const [, path, size, fileLines, parsed, malformed, byReason, unreadable, repeats] = row;
-        repeatsDropped += Number(repeats ?? 0);
-        bytes += Number(size);
-        lines += Number(fileLines);
-        parsedLines += Number(parsed);
-        malformedLines += Number(malformed);
+      const problems = await connection.runAndReadAll(SQL.fileProblems, [filter], [VARCHAR]);
+      for (const [path, byReason, unreadable] of problems.getRows()) {
         for (const [reason, count] of Object.entries(parseReasons(String(byReason)))) {
           malformedByReason[reason] = (malformedByReason[reason] ?? 0) + count;
         }
@@ -289,7 +282,7 @@ export class DuckDbIngestLog {
         [VARCHAR, BIGINT],
       );
       return {
-        files: files.currentRowCount,
+        files,
         filesSkipped: options.filesSkipped ?? 0,
         bytes,
         lines,

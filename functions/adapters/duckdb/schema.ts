@@ -332,9 +332,17 @@ export const SQL = {
   /** From the coded rows: every row of them has its strings, so the view would give the same. */
   dataExtent: 'SELECT min(slot_start), max(slot_start) FROM rollup_rows',
 
-  fileTotals: `SELECT fingerprint, path, size, lines, parsed_lines, malformed_lines, malformed_by_reason,
-      unreadable_reason, repeats_dropped
-    FROM ingested_files WHERE $1 IS NULL OR fingerprint IN (SELECT unnest(string_split($1, '/')))
+  /**
+   * Totals over the files $1 (all when NULL), summed here: a night's 5,000 rows read out value by value
+   * cost the client some 50 ms. Then the files with something to report, in path order.
+   */
+  fileTotals: `SELECT count(*), sum(size), sum(lines), sum(parsed_lines), sum(malformed_lines),
+      sum(coalesce(repeats_dropped, 0))
+    FROM ingested_files WHERE $1 IS NULL OR fingerprint IN (SELECT unnest(string_split($1, '/')))`,
+  fileProblems: `SELECT path, malformed_by_reason, unreadable_reason
+    FROM ingested_files
+    WHERE ($1 IS NULL OR fingerprint IN (SELECT unnest(string_split($1, '/'))))
+      AND (malformed_by_reason <> '{}' OR unreadable_reason IS NOT NULL)
     ORDER BY path, fingerprint`,
   /** The first samples of every file before the second of any, so one bad file cannot hide the rest. */
   samples: `SELECT path, line, reason, text FROM (
