@@ -166,8 +166,14 @@ export function ingestionSettingsFingerprint(options: IngestOptions): string {
  * 500 spent 1.4 s in those checks where one group spends 0.4 s).
  */
 const FILES_PER_COMMIT = 5000;
-/** Files fingerprinted at once on this thread, without a pool (two small reads each). */
+/** Files fingerprinted at once on this thread (two small reads each). */
 const FINGERPRINT_CONCURRENCY = 16;
+/**
+ * From how many files to fingerprint the pool's threads do it: they may still be loading their code
+ * (0.1 to 0.3 s after they start), which hashing a few files here would wait for, where a night's
+ * thousands are some 0.5 s of hashing for one thread.
+ */
+const POOL_FINGERPRINTS_FROM = 256;
 
 export async function ingestPaths(
   log: DuckDbIngestLog,
@@ -292,7 +298,7 @@ async function ingestWith(
 }
 
 /**
- * The fingerprints of `files`, on the pool's threads when there is one. Until read, a deferred file
+ * The fingerprints of `files`, on the pool's threads when there are many. Until read, a deferred file
  * stands under a name no fingerprint can take (they are hex). A file a thread could not fingerprint is
  * fingerprinted here, and fails here as it would have without the pool.
  */
@@ -304,7 +310,9 @@ async function fingerprintGiven(
   const fingerprints = files.map((_, i) => `unread:${i}`);
   const asked = files.flatMap((_, i) => (deferred.has(i) ? [] : [i]));
   const found =
-    pool === undefined || asked.length === 0 ? [] : await pool.fingerprints(asked.map((i) => files[i]!.path));
+    pool === undefined || asked.length < POOL_FINGERPRINTS_FROM
+      ? []
+      : await pool.fingerprints(asked.map((i) => files[i]!.path));
   const left: number[] = [];
   asked.forEach((i, k) => {
     const fingerprint = found[k];
