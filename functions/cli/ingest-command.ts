@@ -31,13 +31,14 @@ export async function runIngestCommand(argv: string[]): Promise<number> {
     workers,
     holdings: registry.settings.holdings,
   };
-  const { state, pool } = await openStateWithWorkers(dbPath, settings);
+  const { state, pool, listing } = await openStateWithWorkers(dbPath, settings, logs);
   let outcome: Awaited<ReturnType<typeof ingestPaths>>;
   try {
     outcome = await ingestPaths(state.ingestLog, logs, {
       ...settings,
       manifestHash: manifest?.hash,
       pool,
+      listing,
       progress: v.json === true ? undefined : stderrProgress(!(v.quiet ?? false)),
     });
   } finally {

@@ -118,9 +118,10 @@ export async function runLocalAudit(options: LocalAuditOptions): Promise<LocalAu
     manifest,
     holdings: registry.settings.holdings,
   };
-  const { state, pool } = await openStateWithWorkers(
+  const { state, pool, listing } = await openStateWithWorkers(
     options.dbPath ?? join(outDir, 'state.duckdb'),
     settings,
+    options.logs,
   );
   try {
     const extentBefore = await state.usageSource.dataExtent();
@@ -128,6 +129,7 @@ export async function runLocalAudit(options: LocalAuditOptions): Promise<LocalAu
       ...settings,
       manifestHash: manifest?.hash,
       pool,
+      listing,
       progress: (event) => {
         options.progress?.(event);
         failpoint('ingest-file');

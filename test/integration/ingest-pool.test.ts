@@ -7,6 +7,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   combineOutcomes,
+  fingerprintFile,
   type IngestFileResult,
   IngestPool,
   IngestWorkerError,
@@ -167,6 +168,25 @@ describe('IngestPool', () => {
     expect(cut.combined.malformedByReason['truncated-line']).toBe(1);
     expect(cut.combined.parsedLines).toBeGreaterThan(100);
   });
+
+  it.each([2, 0])(
+    'fingerprints files as fingerprintFile does, with %i workers, and no answer for a file it cannot open',
+    async (workers) => {
+      // More files than one message carries, so that each thread takes several.
+      const many = Array.from({ length: 120 }, () => FILES).flat();
+      const names = [...many, 'no-such.log', ...many];
+      const pool = await IngestPool.start({ workers, datasetDepth: 2, sampleLimit: 5, maxLineBytes: 65536 });
+      try {
+        const got = await pool.fingerprints(names.map(path));
+        const expected = await Promise.all(
+          names.map((name) => (name === 'no-such.log' ? undefined : fingerprintFile(path(name)))),
+        );
+        expect(got).toEqual(expected);
+      } finally {
+        await pool.close();
+      }
+    },
+  );
 
   it('fails the run, naming the cause, when a worker cannot go on (records past 2^53 per object)', async () => {
     const manifest = parseManifest(`feeds/,${2n ** 60n}\n`, 'huge.csv');

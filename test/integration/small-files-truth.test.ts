@@ -12,9 +12,10 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { splitLogFile } from '../../bench/split-logs.js';
 import { DuckDbState } from '../../functions/adapters/duckdb/index.js';
+import { fingerprintFile } from '../../functions/adapters/logs/index.js';
 import { generateDataset } from '../../functions/cli/generate/generator.js';
 import { type LocalAuditResult, runLocalAudit } from '../../functions/cli/local-audit.js';
-import { ingestPaths } from '../../functions/cli/local-ingest.js';
+import { ingestPaths, openStateWithWorkers } from '../../functions/cli/local-ingest.js';
 import { loadRegistry } from '../../functions/cli/registry-file.js';
 import type { Report } from '../../functions/domain/report.js';
 import type { UsageRow } from '../../functions/domain/usage.js';
@@ -141,6 +142,29 @@ describe('300 small log objects of one generated day', () => {
     const ours = requestsByRequester(await usageOf(join(dir, 'out', 'state.duckdb')));
     expect(Object.keys(ours).length).toBeGreaterThan(5);
     expect(ours).toEqual(duck);
+  });
+
+  it('reads none of them again on a second night, their fingerprints taken on the workers', async () => {
+    const { registry, manifest } = await loadRegistry(registryPath);
+    const settings = { datasetDepth: registry.settings.datasetDepth, manifest, workers: 2 };
+    const statePath = join(dir, 'out', 'state.duckdb');
+    const before = await usageOf(statePath);
+    const { state, pool, listing } = await openStateWithWorkers(statePath, settings, [objects]);
+    let again: Awaited<ReturnType<typeof ingestPaths>>;
+    try {
+      again = await ingestPaths(state.ingestLog, [objects], {
+        ...settings,
+        manifestHash: manifest?.hash,
+        pool,
+        listing,
+      });
+    } finally {
+      await state.close();
+    }
+    expect(again.summary).toMatchObject({ files: 300, filesSkipped: 300, lines: LINES });
+    expect(again.rebuilt).toBe(false);
+    for (const input of again.inputs) expect(input.fingerprint).toBe(await fingerprintFile(input.name));
+    expect(await usageOf(statePath)).toEqual(before);
   });
 
   it('gives the same usage, key by key, as the same lines in one file', async () => {

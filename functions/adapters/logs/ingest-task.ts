@@ -4,6 +4,7 @@
  * there are no workers, on the main thread, so both paths read, scan and aggregate identically.
  */
 import { LogAggregator } from './log-aggregator.js';
+import { fingerprintFileSync } from './log-files.js';
 import { type ItemOutcome, type ReadItem, readLogItem } from './log-reader.js';
 import { type Manifest, type ManifestData, manifestFromData } from './manifest.js';
 import { batchBuffers, type RowBatch, RowBatchBuilder } from './row-batch.js';
@@ -36,6 +37,23 @@ export interface TaskMessage {
   readonly merge?: boolean;
 }
 
+/** Main thread to worker: fingerprint these files (fingerprintFile's answer for each). */
+export interface FingerprintMessage {
+  readonly type: 'fingerprint';
+  readonly id: number;
+  readonly paths: readonly string[];
+}
+
+/**
+ * Worker to main thread: the fingerprints asked by message `id`, in order; null for a file that could
+ * not be fingerprinted (the caller asks fingerprintFile itself, which says why).
+ */
+export interface FingerprintsMessage {
+  readonly type: 'fingerprints';
+  readonly id: number;
+  readonly fingerprints: readonly (string | null)[];
+}
+
 /**
  * Worker to main thread: rows of task `id`. String ids index the sender's table, of which this message
  * carries the entries added since the previous one (ids `firstString`, `firstString + 1`, ...).
@@ -63,11 +81,23 @@ export interface FailedMessage {
   readonly stack?: string;
 }
 
-export type WorkerMessage = RowsMessage | DoneMessage | FailedMessage;
+export type WorkerMessage = RowsMessage | DoneMessage | FailedMessage | FingerprintsMessage;
 
 const DEFAULT_SEND_ROWS = 32768;
 /** 8 MiB of line records. */
 const DEFAULT_SEND_LINES = 262144;
+
+/** Answers a FingerprintMessage, reading synchronously (a worker, or the thread that reads inline). */
+export function fingerprintFiles(message: FingerprintMessage): FingerprintsMessage {
+  const fingerprints = message.paths.map((path) => {
+    try {
+      return fingerprintFileSync(path);
+    } catch {
+      return null;
+    }
+  });
+  return { type: 'fingerprints', id: message.id, fingerprints };
+}
 
 /** Reads tasks into rows, sending each batch of rows through `send` as it fills. */
 export class TaskRunner {
