@@ -1,6 +1,6 @@
 /**
- * A state file whose held_rows still keeps its batch as a text (before the batch was coded in
- * rollup_strings, functions/adapters/duckdb/holdings-writer.ts): opened, it loses that table and says it
+ * A state file whose held_rows has the earlier shape (slot start, times and counts as BIGINT, the batch
+ * as a text; functions/adapters/duckdb/holdings-writer.ts): opened, it loses that table and says it
  * keeps no holdings; the next ingestion with holdings on rebuilds them from the logs, the same as a
  * fresh state's.
  */
@@ -31,15 +31,16 @@ async function holdingsOf(store: DuckDbState): Promise<string[]> {
   );
 }
 
-async function batchType(store: DuckDbState): Promise<string> {
+/** held_rows' columns and their types. */
+async function heldColumns(store: DuckDbState): Promise<string[]> {
   return store.database.serial('test', async (c) => {
-    const reader = await c.runAndReadAll(`SELECT data_type FROM information_schema.columns
-      WHERE table_name = 'held_rows' AND column_name = 'batch'`);
-    return String(reader.getRows()[0]![0]);
+    const reader = await c.runAndReadAll(`SELECT column_name, data_type FROM information_schema.columns
+      WHERE table_name = 'held_rows' ORDER BY ordinal_position`);
+    return reader.getRows().map(([name, type]) => `${String(name)} ${String(type)}`);
   });
 }
 
-describe('a state whose held_rows names its batch by a text', () => {
+describe('a state whose held_rows has the earlier shape', () => {
   it('drops that table when opened, then rebuilds the holdings from the logs when they are kept', async () => {
     const path = join(root, '2026-03-14-11-00-00-UUUUUUUUUUUUUUUU');
     const lines = [1, 2, 3].map((minute) =>
@@ -58,17 +59,23 @@ describe('a state whose held_rows names its batch by a text', () => {
     await ingestPaths(store.ingestLog, [path], options);
     const fresh = await holdingsOf(store);
     expect(fresh.length).toBe(2);
-    expect(await batchType(store)).toBe('INTEGER');
+    const columns = await heldColumns(store);
     // The table as the earlier release wrote it, and that release's ingestion settings.
     await store.database.serial('test', async (c) => {
       await c.run('DROP VIEW holdings');
-      await c.run("ALTER TABLE held_rows ALTER batch SET DATA TYPE VARCHAR USING 'group:old'");
+      await c.run('DROP TABLE held_rows');
+      await c.run(`CREATE TABLE held_rows (slot_start BIGINT NOT NULL, key_id INTEGER NOT NULL,
+        object_id INTEGER NOT NULL, first_ms BIGINT NOT NULL, last_ms BIGINT NOT NULL,
+        retrievals BIGINT NOT NULL, full_retrievals BIGINT NOT NULL, bytes_sent BIGINT NOT NULL,
+        batch VARCHAR NOT NULL)`);
+      await c.run(`INSERT INTO held_rows VALUES (1772100000000, 1, 1, 1772100000000, 1772100000000, 1, 1,
+        1000, 'group:old')`);
       await c.run("UPDATE settings SET value = 'earlier' WHERE key = 'ingestion_settings'");
     });
     await store.close();
 
     store = await DuckDbState.open(statePath);
-    expect(await batchType(store)).toBe('INTEGER');
+    expect(await heldColumns(store)).toEqual(columns);
     expect(await holdingsOf(store)).toEqual([]);
     expect(await store.holdings.kept()).toBe(false);
     const rebuilt = await ingestPaths(store.ingestLog, [path], options);

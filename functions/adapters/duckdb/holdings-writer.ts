@@ -30,7 +30,8 @@ import { ADD_STRINGS, CODES_OF, DICTIONARY_LIST } from './rollup-strings.js';
 
 /**
  * The holdings table, stored in three: `held_rows` (integers: one row per batch, slot, key and object,
- * its batch coded in `rollup_strings` as the rollup's is), and two dictionaries, `held_keys` (bucket,
+ * its times in ms after the slot's start and its batch coded in `rollup_strings` as the rollup's is),
+ * and two dictionaries, `held_keys` (bucket,
  * requester, access point, dataset) and `held_objects` (key, version id, logged size, records), each
  * entry written once, when first read. A row's texts are not written per row: a night of 1 M lines
  * leaves some 176,000 rows over a few thousand objects (BENCHMARKS.md). The view `holdings` joins them
@@ -39,14 +40,17 @@ import { ADD_STRINGS, CODES_OF, DICTIONARY_LIST } from './rollup-strings.js';
  * without a row.
  */
 export const HOLDINGS_SCHEMA: readonly string[] = [
+  // 32-bit where the values allow (a slot's number, ms within it, one object's reads by one requester in
+  // 15 minutes), which DuckDB appends as they are: a night's 176,000 rows took 80-95 ms to append, as
+  // BIGINTs cast from doubles 130-230 ms (BENCHMARKS.md, hold14h).
   `CREATE TABLE IF NOT EXISTS held_rows (
-    slot_start BIGINT NOT NULL,
+    slot INTEGER NOT NULL,
     key_id INTEGER NOT NULL,
     object_id INTEGER NOT NULL,
-    first_ms BIGINT NOT NULL,
-    last_ms BIGINT NOT NULL,
-    retrievals BIGINT NOT NULL,
-    full_retrievals BIGINT NOT NULL,
+    first_in_slot INTEGER NOT NULL,
+    last_in_slot INTEGER NOT NULL,
+    retrievals INTEGER NOT NULL,
+    full_retrievals INTEGER NOT NULL,
     bytes_sent BIGINT NOT NULL,
     batch INTEGER NOT NULL
   )`,
@@ -65,9 +69,12 @@ export const HOLDINGS_SCHEMA: readonly string[] = [
     object_records BIGINT NOT NULL
   )`,
   `CREATE OR REPLACE VIEW holdings AS
-    SELECT h.slot_start, k.requester, k.access_point, k.bucket, o.object_key, o.version_id, k.dataset,
-      o.object_size, o.object_records, h.first_ms, h.last_ms, h.retrievals, h.full_retrievals,
-      h.bytes_sent, l.v[h.batch + 1] AS batch
+    SELECT h.slot::BIGINT * ${SLOT_MS} AS slot_start, k.requester, k.access_point, k.bucket, o.object_key,
+      o.version_id, k.dataset, o.object_size, o.object_records,
+      h.slot::BIGINT * ${SLOT_MS} + h.first_in_slot AS first_ms,
+      h.slot::BIGINT * ${SLOT_MS} + h.last_in_slot AS last_ms,
+      h.retrievals::BIGINT AS retrievals, h.full_retrievals::BIGINT AS full_retrievals, h.bytes_sent,
+      l.v[h.batch + 1] AS batch
     FROM held_rows h
       JOIN held_keys k ON k.key_id = h.key_id
       JOIN held_objects o ON o.object_id = h.object_id
@@ -75,14 +82,14 @@ export const HOLDINGS_SCHEMA: readonly string[] = [
 ];
 
 /**
- * held_rows of the earlier shape, its batch a text on every row (appending that text cost about as
- * much as the rest of the row: BENCHMARKS.md, hold14h). Such a table is dropped when the state opens
- * (DROP_OLD_HELD_ROWS); the ingestion settings fingerprint changed with it (holdings: 2,
- * ../../cli/local-ingest.ts), so the next ingestion that keeps holdings rebuilds them from the logs.
+ * held_rows of the earlier shape: BIGINT times and counts, and its batch a text on every row (appending
+ * that text cost about as much as the rest of the row: BENCHMARKS.md, hold14h). Such a table is dropped
+ * when the state opens (DROP_OLD_HELD_ROWS); the ingestion settings fingerprint changed with it
+ * (holdings: 2, ../../cli/local-ingest.ts), so the next ingestion that keeps holdings rebuilds them
+ * from the logs.
  */
 export const OLD_HELD_ROWS_SHAPE = `SELECT 1 FROM information_schema.columns
-  WHERE table_name = 'held_rows' AND column_name = 'batch' AND data_type = 'VARCHAR'
-    AND table_schema = 'main'`;
+  WHERE table_name = 'held_rows' AND column_name = 'slot_start' AND table_schema = 'main'`;
 export const DROP_OLD_HELD_ROWS: readonly string[] = ['DROP VIEW IF EXISTS holdings', 'DROP TABLE held_rows'];
 
 /** Per-connection staging (see rollup-writer.ts): the repeats to take out of the holdings sums. */
@@ -98,11 +105,11 @@ export const HELD_STREAM_SCHEMA: readonly string[] = [
 ];
 
 /**
- * The columns of held_rows as appended, in order: its BIGINT columns go in as DOUBLE chunks, which the
- * appender casts to the table's BIGINT in DuckDB (whole numbers below 2^53, so exactly), rather than
- * as a bigint made in JavaScript per value.
+ * The columns of held_rows as appended, in order: its BIGINT bytes go in as a DOUBLE chunk, which the
+ * appender casts to BIGINT in DuckDB (whole numbers below 2^53, so exactly), rather than as a bigint
+ * made in JavaScript per value.
  */
-const HELD_ROW_TYPES = [DOUBLE, INTEGER, INTEGER, DOUBLE, DOUBLE, DOUBLE, DOUBLE, DOUBLE, INTEGER];
+const HELD_ROW_TYPES = [INTEGER, INTEGER, INTEGER, INTEGER, INTEGER, INTEGER, INTEGER, DOUBLE, INTEGER];
 
 /** SQL of the holdings writer; constant text, values only as parameters. */
 export const HOLDINGS_SQL = {
@@ -164,7 +171,7 @@ export function stageHeldReads(
 /** Drops the sums of `items`. */
 export function discardHeldReads(connection: DuckDBConnection, items: readonly number[]): void {
   if (items.length === 0) return;
-  heldStageOf(connection).discard(new Set(items));
+  stages.get(connection)?.discard(new Set(items));
 }
 
 /**
@@ -213,22 +220,22 @@ export async function insertHoldings(
     codes.set(String(value), Number(id));
   }
   const codeOf = batches.map((b) => codes.get(b)!);
-  const [ord, slotStart, key, object, first, last, retrievals, full, bytes] = summed.columns as [
-    Int32Array,
-    Float64Array,
+  const [ord, slot, key, object, first, last, retrievals, full, bytes] = summed.columns as [
     Int32Array,
     Int32Array,
-    Float64Array,
-    Float64Array,
-    Float64Array,
-    Float64Array,
+    Int32Array,
+    Int32Array,
+    Int32Array,
+    Int32Array,
+    Int32Array,
+    Int32Array,
     Float64Array,
   ];
   const n = summed.count;
   const batch = new Int32Array(n);
   for (let i = 0; i < n; i++) batch[i] = codeOf[ord[i]!]!;
   // Appended to held_rows in the caller's transaction, in held_rows' column order.
-  const columns = [slotStart, key, object, first, last, retrievals, full, bytes, batch];
+  const columns = [slot, key, object, first, last, retrievals, full, bytes, batch];
   await appendColumns(connection, 'held_rows', HELD_ROW_TYPES, columns, n);
   return n;
 }
@@ -287,8 +294,11 @@ class HeldStage {
   /** The largest ids in held_keys and held_objects after this stream's last new entries. */
   private lastIds: readonly [number, number] | undefined;
   private readonly tasks = new Map<number, TaskRows>();
-  /** Sums per item (file), slot, stream key and stream object; a sum written or dropped has item -1. */
-  private sums = new HeldSums(1024);
+  /**
+   * Sums per item (file), slot, stream key and stream object; a sum written or dropped has item -1.
+   * Sized for a fifth of a night of 1 M lines (176,000 sums), so that it grows twice, not eight times.
+   */
+  private sums = new HeldSums(1 << 16);
   private deadSums = 0;
 
   stage(task: number, r: ColumnarHeldReads, strings: readonly string[]): void {
@@ -609,6 +619,8 @@ async function mapNew(
   return last;
 }
 
+const MAX_INT32 = 2 ** 31 - 1;
+
 /** Room for `n` entries: a power of two, at least 16. */
 function capacity(n: number): number {
   let c = 16;
@@ -734,7 +746,8 @@ class HeldSums {
 
   /**
    * The sums with at least one retrieval left (of those `rows[0 .. n)` names; all when not given), as
-   * columns: `a`, slot start (ms), key, object, first and last ms, retrievals, whole retrievals, bytes sent.
+   * held_rows takes them: `a`, slot, key, object, first and last ms after the slot's start, retrievals,
+   * whole retrievals, bytes sent.
    */
   columns(
     rows?: Int32Array,
@@ -743,36 +756,36 @@ class HeldSums {
     let kept = 0;
     for (let j = 0; j < n; j++) if (this.retrievals[rows === undefined ? j : rows[j]!]! > 0) kept++;
     const a = new Int32Array(kept);
-    const slotStart = new Float64Array(kept);
+    const slot = new Int32Array(kept);
     const key = new Int32Array(kept);
     const object = new Int32Array(kept);
-    const first = new Float64Array(kept);
-    const last = new Float64Array(kept);
-    const retrievals = new Float64Array(kept);
-    const full = new Float64Array(kept);
+    const first = new Int32Array(kept);
+    const last = new Int32Array(kept);
+    const retrievals = new Int32Array(kept);
+    const full = new Int32Array(kept);
     const bytes = new Float64Array(kept);
     let i = 0;
     for (let j = 0; j < n; j++) {
       const g = rows === undefined ? j : rows[j]!;
       if (!(this.retrievals[g]! > 0)) continue;
-      // The counts travel as doubles (HELD_ROW_TYPES): exact only up to 2^53, so a sum beyond it stops
-      // the write rather than store a rounded figure.
-      if (this.bytes[g]! > Number.MAX_SAFE_INTEGER || this.retrievals[g]! > Number.MAX_SAFE_INTEGER)
+      // Stored exactly or not at all: bytes travel as doubles (exact up to 2^53), retrievals as int32.
+      if (this.bytes[g]! > Number.MAX_SAFE_INTEGER || this.retrievals[g]! > MAX_INT32)
         throw new RangeError(
-          `holdings: a sum of one object's reads in a slot passed 2^53 (bytes ${this.bytes[g]}, retrievals ${this.retrievals[g]}), beyond what is counted exactly`,
+          `holdings: a sum of one object's reads in a slot passed what is stored exactly (bytes ${this.bytes[g]}, retrievals ${this.retrievals[g]})`,
         );
+      const start = this.slot[g]! * SLOT_MS;
       a[i] = this.item[g]!;
-      slotStart[i] = this.slot[g]! * SLOT_MS;
+      slot[i] = this.slot[g]!;
       key[i] = this.key[g]!;
       object[i] = this.object[g]!;
-      first[i] = this.first[g]!;
-      last[i] = this.last[g]!;
+      first[i] = this.first[g]! - start;
+      last[i] = this.last[g]! - start;
       retrievals[i] = this.retrievals[g]!;
       full[i] = this.full[g]!;
       bytes[i] = this.bytes[g]!;
       i++;
     }
-    return { count: kept, columns: [a, slotStart, key, object, first, last, retrievals, full, bytes] };
+    return { count: kept, columns: [a, slot, key, object, first, last, retrievals, full, bytes] };
   }
 
   private grow(): void {
