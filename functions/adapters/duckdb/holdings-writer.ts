@@ -23,7 +23,7 @@
 import { DOUBLE, type DuckDBConnection, INTEGER, LIST, listValue, VARCHAR } from '@duckdb/node-api';
 import type { ColumnarHeldReads } from '../../domain/holdings.js';
 import { SLOT_MS } from '../../domain/usage.js';
-import { growFloat, growInt } from '../logs/grow-arrays.js';
+import { growInt } from '../logs/grow-arrays.js';
 import { TupleDictionary } from '../logs/tuple-dictionary.js';
 import { appendColumns } from './append-columns.js';
 import { ADD_STRINGS, CODES_OF, DICTIONARY_LIST } from './rollup-strings.js';
@@ -296,9 +296,10 @@ class HeldStage {
   private readonly tasks = new Map<number, TaskRows>();
   /**
    * Sums per item (file), slot, stream key and stream object; a sum written or dropped has item -1.
-   * Sized for a fifth of a night of 1 M lines (176,000 sums), so that it grows twice, not eight times.
+   * Sized for a night of 1 M lines (176,000 sums) and more: growing it and placing every sum again cost
+   * more than all the rows added (the memory is taken from the system as the sums fill it).
    */
-  private sums = new HeldSums(1 << 16);
+  private sums = new HeldSums(1 << 18);
   private deadSums = 0;
 
   stage(task: number, r: ColumnarHeldReads, strings: readonly string[]): void {
@@ -391,8 +392,8 @@ class HeldStage {
 
   /** Whether a sum of an item `ords` names is staged. */
   holdsAny(ords: ReadonlyMap<number, number>): boolean {
-    const { item, count } = this.sums;
-    for (let g = 0; g < count; g++) if (item[g]! >= 0 && ords.has(item[g]!)) return true;
+    const s = this.sums;
+    for (let g = 0; g < s.count; g++) if (s.item(g) >= 0 && ords.has(s.item(g))) return true;
     return false;
   }
 
@@ -400,8 +401,8 @@ class HeldStage {
   discard(items: ReadonlySet<number>): void {
     const sums = this.sums;
     for (let g = 0; g < sums.count; g++) {
-      if (sums.item[g]! >= 0 && items.has(sums.item[g]!)) {
-        sums.item[g] = -1;
+      if (sums.item(g) >= 0 && items.has(sums.item(g))) {
+        sums.kill(g);
         this.deadSums++;
       }
     }
@@ -474,7 +475,7 @@ class HeldStage {
     let lastItem = -2;
     let lastOrd = -1;
     for (let g = 0; g < s.count; g++) {
-      const item = s.item[g]!;
+      const item = s.item(g);
       if (item < 0) continue;
       if (item !== lastItem) {
         lastItem = item;
@@ -504,14 +505,14 @@ class HeldStage {
         const g = taken[j]!;
         merged.add(
           ordOf[j]!,
-          s.slot[g]!,
-          idOf(keyIds, this.keysMapped, s.key[g]!),
-          idOf(objectIds, this.objectsMapped, s.object[g]!),
-          s.retrievals[g]!,
-          s.full[g]!,
-          s.bytes[g]!,
-          s.first[g]!,
-          s.last[g]!,
+          s.slot(g),
+          idOf(keyIds, this.keysMapped, s.key(g)),
+          idOf(objectIds, this.objectsMapped, s.object(g)),
+          s.retrievals(g),
+          s.full(g),
+          s.bytes(g),
+          s.first(g),
+          s.last(g),
         );
       }
       out = merged.columns();
@@ -519,13 +520,16 @@ class HeldStage {
       // Each batch's sums are of one item: one per slot, key and object already.
       for (let j = 0; j < n; j++) {
         const g = taken[j]!;
-        s.item[g] = ordOf[j]!;
-        s.key[g] = idOf(keyIds, this.keysMapped, s.key[g]!);
-        s.object[g] = idOf(objectIds, this.objectsMapped, s.object[g]!);
+        s.rename(
+          g,
+          ordOf[j]!,
+          idOf(keyIds, this.keysMapped, s.key(g)),
+          idOf(objectIds, this.objectsMapped, s.object(g)),
+        );
       }
       out = s.columns(taken, n);
     }
-    for (let j = 0; j < n; j++) s.item[taken[j]!] = -1;
+    for (let j = 0; j < n; j++) s.kill(taken[j]!);
     this.deadSums += n;
     this.compact();
     return out;
@@ -540,20 +544,7 @@ class HeldStage {
     if (this.deadSums * 2 <= s.count) return;
     const moved = new Int32Array(s.count).fill(-1);
     const next = new HeldSums(s.count - this.deadSums);
-    for (let g = 0; g < s.count; g++) {
-      if (s.item[g]! < 0) continue;
-      moved[g] = next.append(
-        s.item[g]!,
-        s.slot[g]!,
-        s.key[g]!,
-        s.object[g]!,
-        s.retrievals[g]!,
-        s.full[g]!,
-        s.bytes[g]!,
-        s.first[g]!,
-        s.last[g]!,
-      );
-    }
+    for (let g = 0; g < s.count; g++) if (s.item(g) >= 0) moved[g] = next.copy(s, g);
     next.index();
     for (const t of this.tasks.values()) {
       let j = 0;
@@ -628,23 +619,28 @@ function capacity(n: number): number {
   return c;
 }
 
+/** Bytes of a sum: four int32 (a, slot, key, object), then five float64, in one cache line. */
+const SUM_BYTES = 64;
+const SUM_INTS = SUM_BYTES / 4;
+const SUM_FLOATS = SUM_BYTES / 8;
+/** Where a sum's numbers sit among its float64: after the four int32. */
+const RETRIEVALS = 2;
+const FULL = 3;
+const BYTES = 4;
+const FIRST = 5;
+const LAST = 6;
+
 /**
  * Sums per (a, slot, key, object), `a` an item or a batch's place: retrievals, whole retrievals, bytes
  * sent, and first and last time (infinite while no read brought one). An open-addressing table (linear
- * probing, at most half full) over columns that grow as needed; `append` adds a sum known to be new
- * without the table, which `index` then builds.
+ * probing, at most half full) over entries of one cache line each: a row added to a sum touches two
+ * lines (its table slot and its entry), where a column per field touched one a field. `append` adds a
+ * sum known to be new without the table, which `index` then builds.
  */
 class HeldSums {
   count = 0;
-  item: Int32Array;
-  slot: Int32Array;
-  key: Int32Array;
-  object: Int32Array;
-  first: Float64Array;
-  last: Float64Array;
-  retrievals: Float64Array;
-  full: Float64Array;
-  bytes: Float64Array;
+  private ints: Int32Array;
+  private floats: Float64Array;
   private slots: Int32Array;
   private mask: number;
 
@@ -655,15 +651,50 @@ class HeldSums {
     while (slots < n * 2) slots *= 2;
     this.slots = new Int32Array(slots);
     this.mask = slots - 1;
-    this.item = new Int32Array(n);
-    this.slot = new Int32Array(n);
-    this.key = new Int32Array(n);
-    this.object = new Int32Array(n);
-    this.first = new Float64Array(n);
-    this.last = new Float64Array(n);
-    this.retrievals = new Float64Array(n);
-    this.full = new Float64Array(n);
-    this.bytes = new Float64Array(n);
+    const buffer = new ArrayBuffer(n * SUM_BYTES);
+    this.ints = new Int32Array(buffer);
+    this.floats = new Float64Array(buffer);
+  }
+
+  item(g: number): number {
+    return this.ints[g * SUM_INTS]!;
+  }
+  slot(g: number): number {
+    return this.ints[g * SUM_INTS + 1]!;
+  }
+  key(g: number): number {
+    return this.ints[g * SUM_INTS + 2]!;
+  }
+  object(g: number): number {
+    return this.ints[g * SUM_INTS + 3]!;
+  }
+  retrievals(g: number): number {
+    return this.floats[g * SUM_FLOATS + RETRIEVALS]!;
+  }
+  full(g: number): number {
+    return this.floats[g * SUM_FLOATS + FULL]!;
+  }
+  bytes(g: number): number {
+    return this.floats[g * SUM_FLOATS + BYTES]!;
+  }
+  first(g: number): number {
+    return this.floats[g * SUM_FLOATS + FIRST]!;
+  }
+  last(g: number): number {
+    return this.floats[g * SUM_FLOATS + LAST]!;
+  }
+
+  /** Marks sum `g` written or dropped (item -1): no row is added to it again. */
+  kill(g: number): void {
+    this.ints[g * SUM_INTS] = -1;
+  }
+
+  /** Gives sum `g` another `a`, key and object (outside the lookup table: for `columns` only). */
+  rename(g: number, a: number, key: number, object: number): void {
+    const i = g * SUM_INTS;
+    this.ints[i] = a;
+    this.ints[i + 2] = key;
+    this.ints[i + 3] = object;
   }
 
   /** Adds to the sum of (a, slot, key, object), new when absent; returns its index. */
@@ -678,16 +709,20 @@ class HeldSums {
     first: number,
     last: number,
   ): number {
+    const ints = this.ints;
     let s = hash(a, slot, key, object) & this.mask;
     for (;;) {
       const g = this.slots[s]! - 1;
       if (g < 0) break;
-      if (this.object[g] === object && this.slot[g] === slot && this.key[g] === key && this.item[g] === a) {
-        this.retrievals[g]! += retrievals;
-        this.full[g]! += full;
-        this.bytes[g]! += bytes;
-        if (first < this.first[g]!) this.first[g] = first;
-        if (last > this.last[g]!) this.last[g] = last;
+      const i = g * SUM_INTS;
+      if (ints[i + 3] === object && ints[i + 1] === slot && ints[i + 2] === key && ints[i] === a) {
+        const floats = this.floats;
+        const f = g * SUM_FLOATS;
+        floats[f + RETRIEVALS]! += retrievals;
+        floats[f + FULL]! += full;
+        floats[f + BYTES]! += bytes;
+        if (first < floats[f + FIRST]!) floats[f + FIRST] = first;
+        if (last > floats[f + LAST]!) floats[f + LAST] = last;
         return g;
       }
       s = (s + 1) & this.mask;
@@ -711,24 +746,37 @@ class HeldSums {
     last: number,
   ): number {
     const g = this.count++;
-    if (g === this.item.length) this.grow();
-    this.item[g] = a;
-    this.slot[g] = slot;
-    this.key[g] = key;
-    this.object[g] = object;
-    this.retrievals[g] = retrievals;
-    this.full[g] = full;
-    this.bytes[g] = bytes;
-    this.first[g] = first;
-    this.last[g] = last;
+    if (g * SUM_INTS === this.ints.length) this.grow();
+    const i = g * SUM_INTS;
+    const ints = this.ints;
+    ints[i] = a;
+    ints[i + 1] = slot;
+    ints[i + 2] = key;
+    ints[i + 3] = object;
+    const f = g * SUM_FLOATS;
+    const floats = this.floats;
+    floats[f + RETRIEVALS] = retrievals;
+    floats[f + FULL] = full;
+    floats[f + BYTES] = bytes;
+    floats[f + FIRST] = first;
+    floats[f + LAST] = last;
     return g;
+  }
+
+  /** A copy of sum `g` of `from` at the end, not (yet) in the lookup table; returns its index. */
+  copy(from: HeldSums, g: number): number {
+    const at = this.count++;
+    if (at * SUM_INTS === this.ints.length) this.grow();
+    this.ints.set(from.ints.subarray(g * SUM_INTS, (g + 1) * SUM_INTS), at * SUM_INTS);
+    return at;
   }
 
   /** Takes a repeat's retrievals, whole retrievals and bytes out of sum `g`. */
   subtract(g: number, retrievals: number, full: number, bytes: number): void {
-    this.retrievals[g]! -= retrievals;
-    this.full[g]! -= full;
-    this.bytes[g]! -= bytes;
+    const f = g * SUM_FLOATS;
+    this.floats[f + RETRIEVALS]! -= retrievals;
+    this.floats[f + FULL]! -= full;
+    this.floats[f + BYTES]! -= bytes;
   }
 
   /** (Re)builds the lookup table over every sum, at most half full. */
@@ -737,8 +785,10 @@ class HeldSums {
     while (size < this.count * 2) size *= 2;
     this.slots = new Int32Array(size);
     this.mask = size - 1;
+    const ints = this.ints;
     for (let g = 0; g < this.count; g++) {
-      let s = hash(this.item[g]!, this.slot[g]!, this.key[g]!, this.object[g]!) & this.mask;
+      const i = g * SUM_INTS;
+      let s = hash(ints[i]!, ints[i + 1]!, ints[i + 2]!, ints[i + 3]!) & this.mask;
       while (this.slots[s] !== 0) s = (s + 1) & this.mask;
       this.slots[s] = g + 1;
     }
@@ -754,7 +804,7 @@ class HeldSums {
     n = this.count,
   ): { readonly count: number; readonly columns: (Int32Array | Float64Array)[] } {
     let kept = 0;
-    for (let j = 0; j < n; j++) if (this.retrievals[rows === undefined ? j : rows[j]!]! > 0) kept++;
+    for (let j = 0; j < n; j++) if (this.retrievals(rows === undefined ? j : rows[j]!) > 0) kept++;
     const a = new Int32Array(kept);
     const slot = new Int32Array(kept);
     const key = new Int32Array(kept);
@@ -764,41 +814,40 @@ class HeldSums {
     const retrievals = new Int32Array(kept);
     const full = new Int32Array(kept);
     const bytes = new Float64Array(kept);
-    let i = 0;
+    const ints = this.ints;
+    const floats = this.floats;
+    let o = 0;
     for (let j = 0; j < n; j++) {
       const g = rows === undefined ? j : rows[j]!;
-      if (!(this.retrievals[g]! > 0)) continue;
+      const i = g * SUM_INTS;
+      const f = g * SUM_FLOATS;
+      if (!(floats[f + RETRIEVALS]! > 0)) continue;
       // Stored exactly or not at all: bytes travel as doubles (exact up to 2^53), retrievals as int32.
-      if (this.bytes[g]! > Number.MAX_SAFE_INTEGER || this.retrievals[g]! > MAX_INT32)
+      if (floats[f + BYTES]! > Number.MAX_SAFE_INTEGER || floats[f + RETRIEVALS]! > MAX_INT32)
         throw new RangeError(
-          `holdings: a sum of one object's reads in a slot passed what is stored exactly (bytes ${this.bytes[g]}, retrievals ${this.retrievals[g]})`,
+          `holdings: a sum of one object's reads in a slot passed what is stored exactly (bytes ${floats[f + BYTES]}, retrievals ${floats[f + RETRIEVALS]})`,
         );
-      const start = this.slot[g]! * SLOT_MS;
-      a[i] = this.item[g]!;
-      slot[i] = this.slot[g]!;
-      key[i] = this.key[g]!;
-      object[i] = this.object[g]!;
-      first[i] = this.first[g]! - start;
-      last[i] = this.last[g]! - start;
-      retrievals[i] = this.retrievals[g]!;
-      full[i] = this.full[g]!;
-      bytes[i] = this.bytes[g]!;
-      i++;
+      const start = ints[i + 1]! * SLOT_MS;
+      a[o] = ints[i]!;
+      slot[o] = ints[i + 1]!;
+      key[o] = ints[i + 2]!;
+      object[o] = ints[i + 3]!;
+      first[o] = floats[f + FIRST]! - start;
+      last[o] = floats[f + LAST]! - start;
+      retrievals[o] = floats[f + RETRIEVALS]!;
+      full[o] = floats[f + FULL]!;
+      bytes[o] = floats[f + BYTES]!;
+      o++;
     }
     return { count: kept, columns: [a, slot, key, object, first, last, retrievals, full, bytes] };
   }
 
   private grow(): void {
-    const n = this.item.length * 2;
-    this.item = growInt(this.item, n);
-    this.slot = growInt(this.slot, n);
-    this.key = growInt(this.key, n);
-    this.object = growInt(this.object, n);
-    this.first = growFloat(this.first, n);
-    this.last = growFloat(this.last, n);
-    this.retrievals = growFloat(this.retrievals, n);
-    this.full = growFloat(this.full, n);
-    this.bytes = growFloat(this.bytes, n);
+    const buffer = new ArrayBuffer(this.ints.byteLength * 2);
+    const ints = new Int32Array(buffer);
+    ints.set(this.ints);
+    this.ints = ints;
+    this.floats = new Float64Array(buffer);
   }
 }
 
