@@ -116,9 +116,9 @@ export const HOLDINGS_SQL = {
   /** The group's repeats per holdings row (task, held_ref), to take out of the sums (HeldStage). */
   repeats: 'SELECT task, held_ref, retrievals, bytes_sent FROM held_repeats',
   clearRepeats: 'DELETE FROM held_repeats',
-  /** The largest ids in held_keys and held_objects (0 when empty): new entries are numbered after them. */
-  lastIds: `SELECT (SELECT coalesce(max(key_id), 0) FROM held_keys),
-    (SELECT coalesce(max(object_id), 0) FROM held_objects)`,
+  /** The largest ids in held_keys and held_objects (-1 when empty): new entries are numbered after them. */
+  lastIds: `SELECT (SELECT coalesce(max(key_id), -1) FROM held_keys),
+    (SELECT coalesce(max(object_id), -1) FROM held_objects)`,
   /**
    * The ids in held_keys of keys given as parallel lists (bucket $1, requester $2, access point $3,
    * dataset $4), each with its place $5 in the lists.
@@ -570,7 +570,7 @@ class HeldStage {
 
 /**
  * Gives the entries of `ids` from `from` on (their columns `texts` and `numbers`, list parameters in
- * that order) their stored ids: those `sql.find` finds (none when the table is empty, `last` 0), else
+ * that order) their stored ids: those `sql.find` finds (none when the table is empty, `last` -1), else
  * new ones after `last`, added by `sql.add`. Returns the largest id now stored.
  */
 async function mapNew(
@@ -586,7 +586,7 @@ async function mapNew(
   const lists = [...texts.map((c) => listValue(c)), ...numbers.map((c) => listValue(c))];
   const types = [...texts.map(() => LIST(VARCHAR)), ...numbers.map(() => LIST(DOUBLE))];
   ids.fill(-1, from, from + n);
-  if (last > 0) {
+  if (last >= 0) {
     const places = listValue(Array.from({ length: n }, (_, i) => i));
     const found = await connection.runAndReadAll(sql.find, [...lists, places], [...types, LIST(INTEGER)]);
     for (const [i, id] of found.getRows()) ids[from + Number(i)] = Number(id);
