@@ -151,7 +151,9 @@ export function ingestionSettingsFingerprint(options: IngestOptions): string {
         // rebuilt. Only when the registry turns holdings on (settings.holdings): off, the fingerprint is
         // main's, so turning them on rebuilds the state once from its logs (then past reads are held too)
         // and turning them off rebuilds it without them (no stale holdings rows stay).
-        ...(options.holdings === true ? { holdings: 1 } : {}),
+        // 2: held_rows names its batch by a code of rollup_strings, not a text per row; the old table
+        // is dropped when the state opens (holdings-writer.ts), and its rows rebuilt from the logs.
+        ...(options.holdings === true ? { holdings: 2 } : {}),
         datasetDepth: options.datasetDepth,
         manifest: options.manifestHash ?? null,
       }),

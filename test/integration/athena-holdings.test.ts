@@ -167,11 +167,15 @@ beforeAll(async () => {
     await c.run(
       `INSERT INTO held_objects VALUES ${OBJECTS.map((o, i) => `(${i}, ${q(o.key)}, ${q(o.version)}, ${sqlNumber(o.size)}, ${o.records})`).join(', ')}`,
     );
+    // A row names its slot by number, its times in ms after the slot's start and its batch by its code
+    // in rollup_strings, as the rollup's rows do.
+    const batches = [...new Set(rows.map((r) => r.batch))];
+    await c.run(`INSERT INTO rollup_strings VALUES ${batches.map((b, i) => `(${i}, ${q(b)})`).join(', ')}`);
     await c.run(
       `INSERT INTO held_rows VALUES ${rows
         .map((r) => {
           const o = OBJECTS[r.object]!;
-          return `(${r.slot}, ${keyId(REQUESTERS[r.requester]!, DATASET(o.key))}, ${r.object}, ${r.slot + r.first}, ${r.slot + r.first + r.span}, ${r.retrievals}, ${r.full}, ${r.bytes}, ${q(r.batch)})`;
+          return `(${r.slot / SLOT_MS}, ${keyId(REQUESTERS[r.requester]!, DATASET(o.key))}, ${r.object}, ${r.first}, ${r.first + r.span}, ${r.retrievals}, ${r.full}, ${r.bytes}, ${batches.indexOf(r.batch)})`;
         })
         .join(', ')}`,
     );

@@ -8,6 +8,7 @@ import { mkdirSync, realpathSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { type DuckDBConnection, DuckDBInstance, type DuckDBValue } from '@duckdb/node-api';
 import { DuckDbStoreError, InvalidRollupRowError } from './errors.js';
+import { DROP_OLD_HELD_ROWS, OLD_HELD_ROWS_SHAPE } from './holdings-writer.js';
 import { memoryLimitSetting, stateMemoryLimit } from './memory-limit.js';
 import { DROP_OLD_NETWORK, NETWORK_UNCODED, OLD_NETWORK_SHAPE } from './network-store.js';
 import {
@@ -18,6 +19,7 @@ import {
   REBUILD_INGESTED_FILES,
   ROLLUP_UNCODED,
   SCHEMA_VERSION,
+  SETTING_HOLDINGS,
   SETTING_SCHEMA_VERSION,
   SQL,
   UPGRADE_NETWORK,
@@ -152,6 +154,12 @@ export class DuckDbDatabase {
     // (rollup: 3, local-ingest.ts) makes the next ingestion rebuild the rollup and its claims anyway.
     if ((await connection.runAndReadAll(OLD_CLAIMS_SHAPE)).currentRowCount > 0) {
       await connection.run(DROP_OLD_CLAIMS);
+    }
+    // held_rows with a text batch, likewise (holdings: 2). The state then keeps no holdings until an
+    // ingestion that keeps them rebuilds them, as the holdings command then says.
+    if ((await connection.runAndReadAll(OLD_HELD_ROWS_SHAPE)).currentRowCount > 0) {
+      await inTransaction(connection, [...DROP_OLD_HELD_ROWS]);
+      await connection.run(SQL.putSetting, [SETTING_HOLDINGS, 'off']);
     }
     // A network table per UTC day, likewise (rollup: 5).
     if ((await connection.runAndReadAll(OLD_NETWORK_SHAPE)).currentRowCount > 0) {

@@ -10,40 +10,49 @@
  * ../logs/holdings-batch.ts), and each line's request identity names the holdings row it went into
  * (`heldRef`, as `netRef` names its network row). A repeated delivery of a request counts once: the
  * group's request check (request-claims.ts) sums the repeats per holdings row into held_repeats, and
- * they are taken back out of that row when the group's rows are summed, as the rollup and the network
- * table take theirs out. Lines without a request id always count, as in the rollup.
+ * they are taken back out of the sum that row went into, as the rollup and the network table take
+ * theirs out. Lines without a request id always count, as in the rollup.
  *
- * The partial rows are not staged in DuckDB: they stay on this thread as the workers sent them
- * (HeldStage), and a group's rows are summed here, per batch, slot, key id and object id, so that only
- * the sums are written (appended to held_rows in the recording transaction). Only the tasks' dictionaries (a few thousand
- * entries a night) are staged and mapped to the stored ids in SQL.
+ * Nothing of holdings is staged in DuckDB while the workers read: as each batch of partial rows
+ * arrives, this thread (HeldStage) names its keys and objects in dictionaries of the stream (tuples of
+ * string ids) and adds its rows into sums per file, slot, key and object, while it would otherwise wait
+ * for the workers. Recording a group of files then gives the stream's new dictionary entries their
+ * stored ids (a lookup of the entries new to the stream only) and appends the group's sums to
+ * held_rows, in the recording transaction.
  */
 import { DOUBLE, type DuckDBConnection, INTEGER, LIST, listValue, VARCHAR } from '@duckdb/node-api';
 import type { ColumnarHeldReads } from '../../domain/holdings.js';
 import { SLOT_MS } from '../../domain/usage.js';
-import { growFloat, growInt } from '../logs/grow-arrays.js';
+import { growInt } from '../logs/grow-arrays.js';
+import { TupleDictionary } from '../logs/tuple-dictionary.js';
 import { appendColumns } from './append-columns.js';
+import { ADD_STRINGS, CODES_OF, DICTIONARY_LIST } from './rollup-strings.js';
 
 /**
- * The holdings table, stored in three: `held_rows` (integers and the batch: one row per batch, slot,
- * key and object), and two dictionaries, `held_keys` (bucket, requester, access point, dataset) and
- * `held_objects` (key, version id, logged size, records), each entry written once, when first read. A
- * row's texts are not written per row: a night of 1 M lines leaves some 176,000 rows over a few
- * thousand objects (BENCHMARKS.md). The view `holdings` joins them into the shape an Iceberg table
- * takes on AWS, which the statements of ../sql/holdings-sql.ts read on both engines. Dictionary entries
- * whose rows a replaced batch took away stay: they are never read without a row.
+ * The holdings table, stored in three: `held_rows` (integers: one row per batch, slot, key and object,
+ * its times in ms after the slot's start and its batch coded in `rollup_strings` as the rollup's is),
+ * and two dictionaries, `held_keys` (bucket,
+ * requester, access point, dataset) and `held_objects` (key, version id, logged size, records), each
+ * entry written once, when first read. A row's texts are not written per row: a night of 1 M lines
+ * leaves some 176,000 rows over a few thousand objects (BENCHMARKS.md). The view `holdings` joins them
+ * into the shape an Iceberg table takes on AWS, which the statements of ../sql/holdings-sql.ts read on
+ * both engines. Dictionary entries whose rows a replaced batch took away stay: they are never read
+ * without a row.
  */
 export const HOLDINGS_SCHEMA: readonly string[] = [
+  // 32-bit where the values allow (a slot's number, ms within it, one object's reads by one requester in
+  // 15 minutes), which DuckDB appends as they are: a night's 176,000 rows took 80-95 ms to append, as
+  // BIGINTs cast from doubles 130-230 ms (BENCHMARKS.md, hold14h).
   `CREATE TABLE IF NOT EXISTS held_rows (
-    slot_start BIGINT NOT NULL,
+    slot INTEGER NOT NULL,
     key_id INTEGER NOT NULL,
     object_id INTEGER NOT NULL,
-    first_ms BIGINT NOT NULL,
-    last_ms BIGINT NOT NULL,
-    retrievals BIGINT NOT NULL,
-    full_retrievals BIGINT NOT NULL,
+    first_in_slot INTEGER NOT NULL,
+    last_in_slot INTEGER NOT NULL,
+    retrievals INTEGER NOT NULL,
+    full_retrievals INTEGER NOT NULL,
     bytes_sent BIGINT NOT NULL,
-    batch VARCHAR NOT NULL
+    batch INTEGER NOT NULL
   )`,
   `CREATE TABLE IF NOT EXISTS held_keys (
     key_id INTEGER NOT NULL,
@@ -60,36 +69,31 @@ export const HOLDINGS_SCHEMA: readonly string[] = [
     object_records BIGINT NOT NULL
   )`,
   `CREATE OR REPLACE VIEW holdings AS
-    SELECT h.slot_start, k.requester, k.access_point, k.bucket, o.object_key, o.version_id, k.dataset,
-      o.object_size, o.object_records, h.first_ms, h.last_ms, h.retrievals, h.full_retrievals,
-      h.bytes_sent, h.batch
+    SELECT h.slot::BIGINT * ${SLOT_MS} AS slot_start, k.requester, k.access_point, k.bucket, o.object_key,
+      o.version_id, k.dataset, o.object_size, o.object_records,
+      h.slot::BIGINT * ${SLOT_MS} + h.first_in_slot AS first_ms,
+      h.slot::BIGINT * ${SLOT_MS} + h.last_in_slot AS last_ms,
+      h.retrievals::BIGINT AS retrievals, h.full_retrievals::BIGINT AS full_retrievals, h.bytes_sent,
+      l.v[h.batch + 1] AS batch
     FROM held_rows h
       JOIN held_keys k ON k.key_id = h.key_id
-      JOIN held_objects o ON o.object_id = h.object_id`,
+      JOIN held_objects o ON o.object_id = h.object_id
+      CROSS JOIN ${DICTIONARY_LIST} l`,
 ];
 
 /**
- * Per-connection staging (see rollup-writer.ts) of the tasks' key and object dictionaries that partial
- * holdings rows name by index, and of the repeats to take out of the rows. A
- * task's dictionary entries stay staged for the session: its later rows may name them.
+ * held_rows of the earlier shape: BIGINT times and counts, and its batch a text on every row (appending
+ * that text cost about as much as the rest of the row: BENCHMARKS.md, hold14h). Such a table is dropped
+ * when the state opens (DROP_OLD_HELD_ROWS); the ingestion settings fingerprint changed with it
+ * (holdings: 2, ../../cli/local-ingest.ts), so the next ingestion that keeps holdings rebuilds them
+ * from the logs.
  */
+export const OLD_HELD_ROWS_SHAPE = `SELECT 1 FROM information_schema.columns
+  WHERE table_name = 'held_rows' AND column_name = 'slot_start' AND table_schema = 'main'`;
+export const DROP_OLD_HELD_ROWS: readonly string[] = ['DROP VIEW IF EXISTS holdings', 'DROP TABLE held_rows'];
+
+/** Per-connection staging (see rollup-writer.ts): the repeats to take out of the holdings sums. */
 export const HELD_STREAM_SCHEMA: readonly string[] = [
-  `CREATE TEMP TABLE IF NOT EXISTS held_key_stream (
-    task INTEGER NOT NULL,
-    idx INTEGER NOT NULL,
-    bucket INTEGER NOT NULL,
-    requester INTEGER NOT NULL,
-    access_point INTEGER NOT NULL,
-    dataset INTEGER NOT NULL
-  )`,
-  `CREATE TEMP TABLE IF NOT EXISTS held_object_stream (
-    task INTEGER NOT NULL,
-    idx INTEGER NOT NULL,
-    object_key INTEGER NOT NULL,
-    version_id INTEGER NOT NULL,
-    object_size DOUBLE NOT NULL,
-    records DOUBLE NOT NULL
-  )`,
   // The group's repeats summed per holdings row they were counted in (request-claims.ts).
   `CREATE TEMP TABLE IF NOT EXISTS held_repeats (
     task INTEGER NOT NULL,
@@ -97,162 +101,88 @@ export const HELD_STREAM_SCHEMA: readonly string[] = [
     retrievals DOUBLE NOT NULL,
     bytes_sent DOUBLE NOT NULL
   )`,
-  // The group's dictionary entries with their ids in held_keys and held_objects (insertHoldings).
-  `CREATE TEMP TABLE IF NOT EXISTS held_key_ids (
-    task INTEGER NOT NULL,
-    idx INTEGER NOT NULL,
-    key_id INTEGER NOT NULL,
-    bucket VARCHAR NOT NULL,
-    requester VARCHAR NOT NULL,
-    access_point VARCHAR NOT NULL,
-    dataset VARCHAR NOT NULL
-  )`,
-  `CREATE TEMP TABLE IF NOT EXISTS held_object_ids (
-    task INTEGER NOT NULL,
-    idx INTEGER NOT NULL,
-    object_id INTEGER NOT NULL,
-    object_key VARCHAR NOT NULL,
-    version_id VARCHAR NOT NULL,
-    object_size BIGINT,
-    object_records BIGINT NOT NULL
-  )`,
-  'DELETE FROM held_key_stream',
-  'DELETE FROM held_object_stream',
   'DELETE FROM held_repeats',
-  'DELETE FROM held_key_ids',
-  'DELETE FROM held_object_ids',
 ];
 
 /**
- * The columns of held_rows as appended, in order: its BIGINT columns go in as DOUBLE chunks, which the
- * appender casts to the table's BIGINT in DuckDB (whole numbers below 2^53, so exactly), rather than
- * as a bigint made in JavaScript per value.
+ * The columns of held_rows as appended, in order: its BIGINT bytes go in as a DOUBLE chunk, which the
+ * appender casts to BIGINT in DuckDB (whole numbers below 2^53, so exactly), rather than as a bigint
+ * made in JavaScript per value.
  */
-const HELD_ROW_TYPES = [DOUBLE, INTEGER, INTEGER, DOUBLE, DOUBLE, DOUBLE, DOUBLE, DOUBLE, VARCHAR];
-const HELD_KEY_TYPES = [INTEGER, INTEGER, INTEGER, INTEGER, INTEGER, INTEGER];
-const HELD_OBJECT_TYPES = [INTEGER, INTEGER, INTEGER, INTEGER, DOUBLE, DOUBLE];
-
-/** The tasks of the group's rows: $1. */
-const GROUP_TASKS = '(SELECT unnest($1::INTEGER[]))';
+const HELD_ROW_TYPES = [INTEGER, INTEGER, INTEGER, INTEGER, INTEGER, INTEGER, INTEGER, DOUBLE, INTEGER];
 
 /** SQL of the holdings writer; constant text, values only as parameters. */
 export const HOLDINGS_SQL = {
-  /** The group's repeats per holdings row (task, held_ref), to take out of the rows (HeldStage). */
+  /** The group's repeats per holdings row (task, held_ref), to take out of the sums (HeldStage). */
   repeats: 'SELECT task, held_ref, retrievals, bytes_sent FROM held_repeats',
   clearRepeats: 'DELETE FROM held_repeats',
+  /** The largest ids in held_keys and held_objects (-1 when empty): new entries are numbered after them. */
+  lastIds: `SELECT (SELECT coalesce(max(key_id), -1) FROM held_keys),
+    (SELECT coalesce(max(object_id), -1) FROM held_objects)`,
   /**
-   * The key dictionary entries of the tasks of the group ($1) with their ids in held_keys: an
-   * existing entry's, or a new one numbered after the largest. Strings decoded through the staged ones.
+   * The ids in held_keys of keys given as parallel lists (bucket $1, requester $2, access point $3,
+   * dataset $4), each with its place $5 in the lists.
    */
-  mapKeys: `INSERT INTO held_key_ids (task, idx, key_id, bucket, requester, access_point, dataset)
-    WITH group_keys AS (
-      SELECT s.task, s.idx, b.value AS b, r.value AS r, a.value AS a, d.value AS d
-      FROM held_key_stream s
-        JOIN rollup_stream_strings b ON b.id = s.bucket
-        JOIN rollup_stream_strings r ON r.id = s.requester
-        JOIN rollup_stream_strings a ON a.id = s.access_point
-        JOIN rollup_stream_strings d ON d.id = s.dataset
-      WHERE s.task IN ${GROUP_TASKS}
-    ), numbered AS (
-      SELECT t.b, t.r, t.a, t.d,
-        coalesce(k.key_id, (SELECT coalesce(max(key_id), 0) FROM held_keys)
-          + row_number() OVER (PARTITION BY k.key_id IS NULL ORDER BY t.b, t.r, t.a, t.d))::INTEGER AS key_id
-      FROM (SELECT DISTINCT b, r, a, d FROM group_keys) t
-        LEFT JOIN held_keys k ON k.bucket = t.b AND k.requester = t.r AND k.access_point = t.a AND k.dataset = t.d
-    )
-    SELECT g.task, g.idx, n.key_id, g.b, g.r, g.a, g.d
-    FROM group_keys g JOIN numbered n ON n.b = g.b AND n.r = g.r AND n.a = g.a AND n.d = g.d`,
+  findKeys: `SELECT t.i, min(k.key_id)
+    FROM (SELECT unnest($1::VARCHAR[]) AS b, unnest($2::VARCHAR[]) AS r, unnest($3::VARCHAR[]) AS a,
+      unnest($4::VARCHAR[]) AS d, unnest($5::INTEGER[]) AS i) t
+      JOIN held_keys k ON k.bucket = t.b AND k.requester = t.r AND k.access_point = t.a AND k.dataset = t.d
+    GROUP BY t.i`,
+  /** New entries of held_keys: ids $1, then the columns as findKeys takes them. */
   addKeys: `INSERT INTO held_keys (key_id, bucket, requester, access_point, dataset)
-    SELECT DISTINCT key_id, bucket, requester, access_point, dataset FROM held_key_ids
-    WHERE key_id > (SELECT coalesce(max(key_id), 0) FROM held_keys)`,
-  /** The same for the objects (key, version id, logged size, records) of the group's tasks. */
-  mapObjects: `INSERT INTO held_object_ids (task, idx, object_id, object_key, version_id, object_size,
-      object_records)
-    WITH group_objects AS (
-      SELECT s.task, s.idx, k.value AS k, v.value AS v,
-        CASE WHEN s.object_size < 0 THEN NULL ELSE s.object_size::BIGINT END AS size, s.records::BIGINT AS n
-      FROM held_object_stream s
-        JOIN rollup_stream_strings k ON k.id = s.object_key
-        JOIN rollup_stream_strings v ON v.id = s.version_id
-      WHERE s.task IN ${GROUP_TASKS}
-    ), numbered AS (
-      SELECT t.k, t.v, t.size, t.n,
-        coalesce(o.object_id, (SELECT coalesce(max(object_id), 0) FROM held_objects)
-          + row_number() OVER (PARTITION BY o.object_id IS NULL ORDER BY t.k, t.v, t.size, t.n))::INTEGER AS object_id
-      FROM (SELECT DISTINCT k, v, size, n FROM group_objects) t
-        LEFT JOIN held_objects o ON o.object_key = t.k AND o.version_id = t.v
-          AND o.object_size IS NOT DISTINCT FROM t.size AND o.object_records = t.n
-    )
-    SELECT g.task, g.idx, n.object_id, g.k, g.v, g.size, g.n
-    FROM group_objects g
-      JOIN numbered n ON n.k = g.k AND n.v = g.v AND n.size IS NOT DISTINCT FROM g.size AND n.n = g.n`,
+    SELECT unnest($1::INTEGER[]), unnest($2::VARCHAR[]), unnest($3::VARCHAR[]), unnest($4::VARCHAR[]),
+      unnest($5::VARCHAR[])`,
+  /**
+   * The ids in held_objects of objects given as parallel lists (key $1, version id $2, logged size $3,
+   * -1 for `-`, records $4), each with its place $5 in the lists.
+   */
+  findObjects: `SELECT t.i, min(o.object_id)
+    FROM (SELECT unnest($1::VARCHAR[]) AS k, unnest($2::VARCHAR[]) AS v, unnest($3::DOUBLE[]) AS s,
+      unnest($4::DOUBLE[]) AS n, unnest($5::INTEGER[]) AS i) t
+      JOIN held_objects o ON o.object_key = t.k AND o.version_id = t.v
+        AND coalesce(o.object_size, -1) = t.s::BIGINT AND o.object_records = t.n::BIGINT
+    GROUP BY t.i`,
+  /** New entries of held_objects: ids $1, then the columns as findObjects takes them. */
   addObjects: `INSERT INTO held_objects (object_id, object_key, version_id, object_size, object_records)
-    SELECT DISTINCT object_id, object_key, version_id, object_size, object_records FROM held_object_ids
-    WHERE object_id > (SELECT coalesce(max(object_id), 0) FROM held_objects)`,
-  clearIds: ['DELETE FROM held_key_ids', 'DELETE FROM held_object_ids'],
-  /** Task and index of each of the group's dictionary entries, with its id. */
-  keyIds: 'SELECT task, idx, key_id FROM held_key_ids',
-  objectIds: 'SELECT task, idx, object_id FROM held_object_ids',
-  deleteOf: 'DELETE FROM held_rows WHERE batch IN (SELECT unnest($1::VARCHAR[]))',
+    SELECT id, k, v, CASE WHEN s < 0 THEN NULL ELSE s::BIGINT END, n::BIGINT
+    FROM (SELECT unnest($1::INTEGER[]) AS id, unnest($2::VARCHAR[]) AS k, unnest($3::VARCHAR[]) AS v,
+      unnest($4::DOUBLE[]) AS s, unnest($5::DOUBLE[]) AS n)`,
+  /** The batches $1 into rollup_strings (those not there yet), then their codes. */
+  codeBatches: ADD_STRINGS,
+  batchCodes: CODES_OF,
+  deleteOf: `DELETE FROM held_rows WHERE batch IN
+    (SELECT id FROM rollup_strings WHERE value IN (SELECT unnest($1::VARCHAR[])))`,
   clear: ['DELETE FROM held_rows', 'DELETE FROM held_keys', 'DELETE FROM held_objects'],
 } as const;
 
-/** Stages the partial holdings rows of a batch of rows read in task `task`, and its new dictionary entries. */
-export async function stageHeldReads(
+/**
+ * Adds a batch of partial holdings rows read in task `task` (with its task's new dictionary entries,
+ * their string ids indexing `strings`, the stream's growing string table) into the stream's sums.
+ */
+export function stageHeldReads(
   connection: DuckDBConnection,
   task: number,
   reads: ColumnarHeldReads,
-): Promise<void> {
-  const taskColumn = (n: number) => new Int32Array(n).fill(task);
-  const index = (from: number, n: number) => Int32Array.from({ length: n }, (_, i) => from + i);
-  const k = reads.keys;
-  if (k.count > 0) {
-    const columns = [
-      taskColumn(k.count),
-      index(reads.keyFrom, k.count),
-      k.bucket,
-      k.requester,
-      k.accessPoint,
-      k.dataset,
-    ];
-    await appendColumns(connection, 'held_key_stream', HELD_KEY_TYPES, columns, k.count);
-  }
-  const o = reads.objects;
-  if (o.count > 0) {
-    const columns = [
-      taskColumn(o.count),
-      index(reads.objectFrom, o.count),
-      o.objectKey,
-      o.versionId,
-      o.objectSize,
-      o.records,
-    ];
-    await appendColumns(connection, 'held_object_stream', HELD_OBJECT_TYPES, columns, o.count);
-  }
-  if (reads.count > 0) heldStageOf(connection).stage(task, reads);
+  strings: readonly string[],
+): void {
+  heldStageOf(connection).stage(task, reads, strings);
 }
 
-/** Drops the staged rows of `items`. */
-export async function discardHeldReads(
-  connection: DuckDBConnection,
-  items: readonly number[],
-): Promise<void> {
+/** Drops the sums of `items`. */
+export function discardHeldReads(connection: DuckDBConnection, items: readonly number[]): void {
   if (items.length === 0) return;
-  heldStageOf(connection).discard(new Set(items));
+  stages.get(connection)?.discard(new Set(items));
 }
 
 /**
- * Empties the staged rows of the connection (a stream opens: what an earlier one left, were it stopped
+ * Empties the staged sums of the connection (a stream opens: what an earlier one left, were it stopped
  * by an error, is not of this one), as the schema's DELETEs empty the staging tables.
  */
 export function resetHeldReads(connection: DuckDBConnection): void {
   stages.delete(connection);
 }
 
-/**
- * Notes the group's repeats (held_repeats, per holdings row), to be taken out of their rows when the
- * rows are summed (insertHoldings), and empties held_repeats.
- */
+/** Takes the group's repeats (held_repeats, per holdings row) out of the sums their rows went into. */
 export async function stageHeldRepeats(connection: DuckDBConnection): Promise<void> {
   const stage = heldStageOf(connection);
   const repeats = await connection.runAndReadAll(HOLDINGS_SQL.repeats);
@@ -263,73 +193,63 @@ export async function stageHeldRepeats(connection: DuckDBConnection): Promise<vo
 }
 
 /**
- * Sums the staged rows of `items` into holdings and unstages them. Inside the caller's transaction,
- * after the group's repeats were taken out (RequestIdStage.dropRepeats) and before the staged strings
- * are dropped. Returns the holdings rows written.
+ * Writes the sums of `items` into holdings and unstages them. Inside the caller's transaction, after
+ * the group's repeats were taken out (RequestIdStage.dropRepeats). Returns the holdings rows written.
  */
 export async function insertHoldings(
   connection: DuckDBConnection,
   items: readonly { readonly item: number; readonly batch: string }[],
 ): Promise<number> {
   if (items.length === 0) return 0;
-  const batches = items.map((i) => i.batch);
-  // Items of one batch are summed together: each item names its batch by its first place in `batches`.
-  const firstOf = new Map<string, number>();
-  batches.forEach((b, i) => {
-    if (!firstOf.has(b)) firstOf.set(b, i);
-  });
+  const batches = [...new Set(items.map((i) => i.batch))];
+  // Items of one batch are summed together: each item names its batch by its place in `batches`.
   const ordOf = new Map<number, number>();
-  for (const { item, batch } of items) if (!ordOf.has(item)) ordOf.set(item, firstOf.get(batch)!);
+  for (const { item, batch } of items) if (!ordOf.has(item)) ordOf.set(item, batches.indexOf(batch));
   const stage = heldStageOf(connection);
-  const tasks = stage.tasksOf(ordOf);
-  if (tasks.length === 0) return 0;
-  const taskList = [listValue(tasks)];
-  const taskTypes = [LIST(INTEGER)];
+  if (!stage.holdsAny(ordOf)) return 0;
   // New keys and objects get their dictionary entries first; the rows then carry only their ids.
-  await connection.run(HOLDINGS_SQL.mapKeys, taskList, taskTypes);
-  await connection.run(HOLDINGS_SQL.addKeys);
-  await connection.run(HOLDINGS_SQL.mapObjects, taskList, taskTypes);
-  await connection.run(HOLDINGS_SQL.addObjects);
-  const keyIds = await idsByTask(connection, HOLDINGS_SQL.keyIds);
-  const objectIds = await idsByTask(connection, HOLDINGS_SQL.objectIds);
-  for (const statement of HOLDINGS_SQL.clearIds) await connection.run(statement);
-  const summed = stage.sum(ordOf, keyIds, objectIds);
-  if (summed.count > 0) {
-    // Appended to held_rows in the caller's transaction, in held_rows' column order.
-    const [batch, slotStart, key, object, first, last, retrievals, full, bytes] = summed.columns as [
-      Int32Array,
-      Float64Array,
-      Int32Array,
-      Int32Array,
-      Float64Array,
-      Float64Array,
-      Float64Array,
-      Float64Array,
-      Float64Array,
-    ];
-    const n = summed.count;
-    const batchOf = Array.from({ length: n }, (_, i) => batches[batch[i]!]!);
-    const columns = [slotStart, key, object, first, last, retrievals, full, bytes, batchOf];
-    await appendColumns(connection, 'held_rows', HELD_ROW_TYPES, columns, n);
+  await stage.mapEntries(connection);
+  const summed = stage.take(ordOf);
+  if (summed.count === 0) return 0;
+  const list = [listValue(batches)];
+  await connection.run(HOLDINGS_SQL.codeBatches, list, [LIST(VARCHAR)]);
+  const codes = new Map<string, number>();
+  for (const [value, id] of (
+    await connection.runAndReadAll(HOLDINGS_SQL.batchCodes, list, [LIST(VARCHAR)])
+  ).getRows()) {
+    codes.set(String(value), Number(id));
   }
-  return summed.count;
+  const codeOf = batches.map((b) => codes.get(b)!);
+  const [ord, slot, key, object, first, last, retrievals, full, bytes] = summed.columns as [
+    Int32Array,
+    Int32Array,
+    Int32Array,
+    Int32Array,
+    Int32Array,
+    Int32Array,
+    Int32Array,
+    Int32Array,
+    Float64Array,
+  ];
+  const n = summed.count;
+  const batch = new Int32Array(n);
+  for (let i = 0; i < n; i++) batch[i] = codeOf[ord[i]!]!;
+  // Appended to held_rows in the caller's transaction, in held_rows' column order.
+  const columns = [slot, key, object, first, last, retrievals, full, bytes, batch];
+  await appendColumns(connection, 'held_rows', HELD_ROW_TYPES, columns, n);
+  return n;
 }
 
-/** (task, idx, id) rows of `sql` as, per task, an array of ids by index (-1: none). */
-async function idsByTask(connection: DuckDBConnection, sql: string): Promise<Map<number, Int32Array>> {
-  const rows = (await connection.runAndReadAll(sql)).getRows();
-  const size = new Map<number, number>();
-  for (const [task, idx] of rows) {
-    const t = Number(task);
-    size.set(t, Math.max(size.get(t) ?? 0, Number(idx) + 1));
-  }
-  const out = new Map<number, Int32Array>();
-  for (const [task, n] of size) out.set(task, new Int32Array(n).fill(-1));
-  for (const [task, idx, id] of rows) out.get(Number(task))![Number(idx)] = Number(id);
-  return out;
+/** Removes the holdings of whole batches (files replaced or read again). */
+export async function deleteHoldingsOf(
+  connection: DuckDBConnection,
+  batches: readonly string[],
+): Promise<void> {
+  if (batches.length === 0) return;
+  await connection.run(HOLDINGS_SQL.deleteOf, [listValue([...batches])], [LIST(VARCHAR)]);
 }
 
-/** The staged rows of each connection's open stream. */
+/** The staged sums of each connection's open stream. */
 const stages = new WeakMap<DuckDBConnection, HeldStage>();
 
 function heldStageOf(connection: DuckDBConnection): HeldStage {
@@ -341,222 +261,388 @@ function heldStageOf(connection: DuckDBConnection): HeldStage {
   return stage;
 }
 
-/** The row columns of staged holdings rows (the dictionaries are staged in DuckDB). */
-type HeldRowColumns = Pick<
-  ColumnarHeldReads,
-  | 'count'
-  | 'item'
-  | 'ref'
-  | 'key'
-  | 'object'
-  | 'slot'
-  | 'full'
-  | 'retrievals'
-  | 'bytesSent'
-  | 'firstMs'
-  | 'lastMs'
->;
-
-/** Rows `keep` selects (`n` of them) of `r`, as columns of their own. */
-function selectRows(r: HeldRowColumns, keep: (i: number) => boolean, n: number): HeldRowColumns {
-  const ints = () => new Int32Array(n);
-  const floats = () => new Float64Array(n);
-  const out = {
-    count: n,
-    item: ints(),
-    ref: ints(),
-    key: ints(),
-    object: ints(),
-    slot: ints(),
-    full: ints(),
-    retrievals: floats(),
-    bytesSent: floats(),
-    firstMs: floats(),
-    lastMs: floats(),
-  };
-  let j = 0;
-  for (let i = 0; i < r.count; i++) {
-    if (!keep(i)) continue;
-    out.item[j] = r.item[i]!;
-    out.ref[j] = r.ref[i]!;
-    out.key[j] = r.key[i]!;
-    out.object[j] = r.object[i]!;
-    out.slot[j] = r.slot[i]!;
-    out.full[j] = r.full[i]!;
-    out.retrievals[j] = r.retrievals[i]!;
-    out.bytesSent[j] = r.bytesSent[i]!;
-    out.firstMs[j] = r.firstMs[i]!;
-    out.lastMs[j] = r.lastMs[i]!;
-    j++;
-  }
-  return out;
+/** What the stream keeps of one task: its dictionaries in the stream's, and where its rows went. */
+interface TaskRows {
+  /** Per index of the task's key (object) dictionary, the stream's entry. */
+  keyOf: Int32Array;
+  objectOf: Int32Array;
+  /** Per partial row received, in order: its ref, and the sum it went into * 2 (+ 1 if its reads were 200s). */
+  ref: Int32Array;
+  into: Int32Array;
+  count: number;
+  /** `into` by ref, made when a repeat first names a row of the task. */
+  byRef: Map<number, number> | undefined;
 }
 
 /**
- * The partial holdings rows of the open stream, kept on this thread as the workers sent them (typed
- * arrays, no copy) until their files are recorded, as the request identities are (request-claims.ts):
- * a group's rows are then summed here, one per batch, slot, key and object, and only the sums are
- * written. What a crash loses is what TEMP tables would have lost: rows of files not yet recorded.
+ * The holdings of the open stream, summed on this thread as the workers' batches arrive, until their
+ * files are recorded (as the request identities are kept, request-claims.ts): per file, slot, key and
+ * object of the stream, so that recording a group of files writes the sums only. What a crash loses is
+ * what TEMP tables would have lost: sums of files not yet recorded.
  */
 class HeldStage {
-  private chunks: { readonly task: number; rows: HeldRowColumns }[] = [];
-  /** Repeats to take out of rows (task, ref) when they are summed: per task, by ref, retrievals and bytes sent. */
-  private readonly repeats = new Map<number, Map<number, [number, number]>>();
+  private strings: readonly string[] = [];
+  /** The stream's keys: bucket, requester, access point and dataset (string ids). */
+  private readonly keys = new TupleDictionary(4, 0);
+  /** The stream's objects: key and version id (string ids), logged size (-1: `-`) and records. */
+  private readonly objects = new TupleDictionary(2, 2);
+  /** Per stream key (object) below `keysMapped` (`objectsMapped`), its id in held_keys (held_objects). */
+  private keyIds = new Int32Array(256);
+  private objectIds = new Int32Array(256);
+  private keysMapped = 0;
+  private objectsMapped = 0;
+  /** The largest ids in held_keys and held_objects after this stream's last new entries. */
+  private lastIds: readonly [number, number] | undefined;
+  private readonly tasks = new Map<number, TaskRows>();
+  /**
+   * Sums per item (file), slot, stream key and stream object; a sum written or dropped has item -1.
+   * Sized for a night of 1 M lines (176,000 sums) and more: growing it and placing every sum again cost
+   * more than all the rows added (the memory is taken from the system as the sums fill it).
+   */
+  private sums = new HeldSums(1 << 18);
+  private deadSums = 0;
 
-  stage(task: number, rows: HeldRowColumns): void {
-    this.chunks.push({ task, rows });
-  }
-
-  repeat(task: number, ref: number, retrievals: number, bytes: number): void {
-    let ofTask = this.repeats.get(task);
-    if (ofTask === undefined) {
-      ofTask = new Map();
-      this.repeats.set(task, ofTask);
+  stage(task: number, r: ColumnarHeldReads, strings: readonly string[]): void {
+    this.strings = strings;
+    let t = this.tasks.get(task);
+    if (t === undefined) {
+      t = {
+        keyOf: new Int32Array(16),
+        objectOf: new Int32Array(64),
+        ref: new Int32Array(0),
+        into: new Int32Array(0),
+        count: 0,
+        byRef: undefined,
+      };
+      this.tasks.set(task, t);
     }
-    const was = ofTask.get(ref);
-    ofTask.set(ref, was === undefined ? [retrievals, bytes] : [was[0] + retrievals, was[1] + bytes]);
-  }
-
-  /** The tasks of the staged rows of the items `ords` names. */
-  tasksOf(ords: ReadonlyMap<number, number>): number[] {
-    const tasks = new Set<number>();
-    for (const { task, rows } of this.chunks) {
-      if (tasks.has(task)) continue;
-      for (let i = 0; i < rows.count; i++) {
-        if (ords.has(rows.item[i]!)) {
-          tasks.add(task);
-          break;
-        }
-      }
+    const k = r.keys;
+    if (r.keyFrom + k.count > t.keyOf.length) t.keyOf = growInt(t.keyOf, capacity(r.keyFrom + k.count));
+    for (let i = 0; i < k.count; i++) {
+      t.keyOf[r.keyFrom + i] = this.keys.index(
+        k.bucket[i]!,
+        k.requester[i]!,
+        k.accessPoint[i]!,
+        k.dataset[i]!,
+        0,
+        0,
+      );
     }
-    return [...tasks];
-  }
-
-  /** Unstages the rows of `items` (and their repeats). */
-  discard(items: ReadonlySet<number>): void {
-    const taken = this.take(new Map([...items].map((item) => [item, 0])));
-    if (this.repeats.size === 0) return;
-    for (const { task, rows, ord } of taken) {
-      const ofTask = this.repeats.get(task);
-      if (ofTask === undefined) continue;
-      for (let i = 0; i < rows.count; i++) if (ord[i]! >= 0) ofTask.delete(rows.ref[i]!);
-      if (ofTask.size === 0) this.repeats.delete(task);
+    const o = r.objects;
+    if (r.objectFrom + o.count > t.objectOf.length) {
+      t.objectOf = growInt(t.objectOf, capacity(r.objectFrom + o.count));
     }
+    for (let i = 0; i < o.count; i++) {
+      t.objectOf[r.objectFrom + i] = this.objects.index(
+        o.objectKey[i]!,
+        o.versionId[i]!,
+        0,
+        0,
+        o.objectSize[i]!,
+        o.records[i]!,
+      );
+    }
+    if (r.count === 0) return;
+    if (t.count + r.count > t.ref.length) {
+      const n = capacity(t.count + r.count);
+      t.ref = growInt(t.ref, n);
+      t.into = growInt(t.into, n);
+    }
+    const { keyOf, objectOf, ref, into } = t;
+    const sums = this.sums;
+    const from = t.count;
+    for (let i = 0; i < r.count; i++) {
+      const full = r.full[i] === 1;
+      const retrievals = r.retrievals[i]!;
+      // The times of a sum are its reads' (a row without reads, were there one, brings none).
+      const positive = retrievals > 0;
+      const g = sums.add(
+        r.item[i]!,
+        r.slot[i]!,
+        keyOf[r.key[i]!]!,
+        objectOf[r.object[i]!]!,
+        retrievals,
+        full ? retrievals : 0,
+        r.bytesSent[i]!,
+        positive ? r.firstMs[i]! : Number.POSITIVE_INFINITY,
+        positive ? r.lastMs[i]! : Number.NEGATIVE_INFINITY,
+      );
+      ref[from + i] = r.ref[i]!;
+      into[from + i] = (g << 1) | (full ? 1 : 0);
+    }
+    t.count = from + r.count;
+    if (t.byRef !== undefined) for (let i = from; i < t.count; i++) t.byRef.set(ref[i]!, into[i]!);
   }
 
   /**
-   * Sums the staged rows of the items `ords` names (item -> its batch's place) per batch, slot, key id
-   * and object id (ids by task and dictionary index), their repeats taken out, and unstages them. A sum
-   * whose every retrieval was a repeat is left out; first and last times are those of the rows' reads
-   * (a repeat was logged at the time of the request it repeats). Columns: batch, slot start (ms), key id, object id,
-   * first and last ms, retrievals, whole retrievals, bytes sent.
+   * Takes a repeat out of the sum that row (task, ref) went into: its retrievals and bytes sent. Its
+   * times stay: a repeat was logged at the time of the request it repeats, counted elsewhere.
    */
-  sum(
-    ords: ReadonlyMap<number, number>,
-    keyIds: ReadonlyMap<number, Int32Array>,
-    objectIds: ReadonlyMap<number, Int32Array>,
-  ): { readonly count: number; readonly columns: (Int32Array | Float64Array)[] } {
-    const taken = this.take(ords);
-    let rowCount = 0;
-    for (const { rows } of taken) rowCount += rows.count;
-    // Sized for every row a sum of its own: the table is never grown or rehashed on the way.
-    const sums = new GroupSums(rowCount);
-    for (const { task, rows, ord } of taken) {
-      const keys = keyIds.get(task);
-      const objects = objectIds.get(task);
-      const repeats = this.repeats.get(task);
-      for (let i = 0; i < rows.count; i++) {
-        const batch = ord[i]!;
-        if (batch < 0) continue;
-        const key = keys?.[rows.key[i]!] ?? -1;
-        const object = objects?.[rows.object[i]!] ?? -1;
-        if (key < 0 || object < 0) {
-          throw new RangeError(
-            `holdings row of task ${task}: its key or object has no id in the dictionaries`,
-          );
+  repeat(task: number, ref: number, retrievals: number, bytes: number): void {
+    const t = this.tasks.get(task);
+    if (t === undefined) return;
+    if (t.byRef === undefined) {
+      t.byRef = new Map();
+      for (let i = 0; i < t.count; i++) t.byRef.set(t.ref[i]!, t.into[i]!);
+    }
+    const into = t.byRef.get(ref);
+    if (into === undefined) return;
+    this.sums.subtract(into >> 1, retrievals, (into & 1) === 1 ? retrievals : 0, bytes);
+  }
+
+  /** Whether a sum of an item `ords` names is staged. */
+  holdsAny(ords: ReadonlyMap<number, number>): boolean {
+    const s = this.sums;
+    for (let g = 0; g < s.count; g++) if (s.item(g) >= 0 && ords.has(s.item(g))) return true;
+    return false;
+  }
+
+  /** Drops the sums of `items`. */
+  discard(items: ReadonlySet<number>): void {
+    const sums = this.sums;
+    for (let g = 0; g < sums.count; g++) {
+      if (sums.item(g) >= 0 && items.has(sums.item(g))) {
+        sums.kill(g);
+        this.deadSums++;
+      }
+    }
+    this.compact();
+  }
+
+  /**
+   * Gives every stream key and object without one an id in held_keys and held_objects: the stored
+   * entry's, or a new entry's (written here, in the caller's transaction) numbered after the largest.
+   * The ids are kept for the stream; should the tables' largest ids not be those this stream left (a
+   * group's transaction rolled back), every entry is looked up again.
+   */
+  async mapEntries(connection: DuckDBConnection): Promise<void> {
+    const [row] = (await connection.runAndReadAll(HOLDINGS_SQL.lastIds)).getRows();
+    const last = [Number(row![0]), Number(row![1])];
+    if (this.lastIds !== undefined && (this.lastIds[0] !== last[0] || this.lastIds[1] !== last[1])) {
+      this.keysMapped = 0;
+      this.objectsMapped = 0;
+    }
+    const strings = this.strings;
+    const keys = this.keys;
+    if (keys.size > this.keysMapped) {
+      const from = this.keysMapped;
+      if (keys.size > this.keyIds.length) this.keyIds = growInt(this.keyIds, capacity(keys.size));
+      const texts = [0, 1, 2, 3].map((c) =>
+        Array.from({ length: keys.size - from }, (_, i) => strings[keys.int(from + i, c)]!),
+      );
+      last[0] = await mapNew(connection, this.keyIds, from, last[0]!, texts, [], {
+        find: HOLDINGS_SQL.findKeys,
+        add: HOLDINGS_SQL.addKeys,
+      });
+      this.keysMapped = keys.size;
+    }
+    const objects = this.objects;
+    if (objects.size > this.objectsMapped) {
+      const from = this.objectsMapped;
+      if (objects.size > this.objectIds.length)
+        this.objectIds = growInt(this.objectIds, capacity(objects.size));
+      const n = objects.size - from;
+      const texts = [0, 1].map((c) =>
+        Array.from({ length: n }, (_, i) => strings[objects.int(from + i, c)]!),
+      );
+      const numbers = [0, 1].map((c) => Array.from({ length: n }, (_, i) => objects.float(from + i, c)));
+      last[1] = await mapNew(connection, this.objectIds, from, last[1]!, texts, numbers, {
+        find: HOLDINGS_SQL.findObjects,
+        add: HOLDINGS_SQL.addObjects,
+      });
+      this.objectsMapped = objects.size;
+    }
+    this.lastIds = [last[0]!, last[1]!];
+  }
+
+  /**
+   * The sums of the items `ords` names (item -> its batch's place) per batch, slot, key id and object
+   * id (mapEntries first), unstaged. Sums of two items of one batch that share a slot, key and object
+   * are added up; a sum whose every retrieval was a repeat is left out. Columns: batch place, slot
+   * start (ms), key id, object id, first and last ms, retrievals, whole retrievals, bytes sent.
+   */
+  take(ords: ReadonlyMap<number, number>): {
+    readonly count: number;
+    readonly columns: (Int32Array | Float64Array)[];
+  } {
+    const s = this.sums;
+    // The one item seen per batch place: a second item of a batch means its sums are added up again.
+    const itemOfBatch = new Map<number, number>();
+    let again = false;
+    const taken = new Int32Array(s.count);
+    const ordOf = new Int32Array(s.count);
+    let n = 0;
+    let lastItem = -2;
+    let lastOrd = -1;
+    for (let g = 0; g < s.count; g++) {
+      const item = s.item(g);
+      if (item < 0) continue;
+      if (item !== lastItem) {
+        lastItem = item;
+        lastOrd = ords.get(item) ?? -1;
+        if (lastOrd >= 0) {
+          const other = itemOfBatch.get(lastOrd);
+          if (other === undefined) itemOfBatch.set(lastOrd, item);
+          else if (other !== item) again = true;
         }
-        let retrievals = rows.retrievals[i]!;
-        let bytes = rows.bytesSent[i]!;
-        if (repeats !== undefined) {
-          const repeat = repeats.get(rows.ref[i]!);
-          if (repeat !== undefined) {
-            retrievals -= repeat[0];
-            bytes -= repeat[1];
-            repeats.delete(rows.ref[i]!);
-          }
-        }
-        sums.add(
-          batch,
-          rows.slot[i]!,
-          key,
-          object,
-          rows.full[i] === 1,
-          rows.retrievals[i]! > 0,
-          retrievals,
-          bytes,
-          rows.firstMs[i]!,
-          rows.lastMs[i]!,
+      }
+      if (lastOrd < 0) continue;
+      taken[n] = g;
+      ordOf[n] = lastOrd;
+      n++;
+    }
+    const keyIds = this.keyIds;
+    const objectIds = this.objectIds;
+    const idOf = (ids: Int32Array, mapped: number, e: number): number => {
+      const id = e < mapped ? ids[e]! : -1;
+      if (id < 0) throw new RangeError(`holdings: a sum's key or object ${e} has no id in the dictionaries`);
+      return id;
+    };
+    let out: ReturnType<HeldSums['columns']>;
+    if (again) {
+      const merged = new HeldSums(n);
+      for (let j = 0; j < n; j++) {
+        const g = taken[j]!;
+        merged.add(
+          ordOf[j]!,
+          s.slot(g),
+          idOf(keyIds, this.keysMapped, s.key(g)),
+          idOf(objectIds, this.objectsMapped, s.object(g)),
+          s.retrievals(g),
+          s.full(g),
+          s.bytes(g),
+          s.first(g),
+          s.last(g),
         );
       }
-      if (repeats?.size === 0) this.repeats.delete(task);
+      out = merged.columns();
+    } else {
+      // Each batch's sums are of one item: one per slot, key and object already.
+      for (let j = 0; j < n; j++) {
+        const g = taken[j]!;
+        s.rename(
+          g,
+          ordOf[j]!,
+          idOf(keyIds, this.keysMapped, s.key(g)),
+          idOf(objectIds, this.objectsMapped, s.object(g)),
+        );
+      }
+      out = s.columns(taken, n);
     }
-    return sums.columns();
+    for (let j = 0; j < n; j++) s.kill(taken[j]!);
+    this.deadSums += n;
+    this.compact();
+    return out;
   }
 
   /**
-   * Unstages the rows of the items `ords` names and hands them on: each chunk with `ord`, per row the
-   * value `ords` gives its item, -1 for a row of another item (which stays).
+   * When most sums are written or dropped, keeps the live ones only, in a table of their own: the
+   * stream's memory follows the files being read, not every file it recorded.
    */
-  private take(ords: ReadonlyMap<number, number>): { task: number; rows: HeldRowColumns; ord: Int32Array }[] {
-    const taken: { task: number; rows: HeldRowColumns; ord: Int32Array }[] = [];
-    const kept: { readonly task: number; rows: HeldRowColumns }[] = [];
-    for (const chunk of this.chunks) {
-      const { rows } = chunk;
-      const ord = new Int32Array(rows.count);
-      let n = 0;
-      // A chunk's rows come item by item: the last item's place is looked up once.
-      let lastItem = -1;
-      let lastOrd = -1;
-      for (let i = 0; i < rows.count; i++) {
-        const item = rows.item[i]!;
-        if (item !== lastItem) {
-          lastItem = item;
-          lastOrd = ords.get(item) ?? -1;
-        }
-        ord[i] = lastOrd;
-        if (lastOrd >= 0) n++;
+  private compact(): void {
+    const s = this.sums;
+    if (this.deadSums * 2 <= s.count) return;
+    const moved = new Int32Array(s.count).fill(-1);
+    const next = new HeldSums(s.count - this.deadSums);
+    for (let g = 0; g < s.count; g++) if (s.item(g) >= 0) moved[g] = next.copy(s, g);
+    next.index();
+    for (const t of this.tasks.values()) {
+      let j = 0;
+      for (let i = 0; i < t.count; i++) {
+        const g = moved[t.into[i]! >> 1]!;
+        if (g < 0) continue;
+        t.ref[j] = t.ref[i]!;
+        t.into[j] = (g << 1) | (t.into[i]! & 1);
+        j++;
       }
-      if (n === 0) {
-        kept.push(chunk);
-        continue;
-      }
-      taken.push({ task: chunk.task, rows, ord });
-      if (n < rows.count) {
-        kept.push({ task: chunk.task, rows: selectRows(rows, (i) => ord[i]! < 0, rows.count - n) });
+      t.count = j;
+      t.byRef = undefined;
+      // A task keeps its dictionaries: its later batches name entries of its earlier ones.
+      if (j === 0) {
+        t.ref = new Int32Array(0);
+        t.into = new Int32Array(0);
       }
     }
-    this.chunks = kept;
-    return taken;
+    this.sums = next;
+    this.deadSums = 0;
   }
 }
 
 /**
- * Sums per (batch, slot, key id, object id): an open-addressing table (linear probing, at most half
- * full) over columns that grow as needed.
+ * Gives the entries of `ids` from `from` on (their columns `texts` and `numbers`, list parameters in
+ * that order) their stored ids: those `sql.find` finds (none when the table is empty, `last` -1), else
+ * new ones after `last`, added by `sql.add`. Returns the largest id now stored.
  */
-class GroupSums {
+async function mapNew(
+  connection: DuckDBConnection,
+  ids: Int32Array,
+  from: number,
+  last: number,
+  texts: readonly string[][],
+  numbers: readonly number[][],
+  sql: { readonly find: string; readonly add: string },
+): Promise<number> {
+  const n = texts[0]!.length;
+  const lists = [...texts.map((c) => listValue(c)), ...numbers.map((c) => listValue(c))];
+  const types = [...texts.map(() => LIST(VARCHAR)), ...numbers.map(() => LIST(DOUBLE))];
+  ids.fill(-1, from, from + n);
+  if (last >= 0) {
+    const places = listValue(Array.from({ length: n }, (_, i) => i));
+    const found = await connection.runAndReadAll(sql.find, [...lists, places], [...types, LIST(INTEGER)]);
+    for (const [i, id] of found.getRows()) ids[from + Number(i)] = Number(id);
+  }
+  const fresh: number[] = [];
+  for (let i = 0; i < n; i++) if (ids[from + i] === -1) fresh.push(i);
+  if (fresh.length === 0) return last;
+  const added = fresh.map((i) => {
+    ids[from + i] = ++last;
+    return last;
+  });
+  await connection.run(
+    sql.add,
+    [
+      listValue(added),
+      ...texts.map((c) => listValue(fresh.map((i) => c[i]!))),
+      ...numbers.map((c) => listValue(fresh.map((i) => c[i]!))),
+    ],
+    [LIST(INTEGER), ...types],
+  );
+  return last;
+}
+
+const MAX_INT32 = 2 ** 31 - 1;
+
+/** Room for `n` entries: a power of two, at least 16. */
+function capacity(n: number): number {
+  let c = 16;
+  while (c < n) c *= 2;
+  return c;
+}
+
+/** Bytes of a sum: four int32 (a, slot, key, object), then five float64, in one cache line. */
+const SUM_BYTES = 64;
+const SUM_INTS = SUM_BYTES / 4;
+const SUM_FLOATS = SUM_BYTES / 8;
+/** Where a sum's numbers sit among its float64: after the four int32. */
+const RETRIEVALS = 2;
+const FULL = 3;
+const BYTES = 4;
+const FIRST = 5;
+const LAST = 6;
+
+/**
+ * Sums per (a, slot, key, object), `a` an item or a batch's place: retrievals, whole retrievals, bytes
+ * sent, and first and last time (infinite while no read brought one). An open-addressing table (linear
+ * probing, at most half full) over entries of one cache line each: a row added to a sum touches two
+ * lines (its table slot and its entry), where a column per field touched one a field. `append` adds a
+ * sum known to be new without the table, which `index` then builds.
+ */
+class HeldSums {
   count = 0;
+  private ints: Int32Array;
+  private floats: Float64Array;
   private slots: Int32Array;
   private mask: number;
-  private batch: Int32Array;
-  private slot: Int32Array;
-  private key: Int32Array;
-  private object: Int32Array;
-  private first: Float64Array;
-  private last: Float64Array;
-  private retrievals: Float64Array;
-  private full: Float64Array;
-  private bytes: Float64Array;
 
   /** Room for `expected` sums before growing. */
   constructor(expected: number) {
@@ -565,150 +651,210 @@ class GroupSums {
     while (slots < n * 2) slots *= 2;
     this.slots = new Int32Array(slots);
     this.mask = slots - 1;
-    this.batch = new Int32Array(n);
-    this.slot = new Int32Array(n);
-    this.key = new Int32Array(n);
-    this.object = new Int32Array(n);
-    this.first = new Float64Array(n);
-    this.last = new Float64Array(n);
-    this.retrievals = new Float64Array(n);
-    this.full = new Float64Array(n);
-    this.bytes = new Float64Array(n);
+    const buffer = new ArrayBuffer(n * SUM_BYTES);
+    this.ints = new Int32Array(buffer);
+    this.floats = new Float64Array(buffer);
   }
 
-  /**
-   * Adds a row: `positive`, whether the staged row had reads of its own (its times count: the times of
-   * a row are its reads', whatever repeats are taken out of it).
-   */
+  item(g: number): number {
+    return this.ints[g * SUM_INTS]!;
+  }
+  slot(g: number): number {
+    return this.ints[g * SUM_INTS + 1]!;
+  }
+  key(g: number): number {
+    return this.ints[g * SUM_INTS + 2]!;
+  }
+  object(g: number): number {
+    return this.ints[g * SUM_INTS + 3]!;
+  }
+  retrievals(g: number): number {
+    return this.floats[g * SUM_FLOATS + RETRIEVALS]!;
+  }
+  full(g: number): number {
+    return this.floats[g * SUM_FLOATS + FULL]!;
+  }
+  bytes(g: number): number {
+    return this.floats[g * SUM_FLOATS + BYTES]!;
+  }
+  first(g: number): number {
+    return this.floats[g * SUM_FLOATS + FIRST]!;
+  }
+  last(g: number): number {
+    return this.floats[g * SUM_FLOATS + LAST]!;
+  }
+
+  /** Marks sum `g` written or dropped (item -1): no row is added to it again. */
+  kill(g: number): void {
+    this.ints[g * SUM_INTS] = -1;
+  }
+
+  /** Gives sum `g` another `a`, key and object (outside the lookup table: for `columns` only). */
+  rename(g: number, a: number, key: number, object: number): void {
+    const i = g * SUM_INTS;
+    this.ints[i] = a;
+    this.ints[i + 2] = key;
+    this.ints[i + 3] = object;
+  }
+
+  /** Adds to the sum of (a, slot, key, object), new when absent; returns its index. */
   add(
-    batch: number,
+    a: number,
     slot: number,
     key: number,
     object: number,
-    full: boolean,
-    positive: boolean,
     retrievals: number,
+    full: number,
     bytes: number,
     first: number,
     last: number,
-  ): void {
-    let h = Math.imul(batch ^ 0x3c6ef372, 0x9e3779b1);
-    h = Math.imul(h ^ slot, 0x85ebca6b);
-    h = Math.imul(h ^ key, 0xc2b2ae35);
-    h = Math.imul(h ^ object, 0x27d4eb2f);
-    h ^= h >>> 15;
-    let s = h & this.mask;
-    let g = -1;
+  ): number {
+    const ints = this.ints;
+    let s = hash(a, slot, key, object) & this.mask;
     for (;;) {
-      const e = this.slots[s]! - 1;
-      if (e < 0) break;
-      if (
-        this.object[e] === object &&
-        this.slot[e] === slot &&
-        this.key[e] === key &&
-        this.batch[e] === batch
-      ) {
-        g = e;
-        break;
+      const g = this.slots[s]! - 1;
+      if (g < 0) break;
+      const i = g * SUM_INTS;
+      if (ints[i + 3] === object && ints[i + 1] === slot && ints[i + 2] === key && ints[i] === a) {
+        const floats = this.floats;
+        const f = g * SUM_FLOATS;
+        floats[f + RETRIEVALS]! += retrievals;
+        floats[f + FULL]! += full;
+        floats[f + BYTES]! += bytes;
+        if (first < floats[f + FIRST]!) floats[f + FIRST] = first;
+        if (last > floats[f + LAST]!) floats[f + LAST] = last;
+        return g;
       }
       s = (s + 1) & this.mask;
     }
-    if (g < 0) {
-      g = this.count++;
-      if (g === this.batch.length) this.grow();
-      this.batch[g] = batch;
-      this.slot[g] = slot;
-      this.key[g] = key;
-      this.object[g] = object;
-      this.first[g] = Number.POSITIVE_INFINITY;
-      this.last[g] = Number.NEGATIVE_INFINITY;
-      this.retrievals[g] = 0;
-      this.full[g] = 0;
-      this.bytes[g] = 0;
-      if (this.count * 2 > this.slots.length) this.rehash();
-      else this.slots[s] = g + 1;
-    }
-    this.retrievals[g]! += retrievals;
-    if (full) this.full[g]! += retrievals;
-    this.bytes[g]! += bytes;
-    if (positive) {
-      if (first < this.first[g]!) this.first[g] = first;
-      if (last > this.last[g]!) this.last[g] = last;
-    }
+    const g = this.append(a, slot, key, object, retrievals, full, bytes, first, last);
+    if (this.count * 2 > this.slots.length) this.index();
+    else this.slots[s] = g + 1;
+    return g;
   }
 
-  /** The sums with at least one retrieval left, as the columns `sum` returns. */
-  columns(): { readonly count: number; readonly columns: (Int32Array | Float64Array)[] } {
-    let n = 0;
-    for (let g = 0; g < this.count; g++) if (this.retrievals[g]! > 0) n++;
-    const out = [
-      new Int32Array(n),
-      new Float64Array(n),
-      new Int32Array(n),
-      new Int32Array(n),
-      new Float64Array(n),
-      new Float64Array(n),
-      new Float64Array(n),
-      new Float64Array(n),
-      new Float64Array(n),
-    ];
-    let j = 0;
+  /** A new sum at the end, not (yet) in the lookup table; returns its index. */
+  append(
+    a: number,
+    slot: number,
+    key: number,
+    object: number,
+    retrievals: number,
+    full: number,
+    bytes: number,
+    first: number,
+    last: number,
+  ): number {
+    const g = this.count++;
+    if (g * SUM_INTS === this.ints.length) this.grow();
+    const i = g * SUM_INTS;
+    const ints = this.ints;
+    ints[i] = a;
+    ints[i + 1] = slot;
+    ints[i + 2] = key;
+    ints[i + 3] = object;
+    const f = g * SUM_FLOATS;
+    const floats = this.floats;
+    floats[f + RETRIEVALS] = retrievals;
+    floats[f + FULL] = full;
+    floats[f + BYTES] = bytes;
+    floats[f + FIRST] = first;
+    floats[f + LAST] = last;
+    return g;
+  }
+
+  /** A copy of sum `g` of `from` at the end, not (yet) in the lookup table; returns its index. */
+  copy(from: HeldSums, g: number): number {
+    const at = this.count++;
+    if (at * SUM_INTS === this.ints.length) this.grow();
+    this.ints.set(from.ints.subarray(g * SUM_INTS, (g + 1) * SUM_INTS), at * SUM_INTS);
+    return at;
+  }
+
+  /** Takes a repeat's retrievals, whole retrievals and bytes out of sum `g`. */
+  subtract(g: number, retrievals: number, full: number, bytes: number): void {
+    const f = g * SUM_FLOATS;
+    this.floats[f + RETRIEVALS]! -= retrievals;
+    this.floats[f + FULL]! -= full;
+    this.floats[f + BYTES]! -= bytes;
+  }
+
+  /** (Re)builds the lookup table over every sum, at most half full. */
+  index(): void {
+    let size = this.slots.length;
+    while (size < this.count * 2) size *= 2;
+    this.slots = new Int32Array(size);
+    this.mask = size - 1;
+    const ints = this.ints;
     for (let g = 0; g < this.count; g++) {
-      if (!(this.retrievals[g]! > 0)) continue;
-      // The counts travel as doubles (HELD_ROW_TYPES): exact only up to 2^53, so a sum beyond it stops
-      // the write rather than store a rounded figure.
-      if (this.bytes[g]! > Number.MAX_SAFE_INTEGER || this.retrievals[g]! > Number.MAX_SAFE_INTEGER)
-        throw new RangeError(
-          `holdings: a sum of one object's reads in a slot passed 2^53 (bytes ${this.bytes[g]}, retrievals ${this.retrievals[g]}), beyond what is counted exactly`,
-        );
-      out[0]![j] = this.batch[g]!;
-      out[1]![j] = this.slot[g]! * SLOT_MS;
-      out[2]![j] = this.key[g]!;
-      out[3]![j] = this.object[g]!;
-      out[4]![j] = this.first[g]!;
-      out[5]![j] = this.last[g]!;
-      out[6]![j] = this.retrievals[g]!;
-      out[7]![j] = this.full[g]!;
-      out[8]![j] = this.bytes[g]!;
-      j++;
-    }
-    return { count: n, columns: out };
-  }
-
-  private grow(): void {
-    const n = this.batch.length * 2;
-    this.batch = growInt(this.batch, n);
-    this.slot = growInt(this.slot, n);
-    this.key = growInt(this.key, n);
-    this.object = growInt(this.object, n);
-    this.first = growFloat(this.first, n);
-    this.last = growFloat(this.last, n);
-    this.retrievals = growFloat(this.retrievals, n);
-    this.full = growFloat(this.full, n);
-    this.bytes = growFloat(this.bytes, n);
-  }
-
-  private rehash(): void {
-    this.slots = new Int32Array(this.slots.length * 2);
-    this.mask = this.slots.length - 1;
-    for (let g = 0; g < this.count; g++) {
-      let h = Math.imul(this.batch[g]! ^ 0x3c6ef372, 0x9e3779b1);
-      h = Math.imul(h ^ this.slot[g]!, 0x85ebca6b);
-      h = Math.imul(h ^ this.key[g]!, 0xc2b2ae35);
-      h = Math.imul(h ^ this.object[g]!, 0x27d4eb2f);
-      h ^= h >>> 15;
-      let s = h & this.mask;
+      const i = g * SUM_INTS;
+      let s = hash(ints[i]!, ints[i + 1]!, ints[i + 2]!, ints[i + 3]!) & this.mask;
       while (this.slots[s] !== 0) s = (s + 1) & this.mask;
       this.slots[s] = g + 1;
     }
   }
+
+  /**
+   * The sums with at least one retrieval left (of those `rows[0 .. n)` names; all when not given), as
+   * held_rows takes them: `a`, slot, key, object, first and last ms after the slot's start, retrievals,
+   * whole retrievals, bytes sent.
+   */
+  columns(
+    rows?: Int32Array,
+    n = this.count,
+  ): { readonly count: number; readonly columns: (Int32Array | Float64Array)[] } {
+    let kept = 0;
+    for (let j = 0; j < n; j++) if (this.retrievals(rows === undefined ? j : rows[j]!) > 0) kept++;
+    const a = new Int32Array(kept);
+    const slot = new Int32Array(kept);
+    const key = new Int32Array(kept);
+    const object = new Int32Array(kept);
+    const first = new Int32Array(kept);
+    const last = new Int32Array(kept);
+    const retrievals = new Int32Array(kept);
+    const full = new Int32Array(kept);
+    const bytes = new Float64Array(kept);
+    const ints = this.ints;
+    const floats = this.floats;
+    let o = 0;
+    for (let j = 0; j < n; j++) {
+      const g = rows === undefined ? j : rows[j]!;
+      const i = g * SUM_INTS;
+      const f = g * SUM_FLOATS;
+      if (!(floats[f + RETRIEVALS]! > 0)) continue;
+      // Stored exactly or not at all: bytes travel as doubles (exact up to 2^53), retrievals as int32.
+      if (floats[f + BYTES]! > Number.MAX_SAFE_INTEGER || floats[f + RETRIEVALS]! > MAX_INT32)
+        throw new RangeError(
+          `holdings: a sum of one object's reads in a slot passed what is stored exactly (bytes ${floats[f + BYTES]}, retrievals ${floats[f + RETRIEVALS]})`,
+        );
+      const start = ints[i + 1]! * SLOT_MS;
+      a[o] = ints[i]!;
+      slot[o] = ints[i + 1]!;
+      key[o] = ints[i + 2]!;
+      object[o] = ints[i + 3]!;
+      first[o] = floats[f + FIRST]! - start;
+      last[o] = floats[f + LAST]! - start;
+      retrievals[o] = floats[f + RETRIEVALS]!;
+      full[o] = floats[f + FULL]!;
+      bytes[o] = floats[f + BYTES]!;
+      o++;
+    }
+    return { count: kept, columns: [a, slot, key, object, first, last, retrievals, full, bytes] };
+  }
+
+  private grow(): void {
+    const buffer = new ArrayBuffer(this.ints.byteLength * 2);
+    const ints = new Int32Array(buffer);
+    ints.set(this.ints);
+    this.ints = ints;
+    this.floats = new Float64Array(buffer);
+  }
 }
 
-/** Removes the holdings of whole batches (files replaced or read again). */
-export async function deleteHoldingsOf(
-  connection: DuckDBConnection,
-  batches: readonly string[],
-): Promise<void> {
-  if (batches.length === 0) return;
-  await connection.run(HOLDINGS_SQL.deleteOf, [listValue([...batches])], [LIST(VARCHAR)]);
+function hash(a: number, slot: number, key: number, object: number): number {
+  let h = Math.imul(a ^ 0x3c6ef372, 0x9e3779b1);
+  h = Math.imul(h ^ slot, 0x85ebca6b);
+  h = Math.imul(h ^ key, 0xc2b2ae35);
+  h = Math.imul(h ^ object, 0x27d4eb2f);
+  return h ^ (h >>> 15);
 }

@@ -36,6 +36,7 @@ import {
   stageNetworkRows,
 } from './network-store.js';
 import { CLAIM_WORK_SCHEMA, type RepeatsDropped, RequestIdStage } from './request-claims.js';
+import { CODES_OF } from './rollup-strings.js';
 import { ROLLUP_CODE, SQL } from './schema.js';
 
 /** From how many request identities checked at once a full collection follows (collect-garbage.ts). */
@@ -281,7 +282,7 @@ export const STREAM_SQL = {
       ) f ON f.item = s.item
     GROUP BY f.batch, slot, status, bucket, requester, access_point, dataset, operation`,
   /** The codes in `rollup_strings` of the strings $1 (all of them there). */
-  codesOf: 'SELECT value, id FROM rollup_strings WHERE value IN (SELECT unnest($1::VARCHAR[]))',
+  codesOf: CODES_OF,
   discardItems: 'DELETE FROM rollup_stream WHERE item IN (SELECT unnest($1::INTEGER[]))',
   /** Bookkeeping of many files in one statement: parallel lists, one element per file. */
   /** The group's file records from `file_stage`, stamped with the time $1 (epoch ms). */
@@ -346,7 +347,7 @@ export class StagedRollup {
     }
     if (rows.lines !== undefined) this.requestIds.stage(rows.task ?? 0, rows.lines);
     if (rows.network !== undefined) await this.stageNetwork(rows.task ?? 0, rows.network, strings);
-    if (rows.holdings !== undefined) await stageHeldReads(this.connection, rows.task ?? 0, rows.holdings);
+    if (rows.holdings !== undefined) stageHeldReads(this.connection, rows.task ?? 0, rows.holdings, strings);
     if (rows.count === 0) return;
     const n = rows.count;
     const keys = [rows.bucket, rows.requester, rows.accessPoint, rows.dataset, rows.operation];
@@ -493,7 +494,7 @@ export class StagedRollup {
     await this.connection.run(STREAM_SQL.discardItems, [listValue([...items])], [LIST(INTEGER)]);
     this.requestIds.discard(items);
     await discardNetworkRows(this.connection, items);
-    await discardHeldReads(this.connection, items);
+    discardHeldReads(this.connection, items);
   }
 
   /**

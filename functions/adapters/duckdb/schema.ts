@@ -8,7 +8,7 @@
 import type { Interval } from '../../domain/time.js';
 import { HOLDINGS_SCHEMA } from './holdings-writer.js';
 import { NETWORK_SQL, NETWORK_TABLE_SCHEMA, upgradeNetwork } from './network-store.js';
-import { DICTIONARY_LIST } from './rollup-strings.js';
+import { ADD_STRINGS, DICTIONARY_LIST } from './rollup-strings.js';
 
 /** Bumped when a table changes shape; a file written with another version is refused, not guessed at. */
 export const SCHEMA_VERSION = '1';
@@ -69,10 +69,7 @@ const ROLLUP_VIEW = `CREATE OR REPLACE VIEW rollup AS
  */
 export const ROLLUP_CODE = {
   /** Adds the strings of the list $1 that `rollup_strings` does not hold yet, each once. */
-  addStrings: `INSERT INTO rollup_strings (id, value)
-    SELECT (SELECT coalesce(max(id), -1) FROM rollup_strings) + row_number() OVER (ORDER BY value), value
-    FROM (SELECT DISTINCT unnest($1::VARCHAR[]) AS value)
-    WHERE value NOT IN (SELECT value FROM rollup_strings)`,
+  addStrings: ADD_STRINGS,
   /**
    * Adds the strings of the table `rollup_input` (the rollup's columns, as strings) that
    * `rollup_strings` does not hold yet.
