@@ -6,14 +6,15 @@
  * 1 M) as one file, and the same lines cut into objects of `--per-object` lines (default 200).
  *
  *   tsx bench/holdings-compare.ts --old /path/to/main --new . [--other /path/to/build] [--holdings-on]
- *     [--holdings-all]
+ *     [--old-on] [--holdings-all]
  *     [--lines 1000000] [--per-object 200] [--runs 3]
  *
  * `--other` adds a third build (an earlier state of the change, say) to the same alternation, and
  * `--holdings-on` the new build once more with a copy of the registry that keeps holdings
  * (`settings.holdings: true`; holdings are off by default, so `new` alone measures them off).
- * `--holdings-all` gives every build that copy instead: holdings on before and after a change (builds
- * that know `settings.holdings` only).
+ * `--old-on` adds the old build with that copy too, so that holdings' cost before and after a change
+ * (on over off of each build) is measured in the same alternation. `--holdings-all` gives every build
+ * that copy instead: holdings on before and after a change (builds that know `settings.holdings` only).
  *
  * Prints each run and the medians and minimums of the ingest command's own `seconds` and of its CPU
  * seconds (user + system of every thread, from /usr/bin/time: on a loaded machine CPU time moves far
@@ -35,6 +36,8 @@ const oldRoot = resolve(arg('old', '.'));
 const newRoot = resolve(arg('new', '.'));
 const otherRoot = process.argv.includes('--other') ? resolve(arg('other', '.')) : undefined;
 const holdingsOn = process.argv.includes('--holdings-on');
+/** The old build once more with the registry that keeps holdings (with `--holdings-on`). */
+const oldOn = holdingsOn && process.argv.includes('--old-on');
 /** Every build with the registry that keeps holdings: holdings on before and after a change, side by side. */
 const holdingsAll = process.argv.includes('--holdings-all');
 const lines = Number(arg('lines', '1000000'));
@@ -116,18 +119,19 @@ async function main(): Promise<void> {
     if (!/^settings:\n/m.test(text)) throw new Error(`${registry}: no settings: block to add holdings to`);
     await writeFile(registryOn, text.replace(/^settings:\n/m, 'settings:\n  holdings: true\n'));
   }
-  type Build = 'old' | 'other' | 'new' | 'on';
+  type Build = 'old' | 'old-on' | 'other' | 'new' | 'on';
   const base = holdingsAll ? registryOn : registry;
   const builds: { which: Build; root: string; registry: string }[] = [
     { which: 'old', root: oldRoot, registry: base },
+    ...(oldOn ? [{ which: 'old-on' as const, root: oldRoot, registry: registryOn }] : []),
     ...(otherRoot === undefined ? [] : [{ which: 'other' as const, root: otherRoot, registry: base }]),
     { which: 'new', root: newRoot, registry: base },
     ...(holdingsOn ? [{ which: 'on' as const, root: newRoot, registry: registryOn }] : []),
   ];
   console.log(`load average before: ${load()}`);
   for (const input of inputs) {
-    const seconds: Record<Build, number[]> = { old: [], new: [], other: [], on: [] };
-    const cpu: Record<Build, number[]> = { old: [], new: [], other: [], on: [] };
+    const seconds: Record<Build, number[]> = { old: [], 'old-on': [], new: [], other: [], on: [] };
+    const cpu: Record<Build, number[]> = { old: [], 'old-on': [], new: [], other: [], on: [] };
     for (let run = 0; run < runs; run++) {
       for (const { which, root, registry: reg } of builds) {
         const db = join(states, `${which}-${run}.duckdb`);
@@ -168,6 +172,17 @@ async function main(): Promise<void> {
           `${input.name}, ${what}: ${which} median ${med(values[which]).toFixed(2)} s ` +
             `(${pct(med(values[which]), med(values.old))} %), minimum ` +
             `${min(values[which]).toFixed(2)} s (${pct(min(values[which]), min(values.old))} %)`,
+        );
+      }
+      // Holdings' own cost: each build with them on over the same build off.
+      const pairs: [string, Build, Build][] = [
+        ...(holdingsOn ? [['new', 'on', 'new'] as [string, Build, Build]] : []),
+        ...(oldOn ? [['old', 'old-on', 'old'] as [string, Build, Build]] : []),
+      ];
+      for (const [name, on, off] of pairs) {
+        console.log(
+          `${input.name}, ${what}: on over off, ${name} build: median ${pct(med(values[on]), med(values[off]))} %, ` +
+            `minimum ${pct(min(values[on]), min(values[off]))} %`,
         );
       }
     }
