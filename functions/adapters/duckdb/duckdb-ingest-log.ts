@@ -6,11 +6,9 @@
 import { createHash } from 'node:crypto';
 import {
   BIGINT,
-  DOUBLE,
   type DuckDBConnection,
   type DuckDBType,
   type DuckDBValue,
-  INTEGER,
   LIST,
   listValue,
   VARCHAR,
@@ -22,7 +20,13 @@ import { type DuckDbDatabase, readSetting, scalar } from './duckdb-database.js';
 import { DuckDbStoreError } from './errors.js';
 import { deleteHoldingsOf, HOLDINGS_SQL, insertHoldings } from './holdings-writer.js';
 import { deleteEmptiedRows, forgetRequestClaims } from './request-claims.js';
-import { appendRollupRows, type ColumnarRollupRows, STREAM_SQL, StagedRollup } from './rollup-writer.js';
+import {
+  appendRollupRows,
+  type ColumnarRollupRows,
+  FILE_STAGE_TYPES,
+  STREAM_SQL,
+  StagedRollup,
+} from './rollup-writer.js';
 import { SETTING_HOLDINGS, SETTING_INGESTION, SQL } from './schema.js';
 
 /** A log object as the ingester found it. */
@@ -94,23 +98,6 @@ export interface InputSummaryOptions {
 
 /** Longest malformed sample text kept, as `MalformedSample.text` promises. */
 const SAMPLE_TEXT_MAX = 300;
-
-/** file_stage's columns (rollup-writer.ts), in order. */
-const FILE_STAGE_TYPES = [
-  INTEGER,
-  VARCHAR,
-  VARCHAR,
-  VARCHAR,
-  DOUBLE,
-  VARCHAR,
-  DOUBLE,
-  DOUBLE,
-  DOUBLE,
-  VARCHAR,
-  VARCHAR,
-  DOUBLE,
-  VARCHAR,
-];
 
 const systemClock: Clock = { now: () => new Date() };
 

@@ -246,6 +246,23 @@ const STREAM_SCHEMA: readonly string[] = [
   ...HELD_STREAM_SCHEMA,
 ];
 
+/** file_stage's columns, in order (STREAM_SCHEMA). */
+export const FILE_STAGE_TYPES = [
+  INTEGER,
+  VARCHAR,
+  VARCHAR,
+  VARCHAR,
+  DOUBLE,
+  VARCHAR,
+  DOUBLE,
+  DOUBLE,
+  DOUBLE,
+  VARCHAR,
+  VARCHAR,
+  DOUBLE,
+  VARCHAR,
+];
+
 const STREAM_TYPES = [
   INTEGER,
   INTEGER,
@@ -284,7 +301,6 @@ export const STREAM_SQL = {
   /** The codes in `rollup_strings` of the strings $1 (all of them there). */
   codesOf: CODES_OF,
   discardItems: 'DELETE FROM rollup_stream WHERE item IN (SELECT unnest($1::INTEGER[]))',
-  /** Bookkeeping of many files in one statement: parallel lists, one element per file. */
   /** The group's file records from `file_stage`, stamped with the time $1 (epoch ms). */
   insertFiles: `INSERT INTO ingested_files (fingerprint, path, basename, size, layout, lines, parsed_lines,
       malformed_lines, malformed_by_reason, unreadable_reason, ingested_at, repeats_dropped, batch)
