@@ -23,8 +23,18 @@ function formatterFor(timeZone: string): Intl.DateTimeFormat {
   return f;
 }
 
-/** True when `timeZone` is an IANA zone this runtime knows. */
+/** The runtime's canonical zone names, read once (a few ms); see isValidTimeZone. */
+let canonicalZones: ReadonlySet<string> | undefined;
+
+/**
+ * True when `timeZone` is an IANA zone this runtime knows. A canonical name (or `UTC`, which every
+ * runtime takes) is looked up in the runtime's list; any other (a link such as `US/Eastern`, another
+ * spelling) is tried on a formatter. The first formatter of a process costs some 40 ms of locale data,
+ * which a command that only checks a registry's zones (ingest) then never pays.
+ */
 export function isValidTimeZone(timeZone: string): boolean {
+  canonicalZones ??= new Set(Intl.supportedValuesOf('timeZone'));
+  if (timeZone === 'UTC' || canonicalZones.has(timeZone)) return true;
   try {
     new Intl.DateTimeFormat('en-US', { timeZone });
     return true;

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   addDays,
   datesBetween,
+  isValidTimeZone,
   localDateOf,
   monthlyPeriod,
   monthlyPeriodsOverlapping,
@@ -68,5 +69,38 @@ describe('dates', () => {
   it('gives the offset of a zone at an instant', () => {
     expect(offsetMs(Date.UTC(2026, 6, 1), 'America/New_York')).toBe(-4 * 3600_000);
     expect(offsetMs(Date.UTC(2026, 0, 1), 'Asia/Kolkata')).toBe(5.5 * 3600_000);
+  });
+});
+
+describe('isValidTimeZone', () => {
+  // The runtime's own formatter is the judge; the canonical list is a shortcut that must agree with it.
+  const formatterTakes = (zone: string) => {
+    try {
+      new Intl.DateTimeFormat('en-US', { timeZone: zone });
+      return true;
+    } catch {
+      return false;
+    }
+  };
+
+  it.each([
+    ['Europe/Berlin', true],
+    ['UTC', true],
+    ['Etc/UTC', true],
+    ['US/Eastern', true], // a link, not in the canonical list
+    ['Asia/Calcutta', true], // likewise
+    ['europe/berlin', true], // zone names are case-insensitive
+    ['Mars/Olympus_Mons', false],
+    ['', false],
+    ['Europe/Berlin ', false],
+  ])('%j: %s, as a formatter says', (zone, valid) => {
+    expect(isValidTimeZone(zone)).toBe(valid);
+    expect(formatterTakes(zone)).toBe(valid);
+  });
+
+  it('takes every zone of the canonical list, as a formatter does', () => {
+    const zones = Intl.supportedValuesOf('timeZone');
+    expect(zones.length).toBeGreaterThan(300);
+    for (const zone of zones) expect([zone, isValidTimeZone(zone)]).toEqual([zone, formatterTakes(zone)]);
   });
 });

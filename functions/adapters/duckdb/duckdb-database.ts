@@ -150,35 +150,27 @@ export class DuckDbDatabase {
 
   private async initialise(): Promise<void> {
     const connection = this.connection;
+    const shape = await earlierShapes(connection);
     // Claims in the first release's shape: dropped, as the changed ingestion settings fingerprint
     // (rollup: 3, local-ingest.ts) makes the next ingestion rebuild the rollup and its claims anyway.
-    if ((await connection.runAndReadAll(OLD_CLAIMS_SHAPE)).currentRowCount > 0) {
-      await connection.run(DROP_OLD_CLAIMS);
-    }
+    if (shape.oldClaims) await connection.run(DROP_OLD_CLAIMS);
     // held_rows with a text batch, likewise (holdings: 2). The state then keeps no holdings until an
     // ingestion that keeps them rebuilds them, as the holdings command then says.
-    if ((await connection.runAndReadAll(OLD_HELD_ROWS_SHAPE)).currentRowCount > 0) {
+    if (shape.oldHeldRows) {
       await inTransaction(connection, [...DROP_OLD_HELD_ROWS]);
       await connection.run(SQL.putSetting, [SETTING_HOLDINGS, 'off']);
     }
     // A network table per UTC day, likewise (rollup: 5).
-    if ((await connection.runAndReadAll(OLD_NETWORK_SHAPE)).currentRowCount > 0) {
-      await connection.run(DROP_OLD_NETWORK);
-    }
+    if (shape.oldNetwork) await connection.run(DROP_OLD_NETWORK);
     // A rollup still stored as strings: coded (every row kept) before the schema puts the view in its place.
-    if ((await connection.runAndReadAll(ROLLUP_UNCODED)).currentRowCount > 0) {
-      await inTransaction(connection, UPGRADE_ROLLUP);
-    }
+    if (shape.rollupUncoded) await inTransaction(connection, UPGRADE_ROLLUP);
     // The network table per slot, likewise, into the same dictionary.
-    if ((await connection.runAndReadAll(NETWORK_UNCODED)).currentRowCount > 0) {
-      await inTransaction(connection, UPGRADE_NETWORK);
-    }
+    if (shape.networkUncoded) await inTransaction(connection, UPGRADE_NETWORK);
     // One commit rather than one a statement: a new state file's two dozen tables and columns then cost
     // one write of the log (and one sync to disk) instead of one each.
     await inTransaction(connection, CREATE_SCHEMA);
-    if ((await connection.runAndReadAll(INGESTED_FILES_WITH_KEY)).currentRowCount > 0) {
-      await inTransaction(connection, REBUILD_INGESTED_FILES);
-    }
+    // CREATE_SCHEMA leaves an existing ingested_files as it is, key and all.
+    if (shape.ingestedFilesWithKey) await inTransaction(connection, REBUILD_INGESTED_FILES);
     await connection.run(SQL.insertSettingIfAbsent, [SETTING_SCHEMA_VERSION, SCHEMA_VERSION]);
     const version = await readSetting(connection, SETTING_SCHEMA_VERSION);
     if (version !== SCHEMA_VERSION) {
@@ -189,6 +181,47 @@ export class DuckDbDatabase {
       );
     }
   }
+}
+
+/** Which tables of an earlier release's shape the state file holds; see `initialise` for each. */
+interface EarlierShapes {
+  readonly oldClaims: boolean;
+  readonly oldHeldRows: boolean;
+  readonly oldNetwork: boolean;
+  readonly rollupUncoded: boolean;
+  readonly networkUncoded: boolean;
+  readonly ingestedFilesWithKey: boolean;
+}
+
+/**
+ * Every shape check of `initialise` in one statement: each catalog query costs a state's opening some
+ * 10 to 30 ms, most of it binding, where one statement asking them all costs about one.
+ */
+const EARLIER_SHAPES = `SELECT ${[
+  OLD_CLAIMS_SHAPE,
+  OLD_HELD_ROWS_SHAPE,
+  OLD_NETWORK_SHAPE,
+  ROLLUP_UNCODED,
+  NETWORK_UNCODED,
+  INGESTED_FILES_WITH_KEY,
+]
+  .map((check) => `EXISTS (${check})`)
+  .join(', ')}`;
+
+async function earlierShapes(connection: DuckDBConnection): Promise<EarlierShapes> {
+  const row = (await connection.runAndReadAll(EARLIER_SHAPES)).getRows()[0]!;
+  const [oldClaims, oldHeldRows, oldNetwork, rollupUncoded, networkUncoded, ingestedFilesWithKey] = row.map(
+    (value) => value === true,
+  );
+  return {
+    oldClaims: oldClaims!,
+    oldHeldRows: oldHeldRows!,
+    oldNetwork: oldNetwork!,
+    rollupUncoded: rollupUncoded!,
+    // A network table of the first release is a table too, but one that is dropped, not coded.
+    networkUncoded: networkUncoded! && !oldNetwork!,
+    ingestedFilesWithKey: ingestedFilesWithKey!,
+  };
 }
 
 /** Runs `statements` in one transaction: all of them, or (on an error, rethrown) none. */

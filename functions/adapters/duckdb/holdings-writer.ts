@@ -88,8 +88,9 @@ export const HOLDINGS_SCHEMA: readonly string[] = [
  * (holdings: 2, ../../cli/local-ingest.ts), so the next ingestion that keeps holdings rebuilds them
  * from the logs.
  */
-export const OLD_HELD_ROWS_SHAPE = `SELECT 1 FROM information_schema.columns
-  WHERE table_name = 'held_rows' AND column_name = 'slot_start' AND table_schema = 'main'`;
+export const OLD_HELD_ROWS_SHAPE = `SELECT 1 FROM duckdb_columns()
+  WHERE database_name = current_database() AND schema_name = 'main' AND table_name = 'held_rows'
+    AND column_name = 'slot_start'`;
 export const DROP_OLD_HELD_ROWS: readonly string[] = ['DROP VIEW IF EXISTS holdings', 'DROP TABLE held_rows'];
 
 /** Per-connection staging (see rollup-writer.ts): the repeats to take out of the holdings sums. */

@@ -87,8 +87,9 @@ export function upgradeNetwork(dictionary: readonly string[]): readonly string[]
  * as the ingestion settings fingerprint (rollup: 5, local-ingest.ts) makes the next ingestion rebuild
  * the rollup and this table from the logs anyway. A row per day cannot be cut at a local midnight.
  */
-export const OLD_NETWORK_SHAPE = `SELECT 1 FROM information_schema.columns
-  WHERE table_name = 'network_usage' AND column_name = 'day_start' AND table_schema = 'main'`;
+export const OLD_NETWORK_SHAPE = `SELECT 1 FROM duckdb_columns()
+  WHERE database_name = current_database() AND schema_name = 'main' AND table_name = 'network_usage'
+    AND column_name = 'day_start'`;
 export const DROP_OLD_NETWORK = 'DROP TABLE network_usage';
 
 /** Per-connection staging, beside rollup_stream; string columns are codes of rollup_strings (StagedRollup.stage). */
