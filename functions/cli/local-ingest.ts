@@ -286,7 +286,7 @@ async function ingestWith(
     await log.forgetRequestClaims(options.requestIdDays ?? REQUEST_ID_DAYS);
   }
 
-  const summary = await log.inputSummary(fingerprints);
+  const summary = await log.inputSummary(fingerprints, { names: files.map((f) => f.basename) });
   return {
     summary: {
       ...summary,

@@ -444,6 +444,25 @@ describe('DuckDbIngestLog bookkeeping', () => {
     expect(summary.malformedSamples.map((s) => s.text)).toEqual(['x'.repeat(300), 'b2', 'a5']);
     expect((await store.ingestLog.inputSummary()).files).toBe(3);
     expect((await store.ingestLog.inputSummary([])).files).toBe(0);
+
+    // Found by their names first, the same files give the same summary; a file whose name is not
+    // given counts as nothing, like an unknown fingerprint.
+    const names = ['fp-a', 'fp-b', 'fp-c', 'fp-unknown'].map((f) => logFile(f).basename);
+    const named = await store.ingestLog.inputSummary(['fp-a', 'fp-b', 'fp-unknown'], {
+      maxSamples: 3,
+      filesSkipped: 1,
+      names,
+    });
+    expect(named).toEqual(summary);
+    const withoutB = await store.ingestLog.inputSummary(['fp-a', 'fp-b'], {
+      names: names.filter((n) => !n.endsWith('fp-b')),
+    });
+    expect(withoutB).toMatchObject({
+      files: 1,
+      bytes: 100,
+      lines: 10,
+      malformedByReason: { 'bad-time': 2, 'too-few-fields': 1 },
+    });
   });
 
   it('reports the first and last slot start of the data, or nothing when empty', async () => {
