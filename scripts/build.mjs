@@ -51,6 +51,28 @@ const noRuntimeBundler = {
   },
 };
 
+/**
+ * zod re-exports every one of its message locales (`z.locales`, some 360 kB of its 730) and configures
+ * English at load. The CLI speaks English only: its build gets a `locales` of English alone, which
+ * every message the CLI prints uses anyway (the bundle parses and loads a third less of zod).
+ * @type {esbuild.Plugin}
+ */
+const englishZodOnly = {
+  name: 'english-zod-only',
+  setup(build) {
+    build.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) =>
+      /[\\/]node_modules[\\/]zod[\\/]/.test(args.importer)
+        ? { path: join(dirname(args.importer), '..', 'locales', 'en.js'), namespace: 'zod-english' }
+        : undefined,
+    );
+    build.onLoad({ filter: /.*/, namespace: 'zod-english' }, (args) => ({
+      contents: `export { default as en } from ${JSON.stringify(args.path)};\n`,
+      loader: 'js',
+      resolveDir: dirname(args.path),
+    }));
+  },
+};
+
 /** package.json's version. */
 export function packageVersion() {
   return /** @type {{ version: string }} */ (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')))
@@ -77,7 +99,7 @@ export async function build() {
     banner: { js: REQUIRE_BANNER },
     // The code version each report states (functions/audit/run-planner.ts: CODE_VERSION).
     define: { PARTNER_AUDIT_VERSION: JSON.stringify(packageVersion()) },
-    plugins: [noRuntimeBundler],
+    plugins: [noRuntimeBundler, englishZodOnly],
     metafile: true,
     logLevel: 'warning',
   });

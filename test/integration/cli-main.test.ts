@@ -199,6 +199,9 @@ describe('the build (npm run build)', () => {
     const paths = Object.keys(inputs);
     expect(paths.some((p) => p.startsWith('node_modules/@duckdb/node-api/'))).toBe(true);
     expect(paths.some((p) => p.startsWith('node_modules/zod/'))).toBe(true);
+    // Of zod's message locales, English alone (scripts/build.mjs), the one the CLI prints.
+    expect(paths.filter((p) => /node_modules\/zod\/v4\/locales\/(?!en\.js$)/.test(p))).toEqual([]);
+    expect(paths).toContain('node_modules/zod/v4/locales/en.js');
     expect(paths.filter((p) => p.includes('node_modules/@duckdb/node-bindings'))).toEqual([]);
     const external = new Set(
       Object.values(outputs).flatMap((o) => o.imports.filter((i) => i.external).map((i) => i.path)),
