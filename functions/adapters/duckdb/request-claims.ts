@@ -39,8 +39,15 @@ import { endianness } from 'node:os';
 import { BIGINT, DOUBLE, type DuckDBConnection, INTEGER, LIST, listValue, VARCHAR } from '@duckdb/node-api';
 import { type ColumnarRequestIds, SLOT_MS } from '../../domain/usage.js';
 import { appendColumns } from './append-columns.js';
+import { collectGarbage } from './collect-garbage.js';
 import { stageHeldRepeats } from './holdings-writer.js';
 import { stageNetworkRepeats } from './network-store.js';
+
+/**
+ * From how many request identities checked at once a full collection follows (collect-garbage.ts): a
+ * smaller group's typed arrays are left to V8's own collections.
+ */
+export const COLLECT_AFTER_LINES = 100_000;
 
 /** Slots of one UTC day: a claim's day is its slot divided by this. */
 const SLOTS_PER_DAY = (24 * 60 * 60 * 1000) / SLOT_MS;
@@ -194,10 +201,17 @@ export class RequestIdStage {
   ): Promise<RepeatsDropped> {
     const dropped = new Map<number, number>();
     if (items.length === 0) return dropped;
-    const group = GroupLines.of(this.chunks, new GroupOrder(items));
+    let group: GroupLines | undefined = GroupLines.of(this.chunks, new GroupOrder(items));
     const table = IdentityTable.build(group);
     await markClaimed(connection, table);
     const repeats = repeatsOf(group, table);
+    // The group's identities are in `table` now: its staged columns (40 bytes a line) and the check's
+    // copies of them are garbage before DuckDB takes memory for the claims (a night's million lines:
+    // some 60 MB, which the process's peak otherwise held together with the claims).
+    const lines = group.count;
+    group = undefined;
+    this.discard(items.map((i) => i.item));
+    if (lines >= COLLECT_AFTER_LINES) collectGarbage();
     for (const [item, n] of repeats.byItem) dropped.set(item, n);
     if (repeats.count > 0) {
       await appendColumns(connection, 'request_repeats', REPEAT_TYPES, repeats.columns, repeats.count);
@@ -221,7 +235,6 @@ export class RequestIdStage {
     const last = (await connection.runAndReadAll(CLAIM_SQL.lastClaimFile)).getRows()[0]![0] as number;
     await connection.run(CLAIM_SQL.claimFiles, [batches, last], [LIST(VARCHAR), INTEGER]);
     await writeNewClaims(connection, table, last);
-    this.discard(items.map((i) => i.item));
     return dropped;
   }
 }
