@@ -437,18 +437,19 @@ async function readFiles(
         })();
       },
     });
-    try {
-      await running;
-    } catch (error) {
-      // What was committed stays committed; the error that stopped the run is the one to report.
+    // What was committed stays committed; the error that stopped the run is the one to report.
+    const failedWith = async (error: unknown) => {
       await commits.catch(() => undefined);
+      await stream.close().catch(() => undefined);
       throw error;
-    }
+    };
+    await running.catch(failedWith);
     // Everything is read: the workers' memory (their heaps and buffers, tens of MB) is freed before the
     // last group's write, the run's peak (closing twice is harmless: ingestPaths closes a given pool).
     await pool.close();
     if (ready.length > 0) commit();
-    await commits;
+    await commits.catch(failedWith);
+    await stream.close();
   } finally {
     // A given pool is closed by ingestPaths.
     if (options.pool === undefined) await pool.close();

@@ -157,6 +157,26 @@ describe('ingestPaths', () => {
     }
   });
 
+  it('gives DuckDB back its own allocator setting once the files are recorded', async () => {
+    const store = await DuckDbState.open(join(states, 'allocator.duckdb'), { clock: FIXED });
+    const setting = () =>
+      store.database.serial('test', async (c) =>
+        String(
+          (
+            await c.runAndReadAll("SELECT current_setting('allocator_bulk_deallocation_flush_threshold')")
+          ).getRows()[0]![0],
+        ),
+      );
+    try {
+      const before = await setting();
+      const out = await ingestPaths(store.ingestLog, [join(root, 'f')], { datasetDepth: 2, workers: 2 });
+      expect(out.summary.files - out.summary.filesSkipped).toBe(30);
+      expect(await setting()).toBe(before);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('reads nothing again on a second run, and says which files it skipped', async () => {
     const db = join(states, 'second.duckdb');
     const store = await DuckDbState.open(db, { clock: FIXED });

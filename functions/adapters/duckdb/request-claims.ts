@@ -23,9 +23,9 @@
  *   same claims as the run before it and adds nothing; a crash before the commit leaves neither rows nor
  *   claims, and the next run reads the files again.
  *
- * Cost: the group's check is two passes over its lines in JS, then one per partition (36 bytes a line
- * while staged; while checked, 20 more a line and 20 an identity, and a table of the largest
- * partition); only the lines of identities held more than once or claimed are looked at again, to
+ * Cost: the group's check is one pass over its lines in JS, then one per round of partitions and one
+ * per partition (36 bytes a line while staged; while checked, 6 more a line and 20 an identity, and a
+ * table of the largest partition); only the lines of identities held more than once or claimed are looked at again, to
  * take them out of their rows. DuckDB reads no claim at all
  * when the group's days hold none (a new night), and otherwise joins only the group's identities of
  * the days that hold claims with the claims of those days.
@@ -39,8 +39,15 @@ import { endianness } from 'node:os';
 import { BIGINT, DOUBLE, type DuckDBConnection, INTEGER, LIST, listValue, VARCHAR } from '@duckdb/node-api';
 import { type ColumnarRequestIds, SLOT_MS } from '../../domain/usage.js';
 import { appendColumns } from './append-columns.js';
+import { collectGarbage } from './collect-garbage.js';
 import { stageHeldRepeats } from './holdings-writer.js';
 import { stageNetworkRepeats } from './network-store.js';
+
+/**
+ * From how many request identities checked at once a full collection follows (collect-garbage.ts): a
+ * smaller group's typed arrays are left to V8's own collections.
+ */
+export const COLLECT_AFTER_LINES = 100_000;
 
 /** Slots of one UTC day: a claim's day is its slot divided by this. */
 const SLOTS_PER_DAY = (24 * 60 * 60 * 1000) / SLOT_MS;
@@ -194,10 +201,17 @@ export class RequestIdStage {
   ): Promise<RepeatsDropped> {
     const dropped = new Map<number, number>();
     if (items.length === 0) return dropped;
-    const group = GroupLines.of(this.chunks, new GroupOrder(items));
+    let group: GroupLines | undefined = GroupLines.of(this.chunks, new GroupOrder(items));
     const table = IdentityTable.build(group);
     await markClaimed(connection, table);
     const repeats = repeatsOf(group, table);
+    // The group's identities are in `table` now: its staged columns (40 bytes a line) and the check's
+    // copies of them are garbage before DuckDB takes memory for the claims (a night's million lines:
+    // some 60 MB, which the process's peak otherwise held together with the claims).
+    const lines = group.count;
+    group = undefined;
+    this.discard(items.map((i) => i.item));
+    if (lines >= COLLECT_AFTER_LINES) collectGarbage();
     for (const [item, n] of repeats.byItem) dropped.set(item, n);
     if (repeats.count > 0) {
       await appendColumns(connection, 'request_repeats', REPEAT_TYPES, repeats.columns, repeats.count);
@@ -221,7 +235,6 @@ export class RequestIdStage {
     const last = (await connection.runAndReadAll(CLAIM_SQL.lastClaimFile)).getRows()[0]![0] as number;
     await connection.run(CLAIM_SQL.claimFiles, [batches, last], [LIST(VARCHAR), INTEGER]);
     await writeNewClaims(connection, table, last);
-    this.discard(items.map((i) => i.item));
     return dropped;
   }
 }
@@ -350,6 +363,8 @@ class GroupLines {
 const ID_INTS = 5;
 /** Partitions of a group's lines by their hash's top bits, each checked in a table that fits a cache. */
 const PARTITION_BITS = 6;
+/** Partitions copied out of the staged lines at a time (IdentityTable.build); divides 2^PARTITION_BITS. */
+const ROUND_PARTS = 8;
 
 /**
  * The group's distinct identities, found partition by partition (the lines cut by their hash's top
@@ -378,7 +393,10 @@ class IdentityTable {
     const { ord, chunks, start } = group;
     const parts = 1 << PARTITION_BITS;
     const shift = 32 - PARTITION_BITS;
-    // The group's lines cut into partitions: first counted, then copied as [high, low, day, line].
+    // The group's lines cut into partitions: first counted, then copied as [high, low, day, line], a
+    // round of ROUND_PARTS partitions at a time, so that the copy holds the lines of one round (an
+    // eighth of the group) rather than all of them: 16 bytes a line, 16 MB for a night's million lines
+    // held at the check's peak. Each round reads the group's hashes again (cheap, in order).
     const bounds = new Int32Array(parts + 1);
     for (let k = 0; k < chunks.length; k++) {
       const { hashHigh, count: n } = chunks[k]!.lines;
@@ -386,21 +404,12 @@ class IdentityTable {
       for (let i = 0; i < n; i++) if (ord[first + i]! >= 0) bounds[(hashHigh[i]! >>> shift) + 1]!++;
     }
     for (let p = 1; p <= parts; p++) bounds[p]! += bounds[p - 1]!;
-    const at = bounds.slice(0, parts);
-    const cut = new Int32Array(group.count * 4);
-    for (let k = 0; k < chunks.length; k++) {
-      const { hashHigh, hashLow, slot, count: n } = chunks[k]!.lines;
-      const first = start[k]!;
-      for (let i = 0; i < n; i++) {
-        if (ord[first + i]! < 0) continue;
-        const h = hashHigh[i]!;
-        const q = at[h >>> shift]!++ * 4;
-        cut[q] = h;
-        cut[q + 1] = hashLow[i]!;
-        cut[q + 2] = dayOf(slot[i]!);
-        cut[q + 3] = first + i;
-      }
+    let roundLines = 0;
+    for (let p = 0; p < parts; p += ROUND_PARTS) {
+      roundLines = Math.max(roundLines, bounds[p + ROUND_PARTS]! - bounds[p]!);
     }
+    const cut = new Int32Array(roundLines * 4);
+    const at = new Int32Array(ROUND_PARTS);
     // Each partition through one table (its slots hold an identity's number + 1), sized for the
     // largest partition and cleared between them.
     let largest = 0;
@@ -425,47 +434,65 @@ class IdentityTable {
     };
     // Per identity held more than once: 1 once its first line was listed among the shared.
     let listed = new Uint8Array(0);
-    for (let p = 0; p < parts; p++) {
-      table.fill(0);
-      for (let q = bounds[p]! * 4; q < bounds[p + 1]! * 4; q += 4) {
-        const h = cut[q]!;
-        const l = cut[q + 1]!;
-        const d = cut[q + 2]!;
-        const g = cut[q + 3]!;
-        let e = hashSlot(h, l, mask);
-        for (;;) {
-          const id = table[e]! - 1;
-          if (id < 0) {
-            table[e] = distinct + 1;
-            const r = distinct * ID_INTS;
-            ids[r] = h;
-            ids[r + 1] = l;
-            ids[r + 2] = g;
-            ids[r + 3] = d;
-            ids[r + 4] = ord[g]!;
-            distinct++;
-            break;
-          }
-          const r = id * ID_INTS;
-          if (ids[r] === h && ids[r + 1] === l) {
-            if (listed.length <= id) {
-              const grown = new Uint8Array(Math.max(distinct, 2 * listed.length, 1024));
-              grown.set(listed);
-              listed = grown;
-            }
-            if (listed[id] === 0) {
-              listed[id] = 1;
-              share(ids[r + 2]!, id);
-            }
-            share(g, id);
-            if (group.before(g, ids[r + 2]!)) {
+    for (let round = 0; round < parts; round += ROUND_PARTS) {
+      const base = bounds[round]!;
+      for (let j = 0; j < ROUND_PARTS; j++) at[j] = bounds[round + j]! - base;
+      for (let k = 0; k < chunks.length; k++) {
+        const { hashHigh, hashLow, slot, count: n } = chunks[k]!.lines;
+        const first = start[k]!;
+        for (let i = 0; i < n; i++) {
+          const h = hashHigh[i]!;
+          const j = (h >>> shift) - round;
+          if (j < 0 || j >= ROUND_PARTS || ord[first + i]! < 0) continue;
+          const q = at[j]!++ * 4;
+          cut[q] = h;
+          cut[q + 1] = hashLow[i]!;
+          cut[q + 2] = dayOf(slot[i]!);
+          cut[q + 3] = first + i;
+        }
+      }
+      for (let p = round; p < round + ROUND_PARTS; p++) {
+        table.fill(0);
+        for (let q = (bounds[p]! - base) * 4; q < (bounds[p + 1]! - base) * 4; q += 4) {
+          const h = cut[q]!;
+          const l = cut[q + 1]!;
+          const d = cut[q + 2]!;
+          const g = cut[q + 3]!;
+          let e = hashSlot(h, l, mask);
+          for (;;) {
+            const id = table[e]! - 1;
+            if (id < 0) {
+              table[e] = distinct + 1;
+              const r = distinct * ID_INTS;
+              ids[r] = h;
+              ids[r + 1] = l;
               ids[r + 2] = g;
+              ids[r + 3] = d;
               ids[r + 4] = ord[g]!;
+              distinct++;
+              break;
             }
-            if (d < ids[r + 3]!) ids[r + 3] = d;
-            break;
+            const r = id * ID_INTS;
+            if (ids[r] === h && ids[r + 1] === l) {
+              if (listed.length <= id) {
+                const grown = new Uint8Array(Math.max(distinct, 2 * listed.length, 1024));
+                grown.set(listed);
+                listed = grown;
+              }
+              if (listed[id] === 0) {
+                listed[id] = 1;
+                share(ids[r + 2]!, id);
+              }
+              share(g, id);
+              if (group.before(g, ids[r + 2]!)) {
+                ids[r + 2] = g;
+                ids[r + 4] = ord[g]!;
+              }
+              if (d < ids[r + 3]!) ids[r + 3] = d;
+              break;
+            }
+            e = (e + 1) & mask;
           }
-          e = (e + 1) & mask;
         }
       }
     }

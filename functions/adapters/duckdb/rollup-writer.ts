@@ -35,12 +35,14 @@ import {
   NETWORK_STREAM_SCHEMA,
   stageNetworkRows,
 } from './network-store.js';
-import { CLAIM_WORK_SCHEMA, type RepeatsDropped, RequestIdStage } from './request-claims.js';
+import {
+  CLAIM_WORK_SCHEMA,
+  COLLECT_AFTER_LINES,
+  type RepeatsDropped,
+  RequestIdStage,
+} from './request-claims.js';
 import { CODES_OF } from './rollup-strings.js';
 import { ROLLUP_CODE, SQL } from './schema.js';
-
-/** From how many request identities checked at once a full collection follows (collect-garbage.ts). */
-const COLLECT_AFTER_LINES = 100_000;
 
 /** DuckDB's vector size: the most rows one data chunk holds. */
 const CHUNK_ROWS = 2048;
