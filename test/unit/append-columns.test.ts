@@ -6,7 +6,7 @@
  */
 import { DOUBLE, DuckDBInstance, INTEGER, VARCHAR } from '@duckdb/node-api';
 import { describe, expect, it } from 'vitest';
-import { appendColumns } from '../../functions/adapters/duckdb/append-columns.js';
+import { appendColumns, PendingAppend } from '../../functions/adapters/duckdb/append-columns.js';
 
 async function roundTrip(texts: readonly string[]): Promise<string[]> {
   const instance = await DuckDBInstance.create(':memory:');
@@ -69,6 +69,68 @@ describe('appendColumns, numbers', () => {
       await appendColumns(connection, 't', [INTEGER, DOUBLE], [n, Float64Array.from(all)], all.length);
       const rows = (await connection.runAndReadAll('SELECT v FROM t ORDER BY n')).getRows();
       expect(rows.map(([v]) => v)).toEqual(all.map((v) => BigInt(v)));
+    } finally {
+      connection.closeSync();
+      instance.closeSync();
+    }
+  });
+});
+
+describe('PendingAppend', () => {
+  it('holds rows until flushed, then appends them all in the order given; longer arrays count only their rows', async () => {
+    const instance = await DuckDBInstance.create(':memory:');
+    const connection = await instance.connect();
+    try {
+      await connection.run('CREATE TABLE t (n INTEGER NOT NULL, x DOUBLE NOT NULL, text VARCHAR NOT NULL)');
+      const pending = new PendingAppend('t', [INTEGER, DOUBLE, VARCHAR]);
+      const count = async () =>
+        Number((await connection.runAndReadAll('SELECT count(*) FROM t')).getRows()[0]![0]);
+      // Parts of 3, 0 and 2 rows; the first part's arrays are longer than its rows.
+      await pending.add(
+        connection,
+        [Int32Array.of(1, 2, 3, 99), Float64Array.of(0.5, 1.5, 2.5, 99), ['a', 'b', 'c', 'z']],
+        3,
+      );
+      await pending.add(connection, [new Int32Array(0), new Float64Array(0), []], 0);
+      await pending.add(connection, [Int32Array.of(4, 5), Float64Array.of(3.5, 4.5), ['d', 'e']], 2);
+      expect(await count()).toBe(0);
+      await pending.flush(connection);
+      const rows = (await connection.runAndReadAll('SELECT n, x, text FROM t ORDER BY n')).getRows();
+      expect(rows).toEqual([
+        [1, 0.5, 'a'],
+        [2, 1.5, 'b'],
+        [3, 2.5, 'c'],
+        [4, 3.5, 'd'],
+        [5, 4.5, 'e'],
+      ]);
+      // Nothing is held twice, and `clear` drops what is held.
+      await pending.flush(connection);
+      await pending.add(connection, [Int32Array.of(6), Float64Array.of(6), ['f']], 1);
+      pending.clear();
+      await pending.flush(connection);
+      expect(await count()).toBe(5);
+      // A column count other than the table's is refused.
+      await expect(pending.add(connection, [Int32Array.of(7)], 1)).rejects.toThrow(RangeError);
+    } finally {
+      connection.closeSync();
+      instance.closeSync();
+    }
+  });
+
+  it('appends on its own once 65,536 rows are held', async () => {
+    const instance = await DuckDBInstance.create(':memory:');
+    const connection = await instance.connect();
+    try {
+      await connection.run('CREATE TABLE t (n INTEGER NOT NULL)');
+      const pending = new PendingAppend('t', [INTEGER]);
+      const part = Int32Array.from({ length: 30_000 }, (_, i) => i);
+      await pending.add(connection, [part], part.length);
+      await pending.add(connection, [part], part.length);
+      const count = async () =>
+        Number((await connection.runAndReadAll('SELECT count(*) FROM t')).getRows()[0]![0]);
+      expect(await count()).toBe(0);
+      await pending.add(connection, [part], part.length);
+      expect(await count()).toBe(90_000);
     } finally {
       connection.closeSync();
       instance.closeSync();

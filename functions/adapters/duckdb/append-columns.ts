@@ -106,3 +106,75 @@ export async function appendColumns(
     throw error;
   }
 }
+
+/** Rows a PendingAppend holds before it appends them without being asked. */
+const PENDING_ROWS = 65_536;
+
+/**
+ * Columns bound for one table, gathered over several calls and appended in one: each append costs
+ * DuckDB about a millisecond whatever its rows (an appender made, flushed and committed), and the
+ * staging of a night of small log objects made a few hundred of them. Rows are appended once
+ * PENDING_ROWS are waiting, or when `flush` is called: before anything reads or changes the table.
+ */
+export class PendingAppend {
+  private parts: { readonly columns: readonly AppendColumn[]; readonly count: number }[] = [];
+  private rows = 0;
+
+  constructor(
+    private readonly table: string,
+    private readonly types: readonly DuckDBType[],
+  ) {}
+
+  /** Holds `count` rows of `columns` (not copied: the caller does not change them afterwards). */
+  async add(connection: DuckDBConnection, columns: readonly AppendColumn[], count: number): Promise<void> {
+    if (columns.length !== this.types.length) {
+      throw new RangeError(`${this.table}: ${columns.length} columns given for ${this.types.length} types`);
+    }
+    if (count === 0) return;
+    this.parts.push({ columns, count });
+    this.rows += count;
+    if (this.rows >= PENDING_ROWS) await this.flush(connection);
+  }
+
+  /** Appends every row held, in the order given. */
+  async flush(connection: DuckDBConnection): Promise<void> {
+    if (this.rows === 0) return;
+    const parts = this.parts;
+    const rows = this.rows;
+    this.clear();
+    const columns =
+      parts.length === 1
+        ? parts[0]!.columns
+        : this.types.map((_, c) =>
+            joined(
+              parts.map((p) => ({ column: p.columns[c]!, count: p.count })),
+              rows,
+            ),
+          );
+    await appendColumns(connection, this.table, this.types, columns, rows);
+  }
+
+  /** Drops every row held. */
+  clear(): void {
+    this.parts = [];
+    this.rows = 0;
+  }
+}
+
+/** The first `count` values of each part, one after the other, as one column of the parts' kind. */
+function joined(parts: readonly { column: AppendColumn; count: number }[], rows: number): AppendColumn {
+  const first = parts[0]!.column;
+  if (Array.isArray(first)) return parts.flatMap((p) => (p.column as (string | null)[]).slice(0, p.count));
+  const out =
+    first instanceof Int32Array
+      ? new Int32Array(rows)
+      : first instanceof Float64Array
+        ? new Float64Array(rows)
+        : new BigInt64Array(rows);
+  let at = 0;
+  for (const { column, count } of parts) {
+    (out as NumberColumn).set((column as NumberColumn).subarray(0, count) as never, at);
+    at += count;
+  }
+  return out;
+}

@@ -17,7 +17,7 @@
 import { DOUBLE, type DuckDBConnection, INTEGER, LIST, listValue, VARCHAR } from '@duckdb/node-api';
 import { SLOT_MS } from '../../domain/usage.js';
 import type { ColumnarNetworkRows } from '../logs/network-rows.js';
-import { appendColumns } from './append-columns.js';
+import { PendingAppend } from './append-columns.js';
 import { DICTIONARY_LIST } from './rollup-strings.js';
 
 /** A network row's grain, the rollup's slot: its slot_start is its slot (as the scanner numbers it) x this. */
@@ -192,8 +192,17 @@ export const NETWORK_SQL = {
   clear: 'DELETE FROM network_rows',
 } as const;
 
-/** Stages network rows read in task `task`, their string columns already codes of `rollup_strings`. */
+/** Rows bound for network_stream, appended a few tens of thousands at a time (see PendingAppend). */
+export function networkStreamAppend(): PendingAppend {
+  return new PendingAppend('network_stream', STREAM_TYPES);
+}
+
+/**
+ * Stages network rows read in task `task`, their string columns already codes of `rollup_strings`,
+ * through `pending` (networkStreamAppend): flush it before anything reads network_stream.
+ */
 export async function stageNetworkRows(
+  pending: PendingAppend,
   connection: DuckDBConnection,
   task: number,
   rows: ColumnarNetworkRows,
@@ -217,7 +226,7 @@ export async function stageNetworkRows(
     new Int32Array(rows.count).fill(task),
     rows.ref,
   ];
-  await appendColumns(connection, 'network_stream', STREAM_TYPES, columns, rows.count);
+  await pending.add(connection, columns, rows.count);
 }
 
 /** Sums the staged network rows of `items` into network_rows and unstages them (caller's transaction). */

@@ -25,7 +25,7 @@ import {
   STATUS_BY_INDEX,
 } from '../../domain/usage.js';
 import type { ColumnarNetworkRows } from '../logs/network-rows.js';
-import { appendColumns } from './append-columns.js';
+import { PendingAppend } from './append-columns.js';
 import { collectGarbage } from './collect-garbage.js';
 import { InvalidRollupRowError } from './errors.js';
 import { discardHeldReads, HELD_STREAM_SCHEMA, resetHeldReads, stageHeldReads } from './holdings-writer.js';
@@ -33,6 +33,7 @@ import {
   discardNetworkRows,
   insertNetworkRows,
   NETWORK_STREAM_SCHEMA,
+  networkStreamAppend,
   stageNetworkRows,
 } from './network-store.js';
 import {
@@ -218,10 +219,6 @@ const STREAM_SCHEMA: readonly string[] = [
     task INTEGER NOT NULL,
     ref INTEGER NOT NULL
   )`,
-  `CREATE TEMP TABLE IF NOT EXISTS rollup_stream_strings (
-    id INTEGER NOT NULL,
-    value VARCHAR NOT NULL
-  )`,
   // A group's file records, appended before one INSERT into ingested_files (thousands of small log
   // objects a group: list parameters of that length cost more than the rest of the group's write).
   // Counts as DOUBLE (whole numbers below 2^53), cast to BIGINT on the way in.
@@ -241,7 +238,6 @@ const STREAM_SCHEMA: readonly string[] = [
     batch VARCHAR NOT NULL
   )`,
   'DELETE FROM rollup_stream',
-  'DELETE FROM rollup_stream_strings',
   'DELETE FROM file_stage',
   ...CLAIM_WORK_SCHEMA,
   ...NETWORK_STREAM_SCHEMA,
@@ -318,10 +314,10 @@ export const STREAM_SQL = {
 
 /**
  * Rows staged on a connection while files are read, keyed by an item id per file; `insertInto` sums a
- * finished file's rows into `rollup`. Strings are staged once, as they first appear.
+ * finished file's rows into `rollup`. Their strings are staged as codes of `rollup_strings`, each
+ * added there once, when a row first names it (codeStrings).
  */
 export class StagedRollup {
-  private stagedStrings = 0;
   /**
    * `codes[id]`: the code in `rollup_strings` of staged string `id`, -1 until a row names it. Strings
    * are added to `rollup_strings` as rows first name them, outside the group's transaction, and are
@@ -332,6 +328,9 @@ export class StagedRollup {
   private statusCodeList: readonly number[] | undefined;
   /** The request identities of the staged rows, kept on this thread (see request-claims.ts). */
   private readonly requestIds = new RequestIdStage();
+  /** Rows bound for rollup_stream and network_stream, appended in bulk (flushStaged before reading). */
+  private readonly pendingRows = new PendingAppend('rollup_stream', STREAM_TYPES);
+  private readonly pendingNetwork = networkStreamAppend();
 
   private constructor(private readonly connection: DuckDBConnection) {}
 
@@ -344,25 +343,9 @@ export class StagedRollup {
 
   /**
    * Stages `rows`; `strings[id]` is the text of every id its string columns hold. The same `strings`
-   * (growing) must be passed each time: ids already staged are not staged again.
+   * (growing) must be passed each time: the code of an id is looked up once.
    */
   async stage(rows: ColumnarRollupRows, strings: readonly string[]): Promise<void> {
-    if (strings.length > this.stagedStrings) {
-      const appender = await this.connection.createAppender('rollup_stream_strings');
-      try {
-        for (let id = this.stagedStrings; id < strings.length; id++) {
-          appender.appendInteger(id);
-          appender.appendVarchar(strings[id]!);
-          appender.endRow();
-        }
-        appender.closeSync();
-      } catch (error) {
-        appender.clear();
-        appender.closeSync();
-        throw error;
-      }
-      this.stagedStrings = strings.length;
-    }
     if (rows.lines !== undefined) this.requestIds.stage(rows.task ?? 0, rows.lines);
     if (rows.network !== undefined) await this.stageNetwork(rows.task ?? 0, rows.network, strings);
     if (rows.holdings !== undefined) stageHeldReads(this.connection, rows.task ?? 0, rows.holdings, strings);
@@ -397,7 +380,13 @@ export class StagedRollup {
       task,
       ref,
     ];
-    await appendColumns(this.connection, 'rollup_stream', STREAM_TYPES, columns, rows.count);
+    await this.pendingRows.add(this.connection, columns, rows.count);
+  }
+
+  /** Appends the rows still held to rollup_stream and network_stream: before anything reads them. */
+  private async flushStaged(): Promise<void> {
+    await this.pendingRows.flush(this.connection);
+    await this.pendingNetwork.flush(this.connection);
   }
 
   /** Stages network rows with their string columns as codes of `rollup_strings` (network-store.ts). */
@@ -427,7 +416,7 @@ export class StagedRollup {
         return out;
       },
     ) as [Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array];
-    await stageNetworkRows(this.connection, task, {
+    await stageNetworkRows(this.pendingNetwork, this.connection, task, {
       ...rows,
       requester,
       accessPoint,
@@ -493,6 +482,7 @@ export class StagedRollup {
    */
   async insertInto(items: readonly { readonly item: number; readonly batch: string }[]): Promise<number> {
     if (items.length === 0) return 0;
+    await this.flushStaged();
     const ids = listValue(items.map((i) => i.item));
     const batches = items.map((i) => i.batch);
     await this.connection.run(ROLLUP_CODE.addStrings, [listValue([...new Set(batches)])], [LIST(VARCHAR)]);
@@ -509,6 +499,7 @@ export class StagedRollup {
   /** Drops the staged rows (and request identities) of `items` without writing them. */
   async discard(items: readonly number[]): Promise<void> {
     if (items.length === 0) return;
+    await this.flushStaged();
     await this.connection.run(STREAM_SQL.discardItems, [listValue([...items])], [LIST(INTEGER)]);
     this.requestIds.discard(items);
     await discardNetworkRows(this.connection, items);
@@ -523,6 +514,8 @@ export class StagedRollup {
     items: readonly { readonly item: number; readonly batch: string }[],
   ): Promise<RepeatsDropped> {
     const lines = this.requestIds.count;
+    // The repeats are taken out of staged rows by SQL (request-claims.ts): every row must be there.
+    await this.flushStaged();
     const dropped = await this.requestIds.dropRepeats(this.connection, items);
     // The check's typed arrays (tens of bytes a line) are garbage now; freed before the rollup write.
     if (lines >= COLLECT_AFTER_LINES) collectGarbage();
