@@ -6,11 +6,12 @@
 /**
  * Reads of whole objects (status 200 or 206) summed into partial holdings rows, in columns, beside the
  * rollup rows: one row per object (key, version id, object size as logged), key (bucket, requester,
- * access point, dataset), slot and status (200 or 206), as the scanner summed them. A row names its key
- * and its object by their index in the task's dictionaries (`keys`, `objects`: each entry sent once per
- * task, in the batch whose rows first name it), so a row is numbers only. `ref` names a row within the
- * task that read it, in the same ref space as the rollup's rows, and a line's request identity names
- * its holdings row by it (`heldRef`), so that a repeated delivery is taken back out (holdings-writer.ts).
+ * access point, dataset) and slot, 200s and 206s together, as the scanner summed them. A row names its
+ * key and its object by their index in the task's dictionaries (`keys`, `objects`: each entry sent once
+ * per task, in the batch whose rows first name it), so a row is numbers only. `ref` names a row within
+ * the task that read it, in the same ref space as the rollup's rows, and a line's request identity
+ * names its holdings row by it (`heldRef`: ref * 2, + 1 for a 200), so that a repeated delivery is
+ * taken back out (holdings-writer.ts).
  */
 export interface ColumnarHeldReads {
   readonly count: number;
@@ -22,7 +23,7 @@ export interface ColumnarHeldReads {
   readonly object: Int32Array;
   /** Slot number: slot start / SLOT_MS. */
   readonly slot: Int32Array;
-  /** 1 when the row's reads were 200s (whole objects), 0 when they were 206s (ranges). */
+  /** Of the row's retrievals, those that were 200s (whole objects); the rest were 206s (ranges). */
   readonly full: Int32Array;
   readonly retrievals: Float64Array;
   readonly bytesSent: Float64Array;

@@ -91,7 +91,8 @@ export interface ColumnarRequestIds {
   /** The `ref` of the network row (see network-batch.ts) the line went into, in the same ref space. */
   readonly netRef: Int32Array;
   /**
-   * The `ref` of the holdings row (see ../domain/holdings.ts) the line went into, or -1 for none; only
+   * The `ref` of the holdings row (see ../domain/holdings.ts) the line went into, times 2, plus 1 when
+   * the line was a 200 (whole object: a repeat takes one from the row's 200s too); -1 for none; only
    * when holdings are kept (absent when off: no column is made, copied or checked).
    */
   readonly heldRef?: Int32Array;

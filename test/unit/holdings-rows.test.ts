@@ -1,8 +1,8 @@
 /**
  * The holdings rows the scanner sums beside the rollup (assembly/scanner.ts heldStatus, holdings-batch.ts):
  * whatever the lines, however the scanner's areas fill and empty, they sum to what each line parsed on
- * its own gives, and every line record names the holdings row its line went into (heldRef), so that a
- * repeat can be taken back out of that row.
+ * its own gives, and every line record names the holdings row its line went into and whether it was a
+ * 200 (heldRef: ref * 2, + 1 for a 200), so that a repeat can be taken back out of that row.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -13,13 +13,16 @@ import type { ScannerSizes } from '../../functions/adapters/logs/wasm-scanner.js
 import { SLOT_MS } from '../../functions/domain/usage.js';
 import { logLine } from '../support/log-lines.js';
 
-type Sums = [number, number, number, number];
+/** Reads, of them 200s, bytes sent, first and last ms. */
+type Sums = [number, number, number, number, number];
 
 function add(out: Map<string, Sums>, key: string, s: Sums): void {
   const was = out.get(key);
   out.set(
     key,
-    was === undefined ? s : [was[0] + s[0], was[1] + s[1], Math.min(was[2], s[2]), Math.max(was[3], s[3])],
+    was === undefined
+      ? s
+      : [was[0] + s[0], was[1] + s[1], was[2] + s[2], Math.min(was[3], s[3]), Math.max(was[4], s[4])],
   );
 }
 
@@ -50,12 +53,12 @@ function batchOf(
   return { batch: builder.take(), strings: aggregator.strings.values };
 }
 
-/** Holdings rows of `lines` summed by key -> reads, bytes, first, last; and the line records' check. */
+/** Holdings rows of `lines` summed by key (reads, 200s, bytes, first, last); the line records checked. */
 function scanned(lines: readonly string[], sizes?: ScannerSizes, maxTableRows?: number) {
   const { batch, strings: s } = batchOf(lines, sizes, maxTableRows);
   const h = batch.holdings!;
   const rows = new Map<string, Sums>();
-  const byRef = new Map<number, [number, number]>();
+  const byRef = new Map<number, [number, number, number]>();
   for (let i = 0; i < h.count; i++) {
     // One batch: its dictionary entries are every entry, from index 0.
     const k = h.key[i]! - h.keyFrom;
@@ -67,14 +70,14 @@ function scanned(lines: readonly string[], sizes?: ScannerSizes, maxTableRows?: 
       s[h.objects.objectKey[o]!],
       s[h.objects.versionId[o]!],
       h.objects.objectSize[o],
-      h.full[i],
     ].join('|');
-    add(rows, key, [h.retrievals[i]!, h.bytesSent[i]!, h.firstMs[i]!, h.lastMs[i]!]);
+    add(rows, key, [h.retrievals[i]!, h.full[i]!, h.bytesSent[i]!, h.firstMs[i]!, h.lastMs[i]!]);
     expect(byRef.has(h.ref[i]!)).toBe(false);
-    byRef.set(h.ref[i]!, [h.retrievals[i]!, h.bytesSent[i]!]);
+    byRef.set(h.ref[i]!, [h.retrievals[i]!, h.full[i]!, h.bytesSent[i]!]);
   }
-  // Every line of these has a request id: the lines that name a holdings row sum to it exactly.
-  const named = new Map<number, [number, number]>();
+  // Every line of these has a request id: the lines that name a holdings row sum to it exactly, and
+  // those that name it as 200s are its 200s.
+  const named = new Map<number, [number, number, number]>();
   const l = batch.lines;
   const heldRef = l.heldRef!;
   let unnamed = 0;
@@ -84,8 +87,8 @@ function scanned(lines: readonly string[], sizes?: ScannerSizes, maxTableRows?: 
       unnamed++;
       continue;
     }
-    const was = named.get(ref) ?? [0, 0];
-    named.set(ref, [was[0] + 1, was[1] + l.bytesSent[i]!]);
+    const was = named.get(ref >> 1) ?? [0, 0, 0];
+    named.set(ref >> 1, [was[0] + 1, was[1] + (ref & 1), was[2] + l.bytesSent[i]!]);
   }
   return { rows, byRef, named, unnamed };
 }
@@ -106,9 +109,8 @@ function reference(lines: readonly string[]) {
       p.key === '' || p.key === '-' ? '-' : objectKey(p.key),
       dash(p.versionId),
       p.objectSize ?? -1,
-      p.httpStatus === '200' ? 1 : 0,
     ].join('|');
-    add(out, key, [1, p.bytesSent, p.timeMs, p.timeMs]);
+    add(out, key, [1, p.httpStatus === '200' ? 1 : 0, p.bytesSent, p.timeMs, p.timeMs]);
   }
   return out;
 }

@@ -6,12 +6,12 @@
  * same staged lines as the rollup, in the same transaction (DuckDbIngestLog.writeStagedFiles), so the
  * logs are read once; replaced with its batch, like the rollup.
  *
- * The scanner sums reads into partial rows itself (one per object, key, slot and status; see
- * ../logs/holdings-batch.ts), and each line's request identity names the holdings row it went into
- * (`heldRef`, as `netRef` names its network row). A repeated delivery of a request counts once: the
- * group's request check (request-claims.ts) sums the repeats per holdings row into held_repeats, and
- * they are taken back out of the sum that row went into, as the rollup and the network table take
- * theirs out. Lines without a request id always count, as in the rollup.
+ * The scanner sums reads into partial rows itself (one per object, key and slot, its 200s counted apart;
+ * see ../logs/holdings-batch.ts), and each line's request identity names the holdings row it went into
+ * and whether it was a 200 (`heldRef`, as `netRef` names its network row). A repeated delivery of a
+ * request counts once: the group's request check (request-claims.ts) sums the repeats per holdings row
+ * and status into held_repeats, and they are taken back out of the sum that row went into, as the rollup
+ * and the network table take theirs out. Lines without a request id always count, as in the rollup.
  *
  * Nothing of holdings is staged in DuckDB while the workers read: as each batch of partial rows
  * arrives, this thread (HeldStage) names its keys and objects in dictionaries of the stream (tuples of
@@ -95,7 +95,8 @@ export const DROP_OLD_HELD_ROWS: readonly string[] = ['DROP VIEW IF EXISTS holdi
 
 /** Per-connection staging (see rollup-writer.ts): the repeats to take out of the holdings sums. */
 export const HELD_STREAM_SCHEMA: readonly string[] = [
-  // The group's repeats summed per holdings row they were counted in (request-claims.ts).
+  // The group's repeats summed per holdings row they were counted in and status (held_ref: the row's
+  // ref * 2, + 1 for 200s; request-claims.ts).
   `CREATE TEMP TABLE IF NOT EXISTS held_repeats (
     task INTEGER NOT NULL,
     held_ref INTEGER NOT NULL,
@@ -267,7 +268,7 @@ interface TaskRows {
   /** Per index of the task's key (object) dictionary, the stream's entry. */
   keyOf: Int32Array;
   objectOf: Int32Array;
-  /** Per partial row received, in order: its ref, and the sum it went into * 2 (+ 1 if its reads were 200s). */
+  /** Per partial row received, in order: its ref, and the sum it went into. */
   ref: Int32Array;
   into: Int32Array;
   count: number;
@@ -353,7 +354,6 @@ class HeldStage {
     const sums = this.sums;
     const from = t.count;
     for (let i = 0; i < r.count; i++) {
-      const full = r.full[i] === 1;
       const retrievals = r.retrievals[i]!;
       // The times of a sum are its reads' (a row without reads, were there one, brings none).
       const positive = retrievals > 0;
@@ -363,32 +363,33 @@ class HeldStage {
         keyOf[r.key[i]!]!,
         objectOf[r.object[i]!]!,
         retrievals,
-        full ? retrievals : 0,
+        r.full[i]!,
         r.bytesSent[i]!,
         positive ? r.firstMs[i]! : Number.POSITIVE_INFINITY,
         positive ? r.lastMs[i]! : Number.NEGATIVE_INFINITY,
       );
       ref[from + i] = r.ref[i]!;
-      into[from + i] = (g << 1) | (full ? 1 : 0);
+      into[from + i] = g;
     }
     t.count = from + r.count;
     if (t.byRef !== undefined) for (let i = from; i < t.count; i++) t.byRef.set(ref[i]!, into[i]!);
   }
 
   /**
-   * Takes a repeat out of the sum that row (task, ref) went into: its retrievals and bytes sent. Its
-   * times stay: a repeat was logged at the time of the request it repeats, counted elsewhere.
+   * Takes repeats out of the sum that row (task, heldRef >> 1) went into: their retrievals, whole
+   * retrievals when they were 200s (heldRef odd), and bytes sent. Their times stay: a repeat was logged
+   * at the time of the request it repeats, counted elsewhere.
    */
-  repeat(task: number, ref: number, retrievals: number, bytes: number): void {
+  repeat(task: number, heldRef: number, retrievals: number, bytes: number): void {
     const t = this.tasks.get(task);
     if (t === undefined) return;
     if (t.byRef === undefined) {
       t.byRef = new Map();
       for (let i = 0; i < t.count; i++) t.byRef.set(t.ref[i]!, t.into[i]!);
     }
-    const into = t.byRef.get(ref);
+    const into = t.byRef.get(heldRef >> 1);
     if (into === undefined) return;
-    this.sums.subtract(into >> 1, retrievals, (into & 1) === 1 ? retrievals : 0, bytes);
+    this.sums.subtract(into, retrievals, (heldRef & 1) === 1 ? retrievals : 0, bytes);
   }
 
   /** Whether a sum of an item `ords` names is staged. */
@@ -550,10 +551,10 @@ class HeldStage {
     for (const t of this.tasks.values()) {
       let j = 0;
       for (let i = 0; i < t.count; i++) {
-        const g = moved[t.into[i]! >> 1]!;
+        const g = moved[t.into[i]!]!;
         if (g < 0) continue;
         t.ref[j] = t.ref[i]!;
-        t.into[j] = (g << 1) | (t.into[i]! & 1);
+        t.into[j] = g;
         j++;
       }
       t.count = j;

@@ -1,8 +1,8 @@
 /**
- * Holdings rows (whole-object reads with status 200 or 206, see ../../domain/HOLDINGS.md) as the
- * scanner summed them, one per object, key, slot and status, read out with the rollup rows and kept in
- * columns beside them, so they leave a worker thread with the rows as typed arrays. Each object entry
- * of the scanner is decoded once (ObjectTexts), not once per row.
+ * Holdings rows (whole-object reads with status 200 or 206, see ../../domain/HOLDINGS.md) as the scanner
+ * summed them, one per object, key and slot (200s and 206s together, the 200s counted apart), read out
+ * with the rollup rows and kept in columns beside them, so they leave a worker thread with the rows as
+ * typed arrays. Each object entry of the scanner is decoded once (ObjectTexts), not once per row.
  */
 import type { ColumnarHeldReads } from '../../domain/holdings.js';
 import { growFloat, growInt } from './grow-arrays.js';
@@ -97,8 +97,8 @@ export class HeldReadBuilder {
 
   /**
    * One holdings row of the scanner: read by key entry `entry` (its ids in `keys`) in slot `slot`, of
-   * object `object` (index into `objects`, learnt), 200s (`full`) or 206s, with its sums; `ref` as the
-   * rollup's rows are named.
+   * object `object` (index into `objects`, learnt), `full` of its `retrievals` 200s, with its sums; `ref`
+   * as the rollup's rows are named.
    */
   push(
     item: number,
@@ -107,7 +107,7 @@ export class HeldReadBuilder {
     entry: number,
     objects: ObjectTexts,
     object: number,
-    full: boolean,
+    full: number,
     retrievals: number,
     bytes: number,
     firstMs: number,
@@ -141,7 +141,7 @@ export class HeldReadBuilder {
     }
     this.object[i] = o;
     this.slot[i] = slot;
-    this.full[i] = full ? 1 : 0;
+    this.full[i] = full;
     this.retrievals[i] = retrievals;
     this.bytesSent[i] = bytes;
     this.firstMs[i] = firstMs;

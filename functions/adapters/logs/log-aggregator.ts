@@ -24,7 +24,7 @@ import {
   BLOCK_SIZES,
   DATASET_KIND,
   FAIL,
-  heldRowOf,
+  heldObjectOf,
   NET_STATUS,
   RECORD_INTS,
   ScannerMemoryError,
@@ -316,15 +316,14 @@ export class LogAggregator {
     if (entry >= keys.size) keys.learn(w);
     const status = w.ints[k + 1]!;
     if (status < 0) {
-      const { object, partial } = heldRowOf(status);
       this.held!.push(
         this.item,
         w.ints[k]!,
         keys,
         entry,
         this.objects,
-        this.objects.learn(w, object),
-        !partial,
+        this.objects.learn(w, heldObjectOf(status)),
+        w.ints[k + 3]!,
         w.floats[f]!,
         w.floats[f + 1]!,
         w.floats[f + 2]!,

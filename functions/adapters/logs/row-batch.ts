@@ -215,8 +215,9 @@ class RequestIdBuilder {
       this.records[i] = floats[(w >> 1) + 3]!;
       this.netRef[i] = refBase + ints[w + 8]!;
       if (held) {
-        const row = ints[w + 9]!;
-        this.heldRef[i] = row < 0 ? -1 : refBase + row;
+        // The scanner's holdings row * 2 + 1 for a 200: (refBase + row) * 2 + 1 for a 200.
+        const heldRow = ints[w + 9]!;
+        this.heldRef[i] = heldRow < 0 ? -1 : 2 * refBase + heldRow;
       }
     }
     this.count = i;

@@ -9,9 +9,11 @@
  * field count, a field index, a length), [5], [6] the offending bytes, [7] how many lines of the call
  * came before it.
  *
- * Rollup rows: keys as four int32 (slot, status class, key entry, hash) at `rowKeysPtr`, sums as four
+ * Rollup rows: keys as four int32 (slot, status class, key entry, unused) at `rowKeysPtr`, sums as four
  * float64 (requests, bytes sent, records, unused) at `rowSumsPtr`. Network rows share them: key (15-minute
- * slot, NET_STATUS, network key entry), sums (requests, bytes sent, first ms, last ms).
+ * slot, NET_STATUS, network key entry), sums (requests, bytes sent, first ms, last ms). So do holdings
+ * rows: key (slot, heldObjectOf's status, key entry, reads that were 200s), sums (reads, bytes sent,
+ * first ms, last ms).
  */
 import { readFileSync } from 'node:fs';
 
@@ -39,13 +41,9 @@ export const DATASET_KIND = { dash: 0, root: 1, raw: 2, encoded: 3, network: 4 }
 /** The status of a network row (rollup rows have the indexes of STATUS_BY_INDEX). */
 export const NET_STATUS = 15;
 
-/**
- * The object entry and status of a holdings row, whose status is below 0 (scanner.ts, heldStatus):
- * `-(object * 2 + partial) - 1`, `partial` 1 for a 206 and 0 for a 200.
- */
-export function heldRowOf(status: number): { readonly object: number; readonly partial: boolean } {
-  const code = -status - 1;
-  return { object: code >> 1, partial: (code & 1) === 1 };
+/** The object entry of a holdings row, whose status is below 0 (scanner.ts, heldStatus): `-object - 1`. */
+export function heldObjectOf(status: number): number {
+  return -status - 1;
 }
 
 /** Why scanBlock stopped (before the line it stopped at, which the next call scans again). */

@@ -123,7 +123,8 @@ let lineWords: i32 = 0;
 let OUT: usize = 0;
 let outCap: i32 = 0;
 /**
- * The rollup rows being summed: by row, its key (slot, status class, key entry, hash) in ROW_KEYS and
+ * The rollup rows being summed: by row, its key (slot, status class, key entry, and a fourth i32 that only
+ * holdings rows use: their whole-object reads, see heldRowOf) in ROW_KEYS and
  * its sums (requests, bytes sent, records, and a fourth used by network rows) as f64 in ROW_SUMS, found
  * through ROW_SLOTS (row + 1, 0 empty). A network row (status NET_STATUS, see noteNetwork) holds requests,
  * bytes sent, first and last time (ms) of the lines of one network key in one 15-minute UTC slot.
@@ -308,6 +309,7 @@ export function resetRows(): void {
 /** Zeroes the sums of row `row` (JavaScript has sent them on as a partial row). */
 export function zeroRow(row: i32): void {
   memory.fill(ROW_SUMS + <usize>row * ROW_SUM_BYTES, 0, ROW_SUM_BYTES);
+  store<i32>(ROW_KEYS + (<usize>row << 4), 0, 12);
 }
 
 /** The row of (slot, status, entry), added with zero sums when new; -1 when new and the rows are full. */
@@ -330,6 +332,7 @@ function findRow(slot: i32, status: i32, entry: i32): i32 {
   store<i32>(k, slot);
   store<i32>(k + 4, status);
   store<i32>(k + 8, entry);
+  store<i32>(k + 12, 0);
   memory.fill(ROW_SUMS + <usize>row * ROW_SUM_BYTES, 0, ROW_SUM_BYTES);
   store<i32>(ROW_SLOTS + (<usize>s << 2), row + 1);
   return row;
@@ -1507,7 +1510,7 @@ export function scanBlock(start: i32, length: i32, maxLine: i32): i32 {
       // The line's holdings row (see heldRow), likewise before any sum changes.
       let heldRow = -1;
       if (object >= 0 && holdingsOn) {
-        heldRow = heldRowOf(object, entry, is206);
+        heldRow = heldRowOf(object, entry);
         if (heldRow < 0) {
           stopReason = 4;
           break;
@@ -1532,7 +1535,9 @@ export function scanBlock(start: i32, length: i32, maxLine: i32): i32 {
       }
       const heldSums: usize = heldRow < 0 ? 0 : ROW_SUMS + <usize>heldRow * ROW_SUM_BYTES;
       const heldBytes = heldRow < 0 ? 0 : load<f64>(heldSums, 8) + lineBytes;
-      if (heldBytes > MAX_EXACT) {
+      // Its whole-object reads are an i32 (ROW_KEYS): a row that would pass 2^31 - 1 leaves first too.
+      const heldWhole = heldRow < 0 ? 0 : load<i32>(ROW_KEYS + (<usize>heldRow << 4), 12);
+      if (heldBytes > MAX_EXACT || (is200 && heldWhole == I32.MAX_VALUE)) {
         overflowRow = heldRow;
         stopReason = 6;
         break;
@@ -1541,8 +1546,11 @@ export function scanBlock(start: i32, length: i32, maxLine: i32): i32 {
       store<f64>(sums, bytes, 8);
       store<f64>(sums, recordSum, 16);
       addTimed(netSums, netBytes);
-      if (heldRow >= 0) addTimed(heldSums, heldBytes);
-      noteRequest(row, netRow, heldRow, lineBytes, records);
+      if (heldRow >= 0) {
+        addTimed(heldSums, heldBytes);
+        if (is200) store<i32>(ROW_KEYS + (<usize>heldRow << 4), heldWhole + 1, 12);
+      }
+      noteRequest(row, netRow, heldRow < 0 ? -1 : (heldRow << 1) | (is200 ? 1 : 0), lineBytes, records);
     }
     lines++;
     p = nl + 1;
@@ -1563,7 +1571,8 @@ const F_REQUEST_ID: i32 = 5;
 const F_HOST_ID: i32 = 18;
 /**
  * Bytes of one line record: hash (u64), row (i32), slot (i32), bytes sent (f64), records (f64), network
- * row (i32), holdings row (i32, -1 when the line read no object for holdings).
+ * row (i32), holdings row * 2 + 1 if the line was a 200 (i32, -1 when the line read no object for
+ * holdings: a repeat is taken out of the row's whole-object reads too when it was a 200).
  */
 const LINE_RECORD_BYTES: i32 = 40;
 let LINE_RECORDS: usize = 0;
@@ -1643,10 +1652,10 @@ function requestIdentity(): u64 {
 }
 
 /**
- * Keeps a line record for the line just added to `row`, network row `netRow` and holdings row `heldRow`
- * (-1: none), when the area is laid out and the line has an id.
+ * Keeps a line record for the line just added to `row`, network row `netRow` and holdings row `held`
+ * (its row * 2 + 1 for a 200; -1: none), when the area is laid out and the line has an id.
  */
-function noteRequest(row: i32, netRow: i32, heldRow: i32, bytes: f64, records: f64): void {
+function noteRequest(row: i32, netRow: i32, held: i32, bytes: f64, records: f64): void {
   if (lineRecordCap == 0) return;
   const id = requestIdentity();
   if (id == 0) return;
@@ -1657,7 +1666,7 @@ function noteRequest(row: i32, netRow: i32, heldRow: i32, bytes: f64, records: f
   store<f64>(rec, bytes, 16);
   store<f64>(rec, records, 24);
   store<i32>(rec, netRow, 32);
-  store<i32>(rec, heldRow, 36);
+  store<i32>(rec, held, 36);
   lineRecordCount++;
 }
 
@@ -1665,10 +1674,12 @@ function noteRequest(row: i32, netRow: i32, heldRow: i32, bytes: f64, records: f
 // Each counted line that reads a whole object (REST.GET.OBJECT, WEBSITE.GET.OBJECT) with status 200 or
 // 206 is summed, beside its rollup and network rows, into a holdings row: its rollup key entry (bucket,
 // requester, access point, dataset), its entry in OBJECTS (the key as logged, its version id and its
-// object size as logged: two versions, or two sizes of an overwritten key, are two objects), its slot,
-// and whether it was a 200 or a 206. The row is a row of the rollup's table whose status is negative
-// (heldStatus: it names the object entry and the status), holding reads, bytes sent, first and last
-// time (ms); it shares the rollup's stops and emptying, and JavaScript decodes each object entry once
+// object size as logged: two versions, or two sizes of an overwritten key, are two objects) and its
+// slot, 200s and 206s together. The row is a row of the rollup's table whose status is negative
+// (heldStatus: it names the object entry), holding reads, bytes sent, first and last time (ms), and in
+// its key's fourth i32 the reads that were 200s (whole objects): one row where a row per status made a
+// fifth more rows of a night (BENCHMARKS.md, hold14i). It shares the rollup's stops and emptying, and
+// JavaScript decodes each object entry once
 // (../holdings-batch.ts). `initHoldings` switches holdings on; without it no object is looked up for them.
 
 const F_VERSION_ID: i32 = 17;
@@ -1681,35 +1692,34 @@ export function initHoldings(): i32 {
   return 0;
 }
 
-/** The status of the holdings row of object entry `object` read with a 206 (`partial`) or a 200: below 0. */
+/** The status of the holdings row of object entry `object`: below 0. */
 @inline
-function heldStatus(object: i32, partial: bool): i32 {
-  return -((object << 1) | (partial ? 1 : 0)) - 1;
+function heldStatus(object: i32): i32 {
+  return -object - 1;
 }
 
 /**
  * The last holdings row found for each OBJECTS entry (HELD_CACHE, four i32 an entry: row + 1, the row
- * generation it is of, slot, key entry * 2 + partial): most reads of an object in a slot are by one
+ * generation it is of, slot, key entry): most reads of an object in a slot are by one
  * requester, and comparing three words is cheaper than a probe of the row table. Emptying the rows or a
  * table bumps the generation (rowGeneration), so a cached row is never one of an earlier emptying.
  */
 let HELD_CACHE: usize = 0;
 
-/** The holdings row of object entry `object` read by key entry `entry` (a 206 if `partial`); -1 rows full. */
+/** The holdings row of object entry `object` read by key entry `entry`; -1 rows full. */
 @inline
-function heldRowOf(object: i32, entry: i32, partial: bool): i32 {
+function heldRowOf(object: i32, entry: i32): i32 {
   const slot = <i32>Math.floor(timeMs / slotMs);
-  const tag = (entry << 1) | (partial ? 1 : 0);
   const c = HELD_CACHE + (<usize>object << 4);
-  if (load<i32>(c, 4) == rowGeneration && load<i32>(c, 8) == slot && load<i32>(c, 12) == tag) {
+  if (load<i32>(c, 4) == rowGeneration && load<i32>(c, 8) == slot && load<i32>(c, 12) == entry) {
     return load<i32>(c) - 1;
   }
-  const row = findRow(slot, heldStatus(object, partial), entry);
+  const row = findRow(slot, heldStatus(object), entry);
   if (row >= 0) {
     store<i32>(c, row + 1);
     store<i32>(c, rowGeneration, 4);
     store<i32>(c, slot, 8);
-    store<i32>(c, tag, 12);
+    store<i32>(c, entry, 12);
   }
   return row;
 }
