@@ -91,13 +91,13 @@ export interface RollupStream {
 }
 
 /**
- * While a stream is open, DuckDB returns freed memory to the system after each bulk deallocation of
- * more than 64 KiB (its default: 512 MiB). Without jemalloc (the Node bindings' build) DuckDB's
- * "flush" is glibc's malloc_trim, which releases the free pages of every thread's arena: the memory
- * the workers, the appenders and the group's check freed, which glibc otherwise keeps. It took some
- * 18 MB off the peak of 5,000 log objects of 200 lines and 12 MB off one file of a million lines, at no
- * measurable cost in time; thresholds of 4 and 16 MiB released nearly nothing (BENCHMARKS.md, issue 15,
- * seventh session).
+ * From a stream's first group write to its close, DuckDB returns freed memory to the system after
+ * each bulk deallocation of more than 64 KiB (its default: 512 MiB). Without jemalloc (the Node
+ * bindings' build) DuckDB's "flush" is glibc's malloc_trim, which releases the free pages of every
+ * thread's arena: the memory the workers, the appenders and the group's check freed, which glibc
+ * otherwise keeps, and which the group write (the run's peak) would add to. Not while the files are
+ * read: trimmed then, one file of a million lines took 0.4 s more CPU (12 %) for the same peak
+ * (BENCHMARKS.md, issue 15, seventh session). Thresholds of 4 and 16 MiB released nearly nothing.
  */
 const TRIM_OFTEN = "SET allocator_bulk_deallocation_flush_threshold = '64KiB'";
 const TRIM_DEFAULT = 'RESET allocator_bulk_deallocation_flush_threshold';
@@ -275,11 +275,14 @@ export class DuckDbIngestLog {
     const holdings = options.holdings ?? true;
     return this.database.serial('openRollupStream', async (connection) => {
       const staged = await StagedRollup.open(connection);
-      await connection.run(TRIM_OFTEN);
       return {
         stage: (rows, strings) => this.database.serial('stageRollupRows', () => staged.stage(rows, strings)),
-        replaceFiles: (files) =>
-          this.database.transaction('replaceFile', (c) => this.writeStagedFiles(c, staged, files, holdings)),
+        replaceFiles: async (files) => {
+          await this.database.serial('trimOften', async (c) => void (await c.run(TRIM_OFTEN)));
+          return this.database.transaction('replaceFile', (c) =>
+            this.writeStagedFiles(c, staged, files, holdings),
+          );
+        },
         close: () => this.database.serial('closeRollupStream', async (c) => void (await c.run(TRIM_DEFAULT))),
       };
     });
