@@ -6,7 +6,15 @@
  */
 import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { RequestIdStage } from '../../functions/adapters/duckdb/request-claims.js';
+import {
+  claimDays,
+  claimsView,
+  claimTable,
+  clearRequestClaims,
+  createClaimTable,
+  forgetRequestClaims,
+  RequestIdStage,
+} from '../../functions/adapters/duckdb/request-claims.js';
 import { StagedRollup } from '../../functions/adapters/duckdb/rollup-writer.js';
 import { CREATE_SCHEMA } from '../../functions/adapters/duckdb/schema.js';
 import type { ColumnarRequestIds } from '../../functions/domain/usage.js';
@@ -56,6 +64,15 @@ afterEach(() => {
   connection.closeSync();
   instance.closeSync();
 });
+
+/** Claims of recorded files, as [id hash, day, file], into their days' tables (and the view). */
+async function claim(list: readonly (readonly [number, number, number])[]): Promise<void> {
+  for (const [hash, day, file] of list) {
+    await connection.run(createClaimTable(day));
+    await connection.run(`INSERT INTO ${claimTable(day)} VALUES (${hash}, ${file})`);
+  }
+  await connection.run(claimsView(await claimDays(connection)));
+}
 
 async function rows(sql: string): Promise<unknown[][]> {
   return (await connection.runAndReadAll(sql)).getRows().map((r) => r.map((v) => Number(v)));
@@ -120,9 +137,10 @@ describe('RequestIdStage.dropRepeats', () => {
   });
 
   it('drops every line of an identity a recorded file claimed on one of the group’s days, and claims the rest', async () => {
-    await connection.run(
-      `INSERT INTO request_claims VALUES (${5 * 2 ** 32 + 5}, ${DAY}, 1), (${6 * 2 ** 32 + 6}, ${DAY - 3}, 1)`,
-    );
+    await claim([
+      [5 * 2 ** 32 + 5, DAY, 1],
+      [6 * 2 ** 32 + 6, DAY - 3, 1],
+    ]);
     await connection.run("INSERT INTO request_claim_files VALUES (1, 'recorded')");
     const stage = new RequestIdStage();
     stage.stage(
@@ -192,12 +210,9 @@ describe('RequestIdStage.dropRepeats', () => {
       [DAY + 1, 46_667],
       [DAY + 2, 46_666],
     ]);
-    // As inserted: no day comes back after a later one.
-    expect(
-      await rows(`SELECT count(*) FROM (
-        SELECT day, lag(day) OVER (ORDER BY rowid) AS before FROM request_claims
-      ) WHERE day < before`),
-    ).toEqual([[0]]);
+    // Each day's claims in that day's table.
+    expect(await claimDays(connection)).toEqual([DAY, DAY + 1, DAY + 2]);
+    expect(await rows(`SELECT count(*) FROM ${claimTable(DAY + 2)}`)).toEqual([[46_666]]);
   });
 
   it('checks a group alike whether lines of other items are staged beside it or not', async () => {
@@ -225,7 +240,7 @@ describe('RequestIdStage.dropRepeats', () => {
     }
     const group = [2, 0, 3, 1].map((item) => ({ item, batch: 'b' }));
     const outcome = async (extra: boolean) => {
-      await connection.run('DELETE FROM request_claims');
+      await clearRequestClaims(connection);
       await connection.run('DELETE FROM request_claim_files');
       await connection.run('DELETE FROM rollup_stream');
       const refs = [0, 1, 2, 3].flatMap((item) => Array.from({ length: 8 }, (_, ref) => ({ item, ref })));
@@ -249,5 +264,36 @@ describe('RequestIdStage.dropRepeats', () => {
     expect(Object.values(whole.dropped).reduce((a, b) => a + b, 0)).toBe(120_000 - whole.claims.length);
     expect(whole.negatives.length).toBeGreaterThan(0);
     expect(part).toEqual(whole);
+  });
+});
+
+describe('forgetting the claims of days out of the window', () => {
+  it('drops the tables of days more than the window before the newest, and keeps the view in step', async () => {
+    await claim([
+      [1, DAY - 10, 1],
+      [2, DAY - 8, 1],
+      [3, DAY - 7, 1],
+      [4, DAY, 1],
+    ]);
+    await forgetRequestClaims(connection, 7);
+    expect(await claimDays(connection)).toEqual([DAY - 7, DAY]);
+    expect(await rows('SELECT id_hash, day FROM request_claims ORDER BY day')).toEqual([
+      [3, DAY - 7],
+      [4, DAY],
+    ]);
+    // Nothing older than the window: nothing dropped, the same view.
+    await forgetRequestClaims(connection, 7);
+    expect(await claimDays(connection)).toEqual([DAY - 7, DAY]);
+    await expect(forgetRequestClaims(connection, 0)).rejects.toThrow(/whole number of days >= 1, got 0/);
+  });
+
+  it('leaves no claim table and an empty view when the claims are cleared', async () => {
+    await claim([
+      [1, DAY - 1, 1],
+      [2, DAY, 1],
+    ]);
+    await clearRequestClaims(connection);
+    expect(await claimDays(connection)).toEqual([]);
+    expect(await rows('SELECT count(*) FROM request_claims')).toEqual([[0]]);
   });
 });

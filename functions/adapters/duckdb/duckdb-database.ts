@@ -11,7 +11,9 @@ import { DuckDbStoreError, InvalidRollupRowError } from './errors.js';
 import { DROP_OLD_HELD_ROWS, OLD_HELD_ROWS_SHAPE } from './holdings-writer.js';
 import { memoryLimitSetting, stateMemoryLimit } from './memory-limit.js';
 import { DROP_OLD_NETWORK, NETWORK_UNCODED, OLD_NETWORK_SHAPE } from './network-store.js';
+import { claimDays, claimsView, splitClaimsByDay } from './request-claims.js';
 import {
+  CLAIMS_ONE_TABLE,
   CREATE_SCHEMA,
   DROP_OLD_CLAIMS,
   INGESTED_FILES_WITH_KEY,
@@ -154,6 +156,18 @@ export class DuckDbDatabase {
     // Claims in the first release's shape: dropped, as the changed ingestion settings fingerprint
     // (rollup: 3, local-ingest.ts) makes the next ingestion rebuild the rollup and its claims anyway.
     if (shape.oldClaims) await connection.run(DROP_OLD_CLAIMS);
+    // One table of every day's claims: split into a table per day, the view in its place.
+    else if (shape.claimsOneTable) {
+      await connection.run('BEGIN TRANSACTION');
+      try {
+        await splitClaimsByDay(connection);
+        await connection.run(claimsView(await claimDays(connection)));
+        await connection.run('COMMIT');
+      } catch (error) {
+        await connection.run('ROLLBACK').catch(() => undefined);
+        throw error;
+      }
+    }
     // held_rows with a text batch, likewise (holdings: 2). The state then keeps no holdings until an
     // ingestion that keeps them rebuilds them, as the holdings command then says.
     if (shape.oldHeldRows) {
@@ -186,6 +200,7 @@ export class DuckDbDatabase {
 /** Which tables of an earlier release's shape the state file holds; see `initialise` for each. */
 interface EarlierShapes {
   readonly oldClaims: boolean;
+  readonly claimsOneTable: boolean;
   readonly oldHeldRows: boolean;
   readonly oldNetwork: boolean;
   readonly rollupUncoded: boolean;
@@ -199,6 +214,7 @@ interface EarlierShapes {
  */
 const EARLIER_SHAPES = `SELECT ${[
   OLD_CLAIMS_SHAPE,
+  CLAIMS_ONE_TABLE,
   OLD_HELD_ROWS_SHAPE,
   OLD_NETWORK_SHAPE,
   ROLLUP_UNCODED,
@@ -210,11 +226,18 @@ const EARLIER_SHAPES = `SELECT ${[
 
 async function earlierShapes(connection: DuckDBConnection): Promise<EarlierShapes> {
   const row = (await connection.runAndReadAll(EARLIER_SHAPES)).getRows()[0]!;
-  const [oldClaims, oldHeldRows, oldNetwork, rollupUncoded, networkUncoded, ingestedFilesWithKey] = row.map(
-    (value) => value === true,
-  );
+  const [
+    oldClaims,
+    claimsOneTable,
+    oldHeldRows,
+    oldNetwork,
+    rollupUncoded,
+    networkUncoded,
+    ingestedFilesWithKey,
+  ] = row.map((value) => value === true);
   return {
     oldClaims: oldClaims!,
+    claimsOneTable: claimsOneTable!,
     oldHeldRows: oldHeldRows!,
     oldNetwork: oldNetwork!,
     rollupUncoded: rollupUncoded!,

@@ -19,7 +19,12 @@ import { appendColumns } from './append-columns.js';
 import { type DuckDbDatabase, readSetting, scalar } from './duckdb-database.js';
 import { DuckDbStoreError } from './errors.js';
 import { deleteHoldingsOf, HOLDINGS_SQL, insertHoldings } from './holdings-writer.js';
-import { deleteEmptiedRows, forgetRequestClaims } from './request-claims.js';
+import {
+  clearRequestClaims,
+  deleteClaimsOf,
+  deleteEmptiedRows,
+  forgetRequestClaims,
+} from './request-claims.js';
 import {
   appendRollupRows,
   type ColumnarRollupRows,
@@ -168,7 +173,7 @@ export class DuckDbIngestLog {
       await connection.run(SQL.clearNetwork);
       await connection.run(SQL.clearFiles);
       await connection.run(SQL.clearSamples);
-      await connection.run(SQL.clearClaims);
+      await clearRequestClaims(connection);
       await connection.run(SQL.clearClaimFiles);
       for (const statement of HOLDINGS_SQL.clear) await connection.run(statement);
       await connection.run(SQL.putSetting, [SETTING_INGESTION, fingerprint]);
@@ -353,7 +358,9 @@ export class DuckDbIngestLog {
    * record delivered again later than that is no longer recognised (see request-claims.ts).
    */
   forgetRequestClaims(days: number): Promise<void> {
-    return this.database.serial('forgetRequestClaims', (connection) => forgetRequestClaims(connection, days));
+    return this.database.transaction('forgetRequestClaims', (connection) =>
+      forgetRequestClaims(connection, days),
+    );
   }
 
   private async writeFile(connection: DuckDBConnection, { file, rows, stats }: FileIngestion): Promise<void> {
@@ -524,7 +531,7 @@ async function deleteBatches(connection: DuckDBConnection, batches: readonly str
   await connection.run(SQL.deleteRollupOf, list, types);
   await connection.run(SQL.deleteNetworkOf, list, types);
   await deleteHoldingsOf(connection, batches);
-  await connection.run(SQL.deleteClaimsOf, list, types);
+  await deleteClaimsOf(connection, batches);
   await connection.run(SQL.deleteClaimFilesOf, list, types);
   // Samples before the records, which name the batch's files.
   await connection.run(SQL.deleteSamplesOf, list, types);

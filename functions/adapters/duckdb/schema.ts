@@ -137,16 +137,15 @@ export const CREATE_SCHEMA: readonly string[] = [
   // thousands of small log objects would otherwise keep a copy of every key per object); NULL, as for
   // files recorded before groups, is the file's own fingerprint. See DuckDbIngestLog.
   'ALTER TABLE ingested_files ADD COLUMN IF NOT EXISTS batch VARCHAR',
-  // The identities (request id and host id, hashed) that recorded files counted, by event day (UTC),
-  // each with a small integer naming the file that claimed it (request_claim_files): a claim is then
-  // three integers, where the file's fingerprint per claim cost a string each. State files whose
-  // request_claims still has the fingerprint (`batch`) lose that table when opened (dropOldClaims), and
-  // their rollup is rebuilt, since the ingestion settings fingerprint changed with it (rollup: 3).
-  `CREATE TABLE IF NOT EXISTS request_claims (
-    id_hash BIGINT NOT NULL,
-    day INTEGER NOT NULL,
-    file INTEGER NOT NULL
-  )`,
+  // The identities (request id and host id, hashed) that recorded files counted, in a table per event
+  // day (UTC, request-claims.ts: claimTable), each with a small integer naming the file that claimed it
+  // (request_claim_files): a claim is then two integers, where the file's fingerprint per claim cost a
+  // string each. The view `request_claims` shows them all with their day; a new state's, none. State
+  // files whose request_claims still has the fingerprint (`batch`) lose that table when opened, and
+  // their rollup is rebuilt, since the ingestion settings fingerprint changed with it (rollup: 3);
+  // those with one table of claims and their day have it split by day (CLAIMS_ONE_TABLE).
+  `CREATE VIEW IF NOT EXISTS request_claims AS
+    SELECT NULL::BIGINT AS id_hash, NULL::INTEGER AS day, NULL::INTEGER AS file WHERE false`,
   `CREATE TABLE IF NOT EXISTS request_claim_files (
     file INTEGER NOT NULL,
     batch VARCHAR NOT NULL
@@ -249,6 +248,11 @@ export const OLD_CLAIMS_SHAPE = `SELECT 1 FROM duckdb_columns()
     AND column_name = 'batch'`;
 export const DROP_OLD_CLAIMS = 'DROP TABLE request_claims';
 
+/** request_claims as one table of every day's claims (a row when it is): split into day tables when opened. */
+export const CLAIMS_ONE_TABLE = `SELECT 1 FROM duckdb_tables()
+  WHERE database_name = current_database() AND schema_name = 'main' AND table_name = 'request_claims'
+    AND NOT temporary`;
+
 /**
  * The files of fingerprints $1 among those named $2. A fingerprint covers its file's name
  * (IngestedFile.fingerprint), so this is the files of fingerprints $1, found by their names first: the
@@ -283,7 +287,6 @@ export const SQL = {
   clearNetwork: NETWORK_SQL.clear,
   clearFiles: 'DELETE FROM ingested_files',
   clearSamples: 'DELETE FROM malformed_samples',
-  clearClaims: 'DELETE FROM request_claims',
   clearClaimFiles: 'DELETE FROM request_claim_files',
   countFiles: 'SELECT count(*) FROM ingested_files',
 
@@ -308,8 +311,6 @@ export const SQL = {
   deleteRollupOf: `DELETE FROM rollup_rows WHERE batch IN
     (SELECT id FROM rollup_strings WHERE value IN (SELECT unnest($1::VARCHAR[])))`,
   deleteNetworkOf: NETWORK_SQL.deleteOf,
-  deleteClaimsOf: `DELETE FROM request_claims WHERE file IN
-    (SELECT file FROM request_claim_files WHERE batch IN (SELECT unnest($1::VARCHAR[])))`,
   deleteClaimFilesOf: 'DELETE FROM request_claim_files WHERE batch IN (SELECT unnest($1::VARCHAR[]))',
   deleteSamplesOf: `DELETE FROM malformed_samples WHERE fingerprint IN
     (SELECT fingerprint FROM ingested_files WHERE coalesce(batch, fingerprint) IN (SELECT unnest($1::VARCHAR[])))`,
