@@ -10,7 +10,12 @@
  */
 import { createHash } from 'node:crypto';
 // Types only: DuckDB's library is loaded by openStateWithWorkers, after the workers start.
-import type { DuckDbIngestLog, DuckDbState, StagedFileIngestion } from '../adapters/duckdb/index.js';
+import type {
+  DuckDbIngestLog,
+  DuckDbState,
+  RollupStream,
+  StagedFileIngestion,
+} from '../adapters/duckdb/index.js';
 import {
   combineOutcomes,
   DEFAULT_MAX_LINE_BYTES,
@@ -208,12 +213,19 @@ async function ingestWith(
   };
   for (const i of plan.skipped) report(files[i]!);
 
-  if (toRead.length > 0) {
-    await readFiles(log, files, plan, options, report);
-    await log.forgetRequestClaims(options.requestIdDays ?? REQUEST_ID_DAYS);
+  // After a reading, its stream stays open through the claims' expiry and the summary: DuckDB returns
+  // what their statements free to the system while it is (openRollupStream). Closed, 5,000 objects of
+  // 200 lines ended 13 to 35 MB higher, their run's peak (BENCHMARKS.md, issue 15, eighth session).
+  const stream = toRead.length > 0 ? await readFiles(log, files, plan, options, report) : undefined;
+  let summary: InputSummary;
+  try {
+    if (stream !== undefined) await log.forgetRequestClaims(options.requestIdDays ?? REQUEST_ID_DAYS);
+    summary = await log.inputSummary(fingerprints, { names: files.map((f) => f.basename) });
+  } catch (error) {
+    await stream?.close().catch(() => undefined);
+    throw error;
   }
-
-  const summary = await log.inputSummary(fingerprints, { names: files.map((f) => f.basename) });
+  await stream?.close();
   return {
     summary: {
       ...summary,
@@ -366,10 +378,10 @@ async function fingerprintGiven(
 }
 
 /**
- * Reads the files `plan` says to through the pool and records them. What it keeps a file while reading
- * is its place in arrays indexed by file, not entries of maps: a night's thousands of small objects
- * are otherwise thousands of small objects more on this thread (BENCHMARKS.md, issue 15, eighth
- * session).
+ * Reads the files `plan` says to through the pool and records them; returns their stream open, for the
+ * caller to close. What it keeps a file while reading is its place in arrays indexed by file, not
+ * entries of maps: a night's thousands of small objects are otherwise thousands of small objects more
+ * on this thread (BENCHMARKS.md, issue 15, eighth session).
  */
 async function readFiles(
   log: DuckDbIngestLog,
@@ -377,7 +389,7 @@ async function readFiles(
   plan: ReadingPlan,
   options: IngestOptions,
   report: (file: LogFileEntry) => void,
-): Promise<void> {
+): Promise<RollupStream> {
   const { fingerprints, deferred, toRead, sameName } = plan;
   const pool = options.pool ?? (await startIngestWorkers(options));
   try {
@@ -489,7 +501,7 @@ async function readFiles(
     await pool.close();
     if (ready.length > 0) commit();
     await commits.catch(failedWith);
-    await stream.close();
+    return stream;
   } finally {
     // A given pool is closed by ingestPaths.
     if (options.pool === undefined) await pool.close();
