@@ -418,7 +418,10 @@ async function readFiles(
     for (const task of tasks) for (const item of task.items) itemsLeft[item.fileId]!++;
     // Files finish at the end of their task, together: the files of a merged task are then recorded in
     // one group, whatever other tasks finish meanwhile.
-    const taskFiles = new Map<PoolTask, number[]>();
+    const taskFiles = new Map<
+      PoolTask,
+      { fileId: number; pieces: { start: number; outcome: ItemOutcome }[] }[]
+    >();
     const stream = await log.openRollupStream({ holdings: options.holdings === true });
     const pieces = new Map<number, { start: number; outcome: ItemOutcome }[]>();
     let ready: StagedFileIngestion[] = [];
@@ -455,20 +458,24 @@ async function readFiles(
     const running = pool.run(tasks, {
       rows: (batch) => stream.stage(batch, pool.strings.values),
       itemDone: (item, outcome, task) => {
-        const list = pieces.get(item.fileId) ?? [];
-        list.push({ start: item.range?.[0] ?? 0, outcome });
-        pieces.set(item.fileId, list);
+        // A file read whole is its one item; one read in ranges waits in `pieces` for all of them.
+        let read = [{ start: item.range?.[0] ?? 0, outcome }];
+        if (item.range !== undefined) {
+          read = [...(pieces.get(item.fileId) ?? []), ...read];
+          pieces.set(item.fileId, read);
+        }
         const left = --itemsLeft[item.fileId]!;
-        const done = taskFiles.get(task) ?? [];
-        if (left === 0) done.push(item.fileId);
+        const doneFiles = taskFiles.get(task) ?? [];
+        if (left === 0) {
+          pieces.delete(item.fileId);
+          doneFiles.push({ fileId: item.fileId, pieces: read });
+        }
         if (item !== task.items[task.items.length - 1]) {
-          taskFiles.set(task, done);
+          taskFiles.set(task, doneFiles);
           return;
         }
         taskFiles.delete(task);
-        const doneFiles = done.map((fileId) => ({ fileId, pieces: pieces.get(fileId)! }));
         for (const { fileId, pieces: read } of doneFiles) {
-          pieces.delete(fileId);
           const fingerprint = read[0]!.outcome.fingerprint;
           if (deferred[fileId] === 1 && fingerprint !== undefined) fingerprints[fileId] = fingerprint;
         }
@@ -477,11 +484,13 @@ async function readFiles(
             finished(fileId, fileIngestion(fileId, files[fileId]!, fingerprints[fileId]!, read));
           }
           // A file read in ranges is large: record it at once rather than wait for company.
-          if (ready.length >= FILES_PER_COMMIT || (left === 0 && list.length > 1)) commit();
+          if (ready.length >= FILES_PER_COMMIT || (left === 0 && read.length > 1)) commit();
         };
         // A file its worker could not fingerprint (it could not open it) is fingerprinted here, as it
         // would have been before reading, and fails the same way.
-        const missing = done.filter((fileId) => fingerprints[fileId]!.startsWith('unread:'));
+        const missing = doneFiles
+          .map(({ fileId }) => fileId)
+          .filter((fileId) => fingerprints[fileId]!.startsWith('unread:'));
         if (missing.length === 0) return finish();
         return (async () => {
           for (const fileId of missing) fingerprints[fileId] = await fingerprintFile(files[fileId]!.path);
