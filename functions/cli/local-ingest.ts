@@ -10,7 +10,12 @@
  */
 import { createHash } from 'node:crypto';
 // Types only: DuckDB's library is loaded by openStateWithWorkers, after the workers start.
-import type { DuckDbIngestLog, DuckDbState, StagedFileIngestion } from '../adapters/duckdb/index.js';
+import type {
+  DuckDbIngestLog,
+  DuckDbState,
+  RollupStream,
+  StagedFileIngestion,
+} from '../adapters/duckdb/index.js';
 import {
   combineOutcomes,
   DEFAULT_MAX_LINE_BYTES,
@@ -24,7 +29,6 @@ import {
   listLogFiles,
   type Manifest,
   type PlanOptions,
-  type PoolItem,
   type PoolTask,
   planTasks,
 } from '../adapters/logs/index.js';
@@ -199,6 +203,66 @@ async function ingestWith(
   });
   const listing = await (options.listing ?? listLogFiles(paths));
   const files = listing.files;
+  const plan = await planReading(log, files, options.plan?.splitAbove ?? DEFAULT_SPLIT_ABOVE, options.pool);
+  const { fingerprints, toRead } = plan;
+
+  let done = 0;
+  const report = (file: LogFileEntry) => {
+    done++;
+    options.progress?.({ phase: 'ingest', done, total: files.length, file: file.path });
+  };
+  for (const i of plan.skipped) report(files[i]!);
+
+  // After a reading, its stream stays open through the claims' expiry and the summary: DuckDB returns
+  // what their statements free to the system while it is (openRollupStream). Closed, 5,000 objects of
+  // 200 lines ended 13 to 35 MB higher, their run's peak (BENCHMARKS.md, issue 15, eighth session).
+  const stream = toRead.length > 0 ? await readFiles(log, files, plan, options, report) : undefined;
+  let summary: InputSummary;
+  try {
+    if (stream !== undefined) await log.forgetRequestClaims(options.requestIdDays ?? REQUEST_ID_DAYS);
+    summary = await log.inputSummary(fingerprints, { names: files.map((f) => f.basename) });
+  } catch (error) {
+    await stream?.close().catch(() => undefined);
+    throw error;
+  }
+  await stream?.close();
+  return {
+    summary: {
+      ...summary,
+      files: files.length,
+      filesSkipped: plan.skipped.length,
+      unreadableFiles: [...listing.unreadable, ...summary.unreadableFiles],
+    },
+    inputs: files.map((f, i) => ({ name: f.path, fingerprint: fingerprints[i]!, bytes: f.size })),
+    rebuilt,
+  };
+}
+
+/** What a run reads and what it skips, decided before reading (planReading). */
+interface ReadingPlan {
+  /** By file index; a deferred file's stands for it until its worker fingerprints it (fingerprintGiven). */
+  readonly fingerprints: string[];
+  /** 1 for a file fingerprinted by the worker that reads it. */
+  readonly deferred: Uint8Array;
+  /** The files to read, by index, ascending. */
+  readonly toRead: readonly number[];
+  /** The files skipped as recorded already, by index. */
+  readonly skipped: readonly number[];
+  /** The files of each base name given more than once, by index in path order; no other name is here. */
+  readonly sameName: ReadonlyMap<string, readonly number[]>;
+}
+
+/**
+ * Which of `files` to read. Its own function so that its look-up tables (a few of them a file: a
+ * night's 5,000 objects made them some 3 MB) are garbage once it returns, not held by the reading's
+ * closures until the run ends (BENCHMARKS.md, issue 15, eighth session).
+ */
+async function planReading(
+  log: DuckDbIngestLog,
+  files: readonly LogFileEntry[],
+  splitAbove: number,
+  pool: IngestPool | undefined,
+): Promise<ReadingPlan> {
   // A fingerprint covers the file's name and size: a file whose name and size no recorded file and
   // no other file given has is new, and is fingerprinted by the worker that reads it (opened once, and
   // hashed off this thread). The others are fingerprinted first, to skip them unread if recorded.
@@ -206,30 +270,19 @@ async function ingestWith(
   const nameSize = (f: LogFileEntry) => `${f.basename}\0${f.size}`;
   const givenSizes = new Map<string, number>();
   for (const f of files) givenSizes.set(nameSize(f), (givenSizes.get(nameSize(f)) ?? 0) + 1);
-  const splitAbove = options.plan?.splitAbove ?? DEFAULT_SPLIT_ABOVE;
-  const deferred = new Set<number>();
+  const deferred = new Uint8Array(files.length);
   files.forEach((f, i) => {
     if (f.size <= splitAbove && !recordedSizes.has(nameSize(f)) && givenSizes.get(nameSize(f)) === 1) {
-      deferred.add(i);
+      deferred[i] = 1;
     }
   });
-  const fingerprints = await fingerprintGiven(files, deferred, options.pool);
-  const known = await log.knownFingerprints(fingerprints.filter((_, i) => !deferred.has(i)));
+  const fingerprints = await fingerprintGiven(files, deferred, pool);
+  const known = await log.knownFingerprints(fingerprints.filter((_, i) => deferred[i] === 0));
 
-  let done = 0;
-  const report = (file: LogFileEntry) => {
-    done++;
-    options.progress?.({ phase: 'ingest', done, total: files.length, file: file.path });
-  };
   // Decide as recording the files one by one in path order would: a file is skipped when its
   // fingerprint is recorded at its turn, and recording a file removes the records of others with its
   // name (a re-delivered object replaces the earlier delivery), which may make a later one due again.
-  const sameName = new Map<string, number[]>();
-  files.forEach((file, i) => {
-    const list = sameName.get(file.basename) ?? [];
-    list.push(i);
-    sameName.set(file.basename, list);
-  });
+  const sameName = namesGivenTwice(files);
   const recorded = new Set(fingerprints.filter((f) => known.has(f)));
   const reading = new Set<number>();
   const skipping: number[] = [];
@@ -240,7 +293,7 @@ async function ingestWith(
       return;
     }
     reading.add(i);
-    for (const j of sameName.get(file.basename)!) recorded.delete(fingerprints[j]!);
+    for (const j of sameName.get(file.basename) ?? [i]) recorded.delete(fingerprints[j]!);
     recorded.add(fingerprint);
   });
   // Files recorded together share a batch, and replacing one file removes its whole batch: the other
@@ -254,7 +307,7 @@ async function ingestWith(
     const order = [...reading];
     replaced = await log.filesReplacedBy(
       order.map((i) => files[i]!.basename),
-      order.filter((i) => !deferred.has(i)).map((i) => fingerprints[i]!),
+      order.filter((i) => deferred[i] === 0).map((i) => fingerprints[i]!),
     );
     for (const i of skipping) {
       const fingerprint = fingerprints[i]!;
@@ -273,30 +326,26 @@ async function ingestWith(
     .filter(([fingerprint, f]) => !given.has(fingerprint) && !readingNames.has(f.basename))
     .map(([, f]) => f.path);
   if (missing.length > 0) throw new BatchMatesMissingError(missing);
-  let skipped = 0;
-  for (const i of skipping) {
-    if (reading.has(i)) continue;
-    skipped++;
-    report(files[i]!);
-  }
-  const toRead = [...reading].sort((a, b) => a - b);
-
-  if (toRead.length > 0) {
-    await readFiles(log, files, fingerprints, deferred, toRead, options, report, sameName);
-    await log.forgetRequestClaims(options.requestIdDays ?? REQUEST_ID_DAYS);
-  }
-
-  const summary = await log.inputSummary(fingerprints, { names: files.map((f) => f.basename) });
   return {
-    summary: {
-      ...summary,
-      files: files.length,
-      filesSkipped: skipped,
-      unreadableFiles: [...listing.unreadable, ...summary.unreadableFiles],
-    },
-    inputs: files.map((f, i) => ({ name: f.path, fingerprint: fingerprints[i]!, bytes: f.size })),
-    rebuilt,
+    fingerprints,
+    deferred,
+    toRead: [...reading].sort((a, b) => a - b),
+    skipped: skipping.filter((i) => !reading.has(i)),
+    sameName,
   };
+}
+
+/** The indexes of the files of each base name given more than once, in path order. */
+function namesGivenTwice(files: readonly LogFileEntry[]): Map<string, number[]> {
+  const first = new Map<string, number>();
+  const twice = new Map<string, number[]>();
+  files.forEach((file, i) => {
+    const list = twice.get(file.basename);
+    if (list !== undefined) list.push(i);
+    else if (first.has(file.basename)) twice.set(file.basename, [first.get(file.basename)!, i]);
+    else first.set(file.basename, i);
+  });
+  return twice;
 }
 
 /**
@@ -306,11 +355,11 @@ async function ingestWith(
  */
 async function fingerprintGiven(
   files: readonly LogFileEntry[],
-  deferred: ReadonlySet<number>,
+  deferred: Uint8Array,
   pool: IngestPool | undefined,
 ): Promise<string[]> {
   const fingerprints = files.map((_, i) => `unread:${i}`);
-  const asked = files.flatMap((_, i) => (deferred.has(i) ? [] : [i]));
+  const asked = files.flatMap((_, i) => (deferred[i] === 1 ? [] : [i]));
   const found =
     pool === undefined || asked.length < POOL_FINGERPRINTS_FROM
       ? []
@@ -328,57 +377,65 @@ async function fingerprintGiven(
   return fingerprints;
 }
 
-/** Reads files `toRead` (indexes into `files`) through the pool and records them. */
+/**
+ * Reads the files `plan` says to through the pool and records them; returns their stream open, for the
+ * caller to close. What it keeps a file while reading is its place in arrays indexed by file, not
+ * entries of maps: a night's thousands of small objects are otherwise thousands of small objects more
+ * on this thread (BENCHMARKS.md, issue 15, eighth session).
+ */
 async function readFiles(
   log: DuckDbIngestLog,
   files: readonly LogFileEntry[],
-  fingerprints: string[],
-  deferred: ReadonlySet<number>,
-  toRead: readonly number[],
+  plan: ReadingPlan,
   options: IngestOptions,
   report: (file: LogFileEntry) => void,
-  sameName: ReadonlyMap<string, readonly number[]>,
-): Promise<void> {
+): Promise<RollupStream> {
+  const { fingerprints, deferred, toRead, sameName } = plan;
   const pool = options.pool ?? (await startIngestWorkers(options));
   try {
+    const reading = new Uint8Array(files.length);
+    for (const i of toRead) reading[i] = 1;
+    // Files of one name read in this run, in path order (a name read once is not here).
+    const readOfName = new Map<string, number[]>();
+    for (const [name, list] of sameName) {
+      const read = list.filter((i) => reading[i] === 1);
+      if (read.length > 1) readOfName.set(name, read);
+    }
     // Small files are read many to a task with their rows summed together, and recorded together (one
     // group, one batch). Not a file sharing its name with another one read now: files of one name are
     // recorded one after the other, in path order (see `finished`).
-    const readingNames = new Map<string, number>();
-    for (const i of toRead)
-      readingNames.set(files[i]!.basename, (readingNames.get(files[i]!.basename) ?? 0) + 1);
     const tasks = await planTasks(
       toRead.map((i) => ({
         fileId: i,
         path: files[i]!.path,
         size: files[i]!.size,
-        mergeable: readingNames.get(files[i]!.basename) === 1,
-        fingerprint: deferred.has(i),
+        mergeable: !readOfName.has(files[i]!.basename),
+        fingerprint: deferred[i] === 1,
       })),
       { ...options.plan, threads: pool.size },
     );
-    const itemsLeft = new Map<number, number>();
+    const itemsLeft = new Int32Array(files.length);
+    for (const task of tasks) for (const item of task.items) itemsLeft[item.fileId]!++;
     // Files finish at the end of their task, together: the files of a merged task are then recorded in
     // one group, whatever other tasks finish meanwhile.
-    const taskOf = new Map<PoolItem, PoolTask>();
-    const taskFiles = new Map<PoolTask, number[]>();
-    for (const task of tasks) {
-      for (const item of task.items) {
-        itemsLeft.set(item.fileId, (itemsLeft.get(item.fileId) ?? 0) + 1);
-        taskOf.set(item, task);
-      }
-    }
+    const taskFiles = new Map<
+      PoolTask,
+      { fileId: number; pieces: { start: number; outcome: ItemOutcome }[] }[]
+    >();
     const stream = await log.openRollupStream({ holdings: options.holdings === true });
     const pieces = new Map<number, { start: number; outcome: ItemOutcome }[]>();
     let ready: StagedFileIngestion[] = [];
     // Files of one name are recorded in path order, whatever order they finish in, so that the last
     // delivery is the one that stays, as when recording one by one.
-    const reading = new Set(toRead);
     const parked = new Map<number, StagedFileIngestion>();
     const nextOfName = new Map<string, number>();
     const finished = (fileId: number, ingestion: StagedFileIngestion) => {
       const name = files[fileId]!.basename;
-      const order = sameName.get(name)!.filter((i) => reading.has(i));
+      const order = readOfName.get(name);
+      if (order === undefined) {
+        ready.push(ingestion);
+        return;
+      }
       parked.set(fileId, ingestion);
       let k = nextOfName.get(name) ?? 0;
       while (k < order.length && parked.has(order[k]!)) {
@@ -400,36 +457,40 @@ async function readFiles(
 
     const running = pool.run(tasks, {
       rows: (batch) => stream.stage(batch, pool.strings.values),
-      itemDone: (item, outcome) => {
-        const list = pieces.get(item.fileId) ?? [];
-        list.push({ start: item.range?.[0] ?? 0, outcome });
-        pieces.set(item.fileId, list);
-        const left = itemsLeft.get(item.fileId)! - 1;
-        itemsLeft.set(item.fileId, left);
-        const task = taskOf.get(item)!;
-        const done = taskFiles.get(task) ?? [];
-        if (left === 0) done.push(item.fileId);
+      itemDone: (item, outcome, task) => {
+        // A file read whole is its one item; one read in ranges waits in `pieces` for all of them.
+        let read = [{ start: item.range?.[0] ?? 0, outcome }];
+        if (item.range !== undefined) {
+          read = [...(pieces.get(item.fileId) ?? []), ...read];
+          pieces.set(item.fileId, read);
+        }
+        const left = --itemsLeft[item.fileId]!;
+        const doneFiles = taskFiles.get(task) ?? [];
+        if (left === 0) {
+          pieces.delete(item.fileId);
+          doneFiles.push({ fileId: item.fileId, pieces: read });
+        }
         if (item !== task.items[task.items.length - 1]) {
-          taskFiles.set(task, done);
+          taskFiles.set(task, doneFiles);
           return;
         }
         taskFiles.delete(task);
-        const doneFiles = done.map((fileId) => ({ fileId, pieces: pieces.get(fileId)! }));
         for (const { fileId, pieces: read } of doneFiles) {
-          pieces.delete(fileId);
           const fingerprint = read[0]!.outcome.fingerprint;
-          if (deferred.has(fileId) && fingerprint !== undefined) fingerprints[fileId] = fingerprint;
+          if (deferred[fileId] === 1 && fingerprint !== undefined) fingerprints[fileId] = fingerprint;
         }
         const finish = () => {
           for (const { fileId, pieces: read } of doneFiles) {
             finished(fileId, fileIngestion(fileId, files[fileId]!, fingerprints[fileId]!, read));
           }
           // A file read in ranges is large: record it at once rather than wait for company.
-          if (ready.length >= FILES_PER_COMMIT || (left === 0 && list.length > 1)) commit();
+          if (ready.length >= FILES_PER_COMMIT || (left === 0 && read.length > 1)) commit();
         };
         // A file its worker could not fingerprint (it could not open it) is fingerprinted here, as it
         // would have been before reading, and fails the same way.
-        const missing = done.filter((fileId) => fingerprints[fileId]!.startsWith('unread:'));
+        const missing = doneFiles
+          .map(({ fileId }) => fileId)
+          .filter((fileId) => fingerprints[fileId]!.startsWith('unread:'));
         if (missing.length === 0) return finish();
         return (async () => {
           for (const fileId of missing) fingerprints[fileId] = await fingerprintFile(files[fileId]!.path);
@@ -449,7 +510,7 @@ async function readFiles(
     await pool.close();
     if (ready.length > 0) commit();
     await commits.catch(failedWith);
-    await stream.close();
+    return stream;
   } finally {
     // A given pool is closed by ingestPaths.
     if (options.pool === undefined) await pool.close();

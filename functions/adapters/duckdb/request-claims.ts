@@ -24,7 +24,7 @@
  *   claims, and the next run reads the files again.
  *
  * Cost: the group's check is one pass over its lines in JS, then one per round of partitions and one
- * per partition (36 bytes a line while staged; while checked, 6 more a line and 20 an identity, and a
+ * per partition (36 bytes a line while staged; while checked, 6 more a line and 16 an identity, and a
  * table of the largest partition); only the lines of identities held more than once or claimed are looked at again, to
  * take them out of their rows. DuckDB reads no claim at all
  * when the group's days hold none (a new night), and otherwise joins only the group's identities of
@@ -280,6 +280,7 @@ export class RequestIdStage {
     const known = await claimDays(connection);
     await markClaimed(connection, table, known);
     const repeats = repeatsOf(group, table);
+    table.placeKeptLines(group);
     // The group's identities are in `table` now: its staged columns (40 bytes a line) and the check's
     // copies of them are garbage before DuckDB takes memory for the claims (a night's million lines:
     // some 60 MB, which the process's peak otherwise held together with the claims).
@@ -434,8 +435,11 @@ class GroupLines {
   }
 }
 
-/** Int32s per identity of a group: hash high, hash low, line kept, event day, place in the group. */
-const ID_INTS = 5;
+/**
+ * Int32s per identity of a group: hash high, hash low, line kept (once the check is done, the place of
+ * its file in the group: IdentityTable.placeKeptLines), event day.
+ */
+const ID_INTS = 4;
 /** Partitions of a group's lines by their hash's top bits, each checked in a table that fits a cache. */
 const PARTITION_BITS = 6;
 /** Partitions copied out of the staged lines at a time (IdentityTable.build); divides 2^PARTITION_BITS. */
@@ -543,7 +547,6 @@ class IdentityTable {
               ids[r + 1] = l;
               ids[r + 2] = g;
               ids[r + 3] = d;
-              ids[r + 4] = ord[g]!;
               distinct++;
               break;
             }
@@ -561,7 +564,6 @@ class IdentityTable {
               share(g, id);
               if (group.before(g, ids[r + 2]!)) {
                 ids[r + 2] = g;
-                ids[r + 4] = ord[g]!;
               }
               if (d < ids[r + 3]!) ids[r + 3] = d;
               break;
@@ -572,6 +574,16 @@ class IdentityTable {
       }
     }
     return new IdentityTable(ids, distinct, new Uint8Array(distinct), shared, sharedCount, listed);
+  }
+
+  /**
+   * Replaces each identity's kept line by the place of its file in the group, all the claims need of
+   * it once the group's lines are released: a fifth int an identity kept it beside the line, 4 MB more
+   * at the check's peak for a night's million lines (BENCHMARKS.md, issue 15, eighth session).
+   */
+  placeKeptLines(group: GroupLines): void {
+    const { ids, distinct } = this;
+    for (let r = 2; r < distinct * ID_INTS; r += ID_INTS) ids[r] = group.ord[ids[r]!]!;
   }
 }
 
@@ -836,7 +848,7 @@ async function writeNewClaims(
         const r = order[from + j]! * ID_INTS;
         halves[2 * j + lowAt] = ids[r + 1]!;
         halves[2 * j + highAt] = ids[r]!;
-        file[j] = last + 1 + ids[r + 4]!;
+        file[j] = last + 1 + ids[r + 2]!;
       }
       await appendColumns(connection, claimTable(day), CLAIM_TYPES, [hash, file], n);
     }

@@ -51,8 +51,11 @@ export interface PoolHandlers {
    * item's rows are all handed here before `itemDone` is called for it.
    */
   rows(batch: RowBatch): void | Promise<void>;
-  /** An item was read to its end (or as far as it could be; see ItemOutcome.unreadable). */
-  itemDone(item: PoolItem, outcome: ItemOutcome): void | Promise<void>;
+  /**
+   * An item of `task` was read to its end (or as far as it could be; see ItemOutcome.unreadable). A
+   * task's items are handed here in order, after the task is read.
+   */
+  itemDone(item: PoolItem, outcome: ItemOutcome, task: PoolTask): void | Promise<void>;
 }
 
 export interface PoolOptions extends Omit<RunnerSettings, 'manifest'> {
@@ -162,7 +165,12 @@ export class IngestPool {
         const { task, outcomes } = current;
         const done = await outcomes;
         // Rows were handed on before this: a handler that queues its work keeps that order.
-        for (let i = 0; i < task.items.length; i++) await handlers.itemDone(task.items[i]!, done[i]!);
+        // Awaited only when it returns a promise: an await an item is some 250 bytes of this thread's
+        // heap, a night's thousands of small objects 1.2 MB (BENCHMARKS.md, issue 15, eighth session).
+        for (let i = 0; i < task.items.length; i++) {
+          const handled = handlers.itemDone(task.items[i]!, done[i]!, task);
+          if (handled !== undefined) await handled;
+        }
         while (backlog.length > MAX_BACKLOG) await backlog.shift();
       }
     };
@@ -414,6 +422,21 @@ export function combineOutcomes(
   pieces: readonly { readonly start: number; readonly outcome: ItemOutcome }[],
   sampleLimit: number,
 ): CombinedOutcome {
+  // A file read whole (most files): its counts as they came, not copied.
+  if (pieces.length === 1 && pieces[0]!.outcome.counts.samples.length <= sampleLimit) {
+    const { outcome } = pieces[0]!;
+    const counts = outcome.counts;
+    return {
+      decodedBytes: outcome.decodedBytes,
+      compressed: outcome.compressed,
+      lines: counts.lines,
+      parsedLines: counts.parsedLines,
+      malformedLines: counts.malformedLines,
+      malformedByReason: counts.malformedByReason,
+      samples: counts.samples,
+      ...(outcome.unreadable === undefined ? {} : { unreadable: outcome.unreadable }),
+    };
+  }
   const ordered = [...pieces].sort((a, b) => a.start - b.start);
   let lines = 0;
   let parsedLines = 0;
@@ -496,10 +519,14 @@ export async function planTasks(files: readonly PlanFile[], options: PlanOptions
   const alone: PoolItem[] = [];
   for (const file of files) {
     if (file.size <= splitAbove) {
-      const item = { fileId: file.fileId, path: file.path };
-      (file.mergeable === true ? small : alone).push(
-        file.fingerprint === true ? { ...item, fingerprint: true } : item,
-      );
+      // Literals, not a spread of one into the other: V8 (Node 20) gave each object made by
+      // `{ ...item, fingerprint: true }` a hidden class of its own, some 200 bytes an item held for
+      // the whole run (BENCHMARKS.md, issue 15, eighth session).
+      const item: PoolItem =
+        file.fingerprint === true
+          ? { fileId: file.fileId, path: file.path, fingerprint: true }
+          : { fileId: file.fileId, path: file.path };
+      (file.mergeable === true ? small : alone).push(item);
     } else if (file.path.endsWith('.gz') || (await startsWithGzipMagic(file.path))) {
       // Inflating costs several times reading: weigh compressed bytes accordingly.
       whole.push({ task: { items: [{ fileId: file.fileId, path: file.path }] }, weight: file.size * 6 });
