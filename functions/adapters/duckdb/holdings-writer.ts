@@ -10,7 +10,7 @@
  * see ../logs/holdings-batch.ts), and each line's request identity names the holdings row it went into
  * and whether it was a 200 (`heldRef`, as `netRef` names its network row). A repeated delivery of a
  * request counts once: the group's request check (request-claims.ts) sums the repeats per holdings row
- * and status into held_repeats, and they are taken back out of the sum that row went into, as the rollup
+ * and status into held_repeats, and they are taken back out of that row, as the rollup
  * and the network table take theirs out. Lines without a request id always count, as in the rollup.
  *
  * Nothing of holdings is staged in DuckDB while the workers read: as each batch of partial rows
@@ -159,7 +159,7 @@ export const HOLDINGS_SQL = {
 
 /**
  * Adds a batch of partial holdings rows read in task `task` (with its task's new dictionary entries,
- * their string ids indexing `strings`, the stream's growing string table) into the stream's sums.
+ * their string ids indexing `strings`, the stream's growing string table) to the stream's rows.
  */
 export function stageHeldReads(
   connection: DuckDBConnection,
@@ -170,21 +170,21 @@ export function stageHeldReads(
   heldStageOf(connection).stage(task, reads, strings);
 }
 
-/** Drops the sums of `items`. */
+/** Drops the rows of `items`. */
 export function discardHeldReads(connection: DuckDBConnection, items: readonly number[]): void {
   if (items.length === 0) return;
   stages.get(connection)?.discard(new Set(items));
 }
 
 /**
- * Empties the staged sums of the connection (a stream opens: what an earlier one left, were it stopped
+ * Empties the staged rows of the connection (a stream opens: what an earlier one left, were it stopped
  * by an error, is not of this one), as the schema's DELETEs empty the staging tables.
  */
 export function resetHeldReads(connection: DuckDBConnection): void {
   stages.delete(connection);
 }
 
-/** Takes the group's repeats (held_repeats, per holdings row) out of the sums their rows went into. */
+/** Takes the group's repeats (held_repeats, per holdings row) out of the rows they were counted in. */
 export async function stageHeldRepeats(connection: DuckDBConnection): Promise<void> {
   const stage = heldStageOf(connection);
   const repeats = await connection.runAndReadAll(HOLDINGS_SQL.repeats);
@@ -251,7 +251,7 @@ export async function deleteHoldingsOf(
   await connection.run(HOLDINGS_SQL.deleteOf, [listValue([...batches])], [LIST(VARCHAR)]);
 }
 
-/** The staged sums of each connection's open stream. */
+/** The staged rows of each connection's open stream. */
 const stages = new WeakMap<DuckDBConnection, HeldStage>();
 
 function heldStageOf(connection: DuckDBConnection): HeldStage {
@@ -268,7 +268,7 @@ interface TaskRows {
   /** Per index of the task's key (object) dictionary, the stream's entry. */
   keyOf: Int32Array;
   objectOf: Int32Array;
-  /** Per partial row received, in order: its ref, and the sum it went into. */
+  /** Per partial row received, in order: its ref, and where it is kept among the stream's rows. */
   ref: Int32Array;
   into: Int32Array;
   count: number;
