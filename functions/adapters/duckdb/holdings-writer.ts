@@ -10,15 +10,15 @@
  * see ../logs/holdings-batch.ts), and each line's request identity names the holdings row it went into
  * and whether it was a 200 (`heldRef`, as `netRef` names its network row). A repeated delivery of a
  * request counts once: the group's request check (request-claims.ts) sums the repeats per holdings row
- * and status into held_repeats, and they are taken back out of the sum that row went into, as the rollup
+ * and status into held_repeats, and they are taken back out of that row, as the rollup
  * and the network table take theirs out. Lines without a request id always count, as in the rollup.
  *
  * Nothing of holdings is staged in DuckDB while the workers read: as each batch of partial rows
  * arrives, this thread (HeldStage) names its keys and objects in dictionaries of the stream (tuples of
- * string ids) and adds its rows into sums per file, slot, key and object, while it would otherwise wait
- * for the workers. Recording a group of files then gives the stream's new dictionary entries their
- * stored ids (a lookup of the entries new to the stream only) and appends the group's sums to
- * held_rows, in the recording transaction.
+ * string ids) and keeps its rows as they came. Recording a group of files then gives the stream's new
+ * dictionary entries their stored ids (a lookup of the entries new to the stream only), sums the
+ * group's rows per batch, slot, key and object, and appends the sums to held_rows, in the recording
+ * transaction.
  */
 import { DOUBLE, type DuckDBConnection, INTEGER, LIST, listValue, VARCHAR } from '@duckdb/node-api';
 import type { ColumnarHeldReads } from '../../domain/holdings.js';
@@ -159,7 +159,7 @@ export const HOLDINGS_SQL = {
 
 /**
  * Adds a batch of partial holdings rows read in task `task` (with its task's new dictionary entries,
- * their string ids indexing `strings`, the stream's growing string table) into the stream's sums.
+ * their string ids indexing `strings`, the stream's growing string table) to the stream's rows.
  */
 export function stageHeldReads(
   connection: DuckDBConnection,
@@ -170,21 +170,21 @@ export function stageHeldReads(
   heldStageOf(connection).stage(task, reads, strings);
 }
 
-/** Drops the sums of `items`. */
+/** Drops the rows of `items`. */
 export function discardHeldReads(connection: DuckDBConnection, items: readonly number[]): void {
   if (items.length === 0) return;
   stages.get(connection)?.discard(new Set(items));
 }
 
 /**
- * Empties the staged sums of the connection (a stream opens: what an earlier one left, were it stopped
+ * Empties the staged rows of the connection (a stream opens: what an earlier one left, were it stopped
  * by an error, is not of this one), as the schema's DELETEs empty the staging tables.
  */
 export function resetHeldReads(connection: DuckDBConnection): void {
   stages.delete(connection);
 }
 
-/** Takes the group's repeats (held_repeats, per holdings row) out of the sums their rows went into. */
+/** Takes the group's repeats (held_repeats, per holdings row) out of the rows they were counted in. */
 export async function stageHeldRepeats(connection: DuckDBConnection): Promise<void> {
   const stage = heldStageOf(connection);
   const repeats = await connection.runAndReadAll(HOLDINGS_SQL.repeats);
@@ -251,7 +251,7 @@ export async function deleteHoldingsOf(
   await connection.run(HOLDINGS_SQL.deleteOf, [listValue([...batches])], [LIST(VARCHAR)]);
 }
 
-/** The staged sums of each connection's open stream. */
+/** The staged rows of each connection's open stream. */
 const stages = new WeakMap<DuckDBConnection, HeldStage>();
 
 function heldStageOf(connection: DuckDBConnection): HeldStage {
@@ -268,7 +268,7 @@ interface TaskRows {
   /** Per index of the task's key (object) dictionary, the stream's entry. */
   keyOf: Int32Array;
   objectOf: Int32Array;
-  /** Per partial row received, in order: its ref, and the sum it went into. */
+  /** Per partial row received, in order: its ref, and where it is kept among the stream's rows. */
   ref: Int32Array;
   into: Int32Array;
   count: number;
@@ -277,10 +277,13 @@ interface TaskRows {
 }
 
 /**
- * The holdings of the open stream, summed on this thread as the workers' batches arrive, until their
- * files are recorded (as the request identities are kept, request-claims.ts): per file, slot, key and
- * object of the stream, so that recording a group of files writes the sums only. What a crash loses is
- * what TEMP tables would have lost: sums of files not yet recorded.
+ * The holdings of the open stream, kept on this thread as the workers' batches arrive, until their
+ * files are recorded (as the request identities are kept, request-claims.ts), and summed per batch,
+ * slot, key and object when their group is written. Summed once, then: adding each row into sums per
+ * file as it arrived, then the sums of a group's files into sums per batch, hashed every row twice
+ * where the files of many small-file tasks make one batch (BENCHMARKS.md, held15), and took that time
+ * from the workers while they read. What a crash loses is what TEMP tables would have lost: rows of
+ * files not yet recorded.
  */
 class HeldStage {
   private strings: readonly string[] = [];
@@ -297,12 +300,12 @@ class HeldStage {
   private lastIds: readonly [number, number] | undefined;
   private readonly tasks = new Map<number, TaskRows>();
   /**
-   * Sums per item (file), slot, stream key and stream object; a sum written or dropped has item -1.
-   * Sized for a night of 1 M lines (176,000 sums) and more: growing it and placing every sum again cost
-   * more than all the rows added (the memory is taken from the system as the sums fill it).
+   * The partial rows as received (item, stream key and stream object); a row written or dropped has
+   * item -1. Room for a night of 1 M lines (192,000 to 224,000 rows) from the start (the memory is
+   * taken from the system as the rows fill it).
    */
-  private sums = new HeldSums(1 << 18);
-  private deadSums = 0;
+  private rows = new HeldRows(1 << 18);
+  private deadRows = 0;
 
   stage(task: number, r: ColumnarHeldReads, strings: readonly string[]): void {
     this.strings = strings;
@@ -351,13 +354,13 @@ class HeldStage {
       t.into = growInt(t.into, n);
     }
     const { keyOf, objectOf, ref, into } = t;
-    const sums = this.sums;
+    const rows = this.rows;
     const from = t.count;
     for (let i = 0; i < r.count; i++) {
       const retrievals = r.retrievals[i]!;
       // The times of a sum are its reads' (a row without reads, were there one, brings none).
       const positive = retrievals > 0;
-      const g = sums.add(
+      const g = rows.append(
         r.item[i]!,
         r.slot[i]!,
         keyOf[r.key[i]!]!,
@@ -376,7 +379,7 @@ class HeldStage {
   }
 
   /**
-   * Takes repeats out of the sum that row (task, heldRef >> 1) went into: their retrievals, whole
+   * Takes repeats out of the row (task, heldRef >> 1) they were counted in: their retrievals, whole
    * retrievals when they were 200s (heldRef odd), and bytes sent. Their times stay: a repeat was logged
    * at the time of the request it repeats, counted elsewhere.
    */
@@ -389,23 +392,23 @@ class HeldStage {
     }
     const into = t.byRef.get(heldRef >> 1);
     if (into === undefined) return;
-    this.sums.subtract(into, retrievals, (heldRef & 1) === 1 ? retrievals : 0, bytes);
+    this.rows.subtract(into, retrievals, (heldRef & 1) === 1 ? retrievals : 0, bytes);
   }
 
-  /** Whether a sum of an item `ords` names is staged. */
+  /** Whether a row of an item `ords` names is staged. */
   holdsAny(ords: ReadonlyMap<number, number>): boolean {
-    const s = this.sums;
+    const s = this.rows;
     for (let g = 0; g < s.count; g++) if (s.item(g) >= 0 && ords.has(s.item(g))) return true;
     return false;
   }
 
-  /** Drops the sums of `items`. */
+  /** Drops the rows of `items`. */
   discard(items: ReadonlySet<number>): void {
-    const sums = this.sums;
-    for (let g = 0; g < sums.count; g++) {
-      if (sums.item(g) >= 0 && items.has(sums.item(g))) {
-        sums.kill(g);
-        this.deadSums++;
+    const rows = this.rows;
+    for (let g = 0; g < rows.count; g++) {
+      if (rows.item(g) >= 0 && items.has(rows.item(g))) {
+        rows.kill(g);
+        this.deadRows++;
       }
     }
     this.compact();
@@ -458,21 +461,24 @@ class HeldStage {
   }
 
   /**
-   * The sums of the items `ords` names (item -> its batch's place) per batch, slot, key id and object
-   * id (mapEntries first), unstaged. Sums of two items of one batch that share a slot, key and object
-   * are added up; a sum whose every retrieval was a repeat is left out. Columns: batch place, slot
-   * start (ms), key id, object id, first and last ms, retrievals, whole retrievals, bytes sent.
+   * The sums of the rows of the items `ords` names (item -> its batch's place) per batch, slot, key id
+   * and object id (mapEntries first), unstaged. A sum whose every retrieval was a repeat is left out.
+   * Columns: batch place, slot, key id, object id, first and last ms after the slot's start,
+   * retrievals, whole retrievals, bytes sent.
    */
   take(ords: ReadonlyMap<number, number>): {
     readonly count: number;
     readonly columns: (Int32Array | Float64Array)[];
   } {
-    const s = this.sums;
-    // The one item seen per batch place: a second item of a batch means its sums are added up again.
-    const itemOfBatch = new Map<number, number>();
-    let again = false;
+    const s = this.rows;
+    const keyIds = this.keyIds;
+    const objectIds = this.objectIds;
+    const idOf = (ids: Int32Array, mapped: number, e: number): number => {
+      const id = e < mapped ? ids[e]! : -1;
+      if (id < 0) throw new RangeError(`holdings: a row's key or object ${e} has no id in the dictionaries`);
+      return id;
+    };
     const taken = new Int32Array(s.count);
-    const ordOf = new Int32Array(s.count);
     let n = 0;
     let lastItem = -2;
     let lastOrd = -1;
@@ -482,72 +488,35 @@ class HeldStage {
       if (item !== lastItem) {
         lastItem = item;
         lastOrd = ords.get(item) ?? -1;
-        if (lastOrd >= 0) {
-          const other = itemOfBatch.get(lastOrd);
-          if (other === undefined) itemOfBatch.set(lastOrd, item);
-          else if (other !== item) again = true;
-        }
       }
       if (lastOrd < 0) continue;
-      taken[n] = g;
-      ordOf[n] = lastOrd;
-      n++;
+      // Named as held_rows names it: rows of one batch, slot, key and object are then one sum.
+      s.rename(
+        g,
+        lastOrd,
+        idOf(keyIds, this.keysMapped, s.key(g)),
+        idOf(objectIds, this.objectsMapped, s.object(g)),
+      );
+      taken[n++] = g;
     }
-    const keyIds = this.keyIds;
-    const objectIds = this.objectIds;
-    const idOf = (ids: Int32Array, mapped: number, e: number): number => {
-      const id = e < mapped ? ids[e]! : -1;
-      if (id < 0) throw new RangeError(`holdings: a sum's key or object ${e} has no id in the dictionaries`);
-      return id;
-    };
-    let out: ReturnType<HeldSums['columns']>;
-    if (again) {
-      const merged = new HeldSums(n);
-      for (let j = 0; j < n; j++) {
-        const g = taken[j]!;
-        merged.add(
-          ordOf[j]!,
-          s.slot(g),
-          idOf(keyIds, this.keysMapped, s.key(g)),
-          idOf(objectIds, this.objectsMapped, s.object(g)),
-          s.retrievals(g),
-          s.full(g),
-          s.bytes(g),
-          s.first(g),
-          s.last(g),
-        );
-      }
-      out = merged.columns();
-    } else {
-      // Each batch's sums are of one item: one per slot, key and object already.
-      for (let j = 0; j < n; j++) {
-        const g = taken[j]!;
-        s.rename(
-          g,
-          ordOf[j]!,
-          idOf(keyIds, this.keysMapped, s.key(g)),
-          idOf(objectIds, this.objectsMapped, s.object(g)),
-        );
-      }
-      out = s.columns(taken, n);
-    }
-    for (let j = 0; j < n; j++) s.kill(taken[j]!);
-    this.deadSums += n;
+    const sums = s.sumInPlace(taken, n);
+    const out = s.columns(taken, sums);
+    for (let j = 0; j < sums; j++) s.kill(taken[j]!);
+    this.deadRows += n;
     this.compact();
     return out;
   }
 
   /**
-   * When most sums are written or dropped, keeps the live ones only, in a table of their own: the
+   * When most rows are written or dropped, keeps the live ones only, in a table of their own: the
    * stream's memory follows the files being read, not every file it recorded.
    */
   private compact(): void {
-    const s = this.sums;
-    if (this.deadSums * 2 <= s.count) return;
+    const s = this.rows;
+    if (this.deadRows * 2 <= s.count) return;
     const moved = new Int32Array(s.count).fill(-1);
-    const next = new HeldSums(s.count - this.deadSums);
+    const next = new HeldRows(s.count - this.deadRows);
     for (let g = 0; g < s.count; g++) if (s.item(g) >= 0) moved[g] = next.copy(s, g);
-    next.index();
     for (const t of this.tasks.values()) {
       let j = 0;
       for (let i = 0; i < t.count; i++) {
@@ -565,8 +534,8 @@ class HeldStage {
         t.into = new Int32Array(0);
       }
     }
-    this.sums = next;
-    this.deadSums = 0;
+    this.rows = next;
+    this.deadRows = 0;
   }
 }
 
@@ -621,11 +590,11 @@ function capacity(n: number): number {
   return c;
 }
 
-/** Bytes of a sum: four int32 (a, slot, key, object), then five float64, in one cache line. */
+/** Bytes of a row: four int32 (a, slot, key, object), then five float64, in one cache line. */
 const SUM_BYTES = 64;
 const SUM_INTS = SUM_BYTES / 4;
 const SUM_FLOATS = SUM_BYTES / 8;
-/** Where a sum's numbers sit among its float64: after the four int32. */
+/** Where a row's numbers sit among its float64: after the four int32. */
 const RETRIEVALS = 2;
 const FULL = 3;
 const BYTES = 4;
@@ -633,26 +602,18 @@ const FIRST = 5;
 const LAST = 6;
 
 /**
- * Sums per (a, slot, key, object), `a` an item or a batch's place: retrievals, whole retrievals, bytes
- * sent, and first and last time (infinite while no read brought one). An open-addressing table (linear
- * probing, at most half full) over entries of one cache line each: a row added to a sum touches two
- * lines (its table slot and its entry), where a column per field touched one a field. `append` adds a
- * sum known to be new without the table, which `index` then builds.
+ * Partial holdings rows of (a, slot, key, object), `a` an item or a batch's place: retrievals, whole
+ * retrievals, bytes sent, and first and last time (infinite while no read brought one), one cache line
+ * each, in the order they were appended; `sumInPlace` adds up those of one (a, slot, key, object).
  */
-class HeldSums {
+class HeldRows {
   count = 0;
   private ints: Int32Array;
   private floats: Float64Array;
-  private slots: Int32Array;
-  private mask: number;
 
-  /** Room for `expected` sums before growing. */
+  /** Room for `expected` rows before growing. */
   constructor(expected: number) {
     const n = Math.max(1024, expected);
-    let slots = 1 << 12;
-    while (slots < n * 2) slots *= 2;
-    this.slots = new Int32Array(slots);
-    this.mask = slots - 1;
     const buffer = new ArrayBuffer(n * SUM_BYTES);
     this.ints = new Int32Array(buffer);
     this.floats = new Float64Array(buffer);
@@ -661,37 +622,19 @@ class HeldSums {
   item(g: number): number {
     return this.ints[g * SUM_INTS]!;
   }
-  slot(g: number): number {
-    return this.ints[g * SUM_INTS + 1]!;
-  }
   key(g: number): number {
     return this.ints[g * SUM_INTS + 2]!;
   }
   object(g: number): number {
     return this.ints[g * SUM_INTS + 3]!;
   }
-  retrievals(g: number): number {
-    return this.floats[g * SUM_FLOATS + RETRIEVALS]!;
-  }
-  full(g: number): number {
-    return this.floats[g * SUM_FLOATS + FULL]!;
-  }
-  bytes(g: number): number {
-    return this.floats[g * SUM_FLOATS + BYTES]!;
-  }
-  first(g: number): number {
-    return this.floats[g * SUM_FLOATS + FIRST]!;
-  }
-  last(g: number): number {
-    return this.floats[g * SUM_FLOATS + LAST]!;
-  }
 
-  /** Marks sum `g` written or dropped (item -1): no row is added to it again. */
+  /** Marks row `g` written or dropped (item -1). */
   kill(g: number): void {
     this.ints[g * SUM_INTS] = -1;
   }
 
-  /** Gives sum `g` another `a`, key and object (outside the lookup table: for `columns` only). */
+  /** Gives row `g` another `a`, key and object. */
   rename(g: number, a: number, key: number, object: number): void {
     const i = g * SUM_INTS;
     this.ints[i] = a;
@@ -699,43 +642,62 @@ class HeldSums {
     this.ints[i + 3] = object;
   }
 
-  /** Adds to the sum of (a, slot, key, object), new when absent; returns its index. */
-  add(
-    a: number,
-    slot: number,
-    key: number,
-    object: number,
-    retrievals: number,
-    full: number,
-    bytes: number,
-    first: number,
-    last: number,
-  ): number {
+  /**
+   * Adds each of the rows `rows[0 .. n)` names into the first of them of its (a, slot, key, object),
+   * killing the others; returns how many are left, which `rows` then names first (in their order). An
+   * open-addressing table (linear probing, at most half full) of the rows' indexes, made for the call,
+   * beside each place the row's hash, so that a probe reads a row only when the hashes match.
+   */
+  sumInPlace(rows: Int32Array, n: number): number {
+    let size = 1 << 12;
+    while (size < n * 2) size *= 2;
+    const mask = size - 1;
+    const places = new Int32Array(size);
+    const hashes = new Int32Array(size);
     const ints = this.ints;
-    let s = hash(a, slot, key, object) & this.mask;
-    for (;;) {
-      const g = this.slots[s]! - 1;
-      if (g < 0) break;
+    const floats = this.floats;
+    let kept = 0;
+    for (let j = 0; j < n; j++) {
+      const g = rows[j]!;
       const i = g * SUM_INTS;
-      if (ints[i + 3] === object && ints[i + 1] === slot && ints[i + 2] === key && ints[i] === a) {
-        const floats = this.floats;
-        const f = g * SUM_FLOATS;
-        floats[f + RETRIEVALS]! += retrievals;
-        floats[f + FULL]! += full;
-        floats[f + BYTES]! += bytes;
-        if (first < floats[f + FIRST]!) floats[f + FIRST] = first;
-        if (last > floats[f + LAST]!) floats[f + LAST] = last;
-        return g;
+      const a = ints[i]!;
+      const slot = ints[i + 1]!;
+      const key = ints[i + 2]!;
+      const object = ints[i + 3]!;
+      const h = hash(a, slot, key, object);
+      let p = h & mask;
+      let into = -1;
+      for (;;) {
+        const t = places[p]! - 1;
+        if (t < 0) break;
+        if (hashes[p] === h) {
+          const k = t * SUM_INTS;
+          if (ints[k + 3] === object && ints[k + 2] === key && ints[k + 1] === slot && ints[k] === a) {
+            into = t;
+            break;
+          }
+        }
+        p = (p + 1) & mask;
       }
-      s = (s + 1) & this.mask;
+      if (into < 0) {
+        places[p] = g + 1;
+        hashes[p] = h;
+        rows[kept++] = g;
+        continue;
+      }
+      const f = g * SUM_FLOATS;
+      const e = into * SUM_FLOATS;
+      floats[e + RETRIEVALS]! += floats[f + RETRIEVALS]!;
+      floats[e + FULL]! += floats[f + FULL]!;
+      floats[e + BYTES]! += floats[f + BYTES]!;
+      if (floats[f + FIRST]! < floats[e + FIRST]!) floats[e + FIRST] = floats[f + FIRST]!;
+      if (floats[f + LAST]! > floats[e + LAST]!) floats[e + LAST] = floats[f + LAST]!;
+      ints[i] = -1;
     }
-    const g = this.append(a, slot, key, object, retrievals, full, bytes, first, last);
-    if (this.count * 2 > this.slots.length) this.index();
-    else this.slots[s] = g + 1;
-    return g;
+    return kept;
   }
 
-  /** A new sum at the end, not (yet) in the lookup table; returns its index. */
+  /** A new row at the end; returns its index. */
   append(
     a: number,
     slot: number,
@@ -765,15 +727,15 @@ class HeldSums {
     return g;
   }
 
-  /** A copy of sum `g` of `from` at the end, not (yet) in the lookup table; returns its index. */
-  copy(from: HeldSums, g: number): number {
+  /** A copy of row `g` of `from` at the end; returns its index. */
+  copy(from: HeldRows, g: number): number {
     const at = this.count++;
     if (at * SUM_INTS === this.ints.length) this.grow();
     this.ints.set(from.ints.subarray(g * SUM_INTS, (g + 1) * SUM_INTS), at * SUM_INTS);
     return at;
   }
 
-  /** Takes a repeat's retrievals, whole retrievals and bytes out of sum `g`. */
+  /** Takes a repeat's retrievals, whole retrievals and bytes out of row `g`. */
   subtract(g: number, retrievals: number, full: number, bytes: number): void {
     const f = g * SUM_FLOATS;
     this.floats[f + RETRIEVALS]! -= retrievals;
@@ -781,32 +743,19 @@ class HeldSums {
     this.floats[f + BYTES]! -= bytes;
   }
 
-  /** (Re)builds the lookup table over every sum, at most half full. */
-  index(): void {
-    let size = this.slots.length;
-    while (size < this.count * 2) size *= 2;
-    this.slots = new Int32Array(size);
-    this.mask = size - 1;
-    const ints = this.ints;
-    for (let g = 0; g < this.count; g++) {
-      const i = g * SUM_INTS;
-      let s = hash(ints[i]!, ints[i + 1]!, ints[i + 2]!, ints[i + 3]!) & this.mask;
-      while (this.slots[s] !== 0) s = (s + 1) & this.mask;
-      this.slots[s] = g + 1;
-    }
-  }
-
   /**
-   * The sums with at least one retrieval left (of those `rows[0 .. n)` names; all when not given), as
-   * held_rows takes them: `a`, slot, key, object, first and last ms after the slot's start, retrievals,
-   * whole retrievals, bytes sent.
+   * The rows `rows[0 .. n)` names that have at least one retrieval left, as held_rows takes them: `a`,
+   * slot, key, object, first and last ms after the slot's start, retrievals, whole retrievals, bytes
+   * sent.
    */
   columns(
-    rows?: Int32Array,
-    n = this.count,
+    rows: Int32Array,
+    n: number,
   ): { readonly count: number; readonly columns: (Int32Array | Float64Array)[] } {
+    const ints = this.ints;
+    const floats = this.floats;
     let kept = 0;
-    for (let j = 0; j < n; j++) if (this.retrievals(rows === undefined ? j : rows[j]!) > 0) kept++;
+    for (let j = 0; j < n; j++) if (floats[rows[j]! * SUM_FLOATS + RETRIEVALS]! > 0) kept++;
     const a = new Int32Array(kept);
     const slot = new Int32Array(kept);
     const key = new Int32Array(kept);
@@ -816,11 +765,9 @@ class HeldSums {
     const retrievals = new Int32Array(kept);
     const full = new Int32Array(kept);
     const bytes = new Float64Array(kept);
-    const ints = this.ints;
-    const floats = this.floats;
     let o = 0;
     for (let j = 0; j < n; j++) {
-      const g = rows === undefined ? j : rows[j]!;
+      const g = rows[j]!;
       const i = g * SUM_INTS;
       const f = g * SUM_FLOATS;
       if (!(floats[f + RETRIEVALS]! > 0)) continue;
