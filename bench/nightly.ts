@@ -56,7 +56,9 @@ async function objectsOf(
   const glob = layout === 'simple' ? join(dir, '*') : join(dir, '**', '*');
   try {
     const m = JSON.parse(await readFile(marker, 'utf8')) as Objects & { version: number; source: string };
-    if (m.version === OBJECTS_VERSION && m.source === file) return { ...m, glob };
+    // The folder is the one beside the marker: the path the marker recorded may be another checkout's
+    // (bench-data linked into a worktree).
+    if (m.version === OBJECTS_VERSION && m.source === file) return { ...m, dir, glob };
   } catch {
     // Not made yet.
   }
