@@ -11,7 +11,7 @@ import { DuckDbStoreError, InvalidRollupRowError } from './errors.js';
 import { DROP_OLD_HELD_ROWS, OLD_HELD_ROWS_SHAPE } from './holdings-writer.js';
 import { memoryLimitSetting, stateMemoryLimit } from './memory-limit.js';
 import { DROP_OLD_NETWORK, NETWORK_UNCODED, OLD_NETWORK_SHAPE } from './network-store.js';
-import { claimDays, claimsView, splitClaimsByDay } from './request-claims.js';
+import { splitClaimsByDay } from './request-claims.js';
 import {
   CLAIMS_ONE_TABLE,
   CREATE_SCHEMA,
@@ -157,17 +157,7 @@ export class DuckDbDatabase {
     // (rollup: 3, local-ingest.ts) makes the next ingestion rebuild the rollup and its claims anyway.
     if (shape.oldClaims) await connection.run(DROP_OLD_CLAIMS);
     // One table of every day's claims: split into a table per day, the view in its place.
-    else if (shape.claimsOneTable) {
-      await connection.run('BEGIN TRANSACTION');
-      try {
-        await splitClaimsByDay(connection);
-        await connection.run(claimsView(await claimDays(connection)));
-        await connection.run('COMMIT');
-      } catch (error) {
-        await connection.run('ROLLBACK').catch(() => undefined);
-        throw error;
-      }
-    }
+    else if (shape.claimsOneTable) await inTransactionDo(connection, splitClaimsByDay);
     // held_rows with a text batch, likewise (holdings: 2). The state then keeps no holdings until an
     // ingestion that keeps them rebuilds them, as the holdings command then says.
     if (shape.oldHeldRows) {
@@ -249,9 +239,19 @@ async function earlierShapes(connection: DuckDBConnection): Promise<EarlierShape
 
 /** Runs `statements` in one transaction: all of them, or (on an error, rethrown) none. */
 async function inTransaction(connection: DuckDBConnection, statements: readonly string[]): Promise<void> {
+  await inTransactionDo(connection, async (c) => {
+    for (const statement of statements) await c.run(statement);
+  });
+}
+
+/** Runs `work` in one transaction: committed when it resolves, rolled back (the error rethrown) when not. */
+async function inTransactionDo(
+  connection: DuckDBConnection,
+  work: (connection: DuckDBConnection) => Promise<void>,
+): Promise<void> {
   await connection.run('BEGIN TRANSACTION');
   try {
-    for (const statement of statements) await connection.run(statement);
+    await work(connection);
     await connection.run('COMMIT');
   } catch (error) {
     await connection.run('ROLLBACK').catch(() => undefined);

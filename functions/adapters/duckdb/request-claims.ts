@@ -177,7 +177,8 @@ export async function claimDays(connection: DuckDBConnection): Promise<number[]>
 
 /**
  * The claims of a state file made before the day tables (one table `request_claims` with a `day`
- * column), moved into day tables; the caller then creates the view. In the caller's transaction.
+ * column), moved into day tables, and the view over them in that table's place. In the caller's
+ * transaction.
  */
 export async function splitClaimsByDay(connection: DuckDBConnection): Promise<void> {
   const rows = (
@@ -193,6 +194,7 @@ export async function splitClaimsByDay(connection: DuckDBConnection): Promise<vo
     );
   }
   await connection.run('DROP TABLE request_claims');
+  await connection.run(claimsView(rows.map(([day]) => Number(day))));
 }
 
 /** Drops every claim table (the state's claims cleared) and empties the view. */
