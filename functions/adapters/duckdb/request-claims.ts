@@ -14,8 +14,8 @@
  *   of the group are checked against each other in open-addressing hash tables of typed arrays (the
  *   lines cut by their hash into partitions small enough for the processor's cache), and
  *   against the claims, the identities that recorded files counted (a table per event day), on the
- *   event days the group's lines fall on only (a repeat is the same request, logged with the same time, so its claim has one
- *   of those days). A line whose identity another recorded file claimed, or that an earlier line of the
+ *   event days the group's lines fall on only (a repeat is the same request, logged with the same
+ *   time, so its claim has one of those days). A line whose identity another recorded file claimed, or that an earlier line of the
  *   group (in the group's order, then by row) carries, is a repeat. Its contribution is staged as a
  *   negative partial row of the row it went into, so the rows summed into the rollup leave it out; the
  *   group's first occurrences become claims of their files, appended as integers a slice at a time;
@@ -31,8 +31,8 @@
  * the days that hold claims with the claims of those days.
  *
  * Bound: claims are kept for the event days within `days` of the newest event day claimed
- * (forgetRequestClaims, which drops the older days' tables), so a record delivered again more than that long after the request is not
- * recognised. Two different requests whose identities hash alike (odds about n^2 / 2^65 for n requests
+ * (forgetRequestClaims, which drops the older days' tables), so a record delivered again more than
+ * that long after the request is not recognised. Two different requests whose identities hash alike (odds about n^2 / 2^65 for n requests
  * in the window) would count once.
  */
 import { endianness } from 'node:os';
@@ -184,17 +184,17 @@ export async function splitClaimsByDay(connection: DuckDBConnection): Promise<vo
   const rows = (
     await connection.runAndReadAll('SELECT DISTINCT day FROM request_claims ORDER BY day')
   ).getRows();
-  for (const [day] of rows) {
-    const table = claimTable(Number(day));
-    await connection.run(createClaimTable(Number(day)));
+  const days = rows.map(([day]) => Number(day));
+  for (const day of days) {
+    await connection.run(createClaimTable(day));
     await connection.run(
-      `INSERT INTO ${table} SELECT id_hash, file FROM request_claims WHERE day = $1`,
-      [Number(day)],
+      `INSERT INTO ${claimTable(day)} SELECT id_hash, file FROM request_claims WHERE day = $1`,
+      [day],
       [INTEGER],
     );
   }
   await connection.run('DROP TABLE request_claims');
-  await connection.run(claimsView(rows.map(([day]) => Number(day))));
+  await connection.run(claimsView(days));
 }
 
 /** Drops every claim table (the state's claims cleared) and empties the view. */
