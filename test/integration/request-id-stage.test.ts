@@ -297,3 +297,42 @@ describe('forgetting the claims of days out of the window', () => {
     expect(await rows('SELECT count(*) FROM request_claims')).toEqual([[0]]);
   });
 });
+
+describe('the window across a month end, with a record delivered days late', () => {
+  it('keeps the last days of February past 1 March, and drops a late repeat of one of them', async () => {
+    // 2026 is not a leap year: 26, 27 and 28 February, then 1 and 3 March (UTC days).
+    const day = (month: number, date: number) => Date.UTC(2026, month, date) / 86_400_000;
+    await claim([
+      [11, day(1, 26), 1],
+      [12, day(1, 27), 1],
+      [13, day(1, 28), 1],
+      [14, day(2, 1), 1],
+      [15, day(2, 3), 1],
+    ]);
+    await connection.run("INSERT INTO request_claim_files VALUES (1, 'recorded')");
+    // A window of 5 days from 3 March reaches back to 26 February, 6 to 25: the month end does not
+    // shorten it.
+    await forgetRequestClaims(connection, 5);
+    expect(await claimDays(connection)).toEqual([day(1, 26), day(1, 27), day(1, 28), day(2, 1), day(2, 3)]);
+    await forgetRequestClaims(connection, 4);
+    expect(await claimDays(connection)).toEqual([day(1, 27), day(1, 28), day(2, 1), day(2, 3)]);
+    // Delivered on 3 March: the request of 28 February at 23:59 UTC again, and one new request of 28
+    // February.
+    const slot28 = (day(1, 28) + 1) * 96 - 1;
+    const stage = new RequestIdStage();
+    stage.stage(
+      1,
+      lines([
+        { item: 0, ref: 0, high: 0, low: 13, slot: slot28 },
+        { item: 0, ref: 0, high: 0, low: 16, slot: slot28 },
+      ]),
+    );
+    await stageRows(1, [{ item: 0, ref: 0 }]);
+    const dropped = await stage.dropRepeats(connection, [{ item: 0, batch: 'late' }]);
+    expect(dropped.get(0)).toBe(1);
+    expect(await rows(`SELECT id_hash FROM ${claimTable(day(1, 28))} ORDER BY id_hash`)).toEqual([
+      [13],
+      [16],
+    ]);
+  });
+});
