@@ -25,6 +25,7 @@ import {
   deleteEmptiedRows,
   forgetRequestClaims,
 } from './request-claims.js';
+import { stringCodes } from './rollup-strings.js';
 import {
   appendRollupRows,
   type ColumnarRollupRows,
@@ -427,8 +428,10 @@ export class DuckDbIngestLog {
     const written = kept.map((f) => ({ item: f.item, batch: batchOf(f) }));
     // Repeats are taken out of the holdings rows with the rollup's and the network's (holdings-writer.ts).
     const repeats = await staged.dropRepeats(written);
-    if (holdings) await insertHoldings(connection, written);
-    await staged.insertInto(written);
+    // The group's batch names coded once, for the rollup, the network table and the holdings.
+    const batchCodes = await stringCodes(connection, written.map((w) => w.batch));
+    if (holdings) await insertHoldings(connection, written, batchCodes);
+    await staged.insertInto(written, batchCodes);
     if (repeats.size > 0) {
       const batches = new Set(kept.filter((f) => repeats.has(f.item)).map(batchOf));
       await deleteEmptiedRows(connection, [...batches]);

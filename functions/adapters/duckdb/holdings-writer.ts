@@ -26,7 +26,7 @@ import { SLOT_MS } from '../../domain/usage.js';
 import { growInt } from '../logs/grow-arrays.js';
 import { TupleDictionary } from '../logs/tuple-dictionary.js';
 import { appendColumns } from './append-columns.js';
-import { ADD_STRINGS, CODES_OF, DICTIONARY_LIST } from './rollup-strings.js';
+import { batchCodeOf, DICTIONARY_LIST } from './rollup-strings.js';
 
 /**
  * The holdings table, stored in three: `held_rows` (integers: one row per batch, slot, key and object,
@@ -149,9 +149,6 @@ export const HOLDINGS_SQL = {
     SELECT id, k, v, CASE WHEN s < 0 THEN NULL ELSE s::BIGINT END, n::BIGINT
     FROM (SELECT unnest($1::INTEGER[]) AS id, unnest($2::VARCHAR[]) AS k, unnest($3::VARCHAR[]) AS v,
       unnest($4::DOUBLE[]) AS s, unnest($5::DOUBLE[]) AS n)`,
-  /** The batches $1 into rollup_strings (those not there yet), then their codes. */
-  codeBatches: ADD_STRINGS,
-  batchCodes: CODES_OF,
   deleteOf: `DELETE FROM held_rows WHERE batch IN
     (SELECT id FROM rollup_strings WHERE value IN (SELECT unnest($1::VARCHAR[])))`,
   clear: ['DELETE FROM held_rows', 'DELETE FROM held_keys', 'DELETE FROM held_objects'],
@@ -195,12 +192,15 @@ export async function stageHeldRepeats(connection: DuckDBConnection): Promise<vo
 }
 
 /**
- * Writes the sums of `items` into holdings and unstages them. Inside the caller's transaction, after
- * the group's repeats were taken out (RequestIdStage.dropRepeats). Returns the holdings rows written.
+ * Writes the sums of `items` into holdings and unstages them; `batchCodes` holds each batch's code in
+ * `rollup_strings` (coded once per group for the rollup, the network table and this). Inside the
+ * caller's transaction, after the group's repeats were taken out (RequestIdStage.dropRepeats). Returns
+ * the holdings rows written.
  */
 export async function insertHoldings(
   connection: DuckDBConnection,
   items: readonly { readonly item: number; readonly batch: string }[],
+  batchCodes: ReadonlyMap<string, number>,
 ): Promise<number> {
   if (items.length === 0) return 0;
   const batches = [...new Set(items.map((i) => i.batch))];
@@ -213,15 +213,7 @@ export async function insertHoldings(
   await stage.mapEntries(connection);
   const summed = stage.take(ordOf);
   if (summed.count === 0) return 0;
-  const list = [listValue(batches)];
-  await connection.run(HOLDINGS_SQL.codeBatches, list, [LIST(VARCHAR)]);
-  const codes = new Map<string, number>();
-  for (const [value, id] of (
-    await connection.runAndReadAll(HOLDINGS_SQL.batchCodes, list, [LIST(VARCHAR)])
-  ).getRows()) {
-    codes.set(String(value), Number(id));
-  }
-  const codeOf = batches.map((b) => codes.get(b)!);
+  const codeOf = batches.map((b) => batchCodeOf(batchCodes, b));
   const [ord, slot, key, object, first, last, retrievals, full, bytes] = summed.columns as [
     Int32Array,
     Int32Array,

@@ -14,11 +14,11 @@
  * had, so its readers are unchanged. Written as strings, 28 days of traffic in one file (253,552 rows a
  * million lines) cost the ingestion about 0.6 s and 70 to 100 MB (BENCHMARKS.md, issue 15).
  */
-import { DOUBLE, type DuckDBConnection, INTEGER, LIST, listValue, VARCHAR } from '@duckdb/node-api';
+import { DOUBLE, type DuckDBConnection, INTEGER, LIST, listValue } from '@duckdb/node-api';
 import { SLOT_MS } from '../../domain/usage.js';
 import type { ColumnarNetworkRows } from '../logs/network-rows.js';
 import { PendingAppend } from './append-columns.js';
-import { DICTIONARY_LIST } from './rollup-strings.js';
+import { batchCodeOf, DICTIONARY_LIST } from './rollup-strings.js';
 
 /** A network row's grain, the rollup's slot: its slot_start is its slot (as the scanner numbers it) x this. */
 export const NETWORK_SLOT_MS = SLOT_MS;
@@ -149,8 +149,8 @@ const KEY_COLUMNS = [
 /** SQL of the network table; constant text, values only as parameters. */
 export const NETWORK_SQL = {
   /**
-   * Sums the staged rows of the items $1 (batches $2, parallel, already in `rollup_strings`: StagedRollup
-   * adds them) by batch and key into network_rows, codes as staged; $3 is NETWORK_SLOT_MS. First and
+   * Sums the staged rows of the items $1 (the codes of their batches in `rollup_strings` $2, parallel) by
+   * batch and key into network_rows, codes as staged; $3 is NETWORK_SLOT_MS. First and
    * last time come from the lines counted (a repeat taken back out was logged at the time of the
    * request it repeats); a key whose every request was a repeat is not written.
    */
@@ -163,11 +163,7 @@ export const NETWORK_SQL = {
       max(last_ms::BIGINT) FILTER (WHERE requests > 0) AS last_ms,
       f.batch
     FROM network_stream s
-      JOIN (
-        SELECT l.item, k.id AS batch
-        FROM (SELECT unnest($1::INTEGER[]) AS item, unnest($2::VARCHAR[]) AS batch) l
-          JOIN rollup_strings k ON k.value = l.batch
-      ) f ON f.item = s.item
+      JOIN (SELECT unnest($1::INTEGER[]) AS item, unnest($2::INTEGER[]) AS batch) f ON f.item = s.item
     GROUP BY f.batch, slot, ${KEY_COLUMNS.join(', ')}
     HAVING sum(requests::BIGINT) > 0`,
   discardItems: 'DELETE FROM network_stream WHERE item IN (SELECT unnest($1::INTEGER[]))',
@@ -229,16 +225,24 @@ export async function stageNetworkRows(
   await pending.add(connection, columns, rows.count);
 }
 
-/** Sums the staged network rows of `items` into network_rows and unstages them (caller's transaction). */
+/**
+ * Sums the staged network rows of `items` into network_rows and unstages them (caller's transaction);
+ * `batchCodes` holds each batch's code in `rollup_strings`.
+ */
 export async function insertNetworkRows(
   connection: DuckDBConnection,
   items: readonly { readonly item: number; readonly batch: string }[],
+  batchCodes: ReadonlyMap<string, number>,
 ): Promise<void> {
   if (items.length === 0) return;
   await connection.run(
     NETWORK_SQL.insertSummed,
-    [listValue(items.map((i) => i.item)), listValue(items.map((i) => i.batch)), NETWORK_SLOT_MS],
-    [LIST(INTEGER), LIST(VARCHAR), INTEGER],
+    [
+      listValue(items.map((i) => i.item)),
+      listValue(items.map((i) => batchCodeOf(batchCodes, i.batch))),
+      NETWORK_SLOT_MS,
+    ],
+    [LIST(INTEGER), LIST(INTEGER), INTEGER],
   );
   await discardNetworkRows(
     connection,

@@ -42,7 +42,7 @@ import {
   type RepeatsDropped,
   RequestIdStage,
 } from './request-claims.js';
-import { CODES_OF } from './rollup-strings.js';
+import { batchCodeOf, stringCodes } from './rollup-strings.js';
 import { ROLLUP_CODE, SQL } from './schema.js';
 
 /** DuckDB's vector size: the most rows one data chunk holds. */
@@ -281,23 +281,17 @@ const STREAM_TYPES = [
 export const STREAM_SQL = {
   /**
    * Sums the staged rows of the items in $1 by batch and key (each partial count is exact as a double,
-   * and is summed as an integer), the batch of each item from $2 (in the same order as $1: items of
-   * one batch are summed together) coded by `rollup_strings` (ROLLUP_CODE.addStrings first). Their
-   * string columns and status already hold the codes of `rollup_strings` (StagedRollup.stage); $3 is SLOT_MS.
+   * and is summed as an integer), the batch of each item the code in `rollup_strings` in $2 (in the
+   * same order as $1: items of one batch are summed together). Their string columns and status already
+   * hold the codes of `rollup_strings` (StagedRollup.stage); $3 is SLOT_MS.
    */
   insertSummed: `INSERT INTO rollup_rows (slot_start, bucket, requester, access_point, dataset, operation,
       status_class, requests, bytes_sent, records, batch)
     SELECT slot::BIGINT * $3::BIGINT, bucket, requester, access_point, dataset, operation, status,
       sum(requests::BIGINT)::BIGINT, sum(bytes_sent::BIGINT)::BIGINT, sum(records::BIGINT)::BIGINT, f.batch
     FROM rollup_stream s
-      JOIN (
-        SELECT l.item, k.id AS batch
-        FROM (SELECT unnest($1::INTEGER[]) AS item, unnest($2::VARCHAR[]) AS batch) l
-          JOIN rollup_strings k ON k.value = l.batch
-      ) f ON f.item = s.item
+      JOIN (SELECT unnest($1::INTEGER[]) AS item, unnest($2::INTEGER[]) AS batch) f ON f.item = s.item
     GROUP BY f.batch, slot, status, bucket, requester, access_point, dataset, operation`,
-  /** The codes in `rollup_strings` of the strings $1 (all of them there). */
-  codesOf: CODES_OF,
   discardItems: 'DELETE FROM rollup_stream WHERE item IN (SELECT unnest($1::INTEGER[]))',
   /** The group's file records from `file_stage`, stamped with the time $1 (epoch ms). */
   insertFiles: `INSERT INTO ingested_files (fingerprint, path, basename, size, layout, lines, parsed_lines,
@@ -451,47 +445,41 @@ export class StagedRollup {
     }
     if (missing.size === 0) return;
     const ids = [...missing];
-    const found = await this.addStrings(ids.map((id) => strings[id]!));
+    const found = await stringCodes(
+      this.connection,
+      ids.map((id) => strings[id]!),
+    );
     for (const id of ids) codes[id] = found.get(strings[id]!)!;
   }
 
   private async statusCodes(): Promise<readonly number[]> {
     if (this.statusCodeList === undefined) {
-      const found = await this.addStrings(STATUS_BY_INDEX);
+      const found = await stringCodes(this.connection, STATUS_BY_INDEX);
       this.statusCodeList = STATUS_BY_INDEX.map((status) => found.get(status)!);
     }
     return this.statusCodeList;
   }
 
-  /** Adds `values` to `rollup_strings` (those not there yet) and reads their codes. */
-  private async addStrings(values: readonly string[]): Promise<Map<string, number>> {
-    const list = [listValue([...values])];
-    await this.connection.run(ROLLUP_CODE.addStrings, list, [LIST(VARCHAR)]);
-    const reader = await this.connection.runAndReadAll(STREAM_SQL.codesOf, list, [LIST(VARCHAR)]);
-    const found = new Map<string, number>();
-    for (const [value, id] of reader.getRows()) found.set(String(value), Number(id));
-    for (const value of values) {
-      if (!found.has(value)) throw new Error(`rollup string ${JSON.stringify(value)} was not added`);
-    }
-    return found;
-  }
-
   /**
    * Sums the staged rows of `items` into `rollup`, one row per batch and key (items sharing a batch
-   * are summed together), and unstages them. Run it inside the caller's transaction. Returns the rollup rows written.
+   * are summed together), and unstages them; `batchCodes` holds each batch's code in `rollup_strings`
+   * (stringCodes, in the same transaction). Run it inside the caller's transaction. Returns the rollup
+   * rows written.
    */
-  async insertInto(items: readonly { readonly item: number; readonly batch: string }[]): Promise<number> {
+  async insertInto(
+    items: readonly { readonly item: number; readonly batch: string }[],
+    batchCodes: ReadonlyMap<string, number>,
+  ): Promise<number> {
     if (items.length === 0) return 0;
     await this.flushStaged();
     const ids = listValue(items.map((i) => i.item));
-    const batches = items.map((i) => i.batch);
-    await this.connection.run(ROLLUP_CODE.addStrings, [listValue([...new Set(batches)])], [LIST(VARCHAR)]);
+    const codes = listValue(items.map((i) => batchCodeOf(batchCodes, i.batch)));
     const result = await this.connection.run(
       STREAM_SQL.insertSummed,
-      [ids, listValue(batches), BigInt(SLOT_MS)],
-      [LIST(INTEGER), LIST(VARCHAR), BIGINT],
+      [ids, codes, BigInt(SLOT_MS)],
+      [LIST(INTEGER), LIST(INTEGER), BIGINT],
     );
-    await insertNetworkRows(this.connection, items);
+    await insertNetworkRows(this.connection, items, batchCodes);
     await this.discard(items.map((i) => i.item));
     return Number(result.rowsChanged);
   }

@@ -8,7 +8,7 @@
 import type { Interval } from '../../domain/time.js';
 import { HOLDINGS_SCHEMA } from './holdings-writer.js';
 import { NETWORK_SQL, NETWORK_TABLE_SCHEMA, upgradeNetwork } from './network-store.js';
-import { ADD_STRINGS, DICTIONARY_LIST } from './rollup-strings.js';
+import { DICTIONARY_LIST } from './rollup-strings.js';
 
 /** Bumped when a table changes shape; a file written with another version is refused, not guessed at. */
 export const SCHEMA_VERSION = '1';
@@ -41,7 +41,8 @@ const ROLLUP_TABLES: readonly string[] = [
     records BIGINT NOT NULL,
     batch INTEGER NOT NULL
   )`,
-  // Each string once (ROLLUP_CODE.addStrings adds only those not there yet: one writer holds the file).
+  // Each string once (stringCodes in rollup-strings.ts adds only those not there yet: one writer holds
+  // the file).
   // Never removed, so that a code read once stays valid (StagedRollup caches them); they are few
   // (buckets, requesters, access points, datasets, operations, status classes, a batch name per group).
   `CREATE TABLE IF NOT EXISTS rollup_strings (
@@ -68,8 +69,6 @@ const ROLLUP_VIEW = `CREATE OR REPLACE VIEW rollup AS
  * Coding rollup rows into `rollup_rows` and `rollup_strings`; constant text, values only as parameters.
  */
 export const ROLLUP_CODE = {
-  /** Adds the strings of the list $1 that `rollup_strings` does not hold yet, each once. */
-  addStrings: ADD_STRINGS,
   /**
    * Adds the strings of the table `rollup_input` (the rollup's columns, as strings) that
    * `rollup_strings` does not hold yet.
