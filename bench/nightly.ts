@@ -4,7 +4,8 @@
  * side with DuckDB's naive reader over the same files (a glob), runs alternated (ours, DuckDB, ours,
  * ...) so that a noisy machine weighs on both alike; and a second night: new objects ingested into an
  * empty state and into a state already holding `--month-objects` ingested objects (with two weeks of
- * request claims), the cost per new object compared.
+ * request claims), the cost per new object compared; and holdings on against off (the key-level table,
+ * issue 14) on the one file and on the first size of small objects, alternated.
  *
  * The month's state is made by ingesting the first night with the CLI, then adding the other objects'
  * records and their request claims by SQL (what a month of nights leaves in the tables, without reading
@@ -13,7 +14,7 @@
  */
 import { copyFile, mkdtemp, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { claimsView, claimTable, createClaimTable } from '../functions/adapters/duckdb/request-claims.js';
 import { generateDataset } from '../functions/cli/generate/generator.js';
@@ -25,6 +26,7 @@ import {
   HEADLINE,
   label,
   log,
+  type Measured,
   measure,
   median,
   OURS,
@@ -160,6 +162,7 @@ export async function benchNightly(args: Args, set: Dataset): Promise<Row[]> {
       }
     }
     if (args.monthObjects > 0) rows.push(...(await secondNight(args, set, scratch)));
+    if (args.holdings) rows.push(...(await holdingsOnOff(args, set, scratch)));
   } finally {
     await rm(scratch, { recursive: true, force: true });
   }
@@ -315,4 +318,94 @@ async function secondNight(args: Args, set: Dataset, scratch: string): Promise<R
       rss.full,
     ),
   ];
+}
+
+export const HOLDINGS_OFF = 'partner-audit ingest, holdings off';
+export const HOLDINGS_ON = 'partner-audit ingest, holdings on';
+
+/**
+ * The registry `registry` with holdings kept (`settings.holdings: true`), written beside it (its paths,
+ * the manifest's, are relative to it).
+ */
+async function registryWithHoldings(registry: string): Promise<string> {
+  const text = await readFile(registry, 'utf8');
+  if (!/^settings:\n/m.test(text)) throw new Error(`${registry}: no settings: block to add holdings to`);
+  if (/^\s+holdings:/m.test(text)) throw new Error(`${registry}: settings.holdings is set already`);
+  const on = join(dirname(registry), 'registry-holdings.yaml');
+  await writeFile(on, text.replace(/^settings:\n/m, 'settings:\n  holdings: true\n'));
+  return on;
+}
+
+/**
+ * Holdings on against off: the one file and the first size of small objects (simple layout), each
+ * ingested into a fresh state with the registry as it is (holdings off, their default) and with
+ * holdings on, runs alternated (off, on, off, ...). A row each, medians; the on row's note gives its
+ * wall and CPU seconds over off's.
+ */
+async function holdingsOnOff(args: Args, set: Dataset, scratch: string): Promise<Row[]> {
+  const base = label(set.lines);
+  const registryOn = await registryWithHoldings(set.registry);
+  const inputs = [{ data: `${base} one file, holdings`, path: set.plain }];
+  const perObject = args.files[0];
+  if (perObject !== undefined) {
+    const dir = join(args.dataDir, base, `objects-${perObject}-simple`);
+    const o = await objectsOf(set.plain, dir, perObject, 'simple');
+    inputs.push({ data: `${base} as ${o.objects} x ${perObject}, holdings`, path: o.dir });
+  }
+  const rows: Row[] = [];
+  for (const input of inputs) {
+    log(`${input.data}: off and on, alternated`);
+    const runs = { off: [] as Measured[], on: [] as Measured[] };
+    for (let i = 0; i < args.runs; i++) {
+      for (const which of ['off', 'on'] as const) {
+        const db = join(scratch, `holdings-${which}-${i}.duckdb`);
+        const m = await measure(process.execPath, [
+          BIN,
+          'ingest',
+          '--logs',
+          input.path,
+          '--registry',
+          which === 'on' ? registryOn : set.registry,
+          '--db',
+          db,
+          '--json',
+        ]);
+        const out = JSON.parse(m.stdout) as IngestJson;
+        if (out.lines !== set.lines)
+          throw new Error(`${input.data}: ingest read ${out.lines} of ${set.lines} lines`);
+        runs[which].push(m);
+        await rm(db, { force: true });
+        await rm(`${db}.wal`, { force: true });
+      }
+    }
+    const seconds = (r: Measured[]) => median(r.map((m) => m.seconds));
+    const cpu = (r: Measured[]) =>
+      r.every((m) => m.cpuSeconds !== undefined) ? median(r.map((m) => m.cpuSeconds!)) : undefined;
+    const over = (on: number, off: number) =>
+      `${on >= off ? '+' : ''}${(((on - off) / off) * 100).toFixed(1)} %`;
+    const [cpuOff, cpuOn] = [cpu(runs.off), cpu(runs.on)];
+    log(
+      `  off ${runs.off.map((m) => m.seconds.toFixed(2)).join(' / ')} s, on ${runs.on.map((m) => m.seconds.toFixed(2)).join(' / ')} s`,
+    );
+    const row = (reader: string, r: Measured[], note: string): Row => ({
+      data: input.data,
+      reader,
+      seconds: seconds(r),
+      lines: set.lines,
+      textBytes: set.plainBytes,
+      maxRssKb: median(r.map((m) => m.maxRssKb)),
+      note,
+    });
+    const cpuNote = (c: number | undefined) => (c === undefined ? '' : `CPU ${c.toFixed(2)} s, `);
+    rows.push(
+      row(HOLDINGS_OFF, runs.off, `${cpuNote(cpuOff)}alternated`),
+      row(
+        HOLDINGS_ON,
+        runs.on,
+        `${cpuNote(cpuOn)}over off: ${over(seconds(runs.on), seconds(runs.off))} seconds` +
+          `${cpuOn === undefined || cpuOff === undefined ? '' : `, ${over(cpuOn, cpuOff)} CPU`}, alternated`,
+      ),
+    );
+  }
+  return rows;
 }

@@ -5,7 +5,7 @@
  *   npm run bench [-- --quick] [-- --sizes 1m,10m] [-- --runs 3] [-- --markdown] [-- --no-gzip]
  *                 [-- --data-dir bench-data]
  *   npm run bench -- --logs <file> [--logs <file> ...] [--registry <file>] [--runs 3] [--markdown] [--no-gzip]
- *   npm run bench -- [--files 200,2000 | --files none] [--month-objects 300000]
+ *   npm run bench -- [--files 200,2000 | --files none] [--month-objects 300000] [--no-holdings]
  *
  * Data sets are generated once into ./bench-data (git-ignored) and reused: one day of traffic in one
  * file, as `partner-audit generate --lines N` writes it, plus a gzip copy. With `--logs` nothing is
@@ -33,7 +33,9 @@
  * and cut into log objects of `--files` lines each (S3 delivers a few hundred to a few thousand lines an
  * object), under S3's simple and partitioned key layouts, ours and DuckDB's naive reader over the same
  * glob alternated run by run; and a second night of new objects into an empty state and into one
- * holding `--month-objects` ingested objects (0: no such rows).
+ * holding `--month-objects` ingested objects (0: no such rows); and holdings on against off (issue 14:
+ * the key-level table may cost ingestion at most 10 %), the one file and the first size of small
+ * objects, runs alternated (`--no-holdings`: not measured).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -77,6 +79,8 @@ export interface Args {
   readonly registry?: string;
   /** Lines per object of the nightly shape (the smallest size cut into S3-sized objects); empty: none. */
   readonly files: readonly number[];
+  /** Holdings on against off (issue 14), alternated, on the nightly shapes (`--no-holdings`: not). */
+  readonly holdings: boolean;
   /** Ingested objects the second night's state holds (0: no second-night rows). */
   readonly monthObjects: number;
 }
@@ -92,6 +96,7 @@ function parseArgs(argv: readonly string[]): Args {
   let registry: string | undefined;
   let files = [200, 2000];
   let monthObjects = 300_000;
+  let holdings = true;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const value = () => {
@@ -115,6 +120,7 @@ function parseArgs(argv: readonly string[]): Args {
       const v = value();
       files = v === 'none' ? [] : v.split(',').map((n) => positive('--files', n));
     } else if (arg === '--month-objects') monthObjects = Number(value());
+    else if (arg === '--no-holdings') holdings = false;
     else throw new BenchArgsError(`unknown option ${arg} (see the comment at the top of bench/run.ts)`);
   }
   if (logs.length > 0 && sizesGiven) {
@@ -137,6 +143,7 @@ function parseArgs(argv: readonly string[]): Args {
     logs,
     files: logs.length > 0 ? [] : files,
     monthObjects: logs.length > 0 ? 0 : monthObjects,
+    holdings: logs.length === 0 && holdings,
     ...(registry === undefined ? {} : { registry }),
   };
 }
@@ -391,6 +398,8 @@ partners:
 export interface Measured {
   readonly seconds: number;
   readonly maxRssKb: number;
+  /** User + system CPU seconds of the process and its threads (GNU time); absent without it. */
+  readonly cpuSeconds?: number;
   readonly stdout: string;
 }
 
@@ -403,7 +412,7 @@ export async function measure(command: string, args: readonly string[]): Promise
   const [cmd, cmdArgs] =
     GNU_TIME === undefined || rssFile === undefined
       ? [command, [...args]]
-      : [GNU_TIME, ['-f', '%M', '-o', rssFile, command, ...args]];
+      : [GNU_TIME, ['-f', '%M %U %S', '-o', rssFile, command, ...args]];
   const started = performance.now();
   const child = spawn(cmd, cmdArgs, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
@@ -429,11 +438,14 @@ export async function measure(command: string, args: readonly string[]): Promise
     throw new BenchRunError(`${command} ${args.join(' ')} exited with ${code}: ${stderr.trim().slice(-500)}`);
   }
   let maxRssKb = polledKb;
+  let cpuSeconds: number | undefined;
   if (rssFile !== undefined) {
-    maxRssKb = Number(readFileSync(rssFile, 'utf8').trim().split('\n').at(-1));
+    const [rss, user, system] = readFileSync(rssFile, 'utf8').trim().split('\n').at(-1)!.split(' ');
+    maxRssKb = Number(rss);
+    cpuSeconds = Number(user) + Number(system);
     await rm(rssFile, { force: true });
   }
-  return { seconds, maxRssKb, stdout };
+  return { seconds, maxRssKb, stdout, ...(cpuSeconds === undefined ? {} : { cpuSeconds }) };
 }
 
 function vmHwmKb(pid: number): number {
@@ -790,7 +802,7 @@ async function main(): Promise<void> {
     const rows: Row[] = [];
     for (const set of sets) rows.push(...(await benchSet(args, set)));
     const smallest = args.logs.length > 0 ? undefined : Math.min(...args.sizes);
-    if (smallest !== undefined && (args.files.length > 0 || args.monthObjects > 0)) {
+    if (smallest !== undefined && (args.files.length > 0 || args.monthObjects > 0 || args.holdings)) {
       const set = await dataset(args.dataDir, smallest, false);
       rows.push(...(await benchNightly(args, set)));
     }
