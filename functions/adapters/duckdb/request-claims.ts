@@ -23,10 +23,12 @@
  *   same claims as the run before it and adds nothing; a crash before the commit leaves neither rows nor
  *   claims, and the next run reads the files again.
  *
- * Cost: the group's check is one pass over its lines in JS, then one per round of partitions and one
- * per partition (36 bytes a line while staged; while checked, 6 more a line and 16 an identity, and a
- * table of the largest partition); only the lines of identities held more than once or claimed are looked at again, to
- * take them out of their rows. DuckDB reads no claim at all
+ * Cost: the group's check runs in WebAssembly (assembly/identities.ts; as JavaScript, called once a
+ * group, it ran cold in V8's interpreter): the staged lines' hash, slot and item columns are copied into
+ * its memory, then it makes one pass over them, one per round of partitions and one per partition (36
+ * bytes a line while staged; while checked, 18 more a line and 16 an identity, and a table of the
+ * largest partition, held in the check's memory, which is kept for the next group); only the lines of
+ * identities held more than once or claimed are looked at again, to take them out of their rows. DuckDB reads no claim at all
  * when the group's days hold none (a new night), and otherwise joins only the group's identities of
  * the days that hold claims with the claims of those days.
  *
@@ -42,6 +44,7 @@ import { appendColumns } from './append-columns.js';
 import { collectGarbage } from './collect-garbage.js';
 import { stageHeldRepeats } from './holdings-writer.js';
 import { stageNetworkRepeats } from './network-store.js';
+import { WasmIdentities } from './wasm-identities.js';
 
 /**
  * From how many request identities checked at once a full collection follows (collect-garbage.ts): a
@@ -237,6 +240,8 @@ export type RepeatsDropped = ReadonlyMap<number, number>;
  */
 export class RequestIdStage {
   private chunks: Chunk[] = [];
+  /** The identity check, made at the first group and reused (its memory: the largest group's). */
+  private check: WasmIdentities | undefined;
 
   /** Lines staged and not yet checked or discarded. */
   get count(): number {
@@ -267,6 +272,27 @@ export class RequestIdStage {
   }
 
   /**
+   * Drops the staged identities of the group just checked: `check` knows which of the staged lines it
+   * was given are the group's, so a chunk wholly in or out of it is dropped or kept without a look at
+   * its lines here (a chunk staged since, while the group was written, is looked at line by line).
+   */
+  private discardGroup(group: GroupLines, check: WasmIdentities): void {
+    const kept: Chunk[] = [];
+    for (let k = 0; k < this.chunks.length; k++) {
+      const chunk = this.chunks[k]!;
+      const l = chunk.lines;
+      let keep = 0;
+      if (group.chunks[k] === chunk)
+        keep = l.count - check.groupLinesIn(group.start[k]!, group.start[k + 1]!);
+      else for (let i = 0; i < l.count; i++) if (group.order.of(l.item[i]!) < 0) keep++;
+      if (keep === l.count) kept.push(chunk);
+      else if (keep > 0)
+        kept.push({ task: chunk.task, lines: select(l, (i) => group.order.of(l.item[i]!) < 0, keep) });
+    }
+    this.chunks = kept;
+  }
+
+  /**
    * Takes the repeats out of the staged rows of `items` (a group about to be summed into the rollup, in
    * the order they are recorded), records the group's new claims and unstages its identities. Inside
    * the caller's transaction, before the rows are summed. Returns the repeats dropped per item.
@@ -277,18 +303,20 @@ export class RequestIdStage {
   ): Promise<RepeatsDropped> {
     const dropped = new Map<number, number>();
     if (items.length === 0) return dropped;
-    let group: GroupLines | undefined = GroupLines.of(this.chunks, new GroupOrder(items));
-    const table = IdentityTable.build(group);
+    // The chunks as staged now: more may be staged while the group is written.
+    let group: GroupLines | undefined = GroupLines.of([...this.chunks], new GroupOrder(items));
+    this.check ??= new WasmIdentities();
+    const table = IdentityTable.build(group, this.check);
     const known = await claimDays(connection);
     await markClaimed(connection, table, known);
     const repeats = repeatsOf(group, table);
-    table.placeKeptLines(group);
-    // The group's identities are in `table` now: its staged columns (40 bytes a line) and the check's
-    // copies of them are garbage before DuckDB takes memory for the claims (a night's million lines:
-    // some 60 MB, which the process's peak otherwise held together with the claims).
-    const lines = group.count;
+    table.placeKeptLines(this.check);
+    // The group's identities are in `table` now: its staged columns (40 bytes a line) are garbage
+    // before DuckDB takes memory for the claims (a night's million lines: some 40 MB, which the
+    // process's peak otherwise held together with the claims).
+    const lines = table.groupLines;
+    this.discardGroup(group, this.check);
     group = undefined;
-    this.discard(items.map((i) => i.item));
     if (lines >= COLLECT_AFTER_LINES) collectGarbage();
     for (const [item, n] of repeats.byItem) dropped.set(item, n);
     if (repeats.count > 0) {
@@ -351,7 +379,8 @@ function select(l: ColumnarRequestIds, keep: (i: number) => boolean, n: number):
 
 /** The places of the group's items in the group, by item id (-1: not in the group). */
 class GroupOrder {
-  private readonly ords: Int32Array;
+  /** Per item id: its place in the group, or -1. */
+  readonly ords: Int32Array;
 
   constructor(items: readonly { readonly item: number }[]) {
     let max = 0;
@@ -369,35 +398,20 @@ class GroupOrder {
 
 /**
  * The group's lines, numbered over every staged chunk in staging order (line `g` of chunk `k` is
- * `start[k]` + its index), with per line its place in the group (-1: not the group's) and its table
- * slot.
+ * `start[k]` + its index); a line is the group's when its item has a place in the group's order.
  */
 class GroupLines {
   private constructor(
     readonly chunks: readonly Chunk[],
     /** Per chunk: the number of its first line; one more entry, the number of lines. */
     readonly start: Int32Array,
-    /** Per line: the place of its item in the group, or -1. */
-    readonly ord: Int32Array,
-    /** Lines of the group. */
-    readonly count: number,
+    readonly order: GroupOrder,
   ) {}
 
   static of(chunks: readonly Chunk[], order: GroupOrder): GroupLines {
     const start = new Int32Array(chunks.length + 1);
     for (let k = 0; k < chunks.length; k++) start[k + 1] = start[k]! + chunks[k]!.lines.count;
-    const ord = new Int32Array(start[chunks.length]!);
-    let count = 0;
-    for (let k = 0; k < chunks.length; k++) {
-      const { item, count: n } = chunks[k]!.lines;
-      const first = start[k]!;
-      for (let i = 0; i < n; i++) {
-        const o = order.of(item[i]!);
-        ord[first + i] = o;
-        if (o >= 0) count++;
-      }
-    }
-    return new GroupLines(chunks, start, ord, count);
+    return new GroupLines(chunks, start, order);
   }
 
   /** The chunk of line `g` (a binary search: asked for repeated identities only). */
@@ -419,16 +433,18 @@ class GroupLines {
    * by the same amount).
    */
   before(a: number, b: number): boolean {
-    if (this.ord[a] !== this.ord[b]) return this.ord[a]! < this.ord[b]!;
     const ka = this.chunkOf(a);
     const kb = this.chunkOf(b);
-    const ta = this.chunks[ka]!.task;
-    const tb = this.chunks[kb]!.task;
-    if (ta !== tb) return ta < tb;
     const la = this.chunks[ka]!.lines;
     const lb = this.chunks[kb]!.lines;
     const ia = a - this.start[ka]!;
     const ib = b - this.start[kb]!;
+    const oa = this.order.of(la.item[ia]!);
+    const ob = this.order.of(lb.item[ib]!);
+    if (oa !== ob) return oa < ob;
+    const ta = this.chunks[ka]!.task;
+    const tb = this.chunks[kb]!.task;
+    if (ta !== tb) return ta < tb;
     if (la.ref[ia] !== lb.ref[ib]) return la.ref[ia]! < lb.ref[ib]!;
     if (la.bytesSent[ia] !== lb.bytesSent[ib]) return la.bytesSent[ia]! < lb.bytesSent[ib]!;
     if (la.records[ia] !== lb.records[ib]) return la.records[ia]! < lb.records[ib]!;
@@ -442,19 +458,14 @@ class GroupLines {
  * its file in the group: IdentityTable.placeKeptLines), event day.
  */
 const ID_INTS = 4;
-/** Partitions of a group's lines by their hash's top bits, each checked in a table that fits a cache. */
-const PARTITION_BITS = 6;
-/** Partitions copied out of the staged lines at a time (IdentityTable.build); divides 2^PARTITION_BITS. */
-const ROUND_PARTS = 8;
-
 /**
- * The group's distinct identities, found partition by partition (the lines cut by their hash's top
- * bits, then each part put through an open-addressing table small enough for the processor's cache,
- * where one table for a night's million lines would miss the cache on nearly every line): per
- * identity its hash, the line kept (the first in the group's order), the event day of its earliest
- * line and the place of the kept line's file in the group; whether a recorded file claimed it apart;
- * and the lines of identities the group holds more than once, the only lines besides those of claimed
- * identities that can be repeats.
+ * The group's distinct identities (assembly/identities.ts finds them, partition by partition: the lines
+ * cut by their hash's top bits, each part through an open-addressing table small enough for the
+ * processor's cache): per identity its hash, the line kept (the first in the group's order), the event
+ * day of its earliest line and, once the check is done, the place of the kept line's file in the group;
+ * whether a recorded file claimed it apart; and the lines of identities the group holds more than once,
+ * the only lines besides those of claimed identities that can be repeats. All but `claimed` are views of
+ * the check's memory, valid until the stage checks its next group.
  */
 class IdentityTable {
   private constructor(
@@ -466,138 +477,52 @@ class IdentityTable {
     /** Lines of identities held more than once, each with its identity: [line, identity, ...]. */
     readonly shared: Int32Array,
     readonly sharedCount: number,
-    /** Per identity (shorter when the last ones are not): 1 when the group holds it more than once. */
+    /** Per identity: 1 when the group holds it more than once. */
     readonly multi: Uint8Array,
+    /** Lines of the group. */
+    readonly groupLines: number,
   ) {}
 
-  static build(group: GroupLines): IdentityTable {
-    const { ord, chunks, start } = group;
-    const parts = 1 << PARTITION_BITS;
-    const shift = 32 - PARTITION_BITS;
-    // The group's lines cut into partitions: first counted, then copied as [high, low, day, line], a
-    // round of ROUND_PARTS partitions at a time, so that the copy holds the lines of one round (an
-    // eighth of the group) rather than all of them: 16 bytes a line, 16 MB for a night's million lines
-    // held at the check's peak. Each round reads the group's hashes again (cheap, in order).
-    const bounds = new Int32Array(parts + 1);
+  static build(group: GroupLines, check: WasmIdentities): IdentityTable {
+    const { chunks, start, order } = group;
+    // Every staged line is copied in, the group's or not, so that a line's index in the check is its
+    // number in the group (a group is nearly always every staged line): whole columns, no loop here.
+    const input = check.prepare(start[chunks.length]!, order.ords.length);
     for (let k = 0; k < chunks.length; k++) {
-      const { hashHigh, count: n } = chunks[k]!.lines;
+      const { hashHigh, hashLow, slot, item, count: n } = chunks[k]!.lines;
       const first = start[k]!;
-      for (let i = 0; i < n; i++) if (ord[first + i]! >= 0) bounds[(hashHigh[i]! >>> shift) + 1]!++;
+      input.high.set(hashHigh.subarray(0, n), first);
+      input.low.set(hashLow.subarray(0, n), first);
+      input.slot.set(slot.subarray(0, n), first);
+      input.item.set(item.subarray(0, n), first);
     }
-    for (let p = 1; p <= parts; p++) bounds[p]! += bounds[p - 1]!;
-    let roundLines = 0;
-    for (let p = 0; p < parts; p += ROUND_PARTS) {
-      roundLines = Math.max(roundLines, bounds[p + ROUND_PARTS]! - bounds[p]!);
+    input.ords.set(order.ords);
+    const { ids, distinct, shared, sharedCount, multi, groupLines } = check.check(SLOTS_PER_DAY);
+    // The check keeps an identity's first line in staging order; of an identity held more than once,
+    // the line kept is the first in the group's order (its lines are listed in staging order).
+    for (let s = 0; s < sharedCount; s++) {
+      const g = shared[2 * s]!;
+      const r = shared[2 * s + 1]! * ID_INTS + 2;
+      if (group.before(g, ids[r]!)) ids[r] = g;
     }
-    const cut = new Int32Array(roundLines * 4);
-    const at = new Int32Array(ROUND_PARTS);
-    // Each partition through one table (its slots hold an identity's number + 1), sized for the
-    // largest partition and cleared between them.
-    let largest = 0;
-    for (let p = 0; p < parts; p++) largest = Math.max(largest, bounds[p + 1]! - bounds[p]!);
-    let size = 16;
-    while (size < largest * 2) size *= 2;
-    const mask = size - 1;
-    const table = new Int32Array(size);
-    const ids = new Int32Array(group.count * ID_INTS);
-    let distinct = 0;
-    let shared = new Int32Array(1024);
-    let sharedCount = 0;
-    const share = (line: number, id: number) => {
-      if (2 * sharedCount + 2 > shared.length) {
-        const grown = new Int32Array(shared.length * 2);
-        grown.set(shared);
-        shared = grown;
-      }
-      shared[2 * sharedCount] = line;
-      shared[2 * sharedCount + 1] = id;
-      sharedCount++;
-    };
-    // Per identity held more than once: 1 once its first line was listed among the shared.
-    let listed = new Uint8Array(0);
-    for (let round = 0; round < parts; round += ROUND_PARTS) {
-      const base = bounds[round]!;
-      for (let j = 0; j < ROUND_PARTS; j++) at[j] = bounds[round + j]! - base;
-      for (let k = 0; k < chunks.length; k++) {
-        const { hashHigh, hashLow, slot, count: n } = chunks[k]!.lines;
-        const first = start[k]!;
-        for (let i = 0; i < n; i++) {
-          const h = hashHigh[i]!;
-          const j = (h >>> shift) - round;
-          if (j < 0 || j >= ROUND_PARTS || ord[first + i]! < 0) continue;
-          const q = at[j]!++ * 4;
-          cut[q] = h;
-          cut[q + 1] = hashLow[i]!;
-          cut[q + 2] = dayOf(slot[i]!);
-          cut[q + 3] = first + i;
-        }
-      }
-      for (let p = round; p < round + ROUND_PARTS; p++) {
-        table.fill(0);
-        for (let q = (bounds[p]! - base) * 4; q < (bounds[p + 1]! - base) * 4; q += 4) {
-          const h = cut[q]!;
-          const l = cut[q + 1]!;
-          const d = cut[q + 2]!;
-          const g = cut[q + 3]!;
-          let e = hashSlot(h, l, mask);
-          for (;;) {
-            const id = table[e]! - 1;
-            if (id < 0) {
-              table[e] = distinct + 1;
-              const r = distinct * ID_INTS;
-              ids[r] = h;
-              ids[r + 1] = l;
-              ids[r + 2] = g;
-              ids[r + 3] = d;
-              distinct++;
-              break;
-            }
-            const r = id * ID_INTS;
-            if (ids[r] === h && ids[r + 1] === l) {
-              if (listed.length <= id) {
-                const grown = new Uint8Array(Math.max(distinct, 2 * listed.length, 1024));
-                grown.set(listed);
-                listed = grown;
-              }
-              if (listed[id] === 0) {
-                listed[id] = 1;
-                share(ids[r + 2]!, id);
-              }
-              share(g, id);
-              if (group.before(g, ids[r + 2]!)) {
-                ids[r + 2] = g;
-              }
-              if (d < ids[r + 3]!) ids[r + 3] = d;
-              break;
-            }
-            e = (e + 1) & mask;
-          }
-        }
-      }
-    }
-    return new IdentityTable(ids, distinct, new Uint8Array(distinct), shared, sharedCount, listed);
+    return new IdentityTable(ids, distinct, new Uint8Array(distinct), shared, sharedCount, multi, groupLines);
   }
 
   /**
    * Replaces each identity's kept line by the place of its file in the group, all the claims need of
-   * it once the group's lines are released: a fifth int an identity kept it beside the line, 4 MB more
-   * at the check's peak for a night's million lines (BENCHMARKS.md, issue 15, eighth session).
+   * it once the group's lines are released.
    */
-  placeKeptLines(group: GroupLines): void {
-    const { ids, distinct } = this;
-    for (let r = 2; r < distinct * ID_INTS; r += ID_INTS) ids[r] = group.ord[ids[r]!]!;
+  placeKeptLines(check: WasmIdentities): void {
+    check.placeKeptLines();
   }
 }
 
-/** A table slot for an identity: its hash is uniform already, the low bits are mixed with the high. */
+/**
+ * A table slot for an identity: its hash is uniform already, the low bits are mixed with the high
+ * (assembly/identities.ts computes the same).
+ */
 function hashSlot(high: number, low: number, mask: number): number {
   return (Math.imul(low ^ (high >>> 15), 0x9e3779b1) >>> 7) & mask;
-}
-
-/** The event day of a slot number. */
-function dayOf(slot: number): number {
-  // Slot numbers are positive int32s: an integer division.
-  return (slot / SLOTS_PER_DAY) | 0;
 }
 
 /**

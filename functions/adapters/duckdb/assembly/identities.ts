@@ -1,0 +1,315 @@
+/**
+ * The request-identity check of a group of files (../request-claims.ts, IdentityTable), in
+ * AssemblyScript, compiled to WebAssembly (`npm run build:wasm:identities` writes identities.wasm next to
+ * this file; test/unit/identities-wasm.test.ts checks that the committed binary is what this source
+ * compiles to). The check runs once per group on the main thread: as JavaScript it ran cold, in V8's
+ * interpreter until on-stack replacement compiled it, some 175 ms for a million lines where the same
+ * loop warm took 95; WebAssembly is compiled before its first call (BENCHMARKS.md, issue 15, tenth
+ * session).
+ *
+ * JavaScript lays the staged lines out (`prepare`), copies their columns in (hash high, hash low, slot,
+ * item: every staged line, in staging order, so a line's index here is its number in the group's
+ * numbering) and the place of each item in the group (-1: not the group's), then calls `check`. The
+ * lines of the group are cut by their hash's top bits into partitions, a round of partitions copied at a
+ * time, and each partition goes through an open-addressing table small enough for the processor's cache.
+ * Out come the distinct identities, four int32 each (hash high, hash low, first line, earliest event
+ * day), numbered partition by partition and, within one, by first line; and the lines of identities held
+ * more than once, [line, identity] pairs, each such identity's first line listed at its first repeat.
+ * Which of those lines is kept is settled in JavaScript (GroupLines.before), the lines being few.
+ *
+ * Memory grows as a group needs (never shrinks): JavaScript takes its views after each call that lays
+ * memory out.
+ */
+
+/** Partitions of a group's lines by their hash's top bits. */
+const PARTITION_BITS: i32 = 6;
+const PARTS: i32 = 1 << PARTITION_BITS;
+/** Partitions copied out of the staged lines at a time; divides PARTS. */
+const ROUND_PARTS: i32 = 8;
+/** Lines or identities per call of countLines and placeBlock (see check). */
+const COUNT_BLOCK: i32 = 65536;
+/** Int32s per identity: hash high, hash low, kept line, earliest event day. */
+const ID_INTS: i32 = 4;
+
+let lineCount: i32 = 0;
+let itemCount: i32 = 0;
+let groupCount: i32 = 0;
+let distinct: i32 = 0;
+let sharedCount: i32 = 0;
+
+let HIGH: usize = 0;
+let LOW: usize = 0;
+let SLOT: usize = 0;
+let ITEM: usize = 0;
+let ORDS: usize = 0;
+/** Past the inputs: where `check` lays out its own areas. */
+let WORK: usize = 0;
+let BOUNDS: usize = 0;
+let AT: usize = 0;
+let CUT: usize = 0;
+let TABLE: usize = 0;
+let IDS: usize = 0;
+let MULTI: usize = 0;
+let SHARED: usize = 0;
+
+/** Grows memory to hold `end` bytes; false when it cannot. */
+function reach(end: i64): bool {
+  const have = <i64>memory.size() << 16;
+  if (end <= have) return true;
+  const pages = <i32>((end - have + 0xffff) >>> 16);
+  return memory.grow(pages) >= 0;
+}
+
+/**
+ * Lays out the inputs of `lines` staged lines and `items` item places. Returns 0, or -1 when memory
+ * cannot grow.
+ */
+export function prepare(lines: i32, items: i32): i32 {
+  lineCount = lines;
+  itemCount = items;
+  groupCount = 0;
+  distinct = 0;
+  sharedCount = 0;
+  const n = <usize>lines << 2;
+  HIGH = (__heap_base + 15) & ~15;
+  LOW = HIGH + n;
+  SLOT = LOW + n;
+  ITEM = SLOT + n;
+  ORDS = ITEM + n;
+  WORK = (ORDS + (<usize>items << 2) + 15) & ~15;
+  return reach(<i64>WORK) ? 0 : -1;
+}
+
+export function highPtr(): usize {
+  return HIGH;
+}
+export function lowPtr(): usize {
+  return LOW;
+}
+export function slotPtr(): usize {
+  return SLOT;
+}
+export function itemPtr(): usize {
+  return ITEM;
+}
+export function ordsPtr(): usize {
+  return ORDS;
+}
+export function idsPtr(): usize {
+  return IDS;
+}
+export function multiPtr(): usize {
+  return MULTI;
+}
+export function sharedPtr(): usize {
+  return SHARED;
+}
+/** Lines of the group (their item has a place in it). */
+export function groupCount_(): i32 {
+  return groupCount;
+}
+export function sharedCount_(): i32 {
+  return sharedCount;
+}
+
+/** A table slot for an identity: as request-claims.ts's hashSlot. */
+@inline
+function hashSlot(high: i32, low: i32, mask: i32): i32 {
+  return (<i32>(<u32>((low ^ <i32>(<u32>high >>> 15)) * <i32>0x9e3779b1) >>> 7)) & mask;
+}
+
+/** Partition `p`'s first line in the cut order. */
+@inline
+function bound(p: i32): i32 {
+  return load<i32>(BOUNDS + (<usize>p << 2));
+}
+
+let tableMask: i32 = 0;
+
+/**
+ * Finds the group's distinct identities (`slotsPerDay`: slots of one UTC day, a line's event day being
+ * its slot divided by it). Returns their number, or -1 when memory cannot grow.
+ *
+ * The work is done by cutRound and checkPartition, called once per round and per partition: V8 runs a
+ * function's first calls as Liftoff's quick code and moves its later calls to optimised code compiled
+ * meanwhile (a call in progress is never moved), so one long call would run entirely in the slower code.
+ */
+export function check(slotsPerDay: i32): i32 {
+  BOUNDS = WORK;
+  AT = BOUNDS + (<usize>(PARTS + 1) << 2);
+  if (!reach(<i64>(AT + (<usize>ROUND_PARTS << 2)))) return -1;
+  memory.fill(BOUNDS, 0, <usize>(PARTS + 1) << 2);
+  let count = 0;
+  for (let from = 0; from < lineCount; from += COUNT_BLOCK) {
+    count += countLines(from, min(from + COUNT_BLOCK, lineCount));
+  }
+  groupCount = count;
+  for (let p = 1; p <= PARTS; p++) {
+    const at = BOUNDS + (<usize>p << 2);
+    store<i32>(at, load<i32>(at) + load<i32>(at - 4));
+  }
+  let roundLines = 0;
+  for (let p = 0; p < PARTS; p += ROUND_PARTS) {
+    roundLines = max(roundLines, bound(p + ROUND_PARTS) - bound(p));
+  }
+  let largest = 0;
+  for (let p = 0; p < PARTS; p++) largest = max(largest, bound(p + 1) - bound(p));
+  let size = 16;
+  while (size < largest * 2) size *= 2;
+  tableMask = size - 1;
+  CUT = (AT + (<usize>ROUND_PARTS << 2) + 15) & ~15;
+  TABLE = CUT + (<usize>roundLines << 4);
+  IDS = TABLE + (<usize>size << 2);
+  // Every line of the group is listed among the shared at most once: two int32 a line at most.
+  SHARED = IDS + (<usize>count << 4);
+  MULTI = SHARED + (<usize>count << 3);
+  if (!reach(<i64>MULTI + <i64>count)) return -1;
+  memory.fill(MULTI, 0, <usize>count);
+  distinct = 0;
+  sharedCount = 0;
+  for (let round = 0; round < PARTS; round += ROUND_PARTS) {
+    cutRound(round, slotsPerDay);
+    for (let p = round; p < round + ROUND_PARTS; p++) checkPartition(p, bound(round));
+  }
+  return distinct;
+}
+
+/**
+ * Counts the group's lines in [from, to) per partition (in BOUNDS, one entry on), and replaces each
+ * line's item by its place in the group (-1: not the group's line), all that the rounds and
+ * placeKeptLines need of it. Returns the group's lines counted. Exported as cutRound.
+ */
+export function countLines(from: i32, to: i32): i32 {
+  const shift = 32 - PARTITION_BITS;
+  const items = itemCount;
+  const high = HIGH;
+  const item = ITEM;
+  const ords = ORDS;
+  const bounds = BOUNDS;
+  let count = 0;
+  for (let c = <usize>from; c < <usize>to; c++) {
+    const at = item + (c << 2);
+    const i = load<i32>(at);
+    const ord = i >= 0 && i < items ? load<i32>(ords + (<usize>i << 2)) : -1;
+    store<i32>(at, ord);
+    if (ord < 0) continue;
+    const p = bounds + ((<usize>(<u32>load<i32>(high + (c << 2)) >>> shift) + 1) << 2);
+    store<i32>(p, load<i32>(p) + 1);
+    count++;
+  }
+  return count;
+}
+
+/**
+ * Copies the group's lines of partitions [round, round + ROUND_PARTS) to CUT, partition after partition,
+ * each in staging order, as [high, low, event day, line]. Exported so that the optimiser keeps it a
+ * function of its own (see check).
+ */
+export function cutRound(round: i32, slotsPerDay: i32): void {
+  const shift = 32 - PARTITION_BITS;
+  const lines = <usize>lineCount;
+  const high = HIGH;
+  const low = LOW;
+  const slot = SLOT;
+  const ord = ITEM;
+  const at = AT;
+  const cut = CUT;
+  const base = bound(round);
+  for (let j = 0; j < ROUND_PARTS; j++) store<i32>(at + (<usize>j << 2), bound(round + j) - base);
+  for (let c: usize = 0; c < lines; c++) {
+    const h = load<i32>(high + (c << 2));
+    const j = <i32>(<u32>h >>> shift) - round;
+    if (<u32>j >= <u32>ROUND_PARTS || load<i32>(ord + (c << 2)) < 0) continue;
+    const a = at + (<usize>j << 2);
+    const k = load<i32>(a);
+    store<i32>(a, k + 1);
+    const q = cut + (<usize>k << 4);
+    store<i32>(q, h);
+    store<i32>(q, load<i32>(low + (c << 2)), 4);
+    store<i32>(q, load<i32>(slot + (c << 2)) / slotsPerDay, 8);
+    store<i32>(q, <i32>c, 12);
+  }
+}
+
+/**
+ * Puts partition `p`'s lines (in CUT from its round's first line, `base`) through the table: a new
+ * identity is numbered after the last; a repeat lists its line among the shared (and its identity's
+ * first line, at its first repeat) and may lower its identity's earliest day. Exported as cutRound.
+ */
+export function checkPartition(p: i32, base: i32): void {
+  const mask = tableMask;
+  const table = TABLE;
+  const ids = IDS;
+  const multi = MULTI;
+  const shared = SHARED;
+  let found = distinct;
+  let listed = sharedCount;
+  memory.fill(table, 0, (<usize>mask + 1) << 2);
+  const end = CUT + (<usize>(bound(p + 1) - base) << 4);
+  for (let q = CUT + (<usize>(bound(p) - base) << 4); q < end; q += 16) {
+    const h = load<i32>(q);
+    const l = load<i32>(q, 4);
+    const d = load<i32>(q, 8);
+    const g = load<i32>(q, 12);
+    let e = hashSlot(h, l, mask);
+    for (;;) {
+      const slot = table + (<usize>e << 2);
+      const id = load<i32>(slot) - 1;
+      if (id < 0) {
+        store<i32>(slot, found + 1);
+        const r = ids + (<usize>found << 4);
+        store<i32>(r, h);
+        store<i32>(r, l, 4);
+        store<i32>(r, g, 8);
+        store<i32>(r, d, 12);
+        found++;
+        break;
+      }
+      const r = ids + (<usize>id << 4);
+      if (load<i32>(r) == h && load<i32>(r, 4) == l) {
+        const m = multi + <usize>id;
+        if (load<u8>(m) == 0) {
+          store<u8>(m, 1);
+          const s = shared + (<usize>listed << 3);
+          store<i32>(s, load<i32>(r, 8));
+          store<i32>(s, id, 4);
+          listed++;
+        }
+        const s = shared + (<usize>listed << 3);
+        store<i32>(s, g);
+        store<i32>(s, id, 4);
+        listed++;
+        if (d < load<i32>(r, 12)) store<i32>(r, d, 12);
+        break;
+      }
+      e = (e + 1) & mask;
+    }
+  }
+  distinct = found;
+  sharedCount = listed;
+}
+
+/**
+ * Replaces each identity's kept line by the place of its item in the group (once JavaScript has
+ * settled the kept line of identities held more than once), a block at a time (see check).
+ */
+export function placeKeptLines(): void {
+  for (let from = 0; from < distinct; from += COUNT_BLOCK) placeBlock(from, min(from + COUNT_BLOCK, distinct));
+}
+
+/** placeKeptLines for identities [from, to). Exported as cutRound. */
+export function placeBlock(from: i32, to: i32): void {
+  const ord = ITEM;
+  const end = IDS + (<usize>to << 4);
+  for (let r = IDS + (<usize>from << 4); r < end; r += 16) {
+    store<i32>(r, load<i32>(ord + (<usize>load<i32>(r, 8) << 2)), 8);
+  }
+}
+
+/** How many of lines [from, to) are the group's (after check). */
+export function groupLinesIn(from: i32, to: i32): i32 {
+  const ord = ITEM;
+  let n = 0;
+  for (let c = <usize>from; c < <usize>to; c++) if (load<i32>(ord + (c << 2)) >= 0) n++;
+  return n;
+}
