@@ -193,6 +193,53 @@ describe('RequestIdStage.dropRepeats', () => {
     expect(stage.count).toBe(0);
   });
 
+  it('checks group after group on one stage, the later group against the claims of the earlier', async () => {
+    const stage = new RequestIdStage();
+    // Item 1 (a small group), then item 2 (more lines than a check is kept for) repeating two of item
+    // 1's identities, then item 3 (small again) repeating one of item 2's.
+    stage.stage(
+      1,
+      lines([
+        { item: 1, ref: 0, high: 5, low: 5 },
+        { item: 1, ref: 0, high: 6, low: 6 },
+      ]),
+    );
+    await stageRows(1, [{ item: 1, ref: 0 }]);
+    expect((await stage.dropRepeats(connection, [{ item: 1, batch: 'b1' }])).size).toBe(0);
+    const many = Array.from(
+      { length: 120_000 },
+      (_, k): Line => ({ item: 2, ref: 0, high: 100 + k, low: k }),
+    );
+    stage.stage(
+      2,
+      lines([...many, { item: 2, ref: 1, high: 5, low: 5 }, { item: 2, ref: 1, high: 6, low: 6 }]),
+    );
+    await stageRows(2, [
+      { item: 2, ref: 0 },
+      { item: 2, ref: 1 },
+    ]);
+    expect(Object.fromEntries(await stage.dropRepeats(connection, [{ item: 2, batch: 'b2' }]))).toEqual({
+      2: 2,
+    });
+    stage.stage(
+      3,
+      lines([
+        { item: 3, ref: 0, high: 100, low: 0 },
+        { item: 3, ref: 0, high: 7, low: 7 },
+      ]),
+    );
+    await stageRows(3, [{ item: 3, ref: 0 }]);
+    expect(Object.fromEntries(await stage.dropRepeats(connection, [{ item: 3, batch: 'b3' }]))).toEqual({
+      3: 1,
+    });
+    expect(await rows('SELECT file, count(*) FROM request_claims GROUP BY file ORDER BY file')).toEqual([
+      [1, 2],
+      [2, 120_000],
+      [3, 1],
+    ]);
+    expect(stage.count).toBe(0);
+  });
+
   it('checks a group none of whose lines are staged as holding nothing, and leaves the staged lines', async () => {
     const stage = new RequestIdStage();
     stage.stage(1, lines([{ item: 9, ref: 0, high: 3, low: 3 }]));

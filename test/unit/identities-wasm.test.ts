@@ -42,13 +42,7 @@ interface Found {
 }
 
 function runWasm(check: WasmIdentities, s: Staged): Found {
-  const input = check.prepare(s.high.length, s.ords.length);
-  input.high.set(s.high);
-  input.low.set(s.low);
-  input.slot.set(s.slot);
-  input.item.set(s.item);
-  input.ords.set(s.ords);
-  const out = check.check(SLOTS_PER_DAY);
+  const out = prepareAndCheck(check, s);
   const found = {
     groupLines: out.groupLines,
     ids: [...out.ids],
@@ -57,6 +51,16 @@ function runWasm(check: WasmIdentities, s: Staged): Found {
   };
   check.placeKeptLines();
   return { ...found, placed: [...out.ids] };
+}
+
+function prepareAndCheck(check: WasmIdentities, s: Staged) {
+  const input = check.prepare(s.high.length, s.ords.length);
+  input.high.set(s.high);
+  input.low.set(s.low);
+  input.slot.set(s.slot);
+  input.item.set(s.item);
+  input.ords.set(s.ords);
+  return check.check(SLOTS_PER_DAY);
 }
 
 /**
@@ -176,6 +180,34 @@ describe('WasmIdentities', () => {
     expect(found.shared.length).toBe(2 * 3_000);
     expect(found.ids[3]).toBe(20_000);
     expect(found).toEqual(reference(s));
+  });
+
+  it('gives the claims of the identities not claimed by day, in identity order within one', () => {
+    // Lines over two days (staged), three days apart (one day between holds no claim).
+    const s = staged(100_000, 70_000, 2, [0, 1], 17);
+    for (let c = 0; c < s.slot.length; c += 3) s.slot[c] = 20_003 * SLOTS_PER_DAY + 5;
+    const check = new WasmIdentities();
+    const { ids, claimed } = prepareAndCheck(check, s);
+    // Every seventh identity claimed by a recorded file.
+    for (let id = 0; id < claimed.length; id += 7) claimed[id] = 1;
+    check.placeKeptLines();
+    const expected: [number, bigint, number][] = [];
+    for (let id = 0; id < claimed.length; id++) {
+      if (claimed[id] === 1) continue;
+      const hash = (BigInt(ids[4 * id]!) << 32n) + BigInt(ids[4 * id + 1]! >>> 0);
+      expected.push([ids[4 * id + 3]!, hash, 1_000 + ids[4 * id + 2]!]);
+    }
+    expected.sort((a, b) => a[0] - b[0]);
+    const byDay = check.newClaims(1_000);
+    expect(byDay.hashes.length).toBe(expected.length);
+    const written: [number, bigint, number][] = [];
+    for (let k = 0; k + 1 < byDay.starts.length; k++) {
+      for (let j = byDay.starts[k]!; j < byDay.starts[k + 1]!; j++) {
+        written.push([byDay.firstDay + k, byDay.hashes[j]!, byDay.files[j]!]);
+      }
+    }
+    expect(byDay.firstDay).toBe(20_000);
+    expect(written).toEqual(expected);
   });
 
   it('finds nothing in an empty group, and reuses its memory group after group', () => {

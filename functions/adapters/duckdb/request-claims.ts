@@ -26,9 +26,10 @@
  * Cost: the group's check runs in WebAssembly (assembly/identities.ts; as JavaScript, called once a
  * group, it ran cold in V8's interpreter): the staged lines' hash, slot and item columns are copied into
  * its memory, then it makes one pass over them, one per round of partitions and one per partition (36
- * bytes a line while staged; while checked, 18 more a line and 16 an identity, and a table of the
- * largest partition, held in the check's memory, which is kept for the next group); only the lines of
- * identities held more than once or claimed are looked at again, to take them out of their rows. DuckDB reads no claim at all
+ * bytes a line while staged; while checked, 18 more a line and 22 an identity, and a table of the
+ * largest partition, in the check's memory; then 12 bytes a new claim, copied out of it before the
+ * claims are written); only the lines of identities held more than once or claimed are looked at
+ * again, to take them out of their rows. DuckDB reads no claim at all
  * when the group's days hold none (a new night), and otherwise joins only the group's identities of
  * the days that hold claims with the claims of those days.
  *
@@ -37,14 +38,13 @@
  * that long after the request is not recognised. Two different requests whose identities hash alike (odds about n^2 / 2^65 for n requests
  * in the window) would count once.
  */
-import { endianness } from 'node:os';
 import { BIGINT, DOUBLE, type DuckDBConnection, INTEGER, LIST, listValue, VARCHAR } from '@duckdb/node-api';
 import { type ColumnarRequestIds, SLOT_MS } from '../../domain/usage.js';
 import { appendColumns } from './append-columns.js';
 import { collectGarbage } from './collect-garbage.js';
 import { stageHeldRepeats } from './holdings-writer.js';
 import { stageNetworkRepeats } from './network-store.js';
-import { WasmIdentities } from './wasm-identities.js';
+import { type ClaimsByDay, WasmIdentities } from './wasm-identities.js';
 
 /**
  * From how many request identities checked at once a full collection follows (collect-garbage.ts): a
@@ -240,7 +240,7 @@ export type RepeatsDropped = ReadonlyMap<number, number>;
  */
 export class RequestIdStage {
   private chunks: Chunk[] = [];
-  /** The identity check, made at the first group and reused (its memory: the largest group's). */
+  /** The identity check, kept from one group to the next while the groups are small. */
   private check: WasmIdentities | undefined;
 
   /** Lines staged and not yet checked or discarded. */
@@ -305,18 +305,23 @@ export class RequestIdStage {
     if (items.length === 0) return dropped;
     // The chunks as staged now: more may be staged while the group is written.
     let group: GroupLines | undefined = GroupLines.of([...this.chunks], new GroupOrder(items));
-    this.check ??= new WasmIdentities();
-    const table = IdentityTable.build(group, this.check);
+    const check = this.check ?? new WasmIdentities();
+    const table = IdentityTable.build(group, check);
     const known = await claimDays(connection);
     await markClaimed(connection, table, known);
     const repeats = repeatsOf(group, table);
-    table.placeKeptLines(this.check);
-    // The group's identities are in `table` now: its staged columns (40 bytes a line) are garbage
-    // before DuckDB takes memory for the claims (a night's million lines: some 40 MB, which the
-    // process's peak otherwise held together with the claims).
+    const last = (await connection.runAndReadAll(CLAIM_SQL.lastClaimFile)).getRows()[0]![0] as number;
+    check.placeKeptLines();
     const lines = table.groupLines;
-    this.discardGroup(group, this.check);
+    this.discardGroup(group, check);
     group = undefined;
+    // The group's staged columns (40 bytes a line) are garbage now, and the check's memory (some 40 a
+    // line) once its claims are copied out (12 bytes a claim), both before DuckDB takes memory for the
+    // claims (which the process's peak otherwise held together with them). The check of a small group
+    // is kept for the next group; that of a large one is let go, its memory with it.
+    if (lines >= COLLECT_AFTER_LINES) collectGarbage();
+    const claims = check.newClaims(last + 1);
+    this.check = lines >= COLLECT_AFTER_LINES ? undefined : check;
     if (lines >= COLLECT_AFTER_LINES) collectGarbage();
     for (const [item, n] of repeats.byItem) dropped.set(item, n);
     if (repeats.count > 0) {
@@ -338,9 +343,8 @@ export class RequestIdStage {
       await stageHeldRepeats(connection);
     }
     const batches = listValue(items.map((i) => i.batch));
-    const last = (await connection.runAndReadAll(CLAIM_SQL.lastClaimFile)).getRows()[0]![0] as number;
     await connection.run(CLAIM_SQL.claimFiles, [batches, last], [LIST(VARCHAR), INTEGER]);
-    await writeNewClaims(connection, table, last, known);
+    await writeNewClaims(connection, claims, known);
     return dropped;
   }
 }
@@ -455,7 +459,7 @@ class GroupLines {
 
 /**
  * Int32s per identity of a group: hash high, hash low, line kept (once the check is done, the place of
- * its file in the group: IdentityTable.placeKeptLines), event day.
+ * its file in the group: WasmIdentities.placeKeptLines), event day.
  */
 const ID_INTS = 4;
 /**
@@ -464,8 +468,8 @@ const ID_INTS = 4;
  * processor's cache): per identity its hash, the line kept (the first in the group's order), the event
  * day of its earliest line and, once the check is done, the place of the kept line's file in the group;
  * whether a recorded file claimed it apart; and the lines of identities the group holds more than once,
- * the only lines besides those of claimed identities that can be repeats. All but `claimed` are views of
- * the check's memory, valid until the stage checks its next group.
+ * the only lines besides those of claimed identities that can be repeats. Views of the check's memory,
+ * valid until the stage checks its next group.
  */
 class IdentityTable {
   private constructor(
@@ -497,7 +501,7 @@ class IdentityTable {
       input.item.set(item.subarray(0, n), first);
     }
     input.ords.set(order.ords);
-    const { ids, distinct, shared, sharedCount, multi, groupLines } = check.check(SLOTS_PER_DAY);
+    const { ids, distinct, shared, sharedCount, multi, claimed, groupLines } = check.check(SLOTS_PER_DAY);
     // The check keeps an identity's first line in staging order; of an identity held more than once,
     // the line kept is the first in the group's order (its lines are listed in staging order).
     for (let s = 0; s < sharedCount; s++) {
@@ -505,15 +509,7 @@ class IdentityTable {
       const r = shared[2 * s + 1]! * ID_INTS + 2;
       if (group.before(g, ids[r]!)) ids[r] = g;
     }
-    return new IdentityTable(ids, distinct, new Uint8Array(distinct), shared, sharedCount, multi, groupLines);
-  }
-
-  /**
-   * Replaces each identity's kept line by the place of its file in the group, all the claims need of
-   * it once the group's lines are released.
-   */
-  placeKeptLines(check: WasmIdentities): void {
-    check.placeKeptLines();
+    return new IdentityTable(ids, distinct, claimed, shared, sharedCount, multi, groupLines);
   }
 }
 
@@ -715,69 +711,34 @@ function sideColumns(rows: SideRows): SideRepeats {
   return { count, columns };
 }
 
-/** Claims appended at a time: a million claims never sit whole in JS and in the appender. */
+/** Claims appended at a time: a million claims never sit whole in the appender. */
 const CLAIM_SLICE = 65_536;
 
 /**
- * The group's new claims: each identity no recorded file claimed, claimed by the file of its kept line
- * (numbered `last` + 1 + its place in the group) on the day of its earliest line, into that day's
- * table (created when the day has none: `known` are the days that have one), a slice at a time.
+ * The group's new claims (WasmIdentities.newClaims: each identity no recorded file claimed, claimed by
+ * the file of its kept line on the day of its earliest line, by day), each into its day's table
+ * (created when the day has none: `known` are the days that have one), a slice at a time.
  */
 async function writeNewClaims(
   connection: DuckDBConnection,
-  table: IdentityTable,
-  last: number,
+  claims: ClaimsByDay,
   known: readonly number[],
 ): Promise<void> {
-  const { ids, claimed, distinct } = table;
-  let first = 0x7fffffff;
-  let lastDay = 0;
-  let count = 0;
-  for (let id = 0; id < distinct; id++) {
-    if (claimed[id] === 1) continue;
-    const day = ids[id * ID_INTS + 3]!;
-    if (day < first) first = day;
-    if (day > lastDay) lastDay = day;
-    count++;
-  }
-  if (count === 0) return;
-  // Counting sort of the identities by day.
-  const start = new Int32Array(lastDay - first + 2);
-  for (let id = 0; id < distinct; id++) {
-    if (claimed[id] === 0) start[ids[id * ID_INTS + 3]! - first + 1]!++;
-  }
-  for (let d = 1; d < start.length; d++) start[d]! += start[d - 1]!;
-  const order = new Int32Array(count);
-  for (let id = 0; id < distinct; id++) {
-    if (claimed[id] === 0) order[start[ids[id * ID_INTS + 3]! - first]!++] = id;
-  }
-  const slice = Math.min(CLAIM_SLICE, count);
-  // Appended straight into the day's table: the hash as the BIGINT idHash computes (high x 2^32 + low
-  // as unsigned), its halves written through an int32 view of the same memory.
-  const hash = new BigInt64Array(slice);
-  const halves = new Int32Array(hash.buffer);
-  const [lowAt, highAt] = endianness() === 'LE' ? [0, 1] : [1, 0];
-  const file = new Int32Array(slice);
+  const { firstDay, starts, hashes, files } = claims;
   const tables = new Set(known);
-  // After the sort, start[k] is where day first + k's identities end in `order`.
-  for (let k = 0; k <= lastDay - first; k++) {
-    const begin = k === 0 ? 0 : start[k - 1]!;
-    const end = start[k]!;
+  for (let k = 0; k + 1 < starts.length; k++) {
+    const begin = starts[k]!;
+    const end = starts[k + 1]!;
     if (begin === end) continue;
-    const day = first + k;
+    const day = firstDay + k;
     if (!tables.has(day)) {
       await connection.run(createClaimTable(day));
       tables.add(day);
     }
-    for (let from = begin; from < end; from += slice) {
-      const n = Math.min(slice, end - from);
-      for (let j = 0; j < n; j++) {
-        const r = order[from + j]! * ID_INTS;
-        halves[2 * j + lowAt] = ids[r + 1]!;
-        halves[2 * j + highAt] = ids[r]!;
-        file[j] = last + 1 + ids[r + 2]!;
-      }
-      await appendColumns(connection, claimTable(day), CLAIM_TYPES, [hash, file], n);
+    for (let from = begin; from < end; from += CLAIM_SLICE) {
+      const to = Math.min(end, from + CLAIM_SLICE);
+      const slice = [hashes.subarray(from, to), files.subarray(from, to)];
+      await appendColumns(connection, claimTable(day), CLAIM_TYPES, slice, to - from);
     }
   }
   if (tables.size > known.length) await connection.run(claimsView([...tables].sort((a, b) => a - b)));

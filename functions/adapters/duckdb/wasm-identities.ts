@@ -2,7 +2,8 @@
  * The JavaScript side of the WebAssembly request-identity check (assembly/identities.ts, compiled to
  * assembly/identities.wasm by `npm run build:wasm:identities`). The module is compiled once per thread;
  * each RequestIdStage holds one instance and reuses it group after group, so its memory is that of the
- * largest group checked.
+ * largest group checked. The views of that memory read it in the host's byte order, WebAssembly's
+ * little-endian one on every platform Node runs this project on (as the scanner's views do).
  */
 import { readFileSync } from 'node:fs';
 
@@ -29,6 +30,14 @@ interface IdentityExports {
   sharedCount_(): number;
   placeKeptLines(): void;
   groupLinesIn(from: number, to: number): number;
+  claimedPtr(): number;
+  orderClaims(): number;
+  firstDay_(): number;
+  daySpan_(): number;
+  dayStartsPtr(): number;
+  writeClaims(count: number, firstFile: number): void;
+  claimHashesPtr(): number;
+  claimFilesPtr(): number;
 }
 
 let compiled: WebAssembly.Module | undefined;
@@ -65,6 +74,18 @@ export interface IdentityOutputs {
   readonly sharedCount: number;
   /** Per identity: 1 when the group holds it more than once. */
   readonly multi: Uint8Array;
+  /** Per identity, 0 until marked: 1 when a recorded file claimed it. */
+  readonly claimed: Uint8Array;
+}
+
+/** The new claims by event day (`newClaims`), copied out of the instance's memory. */
+export interface ClaimsByDay {
+  readonly firstDay: number;
+  /** Day `firstDay` + k's claims are those from starts[k] to starts[k + 1]. */
+  readonly starts: Int32Array;
+  /** Per claim: its identity's hash as one BIGINT (high x 2^32 + low as unsigned), and its file. */
+  readonly hashes: BigInt64Array;
+  readonly files: Int32Array;
 }
 
 /** One instance of the check. */
@@ -102,6 +123,34 @@ export class WasmIdentities {
       shared: new Int32Array(buffer, e.sharedPtr(), sharedCount * 2),
       sharedCount,
       multi: new Uint8Array(buffer, e.multiPtr(), distinct),
+      claimed: new Uint8Array(buffer, e.claimedPtr(), distinct),
+    };
+  }
+
+  /**
+   * The claims of the identities not marked claimed, by event day and in identity order within a day,
+   * each file numbered `firstFile` + the place of its kept line's file in the group (after
+   * `placeKeptLines`): copied out, so that the instance's memory, some 40 bytes a line of the group,
+   * need not be held while they are written.
+   */
+  newClaims(firstFile: number): ClaimsByDay {
+    const e = this.exports;
+    const count = e.orderClaims();
+    if (count === 0) {
+      return {
+        firstDay: 0,
+        starts: new Int32Array(0),
+        hashes: new BigInt64Array(0),
+        files: new Int32Array(0),
+      };
+    }
+    e.writeClaims(count, firstFile);
+    const buffer = e.memory.buffer;
+    return {
+      firstDay: e.firstDay_(),
+      starts: new Int32Array(buffer, e.dayStartsPtr(), e.daySpan_() + 1).slice(),
+      hashes: new BigInt64Array(buffer, e.claimHashesPtr(), count).slice(),
+      files: new Int32Array(buffer, e.claimFilesPtr(), count).slice(),
     };
   }
 

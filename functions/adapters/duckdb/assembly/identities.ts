@@ -51,6 +51,15 @@ let TABLE: usize = 0;
 let IDS: usize = 0;
 let MULTI: usize = 0;
 let SHARED: usize = 0;
+let CLAIMED: usize = 0;
+let ORDER: usize = 0;
+let DAY_STARTS: usize = 0;
+/** The group's lines' earliest and latest slot (countLines), which bound its event days. */
+let minSlot: i32 = 0;
+let maxSlot: i32 = 0;
+/** Event days of the new claims (orderClaims): the first, and how many from it. */
+let firstDay: i32 = 0;
+let daySpan: i32 = 0;
 
 /** Grows memory to hold `end` bytes; false when it cannot. */
 function reach(end: i64): bool {
@@ -140,6 +149,8 @@ export function check(slotsPerDay: i32): i32 {
   if (!reach(<i64>(AT + (<usize>ROUND_PARTS << 2)))) return -1;
   memory.fill(BOUNDS, 0, <usize>(PARTS + 1) << 2);
   let count = 0;
+  minSlot = i32.MAX_VALUE;
+  maxSlot = 0;
   for (let from = 0; from < lineCount; from += COUNT_BLOCK) {
     count += countLines(from, min(from + COUNT_BLOCK, lineCount));
   }
@@ -163,8 +174,14 @@ export function check(slotsPerDay: i32): i32 {
   // Every line of the group is listed among the shared at most once: two int32 a line at most.
   SHARED = IDS + (<usize>count << 4);
   MULTI = SHARED + (<usize>count << 3);
-  if (!reach(<i64>MULTI + <i64>count)) return -1;
-  memory.fill(MULTI, 0, <usize>count);
+  // The new claims' areas (orderClaims), laid out here so that memory does not grow after the check:
+  // JavaScript's views of the identities stay valid until the group is done.
+  CLAIMED = MULTI + <usize>count;
+  ORDER = (CLAIMED + <usize>count + 15) & ~15;
+  const days = count === 0 ? 0 : maxSlot / slotsPerDay - minSlot / slotsPerDay + 1;
+  DAY_STARTS = ORDER + (<usize>count << 2);
+  if (!reach(<i64>DAY_STARTS + (<i64>(days + 1) << 2))) return -1;
+  memory.fill(MULTI, 0, <usize>count << 1);
   distinct = 0;
   sharedCount = 0;
   for (let round = 0; round < PARTS; round += ROUND_PARTS) {
@@ -193,6 +210,9 @@ export function countLines(from: i32, to: i32): i32 {
     const ord = i >= 0 && i < items ? load<i32>(ords + (<usize>i << 2)) : -1;
     store<i32>(at, ord);
     if (ord < 0) continue;
+    const slot = load<i32>(SLOT + (c << 2));
+    if (slot < minSlot) minSlot = slot;
+    if (slot > maxSlot) maxSlot = slot;
     const p = bounds + ((<usize>(<u32>load<i32>(high + (c << 2)) >>> shift) + 1) << 2);
     store<i32>(p, load<i32>(p) + 1);
     count++;
@@ -312,4 +332,106 @@ export function groupLinesIn(from: i32, to: i32): i32 {
   let n = 0;
   for (let c = <usize>from; c < <usize>to; c++) if (load<i32>(ord + (c << 2)) >= 0) n++;
   return n;
+}
+
+export function claimedPtr(): usize {
+  return CLAIMED;
+}
+export function dayStartsPtr(): usize {
+  return DAY_STARTS;
+}
+/** The new claims' hashes (writeClaims): over the hash columns, no longer needed then. */
+export function claimHashesPtr(): usize {
+  return HIGH;
+}
+/** The new claims' files (writeClaims): over the slot column. */
+export function claimFilesPtr(): usize {
+  return SLOT;
+}
+export function firstDay_(): i32 {
+  return firstDay;
+}
+export function daySpan_(): i32 {
+  return daySpan;
+}
+
+/**
+ * Orders the identities no recorded file claimed (CLAIMED, which JavaScript marks) by event day, in
+ * identity order within a day (a counting sort into ORDER): day firstDay + k's are ORDER[DAY_STARTS[k]]
+ * to ORDER[DAY_STARTS[k + 1]]. Returns how many there are. After placeKeptLines.
+ */
+export function orderClaims(): i32 {
+  let first = i32.MAX_VALUE;
+  let last = i32.MIN_VALUE;
+  let count = 0;
+  for (let id = 0; id < distinct; id++) {
+    if (load<u8>(CLAIMED + <usize>id) != 0) continue;
+    const day = load<i32>(IDS + (<usize>id << 4), 12);
+    if (day < first) first = day;
+    if (day > last) last = day;
+    count++;
+  }
+  if (count == 0) {
+    daySpan = 0;
+    return 0;
+  }
+  firstDay = first;
+  daySpan = last - first + 1;
+  const starts = DAY_STARTS;
+  memory.fill(starts, 0, <usize>(daySpan + 1) << 2);
+  for (let from = 0; from < distinct; from += COUNT_BLOCK) countDays(from, min(from + COUNT_BLOCK, distinct));
+  for (let k = 1; k <= daySpan; k++) {
+    const at = starts + (<usize>k << 2);
+    store<i32>(at, load<i32>(at) + load<i32>(at - 4));
+  }
+  for (let from = 0; from < distinct; from += COUNT_BLOCK) sortDays(from, min(from + COUNT_BLOCK, distinct));
+  // sortDays moved each day's start to the next day's: one place back.
+  for (let k = daySpan; k > 0; k--) {
+    const at = starts + (<usize>k << 2);
+    store<i32>(at, load<i32>(at - 4));
+  }
+  store<i32>(starts, 0);
+  return count;
+}
+
+/** The new claims of identities [from, to) counted per day (one entry on). Exported as cutRound. */
+export function countDays(from: i32, to: i32): void {
+  const first = firstDay;
+  for (let id = from; id < to; id++) {
+    if (load<u8>(CLAIMED + <usize>id) != 0) continue;
+    const at = DAY_STARTS + (<usize>(load<i32>(IDS + (<usize>id << 4), 12) - first + 1) << 2);
+    store<i32>(at, load<i32>(at) + 1);
+  }
+}
+
+/** The new claims of identities [from, to) placed in ORDER by day. Exported as cutRound. */
+export function sortDays(from: i32, to: i32): void {
+  const first = firstDay;
+  for (let id = from; id < to; id++) {
+    if (load<u8>(CLAIMED + <usize>id) != 0) continue;
+    const at = DAY_STARTS + (<usize>(load<i32>(IDS + (<usize>id << 4), 12) - first) << 2);
+    const k = load<i32>(at);
+    store<i32>(at, k + 1);
+    store<i32>(ORDER + (<usize>k << 2), id);
+  }
+}
+
+/**
+ * Writes the `count` new claims in orderClaims's order over the hash and slot columns, which the check
+ * no longer needs: per claim, its identity's hash as one int64 (high x 2^32 + low as unsigned), and
+ * `firstFile` + the place of its kept line's file in the group; a block at a time (see check).
+ */
+export function writeClaims(count: i32, firstFile: i32): void {
+  for (let from = 0; from < count; from += COUNT_BLOCK) fillClaims(from, min(from + COUNT_BLOCK, count), firstFile);
+}
+
+/** writeClaims for claims [from, to). Exported as cutRound. */
+export function fillClaims(from: i32, to: i32, firstFile: i32): void {
+  const hashes = HIGH;
+  const files = SLOT;
+  for (let j = from; j < to; j++) {
+    const r = IDS + (<usize>load<i32>(ORDER + (<usize>j << 2)) << 4);
+    store<i64>(hashes + (<usize>j << 3), (<i64>load<i32>(r) << 32) | <i64>load<u32>(r, 4));
+    store<i32>(files + (<usize>j << 2), firstFile + load<i32>(r, 8));
+  }
 }
