@@ -276,20 +276,55 @@ export class RequestIdStage {
    * was given are the group's, so a chunk wholly in or out of it is dropped or kept without a look at
    * its lines here (a chunk staged since, while the group was written, is looked at line by line).
    */
-  private discardGroup(group: GroupLines, check: WasmIdentities): void {
+  private discardGroup(group: GroupLines, table: IdentityTable): void {
     const kept: Chunk[] = [];
     for (let k = 0; k < this.chunks.length; k++) {
       const chunk = this.chunks[k]!;
       const l = chunk.lines;
       let keep = 0;
-      if (group.chunks[k] === chunk)
-        keep = l.count - check.groupLinesIn(group.start[k]!, group.start[k + 1]!);
+      if (group.chunks[k] === chunk) keep = l.count - table.groupLinesOf[k]!;
       else for (let i = 0; i < l.count; i++) if (group.order.of(l.item[i]!) < 0) keep++;
       if (keep === l.count) kept.push(chunk);
       else if (keep > 0)
         kept.push({ task: chunk.task, lines: select(l, (i) => group.order.of(l.item[i]!) < 0, keep) });
     }
     this.chunks = kept;
+  }
+
+  /**
+   * Checks the group `items` (dropRepeats): its repeats, its new claims (copied out of the check), the
+   * days that have claim tables, the newest claim file and its lines. Its staged lines are unstaged.
+   */
+  private async checkGroup(
+    connection: DuckDBConnection,
+    items: readonly { readonly item: number; readonly batch: string }[],
+  ): Promise<{
+    repeats: GroupRepeats;
+    claims: ClaimsByDay;
+    known: number[];
+    last: number;
+    lines: number;
+  }> {
+    // The chunks as staged now: more may be staged while the group is written.
+    let group: GroupLines | undefined = GroupLines.of([...this.chunks], new GroupOrder(items));
+    const check = this.check ?? new WasmIdentities();
+    const table = IdentityTable.build(group, check);
+    const known = await claimDays(connection);
+    await markClaimed(connection, table, known);
+    const repeats = repeatsOf(group, table);
+    const last = (await connection.runAndReadAll(CLAIM_SQL.lastClaimFile)).getRows()[0]![0] as number;
+    check.placeKeptLines();
+    const lines = table.groupLines;
+    this.discardGroup(group, table);
+    group = undefined;
+    // The group's staged columns (40 bytes a line) are garbage now, and the check's memory (some 40 a
+    // line) once its claims are copied out (12 bytes a claim) and this returns, both before DuckDB
+    // takes memory for the claims (which the process's peak otherwise held together with them). The
+    // check of a small group is kept for the next group; that of a large one is let go.
+    if (lines >= COLLECT_AFTER_LINES) collectGarbage();
+    const claims = check.newClaims(last + 1);
+    this.check = lines >= COLLECT_AFTER_LINES ? undefined : check;
+    return { repeats, claims, known, last, lines };
   }
 
   /**
@@ -303,25 +338,9 @@ export class RequestIdStage {
   ): Promise<RepeatsDropped> {
     const dropped = new Map<number, number>();
     if (items.length === 0) return dropped;
-    // The chunks as staged now: more may be staged while the group is written.
-    let group: GroupLines | undefined = GroupLines.of([...this.chunks], new GroupOrder(items));
-    const check = this.check ?? new WasmIdentities();
-    const table = IdentityTable.build(group, check);
-    const known = await claimDays(connection);
-    await markClaimed(connection, table, known);
-    const repeats = repeatsOf(group, table);
-    const last = (await connection.runAndReadAll(CLAIM_SQL.lastClaimFile)).getRows()[0]![0] as number;
-    check.placeKeptLines();
-    const lines = table.groupLines;
-    this.discardGroup(group, check);
-    group = undefined;
-    // The group's staged columns (40 bytes a line) are garbage now, and the check's memory (some 40 a
-    // line) once its claims are copied out (12 bytes a claim), both before DuckDB takes memory for the
-    // claims (which the process's peak otherwise held together with them). The check of a small group
-    // is kept for the next group; that of a large one is let go, its memory with it.
-    if (lines >= COLLECT_AFTER_LINES) collectGarbage();
-    const claims = check.newClaims(last + 1);
-    this.check = lines >= COLLECT_AFTER_LINES ? undefined : check;
+    const { repeats, claims, known, last, lines } = await this.checkGroup(connection, items);
+    // The check's memory (some 40 bytes a line of the group) is garbage once checkGroup returned, before
+    // DuckDB takes memory for the claims.
     if (lines >= COLLECT_AFTER_LINES) collectGarbage();
     for (const [item, n] of repeats.byItem) dropped.set(item, n);
     if (repeats.count > 0) {
@@ -485,23 +504,16 @@ class IdentityTable {
     readonly multi: Uint8Array,
     /** Lines of the group. */
     readonly groupLines: number,
+    /** Per chunk of the group: its lines of the group. */
+    readonly groupLinesOf: Int32Array,
   ) {}
 
   static build(group: GroupLines, check: WasmIdentities): IdentityTable {
-    const { chunks, start, order } = group;
-    // Every staged line is copied in, the group's or not, so that a line's index in the check is its
-    // number in the group (a group is nearly always every staged line): whole columns, no loop here.
-    const input = check.prepare(start[chunks.length]!, order.ords.length);
-    for (let k = 0; k < chunks.length; k++) {
-      const { hashHigh, hashLow, slot, item, count: n } = chunks[k]!.lines;
-      const first = start[k]!;
-      input.high.set(hashHigh.subarray(0, n), first);
-      input.low.set(hashLow.subarray(0, n), first);
-      input.slot.set(slot.subarray(0, n), first);
-      input.item.set(item.subarray(0, n), first);
-    }
-    input.ords.set(order.ords);
-    const { ids, distinct, shared, sharedCount, multi, claimed, groupLines } = check.check(SLOTS_PER_DAY);
+    const { ids, distinct, shared, sharedCount, multi, claimed, groupLines, groupLinesOf } = check.check(
+      group.chunks.map((c) => c.lines),
+      group.order.ords,
+      SLOTS_PER_DAY,
+    );
     // The check keeps an identity's first line in staging order; of an identity held more than once,
     // the line kept is the first in the group's order (its lines are listed in staging order).
     for (let s = 0; s < sharedCount; s++) {
@@ -509,7 +521,7 @@ class IdentityTable {
       const r = shared[2 * s + 1]! * ID_INTS + 2;
       if (group.before(g, ids[r]!)) ids[r] = g;
     }
-    return new IdentityTable(ids, distinct, claimed, shared, sharedCount, multi, groupLines);
+    return new IdentityTable(ids, distinct, claimed, shared, sharedCount, multi, groupLines, groupLinesOf);
   }
 }
 

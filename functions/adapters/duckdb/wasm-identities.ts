@@ -16,28 +16,42 @@ const wasm = (globalThis as unknown as { readonly WebAssembly: WasmApi }).WebAss
 
 interface IdentityExports {
   readonly memory: { readonly buffer: ArrayBuffer };
-  prepare(lines: number, items: number): number;
-  highPtr(): number;
-  lowPtr(): number;
-  slotPtr(): number;
-  itemPtr(): number;
+  prepare(lines: number, items: number, chunkLines: number): number;
+  parts(): number;
+  roundParts(): number;
   ordsPtr(): number;
-  check(slotsPerDay: number): number;
+  bufAPtr(): number;
+  bufBPtr(): number;
+  bufCPtr(): number;
+  countChunk(first: number, n: number): number;
+  layout(slotsPerDay: number): number;
+  startRound(round: number): void;
+  cutChunk(first: number, n: number, slotsPerDay: number): void;
+  checkRound(): number;
   groupCount_(): number;
   idsPtr(): number;
   multiPtr(): number;
   sharedPtr(): number;
   sharedCount_(): number;
   placeKeptLines(): void;
-  groupLinesIn(from: number, to: number): number;
   claimedPtr(): number;
   orderClaims(): number;
   firstDay_(): number;
   daySpan_(): number;
   dayStartsPtr(): number;
-  writeClaims(count: number, firstFile: number): void;
+  claimSlice(): number;
+  fillClaims(from: number, n: number, firstFile: number): void;
   claimHashesPtr(): number;
   claimFilesPtr(): number;
+}
+
+/** The columns of staged lines the check reads: a chunk of ColumnarRequestIds. */
+export interface IdentityColumns {
+  readonly count: number;
+  readonly hashHigh: Int32Array;
+  readonly hashLow: Int32Array;
+  readonly slot: Int32Array;
+  readonly item: Int32Array;
 }
 
 let compiled: WebAssembly.Module | undefined;
@@ -52,20 +66,12 @@ export class IdentityMemoryError extends Error {
   override readonly name = 'IdentityMemoryError';
 }
 
-/** Inputs of one check: views of the instance's memory, valid until its next `prepare`. */
-export interface IdentityInputs {
-  readonly high: Int32Array;
-  readonly low: Int32Array;
-  readonly slot: Int32Array;
-  readonly item: Int32Array;
-  /** Per item id: its place in the group, or -1. */
-  readonly ords: Int32Array;
-}
-
 /** What `check` found: views of the instance's memory, valid until its next `prepare`. */
 export interface IdentityOutputs {
   /** Lines of the group. */
   readonly groupLines: number;
+  /** Per chunk: its lines of the group. */
+  readonly groupLinesOf: Int32Array;
   readonly distinct: number;
   /** Four int32 an identity: hash high, hash low, first line, earliest event day. */
   readonly ids: Int32Array;
@@ -92,32 +98,61 @@ export interface ClaimsByDay {
 export class WasmIdentities {
   private readonly exports = new wasm.Instance(identitiesModule(), {}).exports as unknown as IdentityExports;
 
-  /** Lays out `lines` staged lines and `items` item places, and returns their views to fill. */
-  prepare(lines: number, items: number): IdentityInputs {
+  /**
+   * Checks the lines of `chunks` (staged lines, numbered in this order) whose item has a place in the
+   * group (`ords`, by item id, -1 for none); a line's event day is its slot divided by `slotsPerDay`.
+   * Each chunk's columns are copied in twice (counted, then cut a round at a time), a few milliseconds
+   * for a million lines, where a copy of the group's columns held through the check would add 12
+   * bytes a line to its memory.
+   */
+  check(chunks: readonly IdentityColumns[], ords: Int32Array, slotsPerDay: number): IdentityOutputs {
     const e = this.exports;
-    if (e.prepare(lines, items) !== 0) {
+    let lines = 0;
+    let largest = 0;
+    for (const c of chunks) {
+      lines += c.count;
+      largest = Math.max(largest, c.count);
+    }
+    if (e.prepare(lines, ords.length, largest) !== 0) {
       throw new IdentityMemoryError(`the identity check could not take memory for ${lines} lines`);
     }
-    const buffer = e.memory.buffer;
-    return {
-      high: new Int32Array(buffer, e.highPtr(), lines),
-      low: new Int32Array(buffer, e.lowPtr(), lines),
-      slot: new Int32Array(buffer, e.slotPtr(), lines),
-      item: new Int32Array(buffer, e.itemPtr(), lines),
-      ords: new Int32Array(buffer, e.ordsPtr(), items),
-    };
-  }
-
-  /** Checks the prepared lines (a line's event day: its slot divided by `slotsPerDay`). */
-  check(slotsPerDay: number): IdentityOutputs {
-    const e = this.exports;
-    const distinct = e.check(slotsPerDay);
-    if (distinct < 0)
+    let buffer = e.memory.buffer;
+    new Int32Array(buffer, e.ordsPtr(), ords.length).set(ords);
+    let a = new Int32Array(buffer, e.bufAPtr(), largest);
+    let b = new Int32Array(buffer, e.bufBPtr(), largest);
+    let c = new Int32Array(buffer, e.bufCPtr(), largest);
+    const groupLinesOf = new Int32Array(chunks.length);
+    for (let k = 0, first = 0; k < chunks.length; first += chunks[k]!.count, k++) {
+      const { hashHigh, item, slot, count: n } = chunks[k]!;
+      a.set(hashHigh.subarray(0, n));
+      b.set(item.subarray(0, n));
+      c.set(slot.subarray(0, n));
+      groupLinesOf[k] = e.countChunk(first, n);
+    }
+    if (e.layout(slotsPerDay) !== 0) {
       throw new IdentityMemoryError('the identity check could not take memory for its tables');
-    const buffer = e.memory.buffer;
+    }
+    buffer = e.memory.buffer;
+    a = new Int32Array(buffer, e.bufAPtr(), largest);
+    b = new Int32Array(buffer, e.bufBPtr(), largest);
+    c = new Int32Array(buffer, e.bufCPtr(), largest);
+    let distinct = 0;
+    for (let round = 0; round < e.parts(); round += e.roundParts()) {
+      e.startRound(round);
+      for (let k = 0, first = 0; k < chunks.length; first += chunks[k]!.count, k++) {
+        if (groupLinesOf[k] === 0) continue;
+        const { hashHigh, hashLow, slot, count: n } = chunks[k]!;
+        a.set(hashHigh.subarray(0, n));
+        b.set(hashLow.subarray(0, n));
+        c.set(slot.subarray(0, n));
+        e.cutChunk(first, n, slotsPerDay);
+      }
+      distinct = e.checkRound();
+    }
     const sharedCount = e.sharedCount_();
     return {
       groupLines: e.groupCount_(),
+      groupLinesOf,
       distinct,
       ids: new Int32Array(buffer, e.idsPtr(), distinct * 4),
       shared: new Int32Array(buffer, e.sharedPtr(), sharedCount * 2),
@@ -127,11 +162,16 @@ export class WasmIdentities {
     };
   }
 
+  /** Replaces each identity's kept line (in `check`'s ids) by the place of its item in the group. */
+  placeKeptLines(): void {
+    this.exports.placeKeptLines();
+  }
+
   /**
    * The claims of the identities not marked claimed, by event day and in identity order within a day,
    * each file numbered `firstFile` + the place of its kept line's file in the group (after
-   * `placeKeptLines`): copied out, so that the instance's memory, some 40 bytes a line of the group,
-   * need not be held while they are written.
+   * `placeKeptLines`): copied out a slice at a time, so that the instance's memory, some 24 bytes a
+   * line of the group, need not be held while they are written.
    */
   newClaims(firstFile: number): ClaimsByDay {
     const e = this.exports;
@@ -144,23 +184,23 @@ export class WasmIdentities {
         files: new Int32Array(0),
       };
     }
-    e.writeClaims(count, firstFile);
+    const hashes = new BigInt64Array(count);
+    const files = new Int32Array(count);
     const buffer = e.memory.buffer;
+    const slice = e.claimSlice();
+    const hashSlice = new BigInt64Array(buffer, e.claimHashesPtr(), slice);
+    const fileSlice = new Int32Array(buffer, e.claimFilesPtr(), slice);
+    for (let from = 0; from < count; from += slice) {
+      const n = Math.min(slice, count - from);
+      e.fillClaims(from, n, firstFile);
+      hashes.set(hashSlice.subarray(0, n), from);
+      files.set(fileSlice.subarray(0, n), from);
+    }
     return {
       firstDay: e.firstDay_(),
       starts: new Int32Array(buffer, e.dayStartsPtr(), e.daySpan_() + 1).slice(),
-      hashes: new BigInt64Array(buffer, e.claimHashesPtr(), count).slice(),
-      files: new Int32Array(buffer, e.claimFilesPtr(), count).slice(),
+      hashes,
+      files,
     };
-  }
-
-  /** How many of staged lines [from, to) are the group's (after `check`). */
-  groupLinesIn(from: number, to: number): number {
-    return this.exports.groupLinesIn(from, to);
-  }
-
-  /** Replaces each identity's kept line (in `check`'s ids) by the place of its item in the group. */
-  placeKeptLines(): void {
-    this.exports.placeKeptLines();
   }
 }

@@ -7,18 +7,21 @@
  * loop warm took 95; WebAssembly is compiled before its first call (BENCHMARKS.md, issue 15, tenth
  * session).
  *
- * JavaScript lays the staged lines out (`prepare`), copies their columns in (hash high, hash low, slot,
- * item: every staged line, in staging order, so a line's index here is its number in the group's
- * numbering) and the place of each item in the group (-1: not the group's), then calls `check`. The
- * lines of the group are cut by their hash's top bits into partitions, a round of partitions copied at a
- * time, and each partition goes through an open-addressing table small enough for the processor's cache.
- * Out come the distinct identities, four int32 each (hash high, hash low, first line, earliest event
- * day), numbered partition by partition and, within one, by first line; and the lines of identities held
- * more than once, [line, identity] pairs, each such identity's first line listed at its first repeat.
- * Which of those lines is kept is settled in JavaScript (GroupLines.before), the lines being few.
+ * The staged lines are numbered in staging order over their chunks (JavaScript's typed arrays), which
+ * are copied in one at a time into a buffer the size of the largest (`prepare`), so that the check holds
+ * no copy of the group's columns: first hash high, slot and item of each (`countChunk`, which keeps per
+ * line only the place of its item in the group, -1 when not the group's), then, the areas laid out
+ * (`layout`), hash high, hash low and slot of each again per round of partitions (`cutChunk`; a round
+ * is checked by `checkRound`). The lines of the group are cut by their hash's top bits into partitions,
+ * a round of partitions copied at a time, and each partition goes through an open-addressing table
+ * small enough for the processor's cache. Out come the distinct identities, four int32 each (hash high,
+ * hash low, first line, earliest event day), numbered partition by partition and, within one, by first
+ * line; and the lines of identities held more than once, [line, identity] pairs, each such identity's
+ * first line listed at its first repeat. Which of those lines is kept is settled in JavaScript
+ * (GroupLines.before), the lines being few.
  *
- * Memory grows as a group needs (never shrinks): JavaScript takes its views after each call that lays
- * memory out.
+ * Memory grows as a group needs (never shrinks), in `prepare` and `layout` only: JavaScript takes its
+ * views after them.
  */
 
 /** Partitions of a group's lines by their hash's top bits. */
@@ -26,7 +29,9 @@ const PARTITION_BITS: i32 = 6;
 const PARTS: i32 = 1 << PARTITION_BITS;
 /** Partitions copied out of the staged lines at a time; divides PARTS. */
 const ROUND_PARTS: i32 = 8;
-/** Lines or identities per call of countLines and placeBlock (see check). */
+/** Claims written out per call of fillClaims. */
+const CLAIM_SLICE: i32 = 65536;
+/** Identities per call of placeBlock, countDays and sortDays (see checkRound). */
 const COUNT_BLOCK: i32 = 65536;
 /** Int32s per identity: hash high, hash low, kept line, earliest event day. */
 const ID_INTS: i32 = 4;
@@ -37,12 +42,16 @@ let groupCount: i32 = 0;
 let distinct: i32 = 0;
 let sharedCount: i32 = 0;
 
-let HIGH: usize = 0;
-let LOW: usize = 0;
-let SLOT: usize = 0;
-let ITEM: usize = 0;
+/** Per staged line: the place of its item in the group, or -1 (countChunk). */
+let ORD: usize = 0;
+/** Per item id: its place in the group, or -1. */
 let ORDS: usize = 0;
-/** Past the inputs: where `check` lays out its own areas. */
+/** The buffer of one chunk's columns, three of `chunkCap` int32 each. */
+let BUF_A: usize = 0;
+let BUF_B: usize = 0;
+let BUF_C: usize = 0;
+let chunkCap: i32 = 0;
+/** Past the inputs: where `layout` lays out the check's own areas. */
 let WORK: usize = 0;
 let BOUNDS: usize = 0;
 let AT: usize = 0;
@@ -54,12 +63,17 @@ let SHARED: usize = 0;
 let CLAIMED: usize = 0;
 let ORDER: usize = 0;
 let DAY_STARTS: usize = 0;
-/** The group's lines' earliest and latest slot (countLines), which bound its event days. */
+let HASHES: usize = 0;
+let FILES: usize = 0;
+/** The group's lines' earliest and latest slot (countChunk), which bound its event days. */
 let minSlot: i32 = 0;
 let maxSlot: i32 = 0;
 /** Event days of the new claims (orderClaims): the first, and how many from it. */
 let firstDay: i32 = 0;
 let daySpan: i32 = 0;
+let tableMask: i32 = 0;
+/** The round being cut (cutChunk) and checked (checkRound). */
+let round: i32 = 0;
 
 /** Grows memory to hold `end` bytes; false when it cannot. */
 function reach(end: i64): bool {
@@ -70,39 +84,49 @@ function reach(end: i64): bool {
 }
 
 /**
- * Lays out the inputs of `lines` staged lines and `items` item places. Returns 0, or -1 when memory
- * cannot grow.
+ * Lays out the inputs of `lines` staged lines, in chunks of at most `chunkLines` lines, and `items` item
+ * places. Returns 0, or -1 when memory cannot grow.
  */
-export function prepare(lines: i32, items: i32): i32 {
+export function prepare(lines: i32, items: i32, chunkLines: i32): i32 {
   lineCount = lines;
   itemCount = items;
+  chunkCap = chunkLines;
   groupCount = 0;
   distinct = 0;
   sharedCount = 0;
-  const n = <usize>lines << 2;
-  HIGH = (__heap_base + 15) & ~15;
-  LOW = HIGH + n;
-  SLOT = LOW + n;
-  ITEM = SLOT + n;
-  ORDS = ITEM + n;
-  WORK = (ORDS + (<usize>items << 2) + 15) & ~15;
-  return reach(<i64>WORK) ? 0 : -1;
+  minSlot = i32.MAX_VALUE;
+  maxSlot = 0;
+  ORD = (__heap_base + 15) & ~15;
+  ORDS = ORD + (<usize>lines << 2);
+  BUF_A = (ORDS + (<usize>items << 2) + 15) & ~15;
+  BUF_B = BUF_A + (<usize>chunkLines << 2);
+  BUF_C = BUF_B + (<usize>chunkLines << 2);
+  BOUNDS = (BUF_C + (<usize>chunkLines << 2) + 15) & ~15;
+  AT = BOUNDS + (<usize>(PARTS + 1) << 2);
+  WORK = (AT + (<usize>ROUND_PARTS << 2) + 15) & ~15;
+  if (!reach(<i64>WORK)) return -1;
+  memory.fill(BOUNDS, 0, <usize>(PARTS + 1) << 2);
+  return 0;
 }
 
-export function highPtr(): usize {
-  return HIGH;
+/** Partitions, and partitions a round. */
+export function parts(): i32 {
+  return PARTS;
 }
-export function lowPtr(): usize {
-  return LOW;
-}
-export function slotPtr(): usize {
-  return SLOT;
-}
-export function itemPtr(): usize {
-  return ITEM;
+export function roundParts(): i32 {
+  return ROUND_PARTS;
 }
 export function ordsPtr(): usize {
   return ORDS;
+}
+export function bufAPtr(): usize {
+  return BUF_A;
+}
+export function bufBPtr(): usize {
+  return BUF_B;
+}
+export function bufCPtr(): usize {
+  return BUF_C;
 }
 export function idsPtr(): usize {
   return IDS;
@@ -127,34 +151,44 @@ function hashSlot(high: i32, low: i32, mask: i32): i32 {
   return (<i32>(<u32>((low ^ <i32>(<u32>high >>> 15)) * <i32>0x9e3779b1) >>> 7)) & mask;
 }
 
-/** Partition `p`'s first line in the cut order. */
-@inline
-function bound(p: i32): i32 {
-  return load<i32>(BOUNDS + (<usize>p << 2));
+/**
+ * Counts the lines of the chunk in the buffer (`n` lines from line `first`: hash high in BUF_A, item in
+ * BUF_B, slot in BUF_C) per partition, and keeps each line's place in the group. Returns the chunk's
+ * lines of the group.
+ */
+export function countChunk(first: i32, n: i32): i32 {
+  const shift = 32 - PARTITION_BITS;
+  const items = itemCount;
+  const ords = ORDS;
+  const ord = ORD + (<usize>first << 2);
+  const bounds = BOUNDS;
+  let count = 0;
+  let low = minSlot;
+  let high = maxSlot;
+  for (let i: usize = 0; i < <usize>n; i++) {
+    const item = load<i32>(BUF_B + (i << 2));
+    const o = item >= 0 && item < items ? load<i32>(ords + (<usize>item << 2)) : -1;
+    store<i32>(ord + (i << 2), o);
+    if (o < 0) continue;
+    const slot = load<i32>(BUF_C + (i << 2));
+    if (slot < low) low = slot;
+    if (slot > high) high = slot;
+    const p = bounds + ((<usize>(<u32>load<i32>(BUF_A + (i << 2)) >>> shift) + 1) << 2);
+    store<i32>(p, load<i32>(p) + 1);
+    count++;
+  }
+  minSlot = low;
+  maxSlot = high;
+  groupCount += count;
+  return count;
 }
 
-let tableMask: i32 = 0;
-
 /**
- * Finds the group's distinct identities (`slotsPerDay`: slots of one UTC day, a line's event day being
- * its slot divided by it). Returns their number, or -1 when memory cannot grow.
- *
- * The work is done by cutRound and checkPartition, called once per round and per partition: V8 runs a
- * function's first calls as Liftoff's quick code and moves its later calls to optimised code compiled
- * meanwhile (a call in progress is never moved), so one long call would run entirely in the slower code.
+ * Lays out the check's areas once every chunk was counted (`slotsPerDay`: slots of one UTC day, a
+ * line's event day being its slot divided by it). Returns 0, or -1 when memory cannot grow.
  */
-export function check(slotsPerDay: i32): i32 {
-  BOUNDS = WORK;
-  AT = BOUNDS + (<usize>(PARTS + 1) << 2);
-  if (!reach(<i64>(AT + (<usize>ROUND_PARTS << 2)))) return -1;
-  memory.fill(BOUNDS, 0, <usize>(PARTS + 1) << 2);
-  let count = 0;
-  minSlot = i32.MAX_VALUE;
-  maxSlot = 0;
-  for (let from = 0; from < lineCount; from += COUNT_BLOCK) {
-    count += countLines(from, min(from + COUNT_BLOCK, lineCount));
-  }
-  groupCount = count;
+export function layout(slotsPerDay: i32): i32 {
+  const count = groupCount;
   for (let p = 1; p <= PARTS; p++) {
     const at = BOUNDS + (<usize>p << 2);
     store<i32>(at, load<i32>(at) + load<i32>(at - 4));
@@ -168,93 +202,82 @@ export function check(slotsPerDay: i32): i32 {
   let size = 16;
   while (size < largest * 2) size *= 2;
   tableMask = size - 1;
-  CUT = (AT + (<usize>ROUND_PARTS << 2) + 15) & ~15;
+  CUT = WORK;
   TABLE = CUT + (<usize>roundLines << 4);
   IDS = TABLE + (<usize>size << 2);
   // Every line of the group is listed among the shared at most once: two int32 a line at most.
   SHARED = IDS + (<usize>count << 4);
   MULTI = SHARED + (<usize>count << 3);
-  // The new claims' areas (orderClaims), laid out here so that memory does not grow after the check:
-  // JavaScript's views of the identities stay valid until the group is done.
+  // The new claims' areas (orderClaims, fillClaims), laid out here so that memory does not grow after:
+  // JavaScript's views stay valid until the group is done. Their order takes the place of ORD, no
+  // longer needed then, and they are written out a slice at a time: the claims touch little memory
+  // the check had not touched already.
   CLAIMED = MULTI + <usize>count;
-  ORDER = (CLAIMED + <usize>count + 15) & ~15;
   const days = count === 0 ? 0 : maxSlot / slotsPerDay - minSlot / slotsPerDay + 1;
-  DAY_STARTS = ORDER + (<usize>count << 2);
-  if (!reach(<i64>DAY_STARTS + (<i64>(days + 1) << 2))) return -1;
+  DAY_STARTS = (CLAIMED + <usize>count + 15) & ~15;
+  HASHES = (DAY_STARTS + (<usize>(days + 1) << 2) + 15) & ~15;
+  FILES = HASHES + (<usize>CLAIM_SLICE << 3);
+  if (!reach(<i64>FILES + (<i64>CLAIM_SLICE << 2))) return -1;
   memory.fill(MULTI, 0, <usize>count << 1);
-  distinct = 0;
-  sharedCount = 0;
-  for (let round = 0; round < PARTS; round += ROUND_PARTS) {
-    cutRound(round, slotsPerDay);
-    for (let p = round; p < round + ROUND_PARTS; p++) checkPartition(p, bound(round));
-  }
-  return distinct;
+  return 0;
+}
+
+/** Starts round `r` (partitions r to r + ROUND_PARTS): its partitions' places in CUT. */
+export function startRound(r: i32): void {
+  round = r;
+  const base = bound(r);
+  for (let j = 0; j < ROUND_PARTS; j++) store<i32>(AT + (<usize>j << 2), bound(r + j) - base);
 }
 
 /**
- * Counts the group's lines in [from, to) per partition (in BOUNDS, one entry on), and replaces each
- * line's item by its place in the group (-1: not the group's line), all that the rounds and
- * placeKeptLines need of it. Returns the group's lines counted. Exported as cutRound.
+ * Copies the group's lines of the round's partitions, of the chunk in the buffer (`n` lines from line
+ * `first`: hash high in BUF_A, hash low in BUF_B, slot in BUF_C), to CUT, partition after partition, as
+ * [high, low, event day, line].
  */
-export function countLines(from: i32, to: i32): i32 {
+export function cutChunk(first: i32, n: i32, slotsPerDay: i32): void {
   const shift = 32 - PARTITION_BITS;
-  const items = itemCount;
-  const high = HIGH;
-  const item = ITEM;
-  const ords = ORDS;
-  const bounds = BOUNDS;
-  let count = 0;
-  for (let c = <usize>from; c < <usize>to; c++) {
-    const at = item + (c << 2);
-    const i = load<i32>(at);
-    const ord = i >= 0 && i < items ? load<i32>(ords + (<usize>i << 2)) : -1;
-    store<i32>(at, ord);
-    if (ord < 0) continue;
-    const slot = load<i32>(SLOT + (c << 2));
-    if (slot < minSlot) minSlot = slot;
-    if (slot > maxSlot) maxSlot = slot;
-    const p = bounds + ((<usize>(<u32>load<i32>(high + (c << 2)) >>> shift) + 1) << 2);
-    store<i32>(p, load<i32>(p) + 1);
-    count++;
-  }
-  return count;
-}
-
-/**
- * Copies the group's lines of partitions [round, round + ROUND_PARTS) to CUT, partition after partition,
- * each in staging order, as [high, low, event day, line]. Exported so that the optimiser keeps it a
- * function of its own (see check).
- */
-export function cutRound(round: i32, slotsPerDay: i32): void {
-  const shift = 32 - PARTITION_BITS;
-  const lines = <usize>lineCount;
-  const high = HIGH;
-  const low = LOW;
-  const slot = SLOT;
-  const ord = ITEM;
+  const r = round;
+  const ord = ORD + (<usize>first << 2);
   const at = AT;
   const cut = CUT;
-  const base = bound(round);
-  for (let j = 0; j < ROUND_PARTS; j++) store<i32>(at + (<usize>j << 2), bound(round + j) - base);
-  for (let c: usize = 0; c < lines; c++) {
-    const h = load<i32>(high + (c << 2));
-    const j = <i32>(<u32>h >>> shift) - round;
-    if (<u32>j >= <u32>ROUND_PARTS || load<i32>(ord + (c << 2)) < 0) continue;
+  for (let i: usize = 0; i < <usize>n; i++) {
+    const h = load<i32>(BUF_A + (i << 2));
+    const j = <i32>(<u32>h >>> shift) - r;
+    if (<u32>j >= <u32>ROUND_PARTS || load<i32>(ord + (i << 2)) < 0) continue;
     const a = at + (<usize>j << 2);
     const k = load<i32>(a);
     store<i32>(a, k + 1);
     const q = cut + (<usize>k << 4);
     store<i32>(q, h);
-    store<i32>(q, load<i32>(low + (c << 2)), 4);
-    store<i32>(q, load<i32>(slot + (c << 2)) / slotsPerDay, 8);
-    store<i32>(q, <i32>c, 12);
+    store<i32>(q, load<i32>(BUF_B + (i << 2)), 4);
+    store<i32>(q, load<i32>(BUF_C + (i << 2)) / slotsPerDay, 8);
+    store<i32>(q, first + <i32>i, 12);
   }
+}
+
+/**
+ * Checks the round's partitions, once every chunk was cut. Returns the distinct identities so far. Each
+ * partition is a call of its own: V8 runs a function's first calls as Liftoff's quick code and moves
+ * its later calls to optimised code compiled meanwhile (a call in progress is never moved), so one long
+ * call would run entirely in the slower code (the same reason the lines come a chunk a call).
+ */
+export function checkRound(): i32 {
+  const base = bound(round);
+  for (let p = round; p < round + ROUND_PARTS; p++) checkPartition(p, base);
+  return distinct;
+}
+
+/** Partition `p`'s first line in the cut order. */
+@inline
+function bound(p: i32): i32 {
+  return load<i32>(BOUNDS + (<usize>p << 2));
 }
 
 /**
  * Puts partition `p`'s lines (in CUT from its round's first line, `base`) through the table: a new
  * identity is numbered after the last; a repeat lists its line among the shared (and its identity's
- * first line, at its first repeat) and may lower its identity's earliest day. Exported as cutRound.
+ * first line, at its first repeat) and may lower its identity's earliest day. Exported: a function of
+ * its own (see checkRound).
  */
 export function checkPartition(p: i32, base: i32): void {
   const mask = tableMask;
@@ -311,28 +334,23 @@ export function checkPartition(p: i32, base: i32): void {
 
 /**
  * Replaces each identity's kept line by the place of its item in the group (once JavaScript has
- * settled the kept line of identities held more than once), a block at a time (see check).
+ * settled the kept line of identities held more than once), a block at a time (see checkRound).
  */
 export function placeKeptLines(): void {
-  for (let from = 0; from < distinct; from += COUNT_BLOCK) placeBlock(from, min(from + COUNT_BLOCK, distinct));
+  for (let from = 0; from < distinct; from += COUNT_BLOCK) {
+    placeBlock(from, min(from + COUNT_BLOCK, distinct));
+  }
 }
 
-/** placeKeptLines for identities [from, to). Exported as cutRound. */
+/** placeKeptLines for identities [from, to). Exported: a function of its own (see checkRound). */
 export function placeBlock(from: i32, to: i32): void {
-  const ord = ITEM;
+  const ord = ORD;
   const end = IDS + (<usize>to << 4);
   for (let r = IDS + (<usize>from << 4); r < end; r += 16) {
     store<i32>(r, load<i32>(ord + (<usize>load<i32>(r, 8) << 2)), 8);
   }
 }
 
-/** How many of lines [from, to) are the group's (after check). */
-export function groupLinesIn(from: i32, to: i32): i32 {
-  const ord = ITEM;
-  let n = 0;
-  for (let c = <usize>from; c < <usize>to; c++) if (load<i32>(ord + (c << 2)) >= 0) n++;
-  return n;
-}
 
 export function claimedPtr(): usize {
   return CLAIMED;
@@ -340,13 +358,13 @@ export function claimedPtr(): usize {
 export function dayStartsPtr(): usize {
   return DAY_STARTS;
 }
-/** The new claims' hashes (writeClaims): over the hash columns, no longer needed then. */
+/** The new claims' hashes (fillClaims). */
 export function claimHashesPtr(): usize {
-  return HIGH;
+  return HASHES;
 }
-/** The new claims' files (writeClaims): over the slot column. */
+/** The new claims' files (fillClaims). */
 export function claimFilesPtr(): usize {
-  return SLOT;
+  return FILES;
 }
 export function firstDay_(): i32 {
   return firstDay;
@@ -375,6 +393,7 @@ export function orderClaims(): i32 {
     daySpan = 0;
     return 0;
   }
+  ORDER = ORD;
   firstDay = first;
   daySpan = last - first + 1;
   const starts = DAY_STARTS;
@@ -394,7 +413,7 @@ export function orderClaims(): i32 {
   return count;
 }
 
-/** The new claims of identities [from, to) counted per day (one entry on). Exported as cutRound. */
+/** The new claims of identities [from, to) counted per day (one entry on). Exported (see checkRound). */
 export function countDays(from: i32, to: i32): void {
   const first = firstDay;
   for (let id = from; id < to; id++) {
@@ -404,7 +423,7 @@ export function countDays(from: i32, to: i32): void {
   }
 }
 
-/** The new claims of identities [from, to) placed in ORDER by day. Exported as cutRound. */
+/** The new claims of identities [from, to) placed in ORDER by day. Exported (see checkRound). */
 export function sortDays(from: i32, to: i32): void {
   const first = firstDay;
   for (let id = from; id < to; id++) {
@@ -416,22 +435,23 @@ export function sortDays(from: i32, to: i32): void {
   }
 }
 
-/**
- * Writes the `count` new claims in orderClaims's order over the hash and slot columns, which the check
- * no longer needs: per claim, its identity's hash as one int64 (high x 2^32 + low as unsigned), and
- * `firstFile` + the place of its kept line's file in the group; a block at a time (see check).
- */
-export function writeClaims(count: i32, firstFile: i32): void {
-  for (let from = 0; from < count; from += COUNT_BLOCK) fillClaims(from, min(from + COUNT_BLOCK, count), firstFile);
+/** Claims written out per call of fillClaims. */
+export function claimSlice(): i32 {
+  return CLAIM_SLICE;
 }
 
-/** writeClaims for claims [from, to). Exported as cutRound. */
-export function fillClaims(from: i32, to: i32, firstFile: i32): void {
-  const hashes = HIGH;
-  const files = SLOT;
-  for (let j = from; j < to; j++) {
-    const r = IDS + (<usize>load<i32>(ORDER + (<usize>j << 2)) << 4);
-    store<i64>(hashes + (<usize>j << 3), (<i64>load<i32>(r) << 32) | <i64>load<u32>(r, 4));
-    store<i32>(files + (<usize>j << 2), firstFile + load<i32>(r, 8));
+/**
+ * Writes claims [from, from + n) of orderClaims's order (n at most CLAIM_SLICE) to HASHES and FILES: per
+ * claim, its identity's hash as one int64 (high x 2^32 + low as unsigned), and `firstFile` + the place
+ * of its kept line's file in the group.
+ */
+export function fillClaims(from: i32, n: i32, firstFile: i32): void {
+  const hashes = HASHES;
+  const files = FILES;
+  const order = ORDER + (<usize>from << 2);
+  for (let j: usize = 0; j < <usize>n; j++) {
+    const r = IDS + (<usize>load<i32>(order + (j << 2)) << 4);
+    store<i64>(hashes + (j << 3), (<i64>load<i32>(r) << 32) | <i64>load<u32>(r, 4));
+    store<i32>(files + (j << 2), firstFile + load<i32>(r, 8));
   }
 }
