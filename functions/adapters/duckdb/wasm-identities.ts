@@ -33,9 +33,15 @@ interface IdentityExports {
   multiPtr(): number;
   sharedPtr(): number;
   sharedCount_(): number;
-  placeKeptLines(): void;
+  placeBlock(from: number, to: number): void;
   claimedPtr(): number;
-  orderClaims(): number;
+  beginClaims(): void;
+  scanClaims(from: number, to: number): void;
+  layDays(): number;
+  countDays(from: number, to: number): void;
+  sumDays(): void;
+  sortDays(from: number, to: number): void;
+  endDays(): void;
   firstDay_(): number;
   daySpan_(): number;
   dayStartsPtr(): number;
@@ -52,6 +58,17 @@ export interface IdentityColumns {
   readonly hashLow: Int32Array;
   readonly slot: Int32Array;
   readonly item: Int32Array;
+}
+
+/**
+ * Identities per call of a loop over the group's identities: V8 moves a function's later calls to its
+ * optimised code (see assembly/identities.ts, checkRound).
+ */
+const BLOCK = 65_536;
+
+/** Calls `f` on [from, to) for each block of [0, n). */
+function byBlock(n: number, f: (from: number, to: number) => void): void {
+  for (let from = 0; from < n; from += BLOCK) f(from, Math.min(n, from + BLOCK));
 }
 
 let compiled: WebAssembly.Module | undefined;
@@ -97,13 +114,15 @@ export interface ClaimsByDay {
 /** One instance of the check. */
 export class WasmIdentities {
   private readonly exports = new wasm.Instance(identitiesModule(), {}).exports as unknown as IdentityExports;
+  /** Identities found by the last check. */
+  private distinct = 0;
 
   /**
    * Checks the lines of `chunks` (staged lines, numbered in this order) whose item has a place in the
    * group (`ords`, by item id, -1 for none); a line's event day is its slot divided by `slotsPerDay`.
-   * Each chunk's columns are copied in twice (counted, then cut a round at a time), a few milliseconds
-   * for a million lines, where a copy of the group's columns held through the check would add 12
-   * bytes a line to its memory.
+   * Each chunk's columns are copied in once to be counted, then once per round of partitions to be
+   * cut (some 100 bytes of copying a line, a few milliseconds for a million lines), where a copy of
+   * the group's columns held through the check would add 12 bytes a line to its memory.
    */
   check(chunks: readonly IdentityColumns[], ords: Int32Array, slotsPerDay: number): IdentityOutputs {
     const e = this.exports;
@@ -149,6 +168,7 @@ export class WasmIdentities {
       }
       distinct = e.checkRound();
     }
+    this.distinct = distinct;
     const sharedCount = e.sharedCount_();
     return {
       groupLines: e.groupCount_(),
@@ -164,7 +184,7 @@ export class WasmIdentities {
 
   /** Replaces each identity's kept line (in `check`'s ids) by the place of its item in the group. */
   placeKeptLines(): void {
-    this.exports.placeKeptLines();
+    byBlock(this.distinct, this.exports.placeBlock);
   }
 
   /**
@@ -175,7 +195,9 @@ export class WasmIdentities {
    */
   newClaims(firstFile: number): ClaimsByDay {
     const e = this.exports;
-    const count = e.orderClaims();
+    e.beginClaims();
+    byBlock(this.distinct, e.scanClaims);
+    const count = e.layDays();
     if (count === 0) {
       return {
         firstDay: 0,
@@ -184,6 +206,10 @@ export class WasmIdentities {
         files: new Int32Array(0),
       };
     }
+    byBlock(this.distinct, e.countDays);
+    e.sumDays();
+    byBlock(this.distinct, e.sortDays);
+    e.endDays();
     const hashes = new BigInt64Array(count);
     const files = new Int32Array(count);
     const buffer = e.memory.buffer;

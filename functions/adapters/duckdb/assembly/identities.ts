@@ -31,8 +31,6 @@ const PARTS: i32 = 1 << PARTITION_BITS;
 const ROUND_PARTS: i32 = 8;
 /** Claims written out per call of fillClaims. */
 const CLAIM_SLICE: i32 = 65536;
-/** Identities per call of placeBlock, countDays and sortDays (see checkRound). */
-const COUNT_BLOCK: i32 = 65536;
 /** Int32s per identity: hash high, hash low, kept line, earliest event day. */
 const ID_INTS: i32 = 4;
 
@@ -68,7 +66,7 @@ let FILES: usize = 0;
 /** The group's lines' earliest and latest slot (countChunk), which bound its event days. */
 let minSlot: i32 = 0;
 let maxSlot: i32 = 0;
-/** Event days of the new claims (orderClaims): the first, and how many from it. */
+/** Event days of the new claims (layDays): the first, and how many from it. */
 let firstDay: i32 = 0;
 let daySpan: i32 = 0;
 let tableMask: i32 = 0;
@@ -208,7 +206,7 @@ export function layout(slotsPerDay: i32): i32 {
   // Every line of the group is listed among the shared at most once: two int32 a line at most.
   SHARED = IDS + (<usize>count << 4);
   MULTI = SHARED + (<usize>count << 3);
-  // The new claims' areas (orderClaims, fillClaims), laid out here so that memory does not grow after:
+  // The new claims' areas (layDays, fillClaims), laid out here so that memory does not grow after:
   // JavaScript's views stay valid until the group is done. Their order takes the place of ORD, no
   // longer needed then, and they are written out a slice at a time: the claims touch little memory
   // the check had not touched already.
@@ -333,16 +331,10 @@ export function checkPartition(p: i32, base: i32): void {
 }
 
 /**
- * Replaces each identity's kept line by the place of its item in the group (once JavaScript has
- * settled the kept line of identities held more than once), a block at a time (see checkRound).
+ * Replaces the kept line of identities [from, to) by the place of its item in the group (once
+ * JavaScript has settled the kept line of identities held more than once). JavaScript calls it a block
+ * at a time, as countDays and sortDays (see checkRound: a loop of calls here would be inlined).
  */
-export function placeKeptLines(): void {
-  for (let from = 0; from < distinct; from += COUNT_BLOCK) {
-    placeBlock(from, min(from + COUNT_BLOCK, distinct));
-  }
-}
-
-/** placeKeptLines for identities [from, to). Exported: a function of its own (see checkRound). */
 export function placeBlock(from: i32, to: i32): void {
   const ord = ORD;
   const end = IDS + (<usize>to << 4);
@@ -374,46 +366,69 @@ export function daySpan_(): i32 {
 }
 
 /**
- * Orders the identities no recorded file claimed (CLAIMED, which JavaScript marks) by event day, in
- * identity order within a day (a counting sort into ORDER): day firstDay + k's are ORDER[DAY_STARTS[k]]
- * to ORDER[DAY_STARTS[k + 1]]. Returns how many there are. After placeKeptLines.
+ * The identities no recorded file claimed (CLAIMED, which JavaScript marks) are ordered by event day, in
+ * identity order within a day, by a counting sort into ORDER (after placeBlock): scanClaims over
+ * every block of identities, then layDays, then countDays over every block, sumDays, sortDays over
+ * every block and endDays. Day firstDay + k's are then ORDER[DAY_STARTS[k]] to ORDER[DAY_STARTS[k + 1]].
  */
-export function orderClaims(): i32 {
-  let first = i32.MAX_VALUE;
-  let last = i32.MIN_VALUE;
-  let count = 0;
-  for (let id = 0; id < distinct; id++) {
+let claimCount: i32 = 0;
+
+/** Starts the ordering of the new claims. */
+export function beginClaims(): void {
+  firstDay = i32.MAX_VALUE;
+  daySpan = i32.MIN_VALUE;
+  claimCount = 0;
+}
+
+/** The new claims of identities [from, to): counted, and their first and last day found. */
+export function scanClaims(from: i32, to: i32): void {
+  let first = firstDay;
+  let last = daySpan;
+  let count = claimCount;
+  for (let id = from; id < to; id++) {
     if (load<u8>(CLAIMED + <usize>id) != 0) continue;
     const day = load<i32>(IDS + (<usize>id << 4), 12);
     if (day < first) first = day;
     if (day > last) last = day;
     count++;
   }
-  if (count == 0) {
+  firstDay = first;
+  // The last day until layDays.
+  daySpan = last;
+  claimCount = count;
+}
+
+/** Lays the days of the new claims out. Returns how many new claims there are. */
+export function layDays(): i32 {
+  if (claimCount == 0) {
     daySpan = 0;
     return 0;
   }
+  // Over the lines' places, no longer needed then.
   ORDER = ORD;
-  firstDay = first;
-  daySpan = last - first + 1;
-  const starts = DAY_STARTS;
-  memory.fill(starts, 0, <usize>(daySpan + 1) << 2);
-  for (let from = 0; from < distinct; from += COUNT_BLOCK) countDays(from, min(from + COUNT_BLOCK, distinct));
-  for (let k = 1; k <= daySpan; k++) {
-    const at = starts + (<usize>k << 2);
-    store<i32>(at, load<i32>(at) + load<i32>(at - 4));
-  }
-  for (let from = 0; from < distinct; from += COUNT_BLOCK) sortDays(from, min(from + COUNT_BLOCK, distinct));
-  // sortDays moved each day's start to the next day's: one place back.
-  for (let k = daySpan; k > 0; k--) {
-    const at = starts + (<usize>k << 2);
-    store<i32>(at, load<i32>(at - 4));
-  }
-  store<i32>(starts, 0);
-  return count;
+  daySpan = daySpan - firstDay + 1;
+  memory.fill(DAY_STARTS, 0, <usize>(daySpan + 1) << 2);
+  return claimCount;
 }
 
-/** The new claims of identities [from, to) counted per day (one entry on). Exported (see checkRound). */
+/** Each day's count summed into where its claims start, one entry on. */
+export function sumDays(): void {
+  for (let k = 1; k <= daySpan; k++) {
+    const at = DAY_STARTS + (<usize>k << 2);
+    store<i32>(at, load<i32>(at) + load<i32>(at - 4));
+  }
+}
+
+/** sortDays moved each day's start to the next day's: one place back. */
+export function endDays(): void {
+  for (let k = daySpan; k > 0; k--) {
+    const at = DAY_STARTS + (<usize>k << 2);
+    store<i32>(at, load<i32>(at - 4));
+  }
+  store<i32>(DAY_STARTS, 0);
+}
+
+/** The new claims of identities [from, to) counted per day (one entry on). */
 export function countDays(from: i32, to: i32): void {
   const first = firstDay;
   for (let id = from; id < to; id++) {
@@ -423,7 +438,7 @@ export function countDays(from: i32, to: i32): void {
   }
 }
 
-/** The new claims of identities [from, to) placed in ORDER by day. Exported (see checkRound). */
+/** The new claims of identities [from, to) placed in ORDER by day. */
 export function sortDays(from: i32, to: i32): void {
   const first = firstDay;
   for (let id = from; id < to; id++) {
@@ -441,7 +456,7 @@ export function claimSlice(): i32 {
 }
 
 /**
- * Writes claims [from, from + n) of orderClaims's order (n at most CLAIM_SLICE) to HASHES and FILES: per
+ * Writes claims [from, from + n) of sortDays's order (n at most CLAIM_SLICE) to HASHES and FILES: per
  * claim, its identity's hash as one int64 (high x 2^32 + low as unsigned), and `firstFile` + the place
  * of its kept line's file in the group.
  */
