@@ -24,12 +24,12 @@
  *   claims, and the next run reads the files again.
  *
  * Cost: the group's check runs in WebAssembly (assembly/identities.ts; as JavaScript, called once a
- * group, it ran cold in V8's interpreter): the staged lines' hash, slot and item columns are copied into
- * its memory, then it makes one pass over them, one per round of partitions and one per partition (36
- * bytes a line while staged; while checked, 18 more a line and 22 an identity, and a table of the
- * largest partition, in the check's memory; then 12 bytes a new claim, copied out of it before the
- * claims are written); only the lines of identities held more than once or claimed are looked at
- * again, to take them out of their rows. DuckDB reads no claim at all
+ * group, it ran cold in V8's interpreter): the staged columns are copied in a chunk at a time, once to
+ * count the group's lines per partition and once per round of partitions to cut them, and each
+ * partition goes through its table (36 bytes a line while staged; while checked, 6 more a line and 18
+ * an identity, and a table of the largest partition, in the check's memory, held until the claims are
+ * written out of it a slice at a time); only the lines of identities held more than once or claimed
+ * are looked at again, to take them out of their rows. DuckDB reads no claim at all
  * when the group's days hold none (a new night), and otherwise joins only the group's identities of
  * the days that hold claims with the claims of those days.
  *
@@ -44,7 +44,7 @@ import { appendColumns } from './append-columns.js';
 import { collectGarbage } from './collect-garbage.js';
 import { stageHeldRepeats } from './holdings-writer.js';
 import { stageNetworkRepeats } from './network-store.js';
-import { type ClaimsByDay, WasmIdentities } from './wasm-identities.js';
+import { CLAIM_SLICE, type ClaimsByDay, WasmIdentities } from './wasm-identities.js';
 
 /**
  * From how many request identities checked at once a full collection follows (collect-garbage.ts): a
@@ -292,8 +292,9 @@ export class RequestIdStage {
   }
 
   /**
-   * Checks the group `items` (dropRepeats): its repeats, its new claims (copied out of the check), the
-   * days that have claim tables, the newest claim file and its lines. Its staged lines are unstaged.
+   * Checks the group `items` (dropRepeats): its repeats, its new claims (written out of the check as
+   * they are appended), the days that have claim tables and the newest claim file. Its staged lines
+   * are unstaged.
    */
   private async checkGroup(
     connection: DuckDBConnection,
@@ -303,7 +304,6 @@ export class RequestIdStage {
     claims: ClaimsByDay;
     known: number[];
     last: number;
-    lines: number;
   }> {
     // The chunks as staged now: more may be staged while the group is written.
     let group: GroupLines | undefined = GroupLines.of([...this.chunks], new GroupOrder(items));
@@ -317,14 +317,14 @@ export class RequestIdStage {
     const lines = table.groupLines;
     this.discardGroup(group, table);
     group = undefined;
-    // The group's staged columns (40 bytes a line) are garbage now, and the check's memory (some 40 a
-    // line) once its claims are copied out (12 bytes a claim) and this returns, both before DuckDB
-    // takes memory for the claims (which the process's peak otherwise held together with them). The
-    // check of a small group is kept for the next group; that of a large one is let go.
+    // The group's staged columns (40 bytes a line) are garbage now, before DuckDB takes memory for the
+    // claims (which the process's peak otherwise held together with them). The check's memory (some
+    // 24 bytes a line) is held until the claims are written, then let go with the check when the group
+    // was large; a small group's check is kept for the next group.
     if (lines >= COLLECT_AFTER_LINES) collectGarbage();
     const claims = check.newClaims(last + 1);
     this.check = lines >= COLLECT_AFTER_LINES ? undefined : check;
-    return { repeats, claims, known, last, lines };
+    return { repeats, claims, known, last };
   }
 
   /**
@@ -338,10 +338,7 @@ export class RequestIdStage {
   ): Promise<RepeatsDropped> {
     const dropped = new Map<number, number>();
     if (items.length === 0) return dropped;
-    const { repeats, claims, known, last, lines } = await this.checkGroup(connection, items);
-    // The check's memory (some 40 bytes a line of the group) is garbage once checkGroup returned, before
-    // DuckDB takes memory for the claims.
-    if (lines >= COLLECT_AFTER_LINES) collectGarbage();
+    const { repeats, claims, known, last } = await this.checkGroup(connection, items);
     for (const [item, n] of repeats.byItem) dropped.set(item, n);
     if (repeats.count > 0) {
       await appendColumns(connection, 'request_repeats', REPEAT_TYPES, repeats.columns, repeats.count);
@@ -723,9 +720,6 @@ function sideColumns(rows: SideRows): SideRepeats {
   return { count, columns };
 }
 
-/** Claims appended at a time: a million claims never sit whole in the appender. */
-const CLAIM_SLICE = 65_536;
-
 /**
  * The group's new claims (WasmIdentities.newClaims: each identity no recorded file claimed, claimed by
  * the file of its kept line on the day of its earliest line, by day), each into its day's table
@@ -736,7 +730,7 @@ async function writeNewClaims(
   claims: ClaimsByDay,
   known: readonly number[],
 ): Promise<void> {
-  const { firstDay, starts, hashes, files } = claims;
+  const { firstDay, starts } = claims;
   const tables = new Set(known);
   for (let k = 0; k + 1 < starts.length; k++) {
     const begin = starts[k]!;
@@ -749,8 +743,7 @@ async function writeNewClaims(
     }
     for (let from = begin; from < end; from += CLAIM_SLICE) {
       const to = Math.min(end, from + CLAIM_SLICE);
-      const slice = [hashes.subarray(from, to), files.subarray(from, to)];
-      await appendColumns(connection, claimTable(day), CLAIM_TYPES, slice, to - from);
+      await appendColumns(connection, claimTable(day), CLAIM_TYPES, claims.slice(from, to - from), to - from);
     }
   }
   if (tables.size > known.length) await connection.run(claimsView([...tables].sort((a, b) => a - b)));

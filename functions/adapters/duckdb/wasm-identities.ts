@@ -101,15 +101,20 @@ export interface IdentityOutputs {
   readonly claimed: Uint8Array;
 }
 
-/** The new claims by event day (`newClaims`), copied out of the instance's memory. */
+/** The new claims by event day (`newClaims`), written out of the instance's memory a slice at a time. */
 export interface ClaimsByDay {
   readonly firstDay: number;
   /** Day `firstDay` + k's claims are those from starts[k] to starts[k + 1]. */
   readonly starts: Int32Array;
-  /** Per claim: its identity's hash as one BIGINT (high x 2^32 + low as unsigned), and its file. */
-  readonly hashes: BigInt64Array;
-  readonly files: Int32Array;
+  /**
+   * Claims [from, from + n) (n at most CLAIM_SLICE): per claim, its identity's hash as one BIGINT
+   * (high x 2^32 + low as unsigned), and its file; views valid until the next call.
+   */
+  slice(from: number, n: number): [BigInt64Array, Int32Array];
 }
+
+/** Claims written out of the check at a time (assembly/identities.ts). */
+export const CLAIM_SLICE = 65_536;
 
 /** One instance of the check. */
 export class WasmIdentities {
@@ -190,8 +195,9 @@ export class WasmIdentities {
   /**
    * The claims of the identities not marked claimed, by event day and in identity order within a day,
    * each file numbered `firstFile` + the place of its kept line's file in the group (after
-   * `placeKeptLines`): copied out a slice at a time, so that the instance's memory, some 24 bytes a
-   * line of the group, need not be held while they are written.
+   * `placeKeptLines`), written out of the instance's memory a slice at a time as they are appended.
+   * (Copying them all out, 12 bytes a claim, so that the instance could be let go before the appends,
+   * peaked higher: BENCHMARKS.md, issue 15, tenth session.)
    */
   newClaims(firstFile: number): ClaimsByDay {
     const e = this.exports;
@@ -202,31 +208,23 @@ export class WasmIdentities {
       return {
         firstDay: 0,
         starts: new Int32Array(0),
-        hashes: new BigInt64Array(0),
-        files: new Int32Array(0),
+        slice: () => [new BigInt64Array(0), new Int32Array(0)],
       };
     }
     byBlock(this.distinct, e.countDays);
     e.sumDays();
     byBlock(this.distinct, e.sortDays);
     e.endDays();
-    const hashes = new BigInt64Array(count);
-    const files = new Int32Array(count);
     const buffer = e.memory.buffer;
-    const slice = e.claimSlice();
-    const hashSlice = new BigInt64Array(buffer, e.claimHashesPtr(), slice);
-    const fileSlice = new Int32Array(buffer, e.claimFilesPtr(), slice);
-    for (let from = 0; from < count; from += slice) {
-      const n = Math.min(slice, count - from);
-      e.fillClaims(from, n, firstFile);
-      hashes.set(hashSlice.subarray(0, n), from);
-      files.set(fileSlice.subarray(0, n), from);
-    }
+    const hashes = new BigInt64Array(buffer, e.claimHashesPtr(), e.claimSlice());
+    const files = new Int32Array(buffer, e.claimFilesPtr(), e.claimSlice());
     return {
       firstDay: e.firstDay_(),
-      starts: new Int32Array(buffer, e.dayStartsPtr(), e.daySpan_() + 1).slice(),
-      hashes,
-      files,
+      starts: new Int32Array(buffer, e.dayStartsPtr(), e.daySpan_() + 1),
+      slice: (from, n) => {
+        e.fillClaims(from, n, firstFile);
+        return [hashes.subarray(0, n), files.subarray(0, n)];
+      },
     };
   }
 }
