@@ -7,7 +7,8 @@
  *   when that command runs, as from the sources.
  * - ingest-worker.js: the ingest pool's worker thread (functions/adapters/logs/ingest-worker.ts), which
  *   the pool loads as `./ingest-worker.js` next to its own module: every chunk sits in the one folder.
- * - assembly/scanner.wasm: the log scanner, found the same way (`./assembly/scanner.wasm`).
+ * - assembly/scanner.wasm: the log scanner, found the same way (`./assembly/scanner.wasm`); beside it
+ *   assembly/identities.wasm, the request-identity check (functions/adapters/duckdb/wasm-identities.ts).
  * - build/meta.json: esbuild's account of what went into which file (the tests read it).
  *
  * npm packages are bundled (loading DuckDB's API as one file rather than its 181 modules takes 50 ms
@@ -107,6 +108,10 @@ export async function build() {
   await copyFile(
     join(ROOT, 'functions/adapters/logs/assembly/scanner.wasm'),
     join(OUT_DIR, 'assembly/scanner.wasm'),
+  );
+  await copyFile(
+    join(ROOT, 'functions/adapters/duckdb/assembly/identities.wasm'),
+    join(OUT_DIR, 'assembly/identities.wasm'),
   );
   await writeFile(join(OUT_DIR, '..', 'meta.json'), JSON.stringify(result.metafile));
   return result;

@@ -189,9 +189,11 @@ describe('the build (npm run build)', () => {
       ['build/cli/ingest-worker.js', 'functions/adapters/logs/ingest-worker.ts'],
       ['build/cli/main.js', 'functions/cli/main.ts'],
     ]);
-    // One folder: the pool finds `./ingest-worker.js` and `./assembly/scanner.wasm` from any chunk.
+    // One folder: the pool finds `./ingest-worker.js` and `./assembly/scanner.wasm` from any chunk, and
+    // the claims `./assembly/identities.wasm`.
     expect(outputs.every(([path]) => /^build\/cli\/[^/]+\.js$/.test(path))).toBe(true);
     expect(existsSync(join(BUILD, 'cli/assembly/scanner.wasm'))).toBe(true);
+    expect(existsSync(join(BUILD, 'cli/assembly/identities.wasm'))).toBe(true);
   });
 
   it('bundles npm packages but leaves the native DuckDB binding to node_modules', async () => {

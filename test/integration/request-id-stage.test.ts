@@ -1,5 +1,5 @@
 /**
- * The request identities of staged rows, checked in JS when their group is recorded (request-claims.ts):
+ * The request identities of staged rows, checked when their group is recorded (request-claims.ts):
  * which line of a repeated identity is kept, what is taken back out of which partial row, which
  * claims are written with which file and day, and that stored claims are found on the group's days,
  * also when many identities fall on one slot of the hash table.
@@ -163,6 +163,90 @@ describe('RequestIdStage.dropRepeats', () => {
     expect(await rows('SELECT id_hash, day FROM request_claims WHERE file > 1 ORDER BY id_hash')).toEqual([
       [8 * 2 ** 32 + 8, DAY + 1],
     ]);
+  });
+
+  it('keeps, of an identity repeated across chunks, the line first in the group order, and claims it on its earliest day', async () => {
+    const stage = new RequestIdStage();
+    // Identity (4, 4) three times, in three chunks: item 6 (first in the group) in tasks 22 and 21,
+    // item 5 in task 20 on the day before. The line kept is item 6's of task 21 (the lower task), which
+    // staging order puts last.
+    stage.stage(22, lines([{ item: 6, ref: 0, high: 4, low: 4, slot: SLOT + 96, bytes: 30 }]));
+    stage.stage(20, lines([{ item: 5, ref: 0, high: 4, low: 4, slot: SLOT, bytes: 20 }]));
+    stage.stage(21, lines([{ item: 6, ref: 1, high: 4, low: 4, slot: SLOT + 96, bytes: 10 }]));
+    await stageRows(22, [{ item: 6, ref: 0 }]);
+    await stageRows(20, [{ item: 5, ref: 0 }]);
+    await stageRows(21, [{ item: 6, ref: 1 }]);
+    const dropped = await stage.dropRepeats(connection, [
+      { item: 6, batch: 'b6' },
+      { item: 5, batch: 'b5' },
+    ]);
+    expect(Object.fromEntries(dropped)).toEqual({ 5: 1, 6: 1 });
+    expect(
+      await rows(
+        'SELECT task, ref, requests, bytes_sent FROM rollup_stream WHERE requests < 0 ORDER BY task',
+      ),
+    ).toEqual([
+      [20, 0, -1, -20],
+      [22, 0, -1, -30],
+    ]);
+    expect(await rows('SELECT id_hash, day, file FROM request_claims')).toEqual([[4 * 2 ** 32 + 4, DAY, 1]]);
+    expect(stage.count).toBe(0);
+  });
+
+  it('checks group after group on one stage, the later group against the claims of the earlier', async () => {
+    const stage = new RequestIdStage();
+    // Item 1 (a small group), then item 2 (more lines than a check is kept for) repeating two of item
+    // 1's identities, then item 3 (small again) repeating one of item 2's.
+    stage.stage(
+      1,
+      lines([
+        { item: 1, ref: 0, high: 5, low: 5 },
+        { item: 1, ref: 0, high: 6, low: 6 },
+      ]),
+    );
+    await stageRows(1, [{ item: 1, ref: 0 }]);
+    expect((await stage.dropRepeats(connection, [{ item: 1, batch: 'b1' }])).size).toBe(0);
+    const many = Array.from(
+      { length: 120_000 },
+      (_, k): Line => ({ item: 2, ref: 0, high: 100 + k, low: k }),
+    );
+    stage.stage(
+      2,
+      lines([...many, { item: 2, ref: 1, high: 5, low: 5 }, { item: 2, ref: 1, high: 6, low: 6 }]),
+    );
+    await stageRows(2, [
+      { item: 2, ref: 0 },
+      { item: 2, ref: 1 },
+    ]);
+    expect(Object.fromEntries(await stage.dropRepeats(connection, [{ item: 2, batch: 'b2' }]))).toEqual({
+      2: 2,
+    });
+    stage.stage(
+      3,
+      lines([
+        { item: 3, ref: 0, high: 100, low: 0 },
+        { item: 3, ref: 0, high: 7, low: 7 },
+      ]),
+    );
+    await stageRows(3, [{ item: 3, ref: 0 }]);
+    expect(Object.fromEntries(await stage.dropRepeats(connection, [{ item: 3, batch: 'b3' }]))).toEqual({
+      3: 1,
+    });
+    expect(await rows('SELECT file, count(*) FROM request_claims GROUP BY file ORDER BY file')).toEqual([
+      [1, 2],
+      [2, 120_000],
+      [3, 1],
+    ]);
+    expect(stage.count).toBe(0);
+  });
+
+  it('checks a group none of whose lines are staged as holding nothing, and leaves the staged lines', async () => {
+    const stage = new RequestIdStage();
+    stage.stage(1, lines([{ item: 9, ref: 0, high: 3, low: 3 }]));
+    const dropped = await stage.dropRepeats(connection, [{ item: 1, batch: 'e' }]);
+    expect(dropped.size).toBe(0);
+    expect(await rows('SELECT count(*) FROM request_claims')).toEqual([[0]]);
+    expect(stage.count).toBe(1);
   });
 
   it('tells apart identities that share a table slot, and leaves the lines of other items staged', async () => {

@@ -23,10 +23,13 @@
  *   same claims as the run before it and adds nothing; a crash before the commit leaves neither rows nor
  *   claims, and the next run reads the files again.
  *
- * Cost: the group's check is one pass over its lines in JS, then one per round of partitions and one
- * per partition (36 bytes a line while staged; while checked, 6 more a line and 16 an identity, and a
- * table of the largest partition); only the lines of identities held more than once or claimed are looked at again, to
- * take them out of their rows. DuckDB reads no claim at all
+ * Cost: the group's check runs in WebAssembly (assembly/identities.ts; as JavaScript, called once a
+ * group, it ran cold in V8's interpreter): the staged columns are copied in a chunk at a time, once to
+ * count the group's lines per partition and once per round of partitions to cut them, and each
+ * partition goes through its table (36 bytes a line while staged; while checked, 6 more a line and 18
+ * an identity, and a table of the largest partition, in the check's memory, held until the claims are
+ * written out of it a slice at a time); only the lines of identities held more than once or claimed
+ * are looked at again, to take them out of their rows. DuckDB reads no claim at all
  * when the group's days hold none (a new night), and otherwise joins only the group's identities of
  * the days that hold claims with the claims of those days.
  *
@@ -35,13 +38,13 @@
  * that long after the request is not recognised. Two different requests whose identities hash alike (odds about n^2 / 2^65 for n requests
  * in the window) would count once.
  */
-import { endianness } from 'node:os';
 import { BIGINT, DOUBLE, type DuckDBConnection, INTEGER, LIST, listValue, VARCHAR } from '@duckdb/node-api';
 import { type ColumnarRequestIds, SLOT_MS } from '../../domain/usage.js';
 import { appendColumns } from './append-columns.js';
 import { collectGarbage } from './collect-garbage.js';
 import { stageHeldRepeats } from './holdings-writer.js';
 import { stageNetworkRepeats } from './network-store.js';
+import { CLAIM_SLICE, type ClaimsByDay, WasmIdentities } from './wasm-identities.js';
 
 /**
  * From how many request identities checked at once a full collection follows (collect-garbage.ts): a
@@ -237,6 +240,8 @@ export type RepeatsDropped = ReadonlyMap<number, number>;
  */
 export class RequestIdStage {
   private chunks: Chunk[] = [];
+  /** The identity check, kept from one group to the next while the groups are small. */
+  private check: WasmIdentities | undefined;
 
   /** Lines staged and not yet checked or discarded. */
   get count(): number {
@@ -267,6 +272,62 @@ export class RequestIdStage {
   }
 
   /**
+   * Drops the staged identities of the group just checked: `check` knows which of the staged lines it
+   * was given are the group's, so a chunk wholly in or out of it is dropped or kept without a look at
+   * its lines here (a chunk staged since, while the group was written, is looked at line by line).
+   */
+  private discardGroup(group: GroupLines, table: IdentityTable): void {
+    const kept: Chunk[] = [];
+    for (let k = 0; k < this.chunks.length; k++) {
+      const chunk = this.chunks[k]!;
+      const l = chunk.lines;
+      let keep = 0;
+      if (group.chunks[k] === chunk) keep = l.count - table.groupLinesOf[k]!;
+      else for (let i = 0; i < l.count; i++) if (group.order.of(l.item[i]!) < 0) keep++;
+      if (keep === l.count) kept.push(chunk);
+      else if (keep > 0)
+        kept.push({ task: chunk.task, lines: select(l, (i) => group.order.of(l.item[i]!) < 0, keep) });
+    }
+    this.chunks = kept;
+  }
+
+  /**
+   * Checks the group `items` (dropRepeats): its repeats, its new claims (written out of the check as
+   * they are appended), the days that have claim tables and the newest claim file. Its staged lines
+   * are unstaged.
+   */
+  private async checkGroup(
+    connection: DuckDBConnection,
+    items: readonly { readonly item: number; readonly batch: string }[],
+  ): Promise<{
+    repeats: GroupRepeats;
+    claims: ClaimsByDay;
+    known: number[];
+    last: number;
+  }> {
+    // The chunks as staged now: more may be staged while the group is written.
+    let group: GroupLines | undefined = GroupLines.of([...this.chunks], new GroupOrder(items));
+    const check = this.check ?? new WasmIdentities();
+    const table = IdentityTable.build(group, check);
+    const known = await claimDays(connection);
+    await markClaimed(connection, table, known);
+    const repeats = repeatsOf(group, table);
+    const last = (await connection.runAndReadAll(CLAIM_SQL.lastClaimFile)).getRows()[0]![0] as number;
+    check.placeKeptLines();
+    const lines = table.groupLines;
+    this.discardGroup(group, table);
+    group = undefined;
+    // The group's staged columns (40 bytes a line) are garbage now, before DuckDB takes memory for the
+    // claims (which the process's peak otherwise held together with them). The check's memory (some
+    // 24 bytes a line) is held until the claims are written, then let go with the check when the group
+    // was large; a small group's check is kept for the next group.
+    if (lines >= COLLECT_AFTER_LINES) collectGarbage();
+    const claims = check.newClaims(last + 1);
+    this.check = lines >= COLLECT_AFTER_LINES ? undefined : check;
+    return { repeats, claims, known, last };
+  }
+
+  /**
    * Takes the repeats out of the staged rows of `items` (a group about to be summed into the rollup, in
    * the order they are recorded), records the group's new claims and unstages its identities. Inside
    * the caller's transaction, before the rows are summed. Returns the repeats dropped per item.
@@ -277,19 +338,7 @@ export class RequestIdStage {
   ): Promise<RepeatsDropped> {
     const dropped = new Map<number, number>();
     if (items.length === 0) return dropped;
-    let group: GroupLines | undefined = GroupLines.of(this.chunks, new GroupOrder(items));
-    const table = IdentityTable.build(group);
-    const known = await claimDays(connection);
-    await markClaimed(connection, table, known);
-    const repeats = repeatsOf(group, table);
-    table.placeKeptLines(group);
-    // The group's identities are in `table` now: its staged columns (40 bytes a line) and the check's
-    // copies of them are garbage before DuckDB takes memory for the claims (a night's million lines:
-    // some 60 MB, which the process's peak otherwise held together with the claims).
-    const lines = group.count;
-    group = undefined;
-    this.discard(items.map((i) => i.item));
-    if (lines >= COLLECT_AFTER_LINES) collectGarbage();
+    const { repeats, claims, known, last } = await this.checkGroup(connection, items);
     for (const [item, n] of repeats.byItem) dropped.set(item, n);
     if (repeats.count > 0) {
       await appendColumns(connection, 'request_repeats', REPEAT_TYPES, repeats.columns, repeats.count);
@@ -310,9 +359,8 @@ export class RequestIdStage {
       await stageHeldRepeats(connection);
     }
     const batches = listValue(items.map((i) => i.batch));
-    const last = (await connection.runAndReadAll(CLAIM_SQL.lastClaimFile)).getRows()[0]![0] as number;
     await connection.run(CLAIM_SQL.claimFiles, [batches, last], [LIST(VARCHAR), INTEGER]);
-    await writeNewClaims(connection, table, last, known);
+    await writeNewClaims(connection, claims, known);
     return dropped;
   }
 }
@@ -351,7 +399,8 @@ function select(l: ColumnarRequestIds, keep: (i: number) => boolean, n: number):
 
 /** The places of the group's items in the group, by item id (-1: not in the group). */
 class GroupOrder {
-  private readonly ords: Int32Array;
+  /** Per item id: its place in the group, or -1. */
+  readonly ords: Int32Array;
 
   constructor(items: readonly { readonly item: number }[]) {
     let max = 0;
@@ -369,35 +418,20 @@ class GroupOrder {
 
 /**
  * The group's lines, numbered over every staged chunk in staging order (line `g` of chunk `k` is
- * `start[k]` + its index), with per line its place in the group (-1: not the group's) and its table
- * slot.
+ * `start[k]` + its index); a line is the group's when its item has a place in the group's order.
  */
 class GroupLines {
   private constructor(
     readonly chunks: readonly Chunk[],
     /** Per chunk: the number of its first line; one more entry, the number of lines. */
     readonly start: Int32Array,
-    /** Per line: the place of its item in the group, or -1. */
-    readonly ord: Int32Array,
-    /** Lines of the group. */
-    readonly count: number,
+    readonly order: GroupOrder,
   ) {}
 
   static of(chunks: readonly Chunk[], order: GroupOrder): GroupLines {
     const start = new Int32Array(chunks.length + 1);
     for (let k = 0; k < chunks.length; k++) start[k + 1] = start[k]! + chunks[k]!.lines.count;
-    const ord = new Int32Array(start[chunks.length]!);
-    let count = 0;
-    for (let k = 0; k < chunks.length; k++) {
-      const { item, count: n } = chunks[k]!.lines;
-      const first = start[k]!;
-      for (let i = 0; i < n; i++) {
-        const o = order.of(item[i]!);
-        ord[first + i] = o;
-        if (o >= 0) count++;
-      }
-    }
-    return new GroupLines(chunks, start, ord, count);
+    return new GroupLines(chunks, start, order);
   }
 
   /** The chunk of line `g` (a binary search: asked for repeated identities only). */
@@ -419,16 +453,18 @@ class GroupLines {
    * by the same amount).
    */
   before(a: number, b: number): boolean {
-    if (this.ord[a] !== this.ord[b]) return this.ord[a]! < this.ord[b]!;
     const ka = this.chunkOf(a);
     const kb = this.chunkOf(b);
-    const ta = this.chunks[ka]!.task;
-    const tb = this.chunks[kb]!.task;
-    if (ta !== tb) return ta < tb;
     const la = this.chunks[ka]!.lines;
     const lb = this.chunks[kb]!.lines;
     const ia = a - this.start[ka]!;
     const ib = b - this.start[kb]!;
+    const oa = this.order.of(la.item[ia]!);
+    const ob = this.order.of(lb.item[ib]!);
+    if (oa !== ob) return oa < ob;
+    const ta = this.chunks[ka]!.task;
+    const tb = this.chunks[kb]!.task;
+    if (ta !== tb) return ta < tb;
     if (la.ref[ia] !== lb.ref[ib]) return la.ref[ia]! < lb.ref[ib]!;
     if (la.bytesSent[ia] !== lb.bytesSent[ib]) return la.bytesSent[ia]! < lb.bytesSent[ib]!;
     if (la.records[ia] !== lb.records[ib]) return la.records[ia]! < lb.records[ib]!;
@@ -439,22 +475,17 @@ class GroupLines {
 
 /**
  * Int32s per identity of a group: hash high, hash low, line kept (once the check is done, the place of
- * its file in the group: IdentityTable.placeKeptLines), event day.
+ * its file in the group: WasmIdentities.placeKeptLines), event day.
  */
 const ID_INTS = 4;
-/** Partitions of a group's lines by their hash's top bits, each checked in a table that fits a cache. */
-const PARTITION_BITS = 6;
-/** Partitions copied out of the staged lines at a time (IdentityTable.build); divides 2^PARTITION_BITS. */
-const ROUND_PARTS = 8;
-
 /**
- * The group's distinct identities, found partition by partition (the lines cut by their hash's top
- * bits, then each part put through an open-addressing table small enough for the processor's cache,
- * where one table for a night's million lines would miss the cache on nearly every line): per
- * identity its hash, the line kept (the first in the group's order), the event day of its earliest
- * line and the place of the kept line's file in the group; whether a recorded file claimed it apart;
- * and the lines of identities the group holds more than once, the only lines besides those of claimed
- * identities that can be repeats.
+ * The group's distinct identities (assembly/identities.ts finds them, partition by partition: the lines
+ * cut by their hash's top bits, each part through an open-addressing table small enough for the
+ * processor's cache): per identity its hash, the line kept (the first in the group's order), the event
+ * day of its earliest line and, once the check is done, the place of the kept line's file in the group;
+ * whether a recorded file claimed it apart; and the lines of identities the group holds more than once,
+ * the only lines besides those of claimed identities that can be repeats. Views of the check's memory,
+ * valid until the stage checks its next group.
  */
 class IdentityTable {
   private constructor(
@@ -466,138 +497,37 @@ class IdentityTable {
     /** Lines of identities held more than once, each with its identity: [line, identity, ...]. */
     readonly shared: Int32Array,
     readonly sharedCount: number,
-    /** Per identity (shorter when the last ones are not): 1 when the group holds it more than once. */
+    /** Per identity: 1 when the group holds it more than once. */
     readonly multi: Uint8Array,
+    /** Lines of the group. */
+    readonly groupLines: number,
+    /** Per chunk of the group: its lines of the group. */
+    readonly groupLinesOf: Int32Array,
   ) {}
 
-  static build(group: GroupLines): IdentityTable {
-    const { ord, chunks, start } = group;
-    const parts = 1 << PARTITION_BITS;
-    const shift = 32 - PARTITION_BITS;
-    // The group's lines cut into partitions: first counted, then copied as [high, low, day, line], a
-    // round of ROUND_PARTS partitions at a time, so that the copy holds the lines of one round (an
-    // eighth of the group) rather than all of them: 16 bytes a line, 16 MB for a night's million lines
-    // held at the check's peak. Each round reads the group's hashes again (cheap, in order).
-    const bounds = new Int32Array(parts + 1);
-    for (let k = 0; k < chunks.length; k++) {
-      const { hashHigh, count: n } = chunks[k]!.lines;
-      const first = start[k]!;
-      for (let i = 0; i < n; i++) if (ord[first + i]! >= 0) bounds[(hashHigh[i]! >>> shift) + 1]!++;
+  static build(group: GroupLines, check: WasmIdentities): IdentityTable {
+    const { ids, distinct, shared, sharedCount, multi, claimed, groupLines, groupLinesOf } = check.check(
+      group.chunks.map((c) => c.lines),
+      group.order.ords,
+      SLOTS_PER_DAY,
+    );
+    // The check keeps an identity's first line in staging order; of an identity held more than once,
+    // the line kept is the first in the group's order (its lines are listed in staging order).
+    for (let s = 0; s < sharedCount; s++) {
+      const g = shared[2 * s]!;
+      const r = shared[2 * s + 1]! * ID_INTS + 2;
+      if (group.before(g, ids[r]!)) ids[r] = g;
     }
-    for (let p = 1; p <= parts; p++) bounds[p]! += bounds[p - 1]!;
-    let roundLines = 0;
-    for (let p = 0; p < parts; p += ROUND_PARTS) {
-      roundLines = Math.max(roundLines, bounds[p + ROUND_PARTS]! - bounds[p]!);
-    }
-    const cut = new Int32Array(roundLines * 4);
-    const at = new Int32Array(ROUND_PARTS);
-    // Each partition through one table (its slots hold an identity's number + 1), sized for the
-    // largest partition and cleared between them.
-    let largest = 0;
-    for (let p = 0; p < parts; p++) largest = Math.max(largest, bounds[p + 1]! - bounds[p]!);
-    let size = 16;
-    while (size < largest * 2) size *= 2;
-    const mask = size - 1;
-    const table = new Int32Array(size);
-    const ids = new Int32Array(group.count * ID_INTS);
-    let distinct = 0;
-    let shared = new Int32Array(1024);
-    let sharedCount = 0;
-    const share = (line: number, id: number) => {
-      if (2 * sharedCount + 2 > shared.length) {
-        const grown = new Int32Array(shared.length * 2);
-        grown.set(shared);
-        shared = grown;
-      }
-      shared[2 * sharedCount] = line;
-      shared[2 * sharedCount + 1] = id;
-      sharedCount++;
-    };
-    // Per identity held more than once: 1 once its first line was listed among the shared.
-    let listed = new Uint8Array(0);
-    for (let round = 0; round < parts; round += ROUND_PARTS) {
-      const base = bounds[round]!;
-      for (let j = 0; j < ROUND_PARTS; j++) at[j] = bounds[round + j]! - base;
-      for (let k = 0; k < chunks.length; k++) {
-        const { hashHigh, hashLow, slot, count: n } = chunks[k]!.lines;
-        const first = start[k]!;
-        for (let i = 0; i < n; i++) {
-          const h = hashHigh[i]!;
-          const j = (h >>> shift) - round;
-          if (j < 0 || j >= ROUND_PARTS || ord[first + i]! < 0) continue;
-          const q = at[j]!++ * 4;
-          cut[q] = h;
-          cut[q + 1] = hashLow[i]!;
-          cut[q + 2] = dayOf(slot[i]!);
-          cut[q + 3] = first + i;
-        }
-      }
-      for (let p = round; p < round + ROUND_PARTS; p++) {
-        table.fill(0);
-        for (let q = (bounds[p]! - base) * 4; q < (bounds[p + 1]! - base) * 4; q += 4) {
-          const h = cut[q]!;
-          const l = cut[q + 1]!;
-          const d = cut[q + 2]!;
-          const g = cut[q + 3]!;
-          let e = hashSlot(h, l, mask);
-          for (;;) {
-            const id = table[e]! - 1;
-            if (id < 0) {
-              table[e] = distinct + 1;
-              const r = distinct * ID_INTS;
-              ids[r] = h;
-              ids[r + 1] = l;
-              ids[r + 2] = g;
-              ids[r + 3] = d;
-              distinct++;
-              break;
-            }
-            const r = id * ID_INTS;
-            if (ids[r] === h && ids[r + 1] === l) {
-              if (listed.length <= id) {
-                const grown = new Uint8Array(Math.max(distinct, 2 * listed.length, 1024));
-                grown.set(listed);
-                listed = grown;
-              }
-              if (listed[id] === 0) {
-                listed[id] = 1;
-                share(ids[r + 2]!, id);
-              }
-              share(g, id);
-              if (group.before(g, ids[r + 2]!)) {
-                ids[r + 2] = g;
-              }
-              if (d < ids[r + 3]!) ids[r + 3] = d;
-              break;
-            }
-            e = (e + 1) & mask;
-          }
-        }
-      }
-    }
-    return new IdentityTable(ids, distinct, new Uint8Array(distinct), shared, sharedCount, listed);
-  }
-
-  /**
-   * Replaces each identity's kept line by the place of its file in the group, all the claims need of
-   * it once the group's lines are released: a fifth int an identity kept it beside the line, 4 MB more
-   * at the check's peak for a night's million lines (BENCHMARKS.md, issue 15, eighth session).
-   */
-  placeKeptLines(group: GroupLines): void {
-    const { ids, distinct } = this;
-    for (let r = 2; r < distinct * ID_INTS; r += ID_INTS) ids[r] = group.ord[ids[r]!]!;
+    return new IdentityTable(ids, distinct, claimed, shared, sharedCount, multi, groupLines, groupLinesOf);
   }
 }
 
-/** A table slot for an identity: its hash is uniform already, the low bits are mixed with the high. */
+/**
+ * A table slot for an identity: its hash is uniform already, the low bits are mixed with the high
+ * (assembly/identities.ts computes the same).
+ */
 function hashSlot(high: number, low: number, mask: number): number {
   return (Math.imul(low ^ (high >>> 15), 0x9e3779b1) >>> 7) & mask;
-}
-
-/** The event day of a slot number. */
-function dayOf(slot: number): number {
-  // Slot numbers are positive int32s: an integer division.
-  return (slot / SLOTS_PER_DAY) | 0;
 }
 
 /**
@@ -790,69 +720,30 @@ function sideColumns(rows: SideRows): SideRepeats {
   return { count, columns };
 }
 
-/** Claims appended at a time: a million claims never sit whole in JS and in the appender. */
-const CLAIM_SLICE = 65_536;
-
 /**
- * The group's new claims: each identity no recorded file claimed, claimed by the file of its kept line
- * (numbered `last` + 1 + its place in the group) on the day of its earliest line, into that day's
- * table (created when the day has none: `known` are the days that have one), a slice at a time.
+ * The group's new claims (WasmIdentities.newClaims: each identity no recorded file claimed, claimed by
+ * the file of its kept line on the day of its earliest line, by day), each into its day's table
+ * (created when the day has none: `known` are the days that have one), a slice at a time.
  */
 async function writeNewClaims(
   connection: DuckDBConnection,
-  table: IdentityTable,
-  last: number,
+  claims: ClaimsByDay,
   known: readonly number[],
 ): Promise<void> {
-  const { ids, claimed, distinct } = table;
-  let first = 0x7fffffff;
-  let lastDay = 0;
-  let count = 0;
-  for (let id = 0; id < distinct; id++) {
-    if (claimed[id] === 1) continue;
-    const day = ids[id * ID_INTS + 3]!;
-    if (day < first) first = day;
-    if (day > lastDay) lastDay = day;
-    count++;
-  }
-  if (count === 0) return;
-  // Counting sort of the identities by day.
-  const start = new Int32Array(lastDay - first + 2);
-  for (let id = 0; id < distinct; id++) {
-    if (claimed[id] === 0) start[ids[id * ID_INTS + 3]! - first + 1]!++;
-  }
-  for (let d = 1; d < start.length; d++) start[d]! += start[d - 1]!;
-  const order = new Int32Array(count);
-  for (let id = 0; id < distinct; id++) {
-    if (claimed[id] === 0) order[start[ids[id * ID_INTS + 3]! - first]!++] = id;
-  }
-  const slice = Math.min(CLAIM_SLICE, count);
-  // Appended straight into the day's table: the hash as the BIGINT idHash computes (high x 2^32 + low
-  // as unsigned), its halves written through an int32 view of the same memory.
-  const hash = new BigInt64Array(slice);
-  const halves = new Int32Array(hash.buffer);
-  const [lowAt, highAt] = endianness() === 'LE' ? [0, 1] : [1, 0];
-  const file = new Int32Array(slice);
+  const { firstDay, starts } = claims;
   const tables = new Set(known);
-  // After the sort, start[k] is where day first + k's identities end in `order`.
-  for (let k = 0; k <= lastDay - first; k++) {
-    const begin = k === 0 ? 0 : start[k - 1]!;
-    const end = start[k]!;
+  for (let k = 0; k + 1 < starts.length; k++) {
+    const begin = starts[k]!;
+    const end = starts[k + 1]!;
     if (begin === end) continue;
-    const day = first + k;
+    const day = firstDay + k;
     if (!tables.has(day)) {
       await connection.run(createClaimTable(day));
       tables.add(day);
     }
-    for (let from = begin; from < end; from += slice) {
-      const n = Math.min(slice, end - from);
-      for (let j = 0; j < n; j++) {
-        const r = order[from + j]! * ID_INTS;
-        halves[2 * j + lowAt] = ids[r + 1]!;
-        halves[2 * j + highAt] = ids[r]!;
-        file[j] = last + 1 + ids[r + 2]!;
-      }
-      await appendColumns(connection, claimTable(day), CLAIM_TYPES, [hash, file], n);
+    for (let from = begin; from < end; from += CLAIM_SLICE) {
+      const to = Math.min(end, from + CLAIM_SLICE);
+      await appendColumns(connection, claimTable(day), CLAIM_TYPES, claims.slice(from, to - from), to - from);
     }
   }
   if (tables.size > known.length) await connection.run(claimsView([...tables].sort((a, b) => a - b)));
