@@ -429,7 +429,10 @@ export class DuckDbIngestLog {
     // Repeats are taken out of the holdings rows with the rollup's and the network's (holdings-writer.ts).
     const repeats = await staged.dropRepeats(written);
     // The group's batch names coded once, for the rollup, the network table and the holdings.
-    const batchCodes = await stringCodes(connection, written.map((w) => w.batch));
+    const batchCodes = await stringCodes(
+      connection,
+      written.map((w) => w.batch),
+    );
     if (holdings) await insertHoldings(connection, written, batchCodes);
     await staged.insertInto(written, batchCodes);
     if (repeats.size > 0) {
