@@ -5,14 +5,7 @@
  * largest group checked. The views of that memory read it in the host's byte order, WebAssembly's
  * little-endian one on every platform Node runs this project on (as the scanner's views do).
  */
-import { readFileSync } from 'node:fs';
-
-/** The WebAssembly API of the runtime (the project's type library, ES2023 without DOM, does not declare it). */
-interface WasmApi {
-  readonly Module: new (bytes: Uint8Array) => WebAssembly.Module;
-  readonly Instance: new (module: WebAssembly.Module, imports: object) => { readonly exports: unknown };
-}
-const wasm = (globalThis as unknown as { readonly WebAssembly: WasmApi }).WebAssembly;
+import { compileWasm, instantiateWasm } from '../wasm-runtime.js';
 
 interface IdentityExports {
   readonly memory: { readonly buffer: ArrayBuffer };
@@ -74,7 +67,7 @@ function byBlock(n: number, f: (from: number, to: number) => void): void {
 let compiled: WebAssembly.Module | undefined;
 
 function identitiesModule(): WebAssembly.Module {
-  compiled ??= new wasm.Module(readFileSync(new URL('./assembly/identities.wasm', import.meta.url)));
+  compiled ??= compileWasm(new URL('./assembly/identities.wasm', import.meta.url));
   return compiled;
 }
 
@@ -118,7 +111,7 @@ export const CLAIM_SLICE = 65_536;
 
 /** One instance of the check. */
 export class WasmIdentities {
-  private readonly exports = new wasm.Instance(identitiesModule(), {}).exports as unknown as IdentityExports;
+  private readonly exports = instantiateWasm(identitiesModule()) as IdentityExports;
   /** Identities found by the last check. */
   private distinct = 0;
 

@@ -15,7 +15,7 @@
  * rows: key (slot, heldObjectOf's status, key entry, reads that were 200s), sums (reads, bytes sent,
  * first ms, last ms).
  */
-import { readFileSync } from 'node:fs';
+import { compileWasm, instantiateWasm } from '../wasm-runtime.js';
 
 /** Failure kinds, as assembly/scanner.ts numbers them. */
 export const FAIL = {
@@ -72,13 +72,6 @@ export const TABLE = { keys: 0, objects: 1 } as const;
 export const RECORD_INTS = 8;
 /** Int32 words of one table entry: arena offset, five field lengths, dataset kind, hash. */
 export const ENTRY_INTS = 8;
-
-/** The WebAssembly API of the runtime (the project's type library, ES2023 without DOM, does not declare it). */
-interface WasmApi {
-  readonly Module: new (bytes: Uint8Array) => WebAssembly.Module;
-  readonly Instance: new (module: WebAssembly.Module, imports: object) => { readonly exports: unknown };
-}
-const wasm = (globalThis as unknown as { readonly WebAssembly: WasmApi }).WebAssembly;
 
 interface ScannerExports {
   readonly memory: { readonly buffer: ArrayBuffer };
@@ -151,7 +144,7 @@ let compiled: WebAssembly.Module | undefined;
  * instead, since a bundled worker has no path to the .wasm file.
  */
 export function scannerModule(): WebAssembly.Module {
-  compiled ??= new wasm.Module(readFileSync(new URL('./assembly/scanner.wasm', import.meta.url)));
+  compiled ??= compileWasm(new URL('./assembly/scanner.wasm', import.meta.url));
   return compiled;
 }
 
@@ -182,7 +175,7 @@ export class WasmScanner {
     rows: number,
     module: WebAssembly.Module = scannerModule(),
   ) {
-    this.exports = new wasm.Instance(module, {}).exports as unknown as ScannerExports;
+    this.exports = instantiateWasm(module) as ScannerExports;
     const ok = this.exports.init(
       depth,
       slotMs,
