@@ -2,21 +2,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { WasmIdentities } from '../../functions/adapters/duckdb/wasm-identities.js';
-
-/**
- * The part of the AssemblyScript compiler's API this test uses (as in scanner-wasm.test.ts: its own
- * type declarations declare the AssemblyScript standard library globally).
- */
-interface AscApi {
-  main(
-    argv: string[],
-    options: {
-      writeFile(name: string, contents: Uint8Array | string): void;
-      stderr: { write(text: string | Uint8Array): void };
-    },
-  ): Promise<{ error?: Error | null }>;
-}
-const ASC_MODULE = 'assemblyscript/asc';
+import { compileAssembly } from '../support/assemblyscript.js';
 
 const dir = fileURLToPath(new URL('../../functions/adapters/duckdb/assembly/', import.meta.url));
 
@@ -136,22 +122,10 @@ function staged(n: number, identities: number, items: number, ords: number[], se
 
 describe('the committed WebAssembly identity check', () => {
   it('is exactly what its AssemblyScript source compiles to (run `npm run build:wasm:identities` after editing it)', async () => {
-    const written = new Map<string, Uint8Array>();
-    const errors: string[] = [];
-    const asc = ((await import(ASC_MODULE)) as { default: AscApi }).default;
-    const result = await asc.main(
-      [`${dir}identities.ts`, '--config', `${dir}asconfig.json`, '--target', 'release'],
-      {
-        writeFile: (name, contents) => {
-          written.set(name, typeof contents === 'string' ? Buffer.from(contents) : contents);
-        },
-        stderr: { write: (text: string | Uint8Array) => errors.push(String(text)) },
-      },
-    );
-    expect(result.error ?? errors.join('')).toBeFalsy();
-    const compiled = [...written.entries()].find(([name]) => name.endsWith('identities.wasm'))?.[1];
-    expect(compiled).toBeDefined();
-    expect(Buffer.from(compiled!).equals(readFileSync(`${dir}identities.wasm`))).toBe(true);
+    const { wasm, errors } = await compileAssembly(dir, 'identities.ts', 'identities.wasm');
+    expect(errors).toBe('');
+    expect(wasm).toBeDefined();
+    expect(Buffer.from(wasm!).equals(readFileSync(`${dir}identities.wasm`))).toBe(true);
   });
 });
 
