@@ -80,6 +80,28 @@ interface IngestJson {
   readonly maxRssKb: number;
 }
 
+/** One ingest of `logs` by the CLI into the state file `db`, which is removed after: its measure and JSON. */
+async function ingestOnce(
+  logs: string,
+  registry: string,
+  db: string,
+): Promise<{ measured: Measured; out: IngestJson }> {
+  const measured = await measure(process.execPath, [
+    BIN,
+    'ingest',
+    '--logs',
+    logs,
+    '--registry',
+    registry,
+    '--db',
+    db,
+    '--json',
+  ]);
+  await rm(db, { force: true });
+  await rm(`${db}.wal`, { force: true });
+  return { measured, out: JSON.parse(measured.stdout) as IngestJson };
+}
+
 /** Alternated runs of ours and DuckDB's naive reader over one input; a row each, medians and minimums. */
 async function sideBySide(
   runs: number,
@@ -92,23 +114,10 @@ async function sideBySide(
   const duck: { s: number; rss: number }[] = [];
   for (let i = 0; i < runs; i++) {
     const db = join(scratch, `state-${i}-${Date.now()}.duckdb`);
-    const m = await measure(process.execPath, [
-      BIN,
-      'ingest',
-      '--logs',
-      input.path,
-      '--registry',
-      registry,
-      '--db',
-      db,
-      '--json',
-    ]);
-    const out = JSON.parse(m.stdout) as IngestJson;
+    const { measured: m, out } = await ingestOnce(input.path, registry, db);
     if (out.lines !== input.lines)
       throw new Error(`${data}: ingest read ${out.lines} of ${input.lines} lines`);
     ours.push({ s: m.seconds, rss: m.maxRssKb });
-    await rm(db, { force: true });
-    await rm(`${db}.wal`, { force: true });
     const d = await measure(process.execPath, ['--import', 'tsx', DUCKDB_NAIVE, input.glob]);
     duck.push({ s: d.seconds, rss: d.maxRssKb });
   }
@@ -277,25 +286,12 @@ async function secondNight(args: Args, set: Dataset, scratch: string): Promise<R
     for (const which of ['empty', 'full'] as const) {
       const db = join(scratch, `night2-${which}-${i}.duckdb`);
       if (which === 'full') await copyOnDisk(month, db);
-      const m = await measure(process.execPath, [
-        BIN,
-        'ingest',
-        '--logs',
-        night.dir,
-        '--registry',
-        set.registry,
-        '--db',
-        db,
-        '--json',
-      ]);
-      const out = JSON.parse(m.stdout) as IngestJson;
+      const { measured: m, out } = await ingestOnce(night.dir, set.registry, db);
       if (out.files - out.filesSkipped !== night.objects) {
         throw new Error(`second night read ${out.files - out.filesSkipped} of ${night.objects} objects`);
       }
       (which === 'empty' ? empty : full).push(m.seconds);
       rss[which].push(m.maxRssKb);
-      await rm(db, { force: true });
-      await rm(`${db}.wal`, { force: true });
     }
   }
   log(
@@ -359,23 +355,14 @@ async function holdingsOnOff(args: Args, set: Dataset, scratch: string): Promise
     for (let i = 0; i < args.runs; i++) {
       for (const which of ['off', 'on'] as const) {
         const db = join(scratch, `holdings-${which}-${i}.duckdb`);
-        const m = await measure(process.execPath, [
-          BIN,
-          'ingest',
-          '--logs',
+        const { measured, out } = await ingestOnce(
           input.path,
-          '--registry',
           which === 'on' ? registryOn : set.registry,
-          '--db',
           db,
-          '--json',
-        ]);
-        const out = JSON.parse(m.stdout) as IngestJson;
+        );
         if (out.lines !== set.lines)
           throw new Error(`${input.data}: ingest read ${out.lines} of ${set.lines} lines`);
-        runs[which].push(m);
-        await rm(db, { force: true });
-        await rm(`${db}.wal`, { force: true });
+        runs[which].push(measured);
       }
     }
     const seconds = (r: Measured[]) => median(r.map((m) => m.seconds));
