@@ -11,14 +11,15 @@
  *   ref) it went into and what it added (bytes sent, records); they are kept here, in typed arrays on
  *   this thread (RequestIdStage), until their files are recorded;
  * - when a group of files is recorded (one transaction, DuckDbIngestLog.writeStagedFiles), the identities
- *   of the group are checked against each other in open-addressing hash tables of typed arrays (the
- *   lines cut by their hash into partitions small enough for the processor's cache), and
- *   against the claims, the identities that recorded files counted (a table per event day), on the
- *   event days the group's lines fall on only (a repeat is the same request, logged with the same
- *   time, so its claim has one of those days). A line whose identity another recorded file claimed, or that an earlier line of the
- *   group (in the group's order, then by row) carries, is a repeat. Its contribution is staged as a
- *   negative partial row of the row it went into, so the rows summed into the rollup leave it out; the
- *   group's first occurrences become claims of their files, appended as integers a slice at a time;
+ *   of the group are checked against each other in open-addressing hash tables (the lines cut by their
+ *   hash into partitions small enough for the processor's cache; in WebAssembly, see Cost), and against
+ *   the claims, the identities that recorded files counted (a table per event day), on the event days
+ *   the group's lines fall on only (a repeat is the same request, logged with the same time, so its
+ *   claim has one of those days). A line whose identity another recorded file claimed, or that an
+ *   earlier line of the group (in the group's order, then by row) carries, is a repeat. Its
+ *   contribution is staged as a negative partial row of the row it went into, so the rows summed into
+ *   the rollup leave it out; the group's first occurrences become claims of their files, appended as
+ *   integers a slice at a time;
  * - replacing a file (same name or fingerprint) deletes its claims with its rows, so a rerun finds the
  *   same claims as the run before it and adds nothing; a crash before the commit leaves neither rows nor
  *   claims, and the next run reads the files again.
@@ -29,14 +30,14 @@
  * partition goes through its table (36 bytes a line while staged; while checked, 6 more a line and 18
  * an identity, and a table of the largest partition, in the check's memory, held until the claims are
  * written out of it a slice at a time); only the lines of identities held more than once or claimed
- * are looked at again, to take them out of their rows. DuckDB reads no claim at all
- * when the group's days hold none (a new night), and otherwise joins only the group's identities of
- * the days that hold claims with the claims of those days.
+ * are looked at again, to take them out of their rows. DuckDB reads no claim at all when the group's
+ * days hold none (a new night), and otherwise joins only the group's identities of the days that hold
+ * claims with the claims of those days.
  *
  * Bound: claims are kept for the event days within `days` of the newest event day claimed
  * (forgetRequestClaims, which drops the older days' tables), so a record delivered again more than
- * that long after the request is not recognised. Two different requests whose identities hash alike (odds about n^2 / 2^65 for n requests
- * in the window) would count once.
+ * that long after the request is not recognised. Two different requests whose identities hash alike
+ * (odds about n^2 / 2^65 for n requests in the window) would count once.
  */
 import { BIGINT, DOUBLE, type DuckDBConnection, INTEGER, LIST, listValue, VARCHAR } from '@duckdb/node-api';
 import { type ColumnarRequestIds, SLOT_MS } from '../../domain/usage.js';
